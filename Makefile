@@ -1,0 +1,158 @@
+# wgfwd — one flat GNU Makefile.
+#   make            build wgfwd-agent, wgfwd-gateway and wgfwd
+#   make check      every test: unit (plain and ASan/UBSan), kernel core, end to end in the lab
+#   make demo       the whole system on one machine, in network namespaces
+#   make deps       install the Debian packages the build, tests and demo need
+#   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
+#   make bench      benchmarks (run by hand; see bench/RESULTS.md)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+
+PKGS       := libnftnl libmnl libcurl json-c libevent libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+B       ?= build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+override ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+LDLIBS  += $(PKG_LIBS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+core_src    := $(wildcard agent/core/*.c)
+agent_src   := $(filter-out agent/agent/main.c,$(wildcard agent/agent/*.c))
+gateway_src := $(filter-out agent/gateway/main.c,$(wildcard agent/gateway/*.c))
+cli_src     := $(filter-out agent/cli/main.c,$(wildcard agent/cli/*.c))
+unit_src    := $(wildcard tests/unit/test_*.c)
+kernel_src  := $(wildcard tests/kernel/test_*.c)
+helper_src  := $(wildcard tests/helpers/*.c)
+fuzz_src    := $(wildcard tests/fuzz/fuzz_*.c)
+
+objs = $(patsubst %.c,$(B)/%.o,$(1))
+
+libs := $(B)/libwgfwd-agent.a $(B)/libwgfwd-gateway.a $(B)/libwgfwd-cli.a $(B)/libwgfwd-core.a
+programs := $(B)/wgfwd-agent $(B)/wgfwd-gateway $(B)/wgfwd
+unit_bins := $(patsubst tests/unit/%.c,$(B)/tests/%,$(unit_src))
+kernel_bins := $(patsubst tests/kernel/%.c,$(B)/tests/%,$(kernel_src))
+helper_bins := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(helper_src))
+
+.PHONY: all tests check check-unit check-san check-kernel check-e2e demo deps fuzz bench \
+	format format-check install clean lab-up lab-down
+
+all: $(programs)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libwgfwd-core.a: $(call objs,$(core_src))
+$(B)/libwgfwd-agent.a: $(call objs,$(agent_src))
+$(B)/libwgfwd-gateway.a: $(call objs,$(gateway_src))
+$(B)/libwgfwd-cli.a: $(call objs,$(cli_src))
+$(libs):
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/wgfwd-agent: $(B)/agent/agent/main.o $(libs)
+$(B)/wgfwd-gateway: $(B)/agent/gateway/main.o $(libs)
+$(B)/wgfwd: $(B)/agent/cli/main.o $(libs)
+$(programs):
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(libs) $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(libs)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
+
+$(B)/tests/%: tests/kernel/%.c $(libs)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
+
+# Small static programs the lab runs inside busybox containers (no libc in the image).
+$(B)/tests/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
+
+tests: $(unit_bins) $(kernel_bins) $(helper_bins)
+
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+check: deps-if-missing
+	$(Q)tests/check.sh
+
+check-unit: $(programs) tests
+	$(Q)tests/run-tests.sh unit $(unit_bins)
+
+check-san:
+	$(Q)$(MAKE) --no-print-directory B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" tests
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run-tests.sh unit-asan $(patsubst $(B)/%,build-san/%,$(unit_bins))
+
+check-kernel: $(programs) tests
+	$(Q)tests/run-tests.sh kernel $(kernel_bins)
+
+check-e2e: $(programs) tests
+	$(Q)tests/e2e/run.sh
+
+demo: deps-if-missing $(programs) tests
+	$(Q)tests/lab/demo.sh
+
+lab-up: $(programs) tests
+	$(Q)tests/lab/lab.sh up
+
+lab-down:
+	$(Q)tests/lab/lab.sh down
+
+deps:
+	$(Q)contrib/install-deps
+
+.PHONY: deps-if-missing
+deps-if-missing:
+	$(Q)contrib/install-deps --if-missing
+
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz:
+	$(Q)$(MAKE) --no-print-directory B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		$(patsubst tests/fuzz/%.c,build-fuzz/tests/%,$(fuzz_src))
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+$(B)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(libs)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(libs) $(LDLIBS)
+
+bench: $(programs) tests
+	$(Q)bench/run.sh
+
+format:
+	$(Q)git ls-files '*.c' '*.h' | xargs -r clang-format -i
+
+format-check:
+	$(Q)git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run -Werror
+
+install: $(programs)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(B)/wgfwd-agent $(B)/wgfwd-gateway $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(B)/wgfwd $(DESTDIR)$(BINDIR)/
+	for m in contrib/man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
+	for m in contrib/man/*.1; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

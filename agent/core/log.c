@@ -1,0 +1,87 @@
+#include <wgfwd/log.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *log_program = "wgfwd";
+static enum wf_log_level log_min_level = WF_LOG_INFO;
+static bool log_json;
+
+static const char *const level_names[] = {
+	[WF_LOG_DEBUG] = "debug",
+	[WF_LOG_INFO] = "info",
+	[WF_LOG_WARN] = "warn",
+	[WF_LOG_ERROR] = "error",
+};
+
+void wf_log_init(const char *program, enum wf_log_level min_level, bool json)
+{
+	log_program = program;
+	log_min_level = min_level;
+	log_json = json;
+}
+
+bool wf_log_enabled(enum wf_log_level level)
+{
+	return level >= log_min_level;
+}
+
+int wf_log_level_parse(const char *name, enum wf_log_level *level)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (!strcasecmp(name, level_names[i])) {
+			*level = (enum wf_log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void json_write_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+void wf_log(enum wf_log_level level, const char *fmt, ...)
+{
+	char message[2048], stamp[64];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	int saved_errno = errno;
+
+	if (!wf_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+
+	flockfile(stderr);
+	if (log_json) {
+		fprintf(stderr, "{\"time\":\"%s\",\"program\":\"%s\",\"level\":\"%s\",\"msg\":\"", stamp,
+			log_program, level_names[level]);
+		json_write_escaped(stderr, message);
+		fputs("\"}\n", stderr);
+	} else {
+		fprintf(stderr, "%s %s %s: %s\n", stamp, log_program, level_names[level], message);
+	}
+	funlockfile(stderr);
+	errno = saved_errno;
+}

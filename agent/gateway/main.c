@@ -1,0 +1,9 @@
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "wgfwd-gateway: not built yet\n");
+	return 1;
+}
