@@ -1,0 +1,42 @@
+/* Options shared by the daemons: one table per program describes every option once, and the
+ * same table is read from a config file (`key = value`, `#` comments, keys may repeat for
+ * lists), from environment variables (PREFIX + upper-cased key, dashes as underscores) and
+ * from the command line, in that order of precedence (the command line wins). */
+#ifndef WGFWD_OPTIONS_H
+#define WGFWD_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum wf_opt_type {
+	WF_OPT_STRING, /* target: char ** (strdup'ed; previous value freed) */
+	WF_OPT_UINT,   /* target: uint32_t *; decimal or 0x-hex */
+	WF_OPT_FLAG,   /* target: bool *; no argument on the command line; true/false elsewhere */
+	WF_OPT_LIST,   /* target: struct wf_strlist *; repeatable, values appended */
+};
+
+struct wf_strlist {
+	char **v;
+	size_t n;
+};
+
+struct wf_opt {
+	const char *name;
+	enum wf_opt_type type;
+	void *target;
+	const char *metavar;
+	const char *help;
+};
+
+/* Returns 0, 1 when --help was asked (usage already printed), or -EINVAL with err filled. */
+int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char *program,
+		  const char *synopsis, int argc, char **argv, char *err, size_t errlen);
+void wf_opts_usage(FILE *f, const char *program, const char *synopsis,
+		   const struct wf_opt *opts);
+int wf_opts_read_file(const struct wf_opt *opts, const char *path, char *err, size_t errlen);
+void wf_opts_free(const struct wf_opt *opts);
+void wf_strlist_free(struct wf_strlist *l);
+
+#endif
