@@ -1,0 +1,287 @@
+#include <wgfwd/dataplane.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netfilter.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <wgfwd/log.h>
+#include <wgfwd/nft_diff.h>
+
+struct wf_dataplane {
+	struct wf_nft *nft;
+	struct wf_rtnl *rtnl;
+};
+
+int wf_dataplane_open(struct wf_dataplane **out)
+{
+	struct wf_dataplane *dp = calloc(1, sizeof(*dp));
+	int err;
+
+	if (!dp)
+		return -ENOMEM;
+	err = wf_nft_open(&dp->nft);
+	if (!err)
+		err = wf_rtnl_open(&dp->rtnl);
+	if (err) {
+		wf_dataplane_close(dp);
+		return err;
+	}
+	*out = dp;
+	return 0;
+}
+
+void wf_dataplane_close(struct wf_dataplane *dp)
+{
+	if (!dp)
+		return;
+	if (dp->nft)
+		wf_nft_close(dp->nft);
+	if (dp->rtnl)
+		wf_rtnl_close(dp->rtnl);
+	free(dp);
+}
+
+/* Adds to the batch what turns the kernel's table into the planned one: nothing, element
+ * updates when only elements differ, or a whole replacement. */
+static int batch_owned_table(struct wf_dataplane *dp, struct wf_nft_batch *b,
+			     const struct wf_nft_table *want, struct wf_apply_result *res)
+{
+	struct wf_nft_table *have = NULL;
+	int err = wf_nft_table_get(dp->nft, want->family, want->name, &have);
+
+	if (err == -ENOENT)
+		goto replace;
+	if (err)
+		return err;
+	if (wf_nft_table_equal(have, want)) {
+		res->nft = WF_NFT_UNCHANGED;
+		goto out;
+	}
+	if (!wf_nft_table_same_shape(have, want))
+		goto replace;
+
+	for (size_t i = 0; i < want->n_sets && !err; i++) {
+		struct wf_nft_set add, del;
+		const struct wf_nft_set *cur = NULL;
+
+		for (size_t k = 0; k < have->n_sets && !cur; k++)
+			if (!strcmp(have->sets[k].name, want->sets[i].name))
+				cur = &have->sets[k];
+		err = wf_nft_set_diff(cur, &want->sets[i], &add, &del);
+		if (err)
+			break;
+		/* Deletions first: a retargeted key is deleted and added in the same batch. */
+		if (del.n_elems)
+			err = wf_nft_batch_delete_elems(b, want->family, want->name, &del);
+		if (!err && add.n_elems)
+			err = wf_nft_batch_add_elems(b, want->family, want->name, &add);
+		res->elements_added += add.n_elems;
+		res->elements_removed += del.n_elems;
+		wf_nft_set_clear_elems(&add);
+		wf_nft_set_clear_elems(&del);
+	}
+	res->nft = WF_NFT_ELEMENTS;
+	goto out;
+
+replace:
+	err = wf_nft_batch_replace_table(b, want);
+	res->nft = WF_NFT_REPLACED;
+out:
+	wf_nft_table_free(have);
+	return err;
+}
+
+/* Our rules in Docker's chain: present exactly once each while wanted, absent otherwise. */
+static int batch_docker_user(struct wf_dataplane *dp, struct wf_nft_batch *b,
+			     const struct wf_nft_rule *want, size_t n_want,
+			     const struct wf_nft_rule *ours, size_t n_ours,
+			     struct wf_apply_result *res)
+{
+	struct wf_nft_rule *have = NULL;
+	size_t n_have = 0;
+	int err = wf_nft_chain_rules_get(dp->nft, NFPROTO_IPV4, WF_DOCKER_USER_TABLE,
+					 WF_DOCKER_USER_CHAIN, &have, &n_have);
+
+	if (err == -ENOENT) {
+		res->docker_user_missing = true;
+		return 0;
+	}
+	if (err)
+		return err;
+	for (size_t i = 0; i < n_ours && !err; i++) {
+		bool wanted = false, seen = false;
+
+		for (size_t k = 0; k < n_want; k++)
+			wanted |= wf_nft_rule_equal(&want[k], &ours[i]);
+		for (size_t k = 0; k < n_have && !err; k++) {
+			if (!wf_nft_rule_equal(&have[k], &ours[i]))
+				continue;
+			if (wanted && !seen) {
+				seen = true;
+				continue;
+			}
+			err = wf_nft_batch_delete_rule(b, NFPROTO_IPV4, WF_DOCKER_USER_TABLE,
+						       WF_DOCKER_USER_CHAIN, have[k].handle);
+			res->docker_user_changes++;
+		}
+		if (!err && wanted && !seen) {
+			err = wf_nft_batch_insert_rule(b, NFPROTO_IPV4, WF_DOCKER_USER_TABLE,
+						       &ours[i]);
+			res->docker_user_changes++;
+		}
+	}
+	free(have);
+	return err;
+}
+
+int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
+		       struct wf_apply_result *res)
+{
+	struct wf_nft_batch *b = wf_nft_batch_new();
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	if (!b)
+		return -ENOMEM;
+	err = batch_owned_table(dp, b, plan->table, res);
+	if (!err)
+		err = batch_docker_user(dp, b, plan->docker_user, plan->n_docker_user,
+					plan->docker_user, plan->n_docker_user, res);
+	if (!err && wf_nft_batch_size(b))
+		err = wf_nft_commit(dp->nft, b, &res->nft_error);
+	wf_nft_batch_free(b);
+	if (err)
+		return err;
+
+	/* Routes before rules: a rule pointing at an empty table would blackhole replies. */
+	res->route_changes = wf_rtnl_sync_routes(dp->rtnl, plan->routes, plan->n_routes);
+	if (res->route_changes < 0)
+		return res->route_changes;
+	res->rule_changes = wf_rtnl_sync_rules(dp->rtnl, plan->rules, plan->n_rules);
+	if (res->rule_changes < 0)
+		return res->rule_changes;
+	return 0;
+}
+
+int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params *p)
+{
+	struct wf_desired empty = {0};
+	struct wf_server_plan plan;
+	struct wf_apply_result res = {0};
+	struct wf_nft_batch *b;
+	struct wf_nft_table *have = NULL;
+	int err, ret;
+
+	err = wf_server_render(p, &empty, &plan);
+	if (err)
+		return err;
+	b = wf_nft_batch_new();
+	if (!b) {
+		wf_server_plan_free(&plan);
+		return -ENOMEM;
+	}
+	err = batch_docker_user(dp, b, NULL, 0, plan.docker_user, plan.n_docker_user, &res);
+	if (!err && wf_nft_table_get(dp->nft, plan.table->family, plan.table->name, &have) == 0)
+		err = wf_nft_batch_delete_table(b, plan.table->family, plan.table->name);
+	wf_nft_table_free(have);
+	if (!err && wf_nft_batch_size(b))
+		err = wf_nft_commit(dp->nft, b, &res.nft_error);
+	if (err && res.nft_error.what[0])
+		log_error("cleanup: %s: %s", res.nft_error.what, strerror(-err));
+	wf_nft_batch_free(b);
+	wf_server_plan_free(&plan);
+
+	ret = wf_rtnl_sync_rules(dp->rtnl, NULL, 0);
+	if (ret < 0 && !err)
+		err = ret;
+	ret = wf_rtnl_sync_routes(dp->rtnl, NULL, 0);
+	if (ret < 0 && !err)
+		err = ret;
+	return err;
+}
+
+static int sysctl_read(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static int sysctl_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* Ensures `path` holds one of the accepted values, writing `fix_to` when allowed. */
+static int sysctl_ensure(const char *path, const char *accepted, const char *fix_to, bool fix,
+			 const char *why)
+{
+	char cur[32];
+	int err = sysctl_read(path, cur, sizeof(cur));
+
+	if (err) {
+		log_warn("cannot read %s: %s", path, strerror(-err));
+		return err;
+	}
+	if (strchr(accepted, cur[0]) && cur[0])
+		return 0;
+	if (!fix) {
+		log_warn("%s is %s; %s (set it to %s)", path, cur, why, fix_to);
+		return -EINVAL;
+	}
+	err = sysctl_write(path, fix_to);
+	if (err) {
+		log_error("cannot set %s to %s (%s): %s", path, fix_to, why, strerror(-err));
+		return err;
+	}
+	log_info("set %s from %s to %s: %s", path, cur, fix_to, why);
+	return 0;
+}
+
+int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix)
+{
+	char path[128];
+	int err = 0;
+
+	err |= sysctl_ensure("/proc/sys/net/ipv4/ip_forward", "1", "1", fix,
+			     "tunnel traffic is forwarded to containers");
+	err |= sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", "1", "1", fix,
+			     "IPv6 tunnel traffic is forwarded to containers");
+	/* Strict reverse-path filtering drops tunnel packets from internet clients: their
+	 * addresses route via the home line. The effective value is max(all, interface). */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", p->tunnel_ifname);
+	if (access(path, F_OK) == 0) {
+		char all[8] = "";
+
+		sysctl_read("/proc/sys/net/ipv4/conf/all/rp_filter", all, sizeof(all));
+		if (all[0] == '1')
+			err |= sysctl_ensure(path, "2", "2", fix,
+					     "loose reverse-path filtering on the tunnel");
+		else
+			err |= sysctl_ensure(path, "02", "2", fix,
+					     "loose reverse-path filtering on the tunnel");
+	} else {
+		log_warn("tunnel interface %s does not exist yet", p->tunnel_ifname);
+	}
+	return err ? -EINVAL : 0;
+}
