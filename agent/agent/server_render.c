@@ -1,4 +1,5 @@
 #include <wgfwd/server_render.h>
+#include <wgfwd/util.h>
 
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -13,7 +14,7 @@
 void wf_server_params_default(struct wf_server_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	strcpy(p->tunnel_ifname, "wg0");
+	WF_COPY(p->tunnel_ifname, "wg0");
 	p->table = WF_DEFAULT_TABLE;
 	p->fwmark = WF_DEFAULT_FWMARK;
 	p->hairpin_mark = WF_DEFAULT_HAIRPIN_MARK;
@@ -28,7 +29,7 @@ static void match_ifname(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft
 {
 	struct wf_nft_value v = {.type = WF_NFT_T_IFNAME};
 
-	strncpy(v.ifname, name, sizeof(v.ifname) - 1);
+	WF_COPY(v.ifname, name);
 	wf_nft_rule_match(r, f, op, &v);
 }
 
@@ -60,7 +61,7 @@ static void match_set(struct wf_nft_rule *r, const char *set, bool negate, size_
 	struct wf_nft_item it = {.kind = WF_NFT_MATCH_SET, .negate = negate, .n_keys = n_keys};
 
 	memcpy(it.keys, keys, n_keys * sizeof(keys[0]));
-	strncpy(it.set, set, sizeof(it.set) - 1);
+	WF_COPY(it.set, set);
 	wf_nft_rule_item(r, &it);
 }
 
@@ -91,7 +92,7 @@ static void dnat_map(struct wf_nft_rule *r, uint8_t family, const char *map)
 	struct wf_nft_item it = {.kind = WF_NFT_DNAT_MAP, .family = family, .n_keys = 2};
 
 	memcpy(it.keys, keys, sizeof(keys));
-	strncpy(it.set, map, sizeof(it.set) - 1);
+	WF_COPY(it.set, map);
 	wf_nft_rule_item(r, &it);
 }
 
@@ -106,8 +107,8 @@ static struct wf_nft_rule *rule_begin(struct wf_nft_rule *r, const char *chain,
 				      const char *comment)
 {
 	memset(r, 0, sizeof(*r));
-	strncpy(r->chain, chain, sizeof(r->chain) - 1);
-	strncpy(r->comment, comment, sizeof(r->comment) - 1);
+	WF_COPY(r->chain, chain);
+	WF_COPY(r->comment, comment);
 	return r;
 }
 
@@ -117,8 +118,8 @@ static int add_chain(struct wf_nft_table *t, const char *name, const char *type,
 	struct wf_nft_chain c = {.base = true, .hook = hook, .priority = priority,
 				 .policy = NF_ACCEPT};
 
-	strncpy(c.name, name, sizeof(c.name) - 1);
-	strncpy(c.type, type, sizeof(c.type) - 1);
+	WF_COPY(c.name, name);
+	WF_COPY(c.type, type);
 	return wf_nft_table_add_chain(t, &c) ? 0 : -ENOMEM;
 }
 
@@ -131,7 +132,7 @@ static int add_map(struct wf_nft_table *t, const char *name, enum wf_nft_type ad
 		.n_data = 2,
 	};
 
-	strncpy(s.name, name, sizeof(s.name) - 1);
+	WF_COPY(s.name, name);
 	return wf_nft_table_add_set(t, &s) ? 0 : -ENOMEM;
 }
 
@@ -139,7 +140,7 @@ static int add_addr_set(struct wf_nft_table *t, const char *name, enum wf_nft_ty
 {
 	struct wf_nft_set s = {.key = {addr_type}, .n_key = 1};
 
-	strncpy(s.name, name, sizeof(s.name) - 1);
+	WF_COPY(s.name, name);
 	return wf_nft_table_add_set(t, &s) ? 0 : -ENOMEM;
 }
 
@@ -400,7 +401,7 @@ static int render_policy_rules(const struct wf_server_params *p, const struct wf
 						 .table = p->table, .ipproto = e->proto,
 						 .dport_lo = e->port_lo, .dport_hi = e->port_hi,
 						 .protocol = WF_RTPROT};
-			strncpy(rule->iifname, e->bridge, sizeof(rule->iifname) - 1);
+			WF_COPY(rule->iifname, e->bridge);
 			if (v6) {
 				rule->src.ip6 = e->ip6;
 				rule->src_len = 128;
@@ -425,7 +426,7 @@ static int render_routes(const struct wf_server_params *p, struct wf_server_plan
 		rt->table = p->table;
 		rt->type = RTN_UNICAST;
 		rt->protocol = WF_RTPROT;
-		strncpy(rt->oifname, p->tunnel_ifname, sizeof(rt->oifname) - 1);
+		WF_COPY(rt->oifname, p->tunnel_ifname);
 	}
 	return 0;
 }
