@@ -120,6 +120,14 @@ struct wf_nft_rule {
 	char comment[WF_NFT_COMMENT_MAX];
 	uint64_t handle; /* filled on read-back; 0 in desired rules */
 	uint64_t digest; /* read-back: hash of the kernel's expressions, counter values zeroed */
+	/* Family of the table holding the rule: decides implicit dependencies (in inet tables an
+	 * ip saddr match first checks meta nfproto, as nft does). Set by wf_nft_table_add_rule and
+	 * read-back; a desired rule with 0 takes the family of the rule it is compared with. */
+	uint8_t family;
+	/* Encode as iptables-nft does (ct matches as xt conntrack, interface names compared with
+	 * their NUL only), so `iptables -S` can still read the chain. Used for rules placed in
+	 * chains iptables owns; set on read-back when the kernel rule carries xt matches. */
+	bool iptables_compat;
 };
 
 struct wf_nft_chain {
@@ -165,6 +173,9 @@ struct wf_nft_set *wf_nft_table_add_set(struct wf_nft_table *t, const struct wf_
 struct wf_nft_rule *wf_nft_table_add_rule(struct wf_nft_table *t, const struct wf_nft_rule *r);
 int wf_nft_set_add_elem(struct wf_nft_set *s, const struct wf_nft_elem *e);
 struct wf_nft_set *wf_nft_table_find_set(struct wf_nft_table *t, const char *name);
+struct wf_nft_chain *wf_nft_table_find_chain(struct wf_nft_table *t, const char *name);
+/* Frees the elements a standalone set owns (sets inside a table are freed with the table). */
+void wf_nft_set_clear_elems(struct wf_nft_set *s);
 
 /* Rule building helpers: append one item; rules longer than WF_NFT_ITEMS_MAX are a bug. */
 void wf_nft_rule_match(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op,
@@ -174,6 +185,11 @@ void wf_nft_rule_item(struct wf_nft_rule *r, const struct wf_nft_item *it);
 /* Print in nft syntax (what `nft list table` would show, near enough to read side by side). */
 int wf_nft_table_print(const struct wf_nft_table *t, char **out);
 int wf_nft_rule_print(const struct wf_nft_rule *r, char **out);
+/* The netlink expressions a rule becomes in a table of this family, one per line, in the
+ * notation of `nft --debug=netlink`: for tests and for explaining drift. */
+int wf_nft_rule_bytecode(uint8_t family, const struct wf_nft_rule *r, char **out);
+/* Hash of the rule's expressions as the kernel would report them, counter values zeroed. */
+uint64_t wf_nft_rule_digest(uint8_t family, const struct wf_nft_rule *r);
 
 /* Kernel side. One context per daemon, one netlink socket. */
 struct wf_nft;
@@ -187,7 +203,9 @@ struct wf_nft_error {
 int wf_nft_open(struct wf_nft **out);
 void wf_nft_close(struct wf_nft *n);
 
-/* A batch collects operations; wf_nft_commit sends them as one transaction. */
+/* A batch collects operations; wf_nft_commit sends them as one transaction. Every message asks
+ * for an acknowledgement, and the commit reads them all back. To change the data of a map
+ * element, delete and add it in the same batch. */
 struct wf_nft_batch;
 struct wf_nft_batch *wf_nft_batch_new(void);
 void wf_nft_batch_free(struct wf_nft_batch *b);
@@ -198,11 +216,13 @@ int wf_nft_batch_add_elems(struct wf_nft_batch *b, uint8_t family, const char *t
 			   const struct wf_nft_set *set_with_elems);
 int wf_nft_batch_delete_elems(struct wf_nft_batch *b, uint8_t family, const char *table,
 			      const struct wf_nft_set *set_with_elems);
-/* Rules in chains someone else owns (DOCKER-USER): insert at the top / delete by handle. */
+/* Rules in chains someone else owns (DOCKER-USER): insert at the top / delete by handle.
+ * Inserted rules are always encoded for iptables (see iptables_compat). */
 int wf_nft_batch_insert_rule(struct wf_nft_batch *b, uint8_t family, const char *table,
 			     const struct wf_nft_rule *r);
 int wf_nft_batch_delete_rule(struct wf_nft_batch *b, uint8_t family, const char *table,
 			     const char *chain, uint64_t handle);
+/* Number of messages queued (each object, each chunk of elements, each rule is one). */
 size_t wf_nft_batch_size(const struct wf_nft_batch *b);
 
 int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error *err);
@@ -211,7 +231,8 @@ int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error 
  * Returns -ENOENT when the table does not exist. */
 int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name,
 		     struct wf_nft_table **out);
-/* Rules of one chain of any table, e.g. to find our rule in DOCKER-USER. -ENOENT if absent. */
+/* Rules of one chain of any table, e.g. to find our rule in DOCKER-USER. -ENOENT if absent.
+ * *rules is one allocation: free() it. Read-back rules carry handle, comment and digest only. */
 int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, const char *chain,
 			   struct wf_nft_rule **rules, size_t *n_rules);
 /* True when the kernel's rule has exactly the expressions of the desired one (counter values
