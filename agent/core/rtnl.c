@@ -260,6 +260,21 @@ static int check_nlmsg(const void *msg, size_t len, uint16_t type, size_t extra)
 	return 0;
 }
 
+/* Like mnl_attr_parse, but bytes left over that do not make an attribute are an error rather
+ * than the silent end of the list. */
+static int parse_attrs(const struct nlmsghdr *nlh, size_t offset, mnl_attr_cb_t cb, void *data)
+{
+	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
+	const struct nlattr *attr = mnl_nlmsg_get_payload_offset(nlh, offset);
+
+	for (; mnl_attr_ok(attr, tail - (const char *)attr); attr = mnl_attr_next(attr))
+		if (cb(attr, data) <= MNL_CB_STOP)
+			return -EINVAL;
+	if ((const char *)attr < tail)
+		return -EINVAL;
+	return 0;
+}
+
 static int rule_attr_cb(const struct nlattr *attr, void *data)
 {
 	struct attr_table *t = data;
@@ -318,7 +333,7 @@ int wf_rtnl_rule_parse(const void *msg, size_t len, struct wf_rule *rule)
 	if (frh->src_len > addr_bits(frh->family))
 		return -EINVAL;
 	t.family = frh->family;
-	if (mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, &t) < 0)
+	if (parse_attrs(nlh, sizeof(*frh), rule_attr_cb, &t))
 		return -EINVAL;
 	if (frh->src_len && !tb[FRA_SRC])
 		return -EINVAL;
@@ -395,7 +410,7 @@ int wf_rtnl_route_parse(const void *msg, size_t len, struct wf_route *route, uns
 	if (rtm->rtm_dst_len > addr_bits(rtm->rtm_family))
 		return -EINVAL;
 	t.family = rtm->rtm_family;
-	if (mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, &t) < 0)
+	if (parse_attrs(nlh, sizeof(*rtm), route_attr_cb, &t))
 		return -EINVAL;
 	if (rtm->rtm_dst_len && !tb[RTA_DST])
 		return -EINVAL;
@@ -894,7 +909,7 @@ static int link_reply_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWLINK ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct ifinfomsg)))
 		return -EBADMSG;
-	if (mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, data) < 0)
+	if (parse_attrs(nlh, sizeof(struct ifinfomsg), link_attr_cb, data))
 		return -EBADMSG;
 	return 0;
 }
