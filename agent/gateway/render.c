@@ -1,0 +1,467 @@
+#include <wgfwd/gateway_render.h>
+
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <string.h>
+
+#include <wgfwd/util.h>
+
+/* Item constructors, so each rule below reads like the nft text it stands for. */
+
+static void match_ifname(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op,
+                         const char *name)
+{
+	struct wf_nft_value v = {.type = WF_NFT_T_IFNAME};
+
+	WF_COPY(v.ifname, name);
+	wf_nft_rule_match(r, f, op, &v);
+}
+
+static void match_u32(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op, uint32_t value)
+{
+	struct wf_nft_value v = {.type = WF_NFT_T_MARK, .mark = value};
+
+	wf_nft_rule_match(r, f, op, &v);
+}
+
+static void match_nfproto(struct wf_nft_rule *r, uint8_t nfproto)
+{
+	struct wf_nft_value v = {.type = WF_NFT_T_NONE, .proto = nfproto};
+
+	wf_nft_rule_match(r, WF_NFT_F_NFPROTO, WF_NFT_OP_EQ, &v);
+}
+
+static void match_l4proto(struct wf_nft_rule *r, uint8_t proto)
+{
+	struct wf_nft_value v = {.type = WF_NFT_T_INET_PROTO, .proto = proto};
+
+	wf_nft_rule_match(r, WF_NFT_F_L4PROTO, WF_NFT_OP_EQ, &v);
+}
+
+static void match_dport(struct wf_nft_rule *r, uint16_t port)
+{
+	struct wf_nft_value v = {.type = WF_NFT_T_INET_SERVICE, .port = port};
+
+	wf_nft_rule_match(r, WF_NFT_F_TH_DPORT, WF_NFT_OP_EQ, &v);
+}
+
+static void match_set(struct wf_nft_rule *r, const char *set, size_t n_keys,
+                      const enum wf_nft_field *keys)
+{
+	struct wf_nft_item it = {.kind = WF_NFT_MATCH_SET, .n_keys = n_keys};
+
+	memcpy(it.keys, keys, n_keys * sizeof(keys[0]));
+	WF_COPY(it.set, set);
+	wf_nft_rule_item(r, &it);
+}
+
+static void simple_item(struct wf_nft_rule *r, enum wf_nft_item_kind kind)
+{
+	struct wf_nft_item it = {.kind = kind};
+
+	wf_nft_rule_item(r, &it);
+}
+
+static void verdict(struct wf_nft_rule *r, enum wf_nft_verdict v)
+{
+	struct wf_nft_item it = {.kind = WF_NFT_VERDICT, .verdict = v};
+
+	wf_nft_rule_item(r, &it);
+}
+
+static void dnat_map(struct wf_nft_rule *r, uint8_t family, const char *map)
+{
+	static const enum wf_nft_field keys[] = {WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT};
+	struct wf_nft_item it = {.kind = WF_NFT_DNAT_MAP, .family = family, .n_keys = 2};
+
+	memcpy(it.keys, keys, sizeof(keys));
+	WF_COPY(it.set, map);
+	wf_nft_rule_item(r, &it);
+}
+
+static struct wf_nft_rule *rule_begin(struct wf_nft_rule *r, const char *chain, const char *comment)
+{
+	memset(r, 0, sizeof(*r));
+	WF_COPY(r->chain, chain);
+	WF_COPY(r->comment, comment);
+	return r;
+}
+
+static int add_rule(struct wf_nft_table *t, const struct wf_nft_rule *r)
+{
+	return wf_nft_table_add_rule(t, r) ? 0 : -ENOMEM;
+}
+
+static int add_chain(struct wf_nft_table *t, const char *name, const char *type, int hook,
+                     int priority, int policy)
+{
+	struct wf_nft_chain c = {
+	    .base = true, .hook = hook, .priority = priority, .policy = policy};
+
+	WF_COPY(c.name, name);
+	WF_COPY(c.type, type);
+	return wf_nft_table_add_chain(t, &c) ? 0 : -ENOMEM;
+}
+
+static int add_set(struct wf_nft_table *t, const char *name, size_t n_key,
+                   const enum wf_nft_type *key, size_t n_data, const enum wf_nft_type *data)
+{
+	struct wf_nft_set s = {.n_key = n_key, .n_data = n_data};
+
+	WF_COPY(s.name, name);
+	memcpy(s.key, key, n_key * sizeof(key[0]));
+	if (n_data)
+		memcpy(s.data, data, n_data * sizeof(data[0]));
+	return wf_nft_table_add_set(t, &s) ? 0 : -ENOMEM;
+}
+
+static int render_sets(struct wf_nft_table *t)
+{
+	static const enum wf_nft_type fwd_key[] = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE};
+	int err = 0;
+
+	for (int v6 = 0; v6 <= 1; v6++) {
+		enum wf_nft_type addr = v6 ? WF_NFT_T_IPV6_ADDR : WF_NFT_T_IPV4_ADDR;
+		enum wf_nft_type fwd_data[] = {addr, WF_NFT_T_INET_SERVICE};
+		enum wf_nft_type egress[] = {addr, WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE};
+
+		err |= add_set(t, v6 ? WF_GW_MAP6 : WF_GW_MAP4, 2, fwd_key, 2, fwd_data);
+		err |= add_set(t, v6 ? WF_GW_PUBLIC6 : WF_GW_PUBLIC4, 1, &addr, 0, NULL);
+		err |= add_set(t, v6 ? WF_GW_EGRESS6 : WF_GW_EGRESS4, 3, egress, 0, NULL);
+		err |=
+		    add_set(t, v6 ? WF_GW_EGRESS6_PROTO : WF_GW_EGRESS4_PROTO, 2, egress, 0, NULL);
+		err |= add_set(t, v6 ? WF_GW_EGRESS6_ALL : WF_GW_EGRESS4_ALL, 1, egress, 0, NULL);
+	}
+	return err ? -ENOMEM : 0;
+}
+
+/* Chains in hook order. NAT at the standard priorities; the MSS clamp at mangle priority so it
+ * runs before any chain gives a verdict on the packet. */
+static int render_chains(struct wf_nft_table *t)
+{
+	int err = 0;
+
+	err |= add_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
+	err |= add_chain(t, "guard_in", "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT);
+	err |= add_chain(t, "clamp", "filter", NF_INET_FORWARD, -150, NF_ACCEPT);
+	err |= add_chain(t, "forward", "filter", NF_INET_FORWARD, 0, NF_DROP);
+	err |= add_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
+	err |= add_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	return err ? -ENOMEM : 0;
+}
+
+static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
+{
+	const char *tun = p->tunnel_ifname, *pub = p->public_ifname;
+	struct wf_nft_rule r;
+	int err = 0;
+
+	for (int v6 = 0; v6 <= 1; v6++) {
+		uint8_t fam = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+		enum wf_nft_field daddr = v6 ? WF_NFT_F_IP6_DADDR : WF_NFT_F_IP_DADDR;
+		const char *map = v6 ? WF_GW_MAP6 : WF_GW_MAP4;
+		const char *public = v6 ? WF_GW_PUBLIC6 : WF_GW_PUBLIC4;
+
+		/* Only what was addressed to the gateway: routed traffic is never translated.
+		 * No interface match: peers reaching each other's forwards through the public
+		 * address take the same path and keep their source. */
+		rule_begin(&r, "dnat_in",
+		           v6 ? "public ports to peers (IPv6)" : "public ports to peers (IPv4)");
+		match_nfproto(&r, fam);
+		match_set(&r, public, 1, &daddr);
+		dnat_map(&r, fam, map);
+		err |= add_rule(t, &r);
+
+		rule_begin(&r, "dnat_local",
+		           v6 ? "public ports from the gateway itself (IPv6)"
+		              : "public ports from the gateway itself (IPv4)");
+		match_nfproto(&r, fam);
+		match_set(&r, public, 1, &daddr);
+		dnat_map(&r, fam, map);
+		err |= add_rule(t, &r);
+	}
+
+	rule_begin(&r, "guard_in", "the control port answers only on the tunnel");
+	match_l4proto(&r, IPPROTO_TCP);
+	match_dport(&r, p->control_port);
+	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, tun);
+	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, "lo");
+	verdict(&r, WF_NFT_DROP);
+	err |= add_rule(t, &r);
+
+	/* The tunnel's MTU is below the public interface's: clamp what both ends advertise. */
+	rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
+	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
+	match_l4proto(&r, IPPROTO_TCP);
+	match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
+	simple_item(&r, WF_NFT_MSS_CLAMP);
+	err |= add_rule(t, &r);
+
+	rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
+	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+	match_l4proto(&r, IPPROTO_TCP);
+	match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
+	simple_item(&r, WF_NFT_MSS_CLAMP);
+	err |= add_rule(t, &r);
+
+	rule_begin(&r, "forward", "replies and related");
+	match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS,
+	          NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+	verdict(&r, WF_NFT_ACCEPT);
+	err |= add_rule(t, &r);
+
+	rule_begin(&r, "forward", "forwarded public ports into the tunnel");
+	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
+	match_u32(&r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
+	verdict(&r, WF_NFT_ACCEPT);
+	err |= add_rule(t, &r);
+
+	for (int v6 = 0; v6 <= 1; v6++) {
+		uint8_t fam = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+		enum wf_nft_field saddr = v6 ? WF_NFT_F_IP6_SADDR : WF_NFT_F_IP_SADDR;
+		enum wf_nft_field ports[] = {saddr, WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT};
+		const struct {
+			const char *set, *comment;
+			size_t n_keys;
+		} egress[] = {
+		    {v6 ? WF_GW_EGRESS6 : WF_GW_EGRESS4,
+		     v6 ? "egress by port (IPv6)" : "egress by port (IPv4)", 3},
+		    {v6 ? WF_GW_EGRESS6_PROTO : WF_GW_EGRESS4_PROTO,
+		     v6 ? "egress by protocol (IPv6)" : "egress by protocol (IPv4)", 2},
+		    {v6 ? WF_GW_EGRESS6_ALL : WF_GW_EGRESS4_ALL,
+		     v6 ? "egress of everything (IPv6)" : "egress of everything (IPv4)", 1},
+		};
+
+		for (size_t i = 0; i < WF_ARRAY_SIZE(egress); i++) {
+			rule_begin(&r, "forward", egress[i].comment);
+			match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+			match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, pub);
+			match_nfproto(&r, fam);
+			match_set(&r, egress[i].set, egress[i].n_keys, ports);
+			verdict(&r, WF_NFT_ACCEPT);
+			err |= add_rule(t, &r);
+		}
+	}
+
+	/* Only egress: flows into the tunnel keep the client's address. */
+	rule_begin(&r, "snat_out", "egress leaves with the public address");
+	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, pub);
+	simple_item(&r, WF_NFT_MASQUERADE);
+	err |= add_rule(t, &r);
+
+	return err ? -ENOMEM : 0;
+}
+
+static int fill_public(struct wf_nft_table *t, const struct wf_gw_params *p)
+{
+	struct wf_nft_set *s4 = wf_nft_table_find_set(t, WF_GW_PUBLIC4);
+	struct wf_nft_set *s6 = wf_nft_table_find_set(t, WF_GW_PUBLIC6);
+
+	for (size_t i = 0; i < p->n_public_ip4; i++) {
+		struct wf_nft_elem e = {
+		    .key[0] = {.type = WF_NFT_T_IPV4_ADDR, .ip4 = p->public_ip4[i]}};
+
+		if (wf_nft_set_add_elem(s4, &e))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_public_ip6; i++) {
+		struct wf_nft_elem e = {
+		    .key[0] = {.type = WF_NFT_T_IPV6_ADDR, .ip6 = p->public_ip6[i]}};
+
+		if (wf_nft_set_add_elem(s6, &e))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static struct wf_nft_value addr_value(const struct wf_gw_peer *peer, bool v6)
+{
+	if (v6)
+		return (struct wf_nft_value){.type = WF_NFT_T_IPV6_ADDR, .ip6 = peer->ip6};
+	return (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR, .ip4 = peer->ip4};
+}
+
+static int fill_forwards(struct wf_nft_table *t, const struct wf_gw_config *cfg,
+                         const struct wf_gw_state *s)
+{
+	struct wf_nft_set *maps[2] = {wf_nft_table_find_set(t, WF_GW_MAP4),
+	                              wf_nft_table_find_set(t, WF_GW_MAP6)};
+
+	for (size_t p = 0; p < s->n_peers; p++) {
+		const struct wf_gw_peer *peer = &cfg->peers[p];
+		const struct wf_gw_entries *en = &s->peers[p];
+
+		for (size_t i = 0; i < en->n_forwards; i++) {
+			const struct wf_gw_forward *f = &en->forwards[i];
+			bool v6 = f->family == AF_INET6;
+			struct wf_nft_elem e = {0};
+
+			if (!(v6 ? peer->has_ip6 : peer->has_ip4))
+				return -EINVAL;
+			/* Defence in depth: one key, one target, or the kernel refuses the map. */
+			for (size_t q = 0; q < p; q++)
+				for (size_t k = 0; k < s->peers[q].n_forwards; k++)
+					if (s->peers[q].forwards[k].family == f->family &&
+					    s->peers[q].forwards[k].proto == f->proto &&
+					    s->peers[q].forwards[k].public_port == f->public_port)
+						return -EEXIST;
+			e.key[0] =
+			    (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = f->proto};
+			e.key[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
+			                                 .port = f->public_port};
+			/* The target is the peer's own address, never one it named. */
+			e.data[0] = addr_value(peer, v6);
+			e.data[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
+			                                  .port = f->target_port};
+			if (wf_nft_set_add_elem(maps[v6], &e))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Which egress elements one peer needs: an "everything" entry covers all others, a whole
+ * protocol covers its ports, and overlapping ranges yield each port once. */
+struct egress_cover {
+	bool all;
+	bool proto_all[2]; /* tcp, udp */
+	uint8_t ports[2][65536 / 8];
+};
+
+static int proto_slot(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? 1 : 0;
+}
+
+static void egress_cover_build(struct egress_cover *c, const struct wf_gw_entries *en)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < en->n_egress; i++) {
+		const struct wf_gw_egress *g = &en->egress[i];
+		int slot = proto_slot(g->proto);
+
+		if (!g->proto) {
+			c->all = true;
+		} else if (!g->port_lo) {
+			c->proto_all[slot] = true;
+		} else {
+			for (uint32_t port = g->port_lo; port <= g->port_hi; port++)
+				c->ports[slot][port / 8] |= (uint8_t)(1u << (port % 8));
+		}
+	}
+}
+
+static int fill_egress_family(struct wf_nft_table *t, const struct wf_gw_peer *peer,
+                              const struct egress_cover *c, bool v6)
+{
+	static const uint8_t protos[2] = {IPPROTO_TCP, IPPROTO_UDP};
+	struct wf_nft_set *by_port = wf_nft_table_find_set(t, v6 ? WF_GW_EGRESS6 : WF_GW_EGRESS4);
+	struct wf_nft_set *by_proto =
+	    wf_nft_table_find_set(t, v6 ? WF_GW_EGRESS6_PROTO : WF_GW_EGRESS4_PROTO);
+	struct wf_nft_set *all =
+	    wf_nft_table_find_set(t, v6 ? WF_GW_EGRESS6_ALL : WF_GW_EGRESS4_ALL);
+	struct wf_nft_elem e = {0};
+
+	e.key[0] = addr_value(peer, v6);
+	if (c->all)
+		return wf_nft_set_add_elem(all, &e) ? -ENOMEM : 0;
+	for (int slot = 0; slot < 2; slot++) {
+		e.key[1] =
+		    (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = protos[slot]};
+		e.key[2] = (struct wf_nft_value){0};
+		if (c->proto_all[slot]) {
+			if (wf_nft_set_add_elem(by_proto, &e))
+				return -ENOMEM;
+			continue;
+		}
+		for (uint32_t port = 1; port <= 65535; port++) {
+			if (!(c->ports[slot][port / 8] & (1u << (port % 8))))
+				continue;
+			e.key[2] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
+			                                 .port = (uint16_t)port};
+			if (wf_nft_set_add_elem(by_port, &e))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int fill_egress(struct wf_nft_table *t, const struct wf_gw_config *cfg,
+                       const struct wf_gw_state *s)
+{
+	struct egress_cover *c = malloc(sizeof(*c));
+	int err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	for (size_t p = 0; p < s->n_peers && !err; p++) {
+		const struct wf_gw_peer *peer = &cfg->peers[p];
+
+		if (!s->peers[p].n_egress)
+			continue;
+		egress_cover_build(c, &s->peers[p]);
+		if (peer->has_ip4)
+			err = fill_egress_family(t, peer, c, false);
+		if (!err && peer->has_ip6)
+			err = fill_egress_family(t, peer, c, true);
+	}
+	free(c);
+	return err;
+}
+
+int wf_gw_render(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
+                 const struct wf_gw_state *s, struct wf_nft_table **out)
+{
+	struct wf_nft_table *t;
+	int err;
+
+	*out = NULL;
+	if (s->n_peers != cfg->n_peers)
+		return -EINVAL;
+	t = wf_nft_table_new(NFPROTO_INET, WF_GW_TABLE);
+	if (!t)
+		return -ENOMEM;
+	err = render_chains(t);
+	if (!err)
+		err = render_sets(t);
+	if (!err)
+		err = render_rules(t, p);
+	if (!err)
+		err = fill_public(t, p);
+	if (!err)
+		err = fill_forwards(t, cfg, s);
+	if (!err)
+		err = fill_egress(t, cfg, s);
+	if (err) {
+		wf_nft_table_free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+int wf_gw_render_anchor(struct wf_nft_table **out)
+{
+	struct wf_nft_table *t = wf_nft_table_new(NFPROTO_INET, WF_GW_ANCHOR_TABLE);
+	int err = 0;
+
+	*out = NULL;
+	if (!t)
+		return -ENOMEM;
+	/* Every NAT hook the owned table uses, so none is ever left without a NAT chain. */
+	err |= add_chain(t, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
+	err |= add_chain(t, "input", "nat", NF_INET_LOCAL_IN, 100, NF_ACCEPT);
+	err |= add_chain(t, "output", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
+	err |= add_chain(t, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	if (err) {
+		wf_nft_table_free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}

@@ -1,0 +1,431 @@
+#include <wgfwd/gateway_policy.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#define TCP IPPROTO_TCP
+#define UDP IPPROTO_UDP
+
+/* Two peers: a with IPv4 and IPv6, b with IPv4 only; ssh and the WireGuard port reserved. */
+static struct wf_gw_config cfg;
+
+static int setup(void **state)
+{
+	char err[256] = "";
+	struct wf_gw_peer p;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_entries = WF_GW_DEFAULT_MAX_ENTRIES;
+	assert_int_equal(
+	    wf_gw_peer_parse("192.168.160.2,fc00:0:0:160::2=/k/a", &p, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_config_add_peer(&cfg, &p, err, sizeof(err)), 0);
+	free(p.keyfile);
+	assert_int_equal(wf_gw_peer_parse("192.168.160.3=/k/b", &p, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_config_add_peer(&cfg, &p, err, sizeof(err)), 0);
+	free(p.keyfile);
+	assert_int_equal(wf_gw_config_reserve(&cfg, TCP, 22, 22), 0);
+	assert_int_equal(wf_gw_config_reserve(&cfg, UDP, 51820, 51820), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	wf_gw_config_free(&cfg);
+	return 0;
+}
+
+static struct wf_gw_forward fwd(uint8_t proto, uint16_t pub, uint16_t target)
+{
+	return (struct wf_gw_forward){
+	    .family = AF_INET, .proto = proto, .public_port = pub, .target_port = target};
+}
+
+static struct wf_gw_forward fwd6(uint8_t proto, uint16_t pub, uint16_t target)
+{
+	struct wf_gw_forward f = fwd(proto, pub, target);
+
+	f.family = AF_INET6;
+	return f;
+}
+
+static struct wf_gw_egress egr(uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	return (struct wf_gw_egress){.proto = proto, .port_lo = lo, .port_hi = hi};
+}
+
+/* Decides `want` for one peer and makes the result the current state. */
+static void decide(struct wf_gw_state *cur, size_t peer, const struct wf_gw_entries *want,
+                   struct wf_gw_decision *d)
+{
+	struct wf_gw_state next;
+
+	assert_int_equal(wf_gw_policy_decide(&cfg, cur, peer, want, &next, d), 0);
+	wf_gw_state_free(cur);
+	*cur = next;
+}
+
+static void reserved_ports_are_refused_for_their_protocol_only(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward f[] = {fwd(TCP, 22, 22), fwd(UDP, 22, 22), fwd(UDP, 51820, 1),
+	                            fwd(TCP, 51820, 1)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 4};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &want, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_RESERVED);
+	assert_non_null(strstr(d.forwards[0].reason, "tcp/22"));
+	assert_int_equal(d.forwards[1].status, WF_GW_ACCEPTED);
+	assert_int_equal(d.forwards[2].status, WF_GW_RESERVED);
+	assert_int_equal(d.forwards[3].status, WF_GW_ACCEPTED);
+	assert_int_equal(d.n_refused, 2);
+	assert_int_equal(cur.peers[0].n_forwards, 2);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void reserved_list_without_protocol_covers_tcp_and_udp(void **state)
+{
+	char err[256] = "";
+	struct wf_gw_port_range *r = NULL;
+	size_t n = 0;
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward f[] = {fwd(TCP, 8000, 80), fwd(UDP, 8099, 80), fwd(TCP, 8100, 80)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 3};
+
+	assert_int_equal(wf_gw_reserved_parse("8000-8099, 9000/udp", &r, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(wf_gw_config_reserve(&cfg, r[i].proto, r[i].lo, r[i].hi), 0);
+	free(r);
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 1, &want, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_RESERVED);
+	assert_int_equal(d.forwards[1].status, WF_GW_RESERVED);
+	assert_int_equal(d.forwards[2].status, WF_GW_ACCEPTED);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void reserved_list_errors_name_the_bad_item(void **state)
+{
+	const char *bad[] = {"0", "70000", "20-10", "22/sctp", "22x", "-5", "22/"};
+	char err[256];
+	struct wf_gw_port_range *r = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(wf_gw_reserved_parse(bad[i], &r, &n, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, bad[i]));
+	}
+	free(r);
+}
+
+static void first_peer_keeps_a_public_port(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward fa[] = {fwd(TCP, 443, 443)}, fb[] = {fwd(TCP, 443, 8443)};
+	struct wf_gw_entries a = {.forwards = fa, .n_forwards = 1};
+	struct wf_gw_entries b = {.forwards = fb, .n_forwards = 1};
+	struct wf_gw_entries none = {0};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &a, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_ACCEPTED);
+	wf_gw_decision_free(&d);
+
+	decide(&cur, 1, &b, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_TAKEN);
+	assert_non_null(strstr(d.forwards[0].reason, "another peer"));
+	assert_int_equal(cur.peers[1].n_forwards, 0);
+	wf_gw_decision_free(&d);
+
+	/* Asking again does not move it either, and the holder may restate it. */
+	decide(&cur, 0, &a, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_ACCEPTED);
+	wf_gw_decision_free(&d);
+	decide(&cur, 1, &b, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_TAKEN);
+	wf_gw_decision_free(&d);
+
+	/* Once the holder lets go, the other may have it. */
+	decide(&cur, 0, &none, &d);
+	wf_gw_decision_free(&d);
+	decide(&cur, 1, &b, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_ACCEPTED);
+	assert_int_equal(cur.peers[1].forwards[0].target_port, 8443);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void same_port_of_the_other_family_is_a_separate_key(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward fa[] = {fwd6(TCP, 443, 443)}, fb[] = {fwd(TCP, 443, 443)};
+	struct wf_gw_entries a = {.forwards = fa, .n_forwards = 1};
+	struct wf_gw_entries b = {.forwards = fb, .n_forwards = 1};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &a, &d);
+	wf_gw_decision_free(&d);
+	decide(&cur, 1, &b, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_ACCEPTED);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void a_peer_never_changes_another_peers_entries(void **state)
+{
+	struct wf_gw_state cur, before;
+	struct wf_gw_decision d;
+	struct wf_gw_forward fa[] = {fwd(TCP, 25, 25), fwd(UDP, 53, 53)};
+	struct wf_gw_egress ga[] = {egr(TCP, 25, 25)};
+	struct wf_gw_entries a = {.forwards = fa, .n_forwards = 2, .egress = ga, .n_egress = 1};
+	struct wf_gw_forward fb[] = {fwd(TCP, 25, 2525), fwd(TCP, 80, 80)};
+	struct wf_gw_entries b = {.forwards = fb, .n_forwards = 2};
+	struct wf_gw_entries none = {0};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &a, &d);
+	wf_gw_decision_free(&d);
+	assert_int_equal(wf_gw_state_init(&before, cfg.n_peers), 0);
+	assert_int_equal(wf_gw_entries_copy(&before.peers[0], &cur.peers[0]), 0);
+
+	decide(&cur, 1, &b, &d);
+	wf_gw_decision_free(&d);
+	assert_true(wf_gw_entries_equal(&cur.peers[0], &before.peers[0]));
+	decide(&cur, 1, &none, &d);
+	wf_gw_decision_free(&d);
+	assert_true(wf_gw_entries_equal(&cur.peers[0], &before.peers[0]));
+	assert_int_equal(cur.peers[1].n_forwards, 0);
+	wf_gw_state_free(&before);
+	wf_gw_state_free(&cur);
+}
+
+static void forward_of_a_family_the_peer_lacks_is_refused(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward f[] = {fwd6(TCP, 443, 443), fwd(TCP, 443, 443)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 2};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 1, &want, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_INVALID);
+	assert_non_null(strstr(d.forwards[0].reason, "IPv6"));
+	assert_int_equal(d.forwards[1].status, WF_GW_ACCEPTED);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void invalid_forwards_are_refused_one_by_one(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward f[] = {fwd(1, 80, 80), fwd(TCP, 0, 80), fwd(TCP, 80, 0),
+	                            fwd(TCP, 80, 80)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 4};
+
+	f[3].family = 99;
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &want, &d);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(d.forwards[i].status, WF_GW_INVALID);
+	assert_int_equal(cur.peers[0].n_forwards, 0);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void same_public_port_twice_keeps_the_first_target(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward f[] = {fwd(TCP, 80, 8080), fwd(TCP, 80, 8080), fwd(TCP, 80, 9090)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 3};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &want, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_ACCEPTED);
+	assert_int_equal(d.forwards[1].status, WF_GW_ACCEPTED);
+	assert_int_equal(d.forwards[2].status, WF_GW_DUPLICATE);
+	assert_int_equal(cur.peers[0].n_forwards, 1);
+	assert_int_equal(cur.peers[0].forwards[0].target_port, 8080);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void entries_beyond_the_limit_are_refused(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward f[] = {fwd(TCP, 80, 80), fwd(TCP, 81, 81), fwd(TCP, 82, 82)};
+	struct wf_gw_egress g[] = {egr(TCP, 25, 25), egr(TCP, 1000, 1001)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 3, .egress = g, .n_egress = 2};
+
+	cfg.max_entries = 4;
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &want, &d);
+	assert_int_equal(d.forwards[2].status, WF_GW_ACCEPTED);
+	assert_int_equal(d.egress[0].status, WF_GW_ACCEPTED);
+	/* a range costs one set element per port */
+	assert_int_equal(d.egress[1].status, WF_GW_TOO_MANY);
+	assert_int_equal(d.n_refused, 1);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void egress_entries_are_checked_and_overlaps_allowed(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_egress g[] = {
+	    egr(TCP, 25, 25), egr(TCP, 20, 30),        egr(0, 0, 0),
+	    egr(UDP, 0, 0),   egr(0, 25, 25),          egr(TCP, 30, 20),
+	    egr(TCP, 0, 5),   egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
+	};
+	struct wf_gw_entries want = {.egress = g, .n_egress = 9};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 1, &want, &d);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(d.egress[i].status, WF_GW_ACCEPTED);
+	for (size_t i = 4; i < 8; i++)
+		assert_int_equal(d.egress[i].status, WF_GW_INVALID);
+	assert_int_equal(d.egress[8].status, WF_GW_ACCEPTED);
+	/* the repeated entry is held once; sorted by protocol, then ports */
+	assert_int_equal(cur.peers[1].n_egress, 4);
+	assert_int_equal(cur.peers[1].egress[0].proto, 0);
+	assert_int_equal(cur.peers[1].egress[1].port_lo, 20);
+	assert_int_equal(cur.peers[1].egress[3].proto, UDP);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+static void decision_does_not_depend_on_request_order(void **state)
+{
+	struct wf_gw_state cur1, cur2;
+	struct wf_gw_decision d;
+	struct wf_gw_forward f1[] = {fwd(TCP, 443, 443), fwd(UDP, 443, 443), fwd6(TCP, 80, 80)};
+	struct wf_gw_forward f2[] = {fwd6(TCP, 80, 80), fwd(UDP, 443, 443), fwd(TCP, 443, 443)};
+	struct wf_gw_egress g1[] = {egr(TCP, 25, 25), egr(UDP, 53, 53)};
+	struct wf_gw_egress g2[] = {egr(UDP, 53, 53), egr(TCP, 25, 25)};
+	struct wf_gw_entries w1 = {.forwards = f1, .n_forwards = 3, .egress = g1, .n_egress = 2};
+	struct wf_gw_entries w2 = {.forwards = f2, .n_forwards = 3, .egress = g2, .n_egress = 2};
+
+	assert_int_equal(wf_gw_state_init(&cur1, cfg.n_peers), 0);
+	assert_int_equal(wf_gw_state_init(&cur2, cfg.n_peers), 0);
+	decide(&cur1, 0, &w1, &d);
+	wf_gw_decision_free(&d);
+	decide(&cur2, 0, &w2, &d);
+	wf_gw_decision_free(&d);
+	assert_true(wf_gw_state_equal(&cur1, &cur2));
+	wf_gw_state_free(&cur1);
+	wf_gw_state_free(&cur2);
+}
+
+static void unknown_peer_index_is_an_error(void **state)
+{
+	struct wf_gw_state cur, next;
+	struct wf_gw_decision d;
+	struct wf_gw_entries none = {0};
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	assert_int_equal(wf_gw_policy_decide(&cfg, &cur, 2, &none, &next, &d), -EINVAL);
+	wf_gw_state_free(&cur);
+}
+
+static void peer_spec_names_the_peer_by_its_first_address(void **state)
+{
+	char err[256] = "";
+	struct wf_gw_peer p;
+	char ip[INET6_ADDRSTRLEN];
+
+	assert_int_equal(wf_gw_peer_parse("fc00:0:0:160::5,10.0.0.5=/etc/k", &p, err, sizeof(err)),
+	                 0);
+	assert_string_equal(p.name, "fc00:0:0:160::5");
+	assert_true(p.has_ip4 && p.has_ip6);
+	inet_ntop(AF_INET, &p.ip4, ip, sizeof(ip));
+	assert_string_equal(ip, "10.0.0.5");
+	assert_string_equal(p.keyfile, "/etc/k");
+	free(p.keyfile);
+}
+
+static void peer_spec_errors_say_what_is_wrong(void **state)
+{
+	const struct {
+		const char *spec, *expect;
+	} bad[] = {
+	    {"10.0.0.1", "ADDR[,ADDR6]=KEYFILE"},       {"10.0.0.1=", "ADDR[,ADDR6]=KEYFILE"},
+	    {"host=/k", "`host' is not an IP address"}, {"10.0.0.1,10.0.0.2=/k", "two IPv4"},
+	    {"fc00::1,fc00::2=/k", "two IPv6"},         {"::ffff:10.0.0.1=/k", "plain IPv4"},
+	};
+	char err[256];
+	struct wf_gw_peer p;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(wf_gw_peer_parse(bad[i].spec, &p, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, bad[i].expect));
+	}
+}
+
+static void two_peers_cannot_share_an_address(void **state)
+{
+	char err[256] = "";
+	struct wf_gw_peer p;
+
+	assert_int_equal(
+	    wf_gw_peer_parse("192.168.160.9,fc00:0:0:160:0::2=/k", &p, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_config_add_peer(&cfg, &p, err, sizeof(err)), -EEXIST);
+	free(p.keyfile);
+	assert_int_equal(wf_gw_config_find_peer_name(&cfg, "fc00::160:0:0:2"), -1);
+	assert_int_equal(wf_gw_config_find_peer_name(&cfg, "fc00:0:0:160::2"), 0);
+	assert_int_equal(wf_gw_config_find_peer_name(&cfg, "192.168.160.3"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(reserved_ports_are_refused_for_their_protocol_only,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(reserved_list_without_protocol_covers_tcp_and_udp,
+	                                    setup, teardown),
+	    cmocka_unit_test(reserved_list_errors_name_the_bad_item),
+	    cmocka_unit_test_setup_teardown(first_peer_keeps_a_public_port, setup, teardown),
+	    cmocka_unit_test_setup_teardown(same_port_of_the_other_family_is_a_separate_key, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(a_peer_never_changes_another_peers_entries, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(forward_of_a_family_the_peer_lacks_is_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(invalid_forwards_are_refused_one_by_one, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(same_public_port_twice_keeps_the_first_target, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(entries_beyond_the_limit_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(egress_entries_are_checked_and_overlaps_allowed, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(decision_does_not_depend_on_request_order, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(unknown_peer_index_is_an_error, setup, teardown),
+	    cmocka_unit_test(peer_spec_names_the_peer_by_its_first_address),
+	    cmocka_unit_test(peer_spec_errors_say_what_is_wrong),
+	    cmocka_unit_test_setup_teardown(two_peers_cannot_share_an_address, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
