@@ -67,6 +67,13 @@ static int grow(void *arrayp, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+/* qsort, which must not be given a NULL array even when it is empty. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static const char *str(const char *s)
 {
 	return s ? s : "";
@@ -196,7 +203,7 @@ static void network_list(const struct wf_container *c, char buf[NET_LIST_SIZE])
 		return;
 	for (size_t i = 0; i < c->n_networks; i++)
 		names[i] = str(c->networks[i].name);
-	qsort(names, c->n_networks, sizeof(*names), cmp_str_ptr);
+	sort(names, c->n_networks, sizeof(*names), cmp_str_ptr);
 	for (size_t i = 0; i < c->n_networks; i++) {
 		char q[QUOTE_SIZE], item[QUOTE_SIZE + 8];
 		size_t n;
@@ -570,7 +577,7 @@ static int problem_qcmp(const void *a, const void *b)
 
 static void report_losses(struct builder *b, struct port_loss *losses, size_t n)
 {
-	qsort(losses, n, sizeof(*losses), port_loss_qcmp);
+	sort(losses, n, sizeof(*losses), port_loss_qcmp);
 	for (size_t i = 0; i < n;) {
 		const struct port_loss *first = &losses[i];
 		char q[QUOTE_SIZE], ports[24];
@@ -602,7 +609,7 @@ static int settle_forwards(struct builder *b, struct wf_desired *out)
 	struct port_loss *losses = NULL;
 	size_t n_losses = 0, cap_losses = 0;
 
-	qsort(b->fwd, b->n_fwd, sizeof(*b->fwd), fwd_candidate_qcmp);
+	sort(b->fwd, b->n_fwd, sizeof(*b->fwd), fwd_candidate_qcmp);
 	if (b->n_fwd) {
 		out->forwards = calloc(b->n_fwd, sizeof(*out->forwards));
 		if (!out->forwards)
@@ -632,7 +639,7 @@ static int settle_forwards(struct builder *b, struct wf_desired *out)
 
 static int settle_egress(struct builder *b, struct wf_desired *out)
 {
-	qsort(b->egress, b->n_egress, sizeof(*b->egress), egress_candidate_qcmp);
+	sort(b->egress, b->n_egress, sizeof(*b->egress), egress_candidate_qcmp);
 	if (b->n_egress) {
 		out->egress = calloc(b->n_egress, sizeof(*out->egress));
 		if (!out->egress)
@@ -644,7 +651,7 @@ static int settle_egress(struct builder *b, struct wf_desired *out)
 			continue;
 		memcpy(&out->egress[out->n_egress++], &b->egress[i].e, sizeof(b->egress[i].e));
 	}
-	qsort(out->egress, out->n_egress, sizeof(*out->egress), egress_full_qcmp);
+	sort(out->egress, out->n_egress, sizeof(*out->egress), egress_full_qcmp);
 	return 0;
 }
 
@@ -674,7 +681,7 @@ int wf_desired_build_with(const struct wf_container *containers, size_t n,
 		wf_desired_free(out);
 		return r;
 	}
-	qsort(b.problems, b.n_problems, sizeof(*b.problems), problem_qcmp);
+	sort(b.problems, b.n_problems, sizeof(*b.problems), problem_qcmp);
 	out->problems = b.problems;
 	out->n_problems = b.n_problems;
 	return 0;
@@ -726,7 +733,7 @@ static void *sorted_copy(const void *v, size_t n, size_t size,
 		return NULL;
 	if (n)
 		memcpy(copy, v, n * size);
-	qsort(copy, n, size, cmp);
+	sort(copy, n, size, cmp);
 	return copy;
 }
 
