@@ -1,0 +1,228 @@
+#include <wgfwd/gateway_store.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[64];
+
+static int make_dir(void **state)
+{
+	strcpy(dir, "/tmp/wfgw-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int remove_dir(void **state)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.'))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+	return 0;
+}
+
+static void sample(struct wf_gw_entries *e)
+{
+	struct wf_gw_forward f[] = {
+	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 8443},
+	    {.family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 53, .target_port = 53},
+	};
+	struct wf_gw_egress g[] = {{IPPROTO_TCP, 25, 25}, {0, 0, 0}, {IPPROTO_UDP, 0, 0}};
+
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(wf_gw_entries_add_forward(e, &f[i]), 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(wf_gw_entries_add_egress(e, &g[i]), 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static size_t count_files(const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, prefix, strlen(prefix));
+	closedir(d);
+	return n;
+}
+
+static void saved_state_loads_back_equal(void **state)
+{
+	struct wf_gw_entries e, back;
+	char err[256] = "";
+
+	sample(&e);
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &e, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_true(wf_gw_entries_equal(&e, &back));
+	wf_gw_entries_free(&back);
+	wf_gw_entries_free(&e);
+}
+
+static void empty_state_loads_back_empty(void **state)
+{
+	struct wf_gw_entries e = {0}, back;
+	char err[256] = "";
+
+	assert_int_equal(wf_gw_store_save(dir, "fc00:0:0:160::2", &e, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_load(dir, "fc00:0:0:160::2", &back, err, sizeof(err)), 0);
+	assert_int_equal(back.n_forwards + back.n_egress, 0);
+	wf_gw_entries_free(&back);
+}
+
+static void missing_file_is_enoent(void **state)
+{
+	struct wf_gw_entries back;
+	char err[256] = "";
+
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.9", &back, err, sizeof(err)), -ENOENT);
+}
+
+static void save_replaces_the_file_and_leaves_no_temporary(void **state)
+{
+	struct wf_gw_entries e, back, empty = {0};
+	char err[256] = "", path[512];
+	struct stat st;
+
+	sample(&e);
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &e, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &empty, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_int_equal(back.n_forwards, 0);
+	assert_int_equal(count_files("peer-"), 1);
+	assert_int_equal(wf_gw_store_path(dir, "192.168.160.2", path, sizeof(path)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	wf_gw_entries_free(&back);
+	wf_gw_entries_free(&e);
+}
+
+static void stale_temporary_does_not_disturb_save_or_load(void **state)
+{
+	struct wf_gw_entries e, back;
+	char err[256] = "", path[512], tmp[600];
+
+	/* A crash between writing the temporary and the rename leaves it behind. */
+	sample(&e);
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &e, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_path(dir, "192.168.160.2", path, sizeof(path)), 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	write_text(tmp, "{\"half");
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_true(wf_gw_entries_equal(&e, &back));
+	wf_gw_entries_free(&back);
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &e, err, sizeof(err)), 0);
+	assert_int_equal(access(tmp, F_OK), -1);
+	wf_gw_entries_free(&e);
+}
+
+static void corrupt_file_is_moved_aside_with_the_reason(void **state)
+{
+	struct wf_gw_entries back;
+	char err[512] = "", path[512];
+
+	assert_int_equal(wf_gw_store_path(dir, "192.168.160.2", path, sizeof(path)), 0);
+	write_text(path, "{\"version\":1,\"peer\":\"192.168.160.2\",\"forwards\":[");
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "ends in the middle"));
+	assert_non_null(strstr(err, "moved aside"));
+	assert_int_equal(back.n_forwards + back.n_egress, 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(count_files("peer-192.168.160.2.json.corrupt-"), 1);
+	/* The peer starts over: the next load finds nothing. */
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), -ENOENT);
+}
+
+static void decoder_names_the_wrong_field(void **state)
+{
+	const struct {
+		const char *json, *expect;
+	} bad[] = {
+	    {"[]", "not a JSON object"},
+	    {"{\"version\":2,\"peer\":\"10.0.0.1\",\"forwards\":[],\"egress\":[]}", "version 2"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.2\",\"forwards\":[],\"egress\":[]}",
+	     "belongs to peer `10.0.0.2'"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"egress\":[]}", "`forwards' is missing"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[{\"family\":\"ipv4\","
+	     "\"proto\":\"tcp\",\"public_port\":70000,\"target_port\":1}],\"egress\":[]}",
+	     "forwards[0].public_port: 70000"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[],\"egress\":[{\"proto\":"
+	     "\"icmp\",\"port_lo\":0,\"port_hi\":0}]}",
+	     "egress[0].proto: `icmp'"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[],\"egress\":[]} {}", "not JSON"},
+	};
+	struct wf_gw_entries e;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(wf_gw_store_decode(bad[i].json, strlen(bad[i].json), "10.0.0.1",
+		                                    &e, err, sizeof(err)),
+		                 -EBADMSG);
+		if (!strstr(err, bad[i].expect))
+			fail_msg("case %zu: `%s' does not say `%s'", i, err, bad[i].expect);
+	}
+}
+
+static void peer_names_compare_as_addresses(void **state)
+{
+	const char *json = "{\"version\":1,\"peer\":\"fc00:0::2\",\"forwards\":[],\"egress\":[]}";
+	struct wf_gw_entries e;
+	char err[256] = "";
+
+	assert_int_equal(wf_gw_store_decode(json, strlen(json), "fc00::2", &e, err, sizeof(err)),
+	                 0);
+	wf_gw_entries_free(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(saved_state_loads_back_equal, make_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(empty_state_loads_back_empty, make_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(missing_file_is_enoent, make_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(save_replaces_the_file_and_leaves_no_temporary,
+	                                    make_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(stale_temporary_does_not_disturb_save_or_load, make_dir,
+	                                    remove_dir),
+	    cmocka_unit_test_setup_teardown(corrupt_file_is_moved_aside_with_the_reason, make_dir,
+	                                    remove_dir),
+	    cmocka_unit_test(decoder_names_the_wrong_field),
+	    cmocka_unit_test(peer_names_compare_as_addresses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
