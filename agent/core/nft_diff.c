@@ -153,13 +153,6 @@ out:
 	return ret;
 }
 
-void wf_nft_set_clear_elems(struct wf_nft_set *s)
-{
-	free(s->elems);
-	s->elems = NULL;
-	s->n_elems = s->cap_elems = 0;
-}
-
 bool wf_nft_table_same_shape(const struct wf_nft_table *have, const struct wf_nft_table *want)
 {
 	struct wf_nft_table h = *have, w = *want;

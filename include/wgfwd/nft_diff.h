@@ -9,10 +9,9 @@
 
 /* Elements of `want` missing from `have` (or with other data) go to `add`; elements of `have`
  * missing from `want` (or with other data) go to `del`. `add` and `del` get the set's name and
- * types and must be cleared with wf_nft_set_clear_elems. */
+ * types and must be cleared with wf_nft_set_clear_elems (nft.h). */
 int wf_nft_set_diff(const struct wf_nft_set *have, const struct wf_nft_set *want,
 		    struct wf_nft_set *add, struct wf_nft_set *del);
-void wf_nft_set_clear_elems(struct wf_nft_set *s);
 /* Same chains, sets (names and types) and rules; elements are not compared. */
 bool wf_nft_table_same_shape(const struct wf_nft_table *have, const struct wf_nft_table *want);
 bool wf_nft_value_equal(const struct wf_nft_value *a, const struct wf_nft_value *b);
