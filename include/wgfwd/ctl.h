@@ -1,0 +1,267 @@
+/* The control channel between wgfwd-agent (the client) and wgfwd-gateway (the server): the
+ * protocol's specification, its messages as C structs with strict JSON encode/decode, and
+ * wf_ctl_conn, one authenticated connection on a libevent bufferevent for either role.
+ * The pure pieces below the connection (framing, handshake, sealing) are in ctl_proto.h.
+ *
+ * Protocol, version 1
+ * ===================
+ *
+ * Transport. TCP. The gateway listens on its tunnel address, port 51821 (WF_CTL_PORT). When it
+ * accepts a connection it maps the TCP source address to a configured peer (one whose tunnel
+ * address it is) and uses that peer's key; any other source is closed without a word.
+ *
+ * Key. Each agent shares a 32-byte random secret K with the gateway (`wgfwd genkey` prints one
+ * in base64, like `wg genkey`; see keyfile.h). K proves both sides to each other and seeds the
+ * session keys. It never crosses the wire.
+ *
+ * Frames. A frame is a 4-byte big-endian length N and N bytes of body. N = 0 is invalid.
+ * During the handshake N <= 128 (WF_CTL_HANDSHAKE_FRAME_MAX); after it N <= 1 MiB
+ * (WF_CTL_FRAME_MAX). A header announcing more closes the connection at once, before any of
+ * the body is read.
+ *
+ * Handshake. Three plain frames with fixed binary layouts; Nc and Ns are 32 fresh random
+ * bytes (randombytes_buf) from the client and the server:
+ *
+ *     client hello   C -> S   0x01 | 0x01 (version) | Nc[32] | L (1..63) | identity[L]
+ *     server hello   S -> C   0x02 | 0x01 (version) | Ns[32] | Ms[32]
+ *     client proof   C -> S   0x03 | Mc[32]
+ *
+ * The identity is the client's tunnel address as text. The gateway checks it names the peer
+ * it chose by source address (compared as addresses, so "fc00::2" equals "fc00:0::2").
+ * CH, SH and CP are the three frame bodies exactly as sent, and
+ *
+ *     H(x)         = BLAKE2b-512(x)                               crypto_generichash
+ *     PRF(label,x) = BLAKE2b-256 keyed with K of label || H(x)    crypto_generichash, keyed
+ *
+ *     Ms  = PRF("wgfwd ctl v1 server proof",     CH || SH without Ms)
+ *     Mc  = PRF("wgfwd ctl v1 client proof",     CH || SH)
+ *     Kcs = PRF("wgfwd ctl v1 client to server", CH || SH || CP)
+ *     Ksc = PRF("wgfwd ctl v1 server to client", CH || SH || CP)
+ *
+ * The client checks Ms, the server checks Mc, both in constant time (crypto_verify_32). Each
+ * MAC covers the other side's fresh nonce, so neither can be replayed; the labels differ per
+ * direction, so neither can be reflected; each covers the whole transcript so far, so nothing
+ * in it can be changed. Any failure closes the connection with no reply. The handshake must be
+ * complete 5 s after the TCP connection (the gateway drops slow or silent clients).
+ *
+ * Sealed frames. After the handshake every frame body is
+ *
+ *     ChaCha20-Poly1305-IETF(key = Kcs or Ksc, nonce = 0x00000000 | seq as 64-bit big endian,
+ *                            no associated data, plaintext = one JSON message)
+ *
+ * seq counts the frames of one direction from 0 and is never sent. A frame that is dropped,
+ * replayed, reordered, truncated, injected or taken from another session (other nonces, other
+ * keys) fails to open, and the receiver closes the connection.
+ *
+ * Messages. A JSON object of at most 1 MiB - 16 bytes, UTF-8:
+ * {"v":1,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing and
+ * none may be added (a new field is a new version). An unknown type, a missing or unknown
+ * field, a wrong JSON type, a number out of range, a duplicate entry, a message of the other
+ * direction or a version other than 1 is an error: the receiver sends `error` and closes, and
+ * nothing of that message takes effect.
+ *
+ *   state         agent -> gateway. The whole gateway part of the agent's desired state (not a
+ *                 difference); it replaces the previous one.
+ *       generation   integer 0..2^63-1, chosen by the agent and echoed in the ack
+ *       forwards     [{"proto":"tcp"|"udp", "family":"ipv4"|"ipv6", "public_port":1..65535,
+ *                      "target_port":1..65535}], at most one per (proto, family, public_port).
+ *                    The target is always the peer's own tunnel address of that family.
+ *       egress       [{"proto":"tcp"|"udp"|"any", "port_lo":P, "port_hi":Q}] with
+ *                    1 <= P <= Q <= 65535, or P = Q = 0 for every port ("any" only with 0, 0)
+ *   state_ack     gateway -> agent, one per state, in order.
+ *       generation   the state's
+ *       applied      true when the gateway's rules now reflect the state
+ *       reason       only when applied is false: why nothing was applied
+ *       forwards     when applied: one result per forward of the state, in its order;
+ *                    empty when not applied. A result is {"accepted":true} or
+ *                    {"accepted":false,"reason":"..."} (refused by the gateway's policy)
+ *       egress       the same for the egress entries
+ *   gateway_info  gateway -> agent, first thing after the handshake.
+ *       ipv4, ipv6   the gateway's public addresses (at most 16 of each, may be empty)
+ *       mtu          the tunnel MTU, 576..65535
+ *   ping, pong    either way, no fields. Each side pings every 10 s and answers a ping with a
+ *                 pong; a side that hears nothing for 30 s closes the connection.
+ *   error         either way, then the sender closes.
+ *       reason       1..255 characters, no control characters
+ *
+ * Strings ("reason", identity) never carry control characters, so they can be logged as they
+ * are. Counts are capped at WF_CTL_ENTRIES_MAX entries per list.
+ */
+#ifndef WGFWD_CTL_H
+#define WGFWD_CTL_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <wgfwd/keyfile.h>
+
+#define WF_CTL_VERSION             1
+#define WF_CTL_PORT                51821
+#define WF_CTL_KEY_LEN             WF_KEY_LEN
+#define WF_CTL_HANDSHAKE_FRAME_MAX 128
+#define WF_CTL_FRAME_MAX           (1024 * 1024)
+#define WF_CTL_MSG_MAX             (WF_CTL_FRAME_MAX - 16)
+#define WF_CTL_IDENTITY_MAX        64  /* with the NUL */
+#define WF_CTL_REASON_MAX          256 /* with the NUL */
+#define WF_CTL_ADDRS_MAX           16
+#define WF_CTL_ENTRIES_MAX         32768
+#define WF_CTL_MTU_MIN             576
+#define WF_CTL_MTU_MAX             65535
+
+#define WF_CTL_HANDSHAKE_TIMEOUT_MS 5000
+#define WF_CTL_PING_INTERVAL_MS     10000
+#define WF_CTL_DEAD_AFTER_MS        30000
+
+enum wf_ctl_role {
+	WF_CTL_CLIENT, /* the agent */
+	WF_CTL_SERVER, /* the gateway */
+};
+
+enum wf_ctl_msg_type {
+	WF_CTL_MSG_STATE,
+	WF_CTL_MSG_STATE_ACK,
+	WF_CTL_MSG_GATEWAY_INFO,
+	WF_CTL_MSG_PING,
+	WF_CTL_MSG_PONG,
+	WF_CTL_MSG_ERROR,
+};
+
+struct wf_ctl_forward {
+	uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint16_t public_port;
+	uint16_t target_port;
+};
+
+struct wf_ctl_egress {
+	uint8_t proto;             /* IPPROTO_TCP, IPPROTO_UDP, or 0 for every protocol */
+	uint16_t port_lo, port_hi; /* both 0: every port */
+};
+
+struct wf_ctl_state {
+	uint64_t generation;
+	struct wf_ctl_forward *forwards;
+	size_t n_forwards;
+	struct wf_ctl_egress *egress;
+	size_t n_egress;
+};
+
+struct wf_ctl_result {
+	bool accepted;
+	char reason[WF_CTL_REASON_MAX]; /* "" when accepted */
+};
+
+struct wf_ctl_state_ack {
+	uint64_t generation;
+	bool applied;
+	char reason[WF_CTL_REASON_MAX]; /* "" when applied */
+	struct wf_ctl_result *forwards;
+	size_t n_forwards;
+	struct wf_ctl_result *egress;
+	size_t n_egress;
+};
+
+struct wf_ctl_gateway_info {
+	struct in_addr ipv4[WF_CTL_ADDRS_MAX];
+	size_t n_ipv4;
+	struct in6_addr ipv6[WF_CTL_ADDRS_MAX];
+	size_t n_ipv6;
+	uint32_t mtu;
+};
+
+struct wf_ctl_error {
+	char reason[WF_CTL_REASON_MAX];
+};
+
+struct wf_ctl_msg {
+	enum wf_ctl_msg_type type;
+	union {
+		struct wf_ctl_state state;
+		struct wf_ctl_state_ack state_ack;
+		struct wf_ctl_gateway_info gateway_info;
+		struct wf_ctl_error error;
+	};
+};
+
+/* Frees what a message owns (the entry arrays) and zeroes it; safe on a zeroed message. */
+void wf_ctl_msg_clear(struct wf_ctl_msg *m);
+const char *wf_ctl_msg_type_name(enum wf_ctl_msg_type type);
+/* True when role may send messages of this type. */
+bool wf_ctl_msg_sent_by(enum wf_ctl_msg_type type, enum wf_ctl_role role);
+
+/* Checks a message against every rule of the specification; says what is wrong in err. */
+int wf_ctl_msg_validate(const struct wf_ctl_msg *m, char *err, size_t errlen);
+/* Encodes a valid message as compact JSON into a malloc'd NUL-terminated string. -EINVAL
+ * (reason in err) for a message that breaks the specification, -EMSGSIZE when longer than
+ * WF_CTL_MSG_MAX, -ENOMEM. */
+int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char *err,
+                      size_t errlen);
+/* Strict decoding of len bytes (no NUL needed). On success out owns its arrays (free with
+ * wf_ctl_msg_clear); on failure returns -EBADMSG, out is left zeroed and err says exactly
+ * what was wrong, e.g. "forwards[2].public_port: 70000 is out of range 1..65535". */
+int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char *err,
+                      size_t errlen);
+
+/* One control connection on a libevent event loop.
+ *
+ * Both daemons use it the same way: make one per TCP connection with the peer's key, wait for
+ * on_established, exchange messages with wf_ctl_conn_send / on_message, and learn of the end
+ * through on_close. The connection itself runs the handshake, its deadline, the keepalive
+ * (pings are answered and never reach on_message) and closes on any protocol error, telling
+ * the peer why with an `error` message when the session is established.
+ *
+ * Callbacks run from the event loop. Inside any of them the owner may send, close or free the
+ * connection. on_close is called at most once, for every end the owner did not ask for; the
+ * object stays allocated until the owner calls wf_ctl_conn_free (in on_close or later). */
+struct event_base;
+struct wf_ctl_conn;
+
+struct wf_ctl_conn_ops {
+	void (*on_established)(struct wf_ctl_conn *c, void *arg);
+	/* m is only valid during the call. */
+	void (*on_message)(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *arg);
+	/* err: -ECONNREFUSED (connect failed), -ECONNRESET (peer closed or reset), -ETIMEDOUT
+	 * (handshake deadline or silent peer), -EMSGSIZE (frame over the cap), -EBADMSG (frame
+	 * failed to open or decode), -EACCES (handshake authentication), -EPROTO (protocol
+	 * violation, or the peer sent `error`: then reason is "peer: <its reason>"). */
+	void (*on_close)(struct wf_ctl_conn *c, int err, const char *reason, void *arg);
+};
+
+struct wf_ctl_conn_config {
+	enum wf_ctl_role role;
+	uint8_t key[WF_CTL_KEY_LEN];
+	/* client: its tunnel address as text; server: the peer's tunnel address it expects */
+	char identity[WF_CTL_IDENTITY_MAX];
+	/* 0 means the WF_CTL_* default */
+	unsigned handshake_timeout_ms;
+	unsigned ping_interval_ms;
+	unsigned dead_after_ms;
+};
+
+/* Takes over a connected stream socket (made non-blocking, closed by the connection). The
+ * client sends its hello at once. */
+int wf_ctl_conn_new(struct event_base *base, int fd, const struct wf_ctl_conn_config *cfg,
+                    const struct wf_ctl_conn_ops *ops, void *arg, struct wf_ctl_conn **out);
+/* Client: connects to the gateway (from local, when not NULL: the agent binds its tunnel
+ * address so the gateway sees the right source). A failed connect arrives as on_close. */
+int wf_ctl_conn_connect(struct event_base *base, const struct sockaddr *remote,
+                        socklen_t remote_len, const struct sockaddr *local, socklen_t local_len,
+                        const struct wf_ctl_conn_config *cfg, const struct wf_ctl_conn_ops *ops,
+                        void *arg, struct wf_ctl_conn **out);
+/* Seals and queues one message. -ENOTCONN before on_established or after the end, -EPERM for
+ * a type this role may not send, -EINVAL/-EMSGSIZE as wf_ctl_msg_encode. A failure to encode
+ * does not end the connection. */
+int wf_ctl_conn_send(struct wf_ctl_conn *c, const struct wf_ctl_msg *m);
+bool wf_ctl_conn_established(const struct wf_ctl_conn *c);
+/* The identity the client claimed (server) or claims (client). */
+const char *wf_ctl_conn_identity(const struct wf_ctl_conn *c);
+/* Ends the connection and frees it, without on_close. When established and reason is not
+ * NULL, the peer is sent `error` with it first (best effort: what the socket takes now). */
+void wf_ctl_conn_close(struct wf_ctl_conn *c, const char *reason);
+/* Frees a connection (closing it silently if it is still open). NULL is fine. */
+void wf_ctl_conn_free(struct wf_ctl_conn *c);
+
+#endif
