@@ -261,10 +261,11 @@ static int check_nlmsg(const void *msg, size_t len, uint16_t type, size_t extra)
 }
 
 /* Like mnl_attr_parse, but bytes left over that do not make an attribute are an error rather
- * than the silent end of the list. */
+ * than the silent end of the list, and the message ends at nlmsg_len, not at its alignment
+ * (a last message can end unpadded at the end of the buffer). */
 static int parse_attrs(const struct nlmsghdr *nlh, size_t offset, mnl_attr_cb_t cb, void *data)
 {
-	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
+	const char *tail = (const char *)nlh + nlh->nlmsg_len;
 	const struct nlattr *attr = mnl_nlmsg_get_payload_offset(nlh, offset);
 
 	for (; mnl_attr_ok(attr, tail - (const char *)attr); attr = mnl_attr_next(attr))

@@ -489,6 +489,11 @@ static void test_route_reply_that_is_malformed_is_refused(void **state)
 	}
 	assert_int_equal(wf_rtnl_route_parse(buf, (size_t)len, &back, &oifindex), -EINVAL);
 
+	/* A message that ends inside its last attribute, short of the padding. */
+	len = wf_rtnl_route_build(buf, sizeof(buf), RTM_NEWROUTE, 0, &rt, 2);
+	nlh->nlmsg_len = (uint32_t)len - 3;
+	assert_int_equal(wf_rtnl_route_parse(buf, (size_t)len - 3, &back, &oifindex), -EINVAL);
+
 	len = wf_rtnl_route_build(buf, sizeof(buf), RTM_NEWROUTE, 0, &rt, 2);
 	rtm->rtm_family = AF_MPLS;
 	assert_int_equal(wf_rtnl_route_parse(buf, (size_t)len, &back, &oifindex), -EAFNOSUPPORT);
