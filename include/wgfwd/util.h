@@ -8,13 +8,7 @@
 #define WF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Copies at most size-1 bytes and always terminates: names longer than their buffer are cut. */
-static inline void wf_copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
+void wf_copy_str(char *dst, size_t size, const char *src);
 
 #define WF_COPY(dst, src) wf_copy_str((dst), sizeof(dst), (src))
 
