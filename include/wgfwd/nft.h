@@ -47,20 +47,20 @@ struct wf_nft_value {
 enum wf_nft_field {
 	WF_NFT_F_IIFNAME,
 	WF_NFT_F_OIFNAME,
-	WF_NFT_F_NFPROTO,   /* NFPROTO_IPV4 / NFPROTO_IPV6 */
-	WF_NFT_F_L4PROTO,   /* meta l4proto */
+	WF_NFT_F_NFPROTO, /* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	WF_NFT_F_L4PROTO, /* meta l4proto */
 	WF_NFT_F_IP_SADDR,
 	WF_NFT_F_IP_DADDR,
 	WF_NFT_F_IP6_SADDR,
 	WF_NFT_F_IP6_DADDR,
-	WF_NFT_F_TH_SPORT,  /* transport header: same offset for tcp and udp */
+	WF_NFT_F_TH_SPORT, /* transport header: same offset for tcp and udp */
 	WF_NFT_F_TH_DPORT,
 	WF_NFT_F_TCP_FLAGS,
 	WF_NFT_F_META_MARK,
 	WF_NFT_F_CT_MARK,
-	WF_NFT_F_CT_STATE,     /* bits: NF_CT_STATE_BIT(IP_CT_NEW) … */
-	WF_NFT_F_CT_STATUS,    /* bits: IPS_DST_NAT … */
-	WF_NFT_F_CT_DIRECTION, /* IP_CT_DIR_ORIGINAL / IP_CT_DIR_REPLY */
+	WF_NFT_F_CT_STATE,       /* bits: NF_CT_STATE_BIT(IP_CT_NEW) … */
+	WF_NFT_F_CT_STATUS,      /* bits: IPS_DST_NAT … */
+	WF_NFT_F_CT_DIRECTION,   /* IP_CT_DIR_ORIGINAL / IP_CT_DIR_REPLY */
 	WF_NFT_F_FIB_DADDR_TYPE, /* RTN_LOCAL, … (fib daddr type) */
 };
 
@@ -80,8 +80,8 @@ enum wf_nft_verdict {
 };
 
 enum wf_nft_item_kind {
-	WF_NFT_MATCH,             /* field op value; addresses may carry a prefix length */
-	WF_NFT_MATCH_SET,         /* keys[] in @set (or not in, with negate) */
+	WF_NFT_MATCH,     /* field op value; addresses may carry a prefix length */
+	WF_NFT_MATCH_SET, /* keys[] in @set (or not in, with negate) */
 	WF_NFT_COUNTER,
 	WF_NFT_VERDICT,           /* verdict, chain for jump/goto */
 	WF_NFT_CT_MARK_SET,       /* ct mark set mark */
@@ -90,9 +90,10 @@ enum wf_nft_item_kind {
 	WF_NFT_DNAT_MAP,          /* dnat <family> to keys[] map @set (data: addr . port) */
 	WF_NFT_DNAT,              /* dnat <family> to addr[:port] */
 	WF_NFT_SNAT,              /* snat <family> to addr */
-	WF_NFT_SNAT_KEEP_SOURCE,  /* snat <family> to <family> saddr: settle the binding, change nothing */
+	WF_NFT_SNAT_KEEP_SOURCE,  /* snat <family> to <family> saddr: settle the binding, change
+	                             nothing */
 	WF_NFT_MASQUERADE,
-	WF_NFT_MSS_CLAMP,         /* tcp option maxseg size set rt mtu */
+	WF_NFT_MSS_CLAMP, /* tcp option maxseg size set rt mtu */
 };
 
 struct wf_nft_item {
@@ -136,7 +137,7 @@ struct wf_nft_chain {
 	char type[16]; /* "filter", "nat", "route" */
 	int hook;      /* NF_INET_PRE_ROUTING … */
 	int priority;
-	int policy;    /* NF_ACCEPT / NF_DROP */
+	int policy; /* NF_ACCEPT / NF_DROP */
 };
 
 struct wf_nft_elem {
@@ -179,7 +180,7 @@ void wf_nft_set_clear_elems(struct wf_nft_set *s);
 
 /* Rule building helpers: append one item; rules longer than WF_NFT_ITEMS_MAX are a bug. */
 void wf_nft_rule_match(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op,
-		       const struct wf_nft_value *v);
+                       const struct wf_nft_value *v);
 void wf_nft_rule_item(struct wf_nft_rule *r, const struct wf_nft_item *it);
 
 /* Print in nft syntax (what `nft list table` would show, near enough to read side by side). */
@@ -196,7 +197,8 @@ struct wf_nft;
 
 struct wf_nft_error {
 	int err;          /* negative errno */
-	char what[256];   /* the object the kernel refused, e.g. "rule in chain prerouting: dnat to ..." */
+	char what[256];   /* the object the kernel refused, e.g. "rule in chain prerouting: dnat to
+	                     ..." */
 	char detail[256]; /* kernel extended ack message when given */
 };
 
@@ -213,15 +215,15 @@ void wf_nft_batch_free(struct wf_nft_batch *b);
 int wf_nft_batch_replace_table(struct wf_nft_batch *b, const struct wf_nft_table *t);
 int wf_nft_batch_delete_table(struct wf_nft_batch *b, uint8_t family, const char *name);
 int wf_nft_batch_add_elems(struct wf_nft_batch *b, uint8_t family, const char *table,
-			   const struct wf_nft_set *set_with_elems);
+                           const struct wf_nft_set *set_with_elems);
 int wf_nft_batch_delete_elems(struct wf_nft_batch *b, uint8_t family, const char *table,
-			      const struct wf_nft_set *set_with_elems);
+                              const struct wf_nft_set *set_with_elems);
 /* Rules in chains someone else owns (DOCKER-USER): insert at the top / delete by handle.
  * Inserted rules are always encoded for iptables (see iptables_compat). */
 int wf_nft_batch_insert_rule(struct wf_nft_batch *b, uint8_t family, const char *table,
-			     const struct wf_nft_rule *r);
+                             const struct wf_nft_rule *r);
 int wf_nft_batch_delete_rule(struct wf_nft_batch *b, uint8_t family, const char *table,
-			     const char *chain, uint64_t handle);
+                             const char *chain, uint64_t handle);
 /* Number of messages queued (each object, each chunk of elements, each rule is one). */
 size_t wf_nft_batch_size(const struct wf_nft_batch *b);
 
@@ -229,12 +231,11 @@ int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error 
 
 /* Read back a table: chains, sets with their elements, rules (with handles and comments).
  * Returns -ENOENT when the table does not exist. */
-int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name,
-		     struct wf_nft_table **out);
+int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct wf_nft_table **out);
 /* Rules of one chain of any table, e.g. to find our rule in DOCKER-USER. -ENOENT if absent.
  * *rules is one allocation: free() it. Read-back rules carry handle, comment and digest only. */
 int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, const char *chain,
-			   struct wf_nft_rule **rules, size_t *n_rules);
+                           struct wf_nft_rule **rules, size_t *n_rules);
 /* True when the kernel's rule has exactly the expressions of the desired one (counter values
  * and handles ignored): how drift inside an owned table or a foreign chain is found. */
 bool wf_nft_rule_equal(const struct wf_nft_rule *a, const struct wf_nft_rule *b);
