@@ -831,15 +831,28 @@ static int route_replace_own(struct wf_rtnl *r, const struct wf_route *route)
 	return route_send(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route);
 }
 
+static bool slot_replaced(const struct wf_route *route, const struct wf_route *ours,
+                          const bool *replaced, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (replaced[i] && route_same_slot(route, &ours[i]))
+			return true;
+	return false;
+}
+
 int wf_rtnl_sync_routes(struct wf_rtnl *r, const struct wf_route *want, size_t n)
 {
 	struct wf_route *ours = NULL, *have = NULL;
+	bool *replaced = NULL;
 	size_t n_have = 0;
 	int changes = 0, first_err = 0, err;
 
 	ours = calloc(n ? n : 1, sizeof(*ours));
-	if (!ours)
-		return -ENOMEM;
+	replaced = calloc(n ? n : 1, sizeof(*replaced));
+	if (!ours || !replaced) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (route_normalize(&want[i], &ours[i])) {
 			err = -EINVAL;
@@ -849,17 +862,20 @@ int wf_rtnl_sync_routes(struct wf_rtnl *r, const struct wf_route *want, size_t n
 	}
 
 	for (int round = 0; round < SYNC_ROUNDS; round++) {
-		bool deleted = false;
+		bool recheck = false;
 
 		err = wf_rtnl_route_list(r, AF_UNSPEC, 0, WF_RTPROT, &have, &n_have);
 		if (err)
 			goto out;
 		for (size_t i = 0; i < n; i++) {
+			replaced[i] = false;
 			if (route_in(&ours[i], have, n_have) || route_in(&ours[i], ours, i))
 				continue;
 			err = wf_rtnl_route_add(r, &ours[i]);
-			if (err == -EEXIST)
+			if (err == -EEXIST) {
 				err = route_replace_own(r, &ours[i]);
+				replaced[i] = !err;
+			}
 			if (!err)
 				changes++;
 			keep_first_error(&first_err, err);
@@ -867,22 +883,29 @@ int wf_rtnl_sync_routes(struct wf_rtnl *r, const struct wf_route *want, size_t n
 		for (size_t i = 0; i < n_have; i++) {
 			if (route_in(&have[i], ours, n))
 				continue;
-			/* Gone already when a wanted route replaced it. */
+			/* What a replace took is gone, and a delete naming no gateway would match
+			 * the route that took its place. Re-reading shows whether anything of ours
+			 * is still left in that slot. */
+			if (slot_replaced(&have[i], ours, replaced, n)) {
+				recheck = true;
+				continue;
+			}
 			err = wf_rtnl_route_del(r, &have[i]);
 			if (!err) {
 				changes++;
-				deleted = true;
+				recheck = true;
 			} else if (err != -ENOENT) {
 				keep_first_error(&first_err, err);
 			}
 		}
 		free(have);
 		have = NULL;
-		if (!deleted || first_err)
+		if (!recheck || first_err)
 			break;
 	}
 	err = first_err ? first_err : changes;
 out:
+	free(replaced);
 	free(ours);
 	return err;
 }

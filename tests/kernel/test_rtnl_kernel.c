@@ -687,6 +687,21 @@ static void test_route_sync_moves_own_route_to_new_gateway_in_one_step(void **st
 	assert_int_equal(wf_rtnl_sync_routes(*state, after, 2), 0);
 }
 
+/* Deleting the old device route after the replace would match the new one too, since a
+ * delete that names no gateway matches any. */
+static void test_route_sync_replacing_device_route_with_gateway_route_is_one_change(void **state)
+{
+	struct wf_route before = route_via(AF_INET, 200, "10.200.0.2");
+	struct wf_route after = route_via(AF_INET, 200, "10.200.0.3");
+
+	before.has_gateway = false;
+	assert_int_equal(wf_rtnl_sync_routes(*state, &before, 1), 1);
+	assert_int_equal(wf_rtnl_sync_routes(*state, &after, 1), 1);
+	assert_routes_listed(*state, &after, 1);
+	assert_route_shown(&after);
+	assert_int_equal(wf_rtnl_sync_routes(*state, &after, 1), 0);
+}
+
 static void test_route_sync_leaves_slot_held_by_another_owner(void **state)
 {
 	struct wf_route want[2] = {route_unreachable(AF_INET, 202),
@@ -764,6 +779,7 @@ int main(void)
 	    NS_TEST(test_route_sync_to_smaller_set_removes_only_ours),
 	    NS_TEST(test_route_sync_to_empty_removes_all_ours),
 	    NS_TEST(test_route_sync_moves_own_route_to_new_gateway_in_one_step),
+	    NS_TEST(test_route_sync_replacing_device_route_with_gateway_route_is_one_change),
 	    NS_TEST(test_route_sync_leaves_slot_held_by_another_owner),
 	    NS_TEST(test_deleting_missing_route_gives_enoent),
 	    NS_TEST(test_deleting_route_of_another_owner_gives_enoent),
