@@ -394,12 +394,12 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 	if (fd < 0) {
 		ret = -errno;
 		if (ret != -ENOENT)
-			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return ret;
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot stat: %s", strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > STORE_FILE_MAX) {
@@ -419,7 +419,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot read: %s", strerror(errno));
 			goto out;
 		}
 		if (!n)
@@ -460,7 +460,7 @@ int wf_gw_store_load(const char *dir, const char *peer_name, struct wf_gw_entrie
 	free(buf);
 	if (ret != -EBADMSG) {
 		if (ret && ret != -ENOENT)
-			snprintf(err, errlen, "%s", why);
+			snprintf(err, errlen, "%s: %s", path, why);
 		return ret;
 	}
 	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
