@@ -23,7 +23,7 @@ struct wf_rtnl {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
-	char buf[RTNL_RECV_SIZE];
+	char buf[RTNL_RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 typedef int (*reply_fn)(const struct nlmsghdr *nlh, void *data);
@@ -538,7 +538,7 @@ static int rtnl_talk(struct wf_rtnl *r, struct nlmsghdr *req, reply_fn cb, void 
 
 static int rule_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const struct wf_rule *rule)
 {
-	char buf[WF_RTNL_MSG_SIZE];
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int len;
 
 	len = wf_rtnl_rule_build(buf, sizeof(buf), type, flags, rule);
@@ -560,7 +560,7 @@ int wf_rtnl_rule_del(struct wf_rtnl *r, const struct wf_rule *rule)
 static int route_send(struct wf_rtnl *r, uint16_t type, uint16_t flags,
                       const struct wf_route *route)
 {
-	char buf[WF_RTNL_MSG_SIZE];
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	unsigned int oifindex = 0;
 	int len, err;
 
@@ -641,7 +641,7 @@ int wf_rtnl_rule_list(struct wf_rtnl *r, int family, uint8_t protocol, struct wf
 {
 	struct rule_filter f = {
 	    .found.size = sizeof(struct wf_rule), .family = family, .protocol = protocol};
-	char buf[WF_RTNL_MSG_SIZE];
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int err = -EAGAIN;
 
 	if (family != AF_UNSPEC && !family_supported(family))
@@ -708,7 +708,7 @@ int wf_rtnl_route_list(struct wf_rtnl *r, int family, uint32_t table, uint8_t pr
 	                         .family = family,
 	                         .table = table,
 	                         .protocol = protocol};
-	char buf[WF_RTNL_MSG_SIZE];
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int err = -EAGAIN;
 
 	if (family != AF_UNSPEC && !family_supported(family))
@@ -940,7 +940,7 @@ static int link_reply_cb(const struct nlmsghdr *nlh, void *data)
 
 int wf_rtnl_link_mtu(struct wf_rtnl *r, const char *ifname, uint32_t *mtu)
 {
-	char buf[WF_RTNL_MSG_SIZE];
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct link_query q = {0};
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;

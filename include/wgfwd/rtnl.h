@@ -91,6 +91,7 @@ int wf_rtnl_sync_routes(struct wf_rtnl *r, const struct wf_route *want, size_t n
 int wf_rtnl_link_mtu(struct wf_rtnl *r, const char *ifname, uint32_t *mtu);
 
 /* Message building and parsing without I/O, shared by the socket side, tests and fuzzing.
+ * Buffers are aligned as for struct nlmsghdr.
  * Build writes one request into buf (size at least WF_RTNL_MSG_SIZE) and returns its length,
  * or -EINVAL for an entry that cannot be expressed; type is RTM_NEWRULE/DELRULE
  * (RTM_NEWROUTE/DELROUTE), flags are added to NLM_F_REQUEST. A route names its interface by

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void rule_roundtrip(const void *msg, size_t len)
 {
-	char buf[WF_RTNL_MSG_SIZE];
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4)));
 	struct wf_rule rule, back;
 	int built;
 
@@ -28,7 +28,7 @@ static void rule_roundtrip(const void *msg, size_t len)
 
 static void route_roundtrip(const void *msg, size_t len)
 {
-	char buf[WF_RTNL_MSG_SIZE];
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4)));
 	struct wf_route route, back;
 	unsigned int oifindex, oifindex_back;
 	int built;

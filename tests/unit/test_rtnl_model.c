@@ -59,7 +59,7 @@ static struct wf_rule egress_rule(void)
 
 static void test_rule_request_carries_every_selector(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule rule = egress_rule();
 	const struct nlmsghdr *nlh = (const void *)buf;
 	const struct fib_rule_hdr *frh;
@@ -91,7 +91,7 @@ static void test_rule_request_carries_every_selector(void **state)
 
 static void test_rule_table_above_255_goes_in_its_own_attribute(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule rule = {.family = AF_INET6, .priority = 5, .table = 1000};
 	const struct fib_rule_hdr *frh;
 	struct attrs a;
@@ -105,7 +105,7 @@ static void test_rule_table_above_255_goes_in_its_own_attribute(void **state)
 
 static void test_rule_without_owner_is_sent_as_ours(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule rule = {.family = AF_INET, .priority = 5, .table = 200};
 	struct attrs a;
 
@@ -116,7 +116,7 @@ static void test_rule_without_owner_is_sent_as_ours(void **state)
 
 static void test_rule_fwmark_without_mask_is_sent_with_full_mask(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule rule = {
 	    .family = AF_INET, .priority = 5, .table = 200, .has_fwmark = true, .fwmark = 0x10};
 	struct attrs a;
@@ -130,7 +130,7 @@ static void test_rule_fwmark_without_mask_is_sent_with_full_mask(void **state)
 /* The kernel answers a dump with RTM_NEWRULE messages shaped like our requests. */
 static void roundtrip_rule(const struct wf_rule *rule)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule back;
 	int len;
 
@@ -213,7 +213,7 @@ static void test_rules_differing_in_any_selector_or_owner_differ(void **state)
 
 static void test_rule_that_cannot_be_expressed_is_refused(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule bad;
 
 	bad = egress_rule();
@@ -251,7 +251,7 @@ static int built_rule(char *buf, const struct wf_rule *rule)
 
 static void test_rule_reply_that_is_malformed_is_refused(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule rule = egress_rule(), back;
 	struct nlmsghdr *nlh = (void *)buf;
 	struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
@@ -293,7 +293,7 @@ static void test_rule_reply_that_is_malformed_is_refused(void **state)
 
 static void test_rule_reply_outside_the_model_is_marked_so(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_rule rule = egress_rule(), back;
 	struct fib_rule_hdr *frh = mnl_nlmsg_get_payload((void *)buf);
 	int len;
@@ -323,7 +323,7 @@ static struct wf_route default_via(int family, const char *gateway)
 
 static void test_route_request_carries_gateway_interface_and_table(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_route rt = default_via(AF_INET6, "fd00::1");
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload((const void *)buf);
 	struct attrs a;
@@ -348,7 +348,7 @@ static void test_route_request_carries_gateway_interface_and_table(void **state)
 
 static void test_route_to_a_device_is_link_scoped_and_deletes_match_any_scope(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_route rt = {.family = AF_INET, .table = 254, .dst_len = 24, .metric = 5};
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload((const void *)buf);
 	struct attrs a;
@@ -382,7 +382,7 @@ static void test_routes_read_back_as_built(void **state)
 
 	routes[2].dst = addr(AF_INET, "10.16.0.0");
 	for (size_t i = 0; i < 3; i++) {
-		char buf[WF_RTNL_MSG_SIZE];
+		char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4)));
 		struct wf_route back;
 		unsigned int oifindex = 0;
 		int len;
@@ -446,7 +446,7 @@ static void test_routes_differing_in_destination_path_or_owner_differ(void **sta
 
 static void test_route_that_cannot_be_expressed_is_refused(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_route bad;
 
 	bad = default_via(AF_INET, "10.0.0.1");
@@ -466,7 +466,7 @@ static void test_route_that_cannot_be_expressed_is_refused(void **state)
 
 static void test_route_reply_that_is_malformed_is_refused(void **state)
 {
-	char buf[WF_RTNL_MSG_SIZE] = {0};
+	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(4))) = {0};
 	struct wf_route rt = default_via(AF_INET, "10.0.0.1"), back;
 	struct nlmsghdr *nlh = (void *)buf;
 	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
