@@ -1,0 +1,671 @@
+#include <wgfwd/agent.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <wgfwd/container.h>
+#include <wgfwd/dataplane.h>
+#include <wgfwd/docker.h>
+#include <wgfwd/gateway_link.h>
+#include <wgfwd/keyfile.h>
+#include <wgfwd/log.h>
+#include <wgfwd/nlwatch.h>
+#include <wgfwd/state.h>
+#include <wgfwd/status_socket.h>
+#include <wgfwd/util.h>
+
+/* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
+ * the burst is enough. */
+#define DRIFT_SETTLE_MS 50
+
+struct gateway_view {
+	bool have_info;
+	struct wf_ctl_gateway_info info;
+	/* The last acknowledged state and its per-entry results, for status. */
+	struct wf_ctl_forward *forwards;
+	struct wf_ctl_result *results;
+	size_t n;
+	bool applied;
+	char reason[WF_CTL_REASON_MAX];
+};
+
+struct wf_agent {
+	struct event_base *base;
+	struct wf_agent_config cfg;
+	struct wf_server_params params;
+
+	struct wf_docker *docker;
+	struct wf_dataplane *dp;
+	struct wf_nlwatch *watch;
+	struct wf_gateway_link *link;
+	struct wf_status_socket *status;
+	struct event *apply_ev, *reconcile_ev;
+
+	struct wf_container **containers;
+	size_t n_containers, cap_containers;
+	bool docker_up, synced;
+
+	struct wf_desired desired;
+	bool have_desired;
+	struct gateway_view gw;
+
+	uint64_t applies, apply_errors, reconnects;
+	bool last_apply_ok;
+	char last_error[1024];
+	double last_apply_ms;
+	time_t last_apply_at;
+	struct wf_apply_result last_result;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void schedule_apply(struct wf_agent *a, unsigned delay_ms)
+{
+	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+
+	/* An apply already due sooner stays; a later one is pulled in. */
+	if (evtimer_pending(a->apply_ev, NULL) && delay_ms)
+		return;
+	evtimer_add(a->apply_ev, &tv);
+}
+
+/* Containers: a mirror of what the Docker client reports. */
+
+static ssize_t find_container(struct wf_agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_containers; i++)
+		if (!strcmp(a->containers[i]->id, id))
+			return (ssize_t)i;
+	return -1;
+}
+
+static void drop_containers(struct wf_agent *a)
+{
+	for (size_t i = 0; i < a->n_containers; i++)
+		wf_container_free(a->containers[i]);
+	a->n_containers = 0;
+}
+
+static int put_container(struct wf_agent *a, const struct wf_container *c)
+{
+	struct wf_container *copy = wf_container_dup(c);
+	ssize_t i;
+
+	if (!copy)
+		return -ENOMEM;
+	i = find_container(a, c->id);
+	if (i >= 0) {
+		wf_container_free(a->containers[i]);
+		a->containers[i] = copy;
+		return 0;
+	}
+	if (a->n_containers == a->cap_containers) {
+		size_t cap = a->cap_containers ? a->cap_containers * 2 : 32;
+		struct wf_container **grown = realloc(a->containers, cap * sizeof(*grown));
+
+		if (!grown) {
+			wf_container_free(copy);
+			return -ENOMEM;
+		}
+		a->containers = grown;
+		a->cap_containers = cap;
+	}
+	a->containers[a->n_containers++] = copy;
+	return 0;
+}
+
+static void on_docker_connection(void *ctx, bool up)
+{
+	struct wf_agent *a = ctx;
+
+	if (!up && a->docker_up)
+		log_warn("docker: connection lost; forwards stay as they are until it is back");
+	if (up && !a->docker_up)
+		log_info("docker: connected");
+	if (!up)
+		a->reconnects++;
+	a->docker_up = up;
+}
+
+static void on_docker_synced(void *ctx, const struct wf_container *list, size_t n)
+{
+	struct wf_agent *a = ctx;
+
+	drop_containers(a);
+	for (size_t i = 0; i < n; i++)
+		if (put_container(a, &list[i]))
+			log_error("out of memory keeping container %s", list[i].name);
+	log_info("docker: %zu container%s of interest", n, n == 1 ? "" : "s");
+	a->synced = true;
+	schedule_apply(a, 0);
+}
+
+static void on_docker_changed(void *ctx, const struct wf_container *c)
+{
+	struct wf_agent *a = ctx;
+
+	if (put_container(a, c))
+		log_error("out of memory keeping container %s", c->name);
+	schedule_apply(a, 0);
+}
+
+static void on_docker_removed(void *ctx, const char *id)
+{
+	struct wf_agent *a = ctx;
+	ssize_t i = find_container(a, id);
+
+	if (i < 0)
+		return;
+	wf_container_free(a->containers[i]);
+	a->containers[i] = a->containers[--a->n_containers];
+	schedule_apply(a, 0);
+}
+
+static const struct wf_docker_ops docker_ops = {
+	.connection = on_docker_connection,
+	.synced = on_docker_synced,
+	.changed = on_docker_changed,
+	.removed = on_docker_removed,
+};
+
+/* Problems are logged when they appear, not at every apply. */
+static bool has_problem(const struct wf_desired *d, const struct wf_problem *p)
+{
+	for (size_t i = 0; i < d->n_problems; i++)
+		if (!strcmp(d->problems[i].container_id, p->container_id) &&
+		    !strcmp(d->problems[i].label, p->label) &&
+		    !strcmp(d->problems[i].message, p->message))
+			return true;
+	return false;
+}
+
+static void log_new_problems(struct wf_agent *a, const struct wf_desired *d)
+{
+	for (size_t i = 0; i < d->n_problems; i++) {
+		char line[512];
+
+		if (a->have_desired && has_problem(&a->desired, &d->problems[i]))
+			continue;
+		wf_problem_format(&d->problems[i], line, sizeof(line));
+		if (d->problems[i].waiting)
+			log_info("%s", line);
+		else
+			log_warn("%s", line);
+	}
+}
+
+static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
+{
+	struct wf_desired empty = {0};
+	struct wf_desired_diff diff;
+
+	if (wf_desired_diff(a->have_desired ? &a->desired : &empty, d, &diff))
+		return;
+	for (size_t i = 0; i < diff.n_forwards_removed; i++) {
+		const struct wf_forward *f = &diff.forwards_removed[i];
+
+		log_info("forward removed: %s/%u (container %s)", wf_proto_name(f->proto),
+			 f->public_port, f->container_name);
+	}
+	for (size_t i = 0; i < diff.n_forwards_added; i++) {
+		const struct wf_forward *f = &diff.forwards_added[i];
+		char ip4[INET_ADDRSTRLEN] = "", ip6[INET6_ADDRSTRLEN] = "";
+
+		if (f->has_ip4)
+			inet_ntop(AF_INET, &f->ip4, ip4, sizeof(ip4));
+		if (f->has_ip6)
+			inet_ntop(AF_INET6, &f->ip6, ip6, sizeof(ip6));
+		log_info("forward: %s/%u -> %s %s%s%s port %u", wf_proto_name(f->proto),
+			 f->public_port, f->container_name, f->to_host ? "(host)" : ip4,
+			 ip4[0] && ip6[0] ? " " : "", ip6, f->target_port);
+	}
+	for (size_t i = 0; i < diff.n_egress_added; i++) {
+		const struct wf_egress *e = &diff.egress_added[i];
+
+		log_info("egress: %s %s ports %u-%u through the tunnel", e->container_name,
+			 e->proto ? wf_proto_name(e->proto) : "all", e->port_lo, e->port_hi);
+	}
+	wf_desired_diff_free(&diff);
+}
+
+static int gateway_state_from(const struct wf_agent *a, const struct wf_desired *d,
+			      struct wf_ctl_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->forwards = calloc(2 * d->n_forwards + 1, sizeof(*s->forwards));
+	s->egress = calloc(d->n_egress + 1, sizeof(*s->egress));
+	if (!s->forwards || !s->egress) {
+		free(s->forwards);
+		free(s->egress);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n_forwards; i++) {
+		const struct wf_forward *f = &d->forwards[i];
+		bool v4 = f->to_host ? a->params.has_tunnel_ip4 : f->has_ip4;
+		bool v6 = f->to_host ? a->params.has_tunnel_ip6 : f->has_ip6;
+
+		/* The gateway keeps the port: this server maps it to the container's. */
+		if (v4)
+			s->forwards[s->n_forwards++] = (struct wf_ctl_forward){
+				.proto = f->proto, .family = AF_INET, .public_port = f->public_port,
+				.target_port = f->public_port};
+		if (v6)
+			s->forwards[s->n_forwards++] = (struct wf_ctl_forward){
+				.proto = f->proto, .family = AF_INET6,
+				.public_port = f->public_port, .target_port = f->public_port};
+	}
+	for (size_t i = 0; i < d->n_egress; i++) {
+		const struct wf_egress *e = &d->egress[i];
+		bool dup = false;
+
+		for (size_t k = 0; k < s->n_egress && !dup; k++)
+			dup = s->egress[k].proto == e->proto && s->egress[k].port_lo == e->port_lo &&
+			      s->egress[k].port_hi == e->port_hi;
+		if (!dup)
+			s->egress[s->n_egress++] = (struct wf_ctl_egress){
+				.proto = e->proto, .port_lo = e->port_lo, .port_hi = e->port_hi};
+	}
+	return 0;
+}
+
+static void push_gateway_state(struct wf_agent *a)
+{
+	struct wf_ctl_state s;
+
+	if (!a->link || gateway_state_from(a, &a->desired, &s))
+		return;
+	if (wf_gateway_link_set_state(a->link, &s))
+		log_error("gateway: out of memory queueing the state");
+	free(s.forwards);
+	free(s.egress);
+}
+
+static void apply_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct wf_agent *a = arg;
+	struct wf_container *flat = NULL;
+	struct wf_desired d;
+	struct wf_server_plan plan;
+	struct wf_apply_result res;
+	double start;
+	int err;
+
+	/* Before the first list from Docker the agent knows nothing: touching the kernel then
+	 * would drop every forward a previous run left in place. */
+	if (!a->synced)
+		return;
+	start = now_ms();
+	flat = calloc(a->n_containers + 1, sizeof(*flat));
+	if (!flat)
+		goto oom;
+	for (size_t i = 0; i < a->n_containers; i++)
+		flat[i] = *a->containers[i];
+	err = wf_desired_build(flat, a->n_containers, &d);
+	free(flat);
+	if (err)
+		goto oom;
+	log_new_problems(a, &d);
+	log_forward_changes(a, &d);
+
+	err = wf_server_render(&a->params, &d, &plan);
+	if (err) {
+		wf_desired_free(&d);
+		goto oom;
+	}
+	err = wf_dataplane_apply(a->dp, &plan, &res);
+	wf_server_plan_free(&plan);
+	a->applies++;
+	a->last_apply_ms = now_ms() - start;
+	a->last_apply_at = time(NULL);
+	a->last_result = res;
+	if (err) {
+		a->apply_errors++;
+		a->last_apply_ok = false;
+		if (res.nft_error.what[0])
+			snprintf(a->last_error, sizeof(a->last_error), "%s: %s%s%s",
+				 res.nft_error.what, strerror(-err), res.nft_error.detail[0] ? ": " : "",
+				 res.nft_error.detail);
+		else
+			snprintf(a->last_error, sizeof(a->last_error), "%s", strerror(-err));
+		log_error("apply failed: %s; retrying", a->last_error);
+		schedule_apply(a, 1000);
+	} else {
+		if (!a->last_apply_ok && a->apply_errors)
+			log_info("apply succeeded again");
+		a->last_apply_ok = true;
+		a->last_error[0] = '\0';
+		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
+		    res.docker_user_changes)
+			log_info("applied in %.2f ms: nft %s (+%zu -%zu elements), %zu DOCKER-USER, "
+				 "%d rules, %d routes",
+				 a->last_apply_ms,
+				 res.nft == WF_NFT_REPLACED   ? "table replaced"
+				 : res.nft == WF_NFT_ELEMENTS ? "elements"
+							      : "unchanged",
+				 res.elements_added, res.elements_removed, res.docker_user_changes,
+				 res.rule_changes, res.route_changes);
+	}
+	if (a->have_desired)
+		wf_desired_free(&a->desired);
+	a->desired = d;
+	a->have_desired = true;
+	push_gateway_state(a);
+	return;
+oom:
+	log_error("out of memory building the desired state; retrying");
+	schedule_apply(a, 1000);
+}
+
+static void on_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	schedule_apply(arg, 0);
+}
+
+static void on_kernel_change(void *ctx)
+{
+	schedule_apply(ctx, DRIFT_SETTLE_MS);
+}
+
+/* Gateway link callbacks. */
+
+static void on_gateway_connection(void *ctx, bool up)
+{
+	struct wf_agent *a = ctx;
+
+	if (!up)
+		a->reconnects++;
+}
+
+static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
+{
+	struct wf_agent *a = ctx;
+	size_t n4 = info->n_ipv4 < WF_GATEWAY_ADDRS_MAX ? info->n_ipv4 : WF_GATEWAY_ADDRS_MAX;
+	size_t n6 = info->n_ipv6 < WF_GATEWAY_ADDRS_MAX ? info->n_ipv6 : WF_GATEWAY_ADDRS_MAX;
+
+	a->gw.info = *info;
+	a->gw.have_info = true;
+	/* Configured addresses win; otherwise learn them for the hairpin. */
+	if (!a->cfg.params.n_gateway_ip4 && !a->cfg.params.n_gateway_ip6) {
+		memcpy(a->params.gateway_ip4, info->ipv4, n4 * sizeof(info->ipv4[0]));
+		a->params.n_gateway_ip4 = n4;
+		memcpy(a->params.gateway_ip6, info->ipv6, n6 * sizeof(info->ipv6[0]));
+		a->params.n_gateway_ip6 = n6;
+	}
+	log_info("gateway: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u",
+		 info->n_ipv4, info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
+	schedule_apply(a, 0);
+}
+
+static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
+			 const struct wf_ctl_state_ack *ack)
+{
+	struct wf_agent *a = ctx;
+	struct gateway_view *gw = &a->gw;
+
+	free(gw->forwards);
+	free(gw->results);
+	gw->forwards = NULL;
+	gw->results = NULL;
+	gw->n = 0;
+	gw->applied = ack->applied;
+	WF_COPY(gw->reason, ack->reason);
+	if (!ack->applied) {
+		log_warn("gateway did not apply generation %llu: %s",
+			 (unsigned long long)ack->generation, ack->reason);
+		return;
+	}
+	gw->forwards = malloc((state->n_forwards + 1) * sizeof(*gw->forwards));
+	gw->results = malloc((state->n_forwards + 1) * sizeof(*gw->results));
+	if (!gw->forwards || !gw->results)
+		return;
+	for (size_t i = 0; i < state->n_forwards && i < ack->n_forwards; i++) {
+		gw->forwards[i] = state->forwards[i];
+		gw->results[i] = ack->forwards[i];
+		if (!ack->forwards[i].accepted)
+			log_warn("gateway refused %s/%u (%s): %s",
+				 wf_proto_name(state->forwards[i].proto),
+				 state->forwards[i].public_port,
+				 state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
+				 ack->forwards[i].reason);
+		gw->n++;
+	}
+	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++)
+		if (!ack->egress[i].accepted)
+			log_warn("gateway refused egress %s %u-%u: %s",
+				 state->egress[i].proto ? wf_proto_name(state->egress[i].proto)
+							: "all",
+				 state->egress[i].port_lo, state->egress[i].port_hi,
+				 ack->egress[i].reason);
+	log_info("gateway applied generation %llu", (unsigned long long)ack->generation);
+}
+
+static const struct wf_gateway_link_ops link_ops = {
+	.connection = on_gateway_connection,
+	.gateway_info = on_gateway_info,
+	.state_ack = on_state_ack,
+};
+
+/* Status. */
+
+static const char *gateway_state_of(const struct wf_agent *a, const struct wf_forward *f,
+				    int family, const char **reason)
+{
+	*reason = NULL;
+	if (!a->link)
+		return "applied";
+	for (size_t i = 0; i < a->gw.n; i++) {
+		const struct wf_ctl_forward *g = &a->gw.forwards[i];
+
+		if (g->proto != f->proto || g->public_port != f->public_port || g->family != family)
+			continue;
+		if (a->gw.results[i].accepted)
+			return "applied";
+		*reason = a->gw.results[i].reason;
+		return "refused";
+	}
+	return "waiting for the gateway";
+}
+
+static struct json_object *addr_array(int family, const void *addrs, size_t n)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		char buf[INET6_ADDRSTRLEN];
+		const void *p = family == AF_INET ? (const void *)&((const struct in_addr *)addrs)[i]
+						  : (const void *)&((const struct in6_addr *)addrs)[i];
+
+		inet_ntop(family, p, buf, sizeof(buf));
+		json_object_array_add(arr, json_object_new_string(buf));
+	}
+	return arr;
+}
+
+struct json_object *wf_agent_status(struct wf_agent *a)
+{
+	struct wf_desired empty = {0};
+	const struct wf_desired *d = a->have_desired ? &a->desired : &empty;
+	struct json_object *doc = wf_desired_to_json(d);
+	struct json_object *forwards, *agent, *gw;
+
+	if (!doc)
+		return NULL;
+	if (json_object_object_get_ex(doc, "forwards", &forwards)) {
+		for (size_t i = 0; i < d->n_forwards && i < json_object_array_length(forwards);
+		     i++) {
+			struct json_object *fo = json_object_array_get_idx(forwards, i);
+			const struct wf_forward *f = &d->forwards[i];
+			int family = f->has_ip4 || (f->to_host && a->params.has_tunnel_ip4) ? AF_INET
+											     : AF_INET6;
+			const char *reason;
+			const char *state = gateway_state_of(a, f, family, &reason);
+
+			json_object_object_add(fo, "state", json_object_new_string(state));
+			if (reason)
+				json_object_object_add(fo, "reason", json_object_new_string(reason));
+		}
+	}
+	agent = json_object_new_object();
+	json_object_object_add(agent, "docker",
+			       json_object_new_string(a->docker_up ? "connected" : "disconnected"));
+	json_object_object_add(agent, "containers", json_object_new_int64((int64_t)a->n_containers));
+	json_object_object_add(agent, "applies", json_object_new_int64((int64_t)a->applies));
+	json_object_object_add(agent, "apply_errors",
+			       json_object_new_int64((int64_t)a->apply_errors));
+	json_object_object_add(agent, "last_apply_ok", json_object_new_boolean(a->last_apply_ok));
+	json_object_object_add(agent, "last_apply_ms", json_object_new_double(a->last_apply_ms));
+	json_object_object_add(agent, "last_apply_at", json_object_new_int64(a->last_apply_at));
+	json_object_object_add(agent, "reconnects", json_object_new_int64((int64_t)a->reconnects));
+	if (a->last_error[0])
+		json_object_object_add(agent, "last_error", json_object_new_string(a->last_error));
+	json_object_object_add(agent, "interface",
+			       json_object_new_string(a->params.tunnel_ifname));
+	json_object_object_add(agent, "table", json_object_new_int64(a->params.table));
+	json_object_object_add(agent, "docker_user_missing",
+			       json_object_new_boolean(a->last_result.docker_user_missing));
+	json_object_object_add(doc, "agent", agent);
+
+	gw = json_object_new_object();
+	if (a->link) {
+		json_object_object_add(gw, "address", json_object_new_string(a->cfg.gateway));
+		json_object_object_add(gw, "connected",
+				       json_object_new_boolean(wf_gateway_link_up(a->link)));
+		json_object_object_add(
+			gw, "generation_sent",
+			json_object_new_int64((int64_t)wf_gateway_link_generation_sent(a->link)));
+		json_object_object_add(
+			gw, "generation_acked",
+			json_object_new_int64((int64_t)wf_gateway_link_generation_acked(a->link)));
+		if (wf_gateway_link_last_error(a->link)[0])
+			json_object_object_add(
+				gw, "last_error",
+				json_object_new_string(wf_gateway_link_last_error(a->link)));
+	}
+	json_object_object_add(gw, "public_ipv4",
+			       addr_array(AF_INET, a->params.gateway_ip4, a->params.n_gateway_ip4));
+	json_object_object_add(gw, "public_ipv6",
+			       addr_array(AF_INET6, a->params.gateway_ip6, a->params.n_gateway_ip6));
+	if (a->gw.have_info)
+		json_object_object_add(gw, "mtu", json_object_new_int64(a->gw.info.mtu));
+	json_object_object_add(doc, "gateway", gw);
+	return doc;
+}
+
+static struct json_object *status_cb(void *ctx)
+{
+	return wf_agent_status(ctx);
+}
+
+bool wf_agent_healthy(const struct wf_agent *a)
+{
+	return a->last_apply_ok;
+}
+
+int wf_agent_new(struct wf_agent **out, struct event_base *base,
+		 const struct wf_agent_config *cfg)
+{
+	struct wf_agent *a = calloc(1, sizeof(*a));
+	struct timeval interval;
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	a->base = base;
+	a->cfg = *cfg;
+	a->params = cfg->params;
+	interval.tv_sec = (cfg->reconcile_interval_ms ? cfg->reconcile_interval_ms : 30000) / 1000;
+	interval.tv_usec = (cfg->reconcile_interval_ms % 1000) * 1000;
+
+	wf_dataplane_check_sysctls(&a->params, cfg->fix_sysctls);
+	err = wf_dataplane_open(&a->dp);
+	if (err) {
+		log_error("cannot open netlink: %s", strerror(-err));
+		goto fail;
+	}
+	a->apply_ev = evtimer_new(base, apply_now, a);
+	a->reconcile_ev = event_new(base, -1, EV_PERSIST, on_reconcile, a);
+	if (!a->apply_ev || !a->reconcile_ev) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	event_add(a->reconcile_ev, &interval);
+	err = wf_nlwatch_new(&a->watch, base, on_kernel_change, a);
+	if (err)
+		log_warn("no kernel change notifications (%s): drift is repaired only every %u ms",
+			 strerror(-err), cfg->reconcile_interval_ms);
+	if (cfg->gateway) {
+		struct wf_gateway_link_config lc = {.gateway = cfg->gateway,
+						    .port = cfg->gateway_port};
+		char ferr[256];
+		char local[INET6_ADDRSTRLEN];
+
+		err = wf_keyfile_read(cfg->key_file, lc.key, ferr, sizeof(ferr));
+		if (err) {
+			log_error("%s", ferr);
+			goto fail;
+		}
+		if (a->params.has_tunnel_ip4 && strchr(cfg->gateway, '.')) {
+			inet_ntop(AF_INET, &a->params.tunnel_ip4, local, sizeof(local));
+			lc.local = local;
+		} else if (a->params.has_tunnel_ip6 && strchr(cfg->gateway, ':')) {
+			inet_ntop(AF_INET6, &a->params.tunnel_ip6, local, sizeof(local));
+			lc.local = local;
+		}
+		err = wf_gateway_link_new(&a->link, base, &lc, &link_ops, a);
+		memset(lc.key, 0, sizeof(lc.key));
+		if (err) {
+			log_error("gateway %s: %s", cfg->gateway, strerror(-err));
+			goto fail;
+		}
+	}
+	if (cfg->status_socket) {
+		err = wf_status_socket_open(base, cfg->status_socket, 0660, status_cb, a, &a->status);
+		if (err) {
+			log_error("status socket %s: %s", cfg->status_socket, strerror(-err));
+			goto fail;
+		}
+	}
+	err = wf_docker_new(&a->docker, base, cfg->docker_host, &docker_ops, a);
+	if (err) {
+		log_error("docker: %s", strerror(-err));
+		goto fail;
+	}
+	*out = a;
+	return 0;
+fail:
+	wf_agent_free(a);
+	return err;
+}
+
+void wf_agent_free(struct wf_agent *a)
+{
+	if (!a)
+		return;
+	wf_docker_free(a->docker);
+	wf_gateway_link_free(a->link);
+	wf_status_socket_close(a->status);
+	wf_nlwatch_free(a->watch);
+	if (a->apply_ev)
+		event_free(a->apply_ev);
+	if (a->reconcile_ev)
+		event_free(a->reconcile_ev);
+	wf_dataplane_close(a->dp);
+	drop_containers(a);
+	free(a->containers);
+	if (a->have_desired)
+		wf_desired_free(&a->desired);
+	free(a->gw.forwards);
+	free(a->gw.results);
+	free(a);
+}
