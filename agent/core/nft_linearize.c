@@ -119,7 +119,7 @@ static void value_encode(enum wf_nft_type t, const struct wf_nft_value *v, uint8
 		memcpy(buf, &v->mark, 4);
 		break;
 	case WF_NFT_T_IFNAME:
-		strncpy((char *)buf, v->ifname, IFNAMSIZ);
+		memcpy(buf, v->ifname, strnlen(v->ifname, IFNAMSIZ - 1)); /* buf is zeroed */
 		break;
 	case WF_NFT_T_NONE:
 		break;
@@ -560,7 +560,7 @@ static uint32_t field_value(enum wf_nft_field f, const struct wf_nft_value *v, u
 	memset(buf, 0, 16);
 	switch (fi->info.type) {
 	case WF_NFT_T_IFNAME:
-		strncpy((char *)buf, v->ifname, IFNAMSIZ - 1);
+		memcpy(buf, v->ifname, strnlen(v->ifname, IFNAMSIZ - 1));
 		return IFNAMSIZ;
 	case WF_NFT_T_IPV4_ADDR:
 	case WF_NFT_T_IPV6_ADDR:
@@ -621,8 +621,8 @@ static void xt_match(struct lin *l, const char *name, uint32_t rev, const void *
 	memcpy(buf, info, size);
 	nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, name);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_MT_REV, rev);
+	/* libnftnl keeps this pointer (it does not copy match info) and frees it */
 	nftnl_expr_set(e, NFTNL_EXPR_MT_INFO, buf, len);
-	free(buf);
 }
 
 static void lin_match(struct lin *l, const struct wf_nft_item *it)
