@@ -97,13 +97,21 @@ static void close_io(struct wf_ctl_conn *c)
 	c->phase = PHASE_CLOSED;
 }
 
+/* One non-blocking write of what is queued, just before the socket is closed: the last words
+ * (an `error`) reach the peer when its socket has room, which is nearly always. The
+ * bufferevent owns the head of its output buffer, so the bytes are copied, not drained. */
 static void flush_now(struct wf_ctl_conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int fd = (int)bufferevent_getfd(c->bev);
+	size_t len = evbuffer_get_length(out);
+	unsigned char *data;
 
-	if (fd >= 0 && evbuffer_get_length(out))
-		evbuffer_write(out, fd);
+	if (fd < 0 || len == 0)
+		return;
+	data = evbuffer_pullup(out, -1);
+	if (data)
+		(void)send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static int queue_frame(struct wf_ctl_conn *c, const uint8_t *body, size_t len)

@@ -215,7 +215,9 @@ int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char
  *
  * Callbacks run from the event loop. Inside any of them the owner may send, close or free the
  * connection. on_close is called at most once, for every end the owner did not ask for; the
- * object stays allocated until the owner calls wf_ctl_conn_free (in on_close or later). */
+ * object stays allocated until the owner calls wf_ctl_conn_free (in on_close or later).
+ * The process must ignore SIGPIPE: libevent writes with writev, which raises it when the peer
+ * is gone. */
 struct event_base;
 struct wf_ctl_conn;
 
