@@ -1,0 +1,459 @@
+/* The gateway's ruleset against the kernel: every test runs in a fresh network namespace and
+ * checks what was applied through `nft -j`, the tool an operator would use. */
+#include <wgfwd/gateway_apply.h>
+#include <wgfwd/gateway_host.h>
+#include <wgfwd/gateway_render.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define TUN "wfgw-wg"
+#define PUB "wfgw-pub"
+
+struct fixture {
+	struct wf_nft *nft;
+	struct wf_gw_config cfg;
+	struct wf_gw_params params;
+	struct wf_gw_state state;
+};
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc != 0)
+		fail_msg("`%s' exited with %d", cmd, rc);
+}
+
+static char *run(const char *cmd, int *status)
+{
+	char chunk[4096], *text = NULL;
+	size_t len = 0, got;
+	FILE *p = popen(cmd, "r");
+
+	assert_non_null(p);
+	while ((got = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+		text = realloc(text, len + got + 1);
+		assert_non_null(text);
+		memcpy(text + len, chunk, got);
+		len += got;
+	}
+	*status = pclose(p);
+	if (!text)
+		text = strdup("");
+	text[len] = '\0';
+	return text;
+}
+
+/* The "nftables" array of `nft -j list table inet NAME`, or NULL when there is no table. */
+static json_object *nft_json(const char *table)
+{
+	char cmd[256], *text;
+	json_object *root, *arr, *copy;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "nft -j list table inet %s 2>/dev/null", table);
+	text = run(cmd, &status);
+	if (status) {
+		free(text);
+		return NULL;
+	}
+	root = json_tokener_parse(text);
+	if (!root || !json_object_object_get_ex(root, "nftables", &arr))
+		fail_msg("`%s' printed no nftables array: %s", cmd, text);
+	free(text);
+	copy = json_object_get(arr);
+	json_object_put(root);
+	return copy;
+}
+
+/* The object of kind ("chain", "map", "set", "rule") and name in the listing. */
+static json_object *find(json_object *arr, const char *kind, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *inner, *n;
+
+		if (!json_object_object_get_ex(o, kind, &inner))
+			continue;
+		if (!name)
+			return inner;
+		if (json_object_object_get_ex(inner, "name", &n) &&
+		    !strcmp(json_object_get_string(n), name))
+			return inner;
+	}
+	return NULL;
+}
+
+static size_t count(json_object *arr, const char *kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		n += json_object_object_get_ex(json_object_array_get_idx(arr, i), kind, NULL);
+	return n;
+}
+
+static size_t elem_count(json_object *arr, const char *kind, const char *name)
+{
+	json_object *set = find(arr, kind, name), *elem;
+
+	assert_non_null(set);
+	if (!json_object_object_get_ex(set, "elem", &elem))
+		return 0;
+	return json_object_array_length(elem);
+}
+
+static const char *str_field(json_object *o, const char *name)
+{
+	json_object *v;
+
+	assert_true(json_object_object_get_ex(o, name, &v));
+	return json_object_get_string(v);
+}
+
+static int setup(void **state)
+{
+	const char *specs[] = {"192.168.160.2,fc00:0:0:160::2=/k/a", "192.168.160.3=/k/b"};
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256] = "";
+	struct wf_gw_peer p;
+
+	if (!f || unshare(CLONE_NEWNET) < 0) {
+		print_error("unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return -1;
+	}
+	sh("set -e; ip link set lo up;"
+	   "ip link add " PUB " type dummy 2>/dev/null || ip link add " PUB " type bridge;"
+	   "ip link add " TUN " type dummy 2>/dev/null || ip link add " TUN " type bridge;"
+	   "ip link set " PUB " up; ip link set " TUN " up");
+	f->cfg.max_entries = WF_GW_DEFAULT_MAX_ENTRIES;
+	for (size_t i = 0; i < 2; i++) {
+		if (wf_gw_peer_parse(specs[i], &p, err, sizeof(err)) ||
+		    wf_gw_config_add_peer(&f->cfg, &p, err, sizeof(err)))
+			return -1;
+		free(p.keyfile);
+	}
+	strcpy(f->params.tunnel_ifname, TUN);
+	strcpy(f->params.public_ifname, PUB);
+	f->params.control_port = WF_GW_DEFAULT_CONTROL_PORT;
+	inet_pton(AF_INET, "203.0.113.1", &f->params.public_ip4[f->params.n_public_ip4++]);
+	inet_pton(AF_INET6, "2001:db8::1", &f->params.public_ip6[f->params.n_public_ip6++]);
+	if (wf_gw_state_init(&f->state, f->cfg.n_peers) || wf_nft_open(&f->nft))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	wf_nft_close(f->nft);
+	wf_gw_state_free(&f->state);
+	wf_gw_config_free(&f->cfg);
+	free(f);
+	return 0;
+}
+
+static void grant(struct fixture *f, size_t peer, struct wf_gw_forward *fw, size_t nf,
+                  struct wf_gw_egress *g, size_t ng)
+{
+	struct wf_gw_entries want = {.forwards = fw, .n_forwards = nf, .egress = g, .n_egress = ng};
+	struct wf_gw_state next;
+	struct wf_gw_decision d;
+
+	assert_int_equal(wf_gw_policy_decide(&f->cfg, &f->state, peer, &want, &next, &d), 0);
+	assert_int_equal(d.n_refused, 0);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&f->state);
+	f->state = next;
+}
+
+static void apply(struct fixture *f, struct wf_gw_apply_result *res)
+{
+	struct wf_nft_table *t = NULL;
+	int err;
+
+	assert_int_equal(wf_gw_render(&f->params, &f->cfg, &f->state, &t), 0);
+	err = wf_gw_apply(f->nft, t, res);
+	if (err)
+		fail_msg("apply: %s: %s (%s)", strerror(-err), res->error.what, res->error.detail);
+	wf_nft_table_free(t);
+}
+
+static void grant_sample(struct fixture *f)
+{
+	struct wf_gw_forward fa[] = {{AF_INET, IPPROTO_TCP, 443, 443},
+	                             {AF_INET6, IPPROTO_TCP, 443, 443},
+	                             {AF_INET, IPPROTO_UDP, 53, 5353}};
+	struct wf_gw_egress ga[] = {{IPPROTO_TCP, 25, 27}, {IPPROTO_UDP, 0, 0}};
+	struct wf_gw_egress gb[] = {{0, 0, 0}};
+
+	grant(f, 0, fa, 3, ga, 2);
+	grant(f, 1, NULL, 0, gb, 1);
+}
+
+static void rendered_ruleset_is_what_nft_lists(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	json_object *arr, *chain;
+
+	grant_sample(f);
+	apply(f, &res);
+	assert_int_equal(res.table, WF_GW_REPLACED);
+	assert_true(res.anchor_written);
+
+	arr = nft_json(WF_GW_TABLE);
+	assert_non_null(arr);
+	assert_int_equal(count(arr, "chain"), 6);
+	chain = find(arr, "chain", "forward");
+	assert_non_null(chain);
+	assert_string_equal(str_field(chain, "policy"), "drop");
+	assert_string_equal(str_field(chain, "hook"), "forward");
+	chain = find(arr, "chain", "clamp");
+	assert_string_equal(str_field(chain, "prio"), "-150");
+	assert_int_equal(elem_count(arr, "map", WF_GW_MAP4), 2);
+	assert_int_equal(elem_count(arr, "map", WF_GW_MAP6), 1);
+	assert_int_equal(elem_count(arr, "set", WF_GW_PUBLIC4), 1);
+	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS4), 3);
+	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS6), 3);
+	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS4_PROTO), 1);
+	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS4_ALL), 1);
+	assert_int_equal(count(arr, "rule"), 16);
+	json_object_put(arr);
+
+	arr = nft_json(WF_GW_ANCHOR_TABLE);
+	assert_non_null(arr);
+	assert_int_equal(count(arr, "chain"), 4);
+	assert_int_equal(count(arr, "rule"), 0);
+	json_object_put(arr);
+}
+
+static void nft_prints_the_rules_as_rendered(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	const char *expect[] = {
+	    "ip daddr @public4 dnat ip to meta l4proto . th dport map @fwd4",
+	    "ip6 daddr @public6 dnat ip6 to meta l4proto . th dport map @fwd6",
+	    "tcp dport 51821 iifname != \"" TUN "\" iifname != \"lo\" drop",
+	    "oifname \"" TUN "\" tcp flags syn tcp option maxseg size set rt mtu",
+	    "ct state established,related accept",
+	    "oifname \"" TUN "\" ct status dnat accept",
+	    "iifname \"" TUN "\" oifname \"" PUB "\" ip saddr . meta l4proto . th dport "
+	    "@egress4 accept",
+	    "iifname \"" TUN "\" oifname \"" PUB "\" masquerade",
+	    "tcp . 443 : 192.168.160.2 . 443",
+	};
+	char *text;
+	int status;
+
+	grant_sample(f);
+	apply(f, &res);
+	text = run("nft list table inet " WF_GW_TABLE, &status);
+	assert_int_equal(status, 0);
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+		if (!strstr(text, expect[i]))
+			fail_msg("`%s' missing from:\n%s", expect[i], text);
+	free(text);
+}
+
+/* Handles of every rule, in listing order: they change only when rules are rewritten. */
+static char *rule_handles(void)
+{
+	json_object *arr = nft_json(WF_GW_TABLE);
+	char *out = calloc(1, 4096);
+	size_t len = 0;
+
+	assert_non_null(arr);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *r, *h;
+
+		if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "rule", &r))
+			continue;
+		assert_true(json_object_object_get_ex(r, "handle", &h));
+		len += (size_t)snprintf(out + len, 4096 - len, "%d ", json_object_get_int(h));
+	}
+	json_object_put(arr);
+	return out;
+}
+
+static void applying_the_same_state_again_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	char *before, *after;
+
+	grant_sample(f);
+	apply(f, &res);
+	before = rule_handles();
+	apply(f, &res);
+	assert_int_equal(res.table, WF_GW_UNCHANGED);
+	assert_false(res.anchor_written);
+	after = rule_handles();
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+static void a_new_forward_is_sent_as_elements_only(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	struct wf_gw_forward fb[] = {{AF_INET, IPPROTO_TCP, 8080, 80}};
+	char *before, *after;
+	json_object *arr;
+
+	grant_sample(f);
+	apply(f, &res);
+	before = rule_handles();
+	grant(f, 1, fb, 1, NULL, 0);
+	apply(f, &res);
+	assert_int_equal(res.table, WF_GW_ELEMENTS);
+	assert_int_equal(res.elements_added, 1);
+	/* peer 1 gave up its egress: one element gone */
+	assert_int_equal(res.elements_removed, 1);
+	after = rule_handles();
+	assert_string_equal(before, after);
+	arr = nft_json(WF_GW_TABLE);
+	assert_int_equal(elem_count(arr, "map", WF_GW_MAP4), 3);
+	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS4_ALL), 0);
+	json_object_put(arr);
+	free(before);
+	free(after);
+}
+
+static void a_changed_table_is_repaired(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	json_object *arr;
+
+	grant_sample(f);
+	apply(f, &res);
+	sh("nft flush chain inet " WF_GW_TABLE " forward; nft add rule inet " WF_GW_TABLE
+	   " forward accept; nft delete element inet " WF_GW_TABLE " fwd4 '{ tcp . 443 }'");
+	apply(f, &res);
+	assert_int_not_equal(res.table, WF_GW_UNCHANGED);
+	apply(f, &res);
+	assert_int_equal(res.table, WF_GW_UNCHANGED);
+	arr = nft_json(WF_GW_TABLE);
+	assert_int_equal(elem_count(arr, "map", WF_GW_MAP4), 2);
+	json_object_put(arr);
+}
+
+static void a_removed_anchor_comes_back(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	json_object *arr;
+
+	apply(f, &res);
+	sh("nft delete table inet " WF_GW_ANCHOR_TABLE);
+	apply(f, &res);
+	assert_true(res.anchor_written);
+	assert_int_equal(res.table, WF_GW_UNCHANGED);
+	arr = nft_json(WF_GW_ANCHOR_TABLE);
+	assert_non_null(arr);
+	json_object_put(arr);
+}
+
+static void removing_the_table_keeps_the_anchor(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	struct wf_nft_error err = {0};
+	json_object *arr;
+
+	grant_sample(f);
+	apply(f, &res);
+	assert_int_equal(wf_gw_remove_table(f->nft, &err), 0);
+	assert_null(nft_json(WF_GW_TABLE));
+	arr = nft_json(WF_GW_ANCHOR_TABLE);
+	assert_non_null(arr);
+	json_object_put(arr);
+	/* and again, with nothing left to remove */
+	assert_int_equal(wf_gw_remove_table(f->nft, &err), 0);
+}
+
+static char *read_sysctl(const char *path)
+{
+	static char buf[32];
+	FILE *fp = fopen(path, "r");
+
+	assert_non_null(fp);
+	assert_non_null(fgets(buf, sizeof(buf), fp));
+	fclose(fp);
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static void forwarding_is_switched_on_for_both_families(void **state)
+{
+	sh("echo 0 > /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/ipv6/conf/" PUB
+	   "/accept_ra");
+	assert_int_equal(wf_gw_enable_forwarding(PUB), 0);
+	assert_string_equal(read_sysctl("/proc/sys/net/ipv4/ip_forward"), "1");
+	assert_string_equal(read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding"), "1");
+	assert_string_equal(read_sysctl("/proc/sys/net/ipv6/conf/" PUB "/accept_ra"), "2");
+}
+
+static void public_addresses_are_read_from_the_interface(void **state)
+{
+	struct in_addr ip4[WF_GW_PUBLIC_MAX];
+	struct in6_addr ip6[WF_GW_PUBLIC_MAX];
+	char text[INET6_ADDRSTRLEN];
+	size_t n4, n6;
+
+	sh("ip addr add 203.0.113.9/24 dev " PUB "; ip addr add 203.0.113.7/24 dev " PUB
+	   "; ip -6 addr add 2001:db8::7/64 dev " PUB " nodad;"
+	   "ip -6 addr add fe80::7/64 dev " PUB " nodad");
+	assert_int_equal(wf_gw_interface_addresses(PUB, ip4, &n4, ip6, &n6), 0);
+	assert_int_equal(n4, 2);
+	assert_string_equal(inet_ntop(AF_INET, &ip4[0], text, sizeof(text)), "203.0.113.7");
+	assert_int_equal(n6, 1);
+	assert_string_equal(inet_ntop(AF_INET6, &ip6[0], text, sizeof(text)), "2001:db8::7");
+	assert_int_equal(wf_gw_interface_addresses("wfgw-none", ip4, &n4, ip6, &n6), -ENODEV);
+}
+
+int main(void)
+{
+#define NS_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    NS_TEST(rendered_ruleset_is_what_nft_lists),
+	    NS_TEST(nft_prints_the_rules_as_rendered),
+	    NS_TEST(applying_the_same_state_again_changes_nothing),
+	    NS_TEST(a_new_forward_is_sent_as_elements_only),
+	    NS_TEST(a_changed_table_is_repaired),
+	    NS_TEST(a_removed_anchor_comes_back),
+	    NS_TEST(removing_the_table_keeps_the_anchor),
+	    NS_TEST(forwarding_is_switched_on_for_both_families),
+	    NS_TEST(public_addresses_are_read_from_the_interface),
+	};
+
+	/* Never the machine's own namespace, whatever a test does. */
+	if (unshare(CLONE_NEWNET) < 0) {
+		fprintf(stderr, "unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
+		return 1;
+	}
+	return cmocka_run_group_tests_name("gateway_ruleset", tests, NULL, NULL);
+}
