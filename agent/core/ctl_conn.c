@@ -366,8 +366,8 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 	struct wf_ctl_conn *c = arg;
 
 	hold(c);
-	conn_fail(c, -ETIMEDOUT, false, "handshake not complete after %u ms",
-	          c->handshake_timeout_ms);
+	conn_fail(c, -ETIMEDOUT, false, "%s not complete after %u ms",
+	          c->phase == PHASE_CONNECTING ? "connect" : "handshake", c->handshake_timeout_ms);
 	release(c);
 }
 

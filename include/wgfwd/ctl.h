@@ -235,7 +235,8 @@ struct wf_ctl_conn_ops {
 struct wf_ctl_conn_config {
 	enum wf_ctl_role role;
 	uint8_t key[WF_CTL_KEY_LEN];
-	/* client: its tunnel address as text; server: the peer's tunnel address it expects */
+	/* client: its tunnel address as text (required); server: the tunnel address of the peer
+	 * it chose by source address ("" accepts any identity) */
 	char identity[WF_CTL_IDENTITY_MAX];
 	/* 0 means the WF_CTL_* default */
 	unsigned handshake_timeout_ms;
