@@ -479,7 +479,7 @@ static void report_synced(struct wf_docker *d)
 	d->phase = PHASE_FOLLOWING;
 	clock_gettime(CLOCK_MONOTONIC, &d->up_since);
 	d->last_failure[0] = '\0';
-	log_info("docker: synchronised, %zu container%s of interest", n, n == 1 ? "" : "s");
+	log_debug("docker: synchronised, %zu container%s of interest", n, n == 1 ? "" : "s");
 	if (d->link != LINK_UP) {
 		d->link = LINK_UP;
 		if (d->ops.connection)
