@@ -1,0 +1,127 @@
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <wgfwd/nft_diff.h>
+
+static struct wf_nft_set map4(void)
+{
+	struct wf_nft_set s = {.name = "fwd4",
+			       .key = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE},
+			       .n_key = 2,
+			       .data = {WF_NFT_T_IPV4_ADDR, WF_NFT_T_INET_SERVICE},
+			       .n_data = 2};
+	return s;
+}
+
+static void put(struct wf_nft_set *s, uint16_t port, const char *addr, uint16_t to)
+{
+	struct wf_nft_elem e = {0};
+
+	e.key[0] = (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = 6};
+	e.key[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = port};
+	e.data[0] = (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR};
+	inet_pton(AF_INET, addr, &e.data[0].ip4);
+	e.data[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = to};
+	assert_int_equal(wf_nft_set_add_elem(s, &e), 0);
+}
+
+static void equal_sets_have_no_difference(void **state)
+{
+	struct wf_nft_set have = map4(), want = map4(), add, del;
+
+	put(&have, 443, "172.18.0.2", 443);
+	put(&have, 80, "172.18.0.2", 80);
+	put(&want, 80, "172.18.0.2", 80); /* other order */
+	put(&want, 443, "172.18.0.2", 443);
+	assert_int_equal(wf_nft_set_diff(&have, &want, &add, &del), 0);
+	assert_int_equal(add.n_elems, 0);
+	assert_int_equal(del.n_elems, 0);
+	wf_nft_set_clear_elems(&have);
+	wf_nft_set_clear_elems(&want);
+}
+
+static void one_new_forward_is_one_added_element(void **state)
+{
+	struct wf_nft_set have = map4(), want = map4(), add, del;
+
+	for (uint16_t p = 1000; p < 1100; p++) {
+		put(&have, p, "172.18.0.2", p);
+		put(&want, p, "172.18.0.2", p);
+	}
+	put(&want, 25, "172.18.0.9", 25);
+	assert_int_equal(wf_nft_set_diff(&have, &want, &add, &del), 0);
+	assert_int_equal(add.n_elems, 1);
+	assert_int_equal(add.elems[0].key[1].port, 25);
+	assert_string_equal(add.name, "fwd4");
+	assert_int_equal(del.n_elems, 0);
+	wf_nft_set_clear_elems(&add);
+	wf_nft_set_clear_elems(&have);
+	wf_nft_set_clear_elems(&want);
+}
+
+static void retargeted_forward_is_deleted_and_added(void **state)
+{
+	struct wf_nft_set have = map4(), want = map4(), add, del;
+	char buf[INET_ADDRSTRLEN];
+
+	put(&have, 443, "172.18.0.2", 443);
+	put(&want, 443, "172.18.0.3", 443);
+	assert_int_equal(wf_nft_set_diff(&have, &want, &add, &del), 0);
+	assert_int_equal(add.n_elems, 1);
+	assert_int_equal(del.n_elems, 1);
+	inet_ntop(AF_INET, &del.elems[0].data[0].ip4, buf, sizeof(buf));
+	assert_string_equal(buf, "172.18.0.2");
+	inet_ntop(AF_INET, &add.elems[0].data[0].ip4, buf, sizeof(buf));
+	assert_string_equal(buf, "172.18.0.3");
+	wf_nft_set_clear_elems(&add);
+	wf_nft_set_clear_elems(&del);
+	wf_nft_set_clear_elems(&have);
+	wf_nft_set_clear_elems(&want);
+}
+
+static void removed_forward_is_one_deleted_element(void **state)
+{
+	struct wf_nft_set have = map4(), want = map4(), add, del;
+
+	put(&have, 443, "172.18.0.2", 443);
+	put(&have, 80, "172.18.0.2", 80);
+	put(&want, 443, "172.18.0.2", 443);
+	assert_int_equal(wf_nft_set_diff(&have, &want, &add, &del), 0);
+	assert_int_equal(add.n_elems, 0);
+	assert_int_equal(del.n_elems, 1);
+	assert_int_equal(del.elems[0].key[1].port, 80);
+	wf_nft_set_clear_elems(&del);
+	wf_nft_set_clear_elems(&have);
+	wf_nft_set_clear_elems(&want);
+}
+
+static void values_compare_by_their_type_only(void **state)
+{
+	struct wf_nft_value a = {.type = WF_NFT_T_INET_SERVICE}, b;
+
+	memset(&b, 0xff, sizeof(b));
+	b.type = WF_NFT_T_INET_SERVICE;
+	a.port = 53;
+	b.port = 53;
+	assert_true(wf_nft_value_equal(&a, &b));
+	b.type = WF_NFT_T_INET_PROTO;
+	assert_false(wf_nft_value_equal(&a, &b));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(equal_sets_have_no_difference),
+		cmocka_unit_test(one_new_forward_is_one_added_element),
+		cmocka_unit_test(retargeted_forward_is_deleted_and_added),
+		cmocka_unit_test(removed_forward_is_one_deleted_element),
+		cmocka_unit_test(values_compare_by_their_type_only),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
