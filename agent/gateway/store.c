@@ -436,28 +436,47 @@ out:
 	return ret;
 }
 
-int wf_gw_store_load(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
-                     size_t errlen)
+static int store_read(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *path,
+                      size_t pathlen, char *why, size_t whylen)
 {
-	char path[4096], aside[4096 + 32], why[256] = "";
 	char *buf = NULL;
 	size_t len = 0;
 	int ret;
 
 	memset(e, 0, sizeof(*e));
-	ret = wf_gw_store_path(dir, peer_name, path, sizeof(path));
+	ret = wf_gw_store_path(dir, peer_name, path, pathlen);
 	if (ret) {
-		snprintf(err, errlen, "state file name for %s in %s is too long", peer_name, dir);
+		snprintf(why, whylen, "state file name for %s in %s is too long", peer_name, dir);
 		return ret;
 	}
-	ret = read_file(path, &buf, &len, why, sizeof(why));
+	ret = read_file(path, &buf, &len, why, whylen);
 	if (!ret) {
 		/* Drop the newline the writer adds after the object. */
 		while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
 			len--;
-		ret = wf_gw_store_decode(buf, len, peer_name, e, why, sizeof(why));
+		ret = wf_gw_store_decode(buf, len, peer_name, e, why, whylen);
 	}
 	free(buf);
+	return ret;
+}
+
+int wf_gw_store_read(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
+                     size_t errlen)
+{
+	char path[4096], why[256] = "";
+	int ret = store_read(dir, peer_name, e, path, sizeof(path), why, sizeof(why));
+
+	if (ret && ret != -ENOENT)
+		snprintf(err, errlen, "%s: %s", path, why);
+	return ret;
+}
+
+int wf_gw_store_load(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
+                     size_t errlen)
+{
+	char path[4096], aside[4096 + 32], why[256] = "";
+	int ret = store_read(dir, peer_name, e, path, sizeof(path), why, sizeof(why));
+
 	if (ret != -EBADMSG) {
 		if (ret && ret != -ENOENT)
 			snprintf(err, errlen, "%s: %s", path, why);

@@ -30,6 +30,9 @@ int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_
  * wrong and where the file is now), or another -errno with err filled. */
 int wf_gw_store_load(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
                      size_t errlen);
+/* The same without moving a bad file aside: nothing on disk changes. */
+int wf_gw_store_read(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
+                     size_t errlen);
 
 /* The JSON text of one peer's entries, and its strict reader (no I/O). */
 int wf_gw_store_encode(const char *peer_name, const struct wf_gw_entries *e, char **json);

@@ -1,0 +1,890 @@
+#include <wgfwd/gateway_daemon.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <wgfwd/ctl.h>
+#include <wgfwd/gateway_apply.h>
+#include <wgfwd/gateway_host.h>
+#include <wgfwd/gateway_store.h>
+#include <wgfwd/keyfile.h>
+#include <wgfwd/log.h>
+#include <wgfwd/nft.h>
+#include <wgfwd/nlwatch.h>
+#include <wgfwd/rtnl.h>
+#include <wgfwd/util.h>
+
+/* Connections that have not finished the handshake cost little, but not nothing. */
+#define CLIENTS_MAX         64
+#define PENDING_PER_PEER    4
+#define DRIFT_DEBOUNCE_MS   200
+#define FALLBACK_TUNNEL_MTU 1420
+
+struct client {
+	struct wf_gw_daemon *d;
+	struct client *next;
+	struct wf_ctl_conn *conn;
+	size_t peer;
+	char remote[INET6_ADDRSTRLEN + 8];
+	bool established;
+};
+
+struct wf_gw_daemon {
+	struct wf_gw_settings s;
+	struct wf_gw_config *cfg; /* &s.policy */
+	uint8_t (*keys)[WF_KEY_LEN];
+	struct wf_gw_state state; /* what each peer holds: the kernel reflects it */
+	bool *unsaved;            /* peers whose state could not be written yet */
+
+	struct event_base *base;
+	struct wf_nft *nft;
+	struct wf_rtnl *rtnl;
+	struct wf_nlwatch *watch;
+	struct evconnlistener *listeners[WF_GW_LISTEN_MAX];
+	size_t n_listeners;
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *reconcile_timer, *drift_timer;
+	struct client *clients;
+	size_t n_clients;
+};
+
+static const char *peer_name(const struct wf_gw_daemon *d, size_t peer)
+{
+	return d->cfg->peers[peer].name;
+}
+
+/* ---- the ruleset ---- */
+
+static int refresh_public_addresses(struct wf_gw_daemon *d, bool *changed)
+{
+	struct wf_gw_params p = d->s.params;
+	int err;
+
+	*changed = false;
+	if (d->s.public_fixed)
+		return 0;
+	err = wf_gw_interface_addresses(p.public_ifname, p.public_ip4, &p.n_public_ip4,
+	                                p.public_ip6, &p.n_public_ip6);
+	if (err)
+		return err;
+	if (p.n_public_ip4 == d->s.params.n_public_ip4 &&
+	    p.n_public_ip6 == d->s.params.n_public_ip6 &&
+	    !memcmp(p.public_ip4, d->s.params.public_ip4,
+	            p.n_public_ip4 * sizeof(p.public_ip4[0])) &&
+	    !memcmp(p.public_ip6, d->s.params.public_ip6, p.n_public_ip6 * sizeof(p.public_ip6[0])))
+		return 0;
+	d->s.params = p;
+	*changed = true;
+	return 0;
+}
+
+static void log_public_addresses(const struct wf_gw_daemon *d)
+{
+	char text[WF_GW_PUBLIC_MAX * 2 * (INET6_ADDRSTRLEN + 1) + 1] = "";
+	char a[INET6_ADDRSTRLEN];
+	size_t len = 0;
+
+	for (size_t i = 0; i < d->s.params.n_public_ip4; i++)
+		len +=
+		    (size_t)snprintf(text + len, sizeof(text) - len, " %s",
+		                     inet_ntop(AF_INET, &d->s.params.public_ip4[i], a, sizeof(a)));
+	for (size_t i = 0; i < d->s.params.n_public_ip6; i++)
+		len +=
+		    (size_t)snprintf(text + len, sizeof(text) - len, " %s",
+		                     inet_ntop(AF_INET6, &d->s.params.public_ip6[i], a, sizeof(a)));
+	if (!len)
+		log_warn("no public address on %s: nothing is forwarded until one appears",
+		         d->s.params.public_ifname);
+	else
+		log_info("public addresses (%s):%s", d->s.params.public_ifname, text);
+}
+
+/* Makes the kernel hold the ruleset of `state`. Returns 0 or -errno, with what failed in why. */
+static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
+                       struct wf_gw_apply_result *res, char *why, size_t whylen)
+{
+	struct wf_nft_table *t = NULL;
+	int err = wf_gw_render(&d->s.params, d->cfg, state, &t);
+
+	memset(res, 0, sizeof(*res));
+	if (err) {
+		snprintf(why, whylen, "cannot render the ruleset: %s", strerror(-err));
+		return err;
+	}
+	err = wf_gw_apply(d->nft, t, res);
+	wf_nft_table_free(t);
+	if (err && res->error.what[0])
+		snprintf(why, whylen, "the kernel refused %s: %s%s%s", res->error.what,
+		         strerror(-err), res->error.detail[0] ? ": " : "", res->error.detail);
+	else if (err)
+		snprintf(why, whylen, "cannot program nftables: %s", strerror(-err));
+	return err;
+}
+
+static const char *change_text(const struct wf_gw_apply_result *res, char *buf, size_t len)
+{
+	switch (res->table) {
+	case WF_GW_UNCHANGED:
+		snprintf(buf, len, "unchanged");
+		break;
+	case WF_GW_ELEMENTS:
+		snprintf(buf, len, "%zu elements added, %zu removed", res->elements_added,
+		         res->elements_removed);
+		break;
+	case WF_GW_REPLACED:
+		snprintf(buf, len, "table written whole");
+		break;
+	}
+	if (res->anchor_written)
+		snprintf(buf + strlen(buf), len - strlen(buf), ", NAT anchor written");
+	return buf;
+}
+
+static void save_peer(struct wf_gw_daemon *d, size_t peer)
+{
+	char err[512];
+
+	if (wf_gw_store_save(d->s.state_dir, peer_name(d, peer), &d->state.peers[peer], err,
+	                     sizeof(err))) {
+		log_error("peer %s: state applied but not saved (a restart would lose it): %s",
+		          peer_name(d, peer), err);
+		d->unsaved[peer] = true;
+		return;
+	}
+	d->unsaved[peer] = false;
+}
+
+/* ---- the control channel ---- */
+
+static void send_gateway_info(struct client *c)
+{
+	struct wf_gw_daemon *d = c->d;
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_GATEWAY_INFO};
+	struct wf_ctl_gateway_info *gi = &m.gateway_info;
+	uint32_t mtu = 0;
+	int err;
+
+	for (size_t i = 0; i < d->s.params.n_public_ip4 && i < WF_CTL_ADDRS_MAX; i++)
+		gi->ipv4[gi->n_ipv4++] = d->s.params.public_ip4[i];
+	for (size_t i = 0; i < d->s.params.n_public_ip6 && i < WF_CTL_ADDRS_MAX; i++)
+		gi->ipv6[gi->n_ipv6++] = d->s.params.public_ip6[i];
+	err = wf_rtnl_link_mtu(d->rtnl, d->s.params.tunnel_ifname, &mtu);
+	if (err || mtu < WF_CTL_MTU_MIN || mtu > WF_CTL_MTU_MAX) {
+		log_warn("cannot read the MTU of %s (%s): telling peer %s it is %u",
+		         d->s.params.tunnel_ifname, err ? strerror(-err) : "out of range",
+		         peer_name(d, c->peer), FALLBACK_TUNNEL_MTU);
+		mtu = FALLBACK_TUNNEL_MTU;
+	}
+	gi->mtu = mtu;
+	err = wf_ctl_conn_send(c->conn, &m);
+	if (err)
+		log_warn("peer %s: cannot send gateway_info: %s", peer_name(d, c->peer),
+		         strerror(-err));
+}
+
+static void client_unlink(struct client *c)
+{
+	struct wf_gw_daemon *d = c->d;
+
+	for (struct client **p = &d->clients; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			d->n_clients--;
+			break;
+		}
+	}
+}
+
+/* Ends a connection the daemon no longer wants; reason goes to the peer when established. */
+static void client_drop(struct client *c, const char *reason)
+{
+	client_unlink(c);
+	wf_ctl_conn_close(c->conn, reason);
+	free(c);
+}
+
+static int entries_from_message(const struct wf_ctl_state *s, struct wf_gw_entries *e)
+{
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; i < s->n_forwards; i++) {
+		struct wf_gw_forward f = {.family = s->forwards[i].family,
+		                          .proto = s->forwards[i].proto,
+		                          .public_port = s->forwards[i].public_port,
+		                          .target_port = s->forwards[i].target_port};
+
+		if (wf_gw_entries_add_forward(e, &f))
+			goto oom;
+	}
+	for (size_t i = 0; i < s->n_egress; i++) {
+		struct wf_gw_egress g = {.proto = s->egress[i].proto,
+		                         .port_lo = s->egress[i].port_lo,
+		                         .port_hi = s->egress[i].port_hi};
+
+		if (wf_gw_entries_add_egress(e, &g))
+			goto oom;
+	}
+	return 0;
+oom:
+	wf_gw_entries_free(e);
+	return -ENOMEM;
+}
+
+static void fill_results(struct wf_ctl_result *out, const struct wf_gw_result *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i].accepted = in[i].status == WF_GW_ACCEPTED;
+		if (!out[i].accepted)
+			WF_COPY(out[i].reason, in[i].reason);
+	}
+}
+
+static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct wf_ctl_state *s,
+                         const struct wf_gw_decision *dec)
+{
+	for (size_t i = 0; i < dec->n_forwards; i++)
+		if (dec->forwards[i].status != WF_GW_ACCEPTED)
+			log_info("peer %s: refused forward %s/%u: %s", peer_name(d, peer),
+			         wf_gw_proto_name(s->forwards[i].proto), s->forwards[i].public_port,
+			         dec->forwards[i].reason);
+	for (size_t i = 0; i < dec->n_egress; i++)
+		if (dec->egress[i].status != WF_GW_ACCEPTED)
+			log_info("peer %s: refused egress %s %u-%u: %s", peer_name(d, peer),
+			         wf_gw_proto_name(s->egress[i].proto), s->egress[i].port_lo,
+			         s->egress[i].port_hi, dec->egress[i].reason);
+}
+
+/* Returns false when the connection was dropped. */
+static bool handle_state(struct client *c, const struct wf_ctl_state *s)
+{
+	struct wf_gw_daemon *d = c->d;
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	struct wf_ctl_state_ack *a = &ack.state_ack;
+	struct wf_gw_entries want;
+	struct wf_gw_state next = {0};
+	struct wf_gw_decision dec = {0};
+	struct wf_gw_apply_result res;
+	char why[1024] = "", change[96];
+	bool ok = true, same;
+	int err;
+
+	a->generation = s->generation;
+	err = entries_from_message(s, &want);
+	if (!err)
+		err = wf_gw_policy_decide(d->cfg, &d->state, c->peer, &want, &next, &dec);
+	wf_gw_entries_free(&want);
+	if (err) {
+		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
+		goto refuse;
+	}
+	err = apply_state(d, &next, &res, why, sizeof(why));
+	if (err)
+		goto refuse;
+
+	same = wf_gw_entries_equal(&d->state.peers[c->peer], &next.peers[c->peer]);
+	wf_gw_state_free(&d->state);
+	d->state = next;
+	memset(&next, 0, sizeof(next));
+	if (!same || d->unsaved[c->peer])
+		save_peer(d, c->peer);
+	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
+	         "%s",
+	         peer_name(d, c->peer), (unsigned long long)s->generation,
+	         d->state.peers[c->peer].n_forwards, s->n_forwards,
+	         d->state.peers[c->peer].n_egress, s->n_egress,
+	         change_text(&res, change, sizeof(change)));
+	log_refusals(d, c->peer, s, &dec);
+
+	a->applied = true;
+	a->n_forwards = dec.n_forwards;
+	a->n_egress = dec.n_egress;
+	a->forwards = calloc(dec.n_forwards ? dec.n_forwards : 1, sizeof(*a->forwards));
+	a->egress = calloc(dec.n_egress ? dec.n_egress : 1, sizeof(*a->egress));
+	if (!a->forwards || !a->egress) {
+		/* Applied, but no ack to say so: the agent retries on its next connection. */
+		ok = false;
+		goto out;
+	}
+	fill_results(a->forwards, dec.forwards, dec.n_forwards);
+	fill_results(a->egress, dec.egress, dec.n_egress);
+	goto send;
+
+refuse:
+	log_error("peer %s: state %llu not applied: %s", peer_name(d, c->peer),
+	          (unsigned long long)s->generation, why);
+	a->applied = false;
+	WF_COPY(a->reason, why);
+send:
+	err = wf_ctl_conn_send(c->conn, &ack);
+	if (err) {
+		log_warn("peer %s: cannot send state_ack: %s", peer_name(d, c->peer),
+		         strerror(-err));
+		ok = false;
+	}
+out:
+	free(a->forwards);
+	free(a->egress);
+	wf_gw_state_free(&next);
+	wf_gw_decision_free(&dec);
+	if (!ok)
+		client_drop(c, "the gateway could not answer");
+	return ok;
+}
+
+static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, void *arg)
+{
+	struct client *c = arg;
+
+	if (m->type == WF_CTL_MSG_STATE) {
+		handle_state(c, &m->state);
+		return;
+	}
+	log_warn("peer %s: unexpected %s message: closing", peer_name(c->d, c->peer),
+	         wf_ctl_msg_type_name(m->type));
+	client_drop(c, "unexpected message");
+}
+
+static void on_established(struct wf_ctl_conn *conn, void *arg)
+{
+	struct client *c = arg, *old, *next;
+	struct wf_gw_daemon *d = c->d;
+	const char *identity = wf_ctl_conn_identity(conn);
+
+	/* The key proves the peer; its name must agree with the address it came from. */
+	if (wf_gw_config_find_peer_name(d->cfg, identity) != (int)c->peer) {
+		log_warn("control connection from %s: claims to be %s, but that address is peer "
+		         "%s's: closing",
+		         c->remote, identity, peer_name(d, c->peer));
+		client_drop(c, "identity does not match the source address");
+		return;
+	}
+	c->established = true;
+	for (old = d->clients; old; old = next) {
+		next = old->next;
+		if (old != c && old->peer == c->peer && old->established) {
+			log_info("peer %s: a new connection replaces the one from %s",
+			         peer_name(d, c->peer), old->remote);
+			client_drop(old, "replaced by a newer connection");
+		}
+	}
+	log_info("peer %s connected from %s", peer_name(d, c->peer), c->remote);
+	send_gateway_info(c);
+}
+
+static void on_close(struct wf_ctl_conn *conn, int err, const char *reason, void *arg)
+{
+	struct client *c = arg;
+	struct wf_gw_daemon *d = c->d;
+
+	if (c->established)
+		log_info("peer %s (%s) disconnected: %s; its forwards stay", peer_name(d, c->peer),
+		         c->remote, reason);
+	else
+		log_warn("control connection from %s (peer %s) failed: %s", c->remote,
+		         peer_name(d, c->peer), reason);
+	client_unlink(c);
+	wf_ctl_conn_free(conn);
+	free(c);
+}
+
+static const struct wf_ctl_conn_ops client_ops = {
+    .on_established = on_established,
+    .on_message = on_message,
+    .on_close = on_close,
+};
+
+static int peer_of(const struct wf_gw_daemon *d, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return wf_gw_config_find_peer(d->cfg, AF_INET,
+		                              &((const struct sockaddr_in *)sa)->sin_addr);
+	if (sa->sa_family == AF_INET6)
+		return wf_gw_config_find_peer(d->cfg, AF_INET6,
+		                              &((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return -1;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+	struct wf_gw_daemon *d = arg;
+	struct wf_ctl_conn_config cc = {.role = WF_CTL_SERVER};
+	char remote[INET6_ADDRSTRLEN + 8];
+	struct client *c;
+	size_t pending = 0;
+	int peer, err;
+
+	wf_gw_sockaddr_text(sa, remote, sizeof(remote));
+	/* Decided before a single byte is read: only configured peers get a handshake. */
+	peer = peer_of(d, sa);
+	if (peer < 0) {
+		log_warn("refused control connection from %s: not a configured peer", remote);
+		close(fd);
+		return;
+	}
+	for (c = d->clients; c; c = c->next)
+		pending += c->peer == (size_t)peer && !c->established;
+	if (d->n_clients >= CLIENTS_MAX || pending >= PENDING_PER_PEER) {
+		log_warn("refused control connection from %s: too many connections", remote);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	/* Small request/answer frames: waiting to coalesce them only adds latency. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	c->d = d;
+	c->peer = (size_t)peer;
+	WF_COPY(c->remote, remote);
+	memcpy(cc.key, d->keys[peer], sizeof(cc.key));
+	/* Any identity passes the handshake; on_established compares it as an address. */
+	cc.identity[0] = '\0';
+	err = wf_ctl_conn_new(d->base, fd, &cc, &client_ops, c, &c->conn);
+	sodium_memzero(cc.key, sizeof(cc.key));
+	if (err) {
+		log_error("control connection from %s: %s", remote, strerror(-err));
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = d->clients;
+	d->clients = c;
+	d->n_clients++;
+	log_debug("control connection from %s (peer %s)", remote, peer_name(d, c->peer));
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	log_warn("accepting a control connection: %s", strerror(err));
+}
+
+/* ---- drift repair ---- */
+
+static void broadcast_gateway_info(struct wf_gw_daemon *d)
+{
+	for (struct client *c = d->clients; c; c = c->next)
+		if (c->established)
+			send_gateway_info(c);
+}
+
+static void reconcile(struct wf_gw_daemon *d, const char *trigger)
+{
+	struct wf_gw_apply_result res;
+	char why[1024], change[96];
+	bool moved = false;
+	int err;
+
+	err = refresh_public_addresses(d, &moved);
+	if (err)
+		log_warn("cannot read the addresses of %s: %s", d->s.params.public_ifname,
+		         strerror(-err));
+	if (moved)
+		log_public_addresses(d);
+	err = apply_state(d, &d->state, &res, why, sizeof(why));
+	if (err)
+		log_error("drift repair (%s) failed: %s", trigger, why);
+	else if (moved)
+		log_info("ruleset follows the new public addresses: %s",
+		         change_text(&res, change, sizeof(change)));
+	else if (res.table != WF_GW_UNCHANGED || res.anchor_written)
+		log_warn("the kernel's ruleset differed from the desired one (%s): repaired, %s",
+		         trigger, change_text(&res, change, sizeof(change)));
+	if (moved)
+		broadcast_gateway_info(d);
+	for (size_t p = 0; p < d->cfg->n_peers; p++)
+		if (d->unsaved[p])
+			save_peer(d, p);
+}
+
+static void on_reconcile_timer(evutil_socket_t fd, short what, void *arg)
+{
+	reconcile(arg, "periodic check");
+}
+
+static void on_drift_timer(evutil_socket_t fd, short what, void *arg)
+{
+	reconcile(arg, "kernel change");
+}
+
+/* Kernel notifications come in bursts (and our own commits cause some): look once they settle. */
+static void on_kernel_change(void *arg)
+{
+	struct wf_gw_daemon *d = arg;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = DRIFT_DEBOUNCE_MS * 1000};
+
+	if (!evtimer_pending(d->drift_timer, NULL))
+		evtimer_add(d->drift_timer, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct wf_gw_daemon *d = arg;
+
+	if (sig == SIGHUP) {
+		reconcile(d, "SIGHUP");
+		return;
+	}
+	log_info("%s: stopping; the rules stay in place", strsignal((int)sig));
+	event_base_loopbreak(d->base);
+}
+
+/* ---- start-up ---- */
+
+static int read_keys(struct wf_gw_daemon *d)
+{
+	char err[512];
+
+	if (sodium_init() < 0)
+		return -EIO;
+	d->keys = sodium_malloc(d->cfg->n_peers * sizeof(*d->keys) + 1);
+	if (!d->keys)
+		return -ENOMEM;
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		int ret = wf_keyfile_read(d->cfg->peers[p].keyfile, d->keys[p], err, sizeof(err));
+
+		if (ret) {
+			log_error("peer %s: %s", peer_name(d, p), err);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* The persisted state goes through today's policy again: reserved ports or peers may have
+ * changed since it was written, and the first peer in configuration order keeps a port. */
+static int restore(struct wf_gw_daemon *d, bool move_bad_files)
+{
+	char err[1024];
+
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		struct wf_gw_entries e;
+		struct wf_gw_state next;
+		struct wf_gw_decision dec;
+		int ret =
+		    move_bad_files
+		        ? wf_gw_store_load(d->s.state_dir, peer_name(d, p), &e, err, sizeof(err))
+		        : wf_gw_store_read(d->s.state_dir, peer_name(d, p), &e, err, sizeof(err));
+
+		if (ret == -ENOENT)
+			continue;
+		if (ret == -EBADMSG) {
+			log_error("peer %s: persisted state unreadable, starting empty: %s",
+			          peer_name(d, p), err);
+			continue;
+		}
+		if (ret) {
+			log_error("peer %s: %s", peer_name(d, p), err);
+			return ret;
+		}
+		ret = wf_gw_policy_decide(d->cfg, &d->state, p, &e, &next, &dec);
+		if (ret) {
+			wf_gw_entries_free(&e);
+			return ret;
+		}
+		for (size_t i = 0; i < dec.n_forwards; i++)
+			if (dec.forwards[i].status != WF_GW_ACCEPTED)
+				log_warn("peer %s: persisted forward %s/%u dropped: %s",
+				         peer_name(d, p), wf_gw_proto_name(e.forwards[i].proto),
+				         e.forwards[i].public_port, dec.forwards[i].reason);
+		for (size_t i = 0; i < dec.n_egress; i++)
+			if (dec.egress[i].status != WF_GW_ACCEPTED)
+				log_warn("peer %s: persisted egress dropped: %s", peer_name(d, p),
+				         dec.egress[i].reason);
+		d->unsaved[p] = dec.n_refused > 0;
+		wf_gw_state_free(&d->state);
+		d->state = next;
+		log_info("peer %s: restored %zu forwards and %zu egress entries", peer_name(d, p),
+		         d->state.peers[p].n_forwards, d->state.peers[p].n_egress);
+		wf_gw_decision_free(&dec);
+		wf_gw_entries_free(&e);
+	}
+	return 0;
+}
+
+static int listen_on(struct wf_gw_daemon *d, const struct sockaddr_storage *ss, socklen_t len)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	struct evconnlistener *l;
+	int fd;
+
+	wf_gw_sockaddr_text((const struct sockaddr *)ss, text, sizeof(text));
+	if (d->n_listeners >= WF_GW_LISTEN_MAX) {
+		log_warn("not listening on %s: at most %d addresses", text, WF_GW_LISTEN_MAX);
+		return 0;
+	}
+	fd = wf_gw_listen_socket(ss, len);
+	if (fd < 0) {
+		log_error("cannot listen on %s: %s", text, strerror(-fd));
+		return fd;
+	}
+	l = evconnlistener_new(d->base, on_accept, d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                       -1, fd);
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(l, on_accept_error);
+	d->listeners[d->n_listeners++] = l;
+	log_info("listening for agents on %s", text);
+	return 0;
+}
+
+static int start_listening(struct wf_gw_daemon *d)
+{
+	struct in_addr ip4[WF_GW_PUBLIC_MAX];
+	struct in6_addr ip6[WF_GW_PUBLIC_MAX];
+	size_t n4 = 0, n6 = 0;
+	int err;
+
+	for (size_t i = 0; i < d->s.n_listen; i++) {
+		err = listen_on(d, &d->s.listen[i], d->s.listen_len[i]);
+		if (err)
+			return err;
+	}
+	if (d->s.n_listen)
+		return 0;
+	/* Only the tunnel: the control port is never reachable from outside. */
+	err = wf_gw_interface_addresses(d->s.params.tunnel_ifname, ip4, &n4, ip6, &n6);
+	if (err || !(n4 + n6)) {
+		log_error("no address to listen on: tunnel interface %s %s (or give --listen)",
+		          d->s.params.tunnel_ifname,
+		          err == -ENODEV ? "does not exist"
+		          : err          ? strerror(-err)
+		                         : "has none");
+		return err ? err : -EADDRNOTAVAIL;
+	}
+	for (size_t i = 0; i < n4 + n6; i++) {
+		struct sockaddr_storage ss = {0};
+		socklen_t len;
+
+		if (i < n4) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			sin->sin_family = AF_INET;
+			sin->sin_addr = ip4[i];
+			sin->sin_port = htons(d->s.params.control_port);
+			len = sizeof(*sin);
+		} else {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = ip6[i - n4];
+			sin6->sin6_port = htons(d->s.params.control_port);
+			len = sizeof(*sin6);
+		}
+		err = listen_on(d, &ss, len);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int make_state_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int err = -errno;
+
+		log_error("cannot create state directory %s: %s", dir, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static int start_events(struct wf_gw_daemon *d)
+{
+	struct timeval tv = {.tv_sec = d->s.reconcile_interval_s};
+	int err;
+
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+	d->reconcile_timer = event_new(d->base, -1, EV_PERSIST, on_reconcile_timer, d);
+	d->drift_timer = evtimer_new(d->base, on_drift_timer, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->reconcile_timer || !d->drift_timer)
+		return -ENOMEM;
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+	evsignal_add(d->sig_hup, NULL);
+	if (d->s.reconcile_interval_s)
+		event_add(d->reconcile_timer, &tv);
+	err = wf_nlwatch_new(&d->watch, d->base, on_kernel_change, d);
+	if (err)
+		log_warn("no kernel change notifications (%s): drift is repaired every %u s only",
+		         strerror(-err), d->s.reconcile_interval_s);
+	return 0;
+}
+
+int wf_gw_daemon_start(struct wf_gw_daemon *d)
+{
+	struct wf_gw_apply_result res;
+	char why[1024], change[96];
+	bool moved;
+	int err;
+
+	signal(SIGPIPE, SIG_IGN);
+	err = read_keys(d);
+	if (err)
+		return err;
+	err = wf_nft_open(&d->nft);
+	if (!err)
+		err = wf_rtnl_open(&d->rtnl);
+	if (err) {
+		log_error("cannot open netlink: %s", strerror(-err));
+		return err;
+	}
+	err = wf_gw_enable_forwarding(d->s.params.public_ifname);
+	if (err)
+		return err;
+	err = refresh_public_addresses(d, &moved);
+	if (err) {
+		log_error("public interface %s: %s", d->s.params.public_ifname,
+		          err == -ENODEV ? "no such interface" : strerror(-err));
+		return err;
+	}
+	log_public_addresses(d);
+	err = make_state_dir(d->s.state_dir);
+	if (!err)
+		err = restore(d, true);
+	if (err)
+		return err;
+	err = apply_state(d, &d->state, &res, why, sizeof(why));
+	if (err) {
+		log_error("cannot apply the ruleset: %s", why);
+		return err;
+	}
+	log_info("ruleset applied: %s", change_text(&res, change, sizeof(change)));
+	for (size_t p = 0; p < d->cfg->n_peers; p++)
+		if (d->unsaved[p])
+			save_peer(d, p);
+	err = start_listening(d);
+	if (!err)
+		err = start_events(d);
+	if (err)
+		return err;
+	err = wf_gw_drop_privileges();
+	if (err)
+		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
+	else
+		log_debug("privileges dropped to CAP_NET_ADMIN");
+	return 0;
+}
+
+int wf_gw_daemon_run(struct wf_gw_daemon *d)
+{
+	return event_base_dispatch(d->base) < 0 ? -EIO : 0;
+}
+
+int wf_gw_daemon_print_ruleset(struct wf_gw_daemon *d, FILE *out)
+{
+	struct wf_nft_table *t = NULL, *anchor = NULL;
+	char *text = NULL;
+	bool moved;
+	int err;
+
+	err = refresh_public_addresses(d, &moved);
+	if (err)
+		log_warn("public interface %s: %s", d->s.params.public_ifname, strerror(-err));
+	err = restore(d, false);
+	if (!err)
+		err = wf_gw_render(&d->s.params, d->cfg, &d->state, &t);
+	if (!err)
+		err = wf_gw_render_anchor(&anchor);
+	if (!err)
+		err = wf_nft_table_print(anchor, &text);
+	if (!err) {
+		fputs(text, out);
+		free(text);
+		text = NULL;
+		err = wf_nft_table_print(t, &text);
+	}
+	if (!err)
+		fputs(text, out);
+	free(text);
+	wf_nft_table_free(t);
+	wf_nft_table_free(anchor);
+	return err;
+}
+
+int wf_gw_daemon_cleanup(struct wf_gw_daemon *d)
+{
+	struct wf_nft_error nerr = {0};
+	int err = wf_nft_open(&d->nft);
+
+	if (err) {
+		log_error("cannot open netlink: %s", strerror(-err));
+		return err;
+	}
+	err = wf_gw_remove_table(d->nft, &nerr);
+	if (err) {
+		log_error("cannot remove table inet %s: %s", WF_GW_TABLE, strerror(-err));
+		return err;
+	}
+	log_info("removed table inet %s (table inet %s stays: it only keeps NAT hooks alive)",
+	         WF_GW_TABLE, WF_GW_ANCHOR_TABLE);
+	return 0;
+}
+
+int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
+{
+	struct wf_gw_daemon *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->s = *s;
+	memset(&s->policy, 0, sizeof(s->policy));
+	d->cfg = &d->s.policy;
+	d->unsaved = calloc(d->cfg->n_peers + 1, sizeof(*d->unsaved));
+	d->base = event_base_new();
+	if (!d->unsaved || !d->base || wf_gw_state_init(&d->state, d->cfg->n_peers)) {
+		wf_gw_daemon_free(d);
+		return -ENOMEM;
+	}
+	*out = d;
+	return 0;
+}
+
+void wf_gw_daemon_free(struct wf_gw_daemon *d)
+{
+	if (!d)
+		return;
+	while (d->clients)
+		client_drop(d->clients, NULL);
+	for (size_t i = 0; i < d->n_listeners; i++)
+		evconnlistener_free(d->listeners[i]);
+	wf_nlwatch_free(d->watch);
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	if (d->reconcile_timer)
+		event_free(d->reconcile_timer);
+	if (d->drift_timer)
+		event_free(d->drift_timer);
+	if (d->nft)
+		wf_nft_close(d->nft);
+	if (d->rtnl)
+		wf_rtnl_close(d->rtnl);
+	if (d->base)
+		event_base_free(d->base);
+	if (d->keys)
+		sodium_free(d->keys);
+	free(d->unsaved);
+	wf_gw_state_free(&d->state);
+	wf_gw_config_free(d->cfg);
+	free(d);
+}

@@ -1,0 +1,54 @@
+/* wgfwd-gateway's running state: the listener for agents on the tunnel, one authenticated
+ * control connection per peer, and the loop that turns each peer's `state` into policy
+ * decisions, the ruleset, one nftables transaction and the persisted state.
+ *
+ *   start:  keys, forwarding, persisted state -> policy -> ruleset -> kernel, then listen
+ *   state:  policy -> ruleset -> kernel (only what changed) -> store -> state_ack
+ *   always: drift repair when the kernel or the public addresses change, and periodically
+ *
+ * Forwards stay when an agent goes away; they change only when that agent says so. */
+#ifndef WGFWD_GATEWAY_DAEMON_H
+#define WGFWD_GATEWAY_DAEMON_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include <wgfwd/gateway_policy.h>
+#include <wgfwd/gateway_render.h>
+
+#define WF_GW_LISTEN_MAX                 8
+#define WF_GW_DEFAULT_STATE_DIR          "/var/lib/wgfwd"
+#define WF_GW_DEFAULT_WIREGUARD_PORT     51820
+#define WF_GW_DEFAULT_RECONCILE_INTERVAL 30
+
+struct wf_gw_settings {
+	/* Interfaces and control port; public addresses when given explicitly. */
+	struct wf_gw_params params;
+	bool public_fixed; /* false: read (and follow) the public interface's addresses */
+	/* Where to listen; none: every address of the tunnel interface, on params.control_port. */
+	struct sockaddr_storage listen[WF_GW_LISTEN_MAX];
+	socklen_t listen_len[WF_GW_LISTEN_MAX];
+	size_t n_listen;
+	char state_dir[512];
+	unsigned reconcile_interval_s;
+	/* Peers and reserved ports; the daemon takes it over (and frees it). */
+	struct wf_gw_config policy;
+};
+
+struct wf_gw_daemon;
+
+int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out);
+void wf_gw_daemon_free(struct wf_gw_daemon *d);
+/* Everything up to accepting agents; logs what failed and returns -errno. */
+int wf_gw_daemon_start(struct wf_gw_daemon *d);
+/* Until SIGTERM or SIGINT. The rules stay in place. */
+int wf_gw_daemon_run(struct wf_gw_daemon *d);
+/* The ruleset the persisted state gives, printed without touching the kernel. */
+int wf_gw_daemon_print_ruleset(struct wf_gw_daemon *d, FILE *out);
+/* Removes the owned table (the NAT anchor stays). */
+int wf_gw_daemon_cleanup(struct wf_gw_daemon *d);
+
+#endif

@@ -1,0 +1,585 @@
+/* wgfwd-gateway as a process, in a private network namespace: agents connect from their tunnel
+ * addresses, send states, get acks, and the kernel, the state directory and `nft` show the
+ * result. The test speaks the control protocol itself (blocking sockets, the core's handshake
+ * and sealing), so it can also send what a correct agent never would. */
+#include <wgfwd/ctl.h>
+#include <wgfwd/ctl_proto.h>
+#include <wgfwd/gateway_render.h>
+#include <wgfwd/keyfile.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define TUN        "wfgw-wg"
+#define PUB        "wfgw-pub"
+#define GW_ADDR    "192.168.160.1"
+#define PEER_A     "192.168.160.2"
+#define PEER_B     "192.168.160.3"
+#define STRANGER   "192.168.160.9"
+#define CTL_PORT   51821
+#define WAIT_LIMIT 10 /* seconds: a bound against hanging, not a measurement */
+
+static char dir[64], gateway_bin[PATH_MAX], key_a_path[128], key_b_path[128];
+static uint8_t key_a[WF_KEY_LEN], key_b[WF_KEY_LEN];
+static pid_t gateway_pid;
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc != 0)
+		fail_msg("`%s' exited with %d", cmd, rc);
+}
+
+static char *output_of(const char *cmd)
+{
+	char chunk[4096], *text = NULL;
+	size_t len = 0, got;
+	FILE *p = popen(cmd, "r");
+
+	assert_non_null(p);
+	while ((got = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+		text = realloc(text, len + got + 1);
+		assert_non_null(text);
+		memcpy(text + len, chunk, got);
+		len += got;
+	}
+	pclose(p);
+	if (!text)
+		text = strdup("");
+	text[len] = '\0';
+	return text;
+}
+
+static bool ruleset_contains(const char *what)
+{
+	char *text = output_of("nft list ruleset 2>&1");
+	bool found = strstr(text, what) != NULL;
+
+	free(text);
+	return found;
+}
+
+static void write_key(const char *path, uint8_t key[WF_KEY_LEN])
+{
+	char text[WF_KEY_BASE64_LEN];
+	FILE *f;
+
+	assert_int_equal(wf_key_generate(key), 0);
+	wf_key_to_base64(key, text);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", text);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+/* ---- the daemon ---- */
+
+static int connect_from(const char *local, int *out)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = WAIT_LIMIT};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	inet_pton(AF_INET, local, &src.sin_addr);
+	inet_pton(AF_INET, GW_ADDR, &dst.sin_addr);
+	dst.sin_port = htons(CTL_PORT);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	*out = fd;
+	return 0;
+}
+
+static void gateway_start(void)
+{
+	char log[128];
+	int fd;
+
+	snprintf(log, sizeof(log), "%s/gateway.log", dir);
+	gateway_pid = fork();
+	assert_true(gateway_pid >= 0);
+	if (gateway_pid == 0) {
+		char peer_a[256], peer_b[256], state[128];
+
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, STDERR_FILENO);
+		snprintf(peer_a, sizeof(peer_a), PEER_A "=%s", key_a_path);
+		snprintf(peer_b, sizeof(peer_b), PEER_B "=%s", key_b_path);
+		snprintf(state, sizeof(state), "%s/state", dir);
+		execl(gateway_bin, gateway_bin, "--foreground", "--interface", TUN,
+		      "--public-interface", PUB, "--peer", peer_a, "--peer", peer_b, "--state-dir",
+		      state, "--reserved-ports", "8000-8099/tcp", "--log-level", "debug", NULL);
+		_exit(127);
+	}
+	/* Ready once it accepts connections (this one, from no peer, is closed at once). */
+	for (int i = 0; i < WAIT_LIMIT * 50; i++) {
+		int status;
+
+		if (connect_from(STRANGER, &fd) == 0) {
+			close(fd);
+			return;
+		}
+		if (waitpid(gateway_pid, &status, WNOHANG) == gateway_pid)
+			fail_msg("wgfwd-gateway exited with %d; see %s", status, log);
+		usleep(20000);
+	}
+	fail_msg("wgfwd-gateway does not listen; see %s", log);
+}
+
+static void gateway_stop(void)
+{
+	int status;
+
+	if (gateway_pid <= 0)
+		fail_msg("wgfwd-gateway is not running");
+	assert_int_equal(kill(gateway_pid, SIGTERM), 0);
+	assert_int_equal(waitpid(gateway_pid, &status, 0), gateway_pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	gateway_pid = 0;
+}
+
+/* ---- a protocol-speaking client on a blocking socket ---- */
+
+struct agent {
+	int fd;
+	struct wf_ctl_session session;
+};
+
+static int read_exact(int fd, void *buf, size_t len)
+{
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t n = read(fd, (uint8_t *)buf + have, len - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		have += (size_t)n;
+	}
+	return 0;
+}
+
+static int read_frame(int fd, uint8_t **body, size_t *len)
+{
+	uint8_t header[WF_CTL_FRAME_HEADER_LEN];
+	int err = read_exact(fd, header, sizeof(header));
+
+	if (err)
+		return err;
+	*len =
+	    (size_t)header[0] << 24 | (size_t)header[1] << 16 | (size_t)header[2] << 8 | header[3];
+	if (!*len || *len > WF_CTL_FRAME_MAX)
+		return -EBADMSG;
+	*body = malloc(*len);
+	assert_non_null(*body);
+	err = read_exact(fd, *body, *len);
+	if (err)
+		free(*body);
+	return err;
+}
+
+static void write_frame(int fd, const uint8_t *body, size_t len)
+{
+	uint8_t *frame = malloc(WF_CTL_FRAME_HEADER_LEN + len);
+
+	/* One write: a frame split in two waits on the peer's delayed ACK. */
+	assert_non_null(frame);
+	wf_ctl_frame_header(frame, (uint32_t)len);
+	memcpy(frame + WF_CTL_FRAME_HEADER_LEN, body, len);
+	assert_int_equal(write(fd, frame, WF_CTL_FRAME_HEADER_LEN + len),
+	                 (ssize_t)(WF_CTL_FRAME_HEADER_LEN + len));
+	free(frame);
+}
+
+/* 0 once established; -ECONNRESET when the gateway closed the connection instead, -EACCES
+ * when the gateway's proof does not verify (the connection is left open, a->fd set). */
+static int agent_connect(struct agent *a, const char *local, const uint8_t *key)
+{
+	struct wf_ctl_auth auth;
+	uint8_t out[WF_CTL_HANDSHAKE_FRAME_MAX], *in;
+	size_t out_len, in_len;
+	char err[160];
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	ret = connect_from(local, &a->fd);
+	if (ret)
+		return ret;
+	assert_int_equal(wf_ctl_auth_init(&auth, WF_CTL_CLIENT, key, local), 0);
+	assert_int_equal(wf_ctl_auth_start(&auth, out, sizeof(out), &out_len), 0);
+	write_frame(a->fd, out, out_len);
+	ret = read_frame(a->fd, &in, &in_len);
+	if (ret)
+		goto fail;
+	ret = wf_ctl_auth_step(&auth, in, in_len, out, sizeof(out), &out_len, &a->session, err,
+	                       sizeof(err));
+	free(in);
+	if (ret == -EACCES) {
+		wf_ctl_auth_clear(&auth);
+		return ret;
+	}
+	if (ret != 1)
+		fail_msg("handshake: %d %s", ret, err);
+	write_frame(a->fd, out, out_len);
+	wf_ctl_auth_clear(&auth);
+	return 0;
+fail:
+	wf_ctl_auth_clear(&auth);
+	close(a->fd);
+	a->fd = -1;
+	return ret;
+}
+
+static void agent_send_json(struct agent *a, const char *json)
+{
+	size_t len = strlen(json);
+	uint8_t *sealed = malloc(len + WF_CTL_TAG_LEN);
+
+	assert_non_null(sealed);
+	assert_int_equal(wf_ctl_seal(&a->session, (const uint8_t *)json, len, sealed), 0);
+	write_frame(a->fd, sealed, len + WF_CTL_TAG_LEN);
+	free(sealed);
+}
+
+static void agent_send(struct agent *a, const struct wf_ctl_msg *m)
+{
+	char err[256], *json;
+	size_t len;
+
+	assert_int_equal(wf_ctl_msg_encode(m, &json, &len, err, sizeof(err)), 0);
+	agent_send_json(a, json);
+	free(json);
+}
+
+/* The next message other than a ping; -ECONNRESET once the gateway closed. */
+static int agent_recv(struct agent *a, struct wf_ctl_msg *m)
+{
+	for (;;) {
+		uint8_t *body, *plain;
+		size_t len, plain_len;
+		char err[256];
+		int ret = read_frame(a->fd, &body, &len);
+
+		if (ret)
+			return ret;
+		plain = malloc(len);
+		assert_non_null(plain);
+		assert_int_equal(wf_ctl_open(&a->session, body, len, plain, &plain_len), 0);
+		free(body);
+		ret = wf_ctl_msg_decode((char *)plain, plain_len, m, err, sizeof(err));
+		free(plain);
+		if (ret)
+			fail_msg("gateway sent a bad message: %s", err);
+		if (m->type != WF_CTL_MSG_PING)
+			return 0;
+		wf_ctl_msg_clear(m);
+	}
+}
+
+static void agent_close(struct agent *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	wf_ctl_session_clear(&a->session);
+}
+
+/* Connects, checks gateway_info comes first, and leaves the connection ready for a state. */
+static void agent_up(struct agent *a, const char *local, const uint8_t *key)
+{
+	struct wf_ctl_msg m;
+
+	assert_int_equal(agent_connect(a, local, key), 0);
+	assert_int_equal(agent_recv(a, &m), 0);
+	assert_int_equal(m.type, WF_CTL_MSG_GATEWAY_INFO);
+	wf_ctl_msg_clear(&m);
+}
+
+static void send_state(struct agent *a, uint64_t generation, struct wf_ctl_forward *f, size_t nf,
+                       struct wf_ctl_egress *g, size_t ng, struct wf_ctl_msg *ack)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE};
+
+	m.state = (struct wf_ctl_state){generation, f, nf, g, ng};
+	agent_send(a, &m);
+	assert_int_equal(agent_recv(a, ack), 0);
+	assert_int_equal(ack->type, WF_CTL_MSG_STATE_ACK);
+	assert_int_equal(ack->state_ack.generation, generation);
+}
+
+/* ---- tests ---- */
+
+static void gateway_info_comes_first_with_public_address_and_mtu(void **state)
+{
+	struct agent a;
+	struct wf_ctl_msg m;
+	char text[INET_ADDRSTRLEN];
+
+	assert_int_equal(agent_connect(&a, PEER_A, key_a), 0);
+	assert_int_equal(agent_recv(&a, &m), 0);
+	assert_int_equal(m.type, WF_CTL_MSG_GATEWAY_INFO);
+	assert_int_equal(m.gateway_info.n_ipv4, 1);
+	assert_string_equal(inet_ntop(AF_INET, &m.gateway_info.ipv4[0], text, sizeof(text)),
+	                    "203.0.113.1");
+	assert_int_equal(m.gateway_info.n_ipv6, 1);
+	assert_int_equal(m.gateway_info.mtu, 1420);
+	wf_ctl_msg_clear(&m);
+	agent_close(&a);
+}
+
+static void state_is_applied_acked_and_persisted(void **state)
+{
+	struct wf_ctl_forward f[] = {{IPPROTO_TCP, AF_INET, 443, 8443},
+	                             {IPPROTO_TCP, AF_INET, 22, 22},
+	                             {IPPROTO_TCP, AF_INET, 8050, 80},
+	                             {IPPROTO_UDP, AF_INET6, 443, 443}};
+	struct wf_ctl_egress g[] = {{IPPROTO_TCP, 25, 25}};
+	struct wf_ctl_msg ack;
+	struct agent a;
+	char path[256], *text;
+
+	agent_up(&a, PEER_A, key_a);
+	send_state(&a, 1, f, 4, g, 1, &ack);
+	assert_true(ack.state_ack.applied);
+	assert_int_equal(ack.state_ack.n_forwards, 4);
+	assert_true(ack.state_ack.forwards[0].accepted);
+	assert_false(ack.state_ack.forwards[1].accepted);
+	assert_non_null(strstr(ack.state_ack.forwards[1].reason, "reserved"));
+	assert_false(ack.state_ack.forwards[2].accepted);
+	/* peer A has no IPv6 tunnel address */
+	assert_false(ack.state_ack.forwards[3].accepted);
+	assert_non_null(strstr(ack.state_ack.forwards[3].reason, "IPv6"));
+	assert_true(ack.state_ack.egress[0].accepted);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&a);
+
+	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
+	assert_false(ruleset_contains("tcp . 22 :"));
+	assert_true(ruleset_contains(PEER_A " . tcp . 25"));
+	snprintf(path, sizeof(path), "cat %s/state/peer-" PEER_A ".json", dir);
+	text = output_of(path);
+	assert_non_null(strstr(text, "\"public_port\":443"));
+	free(text);
+}
+
+static void a_port_held_by_one_peer_is_refused_to_another(void **state)
+{
+	struct wf_ctl_forward f[] = {{IPPROTO_TCP, AF_INET, 443, 443},
+	                             {IPPROTO_TCP, AF_INET, 80, 80}};
+	struct wf_ctl_msg ack;
+	struct agent b;
+
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 7, f, 2, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	assert_false(ack.state_ack.forwards[0].accepted);
+	assert_non_null(strstr(ack.state_ack.forwards[0].reason, "another peer"));
+	assert_true(ack.state_ack.forwards[1].accepted);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
+	assert_true(ruleset_contains("tcp . 80 : " PEER_B " . 80"));
+}
+
+static void connection_from_no_peer_is_closed_before_any_byte(void **state)
+{
+	uint8_t byte;
+	int fd;
+
+	assert_int_equal(connect_from(STRANGER, &fd), 0);
+	assert_int_equal(read(fd, &byte, 1), 0);
+	close(fd);
+}
+
+static void wrong_key_fails_the_handshake(void **state)
+{
+	uint8_t proof[WF_CTL_CLIENT_PROOF_LEN] = {WF_CTL_HELLO_TYPE_PROOF}, byte;
+	struct agent a;
+
+	/* peer B's key from peer A's address: the gateway's proof does not verify */
+	assert_int_equal(agent_connect(&a, PEER_A, key_b), -EACCES);
+	/* and a client that carries on regardless gets nothing but the end */
+	memset(proof + 1, 0x5a, sizeof(proof) - 1);
+	write_frame(a.fd, proof, sizeof(proof));
+	assert_int_equal(read(a.fd, &byte, 1), 0);
+	agent_close(&a);
+}
+
+static void bad_message_closes_the_connection_and_changes_nothing(void **state)
+{
+	struct wf_ctl_msg m;
+	struct agent a;
+
+	agent_up(&a, PEER_A, key_a);
+	agent_send_json(&a, "{\"v\":1,\"type\":\"state\",\"generation\":2,\"forwards\":[{\"proto\":"
+	                    "\"tcp\",\"family\":\"ipv4\",\"public_port\":9999,\"target_port\":"
+	                    "9999,\"target\":\"10.0.0.1\"}],\"egress\":[]}");
+	assert_int_equal(agent_recv(&a, &m), 0);
+	assert_int_equal(m.type, WF_CTL_MSG_ERROR);
+	wf_ctl_msg_clear(&m);
+	assert_int_equal(agent_recv(&a, &m), -ECONNRESET);
+	agent_close(&a);
+	assert_false(ruleset_contains("9999"));
+	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
+}
+
+static void forwards_stay_after_the_agent_disconnects(void **state)
+{
+	struct agent a;
+
+	agent_up(&a, PEER_A, key_a);
+	agent_close(&a);
+	/* whatever the gateway does on the close, it has been done once another peer is served */
+	agent_up(&a, PEER_B, key_b);
+	agent_close(&a);
+	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
+}
+
+static bool wait_for_ruleset(const char *what)
+{
+	for (int i = 0; i < WAIT_LIMIT * 20; i++) {
+		if (ruleset_contains(what))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static void a_flushed_chain_is_repaired(void **state)
+{
+	sh("nft flush chain inet " WF_GW_TABLE " forward");
+	assert_true(wait_for_ruleset("ct status dnat accept"));
+}
+
+static void restart_restores_forwards_before_any_agent_connects(void **state)
+{
+	gateway_stop();
+	/* SIGTERM leaves the rules in place */
+	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
+	sh("nft delete table inet " WF_GW_TABLE);
+	gateway_start();
+	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
+	assert_true(ruleset_contains("tcp . 80 : " PEER_B " . 80"));
+}
+
+static void cleanup_removes_the_table_and_keeps_the_anchor(void **state)
+{
+	char cmd[PATH_MAX + 64];
+
+	gateway_stop();
+	snprintf(cmd, sizeof(cmd), "%s --cleanup --interface " TUN, gateway_bin);
+	sh("%s", cmd);
+	assert_false(ruleset_contains("table inet " WF_GW_TABLE));
+	assert_true(ruleset_contains("table inet " WF_GW_ANCHOR_TABLE));
+	gateway_start();
+}
+
+static int setup(void **state)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return -1;
+	self[n] = '\0';
+	/* build/tests/test_gateway_daemon -> build/wgfwd-gateway */
+	snprintf(gateway_bin, sizeof(gateway_bin), "%s/../wgfwd-gateway", dirname(self));
+	if (access(gateway_bin, X_OK) < 0) {
+		print_error("%s: %s (make builds it)\n", gateway_bin, strerror(errno));
+		return -1;
+	}
+	strcpy(dir, "/tmp/wfgw-daemon-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(key_a_path, sizeof(key_a_path), "%s/a.key", dir);
+	snprintf(key_b_path, sizeof(key_b_path), "%s/b.key", dir);
+	write_key(key_a_path, key_a);
+	write_key(key_b_path, key_b);
+	sh("set -e; ip link set lo up;"
+	   /* no dummy driver on every kernel: a veth pair and a bridge serve as well */
+	   "ip link add " TUN " type veth peer name wfgw-wg-peer;"
+	   "ip link set " TUN " mtu 1420 up; ip link set wfgw-wg-peer up;"
+	   "ip addr add " GW_ADDR "/24 dev " TUN ";"
+	   "ip addr add " PEER_A "/32 dev lo; ip addr add " PEER_B "/32 dev lo;"
+	   "ip addr add " STRANGER "/32 dev lo;"
+	   "ip link add " PUB " type bridge; ip link set " PUB " up;"
+	   "ip addr add 203.0.113.1/24 dev " PUB ";"
+	   "ip -6 addr add 2001:db8::1/64 dev " PUB " nodad");
+	gateway_start();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	if (gateway_pid > 0) {
+		kill(gateway_pid, SIGTERM);
+		waitpid(gateway_pid, NULL, 0);
+	}
+	if (getenv("WFGW_KEEP_LOG")) {
+		fprintf(stderr, "gateway log kept in %s/gateway.log\n", dir);
+		return 0;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(gateway_info_comes_first_with_public_address_and_mtu),
+	    cmocka_unit_test(state_is_applied_acked_and_persisted),
+	    cmocka_unit_test(a_port_held_by_one_peer_is_refused_to_another),
+	    cmocka_unit_test(connection_from_no_peer_is_closed_before_any_byte),
+	    cmocka_unit_test(wrong_key_fails_the_handshake),
+	    cmocka_unit_test(bad_message_closes_the_connection_and_changes_nothing),
+	    cmocka_unit_test(forwards_stay_after_the_agent_disconnects),
+	    cmocka_unit_test(a_flushed_chain_is_repaired),
+	    cmocka_unit_test(restart_restores_forwards_before_any_agent_connects),
+	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),
+	};
+
+	/* Never the machine's own namespace, whatever a test does. */
+	if (unshare(CLONE_NEWNET) < 0) {
+		fprintf(stderr, "unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
+		return 1;
+	}
+	return cmocka_run_group_tests_name("gateway_daemon", tests, setup, teardown);
+}
