@@ -982,7 +982,7 @@ static struct nlmsghdr *request_hdr(struct wf_nft *n, char *buf, uint16_t cmd, u
 	return nftnl_nlmsg_build_hdr(buf, cmd, family, flags, ++n->seq ? n->seq : ++n->seq);
 }
 
-static int table_cb(const struct nlmsghdr *nlh, void *data)
+static int ignore_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return MNL_CB_OK;
 }
@@ -1000,7 +1000,7 @@ static int table_exists(struct wf_nft *n, uint8_t family, const char *name)
 	nlh = request_hdr(n, buf, NFT_MSG_GETTABLE, family, NLM_F_ACK);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	return request(n, nlh, table_cb, NULL);
+	return request(n, nlh, ignore_cb, NULL);
 }
 
 struct chains_ctx {
@@ -1089,6 +1089,29 @@ static int elems_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static int cmp_bytes(const void *a, const void *b, void *len)
+{
+	return memcmp(a, b, *(size_t *)len);
+}
+
+/* An element dump resumes each message by skipping as many elements as were sent; when the
+ * kernel's hash table resizes between two messages (it does after large inserts), some
+ * elements come twice and as many never. Duplicates are the tell: the caller reads again. */
+static bool has_duplicates(const struct wf_nft_set *s)
+{
+	uint8_t *enc;
+	size_t len;
+	bool dup = false;
+
+	if (s->n_elems < 2 || wf_nft_set_encode_elems(s, &enc, &len))
+		return false;
+	qsort_r(enc, s->n_elems, len, cmp_bytes, &len);
+	for (size_t i = 1; i < s->n_elems && !dup; i++)
+		dup = !memcmp(enc + (i - 1) * len, enc + i * len, len);
+	free(enc);
+	return dup;
+}
+
 static int read_elems(struct wf_nft *n, uint8_t family, const char *table, struct wf_nft_set *s)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -1133,6 +1156,8 @@ static int read_elems(struct wf_nft *n, uint8_t family, const char *table, struc
 		ret = wf_nft_set_add_elem(s, &we);
 	}
 	nftnl_set_elems_iter_destroy(it);
+	if (!ret && has_duplicates(s))
+		ret = -EINTR;
 out:
 	nftnl_set_free(ns);
 	return ret;
@@ -1277,8 +1302,12 @@ int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct 
 {
 	int ret;
 
-	/* a dump that raced with a change is flagged by the kernel: read it again */
+	/* a dump that raced with a change is flagged: read it again, giving the kernel's
+	 * deferred hash resizing a moment to finish */
 	for (int i = 0; i < DUMP_RETRIES; i++) {
+		struct timespec pause = {0, 10000000L * i};
+
+		nanosleep(&pause, NULL);
 		ret = table_get_once(n, family, name, out);
 		if (ret != -EINTR)
 			break;
@@ -1286,11 +1315,33 @@ int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct 
 	return ret;
 }
 
+static int chain_exists(struct wf_nft *n, uint8_t family, const char *table, const char *chain)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!ch)
+		return -ENOMEM;
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, family);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, chain);
+	nlh = request_hdr(n, buf, NFT_MSG_GETCHAIN, family, NLM_F_ACK);
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	nftnl_chain_free(ch);
+	return request(n, nlh, ignore_cb, NULL);
+}
+
 int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, const char *chain,
                            struct wf_nft_rule **rules, size_t *n_rules)
 {
 	struct rules_ctx rc;
 	int ret;
+
+	/* a rule dump of a missing chain is merely empty */
+	ret = chain_exists(n, family, table, chain);
+	if (ret)
+		return ret;
 
 	for (int i = 0; i < DUMP_RETRIES; i++) {
 		rc = (struct rules_ctx){.table = table, .chain = chain};
@@ -1363,11 +1414,6 @@ static const struct wf_nft_chain *find_chain(const struct wf_nft_table *t, const
 		if (!strcmp(t->chains[i].name, name))
 			return &t->chains[i];
 	return NULL;
-}
-
-static int cmp_bytes(const void *a, const void *b, void *len)
-{
-	return memcmp(a, b, *(size_t *)len);
 }
 
 static bool set_equal(const struct wf_nft_set *a, const struct wf_nft_set *b)

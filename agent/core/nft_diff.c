@@ -91,7 +91,7 @@ static struct elem_ref *sorted_refs(const struct wf_nft_set *s)
 	for (size_t i = 0; i < s->n_elems; i++) {
 		refs[i].key_len = encode_values(s->elems[i].key, s->n_key, refs[i].bytes);
 		refs[i].len = refs[i].key_len + encode_values(s->elems[i].data, s->n_data,
-							      refs[i].bytes + refs[i].key_len);
+		                                              refs[i].bytes + refs[i].key_len);
 		refs[i].elem = &s->elems[i];
 	}
 	qsort(refs, s->n_elems, sizeof(*refs), compare_refs);
@@ -109,7 +109,7 @@ static void copy_set_header(struct wf_nft_set *dst, const struct wf_nft_set *src
 }
 
 int wf_nft_set_diff(const struct wf_nft_set *have, const struct wf_nft_set *want,
-		    struct wf_nft_set *add, struct wf_nft_set *del)
+                    struct wf_nft_set *add, struct wf_nft_set *del)
 {
 	struct elem_ref *h = NULL, *w = NULL;
 	size_t i = 0, j = 0;

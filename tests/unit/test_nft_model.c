@@ -61,7 +61,7 @@ static void add(struct wf_nft_rule *r, struct wf_nft_item it)
 }
 
 static void match(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op,
-		  struct wf_nft_value v)
+                  struct wf_nft_value v)
 {
 	wf_nft_rule_match(r, f, op, &v);
 }
@@ -70,10 +70,10 @@ static struct wf_nft_rule dnat_map_rule(uint8_t family, const char *map)
 {
 	struct wf_nft_rule r = {.chain = "prerouting"};
 	struct wf_nft_item it = {
-		.kind = WF_NFT_DNAT_MAP,
-		.keys = {WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT},
-		.n_keys = 2,
-		.family = family,
+	    .kind = WF_NFT_DNAT_MAP,
+	    .keys = {WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT},
+	    .n_keys = 2,
+	    .family = family,
 	};
 
 	snprintf(it.set, sizeof(it.set), "%s", map);
@@ -125,18 +125,18 @@ static void dnat_map_takes_the_port_from_the_register_after_the_address(void **s
 
 	/* ipv4_addr . inet_service: the port lands in 32-bit register 1 (NFT_REG32_01 = 9) */
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load l4proto => reg 1 ]\n"
-			"[ payload load 2b @ transport header + 2 => reg 9 ]\n"
-			"[ lookup reg 1 set dnat4 dreg 1 0x0 ]\n"
-			"[ nat dnat ip addr_min reg 1 proto_min reg 9 ]\n");
+	                "[ meta load l4proto => reg 1 ]\n"
+	                "[ payload load 2b @ transport header + 2 => reg 9 ]\n"
+	                "[ lookup reg 1 set dnat4 dreg 1 0x0 ]\n"
+	                "[ nat dnat ip addr_min reg 1 proto_min reg 9 ]\n");
 	/* ipv6_addr . inet_service: 32-bit register 4, which nft and the kernel name by its
 	 * 128-bit register, reg 2 */
 	r = dnat_map_rule(NFPROTO_IPV6, "dnat6");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load l4proto => reg 1 ]\n"
-			"[ payload load 2b @ transport header + 2 => reg 9 ]\n"
-			"[ lookup reg 1 set dnat6 dreg 1 0x0 ]\n"
-			"[ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]\n");
+	                "[ meta load l4proto => reg 1 ]\n"
+	                "[ payload load 2b @ transport header + 2 => reg 9 ]\n"
+	                "[ lookup reg 1 set dnat6 dreg 1 0x0 ]\n"
+	                "[ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]\n");
 }
 
 static void mss_clamp_converts_the_mtu_to_network_order_before_writing(void **state)
@@ -147,14 +147,14 @@ static void mss_clamp_converts_the_mtu_to_network_order_before_writing(void **st
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_MSS_CLAMP});
 	assert_rule_prints(&r, "tcp flags syn tcp option maxseg size set rt mtu");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load l4proto => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000006 ]\n"
-			"[ payload load 1b @ transport header + 13 => reg 1 ]\n"
-			"[ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
-			"[ cmp neq reg 1 0x00000000 ]\n"
-			"[ rt load tcpmss => reg 1 ]\n"
-			"[ byteorder reg 1 = hton(reg 1, 2, 2) ]\n"
-			"[ exthdr write tcpopt reg 1 => 2b @ 2 + 2 ]\n");
+	                "[ meta load l4proto => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000006 ]\n"
+	                "[ payload load 1b @ transport header + 13 => reg 1 ]\n"
+	                "[ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
+	                "[ cmp neq reg 1 0x00000000 ]\n"
+	                "[ rt load tcpmss => reg 1 ]\n"
+	                "[ byteorder reg 1 = hton(reg 1, 2, 2) ]\n"
+	                "[ exthdr write tcpopt reg 1 => 2b @ 2 + 2 ]\n");
 }
 
 static void ct_mark_rules_print_and_encode_like_nft(void **state)
@@ -166,25 +166,25 @@ static void ct_mark_rules_print_and_encode_like_nft(void **state)
 	add(&in, (struct wf_nft_item){.kind = WF_NFT_CT_MARK_SET, .mark = 0x100});
 	assert_rule_prints(&in, "iifname \"wg0\" ct state new ct mark set 0x00000100");
 	assert_bytecode(NFPROTO_INET, &in,
-			"[ meta load iifname => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00306777 0x00000000 0x00000000 0x00000000 ]\n"
-			"[ ct load state => reg 1 ]\n"
-			"[ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]\n"
-			"[ cmp neq reg 1 0x00000000 ]\n"
-			"[ immediate reg 1 0x00000100 ]\n"
-			"[ ct set mark with reg 1 ]\n");
+	                "[ meta load iifname => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00306777 0x00000000 0x00000000 0x00000000 ]\n"
+	                "[ ct load state => reg 1 ]\n"
+	                "[ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]\n"
+	                "[ cmp neq reg 1 0x00000000 ]\n"
+	                "[ immediate reg 1 0x00000100 ]\n"
+	                "[ ct set mark with reg 1 ]\n");
 
 	match(&back, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, proto(1));
 	match(&back, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, mark(0x100));
 	add(&back, (struct wf_nft_item){.kind = WF_NFT_META_MARK_FROM_CT});
 	assert_rule_prints(&back, "ct direction reply ct mark 0x00000100 meta mark set ct mark");
 	assert_bytecode(NFPROTO_INET, &back,
-			"[ ct load direction => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000001 ]\n"
-			"[ ct load mark => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000100 ]\n"
-			"[ ct load mark => reg 1 ]\n"
-			"[ meta set mark with reg 1 ]\n");
+	                "[ ct load direction => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000001 ]\n"
+	                "[ ct load mark => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000100 ]\n"
+	                "[ ct load mark => reg 1 ]\n"
+	                "[ meta set mark with reg 1 ]\n");
 }
 
 static void docker_user_rule_is_encoded_as_iptables_writes_it(void **state)
@@ -194,21 +194,21 @@ static void docker_user_rule_is_encoded_as_iptables_writes_it(void **state)
 
 	assert_rule_prints(&r, "iifname \"wg0\" ct status dnat counter accept");
 	assert_bytecode(NFPROTO_IPV4, &r,
-			"[ meta load iifname => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00306777 0x00000000 0x00000000 0x00000000 ]\n"
-			"[ ct load status => reg 1 ]\n"
-			"[ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]\n"
-			"[ cmp neq reg 1 0x00000000 ]\n"
-			"[ counter pkts 0 bytes 0 ]\n"
-			"[ immediate reg 0 accept ]\n");
+	                "[ meta load iifname => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00306777 0x00000000 0x00000000 0x00000000 ]\n"
+	                "[ ct load status => reg 1 ]\n"
+	                "[ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]\n"
+	                "[ cmp neq reg 1 0x00000000 ]\n"
+	                "[ counter pkts 0 bytes 0 ]\n"
+	                "[ immediate reg 0 accept ]\n");
 	/* iptables 1.8 reads neither native ct expressions nor anything but its xt match */
 	r.iptables_compat = true;
 	assert_bytecode(NFPROTO_IPV4, &r,
-			"[ meta load iifname => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00306777 ]\n"
-			"[ match name conntrack rev 3 ]\n"
-			"[ counter pkts 0 bytes 0 ]\n"
-			"[ immediate reg 0 accept ]\n");
+	                "[ meta load iifname => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00306777 ]\n"
+	                "[ match name conntrack rev 3 ]\n"
+	                "[ counter pkts 0 bytes 0 ]\n"
+	                "[ immediate reg 0 accept ]\n");
 	assert_int_equal(wf_nft_rule_bytecode(NFPROTO_IPV4, &r, &out), 0);
 	free(out);
 }
@@ -221,18 +221,18 @@ static void masquerade_and_nat_items_print_their_family(void **state)
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_MASQUERADE});
 	assert_rule_prints(&r, "oifname \"eth0\" masquerade");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load oifname => reg 1 ]\n"
-			"[ cmp eq reg 1 0x30687465 0x00000000 0x00000000 0x00000000 ]\n"
-			"[ masq ]\n");
+	                "[ meta load oifname => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x30687465 0x00000000 0x00000000 0x00000000 ]\n"
+	                "[ masq ]\n");
 
 	r = (struct wf_nft_rule){.chain = "postrouting"};
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_SNAT_KEEP_SOURCE, .family = NFPROTO_IPV4});
 	assert_rule_prints(&r, "snat ip to ip saddr");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load nfproto => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000002 ]\n"
-			"[ payload load 4b @ network header + 12 => reg 1 ]\n"
-			"[ nat snat ip addr_min reg 1 ]\n");
+	                "[ meta load nfproto => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000002 ]\n"
+	                "[ payload load 4b @ network header + 12 => reg 1 ]\n"
+	                "[ nat snat ip addr_min reg 1 ]\n");
 
 	r = (struct wf_nft_rule){.chain = "postrouting"};
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_SNAT_KEEP_SOURCE, .family = NFPROTO_IPV6});
@@ -240,16 +240,15 @@ static void masquerade_and_nat_items_print_their_family(void **state)
 
 	r = (struct wf_nft_rule){.chain = "prerouting"};
 	match(&r, WF_NFT_F_L4PROTO, WF_NFT_OP_EQ, proto(6));
-	add(&r, (struct wf_nft_item){.kind = WF_NFT_DNAT,
-				     .nat_addr = ip6("2001:db8::7"),
-				     .nat_port = 8080});
+	add(&r, (struct wf_nft_item){
+	            .kind = WF_NFT_DNAT, .nat_addr = ip6("2001:db8::7"), .nat_port = 8080});
 	assert_rule_prints(&r, "meta l4proto tcp dnat ip6 to [2001:db8::7]:8080");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load l4proto => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000006 ]\n"
-			"[ immediate reg 1 0xb80d0120 0x00000000 0x00000000 0x07000000 ]\n"
-			"[ immediate reg 2 0x0000901f ]\n"
-			"[ nat dnat ip6 addr_min reg 1 proto_min reg 2 flags 0x2 ]\n");
+	                "[ meta load l4proto => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000006 ]\n"
+	                "[ immediate reg 1 0xb80d0120 0x00000000 0x00000000 0x07000000 ]\n"
+	                "[ immediate reg 2 0x0000901f ]\n"
+	                "[ nat dnat ip6 addr_min reg 1 proto_min reg 2 flags 0x2 ]\n");
 
 	r = (struct wf_nft_rule){.chain = "postrouting"};
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_SNAT, .nat_addr = ip4("192.0.2.9")});
@@ -266,19 +265,19 @@ static void address_matches_check_the_family_only_in_inet_tables(void **state)
 	r.items[1].prefix_len = 12;
 	assert_rule_prints(&r, "ip saddr 10.1.0.0/16 ip daddr != 10.16.0.0/12");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load nfproto => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000002 ]\n"
-			"[ payload load 2b @ network header + 12 => reg 1 ]\n"
-			"[ cmp eq reg 1 0x0000010a ]\n"
-			"[ payload load 4b @ network header + 16 => reg 1 ]\n"
-			"[ bitwise reg 1 = ( reg 1 & 0x0000f0ff ) ^ 0x00000000 ]\n"
-			"[ cmp neq reg 1 0x0000100a ]\n");
+	                "[ meta load nfproto => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000002 ]\n"
+	                "[ payload load 2b @ network header + 12 => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x0000010a ]\n"
+	                "[ payload load 4b @ network header + 16 => reg 1 ]\n"
+	                "[ bitwise reg 1 = ( reg 1 & 0x0000f0ff ) ^ 0x00000000 ]\n"
+	                "[ cmp neq reg 1 0x0000100a ]\n");
 	assert_bytecode(NFPROTO_IPV4, &r,
-			"[ payload load 2b @ network header + 12 => reg 1 ]\n"
-			"[ cmp eq reg 1 0x0000010a ]\n"
-			"[ payload load 4b @ network header + 16 => reg 1 ]\n"
-			"[ bitwise reg 1 = ( reg 1 & 0x0000f0ff ) ^ 0x00000000 ]\n"
-			"[ cmp neq reg 1 0x0000100a ]\n");
+	                "[ payload load 2b @ network header + 12 => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x0000010a ]\n"
+	                "[ payload load 4b @ network header + 16 => reg 1 ]\n"
+	                "[ bitwise reg 1 = ( reg 1 & 0x0000f0ff ) ^ 0x00000000 ]\n"
+	                "[ cmp neq reg 1 0x0000100a ]\n");
 }
 
 static void port_ranges_and_fib_types_encode_like_nft(void **state)
@@ -286,48 +285,48 @@ static void port_ranges_and_fib_types_encode_like_nft(void **state)
 	struct wf_nft_rule r = {.chain = "c"};
 
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_MATCH,
-				     .field = WF_NFT_F_TH_SPORT,
-				     .op = WF_NFT_OP_RANGE,
-				     .value = port(1000),
-				     .value_hi = port(2000)});
+	                             .field = WF_NFT_F_TH_SPORT,
+	                             .op = WF_NFT_OP_RANGE,
+	                             .value = port(1000),
+	                             .value_hi = port(2000)});
 	match(&r, WF_NFT_F_TH_DPORT, WF_NFT_OP_NEQ, port(22));
 	match(&r, WF_NFT_F_FIB_DADDR_TYPE, WF_NFT_OP_EQ, mark(2 /* RTN_LOCAL */));
-	add(&r, (struct wf_nft_item){.kind = WF_NFT_VERDICT, .verdict = WF_NFT_JUMP,
-				     .chain = "next"});
+	add(&r,
+	    (struct wf_nft_item){.kind = WF_NFT_VERDICT, .verdict = WF_NFT_JUMP, .chain = "next"});
 	assert_rule_prints(&r, "th sport 1000-2000 th dport != 22 fib daddr type local jump next");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ payload load 2b @ transport header + 0 => reg 1 ]\n"
-			"[ cmp gte reg 1 0x0000e803 ]\n"
-			"[ cmp lte reg 1 0x0000d007 ]\n"
-			"[ payload load 2b @ transport header + 2 => reg 1 ]\n"
-			"[ cmp neq reg 1 0x00001600 ]\n"
-			"[ fib daddr type => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000002 ]\n"
-			"[ immediate reg 0 jump -> next ]\n");
+	                "[ payload load 2b @ transport header + 0 => reg 1 ]\n"
+	                "[ cmp gte reg 1 0x0000e803 ]\n"
+	                "[ cmp lte reg 1 0x0000d007 ]\n"
+	                "[ payload load 2b @ transport header + 2 => reg 1 ]\n"
+	                "[ cmp neq reg 1 0x00001600 ]\n"
+	                "[ fib daddr type => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000002 ]\n"
+	                "[ immediate reg 0 jump -> next ]\n");
 }
 
 static void set_lookup_loads_concatenations_into_padded_registers(void **state)
 {
 	struct wf_nft_rule r = {.chain = "c"};
 	struct wf_nft_item it = {
-		.kind = WF_NFT_MATCH_SET,
-		.keys = {WF_NFT_F_IP_DADDR, WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT},
-		.n_keys = 3,
-		.set = "published",
-		.negate = true,
+	    .kind = WF_NFT_MATCH_SET,
+	    .keys = {WF_NFT_F_IP_DADDR, WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT},
+	    .n_keys = 3,
+	    .set = "published",
+	    .negate = true,
 	};
 
 	add(&r, it);
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_VERDICT, .verdict = WF_NFT_DROP});
 	assert_rule_prints(&r, "ip daddr . meta l4proto . th dport != @published drop");
 	assert_bytecode(NFPROTO_INET, &r,
-			"[ meta load nfproto => reg 1 ]\n"
-			"[ cmp eq reg 1 0x00000002 ]\n"
-			"[ payload load 4b @ network header + 16 => reg 1 ]\n"
-			"[ meta load l4proto => reg 9 ]\n"
-			"[ payload load 2b @ transport header + 2 => reg 10 ]\n"
-			"[ lookup reg 1 set published 0x1 ]\n"
-			"[ immediate reg 0 drop ]\n");
+	                "[ meta load nfproto => reg 1 ]\n"
+	                "[ cmp eq reg 1 0x00000002 ]\n"
+	                "[ payload load 4b @ network header + 16 => reg 1 ]\n"
+	                "[ meta load l4proto => reg 9 ]\n"
+	                "[ payload load 2b @ transport header + 2 => reg 10 ]\n"
+	                "[ lookup reg 1 set published 0x1 ]\n"
+	                "[ immediate reg 0 drop ]\n");
 }
 
 static void rule_comment_is_printed_last(void **state)
@@ -392,27 +391,28 @@ static struct wf_nft_table *sample_table(void)
 {
 	struct wf_nft_table *t = wf_nft_table_new(NFPROTO_INET, "wgfwd");
 	struct wf_nft_chain pre = {.name = "prerouting",
-				   .base = true,
-				   .type = "nat",
-				   .hook = NF_INET_PRE_ROUTING,
-				   .priority = -100,
-				   .policy = NF_ACCEPT};
+	                           .base = true,
+	                           .type = "nat",
+	                           .hook = NF_INET_PRE_ROUTING,
+	                           .priority = -100,
+	                           .policy = NF_ACCEPT};
 	struct wf_nft_chain fwd = {.name = "forward",
-				   .base = true,
-				   .type = "filter",
-				   .hook = NF_INET_FORWARD,
-				   .priority = 0,
-				   .policy = NF_DROP};
+	                           .base = true,
+	                           .type = "filter",
+	                           .hook = NF_INET_FORWARD,
+	                           .priority = 0,
+	                           .policy = NF_DROP};
 	struct wf_nft_set map = {
-		.name = "dnat4",
-		.key = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE},
-		.n_key = 2,
-		.data = {WF_NFT_T_IPV4_ADDR, WF_NFT_T_INET_SERVICE},
-		.n_data = 2,
+	    .name = "dnat4",
+	    .key = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE},
+	    .n_key = 2,
+	    .data = {WF_NFT_T_IPV4_ADDR, WF_NFT_T_INET_SERVICE},
+	    .n_data = 2,
 	};
-	struct wf_nft_elem e1 = {.key = {proto(17), port(53)}, .data = {ip4("192.0.2.5"), port(53)}};
+	struct wf_nft_elem e1 = {.key = {proto(17), port(53)},
+	                         .data = {ip4("192.0.2.5"), port(53)}};
 	struct wf_nft_elem e2 = {.key = {proto(6), port(443)},
-				 .data = {ip4("192.0.2.5"), port(8443)}};
+	                         .data = {ip4("192.0.2.5"), port(8443)}};
 	struct wf_nft_rule r = dnat_map_rule(NFPROTO_IPV4, "dnat4");
 	struct wf_nft_rule syn = {.chain = "forward"};
 
@@ -438,23 +438,23 @@ static void table_prints_sets_then_chains_with_sorted_elements(void **state)
 
 	assert_int_equal(wf_nft_table_print(t, &out), 0);
 	assert_string_equal(out, "table inet wgfwd {\n"
-				 "\tmap dnat4 {\n"
-				 "\t\ttype inet_proto . inet_service : ipv4_addr . inet_service\n"
-				 "\t\telements = { tcp . 443 : 192.0.2.5 . 8443,\n"
-				 "\t\t\t     udp . 53 : 192.0.2.5 . 53 }\n"
-				 "\t}\n"
-				 "\n"
-				 "\tchain prerouting {\n"
-				 "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-				 "\t\tdnat ip to meta l4proto . th dport map @dnat4 comment "
-				 "\"published ports\"\n"
-				 "\t}\n"
-				 "\n"
-				 "\tchain forward {\n"
-				 "\t\ttype filter hook forward priority filter; policy drop;\n"
-				 "\t\ttcp flags syn tcp option maxseg size set rt mtu\n"
-				 "\t}\n"
-				 "}\n");
+	                         "\tmap dnat4 {\n"
+	                         "\t\ttype inet_proto . inet_service : ipv4_addr . inet_service\n"
+	                         "\t\telements = { tcp . 443 : 192.0.2.5 . 8443,\n"
+	                         "\t\t\t     udp . 53 : 192.0.2.5 . 53 }\n"
+	                         "\t}\n"
+	                         "\n"
+	                         "\tchain prerouting {\n"
+	                         "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+	                         "\t\tdnat ip to meta l4proto . th dport map @dnat4 comment "
+	                         "\"published ports\"\n"
+	                         "\t}\n"
+	                         "\n"
+	                         "\tchain forward {\n"
+	                         "\t\ttype filter hook forward priority filter; policy drop;\n"
+	                         "\t\ttcp flags syn tcp option maxseg size set rt mtu\n"
+	                         "\t}\n"
+	                         "}\n");
 	free(out);
 	wf_nft_table_free(t);
 }
@@ -506,7 +506,7 @@ static void rules_differ_when_an_item_or_the_comment_differs(void **state)
 	b->rules[0].items[0].keys[1] = WF_NFT_F_TH_SPORT;
 	assert_false(wf_nft_rule_equal(&a->rules[0], &b->rules[0]));
 	assert_int_not_equal(wf_nft_rule_digest(NFPROTO_INET, &a->rules[0]),
-			     wf_nft_rule_digest(NFPROTO_INET, &b->rules[0]));
+	                     wf_nft_rule_digest(NFPROTO_INET, &b->rules[0]));
 	wf_nft_table_free(a);
 	wf_nft_table_free(b);
 }
@@ -532,10 +532,10 @@ static void invalid_items_are_refused(void **state)
 
 	/* ranges over host-order fields would compare bytes in the wrong order */
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_MATCH,
-				     .field = WF_NFT_F_META_MARK,
-				     .op = WF_NFT_OP_RANGE,
-				     .value = mark(1),
-				     .value_hi = mark(5)});
+	                             .field = WF_NFT_F_META_MARK,
+	                             .op = WF_NFT_OP_RANGE,
+	                             .value = mark(1),
+	                             .value_hi = mark(5)});
 	assert_int_equal(wf_nft_rule_bytecode(NFPROTO_INET, &r, &out), -EINVAL);
 	r = dnat_map_rule(0, "dnat");
 	assert_int_equal(wf_nft_rule_bytecode(NFPROTO_INET, &r, &out), -EINVAL);
@@ -545,24 +545,24 @@ static void invalid_items_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(dnat_map_rule_prints_as_nft_writes_it),
-		cmocka_unit_test(dnat_map_takes_the_port_from_the_register_after_the_address),
-		cmocka_unit_test(mss_clamp_converts_the_mtu_to_network_order_before_writing),
-		cmocka_unit_test(ct_mark_rules_print_and_encode_like_nft),
-		cmocka_unit_test(docker_user_rule_is_encoded_as_iptables_writes_it),
-		cmocka_unit_test(masquerade_and_nat_items_print_their_family),
-		cmocka_unit_test(address_matches_check_the_family_only_in_inet_tables),
-		cmocka_unit_test(port_ranges_and_fib_types_encode_like_nft),
-		cmocka_unit_test(set_lookup_loads_concatenations_into_padded_registers),
-		cmocka_unit_test(rule_comment_is_printed_last),
-		cmocka_unit_test(set_types_encode_as_nft_concatenations),
-		cmocka_unit_test(elements_pad_every_concatenated_field_to_four_bytes),
-		cmocka_unit_test(table_prints_sets_then_chains_with_sorted_elements),
-		cmocka_unit_test(builders_copy_what_they_are_given_and_find_by_name),
-		cmocka_unit_test(equal_tables_ignore_element_order),
-		cmocka_unit_test(rules_differ_when_an_item_or_the_comment_differs),
-		cmocka_unit_test(desired_rule_without_family_takes_the_other_side),
-		cmocka_unit_test(invalid_items_are_refused),
+	    cmocka_unit_test(dnat_map_rule_prints_as_nft_writes_it),
+	    cmocka_unit_test(dnat_map_takes_the_port_from_the_register_after_the_address),
+	    cmocka_unit_test(mss_clamp_converts_the_mtu_to_network_order_before_writing),
+	    cmocka_unit_test(ct_mark_rules_print_and_encode_like_nft),
+	    cmocka_unit_test(docker_user_rule_is_encoded_as_iptables_writes_it),
+	    cmocka_unit_test(masquerade_and_nat_items_print_their_family),
+	    cmocka_unit_test(address_matches_check_the_family_only_in_inet_tables),
+	    cmocka_unit_test(port_ranges_and_fib_types_encode_like_nft),
+	    cmocka_unit_test(set_lookup_loads_concatenations_into_padded_registers),
+	    cmocka_unit_test(rule_comment_is_printed_last),
+	    cmocka_unit_test(set_types_encode_as_nft_concatenations),
+	    cmocka_unit_test(elements_pad_every_concatenated_field_to_four_bytes),
+	    cmocka_unit_test(table_prints_sets_then_chains_with_sorted_elements),
+	    cmocka_unit_test(builders_copy_what_they_are_given_and_find_by_name),
+	    cmocka_unit_test(equal_tables_ignore_element_order),
+	    cmocka_unit_test(rules_differ_when_an_item_or_the_comment_differs),
+	    cmocka_unit_test(desired_rule_without_family_takes_the_other_side),
+	    cmocka_unit_test(invalid_items_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
