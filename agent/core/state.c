@@ -396,6 +396,25 @@ static void add_egress(struct builder *b, const struct wf_container *c, const st
 	}
 }
 
+/* A mistyped key (wgfwd.port) would otherwise do nothing, silently. */
+static void report_unknown_labels(struct builder *b, const struct wf_container *c)
+{
+	static const char *const known[] = {WF_LABEL_PORTS, WF_LABEL_EGRESS, WF_LABEL_NETWORK,
+	                                    WF_LABEL_ENABLE};
+
+	for (size_t i = 0; i < c->n_labels; i++) {
+		const char *key = c->labels[i].key;
+		bool ok = strncmp(key, "wgfwd.", 6) != 0;
+
+		for (size_t k = 0; !ok && k < sizeof(known) / sizeof(known[0]); k++)
+			ok = !strcmp(key, known[k]);
+		if (!ok)
+			add_problem(b, c, key, false,
+			            "unknown label (known: " WF_LABEL_PORTS ", " WF_LABEL_EGRESS
+			            ", " WF_LABEL_NETWORK ", " WF_LABEL_ENABLE ")");
+	}
+}
+
 static void build_container(struct builder *b, const struct wf_container *c)
 {
 	const char *ports = wf_container_label(c, WF_LABEL_PORTS);
@@ -410,7 +429,10 @@ static void build_container(struct builder *b, const struct wf_container *c)
 	struct target t;
 	bool on = true;
 
-	if (!c->running || (!ports && !egress))
+	if (!c->running)
+		return;
+	report_unknown_labels(b, c);
+	if (!ports && !egress)
 		return;
 	if (enable && wf_parse_bool(enable, &on, err, sizeof(err)) < 0) {
 		add_problem(b, c, WF_LABEL_ENABLE, false, "%s", err);

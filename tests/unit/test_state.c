@@ -964,6 +964,34 @@ static void container_copy_is_deep_and_frees_cleanly(void **state)
 	wf_container_free(NULL);
 }
 
+static void mistyped_label_is_reported_and_the_rest_still_applies(void **state)
+{
+	struct wf_container *c = web();
+	struct wf_desired *d;
+
+	label(c, "wgfwd.egres", "smtp");
+	d = build();
+	assert_int_equal(d->n_forwards, 1);
+	assert_int_equal(d->n_problems, 1);
+	assert_problem(&d->problems[0], "web", "wgfwd.egres", false,
+	               "unknown label (known: wgfwd.ports, wgfwd.egress, wgfwd.network, "
+	               "wgfwd.enable)");
+}
+
+static void only_a_mistyped_label_is_still_reported(void **state)
+{
+	struct wf_container *c = add("web", "aaaa0001", 100);
+	struct wf_desired *d;
+
+	label(c, "wgfwd.port", "443");
+	label(c, "com.example.other", "x");
+	net(c, "web_default", "br-web", "172.18.0.2", NULL);
+	d = build();
+	assert_int_equal(d->n_forwards, 0);
+	assert_int_equal(d->n_problems, 1);
+	assert_string_equal(d->problems[0].label, "wgfwd.port");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -994,6 +1022,8 @@ int main(void)
 	    T(enable_false_switches_a_container_off),
 	    T(bad_enable_value_switches_the_container_off_with_a_problem),
 	    T(bad_entries_keep_the_other_entries),
+	    T(mistyped_label_is_reported_and_the_rest_still_applies),
+	    T(only_a_mistyped_label_is_still_reported),
 	    T(only_bad_entries_give_no_network_problem),
 	    T(older_container_wins_a_port_whatever_the_input_order),
 	    T(same_age_conflict_goes_to_the_lower_id),
