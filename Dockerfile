@@ -22,7 +22,7 @@ RUN make -j"$(nproc)" all && make install PREFIX=/usr DESTDIR=/out
 FROM ${BASE}
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libnftnl11 libmnl0 libcurl4 libjson-c5 libevent-2.1-7 libevent-core-2.1-7 libsodium23 \
+      libnftnl11 libmnl0 libcurl4 libjson-c5 libevent-2.1-7 libevent-core-2.1-7 libsodium23 netbase \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/sbin/ /usr/sbin/
 COPY --from=build /out/usr/bin/ /usr/bin/
