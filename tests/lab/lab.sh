@@ -123,13 +123,27 @@ pid_of() {
 	[ -n "$pid" ] && running "$pid" && echo "$pid"
 }
 
-# Starts a daemon detached from this shell and from the lock descriptors (8, 9), so that it
-# neither dies with the caller's terminal nor keeps the lab locked.
+# Starts CMD detached from this shell and from the lock descriptors (8, 9), so that it neither
+# dies with the caller's terminal nor keeps the lab locked; setsid makes it the leader of its
+# own process group, which stop_spawned signals as a whole.
 spawn() {
-	local name=$1 log=$2
+	local pidfile=$1 log=$2
 	shift 2
 	setsid "$@" </dev/null >"$log" 2>&1 8>&- 9>&- &
-	echo $! >"$LAB_RUN/pids/$name.pid"
+	echo $! >"$pidfile"
+}
+
+start_daemon() {
+	local name=$1
+	shift
+	spawn "$LAB_RUN/pids/$name.pid" "$LAB_RUN/logs/$name.log" "$@"
+}
+
+stop_spawned() {
+	local pidfile=$1 pid
+	[ -e "$pidfile" ] || return 0
+	read -r pid <"$pidfile" && kill -TERM -- "-$pid" 2>/dev/null
+	rm -f "$pidfile"
 }
 
 lab_lock() {
@@ -230,7 +244,7 @@ start_wireguard_go() {
 			die "$WG_SOCK_DIR/$ifname.sock belongs to a running wireguard-go outside the lab"
 		rm -f "$WG_SOCK_DIR/$ifname.sock"
 	fi
-	spawn "$name" "$LAB_RUN/logs/$name.log" nsenter --net="/run/netns/$ns" \
+	start_daemon "$name" nsenter --net="/run/netns/$ns" \
 		env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 LOG_LEVEL=verbose \
 		wireguard-go -f "$ifname"
 }
@@ -270,9 +284,9 @@ tunnel_works() {
 start_mail() {
 	mkdir -p "$(dirname "$LAB_MAIL_LOG")"
 	: >"$LAB_MAIL_LOG"
-	spawn mail4 "$LAB_RUN/logs/mail4.log" nsenter --net="/run/netns/$LAB_NS_MAIL" \
+	start_daemon mail4 nsenter --net="/run/netns/$LAB_NS_MAIL" \
 		socat TCP4-LISTEN:25,fork,reuseaddr EXEC:"$LAB_SH _smtp-session"
-	spawn mail6 "$LAB_RUN/logs/mail6.log" nsenter --net="/run/netns/$LAB_NS_MAIL" \
+	start_daemon mail6 nsenter --net="/run/netns/$LAB_NS_MAIL" \
 		socat TCP6-LISTEN:25,fork,reuseaddr,ipv6only=1 EXEC:"$LAB_SH _smtp-session"
 }
 
@@ -392,12 +406,12 @@ start_docker() {
 	local containerd_pid
 	write_docker_config
 	# `ip netns exec` would remount /sys and hide the cgroup mounts dockerd needs: nsenter.
-	spawn containerd "$LAB_RUN/logs/containerd.log" nsenter --net="/run/netns/$LAB_NS_SRV" \
+	start_daemon containerd nsenter --net="/run/netns/$LAB_NS_SRV" \
 		unshare --mount --propagation slave containerd --config "$LAB_RUN/containerd.toml"
 	containerd_pid=$(pid_of containerd) || die "containerd did not start"
 	wait_for 10 test -S "$LAB_RUN/containerd/containerd.sock" ||
 		die "containerd did not open its socket (see $LAB_RUN/logs/containerd.log)"
-	spawn dockerd "$LAB_RUN/logs/dockerd.log" nsenter --net="/run/netns/$LAB_NS_SRV" \
+	start_daemon dockerd nsenter --net="/run/netns/$LAB_NS_SRV" \
 		--mount="/proc/$containerd_pid/ns/mnt" \
 		dockerd --config-file "$LAB_RUN/daemon.json"
 }
@@ -688,13 +702,11 @@ clean_docker() {
 }
 
 cmd_reset() {
-	local f pid
+	local f
 	lab_lock
 	docker_answers && clean_docker
 	for f in "$LAB_RUN"/bg/*.pid; do
-		[ -e "$f" ] || continue
-		read -r pid <"$f" && kill -TERM -- "-$pid" 2>/dev/null
-		rm -f "$f"
+		stop_spawned "$f"
 	done
 	[ -e "$LAB_MAIL_LOG" ] && : >"$LAB_MAIL_LOG"
 	return 0
@@ -705,15 +717,8 @@ cmd_spawn() {
 	ns=$(lab_ns "$2") || exit 1
 	shift 2
 	[ -d "$LAB_RUN/bg" ] || die "the lab is not up"
-	setsid nsenter --net="/run/netns/$ns" "$@" </dev/null >"$LAB_RUN/bg/$name.log" 2>&1 8>&- 9>&- &
-	echo $! >"$LAB_RUN/bg/$name.pid"
-}
-
-cmd_kill() {
-	local f=$LAB_RUN/bg/$1.pid pid
-	[ -e "$f" ] || return 0
-	read -r pid <"$f" && kill -TERM -- "-$pid" 2>/dev/null
-	rm -f "$f"
+	stop_spawned "$LAB_RUN/bg/$name.pid"
+	spawn "$LAB_RUN/bg/$name.pid" "$LAB_RUN/bg/$name.log" nsenter --net="/run/netns/$ns" "$@"
 }
 
 usage() {
@@ -742,7 +747,7 @@ spawn)
 	;;
 kill)
 	[ $# -eq 1 ] || usage
-	cmd_kill "$1"
+	stop_spawned "$LAB_RUN/bg/$1.pid"
 	;;
 _smtp-session) smtp_session ;;
 _whoami) socat_peer ;;
