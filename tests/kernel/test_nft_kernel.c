@@ -597,6 +597,48 @@ static void single_elements_change_without_touching_the_rest(void **state)
 	wf_nft_table_free(t);
 }
 
+static void element_data_changes_by_delete_and_add_in_one_batch(void **state)
+{
+	struct wf_nft_table *t = every_item_table(), *k;
+	struct wf_nft_set old_elem = dnat4_map(), new_elem = dnat4_map();
+	struct wf_nft_elem before = dnat4_elem(6, 443, "192.0.2.5", 8443);
+	struct wf_nft_elem after = dnat4_elem(6, 443, "192.0.2.99", 443);
+	struct wf_nft_batch *b = wf_nft_batch_new();
+
+	replace_ok(t);
+	assert_int_equal(wf_nft_set_add_elem(&old_elem, &before), 0);
+	assert_int_equal(wf_nft_set_add_elem(&new_elem, &after), 0);
+	assert_int_equal(wf_nft_batch_delete_elems(b, NFPROTO_INET, TABLE, &old_elem), 0);
+	assert_int_equal(wf_nft_batch_add_elems(b, NFPROTO_INET, TABLE, &new_elem), 0);
+	commit_ok(b);
+	wf_nft_table_find_set(t, "dnat4")->elems[0] = after;
+	k = read_back();
+	assert_true(wf_nft_table_equal(k, t));
+	wf_nft_table_free(k);
+	wf_nft_set_clear_elems(&old_elem);
+	wf_nft_set_clear_elems(&new_elem);
+	wf_nft_table_free(t);
+}
+
+static void deleting_a_missing_element_fails_and_names_it(void **state)
+{
+	struct wf_nft_table *t = every_item_table();
+	struct wf_nft_set gone = dnat4_map();
+	struct wf_nft_elem e = dnat4_elem(17, 4242, "192.0.2.5", 1);
+	struct wf_nft_batch *b = wf_nft_batch_new();
+	struct wf_nft_error err;
+
+	replace_ok(t);
+	assert_int_equal(wf_nft_set_add_elem(&gone, &e), 0);
+	assert_int_equal(wf_nft_batch_delete_elems(b, NFPROTO_INET, TABLE, &gone), 0);
+	assert_int_equal(wf_nft_commit(nft, b, &err), -ENOENT);
+	assert_string_equal(err.what, "element deletions of map dnat4");
+	assert_non_null(strstr(err.detail, "element udp . 4242"));
+	wf_nft_batch_free(b);
+	wf_nft_set_clear_elems(&gone);
+	wf_nft_table_free(t);
+}
+
 static void twenty_thousand_elements_fit_in_one_commit(void **state)
 {
 	struct wf_nft_table *t = every_item_table(), *k;
@@ -654,7 +696,7 @@ static void docker_user_rule_reads_back_in_iptables(void **state)
 	                         "-A DOCKER-USER -i wg0 -m conntrack --ctstate DNAT -j ACCEPT\n"
 	                         "-A DOCKER-USER -j RETURN\n");
 	free(out);
-	out = run("nft list chain ip filter DOCKER-USER");
+	out = run("nft list chain ip filter DOCKER-USER 2>/dev/null");
 	assert_non_null(
 	    strstr(out, "iifname \"wg0\" ct status dnat counter packets 0 bytes 0 accept"));
 	free(out);
@@ -811,6 +853,8 @@ int main(void)
 	    cmocka_unit_test_setup(failed_batch_changes_nothing_and_names_the_bad_rule, reset),
 	    cmocka_unit_test_setup(conflicting_element_is_named_in_the_error, reset),
 	    cmocka_unit_test_setup(single_elements_change_without_touching_the_rest, reset),
+	    cmocka_unit_test_setup(element_data_changes_by_delete_and_add_in_one_batch, reset),
+	    cmocka_unit_test_setup(deleting_a_missing_element_fails_and_names_it, reset),
 	    cmocka_unit_test_setup(twenty_thousand_elements_fit_in_one_commit, reset),
 	    cmocka_unit_test_setup(docker_user_rule_reads_back_in_iptables, reset),
 	    cmocka_unit_test_setup(docker_user_rule_with_comment_stays_readable, reset),
