@@ -157,13 +157,20 @@ int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *pla
 	if (err)
 		return err;
 
-	/* Routes before rules: a rule pointing at an empty table would blackhole replies. */
+	/* Routes before rules: a rule pointing at an empty table would blackhole replies. A
+	 * route slot held by another owner (-EEXIST) leaves the rest synced, rules included. */
 	res->route_changes = wf_rtnl_sync_routes(dp->rtnl, plan->routes, plan->n_routes);
-	if (res->route_changes < 0)
+	if (res->route_changes < 0 && res->route_changes != -EEXIST)
 		return res->route_changes;
 	res->rule_changes = wf_rtnl_sync_rules(dp->rtnl, plan->rules, plan->n_rules);
 	if (res->rule_changes < 0)
 		return res->rule_changes;
+	if (res->route_changes < 0) {
+		snprintf(res->nft_error.what, sizeof(res->nft_error.what),
+			 "route in table %u: another owner holds the slot",
+			 plan->n_routes ? plan->routes[0].table : 0);
+		return res->route_changes;
+	}
 	return 0;
 }
 
