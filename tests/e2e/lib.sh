@@ -31,6 +31,8 @@
 #   lab_udp_send HOST [-s SRC] [-p SRCPORT] [-t SECONDS] ADDR PORT [MESSAGE]
 #   lab_udp_send_in CONTAINER [options as above] ADDR PORT [MESSAGE]
 #                                  send one datagram, print the answer (fails on no answer)
+#   lab_spawn NAME HOST CMD...     run CMD in HOST in the background (log: $LAB_RUN/bg/NAME.log)
+#   lab_kill NAME                  stop it (the reset between scripts stops it too)
 #   lab_listen HOST PORT           tcp listener in HOST that answers the peer address it saw
 #   lab_tcp_get HOST [-s SRC] ADDR PORT   connect and print what the peer says
 #   lab_tcp_get_in CONTAINER ADDR PORT    the same, from inside a container
@@ -280,9 +282,17 @@ lab_udp_send_in() {
 	ldocker exec "$container" udp_echo send "$@"
 }
 
+lab_spawn() {
+	"$LAB" spawn "$@"
+}
+
+lab_kill() {
+	"$LAB" kill "$1"
+}
+
 lab_listen() {
 	local host=$1 port=$2 name="listen-$1-$2"
-	"$LAB" spawn "$name" "$host" \
+	lab_spawn "$name" "$host" \
 		socat TCP6-LISTEN:"$port",fork,reuseaddr,ipv6only=0 EXEC:"$LAB _whoami" || return 1
 	wait_until 5 _lab_host_listens "$host" "$port" >/dev/null
 }

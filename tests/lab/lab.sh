@@ -182,7 +182,7 @@ lab_healthy() {
 		pid_of "$d" >/dev/null || return 1
 	done
 	docker_answers || return 1
-	in_ns "$LAB_NS_SRV" ping -c 1 -W 1 -q "$LAB_GW_WG4" >/dev/null 2>&1 || return 1
+	tunnel_works || return 1
 	ldocker image inspect "$LAB_IMAGE" >/dev/null 2>&1
 }
 
@@ -570,8 +570,12 @@ cgroup_pids() {
 	done | sort -u
 }
 
+no_container_processes() {
+	[ -z "$(cgroup_pids)" ]
+}
+
 teardown() {
-	local pid ifname cg m
+	local pid ifname cg m ns
 	# Containers first, while dockerd can still say which they are: a quick kill, then
 	# dockerd and containerd get the chance to clean up after themselves.
 	docker_answers && clean_docker 2>/dev/null
@@ -585,7 +589,7 @@ teardown() {
 	# ignores SIGTERM, and nothing in them needs saving.
 	# shellcheck disable=SC2046
 	kill -KILL $(cgroup_pids) 2>/dev/null
-	wait_for 3 test -z "$(cgroup_pids)"
+	wait_for 3 no_container_processes
 	# Whatever else still runs in a lab namespace.
 	# shellcheck disable=SC2046
 	stop_pids 3 $(netns_pids)
