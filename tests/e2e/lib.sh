@@ -92,32 +92,28 @@ _e2e_record() {
 	fi
 }
 
-check() {
-	local desc=$1 out rc
-	shift
+# Records DESC as passed when CMD's exit status is zero exactly when WANT is "succeeds".
+_e2e_check_status() {
+	local want=$1 desc=$2 out rc
+	shift 2
 	out=$("$@" 2>&1)
 	rc=$?
-	if [ "$rc" -eq 0 ]; then
+	if { [ "$want" = succeeds ] && [ "$rc" -eq 0 ]; } ||
+		{ [ "$want" = fails ] && [ "$rc" -ne 0 ]; }; then
 		_e2e_record 1 "$desc"
 	else
 		_e2e_record 0 "$desc" "\$ $*
 $out
-(exit status $rc)"
+(exit status $rc; expected the command to $([ "$want" = succeeds ] && echo succeed || echo fail))"
 	fi
 }
 
+check() {
+	_e2e_check_status succeeds "$@"
+}
+
 check_fails() {
-	local desc=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -ne 0 ]; then
-		_e2e_record 1 "$desc"
-	else
-		_e2e_record 0 "$desc" "\$ $*
-$out
-(succeeded, expected a failure)"
-	fi
+	_e2e_check_status fails "$@"
 }
 
 # Runs CMD with its stdout in _e2e_out, its stderr in _e2e_err and its status in _e2e_rc.

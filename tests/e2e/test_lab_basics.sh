@@ -60,27 +60,25 @@ frag_needed_received() {
 packet_too_big_received() {
 	on client awk '$1 == "Icmp6InPktTooBigs" {print $2}' /proc/net/snmp6
 }
-counter_above() {
+isp_counter_above() {
 	test "$(lab_nft_counter inet inet wf-isp "$1")" -gt "$2"
 }
-
-received=$(frag_needed_received)
-dropped=$(lab_nft_counter inet inet wf-isp frag_needed_dropped)
-on gw "$HELPERS/icmp_too_big" "$LAB_CLIENT4" 1280
-check "the ISP drops an ICMP frag-needed on its way to the client" \
-	wait_until 3 counter_above frag_needed_dropped "$dropped"
-on inet "$HELPERS/icmp_too_big" "$LAB_CLIENT4" 1280
-check_eq "the client receives only the frag-needed sent by the ISP's router itself" \
-	$((received + 1)) wait_until 3 output_is $((received + 1)) frag_needed_received
-
-received=$(packet_too_big_received)
-dropped=$(lab_nft_counter inet inet wf-isp packet_too_big_dropped)
-on gw "$HELPERS/icmp_too_big" "$LAB_CLIENT6" 1280
-check "the ISP drops an ICMPv6 packet-too-big on its way to the client" \
-	wait_until 3 counter_above packet_too_big_dropped "$dropped"
-on inet "$HELPERS/icmp_too_big" "$LAB_CLIENT6" 1280
-check_eq "the client receives only the packet-too-big sent by the ISP's router itself" \
-	$((received + 1)) wait_until 3 output_is $((received + 1)) packet_too_big_received
+# MESSAGE CLIENT_ADDR ISP_COUNTER RECEIVED_COUNT_FUNCTION
+check_too_big_black_hole() {
+	local message=$1 client=$2 counter=$3 received_count=$4 received dropped
+	received=$($received_count)
+	dropped=$(lab_nft_counter inet inet wf-isp "$counter")
+	on gw "$HELPERS/icmp_too_big" "$client" 1280
+	check "the ISP drops an $message on its way to the client" \
+		wait_until 3 isp_counter_above "$counter" "$dropped"
+	on inet "$HELPERS/icmp_too_big" "$client" 1280
+	check_eq "the client receives only the $message sent by the ISP's router itself" \
+		$((received + 1)) wait_until 3 output_is $((received + 1)) "$received_count"
+}
+check_too_big_black_hole "ICMP frag-needed" "$LAB_CLIENT4" frag_needed_dropped \
+	frag_needed_received
+check_too_big_black_hole "ICMPv6 packet-too-big" "$LAB_CLIENT6" packet_too_big_dropped \
+	packet_too_big_received
 
 # --- Docker in the server -----------------------------------------------------------------------
 check_match "Docker in the server answers" '^20\.' ldocker version -f '{{.Server.Version}}'

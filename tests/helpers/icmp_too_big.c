@@ -32,6 +32,25 @@ static uint16_t inet_checksum(const void *data, size_t len)
 	return htons((uint16_t)~sum);
 }
 
+static int send_raw(int family, int protocol, const void *msg, size_t len,
+                    const struct sockaddr *sa, socklen_t sa_len)
+{
+	int fd;
+
+	fd = socket(family, SOCK_RAW, protocol);
+	if (fd < 0) {
+		perror("icmp_too_big: socket");
+		return 1;
+	}
+	if (sendto(fd, msg, len, 0, sa, sa_len) < 0) {
+		perror("icmp_too_big: sendto");
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int send_v4(const struct in_addr *dst, unsigned int mtu)
 {
 	struct {
@@ -40,7 +59,6 @@ static int send_v4(const struct in_addr *dst, unsigned int mtu)
 		uint8_t quoted_payload[8];
 	} msg;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = *dst};
-	int fd;
 
 	memset(&msg, 0, sizeof(msg));
 	msg.icmp.type = ICMP_DEST_UNREACH;
@@ -56,18 +74,8 @@ static int send_v4(const struct in_addr *dst, unsigned int mtu)
 	inet_pton(AF_INET, "192.0.2.99", &msg.quoted.daddr);
 	msg.quoted.check = inet_checksum(&msg.quoted, sizeof(msg.quoted));
 	msg.icmp.checksum = inet_checksum(&msg, sizeof(msg));
-
-	fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
-	if (fd < 0) {
-		perror("icmp_too_big: socket");
-		return 1;
-	}
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("icmp_too_big: sendto");
-		return 1;
-	}
-	close(fd);
-	return 0;
+	return send_raw(AF_INET, IPPROTO_ICMP, &msg, sizeof(msg), (struct sockaddr *)&sa,
+	                sizeof(sa));
 }
 
 static int send_v6(const struct in6_addr *dst, unsigned int mtu)
@@ -78,7 +86,6 @@ static int send_v6(const struct in6_addr *dst, unsigned int mtu)
 		uint8_t quoted_payload[8];
 	} msg;
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = *dst};
-	int fd;
 
 	memset(&msg, 0, sizeof(msg));
 	msg.icmp.icmp6_type = ICMP6_PACKET_TOO_BIG;
@@ -91,17 +98,8 @@ static int send_v6(const struct in6_addr *dst, unsigned int mtu)
 	inet_pton(AF_INET6, "2001:db8::99", &msg.quoted.ip6_dst);
 
 	/* The kernel fills in the ICMPv6 checksum of raw ICMPv6 sockets itself. */
-	fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
-	if (fd < 0) {
-		perror("icmp_too_big: socket");
-		return 1;
-	}
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("icmp_too_big: sendto");
-		return 1;
-	}
-	close(fd);
-	return 0;
+	return send_raw(AF_INET6, IPPROTO_ICMPV6, &msg, sizeof(msg), (struct sockaddr *)&sa,
+	                sizeof(sa));
 }
 
 int main(int argc, char **argv)
