@@ -323,11 +323,12 @@ void wf_nft_rule_fprint(FILE *f, const struct wf_nft_rule *r)
 			fputs(" ", f);
 		wf_nft_item_fprint(f, &r->items[i]);
 	}
-	if (!r->n_items && r->handle)
-		fprintf(f, "# handle %llu, digest %016llx", (unsigned long long)r->handle,
-		        (unsigned long long)r->digest);
 	if (r->comment[0])
 		fprintf(f, "%scomment \"%s\"", r->n_items ? " " : "", r->comment);
+	/* read-back rules carry a digest of their expressions, not the items */
+	if (!r->n_items && r->handle)
+		fprintf(f, "%s# handle %llu, digest %016llx", r->comment[0] ? " " : "",
+		        (unsigned long long)r->handle, (unsigned long long)r->digest);
 }
 
 int wf_nft_rule_print(const struct wf_nft_rule *r, char **out)

@@ -207,7 +207,9 @@ void wf_nft_close(struct wf_nft *n);
 
 /* A batch collects operations; wf_nft_commit sends them as one transaction. Every message asks
  * for an acknowledgement, and the commit reads them all back. To change the data of a map
- * element, delete and add it in the same batch. */
+ * element, delete and add it in the same batch (adding a key that exists with other data
+ * fails, and so does deleting one that is missing). An adder that fails leaves the batch
+ * refused by wf_nft_commit; a batch is committed once. */
 struct wf_nft_batch;
 struct wf_nft_batch *wf_nft_batch_new(void);
 void wf_nft_batch_free(struct wf_nft_batch *b);
@@ -230,6 +232,7 @@ size_t wf_nft_batch_size(const struct wf_nft_batch *b);
 int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error *err);
 
 /* Read back a table: chains, sets with their elements, rules (with handles and comments).
+ * Rules carry handle, comment and digest, not items: compare them with wf_nft_rule_equal.
  * Returns -ENOENT when the table does not exist. */
 int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct wf_nft_table **out);
 /* Rules of one chain of any table, e.g. to find our rule in DOCKER-USER. -ENOENT if absent.
