@@ -10,6 +10,7 @@
 
 #include <wgfwd/log.h>
 #include <wgfwd/nft_diff.h>
+#include <wgfwd/util.h>
 
 struct wf_dataplane {
 	struct wf_nft *nft;
@@ -95,46 +96,81 @@ out:
 	return err;
 }
 
-/* Our rules in Docker's chain: present exactly once each while wanted, absent otherwise. */
-static int batch_docker_user(struct wf_dataplane *dp, struct wf_nft_batch *b,
-			     const struct wf_nft_rule *want, size_t n_want,
-			     const struct wf_nft_rule *ours, size_t n_ours,
-			     struct wf_apply_result *res)
+/* Where our rules for one family go: DOCKER-USER, or for IPv6 on a Docker that made none,
+ * the top of FORWARD (its policy is DROP all the same). */
+static int docker_chain_rules(struct wf_dataplane *dp, uint8_t family, const char **chain,
+			      struct wf_nft_rule **have, size_t *n_have)
+{
+	int err;
+
+	*chain = WF_DOCKER_USER_CHAIN;
+	err = wf_nft_chain_rules_get(dp->nft, family, WF_DOCKER_USER_TABLE, *chain, have, n_have);
+	if (err == -ENOENT && family == NFPROTO_IPV6) {
+		*chain = WF_DOCKER_FORWARD_CHAIN;
+		err = wf_nft_chain_rules_get(dp->nft, family, WF_DOCKER_USER_TABLE, *chain, have,
+					     n_have);
+	}
+	return err;
+}
+
+/* Our rules in Docker's chains: present exactly once each while wanted, absent otherwise. */
+static int batch_docker_user_family(struct wf_dataplane *dp, struct wf_nft_batch *b,
+				    uint8_t family, const struct wf_nft_rule *want, size_t n_want,
+				    const struct wf_nft_rule *ours, size_t n_ours,
+				    struct wf_apply_result *res)
 {
 	struct wf_nft_rule *have = NULL;
 	size_t n_have = 0;
-	int err = wf_nft_chain_rules_get(dp->nft, NFPROTO_IPV4, WF_DOCKER_USER_TABLE,
-					 WF_DOCKER_USER_CHAIN, &have, &n_have);
+	const char *chain;
+	int err = docker_chain_rules(dp, family, &chain, &have, &n_have);
 
 	if (err == -ENOENT) {
-		res->docker_user_missing = true;
+		if (family == NFPROTO_IPV4)
+			res->docker_user_missing = true;
 		return 0;
 	}
 	if (err)
 		return err;
 	for (size_t i = 0; i < n_ours && !err; i++) {
 		bool wanted = false, seen = false;
+		struct wf_nft_rule placed;
 
+		if (ours[i].family != family)
+			continue;
+		placed = ours[i];
+		WF_COPY(placed.chain, chain);
 		for (size_t k = 0; k < n_want; k++)
 			wanted |= wf_nft_rule_equal(&want[k], &ours[i]);
 		for (size_t k = 0; k < n_have && !err; k++) {
-			if (!wf_nft_rule_equal(&have[k], &ours[i]))
+			if (!wf_nft_rule_equal(&have[k], &placed))
 				continue;
 			if (wanted && !seen) {
 				seen = true;
 				continue;
 			}
-			err = wf_nft_batch_delete_rule(b, NFPROTO_IPV4, WF_DOCKER_USER_TABLE,
-						       WF_DOCKER_USER_CHAIN, have[k].handle);
+			err = wf_nft_batch_delete_rule(b, family, WF_DOCKER_USER_TABLE, chain,
+						       have[k].handle);
 			res->docker_user_changes++;
 		}
 		if (!err && wanted && !seen) {
-			err = wf_nft_batch_insert_rule(b, NFPROTO_IPV4, WF_DOCKER_USER_TABLE,
-						       &ours[i]);
+			err = wf_nft_batch_insert_rule(b, family, WF_DOCKER_USER_TABLE, &placed);
 			res->docker_user_changes++;
 		}
 	}
 	free(have);
+	return err;
+}
+
+static int batch_docker_user(struct wf_dataplane *dp, struct wf_nft_batch *b,
+			     const struct wf_nft_rule *want, size_t n_want,
+			     const struct wf_nft_rule *ours, size_t n_ours,
+			     struct wf_apply_result *res)
+{
+	int err = batch_docker_user_family(dp, b, NFPROTO_IPV4, want, n_want, ours, n_ours, res);
+
+	if (!err)
+		err = batch_docker_user_family(dp, b, NFPROTO_IPV6, want, n_want, ours, n_ours,
+					       res);
 	return err;
 }
 

@@ -593,6 +593,9 @@ static void finish_inspect(struct wf_docker *d, struct request *r, long code)
 		kick(d);
 		return;
 	}
+	/* An older answer still waiting for the network list must not come after this one. */
+	wf_container_free(e->parked);
+	e->parked = NULL;
 	if (code == 404) {
 		report_gone(d, e);
 		entry_forget_if_idle(d, e);
@@ -613,7 +616,6 @@ static void finish_inspect(struct wf_docker *d, struct request *r, long code)
 	/* A network the list does not know was created after it was read: read it again
 	 * before reporting the container. */
 	if (wf_docker_networks_resolve(&d->nets, c)) {
-		wf_container_free(e->parked);
 		e->parked = c;
 		e->parked_until = d->networks_seq + 1;
 		d->want_networks = true;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <linux/rtnetlink.h>
+#include <linux/netfilter.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,12 +111,14 @@ int wf_server_plan_print(FILE *f, const struct wf_server_plan *plan)
 		return err;
 	fprintf(f, "%s", text);
 	free(text);
-	fprintf(f, "\n# in Docker's chain (ip filter %s):\n", WF_DOCKER_USER_CHAIN);
 	for (size_t i = 0; i < plan->n_docker_user; i++) {
-		err = wf_nft_rule_print(&plan->docker_user[i], &text);
+		const struct wf_nft_rule *r = &plan->docker_user[i];
+
+		err = wf_nft_rule_print(r, &text);
 		if (err)
 			return err;
-		fprintf(f, "%s\n", text);
+		fprintf(f, "%s%s # in Docker's %s filter %s\n", i ? "" : "\n", text,
+			r->family == NFPROTO_IPV6 ? "ip6" : "ip", r->chain);
 		free(text);
 	}
 	fprintf(f, "\n# policy routing:\n");

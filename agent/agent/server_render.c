@@ -326,17 +326,23 @@ static void render_docker_user(const struct wf_server_params *p, struct wf_serve
 	/* Exactly the shape iptables-nft writes for
 	 * `-I DOCKER-USER -i <tun> -m conntrack --ctstate DNAT -j ACCEPT`, so `iptables -S`
 	 * reads it back. Hairpin flows between Docker networks need the same. */
-	r = rule_begin(&plan->docker_user[plan->n_docker_user++], WF_DOCKER_USER_CHAIN, "");
-	match_ifname(r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, p->tunnel_ifname);
-	match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
-	simple_item(r, WF_NFT_COUNTER);
-	verdict(r, WF_NFT_ACCEPT);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		uint8_t family = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 
-	r = rule_begin(&plan->docker_user[plan->n_docker_user++], WF_DOCKER_USER_CHAIN, "");
-	match_u32(r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->hairpin_mark);
-	match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
-	simple_item(r, WF_NFT_COUNTER);
-	verdict(r, WF_NFT_ACCEPT);
+		r = rule_begin(&plan->docker_user[plan->n_docker_user++], WF_DOCKER_USER_CHAIN, "");
+		r->family = family;
+		match_ifname(r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, p->tunnel_ifname);
+		match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
+		simple_item(r, WF_NFT_COUNTER);
+		verdict(r, WF_NFT_ACCEPT);
+
+		r = rule_begin(&plan->docker_user[plan->n_docker_user++], WF_DOCKER_USER_CHAIN, "");
+		r->family = family;
+		match_u32(r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->hairpin_mark);
+		match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
+		simple_item(r, WF_NFT_COUNTER);
+		verdict(r, WF_NFT_ACCEPT);
+	}
 }
 
 static struct wf_rule *plan_rule(struct wf_server_plan *plan, size_t *cap)

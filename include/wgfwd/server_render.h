@@ -58,8 +58,10 @@ struct wf_server_params {
 
 struct wf_server_plan {
 	struct wf_nft_table *table;
-	/* Rules placed in Docker's `ip filter DOCKER-USER` chain (not owned: found by shape). */
-	struct wf_nft_rule docker_user[2];
+	/* Rules placed in Docker's DOCKER-USER chains (not owned: found by shape); each rule's
+	 * family says which: `ip filter` or `ip6 filter`. Where Docker made no IPv6 DOCKER-USER
+	 * (20.10 with ip6tables), the IPv6 ones go at the top of `ip6 filter FORWARD`. */
+	struct wf_nft_rule docker_user[4];
 	size_t n_docker_user;
 	struct wf_rule *rules;
 	size_t n_rules;
@@ -72,8 +74,9 @@ int wf_server_render(const struct wf_server_params *p, const struct wf_desired *
 		     struct wf_server_plan *out);
 void wf_server_plan_free(struct wf_server_plan *plan);
 
-/* Docker's chain and the table it lives in (iptables-nft's `ip filter`). */
-#define WF_DOCKER_USER_TABLE "filter"
-#define WF_DOCKER_USER_CHAIN "DOCKER-USER"
+/* Docker's chain and the table it lives in (iptables-nft's `ip filter` / `ip6 filter`). */
+#define WF_DOCKER_USER_TABLE    "filter"
+#define WF_DOCKER_USER_CHAIN    "DOCKER-USER"
+#define WF_DOCKER_FORWARD_CHAIN "FORWARD"
 
 #endif
