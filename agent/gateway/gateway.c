@@ -832,7 +832,8 @@ int wf_gw_daemon_cleanup(struct wf_gw_daemon *d)
 		log_error("cannot remove table inet %s: %s", WF_GW_TABLE, strerror(-err));
 		return err;
 	}
-	log_info("removed table inet %s (table inet %s stays: it only keeps NAT hooks alive)",
+	log_info("removed table inet %s (table inet %s stays: it keeps NAT and connection tracking "
+	         "running for established flows)",
 	         WF_GW_TABLE, WF_GW_ANCHOR_TABLE);
 	return 0;
 }

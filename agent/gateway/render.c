@@ -448,16 +448,22 @@ int wf_gw_render(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
 int wf_gw_render_anchor(struct wf_nft_table **out)
 {
 	struct wf_nft_table *t = wf_nft_table_new(NFPROTO_INET, WF_GW_ANCHOR_TABLE);
+	struct wf_nft_rule r;
 	int err = 0;
 
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
-	/* Every NAT hook the owned table uses, so none is ever left without a NAT chain. */
+	/* One NAT chain keeps every NAT hook of both families registered. */
 	err |= add_chain(t, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
-	err |= add_chain(t, "input", "nat", NF_INET_LOCAL_IN, 100, NF_ACCEPT);
-	err |= add_chain(t, "output", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
 	err |= add_chain(t, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	/* Connection tracking runs only while some rule uses it: without this one, removing the
+	 * owned table would stop it, and established flows would lose their NAT (seen: the next
+	 * packet reached the gateway itself and was reset). A match with no statement does
+	 * nothing else, and NAT chains see only the first packet of a flow. */
+	rule_begin(&r, "prerouting", "keeps connection tracking, and so established NAT, alive");
+	match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, NF_CT_STATE_BIT(IP_CT_NEW));
+	err |= add_rule(t, &r);
 	if (err) {
 		wf_nft_table_free(t);
 		return -ENOMEM;

@@ -13,9 +13,10 @@
  *  - MSS of SYNs into and out of the tunnel is clamped to the route MTU, before any verdict;
  *  - the control port answers only on the tunnel.
  *
- * A second table, the anchor, holds empty NAT base chains and is never deleted: while any NAT
- * chain is registered the kernel keeps translating established connections, even while the
- * owned table is removed. */
+ * A second table, the anchor, is never deleted: NAT base chains with no NAT in them and one rule
+ * that uses connection tracking. While they exist the kernel keeps both its NAT hooks and
+ * connection tracking running, so established connections keep their translation even while
+ * the owned table is removed or rebuilt. */
 #ifndef WGFWD_GATEWAY_RENDER_H
 #define WGFWD_GATEWAY_RENDER_H
 

@@ -356,22 +356,25 @@ static void two_peers_on_one_public_port_is_refused(void **state)
 	assert_null(t);
 }
 
-static void anchor_holds_empty_nat_chains_on_every_hook(void **state)
+static void anchor_holds_nat_chains_and_a_conntrack_user_only(void **state)
 {
 	struct wf_nft_table *t = NULL;
-	int hooks = 0;
+	char *text = NULL;
 
 	assert_int_equal(wf_gw_render_anchor(&t), 0);
-	assert_string_equal(t->name, WF_GW_ANCHOR_TABLE);
-	assert_int_equal(t->n_rules, 0);
-	assert_int_equal(t->n_sets, 0);
-	for (size_t i = 0; i < t->n_chains; i++) {
-		assert_string_equal(t->chains[i].type, "nat");
-		assert_int_equal(t->chains[i].policy, NF_ACCEPT);
-		hooks |= 1 << t->chains[i].hook;
-	}
-	assert_int_equal(hooks, (1 << NF_INET_PRE_ROUTING) | (1 << NF_INET_LOCAL_IN) |
-	                            (1 << NF_INET_LOCAL_OUT) | (1 << NF_INET_POST_ROUTING));
+	assert_int_equal(wf_nft_table_print(t, &text), 0);
+	assert_string_equal(text, "table inet wgfwd_anchor {\n"
+	                          "\tchain prerouting {\n"
+	                          "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+	                          "\t\tct state new comment \"keeps connection tracking, and so "
+	                          "established NAT, alive\"\n"
+	                          "\t}\n"
+	                          "\n"
+	                          "\tchain postrouting {\n"
+	                          "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+	                          "\t}\n"
+	                          "}\n");
+	free(text);
 	wf_nft_table_free(t);
 }
 
@@ -387,7 +390,7 @@ int main(void)
 	    T(only_egress_to_the_public_interface_is_translated_at_the_source),
 	    T(every_dnat_needs_a_public_destination_address),
 	    T(two_peers_on_one_public_port_is_refused),
-	    cmocka_unit_test(anchor_holds_empty_nat_chains_on_every_hook),
+	    cmocka_unit_test(anchor_holds_nat_chains_and_a_conntrack_user_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
