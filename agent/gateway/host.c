@@ -241,7 +241,8 @@ int wf_gw_drop_privileges(void)
 
 	/* The bounding set first: it takes CAP_SETPCAP, which the capset below gives up. */
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
-		if (cap == CAP_NET_ADMIN)
+		/* Already gone (a service manager's bounding set): nothing to ask for. */
+		if (cap == CAP_NET_ADMIN || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && !ret)
 			ret = -errno;
