@@ -70,7 +70,9 @@ static void events_read_the_same_however_cut(const char *buf, size_t len, size_t
 	whole.n = split.n = 0;
 	whole_ret = wf_docker_events_feed(whole_p, buf, len, collect, &whole, err);
 	split_ret = feed_split(split_p, buf, len, seed, &split);
-	if (whole_ret != split_ret || whole.n != split.n)
+	/* Which error is not compared: at the size limit, the tokener may need the byte past
+	 * it to see a syntax error, and a cut there ends as "too large" instead. */
+	if (!whole_ret != !split_ret || whole.n != split.n)
 		abort();
 	for (size_t i = 0; i < whole.n && i < MAX_EVENTS; i++) {
 		if (memcmp(&whole.ev[i], &split.ev[i], sizeof(whole.ev[i])))

@@ -73,7 +73,8 @@ struct fake {
 	char api[16];        /* what /version says */
 	char paths_api[16];  /* what request paths must carry */
 	int fail_list_times; /* answer /containers/json with HTTP 500 that many times */
-	int versions, lists, streams;
+	unsigned networks_delay_ms;
+	int versions, lists, streams, network_lists;
 	char last_events_path[2048];
 	char last_list_path[2048];
 	/* a byte-at-a-time writer */
@@ -223,7 +224,8 @@ static void handle_request(struct conn *c, const char *path)
 		respond(c, 200, body);
 		free(body);
 	} else if (!strcmp(p, "/networks")) {
-		respond(c, 200, f->networks);
+		f->network_lists++;
+		respond_later(c, 200, strdup(f->networks), f->networks_delay_ms);
 	} else if (!strncmp(p, "/containers/", 12)) {
 		char id[128];
 		struct fake_container *fc;
@@ -820,6 +822,34 @@ static void container_on_network_created_after_the_list_gets_its_bridge(void **s
 	                    "br-222222222222");
 }
 
+static void answer_waiting_for_the_network_list_does_not_outlive_a_later_one(void **state)
+{
+	struct world *w = *state;
+	struct fake_container *e;
+	char networks[2048];
+	int lists;
+
+	start_and_sync(w);
+	snprintf(networks, sizeof(networks),
+	         "%.*s,{\"Name\":\"late\",\"Id\":\"" NET_NEW "\",\"Driver\":\"bridge\"}]",
+	         (int)strlen(w->f.networks) - 1, w->f.networks);
+	snprintf(w->f.networks, sizeof(w->f.networks), "%s", networks);
+	w->f.networks_delay_ms = 200;
+	lists = w->f.network_lists;
+
+	e = fake_add(&w->f, 'e', "epsilon", LABEL_PORTS, "late",
+	             "{\"late\":{\"NetworkID\":\"" NET_NEW "\",\"IPAddress\":\"172.30.0.2\"}}");
+	fake_container_event(&w->f, e, "start");
+	RUN_UNTIL(w, w->f.network_lists == lists + 1);
+	/* While the list is on its way, the container goes. */
+	e->present = false;
+	fake_container_event(&w->f, e, "destroy");
+	run_for_ms(w, 300);
+	assert_null(mirror_find(&w->rec, id_of('e')));
+	assert_int_equal(w->rec.changed, 0);
+	assert_int_equal(w->rec.removed, 0);
+}
+
 static void event_dripped_byte_by_byte_is_read(void **state)
 {
 	struct world *w = *state;
@@ -993,6 +1023,7 @@ int main(void)
 	    T(namespace_owner_without_labels_is_followed),
 	    T(later_event_wins_over_slower_earlier_inspect),
 	    T(container_on_network_created_after_the_list_gets_its_bridge),
+	    T(answer_waiting_for_the_network_list_does_not_outlive_a_later_one),
 	    T(event_dripped_byte_by_byte_is_read),
 	    T(garbage_in_event_stream_resynchronises),
 	    T(oversized_event_resynchronises),
