@@ -15,6 +15,7 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/x_tables.h>
+#include <linux/netfilter/xt_connmark.h>
 #include <linux/netfilter/xt_conntrack.h>
 
 #include "nft_internal.h"
@@ -642,6 +643,17 @@ static void lin_match(struct lin *l, const struct wf_nft_item *it)
 	if (l->how->iptables_compat && it->op == WF_NFT_OP_ANY_BITS &&
 	    xt_conntrack_info(it->field, wf_nft_value_u32(it->field, &it->value), &xt)) {
 		xt_match(l, "conntrack", 3, &xt, sizeof(xt));
+		return;
+	}
+
+	/* iptables-nft reads a native ct mark as "incompatible": it writes -m connmark. */
+	if (l->how->iptables_compat && it->field == WF_NFT_F_CT_MARK &&
+	    (it->op == WF_NFT_OP_EQ || it->op == WF_NFT_OP_NEQ)) {
+		struct xt_connmark_mtinfo1 cm = {.mark = wf_nft_value_u32(it->field, &it->value),
+						 .mask = 0xffffffffu,
+						 .invert = it->op == WF_NFT_OP_NEQ};
+
+		xt_match(l, "connmark", 1, &cm, sizeof(cm));
 		return;
 	}
 
