@@ -74,6 +74,7 @@ struct fake {
 	char paths_api[16];  /* what request paths must carry */
 	int fail_list_times; /* answer /containers/json with HTTP 500 that many times */
 	unsigned networks_delay_ms;
+	struct timespec list_time; /* when the last list was served */
 	int versions, lists, streams, network_lists;
 	char last_events_path[2048];
 	char last_list_path[2048];
@@ -214,6 +215,7 @@ static void handle_request(struct conn *c, const char *path)
 	p = path + strlen(prefix) - 1;
 	if (!strcmp(p, "/containers/json")) {
 		f->lists++;
+		clock_gettime(CLOCK_REALTIME, &f->list_time);
 		snprintf(f->last_list_path, sizeof(f->last_list_path), "%s", path);
 		if (f->fail_list_times > 0) {
 			f->fail_list_times--;
@@ -686,7 +688,14 @@ static void sync_reports_labelled_containers_and_their_namespace_owners(void **s
 	assert_string_equal(d->networks[0].bridge, "docker0");
 	/* Requests name the negotiated API; events start from before the list. */
 	assert_string_equal(w->f.last_list_path, "/v" API "/containers/json");
-	assert_non_null(strstr(w->f.last_events_path, "since="));
+	/* Nothing can fall between the list and the events: they start before it. */
+	long long since_s = 0, since_ns = 0;
+
+	assert_int_equal(sscanf(strstr(w->f.last_events_path, "since="), "since=%lld.%9lld",
+	                        &since_s, &since_ns),
+	                 2);
+	assert_true(since_s < w->f.list_time.tv_sec ||
+	            (since_s == w->f.list_time.tv_sec && since_ns <= w->f.list_time.tv_nsec));
 	assert_non_null(strstr(w->f.last_events_path, "filters="));
 	assert_int_equal(w->f.c[1].inspects, 0);
 }
