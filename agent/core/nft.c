@@ -87,8 +87,6 @@ static uint32_t seq_take(uint32_t count)
 		seq_counter = (uint32_t)time(NULL) << 4;
 	s = seq_counter;
 	seq_counter += count;
-	if (!s)
-		s = seq_counter++;
 	return s;
 }
 
@@ -621,9 +619,11 @@ int wf_nft_batch_delete_rule(struct wf_nft_batch *b, uint8_t family, const char 
 
 static struct batch_msg *msg_by_seq(struct wf_nft_batch *b, uint32_t seq)
 {
-	if (seq <= b->seq_begin || seq - b->seq_begin - 1 >= b->n_msgs)
+	uint32_t off = seq - b->seq_begin; /* wraps as the kernel's numbers do */
+
+	if (off == 0 || off - 1 >= b->n_msgs)
 		return NULL;
-	return &b->msgs[seq - b->seq_begin - 1];
+	return &b->msgs[off - 1];
 }
 
 struct commit_state {
