@@ -1,0 +1,123 @@
+# tests/e2e/wgfwd.sh: wgfwd's daemons in the lab, for the scenarios (sourced after lib.sh).
+#   agent_start [options...]      wgfwd-agent in the server, following the lab's Docker
+#   agent_stop / agent_kill       SIGTERM / SIGKILL it (forwards stay in place)
+#   agent_status [--json]         `wgfwd status` of the running agent
+#   agent_log                     what it logged
+#   gateway_static                a few static DNAT/forward/masquerade rules on the gateway in
+#                                 place of wgfwd-gateway, for data-plane scenarios
+#   gateway_start [options...]    wgfwd-gateway on the gateway, with the server as its peer
+#   gateway_stop / gateway_kill
+#   nft_table HOST FAMILY NAME    the table as `nft -a list table` prints it (handles included)
+# shellcheck shell=bash
+
+WGFWD_BIN=$ROOT/build
+AGENT_SOCK=$LAB_RUN/agent.sock
+GATEWAY_SOCK=$LAB_RUN/gateway.sock
+GATEWAY_STATE=$LAB_RUN/gateway-state
+WGFWD_KEY=$LAB_RUN/wgfwd.key
+
+wgfwd_key() {
+	[ -s "$WGFWD_KEY" ] || (umask 077 && "$WGFWD_BIN/wgfwd" genkey >"$WGFWD_KEY")
+}
+
+agent_start() {
+	lab_spawn agent srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" \
+		--docker-host "$LAB_DOCKER_HOST" --status-socket "$AGENT_SOCK" \
+		--log-level debug "$@" || return 1
+	wait_until 10 on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK" --check >/dev/null
+}
+
+_agent_pids() {
+	pgrep -f -- "--status-socket $AGENT_SOCK"
+}
+
+agent_stop() {
+	lab_kill agent
+}
+
+agent_kill() {
+	local pid
+	for pid in $(_agent_pids); do
+		kill -9 "$pid"
+	done
+	wait_until 5 _no_agent >/dev/null
+}
+
+_no_agent() {
+	! _agent_pids >/dev/null
+}
+
+agent_status() {
+	on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK" "$@"
+}
+
+agent_log() {
+	cat "$LAB_RUN/bg/agent.log"
+}
+
+gateway_static() {
+	on gw nft -f - <<-EOF
+		table inet e2e_static {
+			chain pre {
+				type nat hook prerouting priority -100;
+				iifname "$LAB_GW_PUB_IF" ip daddr $LAB_GW_PUB4 meta l4proto { tcp, udp } th dport { 25, 80, 8080, 9000, 5353 } dnat ip to $LAB_SRV_WG4
+				iifname "$LAB_GW_PUB_IF" ip6 daddr $LAB_GW_PUB6 meta l4proto { tcp, udp } th dport { 25, 80, 8080, 9000, 5353 } dnat ip6 to $LAB_SRV_WG6
+			}
+			chain clampit {
+				type filter hook forward priority -150;
+				oifname "$LAB_GW_WG_IF" tcp flags syn tcp option maxseg size set rt mtu
+			}
+			chain post {
+				type nat hook postrouting priority 100;
+				iifname "$LAB_GW_WG_IF" oifname "$LAB_GW_PUB_IF" masquerade
+			}
+		}
+	EOF
+}
+
+gateway_start() {
+	wgfwd_key
+	mkdir -p "$GATEWAY_STATE"
+	lab_spawn gateway gw "$WGFWD_BIN/wgfwd-gateway" --foreground \
+		--interface "$LAB_GW_WG_IF" --public-interface "$LAB_GW_PUB_IF" \
+		--peer "$LAB_SRV_WG4,$LAB_SRV_WG6=$WGFWD_KEY" --state-dir "$GATEWAY_STATE" \
+		--status-socket "$GATEWAY_SOCK" --log-level debug "$@" || return 1
+	wait_until 10 on gw "$WGFWD_BIN/wgfwd" status --socket "$GATEWAY_SOCK" >/dev/null
+}
+
+_gateway_pids() {
+	pgrep -f -- "--status-socket $GATEWAY_SOCK"
+}
+
+gateway_stop() {
+	lab_kill gateway
+}
+
+gateway_kill() {
+	local pid
+	for pid in $(_gateway_pids); do
+		kill -9 "$pid"
+	done
+	wait_until 5 _no_gateway >/dev/null
+}
+
+_no_gateway() {
+	! _gateway_pids >/dev/null
+}
+
+gateway_status() {
+	on gw "$WGFWD_BIN/wgfwd" status --socket "$GATEWAY_SOCK" "$@"
+}
+
+gateway_log() {
+	cat "$LAB_RUN/bg/gateway.log"
+}
+
+nft_table() {
+	on "$1" nft -a list table "$2" "$3"
+}
+
+# The agent's status as JSON, reduced by a jq filter.
+agent_jq() {
+	agent_status --json | jq -r "$1"
+}
