@@ -26,8 +26,9 @@
  *     server hello   S -> C   0x02 | 0x01 (version) | Ns[32] | Ms[32]
  *     client proof   C -> S   0x03 | Mc[32]
  *
- * The identity is the client's tunnel address as text. The gateway checks it names the peer
- * it chose by source address (compared as addresses, so "fc00::2" equals "fc00:0::2").
+ * The identity is the client's tunnel address as text (1..63 printable ASCII characters, no
+ * spaces). The gateway checks it names the peer it chose by source address (compared as
+ * addresses, so "fc00::2" equals "fc00:0::2"): a peer cannot speak for another one.
  * CH, SH and CP are the three frame bodies exactly as sent, and
  *
  *     H(x)         = BLAKE2b-512(x)                               crypto_generichash
@@ -51,23 +52,28 @@
  *
  * seq counts the frames of one direction from 0 and is never sent. A frame that is dropped,
  * replayed, reordered, truncated, injected or taken from another session (other nonces, other
- * keys) fails to open, and the receiver closes the connection.
+ * keys) fails to open, and the receiver closes the connection. The keys are new for every
+ * connection and every direction, so a counter nonce never repeats under one key and no random
+ * nonces (XChaCha) are needed.
  *
  * Messages. A JSON object of at most 1 MiB - 16 bytes, UTF-8:
  * {"v":1,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing and
  * none may be added (a new field is a new version). An unknown type, a missing or unknown
- * field, a wrong JSON type, a number out of range, a duplicate entry, a message of the other
- * direction or a version other than 1 is an error: the receiver sends `error` and closes, and
- * nothing of that message takes effect.
+ * field, a wrong JSON type, a number out of range, a second forward for the same key, a
+ * message of the other direction or a version other than 1 is an error: the receiver sends
+ * `error` and closes, and nothing of that message takes effect.
  *
  *   state         agent -> gateway. The whole gateway part of the agent's desired state (not a
- *                 difference); it replaces the previous one.
+ *                 difference); it replaces the previous one. The agent sends it after every
+ *                 connect and on every change; the gateway applies states in the order they
+ *                 arrive and does not compare generations.
  *       generation   integer 0..2^63-1, chosen by the agent and echoed in the ack
  *       forwards     [{"proto":"tcp"|"udp", "family":"ipv4"|"ipv6", "public_port":1..65535,
  *                      "target_port":1..65535}], at most one per (proto, family, public_port).
  *                    The target is always the peer's own tunnel address of that family.
  *       egress       [{"proto":"tcp"|"udp"|"any", "port_lo":P, "port_hi":Q}] with
- *                    1 <= P <= Q <= 65535, or P = Q = 0 for every port ("any" only with 0, 0)
+ *                    1 <= P <= Q <= 65535, or P = Q = 0 for every port ("any" only with 0, 0);
+ *                    entries may overlap
  *   state_ack     gateway -> agent, one per state, in order.
  *       generation   the state's
  *       applied      true when the gateway's rules now reflect the state
@@ -82,10 +88,11 @@
  *   ping, pong    either way, no fields. Each side pings every 10 s and answers a ping with a
  *                 pong; a side that hears nothing for 30 s closes the connection.
  *   error         either way, then the sender closes.
- *       reason       1..255 characters, no control characters
+ *       reason       1..255 bytes of UTF-8, no control characters
  *
  * Strings ("reason", identity) never carry control characters, so they can be logged as they
- * are. Counts are capped at WF_CTL_ENTRIES_MAX entries per list.
+ * are. Counts are capped at WF_CTL_ENTRIES_MAX entries per list. Senders never repeat a key
+ * within an object; a receiver built on json-c cannot see a repeat and keeps the last one.
  */
 #ifndef WGFWD_CTL_H
 #define WGFWD_CTL_H
