@@ -11,6 +11,8 @@
 #                             with `spawn`; empty the mail log (run between e2e scripts)
 #   lab.sh spawn NAME HOST CMD...   start CMD in HOST in the background, logged, stopped by reset
 #   lab.sh kill NAME          stop what `spawn NAME` started
+#   lab.sh docker-stop        stop the server's dockerd (its containers stop with it)
+#   lab.sh docker-start       start it again and wait until it answers
 #
 # Topology. Names and addresses are in tests/lab/topology.sh (LAB_* variables). Nothing of it
 # exists in the root namespace.
@@ -114,6 +116,10 @@ running() {
 	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
 	stat=${stat##*) }
 	[ "${stat%% *}" != Z ]
+}
+
+stopped() {
+	! running "$1"
 }
 
 pid_of() {
@@ -400,6 +406,29 @@ write_docker_config() {
 			"ip6tables": true
 		}
 	EOF
+}
+
+start_dockerd() {
+	local containerd_pid
+	containerd_pid=$(pid_of containerd) || die "containerd is not running"
+	start_daemon dockerd nsenter --net="/run/netns/$LAB_NS_SRV" \
+		--mount="/proc/$containerd_pid/ns/mnt" \
+		dockerd --config-file "$LAB_RUN/daemon.json"
+}
+
+# dockerd alone goes away (its containers stop with it, as without live-restore) and comes
+# back: what a Docker upgrade or crash looks like to the agent.
+cmd_docker_stop() {
+	local pid
+	pid=$(pid_of dockerd) || return 0
+	stop_spawned "$LAB_RUN/pids/dockerd.pid"
+	wait_for 30 stopped "$pid" || die "dockerd did not stop"
+}
+
+cmd_docker_start() {
+	pid_of dockerd >/dev/null && return 0
+	start_dockerd
+	wait_docker
 }
 
 start_docker() {
@@ -745,6 +774,8 @@ exec)
 	exec ip netns exec "$ns" "$@"
 	;;
 docker) DOCKER_HOST=$LAB_DOCKER_HOST exec "$LAB_DOCKER_CLI" "$@" ;;
+docker-stop) cmd_docker_stop ;;
+docker-start) cmd_docker_start ;;
 spawn)
 	[ $# -ge 3 ] || usage
 	cmd_spawn "$@"
