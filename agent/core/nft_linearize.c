@@ -649,10 +649,13 @@ static void lin_match(struct lin *l, const struct wf_nft_item *it)
 	/* iptables-nft reads a native ct mark as "incompatible": it writes -m connmark. */
 	if (l->how->iptables_compat && it->field == WF_NFT_F_CT_MARK &&
 	    (it->op == WF_NFT_OP_EQ || it->op == WF_NFT_OP_NEQ)) {
-		struct xt_connmark_mtinfo1 cm = {.mark = wf_nft_value_u32(it->field, &it->value),
-						 .mask = 0xffffffffu,
-						 .invert = it->op == WF_NFT_OP_NEQ};
+		struct xt_connmark_mtinfo1 cm;
 
+		/* padding goes to the kernel and into the digest: zero it */
+		memset(&cm, 0, sizeof(cm));
+		cm.mark = wf_nft_value_u32(it->field, &it->value);
+		cm.mask = 0xffffffffu;
+		cm.invert = it->op == WF_NFT_OP_NEQ;
 		xt_match(l, "connmark", 1, &cm, sizeof(cm));
 		return;
 	}

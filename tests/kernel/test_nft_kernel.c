@@ -755,6 +755,35 @@ static void rule_written_by_iptables_is_found_by_shape(void **state)
 	free(rules);
 }
 
+static void ct_mark_rule_in_docker_user_matches_iptables_connmark(void **state)
+{
+	struct wf_nft_rule desired = {.chain = "DOCKER-USER"}, *rules;
+	struct wf_nft_batch *b;
+	size_t n;
+	char *out;
+
+	match(&desired, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, ifname("wg0"));
+	match(&desired, WF_NFT_F_CT_MARK, WF_NFT_OP_NEQ, mark(0x1234));
+	add(&desired, (struct wf_nft_item){.kind = WF_NFT_COUNTER});
+	add(&desired, (struct wf_nft_item){.kind = WF_NFT_VERDICT, .verdict = WF_NFT_ACCEPT});
+	free(run("iptables -N DOCKER-USER && "
+	         "iptables -A DOCKER-USER -i wg0 -m connmark ! --mark 0x1234 -j ACCEPT"));
+	b = wf_nft_batch_new();
+	assert_int_equal(wf_nft_batch_insert_rule(b, NFPROTO_IPV4, "filter", &desired), 0);
+	commit_ok(b);
+	out = run("iptables -S DOCKER-USER");
+	assert_string_equal(out, "-N DOCKER-USER\n"
+	                         "-A DOCKER-USER -i wg0 -m connmark ! --mark 0x1234 -j ACCEPT\n"
+	                         "-A DOCKER-USER -i wg0 -m connmark ! --mark 0x1234 -j ACCEPT\n");
+	free(out);
+	assert_int_equal(
+	    wf_nft_chain_rules_get(nft, NFPROTO_IPV4, "filter", "DOCKER-USER", &rules, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(wf_nft_rule_equal(&rules[0], &desired));
+	assert_true(wf_nft_rule_equal(&rules[1], &desired));
+	free(rules);
+}
+
 static void missing_chain_or_table_reads_as_enoent(void **state)
 {
 	struct wf_nft_table *k = NULL;
@@ -859,6 +888,7 @@ int main(void)
 	    cmocka_unit_test_setup(docker_user_rule_reads_back_in_iptables, reset),
 	    cmocka_unit_test_setup(docker_user_rule_with_comment_stays_readable, reset),
 	    cmocka_unit_test_setup(rule_written_by_iptables_is_found_by_shape, reset),
+	    cmocka_unit_test_setup(ct_mark_rule_in_docker_user_matches_iptables_connmark, reset),
 	    cmocka_unit_test_setup(missing_chain_or_table_reads_as_enoent, reset),
 	    cmocka_unit_test_setup(deleting_a_table_works_whether_or_not_it_exists, reset),
 	    cmocka_unit_test_setup(tables_of_other_owners_are_untouched, reset),
