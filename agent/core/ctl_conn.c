@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A peer that reads nothing while we keep queueing is as good as dead. */
@@ -34,6 +35,7 @@ struct wf_ctl_conn {
 	void *arg;
 	enum wf_ctl_role role;
 	unsigned handshake_timeout_ms, ping_interval_ms, dead_after_ms;
+	uint64_t last_heard_ms; /* CLOCK_MONOTONIC */
 	enum conn_phase phase;
 	struct wf_ctl_auth auth;
 	struct wf_ctl_session session;
@@ -192,6 +194,14 @@ static void conn_fail(struct wf_ctl_conn *c, int err, bool tell, const char *fmt
 		c->ops.on_close(c, err, reason, c->arg);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void arm(struct event *ev, unsigned ms)
 {
 	struct timeval tv = ms_to_tv(ms);
@@ -205,6 +215,7 @@ static void become_established(struct wf_ctl_conn *c)
 	wf_ctl_auth_clear(&c->auth);
 	event_del(c->handshake_timer);
 	arm(c->ping_timer, c->ping_interval_ms);
+	c->last_heard_ms = now_ms();
 	arm(c->dead_timer, c->dead_after_ms);
 	if (c->ops.on_established)
 		c->ops.on_established(c, c->arg);
@@ -326,7 +337,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 			    (unsigned long long)c->session.rx_seq);
 			break;
 		}
-		arm(c->dead_timer, c->dead_after_ms);
+		c->last_heard_ms = now_ms();
 		handle_message(c, (const char *)plain, plain_len);
 		free(plain);
 	}
@@ -388,7 +399,14 @@ static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
 static void on_dead_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_ctl_conn *c = arg;
+	uint64_t silent_ms = now_ms() - c->last_heard_ms;
 
+	/* Frames only note the time and the timer looks at it when it fires: a busy stream
+	 * costs no timer updates. */
+	if (silent_ms < c->dead_after_ms) {
+		arm(c->dead_timer, (unsigned)(c->dead_after_ms - silent_ms));
+		return;
+	}
 	hold(c);
 	conn_fail(c, -ETIMEDOUT, true, "nothing heard from the peer for %u ms", c->dead_after_ms);
 	release(c);
