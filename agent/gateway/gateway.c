@@ -21,6 +21,7 @@
 #include <wgfwd/nft.h>
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/rtnl.h>
+#include <wgfwd/status_socket.h>
 #include <wgfwd/util.h>
 
 /* Connections that have not finished the handshake cost little, but not nothing. */
@@ -44,6 +45,13 @@ struct wf_gw_daemon {
 	uint8_t (*keys)[WF_KEY_LEN];
 	struct wf_gw_state state; /* what each peer holds: the kernel reflects it */
 	bool *unsaved;            /* peers whose state could not be written yet */
+	uint64_t *generation;     /* of the last state applied from each peer */
+
+	/* for `wgfwd status --gateway` */
+	uint64_t applies, apply_errors;
+	bool last_apply_ok;
+	char last_error[256];
+	struct wf_status_socket *status;
 
 	struct event_base *base;
 	struct wf_nft *nft;
@@ -122,11 +130,17 @@ static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
 	}
 	err = wf_gw_apply(d->nft, t, res);
 	wf_nft_table_free(t);
+	d->applies++;
+	d->last_apply_ok = !err;
+	if (err)
+		d->apply_errors++;
 	if (err && res->error.what[0])
 		snprintf(why, whylen, "the kernel refused %s: %s%s%s", res->error.what,
 		         strerror(-err), res->error.detail[0] ? ": " : "", res->error.detail);
 	else if (err)
 		snprintf(why, whylen, "cannot program nftables: %s", strerror(-err));
+	if (err)
+		WF_COPY(d->last_error, why);
 	return err;
 }
 
@@ -293,6 +307,7 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	wf_gw_state_free(&d->state);
 	d->state = next;
 	memset(&next, 0, sizeof(next));
+	d->generation[c->peer] = s->generation;
 	if (!same || d->unsaved[c->peer])
 		save_peer(d, c->peer);
 	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
@@ -541,6 +556,94 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* ---- status ---- */
+
+static json_object *addr_text(int family, const void *addr)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	return json_object_new_string(inet_ntop(family, addr, text, sizeof(text)));
+}
+
+static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
+{
+	const struct wf_gw_peer *peer = &d->cfg->peers[p];
+	const struct wf_gw_entries *e = &d->state.peers[p];
+	json_object *o = json_object_new_object(), *fw = json_object_new_array(),
+	            *eg = json_object_new_array();
+	const struct client *conn = NULL;
+
+	for (const struct client *c = d->clients; c; c = c->next)
+		if (c->peer == p && c->established)
+			conn = c;
+	json_object_object_add(o, "name", json_object_new_string(peer->name));
+	if (peer->has_ip4)
+		json_object_object_add(o, "ipv4", addr_text(AF_INET, &peer->ip4));
+	if (peer->has_ip6)
+		json_object_object_add(o, "ipv6", addr_text(AF_INET6, &peer->ip6));
+	json_object_object_add(o, "connected", json_object_new_boolean(conn != NULL));
+	if (conn)
+		json_object_object_add(o, "remote", json_object_new_string(conn->remote));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)d->generation[p]));
+	json_object_object_add(o, "unsaved", json_object_new_boolean(d->unsaved[p]));
+	for (size_t i = 0; i < e->n_forwards; i++) {
+		const struct wf_gw_forward *f = &e->forwards[i];
+		json_object *x = json_object_new_object();
+		bool v6 = f->family == AF_INET6;
+
+		json_object_object_add(x, "family", json_object_new_string(v6 ? "ipv6" : "ipv4"));
+		json_object_object_add(x, "proto",
+		                       json_object_new_string(wf_gw_proto_name(f->proto)));
+		json_object_object_add(x, "public_port", json_object_new_int(f->public_port));
+		json_object_object_add(x, "target",
+		                       v6 ? addr_text(AF_INET6, &peer->ip6)
+		                          : addr_text(AF_INET, &peer->ip4));
+		json_object_object_add(x, "target_port", json_object_new_int(f->target_port));
+		json_object_array_add(fw, x);
+	}
+	for (size_t i = 0; i < e->n_egress; i++) {
+		const struct wf_gw_egress *g = &e->egress[i];
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "proto",
+		                       json_object_new_string(wf_gw_proto_name(g->proto)));
+		json_object_object_add(x, "port_lo", json_object_new_int(g->port_lo));
+		json_object_object_add(x, "port_hi", json_object_new_int(g->port_hi));
+		json_object_array_add(eg, x);
+	}
+	json_object_object_add(o, "forwards", fw);
+	json_object_object_add(o, "egress", eg);
+	return o;
+}
+
+static json_object *status_document(void *arg)
+{
+	const struct wf_gw_daemon *d = arg;
+	const struct wf_gw_params *p = &d->s.params;
+	json_object *doc = json_object_new_object(), *v4 = json_object_new_array(),
+	            *v6 = json_object_new_array(), *peers = json_object_new_array();
+
+	for (size_t i = 0; i < p->n_public_ip4; i++)
+		json_object_array_add(v4, addr_text(AF_INET, &p->public_ip4[i]));
+	for (size_t i = 0; i < p->n_public_ip6; i++)
+		json_object_array_add(v6, addr_text(AF_INET6, &p->public_ip6[i]));
+	for (size_t i = 0; i < d->cfg->n_peers; i++)
+		json_object_array_add(peers, peer_status(d, i));
+	json_object_object_add(doc, "interface", json_object_new_string(p->tunnel_ifname));
+	json_object_object_add(doc, "public_interface", json_object_new_string(p->public_ifname));
+	json_object_object_add(doc, "control_port", json_object_new_int(p->control_port));
+	json_object_object_add(doc, "public_ipv4", v4);
+	json_object_object_add(doc, "public_ipv6", v6);
+	json_object_object_add(doc, "last_apply_ok", json_object_new_boolean(d->last_apply_ok));
+	json_object_object_add(doc, "applies", json_object_new_int64((int64_t)d->applies));
+	json_object_object_add(doc, "apply_errors",
+	                       json_object_new_int64((int64_t)d->apply_errors));
+	if (d->last_error[0])
+		json_object_object_add(doc, "last_error", json_object_new_string(d->last_error));
+	json_object_object_add(doc, "peers", peers);
+	return doc;
+}
+
 /* ---- start-up ---- */
 
 static int read_keys(struct wf_gw_daemon *d)
@@ -720,6 +823,12 @@ static int start_events(struct wf_gw_daemon *d)
 	evsignal_add(d->sig_hup, NULL);
 	if (d->s.reconcile_interval_s)
 		event_add(d->reconcile_timer, &tv);
+	if (d->s.status_socket[0]) {
+		err = wf_status_socket_open(d->base, d->s.status_socket, 0660, status_document, d,
+		                            &d->status);
+		if (err)
+			log_warn("no status socket at %s: %s", d->s.status_socket, strerror(-err));
+	}
 	err = wf_nlwatch_new(&d->watch, d->base, on_kernel_change, d);
 	if (err)
 		log_warn("no kernel change notifications (%s): drift is repaired every %u s only",
@@ -848,8 +957,10 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	memset(&s->policy, 0, sizeof(s->policy));
 	d->cfg = &d->s.policy;
 	d->unsaved = calloc(d->cfg->n_peers + 1, sizeof(*d->unsaved));
+	d->generation = calloc(d->cfg->n_peers + 1, sizeof(*d->generation));
 	d->base = event_base_new();
-	if (!d->unsaved || !d->base || wf_gw_state_init(&d->state, d->cfg->n_peers)) {
+	if (!d->unsaved || !d->generation || !d->base ||
+	    wf_gw_state_init(&d->state, d->cfg->n_peers)) {
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
 	}
@@ -866,6 +977,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	for (size_t i = 0; i < d->n_listeners; i++)
 		evconnlistener_free(d->listeners[i]);
 	wf_nlwatch_free(d->watch);
+	wf_status_socket_close(d->status);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
@@ -885,6 +997,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	if (d->keys)
 		sodium_free(d->keys);
 	free(d->unsaved);
+	free(d->generation);
 	wf_gw_state_free(&d->state);
 	wf_gw_config_free(d->cfg);
 	free(d);

@@ -18,7 +18,7 @@
 #define PROGRAM "wgfwd-gateway"
 
 static struct {
-	char *config, *interface, *public_interface, *state_dir, *log_level;
+	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level;
 	struct wf_strlist listen, peers, reserved, public_addresses;
 	uint32_t wireguard_port, max_entries, reconcile_interval;
 	bool log_json, foreground, cleanup, dry_run;
@@ -36,6 +36,9 @@ static const struct wf_opt opts[] = {
      "an agent: its tunnel address(es) and key file; repeatable"},
     {"state-dir", WF_OPT_STRING, &o.state_dir, "DIR",
      "where the applied state is kept (default " WF_GW_DEFAULT_STATE_DIR ")"},
+    {"status-socket", WF_OPT_STRING, &o.status_socket, "PATH",
+     "status socket for `wgfwd status --gateway' (default " WF_GW_DEFAULT_STATUS_SOCKET
+     "; `none' for none)"},
     {"reserved-ports", WF_OPT_LIST, &o.reserved, "LIST",
      "public ports no agent may take, e.g. 25,8000-8100/tcp (tcp/22, the WireGuard and "
      "the control port always are); repeatable"},
@@ -201,6 +204,15 @@ static int settings(struct wf_gw_settings *s)
 	if (ret)
 		return ret;
 	WF_COPY(s->state_dir, o.state_dir ? o.state_dir : WF_GW_DEFAULT_STATE_DIR);
+	if (o.status_socket && strlen(o.status_socket) >= sizeof(s->status_socket)) {
+		fprintf(stderr, "%s: --status-socket: a unix socket path has at most %zu bytes\n",
+		        PROGRAM, sizeof(s->status_socket) - 1);
+		return -EINVAL;
+	}
+	if (!o.status_socket)
+		WF_COPY(s->status_socket, WF_GW_DEFAULT_STATUS_SOCKET);
+	else if (strcmp(o.status_socket, "none"))
+		WF_COPY(s->status_socket, o.status_socket);
 	s->reconcile_interval_s = o.reconcile_interval;
 	return 0;
 }

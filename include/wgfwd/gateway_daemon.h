@@ -21,6 +21,7 @@
 
 #define WF_GW_LISTEN_MAX                 8
 #define WF_GW_DEFAULT_STATE_DIR          "/var/lib/wgfwd"
+#define WF_GW_DEFAULT_STATUS_SOCKET      "/run/wgfwd/gateway.sock"
 #define WF_GW_DEFAULT_WIREGUARD_PORT     51820
 #define WF_GW_DEFAULT_RECONCILE_INTERVAL 30
 
@@ -33,6 +34,7 @@ struct wf_gw_settings {
 	socklen_t listen_len[WF_GW_LISTEN_MAX];
 	size_t n_listen;
 	char state_dir[512];
+	char status_socket[108]; /* unix socket for `wgfwd status --gateway`; "" for none */
 	unsigned reconcile_interval_s;
 	/* Peers and reserved ports; the daemon takes it over (and frees it). */
 	struct wf_gw_config policy;

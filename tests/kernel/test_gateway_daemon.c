@@ -6,6 +6,7 @@
 #include <wgfwd/ctl_proto.h>
 #include <wgfwd/gateway_render.h>
 #include <wgfwd/keyfile.h>
+#include <wgfwd/status_socket.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,16 +132,18 @@ static void gateway_start(void)
 	gateway_pid = fork();
 	assert_true(gateway_pid >= 0);
 	if (gateway_pid == 0) {
-		char peer_a[256], peer_b[256], state[128];
+		char peer_a[256], peer_b[256], state[128], sock[128];
 
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, STDERR_FILENO);
 		snprintf(peer_a, sizeof(peer_a), PEER_A "=%s", key_a_path);
 		snprintf(peer_b, sizeof(peer_b), PEER_B "=%s", key_b_path);
 		snprintf(state, sizeof(state), "%s/state", dir);
+		snprintf(sock, sizeof(sock), "%s/gateway.sock", dir);
 		execl(gateway_bin, gateway_bin, "--foreground", "--interface", TUN,
 		      "--public-interface", PUB, "--peer", peer_a, "--peer", peer_b, "--state-dir",
-		      state, "--reserved-ports", "8000-8099/tcp", "--log-level", "debug", NULL);
+		      state, "--reserved-ports", "8000-8099/tcp", "--status-socket", sock,
+		      "--log-level", "debug", NULL);
 		_exit(127);
 	}
 	/* Ready once it accepts connections (this one, from no peer, is closed at once). */
@@ -471,6 +474,39 @@ static void forwards_stay_after_the_agent_disconnects(void **state)
 	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
 }
 
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		fail_msg("status has no `%s'", key);
+	return v;
+}
+
+static void status_shows_each_peer_and_what_it_holds(void **state)
+{
+	char path[128], err[256];
+	json_object *doc, *peers, *a, *f;
+
+	snprintf(path, sizeof(path), "%s/gateway.sock", dir);
+	assert_int_equal(wf_status_fetch(path, &doc, err, sizeof(err)), 0);
+	assert_true(json_object_get_boolean(get(doc, "last_apply_ok")));
+	assert_string_equal(
+	    json_object_get_string(json_object_array_get_idx(get(doc, "public_ipv4"), 0)),
+	    "203.0.113.1");
+	peers = get(doc, "peers");
+	assert_int_equal(json_object_array_length(peers), 2);
+	a = json_object_array_get_idx(peers, 0);
+	assert_string_equal(json_object_get_string(get(a, "name")), PEER_A);
+	assert_false(json_object_get_boolean(get(a, "connected")));
+	assert_int_equal(json_object_get_int64(get(a, "generation")), 1);
+	f = json_object_array_get_idx(get(a, "forwards"), 0);
+	assert_int_equal(json_object_get_int(get(f, "public_port")), 443);
+	assert_string_equal(json_object_get_string(get(f, "target")), PEER_A);
+	assert_int_equal(json_object_get_int(get(f, "target_port")), 8443);
+	json_object_put(doc);
+}
+
 static bool wait_for_ruleset(const char *what)
 {
 	for (int i = 0; i < WAIT_LIMIT * 20; i++) {
@@ -571,6 +607,7 @@ int main(void)
 	    cmocka_unit_test(wrong_key_fails_the_handshake),
 	    cmocka_unit_test(bad_message_closes_the_connection_and_changes_nothing),
 	    cmocka_unit_test(forwards_stay_after_the_agent_disconnects),
+	    cmocka_unit_test(status_shows_each_peer_and_what_it_holds),
 	    cmocka_unit_test(a_flushed_chain_is_repaired),
 	    cmocka_unit_test(restart_restores_forwards_before_any_agent_connects),
 	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),
