@@ -375,9 +375,8 @@ static void on_established(struct wf_ctl_conn *conn, void *arg)
 
 	/* The key proves the peer; its name must agree with the address it came from. */
 	if (wf_gw_config_find_peer_name(d->cfg, identity) != (int)c->peer) {
-		log_warn("control connection from %s: claims to be %s, but that address is peer "
-		         "%s's: closing",
-		         c->remote, identity, peer_name(d, c->peer));
+		log_warn("control connection from %s (peer %s) claims to be %s: closing", c->remote,
+		         peer_name(d, c->peer), identity);
 		client_drop(c, "identity does not match the source address");
 		return;
 	}
