@@ -233,7 +233,8 @@ static void write_frame(int fd, const uint8_t *body, size_t len)
 
 /* 0 once established; -ECONNRESET when the gateway closed the connection instead, -EACCES
  * when the gateway's proof does not verify (the connection is left open, a->fd set). */
-static int agent_connect(struct agent *a, const char *local, const uint8_t *key)
+static int agent_connect_as(struct agent *a, const char *local, const char *identity,
+                            const uint8_t *key)
 {
 	struct wf_ctl_auth auth;
 	uint8_t out[WF_CTL_HANDSHAKE_FRAME_MAX], *in;
@@ -245,7 +246,7 @@ static int agent_connect(struct agent *a, const char *local, const uint8_t *key)
 	ret = connect_from(local, &a->fd);
 	if (ret)
 		return ret;
-	assert_int_equal(wf_ctl_auth_init(&auth, WF_CTL_CLIENT, key, local), 0);
+	assert_int_equal(wf_ctl_auth_init(&auth, WF_CTL_CLIENT, key, identity), 0);
 	assert_int_equal(wf_ctl_auth_start(&auth, out, sizeof(out), &out_len), 0);
 	write_frame(a->fd, out, out_len);
 	ret = read_frame(a->fd, &in, &in_len);
@@ -268,6 +269,11 @@ fail:
 	close(a->fd);
 	a->fd = -1;
 	return ret;
+}
+
+static int agent_connect(struct agent *a, const char *local, const uint8_t *key)
+{
+	return agent_connect_as(a, local, local, key);
 }
 
 static void agent_send_json(struct agent *a, const char *json)
@@ -444,6 +450,20 @@ static void wrong_key_fails_the_handshake(void **state)
 	agent_close(&a);
 }
 
+static void a_peer_cannot_speak_for_another(void **state)
+{
+	struct wf_ctl_msg m;
+	struct agent a;
+
+	/* the right key for its address, but the identity of peer B */
+	assert_int_equal(agent_connect_as(&a, PEER_A, PEER_B, key_a), 0);
+	assert_int_equal(agent_recv(&a, &m), 0);
+	assert_int_equal(m.type, WF_CTL_MSG_ERROR);
+	wf_ctl_msg_clear(&m);
+	assert_int_equal(agent_recv(&a, &m), -ECONNRESET);
+	agent_close(&a);
+}
+
 static void bad_message_closes_the_connection_and_changes_nothing(void **state)
 {
 	struct wf_ctl_msg m;
@@ -605,6 +625,7 @@ int main(void)
 	    cmocka_unit_test(a_port_held_by_one_peer_is_refused_to_another),
 	    cmocka_unit_test(connection_from_no_peer_is_closed_before_any_byte),
 	    cmocka_unit_test(wrong_key_fails_the_handshake),
+	    cmocka_unit_test(a_peer_cannot_speak_for_another),
 	    cmocka_unit_test(bad_message_closes_the_connection_and_changes_nothing),
 	    cmocka_unit_test(forwards_stay_after_the_agent_disconnects),
 	    cmocka_unit_test(status_shows_each_peer_and_what_it_holds),
