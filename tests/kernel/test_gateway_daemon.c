@@ -543,6 +543,24 @@ static void a_flushed_chain_is_repaired(void **state)
 	assert_true(wait_for_ruleset("ct status dnat accept"));
 }
 
+static void a_new_public_address_is_followed(void **state)
+{
+	struct agent a;
+	struct wf_ctl_msg m;
+
+	agent_up(&a, PEER_A, key_a);
+	sh("ip addr add 203.0.113.2/24 dev " PUB);
+	assert_true(wait_for_ruleset("203.0.113.1, 203.0.113.2"));
+	/* and connected agents hear of it */
+	assert_int_equal(agent_recv(&a, &m), 0);
+	assert_int_equal(m.type, WF_CTL_MSG_GATEWAY_INFO);
+	assert_int_equal(m.gateway_info.n_ipv4, 2);
+	wf_ctl_msg_clear(&m);
+	agent_close(&a);
+	sh("ip addr del 203.0.113.2/24 dev " PUB);
+	assert_true(wait_for_ruleset("elements = { 203.0.113.1 }"));
+}
+
 static void restart_restores_forwards_before_any_agent_connects(void **state)
 {
 	gateway_stop();
@@ -630,6 +648,7 @@ int main(void)
 	    cmocka_unit_test(forwards_stay_after_the_agent_disconnects),
 	    cmocka_unit_test(status_shows_each_peer_and_what_it_holds),
 	    cmocka_unit_test(a_flushed_chain_is_repaired),
+	    cmocka_unit_test(a_new_public_address_is_followed),
 	    cmocka_unit_test(restart_restores_forwards_before_any_agent_connects),
 	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),
 	};
