@@ -125,9 +125,11 @@ struct wf_nft_rule {
 	 * ip saddr match first checks meta nfproto, as nft does). Set by wf_nft_table_add_rule and
 	 * read-back; a desired rule with 0 takes the family of the rule it is compared with. */
 	uint8_t family;
-	/* Encode as iptables-nft does (ct matches as xt conntrack, interface names compared with
-	 * their NUL only), so `iptables -S` can still read the chain. Used for rules placed in
-	 * chains iptables owns; set on read-back when the kernel rule carries xt matches. */
+	/* Encode as iptables-nft does (ct state/status as xt conntrack, ct mark as xt connmark,
+	 * interface names compared with their NUL only), so `iptables -S` can still read the
+	 * chain (iptables 1.8 calls native ct expressions "incompatible"; comments are fine).
+	 * Used for rules placed in chains iptables owns; set on read-back when the kernel rule
+	 * carries xt matches. */
 	bool iptables_compat;
 };
 
