@@ -128,7 +128,8 @@ deps-if-missing:
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz:
-	$(Q)$(MAKE) --no-print-directory B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	$(Q)$(MAKE) --no-print-directory B=build-fuzz CC=clang \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -Wno-missing-field-initializers" \
 		$(patsubst tests/fuzz/%.c,build-fuzz/tests/%,$(fuzz_src))
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)
 
