@@ -109,7 +109,9 @@ agent_start "${AGENT_ARGS[@]}"
 check_eq "the agent reconnects to the restarted gateway" true \
 	wait_until 15 output_is true agent_jq .gateway.connected
 ldocker stop -t 0 web >/dev/null
-check_fails "a stopped container's public port closes through the gateway" \
-	wait_until 2 sh -c "! $(declare -f lab_tcp_connect on); lab_tcp_connect client $LAB_GW_PUB4 8080"
+port_closed() {
+	! lab_tcp_connect client "$LAB_GW_PUB4" "$1"
+}
+check "a stopped container's public port closes through the gateway" wait_until 2 port_closed 8080
 check_match "the gateway's status lists the peer's forwards" '"public_port": ?25' \
 	gateway_status --json
