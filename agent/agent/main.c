@@ -251,6 +251,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	read_tunnel_addresses(&params);
+	if (opt.gateway) {
+		if (inet_pton(AF_INET, opt.gateway, &params.gateway_tunnel_ip4) == 1)
+			params.has_gateway_tunnel_ip4 = true;
+		else if (inet_pton(AF_INET6, opt.gateway, &params.gateway_tunnel_ip6) == 1)
+			params.has_gateway_tunnel_ip6 = true;
+		else {
+			log_error("--gateway: not an address: `%s'", opt.gateway);
+			ret = 2;
+			goto out;
+		}
+	}
 	if (opt.gateway && !opt.key) {
 		log_error("--gateway needs --key (the file `wgfwd genkey' made)");
 		ret = 2;

@@ -422,7 +422,7 @@ static int render_policy_rules(const struct wf_server_params *p, const struct wf
 
 static int render_routes(const struct wf_server_params *p, struct wf_server_plan *plan)
 {
-	plan->routes = calloc(2, sizeof(*plan->routes));
+	plan->routes = calloc(4, sizeof(*plan->routes));
 	if (!plan->routes)
 		return -ENOMEM;
 	for (int v6 = 0; v6 <= 1; v6++) {
@@ -432,6 +432,25 @@ static int render_routes(const struct wf_server_params *p, struct wf_server_plan
 		rt->table = p->table;
 		rt->type = RTN_UNICAST;
 		rt->protocol = WF_RTPROT;
+		WF_COPY(rt->oifname, p->tunnel_ifname);
+	}
+	for (int v6 = 0; v6 <= 1; v6++) {
+		struct wf_route *rt;
+
+		if (!(v6 ? p->has_gateway_tunnel_ip6 : p->has_gateway_tunnel_ip4))
+			continue;
+		rt = &plan->routes[plan->n_routes++];
+		rt->family = v6 ? AF_INET6 : AF_INET;
+		rt->table = RT_TABLE_MAIN;
+		rt->type = RTN_UNICAST;
+		rt->protocol = WF_RTPROT;
+		if (v6) {
+			rt->dst.ip6 = p->gateway_tunnel_ip6;
+			rt->dst_len = 128;
+		} else {
+			rt->dst.ip4 = p->gateway_tunnel_ip4;
+			rt->dst_len = 32;
+		}
 		WF_COPY(rt->oifname, p->tunnel_ifname);
 	}
 	return 0;

@@ -49,6 +49,11 @@ struct wf_server_params {
 	bool has_tunnel_ip4, has_tunnel_ip6;
 	struct in_addr tunnel_ip4;
 	struct in6_addr tunnel_ip6;
+	/* The gateway's tunnel address: routed in the main table even when the tunnel's own
+	 * address carries no subnet route (a /32), so the control channel always finds it. */
+	bool has_gateway_tunnel_ip4, has_gateway_tunnel_ip6;
+	struct in_addr gateway_tunnel_ip4;
+	struct in6_addr gateway_tunnel_ip6;
 	/* The gateway's public addresses (from the gateway or configuration), for hairpin. */
 	struct in_addr gateway_ip4[WF_GATEWAY_ADDRS_MAX];
 	size_t n_gateway_ip4;

@@ -191,6 +191,19 @@ static void host_network_forward_targets_the_tunnel_address(void **state)
 	free(text);
 }
 
+static void gateway_tunnel_address_gets_a_main_table_route(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	char *text;
+
+	p.has_gateway_tunnel_ip4 = true;
+	inet_pton(AF_INET, "192.168.160.1", &p.gateway_tunnel_ip4);
+	text = render_text(&p, &d);
+	assert_contains(text, "ip route add 192.168.160.1/32 dev wg0 table 254 protocol 207");
+	free(text);
+}
+
 static void same_input_renders_the_same_text(void **state)
 {
 	struct wf_server_params p = params();
@@ -216,6 +229,7 @@ int main(void)
 		cmocka_unit_test(hairpin_keeps_the_source_for_gateway_addresses),
 		cmocka_unit_test(interface_and_table_come_from_the_parameters),
 		cmocka_unit_test(host_network_forward_targets_the_tunnel_address),
+		cmocka_unit_test(gateway_tunnel_address_gets_a_main_table_route),
 		cmocka_unit_test(same_input_renders_the_same_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
