@@ -36,6 +36,7 @@ cli_src     := $(filter-out agent/cli/main.c,$(wildcard agent/cli/*.c))
 unit_src    := $(wildcard tests/unit/test_*.c)
 kernel_src  := $(wildcard tests/kernel/test_*.c)
 helper_src  := $(wildcard tests/helpers/*.c)
+tool_src    := $(wildcard tests/tools/*.c)
 fuzz_src    := $(wildcard tests/fuzz/fuzz_*.c)
 
 objs = $(patsubst %.c,$(B)/%.o,$(1))
@@ -45,6 +46,7 @@ programs := $(B)/wgfwd-agent $(B)/wgfwd-gateway $(B)/wgfwd
 unit_bins := $(patsubst tests/unit/%.c,$(B)/tests/%,$(unit_src))
 kernel_bins := $(patsubst tests/kernel/%.c,$(B)/tests/%,$(kernel_src))
 helper_bins := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(helper_src))
+tool_bins := $(patsubst tests/tools/%.c,$(B)/tests/%,$(tool_src))
 
 .PHONY: all tests check check-unit check-san check-kernel check-e2e demo deps fuzz bench \
 	format format-check install clean lab-up lab-down
@@ -82,13 +84,19 @@ $(B)/tests/%: tests/kernel/%.c $(libs)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
 
+# Test clients run on the lab's hosts (not in containers): they speak wgfwd's own protocols.
+$(B)/tests/%: tests/tools/%.c $(libs)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(libs) $(LDLIBS)
+
 # Small static programs the lab runs inside busybox containers (no libc in the image).
 $(B)/tests/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
 
-tests: $(unit_bins) $(kernel_bins) $(helper_bins)
+tests: $(unit_bins) $(kernel_bins) $(helper_bins) $(tool_bins)
 
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
