@@ -14,6 +14,7 @@
 #include <wgfwd/gateway_link.h>
 #include <wgfwd/keyfile.h>
 #include <wgfwd/log.h>
+#include <wgfwd/metrics.h>
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/state.h>
 #include <wgfwd/status_socket.h>
@@ -22,6 +23,10 @@
 /* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
  * the burst is enough. */
 #define DRIFT_SETTLE_MS 50
+
+/* Applies take about a millisecond when one container changes; seconds mean trouble. */
+static const double apply_seconds_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+					      0.025,  0.05,  0.1,    0.25,  1};
 
 struct gateway_view {
 	bool have_info;
@@ -32,6 +37,7 @@ struct gateway_view {
 	size_t n;
 	bool applied;
 	char reason[WF_CTL_REASON_MAX];
+	size_t egress_refused;
 };
 
 struct wf_agent {
@@ -54,7 +60,9 @@ struct wf_agent {
 	bool have_desired;
 	struct gateway_view gw;
 
-	uint64_t applies, apply_errors, reconnects;
+	uint64_t applies, apply_errors, docker_reconnects, gateway_reconnects;
+	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */
+	struct wf_histogram apply_seconds;
 	bool last_apply_ok;
 	char last_error[1024];
 	double last_apply_ms;
@@ -134,7 +142,7 @@ static void on_docker_connection(void *ctx, bool up)
 	if (up && !a->docker_up)
 		log_info("docker: connected");
 	if (!up)
-		a->reconnects++;
+		a->docker_reconnects++;
 	a->docker_up = up;
 }
 
@@ -327,6 +335,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	wf_server_plan_free(&plan);
 	a->applies++;
 	a->last_apply_ms = now_ms() - start;
+	wf_histogram_observe(&a->apply_seconds, a->last_apply_ms / 1e3);
 	a->last_apply_at = time(NULL);
 	a->last_result = res;
 	if (err) {
@@ -345,6 +354,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			log_info("apply succeeded again");
 		a->last_apply_ok = true;
 		a->last_error[0] = '\0';
+		a->nft_changes[res.nft]++;
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
 			log_info("applied in %.2f ms: nft %s (+%zu -%zu elements), %zu DOCKER-USER, "
@@ -384,7 +394,7 @@ static void on_gateway_connection(void *ctx, bool up)
 	struct wf_agent *a = ctx;
 
 	if (!up)
-		a->reconnects++;
+		a->gateway_reconnects++;
 }
 
 static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
@@ -418,6 +428,7 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	gw->forwards = NULL;
 	gw->results = NULL;
 	gw->n = 0;
+	gw->egress_refused = 0;
 	gw->applied = ack->applied;
 	WF_COPY(gw->reason, ack->reason);
 	if (!ack->applied) {
@@ -440,13 +451,14 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 				 ack->forwards[i].reason);
 		gw->n++;
 	}
-	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++)
-		if (!ack->egress[i].accepted)
-			log_warn("gateway refused egress %s %u-%u: %s",
-				 state->egress[i].proto ? wf_proto_name(state->egress[i].proto)
-							: "all",
-				 state->egress[i].port_lo, state->egress[i].port_hi,
-				 ack->egress[i].reason);
+	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++) {
+		if (ack->egress[i].accepted)
+			continue;
+		gw->egress_refused++;
+		log_warn("gateway refused egress %s %u-%u: %s",
+			 state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
+			 state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
+	}
 	log_info("gateway applied generation %llu", (unsigned long long)ack->generation);
 }
 
@@ -526,7 +538,9 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	json_object_object_add(agent, "last_apply_ok", json_object_new_boolean(a->last_apply_ok));
 	json_object_object_add(agent, "last_apply_ms", json_object_new_double(a->last_apply_ms));
 	json_object_object_add(agent, "last_apply_at", json_object_new_int64(a->last_apply_at));
-	json_object_object_add(agent, "reconnects", json_object_new_int64((int64_t)a->reconnects));
+	json_object_object_add(
+		agent, "reconnects",
+		json_object_new_int64((int64_t)(a->docker_reconnects + a->gateway_reconnects)));
 	if (a->last_error[0])
 		json_object_object_add(agent, "last_error", json_object_new_string(a->last_error));
 	json_object_object_add(agent, "interface",
@@ -567,6 +581,80 @@ static struct json_object *status_cb(void *ctx)
 	return wf_agent_status(ctx);
 }
 
+/* Metrics: the numbers behind the status document, one sample each. */
+int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m)
+{
+	static const char *const nft_kinds[] = {[WF_NFT_UNCHANGED] = "unchanged",
+						[WF_NFT_ELEMENTS] = "elements",
+						[WF_NFT_REPLACED] = "replaced"};
+	struct wf_desired empty = {0};
+	const struct wf_desired *d = a->have_desired ? &a->desired : &empty;
+	size_t waiting = 0, refused = 0;
+
+	for (size_t i = 0; i < d->n_problems; i++)
+		waiting += d->problems[i].waiting;
+	wf_metrics_gauge(m, "wgfwd_agent_docker_connected",
+			 "1 while the agent follows Docker's events.", a->docker_up);
+	wf_metrics_counter(m, "wgfwd_agent_docker_reconnects_total",
+			   "Times the connection to Docker was lost (or the first one failed).",
+			   (double)a->docker_reconnects);
+	wf_metrics_gauge(m, "wgfwd_agent_containers", "Containers with wgfwd labels.",
+			 (double)a->n_containers);
+	wf_metrics_gauge(m, "wgfwd_agent_forwards", "Forwards in the desired state.",
+			 (double)d->n_forwards);
+	wf_metrics_gauge(m, "wgfwd_agent_egress_selections",
+			 "Egress selections (container, protocol, ports) through the tunnel.",
+			 (double)d->n_egress);
+	wf_metrics_add(m, "wgfwd_agent_problems", WF_METRIC_GAUGE,
+		       "Label problems: waiting (e.g. no address yet) or errors.",
+		       WF_LABEL("kind", "waiting"), (double)waiting);
+	wf_metrics_add(m, "wgfwd_agent_problems", WF_METRIC_GAUGE, NULL, WF_LABEL("kind", "error"),
+		       (double)(d->n_problems - waiting));
+	wf_metrics_counter(m, "wgfwd_agent_applies_total",
+			   "Times the desired state was applied to the kernel.", (double)a->applies);
+	wf_metrics_counter(m, "wgfwd_agent_apply_errors_total", "Applies that failed.",
+			   (double)a->apply_errors);
+	wf_metrics_gauge(m, "wgfwd_agent_last_apply_success", "1 when the last apply succeeded.",
+			 a->last_apply_ok);
+	wf_metrics_gauge(m, "wgfwd_agent_last_apply_duration_seconds",
+			 "Time the last apply took, from the containers to the kernel.",
+			 a->last_apply_ms / 1e3);
+	wf_metrics_gauge(m, "wgfwd_agent_last_apply_timestamp_seconds",
+			 "When the last apply ended, in seconds since the epoch.",
+			 (double)a->last_apply_at);
+	wf_metrics_add_histogram(m, "wgfwd_agent_apply_duration_seconds",
+				 "Time applies took, from the containers to the kernel.", NULL, 0,
+				 &a->apply_seconds);
+	for (size_t k = 0; k < WF_ARRAY_SIZE(nft_kinds); k++)
+		wf_metrics_add(m, "wgfwd_agent_nft_changes_total", WF_METRIC_COUNTER,
+			       "Successful applies by what they changed in the nftables table.",
+			       WF_LABEL("kind", nft_kinds[k]), (double)a->nft_changes[k]);
+	if (!a->link)
+		return 0;
+	for (size_t i = 0; i < a->gw.n; i++)
+		refused += !a->gw.results[i].accepted;
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_link_up",
+			 "1 while the control channel to the gateway is up.",
+			 wf_gateway_link_up(a->link));
+	wf_metrics_counter(m, "wgfwd_agent_gateway_reconnects_total",
+			   "Times the control channel to the gateway went down.",
+			   (double)a->gateway_reconnects);
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_sent",
+			 "Generation of the latest state sent to the gateway.",
+			 (double)wf_gateway_link_generation_sent(a->link));
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_acked",
+			 "Generation of the latest state the gateway acknowledged.",
+			 (double)wf_gateway_link_generation_acked(a->link));
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_applied",
+			 "1 when the gateway applied the last state it acknowledged.",
+			 a->gw.applied);
+	wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE,
+		       "Entries of the last acknowledged state the gateway refused.",
+		       WF_LABEL("entry", "forward"), (double)refused);
+	return wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE, NULL,
+			      WF_LABEL("entry", "egress"), (double)a->gw.egress_refused);
+}
+
 bool wf_agent_healthy(const struct wf_agent *a)
 {
 	return a->last_apply_ok;
@@ -584,6 +672,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 	a->base = base;
 	a->cfg = *cfg;
 	a->params = cfg->params;
+	wf_histogram_init(&a->apply_seconds, apply_seconds_bounds,
+			  WF_ARRAY_SIZE(apply_seconds_bounds));
 	interval.tv_sec = (cfg->reconcile_interval_ms ? cfg->reconcile_interval_ms : 30000) / 1000;
 	interval.tv_usec = (cfg->reconcile_interval_ms % 1000) * 1000;
 

@@ -13,6 +13,7 @@
 #include <wgfwd/dataplane.h>
 #include <wgfwd/docker.h>
 #include <wgfwd/log.h>
+#include <wgfwd/metrics_http.h>
 #include <wgfwd/options.h>
 #include <wgfwd/plan_print.h>
 #include <wgfwd/server_render.h>
@@ -23,9 +24,11 @@
 
 static struct {
 	char *config, *interface, *docker_host, *gateway, *key, *status_socket, *log_level;
+	char *metrics;
 	uint32_t gateway_port, table, fwmark, hairpin_mark, rule_priority, reconcile_ms;
 	struct wf_strlist gateway_public, tunnel_address;
 	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json;
+	bool metrics_allow_remote;
 } opt = {
 	.gateway_port = 51821,
 	.table = WF_DEFAULT_TABLE,
@@ -62,6 +65,10 @@ static const struct wf_opt options[] = {
 	 "compare the kernel with the desired state at least this often (30000)"},
 	{"status-socket", WF_OPT_STRING, &opt.status_socket, "PATH",
 	 "status socket for `wgfwd status' (" DEFAULT_STATUS_SOCKET ")"},
+	{"metrics", WF_OPT_STRING, &opt.metrics, "ADDR:PORT",
+	 "serve Prometheus metrics at http://ADDR:PORT/metrics (default: off)"},
+	{"metrics-allow-remote", WF_OPT_FLAG, &opt.metrics_allow_remote, NULL,
+	 "let --metrics listen on an address other than loopback"},
 	{"dry-run", WF_OPT_FLAG, &opt.dry_run, NULL,
 	 "read Docker once, print the desired state and rules, apply nothing"},
 	{"json", WF_OPT_FLAG, &opt.json, NULL, "with --dry-run: print JSON"},
@@ -204,6 +211,11 @@ static int run_dry(struct event_base *base, const struct wf_server_params *param
 	return dr.result;
 }
 
+static int collect_metrics(void *ctx, struct wf_metrics *m)
+{
+	return wf_agent_metrics(ctx, m);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("received %s: exiting; forwards stay in place (use --cleanup to remove them)",
@@ -218,6 +230,9 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct wf_agent *agent = NULL;
+	struct wf_metrics_server *metrics = NULL;
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_len = 0;
 	enum wf_log_level level = WF_LOG_INFO;
 	char err[512];
 	int ret;
@@ -237,6 +252,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	wf_log_init("wgfwd-agent", level, opt.log_json);
+	if (opt.metrics && wf_metrics_listen_parse(opt.metrics, opt.metrics_allow_remote,
+						   &metrics_addr, &metrics_len, err, sizeof(err))) {
+		fprintf(stderr, "wgfwd-agent: %s\n", err);
+		wf_opts_free(options);
+		return 2;
+	}
 
 	wf_server_params_default(&params);
 	if (opt.interface)
@@ -307,6 +328,16 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
+	if (opt.metrics) {
+		ret = wf_metrics_server_open(base, &metrics_addr, metrics_len, collect_metrics, agent,
+					     &metrics);
+		if (ret) {
+			log_error("--metrics %s: %s", opt.metrics, strerror(-ret));
+			ret = 1;
+			goto out;
+		}
+		log_info("metrics at http://%s/metrics", wf_metrics_server_address(metrics));
+	}
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
 	evsignal_add(sigterm, NULL);
@@ -316,6 +347,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	ret = 0;
 out:
+	wf_metrics_server_close(metrics);
 	wf_agent_free(agent);
 	if (sigterm)
 		event_free(sigterm);

@@ -12,6 +12,7 @@
 struct event_base;
 struct json_object;
 struct wf_agent;
+struct wf_metrics;
 
 struct wf_agent_config {
 	struct wf_server_params params;
@@ -30,6 +31,9 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 void wf_agent_free(struct wf_agent *a);
 /* Current status, for the status socket and `wgfwd status`. */
 struct json_object *wf_agent_status(struct wf_agent *a);
+/* The same numbers as metrics (and a few only metrics carry), for the metrics endpoint.
+ * Returns 0 or the first error adding them met. */
+int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m);
 /* True once the last apply succeeded: what the container health check asks. */
 bool wf_agent_healthy(const struct wf_agent *a);
 
