@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wgfwd/ctl.h>
@@ -18,6 +19,8 @@
 #include <wgfwd/gateway_store.h>
 #include <wgfwd/keyfile.h>
 #include <wgfwd/log.h>
+#include <wgfwd/metrics.h>
+#include <wgfwd/metrics_http.h>
 #include <wgfwd/nft.h>
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/rtnl.h>
@@ -29,6 +32,25 @@
 #define PENDING_PER_PEER    4
 #define DRIFT_DEBOUNCE_MS   200
 #define FALLBACK_TUNNEL_MTU 1420
+
+/* Connections turned away before or after the handshake, by why; a failed handshake is counted
+ * on its own. */
+enum rejection {
+	REJECT_NOT_A_PEER,
+	REJECT_TOO_MANY,
+	REJECT_IDENTITY,
+	REJECT_MAX,
+};
+
+static const char *const rejection_names[REJECT_MAX] = {
+    [REJECT_NOT_A_PEER] = "not_a_peer",
+    [REJECT_TOO_MANY] = "too_many",
+    [REJECT_IDENTITY] = "identity",
+};
+
+/* A ruleset commit takes milliseconds; the whole table with many forwards a little more. */
+static const double apply_seconds_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                              0.025,  0.05,  0.1,    0.25,  1};
 
 struct client {
 	struct wf_gw_daemon *d;
@@ -53,6 +75,13 @@ struct wf_gw_daemon {
 	char last_error[256];
 	struct wf_status_socket *status;
 
+	/* for metrics */
+	struct wf_histogram apply_seconds;
+	uint64_t refused[WF_GW_TOO_MANY + 1]; /* requested entries, by enum wf_gw_status */
+	uint64_t states_refused, handshake_failures, drift_repairs;
+	uint64_t rejected[REJECT_MAX];
+	struct wf_metrics_server *metrics;
+
 	struct event_base *base;
 	struct wf_nft *nft;
 	struct wf_rtnl *rtnl;
@@ -71,6 +100,14 @@ static const char *peer_name(const struct wf_gw_daemon *d, size_t peer)
 }
 
 /* ---- the ruleset ---- */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int refresh_public_addresses(struct wf_gw_daemon *d, bool *changed)
 {
@@ -121,6 +158,7 @@ static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
                        struct wf_gw_apply_result *res, char *why, size_t whylen)
 {
 	struct wf_nft_table *t = NULL;
+	double start = now_seconds();
 	int err = wf_gw_render(&d->s.params, d->cfg, state, &t);
 
 	memset(res, 0, sizeof(*res));
@@ -130,6 +168,7 @@ static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
 	}
 	err = wf_gw_apply(d->nft, t, res);
 	wf_nft_table_free(t);
+	wf_histogram_observe(&d->apply_seconds, now_seconds() - start);
 	d->applies++;
 	d->last_apply_ok = !err;
 	if (err)
@@ -261,6 +300,14 @@ static void fill_results(struct wf_ctl_result *out, const struct wf_gw_result *i
 	}
 }
 
+static void count_refusals(struct wf_gw_daemon *d, const struct wf_gw_decision *dec)
+{
+	for (size_t i = 0; i < dec->n_forwards; i++)
+		d->refused[dec->forwards[i].status]++;
+	for (size_t i = 0; i < dec->n_egress; i++)
+		d->refused[dec->egress[i].status]++;
+}
+
 static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct wf_ctl_state *s,
                          const struct wf_gw_decision *dec)
 {
@@ -317,6 +364,7 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	         d->state.peers[c->peer].n_egress, s->n_egress,
 	         change_text(&res, change, sizeof(change)));
 	log_refusals(d, c->peer, s, &dec);
+	count_refusals(d, &dec);
 
 	a->applied = true;
 	a->n_forwards = dec.n_forwards;
@@ -335,6 +383,7 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 refuse:
 	log_error("peer %s: state %llu not applied: %s", peer_name(d, c->peer),
 	          (unsigned long long)s->generation, why);
+	d->states_refused++;
 	a->applied = false;
 	WF_COPY(a->reason, why);
 send:
@@ -377,6 +426,7 @@ static void on_established(struct wf_ctl_conn *conn, void *arg)
 	if (wf_gw_config_find_peer_name(d->cfg, identity) != (int)c->peer) {
 		log_warn("control connection from %s (peer %s) claims to be %s: closing", c->remote,
 		         peer_name(d, c->peer), identity);
+		d->rejected[REJECT_IDENTITY]++;
 		client_drop(c, "identity does not match the source address");
 		return;
 	}
@@ -404,6 +454,8 @@ static void on_close(struct wf_ctl_conn *conn, int err, const char *reason, void
 	else
 		log_warn("control connection from %s (peer %s) failed: %s", c->remote,
 		         peer_name(d, c->peer), reason);
+	if (!c->established)
+		d->handshake_failures++;
 	client_unlink(c);
 	wf_ctl_conn_free(conn);
 	free(c);
@@ -441,6 +493,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	peer = peer_of(d, sa);
 	if (peer < 0) {
 		log_warn("refused control connection from %s: not a configured peer", remote);
+		d->rejected[REJECT_NOT_A_PEER]++;
 		close(fd);
 		return;
 	}
@@ -448,6 +501,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		pending += c->peer == (size_t)peer && !c->established;
 	if (d->n_clients >= CLIENTS_MAX || pending >= PENDING_PER_PEER) {
 		log_warn("refused control connection from %s: too many connections", remote);
+		d->rejected[REJECT_TOO_MANY]++;
 		close(fd);
 		return;
 	}
@@ -513,9 +567,11 @@ static void reconcile(struct wf_gw_daemon *d, const char *trigger)
 	else if (moved)
 		log_info("ruleset follows the new public addresses: %s",
 		         change_text(&res, change, sizeof(change)));
-	else if (res.table != WF_GW_UNCHANGED || res.anchor_written)
+	else if (res.table != WF_GW_UNCHANGED || res.anchor_written) {
 		log_warn("the kernel's ruleset differed from the desired one (%s): repaired, %s",
 		         trigger, change_text(&res, change, sizeof(change)));
+		d->drift_repairs++;
+	}
 	if (moved)
 		broadcast_gateway_info(d);
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
@@ -641,6 +697,73 @@ static json_object *status_document(void *arg)
 		json_object_object_add(doc, "last_error", json_object_new_string(d->last_error));
 	json_object_object_add(doc, "peers", peers);
 	return doc;
+}
+
+/* ---- metrics ---- */
+
+static int collect_metrics(void *arg, struct wf_metrics *m)
+{
+	const struct wf_gw_daemon *d = arg;
+	size_t connected = 0;
+
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		const struct wf_metric_label peer = {"peer", peer_name(d, p)};
+		bool up = false;
+
+		for (const struct client *c = d->clients; c && !up; c = c->next)
+			up = c->peer == p && c->established;
+		connected += up;
+		wf_metrics_add(m, "wgfwd_gateway_peer_connected", WF_METRIC_GAUGE,
+		               "1 while the peer's control connection is established.", &peer, 1,
+		               up);
+		wf_metrics_add(m, "wgfwd_gateway_forwards", WF_METRIC_GAUGE,
+		               "Forwards the peer holds (one per address family).", &peer, 1,
+		               (double)d->state.peers[p].n_forwards);
+		wf_metrics_add(m, "wgfwd_gateway_egress_entries", WF_METRIC_GAUGE,
+		               "Egress entries the peer holds.", &peer, 1,
+		               (double)d->state.peers[p].n_egress);
+		wf_metrics_add(m, "wgfwd_gateway_peer_generation", WF_METRIC_GAUGE,
+		               "Generation of the peer's last applied state.", &peer, 1,
+		               (double)d->generation[p]);
+		wf_metrics_add(m, "wgfwd_gateway_peer_state_unsaved", WF_METRIC_GAUGE,
+		               "1 when the peer's applied state could not be written to disk.",
+		               &peer, 1, d->unsaved[p]);
+	}
+	wf_metrics_gauge(m, "wgfwd_gateway_peers", "Peers configured.", (double)d->cfg->n_peers);
+	wf_metrics_gauge(m, "wgfwd_gateway_peers_connected", "Peers connected now.",
+	                 (double)connected);
+	wf_metrics_add(m, "wgfwd_gateway_public_addresses", WF_METRIC_GAUGE,
+	               "Public addresses forwarded from.", WF_LABEL("family", "ipv4"),
+	               (double)d->s.params.n_public_ip4);
+	wf_metrics_add(m, "wgfwd_gateway_public_addresses", WF_METRIC_GAUGE, NULL,
+	               WF_LABEL("family", "ipv6"), (double)d->s.params.n_public_ip6);
+	wf_metrics_counter(m, "wgfwd_gateway_applies_total",
+	                   "Times the ruleset was applied to the kernel.", (double)d->applies);
+	wf_metrics_counter(m, "wgfwd_gateway_apply_errors_total", "Applies that failed.",
+	                   (double)d->apply_errors);
+	wf_metrics_gauge(m, "wgfwd_gateway_last_apply_success", "1 when the last apply succeeded.",
+	                 d->last_apply_ok);
+	wf_metrics_add_histogram(m, "wgfwd_gateway_apply_duration_seconds",
+	                         "Time applies took, rendering included.", NULL, 0,
+	                         &d->apply_seconds);
+	for (int s = WF_GW_ACCEPTED + 1; s <= WF_GW_TOO_MANY; s++)
+		wf_metrics_add(m, "wgfwd_gateway_refused_entries_total", WF_METRIC_COUNTER,
+		               "Requested forwards and egress entries refused, by reason.",
+		               WF_LABEL("reason", wf_gw_status_name((enum wf_gw_status)s)),
+		               (double)d->refused[s]);
+	wf_metrics_counter(m, "wgfwd_gateway_states_refused_total",
+	                   "States not applied at all (the kernel refused the ruleset).",
+	                   (double)d->states_refused);
+	wf_metrics_counter(m, "wgfwd_gateway_handshake_failures_total",
+	                   "Control connections from peer addresses that failed the handshake.",
+	                   (double)d->handshake_failures);
+	for (int r = 0; r < REJECT_MAX; r++)
+		wf_metrics_add(m, "wgfwd_gateway_connections_rejected_total", WF_METRIC_COUNTER,
+		               "Control connections turned away, by reason.",
+		               WF_LABEL("reason", rejection_names[r]), (double)d->rejected[r]);
+	return wf_metrics_counter(m, "wgfwd_gateway_drift_repairs_total",
+	                          "Times the kernel's ruleset had drifted and was repaired.",
+	                          (double)d->drift_repairs);
 }
 
 /* ---- start-up ---- */
@@ -828,6 +951,19 @@ static int start_events(struct wf_gw_daemon *d)
 		if (err)
 			log_warn("no status socket at %s: %s", d->s.status_socket, strerror(-err));
 	}
+	if (d->s.metrics_len) {
+		err = wf_metrics_server_open(d->base, &d->s.metrics, d->s.metrics_len,
+		                             collect_metrics, d, &d->metrics);
+		if (err) {
+			char text[INET6_ADDRSTRLEN + 8];
+
+			wf_gw_sockaddr_text((const struct sockaddr *)&d->s.metrics, text,
+			                    sizeof(text));
+			log_error("cannot serve metrics on %s: %s", text, strerror(-err));
+			return err;
+		}
+		log_info("metrics at http://%s/metrics", wf_metrics_server_address(d->metrics));
+	}
 	err = wf_nlwatch_new(&d->watch, d->base, on_kernel_change, d);
 	if (err)
 		log_warn("no kernel change notifications (%s): drift is repaired every %u s only",
@@ -955,6 +1091,8 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	d->s = *s;
 	memset(&s->policy, 0, sizeof(s->policy));
 	d->cfg = &d->s.policy;
+	wf_histogram_init(&d->apply_seconds, apply_seconds_bounds,
+	                  WF_ARRAY_SIZE(apply_seconds_bounds));
 	d->unsaved = calloc(d->cfg->n_peers + 1, sizeof(*d->unsaved));
 	d->generation = calloc(d->cfg->n_peers + 1, sizeof(*d->generation));
 	d->base = event_base_new();
@@ -977,6 +1115,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		evconnlistener_free(d->listeners[i]);
 	wf_nlwatch_free(d->watch);
 	wf_status_socket_close(d->status);
+	wf_metrics_server_close(d->metrics);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)

@@ -12,6 +12,7 @@
 #include <wgfwd/gateway_daemon.h>
 #include <wgfwd/gateway_host.h>
 #include <wgfwd/log.h>
+#include <wgfwd/metrics_http.h>
 #include <wgfwd/options.h>
 #include <wgfwd/util.h>
 
@@ -19,9 +20,10 @@
 
 static struct {
 	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level;
+	char *metrics;
 	struct wf_strlist listen, peers, reserved, public_addresses;
 	uint32_t wireguard_port, max_entries, reconcile_interval;
-	bool log_json, foreground, cleanup, dry_run;
+	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote;
 } o;
 
 static const struct wf_opt opts[] = {
@@ -39,6 +41,10 @@ static const struct wf_opt opts[] = {
     {"status-socket", WF_OPT_STRING, &o.status_socket, "PATH",
      "status socket for `wgfwd status --gateway' (default " WF_GW_DEFAULT_STATUS_SOCKET
      "; `none' for none)"},
+    {"metrics", WF_OPT_STRING, &o.metrics, "ADDR:PORT",
+     "serve Prometheus metrics at http://ADDR:PORT/metrics (default: off)"},
+    {"metrics-allow-remote", WF_OPT_FLAG, &o.metrics_allow_remote, NULL,
+     "let --metrics listen on an address other than loopback"},
     {"reserved-ports", WF_OPT_LIST, &o.reserved, "LIST",
      "public ports no agent may take, e.g. 25,8000-8100/tcp (tcp/22, the WireGuard and "
      "the control port always are); repeatable"},
@@ -180,6 +186,7 @@ static int policy(struct wf_gw_settings *s)
 
 static int settings(struct wf_gw_settings *s)
 {
+	char err[256];
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -214,6 +221,11 @@ static int settings(struct wf_gw_settings *s)
 	else if (strcmp(o.status_socket, "none"))
 		WF_COPY(s->status_socket, o.status_socket);
 	s->reconcile_interval_s = o.reconcile_interval;
+	if (o.metrics && wf_metrics_listen_parse(o.metrics, o.metrics_allow_remote, &s->metrics,
+	                                         &s->metrics_len, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", PROGRAM, err);
+		return -EINVAL;
+	}
 	return 0;
 }
 

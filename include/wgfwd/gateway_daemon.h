@@ -36,6 +36,9 @@ struct wf_gw_settings {
 	char state_dir[512];
 	char status_socket[108]; /* unix socket for `wgfwd status --gateway`; "" for none */
 	unsigned reconcile_interval_s;
+	/* The metrics endpoint; metrics_len 0 for none. */
+	struct sockaddr_storage metrics;
+	socklen_t metrics_len;
 	/* Peers and reserved ports; the daemon takes it over (and frees it). */
 	struct wf_gw_config policy;
 };
