@@ -1,0 +1,567 @@
+#include <wgfwd/conntrack.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* The kernel sizes dump messages to the largest read it has seen, up to 32 KiB. */
+#define CT_RECV_SIZE 32768
+#define DUMP_TRIES   3
+
+#define CT_TYPE(msg) ((uint16_t)((NFNL_SUBSYS_CTNETLINK << 8) | (msg)))
+
+struct wf_conntrack {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint32_t seq;
+	char buf[CT_RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+};
+
+static bool family_supported(int family)
+{
+	return family == AF_INET || family == AF_INET6;
+}
+
+static size_t addr_size(int family)
+{
+	return family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(struct in_addr);
+}
+
+static bool addr_equal(int family, const union wf_addr *a, const union wf_addr *b)
+{
+	return !memcmp(a, b, addr_size(family));
+}
+
+/* The protocols whose conntrack tuple is addresses and ports, nothing else. */
+static bool proto_has_ports(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_SCTP:
+	case IPPROTO_DCCP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- matching ---- */
+
+bool wf_ct_match_valid(const struct wf_ct_match *m)
+{
+	return family_supported(m->family) && proto_has_ports(m->l4proto) && m->orig_dport &&
+	       !(m->status_set & m->status_clear);
+}
+
+bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *e)
+{
+	if (e->family != m->family || e->l4proto != m->l4proto || e->orig.dport != m->orig_dport)
+		return false;
+	if (m->has_orig_dst && !addr_equal(m->family, &e->orig.dst, &m->orig_dst))
+		return false;
+	if (m->has_reply_src && !addr_equal(m->family, &e->reply.src, &m->reply_src))
+		return false;
+	if (m->reply_sport && e->reply.sport != m->reply_sport)
+		return false;
+	return (e->status & m->status_set) == m->status_set && !(e->status & m->status_clear);
+}
+
+/* ---- building ---- */
+
+static struct nlmsghdr *put_header(void *buf, uint16_t type, uint16_t flags, int family)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return nlh;
+}
+
+int wf_ct_dump_build(void *buf, size_t size, int family, const struct wf_ct_filter *filter)
+{
+	struct nlmsghdr *nlh;
+
+	if (size < WF_CT_MSG_SIZE || !family_supported(family))
+		return -EINVAL;
+	nlh = put_header(buf, CT_TYPE(IPCTNL_MSG_CT_GET), NLM_F_DUMP, family);
+	if (filter && filter->has_mark) {
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(filter->mark));
+		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(filter->mark_mask));
+	}
+	if (filter && filter->has_zone)
+		mnl_attr_put_u16(nlh, CTA_ZONE, htons(filter->zone));
+	return (int)nlh->nlmsg_len;
+}
+
+static void put_tuple(struct nlmsghdr *nlh, uint16_t type, int family, uint8_t proto,
+                      const struct wf_ct_tuple *t)
+{
+	bool v6 = family == AF_INET6;
+	struct nlattr *tuple = mnl_attr_nest_start(nlh, type);
+	struct nlattr *nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+
+	mnl_attr_put(nlh, v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, addr_size(family), &t->src);
+	mnl_attr_put(nlh, v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, addr_size(family), &t->dst);
+	mnl_attr_nest_end(nlh, nest);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, proto);
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_nest_end(nlh, tuple);
+}
+
+int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e)
+{
+	struct nlmsghdr *nlh;
+
+	if (size < WF_CT_MSG_SIZE || !family_supported(e->family))
+		return -EINVAL;
+	if (!proto_has_ports(e->l4proto))
+		return -EOPNOTSUPP;
+	nlh = put_header(buf, CT_TYPE(IPCTNL_MSG_CT_DELETE), 0, e->family);
+	put_tuple(nlh, CTA_TUPLE_ORIG, e->family, e->l4proto, &e->orig);
+	if (e->zone)
+		mnl_attr_put_u16(nlh, CTA_ZONE, htons(e->zone));
+	if (e->has_id)
+		mnl_attr_put_u32(nlh, CTA_ID, htonl(e->id));
+	return (int)nlh->nlmsg_len;
+}
+
+/* ---- parsing ---- */
+
+typedef int (*attr_fn)(const struct nlattr *attr, void *data);
+
+/* Every attribute between start and end, with nothing left over that is not one: stray bytes
+ * are an error, not the silent end of the list. A last attribute may end unpadded. */
+static int walk_attrs(const void *start, const void *end, attr_fn fn, void *data)
+{
+	const struct nlattr *attr = start;
+
+	for (; mnl_attr_ok(attr, (int)((const char *)end - (const char *)attr));
+	     attr = mnl_attr_next(attr))
+		if (fn(attr, data))
+			return -EINVAL;
+	if ((const char *)attr < (const char *)end)
+		return -EINVAL;
+	return 0;
+}
+
+static int walk_nested(const struct nlattr *nest, attr_fn fn, void *data)
+{
+	const char *payload = mnl_attr_get_payload(nest);
+
+	return walk_attrs(payload, payload + mnl_attr_get_payload_len(nest), fn, data);
+}
+
+static bool payload_is(const struct nlattr *attr, size_t len)
+{
+	return mnl_attr_get_payload_len(attr) == len;
+}
+
+static uint16_t get_be16(const struct nlattr *attr)
+{
+	return ntohs(mnl_attr_get_u16(attr));
+}
+
+static uint32_t get_be32(const struct nlattr *attr)
+{
+	return ntohl(mnl_attr_get_u32(attr));
+}
+
+struct tuple_parse {
+	int family;
+	struct wf_ct_tuple *t;
+	uint8_t proto;
+	bool has_src, has_dst, has_proto;
+};
+
+static int ip_attr(const struct nlattr *attr, void *data)
+{
+	struct tuple_parse *p = data;
+	uint16_t type = mnl_attr_get_type(attr);
+	bool v6 = type == CTA_IP_V6_SRC || type == CTA_IP_V6_DST;
+
+	if (type != CTA_IP_V4_SRC && type != CTA_IP_V4_DST && !v6)
+		return 0;
+	if (v6 != (p->family == AF_INET6) || !payload_is(attr, addr_size(p->family)))
+		return -EINVAL;
+	if (type == CTA_IP_V4_SRC || type == CTA_IP_V6_SRC) {
+		memcpy(&p->t->src, mnl_attr_get_payload(attr), addr_size(p->family));
+		p->has_src = true;
+	} else {
+		memcpy(&p->t->dst, mnl_attr_get_payload(attr), addr_size(p->family));
+		p->has_dst = true;
+	}
+	return 0;
+}
+
+static int proto_attr(const struct nlattr *attr, void *data)
+{
+	struct tuple_parse *p = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case CTA_PROTO_NUM:
+		if (!payload_is(attr, sizeof(uint8_t)))
+			return -EINVAL;
+		p->proto = mnl_attr_get_u8(attr);
+		p->has_proto = true;
+		return 0;
+	case CTA_PROTO_SRC_PORT:
+		if (!payload_is(attr, sizeof(uint16_t)))
+			return -EINVAL;
+		p->t->sport = get_be16(attr);
+		return 0;
+	case CTA_PROTO_DST_PORT:
+		if (!payload_is(attr, sizeof(uint16_t)))
+			return -EINVAL;
+		p->t->dport = get_be16(attr);
+		return 0;
+	default:
+		/* ICMP id, type and code: outside the model. */
+		return 0;
+	}
+}
+
+static int tuple_attr(const struct nlattr *attr, void *data)
+{
+	switch (mnl_attr_get_type(attr)) {
+	case CTA_TUPLE_IP:
+		return walk_nested(attr, ip_attr, data);
+	case CTA_TUPLE_PROTO:
+		return walk_nested(attr, proto_attr, data);
+	default:
+		return 0;
+	}
+}
+
+static int parse_tuple(const struct nlattr *nest, int family, struct wf_ct_tuple *t, uint8_t *proto)
+{
+	struct tuple_parse p = {.family = family, .t = t};
+
+	memset(t, 0, sizeof(*t));
+	if (walk_nested(nest, tuple_attr, &p) || !p.has_src || !p.has_dst || !p.has_proto)
+		return -EINVAL;
+	*proto = p.proto;
+	return 0;
+}
+
+struct entry_attrs {
+	const struct nlattr *orig, *reply, *status, *mark, *id, *zone;
+};
+
+static int entry_attr(const struct nlattr *attr, void *data)
+{
+	struct entry_attrs *a = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case CTA_TUPLE_ORIG:
+		a->orig = attr;
+		return 0;
+	case CTA_TUPLE_REPLY:
+		a->reply = attr;
+		return 0;
+	case CTA_STATUS:
+		a->status = attr;
+		return payload_is(attr, sizeof(uint32_t)) ? 0 : -EINVAL;
+	case CTA_MARK:
+		a->mark = attr;
+		return payload_is(attr, sizeof(uint32_t)) ? 0 : -EINVAL;
+	case CTA_ID:
+		a->id = attr;
+		return payload_is(attr, sizeof(uint32_t)) ? 0 : -EINVAL;
+	case CTA_ZONE:
+		a->zone = attr;
+		return payload_is(attr, sizeof(uint16_t)) ? 0 : -EINVAL;
+	default:
+		return 0;
+	}
+}
+
+int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e)
+{
+	const struct nlmsghdr *nlh = msg;
+	const struct nfgenmsg *nfg;
+	struct entry_attrs a = {0};
+	uint8_t reply_proto;
+	bool is_new;
+
+	if (len < sizeof(*nlh) || nlh->nlmsg_len > len ||
+	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*nfg)))
+		return -EINVAL;
+	is_new = nlh->nlmsg_type == CT_TYPE(IPCTNL_MSG_CT_NEW);
+	if (!is_new && nlh->nlmsg_type != CT_TYPE(IPCTNL_MSG_CT_DELETE))
+		return -EINVAL;
+	nfg = mnl_nlmsg_get_payload(nlh);
+	if (!family_supported(nfg->nfgen_family))
+		return -EAFNOSUPPORT;
+	if (walk_attrs(mnl_nlmsg_get_payload_offset(nlh, sizeof(*nfg)),
+	               (const char *)nlh + nlh->nlmsg_len, entry_attr, &a))
+		return -EINVAL;
+	if (!a.orig || (is_new && !a.reply))
+		return -EINVAL;
+
+	memset(e, 0, sizeof(*e));
+	e->family = nfg->nfgen_family;
+	if (parse_tuple(a.orig, e->family, &e->orig, &e->l4proto))
+		return -EINVAL;
+	if (a.reply &&
+	    (parse_tuple(a.reply, e->family, &e->reply, &reply_proto) || reply_proto != e->l4proto))
+		return -EINVAL;
+	if (a.status)
+		e->status = get_be32(a.status);
+	if (a.mark)
+		e->mark = get_be32(a.mark);
+	if (a.zone)
+		e->zone = get_be16(a.zone);
+	if (a.id) {
+		e->has_id = true;
+		e->id = get_be32(a.id);
+	}
+	return 0;
+}
+
+/* ---- the socket ---- */
+
+int wf_conntrack_open(struct wf_conntrack **out)
+{
+	struct wf_conntrack *ct = calloc(1, sizeof(*ct));
+	int one = 1;
+	int err;
+
+	if (!ct)
+		return -ENOMEM;
+	ct->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!ct->nl) {
+		err = -errno;
+		goto err_free;
+	}
+	mnl_socket_setsockopt(ct->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (mnl_socket_bind(ct->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	ct->portid = mnl_socket_get_portid(ct->nl);
+	ct->seq = (uint32_t)time(NULL);
+	*out = ct;
+	return 0;
+
+err_close:
+	mnl_socket_close(ct->nl);
+err_free:
+	free(ct);
+	return err;
+}
+
+void wf_conntrack_close(struct wf_conntrack *ct)
+{
+	if (!ct)
+		return;
+	mnl_socket_close(ct->nl);
+	free(ct);
+}
+
+typedef int (*reply_fn)(const struct nlmsghdr *nlh, void *data);
+
+/* One request, read until its ACK, error or end of dump; answers to an abandoned earlier
+ * request are told apart by sequence number. The reply callback's first error is returned once
+ * the whole answer has been read, so the socket stays clean. An interrupted dump gives -EAGAIN. */
+static int ct_talk(struct wf_conntrack *ct, struct nlmsghdr *req, reply_fn cb, void *data)
+{
+	bool dump = (req->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+	bool interrupted = false;
+	int cb_err = 0;
+	uint32_t seq = ++ct->seq;
+
+	req->nlmsg_seq = seq;
+	req->nlmsg_pid = 0;
+	if (!dump)
+		req->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(ct->nl, req, req->nlmsg_len) < 0)
+		return -errno;
+
+	for (;;) {
+		ssize_t got = mnl_socket_recvfrom(ct->nl, ct->buf, sizeof(ct->buf));
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)ct->buf;
+		int left;
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		left = (int)got;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			if (nlh->nlmsg_pid != ct->portid || nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				interrupted = true;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+					return -EBADMSG;
+				return e->error ? e->error : cb_err;
+			}
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				int status = 0;
+
+				if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(status))
+					memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
+				if (status < 0)
+					return status;
+				return cb_err ? cb_err : interrupted ? -EAGAIN : 0;
+			}
+			if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
+				continue;
+			if (cb && !cb_err)
+				cb_err = cb(nlh, data);
+		}
+	}
+}
+
+struct dump_ctx {
+	int family;
+	const struct wf_ct_filter *filter;
+	wf_ct_entry_fn fn;
+	void *ctx;
+};
+
+static int dump_reply(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	const struct wf_ct_filter *f = d->filter;
+	struct wf_ct_entry e;
+
+	/* An entry the model cannot read is no entry of a forward: skip it, keep the rest. */
+	if (wf_ct_entry_parse(nlh, nlh->nlmsg_len, &e))
+		return 0;
+	/* Kernels that know no filter (or not this one) list everything. */
+	if (e.family != d->family)
+		return 0;
+	if (f && f->has_mark && (e.mark & f->mark_mask) != f->mark)
+		return 0;
+	if (f && f->has_zone && e.zone != f->zone)
+		return 0;
+	return d->fn(&e, d->ctx);
+}
+
+int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_filter *filter,
+                      wf_ct_entry_fn fn, void *ctx)
+{
+	char req[WF_CT_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct dump_ctx d = {.family = family, .filter = filter, .fn = fn, .ctx = ctx};
+	int len = wf_ct_dump_build(req, sizeof(req), family, filter);
+
+	if (len < 0)
+		return len;
+	return ct_talk(ct, (struct nlmsghdr *)req, dump_reply, &d);
+}
+
+int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e)
+{
+	char req[WF_CT_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int len = wf_ct_delete_build(req, sizeof(req), e);
+
+	if (len < 0)
+		return len;
+	return ct_talk(ct, (struct nlmsghdr *)req, NULL, NULL);
+}
+
+struct found {
+	const struct wf_ct_match *m;
+	size_t n_matches;
+	struct wf_ct_entry *entries;
+	size_t n, cap;
+};
+
+static int collect_matching(const struct wf_ct_entry *e, void *data)
+{
+	struct found *f = data;
+	bool hit = false;
+
+	for (size_t i = 0; i < f->n_matches && !hit; i++)
+		hit = wf_ct_entry_matches(&f->m[i], e);
+	if (!hit)
+		return 0;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct wf_ct_entry *grown = realloc(f->entries, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		f->entries = grown;
+		f->cap = cap;
+	}
+	f->entries[f->n++] = *e;
+	return 0;
+}
+
+/* Deletes after the dump has been read whole: the socket answers one request at a time. */
+static int flush_family(struct wf_conntrack *ct, int family, const struct wf_ct_match *m, size_t n,
+                        size_t *deleted)
+{
+	int first_err = 0, err;
+
+	for (int tries = 0; tries < DUMP_TRIES; tries++) {
+		struct found f = {.m = m, .n_matches = n};
+
+		err = wf_conntrack_dump(ct, family, NULL, collect_matching, &f);
+		/* What an interrupted dump did list is still worth deleting. */
+		if (err && err != -EAGAIN) {
+			free(f.entries);
+			return err;
+		}
+		for (size_t i = 0; i < f.n; i++) {
+			int ret = wf_conntrack_delete(ct, &f.entries[i]);
+
+			if (!ret)
+				(*deleted)++;
+			else if (ret != -ENOENT && !first_err)
+				first_err = ret;
+		}
+		free(f.entries);
+		if (err != -EAGAIN)
+			break;
+	}
+	return first_err ? first_err : err;
+}
+
+int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
+                                size_t *deleted)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	int first_err = 0;
+
+	*deleted = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!wf_ct_match_valid(&m[i]))
+			return -EINVAL;
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+		bool wanted = false;
+		int err;
+
+		for (size_t i = 0; i < n && !wanted; i++)
+			wanted = m[i].family == families[k];
+		if (!wanted)
+			continue;
+		err = flush_family(ct, families[k], m, n, deleted);
+		if (err && !first_err)
+			first_err = err;
+	}
+	return first_err;
+}

@@ -1,0 +1,99 @@
+/* Connection tracking through ctnetlink: lists the kernel's conntrack entries and deletes the
+ * ones that belong to a forward that changed.
+ *
+ *   dump (one family; by mark or zone) -> entries -> match -> delete by original tuple and id
+ *
+ * NAT is decided on a flow's first packet and then kept in its conntrack entry, so after a
+ * forward is removed or moves, the entry keeps steering the flow to the old target (UDP above
+ * all: every packet refreshes it); a flow whose first packet came before the forward existed
+ * keeps going nowhere. Deleting the entry makes the next packet meet the rules of today.
+ *
+ * Conventions as in rtnl.h: every call returns 0 (or a count) or -errno and logs nothing.
+ * Addresses are in network byte order, ports and everything else in host byte order. */
+#ifndef WGFWD_CONNTRACK_H
+#define WGFWD_CONNTRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wgfwd/rtnl.h> /* union wf_addr */
+
+struct wf_ct_tuple {
+	union wf_addr src, dst;
+	uint16_t sport, dport; /* 0 for protocols without ports */
+};
+
+struct wf_ct_entry {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t l4proto;
+	struct wf_ct_tuple orig;  /* as the flow's first packet came */
+	struct wf_ct_tuple reply; /* as its answers come: the source is where NAT sent it */
+	uint32_t status;          /* IPS_* bits (linux/netfilter/nf_conntrack_common.h) */
+	uint32_t mark;
+	uint16_t zone;
+	bool has_id;
+	uint32_t id; /* the kernel's id of this entry: a delete by tuple and id spares a newer
+	                entry that took the same tuple meanwhile */
+};
+
+/* Which entries to delete. Every condition given must hold; l4proto and orig_dport are
+ * required (a protocol with ports: tcp, udp, udplite, sctp, dccp), so a match never reaches
+ * beyond one public port. */
+struct wf_ct_match {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t l4proto;
+	uint16_t orig_dport;
+	bool has_orig_dst;
+	union wf_addr orig_dst;
+	bool has_reply_src; /* the target the flow was translated to (or answers from) */
+	union wf_addr reply_src;
+	uint16_t reply_sport;  /* 0: any */
+	uint32_t status_set;   /* IPS_* bits that must all be set, e.g. IPS_DST_NAT */
+	uint32_t status_clear; /* IPS_* bits none of which may be set */
+};
+
+/* Narrows a dump in the kernel. A zone filter needs Linux 6.8; older kernels list every zone
+ * and the entries of other zones are dropped here instead. */
+struct wf_ct_filter {
+	bool has_mark;
+	uint32_t mark, mark_mask; /* entries whose (mark & mark_mask) == mark */
+	bool has_zone;
+	uint16_t zone;
+};
+
+struct wf_conntrack;
+
+int wf_conntrack_open(struct wf_conntrack **out);
+void wf_conntrack_close(struct wf_conntrack *ct);
+
+/* Calls fn for each entry of one family (filter may be NULL). A non-zero return from fn stops
+ * the calls; the dump is still read to its end and that value is returned. */
+typedef int (*wf_ct_entry_fn)(const struct wf_ct_entry *e, void *ctx);
+int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_filter *filter,
+                      wf_ct_entry_fn fn, void *ctx);
+/* Deletes the entry with e's original tuple, zone and (when it has one) id; -ENOENT when there
+ * is none (any more). */
+int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
+/* Deletes every entry that any of the n matches selects, and counts what it deleted. Entries
+ * that vanish meanwhile are not an error. -EINVAL (and nothing deleted) when a match is not
+ * valid; otherwise the first error met, after trying the rest. */
+int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
+                                size_t *deleted);
+
+bool wf_ct_match_valid(const struct wf_ct_match *m);
+bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *e);
+
+/* Message building and parsing without I/O, for the socket side, tests and fuzzing. Buffers
+ * are aligned as for struct nlmsghdr and at least WF_CT_MSG_SIZE long. Build returns the
+ * message length or -EINVAL (bad family, size) / -EOPNOTSUPP (an entry of a protocol without
+ * ports cannot be named by a delete here). Parse reads one IPCTNL_MSG_CT_NEW (a dump answer or
+ * event: both tuples required) or IPCTNL_MSG_CT_DELETE (the reply tuple may be absent, then it
+ * is zero) message of len bytes: 0, -EINVAL for anything malformed, -EAFNOSUPPORT for a
+ * well-formed entry of another family. */
+#define WF_CT_MSG_SIZE 256
+int wf_ct_dump_build(void *buf, size_t size, int family, const struct wf_ct_filter *filter);
+int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e);
+int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e);
+
+#endif

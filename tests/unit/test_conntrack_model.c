@@ -1,0 +1,585 @@
+/* ctnetlink messages without a kernel: what a dump request and a delete carry, what an entry
+ * message reads as, and which entries a forward's match selects. */
+#include <wgfwd/conntrack.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
+#define CT_NEW    ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW)
+#define CT_GET    ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET)
+#define CT_DELETE ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE)
+
+static union wf_addr addr(int family, const char *text)
+{
+	union wf_addr a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(inet_pton(family, text, &a), 1);
+	return a;
+}
+
+/* A UDP flow from a client to the server's tunnel address, DNAT'd to a container. */
+static struct wf_ct_entry dnat_entry(void)
+{
+	struct wf_ct_entry e = {.family = AF_INET, .l4proto = IPPROTO_UDP};
+
+	e.orig.src = addr(AF_INET, "203.0.113.10");
+	e.orig.dst = addr(AF_INET, "192.168.160.2");
+	e.orig.sport = 40053;
+	e.orig.dport = 5353;
+	e.reply.src = addr(AF_INET, "172.17.0.5");
+	e.reply.dst = addr(AF_INET, "203.0.113.10");
+	e.reply.sport = 5353;
+	e.reply.dport = 40053;
+	e.status = IPS_CONFIRMED | IPS_DST_NAT | IPS_DST_NAT_DONE | IPS_SRC_NAT_DONE;
+	e.mark = 0x77660001;
+	e.has_id = true;
+	e.id = 0xdeadbeef;
+	return e;
+}
+
+/* ---- messages shaped as the kernel writes them ---- */
+
+struct msg {
+	char buf[1024] __attribute__((aligned(4)));
+	struct nlmsghdr *nlh;
+};
+
+static void msg_begin(struct msg *m, uint16_t type, uint8_t family)
+{
+	struct nfgenmsg *nfg;
+
+	memset(m->buf, 0, sizeof(m->buf));
+	m->nlh = mnl_nlmsg_put_header(m->buf);
+	m->nlh->nlmsg_type = type;
+	m->nlh->nlmsg_flags = NLM_F_MULTI;
+	nfg = mnl_nlmsg_put_extra_header(m->nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+}
+
+/* The kernel flags its nests; the parser must not care either way. */
+static struct nlattr *nest_start(struct msg *m, uint16_t type)
+{
+	struct nlattr *nest = mnl_attr_nest_start(m->nlh, type);
+
+	nest->nla_type |= NLA_F_NESTED;
+	return nest;
+}
+
+static void put_tuple(struct msg *m, uint16_t type, int family, uint8_t proto,
+                      const struct wf_ct_tuple *t)
+{
+	bool v6 = family == AF_INET6;
+	size_t size = v6 ? 16 : 4;
+	struct nlattr *tuple = nest_start(m, type), *nest;
+
+	nest = nest_start(m, CTA_TUPLE_IP);
+	mnl_attr_put(m->nlh, v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, size, &t->src);
+	mnl_attr_put(m->nlh, v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, size, &t->dst);
+	mnl_attr_nest_end(m->nlh, nest);
+	nest = nest_start(m, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(m->nlh, CTA_PROTO_NUM, proto);
+	mnl_attr_put_u16(m->nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+	mnl_attr_put_u16(m->nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	mnl_attr_nest_end(m->nlh, nest);
+	mnl_attr_nest_end(m->nlh, tuple);
+}
+
+/* What a dump answer holds, in the kernel's order, with attributes the model ignores. */
+static void kernel_entry(struct msg *m, const struct wf_ct_entry *e)
+{
+	struct nlattr *nest;
+
+	msg_begin(m, CT_NEW, e->family);
+	put_tuple(m, CTA_TUPLE_ORIG, e->family, e->l4proto, &e->orig);
+	put_tuple(m, CTA_TUPLE_REPLY, e->family, e->l4proto, &e->reply);
+	mnl_attr_put_u32(m->nlh, CTA_STATUS, htonl(e->status));
+	mnl_attr_put_u32(m->nlh, CTA_TIMEOUT, htonl(29));
+	mnl_attr_put_u32(m->nlh, CTA_MARK, htonl(e->mark));
+	if (e->zone)
+		mnl_attr_put_u16(m->nlh, CTA_ZONE, htons(e->zone));
+	nest = nest_start(m, CTA_PROTOINFO);
+	mnl_attr_nest_end(m->nlh, nest);
+	mnl_attr_put_u32(m->nlh, CTA_USE, htonl(1));
+	if (e->has_id)
+		mnl_attr_put_u32(m->nlh, CTA_ID, htonl(e->id));
+}
+
+static void assert_entry_equal(const struct wf_ct_entry *want, const struct wf_ct_entry *got)
+{
+	assert_int_equal(got->family, want->family);
+	assert_int_equal(got->l4proto, want->l4proto);
+	assert_memory_equal(&got->orig, &want->orig, sizeof(want->orig));
+	assert_memory_equal(&got->reply, &want->reply, sizeof(want->reply));
+	assert_int_equal(got->status, want->status);
+	assert_int_equal(got->mark, want->mark);
+	assert_int_equal(got->zone, want->zone);
+	assert_int_equal(got->has_id, want->has_id);
+	assert_int_equal(got->id, want->id);
+}
+
+struct attrs {
+	const struct nlattr *tb[CTA_MAX + 1];
+};
+
+static int collect_attr(const struct nlattr *attr, void *data)
+{
+	struct attrs *a = data;
+
+	if (mnl_attr_get_type(attr) <= CTA_MAX)
+		a->tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static void collect(const void *buf, struct attrs *a)
+{
+	memset(a, 0, sizeof(*a));
+	assert_true(mnl_attr_parse(buf, sizeof(struct nfgenmsg), collect_attr, a) >= 0);
+}
+
+static void collect_nested(const struct nlattr *nest, struct attrs *a)
+{
+	assert_non_null(nest);
+	memset(a, 0, sizeof(*a));
+	assert_true(mnl_attr_parse_nested(nest, collect_attr, a) >= 0);
+}
+
+/* ---- parsing ---- */
+
+static void test_kernel_ipv4_entry_reads_back_whole(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	kernel_entry(&m, &want);
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), 0);
+	assert_entry_equal(&want, &got);
+}
+
+static void test_kernel_ipv6_entry_in_a_zone_reads_back_whole(void **state)
+{
+	struct wf_ct_entry want = {.family = AF_INET6, .l4proto = IPPROTO_TCP, .zone = 7}, got;
+	struct msg m;
+
+	want.orig.src = addr(AF_INET6, "2001:db8:c::10");
+	want.orig.dst = addr(AF_INET6, "fc00:0:0:160::2");
+	want.orig.sport = 51000;
+	want.orig.dport = 443;
+	want.reply.src = addr(AF_INET6, "fd00:d0c::5");
+	want.reply.dst = want.orig.src;
+	want.reply.sport = 8443;
+	want.reply.dport = 51000;
+	want.status = IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED | IPS_DST_NAT;
+	kernel_entry(&m, &want);
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), 0);
+	assert_entry_equal(&want, &got);
+}
+
+static void test_entry_of_a_protocol_without_ports_reads_with_ports_zero(void **state)
+{
+	struct wf_ct_entry e;
+	struct msg m;
+	struct nlattr *tuple, *nest;
+	union wf_addr a = addr(AF_INET, "192.0.2.1"), b = addr(AF_INET, "198.51.100.25");
+
+	msg_begin(&m, CT_NEW, AF_INET);
+	for (int dir = 0; dir < 2; dir++) {
+		tuple = nest_start(&m, dir ? CTA_TUPLE_REPLY : CTA_TUPLE_ORIG);
+		nest = nest_start(&m, CTA_TUPLE_IP);
+		mnl_attr_put(m.nlh, CTA_IP_V4_SRC, 4, dir ? &b : &a);
+		mnl_attr_put(m.nlh, CTA_IP_V4_DST, 4, dir ? &a : &b);
+		mnl_attr_nest_end(m.nlh, nest);
+		nest = nest_start(&m, CTA_TUPLE_PROTO);
+		mnl_attr_put_u8(m.nlh, CTA_PROTO_NUM, IPPROTO_ICMP);
+		mnl_attr_put_u16(m.nlh, CTA_PROTO_ICMP_ID, htons(77));
+		mnl_attr_put_u8(m.nlh, CTA_PROTO_ICMP_TYPE, dir ? 0 : 8);
+		mnl_attr_put_u8(m.nlh, CTA_PROTO_ICMP_CODE, 0);
+		mnl_attr_nest_end(m.nlh, nest);
+		mnl_attr_nest_end(m.nlh, tuple);
+	}
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &e), 0);
+	assert_int_equal(e.l4proto, IPPROTO_ICMP);
+	assert_int_equal(e.orig.sport, 0);
+	assert_int_equal(e.orig.dport, 0);
+	assert_int_equal(e.has_id, false);
+}
+
+static void test_entry_of_another_family_is_not_supported(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	kernel_entry(&m, &want);
+	((struct nfgenmsg *)mnl_nlmsg_get_payload(m.nlh))->nfgen_family = AF_BRIDGE;
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EAFNOSUPPORT);
+}
+
+static void test_entry_without_reply_tuple_is_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	msg_begin(&m, CT_NEW, AF_INET);
+	put_tuple(&m, CTA_TUPLE_ORIG, AF_INET, IPPROTO_UDP, &want.orig);
+	mnl_attr_put_u32(m.nlh, CTA_STATUS, htonl(want.status));
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+}
+
+static void test_entry_without_original_tuple_is_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	msg_begin(&m, CT_NEW, AF_INET);
+	put_tuple(&m, CTA_TUPLE_REPLY, AF_INET, IPPROTO_UDP, &want.reply);
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+}
+
+static void test_ipv6_addresses_in_an_ipv4_entry_are_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct wf_ct_tuple t = {.sport = 1, .dport = 2};
+	struct msg m;
+
+	t.src = addr(AF_INET6, "2001:db8::1");
+	t.dst = addr(AF_INET6, "2001:db8::2");
+	msg_begin(&m, CT_NEW, AF_INET);
+	put_tuple(&m, CTA_TUPLE_ORIG, AF_INET6, IPPROTO_UDP, &t);
+	put_tuple(&m, CTA_TUPLE_REPLY, AF_INET, IPPROTO_UDP, &want.reply);
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+}
+
+static void test_tuples_of_different_protocols_are_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	msg_begin(&m, CT_NEW, AF_INET);
+	put_tuple(&m, CTA_TUPLE_ORIG, AF_INET, IPPROTO_UDP, &want.orig);
+	put_tuple(&m, CTA_TUPLE_REPLY, AF_INET, IPPROTO_TCP, &want.reply);
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+}
+
+static void test_status_of_the_wrong_size_is_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	msg_begin(&m, CT_NEW, AF_INET);
+	put_tuple(&m, CTA_TUPLE_ORIG, AF_INET, IPPROTO_UDP, &want.orig);
+	put_tuple(&m, CTA_TUPLE_REPLY, AF_INET, IPPROTO_UDP, &want.reply);
+	mnl_attr_put_u16(m.nlh, CTA_STATUS, 1);
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+}
+
+static void test_truncated_entry_is_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	kernel_entry(&m, &want);
+	/* Cut inside the last attribute: the length field says more than there is. */
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len - 2, &got), -EINVAL);
+	m.nlh->nlmsg_len -= 2;
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+	assert_int_equal(wf_ct_entry_parse(m.buf, 8, &got), -EINVAL);
+}
+
+static void test_stray_bytes_after_the_last_attribute_are_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	kernel_entry(&m, &want);
+	memset(m.buf + m.nlh->nlmsg_len, 0xff, 3);
+	m.nlh->nlmsg_len += 3;
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+}
+
+static void test_messages_other_than_entries_are_malformed(void **state)
+{
+	struct wf_ct_entry want = dnat_entry(), got;
+	struct msg m;
+
+	kernel_entry(&m, &want);
+	m.nlh->nlmsg_type = CT_GET;
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+	m.nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK_EXP << 8) | IPCTNL_MSG_CT_NEW;
+	assert_int_equal(wf_ct_entry_parse(m.buf, m.nlh->nlmsg_len, &got), -EINVAL);
+}
+
+/* ---- building ---- */
+
+static void test_dump_request_asks_for_one_family(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	const struct nlmsghdr *nlh = (const void *)buf;
+	const struct nfgenmsg *nfg;
+	struct attrs a;
+	int len = wf_ct_dump_build(buf, sizeof(buf), AF_INET6, NULL);
+
+	assert_true(len > 0);
+	assert_int_equal(nlh->nlmsg_len, len);
+	assert_int_equal(nlh->nlmsg_type, CT_GET);
+	assert_int_equal(nlh->nlmsg_flags & (NLM_F_REQUEST | NLM_F_DUMP),
+	                 NLM_F_REQUEST | NLM_F_DUMP);
+	nfg = mnl_nlmsg_get_payload(nlh);
+	assert_int_equal(nfg->nfgen_family, AF_INET6);
+	assert_int_equal(nfg->version, NFNETLINK_V0);
+	collect(buf, &a);
+	assert_null(a.tb[CTA_MARK]);
+	assert_null(a.tb[CTA_ZONE]);
+}
+
+static void test_dump_request_carries_mark_and_zone_filters(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_filter f = {.has_mark = true,
+	                         .mark = 0x77660001,
+	                         .mark_mask = 0xffff00ff,
+	                         .has_zone = true,
+	                         .zone = 9};
+	struct attrs a;
+
+	assert_true(wf_ct_dump_build(buf, sizeof(buf), AF_INET, &f) > 0);
+	collect(buf, &a);
+	assert_non_null(a.tb[CTA_MARK]);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK])), 0x77660001);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK_MASK])), 0xffff00ff);
+	assert_int_equal(ntohs(mnl_attr_get_u16(a.tb[CTA_ZONE])), 9);
+}
+
+static void test_dump_request_of_unknown_family_is_refused(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+
+	assert_int_equal(wf_ct_dump_build(buf, sizeof(buf), AF_UNSPEC, NULL), -EINVAL);
+	assert_int_equal(wf_ct_dump_build(buf, 16, AF_INET, NULL), -EINVAL);
+}
+
+static void test_delete_names_the_original_tuple_zone_and_id(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	const struct nlmsghdr *nlh = (const void *)buf;
+	struct wf_ct_entry e = dnat_entry();
+	struct attrs a, tuple, ip, proto;
+	int len;
+
+	e.zone = 3;
+	len = wf_ct_delete_build(buf, sizeof(buf), &e);
+	assert_true(len > 0);
+	assert_int_equal(nlh->nlmsg_type, CT_DELETE);
+	assert_true(nlh->nlmsg_flags & NLM_F_REQUEST);
+	collect(buf, &a);
+	assert_null(a.tb[CTA_TUPLE_REPLY]);
+	assert_int_equal(ntohs(mnl_attr_get_u16(a.tb[CTA_ZONE])), 3);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_ID])), 0xdeadbeef);
+	collect_nested(a.tb[CTA_TUPLE_ORIG], &tuple);
+	collect_nested(tuple.tb[CTA_TUPLE_IP], &ip);
+	assert_memory_equal(mnl_attr_get_payload(ip.tb[CTA_IP_V4_SRC]), &e.orig.src, 4);
+	assert_memory_equal(mnl_attr_get_payload(ip.tb[CTA_IP_V4_DST]), &e.orig.dst, 4);
+	collect_nested(tuple.tb[CTA_TUPLE_PROTO], &proto);
+	assert_int_equal(mnl_attr_get_u8(proto.tb[CTA_PROTO_NUM]), IPPROTO_UDP);
+	assert_int_equal(ntohs(mnl_attr_get_u16(proto.tb[CTA_PROTO_SRC_PORT])), 40053);
+	assert_int_equal(ntohs(mnl_attr_get_u16(proto.tb[CTA_PROTO_DST_PORT])), 5353);
+}
+
+static void test_delete_in_the_default_zone_without_id_names_neither(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_entry e = dnat_entry();
+	struct attrs a;
+
+	e.has_id = false;
+	assert_true(wf_ct_delete_build(buf, sizeof(buf), &e) > 0);
+	collect(buf, &a);
+	assert_null(a.tb[CTA_ZONE]);
+	assert_null(a.tb[CTA_ID]);
+}
+
+static void test_delete_reads_back_as_the_same_original_tuple(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_entry e = dnat_entry(), back;
+	int len;
+
+	e.family = AF_INET6;
+	e.orig.src = addr(AF_INET6, "2001:db8:c::10");
+	e.orig.dst = addr(AF_INET6, "2001:db8:1::1");
+	e.zone = 12;
+	len = wf_ct_delete_build(buf, sizeof(buf), &e);
+	assert_true(len > 0);
+	assert_int_equal(wf_ct_entry_parse(buf, (size_t)len, &back), 0);
+	assert_int_equal(back.family, AF_INET6);
+	assert_int_equal(back.l4proto, IPPROTO_UDP);
+	assert_memory_equal(&back.orig, &e.orig, sizeof(e.orig));
+	assert_int_equal(back.zone, 12);
+	assert_int_equal(back.id, e.id);
+}
+
+static void test_delete_of_an_entry_without_ports_is_not_supported(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_entry e = dnat_entry();
+
+	e.l4proto = IPPROTO_ICMP;
+	assert_int_equal(wf_ct_delete_build(buf, sizeof(buf), &e), -EOPNOTSUPP);
+}
+
+/* ---- matching ---- */
+
+static struct wf_ct_match old_target_match(void)
+{
+	struct wf_ct_match m = {.family = AF_INET,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_reply_src = true,
+	                        .reply_sport = 5353,
+	                        .status_set = IPS_DST_NAT};
+
+	m.reply_src = addr(AF_INET, "172.17.0.5");
+	return m;
+}
+
+static void test_entry_translated_to_the_old_target_matches(void **state)
+{
+	struct wf_ct_match m = old_target_match();
+	struct wf_ct_entry e = dnat_entry();
+
+	assert_true(wf_ct_match_valid(&m));
+	assert_true(wf_ct_entry_matches(&m, &e));
+}
+
+static void test_entry_translated_elsewhere_does_not_match(void **state)
+{
+	struct wf_ct_match m = old_target_match();
+	struct wf_ct_entry e = dnat_entry();
+
+	e.reply.src = addr(AF_INET, "172.17.0.6");
+	assert_false(wf_ct_entry_matches(&m, &e));
+	e = dnat_entry();
+	e.reply.sport = 5354;
+	assert_false(wf_ct_entry_matches(&m, &e));
+}
+
+static void test_entry_of_another_port_protocol_or_family_does_not_match(void **state)
+{
+	struct wf_ct_match m = old_target_match();
+	struct wf_ct_entry e = dnat_entry();
+
+	e.orig.dport = 5354;
+	assert_false(wf_ct_entry_matches(&m, &e));
+	e = dnat_entry();
+	e.l4proto = IPPROTO_TCP;
+	assert_false(wf_ct_entry_matches(&m, &e));
+	e = dnat_entry();
+	e.family = AF_INET6;
+	assert_false(wf_ct_entry_matches(&m, &e));
+}
+
+static void test_entry_without_the_required_status_does_not_match(void **state)
+{
+	struct wf_ct_match m = old_target_match();
+	struct wf_ct_entry e = dnat_entry();
+
+	/* The server reaching the container itself: same reply source, no translation. */
+	e.status &= ~IPS_DST_NAT;
+	assert_false(wf_ct_entry_matches(&m, &e));
+}
+
+static void test_untranslated_unanswered_entry_to_the_public_address_matches(void **state)
+{
+	struct wf_ct_match m = {.family = AF_INET,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_orig_dst = true,
+	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	struct wf_ct_entry e = dnat_entry();
+
+	m.orig_dst = addr(AF_INET, "192.168.160.2");
+	e.status = IPS_CONFIRMED | IPS_DST_NAT_DONE;
+	e.reply.src = e.orig.dst;
+	assert_true(wf_ct_entry_matches(&m, &e));
+	e.status |= IPS_SEEN_REPLY;
+	assert_false(wf_ct_entry_matches(&m, &e));
+	e.status = IPS_CONFIRMED | IPS_DST_NAT;
+	assert_false(wf_ct_entry_matches(&m, &e));
+	e.status = IPS_CONFIRMED;
+	e.orig.dst = addr(AF_INET, "192.168.160.3");
+	assert_false(wf_ct_entry_matches(&m, &e));
+}
+
+static void test_ipv6_match_compares_whole_addresses(void **state)
+{
+	struct wf_ct_match m = {
+	    .family = AF_INET6, .l4proto = IPPROTO_TCP, .orig_dport = 80, .has_reply_src = true};
+	struct wf_ct_entry e = {.family = AF_INET6, .l4proto = IPPROTO_TCP};
+
+	m.reply_src = addr(AF_INET6, "fd00:d0c::5");
+	e.orig.dport = 80;
+	e.reply.src = addr(AF_INET6, "fd00:d0c::5");
+	assert_true(wf_ct_entry_matches(&m, &e));
+	e.reply.src = addr(AF_INET6, "fd00:d0c::1:5");
+	assert_false(wf_ct_entry_matches(&m, &e));
+}
+
+static void test_match_must_name_a_protocol_with_ports_and_a_port(void **state)
+{
+	struct wf_ct_match m = old_target_match();
+
+	m.orig_dport = 0;
+	assert_false(wf_ct_match_valid(&m));
+	m = old_target_match();
+	m.l4proto = IPPROTO_ICMP;
+	assert_false(wf_ct_match_valid(&m));
+	m = old_target_match();
+	m.family = AF_UNSPEC;
+	assert_false(wf_ct_match_valid(&m));
+	m = old_target_match();
+	m.status_clear = IPS_DST_NAT;
+	assert_false(wf_ct_match_valid(&m));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_kernel_ipv4_entry_reads_back_whole),
+	    cmocka_unit_test(test_kernel_ipv6_entry_in_a_zone_reads_back_whole),
+	    cmocka_unit_test(test_entry_of_a_protocol_without_ports_reads_with_ports_zero),
+	    cmocka_unit_test(test_entry_of_another_family_is_not_supported),
+	    cmocka_unit_test(test_entry_without_reply_tuple_is_malformed),
+	    cmocka_unit_test(test_entry_without_original_tuple_is_malformed),
+	    cmocka_unit_test(test_ipv6_addresses_in_an_ipv4_entry_are_malformed),
+	    cmocka_unit_test(test_tuples_of_different_protocols_are_malformed),
+	    cmocka_unit_test(test_status_of_the_wrong_size_is_malformed),
+	    cmocka_unit_test(test_truncated_entry_is_malformed),
+	    cmocka_unit_test(test_stray_bytes_after_the_last_attribute_are_malformed),
+	    cmocka_unit_test(test_messages_other_than_entries_are_malformed),
+	    cmocka_unit_test(test_dump_request_asks_for_one_family),
+	    cmocka_unit_test(test_dump_request_carries_mark_and_zone_filters),
+	    cmocka_unit_test(test_dump_request_of_unknown_family_is_refused),
+	    cmocka_unit_test(test_delete_names_the_original_tuple_zone_and_id),
+	    cmocka_unit_test(test_delete_in_the_default_zone_without_id_names_neither),
+	    cmocka_unit_test(test_delete_reads_back_as_the_same_original_tuple),
+	    cmocka_unit_test(test_delete_of_an_entry_without_ports_is_not_supported),
+	    cmocka_unit_test(test_entry_translated_to_the_old_target_matches),
+	    cmocka_unit_test(test_entry_translated_elsewhere_does_not_match),
+	    cmocka_unit_test(test_entry_of_another_port_protocol_or_family_does_not_match),
+	    cmocka_unit_test(test_entry_without_the_required_status_does_not_match),
+	    cmocka_unit_test(test_untranslated_unanswered_entry_to_the_public_address_matches),
+	    cmocka_unit_test(test_ipv6_match_compares_whole_addresses),
+	    cmocka_unit_test(test_match_must_name_a_protocol_with_ports_and_a_port),
+	};
+
+	return cmocka_run_group_tests_name("conntrack_model", tests, NULL, NULL);
+}
