@@ -1,0 +1,431 @@
+/* ctnetlink against the kernel: every test runs in a fresh network namespace of its own, makes
+ * entries with the conntrack tool or with real traffic over loopback, and checks what is left
+ * through `conntrack -L`, the tool an operator would use. */
+#include <wgfwd/conntrack.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define CLIENT  "203.0.113.10"
+#define TUNNEL  "192.168.160.2"
+#define OLD_TGT "172.17.0.5"
+#define NEW_TGT "172.17.0.6"
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc != 0)
+		fail_msg("`%s' exited with %d", cmd, rc);
+}
+
+/* One entry made by the conntrack tool: a flow of `proto' from src:sport to dst:dport, plus
+ * whatever else `extra' says (--dst-nat, --status, --zone, ...). */
+static void ct_insert(const char *proto, const char *src, int sport, const char *dst, int dport,
+                      const char *extra)
+{
+	sh("conntrack -I -p %s -s %s --sport %d -d %s --dport %d -t 300 %s%s >/dev/null 2>&1",
+	   proto, src, sport, dst, dport, strcmp(proto, "tcp") ? "" : "--state ESTABLISHED ",
+	   extra);
+}
+
+/* How many lines of `conntrack -L' (both families) contain every one of the needles. */
+static int ct_listed(const char *needle, const char *also)
+{
+	char line[1024];
+	int n = 0;
+	FILE *p = popen("{ conntrack -L -f ipv4; conntrack -L -f ipv6; } 2>/dev/null", "r");
+
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p))
+		n += strstr(line, needle) && (!also || strstr(line, also));
+	assert_int_equal(pclose(p), 0);
+	return n;
+}
+
+static int setup_namespace(void **state)
+{
+	struct wf_conntrack *ct;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		print_error("unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return -1;
+	}
+	if (system("ip link set lo up"))
+		return -1;
+	if (wf_conntrack_open(&ct))
+		return -1;
+	*state = ct;
+	return 0;
+}
+
+static int teardown_namespace(void **state)
+{
+	wf_conntrack_close(*state);
+	return 0;
+}
+
+static union wf_addr addr(int family, const char *text)
+{
+	union wf_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(family, text, &a) != 1)
+		fail_msg("bad address in test: %s", text);
+	return a;
+}
+
+struct seen {
+	struct wf_ct_entry e[16];
+	size_t n;
+};
+
+static int remember(const struct wf_ct_entry *e, void *data)
+{
+	struct seen *s = data;
+
+	if (s->n < 16)
+		s->e[s->n++] = *e;
+	return 0;
+}
+
+static const struct wf_ct_entry *find_from(const struct seen *s, int family, const char *src)
+{
+	union wf_addr a = addr(family, src);
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->e[i].family == family &&
+		    !memcmp(&s->e[i].orig.src, &a, family == AF_INET ? 4 : 16))
+			return &s->e[i];
+	return NULL;
+}
+
+/* The server's view of a forward whose target was OLD_TGT:5353. */
+static struct wf_ct_match old_target(int family, const char *target)
+{
+	struct wf_ct_match m = {.family = (uint8_t)family,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_reply_src = true,
+	                        .reply_sport = 5353,
+	                        .status_set = IPS_DST_NAT};
+
+	m.reply_src = addr(family, target);
+	return m;
+}
+
+/* A forward that just appeared: flows to dst:5353 that nothing translated or answered. */
+static struct wf_ct_match new_forward(int family, const char *dst)
+{
+	struct wf_ct_match m = {.family = (uint8_t)family,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_orig_dst = true,
+	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+
+	m.orig_dst = addr(family, dst);
+	return m;
+}
+
+/* ---- dumps ---- */
+
+static void test_dump_lists_each_entry_with_its_tuples(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct seen s = {0};
+	const struct wf_ct_entry *e;
+
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("tcp", "2001:db8:c::10", 51000, "fc00:0:0:160::2", 443, "");
+
+	assert_int_equal(wf_conntrack_dump(ct, AF_INET, NULL, remember, &s), 0);
+	assert_int_equal(s.n, 1);
+	e = find_from(&s, AF_INET, CLIENT);
+	assert_non_null(e);
+	assert_int_equal(e->l4proto, IPPROTO_UDP);
+	assert_int_equal(e->orig.sport, 40053);
+	assert_int_equal(e->orig.dport, 5353);
+	assert_memory_equal(&e->orig.dst, &(union wf_addr){.ip4 = addr(AF_INET, TUNNEL).ip4}, 4);
+	assert_memory_equal(&e->reply.src, &(union wf_addr){.ip4 = addr(AF_INET, OLD_TGT).ip4}, 4);
+	assert_int_equal(e->reply.sport, 5353);
+	assert_int_equal(e->reply.dport, 40053);
+	assert_true(e->status & IPS_DST_NAT);
+	assert_true(e->has_id);
+
+	s.n = 0;
+	assert_int_equal(wf_conntrack_dump(ct, AF_INET6, NULL, remember, &s), 0);
+	assert_int_equal(s.n, 1);
+	e = find_from(&s, AF_INET6, "2001:db8:c::10");
+	assert_non_null(e);
+	assert_int_equal(e->l4proto, IPPROTO_TCP);
+	assert_int_equal(e->orig.dport, 443);
+	assert_false(e->status & IPS_DST_NAT);
+}
+
+static void test_dump_by_mark_lists_only_marked_entries(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_filter f = {.has_mark = true, .mark = 0x77660001, .mark_mask = 0xffffffff};
+	struct seen s = {0};
+
+	ct_insert("udp", "203.0.113.1", 1000, TUNNEL, 5353, "--mark 0x77660001");
+	ct_insert("udp", "203.0.113.2", 1000, TUNNEL, 5353, "--mark 0x77660002");
+	ct_insert("udp", "203.0.113.3", 1000, TUNNEL, 5353, "");
+	assert_int_equal(wf_conntrack_dump(ct, AF_INET, &f, remember, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_non_null(find_from(&s, AF_INET, "203.0.113.1"));
+	assert_int_equal(s.e[0].mark, 0x77660001);
+}
+
+static void test_dump_by_zone_lists_only_that_zone(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_filter f = {.has_zone = true, .zone = 7};
+	struct seen s = {0};
+
+	ct_insert("udp", "203.0.113.1", 1000, TUNNEL, 5353, "--zone 7");
+	ct_insert("udp", "203.0.113.2", 1000, TUNNEL, 5353, "");
+	assert_int_equal(wf_conntrack_dump(ct, AF_INET, &f, remember, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_non_null(find_from(&s, AF_INET, "203.0.113.1"));
+	assert_int_equal(s.e[0].zone, 7);
+}
+
+/* ---- deletes ---- */
+
+static void test_deleting_a_missing_entry_gives_enoent(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_entry e = {.family = AF_INET, .l4proto = IPPROTO_UDP};
+
+	e.orig.src = addr(AF_INET, CLIENT);
+	e.orig.dst = addr(AF_INET, TUNNEL);
+	e.orig.sport = 1;
+	e.orig.dport = 2;
+	assert_int_equal(wf_conntrack_delete(ct, &e), -ENOENT);
+}
+
+static void test_delete_with_another_id_spares_the_entry(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct seen s = {0};
+	struct wf_ct_entry e;
+
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "");
+	assert_int_equal(wf_conntrack_dump(ct, AF_INET, NULL, remember, &s), 0);
+	assert_int_equal(s.n, 1);
+	e = s.e[0];
+	e.id++;
+	assert_int_equal(wf_conntrack_delete(ct, &e), -ENOENT);
+	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+	assert_int_equal(wf_conntrack_delete(ct, &s.e[0]), 0);
+	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 0);
+}
+
+/* ---- flushing the entries of forwards that changed ---- */
+
+static void test_flush_deletes_only_flows_translated_to_the_old_target(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = old_target(AF_INET, OLD_TGT);
+	size_t deleted = 99;
+
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.2", 40053, "192.0.2.1", 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.3", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+	ct_insert("udp", "203.0.113.4", 40053, TUNNEL, 5354, "--dst-nat " OLD_TGT);
+	ct_insert("tcp", "203.0.113.5", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	/* The server talking to the old target's address directly: nothing translated. */
+	ct_insert("udp", "172.17.0.1", 40053, OLD_TGT, 5353, "");
+
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.4 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.5 ", NULL), 1);
+	assert_int_equal(ct_listed("src=172.17.0.1 ", NULL), 1);
+}
+
+static void test_flush_for_a_new_forward_deletes_only_untranslated_unanswered_flows(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = new_forward(AF_INET, TUNNEL);
+	size_t deleted = 0;
+
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "");
+	ct_insert("udp", "203.0.113.2", 40053, TUNNEL, 5353, "--status SEEN_REPLY");
+	ct_insert("udp", "203.0.113.3", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.4", 40053, "192.168.160.9", 5353, "");
+	ct_insert("udp", "203.0.113.5", 40053, TUNNEL, 53, "");
+
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.4 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.5 ", NULL), 1);
+}
+
+static void test_flush_reaches_entries_in_other_zones(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = old_target(AF_INET, OLD_TGT);
+	size_t deleted = 0;
+
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--zone 7 --dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", "zone=7"), 1);
+
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", "zone=7"), 0);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", "src=" NEW_TGT), 1);
+}
+
+static void test_flush_of_ipv6_flows_leaves_ipv4_alone(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m[] = {old_target(AF_INET6, "fd00:d0c::5"),
+	                          new_forward(AF_INET6, "fc00:0:0:160::2")};
+	size_t deleted = 0;
+
+	ct_insert("udp", "2001:db8:c::10", 40053, "fc00:0:0:160::2", 5353, "--dst-nat fd00:d0c::5");
+	ct_insert("udp", "2001:db8:c::11", 40053, "fc00:0:0:160::2", 5353, "");
+	ct_insert("udp", "2001:db8:c::12", 40053, "fc00:0:0:160::2", 5353, "--dst-nat fd00:d0c::6");
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "");
+
+	assert_int_equal(wf_conntrack_flush_forwards(ct, m, 2, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 1);
+	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+}
+
+static void test_flush_refuses_a_match_without_a_port_and_deletes_nothing(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m[] = {old_target(AF_INET, OLD_TGT), old_target(AF_INET, OLD_TGT)};
+	size_t deleted = 99;
+
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	m[1].orig_dport = 0;
+	assert_int_equal(wf_conntrack_flush_forwards(ct, m, 2, &deleted), -EINVAL);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+}
+
+/* ---- real traffic ---- */
+
+static int udp_socket(const char *addr_text, int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, addr_text, &sin.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+static void udp_send(int fd, const char *addr_text, int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+
+	assert_int_equal(inet_pton(AF_INET, addr_text, &sin.sin_addr), 1);
+	assert_int_equal(sendto(fd, "x", 1, 0, (struct sockaddr *)&sin, sizeof(sin)), 1);
+}
+
+/* Flows the kernel tracked itself: one translated by a DNAT rule, one to a port nobody listens
+ * on (refused with ICMP, which is no answer), one answered by a service. */
+static void test_flush_of_flows_the_kernel_tracked_from_real_traffic(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m[] = {old_target(AF_INET, "127.0.0.1"),
+	                          new_forward(AF_INET, "127.0.0.1"),
+	                          new_forward(AF_INET, "127.0.0.3")};
+	struct sockaddr_in peer;
+	socklen_t peer_len = sizeof(peer);
+	char byte;
+	size_t deleted = 0;
+	int client, service;
+
+	sh("nft -f - <<'EOF'\n"
+	   "table ip wfct {\n"
+	   "  chain out { type nat hook output priority -100; udp dport 7000 dnat to "
+	   "127.0.0.1:5353; }\n"
+	   "}\n"
+	   "EOF");
+	/* Public port 7000, translated to 127.0.0.1:5353. */
+	m[0].orig_dport = 7000;
+	client = udp_socket("127.0.0.1", 40053);
+	udp_send(client, "127.0.0.2", 7000);
+	close(client);
+	client = udp_socket("127.0.0.1", 40054);
+	udp_send(client, "127.0.0.1", 5353);
+	close(client);
+	service = udp_socket("127.0.0.3", 5353);
+	client = udp_socket("127.0.0.1", 40055);
+	udp_send(client, "127.0.0.3", 5353);
+	assert_int_equal(recvfrom(service, &byte, 1, 0, (struct sockaddr *)&peer, &peer_len), 1);
+	assert_int_equal(sendto(service, &byte, 1, 0, (struct sockaddr *)&peer, peer_len), 1);
+	assert_int_equal(recv(client, &byte, 1, 0), 1);
+	assert_int_equal(ct_listed("sport=40053 ", "dport=7000 "), 1);
+	assert_int_equal(ct_listed("sport=40054 ", "[UNREPLIED]"), 1);
+	assert_int_equal(ct_listed("sport=40055 ", NULL), 1);
+
+	assert_int_equal(wf_conntrack_flush_forwards(ct, m, 3, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(ct_listed("sport=40053 ", NULL), 0);
+	assert_int_equal(ct_listed("sport=40054 ", NULL), 0);
+	assert_int_equal(ct_listed("sport=40055 ", NULL), 1);
+	close(client);
+	close(service);
+}
+
+#define NS_TEST(f) cmocka_unit_test_setup_teardown(f, setup_namespace, teardown_namespace)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    NS_TEST(test_dump_lists_each_entry_with_its_tuples),
+	    NS_TEST(test_dump_by_mark_lists_only_marked_entries),
+	    NS_TEST(test_dump_by_zone_lists_only_that_zone),
+	    NS_TEST(test_deleting_a_missing_entry_gives_enoent),
+	    NS_TEST(test_delete_with_another_id_spares_the_entry),
+	    NS_TEST(test_flush_deletes_only_flows_translated_to_the_old_target),
+	    NS_TEST(test_flush_for_a_new_forward_deletes_only_untranslated_unanswered_flows),
+	    NS_TEST(test_flush_reaches_entries_in_other_zones),
+	    NS_TEST(test_flush_of_ipv6_flows_leaves_ipv4_alone),
+	    NS_TEST(test_flush_refuses_a_match_without_a_port_and_deletes_nothing),
+	    NS_TEST(test_flush_of_flows_the_kernel_tracked_from_real_traffic),
+	};
+
+	/* Never the machine's own namespace, whatever a test does. */
+	if (unshare(CLONE_NEWNET) < 0) {
+		fprintf(stderr, "unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
+		return 1;
+	}
+	return cmocka_run_group_tests_name("conntrack_kernel", tests, NULL, NULL);
+}
