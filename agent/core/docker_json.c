@@ -766,7 +766,7 @@ size_t wf_docker_networks_resolve(const struct wf_docker_networks *n, struct wf_
 
 struct wf_docker_events {
 	struct json_tokener *tok;
-	size_t object_bytes; /* fed into the object being parsed, whitespace before it too */
+	size_t object_bytes; /* fed into the object being parsed; 0 between objects */
 	size_t max_object;
 	bool broken;
 };
@@ -863,13 +863,21 @@ int wf_docker_events_feed(struct wf_docker_events *p, const char *buf, size_t le
 		struct json_object *obj;
 		enum json_tokener_error jerr;
 		struct wf_docker_event ev;
-		/* Never hand the tokener more than one byte past the limit: a huge object is
-		 * refused before it is held in memory. */
-		size_t room = p->max_object + 1 - p->object_bytes;
-		size_t n = len - off < room ? len - off : room;
-		size_t used;
+		size_t room, n, used, tail;
 		int ret;
 
+		/* Whitespace between objects belongs to none: json-c eats some of it after an
+		 * object or not, depending on where the stream was cut. */
+		if (!p->object_bytes) {
+			while (off < len && is_space(buf[off]))
+				off++;
+			if (off == len)
+				break;
+		}
+		/* Never hand the tokener more than one byte past the limit: a huge object is
+		 * refused before it is held in memory. */
+		room = p->max_object + 1 - p->object_bytes;
+		n = len - off < room ? len - off : room;
 		obj = json_tokener_parse_ex(p->tok, buf + off, (int)n);
 		jerr = json_tokener_get_error(p->tok);
 		if (jerr == json_tokener_continue) {
@@ -893,9 +901,10 @@ int wf_docker_events_feed(struct wf_docker_events *p, const char *buf, size_t le
 			fail(err, "event stream parser made no progress");
 			return broken(p, -EBADMSG);
 		}
+		for (tail = 0; tail < used && is_space(buf[off + used - 1 - tail]); tail++)
+			;
 		off += used;
-		p->object_bytes += used;
-		if (p->object_bytes > p->max_object) {
+		if (p->object_bytes + used - tail > p->max_object) {
 			json_object_put(obj);
 			fail(err, "event object larger than %zu bytes", p->max_object);
 			return broken(p, -EMSGSIZE);

@@ -650,12 +650,17 @@ static void events_larger_than_the_limit_break_the_stream(void **state)
 		ret = wf_docker_events_feed(p, huge + off, 4096, collect, &s, err);
 	assert_int_equal(ret, -EMSGSIZE);
 
-	/* Exactly at the limit is fine; one byte more is not. */
+	/* Exactly at the limit is fine, whitespace around it does not count; one byte more is
+	 * not. */
 	assert_int_equal(wf_docker_events_feed(small, "{\"a\":\"12\"}", 10, collect, &s, err), 0);
 	assert_int_equal(s.n, 1);
-	assert_int_equal(wf_docker_events_feed(small, " {\"a\":\"12\"}", 11, collect, &s, err),
+	assert_int_equal(wf_docker_events_feed(small, "\n {\"a\":\"1\"}\n\n{\"a\":\"12\"}\n", 24,
+	                                       collect, &s, err),
+	                 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(wf_docker_events_feed(small, "{\"a\":\"123\"}", 11, collect, &s, err),
 	                 -EMSGSIZE);
-	assert_int_equal(s.n, 1);
+	assert_int_equal(s.n, 3);
 	wf_docker_events_free(small);
 	wf_docker_events_free(p);
 	free(huge);
