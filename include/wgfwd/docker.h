@@ -5,8 +5,9 @@
  *
  * After each (re)connection it lists the containers, inspects those, reports the full set
  * with synced(), then follows the event stream from the time of the list (nothing falls in
- * the gap) and reports each container again with changed() when an event may have changed
- * it, or removed() once it stopped running or was removed. A stopped container is reported
+ * the gap): an event about a followed container makes the client inspect it again, and it
+ * reports changed() when the answer differs from what it reported last, or removed() once
+ * the container stopped running or was removed. A stopped container is reported
  * as removed, never as changed with running false: the consumer mirrors exactly the set
  * given by synced(), changed() and removed(). Reports of one container come in event order.
  *
