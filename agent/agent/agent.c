@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <wgfwd/container.h>
+#include <wgfwd/ct_flush.h>
 #include <wgfwd/dataplane.h>
 #include <wgfwd/docker.h>
 #include <wgfwd/gateway_link.h>
@@ -47,6 +48,7 @@ struct wf_agent {
 
 	struct wf_docker *docker;
 	struct wf_dataplane *dp;
+	struct wf_ct_flush *ct_flush; /* NULL: no conntrack access, stale entries stay */
 	struct wf_nlwatch *watch;
 	struct wf_gateway_link *link;
 	struct wf_status_socket *status;
@@ -299,6 +301,27 @@ static void push_gateway_state(struct wf_agent *a)
 	free(s.egress);
 }
 
+/* Flows keep the path their conntrack entry took: once the kernel holds the new forwards, the
+ * entries of the forwards that changed go, so their next packet takes the new path. */
+static void flush_stale_flows(struct wf_agent *a, const struct wf_desired *d)
+{
+	size_t deleted = 0;
+	int looked_for;
+
+	if (!a->ct_flush)
+		return;
+	looked_for = wf_ct_flush_applied(a->ct_flush, &a->params, d, &deleted);
+	if (looked_for < 0)
+		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
+			 "flows keep the old path until they go idle",
+			 strerror(-looked_for));
+	else if (deleted)
+		log_info("conntrack: deleted %zu entr%s of changed forwards", deleted,
+			 deleted == 1 ? "y" : "ies");
+	else if (looked_for)
+		log_debug("conntrack: no entries of changed forwards to delete");
+}
+
 static void apply_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
@@ -354,6 +377,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			log_info("apply succeeded again");
 		a->last_apply_ok = true;
 		a->last_error[0] = '\0';
+		flush_stale_flows(a, &d);
 		a->nft_changes[res.nft]++;
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
@@ -683,6 +707,11 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 		log_error("cannot open netlink: %s", strerror(-err));
 		goto fail;
 	}
+	err = wf_ct_flush_new(&a->ct_flush);
+	if (err)
+		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
+			 "until they go idle",
+			 strerror(-err));
 	a->apply_ev = evtimer_new(base, apply_now, a);
 	a->reconcile_ev = event_new(base, -1, EV_PERSIST, on_reconcile, a);
 	if (!a->apply_ev || !a->reconcile_ev) {
@@ -751,6 +780,7 @@ void wf_agent_free(struct wf_agent *a)
 	if (a->reconcile_ev)
 		event_free(a->reconcile_ev);
 	wf_dataplane_close(a->dp);
+	wf_ct_flush_free(a->ct_flush);
 	drop_containers(a);
 	free(a->containers);
 	if (a->have_desired)
