@@ -15,6 +15,7 @@
 
 #include <wgfwd/ctl.h>
 #include <wgfwd/gateway_apply.h>
+#include <wgfwd/gateway_ct_flush.h>
 #include <wgfwd/gateway_host.h>
 #include <wgfwd/gateway_store.h>
 #include <wgfwd/keyfile.h>
@@ -84,6 +85,7 @@ struct wf_gw_daemon {
 
 	struct event_base *base;
 	struct wf_nft *nft;
+	struct wf_conntrack *ct; /* NULL: no conntrack access, stale entries stay */
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
 	struct evconnlistener *listeners[WF_GW_LISTEN_MAX];
@@ -323,6 +325,29 @@ static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct
 			         s->egress[i].port_hi, dec->egress[i].reason);
 }
 
+/* Flows keep the path their conntrack entry took: once the kernel holds the next state, the
+ * entries of the forwards that changed go, so their next packet meets the new rules. */
+static void flush_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
+                              const struct wf_gw_state *to)
+{
+	size_t deleted = 0;
+	int looked_for;
+
+	if (!d->ct)
+		return;
+	looked_for = wf_gw_ct_flush(d->ct, &d->s.params, d->cfg, from, to, &deleted);
+	if (looked_for < 0)
+		log_warn("peer %s: cannot delete the conntrack entries of changed forwards (%s): "
+		         "their flows keep the old path until they go idle",
+		         peer_name(d, peer), strerror(-looked_for));
+	else if (deleted)
+		log_info("peer %s: deleted %zu conntrack entr%s of changed forwards",
+		         peer_name(d, peer), deleted, deleted == 1 ? "y" : "ies");
+	else if (looked_for)
+		log_debug("peer %s: no conntrack entries of changed forwards to delete",
+		          peer_name(d, peer));
+}
+
 /* Returns false when the connection was dropped. */
 static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 {
@@ -351,6 +376,8 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 		goto refuse;
 
 	same = wf_gw_entries_equal(&d->state.peers[c->peer], &next.peers[c->peer]);
+	if (!same)
+		flush_stale_flows(d, c->peer, &d->state, &next);
 	wf_gw_state_free(&d->state);
 	d->state = next;
 	memset(&next, 0, sizeof(next));
@@ -989,6 +1016,11 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		log_error("cannot open netlink: %s", strerror(-err));
 		return err;
 	}
+	err = wf_conntrack_open(&d->ct);
+	if (err)
+		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
+		         "until they go idle",
+		         strerror(-err));
 	err = wf_gw_enable_forwarding(d->s.params.public_ifname);
 	if (err)
 		return err;
@@ -1130,6 +1162,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		wf_nft_close(d->nft);
 	if (d->rtnl)
 		wf_rtnl_close(d->rtnl);
+	wf_conntrack_close(d->ct);
 	if (d->base)
 		event_base_free(d->base);
 	if (d->keys)

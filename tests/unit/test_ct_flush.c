@@ -1,0 +1,393 @@
+/* Which conntrack entries each daemon deletes when forwards change, without a kernel: the
+ * server's matches from a change of the desired state, the gateway's from a change of what
+ * its peers hold. */
+#include <wgfwd/ct_flush.h>
+#include <wgfwd/gateway_ct_flush.h>
+
+#include <arpa/inet.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
+static union wf_addr addr(int family, const char *text)
+{
+	union wf_addr a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(inet_pton(family, text, &a), 1);
+	return a;
+}
+
+static void assert_addr(int family, const union wf_addr *got, const char *want)
+{
+	union wf_addr w = addr(family, want);
+
+	assert_memory_equal(got, &w, family == AF_INET ? 4 : 16);
+}
+
+/* ---- the server ---- */
+
+static struct wf_server_params server_params(void)
+{
+	struct wf_server_params p;
+
+	wf_server_params_default(&p);
+	p.has_tunnel_ip4 = p.has_tunnel_ip6 = true;
+	p.tunnel_ip4 = addr(AF_INET, "192.168.160.2").ip4;
+	p.tunnel_ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6;
+	p.gateway_ip4[p.n_gateway_ip4++] = addr(AF_INET, "192.0.2.1").ip4;
+	return p;
+}
+
+static struct wf_forward container_forward(const char *ip4, uint16_t public_port,
+                                           uint16_t target_port)
+{
+	struct wf_forward f = {.proto = IPPROTO_UDP,
+	                       .public_port = public_port,
+	                       .target_port = target_port,
+	                       .has_ip4 = true};
+
+	f.ip4 = addr(AF_INET, ip4).ip4;
+	strcpy(f.bridge, "docker0");
+	return f;
+}
+
+struct server_change {
+	struct wf_forward removed[4], added[4];
+	size_t n_removed, n_added;
+};
+
+static size_t server_matches(const struct wf_server_params *p, struct server_change *c,
+                             struct wf_ct_match **m)
+{
+	struct wf_desired_diff diff = {.forwards_removed = c->removed,
+	                               .n_forwards_removed = c->n_removed,
+	                               .forwards_added = c->added,
+	                               .n_forwards_added = c->n_added};
+	size_t n = 99;
+
+	assert_int_equal(wf_server_ct_matches(p, &diff, m, &n), 0);
+	assert_non_null(*m);
+	for (size_t i = 0; i < n; i++)
+		assert_true(wf_ct_match_valid(&(*m)[i]));
+	return n;
+}
+
+static void test_removed_forward_deletes_flows_translated_to_its_target(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 53)},
+	                          .n_removed = 1};
+	struct wf_ct_match *m;
+
+	assert_int_equal(server_matches(&p, &c, &m), 1);
+	assert_int_equal(m[0].family, AF_INET);
+	assert_int_equal(m[0].l4proto, IPPROTO_UDP);
+	assert_int_equal(m[0].orig_dport, 5353);
+	assert_false(m[0].has_orig_dst);
+	assert_true(m[0].has_reply_src);
+	assert_addr(AF_INET, &m[0].reply_src, "172.17.0.5");
+	assert_int_equal(m[0].reply_sport, 53);
+	assert_int_equal(m[0].status_set, IPS_DST_NAT);
+	assert_int_equal(m[0].status_clear, 0);
+	free(m);
+}
+
+static void test_removed_dual_stack_forward_deletes_both_families(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {container_forward("172.17.0.5", 443, 443)},
+	                          .n_removed = 1};
+	struct wf_ct_match *m;
+
+	c.removed[0].proto = IPPROTO_TCP;
+	c.removed[0].has_ip6 = true;
+	c.removed[0].ip6 = addr(AF_INET6, "fd00:d0c::5").ip6;
+	assert_int_equal(server_matches(&p, &c, &m), 2);
+	assert_int_equal(m[0].family, AF_INET);
+	assert_int_equal(m[1].family, AF_INET6);
+	assert_addr(AF_INET6, &m[1].reply_src, "fd00:d0c::5");
+	assert_int_equal(m[1].l4proto, IPPROTO_TCP);
+	free(m);
+}
+
+static void test_removed_host_forward_to_the_same_port_needs_no_translation(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {{.proto = IPPROTO_UDP,
+	                                       .public_port = 5353,
+	                                       .target_port = 5353,
+	                                       .to_host = true}},
+	                          .n_removed = 1};
+	struct wf_ct_match *m;
+
+	assert_int_equal(server_matches(&p, &c, &m), 2);
+	assert_addr(AF_INET, &m[0].reply_src, "192.168.160.2");
+	assert_int_equal(m[0].status_set, 0);
+	assert_addr(AF_INET6, &m[1].reply_src, "fc00:0:0:160::2");
+	free(m);
+}
+
+static void test_removed_host_forward_to_another_port_was_translated(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {{.proto = IPPROTO_TCP,
+	                                       .public_port = 8080,
+	                                       .target_port = 80,
+	                                       .to_host = true}},
+	                          .n_removed = 1};
+	struct wf_ct_match *m;
+
+	p.has_tunnel_ip6 = false;
+	assert_int_equal(server_matches(&p, &c, &m), 1);
+	assert_addr(AF_INET, &m[0].reply_src, "192.168.160.2");
+	assert_int_equal(m[0].reply_sport, 80);
+	assert_int_equal(m[0].status_set, IPS_DST_NAT);
+	free(m);
+}
+
+static void test_added_forward_deletes_unanswered_untranslated_flows_to_it(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.added = {container_forward("172.17.0.6", 5353, 5353)},
+	                          .n_added = 1};
+	struct wf_ct_match *m;
+
+	/* The tunnel address, and the gateway's public address for the hairpin. */
+	assert_int_equal(server_matches(&p, &c, &m), 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(m[i].family, AF_INET);
+		assert_int_equal(m[i].orig_dport, 5353);
+		assert_true(m[i].has_orig_dst);
+		assert_false(m[i].has_reply_src);
+		assert_int_equal(m[i].status_set, 0);
+		assert_int_equal(m[i].status_clear, IPS_DST_NAT | IPS_SEEN_REPLY);
+	}
+	assert_addr(AF_INET, &m[0].orig_dst, "192.168.160.2");
+	assert_addr(AF_INET, &m[1].orig_dst, "192.0.2.1");
+	free(m);
+}
+
+static void test_moved_forward_deletes_old_target_flows_and_unanswered_ones(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
+	                          .added = {container_forward("172.17.0.6", 5353, 5353)},
+	                          .n_removed = 1,
+	                          .n_added = 1};
+	struct wf_ct_match *m;
+	size_t n = server_matches(&p, &c, &m);
+
+	assert_int_equal(n, 3);
+	assert_true(m[0].has_reply_src);
+	assert_addr(AF_INET, &m[0].reply_src, "172.17.0.5");
+	assert_true(m[1].has_orig_dst && m[2].has_orig_dst);
+	free(m);
+}
+
+static void test_family_whose_target_stays_is_left_alone(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
+	                          .added = {container_forward("172.17.0.5", 5353, 5353)},
+	                          .n_removed = 1,
+	                          .n_added = 1};
+	struct wf_ct_match *m;
+
+	/* IPv4 stays where it was; only the IPv6 target is new. */
+	c.added[0].has_ip6 = true;
+	c.added[0].ip6 = addr(AF_INET6, "fd00:d0c::6").ip6;
+	assert_int_equal(server_matches(&p, &c, &m), 1);
+	assert_int_equal(m[0].family, AF_INET6);
+	assert_true(m[0].has_orig_dst);
+	assert_addr(AF_INET6, &m[0].orig_dst, "fc00:0:0:160::2");
+	free(m);
+}
+
+static void test_forward_changed_only_in_bridge_name_deletes_nothing(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
+	                          .added = {container_forward("172.17.0.5", 5353, 5353)},
+	                          .n_removed = 1,
+	                          .n_added = 1};
+	struct wf_ct_match *m;
+
+	strcpy(c.added[0].bridge, "br-apps");
+	assert_int_equal(server_matches(&p, &c, &m), 0);
+	free(m);
+}
+
+static void test_no_change_deletes_nothing(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {0};
+	struct wf_ct_match *m;
+
+	assert_int_equal(server_matches(&p, &c, &m), 0);
+	free(m);
+}
+
+/* ---- the gateway ---- */
+
+struct gateway {
+	struct wf_gw_params p;
+	struct wf_gw_peer peers[2];
+	struct wf_gw_config cfg;
+	struct wf_gw_entries before[2], after[2];
+	struct wf_gw_state from, to;
+};
+
+static void gateway_init(struct gateway *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->p.public_ip4[g->p.n_public_ip4++] = addr(AF_INET, "192.0.2.1").ip4;
+	g->p.public_ip4[g->p.n_public_ip4++] = addr(AF_INET, "192.0.2.2").ip4;
+	g->p.public_ip6[g->p.n_public_ip6++] = addr(AF_INET6, "2001:db8:1::1").ip6;
+	g->peers[0].has_ip4 = g->peers[0].has_ip6 = true;
+	g->peers[0].ip4 = addr(AF_INET, "192.168.160.2").ip4;
+	g->peers[0].ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6;
+	g->peers[1].has_ip4 = true;
+	g->peers[1].ip4 = addr(AF_INET, "192.168.160.3").ip4;
+	g->cfg.peers = g->peers;
+	g->cfg.n_peers = 2;
+	g->from = (struct wf_gw_state){.peers = g->before, .n_peers = 2};
+	g->to = (struct wf_gw_state){.peers = g->after, .n_peers = 2};
+}
+
+static size_t gateway_matches(struct gateway *g, struct wf_ct_match **m)
+{
+	size_t n = 99;
+
+	assert_int_equal(wf_gw_ct_matches(&g->p, &g->cfg, &g->from, &g->to, m, &n), 0);
+	assert_non_null(*m);
+	for (size_t i = 0; i < n; i++)
+		assert_true(wf_ct_match_valid(&(*m)[i]));
+	return n;
+}
+
+static void test_gateway_removed_forward_deletes_flows_translated_to_the_peer(void **state)
+{
+	struct wf_gw_forward f = {
+	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct gateway g;
+	struct wf_ct_match *m;
+
+	gateway_init(&g);
+	g.before[1] = (struct wf_gw_entries){.forwards = &f, .n_forwards = 1};
+	assert_int_equal(gateway_matches(&g, &m), 1);
+	assert_int_equal(m[0].family, AF_INET);
+	assert_int_equal(m[0].orig_dport, 5353);
+	assert_true(m[0].has_reply_src);
+	assert_addr(AF_INET, &m[0].reply_src, "192.168.160.3");
+	assert_int_equal(m[0].reply_sport, 5353);
+	assert_int_equal(m[0].status_set, IPS_DST_NAT);
+	free(m);
+}
+
+static void test_gateway_added_forward_deletes_unanswered_flows_to_each_public_address(void **state)
+{
+	struct wf_gw_forward f = {
+	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct gateway g;
+	struct wf_ct_match *m;
+
+	gateway_init(&g);
+	g.after[0] = (struct wf_gw_entries){.forwards = &f, .n_forwards = 1};
+	assert_int_equal(gateway_matches(&g, &m), 2);
+	assert_addr(AF_INET, &m[0].orig_dst, "192.0.2.1");
+	assert_addr(AF_INET, &m[1].orig_dst, "192.0.2.2");
+	assert_int_equal(m[0].status_clear, IPS_DST_NAT | IPS_SEEN_REPLY);
+	assert_false(m[0].has_reply_src);
+	free(m);
+}
+
+static void test_gateway_ipv6_forward_uses_ipv6_addresses(void **state)
+{
+	struct wf_gw_forward f = {
+	    .family = AF_INET6, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 443};
+	struct gateway g;
+	struct wf_ct_match *m;
+
+	gateway_init(&g);
+	g.before[0] = (struct wf_gw_entries){.forwards = &f, .n_forwards = 1};
+	assert_int_equal(gateway_matches(&g, &m), 1);
+	assert_int_equal(m[0].family, AF_INET6);
+	assert_addr(AF_INET6, &m[0].reply_src, "fc00:0:0:160::2");
+	free(m);
+	g.before[0] = (struct wf_gw_entries){0};
+	g.after[0] = (struct wf_gw_entries){.forwards = &f, .n_forwards = 1};
+	assert_int_equal(gateway_matches(&g, &m), 1);
+	assert_addr(AF_INET6, &m[0].orig_dst, "2001:db8:1::1");
+	free(m);
+}
+
+static void test_gateway_forward_of_a_family_without_addresses_deletes_nothing(void **state)
+{
+	struct wf_gw_forward f = {
+	    .family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct gateway g;
+	struct wf_ct_match *m;
+
+	gateway_init(&g);
+	g.p.n_public_ip6 = 0;
+	g.after[0] = (struct wf_gw_entries){.forwards = &f, .n_forwards = 1};
+	assert_int_equal(gateway_matches(&g, &m), 0);
+	free(m);
+}
+
+static void test_gateway_forwards_that_stay_are_left_alone(void **state)
+{
+	struct wf_gw_forward kept[] = {
+	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 80, .target_port = 80},
+	    {.family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353}};
+	struct wf_gw_forward changed[] = {
+	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 80, .target_port = 80},
+	    {.family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5354}};
+	struct gateway g;
+	struct wf_ct_match *m;
+
+	gateway_init(&g);
+	g.before[0] = (struct wf_gw_entries){.forwards = kept, .n_forwards = 2};
+	g.after[0] = (struct wf_gw_entries){.forwards = kept, .n_forwards = 2};
+	g.before[1] = (struct wf_gw_entries){.forwards = kept, .n_forwards = 1};
+	g.after[1] = (struct wf_gw_entries){.forwards = kept, .n_forwards = 1};
+	assert_int_equal(gateway_matches(&g, &m), 0);
+	free(m);
+
+	/* A new target port: the old one's flows go, and refused ones get another chance. */
+	g.after[0] = (struct wf_gw_entries){.forwards = changed, .n_forwards = 2};
+	assert_int_equal(gateway_matches(&g, &m), 3);
+	assert_int_equal(m[0].orig_dport, 5353);
+	assert_int_equal(m[0].reply_sport, 5353);
+	assert_int_equal(m[1].orig_dport, 5353);
+	assert_true(m[1].has_orig_dst);
+	free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_removed_forward_deletes_flows_translated_to_its_target),
+	    cmocka_unit_test(test_removed_dual_stack_forward_deletes_both_families),
+	    cmocka_unit_test(test_removed_host_forward_to_the_same_port_needs_no_translation),
+	    cmocka_unit_test(test_removed_host_forward_to_another_port_was_translated),
+	    cmocka_unit_test(test_added_forward_deletes_unanswered_untranslated_flows_to_it),
+	    cmocka_unit_test(test_moved_forward_deletes_old_target_flows_and_unanswered_ones),
+	    cmocka_unit_test(test_family_whose_target_stays_is_left_alone),
+	    cmocka_unit_test(test_forward_changed_only_in_bridge_name_deletes_nothing),
+	    cmocka_unit_test(test_no_change_deletes_nothing),
+	    cmocka_unit_test(test_gateway_removed_forward_deletes_flows_translated_to_the_peer),
+	    cmocka_unit_test(
+	        test_gateway_added_forward_deletes_unanswered_flows_to_each_public_address),
+	    cmocka_unit_test(test_gateway_ipv6_forward_uses_ipv6_addresses),
+	    cmocka_unit_test(test_gateway_forward_of_a_family_without_addresses_deletes_nothing),
+	    cmocka_unit_test(test_gateway_forwards_that_stay_are_left_alone),
+	};
+
+	return cmocka_run_group_tests_name("ct_flush", tests, NULL, NULL);
+}
