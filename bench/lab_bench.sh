@@ -1,0 +1,400 @@
+#!/bin/bash
+# Benchmarks in the namespace lab (tests/lab), with both daemons running as a user runs them:
+#   converge   docker start -> the forward answers through the gateway's public address, and
+#              docker stop -> refused there; Docker's own `-p` publish as the baseline, from
+#              docker start to the port answering on the server's home address
+#   burst      BURST containers started together, then stopped together (same baseline)
+#   memory     agent and gateway RSS: idle, 1,000 and 10,000 forwards, MEM_CONTAINERS real
+#              labelled containers; CPU while the burst churns is reported by `burst`
+#   tunnel     bulk TCP from the internet client to a container through the gateway: wgfwd's
+#              MSS clamp (tunnel MTU 1420) against the tunnel MTU raised to 1500 (fragments)
+#
+#   bench/lab_bench.sh [converge] [burst] [memory] [tunnel]      (default: all)
+#   RUNS=50 BURST=100 MEM_CONTAINERS=200 TPUT_REPS=3 TPUT_SECONDS=5
+#
+# Timestamps: the client's probe (bench/wfb_net probe) reads CLOCK_REALTIME when a connection
+# attempt is answered; this script reads it (EPOCHREALTIME) just before the Docker API call;
+# Docker's event times are its own CLOCK_REALTIME. All run on this one machine.
+set -u
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+E2E_TEST=lab_bench
+# shellcheck source=tests/e2e/lib.sh
+. "$BENCH_DIR/../tests/e2e/lib.sh"
+# shellcheck source=tests/e2e/wgfwd.sh
+. "$BENCH_DIR/../tests/e2e/wgfwd.sh"
+BIN=$ROOT/build/bench
+RUNS=${RUNS:-50}
+BURST=${BURST:-100}
+MEM_CONTAINERS=${MEM_CONTAINERS:-200}
+TPUT_REPS=${TPUT_REPS:-3}
+TPUT_SECONDS=${TPUT_SECONDS:-5}
+SECTIONS=${*:-converge burst memory tunnel}
+OUT=$(mktemp -d)
+LAB_WAS_UP=0
+
+bench_exit() {
+	local i
+	for ((i = ${#_e2e_exit_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_e2e_exit_cmds[i]}" >/dev/null 2>&1
+	done
+	"$LAB" reset >/dev/null 2>&1
+	if [ "$LAB_WAS_UP" = 0 ] && [ "${KEEP_LAB:-0}" != 1 ]; then
+		"$LAB" down >/dev/null 2>&1
+	fi
+	rm -rf "$OUT" "$E2E_RESULTS"
+}
+trap bench_exit EXIT
+trap 'exit 130' INT TERM
+
+say() {
+	echo "$*"
+}
+
+# p50/p90/p99/min/max of the numbers on stdin, one line.
+quantiles() {
+	sort -g | awk -v what="$1" -v unit="${2:-ms}" '
+		{ v[NR] = $1 }
+		END {
+			if (!NR) { printf "%-44s no samples\n", what; exit }
+			q50 = v[int((NR - 1) * 0.50) + 1]; q90 = v[int((NR - 1) * 0.90) + 1]
+			q99 = v[int((NR - 1) * 0.99 + 0.999)]; if (q99 == "") q99 = v[NR]
+			printf "%-44s p50 %8.1f %s  p90 %8.1f  p99 %8.1f  min %8.1f  max %8.1f  (%d)\n",
+				what, q50, unit, q90, q99, v[1], v[NR], NR
+		}'
+}
+
+api() {
+	curl -s -o /dev/null -w '%{http_code}' --unix-socket "$LAB_DOCKER_SOCK" -X POST \
+		"http://lab/containers/$1/$2"
+}
+
+# Docker's event time (ns) of ACTION for container NAME at or after T0 (µs), else empty.
+event_ns() {
+	local name=$1 action=$2 t0_us=$3
+	curl -s -G --unix-socket "$LAB_DOCKER_SOCK" "http://lab/events" \
+		--data-urlencode "since=$((t0_us / 1000000 - 1))" \
+		--data-urlencode "until=$((${EPOCHREALTIME%.*} + 1))" \
+		--data-urlencode "filters={\"container\":[\"$name\"],\"event\":[\"$action\"]}" |
+		jq -r '.timeNano' | awk -v t0="$((t0_us * 1000))" '$1 >= t0 {print; exit}'
+}
+
+pid_rss_kb() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+pid_hwm_kb() {
+	awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
+}
+
+pid_cpu_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+agent_pid() {
+	pgrep -f -- "--status-socket $AGENT_SOCK" | head -n 1
+}
+
+gateway_pid() {
+	pgrep -f -- "--status-socket $GATEWAY_SOCK" | head -n 1
+}
+
+applied_forwards() {
+	agent_jq '[.forwards[] | select(.state == "applied")] | length'
+}
+
+wait_applied() {
+	local want=$1 seconds=$2 end=$((SECONDS + $2))
+	while [ "$(applied_forwards 2>/dev/null)" != "$want" ]; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# The daemons' JSON logs as "epoch_ms source message" lines.
+log_lines() {
+	{
+		jq -r '"\((.time[0:19] + "Z" | fromdateiso8601) * 1000 + (.time[20:23] | tonumber)) agent \(.msg)"' \
+			"$LAB_RUN/bg/agent.log" 2>/dev/null
+		jq -r '"\((.time[0:19] + "Z" | fromdateiso8601) * 1000 + (.time[20:23] | tonumber)) gateway \(.msg)"' \
+			"$LAB_RUN/bg/gateway.log" 2>/dev/null
+	} | sort -n -s -k1,1
+}
+
+start_daemons() {
+	rm -rf "$GATEWAY_STATE"
+	gateway_start --log-level info --log-json || return 1
+	agent_start --gateway "$LAB_GW_WG4" --key "$WGFWD_KEY" --log-level info --log-json ||
+		return 1
+	wait_until 10 output_is true agent_jq .gateway.connected >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# converge
+
+# One start and one stop of NAME, probed at ADDR:PORT from the client. Appends
+#   kind t0_us answered_ns start_event_ns t_stop_us refused_ns die_event_ns
+converge_once() {
+	local kind=$1 name=$2 addr=$3 port=$4 t0 t2 up down ev_start ev_die code
+	on client "$BIN/wfb_net" probe up "$addr" 20 1 "$port" >"$OUT/probe" &
+	sleep 0.2
+	t0=${EPOCHREALTIME/./}
+	code=$(api "$name" start)
+	wait $!
+	up=$(awk '{print $2}' "$OUT/probe")
+	[ "$code" = 204 ] || echo "converge: start $name answered $code" >&2
+	sleep 0.3
+	on client "$BIN/wfb_net" probe down "$addr" 20 1 "$port" >"$OUT/probe" &
+	sleep 0.2
+	t2=${EPOCHREALTIME/./}
+	code=$(api "$name" "stop?t=0")
+	wait $!
+	down=$(awk '{print $2}' "$OUT/probe")
+	[ "$code" = 204 ] || echo "converge: stop $name answered $code" >&2
+	ev_start=$(event_ns "$name" start "$t0")
+	ev_die=$(event_ns "$name" die "$t2")
+	echo "$kind $t0 ${up:-timeout} ${ev_start:-none} $t2 ${down:-timeout} ${ev_die:-none}" \
+		>>"$OUT/converge"
+	sleep 0.3
+}
+
+section_converge() {
+	say "# converge: $RUNS runs each, wgfwd and docker -p interleaved (1 ms probe interval)"
+	ldocker create --name wfb-fwd --label wgfwd.ports=18080:80 "$LAB_IMAGE" \
+		httpd -f -p 80 -h /www >/dev/null || return 1
+	ldocker create --name wfb-pub -p 18081:80 "$LAB_IMAGE" httpd -f -p 80 -h /www >/dev/null ||
+		return 1
+	: >"$OUT/converge"
+	# one warm-up round each: the first start of a container pays for its layer setup
+	converge_once warmup wfb-fwd "$LAB_GW_PUB4" 18080
+	converge_once warmup wfb-pub "$LAB_SRV_HOME4" 18081
+	: >"$OUT/converge"
+	for ((i = 0; i < RUNS; i++)); do
+		converge_once wgfwd wfb-fwd "$LAB_GW_PUB4" 18080
+		converge_once docker-p wfb-pub "$LAB_SRV_HOME4" 18081
+	done
+	for kind in wgfwd docker-p; do
+		awk -v k="$kind" '$1 == k && $3 != "timeout" {print ($3 / 1000 - $2) / 1000}' \
+			"$OUT/converge" | quantiles "$kind: start -> answering"
+		awk -v k="$kind" '$1 == k && $3 != "timeout" && $4 != "none" {print ($3 - $4) / 1e6}' \
+			"$OUT/converge" | quantiles "$kind: start event -> answering"
+		awk -v k="$kind" '$1 == k && $4 != "none" {print ($4 / 1000 - $2) / 1000}' \
+			"$OUT/converge" | quantiles "$kind: start -> start event"
+		awk -v k="$kind" '$1 == k && $6 != "timeout" {print ($6 / 1000 - $5) / 1000}' \
+			"$OUT/converge" | quantiles "$kind: stop -> refused"
+		awk -v k="$kind" '$1 == k && $6 != "timeout" && $7 != "none" {print ($6 - $7) / 1e6}' \
+			"$OUT/converge" | quantiles "$kind: die event -> refused"
+		echo "$kind: $(awk -v k="$kind" '$1 == k && ($3 == "timeout" || $6 == "timeout")' \
+			"$OUT/converge" | wc -l) runs timed out"
+	done
+	# Where wgfwd's time goes, from the daemons' own log stamps (1 ms resolution): the agent
+	# logging the new forward (it has built the desired state), its apply done, the gateway's
+	# state applied.
+	log_lines >"$OUT/logs"
+	awk '$1 == "wgfwd"' "$OUT/converge" | while read -r _ t0 up ev _; do
+		[ "$up" = timeout ] || [ "$ev" = none ] && continue
+		awk -v ev="$((ev / 1000000))" -v up="$((up / 1000000))" '
+			$1 < ev - 5 { next }
+			!seen && $2 == "agent" && $3 == "forward:" && $4 == "tcp/18080" { seen = $1; next }
+			seen && !applied && $2 == "agent" && $3 == "applied" { applied = $1; next }
+			applied && !gw && $2 == "gateway" && $3 == "peer" && $5 == "state" { gw = $1 }
+			END { if (gw) print seen - ev, applied - ev, gw - ev, up - ev }' "$OUT/logs"
+	done >"$OUT/phases"
+	awk '{print $1}' "$OUT/phases" | quantiles "wgfwd: event -> agent has the forward"
+	awk '{print $2}' "$OUT/phases" | quantiles "wgfwd: event -> server rules applied"
+	awk '{print $3}' "$OUT/phases" | quantiles "wgfwd: event -> gateway rules applied"
+	grep -o 'applied in [0-9.]* ms' "$LAB_RUN/bg/agent.log" | awk '{print $3}' |
+		quantiles "agent: apply duration (its own log)"
+	ldocker rm -f wfb-fwd wfb-pub >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# burst
+
+burst_round() {
+	local kind=$1 prefix=$2 addr=$3 base=$4 t0 t1 ports=() names=() i a0 g0 d0 c0
+	local apid gpid dpid cpid
+	for ((i = 0; i < BURST; i++)); do
+		ports+=($((base + i)))
+		names+=("$prefix$i")
+	done
+	apid=$(agent_pid)
+	gpid=$(gateway_pid)
+	dpid=$(cat "$LAB_RUN/pids/dockerd.pid" 2>/dev/null)
+	cpid=$(cat "$LAB_RUN/pids/containerd.pid" 2>/dev/null)
+	a0=$(pid_cpu_ticks "$apid")
+	g0=$(pid_cpu_ticks "$gpid")
+	d0=$(pid_cpu_ticks "$dpid")
+	c0=$(pid_cpu_ticks "$cpid")
+	on client "$BIN/wfb_net" probe up "$addr" 120 20 "${ports[@]}" >"$OUT/burst-up" &
+	sleep 0.3
+	t0=${EPOCHREALTIME/./}
+	printf '%s\n' "${names[@]}" | xargs -P 16 -I{} curl -s -o /dev/null --unix-socket \
+		"$LAB_DOCKER_SOCK" -X POST "http://lab/containers/{}/start"
+	t1=${EPOCHREALTIME/./}
+	wait $!
+	say "$kind: $BURST start calls returned after $(((t1 - t0) / 1000)) ms"
+	awk -v t0="$t0" '$2 != "timeout" {print ($2 / 1000 - t0) / 1000}' "$OUT/burst-up" |
+		quantiles "$kind burst: first start call -> answering"
+	echo "$kind burst: $(grep -c timeout "$OUT/burst-up") ports never answered"
+	# per container: its own start event -> its port answering
+	curl -s -G --unix-socket "$LAB_DOCKER_SOCK" "http://lab/events" \
+		--data-urlencode "since=$((t0 / 1000000 - 1))" \
+		--data-urlencode "until=$((${EPOCHREALTIME%.*} + 1))" \
+		--data-urlencode 'filters={"event":["start"]}' |
+		jq -r '"\(.Actor.Attributes.name) \(.timeNano)"' >"$OUT/burst-events"
+	awk -v prefix="$prefix" -v base="$base" 'NR == FNR { sub(prefix, "", $1); ev[$1 + base] = $2; next }
+		$2 != "timeout" && ($1 in ev) { print ($2 - ev[$1]) / 1e6 }' \
+		"$OUT/burst-events" "$OUT/burst-up" | quantiles "$kind burst: own start event -> answering"
+
+	on client "$BIN/wfb_net" probe down "$addr" 120 20 "${ports[@]}" >"$OUT/burst-down" &
+	sleep 0.3
+	t0=${EPOCHREALTIME/./}
+	printf '%s\n' "${names[@]}" | xargs -P 16 -I{} curl -s -o /dev/null --unix-socket \
+		"$LAB_DOCKER_SOCK" -X POST "http://lab/containers/{}/stop?t=0"
+	wait $!
+	awk -v t0="$t0" '$2 != "timeout" {print ($2 / 1000 - t0) / 1000}' "$OUT/burst-down" |
+		quantiles "$kind burst: first stop call -> refused"
+	sleep 1
+	t1=${EPOCHREALTIME/./}
+	say "$kind burst: CPU during the churn ($BURST started and stopped, $(((t1 - t0) / 1000)) ms after the stops began):" \
+		"agent $(($(pid_cpu_ticks "$apid") - a0)) ticks," \
+		"gateway $(($(pid_cpu_ticks "$gpid") - g0)) ticks," \
+		"dockerd $(($(pid_cpu_ticks "$dpid") - d0)) ticks," \
+		"containerd $(($(pid_cpu_ticks "$cpid") - c0)) ticks (1 tick = $((1000 / $(getconf CLK_TCK))) ms)"
+}
+
+section_burst() {
+	local i
+	say "# burst: $BURST containers started together (16 API calls in parallel), then stopped"
+	for ((i = 0; i < BURST; i++)); do
+		echo "ldocker create --name wfb-b$i --label wgfwd.ports=$((20000 + i)):80 $LAB_IMAGE httpd -f -p 80 -h /www"
+		echo "ldocker create --name wfb-p$i -p $((21000 + i)):80 $LAB_IMAGE httpd -f -p 80 -h /www"
+	done >"$OUT/creates"
+	while read -r line; do
+		eval "$line" >/dev/null || return 1
+	done <"$OUT/creates"
+	burst_round wgfwd wfb-b "$LAB_GW_PUB4" 20000
+	burst_round docker-p wfb-p "$LAB_SRV_HOME4" 21000
+	ldocker ps -aq --filter name=wfb- | xargs -r -n 50 "$LAB_DOCKER_CLI" -H "$LAB_DOCKER_HOST" rm -f >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# memory
+
+rss_line() {
+	local what=$1 apid gpid
+	apid=$(agent_pid)
+	gpid=$(gateway_pid)
+	printf '%-44s agent RSS %6s kB (peak %6s kB)  gateway RSS %6s kB (peak %6s kB)\n' "$what" \
+		"$(pid_rss_kb "$apid")" "$(pid_hwm_kb "$apid")" "$(pid_rss_kb "$gpid")" "$(pid_hwm_kb "$gpid")"
+}
+
+section_memory() {
+	local ranges="" i t0 t1 n
+	say "# memory: RSS of the running daemons (VmRSS; peak is VmHWM since start)"
+	# fresh daemons: peaks from the sections before do not count
+	agent_stop
+	gateway_stop
+	start_daemons || return 1
+	sleep 1
+	rss_line "idle, 0 forwards"
+
+	ldocker run -d --name wfb-m1k --label wgfwd.ports=30000-30999 "$LAB_IMAGE" sleep 3600 >/dev/null
+	wait_applied 1000 60 || say "memory: 1,000 forwards not applied in 60 s"
+	sleep 1
+	rss_line "1,000 forwards (one container, a port range)"
+	ldocker rm -f wfb-m1k >/dev/null
+	wait_applied 0 60
+
+	for ((i = 0; i < 10; i++)); do
+		ranges="$ranges${ranges:+,}$((20000 + i * 1000))-$((20999 + i * 1000))"
+	done
+	t0=${EPOCHREALTIME/./}
+	ldocker run -d --name wfb-m10k --label "wgfwd.ports=$ranges" "$LAB_IMAGE" sleep 3600 >/dev/null
+	wait_applied 10000 120 || say "memory: 10,000 forwards not applied in 120 s"
+	t1=${EPOCHREALTIME/./}
+	sleep 1
+	rss_line "10,000 forwards (one container, 10 ranges)"
+	say "memory: 10,000 forwards from docker run to applied at the gateway: $(((t1 - t0) / 1000)) ms"
+	ldocker rm -f wfb-m10k >/dev/null
+	wait_applied 0 120
+
+	agent_stop
+	gateway_stop
+	start_daemons || return 1
+	t0=${EPOCHREALTIME/./}
+	for ((i = 0; i < MEM_CONTAINERS; i++)); do
+		echo "wfb-c$i $((40000 + i))"
+	done | xargs -P 8 -n 2 sh -c 'DOCKER_HOST='"$LAB_DOCKER_HOST"' '"$LAB_DOCKER_CLI"' run -d --name "$0" --label wgfwd.ports="$1" '"$LAB_IMAGE"' sleep 3600 >/dev/null'
+	t1=${EPOCHREALTIME/./}
+	wait_applied "$MEM_CONTAINERS" 300 || say "memory: not all $MEM_CONTAINERS forwards applied"
+	n=$(applied_forwards)
+	say "memory: $MEM_CONTAINERS containers: docker run calls took $(((t1 - t0) / 1000)) ms, all $n forwards applied after $(((${EPOCHREALTIME/./} - t0) / 1000)) ms"
+	sleep 1
+	rss_line "$MEM_CONTAINERS labelled containers"
+	agent_jq '.agent | "agent: \(.containers) containers followed, \(.applies) applies, last apply \(.last_apply_ms) ms"'
+	ldocker ps -aq --filter name=wfb-c | xargs -r -n 50 "$LAB_DOCKER_CLI" -H "$LAB_DOCKER_HOST" rm -f >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# tunnel
+
+set_tunnel_mtu() {
+	on gw ip link set "$LAB_GW_WG_IF" mtu "$1"
+	on srv ip link set "$LAB_SRV_WG_IF" mtu "$1"
+	# forget path MTUs learnt at the other setting
+	on client ip route flush cache 2>/dev/null
+	on gw ip route flush cache 2>/dev/null
+	on srv ip route flush cache 2>/dev/null
+}
+
+section_tunnel() {
+	local pid r mtu
+	say "# tunnel: bulk TCP client -> container through the gateway, $TPUT_REPS x ${TPUT_SECONDS}s, MTUs interleaved"
+	ldocker run -d --name wfb-tput --label wgfwd.ports=5201 "$LAB_IMAGE" sleep 3600 >/dev/null ||
+		return 1
+	pid=$(lab_container_pid wfb-tput)
+	lab_spawn wfb-sink srv nsenter -t "$pid" -n "$BIN/wfb_net" sink 5201
+	on_exit set_tunnel_mtu "$LAB_WG_MTU"
+	wait_until 10 on client "$BIN/wfb_net" probe up "$LAB_GW_PUB4" 1 10 5201 >/dev/null ||
+		say "tunnel: the sink does not answer through the gateway"
+	for ((r = 1; r <= TPUT_REPS; r++)); do
+		for mtu in "$LAB_WG_MTU" 1500; do
+			set_tunnel_mtu "$mtu"
+			sleep 0.5
+			say "tunnel mtu $mtu round $r: $(on client "$BIN/wfb_net" bulk "$LAB_GW_PUB4" 5201 "$TPUT_SECONDS")"
+		done
+	done
+	set_tunnel_mtu "$LAB_WG_MTU"
+	say "tunnel: fragments reassembled at the server during the runs: $(on srv nstat -az IpReasmOKs 2>/dev/null | awk '/IpReasmOKs/ {print $2}')"
+	lab_kill wfb-sink
+	ldocker rm -f wfb-tput >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "lab_bench: needs root" >&2
+	exit 1
+fi
+exec 8>"$LAB_LOCK"
+if ! flock -n 8; then
+	echo "lab_bench: waiting for another lab user ($LAB_LOCK)"
+	flock -w 1800 8 || exit 1
+fi
+export WF_LAB_LOCKED=1
+"$LAB" status >/dev/null 2>&1 && LAB_WAS_UP=1
+"$LAB" up >/dev/null || exit 1
+"$LAB" reset >/dev/null
+on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
+on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
+on_exit agent_stop
+on_exit gateway_stop
+start_daemons || {
+	echo "lab_bench: the daemons did not come up" >&2
+	exit 1
+}
+for s in $SECTIONS; do
+	"section_$s"
+	echo
+done
