@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <wgfwd/log.h>
-#include <wgfwd/nft_diff.h>
 #include <wgfwd/util.h>
 
 struct wf_dataplane {
@@ -46,60 +45,10 @@ void wf_dataplane_close(struct wf_dataplane *dp)
 	free(dp);
 }
 
-/* Adds to the batch what turns the kernel's table into the planned one: nothing, element
- * updates when only elements differ, or a whole replacement. */
-static int batch_owned_table(struct wf_dataplane *dp, struct wf_nft_batch *b,
-			     const struct wf_nft_table *want, struct wf_apply_result *res)
-{
-	struct wf_nft_table *have = NULL;
-	int err = wf_nft_table_get(dp->nft, want->family, want->name, &have);
-
-	if (err == -ENOENT)
-		goto replace;
-	if (err)
-		return err;
-	if (wf_nft_table_equal(have, want)) {
-		res->nft = WF_NFT_UNCHANGED;
-		goto out;
-	}
-	if (!wf_nft_table_same_shape(have, want))
-		goto replace;
-
-	for (size_t i = 0; i < want->n_sets && !err; i++) {
-		struct wf_nft_set add, del;
-		const struct wf_nft_set *cur = NULL;
-
-		for (size_t k = 0; k < have->n_sets && !cur; k++)
-			if (!strcmp(have->sets[k].name, want->sets[i].name))
-				cur = &have->sets[k];
-		err = wf_nft_set_diff(cur, &want->sets[i], &add, &del);
-		if (err)
-			break;
-		/* Deletions first: a retargeted key is deleted and added in the same batch. */
-		if (del.n_elems)
-			err = wf_nft_batch_delete_elems(b, want->family, want->name, &del);
-		if (!err && add.n_elems)
-			err = wf_nft_batch_add_elems(b, want->family, want->name, &add);
-		res->elements_added += add.n_elems;
-		res->elements_removed += del.n_elems;
-		wf_nft_set_clear_elems(&add);
-		wf_nft_set_clear_elems(&del);
-	}
-	res->nft = WF_NFT_ELEMENTS;
-	goto out;
-
-replace:
-	err = wf_nft_batch_replace_table(b, want);
-	res->nft = WF_NFT_REPLACED;
-out:
-	wf_nft_table_free(have);
-	return err;
-}
-
 /* Where our rules for one family go: DOCKER-USER, or for IPv6 on a Docker that made none,
  * the top of FORWARD (its policy is DROP all the same). */
 static int docker_chain_rules(struct wf_dataplane *dp, uint8_t family, const char **chain,
-			      struct wf_nft_rule **have, size_t *n_have)
+                              struct wf_nft_rule **have, size_t *n_have)
 {
 	int err;
 
@@ -108,16 +57,16 @@ static int docker_chain_rules(struct wf_dataplane *dp, uint8_t family, const cha
 	if (err == -ENOENT && family == NFPROTO_IPV6) {
 		*chain = WF_DOCKER_FORWARD_CHAIN;
 		err = wf_nft_chain_rules_get(dp->nft, family, WF_DOCKER_USER_TABLE, *chain, have,
-					     n_have);
+		                             n_have);
 	}
 	return err;
 }
 
 /* Our rules in Docker's chains: present exactly once each while wanted, absent otherwise. */
-static int batch_docker_user_family(struct wf_dataplane *dp, struct wf_nft_batch *b,
-				    uint8_t family, const struct wf_nft_rule *want, size_t n_want,
-				    const struct wf_nft_rule *ours, size_t n_ours,
-				    struct wf_apply_result *res)
+static int batch_docker_user_family(struct wf_dataplane *dp, struct wf_nft_batch *b, uint8_t family,
+                                    const struct wf_nft_rule *want, size_t n_want,
+                                    const struct wf_nft_rule *ours, size_t n_ours,
+                                    struct wf_apply_result *res)
 {
 	struct wf_nft_rule *have = NULL;
 	size_t n_have = 0;
@@ -149,7 +98,7 @@ static int batch_docker_user_family(struct wf_dataplane *dp, struct wf_nft_batch
 				continue;
 			}
 			err = wf_nft_batch_delete_rule(b, family, WF_DOCKER_USER_TABLE, chain,
-						       have[k].handle);
+			                               have[k].handle);
 			res->docker_user_changes++;
 		}
 		if (!err && wanted && !seen) {
@@ -162,31 +111,35 @@ static int batch_docker_user_family(struct wf_dataplane *dp, struct wf_nft_batch
 }
 
 static int batch_docker_user(struct wf_dataplane *dp, struct wf_nft_batch *b,
-			     const struct wf_nft_rule *want, size_t n_want,
-			     const struct wf_nft_rule *ours, size_t n_ours,
-			     struct wf_apply_result *res)
+                             const struct wf_nft_rule *want, size_t n_want,
+                             const struct wf_nft_rule *ours, size_t n_ours,
+                             struct wf_apply_result *res)
 {
 	int err = batch_docker_user_family(dp, b, NFPROTO_IPV4, want, n_want, ours, n_ours, res);
 
 	if (!err)
-		err = batch_docker_user_family(dp, b, NFPROTO_IPV6, want, n_want, ours, n_ours,
-					       res);
+		err =
+		    batch_docker_user_family(dp, b, NFPROTO_IPV6, want, n_want, ours, n_ours, res);
 	return err;
 }
 
 int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
-		       struct wf_apply_result *res)
+                       struct wf_apply_result *res)
 {
 	struct wf_nft_batch *b = wf_nft_batch_new();
+	struct wf_nft_sync sync;
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	if (!b)
 		return -ENOMEM;
-	err = batch_owned_table(dp, b, plan->table, res);
+	err = wf_nft_batch_sync_table(dp->nft, b, plan->table, &sync);
+	res->nft = sync.change;
+	res->elements_added = sync.elements_added;
+	res->elements_removed = sync.elements_removed;
 	if (!err)
 		err = batch_docker_user(dp, b, plan->docker_user, plan->n_docker_user,
-					plan->docker_user, plan->n_docker_user, res);
+		                        plan->docker_user, plan->n_docker_user, res);
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(dp->nft, b, &res->nft_error);
 	wf_nft_batch_free(b);
@@ -203,8 +156,8 @@ int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *pla
 		return res->rule_changes;
 	if (res->route_changes < 0) {
 		snprintf(res->nft_error.what, sizeof(res->nft_error.what),
-			 "route in table %u: another owner holds the slot",
-			 plan->n_routes ? plan->routes[0].table : 0);
+		         "route in table %u: another owner holds the slot",
+		         plan->n_routes ? plan->routes[0].table : 0);
 		return res->route_changes;
 	}
 	return 0;
@@ -277,7 +230,7 @@ static int sysctl_write(const char *path, const char *value)
 
 /* Ensures `path` holds one of the accepted values, writing `fix_to` when allowed. */
 static int sysctl_ensure(const char *path, const char *accepted, const char *fix_to, bool fix,
-			 const char *why)
+                         const char *why)
 {
 	char cur[32];
 	int err = sysctl_read(path, cur, sizeof(cur));
@@ -307,9 +260,9 @@ int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix)
 	int err = 0;
 
 	err |= sysctl_ensure("/proc/sys/net/ipv4/ip_forward", "1", "1", fix,
-			     "tunnel traffic is forwarded to containers");
+	                     "tunnel traffic is forwarded to containers");
 	err |= sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", "1", "1", fix,
-			     "IPv6 tunnel traffic is forwarded to containers");
+	                     "IPv6 tunnel traffic is forwarded to containers");
 	/* Strict reverse-path filtering drops tunnel packets from internet clients: their
 	 * addresses route via the home line. The effective value is max(all, interface). */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", p->tunnel_ifname);
@@ -319,10 +272,10 @@ int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix)
 		sysctl_read("/proc/sys/net/ipv4/conf/all/rp_filter", all, sizeof(all));
 		if (all[0] == '1')
 			err |= sysctl_ensure(path, "2", "2", fix,
-					     "loose reverse-path filtering on the tunnel");
+			                     "loose reverse-path filtering on the tunnel");
 		else
 			err |= sysctl_ensure(path, "02", "2", fix,
-					     "loose reverse-path filtering on the tunnel");
+			                     "loose reverse-path filtering on the tunnel");
 	} else {
 		log_warn("tunnel interface %s does not exist yet", p->tunnel_ifname);
 	}

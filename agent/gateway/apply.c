@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <wgfwd/gateway_render.h>
-#include <wgfwd/nft_diff.h>
 
 static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw_apply_result *res)
 {
@@ -25,52 +24,6 @@ static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw
 	return err;
 }
 
-static int batch_owned_table(struct wf_nft *nft, struct wf_nft_batch *b,
-                             const struct wf_nft_table *want, struct wf_gw_apply_result *res)
-{
-	struct wf_nft_table *have = NULL;
-	int err = wf_nft_table_get(nft, want->family, want->name, &have);
-
-	if (err == -ENOENT)
-		goto replace;
-	if (err)
-		return err;
-	if (wf_nft_table_equal(have, want)) {
-		res->table = WF_GW_UNCHANGED;
-		goto out;
-	}
-	if (!wf_nft_table_same_shape(have, want))
-		goto replace;
-	for (size_t i = 0; i < want->n_sets && !err; i++) {
-		const struct wf_nft_set *cur = NULL;
-		struct wf_nft_set add, del;
-
-		for (size_t k = 0; k < have->n_sets && !cur; k++)
-			if (!strcmp(have->sets[k].name, want->sets[i].name))
-				cur = &have->sets[k];
-		err = wf_nft_set_diff(cur, &want->sets[i], &add, &del);
-		if (err)
-			break;
-		/* Deletions first: a map key that changes target is deleted and added again. */
-		if (del.n_elems)
-			err = wf_nft_batch_delete_elems(b, want->family, want->name, &del);
-		if (!err && add.n_elems)
-			err = wf_nft_batch_add_elems(b, want->family, want->name, &add);
-		res->elements_added += add.n_elems;
-		res->elements_removed += del.n_elems;
-		wf_nft_set_clear_elems(&add);
-		wf_nft_set_clear_elems(&del);
-	}
-	res->table = WF_GW_ELEMENTS;
-	goto out;
-replace:
-	err = wf_nft_batch_replace_table(b, want);
-	res->table = WF_GW_REPLACED;
-out:
-	wf_nft_table_free(have);
-	return err;
-}
-
 static int apply_once(struct wf_nft *nft, const struct wf_nft_table *want, bool whole,
                       struct wf_gw_apply_result *res)
 {
@@ -83,9 +36,14 @@ static int apply_once(struct wf_nft *nft, const struct wf_nft_table *want, bool 
 	err = batch_anchor(nft, b, res);
 	if (!err && whole) {
 		err = wf_nft_batch_replace_table(b, want);
-		res->table = WF_GW_REPLACED;
+		res->table = WF_NFT_REPLACED;
 	} else if (!err) {
-		err = batch_owned_table(nft, b, want, res);
+		struct wf_nft_sync sync;
+
+		err = wf_nft_batch_sync_table(nft, b, want, &sync);
+		res->table = sync.change;
+		res->elements_added = sync.elements_added;
+		res->elements_removed = sync.elements_removed;
 	}
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(nft, b, &res->error);
@@ -99,10 +57,10 @@ int wf_gw_apply(struct wf_nft *nft, const struct wf_nft_table *want, struct wf_g
 
 	/* Element updates rest on the table read a moment ago; if someone changed it since,
 	 * they fail as a whole, and a replacement makes no assumption about what is there. */
-	if (err && res->table == WF_GW_ELEMENTS)
+	if (err && res->table == WF_NFT_ELEMENTS)
 		err = apply_once(nft, want, true, res);
 	if (err) {
-		res->table = WF_GW_UNCHANGED;
+		res->table = WF_NFT_UNCHANGED;
 		res->anchor_written = false;
 		res->elements_added = res->elements_removed = 0;
 	}

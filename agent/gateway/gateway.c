@@ -188,14 +188,14 @@ static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
 static const char *change_text(const struct wf_gw_apply_result *res, char *buf, size_t len)
 {
 	switch (res->table) {
-	case WF_GW_UNCHANGED:
+	case WF_NFT_UNCHANGED:
 		snprintf(buf, len, "unchanged");
 		break;
-	case WF_GW_ELEMENTS:
+	case WF_NFT_ELEMENTS:
 		snprintf(buf, len, "%zu elements added, %zu removed", res->elements_added,
 		         res->elements_removed);
 		break;
-	case WF_GW_REPLACED:
+	case WF_NFT_REPLACED:
 		snprintf(buf, len, "table written whole");
 		break;
 	}
@@ -594,7 +594,7 @@ static void reconcile(struct wf_gw_daemon *d, const char *trigger)
 	else if (moved)
 		log_info("ruleset follows the new public addresses: %s",
 		         change_text(&res, change, sizeof(change)));
-	else if (res.table != WF_GW_UNCHANGED || res.anchor_written) {
+	else if (res.table != WF_NFT_UNCHANGED || res.anchor_written) {
 		log_warn("the kernel's ruleset differed from the desired one (%s): repaired, %s",
 		         trigger, change_text(&res, change, sizeof(change)));
 		d->drift_repairs++;

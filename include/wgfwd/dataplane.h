@@ -12,14 +12,9 @@
 #include <stddef.h>
 
 #include <wgfwd/nft.h>
+#include <wgfwd/nft_sync.h>
 #include <wgfwd/rtnl.h>
 #include <wgfwd/server_render.h>
-
-enum wf_nft_change {
-	WF_NFT_UNCHANGED,
-	WF_NFT_ELEMENTS, /* only map/set elements were added or removed */
-	WF_NFT_REPLACED, /* the owned table was (re)built whole */
-};
 
 struct wf_apply_result {
 	enum wf_nft_change nft;
@@ -35,7 +30,7 @@ struct wf_dataplane;
 int wf_dataplane_open(struct wf_dataplane **out);
 void wf_dataplane_close(struct wf_dataplane *dp);
 int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
-		       struct wf_apply_result *result);
+                       struct wf_apply_result *result);
 /* Removes everything the agent owns: its table, its DOCKER-USER rules, rules and routes. */
 int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params *p);
 /* Forwarding and reverse-path settings the data plane depends on; fixes them when `fix`. */

@@ -12,15 +12,10 @@
 #include <stddef.h>
 
 #include <wgfwd/nft.h>
-
-enum wf_gw_change {
-	WF_GW_UNCHANGED,
-	WF_GW_ELEMENTS, /* only set/map elements were added or removed */
-	WF_GW_REPLACED, /* the owned table was (re)built whole */
-};
+#include <wgfwd/nft_sync.h>
 
 struct wf_gw_apply_result {
-	enum wf_gw_change table;
+	enum wf_nft_change table;
 	bool anchor_written;
 	size_t elements_added, elements_removed;
 	struct wf_nft_error error; /* filled when the commit failed */

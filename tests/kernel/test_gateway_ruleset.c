@@ -219,7 +219,7 @@ static void rendered_ruleset_is_what_nft_lists(void **state)
 
 	grant_sample(f);
 	apply(f, &res);
-	assert_int_equal(res.table, WF_GW_REPLACED);
+	assert_int_equal(res.table, WF_NFT_REPLACED);
 	assert_true(res.anchor_written);
 
 	arr = nft_json(WF_GW_TABLE);
@@ -307,7 +307,7 @@ static void applying_the_same_state_again_changes_nothing(void **state)
 	apply(f, &res);
 	before = rule_handles();
 	apply(f, &res);
-	assert_int_equal(res.table, WF_GW_UNCHANGED);
+	assert_int_equal(res.table, WF_NFT_UNCHANGED);
 	assert_false(res.anchor_written);
 	after = rule_handles();
 	assert_string_equal(before, after);
@@ -328,7 +328,7 @@ static void a_new_forward_is_sent_as_elements_only(void **state)
 	before = rule_handles();
 	grant(f, 1, fb, 1, NULL, 0);
 	apply(f, &res);
-	assert_int_equal(res.table, WF_GW_ELEMENTS);
+	assert_int_equal(res.table, WF_NFT_ELEMENTS);
 	assert_int_equal(res.elements_added, 1);
 	/* peer 1 gave up its egress: one element gone */
 	assert_int_equal(res.elements_removed, 1);
@@ -353,9 +353,9 @@ static void a_changed_table_is_repaired(void **state)
 	sh("nft flush chain inet " WF_GW_TABLE " forward; nft add rule inet " WF_GW_TABLE
 	   " forward accept; nft delete element inet " WF_GW_TABLE " fwd4 '{ tcp . 443 }'");
 	apply(f, &res);
-	assert_int_not_equal(res.table, WF_GW_UNCHANGED);
+	assert_int_not_equal(res.table, WF_NFT_UNCHANGED);
 	apply(f, &res);
-	assert_int_equal(res.table, WF_GW_UNCHANGED);
+	assert_int_equal(res.table, WF_NFT_UNCHANGED);
 	arr = nft_json(WF_GW_TABLE);
 	assert_int_equal(elem_count(arr, "map", WF_GW_MAP4), 2);
 	json_object_put(arr);
@@ -371,7 +371,7 @@ static void a_removed_anchor_comes_back(void **state)
 	sh("nft delete table inet " WF_GW_ANCHOR_TABLE);
 	apply(f, &res);
 	assert_true(res.anchor_written);
-	assert_int_equal(res.table, WF_GW_UNCHANGED);
+	assert_int_equal(res.table, WF_NFT_UNCHANGED);
 	arr = nft_json(WF_GW_ANCHOR_TABLE);
 	assert_non_null(arr);
 	json_object_put(arr);
