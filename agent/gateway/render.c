@@ -286,30 +286,65 @@ static struct wf_nft_value addr_value(const struct wf_gw_peer *peer, bool v6)
 	return (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR, .ip4 = peer->ip4};
 }
 
+/* Public keys (family, tcp/udp, port) that peers rendered earlier hold, one bit each: the
+ * check that no two peers share a key stays linear in the number of forwards. */
+struct held_keys {
+	uint8_t bits[2][2][65536 / 8];
+};
+
+static bool key_held(const struct held_keys *h, const struct wf_gw_state *s, size_t peer,
+                     const struct wf_gw_forward *f)
+{
+	bool v6 = f->family == AF_INET6;
+
+	if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP)
+		return h->bits[v6][f->proto == IPPROTO_UDP][f->public_port / 8] &
+		       (1u << (f->public_port % 8));
+	/* Other protocols never pass the policy; compared one by one all the same. */
+	for (size_t q = 0; q < peer; q++)
+		for (size_t k = 0; k < s->peers[q].n_forwards; k++)
+			if (s->peers[q].forwards[k].family == f->family &&
+			    s->peers[q].forwards[k].proto == f->proto &&
+			    s->peers[q].forwards[k].public_port == f->public_port)
+				return true;
+	return false;
+}
+
+static void key_hold(struct held_keys *h, const struct wf_gw_forward *f)
+{
+	if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP)
+		h->bits[f->family == AF_INET6][f->proto == IPPROTO_UDP][f->public_port / 8] |=
+		    (uint8_t)(1u << (f->public_port % 8));
+}
+
 static int fill_forwards(struct wf_nft_table *t, const struct wf_gw_config *cfg,
                          const struct wf_gw_state *s)
 {
 	struct wf_nft_set *maps[2] = {wf_nft_table_find_set(t, WF_GW_MAP4),
 	                              wf_nft_table_find_set(t, WF_GW_MAP6)};
+	struct held_keys *held = calloc(1, sizeof(*held));
+	int err = 0;
 
-	for (size_t p = 0; p < s->n_peers; p++) {
+	if (!held)
+		return -ENOMEM;
+	for (size_t p = 0; p < s->n_peers && !err; p++) {
 		const struct wf_gw_peer *peer = &cfg->peers[p];
 		const struct wf_gw_entries *en = &s->peers[p];
 
-		for (size_t i = 0; i < en->n_forwards; i++) {
+		for (size_t i = 0; i < en->n_forwards && !err; i++) {
 			const struct wf_gw_forward *f = &en->forwards[i];
 			bool v6 = f->family == AF_INET6;
 			struct wf_nft_elem e = {0};
 
-			if (!(v6 ? peer->has_ip6 : peer->has_ip4))
-				return -EINVAL;
+			if (!(v6 ? peer->has_ip6 : peer->has_ip4)) {
+				err = -EINVAL;
+				break;
+			}
 			/* Defence in depth: one key, one target, or the kernel refuses the map. */
-			for (size_t q = 0; q < p; q++)
-				for (size_t k = 0; k < s->peers[q].n_forwards; k++)
-					if (s->peers[q].forwards[k].family == f->family &&
-					    s->peers[q].forwards[k].proto == f->proto &&
-					    s->peers[q].forwards[k].public_port == f->public_port)
-						return -EEXIST;
+			if (key_held(held, s, p, f)) {
+				err = -EEXIST;
+				break;
+			}
 			e.key[0] =
 			    (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = f->proto};
 			e.key[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
@@ -319,10 +354,14 @@ static int fill_forwards(struct wf_nft_table *t, const struct wf_gw_config *cfg,
 			e.data[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
 			                                  .port = f->target_port};
 			if (wf_nft_set_add_elem(maps[v6], &e))
-				return -ENOMEM;
+				err = -ENOMEM;
 		}
+		/* Held only once the peer's own entries are in: only another peer conflicts. */
+		for (size_t i = 0; i < en->n_forwards; i++)
+			key_hold(held, &en->forwards[i]);
 	}
-	return 0;
+	free(held);
+	return err;
 }
 
 /* Which egress elements one peer needs: an "everything" entry covers all others, a whole
