@@ -1,33 +1,67 @@
-# wgfwd-agent as a container: host network, NET_ADMIN, the Docker socket read-only.
+# wgfwd-agent as a container. Build it from the top of the repository:
 #
 #   docker build -t wgfwd-agent .
-#   docker run -d --name wgfwd-agent --network host --cap-add NET_ADMIN \
-#     -v /var/run/docker.sock:/var/run/docker.sock:ro -v /etc/wgfwd:/etc/wgfwd:ro \
+#
+# Run it on the host's network, with CAP_NET_ADMIN and no other capability, the Docker socket
+# and the key read-only, configured by WGFWD_* variables (any option of wgfwd-agent: WGFWD_ and
+# its name upper-cased, dashes as underscores):
+#
+#   docker run -d --name wgfwd-agent --restart unless-stopped \
+#     --network host --cap-drop ALL --cap-add NET_ADMIN \
+#     --security-opt no-new-privileges --read-only --tmpfs /run/wgfwd:mode=0755 \
+#     -v /var/run/docker.sock:/var/run/docker.sock:ro \
+#     -v /etc/wgfwd/server.key:/etc/wgfwd/server.key:ro \
 #     -e WGFWD_INTERFACE=wg0 -e WGFWD_GATEWAY=192.168.160.1 -e WGFWD_KEY=/etc/wgfwd/server.key \
 #     wgfwd-agent
+#
+# What it needs and why:
+#   --network host      the agent programs the host's nftables, ip rules and routes, and
+#                       reaches the gateway through the host's tunnel
+#   CAP_NET_ADMIN       nftables and rtnetlink; nothing else (it runs as root so that it can
+#                       open the root-owned Docker socket and key file without further
+#                       capabilities)
+#   sysctls             Docker makes /proc/sys read-only in a container, so the agent cannot
+#                       fix them itself as it does on a host; it logs which are wrong. Set them
+#                       on the host: net.ipv4.ip_forward=1, net.ipv6.conf.all.forwarding=1 and
+#                       net.ipv4.conf.<tunnel>.rp_filter=2 (Docker sets the first itself)
+#   the Docker socket   read-only for clarity; the agent only reads from the API
+#   /run/wgfwd          a tmpfs for the status socket (`docker exec wgfwd-agent wgfwd status`),
+#                       which the health check asks
+#
+# Behind a proxy, pass --build-arg http_proxy=...; Docker keeps it out of the image.
 ARG BASE=debian:bookworm
 
 FROM ${BASE} AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      gcc make pkg-config libc6-dev libnftnl-dev libmnl-dev libcurl4-openssl-dev \
-      libjson-c-dev libevent-dev libsodium-dev \
+      gcc libc6-dev make pkg-config \
+      libnftnl-dev libmnl-dev libcurl4-openssl-dev libjson-c-dev libevent-dev libsodium-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
 COPY include ./include
 COPY agent ./agent
-RUN make -j"$(nproc)" all && make install PREFIX=/usr DESTDIR=/out
+# Debian's hardening flags, without debug information: the image carries the stripped programs.
+RUN make -j"$(nproc)" build/wgfwd-agent build/wgfwd \
+      CFLAGS="-O2 -fstack-protector-strong -fstack-clash-protection -fcf-protection -D_FORTIFY_SOURCE=2" \
+      LDFLAGS="-Wl,-z,relro,-z,now -s" \
+ && install -D -m 0755 build/wgfwd-agent /out/usr/sbin/wgfwd-agent \
+ && install -D -m 0755 build/wgfwd /out/usr/bin/wgfwd
 
 FROM ${BASE}
+# The libraries the programs link against; netbase for service names in labels (/etc/services).
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libnftnl11 libmnl0 libcurl4 libjson-c5 libevent-2.1-7 libevent-core-2.1-7 libsodium23 netbase \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/usr/sbin/ /usr/sbin/
-COPY --from=build /out/usr/bin/ /usr/bin/
+      libnftnl11 libmnl0 libcurl4 libjson-c5 libevent-2.1-7 libsodium23 netbase \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY --from=build /out/ /
+LABEL org.opencontainers.image.title="wgfwd-agent" \
+      org.opencontainers.image.description="Makes labelled Docker containers reachable through a WireGuard gateway with the client's real address"
 ENV WGFWD_STATUS_SOCKET=/run/wgfwd/agent.sock
-# Healthy means: the event loop answers on its status socket and its last apply succeeded.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["/usr/bin/wgfwd", "status", "--agent", "--check"]
+# Healthy means: the agent's event loop answers on its status socket and its last apply of
+# the desired state to the kernel succeeded.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD wgfwd status --socket "$WGFWD_STATUS_SOCKET" --check || exit 1
+# SIGTERM (docker stop) ends the agent and leaves the forwards in place, so that a restart or
+# an upgrade of the container does not interrupt them; `wgfwd-agent --cleanup` removes them.
 ENTRYPOINT ["/usr/sbin/wgfwd-agent"]
