@@ -1,0 +1,253 @@
+# tests/e2e/robust.sh: what the fault, load and hostile scenarios share (sourced after lib.sh
+# and wgfwd.sh).
+#   soak SHORT LONG               SHORT in make check, LONG with SOAK=1 (hand runs)
+#   robust_setup                  gateway and agent over the control channel, each scenario's
+#                                 clean-up registered
+#   flows_start                   containers "stream" (tcp/9001, a counter, one line per 0.1 s)
+#                                 and "echo" (udp/5353), restarted by Docker; the client opens a
+#                                 TCP stream and a UDP flow (one source port) to both through
+#                                 the gateway's public address
+#   stream_flowing                the client's stream grows and its first connection is alive
+#   udp_flowing                   answers to the UDP flow keep arriving
+#   udp_lost                      datagrams of the flow lost so far
+#   forwards_correct              what Docker runs, the agent's status, the server's maps and
+#                                 the gateway's maps agree (prints the difference when not)
+#   no_duplicates                 one DOCKER-USER accept, no ip rule twice, one table each
+#   gateway_pid / agent_pid       the daemons' process ids
+#   rss PID / fds PID             VmRSS in kB, open file descriptors
+#   logs_clean                    no error lines in either daemon's log since logs_mark
+# shellcheck shell=bash
+
+STREAM_PORT=9001
+UDP_SRC_PORT=40053
+STREAM_OUT=$LAB_RUN/stream.out
+UDP_LOG=$LAB_RUN/bg/udpflow.log
+AGENT_ARGS=(--gateway "$LAB_GW_WG4" --key "$WGFWD_KEY")
+
+soak() {
+	if [ "${SOAK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi
+}
+
+robust_setup() {
+	on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
+	on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
+	on_exit agent_stop
+	on_exit gateway_stop
+	rm -rf "$GATEWAY_STATE"
+	gateway_start "$@" || return 1
+	agent_start "${AGENT_ARGS[@]}" || return 1
+	wait_until 10 output_is true agent_jq .gateway.connected >/dev/null
+}
+
+# ---- the flows that must keep going ----
+
+flows_start() {
+	ldocker run -d --name stream --restart always --label wgfwd.ports=$STREAM_PORT "$LAB_IMAGE" \
+		sh -c "while :; do nc -l -p $STREAM_PORT -e sh -c 'i=0; while :; do i=\$((i+1)); echo \$i; sleep 0.1; done'; done" \
+		>/dev/null || return 1
+	_lab_start_service echo "$LAB_UDP_PORT" udp --restart always \
+		--label wgfwd.ports=$LAB_UDP_PORT/udp -- udp_echo serve -p "$LAB_UDP_PORT" -n echo ||
+		return 1
+	wait_until 10 _lab_listens stream $STREAM_PORT tcp >/dev/null || return 1
+	wait_until 10 on gw nft get element inet wgfwd_gateway fwd4 "{ tcp . $STREAM_PORT }" >/dev/null ||
+		return 1
+	wait_until 10 on gw nft get element inet wgfwd_gateway fwd4 "{ udp . $LAB_UDP_PORT }" >/dev/null ||
+		return 1
+	stream_connect || return 1
+	lab_spawn udpflow client "$HELPERS/udp_flow" -p $UDP_SRC_PORT -i 100 "$LAB_GW_PUB4" "$LAB_UDP_PORT"
+	wait_until 10 stream_flowing >/dev/null && wait_until 10 udp_flowing >/dev/null
+}
+
+# (Re)opens the client's TCP stream: a new connection, counted from 1 again.
+stream_connect() {
+	lab_kill stream >/dev/null 2>&1
+	: >"$STREAM_OUT"
+	lab_spawn stream client sh -c "exec nc $LAB_GW_PUB4 $STREAM_PORT > $STREAM_OUT"
+}
+
+_stream_nc_alive() {
+	pgrep -f "^nc $LAB_GW_PUB4 $STREAM_PORT\$" >/dev/null
+}
+
+# Grows within a second, on the connection opened first (its first line is 1 and the client
+# never had to reconnect).
+stream_flowing() {
+	local a b
+	a=$(stat -c %s "$STREAM_OUT")
+	sleep 0.5
+	b=$(stat -c %s "$STREAM_OUT")
+	if [ "$b" -le "$a" ]; then
+		echo "stream stalled at $b bytes (last line $(tail -n 1 "$STREAM_OUT"))"
+		return 1
+	fi
+	if ! _stream_nc_alive; then
+		echo "the client's stream connection ended"
+		return 1
+	fi
+	[ "$(head -n 1 "$STREAM_OUT")" = 1 ]
+}
+
+stream_lines() {
+	wc -l <"$STREAM_OUT"
+}
+
+udp_answers() {
+	wc -l <"$UDP_LOG"
+}
+
+udp_flowing() {
+	local a b
+	a=$(udp_answers)
+	sleep 0.5
+	b=$(udp_answers)
+	[ "$b" -gt "$a" ] || {
+		echo "no UDP answer for 0.5 s (answered $b)"
+		return 1
+	}
+}
+
+# Datagrams sent before the last answer that got no answer.
+udp_lost() {
+	awk '$1 ~ /^[0-9]+$/ {n++; last = $1} END {print last - n + 0}' "$UDP_LOG"
+}
+
+# ---- state agrees everywhere ----
+
+# "proto port name ip4 v6" for each running container with wgfwd.ports and an IPv4 address on
+# the network it is forwarded from (its only one, or the one wgfwd.network names); v6 is "v6"
+# when it has an IPv6 address there too, "-" otherwise. Understands the label forms the
+# scenarios use: P, P:T, with /tcp, /udp or /tcp+udp.
+docker_forwards() {
+	local ids
+	ids=$(ldocker ps -q --filter label=wgfwd.ports)
+	[ -n "$ids" ] || return 0
+	# shellcheck disable=SC2086
+	ldocker inspect -f '{{.Name}} {{index .Config.Labels "wgfwd.ports"}} {{or (index .Config.Labels "wgfwd.network") "-"}} {{range $n, $v := .NetworkSettings.Networks}}{{$n}}={{$v.IPAddress}}={{$v.GlobalIPv6Address}} {{end}}' $ids |
+		awk '{
+			name = substr($1, 2); want = $3; ip = ""; v6 = "-"
+			if (want == "-" && NF != 4) next
+			for (i = 4; i <= NF; i++) {
+				split($i, net, "=")
+				if (want == "-" || net[1] == want) { ip = net[2]; if (net[3] != "") v6 = "v6" }
+			}
+			if (ip == "") next
+			n = split($2, entries, ",")
+			for (i = 1; i <= n; i++) {
+				e = entries[i]; proto = "tcp"
+				if (index(e, "/")) { proto = substr(e, index(e, "/") + 1); e = substr(e, 1, index(e, "/") - 1) }
+				if (index(e, ":")) e = substr(e, 1, index(e, ":") - 1)
+				if (proto == "tcp" || proto == "tcp+udp") print "tcp", e, name, ip, v6
+				if (proto == "udp" || proto == "tcp+udp") print "udp", e, name, ip, v6
+			}
+		}' | sort
+}
+
+agent_forwards() {
+	agent_jq '.forwards[] | "\(.proto) \(.public_port) \(.container) \(.ip4) \(.state)"' | sort
+}
+
+# "proto port address" of a map's elements (proto . port : address . port).
+nft_map() {
+	on "$1" nft -j list map inet "$2" "$3" |
+		jq -r '.nftables[] | select(.map) | .map.elem[]? | "\(.[0].concat[0]) \(.[0].concat[1]) \(.[1].concat[0])"' |
+		sort
+}
+
+forwards_correct() {
+	local want agent server gw gw6 ok=0
+	want=$(docker_forwards)
+	agent=$(agent_forwards)
+	server=$(nft_map srv wgfwd fwd4)
+	gw=$(nft_map gw wgfwd_gateway fwd4)
+	gw6=$(nft_map gw wgfwd_gateway fwd6 | awk '{print $1, $2}')
+	[ "$agent" = "$(echo "$want" | awk 'NF {print $1, $2, $3, $4, "applied"}')" ] || ok=1
+	[ "$server" = "$(echo "$want" | awk 'NF {print $1, $2, $4}' | sort)" ] || ok=1
+	[ "$gw" = "$(echo "$want" | awk -v t="$LAB_SRV_WG4" 'NF {print $1, $2, t}' | sort)" ] || ok=1
+	[ "$gw6" = "$(echo "$want" | awk '$5 == "v6" {print $1, $2}' | sort)" ] || ok=1
+	if [ "$ok" = 1 ]; then
+		printf 'docker:\n%s\nagent status:\n%s\nserver fwd4:\n%s\ngateway fwd4:\n%s\ngateway fwd6:\n%s\n' \
+			"$want" "$agent" "$server" "$gw" "$gw6"
+		return 1
+	fi
+	echo "$(echo "$want" | grep -c .) forwards agree"
+}
+
+no_duplicates() {
+	local n bad=0 dup
+	n=$(on srv iptables -S DOCKER-USER | grep -c -- "-i $LAB_SRV_WG_IF ")
+	[ "$n" = 1 ] || { echo "DOCKER-USER has $n tunnel accept rules"; bad=1; }
+	n=$(on srv ip6tables -S FORWARD | grep -c -- "-i $LAB_SRV_WG_IF .*DNAT")
+	[ "$n" -le 1 ] || { echo "ip6tables FORWARD has $n tunnel accept rules"; bad=1; }
+	for fam in -4 -6; do
+		dup=$(on srv ip "$fam" rule show | grep 'proto 207' | sed 's/^[0-9]*:\s*//' | sort | uniq -d)
+		[ -z "$dup" ] || { echo "ip $fam rules twice: $dup"; bad=1; }
+		dup=$(on srv ip "$fam" route show table 51820 | sort | uniq -d)
+		[ -z "$dup" ] || { echo "ip $fam routes twice: $dup"; bad=1; }
+	done
+	n=$(on srv nft list tables | grep -c 'inet wgfwd$')
+	[ "$n" = 1 ] || { echo "server: $n wgfwd tables"; bad=1; }
+	n=$(on gw nft list tables | grep -cE 'inet wgfwd_(gateway|anchor)$')
+	[ "$n" = 2 ] || { echo "gateway: $n wgfwd tables"; bad=1; }
+	return $bad
+}
+
+# ---- the daemons as processes ----
+
+gateway_pid() {
+	_gateway_pids | head -n 1
+}
+
+agent_pid() {
+	_agent_pids | head -n 1
+}
+
+rss() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+fds() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l
+}
+
+# Error lines logged since logs_mark (or since the daemons started).
+_log_from_agent=0
+_log_from_gateway=0
+logs_mark() {
+	_log_from_agent=$(wc -l <"$LAB_RUN/bg/agent.log")
+	_log_from_gateway=$(wc -l <"$LAB_RUN/bg/gateway.log")
+}
+
+log_errors() {
+	tail -n +$((_log_from_agent + 1)) "$LAB_RUN/bg/agent.log" | grep -E ' (error|fatal):'
+	tail -n +$((_log_from_gateway + 1)) "$LAB_RUN/bg/gateway.log" | grep -E ' (error|fatal):'
+}
+
+logs_clean() {
+	! log_errors
+}
+
+# ---- time ----
+
+_now_us() {
+	echo "${EPOCHREALTIME//[.,]/}"
+}
+
+# Runs CMD until it succeeds and prints its last output; succeeds when an attempt that started
+# within SECONDS of the call succeeded (the attempt's own run time is not held against it).
+within() {
+	local limit=$(($1 * 1000000)) start began out
+	shift
+	start=$(_now_us)
+	while :; do
+		began=$(_now_us)
+		if out=$("$@" 2>&1); then
+			printf '%s\n' "$out"
+			return 0
+		fi
+		if [ $((began - start)) -ge "$limit" ]; then
+			printf '%s\n' "$out"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
