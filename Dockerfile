@@ -24,7 +24,8 @@
 #                       fix them itself as it does on a host; it logs which are wrong. Set them
 #                       on the host: net.ipv4.ip_forward=1, net.ipv6.conf.all.forwarding=1 and
 #                       net.ipv4.conf.<tunnel>.rp_filter=2 (Docker sets the first itself)
-#   the Docker socket   read-only for clarity; the agent only reads from the API
+#   the Docker socket   the agent only sends GET requests to the API (`:ro` says so, but does
+#                       not enforce it: a socket mounted read-only still accepts connections)
 #   /run/wgfwd          a tmpfs for the status socket (`docker exec wgfwd-agent wgfwd status`),
 #                       which the health check asks
 #
