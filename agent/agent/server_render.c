@@ -1,4 +1,5 @@
 #include <wgfwd/server_render.h>
+#include <wgfwd/nft_build.h>
 #include <wgfwd/util.h>
 
 #include <errno.h>
@@ -22,135 +23,16 @@ void wf_server_params_default(struct wf_server_params *p)
 	p->docker_user = true;
 }
 
-/* Small item constructors keep the rules below readable as the nft text they stand for. */
-
-static void match_ifname(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op,
-			 const char *name)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_IFNAME};
-
-	WF_COPY(v.ifname, name);
-	wf_nft_rule_match(r, f, op, &v);
-}
-
-static void match_u32(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op,
-		      uint32_t value)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_MARK, .mark = value};
-
-	wf_nft_rule_match(r, f, op, &v);
-}
-
-static void match_nfproto(struct wf_nft_rule *r, uint8_t nfproto)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_NONE, .proto = nfproto};
-
-	wf_nft_rule_match(r, WF_NFT_F_NFPROTO, WF_NFT_OP_EQ, &v);
-}
-
-static void match_l4proto(struct wf_nft_rule *r, uint8_t proto)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_INET_PROTO, .proto = proto};
-
-	wf_nft_rule_match(r, WF_NFT_F_L4PROTO, WF_NFT_OP_EQ, &v);
-}
-
-static void match_set(struct wf_nft_rule *r, const char *set, bool negate, size_t n_keys,
-		      const enum wf_nft_field *keys)
-{
-	struct wf_nft_item it = {.kind = WF_NFT_MATCH_SET, .negate = negate, .n_keys = n_keys};
-
-	memcpy(it.keys, keys, n_keys * sizeof(keys[0]));
-	WF_COPY(it.set, set);
-	wf_nft_rule_item(r, &it);
-}
-
-static void simple_item(struct wf_nft_rule *r, enum wf_nft_item_kind kind)
-{
-	struct wf_nft_item it = {.kind = kind};
-
-	wf_nft_rule_item(r, &it);
-}
-
-static void mark_item(struct wf_nft_rule *r, enum wf_nft_item_kind kind, uint32_t mark)
-{
-	struct wf_nft_item it = {.kind = kind, .mark = mark};
-
-	wf_nft_rule_item(r, &it);
-}
-
-static void verdict(struct wf_nft_rule *r, enum wf_nft_verdict v)
-{
-	struct wf_nft_item it = {.kind = WF_NFT_VERDICT, .verdict = v};
-
-	wf_nft_rule_item(r, &it);
-}
-
-static void dnat_map(struct wf_nft_rule *r, uint8_t family, const char *map)
-{
-	static const enum wf_nft_field keys[] = {WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT};
-	struct wf_nft_item it = {.kind = WF_NFT_DNAT_MAP, .family = family, .n_keys = 2};
-
-	memcpy(it.keys, keys, sizeof(keys));
-	WF_COPY(it.set, map);
-	wf_nft_rule_item(r, &it);
-}
-
-static void nat_family_item(struct wf_nft_rule *r, enum wf_nft_item_kind kind, uint8_t family)
-{
-	struct wf_nft_item it = {.kind = kind, .family = family};
-
-	wf_nft_rule_item(r, &it);
-}
-
-static struct wf_nft_rule *rule_begin(struct wf_nft_rule *r, const char *chain,
-				      const char *comment)
-{
-	memset(r, 0, sizeof(*r));
-	WF_COPY(r->chain, chain);
-	WF_COPY(r->comment, comment);
-	return r;
-}
-
-static int add_chain(struct wf_nft_table *t, const char *name, const char *type, int hook,
-		     int priority)
-{
-	struct wf_nft_chain c = {.base = true, .hook = hook, .priority = priority,
-				 .policy = NF_ACCEPT};
-
-	WF_COPY(c.name, name);
-	WF_COPY(c.type, type);
-	return wf_nft_table_add_chain(t, &c) ? 0 : -ENOMEM;
-}
-
 static int add_map(struct wf_nft_table *t, const char *name, enum wf_nft_type addr_type)
 {
-	struct wf_nft_set s = {
-		.key = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE},
-		.n_key = 2,
-		.data = {addr_type, WF_NFT_T_INET_SERVICE},
-		.n_data = 2,
-	};
+	static const enum wf_nft_type key[] = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE};
+	const enum wf_nft_type data[] = {addr_type, WF_NFT_T_INET_SERVICE};
 
-	WF_COPY(s.name, name);
-	return wf_nft_table_add_set(t, &s) ? 0 : -ENOMEM;
-}
-
-static int add_addr_set(struct wf_nft_table *t, const char *name, enum wf_nft_type addr_type)
-{
-	struct wf_nft_set s = {.key = {addr_type}, .n_key = 1};
-
-	WF_COPY(s.name, name);
-	return wf_nft_table_add_set(t, &s) ? 0 : -ENOMEM;
-}
-
-static int add_rule(struct wf_nft_table *t, const struct wf_nft_rule *r)
-{
-	return wf_nft_table_add_rule(t, r) ? 0 : -ENOMEM;
+	return wf_nft_add_set(t, name, 2, key, 2, data);
 }
 
 static int fill_maps(struct wf_nft_table *t, const struct wf_server_params *p,
-		     const struct wf_desired *d)
+                     const struct wf_desired *d)
 {
 	struct wf_nft_set *map4 = wf_nft_table_find_set(t, WF_SERVER_MAP4);
 	struct wf_nft_set *map6 = wf_nft_table_find_set(t, WF_SERVER_MAP6);
@@ -170,10 +52,10 @@ static int fill_maps(struct wf_nft_table *t, const struct wf_server_params *p,
 			a6 = p->tunnel_ip6;
 		}
 		e.key[0] = (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = f->proto};
-		e.key[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
-						 .port = f->public_port};
-		e.data[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
-						  .port = f->target_port};
+		e.key[1] =
+		    (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = f->public_port};
+		e.data[1] =
+		    (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = f->target_port};
 		if (ip4) {
 			e.data[0] = (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR, .ip4 = a4};
 			if (wf_nft_set_add_elem(map4, &e))
@@ -194,14 +76,14 @@ static int fill_gateway_sets(struct wf_nft_table *t, const struct wf_server_para
 	struct wf_nft_set *s6 = wf_nft_table_find_set(t, WF_SERVER_HAIRPIN6);
 
 	for (size_t i = 0; i < p->n_gateway_ip4; i++) {
-		struct wf_nft_elem e = {.key[0] = {.type = WF_NFT_T_IPV4_ADDR,
-						   .ip4 = p->gateway_ip4[i]}};
+		struct wf_nft_elem e = {
+		    .key[0] = {.type = WF_NFT_T_IPV4_ADDR, .ip4 = p->gateway_ip4[i]}};
 		if (wf_nft_set_add_elem(s4, &e))
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < p->n_gateway_ip6; i++) {
-		struct wf_nft_elem e = {.key[0] = {.type = WF_NFT_T_IPV6_ADDR,
-						   .ip6 = p->gateway_ip6[i]}};
+		struct wf_nft_elem e = {
+		    .key[0] = {.type = WF_NFT_T_IPV6_ADDR, .ip6 = p->gateway_ip6[i]}};
 		if (wf_nft_set_add_elem(s6, &e))
 			return -ENOMEM;
 	}
@@ -214,12 +96,13 @@ static int render_chains(struct wf_nft_table *t)
 {
 	int err = 0;
 
-	err |= add_chain(t, "mark_in", "filter", NF_INET_PRE_ROUTING, -160);
-	err |= add_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -110);
-	err |= add_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -110);
-	err |= add_chain(t, "reroute_local", "route", NF_INET_LOCAL_OUT, -160);
-	err |= add_chain(t, "clamp", "filter", NF_INET_FORWARD, -160);
-	err |= add_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 90);
+	err |= wf_nft_add_base_chain(t, "mark_in", "filter", NF_INET_PRE_ROUTING, -160, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -110, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -110, NF_ACCEPT);
+	err |=
+	    wf_nft_add_base_chain(t, "reroute_local", "route", NF_INET_LOCAL_OUT, -160, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "clamp", "filter", NF_INET_FORWARD, -160, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 90, NF_ACCEPT);
 	return err ? -ENOMEM : 0;
 }
 
@@ -233,24 +116,26 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 	int err = 0;
 
 	/* Return path: remember which flows came through the tunnel, then steer their replies. */
-	rule_begin(&r, "mark_in", "flows from the tunnel: mark their conntrack entry");
-	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, NF_CT_STATE_BIT(IP_CT_NEW));
-	mark_item(&r, WF_NFT_CT_MARK_SET, p->fwmark);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "mark_in", "flows from the tunnel: mark their conntrack entry");
+	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, NF_CT_STATE_BIT(IP_CT_NEW));
+	wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, p->fwmark);
+	err |= wf_nft_add_rule(t, &r);
 
 	/* Only the reply direction: marking requests too would loop them back into the tunnel. */
-	rule_begin(&r, "mark_in", "replies to tunnel flows: route them back into the tunnel");
-	match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
-	match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->fwmark);
-	mark_item(&r, WF_NFT_META_MARK_SET, p->fwmark);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "mark_in",
+	                  "replies to tunnel flows: route them back into the tunnel");
+	wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
+	wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->fwmark);
+	wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, p->fwmark);
+	err |= wf_nft_add_rule(t, &r);
 
-	rule_begin(&r, "reroute_local", "host replies to tunnel flows: back into the tunnel");
-	match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
-	match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->fwmark);
-	mark_item(&r, WF_NFT_META_MARK_SET, p->fwmark);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "reroute_local",
+	                  "host replies to tunnel flows: back into the tunnel");
+	wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
+	wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->fwmark);
+	wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, p->fwmark);
+	err |= wf_nft_add_rule(t, &r);
 
 	/* Inbound: only traffic addressed to this host, so routed traffic is never translated. */
 	for (int v6 = 0; v6 <= 1; v6++) {
@@ -258,61 +143,66 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 		const char *map = v6 ? WF_SERVER_MAP6 : WF_SERVER_MAP4;
 		const char *gw_set = v6 ? WF_SERVER_HAIRPIN6 : WF_SERVER_HAIRPIN4;
 
-		rule_begin(&r, "dnat_in", v6 ? "forwards from the tunnel (IPv6)"
-					     : "forwards from the tunnel (IPv4)");
-		match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-		match_nfproto(&r, fam);
+		wf_nft_rule_begin(&r, "dnat_in",
+		                  v6 ? "forwards from the tunnel (IPv6)"
+		                     : "forwards from the tunnel (IPv4)");
+		wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+		wf_nft_match_nfproto(&r, fam);
 		wf_nft_rule_match(&r, WF_NFT_F_FIB_DADDR_TYPE, WF_NFT_OP_EQ, &local);
-		dnat_map(&r, fam, map);
-		err |= add_rule(t, &r);
+		wf_nft_add_dnat_map(&r, fam, map);
+		err |= wf_nft_add_rule(t, &r);
 
 		/* Hairpin: containers reaching the gateway's public address stay on the server. */
-		rule_begin(&r, "dnat_in", v6 ? "hairpin from local containers (IPv6)"
-					     : "hairpin from local containers (IPv4)");
-		match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, tun);
-		match_nfproto(&r, fam);
-		match_set(&r, gw_set, false, 1, v6 ? daddr6 : daddr4);
-		mark_item(&r, WF_NFT_CT_MARK_SET, p->hairpin_mark);
-		dnat_map(&r, fam, map);
-		err |= add_rule(t, &r);
+		wf_nft_rule_begin(&r, "dnat_in",
+		                  v6 ? "hairpin from local containers (IPv6)"
+		                     : "hairpin from local containers (IPv4)");
+		wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, tun);
+		wf_nft_match_nfproto(&r, fam);
+		wf_nft_match_set(&r, gw_set, 1, v6 ? daddr6 : daddr4);
+		wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, p->hairpin_mark);
+		wf_nft_add_dnat_map(&r, fam, map);
+		err |= wf_nft_add_rule(t, &r);
 
-		rule_begin(&r, "dnat_local", v6 ? "hairpin from the host (IPv6)"
-						: "hairpin from the host (IPv4)");
-		match_nfproto(&r, fam);
-		match_set(&r, gw_set, false, 1, v6 ? daddr6 : daddr4);
-		mark_item(&r, WF_NFT_CT_MARK_SET, p->hairpin_mark);
-		dnat_map(&r, fam, map);
-		err |= add_rule(t, &r);
+		wf_nft_rule_begin(&r, "dnat_local",
+		                  v6 ? "hairpin from the host (IPv6)"
+		                     : "hairpin from the host (IPv4)");
+		wf_nft_match_nfproto(&r, fam);
+		wf_nft_match_set(&r, gw_set, 1, v6 ? daddr6 : daddr4);
+		wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, p->hairpin_mark);
+		wf_nft_add_dnat_map(&r, fam, map);
+		err |= wf_nft_add_rule(t, &r);
 
 		/* Settle the hairpin flow's source binding before Docker's masquerade runs. */
-		rule_begin(&r, "snat_out", v6 ? "hairpin keeps its source (IPv6)"
-					      : "hairpin keeps its source (IPv4)");
-		match_nfproto(&r, fam);
-		match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->hairpin_mark);
-		nat_family_item(&r, WF_NFT_SNAT_KEEP_SOURCE, fam);
-		err |= add_rule(t, &r);
+		wf_nft_rule_begin(&r, "snat_out",
+		                  v6 ? "hairpin keeps its source (IPv6)"
+		                     : "hairpin keeps its source (IPv4)");
+		wf_nft_match_nfproto(&r, fam);
+		wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->hairpin_mark);
+		wf_nft_add_nat(&r, WF_NFT_SNAT_KEEP_SOURCE, fam);
+		err |= wf_nft_add_rule(t, &r);
 	}
 
 	/* Egress picked by policy rules leaves with the tunnel address, whatever the bridge. */
-	rule_begin(&r, "snat_out", "egress into the tunnel: source becomes the tunnel address");
-	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	simple_item(&r, WF_NFT_MASQUERADE);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "snat_out",
+	                  "egress into the tunnel: source becomes the tunnel address");
+	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_add_simple(&r, WF_NFT_MASQUERADE);
+	err |= wf_nft_add_rule(t, &r);
 
 	/* The tunnel's MTU is below the bridges': clamp the MSS both ends advertise. */
-	rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
-	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	match_l4proto(&r, IPPROTO_TCP);
-	match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	simple_item(&r, WF_NFT_MSS_CLAMP);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
+	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_match_l4proto(&r, IPPROTO_TCP);
+	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
+	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
+	err |= wf_nft_add_rule(t, &r);
 
-	rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
-	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	match_l4proto(&r, IPPROTO_TCP);
-	match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	simple_item(&r, WF_NFT_MSS_CLAMP);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
+	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_match_l4proto(&r, IPPROTO_TCP);
+	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
+	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
+	err |= wf_nft_add_rule(t, &r);
 
 	return err ? -ENOMEM : 0;
 }
@@ -329,19 +219,21 @@ static void render_docker_user(const struct wf_server_params *p, struct wf_serve
 	for (int v6 = 0; v6 <= 1; v6++) {
 		uint8_t family = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 
-		r = rule_begin(&plan->docker_user[plan->n_docker_user++], WF_DOCKER_USER_CHAIN, "");
+		r = wf_nft_rule_begin(&plan->docker_user[plan->n_docker_user++],
+		                      WF_DOCKER_USER_CHAIN, "");
 		r->family = family;
-		match_ifname(r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, p->tunnel_ifname);
-		match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
-		simple_item(r, WF_NFT_COUNTER);
-		verdict(r, WF_NFT_ACCEPT);
+		wf_nft_match_ifname(r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, p->tunnel_ifname);
+		wf_nft_match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
+		wf_nft_add_simple(r, WF_NFT_COUNTER);
+		wf_nft_add_verdict(r, WF_NFT_ACCEPT);
 
-		r = rule_begin(&plan->docker_user[plan->n_docker_user++], WF_DOCKER_USER_CHAIN, "");
+		r = wf_nft_rule_begin(&plan->docker_user[plan->n_docker_user++],
+		                      WF_DOCKER_USER_CHAIN, "");
 		r->family = family;
-		match_u32(r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->hairpin_mark);
-		match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
-		simple_item(r, WF_NFT_COUNTER);
-		verdict(r, WF_NFT_ACCEPT);
+		wf_nft_match_u32(r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->hairpin_mark);
+		wf_nft_match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
+		wf_nft_add_simple(r, WF_NFT_COUNTER);
+		wf_nft_add_verdict(r, WF_NFT_ACCEPT);
 	}
 }
 
@@ -361,7 +253,7 @@ static struct wf_rule *plan_rule(struct wf_server_plan *plan, size_t *cap)
 }
 
 static int render_policy_rules(const struct wf_server_params *p, const struct wf_desired *d,
-			       struct wf_server_plan *plan)
+                               struct wf_server_plan *plan)
 {
 	size_t cap = 0;
 	struct wf_rule *rule;
@@ -373,16 +265,22 @@ static int render_policy_rules(const struct wf_server_params *p, const struct wf
 		rule = plan_rule(plan, &cap);
 		if (!rule)
 			return -ENOMEM;
-		*rule = (struct wf_rule){.family = family, .priority = prio++, .table = p->table,
-					 .has_fwmark = true, .fwmark = p->fwmark,
-					 .fwmask = 0xffffffffu, .protocol = WF_RTPROT};
+		*rule = (struct wf_rule){.family = family,
+		                         .priority = prio++,
+		                         .table = p->table,
+		                         .has_fwmark = true,
+		                         .fwmark = p->fwmark,
+		                         .fwmask = 0xffffffffu,
+		                         .protocol = WF_RTPROT};
 
 		if (v6 ? p->has_tunnel_ip6 : p->has_tunnel_ip4) {
 			rule = plan_rule(plan, &cap);
 			if (!rule)
 				return -ENOMEM;
-			*rule = (struct wf_rule){.family = family, .priority = prio,
-						 .table = p->table, .protocol = WF_RTPROT};
+			*rule = (struct wf_rule){.family = family,
+			                         .priority = prio,
+			                         .table = p->table,
+			                         .protocol = WF_RTPROT};
 			if (v6) {
 				rule->src.ip6 = p->tunnel_ip6;
 				rule->src_len = 128;
@@ -403,10 +301,13 @@ static int render_policy_rules(const struct wf_server_params *p, const struct wf
 			rule = plan_rule(plan, &cap);
 			if (!rule)
 				return -ENOMEM;
-			*rule = (struct wf_rule){.family = family, .priority = prio,
-						 .table = p->table, .ipproto = e->proto,
-						 .dport_lo = e->port_lo, .dport_hi = e->port_hi,
-						 .protocol = WF_RTPROT};
+			*rule = (struct wf_rule){.family = family,
+			                         .priority = prio,
+			                         .table = p->table,
+			                         .ipproto = e->proto,
+			                         .dport_lo = e->port_lo,
+			                         .dport_hi = e->port_hi,
+			                         .protocol = WF_RTPROT};
 			WF_COPY(rule->iifname, e->bridge);
 			if (v6) {
 				rule->src.ip6 = e->ip6;
@@ -457,8 +358,9 @@ static int render_routes(const struct wf_server_params *p, struct wf_server_plan
 }
 
 int wf_server_render(const struct wf_server_params *p, const struct wf_desired *d,
-		     struct wf_server_plan *out)
+                     struct wf_server_plan *out)
 {
+	static const enum wf_nft_type addr4 = WF_NFT_T_IPV4_ADDR, addr6 = WF_NFT_T_IPV6_ADDR;
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -471,9 +373,9 @@ int wf_server_render(const struct wf_server_params *p, const struct wf_desired *
 	if (!err)
 		err = add_map(out->table, WF_SERVER_MAP6, WF_NFT_T_IPV6_ADDR);
 	if (!err)
-		err = add_addr_set(out->table, WF_SERVER_HAIRPIN4, WF_NFT_T_IPV4_ADDR);
+		err = wf_nft_add_set(out->table, WF_SERVER_HAIRPIN4, 1, &addr4, 0, NULL);
 	if (!err)
-		err = add_addr_set(out->table, WF_SERVER_HAIRPIN6, WF_NFT_T_IPV6_ADDR);
+		err = wf_nft_add_set(out->table, WF_SERVER_HAIRPIN6, 1, &addr6, 0, NULL);
 	if (!err)
 		err = fill_maps(out->table, p, d);
 	if (!err)

@@ -8,116 +8,8 @@
 #include <sys/socket.h>
 #include <string.h>
 
+#include <wgfwd/nft_build.h>
 #include <wgfwd/util.h>
-
-/* Item constructors, so each rule below reads like the nft text it stands for. */
-
-static void match_ifname(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op,
-                         const char *name)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_IFNAME};
-
-	WF_COPY(v.ifname, name);
-	wf_nft_rule_match(r, f, op, &v);
-}
-
-static void match_u32(struct wf_nft_rule *r, enum wf_nft_field f, enum wf_nft_op op, uint32_t value)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_MARK, .mark = value};
-
-	wf_nft_rule_match(r, f, op, &v);
-}
-
-static void match_nfproto(struct wf_nft_rule *r, uint8_t nfproto)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_NONE, .proto = nfproto};
-
-	wf_nft_rule_match(r, WF_NFT_F_NFPROTO, WF_NFT_OP_EQ, &v);
-}
-
-static void match_l4proto(struct wf_nft_rule *r, uint8_t proto)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_INET_PROTO, .proto = proto};
-
-	wf_nft_rule_match(r, WF_NFT_F_L4PROTO, WF_NFT_OP_EQ, &v);
-}
-
-static void match_dport(struct wf_nft_rule *r, uint16_t port)
-{
-	struct wf_nft_value v = {.type = WF_NFT_T_INET_SERVICE, .port = port};
-
-	wf_nft_rule_match(r, WF_NFT_F_TH_DPORT, WF_NFT_OP_EQ, &v);
-}
-
-static void match_set(struct wf_nft_rule *r, const char *set, size_t n_keys,
-                      const enum wf_nft_field *keys)
-{
-	struct wf_nft_item it = {.kind = WF_NFT_MATCH_SET, .n_keys = n_keys};
-
-	memcpy(it.keys, keys, n_keys * sizeof(keys[0]));
-	WF_COPY(it.set, set);
-	wf_nft_rule_item(r, &it);
-}
-
-static void simple_item(struct wf_nft_rule *r, enum wf_nft_item_kind kind)
-{
-	struct wf_nft_item it = {.kind = kind};
-
-	wf_nft_rule_item(r, &it);
-}
-
-static void verdict(struct wf_nft_rule *r, enum wf_nft_verdict v)
-{
-	struct wf_nft_item it = {.kind = WF_NFT_VERDICT, .verdict = v};
-
-	wf_nft_rule_item(r, &it);
-}
-
-static void dnat_map(struct wf_nft_rule *r, uint8_t family, const char *map)
-{
-	static const enum wf_nft_field keys[] = {WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT};
-	struct wf_nft_item it = {.kind = WF_NFT_DNAT_MAP, .family = family, .n_keys = 2};
-
-	memcpy(it.keys, keys, sizeof(keys));
-	WF_COPY(it.set, map);
-	wf_nft_rule_item(r, &it);
-}
-
-static struct wf_nft_rule *rule_begin(struct wf_nft_rule *r, const char *chain, const char *comment)
-{
-	memset(r, 0, sizeof(*r));
-	WF_COPY(r->chain, chain);
-	WF_COPY(r->comment, comment);
-	return r;
-}
-
-static int add_rule(struct wf_nft_table *t, const struct wf_nft_rule *r)
-{
-	return wf_nft_table_add_rule(t, r) ? 0 : -ENOMEM;
-}
-
-static int add_chain(struct wf_nft_table *t, const char *name, const char *type, int hook,
-                     int priority, int policy)
-{
-	struct wf_nft_chain c = {
-	    .base = true, .hook = hook, .priority = priority, .policy = policy};
-
-	WF_COPY(c.name, name);
-	WF_COPY(c.type, type);
-	return wf_nft_table_add_chain(t, &c) ? 0 : -ENOMEM;
-}
-
-static int add_set(struct wf_nft_table *t, const char *name, size_t n_key,
-                   const enum wf_nft_type *key, size_t n_data, const enum wf_nft_type *data)
-{
-	struct wf_nft_set s = {.n_key = n_key, .n_data = n_data};
-
-	WF_COPY(s.name, name);
-	memcpy(s.key, key, n_key * sizeof(key[0]));
-	if (n_data)
-		memcpy(s.data, data, n_data * sizeof(data[0]));
-	return wf_nft_table_add_set(t, &s) ? 0 : -ENOMEM;
-}
 
 static int render_sets(struct wf_nft_table *t)
 {
@@ -129,12 +21,13 @@ static int render_sets(struct wf_nft_table *t)
 		enum wf_nft_type fwd_data[] = {addr, WF_NFT_T_INET_SERVICE};
 		enum wf_nft_type egress[] = {addr, WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE};
 
-		err |= add_set(t, v6 ? WF_GW_MAP6 : WF_GW_MAP4, 2, fwd_key, 2, fwd_data);
-		err |= add_set(t, v6 ? WF_GW_PUBLIC6 : WF_GW_PUBLIC4, 1, &addr, 0, NULL);
-		err |= add_set(t, v6 ? WF_GW_EGRESS6 : WF_GW_EGRESS4, 3, egress, 0, NULL);
-		err |=
-		    add_set(t, v6 ? WF_GW_EGRESS6_PROTO : WF_GW_EGRESS4_PROTO, 2, egress, 0, NULL);
-		err |= add_set(t, v6 ? WF_GW_EGRESS6_ALL : WF_GW_EGRESS4_ALL, 1, egress, 0, NULL);
+		err |= wf_nft_add_set(t, v6 ? WF_GW_MAP6 : WF_GW_MAP4, 2, fwd_key, 2, fwd_data);
+		err |= wf_nft_add_set(t, v6 ? WF_GW_PUBLIC6 : WF_GW_PUBLIC4, 1, &addr, 0, NULL);
+		err |= wf_nft_add_set(t, v6 ? WF_GW_EGRESS6 : WF_GW_EGRESS4, 3, egress, 0, NULL);
+		err |= wf_nft_add_set(t, v6 ? WF_GW_EGRESS6_PROTO : WF_GW_EGRESS4_PROTO, 2, egress,
+		                      0, NULL);
+		err |= wf_nft_add_set(t, v6 ? WF_GW_EGRESS6_ALL : WF_GW_EGRESS4_ALL, 1, egress, 0,
+		                      NULL);
 	}
 	return err ? -ENOMEM : 0;
 }
@@ -145,12 +38,12 @@ static int render_chains(struct wf_nft_table *t)
 {
 	int err = 0;
 
-	err |= add_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
-	err |= add_chain(t, "guard_in", "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT);
-	err |= add_chain(t, "clamp", "filter", NF_INET_FORWARD, -150, NF_ACCEPT);
-	err |= add_chain(t, "forward", "filter", NF_INET_FORWARD, 0, NF_DROP);
-	err |= add_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
-	err |= add_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "guard_in", "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "clamp", "filter", NF_INET_FORWARD, -150, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "forward", "filter", NF_INET_FORWARD, 0, NF_DROP);
+	err |= wf_nft_add_base_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
 	return err ? -ENOMEM : 0;
 }
 
@@ -169,56 +62,57 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 		/* Only what was addressed to the gateway: routed traffic is never translated.
 		 * No interface match: peers reaching each other's forwards through the public
 		 * address take the same path and keep their source. */
-		rule_begin(&r, "dnat_in",
-		           v6 ? "public ports to peers (IPv6)" : "public ports to peers (IPv4)");
-		match_nfproto(&r, fam);
-		match_set(&r, public, 1, &daddr);
-		dnat_map(&r, fam, map);
-		err |= add_rule(t, &r);
+		wf_nft_rule_begin(&r, "dnat_in",
+		                  v6 ? "public ports to peers (IPv6)"
+		                     : "public ports to peers (IPv4)");
+		wf_nft_match_nfproto(&r, fam);
+		wf_nft_match_set(&r, public, 1, &daddr);
+		wf_nft_add_dnat_map(&r, fam, map);
+		err |= wf_nft_add_rule(t, &r);
 
-		rule_begin(&r, "dnat_local",
-		           v6 ? "public ports from the gateway itself (IPv6)"
-		              : "public ports from the gateway itself (IPv4)");
-		match_nfproto(&r, fam);
-		match_set(&r, public, 1, &daddr);
-		dnat_map(&r, fam, map);
-		err |= add_rule(t, &r);
+		wf_nft_rule_begin(&r, "dnat_local",
+		                  v6 ? "public ports from the gateway itself (IPv6)"
+		                     : "public ports from the gateway itself (IPv4)");
+		wf_nft_match_nfproto(&r, fam);
+		wf_nft_match_set(&r, public, 1, &daddr);
+		wf_nft_add_dnat_map(&r, fam, map);
+		err |= wf_nft_add_rule(t, &r);
 	}
 
-	rule_begin(&r, "guard_in", "the control port answers only on the tunnel");
-	match_l4proto(&r, IPPROTO_TCP);
-	match_dport(&r, p->control_port);
-	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, tun);
-	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, "lo");
-	verdict(&r, WF_NFT_DROP);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "guard_in", "the control port answers only on the tunnel");
+	wf_nft_match_l4proto(&r, IPPROTO_TCP);
+	wf_nft_match_dport(&r, p->control_port);
+	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, tun);
+	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, "lo");
+	wf_nft_add_verdict(&r, WF_NFT_DROP);
+	err |= wf_nft_add_rule(t, &r);
 
 	/* The tunnel's MTU is below the public interface's: clamp what both ends advertise. */
-	rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
-	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	match_l4proto(&r, IPPROTO_TCP);
-	match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	simple_item(&r, WF_NFT_MSS_CLAMP);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
+	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_match_l4proto(&r, IPPROTO_TCP);
+	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
+	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
+	err |= wf_nft_add_rule(t, &r);
 
-	rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
-	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	match_l4proto(&r, IPPROTO_TCP);
-	match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	simple_item(&r, WF_NFT_MSS_CLAMP);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
+	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_match_l4proto(&r, IPPROTO_TCP);
+	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
+	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
+	err |= wf_nft_add_rule(t, &r);
 
-	rule_begin(&r, "forward", "replies and related");
-	match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS,
-	          NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
-	verdict(&r, WF_NFT_ACCEPT);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "forward", "replies and related");
+	wf_nft_match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS,
+	                 NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+	wf_nft_add_verdict(&r, WF_NFT_ACCEPT);
+	err |= wf_nft_add_rule(t, &r);
 
-	rule_begin(&r, "forward", "forwarded public ports into the tunnel");
-	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	match_u32(&r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
-	verdict(&r, WF_NFT_ACCEPT);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "forward", "forwarded public ports into the tunnel");
+	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_match_u32(&r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
+	wf_nft_add_verdict(&r, WF_NFT_ACCEPT);
+	err |= wf_nft_add_rule(t, &r);
 
 	for (int v6 = 0; v6 <= 1; v6++) {
 		uint8_t fam = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
@@ -237,22 +131,22 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 		};
 
 		for (size_t i = 0; i < WF_ARRAY_SIZE(egress); i++) {
-			rule_begin(&r, "forward", egress[i].comment);
-			match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-			match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, pub);
-			match_nfproto(&r, fam);
-			match_set(&r, egress[i].set, egress[i].n_keys, ports);
-			verdict(&r, WF_NFT_ACCEPT);
-			err |= add_rule(t, &r);
+			wf_nft_rule_begin(&r, "forward", egress[i].comment);
+			wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+			wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, pub);
+			wf_nft_match_nfproto(&r, fam);
+			wf_nft_match_set(&r, egress[i].set, egress[i].n_keys, ports);
+			wf_nft_add_verdict(&r, WF_NFT_ACCEPT);
+			err |= wf_nft_add_rule(t, &r);
 		}
 	}
 
 	/* Only egress: flows into the tunnel keep the client's address. */
-	rule_begin(&r, "snat_out", "egress leaves with the public address");
-	match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, pub);
-	simple_item(&r, WF_NFT_MASQUERADE);
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "snat_out", "egress leaves with the public address");
+	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, pub);
+	wf_nft_add_simple(&r, WF_NFT_MASQUERADE);
+	err |= wf_nft_add_rule(t, &r);
 
 	return err ? -ENOMEM : 0;
 }
@@ -494,15 +388,16 @@ int wf_gw_render_anchor(struct wf_nft_table **out)
 	if (!t)
 		return -ENOMEM;
 	/* One NAT chain keeps every NAT hook of both families registered. */
-	err |= add_chain(t, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
-	err |= add_chain(t, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
+	err |= wf_nft_add_base_chain(t, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
 	/* Connection tracking runs only while some rule uses it: without this one, removing the
 	 * owned table would stop it, and established flows would lose their NAT (seen: the next
 	 * packet reached the gateway itself and was reset). A match with no statement does
 	 * nothing else, and NAT chains see only the first packet of a flow. */
-	rule_begin(&r, "prerouting", "keeps connection tracking, and so established NAT, alive");
-	match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, NF_CT_STATE_BIT(IP_CT_NEW));
-	err |= add_rule(t, &r);
+	wf_nft_rule_begin(&r, "prerouting",
+	                  "keeps connection tracking, and so established NAT, alive");
+	wf_nft_match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, NF_CT_STATE_BIT(IP_CT_NEW));
+	err |= wf_nft_add_rule(t, &r);
 	if (err) {
 		wf_nft_table_free(t);
 		return -ENOMEM;
