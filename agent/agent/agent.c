@@ -57,6 +57,7 @@ struct wf_agent {
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;
 	bool docker_up, synced;
+	bool sysctls_ok; /* forwarding and rp_filter as the data plane needs them, at start */
 
 	struct wf_desired desired;
 	bool have_desired;
@@ -570,6 +571,7 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	json_object_object_add(agent, "interface",
 			       json_object_new_string(a->params.tunnel_ifname));
 	json_object_object_add(agent, "table", json_object_new_int64(a->params.table));
+	json_object_object_add(agent, "sysctls_ok", json_object_new_boolean(a->sysctls_ok));
 	json_object_object_add(agent, "docker_user_missing",
 			       json_object_new_boolean(a->last_result.docker_user_missing));
 	json_object_object_add(doc, "agent", agent);
@@ -701,7 +703,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 	interval.tv_sec = (cfg->reconcile_interval_ms ? cfg->reconcile_interval_ms : 30000) / 1000;
 	interval.tv_usec = (cfg->reconcile_interval_ms % 1000) * 1000;
 
-	wf_dataplane_check_sysctls(&a->params, cfg->fix_sysctls);
+	a->sysctls_ok = wf_dataplane_check_sysctls(&a->params, cfg->fix_sysctls) == 0;
 	err = wf_dataplane_open(&a->dp);
 	if (err) {
 		log_error("cannot open netlink: %s", strerror(-err));

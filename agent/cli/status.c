@@ -68,6 +68,9 @@ static void print_agent(struct json_object *doc)
 	       json_object_get_double(json_object_object_get(agent, "last_apply_ms")),
 	       (long long)num(agent, "applies"), (long long)num(agent, "apply_errors"),
 	       str(agent, "last_error", NULL) ? ": " : "", str(agent, "last_error", ""));
+	if (json_object_object_get_ex(agent, "sysctls_ok", NULL) && !flag(agent, "sysctls_ok"))
+		printf("  WARNING: forwarding or rp_filter settings are wrong and could not be fixed "
+		       "(see the agent's log, or run `wgfwd doctor')\n");
 	if (flag(agent, "docker_user_missing"))
 		printf("  note: Docker's DOCKER-USER chain is missing (Docker not using iptables?)\n");
 	if (gw && str(gw, "address", NULL)) {
