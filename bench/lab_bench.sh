@@ -30,10 +30,12 @@ TPUT_REPS=${TPUT_REPS:-3}
 TPUT_SECONDS=${TPUT_SECONDS:-5}
 SECTIONS=${*:-converge burst memory tunnel}
 OUT=$(mktemp -d)
+KEEP=$ROOT/build/bench/lab-$(date -u +%Y%m%dT%H%M%SZ) # raw numbers and daemon logs of this run
 LAB_WAS_UP=0
 
 bench_exit() {
 	local i
+	cp "$LAB_RUN/bg/agent.log" "$LAB_RUN/bg/gateway.log" "$KEEP/" 2>/dev/null
 	for ((i = ${#_e2e_exit_cmds[@]} - 1; i >= 0; i--)); do
 		eval "${_e2e_exit_cmds[i]}" >/dev/null 2>&1
 	done
@@ -110,14 +112,14 @@ wait_applied() {
 	done
 }
 
-# The daemons' JSON logs as "epoch_ms source message" lines.
-log_lines() {
-	{
-		jq -r '"\((.time[0:19] + "Z" | fromdateiso8601) * 1000 + (.time[20:23] | tonumber)) agent \(.msg)"' \
-			"$LAB_RUN/bg/agent.log" 2>/dev/null
-		jq -r '"\((.time[0:19] + "Z" | fromdateiso8601) * 1000 + (.time[20:23] | tonumber)) gateway \(.msg)"' \
-			"$LAB_RUN/bg/gateway.log" 2>/dev/null
-	} | sort -n -s -k1,1
+# The old processes must be gone first: an agent that exits late removes its status socket
+# from under the new one.
+restart_daemons() {
+	agent_stop
+	gateway_stop
+	wait_until 10 _no_agent >/dev/null
+	wait_until 10 _no_gateway >/dev/null
+	start_daemons
 }
 
 start_daemons() {
@@ -131,23 +133,32 @@ start_daemons() {
 # ---------------------------------------------------------------------------------------------
 # converge
 
-# One start and one stop of NAME, probed at ADDR:PORT from the client. Appends
+# One start and one stop of NAME, probed at ADDR:PORT from the client; with LATE the probe
+# starts only once the start call has returned. Appends
 #   kind t0_us answered_ns start_event_ns t_stop_us refused_ns die_event_ns
 converge_once() {
-	local kind=$1 name=$2 addr=$3 port=$4 t0 t2 up down ev_start ev_die code
-	on client "$BIN/wfb_net" probe up "$addr" 20 1 "$port" >"$OUT/probe" &
-	sleep 0.2
+	local kind=$1 name=$2 addr=$3 port=$4 late=${5:-} t0 t2 up down ev_start ev_die code pid
+	if [ -z "$late" ]; then
+		on client "$BIN/wfb_net" probe up "$addr" 20 1 "$port" >"$OUT/probe" &
+		pid=$!
+		sleep 0.2
+	fi
 	t0=${EPOCHREALTIME/./}
 	code=$(api "$name" start)
-	wait $!
+	if [ -n "$late" ]; then
+		on client "$BIN/wfb_net" probe up "$addr" 20 1 "$port" >"$OUT/probe" &
+		pid=$!
+	fi
+	wait "$pid"
 	up=$(awk '{print $2}' "$OUT/probe")
 	[ "$code" = 204 ] || echo "converge: start $name answered $code" >&2
 	sleep 0.3
 	on client "$BIN/wfb_net" probe down "$addr" 20 1 "$port" >"$OUT/probe" &
+	pid=$!
 	sleep 0.2
 	t2=${EPOCHREALTIME/./}
 	code=$(api "$name" "stop?t=0")
-	wait $!
+	wait "$pid"
 	down=$(awk '{print $2}' "$OUT/probe")
 	[ "$code" = 204 ] || echo "converge: stop $name answered $code" >&2
 	ev_start=$(event_ns "$name" start "$t0")
@@ -157,12 +168,39 @@ converge_once() {
 	sleep 0.3
 }
 
+# Element changes as they reach each kernel, stamped on arrival (µs): `nft monitor` in the
+# gateway and the server.
+monitor_start() {
+	local host
+	for host in gw srv; do
+		lab_spawn "wfb-mon-$host" "$host" bash -c \
+			'nft monitor elements | while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done'
+	done
+	sleep 0.5
+}
+
+monitor_stop() {
+	lab_kill wfb-mon-gw
+	lab_kill wfb-mon-srv
+}
+
+# First monitor line of HOST at or after T (µs) that is VERB (add/delete) of PORT in the
+# owned fwd4 map; prints its time in µs.
+monitor_at() {
+	awk -v t="$2" -v verb="$3" -v port="$4" -v table="$5" '
+		$1 >= t && $2 == verb && $3 == "element" && $5 == table && $6 == "fwd4" &&
+		index($0, "tcp . " port " ") { print $1; exit }' "$LAB_RUN/bg/wfb-mon-$1.log"
+}
+
 section_converge() {
-	say "# converge: $RUNS runs each, wgfwd and docker -p interleaved (1 ms probe interval)"
+	local late_runs=${LATE_RUNS:-20}
+	say "# converge: $RUNS runs each, wgfwd and docker -p interleaved (1 ms probe interval)," \
+		"then $late_runs each with the probe started when the start call returned"
 	ldocker create --name wfb-fwd --label wgfwd.ports=18080:80 "$LAB_IMAGE" \
 		httpd -f -p 80 -h /www >/dev/null || return 1
 	ldocker create --name wfb-pub -p 18081:80 "$LAB_IMAGE" httpd -f -p 80 -h /www >/dev/null ||
 		return 1
+	monitor_start
 	: >"$OUT/converge"
 	# one warm-up round each: the first start of a container pays for its layer setup
 	converge_once warmup wfb-fwd "$LAB_GW_PUB4" 18080
@@ -172,7 +210,13 @@ section_converge() {
 		converge_once wgfwd wfb-fwd "$LAB_GW_PUB4" 18080
 		converge_once docker-p wfb-pub "$LAB_SRV_HOME4" 18081
 	done
-	for kind in wgfwd docker-p; do
+	for ((i = 0; i < late_runs; i++)); do
+		converge_once wgfwd-late wfb-fwd "$LAB_GW_PUB4" 18080 late
+		converge_once docker-p-late wfb-pub "$LAB_SRV_HOME4" 18081 late
+	done
+	monitor_stop
+	cp "$OUT/converge" "$KEEP/converge.txt"
+	for kind in wgfwd docker-p wgfwd-late docker-p-late; do
 		awk -v k="$kind" '$1 == k && $3 != "timeout" {print ($3 / 1000 - $2) / 1000}' \
 			"$OUT/converge" | quantiles "$kind: start -> answering"
 		awk -v k="$kind" '$1 == k && $3 != "timeout" && $4 != "none" {print ($3 - $4) / 1e6}' \
@@ -180,28 +224,29 @@ section_converge() {
 		awk -v k="$kind" '$1 == k && $4 != "none" {print ($4 / 1000 - $2) / 1000}' \
 			"$OUT/converge" | quantiles "$kind: start -> start event"
 		awk -v k="$kind" '$1 == k && $6 != "timeout" {print ($6 / 1000 - $5) / 1000}' \
-			"$OUT/converge" | quantiles "$kind: stop -> refused"
-		awk -v k="$kind" '$1 == k && $6 != "timeout" && $7 != "none" {print ($6 - $7) / 1e6}' \
-			"$OUT/converge" | quantiles "$kind: die event -> refused"
+			"$OUT/converge" | quantiles "$kind: stop -> refused (container's reset)"
 		echo "$kind: $(awk -v k="$kind" '$1 == k && ($3 == "timeout" || $6 == "timeout")' \
 			"$OUT/converge" | wc -l) runs timed out"
 	done
-	# Where wgfwd's time goes, from the daemons' own log stamps (1 ms resolution): the agent
-	# logging the new forward (it has built the desired state), its apply done, the gateway's
-	# state applied.
-	log_lines >"$OUT/logs"
-	awk '$1 == "wgfwd"' "$OUT/converge" | while read -r _ t0 up ev _; do
-		[ "$up" = timeout ] || [ "$ev" = none ] && continue
-		awk -v ev="$((ev / 1000000))" -v up="$((up / 1000000))" '
-			$1 < ev - 5 { next }
-			!seen && $2 == "agent" && $3 == "forward:" && $4 == "tcp/18080" { seen = $1; next }
-			seen && !applied && $2 == "agent" && $3 == "applied" { applied = $1; next }
-			applied && !gw && $2 == "gateway" && $3 == "peer" && $5 == "state" { gw = $1 }
-			END { if (gw) print seen - ev, applied - ev, gw - ev, up - ev }' "$OUT/logs"
-	done >"$OUT/phases"
-	awk '{print $1}' "$OUT/phases" | quantiles "wgfwd: event -> agent has the forward"
-	awk '{print $2}' "$OUT/phases" | quantiles "wgfwd: event -> server rules applied"
-	awk '{print $3}' "$OUT/phases" | quantiles "wgfwd: event -> gateway rules applied"
+	# Where wgfwd's time goes: the forward's map element arriving in each kernel.
+	awk '$1 == "wgfwd" || $1 == "wgfwd-late"' "$OUT/converge" |
+		while read -r _ t0 up ev t2 _ die; do
+			[ "$ev" = none ] || [ "$die" = none ] && continue
+			s_add=$(monitor_at srv "$t0" add 18080 wgfwd)
+			g_add=$(monitor_at gw "$t0" add 18080 wgfwd_gateway)
+			s_del=$(monitor_at srv "$t2" delete 18080 wgfwd)
+			g_del=$(monitor_at gw "$t2" delete 18080 wgfwd_gateway)
+			[ -n "$s_add" ] && [ -n "$g_add" ] && [ -n "$s_del" ] && [ -n "$g_del" ] || continue
+			echo "$(((s_add * 1000 - ev) / 1000)) $(((g_add * 1000 - ev) / 1000))" \
+				"$(((s_del * 1000 - die) / 1000)) $(((g_del * 1000 - die) / 1000))" \
+				"$(((g_add - s_add)))"
+		done >"$OUT/phases"
+	cp "$OUT/phases" "$KEEP/converge-phases.txt"
+	awk '{print $1 / 1000}' "$OUT/phases" | quantiles "wgfwd: start event -> server map has it"
+	awk '{print $2 / 1000}' "$OUT/phases" | quantiles "wgfwd: start event -> gateway map has it"
+	awk '{print $5 / 1000}' "$OUT/phases" | quantiles "wgfwd: server map -> gateway map"
+	awk '{print $3 / 1000}' "$OUT/phases" | quantiles "wgfwd: die event -> server map drops it"
+	awk '{print $4 / 1000}' "$OUT/phases" | quantiles "wgfwd: die event -> gateway map drops it"
 	grep -o 'applied in [0-9.]* ms' "$LAB_RUN/bg/agent.log" | awk '{print $3}' |
 		quantiles "agent: apply duration (its own log)"
 	ldocker rm -f wfb-fwd wfb-pub >/dev/null
@@ -241,10 +286,18 @@ burst_round() {
 		--data-urlencode "since=$((t0 / 1000000 - 1))" \
 		--data-urlencode "until=$((${EPOCHREALTIME%.*} + 1))" \
 		--data-urlencode 'filters={"event":["start"]}' |
-		jq -r '"\(.Actor.Attributes.name) \(.timeNano)"' >"$OUT/burst-events"
+		jq -r '"\(.Actor.Attributes.name) \(.timeNano)"' | grep "^$prefix[0-9]* " >"$OUT/burst-events"
 	awk -v prefix="$prefix" -v base="$base" 'NR == FNR { sub(prefix, "", $1); ev[$1 + base] = $2; next }
 		$2 != "timeout" && ($1 in ev) { print ($2 - ev[$1]) / 1e6 }' \
 		"$OUT/burst-events" "$OUT/burst-up" | quantiles "$kind burst: own start event -> answering"
+	if [ "$kind" = wgfwd ]; then
+		while read -r name ev; do
+			i=${name#"$prefix"}
+			g=$(monitor_at gw "$t0" add $((base + i)) wgfwd_gateway)
+			[ -n "$g" ] && echo "$(((g * 1000 - ev) / 1000))"
+		done <"$OUT/burst-events" | awk '{print $1 / 1000}' |
+			quantiles "$kind burst: own start event -> gateway map has it"
+	fi
 
 	on client "$BIN/wfb_net" probe down "$addr" 120 20 "${ports[@]}" >"$OUT/burst-down" &
 	sleep 0.3
@@ -273,7 +326,9 @@ section_burst() {
 	while read -r line; do
 		eval "$line" >/dev/null || return 1
 	done <"$OUT/creates"
+	monitor_start
 	burst_round wgfwd wfb-b "$LAB_GW_PUB4" 20000
+	monitor_stop
 	burst_round docker-p wfb-p "$LAB_SRV_HOME4" 21000
 	ldocker ps -aq --filter name=wfb- | xargs -r -n 50 "$LAB_DOCKER_CLI" -H "$LAB_DOCKER_HOST" rm -f >/dev/null
 }
@@ -281,21 +336,22 @@ section_burst() {
 # ---------------------------------------------------------------------------------------------
 # memory
 
+# VmRSS, of which RssAnon (the process's own memory; the rest is shared library pages), and
+# VmHWM (peak RSS since start).
+mem_of() {
+	awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} /^VmHWM:/ {h = $2}
+		END {printf "RSS %6d kB (anon %6d kB, peak %6d kB)", r, a, h}' "/proc/$1/status"
+}
+
 rss_line() {
-	local what=$1 apid gpid
-	apid=$(agent_pid)
-	gpid=$(gateway_pid)
-	printf '%-44s agent RSS %6s kB (peak %6s kB)  gateway RSS %6s kB (peak %6s kB)\n' "$what" \
-		"$(pid_rss_kb "$apid")" "$(pid_hwm_kb "$apid")" "$(pid_rss_kb "$gpid")" "$(pid_hwm_kb "$gpid")"
+	printf '%-40s agent %s  gateway %s\n' "$1" "$(mem_of "$(agent_pid)")" "$(mem_of "$(gateway_pid)")"
 }
 
 section_memory() {
 	local ranges="" i t0 t1 n
 	say "# memory: RSS of the running daemons (VmRSS; peak is VmHWM since start)"
 	# fresh daemons: peaks from the sections before do not count
-	agent_stop
-	gateway_stop
-	start_daemons || return 1
+	restart_daemons || return 1
 	sleep 1
 	rss_line "idle, 0 forwards"
 
@@ -309,19 +365,24 @@ section_memory() {
 	for ((i = 0; i < 10; i++)); do
 		ranges="$ranges${ranges:+,}$((20000 + i * 1000))-$((20999 + i * 1000))"
 	done
+	# IPv4 only: 10,000 dual-stack forwards (20,000 gateway entries) make a state message
+	# longer than the control channel's frame limit (see `wfb_apply ctlsize`)
+	ldocker network create wfb-v4 >/dev/null
 	t0=${EPOCHREALTIME/./}
-	ldocker run -d --name wfb-m10k --label "wgfwd.ports=$ranges" "$LAB_IMAGE" sleep 3600 >/dev/null
+	ldocker run -d --name wfb-m10k --network wfb-v4 --label "wgfwd.ports=$ranges" "$LAB_IMAGE" \
+		sleep 3600 >/dev/null
 	wait_applied 10000 120 || say "memory: 10,000 forwards not applied in 120 s"
 	t1=${EPOCHREALTIME/./}
 	sleep 1
-	rss_line "10,000 forwards (one container, 10 ranges)"
+	rss_line "10,000 forwards (IPv4, 10 ranges)"
 	say "memory: 10,000 forwards from docker run to applied at the gateway: $(((t1 - t0) / 1000)) ms"
+	grep -o 'applied in [0-9.]* ms: nft [a-z ]* (+10000' "$LAB_RUN/bg/agent.log" | tail -n 1 |
+		sed 's/^/memory: agent, 10,000 forwards: /'
 	ldocker rm -f wfb-m10k >/dev/null
+	ldocker network rm wfb-v4 >/dev/null
 	wait_applied 0 120
 
-	agent_stop
-	gateway_stop
-	start_daemons || return 1
+	restart_daemons || return 1
 	t0=${EPOCHREALTIME/./}
 	for ((i = 0; i < MEM_CONTAINERS; i++)); do
 		echo "wfb-c$i $((40000 + i))"
@@ -383,6 +444,7 @@ if ! flock -n 8; then
 	flock -w 1800 8 || exit 1
 fi
 export WF_LAB_LOCKED=1
+mkdir -p "$KEEP"
 "$LAB" status >/dev/null 2>&1 && LAB_WAS_UP=1
 "$LAB" up >/dev/null || exit 1
 "$LAB" reset >/dev/null

@@ -9,6 +9,8 @@
  *                                              desired state, diff, render, apply
  *   wfb_apply readback server|gateway N REPS   reading the owned table back, alone
  *   wfb_apply gwset    N PUBLIC PEER PORT      leave the gateway ruleset with N forwards in place
+ *   wfb_apply ctflush  K REPS                the agent's conntrack cleanup with K entries present
+ *   wfb_apply ctlsize  N                   control-channel state message for N dual-stack forwards
  *   wfb_apply gwpeers  PEERS N REPS           gateway render of N forwards spread over PEERS
  *   wfb_apply mem      N                      heap and RSS of N containers/forwards (no kernel)
  *
@@ -24,7 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#include <wgfwd/conntrack.h>
 #include <wgfwd/container.h>
+#include <wgfwd/ctl.h>
 #include <wgfwd/dataplane.h>
 #include <wgfwd/gateway_apply.h>
 #include <wgfwd/gateway_policy.h>
@@ -693,6 +699,89 @@ static void mode_readback(const char *side_name, size_t n, size_t reps)
 	free(v);
 }
 
+/* What the conntrack cleanup after a change costs when the table holds K entries: K UDP flows
+ * on loopback (the caller makes conntrack run in this namespace), then the agent's flush for
+ * one changed forward, which finds nothing to delete and so measures the search. */
+static void mode_ctflush(size_t k, size_t reps)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	struct wf_ct_match m = {.family = AF_INET,
+	                        .l4proto = IPPROTO_TCP,
+	                        .orig_dport = EXTRA_PORT,
+	                        .has_reply_src = true,
+	                        .status_set = IPS_DST_NAT};
+	double *v = calloc(reps, sizeof(double));
+	struct wf_conntrack *ct;
+	char what[64];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), err;
+
+	if (fd < 0 || !v)
+		die("socket", -errno);
+	m.reply_src.ip4 = container_addr(0);
+	/* distinct destination address and port per flow: 127.0.0.0/8 all loops back */
+	for (size_t i = 0; i < k; i++) {
+		to.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(i / 50000));
+		to.sin_port = htons((uint16_t)(10000 + i % 50000));
+		if (sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			die("sendto", -errno);
+	}
+	close(fd);
+	err = wf_conntrack_open(&ct);
+	if (err)
+		die("conntrack", err);
+	for (size_t r = 0; r < reps; r++) {
+		size_t deleted = 0;
+		double t0 = now_ms();
+
+		err = wf_conntrack_flush_forwards(ct, &m, 1, &deleted);
+		v[r] = now_ms() - t0;
+		if (err)
+			die("flush", err);
+	}
+	snprintf(what, sizeof(what), "conntrack flush, one forward");
+	report(what, k, v, reps);
+	wf_conntrack_close(ct);
+	free(v);
+}
+
+/* Size of the control channel's state message (and its acknowledgement) for N dual-stack
+ * forwards, against the frame limit. */
+static void mode_ctlsize(size_t n)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, a = {.type = WF_CTL_MSG_STATE_ACK};
+	char err[256] = "", aerr[256] = "";
+	size_t len = 0, alen = 0;
+	char *json = NULL, *ajson = NULL;
+	int ret, aret;
+
+	m.state.generation = 1;
+	m.state.forwards = calloc(2 * n + 1, sizeof(*m.state.forwards));
+	a.state_ack.generation = 1;
+	a.state_ack.applied = true;
+	a.state_ack.forwards = calloc(2 * n + 1, sizeof(*a.state_ack.forwards));
+	if (!m.state.forwards || !a.state_ack.forwards)
+		die("entries", -ENOMEM);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t port = (uint16_t)(FIRST_PORT + i);
+
+		m.state.forwards[2 * i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port, port};
+		m.state.forwards[2 * i + 1] =
+		    (struct wf_ctl_forward){IPPROTO_TCP, AF_INET6, port, port};
+		a.state_ack.forwards[2 * i].accepted = true;
+		a.state_ack.forwards[2 * i + 1].accepted = true;
+	}
+	m.state.n_forwards = a.state_ack.n_forwards = 2 * n;
+	ret = wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err));
+	aret = wf_ctl_msg_encode(&a, &ajson, &alen, aerr, sizeof(aerr));
+	printf("%-34s n=%-6zu state %8zu bytes (%s)  ack %8zu bytes (%s)  limit %d bytes\n",
+	       "control message, dual-stack", n, len, ret ? strerror(-ret) : "ok", alen,
+	       aret ? strerror(-aret) : "ok", WF_CTL_MSG_MAX);
+	free(json);
+	free(ajson);
+	wf_ctl_msg_clear(&m);
+	wf_ctl_msg_clear(&a);
+}
+
 /* Leaves wgfwd's gateway ruleset in place with N forwards of PUBLIC:port (FIRST_PORT on) to
  * PEER:TARGET, on interfaces eth0 (public) and wg0 (tunnel): the per-packet benchmark's
  * gateway. */
@@ -836,6 +925,10 @@ int main(int argc, char **argv)
 		mode_pipeline(arg_size(argv[2]), arg_size(argv[3]));
 	else if (argc == 6 && !strcmp(argv[1], "gwset"))
 		mode_gwset(arg_size(argv[2]), argv[3], argv[4], (unsigned)arg_size(argv[5]));
+	else if (argc == 4 && !strcmp(argv[1], "ctflush"))
+		mode_ctflush(arg_size(argv[2]), arg_size(argv[3]));
+	else if (argc == 3 && !strcmp(argv[1], "ctlsize"))
+		mode_ctlsize(arg_size(argv[2]));
 	else if (argc == 5 && !strcmp(argv[1], "gwpeers"))
 		mode_gwpeers(arg_size(argv[2]), arg_size(argv[3]), arg_size(argv[4]));
 	else if (argc == 3 && !strcmp(argv[1], "mem"))
@@ -844,6 +937,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: wfb_apply cold|change|readback server|gateway N REPS\n"
 		                "       wfb_apply pipeline N REPS\n"
 		                "       wfb_apply gwset N PUBLIC PEER TARGET_PORT\n"
+		                "       wfb_apply ctflush K REPS\n"
+		                "       wfb_apply ctlsize N\n"
 		                "       wfb_apply gwpeers PEERS N REPS\n"
 		                "       wfb_apply mem N\n");
 		return 2;

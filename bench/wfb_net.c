@@ -335,6 +335,7 @@ static int mode_probe(bool up, const char *addr, double timeout, double interval
 	double interval = interval_ms / 1e3, deadline = mono_s() + timeout;
 	/* an attempt that gets no answer at all is abandoned: the next one is a fresh SYN */
 	double attempt_timeout = interval * 20 > 0.05 ? interval * 20 : 0.05;
+	bool trace = getenv("WFB_PROBE_TRACE") != NULL; /* every attempt's outcome, to stderr */
 
 	if (!t || ep < 0)
 		die("setup");
@@ -355,6 +356,8 @@ static int mode_probe(bool up, const char *addr, double timeout, double interval
 			if (t[i].reached)
 				continue;
 			if (t[i].fd >= 0 && now - t[i].started > attempt_timeout) {
+				if (trace)
+					fprintf(stderr, "%lld %u no answer\n", real_ns(), t[i].port);
 				close_reset(t[i].fd);
 				t[i].fd = -1;
 			}
@@ -381,6 +384,9 @@ static int mode_probe(bool up, const char *addr, double timeout, double interval
 			socklen_t len = sizeof(err);
 
 			getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			if (trace)
+				fprintf(stderr, "%lld %u %s\n", real_ns(), x->port,
+				        err ? strerror(err) : "connected");
 			if ((up && !err) || (!up && err == ECONNREFUSED)) {
 				x->reached = real_ns();
 				left--;
