@@ -354,6 +354,10 @@ section_memory() {
 	restart_daemons || return 1
 	sleep 1
 	rss_line "idle, 0 forwards"
+	# what the shared part is: the largest file mappings of the idle agent
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { f = $6 } /^Rss:/ && f ~ /\// { n = f; sub(".*/", "", n); r[n] += $2 }
+		END { for (k in r) if (r[k] >= 200) printf "%d %s\n", r[k], k }' "/proc/$(agent_pid)/smaps" |
+		sort -rn | head -n 8 | awk '{ s = s sep $2 " " $1 " kB"; sep = ", " } END { print "agent idle, file-backed RSS by library: " s }'
 
 	ldocker run -d --name wfb-m1k --label wgfwd.ports=30000-30999 "$LAB_IMAGE" sleep 3600 >/dev/null
 	wait_applied 1000 60 || say "memory: 1,000 forwards not applied in 60 s"

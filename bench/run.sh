@@ -32,16 +32,18 @@ done
 
 if [ "$QUICK" = 1 ]; then
 	SIZES="1 100 1000 10000"
+	CT_SIZES="0 10000"
 	REPS=3
 	PACKET_ROUNDS=1
 	PACKET_SECONDS=2
-	export RUNS=10 BURST=20 MEM_CONTAINERS=30 TPUT_REPS=1 TPUT_SECONDS=3
+	export RUNS=10 LATE_RUNS=5 BURST=20 MEM_CONTAINERS=30 TPUT_REPS=1 TPUT_SECONDS=3
 else
 	SIZES="1 100 1000 10000 50000"
+	CT_SIZES="0 1000 10000 100000"
 	REPS=5
 	PACKET_ROUNDS=3
 	PACKET_SECONDS=2
-	export RUNS=${RUNS:-50} BURST=${BURST:-100} MEM_CONTAINERS=${MEM_CONTAINERS:-200}
+	export RUNS=${RUNS:-50} LATE_RUNS=${LATE_RUNS:-15} BURST=${BURST:-100} MEM_CONTAINERS=${MEM_CONTAINERS:-150}
 	export TPUT_REPS=${TPUT_REPS:-3} TPUT_SECONDS=${TPUT_SECONDS:-5}
 fi
 
@@ -94,6 +96,20 @@ run_programming() {
 	for p in 1 10 100; do
 		"$OUTDIR/wfb_apply" gwpeers "$p" 10000 "$REPS"
 	done
+	echo
+	echo "# the agent's conntrack cleanup after a change with K entries in a private namespace's"
+	echo "# table (the kernel walks the machine-wide hash: $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null) buckets here):"
+	echo "# unshare -n: nft table with a ct rule on output; $OUTDIR/wfb_apply ctflush K 10"
+	for k in $CT_SIZES; do
+		unshare -n sh -c "ip link set lo up &&
+			nft 'add table ip wfb_ct; add chain ip wfb_ct out { type filter hook output priority 0; }; add rule ip wfb_ct out ct state new counter' &&
+			'$OUTDIR/wfb_apply' ctflush $k 10"
+	done
+	echo
+	echo "# control-channel state message for N dual-stack forwards: $OUTDIR/wfb_apply ctlsize N"
+	for n in 1000 7000 7500 10000; do
+		"$OUTDIR/wfb_apply" ctlsize "$n"
+	done
 }
 
 run_packet() {
@@ -130,7 +146,7 @@ summarize_packet() {
 }
 
 run_lab() {
-	echo "# section lab: RUNS=$RUNS BURST=$BURST MEM_CONTAINERS=$MEM_CONTAINERS TPUT_REPS=$TPUT_REPS TPUT_SECONDS=$TPUT_SECONDS bench/lab_bench.sh"
+	echo "# section lab: RUNS=$RUNS LATE_RUNS=$LATE_RUNS BURST=$BURST MEM_CONTAINERS=$MEM_CONTAINERS TPUT_REPS=$TPUT_REPS TPUT_SECONDS=$TPUT_SECONDS bench/lab_bench.sh"
 	bench/lab_bench.sh
 }
 
