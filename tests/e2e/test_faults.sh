@@ -177,10 +177,12 @@ check_eq "from that network's address" "$(lab_container_ip late apps2)" \
 ldocker network disconnect apps2 late
 check "a running container whose network went away loses its forward within a second" \
 	within 1 no_forward_7400
-check_match "and the agent waits for its network rather than guessing" '^true$' \
-	agent_jq '.problems[] | select(.container == "late") | .waiting'
+check_match "and the agent says which network it lacks" "not on network .apps2." \
+	agent_jq '.problems[] | select(.container == "late") | .message'
 ldocker network disconnect apps late
 check "with no network at all, still no forward" within 1 no_forward_7400
+check_eq "and the agent waits for one rather than guessing" true \
+	wait_until 1 output_is true agent_jq '.problems[] | select(.container == "late") | .waiting' 
 check "every other forward agrees meanwhile" forwards_correct
 check_eq "the other containers' rules were not touched" "$others_before" others_now
 check_eq "the agent holds no forward without an address" "" \

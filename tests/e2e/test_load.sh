@@ -99,9 +99,9 @@ failed=()
 for ((c = 1; c <= CYCLES; c++)); do
 	before=$(gateway_remote)
 	if [ $((c % 2)) = 1 ]; then
-		on gw ss -K state established "( sport = :51821 )" >/dev/null
+		on gw ss -K state established "( sport = :51821 )" >/dev/null 2>&1
 	else
-		on srv ss -K state established "( dport = :51821 )" >/dev/null
+		on srv ss -K state established "( dport = :51821 )" >/dev/null 2>&1
 	fi
 	wait_until 10 reconnected_from_new_port "$before" >/dev/null || failed+=("cycle $c")
 	# The first cycle's allocations are not a leak: measure from there.

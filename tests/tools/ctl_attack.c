@@ -306,7 +306,8 @@ static int handshake(struct session *x)
 	return send_frame(x->fd, out, out_len) ?: 1;
 }
 
-/* The first sealed frame the gateway sends is gateway_info. */
+/* The first sealed frame the gateway sends is gateway_info. Returns 0 when it came, 1 when the
+ * gateway closed instead (said on stdout, with its `error` when it sent one), -errno. */
 static int await_gateway_info(struct session *x)
 {
 	uint8_t *body = NULL, *plain = NULL;
@@ -316,13 +317,24 @@ static int await_gateway_info(struct session *x)
 	int ret;
 
 	ret = recv_frame(x->fd, &body, &len, WF_CTL_FRAME_MAX, now_ms() + (uint64_t)o.wait_ms);
-	if (ret <= 0)
-		return ret ? ret : -ECONNRESET;
+	if (ret == 0 || ret == -ECONNRESET || ret == -EPIPE) {
+		printf("closed after %llu ms\n", (unsigned long long)(now_ms() - x->started));
+		return 1;
+	}
+	if (ret < 0)
+		return ret;
 	ret = -EBADMSG;
 	plain = malloc(len);
 	if (plain && len >= WF_CTL_TAG_LEN && !wf_ctl_open(&x->s, body, len, plain, &plain_len) &&
 	    !wf_ctl_msg_decode((char *)plain, plain_len, &m, err, sizeof(err))) {
-		ret = m.type == WF_CTL_MSG_GATEWAY_INFO ? 0 : -EPROTO;
+		ret = -EPROTO;
+		if (m.type == WF_CTL_MSG_GATEWAY_INFO)
+			ret = 0;
+		if (m.type == WF_CTL_MSG_ERROR) {
+			printf("closed after %llu ms error: %s\n",
+			       (unsigned long long)(now_ms() - x->started), m.error.reason);
+			ret = 1;
+		}
 		wf_ctl_msg_clear(&m);
 	}
 	free(plain);
@@ -480,10 +492,8 @@ static int after_handshake(struct session *x, int argc, char **argv)
 	if (ret < 0)
 		return ret;
 	ret = await_gateway_info(x);
-	if (ret == -ECONNRESET || ret == -EPIPE) {
-		printf("closed after %llu ms\n", (unsigned long long)(now_ms() - x->started));
+	if (ret == 1)
 		return 0;
-	}
 	if (ret) {
 		fprintf(stderr, "ctl_attack: no gateway_info: %s\n", strerror(-ret));
 		return ret;
