@@ -18,20 +18,20 @@ struct wf_gateway_link_ops {
 	void (*gateway_info)(void *ctx, const struct wf_ctl_gateway_info *info);
 	/* The ack of the latest state sent (acks of states since replaced are dropped). */
 	void (*state_ack)(void *ctx, const struct wf_ctl_state *state,
-			  const struct wf_ctl_state_ack *ack);
+	                  const struct wf_ctl_state_ack *ack);
 };
 
 struct wf_gateway_link_config {
-	const char *gateway;    /* the gateway's tunnel address */
-	uint16_t port;          /* 0: WF_CTL_PORT */
-	const char *local;      /* our tunnel address (bound, and our identity); NULL: chosen */
+	const char *gateway; /* the gateway's tunnel address */
+	uint16_t port;       /* 0: WF_CTL_PORT */
+	const char *local;   /* our tunnel address (bound, and our identity); NULL: chosen */
 	uint8_t key[WF_CTL_KEY_LEN];
 	unsigned backoff_min_ms, backoff_max_ms; /* 0: 200 ms and 10 s */
 };
 
 int wf_gateway_link_new(struct wf_gateway_link **out, struct event_base *base,
-			const struct wf_gateway_link_config *cfg,
-			const struct wf_gateway_link_ops *ops, void *ctx);
+                        const struct wf_gateway_link_config *cfg,
+                        const struct wf_gateway_link_ops *ops, void *ctx);
 void wf_gateway_link_free(struct wf_gateway_link *l);
 /* Copies the state, gives it the next generation and sends it when connected (or as soon as
  * the connection is up). An identical state is not sent again. */
