@@ -123,17 +123,22 @@ static int batch_docker_user(struct wf_dataplane *dp, struct wf_nft_batch *b,
 	return err;
 }
 
-int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
-                       struct wf_apply_result *res)
+/* The nftables part of a plan, in one transaction. `whole` skips the comparison and rebuilds
+ * the table: what a retry does when element updates met a table changed since it was read. */
+static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan, bool whole,
+                     struct wf_apply_result *res)
 {
 	struct wf_nft_batch *b = wf_nft_batch_new();
-	struct wf_nft_sync sync;
+	struct wf_nft_sync sync = {.change = WF_NFT_REPLACED};
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	if (!b)
 		return -ENOMEM;
-	err = wf_nft_batch_sync_table(dp->nft, b, plan->table, &sync);
+	if (whole)
+		err = wf_nft_batch_replace_table(b, plan->table);
+	else
+		err = wf_nft_batch_sync_table(dp->nft, b, plan->table, &sync);
 	res->nft = sync.change;
 	res->elements_added = sync.elements_added;
 	res->elements_removed = sync.elements_removed;
@@ -143,6 +148,16 @@ int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *pla
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(dp->nft, b, &res->nft_error);
 	wf_nft_batch_free(b);
+	return err;
+}
+
+int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
+                       struct wf_apply_result *res)
+{
+	int err = apply_nft(dp, plan, false, res);
+
+	if (err && res->nft == WF_NFT_ELEMENTS)
+		err = apply_nft(dp, plan, true, res);
 	if (err)
 		return err;
 
