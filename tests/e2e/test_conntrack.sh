@@ -1,0 +1,140 @@
+#!/bin/bash
+# Stale conntrack: a client that keeps sending UDP from one source port, over IPv4 and IPv6
+# (every packet refreshes its conntrack entries on the gateway and the server), follows the
+# forward as it appears, moves and goes, while an unrelated TCP stream through another forward
+# keeps its entries.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/wgfwd.sh"
+
+on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
+on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
+on_exit agent_stop
+on_exit gateway_stop
+rm -rf "$GATEWAY_STATE"
+gateway_start
+agent_start --gateway "$LAB_GW_WG4" --key "$WGFWD_KEY"
+wait_until 5 output_is true agent_jq .gateway.connected >/dev/null
+
+ldocker network create --ipv6 --subnet 172.31.0.0/24 --subnet fd00:31::/64 apps >/dev/null
+# A source port no other scenario uses, and no entries left of it from an earlier run: the lab's
+# reset between scenarios leaves conntrack alone.
+SPORT=41053
+for host in gw srv; do
+	on "$host" conntrack -D -f ipv4 -p udp --sport "$SPORT" >/dev/null 2>&1
+	on "$host" conntrack -D -f ipv6 -p udp --sport "$SPORT" >/dev/null 2>&1
+done
+
+# Datagrams a container received from the client's flows ("ADDR PORT NAME seq N" lines): one
+# count per family.
+received() {
+	local log
+	log=$(ldocker logs "$1" 2>/dev/null)
+	echo "$(grep -c "^$LAB_CLIENT4 $SPORT $1 seq " <<<"$log")" \
+		"$(grep -c "^$LAB_CLIENT6 $SPORT $1 seq " <<<"$log")"
+}
+
+# Both flows reach the container.
+receives() {
+	local n4 n6
+	read -r n4 n6 < <(received "$1")
+	[ "$n4" -gt 0 ] && [ "$n6" -gt 0 ]
+}
+
+gateway_stopped_forwarding() {
+	! on gw nft get element inet wgfwd_gateway fwd4 '{ udp . 5353 }' >/dev/null 2>&1
+}
+
+# The flows reached the gateway itself: refused there, nothing translated, nothing answered.
+gateway_flows_refused() {
+	on gw conntrack -L -f ipv4 -p udp -s "$LAB_CLIENT4" --sport "$SPORT" --dport 5353 \
+		2>/dev/null | grep -q "UNREPLIED.* src=$LAB_GW_PUB4 " &&
+		on gw conntrack -L -f ipv6 -p udp -s "$LAB_CLIENT6" --sport "$SPORT" --dport 5353 \
+			2>/dev/null | grep -q "UNREPLIED.* src=$LAB_GW_PUB6 "
+}
+
+# Entries of live TCP connections to port 9000 (earlier ones may linger closed).
+ct_ids() {
+	on "$1" conntrack -L -p tcp --dport 9000 --state ESTABLISHED -o id 2>/dev/null |
+		sed -n 's/.* id=\([0-9]*\).*/\1/p'
+}
+
+stream_bytes() {
+	ldocker exec stream wc -c /tmp/in | awk '{print $1}'
+}
+
+stream_grew_past() {
+	[ "$(stream_bytes)" -gt "$1" ]
+}
+
+# An unrelated flow: a TCP stream through another forward, whose entries must stay.
+ldocker run -d --name stream --network apps --label wgfwd.ports=9000 "$LAB_IMAGE" \
+	sh -c 'nc -l -p 9000 > /tmp/in; sleep 3600' >/dev/null
+wait_until 5 on gw nft get element inet wgfwd_gateway fwd4 '{ tcp . 9000 }' >/dev/null
+lab_spawn tcpstream client sh -c \
+	"while :; do echo tick; sleep 0.2; done | nc $LAB_GW_PUB4 9000"
+check "a TCP stream flows through the gateway to another forward" \
+	wait_until 5 stream_grew_past 0
+gw_ids=$(ct_ids gw)
+srv_ids=$(ct_ids srv)
+
+# One-way senders: a datagram every 0.1 s, always from the same source port.
+udp_sender() {
+	lab_spawn "udpsender-$1" client sh -c "i=0; while :; do i=\$((i + 1)); \
+		$HELPERS/udp_echo send -s $2 -p $SPORT -t 0 $3 5353 \"seq \$i\" >/dev/null 2>&1; \
+		sleep 0.1; done"
+}
+
+# (a) The client sends before anything forwards the port. Every container gets addresses of its
+# own: an IPv6 address handed on from a stopped container would still be bound to that
+# container's MAC in the server's neighbour cache for a while (Docker derives the MAC from the
+# IPv4 address alone), which is not what this scenario is about.
+udp_sender 4 "$LAB_CLIENT4" "$LAB_GW_PUB4"
+udp_sender 6 "$LAB_CLIENT6" "$LAB_GW_PUB6"
+check "before the forward exists, the gateway refuses the flows and tracks them" \
+	wait_until 5 gateway_flows_refused
+lab_udp_start one --network apps --ip 172.31.0.11 --ip6 fd00:31::11 --label wgfwd.ports=5353/udp
+check "once the container starts, the flows that were refused reach it" \
+	wait_until 3 receives one
+check_match "the gateway says it deleted the refused flows' entries" \
+	'deleted [0-9]+ conntrack entr' gateway_log
+
+# (b) The forward moves on the server: a second container waits for the port (the first holds
+# it) and takes it when the first stops. The gateway's forward does not change at all.
+lab_udp_start two --network apps --ip 172.31.0.12 --ip6 fd00:31::12 --label wgfwd.ports=5353/udp
+check "the second container waits while the first holds the port" \
+	wait_until 5 output_matches "taken by container .one'" agent_jq '.problems[] | select(.container == "two") | .message'
+ldocker stop -t 0 one >/dev/null
+check "when the first stops, the flows move to the second" wait_until 3 receives two
+check_match "the agent says it deleted the entries of the old target" \
+	'conntrack: deleted [0-9]+ entr' agent_log
+
+# (b') The forward goes and comes back to another container: the gateway refuses the flows in
+# between, then forwards them again.
+ldocker stop -t 0 two >/dev/null
+check "with no container, the gateway refuses the flows again" \
+	wait_until 5 gateway_flows_refused
+lab_udp_start three --network apps --ip 172.31.0.13 --ip6 fd00:31::13 --label wgfwd.ports=5353/udp
+check "a new container with the same label gets the flows" wait_until 3 receives three
+
+# (c) The forward is removed while its old target still listens: `four' serves on its own
+# address; `four-label', sharing its network namespace, carries the label.
+ldocker stop -t 0 three >/dev/null
+wait_until 5 gateway_flows_refused >/dev/null
+lab_udp_start four --network apps --ip 172.31.0.14 --ip6 fd00:31::14
+ldocker run -d --name four-label --network container:four --label wgfwd.ports=5353/udp \
+	"$LAB_IMAGE" sleep 3600 >/dev/null
+check "the forward to a shared network namespace gets the flows" wait_until 3 receives four
+ldocker stop -t 0 four-label >/dev/null
+check "removing the label's container removes the gateway's forward" \
+	wait_until 5 gateway_stopped_forwarding
+sleep 1
+before=$(received four)
+sleep 2
+check_eq "the old target, still listening, receives nothing more" "$before" received four
+check "the gateway refuses the flows" wait_until 3 gateway_flows_refused
+
+# The stream through the other forward kept its entries all along.
+check_eq "the TCP stream keeps its conntrack entry on the gateway" "$gw_ids" ct_ids gw
+check_eq "the TCP stream keeps its conntrack entry on the server" "$srv_ids" ct_ids srv
+bytes=$(stream_bytes)
+check "and still flows" wait_until 3 stream_grew_past "$bytes"
