@@ -12,6 +12,7 @@
 #   udp_lost                      datagrams of the flow lost so far
 #   forwards_correct              what Docker runs, the agent's status, the server's maps and
 #                                 the gateway's maps agree (prints the difference when not)
+#   egress_correct                one egress ip rule per running container labelled for it
 #   no_duplicates                 one DOCKER-USER accept, no ip rule twice, one table each
 #   gateway_pid / agent_pid       the daemons' process ids
 #   rss PID / fds PID             VmRSS in kB, open file descriptors
@@ -170,6 +171,24 @@ forwards_correct() {
 		return 1
 	fi
 	echo "$(echo "$want" | grep -c .) forwards agree"
+}
+
+# The agent's egress rules (ip rules from a container's address) are exactly those of the
+# running containers labelled wgfwd.egress=smtp, one each.
+egress_correct() {
+	local want have ids
+	ids=$(ldocker ps -q --filter label=wgfwd.egress)
+	want=""
+	if [ -n "$ids" ]; then
+		# shellcheck disable=SC2086
+		want=$(ldocker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' $ids |
+			awk 'NF {print $1}' | sort)
+	fi
+	have=$(on srv ip -4 rule show | awk '/proto 207/ && / dport 25 / {for (i = 1; i < NF; i++) if ($i == "from") print $(i + 1)}' | sort)
+	if [ "$want" != "$have" ]; then
+		printf 'egress containers:\n%s\nip rules from:\n%s\n' "$want" "$have"
+		return 1
+	fi
 }
 
 no_duplicates() {

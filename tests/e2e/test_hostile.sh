@@ -169,6 +169,8 @@ for addr in "$LAB_GW_WG4" "$LAB_SRV_WG4" "$LAB_SRV_HOME4" "$LAB_SRV_HOME6"; do
 	check_eq "nothing answers on $addr from the internet" "" \
 		on client "$HELPERS/tcp_scan" -t 2000 "$addr" "${scan_ports[@]}"
 done
+check_fails "a UDP port that is not forwarded gets no answer" \
+	lab_udp_send client -t 1 "$LAB_GW_PUB4" $((LAB_UDP_PORT + 1)) probe
 check "the stream still flows after the scans" stream_flowing
 
 # ---- least privilege ----

@@ -5,7 +5,8 @@
 # logged as an error, and the TCP stream and UDP flow through the gateway never noticed.
 #
 # make check: 3 waves (150 containers), 20 control-channel cycles.
-# SOAK=1:     20 waves (1,000 containers), 200 cycles.
+# SOAK=1:     20 waves (1,000 containers), 200 cycles; a hand run of about 15 minutes:
+#             SOAK=1 E2E_TIMEOUT=3600 tests/e2e/run.sh test_load
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
 . "$(dirname "$0")/robust.sh"
