@@ -1,7 +1,7 @@
 #!/bin/bash
 # Per-packet cost of the gateway's DNAT: new connections per second, handshake latency and bulk
 # throughput through a gateway namespace holding
-#   plain     no NAT at all, the client talks to the server directly (the floor)
+#   plain     no NAT at all, the client talks to the server directly (the floor), all ports
 #   map1      wgfwd's gateway ruleset with 1 forward in its map
 #   map10k    wgfwd's gateway ruleset with 10,000 forwards in its map
 #   chain10k  10,000 `iptables -t nat -A PREROUTING ... -j DNAT` rules (what PostUp lines make);
@@ -10,14 +10,16 @@
 #
 #   client (wfb-cli) eth0 10.201.1.2 --- eth0 10.201.1.1 gateway (wfb-gw) wg0 10.201.2.1
 #                                                          --- eth0 10.201.2.2 server (wfb-srv)
-# wg0 is a veth named like the tunnel, so the ruleset is wgfwd's own, unchanged. The server runs
-# one sink on port 9000; every forward is DNAT'd to it.
+# wg0 is a veth named like the tunnel, so the ruleset is wgfwd's own, unchanged. Forwards keep
+# their port, as the agent asks the gateway to; the server's sink listens on all 10,000 ports.
+# (DNAT of many public ports to one server port would make NAT clash on reply tuples and
+# remap source ports, which is not what wgfwd does.)
 #
 #   bench/packet.sh [REPS] [SECONDS]
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
-BIN=$ROOT/build/bench
+BIN=${BENCH_BIN:-$ROOT/build/bench}
 REPS=${1:-3}
 SECS=${2:-2}
 N=10000
@@ -66,9 +68,9 @@ setup() {
 	# Reset connections leave conntrack entries in CLOSE for 10 s; at tens of thousands of
 	# connections a second that would fill the table and turn the test into one of eviction.
 	in_ns wfb-gw sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_close=1 2>/dev/null
-	setsid ip netns exec wfb-srv "$BIN/wfb_net" sink 9000 </dev/null >/dev/null 2>&1 &
+	setsid ip netns exec wfb-srv "$BIN/wfb_net" sink "$FIRST" "$LAST" </dev/null >/dev/null 2>&1 &
 	for _ in $(seq 50); do
-		in_ns wfb-srv ss -Htln 'sport = :9000' | grep -q . && return 0
+		in_ns wfb-srv ss -Htln "sport = :$LAST" | grep -q . && return 0
 		sleep 0.1
 	done
 	echo "packet: the sink does not listen" >&2
@@ -83,7 +85,7 @@ chain_file() {
 	local p
 	echo '*nat'
 	for ((p = FIRST; p <= LAST; p++)); do
-		echo "-A PREROUTING -d $PUB/32 -p tcp -m tcp --dport $p -j DNAT --to-destination $SRV:9000"
+		echo "-A PREROUTING -d $PUB/32 -p tcp -m tcp --dport $p -j DNAT --to-destination $SRV:$p"
 	done
 	echo 'COMMIT'
 }
@@ -92,13 +94,13 @@ chain_file() {
 configure() {
 	clear_rules
 	case "$1" in
-	plain) echo "$SRV 9000 9000" ;;
+	plain) echo "$SRV $FIRST $LAST" ;;
 	map1)
-		in_ns wfb-gw "$BIN/wfb_apply" gwset 1 "$PUB" "$SRV" 9000 || return 1
+		in_ns wfb-gw "$BIN/wfb_apply" gwset 1 "$PUB" "$SRV" 0 || return 1
 		echo "$PUB $FIRST $FIRST"
 		;;
 	map10k)
-		in_ns wfb-gw "$BIN/wfb_apply" gwset "$N" "$PUB" "$SRV" 9000 || return 1
+		in_ns wfb-gw "$BIN/wfb_apply" gwset "$N" "$PUB" "$SRV" 0 || return 1
 		echo "$PUB $FIRST $LAST"
 		;;
 	chain10k)

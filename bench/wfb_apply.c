@@ -783,8 +783,8 @@ static void mode_ctlsize(size_t n)
 }
 
 /* Leaves wgfwd's gateway ruleset in place with N forwards of PUBLIC:port (FIRST_PORT on) to
- * PEER:TARGET, on interfaces eth0 (public) and wg0 (tunnel): the per-packet benchmark's
- * gateway. */
+ * PEER:TARGET (0: the same port, as the agent asks), on interfaces eth0 (public) and wg0
+ * (tunnel): the per-packet benchmark's gateway. */
 static void mode_gwset(size_t n, const char *public, const char *peer, unsigned target)
 {
 	struct wf_nft *nft;
@@ -796,8 +796,9 @@ static void mode_gwset(size_t n, const char *public, const char *peer, unsigned 
 	    inet_pton(AF_INET, peer, &g.peers[0].ip4) != 1)
 		die("address", EINVAL);
 	for (size_t i = 0; i < n; i++) {
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, (uint16_t)(FIRST_PORT + i),
-		                          (uint16_t)target};
+		uint16_t port = (uint16_t)(FIRST_PORT + i);
+		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, port,
+		                          target ? (uint16_t)target : port};
 
 		if (wf_gw_entries_add_forward(&g.state.peers[0], &f))
 			die("forward", -ENOMEM);

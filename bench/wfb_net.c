@@ -2,8 +2,9 @@
  * probe. Only ever talks to the addresses it is given (bench/run.sh gives it addresses inside
  * its own network namespaces or the lab's).
  *
- *   wfb_net sink PORT
- *       accept on [::]:PORT (IPv4 too), read and discard, close at EOF; runs until killed
+ *   wfb_net sink PORT [PORT_HI]
+ *       accept on [::]:PORT..PORT_HI (IPv4 too), read and discard, close at EOF; runs until
+ *       killed
  *   wfb_net connrate ADDR PORT_LO PORT_HI SECONDS CONCURRENCY
  *       new TCP connections per second (handshake completed, then reset), ports cycled
  *   wfb_net latency ADDR PORT_LO PORT_HI COUNT
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,37 +113,54 @@ static int connect_nb(const char *addr, unsigned port)
 
 /* ---- sink ---- */
 
-static _Noreturn void mode_sink(unsigned port)
+static int listen_on(int ep, unsigned port)
 {
 	struct sockaddr_in6 a = {.sin6_family = AF_INET6,
 	                         .sin6_port = htons((uint16_t)port),
 	                         .sin6_addr = IN6ADDR_ANY_INIT};
-	int one = 1, zero = 0, ep = epoll_create1(EPOLL_CLOEXEC);
-	int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct epoll_event ev = {.events = EPOLLIN};
+	int one = 1, zero = 0;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4096))
+		die("listen");
+	/* listening sockets are told apart from connections by the top bit */
+	ev.data.u64 = (1ULL << 32) | (unsigned)fd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	return fd;
+}
+
+static _Noreturn void mode_sink(unsigned lo, unsigned hi)
+{
+	struct rlimit rl = {hi - lo + 1024, hi - lo + 1024};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
 	static char buf[256 * 1024];
 
-	if (lfd < 0 || ep < 0)
-		die("socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 4096))
-		die("listen");
-	ev.data.fd = lfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	if (ep < 0)
+		die("epoll");
+	/* one listening socket per port: more descriptors than the default limit */
+	if (hi - lo + 1024 > 1024)
+		setrlimit(RLIMIT_NOFILE, &rl);
+	for (unsigned port = lo; port <= hi; port++)
+		listen_on(ep, port);
 	for (;;) {
 		struct epoll_event evs[64];
 		int n = epoll_wait(ep, evs, 64, -1);
 
 		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
+			int fd = (int)(evs[i].data.u64 & 0xffffffffu);
 
-			if (fd == lfd) {
+			if (evs[i].data.u64 >> 32) {
 				int c;
 
-				while ((c = accept4(lfd, NULL, NULL,
+				while ((c = accept4(fd, NULL, NULL,
 				                    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-					struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
+					struct epoll_event cev = {.events = EPOLLIN,
+					                          .data.u64 = (unsigned)c};
 
 					epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
 				}
@@ -357,7 +376,8 @@ static int mode_probe(bool up, const char *addr, double timeout, double interval
 				continue;
 			if (t[i].fd >= 0 && now - t[i].started > attempt_timeout) {
 				if (trace)
-					fprintf(stderr, "%lld %u no answer\n", real_ns(), t[i].port);
+					fprintf(stderr, "%lld %u no answer\n", real_ns(),
+					        t[i].port);
 				close_reset(t[i].fd);
 				t[i].fd = -1;
 			}
@@ -409,8 +429,8 @@ static int mode_probe(bool up, const char *addr, double timeout, double interval
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "sink"))
-		mode_sink((unsigned)num(argv[2]));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "sink"))
+		mode_sink((unsigned)num(argv[2]), (unsigned)num(argv[argc - 1]));
 	if (argc == 7 && !strcmp(argv[1], "connrate"))
 		return mode_connrate(argv[2], (unsigned)num(argv[3]), (unsigned)num(argv[4]),
 		                     (double)num(argv[5]), (unsigned)num(argv[6]));
@@ -423,7 +443,7 @@ int main(int argc, char **argv)
 	    (!strcmp(argv[2], "up") || !strcmp(argv[2], "down")))
 		return mode_probe(!strcmp(argv[2], "up"), argv[3], (double)num(argv[4]),
 		                  (double)num(argv[5]), argc - 6, argv + 6);
-	fprintf(stderr, "usage: wfb_net sink PORT\n"
+	fprintf(stderr, "usage: wfb_net sink PORT [PORT_HI]\n"
 	                "       wfb_net connrate ADDR PORT_LO PORT_HI SECONDS CONCURRENCY\n"
 	                "       wfb_net latency ADDR PORT_LO PORT_HI COUNT\n"
 	                "       wfb_net bulk ADDR PORT SECONDS\n"
