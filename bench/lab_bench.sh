@@ -141,7 +141,7 @@ converge_once() {
 	if [ -z "$late" ]; then
 		on client "$BIN/wfb_net" probe up "$addr" 20 1 "$port" >"$OUT/probe" &
 		pid=$!
-		sleep 0.2
+		sleep 0.1
 	fi
 	t0=${EPOCHREALTIME/./}
 	code=$(api "$name" start)
@@ -155,7 +155,7 @@ converge_once() {
 	sleep 0.3
 	on client "$BIN/wfb_net" probe down "$addr" 20 1 "$port" >"$OUT/probe" &
 	pid=$!
-	sleep 0.2
+	sleep 0.1
 	t2=${EPOCHREALTIME/./}
 	code=$(api "$name" "stop?t=0")
 	wait "$pid"
