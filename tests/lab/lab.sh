@@ -735,13 +735,17 @@ clean_docker() {
 }
 
 cmd_reset() {
-	local f
+	local f ns
 	lab_lock
 	docker_answers && clean_docker
 	for f in "$LAB_RUN"/bg/*.pid; do
 		stop_spawned "$f"
 	done
 	[ -e "$LAB_MAIL_LOG" ] && : >"$LAB_MAIL_LOG"
+	# A flow left by one scenario must not steer the next one's packets.
+	for ns in $LAB_NS_INET $LAB_NS_GW $LAB_NS_SRV $LAB_NS_CLIENT $LAB_NS_MAIL; do
+		ip netns exec "$ns" conntrack -F >/dev/null 2>&1
+	done
 	return 0
 }
 
