@@ -7,7 +7,7 @@
 #   lab.sh status             say what exists; exit 0 only when the lab is up and healthy
 #   lab.sh exec HOST CMD...   run CMD inside HOST (inet, gw, srv, client, mail)
 #   lab.sh docker ARGS...     the server's docker client
-#   lab.sh reset              remove containers, user networks, volumes and processes started
+#   lab.sh reset              remove containers, user networks, volumes, conntrack entries and processes started
 #                             with `spawn`; empty the mail log (run between e2e scripts)
 #   lab.sh spawn NAME HOST CMD...   start CMD in HOST in the background, logged, stopped by reset
 #   lab.sh kill NAME          stop what `spawn NAME` started
