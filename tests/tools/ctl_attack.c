@@ -12,11 +12,12 @@
  *   ack applied|refused ...              mode state: the gateway's answer
  *   flood: N opened, N closed at once, N open after the wait
  *
- *   ctl_attack [-s SRC] [-k KEYFILE] [-i IDENTITY] [-w SECONDS] ADDR PORT MODE [ARGS]
+ *   ctl_attack [-s SRC] [-k KEYFILE] [-i IDENTITY] [-w SECONDS] [-r N] ADDR PORT MODE [ARGS]
  *
  * -s binds the source address (the gateway decides by it which peer is calling), -k is the key
  * (a random one when absent), -i the identity claimed in the hello (default: SRC), -w how long
- * to wait for the gateway to react (default 8 s). Modes:
+ * to wait for the gateway to react (default 8 s), -r how many states mode state sends on one
+ * connection. Modes:
  *
  *   before the handshake   garbage, oversized, empty, bad-hello, truncated-hello, silent,
  *                          slowloris, wrong-key (random proof), replay-hello
@@ -51,7 +52,8 @@ static struct {
 	uint16_t port;
 	uint8_t key[WF_KEY_LEN];
 	int wait_ms;
-} o = {.wait_ms = 8000};
+	unsigned repeat;
+} o = {.wait_ms = 8000, .repeat = 1};
 
 static uint64_t now_ms(void)
 {
@@ -410,16 +412,52 @@ bad:
 	return -EINVAL;
 }
 
-/* Sends a state and prints the gateway's answer: one word per forward. */
-static int send_state(struct session *x, int argc, char **argv)
+/* Reads up to the next state_ack: 1 with it in ack, 0 when the gateway closed (said on
+ * stdout), -errno. */
+static int await_ack(struct session *x, struct wf_ctl_msg *ack)
 {
-	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack;
-	uint8_t *frame = NULL, *body = NULL, *plain = NULL;
-	size_t frame_len, len, plain_len;
+	uint8_t *body = NULL, *plain = NULL;
+	size_t len, plain_len;
 	char err[256];
 	int ret;
 
-	m.state.generation = (uint64_t)time(NULL);
+	for (;;) {
+		ret = recv_frame(x->fd, &body, &len, WF_CTL_FRAME_MAX,
+		                 now_ms() + (uint64_t)o.wait_ms);
+		if (ret <= 0) {
+			printf("closed after %llu ms\n",
+			       (unsigned long long)(now_ms() - x->started));
+			return 0;
+		}
+		plain = malloc(len);
+		ret = -EBADMSG;
+		if (plain && len >= WF_CTL_TAG_LEN &&
+		    !wf_ctl_open(&x->s, body, len, plain, &plain_len) &&
+		    !wf_ctl_msg_decode((char *)plain, plain_len, ack, err, sizeof(err)))
+			ret = ack->type == WF_CTL_MSG_STATE_ACK;
+		free(plain);
+		free(body);
+		body = plain = NULL;
+		if (ret < 0) {
+			printf("unreadable answer\n");
+			return ret;
+		}
+		if (ret)
+			return 1;
+		wf_ctl_msg_clear(ack);
+	}
+}
+
+/* Sends a state and prints the gateway's answer: one word per forward. With -r N: N states on
+ * this connection, the forwards given and none by turns, the forwards given last; only the
+ * last answer is printed. */
+static int send_state(struct session *x, int argc, char **argv)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack = {0};
+	uint8_t *frame = NULL;
+	size_t frame_len;
+	int ret = 0;
+
 	m.state.forwards = calloc((size_t)argc + 1, sizeof(*m.state.forwards));
 	if (!m.state.forwards)
 		return -ENOMEM;
@@ -428,35 +466,22 @@ static int send_state(struct session *x, int argc, char **argv)
 		if (ret)
 			goto out;
 	}
-	m.state.n_forwards = (size_t)argc;
-	ret = seal_frame(x, &m, NULL, &frame, &frame_len);
-	if (!ret)
-		ret = send_all(x->fd, frame, frame_len);
-	if (ret)
-		goto out;
-	do {
-		free(body);
-		free(plain);
-		body = plain = NULL;
-		ret = recv_frame(x->fd, &body, &len, WF_CTL_FRAME_MAX,
-		                 now_ms() + (uint64_t)o.wait_ms);
-		if (ret <= 0) {
-			printf("closed after %llu ms\n",
-			       (unsigned long long)(now_ms() - x->started));
-			ret = 0;
+	for (unsigned r = 1; r <= o.repeat; r++) {
+		m.state.generation = r;
+		m.state.n_forwards = (o.repeat - r) % 2 ? 0 : (size_t)argc;
+		free(frame);
+		frame = NULL;
+		ret = seal_frame(x, &m, NULL, &frame, &frame_len);
+		if (!ret)
+			ret = send_all(x->fd, frame, frame_len);
+		if (ret)
 			goto out;
-		}
-		plain = malloc(len);
-		if (!plain || len < WF_CTL_TAG_LEN ||
-		    wf_ctl_open(&x->s, body, len, plain, &plain_len) ||
-		    wf_ctl_msg_decode((char *)plain, plain_len, &ack, err, sizeof(err))) {
-			printf("unreadable answer\n");
-			ret = -EBADMSG;
+		ret = await_ack(x, &ack);
+		if (ret <= 0)
 			goto out;
-		}
-		if (ack.type != WF_CTL_MSG_STATE_ACK)
+		if (r < o.repeat)
 			wf_ctl_msg_clear(&ack);
-	} while (ack.type != WF_CTL_MSG_STATE_ACK);
+	}
 	printf("ack %s", ack.state_ack.applied ? "applied" : "refused");
 	if (!ack.state_ack.applied)
 		printf(" (%s)", ack.state_ack.reason);
@@ -467,12 +492,10 @@ static int send_state(struct session *x, int argc, char **argv)
 		       r->accepted ? "" : " (", r->reason, r->accepted ? "" : ")");
 	}
 	printf("\n");
-	wf_ctl_msg_clear(&ack);
 	ret = 0;
 out:
+	wf_ctl_msg_clear(&ack);
 	free(frame);
-	free(body);
-	free(plain);
 	free(m.state.forwards);
 	return ret;
 }
@@ -668,7 +691,7 @@ static int flood(int n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ctl_attack [-s SRC] [-k KEYFILE] [-i IDENTITY] [-w SECONDS] "
+	fprintf(stderr, "usage: ctl_attack [-s SRC] [-k KEYFILE] [-i IDENTITY] [-w SECONDS] [-r N] "
 	                "ADDR PORT MODE [ARGS]\n");
 }
 
@@ -681,7 +704,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	randombytes_buf(o.key, sizeof(o.key));
-	while ((opt = getopt(argc, argv, "s:k:i:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:k:i:w:r:")) != -1) {
 		switch (opt) {
 		case 's':
 			o.src = optarg;
@@ -697,6 +720,11 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			o.wait_ms = atoi(optarg) * 1000;
+			break;
+		case 'r':
+			o.repeat = (unsigned)atoi(optarg);
+			if (!o.repeat)
+				o.repeat = 1;
 			break;
 		default:
 			usage();
