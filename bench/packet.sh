@@ -3,7 +3,10 @@
 # throughput through a gateway namespace holding
 #   plain     no NAT at all, the client talks to the server directly (the floor), all ports
 #   map1      wgfwd's gateway ruleset with 1 forward in its map
-#   map10k    wgfwd's gateway ruleset with 10,000 forwards in its map
+#   map10k    wgfwd's gateway ruleset with 10,000 forwards in its map, the client cycling
+#             through all 10,000 ports
+#   map10k1   the same ruleset, every connection to the one port map1 uses: the same traffic
+#             as map1, so only the size of the map differs
 #   chain10k  10,000 `iptables -t nat -A PREROUTING ... -j DNAT` rules (what PostUp lines make);
 #             the client cycles through all 10,000 ports, so on average half the chain is walked
 #   chainlast the same chain, every connection to the port of its last rule (worst case)
@@ -103,6 +106,10 @@ configure() {
 		in_ns wfb-gw "$BIN/wfb_apply" gwset "$N" "$PUB" "$SRV" 0 || return 1
 		echo "$PUB $FIRST $LAST"
 		;;
+	map10k1)
+		in_ns wfb-gw "$BIN/wfb_apply" gwset "$N" "$PUB" "$SRV" 0 || return 1
+		echo "$PUB $FIRST $FIRST"
+		;;
 	chain10k)
 		in_ns wfb-gw iptables-restore <"$CHAIN_FILE" || return 1
 		echo "$PUB $FIRST $LAST"
@@ -119,7 +126,7 @@ CHAIN_FILE=$(mktemp)
 chain_file >"$CHAIN_FILE"
 setup || exit 1
 
-CONFIGS="plain map1 map10k chain10k chainlast"
+CONFIGS=${PACKET_CONFIGS:-"plain map1 map10k1 map10k chain10k chainlast"}
 echo "# per-packet: $REPS rounds, configurations interleaved; ${SECS}s per rate and bulk run"
 for ((r = 1; r <= REPS; r++)); do
 	for c in $CONFIGS; do
@@ -134,3 +141,24 @@ for ((r = 1; r <= REPS; r++)); do
 		echo "packet $c round $r $(in_ns wfb-cli "$BIN/wfb_net" bulk "$addr" "$lo" "$SECS")"
 	done
 done
+
+# CPU spent in nftables per new connection, from perf samples (all CPUs, 4 kHz): robust to the
+# load of other users of this machine, which the rates above are not.
+if command -v perf >/dev/null; then
+	echo "# per-packet: nftables CPU per connection (perf record -a -F 4000 during a 2 s connrate)"
+	for ((r = 1; r <= 2; r++)); do
+		for c in map1 map10k1 chain10k; do
+			read -r addr lo hi < <(configure "$c") || exit 1
+			in_ns wfb-cli "$BIN/wfb_net" connrate "$addr" "$lo" "$hi" 1 16 >/dev/null
+			perf record -q -a -F 4000 -o "$CHAIN_FILE.perf" -- ip netns exec wfb-cli \
+				"$BIN/wfb_net" connrate "$addr" "$lo" "$hi" 2 16 >"$CHAIN_FILE.out" 2>/dev/null
+			conns=$(awk '{print $2}' "$CHAIN_FILE.out")
+			perf report -i "$CHAIN_FILE.perf" --sort sym --stdio -F sample,sym 2>/dev/null |
+				awk -v c="$c" -v r="$r" -v n="$conns" '
+					/^ +[0-9]/ { all += $1 } /nft_/ { nft += $1 }
+					END { printf "packet-cpu %s round %d: %d connections, nft_* %.2f us per connection (%d of %d samples)\n",
+						c, r, n, nft * 250 / n, nft, all }'
+			rm -f "$CHAIN_FILE.perf" "$CHAIN_FILE.out"
+		done
+	done
+fi

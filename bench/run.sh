@@ -43,7 +43,7 @@ else
 	REPS=5
 	PACKET_ROUNDS=3
 	PACKET_SECONDS=2
-	export RUNS=${RUNS:-50} LATE_RUNS=${LATE_RUNS:-15} BURST=${BURST:-100} MEM_CONTAINERS=${MEM_CONTAINERS:-150}
+	export RUNS=${RUNS:-50} LATE_RUNS=${LATE_RUNS:-15} BURST=${BURST:-100} MEM_CONTAINERS=${MEM_CONTAINERS:-200}
 	export TPUT_REPS=${TPUT_REPS:-3} TPUT_SECONDS=${TPUT_SECONDS:-5}
 fi
 
@@ -122,7 +122,8 @@ run_packet() {
 summarize_packet() {
 	echo
 	echo "# packet: medians over the rounds"
-	awk '/^packet / {
+	awk '/^packet-cpu / { cpu[$2] = cpu[$2] " " $8 }
+	/^packet / {
 		c = $2
 		if ($5 == "connrate") { for (i = 1; i <= NF; i++) if ($i == "second") rate[c] = rate[c] " " $(i - 2) }
 		if ($5 == "latency") { for (i = 1; i <= NF; i++) if ($i == "median") lat[c] = lat[c] " " $(i + 1) }
@@ -142,6 +143,8 @@ summarize_packet() {
 			printf "%-10s %8.0f connections/s (%5.1f%% of map1)  handshake p50 %7.1f us  bulk %8.0f Mbit/s\n",
 				c, r, base ? 100 * r / base : 0, median(lat[c]), median(bulk[c])
 		}
+		for (c in cpu)
+			printf "%-10s nftables CPU per new connection %.2f us (median over rounds:%s)\n", c, median(cpu[c]), cpu[c]
 	}' "$1"
 }
 

@@ -280,8 +280,10 @@ static int mode_latency(const char *addr, unsigned lo, unsigned hi, unsigned cou
 	qsort(us, done, sizeof(*us), cmp_double);
 	if (done)
 		printf(
-		    "latency %u handshakes: median %.1f us, p90 %.1f us, p99 %.1f us (%u failed)\n",
-		    done, us[done / 2], us[done * 9 / 10], us[done * 99 / 100], failed);
+		    "latency %u handshakes: median %.1f us, p90 %.1f us, p99 %.1f us, p10 %.1f us, "
+		    "min %.1f us (%u failed)\n",
+		    done, us[done / 2], us[done * 9 / 10], us[done * 99 / 100], us[done / 10],
+		    us[0], failed);
 	else
 		printf("latency 0 handshakes (%u failed)\n", failed);
 	free(us);
