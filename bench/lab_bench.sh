@@ -9,7 +9,9 @@
 #   tunnel     bulk TCP from the internet client to a container through the gateway: wgfwd's
 #              MSS clamp (tunnel MTU 1420) against the tunnel MTU raised to 1500 (fragments)
 #
-#   bench/lab_bench.sh [converge] [burst] [memory] [tunnel]      (default: all)
+#   dockerlag  how long Docker takes to answer an inspect at a container's death
+#
+#   bench/lab_bench.sh [converge] [dockerlag] [burst] [memory] [tunnel]      (default: all)
 #   RUNS=50 BURST=100 MEM_CONTAINERS=200 TPUT_REPS=3 TPUT_SECONDS=5
 #
 # Timestamps: the client's probe (bench/wfb_net probe) reads CLOCK_REALTIME when a connection
@@ -28,7 +30,7 @@ BURST=${BURST:-100}
 MEM_CONTAINERS=${MEM_CONTAINERS:-200}
 TPUT_REPS=${TPUT_REPS:-3}
 TPUT_SECONDS=${TPUT_SECONDS:-5}
-SECTIONS=${*:-converge burst memory tunnel}
+SECTIONS=${*:-converge dockerlag burst memory tunnel}
 OUT=$(mktemp -d)
 KEEP=$ROOT/build/bench/lab-$(date -u +%Y%m%dT%H%M%SZ) # raw numbers and daemon logs of this run
 LAB_WAS_UP=0
@@ -250,6 +252,33 @@ section_converge() {
 	grep -o 'applied in [0-9.]* ms' "$LAB_RUN/bg/agent.log" | awk '{print $3}' |
 		quantiles "agent: apply duration (its own log)"
 	ldocker rm -f wfb-fwd wfb-pub >/dev/null
+}
+
+# How long Docker takes to answer an inspect sent the moment it reports a container's death:
+# what the agent does on a `die` event before it can drop the forward.
+section_dockerlag() {
+	local r t0 t1
+	say "# dockerlag: GET /containers/NAME/json sent as the die event arrives, 5 rounds"
+	ldocker create --name wfb-lag --label wgfwd.ports=18082:80 "$LAB_IMAGE" httpd -f -p 80 -h /www \
+		>/dev/null || return 1
+	for ((r = 0; r < 5; r++)); do
+		api wfb-lag start >/dev/null
+		sleep 1
+		curl -sN --max-time 5 --unix-socket "$LAB_DOCKER_SOCK" -G http://lab/events \
+			--data-urlencode 'filters={"event":["die"],"container":["wfb-lag"]}' |
+			while read -r _; do
+				t0=${EPOCHREALTIME/./}
+				curl -s -o /dev/null --unix-socket "$LAB_DOCKER_SOCK" http://lab/containers/wfb-lag/json
+				t1=${EPOCHREALTIME/./}
+				echo $(((t1 - t0) / 1000))
+				break
+			done >>"$OUT/lag" &
+		sleep 0.3
+		api wfb-lag "stop?t=0" >/dev/null
+		wait
+	done
+	quantiles "docker: inspect sent at the die event" <"$OUT/lag"
+	ldocker rm -f wfb-lag >/dev/null
 }
 
 # ---------------------------------------------------------------------------------------------
