@@ -8,7 +8,8 @@
  *   wfb_net connrate ADDR PORT_LO PORT_HI SECONDS CONCURRENCY
  *       new TCP connections per second (handshake completed, then reset), ports cycled
  *   wfb_net latency ADDR PORT_LO PORT_HI COUNT
- *       handshake time of COUNT connections made one after another
+ *       handshake time of COUNT connections made one after another, ports spread evenly over
+ *       the range
  *   wfb_net bulk ADDR PORT SECONDS
  *       send for SECONDS, then count until the receiver has read everything
  *   wfb_net probe up|down ADDR TIMEOUT_S INTERVAL_MS PORT...
@@ -257,17 +258,18 @@ static int cmp_double(const void *a, const void *b)
 static int mode_latency(const char *addr, unsigned lo, unsigned hi, unsigned count)
 {
 	double *us = calloc(count, sizeof(double));
-	unsigned port = lo, done = 0, failed = 0;
+	unsigned done = 0, failed = 0;
 
 	if (!us)
 		die("setup");
 	for (unsigned i = 0; i < count; i++) {
+		/* spread over the whole range, whatever COUNT is */
+		unsigned port = lo + (unsigned)((unsigned long long)i * (hi - lo + 1) / count);
 		struct sockaddr_storage ss;
 		socklen_t len = make_addr(&ss, addr, port);
 		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		double t0;
 
-		port = port >= hi ? lo : port + 1;
 		if (fd < 0)
 			die("socket");
 		t0 = mono_s();
