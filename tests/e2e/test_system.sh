@@ -53,7 +53,7 @@ check_eq "a 300 kB upload through the gateway arrives whole" 300000 \
 # The gateway's policy, reported back to the agent.
 lab_web_start sshd --network apps --label wgfwd.ports=22:80
 check_match "a reserved port is refused and the reason reaches the agent" '^refused: .*reserved' \
-	wait_until 5 agent_jq '.forwards[] | select(.public_port == 22) | "\(.state): \(.reason)"'
+	wait_until 5 output_matches '^refused: .*reserved' agent_jq '.forwards[] | select(.public_port == 22) | "\(.state): \(.reason)"'
 check_fails "the reserved port is not forwarded" lab_tcp_connect client "$LAB_GW_PUB4" 22
 
 # Only what was asked for gets through.
@@ -90,7 +90,7 @@ lab_spawn agent srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" \
 	--gateway "$LAB_GW_WG4" --key "$LAB_RUN/wrong.key"
 wait_until 10 on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK" >/dev/null
 check_match "an agent with the wrong key is refused by the handshake" 'Permission denied' \
-	wait_until 5 agent_jq .gateway.last_error
+	wait_until 5 output_matches 'Permission denied' agent_jq .gateway.last_error
 check_eq "and is not connected" false agent_jq .gateway.connected
 check_eq "forwards stay in place meanwhile" "$LAB_CLIENT4" lab_http_get client "$LAB_GW_PUB4" 80
 agent_stop

@@ -12,6 +12,8 @@
 #   lab.sh spawn NAME HOST CMD...   start CMD in HOST in the background, logged, stopped by reset
 #   lab.sh kill NAME          stop what `spawn NAME` started
 #   lab.sh docker-stop        stop the server's dockerd (its containers stop with it)
+#   lab.sh docker-kill        kill the server's dockerd (a crash: its containers keep running
+#                             until it starts again and, without live-restore, stops them)
 #   lab.sh docker-start       start it again and wait until it answers
 #
 # Topology. Names and addresses are in tests/lab/topology.sh (LAB_* variables). Nothing of it
@@ -425,6 +427,17 @@ cmd_docker_stop() {
 	wait_for 30 stopped "$pid" || die "dockerd did not stop"
 }
 
+cmd_docker_kill() {
+	local pid
+	pid=$(pid_of dockerd) || return 0
+	kill -KILL -- "-$pid" 2>/dev/null
+	rm -f "$LAB_RUN/pids/dockerd.pid"
+	wait_for 30 stopped "$pid" || die "dockerd did not die"
+	# Until something reaps it, the dead dockerd is a zombie that still has a /proc entry,
+	# and a new dockerd would take its pid file for a live daemon's.
+	rm -f "$LAB_RUN/dockerd.pid"
+}
+
 cmd_docker_start() {
 	pid_of dockerd >/dev/null && return 0
 	start_dockerd
@@ -451,7 +464,7 @@ dockerd_ready() {
 }
 
 wait_docker() {
-	local rc end=$(($(now_us) + 30000000))
+	local rc end=$(($(now_us) + 90000000))
 	while [ "$(now_us)" -lt "$end" ]; do
 		dockerd_ready
 		rc=$?
@@ -779,6 +792,7 @@ exec)
 	;;
 docker) DOCKER_HOST=$LAB_DOCKER_HOST exec "$LAB_DOCKER_CLI" "$@" ;;
 docker-stop) cmd_docker_stop ;;
+docker-kill) cmd_docker_kill ;;
 docker-start) cmd_docker_start ;;
 spawn)
 	[ $# -ge 3 ] || usage
