@@ -160,6 +160,7 @@ struct gw {
 	struct wf_gw_config cfg;
 	struct wf_gw_peer *peers;
 	struct wf_gw_state state;
+	struct wf_gw_apply_cache cache;
 };
 
 static void gw_init(struct gw *g, size_t n_peers)
@@ -211,6 +212,7 @@ static void gw_fill(struct gw *g, size_t n, bool extra)
 static void gw_free(struct gw *g)
 {
 	wf_gw_state_free(&g->state);
+	wf_gw_apply_cache_free(&g->cache);
 	free(g->peers);
 }
 
@@ -224,7 +226,7 @@ static int gw_apply(struct wf_nft *nft, struct gw *g, double *render_ms, double 
 	if (err)
 		return err;
 	t1 = now_ms();
-	err = wf_gw_apply(nft, t, &res);
+	err = wf_gw_apply(nft, &g->cache, t, &res);
 	if (apply_ms)
 		*apply_ms = now_ms() - t1;
 	if (render_ms)
@@ -324,63 +326,6 @@ static const char *side_table(const struct side *s)
 	return s->gateway ? WF_GW_TABLE : WF_SERVER_TABLE;
 }
 
-/* The owned table a side would render for n (+1) forwards, alone. */
-static struct wf_nft_table *side_render(struct side *s, size_t n, bool extra)
-{
-	struct wf_server_plan plan;
-	struct wf_nft_table *t = NULL;
-	struct wf_desired d;
-
-	if (s->gateway) {
-		gw_fill(&s->gw, n, extra);
-		if (wf_gw_render(&s->gw.params, &s->gw.cfg, &s->gw.state, &t))
-			die("render", -ENOMEM);
-		return t;
-	}
-	desired_fill(&d, s->buf, n, extra);
-	if (wf_server_render(&s->sp, &d, &plan))
-		die("render", -ENOMEM);
-	t = plan.table;
-	plan.table = NULL;
-	wf_server_plan_free(&plan);
-	return t;
-}
-
-/* What a change would cost without reading the kernel back: the new table rendered, its sets
- * compared with the table applied last (kept in memory), the element batch committed. Not what
- * wgfwd does today; it measures the path that would make a change independent of N. */
-static double change_from_memory(struct side *s, struct wf_nft_table **last, size_t n, bool extra)
-{
-	double t0 = now_ms();
-	struct wf_nft_table *next = side_render(s, n, extra);
-	struct wf_nft_batch *b = wf_nft_batch_new();
-	struct wf_nft_error ne;
-	int err = 0;
-
-	for (size_t i = 0; i < next->n_sets && !err; i++) {
-		struct wf_nft_set add, del;
-
-		err = wf_nft_set_diff(&(*last)->sets[i], &next->sets[i], &add, &del);
-		if (err)
-			break;
-		if (del.n_elems)
-			err = wf_nft_batch_delete_elems(b, next->family, next->name, &del);
-		if (!err && add.n_elems)
-			err = wf_nft_batch_add_elems(b, next->family, next->name, &add);
-		wf_nft_set_clear_elems(&add);
-		wf_nft_set_clear_elems(&del);
-	}
-	if (!err && wf_nft_batch_size(b))
-		err = wf_nft_commit(s->nft, b, &ne);
-	t0 = now_ms() - t0;
-	if (err)
-		die("change from memory", err);
-	wf_nft_batch_free(b);
-	wf_nft_table_free(*last);
-	*last = next;
-	return t0;
-}
-
 static void mode_cold(const char *side_name, size_t n, size_t reps)
 {
 	double *render = calloc(reps, sizeof(double)), *apply = calloc(reps, sizeof(double));
@@ -448,14 +393,16 @@ static double commit_one(struct side *s, bool add)
 	return t0;
 }
 
+/* One forward added and removed among N, through the daemons' own path: compared with the
+ * table they committed last, held in memory while the ruleset generation shows that nobody
+ * else committed since. Then the same after someone else's commit, which costs a read-back. */
 static void mode_change(const char *side_name, size_t n, size_t reps)
 {
 	double *add = calloc(reps, sizeof(double)), *del = calloc(reps, sizeof(double));
 	double *add_apply = calloc(reps, sizeof(double)), *render = calloc(reps, sizeof(double));
 	double *readback = calloc(reps, sizeof(double)), *c_add = calloc(reps, sizeof(double));
-	double *c_del = calloc(reps, sizeof(double)), first;
-	double *mem_add = calloc(reps, sizeof(double)), *mem_del = calloc(reps, sizeof(double));
-	struct wf_nft_table *last;
+	double *c_del = calloc(reps, sizeof(double)), *foreign = calloc(reps, sizeof(double));
+	double first;
 	char what[64];
 	struct side s;
 	int err;
@@ -480,8 +427,7 @@ static void mode_change(const char *side_name, size_t n, size_t reps)
 	}
 	pause_ms(300);
 	for (size_t i = 0; i < reps; i++) {
-		struct wf_nft_table *t = NULL;
-		double t0, r, a;
+		double r, a;
 
 		err = side_apply(&s, n, true, &r, &a);
 		if (err)
@@ -493,6 +439,20 @@ static void mode_change(const char *side_name, size_t n, size_t reps)
 		if (err)
 			die("remove one", err);
 		del[i] = r + a;
+	}
+	for (size_t i = 0; i < reps; i++) {
+		struct wf_nft_table *t = NULL;
+		double t0, r, a;
+
+		c_add[i] = commit_one(&s, true);
+		c_del[i] = commit_one(&s, false);
+		err = side_apply(&s, n, true, &r, &a);
+		if (err)
+			die("add one after a foreign commit", err);
+		foreign[i] = r + a;
+		err = side_apply(&s, n, false, NULL, NULL);
+		if (err)
+			die("remove one", err);
 
 		t0 = now_ms();
 		err = wf_nft_table_get(s.nft, NFPROTO_INET, side_table(&s), &t);
@@ -500,16 +460,7 @@ static void mode_change(const char *side_name, size_t n, size_t reps)
 		wf_nft_table_free(t);
 		if (err)
 			die("read back", err);
-
-		c_add[i] = commit_one(&s, true);
-		c_del[i] = commit_one(&s, false);
 	}
-	last = side_render(&s, n, false);
-	for (size_t i = 0; i < reps; i++) {
-		mem_add[i] = change_from_memory(&s, &last, n, true);
-		mem_del[i] = change_from_memory(&s, &last, n, false);
-	}
-	wf_nft_table_free(last);
 	snprintf(what, sizeof(what), "change %s first after insert", side_name);
 	report(what, n, &first, 1);
 	snprintf(what, sizeof(what), "change %s add one (total)", side_name);
@@ -520,16 +471,14 @@ static void mode_change(const char *side_name, size_t n, size_t reps)
 	report(what, n, render, reps);
 	snprintf(what, sizeof(what), "change %s   apply (add)", side_name);
 	report(what, n, add_apply, reps);
-	snprintf(what, sizeof(what), "change %s   read-back alone", side_name);
-	report(what, n, readback, reps);
 	snprintf(what, sizeof(what), "change %s   kernel commit add", side_name);
 	report(what, n, c_add, reps);
 	snprintf(what, sizeof(what), "change %s   kernel commit del", side_name);
 	report(what, n, c_del, reps);
-	snprintf(what, sizeof(what), "change %s no read-back, add", side_name);
-	report(what, n, mem_add, reps);
-	snprintf(what, sizeof(what), "change %s no read-back, del", side_name);
-	report(what, n, mem_del, reps);
+	snprintf(what, sizeof(what), "change %s add after another's commit", side_name);
+	report(what, n, foreign, reps);
+	snprintf(what, sizeof(what), "change %s   read-back alone", side_name);
+	report(what, n, readback, reps);
 	side_close(&s);
 	free(add);
 	free(del);
@@ -538,8 +487,7 @@ static void mode_change(const char *side_name, size_t n, size_t reps)
 	free(readback);
 	free(c_add);
 	free(c_del);
-	free(mem_add);
-	free(mem_del);
+	free(foreign);
 }
 
 /* Containers as the Docker client reports them: one bridge network, one port label each. */

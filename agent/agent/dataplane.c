@@ -11,9 +11,20 @@
 #include <wgfwd/log.h>
 #include <wgfwd/util.h>
 
+/* Our DOCKER-USER rules as last committed: while the ruleset generation is the one they were
+ * committed at, nobody (Docker included) can have touched them. */
+struct docker_user_cache {
+	bool valid, missing;
+	uint32_t genid;
+	size_t n;
+	uint64_t digests[WF_SERVER_DOCKER_USER_MAX];
+};
+
 struct wf_dataplane {
 	struct wf_nft *nft;
 	struct wf_rtnl *rtnl;
+	struct wf_nft_cache table_cache;
+	struct docker_user_cache docker_user;
 };
 
 int wf_dataplane_open(struct wf_dataplane **out)
@@ -42,6 +53,7 @@ void wf_dataplane_close(struct wf_dataplane *dp)
 		wf_nft_close(dp->nft);
 	if (dp->rtnl)
 		wf_rtnl_close(dp->rtnl);
+	wf_nft_cache_free(&dp->table_cache);
 	free(dp);
 }
 
@@ -123,30 +135,71 @@ static int batch_docker_user(struct wf_dataplane *dp, struct wf_nft_batch *b,
 	return err;
 }
 
-/* The nftables part of a plan, in one transaction. `whole` skips the comparison and rebuilds
- * the table: what a retry does when element updates met a table changed since it was read. */
+static void docker_user_digests(const struct wf_server_plan *plan, uint64_t *out)
+{
+	for (size_t i = 0; i < plan->n_docker_user; i++)
+		out[i] = wf_nft_rule_digest(plan->docker_user[i].family, &plan->docker_user[i]);
+}
+
+static bool docker_user_known(const struct docker_user_cache *c, const struct wf_server_plan *plan,
+                              const struct wf_nft_batch *b)
+{
+	uint64_t digests[WF_SERVER_DOCKER_USER_MAX];
+	uint32_t genid;
+
+	if (!c->valid || !wf_nft_batch_guarded(b, &genid) || genid != c->genid ||
+	    c->n != plan->n_docker_user)
+		return false;
+	docker_user_digests(plan, digests);
+	return !memcmp(digests, c->digests, c->n * sizeof(digests[0]));
+}
+
+static void docker_user_settle(struct docker_user_cache *c, const struct wf_server_plan *plan,
+                               const struct wf_nft_batch *b, int err, bool missing)
+{
+	c->valid = !err && wf_nft_batch_genid_after(b, &c->genid);
+	if (!c->valid)
+		return;
+	c->missing = missing;
+	c->n = plan->n_docker_user;
+	docker_user_digests(plan, c->digests);
+}
+
+/* The nftables part of a plan, in one transaction, guarded by the ruleset generation it was
+ * worked out against. `whole` skips the comparison and rebuilds the table: what a retry does
+ * when element updates met a table changed since it was read. */
 static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan, bool whole,
                      struct wf_apply_result *res)
 {
-	struct wf_nft_batch *b = wf_nft_batch_new();
-	struct wf_nft_sync sync = {.change = WF_NFT_REPLACED};
+	struct wf_nft_batch *b;
+	struct wf_nft_sync sync = {.change = WF_NFT_REPLACED, .read_back = true};
+	uint32_t genid;
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	/* Without a generation (an old kernel), the batch goes unguarded and the cache unused. */
+	b = wf_nft_genid(dp->nft, &genid) ? wf_nft_batch_new() : wf_nft_batch_new_at(genid);
 	if (!b)
 		return -ENOMEM;
-	if (whole)
+	if (whole) {
+		wf_nft_cache_invalidate(&dp->table_cache);
 		err = wf_nft_batch_replace_table(b, plan->table);
-	else
-		err = wf_nft_batch_sync_table(dp->nft, b, plan->table, &sync);
+	} else {
+		err = wf_nft_batch_sync_table(dp->nft, b, plan->table, &dp->table_cache, &sync);
+	}
 	res->nft = sync.change;
+	res->read_back = sync.read_back;
 	res->elements_added = sync.elements_added;
 	res->elements_removed = sync.elements_removed;
-	if (!err)
+	if (!err && docker_user_known(&dp->docker_user, plan, b))
+		res->docker_user_missing = dp->docker_user.missing;
+	else if (!err)
 		err = batch_docker_user(dp, b, plan->docker_user, plan->n_docker_user,
 		                        plan->docker_user, plan->n_docker_user, res);
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(dp->nft, b, &res->nft_error);
+	wf_nft_cache_settle(&dp->table_cache, b, err);
+	docker_user_settle(&dp->docker_user, plan, b, err, res->docker_user_missing);
 	wf_nft_batch_free(b);
 	return err;
 }
@@ -154,10 +207,21 @@ static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan,
 int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
                        struct wf_apply_result *res)
 {
-	int err = apply_nft(dp, plan, false, res);
+	bool whole = false;
+	int err;
 
-	if (err && res->nft == WF_NFT_ELEMENTS)
-		err = apply_nft(dp, plan, true, res);
+	for (int attempt = 0;; attempt++) {
+		err = apply_nft(dp, plan, whole, res);
+		if (!err || attempt == 3)
+			break;
+		/* Someone committed between our reading and our commit: read again. Element
+		 * updates refused otherwise: rebuild the table rather than trust what was read. */
+		if (err == -ERESTART)
+			continue;
+		if (res->nft != WF_NFT_ELEMENTS || whole)
+			break;
+		whole = true;
+	}
 	if (err)
 		return err;
 

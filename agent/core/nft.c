@@ -75,6 +75,8 @@ struct wf_nft_batch {
 	size_t n_set_ids, cap_set_ids;
 	uint32_t next_set_id;
 	int error; /* a failed build poisons the batch: commit refuses it */
+	bool guarded, committed;
+	uint32_t genid; /* guarded: the kernel refuses the batch unless this is still current */
 };
 
 static uint32_t seq_counter;
@@ -151,9 +153,10 @@ static void grow_sockbuf(struct wf_nft *n, int opt_force, int opt, int *current,
 
 /* ---- batches ---- */
 
-struct wf_nft_batch *wf_nft_batch_new(void)
+static struct wf_nft_batch *batch_new(bool guarded, uint32_t genid)
 {
 	struct wf_nft_batch *b = calloc(1, sizeof(*b));
+	struct nlmsghdr *begin;
 
 	if (!b)
 		return NULL;
@@ -167,9 +170,41 @@ struct wf_nft_batch *wf_nft_batch_new(void)
 	b->seq_begin = seq_take(1u << 20);
 	b->seq_next = b->seq_begin + 1;
 	b->next_set_id = 1;
-	nftnl_batch_begin(nftnl_batch_buffer(b->nb), b->seq_begin);
+	b->guarded = guarded;
+	b->genid = genid;
+	begin = nftnl_batch_begin(nftnl_batch_buffer(b->nb), b->seq_begin);
+	if (guarded)
+		mnl_attr_put_u32(begin, NFNL_BATCH_GENID, htonl(genid));
 	nftnl_batch_update(b->nb);
 	return b;
+}
+
+struct wf_nft_batch *wf_nft_batch_new(void)
+{
+	return batch_new(false, 0);
+}
+
+struct wf_nft_batch *wf_nft_batch_new_at(uint32_t genid)
+{
+	return batch_new(true, genid);
+}
+
+bool wf_nft_batch_guarded(const struct wf_nft_batch *b, uint32_t *genid)
+{
+	*genid = b->genid;
+	return b->guarded;
+}
+
+bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid)
+{
+	if (!b->guarded || (b->n_msgs && !b->committed))
+		return false;
+	/* Each commit advances the generation by one, skipping 0; the guard made sure no other
+	 * commit came between. */
+	*genid = b->genid;
+	if (b->n_msgs && !++*genid)
+		*genid = 1;
+	return true;
 }
 
 static void msg_free(struct batch_msg *m)
@@ -909,6 +944,7 @@ int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error 
 			break;
 		}
 	}
+	b->committed = !ret;
 out:
 	if (ret && !err->err)
 		err->err = ret;
@@ -985,6 +1021,44 @@ static struct nlmsghdr *request_hdr(struct wf_nft *n, char *buf, uint16_t cmd, u
 static int ignore_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return MNL_CB_OK;
+}
+
+static int gen_attr_cb(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == NFTA_GEN_ID && !mnl_attr_validate(attr, MNL_TYPE_U32)) {
+		*(uint32_t *)data = ntohl(mnl_attr_get_u32(attr));
+		return MNL_CB_STOP;
+	}
+	return MNL_CB_OK;
+}
+
+struct gen_ctx {
+	uint32_t id;
+	bool found;
+};
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gen_ctx *g = data;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), gen_attr_cb, &g->id) >= 0)
+		g->found = true;
+	return MNL_CB_OK;
+}
+
+int wf_nft_genid(struct wf_nft *n, uint32_t *genid)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct gen_ctx g = {0};
+	int ret;
+
+	ret =
+	    request(n, request_hdr(n, buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, NLM_F_ACK), gen_cb, &g);
+	if (!ret && !g.found)
+		ret = -EPROTO;
+	if (!ret)
+		*genid = g.id;
+	return ret;
 }
 
 static int table_exists(struct wf_nft *n, uint8_t family, const char *name)
@@ -1383,6 +1457,10 @@ bool wf_nft_rule_equal(const struct wf_nft_rule *a, const struct wf_nft_rule *b)
 	bool compat = a->iptables_compat || b->iptables_compat;
 	uint64_t da, db;
 
+	/* Identical bytes are the same rule (a rendered rule against its copy kept from the last
+	 * commit); anything else is decided by what the kernel would hold. */
+	if (!memcmp(a, b, sizeof(*a)))
+		return true;
 	if (strcmp(a->chain, b->chain) || strcmp(a->comment, b->comment))
 		return false;
 	da = digest_of(a, family, compat);

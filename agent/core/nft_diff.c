@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nft_internal.h"
+
 /* Values compare by their type's bytes only: the rest of the union is not meaningful. */
 static size_t value_bytes(const struct wf_nft_value *v, const void **p)
 {
@@ -45,59 +47,6 @@ bool wf_nft_value_equal(const struct wf_nft_value *a, const struct wf_nft_value 
 	return la == lb && (!la || !memcmp(pa, pb, la));
 }
 
-/* A canonical byte string per element (key then data), so elements sort and compare fast. */
-#define ELEM_KEY_MAX (2 * WF_NFT_CONCAT_MAX * (1 + IF_NAMESIZE + 1))
-
-struct elem_ref {
-	unsigned char bytes[ELEM_KEY_MAX];
-	size_t len, key_len;
-	const struct wf_nft_elem *elem;
-};
-
-static size_t encode_values(const struct wf_nft_value *vals, size_t n, unsigned char *out)
-{
-	size_t len = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const void *p;
-		size_t l = value_bytes(&vals[i], &p);
-
-		out[len++] = (unsigned char)vals[i].type;
-		out[len++] = (unsigned char)l;
-		if (l)
-			memcpy(out + len, p, l);
-		len += l;
-	}
-	return len;
-}
-
-static int compare_refs(const void *a, const void *b)
-{
-	const struct elem_ref *x = a, *y = b;
-	size_t l = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->bytes, y->bytes, l);
-
-	if (c)
-		return c;
-	return x->len < y->len ? -1 : x->len > y->len;
-}
-
-static struct elem_ref *sorted_refs(const struct wf_nft_set *s)
-{
-	struct elem_ref *refs = calloc(s->n_elems ? s->n_elems : 1, sizeof(*refs));
-
-	if (!refs)
-		return NULL;
-	for (size_t i = 0; i < s->n_elems; i++) {
-		refs[i].key_len = encode_values(s->elems[i].key, s->n_key, refs[i].bytes);
-		refs[i].len = refs[i].key_len + encode_values(s->elems[i].data, s->n_data,
-		                                              refs[i].bytes + refs[i].key_len);
-		refs[i].elem = &s->elems[i];
-	}
-	qsort(refs, s->n_elems, sizeof(*refs), compare_refs);
-	return refs;
-}
-
 static void copy_set_header(struct wf_nft_set *dst, const struct wf_nft_set *src)
 {
 	memset(dst, 0, sizeof(*dst));
@@ -108,48 +57,114 @@ static void copy_set_header(struct wf_nft_set *dst, const struct wf_nft_set *src
 	dst->n_data = src->n_data;
 }
 
-int wf_nft_set_diff(const struct wf_nft_set *have, const struct wf_nft_set *want,
-                    struct wf_nft_set *add, struct wf_nft_set *del)
+void wf_nft_elem_index_free(struct wf_nft_elem_index *ix)
 {
-	struct elem_ref *h = NULL, *w = NULL;
-	size_t i = 0, j = 0;
-	int ret = -ENOMEM;
+	free(ix->recs);
+	ix->recs = NULL;
+	ix->n = 0;
+}
 
-	copy_set_header(add, want);
-	copy_set_header(del, want);
-	h = sorted_refs(have);
-	w = sorted_refs(want);
-	if (!h || !w)
-		goto out;
+static int cmp_recs(const void *a, const void *b, void *len)
+{
+	return memcmp(a, b, *(const size_t *)len);
+}
+
+int wf_nft_elem_index_build(const struct wf_nft_set *s, struct wf_nft_elem_index *ix)
+{
+	uint32_t id, key_len;
+	int ret;
+
+	memset(ix, 0, sizeof(*ix));
+	copy_set_header(&ix->set, s);
+	ret = wf_nft_concat_encode_type(s->key, s->n_key, &id, &key_len);
+	if (ret)
+		return ret;
+	ret = wf_nft_set_encode_elems(s, &ix->recs, &ix->rec_len);
+	if (ret)
+		return ret;
+	ix->n = s->n_elems;
+	ix->key_len = key_len;
+	/* Renderers emit elements in key order, which the encoding keeps (network byte order):
+	 * then checking is all the sorting there is to do. */
+	for (size_t i = 1; i < ix->n; i++) {
+		if (memcmp(ix->recs + (i - 1) * ix->rec_len, ix->recs + i * ix->rec_len,
+		           ix->rec_len) > 0) {
+			qsort_r(ix->recs, ix->n, ix->rec_len, cmp_recs, &ix->rec_len);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int add_decoded(struct wf_nft_set *to, const struct wf_nft_elem_index *ix, size_t i)
+{
+	const uint8_t *rec = ix->recs + i * ix->rec_len;
+	struct wf_nft_elem e;
+
+	memset(&e, 0, sizeof(e));
+	if (wf_nft_concat_decode(ix->set.key, ix->set.n_key, rec, (uint32_t)ix->key_len, e.key))
+		return -EPROTO;
+	if (ix->set.n_data && wf_nft_concat_decode(ix->set.data, ix->set.n_data, rec + ix->key_len,
+	                                           (uint32_t)(ix->rec_len - ix->key_len), e.data))
+		return -EPROTO;
+	return wf_nft_set_add_elem(to, &e) ? -ENOMEM : 0;
+}
+
+int wf_nft_elem_index_diff(const struct wf_nft_elem_index *have,
+                           const struct wf_nft_elem_index *want, struct wf_nft_set *add,
+                           struct wf_nft_set *del)
+{
+	size_t i = 0, j = 0;
+	int ret = 0;
+
+	copy_set_header(add, &want->set);
+	copy_set_header(del, &want->set);
+	if (have->n && have->rec_len != want->rec_len)
+		return -EINVAL;
 	/* A key whose data changed appears on both sides: deleted, then added. */
-	while (i < have->n_elems || j < want->n_elems) {
+	while (!ret && (i < have->n || j < want->n)) {
 		int c;
 
-		if (i == have->n_elems)
+		if (i == have->n)
 			c = 1;
-		else if (j == want->n_elems)
+		else if (j == want->n)
 			c = -1;
 		else
-			c = compare_refs(&h[i], &w[j]);
+			c = memcmp(have->recs + i * have->rec_len, want->recs + j * want->rec_len,
+			           want->rec_len);
 		if (c == 0) {
 			i++;
 			j++;
 		} else if (c < 0) {
-			if (wf_nft_set_add_elem(del, h[i++].elem))
-				goto out;
+			ret = add_decoded(del, have, i++);
 		} else {
-			if (wf_nft_set_add_elem(add, w[j++].elem))
-				goto out;
+			ret = add_decoded(add, want, j++);
 		}
 	}
-	ret = 0;
-out:
-	free(h);
-	free(w);
 	if (ret) {
 		wf_nft_set_clear_elems(add);
 		wf_nft_set_clear_elems(del);
 	}
+	return ret;
+}
+
+int wf_nft_set_diff(const struct wf_nft_set *have, const struct wf_nft_set *want,
+                    struct wf_nft_set *add, struct wf_nft_set *del)
+{
+	struct wf_nft_elem_index h, w;
+	int ret;
+
+	memset(add, 0, sizeof(*add));
+	memset(del, 0, sizeof(*del));
+	ret = wf_nft_elem_index_build(have, &h);
+	if (!ret)
+		ret = wf_nft_elem_index_build(want, &w);
+	else
+		memset(&w, 0, sizeof(w));
+	if (!ret)
+		ret = wf_nft_elem_index_diff(&h, &w, add, del);
+	wf_nft_elem_index_free(&h);
+	wf_nft_elem_index_free(&w);
 	return ret;
 }
 

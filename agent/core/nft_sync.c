@@ -1,35 +1,112 @@
 #include <wgfwd/nft_sync.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <wgfwd/nft_diff.h>
-
-static const struct wf_nft_set *find_set(const struct wf_nft_table *t, const char *name)
+static void table_cache_clear(struct wf_nft_table_cache *tc)
 {
-	for (size_t i = 0; i < t->n_sets; i++)
-		if (!strcmp(t->sets[i].name, name))
-			return &t->sets[i];
+	if (tc->shape && tc->sets)
+		for (size_t i = 0; i < tc->shape->n_sets; i++)
+			wf_nft_elem_index_free(&tc->sets[i]);
+	free(tc->sets);
+	wf_nft_table_free(tc->shape);
+	memset(tc, 0, sizeof(*tc));
+}
+
+void wf_nft_cache_free(struct wf_nft_cache *c)
+{
+	table_cache_clear(&c->applied);
+	table_cache_clear(&c->pending);
+}
+
+void wf_nft_cache_invalidate(struct wf_nft_cache *c)
+{
+	wf_nft_cache_free(c);
+}
+
+void wf_nft_cache_settle(struct wf_nft_cache *c, const struct wf_nft_batch *b, int commit_err)
+{
+	uint32_t genid;
+
+	if (commit_err || !c->pending.shape || !wf_nft_batch_genid_after(b, &genid)) {
+		wf_nft_cache_invalidate(c);
+		return;
+	}
+	table_cache_clear(&c->applied);
+	c->applied = c->pending;
+	c->applied.genid = genid;
+	c->applied.valid = true;
+	memset(&c->pending, 0, sizeof(c->pending));
+}
+
+/* The table's chains, rules and set headers, with elements indexed. Rules are kept as given:
+ * the next rendering of an unchanged rule is then byte for byte the same, and compares
+ * without being linearised. */
+static int table_cache_build(const struct wf_nft_table *t, struct wf_nft_table_cache *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->shape = wf_nft_table_new(t->family, t->name);
+	tc->sets = calloc(t->n_sets ? t->n_sets : 1, sizeof(*tc->sets));
+	if (!tc->shape || !tc->sets)
+		goto nomem;
+	for (size_t i = 0; i < t->n_chains; i++)
+		if (!wf_nft_table_add_chain(tc->shape, &t->chains[i]))
+			goto nomem;
+	for (size_t i = 0; i < t->n_rules; i++) {
+		if (!wf_nft_table_add_rule(tc->shape, &t->rules[i]))
+			goto nomem;
+	}
+	for (size_t i = 0; i < t->n_sets; i++) {
+		struct wf_nft_set header = t->sets[i];
+		int err;
+
+		header.elems = NULL;
+		header.n_elems = header.cap_elems = 0;
+		if (!wf_nft_table_add_set(tc->shape, &header))
+			goto nomem;
+		err = wf_nft_elem_index_build(&t->sets[i], &tc->sets[i]);
+		if (err) {
+			table_cache_clear(tc);
+			return err;
+		}
+	}
+	return 0;
+nomem:
+	table_cache_clear(tc);
+	return -ENOMEM;
+}
+
+static const struct wf_nft_elem_index *find_index(const struct wf_nft_table_cache *tc,
+                                                  const char *name)
+{
+	for (size_t i = 0; i < tc->shape->n_sets; i++)
+		if (!strcmp(tc->shape->sets[i].name, name))
+			return &tc->sets[i];
 	return NULL;
 }
 
-static int batch_elements(struct wf_nft_batch *b, const struct wf_nft_table *have,
-                          const struct wf_nft_table *want, struct wf_nft_sync *res)
+static int batch_elements(struct wf_nft_batch *b, const struct wf_nft_table_cache *have,
+                          const struct wf_nft_table_cache *want, struct wf_nft_sync *res)
 {
 	int err = 0;
 
-	for (size_t i = 0; i < want->n_sets && !err; i++) {
+	for (size_t i = 0; i < want->shape->n_sets && !err; i++) {
+		const struct wf_nft_elem_index *h = find_index(have, want->shape->sets[i].name);
 		struct wf_nft_set add, del;
 
-		err =
-		    wf_nft_set_diff(find_set(have, want->sets[i].name), &want->sets[i], &add, &del);
+		if (!h)
+			return -EINVAL; /* same shape: cannot happen */
+		err = wf_nft_elem_index_diff(h, &want->sets[i], &add, &del);
 		if (err)
 			break;
 		/* Deletions first: a map key that changes target is deleted and added again. */
 		if (del.n_elems)
-			err = wf_nft_batch_delete_elems(b, want->family, want->name, &del);
+			err = wf_nft_batch_delete_elems(b, want->shape->family, want->shape->name,
+			                                &del);
 		if (!err && add.n_elems)
-			err = wf_nft_batch_add_elems(b, want->family, want->name, &add);
+			err =
+			    wf_nft_batch_add_elems(b, want->shape->family, want->shape->name, &add);
 		res->elements_added += add.n_elems;
 		res->elements_removed += del.n_elems;
 		wf_nft_set_clear_elems(&add);
@@ -39,23 +116,52 @@ static int batch_elements(struct wf_nft_batch *b, const struct wf_nft_table *hav
 }
 
 int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
-                            const struct wf_nft_table *want, struct wf_nft_sync *res)
+                            const struct wf_nft_table *want, struct wf_nft_cache *cache,
+                            struct wf_nft_sync *res)
 {
-	struct wf_nft_table *have = NULL;
-	int err = wf_nft_table_get(nft, want->family, want->name, &have);
+	struct wf_nft_table_cache wanted, read = {0};
+	const struct wf_nft_table_cache *have = NULL;
+	uint32_t genid;
+	int err;
 
 	memset(res, 0, sizeof(*res));
-	if (err && err != -ENOENT)
+	err = table_cache_build(want, &wanted);
+	if (err)
 		return err;
-	if (!err && wf_nft_table_equal(have, want)) {
-		res->change = WF_NFT_UNCHANGED;
-	} else if (!err && wf_nft_table_same_shape(have, want)) {
-		res->change = WF_NFT_ELEMENTS;
-		err = batch_elements(b, have, want, res);
+	if (cache && cache->applied.valid && wf_nft_batch_guarded(b, &genid) &&
+	    genid == cache->applied.genid) {
+		have = &cache->applied;
+	} else {
+		struct wf_nft_table *kernel = NULL;
+
+		res->read_back = true;
+		err = wf_nft_table_get(nft, want->family, want->name, &kernel);
+		if (!err) {
+			err = table_cache_build(kernel, &read);
+			have = &read;
+		}
+		wf_nft_table_free(kernel);
+		if (err == -ENOENT)
+			have = NULL;
+		else if (err)
+			goto out;
+		err = 0;
+	}
+	if (have && wf_nft_table_same_shape(have->shape, wanted.shape)) {
+		err = batch_elements(b, have, &wanted, res);
+		res->change = res->elements_added || res->elements_removed ? WF_NFT_ELEMENTS
+		                                                           : WF_NFT_UNCHANGED;
 	} else {
 		res->change = WF_NFT_REPLACED;
 		err = wf_nft_batch_replace_table(b, want);
 	}
-	wf_nft_table_free(have);
+out:
+	table_cache_clear(&read);
+	if (cache && !err) {
+		table_cache_clear(&cache->pending);
+		cache->pending = wanted;
+	} else {
+		table_cache_clear(&wanted);
+	}
 	return err;
 }

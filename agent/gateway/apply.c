@@ -6,11 +6,17 @@
 
 #include <wgfwd/gateway_render.h>
 
-static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw_apply_result *res)
+static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw_apply_cache *cache,
+                        struct wf_gw_apply_result *res)
 {
 	struct wf_nft_table *want = NULL, *have = NULL;
-	int err = wf_gw_render_anchor(&want);
+	uint32_t genid;
+	int err;
 
+	if (cache && cache->anchor_valid && wf_nft_batch_guarded(b, &genid) &&
+	    genid == cache->anchor_genid)
+		return 0;
+	err = wf_gw_render_anchor(&want);
 	if (err)
 		return err;
 	err = wf_nft_table_get(nft, want->family, want->name, &have);
@@ -24,41 +30,67 @@ static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw
 	return err;
 }
 
-static int apply_once(struct wf_nft *nft, const struct wf_nft_table *want, bool whole,
-                      struct wf_gw_apply_result *res)
+static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                      const struct wf_nft_table *want, bool whole, struct wf_gw_apply_result *res)
 {
-	struct wf_nft_batch *b = wf_nft_batch_new();
+	struct wf_nft_batch *b;
+	uint32_t genid;
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	/* Without a generation (an old kernel), the batch goes unguarded and the cache unused. */
+	b = wf_nft_genid(nft, &genid) ? wf_nft_batch_new() : wf_nft_batch_new_at(genid);
 	if (!b)
 		return -ENOMEM;
-	err = batch_anchor(nft, b, res);
+	err = batch_anchor(nft, b, cache, res);
 	if (!err && whole) {
+		if (cache)
+			wf_nft_cache_invalidate(&cache->table);
 		err = wf_nft_batch_replace_table(b, want);
 		res->table = WF_NFT_REPLACED;
 	} else if (!err) {
 		struct wf_nft_sync sync;
 
-		err = wf_nft_batch_sync_table(nft, b, want, &sync);
+		err = wf_nft_batch_sync_table(nft, b, want, cache ? &cache->table : NULL, &sync);
 		res->table = sync.change;
+		res->read_back = sync.read_back;
 		res->elements_added = sync.elements_added;
 		res->elements_removed = sync.elements_removed;
 	}
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(nft, b, &res->error);
+	if (cache) {
+		wf_nft_cache_settle(&cache->table, b, err);
+		cache->anchor_valid = !err && wf_nft_batch_genid_after(b, &cache->anchor_genid);
+	}
 	wf_nft_batch_free(b);
 	return err;
 }
 
-int wf_gw_apply(struct wf_nft *nft, const struct wf_nft_table *want, struct wf_gw_apply_result *res)
+void wf_gw_apply_cache_free(struct wf_gw_apply_cache *c)
 {
-	int err = apply_once(nft, want, false, res);
+	wf_nft_cache_free(&c->table);
+	c->anchor_valid = false;
+}
 
-	/* Element updates rest on the table read a moment ago; if someone changed it since,
-	 * they fail as a whole, and a replacement makes no assumption about what is there. */
-	if (err && res->table == WF_NFT_ELEMENTS)
-		err = apply_once(nft, want, true, res);
+int wf_gw_apply(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                const struct wf_nft_table *want, struct wf_gw_apply_result *res)
+{
+	bool whole = false;
+	int err;
+
+	for (int attempt = 0;; attempt++) {
+		err = apply_once(nft, cache, want, whole, res);
+		if (!err || attempt == 3)
+			break;
+		/* Someone committed between our reading and our commit: read again. Element
+		 * updates refused otherwise rest on a table that moved: replace it whole. */
+		if (err == -ERESTART)
+			continue;
+		if (res->table != WF_NFT_ELEMENTS || whole)
+			break;
+		whole = true;
+	}
 	if (err) {
 		res->table = WF_NFT_UNCHANGED;
 		res->anchor_written = false;

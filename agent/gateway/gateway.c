@@ -85,6 +85,7 @@ struct wf_gw_daemon {
 
 	struct event_base *base;
 	struct wf_nft *nft;
+	struct wf_gw_apply_cache apply_cache;
 	struct wf_conntrack *ct; /* NULL: no conntrack access, stale entries stay */
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
@@ -168,7 +169,7 @@ static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
 		snprintf(why, whylen, "cannot render the ruleset: %s", strerror(-err));
 		return err;
 	}
-	err = wf_gw_apply(d->nft, t, res);
+	err = wf_gw_apply(d->nft, &d->apply_cache, t, res);
 	wf_nft_table_free(t);
 	wf_histogram_observe(&d->apply_seconds, now_seconds() - start);
 	d->applies++;
@@ -1160,6 +1161,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		event_free(d->drift_timer);
 	if (d->nft)
 		wf_nft_close(d->nft);
+	wf_gw_apply_cache_free(&d->apply_cache);
 	if (d->rtnl)
 		wf_rtnl_close(d->rtnl);
 	wf_conntrack_close(d->ct);

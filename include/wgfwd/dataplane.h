@@ -18,6 +18,7 @@
 
 struct wf_apply_result {
 	enum wf_nft_change nft;
+	bool read_back; /* the table was read from the kernel, not known from the last commit */
 	size_t elements_added, elements_removed;
 	size_t docker_user_changes;
 	int rule_changes, route_changes;

@@ -17,12 +17,23 @@
 struct wf_gw_apply_result {
 	enum wf_nft_change table;
 	bool anchor_written;
+	bool read_back; /* the table was read from the kernel, not known from the last commit */
 	size_t elements_added, elements_removed;
 	struct wf_nft_error error; /* filled when the commit failed */
 };
 
-int wf_gw_apply(struct wf_nft *nft, const struct wf_nft_table *want,
-                struct wf_gw_apply_result *res);
+/* What the last apply committed, so that the next need not read the kernel while nobody has
+ * committed anything since (see nft_sync.h). Zero-initialise it. */
+struct wf_gw_apply_cache {
+	struct wf_nft_cache table;
+	bool anchor_valid;
+	uint32_t anchor_genid;
+};
+
+void wf_gw_apply_cache_free(struct wf_gw_apply_cache *c);
+/* `cache` may be NULL: then the kernel is read every time. */
+int wf_gw_apply(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                const struct wf_nft_table *want, struct wf_gw_apply_result *res);
 /* Deletes the owned table if it exists (the anchor stays). */
 int wf_gw_remove_table(struct wf_nft *nft, struct wf_nft_error *err);
 

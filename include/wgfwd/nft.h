@@ -214,6 +214,15 @@ void wf_nft_close(struct wf_nft *n);
  * refused by wf_nft_commit; a batch is committed once. */
 struct wf_nft_batch;
 struct wf_nft_batch *wf_nft_batch_new(void);
+/* A batch the kernel refuses whole, with -ERESTART, if the ruleset's generation (see
+ * wf_nft_genid) is no longer `genid` when it commits: so a batch built on what was read at
+ * that generation cannot land on top of someone else's change. */
+struct wf_nft_batch *wf_nft_batch_new_at(uint32_t genid);
+/* Whether the batch is guarded, and the generation it was built against. */
+bool wf_nft_batch_guarded(const struct wf_nft_batch *b, uint32_t *genid);
+/* The generation the ruleset is at once a guarded batch committed (or, empty, was not sent):
+ * false for an unguarded or uncommitted batch. */
+bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid);
 void wf_nft_batch_free(struct wf_nft_batch *b);
 /* Create-or-replace: the table is deleted (if present) and rebuilt inside the same batch. */
 int wf_nft_batch_replace_table(struct wf_nft_batch *b, const struct wf_nft_table *t);
@@ -237,6 +246,8 @@ int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error 
  * Rules carry handle, comment and digest, not items: compare them with wf_nft_rule_equal.
  * Returns -ENOENT when the table does not exist. */
 int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct wf_nft_table **out);
+/* The ruleset generation: the kernel advances it with every committed transaction, anyone's. */
+int wf_nft_genid(struct wf_nft *n, uint32_t *genid);
 /* Rules of one chain of any table, e.g. to find our rule in DOCKER-USER. -ENOENT if absent.
  * *rules is one allocation: free() it. Read-back rules carry handle, comment and digest only. */
 int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, const char *chain,

@@ -11,7 +11,20 @@
  * missing from `want` (or with other data) go to `del`. `add` and `del` get the set's name and
  * types and must be cleared with wf_nft_set_clear_elems (nft.h). */
 int wf_nft_set_diff(const struct wf_nft_set *have, const struct wf_nft_set *want,
-		    struct wf_nft_set *add, struct wf_nft_set *del);
+                    struct wf_nft_set *add, struct wf_nft_set *del);
+/* A set's elements as fixed-size records (key then data, encoded as the kernel stores them),
+ * sorted: two indexes diff in one walk, and an index can stand for a set already applied. */
+struct wf_nft_elem_index {
+	struct wf_nft_set set; /* name and types; no elements */
+	uint8_t *recs;
+	size_t n, rec_len, key_len;
+};
+int wf_nft_elem_index_build(const struct wf_nft_set *s, struct wf_nft_elem_index *ix);
+void wf_nft_elem_index_free(struct wf_nft_elem_index *ix);
+/* As wf_nft_set_diff, between indexes of sets with the same types. */
+int wf_nft_elem_index_diff(const struct wf_nft_elem_index *have,
+                           const struct wf_nft_elem_index *want, struct wf_nft_set *add,
+                           struct wf_nft_set *del);
 /* Same chains, sets (names and types) and rules; elements are not compared. */
 bool wf_nft_table_same_shape(const struct wf_nft_table *have, const struct wf_nft_table *want);
 bool wf_nft_value_equal(const struct wf_nft_value *a, const struct wf_nft_value *b);

@@ -1,12 +1,21 @@
 /* Bringing one owned table in the kernel to a wanted state, inside a caller's batch: nothing
  * when it already matches, element updates when only set/map elements differ, otherwise a
- * whole replacement. Shared by both daemons; reads the kernel, writes only into the batch. */
+ * whole replacement. Shared by both daemons; reads the kernel, writes only into the batch.
+ *
+ * Reading a table of 10,000 elements back costs tens of milliseconds, a commit a tenth of
+ * one. So a daemon keeps what it last wrote (struct wf_nft_cache) and compares with that
+ * while the ruleset generation says nobody committed anything since; its batches are
+ * guarded by that generation (wf_nft_batch_new_at), so a change slipped in between makes
+ * the kernel refuse the batch rather than apply element updates to a table that moved. */
 #ifndef WGFWD_NFT_SYNC_H
 #define WGFWD_NFT_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <wgfwd/nft.h>
+#include <wgfwd/nft_diff.h>
 
 enum wf_nft_change {
 	WF_NFT_UNCHANGED,
@@ -17,11 +26,36 @@ enum wf_nft_change {
 struct wf_nft_sync {
 	enum wf_nft_change change;
 	size_t elements_added, elements_removed;
+	bool read_back; /* the kernel's table was read (no usable cache) */
 };
 
-/* Adds to `b` what turns the kernel's table into `want`. Element updates rest on the table as
- * read now: if the commit then fails, the caller may retry with wf_nft_batch_replace_table. */
+/* The table as last committed by its owner: shape (chains, rules, set headers) and sorted
+ * elements, and the generation the ruleset was at right after. Zero-initialise it. */
+struct wf_nft_table_cache {
+	struct wf_nft_table *shape;
+	struct wf_nft_elem_index *sets; /* one per shape->sets[i] */
+	uint32_t genid;
+	bool valid;
+};
+
+struct wf_nft_cache {
+	struct wf_nft_table_cache applied, pending;
+};
+
+void wf_nft_cache_free(struct wf_nft_cache *c);
+/* Forget what was applied: the next sync reads the kernel. */
+void wf_nft_cache_invalidate(struct wf_nft_cache *c);
+/* After the commit of a batch that carried a sync with this cache: on success the table the
+ * sync wanted becomes the applied one, at the generation the commit left; otherwise
+ * nothing is known any more. */
+void wf_nft_cache_settle(struct wf_nft_cache *c, const struct wf_nft_batch *b, int commit_err);
+
+/* Adds to `b` what turns the kernel's table into `want`. With a cache (may be NULL) and a
+ * guarded batch at the cache's generation, the kernel is not read. Element updates rest on
+ * the table as known now: if the commit then fails, the caller may retry with
+ * wf_nft_batch_replace_table. */
 int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
-                            const struct wf_nft_table *want, struct wf_nft_sync *res);
+                            const struct wf_nft_table *want, struct wf_nft_cache *cache,
+                            struct wf_nft_sync *res);
 
 #endif

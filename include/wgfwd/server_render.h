@@ -27,16 +27,16 @@
 #include <wgfwd/rtnl.h>
 #include <wgfwd/state.h>
 
-#define WF_SERVER_TABLE        "wgfwd"
-#define WF_SERVER_MAP4         "fwd4"
-#define WF_SERVER_MAP6         "fwd6"
-#define WF_SERVER_HAIRPIN4     "gateway_public4"
-#define WF_SERVER_HAIRPIN6     "gateway_public6"
-#define WF_DEFAULT_TABLE       51820
-#define WF_DEFAULT_FWMARK      0x77660001u
+#define WF_SERVER_TABLE         "wgfwd"
+#define WF_SERVER_MAP4          "fwd4"
+#define WF_SERVER_MAP6          "fwd6"
+#define WF_SERVER_HAIRPIN4      "gateway_public4"
+#define WF_SERVER_HAIRPIN6      "gateway_public6"
+#define WF_DEFAULT_TABLE        51820
+#define WF_DEFAULT_FWMARK       0x77660001u
 #define WF_DEFAULT_HAIRPIN_MARK 0x77660002u
-#define WF_DEFAULT_RULE_PRIO   10000
-#define WF_GATEWAY_ADDRS_MAX   8
+#define WF_DEFAULT_RULE_PRIO    10000
+#define WF_GATEWAY_ADDRS_MAX    8
 
 struct wf_server_params {
 	char tunnel_ifname[IF_NAMESIZE];
@@ -44,7 +44,7 @@ struct wf_server_params {
 	uint32_t fwmark;       /* conntrack/packet mark of flows that came through the tunnel */
 	uint32_t hairpin_mark; /* conntrack mark of hairpin flows (replies stay local) */
 	uint32_t rule_priority;
-	bool docker_user;      /* accept tunnel DNAT flows in Docker's DOCKER-USER chain */
+	bool docker_user; /* accept tunnel DNAT flows in Docker's DOCKER-USER chain */
 	/* The server's own tunnel addresses: host services answering tunnel clients. */
 	bool has_tunnel_ip4, has_tunnel_ip6;
 	struct in_addr tunnel_ip4;
@@ -61,12 +61,15 @@ struct wf_server_params {
 	size_t n_gateway_ip6;
 };
 
+/* Room for our rules in Docker's chains, both families. */
+#define WF_SERVER_DOCKER_USER_MAX 4
+
 struct wf_server_plan {
 	struct wf_nft_table *table;
 	/* Rules placed in Docker's DOCKER-USER chains (not owned: found by shape); each rule's
 	 * family says which: `ip filter` or `ip6 filter`. Where Docker made no IPv6 DOCKER-USER
 	 * (20.10 with ip6tables), the IPv6 ones go at the top of `ip6 filter FORWARD`. */
-	struct wf_nft_rule docker_user[4];
+	struct wf_nft_rule docker_user[WF_SERVER_DOCKER_USER_MAX];
 	size_t n_docker_user;
 	struct wf_rule *rules;
 	size_t n_rules;
@@ -76,7 +79,7 @@ struct wf_server_plan {
 
 void wf_server_params_default(struct wf_server_params *p);
 int wf_server_render(const struct wf_server_params *p, const struct wf_desired *d,
-		     struct wf_server_plan *out);
+                     struct wf_server_plan *out);
 void wf_server_plan_free(struct wf_server_plan *plan);
 
 /* Docker's chain and the table it lives in (iptables-nft's `ip filter` / `ip6 filter`). */

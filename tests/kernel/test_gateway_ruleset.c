@@ -23,6 +23,7 @@
 
 struct fixture {
 	struct wf_nft *nft;
+	struct wf_gw_apply_cache cache;
 	struct wf_gw_config cfg;
 	struct wf_gw_params params;
 	struct wf_gw_state state;
@@ -167,6 +168,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	wf_nft_close(f->nft);
+	wf_gw_apply_cache_free(&f->cache);
 	wf_gw_state_free(&f->state);
 	wf_gw_config_free(&f->cfg);
 	free(f);
@@ -193,7 +195,7 @@ static void apply(struct fixture *f, struct wf_gw_apply_result *res)
 	int err;
 
 	assert_int_equal(wf_gw_render(&f->params, &f->cfg, &f->state, &t), 0);
-	err = wf_gw_apply(f->nft, t, res);
+	err = wf_gw_apply(f->nft, &f->cache, t, res);
 	if (err)
 		fail_msg("apply: %s: %s (%s)", strerror(-err), res->error.what, res->error.detail);
 	wf_nft_table_free(t);

@@ -19,6 +19,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #include "wgfwd/nft.h"
+#include "wgfwd/nft_sync.h"
 
 #define TABLE "wfnft-test"
 
@@ -861,6 +862,108 @@ static void empty_batch_commits_nothing(void **state)
 	commit_ok(b);
 }
 
+static uint32_t genid_now(void)
+{
+	uint32_t g;
+
+	assert_int_equal(wf_nft_genid(nft, &g), 0);
+	return g;
+}
+
+static void every_commit_advances_the_generation_by_one(void **state)
+{
+	struct wf_nft_table *t = every_item_table();
+	uint32_t before = genid_now(), after;
+	struct wf_nft_batch *b;
+
+	replace_ok(t);
+	assert_int_equal(genid_now(), before + 1);
+	b = wf_nft_batch_new_at(before + 1);
+	assert_int_equal(wf_nft_batch_replace_table(b, t), 0);
+	assert_int_equal(wf_nft_commit(nft, b, &(struct wf_nft_error){0}), 0);
+	assert_true(wf_nft_batch_genid_after(b, &after));
+	assert_int_equal(after, genid_now());
+	wf_nft_batch_free(b);
+	wf_nft_table_free(t);
+}
+
+static void guarded_batch_is_refused_after_another_commit(void **state)
+{
+	struct wf_nft_table *t = every_item_table(), *k;
+	struct wf_nft_set change = dnat4_map();
+	struct wf_nft_elem added = dnat4_elem(17, 5000, "192.0.2.8", 5001);
+	struct wf_nft_error err;
+	struct wf_nft_batch *b;
+	uint32_t g, after;
+
+	replace_ok(t);
+	g = genid_now();
+	b = wf_nft_batch_new_at(g);
+	assert_int_equal(wf_nft_set_add_elem(&change, &added), 0);
+	assert_int_equal(wf_nft_batch_add_elems(b, NFPROTO_INET, TABLE, &change), 0);
+	free(run("nft add table ip someone_else"));
+	assert_int_equal(wf_nft_commit(nft, b, &err), -ERESTART);
+	assert_false(wf_nft_batch_genid_after(b, &after));
+	k = read_back();
+	assert_true(wf_nft_table_equal(k, t)); /* the element did not land */
+	wf_nft_table_free(k);
+	wf_nft_batch_free(b);
+	wf_nft_set_clear_elems(&change);
+	wf_nft_table_free(t);
+}
+
+/* The sync reads the kernel only when someone else committed since its last commit, and then
+ * repairs what they changed in our table. */
+static void cached_sync_reads_back_only_after_another_commit(void **state)
+{
+	struct wf_nft_table *t = every_item_table(), *k;
+	struct wf_nft_set *s = wf_nft_table_find_set(t, "dnat4");
+	struct wf_nft_elem added = dnat4_elem(17, 5000, "192.0.2.8", 5001);
+	struct wf_nft_cache cache = {0};
+	struct wf_nft_sync res;
+
+	for (int round = 0; round < 4; round++) {
+		struct wf_nft_batch *b;
+		int err;
+
+		if (round == 2)
+			assert_int_equal(wf_nft_set_add_elem(s, &added), 0);
+		if (round == 3)
+			free(run("nft delete element inet " TABLE " dnat4 '{ udp . 5000 }'"));
+		b = wf_nft_batch_new_at(genid_now());
+		assert_int_equal(wf_nft_batch_sync_table(nft, b, t, &cache, &res), 0);
+		switch (round) {
+		case 0: /* nothing known yet: read, and the table is missing */
+			assert_true(res.read_back);
+			assert_int_equal(res.change, WF_NFT_REPLACED);
+			break;
+		case 1: /* our own commit since: nothing to read, nothing to do */
+			assert_false(res.read_back);
+			assert_int_equal(res.change, WF_NFT_UNCHANGED);
+			break;
+		case 2:
+			assert_false(res.read_back);
+			assert_int_equal(res.change, WF_NFT_ELEMENTS);
+			assert_int_equal(res.elements_added, 1);
+			break;
+		case 3: /* someone removed an element: the generation moved, the kernel is read */
+			assert_true(res.read_back);
+			assert_int_equal(res.change, WF_NFT_ELEMENTS);
+			assert_int_equal(res.elements_added, 1);
+			break;
+		}
+		err = wf_nft_batch_size(b) ? wf_nft_commit(nft, b, &(struct wf_nft_error){0}) : 0;
+		assert_int_equal(err, 0);
+		wf_nft_cache_settle(&cache, b, err);
+		wf_nft_batch_free(b);
+		k = read_back();
+		assert_true(wf_nft_table_equal(k, t));
+		wf_nft_table_free(k);
+	}
+	wf_nft_cache_free(&cache);
+	wf_nft_table_free(t);
+}
+
 static int open_socket(void **state)
 {
 	return wf_nft_open(&nft);
@@ -893,6 +996,9 @@ int main(void)
 	    cmocka_unit_test_setup(deleting_a_table_works_whether_or_not_it_exists, reset),
 	    cmocka_unit_test_setup(tables_of_other_owners_are_untouched, reset),
 	    cmocka_unit_test_setup(empty_batch_commits_nothing, reset),
+	    cmocka_unit_test_setup(every_commit_advances_the_generation_by_one, reset),
+	    cmocka_unit_test_setup(guarded_batch_is_refused_after_another_commit, reset),
+	    cmocka_unit_test_setup(cached_sync_reads_back_only_after_another_commit, reset),
 	};
 
 	if (unshare(CLONE_NEWNET)) {

@@ -12,10 +12,10 @@
 static struct wf_nft_set map4(void)
 {
 	struct wf_nft_set s = {.name = "fwd4",
-			       .key = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE},
-			       .n_key = 2,
-			       .data = {WF_NFT_T_IPV4_ADDR, WF_NFT_T_INET_SERVICE},
-			       .n_data = 2};
+	                       .key = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE},
+	                       .n_key = 2,
+	                       .data = {WF_NFT_T_IPV4_ADDR, WF_NFT_T_INET_SERVICE},
+	                       .n_data = 2};
 	return s;
 }
 
@@ -114,14 +114,65 @@ static void values_compare_by_their_type_only(void **state)
 	assert_false(wf_nft_value_equal(&a, &b));
 }
 
+/* Ports sort numerically whatever the host's byte order: 256 is 0x0100, 255 is 0x00ff. */
+static void index_is_in_numeric_key_order(void **state)
+{
+	struct wf_nft_set s = map4();
+	struct wf_nft_elem_index ix;
+	uint16_t ports[] = {256, 255, 1, 65535, 8080};
+	uint16_t expect[] = {1, 255, 256, 8080, 65535};
+
+	for (size_t i = 0; i < 5; i++)
+		put(&s, ports[i], "172.18.0.2", 80);
+	assert_int_equal(wf_nft_elem_index_build(&s, &ix), 0);
+	assert_int_equal(ix.n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		const uint8_t *port = ix.recs + i * ix.rec_len + 4; /* after the padded protocol */
+
+		assert_int_equal(port[0] << 8 | port[1], expect[i]);
+	}
+	wf_nft_elem_index_free(&ix);
+	wf_nft_set_clear_elems(&s);
+}
+
+/* What an index diff hands back decodes to the elements that went in. */
+static void index_diff_returns_the_elements_themselves(void **state)
+{
+	struct wf_nft_set have = map4(), want = map4(), add, del;
+	struct wf_nft_elem_index h, w;
+
+	put(&have, 80, "172.18.0.2", 80);
+	put(&have, 25, "172.18.0.3", 2525);
+	put(&want, 80, "172.18.0.2", 80);
+	put(&want, 587, "172.18.0.3", 587);
+	assert_int_equal(wf_nft_elem_index_build(&have, &h), 0);
+	assert_int_equal(wf_nft_elem_index_build(&want, &w), 0);
+	assert_int_equal(wf_nft_elem_index_diff(&h, &w, &add, &del), 0);
+	assert_int_equal(add.n_elems, 1);
+	assert_int_equal(del.n_elems, 1);
+	assert_true(wf_nft_value_equal(&add.elems[0].key[1], &want.elems[1].key[1]));
+	assert_true(wf_nft_value_equal(&add.elems[0].data[0], &want.elems[1].data[0]));
+	assert_true(wf_nft_value_equal(&del.elems[0].key[1], &have.elems[1].key[1]));
+	assert_true(wf_nft_value_equal(&del.elems[0].data[1], &have.elems[1].data[1]));
+	assert_string_equal(add.name, "fwd4");
+	wf_nft_set_clear_elems(&add);
+	wf_nft_set_clear_elems(&del);
+	wf_nft_elem_index_free(&h);
+	wf_nft_elem_index_free(&w);
+	wf_nft_set_clear_elems(&have);
+	wf_nft_set_clear_elems(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(equal_sets_have_no_difference),
-		cmocka_unit_test(one_new_forward_is_one_added_element),
-		cmocka_unit_test(retargeted_forward_is_deleted_and_added),
-		cmocka_unit_test(removed_forward_is_one_deleted_element),
-		cmocka_unit_test(values_compare_by_their_type_only),
+	    cmocka_unit_test(equal_sets_have_no_difference),
+	    cmocka_unit_test(one_new_forward_is_one_added_element),
+	    cmocka_unit_test(retargeted_forward_is_deleted_and_added),
+	    cmocka_unit_test(removed_forward_is_one_deleted_element),
+	    cmocka_unit_test(values_compare_by_their_type_only),
+	    cmocka_unit_test(index_is_in_numeric_key_order),
+	    cmocka_unit_test(index_diff_returns_the_elements_themselves),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
