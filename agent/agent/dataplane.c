@@ -204,24 +204,27 @@ static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan,
 	return err;
 }
 
+struct nft_attempt {
+	struct wf_dataplane *dp;
+	const struct wf_server_plan *plan;
+	struct wf_apply_result *res;
+};
+
+static int nft_attempt(void *ctx, bool whole, enum wf_nft_change *change)
+{
+	struct nft_attempt *a = ctx;
+	int err = apply_nft(a->dp, a->plan, whole, a->res);
+
+	*change = a->res->nft;
+	return err;
+}
+
 int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
                        struct wf_apply_result *res)
 {
-	bool whole = false;
-	int err;
+	struct nft_attempt a = {dp, plan, res};
+	int err = wf_nft_apply_retrying(nft_attempt, &a);
 
-	for (int attempt = 0;; attempt++) {
-		err = apply_nft(dp, plan, whole, res);
-		if (!err || attempt == 3)
-			break;
-		/* Someone committed between our reading and our commit: read again. Element
-		 * updates refused otherwise: rebuild the table rather than trust what was read. */
-		if (err == -ERESTART)
-			continue;
-		if (res->nft != WF_NFT_ELEMENTS || whole)
-			break;
-		whole = true;
-	}
 	if (err)
 		return err;
 

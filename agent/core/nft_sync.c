@@ -165,3 +165,22 @@ out:
 	}
 	return err;
 }
+
+int wf_nft_apply_retrying(wf_nft_attempt_fn attempt, void *ctx)
+{
+	bool whole = false;
+	int err;
+
+	for (int n = 0;; n++) {
+		enum wf_nft_change change = WF_NFT_REPLACED;
+
+		err = attempt(ctx, whole, &change);
+		if (!err || n == 3)
+			return err;
+		if (err == -ERESTART)
+			continue;
+		if (change != WF_NFT_ELEMENTS || whole)
+			return err;
+		whole = true;
+	}
+}

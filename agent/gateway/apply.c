@@ -73,24 +73,28 @@ void wf_gw_apply_cache_free(struct wf_gw_apply_cache *c)
 	c->anchor_valid = false;
 }
 
+struct attempt_ctx {
+	struct wf_nft *nft;
+	struct wf_gw_apply_cache *cache;
+	const struct wf_nft_table *want;
+	struct wf_gw_apply_result *res;
+};
+
+static int attempt(void *ctx, bool whole, enum wf_nft_change *change)
+{
+	struct attempt_ctx *a = ctx;
+	int err = apply_once(a->nft, a->cache, a->want, whole, a->res);
+
+	*change = a->res->table;
+	return err;
+}
+
 int wf_gw_apply(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
                 const struct wf_nft_table *want, struct wf_gw_apply_result *res)
 {
-	bool whole = false;
-	int err;
+	struct attempt_ctx a = {nft, cache, want, res};
+	int err = wf_nft_apply_retrying(attempt, &a);
 
-	for (int attempt = 0;; attempt++) {
-		err = apply_once(nft, cache, want, whole, res);
-		if (!err || attempt == 3)
-			break;
-		/* Someone committed between our reading and our commit: read again. Element
-		 * updates refused otherwise rest on a table that moved: replace it whole. */
-		if (err == -ERESTART)
-			continue;
-		if (res->table != WF_NFT_ELEMENTS || whole)
-			break;
-		whole = true;
-	}
 	if (err) {
 		res->table = WF_NFT_UNCHANGED;
 		res->anchor_written = false;

@@ -58,4 +58,12 @@ int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
                             const struct wf_nft_table *want, struct wf_nft_cache *cache,
                             struct wf_nft_sync *res);
 
+/* One attempt of a daemon's apply: `whole` asks it to replace the table rather than sync it;
+ * it says in *change which way it went. */
+typedef int (*wf_nft_attempt_fn)(void *ctx, bool whole, enum wf_nft_change *change);
+/* Runs attempts until one commits: again after -ERESTART (someone committed between reading
+ * and committing: read again), whole after refused element updates (they rested on a table
+ * that moved). Gives up after a few. */
+int wf_nft_apply_retrying(wf_nft_attempt_fn attempt, void *ctx);
+
 #endif
