@@ -1,7 +1,6 @@
 #include <wgfwd/dataplane.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include <wgfwd/log.h>
+#include <wgfwd/sysctl.h>
 #include <wgfwd/util.h>
 
 /* Our DOCKER-USER rules as last committed: while the ruleset generation is the one they were
@@ -282,40 +282,12 @@ int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params 
 	return err;
 }
 
-static int sysctl_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int sysctl_write(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 /* Ensures `path` holds one of the accepted values, writing `fix_to` when allowed. */
 static int sysctl_ensure(const char *path, const char *accepted, const char *fix_to, bool fix,
                          const char *why)
 {
 	char cur[32];
-	int err = sysctl_read(path, cur, sizeof(cur));
+	int err = wf_sysctl_read(path, cur, sizeof(cur));
 
 	if (err) {
 		log_warn("cannot read %s: %s", path, strerror(-err));
@@ -327,7 +299,7 @@ static int sysctl_ensure(const char *path, const char *accepted, const char *fix
 		log_warn("%s is %s; %s (set it to %s)", path, cur, why, fix_to);
 		return -EINVAL;
 	}
-	err = sysctl_write(path, fix_to);
+	err = wf_sysctl_write(path, fix_to);
 	if (err) {
 		log_error("cannot set %s to %s (%s): %s", path, fix_to, why, strerror(-err));
 		return err;
@@ -351,7 +323,7 @@ int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix)
 	if (access(path, F_OK) == 0) {
 		char all[8] = "";
 
-		sysctl_read("/proc/sys/net/ipv4/conf/all/rp_filter", all, sizeof(all));
+		wf_sysctl_read("/proc/sys/net/ipv4/conf/all/rp_filter", all, sizeof(all));
 		if (all[0] == '1')
 			err |= sysctl_ensure(path, "2", "2", fix,
 			                     "loose reverse-path filtering on the tunnel");

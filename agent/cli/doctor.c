@@ -12,6 +12,7 @@
 #include <wgfwd/cli.h>
 #include <wgfwd/rtnl.h>
 #include <wgfwd/server_render.h>
+#include <wgfwd/sysctl.h>
 
 struct doctor {
 	int failures, warnings;
@@ -30,23 +31,10 @@ static void report(struct doctor *d, int level, const char *what, const char *ad
 		d->failures++;
 }
 
-static int read_sysctl(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	int v = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static void check_forwarding(struct doctor *d)
 {
-	int v4 = read_sysctl("/proc/sys/net/ipv4/ip_forward");
-	int v6 = read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding");
+	int v4 = wf_sysctl_read_int("/proc/sys/net/ipv4/ip_forward");
+	int v6 = wf_sysctl_read_int("/proc/sys/net/ipv6/conf/all/forwarding");
 
 	report(d, v4 == 1 ? 0 : 2, v4 == 1 ? "IPv4 forwarding is on" : "IPv4 forwarding is off",
 	       "sysctl -w net.ipv4.ip_forward=1 (the daemons set it at start unless told not to)");
@@ -72,8 +60,8 @@ static void check_interface(struct doctor *d, struct wf_rtnl *rt, const char *if
 		       "fragment (the MSS clamp follows the route MTU)");
 	}
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
-	all = read_sysctl("/proc/sys/net/ipv4/conf/all/rp_filter");
-	one = read_sysctl(path);
+	all = wf_sysctl_read_int("/proc/sys/net/ipv4/conf/all/rp_filter");
+	one = wf_sysctl_read_int(path);
 	if ((all > one ? all : one) == 1) {
 		snprintf(what, sizeof(what), "strict reverse-path filtering on %s", ifname);
 		report(d, 2, what,

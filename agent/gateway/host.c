@@ -14,46 +14,19 @@
 #include <unistd.h>
 
 #include <wgfwd/log.h>
-
-static int sysctl_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int sysctl_write(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
+#include <wgfwd/sysctl.h>
 
 /* Sets path to want unless it already holds it; logs what changed and why. */
 static int sysctl_set(const char *path, const char *want, const char *why)
 {
 	char cur[32];
-	int err = sysctl_read(path, cur, sizeof(cur));
+	int err = wf_sysctl_read(path, cur, sizeof(cur));
 
 	if (err)
 		return err;
 	if (!strcmp(cur, want))
 		return 0;
-	err = sysctl_write(path, want);
+	err = wf_sysctl_write(path, want);
 	if (err) {
 		log_error("cannot set %s to %s (%s): %s", path, want, why, strerror(-err));
 		return err;
@@ -74,7 +47,7 @@ int wf_gw_enable_forwarding(const char *public_ifname)
 		return err;
 	}
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", public_ifname);
-	if (sysctl_read(path, cur, sizeof(cur)) == 0 && !strcmp(cur, "1"))
+	if (wf_sysctl_read(path, cur, sizeof(cur)) == 0 && !strcmp(cur, "1"))
 		sysctl_set(path, "2",
 		           "keep accepting router advertisements once IPv6 forwarding is on");
 	err = sysctl_set("/proc/sys/net/ipv6/conf/all/forwarding", "1",
