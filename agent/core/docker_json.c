@@ -326,39 +326,58 @@ static int parse_summary(struct json_object *row, size_t idx, struct wf_docker_s
 	return 0;
 }
 
-int wf_docker_parse_list(const char *json, size_t len, struct wf_docker_summaries *out,
-                         char err[WF_DOCKER_ERR_MAX])
+/* A document that is an array of `what`, each item parsed into the next of *v (item_size
+ * bytes each). On failure *n counts the items to clear, the failed one included. */
+typedef int (*item_parse_fn)(struct json_object *item, size_t idx, void *out, char *err);
+
+static int parse_array(const char *json, size_t len, const char *what, size_t item_size,
+                       item_parse_fn parse, void **v, size_t *n, char err[WF_DOCKER_ERR_MAX])
 {
 	struct json_object *root;
-	size_t n;
+	size_t count;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
+	*v = NULL;
+	*n = 0;
 	ret = parse_document(json, len, &root, err);
 	if (ret)
 		return ret;
 	if (!json_object_is_type(root, json_type_array)) {
-		ret = fail(err, "containers: expected an array, got %s", type_name(root));
+		ret = fail(err, "%s: expected an array, got %s", what, type_name(root));
 		goto out;
 	}
-	n = json_object_array_length(root);
-	if (n) {
-		out->v = calloc(n, sizeof(*out->v));
-		if (!out->v) {
+	count = json_object_array_length(root);
+	if (count) {
+		*v = calloc(count, item_size);
+		if (!*v) {
 			ret = -ENOMEM;
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		out->n = i + 1;
-		ret = parse_summary(json_object_array_get_idx(root, i), i, &out->v[i], err);
-		if (ret)
-			goto out;
+	for (size_t i = 0; i < count && !ret; i++) {
+		*n = i + 1;
+		ret = parse(json_object_array_get_idx(root, i), i, (char *)*v + i * item_size, err);
 	}
 out:
+	json_object_put(root);
+	return ret;
+}
+
+static int parse_summary_item(struct json_object *item, size_t idx, void *out, char *err)
+{
+	return parse_summary(item, idx, out, err);
+}
+
+int wf_docker_parse_list(const char *json, size_t len, struct wf_docker_summaries *out,
+                         char err[WF_DOCKER_ERR_MAX])
+{
+	void *v;
+	int ret = parse_array(json, len, "containers", sizeof(*out->v), parse_summary_item, &v,
+	                      &out->n, err);
+
+	out->v = v;
 	if (ret)
 		wf_docker_summaries_clear(out);
-	json_object_put(root);
 	return ret;
 }
 
@@ -698,39 +717,21 @@ static int parse_net(struct json_object *o, size_t idx, struct wf_docker_net *ne
 	return 0;
 }
 
+static int parse_net_item(struct json_object *item, size_t idx, void *out, char *err)
+{
+	return parse_net(item, idx, out, err);
+}
+
 int wf_docker_parse_networks(const char *json, size_t len, struct wf_docker_networks *out,
                              char err[WF_DOCKER_ERR_MAX])
 {
-	struct json_object *root;
-	size_t n;
-	int ret;
+	void *v;
+	int ret =
+	    parse_array(json, len, "networks", sizeof(*out->v), parse_net_item, &v, &out->n, err);
 
-	memset(out, 0, sizeof(*out));
-	ret = parse_document(json, len, &root, err);
-	if (ret)
-		return ret;
-	if (!json_object_is_type(root, json_type_array)) {
-		ret = fail(err, "networks: expected an array, got %s", type_name(root));
-		goto out;
-	}
-	n = json_object_array_length(root);
-	if (n) {
-		out->v = calloc(n, sizeof(*out->v));
-		if (!out->v) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		out->n = i + 1;
-		ret = parse_net(json_object_array_get_idx(root, i), i, &out->v[i], err);
-		if (ret)
-			goto out;
-	}
-out:
+	out->v = v;
 	if (ret)
 		wf_docker_networks_clear(out);
-	json_object_put(root);
 	return ret;
 }
 
