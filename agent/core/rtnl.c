@@ -636,11 +636,11 @@ static int rule_list_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-int wf_rtnl_rule_list(struct wf_rtnl *r, int family, uint8_t protocol, struct wf_rule **out,
-                      size_t *n)
+/* Dumps `type` (rules or routes: both headers begin with the family byte) into `found`
+ * through cb, again when the kernel says the dump was interrupted by a change. */
+static int dump_list(struct wf_rtnl *r, uint16_t type, size_t hdr_len, int family, mnl_cb_t cb,
+                     void *filter, struct growing *found)
 {
-	struct rule_filter f = {
-	    .found.size = sizeof(struct wf_rule), .family = family, .protocol = protocol};
 	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int err = -EAGAIN;
 
@@ -648,19 +648,33 @@ int wf_rtnl_rule_list(struct wf_rtnl *r, int family, uint8_t protocol, struct wf
 		return -EINVAL;
 	for (int try = 0; try < DUMP_TRIES && err == -EAGAIN; try++) {
 		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-		struct fib_rule_hdr *frh;
+		uint8_t *hdr;
 
-		nlh->nlmsg_type = RTM_GETRULE;
+		nlh->nlmsg_type = type;
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-		frh->family = family;
-		f.found.n = 0;
-		err = rtnl_talk(r, nlh, rule_list_cb, &f);
+		hdr = mnl_nlmsg_put_extra_header(nlh, hdr_len);
+		hdr[0] = (uint8_t)family;
+		found->n = 0;
+		err = rtnl_talk(r, nlh, cb, filter);
 	}
 	if (err) {
-		free(f.found.items);
-		return err;
+		free(found->items);
+		found->items = NULL;
+		found->n = 0;
 	}
+	return err;
+}
+
+int wf_rtnl_rule_list(struct wf_rtnl *r, int family, uint8_t protocol, struct wf_rule **out,
+                      size_t *n)
+{
+	struct rule_filter f = {
+	    .found.size = sizeof(struct wf_rule), .family = family, .protocol = protocol};
+	int err = dump_list(r, RTM_GETRULE, sizeof(struct fib_rule_hdr), family, rule_list_cb, &f,
+	                    &f.found);
+
+	if (err)
+		return err;
 	*out = f.found.items;
 	*n = f.found.n;
 	return 0;
@@ -708,26 +722,11 @@ int wf_rtnl_route_list(struct wf_rtnl *r, int family, uint32_t table, uint8_t pr
 	                         .family = family,
 	                         .table = table,
 	                         .protocol = protocol};
-	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
-	int err = -EAGAIN;
+	int err =
+	    dump_list(r, RTM_GETROUTE, sizeof(struct rtmsg), family, route_list_cb, &f, &f.found);
 
-	if (family != AF_UNSPEC && !family_supported(family))
-		return -EINVAL;
-	for (int try = 0; try < DUMP_TRIES && err == -EAGAIN; try++) {
-		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-		struct rtmsg *rtm;
-
-		nlh->nlmsg_type = RTM_GETROUTE;
-		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-		rtm->rtm_family = family;
-		f.found.n = 0;
-		err = rtnl_talk(r, nlh, route_list_cb, &f);
-	}
-	if (err) {
-		free(f.found.items);
+	if (err)
 		return err;
-	}
 	*out = f.found.items;
 	*n = f.found.n;
 	return 0;
