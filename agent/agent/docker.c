@@ -51,6 +51,7 @@ struct request {
 	CURL *easy;
 	enum request_kind kind;
 	char *key;             /* inspect: the id or name asked for */
+	uint64_t deaths;       /* inspect: d->deaths when it was sent */
 	unsigned networks_seq; /* networks: how many network lists were asked for, this one too */
 	char *body;
 	size_t len, cap;
@@ -65,9 +66,14 @@ struct entry {
 	struct wf_container *c;      /* as last reported; NULL when not running */
 	struct wf_container *parked; /* inspected, on a network the list does not know yet */
 	unsigned parked_until;       /* the first network list that knows all it can know */
+	uint64_t parked_deaths;      /* d->deaths when the parked answer was asked for */
 	struct request *inflight;
 	bool want;  /* an event asks for an inspect */
 	bool again; /* an event came while an inspect was in flight: its answer is stale */
+	/* A die or destroy event newer than the list: report it gone without waiting for the
+	 * inspect, which Docker answers only once its teardown is done (~200 ms). */
+	bool dead;
+	uint64_t died; /* d->deaths at its last die or destroy event; 0: none */
 };
 
 enum phase {
@@ -105,6 +111,7 @@ struct wf_docker {
 	struct wf_docker_summaries list;
 	struct wf_docker_networks nets;
 	unsigned networks_seq;
+	uint64_t deaths; /* die and destroy events seen, all containers */
 	struct request *networks_req;
 	bool want_networks;
 	struct entry *entries;
@@ -231,10 +238,28 @@ static void entry_free(struct entry *e)
 	free(e);
 }
 
+/* An answer asked for before e's last death may still come, under e's id or under a name
+ * (a network_mode target): e must remember that death until then. */
+static bool stale_answer_pending(struct wf_docker *d, const struct entry *e)
+{
+	if (!e->died)
+		return false;
+	for (const struct request *r = d->requests; r; r = r->next) {
+		if (r->kind == REQ_INSPECT && r->deaths < e->died)
+			return true;
+	}
+	for (const struct entry *x = d->entries; x; x = x->next) {
+		if (x->parked && x->parked_deaths < e->died)
+			return true;
+	}
+	return false;
+}
+
 /* Drops e once nothing about it is reported or pending. */
 static void entry_forget_if_idle(struct wf_docker *d, struct entry *e)
 {
-	if (e->c || e->parked || e->inflight || e->want || e->again)
+	if (e->c || e->parked || e->inflight || e->want || e->again || e->dead ||
+	    stale_answer_pending(d, e))
 		return;
 	for (struct entry **pp = &d->entries; *pp; pp = &(*pp)->next) {
 		if (*pp == e) {
@@ -242,6 +267,16 @@ static void entry_forget_if_idle(struct wf_docker *d, struct entry *e)
 			entry_free(e);
 			return;
 		}
+	}
+}
+
+static void entries_forget_idle(struct wf_docker *d)
+{
+	struct entry *next;
+
+	for (struct entry *e = d->entries; e; e = next) {
+		next = e->next;
+		entry_forget_if_idle(d, e);
 	}
 }
 
@@ -324,6 +359,7 @@ static struct request *request_start(struct wf_docker *d, enum request_kind kind
 		goto fail;
 	r->d = d;
 	r->kind = kind;
+	r->deaths = d->deaths;
 	if (kind == REQ_NETWORKS)
 		r->networks_seq = ++d->networks_seq;
 	if (key && !(r->key = strdup(key)))
@@ -504,7 +540,8 @@ static void report_gone(struct wf_docker *d, struct entry *e)
 		d->ops.removed(d->ctx, e->id);
 }
 
-static void apply(struct wf_docker *d, struct entry *e, struct wf_container *c)
+/* c answers an inspect sent when d->deaths was `deaths`. */
+static void apply(struct wf_docker *d, struct entry *e, struct wf_container *c, uint64_t deaths)
 {
 	if (!c->running) {
 		wf_container_free(c);
@@ -521,6 +558,14 @@ static void apply(struct wf_docker *d, struct entry *e, struct wf_container *c)
 			return;
 		}
 		e = by_id;
+	}
+	if (deaths < e->died) {
+		/* Asked before the container's last death, answered after it: reporting it
+		 * running would bring back what the death took away. The inspect that death
+		 * asked for tells what it is now. */
+		log_debug("docker: dropping an answer about %s from before it stopped", c->name);
+		wf_container_free(c);
+		return;
 	}
 	if (c->netmode == WF_NETMODE_CONTAINER && c->netmode_target) {
 		struct entry *t = entry_find(d, c->netmode_target);
@@ -568,14 +613,11 @@ static void apply_parked(struct wf_docker *d, unsigned seq)
 			log_debug("docker: %s is on a network the engine no longer lists", c->name);
 		}
 		e->parked = NULL;
-		apply(d, e, c);
+		apply(d, e, c, e->parked_deaths);
 		if (d->phase == PHASE_WAITING)
 			return;
 	}
-	for (struct entry *e = d->entries; e; e = next) {
-		next = e->next;
-		entry_forget_if_idle(d, e);
-	}
+	entries_forget_idle(d);
 }
 
 static void finish_inspect(struct wf_docker *d, struct request *r, long code)
@@ -598,7 +640,10 @@ static void finish_inspect(struct wf_docker *d, struct request *r, long code)
 	e->parked = NULL;
 	if (code == 404) {
 		report_gone(d, e);
-		entry_forget_if_idle(d, e);
+		if (r->deaths < d->deaths)
+			entries_forget_idle(d);
+		else
+			entry_forget_if_idle(d, e);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -618,11 +663,17 @@ static void finish_inspect(struct wf_docker *d, struct request *r, long code)
 	if (wf_docker_networks_resolve(&d->nets, c)) {
 		e->parked = c;
 		e->parked_until = d->networks_seq + 1;
+		e->parked_deaths = r->deaths;
 		d->want_networks = true;
 		return;
 	}
-	apply(d, e, c);
-	if (d->phase != PHASE_WAITING)
+	apply(d, e, c, r->deaths);
+	if (d->phase == PHASE_WAITING)
+		return;
+	/* The last answer from before a death lets the dead entries go. */
+	if (r->deaths < d->deaths)
+		entries_forget_idle(d);
+	else
 		entry_forget_if_idle(d, e);
 }
 
@@ -772,6 +823,23 @@ http_error:
 	             message[0] ? ": " : "", message);
 }
 
+/* A container stopped (die) or went (destroy). An event newer than the list is news enough
+ * to drop the container at once; one from before it (the stream starts a second before the
+ * list) may be followed by a start the list already saw, so there the inspect decides. Either
+ * way the inspect confirms, and answers asked for before the death are dropped (apply). */
+static int note_death(struct wf_docker *d, const struct wf_docker_event *ev)
+{
+	int64_t list_ns = (int64_t)d->list_time.tv_sec * 1000000000 + d->list_time.tv_nsec;
+	struct entry *e = entry_get(d, ev->actor_id);
+
+	if (!e)
+		return -ENOMEM;
+	e->died = ++d->deaths;
+	if (ev->time_ns >= list_ns && e->c)
+		e->dead = true;
+	return want_inspect(d, ev->actor_id);
+}
+
 /* What an event means: mark, never act (this runs inside a curl write callback). */
 static int on_event(const struct wf_docker_event *ev, void *ctx)
 {
@@ -791,6 +859,8 @@ static int on_event(const struct wf_docker_event *ev, void *ctx)
 		    !is_referenced(d, ev->actor_id, ev->name))
 			return 0;
 		log_debug("docker: container %s %s", ev->name, ev->action);
+		if (!strcmp(ev->action, "die") || !strcmp(ev->action, "destroy"))
+			return note_death(d, ev);
 		return want_inspect(d, ev->actor_id);
 	}
 	if (ev->type == WF_DOCKER_EVENT_NETWORK) {
@@ -895,6 +965,11 @@ static void on_work(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	for (struct entry *e = d->entries; e; e = e->next) {
+		if (e->dead) {
+			e->dead = false;
+			log_debug("docker: %s stopped", e->c ? e->c->name : e->id);
+			report_gone(d, e);
+		}
 		if (e->want && !e->inflight) {
 			char *escaped = curl_easy_escape(NULL, e->id, 0);
 

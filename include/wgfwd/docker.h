@@ -7,7 +7,10 @@
  * with synced(), then follows the event stream from the time of the list (nothing falls in
  * the gap): an event about a followed container makes the client inspect it again, and it
  * reports changed() when the answer differs from what it reported last, or removed() once
- * the container stopped running or was removed. A stopped container is reported
+ * the container stopped running or was removed. A die or destroy event newer than the list
+ * reports removed() at once, without waiting for the inspect (Docker answers that only after
+ * its teardown, ~200 ms); the inspect then confirms, and no answer asked for before the death
+ * brings the container back (a later start does). A stopped container is reported
  * as removed, never as changed with running false: the consumer mirrors exactly the set
  * given by synced(), changed() and removed(). Reports of one container come in event order.
  *

@@ -76,6 +76,7 @@ struct fake {
 	unsigned networks_delay_ms;
 	struct timespec list_time; /* when the last list was served */
 	int versions, lists, streams, network_lists;
+	int delayed; /* answers held back, not sent yet */
 	char last_events_path[2048];
 	char last_list_path[2048];
 	/* a byte-at-a-time writer */
@@ -126,6 +127,7 @@ static void on_delayed(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	dl->c->f->delayed--;
 	if (conn_alive(dl->c->f, dl->c))
 		respond(dl->c, dl->status, dl->body);
 	event_free(dl->timer);
@@ -143,6 +145,7 @@ static void respond_later(struct conn *c, int status, char *body, unsigned ms)
 	dl->body = body;
 	dl->timer = evtimer_new(c->f->base, on_delayed, dl);
 	evtimer_add(dl->timer, &tv);
+	c->f->delayed++;
 }
 
 static char *inspect_json(const struct fake_container *fc)
@@ -395,7 +398,8 @@ static void fake_send_chunk(struct fake *f, const char *data, size_t len)
 	fake_send_raw(f, "\r\n", 2);
 }
 
-static char *container_event(const struct fake_container *fc, const char *action)
+static char *container_event_at(const struct fake_container *fc, const char *action,
+                                int64_t time_ns)
 {
 	char *s;
 	size_t inner = strlen(fc->labels) - 2;
@@ -403,20 +407,40 @@ static char *container_event(const struct fake_container *fc, const char *action
 	if (asprintf(&s,
 	             "{\"status\":\"%s\",\"id\":\"%s\",\"Type\":\"container\",\"Action\":\"%s\","
 	             "\"Actor\":{\"ID\":\"%s\",\"Attributes\":{\"name\":\"%s\"%s%.*s}},"
-	             "\"scope\":\"local\",\"time\":1714557600,\"timeNano\":1714557600000000001}\n",
+	             "\"scope\":\"local\",\"time\":%lld,\"timeNano\":%lld}\n",
 	             action, fc->id, action, fc->id, fc->name, inner ? "," : "", (int)inner,
-	             fc->labels + 1) < 0)
+	             fc->labels + 1, (long long)(time_ns / 1000000000), (long long)time_ns) < 0)
 		abort();
 	return s;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Stamped now, as the engine stamps what happens. */
+static char *container_event(const struct fake_container *fc, const char *action)
+{
+	return container_event_at(fc, action, now_ns());
+}
+
+static void fake_container_event_at(struct fake *f, const struct fake_container *fc,
+                                    const char *action, int64_t time_ns)
+{
+	char *ev = container_event_at(fc, action, time_ns);
+
+	fake_send_chunk(f, ev, strlen(ev));
+	free(ev);
 }
 
 static void fake_container_event(struct fake *f, const struct fake_container *fc,
                                  const char *action)
 {
-	char *ev = container_event(fc, action);
-
-	fake_send_chunk(f, ev, strlen(ev));
-	free(ev);
+	fake_container_event_at(f, fc, action, now_ns());
 }
 
 static void fake_network_event(struct fake *f, const char *action, const char *net_id,
@@ -800,6 +824,138 @@ static void later_event_wins_over_slower_earlier_inspect(void **state)
 	assert_string_equal(ip4_of(mirror_find(&w->rec, id_of('a')), 0), "172.18.0.41");
 }
 
+static void die_drops_the_container_before_its_inspect_answers(void **state)
+{
+	struct world *w = *state;
+	struct fake_container *a;
+	int before;
+
+	start_and_sync(w);
+	a = &w->f.c[0];
+	before = a->inspects;
+	/* The engine answers an inspect at a container's death once its teardown is done. */
+	a->running = false;
+	a->next_delay_ms = 400;
+	fake_container_event(&w->f, a, "die");
+	RUN_UNTIL(w, !mirror_find(&w->rec, id_of('a')));
+	assert_int_equal(w->rec.removed, 1);
+	RUN_UNTIL(w, a->inspects == before + 1);
+	assert_int_equal(w->f.delayed, 1);
+	/* The answer and the destroy after it only confirm. */
+	RUN_UNTIL(w, w->f.delayed == 0);
+	a->present = false;
+	fake_container_event(&w->f, a, "destroy");
+	run_for_ms(w, 100);
+	assert_null(mirror_find(&w->rec, id_of('a')));
+	assert_int_equal(w->rec.removed, 1);
+	assert_int_equal(w->rec.changed, 0);
+	assert_int_equal(w->rec.downs, 0);
+}
+
+static void start_after_die_brings_it_back_whatever_the_die_inspect_says(void **state)
+{
+	struct world *w = *state;
+	struct fake_container *a;
+	int before;
+
+	start_and_sync(w);
+	a = &w->f.c[0];
+	before = a->inspects;
+	a->running = false;
+	a->next_delay_ms = 300;
+	fake_container_event(&w->f, a, "die");
+	RUN_UNTIL(w, !mirror_find(&w->rec, id_of('a')) && a->inspects == before + 1);
+	/* Restarted while the die's inspect, which says stopped, is on its way. */
+	a->running = true;
+	snprintf(a->networks, sizeof(a->networks), WEB_AT("172.18.0.50"));
+	fake_container_event(&w->f, a, "start");
+	RUN_UNTIL(w, !strcmp(ip4_of(mirror_find(&w->rec, id_of('a')), 0), "172.18.0.50"));
+	RUN_UNTIL(w, w->f.delayed == 0);
+	run_for_ms(w, 50);
+	assert_string_equal(ip4_of(mirror_find(&w->rec, id_of('a')), 0), "172.18.0.50");
+	assert_int_equal(w->rec.removed, 1);
+	assert_int_equal(w->rec.changed, 1);
+}
+
+static void answer_waiting_for_the_network_list_does_not_undo_a_die(void **state)
+{
+	struct world *w = *state;
+	struct fake_container *a;
+	char networks[2048];
+	int lists;
+
+	start_and_sync(w);
+	snprintf(networks, sizeof(networks),
+	         "%.*s,{\"Name\":\"late\",\"Id\":\"" NET_NEW "\",\"Driver\":\"bridge\"}]",
+	         (int)strlen(w->f.networks) - 1, w->f.networks);
+	snprintf(w->f.networks, sizeof(w->f.networks), "%s", networks);
+	w->f.networks_delay_ms = 200;
+	lists = w->f.network_lists;
+	a = &w->f.c[0];
+	snprintf(a->networks, sizeof(a->networks),
+	         "{\"late\":{\"NetworkID\":\"" NET_NEW "\",\"IPAddress\":\"172.30.0.5\"}}");
+	fake_network_event(&w->f, "connect", NET_NEW, "late", a->id);
+	/* Its answer, still running, waits for the list of networks... */
+	RUN_UNTIL(w, w->f.network_lists == lists + 1);
+	/* ...when it dies, and the die's own inspect is slower than that list. */
+	a->running = false;
+	a->next_delay_ms = 400;
+	fake_container_event(&w->f, a, "die");
+	RUN_UNTIL(w, !mirror_find(&w->rec, id_of('a')));
+	RUN_UNTIL(w, w->f.delayed == 0);
+	run_for_ms(w, 50);
+	assert_null(mirror_find(&w->rec, id_of('a')));
+	assert_int_equal(w->rec.removed, 1);
+	assert_int_equal(w->rec.changed, 0);
+}
+
+static void answer_asked_by_name_before_a_die_does_not_undo_it(void **state)
+{
+	struct world *w = *state;
+	struct fake_container *delta, *e;
+	int before;
+
+	start_and_sync(w);
+	delta = &w->f.c[3];
+	before = delta->inspects;
+	/* A new container names delta as its namespace owner: delta is asked for by name. */
+	delta->next_delay_ms = 300;
+	e = fake_add(&w->f, 'e', "epsilon", LABEL_PORTS, "container:delta", "{}");
+	fake_container_event(&w->f, e, "start");
+	RUN_UNTIL(w, delta->inspects == before + 1);
+	/* That answer (running) is held back while delta dies and its own inspect says so. */
+	delta->running = false;
+	fake_container_event(&w->f, delta, "die");
+	RUN_UNTIL(w, !mirror_find(&w->rec, id_of('d')) && delta->inspects == before + 2);
+	RUN_UNTIL(w, w->f.delayed == 0);
+	run_for_ms(w, 50);
+	assert_null(mirror_find(&w->rec, id_of('d')));
+	assert_non_null(mirror_find(&w->rec, id_of('e')));
+	assert_int_equal(w->rec.removed, 1);
+}
+
+static void replayed_die_from_before_the_list_drops_nothing(void **state)
+{
+	struct world *w = *state;
+	struct fake_container *a;
+	int64_t list_ns;
+	int before;
+
+	start_and_sync(w);
+	a = &w->f.c[0];
+	before = a->inspects;
+	/* The stream starts a second before the list: a restart from then comes again, though
+	 * the list already has the container running. */
+	list_ns = (int64_t)w->f.list_time.tv_sec * 1000000000 + w->f.list_time.tv_nsec;
+	fake_container_event_at(&w->f, a, "die", list_ns - 500000000);
+	fake_container_event_at(&w->f, a, "start", list_ns - 400000000);
+	RUN_UNTIL(w, a->inspects > before);
+	run_for_ms(w, 100);
+	assert_non_null(mirror_find(&w->rec, id_of('a')));
+	assert_int_equal(w->rec.removed, 0);
+	assert_int_equal(w->rec.changed, 0);
+}
+
 static void container_on_network_created_after_the_list_gets_its_bridge(void **state)
 {
 	struct world *w = *state;
@@ -1031,6 +1187,11 @@ int main(void)
 	    T(events_of_unrelated_containers_are_not_inspected),
 	    T(namespace_owner_without_labels_is_followed),
 	    T(later_event_wins_over_slower_earlier_inspect),
+	    T(die_drops_the_container_before_its_inspect_answers),
+	    T(start_after_die_brings_it_back_whatever_the_die_inspect_says),
+	    T(answer_waiting_for_the_network_list_does_not_undo_a_die),
+	    T(answer_asked_by_name_before_a_die_does_not_undo_it),
+	    T(replayed_die_from_before_the_list_drops_nothing),
 	    T(container_on_network_created_after_the_list_gets_its_bridge),
 	    T(answer_waiting_for_the_network_list_does_not_outlive_a_later_one),
 	    T(event_dripped_byte_by_byte_is_read),
