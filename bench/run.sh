@@ -107,7 +107,7 @@ run_programming() {
 	done
 	echo
 	echo "# control-channel state message for N dual-stack forwards: $OUTDIR/wfb_apply ctlsize N"
-	for n in 1000 7000 7500 10000; do
+	for n in 1000 7000 7500 10000 16384 16385; do
 		"$OUTDIR/wfb_apply" ctlsize "$n"
 	done
 }

@@ -692,15 +692,18 @@ static void mode_ctflush(size_t k, size_t reps)
 	free(v);
 }
 
-/* Size of the control channel's state message (and its acknowledgement) for N dual-stack
- * forwards, against the frame limit. */
+/* The control messages for N dual-stack TCP forwards (as the agent sends them: every IPv4
+ * forward, then every IPv6 one), with the ack accepting all of them and with the ack refusing
+ * every IPv6 one for one reason (a peer without an IPv6 tunnel address), against the frame
+ * limit; and the time to encode and to decode the state. */
 static void mode_ctlsize(size_t n)
 {
-	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, a = {.type = WF_CTL_MSG_STATE_ACK};
-	char err[256] = "", aerr[256] = "";
-	size_t len = 0, alen = 0;
-	char *json = NULL, *ajson = NULL;
-	int ret, aret;
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, a = {.type = WF_CTL_MSG_STATE_ACK}, out;
+	char err[256] = "", aerr[256] = "", rerr[256] = "";
+	size_t len = 0, alen = 0, rlen = 0;
+	char *json = NULL, *ajson = NULL, *rjson = NULL;
+	double t0, enc_ms = 0, dec_ms = 0;
+	int ret, aret, rret;
 
 	m.state.generation = 1;
 	m.state.forwards = calloc(2 * n + 1, sizeof(*m.state.forwards));
@@ -712,20 +715,41 @@ static void mode_ctlsize(size_t n)
 	for (size_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(FIRST_PORT + i);
 
-		m.state.forwards[2 * i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port, port};
-		m.state.forwards[2 * i + 1] =
+		m.state.forwards[i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port, port};
+		m.state.forwards[n + i] =
 		    (struct wf_ctl_forward){IPPROTO_TCP, AF_INET6, port, port};
-		a.state_ack.forwards[2 * i].accepted = true;
-		a.state_ack.forwards[2 * i + 1].accepted = true;
+		a.state_ack.forwards[i].accepted = true;
+		a.state_ack.forwards[n + i].accepted = true;
 	}
 	m.state.n_forwards = a.state_ack.n_forwards = 2 * n;
+	t0 = now_ms();
 	ret = wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err));
+	enc_ms = now_ms() - t0;
+	if (ret == 0) {
+		t0 = now_ms();
+		if (wf_ctl_msg_decode(json, len, &out, err, sizeof(err)) < 0)
+			die(err, -EBADMSG);
+		dec_ms = now_ms() - t0;
+		wf_ctl_msg_clear(&out);
+	}
 	aret = wf_ctl_msg_encode(&a, &ajson, &alen, aerr, sizeof(aerr));
-	printf("%-34s n=%-6zu state %8zu bytes (%s)  ack %8zu bytes (%s)  limit %d bytes\n",
+	for (size_t i = 0; i < n; i++) {
+		a.state_ack.forwards[n + i].accepted = false;
+		snprintf(a.state_ack.forwards[n + i].reason, WF_CTL_REASON_MAX,
+		         "peer 192.168.160.2 has no IPv6 tunnel address");
+	}
+	rret = wf_ctl_msg_encode(&a, &rjson, &rlen, rerr, sizeof(rerr));
+	printf("%-34s n=%-6zu state %8zu bytes (%s)  ack %8zu bytes (%s)  ack refusing IPv6 %8zu "
+	       "bytes (%s)  limit %d bytes\n",
 	       "control message, dual-stack", n, len, ret ? strerror(-ret) : "ok", alen,
-	       aret ? strerror(-aret) : "ok", WF_CTL_MSG_MAX);
+	       aret ? strerror(-aret) : "ok", rlen, rret ? strerror(-rret) : "ok", WF_CTL_MSG_MAX);
+	if (ret == 0)
+		printf("%-34s n=%-6zu state encode %7.2f ms  decode %7.2f ms\n",
+		       "control message, dual-stack", n, enc_ms, dec_ms);
+	fflush(stdout);
 	free(json);
 	free(ajson);
+	free(rjson);
 	wf_ctl_msg_clear(&m);
 	wf_ctl_msg_clear(&a);
 }

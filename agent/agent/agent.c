@@ -511,6 +511,10 @@ static const char *gateway_state_of(const struct wf_agent *a, const struct wf_fo
 		*reason = a->gw.results[i].reason;
 		return "refused";
 	}
+	if (wf_gateway_link_state_error(a->link)[0]) {
+		*reason = wf_gateway_link_state_error(a->link);
+		return "not sent to the gateway";
+	}
 	return "waiting for the gateway";
 }
 
@@ -591,6 +595,10 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 			json_object_object_add(
 				gw, "last_error",
 				json_object_new_string(wf_gateway_link_last_error(a->link)));
+		if (wf_gateway_link_state_error(a->link)[0])
+			json_object_object_add(
+				gw, "state_error",
+				json_object_new_string(wf_gateway_link_state_error(a->link)));
 	}
 	json_object_object_add(gw, "public_ipv4",
 			       addr_array(AF_INET, a->params.gateway_ip4, a->params.n_gateway_ip4));
@@ -674,6 +682,10 @@ int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m)
 	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_applied",
 			 "1 when the gateway applied the last state it acknowledged.",
 			 a->gw.applied);
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_unsendable",
+			 "1 when the latest state cannot be sent (more entries than a state "
+			 "holds).",
+			 wf_gateway_link_state_error(a->link)[0] != '\0');
 	wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE,
 		       "Entries of the last acknowledged state the gateway refused.",
 		       WF_LABEL("entry", "forward"), (double)refused);

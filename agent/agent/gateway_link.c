@@ -32,6 +32,7 @@ struct wf_gateway_link {
 	uint64_t next_generation;
 	uint64_t generation_acked;
 	char last_error[256];
+	char state_error[512]; /* why the latest state cannot be sent; "" when it can */
 };
 
 static void link_connect(evutil_socket_t fd, short what, void *arg);
@@ -127,15 +128,48 @@ static bool same_entries(const struct wf_ctl_state *a, const struct wf_ctl_state
 	return true;
 }
 
+/* A state the protocol cannot carry (more entries than a state holds) is never sent: the
+ * gateway keeps the last one it got, and the reason is logged once and shown in the status
+ * until a state that can be sent replaces it. */
+static void state_cannot_be_sent(struct wf_gateway_link *l, const char *why)
+{
+	snprintf(l->state_error, sizeof(l->state_error),
+		 "state generation %llu (%zu forwards, %zu egress entries) cannot be sent: %s",
+		 (unsigned long long)l->state.generation, l->state.n_forwards, l->state.n_egress,
+		 why);
+	log_error("gateway %s: %s; the gateway keeps the last state it got", l->gateway,
+		  l->state_error);
+}
+
+static void check_state(struct wf_gateway_link *l)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE, .state = l->state};
+	char err[256];
+	int ret = wf_ctl_msg_validate(&m, err, sizeof(err));
+
+	if (ret == -EINVAL) {
+		state_cannot_be_sent(l, err);
+		return;
+	}
+	if (l->state_error[0])
+		log_info("gateway %s: state generation %llu can be sent again", l->gateway,
+			 (unsigned long long)l->state.generation);
+	l->state_error[0] = '\0';
+}
+
 static void send_state(struct wf_gateway_link *l)
 {
 	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE};
 	int err;
 
-	if (!l->up || !l->have_state || l->state_sent_on_conn)
+	if (!l->up || !l->have_state || l->state_sent_on_conn || l->state_error[0])
 		return;
 	m.state = l->state;
 	err = wf_ctl_conn_send(l->conn, &m);
+	if (err == -EINVAL || err == -EMSGSIZE) {
+		state_cannot_be_sent(l, strerror(-err));
+		return;
+	}
 	if (err) {
 		log_error("gateway %s: cannot send state generation %llu: %s", l->gateway,
 			  (unsigned long long)l->state.generation, strerror(-err));
@@ -285,16 +319,21 @@ int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_sta
 	struct wf_ctl_state copy;
 	int err;
 
-	if (l->have_state && same_entries(&l->state, state))
-		return 0;
 	err = copy_state(&copy, state);
 	if (err)
 		return err;
+	/* in the order of the wire, which the gateway's ack follows */
+	err = wf_ctl_state_order(&copy);
+	if (err || (l->have_state && same_entries(&l->state, &copy))) {
+		free_state(&copy);
+		return err;
+	}
 	copy.generation = l->next_generation++;
 	free_state(&l->state);
 	l->state = copy;
 	l->have_state = true;
 	l->state_sent_on_conn = false;
+	check_state(l);
 	send_state(l);
 	return 0;
 }
@@ -317,4 +356,9 @@ uint64_t wf_gateway_link_generation_acked(const struct wf_gateway_link *l)
 const char *wf_gateway_link_last_error(const struct wf_gateway_link *l)
 {
 	return l->last_error;
+}
+
+const char *wf_gateway_link_state_error(const struct wf_gateway_link *l)
+{
+	return l->state_error;
 }

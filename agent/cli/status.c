@@ -79,6 +79,8 @@ static void print_agent(struct json_object *doc)
 		       (long long)num(gw, "generation_sent"), (long long)num(gw, "generation_acked"),
 		       str(gw, "last_error", NULL) ? "; last error: " : "",
 		       str(gw, "last_error", ""));
+		if (str(gw, "state_error", NULL))
+			printf("  NOT SENT: %s\n", str(gw, "state_error", ""));
 	} else {
 		printf("gateway: none configured (data plane only)\n");
 	}

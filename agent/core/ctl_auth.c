@@ -91,7 +91,7 @@ int wf_ctl_auth_start(struct wf_ctl_auth *a, uint8_t *out, size_t cap, size_t *o
 		return -ENOBUFS;
 	randombytes_buf(a->client_nonce, sizeof(a->client_nonce));
 	out[0] = WF_CTL_HELLO_TYPE_CLIENT;
-	out[1] = WF_CTL_VERSION;
+	out[1] = WF_CTL_HANDSHAKE_VERSION;
 	memcpy(out + 2, a->client_nonce, WF_CTL_NONCE_LEN);
 	out[2 + WF_CTL_NONCE_LEN] = (uint8_t)id_len;
 	memcpy(out + 3 + WF_CTL_NONCE_LEN, a->identity, id_len);
@@ -132,9 +132,9 @@ static int check_header(const uint8_t *in, size_t in_len, uint8_t want_type, con
 			snprintf(err, errlen, "%s is truncated", what);
 			return -EBADMSG;
 		}
-		if (in[1] != WF_CTL_VERSION) {
-			snprintf(err, errlen, "%s has protocol version %u, this side speaks %u",
-			         what, in[1], WF_CTL_VERSION);
+		if (in[1] != WF_CTL_HANDSHAKE_VERSION) {
+			snprintf(err, errlen, "%s has handshake version %u, this side speaks %u",
+			         what, in[1], WF_CTL_HANDSHAKE_VERSION);
 			return -EPROTO;
 		}
 	}
@@ -183,7 +183,7 @@ static int server_on_client_hello(struct wf_ctl_auth *a, const uint8_t *in, size
 
 	randombytes_buf(a->server_nonce, sizeof(a->server_nonce));
 	out[0] = WF_CTL_HELLO_TYPE_SERVER;
-	out[1] = WF_CTL_VERSION;
+	out[1] = WF_CTL_HANDSHAKE_VERSION;
 	memcpy(out + 2, a->server_nonce, WF_CTL_NONCE_LEN);
 	transcript_append(a, out, SERVER_HELLO_UNSIGNED_LEN);
 	prf(out + SERVER_HELLO_UNSIGNED_LEN, a->key, label_server_proof, a->transcript,

@@ -9,7 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Deep enough for object -> array -> object, with room to say "too deep" for anything more. */
+/* Every message the limits allow fits in one frame (ctl.h, "Sizes"); a unit test encodes
+ * these worst cases and checks the arithmetic. */
+_Static_assert(WF_CTL_STATE_WORST <= WF_CTL_MSG_MAX, "the largest state must fit in a frame");
+_Static_assert(WF_CTL_ACK_WORST <= WF_CTL_MSG_MAX, "the largest state_ack must fit in a frame");
+_Static_assert(WF_CTL_ACK_REASONS_MAX <= 9999, "an ack result is at most 4 digits");
+/* ...and the receiver's counts let them through. */
+_Static_assert(2 * 2 * WF_CTL_ENTRIES_MAX + 16 <= WF_CTL_JSON_COMMAS_MAX, "state commas");
+_Static_assert(2 * WF_CTL_ENTRIES_MAX + WF_CTL_ACK_REASONS_MAX + 16 <= WF_CTL_JSON_COMMAS_MAX,
+               "state_ack commas");
+
+/* Deep enough for object -> object -> object -> array, with room to say "too deep" for
+ * anything more. */
 #define JSON_DEPTH_MAX 8
 #define PATH_MAX_LEN   96
 #define GENERATION_MAX ((uint64_t)INT64_MAX)
@@ -169,11 +180,68 @@ static int check_reason(const char *reason, bool required, const char *path, cha
 	return 0;
 }
 
+/* The order of the wire: forwards by protocol then family, egress tcp, udp, any. Kinds the
+ * protocol does not know sort last (validation refuses them). */
+static int forward_kind(const struct wf_ctl_forward *f)
+{
+	if (!value_name(forward_protos, f->proto) || !value_name(families, f->family))
+		return 4;
+	return (f->proto == IPPROTO_UDP) * 2 + (f->family == AF_INET6);
+}
+
+static int egress_kind(const struct wf_ctl_egress *e)
+{
+	switch (e->proto) {
+	case IPPROTO_TCP:
+		return 0;
+	case IPPROTO_UDP:
+		return 1;
+	case 0:
+		return 2;
+	}
+	return 3;
+}
+
+int wf_ctl_state_order(struct wf_ctl_state *s)
+{
+	struct wf_ctl_forward *f = NULL;
+	struct wf_ctl_egress *e = NULL;
+	size_t n = 0;
+
+	if (s->n_forwards) {
+		f = malloc(s->n_forwards * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+	}
+	if (s->n_egress) {
+		e = malloc(s->n_egress * sizeof(*e));
+		if (!e) {
+			free(f);
+			return -ENOMEM;
+		}
+	}
+	for (int kind = 0; kind <= 4; kind++)
+		for (size_t i = 0; i < s->n_forwards; i++)
+			if (forward_kind(&s->forwards[i]) == kind)
+				f[n++] = s->forwards[i];
+	if (n)
+		memcpy(s->forwards, f, n * sizeof(*f));
+	n = 0;
+	for (int kind = 0; kind <= 3; kind++)
+		for (size_t i = 0; i < s->n_egress; i++)
+			if (egress_kind(&s->egress[i]) == kind)
+				e[n++] = s->egress[i];
+	if (n)
+		memcpy(s->egress, e, n * sizeof(*e));
+	free(f);
+	free(e);
+	return 0;
+}
+
 static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen)
 {
 	/* one bit per (proto, family, public_port): 2 * 2 * 65536 bits */
 	uint8_t *seen = NULL;
-	char path[PATH_MAX_LEN];
 	int ret = 0;
 
 	if (s->generation > GENERATION_MAX)
@@ -193,27 +261,40 @@ static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen
 		const struct wf_ctl_forward *f = &s->forwards[i];
 		size_t bit;
 
-		snprintf(path, sizeof(path), "forwards[%zu]", i);
 		if (!value_name(forward_protos, f->proto)) {
-			ret = fail(-EINVAL, err, errlen, "%s.proto: %u is neither tcp nor udp",
-			           path, f->proto);
+			ret = fail(-EINVAL, err, errlen,
+			           "forwards[%zu].proto: %u is neither tcp nor udp", i, f->proto);
 			goto out;
 		}
 		if (!value_name(families, f->family)) {
-			ret = fail(-EINVAL, err, errlen, "%s.family: %u is neither ipv4 nor ipv6",
-			           path, f->family);
+			ret =
+			    fail(-EINVAL, err, errlen,
+			         "forwards[%zu].family: %u is neither ipv4 nor ipv6", i, f->family);
 			goto out;
 		}
 		if (f->public_port == 0 || f->target_port == 0) {
-			ret = fail(-EINVAL, err, errlen, "%s.%s: 0 is out of range 1..65535", path,
+			ret = fail(-EINVAL, err, errlen,
+			           "forwards[%zu].%s: 0 is out of range 1..65535", i,
 			           f->public_port == 0 ? "public_port" : "target_port");
+			goto out;
+		}
+		if (i > 0 && forward_kind(f) < forward_kind(&s->forwards[i - 1])) {
+			ret =
+			    fail(-EINVAL, err, errlen,
+			         "forwards[%zu]: %s %s after %s %s: the forwards of a state go "
+			         "tcp ipv4, tcp ipv6, udp ipv4, then udp ipv6 (wf_ctl_state_order)",
+			         i, value_name(forward_protos, f->proto),
+			         value_name(families, f->family),
+			         value_name(forward_protos, s->forwards[i - 1].proto),
+			         value_name(families, s->forwards[i - 1].family));
 			goto out;
 		}
 		bit = ((size_t)(f->proto == IPPROTO_UDP) << 17) |
 		      ((size_t)(f->family == AF_INET6) << 16) | f->public_port;
 		if (seen[bit / 8] & (1u << (bit % 8))) {
-			ret = fail(-EINVAL, err, errlen, "%s: a second forward for %s %s port %u",
-			           path, value_name(forward_protos, f->proto),
+			ret = fail(-EINVAL, err, errlen,
+			           "forwards[%zu]: a second forward for %s %s port %u", i,
+			           value_name(forward_protos, f->proto),
 			           value_name(families, f->family), f->public_port);
 			goto out;
 		}
@@ -222,22 +303,34 @@ static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen
 	for (size_t i = 0; i < s->n_egress; i++) {
 		const struct wf_ctl_egress *e = &s->egress[i];
 
-		snprintf(path, sizeof(path), "egress[%zu]", i);
 		if (!value_name(egress_protos, e->proto)) {
-			ret = fail(-EINVAL, err, errlen, "%s.proto: %u is not tcp, udp or any",
-			           path, e->proto);
+			ret = fail(-EINVAL, err, errlen,
+			           "egress[%zu].proto: %u is not tcp, udp or any", i, e->proto);
 			goto out;
 		}
 		if ((e->port_lo == 0) != (e->port_hi == 0) || e->port_lo > e->port_hi) {
 			ret = fail(-EINVAL, err, errlen,
-			           "%s: ports %u..%u are not a range within 1..65535 (or 0..0 for "
-			           "every port)",
-			           path, e->port_lo, e->port_hi);
+			           "egress[%zu]: ports %u..%u are not a range within 1..65535 (or "
+			           "0..0 for every port)",
+			           i, e->port_lo, e->port_hi);
 			goto out;
 		}
 		if (e->proto == 0 && e->port_lo != 0) {
-			ret =
-			    fail(-EINVAL, err, errlen, "%s: proto any takes no ports (0..0)", path);
+			ret = fail(-EINVAL, err, errlen,
+			           "egress[%zu]: proto any takes no ports (0..0)", i);
+			goto out;
+		}
+		if (i > 0 && e->proto == 0 && s->egress[i - 1].proto == 0) {
+			ret = fail(-EINVAL, err, errlen,
+			           "egress[%zu]: a second entry for proto any", i);
+			goto out;
+		}
+		if (i > 0 && egress_kind(e) < egress_kind(&s->egress[i - 1])) {
+			ret = fail(-EINVAL, err, errlen,
+			           "egress[%zu]: %s after %s: the egress entries of a state go "
+			           "tcp, udp, then any (wf_ctl_state_order)",
+			           i, value_name(egress_protos, e->proto),
+			           value_name(egress_protos, s->egress[i - 1].proto));
 			goto out;
 		}
 	}
@@ -256,6 +349,11 @@ static int validate_results(const struct wf_ctl_result *r, size_t n, const char 
 		return fail(-EINVAL, err, errlen, "%s: more than %d entries", list,
 		            WF_CTL_ENTRIES_MAX);
 	for (size_t i = 0; i < n; i++) {
+		char scratch[8];
+
+		/* the path is only written for an error */
+		if (check_reason(r[i].reason, !r[i].accepted, "", scratch, sizeof(scratch)) == 0)
+			continue;
 		snprintf(path, sizeof(path), "%s[%zu].reason", list, i);
 		ret = check_reason(r[i].reason, !r[i].accepted, path, err, errlen);
 		if (ret < 0)
@@ -311,113 +409,274 @@ int wf_ctl_msg_validate(const struct wf_ctl_msg *m, char *err, size_t errlen)
 	return fail(-EINVAL, err, errlen, "message type %d is unknown", (int)m->type);
 }
 
-/* Encoding. Objects are built with json-c; allocation failures surface as NULL. */
+/* Encoding. Messages are written straight into one buffer: no document is built, so a state
+ * of 65,536 entries costs its ~800 kB of text and nothing more. */
 
-static bool add(struct json_object *obj, const char *key, struct json_object *val)
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static bool out_room(struct out *o, size_t more)
 {
-	if (!val)
+	size_t cap;
+	char *p;
+
+	if (o->failed)
 		return false;
-	if (json_object_object_add(obj, key, val) < 0) {
-		json_object_put(val);
+	if (o->len + more + 1 <= o->cap)
+		return true;
+	cap = o->cap ? o->cap : 256;
+	while (cap < o->len + more + 1)
+		cap *= 2;
+	p = realloc(o->buf, cap);
+	if (!p) {
+		o->failed = true;
 		return false;
 	}
+	o->buf = p;
+	o->cap = cap;
 	return true;
 }
 
-static bool append(struct json_object *arr, struct json_object *val)
+static void put_n(struct out *o, const char *s, size_t n)
 {
-	if (!val)
-		return false;
-	if (json_object_array_add(arr, val) < 0) {
-		json_object_put(val);
-		return false;
-	}
-	return true;
+	if (!out_room(o, n))
+		return;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
 }
 
-static struct json_object *encode_state(const struct wf_ctl_state *s, struct json_object *root)
+static void put(struct out *o, const char *s)
 {
-	struct json_object *forwards = json_object_new_array(), *egress = json_object_new_array();
-	bool ok = add(root, "generation", json_object_new_int64((int64_t)s->generation));
+	put_n(o, s, strlen(s));
+}
 
-	ok = add(root, "forwards", forwards) && ok;
-	ok = add(root, "egress", egress) && ok;
-	for (size_t i = 0; ok && i < s->n_forwards; i++) {
+static void put_uint(struct out *o, uint64_t v)
+{
+	char text[24], *p = text + sizeof(text);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put_n(o, p, (size_t)(text + sizeof(text) - p));
+}
+
+/* Validated text holds no control characters, so only '"' and '\' need escaping; anything
+ * below 0x20 would still come out as valid JSON. */
+static void put_string(struct out *o, const char *s)
+{
+	put_n(o, "\"", 1);
+	for (const char *run = s;; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+
+		if (c && c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		put_n(o, run, (size_t)(s - run));
+		if (!c)
+			break;
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", c);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+		put(o, esc);
+		run = s + 1;
+	}
+	put_n(o, "\"", 1);
+}
+
+static void put_forwards(struct out *o, const struct wf_ctl_state *s, int proto, int family)
+{
+	const char *sep = "";
+
+	put_n(o, "[", 1);
+	for (size_t i = 0; i < s->n_forwards; i++) {
 		const struct wf_ctl_forward *f = &s->forwards[i];
-		struct json_object *o = json_object_new_object();
 
-		ok =
-		    append(forwards, o) &&
-		    add(o, "proto", json_object_new_string(value_name(forward_protos, f->proto))) &&
-		    add(o, "family", json_object_new_string(value_name(families, f->family))) &&
-		    add(o, "public_port", json_object_new_int(f->public_port)) &&
-		    add(o, "target_port", json_object_new_int(f->target_port));
+		if (f->proto != proto || f->family != family)
+			continue;
+		put(o, sep);
+		put_uint(o, f->public_port);
+		put_n(o, ",", 1);
+		put_uint(o, f->target_port);
+		sep = ",";
 	}
-	for (size_t i = 0; ok && i < s->n_egress; i++) {
+	put_n(o, "]", 1);
+}
+
+static void put_egress(struct out *o, const struct wf_ctl_state *s, int proto)
+{
+	const char *sep = "";
+
+	put_n(o, "[", 1);
+	for (size_t i = 0; i < s->n_egress; i++) {
 		const struct wf_ctl_egress *e = &s->egress[i];
-		struct json_object *o = json_object_new_object();
 
-		ok = append(egress, o) &&
-		     add(o, "proto", json_object_new_string(value_name(egress_protos, e->proto))) &&
-		     add(o, "port_lo", json_object_new_int(e->port_lo)) &&
-		     add(o, "port_hi", json_object_new_int(e->port_hi));
+		if (e->proto != proto)
+			continue;
+		put(o, sep);
+		put_uint(o, e->port_lo);
+		put_n(o, ",", 1);
+		put_uint(o, e->port_hi);
+		sep = ",";
 	}
-	return ok ? root : NULL;
+	put_n(o, "]", 1);
 }
 
-static bool encode_results(struct json_object *root, const char *key, const struct wf_ctl_result *r,
-                           size_t n)
+static void encode_state(struct out *o, const struct wf_ctl_state *s)
 {
-	struct json_object *arr = json_object_new_array();
-	bool ok = add(root, key, arr);
+	bool any = false;
 
-	for (size_t i = 0; ok && i < n; i++) {
-		struct json_object *o = json_object_new_object();
+	for (size_t i = 0; i < s->n_egress; i++)
+		any = any || s->egress[i].proto == 0;
+	put(o, ",\"generation\":");
+	put_uint(o, s->generation);
+	put(o, ",\"forwards\":{\"tcp\":{\"ipv4\":");
+	put_forwards(o, s, IPPROTO_TCP, AF_INET);
+	put(o, ",\"ipv6\":");
+	put_forwards(o, s, IPPROTO_TCP, AF_INET6);
+	put(o, "},\"udp\":{\"ipv4\":");
+	put_forwards(o, s, IPPROTO_UDP, AF_INET);
+	put(o, ",\"ipv6\":");
+	put_forwards(o, s, IPPROTO_UDP, AF_INET6);
+	put(o, "}},\"egress\":{\"tcp\":");
+	put_egress(o, s, IPPROTO_TCP);
+	put(o, ",\"udp\":");
+	put_egress(o, s, IPPROTO_UDP);
+	put(o, any ? ",\"any\":true}" : ",\"any\":false}");
+}
 
-		ok = append(arr, o) && add(o, "accepted", json_object_new_boolean(r[i].accepted));
-		if (ok && !r[i].accepted)
-			ok = add(o, "reason", json_object_new_string(r[i].reason));
+/* The distinct reasons of an ack's refusals, in the order they first appear, found through
+ * an open-addressing hash of at most WF_CTL_ACK_REASONS_MAX + 1 strings. */
+#define REASON_SLOTS 4096
+_Static_assert(REASON_SLOTS >= 2 * (WF_CTL_ACK_REASONS_MAX + 1), "reason hash too small");
+
+struct reason_table {
+	const char *text[WF_CTL_ACK_REASONS_MAX + 1];
+	size_t n;
+	bool overflow; /* more than WF_CTL_ACK_REASONS_MAX: the last slot is the overflow text */
+	uint16_t slot[REASON_SLOTS]; /* index + 1; 0 is empty */
+};
+
+static uint32_t reason_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The index of text, added when new and there is room; -1 when the table is full. */
+static int reason_find(struct reason_table *t, const char *text, bool add)
+{
+	uint32_t i = reason_hash(text) & (REASON_SLOTS - 1);
+
+	for (; t->slot[i]; i = (i + 1) & (REASON_SLOTS - 1))
+		if (!strcmp(t->text[t->slot[i] - 1], text))
+			return t->slot[i] - 1;
+	if (!add || t->n > WF_CTL_ACK_REASONS_MAX)
+		return -1;
+	t->text[t->n] = text;
+	t->slot[i] = (uint16_t)++t->n;
+	return (int)t->n - 1;
+}
+
+static void reasons_collect(struct reason_table *t, const struct wf_ctl_result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].accepted)
+			reason_find(t, r[i].reason, true);
+}
+
+/* What result i says on the wire: 0 accepted, K refused for reasons[K-1]. */
+static unsigned reason_ref(struct reason_table *t, const struct wf_ctl_result *r)
+{
+	int k;
+
+	if (r->accepted)
+		return 0;
+	k = reason_find(t, r->reason, false);
+	if (t->overflow && (k < 0 || k >= WF_CTL_ACK_REASONS_MAX - 1))
+		return WF_CTL_ACK_REASONS_MAX;
+	return (unsigned)k + 1;
+}
+
+static void put_results(struct out *o, struct reason_table *t, const struct wf_ctl_result *r,
+                        size_t n)
+{
+	put_n(o, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			put_n(o, ",", 1);
+		put_uint(o, reason_ref(t, &r[i]));
 	}
-	return ok;
+	put_n(o, "]", 1);
 }
 
-static struct json_object *encode_state_ack(const struct wf_ctl_state_ack *a,
-                                            struct json_object *root)
+static int encode_state_ack(struct out *o, const struct wf_ctl_state_ack *a)
 {
-	bool ok = add(root, "generation", json_object_new_int64((int64_t)a->generation)) &&
-	          add(root, "applied", json_object_new_boolean(a->applied));
+	struct reason_table *t = calloc(1, sizeof(*t));
 
-	if (ok && !a->applied)
-		ok = add(root, "reason", json_object_new_string(a->reason));
-	ok = ok && encode_results(root, "forwards", a->forwards, a->n_forwards);
-	ok = ok && encode_results(root, "egress", a->egress, a->n_egress);
-	return ok ? root : NULL;
+	if (!t)
+		return -ENOMEM;
+	reasons_collect(t, a->forwards, a->n_forwards);
+	reasons_collect(t, a->egress, a->n_egress);
+	if (t->n > WF_CTL_ACK_REASONS_MAX) {
+		t->overflow = true;
+		t->n = WF_CTL_ACK_REASONS_MAX;
+	}
+	put(o, ",\"generation\":");
+	put_uint(o, a->generation);
+	put(o, a->applied ? ",\"applied\":true" : ",\"applied\":false");
+	if (!a->applied) {
+		put(o, ",\"reason\":");
+		put_string(o, a->reason);
+	}
+	put(o, ",\"reasons\":[");
+	for (size_t i = 0; i < t->n; i++) {
+		if (i)
+			put_n(o, ",", 1);
+		put_string(o, t->overflow && i == WF_CTL_ACK_REASONS_MAX - 1
+		                  ? WF_CTL_REASON_OVERFLOW
+		                  : t->text[i]);
+	}
+	put(o, "],\"forwards\":");
+	put_results(o, t, a->forwards, a->n_forwards);
+	put(o, ",\"egress\":");
+	put_results(o, t, a->egress, a->n_egress);
+	free(t);
+	return 0;
 }
 
-static struct json_object *encode_gateway_info(const struct wf_ctl_gateway_info *g,
-                                               struct json_object *root)
+static void encode_gateway_info(struct out *o, const struct wf_ctl_gateway_info *g)
 {
-	struct json_object *v4 = json_object_new_array(), *v6 = json_object_new_array();
 	char text[INET6_ADDRSTRLEN];
-	bool ok = add(root, "ipv4", v4);
 
-	ok = add(root, "ipv6", v6) && ok;
-	for (size_t i = 0; ok && i < g->n_ipv4; i++)
-		ok = inet_ntop(AF_INET, &g->ipv4[i], text, sizeof(text)) &&
-		     append(v4, json_object_new_string(text));
-	for (size_t i = 0; ok && i < g->n_ipv6; i++)
-		ok = inet_ntop(AF_INET6, &g->ipv6[i], text, sizeof(text)) &&
-		     append(v6, json_object_new_string(text));
-	ok = ok && add(root, "mtu", json_object_new_int64(g->mtu));
-	return ok ? root : NULL;
+	put(o, ",\"ipv4\":[");
+	for (size_t i = 0; i < g->n_ipv4; i++) {
+		put(o, i ? ",\"" : "\"");
+		put(o, inet_ntop(AF_INET, &g->ipv4[i], text, sizeof(text)) ? text : "");
+		put_n(o, "\"", 1);
+	}
+	put(o, "],\"ipv6\":[");
+	for (size_t i = 0; i < g->n_ipv6; i++) {
+		put(o, i ? ",\"" : "\"");
+		put(o, inet_ntop(AF_INET6, &g->ipv6[i], text, sizeof(text)) ? text : "");
+		put_n(o, "\"", 1);
+	}
+	put(o, "],\"mtu\":");
+	put_uint(o, g->mtu);
 }
 
 int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char *err,
                       size_t errlen)
 {
-	struct json_object *root, *done = NULL;
-	const char *text;
-	size_t text_len;
+	struct out o = {0};
 	int ret;
 
 	*json = NULL;
@@ -425,49 +684,42 @@ int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char
 	ret = wf_ctl_msg_validate(m, err, errlen);
 	if (ret < 0)
 		return ret;
-	root = json_object_new_object();
-	if (!root || !add(root, "v", json_object_new_int(WF_CTL_VERSION)) ||
-	    !add(root, "type", json_object_new_string(wf_ctl_msg_type_name(m->type))))
-		goto nomem;
+	put(&o, "{\"v\":");
+	put_uint(&o, WF_CTL_MSG_VERSION);
+	put(&o, ",\"type\":");
+	put_string(&o, wf_ctl_msg_type_name(m->type));
 	switch (m->type) {
 	case WF_CTL_MSG_STATE:
-		done = encode_state(&m->state, root);
+		encode_state(&o, &m->state);
 		break;
 	case WF_CTL_MSG_STATE_ACK:
-		done = encode_state_ack(&m->state_ack, root);
+		if (encode_state_ack(&o, &m->state_ack) < 0)
+			o.failed = true;
 		break;
 	case WF_CTL_MSG_GATEWAY_INFO:
-		done = encode_gateway_info(&m->gateway_info, root);
+		encode_gateway_info(&o, &m->gateway_info);
 		break;
 	case WF_CTL_MSG_ERROR:
-		done = add(root, "reason", json_object_new_string(m->error.reason)) ? root : NULL;
+		put(&o, ",\"reason\":");
+		put_string(&o, m->error.reason);
 		break;
 	case WF_CTL_MSG_PING:
 	case WF_CTL_MSG_PONG:
-		done = root;
 		break;
 	}
-	if (!done)
-		goto nomem;
-	text = json_object_to_json_string_length(
-	    root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &text_len);
-	if (!text)
-		goto nomem;
-	if (text_len > WF_CTL_MSG_MAX) {
-		json_object_put(root);
-		return fail(-EMSGSIZE, err, errlen, "%s message is %zu bytes, at most %d",
-		            wf_ctl_msg_type_name(m->type), text_len, WF_CTL_MSG_MAX);
+	put_n(&o, "}", 1);
+	if (o.failed) {
+		free(o.buf);
+		return fail(-ENOMEM, err, errlen, "out of memory");
 	}
-	*json = malloc(text_len + 1);
-	if (!*json)
-		goto nomem;
-	memcpy(*json, text, text_len + 1);
-	*len = text_len;
-	json_object_put(root);
+	if (o.len > WF_CTL_MSG_MAX) {
+		free(o.buf);
+		return fail(-EMSGSIZE, err, errlen, "%s message is %zu bytes, at most %d",
+		            wf_ctl_msg_type_name(m->type), o.len, WF_CTL_MSG_MAX);
+	}
+	*json = o.buf;
+	*len = o.len;
 	return 0;
-nomem:
-	json_object_put(root);
-	return fail(-ENOMEM, err, errlen, "out of memory");
 }
 
 /* Decoding: the JSON shape is checked here, the rules on values by wf_ctl_msg_validate. */
@@ -549,19 +801,13 @@ static int get_field(struct decoder *d, struct json_object *obj, const char *pre
 	return 0;
 }
 
-static int get_uint(struct decoder *d, struct json_object *obj, const char *prefix,
-                    const char *name, uint64_t min, uint64_t max, uint64_t *out)
+/* val must be an integer already */
+static int uint_value(struct decoder *d, struct json_object *val, const char *path, uint64_t min,
+                      uint64_t max, uint64_t *out)
 {
-	struct json_object *val;
-	char path[PATH_MAX_LEN];
 	int64_t as_signed;
 	uint64_t as_unsigned;
-	int ret;
 
-	ret = get_field(d, obj, prefix, name, json_type_int, &val);
-	if (ret < 0)
-		return ret;
-	field_path(path, prefix, name);
 	/* json-c keeps integers above INT64_MAX as uint64 and clamps get_int64 for them */
 	as_signed = json_object_get_int64(val);
 	if (as_signed < 0)
@@ -575,15 +821,18 @@ static int get_uint(struct decoder *d, struct json_object *obj, const char *pref
 	return 0;
 }
 
-static int get_port(struct decoder *d, struct json_object *obj, const char *prefix,
-                    const char *name, uint16_t min, uint16_t *out)
+static int get_uint(struct decoder *d, struct json_object *obj, const char *prefix,
+                    const char *name, uint64_t min, uint64_t max, uint64_t *out)
 {
-	uint64_t v;
-	int ret = get_uint(d, obj, prefix, name, min, 65535, &v);
+	struct json_object *val;
+	char path[PATH_MAX_LEN];
+	int ret;
 
-	if (ret == 0)
-		*out = (uint16_t)v;
-	return ret;
+	ret = get_field(d, obj, prefix, name, json_type_int, &val);
+	if (ret < 0)
+		return ret;
+	field_path(path, prefix, name);
+	return uint_value(d, val, path, min, max, out);
 }
 
 static int get_bool(struct decoder *d, struct json_object *obj, const char *prefix,
@@ -667,14 +916,57 @@ static int get_array(struct decoder *d, struct json_object *obj, const char *pre
 	return 0;
 }
 
-static int get_entry(struct decoder *d, struct json_object *arr, size_t i, const char *path,
-                     const char *const *keys, struct json_object **entry)
+static int get_object(struct decoder *d, struct json_object *obj, const char *prefix,
+                      const char *name, const char *const *keys, struct json_object **val)
 {
-	*entry = json_object_array_get_idx(arr, i);
-	if (!json_object_is_type(*entry, json_type_object))
-		return bad(d, "%s: want an object, got %s", path,
-		           json_type_desc(json_object_get_type(*entry)));
-	return check_keys(d, *entry, path, keys);
+	char path[PATH_MAX_LEN];
+	int ret = get_field(d, obj, prefix, name, json_type_object, val);
+
+	if (ret < 0)
+		return ret;
+	field_path(path, prefix, name);
+	return check_keys(d, *val, path, keys);
+}
+
+/* Element i of an array, an integer in min..max. */
+static int get_element(struct decoder *d, struct json_object *arr, const char *list, size_t i,
+                       uint64_t min, uint64_t max, uint64_t *out)
+{
+	struct json_object *val = json_object_array_get_idx(arr, i);
+	char path[PATH_MAX_LEN];
+	int64_t v;
+
+	/* the common case without writing a path; uint_value says what is wrong */
+	if (json_object_is_type(val, json_type_int)) {
+		v = json_object_get_int64(val);
+		if (v >= 0 && (uint64_t)v >= min && (uint64_t)v <= max) {
+			*out = (uint64_t)v;
+			return 0;
+		}
+	}
+	snprintf(path, sizeof(path), "%s[%zu]", list, i);
+	if (!json_object_is_type(val, json_type_int))
+		return bad(d, "%s: want an integer, got %s", path,
+		           json_type_desc(json_object_get_type(val)));
+	return uint_value(d, val, path, min, max, out);
+}
+
+/* A flat list of pairs (public and target port, or a port range): its pair count. */
+static int get_pairs(struct decoder *d, struct json_object *obj, const char *prefix,
+                     const char *name, struct json_object **arr, size_t *pairs)
+{
+	char path[PATH_MAX_LEN];
+	size_t n;
+	int ret = get_array(d, obj, prefix, name, 2 * (size_t)WF_CTL_ENTRIES_MAX, arr, &n);
+
+	if (ret < 0)
+		return ret;
+	if (n % 2) {
+		field_path(path, prefix, name);
+		return bad(d, "%s: %zu numbers, want pairs", path, n);
+	}
+	*pairs = n / 2;
+	return 0;
 }
 
 static void *alloc_entries(size_t n, size_t size)
@@ -682,62 +974,123 @@ static void *alloc_entries(size_t n, size_t size)
 	return calloc(n ? n : 1, size);
 }
 
-static int decode_state(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
+static int decode_forwards(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
 {
-	static const char *const keys[] = {"v", "type", "generation", "forwards", "egress", NULL};
-	static const char *const forward_keys[] = {"proto", "family", "public_port", "target_port",
-	                                           NULL};
-	static const char *const egress_keys[] = {"proto", "port_lo", "port_hi", NULL};
-	struct json_object *forwards, *egress, *entry;
-	char path[PATH_MAX_LEN];
-	int ret, value;
+	static const char *const keys[] = {"tcp", "udp", NULL};
+	static const char *const family_keys[] = {"ipv4", "ipv6", NULL};
+	static const struct {
+		const char *proto_name, *family_name;
+		uint8_t proto, family;
+	} kinds[] = {
+	    {"tcp", "ipv4", IPPROTO_TCP, AF_INET},
+	    {"tcp", "ipv6", IPPROTO_TCP, AF_INET6},
+	    {"udp", "ipv4", IPPROTO_UDP, AF_INET},
+	    {"udp", "ipv6", IPPROTO_UDP, AF_INET6},
+	};
+	struct json_object *forwards, *per_proto, *lists[4];
+	size_t pairs[4], total = 0, n = 0;
+	char prefix[PATH_MAX_LEN], list[PATH_MAX_LEN];
+	int ret;
 
-	if ((ret = check_keys(d, root, "", keys)) < 0 ||
-	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &s->generation)) < 0 ||
-	    (ret = get_array(d, root, "", "forwards", WF_CTL_ENTRIES_MAX, &forwards,
-	                     &s->n_forwards)) < 0 ||
-	    (ret = get_array(d, root, "", "egress", WF_CTL_ENTRIES_MAX, &egress, &s->n_egress)) < 0)
-		return ret;
-	s->forwards = alloc_entries(s->n_forwards, sizeof(*s->forwards));
-	s->egress = alloc_entries(s->n_egress, sizeof(*s->egress));
-	if (!s->forwards || !s->egress)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_forwards; i++) {
-		struct wf_ctl_forward *f = &s->forwards[i];
-
-		snprintf(path, sizeof(path), "forwards[%zu]", i);
-		if ((ret = get_entry(d, forwards, i, path, forward_keys, &entry)) < 0 ||
-		    (ret = get_enum(d, entry, path, "proto", forward_protos, &value)) < 0)
-			return ret;
-		f->proto = (uint8_t)value;
-		if ((ret = get_enum(d, entry, path, "family", families, &value)) < 0)
-			return ret;
-		f->family = (uint8_t)value;
-		if ((ret = get_port(d, entry, path, "public_port", 1, &f->public_port)) < 0 ||
-		    (ret = get_port(d, entry, path, "target_port", 1, &f->target_port)) < 0)
-			return ret;
+	ret = get_object(d, root, "", "forwards", keys, &forwards);
+	for (size_t k = 0; ret == 0 && k < 4; k++) {
+		snprintf(prefix, sizeof(prefix), "forwards.%s", kinds[k].proto_name);
+		if (k % 2 == 0)
+			ret = get_object(d, forwards, "forwards", kinds[k].proto_name, family_keys,
+			                 &per_proto);
+		if (ret == 0)
+			ret = get_pairs(d, per_proto, prefix, kinds[k].family_name, &lists[k],
+			                &pairs[k]);
+		total += ret == 0 ? pairs[k] : 0;
 	}
-	for (size_t i = 0; i < s->n_egress; i++) {
-		struct wf_ctl_egress *e = &s->egress[i];
+	if (ret < 0)
+		return ret;
+	if (total > WF_CTL_ENTRIES_MAX)
+		return bad(d, "forwards: %zu entries, at most %d", total, WF_CTL_ENTRIES_MAX);
+	s->forwards = alloc_entries(total, sizeof(*s->forwards));
+	if (!s->forwards)
+		return -ENOMEM;
+	s->n_forwards = total;
+	for (size_t k = 0; k < 4; k++) {
+		snprintf(list, sizeof(list), "forwards.%s.%s", kinds[k].proto_name,
+		         kinds[k].family_name);
+		for (size_t i = 0; i < pairs[k]; i++, n++) {
+			uint64_t public_port, target_port;
 
-		snprintf(path, sizeof(path), "egress[%zu]", i);
-		if ((ret = get_entry(d, egress, i, path, egress_keys, &entry)) < 0 ||
-		    (ret = get_enum(d, entry, path, "proto", egress_protos, &value)) < 0)
-			return ret;
-		e->proto = (uint8_t)value;
-		if ((ret = get_port(d, entry, path, "port_lo", 0, &e->port_lo)) < 0 ||
-		    (ret = get_port(d, entry, path, "port_hi", 0, &e->port_hi)) < 0)
-			return ret;
+			if ((ret = get_element(d, lists[k], list, 2 * i, 1, 65535, &public_port)) <
+			        0 ||
+			    (ret = get_element(d, lists[k], list, 2 * i + 1, 1, 65535,
+			                       &target_port)) < 0)
+				return ret;
+			s->forwards[n] =
+			    (struct wf_ctl_forward){.proto = kinds[k].proto,
+			                            .family = kinds[k].family,
+			                            .public_port = (uint16_t)public_port,
+			                            .target_port = (uint16_t)target_port};
+		}
 	}
 	return 0;
 }
 
-static int decode_results(struct decoder *d, struct json_object *root, const char *name,
-                          struct wf_ctl_result **out, size_t *n)
+static int decode_egress(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
 {
-	static const char *const keys[] = {"accepted", "reason", NULL};
-	struct json_object *arr, *entry, *reason;
-	char path[PATH_MAX_LEN];
+	static const char *const keys[] = {"tcp", "udp", "any", NULL};
+	static const char *const names[] = {"tcp", "udp"};
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+	struct json_object *egress, *lists[2];
+	size_t pairs[2], total, n = 0;
+	char list[PATH_MAX_LEN];
+	bool any = false;
+	int ret;
+
+	if ((ret = get_object(d, root, "", "egress", keys, &egress)) < 0 ||
+	    (ret = get_pairs(d, egress, "egress", "tcp", &lists[0], &pairs[0])) < 0 ||
+	    (ret = get_pairs(d, egress, "egress", "udp", &lists[1], &pairs[1])) < 0 ||
+	    (ret = get_bool(d, egress, "egress", "any", &any)) < 0)
+		return ret;
+	total = pairs[0] + pairs[1] + any;
+	if (total > WF_CTL_ENTRIES_MAX)
+		return bad(d, "egress: %zu entries, at most %d", total, WF_CTL_ENTRIES_MAX);
+	s->egress = alloc_entries(total, sizeof(*s->egress));
+	if (!s->egress)
+		return -ENOMEM;
+	s->n_egress = total;
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(list, sizeof(list), "egress.%s", names[k]);
+		for (size_t i = 0; i < pairs[k]; i++, n++) {
+			uint64_t lo, hi;
+
+			if ((ret = get_element(d, lists[k], list, 2 * i, 0, 65535, &lo)) < 0 ||
+			    (ret = get_element(d, lists[k], list, 2 * i + 1, 0, 65535, &hi)) < 0)
+				return ret;
+			s->egress[n] = (struct wf_ctl_egress){
+			    .proto = protos[k], .port_lo = (uint16_t)lo, .port_hi = (uint16_t)hi};
+		}
+	}
+	if (any)
+		s->egress[n] = (struct wf_ctl_egress){.proto = 0};
+	return 0;
+}
+
+static int decode_state(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
+{
+	static const char *const keys[] = {"v", "type", "generation", "forwards", "egress", NULL};
+	int ret;
+
+	if ((ret = check_keys(d, root, "", keys)) < 0 ||
+	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &s->generation)) < 0 ||
+	    (ret = decode_forwards(d, root, s)) < 0)
+		return ret;
+	return decode_egress(d, root, s);
+}
+
+/* One result per entry: 0 accepted, K refused for reasons[K-1]. */
+static int decode_results(struct decoder *d, struct json_object *root, const char *name,
+                          struct json_object *reasons, bool *used, struct wf_ctl_result **out,
+                          size_t *n)
+{
+	size_t n_reasons = json_object_array_length(reasons);
+	struct json_object *arr;
 	int ret;
 
 	ret = get_array(d, root, "", name, WF_CTL_ENTRIES_MAX, &arr, n);
@@ -748,28 +1101,32 @@ static int decode_results(struct decoder *d, struct json_object *root, const cha
 		return -ENOMEM;
 	for (size_t i = 0; i < *n; i++) {
 		struct wf_ctl_result *r = &(*out)[i];
+		struct json_object *text;
+		uint64_t k;
 
-		snprintf(path, sizeof(path), "%s[%zu]", name, i);
-		if ((ret = get_entry(d, arr, i, path, keys, &entry)) < 0 ||
-		    (ret = get_bool(d, entry, path, "accepted", &r->accepted)) < 0)
+		ret = get_element(d, arr, name, i, 0, n_reasons, &k);
+		if (ret < 0)
 			return ret;
-		if (r->accepted) {
-			if (json_object_object_get_ex(entry, "reason", &reason))
-				return bad(d, "%s.reason: only allowed when accepted is false",
-				           path);
-		} else if ((ret = get_string(d, entry, path, "reason", r->reason,
-		                             sizeof(r->reason))) < 0) {
-			return ret;
-		}
+		r->accepted = k == 0;
+		if (r->accepted)
+			continue;
+		/* the reasons were checked: each fits and is plain text */
+		text = json_object_array_get_idx(reasons, k - 1);
+		memcpy(r->reason, json_object_get_string(text),
+		       (size_t)json_object_get_string_len(text) + 1);
+		used[k - 1] = true;
 	}
 	return 0;
 }
 
 static int decode_state_ack(struct decoder *d, struct json_object *root, struct wf_ctl_state_ack *a)
 {
-	static const char *const keys[] = {"v",      "type",     "generation", "applied",
-	                                   "reason", "forwards", "egress",     NULL};
-	struct json_object *reason;
+	static const char *const keys[] = {"v",       "type",     "generation", "applied", "reason",
+	                                   "reasons", "forwards", "egress",     NULL};
+	bool used[WF_CTL_ACK_REASONS_MAX] = {false};
+	struct json_object *reason, *reasons;
+	char path[PATH_MAX_LEN], scratch[WF_CTL_REASON_MAX];
+	size_t n_reasons;
 	int ret;
 
 	if ((ret = check_keys(d, root, "", keys)) < 0 ||
@@ -782,9 +1139,29 @@ static int decode_state_ack(struct decoder *d, struct json_object *root, struct 
 	} else if ((ret = get_string(d, root, "", "reason", a->reason, sizeof(a->reason))) < 0) {
 		return ret;
 	}
-	if ((ret = decode_results(d, root, "forwards", &a->forwards, &a->n_forwards)) < 0)
+	ret = get_array(d, root, "", "reasons", WF_CTL_ACK_REASONS_MAX, &reasons, &n_reasons);
+	if (ret < 0)
 		return ret;
-	return decode_results(d, root, "egress", &a->egress, &a->n_egress);
+	if (!a->applied && n_reasons)
+		return bad(d, "reasons: must be empty when the state was not applied");
+	for (size_t i = 0; i < n_reasons; i++) {
+		struct json_object *text = json_object_array_get_idx(reasons, i);
+
+		snprintf(path, sizeof(path), "reasons[%zu]", i);
+		if (!json_object_is_type(text, json_type_string))
+			return bad(d, "%s: want a string, got %s", path,
+			           json_type_desc(json_object_get_type(text)));
+		if ((ret = string_value(d, text, path, scratch, sizeof(scratch))) < 0)
+			return ret;
+	}
+	if ((ret = decode_results(d, root, "forwards", reasons, used, &a->forwards,
+	                          &a->n_forwards)) < 0 ||
+	    (ret = decode_results(d, root, "egress", reasons, used, &a->egress, &a->n_egress)) < 0)
+		return ret;
+	for (size_t i = 0; i < n_reasons; i++)
+		if (!used[i])
+			return bad(d, "reasons[%zu]: no result refers to it", i);
+	return 0;
 }
 
 static int decode_addrs(struct decoder *d, struct json_object *root, const char *name, int family,
@@ -838,7 +1215,7 @@ static int decode_root(struct decoder *d, struct json_object *root, struct wf_ct
 	static const char *const bare_keys[] = {"v", "type", NULL};
 	static const char *const error_keys[] = {"v", "type", "reason", NULL};
 	struct json_object *val;
-	int ret, type;
+	int ret, type = 0;
 
 	if (!json_object_is_type(root, json_type_object))
 		return bad(d, "message is %s, want an object",
@@ -848,9 +1225,9 @@ static int decode_root(struct decoder *d, struct json_object *root, struct wf_ct
 	if (!json_object_is_type(val, json_type_int))
 		return bad(d, "v: want an integer, got %s",
 		           json_type_desc(json_object_get_type(val)));
-	if (json_object_get_int64(val) != WF_CTL_VERSION)
+	if (json_object_get_int64(val) != WF_CTL_MSG_VERSION)
 		return bad(d, "v: protocol version %" PRId64 ", this side speaks %d",
-		           json_object_get_int64(val), WF_CTL_VERSION);
+		           json_object_get_int64(val), WF_CTL_MSG_VERSION);
 	if ((ret = get_enum(d, root, "", "type", msg_types, &type)) < 0)
 		return ret;
 	out->type = (enum wf_ctl_msg_type)type;
@@ -873,6 +1250,51 @@ static int decode_root(struct decoder *d, struct json_object *root, struct wf_ct
 	return bad(d, "type: unknown");
 }
 
+/* Counts what the text holds before json-c builds it: its document costs about 70 bytes per
+ * number and 800 per object, so 1 MiB of "{}," alone would cost 280 MB. Only a message within
+ * WF_CTL_JSON_*_MAX gets parsed; the largest state (about 131,000 numbers) costs ~10 MB. */
+static int check_shape(struct decoder *d, const char *json, size_t len)
+{
+	size_t containers = 0, members = 0, commas = 0;
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_string) {
+			if (json[i] == '\\')
+				i++;
+			else if (json[i] == '"')
+				in_string = false;
+			continue;
+		}
+		switch (json[i]) {
+		case '"':
+			in_string = true;
+			break;
+		case '{':
+		case '[':
+			containers++;
+			break;
+		case ':':
+			members++;
+			break;
+		case ',':
+			commas++;
+			break;
+		}
+	}
+	if (containers > WF_CTL_JSON_CONTAINERS_MAX)
+		return bad(d, "message has %zu objects and arrays, at most %d", containers,
+		           WF_CTL_JSON_CONTAINERS_MAX);
+	if (members > WF_CTL_JSON_MEMBERS_MAX)
+		return bad(d, "message has %zu object members, at most %d", members,
+		           WF_CTL_JSON_MEMBERS_MAX);
+	if (commas > WF_CTL_JSON_COMMAS_MAX)
+		return bad(d,
+		           "message has %zu commas, at most %d: more values than any message holds",
+		           commas, WF_CTL_JSON_COMMAS_MAX);
+	return 0;
+}
+
 int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char *err,
                       size_t errlen)
 {
@@ -888,6 +1310,8 @@ int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char
 		return bad(&d, "message is %zu bytes, at most %d", len, WF_CTL_MSG_MAX);
 	if (len == 0)
 		return bad(&d, "message is empty");
+	if ((ret = check_shape(&d, json, len)) < 0)
+		return ret;
 	tok = json_tokener_new_ex(JSON_DEPTH_MAX);
 	if (!tok)
 		return fail(-ENOMEM, err, errlen, "out of memory");

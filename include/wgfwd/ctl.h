@@ -3,8 +3,18 @@
  * wf_ctl_conn, one authenticated connection on a libevent bufferevent for either role.
  * The pure pieces below the connection (framing, handshake, sealing) are in ctl_proto.h.
  *
- * Protocol, version 1
- * ===================
+ * Protocol
+ * ========
+ *
+ * Versions. Two layers carry a version each. The handshake, the key schedule and the sealing
+ * below are version 1 (WF_CTL_HANDSHAKE_VERSION: the byte in the hellos, and the "v1" in the
+ * labels). The messages are version 2 (WF_CTL_MSG_VERSION: the "v" of every message). A
+ * change to either layer is a new version of that layer. Message version 1 (until the change
+ * that made 2) wrote every entry of a state as an object with named fields, about 72 bytes
+ * each, so a frame held only ~14,500 entries; version 2 writes the entries as plain port
+ * lists and every state the limits allow fits in one frame. A peer speaking another message
+ * version passes the handshake and is then told so: its first message is answered with
+ * `error` "v: protocol version 1, this side speaks 2", and both sides log it.
  *
  * Transport. TCP. The gateway listens on its tunnel address, port 51821 (WF_CTL_PORT). When it
  * accepts a connection it maps the TCP source address to a configured peer (one whose tunnel
@@ -17,7 +27,9 @@
  * Frames. A frame is a 4-byte big-endian length N and N bytes of body. N = 0 is invalid.
  * During the handshake N <= 128 (WF_CTL_HANDSHAKE_FRAME_MAX); after it N <= 1 MiB
  * (WF_CTL_FRAME_MAX). A header announcing more closes the connection at once, before any of
- * the body is read.
+ * the body is read. Buffers grow with the bytes that arrive, never ahead of them: a peer still
+ * in the handshake makes the receiver hold no more than one socket read (libevent reads at most
+ * 16 KiB at a time) beside its 128-byte frame.
  *
  * Handshake. Three plain frames with fixed binary layouts; Nc and Ns are 32 fresh random
  * bytes (randombytes_buf) from the client and the server:
@@ -56,32 +68,48 @@
  * connection and every direction, so a counter nonce never repeats under one key and no random
  * nonces (XChaCha) are needed.
  *
- * Messages. A JSON object of at most 1 MiB - 16 bytes, UTF-8:
- * {"v":1,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing and
+ * Messages. A JSON object of at most 1 MiB - 16 bytes (WF_CTL_MSG_MAX), UTF-8:
+ * {"v":2,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing and
  * none may be added (a new field is a new version). An unknown type, a missing or unknown
  * field, a wrong JSON type, a number out of range, a second forward for the same key, a
- * message of the other direction or a version other than 1 is an error: the receiver sends
- * `error` and closes, and nothing of that message takes effect.
+ * message of the other direction or a version other than 2 is an error: the receiver sends
+ * `error` and closes, and nothing of that message takes effect. Outside its
+ * strings a message has at most 16 '{' and '[' (objects and arrays), 64 ':' (object members)
+ * and 4 * WF_CTL_ENTRIES_MAX + 64 ',' (WF_CTL_JSON_*_MAX); the receiver counts them before it
+ * parses, so no message can make it build a large document.
  *
  *   state         agent -> gateway. The whole gateway part of the agent's desired state (not a
  *                 difference); it replaces the previous one. The agent sends it after every
  *                 connect and on every change; the gateway applies states in the order they
  *                 arrive and does not compare generations.
  *       generation   integer 0..2^63-1, chosen by the agent and echoed in the ack
- *       forwards     [{"proto":"tcp"|"udp", "family":"ipv4"|"ipv6", "public_port":1..65535,
- *                      "target_port":1..65535}], at most one per (proto, family, public_port).
- *                    The target is always the peer's own tunnel address of that family.
- *       egress       [{"proto":"tcp"|"udp"|"any", "port_lo":P, "port_hi":Q}] with
- *                    1 <= P <= Q <= 65535, or P = Q = 0 for every port ("any" only with 0, 0);
- *                    entries may overlap
+ *       forwards     {"tcp":{"ipv4":L,"ipv6":L},"udp":{"ipv4":L,"ipv6":L}}: per protocol and
+ *                    family, L is a flat list of public and target port pairs,
+ *                    [P1,T1,P2,T2,...], every port 1..65535. The state's forwards, in order,
+ *                    are tcp/ipv4's, tcp/ipv6's, udp/ipv4's and udp/ipv6's; at most one per
+ *                    (proto, family, public port). The target is always the peer's own tunnel
+ *                    address of that family.
+ *       egress       {"tcp":R,"udp":R,"any":B}: R is a flat list of port ranges,
+ *                    [LO1,HI1,LO2,HI2,...] with 1 <= LO <= HI <= 65535, or LO = HI = 0 for
+ *                    every port of the protocol; B true is one more entry, every protocol and
+ *                    port. In order: tcp's, udp's, then the every-protocol one. Entries may
+ *                    overlap.
+ *                    For example, tcp 443 and 80 to 8080 over IPv4, udp 53 over IPv6, and mail
+ *                    out: {"v":2,"type":"state","generation":7,"forwards":{"tcp":{"ipv4":
+ *                    [443,443,80,8080],"ipv6":[]},"udp":{"ipv4":[],"ipv6":[53,53]}},
+ *                    "egress":{"tcp":[25,25,587,587],"udp":[],"any":false}}
  *   state_ack     gateway -> agent, one per state, in order.
  *       generation   the state's
  *       applied      true when the gateway's rules now reflect the state
  *       reason       only when applied is false: why nothing was applied
- *       forwards     when applied: one result per forward of the state, in its order;
- *                    empty when not applied. A result is {"accepted":true} or
- *                    {"accepted":false,"reason":"..."} (refused by the gateway's policy)
+ *       reasons      the distinct reasons of the refusals below, each listed once and used at
+ *                    least once, at most 1024 (WF_CTL_ACK_REASONS_MAX); empty when not applied
+ *       forwards     when applied, one integer per forward of the state, in its order: 0 for
+ *                    accepted, K for refused by the gateway's policy because of reasons[K-1];
+ *                    empty when not applied
  *       egress       the same for the egress entries
+ *                    A gateway with more distinct reasons than an ack carries sends the first
+ *                    1023 and, for the rest, WF_CTL_REASON_OVERFLOW (its log has every one).
  *   gateway_info  gateway -> agent, first thing after the handshake.
  *       ipv4, ipv6   the gateway's public addresses (at most 16 of each, may be empty)
  *       mtu          the tunnel MTU, 576..65535
@@ -90,9 +118,20 @@
  *   error         either way, then the sender closes.
  *       reason       1..255 bytes of UTF-8, no control characters
  *
- * Strings ("reason", identity) never carry control characters, so they can be logged as they
- * are. Counts are capped at WF_CTL_ENTRIES_MAX entries per list. Senders never repeat a key
- * within an object; a receiver built on json-c cannot see a repeat and keeps the last one.
+ * Strings ("reason", "reasons", identity) never carry control characters, so they can be
+ * logged as they are. Each list of entries (forwards; egress) holds at most
+ * WF_CTL_ENTRIES_MAX entries. Senders never repeat a key within an object; a receiver built
+ * on json-c cannot see a repeat and keeps the last one.
+ *
+ * Sizes. Every message the limits allow fits in one frame, with room to spare; ctl_msg.c
+ * asserts it at compile time from these worst cases, and a unit test encodes them:
+ *   state      WF_CTL_STATE_WORST: 2 * WF_CTL_ENTRIES_MAX entries of two 5-digit numbers
+ *              (12 bytes each) and the largest generation: 786,595 bytes (75% of a frame)
+ *   state_ack  WF_CTL_ACK_WORST: 1024 reasons of 255 bytes that all need escaping (513 bytes
+ *              each) and 2 * WF_CTL_ENTRIES_MAX results of 5 bytes each: 853,105 bytes (81%)
+ * The agent sends every state the limits allow; one beyond them (more than
+ * WF_CTL_ENTRIES_MAX forwards or egress entries) is not sent at all, and the agent logs why
+ * and shows it in its status.
  */
 #ifndef WGFWD_CTL_H
 #define WGFWD_CTL_H
@@ -105,7 +144,8 @@
 
 #include <wgfwd/keyfile.h>
 
-#define WF_CTL_VERSION             1
+#define WF_CTL_HANDSHAKE_VERSION   1
+#define WF_CTL_MSG_VERSION         2
 #define WF_CTL_PORT                51821
 #define WF_CTL_KEY_LEN             WF_KEY_LEN
 #define WF_CTL_HANDSHAKE_FRAME_MAX 128
@@ -114,9 +154,33 @@
 #define WF_CTL_IDENTITY_MAX        64  /* with the NUL */
 #define WF_CTL_REASON_MAX          256 /* with the NUL */
 #define WF_CTL_ADDRS_MAX           16
-#define WF_CTL_ENTRIES_MAX         32768
+#define WF_CTL_ENTRIES_MAX         32768 /* per list: forwards; egress */
 #define WF_CTL_MTU_MIN             576
 #define WF_CTL_MTU_MAX             65535
+#define WF_CTL_ACK_REASONS_MAX     1024
+#define WF_CTL_REASON_OVERFLOW                                                                \
+	"refused for a reason the acknowledgement had no room for (more than 1023 different " \
+	"ones); the gateway's log has it"
+/* What a message may hold, counted before it is parsed. */
+#define WF_CTL_JSON_CONTAINERS_MAX 16
+#define WF_CTL_JSON_MEMBERS_MAX    64
+#define WF_CTL_JSON_COMMAS_MAX     (4 * WF_CTL_ENTRIES_MAX + 64)
+/* The longest messages the limits allow: these skeletons (the largest generation, every list
+ * empty) and the entries. A state's entries are pairs of 5-digit numbers ("65535,65535,",
+ * 12 bytes); an ack's results are numbers up to 1024 ("1024,", 5 bytes) and its reasons 255
+ * bytes of '"' or '\' (each escaped, so 510 bytes, quoted and separated: 513). */
+#define WF_CTL_STATE_SKELETON                                                                   \
+	"{\"v\":2,\"type\":\"state\",\"generation\":9223372036854775807,\"forwards\":{\"tcp\":" \
+	"{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}},\"egress\":{\"tcp\":[],"  \
+	"\"udp\":[],\"any\":false}}"
+#define WF_CTL_ACK_SKELETON                                                                    \
+	"{\"v\":2,\"type\":\"state_ack\",\"generation\":9223372036854775807,\"applied\":true," \
+	"\"reasons\":[],\"forwards\":[],\"egress\":[]}"
+#define WF_CTL_STATE_WORST \
+	(sizeof(WF_CTL_STATE_SKELETON) - 1 + 2 * (12 * (size_t)WF_CTL_ENTRIES_MAX - 1))
+#define WF_CTL_ACK_WORST                                                          \
+	(sizeof(WF_CTL_ACK_SKELETON) - 1 + WF_CTL_ACK_REASONS_MAX * (size_t)513 + \
+	 2 * 5 * (size_t)WF_CTL_ENTRIES_MAX)
 
 #define WF_CTL_HANDSHAKE_TIMEOUT_MS 5000
 #define WF_CTL_PING_INTERVAL_MS     10000
@@ -199,11 +263,18 @@ const char *wf_ctl_msg_type_name(enum wf_ctl_msg_type type);
 /* True when role may send messages of this type. */
 bool wf_ctl_msg_sent_by(enum wf_ctl_msg_type type, enum wf_ctl_role role);
 
+/* Puts a state's entries in the order the protocol sends them (forwards tcp ipv4, tcp ipv6,
+ * udp ipv4, udp ipv6; egress tcp, udp, any), keeping the order within each kind. The results
+ * of the state's ack come in this order. -ENOMEM. */
+int wf_ctl_state_order(struct wf_ctl_state *s);
 /* Checks a message against every rule of the specification; says what is wrong in err. */
 int wf_ctl_msg_validate(const struct wf_ctl_msg *m, char *err, size_t errlen);
 /* Encodes a valid message as compact JSON into a malloc'd NUL-terminated string. -EINVAL
- * (reason in err) for a message that breaks the specification, -EMSGSIZE when longer than
- * WF_CTL_MSG_MAX, -ENOMEM. */
+ * (reason in err) for a message that breaks the specification (a state's entries out of
+ * order included: see wf_ctl_state_order), -ENOMEM. Every valid message fits
+ * (WF_CTL_STATE_WORST, WF_CTL_ACK_WORST); -EMSGSIZE, longer than WF_CTL_MSG_MAX, is only a
+ * safety net. An ack whose refusals have more than WF_CTL_ACK_REASONS_MAX different reasons
+ * goes with the first 1023 and WF_CTL_REASON_OVERFLOW for the rest. */
 int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char *err,
                       size_t errlen);
 /* Strict decoding of len bytes (no NUL needed). On success out owns its arrays (free with

@@ -33,12 +33,17 @@ int wf_gateway_link_new(struct wf_gateway_link **out, struct event_base *base,
                         const struct wf_gateway_link_config *cfg,
                         const struct wf_gateway_link_ops *ops, void *ctx);
 void wf_gateway_link_free(struct wf_gateway_link *l);
-/* Copies the state, gives it the next generation and sends it when connected (or as soon as
- * the connection is up). An identical state is not sent again. */
+/* Copies the state (putting it in the protocol's order: see wf_ctl_state_order), gives it the
+ * next generation and sends it when connected (or as soon as the connection is up). An
+ * identical state is not sent again. One the protocol cannot carry is not sent at all: see
+ * wf_gateway_link_state_error. The state passed to the state_ack callback is the copy. */
 int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_state *state);
 bool wf_gateway_link_up(const struct wf_gateway_link *l);
 uint64_t wf_gateway_link_generation_sent(const struct wf_gateway_link *l);
 uint64_t wf_gateway_link_generation_acked(const struct wf_gateway_link *l);
 const char *wf_gateway_link_last_error(const struct wf_gateway_link *l);
+/* Why the latest state cannot be sent (e.g. more forwards than a state holds), "" when it
+ * can. The gateway keeps the last state it got meanwhile. */
+const char *wf_gateway_link_state_error(const struct wf_gateway_link *l);
 
 #endif

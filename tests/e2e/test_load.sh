@@ -4,6 +4,10 @@
 # daemons' memory and descriptors are where they were after the first round, nothing was
 # logged as an error, and the TCP stream and UDP flow through the gateway never noticed.
 #
+# Then one container with 10,000 ports over IPv4 and IPv6 (20,000 gateway entries, one state
+# message) reaches the gateway, and one with more forwards than a state holds is refused by
+# the agent in words while the gateway keeps what it has.
+#
 # make check: 3 waves (150 containers), 20 control-channel cycles.
 # SOAK=1:     20 waves (1,000 containers), 200 cycles; a hand run of about 15 minutes:
 #             SOAK=1 E2E_TIMEOUT=3600 tests/e2e/run.sh test_load
@@ -123,3 +127,60 @@ check_eq "one connection per peer on the gateway" 1 \
 check "every forward is right after the cycles" within 1 forwards_correct
 check "the stream never noticed" stream_flowing
 check_eq "the UDP flow lost nothing" "$lost_before" udp_lost
+
+# ---- one container with 10,000 ports, over IPv4 and IPv6: 20,000 entries in one state ----
+# (a wgfwd.ports entry expands to at most 1,024 ports: ten ranges of 1,000)
+port_ranges() { # FIRST COUNT: ranges of at most 1,000 ports covering FIRST..FIRST+COUNT-1
+	local first=$1 left=$2 n out=""
+	while [ "$left" -gt 0 ]; do
+		n=$((left < 1000 ? left : 1000))
+		out="$out${out:+,}$first-$((first + n - 1))"
+		first=$((first + n))
+		left=$((left - n))
+	done
+	echo "$out"
+}
+# "N4 N6": forwards of FIRST..LAST in the gateway's IPv4 and IPv6 maps
+gateway_range() {
+	local n4 n6
+	n4=$(nft_map gw wgfwd_gateway fwd4 | awk -v lo="$1" -v hi="$2" '$2 >= lo && $2 <= hi' | grep -c .)
+	n6=$(nft_map gw wgfwd_gateway fwd6 | awk -v lo="$1" -v hi="$2" '$2 >= lo && $2 <= hi' | grep -c .)
+	echo "$n4 $n6"
+}
+agent_range_states() { # the states the agent shows for FIRST..LAST, counted
+	agent_jq "[.forwards[] | select(.public_port >= $1 and .public_port <= $2) | .state] |
+		group_by(.) | map(\"\\(length) \\(.[0])\") | join(\", \")"
+}
+
+logs_mark
+t0=$(_now_us)
+ldocker run -d --name load-big --label "wgfwd.ports=$(port_ranges 30000 10000)" "$LAB_IMAGE" \
+	sleep 3600 >/dev/null
+check_eq "one container with 10,000 ports: all 20,000 forwards (IPv4 and IPv6) reach the gateway" \
+	"10000 10000" wait_until 60 output_is "10000 10000" gateway_range 30000 39999
+echo "      from docker run to the gateway holding them: $((($(_now_us) - t0) / 1000)) ms"
+check_eq "the agent shows every one of them applied" "10000 applied" \
+	wait_until 10 output_is "10000 applied" agent_range_states 30000 39999
+check "the gateway got all of them in one state" \
+	grep -qE 'state [0-9]+: 2000[0-9] of 2000[0-9] forwards' "$LAB_RUN/bg/gateway.log"
+check_eq "neither daemon logged an error" "" log_errors
+ldocker rm -f load-big >/dev/null
+check_eq "and they are gone again" "0 0" wait_until 60 output_is "0 0" gateway_range 30000 39999
+
+# ---- more forwards than a state holds: 16,385 ports over two families, 32,770 forwards ----
+ldocker run -d --name load-huge --label "wgfwd.ports=$(port_ranges 20000 16385)" "$LAB_IMAGE" \
+	sleep 3600 >/dev/null
+check_match "a state beyond the limit is not sent, and the agent's status says why" \
+	"cannot be sent: forwards: more than 32768 entries" \
+	wait_until 60 output_matches "cannot be sent" agent_jq '.gateway.state_error // ""'
+check_eq "its forwards show as not sent to the gateway" "16385 not sent to the gateway" \
+	agent_range_states 20000 36384
+check_match "the agent logged it as an error" "error: gateway .*cannot be sent: forwards: more than 32768" \
+	log_errors
+check_match "wgfwd status says it" "NOT SENT: state generation [0-9]+ \\([0-9]+ forwards" agent_status
+check_eq "the gateway keeps the last state it got" "0 0" gateway_range 20000 36384
+check "and still forwards the stream" stream_flowing
+ldocker rm -f load-huge >/dev/null
+check_eq "with the container gone the next state is sent" "" \
+	wait_until 60 output_is "" agent_jq '.gateway.state_error // ""'
+check "and every forward is right" wait_until 30 forwards_correct

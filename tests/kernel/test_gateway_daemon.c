@@ -470,9 +470,10 @@ static void bad_message_closes_the_connection_and_changes_nothing(void **state)
 	struct agent a;
 
 	agent_up(&a, PEER_A, key_a);
-	agent_send_json(&a, "{\"v\":1,\"type\":\"state\",\"generation\":2,\"forwards\":[{\"proto\":"
-	                    "\"tcp\",\"family\":\"ipv4\",\"public_port\":9999,\"target_port\":"
-	                    "9999,\"target\":\"10.0.0.1\"}],\"egress\":[]}");
+	agent_send_json(&a, "{\"v\":2,\"type\":\"state\",\"generation\":2,\"forwards\":{\"tcp\":"
+	                    "{\"ipv4\":[9999,9999],\"ipv6\":[],\"target\":\"10.0.0.1\"},\"udp\":"
+	                    "{\"ipv4\":[],\"ipv6\":[]}},\"egress\":{\"tcp\":[],\"udp\":[],"
+	                    "\"any\":false}}");
 	assert_int_equal(agent_recv(&a, &m), 0);
 	assert_int_equal(m.type, WF_CTL_MSG_ERROR);
 	wf_ctl_msg_clear(&m);
@@ -584,6 +585,44 @@ static void cleanup_removes_the_table_and_keeps_the_anchor(void **state)
 	gateway_start();
 }
 
+/* As many forwards as a state holds (WF_CTL_ENTRIES_MAX): 16,384 ports over IPv4 and IPv6, in
+ * one frame. Peer B has no IPv6 tunnel address, so half are refused, for one reason. */
+static void the_largest_state_is_applied_and_acked(void **state)
+{
+	const size_t ports = WF_CTL_ENTRIES_MAX / 2;
+	struct wf_ctl_forward *f = calloc(2 * ports, sizeof(*f));
+	struct wf_ctl_msg ack;
+	struct agent b;
+	char rule[128];
+
+	assert_non_null(f);
+	for (size_t i = 0; i < ports; i++) {
+		uint16_t port = (uint16_t)(20000 + i);
+
+		f[i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port, port};
+		f[ports + i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET6, port, port};
+	}
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 8, f, 2 * ports, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	assert_int_equal(ack.state_ack.n_forwards, 2 * ports);
+	for (size_t i = 0; i < 2 * ports; i++) {
+		assert_int_equal(ack.state_ack.forwards[i].accepted, i < ports);
+		if (i >= ports)
+			assert_non_null(strstr(ack.state_ack.forwards[i].reason, "IPv6"));
+	}
+	wf_ctl_msg_clear(&ack);
+	snprintf(rule, sizeof(rule), "tcp . %zu : " PEER_B " . %zu", 20000 + ports - 1,
+	         20000 + ports - 1);
+	assert_true(ruleset_contains(rule));
+	/* and gone again with the next state */
+	send_state(&b, 9, f, 0, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	assert_false(ruleset_contains(rule));
+	free(f);
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -651,6 +690,7 @@ int main(void)
 	    cmocka_unit_test(a_new_public_address_is_followed),
 	    cmocka_unit_test(restart_restores_forwards_before_any_agent_connects),
 	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),
+	    cmocka_unit_test(the_largest_state_is_applied_and_acked),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

@@ -458,13 +458,28 @@ static int send_state(struct session *x, int argc, char **argv)
 	size_t frame_len;
 	int ret = 0;
 
+	struct wf_ctl_forward f;
+	const char **names = calloc((size_t)argc + 1, sizeof(*names));
+	size_t n = 0;
+
 	m.state.forwards = calloc((size_t)argc + 1, sizeof(*m.state.forwards));
-	if (!m.state.forwards)
+	if (!m.state.forwards || !names) {
+		free(names);
+		free(m.state.forwards);
 		return -ENOMEM;
-	for (int i = 0; i < argc; i++) {
-		ret = parse_forward(argv[i], &m.state.forwards[i]);
-		if (ret)
-			goto out;
+	}
+	/* in the protocol's order (tcp ipv4, tcp ipv6, udp ipv4, udp ipv6), which the ack keeps:
+	 * names[i] is the argument of forward i */
+	for (int kind = 0; kind < 4; kind++) {
+		for (int i = 0; i < argc; i++) {
+			ret = parse_forward(argv[i], &f);
+			if (ret)
+				goto out;
+			if ((f.proto == IPPROTO_UDP) * 2 + (f.family == AF_INET6) != kind)
+				continue;
+			names[n] = argv[i];
+			m.state.forwards[n++] = f;
+		}
 	}
 	for (unsigned r = 1; r <= o.repeat; r++) {
 		m.state.generation = r;
@@ -488,7 +503,7 @@ static int send_state(struct session *x, int argc, char **argv)
 	for (size_t i = 0; i < ack.state_ack.n_forwards; i++) {
 		const struct wf_ctl_result *r = &ack.state_ack.forwards[i];
 
-		printf(" %s=%s%s%s%s", argv[i], r->accepted ? "accepted" : "refused",
+		printf(" %s=%s%s%s%s", names[i], r->accepted ? "accepted" : "refused",
 		       r->accepted ? "" : " (", r->reason, r->accepted ? "" : ")");
 	}
 	printf("\n");
@@ -497,6 +512,7 @@ out:
 	wf_ctl_msg_clear(&ack);
 	free(frame);
 	free(m.state.forwards);
+	free(names);
 	return ret;
 }
 
@@ -555,7 +571,7 @@ static int after_handshake(struct session *x, int argc, char **argv)
 		randombytes_buf(junk, sizeof(junk));
 		ret = send_frame(x->fd, junk, sizeof(junk));
 	} else if (!strcmp(o.mode, "bad-json")) {
-		ret = seal_frame(x, NULL, "{\"v\":1,\"type\":\"state\",\"generation\":", &a, &alen);
+		ret = seal_frame(x, NULL, "{\"v\":2,\"type\":\"state\",\"generation\":", &a, &alen);
 		if (!ret)
 			ret = send_all(x->fd, a, alen);
 	} else if (!strcmp(o.mode, "wrong-direction")) {

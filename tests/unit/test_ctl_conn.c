@@ -50,6 +50,7 @@ struct world {
 	bool guard_fired;
 	/* what the test wants to happen in the callbacks */
 	bool exchange_state;
+	bool largest; /* ...and the state is the largest the limits allow */
 	bool stop_on_any_close;
 };
 
@@ -109,8 +110,63 @@ static void on_established(struct wf_ctl_conn *c, void *arg)
 	}
 }
 
+/* WF_CTL_ENTRIES_MAX forwards and as many egress entries, every port 5 digits: the largest
+ * state (WF_CTL_STATE_WORST). */
+static void client_sends_largest_state(struct wf_ctl_conn *c)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE,
+	                       .state = {.generation = INT64_MAX,
+	                                 .n_forwards = WF_CTL_ENTRIES_MAX,
+	                                 .n_egress = WF_CTL_ENTRIES_MAX}};
+
+	m.state.forwards = calloc(WF_CTL_ENTRIES_MAX, sizeof(*m.state.forwards));
+	m.state.egress = calloc(WF_CTL_ENTRIES_MAX, sizeof(*m.state.egress));
+	assert_non_null(m.state.forwards);
+	assert_non_null(m.state.egress);
+	for (size_t i = 0; i < WF_CTL_ENTRIES_MAX; i++) {
+		m.state.forwards[i] = (struct wf_ctl_forward){.proto = IPPROTO_UDP,
+		                                              .family = AF_INET6,
+		                                              .public_port = (uint16_t)(10000 + i),
+		                                              .target_port = 65535};
+		m.state.egress[i] = (struct wf_ctl_egress){
+		    .proto = IPPROTO_UDP, .port_lo = 10000, .port_hi = (uint16_t)(10000 + i)};
+	}
+	assert_int_equal(wf_ctl_conn_send(c, &m), 0);
+	wf_ctl_msg_clear(&m);
+}
+
+/* Every entry refused, for as many reasons as an ack carries and more. */
+static void server_acks_largest_state(struct wf_ctl_conn *c, const struct wf_ctl_state *s)
+{
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK,
+	                         .state_ack = {.generation = s->generation,
+	                                       .applied = true,
+	                                       .n_forwards = s->n_forwards,
+	                                       .n_egress = s->n_egress}};
+
+	assert_int_equal(s->n_forwards, WF_CTL_ENTRIES_MAX);
+	assert_int_equal(s->n_egress, WF_CTL_ENTRIES_MAX);
+	assert_int_equal(s->forwards[WF_CTL_ENTRIES_MAX - 1].public_port,
+	                 10000 + WF_CTL_ENTRIES_MAX - 1);
+	ack.state_ack.forwards = calloc(s->n_forwards, sizeof(*ack.state_ack.forwards));
+	ack.state_ack.egress = calloc(s->n_egress, sizeof(*ack.state_ack.egress));
+	assert_non_null(ack.state_ack.forwards);
+	assert_non_null(ack.state_ack.egress);
+	for (size_t i = 0; i < s->n_forwards; i++)
+		snprintf(ack.state_ack.forwards[i].reason, WF_CTL_REASON_MAX,
+		         "udp/%u (IPv6) is held by another peer", s->forwards[i].public_port);
+	for (size_t i = 0; i < s->n_egress; i++)
+		snprintf(ack.state_ack.egress[i].reason, WF_CTL_REASON_MAX, "egress refused");
+	assert_int_equal(wf_ctl_conn_send(c, &ack), 0);
+	wf_ctl_msg_clear(&ack);
+}
+
 static void client_sends_state(struct wf_ctl_conn *c)
 {
+	if (w.largest) {
+		client_sends_largest_state(c);
+		return;
+	}
 	struct wf_ctl_forward forwards[] = {
 	    {.proto = IPPROTO_TCP, .family = AF_INET, .public_port = 443, .target_port = 443},
 	    {.proto = IPPROTO_TCP, .family = AF_INET, .public_port = 22, .target_port = 2222},
@@ -156,13 +212,25 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 		if (w.exchange_state)
 			client_sends_state(c);
 	} else if (m->type == WF_CTL_MSG_STATE) {
-		server_acks_state(c, &m->state);
+		if (w.largest)
+			server_acks_largest_state(c, &m->state);
+		else
+			server_acks_state(c, &m->state);
 	} else if (m->type == WF_CTL_MSG_STATE_ACK) {
 		s->ack_generation = m->state_ack.generation;
 		s->ack_forwards = m->state_ack.n_forwards;
 		s->ack_second_refused =
 		    !m->state_ack.forwards[1].accepted &&
-		    !strcmp(m->state_ack.forwards[1].reason, "port 22 is reserved");
+		    !strcmp(m->state_ack.forwards[1].reason,
+		            w.largest ? "udp/10001 (IPv6) is held by another peer"
+		                      : "port 22 is reserved");
+		if (w.largest)
+			s->ack_second_refused =
+			    s->ack_second_refused && m->state_ack.n_egress == WF_CTL_ENTRIES_MAX &&
+			    !strcmp(m->state_ack.forwards[WF_CTL_ENTRIES_MAX - 1].reason,
+			            WF_CTL_REASON_OVERFLOW) &&
+			    /* reasons go in the order they first appear: these come too late */
+			    !strcmp(m->state_ack.egress[0].reason, WF_CTL_REASON_OVERFLOW);
 		/* closing from inside a callback is allowed */
 		wf_ctl_conn_close(c, "done");
 		s->conn = NULL;
@@ -266,6 +334,22 @@ static void handshake_then_state_and_ack_over_tcp(void **state)
 	assert_int_equal(w.client.closed, 0);
 	assert_int_equal(w.server.closed, 1);
 	assert_int_equal(w.server.close_err, -EPROTO);
+	assert_string_equal(w.server.close_reason, "peer: done");
+}
+
+static void largest_state_and_its_ack_cross_a_connection(void **state)
+{
+	w.exchange_state = true;
+	w.largest = true;
+	connect_over_loopback(key, key);
+	run_loop();
+
+	assert_int_equal(w.client.messages, 2);
+	assert_int_equal(w.client.last.type, WF_CTL_MSG_STATE_ACK);
+	assert_true(w.client.ack_generation == INT64_MAX);
+	assert_int_equal(w.client.ack_forwards, WF_CTL_ENTRIES_MAX);
+	assert_true(w.client.ack_second_refused);
+	assert_int_equal(w.server.messages, 1);
 	assert_string_equal(w.server.close_reason, "peer: done");
 }
 
@@ -534,7 +618,7 @@ static void silent_client_is_dropped_at_the_handshake_deadline(void **state)
 static void trickling_client_is_dropped_at_the_handshake_deadline(void **state)
 {
 	struct wf_ctl_conn_config cfg = config(WF_CTL_SERVER, key);
-	uint8_t part[] = {0, 0, 0, 50, WF_CTL_HELLO_TYPE_CLIENT, WF_CTL_VERSION, 1, 2, 3};
+	uint8_t part[] = {0, 0, 0, 50, WF_CTL_HELLO_TYPE_CLIENT, WF_CTL_HANDSHAKE_VERSION, 1, 2, 3};
 
 	cfg.handshake_timeout_ms = 50;
 	server_against_raw_client(&cfg);
@@ -584,7 +668,7 @@ static void replayed_sealed_frame_closes_the_connection(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	len = raw_seal("{\"v\":1,\"type\":\"pong\"}", sealed);
+	len = raw_seal("{\"v\":2,\"type\":\"pong\"}", sealed);
 	raw_write_frame(sealed, len);
 	raw_write_frame(sealed, len);
 	run_loop();
@@ -602,7 +686,7 @@ static void tampered_sealed_frame_closes_the_connection(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	len = raw_seal("{\"v\":1,\"type\":\"pong\"}", sealed);
+	len = raw_seal("{\"v\":2,\"type\":\"pong\"}", sealed);
 	sealed[5] ^= 1;
 	raw_write_frame(sealed, len);
 	run_loop();
@@ -618,14 +702,34 @@ static void malformed_message_is_answered_with_error_and_closed(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	raw_send_sealed("{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[{\"proto\":"
-	                "\"tcp\",\"family\":\"ipv4\",\"public_port\":70000,\"target_port\":1}],"
-	                "\"egress\":[]}");
+	raw_send_sealed("{\"v\":2,\"type\":\"state\",\"generation\":1,\"forwards\":{\"tcp\":{"
+	                "\"ipv4\":[70000,1],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}},"
+	                "\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}}");
 	run_loop();
 	assert_int_equal(w.server.close_err, -EBADMSG);
 	assert_int_equal(w.server.messages, 0);
 	raw_drain_to_eof();
-	assert_non_null(strstr(raw.error, "forwards[0].public_port: 70000 is out of range"));
+	assert_non_null(strstr(raw.error, "forwards.tcp.ipv4[0]: 70000 is out of range"));
+	raw_free();
+}
+
+/* An agent from before message version 2 passes the handshake (its version did not change)
+ * and is then told, in words, what is wrong. */
+static void message_version_1_is_answered_with_the_versions(void **state)
+{
+	struct wf_ctl_conn_config cfg = config(WF_CTL_SERVER, key);
+
+	server_against_raw_client(&cfg);
+	raw_handshake();
+	raw_send_sealed("{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[{\"proto\":"
+	                "\"tcp\",\"family\":\"ipv4\",\"public_port\":443,\"target_port\":443}],"
+	                "\"egress\":[]}");
+	run_loop();
+	assert_int_equal(w.server.close_err, -EBADMSG);
+	assert_int_equal(w.server.messages, 0);
+	assert_non_null(strstr(w.server.close_reason, "v: protocol version 1, this side speaks 2"));
+	raw_drain_to_eof();
+	assert_non_null(strstr(raw.error, "v: protocol version 1, this side speaks 2"));
 	raw_free();
 }
 
@@ -635,7 +739,7 @@ static void message_of_the_other_direction_closes_the_connection(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	raw_send_sealed("{\"v\":1,\"type\":\"gateway_info\",\"ipv4\":[],\"ipv6\":[],\"mtu\":1420}");
+	raw_send_sealed("{\"v\":2,\"type\":\"gateway_info\",\"ipv4\":[],\"ipv6\":[],\"mtu\":1420}");
 	run_loop();
 	assert_int_equal(w.server.close_err, -EPROTO);
 	assert_int_equal(w.server.messages, 0);
@@ -662,6 +766,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(handshake_then_state_and_ack_over_tcp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(largest_state_and_its_ack_cross_a_connection, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(different_keys_fail_on_both_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refused_connect_is_reported_through_on_close, setup,
 	                                    teardown),
@@ -684,6 +790,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(malformed_message_is_answered_with_error_and_closed,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(message_version_1_is_answered_with_the_versions, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(message_of_the_other_direction_closes_the_connection,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(client_claiming_another_identity_is_dropped, setup,

@@ -128,13 +128,13 @@ static void state_survives_encode_and_decode(void **state)
 {
 	struct wf_ctl_forward forwards[] = {
 	    {.proto = IPPROTO_TCP, .family = AF_INET, .public_port = 443, .target_port = 8443},
-	    {.proto = IPPROTO_UDP, .family = AF_INET6, .public_port = 53, .target_port = 53},
 	    {.proto = IPPROTO_TCP, .family = AF_INET6, .public_port = 443, .target_port = 8443},
+	    {.proto = IPPROTO_UDP, .family = AF_INET6, .public_port = 53, .target_port = 53},
 	};
 	struct wf_ctl_egress egress[] = {
 	    {.proto = IPPROTO_TCP, .port_lo = 25, .port_hi = 25},
-	    {.proto = IPPROTO_UDP, .port_lo = 1000, .port_hi = 2000},
 	    {.proto = IPPROTO_TCP, .port_lo = 0, .port_hi = 0},
+	    {.proto = IPPROTO_UDP, .port_lo = 1000, .port_hi = 2000},
 	    {.proto = 0, .port_lo = 0, .port_hi = 0},
 	};
 	struct wf_ctl_msg in = {.type = WF_CTL_MSG_STATE,
@@ -160,6 +160,70 @@ static void state_survives_encode_and_decode(void **state)
 		assert_int_equal(out.state.egress[i].port_lo, egress[i].port_lo);
 		assert_int_equal(out.state.egress[i].port_hi, egress[i].port_hi);
 	}
+	wf_ctl_msg_clear(&out);
+}
+
+static void encode_text(const struct wf_ctl_msg *m, const char *want)
+{
+	char err[256] = "", *json = NULL;
+	size_t len = 0;
+
+	assert_int_equal(wf_ctl_msg_encode(m, &json, &len, err, sizeof(err)), 0);
+	assert_string_equal(json, want);
+	free(json);
+}
+
+static void state_is_written_as_port_lists(void **state)
+{
+	struct wf_ctl_forward forwards[] = {
+	    {.proto = IPPROTO_TCP, .family = AF_INET, .public_port = 443, .target_port = 443},
+	    {.proto = IPPROTO_TCP, .family = AF_INET, .public_port = 80, .target_port = 8080},
+	    {.proto = IPPROTO_UDP, .family = AF_INET6, .public_port = 53, .target_port = 53},
+	};
+	struct wf_ctl_egress egress[] = {
+	    {.proto = IPPROTO_TCP, .port_lo = 25, .port_hi = 25},
+	    {.proto = IPPROTO_TCP, .port_lo = 587, .port_hi = 587},
+	};
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE,
+	                       .state = {.generation = 7,
+	                                 .forwards = forwards,
+	                                 .n_forwards = 3,
+	                                 .egress = egress,
+	                                 .n_egress = 2}};
+
+	/* the example of the specification in ctl.h */
+	encode_text(&m, "{\"v\":2,\"type\":\"state\",\"generation\":7,\"forwards\":{\"tcp\":{"
+	                "\"ipv4\":[443,443,80,8080],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":"
+	                "[53,53]}},\"egress\":{\"tcp\":[25,25,587,587],\"udp\":[],\"any\":false}}");
+}
+
+static void ack_lists_each_reason_once(void **state)
+{
+	struct wf_ctl_result forwards[] = {{.accepted = false, .reason = "no IPv6"},
+	                                   {.accepted = true},
+	                                   {.accepted = false, .reason = "tcp/22 is \"reserved\""},
+	                                   {.accepted = false, .reason = "no IPv6"}};
+	struct wf_ctl_result egress[] = {{.accepted = false, .reason = "tcp/22 is \"reserved\""},
+	                                 {.accepted = true}};
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE_ACK,
+	                       .state_ack = {.generation = 9,
+	                                     .applied = true,
+	                                     .forwards = forwards,
+	                                     .n_forwards = 4,
+	                                     .egress = egress,
+	                                     .n_egress = 2}},
+	                  out;
+
+	encode_text(&m, "{\"v\":2,\"type\":\"state_ack\",\"generation\":9,\"applied\":true,"
+	                "\"reasons\":[\"no IPv6\",\"tcp/22 is \\\"reserved\\\"\"],\"forwards\":"
+	                "[1,0,2,1],\"egress\":[2,0]}");
+	round_trip(&m, &out);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(out.state_ack.forwards[i].accepted, forwards[i].accepted);
+		assert_string_equal(out.state_ack.forwards[i].reason, forwards[i].reason);
+	}
+	assert_string_equal(out.state_ack.egress[0].reason, egress[0].reason);
+	assert_true(out.state_ack.egress[1].accepted);
 	wf_ctl_msg_clear(&out);
 }
 
@@ -283,13 +347,72 @@ static void encoder_refuses_what_the_decoder_would(void **state)
 	assert_non_null(strstr(err, "mtu"));
 }
 
-static void state_too_large_for_a_frame_is_refused_by_the_encoder(void **state)
+/* The largest state the limits allow: every entry a pair of 5-digit numbers, all in one list
+ * (one comma more than spread over several), the largest generation. */
+static void largest_state_fits_in_a_frame(void **state)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, out;
+	char err[256] = "", *json = NULL;
+	size_t len = 0;
+
+	m.state.generation = INT64_MAX;
+	m.state.n_forwards = WF_CTL_ENTRIES_MAX;
+	m.state.n_egress = WF_CTL_ENTRIES_MAX;
+	m.state.forwards = calloc(WF_CTL_ENTRIES_MAX, sizeof(*m.state.forwards));
+	m.state.egress = calloc(WF_CTL_ENTRIES_MAX, sizeof(*m.state.egress));
+	assert_non_null(m.state.forwards);
+	assert_non_null(m.state.egress);
+	for (size_t i = 0; i < WF_CTL_ENTRIES_MAX; i++) {
+		m.state.forwards[i] = (struct wf_ctl_forward){.proto = IPPROTO_TCP,
+		                                              .family = AF_INET,
+		                                              .public_port = (uint16_t)(10000 + i),
+		                                              .target_port = 65535};
+		m.state.egress[i] = (struct wf_ctl_egress){
+		    .proto = IPPROTO_TCP, .port_lo = 10000, .port_hi = (uint16_t)(10000 + i)};
+	}
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), 0);
+	/* the arithmetic of ctl.h, checked against the encoder */
+	assert_int_equal(len, WF_CTL_STATE_WORST);
+	assert_true(len + WF_CTL_TAG_LEN <= WF_CTL_FRAME_MAX);
+	print_message("largest state: %zu bytes of %d\n", len, WF_CTL_MSG_MAX);
+	assert_int_equal(wf_ctl_msg_decode(json, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.state.n_forwards, WF_CTL_ENTRIES_MAX);
+	assert_int_equal(out.state.n_egress, WF_CTL_ENTRIES_MAX);
+	assert_memory_equal(out.state.forwards, m.state.forwards,
+	                    WF_CTL_ENTRIES_MAX * sizeof(*m.state.forwards));
+	assert_memory_equal(out.state.egress, m.state.egress,
+	                    WF_CTL_ENTRIES_MAX * sizeof(*m.state.egress));
+	wf_ctl_msg_clear(&out);
+	free(json);
+
+	/* the same number of entries of every kind, and the every-protocol entry */
+	for (size_t i = 0; i < WF_CTL_ENTRIES_MAX; i++) {
+		m.state.forwards[i].proto = i < WF_CTL_ENTRIES_MAX / 2 ? IPPROTO_TCP : IPPROTO_UDP;
+		m.state.forwards[i].family = i % 2 ? AF_INET6 : AF_INET;
+		m.state.forwards[i].public_port = (uint16_t)(1 + i / 2);
+		m.state.egress[i].proto = i < WF_CTL_ENTRIES_MAX / 2 ? IPPROTO_TCP : IPPROTO_UDP;
+	}
+	m.state.egress[WF_CTL_ENTRIES_MAX - 1] = (struct wf_ctl_egress){.proto = 0};
+	assert_int_equal(wf_ctl_state_order(&m.state), 0);
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), 0);
+	assert_true(len <= WF_CTL_STATE_WORST);
+	assert_int_equal(wf_ctl_msg_decode(json, len, &out, err, sizeof(err)), 0);
+	assert_memory_equal(out.state.forwards, m.state.forwards,
+	                    WF_CTL_ENTRIES_MAX * sizeof(*m.state.forwards));
+	assert_memory_equal(out.state.egress, m.state.egress,
+	                    WF_CTL_ENTRIES_MAX * sizeof(*m.state.egress));
+	wf_ctl_msg_clear(&out);
+	free(json);
+	wf_ctl_msg_clear(&m);
+}
+
+static void state_beyond_the_entry_limits_is_refused_by_the_encoder(void **state)
 {
 	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE};
 	char err[256], *json = NULL;
 	size_t len;
 
-	m.state.n_forwards = WF_CTL_ENTRIES_MAX;
+	m.state.n_forwards = WF_CTL_ENTRIES_MAX + 1;
 	m.state.forwards = calloc(m.state.n_forwards, sizeof(*m.state.forwards));
 	assert_non_null(m.state.forwards);
 	for (size_t i = 0; i < m.state.n_forwards; i++)
@@ -299,9 +422,169 @@ static void state_too_large_for_a_frame_is_refused_by_the_encoder(void **state)
 		    .public_port = (uint16_t)(i + 1),
 		    .target_port = 65535,
 		};
-	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), -EMSGSIZE);
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "forwards: more than 32768 entries"));
 	assert_null(json);
 	wf_ctl_msg_clear(&m);
+}
+
+/* 255 bytes of '"' and '\\' (each escaped on the wire), different for each n. */
+static void worst_reason(char *out, unsigned n)
+{
+	for (size_t i = 0; i < WF_CTL_REASON_MAX - 1; i++)
+		out[i] = i < 16 && (n >> i) & 1 ? '\\' : '"';
+	out[WF_CTL_REASON_MAX - 1] = '\0';
+}
+
+/* The largest ack: as many results as a state has entries, every one refused, for as many
+ * different reasons as an ack carries, each as long as a reason gets and all escaped. */
+static void largest_ack_fits_in_a_frame(void **state)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE_ACK}, out;
+	struct wf_ctl_state_ack *a = &m.state_ack;
+	char err[256] = "", *json = NULL;
+	size_t len = 0;
+
+	a->generation = INT64_MAX;
+	a->applied = true;
+	a->n_forwards = a->n_egress = WF_CTL_ENTRIES_MAX;
+	a->forwards = calloc(WF_CTL_ENTRIES_MAX, sizeof(*a->forwards));
+	a->egress = calloc(WF_CTL_ENTRIES_MAX, sizeof(*a->egress));
+	assert_non_null(a->forwards);
+	assert_non_null(a->egress);
+	/* each reason used once, then the last (4 digits) for everything else */
+	for (size_t i = 0; i < 2 * (size_t)WF_CTL_ENTRIES_MAX; i++) {
+		struct wf_ctl_result *r =
+		    i < WF_CTL_ENTRIES_MAX ? &a->forwards[i] : &a->egress[i - WF_CTL_ENTRIES_MAX];
+
+		worst_reason(r->reason,
+		             i < WF_CTL_ACK_REASONS_MAX ? (unsigned)i : WF_CTL_ACK_REASONS_MAX - 1);
+	}
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), 0);
+	assert_true(len <= WF_CTL_ACK_WORST);
+	/* the bound counts every result as 4 digits; the first 999 have fewer */
+	assert_true(len > WF_CTL_ACK_WORST - 4000);
+	assert_true(len + WF_CTL_TAG_LEN <= WF_CTL_FRAME_MAX);
+	print_message("largest state_ack: %zu bytes of %d\n", len, WF_CTL_MSG_MAX);
+	assert_int_equal(wf_ctl_msg_decode(json, len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.state_ack.n_forwards, WF_CTL_ENTRIES_MAX);
+	assert_int_equal(out.state_ack.n_egress, WF_CTL_ENTRIES_MAX);
+	assert_memory_equal(out.state_ack.forwards, a->forwards,
+	                    WF_CTL_ENTRIES_MAX * sizeof(*a->forwards));
+	assert_memory_equal(out.state_ack.egress, a->egress,
+	                    WF_CTL_ENTRIES_MAX * sizeof(*a->egress));
+	wf_ctl_msg_clear(&out);
+	free(json);
+	wf_ctl_msg_clear(&m);
+}
+
+static void ack_with_more_reasons_than_fit_names_the_overflow(void **state)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE_ACK}, out;
+	struct wf_ctl_state_ack *a = &m.state_ack;
+	size_t n = 2 * WF_CTL_ACK_REASONS_MAX;
+
+	a->applied = true;
+	a->n_forwards = n;
+	a->forwards = calloc(n, sizeof(*a->forwards));
+	assert_non_null(a->forwards);
+	for (size_t i = 0; i < n; i++)
+		snprintf(a->forwards[i].reason, sizeof(a->forwards[i].reason),
+		         "tcp/%zu is reserved on the gateway", i + 1);
+	a->forwards[0].accepted = true;
+	a->forwards[0].reason[0] = '\0';
+	round_trip(&m, &out);
+	assert_true(out.state_ack.forwards[0].accepted);
+	for (size_t i = 1; i < n; i++) {
+		assert_false(out.state_ack.forwards[i].accepted);
+		assert_string_equal(out.state_ack.forwards[i].reason, i < WF_CTL_ACK_REASONS_MAX
+		                                                          ? a->forwards[i].reason
+		                                                          : WF_CTL_REASON_OVERFLOW);
+	}
+	wf_ctl_msg_clear(&out);
+	wf_ctl_msg_clear(&m);
+}
+
+static void state_order_is_by_kind_and_stable(void **state)
+{
+	struct wf_ctl_forward f[] = {
+	    {.proto = IPPROTO_UDP, .family = AF_INET6, .public_port = 1, .target_port = 1},
+	    {.proto = IPPROTO_TCP, .family = AF_INET6, .public_port = 2, .target_port = 2},
+	    {.proto = IPPROTO_TCP, .family = AF_INET, .public_port = 3, .target_port = 3},
+	    {.proto = IPPROTO_UDP, .family = AF_INET, .public_port = 4, .target_port = 4},
+	    {.proto = IPPROTO_TCP, .family = AF_INET, .public_port = 5, .target_port = 5},
+	};
+	struct wf_ctl_egress e[] = {
+	    {.proto = 0},
+	    {.proto = IPPROTO_UDP, .port_lo = 1, .port_hi = 1},
+	    {.proto = IPPROTO_TCP, .port_lo = 2, .port_hi = 2},
+	    {.proto = IPPROTO_TCP, .port_lo = 1, .port_hi = 1},
+	};
+	struct wf_ctl_msg m = {
+	    .type = WF_CTL_MSG_STATE,
+	    .state = {.forwards = f, .n_forwards = 5, .egress = e, .n_egress = 4}};
+	const uint16_t want_ports[] = {3, 5, 2, 4, 1};
+	char err[256] = "", *json = NULL;
+	size_t len;
+
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "forwards[1]: tcp ipv6 after udp ipv6"));
+	assert_int_equal(wf_ctl_state_order(&m.state), 0);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(f[i].public_port, want_ports[i]);
+	assert_int_equal(e[0].port_lo, 2);
+	assert_int_equal(e[1].port_lo, 1);
+	assert_int_equal(e[2].proto, IPPROTO_UDP);
+	assert_int_equal(e[3].proto, 0);
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), 0);
+	free(json);
+
+	/* egress out of order, and a second every-protocol entry */
+	e[0] = (struct wf_ctl_egress){.proto = IPPROTO_UDP, .port_lo = 1, .port_hi = 1};
+	e[1] = (struct wf_ctl_egress){.proto = IPPROTO_TCP, .port_lo = 1, .port_hi = 1};
+	m.state.n_forwards = 0;
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "egress[1]: tcp after udp"));
+	e[1] = (struct wf_ctl_egress){.proto = 0};
+	e[2] = (struct wf_ctl_egress){.proto = 0};
+	m.state.n_egress = 3;
+	assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "egress[2]: a second entry for proto any"));
+}
+
+/* What a peer could send to make the receiver build a large document is refused from a scan
+ * of the text, before json-c sees it. */
+static void message_shapes_beyond_any_message_are_refused_unparsed(void **state)
+{
+	static const struct {
+		const char *unit, *error;
+	} cases[] = {
+	    {"{}", "objects and arrays, at most 16"},
+	    {"[]", "objects and arrays, at most 16"},
+	    {"1", "commas, at most"},
+	    {"\"\"", "commas, at most"},
+	    {"\"a\":1", "object members, at most 64"},
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t cap = WF_CTL_MSG_MAX, n = 0, u = strlen(cases[c].unit);
+		char *json = malloc(cap), err[256] = "";
+		struct wf_ctl_msg m;
+
+		assert_non_null(json);
+		n += (size_t)sprintf(json, "{\"v\":2,\"type\":\"ping\",\"x\":[");
+		while (n + u + 3 < cap) {
+			memcpy(json + n, cases[c].unit, u);
+			n += u;
+			json[n++] = ',';
+		}
+		memcpy(json + n - 1, "]}", 2);
+		n++;
+		assert_int_equal(wf_ctl_msg_decode(json, n, &m, err, sizeof(err)), -EBADMSG);
+		if (!strstr(err, cases[c].error))
+			fail_msg("%s: got \"%s\", want \"%s\"", cases[c].unit, err, cases[c].error);
+		free(json);
+	}
 }
 
 struct bad_case {
@@ -309,103 +592,123 @@ struct bad_case {
 	const char *error; /* must appear in the decoder's message */
 };
 
-#define FWD(x)  "{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[" x "],\"egress\":[]}"
-#define EGR(x)  "{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[],\"egress\":[" x "]}"
-#define OKF     "{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":443,\"target_port\":443}"
-#define ACK(x)  "{\"v\":1,\"type\":\"state_ack\",\"generation\":1," x "}"
-#define INFO(x) "{\"v\":1,\"type\":\"gateway_info\"," x "}"
+/* A state with the forwards' and the egress' members as given. */
+#define NOFWD    "\"forwards\":{\"tcp\":{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"
+#define NOEGR    "\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}"
+#define STATE(x) "{\"v\":2,\"type\":\"state\",\"generation\":1," x "}"
+#define FWD(tcp4)                                                                           \
+	STATE("\"forwards\":{\"tcp\":{\"ipv4\":" tcp4 ",\"ipv6\":[]},\"udp\":{\"ipv4\":[]," \
+	      "\"ipv6\":[]}}," NOEGR)
+#define FWDS(x) STATE("\"forwards\":" x "," NOEGR)
+#define EGR(x)  STATE(NOFWD ",\"egress\":" x)
+#define ACK(x)  "{\"v\":2,\"type\":\"state_ack\",\"generation\":1," x "}"
+#define INFO(x) "{\"v\":2,\"type\":\"gateway_info\"," x "}"
 
 static const struct bad_case bad_cases[] = {
     /* not a message at all */
-    {"{\"v\":1,\"type\":\"ping\"", "not JSON: unexpected end of data"},
-    {"{\"v\":1,\"type\":\"ping\"} {}", "not JSON"},
-    {"{\"v\":1,\"type\":'ping'}", "not JSON"},
-    {"{\"v\":1,\"type\":\"ping\",}", "not JSON"},
+    {"{\"v\":2,\"type\":\"ping\"", "not JSON: unexpected end of data"},
+    {"{\"v\":2,\"type\":\"ping\"} {}", "not JSON"},
+    {"{\"v\":2,\"type\":'ping'}", "not JSON"},
+    {"{\"v\":2,\"type\":\"ping\",}", "not JSON"},
     {"[]", "an array, want an object"},
     {"null", "null, want an object"},
     {"\"ping\"", "a string, want an object"},
-    {"{\"v\":1,\"type\":\"error\",\"reason\":\"\xff\"}", "not JSON"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[[[[[[[[[]]]]]]]]],\"egress\":[]}",
-     "not JSON"},
+    {"{\"v\":2,\"type\":\"error\",\"reason\":\"\xff\"}", "not JSON"},
+    {"{\"v\":2,\"type\":\"ping\",\"x\":[[[[[[[[[]]]]]]]]]}", "not JSON"},
+    /* counted before parsing */
+    /* 16 is let through, to the parser */
+    {FWD("[[[[[[]]]]]]"), "not JSON: nesting too deep"},
+    {FWD("[[[[[[[]]]]]]]"), "17 objects and arrays, at most 16"},
     /* version and type */
     {"{\"type\":\"ping\"}", "v: missing"},
-    {"{\"v\":\"1\",\"type\":\"ping\"}", "v: want an integer, got a string"},
-    {"{\"v\":1.0,\"type\":\"ping\"}", "v: want an integer, got a fraction"},
-    {"{\"v\":2,\"type\":\"ping\"}", "v: protocol version 2, this side speaks 1"},
+    {"{\"v\":\"2\",\"type\":\"ping\"}", "v: want an integer, got a string"},
+    {"{\"v\":2.0,\"type\":\"ping\"}", "v: want an integer, got a fraction"},
+    {"{\"v\":1,\"type\":\"ping\"}", "v: protocol version 1, this side speaks 2"},
+    {"{\"v\":3,\"type\":\"ping\"}", "v: protocol version 3, this side speaks 2"},
     {"{\"v\":0,\"type\":\"ping\"}", "v: protocol version 0"},
-    {"{\"v\":1}", "type: missing"},
-    {"{\"v\":1,\"type\":7}", "type: want a string, got an integer"},
-    {"{\"v\":1,\"type\":\"hello\"}", "type: \"hello\" is not one of state, state_ack"},
-    {"{\"v\":1,\"type\":\"ping\",\"seq\":1}", "unknown field \"seq\""},
-    {"{\"v\":1,\"type\":\"pong\",\"x\":null}", "unknown field \"x\""},
+    {"{\"v\":2}", "type: missing"},
+    {"{\"v\":2,\"type\":7}", "type: want a string, got an integer"},
+    {"{\"v\":2,\"type\":\"hello\"}", "type: \"hello\" is not one of state, state_ack"},
+    {"{\"v\":2,\"type\":\"ping\",\"seq\":1}", "unknown field \"seq\""},
+    {"{\"v\":2,\"type\":\"pong\",\"x\":null}", "unknown field \"x\""},
+    /* a version 1 state: every entry an object */
+    {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[{\"proto\":\"tcp\",\"family\":"
+     "\"ipv4\",\"public_port\":443,\"target_port\":443}],\"egress\":[]}",
+     "v: protocol version 1, this side speaks 2"},
     /* state */
-    {"{\"v\":1,\"type\":\"state\",\"forwards\":[],\"egress\":[]}", "generation: missing"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"egress\":[]}", "forwards: missing"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[]}", "egress: missing"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":-1,\"forwards\":[],\"egress\":[]}",
+    {STATE(NOFWD "," NOEGR ",\"extra\":1"), "unknown field \"extra\""},
+    {"{\"v\":2,\"type\":\"state\"," NOFWD "," NOEGR "}", "generation: missing"},
+    {STATE(NOEGR), "forwards: missing"},
+    {STATE(NOFWD), "egress: missing"},
+    {"{\"v\":2,\"type\":\"state\",\"generation\":-1," NOFWD "," NOEGR "}",
      "generation: -1 is out of range"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":9223372036854775808,\"forwards\":[],"
-     "\"egress\":[]}",
+    {"{\"v\":2,\"type\":\"state\",\"generation\":9223372036854775808," NOFWD "," NOEGR "}",
      "generation: 9223372036854775808 is out of range 0..9223372036854775807"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":1.5,\"forwards\":[],\"egress\":[]}",
+    {"{\"v\":2,\"type\":\"state\",\"generation\":1.5," NOFWD "," NOEGR "}",
      "generation: want an integer, got a fraction"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":{},\"egress\":[]}",
-     "forwards: want an array, got an object"},
-    {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[],\"egress\":[],\"extra\":1}",
-     "unknown field \"extra\""},
-    {FWD("1"), "forwards[0]: want an object, got an integer"},
-    {FWD(OKF ",null"), "forwards[1]: want an object, got null"},
-    {FWD("{\"proto\":\"sctp\",\"family\":\"ipv4\",\"public_port\":1,\"target_port\":1}"),
-     "forwards[0].proto: \"sctp\" is not one of tcp, udp"},
-    {FWD("{\"proto\":\"any\",\"family\":\"ipv4\",\"public_port\":1,\"target_port\":1}"),
-     "forwards[0].proto: \"any\" is not one of tcp, udp"},
-    {FWD("{\"proto\":6,\"family\":\"ipv4\",\"public_port\":1,\"target_port\":1}"),
-     "forwards[0].proto: want a string, got an integer"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipx\",\"public_port\":1,\"target_port\":1}"),
-     "forwards[0].family: \"ipx\" is not one of ipv4, ipv6"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":0,\"target_port\":1}"),
-     "forwards[0].public_port: 0 is out of range 1..65535"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":65536,\"target_port\":1}"),
-     "forwards[0].public_port: 65536 is out of range 1..65535"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":\"443\",\"target_port\":1}"),
-     "forwards[0].public_port: want an integer, got a string"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":443.0,\"target_port\":1}"),
-     "forwards[0].public_port: want an integer, got a fraction"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":443}"),
-     "forwards[0].target_port: missing"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":443,\"target_port\":-8}"),
-     "forwards[0].target_port: -8 is out of range"},
-    {FWD("{\"proto\":\"tcp\",\"family\":\"ipv4\",\"public_port\":1,\"target_port\":1,"
-         "\"target\":\"10.0.0.1\"}"),
-     "forwards[0]: unknown field \"target\""},
-    {FWD(OKF "," OKF), "forwards[1]: a second forward for tcp ipv4 port 443"},
-    {EGR("{\"proto\":\"icmp\",\"port_lo\":0,\"port_hi\":0}"),
-     "egress[0].proto: \"icmp\" is not one of tcp, udp, any"},
-    {EGR("{\"proto\":\"tcp\",\"port_lo\":30,\"port_hi\":20}"), "egress[0]: ports 30..20"},
-    {EGR("{\"proto\":\"tcp\",\"port_lo\":0,\"port_hi\":20}"), "egress[0]: ports 0..20"},
-    {EGR("{\"proto\":\"tcp\",\"port_lo\":20,\"port_hi\":70000}"),
-     "egress[0].port_hi: 70000 is out of range 0..65535"},
-    {EGR("{\"proto\":\"any\",\"port_lo\":25,\"port_hi\":25}"),
-     "egress[0]: proto any takes no ports"},
-    {EGR("{\"proto\":\"udp\",\"port_lo\":25}"), "egress[0].port_hi: missing"},
+    {STATE("\"forwards\":[]," NOEGR), "forwards: want an object, got an array"},
+    {FWDS("{\"tcp\":{\"ipv4\":[],\"ipv6\":[]}}"), "forwards.udp: missing"},
+    {FWDS("{\"tcp\":{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]},\"sctp\":{}}"),
+     "forwards: unknown field \"sctp\""},
+    {FWDS("{\"tcp\":{\"ipv4\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"),
+     "forwards.tcp.ipv6: missing"},
+    {FWDS("{\"tcp\":{\"ipv4\":[],\"ipv6\":[],\"ipx\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"),
+     "forwards.tcp: unknown field \"ipx\""},
+    {FWDS("{\"tcp\":[],\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"),
+     "forwards.tcp: want an object, got an array"},
+    {FWD("{}"), "forwards.tcp.ipv4: want an array, got an object"},
+    {FWD("[443]"), "forwards.tcp.ipv4: 1 numbers, want pairs"},
+    {FWD("[443,443,80]"), "forwards.tcp.ipv4: 3 numbers, want pairs"},
+    {FWD("[0,1]"), "forwards.tcp.ipv4[0]: 0 is out of range 1..65535"},
+    {FWD("[1,65536]"), "forwards.tcp.ipv4[1]: 65536 is out of range 1..65535"},
+    {FWD("[1,1,2,-8]"), "forwards.tcp.ipv4[3]: -8 is out of range"},
+    {FWD("[\"443\",443]"), "forwards.tcp.ipv4[0]: want an integer, got a string"},
+    {FWD("[443.0,443]"), "forwards.tcp.ipv4[0]: want an integer, got a fraction"},
+    {FWD("[443,null]"), "forwards.tcp.ipv4[1]: want an integer, got null"},
+    {FWD("[[443,443]]"), "forwards.tcp.ipv4: 1 numbers, want pairs"},
+    {FWD("[443,443,443,8443]"), "forwards[1]: a second forward for tcp ipv4 port 443"},
+    {FWDS("{\"tcp\":{\"ipv4\":[],\"ipv6\":[53,53,53,53]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"),
+     "forwards[1]: a second forward for tcp ipv6 port 53"},
+    {EGR("[]"), "egress: want an object, got an array"},
+    {EGR("{\"tcp\":[],\"udp\":[]}"), "egress.any: missing"},
+    {EGR("{\"tcp\":[],\"udp\":[],\"any\":0}"), "egress.any: want a boolean, got an integer"},
+    {EGR("{\"tcp\":[],\"udp\":[],\"icmp\":[],\"any\":true}"), "egress: unknown field \"icmp\""},
+    {EGR("{\"tcp\":[25],\"udp\":[],\"any\":false}"), "egress.tcp: 1 numbers, want pairs"},
+    {EGR("{\"tcp\":[30,20],\"udp\":[],\"any\":false}"), "egress[0]: ports 30..20"},
+    {EGR("{\"tcp\":[],\"udp\":[1,1,0,20],\"any\":false}"), "egress[1]: ports 0..20"},
+    {EGR("{\"tcp\":[20,70000],\"udp\":[],\"any\":false}"),
+     "egress.tcp[1]: 70000 is out of range 0..65535"},
     /* state_ack */
-    {ACK("\"applied\":1,\"forwards\":[],\"egress\":[]"), "applied: want a boolean, got an integer"},
-    {ACK("\"forwards\":[],\"egress\":[]"), "applied: missing"},
-    {ACK("\"applied\":true,\"reason\":\"x\",\"forwards\":[],\"egress\":[]"),
+    {ACK("\"applied\":1,\"reasons\":[],\"forwards\":[],\"egress\":[]"),
+     "applied: want a boolean, got an integer"},
+    {ACK("\"reasons\":[],\"forwards\":[],\"egress\":[]"), "applied: missing"},
+    {ACK("\"applied\":true,\"reason\":\"x\",\"reasons\":[],\"forwards\":[],\"egress\":[]"),
      "reason: only allowed when applied is false"},
-    {ACK("\"applied\":false,\"forwards\":[],\"egress\":[]"), "reason: missing"},
-    {ACK("\"applied\":false,\"reason\":\"\",\"forwards\":[],\"egress\":[]"),
+    {ACK("\"applied\":false,\"reasons\":[],\"forwards\":[],\"egress\":[]"), "reason: missing"},
+    {ACK("\"applied\":false,\"reason\":\"\",\"reasons\":[],\"forwards\":[],\"egress\":[]"),
      "reason: must not be empty"},
-    {ACK("\"applied\":false,\"reason\":\"x\",\"forwards\":[{\"accepted\":true}],\"egress\":[]"),
+    {ACK("\"applied\":false,\"reason\":\"x\",\"reasons\":[],\"forwards\":[0],\"egress\":[]"),
      "forwards: must be empty when the state was not applied"},
-    {ACK("\"applied\":true,\"forwards\":[{\"accepted\":false}],\"egress\":[]"),
-     "forwards[0].reason: missing"},
-    {ACK("\"applied\":true,\"forwards\":[],\"egress\":[{\"accepted\":true,\"reason\":\"x\"}]"),
-     "egress[0].reason: only allowed when accepted is false"},
-    {ACK("\"applied\":true,\"forwards\":[{\"accepted\":\"yes\"}],\"egress\":[]"),
-     "forwards[0].accepted: want a boolean, got a string"},
-    {ACK("\"applied\":true,\"forwards\":[{\"accepted\":true,\"why\":1}],\"egress\":[]"),
-     "forwards[0]: unknown field \"why\""},
+    {ACK("\"applied\":false,\"reason\":\"x\",\"reasons\":[\"y\"],\"forwards\":[],\"egress\":[]"),
+     "reasons: must be empty when the state was not applied"},
+    {ACK("\"applied\":true,\"forwards\":[],\"egress\":[]"), "reasons: missing"},
+    {ACK("\"applied\":true,\"reasons\":[],\"egress\":[]"), "forwards: missing"},
+    {ACK("\"applied\":true,\"reasons\":[],\"forwards\":[1],\"egress\":[]"),
+     "forwards[0]: 1 is out of range 0..0"},
+    {ACK("\"applied\":true,\"reasons\":[\"x\"],\"forwards\":[0,2],\"egress\":[]"),
+     "forwards[1]: 2 is out of range 0..1"},
+    {ACK("\"applied\":true,\"reasons\":[\"x\"],\"forwards\":[true],\"egress\":[]"),
+     "forwards[0]: want an integer, got a boolean"},
+    {ACK("\"applied\":true,\"reasons\":[\"x\"],\"forwards\":[{\"accepted\":true}],\"egress\":[]"),
+     "forwards[0]: want an integer, got an object"},
+    {ACK("\"applied\":true,\"reasons\":[\"x\",\"y\"],\"forwards\":[0],\"egress\":[2]"),
+     "reasons[0]: no result refers to it"},
+    {ACK("\"applied\":true,\"reasons\":[\"\"],\"forwards\":[1],\"egress\":[]"),
+     "reasons[0]: must not be empty"},
+    {ACK("\"applied\":true,\"reasons\":[\"a\\tb\"],\"forwards\":[1],\"egress\":[]"),
+     "reasons[0]: holds control characters"},
+    {ACK("\"applied\":true,\"reasons\":[7],\"forwards\":[1],\"egress\":[]"),
+     "reasons[0]: want a string, got an integer"},
     /* gateway_info */
     {INFO("\"ipv4\":[\"1.2.3\"],\"ipv6\":[],\"mtu\":1420"),
      "ipv4[0]: \"1.2.3\" is not an IPv4 address"},
@@ -422,11 +725,11 @@ static const struct bad_case bad_cases[] = {
     {INFO("\"ipv4\":[],\"ipv6\":[]"), "mtu: missing"},
     {INFO("\"ipv4\":[],\"mtu\":1420"), "ipv6: missing"},
     /* error */
-    {"{\"v\":1,\"type\":\"error\"}", "reason: missing"},
-    {"{\"v\":1,\"type\":\"error\",\"reason\":\"\"}", "reason: must not be empty"},
-    {"{\"v\":1,\"type\":\"error\",\"reason\":\"a\\nb\"}", "reason: holds control characters"},
-    {"{\"v\":1,\"type\":\"error\",\"reason\":\"a\\u0000b\"}", "reason: holds control characters"},
-    {"{\"v\":1,\"type\":\"error\",\"reason\":\"a\\u001bb\"}", "reason: holds control characters"},
+    {"{\"v\":2,\"type\":\"error\"}", "reason: missing"},
+    {"{\"v\":2,\"type\":\"error\",\"reason\":\"\"}", "reason: must not be empty"},
+    {"{\"v\":2,\"type\":\"error\",\"reason\":\"a\\nb\"}", "reason: holds control characters"},
+    {"{\"v\":2,\"type\":\"error\",\"reason\":\"a\\u0000b\"}", "reason: holds control characters"},
+    {"{\"v\":2,\"type\":\"error\",\"reason\":\"a\\u001bb\"}", "reason: holds control characters"},
 };
 
 static void every_strict_decode_error_is_refused_and_named(void **state)
@@ -458,7 +761,7 @@ static void overlong_reason_is_refused(void **state)
 {
 	char json[600], err[256];
 	struct wf_ctl_msg m;
-	int n = snprintf(json, sizeof(json), "{\"v\":1,\"type\":\"error\",\"reason\":\"");
+	int n = snprintf(json, sizeof(json), "{\"v\":2,\"type\":\"error\",\"reason\":\"");
 
 	memset(json + n, 'x', 300);
 	strcpy(json + n + 300, "\"}");
@@ -482,12 +785,12 @@ static void message_over_the_cap_is_refused_unread(void **state)
 
 static void decoder_needs_no_terminating_nul(void **state)
 {
-	const char text[] = "{\"v\":1,\"type\":\"ping\"}garbage";
+	const char text[] = "{\"v\":2,\"type\":\"ping\"}garbage";
 	struct wf_ctl_msg m;
 	char err[256];
 
 	assert_int_equal(
-	    wf_ctl_msg_decode(text, strlen("{\"v\":1,\"type\":\"ping\"}"), &m, err, sizeof(err)),
+	    wf_ctl_msg_decode(text, strlen("{\"v\":2,\"type\":\"ping\"}"), &m, err, sizeof(err)),
 	    0);
 	assert_int_equal(m.type, WF_CTL_MSG_PING);
 }
@@ -521,7 +824,14 @@ int main(void)
 	    cmocka_unit_test(gateway_info_survives_encode_and_decode),
 	    cmocka_unit_test(ping_pong_and_error_survive_encode_and_decode),
 	    cmocka_unit_test(encoder_refuses_what_the_decoder_would),
-	    cmocka_unit_test(state_too_large_for_a_frame_is_refused_by_the_encoder),
+	    cmocka_unit_test(state_is_written_as_port_lists),
+	    cmocka_unit_test(ack_lists_each_reason_once),
+	    cmocka_unit_test(state_order_is_by_kind_and_stable),
+	    cmocka_unit_test(largest_state_fits_in_a_frame),
+	    cmocka_unit_test(state_beyond_the_entry_limits_is_refused_by_the_encoder),
+	    cmocka_unit_test(largest_ack_fits_in_a_frame),
+	    cmocka_unit_test(ack_with_more_reasons_than_fit_names_the_overflow),
+	    cmocka_unit_test(message_shapes_beyond_any_message_are_refused_unparsed),
 	    cmocka_unit_test(every_strict_decode_error_is_refused_and_named),
 	    cmocka_unit_test(overlong_reason_is_refused),
 	    cmocka_unit_test(message_over_the_cap_is_refused_unread),
