@@ -368,7 +368,7 @@ static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct w
 	size_t n;
 	int err;
 
-	if (!d->ct)
+	if (!d->ct || !d->ct_flush_timer)
 		return;
 	err = wf_gw_ct_matches(&d->s.params, d->cfg, from, to, &m, &n);
 	if (!err) {
