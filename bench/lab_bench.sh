@@ -10,9 +10,12 @@
 #              MSS clamp (tunnel MTU 1420) against the tunnel MTU raised to 1500 (fragments)
 #
 #   dockerlag  how long Docker takes to answer an inspect at a container's death
+#   churn      the daemons' CPU while CHURN labelled containers start and stop one after
+#              another, and (with perf) the share of it that goes to conntrack dumps
 #
-#   bench/lab_bench.sh [converge] [dockerlag] [burst] [memory] [tunnel]      (default: all)
-#   RUNS=50 BURST=100 MEM_CONTAINERS=200 TPUT_REPS=3 TPUT_SECONDS=5
+#   bench/lab_bench.sh [converge] [dockerlag] [burst] [memory] [tunnel] [churn]
+#                                                      (default: all but churn)
+#   RUNS=50 BURST=100 MEM_CONTAINERS=200 TPUT_REPS=3 TPUT_SECONDS=5 CHURN=20
 #
 # Timestamps: the client's probe (bench/wfb_net probe) reads CLOCK_REALTIME when a connection
 # attempt is answered; this script reads it (EPOCHREALTIME) just before the Docker API call;
@@ -360,6 +363,56 @@ section_burst() {
 	monitor_stop
 	burst_round docker-p wfb-p "$LAB_SRV_HOME4" 21000
 	ldocker ps -aq --filter name=wfb- | xargs -r -n 50 "$LAB_DOCKER_CLI" -H "$LAB_DOCKER_HOST" rm -f >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# churn
+
+# Percent of a perf recording's samples spent in SYMBOL or below it (0.0 when none).
+perf_share() {
+	perf report -i "$1" --children --sort symbol --stdio -g none 2>/dev/null |
+		awk -v sym="$2" '$4 == sym { sub("%", "", $1); print $1; found = 1; exit }
+			END { if (!found) print "0.0" }'
+}
+
+section_churn() {
+	local n=${CHURN:-20} i apid gpid a0 g0 t0 pa="" pg=""
+	say "# churn: $n labelled containers started and then stopped, one after another" 		"(no probe: conntrack stays nearly empty)"
+	for ((i = 0; i < n; i++)); do
+		ldocker create --name "wfb-c$i" --label wgfwd.ports=$((22000 + i)):80 "$LAB_IMAGE" 			httpd -f -p 80 -h /www >/dev/null || return 1
+	done
+	apid=$(agent_pid)
+	gpid=$(gateway_pid)
+	if command -v perf >/dev/null; then
+		perf record -g -o "$OUT/perf-agent" -p "$apid" >/dev/null 2>&1 &
+		pa=$!
+		perf record -g -o "$OUT/perf-gateway" -p "$gpid" >/dev/null 2>&1 &
+		pg=$!
+		sleep 1
+	fi
+	a0=$(pid_cpu_ticks "$apid")
+	g0=$(pid_cpu_ticks "$gpid")
+	t0=${EPOCHREALTIME/./}
+	for ((i = 0; i < n; i++)); do
+		api "wfb-c$i" start >/dev/null
+	done
+	wait_applied "$n" 30 || echo "churn: not every forward was applied" >&2
+	for ((i = 0; i < n; i++)); do
+		api "wfb-c$i" "stop?t=0" >/dev/null
+	done
+	wait_applied 0 30 || echo "churn: forwards were left" >&2
+	sleep 1
+	say "churn: CPU for $n starts and $n stops ($(((${EPOCHREALTIME/./} - t0) / 1000)) ms):" \
+		"agent $(($(pid_cpu_ticks "$apid") - a0)) ticks," \
+		"gateway $(($(pid_cpu_ticks "$gpid") - g0)) ticks (1 tick = $((1000 / $(getconf CLK_TCK))) ms)"
+	if [ -n "$pa" ]; then
+		kill -INT "$pa" "$pg"
+		wait "$pa" "$pg"
+		say "churn: ctnetlink_dump_table (and below) in perf samples:" \
+			"agent $(perf_share "$OUT/perf-agent" ctnetlink_dump_table)%," \
+			"gateway $(perf_share "$OUT/perf-gateway" ctnetlink_dump_table)%"
+	fi
+	ldocker ps -aq --filter name=wfb-c | xargs -r "$LAB_DOCKER_CLI" -H "$LAB_DOCKER_HOST" rm -f >/dev/null
 }
 
 # ---------------------------------------------------------------------------------------------

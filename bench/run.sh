@@ -97,8 +97,9 @@ run_programming() {
 		"$OUTDIR/wfb_apply" gwpeers "$p" 10000 "$REPS"
 	done
 	echo
-	echo "# the agent's conntrack cleanup after a change with K entries in a private namespace's"
-	echo "# table (the kernel walks the machine-wide hash: $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null) buckets here):"
+	echo "# the daemons' search for stale conntrack entries with K (untranslated) entries in a private"
+	echo "# namespace's table (the kernel walks the machine-wide hash: $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null) buckets here);"
+	echo "# 'as before': the unfiltered dump per family the search used to make:"
 	echo "# unshare -n: nft table with a ct rule on output; $OUTDIR/wfb_apply ctflush K 10"
 	for k in $CT_SIZES; do
 		unshare -n sh -c "ip link set lo up &&

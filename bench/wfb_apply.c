@@ -9,7 +9,7 @@
  *                                              desired state, diff, render, apply
  *   wfb_apply readback server|gateway N REPS   reading the owned table back, alone
  *   wfb_apply gwset    N PUBLIC PEER PORT      leave the gateway ruleset with N forwards in place
- *   wfb_apply ctflush  K REPS                the agent's conntrack cleanup with K entries present
+ *   wfb_apply ctflush  K REPS                the daemons' conntrack search with K entries present
  *   wfb_apply ctlsize  N                   control-channel state message for N dual-stack forwards
  *   wfb_apply gwpeers  PEERS N REPS           gateway render of N forwards spread over PEERS
  *   wfb_apply mem      N                      heap and RSS of N containers/forwards (no kernel)
@@ -650,22 +650,67 @@ static void mode_readback(const char *side_name, size_t n, size_t reps)
 /* What the conntrack cleanup after a change costs when the table holds K entries: K UDP flows
  * on loopback (the caller makes conntrack run in this namespace), then the agent's flush for
  * one changed forward, which finds nothing to delete and so measures the search. */
+static int count_entry(const struct wf_ct_entry *e, void *ctx)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* The search as it was: one unfiltered dump per family the matches name. */
+static int plain_family_dumps(struct wf_conntrack *ct, bool v6)
+{
+	size_t seen = 0;
+	int err = wf_conntrack_dump(ct, AF_INET, NULL, count_entry, &seen);
+
+	if (!err && v6)
+		err = wf_conntrack_dump(ct, AF_INET6, NULL, count_entry, &seen);
+	return err;
+}
+
+static void time_ctflush(const char *what, size_t k, size_t reps, struct wf_conntrack *ct,
+                         const struct wf_ct_match *m, size_t n, int plain)
+{
+	double *v = calloc(reps, sizeof(double));
+
+	if (!v)
+		die("calloc", -ENOMEM);
+	for (size_t r = 0; r < reps; r++) {
+		size_t deleted = 0;
+		double t0 = now_ms();
+		int err = plain ? plain_family_dumps(ct, plain > 1)
+		                : wf_conntrack_flush_forwards(ct, m, n, &deleted);
+
+		v[r] = now_ms() - t0;
+		if (err)
+			die("flush", err);
+	}
+	report(what, k, v, reps);
+	free(v);
+}
+
+/* A stopped container's forwards, as the agent searches for them: one IPv4 forward; one
+ * dual-stack forward; ten dual-stack forwards of a burst. The first lines time the search as it
+ * was before it became one filtered dump: an unfiltered dump per family. */
 static void mode_ctflush(size_t k, size_t reps)
 {
 	struct sockaddr_in to = {.sin_family = AF_INET};
-	struct wf_ct_match m = {.family = AF_INET,
-	                        .l4proto = IPPROTO_TCP,
-	                        .orig_dport = EXTRA_PORT,
-	                        .has_reply_src = true,
-	                        .status_set = IPS_DST_NAT};
-	double *v = calloc(reps, sizeof(double));
+	struct wf_ct_match m[20];
 	struct wf_conntrack *ct;
-	char what[64];
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), err;
 
-	if (fd < 0 || !v)
+	if (fd < 0)
 		die("socket", -errno);
-	m.reply_src.ip4 = container_addr(0);
+	for (size_t i = 0; i < 20; i++) {
+		m[i] = (struct wf_ct_match){.family = i % 2 ? AF_INET6 : AF_INET,
+		                            .l4proto = IPPROTO_TCP,
+		                            .orig_dport = (uint16_t)(EXTRA_PORT - i / 2),
+		                            .has_reply_src = true,
+		                            .status_set = IPS_DST_NAT};
+		if (i % 2)
+			inet_pton(AF_INET6, "fd00:d0c::5", &m[i].reply_src.ip6);
+		else
+			m[i].reply_src.ip4 = container_addr(i / 2);
+	}
 	/* distinct destination address and port per flow: 127.0.0.0/8 all loops back */
 	for (size_t i = 0; i < k; i++) {
 		to.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(i / 50000));
@@ -677,19 +722,12 @@ static void mode_ctflush(size_t k, size_t reps)
 	err = wf_conntrack_open(&ct);
 	if (err)
 		die("conntrack", err);
-	for (size_t r = 0; r < reps; r++) {
-		size_t deleted = 0;
-		double t0 = now_ms();
-
-		err = wf_conntrack_flush_forwards(ct, &m, 1, &deleted);
-		v[r] = now_ms() - t0;
-		if (err)
-			die("flush", err);
-	}
-	snprintf(what, sizeof(what), "conntrack flush, one forward");
-	report(what, k, v, reps);
+	time_ctflush("ct as before: IPv4 dump", k, reps, ct, NULL, 0, 1);
+	time_ctflush("ct as before: IPv4 + IPv6 dumps", k, reps, ct, NULL, 0, 2);
+	time_ctflush("conntrack flush, one forward", k, reps, ct, m, 1, 0);
+	time_ctflush("ct flush, one dual-stack forward", k, reps, ct, m, 2, 0);
+	time_ctflush("ct flush, 10 dual-stack forwards", k, reps, ct, m, 20, 0);
 	wf_conntrack_close(ct);
-	free(v);
 }
 
 /* The control messages for N dual-stack TCP forwards (as the agent sends them: every IPv4

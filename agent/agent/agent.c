@@ -53,6 +53,7 @@ struct wf_agent {
 	struct wf_gateway_link *link;
 	struct wf_status_socket *status;
 	struct event *apply_ev, *reconcile_ev;
+	struct event *ct_flush_ev; /* the search for stale conntrack entries, due after a burst */
 
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;
@@ -303,15 +304,17 @@ static void push_gateway_state(struct wf_agent *a)
 }
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the new forwards, the
- * entries of the forwards that changed go, so their next packet takes the new path. */
-static void flush_stale_flows(struct wf_agent *a, const struct wf_desired *d)
+ * entries of the forwards that changed go, so their next packet takes the new path. The search
+ * walks the kernel's whole conntrack hash (milliseconds even when it is empty), so it runs off
+ * the convergence path: after the state has gone to the gateway, once for all the changes of a
+ * burst. */
+static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 {
+	struct wf_agent *a = arg;
 	size_t deleted = 0;
 	int looked_for;
 
-	if (!a->ct_flush)
-		return;
-	looked_for = wf_ct_flush_applied(a->ct_flush, &a->params, d, &deleted);
+	looked_for = wf_ct_flush_run(a->ct_flush, &a->params, &deleted);
 	if (looked_for < 0)
 		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
 			 "flows keep the old path until they go idle",
@@ -321,6 +324,22 @@ static void flush_stale_flows(struct wf_agent *a, const struct wf_desired *d)
 			 deleted == 1 ? "y" : "ies");
 	else if (looked_for)
 		log_debug("conntrack: no entries of changed forwards to delete");
+}
+
+static void note_stale_flows(struct wf_agent *a, const struct wf_desired *d)
+{
+	struct timeval tv = {0, WF_CT_COALESCE_MS * 1000};
+	int pending;
+
+	if (!a->ct_flush)
+		return;
+	pending = wf_ct_flush_note(a->ct_flush, &a->params, d);
+	if (pending < 0)
+		log_warn("conntrack: cannot note the changed forwards (%s): their flows keep the "
+			 "old path until they go idle",
+			 strerror(-pending));
+	else if (pending && !evtimer_pending(a->ct_flush_ev, NULL))
+		evtimer_add(a->ct_flush_ev, &tv);
 }
 
 static void apply_now(evutil_socket_t fd, short what, void *arg)
@@ -378,7 +397,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			log_info("apply succeeded again");
 		a->last_apply_ok = true;
 		a->last_error[0] = '\0';
-		flush_stale_flows(a, &d);
+		note_stale_flows(a, &d);
 		a->nft_changes[res.nft]++;
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
@@ -728,7 +747,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 			 strerror(-err));
 	a->apply_ev = evtimer_new(base, apply_now, a);
 	a->reconcile_ev = event_new(base, -1, EV_PERSIST, on_reconcile, a);
-	if (!a->apply_ev || !a->reconcile_ev) {
+	a->ct_flush_ev = evtimer_new(base, flush_stale_flows, a);
+	if (!a->apply_ev || !a->reconcile_ev || !a->ct_flush_ev) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -793,6 +813,12 @@ void wf_agent_free(struct wf_agent *a)
 		event_free(a->apply_ev);
 	if (a->reconcile_ev)
 		event_free(a->reconcile_ev);
+	if (a->ct_flush_ev) {
+		/* A search still due runs before the agent goes. */
+		if (evtimer_pending(a->ct_flush_ev, NULL))
+			flush_stale_flows(-1, 0, a);
+		event_free(a->ct_flush_ev);
+	}
 	wf_dataplane_close(a->dp);
 	wf_ct_flush_free(a->ct_flush);
 	drop_containers(a);

@@ -8,8 +8,9 @@
 
 struct wf_ct_flush {
 	struct wf_conntrack *ct;
-	struct wf_forward *applied;
+	struct wf_forward *applied; /* as last noted: what the kernel holds */
 	size_t n_applied;
+	struct wf_ct_pending pending;
 };
 
 /* Where a forward sends flows of one family, as fill_maps in server_render.c renders it. */
@@ -86,6 +87,21 @@ static int removed_matches(const struct wf_server_params *p, const struct wf_for
 	return add_match(ms, &m);
 }
 
+/* Only a connectionless flow can be left stuck by a forward that did not exist yet. A datagram
+ * to a port nothing forwards is refused with an ICMP error, which conntrack does not count as
+ * an answer: the entry stays unreplied and untranslated, and every datagram of the flow keeps
+ * it alive, so the flow never meets the new forward. A TCP SYN that reaches a host's own stack
+ * is always answered, with a SYN-ACK or a reset, and a reset ends the entry (the next SYN,
+ * even from the same port, makes a new one that meets today's rules); a SYN dropped before
+ * conntrack confirms it leaves no entry at all. What remains is a hairpin SYN that the path
+ * beyond this host swallowed: its retries give up within tcp_syn_retries and the next
+ * connection takes the new path. So an added TCP forward has nothing to search for, and
+ * starting a container with TCP ports costs no dump. */
+static bool unanswered_flows_can_linger(uint8_t proto)
+{
+	return proto != IPPROTO_TCP;
+}
+
 static int added_matches(const struct wf_server_params *p, const struct wf_forward *f, int family,
                          struct matches *ms)
 {
@@ -97,7 +113,7 @@ static int added_matches(const struct wf_server_params *p, const struct wf_forwa
 	union wf_addr target;
 	int err = 0;
 
-	if (!target_of(p, f, family, &target))
+	if (!unanswered_flows_can_linger(f->proto) || !target_of(p, f, family, &target))
 		return 0;
 	if (family == AF_INET) {
 		if (p->has_tunnel_ip4) {
@@ -157,6 +173,59 @@ int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desir
 	return 0;
 }
 
+/* The forward of now with m's protocol and public port, or NULL. */
+static const struct wf_forward *forward_of(const struct wf_forward *now, size_t n,
+                                           const struct wf_ct_match *m)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct wf_forward *f = &now[mid];
+
+		if (f->proto == m->l4proto && f->public_port == m->orig_dport)
+			return f;
+		if (f->proto < m->l4proto ||
+		    (f->proto == m->l4proto && f->public_port < m->orig_dport))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* True when every entry m selects is one that f, in place now, would make the same way. */
+static bool made_again_by(const struct wf_server_params *p, const struct wf_forward *f,
+                          const struct wf_ct_match *m)
+{
+	struct matches own = {0};
+	bool same;
+	union wf_addr target;
+
+	if (!m->has_reply_src)
+		/* Unanswered flows that nothing translated: right while no forward has the port. */
+		return !f || !target_of(p, f, m->family, &target);
+	if (!f)
+		return false;
+	/* Translated flows: right when f translates them to the same place again. */
+	if (removed_matches(p, f, m->family, &own))
+		return false;
+	same = own.n == 1 && wf_ct_match_equal(&own.m[0], m);
+	free(own.m);
+	return same;
+}
+
+size_t wf_server_ct_prune(const struct wf_server_params *p, const struct wf_forward *now,
+                          size_t n_now, struct wf_ct_match *m, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!made_again_by(p, forward_of(now, n_now, &m[i]), &m[i]))
+			m[kept++] = m[i];
+	return kept;
+}
+
 int wf_ct_flush_new(struct wf_ct_flush **out)
 {
 	struct wf_ct_flush *f = calloc(1, sizeof(*f));
@@ -178,6 +247,7 @@ void wf_ct_flush_free(struct wf_ct_flush *f)
 	if (!f)
 		return;
 	wf_conntrack_close(f->ct);
+	wf_ct_pending_free(&f->pending);
 	free(f->applied);
 	free(f);
 }
@@ -196,8 +266,8 @@ static int remember(struct wf_ct_flush *f, const struct wf_desired *d)
 	return 0;
 }
 
-int wf_ct_flush_applied(struct wf_ct_flush *f, const struct wf_server_params *p,
-                        const struct wf_desired *d, size_t *deleted)
+int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
+                     const struct wf_desired *d)
 {
 	struct wf_desired before = {.forwards = f->applied, .n_forwards = f->n_applied};
 	struct wf_desired now = {.forwards = d->forwards, .n_forwards = d->n_forwards};
@@ -206,7 +276,6 @@ int wf_ct_flush_applied(struct wf_ct_flush *f, const struct wf_server_params *p,
 	size_t n = 0;
 	int err;
 
-	*deleted = 0;
 	err = wf_desired_diff(&before, &now, &diff);
 	if (err)
 		return err;
@@ -214,8 +283,23 @@ int wf_ct_flush_applied(struct wf_ct_flush *f, const struct wf_server_params *p,
 	wf_desired_diff_free(&diff);
 	if (!err)
 		err = remember(f, d);
-	if (!err && n)
-		err = wf_conntrack_flush_forwards(f->ct, m, n, deleted);
+	if (!err)
+		err = wf_ct_pending_add(&f->pending, m, n);
 	free(m);
+	return err ? err : (int)f->pending.n;
+}
+
+int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, size_t *deleted)
+{
+	struct wf_ct_pending *q = &f->pending;
+	size_t n;
+	int err = 0;
+
+	*deleted = 0;
+	n = wf_server_ct_prune(p, f->applied, f->n_applied, q->m, q->n);
+	n = wf_ct_matches_unique(q->m, n);
+	if (n)
+		err = wf_conntrack_flush_forwards(f->ct, q->m, n, deleted);
+	q->n = 0;
 	return err ? err : (int)n;
 }

@@ -17,16 +17,26 @@
 
 #define CT_TYPE(msg) ((uint16_t)((NFNL_SUBSYS_CTNETLINK << 8) | (msg)))
 
+/* CTA_FILTER_ORIG_FLAGS bits (the kernel's CTA_FILTER_F_*, which no uapi header carries). */
+#define CT_FILTER_PROTO_NUM      (1u << 3)
+#define CT_FILTER_PROTO_DST_PORT (1u << 5)
+
 struct wf_conntrack {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
+	bool plain_dumps; /* the kernel refused a filtered dump once: ask unfiltered from then on */
 	char buf[CT_RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 static bool family_supported(int family)
 {
 	return family == AF_INET || family == AF_INET6;
+}
+
+static bool dump_family_supported(int family)
+{
+	return family == AF_UNSPEC || family_supported(family);
 }
 
 static size_t addr_size(int family)
@@ -75,6 +85,122 @@ bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *
 	return (e->status & m->status_set) == m->status_set && !(e->status & m->status_clear);
 }
 
+static int cmp_num(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Matches are kept in the order of what an entry shows at once: family, protocol, port. */
+static int cmp_key(uint8_t family_a, uint8_t proto_a, uint16_t port_a, uint8_t family_b,
+                   uint8_t proto_b, uint16_t port_b)
+{
+	int c = cmp_num(family_a, family_b);
+
+	if (!c)
+		c = cmp_num(proto_a, proto_b);
+	if (!c)
+		c = cmp_num(port_a, port_b);
+	return c;
+}
+
+static int cmp_match(const void *pa, const void *pb)
+{
+	const struct wf_ct_match *a = pa, *b = pb;
+	size_t size = addr_size(a->family);
+	int c = cmp_key(a->family, a->l4proto, a->orig_dport, b->family, b->l4proto, b->orig_dport);
+
+	if (!c)
+		c = cmp_num(a->has_orig_dst, b->has_orig_dst);
+	if (!c && a->has_orig_dst)
+		c = memcmp(&a->orig_dst, &b->orig_dst, size);
+	if (!c)
+		c = cmp_num(a->has_reply_src, b->has_reply_src);
+	if (!c && a->has_reply_src)
+		c = memcmp(&a->reply_src, &b->reply_src, size);
+	if (!c)
+		c = cmp_num(a->reply_sport, b->reply_sport);
+	if (!c)
+		c = cmp_num(a->status_set, b->status_set);
+	if (!c)
+		c = cmp_num(a->status_clear, b->status_clear);
+	return c;
+}
+
+bool wf_ct_match_equal(const struct wf_ct_match *a, const struct wf_ct_match *b)
+{
+	return !cmp_match(a, b);
+}
+
+size_t wf_ct_matches_unique(struct wf_ct_match *m, size_t n)
+{
+	size_t kept = 0;
+
+	if (n < 2)
+		return n;
+	qsort(m, n, sizeof(*m), cmp_match);
+	for (size_t i = 0; i < n; i++)
+		if (!kept || cmp_match(&m[kept - 1], &m[i]))
+			m[kept++] = m[i];
+	return kept;
+}
+
+int wf_ct_matches_dump(const struct wf_ct_match *m, size_t n, struct wf_ct_filter *filter)
+{
+	uint32_t mask = UINT32_MAX;
+	bool v4 = false, v6 = false, one_proto = true, one_port = true;
+	int family;
+
+	memset(filter, 0, sizeof(*filter));
+	for (size_t i = 0; i < n; i++) {
+		v4 |= m[i].family == AF_INET;
+		v6 |= m[i].family == AF_INET6;
+		one_proto &= m[i].l4proto == m[0].l4proto;
+		one_port &= m[i].orig_dport == m[0].orig_dport;
+		/* A bit every match tests, and tests the same way. */
+		mask &=
+		    (m[i].status_set | m[i].status_clear) & ~(m[i].status_set ^ m[0].status_set);
+	}
+	family = v4 && v6 ? AF_UNSPEC : v6 ? AF_INET6 : AF_INET;
+	if (n) {
+		filter->status_mask = mask;
+		filter->status = m[0].status_set & mask;
+	}
+	if (n && family != AF_UNSPEC && one_proto) {
+		filter->l4proto = m[0].l4proto;
+		if (one_port)
+			filter->orig_dport = m[0].orig_dport;
+	}
+	return family;
+}
+
+/* ---- gathering ---- */
+
+int wf_ct_pending_add(struct wf_ct_pending *p, const struct wf_ct_match *m, size_t n)
+{
+	if (n > p->cap - p->n) {
+		size_t cap = p->cap ? p->cap : 16;
+		struct wf_ct_match *grown;
+
+		while (cap - p->n < n)
+			cap *= 2;
+		grown = realloc(p->m, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		p->m = grown;
+		p->cap = cap;
+	}
+	if (n)
+		memcpy(&p->m[p->n], m, n * sizeof(*m));
+	p->n += n;
+	return 0;
+}
+
+void wf_ct_pending_free(struct wf_ct_pending *p)
+{
+	free(p->m);
+	memset(p, 0, sizeof(*p));
+}
+
 /* ---- building ---- */
 
 static struct nlmsghdr *put_header(void *buf, uint16_t type, uint16_t flags, int family)
@@ -91,11 +217,30 @@ static struct nlmsghdr *put_header(void *buf, uint16_t type, uint16_t flags, int
 	return nlh;
 }
 
+static void put_tuple_filter(struct nlmsghdr *nlh, const struct wf_ct_filter *f)
+{
+	struct nlattr *nest = mnl_attr_nest_start(nlh, CTA_FILTER), *tuple;
+
+	mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS,
+	                 CT_FILTER_PROTO_NUM | (f->orig_dport ? CT_FILTER_PROTO_DST_PORT : 0));
+	mnl_attr_nest_end(nlh, nest);
+	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, f->l4proto);
+	if (f->orig_dport)
+		mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(f->orig_dport));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_nest_end(nlh, tuple);
+}
+
 int wf_ct_dump_build(void *buf, size_t size, int family, const struct wf_ct_filter *filter)
 {
 	struct nlmsghdr *nlh;
 
-	if (size < WF_CT_MSG_SIZE || !family_supported(family))
+	if (size < WF_CT_MSG_SIZE || !dump_family_supported(family))
+		return -EINVAL;
+	if (filter &&
+	    ((filter->orig_dport && !filter->l4proto) || (filter->l4proto && family == AF_UNSPEC)))
 		return -EINVAL;
 	nlh = put_header(buf, CT_TYPE(IPCTNL_MSG_CT_GET), NLM_F_DUMP, family);
 	if (filter && filter->has_mark) {
@@ -104,6 +249,12 @@ int wf_ct_dump_build(void *buf, size_t size, int family, const struct wf_ct_filt
 	}
 	if (filter && filter->has_zone)
 		mnl_attr_put_u16(nlh, CTA_ZONE, htons(filter->zone));
+	if (filter && filter->status_mask) {
+		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(filter->status & filter->status_mask));
+		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(filter->status_mask));
+	}
+	if (filter && filter->l4proto)
+		put_tuple_filter(nlh, filter);
 	return (int)nlh->nlmsg_len;
 }
 
@@ -451,11 +602,17 @@ static int dump_reply(const struct nlmsghdr *nlh, void *data)
 	if (wf_ct_entry_parse(nlh, nlh->nlmsg_len, &e))
 		return 0;
 	/* Kernels that know no filter (or not this one) list everything. */
-	if (e.family != d->family)
+	if (d->family != AF_UNSPEC && e.family != d->family)
 		return 0;
 	if (f && f->has_mark && (e.mark & f->mark_mask) != f->mark)
 		return 0;
 	if (f && f->has_zone && e.zone != f->zone)
+		return 0;
+	if (f && (e.status & f->status_mask) != (f->status & f->status_mask))
+		return 0;
+	if (f && f->l4proto && e.l4proto != f->l4proto)
+		return 0;
+	if (f && f->orig_dport && e.orig.dport != f->orig_dport)
 		return 0;
 	return d->fn(&e, d->ctx);
 }
@@ -483,19 +640,43 @@ int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e)
 }
 
 struct found {
-	const struct wf_ct_match *m;
+	const struct wf_ct_match *m; /* sorted by cmp_match */
 	size_t n_matches;
 	struct wf_ct_entry *entries;
 	size_t n, cap;
 };
+
+/* The first match of the entry's family, protocol and port, or n_matches. */
+static size_t first_of_key(const struct found *f, const struct wf_ct_entry *e)
+{
+	size_t lo = 0, hi = f->n_matches;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct wf_ct_match *m = &f->m[mid];
+
+		if (cmp_key(m->family, m->l4proto, m->orig_dport, e->family, e->l4proto,
+		            e->orig.dport) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 static int collect_matching(const struct wf_ct_entry *e, void *data)
 {
 	struct found *f = data;
 	bool hit = false;
 
-	for (size_t i = 0; i < f->n_matches && !hit; i++)
-		hit = wf_ct_entry_matches(&f->m[i], e);
+	for (size_t i = first_of_key(f, e); i < f->n_matches && !hit; i++) {
+		const struct wf_ct_match *m = &f->m[i];
+
+		if (cmp_key(m->family, m->l4proto, m->orig_dport, e->family, e->l4proto,
+		            e->orig.dport))
+			break;
+		hit = wf_ct_entry_matches(m, e);
+	}
 	if (!hit)
 		return 0;
 	if (f->n == f->cap) {
@@ -511,16 +692,33 @@ static int collect_matching(const struct wf_ct_entry *e, void *data)
 	return 0;
 }
 
+/* One dump, narrowed where the kernel can. A kernel that knows a filter attribute but refuses
+ * this use of it gets the plain dump instead, now and from then on. */
+static int dump_matching(struct wf_conntrack *ct, int family, const struct wf_ct_filter *filter,
+                         struct found *f)
+{
+	int err;
+
+	if (!ct->plain_dumps) {
+		err = wf_conntrack_dump(ct, family, filter, collect_matching, f);
+		if (err != -EINVAL && err != -EOPNOTSUPP)
+			return err;
+		ct->plain_dumps = true;
+		f->n = 0;
+	}
+	return wf_conntrack_dump(ct, family, NULL, collect_matching, f);
+}
+
 /* Deletes after the dump has been read whole: the socket answers one request at a time. */
-static int flush_family(struct wf_conntrack *ct, int family, const struct wf_ct_match *m, size_t n,
-                        size_t *deleted)
+static int flush_matching(struct wf_conntrack *ct, int family, const struct wf_ct_filter *filter,
+                          const struct wf_ct_match *m, size_t n, size_t *deleted)
 {
 	int first_err = 0, err;
 
 	for (int tries = 0; tries < DUMP_TRIES; tries++) {
 		struct found f = {.m = m, .n_matches = n};
 
-		err = wf_conntrack_dump(ct, family, NULL, collect_matching, &f);
+		err = dump_matching(ct, family, filter, &f);
 		/* What an interrupted dump did list is still worth deleting. */
 		if (err && err != -EAGAIN) {
 			free(f.entries);
@@ -544,24 +742,23 @@ static int flush_family(struct wf_conntrack *ct, int family, const struct wf_ct_
 int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
                                 size_t *deleted)
 {
-	static const int families[] = {AF_INET, AF_INET6};
-	int first_err = 0;
+	struct wf_ct_filter filter;
+	struct wf_ct_match *sorted;
+	int family, err;
 
 	*deleted = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!wf_ct_match_valid(&m[i]))
 			return -EINVAL;
-	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
-		bool wanted = false;
-		int err;
-
-		for (size_t i = 0; i < n && !wanted; i++)
-			wanted = m[i].family == families[k];
-		if (!wanted)
-			continue;
-		err = flush_family(ct, families[k], m, n, deleted);
-		if (err && !first_err)
-			first_err = err;
-	}
-	return first_err;
+	if (!n)
+		return 0;
+	sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, m, n * sizeof(*sorted));
+	n = wf_ct_matches_unique(sorted, n);
+	family = wf_ct_matches_dump(sorted, n, &filter);
+	err = flush_matching(ct, family, &filter, sorted, n, deleted);
+	free(sorted);
+	return err;
 }

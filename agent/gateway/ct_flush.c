@@ -67,6 +67,9 @@ static int added_matches(const struct wf_gw_params *p, const struct wf_gw_forwar
 	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
 	int err = 0;
 
+	/* Refused TCP connections leave no entry that would outlive them. */
+	if (f->proto == IPPROTO_TCP)
+		return 0;
 	if (f->family == AF_INET) {
 		for (size_t i = 0; i < p->n_public_ip4 && !err; i++) {
 			m.orig_dst.ip4 = p->public_ip4[i];
@@ -114,20 +117,105 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
 	return 0;
 }
 
-int wf_gw_ct_flush(struct wf_conntrack *ct, const struct wf_gw_params *p,
-                   const struct wf_gw_config *cfg, const struct wf_gw_state *from,
-                   const struct wf_gw_state *to, size_t *deleted)
+/* One forward a peer holds now, found by family, protocol and public port. */
+struct held {
+	const struct wf_gw_forward *f;
+	size_t peer;
+};
+
+static int cmp_key(uint8_t family_a, uint8_t proto_a, uint16_t port_a, uint8_t family_b,
+                   uint8_t proto_b, uint16_t port_b)
 {
-	struct wf_ct_match *m;
+	if (family_a != family_b)
+		return family_a < family_b ? -1 : 1;
+	if (proto_a != proto_b)
+		return proto_a < proto_b ? -1 : 1;
+	if (port_a != port_b)
+		return port_a < port_b ? -1 : 1;
+	return 0;
+}
+
+static int cmp_held(const void *pa, const void *pb)
+{
+	const struct held *a = pa, *b = pb;
+
+	return cmp_key(a->f->family, a->f->proto, a->f->public_port, b->f->family, b->f->proto,
+	               b->f->public_port);
+}
+
+static const struct held *held_for(const struct held *h, size_t n, const struct wf_ct_match *m)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(h[mid].f->family, h[mid].f->proto, h[mid].f->public_port, m->family,
+		                m->l4proto, m->orig_dport);
+
+		if (!c)
+			return &h[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* True when every entry m selects is one that h, held now, would make the same way. */
+static bool made_again_by(const struct wf_gw_config *cfg, const struct held *h,
+                          const struct wf_ct_match *m)
+{
+	struct matches own = {0};
+	bool same;
+
+	if (!m->has_reply_src)
+		/* Unanswered flows that nothing translated: right while no peer holds the port. */
+		return !h;
+	if (!h || removed_match(&cfg->peers[h->peer], h->f, &own))
+		return false;
+	same = own.n == 1 && wf_ct_match_equal(&own.m[0], m);
+	free(own.m);
+	return same;
+}
+
+size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
+                      struct wf_ct_match *m, size_t n)
+{
+	size_t n_peers = cfg->n_peers < now->n_peers ? cfg->n_peers : now->n_peers;
+	size_t n_held = 0, kept = 0;
+	struct held *h;
+
+	for (size_t peer = 0; peer < n_peers; peer++)
+		n_held += now->peers[peer].n_forwards;
+	h = malloc((n_held + 1) * sizeof(*h));
+	if (!h)
+		return n;
+	n_held = 0;
+	for (size_t peer = 0; peer < n_peers; peer++)
+		for (size_t i = 0; i < now->peers[peer].n_forwards; i++)
+			h[n_held++] =
+			    (struct held){.f = &now->peers[peer].forwards[i], .peer = peer};
+	qsort(h, n_held, sizeof(*h), cmp_held);
+	for (size_t i = 0; i < n; i++)
+		if (!made_again_by(cfg, held_for(h, n_held, &m[i]), &m[i]))
+			m[kept++] = m[i];
+	free(h);
+	return kept;
+}
+
+int wf_gw_ct_flush_pending(struct wf_conntrack *ct, const struct wf_gw_config *cfg,
+                           const struct wf_gw_state *now, struct wf_ct_pending *pending,
+                           size_t *deleted)
+{
 	size_t n;
-	int err;
+	int err = 0;
 
 	*deleted = 0;
-	err = wf_gw_ct_matches(p, cfg, from, to, &m, &n);
-	if (err)
-		return err;
+	n = wf_gw_ct_prune(cfg, now, pending->m, pending->n);
+	n = wf_ct_matches_unique(pending->m, n);
 	if (n)
-		err = wf_conntrack_flush_forwards(ct, m, n, deleted);
-	free(m);
+		err = wf_conntrack_flush_forwards(ct, pending->m, n, deleted);
+	pending->n = 0;
 	return err ? err : (int)n;
 }

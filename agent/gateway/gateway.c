@@ -86,13 +86,15 @@ struct wf_gw_daemon {
 	struct event_base *base;
 	struct wf_nft *nft;
 	struct wf_gw_apply_cache apply_cache;
-	struct wf_conntrack *ct; /* NULL: no conntrack access, stale entries stay */
+	struct wf_conntrack *ct;         /* NULL: no conntrack access, stale entries stay */
+	struct wf_ct_pending ct_pending; /* matches of the changes since the last search */
+	bool *ct_peers;                  /* whose changes they are */
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
 	struct evconnlistener *listeners[WF_GW_LISTEN_MAX];
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *sig_hup;
-	struct event *reconcile_timer, *drift_timer;
+	struct event *reconcile_timer, *drift_timer, *ct_flush_timer;
 	struct client *clients;
 	size_t n_clients;
 };
@@ -327,26 +329,64 @@ static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct
 }
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the next state, the
- * entries of the forwards that changed go, so their next packet meets the new rules. */
-static void flush_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
-                              const struct wf_gw_state *to)
+ * entries of the forwards that changed go, so their next packet meets the new rules. The search
+ * walks the kernel's whole conntrack hash (milliseconds even when it is empty), so it runs
+ * after the agent has its answer, once for all the changes of a burst. */
+static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 {
-	size_t deleted = 0;
+	struct wf_gw_daemon *d = arg;
+	char peers[256] = "";
+	size_t deleted = 0, len = 0, n = 0;
 	int looked_for;
 
-	if (!d->ct)
-		return;
-	looked_for = wf_gw_ct_flush(d->ct, &d->s.params, d->cfg, from, to, &deleted);
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		if (!d->ct_peers[p])
+			continue;
+		if (len < sizeof(peers))
+			len += (size_t)snprintf(peers + len, sizeof(peers) - len, "%s%s",
+			                        n ? ", " : "", peer_name(d, p));
+		d->ct_peers[p] = false;
+		n++;
+	}
+	looked_for = wf_gw_ct_flush_pending(d->ct, d->cfg, &d->state, &d->ct_pending, &deleted);
 	if (looked_for < 0)
-		log_warn("peer %s: cannot delete the conntrack entries of changed forwards (%s): "
+		log_warn("peer%s %s: cannot delete the conntrack entries of changed forwards (%s): "
 		         "their flows keep the old path until they go idle",
-		         peer_name(d, peer), strerror(-looked_for));
+		         n > 1 ? "s" : "", peers, strerror(-looked_for));
 	else if (deleted)
-		log_info("peer %s: deleted %zu conntrack entr%s of changed forwards",
-		         peer_name(d, peer), deleted, deleted == 1 ? "y" : "ies");
+		log_info("peer%s %s: deleted %zu conntrack entr%s of changed forwards",
+		         n > 1 ? "s" : "", peers, deleted, deleted == 1 ? "y" : "ies");
 	else if (looked_for)
-		log_debug("peer %s: no conntrack entries of changed forwards to delete",
-		          peer_name(d, peer));
+		log_debug("peer%s %s: no conntrack entries of changed forwards to delete",
+		          n > 1 ? "s" : "", peers);
+}
+
+static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
+                             const struct wf_gw_state *to)
+{
+	struct timeval tv = {.tv_sec = 0, .tv_usec = WF_CT_COALESCE_MS * 1000};
+	struct wf_ct_match *m;
+	size_t n;
+	int err;
+
+	if (!d->ct || !d->ct_flush_timer)
+		return;
+	err = wf_gw_ct_matches(&d->s.params, d->cfg, from, to, &m, &n);
+	if (!err) {
+		err = wf_ct_pending_add(&d->ct_pending, m, n);
+		free(m);
+	}
+	if (err) {
+		log_warn("peer %s: cannot note the changed forwards (%s): their flows keep the old "
+		         "path until they go idle",
+		         peer_name(d, peer), strerror(-err));
+		return;
+	}
+	if (!n)
+		return;
+	d->ct_peers[peer] = true;
+	if (!evtimer_pending(d->ct_flush_timer, NULL))
+		evtimer_add(d->ct_flush_timer, &tv);
 }
 
 /* Returns false when the connection was dropped. */
@@ -378,7 +418,7 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 
 	same = wf_gw_entries_equal(&d->state.peers[c->peer], &next.peers[c->peer]);
 	if (!same)
-		flush_stale_flows(d, c->peer, &d->state, &next);
+		note_stale_flows(d, c->peer, &d->state, &next);
 	wf_gw_state_free(&d->state);
 	d->state = next;
 	memset(&next, 0, sizeof(next));
@@ -966,7 +1006,9 @@ static int start_events(struct wf_gw_daemon *d)
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
 	d->reconcile_timer = event_new(d->base, -1, EV_PERSIST, on_reconcile_timer, d);
 	d->drift_timer = evtimer_new(d->base, on_drift_timer, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->reconcile_timer || !d->drift_timer)
+	d->ct_flush_timer = evtimer_new(d->base, flush_stale_flows, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->reconcile_timer || !d->drift_timer ||
+	    !d->ct_flush_timer)
 		return -ENOMEM;
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
@@ -1128,8 +1170,9 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	                  WF_ARRAY_SIZE(apply_seconds_bounds));
 	d->unsaved = calloc(d->cfg->n_peers + 1, sizeof(*d->unsaved));
 	d->generation = calloc(d->cfg->n_peers + 1, sizeof(*d->generation));
+	d->ct_peers = calloc(d->cfg->n_peers + 1, sizeof(*d->ct_peers));
 	d->base = event_base_new();
-	if (!d->unsaved || !d->generation || !d->base ||
+	if (!d->unsaved || !d->generation || !d->ct_peers || !d->base ||
 	    wf_gw_state_init(&d->state, d->cfg->n_peers)) {
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
@@ -1159,6 +1202,12 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		event_free(d->reconcile_timer);
 	if (d->drift_timer)
 		event_free(d->drift_timer);
+	if (d->ct_flush_timer) {
+		/* A search still due runs before the gateway goes. */
+		if (evtimer_pending(d->ct_flush_timer, NULL))
+			flush_stale_flows(-1, 0, d);
+		event_free(d->ct_flush_timer);
+	}
 	if (d->nft)
 		wf_nft_close(d->nft);
 	wf_gw_apply_cache_free(&d->apply_cache);
@@ -1171,6 +1220,8 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		sodium_free(d->keys);
 	free(d->unsaved);
 	free(d->generation);
+	free(d->ct_peers);
+	wf_ct_pending_free(&d->ct_pending);
 	wf_gw_state_free(&d->state);
 	wf_gw_config_free(d->cfg);
 	free(d);

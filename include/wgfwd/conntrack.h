@@ -1,12 +1,20 @@
 /* Connection tracking through ctnetlink: lists the kernel's conntrack entries and deletes the
  * ones that belong to a forward that changed.
  *
- *   dump (one family; by mark or zone) -> entries -> match -> delete by original tuple and id
+ *   dump (one family or both; by mark, zone, status or port) -> entries -> match
+ *     -> delete by original tuple and id
  *
  * NAT is decided on a flow's first packet and then kept in its conntrack entry, so after a
  * forward is removed or moves, the entry keeps steering the flow to the old target (UDP above
  * all: every packet refreshes it); a flow whose first packet came before the forward existed
  * keeps going nowhere. Deleting the entry makes the next packet meet the rules of today.
+ *
+ * A dump costs the kernel a walk of every bucket of the machine-wide conntrack hash, however
+ * few entries it holds (262,144 buckets, about 12 ms, on a host with 24 GiB), and a few
+ * microseconds more for each entry it writes out. So a search for stale entries is one dump for
+ * every match at once, of both families when it must be, narrowed in the kernel as far as the
+ * matches allow; the daemons gather the matches of a burst of changes and search once
+ * (WF_CT_COALESCE_MS).
  *
  * Conventions as in rtnl.h: every call returns 0 (or a count) or -errno and logs nothing.
  * Addresses are in network byte order, ports and everything else in host byte order. */
@@ -53,44 +61,80 @@ struct wf_ct_match {
 	uint32_t status_clear; /* IPS_* bits none of which may be set */
 };
 
-/* Narrows a dump in the kernel. A zone filter needs Linux 6.8; older kernels list every zone
- * and the entries of other zones are dropped here instead. */
+/* Narrows a dump in the kernel, so that it writes out fewer entries (the walk of the hash
+ * stays). A kernel that does not know a filter lists more (a zone before Linux 6.8, protocol
+ * and port before 5.8, status on older kernels still), and the entries that fail it are dropped
+ * here instead: a filter never changes what a dump yields. */
 struct wf_ct_filter {
 	bool has_mark;
 	uint32_t mark, mark_mask; /* entries whose (mark & mark_mask) == mark */
 	bool has_zone;
 	uint16_t zone;
+	/* entries whose (status & status_mask) == status; mask 0: any */
+	uint32_t status, status_mask;
+	/* The original tuple's protocol and destination port (0: any; a port needs a protocol).
+	 * The kernel filters tuples of one family only, so these need AF_INET or AF_INET6. */
+	uint8_t l4proto;
+	uint16_t orig_dport;
 };
+
+/* How long a daemon gathers the matches of a burst of changes before it searches for them: long
+ * enough for the changes of one `docker compose up' or a container's restart to share a dump,
+ * short against how long a stale flow takes to notice anything. */
+#define WF_CT_COALESCE_MS 50
 
 struct wf_conntrack;
 
 int wf_conntrack_open(struct wf_conntrack **out);
 void wf_conntrack_close(struct wf_conntrack *ct);
 
-/* Calls fn for each entry of one family (filter may be NULL). A non-zero return from fn stops
- * the calls; the dump is still read to its end and that value is returned. */
+/* Calls fn for each entry of one family, or of both for AF_UNSPEC (filter may be NULL). A
+ * non-zero return from fn stops the calls; the dump is still read to its end and that value is
+ * returned. */
 typedef int (*wf_ct_entry_fn)(const struct wf_ct_entry *e, void *ctx);
 int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_filter *filter,
                       wf_ct_entry_fn fn, void *ctx);
 /* Deletes the entry with e's original tuple, zone and (when it has one) id; -ENOENT when there
  * is none (any more). */
 int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
-/* Deletes every entry that any of the n matches selects, and counts what it deleted. Entries
- * that vanish meanwhile are not an error. -EINVAL (and nothing deleted) when a match is not
- * valid; otherwise the first error met, after trying the rest. */
+/* Deletes every entry that any of the n matches selects, and counts what it deleted: one dump
+ * for all of them (wf_ct_matches_dump). Entries that vanish meanwhile are not an error. -EINVAL
+ * (and nothing deleted) when a match is not valid; otherwise the first error met, after trying
+ * the rest. n == 0 asks the kernel nothing. */
 int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
                                 size_t *deleted);
 
 bool wf_ct_match_valid(const struct wf_ct_match *m);
+bool wf_ct_match_equal(const struct wf_ct_match *a, const struct wf_ct_match *b);
 bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *e);
+
+/* The one dump that lists every entry any of the n valid matches (n > 0) selects: of their
+ * family, or of both (AF_UNSPEC) when there are matches of each; narrowed to the status bits
+ * every match requires alike, and to the protocol and port when all matches share them and
+ * name one family. Returns the family. */
+int wf_ct_matches_dump(const struct wf_ct_match *m, size_t n, struct wf_ct_filter *filter);
+
+/* Sorts matches (by family, protocol and port first) and keeps each once; returns how many
+ * are left. */
+size_t wf_ct_matches_unique(struct wf_ct_match *m, size_t n);
+
+/* Matches gathered over a burst of changes, to be searched for at once. */
+struct wf_ct_pending {
+	struct wf_ct_match *m;
+	size_t n, cap;
+};
+
+/* Appends n matches: 0 or -ENOMEM (and nothing added). */
+int wf_ct_pending_add(struct wf_ct_pending *p, const struct wf_ct_match *m, size_t n);
+void wf_ct_pending_free(struct wf_ct_pending *p);
 
 /* Message building and parsing without I/O, for the socket side, tests and fuzzing. Buffers
  * are aligned as for struct nlmsghdr and at least WF_CT_MSG_SIZE long. Build returns the
- * message length or -EINVAL (bad family, size) / -EOPNOTSUPP (an entry of a protocol without
- * ports cannot be named by a delete here). Parse reads one IPCTNL_MSG_CT_NEW (a dump answer or
- * event: both tuples required) or IPCTNL_MSG_CT_DELETE (the reply tuple may be absent, then it
- * is zero) message of len bytes: 0, -EINVAL for anything malformed, -EAFNOSUPPORT for a
- * well-formed entry of another family. */
+ * message length or -EINVAL (bad family, size; a protocol or port filter on an AF_UNSPEC dump)
+ * / -EOPNOTSUPP (an entry of a protocol without ports cannot be named by a delete here). Parse
+ * reads one IPCTNL_MSG_CT_NEW (a dump answer or event: both tuples required) or
+ * IPCTNL_MSG_CT_DELETE (the reply tuple may be absent, then it is zero) message of len bytes: 0,
+ * -EINVAL for anything malformed, -EAFNOSUPPORT for a well-formed entry of another family. */
 #define WF_CT_MSG_SIZE 256
 int wf_ct_dump_build(void *buf, size_t size, int family, const struct wf_ct_filter *filter);
 int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e);

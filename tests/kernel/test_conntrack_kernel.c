@@ -2,6 +2,8 @@
  * entries with the conntrack tool or with real traffic over loopback, and checks what is left
  * through `conntrack -L`, the tool an operator would use. */
 #include <wgfwd/conntrack.h>
+#include <wgfwd/ct_flush.h>
+#include <wgfwd/gateway_ct_flush.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -209,6 +211,52 @@ static void test_dump_by_zone_lists_only_that_zone(void **state)
 	assert_int_equal(s.e[0].zone, 7);
 }
 
+static void test_dump_of_both_families_lists_each(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct seen s = {0};
+
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "");
+	ct_insert("tcp", "2001:db8:c::10", 51000, "fc00:0:0:160::2", 443, "");
+	assert_int_equal(wf_conntrack_dump(ct, AF_UNSPEC, NULL, remember, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_non_null(find_from(&s, AF_INET, CLIENT));
+	assert_non_null(find_from(&s, AF_INET6, "2001:db8:c::10"));
+}
+
+static void test_dump_by_status_lists_only_translated_entries(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_filter f = {.status = IPS_DST_NAT, .status_mask = IPS_DST_NAT};
+	struct seen s = {0};
+
+	ct_insert("udp", "203.0.113.1", 1000, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.2", 1000, TUNNEL, 5353, "");
+	ct_insert("udp", "2001:db8:c::10", 1000, "fc00:0:0:160::2", 5353, "--dst-nat fd00:d0c::5");
+	assert_int_equal(wf_conntrack_dump(ct, AF_UNSPEC, &f, remember, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_non_null(find_from(&s, AF_INET, "203.0.113.1"));
+	assert_non_null(find_from(&s, AF_INET6, "2001:db8:c::10"));
+}
+
+static void test_dump_by_protocol_and_port_lists_only_those(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_filter f = {.l4proto = IPPROTO_UDP, .orig_dport = 5353};
+	struct seen s = {0};
+
+	ct_insert("udp", "203.0.113.1", 1000, TUNNEL, 5353, "");
+	ct_insert("udp", "203.0.113.2", 1000, TUNNEL, 5354, "");
+	ct_insert("tcp", "203.0.113.3", 1000, TUNNEL, 5353, "");
+	assert_int_equal(wf_conntrack_dump(ct, AF_INET, &f, remember, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_non_null(find_from(&s, AF_INET, "203.0.113.1"));
+	f.orig_dport = 0;
+	s.n = 0;
+	assert_int_equal(wf_conntrack_dump(ct, AF_INET, &f, remember, &s), 0);
+	assert_int_equal(s.n, 2);
+}
+
 /* ---- deletes ---- */
 
 static void test_deleting_a_missing_entry_gives_enoent(void **state)
@@ -323,6 +371,39 @@ static void test_flush_of_ipv6_flows_leaves_ipv4_alone(void **state)
 	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
 }
 
+static void test_flush_of_both_families_deletes_the_flows_of_each(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m[] = {old_target(AF_INET6, "fd00:d0c::5"), old_target(AF_INET, OLD_TGT),
+	                          new_forward(AF_INET, TUNNEL)};
+	size_t deleted = 0;
+
+	ct_insert("udp", "2001:db8:c::10", 40053, "fc00:0:0:160::2", 5353, "--dst-nat fd00:d0c::5");
+	ct_insert("udp", "2001:db8:c::11", 40053, "fc00:0:0:160::2", 5353, "");
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.2", 40053, TUNNEL, 5353, "");
+	ct_insert("udp", "203.0.113.3", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+
+	assert_int_equal(wf_conntrack_flush_forwards(ct, m, 3, &deleted), 0);
+	assert_int_equal(deleted, 3);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
+}
+
+static void test_flush_of_no_matches_deletes_nothing(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	size_t deleted = 99;
+
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "");
+	assert_int_equal(wf_conntrack_flush_forwards(ct, NULL, 0, &deleted), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+}
+
 static void test_flush_refuses_a_match_without_a_port_and_deletes_nothing(void **state)
 {
 	struct wf_conntrack *ct = *state;
@@ -404,6 +485,121 @@ static void test_flush_of_flows_the_kernel_tracked_from_real_traffic(void **stat
 	close(service);
 }
 
+/* ---- a burst of changes, searched for once ---- */
+
+static struct wf_forward server_forward(uint8_t proto, const char *target)
+{
+	struct wf_forward f = {.proto = proto, .public_port = 5353, .target_port = 5353};
+
+	if (target) {
+		f.has_ip4 = true;
+		f.ip4 = addr(AF_INET, target).ip4;
+	}
+	return f;
+}
+
+static void server_applied(struct wf_ct_flush *f, const struct wf_server_params *p,
+                           struct wf_forward *fw, size_t n, int pending)
+{
+	struct wf_desired d = {.forwards = fw, .n_forwards = n};
+
+	assert_int_equal(wf_ct_flush_note(f, p, &d), pending);
+}
+
+/* The agent's path: a forward moves to another container and back within one burst. The flows
+ * that went to the other one meanwhile go; those of the target it has again stay. */
+static void test_server_burst_spares_the_target_a_forward_has_again(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward old_fw = server_forward(IPPROTO_UDP, OLD_TGT),
+	                  new_fw = server_forward(IPPROTO_UDP, NEW_TGT);
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+
+	wf_server_params_default(&p);
+	p.has_tunnel_ip4 = true;
+	p.tunnel_ip4 = addr(AF_INET, TUNNEL).ip4;
+	assert_int_equal(wf_ct_flush_new(&f), 0);
+	server_applied(f, &p, &old_fw, 1, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(deleted, 0);
+
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.2", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+	ct_insert("udp", "203.0.113.3", 40053, TUNNEL, 5353, "");
+	server_applied(f, &p, &new_fw, 1, 2);
+	server_applied(f, &p, &old_fw, 1, 4);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 2);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 0);
+	/* Nothing stays pending. */
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 0);
+	assert_int_equal(deleted, 0);
+	wf_ct_flush_free(f);
+}
+
+static void test_server_tcp_forward_that_appears_asks_the_kernel_nothing(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward tcp = server_forward(IPPROTO_TCP, OLD_TGT);
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+
+	wf_server_params_default(&p);
+	p.has_tunnel_ip4 = true;
+	p.tunnel_ip4 = addr(AF_INET, TUNNEL).ip4;
+	assert_int_equal(wf_ct_flush_new(&f), 0);
+	server_applied(f, &p, &tcp, 1, 0);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 0);
+	/* When it goes, its flows do. */
+	ct_insert("tcp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	server_applied(f, &p, NULL, 0, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	wf_ct_flush_free(f);
+}
+
+/* The gateway's path: peer 0 lets a UDP port go, and takes it back within one burst. */
+static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_gw_forward udp = {
+	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct wf_gw_peer peer = {.has_ip4 = true};
+	struct wf_gw_config cfg = {.peers = &peer, .n_peers = 1};
+	struct wf_gw_params p = {.n_public_ip4 = 1};
+	struct wf_gw_entries held = {.forwards = &udp, .n_forwards = 1}, none = {0};
+	struct wf_gw_state with = {.peers = &held, .n_peers = 1},
+	                   without = {.peers = &none, .n_peers = 1};
+	struct wf_ct_pending pending = {0};
+	struct wf_ct_match *m;
+	size_t n, deleted = 99;
+
+	peer.ip4 = addr(AF_INET, TUNNEL).ip4;
+	p.public_ip4[0] = addr(AF_INET, "192.0.2.1").ip4;
+	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
+	ct_insert("udp", "203.0.113.2", 40053, "192.0.2.1", 5353, "");
+	ct_insert("udp", "203.0.113.3", 40053, "192.0.2.1", 5354, "");
+	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
+	assert_int_equal(wf_ct_pending_add(&pending, m, n), 0);
+	free(m);
+	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &without, &with, &m, &n), 0);
+	assert_int_equal(wf_ct_pending_add(&pending, m, n), 0);
+	free(m);
+
+	/* Translated flows are right again; refused ones get their chance. */
+	assert_int_equal(wf_gw_ct_flush_pending(ct, &cfg, &with, &pending, &deleted), 1);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(pending.n, 0);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
+	wf_ct_pending_free(&pending);
+}
+
 #define NS_TEST(f) cmocka_unit_test_setup_teardown(f, setup_namespace, teardown_namespace)
 
 int main(void)
@@ -412,14 +608,22 @@ int main(void)
 	    NS_TEST(test_dump_lists_each_entry_with_its_tuples),
 	    NS_TEST(test_dump_by_mark_lists_only_marked_entries),
 	    NS_TEST(test_dump_by_zone_lists_only_that_zone),
+	    NS_TEST(test_dump_of_both_families_lists_each),
+	    NS_TEST(test_dump_by_status_lists_only_translated_entries),
+	    NS_TEST(test_dump_by_protocol_and_port_lists_only_those),
 	    NS_TEST(test_deleting_a_missing_entry_gives_enoent),
 	    NS_TEST(test_delete_with_another_id_spares_the_entry),
 	    NS_TEST(test_flush_deletes_only_flows_translated_to_the_old_target),
 	    NS_TEST(test_flush_for_a_new_forward_deletes_only_untranslated_unanswered_flows),
 	    NS_TEST(test_flush_reaches_entries_in_other_zones),
 	    NS_TEST(test_flush_of_ipv6_flows_leaves_ipv4_alone),
+	    NS_TEST(test_flush_of_both_families_deletes_the_flows_of_each),
+	    NS_TEST(test_flush_of_no_matches_deletes_nothing),
 	    NS_TEST(test_flush_refuses_a_match_without_a_port_and_deletes_nothing),
 	    NS_TEST(test_flush_of_flows_the_kernel_tracked_from_real_traffic),
+	    NS_TEST(test_server_burst_spares_the_target_a_forward_has_again),
+	    NS_TEST(test_server_tcp_forward_that_appears_asks_the_kernel_nothing),
+	    NS_TEST(test_gateway_burst_searches_once_for_what_the_state_left_stale),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

@@ -1,5 +1,6 @@
 /* ctnetlink messages without a kernel: what a dump request and a delete carry, what an entry
- * message reads as, and which entries a forward's match selects. */
+ * message reads as, which entries a forward's match selects, and the one dump many matches
+ * make. */
 #include <wgfwd/conntrack.h>
 
 #include <arpa/inet.h>
@@ -359,12 +360,68 @@ static void test_dump_request_carries_mark_and_zone_filters(void **state)
 	assert_int_equal(ntohs(mnl_attr_get_u16(a.tb[CTA_ZONE])), 9);
 }
 
-static void test_dump_request_of_unknown_family_is_refused(void **state)
+static void test_dump_request_for_both_families_names_none(void **state)
 {
 	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_filter f = {.status = IPS_DST_NAT, .status_mask = IPS_DST_NAT};
+	const struct nfgenmsg *nfg;
 
-	assert_int_equal(wf_ct_dump_build(buf, sizeof(buf), AF_UNSPEC, NULL), -EINVAL);
+	assert_true(wf_ct_dump_build(buf, sizeof(buf), AF_UNSPEC, &f) > 0);
+	nfg = mnl_nlmsg_get_payload((const struct nlmsghdr *)buf);
+	assert_int_equal(nfg->nfgen_family, AF_UNSPEC);
+}
+
+static void test_dump_request_carries_status_filter(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_filter f = {.status = IPS_DST_NAT | IPS_SEEN_REPLY,
+	                         .status_mask = IPS_DST_NAT | IPS_ASSURED};
+	struct attrs a;
+
+	assert_true(wf_ct_dump_build(buf, sizeof(buf), AF_INET, &f) > 0);
+	collect(buf, &a);
+	/* Only the bits the mask covers: the kernel refuses others. */
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_STATUS])), IPS_DST_NAT);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_STATUS_MASK])), IPS_DST_NAT | IPS_ASSURED);
+	assert_null(a.tb[CTA_FILTER]);
+}
+
+static void test_dump_request_carries_protocol_and_port_filter(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_filter f = {.l4proto = IPPROTO_UDP, .orig_dport = 5353};
+	struct attrs a, nest, proto;
+
+	assert_true(wf_ct_dump_build(buf, sizeof(buf), AF_INET6, &f) > 0);
+	collect(buf, &a);
+	assert_null(a.tb[CTA_STATUS]);
+	collect_nested(a.tb[CTA_FILTER], &nest);
+	/* The kernel's flags for the protocol number and the destination port. */
+	assert_int_equal(mnl_attr_get_u32(nest.tb[CTA_FILTER_ORIG_FLAGS]), (1u << 3) | (1u << 5));
+	assert_null(nest.tb[CTA_FILTER_REPLY_FLAGS]);
+	collect_nested(a.tb[CTA_TUPLE_ORIG], &nest);
+	assert_null(nest.tb[CTA_TUPLE_IP]);
+	collect_nested(nest.tb[CTA_TUPLE_PROTO], &proto);
+	assert_int_equal(mnl_attr_get_u8(proto.tb[CTA_PROTO_NUM]), IPPROTO_UDP);
+	assert_int_equal(ntohs(mnl_attr_get_u16(proto.tb[CTA_PROTO_DST_PORT])), 5353);
+
+	f.orig_dport = 0;
+	assert_true(wf_ct_dump_build(buf, sizeof(buf), AF_INET, &f) > 0);
+	collect(buf, &a);
+	collect_nested(a.tb[CTA_FILTER], &nest);
+	assert_int_equal(mnl_attr_get_u32(nest.tb[CTA_FILTER_ORIG_FLAGS]), 1u << 3);
+}
+
+static void test_dump_request_that_cannot_be_made_is_refused(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_filter proto = {.l4proto = IPPROTO_UDP}, port = {.orig_dport = 53};
+
+	assert_int_equal(wf_ct_dump_build(buf, sizeof(buf), AF_PACKET, NULL), -EINVAL);
 	assert_int_equal(wf_ct_dump_build(buf, 16, AF_INET, NULL), -EINVAL);
+	/* The kernel filters tuples of one family only. */
+	assert_int_equal(wf_ct_dump_build(buf, sizeof(buf), AF_UNSPEC, &proto), -EINVAL);
+	assert_int_equal(wf_ct_dump_build(buf, sizeof(buf), AF_INET, &port), -EINVAL);
 }
 
 static void test_delete_names_the_original_tuple_zone_and_id(void **state)
@@ -550,6 +607,134 @@ static void test_match_must_name_a_protocol_with_ports_and_a_port(void **state)
 	assert_false(wf_ct_match_valid(&m));
 }
 
+/* ---- one dump for many matches ---- */
+
+static struct wf_ct_match new_forward_match(int family, const char *dst)
+{
+	struct wf_ct_match m = {.family = (uint8_t)family,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_orig_dst = true,
+	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+
+	m.orig_dst = addr(family, dst);
+	return m;
+}
+
+static void test_matches_of_both_families_make_one_dump_of_both(void **state)
+{
+	struct wf_ct_match m[] = {old_target_match(), old_target_match()};
+	struct wf_ct_filter f;
+
+	m[1].family = AF_INET6;
+	m[1].reply_src = addr(AF_INET6, "fd00:d0c::5");
+	assert_int_equal(wf_ct_matches_dump(m, 2, &f), AF_UNSPEC);
+	/* Both want translated flows; the port cannot narrow a dump of both families. */
+	assert_int_equal(f.status_mask, IPS_DST_NAT);
+	assert_int_equal(f.status, IPS_DST_NAT);
+	assert_int_equal(f.l4proto, 0);
+	assert_int_equal(f.orig_dport, 0);
+	assert_false(f.has_mark || f.has_zone);
+}
+
+static void test_matches_of_one_family_and_port_narrow_the_dump_to_it(void **state)
+{
+	struct wf_ct_match m[] = {new_forward_match(AF_INET6, "fc00:0:0:160::2"),
+	                          new_forward_match(AF_INET6, "2001:db8::1")};
+	struct wf_ct_filter f;
+
+	assert_int_equal(wf_ct_matches_dump(m, 2, &f), AF_INET6);
+	assert_int_equal(f.l4proto, IPPROTO_UDP);
+	assert_int_equal(f.orig_dport, 5353);
+	assert_int_equal(f.status_mask, IPS_DST_NAT | IPS_SEEN_REPLY);
+	assert_int_equal(f.status, 0);
+
+	m[1].orig_dport = 5354;
+	assert_int_equal(wf_ct_matches_dump(m, 2, &f), AF_INET6);
+	assert_int_equal(f.l4proto, IPPROTO_UDP);
+	assert_int_equal(f.orig_dport, 0);
+	m[1].l4proto = IPPROTO_TCP;
+	assert_int_equal(wf_ct_matches_dump(m, 2, &f), AF_INET6);
+	assert_int_equal(f.l4proto, 0);
+}
+
+static void test_matches_that_disagree_on_a_status_bit_leave_it_unfiltered(void **state)
+{
+	struct wf_ct_match m[] = {old_target_match(), new_forward_match(AF_INET, "192.0.2.1"),
+	                          old_target_match()};
+	struct wf_ct_filter f;
+
+	/* One wants translated flows, the other untranslated ones. */
+	assert_int_equal(wf_ct_matches_dump(m, 2, &f), AF_INET);
+	assert_int_equal(f.status_mask, 0);
+	/* A host forward's own port: nothing translated, so no status at all. */
+	m[2].status_set = 0;
+	assert_int_equal(wf_ct_matches_dump(&m[2], 1, &f), AF_INET);
+	assert_int_equal(f.status_mask, 0);
+	m[1] = old_target_match();
+	assert_int_equal(wf_ct_matches_dump(m, 3, &f), AF_INET);
+	assert_int_equal(f.status_mask, 0);
+}
+
+static void test_every_entry_a_match_selects_passes_its_dump_filter(void **state)
+{
+	struct wf_ct_match m[] = {old_target_match(), new_forward_match(AF_INET, "192.168.160.2")};
+	struct wf_ct_entry translated = dnat_entry(), refused = dnat_entry();
+	struct wf_ct_filter f;
+
+	refused.status = IPS_CONFIRMED | IPS_DST_NAT_DONE;
+	refused.reply.src = refused.orig.dst;
+	for (size_t first = 0; first < 2; first++)
+		for (size_t n = 1; first + n <= 2; n++) {
+			wf_ct_matches_dump(&m[first], n, &f);
+			for (size_t i = first; i < first + n; i++) {
+				const struct wf_ct_entry *e = i == 0 ? &translated : &refused;
+
+				assert_true(wf_ct_entry_matches(&m[i], e));
+				assert_int_equal(e->status & f.status_mask, f.status);
+				assert_true(!f.l4proto || f.l4proto == e->l4proto);
+				assert_true(!f.orig_dport || f.orig_dport == e->orig.dport);
+			}
+		}
+}
+
+static void test_matches_are_kept_once_in_lookup_order(void **state)
+{
+	struct wf_ct_match m[] = {
+	    new_forward_match(AF_INET6, "fc00:0:0:160::2"), old_target_match(),
+	    new_forward_match(AF_INET, "192.168.160.2"),    old_target_match(),
+	    new_forward_match(AF_INET, "192.168.160.2"),    old_target_match()};
+
+	m[5].orig_dport = 53;
+	assert_int_equal(wf_ct_matches_unique(m, 6), 4);
+	assert_int_equal(m[0].family, AF_INET);
+	assert_int_equal(m[0].orig_dport, 53);
+	assert_true(m[1].has_reply_src && m[1].orig_dport == 5353);
+	assert_true(m[2].has_orig_dst && m[2].family == AF_INET);
+	assert_int_equal(m[3].family, AF_INET6);
+	assert_int_equal(wf_ct_matches_unique(m, 0), 0);
+}
+
+static void test_pending_matches_gather_over_changes(void **state)
+{
+	struct wf_ct_pending p = {0};
+	struct wf_ct_match one = old_target_match(), many[40];
+
+	for (size_t i = 0; i < 40; i++) {
+		many[i] = new_forward_match(AF_INET, "192.0.2.1");
+		many[i].orig_dport = (uint16_t)(1000 + i);
+	}
+	assert_int_equal(wf_ct_pending_add(&p, &one, 1), 0);
+	assert_int_equal(wf_ct_pending_add(&p, NULL, 0), 0);
+	assert_int_equal(wf_ct_pending_add(&p, many, 40), 0);
+	assert_int_equal(p.n, 41);
+	assert_true(wf_ct_match_equal(&p.m[0], &one));
+	assert_true(wf_ct_match_equal(&p.m[40], &many[39]));
+	wf_ct_pending_free(&p);
+	assert_null(p.m);
+	assert_int_equal(p.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,7 +752,10 @@ int main(void)
 	    cmocka_unit_test(test_messages_other_than_entries_are_malformed),
 	    cmocka_unit_test(test_dump_request_asks_for_one_family),
 	    cmocka_unit_test(test_dump_request_carries_mark_and_zone_filters),
-	    cmocka_unit_test(test_dump_request_of_unknown_family_is_refused),
+	    cmocka_unit_test(test_dump_request_for_both_families_names_none),
+	    cmocka_unit_test(test_dump_request_carries_status_filter),
+	    cmocka_unit_test(test_dump_request_carries_protocol_and_port_filter),
+	    cmocka_unit_test(test_dump_request_that_cannot_be_made_is_refused),
 	    cmocka_unit_test(test_delete_names_the_original_tuple_zone_and_id),
 	    cmocka_unit_test(test_delete_in_the_default_zone_without_id_names_neither),
 	    cmocka_unit_test(test_delete_reads_back_as_the_same_original_tuple),
@@ -579,6 +767,12 @@ int main(void)
 	    cmocka_unit_test(test_untranslated_unanswered_entry_to_the_public_address_matches),
 	    cmocka_unit_test(test_ipv6_match_compares_whole_addresses),
 	    cmocka_unit_test(test_match_must_name_a_protocol_with_ports_and_a_port),
+	    cmocka_unit_test(test_matches_of_both_families_make_one_dump_of_both),
+	    cmocka_unit_test(test_matches_of_one_family_and_port_narrow_the_dump_to_it),
+	    cmocka_unit_test(test_matches_that_disagree_on_a_status_bit_leave_it_unfiltered),
+	    cmocka_unit_test(test_every_entry_a_match_selects_passes_its_dump_filter),
+	    cmocka_unit_test(test_matches_are_kept_once_in_lookup_order),
+	    cmocka_unit_test(test_pending_matches_gather_over_changes),
 	};
 
 	return cmocka_run_group_tests_name("conntrack_model", tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Which conntrack entries each daemon deletes when forwards change, without a kernel: the
  * server's matches from a change of the desired state, the gateway's from a change of what
- * its peers hold. */
+ * its peers hold, and what is left of a burst of changes once the state at its end is in
+ * place. */
 #include <wgfwd/ct_flush.h>
 #include <wgfwd/gateway_ct_flush.h>
 
@@ -172,6 +173,40 @@ static void test_added_forward_deletes_unanswered_untranslated_flows_to_it(void 
 	free(m);
 }
 
+static void test_added_tcp_forward_searches_nothing(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.added = {container_forward("172.17.0.6", 443, 443),
+	                                    {.proto = IPPROTO_TCP,
+	                                     .public_port = 22,
+	                                     .target_port = 22,
+	                                     .to_host = true}},
+	                          .n_added = 2};
+	struct wf_ct_match *m;
+
+	c.added[0].proto = IPPROTO_TCP;
+	c.added[0].has_ip6 = true;
+	c.added[0].ip6 = addr(AF_INET6, "fd00:d0c::6").ip6;
+	assert_int_equal(server_matches(&p, &c, &m), 0);
+	free(m);
+}
+
+static void test_moved_tcp_forward_deletes_only_old_target_flows(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct server_change c = {.removed = {container_forward("172.17.0.5", 443, 443)},
+	                          .added = {container_forward("172.17.0.6", 443, 443)},
+	                          .n_removed = 1,
+	                          .n_added = 1};
+	struct wf_ct_match *m;
+
+	c.removed[0].proto = c.added[0].proto = IPPROTO_TCP;
+	assert_int_equal(server_matches(&p, &c, &m), 1);
+	assert_true(m[0].has_reply_src);
+	assert_addr(AF_INET, &m[0].reply_src, "172.17.0.5");
+	free(m);
+}
+
 static void test_moved_forward_deletes_old_target_flows_and_unanswered_ones(void **state)
 {
 	struct wf_server_params p = server_params();
@@ -230,6 +265,129 @@ static void test_no_change_deletes_nothing(void **state)
 
 	assert_int_equal(server_matches(&p, &c, &m), 0);
 	free(m);
+}
+
+/* The matches of several changes in a row, as the agent gathers them in a burst, pruned
+ * against the forwards in place at the end. */
+static size_t server_burst(const struct wf_server_params *p, struct wf_forward *states[],
+                           const size_t *n_states, size_t steps, struct wf_ct_match *out,
+                           size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 1; i < steps; i++) {
+		struct wf_desired from = {.forwards = states[i - 1], .n_forwards = n_states[i - 1]};
+		struct wf_desired to = {.forwards = states[i], .n_forwards = n_states[i]};
+		struct wf_desired_diff diff;
+		struct wf_ct_match *m;
+		size_t k;
+
+		assert_int_equal(wf_desired_diff(&from, &to, &diff), 0);
+		assert_int_equal(wf_server_ct_matches(p, &diff, &m, &k), 0);
+		wf_desired_diff_free(&diff);
+		assert_true(n + k <= cap);
+		memcpy(&out[n], m, k * sizeof(*m));
+		n += k;
+		free(m);
+	}
+	n = wf_server_ct_prune(p, states[steps - 1], n_states[steps - 1], out, n);
+	return wf_ct_matches_unique(out, n);
+}
+
+static void test_forward_moved_and_moved_back_in_a_burst_spares_its_target(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_forward a = container_forward("172.17.0.5", 5353, 5353),
+	                  b = container_forward("172.17.0.6", 5353, 5353);
+	struct wf_forward *states[] = {&a, &b, &a};
+	size_t n_states[] = {1, 1, 1};
+	struct wf_ct_match m[16];
+	size_t n = server_burst(&p, states, n_states, 3, m, 16);
+
+	/* The flows that went to b meanwhile go; those of a are right again and stay; unanswered
+	 * ones are looked for (the gateway and hairpin addresses). */
+	assert_int_equal(n, 3);
+	assert_true(m[0].has_reply_src);
+	assert_addr(AF_INET, &m[0].reply_src, "172.17.0.6");
+	assert_true(m[1].has_orig_dst && m[2].has_orig_dst);
+}
+
+static void test_forward_gone_and_back_in_a_burst_looks_only_for_unanswered_flows(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_forward a = container_forward("172.17.0.5", 5353, 5353);
+	struct wf_forward *states[] = {&a, NULL, &a};
+	size_t n_states[] = {1, 0, 1};
+	struct wf_ct_match m[16];
+	size_t n = server_burst(&p, states, n_states, 3, m, 16);
+
+	/* While it was gone, datagrams from the tunnel went untranslated: those must go. */
+	assert_int_equal(n, 2);
+	assert_true(m[0].has_orig_dst && m[1].has_orig_dst);
+	assert_addr(AF_INET, &m[0].orig_dst, "192.0.2.1");
+	assert_addr(AF_INET, &m[1].orig_dst, "192.168.160.2");
+}
+
+static void test_forward_come_and_gone_in_a_burst_looks_only_for_its_flows(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_forward a = container_forward("172.17.0.5", 5353, 5353);
+	struct wf_forward *states[] = {NULL, &a, NULL};
+	size_t n_states[] = {0, 1, 0};
+	struct wf_ct_match m[16];
+	size_t n = server_burst(&p, states, n_states, 3, m, 16);
+
+	/* Untranslated flows are right again with no forward; what it translated must go. */
+	assert_int_equal(n, 1);
+	assert_true(m[0].has_reply_src);
+	assert_addr(AF_INET, &m[0].reply_src, "172.17.0.5");
+}
+
+static void test_prune_keeps_a_forward_to_another_target_port(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_forward a = container_forward("172.17.0.5", 8080, 80),
+	                  b = container_forward("172.17.0.5", 8080, 8080);
+	struct wf_forward *states[] = {&a, &b};
+	size_t n_states[] = {1, 1};
+	struct wf_ct_match m[16];
+	size_t n = server_burst(&p, states, n_states, 2, m, 16);
+
+	assert_int_equal(n, 3);
+	assert_true(m[0].has_reply_src);
+	assert_int_equal(m[0].reply_sport, 80);
+}
+
+static void test_prune_finds_each_forward_among_many(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_forward now[40];
+	struct wf_ct_match m[80];
+	size_t n = 0;
+
+	/* Sorted as a desired state keeps them: tcp before udp, by port. */
+	for (size_t i = 0; i < 40; i++) {
+		now[i] = container_forward("172.17.0.5", (uint16_t)(1000 + i % 20), 53);
+		now[i].proto = i < 20 ? IPPROTO_TCP : IPPROTO_UDP;
+	}
+	for (size_t i = 0; i < 40; i++) {
+		struct wf_ct_match same = {.family = AF_INET,
+		                           .l4proto = now[i].proto,
+		                           .orig_dport = now[i].public_port,
+		                           .has_reply_src = true,
+		                           .reply_src = addr(AF_INET, "172.17.0.5"),
+		                           .reply_sport = 53,
+		                           .status_set = IPS_DST_NAT};
+		struct wf_ct_match other = same;
+
+		other.reply_src = addr(AF_INET, "172.17.0.9");
+		m[n++] = same;
+		m[n++] = other;
+	}
+	n = wf_server_ct_prune(&p, now, 40, m, n);
+	assert_int_equal(n, 40);
+	for (size_t i = 0; i < n; i++)
+		assert_addr(AF_INET, &m[i].reply_src, "172.17.0.9");
 }
 
 /* ---- the gateway ---- */
@@ -319,10 +477,30 @@ static void test_gateway_ipv6_forward_uses_ipv6_addresses(void **state)
 	assert_int_equal(m[0].family, AF_INET6);
 	assert_addr(AF_INET6, &m[0].reply_src, "fc00:0:0:160::2");
 	free(m);
+	f.proto = IPPROTO_UDP;
 	g.before[0] = (struct wf_gw_entries){0};
 	g.after[0] = (struct wf_gw_entries){.forwards = &f, .n_forwards = 1};
 	assert_int_equal(gateway_matches(&g, &m), 1);
 	assert_addr(AF_INET6, &m[0].orig_dst, "2001:db8:1::1");
+	free(m);
+}
+
+static void test_gateway_added_tcp_forward_searches_nothing(void **state)
+{
+	struct wf_gw_forward f[] = {
+	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 443},
+	    {.family = AF_INET6, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 443}};
+	struct gateway g;
+	struct wf_ct_match *m;
+
+	gateway_init(&g);
+	g.after[0] = (struct wf_gw_entries){.forwards = f, .n_forwards = 2};
+	assert_int_equal(gateway_matches(&g, &m), 0);
+	free(m);
+	/* Gone again: its flows, translated to the peer, do go. */
+	g.before[0] = g.after[0];
+	g.after[0] = (struct wf_gw_entries){0};
+	assert_int_equal(gateway_matches(&g, &m), 2);
 	free(m);
 }
 
@@ -369,6 +547,46 @@ static void test_gateway_forwards_that_stay_are_left_alone(void **state)
 	free(m);
 }
 
+static void test_gateway_prune_spares_what_the_state_makes_again(void **state)
+{
+	struct wf_gw_forward udp = {
+	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct wf_gw_forward tcp = {
+	    .family = AF_INET, .proto = IPPROTO_TCP, .public_port = 80, .target_port = 80};
+	struct gateway g;
+	struct wf_ct_match *m, all[8];
+	size_t n;
+
+	gateway_init(&g);
+	/* Peer 1 gives up udp/5353 (its flows must go) and holds tcp/80 from now on. */
+	g.before[1] = (struct wf_gw_entries){.forwards = &udp, .n_forwards = 1};
+	g.after[1] = (struct wf_gw_entries){.forwards = &tcp, .n_forwards = 1};
+	n = gateway_matches(&g, &m);
+	assert_int_equal(n, 1);
+	memcpy(all, m, n * sizeof(*m));
+	free(m);
+	/* Then peer 0 takes udp/5353: refused flows get their chance. */
+	g.from = g.to;
+	g.to = (struct wf_gw_state){.peers = g.before, .n_peers = 2};
+	g.before[0] = (struct wf_gw_entries){.forwards = &udp, .n_forwards = 1};
+	g.before[1] = g.after[1];
+	assert_int_equal(gateway_matches(&g, &m), 2);
+	memcpy(&all[n], m, 2 * sizeof(*m));
+	n += 2;
+	free(m);
+
+	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, all, n), 3);
+	assert_addr(AF_INET, &all[0].reply_src, "192.168.160.3");
+	/* Peer 1 back on udp/5353 with the same target: its translated flows are right again. */
+	g.before[0] = (struct wf_gw_entries){0};
+	g.before[1] = (struct wf_gw_entries){.forwards = &udp, .n_forwards = 1};
+	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, all, 3), 2);
+	assert_true(all[0].has_orig_dst && all[1].has_orig_dst);
+	/* And with nothing on udp/5353, the refused flows are right as they are. */
+	g.before[1] = (struct wf_gw_entries){0};
+	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, all, 2), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,16 +595,25 @@ int main(void)
 	    cmocka_unit_test(test_removed_host_forward_to_the_same_port_needs_no_translation),
 	    cmocka_unit_test(test_removed_host_forward_to_another_port_was_translated),
 	    cmocka_unit_test(test_added_forward_deletes_unanswered_untranslated_flows_to_it),
+	    cmocka_unit_test(test_added_tcp_forward_searches_nothing),
+	    cmocka_unit_test(test_moved_tcp_forward_deletes_only_old_target_flows),
 	    cmocka_unit_test(test_moved_forward_deletes_old_target_flows_and_unanswered_ones),
 	    cmocka_unit_test(test_family_whose_target_stays_is_left_alone),
 	    cmocka_unit_test(test_forward_changed_only_in_bridge_name_deletes_nothing),
 	    cmocka_unit_test(test_no_change_deletes_nothing),
+	    cmocka_unit_test(test_forward_moved_and_moved_back_in_a_burst_spares_its_target),
+	    cmocka_unit_test(test_forward_gone_and_back_in_a_burst_looks_only_for_unanswered_flows),
+	    cmocka_unit_test(test_forward_come_and_gone_in_a_burst_looks_only_for_its_flows),
+	    cmocka_unit_test(test_prune_keeps_a_forward_to_another_target_port),
+	    cmocka_unit_test(test_prune_finds_each_forward_among_many),
 	    cmocka_unit_test(test_gateway_removed_forward_deletes_flows_translated_to_the_peer),
 	    cmocka_unit_test(
 	        test_gateway_added_forward_deletes_unanswered_flows_to_each_public_address),
 	    cmocka_unit_test(test_gateway_ipv6_forward_uses_ipv6_addresses),
 	    cmocka_unit_test(test_gateway_forward_of_a_family_without_addresses_deletes_nothing),
 	    cmocka_unit_test(test_gateway_forwards_that_stay_are_left_alone),
+	    cmocka_unit_test(test_gateway_added_tcp_forward_searches_nothing),
+	    cmocka_unit_test(test_gateway_prune_spares_what_the_state_makes_again),
 	};
 
 	return cmocka_run_group_tests_name("ct_flush", tests, NULL, NULL);
