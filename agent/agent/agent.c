@@ -27,7 +27,7 @@
 
 /* Applies take about a millisecond when one container changes; seconds mean trouble. */
 static const double apply_seconds_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-					      0.025,  0.05,  0.1,    0.25,  1};
+                                              0.025,  0.05,  0.1,    0.25,  1};
 
 struct gateway_view {
 	bool have_info;
@@ -185,10 +185,10 @@ static void on_docker_removed(void *ctx, const char *id)
 }
 
 static const struct wf_docker_ops docker_ops = {
-	.connection = on_docker_connection,
-	.synced = on_docker_synced,
-	.changed = on_docker_changed,
-	.removed = on_docker_removed,
+    .connection = on_docker_connection,
+    .synced = on_docker_synced,
+    .changed = on_docker_changed,
+    .removed = on_docker_removed,
 };
 
 /* Problems are logged when they appear, not at every apply. */
@@ -228,7 +228,7 @@ static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 		const struct wf_forward *f = &diff.forwards_removed[i];
 
 		log_info("forward removed: %s/%u (container %s)", wf_proto_name(f->proto),
-			 f->public_port, f->container_name);
+		         f->public_port, f->container_name);
 	}
 	for (size_t i = 0; i < diff.n_forwards_added; i++) {
 		const struct wf_forward *f = &diff.forwards_added[i];
@@ -239,20 +239,20 @@ static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 		if (f->has_ip6)
 			inet_ntop(AF_INET6, &f->ip6, ip6, sizeof(ip6));
 		log_info("forward: %s/%u -> %s %s%s%s port %u", wf_proto_name(f->proto),
-			 f->public_port, f->container_name, f->to_host ? "(host)" : ip4,
-			 ip4[0] && ip6[0] ? " " : "", ip6, f->target_port);
+		         f->public_port, f->container_name, f->to_host ? "(host)" : ip4,
+		         ip4[0] && ip6[0] ? " " : "", ip6, f->target_port);
 	}
 	for (size_t i = 0; i < diff.n_egress_added; i++) {
 		const struct wf_egress *e = &diff.egress_added[i];
 
 		log_info("egress: %s %s ports %u-%u through the tunnel", e->container_name,
-			 e->proto ? wf_proto_name(e->proto) : "all", e->port_lo, e->port_hi);
+		         e->proto ? wf_proto_name(e->proto) : "all", e->port_lo, e->port_hi);
 	}
 	wf_desired_diff_free(&diff);
 }
 
 static int gateway_state_from(const struct wf_agent *a, const struct wf_desired *d,
-			      struct wf_ctl_state *s)
+                              struct wf_ctl_state *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->forwards = calloc(2 * d->n_forwards + 1, sizeof(*s->forwards));
@@ -269,24 +269,29 @@ static int gateway_state_from(const struct wf_agent *a, const struct wf_desired 
 
 		/* The gateway keeps the port: this server maps it to the container's. */
 		if (v4)
-			s->forwards[s->n_forwards++] = (struct wf_ctl_forward){
-				.proto = f->proto, .family = AF_INET, .public_port = f->public_port,
-				.target_port = f->public_port};
+			s->forwards[s->n_forwards++] =
+			    (struct wf_ctl_forward){.proto = f->proto,
+			                            .family = AF_INET,
+			                            .public_port = f->public_port,
+			                            .target_port = f->public_port};
 		if (v6)
-			s->forwards[s->n_forwards++] = (struct wf_ctl_forward){
-				.proto = f->proto, .family = AF_INET6,
-				.public_port = f->public_port, .target_port = f->public_port};
+			s->forwards[s->n_forwards++] =
+			    (struct wf_ctl_forward){.proto = f->proto,
+			                            .family = AF_INET6,
+			                            .public_port = f->public_port,
+			                            .target_port = f->public_port};
 	}
 	for (size_t i = 0; i < d->n_egress; i++) {
 		const struct wf_egress *e = &d->egress[i];
 		bool dup = false;
 
 		for (size_t k = 0; k < s->n_egress && !dup; k++)
-			dup = s->egress[k].proto == e->proto && s->egress[k].port_lo == e->port_lo &&
+			dup = s->egress[k].proto == e->proto &&
+			      s->egress[k].port_lo == e->port_lo &&
 			      s->egress[k].port_hi == e->port_hi;
 		if (!dup)
 			s->egress[s->n_egress++] = (struct wf_ctl_egress){
-				.proto = e->proto, .port_lo = e->port_lo, .port_hi = e->port_hi};
+			    .proto = e->proto, .port_lo = e->port_lo, .port_hi = e->port_hi};
 	}
 	return 0;
 }
@@ -317,11 +322,11 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 	looked_for = wf_ct_flush_run(a->ct_flush, &a->params, &deleted);
 	if (looked_for < 0)
 		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
-			 "flows keep the old path until they go idle",
-			 strerror(-looked_for));
+		         "flows keep the old path until they go idle",
+		         strerror(-looked_for));
 	else if (deleted)
 		log_info("conntrack: deleted %zu entr%s of changed forwards", deleted,
-			 deleted == 1 ? "y" : "ies");
+		         deleted == 1 ? "y" : "ies");
 	else if (looked_for)
 		log_debug("conntrack: no entries of changed forwards to delete");
 }
@@ -336,8 +341,8 @@ static void note_stale_flows(struct wf_agent *a, const struct wf_desired *d)
 	pending = wf_ct_flush_note(a->ct_flush, &a->params, d);
 	if (pending < 0)
 		log_warn("conntrack: cannot note the changed forwards (%s): their flows keep the "
-			 "old path until they go idle",
-			 strerror(-pending));
+		         "old path until they go idle",
+		         strerror(-pending));
 	else if (pending && !evtimer_pending(a->ct_flush_ev, NULL))
 		evtimer_add(a->ct_flush_ev, &tv);
 }
@@ -386,8 +391,8 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 		a->last_apply_ok = false;
 		if (res.nft_error.what[0])
 			snprintf(a->last_error, sizeof(a->last_error), "%s: %s%s%s",
-				 res.nft_error.what, strerror(-err), res.nft_error.detail[0] ? ": " : "",
-				 res.nft_error.detail);
+			         res.nft_error.what, strerror(-err),
+			         res.nft_error.detail[0] ? ": " : "", res.nft_error.detail);
 		else
 			snprintf(a->last_error, sizeof(a->last_error), "%s", strerror(-err));
 		log_error("apply failed: %s; retrying", a->last_error);
@@ -401,14 +406,15 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 		a->nft_changes[res.nft]++;
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
-			log_info("applied in %.2f ms: nft %s (+%zu -%zu elements), %zu DOCKER-USER, "
-				 "%d rules, %d routes",
-				 a->last_apply_ms,
-				 res.nft == WF_NFT_REPLACED   ? "table replaced"
-				 : res.nft == WF_NFT_ELEMENTS ? "elements"
-							      : "unchanged",
-				 res.elements_added, res.elements_removed, res.docker_user_changes,
-				 res.rule_changes, res.route_changes);
+			log_info(
+			    "applied in %.2f ms: nft %s (+%zu -%zu elements), %zu DOCKER-USER, "
+			    "%d rules, %d routes",
+			    a->last_apply_ms,
+			    res.nft == WF_NFT_REPLACED   ? "table replaced"
+			    : res.nft == WF_NFT_ELEMENTS ? "elements"
+			                                 : "unchanged",
+			    res.elements_added, res.elements_removed, res.docker_user_changes,
+			    res.rule_changes, res.route_changes);
 	}
 	if (a->have_desired)
 		wf_desired_free(&a->desired);
@@ -456,13 +462,13 @@ static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
 		memcpy(a->params.gateway_ip6, info->ipv6, n6 * sizeof(info->ipv6[0]));
 		a->params.n_gateway_ip6 = n6;
 	}
-	log_info("gateway: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u",
-		 info->n_ipv4, info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
+	log_info("gateway: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u", info->n_ipv4,
+	         info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
 	schedule_apply(a, 0);
 }
 
 static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
-			 const struct wf_ctl_state_ack *ack)
+                         const struct wf_ctl_state_ack *ack)
 {
 	struct wf_agent *a = ctx;
 	struct gateway_view *gw = &a->gw;
@@ -477,7 +483,7 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	WF_COPY(gw->reason, ack->reason);
 	if (!ack->applied) {
 		log_warn("gateway did not apply generation %llu: %s",
-			 (unsigned long long)ack->generation, ack->reason);
+		         (unsigned long long)ack->generation, ack->reason);
 		return;
 	}
 	gw->forwards = malloc((state->n_forwards + 1) * sizeof(*gw->forwards));
@@ -489,10 +495,10 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		gw->results[i] = ack->forwards[i];
 		if (!ack->forwards[i].accepted)
 			log_warn("gateway refused %s/%u (%s): %s",
-				 wf_proto_name(state->forwards[i].proto),
-				 state->forwards[i].public_port,
-				 state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
-				 ack->forwards[i].reason);
+			         wf_proto_name(state->forwards[i].proto),
+			         state->forwards[i].public_port,
+			         state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
+			         ack->forwards[i].reason);
 		gw->n++;
 	}
 	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++) {
@@ -500,22 +506,22 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 			continue;
 		gw->egress_refused++;
 		log_warn("gateway refused egress %s %u-%u: %s",
-			 state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
-			 state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
+		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
+		         state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
 	}
 	log_info("gateway applied generation %llu", (unsigned long long)ack->generation);
 }
 
 static const struct wf_gateway_link_ops link_ops = {
-	.connection = on_gateway_connection,
-	.gateway_info = on_gateway_info,
-	.state_ack = on_state_ack,
+    .connection = on_gateway_connection,
+    .gateway_info = on_gateway_info,
+    .state_ack = on_state_ack,
 };
 
 /* Status. */
 
 static const char *gateway_state_of(const struct wf_agent *a, const struct wf_forward *f,
-				    int family, const char **reason)
+                                    int family, const char **reason)
 {
 	*reason = NULL;
 	if (!a->link)
@@ -543,8 +549,9 @@ static struct json_object *addr_array(int family, const void *addrs, size_t n)
 
 	for (size_t i = 0; arr && i < n; i++) {
 		char buf[INET6_ADDRSTRLEN];
-		const void *p = family == AF_INET ? (const void *)&((const struct in_addr *)addrs)[i]
-						  : (const void *)&((const struct in6_addr *)addrs)[i];
+		const void *p = family == AF_INET
+		                    ? (const void *)&((const struct in_addr *)addrs)[i]
+		                    : (const void *)&((const struct in6_addr *)addrs)[i];
 
 		inet_ntop(family, p, buf, sizeof(buf));
 		json_object_array_add(arr, json_object_new_string(buf));
@@ -566,63 +573,66 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 		     i++) {
 			struct json_object *fo = json_object_array_get_idx(forwards, i);
 			const struct wf_forward *f = &d->forwards[i];
-			int family = f->has_ip4 || (f->to_host && a->params.has_tunnel_ip4) ? AF_INET
-											     : AF_INET6;
+			int family = f->has_ip4 || (f->to_host && a->params.has_tunnel_ip4)
+			                 ? AF_INET
+			                 : AF_INET6;
 			const char *reason;
 			const char *state = gateway_state_of(a, f, family, &reason);
 
 			json_object_object_add(fo, "state", json_object_new_string(state));
 			if (reason)
-				json_object_object_add(fo, "reason", json_object_new_string(reason));
+				json_object_object_add(fo, "reason",
+				                       json_object_new_string(reason));
 		}
 	}
 	agent = json_object_new_object();
 	json_object_object_add(agent, "docker",
-			       json_object_new_string(a->docker_up ? "connected" : "disconnected"));
-	json_object_object_add(agent, "containers", json_object_new_int64((int64_t)a->n_containers));
+	                       json_object_new_string(a->docker_up ? "connected" : "disconnected"));
+	json_object_object_add(agent, "containers",
+	                       json_object_new_int64((int64_t)a->n_containers));
 	json_object_object_add(agent, "applies", json_object_new_int64((int64_t)a->applies));
 	json_object_object_add(agent, "apply_errors",
-			       json_object_new_int64((int64_t)a->apply_errors));
+	                       json_object_new_int64((int64_t)a->apply_errors));
 	json_object_object_add(agent, "last_apply_ok", json_object_new_boolean(a->last_apply_ok));
 	json_object_object_add(agent, "last_apply_ms", json_object_new_double(a->last_apply_ms));
 	json_object_object_add(agent, "last_apply_at", json_object_new_int64(a->last_apply_at));
 	json_object_object_add(
-		agent, "reconnects",
-		json_object_new_int64((int64_t)(a->docker_reconnects + a->gateway_reconnects)));
+	    agent, "reconnects",
+	    json_object_new_int64((int64_t)(a->docker_reconnects + a->gateway_reconnects)));
 	if (a->last_error[0])
 		json_object_object_add(agent, "last_error", json_object_new_string(a->last_error));
-	json_object_object_add(agent, "interface",
-			       json_object_new_string(a->params.tunnel_ifname));
+	json_object_object_add(agent, "interface", json_object_new_string(a->params.tunnel_ifname));
 	json_object_object_add(agent, "table", json_object_new_int64(a->params.table));
 	json_object_object_add(agent, "sysctls_ok", json_object_new_boolean(a->sysctls_ok));
 	json_object_object_add(agent, "docker_user_missing",
-			       json_object_new_boolean(a->last_result.docker_user_missing));
+	                       json_object_new_boolean(a->last_result.docker_user_missing));
 	json_object_object_add(doc, "agent", agent);
 
 	gw = json_object_new_object();
 	if (a->link) {
 		json_object_object_add(gw, "address", json_object_new_string(a->cfg.gateway));
 		json_object_object_add(gw, "connected",
-				       json_object_new_boolean(wf_gateway_link_up(a->link)));
+		                       json_object_new_boolean(wf_gateway_link_up(a->link)));
 		json_object_object_add(
-			gw, "generation_sent",
-			json_object_new_int64((int64_t)wf_gateway_link_generation_sent(a->link)));
+		    gw, "generation_sent",
+		    json_object_new_int64((int64_t)wf_gateway_link_generation_sent(a->link)));
 		json_object_object_add(
-			gw, "generation_acked",
-			json_object_new_int64((int64_t)wf_gateway_link_generation_acked(a->link)));
+		    gw, "generation_acked",
+		    json_object_new_int64((int64_t)wf_gateway_link_generation_acked(a->link)));
 		if (wf_gateway_link_last_error(a->link)[0])
 			json_object_object_add(
-				gw, "last_error",
-				json_object_new_string(wf_gateway_link_last_error(a->link)));
+			    gw, "last_error",
+			    json_object_new_string(wf_gateway_link_last_error(a->link)));
 		if (wf_gateway_link_state_error(a->link)[0])
 			json_object_object_add(
-				gw, "state_error",
-				json_object_new_string(wf_gateway_link_state_error(a->link)));
+			    gw, "state_error",
+			    json_object_new_string(wf_gateway_link_state_error(a->link)));
 	}
 	json_object_object_add(gw, "public_ipv4",
-			       addr_array(AF_INET, a->params.gateway_ip4, a->params.n_gateway_ip4));
-	json_object_object_add(gw, "public_ipv6",
-			       addr_array(AF_INET6, a->params.gateway_ip6, a->params.n_gateway_ip6));
+	                       addr_array(AF_INET, a->params.gateway_ip4, a->params.n_gateway_ip4));
+	json_object_object_add(
+	    gw, "public_ipv6",
+	    addr_array(AF_INET6, a->params.gateway_ip6, a->params.n_gateway_ip6));
 	if (a->gw.have_info)
 		json_object_object_add(gw, "mtu", json_object_new_int64(a->gw.info.mtu));
 	json_object_object_add(doc, "gateway", gw);
@@ -638,8 +648,8 @@ static struct json_object *status_cb(void *ctx)
 int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m)
 {
 	static const char *const nft_kinds[] = {[WF_NFT_UNCHANGED] = "unchanged",
-						[WF_NFT_ELEMENTS] = "elements",
-						[WF_NFT_REPLACED] = "replaced"};
+	                                        [WF_NFT_ELEMENTS] = "elements",
+	                                        [WF_NFT_REPLACED] = "replaced"};
 	struct wf_desired empty = {0};
 	const struct wf_desired *d = a->have_desired ? &a->desired : &empty;
 	size_t waiting = 0, refused = 0;
@@ -647,69 +657,70 @@ int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m)
 	for (size_t i = 0; i < d->n_problems; i++)
 		waiting += d->problems[i].waiting;
 	wf_metrics_gauge(m, "wgfwd_agent_docker_connected",
-			 "1 while the agent follows Docker's events.", a->docker_up);
+	                 "1 while the agent follows Docker's events.", a->docker_up);
 	wf_metrics_counter(m, "wgfwd_agent_docker_reconnects_total",
-			   "Times the connection to Docker was lost (or the first one failed).",
-			   (double)a->docker_reconnects);
+	                   "Times the connection to Docker was lost (or the first one failed).",
+	                   (double)a->docker_reconnects);
 	wf_metrics_gauge(m, "wgfwd_agent_containers", "Containers with wgfwd labels.",
-			 (double)a->n_containers);
+	                 (double)a->n_containers);
 	wf_metrics_gauge(m, "wgfwd_agent_forwards", "Forwards in the desired state.",
-			 (double)d->n_forwards);
+	                 (double)d->n_forwards);
 	wf_metrics_gauge(m, "wgfwd_agent_egress_selections",
-			 "Egress selections (container, protocol, ports) through the tunnel.",
-			 (double)d->n_egress);
+	                 "Egress selections (container, protocol, ports) through the tunnel.",
+	                 (double)d->n_egress);
 	wf_metrics_add(m, "wgfwd_agent_problems", WF_METRIC_GAUGE,
-		       "Label problems: waiting (e.g. no address yet) or errors.",
-		       WF_LABEL("kind", "waiting"), (double)waiting);
+	               "Label problems: waiting (e.g. no address yet) or errors.",
+	               WF_LABEL("kind", "waiting"), (double)waiting);
 	wf_metrics_add(m, "wgfwd_agent_problems", WF_METRIC_GAUGE, NULL, WF_LABEL("kind", "error"),
-		       (double)(d->n_problems - waiting));
+	               (double)(d->n_problems - waiting));
 	wf_metrics_counter(m, "wgfwd_agent_applies_total",
-			   "Times the desired state was applied to the kernel.", (double)a->applies);
+	                   "Times the desired state was applied to the kernel.",
+	                   (double)a->applies);
 	wf_metrics_counter(m, "wgfwd_agent_apply_errors_total", "Applies that failed.",
-			   (double)a->apply_errors);
+	                   (double)a->apply_errors);
 	wf_metrics_gauge(m, "wgfwd_agent_last_apply_success", "1 when the last apply succeeded.",
-			 a->last_apply_ok);
+	                 a->last_apply_ok);
 	wf_metrics_gauge(m, "wgfwd_agent_last_apply_duration_seconds",
-			 "Time the last apply took, from the containers to the kernel.",
-			 a->last_apply_ms / 1e3);
+	                 "Time the last apply took, from the containers to the kernel.",
+	                 a->last_apply_ms / 1e3);
 	wf_metrics_gauge(m, "wgfwd_agent_last_apply_timestamp_seconds",
-			 "When the last apply ended, in seconds since the epoch.",
-			 (double)a->last_apply_at);
+	                 "When the last apply ended, in seconds since the epoch.",
+	                 (double)a->last_apply_at);
 	wf_metrics_add_histogram(m, "wgfwd_agent_apply_duration_seconds",
-				 "Time applies took, from the containers to the kernel.", NULL, 0,
-				 &a->apply_seconds);
+	                         "Time applies took, from the containers to the kernel.", NULL, 0,
+	                         &a->apply_seconds);
 	for (size_t k = 0; k < WF_ARRAY_SIZE(nft_kinds); k++)
 		wf_metrics_add(m, "wgfwd_agent_nft_changes_total", WF_METRIC_COUNTER,
-			       "Successful applies by what they changed in the nftables table.",
-			       WF_LABEL("kind", nft_kinds[k]), (double)a->nft_changes[k]);
+		               "Successful applies by what they changed in the nftables table.",
+		               WF_LABEL("kind", nft_kinds[k]), (double)a->nft_changes[k]);
 	if (!a->link)
 		return 0;
 	for (size_t i = 0; i < a->gw.n; i++)
 		refused += !a->gw.results[i].accepted;
 	wf_metrics_gauge(m, "wgfwd_agent_gateway_link_up",
-			 "1 while the control channel to the gateway is up.",
-			 wf_gateway_link_up(a->link));
+	                 "1 while the control channel to the gateway is up.",
+	                 wf_gateway_link_up(a->link));
 	wf_metrics_counter(m, "wgfwd_agent_gateway_reconnects_total",
-			   "Times the control channel to the gateway went down.",
-			   (double)a->gateway_reconnects);
+	                   "Times the control channel to the gateway went down.",
+	                   (double)a->gateway_reconnects);
 	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_sent",
-			 "Generation of the latest state sent to the gateway.",
-			 (double)wf_gateway_link_generation_sent(a->link));
+	                 "Generation of the latest state sent to the gateway.",
+	                 (double)wf_gateway_link_generation_sent(a->link));
 	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_acked",
-			 "Generation of the latest state the gateway acknowledged.",
-			 (double)wf_gateway_link_generation_acked(a->link));
+	                 "Generation of the latest state the gateway acknowledged.",
+	                 (double)wf_gateway_link_generation_acked(a->link));
 	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_applied",
-			 "1 when the gateway applied the last state it acknowledged.",
-			 a->gw.applied);
+	                 "1 when the gateway applied the last state it acknowledged.",
+	                 a->gw.applied);
 	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_unsendable",
-			 "1 when the latest state cannot be sent (more entries than a state "
-			 "holds).",
-			 wf_gateway_link_state_error(a->link)[0] != '\0');
+	                 "1 when the latest state cannot be sent (more entries than a state "
+	                 "holds).",
+	                 wf_gateway_link_state_error(a->link)[0] != '\0');
 	wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE,
-		       "Entries of the last acknowledged state the gateway refused.",
-		       WF_LABEL("entry", "forward"), (double)refused);
+	               "Entries of the last acknowledged state the gateway refused.",
+	               WF_LABEL("entry", "forward"), (double)refused);
 	return wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE, NULL,
-			      WF_LABEL("entry", "egress"), (double)a->gw.egress_refused);
+	                      WF_LABEL("entry", "egress"), (double)a->gw.egress_refused);
 }
 
 bool wf_agent_healthy(const struct wf_agent *a)
@@ -717,8 +728,7 @@ bool wf_agent_healthy(const struct wf_agent *a)
 	return a->last_apply_ok;
 }
 
-int wf_agent_new(struct wf_agent **out, struct event_base *base,
-		 const struct wf_agent_config *cfg)
+int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf_agent_config *cfg)
 {
 	struct wf_agent *a = calloc(1, sizeof(*a));
 	struct timeval interval;
@@ -730,7 +740,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 	a->cfg = *cfg;
 	a->params = cfg->params;
 	wf_histogram_init(&a->apply_seconds, apply_seconds_bounds,
-			  WF_ARRAY_SIZE(apply_seconds_bounds));
+	                  WF_ARRAY_SIZE(apply_seconds_bounds));
 	interval.tv_sec = (cfg->reconcile_interval_ms ? cfg->reconcile_interval_ms : 30000) / 1000;
 	interval.tv_usec = (cfg->reconcile_interval_ms % 1000) * 1000;
 
@@ -743,8 +753,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 	err = wf_ct_flush_new(&a->ct_flush);
 	if (err)
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
-			 "until they go idle",
-			 strerror(-err));
+		         "until they go idle",
+		         strerror(-err));
 	a->apply_ev = evtimer_new(base, apply_now, a);
 	a->reconcile_ev = event_new(base, -1, EV_PERSIST, on_reconcile, a);
 	a->ct_flush_ev = evtimer_new(base, flush_stale_flows, a);
@@ -756,10 +766,10 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 	err = wf_nlwatch_new(&a->watch, base, on_kernel_change, a);
 	if (err)
 		log_warn("no kernel change notifications (%s): drift is repaired only every %u ms",
-			 strerror(-err), cfg->reconcile_interval_ms);
+		         strerror(-err), cfg->reconcile_interval_ms);
 	if (cfg->gateway) {
 		struct wf_gateway_link_config lc = {.gateway = cfg->gateway,
-						    .port = cfg->gateway_port};
+		                                    .port = cfg->gateway_port};
 		char ferr[256];
 		char local[INET6_ADDRSTRLEN];
 
@@ -783,7 +793,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base,
 		}
 	}
 	if (cfg->status_socket) {
-		err = wf_status_socket_open(base, cfg->status_socket, 0660, status_cb, a, &a->status);
+		err =
+		    wf_status_socket_open(base, cfg->status_socket, 0660, status_cb, a, &a->status);
 		if (err) {
 			log_error("status socket %s: %s", cfg->status_socket, strerror(-err));
 			goto fail;

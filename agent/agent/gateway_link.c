@@ -28,7 +28,7 @@ struct wf_gateway_link {
 
 	struct wf_ctl_state state; /* latest, owned */
 	bool have_state;
-	bool state_sent_on_conn;   /* sent on the current connection */
+	bool state_sent_on_conn; /* sent on the current connection */
 	uint64_t next_generation;
 	uint64_t generation_acked;
 	char last_error[256];
@@ -38,7 +38,7 @@ struct wf_gateway_link {
 static void link_connect(evutil_socket_t fd, short what, void *arg);
 
 static int parse_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
-			  socklen_t *len)
+                          socklen_t *len)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -95,9 +95,11 @@ static int copy_state(struct wf_ctl_state *dst, const struct wf_ctl_state *src)
 		}
 		memcpy(e, src->egress, src->n_egress * sizeof(*e));
 	}
-	*dst = (struct wf_ctl_state){.generation = src->generation, .forwards = f,
-				     .n_forwards = src->n_forwards, .egress = e,
-				     .n_egress = src->n_egress};
+	*dst = (struct wf_ctl_state){.generation = src->generation,
+	                             .forwards = f,
+	                             .n_forwards = src->n_forwards,
+	                             .egress = e,
+	                             .n_egress = src->n_egress};
 	return 0;
 }
 
@@ -134,11 +136,11 @@ static bool same_entries(const struct wf_ctl_state *a, const struct wf_ctl_state
 static void state_cannot_be_sent(struct wf_gateway_link *l, const char *why)
 {
 	snprintf(l->state_error, sizeof(l->state_error),
-		 "state generation %llu (%zu forwards, %zu egress entries) cannot be sent: %s",
-		 (unsigned long long)l->state.generation, l->state.n_forwards, l->state.n_egress,
-		 why);
+	         "state generation %llu (%zu forwards, %zu egress entries) cannot be sent: %s",
+	         (unsigned long long)l->state.generation, l->state.n_forwards, l->state.n_egress,
+	         why);
 	log_error("gateway %s: %s; the gateway keeps the last state it got", l->gateway,
-		  l->state_error);
+	          l->state_error);
 }
 
 static void check_state(struct wf_gateway_link *l)
@@ -153,7 +155,7 @@ static void check_state(struct wf_gateway_link *l)
 	}
 	if (l->state_error[0])
 		log_info("gateway %s: state generation %llu can be sent again", l->gateway,
-			 (unsigned long long)l->state.generation);
+		         (unsigned long long)l->state.generation);
 	l->state_error[0] = '\0';
 }
 
@@ -172,13 +174,12 @@ static void send_state(struct wf_gateway_link *l)
 	}
 	if (err) {
 		log_error("gateway %s: cannot send state generation %llu: %s", l->gateway,
-			  (unsigned long long)l->state.generation, strerror(-err));
+		          (unsigned long long)l->state.generation, strerror(-err));
 		return;
 	}
 	l->state_sent_on_conn = true;
-	log_debug("gateway %s: sent state generation %llu (%zu forwards, %zu egress)",
-		  l->gateway, (unsigned long long)l->state.generation, l->state.n_forwards,
-		  l->state.n_egress);
+	log_debug("gateway %s: sent state generation %llu (%zu forwards, %zu egress)", l->gateway,
+	          (unsigned long long)l->state.generation, l->state.n_forwards, l->state.n_egress);
 }
 
 static void on_established(struct wf_ctl_conn *c, void *arg)
@@ -223,7 +224,7 @@ static void on_close(struct wf_ctl_conn *c, int err, const char *reason, void *a
 	bool was_up = l->up;
 
 	snprintf(l->last_error, sizeof(l->last_error), "%s%s%s", strerror(-err),
-		 reason && *reason ? ": " : "", reason ? reason : "");
+	         reason && *reason ? ": " : "", reason ? reason : "");
 	if (was_up)
 		log_warn("gateway %s: control channel down: %s", l->gateway, l->last_error);
 	else
@@ -237,9 +238,9 @@ static void on_close(struct wf_ctl_conn *c, int err, const char *reason, void *a
 }
 
 static const struct wf_ctl_conn_ops conn_ops = {
-	.on_established = on_established,
-	.on_message = on_message,
-	.on_close = on_close,
+    .on_established = on_established,
+    .on_message = on_message,
+    .on_close = on_close,
 };
 
 static void link_connect(evutil_socket_t fd, short what, void *arg)
@@ -251,15 +252,14 @@ static void link_connect(evutil_socket_t fd, short what, void *arg)
 	int err;
 
 	memcpy(cfg.key, l->cfg.key, sizeof(cfg.key));
-	parse_sockaddr(l->gateway, l->cfg.port ? l->cfg.port : WF_CTL_PORT, &remote,
-		       &remote_len);
+	parse_sockaddr(l->gateway, l->cfg.port ? l->cfg.port : WF_CTL_PORT, &remote, &remote_len);
 	if (l->local[0]) {
 		parse_sockaddr(l->local, 0, &local, &local_len);
 		WF_COPY(cfg.identity, l->local);
 	}
 	err = wf_ctl_conn_connect(l->base, (struct sockaddr *)&remote, remote_len,
-				  local_len ? (struct sockaddr *)&local : NULL, local_len, &cfg,
-				  &conn_ops, l, &l->conn);
+	                          local_len ? (struct sockaddr *)&local : NULL, local_len, &cfg,
+	                          &conn_ops, l, &l->conn);
 	if (err) {
 		snprintf(l->last_error, sizeof(l->last_error), "connect: %s", strerror(-err));
 		log_debug("gateway %s: %s", l->gateway, l->last_error);
@@ -268,8 +268,8 @@ static void link_connect(evutil_socket_t fd, short what, void *arg)
 }
 
 int wf_gateway_link_new(struct wf_gateway_link **out, struct event_base *base,
-			const struct wf_gateway_link_config *cfg,
-			const struct wf_gateway_link_ops *ops, void *ctx)
+                        const struct wf_gateway_link_config *cfg,
+                        const struct wf_gateway_link_ops *ops, void *ctx)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;

@@ -30,53 +30,53 @@ static struct {
 	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json;
 	bool metrics_allow_remote;
 } opt = {
-	.gateway_port = 51821,
-	.table = WF_DEFAULT_TABLE,
-	.fwmark = WF_DEFAULT_FWMARK,
-	.hairpin_mark = WF_DEFAULT_HAIRPIN_MARK,
-	.rule_priority = WF_DEFAULT_RULE_PRIO,
-	.reconcile_ms = 30000,
+    .gateway_port = 51821,
+    .table = WF_DEFAULT_TABLE,
+    .fwmark = WF_DEFAULT_FWMARK,
+    .hairpin_mark = WF_DEFAULT_HAIRPIN_MARK,
+    .rule_priority = WF_DEFAULT_RULE_PRIO,
+    .reconcile_ms = 30000,
 };
 
 static const struct wf_opt options[] = {
-	{"config", WF_OPT_STRING, &opt.config, "FILE", "read options from FILE (key = value lines)"},
-	{"interface", WF_OPT_STRING, &opt.interface, "IFNAME", "WireGuard interface (default wg0)"},
-	{"docker-host", WF_OPT_STRING, &opt.docker_host, "URL",
-	 "Docker socket (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
-	{"gateway", WF_OPT_STRING, &opt.gateway, "ADDR",
-	 "gateway's tunnel address for the control channel (none: data plane only)"},
-	{"gateway-port", WF_OPT_UINT, &opt.gateway_port, "PORT", "control channel port (51821)"},
-	{"key", WF_OPT_STRING, &opt.key, "FILE", "shared key file made by `wgfwd genkey'"},
-	{"tunnel-address", WF_OPT_LIST, &opt.tunnel_address, "ADDR",
-	 "this server's tunnel address (repeat for IPv6; default: read from the interface)"},
-	{"gateway-public", WF_OPT_LIST, &opt.gateway_public, "ADDR",
-	 "gateway public address for NAT loopback (repeat; default: learnt from the gateway)"},
-	{"table", WF_OPT_UINT, &opt.table, "N", "routing table for the tunnel (51820)"},
-	{"fwmark", WF_OPT_UINT, &opt.fwmark, "MARK", "mark of tunnel flows (0x77660001)"},
-	{"hairpin-mark", WF_OPT_UINT, &opt.hairpin_mark, "MARK",
-	 "conntrack mark of NAT loopback flows (0x77660002)"},
-	{"rule-priority", WF_OPT_UINT, &opt.rule_priority, "N",
-	 "first priority of the agent's ip rules (10000)"},
-	{"no-docker-user", WF_OPT_FLAG, &opt.no_docker_user, NULL,
-	 "do not add the accept rules to Docker's DOCKER-USER chain"},
-	{"no-fix-sysctls", WF_OPT_FLAG, &opt.no_fix_sysctls, NULL,
-	 "report wrong forwarding/rp_filter settings instead of fixing them"},
-	{"reconcile-interval", WF_OPT_UINT, &opt.reconcile_ms, "MS",
-	 "compare the kernel with the desired state at least this often (30000)"},
-	{"status-socket", WF_OPT_STRING, &opt.status_socket, "PATH",
-	 "status socket for `wgfwd status' (" DEFAULT_STATUS_SOCKET ")"},
-	{"metrics", WF_OPT_STRING, &opt.metrics, "ADDR:PORT",
-	 "serve Prometheus metrics at http://ADDR:PORT/metrics (default: off)"},
-	{"metrics-allow-remote", WF_OPT_FLAG, &opt.metrics_allow_remote, NULL,
-	 "let --metrics listen on an address other than loopback"},
-	{"dry-run", WF_OPT_FLAG, &opt.dry_run, NULL,
-	 "read Docker once, print the desired state and rules, apply nothing"},
-	{"json", WF_OPT_FLAG, &opt.json, NULL, "with --dry-run: print JSON"},
-	{"cleanup", WF_OPT_FLAG, &opt.cleanup, NULL,
-	 "remove everything the agent owns (table, rules, routes) and exit"},
-	{"log-level", WF_OPT_STRING, &opt.log_level, "LEVEL", "debug, info, warn or error (info)"},
-	{"log-json", WF_OPT_FLAG, &opt.log_json, NULL, "log one JSON object per line"},
-	{0},
+    {"config", WF_OPT_STRING, &opt.config, "FILE", "read options from FILE (key = value lines)"},
+    {"interface", WF_OPT_STRING, &opt.interface, "IFNAME", "WireGuard interface (default wg0)"},
+    {"docker-host", WF_OPT_STRING, &opt.docker_host, "URL",
+     "Docker socket (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
+    {"gateway", WF_OPT_STRING, &opt.gateway, "ADDR",
+     "gateway's tunnel address for the control channel (none: data plane only)"},
+    {"gateway-port", WF_OPT_UINT, &opt.gateway_port, "PORT", "control channel port (51821)"},
+    {"key", WF_OPT_STRING, &opt.key, "FILE", "shared key file made by `wgfwd genkey'"},
+    {"tunnel-address", WF_OPT_LIST, &opt.tunnel_address, "ADDR",
+     "this server's tunnel address (repeat for IPv6; default: read from the interface)"},
+    {"gateway-public", WF_OPT_LIST, &opt.gateway_public, "ADDR",
+     "gateway public address for NAT loopback (repeat; default: learnt from the gateway)"},
+    {"table", WF_OPT_UINT, &opt.table, "N", "routing table for the tunnel (51820)"},
+    {"fwmark", WF_OPT_UINT, &opt.fwmark, "MARK", "mark of tunnel flows (0x77660001)"},
+    {"hairpin-mark", WF_OPT_UINT, &opt.hairpin_mark, "MARK",
+     "conntrack mark of NAT loopback flows (0x77660002)"},
+    {"rule-priority", WF_OPT_UINT, &opt.rule_priority, "N",
+     "first priority of the agent's ip rules (10000)"},
+    {"no-docker-user", WF_OPT_FLAG, &opt.no_docker_user, NULL,
+     "do not add the accept rules to Docker's DOCKER-USER chain"},
+    {"no-fix-sysctls", WF_OPT_FLAG, &opt.no_fix_sysctls, NULL,
+     "report wrong forwarding/rp_filter settings instead of fixing them"},
+    {"reconcile-interval", WF_OPT_UINT, &opt.reconcile_ms, "MS",
+     "compare the kernel with the desired state at least this often (30000)"},
+    {"status-socket", WF_OPT_STRING, &opt.status_socket, "PATH",
+     "status socket for `wgfwd status' (" DEFAULT_STATUS_SOCKET ")"},
+    {"metrics", WF_OPT_STRING, &opt.metrics, "ADDR:PORT",
+     "serve Prometheus metrics at http://ADDR:PORT/metrics (default: off)"},
+    {"metrics-allow-remote", WF_OPT_FLAG, &opt.metrics_allow_remote, NULL,
+     "let --metrics listen on an address other than loopback"},
+    {"dry-run", WF_OPT_FLAG, &opt.dry_run, NULL,
+     "read Docker once, print the desired state and rules, apply nothing"},
+    {"json", WF_OPT_FLAG, &opt.json, NULL, "with --dry-run: print JSON"},
+    {"cleanup", WF_OPT_FLAG, &opt.cleanup, NULL,
+     "remove everything the agent owns (table, rules, routes) and exit"},
+    {"log-level", WF_OPT_STRING, &opt.log_level, "LEVEL", "debug, info, warn or error (info)"},
+    {"log-json", WF_OPT_FLAG, &opt.log_json, NULL, "log one JSON object per line"},
+    {0},
 };
 
 static int parse_addresses(struct wf_server_params *p)
@@ -88,7 +88,7 @@ static int parse_addresses(struct wf_server_params *p)
 		    inet_pton(AF_INET, s, &p->gateway_ip4[p->n_gateway_ip4]) == 1)
 			p->n_gateway_ip4++;
 		else if (p->n_gateway_ip6 < WF_GATEWAY_ADDRS_MAX &&
-			 inet_pton(AF_INET6, s, &p->gateway_ip6[p->n_gateway_ip6]) == 1)
+		         inet_pton(AF_INET6, s, &p->gateway_ip6[p->n_gateway_ip6]) == 1)
 			p->n_gateway_ip6++;
 		else {
 			log_error("--gateway-public: not an address: `%s'", s);
@@ -160,8 +160,8 @@ static void dry_run_synced(void *ctx, const struct wf_container *list, size_t n)
 
 		json_object_object_add(doc, "desired", wf_desired_to_json(&d));
 		json_object_object_add(doc, "server", wf_server_plan_to_json(&plan));
-		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-									JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(
+		                   doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(doc);
 	} else {
 		wf_desired_print(stdout, &d);
@@ -192,7 +192,7 @@ static void dry_run_timeout(evutil_socket_t fd, short what, void *arg)
 static int run_dry(struct event_base *base, const struct wf_server_params *params)
 {
 	static const struct wf_docker_ops ops = {.connection = dry_run_connection,
-						 .synced = dry_run_synced};
+	                                         .synced = dry_run_synced};
 	struct dry_run dr = {.base = base, .params = params, .result = -EINTR};
 	struct timeval limit = {10, 0};
 	struct event *timer = evtimer_new(base, dry_run_timeout, &dr);
@@ -219,7 +219,7 @@ static int collect_metrics(void *ctx, struct wf_metrics *m)
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("received %s: exiting; forwards stay in place (use --cleanup to remove them)",
-		 strsignal((int)sig));
+	         strsignal((int)sig));
 	event_base_loopbreak(arg);
 }
 
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 
 	wf_log_init("wgfwd-agent", WF_LOG_INFO, false);
 	ret = wf_opts_parse(options, "WGFWD_", "wgfwd-agent", "[options]", argc, argv, err,
-			    sizeof(err));
+	                    sizeof(err));
 	if (ret) {
 		if (ret < 0)
 			fprintf(stderr, "wgfwd-agent: %s\n", err);
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
 	}
 	wf_log_init("wgfwd-agent", level, opt.log_json);
 	if (opt.metrics && wf_metrics_listen_parse(opt.metrics, opt.metrics_allow_remote,
-						   &metrics_addr, &metrics_len, err, sizeof(err))) {
+	                                           &metrics_addr, &metrics_len, err, sizeof(err))) {
 		fprintf(stderr, "wgfwd-agent: %s\n", err);
 		wf_opts_free(options);
 		return 2;
@@ -329,8 +329,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (opt.metrics) {
-		ret = wf_metrics_server_open(base, &metrics_addr, metrics_len, collect_metrics, agent,
-					     &metrics);
+		ret = wf_metrics_server_open(base, &metrics_addr, metrics_len, collect_metrics,
+		                             agent, &metrics);
 		if (ret) {
 			log_error("--metrics %s: %s", opt.metrics, strerror(-ret));
 			ret = 1;
@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	log_info("started: interface %s, table %u, gateway %s", params.tunnel_ifname, params.table,
-		 opt.gateway ? opt.gateway : "none (data plane only)");
+	         opt.gateway ? opt.gateway : "none (data plane only)");
 	event_base_dispatch(base);
 	ret = 0;
 out:

@@ -26,7 +26,7 @@ void wf_desired_print(FILE *f, const struct wf_desired *d)
 		const struct wf_forward *x = &d->forwards[i];
 
 		fprintf(f, "  %-3s %5u -> %-20s", wf_proto_name(x->proto), x->public_port,
-			x->container_name);
+		        x->container_name);
 		if (x->to_host)
 			fprintf(f, " host");
 		if (x->has_ip4)
@@ -41,10 +41,11 @@ void wf_desired_print(FILE *f, const struct wf_desired *d)
 	for (size_t i = 0; i < d->n_egress; i++) {
 		const struct wf_egress *e = &d->egress[i];
 
-		fprintf(f, "  %-20s %s", e->container_name, e->proto ? wf_proto_name(e->proto) : "all");
+		fprintf(f, "  %-20s %s", e->container_name,
+		        e->proto ? wf_proto_name(e->proto) : "all");
 		if (e->port_lo)
-			fprintf(f, e->port_lo == e->port_hi ? " port %u" : " ports %u-%u", e->port_lo,
-				e->port_hi);
+			fprintf(f, e->port_lo == e->port_hi ? " port %u" : " ports %u-%u",
+			        e->port_lo, e->port_hi);
 		if (e->bridge[0])
 			fprintf(f, " (from %s", e->bridge);
 		if (e->has_ip4)
@@ -75,12 +76,12 @@ void wf_rule_print(FILE *f, const struct wf_rule *r)
 		fprintf(f, " iif %s", r->iifname);
 	if (r->src_len)
 		fprintf(f, " from %s/%u", addr_text(r->family, &r->src, buf, sizeof(buf)),
-			r->src_len);
+		        r->src_len);
 	if (r->ipproto)
 		fprintf(f, " ipproto %s", wf_proto_name(r->ipproto));
 	if (r->dport_lo)
 		fprintf(f, r->dport_lo == r->dport_hi ? " dport %u" : " dport %u-%u", r->dport_lo,
-			r->dport_hi);
+		        r->dport_hi);
 	fprintf(f, " lookup %u protocol %u\n", r->table, r->protocol);
 }
 
@@ -118,7 +119,7 @@ int wf_server_plan_print(FILE *f, const struct wf_server_plan *plan)
 		if (err)
 			return err;
 		fprintf(f, "%s%s # in Docker's %s filter %s\n", i ? "" : "\n", text,
-			r->family == NFPROTO_IPV6 ? "ip6" : "ip", r->chain);
+		        r->family == NFPROTO_IPV6 ? "ip6" : "ip", r->chain);
 		free(text);
 	}
 	fprintf(f, "\n# policy routing:\n");

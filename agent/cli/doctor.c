@@ -68,7 +68,8 @@ static void check_interface(struct doctor *d, struct wf_rtnl *rt, const char *if
 		       "forwarded clients arrive with internet source addresses: set "
 		       "net.ipv4.conf.<if>.rp_filter=2 (the agent does it at start)");
 	} else {
-		snprintf(what, sizeof(what), "reverse-path filtering on %s is loose or off", ifname);
+		snprintf(what, sizeof(what), "reverse-path filtering on %s is loose or off",
+		         ifname);
 		report(d, 0, what, NULL);
 	}
 }
@@ -90,7 +91,8 @@ static void check_allowed_ips(struct doctor *d, const char *ifname, bool server)
 	}
 	pclose(p);
 	if (!any) {
-		report(d, 1, "cannot read WireGuard peers (wg show)", "is wireguard-tools installed?");
+		report(d, 1, "cannot read WireGuard peers (wg show)",
+		       "is wireguard-tools installed?");
 		return;
 	}
 	if (!server) {
@@ -98,7 +100,7 @@ static void check_allowed_ips(struct doctor *d, const char *ifname, bool server)
 		return;
 	}
 	snprintf(what, sizeof(what), "AllowedIPs of the gateway peer: IPv4 %s, IPv6 %s",
-		 v4_all ? "any" : "LIMITED", v6_all ? "any" : "limited");
+	         v4_all ? "any" : "LIMITED", v6_all ? "any" : "limited");
 	report(d, v4_all ? (v6_all ? 0 : 1) : 2, what,
 	       "forwarded clients keep their own addresses: the gateway peer needs "
 	       "AllowedIPs = 0.0.0.0/0, ::/0 (with Table = off so nothing else is rerouted)");
@@ -116,7 +118,7 @@ static void check_routing(struct doctor *d, struct wf_rtnl *rt, uint32_t table)
 	wf_rtnl_route_list(rt, AF_UNSPEC, table, WF_RTPROT, &routes, &nr);
 	wf_rtnl_rule_list(rt, AF_UNSPEC, WF_RTPROT, &rules, &nu);
 	snprintf(what, sizeof(what), "routing table %u: %zu wgfwd route(s), %zu wgfwd rule(s)",
-		 table, nr, nu);
+	         table, nr, nu);
 	report(d, nr && nu ? 0 : 1, what,
 	       "on the server the agent adds them when it runs; on the gateway none are needed");
 	free(routes);
@@ -142,11 +144,12 @@ static void check_docker_forward(struct doctor *d)
 	if (!drop)
 		report(d, 0, "FORWARD policy is ACCEPT", NULL);
 	else
-		report(d, ours ? 0 : 1,
-		       ours ? "FORWARD policy DROP, and DOCKER-USER accepts tunnel DNAT flows"
-			    : "FORWARD policy DROP and no DOCKER-USER accept for tunnel DNAT flows",
-		       "the agent adds `-i wg0 -m conntrack --ctstate DNAT -j ACCEPT' to DOCKER-USER "
-		       "while it runs; without it Docker drops forwarded connections");
+		report(
+		    d, ours ? 0 : 1,
+		    ours ? "FORWARD policy DROP, and DOCKER-USER accepts tunnel DNAT flows"
+		         : "FORWARD policy DROP and no DOCKER-USER accept for tunnel DNAT flows",
+		    "the agent adds `-i wg0 -m conntrack --ctstate DNAT -j ACCEPT' to DOCKER-USER "
+		    "while it runs; without it Docker drops forwarded connections");
 }
 
 static void check_clock(struct doctor *d)
@@ -164,11 +167,11 @@ static void check_clock(struct doctor *d)
 int wf_cmd_doctor(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"interface", required_argument, NULL, 'i'},
-		{"table", required_argument, NULL, 't'},
-		{"gateway", no_argument, NULL, 'g'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"interface", required_argument, NULL, 'i'},
+	    {"table", required_argument, NULL, 't'},
+	    {"gateway", no_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *ifname = "wg0";
 	uint32_t table = WF_DEFAULT_TABLE;

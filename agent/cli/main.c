@@ -9,9 +9,9 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"status", wf_cmd_status, "show forwards, egress and control channel state"},
-	{"doctor", wf_cmd_doctor, "check the host settings wgfwd depends on"},
-	{"genkey", wf_cmd_genkey, "print a new control-channel key (base64)"},
+    {"status", wf_cmd_status, "show forwards, egress and control channel state"},
+    {"doctor", wf_cmd_doctor, "check the host settings wgfwd depends on"},
+    {"genkey", wf_cmd_genkey, "print a new control-channel key (base64)"},
 };
 
 static void usage(FILE *f)
@@ -20,7 +20,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nDry run of the agent: wgfwd-agent --dry-run [--json]\n"
-		   "`wgfwd <command> --help' describes each command.\n");
+	           "`wgfwd <command> --help' describes each command.\n");
 }
 
 int main(int argc, char **argv)

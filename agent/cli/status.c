@@ -69,16 +69,18 @@ static void print_agent(struct json_object *doc)
 	       (long long)num(agent, "applies"), (long long)num(agent, "apply_errors"),
 	       str(agent, "last_error", NULL) ? ": " : "", str(agent, "last_error", ""));
 	if (json_object_object_get_ex(agent, "sysctls_ok", NULL) && !flag(agent, "sysctls_ok"))
-		printf("  WARNING: forwarding or rp_filter settings are wrong and could not be fixed "
-		       "(see the agent's log, or run `wgfwd doctor')\n");
+		printf(
+		    "  WARNING: forwarding or rp_filter settings are wrong and could not be fixed "
+		    "(see the agent's log, or run `wgfwd doctor')\n");
 	if (flag(agent, "docker_user_missing"))
-		printf("  note: Docker's DOCKER-USER chain is missing (Docker not using iptables?)\n");
+		printf(
+		    "  note: Docker's DOCKER-USER chain is missing (Docker not using iptables?)\n");
 	if (gw && str(gw, "address", NULL)) {
-		printf("gateway %s: control channel %s, generation %lld sent, %lld acknowledged%s%s\n",
-		       str(gw, "address", "?"), flag(gw, "connected") ? "up" : "DOWN",
-		       (long long)num(gw, "generation_sent"), (long long)num(gw, "generation_acked"),
-		       str(gw, "last_error", NULL) ? "; last error: " : "",
-		       str(gw, "last_error", ""));
+		printf(
+		    "gateway %s: control channel %s, generation %lld sent, %lld acknowledged%s%s\n",
+		    str(gw, "address", "?"), flag(gw, "connected") ? "up" : "DOWN",
+		    (long long)num(gw, "generation_sent"), (long long)num(gw, "generation_acked"),
+		    str(gw, "last_error", NULL) ? "; last error: " : "", str(gw, "last_error", ""));
 		if (str(gw, "state_error", NULL))
 			printf("  NOT SENT: %s\n", str(gw, "state_error", ""));
 	} else {
@@ -95,11 +97,12 @@ static void print_agent(struct json_object *doc)
 		char target[96];
 
 		if (flag(f, "to_host"))
-			snprintf(target, sizeof(target), "host:%lld", (long long)num(f, "target_port"));
+			snprintf(target, sizeof(target), "host:%lld",
+			         (long long)num(f, "target_port"));
 		else
 			snprintf(target, sizeof(target), "%s%s%s port %lld", str(f, "ip4", ""),
-				 str(f, "ip4", NULL) && str(f, "ip6", NULL) ? " " : "",
-				 str(f, "ip6", ""), (long long)num(f, "target_port"));
+			         str(f, "ip4", NULL) && str(f, "ip6", NULL) ? " " : "",
+			         str(f, "ip6", ""), (long long)num(f, "target_port"));
 		printf("%-5s %-6lld %-20s %-32s %s%s%s\n", str(f, "proto", "?"),
 		       (long long)num(f, "public_port"), str(f, "container", "?"), target,
 		       str(f, "state", "?"), str(f, "reason", NULL) ? ": " : "",
@@ -167,10 +170,13 @@ static void print_gateway(struct json_object *doc)
 int wf_cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"agent", no_argument, NULL, 'a'},   {"gateway", no_argument, NULL, 'g'},
-		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-		{"check", no_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
-		{0},
+	    {"agent", no_argument, NULL, 'a'},
+	    {"gateway", no_argument, NULL, 'g'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *socket_path = NULL;
 	bool gateway = false, json = false, check = false;
@@ -197,15 +203,16 @@ int wf_cmd_status(int argc, char **argv)
 			check = true;
 			break;
 		case 'h':
-			printf("Usage: wgfwd status [--agent | --gateway] [--socket PATH] [--json] "
-			       "[--check]\n"
-			       "  --agent     the agent on this host (default; socket %s)\n"
-			       "  --gateway   the gateway on this host (socket %s)\n"
-			       "  --socket    another status socket\n"
-			       "  --json      the status document as JSON\n"
-			       "  --check     exit 0 only when the daemon answers and its last apply "
-			       "succeeded\n",
-			       AGENT_SOCKET, GATEWAY_SOCKET);
+			printf(
+			    "Usage: wgfwd status [--agent | --gateway] [--socket PATH] [--json] "
+			    "[--check]\n"
+			    "  --agent     the agent on this host (default; socket %s)\n"
+			    "  --gateway   the gateway on this host (socket %s)\n"
+			    "  --socket    another status socket\n"
+			    "  --json      the status document as JSON\n"
+			    "  --check     exit 0 only when the daemon answers and its last apply "
+			    "succeeded\n",
+			    AGENT_SOCKET, GATEWAY_SOCKET);
 			return 0;
 		default:
 			fprintf(stderr, "wgfwd status: unknown option; see wgfwd status --help\n");
@@ -222,16 +229,16 @@ int wf_cmd_status(int argc, char **argv)
 	if (check) {
 		struct json_object *agent = NULL;
 		bool ok = gateway ? !json_object_object_get_ex(doc, "last_apply_ok", NULL) ||
-					    flag(doc, "last_apply_ok")
-				  : json_object_object_get_ex(doc, "agent", &agent) &&
-					    flag(agent, "last_apply_ok");
+		                        flag(doc, "last_apply_ok")
+		                  : json_object_object_get_ex(doc, "agent", &agent) &&
+		                        flag(agent, "last_apply_ok");
 
 		json_object_put(doc);
 		return ok ? 0 : 1;
 	}
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-									JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(
+		                   doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else if (json_object_object_get_ex(doc, "agent", NULL))
 		print_agent(doc);
 	else

@@ -12,10 +12,10 @@ static enum wf_log_level log_min_level = WF_LOG_INFO;
 static bool log_json;
 
 static const char *const level_names[] = {
-	[WF_LOG_DEBUG] = "debug",
-	[WF_LOG_INFO] = "info",
-	[WF_LOG_WARN] = "warn",
-	[WF_LOG_ERROR] = "error",
+    [WF_LOG_DEBUG] = "debug",
+    [WF_LOG_INFO] = "info",
+    [WF_LOG_WARN] = "warn",
+    [WF_LOG_ERROR] = "error",
 };
 
 void wf_log_init(const char *program, enum wf_log_level min_level, bool json)
@@ -79,13 +79,15 @@ void wf_log(enum wf_log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         now.tv_nsec / 1000000);
 
 	flockfile(stderr);
 	if (log_json) {
 		json_escape(escaped, sizeof(escaped), message);
-		fprintf(stderr, "{\"time\":\"%s\",\"program\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
-			stamp, log_program, level_names[level], escaped);
+		fprintf(stderr,
+		        "{\"time\":\"%s\",\"program\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
+		        stamp, log_program, level_names[level], escaped);
 	} else {
 		fprintf(stderr, "%s %s %s: %s\n", stamp, log_program, level_names[level], message);
 	}

@@ -53,7 +53,7 @@ static int open_group_socket(int bus, const unsigned *groups, size_t n, struct m
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, (void *)&groups[i],
-					  sizeof(groups[i])) < 0)
+		                          sizeof(groups[i])) < 0)
 			goto fail;
 	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	*out = nl;
@@ -64,13 +64,13 @@ fail:
 	return err;
 }
 
-int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base,
-		   void (*changed)(void *ctx), void *ctx)
+int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*changed)(void *ctx),
+                   void *ctx)
 {
 	static const unsigned nft_groups[] = {NFNLGRP_NFTABLES};
 	static const unsigned route_groups[] = {
-		RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE,   RTNLGRP_IPV4_ROUTE,  RTNLGRP_IPV6_ROUTE,
-		RTNLGRP_LINK,      RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
+	    RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE,   RTNLGRP_IPV4_ROUTE,  RTNLGRP_IPV6_ROUTE,
+	    RTNLGRP_LINK,      RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
 	};
 	struct wf_nlwatch *w = calloc(1, sizeof(*w));
 	int err;
@@ -82,7 +82,7 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base,
 	err = open_group_socket(NETLINK_NETFILTER, nft_groups, 1, &w->nft);
 	if (!err)
 		err = open_group_socket(NETLINK_ROUTE, route_groups,
-					sizeof(route_groups) / sizeof(route_groups[0]), &w->route);
+		                        sizeof(route_groups) / sizeof(route_groups[0]), &w->route);
 	if (err)
 		goto fail;
 	w->nft_ev = event_new(base, mnl_socket_get_fd(w->nft), EV_READ | EV_PERSIST, drain, w);

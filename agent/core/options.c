@@ -31,7 +31,7 @@ static int parse_bool(const char *s, bool *out)
 }
 
 static int set_value(const struct wf_opt *o, const char *value, const char *origin, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	switch (o->type) {
 	case WF_OPT_STRING: {
@@ -60,7 +60,7 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 	case WF_OPT_FLAG:
 		if (parse_bool(value, o->target)) {
 			snprintf(err, errlen, "%s: %s: expected true or false, not `%s'", origin,
-				 o->name, value);
+			         o->name, value);
 			return -EINVAL;
 		}
 		return 0;
@@ -152,7 +152,8 @@ static int read_env(const struct wf_opt *opts, const char *prefix, char *err, si
 			continue;
 		memcpy(name, prefix, p);
 		for (i = 0; opts->name[i]; i++)
-			name[p + i] = opts->name[i] == '-' ? '_' : toupper((unsigned char)opts->name[i]);
+			name[p + i] =
+			    opts->name[i] == '-' ? '_' : toupper((unsigned char)opts->name[i]);
 		name[p + i] = '\0';
 		value = getenv(name);
 		if (!value || !*value)
@@ -190,14 +191,14 @@ void wf_opts_usage(FILE *f, const char *program, const char *synopsis, const str
 			snprintf(left, sizeof(left), "--%s", opts->name);
 		else
 			snprintf(left, sizeof(left), "--%s %s", opts->name,
-				 opts->metavar ? opts->metavar : "VALUE");
+			         opts->metavar ? opts->metavar : "VALUE");
 		fprintf(f, "  %-30s %s\n", left, opts->help);
 	}
 	fprintf(f, "  %-30s %s\n", "--help", "show this help");
 }
 
 int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char *program,
-		  const char *synopsis, int argc, char **argv, char *err, size_t errlen)
+                  const char *synopsis, int argc, char **argv, char *err, size_t errlen)
 {
 	size_t n = 0;
 	struct option *longopts;
@@ -248,7 +249,7 @@ int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char 
 		}
 		if (c == '?' || c == ':') {
 			snprintf(err, errlen, "unknown option or missing value: `%s'",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			ret = -EINVAL;
 			goto out;
 		}

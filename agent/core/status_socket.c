@@ -39,13 +39,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int socklen, void *arg)
+                      int socklen, void *arg)
 {
 	struct wf_status_socket *s = arg;
 	struct bufferevent *bev;
 	struct json_object *doc = s->fn(s->ctx);
-	const char *text = doc ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN)
-			       : "{}";
+	const char *text = doc ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN) : "{}";
 
 	bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
@@ -60,8 +59,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	json_object_put(doc);
 }
 
-int wf_status_socket_open(struct event_base *base, const char *path, mode_t mode,
-			  wf_status_fn fn, void *ctx, struct wf_status_socket **out)
+int wf_status_socket_open(struct event_base *base, const char *path, mode_t mode, wf_status_fn fn,
+                          void *ctx, struct wf_status_socket **out)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct wf_status_socket *s;
@@ -135,7 +134,7 @@ int wf_status_fetch(const char *path, struct json_object **out, char *err, size_
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot connect to %s: %s (is the daemon running?)", path,
-			 strerror(errno));
+		         strerror(errno));
 		goto out;
 	}
 	for (;;) {

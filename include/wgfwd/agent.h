@@ -16,18 +16,17 @@ struct wf_metrics;
 
 struct wf_agent_config {
 	struct wf_server_params params;
-	const char *docker_host;     /* NULL: $DOCKER_HOST or the default socket */
-	const char *status_socket;   /* NULL: none */
+	const char *docker_host;   /* NULL: $DOCKER_HOST or the default socket */
+	const char *status_socket; /* NULL: none */
 	unsigned reconcile_interval_ms;
 	/* Control channel; gateway NULL means no gateway (the data plane alone). */
-	const char *gateway;         /* gateway tunnel address */
+	const char *gateway; /* gateway tunnel address */
 	uint16_t gateway_port;
 	const char *key_file;
 	bool fix_sysctls;
 };
 
-int wf_agent_new(struct wf_agent **out, struct event_base *base,
-		 const struct wf_agent_config *cfg);
+int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf_agent_config *cfg);
 void wf_agent_free(struct wf_agent *a);
 /* Current status, for the status socket and `wgfwd status`. */
 struct json_object *wf_agent_status(struct wf_agent *a);

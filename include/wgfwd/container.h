@@ -23,17 +23,17 @@ struct wf_label {
 };
 
 struct wf_network {
-	char *name;                /* Docker network name ("bridge", "web_default", …) */
-	char *id;                  /* Docker network id */
-	char bridge[IF_NAMESIZE];  /* host interface of the network, "" when not a bridge */
-	bool has_ip4, has_ip6;     /* an attached container may have no address yet */
+	char *name;               /* Docker network name ("bridge", "web_default", …) */
+	char *id;                 /* Docker network id */
+	char bridge[IF_NAMESIZE]; /* host interface of the network, "" when not a bridge */
+	bool has_ip4, has_ip6;    /* an attached container may have no address yet */
 	struct in_addr ip4;
 	struct in6_addr ip6;
 };
 
 struct wf_container {
-	char *id;   /* full 64-hex id */
-	char *name; /* without the leading '/' */
+	char *id;           /* full 64-hex id */
+	char *name;         /* without the leading '/' */
 	int64_t created_ns; /* creation time; the older container wins a port conflict */
 	bool running;
 	bool paused;

@@ -7,8 +7,8 @@
 struct event_base;
 struct wf_nlwatch;
 
-int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base,
-		   void (*changed)(void *ctx), void *ctx);
+int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*changed)(void *ctx),
+                   void *ctx);
 void wf_nlwatch_free(struct wf_nlwatch *w);
 
 #endif

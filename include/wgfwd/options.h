@@ -32,9 +32,8 @@ struct wf_opt {
 
 /* Returns 0, 1 when --help was asked (usage already printed), or -EINVAL with err filled. */
 int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char *program,
-		  const char *synopsis, int argc, char **argv, char *err, size_t errlen);
-void wf_opts_usage(FILE *f, const char *program, const char *synopsis,
-		   const struct wf_opt *opts);
+                  const char *synopsis, int argc, char **argv, char *err, size_t errlen);
+void wf_opts_usage(FILE *f, const char *program, const char *synopsis, const struct wf_opt *opts);
 int wf_opts_read_file(const struct wf_opt *opts, const char *path, char *err, size_t errlen);
 void wf_opts_free(const struct wf_opt *opts);
 void wf_strlist_free(struct wf_strlist *l);

@@ -13,8 +13,8 @@ struct wf_status_socket;
 
 typedef struct json_object *(*wf_status_fn)(void *ctx);
 
-int wf_status_socket_open(struct event_base *base, const char *path, mode_t mode,
-			  wf_status_fn fn, void *ctx, struct wf_status_socket **out);
+int wf_status_socket_open(struct event_base *base, const char *path, mode_t mode, wf_status_fn fn,
+                          void *ctx, struct wf_status_socket **out);
 void wf_status_socket_close(struct wf_status_socket *s);
 
 /* Client side: reads the whole document from `path`. */

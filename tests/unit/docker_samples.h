@@ -3,6 +3,9 @@
 #ifndef WGFWD_TEST_DOCKER_SAMPLES_H
 #define WGFWD_TEST_DOCKER_SAMPLES_H
 
+/* Verbatim captures, cut at fixed widths: not for reflowing. */
+/* clang-format off */
+
 /* running; user-defined network web_default plus the IPv6 network v6net; two wgfwd labels */
 static const char sample_inspect_web1[] =
 	"{\"Id\":\"125d8fa87e2966c04f47a365b5f52bd4e5fd24871ad9c5728076b147fe3d7dff\",\"Created\":\"2026-1"
@@ -530,5 +533,7 @@ static const char sample_events[] =
 	"2daaa8c6e2eef7c71c151f9ce2ae631992558304eabcdf\",\"Attributes\":{\"image\":\"busybox\",\"name\":\"si"
 	"lly_visvesvaraya\",\"wgfwd.ports\":\"1\"}},\"scope\":\"local\",\"time\":1795612372,\"timeNano\":1795612"
 	"372221759529}\n";
+
+/* clang-format on */
 
 #endif

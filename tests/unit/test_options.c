@@ -21,12 +21,12 @@ struct settings {
 static struct settings s;
 
 static const struct wf_opt opts[] = {
-	{"config", WF_OPT_STRING, &s.config, "FILE", "read options from FILE"},
-	{"interface", WF_OPT_STRING, &s.interface, "IFNAME", "tunnel interface"},
-	{"table", WF_OPT_UINT, &s.table, "N", "routing table"},
-	{"dry-run", WF_OPT_FLAG, &s.dry_run, NULL, "print, apply nothing"},
-	{"peer", WF_OPT_LIST, &s.peers, "SPEC", "a peer; repeat"},
-	{0},
+    {"config", WF_OPT_STRING, &s.config, "FILE", "read options from FILE"},
+    {"interface", WF_OPT_STRING, &s.interface, "IFNAME", "tunnel interface"},
+    {"table", WF_OPT_UINT, &s.table, "N", "routing table"},
+    {"dry-run", WF_OPT_FLAG, &s.dry_run, NULL, "print, apply nothing"},
+    {"peer", WF_OPT_LIST, &s.peers, "SPEC", "a peer; repeat"},
+    {0},
 };
 
 static int reset(void **state)
@@ -60,8 +60,8 @@ static char *write_config(const char *text)
 static void command_line_sets_every_type(void **state)
 {
 	char err[256] = "";
-	char *argv[] = {"prog", "--interface", "wg1", "--table", "0x10", "--dry-run",
-			"--peer", "a", "--peer", "b", NULL};
+	char *argv[] = {"prog",   "--interface", "wg1",    "--table", "0x10", "--dry-run",
+	                "--peer", "a",           "--peer", "b",       NULL};
 
 	assert_int_equal(parse(10, argv, err), 0);
 	assert_string_equal(s.interface, "wg1");
@@ -126,13 +126,13 @@ static void missing_config_file_is_an_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(command_line_sets_every_type, reset, reset),
-		cmocka_unit_test_setup_teardown(command_line_beats_environment_beats_config, reset,
-						reset),
-		cmocka_unit_test_setup_teardown(config_file_lists_repeat_and_env_lists_split,
-						reset, reset),
-		cmocka_unit_test_setup_teardown(bad_input_is_named_in_the_error, reset, reset),
-		cmocka_unit_test_setup_teardown(missing_config_file_is_an_error, reset, reset),
+	    cmocka_unit_test_setup_teardown(command_line_sets_every_type, reset, reset),
+	    cmocka_unit_test_setup_teardown(command_line_beats_environment_beats_config, reset,
+	                                    reset),
+	    cmocka_unit_test_setup_teardown(config_file_lists_repeat_and_env_lists_split, reset,
+	                                    reset),
+	    cmocka_unit_test_setup_teardown(bad_input_is_named_in_the_error, reset, reset),
+	    cmocka_unit_test_setup_teardown(missing_config_file_is_an_error, reset, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

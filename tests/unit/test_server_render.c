@@ -28,9 +28,13 @@ static struct wf_server_params params(void)
 
 static struct wf_forward web_forward(void)
 {
-	struct wf_forward f = {.proto = 6, .public_port = 443, .target_port = 8443,
-			       .has_ip4 = true, .has_ip6 = true, .bridge = "br-web",
-			       .container_name = "web"};
+	struct wf_forward f = {.proto = 6,
+	                       .public_port = 443,
+	                       .target_port = 8443,
+	                       .has_ip4 = true,
+	                       .has_ip6 = true,
+	                       .bridge = "br-web",
+	                       .container_name = "web"};
 
 	inet_pton(AF_INET, "172.18.0.2", &f.ip4);
 	inet_pton(AF_INET6, "fd00:d0c::2", &f.ip6);
@@ -39,8 +43,12 @@ static struct wf_forward web_forward(void)
 
 static struct wf_egress smtp_egress(void)
 {
-	struct wf_egress e = {.proto = 6, .port_lo = 25, .port_hi = 25, .has_ip4 = true,
-			      .bridge = "br-mail", .container_name = "mail"};
+	struct wf_egress e = {.proto = 6,
+	                      .port_lo = 25,
+	                      .port_hi = 25,
+	                      .has_ip4 = true,
+	                      .bridge = "br-mail",
+	                      .container_name = "mail"};
 
 	inet_pton(AF_INET, "172.19.0.3", &e.ip4);
 	return e;
@@ -85,9 +93,9 @@ static void inbound_dnat_only_for_local_addresses_from_the_tunnel(void **state)
 	char *text = render_text(&p, &d);
 
 	assert_contains(text, "iifname \"wg0\" meta nfproto ipv4 fib daddr type local dnat ip to "
-			      "meta l4proto . th dport map @fwd4");
+	                      "meta l4proto . th dport map @fwd4");
 	assert_contains(text, "iifname \"wg0\" meta nfproto ipv6 fib daddr type local dnat ip6 to "
-			      "meta l4proto . th dport map @fwd6");
+	                      "meta l4proto . th dport map @fwd6");
 	free(text);
 }
 
@@ -101,7 +109,7 @@ static void replies_are_marked_in_the_reply_direction_only(void **state)
 	assert_contains(text, "ct direction reply ct mark 0x77660001 meta mark set 0x77660001");
 	assert_contains(text, "type route hook output");
 	assert_contains(text, "ip rule add priority 10000 fwmark 0x77660001/0xffffffff lookup "
-			      "51820 protocol 207");
+	                      "51820 protocol 207");
 	assert_contains(text, "ip rule add priority 10001 from 192.168.160.2/32 lookup 51820");
 	assert_contains(text, "ip -6 rule add priority 10001 from fc00:0:0:160::2/128 lookup");
 	assert_contains(text, "ip route add default dev wg0 table 51820 protocol 207");
@@ -117,7 +125,7 @@ static void egress_rule_is_scoped_by_bridge_source_and_port(void **state)
 	char *text = render_text(&p, &d);
 
 	assert_contains(text, "ip rule add priority 10002 iif br-mail from 172.19.0.3/32 ipproto "
-			      "tcp dport 25 lookup 51820 protocol 207");
+	                      "tcp dport 25 lookup 51820 protocol 207");
 	/* No IPv6 address: no IPv6 egress rule. */
 	assert_null(strstr(text, "ip -6 rule add priority 10002"));
 	assert_contains(text, "oifname \"wg0\" masquerade");
@@ -131,7 +139,7 @@ static void mss_is_clamped_into_the_tunnel(void **state)
 	char *text = render_text(&p, &d);
 
 	assert_contains(text, "oifname \"wg0\" meta l4proto tcp tcp flags syn tcp option maxseg "
-			      "size set rt mtu");
+	                      "size set rt mtu");
 	free(text);
 }
 
@@ -158,7 +166,7 @@ static void hairpin_keeps_the_source_for_gateway_addresses(void **state)
 
 	assert_contains(text, "elements = { 192.0.2.1 }");
 	assert_contains(text, "iifname != \"wg0\" meta nfproto ipv4 ip daddr @gateway_public4 ct "
-			      "mark set 0x77660002 dnat ip to");
+	                      "mark set 0x77660002 dnat ip to");
 	assert_contains(text, "ct mark 0x77660002 snat ip to ip saddr");
 	free(text);
 }
@@ -181,8 +189,11 @@ static void interface_and_table_come_from_the_parameters(void **state)
 static void host_network_forward_targets_the_tunnel_address(void **state)
 {
 	struct wf_server_params p = params();
-	struct wf_forward f = {.proto = 17, .public_port = 53, .target_port = 53, .to_host = true,
-			       .container_name = "dns"};
+	struct wf_forward f = {.proto = 17,
+	                       .public_port = 53,
+	                       .target_port = 53,
+	                       .to_host = true,
+	                       .container_name = "dns"};
 	struct wf_desired d = {.forwards = &f, .n_forwards = 1};
 	char *text = render_text(&p, &d);
 
@@ -220,17 +231,17 @@ static void same_input_renders_the_same_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(forward_becomes_one_element_per_family),
-		cmocka_unit_test(inbound_dnat_only_for_local_addresses_from_the_tunnel),
-		cmocka_unit_test(replies_are_marked_in_the_reply_direction_only),
-		cmocka_unit_test(egress_rule_is_scoped_by_bridge_source_and_port),
-		cmocka_unit_test(mss_is_clamped_into_the_tunnel),
-		cmocka_unit_test(docker_user_rule_has_the_iptables_shape),
-		cmocka_unit_test(hairpin_keeps_the_source_for_gateway_addresses),
-		cmocka_unit_test(interface_and_table_come_from_the_parameters),
-		cmocka_unit_test(host_network_forward_targets_the_tunnel_address),
-		cmocka_unit_test(gateway_tunnel_address_gets_a_main_table_route),
-		cmocka_unit_test(same_input_renders_the_same_text),
+	    cmocka_unit_test(forward_becomes_one_element_per_family),
+	    cmocka_unit_test(inbound_dnat_only_for_local_addresses_from_the_tunnel),
+	    cmocka_unit_test(replies_are_marked_in_the_reply_direction_only),
+	    cmocka_unit_test(egress_rule_is_scoped_by_bridge_source_and_port),
+	    cmocka_unit_test(mss_is_clamped_into_the_tunnel),
+	    cmocka_unit_test(docker_user_rule_has_the_iptables_shape),
+	    cmocka_unit_test(hairpin_keeps_the_source_for_gateway_addresses),
+	    cmocka_unit_test(interface_and_table_come_from_the_parameters),
+	    cmocka_unit_test(host_network_forward_targets_the_tunnel_address),
+	    cmocka_unit_test(gateway_tunnel_address_gets_a_main_table_route),
+	    cmocka_unit_test(same_input_renders_the_same_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
