@@ -58,7 +58,7 @@ struct wf_agent {
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;
 	bool docker_up, synced;
-	bool sysctls_ok; /* forwarding and rp_filter as the data plane needs them, at start */
+	bool sysctls_ok; /* forwarding and rp_filter as the data plane needs them, last checked */
 
 	struct wf_desired desired;
 	bool have_desired;
@@ -427,13 +427,27 @@ oom:
 	schedule_apply(a, 1000);
 }
 
+/* Forwarding can be switched off by someone else, and a tunnel interface created again comes
+ * back with the default rp_filter: checked again whenever drift is looked for. What is wrong
+ * is said when it goes wrong, not every time. */
+static void recheck_sysctls(struct wf_agent *a)
+{
+	bool ok = wf_dataplane_check_sysctls(&a->params, a->cfg.fix_sysctls, !a->sysctls_ok) == 0;
+
+	if (ok && !a->sysctls_ok)
+		log_info("forwarding and rp_filter are as the data plane needs them again");
+	a->sysctls_ok = ok;
+}
+
 static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 {
+	recheck_sysctls(arg);
 	schedule_apply(arg, 0);
 }
 
 static void on_kernel_change(void *ctx)
 {
+	recheck_sysctls(ctx);
 	schedule_apply(ctx, DRIFT_SETTLE_MS);
 }
 
@@ -744,7 +758,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	interval.tv_sec = (cfg->reconcile_interval_ms ? cfg->reconcile_interval_ms : 30000) / 1000;
 	interval.tv_usec = (cfg->reconcile_interval_ms % 1000) * 1000;
 
-	a->sysctls_ok = wf_dataplane_check_sysctls(&a->params, cfg->fix_sysctls) == 0;
+	a->sysctls_ok = wf_dataplane_check_sysctls(&a->params, cfg->fix_sysctls, false) == 0;
 	err = wf_dataplane_open(&a->dp);
 	if (err) {
 		log_error("cannot open netlink: %s", strerror(-err));

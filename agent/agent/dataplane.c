@@ -284,19 +284,21 @@ int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params 
 
 /* Ensures `path` holds one of the accepted values, writing `fix_to` when allowed. */
 static int sysctl_ensure(const char *path, const char *accepted, const char *fix_to, bool fix,
-                         const char *why)
+                         bool quiet, const char *why)
 {
 	char cur[32];
 	int err = wf_sysctl_read(path, cur, sizeof(cur));
 
 	if (err) {
-		log_warn("cannot read %s: %s", path, strerror(-err));
+		if (!quiet)
+			log_warn("cannot read %s: %s", path, strerror(-err));
 		return err;
 	}
 	if (strchr(accepted, cur[0]) && cur[0])
 		return 0;
 	if (!fix) {
-		log_warn("%s is %s; %s (set it to %s)", path, cur, why, fix_to);
+		if (!quiet)
+			log_warn("%s is %s; %s (set it to %s)", path, cur, why, fix_to);
 		return -EINVAL;
 	}
 	err = wf_sysctl_write(path, fix_to);
@@ -308,14 +310,14 @@ static int sysctl_ensure(const char *path, const char *accepted, const char *fix
 	return 0;
 }
 
-int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix)
+int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix, bool quiet)
 {
 	char path[128];
 	int err = 0;
 
-	err |= sysctl_ensure("/proc/sys/net/ipv4/ip_forward", "1", "1", fix,
+	err |= sysctl_ensure("/proc/sys/net/ipv4/ip_forward", "1", "1", fix, quiet,
 	                     "tunnel traffic is forwarded to containers");
-	err |= sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", "1", "1", fix,
+	err |= sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", "1", "1", fix, quiet,
 	                     "IPv6 tunnel traffic is forwarded to containers");
 	/* Strict reverse-path filtering drops tunnel packets from internet clients: their
 	 * addresses route via the home line. The effective value is max(all, interface). */
@@ -325,12 +327,12 @@ int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix)
 
 		wf_sysctl_read("/proc/sys/net/ipv4/conf/all/rp_filter", all, sizeof(all));
 		if (all[0] == '1')
-			err |= sysctl_ensure(path, "2", "2", fix,
+			err |= sysctl_ensure(path, "2", "2", fix, quiet,
 			                     "loose reverse-path filtering on the tunnel");
 		else
-			err |= sysctl_ensure(path, "02", "2", fix,
+			err |= sysctl_ensure(path, "02", "2", fix, quiet,
 			                     "loose reverse-path filtering on the tunnel");
-	} else {
+	} else if (!quiet) {
 		log_warn("tunnel interface %s does not exist yet", p->tunnel_ifname);
 	}
 	return err ? -EINVAL : 0;

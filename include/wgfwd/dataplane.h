@@ -35,6 +35,6 @@ int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *pla
 /* Removes everything the agent owns: its table, its DOCKER-USER rules, rules and routes. */
 int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params *p);
 /* Forwarding and reverse-path settings the data plane depends on; fixes them when `fix`. */
-int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix);
+int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix, bool quiet);
 
 #endif

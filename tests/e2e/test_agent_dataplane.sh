@@ -128,6 +128,14 @@ check_match "a deleted ip rule is restored" 'fwmark 0x77660001 lookup 51820' \
 on srv iptables -D DOCKER-USER -i wg1 -m conntrack --ctstate DNAT -j ACCEPT
 check "a deleted DOCKER-USER rule is restored" \
 	wait_until 2 on srv iptables -C DOCKER-USER -i wg1 -m conntrack --ctstate DNAT -j ACCEPT
+# Strict reverse-path filtering on the tunnel drops internet clients; any drift the agent
+# notices (here a rule deleted again) has it look at the sysctls too.
+on srv sysctl -qw "net.ipv4.conf.$LAB_SRV_WG_IF.rp_filter=1"
+on srv ip rule del priority 10000
+check_eq "strict rp_filter set on the tunnel meanwhile is loosened again" 2 \
+	wait_until 2 output_is 2 on srv sysctl -n "net.ipv4.conf.$LAB_SRV_WG_IF.rp_filter"
+check_eq "and the client reaches the container again" "$LAB_CLIENT4" \
+	wait_until 5 lab_http_get client "$LAB_GW_PUB4" 80
 
 # Cleanup removes exactly what the agent owns.
 agent_stop
