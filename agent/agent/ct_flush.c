@@ -292,14 +292,7 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, size_t *deleted)
 {
 	struct wf_ct_pending *q = &f->pending;
-	size_t n;
-	int err = 0;
 
-	*deleted = 0;
-	n = wf_server_ct_prune(p, f->applied, f->n_applied, q->m, q->n);
-	n = wf_ct_matches_unique(q->m, n);
-	if (n)
-		err = wf_conntrack_flush_forwards(f->ct, q->m, n, deleted);
-	q->n = 0;
-	return err ? err : (int)n;
+	return wf_ct_pending_flush(
+	    f->ct, q, wf_server_ct_prune(p, f->applied, f->n_applied, q->m, q->n), deleted);
 }

@@ -14,8 +14,8 @@
 /* Our DOCKER-USER rules as last committed: while the ruleset generation is the one they were
  * committed at, nobody (Docker included) can have touched them. */
 struct docker_user_cache {
-	bool valid, missing;
-	uint32_t genid;
+	struct wf_nft_known at;
+	bool missing;
 	size_t n;
 	uint64_t digests[WF_SERVER_DOCKER_USER_MAX];
 };
@@ -135,6 +135,7 @@ static int batch_docker_user(struct wf_dataplane *dp, struct wf_nft_batch *b,
 	return err;
 }
 
+/* The plan's DOCKER-USER rules, by what the kernel would hold. */
 static void docker_user_digests(const struct wf_server_plan *plan, uint64_t *out)
 {
 	for (size_t i = 0; i < plan->n_docker_user; i++)
@@ -142,27 +143,20 @@ static void docker_user_digests(const struct wf_server_plan *plan, uint64_t *out
 }
 
 static bool docker_user_known(const struct docker_user_cache *c, const struct wf_server_plan *plan,
-                              const struct wf_nft_batch *b)
+                              const uint64_t *digests, const struct wf_nft_batch *b)
 {
-	uint64_t digests[WF_SERVER_DOCKER_USER_MAX];
-	uint32_t genid;
-
-	if (!c->valid || !wf_nft_batch_guarded(b, &genid) || genid != c->genid ||
-	    c->n != plan->n_docker_user)
-		return false;
-	docker_user_digests(plan, digests);
-	return !memcmp(digests, c->digests, c->n * sizeof(digests[0]));
+	return wf_nft_known_current(&c->at, b) && c->n == plan->n_docker_user &&
+	       !memcmp(digests, c->digests, c->n * sizeof(digests[0]));
 }
 
 static void docker_user_settle(struct docker_user_cache *c, const struct wf_server_plan *plan,
-                               const struct wf_nft_batch *b, int err, bool missing)
+                               const uint64_t *digests, const struct wf_nft_batch *b, int err,
+                               bool missing)
 {
-	c->valid = !err && wf_nft_batch_genid_after(b, &c->genid);
-	if (!c->valid)
-		return;
+	wf_nft_known_settle(&c->at, b, err);
 	c->missing = missing;
 	c->n = plan->n_docker_user;
-	docker_user_digests(plan, c->digests);
+	memcpy(c->digests, digests, c->n * sizeof(digests[0]));
 }
 
 /* The nftables part of a plan, in one transaction, guarded by the ruleset generation it was
@@ -173,6 +167,7 @@ static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan,
 {
 	struct wf_nft_batch *b;
 	struct wf_nft_sync sync = {.change = WF_NFT_REPLACED, .read_back = true};
+	uint64_t docker_user[WF_SERVER_DOCKER_USER_MAX];
 	uint32_t genid;
 	int err;
 
@@ -181,17 +176,16 @@ static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan,
 	b = wf_nft_genid(dp->nft, &genid) ? wf_nft_batch_new() : wf_nft_batch_new_at(genid);
 	if (!b)
 		return -ENOMEM;
-	if (whole) {
-		wf_nft_cache_invalidate(&dp->table_cache);
+	if (whole)
 		err = wf_nft_batch_replace_table(b, plan->table);
-	} else {
+	else
 		err = wf_nft_batch_sync_table(dp->nft, b, plan->table, &dp->table_cache, &sync);
-	}
 	res->nft = sync.change;
 	res->read_back = sync.read_back;
 	res->elements_added = sync.elements_added;
 	res->elements_removed = sync.elements_removed;
-	if (!err && docker_user_known(&dp->docker_user, plan, b))
+	docker_user_digests(plan, docker_user);
+	if (!err && docker_user_known(&dp->docker_user, plan, docker_user, b))
 		res->docker_user_missing = dp->docker_user.missing;
 	else if (!err)
 		err = batch_docker_user(dp, b, plan->docker_user, plan->n_docker_user,
@@ -199,7 +193,7 @@ static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan,
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(dp->nft, b, &res->nft_error);
 	wf_nft_cache_settle(&dp->table_cache, b, err);
-	docker_user_settle(&dp->docker_user, plan, b, err, res->docker_user_missing);
+	docker_user_settle(&dp->docker_user, plan, docker_user, b, err, res->docker_user_missing);
 	wf_nft_batch_free(b);
 	return err;
 }

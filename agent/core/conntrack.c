@@ -195,6 +195,18 @@ int wf_ct_pending_add(struct wf_ct_pending *p, const struct wf_ct_match *m, size
 	return 0;
 }
 
+int wf_ct_pending_flush(struct wf_conntrack *ct, struct wf_ct_pending *p, size_t n, size_t *deleted)
+{
+	int err = 0;
+
+	*deleted = 0;
+	n = wf_ct_matches_unique(p->m, n);
+	if (n)
+		err = wf_conntrack_flush_forwards(ct, p->m, n, deleted);
+	p->n = 0;
+	return err ? err : (int)n;
+}
+
 void wf_ct_pending_free(struct wf_ct_pending *p)
 {
 	free(p->m);

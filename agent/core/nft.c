@@ -189,12 +189,6 @@ struct wf_nft_batch *wf_nft_batch_new_at(uint32_t genid)
 	return batch_new(true, genid);
 }
 
-bool wf_nft_batch_guarded(const struct wf_nft_batch *b, uint32_t *genid)
-{
-	*genid = b->genid;
-	return b->guarded;
-}
-
 bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid)
 {
 	if (!b->guarded || (b->n_msgs && !b->committed))
@@ -205,6 +199,16 @@ bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid)
 	if (b->n_msgs && !++*genid)
 		*genid = 1;
 	return true;
+}
+
+bool wf_nft_known_current(const struct wf_nft_known *k, const struct wf_nft_batch *b)
+{
+	return k->valid && b->guarded && b->genid == k->genid;
+}
+
+void wf_nft_known_settle(struct wf_nft_known *k, const struct wf_nft_batch *b, int commit_err)
+{
+	k->valid = !commit_err && wf_nft_batch_genid_after(b, &k->genid);
 }
 
 static void msg_free(struct batch_msg *m)

@@ -18,25 +18,19 @@ void wf_nft_cache_free(struct wf_nft_cache *c)
 {
 	table_cache_clear(&c->applied);
 	table_cache_clear(&c->pending);
-}
-
-void wf_nft_cache_invalidate(struct wf_nft_cache *c)
-{
-	wf_nft_cache_free(c);
+	c->at.valid = false;
 }
 
 void wf_nft_cache_settle(struct wf_nft_cache *c, const struct wf_nft_batch *b, int commit_err)
 {
-	uint32_t genid;
-
-	if (commit_err || !c->pending.shape || !wf_nft_batch_genid_after(b, &genid)) {
-		wf_nft_cache_invalidate(c);
+	wf_nft_known_settle(&c->at, b, commit_err);
+	/* No pending table: the batch replaced the table without a sync, or the sync failed. */
+	if (!c->at.valid || !c->pending.shape) {
+		wf_nft_cache_free(c);
 		return;
 	}
 	table_cache_clear(&c->applied);
 	c->applied = c->pending;
-	c->applied.genid = genid;
-	c->applied.valid = true;
 	memset(&c->pending, 0, sizeof(c->pending));
 }
 
@@ -121,15 +115,13 @@ int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
 {
 	struct wf_nft_table_cache wanted, read = {0};
 	const struct wf_nft_table_cache *have = NULL;
-	uint32_t genid;
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	err = table_cache_build(want, &wanted);
 	if (err)
 		return err;
-	if (cache && cache->applied.valid && wf_nft_batch_guarded(b, &genid) &&
-	    genid == cache->applied.genid) {
+	if (cache && wf_nft_known_current(&cache->at, b)) {
 		have = &cache->applied;
 	} else {
 		struct wf_nft_table *kernel = NULL;

@@ -10,11 +10,9 @@ static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw
                         struct wf_gw_apply_result *res)
 {
 	struct wf_nft_table *want = NULL, *have = NULL;
-	uint32_t genid;
 	int err;
 
-	if (cache && cache->anchor_valid && wf_nft_batch_guarded(b, &genid) &&
-	    genid == cache->anchor_genid)
+	if (cache && wf_nft_known_current(&cache->anchor, b))
 		return 0;
 	err = wf_gw_render_anchor(&want);
 	if (err)
@@ -44,8 +42,6 @@ static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 		return -ENOMEM;
 	err = batch_anchor(nft, b, cache, res);
 	if (!err && whole) {
-		if (cache)
-			wf_nft_cache_invalidate(&cache->table);
 		err = wf_nft_batch_replace_table(b, want);
 		res->table = WF_NFT_REPLACED;
 	} else if (!err) {
@@ -61,7 +57,7 @@ static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 		err = wf_nft_commit(nft, b, &res->error);
 	if (cache) {
 		wf_nft_cache_settle(&cache->table, b, err);
-		cache->anchor_valid = !err && wf_nft_batch_genid_after(b, &cache->anchor_genid);
+		wf_nft_known_settle(&cache->anchor, b, err);
 	}
 	wf_nft_batch_free(b);
 	return err;
@@ -70,7 +66,7 @@ static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 void wf_gw_apply_cache_free(struct wf_gw_apply_cache *c)
 {
 	wf_nft_cache_free(&c->table);
-	c->anchor_valid = false;
+	c->anchor.valid = false;
 }
 
 struct attempt_ctx {

@@ -208,14 +208,6 @@ int wf_gw_ct_flush_pending(struct wf_conntrack *ct, const struct wf_gw_config *c
                            const struct wf_gw_state *now, struct wf_ct_pending *pending,
                            size_t *deleted)
 {
-	size_t n;
-	int err = 0;
-
-	*deleted = 0;
-	n = wf_gw_ct_prune(cfg, now, pending->m, pending->n);
-	n = wf_ct_matches_unique(pending->m, n);
-	if (n)
-		err = wf_conntrack_flush_forwards(ct, pending->m, n, deleted);
-	pending->n = 0;
-	return err ? err : (int)n;
+	return wf_ct_pending_flush(ct, pending, wf_gw_ct_prune(cfg, now, pending->m, pending->n),
+	                           deleted);
 }

@@ -126,6 +126,11 @@ struct wf_ct_pending {
 
 /* Appends n matches: 0 or -ENOMEM (and nothing added). */
 int wf_ct_pending_add(struct wf_ct_pending *p, const struct wf_ct_match *m, size_t n);
+/* Searches once for the first n pending matches (the caller has pruned the rest), each once,
+ * and empties p. Returns how many matches were looked for (0: the kernel was not asked) or
+ * -errno; *deleted counts what went. */
+int wf_ct_pending_flush(struct wf_conntrack *ct, struct wf_ct_pending *p, size_t n,
+                        size_t *deleted);
 void wf_ct_pending_free(struct wf_ct_pending *p);
 
 /* Message building and parsing without I/O, for the socket side, tests and fuzzing. Buffers

@@ -26,8 +26,7 @@ struct wf_gw_apply_result {
  * committed anything since (see nft_sync.h). Zero-initialise it. */
 struct wf_gw_apply_cache {
 	struct wf_nft_cache table;
-	bool anchor_valid;
-	uint32_t anchor_genid;
+	struct wf_nft_known anchor;
 };
 
 void wf_gw_apply_cache_free(struct wf_gw_apply_cache *c);

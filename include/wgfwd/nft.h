@@ -218,11 +218,21 @@ struct wf_nft_batch *wf_nft_batch_new(void);
  * wf_nft_genid) is no longer `genid` when it commits: so a batch built on what was read at
  * that generation cannot land on top of someone else's change. */
 struct wf_nft_batch *wf_nft_batch_new_at(uint32_t genid);
-/* Whether the batch is guarded, and the generation it was built against. */
-bool wf_nft_batch_guarded(const struct wf_nft_batch *b, uint32_t *genid);
 /* The generation the ruleset is at once a guarded batch committed (or, empty, was not sent):
  * false for an unguarded or uncommitted batch. */
 bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid);
+
+/* Something a daemon committed, known to be in the kernel as written while the ruleset
+ * generation stays where that commit left it. Zero-initialised: nothing known. */
+struct wf_nft_known {
+	bool valid;
+	uint32_t genid;
+};
+/* Whether b is guarded by the generation k was committed at: then nobody changed it since. */
+bool wf_nft_known_current(const struct wf_nft_known *k, const struct wf_nft_batch *b);
+/* After the commit of b (commit_err its outcome): known at the generation it left, when b was
+ * guarded and went through; unknown otherwise. */
+void wf_nft_known_settle(struct wf_nft_known *k, const struct wf_nft_batch *b, int commit_err);
 void wf_nft_batch_free(struct wf_nft_batch *b);
 /* Create-or-replace: the table is deleted (if present) and rebuilt inside the same batch. */
 int wf_nft_batch_replace_table(struct wf_nft_batch *b, const struct wf_nft_table *t);

@@ -29,25 +29,24 @@ struct wf_nft_sync {
 	bool read_back; /* the kernel's table was read (no usable cache) */
 };
 
-/* The table as last committed by its owner: shape (chains, rules, set headers) and sorted
- * elements, and the generation the ruleset was at right after. Zero-initialise it. */
+/* A table: shape (chains, rules, set headers) and sorted elements. */
 struct wf_nft_table_cache {
 	struct wf_nft_table *shape;
 	struct wf_nft_elem_index *sets; /* one per shape->sets[i] */
-	uint32_t genid;
-	bool valid;
 };
 
+/* The table as last committed by its owner (`applied', standing while `at' is current) and
+ * the one a sync is about to commit. Zero-initialise it. */
 struct wf_nft_cache {
 	struct wf_nft_table_cache applied, pending;
+	struct wf_nft_known at;
 };
 
+/* Forgets everything: the next sync reads the kernel. */
 void wf_nft_cache_free(struct wf_nft_cache *c);
-/* Forget what was applied: the next sync reads the kernel. */
-void wf_nft_cache_invalidate(struct wf_nft_cache *c);
-/* After the commit of a batch that carried a sync with this cache: on success the table the
- * sync wanted becomes the applied one, at the generation the commit left; otherwise
- * nothing is known any more. */
+/* After the commit of a batch that used this cache: when it carried a sync and went through
+ * guarded, the table the sync wanted becomes the applied one, at the generation the commit
+ * left; otherwise (a failure, a replacement without a sync) nothing is known any more. */
 void wf_nft_cache_settle(struct wf_nft_cache *c, const struct wf_nft_batch *b, int commit_err);
 
 /* Adds to `b` what turns the kernel's table into `want`. With a cache (may be NULL) and a
