@@ -27,6 +27,7 @@ if ! make -j"$(nproc)" --no-print-directory all tests; then
 	exit 1
 fi
 run_suite make --no-print-directory check-unit
+run_suite tests/check-hardening.sh
 run_suite tests/check-manpages.sh
 run_suite make --no-print-directory -j"$(nproc)" check-san
 # Every parser of outside input, fuzzed for a short fixed budget (longer runs: make fuzz).

@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <ifaddrs.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <wgfwd/addr_scope.h>
 #include <wgfwd/container.h>
 #include <wgfwd/ct_flush.h>
 #include <wgfwd/dataplane.h>
@@ -461,20 +463,63 @@ static void on_gateway_connection(void *ctx, bool up)
 		a->gateway_reconnects++;
 }
 
+/* The server's own addresses, read when the gateway speaks: a gateway that advertises one of
+ * them would capture the server's connections to itself. */
+#define OWN_ADDRS_MAX 64
+struct own_addrs {
+	struct in_addr ip4[OWN_ADDRS_MAX];
+	struct in6_addr ip6[OWN_ADDRS_MAX];
+	struct wf_own_addrs view;
+};
+
+static void own_addrs_read(struct own_addrs *o)
+{
+	struct ifaddrs *ifs;
+
+	memset(o, 0, sizeof(*o));
+	o->view.ip4 = o->ip4;
+	o->view.ip6 = o->ip6;
+	if (getifaddrs(&ifs))
+		return;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET && o->view.n_ip4 < OWN_ADDRS_MAX)
+			o->ip4[o->view.n_ip4++] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		else if (i->ifa_addr->sa_family == AF_INET6 && o->view.n_ip6 < OWN_ADDRS_MAX)
+			o->ip6[o->view.n_ip6++] = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+	}
+	freeifaddrs(ifs);
+}
+
+static void log_refused_gateway_addr(void *ctx, int family, const void *addr, const char *why)
+{
+	char text[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family, addr, text, sizeof(text));
+	log_warn("gateway: ignoring advertised public address %s: %s (pin the gateway's "
+	         "addresses with --gateway-public if it is right)",
+	         text, why);
+}
+
 static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
 {
 	struct wf_agent *a = ctx;
-	size_t n4 = info->n_ipv4 < WF_GATEWAY_ADDRS_MAX ? info->n_ipv4 : WF_GATEWAY_ADDRS_MAX;
-	size_t n6 = info->n_ipv6 < WF_GATEWAY_ADDRS_MAX ? info->n_ipv6 : WF_GATEWAY_ADDRS_MAX;
+	size_t n4 = info->n_ipv4 < WF_CTL_ADDRS_MAX ? info->n_ipv4 : WF_CTL_ADDRS_MAX;
+	size_t n6 = info->n_ipv6 < WF_CTL_ADDRS_MAX ? info->n_ipv6 : WF_CTL_ADDRS_MAX;
 
 	a->gw.info = *info;
 	a->gw.have_info = true;
-	/* Configured addresses win; otherwise learn them for the hairpin. */
+	/* Configured addresses win; otherwise learn them for the hairpin, but only those that
+	 * can be a host on the internet. */
 	if (!a->cfg.params.n_gateway_ip4 && !a->cfg.params.n_gateway_ip6) {
-		memcpy(a->params.gateway_ip4, info->ipv4, n4 * sizeof(info->ipv4[0]));
-		a->params.n_gateway_ip4 = n4;
-		memcpy(a->params.gateway_ip6, info->ipv6, n6 * sizeof(info->ipv6[0]));
-		a->params.n_gateway_ip6 = n6;
+		struct own_addrs own;
+
+		own_addrs_read(&own);
+		wf_addrs_keep_global(info->ipv4, n4, info->ipv6, n6, &own.view,
+		                     a->params.gateway_ip4, &a->params.n_gateway_ip4,
+		                     a->params.gateway_ip6, &a->params.n_gateway_ip6,
+		                     WF_GATEWAY_ADDRS_MAX, log_refused_gateway_addr, NULL);
 	}
 	log_info("gateway: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u", info->n_ipv4,
 	         info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
