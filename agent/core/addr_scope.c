@@ -59,8 +59,7 @@ const char *wf_addr6_not_global(const struct in6_addr *a)
 void wf_addrs_keep_global(const struct in_addr *in4, size_t n4, const struct in6_addr *in6,
                           size_t n6, const struct wf_own_addrs *own, struct in_addr *out4,
                           size_t *n_out4, struct in6_addr *out6, size_t *n_out6, size_t max,
-                          void (*refused)(void *ctx, int family, const void *addr,
-                                          const char *why),
+                          void (*refused)(void *ctx, int family, const void *addr, const char *why),
                           void *ctx)
 {
 	*n_out4 = 0;

@@ -987,13 +987,12 @@ static int start_listening(struct wf_gw_daemon *d)
 
 static int make_state_dir(const char *dir)
 {
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		int err = -errno;
+	char why[512];
+	int err = wf_gw_store_prepare_dir(dir, why, sizeof(why));
 
-		log_error("cannot create state directory %s: %s", dir, strerror(errno));
-		return err;
-	}
-	return 0;
+	if (err)
+		log_error("%s", why);
+	return err;
 }
 
 static int start_events(struct wf_gw_daemon *d)

@@ -322,6 +322,45 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+int wf_gw_store_prepare_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "cannot create state directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (lstat(dir, &st) < 0) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "state directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state directory %s is not a directory (a symbolic link?)",
+		         dir);
+		return -ENOTDIR;
+	}
+	/* Whoever may write here decides which ports the gateway opens at its next start. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(err, errlen,
+		         "state directory %s belongs to uid %u, not to root or this daemon's user: "
+		         "chown %u %s",
+		         dir, (unsigned)st.st_uid, (unsigned)geteuid(), dir);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(
+		    err, errlen,
+		    "state directory %s is writable by group or others (mode %04o): chmod 700 %s",
+		    dir, (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_entries *e,
                      char *err, size_t errlen)
 {
@@ -346,7 +385,16 @@ int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* A fresh file, never an existing one: whatever sits under the temporary name (a
+	 * leftover, or a hard link planted to make us overwrite its target) is unlinked, and
+	 * O_EXCL refuses anything that appears meanwhile. */
+	if (unlinkat(dirfd, strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp, 0) < 0 &&
+	    errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));

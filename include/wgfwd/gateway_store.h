@@ -23,6 +23,10 @@
 /* The file of one peer: DIR/peer-NAME.json. -ENAMETOOLONG when it does not fit. */
 int wf_gw_store_path(const char *dir, const char *peer_name, char *out, size_t len);
 /* Returns 0 or -errno, with err saying which step failed on which file. */
+/* Creates the state directory 0700 if missing; refuses one that is not a directory, belongs to
+ * neither root nor the daemon's user, or that group or others may write. The message in err
+ * says the command that fixes it. */
+int wf_gw_store_prepare_dir(const char *dir, char *err, size_t errlen);
 int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_entries *e,
                      char *err, size_t errlen);
 /* Returns 0 with *e filled (free with wf_gw_entries_free), -ENOENT when the peer has no file,

@@ -31,14 +31,22 @@ static void ipv4_outside_the_internet_is_named(void **state)
 	static const struct {
 		const char *addr, *why;
 	} cases[] = {
-	    {"0.0.0.0", "this network"},     {"127.0.0.1", "loopback"},
-	    {"127.255.255.254", "loopback"}, {"10.1.2.3", "private"},
-	    {"172.16.0.1", "private"},       {"172.31.255.255", "private"},
-	    {"192.168.160.1", "private"},    {"169.254.1.1", "link-local"},
-	    {"100.64.0.1", "shared"},        {"100.127.255.255", "shared"},
-	    {"224.0.0.1", "multicast"},      {"239.255.255.250", "multicast"},
-	    {"240.0.0.1", "reserved"},       {"255.255.255.255", "reserved"},
-	    {"192.0.0.9", "IETF"},           {"198.18.0.1", "benchmarking"},
+	    {"0.0.0.0", "this network"},
+	    {"127.0.0.1", "loopback"},
+	    {"127.255.255.254", "loopback"},
+	    {"10.1.2.3", "private"},
+	    {"172.16.0.1", "private"},
+	    {"172.31.255.255", "private"},
+	    {"192.168.160.1", "private"},
+	    {"169.254.1.1", "link-local"},
+	    {"100.64.0.1", "shared"},
+	    {"100.127.255.255", "shared"},
+	    {"224.0.0.1", "multicast"},
+	    {"239.255.255.250", "multicast"},
+	    {"240.0.0.1", "reserved"},
+	    {"255.255.255.255", "reserved"},
+	    {"192.0.0.9", "IETF"},
+	    {"198.18.0.1", "benchmarking"},
 	    {"198.19.255.255", "benchmarking"},
 	};
 
@@ -52,10 +60,10 @@ static void ipv4_outside_the_internet_is_named(void **state)
 
 static void ipv4_on_the_internet_passes(void **state)
 {
-	static const char *const ok[] = {"1.1.1.1",      "8.8.8.8",       "172.15.255.255",
+	static const char *const ok[] = {"1.1.1.1",      "8.8.8.8",        "172.15.255.255",
 	                                 "172.32.0.0",   "100.63.255.255", "100.128.0.0",
-	                                 "192.0.2.1",    "198.51.100.7",  "203.0.113.130",
-	                                 "198.17.255.1", "198.20.0.1",    "223.255.255.254"};
+	                                 "192.0.2.1",    "198.51.100.7",   "203.0.113.130",
+	                                 "198.17.255.1", "198.20.0.1",     "223.255.255.254"};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		assert_null(wf_addr4_not_global(v4(ok[i])));
@@ -66,10 +74,10 @@ static void ipv6_must_be_global_unicast(void **state)
 	static const struct {
 		const char *addr, *why;
 	} cases[] = {
-	    {"::", "outside 2000::/3"},     {"::1", "loopback"},
-	    {"::ffff:1.1.1.1", "outside"},  {"fe80::1", "link-local"},
-	    {"fc00:0:0:160::1", "unique"},  {"fd00:d0c::1", "unique"},
-	    {"ff02::1", "multicast"},       {"4000::1", "outside"},
+	    {"::", "outside 2000::/3"},      {"::1", "loopback"},
+	    {"::ffff:1.1.1.1", "outside"},   {"fe80::1", "link-local"},
+	    {"fc00:0:0:160::1", "unique"},   {"fd00:d0c::1", "unique"},
+	    {"ff02::1", "multicast"},        {"4000::1", "outside"},
 	    {"64:ff9b::1.1.1.1", "outside"},
 	};
 

@@ -149,6 +149,80 @@ static void stale_temporary_does_not_disturb_save_or_load(void **state)
 	wf_gw_entries_free(&e);
 }
 
+static void a_hard_link_planted_as_the_temporary_is_not_written_through(void **state)
+{
+	struct wf_gw_entries e;
+	char err[256] = "", path[512], tmp[600], victim[600], buf[64] = "";
+	int fd;
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	write_text(victim, "precious\n");
+	assert_int_equal(wf_gw_store_path(dir, "192.168.160.2", path, sizeof(path)), 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(link(victim, tmp), 0);
+	sample(&e);
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &e, err, sizeof(err)), 0);
+	fd = open(victim, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 9);
+	close(fd);
+	assert_string_equal(buf, "precious\n");
+	wf_gw_entries_free(&e);
+}
+
+static void state_directory_is_made_private(void **state)
+{
+	char err[256] = "", sub[128];
+	struct stat st;
+
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	assert_int_equal(wf_gw_store_prepare_dir(sub, err, sizeof(err)), 0);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* An existing private one is taken as it is. */
+	assert_int_equal(wf_gw_store_prepare_dir(sub, err, sizeof(err)), 0);
+	rmdir(sub);
+}
+
+static void state_directory_writable_by_others_is_refused_with_the_fix(void **state)
+{
+	char err[256] = "";
+
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(wf_gw_store_prepare_dir(dir, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "chmod 700"));
+	assert_int_equal(chmod(dir, 0775), 0);
+	assert_int_equal(wf_gw_store_prepare_dir(dir, err, sizeof(err)), -EPERM);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(wf_gw_store_prepare_dir(dir, err, sizeof(err)), 0);
+}
+
+static void state_directory_symlink_or_file_is_refused(void **state)
+{
+	char err[256] = "", link_path[128], file[128];
+
+	snprintf(link_path, sizeof(link_path), "%s/link", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	assert_int_equal(symlink("/tmp", link_path), 0);
+	assert_int_equal(wf_gw_store_prepare_dir(link_path, err, sizeof(err)), -ENOTDIR);
+	write_text(file, "x");
+	assert_int_equal(wf_gw_store_prepare_dir(file, err, sizeof(err)), -ENOTDIR);
+}
+
+static void state_directory_of_another_user_is_refused(void **state)
+{
+	char err[256] = "";
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	assert_int_equal(wf_gw_store_prepare_dir(dir, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "chown"));
+	assert_int_equal(chown(dir, 0, 0), 0);
+	assert_int_equal(wf_gw_store_prepare_dir(dir, err, sizeof(err)), 0);
+}
+
 static void corrupt_file_is_moved_aside_with_the_reason(void **state)
 {
 	struct wf_gw_entries back;
@@ -219,6 +293,15 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(stale_temporary_does_not_disturb_save_or_load, make_dir,
 	                                    remove_dir),
 	    cmocka_unit_test_setup_teardown(corrupt_file_is_moved_aside_with_the_reason, make_dir,
+	                                    remove_dir),
+	    cmocka_unit_test_setup_teardown(
+	        a_hard_link_planted_as_the_temporary_is_not_written_through, make_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(state_directory_is_made_private, make_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(
+	        state_directory_writable_by_others_is_refused_with_the_fix, make_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(state_directory_symlink_or_file_is_refused, make_dir,
+	                                    remove_dir),
+	    cmocka_unit_test_setup_teardown(state_directory_of_another_user_is_refused, make_dir,
 	                                    remove_dir),
 	    cmocka_unit_test(decoder_names_the_wrong_field),
 	    cmocka_unit_test(peer_names_compare_as_addresses),
