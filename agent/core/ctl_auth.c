@@ -8,26 +8,49 @@
 
 /* Every derived value is PRF(label, transcript); distinct labels keep the proofs of the two
  * directions and the two session keys apart. */
-static const char label_server_proof[] = "wgfwd ctl v1 server proof";
-static const char label_client_proof[] = "wgfwd ctl v1 client proof";
-static const char label_client_to_server[] = "wgfwd ctl v1 client to server";
-static const char label_server_to_client[] = "wgfwd ctl v1 server to client";
+static const char label_server_proof[] = "wgfwd ctl v2 server proof";
+static const char label_client_proof[] = "wgfwd ctl v2 client proof";
+static const char label_client_to_server[] = "wgfwd ctl v2 client to server";
+static const char label_server_to_client[] = "wgfwd ctl v2 server to client";
 
 #define SERVER_HELLO_UNSIGNED_LEN (WF_CTL_SERVER_HELLO_LEN - WF_CTL_MAC_LEN)
 #define IDENTITY_LEN_MAX          (WF_CTL_IDENTITY_MAX - 1)
+/* Where the fields of the hellos start. */
+#define HELLO_NONCE     2
+#define HELLO_EPHEMERAL (HELLO_NONCE + WF_CTL_NONCE_LEN)
+#define HELLO_ID_LEN    (HELLO_EPHEMERAL + WF_CTL_EPHEMERAL_LEN)
+#define HELLO_ID        (HELLO_ID_LEN + 1)
 
-static void prf(uint8_t out[WF_CTL_MAC_LEN], const uint8_t key[WF_CTL_KEY_LEN], const char *label,
-                const uint8_t *transcript, size_t transcript_len)
+_Static_assert(HELLO_ID + IDENTITY_LEN_MAX <= WF_CTL_HANDSHAKE_FRAME_MAX,
+               "the longest client hello fits a handshake frame");
+_Static_assert(WF_CTL_SERVER_HELLO_LEN <= WF_CTL_HANDSHAKE_FRAME_MAX,
+               "the server hello fits a handshake frame");
+
+/* PRF(label, transcript || extra): the session keys add the ephemeral shared secret as extra. */
+static void prf_with(uint8_t out[WF_CTL_MAC_LEN], const uint8_t key[WF_CTL_KEY_LEN],
+                     const char *label, const uint8_t *transcript, size_t transcript_len,
+                     const uint8_t *extra, size_t extra_len)
 {
 	uint8_t digest[crypto_generichash_BYTES_MAX];
 	crypto_generichash_state st;
 
-	crypto_generichash(digest, sizeof(digest), transcript, transcript_len, NULL, 0);
+	crypto_generichash_init(&st, NULL, 0, sizeof(digest));
+	crypto_generichash_update(&st, transcript, transcript_len);
+	if (extra_len)
+		crypto_generichash_update(&st, extra, extra_len);
+	crypto_generichash_final(&st, digest, sizeof(digest));
 	crypto_generichash_init(&st, key, WF_CTL_KEY_LEN, WF_CTL_MAC_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
 	crypto_generichash_update(&st, digest, sizeof(digest));
 	crypto_generichash_final(&st, out, WF_CTL_MAC_LEN);
 	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(digest, sizeof(digest));
+}
+
+static void prf(uint8_t out[WF_CTL_MAC_LEN], const uint8_t key[WF_CTL_KEY_LEN], const char *label,
+                const uint8_t *transcript, size_t transcript_len)
+{
+	prf_with(out, key, label, transcript, transcript_len, NULL, 0);
 }
 
 static bool identity_valid(const char *identity, size_t len)
@@ -90,23 +113,41 @@ int wf_ctl_auth_start(struct wf_ctl_auth *a, uint8_t *out, size_t cap, size_t *o
 	if (cap < len)
 		return -ENOBUFS;
 	randombytes_buf(a->client_nonce, sizeof(a->client_nonce));
+	crypto_kx_keypair(a->ephemeral_pk, a->ephemeral_sk);
 	out[0] = WF_CTL_HELLO_TYPE_CLIENT;
 	out[1] = WF_CTL_HANDSHAKE_VERSION;
-	memcpy(out + 2, a->client_nonce, WF_CTL_NONCE_LEN);
-	out[2 + WF_CTL_NONCE_LEN] = (uint8_t)id_len;
-	memcpy(out + 3 + WF_CTL_NONCE_LEN, a->identity, id_len);
+	memcpy(out + HELLO_NONCE, a->client_nonce, WF_CTL_NONCE_LEN);
+	memcpy(out + HELLO_EPHEMERAL, a->ephemeral_pk, WF_CTL_EPHEMERAL_LEN);
+	out[HELLO_ID_LEN] = (uint8_t)id_len;
+	memcpy(out + HELLO_ID, a->identity, id_len);
 	transcript_append(a, out, len);
 	*out_len = len;
 	a->state = WF_CTL_AUTH_WAIT_SERVER;
 	return 0;
 }
 
+/* The X25519 secret of this side's ephemeral key and the peer's: mixed into the session keys,
+ * it is what a recorded session cannot be opened without once both sides forgot their
+ * ephemeral keys, even by someone who later steals K. The ephemeral secret is wiped here. */
+static int ephemeral_secret(struct wf_ctl_auth *a, const uint8_t *peer_pk,
+                            uint8_t out[WF_CTL_EPHEMERAL_LEN])
+{
+	int ret = crypto_scalarmult(out, a->ephemeral_sk, peer_pk);
+
+	sodium_memzero(a->ephemeral_sk, sizeof(a->ephemeral_sk));
+	/* libsodium refuses a point of small order: the secret would be all zeros. */
+	return ret == 0 ? 0 : -EACCES;
+}
+
 static void derive_session(struct wf_ctl_auth *a, struct wf_ctl_session *s)
 {
 	uint8_t c2s[WF_CTL_SESSION_KEY_LEN], s2c[WF_CTL_SESSION_KEY_LEN];
 
-	prf(c2s, a->key, label_client_to_server, a->transcript, a->transcript_len);
-	prf(s2c, a->key, label_server_to_client, a->transcript, a->transcript_len);
+	prf_with(c2s, a->key, label_client_to_server, a->transcript, a->transcript_len, a->shared,
+	         sizeof(a->shared));
+	prf_with(s2c, a->key, label_server_to_client, a->transcript, a->transcript_len, a->shared,
+	         sizeof(a->shared));
+	sodium_memzero(a->shared, sizeof(a->shared));
 	memset(s, 0, sizeof(*s));
 	memcpy(s->tx_key, a->role == WF_CTL_CLIENT ? c2s : s2c, WF_CTL_SESSION_KEY_LEN);
 	memcpy(s->rx_key, a->role == WF_CTL_CLIENT ? s2c : c2s, WF_CTL_SESSION_KEY_LEN);
@@ -157,18 +198,18 @@ static int server_on_client_hello(struct wf_ctl_auth *a, const uint8_t *in, size
 		         WF_CTL_CLIENT_HELLO_MIN);
 		return -EBADMSG;
 	}
-	id_len = in[2 + WF_CTL_NONCE_LEN];
+	id_len = in[HELLO_ID_LEN];
 	if (in_len != WF_CTL_CLIENT_HELLO_MIN - 1 + id_len) {
 		snprintf(err, errlen, "client hello has %zu bytes, its identity length says %zu",
 		         in_len, WF_CTL_CLIENT_HELLO_MIN - 1 + id_len);
 		return -EBADMSG;
 	}
-	if (!identity_valid((const char *)in + 3 + WF_CTL_NONCE_LEN, id_len)) {
+	if (!identity_valid((const char *)in + HELLO_ID, id_len)) {
 		snprintf(err, errlen, "client hello: identity is not 1..%d printable characters",
 		         IDENTITY_LEN_MAX);
 		return -EBADMSG;
 	}
-	memcpy(claimed, in + 3 + WF_CTL_NONCE_LEN, id_len);
+	memcpy(claimed, in + HELLO_ID, id_len);
 	claimed[id_len] = '\0';
 	if (a->identity[0] && !wf_ctl_identity_equal(claimed, a->identity)) {
 		snprintf(err, errlen, "client claims identity %s, the connection is from %s",
@@ -177,14 +218,20 @@ static int server_on_client_hello(struct wf_ctl_auth *a, const uint8_t *in, size
 	}
 	if (cap < WF_CTL_SERVER_HELLO_LEN)
 		return -ENOBUFS;
+	crypto_kx_keypair(a->ephemeral_pk, a->ephemeral_sk);
+	if (ephemeral_secret(a, in + HELLO_EPHEMERAL, a->shared)) {
+		snprintf(err, errlen, "client hello: ephemeral key of small order");
+		return -EACCES;
+	}
 	memcpy(a->identity, claimed, id_len + 1);
-	memcpy(a->client_nonce, in + 2, WF_CTL_NONCE_LEN);
+	memcpy(a->client_nonce, in + HELLO_NONCE, WF_CTL_NONCE_LEN);
 	transcript_append(a, in, in_len);
 
 	randombytes_buf(a->server_nonce, sizeof(a->server_nonce));
 	out[0] = WF_CTL_HELLO_TYPE_SERVER;
 	out[1] = WF_CTL_HANDSHAKE_VERSION;
-	memcpy(out + 2, a->server_nonce, WF_CTL_NONCE_LEN);
+	memcpy(out + HELLO_NONCE, a->server_nonce, WF_CTL_NONCE_LEN);
+	memcpy(out + HELLO_EPHEMERAL, a->ephemeral_pk, WF_CTL_EPHEMERAL_LEN);
 	transcript_append(a, out, SERVER_HELLO_UNSIGNED_LEN);
 	prf(out + SERVER_HELLO_UNSIGNED_LEN, a->key, label_server_proof, a->transcript,
 	    a->transcript_len);
@@ -211,12 +258,16 @@ static int client_on_server_hello(struct wf_ctl_auth *a, const uint8_t *in, size
 	}
 	if (cap < WF_CTL_CLIENT_PROOF_LEN)
 		return -ENOBUFS;
-	memcpy(a->server_nonce, in + 2, WF_CTL_NONCE_LEN);
+	memcpy(a->server_nonce, in + HELLO_NONCE, WF_CTL_NONCE_LEN);
 	transcript_append(a, in, SERVER_HELLO_UNSIGNED_LEN);
 	prf(expected, a->key, label_server_proof, a->transcript, a->transcript_len);
 	if (crypto_verify_32(expected, in + SERVER_HELLO_UNSIGNED_LEN) != 0) {
 		snprintf(err, errlen,
 		         "server proof does not verify: the gateway holds a different key");
+		return -EACCES;
+	}
+	if (ephemeral_secret(a, in + HELLO_EPHEMERAL, a->shared)) {
+		snprintf(err, errlen, "server hello: ephemeral key of small order");
 		return -EACCES;
 	}
 	transcript_append(a, in + SERVER_HELLO_UNSIGNED_LEN, WF_CTL_MAC_LEN);
@@ -278,6 +329,8 @@ int wf_ctl_auth_step(struct wf_ctl_auth *a, const uint8_t *in, size_t in_len, ui
 		*out_len = 0;
 		a->state = WF_CTL_AUTH_FAILED;
 		sodium_memzero(a->key, sizeof(a->key));
+		sodium_memzero(a->ephemeral_sk, sizeof(a->ephemeral_sk));
+		sodium_memzero(a->shared, sizeof(a->shared));
 	}
 	return ret;
 }

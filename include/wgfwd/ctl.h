@@ -7,8 +7,10 @@
  * ========
  *
  * Versions. Two layers carry a version each. The handshake, the key schedule and the sealing
- * below are version 1 (WF_CTL_HANDSHAKE_VERSION: the byte in the hellos, and the "v1" in the
- * labels). The messages are version 2 (WF_CTL_MSG_VERSION: the "v" of every message). A
+ * below are version 2 (WF_CTL_HANDSHAKE_VERSION: the byte in the hellos, and the "v2" in the
+ * labels). Handshake version 1 (until the change that made 2) had no ephemeral keys: its
+ * session keys came from K and the transcript alone, so whoever stole K could open every
+ * recorded session. The messages are version 2 (WF_CTL_MSG_VERSION: the "v" of every message). A
  * change to either layer is a new version of that layer. Message version 1 (until the change
  * that made 2) wrote every entry of a state as an object with named fields, about 72 bytes
  * each, so a frame held only ~14,500 entries; version 2 writes the entries as plain port
@@ -22,20 +24,21 @@
  *
  * Key. Each agent shares a 32-byte random secret K with the gateway (`wgfwd genkey` prints one
  * in base64, like `wg genkey`; see keyfile.h). K proves both sides to each other and seeds the
- * session keys. It never crosses the wire.
+ * session keys together with an ephemeral X25519 exchange. It never crosses the wire.
  *
  * Frames. A frame is a 4-byte big-endian length N and N bytes of body. N = 0 is invalid.
- * During the handshake N <= 128 (WF_CTL_HANDSHAKE_FRAME_MAX); after it N <= 1 MiB
+ * During the handshake N <= 160 (WF_CTL_HANDSHAKE_FRAME_MAX); after it N <= 1 MiB
  * (WF_CTL_FRAME_MAX). A header announcing more closes the connection at once, before any of
  * the body is read. Buffers grow with the bytes that arrive, never ahead of them: a peer still
  * in the handshake makes the receiver hold no more than one socket read (libevent reads at most
- * 16 KiB at a time) beside its 128-byte frame.
+ * 16 KiB at a time) beside its 160-byte frame.
  *
  * Handshake. Three plain frames with fixed binary layouts; Nc and Ns are 32 fresh random
- * bytes (randombytes_buf) from the client and the server:
+ * bytes (randombytes_buf) from the client and the server, Ec and Es the public halves of
+ * X25519 key pairs each side makes anew for the connection (crypto_kx_keypair):
  *
- *     client hello   C -> S   0x01 | 0x01 (version) | Nc[32] | L (1..63) | identity[L]
- *     server hello   S -> C   0x02 | 0x01 (version) | Ns[32] | Ms[32]
+ *     client hello   C -> S   0x01 | 0x02 (version) | Nc[32] | Ec[32] | L (1..63) | identity[L]
+ *     server hello   S -> C   0x02 | 0x02 (version) | Ns[32] | Es[32] | Ms[32]
  *     client proof   C -> S   0x03 | Mc[32]
  *
  * The identity is the client's tunnel address as text (1..63 printable ASCII characters, no
@@ -46,16 +49,21 @@
  *     H(x)         = BLAKE2b-512(x)                               crypto_generichash
  *     PRF(label,x) = BLAKE2b-256 keyed with K of label || H(x)    crypto_generichash, keyed
  *
- *     Ms  = PRF("wgfwd ctl v1 server proof",     CH || SH without Ms)
- *     Mc  = PRF("wgfwd ctl v1 client proof",     CH || SH)
- *     Kcs = PRF("wgfwd ctl v1 client to server", CH || SH || CP)
- *     Ksc = PRF("wgfwd ctl v1 server to client", CH || SH || CP)
+ *     DH  = X25519(ec, Es) = X25519(es, Ec)                      crypto_scalarmult
+ *     Ms  = PRF("wgfwd ctl v2 server proof",     CH || SH without Ms)
+ *     Mc  = PRF("wgfwd ctl v2 client proof",     CH || SH)
+ *     Kcs = PRF("wgfwd ctl v2 client to server", CH || SH || CP || DH)
+ *     Ksc = PRF("wgfwd ctl v2 server to client", CH || SH || CP || DH)
  *
  * The client checks Ms, the server checks Mc, both in constant time (crypto_verify_32). Each
  * MAC covers the other side's fresh nonce, so neither can be replayed; the labels differ per
  * direction, so neither can be reflected; each covers the whole transcript so far, so nothing
- * in it can be changed. Any failure closes the connection with no reply. The handshake must be
- * complete 5 s after the TCP connection (the gateway drops slow or silent clients).
+ * in it can be changed, the ephemeral keys included: only the holder of K can put its own
+ * Ec or Es in the middle. An ephemeral key of small order (DH would be all zeros) fails the
+ * handshake. Each side wipes its ephemeral secret as soon as DH is computed and DH once the
+ * session keys are, so a stolen K opens no session recorded before (forward secrecy). Any failure
+ * closes the connection with no reply. The handshake must be complete 5 s after the TCP connection
+ * (the gateway drops slow or silent clients).
  *
  * Sealed frames. After the handshake every frame body is
  *
@@ -144,11 +152,11 @@
 
 #include <wgfwd/keyfile.h>
 
-#define WF_CTL_HANDSHAKE_VERSION   1
+#define WF_CTL_HANDSHAKE_VERSION   2
 #define WF_CTL_MSG_VERSION         2
 #define WF_CTL_PORT                51821
 #define WF_CTL_KEY_LEN             WF_KEY_LEN
-#define WF_CTL_HANDSHAKE_FRAME_MAX 128
+#define WF_CTL_HANDSHAKE_FRAME_MAX 160
 #define WF_CTL_FRAME_MAX           (1024 * 1024)
 #define WF_CTL_MSG_MAX             (WF_CTL_FRAME_MAX - 16)
 #define WF_CTL_IDENTITY_MAX        64  /* with the NUL */

@@ -13,6 +13,7 @@
 
 #define WF_CTL_FRAME_HEADER_LEN 4
 #define WF_CTL_NONCE_LEN        32
+#define WF_CTL_EPHEMERAL_LEN    32 /* an X25519 public key */
 #define WF_CTL_MAC_LEN          32
 #define WF_CTL_SESSION_KEY_LEN  32
 #define WF_CTL_TAG_LEN          16
@@ -21,8 +22,8 @@
 #define WF_CTL_HELLO_TYPE_SERVER 2
 #define WF_CTL_HELLO_TYPE_PROOF  3
 
-#define WF_CTL_CLIENT_HELLO_MIN (2 + WF_CTL_NONCE_LEN + 1 + 1)
-#define WF_CTL_SERVER_HELLO_LEN (2 + WF_CTL_NONCE_LEN + WF_CTL_MAC_LEN)
+#define WF_CTL_CLIENT_HELLO_MIN (2 + WF_CTL_NONCE_LEN + WF_CTL_EPHEMERAL_LEN + 1 + 1)
+#define WF_CTL_SERVER_HELLO_LEN (2 + WF_CTL_NONCE_LEN + WF_CTL_EPHEMERAL_LEN + WF_CTL_MAC_LEN)
 #define WF_CTL_CLIENT_PROOF_LEN (1 + WF_CTL_MAC_LEN)
 #define WF_CTL_TRANSCRIPT_MAX                                                      \
 	(WF_CTL_CLIENT_HELLO_MIN + WF_CTL_IDENTITY_MAX + WF_CTL_SERVER_HELLO_LEN + \
@@ -70,6 +71,11 @@ struct wf_ctl_auth {
 	uint8_t key[WF_CTL_KEY_LEN];
 	uint8_t client_nonce[WF_CTL_NONCE_LEN];
 	uint8_t server_nonce[WF_CTL_NONCE_LEN];
+	/* This side's ephemeral X25519 key pair (the secret wiped once used) and the secret it
+	 * shares with the peer's, until the session keys are derived. */
+	uint8_t ephemeral_pk[WF_CTL_EPHEMERAL_LEN];
+	uint8_t ephemeral_sk[WF_CTL_EPHEMERAL_LEN];
+	uint8_t shared[WF_CTL_EPHEMERAL_LEN];
 	uint8_t transcript[WF_CTL_TRANSCRIPT_MAX];
 	size_t transcript_len;
 	/* client: the identity it claims; server: the one it expects ("" accepts any), then the

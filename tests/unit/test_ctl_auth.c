@@ -150,39 +150,125 @@ static void spec_prf(uint8_t out[32], const uint8_t *k, const char *label, const
 	crypto_generichash_final(&st, out, 32);
 }
 
+/* A client written from ctl.h's text, speaking to the real server. */
 static void handshake_follows_the_specification(void **state)
 {
-	uint8_t t[WF_CTL_TRANSCRIPT_MAX], mac[32], kcs[32], ksc[32];
-	size_t t_len = 0;
+	static const char id[] = "192.168.160.2";
+	uint8_t t[WF_CTL_TRANSCRIPT_MAX + 32], mac[32], kcs[32], ksc[32], dh[32];
+	uint8_t ec_pk[32], ec_sk[32], nc[32], sh[WF_CTL_HANDSHAKE_FRAME_MAX], none[8];
+	struct wf_ctl_auth server;
+	struct wf_ctl_session session;
+	size_t t_len = 0, sh_len, none_len;
+	char err[256] = "";
+	struct run r;
+
+	/* The real client's hello has the layout the text gives. */
+	start(&r, key, key, id, NULL);
+	assert_int_equal(r.hello[0], 1);
+	assert_int_equal(r.hello[1], 2);
+	assert_int_equal(r.hello_len, 2 + 32 + 32 + 1 + strlen(id));
+	assert_int_equal(r.hello[66], strlen(id));
+	assert_memory_equal(r.hello + 67, id, strlen(id));
+
+	randombytes_buf(nc, sizeof(nc));
+	crypto_box_keypair(ec_pk, ec_sk);
+	t[0] = 1;
+	t[1] = 2;
+	memcpy(t + 2, nc, 32);
+	memcpy(t + 34, ec_pk, 32);
+	t[66] = (uint8_t)strlen(id);
+	memcpy(t + 67, id, strlen(id));
+	t_len = 67 + strlen(id);
+
+	assert_int_equal(wf_ctl_auth_init(&server, WF_CTL_SERVER, key, id), 0);
+	assert_int_equal(wf_ctl_auth_step(&server, t, t_len, sh, sizeof(sh), &sh_len, &session, err,
+	                                  sizeof(err)),
+	                 0);
+	assert_int_equal(sh_len, 2 + 32 + 32 + 32);
+	assert_int_equal(sh[0], 2);
+	assert_int_equal(sh[1], 2);
+	memcpy(t + t_len, sh, 66);
+	spec_prf(mac, key, "wgfwd ctl v2 server proof", t, t_len + 66);
+	assert_memory_equal(sh + 66, mac, 32);
+	memcpy(t + t_len, sh, sh_len);
+	t_len += sh_len;
+
+	t[t_len] = 3;
+	spec_prf(t + t_len + 1, key, "wgfwd ctl v2 client proof", t, t_len);
+	assert_int_equal(wf_ctl_auth_step(&server, t + t_len, 33, none, sizeof(none), &none_len,
+	                                  &session, err, sizeof(err)),
+	                 1);
+	t_len += 33;
+
+	assert_int_equal(crypto_scalarmult(dh, ec_sk, sh + 34), 0);
+	memcpy(t + t_len, dh, 32);
+	spec_prf(kcs, key, "wgfwd ctl v2 client to server", t, t_len + 32);
+	spec_prf(ksc, key, "wgfwd ctl v2 server to client", t, t_len + 32);
+	assert_memory_equal(session.rx_key, kcs, 32);
+	assert_memory_equal(session.tx_key, ksc, 32);
+	/* Nothing of the exchange stays behind in the server once the keys exist. */
+	assert_true(sodium_is_zero(server.ephemeral_sk, sizeof(server.ephemeral_sk)));
+	assert_true(sodium_is_zero(server.shared, sizeof(server.shared)));
+}
+
+/* Someone who recorded a whole session and later steals K can compute every proof and every
+ * value the transcript and K give, but not the ephemeral exchange: the session stays closed. */
+static void a_recorded_session_stays_closed_to_a_stolen_key(void **state)
+{
+	uint8_t t[WF_CTL_TRANSCRIPT_MAX], frame[256], guess[32];
+	struct wf_ctl_session attacker = {0};
+	size_t t_len, len;
 	struct run r;
 
 	handshake(&r, key, key);
 	assert_int_equal(r.server_on_proof, 1);
-	assert_int_equal(r.hello[0], 1);
-	assert_int_equal(r.hello[1], 1);
-	assert_int_equal(r.hello[34], strlen("192.168.160.2"));
-	assert_memory_equal(r.hello + 35, "192.168.160.2", strlen("192.168.160.2"));
+	seal(&r.client_session, "{\"v\":2,\"type\":\"ping\"}", frame, &len);
+	assert_true(sodium_is_zero(r.client.ephemeral_sk, sizeof(r.client.ephemeral_sk)));
+	assert_true(sodium_is_zero(r.client.shared, sizeof(r.client.shared)));
 
 	memcpy(t, r.hello, r.hello_len);
-	t_len = r.hello_len;
-	memcpy(t + t_len, r.server_hello, 34);
-	spec_prf(mac, key, "wgfwd ctl v1 server proof", t, t_len + 34);
-	assert_memory_equal(r.server_hello + 34, mac, 32);
+	memcpy(t + r.hello_len, r.server_hello, r.server_hello_len);
+	memcpy(t + r.hello_len + r.server_hello_len, r.proof, r.proof_len);
+	t_len = r.hello_len + r.server_hello_len + r.proof_len;
+	spec_prf(guess, key, "wgfwd ctl v2 client to server", t, t_len);
+	memcpy(attacker.rx_key, guess, 32);
+	assert_int_equal(try_open(&attacker, frame, len), -EBADMSG);
+	/* nor with the ephemeral public keys taken for the secret */
+	memcpy(t + t_len, r.hello + 34, 32);
+	spec_prf(guess, key, "wgfwd ctl v2 client to server", t, t_len + 32);
+	memcpy(attacker.rx_key, guess, 32);
+	assert_int_equal(try_open(&attacker, frame, len), -EBADMSG);
+	/* while the server, which took part in the exchange, opens it */
+	assert_opens_to(&r.server_session, frame, len, "{\"v\":2,\"type\":\"ping\"}");
+}
 
-	memcpy(t + t_len, r.server_hello, r.server_hello_len);
-	t_len += r.server_hello_len;
-	spec_prf(mac, key, "wgfwd ctl v1 client proof", t, t_len);
-	assert_int_equal(r.proof[0], 3);
-	assert_memory_equal(r.proof + 1, mac, 32);
+static void ephemeral_key_of_small_order_is_refused(void **state)
+{
+	struct run r;
 
-	memcpy(t + t_len, r.proof, r.proof_len);
-	t_len += r.proof_len;
-	spec_prf(kcs, key, "wgfwd ctl v1 client to server", t, t_len);
-	spec_prf(ksc, key, "wgfwd ctl v1 server to client", t, t_len);
-	assert_memory_equal(r.client_session.tx_key, kcs, 32);
-	assert_memory_equal(r.server_session.rx_key, kcs, 32);
-	assert_memory_equal(r.server_session.tx_key, ksc, 32);
-	assert_memory_equal(r.client_session.rx_key, ksc, 32);
+	/* The all-zero point: X25519 with it is zero whatever the secret. */
+	start(&r, key, key, "192.168.160.2", "192.168.160.2");
+	memset(r.hello + 34, 0, 32);
+	server_takes_hello(&r);
+	assert_int_equal(r.server_on_hello, -EACCES);
+	assert_non_null(strstr(r.server_err, "small order"));
+
+	/* A server hello with a small-order key and a valid proof (the server holds K). */
+	start(&r, key, key, "192.168.160.2", "192.168.160.2");
+	server_takes_hello(&r);
+	assert_int_equal(r.server_on_hello, 0);
+	{
+		uint8_t t[WF_CTL_TRANSCRIPT_MAX];
+
+		memset(r.server_hello + 34, 0, 32);
+		memcpy(t, r.hello, r.hello_len);
+		memcpy(t + r.hello_len, r.server_hello, 66);
+		spec_prf(r.server_hello + 66, key, "wgfwd ctl v2 server proof", t,
+		         r.hello_len + 66);
+	}
+	client_takes_server_hello(&r);
+	assert_int_equal(r.client_on_server_hello, -EACCES);
+	assert_non_null(strstr(r.client_err, "small order"));
 }
 
 static void server_refuses_a_proof_made_with_another_key(void **state)
@@ -198,7 +284,7 @@ static void server_refuses_a_proof_made_with_another_key(void **state)
 	memcpy(t, r.hello, r.hello_len);
 	memcpy(t + r.hello_len, r.server_hello, r.server_hello_len);
 	r.proof[0] = WF_CTL_HELLO_TYPE_PROOF;
-	spec_prf(r.proof + 1, other_key, "wgfwd ctl v1 client proof", t,
+	spec_prf(r.proof + 1, other_key, "wgfwd ctl v2 client proof", t,
 	         r.hello_len + r.server_hello_len);
 	r.proof_len = WF_CTL_CLIENT_PROOF_LEN;
 	server_takes_proof(&r);
@@ -211,7 +297,7 @@ static void server_refuses_a_proof_made_with_another_key(void **state)
 	server_takes_hello(&r);
 	memcpy(t, r.hello, r.hello_len);
 	memcpy(t + r.hello_len, r.server_hello, r.server_hello_len);
-	spec_prf(r.proof + 1, key, "wgfwd ctl v1 client proof", t,
+	spec_prf(r.proof + 1, key, "wgfwd ctl v2 client proof", t,
 	         r.hello_len + r.server_hello_len);
 	r.proof[0] = WF_CTL_HELLO_TYPE_PROOF;
 	r.proof_len = WF_CTL_CLIENT_PROOF_LEN;
@@ -374,10 +460,10 @@ static void other_protocol_version_is_refused(void **state)
 	struct run r;
 
 	start(&r, key, key, "192.168.160.2", NULL);
-	r.hello[1] = 2;
+	r.hello[1] = 1;
 	server_takes_hello(&r);
 	assert_int_equal(r.server_on_hello, -EPROTO);
-	assert_non_null(strstr(r.server_err, "version 2"));
+	assert_non_null(strstr(r.server_err, "version 1, this side speaks 2"));
 }
 
 static void frames_out_of_turn_are_refused_and_failure_sticks(void **state)
@@ -518,6 +604,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(same_key_establishes_both_sides_and_frames_flow_both_ways),
 	    cmocka_unit_test(handshake_follows_the_specification),
+	    cmocka_unit_test(a_recorded_session_stays_closed_to_a_stolen_key),
+	    cmocka_unit_test(ephemeral_key_of_small_order_is_refused),
 	    cmocka_unit_test(client_refuses_a_server_with_another_key),
 	    cmocka_unit_test(server_refuses_a_proof_made_with_another_key),
 	    cmocka_unit_test(forged_proof_is_refused),
