@@ -4,6 +4,7 @@ set -u
 cd "$(dirname "$0")/.."
 total_passed=0
 total_failed=0
+total_skipped=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -15,6 +16,9 @@ run_suite() {
 	if [ -n "$line" ]; then
 		total_passed=$((total_passed + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
 		total_failed=$((total_failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+		case "$line" in
+		*skipped*) total_skipped=$((total_skipped + $(echo "$line" | sed -E 's/.* ([0-9]+) skipped.*/\1/'))) ;;
+		esac
 	fi
 	if [ "$rc" -ne 0 ] && [ -z "$line" ]; then
 		total_failed=$((total_failed + 1))
@@ -38,5 +42,5 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	echo "kernel and end-to-end suites need root: skipped"
 fi
-echo "check: $total_passed passed, $total_failed failed"
+echo "check: $total_passed passed, $total_failed failed, $total_skipped skipped"
 [ "$total_failed" -eq 0 ]
