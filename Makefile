@@ -48,6 +48,7 @@ gateway_src := $(filter-out agent/gateway/main.c,$(wildcard agent/gateway/*.c))
 cli_src     := $(filter-out agent/cli/main.c,$(wildcard agent/cli/*.c))
 unit_src    := $(wildcard tests/unit/test_*.c)
 kernel_src  := $(wildcard tests/kernel/test_*.c)
+docker_src  := $(wildcard tests/docker/test_*.c)
 helper_src  := $(wildcard tests/helpers/*.c)
 tool_src    := $(wildcard tests/tools/*.c)
 fuzz_src    := $(wildcard tests/fuzz/fuzz_*.c)
@@ -58,6 +59,7 @@ libs := $(B)/libwgfwd-agent.a $(B)/libwgfwd-gateway.a $(B)/libwgfwd-cli.a $(B)/l
 programs := $(B)/wgfwd-agent $(B)/wgfwd-gateway $(B)/wgfwd
 unit_bins := $(patsubst tests/unit/%.c,$(B)/tests/%,$(unit_src))
 kernel_bins := $(patsubst tests/kernel/%.c,$(B)/tests/%,$(kernel_src))
+docker_bins := $(patsubst tests/docker/%.c,$(B)/tests/%,$(docker_src))
 helper_bins := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(helper_src))
 tool_bins := $(patsubst tests/tools/%.c,$(B)/tests/%,$(tool_src))
 
@@ -97,6 +99,12 @@ $(B)/tests/%: tests/kernel/%.c $(libs)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
 
+# Tests of the Docker client against a real engine: run in the lab by tests/e2e.
+$(B)/tests/%: tests/docker/%.c $(libs)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
+
 # Test clients run on the lab's hosts (not in containers): they speak wgfwd's own protocols.
 $(B)/tests/%: tests/tools/%.c $(libs)
 	@mkdir -p $(dir $@)
@@ -109,7 +117,7 @@ $(B)/tests/%: tests/helpers/%.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
 
-tests: $(unit_bins) $(kernel_bins) $(helper_bins) $(tool_bins)
+tests: $(unit_bins) $(kernel_bins) $(docker_bins) $(helper_bins) $(tool_bins)
 
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <wgfwd/netlink.h>
+
 /* The kernel sizes dump messages to the largest read it has seen, up to 32 KiB. */
 #define CT_RECV_SIZE 32768
 #define DUMP_TRIES   3
@@ -22,11 +24,8 @@
 #define CT_FILTER_PROTO_DST_PORT (1u << 5)
 
 struct wf_conntrack {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
+	struct wf_nl nl;
 	bool plain_dumps; /* the kernel refused a filtered dump once: ask unfiltered from then on */
-	char buf[CT_RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 static bool family_supported(int family)
@@ -503,98 +502,25 @@ int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e)
 int wf_conntrack_open(struct wf_conntrack **out)
 {
 	struct wf_conntrack *ct = calloc(1, sizeof(*ct));
-	int one = 1;
 	int err;
 
 	if (!ct)
 		return -ENOMEM;
-	ct->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!ct->nl) {
-		err = -errno;
-		goto err_free;
+	err = wf_nl_open(&ct->nl, NETLINK_NETFILTER, CT_RECV_SIZE);
+	if (err) {
+		free(ct);
+		return err;
 	}
-	mnl_socket_setsockopt(ct->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	if (mnl_socket_bind(ct->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto err_close;
-	}
-	ct->portid = mnl_socket_get_portid(ct->nl);
-	ct->seq = (uint32_t)time(NULL);
 	*out = ct;
 	return 0;
-
-err_close:
-	mnl_socket_close(ct->nl);
-err_free:
-	free(ct);
-	return err;
 }
 
 void wf_conntrack_close(struct wf_conntrack *ct)
 {
 	if (!ct)
 		return;
-	mnl_socket_close(ct->nl);
+	wf_nl_close(&ct->nl);
 	free(ct);
-}
-
-typedef int (*reply_fn)(const struct nlmsghdr *nlh, void *data);
-
-/* One request, read until its ACK, error or end of dump; answers to an abandoned earlier
- * request are told apart by sequence number. The reply callback's first error is returned once
- * the whole answer has been read, so the socket stays clean. An interrupted dump gives -EAGAIN. */
-static int ct_talk(struct wf_conntrack *ct, struct nlmsghdr *req, reply_fn cb, void *data)
-{
-	bool dump = (req->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
-	bool interrupted = false;
-	int cb_err = 0;
-	uint32_t seq = ++ct->seq;
-
-	req->nlmsg_seq = seq;
-	req->nlmsg_pid = 0;
-	if (!dump)
-		req->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(ct->nl, req, req->nlmsg_len) < 0)
-		return -errno;
-
-	for (;;) {
-		ssize_t got = mnl_socket_recvfrom(ct->nl, ct->buf, sizeof(ct->buf));
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)ct->buf;
-		int left;
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		left = (int)got;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_pid != ct->portid || nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-				interrupted = true;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-					return -EBADMSG;
-				return e->error ? e->error : cb_err;
-			}
-			if (nlh->nlmsg_type == NLMSG_DONE) {
-				int status = 0;
-
-				if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(status))
-					memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
-				if (status < 0)
-					return status;
-				return cb_err ? cb_err : interrupted ? -EAGAIN : 0;
-			}
-			if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
-				continue;
-			if (cb && !cb_err)
-				cb_err = cb(nlh, data);
-		}
-	}
 }
 
 struct dump_ctx {
@@ -638,7 +564,7 @@ int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_fi
 
 	if (len < 0)
 		return len;
-	return ct_talk(ct, (struct nlmsghdr *)req, dump_reply, &d);
+	return wf_nl_talk(&ct->nl, (struct nlmsghdr *)req, dump_reply, &d);
 }
 
 int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e)
@@ -648,7 +574,7 @@ int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e)
 
 	if (len < 0)
 		return len;
-	return ct_talk(ct, (struct nlmsghdr *)req, NULL, NULL);
+	return wf_nl_talk(&ct->nl, (struct nlmsghdr *)req, NULL, NULL);
 }
 
 struct found {

@@ -20,6 +20,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
+#include <wgfwd/netlink.h>
+
 #include "nft_internal.h"
 
 /* Batches live in pages; one message (an element chunk at most) must fit the overrun. */
@@ -32,9 +34,7 @@
 #define RECV_BUF_SIZE    65536 /* a dump message is at most 32 KiB */
 
 struct wf_nft {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
+	struct wf_nl nl;
 	int sndbuf, rcvbuf;
 };
 
@@ -97,27 +97,17 @@ static uint32_t seq_take(uint32_t count)
 int wf_nft_open(struct wf_nft **out)
 {
 	struct wf_nft *n = calloc(1, sizeof(*n));
-	int one = 1, ret;
+	int ret;
 
 	if (!n)
 		return -ENOMEM;
-	n->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!n->nl) {
-		ret = -errno;
+	/* Extended acks carry the kernel's message and the offending attribute, which commit
+	 * errors report; older kernels lack them and errors are still mapped by seq. */
+	ret = wf_nl_open(&n->nl, NETLINK_NETFILTER, RECV_BUF_SIZE);
+	if (ret) {
 		free(n);
 		return ret;
 	}
-	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		mnl_socket_close(n->nl);
-		free(n);
-		return ret;
-	}
-	/* Errors then carry the kernel's message and the offending attribute, and acks do not
-	 * echo whole requests back. Older kernels lack them; errors are still mapped by seq. */
-	mnl_socket_setsockopt(n->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(n->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	n->portid = mnl_socket_get_portid(n->nl);
 	*out = n;
 	return 0;
 }
@@ -126,7 +116,7 @@ void wf_nft_close(struct wf_nft *n)
 {
 	if (!n)
 		return;
-	mnl_socket_close(n->nl);
+	wf_nl_close(&n->nl);
 	free(n);
 }
 
@@ -134,14 +124,14 @@ static void drain(struct wf_nft *n)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 
-	while (recv(mnl_socket_get_fd(n->nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+	while (recv(wf_nl_fd(&n->nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
 }
 
 static void grow_sockbuf(struct wf_nft *n, int opt_force, int opt, int *current, size_t want)
 {
 	int size = want > INT32_MAX / 2 ? INT32_MAX / 2 : (int)want;
-	int fd = mnl_socket_get_fd(n->nl);
+	int fd = wf_nl_fd(&n->nl);
 
 	if (size <= *current)
 		return;
@@ -869,7 +859,7 @@ static int send_batch(struct wf_nft *n, struct wf_nft_batch *b)
 	grow_sockbuf(n, SO_SNDBUFFORCE, SO_SNDBUF, &n->sndbuf, total + 4096);
 	grow_sockbuf(n, SO_RCVBUFFORCE, SO_RCVBUF, &n->rcvbuf,
 	             (b->n_msgs + 2) * ACK_SIZE_GUESS + 65536);
-	sent = sendmsg(mnl_socket_get_fd(n->nl), &msg, 0);
+	sent = sendmsg(wf_nl_fd(&n->nl), &msg, 0);
 	free(iov);
 	if (sent < 0)
 		return -errno;
@@ -909,7 +899,7 @@ int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error 
 	/* The kernel handles the batch inside sendmsg, so every answer is queued by now; the
 	 * timeout only guards against a kernel that answers less than asked. */
 	while (st.answered < b->n_msgs && !st.batch_err) {
-		struct pollfd pfd = {.fd = mnl_socket_get_fd(n->nl), .events = POLLIN};
+		struct pollfd pfd = {.fd = wf_nl_fd(&n->nl), .events = POLLIN};
 		ssize_t len;
 
 		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) <= 0) {
@@ -927,7 +917,7 @@ int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error 
 			         st.answered, b->n_msgs);
 			goto out;
 		}
-		if (mnl_cb_run2(buf, (size_t)len, 0, n->portid, NULL, &st, ctl, NLMSG_MIN_TYPE) <
+		if (mnl_cb_run2(buf, (size_t)len, 0, n->nl.portid, NULL, &st, ctl, NLMSG_MIN_TYPE) <
 		    0) {
 			ret = -errno ? -errno : -EPROTO;
 			snprintf(err->what, sizeof(err->what), "parsing answers");
@@ -959,67 +949,39 @@ out:
 
 /* ---- reading back ---- */
 
-struct dump_state {
-	bool interrupted;
-	int err;
+struct mnl_reply {
 	mnl_cb_t cb;
 	void *data;
 };
 
-static int dump_cb(const struct nlmsghdr *nlh, void *data)
+/* libnftnl's parsers are libmnl callbacks, which say MNL_CB_ERROR and leave the cause in
+ * errno; the transport wants -errno. */
+static int mnl_reply_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct dump_state *d = data;
+	struct mnl_reply *r = data;
 
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		d->interrupted = true;
-	return d->cb(nlh, d->data);
+	errno = 0;
+	if (r->cb(nlh, r->data) == MNL_CB_ERROR)
+		return errno ? -errno : -EPROTO;
+	return 0;
 }
 
-/* Sends a request built by the caller and runs cb on every answer until the dump ends. */
+/* Sends a request built by the caller and runs cb on every answer until the dump ends; an
+ * interrupted dump gives -EAGAIN (wf_nl_talk). */
 static int request(struct wf_nft *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	struct dump_state d = {.cb = cb, .data = data};
-	char *buf;
-	int ret;
+	struct mnl_reply r = {.cb = cb, .data = data};
 
-	buf = malloc(RECV_BUF_SIZE);
-	if (!buf)
-		return -ENOMEM;
+	/* What an abandoned commit left unread goes first (its answers carry no dump seq). */
 	drain(n);
-	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(n->nl, buf, RECV_BUF_SIZE);
-
-		if (len < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = mnl_cb_run(buf, (size_t)len, nlh->nlmsg_seq, n->portid, dump_cb, &d);
-		if (ret < 0) {
-			ret = -errno;
-			break;
-		}
-		if (ret == MNL_CB_STOP) {
-			ret = 0;
-			break;
-		}
-	}
-	if (!ret && d.interrupted)
-		ret = -EINTR;
-	if (!ret && d.err)
-		ret = d.err;
-out:
-	free(buf);
-	return ret;
+	return wf_nl_talk(&n->nl, nlh, mnl_reply_cb, &r);
 }
 
 static struct nlmsghdr *request_hdr(struct wf_nft *n, char *buf, uint16_t cmd, uint8_t family,
                                     uint16_t flags)
 {
-	return nftnl_nlmsg_build_hdr(buf, cmd, family, flags, ++n->seq ? n->seq : ++n->seq);
+	/* wf_nl_talk numbers the request. */
+	return nftnl_nlmsg_build_hdr(buf, cmd, family, flags, 0);
 }
 
 static int ignore_cb(const struct nlmsghdr *nlh, void *data)
@@ -1235,7 +1197,7 @@ static int read_elems(struct wf_nft *n, uint8_t family, const char *table, struc
 	}
 	nftnl_set_elems_iter_destroy(it);
 	if (!ret && has_duplicates(s))
-		ret = -EINTR;
+		ret = -EAGAIN;
 out:
 	nftnl_set_free(ns);
 	return ret;
@@ -1387,7 +1349,7 @@ int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct 
 
 		nanosleep(&pause, NULL);
 		ret = table_get_once(n, family, name, out);
-		if (ret != -EINTR)
+		if (ret != -EAGAIN)
 			break;
 	}
 	return ret;
@@ -1424,7 +1386,7 @@ int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, 
 	for (int i = 0; i < DUMP_RETRIES; i++) {
 		rc = (struct rules_ctx){.table = table, .chain = chain};
 		ret = read_rules(n, family, &rc);
-		if (ret != -EINTR)
+		if (ret != -EAGAIN)
 			break;
 		free(rc.rules);
 		rc.rules = NULL;

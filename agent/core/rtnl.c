@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <wgfwd/netlink.h>
+
 /* Large enough for any dump message the kernel sends (it sizes them to what we read with). */
 #define RTNL_RECV_SIZE 32768
 /* Sync re-reads after deleting, because a kernel delete matches the first rule or route that
@@ -20,13 +22,8 @@
 #define DUMP_TRIES  3
 
 struct wf_rtnl {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
-	char buf[RTNL_RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct wf_nl nl;
 };
-
-typedef int (*reply_fn)(const struct nlmsghdr *nlh, void *data);
 
 static size_t addr_size(int family)
 {
@@ -437,103 +434,26 @@ int wf_rtnl_route_parse(const void *msg, size_t len, struct wf_route *route, uns
 
 int wf_rtnl_open(struct wf_rtnl **out)
 {
-	struct wf_rtnl *r;
-	int one = 1;
+	struct wf_rtnl *r = calloc(1, sizeof(*r));
 	int err;
 
-	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!r->nl) {
-		err = -errno;
-		goto err_free;
+	err = wf_nl_open(&r->nl, NETLINK_ROUTE, RTNL_RECV_SIZE);
+	if (err) {
+		free(r);
+		return err;
 	}
-	/* Errors then carry only the header of the failed request, not all of it. */
-	mnl_socket_setsockopt(r->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	if (mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		goto err_close;
-	}
-	r->portid = mnl_socket_get_portid(r->nl);
-	r->seq = (uint32_t)time(NULL);
 	*out = r;
 	return 0;
-
-err_close:
-	mnl_socket_close(r->nl);
-err_free:
-	free(r);
-	return err;
 }
 
 void wf_rtnl_close(struct wf_rtnl *r)
 {
 	if (!r)
 		return;
-	mnl_socket_close(r->nl);
+	wf_nl_close(&r->nl);
 	free(r);
-}
-
-/* Sends one request and reads until its ACK, error or end of dump. Answers to an earlier
- * request that was abandoned midway are recognised by their sequence number and dropped. The
- * reply callback's first error is returned once the answer has been read in full, so the
- * socket is left clean for the next request. An interrupted dump gives -EAGAIN. */
-static int rtnl_talk(struct wf_rtnl *r, struct nlmsghdr *req, reply_fn cb, void *data)
-{
-	bool dump = (req->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
-	bool interrupted = false;
-	int cb_err = 0;
-	uint32_t seq;
-
-	seq = ++r->seq;
-	req->nlmsg_seq = seq;
-	req->nlmsg_pid = 0;
-	if (!dump)
-		req->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(r->nl, req, req->nlmsg_len) < 0)
-		return -errno;
-
-	for (;;) {
-		ssize_t got = mnl_socket_recvfrom(r->nl, r->buf, sizeof(r->buf));
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)r->buf;
-		int left;
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		left = (int)got;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_pid != r->portid || nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-				interrupted = true;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-					return -EBADMSG;
-				if (e->error)
-					return e->error;
-				return cb_err;
-			}
-			if (nlh->nlmsg_type == NLMSG_DONE) {
-				int status = 0;
-				if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(status))
-					memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
-				if (status < 0)
-					return status;
-				if (!cb_err && interrupted)
-					return -EAGAIN;
-				return cb_err;
-			}
-			if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
-				continue;
-			if (cb && !cb_err)
-				cb_err = cb(nlh, data);
-		}
-	}
 }
 
 static int rule_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const struct wf_rule *rule)
@@ -544,7 +464,7 @@ static int rule_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const str
 	len = wf_rtnl_rule_build(buf, sizeof(buf), type, flags, rule);
 	if (len < 0)
 		return len;
-	return rtnl_talk(r, (struct nlmsghdr *)buf, NULL, NULL);
+	return wf_nl_talk(&r->nl, (struct nlmsghdr *)buf, NULL, NULL);
 }
 
 int wf_rtnl_rule_add(struct wf_rtnl *r, const struct wf_rule *rule)
@@ -574,7 +494,7 @@ static int route_send(struct wf_rtnl *r, uint16_t type, uint16_t flags,
 	len = wf_rtnl_route_build(buf, sizeof(buf), type, flags, route, oifindex);
 	if (len < 0)
 		return len;
-	err = rtnl_talk(r, (struct nlmsghdr *)buf, NULL, NULL);
+	err = wf_nl_talk(&r->nl, (struct nlmsghdr *)buf, NULL, NULL);
 	/* Routes say "no such process" where rules say "no such entry"; callers see one. */
 	if (err == -ESRCH)
 		err = -ENOENT;
@@ -655,7 +575,7 @@ static int dump_list(struct wf_rtnl *r, uint16_t type, size_t hdr_len, int famil
 		hdr = mnl_nlmsg_put_extra_header(nlh, hdr_len);
 		hdr[0] = (uint8_t)family;
 		found->n = 0;
-		err = rtnl_talk(r, nlh, cb, filter);
+		err = wf_nl_talk(&r->nl, nlh, cb, filter);
 	}
 	if (err) {
 		free(found->items);
@@ -954,7 +874,7 @@ int wf_rtnl_link_mtu(struct wf_rtnl *r, const char *ifname, uint32_t *mtu)
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	err = rtnl_talk(r, nlh, link_reply_cb, &q);
+	err = wf_nl_talk(&r->nl, nlh, link_reply_cb, &q);
 	if (err)
 		return err;
 	if (!q.found)
