@@ -47,8 +47,28 @@ check() {
 	fi
 }
 
-has() { # TEXT PATTERN (fixed string)
+has() { # TEXT STRING
 	grep -qF -- "$2" <<<"$1"
+}
+
+lacks() { # TEXT WORD...: none of the words is in the text
+	local text=$1 w
+	shift
+	for w; do
+		! grep -qw -- "$w" <<<"$text" || return 1
+	done
+}
+
+has_lines() { # TEXT LINE...: each is a whole line of the text
+	local text=$1 l
+	shift
+	for l; do
+		grep -qxF -- "$l" <<<"$text" || return 1
+	done
+}
+
+same_file() { # A B: same content and mode
+	cmp -s "$1" "$2" && [ "$(stat -c %a "$1")" = "$(stat -c %a "$2")" ]
 }
 
 now_ms() {
@@ -62,8 +82,8 @@ debian_mirror() {
 	local m
 	m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
 		awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}')
-	[ -n "$m" ] || m=$(cat /etc/apt/sources.list 2>/dev/null |
-		awk '$1 == "deb" && $0 !~ /\[.*\]/ && $2 ~ /\/debian\/?$/ {print $2; exit}')
+	[ -n "$m" ] || m=$(awk '$1 == "deb" && $0 !~ /\[.*\]/ && $2 ~ /\/debian\/?$/ {print $2; exit}' \
+		/etc/apt/sources.list 2>/dev/null)
 	echo "${m:-http://deb.debian.org/debian}"
 }
 
@@ -95,9 +115,10 @@ base_tarball() {
 }
 
 # in_root CMD...: CMD in the throwaway root, with /proc mounted in a mount namespace of its own
-# (nothing is mounted in the machine's).
+# (nothing is mounted in the machine's) and in a PID namespace of its own, so that a service a
+# package started despite policy-rc.d would die with CMD.
 in_root() {
-	unshare --mount --propagation private \
+	unshare --mount --propagation private --pid --fork \
 		sh -c 'mount -t proc proc "$0/proc" && mount -t devpts devpts "$0/dev/pts" &&
 			exec chroot "$0" "$@"' "$droot" "$@"
 }
@@ -160,7 +181,7 @@ install_deps() {
 
 check_deps() {
 	local tar started
-	local droot out rc pkgs policy
+	local droot out rc pkgs
 	started=$(now_ms)
 	if [ "$(id -u)" -ne 0 ]; then
 		fail "install-deps on a throwaway root: needs root (chroot, dpkg)"
@@ -197,7 +218,7 @@ check_deps() {
 		has "$out" "Docker engine present: Docker version 99.0.0-standin"
 	check "full list, dry run: plans clang (apt's real resolver ran)" \
 		grep -qE '^install-deps: with their dependencies, apt will install: .*\bclang\b' <<<"$out"
-	check "full list, dry run: plans no docker.io" eval '! grep -qw docker.io <<<"$out"'
+	check "full list, dry run: plans no docker.io" lacks "$out" docker.io
 	pkgs=psmisc
 	install_deps --check
 	check "--check: exit 1 naming only the plain package missing" \
@@ -211,14 +232,14 @@ check_deps() {
 	check "install: no service could start meanwhile (policy-rc.d said 101)" \
 		grep -qx 101 "$droot/tmp/policy-seen"
 	check "install: its own policy-rc.d removed afterwards" \
-		eval '[ ! -e "$droot/usr/sbin/policy-rc.d" ]'
+		test ! -e "$droot/usr/sbin/policy-rc.d"
 	install_deps --if-missing
 	check "--if-missing with nothing missing: silent, exit 0" test "$rc" = 0 -a -z "$out"
 
 	echo "-- an administrator's policy-rc.d"
-	policy=$'#!/bin/sh\n# the administrator\'s\nexit 104\n'
-	printf '%s' "$policy" >"$droot/usr/sbin/policy-rc.d"
-	chmod 750 "$droot/usr/sbin/policy-rc.d"
+	printf '#!/bin/sh\n# the administrator'"'"'s\nexit 104\n' >"$scratch/policy-rc.d"
+	chmod 750 "$scratch/policy-rc.d"
+	cp -p "$scratch/policy-rc.d" "$droot/usr/sbin/policy-rc.d"
 	rm -f "$droot/tmp/policy-seen"
 	pkgs="psmisc netcat-openbsd"
 	install_deps
@@ -227,8 +248,7 @@ check_deps() {
 	check "install: the administrator's policy-rc.d was the one asked" \
 		grep -qx 104 "$droot/tmp/policy-seen"
 	check "install: the administrator's policy-rc.d is unchanged (content and mode)" \
-		eval '[ "$(cat "$droot/usr/sbin/policy-rc.d")" = "${policy%$'"'\n'"'}" ] &&
-			[ "$(stat -c %a "$droot/usr/sbin/policy-rc.d")" = 750 ]'
+		same_file "$scratch/policy-rc.d" "$droot/usr/sbin/policy-rc.d"
 	rm -f "$droot/usr/sbin/policy-rc.d"
 
 	echo "-- docker-ce (a stand-in) whose dockerd does not answer"
@@ -405,15 +425,14 @@ check_nonroot() {
 	check "as non-root: the totals count it as failed" \
 		grep -qE '^check: [0-9]+ passed, 1 failed$' <<<"$out"
 	check "as non-root: kernel and e2e not started" \
-		eval '! grep -qE "check-kernel|check-e2e" "$t/log"'
+		lacks "$(cat "$t/log")" check-kernel check-e2e check-host
 	if [ "$(id -u)" -eq 0 ]; then
 		echo "-- tests/check.sh as root"
 		run_stub_check "$t"
 		check "as root: exit 0, 0 failed" \
 			test "$rc" = 0 -a "$(grep -cE '^check: [0-9]+ passed, 0 failed$' <<<"$out")" = 1
 		check "as root: kernel, e2e and host suites run" \
-			eval 'grep -qx "make check-kernel" "$t/log" && grep -qx "make check-e2e" "$t/log" &&
-				grep -qx "tests/check-host.sh" "$t/log"'
+			has_lines "$(cat "$t/log")" "make check-kernel" "make check-e2e" "tests/check-host.sh"
 	fi
 	rm -rf "$t"
 }
