@@ -91,6 +91,23 @@ snapshot() { # DIR
 	for p in $PARTS; do
 		part "$p" >"$1/$p"
 	done
+	awk 'NR > 1 {print $1}' /proc/modules | sort >"$1/modules"
+}
+
+# Any dockerd loads kernel modules (br_netfilter, overlay, nat helpers) that stay loaded; with
+# br_netfilter come the net.bridge.* sysctls. Those are said, not failed: what must not change
+# are the values the host already had.
+note_modules() {
+	local new
+	new=$(comm -13 "$work/before/modules" "$work/after/modules" | tr '\n' ' ')
+	[ -z "$new" ] && return
+	echo "note  kernel modules the demo loaded (they stay loaded): $new"
+	grep -vE '^net\.bridge\.' "$work/after/sysctls" >"$work/after/sysctls.new"
+	grep -E '^net\.bridge\.' "$work/after/sysctls" | while read -r key _; do
+		grep -q "^$key " "$work/before/sysctls" && grep "^$key " "$work/after/sysctls"
+	done >>"$work/after/sysctls.new"
+	sort -o "$work/after/sysctls" "$work/after/sysctls.new"
+	sort -o "$work/before/sysctls" "$work/before/sysctls"
 }
 
 if [ "${WF_LAB_LOCKED:-}" != 1 ]; then
@@ -132,6 +149,7 @@ else
 fi
 
 snapshot "$work/after"
+note_modules
 for p in $PARTS; do
 	if diff -u "$work/before/$p" "$work/after/$p" >"$work/diff"; then
 		pass "$p unchanged ($(wc -l <"$work/before/$p") lines)"
