@@ -275,6 +275,16 @@ check_deps() {
 		test "$rc" = 1 -a "$(grep -c 'would remove docker-ce; nothing was changed\.$' <<<"$out")" = 1
 	check "install: docker-ce kept" is_installed docker-ce
 	check "install: docker.io not installed" not_installed docker.io
+
+	echo "-- a docker client alone (static, in /usr/local/bin), no engine"
+	in_root dpkg --purge docker-ce >/dev/null 2>&1
+	printf '#!/bin/sh\necho "Docker version 28.2.2, build e6534b4"\n' >"$droot/usr/local/bin/docker"
+	chmod 755 "$droot/usr/local/bin/docker"
+	install_deps --dry-run
+	check "dry run: a client is not taken for an engine" \
+		has "$out" "no dockerd: /usr/local/bin/docker alone is a client, not an engine"
+	check "dry run: exit 0, plans docker.io, removes nothing" \
+		test "$rc" = 0 -a "$(grep -c '^install-deps: with their dependencies, apt will install: .*\bdocker\.io\b' <<<"$out")" = 1
 	echo "setup: install-deps checks took $(($(now_ms) - started)) ms"
 }
 
