@@ -150,7 +150,7 @@ rc=$?
 ms=$((($(date +%s%N) - started) / 1000000))
 if [ "$rc" = 0 ]; then
 	# The demo's own verdicts, for the record.
-	grep -E '(ok|NOT OK) ' "$work/log" | sed -E 's/\x1b\[[0-9;]*m//g; s/^ */      | /'
+	sed -E 's/\x1b\[[0-9;]*m//g' "$work/log" | grep -E '^ *(ok|NOT OK) ' | sed 's/^ */      | /'
 	pass "$what: succeeded in $ms ms"
 else
 	tail -n 30 "$work/log" | sed 's/^/      | /'
