@@ -829,7 +829,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	if (cfg->gateway) {
 		struct wf_gateway_link_config lc = {.gateway = cfg->gateway,
 		                                    .port = cfg->gateway_port};
-		char ferr[256];
+		char ferr[1024];
 		char local[INET6_ADDRSTRLEN];
 
 		err = wf_keyfile_read(cfg->key_file, lc.key, ferr, sizeof(ferr));

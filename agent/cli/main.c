@@ -11,7 +11,7 @@ static const struct {
 } commands[] = {
     {"status", wf_cmd_status, "show forwards, egress and control channel state"},
     {"doctor", wf_cmd_doctor, "check the host settings wgfwd depends on"},
-    {"genkey", wf_cmd_genkey, "print a new control-channel key (base64)"},
+    {"genkey", wf_cmd_genkey, "make a new control-channel key (into FILE, mode 0600)"},
 };
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 
 /* Longer than any key line with generous whitespace; anything longer is not a key. */
 #define KEYFILE_READ_MAX 128
+/* A path quoted for the shell in a message; a longer one is cut (the message names it in full). */
+#define PATH_WORD_MAX 1024
 
 int wf_key_generate(uint8_t key[WF_KEY_LEN])
 {
@@ -45,8 +48,135 @@ out:
 	return ret;
 }
 
+void wf_shell_word(const char *path, char *out, size_t outlen)
+{
+	size_t n = 0;
+	const char *p;
+
+	if (!outlen)
+		return;
+	if (*path && strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	                          "_./:@%+=,-") == strlen(path)) {
+		snprintf(out, outlen, "%s", path);
+		return;
+	}
+	/* 'it'\''s': a quote ends the word, is escaped, and a new word begins. */
+#define PUT(c)                          \
+	do {                            \
+		if (n + 1 < outlen)     \
+			out[n++] = (c); \
+	} while (0)
+	PUT('\'');
+	for (p = path; *p; p++) {
+		if (*p == '\'') {
+			PUT('\'');
+			PUT('\\');
+			PUT('\'');
+		}
+		PUT(*p);
+	}
+	PUT('\'');
+#undef PUT
+	out[n] = '\0';
+}
+
+static void user_name(uid_t uid, char *out, size_t outlen)
+{
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+		snprintf(out, outlen, "%s", found->pw_name);
+	else
+		snprintf(out, outlen, "%u", (unsigned)uid);
+}
+
+/* open() said EACCES: name what stands in the way, and the command that clears it. */
+static void explain_no_access(const char *path, char *err, size_t errlen)
+{
+	char word[PATH_WORD_MAX], owner[64], self[64];
+	uid_t euid = geteuid();
+	struct stat st;
+
+	wf_shell_word(path, word, sizeof(word));
+	user_name(euid, self, sizeof(self));
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen,
+		         "key file %s: a directory on its path does not let user %s through "
+		         "(run as root, or put the key where %s can reach it)",
+		         path, self, self);
+	} else if (st.st_uid != euid) {
+		user_name(st.st_uid, owner, sizeof(owner));
+		snprintf(err, errlen,
+		         "key file %s belongs to %s and this program runs as %s: "
+		         "chown %s %s (or run as root)",
+		         path, owner, self, self, word);
+	} else {
+		snprintf(err, errlen, "key file %s: its owner %s may not read it: chmod 600 %s",
+		         path, self, word);
+	}
+}
+
+int wf_keyfile_write(const char *path, const uint8_t key[WF_KEY_LEN], char *err, size_t errlen)
+{
+	char line[WF_KEY_BASE64_LEN + 1];
+	size_t len, done = 0;
+	int fd, ret = 0;
+
+	/* O_EXCL: an existing file, or any symlink, is never written through. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -EEXIST)
+			snprintf(err, errlen,
+			         "%s already exists: not overwritten (a key in use would be lost; "
+			         "remove it first to make a new one)",
+			         path);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	/* The umask may have taken the owner's bits too; the daemons want exactly the owner's. */
+	if (fchmod(fd, 0600) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	wf_key_to_base64(key, line);
+	len = strlen(line);
+	line[len++] = '\n';
+	while (done < len) {
+		ssize_t n = write(fd, line + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	sodium_memzero(line, sizeof(line));
+	if (close(fd) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		unlink(path);
+		return ret;
+	}
+	return 0;
+fail:
+	sodium_memzero(line, sizeof(line));
+	snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+	close(fd);
+	unlink(path);
+	return ret;
+}
+
 int wf_keyfile_read(const char *path, uint8_t key[WF_KEY_LEN], char *err, size_t errlen)
 {
+	char word[PATH_WORD_MAX];
 	char text[KEYFILE_READ_MAX + 1];
 	size_t len = 0;
 	struct stat st;
@@ -55,7 +185,10 @@ int wf_keyfile_read(const char *path, uint8_t key[WF_KEY_LEN], char *err, size_t
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "key file %s: %s", path, strerror(-ret));
+		if (ret == -EACCES)
+			explain_no_access(path, err, errlen);
+		else
+			snprintf(err, errlen, "key file %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -70,10 +203,11 @@ int wf_keyfile_read(const char *path, uint8_t key[WF_KEY_LEN], char *err, size_t
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		ret = -EPERM;
+		wf_shell_word(path, word, sizeof(word));
 		snprintf(err, errlen,
-		         "key file %s has mode %04o: group and others must have no access to it "
-		         "(chmod 600 %s)",
-		         path, (unsigned)(st.st_mode & 07777), path);
+		         "key file %s has mode %04o: group and others must have no access to it: "
+		         "chmod 600 %s",
+		         path, (unsigned)(st.st_mode & 07777), word);
 		goto out;
 	}
 	for (;;) {

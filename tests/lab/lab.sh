@@ -41,7 +41,8 @@
 #                                               Only the tunnel subnets are routed into wg1
 #                                               (Table = off). Keys: /run/wf-lab/wg/{gw,srv}.{key,pub}
 #
-#   Docker in wf-srv (Debian's dockerd 20.10 and containerd 1.6, both private to the lab):
+#   Docker in wf-srv (the dockerd and containerd on PATH, e.g. Debian's 20.10 and 1.6, both
+#   private to the lab; see lab_docker_cli in topology.sh for the client):
 #     socket unix:///run/wf-lab/docker.sock, data /var/lib/wf-lab/{docker,containerd},
 #     exec root /run/wf-lab/docker, logs /run/wf-lab/logs/{dockerd,containerd}.log,
 #     container cgroups under /wf-lab; docker0 172.17.0.1/16 and fd00:d0c::1/64;
@@ -389,6 +390,10 @@ write_docker_config() {
 		[plugins."io.containerd.internal.v1.opt"]
 		  path = "$LAB_DATA/containerd/opt"
 	EOF
+	# dockerd 20.10 would otherwise make /etc/docker/key.json on the host ("deprecated-key-path";
+	# later versions ignore the key). It also makes /run/docker/plugins whatever its exec root:
+	# noted here when the host has no /run/docker, and removed again by `down` if still empty.
+	[ -e /run/docker ] || touch "$LAB_RUN/made-run-docker"
 	# IPv6 in Debian's dockerd 20.10: "ipv6" + "fixed-cidr-v6" give docker0 its IPv6 subnet;
 	# user-defined networks need `docker network create --ipv6 --subnet <v4> --subnet <v6>`.
 	# "ip6tables" (NAT and filter rules for IPv6, like those for IPv4) is still experimental
@@ -396,6 +401,7 @@ write_docker_config() {
 	cat >"$LAB_RUN/daemon.json" <<-EOF
 		{
 			"data-root": "$LAB_DATA/docker",
+			"deprecated-key-path": "$LAB_DATA/docker/key.json",
 			"exec-root": "$LAB_RUN/docker",
 			"pidfile": "$LAB_RUN/dockerd.pid",
 			"hosts": ["$LAB_DOCKER_HOST"],
@@ -655,6 +661,9 @@ teardown() {
 	rmdir "$WG_SOCK_DIR" 2>/dev/null
 	# containerd's shims keep their sockets in /run/containerd/s whatever the state directory.
 	rmdir /run/containerd/s /run/containerd 2>/dev/null
+	if [ -e "$LAB_RUN/made-run-docker" ]; then
+		rmdir /run/docker/plugins /run/docker 2>/dev/null
+	fi
 	rm -rf "$LAB_RUN"
 	return 0
 }

@@ -8,8 +8,23 @@ LAB_DATA=/var/lib/wf-lab        # docker and containerd data (kept; `down --purg
 LAB_LOCK=/run/wf-lab.lock       # serialises lab.sh up/down/reset and e2e runs
 LAB_DOCKER_SOCK=$LAB_RUN/docker.sock
 LAB_DOCKER_HOST=unix://$LAB_DOCKER_SOCK
-LAB_DOCKER_CLI=/usr/bin/docker  # Debian's client, same 20.10 API as the daemon
 LAB_IMAGE=wf-busybox:latest
+
+# The lab runs whichever dockerd, containerd and runc are first on PATH (Debian's docker.io,
+# docker-ce, a static tarball in /usr/local/bin), and the docker client that came with that
+# dockerd: the one beside it, or in the bin beside its sbin (Debian's /usr/bin/docker for
+# /usr/sbin/dockerd), else the first on PATH. LAB_DOCKER_CLI set beforehand wins.
+lab_docker_cli() {
+	local d c
+	if d=$(command -v dockerd 2>/dev/null); then
+		d=$(dirname "$(readlink -f "$d")")
+		for c in "$d/docker" "${d%/sbin}/bin/docker"; do
+			[ -x "$c" ] && echo "$c" && return 0
+		done
+	fi
+	command -v docker 2>/dev/null || echo docker
+}
+LAB_DOCKER_CLI=${LAB_DOCKER_CLI:-$(lab_docker_cli)}
 
 # Hosts: short name -> namespace.
 LAB_HOSTS="inet gw srv client mail"
