@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <json-c/json.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -833,10 +834,12 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 		char local[INET6_ADDRSTRLEN];
 
 		err = wf_keyfile_read(cfg->key_file, lc.key, ferr, sizeof(ferr));
-		if (err) {
+		if (err < 0) {
 			log_error("%s", ferr);
 			goto fail;
 		}
+		if (err == WF_KEYFILE_LEGACY)
+			log_warn("%s", ferr);
 		if (a->params.has_tunnel_ip4 && strchr(cfg->gateway, '.')) {
 			inet_ntop(AF_INET, &a->params.tunnel_ip4, local, sizeof(local));
 			lc.local = local;
@@ -845,7 +848,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 			lc.local = local;
 		}
 		err = wf_gateway_link_new(&a->link, base, &lc, &link_ops, a);
-		memset(lc.key, 0, sizeof(lc.key));
+		sodium_memzero(lc.key, sizeof(lc.key));
 		if (err) {
 			log_error("gateway %s: %s", cfg->gateway, strerror(-err));
 			goto fail;

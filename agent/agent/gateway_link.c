@@ -260,6 +260,7 @@ static void link_connect(evutil_socket_t fd, short what, void *arg)
 	err = wf_ctl_conn_connect(l->base, (struct sockaddr *)&remote, remote_len,
 	                          local_len ? (struct sockaddr *)&local : NULL, local_len, &cfg,
 	                          &conn_ops, l, &l->conn);
+	sodium_memzero(cfg.key, sizeof(cfg.key));
 	if (err) {
 		snprintf(l->last_error, sizeof(l->last_error), "connect: %s", strerror(-err));
 		log_debug("gateway %s: %s", l->gateway, l->last_error);
@@ -287,6 +288,8 @@ int wf_gateway_link_new(struct wf_gateway_link **out, struct event_base *base,
 		return -ENOMEM;
 	l->base = base;
 	l->cfg = *cfg;
+	/* Kept out of swap where the limits allow; nothing depends on it. */
+	sodium_mlock(l->cfg.key, sizeof(l->cfg.key));
 	WF_COPY(l->gateway, cfg->gateway);
 	if (cfg->local)
 		WF_COPY(l->local, cfg->local);
@@ -310,7 +313,7 @@ void wf_gateway_link_free(struct wf_gateway_link *l)
 	wf_ctl_conn_free(l->conn);
 	event_free(l->retry);
 	free_state(&l->state);
-	sodium_memzero(l->cfg.key, sizeof(l->cfg.key));
+	sodium_munlock(l->cfg.key, sizeof(l->cfg.key));
 	free(l);
 }
 

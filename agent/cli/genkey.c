@@ -50,7 +50,7 @@ static int private_stdout(void)
 int wf_cmd_genkey(int argc, char **argv)
 {
 	uint8_t key[WF_KEY_LEN];
-	char text[WF_KEY_BASE64_LEN], err[PATH_MAX + 256];
+	char text[WF_KEY_TEXT_LEN], err[PATH_MAX + 256];
 	const char *file = NULL;
 	int ret;
 
@@ -80,7 +80,7 @@ int wf_cmd_genkey(int argc, char **argv)
 		return 0;
 	}
 	private_stdout();
-	wf_key_to_base64(key, text);
+	wf_key_to_text(key, text);
 	sodium_memzero(key, sizeof(key));
 	printf("%s\n", text);
 	sodium_memzero(text, sizeof(text));

@@ -27,6 +27,19 @@ void wf_key_to_base64(const uint8_t key[WF_KEY_LEN], char out[WF_KEY_BASE64_LEN]
 	sodium_bin2base64(out, WF_KEY_BASE64_LEN, key, WF_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
 }
 
+void wf_key_to_text(const uint8_t key[WF_KEY_LEN], char out[WF_KEY_TEXT_LEN])
+{
+	memcpy(out, WF_KEY_PREFIX, sizeof(WF_KEY_PREFIX) - 1);
+	wf_key_to_base64(key, out + sizeof(WF_KEY_PREFIX) - 1);
+}
+
+int wf_key_from_text(const char *text, uint8_t key[WF_KEY_LEN])
+{
+	if (!strncmp(text, WF_KEY_PREFIX, sizeof(WF_KEY_PREFIX) - 1))
+		return wf_key_from_base64(text + sizeof(WF_KEY_PREFIX) - 1, key);
+	return wf_key_from_base64(text, key) ? -EINVAL : WF_KEYFILE_LEGACY;
+}
+
 int wf_key_from_base64(const char *text, uint8_t key[WF_KEY_LEN])
 {
 	uint8_t decoded[WF_KEY_LEN + 3];
@@ -119,7 +132,7 @@ static void explain_no_access(const char *path, char *err, size_t errlen)
 
 int wf_keyfile_write(const char *path, const uint8_t key[WF_KEY_LEN], char *err, size_t errlen)
 {
-	char line[WF_KEY_BASE64_LEN + 1];
+	char line[WF_KEY_TEXT_LEN + 1];
 	size_t len, done = 0;
 	int fd, ret = 0;
 
@@ -141,7 +154,7 @@ int wf_keyfile_write(const char *path, const uint8_t key[WF_KEY_LEN], char *err,
 		ret = -errno;
 		goto fail;
 	}
-	wf_key_to_base64(key, line);
+	wf_key_to_text(key, line);
 	len = strlen(line);
 	line[len++] = '\n';
 	while (done < len) {
@@ -201,6 +214,21 @@ int wf_keyfile_read(const char *path, uint8_t key[WF_KEY_LEN], char *err, size_t
 		snprintf(err, errlen, "key file %s: not a regular file", path);
 		goto out;
 	}
+	/* Whoever owns the file may change it, and so decide which key this program trusts. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		char owner[64], self[64];
+
+		ret = -EPERM;
+		wf_shell_word(path, word, sizeof(word));
+		user_name(st.st_uid, owner, sizeof(owner));
+		user_name(geteuid(), self, sizeof(self));
+		snprintf(
+		    err, errlen,
+		    "key file %s belongs to %s: it must belong to root or to %s, the user this "
+		    "program runs as: chown %s %s",
+		    path, owner, self, self, word);
+		goto out;
+	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		ret = -EPERM;
 		wf_shell_word(path, word, sizeof(word));
@@ -237,12 +265,19 @@ int wf_keyfile_read(const char *path, uint8_t key[WF_KEY_LEN], char *err, size_t
 		snprintf(err, errlen, "key file %s: empty", path);
 		goto out;
 	}
-	ret = wf_key_from_base64(text, key);
+	ret = wf_key_from_text(text, key);
 	if (ret < 0)
 		snprintf(err, errlen,
-		         "key file %s: not a key (want one line of 44 base64 characters encoding "
-		         "32 bytes, as `wgfwd genkey` prints)",
+		         "key file %s: not a key (want one line of \"" WF_KEY_PREFIX
+		         "\" and 44 base64 characters encoding 32 bytes, as `wgfwd genkey` prints)",
 		         path);
+	else if (ret == WF_KEYFILE_LEGACY)
+		snprintf(
+		    err, errlen,
+		    "key file %s holds a key without the \"" WF_KEY_PREFIX
+		    "\" prefix (as written before it existed, or a WireGuard key): it is used, but "
+		    "make a new one with `wgfwd genkey` and put it on both hosts",
+		    path);
 out:
 	sodium_memzero(text, sizeof(text));
 	close(fd);

@@ -848,9 +848,23 @@ static int read_keys(struct wf_gw_daemon *d)
 	for (size_t p = 0; p < d->cfg->n_peers; p++) {
 		int ret = wf_keyfile_read(d->cfg->peers[p].keyfile, d->keys[p], err, sizeof(err));
 
-		if (ret) {
+		if (ret < 0) {
 			log_error("peer %s: %s", peer_name(d, p), err);
 			return ret;
+		}
+		if (ret == WF_KEYFILE_LEGACY)
+			log_warn("peer %s: %s", peer_name(d, p), err);
+		/* One secret, one peer: a peer holding another's key could speak as it wherever
+		 * the source address is not checked, and a stolen key would open both. */
+		for (size_t q = 0; q < p; q++) {
+			if (!sodium_memcmp(d->keys[q], d->keys[p], sizeof(d->keys[p]))) {
+				log_error(
+				    "peers %s and %s have the same key (%s, %s): give each peer a "
+				    "key of its own (wgfwd genkey FILE)",
+				    peer_name(d, q), peer_name(d, p), d->cfg->peers[q].keyfile,
+				    d->cfg->peers[p].keyfile);
+				return -EINVAL;
+			}
 		}
 	}
 	return 0;

@@ -87,11 +87,11 @@ static bool ruleset_contains(const char *what)
 
 static void write_key(const char *path, uint8_t key[WF_KEY_LEN])
 {
-	char text[WF_KEY_BASE64_LEN];
+	char text[WF_KEY_TEXT_LEN];
 	FILE *f;
 
 	assert_int_equal(wf_key_generate(key), 0);
-	wf_key_to_base64(key, text);
+	wf_key_to_text(key, text);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fprintf(f, "%s\n", text);
@@ -623,6 +623,46 @@ static void the_largest_state_is_applied_and_acked(void **state)
 	free(f);
 }
 
+/* A second gateway, started beside the one in service with both peers on one key file: it
+ * refuses to start, says why, and the one in service is not disturbed. */
+static void two_peers_with_one_key_are_refused(void **state)
+{
+	char peer_a[256], peer_b[256], state_dir[128], sock[128], log[128], cmd[160], *text;
+	pid_t pid;
+	int status, fd;
+
+	snprintf(peer_a, sizeof(peer_a), PEER_A "=%s", key_a_path);
+	snprintf(peer_b, sizeof(peer_b), PEER_B "=%s", key_a_path);
+	snprintf(state_dir, sizeof(state_dir), "%s/state-dup", dir);
+	snprintf(sock, sizeof(sock), "%s/gateway-dup.sock", dir);
+	snprintf(log, sizeof(log), "%s/gateway-dup.log", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, STDERR_FILENO);
+		execl(gateway_bin, gateway_bin, "--foreground", "--interface", TUN,
+		      "--public-interface", PUB, "--peer", peer_a, "--peer", peer_b, "--state-dir",
+		      state_dir, "--status-socket", sock, NULL);
+		_exit(127);
+	}
+	for (int i = 0; waitpid(pid, &status, WNOHANG) != pid; i++) {
+		if (i == WAIT_LIMIT * 50) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fail_msg("a gateway with two peers on one key kept running");
+		}
+		usleep(20000);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 0);
+	snprintf(cmd, sizeof(cmd), "cat %s", log);
+	text = output_of(cmd);
+	assert_non_null(strstr(text, "have the same key"));
+	free(text);
+	assert_true(ruleset_contains("table inet " WF_GW_TABLE));
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -691,6 +731,7 @@ int main(void)
 	    cmocka_unit_test(restart_restores_forwards_before_any_agent_connects),
 	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),
 	    cmocka_unit_test(the_largest_state_is_applied_and_acked),
+	    cmocka_unit_test(two_peers_with_one_key_are_refused),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

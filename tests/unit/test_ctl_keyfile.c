@@ -88,10 +88,12 @@ static void text_that_is_not_a_key_is_refused(void **state)
 static void private_key_file_is_read(void **state)
 {
 	uint8_t key[WF_KEY_LEN], back[WF_KEY_LEN];
-	char text[WF_KEY_BASE64_LEN + 2], err[256] = "";
+	char text[WF_KEY_TEXT_LEN + 2], err[256] = "";
 
 	assert_int_equal(wf_key_generate(key), 0);
-	wf_key_to_base64(key, text);
+	wf_key_to_text(key, text);
+	assert_int_equal(strncmp(text, "wgfwd1:", 7), 0);
+	assert_int_equal(strlen(text), 7 + 44);
 	strcat(text, "\n");
 	write_file(text, 0600);
 	assert_int_equal(wf_keyfile_read(path, back, err, sizeof(err)), 0);
@@ -99,6 +101,46 @@ static void private_key_file_is_read(void **state)
 
 	write_file(text, 0400);
 	assert_int_equal(wf_keyfile_read(path, back, err, sizeof(err)), 0);
+}
+
+static void key_without_the_prefix_is_read_with_a_warning(void **state)
+{
+	uint8_t key[WF_KEY_LEN], back[WF_KEY_LEN];
+	char text[WF_KEY_BASE64_LEN + 2], err[512] = "";
+
+	/* A key file from before the prefix, or a WireGuard key: the same 44 characters. */
+	assert_int_equal(wf_key_generate(key), 0);
+	wf_key_to_base64(key, text);
+	strcat(text, "\n");
+	write_file(text, 0600);
+	assert_int_equal(wf_keyfile_read(path, back, err, sizeof(err)), WF_KEYFILE_LEGACY);
+	assert_memory_equal(key, back, WF_KEY_LEN);
+	assert_non_null(strstr(err, "without the \"wgfwd1:\" prefix"));
+	assert_non_null(strstr(err, "wgfwd genkey"));
+	assert_null(strstr(err, text));
+	/* A prefix of another version is no key at all. */
+	write_file("wgfwd2:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", 0600);
+	assert_int_equal(wf_keyfile_read(path, back, err, sizeof(err)), -EINVAL);
+	assert_int_equal(wf_key_from_text("wgfwd1:", back), -EINVAL);
+}
+
+static void key_file_owned_by_another_user_is_refused(void **state)
+{
+	uint8_t key[WF_KEY_LEN];
+	char text[WF_KEY_TEXT_LEN], err[512] = "";
+
+	/* Root may read anyone's file; the owner check is what stops it trusting one. */
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(wf_key_generate(key), 0);
+	wf_key_to_text(key, text);
+	write_file(text, 0600);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_int_equal(wf_keyfile_read(path, key, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "belongs to"));
+	assert_non_null(strstr(err, "chown root"));
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(wf_keyfile_read(path, key, err, sizeof(err)), 0);
 }
 
 static void key_file_others_may_read_is_refused_by_name_and_mode(void **state)
@@ -222,7 +264,7 @@ static void new_key_file_is_private_whatever_the_umask(void **state)
 		umask(old);
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal(st.st_mode & 07777, 0600);
-		assert_int_equal(st.st_size, WF_KEY_BASE64_LEN);
+		assert_int_equal(st.st_size, WF_KEY_TEXT_LEN); /* the text and a newline */
 		assert_int_equal(wf_keyfile_read(path, back, err, sizeof(err)), 0);
 		assert_memory_equal(key, back, WF_KEY_LEN);
 	}
@@ -323,6 +365,8 @@ int main(void)
 	    cmocka_unit_test(generated_key_survives_base64),
 	    cmocka_unit_test(text_that_is_not_a_key_is_refused),
 	    cmocka_unit_test(private_key_file_is_read),
+	    cmocka_unit_test(key_without_the_prefix_is_read_with_a_warning),
+	    cmocka_unit_test(key_file_owned_by_another_user_is_refused),
 	    cmocka_unit_test(key_file_others_may_read_is_refused_by_name_and_mode),
 	    cmocka_unit_test(refused_mode_says_the_chmod_to_run),
 	    cmocka_unit_test(shell_words_are_quoted_only_when_needed),
