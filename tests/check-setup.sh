@@ -310,8 +310,8 @@ genkey_run() {
 	fi
 }
 
-is_key_file() { # FILE: one line of 44 base64 characters
-	[ "$(wc -l <"$1")" = 1 ] && grep -qxE '[A-Za-z0-9+/]{43}=' "$1"
+is_key_file() { # FILE: one line, "wgfwd1:" and 44 base64 characters
+	[ "$(wc -l <"$1")" = 1 ] && grep -qxE 'wgfwd1:[A-Za-z0-9+/]{43}=' "$1"
 }
 
 check_keys() {
@@ -359,7 +359,7 @@ check_keys() {
 		"$errout" = "wgfwd genkey: $GENKEY_OUT has mode 0644 and the daemons will refuse it: chmod 600 $GENKEY_OUT (or use \`wgfwd genkey FILE')"
 	unset GENKEY_OUT
 	genkey_run 022
-	check "genkey to a pipe: the key on stdout" grep -qxE '[A-Za-z0-9+/]{43}=' <<<"$out"
+	check "genkey to a pipe: the key on stdout" grep -qxE 'wgfwd1:[A-Za-z0-9+/]{43}=' <<<"$out"
 
 	echo "-- usage"
 	genkey_run 022 a b
@@ -433,14 +433,14 @@ check_nonroot() {
 	check "as non-root: a line says root is needed for the kernel and end-to-end suites" \
 		grep -q '^check: the kernel, end-to-end and host suites need root' <<<"$out"
 	check "as non-root: the totals count it as failed" \
-		grep -qE '^check: [0-9]+ passed, 1 failed$' <<<"$out"
+		grep -qE '^check: [0-9]+ passed, 1 failed, 0 skipped$' <<<"$out"
 	check "as non-root: kernel and e2e not started" \
 		lacks "$(cat "$t/log")" check-kernel check-e2e check-host
 	if [ "$(id -u)" -eq 0 ]; then
 		echo "-- tests/check.sh as root"
 		run_stub_check "$t"
 		check "as root: exit 0, 0 failed" \
-			test "$rc" = 0 -a "$(grep -cE '^check: [0-9]+ passed, 0 failed$' <<<"$out")" = 1
+			test "$rc" = 0 -a "$(grep -cE '^check: [0-9]+ passed, 0 failed, 0 skipped$' <<<"$out")" = 1
 		check "as root: kernel, e2e and host suites run" \
 			has_lines "$(cat "$t/log")" "make check-kernel" "make check-e2e" "tests/check-host.sh"
 	fi
