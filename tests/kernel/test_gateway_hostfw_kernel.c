@@ -339,5 +339,5 @@ int main(void)
 		fprintf(stderr, "unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
 		return 1;
 	}
-	return cmocka_run_group_tests_name("gateway_hostfw", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("gateway_hostfw_kernel", tests, NULL, NULL);
 }
