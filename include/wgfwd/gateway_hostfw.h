@@ -58,6 +58,7 @@ void wf_gw_hostfw_render(const struct wf_gw_params *p, bool enabled, struct wf_g
 struct wf_gw_hostfw_result {
 	size_t inserted, deleted; /* by this batch */
 	size_t chains;            /* iptables filter chains found (of 4) */
+	size_t wanted;            /* wanted rules whose chain exists */
 	size_t in_place;          /* wanted rules in those chains (after the batch, once settled) */
 };
 
@@ -79,6 +80,9 @@ int wf_gw_hostfw_batch(struct wf_nft *nft, struct wf_nft_batch *b, const struct 
 void wf_gw_hostfw_settle(struct wf_gw_hostfw_cache *cache, const struct wf_gw_hostfw *hf,
                          const struct wf_nft_batch *b, int err,
                          const struct wf_gw_hostfw_result *res);
+/* Reads each existing chain; with a batch, adds what wf_gw_hostfw_batch would (no cache). */
+int wf_gw_hostfw_walk(struct wf_nft *nft, struct wf_nft_batch *b, const struct wf_gw_hostfw *hf,
+                      struct wf_gw_hostfw_result *res);
 /* Reads only: how many chains exist and how many wanted rules are in them. */
 int wf_gw_hostfw_check(struct wf_nft *nft, const struct wf_gw_hostfw *hf,
                        struct wf_gw_hostfw_result *res);
