@@ -38,7 +38,8 @@ static struct wf_fw_finding *add(struct out *o, enum wf_fw_level level, const ch
 	return n;
 }
 
-static void fix(struct wf_fw_finding *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fix(struct wf_fw_finding *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void fix(struct wf_fw_finding *n, const char *fmt, ...)
 {
 	size_t len = strlen(n->fix);
@@ -105,15 +106,17 @@ static void nft_commands(struct wf_fw_finding *n, const struct wf_fw_facts *f, c
 	if (forward) {
 		fix(n, "nft insert rule %s %s %s oifname \"%s\" ct status dnat accept\n", family,
 		    table, chain, t);
-		fix(n, "nft insert rule %s %s %s iifname \"%s\" ct state established,related accept\n",
+		fix(n,
+		    "nft insert rule %s %s %s iifname \"%s\" ct state established,related accept\n",
 		    family, table, chain, t);
-		fix(n, "nft insert rule %s %s %s oifname \"%s\" ct state established,related accept\n",
+		fix(n,
+		    "nft insert rule %s %s %s oifname \"%s\" ct state established,related accept\n",
 		    family, table, chain, t);
 		fix(n, "nft insert rule %s %s %s iifname \"%s\" oifname \"%s\" accept\n", family,
 		    table, chain, t, f->public_if);
 	} else {
-		fix(n, "nft insert rule %s %s %s iifname \"%s\" tcp dport %u accept\n", family, table,
-		    chain, t, f->control_port);
+		fix(n, "nft insert rule %s %s %s iifname \"%s\" tcp dport %u accept\n", family,
+		    table, chain, t, f->control_port);
 	}
 	fix(n, "(and the same in the file that defines table %s %s, so it survives a reboot)",
 	    family, table);
@@ -152,14 +155,14 @@ static void scan_nft(struct out *o, const struct wf_fw_facts *f, json_object *ar
 			size_t len = strlen(s->iptables_drops);
 
 			s->iptables_drop = true;
-			snprintf(s->iptables_drops + len, sizeof(s->iptables_drops) - len, "%s%s %s",
-			         len ? ", " : "", family, name);
+			snprintf(s->iptables_drops + len, sizeof(s->iptables_drops) - len,
+			         "%s%s %s", len ? ", " : "", family, name);
 			continue;
 		}
 		if (tunnel_accepts(arr, family, table, name, f->tunnel) >= (forward ? 4u : 1u)) {
 			add(o, WF_FW_OK,
-			    "table %s %s, chain %s (%s hook, policy drop) accepts traffic on %s", family,
-			    table, name, hook, f->tunnel);
+			    "table %s %s, chain %s (%s hook, policy drop) accepts traffic on %s",
+			    family, table, name, hook, f->tunnel);
 			continue;
 		}
 		nft_commands(add(o, WF_FW_WARN,
@@ -263,20 +266,20 @@ static void report_legacy(struct out *o, const struct wf_fw_facts *f)
 	if (!loaded && !rules)
 		return;
 	if (!rules) {
-		add(o, WF_FW_OK, "iptables-legacy tables are loaded but hold no rule or drop policy");
+		add(o, WF_FW_OK,
+		    "iptables-legacy tables are loaded but hold no rule or drop policy");
 		return;
 	}
 	n = add(o, WF_FW_FAIL,
 	        "iptables-legacy holds rules: unsupported. wgfwd writes nftables and cannot pass "
 	        "the legacy tables' drops, which apply to its flows all the same");
-	fix(n,
-	    "move the firewall to iptables-nft:\n"
-	    "update-alternatives --set iptables /usr/sbin/iptables-nft\n"
-	    "update-alternatives --set ip6tables /usr/sbin/ip6tables-nft\n"
-	    "then reload the firewall (ufw reload, or your rules script), empty the legacy "
-	    "tables (iptables-legacy -F; iptables-legacy -X; iptables-legacy -P INPUT ACCEPT; "
-	    "iptables-legacy -P FORWARD ACCEPT, and the same with ip6tables-legacy) and restart "
-	    "wgfwd-gateway;\nor accept wgfwd's flows in the legacy chains yourself:\n");
+	fix(n, "move the firewall to iptables-nft:\n"
+	       "update-alternatives --set iptables /usr/sbin/iptables-nft\n"
+	       "update-alternatives --set ip6tables /usr/sbin/ip6tables-nft\n"
+	       "then reload the firewall (ufw reload, or your rules script), empty the legacy "
+	       "tables (iptables-legacy -F; iptables-legacy -X; iptables-legacy -P INPUT ACCEPT; "
+	       "iptables-legacy -P FORWARD ACCEPT, and the same with ip6tables-legacy) and restart "
+	       "wgfwd-gateway;\nor accept wgfwd's flows in the legacy chains yourself:\n");
 	iptables_commands(n, f, "iptables-legacy");
 }
 

@@ -659,8 +659,8 @@ static void reconcile(struct wf_gw_daemon *d, const char *trigger)
 		d->drift_repairs++;
 	}
 	if (!err && (res.hostfw.inserted || res.hostfw.deleted)) {
-		log_warn("the host firewall's iptables chains had lost or doubled wgfwd's accept "
-		         "rules (%s): %zu put back, %zu duplicates removed",
+		log_warn("host firewall (%s): %zu accept rule(s) for wgfwd's flows put back in the "
+		         "iptables chains, %zu duplicate(s) removed",
 		         trigger, res.hostfw.inserted, res.hostfw.deleted);
 		d->drift_repairs++;
 	}

@@ -183,12 +183,16 @@ check_eq "a restarted agent makes a new control connection through ufw" true \
 check "ufw reload" gw_ufw reload
 forwards_work "right after ufw reload" 2
 # With MANAGE_BUILTINS=yes ufw flushes the built-in chains too: the gateway puts its rules back.
+repairs() {
+	grep -c "put back" "$LAB_RUN/bg/gateway.log"
+}
+repairs_before=$(repairs)
 ufw_setting MANAGE_BUILTINS yes
 check "ufw reload, flushing the built-in chains" gw_ufw reload
 check_match "ufw flushed and refilled FORWARD" '-A FORWARD -j ufw-before-logging-forward' \
 	on gw iptables -S FORWARD
 forwards_work "within 2 s of a flush of the built-in chains" 2
-check "the gateway logged the repair" grep -q "put back" "$LAB_RUN/bg/gateway.log"
+check "the gateway logged the repair" wait_until 2 test "$(repairs)" -gt "$repairs_before"
 check_eq "the rules are there once each after the repair" 10 our_rules
 ufw_setting MANAGE_BUILTINS no
 check_eq "the agent's control connection lived through it" true agent_jq .gateway.connected

@@ -14,17 +14,17 @@
 #include <cmocka.h>
 
 #define TABLE(fam, name) "{\"table\":{\"family\":\"" fam "\",\"name\":\"" name "\",\"handle\":1}},"
-#define CHAIN(fam, table, name, hook, policy)                                                      \
-	"{\"chain\":{\"family\":\"" fam "\",\"table\":\"" table "\",\"name\":\"" name                 \
-	"\",\"handle\":1,\"type\":\"filter\",\"hook\":\"" hook "\",\"prio\":0,\"policy\":\"" policy  \
-	"\"}},"
-#define USER_CHAIN(fam, table, name)                                                               \
-	"{\"chain\":{\"family\":\"" fam "\",\"table\":\"" table "\",\"name\":\"" name                 \
+#define CHAIN(fam, table, name, hook, policy)                                         \
+	"{\"chain\":{\"family\":\"" fam "\",\"table\":\"" table "\",\"name\":\"" name \
+	"\",\"handle\":1,\"type\":\"filter\",\"hook\":\"" hook                        \
+	"\",\"prio\":0,\"policy\":\"" policy "\"}},"
+#define USER_CHAIN(fam, table, name)                                                  \
+	"{\"chain\":{\"family\":\"" fam "\",\"table\":\"" table "\",\"name\":\"" name \
 	"\",\"handle\":2}},"
 /* iifname "wg0" tcp dport 51821 accept, as nft -j prints it */
-#define RULE_WG0(fam, table, chain)                                                                \
-	"{\"rule\":{\"family\":\"" fam "\",\"table\":\"" table "\",\"chain\":\"" chain               \
-	"\",\"handle\":3,\"expr\":[{\"match\":{\"op\":\"==\",\"left\":{\"meta\":{\"key\":"            \
+#define RULE_WG0(fam, table, chain)                                                        \
+	"{\"rule\":{\"family\":\"" fam "\",\"table\":\"" table "\",\"chain\":\"" chain     \
+	"\",\"handle\":3,\"expr\":[{\"match\":{\"op\":\"==\",\"left\":{\"meta\":{\"key\":" \
 	"\"iifname\"}},\"right\":\"wg0\"}},{\"accept\":null}]}},"
 #define RULESET(...) "{\"nftables\":[{\"metainfo\":{\"json_schema_version\":1}}," __VA_ARGS__ "{}]}"
 
@@ -63,12 +63,12 @@ static void assert_fix_has(const struct wf_fw_finding *n, const char *line)
 		fail_msg("no line `%s' in:\n%s", line, n->fix);
 }
 
-static const char *const UFW = RULESET(
-    TABLE("ip", "filter") CHAIN("ip", "filter", "INPUT", "input", "drop")
-        CHAIN("ip", "filter", "FORWARD", "forward", "drop")
-            USER_CHAIN("ip", "filter", "ufw-before-forward") TABLE("ip6", "filter")
-                CHAIN("ip6", "filter", "FORWARD", "forward", "drop")
-                    USER_CHAIN("ip6", "filter", "ufw6-before-forward"));
+static const char *const UFW =
+    RULESET(TABLE("ip", "filter") CHAIN("ip", "filter", "INPUT", "input", "drop")
+                CHAIN("ip", "filter", "FORWARD", "forward", "drop")
+                    USER_CHAIN("ip", "filter", "ufw-before-forward") TABLE("ip6", "filter")
+                        CHAIN("ip6", "filter", "FORWARD", "forward", "drop")
+                            USER_CHAIN("ip6", "filter", "ufw6-before-forward"));
 
 static void ufw_with_the_rules_in_place_is_handled(void **state)
 {
@@ -96,8 +96,10 @@ static void ufw_without_the_rules_says_how(void **state)
 	assert_int_equal(out.n, 1);
 	assert_int_equal(out.v[0].level, WF_FW_WARN);
 	assert_non_null(strstr(out.v[0].what, "not in place (3 of 10)"));
-	assert_fix_has(&out.v[0], "iptables -I FORWARD -o wg0 -m conntrack --ctstate DNAT -j ACCEPT");
-	assert_fix_has(&out.v[0], "ip6tables -I INPUT -i wg0 -p tcp -m tcp --dport 51821 -j ACCEPT");
+	assert_fix_has(&out.v[0],
+	               "iptables -I FORWARD -o wg0 -m conntrack --ctstate DNAT -j ACCEPT");
+	assert_fix_has(&out.v[0],
+	               "ip6tables -I INPUT -i wg0 -p tcp -m tcp --dport 51821 -j ACCEPT");
 	assert_fix_has(&out.v[0], "ufw route allow in on eth0 out on wg0");
 	assert_fix_has(&out.v[0], "ufw route allow in on wg0 out on eth0");
 	assert_fix_has(&out.v[0], "ufw allow in on wg0 to any port 51821 proto tcp");
@@ -119,8 +121,8 @@ static void ufw_enabled_in_its_config_counts(void **state)
 
 static void plain_iptables_drop_policy_is_handled(void **state)
 {
-	struct wf_fw_facts f = facts(RULESET(TABLE("ip", "filter")
-	                                         CHAIN("ip", "filter", "FORWARD", "forward", "drop")));
+	struct wf_fw_facts f = facts(
+	    RULESET(TABLE("ip", "filter") CHAIN("ip", "filter", "FORWARD", "forward", "drop")));
 	struct wf_fw_findings out;
 
 	f.rules_known = true;
@@ -128,9 +130,10 @@ static void plain_iptables_drop_policy_is_handled(void **state)
 	out = run(&f, 0);
 	assert_int_equal(out.n, 1);
 	assert_int_equal(out.v[0].level, WF_FW_OK);
-	assert_string_equal(out.v[0].what,
-	                    "iptables has policy DROP: wgfwd-gateway accepts its flows at the top of "
-	                    "iptables FORWARD and INPUT (4 rules in place); policy DROP in ip FORWARD");
+	assert_string_equal(
+	    out.v[0].what,
+	    "iptables has policy DROP: wgfwd-gateway accepts its flows at the top of "
+	    "iptables FORWARD and INPUT (4 rules in place); policy DROP in ip FORWARD");
 	wf_fw_findings_free(&out);
 }
 
@@ -145,8 +148,10 @@ static void firewalld_gets_firewall_cmd_commands(void **state)
 	assert_non_null(strstr(out.v[0].what, "firewalld is running"));
 	assert_fix_has(&out.v[0], "firewall-cmd --permanent --zone=wgfwd --add-interface=wg0");
 	assert_fix_has(&out.v[0], "firewall-cmd --permanent --zone=wgfwd --add-port=51821/tcp");
-	assert_fix_has(&out.v[0], "firewall-cmd --permanent --policy=wgfwd-in --add-ingress-zone=public");
-	assert_fix_has(&out.v[0], "firewall-cmd --permanent --policy=wgfwd-out --set-target=ACCEPT");
+	assert_fix_has(&out.v[0],
+	               "firewall-cmd --permanent --policy=wgfwd-in --add-ingress-zone=public");
+	assert_fix_has(&out.v[0],
+	               "firewall-cmd --permanent --policy=wgfwd-out --set-target=ACCEPT");
 	assert_fix_has(&out.v[0], "firewall-cmd --reload");
 	wf_fw_findings_free(&out);
 
@@ -161,11 +166,11 @@ static void firewalld_gets_firewall_cmd_commands(void **state)
 
 static void foreign_drop_chains_get_nft_commands(void **state)
 {
-	struct wf_fw_facts f = facts(RULESET(
-	    TABLE("inet", "host") CHAIN("inet", "host", "fw", "forward", "drop")
-	        CHAIN("inet", "host", "in", "input", "drop") CHAIN("inet", "host", "out", "output",
-	                                                          "drop")
-	            CHAIN("inet", "host", "open", "forward", "accept")));
+	struct wf_fw_facts f =
+	    facts(RULESET(TABLE("inet", "host") CHAIN("inet", "host", "fw", "forward", "drop")
+	                      CHAIN("inet", "host", "in", "input", "drop")
+	                          CHAIN("inet", "host", "out", "output", "drop")
+	                              CHAIN("inet", "host", "open", "forward", "accept")));
 	struct wf_fw_findings out = run(&f, 0);
 
 	assert_int_equal(out.n, 2);
@@ -173,24 +178,26 @@ static void foreign_drop_chains_get_nft_commands(void **state)
 	assert_string_equal(out.v[0].what, "table inet host, chain fw (forward hook, policy drop) "
 	                                   "drops wgfwd's forwarded flows: wgfwd does not edit "
 	                                   "another owner's table");
-	assert_fix_has(&out.v[0], "nft insert rule inet host fw oifname \"wg0\" ct status dnat accept");
+	assert_fix_has(&out.v[0],
+	               "nft insert rule inet host fw oifname \"wg0\" ct status dnat accept");
 	assert_fix_has(&out.v[0], "nft insert rule inet host fw iifname \"wg0\" ct state "
 	                          "established,related accept");
 	assert_fix_has(&out.v[0], "nft insert rule inet host fw oifname \"wg0\" ct state "
 	                          "established,related accept");
-	assert_fix_has(&out.v[0], "nft insert rule inet host fw iifname \"wg0\" oifname \"eth0\" accept");
+	assert_fix_has(&out.v[0],
+	               "nft insert rule inet host fw iifname \"wg0\" oifname \"eth0\" accept");
 	assert_non_null(strstr(out.v[1].what, "chain in (input hook, policy drop) drops wgfwd's "
 	                                      "control connections"));
-	assert_fix_has(&out.v[1], "nft insert rule inet host in iifname \"wg0\" tcp dport 51821 accept");
+	assert_fix_has(&out.v[1],
+	               "nft insert rule inet host in iifname \"wg0\" tcp dport 51821 accept");
 	assert_null(strstr(out.v[1].fix, "ct status"));
 	wf_fw_findings_free(&out);
 }
 
 static void a_chain_that_accepts_the_tunnel_is_fine(void **state)
 {
-	struct wf_fw_facts f = facts(RULESET(TABLE("ip", "host")
-	                                         CHAIN("ip", "host", "in", "input", "drop")
-	                                             RULE_WG0("ip", "host", "in")));
+	struct wf_fw_facts f = facts(RULESET(TABLE("ip", "host") CHAIN(
+	    "ip", "host", "in", "input", "drop") RULE_WG0("ip", "host", "in")));
 	struct wf_fw_findings out = run(&f, 0);
 
 	assert_int_equal(out.n, 1);
@@ -246,8 +253,8 @@ static void iptables_legacy_with_rules_is_unsupported(void **state)
 
 static void a_bare_host_has_no_findings(void **state)
 {
-	struct wf_fw_facts f = facts(RULESET(TABLE("ip", "filter") CHAIN(
-	    "ip", "filter", "FORWARD", "forward", "accept")));
+	struct wf_fw_facts f = facts(
+	    RULESET(TABLE("ip", "filter") CHAIN("ip", "filter", "FORWARD", "forward", "accept")));
 	struct wf_fw_findings out = run(&f, 0);
 
 	assert_int_equal(out.n, 0);
@@ -256,7 +263,8 @@ static void a_bare_host_has_no_findings(void **state)
 
 static void garbage_is_refused_and_other_facts_still_count(void **state)
 {
-	const char *bad[] = {"", "nope", "{\"nftables\":{}}", "[1,2]", "{\"nftables\":[1,\"x\",{}]}"};
+	const char *bad[] = {"", "nope", "{\"nftables\":{}}", "[1,2]",
+	                     "{\"nftables\":[1,\"x\",{}]}"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct wf_fw_facts f = facts(bad[i]);
