@@ -186,13 +186,16 @@ forwards_work "right after ufw reload" 2
 repairs() {
 	grep -c "put back" "$LAB_RUN/bg/gateway.log"
 }
+repaired_again() {
+	[ "$(repairs)" -gt "$repairs_before" ]
+}
 repairs_before=$(repairs)
 ufw_setting MANAGE_BUILTINS yes
 check "ufw reload, flushing the built-in chains" gw_ufw reload
 check_match "ufw flushed and refilled FORWARD" '-A FORWARD -j ufw-before-logging-forward' \
 	on gw iptables -S FORWARD
 forwards_work "within 2 s of a flush of the built-in chains" 2
-check "the gateway logged the repair" wait_until 2 test "$(repairs)" -gt "$repairs_before"
+check "the gateway logged the repair" wait_until 2 repaired_again
 check_eq "the rules are there once each after the repair" 10 our_rules
 ufw_setting MANAGE_BUILTINS no
 check_eq "the agent's control connection lived through it" true agent_jq .gateway.connected
