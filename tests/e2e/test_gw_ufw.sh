@@ -229,7 +229,10 @@ check_fails "iptables -P FORWARD DROP: without the rules a new forwarded connect
 	lab_tcp_connect client "$LAB_GW_PUB4" 80
 gateway_stop
 gateway_start
+check "with the rules back, the forward works again" lab_tcp_connect client "$LAB_GW_PUB4" 80
 
+# A running gateway would put its rules straight back: stop it first.
+gateway_stop
 on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup >/dev/null 2>&1
 check_eq "--cleanup removes the gateway's rules from the iptables chains" 0 our_rules
 
