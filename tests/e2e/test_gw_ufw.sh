@@ -229,7 +229,8 @@ check_fails "iptables -P FORWARD DROP: without the rules a new forwarded connect
 	lab_tcp_connect client "$LAB_GW_PUB4" 80
 gateway_stop
 gateway_start
-check "with the rules back, the forward works again" lab_tcp_connect client "$LAB_GW_PUB4" 80
+check "with the rules back, the forward works again" \
+	wait_until 3 lab_tcp_connect client "$LAB_GW_PUB4" 80
 
 # A running gateway would put its rules straight back: stop it first.
 gateway_stop
