@@ -87,6 +87,11 @@ rules_in_place() {
 		gw_has ip6tables "$control_rule"
 }
 
+gw_doctor() {
+	on gw "$WGFWD_BIN/wgfwd" doctor --gateway --interface "$LAB_GW_WG_IF" \
+		--public-interface "$LAB_GW_PUB_IF"
+}
+
 peer_gone() {
 	gateway_status --json | jq -e '[.peers[].connected] | any | not' >/dev/null
 }
@@ -128,6 +133,9 @@ check_eq "iptables and ip6tables read every chain without a warning" "" iptables
 check_eq "each rule is there once" 10 our_rules
 check_eq "the gateway's status says so" "true 4 10" \
 	wait_until 3 output_is "true 4 10" gw_hostfw_status
+check "wgfwd doctor --gateway finds no failure under ufw" gw_doctor
+check_match "wgfwd doctor --gateway says ufw is handled, with the rules in place" \
+	'^\[ok  \] ufw is active: wgfwd-gateway accepts its flows .*\(10 rules in place\)' gw_doctor
 
 # The agent starts after ufw: its control connection is new.
 AGENT_ARGS=(--gateway "$LAB_GW_WG4" --key "$WGFWD_KEY")
@@ -204,6 +212,10 @@ check_eq "the agent's control connection lived through it" true agent_jq .gatewa
 gateway_stop
 gateway_start --no-host-firewall
 check_eq "--no-host-firewall removes the gateway's rules" 0 our_rules
+check_match "wgfwd doctor --gateway warns that the rules are missing, with the commands" \
+	'^\[WARN\] ufw is active and .* not in place \(0 of 10\)' gw_doctor
+check_match "... and the ufw commands that would do the same" \
+	"ufw route allow in on $LAB_GW_PUB_IF out on $LAB_GW_WG_IF" gw_doctor
 check "the gateway still holds the forward (restored from its state)" \
 	on gw nft get element inet wgfwd_gateway fwd4 '{ tcp . 80 }'
 check_fails "without the rules, ufw drops a new forwarded connection" \
