@@ -5,7 +5,8 @@
 # connections through, with nothing edited in ufw; `ufw reload` does not break them, and a
 # flush of the chains is repaired. Without those rules (--no-host-firewall) ufw drops the
 # forwards and the control channel. The same holds for a hand-written `iptables -P FORWARD
-# DROP` with no ufw at all.
+# DROP` with no ufw at all. An nftables table of the VPS's own with drop policies is not
+# edited: `wgfwd doctor --gateway` prints the commands, and running them makes wgfwd pass.
 #
 # ufw runs for real inside the gateway's network namespace, in a private mount namespace where
 # /etc/ufw, /etc/default/ufw and /lib/ufw are bind-mounted from a copy under the lab's run
@@ -244,6 +245,47 @@ gateway_stop
 gateway_start
 check "with the rules back, the forward works again" \
 	wait_until 3 lab_tcp_connect client "$LAB_GW_PUB4" 80
+
+# An nftables ruleset of the VPS's own, with drop policies: wgfwd does not edit it, doctor
+# says what to add, and those exact commands make the forwards and the control channel pass.
+doctor_nft_commands() {
+	gw_doctor | sed -n 's/^ *\(-> \)\{0,1\}\(nft insert rule .*\)$/\2/p'
+}
+doctor_nft_count() {
+	doctor_nft_commands | wc -l
+}
+run_doctor_nft_commands() {
+	doctor_nft_commands | on gw sh -e
+}
+on_exit on gw nft delete table inet host
+on gw nft -f - <<EOF
+table inet host {
+	chain fw {
+		type filter hook forward priority 10; policy drop;
+	}
+	chain in {
+		type filter hook input priority 10; policy drop;
+		ct state established,related accept
+		iif lo accept
+		meta l4proto { icmp, ipv6-icmp } accept
+		udp dport $LAB_WG_PORT accept
+	}
+}
+EOF
+check_fails "a foreign forward chain with policy drop stops a new forwarded connection" \
+	lab_tcp_connect client "$LAB_GW_PUB4" 80
+check_match "wgfwd doctor --gateway names the foreign chain" \
+	'^\[WARN\] table inet host, chain fw \(forward hook, policy drop\) drops' gw_doctor
+check_eq "... with one nft command per accept (4 forward, 1 input)" 5 doctor_nft_count
+check "the printed nft commands run" run_doctor_nft_commands
+forwards_work "through the foreign drop chains, with doctor's commands"
+agent_stop
+agent_start "${AGENT_ARGS[@]}"
+check_eq "a new control connection passes the foreign input chain" true \
+	wait_until 20 output_is true agent_jq .gateway.connected
+check_match "wgfwd doctor --gateway is content with the chain now" \
+	'^\[ok  \] table inet host, chain fw \(forward hook, policy drop\) accepts traffic' gw_doctor
+on gw nft delete table inet host
 
 # A running gateway would put its rules straight back: stop it first.
 gateway_stop
