@@ -8,11 +8,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timex.h>
+#include <unistd.h>
 
 #include <wgfwd/cli.h>
+#include <wgfwd/doctor_fw.h>
+#include <wgfwd/gateway_apply.h>
+#include <wgfwd/gateway_hostfw.h>
 #include <wgfwd/rtnl.h>
 #include <wgfwd/server_render.h>
 #include <wgfwd/sysctl.h>
+#include <wgfwd/util.h>
 
 struct doctor {
 	int failures, warnings;
@@ -23,8 +28,12 @@ static void report(struct doctor *d, int level, const char *what, const char *ad
 	static const char *const tags[] = {"ok  ", "WARN", "FAIL"};
 
 	printf("[%s] %s\n", tags[level], what);
-	if (level && advice)
-		printf("       -> %s\n", advice);
+	/* Advice of several lines (commands, one a line) is printed one a line. */
+	for (const char *p = level ? advice : NULL, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		printf("       %s %.*s\n", p == advice ? "->" : "  ",
+		       (int)(nl ? (size_t)(nl - p) : strlen(p)), p);
+	}
 	if (level == 1)
 		d->warnings++;
 	if (level == 2)
@@ -152,6 +161,118 @@ static void check_docker_forward(struct doctor *d)
 		    "while it runs; without it Docker drops forwarded connections");
 }
 
+/* All of a command's output, or NULL when it cannot run or fails. */
+static char *command_output(const char *cmd)
+{
+	char chunk[4096], *text = NULL, *grown;
+	size_t len = 0, got;
+	FILE *p = popen(cmd, "r");
+
+	if (!p)
+		return NULL;
+	while ((got = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+		grown = realloc(text, len + got + 1);
+		if (!grown)
+			break;
+		text = grown;
+		memcpy(text + len, chunk, got);
+		len += got;
+		text[len] = '\0';
+	}
+	if (pclose(p) != 0 || !text) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static char *file_text(const char *path)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "cat %s 2>/dev/null", path);
+	return command_output(cmd);
+}
+
+static bool ufw_enabled(void)
+{
+	char line[256];
+	bool on = false;
+	FILE *f = fopen("/etc/ufw/ufw.conf", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		on |= !strncmp(line, "ENABLED=yes", 11);
+	fclose(f);
+	return on;
+}
+
+/* The interface of the IPv4 default route: where the internet is, unless told. */
+static void default_route_ifname(char *out, size_t len)
+{
+	char *text = command_output("ip -o -4 route show default 2>/dev/null"), *dev;
+
+	out[0] = '\0';
+	if (text && (dev = strstr(text, " dev ")))
+		snprintf(out, len, "%.*s", (int)strcspn(dev + 5, " \n"), dev + 5);
+	free(text);
+}
+
+static void check_host_firewalls(struct doctor *d, const char *tunnel, const char *public_if,
+                                 uint16_t control_port)
+{
+	struct wf_gw_params params = {.control_port = control_port};
+	struct wf_fw_facts f = {0};
+	struct wf_fw_findings out = {0};
+	struct wf_gw_hostfw rules;
+	struct wf_nft *nft = NULL;
+	char *legacy = NULL;
+	int err;
+
+	WF_COPY(params.tunnel_ifname, tunnel);
+	if (public_if)
+		WF_COPY(params.public_ifname, public_if);
+	else
+		default_route_ifname(params.public_ifname, sizeof(params.public_ifname));
+	wf_gw_hostfw_render(&params, true, &rules);
+	f.tunnel = tunnel;
+	f.public_if = params.public_ifname[0] ? params.public_ifname : "<public interface>";
+	f.control_port = control_port;
+	f.rules = &rules;
+	f.nft_json = command_output("nft -j list ruleset 2>/dev/null");
+	f.ip_tables_names = file_text("/proc/net/ip_tables_names");
+	f.ip6_tables_names = file_text("/proc/net/ip6_tables_names");
+	if ((f.ip_tables_names && f.ip_tables_names[0]) ||
+	    (f.ip6_tables_names && f.ip6_tables_names[0]))
+		legacy = command_output("{ iptables-legacy -S; ip6tables-legacy -S; } 2>/dev/null");
+	f.legacy_rules = legacy;
+	f.firewalld_running = !access("/run/firewalld/firewalld.pid", F_OK) ||
+	                      !access("/var/run/firewalld/firewalld.pid", F_OK);
+	f.ufw_enabled = ufw_enabled();
+	if (!wf_nft_open(&nft)) {
+		f.rules_known = !wf_gw_hostfw_check(nft, &rules, &f.rules_found);
+		wf_nft_close(nft);
+	}
+	if (!f.nft_json)
+		report(d, 1, "cannot list the nftables ruleset (nft -j list ruleset)",
+		       "install nftables (the `nft' command) so doctor can look for other "
+		       "firewalls");
+	err = wf_doctor_fw(&f, &out);
+	if (err == -EINVAL)
+		report(d, 1, "`nft -j list ruleset' printed something other than nftables' JSON",
+		       NULL);
+	for (size_t i = 0; i < out.n; i++)
+		report(d, out.v[i].level, out.v[i].what, out.v[i].fix[0] ? out.v[i].fix : NULL);
+	if (!err && !out.n)
+		report(d, 0, "no other firewall drops wgfwd's flows", NULL);
+	wf_fw_findings_free(&out);
+	free((char *)f.nft_json);
+	free((char *)f.ip_tables_names);
+	free((char *)f.ip6_tables_names);
+	free(legacy);
+}
+
 static void check_clock(struct doctor *d)
 {
 	struct timex tx = {0};
@@ -170,10 +291,14 @@ int wf_cmd_doctor(int argc, char **argv)
 	    {"interface", required_argument, NULL, 'i'},
 	    {"table", required_argument, NULL, 't'},
 	    {"gateway", no_argument, NULL, 'g'},
+	    {"public-interface", required_argument, NULL, 'p'},
+	    {"control-port", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *ifname = "wg0";
+	const char *ifname = "wg0", *public_if = NULL;
+	unsigned long control_port = 51821;
+	char *end;
 	uint32_t table = WF_DEFAULT_TABLE;
 	bool gateway = false;
 	struct doctor d = {0};
@@ -181,7 +306,7 @@ int wf_cmd_doctor(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:t:gh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:t:gp:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			ifname = optarg;
@@ -192,12 +317,32 @@ int wf_cmd_doctor(int argc, char **argv)
 		case 'g':
 			gateway = true;
 			break;
+		case 'p':
+			public_if = optarg;
+			break;
+		case 'c':
+			control_port = strtoul(optarg, &end, 10);
+			if (*end || !control_port || control_port > 65535) {
+				fprintf(stderr,
+				        "wgfwd doctor: --control-port: `%s' is not a port\n",
+				        optarg);
+				return 2;
+			}
+			break;
 		case 'h':
-			printf("Usage: wgfwd doctor [--interface IFNAME] [--table N] [--gateway]\n"
+			printf("Usage: wgfwd doctor [--interface IFNAME] [--table N]\n"
+			       "       wgfwd doctor --gateway [--interface IFNAME] "
+			       "[--public-interface IFNAME] [--control-port PORT]\n"
 			       "Checks forwarding, the tunnel interface and MTU, AllowedIPs, "
 			       "rp_filter,\nDocker's FORWARD policy, the routing table and the "
 			       "clock, and says what to do\nabout each failure. --gateway checks a "
-			       "gateway host instead of a server.\n");
+			       "gateway host instead of a server,\nand the host firewalls there: "
+			       "ufw and iptables policy drop (wgfwd-gateway\npasses them itself; "
+			       "says whether its rules are in place), firewalld, other\nnftables "
+			       "tables that drop forwarded or input traffic, and iptables-legacy,\n"
+			       "each with the commands that let wgfwd's traffic through. "
+			       "--public-interface\n(default: that of the default route) and "
+			       "--control-port (default 51821) are\nthe gateway's.\n");
 			return 0;
 		default:
 			fprintf(stderr, "wgfwd doctor: unknown option; see wgfwd doctor --help\n");
@@ -212,6 +357,8 @@ int wf_cmd_doctor(int argc, char **argv)
 	if (!gateway) {
 		check_routing(&d, rt, table);
 		check_docker_forward(&d);
+	} else {
+		check_host_firewalls(&d, ifname, public_if, (uint16_t)control_port);
 	}
 	check_clock(&d);
 	if (rt)

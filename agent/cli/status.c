@@ -135,6 +135,21 @@ static void print_agent(struct json_object *doc)
 	}
 }
 
+static void print_host_firewall(struct json_object *doc)
+{
+	struct json_object *hf;
+
+	if (!json_object_object_get_ex(doc, "host_firewall", &hf))
+		return;
+	if (!flag(hf, "enabled"))
+		printf("host firewall: not touched (--no-host-firewall)\n");
+	else if (!num(hf, "iptables_chains"))
+		printf("host firewall: no iptables FORWARD/INPUT chain, nothing to pass\n");
+	else
+		printf("host firewall: %lld accept rules in %lld iptables chains\n",
+		       (long long)num(hf, "rules_in_place"), (long long)num(hf, "iptables_chains"));
+}
+
 static void print_gateway(struct json_object *doc)
 {
 	struct json_object *peers = arr(doc, "peers");
@@ -142,6 +157,7 @@ static void print_gateway(struct json_object *doc)
 
 	print_list("gateway public addresses:", arr(doc, "public_ipv4"));
 	print_list("                         ", arr(doc, "public_ipv6"));
+	print_host_firewall(doc);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *p = json_object_array_get_idx(peers, i);
 		struct json_object *fw = arr(p, "forwards"), *eg = arr(p, "egress");

@@ -29,7 +29,8 @@ static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw
 }
 
 static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
-                      const struct wf_nft_table *want, bool whole, struct wf_gw_apply_result *res)
+                      const struct wf_nft_table *want, const struct wf_gw_hostfw *hostfw,
+                      bool whole, struct wf_gw_apply_result *res)
 {
 	struct wf_nft_batch *b;
 	uint32_t genid;
@@ -41,6 +42,9 @@ static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 	if (!b)
 		return -ENOMEM;
 	err = batch_anchor(nft, b, cache, res);
+	if (!err && hostfw)
+		err =
+		    wf_gw_hostfw_batch(nft, b, hostfw, cache ? &cache->hostfw : NULL, &res->hostfw);
 	if (!err && whole) {
 		err = wf_nft_batch_replace_table(b, want);
 		res->table = WF_NFT_REPLACED;
@@ -58,6 +62,8 @@ static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 	if (cache) {
 		wf_nft_cache_settle(&cache->table, b, err);
 		wf_nft_known_settle(&cache->anchor, b, err);
+		if (hostfw)
+			wf_gw_hostfw_settle(&cache->hostfw, hostfw, b, err, &res->hostfw);
 	}
 	wf_nft_batch_free(b);
 	return err;
@@ -67,19 +73,21 @@ void wf_gw_apply_cache_free(struct wf_gw_apply_cache *c)
 {
 	wf_nft_cache_free(&c->table);
 	c->anchor.valid = false;
+	c->hostfw.at.valid = false;
 }
 
 struct attempt_ctx {
 	struct wf_nft *nft;
 	struct wf_gw_apply_cache *cache;
 	const struct wf_nft_table *want;
+	const struct wf_gw_hostfw *hostfw;
 	struct wf_gw_apply_result *res;
 };
 
 static int attempt(void *ctx, bool whole, enum wf_nft_change *change)
 {
 	struct attempt_ctx *a = ctx;
-	int err = apply_once(a->nft, a->cache, a->want, whole, a->res);
+	int err = apply_once(a->nft, a->cache, a->want, a->hostfw, whole, a->res);
 
 	*change = a->res->table;
 	return err;
@@ -88,13 +96,21 @@ static int attempt(void *ctx, bool whole, enum wf_nft_change *change)
 int wf_gw_apply(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
                 const struct wf_nft_table *want, struct wf_gw_apply_result *res)
 {
-	struct attempt_ctx a = {nft, cache, want, res};
+	return wf_gw_apply_hostfw(nft, cache, want, NULL, res);
+}
+
+int wf_gw_apply_hostfw(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                       const struct wf_nft_table *want, const struct wf_gw_hostfw *hostfw,
+                       struct wf_gw_apply_result *res)
+{
+	struct attempt_ctx a = {nft, cache, want, hostfw, res};
 	int err = wf_nft_apply_retrying(attempt, &a);
 
 	if (err) {
 		res->table = WF_NFT_UNCHANGED;
 		res->anchor_written = false;
 		res->elements_added = res->elements_removed = 0;
+		res->hostfw.inserted = res->hostfw.deleted = 0;
 	}
 	return err;
 }
@@ -116,6 +132,27 @@ int wf_gw_remove_table(struct wf_nft *nft, struct wf_nft_error *error)
 	err = wf_nft_batch_delete_table(b, NFPROTO_INET, WF_GW_TABLE);
 	if (!err)
 		err = wf_nft_commit(nft, b, error);
+	wf_nft_batch_free(b);
+	return err;
+}
+
+int wf_gw_remove_hostfw(struct wf_nft *nft, const struct wf_gw_hostfw *ours, size_t *removed,
+                        struct wf_nft_error *error)
+{
+	struct wf_gw_hostfw none = *ours;
+	struct wf_gw_hostfw_result res;
+	struct wf_nft_batch *b = wf_nft_batch_new();
+	int err;
+
+	*removed = 0;
+	if (!b)
+		return -ENOMEM;
+	none.enabled = false;
+	err = wf_gw_hostfw_batch(nft, b, &none, NULL, &res);
+	if (!err && wf_nft_batch_size(b))
+		err = wf_nft_commit(nft, b, error);
+	if (!err)
+		*removed = res.deleted;
 	wf_nft_batch_free(b);
 	return err;
 }

@@ -86,9 +86,11 @@ struct wf_gw_daemon {
 	struct event_base *base;
 	struct wf_nft *nft;
 	struct wf_gw_apply_cache apply_cache;
-	struct wf_conntrack *ct;         /* NULL: no conntrack access, stale entries stay */
-	struct wf_ct_pending ct_pending; /* matches of the changes since the last search */
-	bool *ct_peers;                  /* whose changes they are */
+	struct wf_gw_hostfw hostfw;             /* rules for the host's iptables chains */
+	struct wf_gw_hostfw_result hostfw_last; /* where they stood after the last apply */
+	struct wf_conntrack *ct;                /* NULL: no conntrack access, stale entries stay */
+	struct wf_ct_pending ct_pending;        /* matches of the changes since the last search */
+	bool *ct_peers;                         /* whose changes they are */
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
 	struct evconnlistener *listeners[WF_GW_LISTEN_MAX];
@@ -171,8 +173,10 @@ static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
 		snprintf(why, whylen, "cannot render the ruleset: %s", strerror(-err));
 		return err;
 	}
-	err = wf_gw_apply(d->nft, &d->apply_cache, t, res);
+	err = wf_gw_apply_hostfw(d->nft, &d->apply_cache, t, &d->hostfw, res);
 	wf_nft_table_free(t);
+	if (!err)
+		d->hostfw_last = d->apply_cache.hostfw.last;
 	wf_histogram_observe(&d->apply_seconds, now_seconds() - start);
 	d->applies++;
 	d->last_apply_ok = !err;
@@ -186,6 +190,20 @@ static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
 	if (err)
 		WF_COPY(d->last_error, why);
 	return err;
+}
+
+static void log_host_firewall(const struct wf_gw_daemon *d, const struct wf_gw_apply_result *res)
+{
+	if (!d->hostfw.enabled)
+		log_info("host firewall: not touched (--no-host-firewall)%s",
+		         res->hostfw.deleted ? "; accept rules of an earlier run removed" : "");
+	else if (!res->hostfw.chains)
+		log_info("host firewall: no iptables filter FORWARD/INPUT chain, nothing to pass "
+		         "through");
+	else
+		log_info("host firewall: wgfwd's flows accepted in %zu iptables chain(s) "
+		         "(ip/ip6 filter FORWARD, INPUT): %zu rule(s) added, %zu already there",
+		         res->hostfw.chains, res->hostfw.inserted, res->hostfw.in_place);
 }
 
 static const char *change_text(const struct wf_gw_apply_result *res, char *buf, size_t len)
@@ -640,6 +658,12 @@ static void reconcile(struct wf_gw_daemon *d, const char *trigger)
 		         trigger, change_text(&res, change, sizeof(change)));
 		d->drift_repairs++;
 	}
+	if (!err && (res.hostfw.inserted || res.hostfw.deleted)) {
+		log_warn("host firewall (%s): %zu accept rule(s) for wgfwd's flows put back in the "
+		         "iptables chains, %zu duplicate(s) removed",
+		         trigger, res.hostfw.inserted, res.hostfw.deleted);
+		d->drift_repairs++;
+	}
 	if (moved)
 		broadcast_gateway_info(d);
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
@@ -739,6 +763,20 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 	return o;
 }
 
+static json_object *host_firewall_status(const struct wf_gw_daemon *d)
+{
+	json_object *o = json_object_new_object();
+	size_t wanted = d->hostfw.enabled ? d->hostfw.n : 0;
+
+	json_object_object_add(o, "enabled", json_object_new_boolean(d->hostfw.enabled));
+	json_object_object_add(o, "iptables_chains",
+	                       json_object_new_int64((int64_t)d->hostfw_last.chains));
+	json_object_object_add(o, "rules_in_place",
+	                       json_object_new_int64((int64_t)d->hostfw_last.in_place));
+	json_object_object_add(o, "rules", json_object_new_int64((int64_t)wanted));
+	return o;
+}
+
 static json_object *status_document(void *arg)
 {
 	const struct wf_gw_daemon *d = arg;
@@ -763,6 +801,7 @@ static json_object *status_document(void *arg)
 	                       json_object_new_int64((int64_t)d->apply_errors));
 	if (d->last_error[0])
 		json_object_object_add(doc, "last_error", json_object_new_string(d->last_error));
+	json_object_object_add(doc, "host_firewall", host_firewall_status(d));
 	json_object_object_add(doc, "peers", peers);
 	return doc;
 }
@@ -1098,6 +1137,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		return err;
 	}
 	log_info("ruleset applied: %s", change_text(&res, change, sizeof(change)));
+	log_host_firewall(d, &res);
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
 		if (d->unsaved[p])
 			save_peer(d, p);
@@ -1144,6 +1184,11 @@ int wf_gw_daemon_print_ruleset(struct wf_gw_daemon *d, FILE *out)
 	}
 	if (!err)
 		fputs(text, out);
+	if (!err && d->hostfw.enabled) {
+		fprintf(out, "# in the host's iptables filter chains, where they exist:\n");
+		for (size_t i = 0; i < d->hostfw.n; i++)
+			fprintf(out, "#   %s\n", d->hostfw.text[i]);
+	}
 	free(text);
 	wf_nft_table_free(t);
 	wf_nft_table_free(anchor);
@@ -1153,6 +1198,7 @@ int wf_gw_daemon_print_ruleset(struct wf_gw_daemon *d, FILE *out)
 int wf_gw_daemon_cleanup(struct wf_gw_daemon *d)
 {
 	struct wf_nft_error nerr = {0};
+	size_t removed = 0;
 	int err = wf_nft_open(&d->nft);
 
 	if (err) {
@@ -1164,6 +1210,18 @@ int wf_gw_daemon_cleanup(struct wf_gw_daemon *d)
 		log_error("cannot remove table inet %s: %s", WF_GW_TABLE, strerror(-err));
 		return err;
 	}
+	err = wf_gw_remove_hostfw(d->nft, &d->hostfw, &removed, &nerr);
+	if (err) {
+		log_error("cannot remove the accept rules from the iptables chains: %s%s%s",
+		          strerror(-err), nerr.what[0] ? ": " : "", nerr.what);
+		return err;
+	}
+	if (removed)
+		log_info("removed %zu accept rule(s) from the iptables filter chains", removed);
+	if (!d->s.params.public_ifname[0])
+		log_warn("without --public-interface the egress accept rule (-i %s -o <public> -j "
+		         "ACCEPT) cannot be recognised and stays, if present",
+		         d->s.params.tunnel_ifname);
 	log_info("removed table inet %s (table inet %s stays: it keeps NAT and connection tracking "
 	         "running for established flows)",
 	         WF_GW_TABLE, WF_GW_ANCHOR_TABLE);
@@ -1179,6 +1237,7 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	d->s = *s;
 	memset(&s->policy, 0, sizeof(s->policy));
 	d->cfg = &d->s.policy;
+	wf_gw_hostfw_render(&d->s.params, d->s.host_firewall, &d->hostfw);
 	wf_histogram_init(&d->apply_seconds, apply_seconds_bounds,
 	                  WF_ARRAY_SIZE(apply_seconds_bounds));
 	d->unsaved = calloc(d->cfg->n_peers + 1, sizeof(*d->unsaved));

@@ -23,7 +23,7 @@ static struct {
 	char *metrics;
 	struct wf_strlist listen, peers, reserved, public_addresses;
 	uint32_t wireguard_port, max_entries, reconcile_interval;
-	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote;
+	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote, no_host_firewall;
 } o;
 
 static const struct wf_opt opts[] = {
@@ -57,11 +57,15 @@ static const struct wf_opt opts[] = {
      "per agent: forwards plus egress ports (default 32768)"},
     {"reconcile-interval", WF_OPT_UINT, &o.reconcile_interval, "SECONDS",
      "compare the kernel with the desired ruleset this often, 0 for never (default 30)"},
+    {"no-host-firewall", WF_OPT_FLAG, &o.no_host_firewall, NULL,
+     "do not add accept rules for wgfwd's flows to the host's iptables FORWARD and INPUT "
+     "chains (ufw, iptables policy drop); removes those of an earlier run"},
     {"log-level", WF_OPT_STRING, &o.log_level, "LEVEL", "debug, info, warn or error"},
     {"log-json", WF_OPT_FLAG, &o.log_json, NULL, "log one JSON object per line"},
     {"foreground", WF_OPT_FLAG, &o.foreground, NULL,
      "stay in the foreground (otherwise detach once ready)"},
-    {"cleanup", WF_OPT_FLAG, &o.cleanup, NULL, "remove the gateway's nftables table and exit"},
+    {"cleanup", WF_OPT_FLAG, &o.cleanup, NULL,
+     "remove the gateway's nftables table and its iptables accept rules, and exit"},
     {"dry-run", WF_OPT_FLAG, &o.dry_run, NULL,
      "print the ruleset the persisted state gives and exit"},
     {0},
@@ -221,6 +225,7 @@ static int settings(struct wf_gw_settings *s)
 	else if (strcmp(o.status_socket, "none"))
 		WF_COPY(s->status_socket, o.status_socket);
 	s->reconcile_interval_s = o.reconcile_interval;
+	s->host_firewall = !o.no_host_firewall;
 	if (o.metrics && wf_metrics_listen_parse(o.metrics, o.metrics_allow_remote, &s->metrics,
 	                                         &s->metrics_len, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", PROGRAM, err);

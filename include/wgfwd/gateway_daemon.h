@@ -36,6 +36,9 @@ struct wf_gw_settings {
 	char state_dir[512];
 	char status_socket[108]; /* unix socket for `wgfwd status --gateway`; "" for none */
 	unsigned reconcile_interval_s;
+	/* Accept wgfwd's flows in the host's iptables chains (gateway_hostfw.h); false removes
+	 * any that an earlier run placed. */
+	bool host_firewall;
 	/* The metrics endpoint; metrics_len 0 for none. */
 	struct sockaddr_storage metrics;
 	socklen_t metrics_len;
@@ -53,7 +56,8 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d);
 int wf_gw_daemon_run(struct wf_gw_daemon *d);
 /* The ruleset the persisted state gives, printed without touching the kernel. */
 int wf_gw_daemon_print_ruleset(struct wf_gw_daemon *d, FILE *out);
-/* Removes the owned table (the NAT anchor stays). */
+/* Removes the owned table (the NAT anchor stays) and the rules in the host's iptables
+ * chains. */
 int wf_gw_daemon_cleanup(struct wf_gw_daemon *d);
 
 #endif
