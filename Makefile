@@ -12,6 +12,20 @@ BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 
+# The version: a source tarball (`make dist`) carries it in VERSION; a git checkout asks
+# `git describe` for the nearest v* tag (0.0.0-g<commit> before the first one). Override with
+# `make WGFWD_VERSION=...` (the Dockerfile does: its build context has no .git).
+ifeq ($(origin WGFWD_VERSION),undefined)
+ifneq ($(wildcard VERSION),)
+WGFWD_VERSION := $(shell head -n1 VERSION)
+else
+WGFWD_VERSION := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+ifeq ($(WGFWD_VERSION),)
+WGFWD_VERSION := 0.0.0-g$(or $(shell git rev-parse --short HEAD 2>/dev/null),unknown)
+endif
+endif
+endif
+
 PKGS       := libnftnl libmnl libcurl json-c libevent libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -30,6 +44,7 @@ Q := @
 endif
 
 core_src    := $(wildcard agent/core/*.c)
+version_obj := $(B)/gen/version.o
 agent_src   := $(filter-out agent/agent/main.c,$(wildcard agent/agent/*.c))
 gateway_src := $(filter-out agent/gateway/main.c,$(wildcard agent/gateway/*.c))
 cli_src     := $(filter-out agent/cli/main.c,$(wildcard agent/cli/*.c))
@@ -48,7 +63,7 @@ kernel_bins := $(patsubst tests/kernel/%.c,$(B)/tests/%,$(kernel_src))
 helper_bins := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(helper_src))
 tool_bins := $(patsubst tests/tools/%.c,$(B)/tests/%,$(tool_src))
 
-.PHONY: all tests check check-unit check-san check-kernel check-e2e demo deps fuzz bench \
+.PHONY: all tests check dist print-version FORCE check-unit check-san check-kernel check-e2e demo deps fuzz bench \
 	format format-check install clean lab-up lab-down
 
 all: $(programs)
@@ -58,7 +73,20 @@ $(B)/%.o: %.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/libwgfwd-core.a: $(call objs,$(core_src))
+# Rewritten only when the version changes, so that only version.o is rebuilt then.
+$(B)/gen/version.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#include <wgfwd/version.h>\nconst char wf_version[] = "%s";\n' '$(WGFWD_VERSION)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(version_obj): $(B)/gen/version.c
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+print-version:
+	@echo $(WGFWD_VERSION)
+
+$(B)/libwgfwd-core.a: $(call objs,$(core_src)) $(version_obj)
 $(B)/libwgfwd-agent.a: $(call objs,$(agent_src))
 $(B)/libwgfwd-gateway.a: $(call objs,$(gateway_src))
 $(B)/libwgfwd-cli.a: $(call objs,$(cli_src))

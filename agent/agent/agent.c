@@ -20,6 +20,7 @@
 #include <wgfwd/state.h>
 #include <wgfwd/status_socket.h>
 #include <wgfwd/util.h>
+#include <wgfwd/version.h>
 
 /* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
  * the burst is enough. */
@@ -600,6 +601,7 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 		}
 	}
 	agent = json_object_new_object();
+	json_object_object_add(agent, "version", json_object_new_string(wf_version));
 	json_object_object_add(agent, "docker",
 	                       json_object_new_string(a->docker_up ? "connected" : "disconnected"));
 	json_object_object_add(agent, "containers",
@@ -649,6 +651,9 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	    addr_array(AF_INET6, a->params.gateway_ip6, a->params.n_gateway_ip6));
 	if (a->gw.have_info)
 		json_object_object_add(gw, "mtu", json_object_new_int64(a->gw.info.mtu));
+	if (a->gw.have_info && a->gw.info.gateway_version[0])
+		json_object_object_add(gw, "version",
+		                       json_object_new_string(a->gw.info.gateway_version));
 	json_object_object_add(doc, "gateway", gw);
 	return doc;
 }

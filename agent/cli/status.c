@@ -60,9 +60,10 @@ static void print_agent(struct json_object *doc)
 
 	json_object_object_get_ex(doc, "agent", &agent);
 	json_object_object_get_ex(doc, "gateway", &gw);
-	printf("agent: docker %s, %lld container(s) of interest, interface %s, table %lld\n",
-	       str(agent, "docker", "?"), (long long)num(agent, "containers"),
-	       str(agent, "interface", "?"), (long long)num(agent, "table"));
+	printf("agent %s: docker %s, %lld container(s) of interest, interface %s, table %lld\n",
+	       str(agent, "version", "(version unknown)"), str(agent, "docker", "?"),
+	       (long long)num(agent, "containers"), str(agent, "interface", "?"),
+	       (long long)num(agent, "table"));
 	printf("  last apply: %s (%.2f ms), %lld applies, %lld errors%s%s\n",
 	       flag(agent, "last_apply_ok") ? "ok" : "FAILED",
 	       json_object_get_double(json_object_object_get(agent, "last_apply_ms")),
@@ -76,11 +77,13 @@ static void print_agent(struct json_object *doc)
 		printf(
 		    "  note: Docker's DOCKER-USER chain is missing (Docker not using iptables?)\n");
 	if (gw && str(gw, "address", NULL)) {
-		printf(
-		    "gateway %s: control channel %s, generation %lld sent, %lld acknowledged%s%s\n",
-		    str(gw, "address", "?"), flag(gw, "connected") ? "up" : "DOWN",
-		    (long long)num(gw, "generation_sent"), (long long)num(gw, "generation_acked"),
-		    str(gw, "last_error", NULL) ? "; last error: " : "", str(gw, "last_error", ""));
+		printf("gateway %s (wgfwd-gateway %s): control channel %s, generation %lld sent, "
+		       "%lld acknowledged%s%s\n",
+		       str(gw, "address", "?"), str(gw, "version", "version unknown"),
+		       flag(gw, "connected") ? "up" : "DOWN", (long long)num(gw, "generation_sent"),
+		       (long long)num(gw, "generation_acked"),
+		       str(gw, "last_error", NULL) ? "; last error: " : "",
+		       str(gw, "last_error", ""));
 		if (str(gw, "state_error", NULL))
 			printf("  NOT SENT: %s\n", str(gw, "state_error", ""));
 	} else {
@@ -140,6 +143,7 @@ static void print_gateway(struct json_object *doc)
 	struct json_object *peers = arr(doc, "peers");
 	size_t n = peers ? json_object_array_length(peers) : 0;
 
+	printf("wgfwd-gateway %s\n", str(doc, "version", "(version unknown)"));
 	print_list("gateway public addresses:", arr(doc, "public_ipv4"));
 	print_list("                         ", arr(doc, "public_ipv6"));
 	for (size_t i = 0; i < n; i++) {
@@ -148,9 +152,9 @@ static void print_gateway(struct json_object *doc)
 		size_t nf = fw ? json_object_array_length(fw) : 0;
 		size_t ne = eg ? json_object_array_length(eg) : 0;
 
-		printf("\npeer %s: %s, generation %lld\n", str(p, "name", "?"),
+		printf("\npeer %s: %s, generation %lld, agent %s\n", str(p, "name", "?"),
 		       flag(p, "connected") ? "connected" : "not connected",
-		       (long long)num(p, "generation"));
+		       (long long)num(p, "generation"), str(p, "agent_version", "version unknown"));
 		for (size_t k = 0; k < nf; k++) {
 			struct json_object *f = json_object_array_get_idx(fw, k);
 

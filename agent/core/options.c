@@ -1,4 +1,5 @@
 #include <wgfwd/options.h>
+#include <wgfwd/version.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -195,6 +196,7 @@ void wf_opts_usage(FILE *f, const char *program, const char *synopsis, const str
 		fprintf(f, "  %-30s %s\n", left, opts->help);
 	}
 	fprintf(f, "  %-30s %s\n", "--help", "show this help");
+	fprintf(f, "  %-30s %s\n", "--version", "show the version and the control message version");
 }
 
 int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char *program,
@@ -206,7 +208,7 @@ int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char 
 
 	for (const struct wf_opt *o = opts; o->name; o++)
 		n++;
-	longopts = calloc(n + 2, sizeof(*longopts));
+	longopts = calloc(n + 3, sizeof(*longopts));
 	if (!longopts)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -216,7 +218,17 @@ int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char 
 	}
 	longopts[n].name = "help";
 	longopts[n].val = 'h';
+	longopts[n + 1].name = "version";
+	longopts[n + 1].val = 'V';
 
+	/* --version answers even where the configuration would be refused. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--version")) {
+			wf_version_print(stdout, program);
+			ret = 1;
+			goto out;
+		}
+	}
 	/* The config file is read first so that the environment and the command line win. */
 	for (int i = 1; i < argc; i++) {
 		const char *path = NULL;
@@ -244,6 +256,11 @@ int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char 
 
 		if (c == 'h') {
 			wf_opts_usage(stdout, program, synopsis, opts);
+			ret = 1;
+			goto out;
+		}
+		if (c == 'V') {
+			wf_version_print(stdout, program);
 			ret = 1;
 			goto out;
 		}

@@ -30,7 +30,8 @@ struct wf_opt {
 	const char *help;
 };
 
-/* Returns 0, 1 when --help was asked (usage already printed), or -EINVAL with err filled. */
+/* Returns 0, 1 when --help or --version was asked (and answered on stdout), or -EINVAL with err
+ * filled. */
 int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char *program,
                   const char *synopsis, int argc, char **argv, char *err, size_t errlen);
 void wf_opts_usage(FILE *f, const char *program, const char *synopsis, const struct wf_opt *opts);
