@@ -189,6 +189,20 @@ install: $(programs)
 	for m in contrib/man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for m in contrib/man/*.1; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
 
+# A source tarball of a tag: `git archive` of the tag, with VERSION holding the tag's version so
+# that the unpacked tree (no .git) builds and says what it is. TAG defaults to the newest tag.
+TAG     ?= $(shell git describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null)
+DISTDIR ?= .
+dist:
+	@[ -n "$(TAG)" ] || { echo "make dist: no v* tag; give TAG=vX.Y.Z" >&2; exit 1; }
+	@git rev-parse -q --verify "refs/tags/$(TAG)" >/dev/null || { echo "make dist: no tag $(TAG)" >&2; exit 1; }
+	$(Q)set -e; v=$$(echo "$(TAG)" | sed 's/^v//'); tmp=$$(mktemp -d); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	echo "$$v" >"$$tmp/VERSION"; \
+	git archive --format=tar.gz --prefix="wgfwd-$$v/" --add-file="$$tmp/VERSION" \
+		-o "$(DISTDIR)/wgfwd-$$v.tar.gz" "$(TAG)"; \
+	echo "$(DISTDIR)/wgfwd-$$v.tar.gz"
+
 clean:
 	rm -rf build build-san build-fuzz
 
