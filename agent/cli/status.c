@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <wgfwd/cli.h>
 #include <wgfwd/status_socket.h>
@@ -183,7 +184,7 @@ int wf_cmd_status(int argc, char **argv)
 	    {0},
 	};
 	const char *socket_path = NULL;
-	bool gateway = false, json = false, check = false;
+	bool gateway = false, chosen = false, json = false, check = false;
 	struct json_object *doc;
 	char err[512];
 	int c, ret;
@@ -193,9 +194,11 @@ int wf_cmd_status(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			gateway = false;
+			chosen = true;
 			break;
 		case 'g':
 			gateway = true;
+			chosen = true;
 			break;
 		case 's':
 			socket_path = optarg;
@@ -210,8 +213,10 @@ int wf_cmd_status(int argc, char **argv)
 			printf(
 			    "Usage: wgfwd status [--agent | --gateway] [--socket PATH] [--json] "
 			    "[--check]\n"
-			    "  --agent     the agent on this host (default; socket %s)\n"
+			    "  --agent     the agent on this host (socket %s)\n"
 			    "  --gateway   the gateway on this host (socket %s)\n"
+			    "              (neither: the agent's socket if it exists, else the "
+			    "gateway's)\n"
 			    "  --socket    another status socket\n"
 			    "  --json      the status document as JSON\n"
 			    "  --check     exit 0 only when the daemon answers and its last apply "
@@ -223,6 +228,10 @@ int wf_cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* The same command on either host: the agent's socket where it exists, else the
+	 * gateway's. */
+	if (!socket_path && !chosen && access(AGENT_SOCKET, F_OK) && !access(GATEWAY_SOCKET, F_OK))
+		gateway = true;
 	if (!socket_path)
 		socket_path = gateway ? GATEWAY_SOCKET : AGENT_SOCKET;
 	ret = wf_status_fetch(socket_path, &doc, err, sizeof(err));
@@ -232,10 +241,11 @@ int wf_cmd_status(int argc, char **argv)
 	}
 	if (check) {
 		struct json_object *agent = NULL;
-		bool ok = gateway ? !json_object_object_get_ex(doc, "last_apply_ok", NULL) ||
-		                        flag(doc, "last_apply_ok")
-		                  : json_object_object_get_ex(doc, "agent", &agent) &&
-		                        flag(agent, "last_apply_ok");
+		bool is_agent = json_object_object_get_ex(doc, "agent", NULL);
+		bool ok = !is_agent ? !json_object_object_get_ex(doc, "last_apply_ok", NULL) ||
+		                          flag(doc, "last_apply_ok")
+		                    : json_object_object_get_ex(doc, "agent", &agent) &&
+		                          flag(agent, "last_apply_ok");
 
 		json_object_put(doc);
 		return ok ? 0 : 1;

@@ -1011,7 +1011,8 @@ static int make_state_dir(const char *dir)
 
 static int start_events(struct wf_gw_daemon *d)
 {
-	struct timeval tv = {.tv_sec = d->s.reconcile_interval_s};
+	struct timeval tv = {.tv_sec = d->s.reconcile_interval_ms / 1000,
+	                     .tv_usec = (d->s.reconcile_interval_ms % 1000) * 1000};
 	int err;
 
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
@@ -1026,7 +1027,7 @@ static int start_events(struct wf_gw_daemon *d)
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
 	evsignal_add(d->sig_hup, NULL);
-	if (d->s.reconcile_interval_s)
+	if (d->s.reconcile_interval_ms)
 		event_add(d->reconcile_timer, &tv);
 	if (d->s.status_socket[0]) {
 		err = wf_status_socket_open(d->base, d->s.status_socket, 0660, status_document, d,
@@ -1049,8 +1050,8 @@ static int start_events(struct wf_gw_daemon *d)
 	}
 	err = wf_nlwatch_new(&d->watch, d->base, on_kernel_change, d);
 	if (err)
-		log_warn("no kernel change notifications (%s): drift is repaired every %u s only",
-		         strerror(-err), d->s.reconcile_interval_s);
+		log_warn("no kernel change notifications (%s): drift is repaired every %u ms only",
+		         strerror(-err), d->s.reconcile_interval_ms);
 	return 0;
 }
 

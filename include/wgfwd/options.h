@@ -15,6 +15,12 @@ enum wf_opt_type {
 	WF_OPT_UINT,   /* target: uint32_t *; decimal or 0x-hex */
 	WF_OPT_FLAG,   /* target: bool *; no argument on the command line; true/false elsewhere */
 	WF_OPT_LIST,   /* target: struct wf_strlist *; repeatable, values appended */
+	WF_OPT_PORT,   /* target: uint32_t *; 1..65535 */
+	/* Durations, target uint32_t * in milliseconds: a number with a unit, `500ms', `30s',
+	 * `2m', `1h'. A bare number keeps the meaning the option had before units (MSEC:
+	 * milliseconds, SEC: seconds), with a warning on stderr. */
+	WF_OPT_MSEC,
+	WF_OPT_SEC,
 };
 
 struct wf_strlist {
