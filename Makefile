@@ -11,6 +11,11 @@ DESTDIR ?=
 BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+# GNU's sysconfdir is $(PREFIX)/etc, so /usr/local/etc for the default prefix; a distribution
+# prefix of /usr keeps its configuration in /etc, as Debian's and systemd's own packages do.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# systemd reads units from /usr/lib/systemd/system and /usr/local/lib/systemd/system alike.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 # The version: a source tarball (`make dist`) carries it in VERSION; a git checkout asks
 # `git describe` for the nearest v* tag (0.0.0-g<commit> before the first one). Override with
@@ -182,12 +187,29 @@ format:
 format-check:
 	$(Q)git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run -Werror
 
+# The units' paths follow PREFIX and SYSCONFDIR; example configurations are installed only
+# where none exists yet, never over a user's.
 install: $(programs)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/wgfwd
 	install -m 0755 $(B)/wgfwd-agent $(B)/wgfwd-gateway $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(B)/wgfwd $(DESTDIR)$(BINDIR)/
 	for m in contrib/man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for m in contrib/man/*.1; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
+	for u in wgfwd-agent wgfwd-gateway; do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			contrib/systemd/$$u.service.in >$(DESTDIR)$(UNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	for c in agent gateway; do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf ]; then \
+			echo "kept $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf"; \
+		else \
+			sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' contrib/config/$$c.conf.in \
+				>$(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf && \
+			chmod 0644 $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf || exit 1; \
+		fi; \
+	done
 
 # A source tarball of a tag: `git archive` of the tag, with VERSION holding the tag's version so
 # that the unpacked tree (no .git) builds and says what it is. TAG defaults to the newest tag.

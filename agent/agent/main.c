@@ -27,7 +27,7 @@ static struct {
 	char *metrics;
 	uint32_t gateway_port, table, fwmark, hairpin_mark, rule_priority, reconcile_ms;
 	struct wf_strlist gateway_public, tunnel_address;
-	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json;
+	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json, check_config;
 	bool metrics_allow_remote;
 } opt = {
     .gateway_port = 51821,
@@ -75,6 +75,8 @@ static const struct wf_opt options[] = {
     {"json", WF_OPT_FLAG, &opt.json, NULL, "with --dry-run: print JSON"},
     {"cleanup", WF_OPT_FLAG, &opt.cleanup, NULL,
      "remove everything the agent owns (table, rules, routes) and exit"},
+    {"check-config", WF_OPT_FLAG, &opt.check_config, NULL,
+     "check the options (command line, environment, config file) and exit: 0 when valid"},
     {"log-level", WF_OPT_STRING, &opt.log_level, "LEVEL", "debug, info, warn or error (info)"},
     {"log-json", WF_OPT_FLAG, &opt.log_json, NULL, "log one JSON object per line"},
     {0},
@@ -300,6 +302,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (opt.check_config) {
+		printf("wgfwd-agent: configuration ok\n");
+		ret = 0;
+		goto out;
+	}
 	base = event_base_new();
 	if (!base) {
 		log_error("cannot create the event loop");

@@ -23,7 +23,7 @@ static struct {
 	char *metrics;
 	struct wf_strlist listen, peers, reserved, public_addresses;
 	uint32_t wireguard_port, max_entries, reconcile_interval;
-	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote;
+	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote, check_config;
 } o;
 
 static const struct wf_opt opts[] = {
@@ -66,6 +66,8 @@ static const struct wf_opt opts[] = {
     {"cleanup", WF_OPT_FLAG, &o.cleanup, NULL, "remove the gateway's nftables table and exit"},
     {"dry-run", WF_OPT_FLAG, &o.dry_run, NULL,
      "print the ruleset the persisted state gives and exit"},
+    {"check-config", WF_OPT_FLAG, &o.check_config, NULL,
+     "check the options (command line, environment, config file) and exit: 0 when valid"},
     {0},
 };
 
@@ -308,9 +310,11 @@ int main(int argc, char **argv)
 	wf_log_init(PROGRAM, level, o.log_json);
 	ret = settings(&s);
 	wf_opts_free(opts);
-	if (ret) {
+	if (ret || o.check_config) {
 		wf_gw_config_free(&s.policy);
-		return 2;
+		if (!ret)
+			printf("%s: configuration ok\n", PROGRAM);
+		return ret ? 2 : 0;
 	}
 	/* Before any event loop exists: libevent's state does not survive a fork. */
 	if (!o.foreground && !o.cleanup && !o.dry_run) {
