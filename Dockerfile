@@ -63,7 +63,6 @@
 ARG BASE=debian:bookworm
 
 FROM ${BASE} AS build
-ARG WGFWD_VERSION=unknown
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       gcc libc6-dev make pkg-config \
@@ -73,6 +72,8 @@ WORKDIR /src
 COPY Makefile ./
 COPY include ./include
 COPY agent ./agent
+# Declared here, after apt, so that a new version does not fetch the packages again.
+ARG WGFWD_VERSION=unknown
 # Debian's hardening flags, without debug information: the image carries the stripped programs.
 RUN make -j"$(nproc)" all WGFWD_VERSION="$WGFWD_VERSION" \
       CFLAGS="-O2 -fstack-protector-strong -fstack-clash-protection -fcf-protection -D_FORTIFY_SOURCE=2" \
