@@ -17,6 +17,8 @@ GW_DOCKER_DATA=$LAB_DATA/docker-gw
 GW_DOCKER_PID=$LAB_RUN/pids/docker-gw.pid
 NAME=wgfwd-gateway # README's container name
 VERSION=$(make -s -C "$ROOT" --no-print-directory print-version)
+# The agent runs from build/: its version is the one it was built with.
+AGENT_VERSION=$("$WGFWD_BIN/wgfwd-agent" --version | awk '{print $2}')
 
 gwdocker() {
 	DOCKER_HOST=unix://$GW_DOCKER_SOCK "$LAB_DOCKER_CLI" "$@"
@@ -145,11 +147,11 @@ check_eq "public 8080 reaches the container's port 80" "$LAB_CLIENT4" \
 
 # Versions, both ways.
 check_match "\`wgfwd status' in the container, with no option, asks the gateway and names the agent's version" \
-	"peer $LAB_SRV_WG4.*: connected, generation [0-9]+, agent $VERSION" \
+	"peer $LAB_SRV_WG4.*: connected, generation [0-9]+, agent $AGENT_VERSION" \
 	gwdocker exec "$NAME" wgfwd status
-check_eq "the gateway's JSON status has each peer's agent version" "$VERSION" \
+check_eq "the gateway's JSON status has each peer's agent version" "$AGENT_VERSION" \
 	sh -c "DOCKER_HOST=unix://$GW_DOCKER_SOCK $LAB_DOCKER_CLI exec $NAME wgfwd status --json | jq -r '.peers[0].agent_version'"
-check_match "its log names the agent's version" "peer $LAB_SRV_WG4.*: wgfwd-agent $VERSION" logs
+check_match "its log names the agent's version" "peer $LAB_SRV_WG4.*: wgfwd-agent $AGENT_VERSION" logs
 check_eq "the agent's status has the gateway's version" "$VERSION" agent_jq .gateway.version
 check_match "the agent's log names the gateway's version" \
 	"gateway $LAB_GW_WG4: wgfwd-gateway $VERSION" agent_log
