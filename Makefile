@@ -5,6 +5,9 @@
 #   make deps       install the Debian packages the build, tests and demo need
 #   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make bench      benchmarks (run by hand; see bench/RESULTS.md)
+#   make install    programs, man pages, systemd units and example configs (PREFIX, DESTDIR,
+#                   SYSCONFDIR, UNITDIR)
+#   make dist       a source tarball of a tag (TAG=v0.1.0), its version inside
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
