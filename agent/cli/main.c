@@ -20,7 +20,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: wgfwd <command> [options]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "  %-8s %s\n", "--version", "show the version and the control message version");
+	fprintf(f, "\nOptions:\n  %-10s %s\n  %-10s %s\n", "--help", "show this help", "--version",
+	        "show the version and the control message version");
 	fprintf(f, "\nDry run of the agent: wgfwd-agent --dry-run [--json]\n"
 	           "`wgfwd <command> --help' describes each command.\n");
 }
