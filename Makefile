@@ -5,12 +5,34 @@
 #   make deps       install the Debian packages the build, tests and demo need
 #   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make bench      benchmarks (run by hand; see bench/RESULTS.md)
+#   make install    programs, man pages, systemd units and example configs (PREFIX, DESTDIR,
+#                   SYSCONFDIR, UNITDIR)
+#   make dist       a source tarball of a tag (TAG=v0.1.0), its version inside
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+# GNU's sysconfdir is $(PREFIX)/etc, so /usr/local/etc for the default prefix; a distribution
+# prefix of /usr keeps its configuration in /etc, as Debian's and systemd's own packages do.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# systemd reads units from /usr/lib/systemd/system and /usr/local/lib/systemd/system alike.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+# The version: a source tarball (`make dist`) carries it in VERSION; a git checkout asks
+# `git describe` for the nearest v* tag (0.0.0-g<commit> before the first one). Override with
+# `make WGFWD_VERSION=...` (the Dockerfile does: its build context has no .git).
+ifeq ($(origin WGFWD_VERSION),undefined)
+ifneq ($(wildcard VERSION),)
+WGFWD_VERSION := $(shell head -n1 VERSION)
+else
+WGFWD_VERSION := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+ifeq ($(WGFWD_VERSION),)
+WGFWD_VERSION := 0.0.0-g$(or $(shell git rev-parse --short HEAD 2>/dev/null),unknown)
+endif
+endif
+endif
 
 PKGS       := libnftnl libmnl libcurl json-c libevent libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -43,6 +65,7 @@ Q := @
 endif
 
 core_src    := $(wildcard agent/core/*.c)
+version_obj := $(B)/gen/version.o
 agent_src   := $(filter-out agent/agent/main.c,$(wildcard agent/agent/*.c))
 gateway_src := $(filter-out agent/gateway/main.c,$(wildcard agent/gateway/*.c))
 cli_src     := $(filter-out agent/cli/main.c,$(wildcard agent/cli/*.c))
@@ -63,7 +86,7 @@ docker_bins := $(patsubst tests/docker/%.c,$(B)/tests/%,$(docker_src))
 helper_bins := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(helper_src))
 tool_bins := $(patsubst tests/tools/%.c,$(B)/tests/%,$(tool_src))
 
-.PHONY: all tests check check-unit check-san check-kernel check-e2e demo deps fuzz bench \
+.PHONY: all tests check dist print-version FORCE check-unit check-san check-kernel check-e2e demo deps fuzz bench \
 	format format-check install clean lab-up lab-down
 
 all: $(programs)
@@ -73,7 +96,20 @@ $(B)/%.o: %.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/libwgfwd-core.a: $(call objs,$(core_src))
+# Rewritten only when the version changes, so that only version.o is rebuilt then.
+$(B)/gen/version.c: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#include <wgfwd/version.h>\nconst char wf_version[] = "%s";\n' '$(WGFWD_VERSION)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(version_obj): $(B)/gen/version.c
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+print-version:
+	@echo $(WGFWD_VERSION)
+
+$(B)/libwgfwd-core.a: $(call objs,$(core_src)) $(version_obj)
 $(B)/libwgfwd-agent.a: $(call objs,$(agent_src))
 $(B)/libwgfwd-gateway.a: $(call objs,$(gateway_src))
 $(B)/libwgfwd-cli.a: $(call objs,$(cli_src))
@@ -175,12 +211,43 @@ format:
 format-check:
 	$(Q)git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run -Werror
 
+# The units' paths follow PREFIX and SYSCONFDIR; example configurations are installed only
+# where none exists yet, never over a user's.
 install: $(programs)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/wgfwd
 	install -m 0755 $(B)/wgfwd-agent $(B)/wgfwd-gateway $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(B)/wgfwd $(DESTDIR)$(BINDIR)/
 	for m in contrib/man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for m in contrib/man/*.1; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man1/ || true; done
+	for u in wgfwd-agent wgfwd-gateway; do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			contrib/systemd/$$u.service.in >$(DESTDIR)$(UNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	for c in agent gateway; do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf ]; then \
+			echo "kept $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf"; \
+		else \
+			sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' contrib/config/$$c.conf.in \
+				>$(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf && \
+			chmod 0644 $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf || exit 1; \
+		fi; \
+	done
+
+# A source tarball of a tag: `git archive` of the tag, with VERSION holding the tag's version so
+# that the unpacked tree (no .git) builds and says what it is. TAG defaults to the newest tag.
+TAG     ?= $(shell git describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null)
+DISTDIR ?= .
+dist:
+	@[ -n "$(TAG)" ] || { echo "make dist: no v* tag; give TAG=vX.Y.Z" >&2; exit 1; }
+	@git rev-parse -q --verify "refs/tags/$(TAG)" >/dev/null || { echo "make dist: no tag $(TAG)" >&2; exit 1; }
+	$(Q)set -e; v=$$(echo "$(TAG)" | sed 's/^v//'); tmp=$$(mktemp -d); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	echo "$$v" >"$$tmp/VERSION"; \
+	git archive --format=tar.gz --prefix="wgfwd-$$v/" --add-file="$$tmp/VERSION" \
+		-o "$(DISTDIR)/wgfwd-$$v.tar.gz" "$(TAG)"; \
+	echo "$(DISTDIR)/wgfwd-$$v.tar.gz"
 
 clean:
 	rm -rf build build-san build-fuzz

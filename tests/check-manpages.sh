@@ -3,7 +3,7 @@
 #   - a page renders without a groff warning;
 #   - every --option a program's --help names appears in its page (wgfwd's subcommands too);
 #   - every command `wgfwd --help' lists has its own section in wgfwd(1);
-#   - every daemon option but --config and --help has its WGFWD_ variable in the page.
+#   - every daemon option but --config, --help and --version has its WGFWD_ variable in the page.
 # Needs the programs built; ends with one line:  manpages: N passed, N failed
 #
 #   tests/check-manpages.sh                  programs from build/
@@ -68,12 +68,13 @@ check_options() {
 	done
 }
 
-# check_environment PAGE HELP-TEXT: every option but --config and --help has its WGFWD_ name.
+# check_environment PAGE HELP-TEXT: every option but --config, --help and --version (which
+# are not read from the environment) has its WGFWD_ name.
 check_environment() {
 	local page=$1 help=$2 text opt var
 	text=$(render "$page")
 	for opt in $(printf '%s\n' "$help" | awk '/^  --/ {print $1}'); do
-		case "$opt" in --config | --help) continue ;; esac
+		case "$opt" in --config | --help | --version) continue ;; esac
 		var=WGFWD_$(printf '%s' "${opt#--}" | tr 'a-z-' 'A-Z_')
 		if printf '%s\n' "$text" | has_word "$var"; then
 			pass

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <json-c/json.h>
@@ -23,6 +24,7 @@
 #include <wgfwd/state.h>
 #include <wgfwd/status_socket.h>
 #include <wgfwd/util.h>
+#include <wgfwd/version.h>
 
 /* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
  * the burst is enough. */
@@ -72,6 +74,7 @@ struct wf_agent {
 	struct wf_histogram apply_seconds;
 	bool last_apply_ok;
 	char last_error[1024];
+	unsigned retry_ms; /* after a failed apply: doubles up to APPLY_RETRY_MAX_MS */
 	double last_apply_ms;
 	time_t last_apply_at;
 	struct wf_apply_result last_result;
@@ -84,6 +87,9 @@ static double now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
+
+#define APPLY_RETRY_MIN_MS 1000
+#define APPLY_RETRY_MAX_MS 30000
 
 static void schedule_apply(struct wf_agent *a, unsigned delay_ms)
 {
@@ -390,17 +396,35 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	a->last_apply_at = time(NULL);
 	a->last_result = res;
 	if (err) {
+		char before[sizeof(a->last_error)];
+
+		memcpy(before, a->last_error, sizeof(before));
 		a->apply_errors++;
 		a->last_apply_ok = false;
-		if (res.nft_error.what[0])
+		if (err == -ENODEV && !if_nametoindex(a->params.tunnel_ifname))
+			snprintf(a->last_error, sizeof(a->last_error),
+			         "interface %s does not exist (--interface)",
+			         a->params.tunnel_ifname);
+		else if (res.nft_error.what[0])
 			snprintf(a->last_error, sizeof(a->last_error), "%s: %s%s%s",
 			         res.nft_error.what, strerror(-err),
 			         res.nft_error.detail[0] ? ": " : "", res.nft_error.detail);
 		else
 			snprintf(a->last_error, sizeof(a->last_error), "%s", strerror(-err));
-		log_error("apply failed: %s; retrying", a->last_error);
-		schedule_apply(a, 1000);
+		/* A failure that stays (a missing interface) is said once, not every retry, and
+		 * the retries slow down; a change of state still applies at once. */
+		a->retry_ms = a->retry_ms ? a->retry_ms * 2 : APPLY_RETRY_MIN_MS;
+		if (a->retry_ms > APPLY_RETRY_MAX_MS)
+			a->retry_ms = APPLY_RETRY_MAX_MS;
+		if (strcmp(before, a->last_error))
+			log_error("apply failed: %s; retrying, at most every %u s", a->last_error,
+			          APPLY_RETRY_MAX_MS / 1000);
+		else
+			log_debug("apply failed again: %s; next try in %u ms", a->last_error,
+			          a->retry_ms);
+		schedule_apply(a, a->retry_ms);
 	} else {
+		a->retry_ms = 0;
 		if (!a->last_apply_ok && a->apply_errors)
 			log_info("apply succeeded again");
 		a->last_apply_ok = true;
@@ -446,6 +470,12 @@ static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 {
 	recheck_sysctls(arg);
 	schedule_apply(arg, 0);
+}
+
+void wf_agent_reconcile(struct wf_agent *a)
+{
+	recheck_sysctls(a);
+	schedule_apply(a, 0);
 }
 
 static void on_kernel_change(void *ctx)
@@ -646,6 +676,7 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 		}
 	}
 	agent = json_object_new_object();
+	json_object_object_add(agent, "version", json_object_new_string(wf_version));
 	json_object_object_add(agent, "docker",
 	                       json_object_new_string(a->docker_up ? "connected" : "disconnected"));
 	json_object_object_add(agent, "containers",
@@ -695,6 +726,9 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	    addr_array(AF_INET6, a->params.gateway_ip6, a->params.n_gateway_ip6));
 	if (a->gw.have_info)
 		json_object_object_add(gw, "mtu", json_object_new_int64(a->gw.info.mtu));
+	if (a->gw.have_info && a->gw.info.gateway_version[0])
+		json_object_object_add(gw, "version",
+		                       json_object_new_string(a->gw.info.gateway_version));
 	json_object_object_add(doc, "gateway", gw);
 	return doc;
 }

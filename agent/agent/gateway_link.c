@@ -12,6 +12,7 @@
 
 #include <wgfwd/log.h>
 #include <wgfwd/util.h>
+#include <wgfwd/version.h>
 
 struct wf_gateway_link {
 	struct event_base *base;
@@ -167,6 +168,8 @@ static void send_state(struct wf_gateway_link *l)
 	if (!l->up || !l->have_state || l->state_sent_on_conn || l->state_error[0])
 		return;
 	m.state = l->state;
+	if (wf_ctl_version_valid(wf_version))
+		WF_COPY(m.state.agent_version, wf_version);
 	err = wf_ctl_conn_send(l->conn, &m);
 	if (err == -EINVAL || err == -EMSGSIZE) {
 		state_cannot_be_sent(l, strerror(-err));
@@ -202,6 +205,9 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 
 	switch (m->type) {
 	case WF_CTL_MSG_GATEWAY_INFO:
+		log_info("gateway %s: wgfwd-gateway %s", l->gateway,
+		         m->gateway_info.gateway_version[0] ? m->gateway_info.gateway_version
+		                                            : "(version not sent)");
 		if (l->ops.gateway_info)
 			l->ops.gateway_info(l->ctx, &m->gateway_info);
 		break;

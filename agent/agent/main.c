@@ -27,7 +27,7 @@ static struct {
 	char *metrics;
 	uint32_t gateway_port, table, fwmark, hairpin_mark, rule_priority, reconcile_ms;
 	struct wf_strlist gateway_public, tunnel_address;
-	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json;
+	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json, check_config;
 	bool metrics_allow_remote;
 } opt = {
     .gateway_port = 51821,
@@ -45,7 +45,7 @@ static const struct wf_opt options[] = {
      "Docker socket (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
     {"gateway", WF_OPT_STRING, &opt.gateway, "ADDR",
      "gateway's tunnel address for the control channel (none: data plane only)"},
-    {"gateway-port", WF_OPT_UINT, &opt.gateway_port, "PORT", "control channel port (51821)"},
+    {"gateway-port", WF_OPT_PORT, &opt.gateway_port, "PORT", "control channel port (51821)"},
     {"key", WF_OPT_STRING, &opt.key, "FILE", "shared key file made by `wgfwd genkey'"},
     {"tunnel-address", WF_OPT_LIST, &opt.tunnel_address, "ADDR",
      "this server's tunnel address (repeat for IPv6; default: read from the interface)"},
@@ -61,8 +61,9 @@ static const struct wf_opt options[] = {
      "do not add the accept rules to Docker's DOCKER-USER chain"},
     {"no-fix-sysctls", WF_OPT_FLAG, &opt.no_fix_sysctls, NULL,
      "report wrong forwarding/rp_filter settings instead of fixing them"},
-    {"reconcile-interval", WF_OPT_UINT, &opt.reconcile_ms, "MS",
-     "compare the kernel with the desired state at least this often (30000)"},
+    {"reconcile-interval", WF_OPT_MSEC, &opt.reconcile_ms, "DURATION",
+     "compare the kernel with the desired state at least this often: 30s, 500ms, 2m "
+     "(default 30s; a bare number is milliseconds, deprecated)"},
     {"status-socket", WF_OPT_STRING, &opt.status_socket, "PATH",
      "status socket for `wgfwd status' (" DEFAULT_STATUS_SOCKET ")"},
     {"metrics", WF_OPT_STRING, &opt.metrics, "ADDR:PORT",
@@ -74,6 +75,8 @@ static const struct wf_opt options[] = {
     {"json", WF_OPT_FLAG, &opt.json, NULL, "with --dry-run: print JSON"},
     {"cleanup", WF_OPT_FLAG, &opt.cleanup, NULL,
      "remove everything the agent owns (table, rules, routes) and exit"},
+    {"check-config", WF_OPT_FLAG, &opt.check_config, NULL,
+     "check the options (command line, environment, config file) and exit: 0 when valid"},
     {"log-level", WF_OPT_STRING, &opt.log_level, "LEVEL", "debug, info, warn or error (info)"},
     {"log-json", WF_OPT_FLAG, &opt.log_json, NULL, "log one JSON object per line"},
     {0},
@@ -216,6 +219,16 @@ static int collect_metrics(void *ctx, struct wf_metrics *m)
 	return wf_agent_metrics(ctx, m);
 }
 
+/* SIGHUP does not reload the configuration (restart for that: the options shape the
+ * objects every module holds); it makes the agent check its settings and the kernel now,
+ * the way `systemctl reload` is commonly understood, instead of killing it. */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("received SIGHUP: checking the kernel against the desired state now (the "
+	         "configuration is read at start only: restart the agent to change it)");
+	wf_agent_reconcile(arg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("received %s: exiting; forwards stay in place (use --cleanup to remove them)",
@@ -228,7 +241,7 @@ int main(int argc, char **argv)
 	struct wf_server_params params;
 	struct wf_agent_config cfg = {0};
 	struct event_base *base = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct wf_agent *agent = NULL;
 	struct wf_metrics_server *metrics = NULL;
 	struct sockaddr_storage metrics_addr;
@@ -289,6 +302,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (opt.check_config) {
+		printf("wgfwd-agent: configuration ok\n");
+		ret = 0;
+		goto out;
+	}
 	base = event_base_new();
 	if (!base) {
 		log_error("cannot create the event loop");
@@ -340,8 +358,10 @@ int main(int argc, char **argv)
 	}
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	sighup = evsignal_new(base, SIGHUP, on_sighup, agent);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
 	log_info("started: interface %s, table %u, gateway %s", params.tunnel_ifname, params.table,
 	         opt.gateway ? opt.gateway : "none (data plane only)");
 	event_base_dispatch(base);
@@ -353,6 +373,8 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	if (sighup)
+		event_free(sighup);
 	if (base)
 		event_base_free(base);
 	wf_opts_free(options);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <wgfwd/cli.h>
+#include <wgfwd/version.h>
 
 static const struct {
 	const char *name;
@@ -19,6 +20,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: wgfwd <command> [options]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nOptions:\n  %-10s %s\n  %-10s %s\n", "--help", "show this help", "--version",
+	        "show the version and the control message version");
 	fprintf(f, "\nDry run of the agent: wgfwd-agent --dry-run [--json]\n"
 	           "`wgfwd <command> --help' describes each command.\n");
 }
@@ -29,6 +32,10 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		wf_version_print(stdout, "wgfwd");
+		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))

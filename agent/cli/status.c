@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <wgfwd/cli.h>
 #include <wgfwd/status_socket.h>
@@ -60,9 +61,10 @@ static void print_agent(struct json_object *doc)
 
 	json_object_object_get_ex(doc, "agent", &agent);
 	json_object_object_get_ex(doc, "gateway", &gw);
-	printf("agent: docker %s, %lld container(s) of interest, interface %s, table %lld\n",
-	       str(agent, "docker", "?"), (long long)num(agent, "containers"),
-	       str(agent, "interface", "?"), (long long)num(agent, "table"));
+	printf("agent %s: docker %s, %lld container(s) of interest, interface %s, table %lld\n",
+	       str(agent, "version", "(version unknown)"), str(agent, "docker", "?"),
+	       (long long)num(agent, "containers"), str(agent, "interface", "?"),
+	       (long long)num(agent, "table"));
 	printf("  last apply: %s (%.2f ms), %lld applies, %lld errors%s%s\n",
 	       flag(agent, "last_apply_ok") ? "ok" : "FAILED",
 	       json_object_get_double(json_object_object_get(agent, "last_apply_ms")),
@@ -76,11 +78,13 @@ static void print_agent(struct json_object *doc)
 		printf(
 		    "  note: Docker's DOCKER-USER chain is missing (Docker not using iptables?)\n");
 	if (gw && str(gw, "address", NULL)) {
-		printf(
-		    "gateway %s: control channel %s, generation %lld sent, %lld acknowledged%s%s\n",
-		    str(gw, "address", "?"), flag(gw, "connected") ? "up" : "DOWN",
-		    (long long)num(gw, "generation_sent"), (long long)num(gw, "generation_acked"),
-		    str(gw, "last_error", NULL) ? "; last error: " : "", str(gw, "last_error", ""));
+		printf("gateway %s (wgfwd-gateway %s): control channel %s, generation %lld sent, "
+		       "%lld acknowledged%s%s\n",
+		       str(gw, "address", "?"), str(gw, "version", "version unknown"),
+		       flag(gw, "connected") ? "up" : "DOWN", (long long)num(gw, "generation_sent"),
+		       (long long)num(gw, "generation_acked"),
+		       str(gw, "last_error", NULL) ? "; last error: " : "",
+		       str(gw, "last_error", ""));
 		if (str(gw, "state_error", NULL))
 			printf("  NOT SENT: %s\n", str(gw, "state_error", ""));
 	} else {
@@ -155,6 +159,7 @@ static void print_gateway(struct json_object *doc)
 	struct json_object *peers = arr(doc, "peers");
 	size_t n = peers ? json_object_array_length(peers) : 0;
 
+	printf("wgfwd-gateway %s\n", str(doc, "version", "(version unknown)"));
 	print_list("gateway public addresses:", arr(doc, "public_ipv4"));
 	print_list("                         ", arr(doc, "public_ipv6"));
 	print_host_firewall(doc);
@@ -164,9 +169,9 @@ static void print_gateway(struct json_object *doc)
 		size_t nf = fw ? json_object_array_length(fw) : 0;
 		size_t ne = eg ? json_object_array_length(eg) : 0;
 
-		printf("\npeer %s: %s, generation %lld\n", str(p, "name", "?"),
+		printf("\npeer %s: %s, generation %lld, agent %s\n", str(p, "name", "?"),
 		       flag(p, "connected") ? "connected" : "not connected",
-		       (long long)num(p, "generation"));
+		       (long long)num(p, "generation"), str(p, "agent_version", "version unknown"));
 		for (size_t k = 0; k < nf; k++) {
 			struct json_object *f = json_object_array_get_idx(fw, k);
 
@@ -195,7 +200,7 @@ int wf_cmd_status(int argc, char **argv)
 	    {0},
 	};
 	const char *socket_path = NULL;
-	bool gateway = false, json = false, check = false;
+	bool gateway = false, chosen = false, json = false, check = false;
 	struct json_object *doc;
 	char err[512];
 	int c, ret;
@@ -205,9 +210,11 @@ int wf_cmd_status(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			gateway = false;
+			chosen = true;
 			break;
 		case 'g':
 			gateway = true;
+			chosen = true;
 			break;
 		case 's':
 			socket_path = optarg;
@@ -222,8 +229,10 @@ int wf_cmd_status(int argc, char **argv)
 			printf(
 			    "Usage: wgfwd status [--agent | --gateway] [--socket PATH] [--json] "
 			    "[--check]\n"
-			    "  --agent     the agent on this host (default; socket %s)\n"
+			    "  --agent     the agent on this host (socket %s)\n"
 			    "  --gateway   the gateway on this host (socket %s)\n"
+			    "              (neither: the agent's socket if it exists, else the "
+			    "gateway's)\n"
 			    "  --socket    another status socket\n"
 			    "  --json      the status document as JSON\n"
 			    "  --check     exit 0 only when the daemon answers and its last apply "
@@ -235,6 +244,10 @@ int wf_cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* The same command on either host: the agent's socket where it exists, else the
+	 * gateway's. */
+	if (!socket_path && !chosen && access(AGENT_SOCKET, F_OK) && !access(GATEWAY_SOCKET, F_OK))
+		gateway = true;
 	if (!socket_path)
 		socket_path = gateway ? GATEWAY_SOCKET : AGENT_SOCKET;
 	ret = wf_status_fetch(socket_path, &doc, err, sizeof(err));
@@ -244,10 +257,11 @@ int wf_cmd_status(int argc, char **argv)
 	}
 	if (check) {
 		struct json_object *agent = NULL;
-		bool ok = gateway ? !json_object_object_get_ex(doc, "last_apply_ok", NULL) ||
-		                        flag(doc, "last_apply_ok")
-		                  : json_object_object_get_ex(doc, "agent", &agent) &&
-		                        flag(agent, "last_apply_ok");
+		bool is_agent = json_object_object_get_ex(doc, "agent", NULL);
+		bool ok = !is_agent ? !json_object_object_get_ex(doc, "last_apply_ok", NULL) ||
+		                          flag(doc, "last_apply_ok")
+		                    : json_object_object_get_ex(doc, "agent", &agent) &&
+		                          flag(agent, "last_apply_ok");
 
 		json_object_put(doc);
 		return ok ? 0 : 1;

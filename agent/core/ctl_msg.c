@@ -1,4 +1,5 @@
 #include <wgfwd/ctl.h>
+#include <wgfwd/version.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -238,6 +239,33 @@ int wf_ctl_state_order(struct wf_ctl_state *s)
 	return 0;
 }
 
+/* A software version: optional, 1..63 printable ASCII characters, no spaces. */
+static bool version_text_valid(const char *v)
+{
+	const char *nul = memchr(v, '\0', WF_CTL_VERSION_MAX);
+
+	if (!nul)
+		return false;
+	for (; *v; v++)
+		if (*v <= 0x20 || *v >= 0x7f)
+			return false;
+	return true;
+}
+
+bool wf_ctl_version_valid(const char *v)
+{
+	return v[0] && version_text_valid(v);
+}
+
+static int check_version(const char *v, const char *path, char *err, size_t errlen)
+{
+	if (!version_text_valid(v))
+		return fail(-EINVAL, err, errlen,
+		            "%s: want 1..%d printable characters without spaces", path,
+		            WF_CTL_VERSION_MAX - 1);
+	return 0;
+}
+
 static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen)
 {
 	/* one bit per (proto, family, public_port): 2 * 2 * 65536 bits */
@@ -248,6 +276,8 @@ static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen
 		return fail(-EINVAL, err, errlen,
 		            "generation: %" PRIu64 " is out of range 0..%" PRIu64, s->generation,
 		            GENERATION_MAX);
+	if (check_version(s->agent_version, "agent_version", err, errlen) < 0)
+		return -EINVAL;
 	if (s->n_forwards > WF_CTL_ENTRIES_MAX || s->n_egress > WF_CTL_ENTRIES_MAX)
 		return fail(-EINVAL, err, errlen, "%s: more than %d entries",
 		            s->n_forwards > WF_CTL_ENTRIES_MAX ? "forwards" : "egress",
@@ -399,7 +429,8 @@ int wf_ctl_msg_validate(const struct wf_ctl_msg *m, char *err, size_t errlen)
 		if (m->gateway_info.mtu < WF_CTL_MTU_MIN || m->gateway_info.mtu > WF_CTL_MTU_MAX)
 			return fail(-EINVAL, err, errlen, "mtu: %" PRIu32 " is out of range %d..%d",
 			            m->gateway_info.mtu, WF_CTL_MTU_MIN, WF_CTL_MTU_MAX);
-		return 0;
+		return check_version(m->gateway_info.gateway_version, "gateway_version", err,
+		                     errlen);
 	case WF_CTL_MSG_PING:
 	case WF_CTL_MSG_PONG:
 		return 0;
@@ -548,6 +579,10 @@ static void encode_state(struct out *o, const struct wf_ctl_state *s)
 	put(o, ",\"udp\":");
 	put_egress(o, s, IPPROTO_UDP);
 	put(o, any ? ",\"any\":true}" : ",\"any\":false}");
+	if (s->agent_version[0]) {
+		put(o, ",\"agent_version\":");
+		put_string(o, s->agent_version);
+	}
 }
 
 /* The distinct reasons of an ack's refusals, in the order they first appear, found through
@@ -671,6 +706,10 @@ static void encode_gateway_info(struct out *o, const struct wf_ctl_gateway_info 
 	}
 	put(o, "],\"mtu\":");
 	put_uint(o, g->mtu);
+	if (g->gateway_version[0]) {
+		put(o, ",\"gateway_version\":");
+		put_string(o, g->gateway_version);
+	}
 }
 
 int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char *err,
@@ -1072,12 +1111,24 @@ static int decode_egress(struct decoder *d, struct json_object *root, struct wf_
 	return 0;
 }
 
+/* An optional string field: absent leaves buf empty. */
+static int get_optional_string(struct decoder *d, struct json_object *obj, const char *name,
+                               char *buf, size_t bufsize)
+{
+	if (!json_object_object_get_ex(obj, name, NULL))
+		return 0;
+	return get_string(d, obj, "", name, buf, bufsize);
+}
+
 static int decode_state(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
 {
-	static const char *const keys[] = {"v", "type", "generation", "forwards", "egress", NULL};
+	static const char *const keys[] = {"v",      "type",          "generation", "forwards",
+	                                   "egress", "agent_version", NULL};
 	int ret;
 
 	if ((ret = check_keys(d, root, "", keys)) < 0 ||
+	    (ret = get_optional_string(d, root, "agent_version", s->agent_version,
+	                               sizeof(s->agent_version))) < 0 ||
 	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &s->generation)) < 0 ||
 	    (ret = decode_forwards(d, root, s)) < 0)
 		return ret;
@@ -1195,11 +1246,14 @@ static int decode_addrs(struct decoder *d, struct json_object *root, const char 
 static int decode_gateway_info(struct decoder *d, struct json_object *root,
                                struct wf_ctl_gateway_info *g)
 {
-	static const char *const keys[] = {"v", "type", "ipv4", "ipv6", "mtu", NULL};
+	static const char *const keys[] = {"v", "type", "ipv4", "ipv6", "mtu", "gateway_version",
+	                                   NULL};
 	uint64_t mtu;
 	int ret;
 
 	if ((ret = check_keys(d, root, "", keys)) < 0 ||
+	    (ret = get_optional_string(d, root, "gateway_version", g->gateway_version,
+	                               sizeof(g->gateway_version))) < 0 ||
 	    (ret = decode_addrs(d, root, "ipv4", AF_INET, g->ipv4, sizeof(g->ipv4[0]),
 	                        &g->n_ipv4)) < 0 ||
 	    (ret = decode_addrs(d, root, "ipv6", AF_INET6, g->ipv6, sizeof(g->ipv6[0]),
@@ -1208,6 +1262,32 @@ static int decode_gateway_info(struct decoder *d, struct json_object *root,
 		return ret;
 	g->mtu = (uint32_t)mtu;
 	return 0;
+}
+
+/* Names both sides' message versions and, where the peer's message carries one in a field
+ * of the name this version uses, both software versions: the text goes to the peer in
+ * `error` and into both logs, and says which side to upgrade. */
+static int version_mismatch(struct decoder *d, struct json_object *root, int64_t v)
+{
+	static const char *const fields[] = {"agent_version", "gateway_version"};
+	char peer[WF_CTL_VERSION_MAX] = "";
+	struct json_object *val;
+
+	for (size_t i = 0; i < 2 && !peer[0]; i++) {
+		if (json_object_object_get_ex(root, fields[i], &val) &&
+		    json_object_is_type(val, json_type_string) &&
+		    (size_t)json_object_get_string_len(val) < sizeof(peer)) {
+			memcpy(peer, json_object_get_string(val),
+			       (size_t)json_object_get_string_len(val) + 1);
+			if (!version_text_valid(peer))
+				peer[0] = '\0';
+		}
+	}
+	return bad(d,
+	           "v: protocol version %" PRId64 ", this side speaks %d (peer: %s%s; this side: "
+	           "wgfwd %s)",
+	           v, WF_CTL_MSG_VERSION, peer[0] ? "wgfwd " : "",
+	           peer[0] ? peer : "version unknown", wf_version);
 }
 
 static int decode_root(struct decoder *d, struct json_object *root, struct wf_ctl_msg *out)
@@ -1226,8 +1306,7 @@ static int decode_root(struct decoder *d, struct json_object *root, struct wf_ct
 		return bad(d, "v: want an integer, got %s",
 		           json_type_desc(json_object_get_type(val)));
 	if (json_object_get_int64(val) != WF_CTL_MSG_VERSION)
-		return bad(d, "v: protocol version %" PRId64 ", this side speaks %d",
-		           json_object_get_int64(val), WF_CTL_MSG_VERSION);
+		return version_mismatch(d, root, json_object_get_int64(val));
 	if ((ret = get_enum(d, root, "", "type", msg_types, &type)) < 0)
 		return ret;
 	out->type = (enum wf_ctl_msg_type)type;

@@ -5,11 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 
 static const char *log_program = "wgfwd";
 static enum wf_log_level log_min_level = WF_LOG_INFO;
 static bool log_json;
+static bool log_syslog;
+
+void wf_log_to_syslog(void)
+{
+	openlog(log_program, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = true;
+}
 
 static const char *const level_names[] = {
     [WF_LOG_DEBUG] = "debug",
@@ -76,6 +84,18 @@ void wf_log(enum wf_log_level level, const char *fmt, ...)
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 
+	if (log_syslog) {
+		static const int priorities[] = {
+		    [WF_LOG_DEBUG] = LOG_DEBUG,
+		    [WF_LOG_INFO] = LOG_INFO,
+		    [WF_LOG_WARN] = LOG_WARNING,
+		    [WF_LOG_ERROR] = LOG_ERR,
+		};
+
+		syslog(priorities[level], "%s", message);
+		errno = saved_errno;
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,

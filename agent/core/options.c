@@ -1,4 +1,5 @@
 #include <wgfwd/options.h>
+#include <wgfwd/version.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -30,6 +31,35 @@ static int parse_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
+/* "500ms", "30s", "2m", "1h" -> milliseconds; a bare number is bare_ms milliseconds each. */
+static int parse_duration(const char *value, unsigned bare_ms, uint32_t *out, bool *bare)
+{
+	static const struct {
+		const char *suffix;
+		unsigned ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	char *end;
+	unsigned long long v;
+	unsigned ms = 0;
+
+	if (!isdigit((unsigned char)value[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno)
+		return -EINVAL;
+	*bare = !*end;
+	if (*bare)
+		ms = bare_ms;
+	for (size_t i = 0; !ms && i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].suffix))
+			ms = units[i].ms;
+	if (!ms || v > UINT32_MAX / ms)
+		return -EINVAL;
+	*out = (uint32_t)(v * ms);
+	return 0;
+}
+
 static int set_value(const struct wf_opt *o, const char *value, const char *origin, char *err,
                      size_t errlen)
 {
@@ -55,6 +85,40 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 			return -EINVAL;
 		}
 		*(uint32_t *)o->target = (uint32_t)v;
+		return 0;
+	}
+	case WF_OPT_PORT: {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (errno || end == value || *end || v < 1 || v > 65535 || value[0] == '-') {
+			snprintf(err, errlen, "%s: %s: `%s' is not a port (1..65535)", origin,
+			         o->name, value);
+			return -EINVAL;
+		}
+		*(uint32_t *)o->target = (uint32_t)v;
+		return 0;
+	}
+	case WF_OPT_MSEC:
+	case WF_OPT_SEC: {
+		const char *bare_unit = o->type == WF_OPT_MSEC ? "ms" : "s";
+		bool bare;
+
+		if (parse_duration(value, o->type == WF_OPT_MSEC ? 1 : 1000, o->target, &bare)) {
+			snprintf(err, errlen,
+			         "%s: %s: `%s' is not a duration (a number and ms, s, m or h: "
+			         "500ms, 30s, 2m)",
+			         origin, o->name, value);
+			return -EINVAL;
+		}
+		if (bare)
+			fprintf(
+			    stderr,
+			    "warning: %s: %s: `%s' has no unit and is taken as %s%s, as before; "
+			    "write the unit (%s%s), a bare number is deprecated\n",
+			    origin, o->name, value, value, bare_unit, value, bare_unit);
 		return 0;
 	}
 	case WF_OPT_FLAG:
@@ -140,6 +204,44 @@ int wf_opts_read_file(const struct wf_opt *opts, const char *path, char *err, si
 	return ret;
 }
 
+/* A list in one variable: entries separated by whitespace, newlines or ';', and by commas,
+ * except that a comma inside a `KEY=VALUE' entry before its '=' joins (a gateway peer,
+ * `ADDR4,ADDR6=KEYFILE'). So "a,b", "a b" and "10.0.0.2,fc00::2=/k;10.0.0.3=/k2" all work. */
+static int set_env_list(const struct wf_opt *o, const char *value, const char *origin, char *err,
+                        size_t errlen)
+{
+	char *copy = strdup(value), *save = NULL;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, "; \t\r\n", &save); tok && !ret;
+	     tok = strtok_r(NULL, "; \t\r\n", &save)) {
+		bool keyed = strchr(tok, '=') != NULL;
+		char *start = tok;
+
+		for (char *p = tok;; p++) {
+			if (*p &&
+			    (*p != ',' || (keyed && !memchr(start, '=', (size_t)(p - start)))))
+				continue;
+			if (p > start) {
+				char c = *p;
+
+				*p = '\0';
+				ret = set_value(o, start, origin, err, errlen);
+				*p = c;
+				if (ret)
+					break;
+			}
+			if (!*p)
+				break;
+			start = p + 1;
+		}
+	}
+	free(copy);
+	return ret;
+}
+
 static int read_env(const struct wf_opt *opts, const char *prefix, char *err, size_t errlen)
 {
 	char name[128];
@@ -159,16 +261,8 @@ static int read_env(const struct wf_opt *opts, const char *prefix, char *err, si
 		if (!value || !*value)
 			continue;
 		if (opts->type == WF_OPT_LIST) {
-			/* Lists come comma- or space-separated in one variable. */
-			char *copy = strdup(value), *save = NULL;
-			int ret = 0;
+			int ret = set_env_list(opts, value, name, err, errlen);
 
-			if (!copy)
-				return -ENOMEM;
-			for (char *tok = strtok_r(copy, ", \t", &save); tok && !ret;
-			     tok = strtok_r(NULL, ", \t", &save))
-				ret = set_value(opts, tok, name, err, errlen);
-			free(copy);
 			if (ret)
 				return ret;
 		} else {
@@ -195,6 +289,7 @@ void wf_opts_usage(FILE *f, const char *program, const char *synopsis, const str
 		fprintf(f, "  %-30s %s\n", left, opts->help);
 	}
 	fprintf(f, "  %-30s %s\n", "--help", "show this help");
+	fprintf(f, "  %-30s %s\n", "--version", "show the version and the control message version");
 }
 
 int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char *program,
@@ -206,7 +301,7 @@ int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char 
 
 	for (const struct wf_opt *o = opts; o->name; o++)
 		n++;
-	longopts = calloc(n + 2, sizeof(*longopts));
+	longopts = calloc(n + 3, sizeof(*longopts));
 	if (!longopts)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -216,7 +311,17 @@ int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char 
 	}
 	longopts[n].name = "help";
 	longopts[n].val = 'h';
+	longopts[n + 1].name = "version";
+	longopts[n + 1].val = 'V';
 
+	/* --version answers even where the configuration would be refused. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--version")) {
+			wf_version_print(stdout, program);
+			ret = 1;
+			goto out;
+		}
+	}
 	/* The config file is read first so that the environment and the command line win. */
 	for (int i = 1; i < argc; i++) {
 		const char *path = NULL;
@@ -244,6 +349,11 @@ int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char 
 
 		if (c == 'h') {
 			wf_opts_usage(stdout, program, synopsis, opts);
+			ret = 1;
+			goto out;
+		}
+		if (c == 'V') {
+			wf_version_print(stdout, program);
 			ret = 1;
 			goto out;
 		}

@@ -26,6 +26,7 @@
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/rtnl.h>
 #include <wgfwd/status_socket.h>
+#include <wgfwd/version.h>
 #include <wgfwd/util.h>
 
 /* Connections that have not finished the handshake cost little, but not nothing. */
@@ -69,6 +70,7 @@ struct wf_gw_daemon {
 	struct wf_gw_state state; /* what each peer holds: the kernel reflects it */
 	bool *unsaved;            /* peers whose state could not be written yet */
 	uint64_t *generation;     /* of the last state applied from each peer */
+	char (*agent_version)[WF_CTL_VERSION_MAX]; /* each peer's, "" until it said */
 
 	/* for `wgfwd status --gateway` */
 	uint64_t applies, apply_errors;
@@ -261,6 +263,8 @@ static void send_gateway_info(struct client *c)
 		mtu = FALLBACK_TUNNEL_MTU;
 	}
 	gi->mtu = mtu;
+	if (wf_ctl_version_valid(wf_version))
+		WF_COPY(gi->gateway_version, wf_version);
 	err = wf_ctl_conn_send(c->conn, &m);
 	if (err)
 		log_warn("peer %s: cannot send gateway_info: %s", peer_name(d, c->peer),
@@ -422,6 +426,11 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	int err;
 
 	a->generation = s->generation;
+	if (strcmp(d->agent_version[c->peer], s->agent_version)) {
+		log_info("peer %s: wgfwd-agent %s", peer_name(d, c->peer),
+		         s->agent_version[0] ? s->agent_version : "(version not sent)");
+		WF_COPY(d->agent_version[c->peer], s->agent_version);
+	}
 	err = entries_from_message(s, &want);
 	if (!err)
 		err = wf_gw_policy_decide(d->cfg, &d->state, c->peer, &want, &next, &dec);
@@ -732,6 +741,9 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 	if (conn)
 		json_object_object_add(o, "remote", json_object_new_string(conn->remote));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)d->generation[p]));
+	if (d->agent_version[p][0])
+		json_object_object_add(o, "agent_version",
+		                       json_object_new_string(d->agent_version[p]));
 	json_object_object_add(o, "unsaved", json_object_new_boolean(d->unsaved[p]));
 	for (size_t i = 0; i < e->n_forwards; i++) {
 		const struct wf_gw_forward *f = &e->forwards[i];
@@ -790,6 +802,7 @@ static json_object *status_document(void *arg)
 		json_object_array_add(v6, addr_text(AF_INET6, &p->public_ip6[i]));
 	for (size_t i = 0; i < d->cfg->n_peers; i++)
 		json_object_array_add(peers, peer_status(d, i));
+	json_object_object_add(doc, "version", json_object_new_string(wf_version));
 	json_object_object_add(doc, "interface", json_object_new_string(p->tunnel_ifname));
 	json_object_object_add(doc, "public_interface", json_object_new_string(p->public_ifname));
 	json_object_object_add(doc, "control_port", json_object_new_int(p->control_port));
@@ -1050,7 +1063,8 @@ static int make_state_dir(const char *dir)
 
 static int start_events(struct wf_gw_daemon *d)
 {
-	struct timeval tv = {.tv_sec = d->s.reconcile_interval_s};
+	struct timeval tv = {.tv_sec = d->s.reconcile_interval_ms / 1000,
+	                     .tv_usec = (d->s.reconcile_interval_ms % 1000) * 1000};
 	int err;
 
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
@@ -1065,7 +1079,7 @@ static int start_events(struct wf_gw_daemon *d)
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
 	evsignal_add(d->sig_hup, NULL);
-	if (d->s.reconcile_interval_s)
+	if (d->s.reconcile_interval_ms)
 		event_add(d->reconcile_timer, &tv);
 	if (d->s.status_socket[0]) {
 		err = wf_status_socket_open(d->base, d->s.status_socket, 0660, status_document, d,
@@ -1088,8 +1102,8 @@ static int start_events(struct wf_gw_daemon *d)
 	}
 	err = wf_nlwatch_new(&d->watch, d->base, on_kernel_change, d);
 	if (err)
-		log_warn("no kernel change notifications (%s): drift is repaired every %u s only",
-		         strerror(-err), d->s.reconcile_interval_s);
+		log_warn("no kernel change notifications (%s): drift is repaired every %u ms only",
+		         strerror(-err), d->s.reconcile_interval_ms);
 	return 0;
 }
 
@@ -1242,9 +1256,10 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	                  WF_ARRAY_SIZE(apply_seconds_bounds));
 	d->unsaved = calloc(d->cfg->n_peers + 1, sizeof(*d->unsaved));
 	d->generation = calloc(d->cfg->n_peers + 1, sizeof(*d->generation));
+	d->agent_version = calloc(d->cfg->n_peers + 1, sizeof(*d->agent_version));
 	d->ct_peers = calloc(d->cfg->n_peers + 1, sizeof(*d->ct_peers));
 	d->base = event_base_new();
-	if (!d->unsaved || !d->generation || !d->ct_peers || !d->base ||
+	if (!d->unsaved || !d->generation || !d->agent_version || !d->ct_peers || !d->base ||
 	    wf_gw_state_init(&d->state, d->cfg->n_peers)) {
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
@@ -1292,6 +1307,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		sodium_free(d->keys);
 	free(d->unsaved);
 	free(d->generation);
+	free(d->agent_version);
 	free(d->ct_peers);
 	wf_ct_pending_free(&d->ct_pending);
 	wf_gw_state_free(&d->state);

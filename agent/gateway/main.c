@@ -24,6 +24,7 @@ static struct {
 	struct wf_strlist listen, peers, reserved, public_addresses;
 	uint32_t wireguard_port, max_entries, reconcile_interval;
 	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote, no_host_firewall;
+	bool check_config;
 } o;
 
 static const struct wf_opt opts[] = {
@@ -48,26 +49,30 @@ static const struct wf_opt opts[] = {
     {"reserved-ports", WF_OPT_LIST, &o.reserved, "LIST",
      "public ports no agent may take, e.g. 25,8000-8100/tcp (tcp/22, the WireGuard and "
      "the control port always are); repeatable"},
-    {"wireguard-port", WF_OPT_UINT, &o.wireguard_port, "PORT",
+    {"wireguard-port", WF_OPT_PORT, &o.wireguard_port, "PORT",
      "WireGuard's UDP listen port, reserved (default 51820)"},
     {"public-address", WF_OPT_LIST, &o.public_addresses, "ADDR",
      "a public address to forward from; repeatable (default: the public interface's, "
      "followed as they change)"},
     {"max-entries", WF_OPT_UINT, &o.max_entries, "N",
      "per agent: forwards plus egress ports (default 32768)"},
-    {"reconcile-interval", WF_OPT_UINT, &o.reconcile_interval, "SECONDS",
-     "compare the kernel with the desired ruleset this often, 0 for never (default 30)"},
+    {"reconcile-interval", WF_OPT_SEC, &o.reconcile_interval, "DURATION",
+     "compare the kernel with the desired ruleset this often: 30s, 500ms, 2m; 0 for never "
+     "(default 30s; a bare number is seconds, deprecated)"},
     {"no-host-firewall", WF_OPT_FLAG, &o.no_host_firewall, NULL,
      "do not add accept rules for wgfwd's flows to the host's iptables FORWARD and INPUT "
      "chains (ufw, iptables policy drop); removes those of an earlier run"},
     {"log-level", WF_OPT_STRING, &o.log_level, "LEVEL", "debug, info, warn or error"},
     {"log-json", WF_OPT_FLAG, &o.log_json, NULL, "log one JSON object per line"},
     {"foreground", WF_OPT_FLAG, &o.foreground, NULL,
-     "stay in the foreground (otherwise detach once ready)"},
+     "stay in the foreground, logging to stderr (otherwise detach once ready and log to "
+     "syslog)"},
     {"cleanup", WF_OPT_FLAG, &o.cleanup, NULL,
      "remove the gateway's nftables table and its iptables accept rules, and exit"},
     {"dry-run", WF_OPT_FLAG, &o.dry_run, NULL,
      "print the ruleset the persisted state gives and exit"},
+    {"check-config", WF_OPT_FLAG, &o.check_config, NULL,
+     "check the options (command line, environment, config file) and exit: 0 when valid"},
     {0},
 };
 
@@ -224,7 +229,7 @@ static int settings(struct wf_gw_settings *s)
 		WF_COPY(s->status_socket, WF_GW_DEFAULT_STATUS_SOCKET);
 	else if (strcmp(o.status_socket, "none"))
 		WF_COPY(s->status_socket, o.status_socket);
-	s->reconcile_interval_s = o.reconcile_interval;
+	s->reconcile_interval_ms = o.reconcile_interval;
 	s->host_firewall = !o.no_host_firewall;
 	if (o.metrics && wf_metrics_listen_parse(o.metrics, o.metrics_allow_remote, &s->metrics,
 	                                         &s->metrics_len, err, sizeof(err))) {
@@ -260,13 +265,17 @@ static int detach(int *ready_fd)
 	return 0;
 }
 
+/* Until it is ready the daemon logs to the terminal, so that a failed start says why where it
+ * was started; from then on to syslog, and the terminal is let go of entirely. */
 static void say_ready(int fd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+	wf_log_to_syslog();
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
 		close(null);
 	}
 	if (write(fd, "", 1) < 0)
@@ -307,9 +316,11 @@ int main(int argc, char **argv)
 	wf_log_init(PROGRAM, level, o.log_json);
 	ret = settings(&s);
 	wf_opts_free(opts);
-	if (ret) {
+	if (ret || o.check_config) {
 		wf_gw_config_free(&s.policy);
-		return 2;
+		if (!ret)
+			printf("%s: configuration ok\n", PROGRAM);
+		return ret ? 2 : 0;
 	}
 	/* Before any event loop exists: libevent's state does not survive a fork. */
 	if (!o.foreground && !o.cleanup && !o.dry_run) {

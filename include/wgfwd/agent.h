@@ -28,6 +28,8 @@ struct wf_agent_config {
 
 int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf_agent_config *cfg);
 void wf_agent_free(struct wf_agent *a);
+/* Checks the host settings and compares the kernel with the desired state now (SIGHUP). */
+void wf_agent_reconcile(struct wf_agent *a);
 /* Current status, for the status socket and `wgfwd status`. */
 struct json_object *wf_agent_status(struct wf_agent *a);
 /* The same numbers as metrics (and a few only metrics carry), for the metrics endpoint.

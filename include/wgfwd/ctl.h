@@ -77,8 +77,9 @@
  * nonces (XChaCha) are needed.
  *
  * Messages. A JSON object of at most 1 MiB - 16 bytes (WF_CTL_MSG_MAX), UTF-8:
- * {"v":2,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing and
- * none may be added (a new field is a new version). An unknown type, a missing or unknown
+ * {"v":2,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing (except
+ * those marked optional, which a receiver takes as absent when missing) and none may be added
+ * (a new field is a new version). An unknown type, a missing or unknown
  * field, a wrong JSON type, a number out of range, a second forward for the same key, a
  * message of the other direction or a version other than 2 is an error: the receiver sends
  * `error` and closes, and nothing of that message takes effect. Outside its
@@ -106,6 +107,9 @@
  *                    out: {"v":2,"type":"state","generation":7,"forwards":{"tcp":{"ipv4":
  *                    [443,443,80,8080],"ipv6":[]},"udp":{"ipv4":[],"ipv6":[53,53]}},
  *                    "egress":{"tcp":[25,25,587,587],"udp":[],"any":false}}
+ *       agent_version  optional: the agent's software version (`wgfwd-agent --version`),
+ *                    1..63 printable ASCII characters without spaces (WF_CTL_VERSION_MAX);
+ *                    the gateway shows it in its status and log
  *   state_ack     gateway -> agent, one per state, in order.
  *       generation   the state's
  *       applied      true when the gateway's rules now reflect the state
@@ -121,6 +125,7 @@
  *   gateway_info  gateway -> agent, first thing after the handshake.
  *       ipv4, ipv6   the gateway's public addresses (at most 16 of each, may be empty)
  *       mtu          the tunnel MTU, 576..65535
+ *       gateway_version  optional: the gateway's software version, as agent_version
  *   ping, pong    either way, no fields. Each side pings every 10 s and answers a ping with a
  *                 pong; a side that hears nothing for 30 s closes the connection.
  *   error         either way, then the sender closes.
@@ -161,6 +166,7 @@
 #define WF_CTL_MSG_MAX             (WF_CTL_FRAME_MAX - 16)
 #define WF_CTL_IDENTITY_MAX        64  /* with the NUL */
 #define WF_CTL_REASON_MAX          256 /* with the NUL */
+#define WF_CTL_VERSION_MAX         64  /* with the NUL */
 #define WF_CTL_ADDRS_MAX           16
 #define WF_CTL_ENTRIES_MAX         32768 /* per list: forwards; egress */
 #define WF_CTL_MTU_MIN             576
@@ -184,8 +190,10 @@
 #define WF_CTL_ACK_SKELETON                                                                    \
 	"{\"v\":2,\"type\":\"state_ack\",\"generation\":9223372036854775807,\"applied\":true," \
 	"\"reasons\":[],\"forwards\":[],\"egress\":[]}"
-#define WF_CTL_STATE_WORST \
-	(sizeof(WF_CTL_STATE_SKELETON) - 1 + 2 * (12 * (size_t)WF_CTL_ENTRIES_MAX - 1))
+#define WF_CTL_STATE_VERSION_FIELD ",\"agent_version\":\"\""
+#define WF_CTL_STATE_WORST                                                            \
+	(sizeof(WF_CTL_STATE_SKELETON) - 1 + sizeof(WF_CTL_STATE_VERSION_FIELD) - 1 + \
+	 (WF_CTL_VERSION_MAX - 1) + 2 * (12 * (size_t)WF_CTL_ENTRIES_MAX - 1))
 #define WF_CTL_ACK_WORST                                                          \
 	(sizeof(WF_CTL_ACK_SKELETON) - 1 + WF_CTL_ACK_REASONS_MAX * (size_t)513 + \
 	 2 * 5 * (size_t)WF_CTL_ENTRIES_MAX)
@@ -226,6 +234,7 @@ struct wf_ctl_state {
 	size_t n_forwards;
 	struct wf_ctl_egress *egress;
 	size_t n_egress;
+	char agent_version[WF_CTL_VERSION_MAX]; /* optional: "" when not sent */
 };
 
 struct wf_ctl_result {
@@ -249,6 +258,7 @@ struct wf_ctl_gateway_info {
 	struct in6_addr ipv6[WF_CTL_ADDRS_MAX];
 	size_t n_ipv6;
 	uint32_t mtu;
+	char gateway_version[WF_CTL_VERSION_MAX]; /* optional: "" when not sent */
 };
 
 struct wf_ctl_error {
@@ -275,6 +285,8 @@ bool wf_ctl_msg_sent_by(enum wf_ctl_msg_type type, enum wf_ctl_role role);
  * udp ipv4, udp ipv6; egress tcp, udp, any), keeping the order within each kind. The results
  * of the state's ack come in this order. -ENOMEM. */
 int wf_ctl_state_order(struct wf_ctl_state *s);
+/* True when v may travel as agent_version or gateway_version. */
+bool wf_ctl_version_valid(const char *v);
 /* Checks a message against every rule of the specification; says what is wrong in err. */
 int wf_ctl_msg_validate(const struct wf_ctl_msg *m, char *err, size_t errlen);
 /* Encodes a valid message as compact JSON into a malloc'd NUL-terminated string. -EINVAL

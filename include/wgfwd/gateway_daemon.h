@@ -23,7 +23,7 @@
 #define WF_GW_DEFAULT_STATE_DIR          "/var/lib/wgfwd"
 #define WF_GW_DEFAULT_STATUS_SOCKET      "/run/wgfwd/gateway.sock"
 #define WF_GW_DEFAULT_WIREGUARD_PORT     51820
-#define WF_GW_DEFAULT_RECONCILE_INTERVAL 30
+#define WF_GW_DEFAULT_RECONCILE_INTERVAL 30000 /* ms */
 
 struct wf_gw_settings {
 	/* Interfaces and control port; public addresses when given explicitly. */
@@ -34,8 +34,8 @@ struct wf_gw_settings {
 	socklen_t listen_len[WF_GW_LISTEN_MAX];
 	size_t n_listen;
 	char state_dir[512];
-	char status_socket[108]; /* unix socket for `wgfwd status --gateway`; "" for none */
-	unsigned reconcile_interval_s;
+	char status_socket[108];        /* unix socket for `wgfwd status --gateway`; "" for none */
+	unsigned reconcile_interval_ms; /* 0: never */
 	/* Accept wgfwd's flows in the host's iptables chains (gateway_hostfw.h); false removes
 	 * any that an earlier run placed. */
 	bool host_firewall;

@@ -1,4 +1,5 @@
-/* Logging for the daemons and the CLI: one line per event, to stderr, plain or JSON.
+/* Logging for the daemons and the CLI: one line per event, to stderr, plain or JSON, or to
+ * syslog (facility daemon) once a daemon has detached from its terminal.
  * Errors are logged once, by the code that can act on them; callees return -errno. */
 #ifndef WGFWD_LOG_H
 #define WGFWD_LOG_H
@@ -14,6 +15,8 @@ enum wf_log_level {
 
 void wf_log_init(const char *program, enum wf_log_level min_level, bool json);
 bool wf_log_enabled(enum wf_log_level level);
+/* From now on, lines go to syslog (LOG_DAEMON, the program's name) instead of stderr. */
+void wf_log_to_syslog(void);
 void wf_log(enum wf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int wf_log_level_parse(const char *name, enum wf_log_level *level);
 

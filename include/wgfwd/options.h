@@ -15,6 +15,12 @@ enum wf_opt_type {
 	WF_OPT_UINT,   /* target: uint32_t *; decimal or 0x-hex */
 	WF_OPT_FLAG,   /* target: bool *; no argument on the command line; true/false elsewhere */
 	WF_OPT_LIST,   /* target: struct wf_strlist *; repeatable, values appended */
+	WF_OPT_PORT,   /* target: uint32_t *; 1..65535 */
+	/* Durations, target uint32_t * in milliseconds: a number with a unit, `500ms', `30s',
+	 * `2m', `1h'. A bare number keeps the meaning the option had before units (MSEC:
+	 * milliseconds, SEC: seconds), with a warning on stderr. */
+	WF_OPT_MSEC,
+	WF_OPT_SEC,
 };
 
 struct wf_strlist {
@@ -30,7 +36,8 @@ struct wf_opt {
 	const char *help;
 };
 
-/* Returns 0, 1 when --help was asked (usage already printed), or -EINVAL with err filled. */
+/* Returns 0, 1 when --help or --version was asked (and answered on stdout), or -EINVAL with err
+ * filled. */
 int wf_opts_parse(const struct wf_opt *opts, const char *env_prefix, const char *program,
                   const char *synopsis, int argc, char **argv, char *err, size_t errlen);
 void wf_opts_usage(FILE *f, const char *program, const char *synopsis, const struct wf_opt *opts);

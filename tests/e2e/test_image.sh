@@ -41,14 +41,29 @@ lab_web_start web --network apps --label wgfwd.ports=80,8080:80
 # A sysctl the agent would fix on a host: in a container /proc/sys is read-only.
 on srv sysctl -qw "$RP_FILTER=1"
 
-# The health check's own command, probed every second rather than every 30 s.
+# README's `docker run` line, word for word, but for what the lab has in other places: the
+# Docker socket and the key on the host, the server's tunnel interface (wg1 here: wg0 is the
+# gateway's, and wireguard-go's sockets are shared), the image's tag and container name; the
+# health check's own command is probed every second rather than every 30 s.
+readme_run=$(awk '$0 == "<!-- example: agent-docker -->" {on = 1; next}
+	on && /^$/ {exit} on {sub(/^    /, ""); print}' "$ROOT/README.md" |
+	sed -e ':a' -e '/\\$/N; s/\\\n//; ta' | grep '^docker run')
+check_match "README shows how to run the agent's image" '^docker run .* wgfwd-agent$' echo "$readme_run"
+read -r -a words <<<"$readme_run"
+run_args=()
+for w in "${words[@]:2}"; do
+	case "$w" in
+	/var/run/docker.sock:*) w="$LAB_DOCKER_SOCK:${w#*:}" ;;
+	/etc/wgfwd/server.key:*) w="$WGFWD_KEY:${w#*:}" ;;
+	WGFWD_INTERFACE=*) w="WGFWD_INTERFACE=$LAB_SRV_WG_IF" ;;
+	wgfwd-agent) w=$AGENT ;;
+	esac
+	run_args+=("$w")
+done
+[ "${run_args[-1]}" = "$AGENT" ] && unset 'run_args[-1]'
 agent_container_start() {
-	ldocker run -d --name "$AGENT" --network host --cap-drop ALL --cap-add NET_ADMIN \
-		--security-opt no-new-privileges --read-only --tmpfs /run/wgfwd:mode=0755 \
-		-v "$LAB_DOCKER_SOCK:/var/run/docker.sock:ro" -v "$WGFWD_KEY:$KEY_IN_CONTAINER:ro" \
-		-e WGFWD_INTERFACE="$LAB_SRV_WG_IF" -e WGFWD_GATEWAY="$LAB_GW_WG4" \
-		-e WGFWD_KEY="$KEY_IN_CONTAINER" -e WGFWD_LOG_LEVEL=debug \
-		--health-interval 1s --health-retries 2 "$IMAGE" >/dev/null
+	ldocker run --health-interval 1s --health-retries 2 -e WGFWD_LOG_LEVEL=debug \
+		"${run_args[@]}" "$IMAGE" >/dev/null
 }
 check "the agent container starts" agent_container_start
 

@@ -22,6 +22,7 @@ static bool same_message(const struct wf_ctl_msg *a, const struct wf_ctl_msg *b)
 		return false;
 	if (a->type == WF_CTL_MSG_STATE)
 		return a->state.generation == b->state.generation &&
+		       !strcmp(a->state.agent_version, b->state.agent_version) &&
 		       a->state.n_forwards == b->state.n_forwards &&
 		       a->state.n_egress == b->state.n_egress &&
 		       !memcmp(a->state.forwards, b->state.forwards,

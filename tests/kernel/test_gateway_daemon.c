@@ -345,7 +345,7 @@ static void send_state(struct agent *a, uint64_t generation, struct wf_ctl_forwa
 {
 	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE};
 
-	m.state = (struct wf_ctl_state){generation, f, nf, g, ng};
+	m.state = (struct wf_ctl_state){generation, f, nf, g, ng, "0.0.0-test"};
 	agent_send(a, &m);
 	assert_int_equal(agent_recv(a, ack), 0);
 	assert_int_equal(ack->type, WF_CTL_MSG_STATE_ACK);

@@ -28,7 +28,11 @@
 # reaching the network. The build stage is tagged (wgfwd-lab/agent-build:cache) so that a
 # `docker image prune` does not take it.
 #
-# Environment: WGFWD_IMAGE (wgfwd-agent:test), WGFWD_IMAGE_CACHE, WGFWD_BASE_MAX_AGE,
+# The gateway's image (the Dockerfile's target gateway) is built beside the agent's, from the
+# same build stage. Both carry the work tree's version (make print-version).
+#
+# Environment: WGFWD_IMAGE (wgfwd-agent:test), WGFWD_GATEWAY_IMAGE (wgfwd-gateway:test),
+# WGFWD_IMAGE_CACHE, WGFWD_BASE_MAX_AGE,
 # WGFWD_DEBIAN_MIRROR (http://deb.debian.org).
 set -u
 
@@ -38,6 +42,7 @@ ROOT=$(cd "$LAB_DIR/../.." && pwd)
 . "$LAB_DIR/topology.sh"
 
 IMAGE=${WGFWD_IMAGE:-wgfwd-agent:test}
+GATEWAY_IMAGE=${WGFWD_GATEWAY_IMAGE:-wgfwd-gateway:test}
 CACHE=${WGFWD_IMAGE_CACHE:-/var/cache/wgfwd-lab}
 MAX_AGE=${WGFWD_BASE_MAX_AGE:-30}
 MIRROR=${WGFWD_DEBIAN_MIRROR:-http://deb.debian.org}
@@ -214,7 +219,7 @@ docker_build() {
 	local log=$1
 	shift
 	ldocker build --network host --build-arg "http_proxy=http://127.0.0.1:$PROXY_PORT" \
-		"$@" "$ROOT" >>"$log" 2>&1
+		--build-arg "WGFWD_VERSION=$VERSION" "$@" "$ROOT" >>"$log" 2>&1
 }
 
 cmd_build() {
@@ -223,9 +228,11 @@ cmd_build() {
 	cmd_base
 	mkdir -p "$(dirname "$log")"
 	: >"$log"
+	VERSION=$(make -s -C "$ROOT" --no-print-directory print-version)
 	start_proxy
 	started=$(date +%s)
 	if ! docker_build "$log" --target build -t "$BUILD_CACHE_TAG" ||
+		! docker_build "$log" --target gateway -t "$GATEWAY_IMAGE" ||
 		! docker_build "$log" -t "$IMAGE"; then
 		tail -n 30 "$log" >&2
 		die "docker build failed (whole log: $log)"
@@ -233,7 +240,7 @@ cmd_build() {
 	stop_proxy
 	# The image this build replaced, and build stages of older sources.
 	ldocker image prune -f >/dev/null
-	say "built $IMAGE in $(seconds_since "$started") s ($(ldocker image inspect -f '{{.Size}}' "$IMAGE" |
+	say "built $IMAGE and $GATEWAY_IMAGE ($VERSION) in $(seconds_since "$started") s ($(ldocker image inspect -f '{{.Size}}' "$IMAGE" |
 		awk '{printf "%.0f MB", $1 / 1e6}'))"
 }
 

@@ -728,8 +728,11 @@ static void message_version_1_is_answered_with_the_versions(void **state)
 	assert_int_equal(w.server.close_err, -EBADMSG);
 	assert_int_equal(w.server.messages, 0);
 	assert_non_null(strstr(w.server.close_reason, "v: protocol version 1, this side speaks 2"));
+	/* this side's software version too: the peer (an old agent) sent none */
+	assert_non_null(strstr(w.server.close_reason, "(peer: version unknown; this side: wgfwd "));
 	raw_drain_to_eof();
 	assert_non_null(strstr(raw.error, "v: protocol version 1, this side speaks 2"));
+	assert_non_null(strstr(raw.error, "(peer: version unknown; this side: wgfwd "));
 	raw_free();
 }
 

@@ -142,10 +142,12 @@ static void state_survives_encode_and_decode(void **state)
 	                                  .forwards = forwards,
 	                                  .n_forwards = 3,
 	                                  .egress = egress,
-	                                  .n_egress = 4}};
+	                                  .n_egress = 4,
+	                                  .agent_version = "1.2.3-4-gabcdef"}};
 	struct wf_ctl_msg out;
 
 	round_trip(&in, &out);
+	assert_string_equal(out.state.agent_version, "1.2.3-4-gabcdef");
 	assert_true(out.state.generation == INT64_MAX);
 	assert_int_equal(out.state.n_forwards, 3);
 	assert_int_equal(out.state.n_egress, 4);
@@ -235,6 +237,8 @@ static void empty_state_survives_encode_and_decode(void **state)
 	round_trip(&in, &out);
 	assert_int_equal(out.state.n_forwards, 0);
 	assert_int_equal(out.state.n_egress, 0);
+	/* the software version is optional: absent, it stays empty */
+	assert_string_equal(out.state.agent_version, "");
 	wf_ctl_msg_clear(&out);
 }
 
@@ -290,7 +294,9 @@ static void gateway_info_survives_encode_and_decode(void **state)
 	in.gateway_info.n_ipv4 = 2;
 	in.gateway_info.n_ipv6 = 1;
 	in.gateway_info.mtu = 1420;
+	strcpy(in.gateway_info.gateway_version, "0.1.0");
 	round_trip(&in, &out);
+	assert_string_equal(out.gateway_info.gateway_version, "0.1.0");
 	assert_int_equal(out.gateway_info.n_ipv4, 2);
 	assert_int_equal(out.gateway_info.n_ipv6, 1);
 	assert_memory_equal(out.gateway_info.ipv4, in.gateway_info.ipv4,
@@ -356,6 +362,7 @@ static void largest_state_fits_in_a_frame(void **state)
 	size_t len = 0;
 
 	m.state.generation = INT64_MAX;
+	memset(m.state.agent_version, '9', WF_CTL_VERSION_MAX - 1);
 	m.state.n_forwards = WF_CTL_ENTRIES_MAX;
 	m.state.n_egress = WF_CTL_ENTRIES_MAX;
 	m.state.forwards = calloc(WF_CTL_ENTRIES_MAX, sizeof(*m.state.forwards));
@@ -635,8 +642,24 @@ static const struct bad_case bad_cases[] = {
     {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[{\"proto\":\"tcp\",\"family\":"
      "\"ipv4\",\"public_port\":443,\"target_port\":443}],\"egress\":[]}",
      "v: protocol version 1, this side speaks 2"},
+    /* a peer of another message version is told both sides' versions */
+    {"{\"v\":3,\"type\":\"state\",\"agent_version\":\"9.0.0\"}",
+     "v: protocol version 3, this side speaks 2 (peer: wgfwd 9.0.0; this side: wgfwd "},
+    {"{\"v\":1,\"type\":\"gateway_info\",\"gateway_version\":\"0.0.1\"}",
+     "this side speaks 2 (peer: wgfwd 0.0.1; this side: wgfwd "},
+    {"{\"v\":1,\"type\":\"state\",\"agent_version\":\"a\\nb\"}",
+     "(peer: version unknown; this side: wgfwd "},
     /* state */
     {STATE(NOFWD "," NOEGR ",\"extra\":1"), "unknown field \"extra\""},
+    {STATE(NOFWD "," NOEGR ",\"agent_version\":\"\""), "agent_version: must not be empty"},
+    {STATE(NOFWD "," NOEGR ",\"agent_version\":7"), "agent_version: want a string, got an integer"},
+    {STATE(NOFWD "," NOEGR ",\"agent_version\":\"1.0 beta\""),
+     "agent_version: want 1..63 printable characters without spaces"},
+    {STATE(NOFWD "," NOEGR ",\"agent_version\":\"0123456789012345678901234567890123456789"
+                 "012345678901234567890123\""),
+     "agent_version: 64 bytes, at most 63"},
+    {INFO("\"ipv4\":[],\"ipv6\":[],\"mtu\":1420,\"gateway_version\":\"\\u00e9\""),
+     "gateway_version: want 1..63 printable characters without spaces"},
     {"{\"v\":2,\"type\":\"state\"," NOFWD "," NOEGR "}", "generation: missing"},
     {STATE(NOEGR), "forwards: missing"},
     {STATE(NOFWD), "egress: missing"},

@@ -13,7 +13,7 @@
 
 struct settings {
 	char *config, *interface;
-	uint32_t table;
+	uint32_t table, port, every_ms, every_s;
 	bool dry_run;
 	struct wf_strlist peers;
 };
@@ -26,6 +26,9 @@ static const struct wf_opt opts[] = {
     {"table", WF_OPT_UINT, &s.table, "N", "routing table"},
     {"dry-run", WF_OPT_FLAG, &s.dry_run, NULL, "print, apply nothing"},
     {"peer", WF_OPT_LIST, &s.peers, "SPEC", "a peer; repeat"},
+    {"port", WF_OPT_PORT, &s.port, "PORT", "a port"},
+    {"every-ms", WF_OPT_MSEC, &s.every_ms, "DURATION", "bare numbers are milliseconds"},
+    {"every-s", WF_OPT_SEC, &s.every_s, "DURATION", "bare numbers are seconds"},
     {0},
 };
 
@@ -114,6 +117,70 @@ static void bad_input_is_named_in_the_error(void **state)
 	assert_non_null(strstr(err, "--nope"));
 }
 
+/* A gateway peer with both addresses is one entry, whatever else the variable holds. */
+static void env_list_keeps_dual_stack_peers_whole(void **state)
+{
+	char err[256] = "";
+	char *argv[] = {"prog", NULL};
+
+	setenv("WGFWD_PEER",
+	       "10.0.0.2,fc00::2=/k/a.key;10.0.0.3=/k/b.key,10.0.0.4=/k/c.key\n"
+	       "10.0.0.5,fc00::5=/k/d.key e,f",
+	       1);
+	assert_int_equal(parse(1, argv, err), 0);
+	assert_int_equal(s.peers.n, 6);
+	assert_string_equal(s.peers.v[0], "10.0.0.2,fc00::2=/k/a.key");
+	assert_string_equal(s.peers.v[1], "10.0.0.3=/k/b.key");
+	assert_string_equal(s.peers.v[2], "10.0.0.4=/k/c.key");
+	assert_string_equal(s.peers.v[3], "10.0.0.5,fc00::5=/k/d.key");
+	assert_string_equal(s.peers.v[4], "e");
+	assert_string_equal(s.peers.v[5], "f");
+}
+
+static void ports_outside_1_to_65535_are_refused(void **state)
+{
+	char err[256] = "";
+	const char *bad[] = {"70000", "0", "-1", "65536", "443x", "", "4294967297"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {"prog", "--port", (char *)bad[i], NULL};
+
+		err[0] = '\0';
+		assert_int_equal(parse(3, argv, err), -EINVAL);
+		assert_non_null(strstr(err, "is not a port (1..65535)"));
+	}
+	{
+		char *argv[] = {"prog", "--port", "65535", NULL};
+
+		assert_int_equal(parse(3, argv, err), 0);
+		assert_int_equal(s.port, 65535);
+	}
+}
+
+static void durations_take_units_and_bare_numbers_keep_their_old_meaning(void **state)
+{
+	char err[256] = "";
+	char *units[] = {"prog", "--every-ms", "2m", "--every-s", "500ms", NULL};
+	char *bare[] = {"prog", "--every-ms", "1500", "--every-s", "30", NULL};
+	char *hours[] = {"prog", "--every-s", "1h", NULL};
+	const char *bad[] = {"5x", "s", "-1s", "1.5s", "4294968s", ""};
+
+	assert_int_equal(parse(5, units, err), 0);
+	assert_int_equal(s.every_ms, 120000);
+	assert_int_equal(s.every_s, 500);
+	assert_int_equal(parse(5, bare, err), 0);
+	assert_int_equal(s.every_ms, 1500);
+	assert_int_equal(s.every_s, 30000);
+	assert_int_equal(parse(3, hours, err), 0);
+	assert_int_equal(s.every_s, 3600000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {"prog", "--every-s", (char *)bad[i], NULL};
+
+		assert_int_equal(parse(3, argv, err), -EINVAL);
+		assert_non_null(strstr(err, "is not a duration"));
+	}
+}
+
 static void missing_config_file_is_an_error(void **state)
 {
 	char err[256] = "";
@@ -133,6 +200,10 @@ int main(void)
 	                                    reset),
 	    cmocka_unit_test_setup_teardown(bad_input_is_named_in_the_error, reset, reset),
 	    cmocka_unit_test_setup_teardown(missing_config_file_is_an_error, reset, reset),
+	    cmocka_unit_test_setup_teardown(env_list_keeps_dual_stack_peers_whole, reset, reset),
+	    cmocka_unit_test_setup_teardown(ports_outside_1_to_65535_are_refused, reset, reset),
+	    cmocka_unit_test_setup_teardown(
+	        durations_take_units_and_bare_numbers_keep_their_old_meaning, reset, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
