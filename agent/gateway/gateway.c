@@ -17,6 +17,7 @@
 #include <wgfwd/gateway_apply.h>
 #include <wgfwd/gateway_ct_flush.h>
 #include <wgfwd/gateway_host.h>
+#include <wgfwd/gateway_host_watch.h>
 #include <wgfwd/gateway_store.h>
 #include <wgfwd/keyfile.h>
 #include <wgfwd/log.h>
@@ -91,10 +92,11 @@ struct wf_gw_daemon {
 	bool *ct_peers;                  /* whose changes they are */
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
+	struct wf_gw_host_watch host; /* the ports the VPS serves itself */
 	struct evconnlistener *listeners[WF_GW_LISTEN_MAX];
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *sig_hup;
-	struct event *reconcile_timer, *drift_timer, *ct_flush_timer;
+	struct event *reconcile_timer, *drift_timer, *ct_flush_timer, *host_ports_timer;
 	struct client *clients;
 	size_t n_clients;
 };
@@ -389,6 +391,33 @@ static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct w
 		evtimer_add(d->ct_flush_timer, &tv);
 }
 
+/* ---- the host's own ports ---- */
+
+/* sock_diag tells of no socket that starts listening: the ports are read again on a timer and
+ * before each decision, one dump of each protocol and family (a few hundred microseconds). */
+static void refresh_host_ports(struct wf_gw_daemon *d)
+{
+	uint32_t skip[WF_GW_LISTEN_MAX];
+	size_t n_skip = 0;
+
+	/* The control sockets sit on the tunnel and are reserved anyway; left out by identity
+	 * all the same, in case --listen put one on a public address. */
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		struct stat st;
+
+		if (!fstat(evconnlistener_get_fd(d->listeners[i]), &st))
+			skip[n_skip++] = (uint32_t)st.st_ino;
+	}
+	if (wf_gw_host_watch_read(&d->host, &d->s.params, skip, n_skip))
+		wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+	d->cfg->host_ports = &d->host.ports;
+}
+
+static void on_host_ports_timer(evutil_socket_t fd, short what, void *arg)
+{
+	refresh_host_ports(arg);
+}
+
 /* Returns false when the connection was dropped. */
 static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 {
@@ -404,6 +433,7 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	int err;
 
 	a->generation = s->generation;
+	refresh_host_ports(d);
 	err = entries_from_message(s, &want);
 	if (!err)
 		err = wf_gw_policy_decide(d->cfg, &d->state, c->peer, &want, &next, &dec);
@@ -433,6 +463,7 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	         change_text(&res, change, sizeof(change)));
 	log_refusals(d, c->peer, s, &dec);
 	count_refusals(d, &dec);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 
 	a->applied = true;
 	a->n_forwards = dec.n_forwards;
@@ -695,6 +726,7 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 	json_object *o = json_object_new_object(), *fw = json_object_new_array(),
 	            *eg = json_object_new_array();
 	const struct client *conn = NULL;
+	char clash[WF_GW_REASON_MAX];
 
 	for (const struct client *c = d->clients; c; c = c->next)
 		if (c->peer == p && c->established)
@@ -722,6 +754,8 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 		                       v6 ? addr_text(AF_INET6, &peer->ip6)
 		                          : addr_text(AF_INET, &peer->ip4));
 		json_object_object_add(x, "target_port", json_object_new_int(f->target_port));
+		if (wf_gw_host_watch_clash_reason(&d->host, p, f, clash, sizeof(clash)))
+			json_object_object_add(x, "clash", json_object_new_string(clash));
 		json_object_array_add(fw, x);
 	}
 	for (size_t i = 0; i < e->n_egress; i++) {
@@ -764,6 +798,7 @@ static json_object *status_document(void *arg)
 	if (d->last_error[0])
 		json_object_object_add(doc, "last_error", json_object_new_string(d->last_error));
 	json_object_object_add(doc, "peers", peers);
+	wf_gw_host_watch_status(&d->host, d->cfg, doc);
 	return doc;
 }
 
@@ -819,6 +854,17 @@ static int collect_metrics(void *arg, struct wf_metrics *m)
 		               "Requested forwards and egress entries refused, by reason.",
 		               WF_LABEL("reason", wf_gw_status_name((enum wf_gw_status)s)),
 		               (double)d->refused[s]);
+	wf_metrics_gauge(
+	    m, "wgfwd_gateway_host_ports",
+	    "Ports (per protocol and family) this host serves on its public addresses.",
+	    (double)d->host.ports.n);
+	wf_metrics_gauge(m, "wgfwd_gateway_host_port_clashes",
+	                 "Forwards held on a port this host itself listens on (granted before "
+	                 "its service started).",
+	                 (double)d->host.n_clashes);
+	wf_metrics_counter(m, "wgfwd_gateway_host_port_read_errors_total",
+	                   "Reads of this host's listening sockets that failed.",
+	                   (double)d->host.read_errors);
 	wf_metrics_counter(m, "wgfwd_gateway_states_refused_total",
 	                   "States not applied at all (the kernel refused the ruleset).",
 	                   (double)d->states_refused);
@@ -1007,14 +1053,18 @@ static int start_events(struct wf_gw_daemon *d)
 	d->reconcile_timer = event_new(d->base, -1, EV_PERSIST, on_reconcile_timer, d);
 	d->drift_timer = evtimer_new(d->base, on_drift_timer, d);
 	d->ct_flush_timer = evtimer_new(d->base, flush_stale_flows, d);
+	d->host_ports_timer = event_new(d->base, -1, EV_PERSIST, on_host_ports_timer, d);
 	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->reconcile_timer || !d->drift_timer ||
-	    !d->ct_flush_timer)
+	    !d->ct_flush_timer || !d->host_ports_timer)
 		return -ENOMEM;
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
 	evsignal_add(d->sig_hup, NULL);
 	if (d->s.reconcile_interval_s)
 		event_add(d->reconcile_timer, &tv);
+	if (d->s.listener_interval_s)
+		event_add(d->host_ports_timer,
+		          &(struct timeval){.tv_sec = d->s.listener_interval_s});
 	if (d->s.status_socket[0]) {
 		err = wf_status_socket_open(d->base, d->s.status_socket, 0660, status_document, d,
 		                            &d->status);
@@ -1093,6 +1143,9 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		err = start_events(d);
 	if (err)
 		return err;
+	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
+	refresh_host_ports(d);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 	err = wf_gw_drop_privileges();
 	if (err)
 		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
@@ -1202,6 +1255,8 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		event_free(d->reconcile_timer);
 	if (d->drift_timer)
 		event_free(d->drift_timer);
+	if (d->host_ports_timer)
+		event_free(d->host_ports_timer);
 	if (d->ct_flush_timer) {
 		/* A search still due runs before the gateway goes. */
 		if (evtimer_pending(d->ct_flush_timer, NULL))
@@ -1223,6 +1278,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	free(d->ct_peers);
 	wf_ct_pending_free(&d->ct_pending);
 	wf_gw_state_free(&d->state);
+	wf_gw_host_watch_free(&d->host);
 	wf_gw_config_free(d->cfg);
 	free(d);
 }

@@ -11,6 +11,7 @@
 
 #include <wgfwd/gateway_daemon.h>
 #include <wgfwd/gateway_host.h>
+#include <wgfwd/gateway_listeners.h>
 #include <wgfwd/log.h>
 #include <wgfwd/metrics_http.h>
 #include <wgfwd/options.h>
@@ -22,7 +23,7 @@ static struct {
 	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level;
 	char *metrics;
 	struct wf_strlist listen, peers, reserved, public_addresses;
-	uint32_t wireguard_port, max_entries, reconcile_interval;
+	uint32_t wireguard_port, max_entries, reconcile_interval, listener_interval;
 	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote;
 } o;
 
@@ -57,6 +58,9 @@ static const struct wf_opt opts[] = {
      "per agent: forwards plus egress ports (default 32768)"},
     {"reconcile-interval", WF_OPT_UINT, &o.reconcile_interval, "SECONDS",
      "compare the kernel with the desired ruleset this often, 0 for never (default 30)"},
+    {"listener-interval", WF_OPT_UINT, &o.listener_interval, "SECONDS",
+     "read the ports this host itself listens on this often (also before each decision), 0 "
+     "for only then (default 5)"},
     {"log-level", WF_OPT_STRING, &o.log_level, "LEVEL", "debug, info, warn or error"},
     {"log-json", WF_OPT_FLAG, &o.log_json, NULL, "log one JSON object per line"},
     {"foreground", WF_OPT_FLAG, &o.foreground, NULL,
@@ -221,6 +225,7 @@ static int settings(struct wf_gw_settings *s)
 	else if (strcmp(o.status_socket, "none"))
 		WF_COPY(s->status_socket, o.status_socket);
 	s->reconcile_interval_s = o.reconcile_interval;
+	s->listener_interval_s = o.listener_interval;
 	if (o.metrics && wf_metrics_listen_parse(o.metrics, o.metrics_allow_remote, &s->metrics,
 	                                         &s->metrics_len, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", PROGRAM, err);
@@ -281,6 +286,7 @@ int main(int argc, char **argv)
 	o.wireguard_port = WF_GW_DEFAULT_WIREGUARD_PORT;
 	o.max_entries = WF_GW_DEFAULT_MAX_ENTRIES;
 	o.reconcile_interval = WF_GW_DEFAULT_RECONCILE_INTERVAL;
+	o.listener_interval = WF_GW_DEFAULT_LISTENER_INTERVAL;
 	ret =
 	    wf_opts_parse(opts, "WGFWD_", PROGRAM, "--public-interface IFNAME --peer ADDR=KEYFILE",
 	                  argc, argv, err, sizeof(err));
