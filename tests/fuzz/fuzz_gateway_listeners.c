@@ -22,7 +22,7 @@ static void classify(const struct wf_gw_listener *l)
 		abort();
 	if (wf_gw_host_ports_build(l, 1, NULL, 0, &p, 2, NULL, 0, &hp))
 		return;
-	if (hp.n != (size_t)!!(fams & WF_GW_FAMILY4) + !!(fams & WF_GW_FAMILY6))
+	if (hp.n != (size_t) !!(fams & WF_GW_FAMILY4) + !!(fams & WF_GW_FAMILY6))
 		abort();
 	if (!!(fams & WF_GW_FAMILY4) != wf_gw_host_ports_has(&hp, AF_INET, l->proto, l->port) ||
 	    !!(fams & WF_GW_FAMILY6) != wf_gw_host_ports_has(&hp, AF_INET6, l->proto, l->port))

@@ -100,9 +100,8 @@ static void read_host_ports(struct wf_gw_host_ports *hp, const uint32_t *skip, s
 	size_t n = 0;
 
 	assert_int_equal(wf_gw_listeners_read(&l, &n), 0);
-	assert_int_equal(wf_gw_host_ports_build(l, n, NULL, 0, &p, if_nametoindex(PUB), skip,
-	                                        n_skip, hp),
-	                 0);
+	assert_int_equal(
+	    wf_gw_host_ports_build(l, n, NULL, 0, &p, if_nametoindex(PUB), skip, n_skip, hp), 0);
 	free(l);
 }
 
