@@ -67,9 +67,11 @@ struct wf_gw_daemon {
 	struct wf_gw_settings s;
 	struct wf_gw_config *cfg; /* &s.policy */
 	uint8_t (*keys)[WF_KEY_LEN];
-	struct wf_gw_state state; /* what each peer holds: the kernel reflects it */
-	bool *unsaved;            /* peers whose state could not be written yet */
-	uint64_t *generation;     /* of the last state applied from each peer */
+	struct wf_gw_state state;    /* what each peer holds: the kernel reflects it */
+	bool *unsaved;               /* peers whose state could not be written yet */
+	uint64_t *generation;        /* of the last state applied from each peer */
+	struct wf_gw_entries *asked; /* what each peer last asked for, in its order */
+	bool *retry;                 /* its last decision refused a port this host listened on */
 
 	/* for `wgfwd status --gateway` */
 	uint64_t applies, apply_errors;
@@ -393,9 +395,96 @@ static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct w
 
 /* ---- the host's own ports ---- */
 
+static bool host_port_refused(const struct wf_gw_decision *dec)
+{
+	for (size_t i = 0; i < dec->n_forwards; i++)
+		if (dec->forwards[i].status == WF_GW_HOST_PORT)
+			return true;
+	return false;
+}
+
+static struct client *connected_client(struct wf_gw_daemon *d, size_t peer)
+{
+	for (struct client *c = d->clients; c; c = c->next)
+		if (c->peer == peer && c->established)
+			return c;
+	return NULL;
+}
+
+/* The results of an applied decision, for the agent's status. 0 or -errno. */
+static int send_results(struct client *c, uint64_t generation, const struct wf_gw_decision *dec)
+{
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	struct wf_ctl_state_ack *a = &ack.state_ack;
+	int err = -ENOMEM;
+
+	a->generation = generation;
+	a->applied = true;
+	a->n_forwards = dec->n_forwards;
+	a->n_egress = dec->n_egress;
+	a->forwards = calloc(dec->n_forwards ? dec->n_forwards : 1, sizeof(*a->forwards));
+	a->egress = calloc(dec->n_egress ? dec->n_egress : 1, sizeof(*a->egress));
+	if (a->forwards && a->egress) {
+		fill_results(a->forwards, dec->forwards, dec->n_forwards);
+		fill_results(a->egress, dec->egress, dec->n_egress);
+		err = wf_ctl_conn_send(c->conn, &ack);
+	}
+	free(a->forwards);
+	free(a->egress);
+	return err;
+}
+
+/* A port refused because this host listened on it is granted once the host's service is gone,
+ * without waiting for the peer to ask again: its last request is decided anew, and the agent
+ * gets the new results under the same generation. Only ever adds: what a peer holds stays. */
+static void retry_host_port_refusals(struct wf_gw_daemon *d)
+{
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		struct wf_gw_state next;
+		struct wf_gw_decision dec;
+		struct wf_gw_apply_result res;
+		char why[1024], change[96];
+		struct client *c;
+		int err;
+
+		if (!d->retry[p])
+			continue;
+		err = wf_gw_policy_decide(d->cfg, &d->state, p, &d->asked[p], &next, &dec);
+		if (err)
+			continue;
+		if (wf_gw_entries_equal(&d->state.peers[p], &next.peers[p]))
+			goto next_peer;
+		err = apply_state(d, &next, &res, why, sizeof(why));
+		if (err) {
+			log_error("peer %s: forwards freed by this host cannot be applied: %s",
+			          peer_name(d, p), why);
+			goto next_peer;
+		}
+		note_stale_flows(d, p, &d->state, &next);
+		log_info("peer %s: %zu more forward%s granted, this host no longer listening on "
+		         "their ports; %s",
+		         peer_name(d, p), next.peers[p].n_forwards - d->state.peers[p].n_forwards,
+		         next.peers[p].n_forwards - d->state.peers[p].n_forwards == 1 ? "" : "s",
+		         change_text(&res, change, sizeof(change)));
+		wf_gw_state_free(&d->state);
+		d->state = next;
+		memset(&next, 0, sizeof(next));
+		save_peer(d, p);
+		d->retry[p] = host_port_refused(&dec);
+		c = connected_client(d, p);
+		err = c ? send_results(c, d->generation[p], &dec) : 0;
+		if (err)
+			log_warn("peer %s: cannot send the new results: %s", peer_name(d, p),
+			         strerror(-err));
+	next_peer:
+		wf_gw_state_free(&next);
+		wf_gw_decision_free(&dec);
+	}
+}
+
 /* sock_diag tells of no socket that starts listening: the ports are read again on a timer and
  * before each decision, one dump of each protocol and family (a few hundred microseconds). */
-static void refresh_host_ports(struct wf_gw_daemon *d)
+static void refresh_host_ports(struct wf_gw_daemon *d, bool retry)
 {
 	uint32_t skip[WF_GW_LISTEN_MAX];
 	size_t n_skip = 0;
@@ -408,14 +497,17 @@ static void refresh_host_ports(struct wf_gw_daemon *d)
 		if (!fstat(evconnlistener_get_fd(d->listeners[i]), &st))
 			skip[n_skip++] = (uint32_t)st.st_ino;
 	}
-	if (wf_gw_host_watch_read(&d->host, &d->s.params, skip, n_skip))
-		wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 	d->cfg->host_ports = &d->host.ports;
+	if (!wf_gw_host_watch_read(&d->host, &d->s.params, skip, n_skip))
+		return;
+	if (retry)
+		retry_host_port_refusals(d);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 }
 
 static void on_host_ports_timer(evutil_socket_t fd, short what, void *arg)
 {
-	refresh_host_ports(arg);
+	refresh_host_ports(arg, true);
 }
 
 /* Returns false when the connection was dropped. */
@@ -424,7 +516,7 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	struct wf_gw_daemon *d = c->d;
 	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
 	struct wf_ctl_state_ack *a = &ack.state_ack;
-	struct wf_gw_entries want;
+	struct wf_gw_entries want = {0};
 	struct wf_gw_state next = {0};
 	struct wf_gw_decision dec = {0};
 	struct wf_gw_apply_result res;
@@ -433,11 +525,11 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	int err;
 
 	a->generation = s->generation;
-	refresh_host_ports(d);
+	/* The peer asks anew: decided below, nothing to retry for it now. */
+	refresh_host_ports(d, false);
 	err = entries_from_message(s, &want);
 	if (!err)
 		err = wf_gw_policy_decide(d->cfg, &d->state, c->peer, &want, &next, &dec);
-	wf_gw_entries_free(&want);
 	if (err) {
 		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
 		goto refuse;
@@ -453,6 +545,10 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	d->state = next;
 	memset(&next, 0, sizeof(next));
 	d->generation[c->peer] = s->generation;
+	wf_gw_entries_free(&d->asked[c->peer]);
+	d->asked[c->peer] = want;
+	memset(&want, 0, sizeof(want));
+	d->retry[c->peer] = host_port_refused(&dec);
 	if (!same || d->unsaved[c->peer])
 		save_peer(d, c->peer);
 	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
@@ -464,20 +560,14 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	log_refusals(d, c->peer, s, &dec);
 	count_refusals(d, &dec);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-
-	a->applied = true;
-	a->n_forwards = dec.n_forwards;
-	a->n_egress = dec.n_egress;
-	a->forwards = calloc(dec.n_forwards ? dec.n_forwards : 1, sizeof(*a->forwards));
-	a->egress = calloc(dec.n_egress ? dec.n_egress : 1, sizeof(*a->egress));
-	if (!a->forwards || !a->egress) {
+	err = send_results(c, s->generation, &dec);
+	if (err) {
 		/* Applied, but no ack to say so: the agent retries on its next connection. */
+		log_warn("peer %s: cannot send state_ack: %s", peer_name(d, c->peer),
+		         strerror(-err));
 		ok = false;
-		goto out;
 	}
-	fill_results(a->forwards, dec.forwards, dec.n_forwards);
-	fill_results(a->egress, dec.egress, dec.n_egress);
-	goto send;
+	goto out;
 
 refuse:
 	log_error("peer %s: state %llu not applied: %s", peer_name(d, c->peer),
@@ -485,7 +575,6 @@ refuse:
 	d->states_refused++;
 	a->applied = false;
 	WF_COPY(a->reason, why);
-send:
 	err = wf_ctl_conn_send(c->conn, &ack);
 	if (err) {
 		log_warn("peer %s: cannot send state_ack: %s", peer_name(d, c->peer),
@@ -493,8 +582,7 @@ send:
 		ok = false;
 	}
 out:
-	free(a->forwards);
-	free(a->egress);
+	wf_gw_entries_free(&want);
 	wf_gw_state_free(&next);
 	wf_gw_decision_free(&dec);
 	if (!ok)
@@ -1144,7 +1232,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	if (err)
 		return err;
 	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
-	refresh_host_ports(d);
+	refresh_host_ports(d, false);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 	err = wf_gw_drop_privileges();
 	if (err)
@@ -1224,8 +1312,10 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	d->unsaved = calloc(d->cfg->n_peers + 1, sizeof(*d->unsaved));
 	d->generation = calloc(d->cfg->n_peers + 1, sizeof(*d->generation));
 	d->ct_peers = calloc(d->cfg->n_peers + 1, sizeof(*d->ct_peers));
+	d->asked = calloc(d->cfg->n_peers + 1, sizeof(*d->asked));
+	d->retry = calloc(d->cfg->n_peers + 1, sizeof(*d->retry));
 	d->base = event_base_new();
-	if (!d->unsaved || !d->generation || !d->ct_peers || !d->base ||
+	if (!d->unsaved || !d->generation || !d->ct_peers || !d->asked || !d->retry || !d->base ||
 	    wf_gw_state_init(&d->state, d->cfg->n_peers)) {
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
@@ -1276,6 +1366,10 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	free(d->unsaved);
 	free(d->generation);
 	free(d->ct_peers);
+	for (size_t p = 0; d->asked && p < d->cfg->n_peers; p++)
+		wf_gw_entries_free(&d->asked[p]);
+	free(d->asked);
+	free(d->retry);
 	wf_ct_pending_free(&d->ct_pending);
 	wf_gw_state_free(&d->state);
 	wf_gw_host_watch_free(&d->host);

@@ -36,7 +36,12 @@ fwd_state() {
 rm -rf "$GATEWAY_STATE"
 # The WireGuard port given is not the real one (51820): only the socket wireguard-go listens
 # on tells the gateway about it (no kernel WireGuard here, so no generic netlink family).
-gateway_start --listener-interval 1 --wireguard-port 51999
+GATEWAY_METRICS=127.0.0.1:9588
+gateway_start --listener-interval 1 --wireguard-port 51999 --metrics "$GATEWAY_METRICS"
+clashes_gauge() {
+	on gw curl -sf --max-time 5 "http://$GATEWAY_METRICS/metrics" |
+		awk '$1 == "wgfwd_gateway_host_port_clashes" {print $2}'
+}
 check_match "the gateway finds wireguard-go's UDP socket among the host's ports" \
 	'^udp/51820/ipv4$' gw_jq '.host_ports[] | "\(.proto)/\(.port)/\(.family)"'
 check_eq "its control socket on the tunnel address is not one of them" none \
@@ -75,6 +80,13 @@ check_match "over IPv6 too" "^$LAB_CLIENT6 [0-9]+ vps hello$" \
 check_eq "wireguard-go's real port is refused though --wireguard-port names another" \
 	"refused: the gateway itself listens on udp/51820" fwd_state udp 51820
 check_eq "and the tunnel still carries the control channel" true agent_jq .gateway.connected
+lab_kill vps-tcp
+check_eq "the VPS's tcp/2222 stops: the forward is granted without the agent asking again" \
+	"applied: null" wait_until 5 output_is "applied: null" fwd_state tcp 2222
+check_eq "and IPv4 tcp/2222 now reaches the container with the client's address" "$LAB_CLIENT4" \
+	wait_until 5 lab_http_get client "$LAB_GW_PUB4" 2222
+check_eq "udp/5300, whose VPS service still runs, stays refused" \
+	"refused: the gateway itself listens on udp/5300" fwd_state udp 5300
 
 # A VPS service that starts after the forward was granted.
 ldocker run -d --name late --network apps --label wgfwd.ports=7070:80 "$LAB_IMAGE" \
@@ -84,6 +96,7 @@ check "the forward of tcp/7070 is granted" \
 check_eq "tcp/7070 reaches the container with the client's address" "$LAB_CLIENT4" \
 	wait_until 5 lab_http_get client "$LAB_GW_PUB4" 7070
 check_eq "no clash yet" 0 gw_jq '.clashes | length'
+check_eq "and the metric says none" 0 clashes_gauge
 check "the VPS starts its own service on tcp/7070" vps_tcp_start vps-late 7070
 check_eq "the gateway flags the clash in its status" \
 	"$LAB_SRV_WG4 ipv4 tcp 7070 the gateway itself listens on tcp/7070" \
@@ -92,6 +105,7 @@ check_eq "the gateway flags the clash in its status" \
 check_match "wgfwd status --gateway shows it beside the forward" \
 	'forward tcp/7070 \(ipv4\) -> .* CLASH: the gateway itself listens on tcp/7070' gateway_status
 check_match "and counts it" 'CLASH: 1 forward takes a port this host itself listens on' gateway_status
+check_eq "as does the metric" 1 clashes_gauge
 check_eq "the forward granted before keeps working" "$LAB_CLIENT4" \
 	lab_http_get client "$LAB_GW_PUB4" 7070
 check_eq "the agent's status still says applied" "applied: null" fwd_state tcp 7070
@@ -110,6 +124,7 @@ check_eq "the clash is still flagged" 1 gw_jq '.clashes | length'
 lab_kill vps-late
 check_eq "the VPS's service stops: the flag clears" 0 \
 	wait_until 5 output_is 0 gw_jq '.clashes | length'
+check_eq "the metric is back to 0" 0 clashes_gauge
 check_match "and the log says so" 'forward tcp/7070 \(IPv4\) no longer clashes' gateway_log
 check_fails "wgfwd status --gateway shows no clash any more" \
 	sh -c "$LAB exec gw $WGFWD_BIN/wgfwd status --socket $GATEWAY_SOCK | grep CLASH"
