@@ -525,8 +525,9 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	int err;
 
 	a->generation = s->generation;
-	/* The peer asks anew: decided below, nothing to retry for it now. */
-	refresh_host_ports(d, false);
+	/* This peer asks anew and is decided below; others may have a refusal to retry. */
+	d->retry[c->peer] = false;
+	refresh_host_ports(d, true);
 	err = entries_from_message(s, &want);
 	if (!err)
 		err = wf_gw_policy_decide(d->cfg, &d->state, c->peer, &want, &next, &dec);
