@@ -35,7 +35,9 @@ struct wf_gw_listener {
 	uint8_t family; /* of the socket: AF_INET or AF_INET6 */
 	uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP: the protocol the dump asked for */
 	uint8_t state;  /* TCP_LISTEN; an unconnected UDP socket is TCP_CLOSE */
-	bool v6only;    /* AF_INET6: IPV6_V6ONLY; false when the kernel did not say */
+	/* AF_INET6: IPV6_V6ONLY (INET_DIAG_SKV6ONLY). A kernel that does not say leaves it false,
+	 * so an IPv6 wildcard counts for IPv4 too: the side that never lets a forward steal. */
+	bool v6only;
 	uint16_t port;  /* local port */
 	uint16_t dport; /* remote port: 0 unless connected */
 	union wf_addr addr;
