@@ -154,6 +154,47 @@ static void print_host_firewall(struct json_object *doc)
 		       (long long)num(hf, "rules_in_place"), (long long)num(hf, "iptables_chains"));
 }
 
+/* The ports the gateway's host serves itself, each once: "tcp/2222 udp/53(ipv4)". */
+static void print_host_ports(struct json_object *doc)
+{
+	struct json_object *a = arr(doc, "host_ports");
+	size_t n = a ? json_object_array_length(a) : 0, shown = 0;
+
+	printf("gateway host listens on:");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *x = json_object_array_get_idx(a, i);
+		bool other = false, before = false;
+
+		/* Sorted by family first: an IPv6 entry whose IPv4 twin was printed is skipped. */
+		for (size_t k = 0; k < n; k++) {
+			struct json_object *y = json_object_array_get_idx(a, k);
+
+			if (k == i || strcmp(str(x, "proto", ""), str(y, "proto", "")) ||
+			    num(x, "port") != num(y, "port"))
+				continue;
+			other = true;
+			before = before || k < i;
+		}
+		if (before)
+			continue;
+		printf(" %s/%lld%s%s%s", str(x, "proto", "?"), (long long)num(x, "port"),
+		       other ? "" : "(", other ? "" : str(x, "family", "?"), other ? "" : ")");
+		shown++;
+	}
+	printf("%s\n", shown ? "" : " nothing public");
+	if (str(doc, "host_ports_error", NULL))
+		printf(
+		    "  WARNING: cannot list them now (%s): forwards are checked against the last "
+		    "list\n",
+		    str(doc, "host_ports_error", ""));
+	a = arr(doc, "clashes");
+	n = a ? json_object_array_length(a) : 0;
+	if (n)
+		printf("  CLASH: %zu forward%s take%s a port this host itself listens on (granted "
+		       "before its service started; remove the forward or move the service)\n",
+		       n, n == 1 ? "" : "s", n == 1 ? "s" : "");
+}
+
 static void print_gateway(struct json_object *doc)
 {
 	struct json_object *peers = arr(doc, "peers");
@@ -163,6 +204,7 @@ static void print_gateway(struct json_object *doc)
 	print_list("gateway public addresses:", arr(doc, "public_ipv4"));
 	print_list("                         ", arr(doc, "public_ipv6"));
 	print_host_firewall(doc);
+	print_host_ports(doc);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *p = json_object_array_get_idx(peers, i);
 		struct json_object *fw = arr(p, "forwards"), *eg = arr(p, "egress");
@@ -175,9 +217,10 @@ static void print_gateway(struct json_object *doc)
 		for (size_t k = 0; k < nf; k++) {
 			struct json_object *f = json_object_array_get_idx(fw, k);
 
-			printf("  forward %s/%lld -> %s port %lld\n", str(f, "proto", "?"),
-			       (long long)num(f, "public_port"), str(f, "target", "?"),
-			       (long long)num(f, "target_port"));
+			printf("  forward %s/%lld (%s) -> %s port %lld%s%s\n", str(f, "proto", "?"),
+			       (long long)num(f, "public_port"), str(f, "family", "?"),
+			       str(f, "target", "?"), (long long)num(f, "target_port"),
+			       str(f, "clash", NULL) ? "  CLASH: " : "", str(f, "clash", ""));
 		}
 		for (size_t k = 0; k < ne; k++) {
 			struct json_object *e = json_object_array_get_idx(eg, k);

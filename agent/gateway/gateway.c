@@ -17,6 +17,7 @@
 #include <wgfwd/gateway_apply.h>
 #include <wgfwd/gateway_ct_flush.h>
 #include <wgfwd/gateway_host.h>
+#include <wgfwd/gateway_host_watch.h>
 #include <wgfwd/gateway_store.h>
 #include <wgfwd/keyfile.h>
 #include <wgfwd/log.h>
@@ -67,10 +68,12 @@ struct wf_gw_daemon {
 	struct wf_gw_settings s;
 	struct wf_gw_config *cfg; /* &s.policy */
 	uint8_t (*keys)[WF_KEY_LEN];
-	struct wf_gw_state state; /* what each peer holds: the kernel reflects it */
-	bool *unsaved;            /* peers whose state could not be written yet */
-	uint64_t *generation;     /* of the last state applied from each peer */
+	struct wf_gw_state state;    /* what each peer holds: the kernel reflects it */
+	bool *unsaved;               /* peers whose state could not be written yet */
+	uint64_t *generation;        /* of the last state applied from each peer */
 	char (*agent_version)[WF_CTL_VERSION_MAX]; /* each peer's, "" until it said */
+	struct wf_gw_entries *asked; /* what each peer last asked for, in its order */
+	bool *retry;                 /* its last decision refused a port this host listened on */
 
 	/* for `wgfwd status --gateway` */
 	uint64_t applies, apply_errors;
@@ -95,10 +98,11 @@ struct wf_gw_daemon {
 	bool *ct_peers;                         /* whose changes they are */
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
+	struct wf_gw_host_watch host; /* the ports the VPS serves itself */
 	struct evconnlistener *listeners[WF_GW_LISTEN_MAX];
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *sig_hup;
-	struct event *reconcile_timer, *drift_timer, *ct_flush_timer;
+	struct event *reconcile_timer, *drift_timer, *ct_flush_timer, *host_ports_timer;
 	struct client *clients;
 	size_t n_clients;
 };
@@ -411,13 +415,130 @@ static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct w
 		evtimer_add(d->ct_flush_timer, &tv);
 }
 
+/* ---- the host's own ports ---- */
+
+static bool host_port_refused(const struct wf_gw_decision *dec)
+{
+	for (size_t i = 0; i < dec->n_forwards; i++)
+		if (dec->forwards[i].status == WF_GW_HOST_PORT)
+			return true;
+	return false;
+}
+
+static struct client *connected_client(struct wf_gw_daemon *d, size_t peer)
+{
+	for (struct client *c = d->clients; c; c = c->next)
+		if (c->peer == peer && c->established)
+			return c;
+	return NULL;
+}
+
+/* The results of an applied decision, for the agent's status. 0 or -errno. */
+static int send_results(struct client *c, uint64_t generation, const struct wf_gw_decision *dec)
+{
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	struct wf_ctl_state_ack *a = &ack.state_ack;
+	int err = -ENOMEM;
+
+	a->generation = generation;
+	a->applied = true;
+	a->n_forwards = dec->n_forwards;
+	a->n_egress = dec->n_egress;
+	a->forwards = calloc(dec->n_forwards ? dec->n_forwards : 1, sizeof(*a->forwards));
+	a->egress = calloc(dec->n_egress ? dec->n_egress : 1, sizeof(*a->egress));
+	if (a->forwards && a->egress) {
+		fill_results(a->forwards, dec->forwards, dec->n_forwards);
+		fill_results(a->egress, dec->egress, dec->n_egress);
+		err = wf_ctl_conn_send(c->conn, &ack);
+	}
+	free(a->forwards);
+	free(a->egress);
+	return err;
+}
+
+/* A port refused because this host listened on it is granted once the host's service is gone,
+ * without waiting for the peer to ask again: its last request is decided anew, and the agent
+ * gets the new results under the same generation. Only ever adds: what a peer holds stays. */
+static void retry_host_port_refusals(struct wf_gw_daemon *d)
+{
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		struct wf_gw_state next;
+		struct wf_gw_decision dec;
+		struct wf_gw_apply_result res;
+		char why[1024], change[96];
+		struct client *c;
+		int err;
+
+		if (!d->retry[p])
+			continue;
+		err = wf_gw_policy_decide(d->cfg, &d->state, p, &d->asked[p], &next, &dec);
+		if (err)
+			continue;
+		if (wf_gw_entries_equal(&d->state.peers[p], &next.peers[p]))
+			goto next_peer;
+		err = apply_state(d, &next, &res, why, sizeof(why));
+		if (err) {
+			log_error("peer %s: forwards freed by this host cannot be applied: %s",
+			          peer_name(d, p), why);
+			goto next_peer;
+		}
+		note_stale_flows(d, p, &d->state, &next);
+		log_info("peer %s: %zu more forward%s granted, this host no longer listening on "
+		         "their ports; %s",
+		         peer_name(d, p), next.peers[p].n_forwards - d->state.peers[p].n_forwards,
+		         next.peers[p].n_forwards - d->state.peers[p].n_forwards == 1 ? "" : "s",
+		         change_text(&res, change, sizeof(change)));
+		wf_gw_state_free(&d->state);
+		d->state = next;
+		memset(&next, 0, sizeof(next));
+		save_peer(d, p);
+		d->retry[p] = host_port_refused(&dec);
+		c = connected_client(d, p);
+		err = c ? send_results(c, d->generation[p], &dec) : 0;
+		if (err)
+			log_warn("peer %s: cannot send the new results: %s", peer_name(d, p),
+			         strerror(-err));
+	next_peer:
+		wf_gw_state_free(&next);
+		wf_gw_decision_free(&dec);
+	}
+}
+
+/* sock_diag tells of no socket that starts listening: the ports are read again on a timer and
+ * before each decision, one dump of each protocol and family (a few hundred microseconds). */
+static void refresh_host_ports(struct wf_gw_daemon *d, bool retry)
+{
+	uint32_t skip[WF_GW_LISTEN_MAX];
+	size_t n_skip = 0;
+
+	/* The control sockets sit on the tunnel and are reserved anyway; left out by identity
+	 * all the same, in case --listen put one on a public address. */
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		struct stat st;
+
+		if (!fstat(evconnlistener_get_fd(d->listeners[i]), &st))
+			skip[n_skip++] = (uint32_t)st.st_ino;
+	}
+	d->cfg->host_ports = &d->host.ports;
+	if (!wf_gw_host_watch_read(&d->host, &d->s.params, skip, n_skip))
+		return;
+	if (retry)
+		retry_host_port_refusals(d);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+}
+
+static void on_host_ports_timer(evutil_socket_t fd, short what, void *arg)
+{
+	refresh_host_ports(arg, true);
+}
+
 /* Returns false when the connection was dropped. */
 static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 {
 	struct wf_gw_daemon *d = c->d;
 	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
 	struct wf_ctl_state_ack *a = &ack.state_ack;
-	struct wf_gw_entries want;
+	struct wf_gw_entries want = {0};
 	struct wf_gw_state next = {0};
 	struct wf_gw_decision dec = {0};
 	struct wf_gw_apply_result res;
@@ -431,10 +552,12 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 		         s->agent_version[0] ? s->agent_version : "(version not sent)");
 		WF_COPY(d->agent_version[c->peer], s->agent_version);
 	}
+	/* This peer asks anew and is decided below; others may have a refusal to retry. */
+	d->retry[c->peer] = false;
+	refresh_host_ports(d, true);
 	err = entries_from_message(s, &want);
 	if (!err)
 		err = wf_gw_policy_decide(d->cfg, &d->state, c->peer, &want, &next, &dec);
-	wf_gw_entries_free(&want);
 	if (err) {
 		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
 		goto refuse;
@@ -450,6 +573,10 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	d->state = next;
 	memset(&next, 0, sizeof(next));
 	d->generation[c->peer] = s->generation;
+	wf_gw_entries_free(&d->asked[c->peer]);
+	d->asked[c->peer] = want;
+	memset(&want, 0, sizeof(want));
+	d->retry[c->peer] = host_port_refused(&dec);
 	if (!same || d->unsaved[c->peer])
 		save_peer(d, c->peer);
 	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
@@ -460,20 +587,15 @@ static bool handle_state(struct client *c, const struct wf_ctl_state *s)
 	         change_text(&res, change, sizeof(change)));
 	log_refusals(d, c->peer, s, &dec);
 	count_refusals(d, &dec);
-
-	a->applied = true;
-	a->n_forwards = dec.n_forwards;
-	a->n_egress = dec.n_egress;
-	a->forwards = calloc(dec.n_forwards ? dec.n_forwards : 1, sizeof(*a->forwards));
-	a->egress = calloc(dec.n_egress ? dec.n_egress : 1, sizeof(*a->egress));
-	if (!a->forwards || !a->egress) {
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+	err = send_results(c, s->generation, &dec);
+	if (err) {
 		/* Applied, but no ack to say so: the agent retries on its next connection. */
+		log_warn("peer %s: cannot send state_ack: %s", peer_name(d, c->peer),
+		         strerror(-err));
 		ok = false;
-		goto out;
 	}
-	fill_results(a->forwards, dec.forwards, dec.n_forwards);
-	fill_results(a->egress, dec.egress, dec.n_egress);
-	goto send;
+	goto out;
 
 refuse:
 	log_error("peer %s: state %llu not applied: %s", peer_name(d, c->peer),
@@ -481,7 +603,6 @@ refuse:
 	d->states_refused++;
 	a->applied = false;
 	WF_COPY(a->reason, why);
-send:
 	err = wf_ctl_conn_send(c->conn, &ack);
 	if (err) {
 		log_warn("peer %s: cannot send state_ack: %s", peer_name(d, c->peer),
@@ -489,8 +610,7 @@ send:
 		ok = false;
 	}
 out:
-	free(a->forwards);
-	free(a->egress);
+	wf_gw_entries_free(&want);
 	wf_gw_state_free(&next);
 	wf_gw_decision_free(&dec);
 	if (!ok)
@@ -728,6 +848,7 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 	json_object *o = json_object_new_object(), *fw = json_object_new_array(),
 	            *eg = json_object_new_array();
 	const struct client *conn = NULL;
+	char clash[WF_GW_REASON_MAX];
 
 	for (const struct client *c = d->clients; c; c = c->next)
 		if (c->peer == p && c->established)
@@ -758,6 +879,8 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 		                       v6 ? addr_text(AF_INET6, &peer->ip6)
 		                          : addr_text(AF_INET, &peer->ip4));
 		json_object_object_add(x, "target_port", json_object_new_int(f->target_port));
+		if (wf_gw_host_watch_clash_reason(&d->host, p, f, clash, sizeof(clash)))
+			json_object_object_add(x, "clash", json_object_new_string(clash));
 		json_object_array_add(fw, x);
 	}
 	for (size_t i = 0; i < e->n_egress; i++) {
@@ -816,6 +939,7 @@ static json_object *status_document(void *arg)
 		json_object_object_add(doc, "last_error", json_object_new_string(d->last_error));
 	json_object_object_add(doc, "host_firewall", host_firewall_status(d));
 	json_object_object_add(doc, "peers", peers);
+	wf_gw_host_watch_status(&d->host, d->cfg, doc);
 	return doc;
 }
 
@@ -871,6 +995,17 @@ static int collect_metrics(void *arg, struct wf_metrics *m)
 		               "Requested forwards and egress entries refused, by reason.",
 		               WF_LABEL("reason", wf_gw_status_name((enum wf_gw_status)s)),
 		               (double)d->refused[s]);
+	wf_metrics_gauge(
+	    m, "wgfwd_gateway_host_ports",
+	    "Ports (per protocol and family) this host serves on its public addresses.",
+	    (double)d->host.ports.n);
+	wf_metrics_gauge(m, "wgfwd_gateway_host_port_clashes",
+	                 "Forwards held on a port this host itself listens on (granted before "
+	                 "its service started).",
+	                 (double)d->host.n_clashes);
+	wf_metrics_counter(m, "wgfwd_gateway_host_port_read_errors_total",
+	                   "Reads of this host's listening sockets that failed.",
+	                   (double)d->host.read_errors);
 	wf_metrics_counter(m, "wgfwd_gateway_states_refused_total",
 	                   "States not applied at all (the kernel refused the ruleset).",
 	                   (double)d->states_refused);
@@ -1073,14 +1208,19 @@ static int start_events(struct wf_gw_daemon *d)
 	d->reconcile_timer = event_new(d->base, -1, EV_PERSIST, on_reconcile_timer, d);
 	d->drift_timer = evtimer_new(d->base, on_drift_timer, d);
 	d->ct_flush_timer = evtimer_new(d->base, flush_stale_flows, d);
+	d->host_ports_timer = event_new(d->base, -1, EV_PERSIST, on_host_ports_timer, d);
 	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->reconcile_timer || !d->drift_timer ||
-	    !d->ct_flush_timer)
+	    !d->ct_flush_timer || !d->host_ports_timer)
 		return -ENOMEM;
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
 	evsignal_add(d->sig_hup, NULL);
 	if (d->s.reconcile_interval_ms)
 		event_add(d->reconcile_timer, &tv);
+	if (d->s.listener_interval_ms)
+		event_add(d->host_ports_timer,
+		          &(struct timeval){.tv_sec = d->s.listener_interval_ms / 1000,
+		                            .tv_usec = (d->s.listener_interval_ms % 1000) * 1000});
 	if (d->s.status_socket[0]) {
 		err = wf_status_socket_open(d->base, d->s.status_socket, 0660, status_document, d,
 		                            &d->status);
@@ -1160,6 +1300,9 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		err = start_events(d);
 	if (err)
 		return err;
+	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
+	refresh_host_ports(d, false);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 	err = wf_gw_drop_privileges();
 	if (err)
 		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
@@ -1258,8 +1401,11 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	d->generation = calloc(d->cfg->n_peers + 1, sizeof(*d->generation));
 	d->agent_version = calloc(d->cfg->n_peers + 1, sizeof(*d->agent_version));
 	d->ct_peers = calloc(d->cfg->n_peers + 1, sizeof(*d->ct_peers));
+	d->asked = calloc(d->cfg->n_peers + 1, sizeof(*d->asked));
+	d->retry = calloc(d->cfg->n_peers + 1, sizeof(*d->retry));
 	d->base = event_base_new();
-	if (!d->unsaved || !d->generation || !d->agent_version || !d->ct_peers || !d->base ||
+	if (!d->unsaved || !d->generation || !d->agent_version || !d->ct_peers || !d->asked ||
+	    !d->retry || !d->base ||
 	    wf_gw_state_init(&d->state, d->cfg->n_peers)) {
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
@@ -1289,6 +1435,8 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		event_free(d->reconcile_timer);
 	if (d->drift_timer)
 		event_free(d->drift_timer);
+	if (d->host_ports_timer)
+		event_free(d->host_ports_timer);
 	if (d->ct_flush_timer) {
 		/* A search still due runs before the gateway goes. */
 		if (evtimer_pending(d->ct_flush_timer, NULL))
@@ -1309,8 +1457,13 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	free(d->generation);
 	free(d->agent_version);
 	free(d->ct_peers);
+	for (size_t p = 0; d->asked && p < d->cfg->n_peers; p++)
+		wf_gw_entries_free(&d->asked[p]);
+	free(d->asked);
+	free(d->retry);
 	wf_ct_pending_free(&d->ct_pending);
 	wf_gw_state_free(&d->state);
+	wf_gw_host_watch_free(&d->host);
 	wf_gw_config_free(d->cfg);
 	free(d);
 }

@@ -11,6 +11,7 @@
 
 #include <wgfwd/gateway_daemon.h>
 #include <wgfwd/gateway_host.h>
+#include <wgfwd/gateway_listeners.h>
 #include <wgfwd/log.h>
 #include <wgfwd/metrics_http.h>
 #include <wgfwd/options.h>
@@ -22,7 +23,7 @@ static struct {
 	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level;
 	char *metrics;
 	struct wf_strlist listen, peers, reserved, public_addresses;
-	uint32_t wireguard_port, max_entries, reconcile_interval;
+	uint32_t wireguard_port, max_entries, reconcile_interval, listener_interval;
 	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote, no_host_firewall;
 	bool check_config;
 } o;
@@ -59,6 +60,9 @@ static const struct wf_opt opts[] = {
     {"reconcile-interval", WF_OPT_SEC, &o.reconcile_interval, "DURATION",
      "compare the kernel with the desired ruleset this often: 30s, 500ms, 2m; 0 for never "
      "(default 30s; a bare number is seconds, deprecated)"},
+    {"listener-interval", WF_OPT_SEC, &o.listener_interval, "DURATION",
+     "read the ports this host itself listens on this often (also before each decision), 0 "
+     "for only then (default 5s)"},
     {"no-host-firewall", WF_OPT_FLAG, &o.no_host_firewall, NULL,
      "do not add accept rules for wgfwd's flows to the host's iptables FORWARD and INPUT "
      "chains (ufw, iptables policy drop); removes those of an earlier run"},
@@ -230,6 +234,7 @@ static int settings(struct wf_gw_settings *s)
 	else if (strcmp(o.status_socket, "none"))
 		WF_COPY(s->status_socket, o.status_socket);
 	s->reconcile_interval_ms = o.reconcile_interval;
+	s->listener_interval_ms = o.listener_interval;
 	s->host_firewall = !o.no_host_firewall;
 	if (o.metrics && wf_metrics_listen_parse(o.metrics, o.metrics_allow_remote, &s->metrics,
 	                                         &s->metrics_len, err, sizeof(err))) {
@@ -295,6 +300,7 @@ int main(int argc, char **argv)
 	o.wireguard_port = WF_GW_DEFAULT_WIREGUARD_PORT;
 	o.max_entries = WF_GW_DEFAULT_MAX_ENTRIES;
 	o.reconcile_interval = WF_GW_DEFAULT_RECONCILE_INTERVAL;
+	o.listener_interval = WF_GW_DEFAULT_LISTENER_INTERVAL;
 	ret =
 	    wf_opts_parse(opts, "WGFWD_", PROGRAM, "--public-interface IFNAME --peer ADDR=KEYFILE",
 	                  argc, argv, err, sizeof(err));

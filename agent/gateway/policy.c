@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <wgfwd/gateway_listeners.h>
 #include <wgfwd/util.h>
 
 const char *wf_gw_proto_name(uint8_t proto)
@@ -35,6 +36,8 @@ const char *wf_gw_status_name(enum wf_gw_status s)
 		return "reserved";
 	case WF_GW_TAKEN:
 		return "taken";
+	case WF_GW_HOST_PORT:
+		return "host_port";
 	case WF_GW_DUPLICATE:
 		return "duplicate";
 	case WF_GW_TOO_MANY:
@@ -214,6 +217,15 @@ static bool held_by_other(const struct wf_gw_state *cur, size_t peer, const stru
 	return false;
 }
 
+/* A forward the peer held before the host's service started: taking it away now would break
+ * what works, so it stays and the operator is told (wf_gw_host_clashes). */
+static bool held_by_self(const struct wf_gw_state *cur, size_t peer, const struct wf_gw_forward *f)
+{
+	const struct wf_gw_entries *e = &cur->peers[peer];
+
+	return e->n_forwards && bsearch(f, e->forwards, e->n_forwards, sizeof(*f), forward_cmp);
+}
+
 static void refuse(struct wf_gw_decision *d, struct wf_gw_result *r, enum wf_gw_status st,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -273,6 +285,14 @@ static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_st
 		if (is_reserved(cfg, f->proto, f->public_port)) {
 			refuse(d, r, WF_GW_RESERVED, "%s/%u is reserved on the gateway", pn,
 			       f->public_port);
+			continue;
+		}
+		if (wf_gw_host_ports_has(cfg->host_ports, f->family, f->proto, f->public_port) &&
+		    !held_by_self(cur, peer, f)) {
+			r->status = WF_GW_HOST_PORT;
+			wf_gw_host_port_reason(r->reason, sizeof(r->reason), f->proto,
+			                       f->public_port);
+			d->n_refused++;
 			continue;
 		}
 		if (held_by_other(cur, peer, f)) {

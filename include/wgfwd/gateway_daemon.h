@@ -5,6 +5,8 @@
  *   start:  keys, forwarding, persisted state -> policy -> ruleset -> kernel, then listen
  *   state:  policy -> ruleset -> kernel (only what changed) -> store -> state_ack
  *   always: drift repair when the kernel or the public addresses change, and periodically
+ *   every few seconds, and before each decision: the ports the host itself listens on
+ *           (host_watch.h), an input of the policy; forwards that clash with one are flagged
  *
  * Forwards stay when an agent goes away; they change only when that agent says so. */
 #ifndef WGFWD_GATEWAY_DAEMON_H
@@ -36,6 +38,9 @@ struct wf_gw_settings {
 	char state_dir[512];
 	char status_socket[108];        /* unix socket for `wgfwd status --gateway`; "" for none */
 	unsigned reconcile_interval_ms; /* 0: never */
+	/* How often the host's own listening ports are read again (also before each decision);
+	 * 0: only before decisions. */
+	unsigned listener_interval_ms;
 	/* Accept wgfwd's flows in the host's iptables chains (gateway_hostfw.h); false removes
 	 * any that an earlier run placed. */
 	bool host_firewall;

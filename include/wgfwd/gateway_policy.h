@@ -7,7 +7,7 @@
  * A peer only ever names ports; the target address of its forwards is always its own tunnel
  * address from the configuration, and its decision never changes another peer's entries. A
  * public port held by one peer stays with it: later requests for it are refused until the
- * holder lets it go. */
+ * holder lets it go. A port the gateway's own host listens on is never newly granted. */
 #ifndef WGFWD_GATEWAY_POLICY_H
 #define WGFWD_GATEWAY_POLICY_H
 
@@ -57,12 +57,18 @@ struct wf_gw_port_range {
 	uint16_t lo, hi;
 };
 
+struct wf_gw_host_ports; /* gateway_listeners.h */
+
 struct wf_gw_config {
 	struct wf_gw_peer *peers;
 	size_t n_peers;
 	struct wf_gw_port_range *reserved;
 	size_t n_reserved;
 	size_t max_entries; /* per peer: forwards plus egress set elements */
+	/* Ports the gateway's host serves itself, as last read (not owned; NULL: none known). A
+	 * new forward of one is refused; one the peer already holds stays (its service started
+	 * after the grant), and the daemon flags it. */
+	const struct wf_gw_host_ports *host_ports;
 };
 
 /* What every peer holds now; peers[i] belongs to config peers[i]. Entries are kept sorted,
@@ -77,6 +83,7 @@ enum wf_gw_status {
 	WF_GW_INVALID,   /* protocol, port or family out of range; no tunnel address of it */
 	WF_GW_RESERVED,  /* the gateway's own port or one the operator reserved */
 	WF_GW_TAKEN,     /* another peer holds the public port */
+	WF_GW_HOST_PORT, /* the gateway's host itself listens on it */
 	WF_GW_DUPLICATE, /* the same public port twice in one request, with different targets */
 	WF_GW_TOO_MANY,  /* beyond the per-peer limit */
 };
