@@ -68,12 +68,12 @@ struct wf_gw_daemon {
 	struct wf_gw_settings s;
 	struct wf_gw_config *cfg; /* &s.policy */
 	uint8_t (*keys)[WF_KEY_LEN];
-	struct wf_gw_state state;    /* what each peer holds: the kernel reflects it */
-	bool *unsaved;               /* peers whose state could not be written yet */
-	uint64_t *generation;        /* of the last state applied from each peer */
+	struct wf_gw_state state; /* what each peer holds: the kernel reflects it */
+	bool *unsaved;            /* peers whose state could not be written yet */
+	uint64_t *generation;     /* of the last state applied from each peer */
 	char (*agent_version)[WF_CTL_VERSION_MAX]; /* each peer's, "" until it said */
-	struct wf_gw_entries *asked; /* what each peer last asked for, in its order */
-	bool *retry;                 /* its last decision refused a port this host listened on */
+	struct wf_gw_entries *asked;               /* what each peer last asked for, in its order */
+	bool *retry; /* its last decision refused a port this host listened on */
 
 	/* for `wgfwd status --gateway` */
 	uint64_t applies, apply_errors;
@@ -1405,8 +1405,7 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	d->retry = calloc(d->cfg->n_peers + 1, sizeof(*d->retry));
 	d->base = event_base_new();
 	if (!d->unsaved || !d->generation || !d->agent_version || !d->ct_peers || !d->asked ||
-	    !d->retry || !d->base ||
-	    wf_gw_state_init(&d->state, d->cfg->n_peers)) {
+	    !d->retry || !d->base || wf_gw_state_init(&d->state, d->cfg->n_peers)) {
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
 	}

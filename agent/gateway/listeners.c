@@ -12,7 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include <wgfwd/netlink.h>
 
 /* ---- building ---- */
 
@@ -442,74 +443,8 @@ void wf_gw_host_port_reason(char *buf, size_t len, uint8_t proto, uint16_t port)
 
 /* ---- the kernel ---- */
 
-struct nl {
-	struct mnl_socket *sock;
-	uint32_t portid, seq;
-	char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
-};
-
-static int nl_open(struct nl *nl, int bus)
-{
-	nl->sock = mnl_socket_open(bus);
-	if (!nl->sock)
-		return -errno;
-	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int err = -errno;
-
-		mnl_socket_close(nl->sock);
-		return err;
-	}
-	nl->portid = mnl_socket_get_portid(nl->sock);
-	nl->seq = (uint32_t)time(NULL);
-	return 0;
-}
-
-/* One request, read until its ACK, error or end of dump. The callback's first error is returned
- * once the answer has been read whole, so the socket stays clean. */
-static int nl_talk(struct nl *nl, struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *, void *),
-                   void *data)
-{
-	uint32_t seq = ++nl->seq;
-	int cb_err = 0;
-
-	req->nlmsg_seq = seq;
-	if (!(req->nlmsg_flags & NLM_F_DUMP))
-		req->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(nl->sock, req, req->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t got = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->buf;
-		int left;
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		left = (int)got;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_pid != nl->portid || nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-					return -EBADMSG;
-				return e->error ? e->error : cb_err;
-			}
-			if (nlh->nlmsg_type == NLMSG_DONE) {
-				int status = 0;
-
-				if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(status))
-					memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
-				return status < 0 ? status : cb_err;
-			}
-			if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && !cb_err)
-				cb_err = cb(nlh, data);
-		}
-	}
-}
+/* Large enough for any dump message the kernel sends (it sizes them to what we read with). */
+#define DIAG_RECV_SIZE 32768
 
 struct listeners {
 	struct wf_gw_listener *v;
@@ -550,12 +485,10 @@ int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n)
 	             {AF_INET6, IPPROTO_UDP}};
 	char req[WF_GW_NL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct listeners ls = {0};
-	struct nl *nl = malloc(sizeof(*nl));
+	struct wf_nl nl;
 	int err;
 
-	if (!nl)
-		return -ENOMEM;
-	err = nl_open(nl, NETLINK_SOCK_DIAG);
+	err = wf_nl_open(&nl, NETLINK_SOCK_DIAG, DIAG_RECV_SIZE);
 	for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && !err; i++) {
 		int len =
 		    wf_gw_diag_request_build(req, sizeof(req), dumps[i].family, dumps[i].proto);
@@ -565,14 +498,12 @@ int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n)
 			break;
 		}
 		ls.proto = dumps[i].proto;
-		err = nl_talk(nl, (struct nlmsghdr *)req, listener_reply, &ls);
+		err = wf_nl_talk(&nl, (struct nlmsghdr *)req, listener_reply, &ls);
 		/* A host without IPv6 has no IPv6 sockets to list. */
 		if (err == -EAFNOSUPPORT || (err == -ENOENT && dumps[i].family == AF_INET6))
 			err = 0;
 	}
-	if (nl->sock)
-		mnl_socket_close(nl->sock);
-	free(nl);
+	wf_nl_close(&nl);
 	if (err) {
 		free(ls.v);
 		return err;
@@ -615,20 +546,16 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 	struct if_nameindex *ifs = NULL;
 	uint16_t id = 0, *v = NULL;
 	size_t count = 0;
-	struct nl *nl = malloc(sizeof(*nl));
+	struct wf_nl nl;
 	int err, len;
 
 	*ports = NULL;
 	*n = 0;
-	if (!nl)
-		return -ENOMEM;
-	err = nl_open(nl, NETLINK_GENERIC);
-	if (err) {
-		free(nl);
+	err = wf_nl_open(&nl, NETLINK_GENERIC, DIAG_RECV_SIZE);
+	if (err)
 		return err;
-	}
 	len = wf_gw_genl_family_request_build(req, sizeof(req), WG_GENL_NAME);
-	err = len < 0 ? len : nl_talk(nl, (struct nlmsghdr *)req, family_reply, &id);
+	err = len < 0 ? len : wf_nl_talk(&nl, (struct nlmsghdr *)req, family_reply, &id);
 	if (err)
 		goto out; /* -ENOENT: no kernel WireGuard */
 	/* The family has no "list devices": ask every interface, and the ones that are not
@@ -647,7 +574,7 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 			err = len;
 			break;
 		}
-		err = nl_talk(nl, (struct nlmsghdr *)req, device_reply, &r);
+		err = wf_nl_talk(&nl, (struct nlmsghdr *)req, device_reply, &r);
 		if (err == -EOPNOTSUPP || err == -ENODEV) {
 			err = 0;
 			continue;
@@ -667,8 +594,7 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 out:
 	if (ifs)
 		if_freenameindex(ifs);
-	mnl_socket_close(nl->sock);
-	free(nl);
+	wf_nl_close(&nl);
 	if (err) {
 		free(v);
 		return err;
