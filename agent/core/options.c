@@ -64,7 +64,8 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 			return -EINVAL;
 		}
 		return 0;
-	case WF_OPT_LIST: {
+	case WF_OPT_LIST:
+	case WF_OPT_LIST_SPACED: {
 		struct wf_strlist *l = o->target;
 		char **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
 
@@ -158,15 +159,17 @@ static int read_env(const struct wf_opt *opts, const char *prefix, char *err, si
 		value = getenv(name);
 		if (!value || !*value)
 			continue;
-		if (opts->type == WF_OPT_LIST) {
-			/* Lists come comma- or space-separated in one variable. */
+		if (opts->type == WF_OPT_LIST || opts->type == WF_OPT_LIST_SPACED) {
+			/* Lists come comma- or space-separated in one variable; lists whose values
+			 * hold commas, space- or semicolon-separated. */
+			const char *sep = opts->type == WF_OPT_LIST ? ", \t" : "; \t\n";
 			char *copy = strdup(value), *save = NULL;
 			int ret = 0;
 
 			if (!copy)
 				return -ENOMEM;
-			for (char *tok = strtok_r(copy, ", \t", &save); tok && !ret;
-			     tok = strtok_r(NULL, ", \t", &save))
+			for (char *tok = strtok_r(copy, sep, &save); tok && !ret;
+			     tok = strtok_r(NULL, sep, &save))
 				ret = set_value(opts, tok, name, err, errlen);
 			free(copy);
 			if (ret)
@@ -288,7 +291,7 @@ void wf_opts_free(const struct wf_opt *opts)
 		if (opts->type == WF_OPT_STRING) {
 			free(*(char **)opts->target);
 			*(char **)opts->target = NULL;
-		} else if (opts->type == WF_OPT_LIST) {
+		} else if (opts->type == WF_OPT_LIST || opts->type == WF_OPT_LIST_SPACED) {
 			wf_strlist_free(opts->target);
 		}
 	}

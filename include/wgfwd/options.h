@@ -1,6 +1,7 @@
 /* Options shared by the daemons: one table per program describes every option once, and the
  * same table is read from a config file (`key = value`, `#` comments, keys may repeat for
- * lists), from environment variables (PREFIX + upper-cased key, dashes as underscores) and
+ * lists), from environment variables (PREFIX + upper-cased key, dashes as underscores; a list
+ * split at commas and whitespace, a spaced list at whitespace and `;') and
  * from the command line, in that order of precedence (the command line wins). */
 #ifndef WGFWD_OPTIONS_H
 #define WGFWD_OPTIONS_H
@@ -15,6 +16,9 @@ enum wf_opt_type {
 	WF_OPT_UINT,   /* target: uint32_t *; decimal or 0x-hex */
 	WF_OPT_FLAG,   /* target: bool *; no argument on the command line; true/false elsewhere */
 	WF_OPT_LIST,   /* target: struct wf_strlist *; repeatable, values appended */
+	/* As WF_OPT_LIST, for values that hold commas themselves (`ADDR=25,587'): one
+	 * environment variable separates them by whitespace or `;' instead. */
+	WF_OPT_LIST_SPACED,
 };
 
 struct wf_strlist {

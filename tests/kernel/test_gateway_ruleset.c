@@ -1,6 +1,7 @@
 /* The gateway's ruleset against the kernel: every test runs in a fresh network namespace and
  * checks what was applied through `nft -j`, the tool an operator would use. */
 #include <wgfwd/gateway_apply.h>
+#include <wgfwd/gateway_grants.h>
 #include <wgfwd/gateway_host.h>
 #include <wgfwd/gateway_render.h>
 
@@ -153,6 +154,11 @@ static int setup(void **state)
 			return -1;
 		free(p.keyfile);
 	}
+	if (wf_gw_config_grant(&f->cfg, WF_GW_GRANT_EGRESS, "192.168.160.2=all",
+	                       wf_service_lookup_builtin, err, sizeof(err)) ||
+	    wf_gw_config_grant(&f->cfg, WF_GW_GRANT_EGRESS, "192.168.160.3=all",
+	                       wf_service_lookup_builtin, err, sizeof(err)))
+		return -1;
 	strcpy(f->params.tunnel_ifname, TUN);
 	strcpy(f->params.public_ifname, PUB);
 	f->params.control_port = WF_GW_DEFAULT_CONTROL_PORT;

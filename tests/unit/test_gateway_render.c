@@ -1,4 +1,5 @@
 #include <wgfwd/gateway_render.h>
+#include <wgfwd/gateway_grants.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +36,12 @@ static int setup(void **state)
 		assert_int_equal(wf_gw_config_add_peer(&cfg, &p, err, sizeof(err)), 0);
 		free(p.keyfile);
 	}
+	assert_int_equal(wf_gw_config_grant(&cfg, WF_GW_GRANT_EGRESS, "192.168.160.2=all",
+	                                    wf_service_lookup_builtin, err, sizeof(err)),
+	                 0);
+	assert_int_equal(wf_gw_config_grant(&cfg, WF_GW_GRANT_EGRESS, "192.168.160.3=all",
+	                                    wf_service_lookup_builtin, err, sizeof(err)),
+	                 0);
 	memset(&params, 0, sizeof(params));
 	strcpy(params.tunnel_ifname, "wg0");
 	strcpy(params.public_ifname, "eth0");
