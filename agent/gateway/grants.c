@@ -22,9 +22,10 @@ static int grant_ports(struct wf_gw_grants *g, const char *spec, const char *lis
 
 	if (!strcmp(list, "any") || !strcmp(list, "none")) {
 		if (g->ports_said || g->n_ports) {
-			snprintf(err, errlen,
-			         "peer-ports `%s': `%s' cannot join ports given for this peer before",
-			         spec, list);
+			snprintf(
+			    err, errlen,
+			    "peer-ports `%s': `%s' cannot join ports given for this peer before",
+			    spec, list);
 			return -EINVAL;
 		}
 		g->ports_said = true;
@@ -262,9 +263,9 @@ void wf_gw_grants_ports_text(const struct wf_gw_grants *g, char *buf, size_t len
 	for (size_t i = 0; i < g->n_ports; i++) {
 		const struct wf_gw_port_range *r = &g->ports[i];
 		char item[32];
-		int n = r->lo == r->hi ? snprintf(item, sizeof(item), "%s%u", i ? "," : "", r->lo)
-		                       : snprintf(item, sizeof(item), "%s%u-%u", i ? "," : "",
-		                                  r->lo, r->hi);
+		int n = r->lo == r->hi
+		            ? snprintf(item, sizeof(item), "%s%u", i ? "," : "", r->lo)
+		            : snprintf(item, sizeof(item), "%s%u-%u", i ? "," : "", r->lo, r->hi);
 
 		if (r->proto)
 			snprintf(item + n, sizeof(item) - (size_t)n, "/%s",

@@ -189,8 +189,7 @@ static void long_address_part_is_refused(void **state)
 
 static void egress_grants_use_the_label_grammar(void **state)
 {
-	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=smtp, tcp/6000-6010,udp/123"),
-	                 0);
+	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=smtp, tcp/6000-6010,udp/123"), 0);
 	assert_string_equal(egress_text(0), "tcp/25,tcp/6000-6010,udp/123");
 	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=udp"), 0);
 	assert_string_equal(egress_text(0), "tcp/25,tcp/6000-6010,udp/123,udp");
@@ -240,8 +239,7 @@ static void egress_cover_needs_the_whole_request(void **state)
 {
 	const struct wf_gw_grants *g = grants_of(0);
 
-	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=tcp/25,tcp/26-30,tcp/40,udp"),
-	                 0);
+	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=tcp/25,tcp/26-30,tcp/40,udp"), 0);
 	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 25, 25}));
 	/* ranges granted apart cover a request together */
 	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 25, 30}));
@@ -275,8 +273,7 @@ static void long_grant_text_is_cut_visibly(void **state)
 	assert_int_equal(grant(WF_GW_GRANT_PORTS, "192.168.160.2=1000,2000,3000,4000,5000"), 0);
 	wf_gw_grants_ports_text(grants_of(0), buf, sizeof(buf));
 	assert_string_equal(buf, "1000,2000,30...");
-	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=tcp/1000,tcp/2000,tcp/3000"),
-	                 0);
+	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=tcp/1000,tcp/2000,tcp/3000"), 0);
 	wf_gw_grants_egress_text(grants_of(0), buf, sizeof(buf));
 	assert_string_equal(buf, "tcp/1000,tcp...");
 }
@@ -364,7 +361,9 @@ static void egress_granted_to_one_peer_is_not_the_others(void **state)
 static void forward_outside_the_allowed_ports_is_refused(void **state)
 {
 	struct wf_gw_forward f[] = {
-	    {AF_INET, TCP, 1500, 80},  {AF_INET, TCP, 8080, 80}, {AF_INET6, UDP, 1500, 53},
+	    {AF_INET, TCP, 1500, 80},
+	    {AF_INET, TCP, 8080, 80},
+	    {AF_INET6, UDP, 1500, 53},
 	    {AF_INET, TCP, 22, 22},
 	};
 	struct wf_gw_state next;
