@@ -18,7 +18,7 @@ GATEWAY_EGRESS='' gateway_start
 ldocker network create --ipv6 --subnet 172.31.0.0/24 --subnet fd00:31::/64 apps >/dev/null
 _lab_start_service mail 25 tcp --network apps --label wgfwd.egress=smtp -- httpd -f -p 25 -h /www
 ldocker run -d --name open --network apps --label wgfwd.egress=all "$LAB_IMAGE" sleep 3600 >/dev/null
-lab_web_start web --network apps --label wgfwd.ports=80
+lab_web_start web --network apps --label wgfwd.ports=80,8080:80
 lab_listen client "$ECHO_PORT"
 agent_start --gateway "$LAB_GW_WG4" --key "$WGFWD_KEY"
 check_eq "the control channel comes up" true wait_until 5 output_is true agent_jq .gateway.connected
@@ -75,11 +75,22 @@ check_eq "mail now leaves through the gateway" "$LAB_GW_PUB4" wait_until 5 smtp_
 check_eq "and the open container's traffic too" "$LAB_GW_PUB4" \
 	wait_until 5 lab_tcp_get_in open "$LAB_CLIENT4" "$ECHO_PORT"
 
-# Granted only smtp: the open container's `all' is refused again, mail still goes.
+# Granted only smtp, and only public port 80: the open container's `all' is refused again,
+# mail still goes; the web container keeps 80 and loses 8080.
 gateway_stop
-GATEWAY_EGRESS=smtp gateway_start
+GATEWAY_EGRESS=smtp gateway_start --peer-ports "$LAB_SRV_WG4=80"
 check_eq "granted smtp only, all is refused naming the grant" \
 	"refused: egress all not granted to this peer by the gateway (granted: tcp/25)" \
 	wait_until 20 output_matches '^refused' egress_of open
 check_eq "while smtp stays applied" "applied: null" egress_of mail
 check_eq "and mail leaves through the gateway" "$LAB_GW_PUB4" wait_until 5 smtp_from mail
+forward_of() {
+	agent_jq ".forwards[] | select(.public_port == $1) | \"\(.state): \(.reason)\"" | sort -u
+}
+check_eq "a public port outside the peer's allowed ports is refused, and says why" \
+	"refused: public port tcp/8080 not in this peer's allowed ports 80" forward_of 8080
+check_eq "the allowed port stays applied" "applied: null" forward_of 80
+check_eq "the client reaches the container on the allowed port" "$LAB_CLIENT4" \
+	lab_http_get client "$LAB_GW_PUB4" 80
+check_fails "and not on the refused one (the same container listens behind it)" \
+	lab_http_get client "$LAB_GW_PUB4" 8080

@@ -51,9 +51,8 @@ static void check_grants(const struct wf_gw_grants *g)
 static void check_decide(const struct wf_gw_config *cfg, uint16_t port)
 {
 	struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, port ? port : 1, 80};
-	struct wf_gw_egress g[] = {{IPPROTO_TCP, port ? port : 1, port ? port : 1},
-	                           {IPPROTO_UDP, 0, 0},
-	                           {0, 0, 0}};
+	struct wf_gw_egress g[] = {
+	    {IPPROTO_TCP, port ? port : 1, port ? port : 1}, {IPPROTO_UDP, 0, 0}, {0, 0, 0}};
 	struct wf_gw_entries want = {.forwards = &f, .n_forwards = 1, .egress = g, .n_egress = 3};
 	struct wf_gw_state cur, next;
 	struct wf_gw_decision d;
@@ -91,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
-		enum wf_gw_grant_kind kind = (data[0] + line) & 1 ? WF_GW_GRANT_EGRESS
-		                                                  : WF_GW_GRANT_PORTS;
+		enum wf_gw_grant_kind kind =
+		    (data[0] + line) & 1 ? WF_GW_GRANT_EGRESS : WF_GW_GRANT_PORTS;
 		char spec[4200];
 		struct wf_gw_grants before[2];
 		int ret;
