@@ -41,6 +41,9 @@ struct gateway_view {
 	struct wf_ctl_forward *forwards;
 	struct wf_ctl_result *results;
 	size_t n;
+	struct wf_ctl_egress *egress;
+	struct wf_ctl_result *egress_results;
+	size_t n_egress;
 	bool applied;
 	char reason[WF_CTL_REASON_MAX];
 	size_t egress_refused;
@@ -565,9 +568,14 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 
 	free(gw->forwards);
 	free(gw->results);
+	free(gw->egress);
+	free(gw->egress_results);
 	gw->forwards = NULL;
 	gw->results = NULL;
+	gw->egress = NULL;
+	gw->egress_results = NULL;
 	gw->n = 0;
+	gw->n_egress = 0;
 	gw->egress_refused = 0;
 	gw->applied = ack->applied;
 	WF_COPY(gw->reason, ack->reason);
@@ -591,7 +599,14 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 			         ack->forwards[i].reason);
 		gw->n++;
 	}
+	gw->egress = malloc((state->n_egress + 1) * sizeof(*gw->egress));
+	gw->egress_results = malloc((state->n_egress + 1) * sizeof(*gw->egress_results));
+	if (!gw->egress || !gw->egress_results)
+		return;
 	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++) {
+		gw->egress[i] = state->egress[i];
+		gw->egress_results[i] = ack->egress[i];
+		gw->n_egress++;
 		if (ack->egress[i].accepted)
 			continue;
 		gw->egress_refused++;
@@ -633,6 +648,31 @@ static const char *gateway_state_of(const struct wf_agent *a, const struct wf_fo
 	return "waiting for the gateway";
 }
 
+/* A refused egress entry is still routed into the tunnel here, and the gateway drops it: the
+ * status says so rather than "applied". */
+static const char *gateway_egress_state_of(const struct wf_agent *a, const struct wf_egress *e,
+                                           const char **reason)
+{
+	*reason = NULL;
+	if (!a->link)
+		return "applied";
+	for (size_t i = 0; i < a->gw.n_egress; i++) {
+		const struct wf_ctl_egress *g = &a->gw.egress[i];
+
+		if (g->proto != e->proto || g->port_lo != e->port_lo || g->port_hi != e->port_hi)
+			continue;
+		if (a->gw.egress_results[i].accepted)
+			return "applied";
+		*reason = a->gw.egress_results[i].reason;
+		return "refused";
+	}
+	if (wf_gateway_link_state_error(a->link)[0]) {
+		*reason = wf_gateway_link_state_error(a->link);
+		return "not sent to the gateway";
+	}
+	return "waiting for the gateway";
+}
+
 static struct json_object *addr_array(int family, const void *addrs, size_t n)
 {
 	struct json_object *arr = json_object_new_array();
@@ -654,7 +694,7 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	struct wf_desired empty = {0};
 	const struct wf_desired *d = a->have_desired ? &a->desired : &empty;
 	struct json_object *doc = wf_desired_to_json(d);
-	struct json_object *forwards, *agent, *gw;
+	struct json_object *forwards, *egress, *agent, *gw;
 
 	if (!doc)
 		return NULL;
@@ -672,6 +712,18 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 			json_object_object_add(fo, "state", json_object_new_string(state));
 			if (reason)
 				json_object_object_add(fo, "reason",
+				                       json_object_new_string(reason));
+		}
+	}
+	if (json_object_object_get_ex(doc, "egress", &egress)) {
+		for (size_t i = 0; i < d->n_egress && i < json_object_array_length(egress); i++) {
+			struct json_object *eo = json_object_array_get_idx(egress, i);
+			const char *reason;
+			const char *state = gateway_egress_state_of(a, &d->egress[i], &reason);
+
+			json_object_object_add(eo, "state", json_object_new_string(state));
+			if (reason)
+				json_object_object_add(eo, "reason",
 				                       json_object_new_string(reason));
 		}
 	}
@@ -934,5 +986,7 @@ void wf_agent_free(struct wf_agent *a)
 		wf_desired_free(&a->desired);
 	free(a->gw.forwards);
 	free(a->gw.results);
+	free(a->gw.egress);
+	free(a->gw.egress_results);
 	free(a);
 }

@@ -125,6 +125,9 @@ static void print_agent(struct json_object *doc)
 		if (num(e, "port_lo"))
 			printf(" ports %lld-%lld", (long long)num(e, "port_lo"),
 			       (long long)num(e, "port_hi"));
+		if (str(e, "state", NULL))
+			printf(": %s%s%s", str(e, "state", ""), str(e, "reason", NULL) ? ": " : "",
+			       str(e, "reason", ""));
 		printf("\n");
 	}
 	a = arr(doc, "problems");
@@ -214,6 +217,8 @@ static void print_gateway(struct json_object *doc)
 		printf("\npeer %s: %s, generation %lld, agent %s\n", str(p, "name", "?"),
 		       flag(p, "connected") ? "connected" : "not connected",
 		       (long long)num(p, "generation"), str(p, "agent_version", "version unknown"));
+		printf("  allowed public ports: %s; granted egress: %s\n",
+		       str(p, "allowed_ports", "?"), str(p, "granted_egress", "?"));
 		for (size_t k = 0; k < nf; k++) {
 			struct json_object *f = json_object_array_get_idx(fw, k);
 

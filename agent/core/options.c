@@ -128,7 +128,8 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 			return -EINVAL;
 		}
 		return 0;
-	case WF_OPT_LIST: {
+	case WF_OPT_LIST:
+	case WF_OPT_LIST_SPACED: {
 		struct wf_strlist *l = o->target;
 		char **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
 
@@ -206,7 +207,8 @@ int wf_opts_read_file(const struct wf_opt *opts, const char *path, char *err, si
 
 /* A list in one variable: entries separated by whitespace, newlines or ';', and by commas,
  * except that a comma inside a `KEY=VALUE' entry before its '=' joins (a gateway peer,
- * `ADDR4,ADDR6=KEYFILE'). So "a,b", "a b" and "10.0.0.2,fc00::2=/k;10.0.0.3=/k2" all work. */
+ * `ADDR4,ADDR6=KEYFILE'). So "a,b", "a b" and "10.0.0.2,fc00::2=/k;10.0.0.3=/k2" all work.
+ * A WF_OPT_LIST_SPACED list splits at whitespace, newlines and ';' only. */
 static int set_env_list(const struct wf_opt *o, const char *value, const char *origin, char *err,
                         size_t errlen)
 {
@@ -219,6 +221,12 @@ static int set_env_list(const struct wf_opt *o, const char *value, const char *o
 	     tok = strtok_r(NULL, "; \t\r\n", &save)) {
 		bool keyed = strchr(tok, '=') != NULL;
 		char *start = tok;
+
+		/* Values that hold commas themselves (`ADDR=25,587'): whole tokens. */
+		if (o->type == WF_OPT_LIST_SPACED) {
+			ret = set_value(o, tok, origin, err, errlen);
+			continue;
+		}
 
 		for (char *p = tok;; p++) {
 			if (*p &&
@@ -260,7 +268,7 @@ static int read_env(const struct wf_opt *opts, const char *prefix, char *err, si
 		value = getenv(name);
 		if (!value || !*value)
 			continue;
-		if (opts->type == WF_OPT_LIST) {
+		if (opts->type == WF_OPT_LIST || opts->type == WF_OPT_LIST_SPACED) {
 			int ret = set_env_list(opts, value, name, err, errlen);
 
 			if (ret)
@@ -398,7 +406,7 @@ void wf_opts_free(const struct wf_opt *opts)
 		if (opts->type == WF_OPT_STRING) {
 			free(*(char **)opts->target);
 			*(char **)opts->target = NULL;
-		} else if (opts->type == WF_OPT_LIST) {
+		} else if (opts->type == WF_OPT_LIST || opts->type == WF_OPT_LIST_SPACED) {
 			wf_strlist_free(opts->target);
 		}
 	}

@@ -16,6 +16,7 @@
 #include <wgfwd/ctl.h>
 #include <wgfwd/gateway_apply.h>
 #include <wgfwd/gateway_ct_flush.h>
+#include <wgfwd/gateway_grants.h>
 #include <wgfwd/gateway_host.h>
 #include <wgfwd/gateway_host_watch.h>
 #include <wgfwd/gateway_store.h>
@@ -83,7 +84,7 @@ struct wf_gw_daemon {
 
 	/* for metrics */
 	struct wf_histogram apply_seconds;
-	uint64_t refused[WF_GW_TOO_MANY + 1]; /* requested entries, by enum wf_gw_status */
+	uint64_t refused[WF_GW_STATUS_MAX]; /* requested entries, by enum wf_gw_status */
 	uint64_t states_refused, handshake_failures, drift_repairs;
 	uint64_t rejected[REJECT_MAX];
 	struct wf_metrics_server *metrics;
@@ -849,6 +850,7 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 	            *eg = json_object_new_array();
 	const struct client *conn = NULL;
 	char clash[WF_GW_REASON_MAX];
+	char grant[512];
 
 	for (const struct client *c = d->clients; c; c = c->next)
 		if (c->peer == p && c->established)
@@ -866,6 +868,10 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 		json_object_object_add(o, "agent_version",
 		                       json_object_new_string(d->agent_version[p]));
 	json_object_object_add(o, "unsaved", json_object_new_boolean(d->unsaved[p]));
+	wf_gw_grants_ports_text(&peer->grants, grant, sizeof(grant));
+	json_object_object_add(o, "allowed_ports", json_object_new_string(grant));
+	wf_gw_grants_egress_text(&peer->grants, grant, sizeof(grant));
+	json_object_object_add(o, "granted_egress", json_object_new_string(grant));
 	for (size_t i = 0; i < e->n_forwards; i++) {
 		const struct wf_gw_forward *f = &e->forwards[i];
 		json_object *x = json_object_new_object();
@@ -990,7 +996,7 @@ static int collect_metrics(void *arg, struct wf_metrics *m)
 	wf_metrics_add_histogram(m, "wgfwd_gateway_apply_duration_seconds",
 	                         "Time applies took, rendering included.", NULL, 0,
 	                         &d->apply_seconds);
-	for (int s = WF_GW_ACCEPTED + 1; s <= WF_GW_TOO_MANY; s++)
+	for (int s = WF_GW_ACCEPTED + 1; s < WF_GW_STATUS_MAX; s++)
 		wf_metrics_add(m, "wgfwd_gateway_refused_entries_total", WF_METRIC_COUNTER,
 		               "Requested forwards and egress entries refused, by reason.",
 		               WF_LABEL("reason", wf_gw_status_name((enum wf_gw_status)s)),

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <wgfwd/gateway_daemon.h>
+#include <wgfwd/gateway_grants.h>
 #include <wgfwd/gateway_host.h>
 #include <wgfwd/gateway_listeners.h>
 #include <wgfwd/log.h>
@@ -22,7 +23,7 @@
 static struct {
 	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level;
 	char *metrics;
-	struct wf_strlist listen, peers, reserved, public_addresses;
+	struct wf_strlist listen, peers, peer_ports, peer_egress, reserved, public_addresses;
 	uint32_t wireguard_port, max_entries, reconcile_interval, listener_interval;
 	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote, no_host_firewall;
 	bool check_config;
@@ -38,6 +39,12 @@ static const struct wf_opt opts[] = {
      "address of the WireGuard interface)"},
     {"peer", WF_OPT_LIST, &o.peers, "ADDR[,ADDR6]=KEYFILE",
      "an agent: its tunnel address(es) and key file; repeatable"},
+    {"peer-ports", WF_OPT_LIST_SPACED, &o.peer_ports, "ADDR=PORTS",
+     "public ports the peer at tunnel address ADDR may take: `any' (default), `none' or "
+     "e.g. 443,25/tcp,30000-30100/udp; repeatable"},
+    {"peer-egress", WF_OPT_LIST_SPACED, &o.peer_egress, "ADDR=EGRESS",
+     "egress the peer at ADDR may have: `none' (default) or entries of the wgfwd.egress "
+     "label, e.g. smtp,submission or tcp/25 or all; repeatable"},
     {"state-dir", WF_OPT_STRING, &o.state_dir, "DIR",
      "where the applied state is kept (default " WF_GW_DEFAULT_STATE_DIR ")"},
     {"status-socket", WF_OPT_STRING, &o.status_socket, "PATH",
@@ -172,6 +179,19 @@ static int policy(struct wf_gw_settings *s)
 		}
 		if (ret) {
 			fprintf(stderr, "%s: %s\n", PROGRAM, err);
+			return ret;
+		}
+	}
+	for (size_t i = 0; i < o.peer_ports.n + o.peer_egress.n; i++) {
+		bool ports = i < o.peer_ports.n;
+
+		ret = wf_gw_config_grant(cfg, ports ? WF_GW_GRANT_PORTS : WF_GW_GRANT_EGRESS,
+		                         ports ? o.peer_ports.v[i]
+		                               : o.peer_egress.v[i - o.peer_ports.n],
+		                         NULL, err, sizeof(err));
+		if (ret) {
+			if (ret == -EINVAL)
+				fprintf(stderr, "%s: %s\n", PROGRAM, err);
 			return ret;
 		}
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <wgfwd/gateway_grants.h>
 #include <wgfwd/gateway_listeners.h>
 #include <wgfwd/util.h>
 
@@ -42,6 +43,8 @@ const char *wf_gw_status_name(enum wf_gw_status s)
 		return "duplicate";
 	case WF_GW_TOO_MANY:
 		return "too_many";
+	case WF_GW_NOT_GRANTED:
+		return "not_granted";
 	}
 	return "?";
 }
@@ -287,6 +290,15 @@ static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_st
 			       f->public_port);
 			continue;
 		}
+		if (!wf_gw_grants_allow_port(&self->grants, f->proto, f->public_port)) {
+			char allowed[WF_GW_REASON_MAX];
+
+			wf_gw_grants_ports_text(&self->grants, allowed, 64);
+			refuse(d, r, WF_GW_NOT_GRANTED,
+			       "public port %s/%u not in this peer's allowed ports %s", pn,
+			       f->public_port, allowed);
+			continue;
+		}
 		if (wf_gw_host_ports_has(cfg->host_ports, f->family, f->proto, f->public_port) &&
 		    !held_by_self(cur, peer, f)) {
 			r->status = WF_GW_HOST_PORT;
@@ -365,6 +377,18 @@ static int decide_egress(const struct wf_gw_config *cfg, size_t peer,
 
 		if (!egress_valid(g, why, sizeof(why))) {
 			refuse(d, r, WF_GW_INVALID, "%s", why);
+			continue;
+		}
+		/* Default none: the VPS's address is the owner's to lend, not the peer's to take.
+		 */
+		if (!wf_gw_grants_cover_egress(&self->grants, g)) {
+			char asked[32], granted[WF_GW_REASON_MAX];
+
+			wf_gw_egress_text(g, asked, sizeof(asked));
+			wf_gw_grants_egress_text(&self->grants, granted, 64);
+			refuse(d, r, WF_GW_NOT_GRANTED,
+			       "egress %s not granted to this peer by the gateway (granted: %s)",
+			       asked, granted);
 			continue;
 		}
 		for (size_t k = 0; k < out->n_egress && !again; k++)
@@ -630,10 +654,14 @@ int wf_gw_config_add_peer(struct wf_gw_config *cfg, const struct wf_gw_peer *pee
 		return -ENOMEM;
 	cfg->peers = grown;
 	cfg->peers[cfg->n_peers] = *peer;
+	if (wf_gw_grants_copy(&cfg->peers[cfg->n_peers].grants, &peer->grants))
+		return -ENOMEM;
 	if (peer->keyfile) {
 		cfg->peers[cfg->n_peers].keyfile = strdup(peer->keyfile);
-		if (!cfg->peers[cfg->n_peers].keyfile)
+		if (!cfg->peers[cfg->n_peers].keyfile) {
+			wf_gw_grants_free(&cfg->peers[cfg->n_peers].grants);
 			return -ENOMEM;
+		}
 	}
 	cfg->n_peers++;
 	return 0;
@@ -641,8 +669,10 @@ int wf_gw_config_add_peer(struct wf_gw_config *cfg, const struct wf_gw_peer *pee
 
 void wf_gw_config_free(struct wf_gw_config *cfg)
 {
-	for (size_t i = 0; i < cfg->n_peers; i++)
+	for (size_t i = 0; i < cfg->n_peers; i++) {
 		free(cfg->peers[i].keyfile);
+		wf_gw_grants_free(&cfg->peers[i].grants);
+	}
 	free(cfg->peers);
 	free(cfg->reserved);
 	memset(cfg, 0, sizeof(*cfg));

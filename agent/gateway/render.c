@@ -41,7 +41,9 @@ static int render_chains(struct wf_nft_table *t)
 	err |= wf_nft_add_base_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
 	err |= wf_nft_add_base_chain(t, "guard_in", "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT);
 	err |= wf_nft_add_base_chain(t, "clamp", "filter", NF_INET_FORWARD, -150, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "forward", "filter", NF_INET_FORWARD, 0, NF_DROP);
+	/* Policy accept: the VPS forwards for others too (Docker, other VPNs), and a drop in any
+	 * base chain is final. The rules below decide only what enters or leaves the tunnel. */
+	err |= wf_nft_add_base_chain(t, "forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT);
 	err |= wf_nft_add_base_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
 	err |= wf_nft_add_base_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
 	return err ? -ENOMEM : 0;
@@ -79,6 +81,8 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 		err |= wf_nft_add_rule(t, &r);
 	}
 
+	/* The control socket is bound to tunnel addresses, but a weak-host kernel would deliver
+	 * a packet for them from any interface. Only the reserved control port is touched. */
 	wf_nft_rule_begin(&r, "guard_in", "the control port answers only on the tunnel");
 	wf_nft_match_l4proto(&r, IPPROTO_TCP);
 	wf_nft_match_dport(&r, p->control_port);
@@ -102,6 +106,7 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
 	err |= wf_nft_add_rule(t, &r);
 
+	/* Unscoped, because accepting here decides nothing for flows outside the tunnel. */
 	wf_nft_rule_begin(&r, "forward", "replies and related");
 	wf_nft_match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS,
 	                 NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
@@ -141,7 +146,20 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 		}
 	}
 
-	/* Only egress: flows into the tunnel keep the client's address. */
+	/* Anything else to or from the tunnel: another peer, the VPS's own bridges and VPNs, a
+	 * port Docker on the VPS publishes, egress not granted. */
+	wf_nft_rule_begin(&r, "forward", "nothing else enters the tunnel");
+	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_add_verdict(&r, WF_NFT_DROP);
+	err |= wf_nft_add_rule(t, &r);
+
+	wf_nft_rule_begin(&r, "forward", "nothing else leaves the tunnel");
+	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
+	wf_nft_add_verdict(&r, WF_NFT_DROP);
+	err |= wf_nft_add_rule(t, &r);
+
+	/* Only egress: flows into the tunnel keep the client's address, and what the VPS
+	 * forwards for others keeps its own NAT. */
 	wf_nft_rule_begin(&r, "snat_out", "egress leaves with the public address");
 	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
 	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, pub);

@@ -1,5 +1,6 @@
-/* The gateway's policy: which peers exist, which public ports nobody may take, and what each
- * peer currently holds. Deciding is pure and deterministic:
+/* The gateway's policy: which peers exist, which public ports nobody may take, what the VPS's
+ * owner granted each peer (public ports: any not reserved unless limited; egress: none unless
+ * granted), and what each peer currently holds. Deciding is pure and deterministic:
  *
  *   config + current state + one peer's full desired entries
  *     --wf_gw_policy_decide--> per-entry verdicts + the next combined state
@@ -18,7 +19,7 @@
 
 #define WF_GW_NAME_MAX            64
 #define WF_GW_DEFAULT_MAX_ENTRIES 32768
-#define WF_GW_REASON_MAX          128
+#define WF_GW_REASON_MAX          192
 
 /* Public proto/port of one address family forwarded to the same peer's tunnel address of
  * that family, target_port. */
@@ -43,18 +44,29 @@ struct wf_gw_entries {
 	size_t n_egress;
 };
 
+/* proto 0 reserves (or allows) the ports for both tcp and udp. */
+struct wf_gw_port_range {
+	uint8_t proto;
+	uint16_t lo, hi;
+};
+
+/* What the VPS's owner lets one peer have (gateway_grants.h parses and checks it). */
+struct wf_gw_grants {
+	bool ports_limited;           /* false: any public port not reserved */
+	bool ports_said, egress_said; /* `any'/`none' given: a list may not follow */
+	struct wf_gw_port_range *ports;
+	size_t n_ports;
+	struct wf_gw_egress *egress; /* none: no egress at all */
+	size_t n_egress;
+};
+
 struct wf_gw_peer {
 	char name[WF_GW_NAME_MAX]; /* its identity: the first tunnel address, as text */
 	bool has_ip4, has_ip6;
 	struct in_addr ip4;
 	struct in6_addr ip6;
 	char *keyfile;
-};
-
-/* proto 0 reserves the ports for both tcp and udp. */
-struct wf_gw_port_range {
-	uint8_t proto;
-	uint16_t lo, hi;
+	struct wf_gw_grants grants;
 };
 
 struct wf_gw_host_ports; /* gateway_listeners.h */
@@ -80,13 +92,15 @@ struct wf_gw_state {
 
 enum wf_gw_status {
 	WF_GW_ACCEPTED,
-	WF_GW_INVALID,   /* protocol, port or family out of range; no tunnel address of it */
-	WF_GW_RESERVED,  /* the gateway's own port or one the operator reserved */
-	WF_GW_TAKEN,     /* another peer holds the public port */
-	WF_GW_HOST_PORT, /* the gateway's host itself listens on it */
-	WF_GW_DUPLICATE, /* the same public port twice in one request, with different targets */
-	WF_GW_TOO_MANY,  /* beyond the per-peer limit */
+	WF_GW_INVALID,     /* protocol, port or family out of range; no tunnel address of it */
+	WF_GW_RESERVED,    /* the gateway's own port or one the operator reserved */
+	WF_GW_TAKEN,       /* another peer holds the public port */
+	WF_GW_HOST_PORT,   /* the gateway's host itself listens on it */
+	WF_GW_DUPLICATE,   /* the same public port twice in one request, with different targets */
+	WF_GW_TOO_MANY,    /* beyond the per-peer limit */
+	WF_GW_NOT_GRANTED, /* a port or egress the VPS's owner did not grant this peer */
 };
+#define WF_GW_STATUS_MAX (WF_GW_NOT_GRANTED + 1)
 
 struct wf_gw_result {
 	enum wf_gw_status status;

@@ -7,11 +7,15 @@
  *    maps fwd4/fwd6 (l4proto . port -> peer tunnel address . port), from outside and from the
  *    tunnel alike (a peer reaching another's forward keeps its own source); nothing is
  *    SNAT'd on its way into the tunnel, so the server sees the client's address;
- *  - forward: policy drop; accepted are replies, DNAT'd flows into the tunnel, and each
- *    peer's egress (tunnel -> public interface) keyed by its tunnel address . proto . port;
- *  - egress leaving the public interface is masqueraded to the public address;
+ *  - forward: governs only what enters or leaves the tunnel interface. The chain's policy is
+ *    accept, because a drop in any base chain is final and the VPS forwards for others too
+ *    (Docker, other VPNs, bridges). Into the tunnel: replies and DNAT'd flows, then drop.
+ *    Out of the tunnel: replies and each peer's granted egress to the public interface,
+ *    keyed by its tunnel address . proto . port, then drop (so a peer reaches no other
+ *    interface of the VPS, e.g. a docker0 bridge there);
+ *  - only egress from the tunnel to the public interface is masqueraded, to the public address;
  *  - MSS of SYNs into and out of the tunnel is clamped to the route MTU, before any verdict;
- *  - the control port answers only on the tunnel.
+ *  - the control port (reserved) answers only on the tunnel.
  *
  * A second table, the anchor, is never deleted: NAT base chains with no NAT in them and one rule
  * that uses connection tracking. While they exist the kernel keeps both its NAT hooks and

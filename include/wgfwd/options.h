@@ -1,6 +1,7 @@
 /* Options shared by the daemons: one table per program describes every option once, and the
  * same table is read from a config file (`key = value`, `#` comments, keys may repeat for
- * lists), from environment variables (PREFIX + upper-cased key, dashes as underscores) and
+ * lists), from environment variables (PREFIX + upper-cased key, dashes as underscores; a list
+ * split at commas and whitespace, a spaced list at whitespace and `;') and
  * from the command line, in that order of precedence (the command line wins). */
 #ifndef WGFWD_OPTIONS_H
 #define WGFWD_OPTIONS_H
@@ -21,6 +22,9 @@ enum wf_opt_type {
 	 * milliseconds, SEC: seconds), with a warning on stderr. */
 	WF_OPT_MSEC,
 	WF_OPT_SEC,
+	/* As WF_OPT_LIST, for values that hold commas themselves (`ADDR=25,587'): one
+	 * environment variable separates them by whitespace or `;' only. */
+	WF_OPT_LIST_SPACED,
 };
 
 struct wf_strlist {

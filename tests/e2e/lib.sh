@@ -20,6 +20,7 @@
 # Lab helpers:
 #   on HOST CMD...                 run CMD in a lab host (inet gw srv client mail)
 #   ldocker ARGS...                the server's docker client
+#   gwdocker ARGS...               the VPS's docker client (after `$LAB gw-docker-start')
 #   lab_web_start NAME [docker run options...]
 #                                  container NAME serving http on tcp/80: /cgi-bin/ip answers
 #                                  the client address it saw, /cgi-bin/name the container's name
@@ -199,6 +200,10 @@ on() {
 
 ldocker() {
 	DOCKER_HOST=$LAB_DOCKER_HOST "$LAB_DOCKER_CLI" "$@"
+}
+
+gwdocker() {
+	DOCKER_HOST=$LAB_GW_DOCKER_HOST "$LAB_DOCKER_CLI" "$@"
 }
 
 # Starts a detached container NAME (host name NAME too) and waits until it listens on PORT/PROTO.

@@ -5,7 +5,9 @@
 #   agent_log                     what it logged
 #   gateway_static                a few static DNAT/forward/masquerade rules on the gateway in
 #                                 place of wgfwd-gateway, for data-plane scenarios
-#   gateway_start [options...]    wgfwd-gateway on the gateway, with the server as its peer
+#   gateway_start [options...]    wgfwd-gateway on the gateway, with the server as its peer,
+#                                 granted the egress in $GATEWAY_EGRESS (default smtp, what the
+#                                 scenarios ask for; empty: no --peer-egress, so none)
 #   gateway_stop / gateway_kill
 #   nft_table HOST FAMILY NAME    the table as `nft -a list table` prints it (handles included)
 # shellcheck shell=bash
@@ -76,11 +78,14 @@ gateway_static() {
 }
 
 gateway_start() {
+	local grant=()
 	wgfwd_key
 	mkdir -p "$GATEWAY_STATE"
+	# The gateway grants no egress by default; the operator (here, the lab) grants it.
+	[ -n "${GATEWAY_EGRESS-smtp}" ] && grant=(--peer-egress "$LAB_SRV_WG4=${GATEWAY_EGRESS-smtp}")
 	lab_spawn gateway gw "$WGFWD_BIN/wgfwd-gateway" --foreground \
 		--interface "$LAB_GW_WG_IF" --public-interface "$LAB_GW_PUB_IF" \
-		--peer "$LAB_SRV_WG4,$LAB_SRV_WG6=$WGFWD_KEY" --state-dir "$GATEWAY_STATE" \
+		--peer "$LAB_SRV_WG4,$LAB_SRV_WG6=$WGFWD_KEY" "${grant[@]}" --state-dir "$GATEWAY_STATE" \
 		--status-socket "$GATEWAY_SOCK" --log-level debug "$@" || return 1
 	wait_until 10 on gw "$WGFWD_BIN/wgfwd" status --socket "$GATEWAY_SOCK" >/dev/null
 }

@@ -141,9 +141,9 @@ static void gateway_start(void)
 		snprintf(state, sizeof(state), "%s/state", dir);
 		snprintf(sock, sizeof(sock), "%s/gateway.sock", dir);
 		execl(gateway_bin, gateway_bin, "--foreground", "--interface", TUN,
-		      "--public-interface", PUB, "--peer", peer_a, "--peer", peer_b, "--state-dir",
-		      state, "--reserved-ports", "8000-8099/tcp", "--status-socket", sock,
-		      "--log-level", "debug", NULL);
+		      "--public-interface", PUB, "--peer", peer_a, "--peer", peer_b,
+		      "--peer-egress", PEER_A "=all", "--state-dir", state, "--reserved-ports",
+		      "8000-8099/tcp", "--status-socket", sock, "--log-level", "debug", NULL);
 		_exit(127);
 	}
 	/* Ready once it accepts connections (this one, from no peer, is closed at once). */
@@ -424,6 +424,32 @@ static void a_port_held_by_one_peer_is_refused_to_another(void **state)
 	agent_close(&b);
 	assert_true(ruleset_contains("tcp . 443 : " PEER_A " . 8443"));
 	assert_true(ruleset_contains("tcp . 80 : " PEER_B " . 80"));
+}
+
+/* Peer B was granted no egress: it asks, the ack says why not, the kernel holds none. */
+static void egress_not_granted_is_refused_with_the_reason(void **state)
+{
+	struct wf_ctl_forward f[] = {{IPPROTO_TCP, AF_INET, 80, 80}};
+	struct wf_ctl_egress g[] = {{IPPROTO_TCP, 25, 25}, {0, 0, 0}}; /* the wire's order */
+	struct wf_ctl_msg ack;
+	struct agent b;
+
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 8, f, 1, g, 2, &ack);
+	assert_true(ack.state_ack.applied);
+	assert_true(ack.state_ack.forwards[0].accepted);
+	assert_false(ack.state_ack.egress[0].accepted);
+	assert_string_equal(
+	    ack.state_ack.egress[0].reason,
+	    "egress tcp/25 not granted to this peer by the gateway (granted: none)");
+	assert_false(ack.state_ack.egress[1].accepted);
+	assert_string_equal(ack.state_ack.egress[1].reason,
+	                    "egress all not granted to this peer by the gateway (granted: none)");
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	assert_false(ruleset_contains(PEER_B " . tcp . 25"));
+	assert_false(ruleset_contains("elements = { " PEER_B " }"));
+	assert_true(ruleset_contains(PEER_A " . tcp . 25"));
 }
 
 static void connection_from_no_peer_is_closed_before_any_byte(void **state)
@@ -720,6 +746,7 @@ int main(void)
 	    cmocka_unit_test(gateway_info_comes_first_with_public_address_and_mtu),
 	    cmocka_unit_test(state_is_applied_acked_and_persisted),
 	    cmocka_unit_test(a_port_held_by_one_peer_is_refused_to_another),
+	    cmocka_unit_test(egress_not_granted_is_refused_with_the_reason),
 	    cmocka_unit_test(connection_from_no_peer_is_closed_before_any_byte),
 	    cmocka_unit_test(wrong_key_fails_the_handshake),
 	    cmocka_unit_test(a_peer_cannot_speak_for_another),

@@ -1,6 +1,7 @@
 /* The gateway's ruleset against the kernel: every test runs in a fresh network namespace and
  * checks what was applied through `nft -j`, the tool an operator would use. */
 #include <wgfwd/gateway_apply.h>
+#include <wgfwd/gateway_grants.h>
 #include <wgfwd/gateway_host.h>
 #include <wgfwd/gateway_render.h>
 
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +154,11 @@ static int setup(void **state)
 			return -1;
 		free(p.keyfile);
 	}
+	if (wf_gw_config_grant(&f->cfg, WF_GW_GRANT_EGRESS, "192.168.160.2=all",
+	                       wf_service_lookup_builtin, err, sizeof(err)) ||
+	    wf_gw_config_grant(&f->cfg, WF_GW_GRANT_EGRESS, "192.168.160.3=all",
+	                       wf_service_lookup_builtin, err, sizeof(err)))
+		return -1;
 	strcpy(f->params.tunnel_ifname, TUN);
 	strcpy(f->params.public_ifname, PUB);
 	f->params.control_port = WF_GW_DEFAULT_CONTROL_PORT;
@@ -229,7 +236,7 @@ static void rendered_ruleset_is_what_nft_lists(void **state)
 	assert_int_equal(count(arr, "chain"), 6);
 	chain = find(arr, "chain", "forward");
 	assert_non_null(chain);
-	assert_string_equal(str_field(chain, "policy"), "drop");
+	assert_string_equal(str_field(chain, "policy"), "accept");
 	assert_string_equal(str_field(chain, "hook"), "forward");
 	chain = find(arr, "chain", "clamp");
 	assert_string_equal(str_field(chain, "prio"), "-150");
@@ -240,7 +247,7 @@ static void rendered_ruleset_is_what_nft_lists(void **state)
 	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS6), 3);
 	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS4_PROTO), 1);
 	assert_int_equal(elem_count(arr, "set", WF_GW_EGRESS4_ALL), 1);
-	assert_int_equal(count(arr, "rule"), 16);
+	assert_int_equal(count(arr, "rule"), 18);
 	json_object_put(arr);
 
 	arr = nft_json(WF_GW_ANCHOR_TABLE);
@@ -264,6 +271,8 @@ static void nft_prints_the_rules_as_rendered(void **state)
 	    "iifname \"" TUN "\" oifname \"" PUB "\" ip saddr . meta l4proto . th dport "
 	    "@egress4 accept",
 	    "iifname \"" TUN "\" oifname \"" PUB "\" masquerade",
+	    "oifname \"" TUN "\" drop",
+	    "iifname \"" TUN "\" drop",
 	    "tcp . 443 : 192.168.160.2 . 443",
 	};
 	char *text;
@@ -397,6 +406,72 @@ static void removing_the_table_keeps_the_anchor(void **state)
 	assert_int_equal(wf_gw_remove_table(f->nft, &err), 0);
 }
 
+/* Three hosts around the gateway, each in a namespace held by a sleeping process: the internet
+ * on the public interface, a peer on the tunnel, and a container on a bridge of the VPS's own
+ * (what Docker on the VPS makes). Returns the pids; the namespaces go when they exit. */
+static void three_hosts(pid_t pid[3])
+{
+	static const char *const ifs[3] = {PUB, TUN, "wfgw-br"};
+	static const char *const gw_addr[3] = {"203.0.113.1/24", "192.168.160.1/24",
+	                                       "172.31.0.1/24"};
+	static const char *const addr[3] = {"203.0.113.2/24", "192.168.160.2/24", "172.31.0.2/24"};
+	char text[32];
+	int status;
+
+	sh("ip link del " PUB "; ip link del " TUN "; echo 1 > /proc/sys/net/ipv4/ip_forward");
+	for (int i = 0; i < 3; i++) {
+		char *out = run("unshare -n sleep 60 >/dev/null 2>&1 & echo $!", &status);
+
+		assert_int_equal(status, 0);
+		pid[i] = (pid_t)atoi(out);
+		free(out);
+		assert_true(pid[i] > 0);
+		snprintf(text, sizeof(text), "%d", (int)pid[i]);
+		sh("ip link add %s type veth peer name wfgw-h%d && ip link set wfgw-h%d netns %s "
+		   "&& "
+		   "ip addr add %s dev %s && ip link set %s up && "
+		   "nsenter -t %s -n sh -c 'ip link set lo up; ip link set wfgw-h%d up; "
+		   "ip addr add %s dev wfgw-h%d; ip route add default via %.*s'",
+		   ifs[i], i, i, text, gw_addr[i], ifs[i], ifs[i], text, i, addr[i], i,
+		   (int)strcspn(gw_addr[i], "/"), gw_addr[i]);
+	}
+}
+
+static int ping_from(pid_t from, const char *to)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "nsenter -t %d -n ping -c 1 -W 1 %s >/dev/null 2>&1", (int)from,
+	         to);
+	return system(cmd);
+}
+
+static void forwarding_outside_the_tunnel_is_left_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	struct wf_gw_egress all[] = {{0, 0, 0}};
+	pid_t pid[3];
+
+	three_hosts(pid);
+	apply(f, &res);
+	/* The VPS's container reaches the internet and is reached from it. */
+	assert_int_equal(ping_from(pid[2], "203.0.113.2"), 0);
+	assert_int_equal(ping_from(pid[0], "172.31.0.2"), 0);
+	/* The peer has no egress: neither the internet nor the VPS's bridge. */
+	assert_int_not_equal(ping_from(pid[1], "203.0.113.2"), 0);
+	assert_int_not_equal(ping_from(pid[1], "172.31.0.2"), 0);
+	/* Nor does the VPS's bridge reach into the tunnel. */
+	assert_int_not_equal(ping_from(pid[2], "192.168.160.2"), 0);
+	/* Granted everything, the peer leaves by the public interface, and only by it. */
+	grant(f, 0, NULL, 0, all, 1);
+	apply(f, &res);
+	assert_int_equal(ping_from(pid[1], "203.0.113.2"), 0);
+	assert_int_not_equal(ping_from(pid[1], "172.31.0.2"), 0);
+	for (int i = 0; i < 3; i++)
+		kill(pid[i], SIGKILL);
+}
+
 static char *read_sysctl(const char *path)
 {
 	static char buf[32];
@@ -450,6 +525,7 @@ int main(void)
 	    NS_TEST(removing_the_table_keeps_the_anchor),
 	    NS_TEST(forwarding_is_switched_on_for_both_families),
 	    NS_TEST(public_addresses_are_read_from_the_interface),
+	    NS_TEST(forwarding_outside_the_tunnel_is_left_alone),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

@@ -54,7 +54,9 @@ step "Starting wgfwd-gateway on the VPS and wgfwd-agent on the server"
 rm -rf "$GATEWAY_STATE"
 gateway_start || exit 1
 agent_start --gateway "$LAB_GW_WG4" --key "$WGFWD_KEY" || exit 1
-show "wgfwd genkey made the shared key; the agent authenticated to the gateway over the tunnel"
+show "wgfwd genkey made the shared key; the agent authenticated to the gateway over the tunnel" \
+	"the VPS's owner granted this server smtp egress (--peer-egress $LAB_SRV_WG4=smtp);" \
+	"without a grant no container may send anything out of the VPS's address"
 
 step "Starting two containers with labels only (no published ports, no iptables lines)"
 ldocker network create --ipv6 --subnet 172.28.0.0/24 --subnet fd00:28::/64 home >/dev/null

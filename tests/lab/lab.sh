@@ -15,6 +15,11 @@
 #   lab.sh docker-kill        kill the server's dockerd (a crash: its containers keep running
 #                             until it starts again and, without live-restore, stops them)
 #   lab.sh docker-start       start it again and wait until it answers
+#   lab.sh gw-docker-start    start a Docker engine on the VPS (inside wf-gw) with the lab's
+#                             image, for scenarios about a VPS that runs more than wgfwd
+#   lab.sh gw-docker-stop     stop it, remove its containers and the rules it left in wf-gw
+#                             (reset and down do this too)
+#   lab.sh gw-docker ARGS...  its docker client
 #
 # Topology. Names and addresses are in tests/lab/topology.sh (LAB_* variables). Nothing of it
 # exists in the root namespace.
@@ -482,6 +487,116 @@ wait_docker() {
 	die "dockerd is not answering on $LAB_DOCKER_SOCK"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Docker on the VPS (on demand)
+
+GW_DOCKER_RUN=$LAB_RUN/gw-docker
+GW_DOCKER_DATA=$LAB_DATA/gw-docker
+
+gwdocker() {
+	DOCKER_HOST=$LAB_GW_DOCKER_HOST "$LAB_DOCKER_CLI" "$@"
+}
+
+gw_docker_answers() {
+	[ -S "$LAB_GW_DOCKER_SOCK" ] &&
+		[ "$(curl -s -m 2 --unix-socket "$LAB_GW_DOCKER_SOCK" http://lab/_ping 2>/dev/null)" = OK ]
+}
+
+gw_docker_ready() {
+	pid_of gw-dockerd >/dev/null || return 2
+	gw_docker_answers
+}
+
+# Names distinct from the server's engine everywhere: sockets, pid files, data, exec root,
+# cgroups (nested under the lab's, so teardown finds them). Forwarding is already on in wf-gw,
+# so this dockerd, like one started after the VPS's own forwarding, leaves the iptables
+# FORWARD policy at ACCEPT.
+cmd_gw_docker_start() {
+	local containerd_pid rc end
+	gw_docker_answers && return 0
+	lab_healthy || die "the lab is not up"
+	mkdir -p "$GW_DOCKER_RUN/containerd" "$GW_DOCKER_DATA/docker" "$GW_DOCKER_DATA/containerd"
+	cat >"$GW_DOCKER_RUN/containerd.toml" <<-EOF
+		version = 2
+		root = "$GW_DOCKER_DATA/containerd"
+		state = "$GW_DOCKER_RUN/containerd"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$GW_DOCKER_RUN/containerd/containerd.sock"
+		[ttrpc]
+		  address = "$GW_DOCKER_RUN/containerd/containerd.sock.ttrpc"
+		[debug]
+		  level = "warn"
+		[plugins."io.containerd.internal.v1.opt"]
+		  path = "$GW_DOCKER_DATA/containerd/opt"
+	EOF
+	cat >"$GW_DOCKER_RUN/daemon.json" <<-EOF
+		{
+			"data-root": "$GW_DOCKER_DATA/docker",
+			"exec-root": "$GW_DOCKER_RUN/exec",
+			"pidfile": "$GW_DOCKER_RUN/dockerd.pid",
+			"hosts": ["$LAB_GW_DOCKER_HOST"],
+			"containerd": "$GW_DOCKER_RUN/containerd/containerd.sock",
+			"cgroup-parent": "/$CGROUP_PARENT/gw",
+			"bip": "$LAB_GW_DOCKER_BIP",
+			"iptables": true
+		}
+	EOF
+	start_daemon gw-containerd nsenter --net="/run/netns/$LAB_NS_GW" \
+		unshare --mount --propagation slave containerd --config "$GW_DOCKER_RUN/containerd.toml"
+	containerd_pid=$(pid_of gw-containerd) || die "the VPS's containerd did not start"
+	wait_for 10 test -S "$GW_DOCKER_RUN/containerd/containerd.sock" ||
+		die "the VPS's containerd did not open its socket (see $LAB_RUN/logs/gw-containerd.log)"
+	start_daemon gw-dockerd nsenter --net="/run/netns/$LAB_NS_GW" \
+		--mount="/proc/$containerd_pid/ns/mnt" \
+		dockerd --config-file "$GW_DOCKER_RUN/daemon.json"
+	end=$(($(now_us) + 90000000))
+	while :; do
+		gw_docker_ready
+		rc=$?
+		[ "$rc" = 0 ] && break
+		if [ "$rc" = 2 ] || [ "$(now_us)" -ge "$end" ]; then
+			tail -n 20 "$LAB_RUN/logs/gw-dockerd.log" >&2
+			die "the VPS's dockerd is not answering on $LAB_GW_DOCKER_SOCK"
+		fi
+		sleep 0.1
+	done
+	# The image from the server's engine: no registry in the lab.
+	gwdocker image inspect "$LAB_IMAGE" >/dev/null 2>&1 ||
+		ldocker save "$LAB_IMAGE" | gwdocker load >/dev/null ||
+		die "cannot load $LAB_IMAGE into the VPS's engine"
+	say "docker on the VPS answers on $LAB_GW_DOCKER_HOST"
+}
+
+# Leaves wf-gw as the lab made it: no engine, no containers, no docker0, none of the iptables
+# chains Docker wrote (they outlive dockerd).
+cmd_gw_docker_stop() {
+	local pid ids t
+	if gw_docker_answers; then
+		ids=$(gwdocker ps -aq)
+		# shellcheck disable=SC2086
+		[ -z "$ids" ] || gwdocker rm -f $ids >/dev/null
+	fi
+	if pid=$(pid_of gw-dockerd); then
+		stop_pids 15 "$pid"
+	fi
+	if pid=$(pid_of gw-containerd); then
+		stop_pids 5 "$pid"
+	fi
+	rm -f "$LAB_RUN/pids/gw-dockerd.pid" "$LAB_RUN/pids/gw-containerd.pid"
+	[ -d "$GW_DOCKER_RUN" ] || return 0
+	if [ -e "/run/netns/$LAB_NS_GW" ]; then
+		for t in filter nat; do
+			in_ns "$LAB_NS_GW" iptables -t "$t" -F 2>/dev/null
+			in_ns "$LAB_NS_GW" iptables -t "$t" -X 2>/dev/null
+		done
+		in_ns "$LAB_NS_GW" iptables -P FORWARD ACCEPT 2>/dev/null
+		ip -n "$LAB_NS_GW" link del docker0 2>/dev/null
+	fi
+	rm -rf "$GW_DOCKER_RUN"
+	return 0
+}
+
 helper_names() {
 	local src
 	for src in "$ROOT"/tests/helpers/*.c; do
@@ -626,6 +741,7 @@ teardown() {
 	local pid ifname cg m ns
 	# Containers first, while dockerd can still say which they are: a quick kill, then
 	# dockerd and containerd get the chance to clean up after themselves.
+	cmd_gw_docker_stop
 	docker_answers && clean_docker 2>/dev/null
 	if pid=$(pid_of dockerd); then
 		stop_pids 15 "$pid"
@@ -759,6 +875,7 @@ clean_docker() {
 cmd_reset() {
 	local f ns
 	lab_lock
+	cmd_gw_docker_stop
 	docker_answers && clean_docker
 	for f in "$LAB_RUN"/bg/*.pid; do
 		stop_spawned "$f"
@@ -803,6 +920,15 @@ docker) DOCKER_HOST=$LAB_DOCKER_HOST exec "$LAB_DOCKER_CLI" "$@" ;;
 docker-stop) cmd_docker_stop ;;
 docker-kill) cmd_docker_kill ;;
 docker-start) cmd_docker_start ;;
+gw-docker-start)
+	lab_lock
+	cmd_gw_docker_start
+	;;
+gw-docker-stop)
+	lab_lock
+	cmd_gw_docker_stop
+	;;
+gw-docker) DOCKER_HOST=$LAB_GW_DOCKER_HOST exec "$LAB_DOCKER_CLI" "$@" ;;
 spawn)
 	[ $# -ge 3 ] || usage
 	cmd_spawn "$@"

@@ -63,6 +63,12 @@ LAB_MAIL6=2001:db8:25::25
 # Docker in the server: default bridge docker0 172.17.0.1/16 and fd00:d0c::/64.
 LAB_DOCKER_FIXED_CIDR6=fd00:d0c::/64
 
+# Docker on the VPS, started on demand (lab.sh gw-docker-start): a second engine inside wf-gw,
+# its docker0 on 172.30.0.1/24, its state under $LAB_RUN/gw-docker and $LAB_DATA/gw-docker.
+LAB_GW_DOCKER_SOCK=$LAB_RUN/gw-docker.sock
+LAB_GW_DOCKER_HOST=unix://$LAB_GW_DOCKER_SOCK
+LAB_GW_DOCKER_BIP=172.30.0.1/24
+
 # WireGuard keys of this run (base64, one per file).
 LAB_GW_WG_KEY=$LAB_RUN/wg/gw.key
 LAB_GW_WG_PUB=$LAB_RUN/wg/gw.pub

@@ -1,3 +1,4 @@
+#include <wgfwd/gateway_grants.h>
 #include <wgfwd/gateway_policy.h>
 
 #include <arpa/inet.h>
@@ -34,6 +35,14 @@ static int setup(void **state)
 	free(p.keyfile);
 	assert_int_equal(wf_gw_config_reserve(&cfg, TCP, 22, 22), 0);
 	assert_int_equal(wf_gw_config_reserve(&cfg, UDP, 51820, 51820), 0);
+	/* Every egress granted: these tests are about the rest of the policy (grants.c's own
+	 * tests start from no grant). */
+	assert_int_equal(wf_gw_config_grant(&cfg, WF_GW_GRANT_EGRESS, "192.168.160.2=all",
+	                                    wf_service_lookup_builtin, err, sizeof(err)),
+	                 0);
+	assert_int_equal(wf_gw_config_grant(&cfg, WF_GW_GRANT_EGRESS, "192.168.160.3=all",
+	                                    wf_service_lookup_builtin, err, sizeof(err)),
+	                 0);
 	return 0;
 }
 

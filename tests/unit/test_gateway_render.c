@@ -1,4 +1,5 @@
 #include <wgfwd/gateway_render.h>
+#include <wgfwd/gateway_grants.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +36,12 @@ static int setup(void **state)
 		assert_int_equal(wf_gw_config_add_peer(&cfg, &p, err, sizeof(err)), 0);
 		free(p.keyfile);
 	}
+	assert_int_equal(wf_gw_config_grant(&cfg, WF_GW_GRANT_EGRESS, "192.168.160.2=all",
+	                                    wf_service_lookup_builtin, err, sizeof(err)),
+	                 0);
+	assert_int_equal(wf_gw_config_grant(&cfg, WF_GW_GRANT_EGRESS, "192.168.160.3=all",
+	                                    wf_service_lookup_builtin, err, sizeof(err)),
+	                 0);
 	memset(&params, 0, sizeof(params));
 	strcpy(params.tunnel_ifname, "wg0");
 	strcpy(params.public_ifname, "eth0");
@@ -170,7 +177,7 @@ static void representative_state_prints_as_the_expected_ruleset(void **state)
 	    "\t}\n"
 	    "\n"
 	    "\tchain forward {\n"
-	    "\t\ttype filter hook forward priority filter; policy drop;\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n"
 	    "\t\tct state established,related accept comment \"replies and related\"\n"
 	    "\t\toifname \"wg0\" ct status dnat accept comment \"forwarded public ports into "
 	    "the tunnel\"\n"
@@ -186,6 +193,8 @@ static void representative_state_prints_as_the_expected_ruleset(void **state)
 	    "@egress6_proto accept comment \"egress by protocol (IPv6)\"\n"
 	    "\t\tiifname \"wg0\" oifname \"eth0\" meta nfproto ipv6 ip6 saddr @egress6_all "
 	    "accept comment \"egress of everything (IPv6)\"\n"
+	    "\t\toifname \"wg0\" drop comment \"nothing else enters the tunnel\"\n"
+	    "\t\tiifname \"wg0\" drop comment \"nothing else leaves the tunnel\"\n"
 	    "\t}\n"
 	    "\n"
 	    "\tchain dnat_local {\n"
@@ -212,7 +221,7 @@ static void representative_state_prints_as_the_expected_ruleset(void **state)
 	wf_nft_table_free(t);
 }
 
-static void empty_state_keeps_every_chain_and_set_with_forward_policy_drop(void **state)
+static void empty_state_keeps_every_chain_and_set_and_forward_policy_accept(void **state)
 {
 	struct wf_nft_table *t = render();
 	size_t elems = 0;
@@ -226,7 +235,8 @@ static void empty_state_keeps_every_chain_and_set_with_forward_policy_drop(void 
 		    strcmp(t->sets[i].name, WF_GW_PUBLIC6))
 			elems += t->sets[i].n_elems;
 	assert_int_equal(elems, 0);
-	assert_int_equal(wf_nft_table_find_chain(t, "forward")->policy, NF_DROP);
+	/* The VPS forwards for others too: only the tunnel's own rules may drop. */
+	assert_int_equal(wf_nft_table_find_chain(t, "forward")->policy, NF_ACCEPT);
 	wf_nft_table_free(t);
 }
 
@@ -383,7 +393,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(representative_state_prints_as_the_expected_ruleset),
-	    T(empty_state_keeps_every_chain_and_set_with_forward_policy_drop),
+	    T(empty_state_keeps_every_chain_and_set_and_forward_policy_accept),
 	    T(forwards_target_the_peers_own_tunnel_address),
 	    T(egress_everything_covers_the_narrower_entries),
 	    T(egress_of_a_whole_protocol_covers_its_ports),

@@ -15,7 +15,7 @@ struct settings {
 	char *config, *interface;
 	uint32_t table, port, every_ms, every_s;
 	bool dry_run;
-	struct wf_strlist peers;
+	struct wf_strlist peers, grants;
 };
 
 static struct settings s;
@@ -29,6 +29,7 @@ static const struct wf_opt opts[] = {
     {"port", WF_OPT_PORT, &s.port, "PORT", "a port"},
     {"every-ms", WF_OPT_MSEC, &s.every_ms, "DURATION", "bare numbers are milliseconds"},
     {"every-s", WF_OPT_SEC, &s.every_s, "DURATION", "bare numbers are seconds"},
+    {"peer-egress", WF_OPT_LIST_SPACED, &s.grants, "ADDR=LIST", "a grant; repeat"},
     {0},
 };
 
@@ -39,6 +40,7 @@ static int reset(void **state)
 	unsetenv("WGFWD_INTERFACE");
 	unsetenv("WGFWD_PEER");
 	unsetenv("WGFWD_TABLE");
+	unsetenv("WGFWD_PEER_EGRESS");
 	return 0;
 }
 
@@ -97,6 +99,24 @@ static void config_file_lists_repeat_and_env_lists_split(void **state)
 	assert_int_equal(parse(3, argv, err), 0);
 	assert_int_equal(s.peers.n, 4);
 	assert_string_equal(s.peers.v[3], "four");
+	unlink(path);
+}
+
+/* Values that hold commas themselves: whole in the config file and on the command line,
+ * split at whitespace or `;' in one variable. */
+static void spaced_lists_keep_their_commas(void **state)
+{
+	char err[256] = "";
+	char *path = write_config("peer-egress = 10.0.0.2=smtp,submission\n");
+	char *argv[] = {"prog", "--config", path, "--peer-egress", "10.0.0.5=tcp/25,udp", NULL};
+
+	setenv("WGFWD_PEER_EGRESS", "10.0.0.3=smtp,tcp/6000-6010;10.0.0.4=all\n", 1);
+	assert_int_equal(parse(5, argv, err), 0);
+	assert_int_equal(s.grants.n, 4);
+	assert_string_equal(s.grants.v[0], "10.0.0.2=smtp,submission");
+	assert_string_equal(s.grants.v[1], "10.0.0.3=smtp,tcp/6000-6010");
+	assert_string_equal(s.grants.v[2], "10.0.0.4=all");
+	assert_string_equal(s.grants.v[3], "10.0.0.5=tcp/25,udp");
 	unlink(path);
 }
 
@@ -198,6 +218,7 @@ int main(void)
 	                                    reset),
 	    cmocka_unit_test_setup_teardown(config_file_lists_repeat_and_env_lists_split, reset,
 	                                    reset),
+	    cmocka_unit_test_setup_teardown(spaced_lists_keep_their_commas, reset, reset),
 	    cmocka_unit_test_setup_teardown(bad_input_is_named_in_the_error, reset, reset),
 	    cmocka_unit_test_setup_teardown(missing_config_file_is_an_error, reset, reset),
 	    cmocka_unit_test_setup_teardown(env_list_keeps_dual_stack_peers_whole, reset, reset),
