@@ -1,6 +1,9 @@
 #include <wgfwd/docker.h>
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -729,6 +732,33 @@ static void finish_version(struct wf_docker *d, struct request *r)
 		fail_session(d, "cannot list networks");
 }
 
+/* A bridge network whose interface is not where its name says (Podman's netavark makes
+ * podman<N>, and its compatible API names none) is the interface holding its gateway. */
+static void locate_bridges(struct wf_docker_networks *nets)
+{
+	struct ifaddrs *ifs = NULL;
+
+	for (size_t i = 0; i < nets->n; i++) {
+		struct wf_docker_net *n = &nets->v[i];
+
+		if (!n->bridge[0] || !n->has_gateway4 || if_nametoindex(n->bridge))
+			continue;
+		if (!ifs && getifaddrs(&ifs))
+			return;
+		for (struct ifaddrs *a = ifs; a; a = a->ifa_next) {
+			if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET ||
+			    memcmp(&((struct sockaddr_in *)a->ifa_addr)->sin_addr, &n->gateway4,
+			           sizeof(n->gateway4)))
+				continue;
+			log_debug("docker: network %s is on %s (its gateway's interface)", n->name,
+			          a->ifa_name);
+			snprintf(n->bridge, sizeof(n->bridge), "%s", a->ifa_name);
+			break;
+		}
+	}
+	freeifaddrs(ifs);
+}
+
 static void finish_networks(struct wf_docker *d, struct request *r)
 {
 	struct wf_docker_networks nets;
@@ -740,6 +770,7 @@ static void finish_networks(struct wf_docker *d, struct request *r)
 		fail_session(d, "GET /networks: %s", ret == -EBADMSG ? err : strerror(-ret));
 		return;
 	}
+	locate_bridges(&nets);
 	wf_docker_networks_clear(&d->nets);
 	d->nets = nets;
 	if (d->phase == PHASE_LISTING) {
