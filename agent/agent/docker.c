@@ -29,10 +29,12 @@
 #define SINCE_MARGIN_S 1
 
 /* The events the client acts on. The engine ORs values of one key and ANDs keys; "destroy"
- * and "create" also match container events, which the client skips. */
-#define EVENT_FILTERS                                                                     \
-	"{\"type\":[\"container\",\"network\"],\"event\":[\"start\",\"die\",\"destroy\"," \
-	"\"rename\",\"pause\",\"unpause\",\"update\",\"connect\",\"disconnect\",\"create\"]}"
+ * and "create" also match container events, which the client skips. Podman filters by its
+ * own names ("died", "remove") and reports die/remove: Docker ignores names it has none of. */
+#define EVENT_FILTERS                                                                        \
+	"{\"type\":[\"container\",\"network\"],\"event\":[\"start\",\"die\",\"destroy\","    \
+	"\"rename\",\"pause\",\"unpause\",\"update\",\"connect\",\"disconnect\",\"create\"," \
+	"\"died\",\"remove\"]}"
 
 enum request_kind {
 	REQ_VERSION,
@@ -875,7 +877,7 @@ static int note_death(struct wf_docker *d, const struct wf_docker_event *ev)
 static int on_event(const struct wf_docker_event *ev, void *ctx)
 {
 	static const char *const container_actions[] = {
-	    "start", "die", "destroy", "rename", "pause", "unpause", "update",
+	    "start", "die", "destroy", "rename", "pause", "unpause", "update", "remove",
 	};
 	struct wf_docker *d = ctx;
 
@@ -890,7 +892,8 @@ static int on_event(const struct wf_docker_event *ev, void *ctx)
 		    !is_referenced(d, ev->actor_id, ev->name))
 			return 0;
 		log_debug("docker: container %s %s", ev->name, ev->action);
-		if (!strcmp(ev->action, "die") || !strcmp(ev->action, "destroy"))
+		if (!strcmp(ev->action, "die") || !strcmp(ev->action, "destroy") ||
+		    !strcmp(ev->action, "remove"))
 			return note_death(d, ev);
 		return want_inspect(d, ev->actor_id);
 	}

@@ -776,6 +776,11 @@ size_t wf_docker_networks_resolve(const struct wf_docker_networks *n, struct wf_
 		const struct wf_docker_net *dn =
 		    net->id ? wf_docker_networks_find(n, net->id) : NULL;
 
+		/* Podman 4's compatible inspect gives the network's name as its NetworkID */
+		for (size_t k = 0; !dn && net->id && net->name && k < n->n; k++)
+			if (!strcmp(n->v[k].name, net->id) && !strcmp(n->v[k].name, net->name))
+				dn = &n->v[k];
+
 		if (dn) {
 			memcpy(net->bridge, dn->bridge, sizeof(net->bridge));
 		} else {

@@ -340,6 +340,15 @@ static void networks_keep_the_ipv4_gateway_of_podman_networks(void **state)
 	inet_ntop(AF_INET, &nets.v[0].gateway4, a, sizeof(a));
 	assert_string_equal(a, "172.28.0.1");
 	assert_false(nets.v[1].has_gateway4);
+
+	/* Podman's inspect: NetworkID is the network's name */
+	struct wf_network net = {.name = "pnet", .id = "pnet"};
+	struct wf_container c = {.networks = &net, .n_networks = 1};
+
+	assert_int_equal(wf_docker_networks_resolve(&nets, &c), 0);
+	assert_string_equal(net.bridge, "br-63fd0b91625b");
+	net.id = "other";
+	assert_int_equal(wf_docker_networks_resolve(&nets, &c), 1);
 	wf_docker_networks_clear(&nets);
 }
 
