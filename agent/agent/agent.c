@@ -386,6 +386,8 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	a->last_apply_ms = now_ms() - start;
 	wf_histogram_observe(&a->apply_seconds, a->last_apply_ms / 1e3);
 	a->last_apply_at = time(NULL);
+	/* The engine says so itself from API 1.49; before, its table tells. */
+	res.docker_nftables |= a->docker && !strncmp(wf_docker_firewall(a->docker), "nftables", 8);
 	a->last_result = res;
 	if (res.docker_nftables && !a->params.has_accept_mark && !a->accept_mark_advised) {
 		a->accept_mark_advised = true;

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include <wgfwd/docker_json.h>
+#include <wgfwd/engine_info.h>
 #include <wgfwd/log.h>
 
 #define BODY_MAX           (32u << 20)
@@ -42,12 +43,13 @@ enum request_kind {
 	REQ_NETWORKS,
 	REQ_INSPECT,
 	REQ_EVENTS,
+	REQ_INFO,
 };
 
 static const char *const request_names[] = {
     [REQ_VERSION] = "/version",   [REQ_LIST] = "/containers/json",
     [REQ_NETWORKS] = "/networks", [REQ_INSPECT] = "/containers/{id}/json",
-    [REQ_EVENTS] = "/events",
+    [REQ_EVENTS] = "/events",     [REQ_INFO] = "/info",
 };
 
 struct request {
@@ -110,6 +112,7 @@ struct wf_docker {
 	enum phase phase;
 	enum link_state link;
 	char api[WF_DOCKER_API_MAX];
+	char firewall[32]; /* /info's FirewallBackend.Driver; "" when the engine does not say */
 	struct timespec list_time;
 	struct timespec up_since;
 	bool have_list, have_networks;
@@ -730,8 +733,25 @@ static void finish_version(struct wf_docker *d, struct request *r)
 		return;
 	}
 	d->networks_req = request_start(d, REQ_NETWORKS, "/networks", NULL);
-	if (!d->networks_req)
+	if (!d->networks_req) {
 		fail_session(d, "cannot list networks");
+		return;
+	}
+	/* Only a hint (the firewall backend, API 1.49 and later): never fails the session. */
+	d->firewall[0] = '\0';
+	request_start(d, REQ_INFO, "/info", NULL);
+}
+
+static void finish_info(struct wf_docker *d, struct request *r)
+{
+	static const char version[] = "{\"Version\":\"\"}";
+	struct wf_engine_info e;
+
+	if (wf_engine_info_parse(version, sizeof(version) - 1, r->body, r->len, &e) == 0 &&
+	    e.firewall[0]) {
+		snprintf(d->firewall, sizeof(d->firewall), "%s", e.firewall);
+		log_info("docker: firewall backend %s", d->firewall);
+	}
 }
 
 /* A bridge network whose interface is not where its name says (Podman's netavark makes
@@ -815,6 +835,11 @@ static void finish(struct wf_docker *d, struct request *r, CURLcode res)
 			fail_session(d, "event stream ended");
 		return;
 	}
+	if (r->kind == REQ_INFO) {
+		if (res == CURLE_OK && response_code(r) == 200)
+			finish_info(d, r);
+		return;
+	}
 	if (res == CURLE_COULDNT_CONNECT) {
 		long os_errno = 0;
 
@@ -846,6 +871,7 @@ static void finish(struct wf_docker *d, struct request *r, CURLcode res)
 			finish_inspect(d, r, code);
 			break;
 		case REQ_EVENTS:
+		case REQ_INFO:
 			break;
 		}
 		return;
@@ -1174,6 +1200,11 @@ int wf_docker_new(struct wf_docker **out, struct event_base *base, const char *d
 	evtimer_add(d->retry_timer, &now);
 	*out = d;
 	return 0;
+}
+
+const char *wf_docker_firewall(const struct wf_docker *d)
+{
+	return d->firewall;
 }
 
 void wf_docker_set_backoff(struct wf_docker *d, unsigned min_ms, unsigned max_ms)
