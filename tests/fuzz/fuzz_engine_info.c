@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t vlen = nul ? (size_t)(nul - text) : size;
 	struct wf_engine_info e;
 
-	if (wf_engine_info_parse(text, vlen, nul ? nul + 1 : NULL, nul ? size - vlen - 1 : 0,
-	                         &e) == 0)
+	if (wf_engine_info_parse(text, vlen, nul ? nul + 1 : NULL, nul ? size - vlen - 1 : 0, &e) ==
+	    0)
 		CHECK(!strcmp(e.name, "Docker") || !strcmp(e.name, "Podman"));
 	CHECK(memchr(e.name, '\0', sizeof(e.name)) && memchr(e.version, '\0', sizeof(e.version)));
 	CHECK(memchr(e.api, '\0', sizeof(e.api)) && memchr(e.firewall, '\0', sizeof(e.firewall)));
