@@ -66,7 +66,8 @@ struct wf_agent {
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;
 	bool docker_up, synced;
-	bool sysctls_ok; /* forwarding and rp_filter as the data plane needs them, last checked */
+	bool sysctls_ok; /* forwarding, rp_filter, accept_ra as the data plane needs them */
+	bool accept_mark_advised; /* said once that Docker's nftables backend needs the mark */
 
 	struct wf_desired desired;
 	bool have_desired;
@@ -397,7 +398,18 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	a->last_apply_ms = now_ms() - start;
 	wf_histogram_observe(&a->apply_seconds, a->last_apply_ms / 1e3);
 	a->last_apply_at = time(NULL);
+	/* The engine says so itself from API 1.49; before, its table tells. */
+	res.docker_nftables |= a->docker && !strncmp(wf_docker_firewall(a->docker), "nftables", 8);
 	a->last_result = res;
+	if (res.docker_nftables && !a->params.has_accept_mark && !a->accept_mark_advised) {
+		a->accept_mark_advised = true;
+		log_warn(
+		    "Docker uses its nftables backend, which drops forwarded flows to unpublished "
+		    "ports and has no DOCKER-USER: add \"bridge-accept-fwmark\": \"%s\" to "
+		    "/etc/docker/daemon.json, restart Docker, and start wgfwd-agent with "
+		    "--bridge-accept-fwmark %s",
+		    WF_SUGGESTED_ACCEPT_MARK, WF_SUGGESTED_ACCEPT_MARK);
+	}
 	if (err) {
 		char before[sizeof(a->last_error)];
 
@@ -457,15 +469,16 @@ oom:
 	schedule_apply(a, 1000);
 }
 
-/* Forwarding can be switched off by someone else, and a tunnel interface created again comes
- * back with the default rp_filter: checked again whenever drift is looked for. What is wrong
- * is said when it goes wrong, not every time. */
+/* Forwarding can be switched off by someone else, and an interface created again comes back
+ * with the default rp_filter or accept_ra: checked again whenever drift is looked for. What is
+ * wrong is said when it goes wrong, not every time. */
 static void recheck_sysctls(struct wf_agent *a)
 {
 	bool ok = wf_dataplane_check_sysctls(&a->params, a->cfg.fix_sysctls, !a->sysctls_ok) == 0;
 
 	if (ok && !a->sysctls_ok)
-		log_info("forwarding and rp_filter are as the data plane needs them again");
+		log_info(
+		    "forwarding, rp_filter and accept_ra are as the data plane needs them again");
 	a->sysctls_ok = ok;
 }
 
@@ -749,6 +762,21 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	json_object_object_add(agent, "sysctls_ok", json_object_new_boolean(a->sysctls_ok));
 	json_object_object_add(agent, "docker_user_missing",
 	                       json_object_new_boolean(a->last_result.docker_user_missing));
+	json_object_object_add(agent, "docker_firewall",
+	                       json_object_new_string(a->last_result.docker_nftables ? "nftables"
+	                                              : a->last_result.docker_user_missing
+	                                                  ? "unknown"
+	                                                  : "iptables"));
+	if (a->params.has_accept_mark) {
+		char mark[32];
+
+		snprintf(mark, sizeof(mark), "0x%x/0x%x", a->params.accept_mark,
+		         a->params.accept_mask);
+		json_object_object_add(agent, "bridge_accept_fwmark", json_object_new_string(mark));
+	}
+	json_object_object_add(
+	    agent, "bridge_accept_fwmark_missing",
+	    json_object_new_boolean(a->last_result.docker_nftables && !a->params.has_accept_mark));
 	json_object_object_add(doc, "agent", agent);
 
 	gw = json_object_new_object();

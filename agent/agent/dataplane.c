@@ -15,7 +15,7 @@
  * committed at, nobody (Docker included) can have touched them. */
 struct docker_user_cache {
 	struct wf_nft_known at;
-	bool missing;
+	bool missing, nftables;
 	size_t n;
 	uint64_t digests[WF_SERVER_DOCKER_USER_MAX];
 };
@@ -86,8 +86,17 @@ static int batch_docker_user_family(struct wf_dataplane *dp, struct wf_nft_batch
 	int err = docker_chain_rules(dp, family, &chain, &have, &n_have);
 
 	if (err == -ENOENT) {
-		if (family == NFPROTO_IPV4)
-			res->docker_user_missing = true;
+		struct wf_nft_rule *fwd = NULL;
+		size_t n_fwd = 0;
+
+		if (family != NFPROTO_IPV4)
+			return 0;
+		res->docker_user_missing = true;
+		/* Docker 29's nftables backend: no DOCKER-USER, its own table instead */
+		if (wf_nft_chain_rules_get(dp->nft, NFPROTO_IPV4, WF_DOCKER_NFT_TABLE,
+		                           WF_DOCKER_NFT_FORWARD_CHAIN, &fwd, &n_fwd) == 0)
+			res->docker_nftables = true;
+		free(fwd);
 		return 0;
 	}
 	if (err)
@@ -151,10 +160,11 @@ static bool docker_user_known(const struct docker_user_cache *c, const struct wf
 
 static void docker_user_settle(struct docker_user_cache *c, const struct wf_server_plan *plan,
                                const uint64_t *digests, const struct wf_nft_batch *b, int err,
-                               bool missing)
+                               const struct wf_apply_result *res)
 {
 	wf_nft_known_settle(&c->at, b, err);
-	c->missing = missing;
+	c->missing = res->docker_user_missing;
+	c->nftables = res->docker_nftables;
 	c->n = plan->n_docker_user;
 	memcpy(c->digests, digests, c->n * sizeof(digests[0]));
 }
@@ -185,15 +195,16 @@ static int apply_nft(struct wf_dataplane *dp, const struct wf_server_plan *plan,
 	res->elements_added = sync.elements_added;
 	res->elements_removed = sync.elements_removed;
 	docker_user_digests(plan, docker_user);
-	if (!err && docker_user_known(&dp->docker_user, plan, docker_user, b))
+	if (!err && docker_user_known(&dp->docker_user, plan, docker_user, b)) {
 		res->docker_user_missing = dp->docker_user.missing;
-	else if (!err)
+		res->docker_nftables = dp->docker_user.nftables;
+	} else if (!err)
 		err = batch_docker_user(dp, b, plan->docker_user, plan->n_docker_user,
 		                        plan->docker_user, plan->n_docker_user, res);
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(dp->nft, b, &res->nft_error);
 	wf_nft_cache_settle(&dp->table_cache, b, err);
-	docker_user_settle(&dp->docker_user, plan, docker_user, b, err, res->docker_user_missing);
+	docker_user_settle(&dp->docker_user, plan, docker_user, b, err, res);
 	wf_nft_batch_free(b);
 	return err;
 }
@@ -304,11 +315,32 @@ static int sysctl_ensure(const char *path, const char *accepted, const char *fix
 	return 0;
 }
 
+/* Before IPv6 forwarding goes on: a home line that hands out IPv6 by router advertisement
+ * would otherwise lose its default route, at once (turning forwarding on purges RA routes of
+ * interfaces with accept_ra 1) and for good (later RAs are ignored). */
+static int keep_router_advertisements(const struct wf_server_params *p, bool fix, bool quiet)
+{
+	char names[64][IF_NAMESIZE], path[128];
+	size_t n = 0;
+	int err = 0;
+
+	if (wf_sysctl_ra_ignoring("/proc/sys/net/ipv6/conf", "/sys/class/net", p->tunnel_ifname,
+	                          names, WF_ARRAY_SIZE(names), &n))
+		return 0; /* no IPv6 on this host */
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", names[i]);
+		err |= sysctl_ensure(path, "02", "2", fix, quiet,
+		                     "router advertisements are heard with IPv6 forwarding on");
+	}
+	return err;
+}
+
 int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix, bool quiet)
 {
 	char path[128];
 	int err = 0;
 
+	err |= keep_router_advertisements(p, fix, quiet);
 	err |= sysctl_ensure("/proc/sys/net/ipv4/ip_forward", "1", "1", fix, quiet,
 	                     "tunnel traffic is forwarded to containers");
 	err |= sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", "1", "1", fix, quiet,

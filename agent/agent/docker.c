@@ -1,6 +1,9 @@
 #include <wgfwd/docker.h>
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <event2/event.h>
 
 #include <wgfwd/docker_json.h>
+#include <wgfwd/engine_info.h>
 #include <wgfwd/log.h>
 
 #define BODY_MAX           (32u << 20)
@@ -26,10 +30,12 @@
 #define SINCE_MARGIN_S 1
 
 /* The events the client acts on. The engine ORs values of one key and ANDs keys; "destroy"
- * and "create" also match container events, which the client skips. */
-#define EVENT_FILTERS                                                                     \
-	"{\"type\":[\"container\",\"network\"],\"event\":[\"start\",\"die\",\"destroy\"," \
-	"\"rename\",\"pause\",\"unpause\",\"update\",\"connect\",\"disconnect\",\"create\"]}"
+ * and "create" also match container events, which the client skips. Podman filters by its
+ * own names ("died", "remove") and reports die/remove: Docker ignores names it has none of. */
+#define EVENT_FILTERS                                                                        \
+	"{\"type\":[\"container\",\"network\"],\"event\":[\"start\",\"die\",\"destroy\","    \
+	"\"rename\",\"pause\",\"unpause\",\"update\",\"connect\",\"disconnect\",\"create\"," \
+	"\"died\",\"remove\"]}"
 
 enum request_kind {
 	REQ_VERSION,
@@ -37,12 +43,13 @@ enum request_kind {
 	REQ_NETWORKS,
 	REQ_INSPECT,
 	REQ_EVENTS,
+	REQ_INFO,
 };
 
 static const char *const request_names[] = {
     [REQ_VERSION] = "/version",   [REQ_LIST] = "/containers/json",
     [REQ_NETWORKS] = "/networks", [REQ_INSPECT] = "/containers/{id}/json",
-    [REQ_EVENTS] = "/events",
+    [REQ_EVENTS] = "/events",     [REQ_INFO] = "/info",
 };
 
 struct request {
@@ -105,6 +112,7 @@ struct wf_docker {
 	enum phase phase;
 	enum link_state link;
 	char api[WF_DOCKER_API_MAX];
+	char firewall[32]; /* /info's FirewallBackend.Driver; "" when the engine does not say */
 	struct timespec list_time;
 	struct timespec up_since;
 	bool have_list, have_networks;
@@ -725,8 +733,52 @@ static void finish_version(struct wf_docker *d, struct request *r)
 		return;
 	}
 	d->networks_req = request_start(d, REQ_NETWORKS, "/networks", NULL);
-	if (!d->networks_req)
+	if (!d->networks_req) {
 		fail_session(d, "cannot list networks");
+		return;
+	}
+	/* Only a hint (the firewall backend, API 1.49 and later): never fails the session. */
+	d->firewall[0] = '\0';
+	request_start(d, REQ_INFO, "/info", NULL);
+}
+
+static void finish_info(struct wf_docker *d, struct request *r)
+{
+	static const char version[] = "{\"Version\":\"\"}";
+	struct wf_engine_info e;
+
+	if (wf_engine_info_parse(version, sizeof(version) - 1, r->body, r->len, &e) == 0 &&
+	    e.firewall[0]) {
+		snprintf(d->firewall, sizeof(d->firewall), "%s", e.firewall);
+		log_info("docker: firewall backend %s", d->firewall);
+	}
+}
+
+/* A bridge network whose interface is not where its name says (Podman's netavark makes
+ * podman<N>, and its compatible API names none) is the interface holding its gateway. */
+static void locate_bridges(struct wf_docker_networks *nets)
+{
+	struct ifaddrs *ifs = NULL;
+
+	for (size_t i = 0; i < nets->n; i++) {
+		struct wf_docker_net *n = &nets->v[i];
+
+		if (!n->bridge[0] || !n->has_gateway4 || if_nametoindex(n->bridge))
+			continue;
+		if (!ifs && getifaddrs(&ifs))
+			return;
+		for (struct ifaddrs *a = ifs; a; a = a->ifa_next) {
+			if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET ||
+			    memcmp(&((struct sockaddr_in *)a->ifa_addr)->sin_addr, &n->gateway4,
+			           sizeof(n->gateway4)))
+				continue;
+			log_debug("docker: network %s is on %s (its gateway's interface)", n->name,
+			          a->ifa_name);
+			snprintf(n->bridge, sizeof(n->bridge), "%s", a->ifa_name);
+			break;
+		}
+	}
+	freeifaddrs(ifs);
 }
 
 static void finish_networks(struct wf_docker *d, struct request *r)
@@ -740,6 +792,7 @@ static void finish_networks(struct wf_docker *d, struct request *r)
 		fail_session(d, "GET /networks: %s", ret == -EBADMSG ? err : strerror(-ret));
 		return;
 	}
+	locate_bridges(&nets);
 	wf_docker_networks_clear(&d->nets);
 	d->nets = nets;
 	if (d->phase == PHASE_LISTING) {
@@ -782,6 +835,11 @@ static void finish(struct wf_docker *d, struct request *r, CURLcode res)
 			fail_session(d, "event stream ended");
 		return;
 	}
+	if (r->kind == REQ_INFO) {
+		if (res == CURLE_OK && response_code(r) == 200)
+			finish_info(d, r);
+		return;
+	}
 	if (res == CURLE_COULDNT_CONNECT) {
 		long os_errno = 0;
 
@@ -813,6 +871,7 @@ static void finish(struct wf_docker *d, struct request *r, CURLcode res)
 			finish_inspect(d, r, code);
 			break;
 		case REQ_EVENTS:
+		case REQ_INFO:
 			break;
 		}
 		return;
@@ -844,7 +903,7 @@ static int note_death(struct wf_docker *d, const struct wf_docker_event *ev)
 static int on_event(const struct wf_docker_event *ev, void *ctx)
 {
 	static const char *const container_actions[] = {
-	    "start", "die", "destroy", "rename", "pause", "unpause", "update",
+	    "start", "die", "destroy", "rename", "pause", "unpause", "update", "remove",
 	};
 	struct wf_docker *d = ctx;
 
@@ -859,7 +918,8 @@ static int on_event(const struct wf_docker_event *ev, void *ctx)
 		    !is_referenced(d, ev->actor_id, ev->name))
 			return 0;
 		log_debug("docker: container %s %s", ev->name, ev->action);
-		if (!strcmp(ev->action, "die") || !strcmp(ev->action, "destroy"))
+		if (!strcmp(ev->action, "die") || !strcmp(ev->action, "destroy") ||
+		    !strcmp(ev->action, "remove"))
 			return note_death(d, ev);
 		return want_inspect(d, ev->actor_id);
 	}
@@ -1140,6 +1200,11 @@ int wf_docker_new(struct wf_docker **out, struct event_base *base, const char *d
 	evtimer_add(d->retry_timer, &now);
 	*out = d;
 	return 0;
+}
+
+const char *wf_docker_firewall(const struct wf_docker *d)
+{
+	return d->firewall;
 }
 
 void wf_docker_set_backoff(struct wf_docker *d, unsigned min_ms, unsigned max_ms)

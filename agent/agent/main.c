@@ -24,7 +24,7 @@
 
 static struct {
 	char *config, *interface, *docker_host, *gateway, *key, *status_socket, *log_level;
-	char *metrics;
+	char *metrics, *bridge_accept_fwmark;
 	uint32_t gateway_port, table, fwmark, hairpin_mark, rule_priority, reconcile_ms;
 	struct wf_strlist gateway_public, tunnel_address;
 	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json, check_config;
@@ -57,6 +57,9 @@ static const struct wf_opt options[] = {
      "conntrack mark of NAT loopback flows (0x77660002)"},
     {"rule-priority", WF_OPT_UINT, &opt.rule_priority, "N",
      "first priority of the agent's ip rules (10000)"},
+    {"bridge-accept-fwmark", WF_OPT_STRING, &opt.bridge_accept_fwmark, "MARK[/MASK]",
+     "the same value as dockerd's bridge-accept-fwmark: tunnel flows carry it through "
+     "Docker's nftables rules (default: none)"},
     {"no-docker-user", WF_OPT_FLAG, &opt.no_docker_user, NULL,
      "do not add the accept rules to Docker's DOCKER-USER chain"},
     {"no-fix-sysctls", WF_OPT_FLAG, &opt.no_fix_sysctls, NULL,
@@ -280,6 +283,16 @@ int main(int argc, char **argv)
 	params.hairpin_mark = opt.hairpin_mark;
 	params.rule_priority = opt.rule_priority;
 	params.docker_user = !opt.no_docker_user;
+	if (opt.bridge_accept_fwmark) {
+		if (wf_server_parse_accept_mark(opt.bridge_accept_fwmark, &params,
+		                                &params.accept_mark, &params.accept_mask, err,
+		                                sizeof(err))) {
+			log_error("--bridge-accept-fwmark: %s", err);
+			ret = 2;
+			goto out;
+		}
+		params.has_accept_mark = true;
+	}
 	if (parse_addresses(&params)) {
 		ret = 2;
 		goto out;

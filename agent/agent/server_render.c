@@ -8,6 +8,7 @@
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,54 @@ void wf_server_params_default(struct wf_server_params *p)
 	p->hairpin_mark = WF_DEFAULT_HAIRPIN_MARK;
 	p->rule_priority = WF_DEFAULT_RULE_PRIO;
 	p->docker_user = true;
+}
+
+static int parse_u32(const char *s, const char *end, uint32_t *out)
+{
+	unsigned long long v;
+	char *stop;
+
+	if (s == end || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &stop, 0);
+	if (errno || stop != end || v > 0xffffffffull)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int wf_server_parse_accept_mark(const char *s, const struct wf_server_params *p, uint32_t *mark,
+                                uint32_t *mask, char *err, size_t err_len)
+{
+	const char *slash = strchr(s, '/');
+
+	*mask = 0xffffffffu;
+	if (parse_u32(s, slash ? slash : s + strlen(s), mark) ||
+	    (slash && parse_u32(slash + 1, slash + 1 + strlen(slash + 1), mask))) {
+		snprintf(err, err_len,
+		         "`%s' is not MARK or MARK/MASK (numbers, e.g. 0x4000000/0x4000000)", s);
+		return -EINVAL;
+	}
+	if (!*mask || (*mark & ~*mask)) {
+		snprintf(err, err_len,
+		         "`%s': the mark has bits outside the mask, Docker would never "
+		         "match it",
+		         s);
+		return -EINVAL;
+	}
+	if (!*mark) {
+		snprintf(err, err_len, "`%s': a mark of 0 is what unmarked packets carry", s);
+		return -EINVAL;
+	}
+	/* A request marked from 0 carries exactly `mark`: equal to the fwmark it would be
+	 * routed back into the tunnel it came from. */
+	if (*mark == p->fwmark) {
+		snprintf(err, err_len, "`%s' is the agent's own --fwmark 0x%08x: pick other bits",
+		         s, p->fwmark);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int add_map(struct wf_nft_table *t, const char *name, enum wf_nft_type addr_type)
@@ -120,6 +169,8 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
 	wf_nft_match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, NF_CT_STATE_BIT(IP_CT_NEW));
 	wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, p->fwmark);
+	if (p->has_accept_mark)
+		wf_nft_add_meta_mark_masked(&r, p->accept_mark, p->accept_mask);
 	err |= wf_nft_add_rule(t, &r);
 
 	/* Only the reply direction: marking requests too would loop them back into the tunnel. */
@@ -160,6 +211,9 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 		wf_nft_match_nfproto(&r, fam);
 		wf_nft_match_set(&r, gw_set, 1, v6 ? daddr6 : daddr4);
 		wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, p->hairpin_mark);
+		/* between Docker networks the flow is forwarded: Docker's chains judge it */
+		if (p->has_accept_mark)
+			wf_nft_add_meta_mark_masked(&r, p->accept_mark, p->accept_mask);
 		wf_nft_add_dnat_map(&r, fam, map);
 		err |= wf_nft_add_rule(t, &r);
 

@@ -1,5 +1,7 @@
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdbool.h>
@@ -14,8 +16,10 @@
 #include <wgfwd/doctor_fw.h>
 #include <wgfwd/gateway_apply.h>
 #include <wgfwd/gateway_hostfw.h>
+#include <wgfwd/engine_info.h>
 #include <wgfwd/rtnl.h>
 #include <wgfwd/server_render.h>
+#include <wgfwd/status_socket.h>
 #include <wgfwd/sysctl.h>
 #include <wgfwd/util.h>
 
@@ -49,6 +53,33 @@ static void check_forwarding(struct doctor *d)
 	       "sysctl -w net.ipv4.ip_forward=1 (the daemons set it at start unless told not to)");
 	report(d, v6 == 1 ? 0 : 1, v6 == 1 ? "IPv6 forwarding is on" : "IPv6 forwarding is off",
 	       "sysctl -w net.ipv6.conf.all.forwarding=1 for IPv6 forwards");
+}
+
+static void check_router_advertisements(struct doctor *d, const char *tunnel_ifname)
+{
+	char names[64][IF_NAMESIZE], what[160], advice[256];
+	int fwd = wf_sysctl_read_int("/proc/sys/net/ipv6/conf/all/forwarding");
+	size_t n = 0;
+
+	if (wf_sysctl_ra_ignoring("/proc/sys/net/ipv6/conf", "/sys/class/net", tunnel_ifname, names,
+	                          sizeof(names) / sizeof(names[0]), &n))
+		return;
+	if (!n) {
+		report(d, 0, "router advertisements stay heard with IPv6 forwarding on (accept_ra)",
+		       NULL);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "%s: accept_ra is 1, router advertisements %s",
+		         names[i],
+		         fwd == 1 ? "are ignored (IPv6 forwarding is on)"
+		                  : "will be ignored once IPv6 forwarding is on");
+		snprintf(advice, sizeof(advice),
+		         "sysctl -w net.ipv6.conf.%s.accept_ra=2, or a SLAAC home line loses its "
+		         "IPv6 default route (the agent does it at start)",
+		         names[i]);
+		report(d, fwd == 1 ? 2 : 1, what, advice);
+	}
 }
 
 static void check_interface(struct doctor *d, struct wf_rtnl *rt, const char *ifname)
@@ -271,6 +302,140 @@ static void check_host_firewalls(struct doctor *d, const char *tunnel, const cha
 	free((char *)f.ip_tables_names);
 	free((char *)f.ip6_tables_names);
 	free(legacy);
+struct body {
+	char *data;
+	size_t len;
+};
+
+static size_t body_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	char *grown;
+
+	if (b->len + size * n > (1u << 20))
+		return 0;
+	grown = realloc(b->data, b->len + size * n + 1);
+	if (!grown)
+		return 0;
+	memcpy(grown + b->len, p, size * n);
+	b->data = grown;
+	b->len += size * n;
+	b->data[b->len] = '\0';
+	return size * n;
+}
+
+/* GET path from the engine's unix socket; the body, or NULL. */
+static char *engine_get(const char *socket_path, const char *path, size_t *len)
+{
+	struct body b = {0};
+	CURL *c = curl_easy_init();
+	char url[128];
+	long code = 0;
+
+	if (!c)
+		return NULL;
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200) {
+		free(b.data);
+		b.data = NULL;
+	}
+	curl_easy_cleanup(c);
+	*len = b.len;
+	return b.data;
+}
+
+/* Exit status 0 of a shell command, its output searched for needle (NULL: any). */
+static bool command_shows(const char *cmd, const char *needle)
+{
+	char line[512];
+	bool found = false;
+	FILE *p = popen(cmd, "r");
+
+	if (!p)
+		return false;
+	while (fgets(line, sizeof(line), p))
+		found |= !needle || strstr(line, needle) != NULL;
+	return pclose(p) == 0 && found;
+}
+
+/* The agent's own view: whether it runs with a bridge-accept-fwmark. -1: no agent answers. */
+static int agent_has_accept_mark(const char *status_socket)
+{
+	struct json_object *doc = NULL, *agent, *v;
+	char err[256];
+	int ret;
+
+	if (wf_status_fetch(status_socket, &doc, err, sizeof(err)))
+		return -1;
+	ret = json_object_object_get_ex(doc, "agent", &agent) &&
+	      json_object_object_get_ex(agent, "bridge_accept_fwmark", &v);
+	json_object_put(doc);
+	return ret;
+}
+
+static void check_engine(struct doctor *d, const char *docker_host, const char *status_socket)
+{
+	const char *sock = docker_host;
+	struct wf_engine_info e;
+	char *version, *info, what[256], advice[512];
+	size_t vlen = 0, ilen = 0;
+	bool nftables;
+	int agent;
+
+	if (!strncmp(sock, "unix://", 7))
+		sock += 7;
+	version = engine_get(sock, "/version", &vlen);
+	info = version ? engine_get(sock, "/info", &ilen) : NULL;
+	if (!version || wf_engine_info_parse(version, vlen, info, ilen, &e)) {
+		snprintf(what, sizeof(what), "no container engine answers at %s", docker_host);
+		report(d, 1, what,
+		       "is Docker running? --docker-host (or DOCKER_HOST) names its socket");
+		free(version);
+		free(info);
+		return;
+	}
+	free(version);
+	free(info);
+	/* Engines before API 1.49 do not say; Docker's nftables backend shows by its table. */
+	if (!e.firewall[0] && !strcmp(e.name, "Docker"))
+		snprintf(e.firewall, sizeof(e.firewall), "%s",
+		         command_shows(
+		             "nft list chain ip docker-bridges filter-FORWARD 2>/dev/null", NULL)
+		             ? "nftables"
+		             : "iptables");
+	snprintf(what, sizeof(what), "engine: %s %s%s%s%s, firewall backend %s", e.name, e.version,
+	         e.api[0] ? " (API " : "", e.api, e.api[0] ? ")" : "",
+	         e.firewall[0] ? e.firewall : "not reported");
+	report(d, 0, what, NULL);
+	nftables = !strncmp(e.firewall, "nftables", 8);
+	if (!nftables)
+		return;
+	snprintf(advice, sizeof(advice),
+	         "add \"bridge-accept-fwmark\": \"%s\" to /etc/docker/daemon.json, restart "
+	         "Docker, and give wgfwd-agent --bridge-accept-fwmark %s (the same value)",
+	         WF_SUGGESTED_ACCEPT_MARK, WF_SUGGESTED_ACCEPT_MARK);
+	if (!command_shows("nft list table ip docker-bridges 2>/dev/null", "ALLOW FW MARK"))
+		report(d, 2,
+		       "Docker's nftables backend has no bridge-accept-fwmark: it drops forwarded "
+		       "flows to unpublished ports",
+		       advice);
+	else
+		report(d, 0, "Docker accepts packets carrying its bridge-accept-fwmark", NULL);
+	agent = agent_has_accept_mark(status_socket);
+	if (agent == 0)
+		report(d, 2,
+		       "the agent runs without --bridge-accept-fwmark: its flows do not carry "
+		       "Docker's accept mark",
+		       advice);
+	else if (agent > 0)
+		report(d, 0, "the agent marks its flows with the bridge-accept-fwmark", NULL);
 }
 
 static void check_clock(struct doctor *d)
@@ -293,10 +458,13 @@ int wf_cmd_doctor(int argc, char **argv)
 	    {"gateway", no_argument, NULL, 'g'},
 	    {"public-interface", required_argument, NULL, 'p'},
 	    {"control-port", required_argument, NULL, 'c'},
+	    {"docker-host", required_argument, NULL, 'H'},
+	    {"socket", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *ifname = "wg0", *public_if = NULL;
+	const char *ifname = "wg0", *public_if = NULL, *status_socket = "/run/wgfwd/agent.sock";
+	const char *docker_host = getenv("DOCKER_HOST");
 	unsigned long control_port = 51821;
 	char *end;
 	uint32_t table = WF_DEFAULT_TABLE;
@@ -306,7 +474,9 @@ int wf_cmd_doctor(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:t:gp:c:h", longopts, NULL)) != -1) {
+	if (!docker_host || !docker_host[0])
+		docker_host = "unix:///var/run/docker.sock";
+	while ((c = getopt_long(argc, argv, "i:t:gp:c:H:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			ifname = optarg;
@@ -329,14 +499,25 @@ int wf_cmd_doctor(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'H':
+			docker_host = optarg;
+			break;
+		case 's':
+			status_socket = optarg;
+			break;
 		case 'h':
 			printf("Usage: wgfwd doctor [--interface IFNAME] [--table N]\n"
+			       "                    [--docker-host URL] [--socket PATH]\n"
 			       "       wgfwd doctor --gateway [--interface IFNAME] "
 			       "[--public-interface IFNAME] [--control-port PORT]\n"
-			       "Checks forwarding, the tunnel interface and MTU, AllowedIPs, "
-			       "rp_filter,\nDocker's FORWARD policy, the routing table and the "
-			       "clock, and says what to do\nabout each failure. --gateway checks a "
-			       "gateway host instead of a server,\nand the host firewalls there: "
+			       "Checks forwarding, accept_ra, the tunnel interface and MTU, "
+			       "AllowedIPs, rp_filter,\nDocker's FORWARD policy, the routing table "
+			       "and the clock, and says what to do\nabout each failure. On a server "
+			       "it also names the container engine and its\nfirewall backend "
+			       "(--docker-host, default $DOCKER_HOST or /var/run/docker.sock)\nand, "
+			       "on Docker's nftables backend, checks bridge-accept-fwmark in Docker "
+			       "and in\nthe agent (--socket, its status socket). --gateway checks a "
+			       "gateway host instead\nof a server, and the host firewalls there: "
 			       "ufw and iptables policy drop (wgfwd-gateway\npasses them itself; "
 			       "says whether its rules are in place), firewalld, other\nnftables "
 			       "tables that drop forwarded or input traffic, and iptables-legacy,\n"
@@ -352,11 +533,13 @@ int wf_cmd_doctor(int argc, char **argv)
 	if (wf_rtnl_open(&rt))
 		rt = NULL;
 	check_forwarding(&d);
+	check_router_advertisements(&d, ifname);
 	check_interface(&d, rt, ifname);
 	check_allowed_ips(&d, ifname, !gateway);
 	if (!gateway) {
 		check_routing(&d, rt, table);
 		check_docker_forward(&d);
+		check_engine(&d, docker_host, status_socket);
 	} else {
 		check_host_firewalls(&d, ifname, public_if, (uint16_t)control_port);
 	}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <wgfwd/cli.h>
+#include <wgfwd/server_render.h>
 #include <wgfwd/status_socket.h>
 
 #define AGENT_SOCKET   "/run/wgfwd/agent.sock"
@@ -71,10 +72,20 @@ static void print_agent(struct json_object *doc)
 	       (long long)num(agent, "applies"), (long long)num(agent, "apply_errors"),
 	       str(agent, "last_error", NULL) ? ": " : "", str(agent, "last_error", ""));
 	if (json_object_object_get_ex(agent, "sysctls_ok", NULL) && !flag(agent, "sysctls_ok"))
+		printf("  WARNING: forwarding, rp_filter or accept_ra settings are wrong and were "
+		       "not fixed "
+		       "(see the agent's log, or run `wgfwd doctor')\n");
+	if (flag(agent, "bridge_accept_fwmark_missing"))
 		printf(
-		    "  WARNING: forwarding or rp_filter settings are wrong and could not be fixed "
-		    "(see the agent's log, or run `wgfwd doctor')\n");
-	if (flag(agent, "docker_user_missing"))
+		    "  WARNING: Docker uses its nftables backend and drops forwarded flows: add\n"
+		    "    \"bridge-accept-fwmark\": \"%s\"\n"
+		    "  to /etc/docker/daemon.json, restart Docker, and start the agent with\n"
+		    "  --bridge-accept-fwmark %s\n",
+		    WF_SUGGESTED_ACCEPT_MARK, WF_SUGGESTED_ACCEPT_MARK);
+	else if (!strcmp(str(agent, "docker_firewall", ""), "nftables"))
+		printf("  Docker firewall: nftables backend, flows carry bridge-accept-fwmark %s\n",
+		       str(agent, "bridge_accept_fwmark", "?"));
+	else if (flag(agent, "docker_user_missing"))
 		printf(
 		    "  note: Docker's DOCKER-USER chain is missing (Docker not using iptables?)\n");
 	if (gw && str(gw, "address", NULL)) {

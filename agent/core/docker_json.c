@@ -663,6 +663,27 @@ void wf_docker_networks_clear(struct wf_docker_networks *n)
 	n->n = 0;
 }
 
+/* Optional and best effort: a network without it keeps the bridge its name gives. */
+static void net_gateway4(struct json_object *o, struct wf_docker_net *net)
+{
+	struct json_object *ipam, *config, *gw;
+
+	if (!json_object_object_get_ex(o, "IPAM", &ipam) ||
+	    !json_object_object_get_ex(ipam, "Config", &config) ||
+	    !json_object_is_type(config, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(config); i++) {
+		struct json_object *c = json_object_array_get_idx(config, i);
+
+		if (json_object_object_get_ex(c, "Gateway", &gw) &&
+		    json_object_is_type(gw, json_type_string) &&
+		    inet_pton(AF_INET, json_object_get_string(gw), &net->gateway4) == 1) {
+			net->has_gateway4 = true;
+			return;
+		}
+	}
+}
+
 static int parse_net(struct json_object *o, size_t idx, struct wf_docker_net *net, char *err)
 {
 	struct json_object *options;
@@ -705,6 +726,7 @@ static int parse_net(struct json_object *o, size_t idx, struct wf_docker_net *ne
 		return -ENOMEM;
 	if (!driver || strcmp(driver, "bridge"))
 		return 0;
+	net_gateway4(o, net);
 	if (bridge && bridge[0]) {
 		snprintf(path, sizeof(path),
 		         "networks[%zu].Options[com.docker.network.bridge.name]", idx);
@@ -753,6 +775,11 @@ size_t wf_docker_networks_resolve(const struct wf_docker_networks *n, struct wf_
 		struct wf_network *net = &c->networks[i];
 		const struct wf_docker_net *dn =
 		    net->id ? wf_docker_networks_find(n, net->id) : NULL;
+
+		/* Podman 4's compatible inspect gives the network's name as its NetworkID */
+		for (size_t k = 0; !dn && net->id && net->name && k < n->n; k++)
+			if (!strcmp(n->v[k].name, net->id) && !strcmp(n->v[k].name, net->name))
+				dn = &n->v[k];
 
 		if (dn) {
 			memcpy(net->bridge, dn->bridge, sizeof(net->bridge));

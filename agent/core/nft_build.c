@@ -74,6 +74,13 @@ void wf_nft_add_mark(struct wf_nft_rule *r, enum wf_nft_item_kind kind, uint32_t
 	wf_nft_rule_item(r, &it);
 }
 
+void wf_nft_add_meta_mark_masked(struct wf_nft_rule *r, uint32_t mark, uint32_t mask)
+{
+	struct wf_nft_item it = {.kind = WF_NFT_META_MARK_SET, .mark = mark, .mark_mask = mask};
+
+	wf_nft_rule_item(r, &it);
+}
+
 void wf_nft_add_verdict(struct wf_nft_rule *r, enum wf_nft_verdict v)
 {
 	struct wf_nft_item it = {.kind = WF_NFT_VERDICT, .verdict = v};

@@ -794,7 +794,22 @@ static void lin_item(struct lin *l, const struct wf_nft_item *it)
 		ct_set(l, NFT_CT_MARK, NFT_REG_1);
 		break;
 	case WF_NFT_META_MARK_SET:
-		immediate_data(l, NFT_REG_1, &it->mark, 4);
+		if (it->mark_mask && it->mark_mask != 0xffffffffu) {
+			/* as nft: meta mark set meta mark & ~mask | mark, one bitwise */
+			uint32_t keep = ~it->mark_mask, set = it->mark & it->mark_mask;
+
+			meta_load(l, NFT_META_MARK, NFT_REG_1);
+			e = expr_new(l, "bitwise");
+			if (!e)
+				break;
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &keep, 4);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &set, 4);
+		} else {
+			immediate_data(l, NFT_REG_1, &it->mark, 4);
+		}
 		meta_set(l, NFT_META_MARK, NFT_REG_1);
 		break;
 	case WF_NFT_META_MARK_FROM_CT:

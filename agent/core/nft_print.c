@@ -277,7 +277,15 @@ void wf_nft_item_fprint(FILE *f, const struct wf_nft_item *it)
 		fprintf(f, "ct mark set 0x%08x", it->mark);
 		break;
 	case WF_NFT_META_MARK_SET:
-		fprintf(f, "meta mark set 0x%08x", it->mark);
+		/* as nft lists it: a mask whose bits are all set reads as a plain or */
+		if (it->mark_mask && it->mark_mask != 0xffffffffu &&
+		    (it->mark & it->mark_mask) == it->mark_mask)
+			fprintf(f, "meta mark set meta mark | 0x%08x", it->mark_mask);
+		else if (it->mark_mask && it->mark_mask != 0xffffffffu)
+			fprintf(f, "meta mark set meta mark & 0x%08x | 0x%08x", ~it->mark_mask,
+			        it->mark & it->mark_mask);
+		else
+			fprintf(f, "meta mark set 0x%08x", it->mark);
 		break;
 	case WF_NFT_META_MARK_FROM_CT:
 		fputs("meta mark set ct mark", f);

@@ -23,6 +23,7 @@ struct wf_apply_result {
 	size_t docker_user_changes;
 	int rule_changes, route_changes;
 	bool docker_user_missing; /* Docker's chain is absent: nothing to accept there */
+	bool docker_nftables;     /* ...because Docker uses its nftables backend */
 	struct wf_nft_error nft_error;
 };
 

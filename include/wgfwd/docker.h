@@ -54,5 +54,8 @@ void wf_docker_free(struct wf_docker *d);
 /* Reconnection delays: first min_ms, doubling up to max_ms (defaults 100 ms and 10 s). The
  * delay starts over once a connection stayed up for max_ms. */
 void wf_docker_set_backoff(struct wf_docker *d, unsigned min_ms, unsigned max_ms);
+/* The firewall backend the engine reported in /info ("iptables", "nftables", …); "" when it
+ * does not say (API before 1.49, Podman) or has not answered yet. */
+const char *wf_docker_firewall(const struct wf_docker *d);
 
 #endif

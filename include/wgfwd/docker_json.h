@@ -6,6 +6,7 @@
 #define WGFWD_DOCKER_JSON_H
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,6 +61,10 @@ struct wf_docker_net {
 	char *id;
 	char *name;
 	char bridge[IF_NAMESIZE]; /* host interface, "" for drivers other than bridge */
+	/* IPAM's first IPv4 gateway: it sits on the bridge, which finds the bridge where the
+	 * engine does not name it (Podman's netavark calls its bridges podman<N>). */
+	bool has_gateway4;
+	struct in_addr gateway4;
 };
 
 struct wf_docker_networks {

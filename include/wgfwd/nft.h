@@ -85,7 +85,7 @@ enum wf_nft_item_kind {
 	WF_NFT_COUNTER,
 	WF_NFT_VERDICT,           /* verdict, chain for jump/goto */
 	WF_NFT_CT_MARK_SET,       /* ct mark set mark */
-	WF_NFT_META_MARK_SET,     /* meta mark set mark */
+	WF_NFT_META_MARK_SET,     /* meta mark set mark; with mark_mask, only those bits */
 	WF_NFT_META_MARK_FROM_CT, /* meta mark set ct mark */
 	WF_NFT_DNAT_MAP,          /* dnat <family> to keys[] map @set (data: addr . port) */
 	WF_NFT_DNAT,              /* dnat <family> to addr[:port] */
@@ -108,6 +108,7 @@ struct wf_nft_item {
 	bool negate;
 	uint8_t family; /* NFPROTO_IPV4 / NFPROTO_IPV6 for the NAT kinds */
 	uint32_t mark;
+	uint32_t mark_mask; /* WF_NFT_META_MARK_SET: bits it sets, the others kept; 0: all */
 	enum wf_nft_verdict verdict;
 	char chain[WF_NFT_NAME_MAX];
 	struct wf_nft_value nat_addr; /* WF_NFT_DNAT / WF_NFT_SNAT */

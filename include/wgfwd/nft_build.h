@@ -24,6 +24,8 @@ void wf_nft_match_set(struct wf_nft_rule *r, const char *set, size_t n_keys,
                       const enum wf_nft_field *keys);
 void wf_nft_add_simple(struct wf_nft_rule *r, enum wf_nft_item_kind kind);
 void wf_nft_add_mark(struct wf_nft_rule *r, enum wf_nft_item_kind kind, uint32_t mark);
+/* meta mark set meta mark & ~mask | mark: sets only the bits of mask, keeps the others */
+void wf_nft_add_meta_mark_masked(struct wf_nft_rule *r, uint32_t mark, uint32_t mask);
 void wf_nft_add_verdict(struct wf_nft_rule *r, enum wf_nft_verdict v);
 void wf_nft_add_nat(struct wf_nft_rule *r, enum wf_nft_item_kind kind, uint8_t family);
 /* dnat <family> to meta l4proto . th dport map @map */

@@ -12,7 +12,10 @@
  *    table; flows leaving through the tunnel are masqueraded to the tunnel address;
  *  - MSS of SYNs leaving through the tunnel is clamped to the route MTU;
  *  - hairpin: flows that start on the server towards the gateway's public address and a
- *    forwarded port go straight to the container and keep their internal source address.
+ *    forwarded port go straight to the container and keep their internal source address;
+ *  - Docker's nftables backend (29+) drops forwarding to unpublished ports with no
+ *    DOCKER-USER to open: the first packet of tunnel and hairpin flows carries dockerd's
+ *    bridge-accept-fwmark (only its bits: other marks survive), so Docker's chains accept it.
  */
 #ifndef WGFWD_SERVER_RENDER_H
 #define WGFWD_SERVER_RENDER_H
@@ -45,6 +48,9 @@ struct wf_server_params {
 	uint32_t hairpin_mark; /* conntrack mark of hairpin flows (replies stay local) */
 	uint32_t rule_priority;
 	bool docker_user; /* accept tunnel DNAT flows in Docker's DOCKER-USER chain */
+	/* dockerd's --bridge-accept-fwmark MARK[/MASK]; mask 0xffffffff when given without. */
+	bool has_accept_mark;
+	uint32_t accept_mark, accept_mask;
 	/* The server's own tunnel addresses: host services answering tunnel clients. */
 	bool has_tunnel_ip4, has_tunnel_ip6;
 	struct in_addr tunnel_ip4;
@@ -78,6 +84,15 @@ struct wf_server_plan {
 };
 
 void wf_server_params_default(struct wf_server_params *p);
+/* Parses MARK[/MASK] as dockerd's --bridge-accept-fwmark does (decimal, 0x-hex or 0-octal),
+ * and refuses what cannot work beside the agent's own marks: bits outside the mask, a mark of
+ * 0, or a marked packet that would match the fwmark rule and loop into the tunnel. 0, or
+ * -EINVAL with the reason in err. */
+int wf_server_parse_accept_mark(const char *s, const struct wf_server_params *p, uint32_t *mark,
+                                uint32_t *mask, char *err, size_t err_len);
+/* What dockerd's daemon.json needs when it uses its nftables backend and the agent was given
+ * no --bridge-accept-fwmark: the mark the agent's advice suggests. */
+#define WF_SUGGESTED_ACCEPT_MARK "0x4000000/0x4000000"
 int wf_server_render(const struct wf_server_params *p, const struct wf_desired *d,
                      struct wf_server_plan *out);
 void wf_server_plan_free(struct wf_server_plan *plan);
@@ -86,5 +101,8 @@ void wf_server_plan_free(struct wf_server_plan *plan);
 #define WF_DOCKER_USER_TABLE    "filter"
 #define WF_DOCKER_USER_CHAIN    "DOCKER-USER"
 #define WF_DOCKER_FORWARD_CHAIN "FORWARD"
+/* Docker 29's nftables backend: its table and forward chain (no DOCKER-USER there). */
+#define WF_DOCKER_NFT_TABLE         "docker-bridges"
+#define WF_DOCKER_NFT_FORWARD_CHAIN "filter-FORWARD"
 
 #endif

@@ -240,6 +240,8 @@ static struct wf_nft_table *every_item_table(void)
 	match(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, ifname("wg0"));
 	match(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, mark(NF_CT_STATE_BIT(IP_CT_NEW)));
 	add(&r, (struct wf_nft_item){.kind = WF_NFT_CT_MARK_SET, .mark = 0x1234});
+	add(&r, (struct wf_nft_item){
+	            .kind = WF_NFT_META_MARK_SET, .mark = 0x4000000, .mark_mask = 0x4000000});
 	wf_nft_table_add_rule(t, &r);
 
 	r = (struct wf_nft_rule){.chain = "mangle"};
@@ -407,7 +409,8 @@ static void every_item_kind_is_listed_by_nft_as_built(void **state)
 	    "ip saddr != 10.16.0.0/12 ip daddr 192.0.2.1 tcp sport 1000-2000 tcp dport != 22 "
 	    "dnat ip to 192.0.2.7:8080",
 	    "fib daddr type local meta nfproto ipv6 dnat ip6 to 2001:db8::7",
-	    "iifname \"wg0\" ct state new ct mark set 0x00001234",
+	    "iifname \"wg0\" ct state new ct mark set 0x00001234 meta mark set meta mark | "
+	    "0x04000000",
 	    "ct direction reply ct mark 0x00001234 meta mark set ct mark",
 	    "meta mark != 0x00000001 meta mark set 0x00000099 jump other",
 	    "oifname \"eth0\" masquerade",
@@ -964,6 +967,45 @@ static void cached_sync_reads_back_only_after_another_commit(void **state)
 	wf_nft_table_free(t);
 }
 
+/* Docker's bridge-accept-fwmark beside other marks: the masked set adds its bit to a packet
+ * that already carries another mark, and Docker's own match (`meta mark and MASK == MARK`, as
+ * its nftables backend writes it) accepts the packet. Pings to loopback (requests and replies
+ * both leave through output), counted. */
+static void masked_mark_set_keeps_other_bits_and_passes_dockers_match(void **state)
+{
+	struct wf_nft_table *t = wf_nft_table_new(NFPROTO_INET, TABLE);
+	struct wf_nft_chain c = {.name = "out",
+	                         .base = true,
+	                         .type = "route",
+	                         .hook = NF_INET_LOCAL_OUT,
+	                         .priority = -160,
+	                         .policy = NF_ACCEPT};
+	struct wf_nft_rule r = {.chain = "out"};
+	char *text;
+
+	free(run("ip link set lo up"));
+	wf_nft_table_add_chain(t, &c);
+	match(&r, WF_NFT_F_L4PROTO, WF_NFT_OP_EQ, proto(IPPROTO_ICMP));
+	add(&r, (struct wf_nft_item){.kind = WF_NFT_META_MARK_SET, .mark = 0x11});
+	add(&r, (struct wf_nft_item){
+	            .kind = WF_NFT_META_MARK_SET, .mark = 0x4000000, .mark_mask = 0x4000000});
+	wf_nft_table_add_rule(t, &r);
+	replace_ok(t);
+	free(run("nft add table ip docker-test"));
+	free(run("nft add chain ip docker-test out '{ type filter hook output priority 0; }'"));
+	free(run("nft add rule ip docker-test out meta mark and 67108864 == 67108864 "
+	         "counter comment \\\"ALLOW FW MARK\\\""));
+	free(run("nft add rule ip docker-test out meta mark 0x04000011 counter comment "
+	         "\\\"both marks\\\""));
+	free(run("ping -c 2 -W 1 -q 127.0.0.1"));
+	text = run("nft list chain ip docker-test out");
+	if (!strstr(text, "counter packets 4 bytes 336 comment \"ALLOW FW MARK\"") ||
+	    !strstr(text, "counter packets 4 bytes 336 comment \"both marks\""))
+		fail_msg("the marked packets were not counted:\n%s", text);
+	free(text);
+	wf_nft_table_free(t);
+}
+
 static int open_socket(void **state)
 {
 	return wf_nft_open(&nft);
@@ -999,6 +1041,8 @@ int main(void)
 	    cmocka_unit_test_setup(every_commit_advances_the_generation_by_one, reset),
 	    cmocka_unit_test_setup(guarded_batch_is_refused_after_another_commit, reset),
 	    cmocka_unit_test_setup(cached_sync_reads_back_only_after_another_commit, reset),
+	    cmocka_unit_test_setup(masked_mark_set_keeps_other_bits_and_passes_dockers_match,
+	                           reset),
 	};
 
 	if (unshare(CLONE_NEWNET)) {

@@ -79,6 +79,7 @@ struct fake {
 	int delayed; /* answers held back, not sent yet */
 	char last_events_path[2048];
 	char last_list_path[2048];
+	const char *info; /* body of /info; NULL: 404, as an engine that does not serve it */
 	/* a byte-at-a-time writer */
 	struct event *drip;
 	char *drip_buf;
@@ -228,6 +229,8 @@ static void handle_request(struct conn *c, const char *path)
 		char *body = list_json(f);
 		respond(c, 200, body);
 		free(body);
+	} else if (!strcmp(p, "/info") && f->info) {
+		respond(c, 200, f->info);
 	} else if (!strcmp(p, "/networks")) {
 		f->network_lists++;
 		respond_later(c, 200, strdup(f->networks), f->networks_delay_ms);
@@ -1158,6 +1161,25 @@ static void newer_engine_is_spoken_to_in_the_newest_known_api(void **state)
 	assert_string_equal(w->f.last_list_path, "/v" WF_DOCKER_API_NEWEST "/containers/json");
 }
 
+static void firewall_backend_is_what_info_reports_and_its_absence_is_no_failure(void **state)
+{
+	struct world *w = *state;
+
+	add_usual_containers(&w->f);
+	fake_listen(&w->f);
+	client_start(w);
+	RUN_UNTIL(w, w->rec.synced == 1);
+	assert_string_equal(wf_docker_firewall(w->d), "");
+	assert_int_equal(w->rec.downs, 0);
+
+	fake_stop(&w->f);
+	RUN_UNTIL(w, w->rec.downs == 1);
+	w->f.info = "{\"ID\":\"x\",\"FirewallBackend\":{\"Driver\":\"nftables\",\"Info\":[]}}";
+	fake_listen(&w->f);
+	RUN_UNTIL(w, w->rec.synced == 2 && wf_docker_firewall(w->d)[0]);
+	assert_string_equal(wf_docker_firewall(w->d), "nftables");
+}
+
 static void docker_host_names_a_unix_socket(void **state)
 {
 	char path[108];
@@ -1199,6 +1221,7 @@ int main(void)
 	    T(oversized_event_resynchronises),
 	    T(truncated_event_stream_resynchronises),
 	    T(engine_going_away_and_back_resynchronises),
+	    T(firewall_backend_is_what_info_reports_and_its_absence_is_no_failure),
 	    T(engine_absent_at_start_is_waited_for),
 	    T(http_error_from_engine_is_retried),
 	    T(engine_speaking_too_old_an_api_is_refused),

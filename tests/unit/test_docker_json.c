@@ -321,6 +321,37 @@ static void networks_default_bridge_without_name_option_is_docker0(void **state)
 	wf_docker_networks_clear(&nets);
 }
 
+/* Podman's compatible API names no bridge: its IPv4 gateway locates it. */
+static void networks_keep_the_ipv4_gateway_of_podman_networks(void **state)
+{
+	const char *json =
+	    "[{\"Name\":\"pnet\",\"Id\":\"63fd0b91625bdb56b055\",\"Driver\":\"bridge\","
+	    "\"Options\":{},\"IPAM\":{\"Config\":[{\"Subnet\":\"fd00:28::/64\",\"Gateway\":"
+	    "\"fd00:28::1\"},{\"Subnet\":\"172.28.0.0/24\",\"Gateway\":\"172.28.0.1\"}]}},"
+	    "{\"Name\":\"x\",\"Id\":\"fedcba9876543210\",\"Driver\":\"bridge\","
+	    "\"IPAM\":{\"Config\":[{\"Gateway\":7}]}}]";
+	struct wf_docker_networks nets;
+	char err[WF_DOCKER_ERR_MAX] = "", a[INET_ADDRSTRLEN];
+
+	(void)state;
+	assert_int_equal(wf_docker_parse_networks(json, strlen(json), &nets, err), 0);
+	assert_string_equal(nets.v[0].bridge, "br-63fd0b91625b");
+	assert_true(nets.v[0].has_gateway4);
+	inet_ntop(AF_INET, &nets.v[0].gateway4, a, sizeof(a));
+	assert_string_equal(a, "172.28.0.1");
+	assert_false(nets.v[1].has_gateway4);
+
+	/* Podman's inspect: NetworkID is the network's name */
+	struct wf_network net = {.name = "pnet", .id = "pnet"};
+	struct wf_container c = {.networks = &net, .n_networks = 1};
+
+	assert_int_equal(wf_docker_networks_resolve(&nets, &c), 0);
+	assert_string_equal(net.bridge, "br-63fd0b91625b");
+	net.id = "other";
+	assert_int_equal(wf_docker_networks_resolve(&nets, &c), 1);
+	wf_docker_networks_clear(&nets);
+}
+
 static void networks_reject_bridge_name_longer_than_an_interface_name(void **state)
 {
 	const char *json =
@@ -713,6 +744,7 @@ int main(void)
 	    cmocka_unit_test(networks_name_each_bridge_interface),
 	    cmocka_unit_test(networks_default_bridge_without_name_option_is_docker0),
 	    cmocka_unit_test(networks_reject_bridge_name_longer_than_an_interface_name),
+	    cmocka_unit_test(networks_keep_the_ipv4_gateway_of_podman_networks),
 	    cmocka_unit_test(resolve_counts_networks_missing_from_the_list),
 	    cmocka_unit_test(list_tells_labelled_containers_and_their_targets),
 	    cmocka_unit_test(list_rejects_rows_without_container_id),

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +216,76 @@ static void gateway_tunnel_address_gets_a_main_table_route(void **state)
 	free(text);
 }
 
+static void bridge_accept_fwmark_marks_new_tunnel_and_hairpin_flows(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	char *text = render_text(&p, &d);
+
+	assert_null(strstr(text, "meta mark set meta mark"));
+	free(text);
+
+	p.has_accept_mark = true;
+	p.accept_mark = 0x4000000;
+	p.accept_mask = 0x4000000;
+	text = render_text(&p, &d);
+	/* only the mask's bits: marks others set on the packet survive */
+	assert_contains(text, "iifname \"wg0\" ct state new ct mark set 0x77660001 meta mark set "
+	                      "meta mark | 0x04000000");
+	assert_contains(text, "ip daddr @gateway_public4 ct mark set 0x77660002 meta mark set meta "
+	                      "mark | 0x04000000 dnat ip to");
+	assert_contains(text, "ip6 daddr @gateway_public6 ct mark set 0x77660002 meta mark set "
+	                      "meta mark | 0x04000000 dnat ip6 to");
+	/* replies keep the whole fwmark their ip rule matches */
+	assert_contains(text, "ct direction reply ct mark 0x77660001 meta mark set 0x77660001");
+	free(text);
+
+	p.accept_mark = 0x1;
+	p.accept_mask = 0x3;
+	text = render_text(&p, &d);
+	assert_contains(text, "meta mark set meta mark & 0xfffffffc | 0x00000001");
+	free(text);
+
+	/* without a mask, Docker matches the whole mark: so is it set */
+	p.accept_mask = 0xffffffff;
+	p.accept_mark = 0x100;
+	text = render_text(&p, &d);
+	assert_contains(text, "ct state new ct mark set 0x77660001 meta mark set 0x00000100");
+	free(text);
+}
+
+static void bridge_accept_fwmark_parses_as_dockerd_does(void **state)
+{
+	struct wf_server_params p = params();
+	uint32_t mark, mask;
+	char err[256];
+
+	assert_int_equal(
+	    wf_server_parse_accept_mark("0x4000000/0x4000000", &p, &mark, &mask, err, sizeof(err)),
+	    0);
+	assert_int_equal(mark, 0x4000000);
+	assert_int_equal(mask, 0x4000000);
+	assert_int_equal(wf_server_parse_accept_mark("256", &p, &mark, &mask, err, sizeof(err)), 0);
+	assert_int_equal(mark, 256);
+	assert_int_equal(mask, 0xffffffff);
+	assert_int_equal(
+	    wf_server_parse_accept_mark("010/0xff", &p, &mark, &mask, err, sizeof(err)), 0);
+	assert_int_equal(mark, 8);
+
+	static const char *const bad[] = {"",   "x",      "1/",          "/1",
+	                                  "-1", "1/0",    "0x100000000", "3/1",
+	                                  "0",  "0/0xff", "1 ",          "0x77660001"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (wf_server_parse_accept_mark(bad[i], &p, &mark, &mask, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("accepted `%s'", bad[i]);
+		assert_true(err[0] != '\0');
+	}
+	wf_server_parse_accept_mark("0x77660001", &p, &mark, &mask, err, sizeof(err));
+	assert_non_null(strstr(err, "--fwmark"));
+}
+
 static void same_input_renders_the_same_text(void **state)
 {
 	struct wf_server_params p = params();
@@ -241,6 +312,8 @@ int main(void)
 	    cmocka_unit_test(interface_and_table_come_from_the_parameters),
 	    cmocka_unit_test(host_network_forward_targets_the_tunnel_address),
 	    cmocka_unit_test(gateway_tunnel_address_gets_a_main_table_route),
+	    cmocka_unit_test(bridge_accept_fwmark_marks_new_tunnel_and_hairpin_flows),
+	    cmocka_unit_test(bridge_accept_fwmark_parses_as_dockerd_does),
 	    cmocka_unit_test(same_input_renders_the_same_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
