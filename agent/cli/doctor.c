@@ -302,6 +302,8 @@ static void check_host_firewalls(struct doctor *d, const char *tunnel, const cha
 	free((char *)f.ip_tables_names);
 	free((char *)f.ip6_tables_names);
 	free(legacy);
+}
+
 struct body {
 	char *data;
 	size_t len;
@@ -506,24 +508,25 @@ int wf_cmd_doctor(int argc, char **argv)
 			status_socket = optarg;
 			break;
 		case 'h':
-			printf("Usage: wgfwd doctor [--interface IFNAME] [--table N]\n"
-			       "                    [--docker-host URL] [--socket PATH]\n"
-			       "       wgfwd doctor --gateway [--interface IFNAME] "
-			       "[--public-interface IFNAME] [--control-port PORT]\n"
-			       "Checks forwarding, accept_ra, the tunnel interface and MTU, "
-			       "AllowedIPs, rp_filter,\nDocker's FORWARD policy, the routing table "
-			       "and the clock, and says what to do\nabout each failure. On a server "
-			       "it also names the container engine and its\nfirewall backend "
-			       "(--docker-host, default $DOCKER_HOST or /var/run/docker.sock)\nand, "
-			       "on Docker's nftables backend, checks bridge-accept-fwmark in Docker "
-			       "and in\nthe agent (--socket, its status socket). --gateway checks a "
-			       "gateway host instead\nof a server, and the host firewalls there: "
-			       "ufw and iptables policy drop (wgfwd-gateway\npasses them itself; "
-			       "says whether its rules are in place), firewalld, other\nnftables "
-			       "tables that drop forwarded or input traffic, and iptables-legacy,\n"
-			       "each with the commands that let wgfwd's traffic through. "
-			       "--public-interface\n(default: that of the default route) and "
-			       "--control-port (default 51821) are\nthe gateway's.\n");
+			printf(
+			    "Usage: wgfwd doctor [--interface IFNAME] [--table N]\n"
+			    "                    [--docker-host URL] [--socket PATH]\n"
+			    "       wgfwd doctor --gateway [--interface IFNAME] "
+			    "[--public-interface IFNAME] [--control-port PORT]\n"
+			    "Checks forwarding, accept_ra, the tunnel interface and MTU, "
+			    "AllowedIPs, rp_filter,\nDocker's FORWARD policy, the routing table "
+			    "and the clock, and says what to do\nabout each failure. On a server "
+			    "it also names the container engine and its\nfirewall backend "
+			    "(--docker-host, default $DOCKER_HOST or /var/run/docker.sock)\nand, "
+			    "on Docker's nftables backend, checks bridge-accept-fwmark in Docker "
+			    "and in\nthe agent (--socket, its status socket). --gateway checks a "
+			    "gateway host instead\nof a server, and the host firewalls there: "
+			    "ufw and iptables policy drop (wgfwd-gateway\npasses them itself; "
+			    "says whether its rules are in place), firewalld, other\nnftables "
+			    "tables that drop forwarded or input traffic, and iptables-legacy,\n"
+			    "each with the commands that let wgfwd's traffic through. "
+			    "--public-interface\n(default: that of the default route) and "
+			    "--control-port (default 51821) are\nthe gateway's.\n");
 			return 0;
 		default:
 			fprintf(stderr, "wgfwd doctor: unknown option; see wgfwd doctor --help\n");
