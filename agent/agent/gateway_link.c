@@ -77,40 +77,6 @@ static void schedule_retry(struct wf_gateway_link *l)
 	evtimer_add(l->retry, &tv);
 }
 
-static int copy_state(struct wf_ctl_state *dst, const struct wf_ctl_state *src)
-{
-	struct wf_ctl_forward *f = NULL;
-	struct wf_ctl_egress *e = NULL;
-
-	if (src->n_forwards) {
-		f = malloc(src->n_forwards * sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		memcpy(f, src->forwards, src->n_forwards * sizeof(*f));
-	}
-	if (src->n_egress) {
-		e = malloc(src->n_egress * sizeof(*e));
-		if (!e) {
-			free(f);
-			return -ENOMEM;
-		}
-		memcpy(e, src->egress, src->n_egress * sizeof(*e));
-	}
-	*dst = (struct wf_ctl_state){.generation = src->generation,
-	                             .forwards = f,
-	                             .n_forwards = src->n_forwards,
-	                             .egress = e,
-	                             .n_egress = src->n_egress};
-	return 0;
-}
-
-static void free_state(struct wf_ctl_state *s)
-{
-	free(s->forwards);
-	free(s->egress);
-	memset(s, 0, sizeof(*s));
-}
-
 static bool same_entries(const struct wf_ctl_state *a, const struct wf_ctl_state *b)
 {
 	if (a->n_forwards != b->n_forwards || a->n_egress != b->n_egress)
@@ -318,7 +284,7 @@ void wf_gateway_link_free(struct wf_gateway_link *l)
 		return;
 	wf_ctl_conn_free(l->conn);
 	event_free(l->retry);
-	free_state(&l->state);
+	wf_ctl_state_clear(&l->state);
 	sodium_munlock(l->cfg.key, sizeof(l->cfg.key));
 	free(l);
 }
@@ -328,17 +294,17 @@ int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_sta
 	struct wf_ctl_state copy;
 	int err;
 
-	err = copy_state(&copy, state);
+	err = wf_ctl_state_copy(&copy, state);
 	if (err)
 		return err;
 	/* in the order of the wire, which the gateway's ack follows */
 	err = wf_ctl_state_order(&copy);
 	if (err || (l->have_state && same_entries(&l->state, &copy))) {
-		free_state(&copy);
+		wf_ctl_state_clear(&copy);
 		return err;
 	}
 	copy.generation = l->next_generation++;
-	free_state(&l->state);
+	wf_ctl_state_clear(&l->state);
 	l->state = copy;
 	l->have_state = true;
 	l->state_sent_on_conn = false;

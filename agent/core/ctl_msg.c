@@ -94,6 +94,38 @@ void wf_ctl_msg_clear(struct wf_ctl_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int wf_ctl_state_copy(struct wf_ctl_state *dst, const struct wf_ctl_state *src)
+{
+	struct wf_ctl_forward *f = NULL;
+	struct wf_ctl_egress *e = NULL;
+
+	if (src->n_forwards) {
+		f = malloc(src->n_forwards * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		memcpy(f, src->forwards, src->n_forwards * sizeof(*f));
+	}
+	if (src->n_egress) {
+		e = malloc(src->n_egress * sizeof(*e));
+		if (!e) {
+			free(f);
+			return -ENOMEM;
+		}
+		memcpy(e, src->egress, src->n_egress * sizeof(*e));
+	}
+	*dst = *src;
+	dst->forwards = f;
+	dst->egress = e;
+	return 0;
+}
+
+void wf_ctl_state_clear(struct wf_ctl_state *s)
+{
+	free(s->forwards);
+	free(s->egress);
+	memset(s, 0, sizeof(*s));
+}
+
 static int fail(int ret, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(int ret, char *err, size_t errlen, const char *fmt, ...)

@@ -26,16 +26,13 @@ static int add_match(struct matches *ms, const struct wf_ct_match *m)
 	return 0;
 }
 
+/* States keep their entries sorted, so this is a binary search: comparing two states of n
+ * forwards costs O(n log n). */
 static bool holds(const struct wf_gw_entries *e, const struct wf_gw_forward *f)
 {
-	for (size_t i = 0; i < e->n_forwards; i++) {
-		const struct wf_gw_forward *g = &e->forwards[i];
+	const struct wf_gw_forward *g = wf_gw_entries_find_forward(e, f);
 
-		if (g->family == f->family && g->proto == f->proto &&
-		    g->public_port == f->public_port && g->target_port == f->target_port)
-			return true;
-	}
-	return false;
+	return g && g->target_port == f->target_port;
 }
 
 static int removed_match(const struct wf_gw_peer *peer, const struct wf_gw_forward *f,

@@ -63,6 +63,10 @@ struct client {
 	size_t peer;
 	char remote[INET6_ADDRSTRLEN + 8];
 	bool established;
+	/* The latest state that arrived before the peer's next turn (see take_state). */
+	struct wf_ctl_state pending;
+	bool has_pending;
+	struct event *turn; /* the peer's next turn, while a state waits */
 };
 
 struct wf_gw_daemon {
@@ -74,7 +78,8 @@ struct wf_gw_daemon {
 	uint64_t *generation;     /* of the last state applied from each peer */
 	char (*agent_version)[WF_CTL_VERSION_MAX]; /* each peer's, "" until it said */
 	struct wf_gw_entries *asked;               /* what each peer last asked for, in its order */
-	bool *retry; /* its last decision refused a port this host listened on */
+	bool *retry;       /* its last decision refused a port this host listened on */
+	double *next_turn; /* when each peer's next state may be applied (now_seconds) */
 
 	/* for `wgfwd status --gateway` */
 	uint64_t applies, apply_errors;
@@ -85,7 +90,7 @@ struct wf_gw_daemon {
 	/* for metrics */
 	struct wf_histogram apply_seconds;
 	uint64_t refused[WF_GW_STATUS_MAX]; /* requested entries, by enum wf_gw_status */
-	uint64_t states_refused, handshake_failures, drift_repairs;
+	uint64_t states_refused, states_superseded, handshake_failures, drift_repairs;
 	uint64_t rejected[REJECT_MAX];
 	struct wf_metrics_server *metrics;
 
@@ -290,11 +295,19 @@ static void client_unlink(struct client *c)
 }
 
 /* Ends a connection the daemon no longer wants; reason goes to the peer when established. */
+static void client_free(struct client *c)
+{
+	if (c->turn)
+		event_free(c->turn);
+	wf_ctl_state_clear(&c->pending);
+	free(c);
+}
+
 static void client_drop(struct client *c, const char *reason)
 {
 	client_unlink(c);
 	wf_ctl_conn_close(c->conn, reason);
-	free(c);
+	client_free(c);
 }
 
 static int entries_from_message(const struct wf_ctl_state *s, struct wf_gw_entries *e)
@@ -340,19 +353,46 @@ static void count_refusals(struct wf_gw_daemon *d, const struct wf_gw_decision *
 		d->refused[dec->egress[i].status]++;
 }
 
+/* How many refused entries a log line names; the rest are counted by kind. */
+#define REFUSALS_NAMED 3
+
+/* One line per state however much of it was refused: a peer sending 65,536 refused entries a
+ * message must not be able to write 65,536 lines (the ack carries every reason to the agent). */
 static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct wf_ctl_state *s,
                          const struct wf_gw_decision *dec)
 {
-	for (size_t i = 0; i < dec->n_forwards; i++)
-		if (dec->forwards[i].status != WF_GW_ACCEPTED)
-			log_info("peer %s: refused forward %s/%u: %s", peer_name(d, peer),
-			         wf_gw_proto_name(s->forwards[i].proto), s->forwards[i].public_port,
-			         dec->forwards[i].reason);
-	for (size_t i = 0; i < dec->n_egress; i++)
-		if (dec->egress[i].status != WF_GW_ACCEPTED)
-			log_info("peer %s: refused egress %s %u-%u: %s", peer_name(d, peer),
-			         wf_gw_proto_name(s->egress[i].proto), s->egress[i].port_lo,
-			         s->egress[i].port_hi, dec->egress[i].reason);
+	size_t by_kind[WF_GW_STATUS_MAX] = {0}, named = 0, len = 0;
+	char kinds[256] = "", first[3 * (WF_GW_REASON_MAX + 32)] = "";
+
+	if (!dec->n_refused)
+		return;
+	for (size_t i = 0; i < dec->n_forwards + dec->n_egress; i++) {
+		bool fw = i < dec->n_forwards;
+		const struct wf_gw_result *r =
+		    fw ? &dec->forwards[i] : &dec->egress[i - dec->n_forwards];
+
+		if (r->status == WF_GW_ACCEPTED)
+			continue;
+		by_kind[r->status]++;
+		if (named++ >= REFUSALS_NAMED || len >= sizeof(first))
+			continue;
+		if (fw)
+			len += (size_t)snprintf(first + len, sizeof(first) - len,
+			                        "%sforward %s/%u: %s", len ? "; " : "",
+			                        wf_gw_proto_name(s->forwards[i].proto),
+			                        s->forwards[i].public_port, r->reason);
+		else
+			len += (size_t)snprintf(first + len, sizeof(first) - len, "%segress: %s",
+			                        len ? "; " : "", r->reason);
+	}
+	len = 0;
+	for (int k = 0; k < WF_GW_STATUS_MAX; k++)
+		if (by_kind[k] && len < sizeof(kinds))
+			len += (size_t)snprintf(kinds + len, sizeof(kinds) - len, "%s%s %zu",
+			                        len ? ", " : "", wf_gw_status_name(k), by_kind[k]);
+	log_info("peer %s: state %llu: refused %zu of %zu entries (%s): %s%s", peer_name(d, peer),
+	         (unsigned long long)s->generation, dec->n_refused, dec->n_forwards + dec->n_egress,
+	         kinds, first, dec->n_refused > REFUSALS_NAMED ? "; ..." : "");
 }
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the next state, the
@@ -619,12 +659,93 @@ out:
 	return ok;
 }
 
+/* Each peer's states take turns: after one is applied, the peer's next waits at least
+ * STATE_TURN_MIN_S, or twice as long as that one took, whichever is longer. A peer sending
+ * states faster than that has only its latest applied (the ones it replaced are acknowledged
+ * as not applied, which the agent ignores: it heeds only the ack of its latest), so however
+ * fast states come, one peer holds the gateway for at most a third of its time and the other
+ * peers' states are applied in between. */
+#define STATE_TURN_MIN_S 0.01
+
+static void apply_turn(struct client *c, const struct wf_ctl_state *s)
+{
+	struct wf_gw_daemon *d = c->d;
+	size_t peer = c->peer;
+	double start = now_seconds(), took;
+
+	if (!handle_state(c, s))
+		return; /* c is gone */
+	took = now_seconds() - start;
+	d->next_turn[peer] =
+	    now_seconds() + (2 * took > STATE_TURN_MIN_S ? 2 * took : STATE_TURN_MIN_S);
+}
+
+static void on_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct wf_ctl_state s = c->pending;
+
+	memset(&c->pending, 0, sizeof(c->pending));
+	c->has_pending = false;
+	apply_turn(c, &s);
+	wf_ctl_state_clear(&s);
+}
+
+static void supersede(struct client *c, uint64_t by)
+{
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	int err;
+
+	ack.state_ack.generation = c->pending.generation;
+	ack.state_ack.applied = false;
+	snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+	         "superseded by state %llu before its turn came", (unsigned long long)by);
+	c->d->states_superseded++;
+	err = wf_ctl_conn_send(c->conn, &ack);
+	if (err)
+		log_debug("peer %s: cannot acknowledge a superseded state: %s",
+		          peer_name(c->d, c->peer), strerror(-err));
+}
+
+static void take_state(struct client *c, const struct wf_ctl_state *s)
+{
+	struct wf_gw_daemon *d = c->d;
+	double wait = d->next_turn[c->peer] - now_seconds();
+	struct timeval tv;
+
+	if (!c->has_pending && wait <= 0) {
+		apply_turn(c, s);
+		return;
+	}
+	if (c->has_pending) {
+		supersede(c, s->generation);
+		wf_ctl_state_clear(&c->pending);
+		c->has_pending = false;
+	}
+	if (!c->turn && !(c->turn = evtimer_new(d->base, on_turn, c))) {
+		client_drop(c, "the gateway is out of memory");
+		return;
+	}
+	if (wf_ctl_state_copy(&c->pending, s)) {
+		client_drop(c, "the gateway is out of memory");
+		return;
+	}
+	c->has_pending = true;
+	if (!evtimer_pending(c->turn, NULL)) {
+		if (wait < 0)
+			wait = 0;
+		tv.tv_sec = (time_t)wait;
+		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+		evtimer_add(c->turn, &tv);
+	}
+}
+
 static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, void *arg)
 {
 	struct client *c = arg;
 
 	if (m->type == WF_CTL_MSG_STATE) {
-		handle_state(c, &m->state);
+		take_state(c, &m->state);
 		return;
 	}
 	log_warn("peer %s: unexpected %s message: closing", peer_name(c->d, c->peer),
@@ -674,7 +795,7 @@ static void on_close(struct wf_ctl_conn *conn, int err, const char *reason, void
 		d->handshake_failures++;
 	client_unlink(c);
 	wf_ctl_conn_free(conn);
-	free(c);
+	client_free(c);
 }
 
 static const struct wf_ctl_conn_ops client_ops = {
@@ -1015,6 +1136,10 @@ static int collect_metrics(void *arg, struct wf_metrics *m)
 	wf_metrics_counter(m, "wgfwd_gateway_states_refused_total",
 	                   "States not applied at all (the kernel refused the ruleset).",
 	                   (double)d->states_refused);
+	wf_metrics_counter(
+	    m, "wgfwd_gateway_states_superseded_total",
+	    "States replaced by a newer one of the same peer before their turn came.",
+	    (double)d->states_superseded);
 	wf_metrics_counter(m, "wgfwd_gateway_handshake_failures_total",
 	                   "Control connections from peer addresses that failed the handshake.",
 	                   (double)d->handshake_failures);
@@ -1409,9 +1534,11 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct wf_gw_daemon **out)
 	d->ct_peers = calloc(d->cfg->n_peers + 1, sizeof(*d->ct_peers));
 	d->asked = calloc(d->cfg->n_peers + 1, sizeof(*d->asked));
 	d->retry = calloc(d->cfg->n_peers + 1, sizeof(*d->retry));
+	d->next_turn = calloc(d->cfg->n_peers + 1, sizeof(*d->next_turn));
 	d->base = event_base_new();
 	if (!d->unsaved || !d->generation || !d->agent_version || !d->ct_peers || !d->asked ||
-	    !d->retry || !d->base || wf_gw_state_init(&d->state, d->cfg->n_peers)) {
+	    !d->retry || !d->next_turn || !d->base ||
+	    wf_gw_state_init(&d->state, d->cfg->n_peers)) {
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
 	}
@@ -1466,6 +1593,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		wf_gw_entries_free(&d->asked[p]);
 	free(d->asked);
 	free(d->retry);
+	free(d->next_turn);
 	wf_ct_pending_free(&d->ct_pending);
 	wf_gw_state_free(&d->state);
 	wf_gw_host_watch_free(&d->host);

@@ -24,7 +24,8 @@ static struct {
 	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level;
 	char *metrics;
 	struct wf_strlist listen, peers, peer_ports, peer_egress, reserved, public_addresses;
-	uint32_t wireguard_port, max_entries, reconcile_interval, listener_interval;
+	uint32_t wireguard_port, max_entries, max_total_entries, reconcile_interval,
+	    listener_interval;
 	bool log_json, foreground, cleanup, dry_run, metrics_allow_remote, no_host_firewall;
 	bool check_config;
 } o;
@@ -64,6 +65,8 @@ static const struct wf_opt opts[] = {
      "followed as they change)"},
     {"max-entries", WF_OPT_UINT, &o.max_entries, "N",
      "per agent: forwards plus egress ports (default 32768)"},
+    {"max-total-entries", WF_OPT_UINT, &o.max_total_entries, "N",
+     "all agents together: forwards plus egress ports, 0 for no limit (default 262144)"},
     {"reconcile-interval", WF_OPT_SEC, &o.reconcile_interval, "DURATION",
      "compare the kernel with the desired ruleset this often: 30s, 500ms, 2m; 0 for never "
      "(default 30s; a bare number is seconds, deprecated)"},
@@ -164,6 +167,7 @@ static int policy(struct wf_gw_settings *s)
 	int ret;
 
 	cfg->max_entries = o.max_entries;
+	cfg->max_total_entries = o.max_total_entries;
 	if (!o.peers.n) {
 		fprintf(stderr, "%s: no peers: give --peer ADDR[,ADDR6]=KEYFILE for each agent\n",
 		        PROGRAM);
@@ -319,6 +323,7 @@ int main(int argc, char **argv)
 	/* Defaults; the config file, the environment and the command line override them. */
 	o.wireguard_port = WF_GW_DEFAULT_WIREGUARD_PORT;
 	o.max_entries = WF_GW_DEFAULT_MAX_ENTRIES;
+	o.max_total_entries = WF_GW_DEFAULT_MAX_TOTAL;
 	o.reconcile_interval = WF_GW_DEFAULT_RECONCILE_INTERVAL;
 	o.listener_interval = WF_GW_DEFAULT_LISTENER_INTERVAL;
 	ret =

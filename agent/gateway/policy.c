@@ -155,6 +155,13 @@ static int egress_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
+const struct wf_gw_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
+                                                       const struct wf_gw_forward *key)
+{
+	return e->n_forwards ? bsearch(key, e->forwards, e->n_forwards, sizeof(*key), forward_cmp)
+	                     : NULL;
+}
+
 /* ---- state ---- */
 
 int wf_gw_state_init(struct wf_gw_state *s, size_t n_peers)
@@ -252,17 +259,62 @@ static size_t egress_cost(const struct wf_gw_egress *g)
 	return (size_t)g->port_hi - g->port_lo + 1;
 }
 
+/* The target port granted so far for each (family, tcp/udp, public port) of one request, 0 for
+ * none: a repeat is found in constant time, so a request of n forwards costs O(n log n) (the
+ * lookups in the other peers' sorted entries), never O(n^2). */
+struct granted_targets {
+	uint16_t port[2][2][65536];
+};
+
+static uint16_t *granted_target(struct granted_targets *g, const struct wf_gw_forward *f)
+{
+	return &g->port[f->family == AF_INET6][f->proto == IPPROTO_UDP][f->public_port];
+}
+
+/* What entries cost against the limits: a forward is one map element, egress as egress_cost. */
+static size_t entries_cost(const struct wf_gw_entries *e)
+{
+	size_t cost = e->n_forwards;
+
+	for (size_t i = 0; i < e->n_egress; i++)
+		cost += egress_cost(&e->egress[i]);
+	return cost;
+}
+
+/* Refuses r when `cost' more would pass a limit: the peer's own, or the gateway's for all
+ * peers (room: what the others leave of it). */
+static bool over_limit(const struct wf_gw_config *cfg, const struct wf_gw_peer *self, size_t used,
+                       size_t cost, size_t room, struct wf_gw_decision *d, struct wf_gw_result *r)
+{
+	if (used + cost > cfg->max_entries) {
+		refuse(d, r, WF_GW_TOO_MANY, "more than %zu entries for peer %s", cfg->max_entries,
+		       self->name);
+		return true;
+	}
+	if (used + cost > room) {
+		refuse(d, r, WF_GW_TOO_MANY,
+		       "the gateway holds its limit of %zu entries for all peers together",
+		       cfg->max_total_entries);
+		return true;
+	}
+	return false;
+}
+
 static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_state *cur,
                            size_t peer, const struct wf_gw_entries *want, struct wf_gw_entries *out,
-                           struct wf_gw_decision *d, size_t *used)
+                           struct wf_gw_decision *d, size_t *used, size_t room)
 {
 	const struct wf_gw_peer *self = &cfg->peers[peer];
+	struct granted_targets *granted = calloc(1, sizeof(*granted));
+	int err = 0;
 
+	if (!granted)
+		return -ENOMEM;
 	for (size_t i = 0; i < want->n_forwards; i++) {
 		const struct wf_gw_forward *f = &want->forwards[i];
 		struct wf_gw_result *r = &d->forwards[i];
 		const char *pn = wf_gw_proto_name(f->proto);
-		const struct wf_gw_forward *dup = NULL;
+		uint16_t *dup;
 
 		if (f->family != AF_INET && f->family != AF_INET6) {
 			refuse(d, r, WF_GW_INVALID, "address family %u is neither IPv4 nor IPv6",
@@ -312,27 +364,26 @@ static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_st
 			       f->public_port, family_name(f->family));
 			continue;
 		}
-		for (size_t k = 0; k < out->n_forwards && !dup; k++)
-			if (!forward_cmp(&out->forwards[k], f))
-				dup = &out->forwards[k];
-		if (dup && dup->target_port == f->target_port)
+		dup = granted_target(granted, f);
+		if (*dup == f->target_port)
 			continue; /* the same forward again: already granted */
-		if (dup) {
+		if (*dup) {
 			refuse(d, r, WF_GW_DUPLICATE,
 			       "%s/%u (%s) is already asked for with target port %u", pn,
-			       f->public_port, family_name(f->family), dup->target_port);
+			       f->public_port, family_name(f->family), *dup);
 			continue;
 		}
-		if (*used >= cfg->max_entries) {
-			refuse(d, r, WF_GW_TOO_MANY, "more than %zu entries for peer %s",
-			       cfg->max_entries, self->name);
+		if (over_limit(cfg, self, *used, 1, room, d, r))
 			continue;
+		if (wf_gw_entries_add_forward(out, f)) {
+			err = -ENOMEM;
+			break;
 		}
-		if (wf_gw_entries_add_forward(out, f))
-			return -ENOMEM;
+		*dup = f->target_port;
 		(*used)++;
 	}
-	return 0;
+	free(granted);
+	return err;
 }
 
 static bool egress_valid(const struct wf_gw_egress *g, char *why, size_t len)
@@ -362,19 +413,66 @@ static bool egress_valid(const struct wf_gw_egress *g, char *why, size_t len)
 	return true;
 }
 
+/* For each egress entry of a request, the index of the first entry identical to it (its own
+ * when none came before), found by sorting: O(n log n). */
+struct indexed_egress {
+	struct wf_gw_egress g;
+	size_t i;
+};
+
+static int indexed_egress_cmp(const void *pa, const void *pb)
+{
+	const struct indexed_egress *a = pa, *b = pb;
+	int c = egress_cmp(&a->g, &b->g);
+
+	return c ? c : a->i < b->i ? -1 : a->i > b->i;
+}
+
+static size_t *first_identical_egress(const struct wf_gw_entries *want)
+{
+	size_t n = want->n_egress;
+	struct indexed_egress *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	size_t *first = malloc((n ? n : 1) * sizeof(*first));
+
+	if (!sorted || !first) {
+		free(sorted);
+		free(first);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = (struct indexed_egress){want->egress[i], i};
+	qsort(sorted, n, sizeof(*sorted), indexed_egress_cmp);
+	for (size_t k = 0; k < n; k++)
+		first[sorted[k].i] = k && !egress_cmp(&sorted[k - 1].g, &sorted[k].g)
+		                         ? first[sorted[k - 1].i]
+		                         : sorted[k].i;
+	free(sorted);
+	return first;
+}
+
 static int decide_egress(const struct wf_gw_config *cfg, size_t peer,
                          const struct wf_gw_entries *want, struct wf_gw_entries *out,
-                         struct wf_gw_decision *d, size_t *used)
+                         struct wf_gw_decision *d, size_t *used, size_t room)
 {
 	const struct wf_gw_peer *self = &cfg->peers[peer];
+	size_t *first = first_identical_egress(want);
 	char why[WF_GW_REASON_MAX];
+	int err = 0;
 
+	if (!first)
+		return -ENOMEM;
 	for (size_t i = 0; i < want->n_egress; i++) {
 		const struct wf_gw_egress *g = &want->egress[i];
 		struct wf_gw_result *r = &d->egress[i];
-		bool again = false;
 		size_t cost;
 
+		/* The same entry again has the same answer; granted, it costs nothing more. */
+		if (first[i] != i) {
+			*r = d->egress[first[i]];
+			if (r->status != WF_GW_ACCEPTED)
+				d->n_refused++;
+			continue;
+		}
 		if (!egress_valid(g, why, sizeof(why))) {
 			refuse(d, r, WF_GW_INVALID, "%s", why);
 			continue;
@@ -391,21 +489,17 @@ static int decide_egress(const struct wf_gw_config *cfg, size_t peer,
 			       asked, granted);
 			continue;
 		}
-		for (size_t k = 0; k < out->n_egress && !again; k++)
-			again = !egress_cmp(&out->egress[k], g);
-		if (again)
-			continue;
 		cost = egress_cost(g);
-		if (*used + cost > cfg->max_entries) {
-			refuse(d, r, WF_GW_TOO_MANY, "more than %zu entries for peer %s",
-			       cfg->max_entries, self->name);
+		if (over_limit(cfg, self, *used, cost, room, d, r))
 			continue;
+		if (wf_gw_entries_add_egress(out, g)) {
+			err = -ENOMEM;
+			break;
 		}
-		if (wf_gw_entries_add_egress(out, g))
-			return -ENOMEM;
 		*used += cost;
 	}
-	return 0;
+	free(first);
+	return err;
 }
 
 int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
@@ -413,7 +507,7 @@ int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state
                         struct wf_gw_decision *d)
 {
 	struct wf_gw_entries mine = {0};
-	size_t used = 0;
+	size_t used = 0, room = SIZE_MAX;
 	int err;
 
 	memset(next, 0, sizeof(*next));
@@ -428,9 +522,17 @@ int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = decide_forwards(cfg, current, peer, want, &mine, d, &used);
+	if (cfg->max_total_entries) {
+		size_t others = 0;
+
+		for (size_t p = 0; p < current->n_peers; p++)
+			if (p != peer)
+				others += entries_cost(&current->peers[p]);
+		room = others < cfg->max_total_entries ? cfg->max_total_entries - others : 0;
+	}
+	err = decide_forwards(cfg, current, peer, want, &mine, d, &used, room);
 	if (!err)
-		err = decide_egress(cfg, peer, want, &mine, d, &used);
+		err = decide_egress(cfg, peer, want, &mine, d, &used, room);
 	if (err)
 		goto fail;
 	if (mine.n_forwards)

@@ -277,6 +277,10 @@ struct wf_ctl_msg {
 
 /* Frees what a message owns (the entry arrays) and zeroes it; safe on a zeroed message. */
 void wf_ctl_msg_clear(struct wf_ctl_msg *m);
+/* A deep copy of a state (dst is overwritten, not freed): 0 or -ENOMEM. */
+int wf_ctl_state_copy(struct wf_ctl_state *dst, const struct wf_ctl_state *src);
+/* Frees a state's entry arrays and zeroes it. */
+void wf_ctl_state_clear(struct wf_ctl_state *s);
 const char *wf_ctl_msg_type_name(enum wf_ctl_msg_type type);
 /* True when role may send messages of this type. */
 bool wf_ctl_msg_sent_by(enum wf_ctl_msg_type type, enum wf_ctl_role role);

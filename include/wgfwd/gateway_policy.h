@@ -19,6 +19,7 @@
 
 #define WF_GW_NAME_MAX            64
 #define WF_GW_DEFAULT_MAX_ENTRIES 32768
+#define WF_GW_DEFAULT_MAX_TOTAL   262144
 #define WF_GW_REASON_MAX          192
 
 /* Public proto/port of one address family forwarded to the same peer's tunnel address of
@@ -77,6 +78,10 @@ struct wf_gw_config {
 	struct wf_gw_port_range *reserved;
 	size_t n_reserved;
 	size_t max_entries; /* per peer: forwards plus egress set elements */
+	/* All peers together (0: no limit): what the gateway's memory and its kernel table may
+	 * hold, however many peers there are. A peer's request is granted in its order until
+	 * either limit is met. */
+	size_t max_total_entries;
 	/* Ports the gateway's host serves itself, as last read (not owned; NULL: none known). A
 	 * new forward of one is refused; one the peer already holds stays (its service started
 	 * after the grant), and the daemon flags it. */
@@ -131,6 +136,10 @@ bool wf_gw_state_equal(const struct wf_gw_state *a, const struct wf_gw_state *b)
 int wf_gw_entries_copy(struct wf_gw_entries *dst, const struct wf_gw_entries *src);
 void wf_gw_entries_free(struct wf_gw_entries *e);
 bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entries *b);
+/* The forward of e (sorted, as states keep them) with key's family, protocol and public
+ * port, or NULL: O(log n). */
+const struct wf_gw_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
+                                                       const struct wf_gw_forward *key);
 /* Adds one entry (for message parsers and the store). */
 int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_gw_forward *f);
 int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_gw_egress *g);

@@ -689,6 +689,52 @@ static void two_peers_with_one_key_are_refused(void **state)
 	assert_true(ruleset_contains("table inet " WF_GW_TABLE));
 }
 
+/* A peer sending states faster than they are applied: each gets its ack, in order; only the
+ * latest of a run is applied (the ones it replaced say so), and the ruleset is the last one. */
+static void states_sent_faster_than_applied_are_coalesced(void **state)
+{
+	enum { N = 200 };
+	struct wf_ctl_forward f[N];
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack;
+	size_t applied = 0, superseded = 0;
+	struct agent a;
+	char rule[128];
+
+	agent_up(&a, PEER_A, key_a);
+	for (int i = 0; i < N; i++) {
+		f[i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, (uint16_t)(31000 + i),
+		                               (uint16_t)(31000 + i)};
+		m.state = (struct wf_ctl_state){(uint64_t)(100 + i), f, (size_t)i + 1, NULL, 0,
+		                                "0.0.0-test"};
+		agent_send(&a, &m);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(agent_recv(&a, &ack), 0);
+		assert_int_equal(ack.type, WF_CTL_MSG_STATE_ACK);
+		assert_int_equal(ack.state_ack.generation, (uint64_t)(100 + i));
+		if (ack.state_ack.applied) {
+			applied++;
+		} else {
+			assert_non_null(strstr(ack.state_ack.reason, "superseded by state"));
+			superseded++;
+		}
+		wf_ctl_msg_clear(&ack);
+	}
+	/* the last is always applied, and most of a burst never is */
+	assert_true(applied >= 1);
+	assert_true(applied < N / 2);
+	assert_int_equal(applied + superseded, N);
+	snprintf(rule, sizeof(rule), "tcp . %d : " PEER_A " . %d", 31000 + N - 1, 31000 + N - 1);
+	assert_true(ruleset_contains(rule));
+	m.state = (struct wf_ctl_state){(uint64_t)(100 + N), f, 0, NULL, 0, "0.0.0-test"};
+	agent_send(&a, &m);
+	assert_int_equal(agent_recv(&a, &ack), 0);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&a);
+	assert_false(ruleset_contains(rule));
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -759,6 +805,7 @@ int main(void)
 	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),
 	    cmocka_unit_test(the_largest_state_is_applied_and_acked),
 	    cmocka_unit_test(two_peers_with_one_key_are_refused),
+	    cmocka_unit_test(states_sent_faster_than_applied_are_coalesced),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

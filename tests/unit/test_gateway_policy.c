@@ -324,6 +324,102 @@ static void egress_entries_are_checked_and_overlaps_allowed(void **state)
 	wf_gw_state_free(&cur);
 }
 
+static void the_gateway_wide_limit_counts_every_peer(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_forward a[] = {fwd(TCP, 80, 80), fwd(TCP, 81, 81), fwd(TCP, 82, 82)};
+	struct wf_gw_forward b[] = {fwd(TCP, 90, 90), fwd(TCP, 91, 91), fwd(TCP, 92, 92)};
+	struct wf_gw_egress g[] = {egr(TCP, 25, 25)};
+	struct wf_gw_entries want_a = {.forwards = a, .n_forwards = 3};
+	struct wf_gw_entries want_b = {.forwards = b, .n_forwards = 3, .egress = g, .n_egress = 1};
+
+	cfg.max_total_entries = 4;
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &want_a, &d);
+	assert_int_equal(d.n_refused, 0);
+	wf_gw_decision_free(&d);
+	decide(&cur, 1, &want_b, &d);
+	assert_int_equal(d.forwards[0].status, WF_GW_ACCEPTED);
+	assert_int_equal(d.forwards[1].status, WF_GW_TOO_MANY);
+	assert_non_null(strstr(d.forwards[1].reason, "all peers together"));
+	assert_int_equal(d.forwards[2].status, WF_GW_TOO_MANY);
+	assert_int_equal(d.egress[0].status, WF_GW_TOO_MANY);
+	assert_int_equal(cur.peers[1].n_forwards, 1);
+	wf_gw_decision_free(&d);
+	/* The first peer restating its state keeps what it holds: the others leave it room. */
+	decide(&cur, 0, &want_a, &d);
+	assert_int_equal(d.n_refused, 0);
+	wf_gw_decision_free(&d);
+	/* and when it lets go, the second gets what it asked for */
+	want_a.n_forwards = 0;
+	decide(&cur, 0, &want_a, &d);
+	wf_gw_decision_free(&d);
+	decide(&cur, 1, &want_b, &d);
+	assert_int_equal(d.n_refused, 0);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+	cfg.max_total_entries = 0;
+}
+
+static void a_repeated_entry_gets_the_answer_of_its_first(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_gw_egress g[] = {egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
+	                           egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
+	                           egr(TCP, 1000, 1009),    egr(TCP, 1000, 1009)};
+	struct wf_gw_entries want = {.egress = g, .n_egress = 6};
+
+	cfg.max_entries = 5;
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &want, &d);
+	assert_int_equal(d.egress[0].status, WF_GW_INVALID);
+	assert_int_equal(d.egress[2].status, WF_GW_INVALID);
+	assert_string_equal(d.egress[2].reason, d.egress[0].reason);
+	assert_int_equal(d.egress[1].status, WF_GW_ACCEPTED);
+	assert_int_equal(d.egress[3].status, WF_GW_ACCEPTED);
+	/* ten ports do not fit the five left, twice */
+	assert_int_equal(d.egress[4].status, WF_GW_TOO_MANY);
+	assert_int_equal(d.egress[5].status, WF_GW_TOO_MANY);
+	assert_int_equal(d.n_refused, 4);
+	assert_int_equal(cur.peers[0].n_egress, 1);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
+/* The largest request a state carries, every entry twice: decided in one pass that does not
+ * compare entries pairwise (it used to: 32,768 entries took a quarter of a second). */
+static void the_largest_request_with_every_entry_twice(void **state)
+{
+	size_t n = WF_GW_DEFAULT_MAX_ENTRIES;
+	struct wf_gw_forward *f = calloc(n, sizeof(*f));
+	struct wf_gw_egress *g = calloc(n, sizeof(*g));
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = n, .egress = g, .n_egress = n};
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+
+	assert_non_null(f);
+	assert_non_null(g);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t port = (uint16_t)(1024 + i / 2);
+
+		f[i] = (i & 2) ? fwd6(UDP, port, port) : fwd(TCP, port, port);
+		g[i] = egr(UDP, port, port);
+	}
+	cfg.max_entries = n;
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	decide(&cur, 0, &want, &d);
+	/* n / 2 distinct forwards, then n / 2 distinct egress ports: exactly the limit */
+	assert_int_equal(d.n_refused, 0);
+	assert_int_equal(cur.peers[0].n_forwards, n / 2);
+	assert_int_equal(cur.peers[0].n_egress, n / 2);
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+	free(f);
+	free(g);
+}
+
 static void decision_does_not_depend_on_request_order(void **state)
 {
 	struct wf_gw_state cur1, cur2;
@@ -427,6 +523,12 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(entries_beyond_the_limit_are_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(egress_entries_are_checked_and_overlaps_allowed, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(the_gateway_wide_limit_counts_every_peer, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(a_repeated_entry_gets_the_answer_of_its_first, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(the_largest_request_with_every_entry_twice, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(decision_does_not_depend_on_request_order, setup,
 	                                    teardown),
