@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/tcp.h>
@@ -1317,10 +1319,46 @@ static int start_listening(struct wf_gw_daemon *d)
 	return 0;
 }
 
-static int make_state_dir(const char *dir)
+/* The user the daemon becomes writes the state from now on: the directory and the files in it
+ * become its own (they were root's, or already its). */
+static int hand_over_state_dir(struct wf_gw_daemon *d)
+{
+	const char *dir = d->s.state_dir;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err = 0;
+	DIR *list;
+	struct dirent *de;
+
+	if (dfd < 0 || fchown(dfd, d->s.uid, d->s.gid) < 0) {
+		err = -errno;
+		log_error("cannot hand the state directory %s to uid %u: %s", dir,
+		          (unsigned)d->s.uid, strerror(-err));
+		if (dfd >= 0)
+			close(dfd);
+		return err;
+	}
+	list = fdopendir(dfd);
+	if (!list) {
+		err = -errno;
+		close(dfd);
+		return err;
+	}
+	while ((de = readdir(list)))
+		if (de->d_name[0] != '.' &&
+		    fchownat(dirfd(list), de->d_name, d->s.uid, d->s.gid, AT_SYMLINK_NOFOLLOW) <
+		        0 &&
+		    !err) {
+			err = -errno;
+			log_error("cannot hand %s/%s to uid %u: %s", dir, de->d_name,
+			          (unsigned)d->s.uid, strerror(-err));
+		}
+	closedir(list);
+	return err;
+}
+
+static int make_state_dir(const char *dir, uid_t user)
 {
 	char why[512];
-	int err = wf_gw_store_prepare_dir(dir, why, sizeof(why));
+	int err = wf_gw_store_prepare_dir(dir, user, why, sizeof(why));
 
 	if (err)
 		log_error("%s", why);
@@ -1411,7 +1449,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		return err;
 	}
 	log_public_addresses(d);
-	err = make_state_dir(d->s.state_dir);
+	err = make_state_dir(d->s.state_dir, d->s.uid);
 	if (!err)
 		err = restore(d, true);
 	if (err)
@@ -1434,11 +1472,21 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
 	refresh_host_ports(d, false);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-	err = wf_gw_drop_privileges();
+	if (d->s.uid || d->s.gid) {
+		err = hand_over_state_dir(d);
+		if (err)
+			return err;
+	}
+	err = wf_gw_drop_privileges(d->s.uid, d->s.gid);
+	if (err && (d->s.uid || d->s.gid)) {
+		log_error("cannot become uid %u gid %u: %s", (unsigned)d->s.uid, (unsigned)d->s.gid,
+		          strerror(-err));
+		return err;
+	}
 	if (err)
 		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
 	else
-		log_debug("privileges dropped to CAP_NET_ADMIN");
+		log_info("running as uid %u with CAP_NET_ADMIN only", (unsigned)getuid());
 	return 0;
 }
 

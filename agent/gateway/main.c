@@ -21,7 +21,7 @@
 #define PROGRAM "wgfwd-gateway"
 
 static struct {
-	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level;
+	char *config, *interface, *public_interface, *state_dir, *status_socket, *log_level, *user;
 	char *metrics;
 	struct wf_strlist listen, peers, peer_ports, peer_egress, reserved, public_addresses;
 	uint32_t wireguard_port, max_entries, max_total_entries, reconcile_interval,
@@ -48,6 +48,9 @@ static const struct wf_opt opts[] = {
      "label, e.g. smtp,submission or tcp/25 or all; repeatable"},
     {"state-dir", WF_OPT_STRING, &o.state_dir, "DIR",
      "where the applied state is kept (default " WF_GW_DEFAULT_STATE_DIR ")"},
+    {"user", WF_OPT_STRING, &o.user, "NAME",
+     "once started, run as this user with CAP_NET_ADMIN only (default: stay root); the "
+     "state directory is handed to it"},
     {"status-socket", WF_OPT_STRING, &o.status_socket, "PATH",
      "status socket for `wgfwd status --gateway' (default " WF_GW_DEFAULT_STATUS_SOCKET
      "; `none' for none)"},
@@ -248,6 +251,10 @@ static int settings(struct wf_gw_settings *s)
 	if (ret)
 		return ret;
 	WF_COPY(s->state_dir, o.state_dir ? o.state_dir : WF_GW_DEFAULT_STATE_DIR);
+	if (o.user && wf_gw_user_lookup(o.user, &s->uid, &s->gid, err, sizeof(err))) {
+		fprintf(stderr, "%s: --user: %s\n", PROGRAM, err);
+		return -EINVAL;
+	}
 	if (o.status_socket && strlen(o.status_socket) >= sizeof(s->status_socket)) {
 		fprintf(stderr, "%s: --status-socket: a unix socket path has at most %zu bytes\n",
 		        PROGRAM, sizeof(s->status_socket) - 1);

@@ -322,7 +322,7 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int wf_gw_store_prepare_dir(const char *dir, char *err, size_t errlen)
+int wf_gw_store_prepare_dir(const char *dir, uid_t user, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -344,7 +344,7 @@ int wf_gw_store_prepare_dir(const char *dir, char *err, size_t errlen)
 		return -ENOTDIR;
 	}
 	/* Whoever may write here decides which ports the gateway opens at its next start. */
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
+	if (st.st_uid != geteuid() && st.st_uid != 0 && st.st_uid != user) {
 		snprintf(err, errlen,
 		         "state directory %s belongs to uid %u, not to root or this daemon's user: "
 		         "chown %u %s",

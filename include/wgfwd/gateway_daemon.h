@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <wgfwd/gateway_policy.h>
 #include <wgfwd/gateway_render.h>
@@ -36,6 +37,10 @@ struct wf_gw_settings {
 	socklen_t listen_len[WF_GW_LISTEN_MAX];
 	size_t n_listen;
 	char state_dir[512];
+	/* The user the daemon becomes once started (uid 0: it stays root, with CAP_NET_ADMIN
+	 * only); the state directory is handed to it first. */
+	uid_t uid;
+	gid_t gid;
 	char status_socket[108];        /* unix socket for `wgfwd status --gateway`; "" for none */
 	unsigned reconcile_interval_ms; /* 0: never */
 	/* How often the host's own listening ports are read again (also before each decision);

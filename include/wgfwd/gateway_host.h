@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <wgfwd/gateway_render.h>
 
@@ -34,7 +35,11 @@ void wf_gw_sockaddr_text(const struct sockaddr *sa, char *out, size_t len);
 int wf_gw_listen_socket(const struct sockaddr_storage *ss, socklen_t len);
 
 /* Keeps CAP_NET_ADMIN only (bounding, permitted and effective sets) and forbids regaining any.
- * Returns 0 or -errno; a process without CAP_SETPCAP still drops what it can. */
-int wf_gw_drop_privileges(void);
+ * With a user (uid and gid not 0), the process becomes that user on the way, its groups that
+ * one group, keeping CAP_NET_ADMIN across the change. Returns 0 or -errno; a process without
+ * CAP_SETPCAP still drops what it can, and a failed change of user fails the whole. */
+int wf_gw_drop_privileges(uid_t uid, gid_t gid);
+/* The uid and gid of a user name: 0 or -ENOENT with err saying so. */
+int wf_gw_user_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #define WGFWD_GATEWAY_STORE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <wgfwd/gateway_policy.h>
 
@@ -24,9 +25,9 @@
 int wf_gw_store_path(const char *dir, const char *peer_name, char *out, size_t len);
 /* Returns 0 or -errno, with err saying which step failed on which file. */
 /* Creates the state directory 0700 if missing; refuses one that is not a directory, belongs to
- * neither root nor the daemon's user, or that group or others may write. The message in err
- * says the command that fixes it. */
-int wf_gw_store_prepare_dir(const char *dir, char *err, size_t errlen);
+ * none of root, this process's user and `user' (the one the daemon becomes), or that group or
+ * others may write. The message in err says the command that fixes it. */
+int wf_gw_store_prepare_dir(const char *dir, uid_t user, char *err, size_t errlen);
 int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_entries *e,
                      char *err, size_t errlen);
 /* Returns 0 with *e filled (free with wf_gw_entries_free), -ENOENT when the peer has no file,

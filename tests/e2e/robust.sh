@@ -3,6 +3,9 @@
 #   soak SHORT LONG               SHORT in make check, LONG with SOAK=1 (hand runs)
 #   robust_setup                  gateway and agent over the control channel, each scenario's
 #                                 clean-up registered
+#   second_peer_setup             a second peer's tunnel address ($PEER2_WG4) on the server and
+#                                 its key ($PEER2_KEY), for robust_setup --peer "$PEER2_SPEC";
+#                                 no agent runs for it (tests/tools/ctl_attack speaks for it)
 #   flows_start                   containers "stream" (tcp/9001, a counter, one line per 0.1 s)
 #                                 and "echo" (udp/5353), restarted by Docker; the client opens a
 #                                 TCP stream and a UDP flow (one source port) to both through
@@ -24,6 +27,36 @@ UDP_SRC_PORT=40053
 STREAM_OUT=$LAB_RUN/stream.out
 UDP_LOG=$LAB_RUN/bg/udpflow.log
 AGENT_ARGS=(--gateway "$LAB_GW_WG4" --key "$WGFWD_KEY")
+
+PEER2_WG4=192.168.160.3
+PEER2_KEY=$LAB_RUN/peer2.key
+PEER2_SPEC="$PEER2_WG4=$PEER2_KEY"
+
+second_peer_setup() {
+	local srv_wg_pub
+	srv_wg_pub=$(cat "$LAB_SRV_WG_PUB")
+	rm -f "$PEER2_KEY"
+	"$WGFWD_BIN/wgfwd" genkey "$PEER2_KEY" || return 1
+	# Carried by the server's WireGuard peer, beside the server's own address.
+	on_exit on srv ip addr del "$PEER2_WG4/32" dev "$LAB_SRV_WG_IF"
+	on_exit on gw wg set "$LAB_GW_WG_IF" peer "$srv_wg_pub" \
+		allowed-ips "$LAB_SRV_WG4/32,$LAB_SRV_WG6/128"
+	on gw wg set "$LAB_GW_WG_IF" peer "$srv_wg_pub" \
+		allowed-ips "$LAB_SRV_WG4/32,$LAB_SRV_WG6/128,$PEER2_WG4/32" || return 1
+	on srv ip addr add "$PEER2_WG4/32" dev "$LAB_SRV_WG_IF" || return 1
+	# The agent masquerades what leaves through the tunnel onto its own tunnel address; a NAT
+	# binding settled earlier keeps the second peer's source as it is (a second agent would
+	# sit on a host of its own). The agent's chain sits at 90: this one runs first.
+	on_exit on srv nft delete table inet e2e_peer2
+	on srv nft -f - <<-NFT
+		table inet e2e_peer2 {
+			chain keep_source {
+				type nat hook postrouting priority 80;
+				ip saddr $PEER2_WG4 oifname "$LAB_SRV_WG_IF" snat ip to $PEER2_WG4
+			}
+		}
+	NFT
+}
 
 soak() {
 	if [ "${SOAK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi

@@ -13,32 +13,10 @@
 
 ATTACK=$HELPERS/ctl_attack
 CTL_PORT=51821
-PEER2_WG4=192.168.160.3
-PEER2_KEY=$LAB_RUN/peer2.key
-SRV_WG_PUB=$(cat "$LAB_SRV_WG_PUB")
-rm -f "$PEER2_KEY"
-(umask 077 && "$WGFWD_BIN/wgfwd" genkey >"$PEER2_KEY")
 
-# A second agent's address on the tunnel, carried by the same WireGuard peer.
-on_exit on srv ip addr del "$PEER2_WG4/32" dev "$LAB_SRV_WG_IF"
-on_exit on gw wg set "$LAB_GW_WG_IF" peer "$SRV_WG_PUB" allowed-ips "$LAB_SRV_WG4/32,$LAB_SRV_WG6/128"
-on gw wg set "$LAB_GW_WG_IF" peer "$SRV_WG_PUB" \
-	allowed-ips "$LAB_SRV_WG4/32,$LAB_SRV_WG6/128,$PEER2_WG4/32"
-on srv ip addr add "$PEER2_WG4/32" dev "$LAB_SRV_WG_IF"
-# The agent masquerades what leaves through the tunnel onto its own tunnel address; a NAT
-# binding settled earlier keeps the second peer's source as it is (a second agent would sit on
-# a host of its own). The agent's chain sits at 90: this one runs first.
-on_exit on srv nft delete table inet e2e_peer2
-on srv nft -f - <<-NFT
-	table inet e2e_peer2 {
-		chain keep_source {
-			type nat hook postrouting priority 80;
-			ip saddr $PEER2_WG4 oifname "$LAB_SRV_WG_IF" snat ip to $PEER2_WG4
-		}
-	}
-NFT
-
-robust_setup --peer "$PEER2_WG4=$PEER2_KEY"
+second_peer_setup
+# As an operator would run it: once started, an unprivileged user with CAP_NET_ADMIN only.
+robust_setup --peer "$PEER2_SPEC" --user nobody
 check "a TCP stream and a UDP flow run through the gateway" flows_start
 
 gw_rules() {
@@ -174,6 +152,12 @@ check_fails "a UDP port that is not forwarded gets no answer" \
 check "the stream still flows after the scans" stream_flowing
 
 # ---- least privilege ----
+check_eq "the gateway runs as the unprivileged user it was given" "65534 65534 65534 65534" \
+	awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$gw/status"
+check_eq "and in its group" "65534 65534 65534 65534" \
+	awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$gw/status"
+check_eq "its state directory and files were handed to that user" "nobody" \
+	sh -c "stat -c %U '$GATEWAY_STATE' '$GATEWAY_STATE'/* | sort -u"
 check_eq "the gateway keeps only CAP_NET_ADMIN" "0000000000001000" \
 	awk '/^CapEff:/ {print $2}' "/proc/$gw/status"
 check_eq "and cannot gain more" "0000000000001000" awk '/^CapBnd:/ {print $2}' "/proc/$gw/status"

@@ -11,6 +11,7 @@
  *                                        gateway_info
  *   ack applied|refused ...              mode state: the gateway's answer
  *   flood: N opened, N closed at once, N open after the wait
+ *   state-flood: N states sent ... A applied, S superseded   mode state-flood: what came back
  *
  *   ctl_attack [-s SRC] [-k KEYFILE] [-i IDENTITY] [-w SECONDS] [-r N] ADDR PORT MODE [ARGS]
  *
@@ -22,7 +23,8 @@
  *   before the handshake   garbage, oversized, empty, bad-hello, truncated-hello, silent,
  *                          slowloris, wrong-key (random proof), replay-hello
  *   after the handshake    ok, replay, reorder, truncated, garbage-frame, bad-json,
- *                          oversized-frame, wrong-direction, state [FWD...]
+ *                          oversized-frame, wrong-direction, state [FWD...],
+ *                          state-flood N (N of the largest states, as fast as they go)
  *   flood N                N connections at once, held for the wait
  *
  * state FWD: proto/public[:target][/6], e.g. tcp/80, udp/5353:53, tcp/443/6.
@@ -516,6 +518,69 @@ out:
 	return ret;
 }
 
+/* N of the largest states a message holds, as fast as the connection takes them: every one
+ * WF_CTL_ENTRIES_MAX forwards (two port ranges by turns, so each one the gateway applies is a
+ * real change) and WF_CTL_ENTRIES_MAX egress ports (refused: nothing is granted), then reads
+ * the N acks. Prints what came back. */
+static int state_flood(struct session *x, unsigned n)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack = {0};
+	size_t count = WF_CTL_ENTRIES_MAX;
+	unsigned applied = 0, superseded = 0, other = 0;
+	uint64_t t0 = now_ms(), sent_ms;
+	int ret = 0;
+
+	m.state.forwards = calloc(count, sizeof(*m.state.forwards));
+	m.state.egress = calloc(count, sizeof(*m.state.egress));
+	if (!m.state.forwards || !m.state.egress) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	m.state.n_forwards = count;
+	m.state.n_egress = count;
+	for (size_t i = 0; i < count; i++)
+		m.state.egress[i] =
+		    (struct wf_ctl_egress){IPPROTO_UDP, (uint16_t)(1 + i), (uint16_t)(1 + i)};
+	for (unsigned r = 0; r < n && !ret; r++) {
+		uint8_t *frame = NULL;
+		size_t frame_len;
+
+		for (size_t i = 0; i < count; i++) {
+			uint16_t port = (uint16_t)(20000 + (r % 2) * 1000 + i);
+
+			m.state.forwards[i] =
+			    (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port, port};
+		}
+		m.state.generation = r + 1;
+		ret = seal_frame(x, &m, NULL, &frame, &frame_len);
+		if (!ret)
+			ret = send_all(x->fd, frame, frame_len);
+		free(frame);
+	}
+	sent_ms = now_ms() - t0;
+	for (unsigned r = 0; r < n && !ret; r++) {
+		ret = await_ack(x, &ack);
+		if (ret <= 0)
+			break;
+		ret = 0;
+		if (ack.state_ack.applied)
+			applied++;
+		else if (strstr(ack.state_ack.reason, "superseded"))
+			superseded++;
+		else
+			other++;
+		wf_ctl_msg_clear(&ack);
+	}
+	printf("state-flood: %u states sent in %llu ms, all answered in %llu ms: %u applied, "
+	       "%u superseded, %u otherwise\n",
+	       n, (unsigned long long)sent_ms, (unsigned long long)(now_ms() - t0), applied,
+	       superseded, other);
+out:
+	free(m.state.forwards);
+	free(m.state.egress);
+	return ret < 0 ? ret : 0;
+}
+
 /* Everything that needs a session: authenticate, then misbehave as mode says. */
 static int after_handshake(struct session *x, int argc, char **argv)
 {
@@ -543,6 +608,8 @@ static int after_handshake(struct session *x, int argc, char **argv)
 	}
 	if (!strcmp(o.mode, "state"))
 		return send_state(x, argc, argv);
+	if (!strcmp(o.mode, "state-flood"))
+		return state_flood(x, argc > 0 ? (unsigned)atoi(argv[0]) : 100);
 	if (!strcmp(o.mode, "replay")) {
 		/* The first copy is a valid ping; the same bytes again must not open. */
 		ret = seal_frame(x, &ping, NULL, &a, &alen);
@@ -726,7 +793,7 @@ int main(int argc, char **argv)
 			o.src = optarg;
 			break;
 		case 'k':
-			if (wf_keyfile_read(optarg, o.key, err, sizeof(err))) {
+			if (wf_keyfile_read(optarg, o.key, err, sizeof(err)) < 0) {
 				fprintf(stderr, "ctl_attack: %s\n", err);
 				return 2;
 			}

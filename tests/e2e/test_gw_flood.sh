@@ -1,0 +1,70 @@
+#!/bin/bash
+# A hostile peer sends the largest states a message holds, as fast as its connection takes
+# them. The gateway applies only the latest of those that arrive during each of that peer's
+# turns, another peer's change still goes live meanwhile, and the gateway's memory,
+# descriptors and log stay bounded. Prints what it measured.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/wgfwd.sh"
+. "$(dirname "$0")/robust.sh"
+
+ATTACK=$HELPERS/ctl_attack
+FLOOD_STATES=$(soak 200 1000)
+FLOOD_LOG=$LAB_RUN/bg/flood.log
+
+second_peer_setup
+robust_setup --peer "$PEER2_SPEC"
+gw=$(gateway_pid)
+rss_before=$(rss "$gw")
+fds_before=$(fds "$gw")
+log_before=$(wc -l <"$LAB_RUN/bg/gateway.log")
+
+flood_running() {
+	pgrep -f -- "state-flood $FLOOD_STATES" >/dev/null
+}
+peer2_applied() {
+	grep -q "peer $PEER2_WG4: state [0-9]*:" "$LAB_RUN/bg/gateway.log"
+}
+lab_spawn flood srv "$ATTACK" -s "$PEER2_WG4" -k "$PEER2_KEY" -w 120 "$LAB_GW_WG4" 51821 \
+	state-flood "$FLOOD_STATES"
+check "the flood is under way: the gateway applied one of its states" wait_until 20 peer2_applied
+
+# The first peer's change, made while the flood goes on.
+answered_in() { # prints ms from now until the client reaches the new container
+	local start=$EPOCHREALTIME
+	wait_until 10 output_is "$LAB_CLIENT4" lab_http_get client "$LAB_GW_PUB4" >/dev/null || return 1
+	awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }'
+}
+lab_web_start web --label wgfwd.ports=80
+ms=$(answered_in)
+rc=$?
+echo "      the other peer's new forward answered ${ms:-never} ms after its container started"
+check "while the flood goes on, another peer's new forward answers within 2 s" \
+	test "$rc" = 0 -a "${ms:-99999}" -lt 2000
+check "and the flood was still going then" flood_running
+
+check "the flood ends with every state answered" wait_until 300 grep -q '^state-flood:' "$FLOOD_LOG"
+flood=$(grep '^state-flood:' "$FLOOD_LOG")
+echo "      $flood"
+applied=$(sed -E 's/.* ([0-9]+) applied.*/\1/' <<<"$flood")
+superseded=$(sed -E 's/.* ([0-9]+) superseded.*/\1/' <<<"$flood")
+check_match "every state got its acknowledgement, none refused otherwise" \
+	"^state-flood: $FLOOD_STATES states sent .* 0 otherwise$" echo "$flood"
+check "most were superseded before their turn: fewer than half were applied" \
+	test "$applied" -ge 1 -a "$applied" -lt $((FLOOD_STATES / 2)) -a \
+	$((applied + superseded)) -eq "$FLOOD_STATES"
+last_port=$((20000 + ((FLOOD_STATES - 1) % 2) * 1000))
+check "the gateway holds the flood's last state" \
+	on gw nft get element inet wgfwd_gateway fwd4 "{ tcp . $last_port }"
+check "and the first peer's forward" on gw nft get element inet wgfwd_gateway fwd4 '{ tcp . 80 }'
+
+log_lines=$(($(wc -l <"$LAB_RUN/bg/gateway.log") - log_before))
+echo "      gateway log: $log_lines lines for $FLOOD_STATES states of 65,536 entries each"
+check "its log grew by a few lines per applied state, not one per refused entry" \
+	test "$log_lines" -le $((applied * 4 + 40))
+check "the gateway is the same process" test "$(gateway_pid)" = "$gw"
+rss_after=$(rss "$gw")
+fds_after=$(fds "$gw")
+echo "      gateway: VmRSS $rss_before -> $rss_after kB, fds $fds_before -> $fds_after"
+check "its memory stayed bounded (under 64 MB of growth)" \
+	test "$rss_after" -le $((rss_before + 65536))
+check "its descriptors are back where they were" test "$fds_after" -le $((fds_before + 1))
