@@ -70,14 +70,14 @@ static void check_router_advertisements(struct doctor *d, const char *tunnel_ifn
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		snprintf(what, sizeof(what), "%s: accept_ra is 1, router advertisements %s",
-		         names[i],
+		snprintf(what, sizeof(what), "%.*s: accept_ra is 1, router advertisements %s",
+		         IF_NAMESIZE - 1, names[i],
 		         fwd == 1 ? "are ignored (IPv6 forwarding is on)"
 		                  : "will be ignored once IPv6 forwarding is on");
 		snprintf(advice, sizeof(advice),
-		         "sysctl -w net.ipv6.conf.%s.accept_ra=2, or a SLAAC home line loses its "
+		         "sysctl -w net.ipv6.conf.%.*s.accept_ra=2, or a SLAAC home line loses its "
 		         "IPv6 default route (the agent does it at start)",
-		         names[i]);
+		         IF_NAMESIZE - 1, names[i]);
 		report(d, fwd == 1 ? 2 : 1, what, advice);
 	}
 }

@@ -76,8 +76,11 @@ check_eq "the image carries no compiler" "" \
 check_match "the image's health check asks the gateway's status socket" \
 	'wgfwd status --gateway .*--check' \
 	ldocker image inspect -f '{{json .Config.Healthcheck.Test}}' "$IMAGE"
-check_eq "the image says which version it is" \
-	"wgfwd-gateway $VERSION (control channel: message version 2, handshake version 1)" \
+check_eq "the image says which version it is, as the build here does" \
+	"$("$WGFWD_BIN/wgfwd-gateway" --version)" \
+	ldocker run --rm "$IMAGE" --version
+check_match "and the control channel's versions" \
+	"^wgfwd-gateway $VERSION \(control channel: message version [0-9]+, handshake version [0-9]+\)$" \
 	ldocker run --rm "$IMAGE" --version
 check_match "its state directory is a volume" '/var/lib/wgfwd' \
 	ldocker image inspect -f '{{json .Config.Volumes}}' "$IMAGE"
