@@ -60,6 +60,16 @@ check_prefix() {
 		done
 		out=$(systemd-analyze verify --man=no "$tmp/verify/wgfwd-agent.service" \
 			"$tmp/verify/wgfwd-gateway.service" 2>&1) || fail "systemd-analyze verify: $out"
+		# Its exposure score: "OK" or better (SAFE), read from the unit files alone.
+		for u in agent gateway; do
+			level=$(systemd-analyze security --offline=true --no-pager \
+				"$tmp/verify/wgfwd-$u.service" 2>/dev/null |
+				sed -n 's/^→ Overall exposure level for .*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
+			case "$level" in
+			*" OK" | *" SAFE") [ "$prefix" = /usr ] && echo "check-install: wgfwd-$u.service: systemd-analyze security $level" ;;
+			*) fail "wgfwd-$u.service: systemd-analyze security says '${level:-nothing}', want OK or SAFE" ;;
+			esac
+		done
 		rm -rf "$tmp/verify"
 	fi
 }
