@@ -17,6 +17,9 @@
 
 /* A peer that reads nothing while we keep queueing is as good as dead. */
 #define OUTPUT_BACKLOG_MAX (8 * WF_CTL_FRAME_MAX)
+/* The largest frame and its header fit below it, so a frame never waits for bytes that will not
+ * be read; one socket read (16 KiB) past it is what libevent may add. */
+#define READ_BUFFER_MAX (WF_CTL_FRAME_HEADER_LEN + WF_CTL_FRAME_MAX)
 
 enum conn_phase {
 	PHASE_CONNECTING,
@@ -457,6 +460,9 @@ static int conn_attach(struct wf_ctl_conn *c, int fd)
 	if (!c->bev)
 		return -ENOMEM;
 	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	/* Reading pauses while a whole frame waits to be handled: a peer sending faster than
+	 * its frames are handled is slowed down by TCP instead of filling our memory. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_BUFFER_MAX);
 	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0)
 		return -EIO;
 	arm(c->handshake_timer, c->handshake_timeout_ms);

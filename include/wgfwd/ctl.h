@@ -31,7 +31,10 @@
  * (WF_CTL_FRAME_MAX). A header announcing more closes the connection at once, before any of
  * the body is read. Buffers grow with the bytes that arrive, never ahead of them: a peer still
  * in the handshake makes the receiver hold no more than one socket read (libevent reads at most
- * 16 KiB at a time) beside its 160-byte frame.
+ * 16 KiB at a time) beside its 160-byte frame. After it, a receiver stops reading while a whole
+ * frame waits in its buffer: a peer that sends faster than its frames are handled is slowed
+ * by TCP, and makes the receiver hold at most about one frame. A peer that does not read what
+ * it is sent is closed once more than 8 frames' worth wait for it.
  *
  * Handshake. Three plain frames with fixed binary layouts; Nc and Ns are 32 fresh random
  * bytes (randombytes_buf) from the client and the server, Ec and Es the public halves of

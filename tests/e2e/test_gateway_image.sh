@@ -76,8 +76,8 @@ check_eq "the image carries no compiler" "" \
 check_match "the image's health check asks the gateway's status socket" \
 	'wgfwd status --gateway .*--check' \
 	ldocker image inspect -f '{{json .Config.Healthcheck.Test}}' "$IMAGE"
-check_eq "the image says which version it is, as the build here does" \
-	"$("$WGFWD_BIN/wgfwd-gateway" --version)" \
+check_eq "the image says which version it is, and speaks the build's control channel versions" \
+	"wgfwd-gateway $VERSION $("$WGFWD_BIN/wgfwd-gateway" --version | cut -d' ' -f3-)" \
 	ldocker run --rm "$IMAGE" --version
 check_match "and the control channel's versions" \
 	"^wgfwd-gateway $VERSION \(control channel: message version [0-9]+, handshake version [0-9]+\)$" \

@@ -61,7 +61,8 @@ smtp_from() {
 	echo QUIT | pm exec -i "$1" nc -w 3 "$LAB_MAIL4" 25 >/dev/null 2>&1
 	lab_mail_peers | head -n 1
 }
-check_eq "its SMTP leaves from the gateway's address" "$LAB_GW_PUB4" smtp_from pweb
+check_eq "its SMTP leaves from the gateway's address" "$LAB_GW_PUB4" \
+	wait_until 10 output_is "$LAB_GW_PUB4" smtp_from pweb
 
 # Podman's events: a container started later, stopped and started again.
 pm run -d "${PM_LIMITS[@]}" --name plate --network pnet --label wgfwd.ports=8080:80 \
