@@ -559,7 +559,8 @@ static int state_flood(struct session *x, unsigned n)
 
 	m.state.forwards = calloc(count, sizeof(*m.state.forwards));
 	m.state.egress = calloc(count, sizeof(*m.state.egress));
-	if (!m.state.forwards || !m.state.egress || pthread_create(&reader, NULL, read_flood_acks, &acks)) {
+	if (!m.state.forwards || !m.state.egress ||
+	    pthread_create(&reader, NULL, read_flood_acks, &acks)) {
 		free(m.state.forwards);
 		free(m.state.egress);
 		return -ENOMEM;
