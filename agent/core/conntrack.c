@@ -306,30 +306,6 @@ int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e)
 
 /* ---- parsing ---- */
 
-typedef int (*attr_fn)(const struct nlattr *attr, void *data);
-
-/* Every attribute between start and end, with nothing left over that is not one: stray bytes
- * are an error, not the silent end of the list. A last attribute may end unpadded. */
-static int walk_attrs(const void *start, const void *end, attr_fn fn, void *data)
-{
-	const struct nlattr *attr = start;
-
-	for (; mnl_attr_ok(attr, (int)((const char *)end - (const char *)attr));
-	     attr = mnl_attr_next(attr))
-		if (fn(attr, data))
-			return -EINVAL;
-	if ((const char *)attr < (const char *)end)
-		return -EINVAL;
-	return 0;
-}
-
-static int walk_nested(const struct nlattr *nest, attr_fn fn, void *data)
-{
-	const char *payload = mnl_attr_get_payload(nest);
-
-	return walk_attrs(payload, payload + mnl_attr_get_payload_len(nest), fn, data);
-}
-
 static bool payload_is(const struct nlattr *attr, size_t len)
 {
 	return mnl_attr_get_payload_len(attr) == len;
@@ -403,9 +379,9 @@ static int tuple_attr(const struct nlattr *attr, void *data)
 {
 	switch (mnl_attr_get_type(attr)) {
 	case CTA_TUPLE_IP:
-		return walk_nested(attr, ip_attr, data);
+		return wf_nl_nested_walk(attr, ip_attr, data);
 	case CTA_TUPLE_PROTO:
-		return walk_nested(attr, proto_attr, data);
+		return wf_nl_nested_walk(attr, proto_attr, data);
 	default:
 		return 0;
 	}
@@ -416,7 +392,7 @@ static int parse_tuple(const struct nlattr *nest, int family, struct wf_ct_tuple
 	struct tuple_parse p = {.family = family, .t = t};
 
 	memset(t, 0, sizeof(*t));
-	if (walk_nested(nest, tuple_attr, &p) || !p.has_src || !p.has_dst || !p.has_proto)
+	if (wf_nl_nested_walk(nest, tuple_attr, &p) || !p.has_src || !p.has_dst || !p.has_proto)
 		return -EINVAL;
 	*proto = p.proto;
 	return 0;
@@ -471,8 +447,8 @@ int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e)
 	nfg = mnl_nlmsg_get_payload(nlh);
 	if (!family_supported(nfg->nfgen_family))
 		return -EAFNOSUPPORT;
-	if (walk_attrs(mnl_nlmsg_get_payload_offset(nlh, sizeof(*nfg)),
-	               (const char *)nlh + nlh->nlmsg_len, entry_attr, &a))
+	if (wf_nl_attrs_walk(mnl_nlmsg_get_payload_offset(nlh, sizeof(*nfg)),
+	                     (const char *)nlh + nlh->nlmsg_len, entry_attr, &a))
 		return -EINVAL;
 	if (!a.orig || (is_new && !a.reply))
 		return -EINVAL;

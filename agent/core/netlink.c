@@ -56,6 +56,26 @@ int wf_nl_fd(const struct wf_nl *n)
 	return mnl_socket_get_fd(n->sock);
 }
 
+int wf_nl_attrs_walk(const void *start, const void *end, wf_nl_attr_fn fn, void *data)
+{
+	const struct nlattr *attr = start;
+
+	for (; mnl_attr_ok(attr, (int)((const char *)end - (const char *)attr));
+	     attr = mnl_attr_next(attr))
+		if (fn(attr, data))
+			return -EINVAL;
+	if ((const char *)attr < (const char *)end)
+		return -EINVAL;
+	return 0;
+}
+
+int wf_nl_nested_walk(const struct nlattr *nest, wf_nl_attr_fn fn, void *data)
+{
+	const char *payload = mnl_attr_get_payload(nest);
+
+	return wf_nl_attrs_walk(payload, payload + mnl_attr_get_payload_len(nest), fn, data);
+}
+
 static int ack_error(const struct nlmsghdr *nlh)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);

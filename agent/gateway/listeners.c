@@ -87,21 +87,6 @@ int wf_gw_wg_device_request_build(void *buf, size_t size, uint16_t family_id, ui
 
 /* ---- parsing ---- */
 
-/* Every attribute from start to end, with nothing left over that is not one. */
-static int walk_attrs(const void *start, const void *end, int (*fn)(const struct nlattr *, void *),
-                      void *data)
-{
-	const struct nlattr *attr = start;
-
-	for (; mnl_attr_ok(attr, (int)((const char *)end - (const char *)attr));
-	     attr = mnl_attr_next(attr))
-		if (fn(attr, data))
-			return -EINVAL;
-	if ((const char *)attr < (const char *)end)
-		return -EINVAL;
-	return 0;
-}
-
 /* The payload after a fixed header of hlen bytes, or NULL when the message is shorter or its
  * length field disagrees with len. */
 static const void *after_header(const void *msg, size_t len, size_t hlen, const void **end)
@@ -162,7 +147,7 @@ int wf_gw_diag_parse(const void *msg, size_t len, uint8_t proto, struct wf_gw_li
 		memcpy(&l->addr.ip6, m->id.idiag_src, sizeof(l->addr.ip6));
 	l->ifindex = m->id.idiag_if;
 	l->inode = m->idiag_inode;
-	if (walk_attrs(attrs, end, diag_attr, l))
+	if (wf_nl_attrs_walk(attrs, end, diag_attr, l))
 		return -EINVAL;
 	return 0;
 }
@@ -194,7 +179,7 @@ int wf_gw_genl_family_parse(const void *msg, size_t len, uint16_t *id)
 	attrs = after_header(msg, len, sizeof(struct genlmsghdr), &end);
 	if (!attrs || nlh->nlmsg_type != GENL_ID_CTRL)
 		return -EINVAL;
-	if (walk_attrs(attrs, end, family_attr, &f) || !f.has_id || f.id < NLMSG_MIN_TYPE)
+	if (wf_nl_attrs_walk(attrs, end, family_attr, &f) || !f.has_id || f.id < NLMSG_MIN_TYPE)
 		return -EINVAL;
 	*id = f.id;
 	return 0;
@@ -231,7 +216,7 @@ int wf_gw_wg_device_parse(const void *msg, size_t len, uint16_t *port)
 	g = mnl_nlmsg_get_payload(nlh);
 	if (g->cmd != WG_CMD_GET_DEVICE)
 		return -EINVAL;
-	if (walk_attrs(attrs, end, device_attr, &p))
+	if (wf_nl_attrs_walk(attrs, end, device_attr, &p))
 		return -EINVAL;
 	/* A device with many peers answers in several messages; the port is in the first. */
 	if (!p.has_port)

@@ -37,6 +37,14 @@ int wf_nl_fd(const struct wf_nl *n);
  * or -errno (the first error stops further calls, not the reading). */
 typedef int (*wf_nl_reply_fn)(const struct nlmsghdr *nlh, void *data);
 
+/* Parsing answers. fn is called for every attribute between start and end and returns 0 or
+ * non-zero to stop; stray bytes after the last attribute are an error, not the silent end of
+ * the list (a last attribute may end unpadded). -EINVAL when fn stopped or bytes were left. */
+typedef int (*wf_nl_attr_fn)(const struct nlattr *attr, void *data);
+int wf_nl_attrs_walk(const void *start, const void *end, wf_nl_attr_fn fn, void *data);
+/* The same over a nested attribute's payload. */
+int wf_nl_nested_walk(const struct nlattr *nest, wf_nl_attr_fn fn, void *data);
+
 /* Sends req, numbered here (a request that is not a dump asks for an ack), and reads its whole
  * answer; see the errno policy above. cb may be NULL. */
 int wf_nl_talk(struct wf_nl *n, struct nlmsghdr *req, wf_nl_reply_fn cb, void *data);
