@@ -34,6 +34,8 @@ check_fails "without CAP_NET_ADMIN the agent cannot touch the kernel" \
 	"$IMAGE" --cleanup
 
 rm -rf "$GATEWAY_STATE"
+on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
+on_exit gateway_stop
 gateway_start
 ldocker network create --ipv6 --subnet 172.31.0.0/24 --subnet fd00:31::/64 apps >/dev/null
 lab_web_start web --network apps --label wgfwd.ports=80,8080:80

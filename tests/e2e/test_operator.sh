@@ -5,6 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
 
+# Registered first, run last: once no gateway runs, its table goes, or its drops would meet
+# the next scenario's traffic.
+on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
 on_exit agent_stop
 on_exit gateway_stop
 on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup

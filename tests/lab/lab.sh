@@ -873,7 +873,7 @@ clean_docker() {
 }
 
 cmd_reset() {
-	local f ns
+	local f ns t
 	lab_lock
 	cmd_gw_docker_stop
 	docker_answers && clean_docker
@@ -881,6 +881,15 @@ cmd_reset() {
 		stop_spawned "$f"
 	done
 	[ -e "$LAB_MAIL_LOG" ] && : >"$LAB_MAIL_LOG"
+	# A daemon's table left by a scenario (they stay when the daemon stops, by design) would
+	# meet the next scenario's traffic; said, so that the scenario gets its clean-up.
+	for t in "$LAB_NS_GW inet wgfwd_gateway" "$LAB_NS_SRV inet wgfwd"; do
+		set -- $t
+		if ip netns exec "$1" nft list table "$2" "$3" >/dev/null 2>&1; then
+			say "reset: removing table $2 $3 left in $1"
+			ip netns exec "$1" nft delete table "$2" "$3" 2>/dev/null
+		fi
+	done
 	# A flow left by one scenario must not steer the next one's packets.
 	for ns in $LAB_NS_INET $LAB_NS_GW $LAB_NS_SRV $LAB_NS_CLIENT $LAB_NS_MAIL; do
 		ip netns exec "$ns" conntrack -F >/dev/null 2>&1
