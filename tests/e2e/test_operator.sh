@@ -5,12 +5,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
 
-# Registered first, run last: once no gateway runs, its table goes, or its drops would meet
-# the next scenario's traffic.
+# Registered first, run last: once no daemon runs, their tables go (a running one would put
+# its table back), or the gateway's drops would meet the next scenario's traffic.
 on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
+on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
 on_exit agent_stop
 on_exit gateway_stop
-on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
 
 # ---- a wrong interface name ----
 lab_web_start web --label wgfwd.ports=80
