@@ -216,14 +216,9 @@ static bool is_reserved(const struct wf_gw_config *cfg, uint8_t proto, uint16_t 
 
 static bool held_by_other(const struct wf_gw_state *cur, size_t peer, const struct wf_gw_forward *f)
 {
-	for (size_t p = 0; p < cur->n_peers; p++) {
-		const struct wf_gw_entries *e = &cur->peers[p];
-
-		if (p == peer || !e->n_forwards)
-			continue;
-		if (bsearch(f, e->forwards, e->n_forwards, sizeof(*f), forward_cmp))
+	for (size_t p = 0; p < cur->n_peers; p++)
+		if (p != peer && wf_gw_entries_find_forward(&cur->peers[p], f))
 			return true;
-	}
 	return false;
 }
 
@@ -231,9 +226,7 @@ static bool held_by_other(const struct wf_gw_state *cur, size_t peer, const stru
  * what works, so it stays and the operator is told (wf_gw_host_clashes). */
 static bool held_by_self(const struct wf_gw_state *cur, size_t peer, const struct wf_gw_forward *f)
 {
-	const struct wf_gw_entries *e = &cur->peers[peer];
-
-	return e->n_forwards && bsearch(f, e->forwards, e->n_forwards, sizeof(*f), forward_cmp);
+	return wf_gw_entries_find_forward(&cur->peers[peer], f) != NULL;
 }
 
 static void refuse(struct wf_gw_decision *d, struct wf_gw_result *r, enum wf_gw_status st,

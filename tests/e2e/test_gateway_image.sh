@@ -64,6 +64,7 @@ gw_dockerd_stop() {
 
 on_exit on gw nft delete table inet wgfwd_gateway
 on_exit gw_dockerd_stop
+on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
 on_exit agent_stop
 
 "$ROOT/tests/lab/image.sh" build
