@@ -19,25 +19,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "kernel_test.h"
+
 #define CLIENT  "203.0.113.10"
 #define TUNNEL  "192.168.160.2"
 #define OLD_TGT "172.17.0.5"
 #define NEW_TGT "172.17.0.6"
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fail_msg("`%s' exited with %d", cmd, rc);
-}
 
 /* One entry made by the conntrack tool: a flow of `proto' from src:sport to dst:dport, plus
  * whatever else `extra' says (--dst-nat, --status, --zone, ...). */

@@ -28,6 +28,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "kernel_test.h"
+
 #define TUN        "wfgw-wg"
 #define PUB        "wfgw-pub"
 #define GW_ADDR    "192.168.160.1"
@@ -40,21 +42,6 @@
 static char dir[64], gateway_bin[PATH_MAX], key_a_path[128], key_b_path[128];
 static uint8_t key_a[WF_KEY_LEN], key_b[WF_KEY_LEN];
 static pid_t gateway_pid;
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fail_msg("`%s' exited with %d", cmd, rc);
-}
 
 static char *output_of(const char *cmd)
 {

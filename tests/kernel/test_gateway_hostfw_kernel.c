@@ -16,6 +16,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "kernel_test.h"
+
 #define TUN "wfhf-wg"
 #define PUB "wfhf-pub"
 
@@ -27,21 +29,6 @@ struct fixture {
 	struct wf_gw_state state;
 	struct wf_gw_hostfw hostfw;
 };
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fail_msg("`%s' exited with %d", cmd, rc);
-}
 
 /* stdout and stderr of cmd; the exit status must be 0. */
 static char *run(const char *cmd)

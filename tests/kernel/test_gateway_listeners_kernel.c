@@ -19,27 +19,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "kernel_test.h"
+
 #define PUB  "wfl-pub"
 #define TUN  "wfl-tun"
 #define PUB4 "192.0.2.1"
 #define PUB6 "2001:db8:1::1"
 #define TUN4 "192.168.160.1"
 #define TUN6 "fc00:0:0:160::1"
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fail_msg("`%s' exited with %d", cmd, rc);
-}
 
 static struct wf_gw_params params(void)
 {

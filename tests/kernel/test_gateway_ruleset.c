@@ -20,6 +20,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "kernel_test.h"
+
 #define TUN "wfgw-wg"
 #define PUB "wfgw-pub"
 
@@ -30,21 +32,6 @@ struct fixture {
 	struct wf_gw_params params;
 	struct wf_gw_state state;
 };
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fail_msg("`%s' exited with %d", cmd, rc);
-}
 
 static char *run(const char *cmd, int *status)
 {
