@@ -55,6 +55,9 @@ HARDEN_CFLAGS  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong
 HARDEN_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 endif
 override ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) $(HARDEN_CFLAGS) $(CFLAGS) -MMD -MP
+# Tests reach the programs' private headers as <wgfwd-agent/...>, <wgfwd-gateway/...>, <wgfwd/...>
+# (the last beside the core's); the programs' own code includes its private headers by "name".
+TEST_CFLAGS := -Iagent
 override ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS  += $(PKG_LIBS)
 
@@ -66,9 +69,9 @@ endif
 
 core_src    := $(wildcard agent/core/*.c)
 version_obj := $(B)/gen/version.o
-agent_src   := $(filter-out agent/agent/main.c,$(wildcard agent/agent/*.c))
-gateway_src := $(filter-out agent/gateway/main.c,$(wildcard agent/gateway/*.c))
-cli_src     := $(filter-out agent/cli/main.c,$(wildcard agent/cli/*.c))
+agent_src   := $(filter-out %/main.c,$(wildcard agent/wgfwd-agent/*.c))
+gateway_src := $(filter-out %/main.c,$(wildcard agent/wgfwd-gateway/*.c))
+cli_src     := $(filter-out %/main.c,$(wildcard agent/wgfwd/*.c))
 unit_src    := $(wildcard tests/unit/test_*.c)
 kernel_src  := $(wildcard tests/kernel/test_*.c)
 docker_src  := $(wildcard tests/docker/test_*.c)
@@ -118,34 +121,36 @@ $(libs):
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/wgfwd-agent: $(B)/agent/agent/main.o $(libs)
-$(B)/wgfwd-gateway: $(B)/agent/gateway/main.o $(libs)
-$(B)/wgfwd: $(B)/agent/cli/main.o $(libs)
+# Each program links its own library and the core, nothing else: a program that reached into
+# another's code would not link.
+$(B)/wgfwd-agent: $(B)/agent/wgfwd-agent/main.o $(B)/libwgfwd-agent.a $(B)/libwgfwd-core.a
+$(B)/wgfwd-gateway: $(B)/agent/wgfwd-gateway/main.o $(B)/libwgfwd-gateway.a $(B)/libwgfwd-core.a
+$(B)/wgfwd: $(B)/agent/wgfwd/main.o $(B)/libwgfwd-cli.a $(B)/libwgfwd-core.a
 $(programs):
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(libs)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
 
 $(B)/tests/%: tests/kernel/%.c $(libs)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
 
 # Tests of the Docker client against a real engine: run in the lab by tests/e2e.
 $(B)/tests/%: tests/docker/%.c $(libs)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS) -lcmocka
 
 # Test clients run on the lab's hosts (not in containers): they speak wgfwd's own protocols.
 $(B)/tests/%: tests/tools/%.c $(libs)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(libs) $(LDLIBS)
 
 # Small static programs the lab runs inside busybox containers (no libc in the image).
 $(B)/tests/%: tests/helpers/%.c
@@ -200,7 +205,7 @@ fuzz:
 
 $(B)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(libs)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(libs) $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(libs) $(LDLIBS)
 
 bench: $(programs) tests
 	$(Q)bench/run.sh

@@ -54,7 +54,7 @@ build_drivers() {
 	mkdir -p "$OUTDIR"
 	for try in 1 2 3; do
 		# shellcheck disable=SC2046
-		cc -std=gnu11 -D_GNU_SOURCE -Iinclude -O2 -g -Wall -Wextra -Werror -Wshadow \
+		cc -std=gnu11 -D_GNU_SOURCE -Iinclude -Iagent -O2 -g -Wall -Wextra -Werror -Wshadow \
 			-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 			$(pkg-config --cflags $pkgs) -o "$OUTDIR/wfb_apply" bench/wfb_apply.c \
 			build/libwgfwd-agent.a build/libwgfwd-gateway.a build/libwgfwd-cli.a \

@@ -29,17 +29,17 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #include <wgfwd/conntrack.h>
-#include <wgfwd/container.h>
+#include <wgfwd-agent/container.h>
 #include <wgfwd/ctl.h>
-#include <wgfwd/dataplane.h>
-#include <wgfwd/gateway_apply.h>
-#include <wgfwd/gateway_policy.h>
-#include <wgfwd/gateway_render.h>
+#include <wgfwd-agent/apply.h>
+#include <wgfwd-gateway/apply.h>
+#include <wgfwd-gateway/policy.h>
+#include <wgfwd-gateway/render.h>
 #include <wgfwd/log.h>
 #include <wgfwd/nft.h>
 #include <wgfwd/nft_diff.h>
-#include <wgfwd/server_render.h>
-#include <wgfwd/state.h>
+#include <wgfwd-agent/render.h>
+#include <wgfwd-agent/state.h>
 #include <wgfwd/util.h>
 
 #define FIRST_PORT 10000

@@ -27,7 +27,7 @@
 
 #include <event2/event.h>
 
-#include <wgfwd/docker.h>
+#include <wgfwd-agent/docker.h>
 #include <wgfwd/log.h>
 
 #define WAIT_LIMIT_S 20

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <wgfwd/docker_json.h>
+#include <wgfwd-agent/docker_json.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

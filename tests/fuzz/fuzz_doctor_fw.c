@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct wf_gw_hostfw rules;
-	struct wf_gw_params p = {.control_port = 51821};
+	struct wf_gw_hostfw_spec p = {.control_port = 51821};
 	struct wf_fw_facts f = {0};
 	struct wf_fw_findings out;
 	char *text = malloc(size + 1);

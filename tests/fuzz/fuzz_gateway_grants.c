@@ -4,11 +4,11 @@
  * Input: one kind byte (even: ports, odd: egress), then the text, split at '\n' into several
  * options given in turn for the two configured peers (addressed by either of their addresses
  * when the text names one). Beyond memory errors, the harness checks the promises of
- * gateway_grants.h: a refused option names itself and leaves the grants as they were; grants
+ * grants.h: a refused option names itself and leaves the grants as they were; grants
  * are well formed; and a request the grants do not cover is refused, one they cover is not
  * refused as ungranted. */
-#include <wgfwd/gateway_grants.h>
-#include <wgfwd/gateway_policy.h>
+#include <wgfwd-gateway/grants.h>
+#include <wgfwd-gateway/policy.h>
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,7 +1,7 @@
 /* sock_diag answers as a dump delivers them (and WireGuard's generic netlink answers). Whatever
  * parses must classify into public families the host ports then hold exactly, and nothing may
  * read beyond the message. */
-#include <wgfwd/gateway_listeners.h>
+#include <wgfwd-gateway/listeners.h>
 
 #include <arpa/inet.h>
 #include <stdlib.h>

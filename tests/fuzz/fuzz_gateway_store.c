@@ -1,8 +1,8 @@
 /* The gateway's persisted state as the decoder sees it from disk, then through the policy and
  * the ruleset renderer: whatever a file holds, decoding either fails cleanly or yields entries
  * that encode back to the same thing, and the policy never lets the renderer see a conflict. */
-#include <wgfwd/gateway_render.h>
-#include <wgfwd/gateway_store.h>
+#include <wgfwd-gateway/render.h>
+#include <wgfwd-gateway/store.h>
 
 #include <arpa/inet.h>
 #include <stdint.h>

@@ -8,7 +8,7 @@
  * state.h: entries well formed and disjoint, messages one printable line, forwards unique and
  * never to an empty address, and the same state whatever the input order. */
 #include <wgfwd/labels.h>
-#include <wgfwd/state.h>
+#include <wgfwd-agent/state.h>
 
 #include <arpa/inet.h>
 #include <json-c/json.h>

@@ -1,10 +1,6 @@
 /* ctnetlink against the kernel: every test runs in a fresh network namespace of its own, makes
  * entries with the conntrack tool or with real traffic over loopback, and checks what is left
  * through `conntrack -L`, the tool an operator would use. */
-#include <wgfwd/conntrack.h>
-#include <wgfwd/ct_flush.h>
-#include <wgfwd/gateway_ct_flush.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -18,6 +14,10 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <wgfwd-agent/ct_flush.h>
+#include <wgfwd-gateway/ct_flush.h>
+#include <wgfwd/conntrack.h>
 
 #include "kernel_test.h"
 

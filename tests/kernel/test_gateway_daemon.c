@@ -2,12 +2,6 @@
  * addresses, send states, get acks, and the kernel, the state directory and `nft` show the
  * result. The test speaks the control protocol itself (blocking sockets, the core's handshake
  * and sealing), so it can also send what a correct agent never would. */
-#include <wgfwd/ctl.h>
-#include <wgfwd/ctl_proto.h>
-#include <wgfwd/gateway_render.h>
-#include <wgfwd/keyfile.h>
-#include <wgfwd/status_socket.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +21,12 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <wgfwd-gateway/render.h>
+#include <wgfwd/ctl.h>
+#include <wgfwd/ctl_proto.h>
+#include <wgfwd/keyfile.h>
+#include <wgfwd/status_socket.h>
 
 #include "kernel_test.h"
 

@@ -1,10 +1,6 @@
 /* The gateway's accept rules in the host's iptables chains, against the kernel: every test runs
  * in a fresh network namespace whose iptables-nft chains are made by `iptables` itself, and
  * checks what `iptables -S` / `ip6tables -S` read back. */
-#include <wgfwd/gateway_apply.h>
-#include <wgfwd/gateway_hostfw.h>
-#include <wgfwd/gateway_render.h>
-
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -16,6 +12,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <wgfwd-gateway/apply.h>
+#include <wgfwd-gateway/render.h>
+#include <wgfwd/hostfw.h>
+
 #include "kernel_test.h"
 
 #define TUN "wfhf-wg"
@@ -26,6 +26,7 @@ struct fixture {
 	struct wf_gw_apply_cache cache;
 	struct wf_gw_config cfg;
 	struct wf_gw_params params;
+	struct wf_gw_hostfw_spec spec;
 	struct wf_gw_state state;
 	struct wf_gw_hostfw hostfw;
 };
@@ -106,7 +107,8 @@ static int setup(void **state)
 	f->cfg.max_entries = WF_GW_DEFAULT_MAX_ENTRIES;
 	if (wf_gw_state_init(&f->state, 0) || wf_nft_open(&f->nft))
 		return -1;
-	wf_gw_hostfw_render(&f->params, true, &f->hostfw);
+	wf_gw_hostfw_spec_from(&f->params, &f->spec);
+	wf_gw_hostfw_render(&f->spec, true, &f->hostfw);
 	*state = f;
 	return 0;
 }
@@ -264,7 +266,8 @@ static void switched_off_removes_them(void **state)
 
 	host_firewall();
 	apply(f, &res);
-	wf_gw_hostfw_render(&f->params, false, &f->hostfw);
+	wf_gw_hostfw_spec_from(&f->params, &f->spec);
+	wf_gw_hostfw_render(&f->spec, false, &f->hostfw);
 	apply(f, &res);
 	assert_int_equal(res.hostfw.deleted, 10);
 	assert_rules(0);

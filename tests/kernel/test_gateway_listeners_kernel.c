@@ -2,8 +2,6 @@
  * sockets of every kind a VPS runs (wildcard, public address, loopback, tunnel address; tcp and
  * udp; IPv4, IPv6 with and without IPV6_V6ONLY; connected udp; a bound tcp socket that does not
  * listen), and exactly the ones a forward could take come back. */
-#include <wgfwd/gateway_listeners.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -18,6 +16,8 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <wgfwd-gateway/listeners.h>
 
 #include "kernel_test.h"
 

@@ -1,10 +1,5 @@
 /* The gateway's ruleset against the kernel: every test runs in a fresh network namespace and
  * checks what was applied through `nft -j`, the tool an operator would use. */
-#include <wgfwd/gateway_apply.h>
-#include <wgfwd/gateway_grants.h>
-#include <wgfwd/gateway_host.h>
-#include <wgfwd/gateway_render.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -19,6 +14,11 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <wgfwd-gateway/apply.h>
+#include <wgfwd-gateway/grants.h>
+#include <wgfwd-gateway/host.h>
+#include <wgfwd-gateway/render.h>
 
 #include "kernel_test.h"
 

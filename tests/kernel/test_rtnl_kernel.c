@@ -1,7 +1,5 @@
 /* rtnetlink against the kernel: every test runs in a fresh network namespace of its own and
  * checks what it did through `ip -j`, the tool an operator would use. */
-#include <wgfwd/rtnl.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -14,6 +12,8 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <wgfwd/rtnl.h>
 
 #include "kernel_test.h"
 

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include <wgfwd/dataplane.h>
-#include <wgfwd/server_render.h>
+#include <wgfwd-agent/apply.h>
+#include <wgfwd-agent/render.h>
 #include <wgfwd/sysctl.h>
 #include <wgfwd/util.h>
 

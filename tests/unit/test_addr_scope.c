@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include <wgfwd/addr_scope.h>
+#include <wgfwd-agent/addr_scope.h>
 
 static struct in_addr v4(const char *s)
 {

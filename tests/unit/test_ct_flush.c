@@ -2,8 +2,8 @@
  * server's matches from a change of the desired state, the gateway's from a change of what
  * its peers hold, and what is left of a burst of changes once the state at its end is in
  * place. */
-#include <wgfwd/ct_flush.h>
-#include <wgfwd/gateway_ct_flush.h>
+#include <wgfwd-agent/ct_flush.h>
+#include <wgfwd-gateway/ct_flush.h>
 
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>

@@ -22,8 +22,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include <wgfwd/docker.h>
-#include <wgfwd/docker_json.h>
+#include <wgfwd-agent/docker.h>
+#include <wgfwd-agent/docker_json.h>
 #include <wgfwd/log.h>
 
 #define API            "1.41"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <wgfwd/docker_json.h>
+#include <wgfwd-agent/docker_json.h>
 
 #include "docker_samples.h"
 

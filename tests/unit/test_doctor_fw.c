@@ -32,7 +32,7 @@ static struct wf_gw_hostfw rules;
 
 static struct wf_fw_facts facts(const char *json)
 {
-	struct wf_gw_params p = {.control_port = 51821};
+	struct wf_gw_hostfw_spec p = {.control_port = 51821};
 	struct wf_fw_facts f = {0};
 
 	strcpy(p.tunnel_ifname, "wg0");

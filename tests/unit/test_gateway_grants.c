@@ -1,7 +1,7 @@
 /* What the VPS's owner grants each peer: --peer-ports and --peer-egress parsing, and the
  * policy refusing what was not granted, with a reason the agent shows. */
-#include <wgfwd/gateway_grants.h>
-#include <wgfwd/gateway_policy.h>
+#include <wgfwd-gateway/grants.h>
+#include <wgfwd-gateway/policy.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

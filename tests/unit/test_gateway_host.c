@@ -1,4 +1,4 @@
-#include <wgfwd/gateway_host.h>
+#include <wgfwd-gateway/host.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

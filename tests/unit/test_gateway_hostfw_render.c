@@ -1,7 +1,7 @@
 /* The gateway's accept rules for the host's iptables chains, rendered (pure): the iptables
  * commands they stand for, and the bytecode, which must be exactly what iptables-nft writes for
  * those commands (taken from `nft --debug=netlink list table ip filter` after running them). */
-#include <wgfwd/gateway_hostfw.h>
+#include <wgfwd/hostfw.h>
 
 #include <linux/netfilter.h>
 #include <setjmp.h>
@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-static struct wf_gw_params params(const char *pub)
+static struct wf_gw_hostfw_spec params(const char *pub)
 {
-	struct wf_gw_params p;
+	struct wf_gw_hostfw_spec p;
 
 	memset(&p, 0, sizeof(p));
 	strcpy(p.tunnel_ifname, "wg0");
@@ -39,7 +39,7 @@ static void commands_are_the_iptables_ones(void **state)
 	    "ip6tables -I FORWARD -i wg0 -o eth0 -j ACCEPT",
 	    "ip6tables -I INPUT -i wg0 -p tcp -m tcp --dport 51821 -j ACCEPT",
 	};
-	struct wf_gw_params p = params("eth0");
+	struct wf_gw_hostfw_spec p = params("eth0");
 	struct wf_gw_hostfw hf;
 
 	wf_gw_hostfw_render(&p, true, &hf);
@@ -55,7 +55,7 @@ static void commands_are_the_iptables_ones(void **state)
 
 static void without_a_public_interface_there_is_no_egress_rule(void **state)
 {
-	struct wf_gw_params p = params("");
+	struct wf_gw_hostfw_spec p = params("");
 	struct wf_gw_hostfw hf;
 
 	wf_gw_hostfw_render(&p, false, &hf);
@@ -77,7 +77,7 @@ static void assert_bytecode(const struct wf_nft_rule *r, const char *want)
 
 static void bytecode_is_what_iptables_nft_writes(void **state)
 {
-	struct wf_gw_params p = params("eth0");
+	struct wf_gw_hostfw_spec p = params("eth0");
 	struct wf_gw_hostfw hf;
 
 	wf_gw_hostfw_render(&p, true, &hf);

@@ -1,6 +1,6 @@
 /* The ports the gateway's host serves: sock_diag and WireGuard answers parsed, which sockets a
  * forward could take, and the policy deciding with them. */
-#include <wgfwd/gateway_listeners.h>
+#include <wgfwd-gateway/listeners.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

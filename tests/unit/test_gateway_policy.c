@@ -1,5 +1,5 @@
-#include <wgfwd/gateway_grants.h>
-#include <wgfwd/gateway_policy.h>
+#include <wgfwd-gateway/grants.h>
+#include <wgfwd-gateway/policy.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-#include <wgfwd/gateway_render.h>
-#include <wgfwd/gateway_grants.h>
+#include <wgfwd-gateway/render.h>
+#include <wgfwd-gateway/grants.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include <wgfwd/gateway_store.h>
+#include <wgfwd-gateway/store.h>
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include <wgfwd/plan_print.h>
-#include <wgfwd/server_render.h>
+#include <wgfwd-agent/plan_print.h>
+#include <wgfwd-agent/render.h>
 
 static struct wf_server_params params(void)
 {

@@ -1,4 +1,4 @@
-#include <wgfwd/state.h>
+#include <wgfwd-agent/state.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,0 +1,298 @@
+#include "ct_flush.h"
+
+#include <errno.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct wf_ct_flush {
+	struct wf_conntrack *ct;
+	struct wf_forward *applied; /* as last noted: what the kernel holds */
+	size_t n_applied;
+	struct wf_ct_pending pending;
+};
+
+/* Where a forward sends flows of one family, as fill_maps in render.c renders it. */
+static bool target_of(const struct wf_server_params *p, const struct wf_forward *f, int family,
+                      union wf_addr *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	if (family == AF_INET) {
+		if (f->to_host ? !p->has_tunnel_ip4 : !f->has_ip4)
+			return false;
+		addr->ip4 = f->to_host ? p->tunnel_ip4 : f->ip4;
+	} else {
+		if (f->to_host ? !p->has_tunnel_ip6 : !f->has_ip6)
+			return false;
+		addr->ip6 = f->to_host ? p->tunnel_ip6 : f->ip6;
+	}
+	return true;
+}
+
+/* True when one of `others' sends this forward's public port of `family' to the same place. */
+static bool same_target_in(const struct wf_server_params *p, const struct wf_forward *f, int family,
+                           const struct wf_forward *others, size_t n)
+{
+	union wf_addr mine, theirs;
+
+	if (!target_of(p, f, family, &mine))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct wf_forward *o = &others[i];
+
+		if (o->proto == f->proto && o->public_port == f->public_port &&
+		    o->target_port == f->target_port && target_of(p, o, family, &theirs) &&
+		    !memcmp(&mine, &theirs, sizeof(mine)))
+			return true;
+	}
+	return false;
+}
+
+struct matches {
+	struct wf_ct_match *m;
+	size_t n, cap;
+};
+
+static int add_match(struct matches *ms, const struct wf_ct_match *m)
+{
+	if (ms->n == ms->cap) {
+		size_t cap = ms->cap ? ms->cap * 2 : 8;
+		struct wf_ct_match *grown = realloc(ms->m, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		ms->m = grown;
+		ms->cap = cap;
+	}
+	ms->m[ms->n++] = *m;
+	return 0;
+}
+
+static int removed_matches(const struct wf_server_params *p, const struct wf_forward *f, int family,
+                           struct matches *ms)
+{
+	struct wf_ct_match m = {.family = (uint8_t)family,
+	                        .l4proto = f->proto,
+	                        .orig_dport = f->public_port,
+	                        .has_reply_src = true,
+	                        .reply_sport = f->target_port,
+	                        .status_set = IPS_DST_NAT};
+
+	if (!target_of(p, f, family, &m.reply_src))
+		return 0;
+	/* The server's own service on the public port itself: nothing was translated. */
+	if (f->to_host && f->target_port == f->public_port)
+		m.status_set = 0;
+	return add_match(ms, &m);
+}
+
+/* Only a connectionless flow can be left stuck by a forward that did not exist yet. A datagram
+ * to a port nothing forwards is refused with an ICMP error, which conntrack does not count as
+ * an answer: the entry stays unreplied and untranslated, and every datagram of the flow keeps
+ * it alive, so the flow never meets the new forward. A TCP SYN that reaches a host's own stack
+ * is always answered, with a SYN-ACK or a reset, and a reset ends the entry (the next SYN,
+ * even from the same port, makes a new one that meets today's rules); a SYN dropped before
+ * conntrack confirms it leaves no entry at all. What remains is a hairpin SYN that the path
+ * beyond this host swallowed: its retries give up within tcp_syn_retries and the next
+ * connection takes the new path. So an added TCP forward has nothing to search for, and
+ * starting a container with TCP ports costs no dump. */
+static bool unanswered_flows_can_linger(uint8_t proto)
+{
+	return proto != IPPROTO_TCP;
+}
+
+static int added_matches(const struct wf_server_params *p, const struct wf_forward *f, int family,
+                         struct matches *ms)
+{
+	struct wf_ct_match m = {.family = (uint8_t)family,
+	                        .l4proto = f->proto,
+	                        .orig_dport = f->public_port,
+	                        .has_orig_dst = true,
+	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	union wf_addr target;
+	int err = 0;
+
+	if (!unanswered_flows_can_linger(f->proto) || !target_of(p, f, family, &target))
+		return 0;
+	if (family == AF_INET) {
+		if (p->has_tunnel_ip4) {
+			m.orig_dst.ip4 = p->tunnel_ip4;
+			err = add_match(ms, &m);
+		}
+		for (size_t i = 0; i < p->n_gateway_ip4 && !err; i++) {
+			m.orig_dst.ip4 = p->gateway_ip4[i];
+			err = add_match(ms, &m);
+		}
+	} else {
+		if (p->has_tunnel_ip6) {
+			m.orig_dst.ip6 = p->tunnel_ip6;
+			err = add_match(ms, &m);
+		}
+		for (size_t i = 0; i < p->n_gateway_ip6 && !err; i++) {
+			m.orig_dst.ip6 = p->gateway_ip6[i];
+			err = add_match(ms, &m);
+		}
+	}
+	return err;
+}
+
+int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desired_diff *diff,
+                         struct wf_ct_match **out, size_t *n)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	struct matches ms = {0};
+	int err = 0;
+
+	for (size_t k = 0; k < 2 && !err; k++) {
+		int family = families[k];
+
+		for (size_t i = 0; i < diff->n_forwards_removed && !err; i++) {
+			const struct wf_forward *f = &diff->forwards_removed[i];
+
+			if (!same_target_in(p, f, family, diff->forwards_added,
+			                    diff->n_forwards_added))
+				err = removed_matches(p, f, family, &ms);
+		}
+		for (size_t i = 0; i < diff->n_forwards_added && !err; i++) {
+			const struct wf_forward *f = &diff->forwards_added[i];
+
+			if (!same_target_in(p, f, family, diff->forwards_removed,
+			                    diff->n_forwards_removed))
+				err = added_matches(p, f, family, &ms);
+		}
+	}
+	if (!err && !ms.m)
+		ms.m = malloc(sizeof(*ms.m));
+	if (err || !ms.m) {
+		free(ms.m);
+		return -ENOMEM;
+	}
+	*out = ms.m;
+	*n = ms.n;
+	return 0;
+}
+
+/* The forward of now with m's protocol and public port, or NULL. */
+static const struct wf_forward *forward_of(const struct wf_forward *now, size_t n,
+                                           const struct wf_ct_match *m)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct wf_forward *f = &now[mid];
+
+		if (f->proto == m->l4proto && f->public_port == m->orig_dport)
+			return f;
+		if (f->proto < m->l4proto ||
+		    (f->proto == m->l4proto && f->public_port < m->orig_dport))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* True when every entry m selects is one that f, in place now, would make the same way. */
+static bool made_again_by(const struct wf_server_params *p, const struct wf_forward *f,
+                          const struct wf_ct_match *m)
+{
+	struct matches own = {0};
+	bool same;
+	union wf_addr target;
+
+	if (!m->has_reply_src)
+		/* Unanswered flows that nothing translated: right while no forward has the port. */
+		return !f || !target_of(p, f, m->family, &target);
+	if (!f)
+		return false;
+	/* Translated flows: right when f translates them to the same place again. */
+	if (removed_matches(p, f, m->family, &own))
+		return false;
+	same = own.n == 1 && wf_ct_match_equal(&own.m[0], m);
+	free(own.m);
+	return same;
+}
+
+size_t wf_server_ct_prune(const struct wf_server_params *p, const struct wf_forward *now,
+                          size_t n_now, struct wf_ct_match *m, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!made_again_by(p, forward_of(now, n_now, &m[i]), &m[i]))
+			m[kept++] = m[i];
+	return kept;
+}
+
+int wf_ct_flush_new(struct wf_ct_flush **out)
+{
+	struct wf_ct_flush *f = calloc(1, sizeof(*f));
+	int err;
+
+	if (!f)
+		return -ENOMEM;
+	err = wf_conntrack_open(&f->ct);
+	if (err) {
+		free(f);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+void wf_ct_flush_free(struct wf_ct_flush *f)
+{
+	if (!f)
+		return;
+	wf_conntrack_close(f->ct);
+	wf_ct_pending_free(&f->pending);
+	free(f->applied);
+	free(f);
+}
+
+static int remember(struct wf_ct_flush *f, const struct wf_desired *d)
+{
+	struct wf_forward *copy = malloc((d->n_forwards + 1) * sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	if (d->n_forwards)
+		memcpy(copy, d->forwards, d->n_forwards * sizeof(*copy));
+	free(f->applied);
+	f->applied = copy;
+	f->n_applied = d->n_forwards;
+	return 0;
+}
+
+int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
+                     const struct wf_desired *d)
+{
+	struct wf_desired before = {.forwards = f->applied, .n_forwards = f->n_applied};
+	struct wf_desired now = {.forwards = d->forwards, .n_forwards = d->n_forwards};
+	struct wf_desired_diff diff;
+	struct wf_ct_match *m = NULL;
+	size_t n = 0;
+	int err;
+
+	err = wf_desired_diff(&before, &now, &diff);
+	if (err)
+		return err;
+	err = wf_server_ct_matches(p, &diff, &m, &n);
+	wf_desired_diff_free(&diff);
+	if (!err)
+		err = remember(f, d);
+	if (!err)
+		err = wf_ct_pending_add(&f->pending, m, n);
+	free(m);
+	return err ? err : (int)f->pending.n;
+}
+
+int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, size_t *deleted)
+{
+	struct wf_ct_pending *q = &f->pending;
+
+	return wf_ct_pending_flush(
+	    f->ct, q, wf_server_ct_prune(p, f->applied, f->n_applied, q->m, q->n), deleted);
+}

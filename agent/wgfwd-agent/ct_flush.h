@@ -1,0 +1,61 @@
+/* The server's stale conntrack entries: after each successful apply, gathers what the
+ * forwards' changes can leave stale; a little later, searches for all of it in one dump and
+ * deletes the entries that would keep a flow on a forward's old target or away from a forward
+ * that just appeared, and no others.
+ *
+ *   forwards last applied + forwards applied now --wf_desired_diff--> changes
+ *     --wf_server_ct_matches--> pending matches ... (a burst of changes later)
+ *     --wf_server_ct_prune--> matches --wf_conntrack_flush_forwards--> kernel
+ *
+ * Which entries a change concerns, per address family (packet path: render.h):
+ *  - a forward removed, or whose target moved: flows to its public port translated to the old
+ *    target (answers come from the old address and port), from the tunnel and hairpin alike.
+ *    A host forward to the same port translates nothing, so there the answer's source alone
+ *    tells its flows;
+ *  - a UDP forward added, or moved: flows to its public port at the server's tunnel address
+ *    or at a gateway public address (hairpin) that nothing translated and nothing answered.
+ *    They started before the forward (the gateway still forwarding while the server had
+ *    none) and would keep going nowhere; a flow that was answered has a listener, and stays.
+ *    A TCP forward added has none to look for (see wf_server_ct_matches).
+ * A family whose target is the same before and after is left alone, and so is, at search
+ * time, whatever the forwards then in place would translate the same way again. */
+#ifndef WGFWD_CT_FLUSH_H
+#define WGFWD_CT_FLUSH_H
+
+#include <stddef.h>
+
+#include <wgfwd/conntrack.h>
+
+#include "render.h"
+#include "state.h"
+
+struct wf_ct_flush;
+
+int wf_ct_flush_new(struct wf_ct_flush **out);
+void wf_ct_flush_free(struct wf_ct_flush *f);
+
+/* After a successful apply of d: adds what the forwards' changes since the previous call can
+ * leave stale to the pending search (the first call counts every forward as added), and
+ * remembers d's forwards. Returns how many matches are pending (0: nothing to search for) or
+ * -ENOMEM. */
+int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
+                     const struct wf_desired *d);
+
+/* Searches conntrack once for everything pending, less what the forwards remembered last make
+ * right again, deletes it and counts it in *deleted. Returns how many matches were looked for
+ * (0: the kernel was not asked) or -errno. Nothing stays pending either way. */
+int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, size_t *deleted);
+
+/* Pure: the matches for one set of changes. *out is one allocation for free() (also when n is
+ * 0). 0 or -ENOMEM. */
+int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desired_diff *diff,
+                         struct wf_ct_match **out, size_t *n);
+
+/* Pure: drops the matches that select only entries the forwards `now' (sorted as a
+ * wf_desired keeps them) would make again: flows translated to the target a forward still
+ * has, flows that nothing translated to a port that no forward has. Returns how many are
+ * left, kept in order at the front of m. */
+size_t wf_server_ct_prune(const struct wf_server_params *p, const struct wf_forward *now,
+                          size_t n_now, struct wf_ct_match *m, size_t n);
+
+#endif

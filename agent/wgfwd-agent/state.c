@@ -1,0 +1,985 @@
+#include "state.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wgfwd/labels.h>
+
+#define NETMODE_HOPS_MAX 8
+#define QUOTE_SIZE       48
+#define NET_LIST_SIZE    160
+
+struct fwd_candidate {
+	struct wf_forward f;
+	const struct wf_container *owner;
+};
+
+struct egress_candidate {
+	struct wf_egress e;
+	const struct wf_container *owner;
+};
+
+struct port_loss {
+	const struct wf_container *loser, *winner;
+	uint8_t proto;
+	uint16_t port;
+};
+
+struct builder {
+	const struct wf_container *containers;
+	size_t n_containers;
+	wf_service_resolver resolve;
+	void *resolve_ctx;
+	struct fwd_candidate *fwd;
+	size_t n_fwd, cap_fwd;
+	struct egress_candidate *egress;
+	size_t n_egress, cap_egress;
+	struct wf_problem *problems;
+	size_t n_problems, cap_problems;
+	int err; /* first -ENOMEM; everything after it is skipped */
+};
+
+/* Where a container's traffic lives: the server itself, or one address set on one network. */
+struct target {
+	bool to_host;
+	const struct wf_network *net;
+};
+
+static int grow(void *arrayp, size_t *cap, size_t n, size_t size)
+{
+	void **array = arrayp;
+	size_t new_cap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	new_cap = *cap ? *cap * 2 : 16;
+	p = realloc(*array, new_cap * size);
+	if (!p)
+		return -ENOMEM;
+	*array = p;
+	*cap = new_cap;
+	return 0;
+}
+
+/* qsort, which must not be given a NULL array even when it is empty. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+static const char *str(const char *s)
+{
+	return s ? s : "";
+}
+
+/* Zero-fills the rest of dst, so that equal states are equal byte for byte. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t len = strnlen(str(src), size - 1);
+
+	memset(dst, 0, size);
+	memcpy(dst, str(src), len);
+}
+
+static void quote_str(char buf[QUOTE_SIZE], const char *s)
+{
+	wf_label_quote(buf, QUOTE_SIZE, str(s), strlen(str(s)));
+}
+
+static int cmp_num(int64_t a, int64_t b)
+{
+	return (a > b) - (a < b);
+}
+
+static int cmp_strn(const char *a, const char *b, size_t n)
+{
+	return strncmp(a, b, n);
+}
+
+static void add_problem(struct builder *b, const struct wf_container *c, const char *label,
+                        bool waiting, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void add_problem(struct builder *b, const struct wf_container *c, const char *label,
+                        bool waiting, const char *fmt, ...)
+{
+	struct wf_problem *p;
+	va_list ap;
+
+	if (b->err)
+		return;
+	if (grow(&b->problems, &b->cap_problems, b->n_problems, sizeof(*b->problems))) {
+		b->err = -ENOMEM;
+		return;
+	}
+	p = &b->problems[b->n_problems++];
+	memset(p, 0, sizeof(*p));
+	copy_str(p->container_id, sizeof(p->container_id), c->id);
+	copy_str(p->container_name, sizeof(p->container_name), c->name);
+	copy_str(p->label, sizeof(p->label), label);
+	va_start(ap, fmt);
+	vsnprintf(p->message, sizeof(p->message), fmt, ap);
+	va_end(ap);
+	p->waiting = waiting;
+}
+
+struct label_ctx {
+	struct builder *b;
+	const struct wf_container *c;
+	const char *label;
+};
+
+static void on_label_error(void *ctx, const char *message)
+{
+	struct label_ctx *lc = ctx;
+
+	add_problem(lc->b, lc->c, lc->label, false, "%s", message);
+}
+
+/* ---- finding the target ---- */
+
+/* By exact id, exact name, then unique id prefix. -ENOENT, or -EEXIST when a prefix is
+ * ambiguous. */
+static int find_container(const struct builder *b, const char *ref,
+                          const struct wf_container **found)
+{
+	const struct wf_container *match = NULL;
+	size_t len = strlen(ref);
+
+	if (ref[0] == '/')
+		ref++, len--;
+	if (!len)
+		return -ENOENT;
+	for (size_t i = 0; i < b->n_containers; i++) {
+		if (!strcmp(str(b->containers[i].id), ref)) {
+			*found = &b->containers[i];
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < b->n_containers; i++) {
+		if (!strcmp(str(b->containers[i].name), ref)) {
+			*found = &b->containers[i];
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < b->n_containers; i++) {
+		if (strncmp(str(b->containers[i].id), ref, len))
+			continue;
+		if (match)
+			return -EEXIST;
+		match = &b->containers[i];
+	}
+	if (!match)
+		return -ENOENT;
+	*found = match;
+	return 0;
+}
+
+static bool net_has_address(const struct wf_network *net)
+{
+	return (net->has_ip4 && net->ip4.s_addr != INADDR_ANY) ||
+	       (net->has_ip6 && !IN6_IS_ADDR_UNSPECIFIED(&net->ip6));
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "`a', `b'" in name order, so the message does not depend on the order Docker listed them. */
+static void network_list(const struct wf_container *c, char buf[NET_LIST_SIZE])
+{
+	const char **names = calloc(c->n_networks, sizeof(*names));
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (!names)
+		return;
+	for (size_t i = 0; i < c->n_networks; i++)
+		names[i] = str(c->networks[i].name);
+	sort(names, c->n_networks, sizeof(*names), cmp_str_ptr);
+	for (size_t i = 0; i < c->n_networks; i++) {
+		char q[QUOTE_SIZE], item[QUOTE_SIZE + 8];
+		size_t n;
+
+		quote_str(q, names[i]);
+		n = (size_t)snprintf(item, sizeof(item), "%s`%s'", i ? ", " : "", q);
+		/* keep room for ", ..." */
+		if (len + n + sizeof(", ...") > NET_LIST_SIZE) {
+			memcpy(buf + len, ", ...", sizeof(", ..."));
+			break;
+		}
+		memcpy(buf + len, item, n + 1);
+		len += n;
+	}
+	free(names);
+}
+
+static const struct wf_network *find_network(const struct wf_container *c, const char *want)
+{
+	for (size_t i = 0; i < c->n_networks; i++) {
+		if (!strcmp(str(c->networks[i].name), want))
+			return &c->networks[i];
+	}
+	for (size_t i = 0; i < c->n_networks; i++) {
+		if (c->networks[i].id && !strcmp(c->networks[i].id, want))
+			return &c->networks[i];
+	}
+	return NULL;
+}
+
+/* True with *t filled, or false once a problem has been reported. */
+static bool resolve_target(struct builder *b, const struct wf_container *c, struct target *t)
+{
+	const struct wf_container *ns = c;
+	const char *want = wf_container_label(c, WF_LABEL_NETWORK);
+	const struct wf_network *net;
+	char q[QUOTE_SIZE], nets[NET_LIST_SIZE];
+
+	for (unsigned hops = 0; ns->netmode == WF_NETMODE_CONTAINER; hops++) {
+		const struct wf_container *next = NULL;
+		int r;
+
+		quote_str(q, ns->netmode_target);
+		if (hops == NETMODE_HOPS_MAX) {
+			add_problem(b, c, "", false,
+			            "network_mode container: more than %d containers deep at `%s' "
+			            "(a loop?)",
+			            NETMODE_HOPS_MAX, q);
+			return false;
+		}
+		r = find_container(b, str(ns->netmode_target), &next);
+		if (r == -EEXIST) {
+			add_problem(b, c, "", false,
+			            "network container `%s' matches several containers", q);
+			return false;
+		}
+		if (r < 0) {
+			add_problem(b, c, "", true, "network container `%s' not found", q);
+			return false;
+		}
+		if (!next->running) {
+			add_problem(b, c, "", true, "network container `%s' is not running", q);
+			return false;
+		}
+		if (!want)
+			want = wf_container_label(next, WF_LABEL_NETWORK);
+		ns = next;
+	}
+
+	memset(t, 0, sizeof(*t));
+	switch (ns->netmode) {
+	case WF_NETMODE_HOST:
+		t->to_host = true;
+		return true;
+	case WF_NETMODE_BRIDGE:
+		break;
+	default:
+		quote_str(q, ns->name);
+		if (ns == c)
+			add_problem(b, c, "", false, "network mode none: nothing to forward to");
+		else
+			add_problem(b, c, "", false, "network container `%s' has network mode none",
+			            q);
+		return false;
+	}
+
+	if (!ns->n_networks) {
+		add_problem(b, c, "", true, "not attached to any network yet");
+		return false;
+	}
+	network_list(ns, nets);
+	if (want) {
+		net = find_network(ns, want);
+		if (!net) {
+			quote_str(q, want);
+			add_problem(b, c, WF_LABEL_NETWORK, false,
+			            "not on network `%s' (its networks: %s)", q, nets);
+			return false;
+		}
+	} else if (ns->n_networks > 1) {
+		add_problem(b, c, WF_LABEL_NETWORK, false,
+		            "on several networks (%s); choose one with " WF_LABEL_NETWORK, nets);
+		return false;
+	} else {
+		net = &ns->networks[0];
+	}
+	if (!net_has_address(net)) {
+		quote_str(q, net->name);
+		add_problem(b, c, "", true, "no address yet on network `%s'", q);
+		return false;
+	}
+	t->net = net;
+	return true;
+}
+
+static void fill_target(const struct target *t, bool *to_host, bool *has_ip4, bool *has_ip6,
+                        struct in_addr *ip4, struct in6_addr *ip6, char bridge[IF_NAMESIZE])
+{
+	const struct wf_network *net = t->net;
+
+	*to_host = t->to_host;
+	if (!net)
+		return;
+	*has_ip4 = net->has_ip4 && net->ip4.s_addr != INADDR_ANY;
+	*has_ip6 = net->has_ip6 && !IN6_IS_ADDR_UNSPECIFIED(&net->ip6);
+	if (*has_ip4)
+		*ip4 = net->ip4;
+	if (*has_ip6)
+		*ip6 = net->ip6;
+	memcpy(bridge, net->bridge, strnlen(net->bridge, IF_NAMESIZE - 1));
+}
+
+/* ---- one container ---- */
+
+static void add_forwards(struct builder *b, const struct wf_container *c, const struct target *t,
+                         const struct wf_port_entry *entries, size_t n)
+{
+	static const uint8_t bits[] = {WF_PROTO_TCP, WF_PROTO_UDP};
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+
+	for (size_t i = 0; i < n; i++) {
+		const struct wf_port_entry *e = &entries[i];
+
+		for (size_t k = 0; k < 2; k++) {
+			if (!(e->protos & bits[k]))
+				continue;
+			for (unsigned p = e->public_lo; p <= e->public_hi; p++) {
+				struct fwd_candidate *fc;
+
+				if (grow(&b->fwd, &b->cap_fwd, b->n_fwd, sizeof(*b->fwd))) {
+					b->err = -ENOMEM;
+					return;
+				}
+				fc = &b->fwd[b->n_fwd++];
+				memset(fc, 0, sizeof(*fc));
+				fc->owner = c;
+				fc->f.proto = protos[k];
+				fc->f.public_port = (uint16_t)p;
+				fc->f.target_port = (uint16_t)(e->target_lo + (p - e->public_lo));
+				fill_target(t, &fc->f.to_host, &fc->f.has_ip4, &fc->f.has_ip6,
+				            &fc->f.ip4, &fc->f.ip6, fc->f.bridge);
+				copy_str(fc->f.container_id, sizeof(fc->f.container_id), c->id);
+				copy_str(fc->f.container_name, sizeof(fc->f.container_name),
+				         c->name);
+			}
+		}
+	}
+}
+
+static void add_egress(struct builder *b, const struct wf_container *c, const struct target *t,
+                       const struct wf_egress_entry *entries, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct egress_candidate *ec;
+
+		if (grow(&b->egress, &b->cap_egress, b->n_egress, sizeof(*b->egress))) {
+			b->err = -ENOMEM;
+			return;
+		}
+		ec = &b->egress[b->n_egress++];
+		memset(ec, 0, sizeof(*ec));
+		ec->owner = c;
+		ec->e.proto = entries[i].proto;
+		ec->e.port_lo = entries[i].port_lo;
+		ec->e.port_hi = entries[i].port_hi;
+		fill_target(t, &ec->e.to_host, &ec->e.has_ip4, &ec->e.has_ip6, &ec->e.ip4,
+		            &ec->e.ip6, ec->e.bridge);
+		copy_str(ec->e.container_id, sizeof(ec->e.container_id), c->id);
+		copy_str(ec->e.container_name, sizeof(ec->e.container_name), c->name);
+	}
+}
+
+/* A mistyped key (wgfwd.port) would otherwise do nothing, silently. */
+static void report_unknown_labels(struct builder *b, const struct wf_container *c)
+{
+	static const char *const known[] = {WF_LABEL_PORTS, WF_LABEL_EGRESS, WF_LABEL_NETWORK,
+	                                    WF_LABEL_ENABLE};
+
+	for (size_t i = 0; i < c->n_labels; i++) {
+		const char *key = c->labels[i].key;
+		bool ok = strncmp(key, "wgfwd.", 6) != 0;
+
+		for (size_t k = 0; !ok && k < sizeof(known) / sizeof(known[0]); k++)
+			ok = !strcmp(key, known[k]);
+		if (!ok)
+			add_problem(b, c, key, false,
+			            "unknown label (known: " WF_LABEL_PORTS ", " WF_LABEL_EGRESS
+			            ", " WF_LABEL_NETWORK ", " WF_LABEL_ENABLE ")");
+	}
+}
+
+static void build_container(struct builder *b, const struct wf_container *c)
+{
+	const char *ports = wf_container_label(c, WF_LABEL_PORTS);
+	const char *egress = wf_container_label(c, WF_LABEL_EGRESS);
+	const char *enable = wf_container_label(c, WF_LABEL_ENABLE);
+	struct label_ctx ports_ctx = {b, c, WF_LABEL_PORTS};
+	struct label_ctx egress_ctx = {b, c, WF_LABEL_EGRESS};
+	struct wf_port_entry *pe = NULL;
+	struct wf_egress_entry *ee = NULL;
+	size_t n_pe = 0, n_ee = 0;
+	char err[WF_LABEL_ERROR_MAX];
+	struct target t;
+	bool on = true;
+
+	if (!c->running)
+		return;
+	report_unknown_labels(b, c);
+	if (!ports && !egress)
+		return;
+	if (enable && wf_parse_bool(enable, &on, err, sizeof(err)) < 0) {
+		add_problem(b, c, WF_LABEL_ENABLE, false, "%s", err);
+		return;
+	}
+	if (!on)
+		return;
+	if (ports && wf_parse_ports(ports, &pe, &n_pe, on_label_error, &ports_ctx) < 0)
+		b->err = -ENOMEM;
+	if (egress && !b->err &&
+	    wf_parse_egress(egress, b->resolve, b->resolve_ctx, &ee, &n_ee, on_label_error,
+	                    &egress_ctx) < 0)
+		b->err = -ENOMEM;
+	if (!b->err && (n_pe || n_ee) && resolve_target(b, c, &t)) {
+		add_forwards(b, c, &t, pe, n_pe);
+		add_egress(b, c, &t, ee, n_ee);
+	}
+	free(pe);
+	free(ee);
+}
+
+/* ---- ordering ---- */
+
+static int cmp_addrs(bool a_has4, const struct in_addr *a4, bool a_has6, const struct in6_addr *a6,
+                     bool b_has4, const struct in_addr *b4, bool b_has6, const struct in6_addr *b6)
+{
+	int r;
+
+	if ((r = cmp_num(a_has4, b_has4)))
+		return r;
+	if (a_has4 && (r = memcmp(a4, b4, sizeof(*a4))))
+		return r;
+	if ((r = cmp_num(a_has6, b_has6)))
+		return r;
+	if (a_has6 && (r = memcmp(a6, b6, sizeof(*a6))))
+		return r;
+	return 0;
+}
+
+/* What a forward renders to. */
+static int forward_plane_cmp(const struct wf_forward *a, const struct wf_forward *b)
+{
+	int r;
+
+	if ((r = cmp_num(a->proto, b->proto)) || (r = cmp_num(a->public_port, b->public_port)) ||
+	    (r = cmp_num(a->target_port, b->target_port)) || (r = cmp_num(a->to_host, b->to_host)))
+		return r;
+	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
+	                   b->has_ip6, &b->ip6)))
+		return r;
+	return cmp_strn(a->bridge, b->bridge, sizeof(a->bridge));
+}
+
+static int forward_full_cmp(const struct wf_forward *a, const struct wf_forward *b)
+{
+	int r;
+
+	if ((r = forward_plane_cmp(a, b)) ||
+	    (r = cmp_strn(a->container_id, b->container_id, sizeof(a->container_id))))
+		return r;
+	return cmp_strn(a->container_name, b->container_name, sizeof(a->container_name));
+}
+
+static int egress_plane_cmp(const struct wf_egress *a, const struct wf_egress *b)
+{
+	int r;
+
+	if ((r = cmp_num(a->proto, b->proto)) || (r = cmp_num(a->port_lo, b->port_lo)) ||
+	    (r = cmp_num(a->port_hi, b->port_hi)) || (r = cmp_num(a->to_host, b->to_host)))
+		return r;
+	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
+	                   b->has_ip6, &b->ip6)))
+		return r;
+	return cmp_strn(a->bridge, b->bridge, sizeof(a->bridge));
+}
+
+/* The state's order: by container, then what it renders to. */
+static int egress_full_cmp(const struct wf_egress *a, const struct wf_egress *b)
+{
+	int r;
+
+	if ((r = cmp_strn(a->container_name, b->container_name, sizeof(a->container_name))) ||
+	    (r = cmp_strn(a->container_id, b->container_id, sizeof(a->container_id))))
+		return r;
+	return egress_plane_cmp(a, b);
+}
+
+static int problem_cmp(const struct wf_problem *a, const struct wf_problem *b)
+{
+	int r;
+
+	if ((r = cmp_strn(a->container_name, b->container_name, sizeof(a->container_name))) ||
+	    (r = cmp_strn(a->container_id, b->container_id, sizeof(a->container_id))) ||
+	    (r = cmp_strn(a->label, b->label, sizeof(a->label))) ||
+	    (r = cmp_strn(a->message, b->message, sizeof(a->message))))
+		return r;
+	return cmp_num(a->waiting, b->waiting);
+}
+
+/* Older first; the id breaks ties so that the outcome never depends on the input order. */
+static int seniority_cmp(const struct wf_container *a, const struct wf_container *b)
+{
+	int r;
+
+	if ((r = cmp_num(a->created_ns, b->created_ns)))
+		return r;
+	return strcmp(str(a->id), str(b->id));
+}
+
+static int fwd_candidate_qcmp(const void *pa, const void *pb)
+{
+	const struct fwd_candidate *a = pa, *b = pb;
+	int r;
+
+	if ((r = cmp_num(a->f.proto, b->f.proto)) ||
+	    (r = cmp_num(a->f.public_port, b->f.public_port)) ||
+	    (r = seniority_cmp(a->owner, b->owner)))
+		return r;
+	return forward_full_cmp(&a->f, &b->f);
+}
+
+static int egress_candidate_qcmp(const void *pa, const void *pb)
+{
+	const struct egress_candidate *a = pa, *b = pb;
+	int r;
+
+	if ((r = egress_plane_cmp(&a->e, &b->e)) || (r = seniority_cmp(a->owner, b->owner)))
+		return r;
+	return egress_full_cmp(&a->e, &b->e);
+}
+
+static int port_loss_qcmp(const void *pa, const void *pb)
+{
+	const struct port_loss *a = pa, *b = pb;
+	int r;
+
+	if ((r = seniority_cmp(a->loser, b->loser)) || (r = seniority_cmp(a->winner, b->winner)) ||
+	    (r = cmp_num(a->proto, b->proto)))
+		return r;
+	return cmp_num(a->port, b->port);
+}
+
+static int forward_plane_qcmp(const void *a, const void *b)
+{
+	return forward_plane_cmp(a, b);
+}
+
+static int egress_plane_qcmp(const void *a, const void *b)
+{
+	return egress_plane_cmp(a, b);
+}
+
+static int egress_full_qcmp(const void *a, const void *b)
+{
+	return egress_full_cmp(a, b);
+}
+
+static int problem_qcmp(const void *a, const void *b)
+{
+	return problem_cmp(a, b);
+}
+
+/* ---- assembling the state ---- */
+
+static void report_losses(struct builder *b, struct port_loss *losses, size_t n)
+{
+	sort(losses, n, sizeof(*losses), port_loss_qcmp);
+	for (size_t i = 0; i < n;) {
+		const struct port_loss *first = &losses[i];
+		char q[QUOTE_SIZE], ports[24];
+		size_t j = i + 1;
+
+		while (j < n && losses[j].loser == first->loser &&
+		       losses[j].winner == first->winner && losses[j].proto == first->proto &&
+		       losses[j].port == losses[j - 1].port + 1)
+			j++;
+		quote_str(q, first->winner->name);
+		if (j - i == 1)
+			snprintf(ports, sizeof(ports), "port %u", first->port);
+		else
+			snprintf(ports, sizeof(ports), "ports %u-%u", first->port,
+			         losses[j - 1].port);
+		add_problem(b, first->loser, WF_LABEL_PORTS, false,
+		            "public %s/%s %s taken by container `%s', which %s", ports,
+		            wf_proto_name(first->proto), j - i == 1 ? "is" : "are", q,
+		            first->winner->created_ns == first->loser->created_ns
+		                ? "has the same creation time and a lower id"
+		                : "is older");
+		i = j;
+	}
+}
+
+/* One winner per (proto, public port): the first of each run, candidates being sorted. */
+static int settle_forwards(struct builder *b, struct wf_desired *out)
+{
+	struct port_loss *losses = NULL;
+	size_t n_losses = 0, cap_losses = 0;
+
+	sort(b->fwd, b->n_fwd, sizeof(*b->fwd), fwd_candidate_qcmp);
+	if (b->n_fwd) {
+		out->forwards = calloc(b->n_fwd, sizeof(*out->forwards));
+		if (!out->forwards)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < b->n_fwd;) {
+		const struct fwd_candidate *win = &b->fwd[i];
+		size_t j = i + 1;
+
+		memcpy(&out->forwards[out->n_forwards++], &win->f, sizeof(win->f));
+		for (; j < b->n_fwd && b->fwd[j].f.proto == win->f.proto &&
+		       b->fwd[j].f.public_port == win->f.public_port;
+		     j++) {
+			if (grow(&losses, &cap_losses, n_losses, sizeof(*losses))) {
+				free(losses);
+				return -ENOMEM;
+			}
+			losses[n_losses++] = (struct port_loss){b->fwd[j].owner, win->owner,
+			                                        win->f.proto, win->f.public_port};
+		}
+		i = j;
+	}
+	report_losses(b, losses, n_losses);
+	free(losses);
+	return b->err;
+}
+
+static int settle_egress(struct builder *b, struct wf_desired *out)
+{
+	sort(b->egress, b->n_egress, sizeof(*b->egress), egress_candidate_qcmp);
+	if (b->n_egress) {
+		out->egress = calloc(b->n_egress, sizeof(*out->egress));
+		if (!out->egress)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < b->n_egress; i++) {
+		if (out->n_egress &&
+		    !egress_plane_cmp(&out->egress[out->n_egress - 1], &b->egress[i].e))
+			continue;
+		memcpy(&out->egress[out->n_egress++], &b->egress[i].e, sizeof(b->egress[i].e));
+	}
+	sort(out->egress, out->n_egress, sizeof(*out->egress), egress_full_qcmp);
+	return 0;
+}
+
+int wf_desired_build_with(const struct wf_container *containers, size_t n,
+                          wf_service_resolver resolve, void *resolve_ctx, struct wf_desired *out)
+{
+	struct builder b = {
+	    .containers = containers,
+	    .n_containers = n,
+	    .resolve = resolve ? resolve : wf_service_lookup_system,
+	    .resolve_ctx = resolve_ctx,
+	};
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n && !b.err; i++)
+		build_container(&b, &containers[i]);
+	r = b.err;
+	if (!r)
+		r = settle_forwards(&b, out);
+	if (!r)
+		r = settle_egress(&b, out);
+	free(b.fwd);
+	free(b.egress);
+	if (r < 0) {
+		free(b.problems);
+		wf_desired_free(out);
+		return r;
+	}
+	sort(b.problems, b.n_problems, sizeof(*b.problems), problem_qcmp);
+	out->problems = b.problems;
+	out->n_problems = b.n_problems;
+	return 0;
+}
+
+int wf_desired_build(const struct wf_container *containers, size_t n, struct wf_desired *out)
+{
+	return wf_desired_build_with(containers, n, NULL, NULL, out);
+}
+
+void wf_desired_free(struct wf_desired *d)
+{
+	if (!d)
+		return;
+	free(d->forwards);
+	free(d->egress);
+	free(d->problems);
+	memset(d, 0, sizeof(*d));
+}
+
+bool wf_desired_equal(const struct wf_desired *a, const struct wf_desired *b)
+{
+	if (a->n_forwards != b->n_forwards || a->n_egress != b->n_egress ||
+	    a->n_problems != b->n_problems)
+		return false;
+	for (size_t i = 0; i < a->n_forwards; i++) {
+		if (forward_full_cmp(&a->forwards[i], &b->forwards[i]))
+			return false;
+	}
+	for (size_t i = 0; i < a->n_egress; i++) {
+		if (egress_full_cmp(&a->egress[i], &b->egress[i]))
+			return false;
+	}
+	for (size_t i = 0; i < a->n_problems; i++) {
+		if (problem_cmp(&a->problems[i], &b->problems[i]))
+			return false;
+	}
+	return true;
+}
+
+/* ---- diff ---- */
+
+static void *sorted_copy(const void *v, size_t n, size_t size,
+                         int (*cmp)(const void *, const void *))
+{
+	void *copy = malloc(n ? n * size : 1);
+
+	if (!copy)
+		return NULL;
+	if (n)
+		memcpy(copy, v, n * size);
+	sort(copy, n, size, cmp);
+	return copy;
+}
+
+/* Merge of two sorted lists: what only `from' has is removed, what only `to' has is added. */
+static int diff_lists(const void *from, size_t n_from, const void *to, size_t n_to, size_t size,
+                      int (*cmp)(const void *, const void *), void *addedp, size_t *n_added,
+                      void *removedp, size_t *n_removed)
+{
+	char *a = sorted_copy(from, n_from, size, cmp);
+	char *b = sorted_copy(to, n_to, size, cmp);
+	char *added = malloc(n_to ? n_to * size : 1);
+	char *removed = malloc(n_from ? n_from * size : 1);
+	size_t i = 0, j = 0;
+
+	*n_added = *n_removed = 0;
+	if (!a || !b || !added || !removed) {
+		free(a);
+		free(b);
+		free(added);
+		free(removed);
+		return -ENOMEM;
+	}
+	while (i < n_from || j < n_to) {
+		int r = i == n_from ? 1 : j == n_to ? -1 : cmp(a + i * size, b + j * size);
+
+		if (r < 0)
+			memcpy(removed + (*n_removed)++ * size, a + i++ * size, size);
+		else if (r > 0)
+			memcpy(added + (*n_added)++ * size, b + j++ * size, size);
+		else
+			i++, j++;
+	}
+	free(a);
+	free(b);
+	*(void **)addedp = added;
+	*(void **)removedp = removed;
+	return 0;
+}
+
+int wf_desired_diff(const struct wf_desired *from, const struct wf_desired *to,
+                    struct wf_desired_diff *out)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = diff_lists(from->forwards, from->n_forwards, to->forwards, to->n_forwards,
+	               sizeof(struct wf_forward), forward_plane_qcmp, &out->forwards_added,
+	               &out->n_forwards_added, &out->forwards_removed, &out->n_forwards_removed);
+	if (!r)
+		r = diff_lists(from->egress, from->n_egress, to->egress, to->n_egress,
+		               sizeof(struct wf_egress), egress_plane_qcmp, &out->egress_added,
+		               &out->n_egress_added, &out->egress_removed, &out->n_egress_removed);
+	if (r < 0)
+		wf_desired_diff_free(out);
+	return r;
+}
+
+bool wf_desired_diff_empty(const struct wf_desired_diff *d)
+{
+	return !d->n_forwards_added && !d->n_forwards_removed && !d->n_egress_added &&
+	       !d->n_egress_removed;
+}
+
+void wf_desired_diff_free(struct wf_desired_diff *d)
+{
+	if (!d)
+		return;
+	free(d->forwards_added);
+	free(d->forwards_removed);
+	free(d->egress_added);
+	free(d->egress_removed);
+	memset(d, 0, sizeof(*d));
+}
+
+void wf_problem_format(const struct wf_problem *p, char *buf, size_t size)
+{
+	if (p->label[0])
+		snprintf(buf, size, "%.*s: %.*s: %.*s", (int)sizeof(p->container_name),
+		         p->container_name, (int)sizeof(p->label), p->label,
+		         (int)sizeof(p->message), p->message);
+	else
+		snprintf(buf, size, "%.*s: %.*s", (int)sizeof(p->container_name), p->container_name,
+		         (int)sizeof(p->message), p->message);
+}
+
+/* ---- JSON ---- */
+
+static int json_add(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int json_add_str(struct json_object *o, const char *key, const char *s, size_t max)
+{
+	return json_add(o, key, json_object_new_string_len(s, (int)strnlen(s, max)));
+}
+
+static int json_add_target(struct json_object *o, bool to_host, bool has_ip4,
+                           const struct in_addr *ip4, bool has_ip6, const struct in6_addr *ip6,
+                           const char *bridge)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (json_add(o, "to_host", json_object_new_boolean(to_host)))
+		return -ENOMEM;
+	if (has_ip4 && (!inet_ntop(AF_INET, ip4, buf, sizeof(buf)) ||
+	                json_add(o, "ip4", json_object_new_string(buf))))
+		return -ENOMEM;
+	if (has_ip6 && (!inet_ntop(AF_INET6, ip6, buf, sizeof(buf)) ||
+	                json_add(o, "ip6", json_object_new_string(buf))))
+		return -ENOMEM;
+	if (bridge[0] && json_add_str(o, "bridge", bridge, IF_NAMESIZE))
+		return -ENOMEM;
+	return 0;
+}
+
+static struct json_object *forward_json(const struct wf_forward *f)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (json_add(o, "proto", json_object_new_string(wf_proto_name(f->proto))) ||
+	    json_add(o, "public_port", json_object_new_int(f->public_port)) ||
+	    json_add(o, "target_port", json_object_new_int(f->target_port)) ||
+	    json_add_str(o, "container", f->container_name, sizeof(f->container_name)) ||
+	    json_add_str(o, "container_id", f->container_id, sizeof(f->container_id)) ||
+	    json_add_target(o, f->to_host, f->has_ip4, &f->ip4, f->has_ip6, &f->ip6, f->bridge)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static struct json_object *egress_json(const struct wf_egress *e)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (json_add_str(o, "container", e->container_name, sizeof(e->container_name)) ||
+	    json_add_str(o, "container_id", e->container_id, sizeof(e->container_id)) ||
+	    json_add(o, "proto", json_object_new_string(wf_proto_name(e->proto))) ||
+	    (e->port_lo && (json_add(o, "port_lo", json_object_new_int(e->port_lo)) ||
+	                    json_add(o, "port_hi", json_object_new_int(e->port_hi)))) ||
+	    json_add_target(o, e->to_host, e->has_ip4, &e->ip4, e->has_ip6, &e->ip6, e->bridge)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static struct json_object *problem_json(const struct wf_problem *p)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (json_add_str(o, "container", p->container_name, sizeof(p->container_name)) ||
+	    json_add_str(o, "container_id", p->container_id, sizeof(p->container_id)) ||
+	    json_add_str(o, "label", p->label, sizeof(p->label)) ||
+	    json_add_str(o, "message", p->message, sizeof(p->message)) ||
+	    json_add(o, "waiting", json_object_new_boolean(p->waiting))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int json_append(struct json_object *array, struct json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_array_add(array, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct json_object *wf_desired_to_json(const struct wf_desired *d)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *forwards = json_object_new_array();
+	struct json_object *egress = json_object_new_array();
+	struct json_object *problems = json_object_new_array();
+	int r;
+
+	if (!o || !forwards || !egress || !problems)
+		goto fail;
+	for (size_t i = 0; i < d->n_forwards; i++) {
+		if (json_append(forwards, forward_json(&d->forwards[i])))
+			goto fail;
+	}
+	for (size_t i = 0; i < d->n_egress; i++) {
+		if (json_append(egress, egress_json(&d->egress[i])))
+			goto fail;
+	}
+	for (size_t i = 0; i < d->n_problems; i++) {
+		if (json_append(problems, problem_json(&d->problems[i])))
+			goto fail;
+	}
+	/* json_add owns the value from here on, whether it succeeds or not. */
+	r = json_add(o, "forwards", forwards);
+	forwards = NULL;
+	if (!r)
+		r = json_add(o, "egress", egress);
+	egress = NULL;
+	if (!r)
+		r = json_add(o, "problems", problems);
+	problems = NULL;
+	if (!r)
+		return o;
+
+fail:
+	json_object_put(forwards);
+	json_object_put(egress);
+	json_object_put(problems);
+	json_object_put(o);
+	return NULL;
+}

@@ -1,0 +1,158 @@
+#include "apply.h"
+
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <string.h>
+
+#include "render.h"
+
+static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw_apply_cache *cache,
+                        struct wf_gw_apply_result *res)
+{
+	struct wf_nft_table *want = NULL, *have = NULL;
+	int err;
+
+	if (cache && wf_nft_known_current(&cache->anchor, b))
+		return 0;
+	err = wf_gw_render_anchor(&want);
+	if (err)
+		return err;
+	err = wf_nft_table_get(nft, want->family, want->name, &have);
+	if (err == -ENOENT || (!err && !wf_nft_table_equal(have, want))) {
+		/* Deleted and rebuilt in one transaction: its hooks never lapse. */
+		err = wf_nft_batch_replace_table(b, want);
+		res->anchor_written = true;
+	}
+	wf_nft_table_free(have);
+	wf_nft_table_free(want);
+	return err;
+}
+
+static int apply_once(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                      const struct wf_nft_table *want, const struct wf_gw_hostfw *hostfw,
+                      bool whole, struct wf_gw_apply_result *res)
+{
+	struct wf_nft_batch *b;
+	uint32_t genid;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	/* Without a generation (an old kernel), the batch goes unguarded and the cache unused. */
+	b = wf_nft_genid(nft, &genid) ? wf_nft_batch_new() : wf_nft_batch_new_at(genid);
+	if (!b)
+		return -ENOMEM;
+	err = batch_anchor(nft, b, cache, res);
+	if (!err && hostfw)
+		err =
+		    wf_gw_hostfw_batch(nft, b, hostfw, cache ? &cache->hostfw : NULL, &res->hostfw);
+	if (!err && whole) {
+		err = wf_nft_batch_replace_table(b, want);
+		res->table = WF_NFT_REPLACED;
+	} else if (!err) {
+		struct wf_nft_sync sync;
+
+		err = wf_nft_batch_sync_table(nft, b, want, cache ? &cache->table : NULL, &sync);
+		res->table = sync.change;
+		res->read_back = sync.read_back;
+		res->elements_added = sync.elements_added;
+		res->elements_removed = sync.elements_removed;
+	}
+	if (!err && wf_nft_batch_size(b))
+		err = wf_nft_commit(nft, b, &res->error);
+	if (cache) {
+		wf_nft_cache_settle(&cache->table, b, err);
+		wf_nft_known_settle(&cache->anchor, b, err);
+		if (hostfw)
+			wf_gw_hostfw_settle(&cache->hostfw, hostfw, b, err, &res->hostfw);
+	}
+	wf_nft_batch_free(b);
+	return err;
+}
+
+void wf_gw_apply_cache_free(struct wf_gw_apply_cache *c)
+{
+	wf_nft_cache_free(&c->table);
+	c->anchor.valid = false;
+	c->hostfw.at.valid = false;
+}
+
+struct attempt_ctx {
+	struct wf_nft *nft;
+	struct wf_gw_apply_cache *cache;
+	const struct wf_nft_table *want;
+	const struct wf_gw_hostfw *hostfw;
+	struct wf_gw_apply_result *res;
+};
+
+static int attempt(void *ctx, bool whole, enum wf_nft_change *change)
+{
+	struct attempt_ctx *a = ctx;
+	int err = apply_once(a->nft, a->cache, a->want, a->hostfw, whole, a->res);
+
+	*change = a->res->table;
+	return err;
+}
+
+int wf_gw_apply(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                const struct wf_nft_table *want, struct wf_gw_apply_result *res)
+{
+	return wf_gw_apply_hostfw(nft, cache, want, NULL, res);
+}
+
+int wf_gw_apply_hostfw(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                       const struct wf_nft_table *want, const struct wf_gw_hostfw *hostfw,
+                       struct wf_gw_apply_result *res)
+{
+	struct attempt_ctx a = {nft, cache, want, hostfw, res};
+	int err = wf_nft_apply_retrying(attempt, &a);
+
+	if (err) {
+		res->table = WF_NFT_UNCHANGED;
+		res->anchor_written = false;
+		res->elements_added = res->elements_removed = 0;
+		res->hostfw.inserted = res->hostfw.deleted = 0;
+	}
+	return err;
+}
+
+int wf_gw_remove_table(struct wf_nft *nft, struct wf_nft_error *error)
+{
+	struct wf_nft_table *have = NULL;
+	struct wf_nft_batch *b;
+	int err = wf_nft_table_get(nft, NFPROTO_INET, WF_GW_TABLE, &have);
+
+	wf_nft_table_free(have);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	b = wf_nft_batch_new();
+	if (!b)
+		return -ENOMEM;
+	err = wf_nft_batch_delete_table(b, NFPROTO_INET, WF_GW_TABLE);
+	if (!err)
+		err = wf_nft_commit(nft, b, error);
+	wf_nft_batch_free(b);
+	return err;
+}
+
+int wf_gw_remove_hostfw(struct wf_nft *nft, const struct wf_gw_hostfw *ours, size_t *removed,
+                        struct wf_nft_error *error)
+{
+	struct wf_gw_hostfw none = *ours;
+	struct wf_gw_hostfw_result res;
+	struct wf_nft_batch *b = wf_nft_batch_new();
+	int err;
+
+	*removed = 0;
+	if (!b)
+		return -ENOMEM;
+	none.enabled = false;
+	err = wf_gw_hostfw_batch(nft, b, &none, NULL, &res);
+	if (!err && wf_nft_batch_size(b))
+		err = wf_nft_commit(nft, b, error);
+	if (!err)
+		*removed = res.deleted;
+	wf_nft_batch_free(b);
+	return err;
+}

@@ -1,0 +1,210 @@
+#include "ct_flush.h"
+
+#include <errno.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct matches {
+	struct wf_ct_match *m;
+	size_t n, cap;
+};
+
+static int add_match(struct matches *ms, const struct wf_ct_match *m)
+{
+	if (ms->n == ms->cap) {
+		size_t cap = ms->cap ? ms->cap * 2 : 8;
+		struct wf_ct_match *grown = realloc(ms->m, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		ms->m = grown;
+		ms->cap = cap;
+	}
+	ms->m[ms->n++] = *m;
+	return 0;
+}
+
+/* States keep their entries sorted, so this is a binary search: comparing two states of n
+ * forwards costs O(n log n). */
+static bool holds(const struct wf_gw_entries *e, const struct wf_gw_forward *f)
+{
+	const struct wf_gw_forward *g = wf_gw_entries_find_forward(e, f);
+
+	return g && g->target_port == f->target_port;
+}
+
+static int removed_match(const struct wf_gw_peer *peer, const struct wf_gw_forward *f,
+                         struct matches *ms)
+{
+	struct wf_ct_match m = {.family = f->family,
+	                        .l4proto = f->proto,
+	                        .orig_dport = f->public_port,
+	                        .has_reply_src = true,
+	                        .reply_sport = f->target_port,
+	                        .status_set = IPS_DST_NAT};
+
+	if (f->family == AF_INET && peer->has_ip4)
+		m.reply_src.ip4 = peer->ip4;
+	else if (f->family == AF_INET6 && peer->has_ip6)
+		m.reply_src.ip6 = peer->ip6;
+	else
+		return 0;
+	return add_match(ms, &m);
+}
+
+static int added_matches(const struct wf_gw_params *p, const struct wf_gw_forward *f,
+                         struct matches *ms)
+{
+	struct wf_ct_match m = {.family = f->family,
+	                        .l4proto = f->proto,
+	                        .orig_dport = f->public_port,
+	                        .has_orig_dst = true,
+	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	int err = 0;
+
+	/* Refused TCP connections leave no entry that would outlive them. */
+	if (f->proto == IPPROTO_TCP)
+		return 0;
+	if (f->family == AF_INET) {
+		for (size_t i = 0; i < p->n_public_ip4 && !err; i++) {
+			m.orig_dst.ip4 = p->public_ip4[i];
+			err = add_match(ms, &m);
+		}
+	} else if (f->family == AF_INET6) {
+		for (size_t i = 0; i < p->n_public_ip6 && !err; i++) {
+			m.orig_dst.ip6 = p->public_ip6[i];
+			err = add_match(ms, &m);
+		}
+	}
+	return err;
+}
+
+int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
+                     const struct wf_gw_state *from, const struct wf_gw_state *to,
+                     struct wf_ct_match **out, size_t *n)
+{
+	size_t n_peers = cfg->n_peers;
+	struct matches ms = {0};
+	int err = 0;
+
+	if (from->n_peers < n_peers)
+		n_peers = from->n_peers;
+	if (to->n_peers < n_peers)
+		n_peers = to->n_peers;
+	for (size_t peer = 0; peer < n_peers && !err; peer++) {
+		const struct wf_gw_entries *before = &from->peers[peer], *after = &to->peers[peer];
+
+		for (size_t i = 0; i < before->n_forwards && !err; i++)
+			if (!holds(after, &before->forwards[i]))
+				err = removed_match(&cfg->peers[peer], &before->forwards[i], &ms);
+		for (size_t i = 0; i < after->n_forwards && !err; i++)
+			if (!holds(before, &after->forwards[i]))
+				err = added_matches(p, &after->forwards[i], &ms);
+	}
+	if (!err && !ms.m)
+		ms.m = malloc(sizeof(*ms.m));
+	if (err || !ms.m) {
+		free(ms.m);
+		return -ENOMEM;
+	}
+	*out = ms.m;
+	*n = ms.n;
+	return 0;
+}
+
+/* One forward a peer holds now, found by family, protocol and public port. */
+struct held {
+	const struct wf_gw_forward *f;
+	size_t peer;
+};
+
+static int cmp_key(uint8_t family_a, uint8_t proto_a, uint16_t port_a, uint8_t family_b,
+                   uint8_t proto_b, uint16_t port_b)
+{
+	if (family_a != family_b)
+		return family_a < family_b ? -1 : 1;
+	if (proto_a != proto_b)
+		return proto_a < proto_b ? -1 : 1;
+	if (port_a != port_b)
+		return port_a < port_b ? -1 : 1;
+	return 0;
+}
+
+static int cmp_held(const void *pa, const void *pb)
+{
+	const struct held *a = pa, *b = pb;
+
+	return cmp_key(a->f->family, a->f->proto, a->f->public_port, b->f->family, b->f->proto,
+	               b->f->public_port);
+}
+
+static const struct held *held_for(const struct held *h, size_t n, const struct wf_ct_match *m)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(h[mid].f->family, h[mid].f->proto, h[mid].f->public_port, m->family,
+		                m->l4proto, m->orig_dport);
+
+		if (!c)
+			return &h[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* True when every entry m selects is one that h, held now, would make the same way. */
+static bool made_again_by(const struct wf_gw_config *cfg, const struct held *h,
+                          const struct wf_ct_match *m)
+{
+	struct matches own = {0};
+	bool same;
+
+	if (!m->has_reply_src)
+		/* Unanswered flows that nothing translated: right while no peer holds the port. */
+		return !h;
+	if (!h || removed_match(&cfg->peers[h->peer], h->f, &own))
+		return false;
+	same = own.n == 1 && wf_ct_match_equal(&own.m[0], m);
+	free(own.m);
+	return same;
+}
+
+size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
+                      struct wf_ct_match *m, size_t n)
+{
+	size_t n_peers = cfg->n_peers < now->n_peers ? cfg->n_peers : now->n_peers;
+	size_t n_held = 0, kept = 0;
+	struct held *h;
+
+	for (size_t peer = 0; peer < n_peers; peer++)
+		n_held += now->peers[peer].n_forwards;
+	h = malloc((n_held + 1) * sizeof(*h));
+	if (!h)
+		return n;
+	n_held = 0;
+	for (size_t peer = 0; peer < n_peers; peer++)
+		for (size_t i = 0; i < now->peers[peer].n_forwards; i++)
+			h[n_held++] =
+			    (struct held){.f = &now->peers[peer].forwards[i], .peer = peer};
+	qsort(h, n_held, sizeof(*h), cmp_held);
+	for (size_t i = 0; i < n; i++)
+		if (!made_again_by(cfg, held_for(h, n_held, &m[i]), &m[i]))
+			m[kept++] = m[i];
+	free(h);
+	return kept;
+}
+
+int wf_gw_ct_flush_pending(struct wf_conntrack *ct, const struct wf_gw_config *cfg,
+                           const struct wf_gw_state *now, struct wf_ct_pending *pending,
+                           size_t *deleted)
+{
+	return wf_ct_pending_flush(ct, pending, wf_gw_ct_prune(cfg, now, pending->m, pending->n),
+	                           deleted);
+}

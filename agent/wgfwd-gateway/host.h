@@ -1,0 +1,45 @@
+/* What the gateway needs from its host besides nftables: forwarding switched on, the public
+ * interface's addresses, the tunnel's addresses to listen on, and giving up privileges it no
+ * longer needs once it runs. */
+#ifndef WGFWD_GATEWAY_HOST_H
+#define WGFWD_GATEWAY_HOST_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "render.h"
+
+/* Turns on IPv4 and IPv6 forwarding, logging each change. Because IPv6 forwarding makes the
+ * kernel ignore router advertisements on interfaces with accept_ra 1, the public interface is
+ * moved to accept_ra 2 so an address configured by SLAAC keeps its default route. IPv6 being
+ * disabled on the host is only a warning. Returns 0 or the -errno of the IPv4 switch. */
+int wf_gw_enable_forwarding(const char *public_ifname);
+
+/* Global addresses of an interface, sorted (link-local IPv6 is left out: never a public
+ * address). At most WF_GW_PUBLIC_MAX of each family; -ENODEV when there is no such interface. */
+int wf_gw_interface_addresses(const char *ifname, struct in_addr *ip4, size_t *n4,
+                              struct in6_addr *ip6, size_t *n6);
+
+/* ADDR, ADDR:PORT, [ADDR6]:PORT or ADDR6; default_port when none is given. -EINVAL with err
+ * filled otherwise. */
+int wf_gw_listen_parse(const char *text, uint16_t default_port, struct sockaddr_storage *ss,
+                       socklen_t *len, char *err, size_t errlen);
+/* "ADDR:PORT" / "[ADDR6]:PORT" for logs. */
+void wf_gw_sockaddr_text(const struct sockaddr *sa, char *out, size_t len);
+/* A listening TCP socket (non-blocking, close-on-exec, IPv6-only for IPv6) bound to ss, even
+ * before the address exists on an interface. Returns the descriptor or -errno. */
+int wf_gw_listen_socket(const struct sockaddr_storage *ss, socklen_t len);
+
+/* Keeps CAP_NET_ADMIN only (bounding, permitted and effective sets) and forbids regaining any.
+ * With a user (uid and gid not 0), the process becomes that user on the way, its groups that
+ * one group, keeping CAP_NET_ADMIN across the change. Returns 0 or -errno; a process without
+ * CAP_SETPCAP still drops what it can, and a failed change of user fails the whole. */
+int wf_gw_drop_privileges(uid_t uid, gid_t gid);
+/* The uid and gid of a user name: 0 or -ENOENT with err saying so. */
+int wf_gw_user_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,775 @@
+#include "policy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <wgfwd/util.h>
+
+#include "grants.h"
+#include "listeners.h"
+
+const char *wf_gw_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case 0:
+		return "all";
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	default:
+		return "?";
+	}
+}
+
+const char *wf_gw_status_name(enum wf_gw_status s)
+{
+	switch (s) {
+	case WF_GW_ACCEPTED:
+		return "accepted";
+	case WF_GW_INVALID:
+		return "invalid";
+	case WF_GW_RESERVED:
+		return "reserved";
+	case WF_GW_TAKEN:
+		return "taken";
+	case WF_GW_HOST_PORT:
+		return "host_port";
+	case WF_GW_DUPLICATE:
+		return "duplicate";
+	case WF_GW_TOO_MANY:
+		return "too_many";
+	case WF_GW_NOT_GRANTED:
+		return "not_granted";
+	}
+	return "?";
+}
+
+/* ---- entries ---- */
+
+/* The arrays carry no capacity: it is the next power of two from 4, so they grow exactly when
+ * the count reaches one. */
+static bool needs_growth(size_t n)
+{
+	return n == 0 || (n >= 4 && !(n & (n - 1)));
+}
+
+int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_gw_forward *f)
+{
+	struct wf_gw_forward *grown;
+
+	if (needs_growth(e->n_forwards)) {
+		grown =
+		    realloc(e->forwards, (e->n_forwards ? e->n_forwards * 2 : 4) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		e->forwards = grown;
+	}
+	e->forwards[e->n_forwards++] = *f;
+	return 0;
+}
+
+int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_gw_egress *g)
+{
+	struct wf_gw_egress *grown;
+
+	if (needs_growth(e->n_egress)) {
+		grown = realloc(e->egress, (e->n_egress ? e->n_egress * 2 : 4) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		e->egress = grown;
+	}
+	e->egress[e->n_egress++] = *g;
+	return 0;
+}
+
+void wf_gw_entries_free(struct wf_gw_entries *e)
+{
+	free(e->forwards);
+	free(e->egress);
+	memset(e, 0, sizeof(*e));
+}
+
+int wf_gw_entries_copy(struct wf_gw_entries *dst, const struct wf_gw_entries *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n_forwards; i++)
+		if (wf_gw_entries_add_forward(dst, &src->forwards[i]))
+			goto oom;
+	for (size_t i = 0; i < src->n_egress; i++)
+		if (wf_gw_entries_add_egress(dst, &src->egress[i]))
+			goto oom;
+	return 0;
+oom:
+	wf_gw_entries_free(dst);
+	return -ENOMEM;
+}
+
+bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entries *b)
+{
+	if (a->n_forwards != b->n_forwards || a->n_egress != b->n_egress)
+		return false;
+	for (size_t i = 0; i < a->n_forwards; i++) {
+		const struct wf_gw_forward *x = &a->forwards[i], *y = &b->forwards[i];
+
+		if (x->family != y->family || x->proto != y->proto ||
+		    x->public_port != y->public_port || x->target_port != y->target_port)
+			return false;
+	}
+	for (size_t i = 0; i < a->n_egress; i++) {
+		const struct wf_gw_egress *x = &a->egress[i], *y = &b->egress[i];
+
+		if (x->proto != y->proto || x->port_lo != y->port_lo || x->port_hi != y->port_hi)
+			return false;
+	}
+	return true;
+}
+
+static int forward_cmp(const void *pa, const void *pb)
+{
+	const struct wf_gw_forward *a = pa, *b = pb;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->public_port != b->public_port)
+		return a->public_port < b->public_port ? -1 : 1;
+	return 0;
+}
+
+static int egress_cmp(const void *pa, const void *pb)
+{
+	const struct wf_gw_egress *a = pa, *b = pb;
+
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	if (a->port_hi != b->port_hi)
+		return a->port_hi < b->port_hi ? -1 : 1;
+	return 0;
+}
+
+const struct wf_gw_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
+                                                       const struct wf_gw_forward *key)
+{
+	return e->n_forwards ? bsearch(key, e->forwards, e->n_forwards, sizeof(*key), forward_cmp)
+	                     : NULL;
+}
+
+/* ---- state ---- */
+
+int wf_gw_state_init(struct wf_gw_state *s, size_t n_peers)
+{
+	s->n_peers = n_peers;
+	s->peers = n_peers ? calloc(n_peers, sizeof(*s->peers)) : NULL;
+	return n_peers && !s->peers ? -ENOMEM : 0;
+}
+
+void wf_gw_state_free(struct wf_gw_state *s)
+{
+	for (size_t i = 0; i < s->n_peers; i++)
+		wf_gw_entries_free(&s->peers[i]);
+	free(s->peers);
+	memset(s, 0, sizeof(*s));
+}
+
+bool wf_gw_state_equal(const struct wf_gw_state *a, const struct wf_gw_state *b)
+{
+	if (a->n_peers != b->n_peers)
+		return false;
+	for (size_t i = 0; i < a->n_peers; i++)
+		if (!wf_gw_entries_equal(&a->peers[i], &b->peers[i]))
+			return false;
+	return true;
+}
+
+void wf_gw_decision_free(struct wf_gw_decision *d)
+{
+	free(d->forwards);
+	free(d->egress);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- deciding ---- */
+
+static const char *family_name(uint8_t family)
+{
+	return family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+static bool is_reserved(const struct wf_gw_config *cfg, uint8_t proto, uint16_t port)
+{
+	for (size_t i = 0; i < cfg->n_reserved; i++) {
+		const struct wf_gw_port_range *r = &cfg->reserved[i];
+
+		if ((!r->proto || r->proto == proto) && r->lo <= port && port <= r->hi)
+			return true;
+	}
+	return false;
+}
+
+static bool held_by_other(const struct wf_gw_state *cur, size_t peer, const struct wf_gw_forward *f)
+{
+	for (size_t p = 0; p < cur->n_peers; p++)
+		if (p != peer && wf_gw_entries_find_forward(&cur->peers[p], f))
+			return true;
+	return false;
+}
+
+/* A forward the peer held before the host's service started: taking it away now would break
+ * what works, so it stays and the operator is told (wf_gw_host_clashes). */
+static bool held_by_self(const struct wf_gw_state *cur, size_t peer, const struct wf_gw_forward *f)
+{
+	return wf_gw_entries_find_forward(&cur->peers[peer], f) != NULL;
+}
+
+static void refuse(struct wf_gw_decision *d, struct wf_gw_result *r, enum wf_gw_status st,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void refuse(struct wf_gw_decision *d, struct wf_gw_result *r, enum wf_gw_status st,
+                   const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = st;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+	d->n_refused++;
+}
+
+static size_t egress_cost(const struct wf_gw_egress *g)
+{
+	/* Each port of a range becomes one set element; a whole protocol is one element. */
+	if (!g->proto || !g->port_lo)
+		return 1;
+	return (size_t)g->port_hi - g->port_lo + 1;
+}
+
+/* The target port granted so far for each (family, tcp/udp, public port) of one request, 0 for
+ * none: a repeat is found in constant time, so a request of n forwards costs O(n log n) (the
+ * lookups in the other peers' sorted entries), never O(n^2). */
+struct granted_targets {
+	uint16_t port[2][2][65536];
+};
+
+static uint16_t *granted_target(struct granted_targets *g, const struct wf_gw_forward *f)
+{
+	return &g->port[f->family == AF_INET6][f->proto == IPPROTO_UDP][f->public_port];
+}
+
+/* What entries cost against the limits: a forward is one map element, egress as egress_cost. */
+static size_t entries_cost(const struct wf_gw_entries *e)
+{
+	size_t cost = e->n_forwards;
+
+	for (size_t i = 0; i < e->n_egress; i++)
+		cost += egress_cost(&e->egress[i]);
+	return cost;
+}
+
+/* Refuses r when `cost' more would pass a limit: the peer's own, or the gateway's for all
+ * peers (room: what the others leave of it). */
+static bool over_limit(const struct wf_gw_config *cfg, const struct wf_gw_peer *self, size_t used,
+                       size_t cost, size_t room, struct wf_gw_decision *d, struct wf_gw_result *r)
+{
+	if (used + cost > cfg->max_entries) {
+		refuse(d, r, WF_GW_TOO_MANY, "more than %zu entries for peer %s", cfg->max_entries,
+		       self->name);
+		return true;
+	}
+	if (used + cost > room) {
+		refuse(d, r, WF_GW_TOO_MANY,
+		       "the gateway holds its limit of %zu entries for all peers together",
+		       cfg->max_total_entries);
+		return true;
+	}
+	return false;
+}
+
+static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_state *cur,
+                           size_t peer, const struct wf_gw_entries *want, struct wf_gw_entries *out,
+                           struct wf_gw_decision *d, size_t *used, size_t room)
+{
+	const struct wf_gw_peer *self = &cfg->peers[peer];
+	struct granted_targets *granted = calloc(1, sizeof(*granted));
+	int err = 0;
+
+	if (!granted)
+		return -ENOMEM;
+	for (size_t i = 0; i < want->n_forwards; i++) {
+		const struct wf_gw_forward *f = &want->forwards[i];
+		struct wf_gw_result *r = &d->forwards[i];
+		const char *pn = wf_gw_proto_name(f->proto);
+		uint16_t *dup;
+
+		if (f->family != AF_INET && f->family != AF_INET6) {
+			refuse(d, r, WF_GW_INVALID, "address family %u is neither IPv4 nor IPv6",
+			       f->family);
+			continue;
+		}
+		/* The target is the peer's own address of the family: without one, nothing. */
+		if (f->family == AF_INET ? !self->has_ip4 : !self->has_ip6) {
+			refuse(d, r, WF_GW_INVALID, "peer %s has no %s tunnel address", self->name,
+			       f->family == AF_INET ? "IPv4" : "IPv6");
+			continue;
+		}
+		if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP) {
+			refuse(d, r, WF_GW_INVALID, "protocol %u cannot be forwarded (tcp or udp)",
+			       f->proto);
+			continue;
+		}
+		if (!f->public_port || !f->target_port) {
+			refuse(d, r, WF_GW_INVALID, "port 0 in %s %u -> %u", pn, f->public_port,
+			       f->target_port);
+			continue;
+		}
+		if (is_reserved(cfg, f->proto, f->public_port)) {
+			refuse(d, r, WF_GW_RESERVED, "%s/%u is reserved on the gateway", pn,
+			       f->public_port);
+			continue;
+		}
+		if (!wf_gw_grants_allow_port(&self->grants, f->proto, f->public_port)) {
+			char allowed[WF_GW_REASON_MAX];
+
+			wf_gw_grants_ports_text(&self->grants, allowed, 64);
+			refuse(d, r, WF_GW_NOT_GRANTED,
+			       "public port %s/%u not in this peer's allowed ports %s", pn,
+			       f->public_port, allowed);
+			continue;
+		}
+		if (wf_gw_host_ports_has(cfg->host_ports, f->family, f->proto, f->public_port) &&
+		    !held_by_self(cur, peer, f)) {
+			r->status = WF_GW_HOST_PORT;
+			wf_gw_host_port_reason(r->reason, sizeof(r->reason), f->proto,
+			                       f->public_port);
+			d->n_refused++;
+			continue;
+		}
+		if (held_by_other(cur, peer, f)) {
+			refuse(d, r, WF_GW_TAKEN, "%s/%u (%s) is held by another peer", pn,
+			       f->public_port, family_name(f->family));
+			continue;
+		}
+		dup = granted_target(granted, f);
+		if (*dup == f->target_port)
+			continue; /* the same forward again: already granted */
+		if (*dup) {
+			refuse(d, r, WF_GW_DUPLICATE,
+			       "%s/%u (%s) is already asked for with target port %u", pn,
+			       f->public_port, family_name(f->family), *dup);
+			continue;
+		}
+		if (over_limit(cfg, self, *used, 1, room, d, r))
+			continue;
+		if (wf_gw_entries_add_forward(out, f)) {
+			err = -ENOMEM;
+			break;
+		}
+		*dup = f->target_port;
+		(*used)++;
+	}
+	free(granted);
+	return err;
+}
+
+static bool egress_valid(const struct wf_gw_egress *g, char *why, size_t len)
+{
+	if (!g->proto) {
+		if (g->port_lo || g->port_hi) {
+			snprintf(why, len, "ports %u-%u given for every protocol", g->port_lo,
+			         g->port_hi);
+			return false;
+		}
+		return true;
+	}
+	if (g->proto != IPPROTO_TCP && g->proto != IPPROTO_UDP) {
+		snprintf(why, len, "protocol %u has no ports (tcp, udp, or 0 for all)", g->proto);
+		return false;
+	}
+	if (!g->port_lo && g->port_hi) {
+		snprintf(why, len, "%s range %u-%u starts at port 0", wf_gw_proto_name(g->proto),
+		         g->port_lo, g->port_hi);
+		return false;
+	}
+	if (g->port_lo > g->port_hi) {
+		snprintf(why, len, "%s range %u-%u starts above its end",
+		         wf_gw_proto_name(g->proto), g->port_lo, g->port_hi);
+		return false;
+	}
+	return true;
+}
+
+/* For each egress entry of a request, the index of the first entry identical to it (its own
+ * when none came before), found by sorting: O(n log n). */
+struct indexed_egress {
+	struct wf_gw_egress g;
+	size_t i;
+};
+
+static int indexed_egress_cmp(const void *pa, const void *pb)
+{
+	const struct indexed_egress *a = pa, *b = pb;
+	int c = egress_cmp(&a->g, &b->g);
+
+	return c ? c : a->i < b->i ? -1 : a->i > b->i;
+}
+
+static size_t *first_identical_egress(const struct wf_gw_entries *want)
+{
+	size_t n = want->n_egress;
+	struct indexed_egress *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	size_t *first = malloc((n ? n : 1) * sizeof(*first));
+
+	if (!sorted || !first) {
+		free(sorted);
+		free(first);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = (struct indexed_egress){want->egress[i], i};
+	qsort(sorted, n, sizeof(*sorted), indexed_egress_cmp);
+	for (size_t k = 0; k < n; k++)
+		first[sorted[k].i] = k && !egress_cmp(&sorted[k - 1].g, &sorted[k].g)
+		                         ? first[sorted[k - 1].i]
+		                         : sorted[k].i;
+	free(sorted);
+	return first;
+}
+
+static int decide_egress(const struct wf_gw_config *cfg, size_t peer,
+                         const struct wf_gw_entries *want, struct wf_gw_entries *out,
+                         struct wf_gw_decision *d, size_t *used, size_t room)
+{
+	const struct wf_gw_peer *self = &cfg->peers[peer];
+	size_t *first = first_identical_egress(want);
+	char why[WF_GW_REASON_MAX];
+	int err = 0;
+
+	if (!first)
+		return -ENOMEM;
+	for (size_t i = 0; i < want->n_egress; i++) {
+		const struct wf_gw_egress *g = &want->egress[i];
+		struct wf_gw_result *r = &d->egress[i];
+		size_t cost;
+
+		/* The same entry again has the same answer; granted, it costs nothing more. */
+		if (first[i] != i) {
+			*r = d->egress[first[i]];
+			if (r->status != WF_GW_ACCEPTED)
+				d->n_refused++;
+			continue;
+		}
+		if (!egress_valid(g, why, sizeof(why))) {
+			refuse(d, r, WF_GW_INVALID, "%s", why);
+			continue;
+		}
+		/* Default none: the VPS's address is the owner's to lend, not the peer's to take.
+		 */
+		if (!wf_gw_grants_cover_egress(&self->grants, g)) {
+			char asked[32], granted[WF_GW_REASON_MAX];
+
+			wf_gw_egress_text(g, asked, sizeof(asked));
+			wf_gw_grants_egress_text(&self->grants, granted, 64);
+			refuse(d, r, WF_GW_NOT_GRANTED,
+			       "egress %s not granted to this peer by the gateway (granted: %s)",
+			       asked, granted);
+			continue;
+		}
+		cost = egress_cost(g);
+		if (over_limit(cfg, self, *used, cost, room, d, r))
+			continue;
+		if (wf_gw_entries_add_egress(out, g)) {
+			err = -ENOMEM;
+			break;
+		}
+		*used += cost;
+	}
+	free(first);
+	return err;
+}
+
+int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                        size_t peer, const struct wf_gw_entries *want, struct wf_gw_state *next,
+                        struct wf_gw_decision *d)
+{
+	struct wf_gw_entries mine = {0};
+	size_t used = 0, room = SIZE_MAX;
+	int err;
+
+	memset(next, 0, sizeof(*next));
+	memset(d, 0, sizeof(*d));
+	if (peer >= cfg->n_peers || current->n_peers != cfg->n_peers)
+		return -EINVAL;
+	d->n_forwards = want->n_forwards;
+	d->n_egress = want->n_egress;
+	d->forwards = calloc(want->n_forwards ? want->n_forwards : 1, sizeof(*d->forwards));
+	d->egress = calloc(want->n_egress ? want->n_egress : 1, sizeof(*d->egress));
+	if (!d->forwards || !d->egress) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (cfg->max_total_entries) {
+		size_t others = 0;
+
+		for (size_t p = 0; p < current->n_peers; p++)
+			if (p != peer)
+				others += entries_cost(&current->peers[p]);
+		room = others < cfg->max_total_entries ? cfg->max_total_entries - others : 0;
+	}
+	err = decide_forwards(cfg, current, peer, want, &mine, d, &used, room);
+	if (!err)
+		err = decide_egress(cfg, peer, want, &mine, d, &used, room);
+	if (err)
+		goto fail;
+	if (mine.n_forwards)
+		qsort(mine.forwards, mine.n_forwards, sizeof(*mine.forwards), forward_cmp);
+	if (mine.n_egress)
+		qsort(mine.egress, mine.n_egress, sizeof(*mine.egress), egress_cmp);
+
+	err = wf_gw_state_init(next, cfg->n_peers);
+	if (err)
+		goto fail;
+	for (size_t p = 0; p < cfg->n_peers; p++) {
+		if (p == peer) {
+			next->peers[p] = mine;
+			memset(&mine, 0, sizeof(mine));
+			continue;
+		}
+		err = wf_gw_entries_copy(&next->peers[p], &current->peers[p]);
+		if (err)
+			goto fail;
+	}
+	return 0;
+fail:
+	wf_gw_entries_free(&mine);
+	wf_gw_state_free(next);
+	wf_gw_decision_free(d);
+	return err;
+}
+
+/* ---- configuration ---- */
+
+static int parse_addr(const char *text, struct wf_gw_peer *peer, const char *spec, char *err,
+                      size_t errlen)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		if (peer->has_ip4) {
+			snprintf(err, errlen, "peer `%s': two IPv4 addresses", spec);
+			return -EINVAL;
+		}
+		peer->has_ip4 = true;
+		peer->ip4 = a4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, &a6) == 1) {
+		if (peer->has_ip6) {
+			snprintf(err, errlen, "peer `%s': two IPv6 addresses", spec);
+			return -EINVAL;
+		}
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			snprintf(err, errlen, "peer `%s': use `%s' as plain IPv4", spec, text);
+			return -EINVAL;
+		}
+		peer->has_ip6 = true;
+		peer->ip6 = a6;
+		return 0;
+	}
+	snprintf(err, errlen, "peer `%s': `%s' is not an IP address", spec, text);
+	return -EINVAL;
+}
+
+int wf_gw_peer_parse(const char *spec, struct wf_gw_peer *peer, char *err, size_t errlen)
+{
+	char addrs[128], *comma;
+	const char *eq = strchr(spec, '=');
+	size_t alen;
+	int ret;
+
+	memset(peer, 0, sizeof(*peer));
+	if (!eq || eq == spec || !eq[1]) {
+		snprintf(err, errlen, "peer `%s': expected ADDR[,ADDR6]=KEYFILE", spec);
+		return -EINVAL;
+	}
+	alen = (size_t)(eq - spec);
+	if (alen >= sizeof(addrs)) {
+		snprintf(err, errlen, "peer `%s': address part too long", spec);
+		return -EINVAL;
+	}
+	memcpy(addrs, spec, alen);
+	addrs[alen] = '\0';
+	comma = strchr(addrs, ',');
+	if (comma)
+		*comma = '\0';
+	ret = parse_addr(addrs, peer, spec, err, errlen);
+	if (!ret && comma)
+		ret = parse_addr(comma + 1, peer, spec, err, errlen);
+	if (ret)
+		return ret;
+	/* The first address names the peer, spelled as the kernel would print it. */
+	if (inet_pton(AF_INET, addrs, &peer->ip4) == 1)
+		inet_ntop(AF_INET, &peer->ip4, peer->name, sizeof(peer->name));
+	else
+		inet_ntop(AF_INET6, &peer->ip6, peer->name, sizeof(peer->name));
+	peer->keyfile = strdup(eq + 1);
+	return peer->keyfile ? 0 : -ENOMEM;
+}
+
+static int parse_port(const char *s, char **end, uint16_t *port)
+{
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, end, 10);
+	if (errno || v == 0 || v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int parse_reserved_item(const char *item, struct wf_gw_port_range *r)
+{
+	const char *slash = strchr(item, '/');
+	char *end;
+
+	memset(r, 0, sizeof(*r));
+	if (parse_port(item, &end, &r->lo))
+		return -EINVAL;
+	r->hi = r->lo;
+	if (*end == '-' && parse_port(end + 1, &end, &r->hi))
+		return -EINVAL;
+	if (r->hi < r->lo)
+		return -EINVAL;
+	if (slash) {
+		if (end != slash)
+			return -EINVAL;
+		if (!strcmp(slash + 1, "tcp"))
+			r->proto = IPPROTO_TCP;
+		else if (!strcmp(slash + 1, "udp"))
+			r->proto = IPPROTO_UDP;
+		else
+			return -EINVAL;
+	} else if (*end) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int wf_gw_reserved_parse(const char *list, struct wf_gw_port_range **ranges, size_t *n, char *err,
+                         size_t errlen)
+{
+	char *copy = strdup(list), *save = NULL, *item;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)) {
+		struct wf_gw_port_range r, *grown;
+
+		if (parse_reserved_item(item, &r)) {
+			snprintf(err, errlen,
+			         "reserved port `%s': expected PORT[-PORT][/tcp|/udp] with ports "
+			         "1-65535",
+			         item);
+			ret = -EINVAL;
+			break;
+		}
+		grown = realloc(*ranges, (*n + 1) * sizeof(*grown));
+		if (!grown) {
+			ret = -ENOMEM;
+			break;
+		}
+		*ranges = grown;
+		(*ranges)[(*n)++] = r;
+	}
+	free(copy);
+	return ret;
+}
+
+int wf_gw_config_reserve(struct wf_gw_config *cfg, uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	struct wf_gw_port_range *grown;
+
+	grown = realloc(cfg->reserved, (cfg->n_reserved + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	cfg->reserved = grown;
+	cfg->reserved[cfg->n_reserved++] = (struct wf_gw_port_range){proto, lo, hi};
+	return 0;
+}
+
+int wf_gw_config_find_peer(const struct wf_gw_config *cfg, int family, const void *addr)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct wf_gw_peer *p = &cfg->peers[i];
+
+		if (family == AF_INET && p->has_ip4 && !memcmp(&p->ip4, addr, sizeof(p->ip4)))
+			return (int)i;
+		if (family == AF_INET6 && p->has_ip6 && !memcmp(&p->ip6, addr, sizeof(p->ip6)))
+			return (int)i;
+	}
+	return -1;
+}
+
+int wf_gw_config_find_peer_name(const struct wf_gw_config *cfg, const char *name)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, name, &a4) == 1)
+		return wf_gw_config_find_peer(cfg, AF_INET, &a4);
+	if (inet_pton(AF_INET6, name, &a6) == 1)
+		return wf_gw_config_find_peer(cfg, AF_INET6, &a6);
+	return -1;
+}
+
+int wf_gw_config_add_peer(struct wf_gw_config *cfg, const struct wf_gw_peer *peer, char *err,
+                          size_t errlen)
+{
+	struct wf_gw_peer *grown;
+
+	if ((peer->has_ip4 && wf_gw_config_find_peer(cfg, AF_INET, &peer->ip4) >= 0) ||
+	    (peer->has_ip6 && wf_gw_config_find_peer(cfg, AF_INET6, &peer->ip6) >= 0)) {
+		snprintf(err, errlen, "peer %s: its address is already another peer's", peer->name);
+		return -EEXIST;
+	}
+	grown = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	cfg->peers = grown;
+	cfg->peers[cfg->n_peers] = *peer;
+	if (wf_gw_grants_copy(&cfg->peers[cfg->n_peers].grants, &peer->grants))
+		return -ENOMEM;
+	if (peer->keyfile) {
+		cfg->peers[cfg->n_peers].keyfile = strdup(peer->keyfile);
+		if (!cfg->peers[cfg->n_peers].keyfile) {
+			wf_gw_grants_free(&cfg->peers[cfg->n_peers].grants);
+			return -ENOMEM;
+		}
+	}
+	cfg->n_peers++;
+	return 0;
+}
+
+void wf_gw_config_free(struct wf_gw_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		free(cfg->peers[i].keyfile);
+		wf_gw_grants_free(&cfg->peers[i].grants);
+	}
+	free(cfg->peers);
+	free(cfg->reserved);
+	memset(cfg, 0, sizeof(*cfg));
+}

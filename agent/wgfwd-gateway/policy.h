@@ -1,0 +1,163 @@
+/* The gateway's policy: which peers exist, which public ports nobody may take, what the VPS's
+ * owner granted each peer (public ports: any not reserved unless limited; egress: none unless
+ * granted), and what each peer currently holds. Deciding is pure and deterministic:
+ *
+ *   config + current state + one peer's full desired entries
+ *     --wf_gw_policy_decide--> per-entry verdicts + the next combined state
+ *
+ * A peer only ever names ports; the target address of its forwards is always its own tunnel
+ * address from the configuration, and its decision never changes another peer's entries. A
+ * public port held by one peer stays with it: later requests for it are refused until the
+ * holder lets it go. A port the gateway's own host listens on is never newly granted. */
+#ifndef WGFWD_GATEWAY_POLICY_H
+#define WGFWD_GATEWAY_POLICY_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WF_GW_NAME_MAX            64
+#define WF_GW_DEFAULT_MAX_ENTRIES 32768
+#define WF_GW_DEFAULT_MAX_TOTAL   262144
+#define WF_GW_REASON_MAX          192
+
+/* Public proto/port of one address family forwarded to the same peer's tunnel address of
+ * that family, target_port. */
+struct wf_gw_forward {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t public_port;
+	uint16_t target_port;
+};
+
+/* Traffic from the peer's tunnel address allowed out of the public interface. proto 0 means
+ * every protocol (ports 0); port_lo == port_hi == 0 means every port of proto. */
+struct wf_gw_egress {
+	uint8_t proto;
+	uint16_t port_lo, port_hi;
+};
+
+struct wf_gw_entries {
+	struct wf_gw_forward *forwards;
+	size_t n_forwards;
+	struct wf_gw_egress *egress;
+	size_t n_egress;
+};
+
+/* proto 0 reserves (or allows) the ports for both tcp and udp. */
+struct wf_gw_port_range {
+	uint8_t proto;
+	uint16_t lo, hi;
+};
+
+/* What the VPS's owner lets one peer have (grants.h parses and checks it). */
+struct wf_gw_grants {
+	bool ports_limited;           /* false: any public port not reserved */
+	bool ports_said, egress_said; /* `any'/`none' given: a list may not follow */
+	struct wf_gw_port_range *ports;
+	size_t n_ports;
+	struct wf_gw_egress *egress; /* none: no egress at all */
+	size_t n_egress;
+};
+
+struct wf_gw_peer {
+	char name[WF_GW_NAME_MAX]; /* its identity: the first tunnel address, as text */
+	bool has_ip4, has_ip6;
+	struct in_addr ip4;
+	struct in6_addr ip6;
+	char *keyfile;
+	struct wf_gw_grants grants;
+};
+
+struct wf_gw_host_ports; /* listeners.h */
+
+struct wf_gw_config {
+	struct wf_gw_peer *peers;
+	size_t n_peers;
+	struct wf_gw_port_range *reserved;
+	size_t n_reserved;
+	size_t max_entries; /* per peer: forwards plus egress set elements */
+	/* All peers together (0: no limit): what the gateway's memory and its kernel table may
+	 * hold, however many peers there are. A peer's request is granted in its order until
+	 * either limit is met. */
+	size_t max_total_entries;
+	/* Ports the gateway's host serves itself, as last read (not owned; NULL: none known). A
+	 * new forward of one is refused; one the peer already holds stays (its service started
+	 * after the grant), and the daemon flags it. */
+	const struct wf_gw_host_ports *host_ports;
+};
+
+/* What every peer holds now; peers[i] belongs to config peers[i]. Entries are kept sorted,
+ * so two states that mean the same compare equal. */
+struct wf_gw_state {
+	struct wf_gw_entries *peers;
+	size_t n_peers;
+};
+
+enum wf_gw_status {
+	WF_GW_ACCEPTED,
+	WF_GW_INVALID,     /* protocol, port or family out of range; no tunnel address of it */
+	WF_GW_RESERVED,    /* the gateway's own port or one the operator reserved */
+	WF_GW_TAKEN,       /* another peer holds the public port */
+	WF_GW_HOST_PORT,   /* the gateway's host itself listens on it */
+	WF_GW_DUPLICATE,   /* the same public port twice in one request, with different targets */
+	WF_GW_TOO_MANY,    /* beyond the per-peer limit */
+	WF_GW_NOT_GRANTED, /* a port or egress the VPS's owner did not grant this peer */
+};
+#define WF_GW_STATUS_MAX (WF_GW_NOT_GRANTED + 1)
+
+struct wf_gw_result {
+	enum wf_gw_status status;
+	char reason[WF_GW_REASON_MAX]; /* empty when accepted */
+};
+
+/* Verdicts, one per requested entry, in request order. */
+struct wf_gw_decision {
+	struct wf_gw_result *forwards;
+	size_t n_forwards;
+	struct wf_gw_result *egress;
+	size_t n_egress;
+	size_t n_refused;
+};
+
+/* Fills `next` with `current` where `peer`'s entries are replaced by the accepted subset of
+ * `want`. Returns 0 or -ENOMEM / -EINVAL (peer index out of range). */
+int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                        size_t peer, const struct wf_gw_entries *want, struct wf_gw_state *next,
+                        struct wf_gw_decision *decision);
+void wf_gw_decision_free(struct wf_gw_decision *d);
+const char *wf_gw_status_name(enum wf_gw_status s);
+
+int wf_gw_state_init(struct wf_gw_state *s, size_t n_peers);
+void wf_gw_state_free(struct wf_gw_state *s);
+bool wf_gw_state_equal(const struct wf_gw_state *a, const struct wf_gw_state *b);
+/* Makes dst a deep copy of src (dst is overwritten, not freed). */
+int wf_gw_entries_copy(struct wf_gw_entries *dst, const struct wf_gw_entries *src);
+void wf_gw_entries_free(struct wf_gw_entries *e);
+bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entries *b);
+/* The forward of e (sorted, as states keep them) with key's family, protocol and public
+ * port, or NULL: O(log n). */
+const struct wf_gw_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
+                                                       const struct wf_gw_forward *key);
+/* Adds one entry (for message parsers and the store). */
+int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_gw_forward *f);
+int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_gw_egress *g);
+
+/* Configuration parsing; each says in err exactly what was wrong.
+ *   peer:     ADDR[,ADDR]=KEYFILE   (one IPv4 and/or one IPv6 tunnel address)
+ *   reserved: PORT[-PORT][/tcp|/udp], comma separated; no protocol means both */
+int wf_gw_peer_parse(const char *spec, struct wf_gw_peer *peer, char *err, size_t errlen);
+int wf_gw_reserved_parse(const char *list, struct wf_gw_port_range **ranges, size_t *n, char *err,
+                         size_t errlen);
+int wf_gw_config_add_peer(struct wf_gw_config *cfg, const struct wf_gw_peer *peer, char *err,
+                          size_t errlen);
+int wf_gw_config_reserve(struct wf_gw_config *cfg, uint8_t proto, uint16_t lo, uint16_t hi);
+void wf_gw_config_free(struct wf_gw_config *cfg);
+/* The configured peer whose tunnel address is addr (AF_INET / AF_INET6), or -1. */
+int wf_gw_config_find_peer(const struct wf_gw_config *cfg, int family, const void *addr);
+int wf_gw_config_find_peer_name(const struct wf_gw_config *cfg, const char *name);
+
+const char *wf_gw_proto_name(uint8_t proto);
+
+#endif

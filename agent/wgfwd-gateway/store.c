@@ -1,0 +1,540 @@
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Far above what WF_GW_DEFAULT_MAX_ENTRIES entries take; anything bigger is not ours. */
+#define STORE_FILE_MAX (64u << 20)
+
+int wf_gw_store_path(const char *dir, const char *peer_name, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/peer-%s.json", dir, peer_name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static json_object *forward_json(const struct wf_gw_forward *f)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (json_object_object_add(
+	        o, "family", json_object_new_string(f->family == AF_INET6 ? "ipv6" : "ipv4")) ||
+	    json_object_object_add(o, "proto",
+	                           json_object_new_string(wf_gw_proto_name(f->proto))) ||
+	    json_object_object_add(o, "public_port", json_object_new_int(f->public_port)) ||
+	    json_object_object_add(o, "target_port", json_object_new_int(f->target_port))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_object *egress_json(const struct wf_gw_egress *g)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (json_object_object_add(o, "proto",
+	                           json_object_new_string(wf_gw_proto_name(g->proto))) ||
+	    json_object_object_add(o, "port_lo", json_object_new_int(g->port_lo)) ||
+	    json_object_object_add(o, "port_hi", json_object_new_int(g->port_hi))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int wf_gw_store_encode(const char *peer_name, const struct wf_gw_entries *e, char **json)
+{
+	json_object *root = json_object_new_object(), *fwd = json_object_new_array(),
+	            *egr = json_object_new_array();
+	int ret = -ENOMEM;
+
+	*json = NULL;
+	if (!root || !fwd || !egr)
+		goto out;
+	for (size_t i = 0; i < e->n_forwards; i++) {
+		json_object *o = forward_json(&e->forwards[i]);
+
+		if (!o || json_object_array_add(fwd, o)) {
+			json_object_put(o);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < e->n_egress; i++) {
+		json_object *o = egress_json(&e->egress[i]);
+
+		if (!o || json_object_array_add(egr, o)) {
+			json_object_put(o);
+			goto out;
+		}
+	}
+	if (json_object_object_add(root, "version", json_object_new_int(WF_GW_STORE_VERSION)) ||
+	    json_object_object_add(root, "peer", json_object_new_string(peer_name)))
+		goto out;
+	if (json_object_object_add(root, "forwards", fwd))
+		goto out;
+	fwd = NULL;
+	if (json_object_object_add(root, "egress", egr))
+		goto out;
+	egr = NULL;
+	*json = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	ret = *json ? 0 : -ENOMEM;
+out:
+	json_object_put(fwd);
+	json_object_put(egr);
+	json_object_put(root);
+	return ret;
+}
+
+/* ---- reading ---- */
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+static json_object *field(json_object *o, const char *name, json_type type, const char *where,
+                          char *err, size_t errlen)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, name, &v)) {
+		bad(err, errlen, "%s: `%s' is missing", where, name);
+		return NULL;
+	}
+	if (!json_object_is_type(v, type)) {
+		bad(err, errlen, "%s.%s: wrong type", where, name);
+		return NULL;
+	}
+	return v;
+}
+
+static int port_field(json_object *o, const char *name, const char *where, bool zero_ok,
+                      uint16_t *out, char *err, size_t errlen)
+{
+	json_object *v = field(o, name, json_type_int, where, err, errlen);
+	int64_t n;
+
+	if (!v)
+		return -EBADMSG;
+	n = json_object_get_int64(v);
+	if (n < (zero_ok ? 0 : 1) || n > 65535)
+		return bad(err, errlen, "%s.%s: %lld is not a port", where, name, (long long)n);
+	*out = (uint16_t)n;
+	return 0;
+}
+
+static int proto_field(json_object *o, const char *where, bool all_ok, uint8_t *out, char *err,
+                       size_t errlen)
+{
+	json_object *v = field(o, "proto", json_type_string, where, err, errlen);
+	const char *s;
+
+	if (!v)
+		return -EBADMSG;
+	s = json_object_get_string(v);
+	if (!strcmp(s, "tcp"))
+		*out = IPPROTO_TCP;
+	else if (!strcmp(s, "udp"))
+		*out = IPPROTO_UDP;
+	else if (all_ok && !strcmp(s, "all"))
+		*out = 0;
+	else
+		return bad(err, errlen, "%s.proto: `%s' is not a protocol", where, s);
+	return 0;
+}
+
+static int read_forward(json_object *o, const char *where, struct wf_gw_forward *f, char *err,
+                        size_t errlen)
+{
+	json_object *fam;
+	const char *s;
+
+	if (!json_object_is_type(o, json_type_object))
+		return bad(err, errlen, "%s: not an object", where);
+	fam = field(o, "family", json_type_string, where, err, errlen);
+	if (!fam)
+		return -EBADMSG;
+	s = json_object_get_string(fam);
+	if (!strcmp(s, "ipv4"))
+		f->family = AF_INET;
+	else if (!strcmp(s, "ipv6"))
+		f->family = AF_INET6;
+	else
+		return bad(err, errlen, "%s.family: `%s' is not ipv4 or ipv6", where, s);
+	if (proto_field(o, where, false, &f->proto, err, errlen) ||
+	    port_field(o, "public_port", where, false, &f->public_port, err, errlen) ||
+	    port_field(o, "target_port", where, false, &f->target_port, err, errlen))
+		return -EBADMSG;
+	return 0;
+}
+
+static int read_egress(json_object *o, const char *where, struct wf_gw_egress *g, char *err,
+                       size_t errlen)
+{
+	if (!json_object_is_type(o, json_type_object))
+		return bad(err, errlen, "%s: not an object", where);
+	if (proto_field(o, where, true, &g->proto, err, errlen) ||
+	    port_field(o, "port_lo", where, true, &g->port_lo, err, errlen) ||
+	    port_field(o, "port_hi", where, true, &g->port_hi, err, errlen))
+		return -EBADMSG;
+	return 0;
+}
+
+static int read_entries(json_object *root, struct wf_gw_entries *e, char *err, size_t errlen)
+{
+	json_object *fwd = field(root, "forwards", json_type_array, "state", err, errlen);
+	json_object *egr =
+	    fwd ? field(root, "egress", json_type_array, "state", err, errlen) : NULL;
+	char where[48];
+
+	if (!fwd || !egr)
+		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(fwd); i++) {
+		struct wf_gw_forward f = {0};
+
+		snprintf(where, sizeof(where), "forwards[%zu]", i);
+		if (read_forward(json_object_array_get_idx(fwd, i), where, &f, err, errlen))
+			return -EBADMSG;
+		if (wf_gw_entries_add_forward(e, &f))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < json_object_array_length(egr); i++) {
+		struct wf_gw_egress g = {0};
+
+		snprintf(where, sizeof(where), "egress[%zu]", i);
+		if (read_egress(json_object_array_get_idx(egr, i), where, &g, err, errlen))
+			return -EBADMSG;
+		if (wf_gw_entries_add_egress(e, &g))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool same_peer(const char *a, const char *b)
+{
+	unsigned char x[sizeof(struct in6_addr)], y[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, a, x) == 1 && inet_pton(AF_INET, b, y) == 1)
+		return !memcmp(x, y, sizeof(struct in_addr));
+	if (inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1)
+		return !memcmp(x, y, sizeof(struct in6_addr));
+	return !strcmp(a, b);
+}
+
+int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
+                       char *err, size_t errlen)
+{
+	struct json_tokener *tok = json_tokener_new_ex(8);
+	json_object *root = NULL, *v;
+	enum json_tokener_error jerr;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, json, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue) {
+		ret = bad(err, errlen, "the file ends in the middle of the JSON text");
+		goto out;
+	}
+	if (jerr != json_tokener_success) {
+		ret = bad(err, errlen, "not JSON: %s at byte %zu", json_tokener_error_desc(jerr),
+		          json_tokener_get_parse_end(tok));
+		goto out;
+	}
+	if (json_tokener_get_parse_end(tok) != len) {
+		ret = bad(err, errlen, "text after the JSON object at byte %zu",
+		          json_tokener_get_parse_end(tok));
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		ret = bad(err, errlen, "not a JSON object");
+		goto out;
+	}
+	v = field(root, "version", json_type_int, "state", err, errlen);
+	if (!v) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	if (json_object_get_int64(v) != WF_GW_STORE_VERSION) {
+		ret = bad(err, errlen, "version %lld, expected %d",
+		          (long long)json_object_get_int64(v), WF_GW_STORE_VERSION);
+		goto out;
+	}
+	v = field(root, "peer", json_type_string, "state", err, errlen);
+	if (!v) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	if (!same_peer(json_object_get_string(v), peer_name)) {
+		ret = bad(err, errlen, "the file belongs to peer `%s', not %s",
+		          json_object_get_string(v), peer_name);
+		goto out;
+	}
+	ret = read_entries(root, e, err, errlen);
+out:
+	if (ret)
+		wf_gw_entries_free(e);
+	json_object_put(root);
+	json_tokener_free(tok);
+	return ret;
+}
+
+/* ---- files ---- */
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int wf_gw_store_prepare_dir(const char *dir, uid_t user, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "cannot create state directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (lstat(dir, &st) < 0) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "state directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state directory %s is not a directory (a symbolic link?)",
+		         dir);
+		return -ENOTDIR;
+	}
+	/* Whoever may write here decides which ports the gateway opens at its next start. */
+	if (st.st_uid != geteuid() && st.st_uid != 0 && st.st_uid != user) {
+		snprintf(err, errlen,
+		         "state directory %s belongs to uid %u, not to root or this daemon's user: "
+		         "chown %u %s",
+		         dir, (unsigned)st.st_uid, (unsigned)geteuid(), dir);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(
+		    err, errlen,
+		    "state directory %s is writable by group or others (mode %04o): chmod 700 %s",
+		    dir, (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_entries *e,
+                     char *err, size_t errlen)
+{
+	char path[4096], tmp[4096 + 8];
+	char *json = NULL;
+	int fd = -1, dirfd = -1, ret;
+
+	ret = wf_gw_store_path(dir, peer_name, path, sizeof(path));
+	if (ret) {
+		snprintf(err, errlen, "state file name for %s in %s is too long", peer_name, dir);
+		return ret;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ret = wf_gw_store_encode(peer_name, e, &json);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	/* A fresh file, never an existing one: whatever sits under the temporary name (a
+	 * leftover, or a hard link planted to make us overwrite its target) is unlinked, and
+	 * O_EXCL refuses anything that appears meanwhile. */
+	if (unlinkat(dirfd, strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp, 0) < 0 &&
+	    errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	ret = write_all(fd, json, strlen(json));
+	if (!ret)
+		ret = write_all(fd, "\n", 1);
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	fd = -1;
+	if (ret) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(-ret));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	/* The rename is durable only once the directory itself is on disk. */
+	if (fsync(dirfd) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot sync directory %s: %s", dir, strerror(errno));
+	}
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	free(json);
+	return ret;
+}
+
+static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	char *buf = NULL;
+	size_t have = 0;
+	int ret = 0;
+
+	if (fd < 0) {
+		ret = -errno;
+		if (ret != -ENOENT)
+			snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot stat: %s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > STORE_FILE_MAX) {
+		ret = -EBADMSG;
+		snprintf(err, errlen, "not a regular file of at most %u bytes", STORE_FILE_MAX);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (have < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (!n)
+			break;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	*out = buf;
+	*len = have;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static int store_read(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *path,
+                      size_t pathlen, char *why, size_t whylen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	ret = wf_gw_store_path(dir, peer_name, path, pathlen);
+	if (ret) {
+		snprintf(why, whylen, "state file name for %s in %s is too long", peer_name, dir);
+		return ret;
+	}
+	ret = read_file(path, &buf, &len, why, whylen);
+	if (!ret) {
+		/* Drop the newline the writer adds after the object. */
+		while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+			len--;
+		ret = wf_gw_store_decode(buf, len, peer_name, e, why, whylen);
+	}
+	free(buf);
+	return ret;
+}
+
+int wf_gw_store_read(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
+                     size_t errlen)
+{
+	char path[4096], why[256] = "";
+	int ret = store_read(dir, peer_name, e, path, sizeof(path), why, sizeof(why));
+
+	if (ret && ret != -ENOENT)
+		snprintf(err, errlen, "%s: %s", path, why);
+	return ret;
+}
+
+int wf_gw_store_load(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
+                     size_t errlen)
+{
+	char path[4096], aside[4096 + 32], why[256] = "";
+	int ret = store_read(dir, peer_name, e, path, sizeof(path), why, sizeof(why));
+
+	if (ret != -EBADMSG) {
+		if (ret && ret != -ENOENT)
+			snprintf(err, errlen, "%s: %s", path, why);
+		return ret;
+	}
+	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
+	if (rename(path, aside) < 0)
+		snprintf(err, errlen, "%s: %s (and it could not be moved aside: %s)", path, why,
+		         strerror(errno));
+	else
+		snprintf(err, errlen, "%s: %s (moved aside to %s)", path, why, aside);
+	return -EBADMSG;
+}

@@ -1,0 +1,47 @@
+/* The gateway's memory across restarts: the last applied entries of each peer, one JSON file
+ * per peer in the state directory, so forwards come back at start-up before any agent has
+ * reconnected.
+ *
+ * A file is replaced atomically (temporary file, fsync, rename, fsync of the directory): after
+ * a crash it holds either the old state or the new one, never a mix. A file that cannot be
+ * read as a state is moved aside (NAME.corrupt-TIME) so that it is kept for inspection and the
+ * peer starts empty.
+ *
+ *   {"version":1,"peer":"192.168.160.2",
+ *    "forwards":[{"family":"ipv4","proto":"tcp","public_port":443,"target_port":443}],
+ *    "egress":[{"proto":"tcp","port_lo":25,"port_hi":25}]}
+ */
+#ifndef WGFWD_GATEWAY_STORE_H
+#define WGFWD_GATEWAY_STORE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+#define WF_GW_STORE_VERSION 1
+
+/* The file of one peer: DIR/peer-NAME.json. -ENAMETOOLONG when it does not fit. */
+int wf_gw_store_path(const char *dir, const char *peer_name, char *out, size_t len);
+/* Returns 0 or -errno, with err saying which step failed on which file. */
+/* Creates the state directory 0700 if missing; refuses one that is not a directory, belongs to
+ * none of root, this process's user and `user' (the one the daemon becomes), or that group or
+ * others may write. The message in err says the command that fixes it. */
+int wf_gw_store_prepare_dir(const char *dir, uid_t user, char *err, size_t errlen);
+int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_entries *e,
+                     char *err, size_t errlen);
+/* Returns 0 with *e filled (free with wf_gw_entries_free), -ENOENT when the peer has no file,
+ * -EBADMSG when the file is not a valid state (then it was moved aside, and err says what was
+ * wrong and where the file is now), or another -errno with err filled. */
+int wf_gw_store_load(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
+                     size_t errlen);
+/* The same without moving a bad file aside: nothing on disk changes. */
+int wf_gw_store_read(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
+                     size_t errlen);
+
+/* The JSON text of one peer's entries, and its strict reader (no I/O). */
+int wf_gw_store_encode(const char *peer_name, const struct wf_gw_entries *e, char **json);
+int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
+                       char *err, size_t errlen);
+
+#endif
