@@ -1,5 +1,6 @@
 /* The label grammar: parses the values of the wgfwd.* container labels. Pure, no I/O except
- * the services database behind wf_service_lookup_system.
+ * the services database behind wf_service_lookup_system. The agent reads labels with it; the
+ * gateway reads the egress its owner grants each peer (--peer-egress) in the same grammar.
  *
  * A label value holds comma-separated entries. A bad entry is reported through the error
  * callback with the offending text quoted, and is left out; the entries around it still
