@@ -510,6 +510,7 @@ section_daemons() {
 	cpu_idle_rate 5
 	cpu_start
 	change_runs "$CHANGES"
+	val cpu_change_n "$CHANGES"
 	cpu_stop cpu_change $((2 * CHANGES)) "one container change (a start or a stop) at 10,000 forwards"
 	cp "$OUT/runs" "$KEEP/change10k.txt"
 	awk '$4 != "timeout" && $7 != "none" {print ($4 - $7) / 1e6}' "$OUT/runs" |
@@ -570,6 +571,7 @@ section_tunnel() {
 	wait_until 10 on client "$BIN/wfb_net" probe up "$LAB_GW_PUB4" 1 10 5201 >/dev/null ||
 		say "tunnel: the sink does not answer through the gateway"
 	: >"$OUT/tput"
+	val tput_reps "$TPUT_REPS"
 	for ((r = 1; r <= TPUT_REPS; r++)); do
 		for mtu in "$LAB_WG_MTU" 1500; do
 			set_tunnel_mtu "$mtu"
