@@ -53,24 +53,8 @@ else
 	export TPUT_REPS=${TPUT_REPS:-2} TPUT_SECONDS=${TPUT_SECONDS:-3}
 fi
 
-# The drivers link against the project's libraries, built by `make` (the bench target's
-# prerequisites). Someone else's build may be rewriting an archive for a moment: retry.
 build_drivers() {
-	local pkgs="libnftnl libmnl libcurl json-c libevent libsodium" try
-	mkdir -p "$OUTDIR"
-	for try in 1 2 3; do
-		# shellcheck disable=SC2046
-		cc -std=gnu11 -D_GNU_SOURCE -Iinclude -O2 -g -Wall -Wextra -Werror -Wshadow \
-			-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-			$(pkg-config --cflags $pkgs) -o "$OUTDIR/wfb_apply" bench/wfb_apply.c \
-			build/libwgfwd-agent.a build/libwgfwd-gateway.a build/libwgfwd-cli.a \
-			build/libwgfwd-core.a $(pkg-config --libs $pkgs) && break
-		[ "$try" = 3 ] && return 1
-		sleep 3
-	done
-	# static: it also runs inside the lab's containers' network namespaces
-	cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-		-Wmissing-prototypes -static -o "$OUTDIR/wfb_net" bench/wfb_net.c
+	bench/build.sh "$OUTDIR"
 }
 
 val() {
