@@ -36,6 +36,13 @@ derive() {
 	}
 	function kb(x) { return x / 1024 }
 	END {
+		# a tail: the p99 where there are 100 samples, else the maximum, saying so
+		for (k in v) if (k ~ /_n$/) {
+			b = substr(k, 1, length(k) - 2)
+			if (!has(b "_max")) continue
+			if (has(b "_p99")) printf "%s_tail=p99 %s ms\n", b, v[b "_p99"]
+			else printf "%s_tail=max %s ms (%d runs: too few for a p99)\n", b, v[b "_max"], v[k]
+		}
 		goal("change_cpu_agent", v["cpu_change_agent"], 1)
 		goal("change_cpu_gateway", v["cpu_change_gateway"], 1)
 		goal("foreign_agent", v["cpu_foreign_srv_agent"], 1)
