@@ -88,12 +88,8 @@ run_programming() {
 	echo "# section programming: unshare -n bench/programming.sh \"$SIZES\" $REPS"
 	unshare -n bench/programming.sh "$SIZES" "$REPS" || return 1
 	echo
-	echo "# a gateway of $GW_PEERS peers x 1,000 forwards: unshare -n $OUTDIR/wfb_apply gwbig $GW_PEERS 1000 $REPS DIR"
-	local dir
-	dir=$(mktemp -d)
-	unshare -n sh -c "ip link set lo up && ip link add wg0 type veth peer name wg0p &&
-		ip link add eth0 type veth peer name eth0p && '$OUTDIR/wfb_apply' gwbig $GW_PEERS 1000 $REPS '$dir'"
-	rm -rf "$dir"
+	echo "# a gateway of $GW_PEERS peers x 1,000 forwards: unshare -n bench/gateway_peers.sh $GW_PEERS 1000 $REPS"
+	unshare -n bench/gateway_peers.sh "$GW_PEERS" 1000 "$REPS"
 	echo
 	echo "# the daemons' search for stale conntrack entries with K (untranslated) entries in a private"
 	echo "# namespace's table (the kernel walks the machine-wide hash: $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null) buckets here);"
