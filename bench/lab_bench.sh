@@ -2,9 +2,9 @@
 # Benchmarks in the namespace lab (tests/lab), with both daemons running as a user runs them
 # (default logging: --log-level info, text):
 #   converge   Docker's start event -> the forward answers through the gateway's public address
-#              (RUNS runs, the prober running from before the start call), and, interleaved,
-#              PAIRS runs each of wgfwd and Docker's own `-p` publish with the prober started
-#              when the start call returned; the element's arrival in each kernel (nft monitor)
+#              (RUNS runs, the prober running from before the start call), interleaved with
+#              PAIRS runs of Docker's own `-p` publish with the prober started when the start
+#              call returned; the element's arrival in each kernel (nft monitor)
 #   burst      BURST containers started together, then stopped together (Docker `-p` after)
 #   daemons    the running daemons at 0, 1,000 and 10,000 forwards: memory (RssAnon, PSS), CPU
 #              of one container change and of a foreign nftables commit at 10,000, one change
@@ -101,13 +101,22 @@ api() {
 		"http://lab/containers/$1/$2"
 }
 
-# Docker's events ACTIONS (JSON list) since T0 (µs): "name action timeNano" lines.
-events_since() {
-	curl -s -G --unix-socket "$LAB_DOCKER_SOCK" "http://lab/events" \
-		--data-urlencode "since=$(($1 / 1000000 - 1))" \
-		--data-urlencode "until=$((${EPOCHREALTIME%.*} + 1))" \
-		--data-urlencode "filters={\"type\":[\"container\"],\"event\":$2}" |
-		jq -r '"\(.Actor.Attributes.name) \(.Action) \(.timeNano)"'
+# Docker's container start and die events as they happen, "name action timeNano" per line in
+# $OUT/events: a stream, since the engine keeps only its last 256 events for a later query.
+events_start() {
+	: >"$OUT/events"
+	curl -sN --unix-socket "$LAB_DOCKER_SOCK" -G "http://lab/events" \
+		--data-urlencode 'filters={"type":["container"],"event":["start","die"]}' |
+		jq --unbuffered -r '"\(.Actor.Attributes.name) \(.Action) \(.timeNano)"' >>"$OUT/events" &
+	EVENTS_PID=$!
+	sleep 0.3
+}
+
+# Stops the stream once the events up to now have arrived.
+events_stop() {
+	sleep 0.5
+	pkill -P "$$" -f "curl -sN --unix-socket $LAB_DOCKER_SOCK" 2>/dev/null
+	wait "$EVENTS_PID" 2>/dev/null
 }
 
 pid_cpu_ns() {
@@ -238,10 +247,10 @@ runs_with_events() {
 }
 
 section_converge() {
-	local i t_sec n=$((RUNS > PAIRS ? RUNS : PAIRS))
-	say "# converge: $RUNS runs of wgfwd with the probe running from before the start call;" \
-		"$PAIRS runs each of wgfwd and Docker -p with the probe started when the call returned;" \
-		"interleaved, 1 ms probe interval"
+	local i pairs=0
+	say "# converge: $RUNS runs of wgfwd with the probe running from before the start call," \
+		"interleaved with $PAIRS runs of Docker -p with the probe started when the call returned;" \
+		"1 ms probe interval"
 	ldocker create --name wfb-fwd --label wgfwd.ports=18080:80 "$LAB_IMAGE" \
 		httpd -f -p 80 -h /www >/dev/null || return 1
 	ldocker create --name wfb-pub -p 18081:80 "$LAB_IMAGE" httpd -f -p 80 -h /www >/dev/null ||
@@ -252,16 +261,17 @@ section_converge() {
 	converge_once warmup wfb-fwd "$LAB_GW_PUB4" 18080
 	converge_once warmup wfb-pub "$LAB_SRV_HOME4" 18081
 	: >"$OUT/converge"
-	t_sec=${EPOCHREALTIME/./}
-	for ((i = 0; i < n; i++)); do
-		[ "$i" -lt "$RUNS" ] && converge_once wgfwd wfb-fwd "$LAB_GW_PUB4" 18080
-		if [ "$i" -lt "$PAIRS" ]; then
-			converge_once wgfwd-late wfb-fwd "$LAB_GW_PUB4" 18080 late
+	events_start
+	for ((i = 0; i < RUNS; i++)); do
+		converge_once wgfwd wfb-fwd "$LAB_GW_PUB4" 18080
+		# Docker -p spread evenly among them
+		if [ $(((i + 1) * PAIRS / RUNS)) -gt "$pairs" ]; then
 			converge_once docker-p-late wfb-pub "$LAB_SRV_HOME4" 18081 late
+			pairs=$((pairs + 1))
 		fi
 	done
 	monitor_stop
-	events_since "$t_sec" '["start","die"]' >"$OUT/events"
+	events_stop
 	runs_with_events >"$OUT/runs"
 	cp "$OUT/runs" "$KEEP/converge.txt"
 	say "converge: $(awk '$4 == "timeout" || $6 == "timeout"' "$OUT/runs" | wc -l) runs timed out," \
@@ -271,14 +281,16 @@ section_converge() {
 		quantiles conv_event "wgfwd: start event -> answering at the gateway"
 	awk '$1 == "wgfwd" && $7 != "none" {print ($7 / 1000 - $2) / 1000}' "$OUT/runs" |
 		quantiles conv_call_event "wgfwd: start call -> Docker's start event"
-	for kind in wgfwd-late docker-p-late; do
-		key=late_${kind%-late}
-		key=${key//-/_}
-		awk -v k="$kind" '$1 == k && $4 != "timeout" {print ($4 / 1000 - $3) / 1000}' "$OUT/runs" |
-			quantiles "$key" "$kind: start call returned -> answering"
-		awk -v k="$kind" '$1 == k && $4 != "timeout" {print ($4 / 1000 - $2) / 1000}' "$OUT/runs" |
-			quantiles "${key}_call" "$kind: start call made -> answering"
-	done
+	# wgfwd's prober runs from before the call: a forward already answering when the call
+	# returned counts 0 (a prober started then would have needed one attempt)
+	awk '$1 == "wgfwd" && $4 != "timeout" { d = ($4 / 1000 - $3) / 1000; print d > 0 ? d : 0 }' \
+		"$OUT/runs" | quantiles late_wgfwd "wgfwd: start call returned -> answering"
+	awk '$1 == "wgfwd" && $4 != "timeout" {print ($4 / 1000 - $2) / 1000}' "$OUT/runs" |
+		quantiles late_wgfwd_call "wgfwd: start call made -> answering"
+	awk '$1 == "docker-p-late" && $4 != "timeout" {print ($4 / 1000 - $3) / 1000}' "$OUT/runs" |
+		quantiles late_docker_p "docker -p: start call returned -> answering"
+	awk '$1 == "docker-p-late" && $4 != "timeout" {print ($4 / 1000 - $2) / 1000}' "$OUT/runs" |
+		quantiles late_docker_p_call "docker -p: start call made -> answering"
 	awk '$1 == "wgfwd" && $6 != "timeout" {print ($6 / 1000 - $5) / 1000}' "$OUT/runs" |
 		quantiles conv_stop "wgfwd: stop call -> refused (the container resets)"
 	# Where wgfwd's time goes: the forward's map element arriving in each kernel.
@@ -310,20 +322,17 @@ section_converge() {
 # burst
 
 burst_round() {
-	local kind=$1 prefix=$2 addr=$3 base=$4 t0 t1 ports=() names=() i a0 g0 d0 c0
-	local apid gpid dpid cpid key=burst_${1//-/_}
+	local kind=$1 prefix=$2 addr=$3 base=$4 t0 t1 ports=() names=() i a0 g0
+	local apid gpid key=burst_${1//-/_}
 	for ((i = 0; i < BURST; i++)); do
 		ports+=($((base + i)))
 		names+=("$prefix$i")
 	done
 	apid=$(agent_pid)
 	gpid=$(gateway_pid)
-	dpid=$(cat "$LAB_RUN/pids/dockerd.pid" 2>/dev/null)
-	cpid=$(cat "$LAB_RUN/pids/containerd.pid" 2>/dev/null)
 	a0=$(pid_cpu_ns "$apid")
 	g0=$(pid_cpu_ns "$gpid")
-	d0=$(pid_cpu_ns "$dpid")
-	c0=$(pid_cpu_ns "$cpid")
+	events_start
 	on client "$BIN/wfb_net" probe up "$addr" 120 5 "${ports[@]}" >"$OUT/burst-up" &
 	sleep 0.3
 	t0=${EPOCHREALTIME/./}
@@ -335,7 +344,8 @@ burst_round() {
 	val "${key}_calls_ms" $(((t1 - t0) / 1000))
 	echo "$kind burst: $(grep -c timeout "$OUT/burst-up") ports never answered"
 	val "${key}_timeouts" "$(grep -c timeout "$OUT/burst-up")"
-	events_since "$t0" '["start"]' | grep "^$prefix[0-9]* " >"$OUT/burst-events"
+	events_stop
+	grep "^$prefix[0-9]* start " "$OUT/events" >"$OUT/burst-events"
 	# per container: its own start event -> its port answering
 	awk -v prefix="$prefix" -v base="$base" 'NR == FNR { sub(prefix, "", $1); ev[$1 + base] = $3; next }
 		$2 != "timeout" && ($1 in ev) { print ($2 - ev[$1]) / 1e6 }' \
@@ -354,12 +364,9 @@ burst_round() {
 	sleep 1
 	say "$kind burst: CPU while $BURST started and stopped:" \
 		"agent $((($(pid_cpu_ns "$apid") - a0) / 1000000)) ms," \
-		"gateway $((($(pid_cpu_ns "$gpid") - g0) / 1000000)) ms," \
-		"dockerd $((($(pid_cpu_ns "$dpid") - d0) / 1000000)) ms," \
-		"containerd $((($(pid_cpu_ns "$cpid") - c0) / 1000000)) ms"
+		"gateway $((($(pid_cpu_ns "$gpid") - g0) / 1000000)) ms"
 	val "${key}_cpu_agent" $((($(pid_cpu_ns "$apid") - a0) / 1000000))
 	val "${key}_cpu_gateway" $((($(pid_cpu_ns "$gpid") - g0) / 1000000))
-	val "${key}_cpu_dockerd" $((($(pid_cpu_ns "$dpid") - d0) / 1000000))
 }
 
 section_burst() {
@@ -429,13 +436,13 @@ cpu_stop() {
 # Start and stop wfb-chg COUNT times, the probe running from before each start; the runs'
 # start-event -> answering go to KEY.
 change_runs() {
-	local count=$1 i t_sec
+	local count=$1 i
 	: >"$OUT/converge"
-	t_sec=${EPOCHREALTIME/./}
+	events_start
 	for ((i = 0; i < count; i++)); do
 		converge_once wgfwd wfb-chg "$LAB_GW_PUB4" 18090
 	done
-	events_since "$t_sec" '["start","die"]' >"$OUT/events"
+	events_stop
 	runs_with_events >"$OUT/runs"
 }
 
@@ -446,12 +453,24 @@ cold_start() {
 	on client "$BIN/wfb_net" probe up "$LAB_GW_PUB4" 60 1 "$port" >"$OUT/probe" &
 	pid=$!
 	sleep 0.2
-	t0=${EPOCHREALTIME/./}
+	# started as `lab.sh spawn` starts it (its pid file, its log), without lab.sh's own start-up
+	# in the clock
 	if [ "$who" = agent ]; then
-		agent_start --gateway "$LAB_GW_WG4" --key "$WGFWD_KEY" --log-level info
+		set -- srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" \
+			--docker-host "$LAB_DOCKER_HOST" --status-socket "$AGENT_SOCK" --log-level info \
+			--gateway "$LAB_GW_WG4" --key "$WGFWD_KEY"
 	else
-		gateway_start --log-level info
+		set -- gw "$WGFWD_BIN/wgfwd-gateway" --foreground --interface "$LAB_GW_WG_IF" \
+			--public-interface "$LAB_GW_PUB_IF" --peer "$LAB_SRV_WG4,$LAB_SRV_WG6=$WGFWD_KEY" \
+			--peer-egress "$LAB_SRV_WG4=smtp" --state-dir "$GATEWAY_STATE" \
+			--status-socket "$GATEWAY_SOCK" --log-level info
 	fi
+	local ns
+	ns=$(lab_ns "$1")
+	shift
+	t0=${EPOCHREALTIME/./}
+	setsid nsenter --net="/run/netns/$ns" "$@" </dev/null >"$LAB_RUN/bg/$who.log" 2>&1 8>&- 9>&- &
+	echo $! >"$LAB_RUN/bg/$who.pid"
 	wait "$pid"
 	up=$(awk '{print $2}' "$OUT/probe")
 	wait_until 10 grep -qE -- "$re" "$LAB_RUN/bg/$who.log" >/dev/null
@@ -459,16 +478,18 @@ cold_start() {
 	t_first=$(log_time_ms "$LAB_RUN/bg/$who.log" '.')
 	cp "$LAB_RUN/bg/$who.log" "$KEEP/cold-$who.log"
 	if [ -n "$t_log" ]; then
-		say "cold start, $who: process started -> 10,000 forwards applied (its log): $((t_log - t0 / 1000)) ms"
+		say "cold start, $who: start command -> 10,000 forwards applied (its log): $((t_log - t0 / 1000)) ms"
 		val "cold_${who}_applied" $((t_log - t0 / 1000))
 		say "cold start, $who: its first log line -> 10,000 forwards applied: $((t_log - t_first)) ms"
 		val "cold_${who}_first" $((t_log - t_first))
+		t_log=$(log_time_ms "$LAB_RUN/bg/$who.log" 'gateway applied generation')
+		[ -n "$t_log" ] && val "cold_${who}_gwacked" $((t_log - t0 / 1000))
 	else
 		say "cold start, $who: no log line /$re/"
 		val "cold_${who}_applied" ""
 	fi
 	if [ "$up" != timeout ] && [ -n "$up" ]; then
-		say "cold start, $who: process started -> port $port answering at the gateway: $(((up / 1000 - t0) / 1000)) ms"
+		say "cold start, $who: start command -> port $port answering at the gateway: $(((up / 1000 - t0) / 1000)) ms"
 		val "cold_${who}_answering" $(((up / 1000 - t0) / 1000))
 	else
 		val "cold_${who}_answering" ""
@@ -497,8 +518,9 @@ section_daemons() {
 	ldocker network create wfb-v4 >/dev/null
 	on client "$BIN/wfb_net" probe up "$LAB_GW_PUB4" 120 5 29999 >"$OUT/probe" &
 	t0=${EPOCHREALTIME/./}
+	# it listens on its last port, which the probes try
 	ldocker run -d --name wfb-m10k --network wfb-v4 --label "wgfwd.ports=$ranges" "$LAB_IMAGE" \
-		sleep 3600 >/dev/null
+		httpd -f -p 29999 -h /www >/dev/null
 	wait $!
 	up=$(awk '{print $2}' "$OUT/probe")
 	[ "$up" != timeout ] && [ -n "$up" ] &&
@@ -540,7 +562,7 @@ section_daemons() {
 	agent_stop
 	wait_until 10 _no_agent >/dev/null
 	on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup >/dev/null 2>&1
-	cold_start agent 'applied in [0-9.]* ms: nft [a-z ]* \(\+[0-9]{5}' 29999
+	cold_start agent 'applied in [0-9.]* ms: nft' 29999
 	wait_until 10 output_is true agent_jq .gateway.connected >/dev/null
 	sleep 1
 	gateway_stop
