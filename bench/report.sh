@@ -57,16 +57,17 @@ derive() {
 		goal("burst", v["burst_wgfwd_last"], 100)
 		goal("rss1k", has("mem_1000_agent_rss") ? kb(v["mem_1000_agent_rss"]) : "", 10)
 		if (has("mem_10000_agent_anon") && has("mem_0_agent_anon")) {
-			a = (v["mem_10000_agent_anon"] - v["mem_0_agent_anon"]) / 10
-			g = (v["mem_10000_gateway_anon"] - v["mem_0_gateway_anon"]) / 10
-			pa = (v["mem_10000_agent_pss"] - v["mem_0_agent_pss"]) / 10
-			pg = (v["mem_10000_gateway_pss"] - v["mem_0_gateway_pss"]) / 10
-			a1 = (v["mem_1000_agent_anon"] - v["mem_0_agent_anon"])
-			g1 = (v["mem_1000_gateway_anon"] - v["mem_0_gateway_anon"])
-			printf "perfwd_agent=%.2f\nperfwd_gateway=%.2f\nperfwd_both=%.2f\n", a / 100 * 1.024, g / 100 * 1.024, (a + g) / 100 * 1.024
-			printf "perfwd_pss_agent=%.2f\nperfwd_pss_gateway=%.2f\n", pa / 100 * 1.024, pg / 100 * 1.024
-			printf "perfwd1k_agent=%.2f\nperfwd1k_gateway=%.2f\n", a1 / 1000 * 1.024, g1 / 1000 * 1.024
-			goal("perfwd", (a + g) / 100 * 1.024, 1.5)
+			# kB (KiB, as /proc says) per forward
+			a = (v["mem_10000_agent_anon"] - v["mem_0_agent_anon"]) / 10000
+			g = (v["mem_10000_gateway_anon"] - v["mem_0_gateway_anon"]) / 10000
+			pa = (v["mem_10000_agent_pss"] - v["mem_0_agent_pss"]) / 10000
+			pg = (v["mem_10000_gateway_pss"] - v["mem_0_gateway_pss"]) / 10000
+			a1 = (v["mem_1000_agent_anon"] - v["mem_0_agent_anon"]) / 1000
+			g1 = (v["mem_1000_gateway_anon"] - v["mem_0_gateway_anon"]) / 1000
+			printf "perfwd_agent=%.2f\nperfwd_gateway=%.2f\nperfwd_both=%.2f\n", a, g, a + g
+			printf "perfwd_pss_agent=%.2f\nperfwd_pss_gateway=%.2f\n", pa, pg
+			printf "perfwd1k_agent=%.2f\nperfwd1k_gateway=%.2f\n", a1, g1
+			goal("perfwd", a + g, 1.5)
 		} else
 			goal("perfwd", "", 1.5)
 		goal("gw_change", v["gwbig_100x1000_change_add_one_100000"], 1)
