@@ -120,7 +120,8 @@ events_stop() {
 }
 
 pid_cpu_ns() {
-	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+	# %.0f: mawk's %d stops at 2^31 ns
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
 pid_cpu_ticks() {
@@ -283,7 +284,7 @@ section_converge() {
 		quantiles conv_call_event "wgfwd: start call -> Docker's start event"
 	# wgfwd's prober runs from before the call: a forward already answering when the call
 	# returned counts 0 (a prober started then would have needed one attempt)
-	awk '$1 == "wgfwd" && $4 != "timeout" { d = ($4 / 1000 - $3) / 1000; print d > 0 ? d : 0 }' \
+	awk '$1 == "wgfwd" && $4 != "timeout" { d = ($4 / 1000 - $3) / 1000; print (d > 0 ? d : 0) }' \
 		"$OUT/runs" | quantiles late_wgfwd "wgfwd: start call returned -> answering"
 	awk '$1 == "wgfwd" && $4 != "timeout" {print ($4 / 1000 - $2) / 1000}' "$OUT/runs" |
 		quantiles late_wgfwd_call "wgfwd: start call made -> answering"
@@ -626,6 +627,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 exec 8>"$LAB_LOCK"
+t_wait=$SECONDS
 if ! flock -n 8; then
 	echo "lab_bench: waiting for another lab user ($LAB_LOCK)"
 	flock -w 3600 8 || exit 1
@@ -633,6 +635,7 @@ fi
 export WF_LAB_LOCKED=1
 HAVE_LAB=1
 mkdir -p "$KEEP" "$BENCH_DATA"
+val lab_wait_s $((SECONDS - t_wait))
 "$LAB" status >/dev/null 2>&1 && LAB_WAS_UP=1
 "$LAB" up >/dev/null || exit 1
 "$LAB" reset >/dev/null

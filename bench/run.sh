@@ -67,6 +67,7 @@ environment() {
 	val machine "$(nproc) × $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
 	val versions "$(iptables -V | sed 's/^iptables //; s/^/iptables /'), $(nft -V | head -n 1 | sed 's/ (.*//'), libnftnl $(pkg-config --modversion libnftnl), Docker $(dpkg-query -W -f '${Version}' docker.io 2>/dev/null || echo '?'), wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo '?') (userspace)"
 	val load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+	val run_notes none
 	val mode "$([ "$QUICK" = 1 ] && echo 'BENCH_QUICK=1 (a subset: not for RESULTS.md)' || echo full)"
 	echo "# environment"
 	echo "date:       $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -201,7 +202,10 @@ started=$SECONDS
 	done
 	echo "# load $(cut -d' ' -f1-3 /proc/loadavg) at the end; whole run $((SECONDS - started)) s"
 	val load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
-	val duration_min "$(((SECONDS - started + 30) / 60))"
+	# the run's own time: waiting for the lab's lock does not count
+	wait_s=$(awk -F= '$1 == "lab_wait_s" { w = $2 } END { print w + 0 }' "$BENCH_VALUES")
+	val lab_wait_min "$(((wait_s + 30) / 60))"
+	val duration_min "$(((SECONDS - started - wait_s + 30) / 60))"
 } 2>&1 | tee "$LOG"
 driver_values "$LOG" >>"$BENCH_VALUES"
 echo "bench: output kept in ${LOG#"$ROOT"/}, figures in ${BENCH_VALUES#"$ROOT"/}"
