@@ -140,7 +140,6 @@ plot "$data/programming.dat" using 1:2 with linespoints lw 2 title "wgfwd gatewa
      "" using 1:(strcol(7) eq "measured" ? \$6 : 1/0) with linespoints title "iptables -A per rule", \
      "" using 1:(strcol(7) eq "estimated" ? \$6 : 1/0) with points pt 6 ps 1.5 title "iptables -A per rule (estimated)"
 unset logscale
-set logscale x
 set output "$out/bench-latency.svg"
 set title "docker start returned -> port answering (cumulative)"
 set xlabel "milliseconds"
@@ -156,7 +155,7 @@ set output "$out/bench-event.svg"
 set title "Docker's start event -> port answering through the gateway (cumulative)"
 stats "$data/conv_event.dat" nooutput
 n3 = STATS_records
-plot "$data/conv_event.dat" using 1:(\$0 + 1) / n3 with steps lw 2 title "wgfwd, one container among 0", \
+plot "$data/conv_event.dat" using 1:(\$0 + 1) / n3 with steps lw 2 title "wgfwd, one labelled container, no other forwards", \
      "$data/change10k_event.dat" using 1:(\$0 + 1) / $(wc -l <"$data/change10k_event.dat") with steps lw 2 title "wgfwd, one container among 10,000 forwards"
 EOF
 }
@@ -201,11 +200,14 @@ if [ -n "$out" ]; then
 	echo "bench: report in ${out#"$PWD"/} (RESULTS.md, README.md, *.svg)"
 	exit 0
 fi
-cp "$values" bench/results.env
+# (bench/report.sh bench/results.env bench/data redraws from what is kept)
+[ "$values" -ef bench/results.env ] || cp "$values" bench/results.env
 mkdir -p bench/data
-for f in programming conv_event late_wgfwd late_docker_p change10k_event; do
-	cp "$data/$f.dat" bench/data/ 2>/dev/null
-done
+if ! [ "$data" -ef bench/data ]; then
+	for f in programming conv_event late_wgfwd late_docker_p change10k_event; do
+		cp "$data/$f.dat" bench/data/ 2>/dev/null
+	done
+fi
 tmp=$(mktemp -d)
 render bench/results.env "$tmp"
 cp "$tmp/RESULTS.md" bench/RESULTS.md
