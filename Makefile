@@ -4,7 +4,8 @@
 #   make demo       the whole system on one machine, in network namespaces
 #   make deps       install the Debian packages the build, tests and demo need
 #   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
-#   make bench      benchmarks (run by hand; see bench/RESULTS.md)
+#   make bench      benchmarks: one run writes bench/RESULTS.md, README's benchmark section and
+#                   the plots (BENCH_QUICK=1: a subset, report in build/bench/quick/)
 #   make install    programs, man pages, systemd units and example configs (PREFIX, DESTDIR,
 #                   SYSCONFDIR, UNITDIR)
 #   make dist       a source tarball of a tag (TAG=v0.1.0), its version inside
@@ -207,7 +208,7 @@ $(B)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(libs)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(libs) $(LDLIBS)
 
-bench: $(programs) tests
+bench: deps-if-missing $(programs) tests
 	$(Q)bench/run.sh
 
 format:

@@ -37,16 +37,16 @@ median_of() {
 	awk '{ for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }' <<<"$1"
 }
 
-# stats WHAT N VALUES_MS...: one line in the drivers' format.
+# stats WHAT N VALUES_MS...: one line in the drivers' format (nearest-rank median and p90).
 stats() {
 	local what=$1 n=$2
 	shift 2
 	printf '%s\n' "$@" | sort -g | awk -v what="$what" -v n="$n" '
 		{ v[NR] = $1 }
 		END {
-			p90 = int(NR * 9 / 10) + 1; if (p90 > NR) p90 = NR
+			p50 = int((NR * 50 + 99) / 100); p90 = int((NR * 90 + 99) / 100)
 			printf "%-34s n=%-6d median %9.3f ms  min %9.3f  max %9.3f  p90 %9.3f  (%d runs)\n",
-				what, n, v[int(NR / 2) + 1], v[1], v[NR], v[p90], NR
+				what, n, v[p50], v[1], v[NR], v[p90], NR
 		}'
 }
 

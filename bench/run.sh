@@ -1,29 +1,33 @@
 #!/bin/bash
-# wgfwd benchmarks (make bench). Numbers and ratios measured side by side in one run; nothing
-# here passes or fails on a timing. Needs root; uses private network namespaces (wfb-*), and
-# the test lab for the end-to-end part. Results: bench/RESULTS.md (by hand, from this output).
+# wgfwd benchmarks (make bench): one run of one commit writes every figure of bench/RESULTS.md,
+# README's benchmark summary and the plots (bench/report.sh, from bench/RESULTS.md.in and
+# bench/README-bench.md.in). Numbers and ratios measured side by side in one run; nothing here
+# passes or fails on a timing. Needs root; uses private network namespaces (wfb-*), and the
+# test lab for the end-to-end part (waits for its lock like tests/e2e/run.sh).
 #
-#   bench/run.sh [programming] [packet] [lab]    sections (default: all three)
-#   BENCH_QUICK=1 bench/run.sh                   a few-minute subset
+#   bench/run.sh                                  everything, then the report
+#   bench/run.sh [programming] [packet] [lab]     some sections, no report (development)
+#   BENCH_QUICK=1 bench/run.sh                    a few-minute subset (report to build/bench/)
 #
 #   programming  N forwards programmed by wgfwd vs iptables per rule, iptables-restore, nft -f;
-#                one change among N; the agent's per-event work; data-structure memory
+#                one change among N; the agent's per-event work; a gateway of 100 peers x 1,000
 #   packet       new connections/s, handshake latency, throughput through a gateway namespace
 #                with 1 and 10,000 forwards vs a 10,000-rule DNAT chain
-#   lab          convergence from docker start, a burst, daemon memory/CPU, tunnel MTU/MSS
-#                (bench/lab_bench.sh; waits for the lab lock like tests/e2e/run.sh)
+#   lab          the daemons in the lab (bench/lab_bench.sh)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 OUTDIR=$ROOT/build/bench
 SECTIONS=${*:-programming packet lab}
 QUICK=${BENCH_QUICK:-0}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+export BENCH_VALUES=$OUTDIR/values-$STAMP.env BENCH_DATA=$OUTDIR/data-$STAMP
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root (network namespaces, nftables)" >&2
 	exit 1
 fi
-for tool in unshare ip nft iptables iptables-restore jq curl cc pkg-config; do
+for tool in unshare ip nft iptables iptables-restore jq curl cc pkg-config gnuplot; do
 	command -v "$tool" >/dev/null || {
 		echo "bench: missing $tool (make deps)" >&2
 		exit 1
@@ -35,39 +39,36 @@ if [ "$QUICK" = 1 ]; then
 	CT_SIZES="0 10000"
 	REPS=3
 	PACKET_ROUNDS=1
-	PACKET_SECONDS=2
-	export RUNS=10 LATE_RUNS=5 BURST=20 MEM_CONTAINERS=30 TPUT_REPS=1 TPUT_SECONDS=3
+	PACKET_SECONDS=1
+	GW_PEERS=10
+	export RUNS=20 PAIRS=10 BURST=20 CHANGES=5 TPUT_REPS=1 TPUT_SECONDS=2
 else
 	SIZES="1 100 1000 10000 50000"
-	CT_SIZES="0 1000 10000 100000"
+	CT_SIZES="0 10000"
 	REPS=5
-	PACKET_ROUNDS=3
+	PACKET_ROUNDS=2
 	PACKET_SECONDS=2
-	export RUNS=${RUNS:-50} LATE_RUNS=${LATE_RUNS:-15} BURST=${BURST:-100} MEM_CONTAINERS=${MEM_CONTAINERS:-200}
-	export TPUT_REPS=${TPUT_REPS:-3} TPUT_SECONDS=${TPUT_SECONDS:-5}
+	GW_PEERS=100
+	export RUNS=${RUNS:-200} PAIRS=${PAIRS:-100} BURST=${BURST:-100} CHANGES=${CHANGES:-20}
+	export TPUT_REPS=${TPUT_REPS:-2} TPUT_SECONDS=${TPUT_SECONDS:-3}
 fi
 
-# The drivers link against the project's libraries, built by `make` (the bench target's
-# prerequisites). Someone else's build may be rewriting an archive for a moment: retry.
 build_drivers() {
-	local pkgs="libnftnl libmnl libcurl json-c libevent libsodium" try
-	mkdir -p "$OUTDIR"
-	for try in 1 2 3; do
-		# shellcheck disable=SC2046
-		cc -std=gnu11 -D_GNU_SOURCE -Iinclude -Iagent -O2 -g -Wall -Wextra -Werror -Wshadow \
-			-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-			$(pkg-config --cflags $pkgs) -o "$OUTDIR/wfb_apply" bench/wfb_apply.c \
-			build/libwgfwd-agent.a build/libwgfwd-gateway.a build/libwgfwd-cli.a \
-			build/libwgfwd-core.a $(pkg-config --libs $pkgs) && break
-		[ "$try" = 3 ] && return 1
-		sleep 3
-	done
-	# static: it also runs inside the lab's containers' network namespaces
-	cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-		-Wmissing-prototypes -static -o "$OUTDIR/wfb_net" bench/wfb_net.c
+	bench/build.sh "$OUTDIR"
+}
+
+val() {
+	echo "$1=$2" >>"$BENCH_VALUES"
 }
 
 environment() {
+	val commit "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- agent include bench 2>/dev/null || echo '+changes')"
+	val date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+	val machine "$(nproc) × $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
+	val versions "$(iptables -V | sed 's/^iptables //; s/^/iptables /'), $(nft -V | head -n 1 | sed 's/ (.*//'), libnftnl $(pkg-config --modversion libnftnl), Docker $(dpkg-query -W -f '${Version}' docker.io 2>/dev/null || echo '?'), wireguard-go $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo '?') (userspace)"
+	val load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+	val run_notes none
+	val mode "$([ "$QUICK" = 1 ] && echo 'BENCH_QUICK=1 (a subset: not for RESULTS.md)' || echo full)"
 	echo "# environment"
 	echo "date:       $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "commit:     $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- agent include 2>/dev/null || echo ' (with uncommitted changes under agent/ or include/)')"
@@ -88,14 +89,8 @@ run_programming() {
 	echo "# section programming: unshare -n bench/programming.sh \"$SIZES\" $REPS"
 	unshare -n bench/programming.sh "$SIZES" "$REPS" || return 1
 	echo
-	echo "# data-structure memory: $OUTDIR/wfb_apply mem N"
-	"$OUTDIR/wfb_apply" mem 1000
-	"$OUTDIR/wfb_apply" mem 10000
-	echo
-	echo "# gateway render, forwards spread over several peers: $OUTDIR/wfb_apply gwpeers P 10000 $REPS"
-	for p in 1 10 100; do
-		"$OUTDIR/wfb_apply" gwpeers "$p" 10000 "$REPS"
-	done
+	echo "# a gateway of $GW_PEERS peers x 1,000 forwards: unshare -n bench/gateway_peers.sh $GW_PEERS 1000 $REPS"
+	unshare -n bench/gateway_peers.sh "$GW_PEERS" 1000 "$REPS"
 	echo
 	echo "# the daemons' search for stale conntrack entries with K (untranslated) entries in a private"
 	echo "# namespace's table (the kernel walks the machine-wide hash: $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null) buckets here);"
@@ -107,14 +102,11 @@ run_programming() {
 			'$OUTDIR/wfb_apply' ctflush $k 10"
 	done
 	echo
-	echo "# control-channel state message for N dual-stack forwards: $OUTDIR/wfb_apply ctlsize N"
-	for n in 1000 7000 7500 10000 16384 16385; do
-		"$OUTDIR/wfb_apply" ctlsize "$n"
-	done
 }
 
 run_packet() {
 	echo "# section packet: bench/packet.sh $PACKET_ROUNDS $PACKET_SECONDS"
+	val pkt_rounds "$PACKET_ROUNDS"
 	bench/packet.sh "$PACKET_ROUNDS" "$PACKET_SECONDS" | tee "$OUTDIR/packet.txt"
 	summarize_packet "$OUTDIR/packet.txt"
 }
@@ -150,12 +142,46 @@ summarize_packet() {
 }
 
 run_lab() {
-	echo "# section lab: RUNS=$RUNS LATE_RUNS=$LATE_RUNS BURST=$BURST MEM_CONTAINERS=$MEM_CONTAINERS TPUT_REPS=$TPUT_REPS TPUT_SECONDS=$TPUT_SECONDS bench/lab_bench.sh"
+	echo "# section lab: RUNS=$RUNS PAIRS=$PAIRS BURST=$BURST CHANGES=$CHANGES TPUT_REPS=$TPUT_REPS TPUT_SECONDS=$TPUT_SECONDS bench/lab_bench.sh"
 	bench/lab_bench.sh
 }
 
-mkdir -p "$OUTDIR"
-LOG=$OUTDIR/results-$(date -u +%Y%m%dT%H%M%SZ).txt
+# Every driver line "WHAT n=N median X ms ..." as the value slug(WHAT)_N=X.
+driver_values() {
+	awk '/ n=[0-9]+ +median / {
+		what = substr($0, 1, index($0, " n=") - 1); gsub(/[^A-Za-z0-9]+/, "_", what)
+		gsub(/^_+|_+$/, "", what); what = tolower(what)
+		n = $0; sub(/.* n=/, "", n); sub(/ .*/, "", n)
+		m = $0; sub(/.* median +/, "", m); sub(/ .*/, "", m)
+		print what "_" n "=" m
+	}
+	/^n=[0-9]+ +wgfwd gateway/ {
+		# the ratios line of programming.sh
+		n = $1; sub(/n=/, "", n)
+		line = $0; gsub(/[|()x,]/, " ", line); k = split(line, f, " ")
+		for (i = 1; i <= k; i++) {
+			if (f[i] == "gateway" && f[i - 1] == "wgfwd") gw = f[i + 1]
+			if (f[i] == "server") srv = f[i + 1]
+			if (f[i] == "-A") { how = f[i + 1]; ipt = f[i + 2] }
+			if (f[i] == "iptables-restore") rst = f[i + 1]
+			if (f[i] == "-f") nftf = f[i + 1]
+		}
+		printf "prog_gw_%s=%s\nprog_srv_%s=%s\nprog_ipt_%s=%s\nprog_ipt_how_%s=%s\nprog_restore_%s=%s\nprog_nftf_%s=%s\n", n, gw, n, srv, n, ipt, n, how, n, rst, n, nftf
+		printf "%s %s %s %s %s %s %s\n", n, gw, srv, nftf, rst, ipt, how >>data "/programming.dat"
+	}
+	/^(plain|map1|map10k|map10k1|chain10k|chainlast) +[0-9]+ connections\/s/ {
+		pct = $0; sub(/^[^(]*\( */, "", pct); sub(/%.*/, "", pct)
+		hs = $0; sub(/.*handshake p50 +/, "", hs); sub(/ .*/, "", hs)
+		bulk = $0; sub(/.*bulk +/, "", bulk); sub(/ .*/, "", bulk)
+		printf "pkt_%s_rate=%s\npkt_%s_pct=%s\npkt_%s_hs=%s\npkt_%s_bulk=%s\n", $1, $2, $1, pct, $1, hs, $1, bulk
+	}
+	/nftables CPU per new connection/ { printf "pkt_%s_cpu=%s\n", $1, $7 }
+	' data="$BENCH_DATA" "$1"
+}
+
+mkdir -p "$OUTDIR" "$BENCH_DATA"
+: >"$BENCH_VALUES"
+LOG=$OUTDIR/results-$STAMP.txt
 build_drivers || {
 	echo "bench: cannot build the drivers (run make first)" >&2
 	exit 1
@@ -175,5 +201,18 @@ started=$SECONDS
 		echo
 	done
 	echo "# load $(cut -d' ' -f1-3 /proc/loadavg) at the end; whole run $((SECONDS - started)) s"
+	val load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+	# the run's own time: waiting for the lab's lock does not count
+	wait_s=$(awk -F= '$1 == "lab_wait_s" { w = $2 } END { print w + 0 }' "$BENCH_VALUES")
+	val lab_wait_min "$(((wait_s + 30) / 60))"
+	val duration_min "$(((SECONDS - started - wait_s + 30) / 60))"
 } 2>&1 | tee "$LOG"
-echo "bench: output kept in ${LOG#"$ROOT"/}"
+driver_values "$LOG" >>"$BENCH_VALUES"
+echo "bench: output kept in ${LOG#"$ROOT"/}, figures in ${BENCH_VALUES#"$ROOT"/}"
+if [ -z "$*" ]; then
+	if [ "$QUICK" = 1 ]; then
+		bench/report.sh "$BENCH_VALUES" "$BENCH_DATA" "$OUTDIR/quick"
+	else
+		bench/report.sh "$BENCH_VALUES" "$BENCH_DATA"
+	fi
+fi

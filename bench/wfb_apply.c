@@ -12,9 +12,13 @@
  *   wfb_apply ctflush  K REPS                the daemons' conntrack search with K entries present
  *   wfb_apply ctlsize  N                   control-channel state message for N dual-stack forwards
  *   wfb_apply gwpeers  PEERS N REPS           gateway render of N forwards spread over PEERS
+ *   wfb_apply gwbig    PEERS PER REPS DIR     PEERS peers with PER forwards each: the restart
+ *                                              (load every peer's file from DIR, render,
+ *                                              apply into an empty kernel) and one peer's change
  *   wfb_apply mem      N                      heap and RSS of N containers/forwards (no kernel)
  *
- * Every timing line reads: what, n, median, min, max, p90 in milliseconds, and the run count. */
+ * Every timing line reads: what, n, median, min, max, p90 in milliseconds (nearest rank), and
+ * the run count. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -35,6 +39,7 @@
 #include <wgfwd-gateway/apply.h>
 #include <wgfwd-gateway/policy.h>
 #include <wgfwd-gateway/render.h>
+#include <wgfwd-gateway/store.h>
 #include <wgfwd/log.h>
 #include <wgfwd/nft.h>
 #include <wgfwd/nft_diff.h>
@@ -60,14 +65,21 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Nearest rank: the smallest value with at least P% of the values at or below it. */
+static double rank(const double *sorted, size_t count, unsigned pct)
+{
+	size_t r = (count * pct + 99) / 100;
+
+	return sorted[r ? r - 1 : 0];
+}
+
 static void report(const char *what, size_t n, double *v, size_t count)
 {
 	if (!count)
 		return;
 	qsort(v, count, sizeof(*v), cmp_double);
 	printf("%-34s n=%-6zu median %9.3f ms  min %9.3f  max %9.3f  p90 %9.3f  (%zu runs)\n", what,
-	       n, v[count / 2], v[0], v[count - 1],
-	       v[(count * 9) / 10 < count ? (count * 9) / 10 : count - 1], count);
+	       n, rank(v, count, 50), v[0], v[count - 1], rank(v, count, 90), count);
 	fflush(stdout);
 }
 
@@ -824,6 +836,108 @@ static void mode_gwset(size_t n, const char *public, const char *peer, unsigned 
 	gw_free(&g);
 }
 
+/* PEERS peers holding PER forwards each, as a gateway serving many servers holds them: every
+ * peer's entries saved the way the daemon saves them (wf_gw_store_save into DIR), then
+ *   restart   load every peer's file, render and apply into an empty kernel: what a gateway
+ *             does at start before it answers (the process start and its sockets aside);
+ *   change    one forward of one peer added, then removed: render + apply of the whole state,
+ *             as the daemon does for one peer's new state.
+ * More than 65,535 forwards need both protocols: the first 50,000 are TCP, the rest UDP. */
+static void big_fill_peer(struct gw *g, size_t p, size_t per)
+{
+	g->state.peers[p].n_forwards = 0;
+	for (size_t j = 0; j < per; j++) {
+		size_t k = p * per + j;
+		uint16_t port = (uint16_t)(1024 + k % 50000); /* clear of 51820/51821 */
+		struct wf_gw_forward f = {AF_INET, k < 50000 ? IPPROTO_TCP : IPPROTO_UDP, port,
+		                          port};
+
+		if (wf_gw_entries_add_forward(&g->state.peers[p], &f))
+			die("forward", -ENOMEM);
+	}
+}
+
+static void mode_gwbig(size_t peers, size_t per, size_t reps, const char *dir)
+{
+	double *load = calloc(reps, sizeof(double)), *cold = calloc(reps, sizeof(double));
+	double *add = calloc(reps * 4, sizeof(double)), *del = calloc(reps * 4, sizeof(double));
+	char what[64], err[256];
+	struct wf_nft *nft;
+	struct gw g;
+	int e;
+
+	if (!load || !cold || !add || !del)
+		die("calloc", -ENOMEM);
+	gw_init(&g, peers);
+	for (size_t p = 0; p < peers; p++)
+		big_fill_peer(&g, p, per);
+	for (size_t p = 0; p < peers; p++) {
+		e = wf_gw_store_save(dir, g.peers[p].name, &g.state.peers[p], err, sizeof(err));
+		if (e) {
+			fprintf(stderr, "wfb_apply: save: %s\n", err);
+			exit(1);
+		}
+	}
+	e = wf_nft_open(&nft);
+	if (e)
+		die("nft", e);
+	for (size_t r = 0; r < reps; r++) {
+		double t0 = now_ms(), t1;
+
+		gw_remove(nft);
+		wf_gw_apply_cache_free(&g.cache);
+		memset(&g.cache, 0, sizeof(g.cache));
+		for (size_t p = 0; p < peers; p++) {
+			wf_gw_entries_free(&g.state.peers[p]);
+			e = wf_gw_store_load(dir, g.peers[p].name, &g.state.peers[p], err,
+			                     sizeof(err));
+			if (e) {
+				fprintf(stderr, "wfb_apply: load: %s\n", err);
+				exit(1);
+			}
+		}
+		t1 = now_ms();
+		e = gw_apply(nft, &g, NULL, NULL);
+		if (e)
+			die("gateway apply", e);
+		load[r] = t1 - t0;
+		cold[r] = now_ms() - t0;
+	}
+	snprintf(what, sizeof(what), "gwbig %zux%zu restart: load", peers, per);
+	report(what, peers * per, load, reps);
+	snprintf(what, sizeof(what), "gwbig %zux%zu restart: all", peers, per);
+	report(what, peers * per, cold, reps);
+	for (size_t r = 0; r < reps * 4; r++) {
+		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, 60000,
+		                          60000}; /* none of the others */
+		double t0 = now_ms();
+
+		if (wf_gw_entries_add_forward(&g.state.peers[0], &f))
+			die("forward", -ENOMEM);
+		e = gw_apply(nft, &g, NULL, NULL);
+		if (e)
+			die("gateway apply", e);
+		add[r] = now_ms() - t0;
+		big_fill_peer(&g, 0, per);
+		t0 = now_ms();
+		e = gw_apply(nft, &g, NULL, NULL);
+		if (e)
+			die("gateway apply", e);
+		del[r] = now_ms() - t0;
+	}
+	snprintf(what, sizeof(what), "gwbig %zux%zu change: add one", peers, per);
+	report(what, peers * per, add, reps * 4);
+	snprintf(what, sizeof(what), "gwbig %zux%zu change: remove one", peers, per);
+	report(what, peers * per, del, reps * 4);
+	gw_remove(nft);
+	wf_nft_close(nft);
+	gw_free(&g);
+	free(load);
+	free(cold);
+	free(add);
+	free(del);
+}
+
 static void mode_gwpeers(size_t peers, size_t n, size_t reps)
 {
 	double *v = calloc(reps, sizeof(double));
@@ -942,6 +1056,8 @@ int main(int argc, char **argv)
 		mode_ctlsize(arg_size(argv[2]));
 	else if (argc == 5 && !strcmp(argv[1], "gwpeers"))
 		mode_gwpeers(arg_size(argv[2]), arg_size(argv[3]), arg_size(argv[4]));
+	else if (argc == 6 && !strcmp(argv[1], "gwbig"))
+		mode_gwbig(arg_size(argv[2]), arg_size(argv[3]), arg_size(argv[4]), argv[5]);
 	else if (argc == 3 && !strcmp(argv[1], "mem"))
 		mode_mem(arg_size(argv[2]));
 	else {
@@ -951,6 +1067,7 @@ int main(int argc, char **argv)
 		                "       wfb_apply ctflush K REPS\n"
 		                "       wfb_apply ctlsize N\n"
 		                "       wfb_apply gwpeers PEERS N REPS\n"
+		                "       wfb_apply gwbig PEERS PER REPS DIR\n"
 		                "       wfb_apply mem N\n");
 		return 2;
 	}

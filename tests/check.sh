@@ -34,6 +34,7 @@ run_suite make --no-print-directory check-unit
 run_suite tests/check-hardening.sh
 run_suite tests/check-manpages.sh
 run_suite tests/check-packaging.sh
+run_suite tests/check-bench.sh
 run_suite make --no-print-directory -j"$(nproc)" check-san
 # Every parser of outside input, fuzzed for a short fixed budget (longer runs: make fuzz).
 run_suite make --no-print-directory -j"$(nproc)" fuzz FUZZ_SECONDS="${CHECK_FUZZ_SECONDS:-20}"

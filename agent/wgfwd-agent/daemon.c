@@ -231,18 +231,27 @@ static void log_new_problems(struct wf_agent *a, const struct wf_desired *d)
 	}
 }
 
+#define LOG_EACH_FORWARD_MAX 16
+
 static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 {
 	struct wf_desired empty = {0};
 	struct wf_desired_diff diff;
+	bool each;
 
 	if (wf_desired_diff(a->have_desired ? &a->desired : &empty, d, &diff))
 		return;
+	/* A few changes are named one by one; many (a start-up, a port range) are summed up
+	 * at info and named at debug, so that logging does not cost more than applying. */
+	each = diff.n_forwards_removed + diff.n_forwards_added <= LOG_EACH_FORWARD_MAX;
+	if (!each)
+		log_info("forwards: %zu added, %zu removed", diff.n_forwards_added,
+		         diff.n_forwards_removed);
 	for (size_t i = 0; i < diff.n_forwards_removed; i++) {
 		const struct wf_forward *f = &diff.forwards_removed[i];
 
-		log_info("forward removed: %s/%u (container %s)", wf_proto_name(f->proto),
-		         f->public_port, f->container_name);
+		wf_log(each ? WF_LOG_INFO : WF_LOG_DEBUG, "forward removed: %s/%u (container %s)",
+		       wf_proto_name(f->proto), f->public_port, f->container_name);
 	}
 	for (size_t i = 0; i < diff.n_forwards_added; i++) {
 		const struct wf_forward *f = &diff.forwards_added[i];
@@ -252,9 +261,10 @@ static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 			inet_ntop(AF_INET, &f->ip4, ip4, sizeof(ip4));
 		if (f->has_ip6)
 			inet_ntop(AF_INET6, &f->ip6, ip6, sizeof(ip6));
-		log_info("forward: %s/%u -> %s %s%s%s port %u", wf_proto_name(f->proto),
-		         f->public_port, f->container_name, f->to_host ? "(host)" : ip4,
-		         ip4[0] && ip6[0] ? " " : "", ip6, f->target_port);
+		wf_log(each ? WF_LOG_INFO : WF_LOG_DEBUG, "forward: %s/%u -> %s %s%s%s port %u",
+		       wf_proto_name(f->proto), f->public_port, f->container_name,
+		       f->to_host ? "(host)" : ip4, ip4[0] && ip6[0] ? " " : "", ip6,
+		       f->target_port);
 	}
 	for (size_t i = 0; i < diff.n_egress_added; i++) {
 		const struct wf_egress *e = &diff.egress_added[i];
