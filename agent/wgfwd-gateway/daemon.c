@@ -32,6 +32,7 @@
 #include "grants.h"
 #include "host.h"
 #include "host_watch.h"
+#include "privileges.h"
 #include "store.h"
 
 /* Connections that have not finished the handshake cost little, but not nothing. */
@@ -1167,8 +1168,14 @@ static int read_keys(struct wf_gw_daemon *d)
 	if (!d->keys)
 		return -ENOMEM;
 	for (size_t p = 0; p < d->cfg->n_peers; p++) {
-		int ret = wf_keyfile_read(d->cfg->peers[p].keyfile, d->keys[p], err, sizeof(err));
+		char path[4096];
+		int ret = wf_gw_key_source(d->cfg->peers[p].keyfile, path, sizeof(path));
 
+		if (ret >= 0)
+			ret = wf_keyfile_read(path, d->keys[p], err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "key file %s: name too long",
+			         d->cfg->peers[p].keyfile);
 		if (ret < 0) {
 			log_error("peer %s: %s", peer_name(d, p), err);
 			return ret;
@@ -1478,17 +1485,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		if (err)
 			return err;
 	}
-	err = wf_gw_drop_privileges(d->s.uid, d->s.gid);
-	if (err && (d->s.uid || d->s.gid)) {
-		log_error("cannot become uid %u gid %u: %s", (unsigned)d->s.uid, (unsigned)d->s.gid,
-		          strerror(-err));
-		return err;
-	}
-	if (err)
-		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
-	else
-		log_info("running as uid %u with CAP_NET_ADMIN only", (unsigned)getuid());
-	return 0;
+	return wf_gw_settle_privileges(d->s.uid, d->s.gid);
 }
 
 int wf_gw_daemon_run(struct wf_gw_daemon *d)

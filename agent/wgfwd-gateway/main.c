@@ -18,6 +18,7 @@
 #include "grants.h"
 #include "host.h"
 #include "listeners.h"
+#include "privileges.h"
 
 #define PROGRAM "wgfwd-gateway"
 

@@ -1,0 +1,133 @@
+#include "privileges.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <wgfwd/log.h>
+
+int wf_gw_user_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+	struct passwd pw, *found = NULL;
+	char buf[2048];
+
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) || !found) {
+		snprintf(err, errlen, "no user %s (create one: useradd --system %s)", name, name);
+		return -ENOENT;
+	}
+	*uid = found->pw_uid;
+	*gid = found->pw_gid;
+	return 0;
+}
+
+static int become(uid_t uid, gid_t gid)
+{
+	/* Permitted capabilities survive the change of uid only with KEEPCAPS; the effective
+	 * set is cleared by it and raised again by the capset that follows. */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -errno;
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return -errno;
+	return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+static bool already(uid_t uid, gid_t gid)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	return !getresuid(&r, &e, &s) && !getresgid(&rg, &eg, &sg) && r == uid && e == uid &&
+	       s == uid && rg == gid && eg == gid && sg == gid;
+}
+
+int wf_gw_drop_privileges(uid_t uid, gid_t gid)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {{0}};
+	int ret = 0;
+
+	/* The bounding set first: it takes CAP_SETPCAP, which the capset below gives up. */
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		/* Already gone (a service manager's bounding set): nothing to ask for. */
+		if (cap == CAP_NET_ADMIN || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && !ret)
+			ret = -errno;
+	}
+	/* Then the user, while CAP_SETUID and CAP_SETGID are still effective. A service manager
+	 * that started the daemon as that user left nothing to change, and nothing to do it with. */
+	if ((uid || gid) && !already(uid, gid)) {
+		int err = become(uid, gid);
+
+		if (err)
+			return err;
+	}
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	/* Keep CAP_NET_ADMIN only where the process had it: capset cannot add. An empty
+	 * inheritable set also empties the ambient one: nothing the daemon might run keeps it. */
+	for (size_t i = 0; i < 2; i++) {
+		uint32_t keep = i == CAP_TO_INDEX(CAP_NET_ADMIN) ? CAP_TO_MASK(CAP_NET_ADMIN) : 0;
+
+		data[i].permitted &= keep;
+		data[i].effective = data[i].permitted;
+		data[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return ret;
+}
+
+int wf_gw_settle_privileges(uid_t uid, gid_t gid)
+{
+	int err = wf_gw_drop_privileges(uid, gid);
+
+	if (err && (uid || gid)) {
+		log_error("cannot become uid %u gid %u: %s", (unsigned)uid, (unsigned)gid,
+		          strerror(-err));
+		return err;
+	}
+	if (err)
+		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
+	/* Capabilities do not guard files: uid 0 still owns /etc and /root, and a compromised
+	 * daemon could write a cron job or an ssh key and be root again. */
+	if (geteuid() == 0)
+		log_warn("running as root (uid 0)%s: a compromised gateway would still own root's "
+		         "files; run it as a user of its own: wgfwd-gateway.service does (User=wgfwd), "
+		         "or `user = wgfwd' in the configuration (useradd --system wgfwd)",
+		         err ? "" : " with CAP_NET_ADMIN only");
+	else if (!err)
+		log_info("running as uid %u gid %u with CAP_NET_ADMIN only", (unsigned)geteuid(),
+		         (unsigned)getegid());
+	return 0;
+}
+
+int wf_gw_key_source(const char *path, char *out, size_t len)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY"), *base = strrchr(path, '/');
+	struct stat st;
+	int n;
+
+	base = base ? base + 1 : path;
+	if (dir && dir[0] == '/' && base[0]) {
+		n = snprintf(out, len, "%s/%s", dir, base);
+		if (n < 0 || (size_t)n >= len)
+			return -ENAMETOOLONG;
+		if (!lstat(out, &st))
+			return 1;
+	}
+	n = snprintf(out, len, "%s", path);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
