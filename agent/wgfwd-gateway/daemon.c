@@ -1480,7 +1480,8 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
 	refresh_host_ports(d, false);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-	if (d->s.uid || d->s.gid) {
+	/* Started as that user already (a service's User=), its files are its own. */
+	if ((d->s.uid || d->s.gid) && geteuid() == 0) {
 		err = hand_over_state_dir(d);
 		if (err)
 			return err;

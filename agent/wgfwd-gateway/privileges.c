@@ -65,7 +65,8 @@ int wf_gw_drop_privileges(uid_t uid, gid_t gid)
 			ret = -errno;
 	}
 	/* Then the user, while CAP_SETUID and CAP_SETGID are still effective. A service manager
-	 * that started the daemon as that user left nothing to change, and nothing to do it with. */
+	 * that started the daemon as that user left nothing to change, and nothing to do it with.
+	 */
 	if ((uid || gid) && !already(uid, gid)) {
 		int err = become(uid, gid);
 
@@ -104,10 +105,11 @@ int wf_gw_settle_privileges(uid_t uid, gid_t gid)
 	/* Capabilities do not guard files: uid 0 still owns /etc and /root, and a compromised
 	 * daemon could write a cron job or an ssh key and be root again. */
 	if (geteuid() == 0)
-		log_warn("running as root (uid 0)%s: a compromised gateway would still own root's "
-		         "files; run it as a user of its own: wgfwd-gateway.service does (User=wgfwd), "
-		         "or `user = wgfwd' in the configuration (useradd --system wgfwd)",
-		         err ? "" : " with CAP_NET_ADMIN only");
+		log_warn(
+		    "running as root (uid 0)%s: a compromised gateway would still own root's "
+		    "files; run it as a user of its own: wgfwd-gateway.service does (User=wgfwd), "
+		    "or `user = wgfwd' in the configuration (useradd --system wgfwd)",
+		    err ? "" : " with CAP_NET_ADMIN only");
 	else if (!err)
 		log_info("running as uid %u gid %u with CAP_NET_ADMIN only", (unsigned)geteuid(),
 		         (unsigned)getegid());
