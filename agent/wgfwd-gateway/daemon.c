@@ -1327,42 +1327,6 @@ static int start_listening(struct wf_gw_daemon *d)
 	return 0;
 }
 
-/* The user the daemon becomes writes the state from now on: the directory and the files in it
- * become its own (they were root's, or already its). */
-static int hand_over_state_dir(struct wf_gw_daemon *d)
-{
-	const char *dir = d->s.state_dir;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err = 0;
-	DIR *list;
-	struct dirent *de;
-
-	if (dfd < 0 || fchown(dfd, d->s.uid, d->s.gid) < 0) {
-		err = -errno;
-		log_error("cannot hand the state directory %s to uid %u: %s", dir,
-		          (unsigned)d->s.uid, strerror(-err));
-		if (dfd >= 0)
-			close(dfd);
-		return err;
-	}
-	list = fdopendir(dfd);
-	if (!list) {
-		err = -errno;
-		close(dfd);
-		return err;
-	}
-	while ((de = readdir(list)))
-		if (de->d_name[0] != '.' &&
-		    fchownat(dirfd(list), de->d_name, d->s.uid, d->s.gid, AT_SYMLINK_NOFOLLOW) <
-		        0 &&
-		    !err) {
-			err = -errno;
-			log_error("cannot hand %s/%s to uid %u: %s", dir, de->d_name,
-			          (unsigned)d->s.uid, strerror(-err));
-		}
-	closedir(list);
-	return err;
-}
-
 static int make_state_dir(const char *dir, uid_t user)
 {
 	char why[512];
@@ -1482,7 +1446,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 	/* Started as that user already (a service's User=), its files are its own. */
 	if ((d->s.uid || d->s.gid) && geteuid() == 0) {
-		err = hand_over_state_dir(d);
+		err = wf_gw_hand_over_dir(d->s.state_dir, d->s.uid, d->s.gid);
 		if (err)
 			return err;
 	}

@@ -1,6 +1,8 @@
 #include "privileges.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -61,8 +63,8 @@ int wf_gw_drop_privileges(uid_t uid, gid_t gid)
 		/* Already gone (a service manager's bounding set): nothing to ask for. */
 		if (cap == CAP_NET_ADMIN || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && !ret)
-			ret = -errno;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			ret = 1;
 	}
 	/* Then the user, while CAP_SETUID and CAP_SETGID are still effective. A service manager
 	 * that started the daemon as that user left nothing to change, and nothing to do it with.
@@ -91,17 +93,72 @@ int wf_gw_drop_privileges(uid_t uid, gid_t gid)
 	return ret;
 }
 
+static int hand_over(int dirfd, const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (st.st_uid == uid && st.st_gid == gid)
+		return 0;
+	return fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0 ? -errno
+	                                                                                : 0;
+}
+
+int wf_gw_hand_over_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err;
+	struct dirent *de;
+	DIR *list;
+
+	err = dfd < 0 ? -errno : hand_over(dfd, "", uid, gid);
+	if (err) {
+		log_error("cannot hand the state directory %s to uid %u: %s%s", dir, (unsigned)uid,
+		          strerror(-err),
+		          err == -EPERM ? " (it takes CAP_CHOWN once, or chown it yourself)" : "");
+		if (dfd >= 0)
+			close(dfd);
+		return err;
+	}
+	list = fdopendir(dfd);
+	if (!list) {
+		err = -errno;
+		close(dfd);
+		return err;
+	}
+	while ((de = readdir(list))) {
+		int ret = de->d_name[0] == '.' ? 0 : hand_over(dirfd(list), de->d_name, uid, gid);
+
+		if (ret && !err) {
+			err = ret;
+			log_error("cannot hand %s/%s to uid %u: %s", dir, de->d_name, (unsigned)uid,
+			          strerror(-err));
+		}
+	}
+	closedir(list);
+	return err;
+}
+
 int wf_gw_settle_privileges(uid_t uid, gid_t gid)
 {
 	int err = wf_gw_drop_privileges(uid, gid);
 
-	if (err && (uid || gid)) {
-		log_error("cannot become uid %u gid %u: %s", (unsigned)uid, (unsigned)gid,
-		          strerror(-err));
+	if (err < 0 && (uid || gid)) {
+		log_error("cannot become uid %u gid %u: %s%s", (unsigned)uid, (unsigned)gid,
+		          strerror(-err),
+		          err == -EPERM
+		              ? " (the change takes CAP_SETUID, CAP_SETGID and CAP_SETPCAP; "
+		                "a container: --cap-add SETUID --cap-add SETGID --cap-add "
+		                "SETPCAP; or stay root without the user option: "
+		                "WGFWD_USER=)"
+		              : "");
 		return err;
 	}
-	if (err)
+	if (err < 0)
 		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
+	if (err > 0)
+		log_warn("the capability bounding set keeps more than CAP_NET_ADMIN (dropping them "
+		         "takes CAP_SETPCAP); no_new_privs keeps them out of reach");
 	/* Capabilities do not guard files: uid 0 still owns /etc and /root, and a compromised
 	 * daemon could write a cron job or an ssh key and be root again. */
 	if (geteuid() == 0)
@@ -109,8 +166,8 @@ int wf_gw_settle_privileges(uid_t uid, gid_t gid)
 		    "running as root (uid 0)%s: a compromised gateway would still own root's "
 		    "files; run it as a user of its own: wgfwd-gateway.service does (User=wgfwd), "
 		    "or `user = wgfwd' in the configuration (useradd --system wgfwd)",
-		    err ? "" : " with CAP_NET_ADMIN only");
-	else if (!err)
+		    err < 0 ? "" : " with CAP_NET_ADMIN only");
+	else if (err >= 0)
 		log_info("running as uid %u gid %u with CAP_NET_ADMIN only", (unsigned)geteuid(),
 		         (unsigned)getegid());
 	return 0;

@@ -17,13 +17,18 @@
 
 /* Keeps CAP_NET_ADMIN only and forbids regaining any. With a user (uid and gid not 0) the
  * process becomes that user on the way (unless it already is), its groups that one group.
- * Returns 0 or -errno; a process without CAP_SETPCAP still drops what it can, and a failed
- * change of user fails the whole. */
+ * Returns 0, or 1 when the bounding set kept more (that takes CAP_SETPCAP; no_new_privs keeps
+ * the rest out of reach), or -errno when the change of user or the capset failed. */
 int wf_gw_drop_privileges(uid_t uid, gid_t gid);
 
 /* wf_gw_drop_privileges, then one log line saying who the daemon now is: a warning with the way
  * out when that is still root. Returns 0, or -errno when the change of user failed. */
 int wf_gw_settle_privileges(uid_t uid, gid_t gid);
+
+/* Before the change of user: the directory and the files in it become that user's, who writes
+ * them from then on. What it owns already is left alone, so no CAP_CHOWN is needed for a
+ * directory made for it (a container image's volume). Returns 0 or the first -errno, logged. */
+int wf_gw_hand_over_dir(const char *dir, uid_t uid, gid_t gid);
 
 /* The uid and gid of a user name: 0 or -ENOENT with err saying so. */
 int wf_gw_user_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen);
