@@ -1423,6 +1423,8 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	log_public_addresses(d);
 	err = make_state_dir(d->s.state_dir, d->s.uid);
 	if (!err)
+		err = wf_gw_files_as_user(d->s.state_dir, d->s.uid, d->s.gid);
+	if (!err)
 		err = restore(d, true);
 	if (err)
 		return err;
@@ -1436,6 +1438,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
 		if (d->unsaved[p])
 			save_peer(d, p);
+	wf_gw_files_as_self();
 	err = start_listening(d);
 	if (!err)
 		err = start_events(d);
@@ -1444,12 +1447,6 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
 	refresh_host_ports(d, false);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-	/* Started as that user already (a service's User=), its files are its own. */
-	if ((d->s.uid || d->s.gid) && geteuid() == 0) {
-		err = wf_gw_hand_over_dir(d->s.state_dir, d->s.uid, d->s.gid);
-		if (err)
-			return err;
-	}
 	return wf_gw_settle_privileges(d->s.uid, d->s.gid);
 }
 

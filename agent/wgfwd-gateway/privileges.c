@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -105,7 +106,7 @@ static int hand_over(int dirfd, const char *name, uid_t uid, gid_t gid)
 	                                                                                : 0;
 }
 
-int wf_gw_hand_over_dir(const char *dir, uid_t uid, gid_t gid)
+static int hand_over_dir(const char *dir, uid_t uid, gid_t gid)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err;
 	struct dirent *de;
@@ -137,6 +138,37 @@ int wf_gw_hand_over_dir(const char *dir, uid_t uid, gid_t gid)
 	}
 	closedir(list);
 	return err;
+}
+
+int wf_gw_files_as_user(const char *dir, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int err;
+
+	if ((!uid && !gid) || geteuid() != 0)
+		return 0;
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	/* The user's already (made for it, or by an earlier start): a root without
+	 * CAP_DAC_OVERRIDE could not even list it. */
+	if (st.st_uid != uid || st.st_gid != gid) {
+		err = hand_over_dir(dir, uid, gid);
+		if (err)
+			return err;
+	}
+	setfsgid(gid);
+	setfsuid(uid);
+	if ((uid_t)setfsuid((uid_t)-1) != uid) {
+		log_error("cannot open files as uid %u", (unsigned)uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+void wf_gw_files_as_self(void)
+{
+	setfsuid(geteuid());
+	setfsgid(getegid());
 }
 
 int wf_gw_settle_privileges(uid_t uid, gid_t gid)

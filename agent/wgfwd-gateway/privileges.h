@@ -25,10 +25,15 @@ int wf_gw_drop_privileges(uid_t uid, gid_t gid);
  * out when that is still root. Returns 0, or -errno when the change of user failed. */
 int wf_gw_settle_privileges(uid_t uid, gid_t gid);
 
-/* Before the change of user: the directory and the files in it become that user's, who writes
- * them from then on. What it owns already is left alone, so no CAP_CHOWN is needed for a
- * directory made for it (a container image's volume). Returns 0 or the first -errno, logged. */
-int wf_gw_hand_over_dir(const char *dir, uid_t uid, gid_t gid);
+/* For a root that becomes a user (uid or gid not 0) once started: the state directory and
+ * its files become the user's (unless the directory is already; CAP_CHOWN only for one root
+ * wrote), and from here until wf_gw_files_as_self files are opened and made as that user
+ * (setfsuid), so the state is the user's from the start and a root that may not override file
+ * permissions (a container's) still reads and writes it. Nothing to do for a process that is
+ * not root. Returns 0 or -errno, logged. */
+int wf_gw_files_as_user(const char *dir, uid_t uid, gid_t gid);
+/* Files as the process's own user again (the status socket is made as root). */
+void wf_gw_files_as_self(void);
 
 /* The uid and gid of a user name: 0 or -ENOENT with err saying so. */
 int wf_gw_user_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen);
