@@ -66,8 +66,8 @@ status_field() {
 	awk -v f="$1:" '$1 == f {$1 = ""; sub(/^ /, ""); print}' "/proc/$gw/status"
 }
 check_eq "the daemon runs as the service's user (real, effective, saved, file system)" \
-	"$GW_UID	$GW_UID	$GW_UID	$GW_UID" status_field Uid
-check_eq "and its group" "$GW_UID	$GW_UID	$GW_UID	$GW_UID" status_field Gid
+	"$GW_UID $GW_UID $GW_UID $GW_UID" status_field Uid
+check_eq "and its group" "$GW_UID $GW_UID $GW_UID $GW_UID" status_field Gid
 check_eq "with no supplementary groups" "" status_field Groups
 check_eq "CAP_NET_ADMIN is its only effective capability" $CAP_NET_ADMIN_ONLY status_field CapEff
 check_eq "and its only permitted one" $CAP_NET_ADMIN_ONLY status_field CapPrm
@@ -80,7 +80,7 @@ check_fails "its log has no warning about running as root" grep -q 'running as r
 	"$LAB_RUN/bg/gateway.log"
 
 # The same credentials, read from the kernel's view of the daemon, against root's files.
-uid=$(status_field Uid | cut -f1)
+uid=$(status_field Uid | cut -d' ' -f1)
 check "as root, the file can be written (the check below can fail)" \
 	sh -c "echo more >>'$ROOT_FILE'"
 check_fails "with the daemon's uid and capabilities, a root-owned file cannot be written" \
@@ -90,7 +90,7 @@ check_fails "nor a file made in a root-owned directory" \
 check_fails "nor can it become root again" as_user "$uid" +net_admin setpriv --reuid=0 true
 
 check "the gateway's table is in the kernel" on gw nft list table inet wgfwd_gateway
-agent_start "${AGENT_ARGS[@]}"
+agent_start --gateway "$LAB_GW_WG4" --key "$WGFWD_KEY"
 check "the agent connects to it" wait_until 10 output_is true agent_jq .gateway.connected
 lab_web_start web --label wgfwd.ports=80
 check "the forward is programmed by the unprivileged gateway" \
