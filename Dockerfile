@@ -12,6 +12,7 @@
 #
 #   docker run -d --name wgfwd-gateway --restart unless-stopped \
 #     --network host --cap-drop ALL --cap-add NET_ADMIN \
+#     --cap-add SETUID --cap-add SETGID --cap-add SETPCAP \
 #     --security-opt no-new-privileges --read-only --tmpfs /run/wgfwd:mode=0755 \
 #     -v wgfwd-state:/var/lib/wgfwd \
 #     -v /etc/wgfwd/server.key:/etc/wgfwd/server.key:ro \
@@ -21,11 +22,20 @@
 #
 #   --network host      the gateway programs the VPS's nftables and listens on its tunnel
 #                       address
-#   CAP_NET_ADMIN       nftables, rtnetlink and conntrack; nothing else
+#   CAP_NET_ADMIN       nftables, rtnetlink and conntrack; nothing else once it runs
+#   SETUID SETGID       for the start only: once its keys are read and its sockets bound the
+#   SETPCAP             gateway becomes the image's user wgfwd (WGFWD_USER) and drops all three
+#                       from every set. Docker gives a container's non-root user no
+#                       capabilities (it sets no ambient set), and no-new-privileges forbids
+#                       file capabilities, so the image cannot start as wgfwd itself. Without
+#                       them, or with -e WGFWD_USER= (empty), it stays root with
+#                       CAP_NET_ADMIN only, and says so in its log.
 #   sysctls             set on the host (a container cannot write /proc/sys):
 #                       net.ipv4.ip_forward=1 and net.ipv6.conf.all.forwarding=1
 #   /var/lib/wgfwd      a volume: the last applied state of each peer, restored at start so
-#                       that a new container brings the forwards back before any agent calls
+#                       that a new container brings the forwards back before any agent calls;
+#                       wgfwd's (a new volume takes the image's owner; one written as root by
+#                       an older image needs --cap-add CHOWN once, or a chown to 61821)
 #   /run/wgfwd          a tmpfs for the status socket, which the health check asks
 #   WGFWD_PEER          several peers: separate them with spaces, newlines or `;' (a comma
 #                       joins one peer's IPv4 and IPv6 addresses)
@@ -90,6 +100,13 @@ COPY --from=build /out/cli/ /
 
 FROM runtime AS gateway
 COPY --from=build /out/gateway/ /
+# The user the gateway becomes after start-up. A fixed uid keeps the state volume its own
+# across images; the directory is made here so that a new volume starts out as wgfwd's.
+RUN groupadd --system --gid 61821 wgfwd \
+ && useradd --system --uid 61821 --gid wgfwd --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin wgfwd \
+ && install -d -o wgfwd -g wgfwd -m 0700 /var/lib/wgfwd
+ENV WGFWD_USER=wgfwd
 LABEL org.opencontainers.image.title="wgfwd-gateway" \
       org.opencontainers.image.description="Public ports and egress of a VPS for wgfwd agents behind WireGuard" \
       org.opencontainers.image.licenses="GPL-2.0-only"

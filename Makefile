@@ -6,8 +6,8 @@
 #   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make bench      benchmarks: one run writes bench/RESULTS.md, README's benchmark section and
 #                   the plots (BENCH_QUICK=1: a subset, report in build/bench/quick/)
-#   make install    programs, man pages, systemd units and example configs (PREFIX, DESTDIR,
-#                   SYSCONFDIR, UNITDIR)
+#   make install    programs, man pages, systemd units, their user and example configs (PREFIX,
+#                   DESTDIR, SYSCONFDIR, UNITDIR, SYSUSERSDIR)
 #   make dist       a source tarball of a tag (TAG=v0.1.0), its version inside
 
 PREFIX  ?= /usr/local
@@ -20,6 +20,7 @@ MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 # systemd reads units from /usr/lib/systemd/system and /usr/local/lib/systemd/system alike.
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 # The version: a source tarball (`make dist`) carries it in VERSION; a git checkout asks
 # `git describe` for the nearest v* tag (0.0.0-g<commit> before the first one). Override with
@@ -221,7 +222,7 @@ format-check:
 # where none exists yet, never over a user's.
 install: $(programs)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/wgfwd
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/wgfwd
 	install -m 0755 $(B)/wgfwd-agent $(B)/wgfwd-gateway $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(B)/wgfwd $(DESTDIR)$(BINDIR)/
 	for m in contrib/man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man8/ || true; done
@@ -231,6 +232,7 @@ install: $(programs)
 			contrib/systemd/$$u.service.in >$(DESTDIR)$(UNITDIR)/$$u.service && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done
+	install -m 0644 contrib/sysusers.d/wgfwd.conf $(DESTDIR)$(SYSUSERSDIR)/wgfwd.conf
 	for c in agent gateway; do \
 		if [ -e $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf ]; then \
 			echo "kept $(DESTDIR)$(SYSCONFDIR)/wgfwd/$$c.conf"; \

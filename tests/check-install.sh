@@ -40,6 +40,7 @@ check_prefix() {
 		[ "$out" = "wgfwd-$u: configuration ok" ] ||
 			fail "PREFIX=$prefix: wgfwd-$u --check-config said \`$out'"
 	done
+	check_confinement "$d" "$prefix" "$sysconfdir" "$units"
 	agent_unit="$units/wgfwd-agent.service"
 	grep -q '^Requires=.*docker' "$agent_unit" &&
 		fail "wgfwd-agent.service Requires= docker: stopping Docker would stop the agent"
@@ -60,8 +61,11 @@ check_prefix() {
 		done
 		out=$(systemd-analyze verify --man=no "$tmp/verify/wgfwd-agent.service" \
 			"$tmp/verify/wgfwd-gateway.service" 2>&1) || fail "systemd-analyze verify: $out"
-		# Its exposure score: "OK" or better (SAFE), read from the unit files alone.
-		for u in agent gateway; do
+		# Its exposure score, read from the unit files alone: "OK" or better (SAFE), no worse
+		# than the most this tree allows (the gateway's would be 2.2 as root), and the one
+		# README states.
+		for u in agent:2.1 gateway:1.8; do
+			most=${u#*:} u=${u%:*}
 			level=$(systemd-analyze security --offline=true --no-pager \
 				"$tmp/verify/wgfwd-$u.service" 2>/dev/null |
 				sed -n 's/^→ Overall exposure level for .*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
@@ -69,9 +73,72 @@ check_prefix() {
 			*" OK" | *" SAFE") [ "$prefix" = /usr ] && echo "check-install: wgfwd-$u.service: systemd-analyze security $level" ;;
 			*) fail "wgfwd-$u.service: systemd-analyze security says '${level:-nothing}', want OK or SAFE" ;;
 			esac
+			awk -v l="${level%% *}" -v m="$most" 'BEGIN { exit !(l != "" && l + 0 <= m + 0) }' ||
+				fail "wgfwd-$u.service: exposure ${level:-unknown}, want $most or lower"
+			grep -qF "systemd-analyze security wgfwd-$u.service\`: $level" "$top/README.md" ||
+				fail "README does not state wgfwd-$u.service's exposure as \`systemd-analyze security wgfwd-$u.service\`: $level"
 		done
 		rm -rf "$tmp/verify"
 	fi
+}
+
+# The value of a unit's directive (the last one, as systemd reads it); every one with -a.
+directive() {
+	if [ "$1" = -a ]; then
+		shift
+		sed -n "s/^$1=//p" "$2"
+	else
+		sed -n "s/^$1=//p" "$2" | tail -n 1
+	fi
+}
+
+want_directive() {
+	unit=$1 name=$2 want=$3
+	got=$(directive "$name" "$unit")
+	[ "$got" = "$want" ] || fail "$(basename "$unit"): $name=$got, want $name=$want"
+}
+
+# What makes each daemon least-privileged, directive by directive: the gateway runs as a user of
+# its own that sysusers.d creates, with CAP_NET_ADMIN alone, its keys handed over as
+# credentials, its state and socket in directories of its own; the agent keeps uid 0 (the
+# Docker socket makes it root-equivalent anyway) with CAP_NET_ADMIN alone. Both are confined.
+check_confinement() {
+	d=$1 prefix=$2 sysconfdir=$3 units=$4
+	gw="$units/wgfwd-gateway.service"
+	ag="$units/wgfwd-agent.service"
+	[ -f "$gw" ] && [ -f "$ag" ] || return
+	want_directive "$gw" User wgfwd
+	want_directive "$gw" Group wgfwd
+	grep -q '^DynamicUser=yes' "$gw" && fail "wgfwd-gateway.service: DynamicUser= makes /var/lib/wgfwd a symbolic link the gateway refuses"
+	sysusers="$d$prefix/lib/sysusers.d/wgfwd.conf"
+	grep -q '^u wgfwd ' "$sysusers" 2>/dev/null ||
+		fail "PREFIX=$prefix: no $prefix/lib/sysusers.d/wgfwd.conf creating the user wgfwd"
+	want_directive "$gw" StateDirectory wgfwd
+	want_directive "$gw" StateDirectoryMode 0700
+	want_directive "$gw" RuntimeDirectory wgfwd
+	# The key gateway.conf names reaches the service under its own name.
+	key=$(sed -n 's/^peer = [^=]*=//p' "$d$sysconfdir/wgfwd/gateway.conf" | head -n 1)
+	want_directive "$gw" LoadCredential "$(basename "$key"):$key"
+	for u in "$gw" "$ag"; do
+		want_directive "$u" CapabilityBoundingSet CAP_NET_ADMIN
+		want_directive "$u" AmbientCapabilities CAP_NET_ADMIN
+		want_directive "$u" NoNewPrivileges yes
+		want_directive "$u" ProtectSystem strict
+		want_directive "$u" ProtectHome yes
+		want_directive "$u" PrivateTmp yes
+		want_directive "$u" PrivateDevices yes
+		want_directive "$u" RestrictSUIDSGID yes
+		want_directive "$u" RestrictNamespaces yes
+		families=$(directive RestrictAddressFamilies "$u" | tr ' ' '\n' | sort | tr '\n' ' ')
+		[ "$families" = "AF_INET AF_INET6 AF_NETLINK AF_UNIX " ] ||
+			fail "$(basename "$u"): RestrictAddressFamilies=$families, want AF_NETLINK AF_UNIX AF_INET AF_INET6"
+		[ "$(directive -a SystemCallFilter "$u" | head -n 1)" = @system-service ] ||
+			fail "$(basename "$u"): the system call allow list is not @system-service"
+		directive -a SystemCallFilter "$u" | grep -q '^~.*@resources' ||
+			fail "$(basename "$u"): SystemCallFilter does not take @resources away"
+	done
+	directive -a SystemCallFilter "$gw" | grep -q '^~.*@privileged' ||
+		fail "wgfwd-gateway.service: SystemCallFilter does not take @privileged away"
 }
 
 check_prefix /usr /etc

@@ -1,12 +1,15 @@
 #include <wgfwd/keyfile.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* Longer than any key line with generous whitespace; anything longer is not a key. */
@@ -187,6 +190,49 @@ fail:
 	return ret;
 }
 
+/* With a POSIX ACL, the group bits of the mode are the ACL's mask, not the owning group's
+ * access: systemd hands a credential (LoadCredential=) to a service user as a 0400 root file
+ * with the entry user:SERVICE:r, which stat shows as 0440. Such a file is private when the ACL
+ * (little-endian, as the kernel stores it) gives the owning group and others nothing, names no
+ * group, and names no user but this program's, for reading only. */
+static bool acl_private(int fd)
+{
+	uint8_t acl[4 + 8 * 16];
+	ssize_t n = fgetxattr(fd, "system.posix_acl_access", acl, sizeof(acl));
+	uint32_t version;
+
+	if (n < 4 || (n - 4) % 8)
+		return false;
+	memcpy(&version, acl, 4);
+	if (le32toh(version) != 2)
+		return false;
+	for (ssize_t off = 4; off < n; off += 8) {
+		uint16_t tag, perm;
+		uint32_t id;
+
+		memcpy(&tag, acl + off, 2);
+		memcpy(&perm, acl + off + 2, 2);
+		memcpy(&id, acl + off + 4, 4);
+		switch (le16toh(tag)) {
+		case 0x01: /* the owner */
+		case 0x10: /* the mask */
+			break;
+		case 0x02: /* a named user */
+			if (le32toh(id) != geteuid() || (le16toh(perm) & ~4))
+				return false;
+			break;
+		case 0x04: /* the owning group */
+		case 0x20: /* others */
+			if (le16toh(perm))
+				return false;
+			break;
+		default: /* a named group, or what this reading does not know */
+			return false;
+		}
+	}
+	return true;
+}
+
 int wf_keyfile_read(const char *path, uint8_t key[WF_KEY_LEN], char *err, size_t errlen)
 {
 	char word[PATH_WORD_MAX];
@@ -229,7 +275,8 @@ int wf_keyfile_read(const char *path, uint8_t key[WF_KEY_LEN], char *err, size_t
 		    path, owner, self, self, word);
 		goto out;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if ((st.st_mode & S_IRWXO) ||
+	    ((st.st_mode & S_IRWXG) && ((st.st_mode & S_IRWXG) != S_IRGRP || !acl_private(fd)))) {
 		ret = -EPERM;
 		wf_shell_word(path, word, sizeof(word));
 		snprintf(err, errlen,

@@ -32,6 +32,7 @@
 #include "grants.h"
 #include "host.h"
 #include "host_watch.h"
+#include "privileges.h"
 #include "store.h"
 
 /* Connections that have not finished the handshake cost little, but not nothing. */
@@ -1167,8 +1168,14 @@ static int read_keys(struct wf_gw_daemon *d)
 	if (!d->keys)
 		return -ENOMEM;
 	for (size_t p = 0; p < d->cfg->n_peers; p++) {
-		int ret = wf_keyfile_read(d->cfg->peers[p].keyfile, d->keys[p], err, sizeof(err));
+		char path[4096];
+		int ret = wf_gw_key_source(d->cfg->peers[p].keyfile, path, sizeof(path));
 
+		if (ret >= 0)
+			ret = wf_keyfile_read(path, d->keys[p], err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "key file %s: name too long",
+			         d->cfg->peers[p].keyfile);
 		if (ret < 0) {
 			log_error("peer %s: %s", peer_name(d, p), err);
 			return ret;
@@ -1320,42 +1327,6 @@ static int start_listening(struct wf_gw_daemon *d)
 	return 0;
 }
 
-/* The user the daemon becomes writes the state from now on: the directory and the files in it
- * become its own (they were root's, or already its). */
-static int hand_over_state_dir(struct wf_gw_daemon *d)
-{
-	const char *dir = d->s.state_dir;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err = 0;
-	DIR *list;
-	struct dirent *de;
-
-	if (dfd < 0 || fchown(dfd, d->s.uid, d->s.gid) < 0) {
-		err = -errno;
-		log_error("cannot hand the state directory %s to uid %u: %s", dir,
-		          (unsigned)d->s.uid, strerror(-err));
-		if (dfd >= 0)
-			close(dfd);
-		return err;
-	}
-	list = fdopendir(dfd);
-	if (!list) {
-		err = -errno;
-		close(dfd);
-		return err;
-	}
-	while ((de = readdir(list)))
-		if (de->d_name[0] != '.' &&
-		    fchownat(dirfd(list), de->d_name, d->s.uid, d->s.gid, AT_SYMLINK_NOFOLLOW) <
-		        0 &&
-		    !err) {
-			err = -errno;
-			log_error("cannot hand %s/%s to uid %u: %s", dir, de->d_name,
-			          (unsigned)d->s.uid, strerror(-err));
-		}
-	closedir(list);
-	return err;
-}
-
 static int make_state_dir(const char *dir, uid_t user)
 {
 	char why[512];
@@ -1452,6 +1423,8 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	log_public_addresses(d);
 	err = make_state_dir(d->s.state_dir, d->s.uid);
 	if (!err)
+		err = wf_gw_files_as_user(d->s.state_dir, d->s.uid, d->s.gid);
+	if (!err)
 		err = restore(d, true);
 	if (err)
 		return err;
@@ -1465,6 +1438,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
 		if (d->unsaved[p])
 			save_peer(d, p);
+	wf_gw_files_as_self();
 	err = start_listening(d);
 	if (!err)
 		err = start_events(d);
@@ -1473,22 +1447,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
 	refresh_host_ports(d, false);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-	if (d->s.uid || d->s.gid) {
-		err = hand_over_state_dir(d);
-		if (err)
-			return err;
-	}
-	err = wf_gw_drop_privileges(d->s.uid, d->s.gid);
-	if (err && (d->s.uid || d->s.gid)) {
-		log_error("cannot become uid %u gid %u: %s", (unsigned)d->s.uid, (unsigned)d->s.gid,
-		          strerror(-err));
-		return err;
-	}
-	if (err)
-		log_warn("keeping more privileges than CAP_NET_ADMIN: %s", strerror(-err));
-	else
-		log_info("running as uid %u with CAP_NET_ADMIN only", (unsigned)getuid());
-	return 0;
+	return wf_gw_settle_privileges(d->s.uid, d->s.gid);
 }
 
 int wf_gw_daemon_run(struct wf_gw_daemon *d)

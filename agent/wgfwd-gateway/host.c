@@ -2,17 +2,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
-#include <linux/capability.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <wgfwd/log.h>
@@ -206,67 +201,4 @@ int wf_gw_listen_socket(const struct sockaddr_storage *ss, socklen_t len)
 		return err;
 	}
 	return fd;
-}
-
-int wf_gw_user_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen)
-{
-	struct passwd pw, *found = NULL;
-	char buf[2048];
-
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) || !found) {
-		snprintf(err, errlen, "no user %s (create one: useradd --system %s)", name, name);
-		return -ENOENT;
-	}
-	*uid = found->pw_uid;
-	*gid = found->pw_gid;
-	return 0;
-}
-
-static int become(uid_t uid, gid_t gid)
-{
-	/* Permitted capabilities survive the change of uid only with KEEPCAPS; the effective
-	 * set is cleared by it and raised again by the capset that follows. */
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		return -errno;
-	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		return -errno;
-	return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 ? -errno : 0;
-}
-
-int wf_gw_drop_privileges(uid_t uid, gid_t gid)
-{
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct data[2] = {{0}};
-	int ret = 0;
-
-	/* The bounding set first: it takes CAP_SETPCAP, which the capset below gives up. */
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
-		/* Already gone (a service manager's bounding set): nothing to ask for. */
-		if (cap == CAP_NET_ADMIN || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
-			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && !ret)
-			ret = -errno;
-	}
-	/* Then the user, while CAP_SETUID and CAP_SETGID are still effective. */
-	if (uid || gid) {
-		int err = become(uid, gid);
-
-		if (err)
-			return err;
-	}
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return -errno;
-	/* Keep CAP_NET_ADMIN only where the process had it: capset cannot add. */
-	for (size_t i = 0; i < 2; i++) {
-		uint32_t keep = i == CAP_TO_INDEX(CAP_NET_ADMIN) ? CAP_TO_MASK(CAP_NET_ADMIN) : 0;
-
-		data[i].permitted &= keep;
-		data[i].effective = data[i].permitted;
-		data[i].inheritable = 0;
-	}
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return -errno;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	return ret;
 }

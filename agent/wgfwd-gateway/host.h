@@ -1,6 +1,5 @@
 /* What the gateway needs from its host besides nftables: forwarding switched on, the public
- * interface's addresses, the tunnel's addresses to listen on, and giving up privileges it no
- * longer needs once it runs. */
+ * interface's addresses, and the tunnel's addresses to listen on. */
 #ifndef WGFWD_GATEWAY_HOST_H
 #define WGFWD_GATEWAY_HOST_H
 
@@ -9,7 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <sys/types.h>
 
 #include "render.h"
 
@@ -33,13 +31,5 @@ void wf_gw_sockaddr_text(const struct sockaddr *sa, char *out, size_t len);
 /* A listening TCP socket (non-blocking, close-on-exec, IPv6-only for IPv6) bound to ss, even
  * before the address exists on an interface. Returns the descriptor or -errno. */
 int wf_gw_listen_socket(const struct sockaddr_storage *ss, socklen_t len);
-
-/* Keeps CAP_NET_ADMIN only (bounding, permitted and effective sets) and forbids regaining any.
- * With a user (uid and gid not 0), the process becomes that user on the way, its groups that
- * one group, keeping CAP_NET_ADMIN across the change. Returns 0 or -errno; a process without
- * CAP_SETPCAP still drops what it can, and a failed change of user fails the whole. */
-int wf_gw_drop_privileges(uid_t uid, gid_t gid);
-/* The uid and gid of a user name: 0 or -ENOENT with err saying so. */
-int wf_gw_user_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@
 #include "grants.h"
 #include "host.h"
 #include "listeners.h"
+#include "privileges.h"
 
 #define PROGRAM "wgfwd-gateway"
 
@@ -252,7 +253,7 @@ static int settings(struct wf_gw_settings *s)
 	if (ret)
 		return ret;
 	WF_COPY(s->state_dir, o.state_dir ? o.state_dir : WF_GW_DEFAULT_STATE_DIR);
-	if (o.user && wf_gw_user_lookup(o.user, &s->uid, &s->gid, err, sizeof(err))) {
+	if (o.user && o.user[0] && wf_gw_user_lookup(o.user, &s->uid, &s->gid, err, sizeof(err))) {
 		fprintf(stderr, "%s: --user: %s\n", PROGRAM, err);
 		return -EINVAL;
 	}

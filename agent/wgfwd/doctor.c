@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <linux/capability.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timex.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <wgfwd/engine_info.h>
@@ -452,6 +454,71 @@ static void check_clock(struct doctor *d)
 		report(d, 0, "system clock is synchronised", NULL);
 }
 
+/* Who the running gateway is now, as the kernel sees it: the process behind its status socket
+ * (the socket's own credentials are those of the moment it was made, maybe before the daemon
+ * gave up root). */
+static void check_gateway_user(struct doctor *d, const char *socket_path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	unsigned long long eff = ~0ULL;
+	long uid = -1;
+	char what[256], path[64], line[256];
+	FILE *f;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(what, sizeof(what),
+		         "no wgfwd-gateway answers on %s: its user is not checked", socket_path);
+		report(d, 1, what, "start it, or name its status socket: --socket PATH");
+		return;
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)cred.pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Uid:", 4))
+			uid = strtol(line + 4, NULL, 10);
+		else if (!strncmp(line, "CapEff:", 7))
+			eff = strtoull(line + 7, NULL, 16);
+	}
+	if (f)
+		fclose(f);
+	if (uid < 0) {
+		snprintf(what, sizeof(what), "cannot read %s: wgfwd-gateway's user is not checked",
+		         path);
+		report(d, 1, what, "run wgfwd doctor as root");
+		return;
+	}
+	if (uid == 0) {
+		snprintf(what, sizeof(what), "wgfwd-gateway (pid %ld) runs as root (uid 0)",
+		         (long)cred.pid);
+		report(
+		    d, 1, what,
+		    "capabilities do not guard files: a compromised gateway could write root's "
+		    "files and be root again\nrun it from wgfwd-gateway.service (User=wgfwd), or "
+		    "set `user = wgfwd' in gateway.conf\n(useradd --system wgfwd, or "
+		    "systemd-sysusers)");
+	} else if (eff != 1ULL << CAP_NET_ADMIN) {
+		snprintf(what, sizeof(what),
+		         "wgfwd-gateway (pid %ld) runs as uid %ld with capabilities %llx, not "
+		         "CAP_NET_ADMIN alone",
+		         (long)cred.pid, uid, eff);
+		report(d, 1, what, "start it as README's unit or container does");
+	} else {
+		snprintf(what, sizeof(what),
+		         "wgfwd-gateway (pid %ld) runs as uid %ld with CAP_NET_ADMIN only",
+		         (long)cred.pid, uid);
+		report(d, 0, what, NULL);
+	}
+}
+
 int wf_cmd_doctor(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -470,7 +537,7 @@ int wf_cmd_doctor(int argc, char **argv)
 	unsigned long control_port = 51821;
 	char *end;
 	uint32_t table = WF_DEFAULT_TABLE;
-	bool gateway = false;
+	bool gateway = false, socket_given = false;
 	struct doctor d = {0};
 	struct wf_rtnl *rt = NULL;
 	int c;
@@ -506,6 +573,7 @@ int wf_cmd_doctor(int argc, char **argv)
 			break;
 		case 's':
 			status_socket = optarg;
+			socket_given = true;
 			break;
 		case 'h':
 			printf(
@@ -513,6 +581,7 @@ int wf_cmd_doctor(int argc, char **argv)
 			    "                    [--docker-host URL] [--socket PATH]\n"
 			    "       wgfwd doctor --gateway [--interface IFNAME] "
 			    "[--public-interface IFNAME] [--control-port PORT]\n"
+			    "                    [--socket PATH]\n"
 			    "Checks forwarding, accept_ra, the tunnel interface and MTU, "
 			    "AllowedIPs, rp_filter,\nDocker's FORWARD policy, the routing table "
 			    "and the clock, and says what to do\nabout each failure. On a server "
@@ -526,7 +595,9 @@ int wf_cmd_doctor(int argc, char **argv)
 			    "tables that drop forwarded or input traffic, and iptables-legacy,\n"
 			    "each with the commands that let wgfwd's traffic through. "
 			    "--public-interface\n(default: that of the default route) and "
-			    "--control-port (default 51821) are\nthe gateway's.\n");
+			    "--control-port (default 51821) are\nthe gateway's; it also says who "
+			    "the running gateway is (--socket, its status\nsocket): root is a "
+			    "warning.\n");
 			return 0;
 		default:
 			fprintf(stderr, "wgfwd doctor: unknown option; see wgfwd doctor --help\n");
@@ -545,6 +616,7 @@ int wf_cmd_doctor(int argc, char **argv)
 		check_engine(&d, docker_host, status_socket);
 	} else {
 		check_host_firewalls(&d, ifname, public_if, (uint16_t)control_port);
+		check_gateway_user(&d, socket_given ? status_socket : WF_GATEWAY_STATUS_SOCKET);
 	}
 	check_clock(&d);
 	if (rt)

@@ -7,8 +7,9 @@
  * warning that says to make a new key.
  *
  * A key file holds one such line. It must be a regular file owned by root or by the user the
- * program runs as, that neither group nor others may access; anything else is refused with the
- * file's name, owner and mode, and with the chmod or chown that would fix it. No function here
+ * program runs as, that neither group nor others may access (an ACL may let this program's user
+ * read it, as systemd's credentials do); anything else is refused with the file's name, owner
+ * and mode, and with the chmod or chown that would fix it. No function here
  * ever puts key material into an error message or a log line. */
 #ifndef WGFWD_KEYFILE_H
 #define WGFWD_KEYFILE_H

@@ -132,6 +132,14 @@ gateway_caps() {
 check_eq "the gateway holds CAP_NET_ADMIN and no other capability, and cannot gain any" \
 	"CapPrm: 0000000000001000 CapEff: 0000000000001000 CapBnd: 0000000000001000 CapAmb: 0000000000000000 NoNewPrivs: 1" \
 	gateway_caps
+gateway_ids() {
+	local pid
+	pid=$(gwdocker inspect -f '{{.State.Pid}}' "$NAME") || return 1
+	awk '/^(Uid|Gid):/ {printf "%s %s ", $1, $2} /^Groups:/ {printf "%s%s", $1, $2}' \
+		"/proc/$pid/status"
+}
+check_eq "it runs as the image's user wgfwd, not root" "Uid: 61821 Gid: 61821 Groups:61821" \
+	gateway_ids
 check "it programs the VPS's nftables from inside the container" on gw nft list table inet wgfwd_gateway
 
 agent_start --gateway "$LAB_GW_WG4" --key "$WGFWD_KEY"
