@@ -2,66 +2,29 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <wgfwd/log.h>
+#include <wgfwd/netlink.h>
+#include <wgfwd/util.h>
+
+/* Notifications are counted, never parsed: any buffer drains them. */
+#define WATCH_RECV_SIZE 16384
 
 struct wf_nlwatch {
-	struct mnl_socket *nft, *route;
+	struct wf_nl nft, route;
 	struct event *nft_ev, *route_ev;
 	void (*changed)(void *ctx);
 	void *ctx;
 };
 
-static void drain(evutil_socket_t fd, short what, void *arg)
+static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_nlwatch *w = arg;
-	char buf[16384];
-	bool any = false;
 
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (n > 0) {
-			any = true;
-			continue;
-		}
-		/* An overrun lost notifications: that, too, means "look again". */
-		if (n < 0 && errno == ENOBUFS) {
-			any = true;
-			continue;
-		}
-		break;
-	}
-	if (any)
+	if (wf_nl_drain(fd == wf_nl_fd(&w->nft) ? &w->nft : &w->route))
 		w->changed(w->ctx);
-}
-
-static int open_group_socket(int bus, const unsigned *groups, size_t n, struct mnl_socket **out)
-{
-	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	int err, size = 1 << 20;
-
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, (void *)&groups[i],
-		                          sizeof(groups[i])) < 0)
-			goto fail;
-	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	*out = nl;
-	return 0;
-fail:
-	err = -errno;
-	mnl_socket_close(nl);
-	return err;
 }
 
 int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*changed)(void *ctx),
@@ -79,14 +42,15 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*chan
 		return -ENOMEM;
 	w->changed = changed;
 	w->ctx = ctx;
-	err = open_group_socket(NETLINK_NETFILTER, nft_groups, 1, &w->nft);
+	err = wf_nl_open_groups(&w->nft, NETLINK_NETFILTER, nft_groups, WF_ARRAY_SIZE(nft_groups),
+	                        WATCH_RECV_SIZE);
 	if (!err)
-		err = open_group_socket(NETLINK_ROUTE, route_groups,
-		                        sizeof(route_groups) / sizeof(route_groups[0]), &w->route);
+		err = wf_nl_open_groups(&w->route, NETLINK_ROUTE, route_groups,
+		                        WF_ARRAY_SIZE(route_groups), WATCH_RECV_SIZE);
 	if (err)
 		goto fail;
-	w->nft_ev = event_new(base, mnl_socket_get_fd(w->nft), EV_READ | EV_PERSIST, drain, w);
-	w->route_ev = event_new(base, mnl_socket_get_fd(w->route), EV_READ | EV_PERSIST, drain, w);
+	w->nft_ev = event_new(base, wf_nl_fd(&w->nft), EV_READ | EV_PERSIST, on_readable, w);
+	w->route_ev = event_new(base, wf_nl_fd(&w->route), EV_READ | EV_PERSIST, on_readable, w);
 	if (!w->nft_ev || !w->route_ev) {
 		err = -ENOMEM;
 		goto fail;
@@ -108,9 +72,7 @@ void wf_nlwatch_free(struct wf_nlwatch *w)
 		event_free(w->nft_ev);
 	if (w->route_ev)
 		event_free(w->route_ev);
-	if (w->nft)
-		mnl_socket_close(w->nft);
-	if (w->route)
-		mnl_socket_close(w->route);
+	wf_nl_close(&w->nft);
+	wf_nl_close(&w->route);
 	free(w);
 }

@@ -20,7 +20,7 @@
 #include <wgfwd/log.h>
 #include <wgfwd/metrics.h>
 #include <wgfwd/metrics_http.h>
-#include <wgfwd/nft.h>
+#include <wgfwd/nft_kernel.h>
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/rtnl.h>
 #include <wgfwd/status_socket.h>
