@@ -38,7 +38,6 @@ static uint32_t seq_take(uint32_t count)
 	return s;
 }
 
-
 static struct wf_nft_batch *batch_new(bool guarded, uint32_t genid)
 {
 	struct wf_nft_batch *b = calloc(1, sizeof(*b));
@@ -121,7 +120,8 @@ size_t wf_nft_batch_size(const struct wf_nft_batch *b)
 	return b->n_msgs;
 }
 
-static struct wf_nft_batch_msg *msg_add(struct wf_nft_batch *b, enum wf_nft_msg_kind kind, char *what)
+static struct wf_nft_batch_msg *msg_add(struct wf_nft_batch *b, enum wf_nft_msg_kind kind,
+                                        char *what)
 {
 	struct wf_nft_batch_msg *m;
 
@@ -218,7 +218,8 @@ static int add_table_msg(struct wf_nft_batch *b, uint16_t cmd, uint8_t family, c
 
 	if (!t)
 		return -ENOMEM;
-	m = msg_add(b, WF_NFT_MSG_OTHER, fmt("%s table %s %s", verb, wf_nft_family_name(family), name));
+	m = msg_add(b, WF_NFT_MSG_OTHER,
+	            fmt("%s table %s %s", verb, wf_nft_family_name(family), name));
 	if (!m) {
 		nftnl_table_free(t);
 		return -ENOMEM;
@@ -505,4 +506,3 @@ int wf_nft_batch_delete_rule(struct wf_nft_batch *b, uint8_t family, const char 
 	nftnl_rule_free(r);
 	return fail(b, msg_end(b));
 }
-

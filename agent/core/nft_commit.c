@@ -267,4 +267,3 @@ out:
 	free(st.batch_ext_msg);
 	return ret;
 }
-

@@ -86,7 +86,8 @@ bool wf_nft_table_equal(const struct wf_nft_table *kernel, const struct wf_nft_t
 	    kernel->n_rules != desired->n_rules)
 		return false;
 	for (size_t i = 0; i < desired->n_chains; i++) {
-		const struct wf_nft_chain *k = wf_nft_table_find_chain(kernel, desired->chains[i].name);
+		const struct wf_nft_chain *k =
+		    wf_nft_table_find_chain(kernel, desired->chains[i].name);
 
 		if (!k || !chain_equal(k, &desired->chains[i]))
 			return false;
@@ -101,4 +102,3 @@ bool wf_nft_table_equal(const struct wf_nft_table *kernel, const struct wf_nft_t
 	}
 	return true;
 }
-

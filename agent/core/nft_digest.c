@@ -12,7 +12,6 @@
 
 #include "nft_internal.h"
 
-
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
 	const uint8_t *p = data;
@@ -176,4 +175,3 @@ uint64_t wf_nft_rule_digest_as(uint8_t family, const struct wf_nft_rule *r, bool
 	nftnl_rule_free(nr);
 	return digest;
 }
-

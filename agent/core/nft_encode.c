@@ -10,7 +10,6 @@
 
 #include "nft_internal.h"
 
-
 static const struct {
 	uint32_t id;
 	uint8_t len;

@@ -61,8 +61,8 @@ int wf_nft_genid(struct wf_nft *n, uint32_t *genid)
 	struct gen_ctx g = {0};
 	int ret;
 
-	ret =
-	    wf_nft_request(n, request_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, NLM_F_ACK), gen_cb, &g);
+	ret = wf_nft_request(n, request_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, NLM_F_ACK), gen_cb,
+	                     &g);
 	if (!ret && !g.found)
 		ret = -EPROTO;
 	if (!ret)
@@ -408,4 +408,3 @@ int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, 
 	*n_rules = rc.n_rules;
 	return 0;
 }
-

@@ -1,5 +1,6 @@
 #include <wgfwd/options.h>
 #include <wgfwd/version.h>
+#include <wgfwd/util.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -131,11 +132,8 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 	case WF_OPT_LIST:
 	case WF_OPT_LIST_SPACED: {
 		struct wf_strlist *l = o->target;
-		char **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
-
-		if (!grown)
+		if (WF_ARRAY_RESERVE(l->v, l->n, l->cap, 1))
 			return -ENOMEM;
-		l->v = grown;
 		l->v[l->n] = strdup(value);
 		if (!l->v[l->n])
 			return -ENOMEM;
@@ -397,7 +395,7 @@ void wf_strlist_free(struct wf_strlist *l)
 		free(l->v[i]);
 	free(l->v);
 	l->v = NULL;
-	l->n = 0;
+	l->n = l->cap = 0;
 }
 
 void wf_opts_free(const struct wf_opt *opts)

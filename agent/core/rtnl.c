@@ -518,14 +518,8 @@ struct growing {
 
 static void *growing_next(struct growing *g)
 {
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16;
-		void *items = reallocarray(g->items, cap, g->size);
-		if (!items)
-			return NULL;
-		g->items = items;
-		g->cap = cap;
-	}
+	if (wf_array_reserve(&g->items, &g->cap, g->n, 1, g->size))
+		return NULL;
 	return (char *)g->items + g->n++ * g->size;
 }
 
