@@ -1,5 +1,6 @@
 #include <wgfwd/options.h>
 #include <wgfwd/version.h>
+#include <wgfwd/hostport.h>
 #include <wgfwd/util.h>
 
 #include <ctype.h>
@@ -89,12 +90,9 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 		return 0;
 	}
 	case WF_OPT_PORT: {
-		char *end;
-		unsigned long v;
+		uint16_t v;
 
-		errno = 0;
-		v = strtoul(value, &end, 10);
-		if (errno || end == value || *end || v < 1 || v > 65535 || value[0] == '-') {
+		if (wf_port_parse(value, false, &v)) {
 			snprintf(err, errlen, "%s: %s: `%s' is not a port (1..65535)", origin,
 			         o->name, value);
 			return -EINVAL;

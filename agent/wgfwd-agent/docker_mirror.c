@@ -322,7 +322,7 @@ void wf_docker_mirror_inspected(struct wf_docker *d, const struct request *r,
 	if (ret) {
 		free(c);
 		wf_docker_fail(d, "inspect of %s: %s", r->key,
-		             ret == -EBADMSG ? err : strerror(-ret));
+		               ret == -EBADMSG ? err : strerror(-ret));
 		return;
 	}
 	/* A network the list does not know was created after it was read: read it again
