@@ -466,28 +466,15 @@ int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e)
 
 /* ---- the socket ---- */
 
+/* nl first: the handle is made and freed by the transport. */
 int wf_conntrack_open(struct wf_conntrack **out)
 {
-	struct wf_conntrack *ct = calloc(1, sizeof(*ct));
-	int err;
-
-	if (!ct)
-		return -ENOMEM;
-	err = wf_nl_open(&ct->nl, NETLINK_NETFILTER, CT_RECV_SIZE);
-	if (err) {
-		free(ct);
-		return err;
-	}
-	*out = ct;
-	return 0;
+	return wf_nl_handle_new(out, sizeof(**out), NETLINK_NETFILTER, CT_RECV_SIZE);
 }
 
 void wf_conntrack_close(struct wf_conntrack *ct)
 {
-	if (!ct)
-		return;
-	wf_nl_close(&ct->nl);
-	free(ct);
+	wf_nl_handle_free(ct);
 }
 
 struct dump_ctx {

@@ -70,8 +70,9 @@ int wf_hostport_parse(const char *text, uint16_t default_port, bool allow_zero,
 	if (!*text || split(text, host, sizeof(host), &port_text, &bracketed) ||
 	    (!port_text && !default_port)) {
 		snprintf(err, errlen, "`%s': expected %s", text,
-		         default_port ? "ADDR[:PORT], [ADDR6][:PORT] or ADDR6"
-		                      : "ADDR:PORT or [ADDR6]:PORT, e.g. 127.0.0.1:9586 or [::1]:9586");
+		         default_port
+		             ? "ADDR[:PORT], [ADDR6][:PORT] or ADDR6"
+		             : "ADDR:PORT or [ADDR6]:PORT, e.g. 127.0.0.1:9586 or [::1]:9586");
 		return -EINVAL;
 	}
 	if (port_text && wf_port_parse(port_text, allow_zero, &port)) {

@@ -50,6 +50,30 @@ int wf_nl_open(struct wf_nl *n, int bus, size_t recv_size)
 	return nl_open(n, bus, SOCK_CLOEXEC, recv_size);
 }
 
+int wf_nl_handle_new(void *handlep, size_t size, int bus, size_t recv_size)
+{
+	struct wf_nl *n = calloc(1, size);
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	ret = wf_nl_open(n, bus, recv_size);
+	if (ret) {
+		free(n);
+		return ret;
+	}
+	memcpy(handlep, &n, sizeof(n));
+	return 0;
+}
+
+void wf_nl_handle_free(void *handle)
+{
+	if (!handle)
+		return;
+	wf_nl_close(handle);
+	free(handle);
+}
+
 int wf_nl_open_groups(struct wf_nl *n, int bus, const unsigned *groups, size_t n_groups,
                       size_t recv_size)
 {
@@ -129,6 +153,20 @@ static int parse_ack(const struct nlmsghdr *nlh, struct wf_nl_ack *ack)
 	return 0;
 }
 
+/* Reads one datagram of answers into n->buf: its length, or -errno (-ENOSPC for one cut
+ * short by the buffer). A signal is no error. */
+static int recv_answers(struct wf_nl *n)
+{
+	for (;;) {
+		ssize_t got = mnl_socket_recvfrom(n->sock, n->buf, n->buf_size);
+
+		if (got >= 0)
+			return (int)got;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 static int ack_error(const struct nlmsghdr *nlh)
 {
 	struct wf_nl_ack ack;
@@ -160,16 +198,11 @@ int wf_nl_talk(struct wf_nl *n, struct nlmsghdr *req, wf_nl_reply_fn cb, void *d
 		return -errno;
 
 	for (;;) {
-		ssize_t got = mnl_socket_recvfrom(n->sock, n->buf, n->buf_size);
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)n->buf;
-		int left, err;
+		int left = recv_answers(n), err;
 
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		left = (int)got;
+		if (left < 0)
+			return left;
 		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_pid != n->portid || nlh->nlmsg_seq != seq)
 				continue;
@@ -254,18 +287,13 @@ int wf_nl_acks(struct wf_nl *n, wf_nl_ack_fn fn, wf_nl_done_fn done, void *data,
 	while (!done(data)) {
 		struct pollfd pfd = {.fd = wf_nl_fd(n), .events = POLLIN};
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)n->buf;
-		ssize_t got;
 		int left;
 
 		if (poll(&pfd, 1, timeout_ms) <= 0)
 			return -ETIMEDOUT;
-		got = recv(pfd.fd, n->buf, n->buf_size, 0);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		left = (int)got;
+		left = recv_answers(n);
+		if (left < 0)
+			return left;
 		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			struct wf_nl_ack ack;
 

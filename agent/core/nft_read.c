@@ -83,14 +83,15 @@ static int exists(struct wf_nft *n, uint8_t family, const char *table, const cha
 	return wf_nft_request(n, nlh, ignore_cb, NULL);
 }
 
-struct chains_ctx {
+/* Chains or sets read into a table. */
+struct table_ctx {
 	struct wf_nft_table *t;
 	int err;
 };
 
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct chains_ctx *c = data;
+	struct table_ctx *c = data;
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	struct wf_nft_chain wc = {0};
 
@@ -119,14 +120,9 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-struct sets_ctx {
-	struct wf_nft_table *t;
-	int err;
-};
-
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct sets_ctx *c = data;
+	struct table_ctx *c = data;
 	struct nftnl_set *ns = nftnl_set_alloc();
 	struct wf_nft_set ws = {0};
 	uint32_t flags;
@@ -297,17 +293,27 @@ static int read_rules(struct wf_nft *n, uint8_t family, struct rules_ctx *c)
 	return ret ? ret : c->err;
 }
 
+/* Dumps the chains or the sets (cmd) of one table into c->t. */
+static int dump_into(struct wf_nft *n, uint8_t family, uint16_t cmd, mnl_cb_t cb,
+                     struct table_ctx *c)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = request_hdr(buf, cmd, family, NLM_F_DUMP);
+	int ret;
+
+	/* NFTA_CHAIN_TABLE, NFTA_SET_TABLE: the kernel narrows the dump to the table. */
+	mnl_attr_put_strz(nlh, cmd == NFT_MSG_GETCHAIN ? NFTA_CHAIN_TABLE : NFTA_SET_TABLE,
+	                  c->t->name);
+	ret = wf_nft_request(n, nlh, cb, c);
+	return ret ? ret : c->err;
+}
+
 static int table_get_once(struct wf_nft *n, uint8_t family, const char *name,
                           struct wf_nft_table **out)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct wf_nft_table *t;
-	struct chains_ctx cc;
-	struct sets_ctx sc;
 	struct rules_ctx rc = {.table = name};
-	struct nlmsghdr *nlh;
-	struct nftnl_chain *ch;
-	struct nftnl_set *ns;
+	struct table_ctx tc;
+	struct wf_nft_table *t;
 	int ret;
 
 	ret = exists(n, family, name, NULL);
@@ -316,33 +322,11 @@ static int table_get_once(struct wf_nft *n, uint8_t family, const char *name,
 	t = wf_nft_table_new(family, name);
 	if (!t)
 		return -ENOMEM;
-	cc = (struct chains_ctx){.t = t};
-	sc = (struct sets_ctx){.t = t};
-
-	ch = nftnl_chain_alloc();
-	if (!ch) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, name);
-	nlh = request_hdr(buf, NFT_MSG_GETCHAIN, family, NLM_F_DUMP);
-	nftnl_chain_nlmsg_build_payload(nlh, ch);
-	nftnl_chain_free(ch);
-	ret = wf_nft_request(n, nlh, chain_cb, &cc);
-	if (ret || (ret = cc.err))
-		goto err;
-
-	ns = nftnl_set_alloc();
-	if (!ns) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	nftnl_set_set_str(ns, NFTNL_SET_TABLE, name);
-	nlh = request_hdr(buf, NFT_MSG_GETSET, family, NLM_F_DUMP);
-	nftnl_set_nlmsg_build_payload(nlh, ns);
-	nftnl_set_free(ns);
-	ret = wf_nft_request(n, nlh, set_cb, &sc);
-	if (ret || (ret = sc.err))
+	tc = (struct table_ctx){.t = t};
+	ret = dump_into(n, family, NFT_MSG_GETCHAIN, chain_cb, &tc);
+	if (!ret)
+		ret = dump_into(n, family, NFT_MSG_GETSET, set_cb, &tc);
+	if (ret)
 		goto err;
 	for (size_t i = 0; i < t->n_sets; i++) {
 		ret = read_elems(n, family, name, &t->sets[i]);

@@ -9,30 +9,17 @@
 
 #define RECV_BUF_SIZE 65536 /* a dump message is at most 32 KiB */
 
+/* nl first: the handle is made and freed by the transport. Extended acks carry the kernel's
+ * message and the offending attribute, which commit errors report; older kernels lack them
+ * and errors are still mapped by seq. */
 int wf_nft_open(struct wf_nft **out)
 {
-	struct wf_nft *n = calloc(1, sizeof(*n));
-	int ret;
-
-	if (!n)
-		return -ENOMEM;
-	/* Extended acks carry the kernel's message and the offending attribute, which commit
-	 * errors report; older kernels lack them and errors are still mapped by seq. */
-	ret = wf_nl_open(&n->nl, NETLINK_NETFILTER, RECV_BUF_SIZE);
-	if (ret) {
-		free(n);
-		return ret;
-	}
-	*out = n;
-	return 0;
+	return wf_nl_handle_new(out, sizeof(**out), NETLINK_NETFILTER, RECV_BUF_SIZE);
 }
 
 void wf_nft_close(struct wf_nft *n)
 {
-	if (!n)
-		return;
-	wf_nl_close(&n->nl);
-	free(n);
+	wf_nl_handle_free(n);
 }
 
 struct mnl_reply {

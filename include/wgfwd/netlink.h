@@ -40,6 +40,11 @@ int wf_nl_open(struct wf_nl *n, int bus, size_t recv_size);
 int wf_nl_open_groups(struct wf_nl *n, int bus, const unsigned *groups, size_t n_groups,
                       size_t recv_size);
 void wf_nl_close(struct wf_nl *n);
+/* A module's handle (struct wf_nft, wf_rtnl, wf_conntrack) is a struct of `size` bytes whose
+ * first member is its struct wf_nl: allocated zeroed and opened as wf_nl_open does, stored at
+ * *handlep; closed and freed (NULL is fine). */
+int wf_nl_handle_new(void *handlep, size_t size, int bus, size_t recv_size);
+void wf_nl_handle_free(void *handle);
 int wf_nl_fd(const struct wf_nl *n);
 
 /* Called for each answer to the request that is not an ack, error or end of dump; returns 0

@@ -21,9 +21,8 @@ static void check(const char *text, uint16_t default_port, bool allow_zero, cons
 	socklen_t len = 0;
 	char err[256] = "", out[64];
 
-	assert_int_equal(wf_hostport_parse(text, default_port, allow_zero, &ss, &len, err,
-	                                   sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    wf_hostport_parse(text, default_port, allow_zero, &ss, &len, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
 	wf_hostport_text((struct sockaddr *)&ss, out, sizeof(out));
 	assert_string_equal(out, expect);
@@ -38,9 +37,9 @@ static void refused(const char *text, uint16_t default_port, bool allow_zero, co
 	socklen_t len = 0;
 	char err[256] = "", quoted[80];
 
-	assert_int_equal(wf_hostport_parse(text, default_port, allow_zero, &ss, &len, err,
-	                                   sizeof(err)),
-	                 -EINVAL);
+	assert_int_equal(
+	    wf_hostport_parse(text, default_port, allow_zero, &ss, &len, err, sizeof(err)),
+	    -EINVAL);
 	snprintf(quoted, sizeof(quoted), "`%s'", text);
 	assert_non_null(strstr(err, quoted));
 	if (!strstr(err, says))
@@ -87,9 +86,9 @@ static void port_zero_only_where_the_kernel_may_pick(void **state)
 
 static void ports_are_decimal_digits_up_to_65535(void **state)
 {
-	static const char *const bad[] = {"127.0.0.1:",       "127.0.0.1:65536", "127.0.0.1:-1",
-	                                  "127.0.0.1:+80",    "127.0.0.1: 80",   "127.0.0.1:80 ",
-	                                  "127.0.0.1:0x50",   "127.0.0.1:http",  "[::1]:99999999999",
+	static const char *const bad[] = {"127.0.0.1:",     "127.0.0.1:65536", "127.0.0.1:-1",
+	                                  "127.0.0.1:+80",  "127.0.0.1: 80",   "127.0.0.1:80 ",
+	                                  "127.0.0.1:0x50", "127.0.0.1:http",  "[::1]:99999999999",
 	                                  "127.0.0.1:1e3"};
 
 	for (size_t i = 0; i < WF_ARRAY_SIZE(bad); i++)
