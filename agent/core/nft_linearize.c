@@ -145,44 +145,36 @@ static struct nftnl_expr *expr_new(struct lin *l, const char *name)
 	return e;
 }
 
-static void meta_load(struct lin *l, uint32_t key, uint32_t dreg)
+/* A meta or ct expression: key loaded into a register, or set from one. */
+static void key_reg(struct lin *l, const char *name, uint16_t key_attr, uint32_t key,
+                    uint16_t reg_attr, uint32_t reg)
 {
-	struct nftnl_expr *e = expr_new(l, "meta");
+	struct nftnl_expr *e = expr_new(l, name);
 
 	if (!e)
 		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	nftnl_expr_set_u32(e, key_attr, key);
+	nftnl_expr_set_u32(e, reg_attr, reg);
+}
+
+static void meta_load(struct lin *l, uint32_t key, uint32_t dreg)
+{
+	key_reg(l, "meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_DREG, dreg);
 }
 
 static void meta_set(struct lin *l, uint32_t key, uint32_t sreg)
 {
-	struct nftnl_expr *e = expr_new(l, "meta");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+	key_reg(l, "meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_SREG, sreg);
 }
 
 static void ct_load(struct lin *l, uint32_t key, uint32_t dreg)
 {
-	struct nftnl_expr *e = expr_new(l, "ct");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	key_reg(l, "ct", NFTNL_EXPR_CT_KEY, key, NFTNL_EXPR_CT_DREG, dreg);
 }
 
 static void ct_set(struct lin *l, uint32_t key, uint32_t sreg)
 {
-	struct nftnl_expr *e = expr_new(l, "ct");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
+	key_reg(l, "ct", NFTNL_EXPR_CT_KEY, key, NFTNL_EXPR_CT_SREG, sreg);
 }
 
 static void payload_load(struct lin *l, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg)
@@ -279,30 +271,30 @@ static void nat(struct lin *l, uint32_t type, uint8_t family, uint32_t addr_reg,
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);
 }
 
-static void dep_nfproto(struct lin *l, uint8_t nfproto)
+/* A match nft puts before another (the family in inet tables, the transport protocol), once
+ * per rule; it belongs to no item. */
+static void dep_meta(struct lin *l, uint32_t key, uint8_t value, int *known)
 {
 	int item = l->item;
 
-	if (l->family != NFPROTO_INET || l->known_nfproto == nfproto)
+	if (*known == value)
 		return;
 	l->item = -1;
-	meta_load(l, NFT_META_NFPROTO, NFT_REG_1);
-	cmp(l, NFT_CMP_EQ, &nfproto, 1);
+	meta_load(l, key, NFT_REG_1);
+	cmp(l, NFT_CMP_EQ, &value, 1);
 	l->item = item;
-	l->known_nfproto = nfproto;
+	*known = value;
+}
+
+static void dep_nfproto(struct lin *l, uint8_t nfproto)
+{
+	if (l->family == NFPROTO_INET)
+		dep_meta(l, NFT_META_NFPROTO, nfproto, &l->known_nfproto);
 }
 
 static void dep_l4proto(struct lin *l, uint8_t proto)
 {
-	int item = l->item;
-
-	if (l->known_l4proto == proto)
-		return;
-	l->item = -1;
-	meta_load(l, NFT_META_L4PROTO, NFT_REG_1);
-	cmp(l, NFT_CMP_EQ, &proto, 1);
-	l->item = item;
-	l->known_l4proto = proto;
+	dep_meta(l, NFT_META_L4PROTO, proto, &l->known_l4proto);
 }
 
 static void field_dep(struct lin *l, enum wf_nft_field f)

@@ -38,7 +38,7 @@ void wf_rtnl_close(struct wf_rtnl *r)
 	wf_nl_handle_free(r);
 }
 
-static int rule_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const struct wf_rule *rule)
+static int rule_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const void *rule)
 {
 	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int len;
@@ -59,9 +59,9 @@ int wf_rtnl_rule_del(struct wf_rtnl *r, const struct wf_rule *rule)
 	return rule_send(r, RTM_DELRULE, 0, rule);
 }
 
-static int route_send(struct wf_rtnl *r, uint16_t type, uint16_t flags,
-                      const struct wf_route *route)
+static int route_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const void *entry)
 {
+	const struct wf_route *route = entry;
 	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	unsigned int oifindex = 0;
 	int len, err;
@@ -228,18 +228,14 @@ int wf_rtnl_route_list(struct wf_rtnl *r, int family, uint32_t table, uint8_t pr
 	return 0;
 }
 
-static void keep_first_error(int *first, int err)
-{
-	if (err < 0 && !*first)
-		*first = err;
-}
-
 /* What sync needs to know of rules or routes; entries are handled as bytes of `size`. */
 struct sync_kind {
 	size_t size;
+	uint16_t new_type, del_type;
+	int (*send)(struct wf_rtnl *r, uint16_t type, uint16_t flags, const void *entry);
 	void *(*list)(struct wf_rtnl *r, size_t *n, int *err); /* ours only */
-	int (*add)(struct wf_rtnl *r, const void *entry);
-	int (*del)(struct wf_rtnl *r, const void *entry);
+	/* A copy as the kernel reports it, owned: -EINVAL for what the kernel would refuse. */
+	int (*normalize)(const void *in, void *out);
 	bool (*equal)(const void *a, const void *b);
 	/* Routes: a wanted entry refused with -EEXIST takes its slot when all in it is ours; the
 	 * slot's old entry is then gone. NULL (rules): -EEXIST means it is there already. */
@@ -266,66 +262,79 @@ static bool slot_replaced(const struct sync_kind *k, const void *entry, const vo
 	return false;
 }
 
-/* ours are normalized and owned. Adds what is missing, then deletes what is extra, and reads
- * again after a delete or a replace (see SYNC_ROUNDS). */
-static int sync_entries(struct wf_rtnl *r, const struct sync_kind *k, const void *ours, size_t n)
+static void keep_first_error(int *first, int err)
 {
-	bool *replaced = calloc(n ? n : 1, sizeof(*replaced));
-	void *have = NULL;
-	size_t n_have = 0;
-	int changes = 0, first_err = 0, err = 0;
+	if (err < 0 && !*first)
+		*first = err;
+}
 
-	if (!replaced)
-		return -ENOMEM;
-	for (int round = 0; round < SYNC_ROUNDS; round++) {
+/* Adds what is missing, then deletes what is extra, and reads again after a delete or a
+ * replace (see SYNC_ROUNDS). */
+static int sync_round(struct wf_rtnl *r, const struct sync_kind *k, const void *ours, size_t n,
+                      bool *replaced, int *changes, int *first_err, bool *recheck)
+{
+	size_t n_have = 0;
+	int err;
+	void *have = k->list(r, &n_have, &err);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		replaced[i] = false;
+		if (entry_in(k, AT(k, ours, i), have, n_have) ||
+		    entry_in(k, AT(k, ours, i), ours, i))
+			continue;
+		err = k->send(r, k->new_type, NLM_F_CREATE | NLM_F_EXCL, AT(k, ours, i));
+		if (err == -EEXIST && !k->replace)
+			continue;
+		if (err == -EEXIST) {
+			err = k->replace(r, AT(k, ours, i));
+			replaced[i] = !err;
+		}
+		*changes += !err;
+		keep_first_error(first_err, err);
+	}
+	for (size_t i = 0; i < n_have; i++) {
+		if (entry_in(k, AT(k, have, i), ours, n))
+			continue;
+		/* What a replace took is gone, and a delete naming no gateway would match the
+		 * route that took its place. Re-reading shows whether anything of ours is still
+		 * left in that slot. */
+		if (k->replace && slot_replaced(k, AT(k, have, i), ours, replaced, n)) {
+			*recheck = true;
+			continue;
+		}
+		err = k->send(r, k->del_type, 0, AT(k, have, i));
+		if (!err) {
+			(*changes)++;
+			*recheck = true;
+		} else if (err != -ENOENT) {
+			keep_first_error(first_err, err);
+		}
+	}
+	free(have);
+	return 0;
+}
+
+static int sync_entries(struct wf_rtnl *r, const struct sync_kind *k, const void *want, size_t n)
+{
+	char *ours = calloc(n ? n : 1, k->size);
+	bool *replaced = calloc(n ? n : 1, sizeof(*replaced));
+	int changes = 0, first_err = 0, err = ours && replaced ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = k->normalize(AT(k, want, i), ours + i * k->size);
+	for (int round = 0; round < SYNC_ROUNDS && !err; round++) {
 		bool recheck = false;
 
-		have = k->list(r, &n_have, &err);
-		if (err)
-			goto out;
-		for (size_t i = 0; i < n; i++) {
-			replaced[i] = false;
-			if (entry_in(k, AT(k, ours, i), have, n_have) ||
-			    entry_in(k, AT(k, ours, i), ours, i))
-				continue;
-			err = k->add(r, AT(k, ours, i));
-			if (err == -EEXIST && k->replace) {
-				err = k->replace(r, AT(k, ours, i));
-				replaced[i] = !err;
-			} else if (err == -EEXIST) {
-				err = 0;
-				continue;
-			}
-			if (!err)
-				changes++;
-			keep_first_error(&first_err, err);
-		}
-		for (size_t i = 0; i < n_have; i++) {
-			if (entry_in(k, AT(k, have, i), ours, n))
-				continue;
-			/* What a replace took is gone, and a delete naming no gateway would match
-			 * the route that took its place. Re-reading shows whether anything of ours
-			 * is still left in that slot. */
-			if (k->replace && slot_replaced(k, AT(k, have, i), ours, replaced, n)) {
-				recheck = true;
-				continue;
-			}
-			err = k->del(r, AT(k, have, i));
-			if (!err) {
-				changes++;
-				recheck = true;
-			} else if (err != -ENOENT) {
-				keep_first_error(&first_err, err);
-			}
-		}
-		free(have);
-		have = NULL;
+		err = sync_round(r, k, ours, n, replaced, &changes, &first_err, &recheck);
 		if (!recheck || first_err)
 			break;
 	}
-	err = first_err ? first_err : changes;
-out:
+	if (!err)
+		err = first_err ? first_err : changes;
 	free(replaced);
+	free(ours);
 	return err;
 }
 
@@ -337,14 +346,14 @@ static void *rules_list(struct wf_rtnl *r, size_t *n, int *err)
 	return v;
 }
 
-static int rule_add(struct wf_rtnl *r, const void *rule)
+static int rule_own(const void *in, void *out)
 {
-	return wf_rtnl_rule_add(r, rule);
-}
+	struct wf_rule *rule = out;
 
-static int rule_del(struct wf_rtnl *r, const void *rule)
-{
-	return wf_rtnl_rule_del(r, rule);
+	if (wf_rtnl_rule_normalize(in, rule) || !rule->table)
+		return -EINVAL;
+	rule->protocol = WF_RTPROT;
+	return 0;
 }
 
 static bool rule_equal(const void *a, const void *b)
@@ -356,24 +365,31 @@ int wf_rtnl_sync_rules(struct wf_rtnl *r, const struct wf_rule *want, size_t n)
 {
 	static const struct sync_kind rules = {
 	    .size = sizeof(struct wf_rule),
+	    .new_type = RTM_NEWRULE,
+	    .del_type = RTM_DELRULE,
+	    .send = rule_send,
 	    .list = rules_list,
-	    .add = rule_add,
-	    .del = rule_del,
+	    .normalize = rule_own,
 	    .equal = rule_equal,
 	};
-	struct wf_rule *ours = calloc(n ? n : 1, sizeof(*ours));
-	int err = 0;
 
-	if (!ours)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && !err; i++) {
-		err = wf_rtnl_rule_normalize(&want[i], &ours[i]) || !ours[i].table ? -EINVAL : 0;
-		ours[i].protocol = WF_RTPROT;
-	}
-	if (!err)
-		err = sync_entries(r, &rules, ours, n);
-	free(ours);
-	return err;
+	return sync_entries(r, &rules, want, n);
+}
+
+/* A wanted route that collides with one already in its slot replaces it in one step, but
+ * only when every route in that slot is ours: a replace takes whichever comes first. */
+static int route_replace_own(struct wf_rtnl *r, const void *entry)
+{
+	const struct wf_route *route = entry;
+	struct wf_route *slot = NULL;
+	size_t n_slot = 0;
+	int err = wf_rtnl_route_list(r, route->family, route->table, 0, &slot, &n_slot);
+
+	for (size_t i = 0; i < n_slot && !err; i++)
+		if (wf_rtnl_route_same_slot(route, &slot[i]) && slot[i].protocol != WF_RTPROT)
+			err = -EEXIST;
+	free(slot);
+	return err ? err : route_send(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route);
 }
 
 static void *routes_list(struct wf_rtnl *r, size_t *n, int *err)
@@ -384,42 +400,19 @@ static void *routes_list(struct wf_rtnl *r, size_t *n, int *err)
 	return v;
 }
 
-static int route_add(struct wf_rtnl *r, const void *route)
+static int route_own(const void *in, void *out)
 {
-	return wf_rtnl_route_add(r, route);
-}
+	struct wf_route *route = out;
 
-static int route_del(struct wf_rtnl *r, const void *route)
-{
-	return wf_rtnl_route_del(r, route);
+	if (wf_rtnl_route_normalize(in, route))
+		return -EINVAL;
+	route->protocol = WF_RTPROT;
+	return 0;
 }
 
 static bool route_equal(const void *a, const void *b)
 {
 	return wf_route_equal(a, b);
-}
-
-/* A wanted route that collides with one already in its slot replaces it in one step, but
- * only when every route in that slot is ours: a replace takes whichever comes first. */
-static int route_replace_own(struct wf_rtnl *r, const void *entry)
-{
-	const struct wf_route *route = entry;
-	struct wf_route *slot_routes = NULL;
-	size_t n_slot = 0;
-	int err;
-
-	err = wf_rtnl_route_list(r, route->family, route->table, 0, &slot_routes, &n_slot);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n_slot; i++) {
-		if (wf_rtnl_route_same_slot(route, &slot_routes[i]) &&
-		    slot_routes[i].protocol != WF_RTPROT) {
-			free(slot_routes);
-			return -EEXIST;
-		}
-	}
-	free(slot_routes);
-	return route_send(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route);
 }
 
 static bool route_same_slot(const void *a, const void *b)
@@ -431,26 +424,17 @@ int wf_rtnl_sync_routes(struct wf_rtnl *r, const struct wf_route *want, size_t n
 {
 	static const struct sync_kind routes = {
 	    .size = sizeof(struct wf_route),
+	    .new_type = RTM_NEWROUTE,
+	    .del_type = RTM_DELROUTE,
+	    .send = route_send,
 	    .list = routes_list,
-	    .add = route_add,
-	    .del = route_del,
+	    .normalize = route_own,
 	    .equal = route_equal,
 	    .replace = route_replace_own,
 	    .same_slot = route_same_slot,
 	};
-	struct wf_route *ours = calloc(n ? n : 1, sizeof(*ours));
-	int err = 0;
 
-	if (!ours)
-		return -ENOMEM;
-	for (size_t i = 0; i < n && !err; i++) {
-		err = wf_rtnl_route_normalize(&want[i], &ours[i]) ? -EINVAL : 0;
-		ours[i].protocol = WF_RTPROT;
-	}
-	if (!err)
-		err = sync_entries(r, &routes, ours, n);
-	free(ours);
-	return err;
+	return sync_entries(r, &routes, want, n);
 }
 
 struct link_query {

@@ -231,9 +231,24 @@ int wf_rtnl_route_build(void *buf, size_t size, uint16_t type, uint16_t flags,
 	return (int)nlh->nlmsg_len;
 }
 
+/* How each attribute a parser keeps is checked; the others are skipped. */
+enum attr_kind { A_SKIP, A_U8, A_U32, A_IFNAME, A_ADDR, A_PORT_RANGE };
+
+static const uint8_t rule_attrs[FRA_MAX + 1] = {
+    [FRA_PRIORITY] = A_U32,   [FRA_TABLE] = A_U32,   [FRA_FWMARK] = A_U32,
+    [FRA_FWMASK] = A_U32,     [FRA_IP_PROTO] = A_U8, [FRA_PROTOCOL] = A_U8,
+    [FRA_IIFNAME] = A_IFNAME, [FRA_SRC] = A_ADDR,    [FRA_DPORT_RANGE] = A_PORT_RANGE,
+};
+
+static const uint8_t route_attrs[RTA_MAX + 1] = {
+    [RTA_TABLE] = A_U32, [RTA_OIF] = A_U32,      [RTA_PRIORITY] = A_U32,
+    [RTA_DST] = A_ADDR,  [RTA_GATEWAY] = A_ADDR,
+};
+
 struct attr_table {
 	const struct nlattr **tb;
 	unsigned int max;
+	const uint8_t *kinds;
 	int family;
 };
 
@@ -263,34 +278,30 @@ int wf_rtnl_parse_attrs(const struct nlmsghdr *nlh, size_t offset, mnl_attr_cb_t
 	return 0;
 }
 
-static int rule_attr_cb(const struct nlattr *attr, void *data)
+static int attr_cb(const struct nlattr *attr, void *data)
 {
 	struct attr_table *t = data;
 	uint16_t type = mnl_attr_get_type(attr);
-	int err = 0;
+	int err;
 
 	if (mnl_attr_type_valid(attr, t->max) < 0)
 		return MNL_CB_OK;
-	switch (type) {
-	case FRA_PRIORITY:
-	case FRA_TABLE:
-	case FRA_FWMARK:
-	case FRA_FWMASK:
-		err = mnl_attr_validate(attr, MNL_TYPE_U32);
-		break;
-	case FRA_IP_PROTO:
-	case FRA_PROTOCOL:
+	switch (t->kinds[type]) {
+	case A_U8:
 		err = mnl_attr_validate(attr, MNL_TYPE_U8);
 		break;
-	case FRA_IIFNAME:
+	case A_U32:
+		err = mnl_attr_validate(attr, MNL_TYPE_U32);
+		break;
+	case A_IFNAME:
 		err = mnl_attr_validate(attr, MNL_TYPE_NUL_STRING);
 		if (!err && mnl_attr_get_payload_len(attr) > IF_NAMESIZE)
 			err = -1;
 		break;
-	case FRA_SRC:
+	case A_ADDR:
 		err = mnl_attr_validate2(attr, MNL_TYPE_BINARY, addr_size(t->family));
 		break;
-	case FRA_DPORT_RANGE:
+	case A_PORT_RANGE:
 		err = mnl_attr_validate2(attr, MNL_TYPE_BINARY, sizeof(struct fib_rule_port_range));
 		break;
 	default:
@@ -309,7 +320,7 @@ int wf_rtnl_rule_parse(const void *msg, size_t len, struct wf_rule *rule)
 	const struct nlattr *tb[FRA_MAX + 1] = {0};
 	const struct nlmsghdr *nlh = msg;
 	const struct fib_rule_hdr *frh;
-	struct attr_table t = {.tb = tb, .max = FRA_MAX};
+	struct attr_table t = {.tb = tb, .max = FRA_MAX, .kinds = rule_attrs};
 
 	if (check_nlmsg(msg, len, RTM_NEWRULE, sizeof(*frh)))
 		return -EINVAL;
@@ -321,7 +332,7 @@ int wf_rtnl_rule_parse(const void *msg, size_t len, struct wf_rule *rule)
 	if (frh->src_len > addr_bits(frh->family))
 		return -EINVAL;
 	t.family = frh->family;
-	if (wf_rtnl_parse_attrs(nlh, sizeof(*frh), rule_attr_cb, &t))
+	if (wf_rtnl_parse_attrs(nlh, sizeof(*frh), attr_cb, &t))
 		return -EINVAL;
 	if (frh->src_len && !tb[FRA_SRC])
 		return -EINVAL;
@@ -355,40 +366,13 @@ int wf_rtnl_rule_parse(const void *msg, size_t len, struct wf_rule *rule)
 	return 0;
 }
 
-static int route_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct attr_table *t = data;
-	uint16_t type = mnl_attr_get_type(attr);
-	int err = 0;
-
-	if (mnl_attr_type_valid(attr, t->max) < 0)
-		return MNL_CB_OK;
-	switch (type) {
-	case RTA_TABLE:
-	case RTA_OIF:
-	case RTA_PRIORITY:
-		err = mnl_attr_validate(attr, MNL_TYPE_U32);
-		break;
-	case RTA_DST:
-	case RTA_GATEWAY:
-		err = mnl_attr_validate2(attr, MNL_TYPE_BINARY, addr_size(t->family));
-		break;
-	default:
-		return MNL_CB_OK;
-	}
-	if (err < 0)
-		return MNL_CB_ERROR;
-	t->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
 /* -EAFNOSUPPORT marks routes of families outside the model; listing skips them. */
 int wf_rtnl_route_parse(const void *msg, size_t len, struct wf_route *route, unsigned int *oifindex)
 {
 	const struct nlattr *tb[RTA_MAX + 1] = {0};
 	const struct nlmsghdr *nlh = msg;
 	const struct rtmsg *rtm;
-	struct attr_table t = {.tb = tb, .max = RTA_MAX};
+	struct attr_table t = {.tb = tb, .max = RTA_MAX, .kinds = route_attrs};
 
 	if (check_nlmsg(msg, len, RTM_NEWROUTE, sizeof(*rtm)))
 		return -EINVAL;
@@ -398,7 +382,7 @@ int wf_rtnl_route_parse(const void *msg, size_t len, struct wf_route *route, uns
 	if (rtm->rtm_dst_len > addr_bits(rtm->rtm_family))
 		return -EINVAL;
 	t.family = rtm->rtm_family;
-	if (wf_rtnl_parse_attrs(nlh, sizeof(*rtm), route_attr_cb, &t))
+	if (wf_rtnl_parse_attrs(nlh, sizeof(*rtm), attr_cb, &t))
 		return -EINVAL;
 	if (rtm->rtm_dst_len && !tb[RTA_DST])
 		return -EINVAL;
@@ -421,4 +405,3 @@ int wf_rtnl_route_parse(const void *msg, size_t len, struct wf_route *route, uns
 	*oifindex = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
 	return 0;
 }
-
