@@ -210,6 +210,15 @@ static void report_synced(struct wf_docker *d)
 
 /* Answers */
 
+/* True when an answer parsed; else the session ends, saying why. */
+static bool parsed(struct wf_docker *d, enum request_kind kind, int ret, const char *err)
+{
+	if (ret)
+		wf_docker_fail(d, "GET %s: %s", request_names[kind],
+		               ret == -EBADMSG ? err : strerror(-ret));
+	return !ret;
+}
+
 static void finish_list_and_networks(struct wf_docker *d)
 {
 	if (!d->have_list || !d->have_networks)
@@ -237,10 +246,8 @@ static void finish_version(struct wf_docker *d, const struct wf_docker_reply *re
 	int ret;
 
 	ret = wf_docker_parse_version(reply->body, reply->len, &v, err);
-	if (ret) {
-		wf_docker_fail(d, "GET /version: %s", ret == -EBADMSG ? err : strerror(-ret));
+	if (!parsed(d, REQ_VERSION, ret, err))
 		return;
-	}
 	if (wf_docker_api_pick(&v, d->api)) {
 		wf_docker_fail(d, "engine %s speaks API %s (minimum %s); wgfwd needs %s to %s",
 		               v.engine, v.api, v.min_api[0] ? v.min_api : "?",
@@ -314,10 +321,8 @@ static void finish_networks(struct wf_docker *d, const struct request *r,
 	int ret;
 
 	ret = wf_docker_parse_networks(reply->body, reply->len, &nets, err);
-	if (ret) {
-		wf_docker_fail(d, "GET /networks: %s", ret == -EBADMSG ? err : strerror(-ret));
+	if (!parsed(d, REQ_NETWORKS, ret, err))
 		return;
-	}
 	locate_bridges(&nets);
 	wf_docker_networks_clear(&d->nets);
 	d->nets = nets;
@@ -336,11 +341,8 @@ static void finish_list(struct wf_docker *d, const struct wf_docker_reply *reply
 
 	wf_docker_summaries_clear(&d->list);
 	ret = wf_docker_parse_list(reply->body, reply->len, &d->list, err);
-	if (ret) {
-		wf_docker_fail(d, "GET /containers/json: %s",
-		               ret == -EBADMSG ? err : strerror(-ret));
+	if (!parsed(d, REQ_LIST, ret, err))
 		return;
-	}
 	d->have_list = true;
 	finish_list_and_networks(d);
 }
