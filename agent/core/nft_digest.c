@@ -28,6 +28,17 @@ struct digest_state {
 	char buf[1024];
 };
 
+/* A NAT register range given by its first register: restated with its last, as the kernel
+ * reports it; the flag that says the range was given, or 0. */
+static uint32_t nat_range(struct nftnl_expr *e, uint16_t min, uint16_t max, uint32_t flag)
+{
+	if (!nftnl_expr_is_set(e, min))
+		return 0;
+	if (!nftnl_expr_is_set(e, max))
+		nftnl_expr_set_u32(e, max, nftnl_expr_get_u32(e, min));
+	return flag;
+}
+
 static int digest_expr(struct nftnl_expr *e, void *data)
 {
 	struct digest_state *d = data;
@@ -45,20 +56,10 @@ static int digest_expr(struct nftnl_expr *e, void *data)
 		flags = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FLAGS)
 		            ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FLAGS)
 		            : 0;
-		if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MIN)) {
-			flags |= NF_NAT_RANGE_MAP_IPS;
-			if (!nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MAX))
-				nftnl_expr_set_u32(
-				    e, NFTNL_EXPR_NAT_REG_ADDR_MAX,
-				    nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN));
-		}
-		if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_PROTO_MIN)) {
-			flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
-			if (!nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_PROTO_MAX))
-				nftnl_expr_set_u32(
-				    e, NFTNL_EXPR_NAT_REG_PROTO_MAX,
-				    nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN));
-		}
+		flags |= nat_range(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFTNL_EXPR_NAT_REG_ADDR_MAX,
+		                   NF_NAT_RANGE_MAP_IPS);
+		flags |= nat_range(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFTNL_EXPR_NAT_REG_PROTO_MAX,
+		                   NF_NAT_RANGE_PROTO_SPECIFIED);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);
 	}
 	n = nftnl_expr_snprintf(d->buf, sizeof(d->buf), e, NFTNL_OUTPUT_DEFAULT, 0);

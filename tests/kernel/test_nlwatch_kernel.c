@@ -105,10 +105,8 @@ static void an_address_is_a_change(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    NS_TEST(nothing_changes_nothing_is_said),
-	    NS_TEST(an_nft_table_is_a_change),
-	    NS_TEST(a_policy_rule_is_a_change),
-	    NS_TEST(a_route_is_a_change),
+	    NS_TEST(nothing_changes_nothing_is_said), NS_TEST(an_nft_table_is_a_change),
+	    NS_TEST(a_policy_rule_is_a_change),       NS_TEST(a_route_is_a_change),
 	    NS_TEST(an_address_is_a_change),
 	};
 
