@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <wgfwd/netlink.h>
+#include <wgfwd/util.h>
 
 /* The kernel sizes dump messages to the largest read it has seen, up to 32 KiB. */
 #define CT_RECV_SIZE 32768
@@ -176,18 +177,8 @@ int wf_ct_matches_dump(const struct wf_ct_match *m, size_t n, struct wf_ct_filte
 
 int wf_ct_pending_add(struct wf_ct_pending *p, const struct wf_ct_match *m, size_t n)
 {
-	if (n > p->cap - p->n) {
-		size_t cap = p->cap ? p->cap : 16;
-		struct wf_ct_match *grown;
-
-		while (cap - p->n < n)
-			cap *= 2;
-		grown = realloc(p->m, cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		p->m = grown;
-		p->cap = cap;
-	}
+	if (WF_ARRAY_RESERVE(p->m, p->n, p->cap, n))
+		return -ENOMEM;
 	if (n)
 		memcpy(&p->m[p->n], m, n * sizeof(*m));
 	p->n += n;
@@ -475,28 +466,15 @@ int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e)
 
 /* ---- the socket ---- */
 
+/* nl first: the handle is made and freed by the transport. */
 int wf_conntrack_open(struct wf_conntrack **out)
 {
-	struct wf_conntrack *ct = calloc(1, sizeof(*ct));
-	int err;
-
-	if (!ct)
-		return -ENOMEM;
-	err = wf_nl_open(&ct->nl, NETLINK_NETFILTER, CT_RECV_SIZE);
-	if (err) {
-		free(ct);
-		return err;
-	}
-	*out = ct;
-	return 0;
+	return wf_nl_handle_new(out, sizeof(**out), NETLINK_NETFILTER, CT_RECV_SIZE);
 }
 
 void wf_conntrack_close(struct wf_conntrack *ct)
 {
-	if (!ct)
-		return;
-	wf_nl_close(&ct->nl);
-	free(ct);
+	wf_nl_handle_free(ct);
 }
 
 struct dump_ctx {
@@ -593,15 +571,8 @@ static int collect_matching(const struct wf_ct_entry *e, void *data)
 	}
 	if (!hit)
 		return 0;
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		struct wf_ct_entry *grown = realloc(f->entries, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		f->entries = grown;
-		f->cap = cap;
-	}
+	if (WF_ARRAY_RESERVE(f->entries, f->n, f->cap, 1))
+		return -ENOMEM;
 	f->entries[f->n++] = *e;
 	return 0;
 }

@@ -241,6 +241,21 @@ static int server_on_client_hello(struct wf_ctl_auth *a, const uint8_t *in, size
 	return 0;
 }
 
+/* check_header, and a message of exactly want_len bytes. */
+static int check_fixed(const uint8_t *in, size_t in_len, uint8_t want_type, const char *what,
+                       size_t want_len, char *err, size_t errlen)
+{
+	int ret = check_header(in, in_len, want_type, what, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	if (in_len != want_len) {
+		snprintf(err, errlen, "%s has %zu bytes, want %zu", what, in_len, want_len);
+		return -EBADMSG;
+	}
+	return ret;
+}
+
 static int client_on_server_hello(struct wf_ctl_auth *a, const uint8_t *in, size_t in_len,
                                   uint8_t *out, size_t cap, size_t *out_len,
                                   struct wf_ctl_session *session, char *err, size_t errlen)
@@ -248,14 +263,10 @@ static int client_on_server_hello(struct wf_ctl_auth *a, const uint8_t *in, size
 	uint8_t expected[WF_CTL_MAC_LEN];
 	int ret;
 
-	ret = check_header(in, in_len, WF_CTL_HELLO_TYPE_SERVER, "server hello", err, errlen);
+	ret = check_fixed(in, in_len, WF_CTL_HELLO_TYPE_SERVER, "server hello",
+	                  WF_CTL_SERVER_HELLO_LEN, err, errlen);
 	if (ret < 0)
 		return ret;
-	if (in_len != WF_CTL_SERVER_HELLO_LEN) {
-		snprintf(err, errlen, "server hello has %zu bytes, want %d", in_len,
-		         WF_CTL_SERVER_HELLO_LEN);
-		return -EBADMSG;
-	}
 	if (cap < WF_CTL_CLIENT_PROOF_LEN)
 		return -ENOBUFS;
 	memcpy(a->server_nonce, in + HELLO_NONCE, WF_CTL_NONCE_LEN);
@@ -286,14 +297,10 @@ static int server_on_client_proof(struct wf_ctl_auth *a, const uint8_t *in, size
 	uint8_t expected[WF_CTL_MAC_LEN];
 	int ret;
 
-	ret = check_header(in, in_len, WF_CTL_HELLO_TYPE_PROOF, "client proof", err, errlen);
+	ret = check_fixed(in, in_len, WF_CTL_HELLO_TYPE_PROOF, "client proof",
+	                  WF_CTL_CLIENT_PROOF_LEN, err, errlen);
 	if (ret < 0)
 		return ret;
-	if (in_len != WF_CTL_CLIENT_PROOF_LEN) {
-		snprintf(err, errlen, "client proof has %zu bytes, want %d", in_len,
-		         WF_CTL_CLIENT_PROOF_LEN);
-		return -EBADMSG;
-	}
 	prf(expected, a->key, label_client_proof, a->transcript, a->transcript_len);
 	if (crypto_verify_32(expected, in + 1) != 0) {
 		snprintf(err, errlen,

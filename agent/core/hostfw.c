@@ -34,6 +34,19 @@ static void count_accept(struct wf_nft_rule *r)
 	wf_nft_add_verdict(r, WF_NFT_ACCEPT);
 }
 
+/* A forward rule for the tunnel's side of flows in some conntrack state; text is the iptables
+ * command it is written as. */
+static void tunnel_ct_accept(struct wf_gw_hostfw *out, uint8_t fam, const char *tun,
+                             enum wf_nft_field dir, enum wf_nft_field ct, uint32_t bits,
+                             const char *text)
+{
+	struct wf_nft_rule *r = next_rule(out, fam, WF_GW_HOSTFW_FORWARD, text, tun, NULL);
+
+	wf_nft_match_ifname(r, dir, WF_NFT_OP_EQ, tun);
+	wf_nft_match_u32(r, ct, WF_NFT_OP_ANY_BITS, bits);
+	count_accept(r);
+}
+
 void wf_gw_hostfw_render(const struct wf_gw_hostfw_spec *p, bool enabled, struct wf_gw_hostfw *out)
 {
 	const uint32_t est = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
@@ -48,25 +61,14 @@ void wf_gw_hostfw_render(const struct wf_gw_hostfw_spec *p, bool enabled, struct
 	for (int v6 = 0; v6 <= 1; v6++) {
 		uint8_t fam = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 
-		r = next_rule(out, fam, WF_GW_HOSTFW_FORWARD,
-		              "%s -I %s -o %s -m conntrack --ctstate DNAT -j ACCEPT", tun, NULL);
-		wf_nft_match_ifname(r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-		wf_nft_match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
-		count_accept(r);
-
-		r = next_rule(out, fam, WF_GW_HOSTFW_FORWARD,
-		              "%s -I %s -i %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-		              tun, NULL);
-		wf_nft_match_ifname(r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-		wf_nft_match_u32(r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, est);
-		count_accept(r);
-
-		r = next_rule(out, fam, WF_GW_HOSTFW_FORWARD,
-		              "%s -I %s -o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-		              tun, NULL);
-		wf_nft_match_ifname(r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-		wf_nft_match_u32(r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, est);
-		count_accept(r);
+		tunnel_ct_accept(out, fam, tun, WF_NFT_F_OIFNAME, WF_NFT_F_CT_STATUS, IPS_DST_NAT,
+		                 "%s -I %s -o %s -m conntrack --ctstate DNAT -j ACCEPT");
+		tunnel_ct_accept(
+		    out, fam, tun, WF_NFT_F_IIFNAME, WF_NFT_F_CT_STATE, est,
+		    "%s -I %s -i %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+		tunnel_ct_accept(
+		    out, fam, tun, WF_NFT_F_OIFNAME, WF_NFT_F_CT_STATE, est,
+		    "%s -I %s -o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
 
 		/* Any egress out of the public interface passes here: the owned table's forward
 		 * chain is where each peer's grant is checked, and its drop is final. */

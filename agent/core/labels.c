@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <wgfwd/util.h>
+
 #define QUOTE_CHARS      40
 #define QUOTE_SIZE       (QUOTE_CHARS + 4)
 #define SERVICE_NAME_MAX 64
@@ -223,7 +225,7 @@ struct ports_parse {
 	struct reporter rep;
 	struct wf_port_entry *entries;
 	struct span *texts; /* entry text of each accepted entry, for duplicate messages */
-	size_t n, cap;
+	size_t n, cap, cap_texts;
 	uint8_t *taken; /* one bit per (protocol, public port) */
 };
 
@@ -254,20 +256,9 @@ static struct span earlier_entry(const struct ports_parse *pp, int bit, uint16_t
 
 static int ports_append(struct ports_parse *pp, const struct wf_port_entry *e, struct span text)
 {
-	if (pp->n == pp->cap) {
-		size_t cap = pp->cap ? pp->cap * 2 : 8;
-		struct wf_port_entry *entries = realloc(pp->entries, cap * sizeof(*entries));
-		struct span *texts;
-
-		if (!entries)
-			return -ENOMEM;
-		pp->entries = entries;
-		texts = realloc(pp->texts, cap * sizeof(*texts));
-		if (!texts)
-			return -ENOMEM;
-		pp->texts = texts;
-		pp->cap = cap;
-	}
+	if (WF_ARRAY_RESERVE(pp->entries, pp->n, pp->cap, 1) ||
+	    WF_ARRAY_RESERVE(pp->texts, pp->n, pp->cap_texts, 1))
+		return -ENOMEM;
 	pp->entries[pp->n] = *e;
 	pp->texts[pp->n] = text;
 	pp->n++;
@@ -443,7 +434,7 @@ struct egress_parse {
 	void *resolve_ctx;
 	struct wf_egress_entry *entries;
 	struct span *texts;
-	size_t n, cap;
+	size_t n, cap, cap_texts;
 };
 
 static bool egress_overlap(const struct wf_egress_entry *a, const struct wf_egress_entry *b)
@@ -458,20 +449,9 @@ static bool egress_overlap(const struct wf_egress_entry *a, const struct wf_egre
 
 static int egress_append(struct egress_parse *ep, const struct wf_egress_entry *e, struct span text)
 {
-	if (ep->n == ep->cap) {
-		size_t cap = ep->cap ? ep->cap * 2 : 8;
-		struct wf_egress_entry *entries = realloc(ep->entries, cap * sizeof(*entries));
-		struct span *texts;
-
-		if (!entries)
-			return -ENOMEM;
-		ep->entries = entries;
-		texts = realloc(ep->texts, cap * sizeof(*texts));
-		if (!texts)
-			return -ENOMEM;
-		ep->texts = texts;
-		ep->cap = cap;
-	}
+	if (WF_ARRAY_RESERVE(ep->entries, ep->n, ep->cap, 1) ||
+	    WF_ARRAY_RESERVE(ep->texts, ep->n, ep->cap_texts, 1))
+		return -ENOMEM;
 	ep->entries[ep->n] = *e;
 	ep->texts[ep->n] = text;
 	ep->n++;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wgfwd/util.h>
+
 struct sample {
 	char **labels; /* name, value, name, value, ... */
 	size_t n_labels;
@@ -18,12 +20,12 @@ struct family {
 	char *name, *help;
 	enum wf_metric_type type;
 	struct sample *samples;
-	size_t n_samples;
+	size_t n_samples, cap_samples;
 };
 
 struct wf_metrics {
 	struct family *families;
-	size_t n_families;
+	size_t n_families, cap_families;
 	int err;
 };
 
@@ -136,12 +138,10 @@ static struct family *find_family(struct wf_metrics *m, const char *name)
 static struct family *new_family(struct wf_metrics *m, const char *name, enum wf_metric_type type,
                                  const char *help)
 {
-	struct family *grown = realloc(m->families, (m->n_families + 1) * sizeof(*grown));
 	struct family *f;
 
-	if (!grown)
+	if (WF_ARRAY_RESERVE(m->families, m->n_families, m->cap_families, 1))
 		return NULL;
-	m->families = grown;
 	f = &m->families[m->n_families];
 	memset(f, 0, sizeof(*f));
 	f->type = type;
@@ -161,7 +161,7 @@ static int add_sample(struct wf_metrics *m, const char *name, enum wf_metric_typ
                       double value, const struct wf_histogram *h)
 {
 	struct family *f;
-	struct sample s = {.value = value}, *grown;
+	struct sample s = {.value = value};
 
 	if (m->err)
 		return m->err;
@@ -180,10 +180,8 @@ static int add_sample(struct wf_metrics *m, const char *name, enum wf_metric_typ
 		f = new_family(m, name, type, help);
 	if (!f)
 		return m->err;
-	grown = realloc(f->samples, (f->n_samples + 1) * sizeof(*grown));
-	if (!grown)
+	if (WF_ARRAY_RESERVE(f->samples, f->n_samples, f->cap_samples, 1))
 		return m->err;
-	f->samples = grown;
 	s.labels = calloc(2 * n_labels + 1, sizeof(*s.labels));
 	if (!s.labels)
 		return m->err;

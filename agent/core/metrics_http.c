@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <wgfwd/hostport.h>
 #include <wgfwd/log.h>
 #include <wgfwd/metrics.h>
 
@@ -38,61 +39,11 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 int wf_metrics_listen_parse(const char *spec, bool allow_remote, struct sockaddr_storage *ss,
                             socklen_t *len, char *err, size_t errlen)
 {
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon, *port_text;
-	unsigned long port;
-	size_t host_len;
-	char *end;
+	char why[192];
 
-	memset(ss, 0, sizeof(*ss));
-	if (!spec || !*spec)
-		goto syntax;
-	if (spec[0] == '[') {
-		const char *close = strchr(spec, ']');
-
-		if (!close || close[1] != ':')
-			goto syntax;
-		host_len = (size_t)(close - spec - 1);
-		if (host_len >= sizeof(host))
-			goto syntax;
-		memcpy(host, spec + 1, host_len);
-		port_text = close + 2;
-	} else {
-		colon = strrchr(spec, ':');
-		/* An IPv6 address needs brackets to tell its last group from the port. */
-		if (!colon || memchr(spec, ':', (size_t)(colon - spec)))
-			goto syntax;
-		host_len = (size_t)(colon - spec);
-		if (host_len >= sizeof(host))
-			goto syntax;
-		memcpy(host, spec, host_len);
-		port_text = colon + 1;
-	}
-	host[host_len] = '\0';
-	errno = 0;
-	port = strtoul(port_text, &end, 10);
-	if (!*port_text || *end || errno || port > 65535 || port_text[0] == '-' ||
-	    port_text[0] == '+') {
-		snprintf(err, errlen, "--metrics: `%s': `%s' is not a port", spec, port_text);
-		return -EINVAL;
-	}
-	if (spec[0] != '[' &&
-	    inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		*len = sizeof(*sin);
-	} else if (spec[0] == '[' &&
-	           inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*sin6);
-	} else {
-		snprintf(err, errlen, "--metrics: `%s': `%s' is not a numeric IP address", spec,
-		         host);
+	/* Port 0: the kernel picks one, which wf_metrics_server_address then tells. */
+	if (wf_hostport_parse(spec ? spec : "", 0, true, ss, len, why, sizeof(why))) {
+		snprintf(err, errlen, "--metrics: %s", why);
 		return -EINVAL;
 	}
 	if (!allow_remote && !is_loopback(ss)) {
@@ -103,28 +54,6 @@ int wf_metrics_listen_parse(const char *spec, bool allow_remote, struct sockaddr
 		return -EINVAL;
 	}
 	return 0;
-syntax:
-	snprintf(err, errlen,
-	         "--metrics: `%s': expected ADDR:PORT, e.g. 127.0.0.1:9586 or [::1]:9586",
-	         spec ? spec : "");
-	return -EINVAL;
-}
-
-static void address_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(sin->sin_port));
-	} else {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(sin6->sin6_port));
-	}
 }
 
 static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *text)
@@ -212,7 +141,7 @@ int wf_metrics_server_open(struct event_base *base, const struct sockaddr_storag
 	}
 	if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0)
 		bound = *ss;
-	address_text(&bound, s->address, sizeof(s->address));
+	wf_hostport_text((const struct sockaddr *)&bound, s->address, sizeof(s->address));
 	err = -ENOMEM;
 	s->http = evhttp_new(base);
 	if (!s->http)

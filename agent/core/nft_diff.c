@@ -64,11 +64,6 @@ void wf_nft_elem_index_free(struct wf_nft_elem_index *ix)
 	ix->n = 0;
 }
 
-static int cmp_recs(const void *a, const void *b, void *len)
-{
-	return memcmp(a, b, *(const size_t *)len);
-}
-
 int wf_nft_elem_index_build(const struct wf_nft_set *s, struct wf_nft_elem_index *ix)
 {
 	uint32_t id, key_len;
@@ -79,20 +74,11 @@ int wf_nft_elem_index_build(const struct wf_nft_set *s, struct wf_nft_elem_index
 	ret = wf_nft_concat_encode_type(s->key, s->n_key, &id, &key_len);
 	if (ret)
 		return ret;
-	ret = wf_nft_set_encode_elems(s, &ix->recs, &ix->rec_len);
+	ret = wf_nft_set_sorted_elems(s, &ix->recs, &ix->rec_len);
 	if (ret)
 		return ret;
 	ix->n = s->n_elems;
 	ix->key_len = key_len;
-	/* Renderers emit elements in key order, which the encoding keeps (network byte order):
-	 * then checking is all the sorting there is to do. */
-	for (size_t i = 1; i < ix->n; i++) {
-		if (memcmp(ix->recs + (i - 1) * ix->rec_len, ix->recs + i * ix->rec_len,
-		           ix->rec_len) > 0) {
-			qsort_r(ix->recs, ix->n, ix->rec_len, cmp_recs, &ix->rec_len);
-			break;
-		}
-	}
 	return 0;
 }
 

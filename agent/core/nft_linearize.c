@@ -1,6 +1,5 @@
 /* Model rules to libnftnl expressions, in the shapes nft itself generates (checked against
- * `nft --debug=netlink`), so `nft list` prints them back as the rule they came from. Also the
- * byte encoding of set keys and map data, and the rule digest used to detect drift. */
+ * `nft --debug=netlink`), so `nft list` prints them back as the rule they came from. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -19,209 +18,6 @@
 #include <linux/netfilter/xt_conntrack.h>
 
 #include "nft_internal.h"
-
-/* ---- datatypes ---- */
-
-static const struct {
-	uint32_t id;
-	uint8_t len;
-} type_table[] = {
-    [WF_NFT_T_NONE] = {0, 0},           [WF_NFT_T_IPV4_ADDR] = {7, 4},
-    [WF_NFT_T_IPV6_ADDR] = {8, 16},     [WF_NFT_T_INET_PROTO] = {12, 1},
-    [WF_NFT_T_INET_SERVICE] = {13, 2},  [WF_NFT_T_MARK] = {19, 4},
-    [WF_NFT_T_IFNAME] = {41, IFNAMSIZ},
-};
-
-#define N_TYPES (sizeof(type_table) / sizeof(type_table[0]))
-
-static bool type_valid(enum wf_nft_type t)
-{
-	return t > WF_NFT_T_NONE && (size_t)t < N_TYPES;
-}
-
-size_t wf_nft_type_len(enum wf_nft_type t)
-{
-	return type_valid(t) ? type_table[t].len : 0;
-}
-
-static uint32_t round4(uint32_t n)
-{
-	return (n + 3) & ~3u;
-}
-
-/* A single type is stored at its own length; in a concatenation each field is padded. */
-static uint32_t field_len(enum wf_nft_type t, size_t n)
-{
-	return n > 1 ? round4(type_table[t].len) : type_table[t].len;
-}
-
-int wf_nft_concat_encode_type(const enum wf_nft_type *types, size_t n, uint32_t *id, uint32_t *len)
-{
-	*id = 0;
-	*len = 0;
-	if (n == 0 || n > WF_NFT_CONCAT_MAX)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (!type_valid(types[i]))
-			return -EINVAL;
-		*id = (*id << WF_NFT_TYPE_BITS) | type_table[types[i]].id;
-		*len += field_len(types[i], n);
-	}
-	return 0;
-}
-
-int wf_nft_concat_decode_type(uint32_t id, uint32_t len, enum wf_nft_type *types, size_t *n)
-{
-	enum wf_nft_type rev[WF_NFT_CONCAT_MAX];
-	size_t count = 0;
-	uint32_t total = 0;
-
-	do {
-		uint32_t sub = id & ((1u << WF_NFT_TYPE_BITS) - 1);
-		size_t t;
-
-		for (t = 1; t < N_TYPES; t++)
-			if (type_table[t].id == sub)
-				break;
-		if (t == N_TYPES || count == WF_NFT_CONCAT_MAX)
-			return -EPROTONOSUPPORT;
-		rev[count++] = t;
-		id >>= WF_NFT_TYPE_BITS;
-	} while (id);
-	for (size_t i = 0; i < count; i++) {
-		types[i] = rev[count - 1 - i];
-		total += field_len(types[i], count);
-	}
-	if (total != len)
-		return -EPROTONOSUPPORT;
-	*n = count;
-	return 0;
-}
-
-static void value_encode(enum wf_nft_type t, const struct wf_nft_value *v, uint8_t *buf)
-{
-	uint16_t port;
-
-	switch (t) {
-	case WF_NFT_T_IPV4_ADDR:
-		memcpy(buf, &v->ip4, 4);
-		break;
-	case WF_NFT_T_IPV6_ADDR:
-		memcpy(buf, &v->ip6, 16);
-		break;
-	case WF_NFT_T_INET_PROTO:
-		buf[0] = v->proto;
-		break;
-	case WF_NFT_T_INET_SERVICE:
-		port = htons(v->port);
-		memcpy(buf, &port, 2);
-		break;
-	case WF_NFT_T_MARK:
-		memcpy(buf, &v->mark, 4);
-		break;
-	case WF_NFT_T_IFNAME:
-		memcpy(buf, v->ifname, strnlen(v->ifname, IFNAMSIZ - 1)); /* buf is zeroed */
-		break;
-	case WF_NFT_T_NONE:
-		break;
-	}
-}
-
-static void value_decode(enum wf_nft_type t, const uint8_t *buf, struct wf_nft_value *v)
-{
-	uint16_t port;
-
-	memset(v, 0, sizeof(*v));
-	v->type = t;
-	switch (t) {
-	case WF_NFT_T_IPV4_ADDR:
-		memcpy(&v->ip4, buf, 4);
-		break;
-	case WF_NFT_T_IPV6_ADDR:
-		memcpy(&v->ip6, buf, 16);
-		break;
-	case WF_NFT_T_INET_PROTO:
-		v->proto = buf[0];
-		break;
-	case WF_NFT_T_INET_SERVICE:
-		memcpy(&port, buf, 2);
-		v->port = ntohs(port);
-		break;
-	case WF_NFT_T_MARK:
-		memcpy(&v->mark, buf, 4);
-		break;
-	case WF_NFT_T_IFNAME:
-		memcpy(v->ifname, buf, IFNAMSIZ - 1);
-		break;
-	case WF_NFT_T_NONE:
-		break;
-	}
-}
-
-int wf_nft_concat_encode(const enum wf_nft_type *types, size_t n, const struct wf_nft_value *v,
-                         uint8_t *buf, uint32_t *len)
-{
-	uint32_t off = 0;
-
-	if (n == 0 || n > WF_NFT_CONCAT_MAX)
-		return -EINVAL;
-	memset(buf, 0, WF_NFT_KEY_MAX);
-	for (size_t i = 0; i < n; i++) {
-		if (!type_valid(types[i]))
-			return -EINVAL;
-		value_encode(types[i], &v[i], buf + off);
-		off += field_len(types[i], n);
-	}
-	*len = off;
-	return 0;
-}
-
-int wf_nft_concat_decode(const enum wf_nft_type *types, size_t n, const uint8_t *buf, uint32_t len,
-                         struct wf_nft_value *v)
-{
-	uint32_t off = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!type_valid(types[i]) || off + type_table[types[i]].len > len)
-			return -EPROTO;
-		value_decode(types[i], buf + off, &v[i]);
-		off += field_len(types[i], n);
-	}
-	return off == len ? 0 : -EPROTO;
-}
-
-int wf_nft_set_encode_elems(const struct wf_nft_set *s, uint8_t **out, size_t *kv_len)
-{
-	uint32_t key_len, data_len = 0, id, len;
-	uint8_t tmp[WF_NFT_KEY_MAX];
-	uint8_t *buf;
-	int ret;
-
-	ret = wf_nft_concat_encode_type(s->key, s->n_key, &id, &key_len);
-	if (ret)
-		return ret;
-	if (s->n_data) {
-		ret = wf_nft_concat_encode_type(s->data, s->n_data, &id, &data_len);
-		if (ret)
-			return ret;
-	}
-	*kv_len = key_len + data_len;
-	buf = calloc(s->n_elems ? s->n_elems : 1, *kv_len);
-	if (!buf)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_elems; i++) {
-		uint8_t *p = buf + i * *kv_len;
-
-		wf_nft_concat_encode(s->key, s->n_key, s->elems[i].key, tmp, &len);
-		memcpy(p, tmp, key_len);
-		if (s->n_data) {
-			wf_nft_concat_encode(s->data, s->n_data, s->elems[i].data, tmp, &len);
-			memcpy(p + key_len, tmp, data_len);
-		}
-	}
-	*out = buf;
-	return 0;
-}
 
 /* ---- fields ---- */
 
@@ -349,44 +145,36 @@ static struct nftnl_expr *expr_new(struct lin *l, const char *name)
 	return e;
 }
 
-static void meta_load(struct lin *l, uint32_t key, uint32_t dreg)
+/* A meta or ct expression: key loaded into a register, or set from one. */
+static void key_reg(struct lin *l, const char *name, uint16_t key_attr, uint32_t key,
+                    uint16_t reg_attr, uint32_t reg)
 {
-	struct nftnl_expr *e = expr_new(l, "meta");
+	struct nftnl_expr *e = expr_new(l, name);
 
 	if (!e)
 		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	nftnl_expr_set_u32(e, key_attr, key);
+	nftnl_expr_set_u32(e, reg_attr, reg);
+}
+
+static void meta_load(struct lin *l, uint32_t key, uint32_t dreg)
+{
+	key_reg(l, "meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_DREG, dreg);
 }
 
 static void meta_set(struct lin *l, uint32_t key, uint32_t sreg)
 {
-	struct nftnl_expr *e = expr_new(l, "meta");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+	key_reg(l, "meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_SREG, sreg);
 }
 
 static void ct_load(struct lin *l, uint32_t key, uint32_t dreg)
 {
-	struct nftnl_expr *e = expr_new(l, "ct");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+	key_reg(l, "ct", NFTNL_EXPR_CT_KEY, key, NFTNL_EXPR_CT_DREG, dreg);
 }
 
 static void ct_set(struct lin *l, uint32_t key, uint32_t sreg)
 {
-	struct nftnl_expr *e = expr_new(l, "ct");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
+	key_reg(l, "ct", NFTNL_EXPR_CT_KEY, key, NFTNL_EXPR_CT_SREG, sreg);
 }
 
 static void payload_load(struct lin *l, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg)
@@ -483,30 +271,30 @@ static void nat(struct lin *l, uint32_t type, uint8_t family, uint32_t addr_reg,
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);
 }
 
-static void dep_nfproto(struct lin *l, uint8_t nfproto)
+/* A match nft puts before another (the family in inet tables, the transport protocol), once
+ * per rule; it belongs to no item. */
+static void dep_meta(struct lin *l, uint32_t key, uint8_t value, int *known)
 {
 	int item = l->item;
 
-	if (l->family != NFPROTO_INET || l->known_nfproto == nfproto)
+	if (*known == value)
 		return;
 	l->item = -1;
-	meta_load(l, NFT_META_NFPROTO, NFT_REG_1);
-	cmp(l, NFT_CMP_EQ, &nfproto, 1);
+	meta_load(l, key, NFT_REG_1);
+	cmp(l, NFT_CMP_EQ, &value, 1);
 	l->item = item;
-	l->known_nfproto = nfproto;
+	*known = value;
+}
+
+static void dep_nfproto(struct lin *l, uint8_t nfproto)
+{
+	if (l->family == NFPROTO_INET)
+		dep_meta(l, NFT_META_NFPROTO, nfproto, &l->known_nfproto);
 }
 
 static void dep_l4proto(struct lin *l, uint8_t proto)
 {
-	int item = l->item;
-
-	if (l->known_l4proto == proto)
-		return;
-	l->item = -1;
-	meta_load(l, NFT_META_L4PROTO, NFT_REG_1);
-	cmp(l, NFT_CMP_EQ, &proto, 1);
-	l->item = item;
-	l->known_l4proto = proto;
+	dep_meta(l, NFT_META_L4PROTO, proto, &l->known_l4proto);
 }
 
 static void field_dep(struct lin *l, enum wf_nft_field f)
@@ -566,7 +354,7 @@ static uint32_t field_value(enum wf_nft_field f, const struct wf_nft_value *v, u
 	case WF_NFT_T_IPV4_ADDR:
 	case WF_NFT_T_IPV6_ADDR:
 	case WF_NFT_T_INET_SERVICE:
-		value_encode(fi->info.type, v, buf);
+		wf_nft_value_encode(fi->info.type, v, buf);
 		return fi->info.len;
 	default:
 		break;
@@ -736,7 +524,7 @@ static void load_keys(struct lin *l, const enum wf_nft_field *keys, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		field_load(l, keys[i], fields[keys[i]].info.len, reg(idx));
-		idx += round4(fields[keys[i]].info.len) / 4;
+		idx += (fields[keys[i]].info.len + 3u) / 4;
 	}
 }
 
@@ -929,167 +717,4 @@ int wf_nft_rule_linearize(uint8_t family, const char *table, const struct wf_nft
 	}
 	*out = l.rule;
 	return 0;
-}
-
-/* ---- reading rules back ---- */
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-struct digest_state {
-	uint64_t hash;
-	char buf[1024];
-};
-
-static int digest_expr(struct nftnl_expr *e, void *data)
-{
-	struct digest_state *d = data;
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	const void *info;
-	uint32_t len, flags;
-	int n;
-
-	if (!strcmp(name, "counter")) {
-		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, 0);
-		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_BYTES, 0);
-	} else if (!strcmp(name, "nat")) {
-		/* The kernel reports a range of one for a single address or port, and the two
-		 * flags that say registers were given: restate what was sent in that form. */
-		flags = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FLAGS)
-		            ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FLAGS)
-		            : 0;
-		if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MIN)) {
-			flags |= NF_NAT_RANGE_MAP_IPS;
-			if (!nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MAX))
-				nftnl_expr_set_u32(
-				    e, NFTNL_EXPR_NAT_REG_ADDR_MAX,
-				    nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN));
-		}
-		if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_PROTO_MIN)) {
-			flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
-			if (!nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_PROTO_MAX))
-				nftnl_expr_set_u32(
-				    e, NFTNL_EXPR_NAT_REG_PROTO_MAX,
-				    nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN));
-		}
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);
-	}
-	n = nftnl_expr_snprintf(d->buf, sizeof(d->buf), e, NFTNL_OUTPUT_DEFAULT, 0);
-	d->hash = fnv1a(d->hash, name, strlen(name) + 1);
-	if (n > 0)
-		d->hash =
-		    fnv1a(d->hash, d->buf, (size_t)n < sizeof(d->buf) ? (size_t)n : sizeof(d->buf));
-	if (!strcmp(name, "match") || !strcmp(name, "target")) {
-		info = nftnl_expr_get(
-		    e, !strcmp(name, "match") ? NFTNL_EXPR_MT_INFO : NFTNL_EXPR_TG_INFO, &len);
-		if (info)
-			d->hash = fnv1a(d->hash, info, len);
-	}
-	return 0;
-}
-
-uint64_t wf_nft_nftnl_rule_digest(struct nftnl_rule *r)
-{
-	struct digest_state d = {.hash = 0xcbf29ce484222325ULL};
-
-	nftnl_expr_foreach(r, digest_expr, &d);
-	return d.hash ? d.hash : 1; /* 0 means "not computed" in struct wf_nft_rule */
-}
-
-static int has_xt(struct nftnl_expr *e, void *data)
-{
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-
-	if (!strcmp(name, "match") || !strcmp(name, "target"))
-		*(bool *)data = true;
-	return 0;
-}
-
-bool wf_nft_nftnl_rule_has_xt(struct nftnl_rule *r)
-{
-	bool found = false;
-
-	nftnl_expr_foreach(r, has_xt, &found);
-	return found;
-}
-
-static int comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	const struct nftnl_udata **tb = data;
-
-	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
-		tb[NFTNL_UDATA_RULE_COMMENT] = attr;
-	return 0;
-}
-
-int wf_nft_nftnl_rule_comment(const struct nftnl_rule *r, char *buf, size_t size)
-{
-	const struct nftnl_udata *tb[NFTNL_UDATA_RULE_MAX + 1] = {0};
-	const void *data;
-	uint32_t len;
-
-	buf[0] = '\0';
-	if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA))
-		return 0;
-	data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
-	if (nftnl_udata_parse(data, len, comment_cb, tb) < 0)
-		return -EPROTO;
-	if (tb[NFTNL_UDATA_RULE_COMMENT])
-		snprintf(buf, size, "%.*s", (int)nftnl_udata_len(tb[NFTNL_UDATA_RULE_COMMENT]),
-		         (const char *)nftnl_udata_get(tb[NFTNL_UDATA_RULE_COMMENT]));
-	return 0;
-}
-
-/* ---- public helpers ---- */
-
-static int bytecode_expr(struct nftnl_expr *e, void *data)
-{
-	FILE *f = data;
-	char buf[1024];
-
-	nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
-	fprintf(f, "[ %s %s]\n", nftnl_expr_get_str(e, NFTNL_EXPR_NAME), buf);
-	return 0;
-}
-
-int wf_nft_rule_bytecode(uint8_t family, const struct wf_nft_rule *r, char **out)
-{
-	struct wf_nft_linearize how = {.iptables_compat = r->iptables_compat};
-	struct nftnl_rule *nr;
-	size_t size;
-	FILE *f;
-	int ret;
-
-	ret = wf_nft_rule_linearize(family, "", r, &how, &nr);
-	if (ret)
-		return ret;
-	f = open_memstream(out, &size);
-	if (!f) {
-		nftnl_rule_free(nr);
-		return -ENOMEM;
-	}
-	nftnl_expr_foreach(nr, bytecode_expr, f);
-	nftnl_rule_free(nr);
-	return fclose(f) ? -ENOMEM : 0;
-}
-
-uint64_t wf_nft_rule_digest(uint8_t family, const struct wf_nft_rule *r)
-{
-	struct wf_nft_linearize how = {.iptables_compat = r->iptables_compat};
-	struct nftnl_rule *nr;
-	uint64_t digest;
-
-	if (wf_nft_rule_linearize(family, "", r, &how, &nr))
-		return 0;
-	digest = wf_nft_nftnl_rule_digest(nr);
-	nftnl_rule_free(nr);
-	return digest;
 }

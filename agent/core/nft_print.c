@@ -26,7 +26,7 @@ static const char *type_name(enum wf_nft_type t)
 	return (size_t)t < sizeof(type_names) / sizeof(type_names[0]) ? type_names[t] : "?";
 }
 
-static const char *family_name(uint8_t family)
+const char *wf_nft_family_name(uint8_t family)
 {
 	switch (family) {
 	case NFPROTO_INET:
@@ -462,7 +462,7 @@ int wf_nft_table_print(const struct wf_nft_table *t, char **out)
 
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "table %s %s {\n", family_name(t->family), t->name);
+	fprintf(f, "table %s %s {\n", wf_nft_family_name(t->family), t->name);
 	for (size_t i = 0; i < t->n_sets && !ret; i++) {
 		fputs(first ? "" : "\n", f);
 		ret = print_set(f, &t->sets[i]);

@@ -4,24 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wgfwd/nft.h"
-
-static int grow(void **arr, size_t *cap, size_t n, size_t elem_size)
-{
-	size_t new_cap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	new_cap = *cap ? *cap * 2 : 8;
-	p = reallocarray(*arr, new_cap, elem_size);
-	if (!p)
-		return -ENOMEM;
-	memset((char *)p + *cap * elem_size, 0, (new_cap - *cap) * elem_size);
-	*arr = p;
-	*cap = new_cap;
-	return 0;
-}
+#include <wgfwd/nft.h>
+#include <wgfwd/util.h>
 
 struct wf_nft_table *wf_nft_table_new(uint8_t family, const char *name)
 {
@@ -55,7 +39,7 @@ void wf_nft_table_free(struct wf_nft_table *t)
 
 struct wf_nft_chain *wf_nft_table_add_chain(struct wf_nft_table *t, const struct wf_nft_chain *c)
 {
-	if (grow((void **)&t->chains, &t->cap_chains, t->n_chains, sizeof(*c)))
+	if (WF_ARRAY_RESERVE(t->chains, t->n_chains, t->cap_chains, 1))
 		return NULL;
 	t->chains[t->n_chains] = *c;
 	return &t->chains[t->n_chains++];
@@ -66,7 +50,7 @@ struct wf_nft_set *wf_nft_table_add_set(struct wf_nft_table *t, const struct wf_
 {
 	struct wf_nft_set *dst;
 
-	if (grow((void **)&t->sets, &t->cap_sets, t->n_sets, sizeof(*s)))
+	if (WF_ARRAY_RESERVE(t->sets, t->n_sets, t->cap_sets, 1))
 		return NULL;
 	dst = &t->sets[t->n_sets];
 	*dst = *s;
@@ -86,7 +70,7 @@ struct wf_nft_rule *wf_nft_table_add_rule(struct wf_nft_table *t, const struct w
 {
 	struct wf_nft_rule *dst;
 
-	if (grow((void **)&t->rules, &t->cap_rules, t->n_rules, sizeof(*r)))
+	if (WF_ARRAY_RESERVE(t->rules, t->n_rules, t->cap_rules, 1))
 		return NULL;
 	dst = &t->rules[t->n_rules++];
 	*dst = *r;
@@ -96,13 +80,13 @@ struct wf_nft_rule *wf_nft_table_add_rule(struct wf_nft_table *t, const struct w
 
 int wf_nft_set_add_elem(struct wf_nft_set *s, const struct wf_nft_elem *e)
 {
-	if (grow((void **)&s->elems, &s->cap_elems, s->n_elems, sizeof(*e)))
+	if (WF_ARRAY_RESERVE(s->elems, s->n_elems, s->cap_elems, 1))
 		return -ENOMEM;
 	s->elems[s->n_elems++] = *e;
 	return 0;
 }
 
-struct wf_nft_set *wf_nft_table_find_set(struct wf_nft_table *t, const char *name)
+struct wf_nft_set *wf_nft_table_find_set(const struct wf_nft_table *t, const char *name)
 {
 	for (size_t i = 0; i < t->n_sets; i++)
 		if (!strcmp(t->sets[i].name, name))
@@ -110,7 +94,7 @@ struct wf_nft_set *wf_nft_table_find_set(struct wf_nft_table *t, const char *nam
 	return NULL;
 }
 
-struct wf_nft_chain *wf_nft_table_find_chain(struct wf_nft_table *t, const char *name)
+struct wf_nft_chain *wf_nft_table_find_chain(const struct wf_nft_table *t, const char *name)
 {
 	for (size_t i = 0; i < t->n_chains; i++)
 		if (!strcmp(t->chains[i].name, name))

@@ -1,5 +1,7 @@
 #include <wgfwd/options.h>
 #include <wgfwd/version.h>
+#include <wgfwd/hostport.h>
+#include <wgfwd/util.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -88,12 +90,9 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 		return 0;
 	}
 	case WF_OPT_PORT: {
-		char *end;
-		unsigned long v;
+		uint16_t v;
 
-		errno = 0;
-		v = strtoul(value, &end, 10);
-		if (errno || end == value || *end || v < 1 || v > 65535 || value[0] == '-') {
+		if (wf_port_parse(value, false, &v)) {
 			snprintf(err, errlen, "%s: %s: `%s' is not a port (1..65535)", origin,
 			         o->name, value);
 			return -EINVAL;
@@ -131,11 +130,8 @@ static int set_value(const struct wf_opt *o, const char *value, const char *orig
 	case WF_OPT_LIST:
 	case WF_OPT_LIST_SPACED: {
 		struct wf_strlist *l = o->target;
-		char **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
-
-		if (!grown)
+		if (WF_ARRAY_RESERVE(l->v, l->n, l->cap, 1))
 			return -ENOMEM;
-		l->v = grown;
 		l->v[l->n] = strdup(value);
 		if (!l->v[l->n])
 			return -ENOMEM;
@@ -397,7 +393,7 @@ void wf_strlist_free(struct wf_strlist *l)
 		free(l->v[i]);
 	free(l->v);
 	l->v = NULL;
-	l->n = 0;
+	l->n = l->cap = 0;
 }
 
 void wf_opts_free(const struct wf_opt *opts)

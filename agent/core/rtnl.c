@@ -14,6 +14,8 @@
 
 #include <wgfwd/netlink.h>
 
+#include "rtnl_internal.h"
+
 /* Large enough for any dump message the kernel sends (it sizes them to what we read with). */
 #define RTNL_RECV_SIZE 32768
 /* Sync re-reads after deleting, because a kernel delete matches the first rule or route that
@@ -25,438 +27,18 @@ struct wf_rtnl {
 	struct wf_nl nl;
 };
 
-static size_t addr_size(int family)
-{
-	return family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(struct in_addr);
-}
-
-static unsigned int addr_bits(int family)
-{
-	return family == AF_INET6 ? 128 : 32;
-}
-
-static bool family_supported(int family)
-{
-	return family == AF_INET || family == AF_INET6;
-}
-
-static void addr_mask(int family, union wf_addr *addr, unsigned int prefix_len)
-{
-	uint8_t *bytes = (uint8_t *)addr;
-	size_t size = addr_size(family);
-
-	for (size_t i = 0; i < sizeof(*addr); i++) {
-		unsigned int bit = i * 8;
-		if (i >= size || bit >= prefix_len)
-			bytes[i] = 0;
-		else if (prefix_len - bit < 8)
-			bytes[i] &= (uint8_t)(0xff << (8 - (prefix_len - bit)));
-	}
-}
-
-static bool addr_equal(int family, const union wf_addr *a, const union wf_addr *b)
-{
-	return !memcmp(a, b, addr_size(family));
-}
-
-static bool ifname_valid(const char *name)
-{
-	return strnlen(name, IF_NAMESIZE) < IF_NAMESIZE;
-}
-
-/* Canonical form: what the kernel would report back for this entry. */
-static int rule_normalize(const struct wf_rule *in, struct wf_rule *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!family_supported(in->family) || in->src_len > addr_bits(in->family) ||
-	    !ifname_valid(in->iifname))
-		return -EINVAL;
-	out->family = in->family;
-	out->priority = in->priority;
-	out->table = in->table;
-	out->has_fwmark = in->has_fwmark;
-	if (in->has_fwmark) {
-		out->fwmark = in->fwmark;
-		out->fwmask = in->fwmask ? in->fwmask : UINT32_MAX;
-	}
-	WF_COPY(out->iifname, in->iifname);
-	out->src_len = in->src_len;
-	out->src = in->src;
-	addr_mask(in->family, &out->src, in->src_len);
-	out->ipproto = in->ipproto;
-	out->dport_lo = in->dport_lo;
-	out->dport_hi = in->dport_hi ? in->dport_hi : in->dport_lo;
-	if (out->dport_hi < out->dport_lo || (!out->dport_lo && out->dport_hi))
-		return -EINVAL;
-	out->protocol = in->protocol;
-	return 0;
-}
-
-static int route_normalize(const struct wf_route *in, struct wf_route *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!family_supported(in->family) || in->dst_len > addr_bits(in->family) ||
-	    !ifname_valid(in->oifname))
-		return -EINVAL;
-	out->family = in->family;
-	out->table = in->table ? in->table : RT_TABLE_MAIN;
-	out->dst_len = in->dst_len;
-	out->dst = in->dst;
-	addr_mask(in->family, &out->dst, in->dst_len);
-	out->type = in->type ? in->type : RTN_UNICAST;
-	if (out->type == RTN_UNICAST) {
-		out->has_gateway = in->has_gateway;
-		if (in->has_gateway)
-			out->gateway = in->gateway;
-		WF_COPY(out->oifname, in->oifname);
-	}
-	out->metric = in->metric;
-	if (in->family == AF_INET6 && !out->metric)
-		out->metric = IP6_RT_PRIO_USER;
-	out->protocol = in->protocol;
-	return 0;
-}
-
-bool wf_rule_equal(const struct wf_rule *a, const struct wf_rule *b)
-{
-	struct wf_rule x, y;
-
-	if (rule_normalize(a, &x) || rule_normalize(b, &y))
-		return false;
-	return x.family == y.family && x.priority == y.priority && x.table == y.table &&
-	       x.has_fwmark == y.has_fwmark && x.fwmark == y.fwmark && x.fwmask == y.fwmask &&
-	       !strcmp(x.iifname, y.iifname) && x.src_len == y.src_len &&
-	       addr_equal(x.family, &x.src, &y.src) && x.ipproto == y.ipproto &&
-	       x.dport_lo == y.dport_lo && x.dport_hi == y.dport_hi && x.protocol == y.protocol;
-}
-
-bool wf_route_equal(const struct wf_route *a, const struct wf_route *b)
-{
-	struct wf_route x, y;
-
-	if (route_normalize(a, &x) || route_normalize(b, &y))
-		return false;
-	return x.family == y.family && x.table == y.table && x.dst_len == y.dst_len &&
-	       addr_equal(x.family, &x.dst, &y.dst) && x.has_gateway == y.has_gateway &&
-	       addr_equal(x.family, &x.gateway, &y.gateway) && !strcmp(x.oifname, y.oifname) &&
-	       x.type == y.type && x.metric == y.metric && x.protocol == y.protocol;
-}
-
-/* The kernel keeps one route per slot unless told to append: two routes in the same slot
- * cannot be added side by side with NLM_F_EXCL. */
-static bool route_same_slot(const struct wf_route *a, const struct wf_route *b)
-{
-	struct wf_route x, y;
-
-	if (route_normalize(a, &x) || route_normalize(b, &y))
-		return false;
-	return x.family == y.family && x.table == y.table && x.dst_len == y.dst_len &&
-	       addr_equal(x.family, &x.dst, &y.dst) && x.metric == y.metric;
-}
-
-int wf_rtnl_rule_build(void *buf, size_t size, uint16_t type, uint16_t flags,
-                       const struct wf_rule *rule)
-{
-	struct wf_rule n;
-	struct nlmsghdr *nlh;
-	struct fib_rule_hdr *frh;
-
-	if (size < WF_RTNL_MSG_SIZE || (type != RTM_NEWRULE && type != RTM_DELRULE))
-		return -EINVAL;
-	if (rule_normalize(rule, &n) || !n.table)
-		return -EINVAL;
-
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = n.family;
-	frh->action = FR_ACT_TO_TBL;
-	frh->src_len = n.src_len;
-	frh->table = n.table <= 255 ? n.table : RT_TABLE_UNSPEC;
-
-	mnl_attr_put_u32(nlh, FRA_PRIORITY, n.priority);
-	if (n.table > 255)
-		mnl_attr_put_u32(nlh, FRA_TABLE, n.table);
-	if (n.has_fwmark) {
-		mnl_attr_put_u32(nlh, FRA_FWMARK, n.fwmark);
-		mnl_attr_put_u32(nlh, FRA_FWMASK, n.fwmask);
-	}
-	if (n.iifname[0])
-		mnl_attr_put_strz(nlh, FRA_IIFNAME, n.iifname);
-	if (n.src_len)
-		mnl_attr_put(nlh, FRA_SRC, addr_size(n.family), &n.src);
-	if (n.ipproto)
-		mnl_attr_put_u8(nlh, FRA_IP_PROTO, n.ipproto);
-	if (n.dport_lo) {
-		struct fib_rule_port_range range = {.start = n.dport_lo, .end = n.dport_hi};
-		mnl_attr_put(nlh, FRA_DPORT_RANGE, sizeof(range), &range);
-	}
-	mnl_attr_put_u8(nlh, FRA_PROTOCOL, n.protocol ? n.protocol : WF_RTPROT);
-	return (int)nlh->nlmsg_len;
-}
-
-int wf_rtnl_route_build(void *buf, size_t size, uint16_t type, uint16_t flags,
-                        const struct wf_route *route, unsigned int oifindex)
-{
-	struct wf_route n;
-	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
-
-	if (size < WF_RTNL_MSG_SIZE || (type != RTM_NEWROUTE && type != RTM_DELROUTE))
-		return -EINVAL;
-	if (route_normalize(route, &n))
-		return -EINVAL;
-	/* Only a unicast route leads somewhere; a gateway on anything else is a mistake. The
-	 * interface name of one is ignored, since IPv6 reports them all on "lo". */
-	if (n.type != RTN_UNICAST && (route->has_gateway || oifindex))
-		return -EINVAL;
-
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = n.family;
-	rtm->rtm_dst_len = n.dst_len;
-	rtm->rtm_table = n.table <= 255 ? n.table : RT_TABLE_UNSPEC;
-	rtm->rtm_protocol = n.protocol ? n.protocol : WF_RTPROT;
-	rtm->rtm_type = n.type;
-	if (type == RTM_DELROUTE)
-		rtm->rtm_scope = RT_SCOPE_NOWHERE;
-	else if (n.type == RTN_UNICAST && !n.has_gateway)
-		rtm->rtm_scope = RT_SCOPE_LINK;
-	else
-		rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-
-	if (n.table > 255)
-		mnl_attr_put_u32(nlh, RTA_TABLE, n.table);
-	if (n.dst_len)
-		mnl_attr_put(nlh, RTA_DST, addr_size(n.family), &n.dst);
-	if (n.has_gateway)
-		mnl_attr_put(nlh, RTA_GATEWAY, addr_size(n.family), &n.gateway);
-	if (oifindex)
-		mnl_attr_put_u32(nlh, RTA_OIF, oifindex);
-	if (n.metric)
-		mnl_attr_put_u32(nlh, RTA_PRIORITY, n.metric);
-	return (int)nlh->nlmsg_len;
-}
-
-struct attr_table {
-	const struct nlattr **tb;
-	unsigned int max;
-	int family;
-};
-
-static int check_nlmsg(const void *msg, size_t len, uint16_t type, size_t extra)
-{
-	const struct nlmsghdr *nlh = msg;
-
-	if (len < sizeof(*nlh) || nlh->nlmsg_len > len || nlh->nlmsg_len < mnl_nlmsg_size(extra) ||
-	    nlh->nlmsg_type != type)
-		return -EINVAL;
-	return 0;
-}
-
-/* Like mnl_attr_parse, but bytes left over that do not make an attribute are an error rather
- * than the silent end of the list, and the message ends at nlmsg_len, not at its alignment
- * (a last message can end unpadded at the end of the buffer). */
-static int parse_attrs(const struct nlmsghdr *nlh, size_t offset, mnl_attr_cb_t cb, void *data)
-{
-	const char *tail = (const char *)nlh + nlh->nlmsg_len;
-	const struct nlattr *attr = mnl_nlmsg_get_payload_offset(nlh, offset);
-
-	for (; mnl_attr_ok(attr, tail - (const char *)attr); attr = mnl_attr_next(attr))
-		if (cb(attr, data) <= MNL_CB_STOP)
-			return -EINVAL;
-	if ((const char *)attr < tail)
-		return -EINVAL;
-	return 0;
-}
-
-static int rule_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct attr_table *t = data;
-	uint16_t type = mnl_attr_get_type(attr);
-	int err = 0;
-
-	if (mnl_attr_type_valid(attr, t->max) < 0)
-		return MNL_CB_OK;
-	switch (type) {
-	case FRA_PRIORITY:
-	case FRA_TABLE:
-	case FRA_FWMARK:
-	case FRA_FWMASK:
-		err = mnl_attr_validate(attr, MNL_TYPE_U32);
-		break;
-	case FRA_IP_PROTO:
-	case FRA_PROTOCOL:
-		err = mnl_attr_validate(attr, MNL_TYPE_U8);
-		break;
-	case FRA_IIFNAME:
-		err = mnl_attr_validate(attr, MNL_TYPE_NUL_STRING);
-		if (!err && mnl_attr_get_payload_len(attr) > IF_NAMESIZE)
-			err = -1;
-		break;
-	case FRA_SRC:
-		err = mnl_attr_validate2(attr, MNL_TYPE_BINARY, addr_size(t->family));
-		break;
-	case FRA_DPORT_RANGE:
-		err = mnl_attr_validate2(attr, MNL_TYPE_BINARY, sizeof(struct fib_rule_port_range));
-		break;
-	default:
-		return MNL_CB_OK;
-	}
-	if (err < 0)
-		return MNL_CB_ERROR;
-	t->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-/* -EAFNOSUPPORT and -EOPNOTSUPP mark rules outside the model (multicast routing families,
- * actions other than a table lookup); listing skips them. */
-int wf_rtnl_rule_parse(const void *msg, size_t len, struct wf_rule *rule)
-{
-	const struct nlattr *tb[FRA_MAX + 1] = {0};
-	const struct nlmsghdr *nlh = msg;
-	const struct fib_rule_hdr *frh;
-	struct attr_table t = {.tb = tb, .max = FRA_MAX};
-
-	if (check_nlmsg(msg, len, RTM_NEWRULE, sizeof(*frh)))
-		return -EINVAL;
-	frh = mnl_nlmsg_get_payload(nlh);
-	if (!family_supported(frh->family))
-		return -EAFNOSUPPORT;
-	if (frh->action != FR_ACT_TO_TBL)
-		return -EOPNOTSUPP;
-	if (frh->src_len > addr_bits(frh->family))
-		return -EINVAL;
-	t.family = frh->family;
-	if (parse_attrs(nlh, sizeof(*frh), rule_attr_cb, &t))
-		return -EINVAL;
-	if (frh->src_len && !tb[FRA_SRC])
-		return -EINVAL;
-
-	memset(rule, 0, sizeof(*rule));
-	rule->family = frh->family;
-	rule->table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : frh->table;
-	if (tb[FRA_PRIORITY])
-		rule->priority = mnl_attr_get_u32(tb[FRA_PRIORITY]);
-	/* The kernel reports a mark of 0 by its mask alone. */
-	if (tb[FRA_FWMARK] || tb[FRA_FWMASK]) {
-		rule->has_fwmark = true;
-		rule->fwmark = tb[FRA_FWMARK] ? mnl_attr_get_u32(tb[FRA_FWMARK]) : 0;
-		rule->fwmask = tb[FRA_FWMASK] ? mnl_attr_get_u32(tb[FRA_FWMASK]) : UINT32_MAX;
-	}
-	if (tb[FRA_IIFNAME])
-		WF_COPY(rule->iifname, mnl_attr_get_str(tb[FRA_IIFNAME]));
-	rule->src_len = frh->src_len;
-	if (frh->src_len)
-		memcpy(&rule->src, mnl_attr_get_payload(tb[FRA_SRC]), addr_size(frh->family));
-	if (tb[FRA_IP_PROTO])
-		rule->ipproto = mnl_attr_get_u8(tb[FRA_IP_PROTO]);
-	if (tb[FRA_DPORT_RANGE]) {
-		struct fib_rule_port_range range;
-		memcpy(&range, mnl_attr_get_payload(tb[FRA_DPORT_RANGE]), sizeof(range));
-		rule->dport_lo = range.start;
-		rule->dport_hi = range.end;
-	}
-	if (tb[FRA_PROTOCOL])
-		rule->protocol = mnl_attr_get_u8(tb[FRA_PROTOCOL]);
-	return 0;
-}
-
-static int route_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct attr_table *t = data;
-	uint16_t type = mnl_attr_get_type(attr);
-	int err = 0;
-
-	if (mnl_attr_type_valid(attr, t->max) < 0)
-		return MNL_CB_OK;
-	switch (type) {
-	case RTA_TABLE:
-	case RTA_OIF:
-	case RTA_PRIORITY:
-		err = mnl_attr_validate(attr, MNL_TYPE_U32);
-		break;
-	case RTA_DST:
-	case RTA_GATEWAY:
-		err = mnl_attr_validate2(attr, MNL_TYPE_BINARY, addr_size(t->family));
-		break;
-	default:
-		return MNL_CB_OK;
-	}
-	if (err < 0)
-		return MNL_CB_ERROR;
-	t->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-/* -EAFNOSUPPORT marks routes of families outside the model; listing skips them. */
-int wf_rtnl_route_parse(const void *msg, size_t len, struct wf_route *route, unsigned int *oifindex)
-{
-	const struct nlattr *tb[RTA_MAX + 1] = {0};
-	const struct nlmsghdr *nlh = msg;
-	const struct rtmsg *rtm;
-	struct attr_table t = {.tb = tb, .max = RTA_MAX};
-
-	if (check_nlmsg(msg, len, RTM_NEWROUTE, sizeof(*rtm)))
-		return -EINVAL;
-	rtm = mnl_nlmsg_get_payload(nlh);
-	if (!family_supported(rtm->rtm_family))
-		return -EAFNOSUPPORT;
-	if (rtm->rtm_dst_len > addr_bits(rtm->rtm_family))
-		return -EINVAL;
-	t.family = rtm->rtm_family;
-	if (parse_attrs(nlh, sizeof(*rtm), route_attr_cb, &t))
-		return -EINVAL;
-	if (rtm->rtm_dst_len && !tb[RTA_DST])
-		return -EINVAL;
-
-	memset(route, 0, sizeof(*route));
-	route->family = rtm->rtm_family;
-	route->table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
-	route->dst_len = rtm->rtm_dst_len;
-	if (rtm->rtm_dst_len)
-		memcpy(&route->dst, mnl_attr_get_payload(tb[RTA_DST]), addr_size(route->family));
-	if (tb[RTA_GATEWAY]) {
-		route->has_gateway = true;
-		memcpy(&route->gateway, mnl_attr_get_payload(tb[RTA_GATEWAY]),
-		       addr_size(route->family));
-	}
-	route->type = rtm->rtm_type;
-	if (tb[RTA_PRIORITY])
-		route->metric = mnl_attr_get_u32(tb[RTA_PRIORITY]);
-	route->protocol = rtm->rtm_protocol;
-	*oifindex = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
-	return 0;
-}
-
+/* nl first: the handle is made and freed by the transport. */
 int wf_rtnl_open(struct wf_rtnl **out)
 {
-	struct wf_rtnl *r = calloc(1, sizeof(*r));
-	int err;
-
-	if (!r)
-		return -ENOMEM;
-	err = wf_nl_open(&r->nl, NETLINK_ROUTE, RTNL_RECV_SIZE);
-	if (err) {
-		free(r);
-		return err;
-	}
-	*out = r;
-	return 0;
+	return wf_nl_handle_new(out, sizeof(**out), NETLINK_ROUTE, RTNL_RECV_SIZE);
 }
 
 void wf_rtnl_close(struct wf_rtnl *r)
 {
-	if (!r)
-		return;
-	wf_nl_close(&r->nl);
-	free(r);
+	wf_nl_handle_free(r);
 }
 
-static int rule_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const struct wf_rule *rule)
+static int rule_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const void *rule)
 {
 	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int len;
@@ -477,15 +59,15 @@ int wf_rtnl_rule_del(struct wf_rtnl *r, const struct wf_rule *rule)
 	return rule_send(r, RTM_DELRULE, 0, rule);
 }
 
-static int route_send(struct wf_rtnl *r, uint16_t type, uint16_t flags,
-                      const struct wf_route *route)
+static int route_send(struct wf_rtnl *r, uint16_t type, uint16_t flags, const void *entry)
 {
+	const struct wf_route *route = entry;
 	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	unsigned int oifindex = 0;
 	int len, err;
 
 	if (route->oifname[0] && (!route->type || route->type == RTN_UNICAST)) {
-		if (!ifname_valid(route->oifname))
+		if (!wf_rtnl_ifname_valid(route->oifname))
 			return -EINVAL;
 		oifindex = if_nametoindex(route->oifname);
 		if (!oifindex)
@@ -518,14 +100,8 @@ struct growing {
 
 static void *growing_next(struct growing *g)
 {
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16;
-		void *items = reallocarray(g->items, cap, g->size);
-		if (!items)
-			return NULL;
-		g->items = items;
-		g->cap = cap;
-	}
+	if (wf_array_reserve(&g->items, &g->cap, g->n, 1, g->size))
+		return NULL;
 	return (char *)g->items + g->n++ * g->size;
 }
 
@@ -564,7 +140,7 @@ static int dump_list(struct wf_rtnl *r, uint16_t type, size_t hdr_len, int famil
 	char buf[WF_RTNL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int err = -EAGAIN;
 
-	if (family != AF_UNSPEC && !family_supported(family))
+	if (family != AF_UNSPEC && !wf_rtnl_family_supported(family))
 		return -EINVAL;
 	for (int try = 0; try < DUMP_TRIES && err == -EAGAIN; try++) {
 		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -652,18 +228,36 @@ int wf_rtnl_route_list(struct wf_rtnl *r, int family, uint32_t table, uint8_t pr
 	return 0;
 }
 
-static bool rule_in(const struct wf_rule *rule, const struct wf_rule *set, size_t n)
+/* What sync needs to know of rules or routes; entries are handled as bytes of `size`. */
+struct sync_kind {
+	size_t size;
+	uint16_t new_type, del_type;
+	int (*send)(struct wf_rtnl *r, uint16_t type, uint16_t flags, const void *entry);
+	void *(*list)(struct wf_rtnl *r, size_t *n, int *err); /* ours only */
+	/* A copy as the kernel reports it, owned: -EINVAL for what the kernel would refuse. */
+	int (*normalize)(const void *in, void *out);
+	bool (*equal)(const void *a, const void *b);
+	/* Routes: a wanted entry refused with -EEXIST takes its slot when all in it is ours; the
+	 * slot's old entry is then gone. NULL (rules): -EEXIST means it is there already. */
+	int (*replace)(struct wf_rtnl *r, const void *entry);
+	bool (*same_slot)(const void *a, const void *b);
+};
+
+#define AT(k, base, i) ((const char *)(base) + (i) * (k)->size)
+
+static bool entry_in(const struct sync_kind *k, const void *entry, const void *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (wf_rule_equal(rule, &set[i]))
+		if (k->equal(entry, AT(k, set, i)))
 			return true;
 	return false;
 }
 
-static bool route_in(const struct wf_route *route, const struct wf_route *set, size_t n)
+static bool slot_replaced(const struct sync_kind *k, const void *entry, const void *ours,
+                          const bool *replaced, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (wf_route_equal(route, &set[i]))
+		if (replaced[i] && k->same_slot(entry, AT(k, ours, i)))
 			return true;
 	return false;
 }
@@ -674,159 +268,173 @@ static void keep_first_error(int *first, int err)
 		*first = err;
 }
 
-int wf_rtnl_sync_rules(struct wf_rtnl *r, const struct wf_rule *want, size_t n)
+/* Adds what is missing, then deletes what is extra, and reads again after a delete or a
+ * replace (see SYNC_ROUNDS). */
+static int sync_round(struct wf_rtnl *r, const struct sync_kind *k, const void *ours, size_t n,
+                      bool *replaced, int *changes, int *first_err, bool *recheck)
 {
-	struct wf_rule *ours = NULL, *have = NULL;
 	size_t n_have = 0;
-	int changes = 0, first_err = 0, err;
+	int err;
+	void *have = k->list(r, &n_have, &err);
 
-	ours = calloc(n ? n : 1, sizeof(*ours));
-	if (!ours)
-		return -ENOMEM;
+	if (err)
+		return err;
 	for (size_t i = 0; i < n; i++) {
-		if (rule_normalize(&want[i], &ours[i]) || !ours[i].table) {
-			err = -EINVAL;
-			goto out;
+		replaced[i] = false;
+		if (entry_in(k, AT(k, ours, i), have, n_have) ||
+		    entry_in(k, AT(k, ours, i), ours, i))
+			continue;
+		err = k->send(r, k->new_type, NLM_F_CREATE | NLM_F_EXCL, AT(k, ours, i));
+		if (err == -EEXIST && !k->replace)
+			continue;
+		if (err == -EEXIST) {
+			err = k->replace(r, AT(k, ours, i));
+			replaced[i] = !err;
 		}
-		ours[i].protocol = WF_RTPROT;
+		*changes += !err;
+		keep_first_error(first_err, err);
 	}
-
-	for (int round = 0; round < SYNC_ROUNDS; round++) {
-		bool deleted = false;
-
-		err = wf_rtnl_rule_list(r, AF_UNSPEC, WF_RTPROT, &have, &n_have);
-		if (err)
-			goto out;
-		for (size_t i = 0; i < n; i++) {
-			if (rule_in(&ours[i], have, n_have) || rule_in(&ours[i], ours, i))
-				continue;
-			err = wf_rtnl_rule_add(r, &ours[i]);
-			if (!err)
-				changes++;
-			else if (err != -EEXIST)
-				keep_first_error(&first_err, err);
+	for (size_t i = 0; i < n_have; i++) {
+		if (entry_in(k, AT(k, have, i), ours, n))
+			continue;
+		/* What a replace took is gone, and a delete naming no gateway would match the
+		 * route that took its place. Re-reading shows whether anything of ours is still
+		 * left in that slot. */
+		if (k->replace && slot_replaced(k, AT(k, have, i), ours, replaced, n)) {
+			*recheck = true;
+			continue;
 		}
-		for (size_t i = 0; i < n_have; i++) {
-			if (rule_in(&have[i], ours, n))
-				continue;
-			err = wf_rtnl_rule_del(r, &have[i]);
-			if (!err) {
-				changes++;
-				deleted = true;
-			} else if (err != -ENOENT) {
-				keep_first_error(&first_err, err);
-			}
+		err = k->send(r, k->del_type, 0, AT(k, have, i));
+		if (!err) {
+			(*changes)++;
+			*recheck = true;
+		} else if (err != -ENOENT) {
+			keep_first_error(first_err, err);
 		}
-		free(have);
-		have = NULL;
-		if (!deleted || first_err)
+	}
+	free(have);
+	return 0;
+}
+
+static int sync_entries(struct wf_rtnl *r, const struct sync_kind *k, const void *want, size_t n)
+{
+	char *ours = calloc(n ? n : 1, k->size);
+	bool *replaced = calloc(n ? n : 1, sizeof(*replaced));
+	int changes = 0, first_err = 0, err = ours && replaced ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = k->normalize(AT(k, want, i), ours + i * k->size);
+	for (int round = 0; round < SYNC_ROUNDS && !err; round++) {
+		bool recheck = false;
+
+		err = sync_round(r, k, ours, n, replaced, &changes, &first_err, &recheck);
+		if (!recheck || first_err)
 			break;
 	}
-	err = first_err ? first_err : changes;
-out:
+	if (!err)
+		err = first_err ? first_err : changes;
+	free(replaced);
 	free(ours);
 	return err;
+}
+
+static void *rules_list(struct wf_rtnl *r, size_t *n, int *err)
+{
+	struct wf_rule *v = NULL;
+
+	*err = wf_rtnl_rule_list(r, AF_UNSPEC, WF_RTPROT, &v, n);
+	return v;
+}
+
+static int rule_own(const void *in, void *out)
+{
+	struct wf_rule *rule = out;
+
+	if (wf_rtnl_rule_normalize(in, rule) || !rule->table)
+		return -EINVAL;
+	rule->protocol = WF_RTPROT;
+	return 0;
+}
+
+static bool rule_equal(const void *a, const void *b)
+{
+	return wf_rule_equal(a, b);
+}
+
+int wf_rtnl_sync_rules(struct wf_rtnl *r, const struct wf_rule *want, size_t n)
+{
+	static const struct sync_kind rules = {
+	    .size = sizeof(struct wf_rule),
+	    .new_type = RTM_NEWRULE,
+	    .del_type = RTM_DELRULE,
+	    .send = rule_send,
+	    .list = rules_list,
+	    .normalize = rule_own,
+	    .equal = rule_equal,
+	};
+
+	return sync_entries(r, &rules, want, n);
 }
 
 /* A wanted route that collides with one already in its slot replaces it in one step, but
  * only when every route in that slot is ours: a replace takes whichever comes first. */
-static int route_replace_own(struct wf_rtnl *r, const struct wf_route *route)
+static int route_replace_own(struct wf_rtnl *r, const void *entry)
 {
-	struct wf_route *slot_routes = NULL;
+	const struct wf_route *route = entry;
+	struct wf_route *slot = NULL;
 	size_t n_slot = 0;
-	int err;
+	int err = wf_rtnl_route_list(r, route->family, route->table, 0, &slot, &n_slot);
 
-	err = wf_rtnl_route_list(r, route->family, route->table, 0, &slot_routes, &n_slot);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n_slot; i++) {
-		if (route_same_slot(route, &slot_routes[i]) &&
-		    slot_routes[i].protocol != WF_RTPROT) {
-			free(slot_routes);
-			return -EEXIST;
-		}
-	}
-	free(slot_routes);
-	return route_send(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route);
+	for (size_t i = 0; i < n_slot && !err; i++)
+		if (wf_rtnl_route_same_slot(route, &slot[i]) && slot[i].protocol != WF_RTPROT)
+			err = -EEXIST;
+	free(slot);
+	return err ? err : route_send(r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route);
 }
 
-static bool slot_replaced(const struct wf_route *route, const struct wf_route *ours,
-                          const bool *replaced, size_t n)
+static void *routes_list(struct wf_rtnl *r, size_t *n, int *err)
 {
-	for (size_t i = 0; i < n; i++)
-		if (replaced[i] && route_same_slot(route, &ours[i]))
-			return true;
-	return false;
+	struct wf_route *v = NULL;
+
+	*err = wf_rtnl_route_list(r, AF_UNSPEC, 0, WF_RTPROT, &v, n);
+	return v;
+}
+
+static int route_own(const void *in, void *out)
+{
+	struct wf_route *route = out;
+
+	if (wf_rtnl_route_normalize(in, route))
+		return -EINVAL;
+	route->protocol = WF_RTPROT;
+	return 0;
+}
+
+static bool route_equal(const void *a, const void *b)
+{
+	return wf_route_equal(a, b);
+}
+
+static bool route_same_slot(const void *a, const void *b)
+{
+	return wf_rtnl_route_same_slot(a, b);
 }
 
 int wf_rtnl_sync_routes(struct wf_rtnl *r, const struct wf_route *want, size_t n)
 {
-	struct wf_route *ours = NULL, *have = NULL;
-	bool *replaced = NULL;
-	size_t n_have = 0;
-	int changes = 0, first_err = 0, err;
+	static const struct sync_kind routes = {
+	    .size = sizeof(struct wf_route),
+	    .new_type = RTM_NEWROUTE,
+	    .del_type = RTM_DELROUTE,
+	    .send = route_send,
+	    .list = routes_list,
+	    .normalize = route_own,
+	    .equal = route_equal,
+	    .replace = route_replace_own,
+	    .same_slot = route_same_slot,
+	};
 
-	ours = calloc(n ? n : 1, sizeof(*ours));
-	replaced = calloc(n ? n : 1, sizeof(*replaced));
-	if (!ours || !replaced) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (route_normalize(&want[i], &ours[i])) {
-			err = -EINVAL;
-			goto out;
-		}
-		ours[i].protocol = WF_RTPROT;
-	}
-
-	for (int round = 0; round < SYNC_ROUNDS; round++) {
-		bool recheck = false;
-
-		err = wf_rtnl_route_list(r, AF_UNSPEC, 0, WF_RTPROT, &have, &n_have);
-		if (err)
-			goto out;
-		for (size_t i = 0; i < n; i++) {
-			replaced[i] = false;
-			if (route_in(&ours[i], have, n_have) || route_in(&ours[i], ours, i))
-				continue;
-			err = wf_rtnl_route_add(r, &ours[i]);
-			if (err == -EEXIST) {
-				err = route_replace_own(r, &ours[i]);
-				replaced[i] = !err;
-			}
-			if (!err)
-				changes++;
-			keep_first_error(&first_err, err);
-		}
-		for (size_t i = 0; i < n_have; i++) {
-			if (route_in(&have[i], ours, n))
-				continue;
-			/* What a replace took is gone, and a delete naming no gateway would match
-			 * the route that took its place. Re-reading shows whether anything of ours
-			 * is still left in that slot. */
-			if (slot_replaced(&have[i], ours, replaced, n)) {
-				recheck = true;
-				continue;
-			}
-			err = wf_rtnl_route_del(r, &have[i]);
-			if (!err) {
-				changes++;
-				recheck = true;
-			} else if (err != -ENOENT) {
-				keep_first_error(&first_err, err);
-			}
-		}
-		free(have);
-		have = NULL;
-		if (!recheck || first_err)
-			break;
-	}
-	err = first_err ? first_err : changes;
-out:
-	free(replaced);
-	free(ours);
-	return err;
+	return sync_entries(r, &routes, want, n);
 }
 
 struct link_query {
@@ -852,7 +460,7 @@ static int link_reply_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWLINK ||
 	    nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct ifinfomsg)))
 		return -EBADMSG;
-	if (parse_attrs(nlh, sizeof(struct ifinfomsg), link_attr_cb, data))
+	if (wf_rtnl_parse_attrs(nlh, sizeof(struct ifinfomsg), link_attr_cb, data))
 		return -EBADMSG;
 	return 0;
 }
@@ -865,7 +473,7 @@ int wf_rtnl_link_mtu(struct wf_rtnl *r, const char *ifname, uint32_t *mtu)
 	struct ifinfomsg *ifi;
 	int err;
 
-	if (!ifname[0] || !ifname_valid(ifname))
+	if (!ifname[0] || !wf_rtnl_ifname_valid(ifname))
 		return -EINVAL;
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;

@@ -146,21 +146,14 @@ int wf_status_fetch(const char *path, struct json_object **out, char *err, size_
 			snprintf(err, errlen, "%s: no answer within 5 s", path);
 			goto out;
 		}
-		if (len + 4096 > cap) {
-			char *grown;
-
-			cap = cap ? cap * 2 : 65536;
-			if (cap > STATUS_MAX) {
-				ret = -EMSGSIZE;
-				snprintf(err, errlen, "%s: answer too large", path);
-				goto out;
-			}
-			grown = realloc(buf, cap);
-			if (!grown) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			buf = grown;
+		if (len + 4096 > STATUS_MAX) {
+			ret = -EMSGSIZE;
+			snprintf(err, errlen, "%s: answer too large", path);
+			goto out;
+		}
+		if (WF_ARRAY_RESERVE(buf, len, cap, 4096)) {
+			ret = -ENOMEM;
+			goto out;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0) {

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <wgfwd/nft.h>
+#include <wgfwd/nft_kernel.h>
 #include <wgfwd/nft_sync.h>
 #include <wgfwd/rtnl.h>
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <wgfwd/labels.h>
+#include <wgfwd/util.h>
 
 #define NETMODE_HOPS_MAX 8
 #define QUOTE_SIZE       48
@@ -49,23 +50,6 @@ struct target {
 	bool to_host;
 	const struct wf_network *net;
 };
-
-static int grow(void *arrayp, size_t *cap, size_t n, size_t size)
-{
-	void **array = arrayp;
-	size_t new_cap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	new_cap = *cap ? *cap * 2 : 16;
-	p = realloc(*array, new_cap * size);
-	if (!p)
-		return -ENOMEM;
-	*array = p;
-	*cap = new_cap;
-	return 0;
-}
 
 /* qsort, which must not be given a NULL array even when it is empty. */
 static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
@@ -114,7 +98,7 @@ static void add_problem(struct builder *b, const struct wf_container *c, const c
 
 	if (b->err)
 		return;
-	if (grow(&b->problems, &b->cap_problems, b->n_problems, sizeof(*b->problems))) {
+	if (WF_ARRAY_RESERVE(b->problems, b->n_problems, b->cap_problems, 1)) {
 		b->err = -ENOMEM;
 		return;
 	}
@@ -353,7 +337,7 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 			for (unsigned p = e->public_lo; p <= e->public_hi; p++) {
 				struct fwd_candidate *fc;
 
-				if (grow(&b->fwd, &b->cap_fwd, b->n_fwd, sizeof(*b->fwd))) {
+				if (WF_ARRAY_RESERVE(b->fwd, b->n_fwd, b->cap_fwd, 1)) {
 					b->err = -ENOMEM;
 					return;
 				}
@@ -379,7 +363,7 @@ static void add_egress(struct builder *b, const struct wf_container *c, const st
 	for (size_t i = 0; i < n; i++) {
 		struct egress_candidate *ec;
 
-		if (grow(&b->egress, &b->cap_egress, b->n_egress, sizeof(*b->egress))) {
+		if (WF_ARRAY_RESERVE(b->egress, b->n_egress, b->cap_egress, 1)) {
 			b->err = -ENOMEM;
 			return;
 		}
@@ -645,7 +629,7 @@ static int settle_forwards(struct builder *b, struct wf_desired *out)
 		for (; j < b->n_fwd && b->fwd[j].f.proto == win->f.proto &&
 		       b->fwd[j].f.public_port == win->f.public_port;
 		     j++) {
-			if (grow(&losses, &cap_losses, n_losses, sizeof(*losses))) {
+			if (WF_ARRAY_RESERVE(losses, n_losses, cap_losses, 1)) {
 				free(losses);
 				return -ENOMEM;
 			}

@@ -20,7 +20,7 @@
 #include <wgfwd/log.h>
 #include <wgfwd/metrics.h>
 #include <wgfwd/metrics_http.h>
-#include <wgfwd/nft.h>
+#include <wgfwd/nft_kernel.h>
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/rtnl.h>
 #include <wgfwd/status_socket.h>
@@ -829,7 +829,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	size_t pending = 0;
 	int peer, err;
 
-	wf_gw_sockaddr_text(sa, remote, sizeof(remote));
+	wf_hostport_text(sa, remote, sizeof(remote));
 	/* Decided before a single byte is read: only configured peers get a handshake. */
 	peer = peer_of(d, sa);
 	if (peer < 0) {
@@ -1255,7 +1255,7 @@ static int listen_on(struct wf_gw_daemon *d, const struct sockaddr_storage *ss, 
 	struct evconnlistener *l;
 	int fd;
 
-	wf_gw_sockaddr_text((const struct sockaddr *)ss, text, sizeof(text));
+	wf_hostport_text((const struct sockaddr *)ss, text, sizeof(text));
 	if (d->n_listeners >= WF_GW_LISTEN_MAX) {
 		log_warn("not listening on %s: at most %d addresses", text, WF_GW_LISTEN_MAX);
 		return 0;
@@ -1374,8 +1374,8 @@ static int start_events(struct wf_gw_daemon *d)
 		if (err) {
 			char text[INET6_ADDRSTRLEN + 8];
 
-			wf_gw_sockaddr_text((const struct sockaddr *)&d->s.metrics, text,
-			                    sizeof(text));
+			wf_hostport_text((const struct sockaddr *)&d->s.metrics, text,
+			                 sizeof(text));
 			log_error("cannot serve metrics on %s: %s", text, strerror(-err));
 			return err;
 		}

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <wgfwd/hostport.h>
+
 #include "render.h"
 
 /* Turns on IPv4 and IPv6 forwarding, logging each change. Because IPv6 forwarding makes the
@@ -22,12 +24,6 @@ int wf_gw_enable_forwarding(const char *public_ifname);
 int wf_gw_interface_addresses(const char *ifname, struct in_addr *ip4, size_t *n4,
                               struct in6_addr *ip6, size_t *n6);
 
-/* ADDR, ADDR:PORT, [ADDR6]:PORT or ADDR6; default_port when none is given. -EINVAL with err
- * filled otherwise. */
-int wf_gw_listen_parse(const char *text, uint16_t default_port, struct sockaddr_storage *ss,
-                       socklen_t *len, char *err, size_t errlen);
-/* "ADDR:PORT" / "[ADDR6]:PORT" for logs. */
-void wf_gw_sockaddr_text(const struct sockaddr *sa, char *out, size_t len);
 /* A listening TCP socket (non-blocking, close-on-exec, IPv6-only for IPv6) bound to ss, even
  * before the address exists on an interface. Returns the descriptor or -errno. */
 int wf_gw_listen_socket(const struct sockaddr_storage *ss, socklen_t len);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <wgfwd/hostfw.h>
-#include <wgfwd/nft.h>
+#include <wgfwd/nft_kernel.h>
 #include <wgfwd/nft_sync.h>
 
 #include "render.h"

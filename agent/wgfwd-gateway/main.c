@@ -144,9 +144,9 @@ static int listen_addresses(struct wf_gw_settings *s)
 		struct sockaddr_storage *ss = &s->listen[s->n_listen];
 		uint16_t p;
 
-		if (wf_gw_listen_parse(o.listen.v[i], WF_GW_DEFAULT_CONTROL_PORT, ss,
-		                       &s->listen_len[s->n_listen], err, sizeof(err))) {
-			fprintf(stderr, "%s: %s\n", PROGRAM, err);
+		if (wf_hostport_parse(o.listen.v[i], WF_GW_DEFAULT_CONTROL_PORT, false, ss,
+		                      &s->listen_len[s->n_listen], err, sizeof(err))) {
+			fprintf(stderr, "%s: --listen: %s\n", PROGRAM, err);
 			return -EINVAL;
 		}
 		p = ntohs(ss->ss_family == AF_INET ? ((struct sockaddr_in *)ss)->sin_port

@@ -19,17 +19,15 @@ static struct wf_fw_finding *add(struct out *o, enum wf_fw_level level, const ch
 static struct wf_fw_finding *add(struct out *o, enum wf_fw_level level, const char *fmt, ...)
 {
 	static struct wf_fw_finding scratch;
-	struct wf_fw_finding *grown, *n;
+	struct wf_fw_finding *n;
 	va_list ap;
 
-	grown = realloc(o->f->v, (o->f->n + 1) * sizeof(*grown));
-	if (!grown) {
+	if (WF_ARRAY_RESERVE(o->f->v, o->f->n, o->f->cap, 1)) {
 		o->err = -ENOMEM;
 		memset(&scratch, 0, sizeof(scratch));
 		return &scratch;
 	}
-	o->f->v = grown;
-	n = &grown[o->f->n++];
+	n = &o->f->v[o->f->n++];
 	memset(n, 0, sizeof(*n));
 	n->level = level;
 	va_start(ap, fmt);
@@ -315,5 +313,5 @@ void wf_fw_findings_free(struct wf_fw_findings *f)
 {
 	free(f->v);
 	f->v = NULL;
-	f->n = 0;
+	f->n = f->cap = 0;
 }

@@ -46,7 +46,7 @@ struct wf_fw_finding {
 
 struct wf_fw_findings {
 	struct wf_fw_finding *v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* 0, -ENOMEM, or -EINVAL when nft_json is not nftables' JSON (the other facts still count). */

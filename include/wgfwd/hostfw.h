@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <wgfwd/nft.h>
+#include <wgfwd/nft_kernel.h>
 
 #define WF_GW_HOSTFW_TABLE   "filter"
 #define WF_GW_HOSTFW_FORWARD "FORWARD"

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <wgfwd/nft.h>
+#include <wgfwd/nft_kernel.h>
 #include <wgfwd/nft_diff.h>
 
 enum wf_nft_change {

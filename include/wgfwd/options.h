@@ -29,7 +29,7 @@ enum wf_opt_type {
 
 struct wf_strlist {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
 struct wf_opt {

@@ -1,4 +1,4 @@
-/* Small helpers every module needs. */
+/* Small helpers every module needs: bounded string copies and growable arrays. */
 #ifndef WGFWD_UTIL_H
 #define WGFWD_UTIL_H
 
@@ -11,5 +11,19 @@
 void wf_copy_str(char *dst, size_t size, const char *src);
 
 #define WF_COPY(dst, src) wf_copy_str((dst), sizeof(dst), (src))
+
+/* A growable array is a pointer, a length and a capacity, all zero when empty; it grows by
+ * doubling, so appending one element at a time stays linear. wf_array_reserve makes room for
+ * `more` elements after the first n of *arrp (size bytes each), zeroing the new room; returns 0,
+ * or -ENOMEM with the array untouched. The macro takes the array and its counters by name:
+ *
+ *	if (WF_ARRAY_RESERVE(t->rules, t->n_rules, t->cap_rules, 1))
+ *		return -ENOMEM;
+ *	t->rules[t->n_rules++] = *r;
+ */
+int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size);
+
+#define WF_ARRAY_RESERVE(arr, n, cap, more) \
+	wf_array_reserve(&(arr), &(cap), (n), (more), sizeof(*(arr)))
 
 #endif

@@ -18,7 +18,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
-#include "wgfwd/nft.h"
+#include <wgfwd/nft_kernel.h>
 #include "wgfwd/nft_sync.h"
 
 #define TABLE "wfnft-test"

@@ -13,7 +13,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
-#include "wgfwd/nft.h"
+#include <wgfwd/nft_kernel.h>
 #include "../../agent/core/nft_internal.h"
 
 static struct wf_nft_value ifname(const char *name)

@@ -1,0 +1,104 @@
+#include <wgfwd/util.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+struct point {
+	int x, y;
+};
+
+static void growing_one_at_a_time_keeps_every_element(void **state)
+{
+	struct point *v = NULL;
+	size_t n = 0, cap = 0, reallocs = 0, last_cap = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(WF_ARRAY_RESERVE(v, n, cap, 1), 0);
+		assert_true(cap > n);
+		if (cap != last_cap)
+			reallocs++;
+		last_cap = cap;
+		v[n++] = (struct point){i, -i};
+	}
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(v[i].x, i);
+		assert_int_equal(v[i].y, -i);
+	}
+	/* doubling: a handful of reallocations, not one per element */
+	assert_true(reallocs <= 8);
+	free(v);
+}
+
+static void new_room_is_zeroed(void **state)
+{
+	struct point *v = NULL;
+	size_t n = 0, cap = 0;
+
+	assert_int_equal(WF_ARRAY_RESERVE(v, n, cap, 3), 0);
+	assert_true(cap >= 3);
+	for (size_t i = 0; i < cap; i++) {
+		assert_int_equal(v[i].x, 0);
+		assert_int_equal(v[i].y, 0);
+	}
+	v[0].x = 7;
+	n = 1;
+	assert_int_equal(WF_ARRAY_RESERVE(v, n, cap, 100), 0);
+	assert_true(cap >= 101);
+	assert_int_equal(v[0].x, 7);
+	for (size_t i = 1; i < cap; i++)
+		assert_int_equal(v[i].x, 0);
+	free(v);
+}
+
+static void reserving_nothing_on_an_empty_array_succeeds(void **state)
+{
+	struct point *v = NULL;
+	size_t cap = 0;
+
+	assert_int_equal(WF_ARRAY_RESERVE(v, 0, cap, 0), 0);
+	free(v);
+}
+
+static void an_impossible_size_fails_and_leaves_the_array(void **state)
+{
+	struct point *v = NULL;
+	size_t n = 0, cap = 0;
+
+	assert_int_equal(WF_ARRAY_RESERVE(v, n, cap, 2), 0);
+	v[0].x = 5;
+	n = 1;
+	assert_int_equal(WF_ARRAY_RESERVE(v, n, cap, SIZE_MAX / 2), -ENOMEM);
+	assert_int_equal(v[0].x, 5);
+	assert_int_equal(WF_ARRAY_RESERVE(v, cap + 1, cap, 1), -ENOMEM);
+	free(v);
+}
+
+static void copies_are_cut_and_terminated(void **state)
+{
+	char buf[4];
+
+	WF_COPY(buf, "abcdef");
+	assert_string_equal(buf, "abc");
+	WF_COPY(buf, "x");
+	assert_string_equal(buf, "x");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(growing_one_at_a_time_keeps_every_element),
+	    cmocka_unit_test(new_room_is_zeroed),
+	    cmocka_unit_test(reserving_nothing_on_an_empty_array_succeeds),
+	    cmocka_unit_test(an_impossible_size_fails_and_leaves_the_array),
+	    cmocka_unit_test(copies_are_cut_and_terminated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
