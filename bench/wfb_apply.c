@@ -195,14 +195,14 @@ static void gw_fill(struct gw *g, size_t n, bool extra)
 	for (size_t p = 0; p < g->cfg.n_peers; p++)
 		g->state.peers[p].n_forwards = 0;
 	if (extra) {
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, EXTRA_PORT, EXTRA_PORT};
+		struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, EXTRA_PORT, EXTRA_PORT};
 
 		if (wf_gw_entries_add_forward(&g->state.peers[0], &f))
 			die("forward", -ENOMEM);
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(FIRST_PORT + i);
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, port, port};
+		struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, port, port};
 
 		if (wf_gw_entries_add_forward(&g->state.peers[i / per], &f))
 			die("forward", -ENOMEM);
@@ -807,8 +807,8 @@ static void mode_gwset(size_t n, const char *public, const char *peer, unsigned 
 		die("address", EINVAL);
 	for (size_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(FIRST_PORT + i);
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, port,
-		                          target ? (uint16_t)target : port};
+		struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, port,
+		                           target ? (uint16_t)target : port};
 
 		if (wf_gw_entries_add_forward(&g.state.peers[0], &f))
 			die("forward", -ENOMEM);

@@ -79,22 +79,8 @@ static void schedule_retry(struct wf_gateway_link *l)
 
 static bool same_entries(const struct wf_ctl_state *a, const struct wf_ctl_state *b)
 {
-	if (a->n_forwards != b->n_forwards || a->n_egress != b->n_egress)
-		return false;
-	for (size_t i = 0; i < a->n_forwards; i++) {
-		const struct wf_ctl_forward *x = &a->forwards[i], *y = &b->forwards[i];
-
-		if (x->proto != y->proto || x->family != y->family ||
-		    x->public_port != y->public_port || x->target_port != y->target_port)
-			return false;
-	}
-	for (size_t i = 0; i < a->n_egress; i++) {
-		const struct wf_ctl_egress *x = &a->egress[i], *y = &b->egress[i];
-
-		if (x->proto != y->proto || x->port_lo != y->port_lo || x->port_hi != y->port_hi)
-			return false;
-	}
-	return true;
+	return wf_ctl_forwards_equal(a->forwards, a->n_forwards, b->forwards, b->n_forwards) &&
+	       wf_ctl_egress_equal(a->egress, a->n_egress, b->egress, b->n_egress);
 }
 
 /* A state the protocol cannot carry (more entries than a state holds) is never sent: the

@@ -28,14 +28,14 @@ static int add_match(struct matches *ms, const struct wf_ct_match *m)
 
 /* States keep their entries sorted, so this is a binary search: comparing two states of n
  * forwards costs O(n log n). */
-static bool holds(const struct wf_gw_entries *e, const struct wf_gw_forward *f)
+static bool holds(const struct wf_gw_entries *e, const struct wf_ctl_forward *f)
 {
-	const struct wf_gw_forward *g = wf_gw_entries_find_forward(e, f);
+	const struct wf_ctl_forward *g = wf_gw_entries_find_forward(e, f);
 
 	return g && g->target_port == f->target_port;
 }
 
-static int removed_match(const struct wf_gw_peer *peer, const struct wf_gw_forward *f,
+static int removed_match(const struct wf_gw_peer *peer, const struct wf_ctl_forward *f,
                          struct matches *ms)
 {
 	struct wf_ct_match m = {.family = f->family,
@@ -54,7 +54,7 @@ static int removed_match(const struct wf_gw_peer *peer, const struct wf_gw_forwa
 	return add_match(ms, &m);
 }
 
-static int added_matches(const struct wf_gw_params *p, const struct wf_gw_forward *f,
+static int added_matches(const struct wf_gw_params *p, const struct wf_ctl_forward *f,
                          struct matches *ms)
 {
 	struct wf_ct_match m = {.family = f->family,
@@ -116,7 +116,7 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
 
 /* One forward a peer holds now, found by family, protocol and public port. */
 struct held {
-	const struct wf_gw_forward *f;
+	const struct wf_ctl_forward *f;
 	size_t peer;
 };
 

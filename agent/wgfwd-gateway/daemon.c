@@ -313,30 +313,15 @@ static void client_drop(struct client *c, const char *reason)
 	client_free(c);
 }
 
+/* The message's entries are the policy's: one type from the wire to the kernel. */
 static int entries_from_message(const struct wf_ctl_state *s, struct wf_gw_entries *e)
 {
-	memset(e, 0, sizeof(*e));
-	for (size_t i = 0; i < s->n_forwards; i++) {
-		struct wf_gw_forward f = {.family = s->forwards[i].family,
-		                          .proto = s->forwards[i].proto,
-		                          .public_port = s->forwards[i].public_port,
-		                          .target_port = s->forwards[i].target_port};
+	const struct wf_gw_entries asked = {.forwards = s->forwards,
+	                                    .n_forwards = s->n_forwards,
+	                                    .egress = s->egress,
+	                                    .n_egress = s->n_egress};
 
-		if (wf_gw_entries_add_forward(e, &f))
-			goto oom;
-	}
-	for (size_t i = 0; i < s->n_egress; i++) {
-		struct wf_gw_egress g = {.proto = s->egress[i].proto,
-		                         .port_lo = s->egress[i].port_lo,
-		                         .port_hi = s->egress[i].port_hi};
-
-		if (wf_gw_entries_add_egress(e, &g))
-			goto oom;
-	}
-	return 0;
-oom:
-	wf_gw_entries_free(e);
-	return -ENOMEM;
+	return wf_gw_entries_copy(e, &asked);
 }
 
 static void fill_results(struct wf_ctl_result *out, const struct wf_gw_result *in, size_t n)
@@ -997,7 +982,7 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 	wf_gw_grants_egress_text(&peer->grants, grant, sizeof(grant));
 	json_object_object_add(o, "granted_egress", json_object_new_string(grant));
 	for (size_t i = 0; i < e->n_forwards; i++) {
-		const struct wf_gw_forward *f = &e->forwards[i];
+		const struct wf_ctl_forward *f = &e->forwards[i];
 		json_object *x = json_object_new_object();
 		bool v6 = f->family == AF_INET6;
 
@@ -1014,7 +999,7 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 		json_object_array_add(fw, x);
 	}
 	for (size_t i = 0; i < e->n_egress; i++) {
-		const struct wf_gw_egress *g = &e->egress[i];
+		const struct wf_ctl_egress *g = &e->egress[i];
 		json_object *x = json_object_new_object();
 
 		json_object_object_add(x, "proto",

@@ -205,7 +205,7 @@ struct held_keys {
 };
 
 static bool key_held(const struct held_keys *h, const struct wf_gw_state *s, size_t peer,
-                     const struct wf_gw_forward *f)
+                     const struct wf_ctl_forward *f)
 {
 	bool v6 = f->family == AF_INET6;
 
@@ -222,7 +222,7 @@ static bool key_held(const struct held_keys *h, const struct wf_gw_state *s, siz
 	return false;
 }
 
-static void key_hold(struct held_keys *h, const struct wf_gw_forward *f)
+static void key_hold(struct held_keys *h, const struct wf_ctl_forward *f)
 {
 	if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP)
 		h->bits[f->family == AF_INET6][f->proto == IPPROTO_UDP][f->public_port / 8] |=
@@ -244,7 +244,7 @@ static int fill_forwards(struct wf_nft_table *t, const struct wf_gw_config *cfg,
 		const struct wf_gw_entries *en = &s->peers[p];
 
 		for (size_t i = 0; i < en->n_forwards && !err; i++) {
-			const struct wf_gw_forward *f = &en->forwards[i];
+			const struct wf_ctl_forward *f = &en->forwards[i];
 			bool v6 = f->family == AF_INET6;
 			struct wf_nft_elem e = {0};
 
@@ -293,7 +293,7 @@ static void egress_cover_build(struct egress_cover *c, const struct wf_gw_entrie
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < en->n_egress; i++) {
-		const struct wf_gw_egress *g = &en->egress[i];
+		const struct wf_ctl_egress *g = &en->egress[i];
 		int slot = proto_slot(g->proto);
 
 		if (!g->proto) {

@@ -553,7 +553,7 @@ static void test_server_tcp_forward_that_appears_asks_the_kernel_nothing(void **
 static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void **state)
 {
 	struct wf_conntrack *ct = *state;
-	struct wf_gw_forward udp = {
+	struct wf_ctl_forward udp = {
 	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
 	struct wf_gw_peer peer = {.has_ip4 = true};
 	struct wf_gw_config cfg = {.peers = &peer, .n_peers = 1};
