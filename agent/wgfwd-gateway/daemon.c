@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <wgfwd/ct_stale.h>
 #include <wgfwd/ctl.h>
 #include <wgfwd/keyfile.h>
 #include <wgfwd/log.h>
@@ -102,16 +103,15 @@ struct wf_gw_daemon {
 	struct wf_gw_apply_cache apply_cache;
 	struct wf_gw_hostfw hostfw;             /* rules for the host's iptables chains */
 	struct wf_gw_hostfw_result hostfw_last; /* where they stood after the last apply */
-	struct wf_conntrack *ct;                /* NULL: no conntrack access, stale entries stay */
-	struct wf_ct_pending ct_pending;        /* matches of the changes since the last search */
-	bool *ct_peers;                         /* whose changes they are */
+	struct wf_ct_stale *ct;                 /* NULL: no conntrack access, stale entries stay */
+	bool *ct_peers;                         /* whose changes the pending search is for */
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
 	struct wf_gw_host_watch host; /* the ports the VPS serves itself */
 	struct evconnlistener *listeners[WF_GW_LISTEN_MAX];
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *sig_hup;
-	struct event *reconcile_timer, *drift_timer, *ct_flush_timer, *host_ports_timer;
+	struct event *reconcile_timer, *drift_timer, *host_ports_timer;
 	struct client *clients;
 	size_t n_clients;
 };
@@ -387,12 +387,18 @@ static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct
  * entries of the forwards that changed go, so their next packet meets the new rules. The search
  * walks the kernel's whole conntrack hash (milliseconds even when it is empty), so it runs
  * after the agent has its answer, once for all the changes of a burst. */
-static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
+static size_t prune_stale_flows(void *arg, struct wf_ct_match *m, size_t n)
+{
+	const struct wf_gw_daemon *d = arg;
+
+	return wf_gw_ct_prune(d->cfg, &d->state, m, n);
+}
+
+static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
 {
 	struct wf_gw_daemon *d = arg;
 	char peers[256] = "";
-	size_t deleted = 0, len = 0, n = 0;
-	int looked_for;
+	size_t len = 0, n = 0;
 
 	for (size_t p = 0; p < d->cfg->n_peers; p++) {
 		if (!d->ct_peers[p])
@@ -403,7 +409,6 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 		d->ct_peers[p] = false;
 		n++;
 	}
-	looked_for = wf_gw_ct_flush_pending(d->ct, d->cfg, &d->state, &d->ct_pending, &deleted);
 	if (looked_for < 0)
 		log_warn("peer%s %s: cannot delete the conntrack entries of changed forwards (%s): "
 		         "their flows keep the old path until they go idle",
@@ -416,32 +421,31 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 		          n > 1 ? "s" : "", peers);
 }
 
+static const struct wf_ct_stale_ops stale_flow_ops = {.prune = prune_stale_flows,
+                                                      .flushed = stale_flows_flushed};
+
 static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
                              const struct wf_gw_state *to)
 {
-	struct timeval tv = {.tv_sec = 0, .tv_usec = WF_CT_COALESCE_MS * 1000};
 	struct wf_ct_match *m;
 	size_t n;
 	int err;
 
-	if (!d->ct || !d->ct_flush_timer)
+	if (!d->ct)
 		return;
 	err = wf_gw_ct_matches(&d->s.params, d->cfg, from, to, &m, &n);
 	if (!err) {
-		err = wf_ct_pending_add(&d->ct_pending, m, n);
+		err = wf_ct_stale_note(d->ct, m, n);
 		free(m);
 	}
-	if (err) {
+	if (err < 0) {
 		log_warn("peer %s: cannot note the changed forwards (%s): their flows keep the old "
 		         "path until they go idle",
 		         peer_name(d, peer), strerror(-err));
 		return;
 	}
-	if (!n)
-		return;
-	d->ct_peers[peer] = true;
-	if (!evtimer_pending(d->ct_flush_timer, NULL))
-		evtimer_add(d->ct_flush_timer, &tv);
+	if (n)
+		d->ct_peers[peer] = true;
 }
 
 /* ---- the host's own ports ---- */
@@ -1362,10 +1366,9 @@ static int start_events(struct wf_gw_daemon *d)
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
 	d->reconcile_timer = event_new(d->base, -1, EV_PERSIST, on_reconcile_timer, d);
 	d->drift_timer = evtimer_new(d->base, on_drift_timer, d);
-	d->ct_flush_timer = evtimer_new(d->base, flush_stale_flows, d);
 	d->host_ports_timer = event_new(d->base, -1, EV_PERSIST, on_host_ports_timer, d);
 	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->reconcile_timer || !d->drift_timer ||
-	    !d->ct_flush_timer || !d->host_ports_timer)
+	    !d->host_ports_timer)
 		return -ENOMEM;
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
@@ -1420,7 +1423,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		log_error("cannot open netlink: %s", strerror(-err));
 		return err;
 	}
-	err = wf_conntrack_open(&d->ct);
+	err = wf_ct_stale_new(d->base, &stale_flow_ops, d, &d->ct);
 	if (err)
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
 		         "until they go idle",
@@ -1606,18 +1609,13 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 		event_free(d->drift_timer);
 	if (d->host_ports_timer)
 		event_free(d->host_ports_timer);
-	if (d->ct_flush_timer) {
-		/* A search still due runs before the gateway goes. */
-		if (evtimer_pending(d->ct_flush_timer, NULL))
-			flush_stale_flows(-1, 0, d);
-		event_free(d->ct_flush_timer);
-	}
 	if (d->nft)
 		wf_nft_close(d->nft);
 	wf_gw_apply_cache_free(&d->apply_cache);
 	if (d->rtnl)
 		wf_rtnl_close(d->rtnl);
-	wf_conntrack_close(d->ct);
+	/* A search still due runs before the gateway goes. */
+	wf_ct_stale_free(d->ct);
 	if (d->base)
 		event_base_free(d->base);
 	if (d->keys)
@@ -1631,7 +1629,6 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	free(d->asked);
 	free(d->retry);
 	free(d->next_turn);
-	wf_ct_pending_free(&d->ct_pending);
 	wf_gw_state_free(&d->state);
 	wf_gw_host_watch_free(&d->host);
 	wf_gw_config_free(d->cfg);
