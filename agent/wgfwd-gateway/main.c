@@ -1,8 +1,11 @@
-/* wgfwd-gateway: options, then the daemon (daemon.c). */
+/* wgfwd-gateway: options, then the daemon (daemon.c) on an event loop that ends with SIGTERM or
+ * SIGINT; SIGHUP repairs drift now. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,10 +323,44 @@ static void say_ready(int fd)
 	close(fd);
 }
 
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("%s: stopping; the rules stay in place", strsignal((int)sig));
+	event_base_loopbreak(arg);
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	wf_gw_daemon_reconcile(arg, "SIGHUP");
+}
+
+/* Until SIGTERM or SIGINT. */
+static int run(struct event_base *base, struct wf_gw_daemon *d)
+{
+	struct event *stop[2] = {evsignal_new(base, SIGTERM, on_stop, base),
+	                         evsignal_new(base, SIGINT, on_stop, base)};
+	struct event *hup = evsignal_new(base, SIGHUP, on_sighup, d);
+	int err = -ENOMEM;
+
+	if (stop[0] && stop[1] && hup) {
+		evsignal_add(stop[0], NULL);
+		evsignal_add(stop[1], NULL);
+		evsignal_add(hup, NULL);
+		err = event_base_dispatch(base) < 0 ? -EIO : 0;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (stop[i])
+			event_free(stop[i]);
+	if (hup)
+		event_free(hup);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct wf_gw_settings s;
 	struct wf_gw_daemon *d = NULL;
+	struct event_base *base;
 	enum wf_log_level level = WF_LOG_INFO;
 	char err[512] = "";
 	int ret, ready_fd = -1;
@@ -370,9 +407,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	ret = wf_gw_daemon_new(&s, &d);
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	ret = base ? wf_gw_daemon_new(&s, base, &d) : -ENOMEM;
 	if (ret) {
 		log_error("%s", strerror(-ret));
+		if (base)
+			event_base_free(base);
+		wf_gw_config_free(&s.policy);
 		return 1;
 	}
 	if (o.cleanup) {
@@ -384,8 +426,9 @@ int main(int argc, char **argv)
 		if (!ret && ready_fd >= 0)
 			say_ready(ready_fd);
 		if (!ret)
-			ret = wf_gw_daemon_run(d);
+			ret = run(base, d);
 	}
 	wf_gw_daemon_free(d);
+	event_base_free(base);
 	return ret ? 1 : 0;
 }
