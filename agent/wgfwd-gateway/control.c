@@ -267,8 +267,8 @@ static void on_close(struct wf_ctl_conn *conn, int err, const char *reason, void
 	struct wf_gw_control *c = cl->ctl;
 
 	if (cl->established) {
-		log_info("peer %s (%s) disconnected: %s; its forwards stay",
-		         peer_name(c, cl->peer), cl->remote, reason);
+		log_info("peer %s (%s) disconnected: %s; its forwards stay", peer_name(c, cl->peer),
+		         cl->remote, reason);
 	} else {
 		log_warn("control connection from %s (peer %s) failed: %s", cl->remote,
 		         peer_name(c, cl->peer), reason);
@@ -361,8 +361,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	log_warn("accepting a control connection: %s", strerror(err));
 }
 
-int wf_gw_control_listen(struct wf_gw_control *c, const struct sockaddr_storage *ss,
-                         socklen_t len, size_t max_listeners)
+int wf_gw_control_listen(struct wf_gw_control *c, const struct sockaddr_storage *ss, socklen_t len,
+                         size_t max_listeners)
 {
 	char text[INET6_ADDRSTRLEN + 8];
 	struct evconnlistener *l;

@@ -59,8 +59,8 @@ int wf_gw_control_new(struct event_base *base, const struct wf_gw_config *cfg,
 void wf_gw_control_free(struct wf_gw_control *c);
 
 /* Listens on one more address; at most max_listeners. Logs what failed; 0 or -errno. */
-int wf_gw_control_listen(struct wf_gw_control *c, const struct sockaddr_storage *ss,
-                         socklen_t len, size_t max_listeners);
+int wf_gw_control_listen(struct wf_gw_control *c, const struct sockaddr_storage *ss, socklen_t len,
+                         size_t max_listeners);
 /* The inode numbers of the listening sockets (the host's own listening ports leave them out).
  * Returns how many, at most max. */
 size_t wf_gw_control_socket_inodes(const struct wf_gw_control *c, uint32_t *ino, size_t max);

@@ -28,8 +28,7 @@
 #include "host.h"
 #include "store.h"
 
-#define DRIFT_DEBOUNCE_MS   200
-#define FALLBACK_TUNNEL_MTU 1420
+#define DRIFT_DEBOUNCE_MS 200
 
 /* A ruleset commit takes milliseconds; the whole table with many forwards a little more. */
 static const double apply_seconds_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -47,11 +46,6 @@ struct client {
 	bool has_pending;
 	struct event *turn; /* the peer's next turn, while a state waits */
 };
-
-static const char *peer_name(const struct wf_gw_daemon *d, size_t peer)
-{
-	return d->cfg->peers[peer].name;
-}
 
 /* ---- the ruleset ---- */
 
@@ -108,7 +102,7 @@ static void log_public_addresses(const struct wf_gw_daemon *d)
 }
 
 /* Makes the kernel hold the ruleset of `state`. Returns 0 or -errno, with what failed in why. */
-static int apply_state(struct wf_gw_daemon *d, const struct wf_gw_state *state,
+int wf_gw_daemon_apply(struct wf_gw_daemon *d, const struct wf_gw_state *state,
                        struct wf_gw_apply_result *res, char *why, size_t whylen)
 {
 	struct wf_nft_table *t = NULL;
@@ -153,7 +147,7 @@ static void log_host_firewall(const struct wf_gw_daemon *d, const struct wf_gw_a
 		         res->hostfw.chains, res->hostfw.inserted, res->hostfw.in_place);
 }
 
-static const char *change_text(const struct wf_gw_apply_result *res, char *buf, size_t len)
+const char *wf_gw_change_text(const struct wf_gw_apply_result *res, char *buf, size_t len)
 {
 	switch (res->table) {
 	case WF_NFT_UNCHANGED:
@@ -172,258 +166,25 @@ static const char *change_text(const struct wf_gw_apply_result *res, char *buf, 
 	return buf;
 }
 
-static void save_peer(struct wf_gw_daemon *d, size_t peer)
+void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer)
 {
 	char err[512];
 
-	if (wf_gw_store_save(d->s.state_dir, peer_name(d, peer), &d->state.peers[peer], err,
+	if (wf_gw_store_save(d->s.state_dir, wf_gw_peer_name(d, peer), &d->state.peers[peer], err,
 	                     sizeof(err))) {
 		log_error("peer %s: state applied but not saved (a restart would lose it): %s",
-		          peer_name(d, peer), err);
+		          wf_gw_peer_name(d, peer), err);
 		d->peers[peer].unsaved = true;
 		return;
 	}
 	d->peers[peer].unsaved = false;
 }
 
-/* ---- the peers' states ---- */
-
-static void gateway_info(void *arg, size_t peer, struct wf_ctl_gateway_info *gi)
-{
-	struct wf_gw_daemon *d = arg;
-	uint32_t mtu = 0;
-	int err;
-
-	for (size_t i = 0; i < d->s.params.n_public_ip4 && i < WF_CTL_ADDRS_MAX; i++)
-		gi->ipv4[gi->n_ipv4++] = d->s.params.public_ip4[i];
-	for (size_t i = 0; i < d->s.params.n_public_ip6 && i < WF_CTL_ADDRS_MAX; i++)
-		gi->ipv6[gi->n_ipv6++] = d->s.params.public_ip6[i];
-	err = wf_rtnl_link_mtu(d->rtnl, d->s.params.tunnel_ifname, &mtu);
-	if (err || mtu < WF_CTL_MTU_MIN || mtu > WF_CTL_MTU_MAX) {
-		log_warn("cannot read the MTU of %s (%s): telling peer %s it is %u",
-		         d->s.params.tunnel_ifname, err ? strerror(-err) : "out of range",
-		         peer_name(d, peer), FALLBACK_TUNNEL_MTU);
-		mtu = FALLBACK_TUNNEL_MTU;
-	}
-	gi->mtu = mtu;
-	if (wf_ctl_version_valid(wf_version))
-		WF_COPY(gi->gateway_version, wf_version);
-}
-
-/* The message's entries are the policy's: one type from the wire to the kernel. */
-static int entries_from_message(const struct wf_ctl_state *s, struct wf_gw_entries *e)
-{
-	const struct wf_gw_entries asked = {.forwards = s->forwards,
-	                                    .n_forwards = s->n_forwards,
-	                                    .egress = s->egress,
-	                                    .n_egress = s->n_egress};
-
-	return wf_gw_entries_copy(e, &asked);
-}
-
-static void fill_results(struct wf_ctl_result *out, const struct wf_gw_result *in, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[i].accepted = in[i].status == WF_GW_ACCEPTED;
-		if (!out[i].accepted)
-			WF_COPY(out[i].reason, in[i].reason);
-	}
-}
-
-static void count_refusals(struct wf_gw_daemon *d, const struct wf_gw_decision *dec)
-{
-	for (size_t i = 0; i < dec->n_forwards; i++)
-		d->refused[dec->forwards[i].status]++;
-	for (size_t i = 0; i < dec->n_egress; i++)
-		d->refused[dec->egress[i].status]++;
-}
-
-/* How many refused entries a log line names; the rest are counted by kind. */
-#define REFUSALS_NAMED 3
-
-/* One line per state however much of it was refused: a peer sending 65,536 refused entries a
- * message must not be able to write 65,536 lines (the ack carries every reason to the agent). */
-static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct wf_ctl_state *s,
-                         const struct wf_gw_decision *dec)
-{
-	size_t by_kind[WF_GW_STATUS_MAX] = {0}, named = 0, len = 0;
-	char kinds[256] = "", first[3 * (WF_GW_REASON_MAX + 32)] = "";
-
-	if (!dec->n_refused)
-		return;
-	for (size_t i = 0; i < dec->n_forwards + dec->n_egress; i++) {
-		bool fw = i < dec->n_forwards;
-		const struct wf_gw_result *r =
-		    fw ? &dec->forwards[i] : &dec->egress[i - dec->n_forwards];
-
-		if (r->status == WF_GW_ACCEPTED)
-			continue;
-		by_kind[r->status]++;
-		if (named++ >= REFUSALS_NAMED || len >= sizeof(first))
-			continue;
-		if (fw)
-			len += (size_t)snprintf(first + len, sizeof(first) - len,
-			                        "%sforward %s/%u: %s", len ? "; " : "",
-			                        wf_gw_proto_name(s->forwards[i].proto),
-			                        s->forwards[i].public_port, r->reason);
-		else
-			len += (size_t)snprintf(first + len, sizeof(first) - len, "%segress: %s",
-			                        len ? "; " : "", r->reason);
-	}
-	len = 0;
-	for (int k = 0; k < WF_GW_STATUS_MAX; k++)
-		if (by_kind[k] && len < sizeof(kinds))
-			len += (size_t)snprintf(kinds + len, sizeof(kinds) - len, "%s%s %zu",
-			                        len ? ", " : "", wf_gw_status_name(k), by_kind[k]);
-	log_info("peer %s: state %llu: refused %zu of %zu entries (%s): %s%s", peer_name(d, peer),
-	         (unsigned long long)s->generation, dec->n_refused, dec->n_forwards + dec->n_egress,
-	         kinds, first, dec->n_refused > REFUSALS_NAMED ? "; ..." : "");
-}
-
-/* Flows keep the path their conntrack entry took: once the kernel holds the next state, the
- * entries of the forwards that changed go, so their next packet meets the new rules. The search
- * walks the kernel's whole conntrack hash (milliseconds even when it is empty), so it runs
- * after the agent has its answer, once for all the changes of a burst. */
-static size_t prune_stale_flows(void *arg, struct wf_ct_match *m, size_t n)
-{
-	const struct wf_gw_daemon *d = arg;
-
-	return wf_gw_ct_prune(d->cfg, &d->state, m, n);
-}
-
-static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
-{
-	struct wf_gw_daemon *d = arg;
-	char peers[256] = "";
-	size_t len = 0, n = 0;
-
-	for (size_t p = 0; p < d->cfg->n_peers; p++) {
-		if (!d->peers[p].ct_changed)
-			continue;
-		if (len < sizeof(peers))
-			len += (size_t)snprintf(peers + len, sizeof(peers) - len, "%s%s",
-			                        n ? ", " : "", peer_name(d, p));
-		d->peers[p].ct_changed = false;
-		n++;
-	}
-	if (looked_for < 0)
-		log_warn("peer%s %s: cannot delete the conntrack entries of changed forwards (%s): "
-		         "their flows keep the old path until they go idle",
-		         n > 1 ? "s" : "", peers, strerror(-looked_for));
-	else if (deleted)
-		log_info("peer%s %s: deleted %zu conntrack entr%s of changed forwards",
-		         n > 1 ? "s" : "", peers, deleted, deleted == 1 ? "y" : "ies");
-	else if (looked_for)
-		log_debug("peer%s %s: no conntrack entries of changed forwards to delete",
-		          n > 1 ? "s" : "", peers);
-}
-
-static const struct wf_ct_stale_ops stale_flow_ops = {.prune = prune_stale_flows,
-                                                      .flushed = stale_flows_flushed};
-
-static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
-                             const struct wf_gw_state *to)
-{
-	struct wf_ct_match *m;
-	size_t n;
-	int err;
-
-	if (!d->ct)
-		return;
-	err = wf_gw_ct_matches(&d->s.params, d->cfg, from, to, &m, &n);
-	if (!err) {
-		err = wf_ct_stale_note(d->ct, m, n);
-		free(m);
-	}
-	if (err < 0) {
-		log_warn("peer %s: cannot note the changed forwards (%s): their flows keep the old "
-		         "path until they go idle",
-		         peer_name(d, peer), strerror(-err));
-		return;
-	}
-	if (n)
-		d->peers[peer].ct_changed = true;
-}
-
 /* ---- the host's own ports ---- */
-
-static bool host_port_refused(const struct wf_gw_decision *dec)
-{
-	for (size_t i = 0; i < dec->n_forwards; i++)
-		if (dec->forwards[i].status == WF_GW_HOST_PORT)
-			return true;
-	return false;
-}
-
-/* The results of an applied decision, for the agent's status. 0 or -ENOMEM. */
-static int fill_ack(struct wf_ctl_state_ack *a, const struct wf_gw_decision *dec)
-{
-	a->applied = true;
-	a->n_forwards = dec->n_forwards;
-	a->n_egress = dec->n_egress;
-	a->forwards = calloc(dec->n_forwards ? dec->n_forwards : 1, sizeof(*a->forwards));
-	a->egress = calloc(dec->n_egress ? dec->n_egress : 1, sizeof(*a->egress));
-	if (!a->forwards || !a->egress)
-		return -ENOMEM;
-	fill_results(a->forwards, dec->forwards, dec->n_forwards);
-	fill_results(a->egress, dec->egress, dec->n_egress);
-	return 0;
-}
-
-/* A port refused because this host listened on it is granted once the host's service is gone,
- * without waiting for the peer to ask again: its last request is decided anew, and the agent
- * gets the new results under the same generation. Only ever adds: what a peer holds stays. */
-static void retry_host_port_refusals(struct wf_gw_daemon *d)
-{
-	for (size_t p = 0; p < d->cfg->n_peers; p++) {
-		struct wf_gw_state next;
-		struct wf_gw_decision dec;
-		struct wf_gw_apply_result res;
-		char why[1024], change[96];
-		struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
-		int err;
-
-		if (!d->peers[p].retry)
-			continue;
-		err = wf_gw_policy_decide(d->cfg, &d->state, p, &d->peers[p].asked, &next, &dec);
-		if (err)
-			continue;
-		if (wf_gw_entries_equal(&d->state.peers[p], &next.peers[p]))
-			goto next_peer;
-		err = apply_state(d, &next, &res, why, sizeof(why));
-		if (err) {
-			log_error("peer %s: forwards freed by this host cannot be applied: %s",
-			          peer_name(d, p), why);
-			goto next_peer;
-		}
-		note_stale_flows(d, p, &d->state, &next);
-		log_info("peer %s: %zu more forward%s granted, this host no longer listening on "
-		         "their ports; %s",
-		         peer_name(d, p), next.peers[p].n_forwards - d->state.peers[p].n_forwards,
-		         next.peers[p].n_forwards - d->state.peers[p].n_forwards == 1 ? "" : "s",
-		         change_text(&res, change, sizeof(change)));
-		wf_gw_state_free(&d->state);
-		d->state = next;
-		memset(&next, 0, sizeof(next));
-		save_peer(d, p);
-		d->peers[p].retry = host_port_refused(&dec);
-		ack.state_ack.generation = d->peers[p].generation;
-		err = fill_ack(&ack.state_ack, &dec);
-		if (!err)
-			err = wf_gw_control_send(d->control, p, &ack);
-		wf_ctl_msg_clear(&ack);
-		if (err && err != -ENOTCONN)
-			log_warn("peer %s: cannot send the new results: %s", peer_name(d, p),
-			         strerror(-err));
-	next_peer:
-		wf_gw_state_free(&next);
-		wf_gw_decision_free(&dec);
-	}
-}
 
 /* sock_diag tells of no socket that starts listening: the ports are read again on a timer and
  * before each decision, one dump of each protocol and family (a few hundred microseconds). */
-static void refresh_host_ports(struct wf_gw_daemon *d, bool retry)
+void wf_gw_daemon_refresh_host_ports(struct wf_gw_daemon *d, bool retry)
 {
 	uint32_t skip[WF_GW_LISTEN_MAX];
 	/* The control sockets sit on the tunnel and are reserved anyway; left out by identity
@@ -435,102 +196,14 @@ static void refresh_host_ports(struct wf_gw_daemon *d, bool retry)
 	if (!wf_gw_host_watch_read(&d->host, &d->s.params, skip, n_skip))
 		return;
 	if (retry)
-		retry_host_port_refusals(d);
+		wf_gw_retry_host_port_refusals(d);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 }
 
 static void on_host_ports_timer(evutil_socket_t fd, short what, void *arg)
 {
-	refresh_host_ports(arg, true);
+	wf_gw_daemon_refresh_host_ports(arg, true);
 }
-
-/* A peer may send states of up to 65,536 entries, and what deciding and rendering one takes
- * goes back to malloc's free lists, not to the system: the process would keep the peak of the
- * largest state ever seen. After a large state, it goes back. */
-#define LARGE_STATE_ENTRIES 1024
-
-static void return_memory(const struct wf_ctl_state *s)
-{
-	if (s->n_forwards + s->n_egress >= LARGE_STATE_ENTRIES)
-		malloc_trim(0);
-}
-
-/* A peer's state whose turn has come (control.h). */
-static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
-                       struct wf_ctl_state_ack *a)
-{
-	struct wf_gw_daemon *d = arg;
-	struct wf_gw_peer_run *run = &d->peers[peer];
-	struct wf_gw_entries want = {0};
-	struct wf_gw_state next = {0};
-	struct wf_gw_decision dec = {0};
-	struct wf_gw_apply_result res;
-	char why[1024] = "", change[96];
-	bool same;
-	int err;
-
-	if (strcmp(run->agent_version, s->agent_version)) {
-		log_info("peer %s: wgfwd-agent %s", peer_name(d, peer),
-		         s->agent_version[0] ? s->agent_version : "(version not sent)");
-		WF_COPY(run->agent_version, s->agent_version);
-	}
-	/* This peer asks anew and is decided below; others may have a refusal to retry. */
-	run->retry = false;
-	refresh_host_ports(d, true);
-	err = entries_from_message(s, &want);
-	if (!err)
-		err = wf_gw_policy_decide(d->cfg, &d->state, peer, &want, &next, &dec);
-	if (err) {
-		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
-		goto refuse;
-	}
-	err = apply_state(d, &next, &res, why, sizeof(why));
-	if (err)
-		goto refuse;
-
-	same = wf_gw_entries_equal(&d->state.peers[peer], &next.peers[peer]);
-	if (!same)
-		note_stale_flows(d, peer, &d->state, &next);
-	wf_gw_state_free(&d->state);
-	d->state = next;
-	memset(&next, 0, sizeof(next));
-	run->generation = s->generation;
-	wf_gw_entries_free(&run->asked);
-	run->asked = want;
-	memset(&want, 0, sizeof(want));
-	run->retry = host_port_refused(&dec);
-	if (!same || run->unsaved)
-		save_peer(d, peer);
-	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
-	         "%s",
-	         peer_name(d, peer), (unsigned long long)s->generation,
-	         d->state.peers[peer].n_forwards, s->n_forwards, d->state.peers[peer].n_egress,
-	         s->n_egress, change_text(&res, change, sizeof(change)));
-	log_refusals(d, peer, s, &dec);
-	count_refusals(d, &dec);
-	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-	if (fill_ack(a, &dec))
-		/* Applied, but no results to say so: the agent tries again. */
-		WF_COPY(a->reason, "the gateway is out of memory");
-	goto out;
-
-refuse:
-	log_error("peer %s: state %llu not applied: %s", peer_name(d, peer),
-	          (unsigned long long)s->generation, why);
-	d->states_refused++;
-	a->applied = false;
-	WF_COPY(a->reason, why);
-out:
-	wf_gw_entries_free(&want);
-	wf_gw_state_free(&next);
-	wf_gw_decision_free(&dec);
-	return_memory(s);
-}
-
-static const struct wf_gw_control_ops control_ops = {
-    .state = take_state,
-    .gateway_info = gateway_info,
-};
 
 /* ---- drift repair ---- */
 
@@ -547,15 +220,15 @@ void wf_gw_daemon_reconcile(struct wf_gw_daemon *d, const char *trigger)
 		         strerror(-err));
 	if (moved)
 		log_public_addresses(d);
-	err = apply_state(d, &d->state, &res, why, sizeof(why));
+	err = wf_gw_daemon_apply(d, &d->state, &res, why, sizeof(why));
 	if (err)
 		log_error("drift repair (%s) failed: %s", trigger, why);
 	else if (moved)
 		log_info("ruleset follows the new public addresses: %s",
-		         change_text(&res, change, sizeof(change)));
+		         wf_gw_change_text(&res, change, sizeof(change)));
 	else if (res.table != WF_NFT_UNCHANGED || res.anchor_written) {
 		log_warn("the kernel's ruleset differed from the desired one (%s): repaired, %s",
-		         trigger, change_text(&res, change, sizeof(change)));
+		         trigger, wf_gw_change_text(&res, change, sizeof(change)));
 		d->drift_repairs++;
 	}
 	if (!err && (res.hostfw.inserted || res.hostfw.deleted)) {
@@ -568,7 +241,7 @@ void wf_gw_daemon_reconcile(struct wf_gw_daemon *d, const char *trigger)
 		wf_gw_control_broadcast_info(d->control);
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
 		if (d->peers[p].unsaved)
-			save_peer(d, p);
+			wf_gw_daemon_save_peer(d, p);
 }
 
 static void on_reconcile_timer(evutil_socket_t fd, short what, void *arg)
@@ -606,11 +279,11 @@ static int read_keys(struct wf_gw_daemon *d)
 		int ret = wf_keyfile_read(d->cfg->peers[p].keyfile, d->keys[p], err, sizeof(err));
 
 		if (ret < 0) {
-			log_error("peer %s: %s", peer_name(d, p), err);
+			log_error("peer %s: %s", wf_gw_peer_name(d, p), err);
 			return ret;
 		}
 		if (ret == WF_KEYFILE_LEGACY)
-			log_warn("peer %s: %s", peer_name(d, p), err);
+			log_warn("peer %s: %s", wf_gw_peer_name(d, p), err);
 		/* One secret, one peer: a peer holding another's key could speak as it wherever
 		 * the source address is not checked, and a stolen key would open both. */
 		for (size_t q = 0; q < p; q++) {
@@ -618,8 +291,8 @@ static int read_keys(struct wf_gw_daemon *d)
 				log_error(
 				    "peers %s and %s have the same key (%s, %s): give each peer a "
 				    "key of its own (wgfwd genkey FILE)",
-				    peer_name(d, q), peer_name(d, p), d->cfg->peers[q].keyfile,
-				    d->cfg->peers[p].keyfile);
+				    wf_gw_peer_name(d, q), wf_gw_peer_name(d, p),
+				    d->cfg->peers[q].keyfile, d->cfg->peers[p].keyfile);
 				return -EINVAL;
 			}
 		}
@@ -637,20 +310,20 @@ static int restore(struct wf_gw_daemon *d, bool move_bad_files)
 		struct wf_gw_entries e;
 		struct wf_gw_state next;
 		struct wf_gw_decision dec;
-		int ret =
-		    move_bad_files
-		        ? wf_gw_store_load(d->s.state_dir, peer_name(d, p), &e, err, sizeof(err))
-		        : wf_gw_store_read(d->s.state_dir, peer_name(d, p), &e, err, sizeof(err));
+		int ret = move_bad_files ? wf_gw_store_load(d->s.state_dir, wf_gw_peer_name(d, p),
+		                                            &e, err, sizeof(err))
+		                         : wf_gw_store_read(d->s.state_dir, wf_gw_peer_name(d, p),
+		                                            &e, err, sizeof(err));
 
 		if (ret == -ENOENT)
 			continue;
 		if (ret == -EBADMSG) {
 			log_error("peer %s: persisted state unreadable, starting empty: %s",
-			          peer_name(d, p), err);
+			          wf_gw_peer_name(d, p), err);
 			continue;
 		}
 		if (ret) {
-			log_error("peer %s: %s", peer_name(d, p), err);
+			log_error("peer %s: %s", wf_gw_peer_name(d, p), err);
 			return ret;
 		}
 		ret = wf_gw_policy_decide(d->cfg, &d->state, p, &e, &next, &dec);
@@ -661,17 +334,19 @@ static int restore(struct wf_gw_daemon *d, bool move_bad_files)
 		for (size_t i = 0; i < dec.n_forwards; i++)
 			if (dec.forwards[i].status != WF_GW_ACCEPTED)
 				log_warn("peer %s: persisted forward %s/%u dropped: %s",
-				         peer_name(d, p), wf_gw_proto_name(e.forwards[i].proto),
+				         wf_gw_peer_name(d, p),
+				         wf_gw_proto_name(e.forwards[i].proto),
 				         e.forwards[i].public_port, dec.forwards[i].reason);
 		for (size_t i = 0; i < dec.n_egress; i++)
 			if (dec.egress[i].status != WF_GW_ACCEPTED)
-				log_warn("peer %s: persisted egress dropped: %s", peer_name(d, p),
-				         dec.egress[i].reason);
+				log_warn("peer %s: persisted egress dropped: %s",
+				         wf_gw_peer_name(d, p), dec.egress[i].reason);
 		d->peers[p].unsaved = dec.n_refused > 0;
 		wf_gw_state_free(&d->state);
 		d->state = next;
-		log_info("peer %s: restored %zu forwards and %zu egress entries", peer_name(d, p),
-		         d->state.peers[p].n_forwards, d->state.peers[p].n_egress);
+		log_info("peer %s: restored %zu forwards and %zu egress entries",
+		         wf_gw_peer_name(d, p), d->state.peers[p].n_forwards,
+		         d->state.peers[p].n_egress);
 		wf_gw_decision_free(&dec);
 		wf_gw_entries_free(&e);
 	}
@@ -828,7 +503,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 	err = read_keys(d);
 	if (!err)
 		err = wf_gw_control_new(d->base, d->cfg, (const uint8_t(*)[WF_KEY_LEN])d->keys,
-		                        &control_ops, d, &d->control);
+		                        &wf_gw_peer_ops, d, &d->control);
 	if (err)
 		return err;
 	err = wf_nft_open(&d->nft);
@@ -838,7 +513,7 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		log_error("cannot open netlink: %s", strerror(-err));
 		return err;
 	}
-	err = wf_ct_stale_new(d->base, &stale_flow_ops, d, &d->ct);
+	err = wf_ct_stale_new(d->base, &wf_gw_stale_flow_ops, d, &d->ct);
 	if (err)
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
 		         "until they go idle",
@@ -858,23 +533,23 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		err = restore(d, true);
 	if (err)
 		return err;
-	err = apply_state(d, &d->state, &res, why, sizeof(why));
+	err = wf_gw_daemon_apply(d, &d->state, &res, why, sizeof(why));
 	if (err) {
 		log_error("cannot apply the ruleset: %s", why);
 		return err;
 	}
-	log_info("ruleset applied: %s", change_text(&res, change, sizeof(change)));
+	log_info("ruleset applied: %s", wf_gw_change_text(&res, change, sizeof(change)));
 	log_host_firewall(d, &res);
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
 		if (d->peers[p].unsaved)
-			save_peer(d, p);
+			wf_gw_daemon_save_peer(d, p);
 	err = start_listening(d);
 	if (!err)
 		err = start_events(d);
 	if (err)
 		return err;
 	/* Persisted forwards were granted before: they stay, and a clash is flagged now. */
-	refresh_host_ports(d, false);
+	wf_gw_daemon_refresh_host_ports(d, false);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
 	if (d->s.uid || d->s.gid) {
 		err = hand_over_state_dir(d);

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <wgfwd/ct_stale.h>
 #include <wgfwd/ctl.h>
 #include <wgfwd/metrics.h>
 #include <wgfwd/names.h>
@@ -120,6 +121,28 @@ int wf_gw_daemon_print_ruleset(struct wf_gw_daemon *d, FILE *out);
 /* Removes the owned table (the NAT anchor stays) and the rules in the host's iptables
  * chains. */
 int wf_gw_daemon_cleanup(struct wf_gw_daemon *d);
+
+/* For the daemon's parts (peers.c, status.c). */
+static inline const char *wf_gw_peer_name(const struct wf_gw_daemon *d, size_t peer)
+{
+	return d->cfg->peers[peer].name;
+}
+
+/* daemon.c: makes the kernel hold the ruleset of `state`. Returns 0 or -errno, with what failed
+ * in why. */
+int wf_gw_daemon_apply(struct wf_gw_daemon *d, const struct wf_gw_state *state,
+                       struct wf_gw_apply_result *res, char *why, size_t whylen);
+const char *wf_gw_change_text(const struct wf_gw_apply_result *res, char *buf, size_t len);
+/* Writes the peer's state; a failure is logged and the peer marked unsaved. */
+void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer);
+/* Reads the ports the host listens on again; with retry, grants what they no longer block. */
+void wf_gw_daemon_refresh_host_ports(struct wf_gw_daemon *d, bool retry);
+
+/* peers.c */
+extern const struct wf_gw_control_ops wf_gw_peer_ops;
+extern const struct wf_ct_stale_ops wf_gw_stale_flow_ops;
+/* Decides anew the last request of each peer that a port this host listened on refused. */
+void wf_gw_retry_host_port_refusals(struct wf_gw_daemon *d);
 
 /* status.c */
 struct json_object *wf_gw_status_document(void *daemon);

@@ -34,7 +34,8 @@ static json_object *peer_status(const struct wf_gw_daemon *d, size_t p)
 	json_object_object_add(o, "connected", json_object_new_boolean(remote != NULL));
 	if (remote)
 		json_object_object_add(o, "remote", json_object_new_string(remote));
-	json_object_object_add(o, "generation", json_object_new_int64((int64_t)d->peers[p].generation));
+	json_object_object_add(o, "generation",
+	                       json_object_new_int64((int64_t)d->peers[p].generation));
 	if (d->peers[p].agent_version[0])
 		json_object_object_add(o, "agent_version",
 		                       json_object_new_string(d->peers[p].agent_version));
