@@ -105,9 +105,10 @@ static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct
 		if (by_kind[k] && len < sizeof(kinds))
 			len += (size_t)snprintf(kinds + len, sizeof(kinds) - len, "%s%s %zu",
 			                        len ? ", " : "", wf_gw_status_name(k), by_kind[k]);
-	log_info("peer %s: state %llu: refused %zu of %zu entries (%s): %s%s", wf_gw_peer_name(d, peer),
-	         (unsigned long long)s->generation, dec->n_refused, dec->n_forwards + dec->n_egress,
-	         kinds, first, dec->n_refused > REFUSALS_NAMED ? "; ..." : "");
+	log_info("peer %s: state %llu: refused %zu of %zu entries (%s): %s%s",
+	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation, dec->n_refused,
+	         dec->n_forwards + dec->n_egress, kinds, first,
+	         dec->n_refused > REFUSALS_NAMED ? "; ..." : "");
 }
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the next state, the
@@ -149,7 +150,7 @@ static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
 }
 
 const struct wf_ct_stale_ops wf_gw_stale_flow_ops = {.prune = prune_stale_flows,
-                                                      .flushed = stale_flows_flushed};
+                                                     .flushed = stale_flows_flushed};
 
 static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
                              const struct wf_gw_state *to)
@@ -227,7 +228,8 @@ void wf_gw_retry_host_port_refusals(struct wf_gw_daemon *d)
 		note_stale_flows(d, p, &d->state, &next);
 		log_info("peer %s: %zu more forward%s granted, this host no longer listening on "
 		         "their ports; %s",
-		         wf_gw_peer_name(d, p), next.peers[p].n_forwards - d->state.peers[p].n_forwards,
+		         wf_gw_peer_name(d, p),
+		         next.peers[p].n_forwards - d->state.peers[p].n_forwards,
 		         next.peers[p].n_forwards - d->state.peers[p].n_forwards == 1 ? "" : "s",
 		         wf_gw_change_text(&res, change, sizeof(change)));
 		wf_gw_state_free(&d->state);
@@ -248,7 +250,6 @@ void wf_gw_retry_host_port_refusals(struct wf_gw_daemon *d)
 		wf_gw_decision_free(&dec);
 	}
 }
-
 
 /* A peer may send states of up to 65,536 entries, and what deciding and rendering one takes
  * goes back to malloc's free lists, not to the system: the process would keep the peak of the

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <wgfwd/nft_build.h>
+#include <wgfwd/nft_rules.h>
 #include <wgfwd/util.h>
 
 static int render_sets(struct wf_nft_table *t)
@@ -33,21 +34,14 @@ static int render_sets(struct wf_nft_table *t)
 }
 
 /* Chains in hook order. NAT at the standard priorities; the MSS clamp at mangle priority so it
- * runs before any chain gives a verdict on the packet. */
-static int render_chains(struct wf_nft_table *t)
-{
-	int err = 0;
-
-	err |= wf_nft_add_base_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "guard_in", "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "clamp", "filter", NF_INET_FORWARD, -150, NF_ACCEPT);
-	/* Policy accept: the VPS forwards for others too (Docker, other VPNs), and a drop in any
-	 * base chain is final. The rules below decide only what enters or leaves the tunnel. */
-	err |= wf_nft_add_base_chain(t, "forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
-	return err ? -ENOMEM : 0;
-}
+ * runs before any chain gives a verdict on the packet. The forward chain's policy is accept: the
+ * VPS forwards for others too (Docker, other VPNs), and a drop in any base chain is final. The
+ * rules decide only what enters or leaves the tunnel. */
+static const struct wf_nft_chain_spec chains[] = {
+    {"dnat_in", "nat", NF_INET_PRE_ROUTING, -100},  {"guard_in", "filter", NF_INET_LOCAL_IN, 0},
+    {"clamp", "filter", NF_INET_FORWARD, -150},     {"forward", "filter", NF_INET_FORWARD, 0},
+    {"dnat_local", "nat", NF_INET_LOCAL_OUT, -100}, {"snat_out", "nat", NF_INET_POST_ROUTING, 100},
+};
 
 static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 {
@@ -91,20 +85,8 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 	wf_nft_add_verdict(&r, WF_NFT_DROP);
 	err |= wf_nft_add_rule(t, &r);
 
-	/* The tunnel's MTU is below the public interface's: clamp what both ends advertise. */
-	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
-	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_match_l4proto(&r, IPPROTO_TCP);
-	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
-	err |= wf_nft_add_rule(t, &r);
-
-	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
-	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_match_l4proto(&r, IPPROTO_TCP);
-	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
-	err |= wf_nft_add_rule(t, &r);
+	/* The tunnel's MTU is below the public interface's. */
+	err |= wf_nft_add_mss_clamp(t, "clamp", tun);
 
 	/* Unscoped, because accepting here decides nothing for flows outside the tunnel. */
 	wf_nft_rule_begin(&r, "forward", "replies and related");
@@ -167,28 +149,6 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 	err |= wf_nft_add_rule(t, &r);
 
 	return err ? -ENOMEM : 0;
-}
-
-static int fill_public(struct wf_nft_table *t, const struct wf_gw_params *p)
-{
-	struct wf_nft_set *s4 = wf_nft_table_find_set(t, WF_GW_PUBLIC4);
-	struct wf_nft_set *s6 = wf_nft_table_find_set(t, WF_GW_PUBLIC6);
-
-	for (size_t i = 0; i < p->n_public_ip4; i++) {
-		struct wf_nft_elem e = {
-		    .key[0] = {.type = WF_NFT_T_IPV4_ADDR, .ip4 = p->public_ip4[i]}};
-
-		if (wf_nft_set_add_elem(s4, &e))
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < p->n_public_ip6; i++) {
-		struct wf_nft_elem e = {
-		    .key[0] = {.type = WF_NFT_T_IPV6_ADDR, .ip6 = p->public_ip6[i]}};
-
-		if (wf_nft_set_add_elem(s6, &e))
-			return -ENOMEM;
-	}
-	return 0;
 }
 
 static struct wf_nft_value addr_value(const struct wf_gw_peer *peer, bool v6)
@@ -377,13 +337,14 @@ int wf_gw_render(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
 	t = wf_nft_table_new(NFPROTO_INET, WF_GW_TABLE);
 	if (!t)
 		return -ENOMEM;
-	err = render_chains(t);
+	err = wf_nft_add_base_chains(t, chains, WF_ARRAY_SIZE(chains));
 	if (!err)
 		err = render_sets(t);
 	if (!err)
 		err = render_rules(t, p);
 	if (!err)
-		err = fill_public(t, p);
+		err = wf_nft_fill_addr_sets(t, WF_GW_PUBLIC4, p->public_ip4, p->n_public_ip4,
+		                            WF_GW_PUBLIC6, p->public_ip6, p->n_public_ip6);
 	if (!err)
 		err = fill_forwards(t, cfg, s);
 	if (!err)
