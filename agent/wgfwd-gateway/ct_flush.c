@@ -119,23 +119,13 @@ static int cmp_held(const void *pa, const void *pb)
 	               b->f->public_port);
 }
 
-static const struct held *held_for(const struct held *h, size_t n, const struct wf_ct_match *m)
+static int cmp_match_held(const void *key, const void *elem)
 {
-	size_t lo = 0, hi = n;
+	const struct wf_ct_match *m = key;
+	const struct held *h = elem;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_key(h[mid].f->family, h[mid].f->proto, h[mid].f->public_port, m->family,
-		                m->l4proto, m->orig_dport);
-
-		if (!c)
-			return &h[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return cmp_key(m->family, m->l4proto, m->orig_dport, h->f->family, h->f->proto,
+	               h->f->public_port);
 }
 
 /* True when every entry m selects is one that h, held now, would make the same way. */
@@ -169,7 +159,7 @@ size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *
 			    (struct held){.f = &now->peers[peer].forwards[i], .peer = peer};
 	qsort(h, n_held, sizeof(*h), cmp_held);
 	for (size_t i = 0; i < n; i++)
-		if (!made_again_by(cfg, held_for(h, n_held, &m[i]), &m[i]))
+		if (!made_again_by(cfg, bsearch(&m[i], h, n_held, sizeof(*h), cmp_match_held), &m[i]))
 			m[kept++] = m[i];
 	free(h);
 	return kept;

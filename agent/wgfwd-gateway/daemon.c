@@ -665,27 +665,27 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct event_base *base, struct w
 
 void wf_gw_daemon_free(struct wf_gw_daemon *d)
 {
+	struct event *timers[3];
+
 	if (!d)
 		return;
+	timers[0] = d->reconcile_timer;
+	timers[1] = d->drift_timer;
+	timers[2] = d->host_ports_timer;
+	for (size_t i = 0; i < WF_ARRAY_SIZE(timers); i++)
+		if (timers[i])
+			event_free(timers[i]);
+	/* The connections go before what their states reach. */
 	wf_gw_control_free(d->control);
-	wf_nlwatch_free(d->watch);
 	wf_status_socket_close(d->status);
 	wf_metrics_server_close(d->metrics);
-	if (d->reconcile_timer)
-		event_free(d->reconcile_timer);
-	if (d->drift_timer)
-		event_free(d->drift_timer);
-	if (d->host_ports_timer)
-		event_free(d->host_ports_timer);
-	if (d->nft)
-		wf_nft_close(d->nft);
-	wf_gw_apply_cache_free(&d->apply_cache);
-	if (d->rtnl)
-		wf_rtnl_close(d->rtnl);
 	/* A search still due runs before the gateway goes. */
 	wf_ct_stale_free(d->ct);
-	if (d->keys)
-		sodium_free(d->keys);
+	wf_nlwatch_free(d->watch);
+	wf_nft_close(d->nft);
+	wf_rtnl_close(d->rtnl);
+	wf_gw_apply_cache_free(&d->apply_cache);
+	sodium_free(d->keys);
 	for (size_t p = 0; d->peers && p < d->cfg->n_peers; p++)
 		wf_gw_entries_free(&d->peers[p].asked);
 	free(d->peers);

@@ -45,6 +45,14 @@ static const struct wf_nft_chain_spec chains[] = {
 
 static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 {
+	static const struct {
+		const char *chain, *comment[2];
+	} dnat[] = {
+	    {"dnat_in", {"public ports to peers (IPv4)", "public ports to peers (IPv6)"}},
+	    {"dnat_local",
+	     {"public ports from the gateway itself (IPv4)",
+	      "public ports from the gateway itself (IPv6)"}},
+	};
 	const char *tun = p->tunnel_ifname, *pub = p->public_ifname;
 	struct wf_nft_rule r;
 	int err = 0;
@@ -58,21 +66,13 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 		/* Only what was addressed to the gateway: routed traffic is never translated.
 		 * No interface match: peers reaching each other's forwards through the public
 		 * address take the same path and keep their source. */
-		wf_nft_rule_begin(&r, "dnat_in",
-		                  v6 ? "public ports to peers (IPv6)"
-		                     : "public ports to peers (IPv4)");
-		wf_nft_match_nfproto(&r, fam);
-		wf_nft_match_set(&r, public, 1, &daddr);
-		wf_nft_add_dnat_map(&r, fam, map);
-		err |= wf_nft_add_rule(t, &r);
-
-		wf_nft_rule_begin(&r, "dnat_local",
-		                  v6 ? "public ports from the gateway itself (IPv6)"
-		                     : "public ports from the gateway itself (IPv4)");
-		wf_nft_match_nfproto(&r, fam);
-		wf_nft_match_set(&r, public, 1, &daddr);
-		wf_nft_add_dnat_map(&r, fam, map);
-		err |= wf_nft_add_rule(t, &r);
+		for (size_t k = 0; k < WF_ARRAY_SIZE(dnat); k++) {
+			wf_nft_rule_begin(&r, dnat[k].chain, dnat[k].comment[v6]);
+			wf_nft_match_nfproto(&r, fam);
+			wf_nft_match_set(&r, public, 1, &daddr);
+			wf_nft_add_dnat_map(&r, fam, map);
+			err |= wf_nft_add_rule(t, &r);
+		}
 	}
 
 	/* The control socket is bound to tunnel addresses, but a weak-host kernel would deliver
