@@ -5,8 +5,7 @@
 
 #include <wgfwd/nft_build.h>
 
-int wf_nft_add_base_chains(struct wf_nft_table *t, const struct wf_nft_chain_spec *specs,
-                           size_t n)
+int wf_nft_add_base_chains(struct wf_nft_table *t, const struct wf_nft_chain_spec *specs, size_t n)
 {
 	int err = 0;
 

@@ -1,5 +1,9 @@
 #include <wgfwd/util.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+
 /* Out of line on purpose: inlined, gcc's bound checks misread the cut as an overread. */
 void wf_copy_str(char *dst, size_t size, const char *src)
 {
@@ -9,4 +13,24 @@ void wf_copy_str(char *dst, size_t size, const char *src)
 		n++;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+int wf_sockaddr_from(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -159,7 +159,8 @@ size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *
 			    (struct held){.f = &now->peers[peer].forwards[i], .peer = peer};
 	qsort(h, n_held, sizeof(*h), cmp_held);
 	for (size_t i = 0; i < n; i++)
-		if (!made_again_by(cfg, bsearch(&m[i], h, n_held, sizeof(*h), cmp_match_held), &m[i]))
+		if (!made_again_by(cfg, bsearch(&m[i], h, n_held, sizeof(*h), cmp_match_held),
+		                   &m[i]))
 			m[kept++] = m[i];
 	free(h);
 	return kept;

@@ -17,6 +17,7 @@
 
 #include <wgfwd/log.h>
 #include <wgfwd/sysctl.h>
+#include <wgfwd/util.h>
 
 /* Sets path to want unless it already holds it; logs what changed and why. */
 static int sysctl_set(const char *path, const char *want, const char *why)
@@ -24,17 +25,14 @@ static int sysctl_set(const char *path, const char *want, const char *why)
 	char cur[32];
 	int err = wf_sysctl_read(path, cur, sizeof(cur));
 
-	if (err)
-		return err;
-	if (!strcmp(cur, want))
-		return 0;
-	err = wf_sysctl_write(path, want);
-	if (err) {
-		log_error("cannot set %s to %s (%s): %s", path, want, why, strerror(-err));
-		return err;
+	if (!err && strcmp(cur, want)) {
+		err = wf_sysctl_write(path, want);
+		if (err)
+			log_error("cannot set %s to %s (%s): %s", path, want, why, strerror(-err));
+		else
+			log_info("set %s from %s to %s: %s", path, cur, want, why);
 	}
-	log_info("set %s from %s to %s: %s", path, cur, want, why);
-	return 0;
+	return err;
 }
 
 int wf_gw_enable_forwarding(const char *public_ifname)
@@ -118,13 +116,10 @@ static int parse_port(const char *s, uint16_t *port)
 int wf_gw_listen_parse(const char *text, uint16_t default_port, struct sockaddr_storage *ss,
                        socklen_t *len, char *err, size_t errlen)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *port_text = NULL, *colon;
 	uint16_t port = default_port;
 
-	memset(ss, 0, sizeof(*ss));
 	if (text[0] == '[') {
 		const char *close = strchr(text, ']');
 
@@ -150,20 +145,8 @@ int wf_gw_listen_parse(const char *text, uint16_t default_port, struct sockaddr_
 			strcpy(host, text);
 		}
 	}
-	if (port_text && parse_port(port_text, &port))
-		goto bad;
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
+	if ((!port_text || !parse_port(port_text, &port)) && !wf_sockaddr_from(host, port, ss, len))
 		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
 bad:
 	snprintf(err, errlen, "listen address `%s': expected ADDR[:PORT] or [ADDR6]:PORT", text);
 	return -EINVAL;

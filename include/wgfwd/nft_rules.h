@@ -16,8 +16,7 @@ struct wf_nft_chain_spec {
 };
 
 /* Every chain of specs, policy accept. 0 or -ENOMEM. */
-int wf_nft_add_base_chains(struct wf_nft_table *t, const struct wf_nft_chain_spec *specs,
-                           size_t n);
+int wf_nft_add_base_chains(struct wf_nft_table *t, const struct wf_nft_chain_spec *specs, size_t n);
 
 /* Adds the addresses to the table's sets set4 and set6 (both made before). 0 or -ENOMEM. */
 int wf_nft_fill_addr_sets(struct wf_nft_table *t, const char *set4, const struct in_addr *ip4,
