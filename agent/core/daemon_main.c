@@ -9,8 +9,8 @@
 
 #include <wgfwd/log.h>
 
-int wf_daemon_opts(const struct wf_opt *opts, const char *program, const char *synopsis,
-                   int argc, char **argv, char *const *log_level, const bool *log_json)
+int wf_daemon_opts(const struct wf_opt *opts, const char *program, const char *synopsis, int argc,
+                   char **argv, char *const *log_level, const bool *log_json)
 {
 	enum wf_log_level level = WF_LOG_INFO;
 	char err[512] = "";
@@ -25,8 +25,8 @@ int wf_daemon_opts(const struct wf_opt *opts, const char *program, const char *s
 		return 2;
 	}
 	if (*log_level && wf_log_level_parse(*log_level, &level)) {
-		fprintf(stderr, "%s: --log-level: `%s' is not debug, info, warn or error\n", program,
-		        *log_level);
+		fprintf(stderr, "%s: --log-level: `%s' is not debug, info, warn or error\n",
+		        program, *log_level);
 		return 2;
 	}
 	wf_log_init(program, level, *log_json);
@@ -71,8 +71,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(r->base);
 }
 
-int wf_daemon_run(struct event_base *base, const char *stopping, void (*hup)(void *ctx),
-                  void *ctx)
+int wf_daemon_run(struct event_base *base, const char *stopping, void (*hup)(void *ctx), void *ctx)
 {
 	static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
 	struct run r = {.base = base, .stopping = stopping, .hup = hup, .ctx = ctx};
