@@ -5,7 +5,7 @@
  *   accept (peer by source address, connection limits) -> handshake (the peer's key)
  *     -> identity == peer of the source address -> gateway_info
  *   state -> the peer's pending state (a newer one supersedes it, acknowledged as not applied)
- *     -> its turn -> ops->state (decide, apply, save: daemon.c) -> state_ack
+ *     -> its turn -> ops->state (decide, apply, save: peers.c) -> state_ack
  *
  * Turns bound what one peer can cost the others: after a state of a peer is applied, its next
  * waits at least a minimum interval or twice as long as that one took; meanwhile only its latest
