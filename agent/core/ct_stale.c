@@ -35,24 +35,21 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 int wf_ct_stale_new(struct event_base *base, const struct wf_ct_stale_ops *ops, void *ctx,
                     struct wf_ct_stale **out)
 {
-	struct wf_ct_stale *s = calloc(1, sizeof(*s));
-	int err;
+	struct wf_conntrack *ct;
+	struct wf_ct_stale *s;
+	int err = wf_conntrack_open(&ct);
 
-	if (!s)
-		return -ENOMEM;
-	s->ops = *ops;
-	s->ctx = ctx;
-	if (base && !(s->timer = evtimer_new(base, on_timer, s))) {
-		free(s);
-		return -ENOMEM;
-	}
-	err = wf_conntrack_open(&s->ct);
-	if (err) {
-		if (s->timer)
-			event_free(s->timer);
-		free(s);
+	if (err)
 		return err;
+	s = calloc(1, sizeof(*s));
+	if (s && base)
+		s->timer = evtimer_new(base, on_timer, s);
+	if (!s || (base && !s->timer)) {
+		free(s);
+		wf_conntrack_close(ct);
+		return -ENOMEM;
 	}
+	*s = (struct wf_ct_stale){.ct = ct, .timer = s->timer, .ops = *ops, .ctx = ctx};
 	*out = s;
 	return 0;
 }

@@ -430,6 +430,7 @@ int wf_gw_control_new(struct event_base *base, const struct wf_gw_config *cfg,
                       void *ctx, struct wf_gw_control **out)
 {
 	struct wf_gw_control *c = calloc(1, sizeof(*c));
+	int err = 0;
 
 	if (!c)
 		return -ENOMEM;
@@ -439,22 +440,18 @@ int wf_gw_control_new(struct event_base *base, const struct wf_gw_config *cfg,
 	c->ops = *ops;
 	c->ctx = ctx;
 	/* Events made from now on (connections, listeners) read at PRIO_READ. */
-	if (event_base_get_npriorities(base) < PRIO_N && event_base_priority_init(base, PRIO_N)) {
-		free(c);
-		return -EBUSY;
-	}
-	c->peers = calloc(cfg->n_peers + 1, sizeof(*c->peers));
-	for (size_t p = 0; c->peers && p < cfg->n_peers; p++)
-		if (!(c->peers[p].turn = evtimer_new(base, on_turn, &c->peers[p]))) {
-			wf_gw_control_free(c);
-			return -ENOMEM;
-		}
-	if (!c->peers) {
-		free(c);
-		return -ENOMEM;
-	}
-	*out = c;
-	return 0;
+	if (event_base_get_npriorities(base) < PRIO_N && event_base_priority_init(base, PRIO_N))
+		err = -EBUSY;
+	else if (!(c->peers = calloc(cfg->n_peers + 1, sizeof(*c->peers))))
+		err = -ENOMEM;
+	for (size_t p = 0; !err && p < cfg->n_peers; p++)
+		if (!(c->peers[p].turn = evtimer_new(base, on_turn, &c->peers[p])))
+			err = -ENOMEM;
+	if (err)
+		wf_gw_control_free(c);
+	else
+		*out = c;
+	return err;
 }
 
 void wf_gw_control_free(struct wf_gw_control *c)

@@ -48,6 +48,7 @@
 
 #include <wgfwd/ctl.h>
 #include <wgfwd/ctl_proto.h>
+#include <wgfwd/util.h>
 #include <wgfwd/keyfile.h>
 
 #define FLOOD_MAX 1024
@@ -71,22 +72,8 @@ static uint64_t now_ms(void)
 static int fill_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
                          socklen_t *len)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
+	if (!wf_sockaddr_from(text, port, ss, len))
 		return 0;
-	}
-	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
 	fprintf(stderr, "ctl_attack: `%s' is not an address\n", text);
 	return -EINVAL;
 }
