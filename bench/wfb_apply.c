@@ -207,14 +207,14 @@ static void gw_fill(struct gw *g, size_t n, bool extra)
 	for (size_t p = 0; p < g->cfg.n_peers; p++)
 		g->state.peers[p].n_forwards = 0;
 	if (extra) {
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, EXTRA_PORT, EXTRA_PORT};
+		struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, EXTRA_PORT, EXTRA_PORT};
 
 		if (wf_gw_entries_add_forward(&g->state.peers[0], &f))
 			die("forward", -ENOMEM);
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(FIRST_PORT + i);
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, port, port};
+		struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, port, port};
 
 		if (wf_gw_entries_add_forward(&g->state.peers[i / per], &f))
 			die("forward", -ENOMEM);
@@ -819,8 +819,8 @@ static void mode_gwset(size_t n, const char *public, const char *peer, unsigned 
 		die("address", EINVAL);
 	for (size_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(FIRST_PORT + i);
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, port,
-		                          target ? (uint16_t)target : port};
+		struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, port,
+		                           target ? (uint16_t)target : port};
 
 		if (wf_gw_entries_add_forward(&g.state.peers[0], &f))
 			die("forward", -ENOMEM);
@@ -849,8 +849,10 @@ static void big_fill_peer(struct gw *g, size_t p, size_t per)
 	for (size_t j = 0; j < per; j++) {
 		size_t k = p * per + j;
 		uint16_t port = (uint16_t)(1024 + k % 50000); /* clear of 51820/51821 */
-		struct wf_gw_forward f = {AF_INET, k < 50000 ? IPPROTO_TCP : IPPROTO_UDP, port,
-		                          port};
+		struct wf_ctl_forward f = {.family = AF_INET,
+		                           .proto = k < 50000 ? IPPROTO_TCP : IPPROTO_UDP,
+		                           .public_port = port,
+		                           .target_port = port};
 
 		if (wf_gw_entries_add_forward(&g->state.peers[p], &f))
 			die("forward", -ENOMEM);
@@ -908,8 +910,11 @@ static void mode_gwbig(size_t peers, size_t per, size_t reps, const char *dir)
 	snprintf(what, sizeof(what), "gwbig %zux%zu restart: all", peers, per);
 	report(what, peers * per, cold, reps);
 	for (size_t r = 0; r < reps * 4; r++) {
-		struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, 60000,
-		                          60000}; /* none of the others */
+		/* none of the others */
+		struct wf_ctl_forward f = {.family = AF_INET,
+		                           .proto = IPPROTO_TCP,
+		                           .public_port = 60000,
+		                           .target_port = 60000};
 		double t0 = now_ms();
 
 		if (wf_gw_entries_add_forward(&g.state.peers[0], &f))

@@ -126,6 +126,31 @@ void wf_ctl_state_clear(struct wf_ctl_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Field by field: the structs have padding. */
+bool wf_ctl_forwards_equal(const struct wf_ctl_forward *a, size_t na,
+                           const struct wf_ctl_forward *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].proto != b[i].proto || a[i].family != b[i].family ||
+		    a[i].public_port != b[i].public_port || a[i].target_port != b[i].target_port)
+			return false;
+	return true;
+}
+
+bool wf_ctl_egress_equal(const struct wf_ctl_egress *a, size_t na, const struct wf_ctl_egress *b,
+                         size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].proto != b[i].proto || a[i].port_lo != b[i].port_lo ||
+		    a[i].port_hi != b[i].port_hi)
+			return false;
+	return true;
+}
+
 static int fail(int ret, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(int ret, char *err, size_t errlen, const char *fmt, ...)

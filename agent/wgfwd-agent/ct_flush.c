@@ -6,11 +6,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <wgfwd/ct_stale.h>
+
 struct wf_ct_flush {
-	struct wf_conntrack *ct;
+	struct wf_ct_stale *engine;
 	struct wf_forward *applied; /* as last noted: what the kernel holds */
 	size_t n_applied;
-	struct wf_ct_pending pending;
+	const struct wf_server_params *params; /* for the prune of the search under way */
 };
 
 /* Where a forward sends flows of one family, as fill_maps in render.c renders it. */
@@ -49,28 +51,9 @@ static bool same_target_in(const struct wf_server_params *p, const struct wf_for
 	return false;
 }
 
-struct matches {
-	struct wf_ct_match *m;
-	size_t n, cap;
-};
-
-static int add_match(struct matches *ms, const struct wf_ct_match *m)
-{
-	if (ms->n == ms->cap) {
-		size_t cap = ms->cap ? ms->cap * 2 : 8;
-		struct wf_ct_match *grown = realloc(ms->m, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		ms->m = grown;
-		ms->cap = cap;
-	}
-	ms->m[ms->n++] = *m;
-	return 0;
-}
-
-static int removed_matches(const struct wf_server_params *p, const struct wf_forward *f, int family,
-                           struct matches *ms)
+/* The one match of the flows f translates for family; false when f has no target there. */
+static bool removed_match(const struct wf_server_params *p, const struct wf_forward *f, int family,
+                          struct wf_ct_match *out)
 {
 	struct wf_ct_match m = {.family = (uint8_t)family,
 	                        .l4proto = f->proto,
@@ -80,11 +63,12 @@ static int removed_matches(const struct wf_server_params *p, const struct wf_for
 	                        .status_set = IPS_DST_NAT};
 
 	if (!target_of(p, f, family, &m.reply_src))
-		return 0;
+		return false;
 	/* The server's own service on the public port itself: nothing was translated. */
 	if (f->to_host && f->target_port == f->public_port)
 		m.status_set = 0;
-	return add_match(ms, &m);
+	*out = m;
+	return true;
 }
 
 /* Only a connectionless flow can be left stuck by a forward that did not exist yet. A datagram
@@ -103,7 +87,7 @@ static bool unanswered_flows_can_linger(uint8_t proto)
 }
 
 static int added_matches(const struct wf_server_params *p, const struct wf_forward *f, int family,
-                         struct matches *ms)
+                         struct wf_ct_pending *ms)
 {
 	struct wf_ct_match m = {.family = (uint8_t)family,
 	                        .l4proto = f->proto,
@@ -118,20 +102,20 @@ static int added_matches(const struct wf_server_params *p, const struct wf_forwa
 	if (family == AF_INET) {
 		if (p->has_tunnel_ip4) {
 			m.orig_dst.ip4 = p->tunnel_ip4;
-			err = add_match(ms, &m);
+			err = wf_ct_pending_add(ms, &m, 1);
 		}
 		for (size_t i = 0; i < p->n_gateway_ip4 && !err; i++) {
 			m.orig_dst.ip4 = p->gateway_ip4[i];
-			err = add_match(ms, &m);
+			err = wf_ct_pending_add(ms, &m, 1);
 		}
 	} else {
 		if (p->has_tunnel_ip6) {
 			m.orig_dst.ip6 = p->tunnel_ip6;
-			err = add_match(ms, &m);
+			err = wf_ct_pending_add(ms, &m, 1);
 		}
 		for (size_t i = 0; i < p->n_gateway_ip6 && !err; i++) {
 			m.orig_dst.ip6 = p->gateway_ip6[i];
-			err = add_match(ms, &m);
+			err = wf_ct_pending_add(ms, &m, 1);
 		}
 	}
 	return err;
@@ -141,7 +125,8 @@ int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desir
                          struct wf_ct_match **out, size_t *n)
 {
 	static const int families[] = {AF_INET, AF_INET6};
-	struct matches ms = {0};
+	struct wf_ct_pending ms = {0};
+	struct wf_ct_match m;
 	int err = 0;
 
 	for (size_t k = 0; k < 2 && !err; k++) {
@@ -151,8 +136,9 @@ int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desir
 			const struct wf_forward *f = &diff->forwards_removed[i];
 
 			if (!same_target_in(p, f, family, diff->forwards_added,
-			                    diff->n_forwards_added))
-				err = removed_matches(p, f, family, &ms);
+			                    diff->n_forwards_added) &&
+			    removed_match(p, f, family, &m))
+				err = wf_ct_pending_add(&ms, &m, 1);
 		}
 		for (size_t i = 0; i < diff->n_forwards_added && !err; i++) {
 			const struct wf_forward *f = &diff->forwards_added[i];
@@ -162,15 +148,7 @@ int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desir
 				err = added_matches(p, f, family, &ms);
 		}
 	}
-	if (!err && !ms.m)
-		ms.m = malloc(sizeof(*ms.m));
-	if (err || !ms.m) {
-		free(ms.m);
-		return -ENOMEM;
-	}
-	*out = ms.m;
-	*n = ms.n;
-	return 0;
+	return wf_ct_pending_take(&ms, err, out, n);
 }
 
 /* The forward of now with m's protocol and public port, or NULL. */
@@ -198,21 +176,14 @@ static const struct wf_forward *forward_of(const struct wf_forward *now, size_t 
 static bool made_again_by(const struct wf_server_params *p, const struct wf_forward *f,
                           const struct wf_ct_match *m)
 {
-	struct matches own = {0};
-	bool same;
+	struct wf_ct_match own;
 	union wf_addr target;
 
 	if (!m->has_reply_src)
 		/* Unanswered flows that nothing translated: right while no forward has the port. */
 		return !f || !target_of(p, f, m->family, &target);
-	if (!f)
-		return false;
 	/* Translated flows: right when f translates them to the same place again. */
-	if (removed_matches(p, f, m->family, &own))
-		return false;
-	same = own.n == 1 && wf_ct_match_equal(&own.m[0], m);
-	free(own.m);
-	return same;
+	return f && removed_match(p, f, m->family, &own) && wf_ct_match_equal(&own, m);
 }
 
 size_t wf_server_ct_prune(const struct wf_server_params *p, const struct wf_forward *now,
@@ -226,14 +197,23 @@ size_t wf_server_ct_prune(const struct wf_server_params *p, const struct wf_forw
 	return kept;
 }
 
+static size_t prune(void *ctx, struct wf_ct_match *m, size_t n)
+{
+	struct wf_ct_flush *f = ctx;
+
+	return wf_server_ct_prune(f->params, f->applied, f->n_applied, m, n);
+}
+
 int wf_ct_flush_new(struct wf_ct_flush **out)
 {
+	static const struct wf_ct_stale_ops ops = {.prune = prune};
 	struct wf_ct_flush *f = calloc(1, sizeof(*f));
 	int err;
 
 	if (!f)
 		return -ENOMEM;
-	err = wf_conntrack_open(&f->ct);
+	/* The daemon's own timer calls wf_ct_flush_run. */
+	err = wf_ct_stale_new(NULL, &ops, f, &f->engine);
 	if (err) {
 		free(f);
 		return err;
@@ -246,12 +226,10 @@ void wf_ct_flush_free(struct wf_ct_flush *f)
 {
 	if (!f)
 		return;
-	wf_conntrack_close(f->ct);
-	wf_ct_pending_free(&f->pending);
+	wf_ct_stale_free(f->engine);
 	free(f->applied);
 	free(f);
 }
-
 static int remember(struct wf_ct_flush *f, const struct wf_desired *d)
 {
 	struct wf_forward *copy = malloc((d->n_forwards + 1) * sizeof(*copy));
@@ -284,15 +262,13 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 	if (!err)
 		err = remember(f, d);
 	if (!err)
-		err = wf_ct_pending_add(&f->pending, m, n);
+		err = wf_ct_stale_note(f->engine, m, n);
 	free(m);
-	return err ? err : (int)f->pending.n;
+	return err;
 }
 
 int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, size_t *deleted)
 {
-	struct wf_ct_pending *q = &f->pending;
-
-	return wf_ct_pending_flush(
-	    f->ct, q, wf_server_ct_prune(p, f->applied, f->n_applied, q->m, q->n), deleted);
+	f->params = p;
+	return wf_ct_stale_run(f->engine, deleted);
 }

@@ -38,28 +38,6 @@ struct wf_gateway_link {
 
 static void link_connect(evutil_socket_t fd, short what, void *arg);
 
-static int parse_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
-                          socklen_t *len)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	return -EINVAL;
-}
-
 static void schedule_retry(struct wf_gateway_link *l)
 {
 	unsigned max = l->cfg.backoff_max_ms ? l->cfg.backoff_max_ms : 10000;
@@ -79,22 +57,8 @@ static void schedule_retry(struct wf_gateway_link *l)
 
 static bool same_entries(const struct wf_ctl_state *a, const struct wf_ctl_state *b)
 {
-	if (a->n_forwards != b->n_forwards || a->n_egress != b->n_egress)
-		return false;
-	for (size_t i = 0; i < a->n_forwards; i++) {
-		const struct wf_ctl_forward *x = &a->forwards[i], *y = &b->forwards[i];
-
-		if (x->proto != y->proto || x->family != y->family ||
-		    x->public_port != y->public_port || x->target_port != y->target_port)
-			return false;
-	}
-	for (size_t i = 0; i < a->n_egress; i++) {
-		const struct wf_ctl_egress *x = &a->egress[i], *y = &b->egress[i];
-
-		if (x->proto != y->proto || x->port_lo != y->port_lo || x->port_hi != y->port_hi)
-			return false;
-	}
-	return true;
+	return wf_ctl_forwards_equal(a->forwards, a->n_forwards, b->forwards, b->n_forwards) &&
+	       wf_ctl_egress_equal(a->egress, a->n_egress, b->egress, b->n_egress);
 }
 
 /* A state the protocol cannot carry (more entries than a state holds) is never sent: the
@@ -224,9 +188,9 @@ static void link_connect(evutil_socket_t fd, short what, void *arg)
 	int err;
 
 	memcpy(cfg.key, l->cfg.key, sizeof(cfg.key));
-	parse_sockaddr(l->gateway, l->cfg.port ? l->cfg.port : WF_CTL_PORT, &remote, &remote_len);
+	wf_sockaddr_from(l->gateway, l->cfg.port ? l->cfg.port : WF_CTL_PORT, &remote, &remote_len);
 	if (l->local[0]) {
-		parse_sockaddr(l->local, 0, &local, &local_len);
+		wf_sockaddr_from(l->local, 0, &local, &local_len);
 		WF_COPY(cfg.identity, l->local);
 	}
 	err = wf_ctl_conn_connect(l->base, (struct sockaddr *)&remote, remote_len,
@@ -249,9 +213,9 @@ int wf_gateway_link_new(struct wf_gateway_link **out, struct event_base *base,
 	struct wf_gateway_link *l;
 	struct timeval now = {0, 0};
 
-	if (parse_sockaddr(cfg->gateway, 0, &ss, &len))
+	if (wf_sockaddr_from(cfg->gateway, 0, &ss, &len))
 		return -EINVAL;
-	if (cfg->local && parse_sockaddr(cfg->local, 0, &ss, &len))
+	if (cfg->local && wf_sockaddr_from(cfg->local, 0, &ss, &len))
 		return -EINVAL;
 	if (sodium_init() < 0)
 		return -EIO;

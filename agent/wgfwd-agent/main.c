@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wgfwd/daemon_main.h>
 #include <wgfwd/log.h>
 #include <wgfwd/names.h>
 #include <wgfwd/metrics_http.h>
@@ -89,19 +90,12 @@ static const struct wf_opt options[] = {
 
 static int parse_addresses(struct wf_server_params *p)
 {
-	for (size_t i = 0; i < opt.gateway_public.n; i++) {
-		const char *s = opt.gateway_public.v[i];
+	long bad = wf_addr_list_parse(&opt.gateway_public, p->gateway_ip4, &p->n_gateway_ip4,
+	                              p->gateway_ip6, &p->n_gateway_ip6, WF_GATEWAY_ADDRS_MAX);
 
-		if (p->n_gateway_ip4 < WF_GATEWAY_ADDRS_MAX &&
-		    inet_pton(AF_INET, s, &p->gateway_ip4[p->n_gateway_ip4]) == 1)
-			p->n_gateway_ip4++;
-		else if (p->n_gateway_ip6 < WF_GATEWAY_ADDRS_MAX &&
-		         inet_pton(AF_INET6, s, &p->gateway_ip6[p->n_gateway_ip6]) == 1)
-			p->n_gateway_ip6++;
-		else {
-			log_error("--gateway-public: not an address: `%s'", s);
-			return -EINVAL;
-		}
+	if (bad >= 0) {
+		log_error("--gateway-public: not an address: `%s'", opt.gateway_public.v[bad]);
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < opt.tunnel_address.n; i++) {
 		const char *s = opt.tunnel_address.v[i];
@@ -227,18 +221,9 @@ static int collect_metrics(void *ctx, struct wf_metrics *m)
 /* SIGHUP does not reload the configuration (restart for that: the options shape the
  * objects every module holds); it makes the agent check its settings and the kernel now,
  * the way `systemctl reload` is commonly understood, instead of killing it. */
-static void on_sighup(evutil_socket_t sig, short what, void *arg)
+static void on_sighup(void *agent)
 {
-	log_info("received SIGHUP: checking the kernel against the desired state now (the "
-	         "configuration is read at start only: restart the agent to change it)");
-	wf_agent_reconcile(arg);
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	log_info("received %s: exiting; forwards stay in place (use --cleanup to remove them)",
-	         strsignal((int)sig));
-	event_base_loopbreak(arg);
+	wf_agent_reconcile(agent);
 }
 
 int main(int argc, char **argv)
@@ -246,30 +231,19 @@ int main(int argc, char **argv)
 	struct wf_server_params params;
 	struct wf_agent_config cfg = {0};
 	struct event_base *base = NULL;
-	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct wf_agent *agent = NULL;
 	struct wf_metrics_server *metrics = NULL;
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_len = 0;
-	enum wf_log_level level = WF_LOG_INFO;
 	char err[512];
 	int ret;
 
-	wf_log_init("wgfwd-agent", WF_LOG_INFO, false);
-	ret = wf_opts_parse(options, "WGFWD_", "wgfwd-agent", "[options]", argc, argv, err,
-	                    sizeof(err));
+	ret = wf_daemon_opts(options, "wgfwd-agent", "[options]", argc, argv, &opt.log_level,
+	                     &opt.log_json);
 	if (ret) {
-		if (ret < 0)
-			fprintf(stderr, "wgfwd-agent: %s\n", err);
 		wf_opts_free(options);
-		return ret < 0 ? 2 : 0;
+		return ret == 1 ? 0 : 2;
 	}
-	if (opt.log_level && wf_log_level_parse(opt.log_level, &level)) {
-		fprintf(stderr, "wgfwd-agent: --log-level: unknown level `%s'\n", opt.log_level);
-		wf_opts_free(options);
-		return 2;
-	}
-	wf_log_init("wgfwd-agent", level, opt.log_json);
 	if (opt.metrics && wf_metrics_listen_parse(opt.metrics, opt.metrics_allow_remote,
 	                                           &metrics_addr, &metrics_len, err, sizeof(err))) {
 		fprintf(stderr, "wgfwd-agent: %s\n", err);
@@ -371,25 +345,15 @@ int main(int argc, char **argv)
 		}
 		log_info("metrics at http://%s/metrics", wf_metrics_server_address(metrics));
 	}
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	sighup = evsignal_new(base, SIGHUP, on_sighup, agent);
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
-	evsignal_add(sighup, NULL);
 	log_info("started: interface %s, table %u, gateway %s", params.tunnel_ifname, params.table,
 	         opt.gateway ? opt.gateway : "none (data plane only)");
-	event_base_dispatch(base);
-	ret = 0;
+	ret = wf_daemon_run(base, "forwards stay in place (use --cleanup to remove them)",
+	                    on_sighup, agent)
+	          ? 1
+	          : 0;
 out:
 	wf_metrics_server_close(metrics);
 	wf_agent_free(agent);
-	if (sigterm)
-		event_free(sigterm);
-	if (sigint)
-		event_free(sigint);
-	if (sighup)
-		event_free(sighup);
 	if (base)
 		event_base_free(base);
 	wf_opts_free(options);

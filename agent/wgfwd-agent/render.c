@@ -1,5 +1,6 @@
 #include "render.h"
 #include <wgfwd/nft_build.h>
+#include <wgfwd/nft_rules.h>
 #include <wgfwd/util.h>
 
 #include <errno.h>
@@ -119,41 +120,16 @@ static int fill_maps(struct wf_nft_table *t, const struct wf_server_params *p,
 	return 0;
 }
 
-static int fill_gateway_sets(struct wf_nft_table *t, const struct wf_server_params *p)
-{
-	struct wf_nft_set *s4 = wf_nft_table_find_set(t, WF_SERVER_HAIRPIN4);
-	struct wf_nft_set *s6 = wf_nft_table_find_set(t, WF_SERVER_HAIRPIN6);
-
-	for (size_t i = 0; i < p->n_gateway_ip4; i++) {
-		struct wf_nft_elem e = {
-		    .key[0] = {.type = WF_NFT_T_IPV4_ADDR, .ip4 = p->gateway_ip4[i]}};
-		if (wf_nft_set_add_elem(s4, &e))
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < p->n_gateway_ip6; i++) {
-		struct wf_nft_elem e = {
-		    .key[0] = {.type = WF_NFT_T_IPV6_ADDR, .ip6 = p->gateway_ip6[i]}};
-		if (wf_nft_set_add_elem(s6, &e))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 /* Chains, in hook order. Priorities sit just before the standard ones (and so before Docker's
  * iptables-nft chains at the same hooks), because the first NAT chain that binds a flow wins. */
-static int render_chains(struct wf_nft_table *t)
-{
-	int err = 0;
-
-	err |= wf_nft_add_base_chain(t, "mark_in", "filter", NF_INET_PRE_ROUTING, -160, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -110, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -110, NF_ACCEPT);
-	err |=
-	    wf_nft_add_base_chain(t, "reroute_local", "route", NF_INET_LOCAL_OUT, -160, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "clamp", "filter", NF_INET_FORWARD, -160, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 90, NF_ACCEPT);
-	return err ? -ENOMEM : 0;
-}
+static const struct wf_nft_chain_spec chains[] = {
+    {"mark_in", "filter", NF_INET_PRE_ROUTING, -160},
+    {"dnat_in", "nat", NF_INET_PRE_ROUTING, -110},
+    {"dnat_local", "nat", NF_INET_LOCAL_OUT, -110},
+    {"reroute_local", "route", NF_INET_LOCAL_OUT, -160},
+    {"clamp", "filter", NF_INET_FORWARD, -160},
+    {"snat_out", "nat", NF_INET_POST_ROUTING, 90},
+};
 
 static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p)
 {
@@ -243,20 +219,8 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 	wf_nft_add_simple(&r, WF_NFT_MASQUERADE);
 	err |= wf_nft_add_rule(t, &r);
 
-	/* The tunnel's MTU is below the bridges': clamp the MSS both ends advertise. */
-	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
-	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_match_l4proto(&r, IPPROTO_TCP);
-	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
-	err |= wf_nft_add_rule(t, &r);
-
-	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
-	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_match_l4proto(&r, IPPROTO_TCP);
-	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
-	err |= wf_nft_add_rule(t, &r);
+	/* The tunnel's MTU is below the bridges'. */
+	err |= wf_nft_add_mss_clamp(t, "clamp", tun);
 
 	return err ? -ENOMEM : 0;
 }
@@ -421,7 +385,7 @@ int wf_server_render(const struct wf_server_params *p, const struct wf_desired *
 	out->table = wf_nft_table_new(NFPROTO_INET, WF_SERVER_TABLE);
 	if (!out->table)
 		return -ENOMEM;
-	err = render_chains(out->table);
+	err = wf_nft_add_base_chains(out->table, chains, WF_ARRAY_SIZE(chains));
 	if (!err)
 		err = add_map(out->table, WF_SERVER_MAP4, WF_NFT_T_IPV4_ADDR);
 	if (!err)
@@ -433,7 +397,9 @@ int wf_server_render(const struct wf_server_params *p, const struct wf_desired *
 	if (!err)
 		err = fill_maps(out->table, p, d);
 	if (!err)
-		err = fill_gateway_sets(out->table, p);
+		err = wf_nft_fill_addr_sets(out->table, WF_SERVER_HAIRPIN4, p->gateway_ip4,
+		                            p->n_gateway_ip4, WF_SERVER_HAIRPIN6, p->gateway_ip6,
+		                            p->n_gateway_ip6);
 	if (!err)
 		err = render_rules(out->table, p);
 	if (!err)

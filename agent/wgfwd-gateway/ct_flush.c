@@ -6,37 +6,21 @@
 #include <string.h>
 #include <sys/socket.h>
 
-struct matches {
-	struct wf_ct_match *m;
-	size_t n, cap;
-};
-
-static int add_match(struct matches *ms, const struct wf_ct_match *m)
-{
-	if (ms->n == ms->cap) {
-		size_t cap = ms->cap ? ms->cap * 2 : 8;
-		struct wf_ct_match *grown = realloc(ms->m, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		ms->m = grown;
-		ms->cap = cap;
-	}
-	ms->m[ms->n++] = *m;
-	return 0;
-}
+#include <wgfwd/ct_stale.h>
 
 /* States keep their entries sorted, so this is a binary search: comparing two states of n
  * forwards costs O(n log n). */
-static bool holds(const struct wf_gw_entries *e, const struct wf_gw_forward *f)
+static bool holds(const struct wf_gw_entries *e, const struct wf_ctl_forward *f)
 {
-	const struct wf_gw_forward *g = wf_gw_entries_find_forward(e, f);
+	const struct wf_ctl_forward *g = wf_gw_entries_find_forward(e, f);
 
 	return g && g->target_port == f->target_port;
 }
 
-static int removed_match(const struct wf_gw_peer *peer, const struct wf_gw_forward *f,
-                         struct matches *ms)
+/* The one match of the flows f translates to the peer; false when the peer has no address of
+ * f's family. */
+static bool removed_match(const struct wf_gw_peer *peer, const struct wf_ctl_forward *f,
+                          struct wf_ct_match *out)
 {
 	struct wf_ct_match m = {.family = f->family,
 	                        .l4proto = f->proto,
@@ -50,12 +34,13 @@ static int removed_match(const struct wf_gw_peer *peer, const struct wf_gw_forwa
 	else if (f->family == AF_INET6 && peer->has_ip6)
 		m.reply_src.ip6 = peer->ip6;
 	else
-		return 0;
-	return add_match(ms, &m);
+		return false;
+	*out = m;
+	return true;
 }
 
-static int added_matches(const struct wf_gw_params *p, const struct wf_gw_forward *f,
-                         struct matches *ms)
+static int added_matches(const struct wf_gw_params *p, const struct wf_ctl_forward *f,
+                         struct wf_ct_pending *ms)
 {
 	struct wf_ct_match m = {.family = f->family,
 	                        .l4proto = f->proto,
@@ -70,12 +55,12 @@ static int added_matches(const struct wf_gw_params *p, const struct wf_gw_forwar
 	if (f->family == AF_INET) {
 		for (size_t i = 0; i < p->n_public_ip4 && !err; i++) {
 			m.orig_dst.ip4 = p->public_ip4[i];
-			err = add_match(ms, &m);
+			err = wf_ct_pending_add(ms, &m, 1);
 		}
 	} else if (f->family == AF_INET6) {
 		for (size_t i = 0; i < p->n_public_ip6 && !err; i++) {
 			m.orig_dst.ip6 = p->public_ip6[i];
-			err = add_match(ms, &m);
+			err = wf_ct_pending_add(ms, &m, 1);
 		}
 	}
 	return err;
@@ -86,7 +71,8 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
                      struct wf_ct_match **out, size_t *n)
 {
 	size_t n_peers = cfg->n_peers;
-	struct matches ms = {0};
+	struct wf_ct_pending ms = {0};
+	struct wf_ct_match m;
 	int err = 0;
 
 	if (from->n_peers < n_peers)
@@ -97,26 +83,19 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
 		const struct wf_gw_entries *before = &from->peers[peer], *after = &to->peers[peer];
 
 		for (size_t i = 0; i < before->n_forwards && !err; i++)
-			if (!holds(after, &before->forwards[i]))
-				err = removed_match(&cfg->peers[peer], &before->forwards[i], &ms);
+			if (!holds(after, &before->forwards[i]) &&
+			    removed_match(&cfg->peers[peer], &before->forwards[i], &m))
+				err = wf_ct_pending_add(&ms, &m, 1);
 		for (size_t i = 0; i < after->n_forwards && !err; i++)
 			if (!holds(before, &after->forwards[i]))
 				err = added_matches(p, &after->forwards[i], &ms);
 	}
-	if (!err && !ms.m)
-		ms.m = malloc(sizeof(*ms.m));
-	if (err || !ms.m) {
-		free(ms.m);
-		return -ENOMEM;
-	}
-	*out = ms.m;
-	*n = ms.n;
-	return 0;
+	return wf_ct_pending_take(&ms, err, out, n);
 }
 
 /* One forward a peer holds now, found by family, protocol and public port. */
 struct held {
-	const struct wf_gw_forward *f;
+	const struct wf_ctl_forward *f;
 	size_t peer;
 };
 
@@ -140,40 +119,25 @@ static int cmp_held(const void *pa, const void *pb)
 	               b->f->public_port);
 }
 
-static const struct held *held_for(const struct held *h, size_t n, const struct wf_ct_match *m)
+static int cmp_match_held(const void *key, const void *elem)
 {
-	size_t lo = 0, hi = n;
+	const struct wf_ct_match *m = key;
+	const struct held *h = elem;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_key(h[mid].f->family, h[mid].f->proto, h[mid].f->public_port, m->family,
-		                m->l4proto, m->orig_dport);
-
-		if (!c)
-			return &h[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return cmp_key(m->family, m->l4proto, m->orig_dport, h->f->family, h->f->proto,
+	               h->f->public_port);
 }
 
 /* True when every entry m selects is one that h, held now, would make the same way. */
 static bool made_again_by(const struct wf_gw_config *cfg, const struct held *h,
                           const struct wf_ct_match *m)
 {
-	struct matches own = {0};
-	bool same;
+	struct wf_ct_match own;
 
 	if (!m->has_reply_src)
 		/* Unanswered flows that nothing translated: right while no peer holds the port. */
 		return !h;
-	if (!h || removed_match(&cfg->peers[h->peer], h->f, &own))
-		return false;
-	same = own.n == 1 && wf_ct_match_equal(&own.m[0], m);
-	free(own.m);
-	return same;
+	return h && removed_match(&cfg->peers[h->peer], h->f, &own) && wf_ct_match_equal(&own, m);
 }
 
 size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
@@ -195,16 +159,9 @@ size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *
 			    (struct held){.f = &now->peers[peer].forwards[i], .peer = peer};
 	qsort(h, n_held, sizeof(*h), cmp_held);
 	for (size_t i = 0; i < n; i++)
-		if (!made_again_by(cfg, held_for(h, n_held, &m[i]), &m[i]))
+		if (!made_again_by(cfg, bsearch(&m[i], h, n_held, sizeof(*h), cmp_match_held),
+		                   &m[i]))
 			m[kept++] = m[i];
 	free(h);
 	return kept;
-}
-
-int wf_gw_ct_flush_pending(struct wf_conntrack *ct, const struct wf_gw_config *cfg,
-                           const struct wf_gw_state *now, struct wf_ct_pending *pending,
-                           size_t *deleted)
-{
-	return wf_ct_pending_flush(ct, pending, wf_gw_ct_prune(cfg, now, pending->m, pending->n),
-	                           deleted);
 }

@@ -4,7 +4,7 @@
  * and no others.
  *
  *   state before + state after --wf_gw_ct_matches--> pending matches ... (a burst later)
- *     --wf_gw_ct_prune--> matches --> kernel
+ *     --wf_gw_ct_prune--> matches --> kernel          (the engine: <wgfwd/ct_stale.h>)
  *
  * Which entries a change concerns (packet path: render.h):
  *  - a forward removed, or whose target port changed: flows to its public port translated to
@@ -13,7 +13,7 @@
  *    that nothing translated and nothing answered. They came before the forward and were
  *    refused, yet every new datagram keeps their entry alive, and with it the refusal; a flow
  *    that was answered has a listener on the gateway, and stays. A refused TCP connection
- *    leaves no such entry (the reasons are in agent/agent/ct_flush.c): an added TCP forward
+ *    leaves no such entry (the reasons are in agent/wgfwd-agent/ct_flush.c): an added TCP forward
  *    has nothing to search for.
  * At search time, whatever the state then in place would make the same way again is left
  * alone. */
@@ -39,12 +39,5 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
  * the front of m (all of them when there is no memory to look them up). */
 size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
                       struct wf_ct_match *m, size_t n);
-
-/* Searches conntrack once for everything pending, less what `now' makes right again, deletes
- * it and counts it in *deleted. Returns how many matches were looked for (0: the kernel was
- * not asked) or -errno. Nothing stays pending either way. */
-int wf_gw_ct_flush_pending(struct wf_conntrack *ct, const struct wf_gw_config *cfg,
-                           const struct wf_gw_state *now, struct wf_ct_pending *pending,
-                           size_t *deleted);
 
 #endif

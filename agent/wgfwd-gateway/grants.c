@@ -95,7 +95,7 @@ static int grant_egress(struct wf_gw_grants *g, const char *spec, const char *li
 {
 	struct first_error fe = {err, errlen, spec, false};
 	struct wf_egress_entry *entries = NULL;
-	struct wf_gw_egress *grown;
+	struct wf_ctl_egress *grown;
 	size_t n = 0;
 	int ret;
 
@@ -132,7 +132,7 @@ static int grant_egress(struct wf_gw_grants *g, const char *spec, const char *li
 	}
 	g->egress = grown;
 	for (size_t i = 0; i < n; i++)
-		g->egress[g->n_egress++] = (struct wf_gw_egress){
+		g->egress[g->n_egress++] = (struct wf_ctl_egress){
 		    .proto = entries[i].proto,
 		    .port_lo = entries[i].port_lo,
 		    .port_hi = entries[i].port_hi,
@@ -193,7 +193,7 @@ static uint32_t granted_run_end(const struct wf_gw_grants *g, uint8_t proto, uin
 	uint32_t end = 0;
 
 	for (size_t i = 0; i < g->n_egress; i++) {
-		const struct wf_gw_egress *e = &g->egress[i];
+		const struct wf_ctl_egress *e = &g->egress[i];
 
 		if (e->proto != proto || !e->port_lo)
 			continue;
@@ -203,12 +203,12 @@ static uint32_t granted_run_end(const struct wf_gw_grants *g, uint8_t proto, uin
 	return end;
 }
 
-bool wf_gw_grants_cover_egress(const struct wf_gw_grants *g, const struct wf_gw_egress *want)
+bool wf_gw_grants_cover_egress(const struct wf_gw_grants *g, const struct wf_ctl_egress *want)
 {
 	uint32_t port;
 
 	for (size_t i = 0; i < g->n_egress; i++) {
-		const struct wf_gw_egress *e = &g->egress[i];
+		const struct wf_ctl_egress *e = &g->egress[i];
 
 		if (!e->proto)
 			return true;
@@ -274,7 +274,7 @@ void wf_gw_grants_ports_text(const struct wf_gw_grants *g, char *buf, size_t len
 	}
 }
 
-void wf_gw_egress_text(const struct wf_gw_egress *e, char *buf, size_t len)
+void wf_gw_egress_text(const struct wf_ctl_egress *e, char *buf, size_t len)
 {
 	if (!e->proto)
 		snprintf(buf, len, "all");

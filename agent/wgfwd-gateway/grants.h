@@ -33,14 +33,14 @@ int wf_gw_config_grant(struct wf_gw_config *cfg, enum wf_gw_grant_kind kind, con
                        wf_service_resolver resolve, char *err, size_t errlen);
 
 bool wf_gw_grants_allow_port(const struct wf_gw_grants *g, uint8_t proto, uint16_t port);
-bool wf_gw_grants_cover_egress(const struct wf_gw_grants *g, const struct wf_gw_egress *want);
+bool wf_gw_grants_cover_egress(const struct wf_gw_grants *g, const struct wf_ctl_egress *want);
 
 /* Text for messages and status: "any", "none", "1024-2000,443/tcp"; "none", "tcp/25,udp",
  * "all". Cut with "..." when buf is short. */
 void wf_gw_grants_ports_text(const struct wf_gw_grants *g, char *buf, size_t len);
 void wf_gw_grants_egress_text(const struct wf_gw_grants *g, char *buf, size_t len);
 /* One egress entry as a grant would spell it: "tcp/25", "tcp/6000-6010", "udp", "all". */
-void wf_gw_egress_text(const struct wf_gw_egress *e, char *buf, size_t len);
+void wf_gw_egress_text(const struct wf_ctl_egress *e, char *buf, size_t len);
 
 int wf_gw_grants_copy(struct wf_gw_grants *dst, const struct wf_gw_grants *src);
 void wf_gw_grants_free(struct wf_gw_grants *g);

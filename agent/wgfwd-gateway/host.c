@@ -12,6 +12,7 @@
 
 #include <wgfwd/log.h>
 #include <wgfwd/sysctl.h>
+#include <wgfwd/util.h>
 
 /* Sets path to want unless it already holds it; logs what changed and why. */
 static int sysctl_set(const char *path, const char *want, const char *why)
@@ -19,17 +20,14 @@ static int sysctl_set(const char *path, const char *want, const char *why)
 	char cur[32];
 	int err = wf_sysctl_read(path, cur, sizeof(cur));
 
-	if (err)
-		return err;
-	if (!strcmp(cur, want))
-		return 0;
-	err = wf_sysctl_write(path, want);
-	if (err) {
-		log_error("cannot set %s to %s (%s): %s", path, want, why, strerror(-err));
-		return err;
+	if (!err && strcmp(cur, want)) {
+		err = wf_sysctl_write(path, want);
+		if (err)
+			log_error("cannot set %s to %s (%s): %s", path, want, why, strerror(-err));
+		else
+			log_info("set %s from %s to %s: %s", path, cur, want, why);
 	}
-	log_info("set %s from %s to %s: %s", path, cur, want, why);
-	return 0;
+	return err;
 }
 
 int wf_gw_enable_forwarding(const char *public_ifname)

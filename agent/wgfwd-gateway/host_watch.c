@@ -92,7 +92,7 @@ void wf_gw_host_watch_clashes(struct wf_gw_host_watch *w, const struct wf_gw_con
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct wf_gw_forward *f = &now[i].forward;
+		const struct wf_ctl_forward *f = &now[i].forward;
 
 		if (wf_gw_clash_in(&now[i], w->clashes, w->n_clashes))
 			continue;
@@ -104,7 +104,7 @@ void wf_gw_host_watch_clashes(struct wf_gw_host_watch *w, const struct wf_gw_con
 		         family_name(f->family), why);
 	}
 	for (size_t i = 0; i < w->n_clashes; i++) {
-		const struct wf_gw_forward *f = &w->clashes[i].forward;
+		const struct wf_ctl_forward *f = &w->clashes[i].forward;
 
 		if (!wf_gw_clash_in(&w->clashes[i], now, n))
 			log_info("peer %s: forward %s/%u (%s) no longer clashes with this host's "
@@ -118,7 +118,7 @@ void wf_gw_host_watch_clashes(struct wf_gw_host_watch *w, const struct wf_gw_con
 }
 
 bool wf_gw_host_watch_clash_reason(const struct wf_gw_host_watch *w, size_t peer,
-                                   const struct wf_gw_forward *f, char *buf, size_t len)
+                                   const struct wf_ctl_forward *f, char *buf, size_t len)
 {
 	struct wf_gw_clash c = {.peer = peer, .forward = *f};
 
@@ -146,7 +146,7 @@ void wf_gw_host_watch_status(const struct wf_gw_host_watch *w, const struct wf_g
 		json_object_array_add(ports, o);
 	}
 	for (size_t i = 0; i < w->n_clashes; i++) {
-		const struct wf_gw_forward *f = &w->clashes[i].forward;
+		const struct wf_ctl_forward *f = &w->clashes[i].forward;
 		json_object *o = json_object_new_object();
 
 		wf_gw_host_port_reason(why, sizeof(why), f->proto, f->public_port);

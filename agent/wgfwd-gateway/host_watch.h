@@ -35,7 +35,7 @@ void wf_gw_host_watch_clashes(struct wf_gw_host_watch *w, const struct wf_gw_con
                               const struct wf_gw_state *s);
 /* The clash of one forward, if any: its reason (the same text a refusal would carry). */
 bool wf_gw_host_watch_clash_reason(const struct wf_gw_host_watch *w, size_t peer,
-                                   const struct wf_gw_forward *f, char *buf, size_t len);
+                                   const struct wf_ctl_forward *f, char *buf, size_t len);
 /* Adds "host_ports" and "clashes" to the gateway's status document. */
 void wf_gw_host_watch_status(const struct wf_gw_host_watch *w, const struct wf_gw_config *cfg,
                              json_object *doc);

@@ -386,7 +386,7 @@ int wf_gw_host_clashes(const struct wf_gw_state *s, const struct wf_gw_host_port
 		const struct wf_gw_entries *e = &s->peers[p];
 
 		for (size_t i = 0; i < e->n_forwards; i++) {
-			const struct wf_gw_forward *f = &e->forwards[i];
+			const struct wf_ctl_forward *f = &e->forwards[i];
 
 			if (!wf_gw_host_ports_has(hp, f->family, f->proto, f->public_port))
 				continue;
@@ -412,7 +412,7 @@ int wf_gw_host_clashes(const struct wf_gw_state *s, const struct wf_gw_host_port
 bool wf_gw_clash_in(const struct wf_gw_clash *c, const struct wf_gw_clash *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const struct wf_gw_forward *a = &c->forward, *b = &set[i].forward;
+		const struct wf_ctl_forward *a = &c->forward, *b = &set[i].forward;
 
 		if (set[i].peer == c->peer && a->family == b->family && a->proto == b->proto &&
 		    a->public_port == b->public_port)

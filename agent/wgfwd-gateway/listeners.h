@@ -63,7 +63,7 @@ struct wf_gw_host_ports {
  * started, kept, and shown to the operator. */
 struct wf_gw_clash {
 	size_t peer;
-	struct wf_gw_forward forward;
+	struct wf_ctl_forward forward;
 };
 
 /* ---- pure ---- */

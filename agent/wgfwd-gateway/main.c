@@ -1,14 +1,18 @@
-/* wgfwd-gateway: options, then the daemon (daemon.c). */
+/* wgfwd-gateway: options, then the daemon (daemon.c) on an event loop that ends with SIGTERM or
+ * SIGINT; SIGHUP repairs drift now. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <wgfwd/daemon_main.h>
 #include <wgfwd/log.h>
 #include <wgfwd/metrics_http.h>
 #include <wgfwd/options.h>
@@ -108,25 +112,18 @@ static int ifname_option(const char *name, const char *value, char out[IF_NAMESI
 
 static int public_addresses(struct wf_gw_settings *s)
 {
-	for (size_t i = 0; i < o.public_addresses.n; i++) {
-		const char *a = o.public_addresses.v[i];
-		struct wf_gw_params *p = &s->params;
+	struct wf_gw_params *p = &s->params;
+	long bad = wf_addr_list_parse(&o.public_addresses, p->public_ip4, &p->n_public_ip4,
+	                              p->public_ip6, &p->n_public_ip6, WF_GW_PUBLIC_MAX);
 
-		if (p->n_public_ip4 < WF_GW_PUBLIC_MAX &&
-		    inet_pton(AF_INET, a, &p->public_ip4[p->n_public_ip4]) == 1) {
-			p->n_public_ip4++;
-		} else if (p->n_public_ip6 < WF_GW_PUBLIC_MAX &&
-		           inet_pton(AF_INET6, a, &p->public_ip6[p->n_public_ip6]) == 1) {
-			p->n_public_ip6++;
-		} else {
-			fprintf(stderr,
-			        "%s: --public-address: `%s' is not an IP address (or more "
-			        "than %d of one family)\n",
-			        PROGRAM, a, WF_GW_PUBLIC_MAX);
-			return -EINVAL;
-		}
-		s->public_fixed = true;
+	if (bad >= 0) {
+		fprintf(stderr,
+		        "%s: --public-address: `%s' is not an IP address (or more than %d of one "
+		        "family)\n",
+		        PROGRAM, o.public_addresses.v[bad], WF_GW_PUBLIC_MAX);
+		return -EINVAL;
 	}
+	s->public_fixed = o.public_addresses.n > 0;
 	return 0;
 }
 
@@ -321,12 +318,16 @@ static void say_ready(int fd)
 	close(fd);
 }
 
+static void on_sighup(void *d)
+{
+	wf_gw_daemon_reconcile(d, "SIGHUP");
+}
+
 int main(int argc, char **argv)
 {
 	struct wf_gw_settings s;
 	struct wf_gw_daemon *d = NULL;
-	enum wf_log_level level = WF_LOG_INFO;
-	char err[512] = "";
+	struct event_base *base;
 	int ret, ready_fd = -1;
 
 	/* Defaults; the config file, the environment and the command line override them. */
@@ -335,25 +336,12 @@ int main(int argc, char **argv)
 	o.max_total_entries = WF_GW_DEFAULT_MAX_TOTAL;
 	o.reconcile_interval = WF_GW_DEFAULT_RECONCILE_INTERVAL;
 	o.listener_interval = WF_GW_DEFAULT_LISTENER_INTERVAL;
-	ret =
-	    wf_opts_parse(opts, "WGFWD_", PROGRAM, "--public-interface IFNAME --peer ADDR=KEYFILE",
-	                  argc, argv, err, sizeof(err));
-	if (ret == 1) {
-		wf_opts_free(opts);
-		return 0;
-	}
+	ret = wf_daemon_opts(opts, PROGRAM, "--public-interface IFNAME --peer ADDR=KEYFILE", argc,
+	                     argv, &o.log_level, &o.log_json);
 	if (ret) {
-		fprintf(stderr, "%s: %s\n", PROGRAM, err);
 		wf_opts_free(opts);
-		return 2;
+		return ret == 1 ? 0 : 2;
 	}
-	if (o.log_level && wf_log_level_parse(o.log_level, &level)) {
-		fprintf(stderr, "%s: --log-level: `%s' is not debug, info, warn or error\n",
-		        PROGRAM, o.log_level);
-		wf_opts_free(opts);
-		return 2;
-	}
-	wf_log_init(PROGRAM, level, o.log_json);
 	ret = settings(&s);
 	wf_opts_free(opts);
 	if (ret || o.check_config) {
@@ -371,9 +359,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	ret = wf_gw_daemon_new(&s, &d);
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	ret = base ? wf_gw_daemon_new(&s, base, &d) : -ENOMEM;
 	if (ret) {
 		log_error("%s", strerror(-ret));
+		if (base)
+			event_base_free(base);
+		wf_gw_config_free(&s.policy);
 		return 1;
 	}
 	if (o.cleanup) {
@@ -385,8 +378,9 @@ int main(int argc, char **argv)
 		if (!ret && ready_fd >= 0)
 			say_ready(ready_fd);
 		if (!ret)
-			ret = wf_gw_daemon_run(d);
+			ret = wf_daemon_run(base, "the rules stay in place", on_sighup, d);
 	}
 	wf_gw_daemon_free(d);
+	event_base_free(base);
 	return ret ? 1 : 0;
 }

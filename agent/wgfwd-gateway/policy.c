@@ -59,9 +59,9 @@ static bool needs_growth(size_t n)
 	return n == 0 || (n >= 4 && !(n & (n - 1)));
 }
 
-int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_gw_forward *f)
+int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_ctl_forward *f)
 {
-	struct wf_gw_forward *grown;
+	struct wf_ctl_forward *grown;
 
 	if (needs_growth(e->n_forwards)) {
 		grown =
@@ -74,9 +74,9 @@ int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_gw_forwar
 	return 0;
 }
 
-int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_gw_egress *g)
+int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_ctl_egress *g)
 {
-	struct wf_gw_egress *grown;
+	struct wf_ctl_egress *grown;
 
 	if (needs_growth(e->n_egress)) {
 		grown = realloc(e->egress, (e->n_egress ? e->n_egress * 2 : 4) * sizeof(*grown));
@@ -112,27 +112,13 @@ oom:
 
 bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entries *b)
 {
-	if (a->n_forwards != b->n_forwards || a->n_egress != b->n_egress)
-		return false;
-	for (size_t i = 0; i < a->n_forwards; i++) {
-		const struct wf_gw_forward *x = &a->forwards[i], *y = &b->forwards[i];
-
-		if (x->family != y->family || x->proto != y->proto ||
-		    x->public_port != y->public_port || x->target_port != y->target_port)
-			return false;
-	}
-	for (size_t i = 0; i < a->n_egress; i++) {
-		const struct wf_gw_egress *x = &a->egress[i], *y = &b->egress[i];
-
-		if (x->proto != y->proto || x->port_lo != y->port_lo || x->port_hi != y->port_hi)
-			return false;
-	}
-	return true;
+	return wf_ctl_forwards_equal(a->forwards, a->n_forwards, b->forwards, b->n_forwards) &&
+	       wf_ctl_egress_equal(a->egress, a->n_egress, b->egress, b->n_egress);
 }
 
 static int forward_cmp(const void *pa, const void *pb)
 {
-	const struct wf_gw_forward *a = pa, *b = pb;
+	const struct wf_ctl_forward *a = pa, *b = pb;
 
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
@@ -145,7 +131,7 @@ static int forward_cmp(const void *pa, const void *pb)
 
 static int egress_cmp(const void *pa, const void *pb)
 {
-	const struct wf_gw_egress *a = pa, *b = pb;
+	const struct wf_ctl_egress *a = pa, *b = pb;
 
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
@@ -156,8 +142,8 @@ static int egress_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
-const struct wf_gw_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
-                                                       const struct wf_gw_forward *key)
+const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
+                                                        const struct wf_ctl_forward *key)
 {
 	return e->n_forwards ? bsearch(key, e->forwards, e->n_forwards, sizeof(*key), forward_cmp)
 	                     : NULL;
@@ -215,7 +201,8 @@ static bool is_reserved(const struct wf_gw_config *cfg, uint8_t proto, uint16_t 
 	return false;
 }
 
-static bool held_by_other(const struct wf_gw_state *cur, size_t peer, const struct wf_gw_forward *f)
+static bool held_by_other(const struct wf_gw_state *cur, size_t peer,
+                          const struct wf_ctl_forward *f)
 {
 	for (size_t p = 0; p < cur->n_peers; p++)
 		if (p != peer && wf_gw_entries_find_forward(&cur->peers[p], f))
@@ -225,7 +212,7 @@ static bool held_by_other(const struct wf_gw_state *cur, size_t peer, const stru
 
 /* A forward the peer held before the host's service started: taking it away now would break
  * what works, so it stays and the operator is told (wf_gw_host_clashes). */
-static bool held_by_self(const struct wf_gw_state *cur, size_t peer, const struct wf_gw_forward *f)
+static bool held_by_self(const struct wf_gw_state *cur, size_t peer, const struct wf_ctl_forward *f)
 {
 	return wf_gw_entries_find_forward(&cur->peers[peer], f) != NULL;
 }
@@ -245,7 +232,7 @@ static void refuse(struct wf_gw_decision *d, struct wf_gw_result *r, enum wf_gw_
 	d->n_refused++;
 }
 
-static size_t egress_cost(const struct wf_gw_egress *g)
+static size_t egress_cost(const struct wf_ctl_egress *g)
 {
 	/* Each port of a range becomes one set element; a whole protocol is one element. */
 	if (!g->proto || !g->port_lo)
@@ -260,7 +247,7 @@ struct granted_targets {
 	uint16_t port[2][2][65536];
 };
 
-static uint16_t *granted_target(struct granted_targets *g, const struct wf_gw_forward *f)
+static uint16_t *granted_target(struct granted_targets *g, const struct wf_ctl_forward *f)
 {
 	return &g->port[f->family == AF_INET6][f->proto == IPPROTO_UDP][f->public_port];
 }
@@ -305,7 +292,7 @@ static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_st
 	if (!granted)
 		return -ENOMEM;
 	for (size_t i = 0; i < want->n_forwards; i++) {
-		const struct wf_gw_forward *f = &want->forwards[i];
+		const struct wf_ctl_forward *f = &want->forwards[i];
 		struct wf_gw_result *r = &d->forwards[i];
 		const char *pn = wf_gw_proto_name(f->proto);
 		uint16_t *dup;
@@ -380,7 +367,7 @@ static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_st
 	return err;
 }
 
-static bool egress_valid(const struct wf_gw_egress *g, char *why, size_t len)
+static bool egress_valid(const struct wf_ctl_egress *g, char *why, size_t len)
 {
 	if (!g->proto) {
 		if (g->port_lo || g->port_hi) {
@@ -410,7 +397,7 @@ static bool egress_valid(const struct wf_gw_egress *g, char *why, size_t len)
 /* For each egress entry of a request, the index of the first entry identical to it (its own
  * when none came before), found by sorting: O(n log n). */
 struct indexed_egress {
-	struct wf_gw_egress g;
+	struct wf_ctl_egress g;
 	size_t i;
 };
 
@@ -456,7 +443,7 @@ static int decide_egress(const struct wf_gw_config *cfg, size_t peer,
 	if (!first)
 		return -ENOMEM;
 	for (size_t i = 0; i < want->n_egress; i++) {
-		const struct wf_gw_egress *g = &want->egress[i];
+		const struct wf_ctl_egress *g = &want->egress[i];
 		struct wf_gw_result *r = &d->egress[i];
 		size_t cost;
 

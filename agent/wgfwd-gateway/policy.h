@@ -17,31 +17,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <wgfwd/ctl.h> /* struct wf_ctl_forward, wf_ctl_egress: the entries of a state */
+
 #define WF_GW_NAME_MAX            64
 #define WF_GW_DEFAULT_MAX_ENTRIES 32768
 #define WF_GW_DEFAULT_MAX_TOTAL   262144
 #define WF_GW_REASON_MAX          192
 
-/* Public proto/port of one address family forwarded to the same peer's tunnel address of
- * that family, target_port. */
-struct wf_gw_forward {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t public_port;
-	uint16_t target_port;
-};
-
-/* Traffic from the peer's tunnel address allowed out of the public interface. proto 0 means
- * every protocol (ports 0); port_lo == port_hi == 0 means every port of proto. */
-struct wf_gw_egress {
-	uint8_t proto;
-	uint16_t port_lo, port_hi;
-};
-
 struct wf_gw_entries {
-	struct wf_gw_forward *forwards;
+	struct wf_ctl_forward *forwards;
 	size_t n_forwards;
-	struct wf_gw_egress *egress;
+	struct wf_ctl_egress *egress;
 	size_t n_egress;
 };
 
@@ -57,7 +43,7 @@ struct wf_gw_grants {
 	bool ports_said, egress_said; /* `any'/`none' given: a list may not follow */
 	struct wf_gw_port_range *ports;
 	size_t n_ports;
-	struct wf_gw_egress *egress; /* none: no egress at all */
+	struct wf_ctl_egress *egress; /* none: no egress at all */
 	size_t n_egress;
 };
 
@@ -138,11 +124,11 @@ void wf_gw_entries_free(struct wf_gw_entries *e);
 bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entries *b);
 /* The forward of e (sorted, as states keep them) with key's family, protocol and public
  * port, or NULL: O(log n). */
-const struct wf_gw_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
-                                                       const struct wf_gw_forward *key);
+const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
+                                                        const struct wf_ctl_forward *key);
 /* Adds one entry (for message parsers and the store). */
-int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_gw_forward *f);
-int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_gw_egress *g);
+int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_ctl_forward *f);
+int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_ctl_egress *g);
 
 /* Configuration parsing; each says in err exactly what was wrong.
  *   peer:     ADDR[,ADDR]=KEYFILE   (one IPv4 and/or one IPv6 tunnel address)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <wgfwd/nft_build.h>
+#include <wgfwd/nft_rules.h>
 #include <wgfwd/util.h>
 
 static int render_sets(struct wf_nft_table *t)
@@ -33,24 +34,25 @@ static int render_sets(struct wf_nft_table *t)
 }
 
 /* Chains in hook order. NAT at the standard priorities; the MSS clamp at mangle priority so it
- * runs before any chain gives a verdict on the packet. */
-static int render_chains(struct wf_nft_table *t)
-{
-	int err = 0;
-
-	err |= wf_nft_add_base_chain(t, "dnat_in", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "guard_in", "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "clamp", "filter", NF_INET_FORWARD, -150, NF_ACCEPT);
-	/* Policy accept: the VPS forwards for others too (Docker, other VPNs), and a drop in any
-	 * base chain is final. The rules below decide only what enters or leaves the tunnel. */
-	err |= wf_nft_add_base_chain(t, "forward", "filter", NF_INET_FORWARD, 0, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "dnat_local", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
-	err |= wf_nft_add_base_chain(t, "snat_out", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
-	return err ? -ENOMEM : 0;
-}
+ * runs before any chain gives a verdict on the packet. The forward chain's policy is accept: the
+ * VPS forwards for others too (Docker, other VPNs), and a drop in any base chain is final. The
+ * rules decide only what enters or leaves the tunnel. */
+static const struct wf_nft_chain_spec chains[] = {
+    {"dnat_in", "nat", NF_INET_PRE_ROUTING, -100},  {"guard_in", "filter", NF_INET_LOCAL_IN, 0},
+    {"clamp", "filter", NF_INET_FORWARD, -150},     {"forward", "filter", NF_INET_FORWARD, 0},
+    {"dnat_local", "nat", NF_INET_LOCAL_OUT, -100}, {"snat_out", "nat", NF_INET_POST_ROUTING, 100},
+};
 
 static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 {
+	static const struct {
+		const char *chain, *comment[2];
+	} dnat[] = {
+	    {"dnat_in", {"public ports to peers (IPv4)", "public ports to peers (IPv6)"}},
+	    {"dnat_local",
+	     {"public ports from the gateway itself (IPv4)",
+	      "public ports from the gateway itself (IPv6)"}},
+	};
 	const char *tun = p->tunnel_ifname, *pub = p->public_ifname;
 	struct wf_nft_rule r;
 	int err = 0;
@@ -64,21 +66,13 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 		/* Only what was addressed to the gateway: routed traffic is never translated.
 		 * No interface match: peers reaching each other's forwards through the public
 		 * address take the same path and keep their source. */
-		wf_nft_rule_begin(&r, "dnat_in",
-		                  v6 ? "public ports to peers (IPv6)"
-		                     : "public ports to peers (IPv4)");
-		wf_nft_match_nfproto(&r, fam);
-		wf_nft_match_set(&r, public, 1, &daddr);
-		wf_nft_add_dnat_map(&r, fam, map);
-		err |= wf_nft_add_rule(t, &r);
-
-		wf_nft_rule_begin(&r, "dnat_local",
-		                  v6 ? "public ports from the gateway itself (IPv6)"
-		                     : "public ports from the gateway itself (IPv4)");
-		wf_nft_match_nfproto(&r, fam);
-		wf_nft_match_set(&r, public, 1, &daddr);
-		wf_nft_add_dnat_map(&r, fam, map);
-		err |= wf_nft_add_rule(t, &r);
+		for (size_t k = 0; k < WF_ARRAY_SIZE(dnat); k++) {
+			wf_nft_rule_begin(&r, dnat[k].chain, dnat[k].comment[v6]);
+			wf_nft_match_nfproto(&r, fam);
+			wf_nft_match_set(&r, public, 1, &daddr);
+			wf_nft_add_dnat_map(&r, fam, map);
+			err |= wf_nft_add_rule(t, &r);
+		}
 	}
 
 	/* The control socket is bound to tunnel addresses, but a weak-host kernel would deliver
@@ -91,20 +85,8 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 	wf_nft_add_verdict(&r, WF_NFT_DROP);
 	err |= wf_nft_add_rule(t, &r);
 
-	/* The tunnel's MTU is below the public interface's: clamp what both ends advertise. */
-	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs entering the tunnel");
-	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_match_l4proto(&r, IPPROTO_TCP);
-	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
-	err |= wf_nft_add_rule(t, &r);
-
-	wf_nft_rule_begin(&r, "clamp", "MSS of SYNs leaving the tunnel");
-	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_match_l4proto(&r, IPPROTO_TCP);
-	wf_nft_match_u32(&r, WF_NFT_F_TCP_FLAGS, WF_NFT_OP_ANY_BITS, 0x02);
-	wf_nft_add_simple(&r, WF_NFT_MSS_CLAMP);
-	err |= wf_nft_add_rule(t, &r);
+	/* The tunnel's MTU is below the public interface's. */
+	err |= wf_nft_add_mss_clamp(t, "clamp", tun);
 
 	/* Unscoped, because accepting here decides nothing for flows outside the tunnel. */
 	wf_nft_rule_begin(&r, "forward", "replies and related");
@@ -169,28 +151,6 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 	return err ? -ENOMEM : 0;
 }
 
-static int fill_public(struct wf_nft_table *t, const struct wf_gw_params *p)
-{
-	struct wf_nft_set *s4 = wf_nft_table_find_set(t, WF_GW_PUBLIC4);
-	struct wf_nft_set *s6 = wf_nft_table_find_set(t, WF_GW_PUBLIC6);
-
-	for (size_t i = 0; i < p->n_public_ip4; i++) {
-		struct wf_nft_elem e = {
-		    .key[0] = {.type = WF_NFT_T_IPV4_ADDR, .ip4 = p->public_ip4[i]}};
-
-		if (wf_nft_set_add_elem(s4, &e))
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < p->n_public_ip6; i++) {
-		struct wf_nft_elem e = {
-		    .key[0] = {.type = WF_NFT_T_IPV6_ADDR, .ip6 = p->public_ip6[i]}};
-
-		if (wf_nft_set_add_elem(s6, &e))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 static struct wf_nft_value addr_value(const struct wf_gw_peer *peer, bool v6)
 {
 	if (v6)
@@ -205,7 +165,7 @@ struct held_keys {
 };
 
 static bool key_held(const struct held_keys *h, const struct wf_gw_state *s, size_t peer,
-                     const struct wf_gw_forward *f)
+                     const struct wf_ctl_forward *f)
 {
 	bool v6 = f->family == AF_INET6;
 
@@ -222,7 +182,7 @@ static bool key_held(const struct held_keys *h, const struct wf_gw_state *s, siz
 	return false;
 }
 
-static void key_hold(struct held_keys *h, const struct wf_gw_forward *f)
+static void key_hold(struct held_keys *h, const struct wf_ctl_forward *f)
 {
 	if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP)
 		h->bits[f->family == AF_INET6][f->proto == IPPROTO_UDP][f->public_port / 8] |=
@@ -244,7 +204,7 @@ static int fill_forwards(struct wf_nft_table *t, const struct wf_gw_config *cfg,
 		const struct wf_gw_entries *en = &s->peers[p];
 
 		for (size_t i = 0; i < en->n_forwards && !err; i++) {
-			const struct wf_gw_forward *f = &en->forwards[i];
+			const struct wf_ctl_forward *f = &en->forwards[i];
 			bool v6 = f->family == AF_INET6;
 			struct wf_nft_elem e = {0};
 
@@ -293,7 +253,7 @@ static void egress_cover_build(struct egress_cover *c, const struct wf_gw_entrie
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < en->n_egress; i++) {
-		const struct wf_gw_egress *g = &en->egress[i];
+		const struct wf_ctl_egress *g = &en->egress[i];
 		int slot = proto_slot(g->proto);
 
 		if (!g->proto) {
@@ -377,13 +337,14 @@ int wf_gw_render(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
 	t = wf_nft_table_new(NFPROTO_INET, WF_GW_TABLE);
 	if (!t)
 		return -ENOMEM;
-	err = render_chains(t);
+	err = wf_nft_add_base_chains(t, chains, WF_ARRAY_SIZE(chains));
 	if (!err)
 		err = render_sets(t);
 	if (!err)
 		err = render_rules(t, p);
 	if (!err)
-		err = fill_public(t, p);
+		err = wf_nft_fill_addr_sets(t, WF_GW_PUBLIC4, p->public_ip4, p->n_public_ip4,
+		                            WF_GW_PUBLIC6, p->public_ip6, p->n_public_ip6);
 	if (!err)
 		err = fill_forwards(t, cfg, s);
 	if (!err)

@@ -23,7 +23,7 @@ int wf_gw_store_path(const char *dir, const char *peer_name, char *out, size_t l
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static json_object *forward_json(const struct wf_gw_forward *f)
+static json_object *forward_json(const struct wf_ctl_forward *f)
 {
 	json_object *o = json_object_new_object();
 
@@ -41,7 +41,7 @@ static json_object *forward_json(const struct wf_gw_forward *f)
 	return o;
 }
 
-static json_object *egress_json(const struct wf_gw_egress *g)
+static json_object *egress_json(const struct wf_ctl_egress *g)
 {
 	json_object *o = json_object_new_object();
 
@@ -166,7 +166,7 @@ static int proto_field(json_object *o, const char *where, bool all_ok, uint8_t *
 	return 0;
 }
 
-static int read_forward(json_object *o, const char *where, struct wf_gw_forward *f, char *err,
+static int read_forward(json_object *o, const char *where, struct wf_ctl_forward *f, char *err,
                         size_t errlen)
 {
 	json_object *fam;
@@ -191,7 +191,7 @@ static int read_forward(json_object *o, const char *where, struct wf_gw_forward 
 	return 0;
 }
 
-static int read_egress(json_object *o, const char *where, struct wf_gw_egress *g, char *err,
+static int read_egress(json_object *o, const char *where, struct wf_ctl_egress *g, char *err,
                        size_t errlen)
 {
 	if (!json_object_is_type(o, json_type_object))
@@ -213,7 +213,7 @@ static int read_entries(json_object *root, struct wf_gw_entries *e, char *err, s
 	if (!fwd || !egr)
 		return -EBADMSG;
 	for (size_t i = 0; i < json_object_array_length(fwd); i++) {
-		struct wf_gw_forward f = {0};
+		struct wf_ctl_forward f = {0};
 
 		snprintf(where, sizeof(where), "forwards[%zu]", i);
 		if (read_forward(json_object_array_get_idx(fwd, i), where, &f, err, errlen))
@@ -222,7 +222,7 @@ static int read_entries(json_object *root, struct wf_gw_entries *e, char *err, s
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < json_object_array_length(egr); i++) {
-		struct wf_gw_egress g = {0};
+		struct wf_ctl_egress g = {0};
 
 		snprintf(where, sizeof(where), "egress[%zu]", i);
 		if (read_egress(json_object_array_get_idx(egr, i), where, &g, err, errlen))

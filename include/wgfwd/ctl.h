@@ -219,6 +219,9 @@ enum wf_ctl_msg_type {
 	WF_CTL_MSG_ERROR,
 };
 
+/* One entry type from the message through the gateway's policy, store, ruleset and conntrack.
+ * A forward: public proto/port of one address family, sent to the peer's own tunnel address of
+ * that family (from the gateway's configuration, never from the message), target_port. */
 struct wf_ctl_forward {
 	uint8_t proto;  /* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t family; /* AF_INET or AF_INET6 */
@@ -226,6 +229,8 @@ struct wf_ctl_forward {
 	uint16_t target_port;
 };
 
+/* Egress: traffic from the peer's tunnel address allowed out of the gateway's public
+ * interface. */
 struct wf_ctl_egress {
 	uint8_t proto;             /* IPPROTO_TCP, IPPROTO_UDP, or 0 for every protocol */
 	uint16_t port_lo, port_hi; /* both 0: every port */
@@ -284,6 +289,11 @@ void wf_ctl_msg_clear(struct wf_ctl_msg *m);
 int wf_ctl_state_copy(struct wf_ctl_state *dst, const struct wf_ctl_state *src);
 /* Frees a state's entry arrays and zeroes it. */
 void wf_ctl_state_clear(struct wf_ctl_state *s);
+/* Entry by entry, in order. */
+bool wf_ctl_forwards_equal(const struct wf_ctl_forward *a, size_t na,
+                           const struct wf_ctl_forward *b, size_t nb);
+bool wf_ctl_egress_equal(const struct wf_ctl_egress *a, size_t na, const struct wf_ctl_egress *b,
+                         size_t nb);
 const char *wf_ctl_msg_type_name(enum wf_ctl_msg_type type);
 /* True when role may send messages of this type. */
 bool wf_ctl_msg_sent_by(enum wf_ctl_msg_type type, enum wf_ctl_role role);

@@ -34,7 +34,7 @@ static void check_grants(const struct wf_gw_grants *g)
 		CHECK(g->ports[i].lo && g->ports[i].lo <= g->ports[i].hi);
 	CHECK(!g->n_ports || g->ports_limited);
 	for (size_t i = 0; i < g->n_egress; i++) {
-		const struct wf_gw_egress *e = &g->egress[i];
+		const struct wf_ctl_egress *e = &g->egress[i];
 
 		CHECK(e->proto == 0 || e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP);
 		CHECK(e->proto || (!e->port_lo && !e->port_hi));
@@ -50,8 +50,8 @@ static void check_grants(const struct wf_gw_grants *g)
 
 static void check_decide(const struct wf_gw_config *cfg, uint16_t port)
 {
-	struct wf_gw_forward f = {AF_INET, IPPROTO_TCP, port ? port : 1, 80};
-	struct wf_gw_egress g[] = {
+	struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, port ? port : 1, 80};
+	struct wf_ctl_egress g[] = {
 	    {IPPROTO_TCP, port ? port : 1, port ? port : 1}, {IPPROTO_UDP, 0, 0}, {0, 0, 0}};
 	struct wf_gw_entries want = {.forwards = &f, .n_forwards = 1, .egress = g, .n_egress = 3};
 	struct wf_gw_state cur, next;

@@ -15,6 +15,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <event2/event.h>
+
+#include <wgfwd/ct_stale.h>
 #include <wgfwd-agent/ct_flush.h>
 #include <wgfwd-gateway/ct_flush.h>
 #include <wgfwd/conntrack.h>
@@ -550,10 +553,37 @@ static void test_server_tcp_forward_that_appears_asks_the_kernel_nothing(void **
 }
 
 /* The gateway's path: peer 0 lets a UDP port go, and takes it back within one burst. */
+/* The engine's view of the gateway: the state in place when the search runs. */
+struct gateway_now {
+	const struct wf_gw_config *cfg;
+	const struct wf_gw_state *state;
+	struct event_base *base;
+	int searches, looked_for;
+	size_t deleted;
+};
+
+static size_t gateway_prune(void *arg, struct wf_ct_match *m, size_t n)
+{
+	struct gateway_now *now = arg;
+
+	return wf_gw_ct_prune(now->cfg, now->state, m, n);
+}
+
+static void gateway_flushed(void *arg, int looked_for, size_t deleted)
+{
+	struct gateway_now *now = arg;
+
+	now->searches++;
+	now->looked_for = looked_for;
+	now->deleted = deleted;
+	event_base_loopbreak(now->base);
+}
+
 static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void **state)
 {
-	struct wf_conntrack *ct = *state;
-	struct wf_gw_forward udp = {
+	static const struct wf_ct_stale_ops ops = {.prune = gateway_prune,
+	                                           .flushed = gateway_flushed};
+	struct wf_ctl_forward udp = {
 	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
 	struct wf_gw_peer peer = {.has_ip4 = true};
 	struct wf_gw_config cfg = {.peers = &peer, .n_peers = 1};
@@ -561,30 +591,43 @@ static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void 
 	struct wf_gw_entries held = {.forwards = &udp, .n_forwards = 1}, none = {0};
 	struct wf_gw_state with = {.peers = &held, .n_peers = 1},
 	                   without = {.peers = &none, .n_peers = 1};
-	struct wf_ct_pending pending = {0};
+	struct gateway_now now = {.cfg = &cfg, .state = &with, .base = event_base_new()};
+	struct wf_ct_stale *engine;
 	struct wf_ct_match *m;
-	size_t n, deleted = 99;
+	size_t n;
+	int pending;
 
+	(void)state;
+	assert_non_null(now.base);
+	assert_int_equal(wf_ct_stale_new(now.base, &ops, &now, &engine), 0);
 	peer.ip4 = addr(AF_INET, TUNNEL).ip4;
 	p.public_ip4[0] = addr(AF_INET, "192.0.2.1").ip4;
 	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
 	ct_insert("udp", "203.0.113.2", 40053, "192.0.2.1", 5353, "");
 	ct_insert("udp", "203.0.113.3", 40053, "192.0.2.1", 5354, "");
 	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
-	assert_int_equal(wf_ct_pending_add(&pending, m, n), 0);
+	assert_int_equal(wf_ct_stale_note(engine, m, n), 1);
 	free(m);
 	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &without, &with, &m, &n), 0);
-	assert_int_equal(wf_ct_pending_add(&pending, m, n), 0);
+	pending = wf_ct_stale_note(engine, m, n);
+	assert_int_equal(pending, 2);
 	free(m);
+	/* Nothing is searched for until the burst has had its time. */
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
+	assert_int_equal(event_base_dispatch(now.base), 0);
 
-	/* Translated flows are right again; refused ones get their chance. */
-	assert_int_equal(wf_gw_ct_flush_pending(ct, &cfg, &with, &pending, &deleted), 1);
-	assert_int_equal(deleted, 1);
-	assert_int_equal(pending.n, 0);
+	/* One search; translated flows are right again, refused ones get their chance. */
+	assert_int_equal(now.searches, 1);
+	assert_int_equal(now.looked_for, 1);
+	assert_int_equal(now.deleted, 1);
 	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 1);
 	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 0);
 	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
-	wf_ct_pending_free(&pending);
+	/* Nothing stays pending: the next note starts a new burst. */
+	assert_int_equal(wf_ct_stale_note(engine, NULL, 0), 0);
+	wf_ct_stale_free(engine);
+	assert_int_equal(now.searches, 1);
+	event_base_free(now.base);
 }
 
 #define NS_TEST(f) cmocka_unit_test_setup_teardown(f, setup_namespace, teardown_namespace)

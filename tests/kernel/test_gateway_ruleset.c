@@ -169,8 +169,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void grant(struct fixture *f, size_t peer, struct wf_gw_forward *fw, size_t nf,
-                  struct wf_gw_egress *g, size_t ng)
+static void grant(struct fixture *f, size_t peer, struct wf_ctl_forward *fw, size_t nf,
+                  struct wf_ctl_egress *g, size_t ng)
 {
 	struct wf_gw_entries want = {.forwards = fw, .n_forwards = nf, .egress = g, .n_egress = ng};
 	struct wf_gw_state next;
@@ -197,11 +197,11 @@ static void apply(struct fixture *f, struct wf_gw_apply_result *res)
 
 static void grant_sample(struct fixture *f)
 {
-	struct wf_gw_forward fa[] = {{AF_INET, IPPROTO_TCP, 443, 443},
-	                             {AF_INET6, IPPROTO_TCP, 443, 443},
-	                             {AF_INET, IPPROTO_UDP, 53, 5353}};
-	struct wf_gw_egress ga[] = {{IPPROTO_TCP, 25, 27}, {IPPROTO_UDP, 0, 0}};
-	struct wf_gw_egress gb[] = {{0, 0, 0}};
+	struct wf_ctl_forward fa[] = {{IPPROTO_TCP, AF_INET, 443, 443},
+	                              {IPPROTO_TCP, AF_INET6, 443, 443},
+	                              {IPPROTO_UDP, AF_INET, 53, 5353}};
+	struct wf_ctl_egress ga[] = {{IPPROTO_TCP, 25, 27}, {IPPROTO_UDP, 0, 0}};
+	struct wf_ctl_egress gb[] = {{0, 0, 0}};
 
 	grant(f, 0, fa, 3, ga, 2);
 	grant(f, 1, NULL, 0, gb, 1);
@@ -317,7 +317,7 @@ static void a_new_forward_is_sent_as_elements_only(void **state)
 {
 	struct fixture *f = *state;
 	struct wf_gw_apply_result res;
-	struct wf_gw_forward fb[] = {{AF_INET, IPPROTO_TCP, 8080, 80}};
+	struct wf_ctl_forward fb[] = {{IPPROTO_TCP, AF_INET, 8080, 80}};
 	char *before, *after;
 	json_object *arr;
 
@@ -437,7 +437,7 @@ static void forwarding_outside_the_tunnel_is_left_alone(void **state)
 {
 	struct fixture *f = *state;
 	struct wf_gw_apply_result res;
-	struct wf_gw_egress all[] = {{0, 0, 0}};
+	struct wf_ctl_egress all[] = {{0, 0, 0}};
 	pid_t pid[3];
 
 	three_hosts(pid);

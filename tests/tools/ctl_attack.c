@@ -12,6 +12,7 @@
  *   ack applied|refused ...              mode state: the gateway's answer
  *   flood: N opened, N closed at once, N open after the wait
  *   state-flood: N states sent ... A applied, S superseded   mode state-flood: what came back
+ *   state-latency: N states, A applied; slowest X ms, median Y ms   mode state-latency
  *
  *   ctl_attack [-s SRC] [-k KEYFILE] [-i IDENTITY] [-w SECONDS] [-r N] ADDR PORT MODE [ARGS]
  *
@@ -24,7 +25,8 @@
  *                          slowloris, wrong-key (random proof), replay-hello
  *   after the handshake    ok, replay, reorder, truncated, garbage-frame, bad-json,
  *                          oversized-frame, wrong-direction, state [FWD...],
- *                          state-flood N (N of the largest states, as fast as they go)
+ *                          state-flood N (N of the largest states, as fast as they go),
+ *                          state-latency N FWD (N one-forward changes, each awaiting its ack)
  *   flood N                N connections at once, held for the wait
  *
  * state FWD: proto/public[:target][/6], e.g. tcp/80, udp/5353:53, tcp/443/6.
@@ -46,6 +48,7 @@
 
 #include <wgfwd/ctl.h>
 #include <wgfwd/ctl_proto.h>
+#include <wgfwd/util.h>
 #include <wgfwd/keyfile.h>
 
 #define FLOOD_MAX 1024
@@ -69,22 +72,8 @@ static uint64_t now_ms(void)
 static int fill_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss,
                          socklen_t *len)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
+	if (!wf_sockaddr_from(text, port, ss, len))
 		return 0;
-	}
-	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
 	fprintf(stderr, "ctl_attack: `%s' is not an address\n", text);
 	return -EINVAL;
 }
@@ -519,6 +508,56 @@ out:
 	return ret;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* N small states, one after the other, each waiting for its ack: the forward of `spec' held
+ * and let go by turns, so that every state is a change the gateway must apply. Prints the
+ * slowest and the median time from sending a state to its ack, which the gateway sends once the
+ * kernel holds the change. */
+static int state_latency(struct session *x, unsigned n, const char *spec)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack = {0};
+	struct wf_ctl_forward f;
+	double *ms = calloc(n + 1, sizeof(*ms));
+	unsigned applied = 0;
+	int ret = parse_forward(spec, &f);
+
+	if (!ms)
+		return -ENOMEM;
+	m.state.forwards = &f;
+	for (unsigned r = 0; r < n && !ret; r++) {
+		struct timespec a, b;
+		uint8_t *frame = NULL;
+		size_t frame_len;
+
+		m.state.generation = r + 1;
+		m.state.n_forwards = r % 2 ? 0 : 1;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		ret = seal_frame(x, &m, NULL, &frame, &frame_len);
+		if (!ret)
+			ret = send_all(x->fd, frame, frame_len);
+		free(frame);
+		if (!ret && await_ack(x, &ack) <= 0)
+			ret = -EPIPE;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms[r] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+		applied += !ret && ack.state_ack.applied;
+		wf_ctl_msg_clear(&ack);
+	}
+	if (!ret) {
+		qsort(ms, n, sizeof(*ms), cmp_double);
+		printf("state-latency: %u states, %u applied; slowest %.1f ms, median %.1f ms\n", n,
+		       applied, n ? ms[n - 1] : 0.0, n ? ms[n / 2] : 0.0);
+	}
+	free(ms);
+	return ret;
+}
+
 /* Reads the acks of a state flood while it is being sent: a peer that leaves its acks unread
  * is cut off by the gateway, and that is not the attack measured here. */
 struct flood_acks {
@@ -627,6 +666,9 @@ static int after_handshake(struct session *x, int argc, char **argv)
 	}
 	if (!strcmp(o.mode, "state"))
 		return send_state(x, argc, argv);
+	if (!strcmp(o.mode, "state-latency"))
+		return state_latency(x, argc > 0 ? (unsigned)atoi(argv[0]) : 20,
+		                     argc > 1 ? argv[1] : "tcp/4403");
 	if (!strcmp(o.mode, "state-flood"))
 		return state_flood(x, argc > 0 ? (unsigned)atoi(argv[0]) : 100);
 	if (!strcmp(o.mode, "replay")) {

@@ -2,9 +2,11 @@
  * message reads as, which entries a forward's match selects, and the one dump many matches
  * make. */
 #include <wgfwd/conntrack.h>
+#include <wgfwd/ct_stale.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -735,6 +737,32 @@ static void test_pending_matches_gather_over_changes(void **state)
 	assert_int_equal(p.n, 0);
 }
 
+/* The daemons' pure functions hand their matches over as one allocation, even an empty one, and
+ * give nothing back but the error when one happened. */
+static void test_pending_matches_are_handed_over_or_freed(void **state)
+{
+	struct wf_ct_pending p = {0};
+	struct wf_ct_match one = old_target_match(), *out = NULL;
+	size_t n = 99;
+
+	assert_int_equal(wf_ct_pending_take(&p, 0, &out, &n), 0);
+	assert_non_null(out);
+	assert_int_equal(n, 0);
+	free(out);
+	assert_int_equal(wf_ct_pending_add(&p, &one, 1), 0);
+	assert_int_equal(wf_ct_pending_take(&p, 0, &out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(wf_ct_match_equal(&out[0], &one));
+	assert_null(p.m);
+	assert_int_equal(p.n, 0);
+	free(out);
+	out = NULL;
+	assert_int_equal(wf_ct_pending_add(&p, &one, 1), 0);
+	assert_int_equal(wf_ct_pending_take(&p, -ENOMEM, &out, &n), -ENOMEM);
+	assert_null(out);
+	assert_null(p.m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +801,7 @@ int main(void)
 	    cmocka_unit_test(test_every_entry_a_match_selects_passes_its_dump_filter),
 	    cmocka_unit_test(test_matches_are_kept_once_in_lookup_order),
 	    cmocka_unit_test(test_pending_matches_gather_over_changes),
+	    cmocka_unit_test(test_pending_matches_are_handed_over_or_freed),
 	};
 
 	return cmocka_run_group_tests_name("conntrack_model", tests, NULL, NULL);

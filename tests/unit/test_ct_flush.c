@@ -430,7 +430,7 @@ static size_t gateway_matches(struct gateway *g, struct wf_ct_match **m)
 
 static void test_gateway_removed_forward_deletes_flows_translated_to_the_peer(void **state)
 {
-	struct wf_gw_forward f = {
+	struct wf_ctl_forward f = {
 	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
 	struct gateway g;
 	struct wf_ct_match *m;
@@ -449,7 +449,7 @@ static void test_gateway_removed_forward_deletes_flows_translated_to_the_peer(vo
 
 static void test_gateway_added_forward_deletes_unanswered_flows_to_each_public_address(void **state)
 {
-	struct wf_gw_forward f = {
+	struct wf_ctl_forward f = {
 	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
 	struct gateway g;
 	struct wf_ct_match *m;
@@ -466,7 +466,7 @@ static void test_gateway_added_forward_deletes_unanswered_flows_to_each_public_a
 
 static void test_gateway_ipv6_forward_uses_ipv6_addresses(void **state)
 {
-	struct wf_gw_forward f = {
+	struct wf_ctl_forward f = {
 	    .family = AF_INET6, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 443};
 	struct gateway g;
 	struct wf_ct_match *m;
@@ -487,7 +487,7 @@ static void test_gateway_ipv6_forward_uses_ipv6_addresses(void **state)
 
 static void test_gateway_added_tcp_forward_searches_nothing(void **state)
 {
-	struct wf_gw_forward f[] = {
+	struct wf_ctl_forward f[] = {
 	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 443},
 	    {.family = AF_INET6, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 443}};
 	struct gateway g;
@@ -506,7 +506,7 @@ static void test_gateway_added_tcp_forward_searches_nothing(void **state)
 
 static void test_gateway_forward_of_a_family_without_addresses_deletes_nothing(void **state)
 {
-	struct wf_gw_forward f = {
+	struct wf_ctl_forward f = {
 	    .family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
 	struct gateway g;
 	struct wf_ct_match *m;
@@ -520,10 +520,10 @@ static void test_gateway_forward_of_a_family_without_addresses_deletes_nothing(v
 
 static void test_gateway_forwards_that_stay_are_left_alone(void **state)
 {
-	struct wf_gw_forward kept[] = {
+	struct wf_ctl_forward kept[] = {
 	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 80, .target_port = 80},
 	    {.family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353}};
-	struct wf_gw_forward changed[] = {
+	struct wf_ctl_forward changed[] = {
 	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 80, .target_port = 80},
 	    {.family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5354}};
 	struct gateway g;
@@ -549,9 +549,9 @@ static void test_gateway_forwards_that_stay_are_left_alone(void **state)
 
 static void test_gateway_prune_spares_what_the_state_makes_again(void **state)
 {
-	struct wf_gw_forward udp = {
+	struct wf_ctl_forward udp = {
 	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
-	struct wf_gw_forward tcp = {
+	struct wf_ctl_forward tcp = {
 	    .family = AF_INET, .proto = IPPROTO_TCP, .public_port = 80, .target_port = 80};
 	struct gateway g;
 	struct wf_ct_match *m, all[8];

@@ -74,8 +74,8 @@ static const char *egress_text(size_t peer)
 }
 
 /* Decides one request for peer and returns the decision (freed by the caller). */
-static struct wf_gw_decision decide(size_t peer, struct wf_gw_forward *f, size_t nf,
-                                    struct wf_gw_egress *g, size_t ng, struct wf_gw_state *next)
+static struct wf_gw_decision decide(size_t peer, struct wf_ctl_forward *f, size_t nf,
+                                    struct wf_ctl_egress *g, size_t ng, struct wf_gw_state *next)
 {
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = nf, .egress = g, .n_egress = ng};
 	struct wf_gw_state cur;
@@ -95,8 +95,8 @@ static void without_grants_any_port_and_no_egress(void **state)
 	assert_string_equal(ports_text(0), "any");
 	assert_string_equal(egress_text(0), "none");
 	assert_true(wf_gw_grants_allow_port(grants_of(0), TCP, 8080));
-	assert_false(wf_gw_grants_cover_egress(grants_of(0), &(struct wf_gw_egress){TCP, 25, 25}));
-	assert_false(wf_gw_grants_cover_egress(grants_of(0), &(struct wf_gw_egress){0, 0, 0}));
+	assert_false(wf_gw_grants_cover_egress(grants_of(0), &(struct wf_ctl_egress){TCP, 25, 25}));
+	assert_false(wf_gw_grants_cover_egress(grants_of(0), &(struct wf_ctl_egress){0, 0, 0}));
 }
 
 static void ports_list_limits_the_peer_and_adds_up(void **state)
@@ -240,30 +240,30 @@ static void egress_cover_needs_the_whole_request(void **state)
 	const struct wf_gw_grants *g = grants_of(0);
 
 	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=tcp/25,tcp/26-30,tcp/40,udp"), 0);
-	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 25, 25}));
+	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){TCP, 25, 25}));
 	/* ranges granted apart cover a request together */
-	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 25, 30}));
-	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 25, 31}));
-	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 24, 25}));
-	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 30, 40}));
+	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){TCP, 25, 30}));
+	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){TCP, 25, 31}));
+	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){TCP, 24, 25}));
+	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){TCP, 30, 40}));
 	/* a whole protocol granted covers its ports, not the other protocol's */
-	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){UDP, 53, 53}));
-	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){UDP, 0, 0}));
-	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 0, 0}));
+	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){UDP, 53, 53}));
+	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){UDP, 0, 0}));
+	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){TCP, 0, 0}));
 	/* every protocol needs `all' */
-	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){0, 0, 0}));
+	assert_false(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){0, 0, 0}));
 	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=all"), 0);
-	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){0, 0, 0}));
-	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_gw_egress){TCP, 1, 65535}));
+	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){0, 0, 0}));
+	assert_true(wf_gw_grants_cover_egress(g, &(struct wf_ctl_egress){TCP, 1, 65535}));
 }
 
 static void egress_cover_reaches_port_65535(void **state)
 {
 	assert_int_equal(grant(WF_GW_GRANT_EGRESS, "192.168.160.2=tcp/65000-65535"), 0);
 	assert_true(
-	    wf_gw_grants_cover_egress(grants_of(0), &(struct wf_gw_egress){TCP, 65535, 65535}));
+	    wf_gw_grants_cover_egress(grants_of(0), &(struct wf_ctl_egress){TCP, 65535, 65535}));
 	assert_false(
-	    wf_gw_grants_cover_egress(grants_of(0), &(struct wf_gw_egress){TCP, 64999, 65535}));
+	    wf_gw_grants_cover_egress(grants_of(0), &(struct wf_ctl_egress){TCP, 64999, 65535}));
 }
 
 static void long_grant_text_is_cut_visibly(void **state)
@@ -298,7 +298,7 @@ static void config_copy_keeps_the_grants(void **state)
 
 static void ungranted_egress_is_refused_with_the_reason(void **state)
 {
-	struct wf_gw_egress g[] = {{0, 0, 0}, {TCP, 25, 25}};
+	struct wf_ctl_egress g[] = {{0, 0, 0}, {TCP, 25, 25}};
 	struct wf_gw_state next;
 	struct wf_gw_decision d = decide(0, NULL, 0, g, 2, &next);
 
@@ -318,7 +318,7 @@ static void ungranted_egress_is_refused_with_the_reason(void **state)
 
 static void granted_egress_is_held_and_the_rest_refused(void **state)
 {
-	struct wf_gw_egress g[] = {{TCP, 25, 25}, {TCP, 0, 0}, {TCP, 6000, 6010}, {UDP, 0, 0}};
+	struct wf_ctl_egress g[] = {{TCP, 25, 25}, {TCP, 0, 0}, {TCP, 6000, 6010}, {UDP, 0, 0}};
 	struct wf_gw_state next;
 	struct wf_gw_decision d;
 
@@ -343,7 +343,7 @@ static void granted_egress_is_held_and_the_rest_refused(void **state)
 
 static void egress_granted_to_one_peer_is_not_the_others(void **state)
 {
-	struct wf_gw_egress g[] = {{TCP, 25, 25}};
+	struct wf_ctl_egress g[] = {{TCP, 25, 25}};
 	struct wf_gw_state next;
 	struct wf_gw_decision d;
 
@@ -360,11 +360,11 @@ static void egress_granted_to_one_peer_is_not_the_others(void **state)
 
 static void forward_outside_the_allowed_ports_is_refused(void **state)
 {
-	struct wf_gw_forward f[] = {
-	    {AF_INET, TCP, 1500, 80},
-	    {AF_INET, TCP, 8080, 80},
-	    {AF_INET6, UDP, 1500, 53},
-	    {AF_INET, TCP, 22, 22},
+	struct wf_ctl_forward f[] = {
+	    {TCP, AF_INET, 1500, 80},
+	    {TCP, AF_INET, 8080, 80},
+	    {UDP, AF_INET6, 1500, 53},
+	    {TCP, AF_INET, 22, 22},
 	};
 	struct wf_gw_state next;
 	struct wf_gw_decision d;
@@ -387,7 +387,7 @@ static void forward_outside_the_allowed_ports_is_refused(void **state)
 
 static void a_peer_with_no_ports_forwards_nothing(void **state)
 {
-	struct wf_gw_forward f[] = {{AF_INET, TCP, 443, 443}};
+	struct wf_ctl_forward f[] = {{TCP, AF_INET, 443, 443}};
 	struct wf_gw_state next;
 	struct wf_gw_decision d;
 

@@ -307,13 +307,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct wf_gw_forward fwd(int family, uint8_t proto, uint16_t pub)
+static struct wf_ctl_forward fwd(int family, uint8_t proto, uint16_t pub)
 {
-	return (struct wf_gw_forward){
+	return (struct wf_ctl_forward){
 	    .family = (uint8_t)family, .proto = proto, .public_port = pub, .target_port = 80};
 }
 
-static void decide(struct wf_gw_state *cur, size_t peer, struct wf_gw_forward *f, size_t n,
+static void decide(struct wf_gw_state *cur, size_t peer, struct wf_ctl_forward *f, size_t n,
                    struct wf_gw_decision *d)
 {
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = n};
@@ -328,9 +328,9 @@ static void new_forward_of_a_host_port_is_refused_with_the_reason(void **state)
 {
 	struct wf_gw_host_port v[] = {{AF_INET, TCP, 2222}, {AF_INET, UDP, 53}};
 	struct wf_gw_host_ports hp = {v, 2};
-	struct wf_gw_forward f[] = {fwd(AF_INET, TCP, 2222), fwd(AF_INET6, TCP, 2222),
-	                            fwd(AF_INET, UDP, 2222), fwd(AF_INET, UDP, 53),
-	                            fwd(AF_INET, TCP, 53),   fwd(AF_INET, TCP, 8080)};
+	struct wf_ctl_forward f[] = {fwd(AF_INET, TCP, 2222), fwd(AF_INET6, TCP, 2222),
+	                             fwd(AF_INET, UDP, 2222), fwd(AF_INET, UDP, 53),
+	                             fwd(AF_INET, TCP, 53),   fwd(AF_INET, TCP, 8080)};
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
 
@@ -358,8 +358,8 @@ static void forward_granted_before_the_service_started_stays_and_is_a_clash(void
 {
 	struct wf_gw_host_port v[] = {{AF_INET, TCP, 2222}};
 	struct wf_gw_host_ports hp = {v, 1};
-	struct wf_gw_forward f[] = {fwd(AF_INET, TCP, 2222), fwd(AF_INET, TCP, 8080)};
-	struct wf_gw_forward g[] = {fwd(AF_INET, TCP, 2222)};
+	struct wf_ctl_forward f[] = {fwd(AF_INET, TCP, 2222), fwd(AF_INET, TCP, 8080)};
+	struct wf_ctl_forward g[] = {fwd(AF_INET, TCP, 2222)};
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
 	struct wf_gw_clash *c;
@@ -407,7 +407,7 @@ static void reserved_still_wins_over_host_port(void **state)
 {
 	struct wf_gw_host_port v[] = {{AF_INET, TCP, 22}};
 	struct wf_gw_host_ports hp = {v, 1};
-	struct wf_gw_forward f[] = {fwd(AF_INET, TCP, 22)};
+	struct wf_ctl_forward f[] = {fwd(AF_INET, TCP, 22)};
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
 

@@ -52,23 +52,23 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct wf_gw_forward fwd(uint8_t proto, uint16_t pub, uint16_t target)
+static struct wf_ctl_forward fwd(uint8_t proto, uint16_t pub, uint16_t target)
 {
-	return (struct wf_gw_forward){
+	return (struct wf_ctl_forward){
 	    .family = AF_INET, .proto = proto, .public_port = pub, .target_port = target};
 }
 
-static struct wf_gw_forward fwd6(uint8_t proto, uint16_t pub, uint16_t target)
+static struct wf_ctl_forward fwd6(uint8_t proto, uint16_t pub, uint16_t target)
 {
-	struct wf_gw_forward f = fwd(proto, pub, target);
+	struct wf_ctl_forward f = fwd(proto, pub, target);
 
 	f.family = AF_INET6;
 	return f;
 }
 
-static struct wf_gw_egress egr(uint8_t proto, uint16_t lo, uint16_t hi)
+static struct wf_ctl_egress egr(uint8_t proto, uint16_t lo, uint16_t hi)
 {
-	return (struct wf_gw_egress){.proto = proto, .port_lo = lo, .port_hi = hi};
+	return (struct wf_ctl_egress){.proto = proto, .port_lo = lo, .port_hi = hi};
 }
 
 /* Decides `want` for one peer and makes the result the current state. */
@@ -86,8 +86,8 @@ static void reserved_ports_are_refused_for_their_protocol_only(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward f[] = {fwd(TCP, 22, 22), fwd(UDP, 22, 22), fwd(UDP, 51820, 1),
-	                            fwd(TCP, 51820, 1)};
+	struct wf_ctl_forward f[] = {fwd(TCP, 22, 22), fwd(UDP, 22, 22), fwd(UDP, 51820, 1),
+	                             fwd(TCP, 51820, 1)};
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = 4};
 
 	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
@@ -110,7 +110,7 @@ static void reserved_list_without_protocol_covers_tcp_and_udp(void **state)
 	size_t n = 0;
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward f[] = {fwd(TCP, 8000, 80), fwd(UDP, 8099, 80), fwd(TCP, 8100, 80)};
+	struct wf_ctl_forward f[] = {fwd(TCP, 8000, 80), fwd(UDP, 8099, 80), fwd(TCP, 8100, 80)};
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = 3};
 
 	assert_int_equal(wf_gw_reserved_parse("8000-8099, 9000/udp", &r, &n, err, sizeof(err)), 0);
@@ -146,7 +146,7 @@ static void first_peer_keeps_a_public_port(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward fa[] = {fwd(TCP, 443, 443)}, fb[] = {fwd(TCP, 443, 8443)};
+	struct wf_ctl_forward fa[] = {fwd(TCP, 443, 443)}, fb[] = {fwd(TCP, 443, 8443)};
 	struct wf_gw_entries a = {.forwards = fa, .n_forwards = 1};
 	struct wf_gw_entries b = {.forwards = fb, .n_forwards = 1};
 	struct wf_gw_entries none = {0};
@@ -184,7 +184,7 @@ static void same_port_of_the_other_family_is_a_separate_key(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward fa[] = {fwd6(TCP, 443, 443)}, fb[] = {fwd(TCP, 443, 443)};
+	struct wf_ctl_forward fa[] = {fwd6(TCP, 443, 443)}, fb[] = {fwd(TCP, 443, 443)};
 	struct wf_gw_entries a = {.forwards = fa, .n_forwards = 1};
 	struct wf_gw_entries b = {.forwards = fb, .n_forwards = 1};
 
@@ -201,10 +201,10 @@ static void a_peer_never_changes_another_peers_entries(void **state)
 {
 	struct wf_gw_state cur, before;
 	struct wf_gw_decision d;
-	struct wf_gw_forward fa[] = {fwd(TCP, 25, 25), fwd(UDP, 53, 53)};
-	struct wf_gw_egress ga[] = {egr(TCP, 25, 25)};
+	struct wf_ctl_forward fa[] = {fwd(TCP, 25, 25), fwd(UDP, 53, 53)};
+	struct wf_ctl_egress ga[] = {egr(TCP, 25, 25)};
 	struct wf_gw_entries a = {.forwards = fa, .n_forwards = 2, .egress = ga, .n_egress = 1};
-	struct wf_gw_forward fb[] = {fwd(TCP, 25, 2525), fwd(TCP, 80, 80)};
+	struct wf_ctl_forward fb[] = {fwd(TCP, 25, 2525), fwd(TCP, 80, 80)};
 	struct wf_gw_entries b = {.forwards = fb, .n_forwards = 2};
 	struct wf_gw_entries none = {0};
 
@@ -229,7 +229,7 @@ static void forward_of_a_family_the_peer_lacks_is_refused(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward f[] = {fwd6(TCP, 443, 443), fwd(TCP, 443, 443)};
+	struct wf_ctl_forward f[] = {fwd6(TCP, 443, 443), fwd(TCP, 443, 443)};
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = 2};
 
 	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
@@ -245,8 +245,8 @@ static void invalid_forwards_are_refused_one_by_one(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward f[] = {fwd(1, 80, 80), fwd(TCP, 0, 80), fwd(TCP, 80, 0),
-	                            fwd(TCP, 80, 80)};
+	struct wf_ctl_forward f[] = {fwd(1, 80, 80), fwd(TCP, 0, 80), fwd(TCP, 80, 0),
+	                             fwd(TCP, 80, 80)};
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = 4};
 
 	f[3].family = 99;
@@ -263,7 +263,7 @@ static void same_public_port_twice_keeps_the_first_target(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward f[] = {fwd(TCP, 80, 8080), fwd(TCP, 80, 8080), fwd(TCP, 80, 9090)};
+	struct wf_ctl_forward f[] = {fwd(TCP, 80, 8080), fwd(TCP, 80, 8080), fwd(TCP, 80, 9090)};
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = 3};
 
 	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
@@ -281,8 +281,8 @@ static void entries_beyond_the_limit_are_refused(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward f[] = {fwd(TCP, 80, 80), fwd(TCP, 81, 81), fwd(TCP, 82, 82)};
-	struct wf_gw_egress g[] = {egr(TCP, 25, 25), egr(TCP, 1000, 1001)};
+	struct wf_ctl_forward f[] = {fwd(TCP, 80, 80), fwd(TCP, 81, 81), fwd(TCP, 82, 82)};
+	struct wf_ctl_egress g[] = {egr(TCP, 25, 25), egr(TCP, 1000, 1001)};
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = 3, .egress = g, .n_egress = 2};
 
 	cfg.max_entries = 4;
@@ -301,7 +301,7 @@ static void egress_entries_are_checked_and_overlaps_allowed(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_egress g[] = {
+	struct wf_ctl_egress g[] = {
 	    egr(TCP, 25, 25), egr(TCP, 20, 30),        egr(0, 0, 0),
 	    egr(UDP, 0, 0),   egr(0, 25, 25),          egr(TCP, 30, 20),
 	    egr(TCP, 0, 5),   egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
@@ -328,9 +328,9 @@ static void the_gateway_wide_limit_counts_every_peer(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_forward a[] = {fwd(TCP, 80, 80), fwd(TCP, 81, 81), fwd(TCP, 82, 82)};
-	struct wf_gw_forward b[] = {fwd(TCP, 90, 90), fwd(TCP, 91, 91), fwd(TCP, 92, 92)};
-	struct wf_gw_egress g[] = {egr(TCP, 25, 25)};
+	struct wf_ctl_forward a[] = {fwd(TCP, 80, 80), fwd(TCP, 81, 81), fwd(TCP, 82, 82)};
+	struct wf_ctl_forward b[] = {fwd(TCP, 90, 90), fwd(TCP, 91, 91), fwd(TCP, 92, 92)};
+	struct wf_ctl_egress g[] = {egr(TCP, 25, 25)};
 	struct wf_gw_entries want_a = {.forwards = a, .n_forwards = 3};
 	struct wf_gw_entries want_b = {.forwards = b, .n_forwards = 3, .egress = g, .n_egress = 1};
 
@@ -366,9 +366,9 @@ static void a_repeated_entry_gets_the_answer_of_its_first(void **state)
 {
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
-	struct wf_gw_egress g[] = {egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
-	                           egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
-	                           egr(TCP, 1000, 1009),    egr(TCP, 1000, 1009)};
+	struct wf_ctl_egress g[] = {egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
+	                            egr(IPPROTO_ICMP, 0, 0), egr(TCP, 25, 25),
+	                            egr(TCP, 1000, 1009),    egr(TCP, 1000, 1009)};
 	struct wf_gw_entries want = {.egress = g, .n_egress = 6};
 
 	cfg.max_entries = 5;
@@ -393,8 +393,8 @@ static void a_repeated_entry_gets_the_answer_of_its_first(void **state)
 static void the_largest_request_with_every_entry_twice(void **state)
 {
 	size_t n = WF_GW_DEFAULT_MAX_ENTRIES;
-	struct wf_gw_forward *f = calloc(n, sizeof(*f));
-	struct wf_gw_egress *g = calloc(n, sizeof(*g));
+	struct wf_ctl_forward *f = calloc(n, sizeof(*f));
+	struct wf_ctl_egress *g = calloc(n, sizeof(*g));
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = n, .egress = g, .n_egress = n};
 	struct wf_gw_state cur;
 	struct wf_gw_decision d;
@@ -424,10 +424,10 @@ static void decision_does_not_depend_on_request_order(void **state)
 {
 	struct wf_gw_state cur1, cur2;
 	struct wf_gw_decision d;
-	struct wf_gw_forward f1[] = {fwd(TCP, 443, 443), fwd(UDP, 443, 443), fwd6(TCP, 80, 80)};
-	struct wf_gw_forward f2[] = {fwd6(TCP, 80, 80), fwd(UDP, 443, 443), fwd(TCP, 443, 443)};
-	struct wf_gw_egress g1[] = {egr(TCP, 25, 25), egr(UDP, 53, 53)};
-	struct wf_gw_egress g2[] = {egr(UDP, 53, 53), egr(TCP, 25, 25)};
+	struct wf_ctl_forward f1[] = {fwd(TCP, 443, 443), fwd(UDP, 443, 443), fwd6(TCP, 80, 80)};
+	struct wf_ctl_forward f2[] = {fwd6(TCP, 80, 80), fwd(UDP, 443, 443), fwd(TCP, 443, 443)};
+	struct wf_ctl_egress g1[] = {egr(TCP, 25, 25), egr(UDP, 53, 53)};
+	struct wf_ctl_egress g2[] = {egr(UDP, 53, 53), egr(TCP, 25, 25)};
 	struct wf_gw_entries w1 = {.forwards = f1, .n_forwards = 3, .egress = g1, .n_egress = 2};
 	struct wf_gw_entries w2 = {.forwards = f2, .n_forwards = 3, .egress = g2, .n_egress = 2};
 

@@ -59,7 +59,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void grant(size_t peer, struct wf_gw_forward *f, size_t nf, struct wf_gw_egress *g,
+static void grant(size_t peer, struct wf_ctl_forward *f, size_t nf, struct wf_ctl_egress *g,
                   size_t ng)
 {
 	struct wf_gw_entries want = {.forwards = f, .n_forwards = nf, .egress = g, .n_egress = ng};
@@ -92,10 +92,10 @@ static char *print(const struct wf_nft_table *t)
 
 static void representative_state_prints_as_the_expected_ruleset(void **state)
 {
-	struct wf_gw_forward fa[] = {
-	    {AF_INET, TCP, 443, 443}, {AF_INET6, TCP, 443, 443}, {AF_INET, UDP, 53, 5353}};
-	struct wf_gw_egress ga[] = {{TCP, 25, 27}, {TCP, 26, 26}, {UDP, 0, 0}};
-	struct wf_gw_egress gb[] = {{0, 0, 0}};
+	struct wf_ctl_forward fa[] = {
+	    {TCP, AF_INET, 443, 443}, {TCP, AF_INET6, 443, 443}, {UDP, AF_INET, 53, 5353}};
+	struct wf_ctl_egress ga[] = {{TCP, 25, 27}, {TCP, 26, 26}, {UDP, 0, 0}};
+	struct wf_ctl_egress gb[] = {{0, 0, 0}};
 	struct wf_nft_table *t;
 	char *text;
 	const char *expected =
@@ -242,7 +242,7 @@ static void empty_state_keeps_every_chain_and_set_and_forward_policy_accept(void
 
 static void forwards_target_the_peers_own_tunnel_address(void **state)
 {
-	struct wf_gw_forward fb[] = {{AF_INET, TCP, 8080, 80}};
+	struct wf_ctl_forward fb[] = {{TCP, AF_INET, 8080, 80}};
 	struct wf_nft_table *t;
 	struct wf_nft_set *map;
 	char addr[INET_ADDRSTRLEN];
@@ -261,7 +261,7 @@ static void forwards_target_the_peers_own_tunnel_address(void **state)
 
 static void egress_everything_covers_the_narrower_entries(void **state)
 {
-	struct wf_gw_egress g[] = {{TCP, 25, 25}, {0, 0, 0}, {UDP, 0, 0}};
+	struct wf_ctl_egress g[] = {{TCP, 25, 25}, {0, 0, 0}, {UDP, 0, 0}};
 	struct wf_nft_table *t;
 
 	grant(0, NULL, 0, g, 3);
@@ -275,7 +275,7 @@ static void egress_everything_covers_the_narrower_entries(void **state)
 
 static void egress_of_a_whole_protocol_covers_its_ports(void **state)
 {
-	struct wf_gw_egress g[] = {{TCP, 1000, 1999}, {TCP, 0, 0}, {UDP, 1000, 1001}};
+	struct wf_ctl_egress g[] = {{TCP, 1000, 1999}, {TCP, 0, 0}, {UDP, 1000, 1001}};
 	struct wf_nft_table *t;
 
 	grant(1, NULL, 0, g, 3);
@@ -356,7 +356,7 @@ static void every_dnat_needs_a_public_destination_address(void **state)
 
 static void two_peers_on_one_public_port_is_refused(void **state)
 {
-	struct wf_gw_forward f = {AF_INET, TCP, 443, 443};
+	struct wf_ctl_forward f = {TCP, AF_INET, 443, 443};
 	struct wf_nft_table *t = NULL;
 
 	/* Only a state that skipped the policy can look like this. */

@@ -45,11 +45,11 @@ static int remove_dir(void **state)
 
 static void sample(struct wf_gw_entries *e)
 {
-	struct wf_gw_forward f[] = {
+	struct wf_ctl_forward f[] = {
 	    {.family = AF_INET, .proto = IPPROTO_TCP, .public_port = 443, .target_port = 8443},
 	    {.family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 53, .target_port = 53},
 	};
-	struct wf_gw_egress g[] = {{IPPROTO_TCP, 25, 25}, {0, 0, 0}, {IPPROTO_UDP, 0, 0}};
+	struct wf_ctl_egress g[] = {{IPPROTO_TCP, 25, 25}, {0, 0, 0}, {IPPROTO_UDP, 0, 0}};
 
 	memset(e, 0, sizeof(*e));
 	for (size_t i = 0; i < 2; i++)

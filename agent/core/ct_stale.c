@@ -1,0 +1,96 @@
+#include <wgfwd/ct_stale.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+
+struct wf_ct_stale {
+	struct wf_conntrack *ct;
+	struct wf_ct_pending pending;
+	struct event *timer; /* NULL without a base */
+	struct wf_ct_stale_ops ops;
+	void *ctx;
+};
+
+int wf_ct_stale_run(struct wf_ct_stale *s, size_t *deleted)
+{
+	struct wf_ct_pending *q = &s->pending;
+
+	*deleted = 0;
+	if (!q->n)
+		return 0;
+	return wf_ct_pending_flush(s->ct, q, s->ops.prune(s->ctx, q->m, q->n), deleted);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct wf_ct_stale *s = arg;
+	size_t deleted;
+	int looked_for = wf_ct_stale_run(s, &deleted);
+
+	if (s->ops.flushed)
+		s->ops.flushed(s->ctx, looked_for, deleted);
+}
+
+int wf_ct_stale_new(struct event_base *base, const struct wf_ct_stale_ops *ops, void *ctx,
+                    struct wf_ct_stale **out)
+{
+	struct wf_conntrack *ct;
+	struct wf_ct_stale *s;
+	int err = wf_conntrack_open(&ct);
+
+	if (err)
+		return err;
+	s = calloc(1, sizeof(*s));
+	if (s && base)
+		s->timer = evtimer_new(base, on_timer, s);
+	if (!s || (base && !s->timer)) {
+		free(s);
+		wf_conntrack_close(ct);
+		return -ENOMEM;
+	}
+	*s = (struct wf_ct_stale){.ct = ct, .timer = s->timer, .ops = *ops, .ctx = ctx};
+	*out = s;
+	return 0;
+}
+
+void wf_ct_stale_free(struct wf_ct_stale *s)
+{
+	if (!s)
+		return;
+	if (s->timer) {
+		if (evtimer_pending(s->timer, NULL))
+			on_timer(-1, 0, s);
+		event_free(s->timer);
+	}
+	wf_conntrack_close(s->ct);
+	wf_ct_pending_free(&s->pending);
+	free(s);
+}
+
+int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n)
+{
+	const struct timeval tv = {.tv_sec = 0, .tv_usec = WF_CT_COALESCE_MS * 1000};
+	int err = wf_ct_pending_add(&s->pending, m, n);
+
+	if (err)
+		return err;
+	if (s->pending.n && s->timer && !evtimer_pending(s->timer, NULL))
+		evtimer_add(s->timer, &tv);
+	return (int)s->pending.n;
+}
+
+int wf_ct_pending_take(struct wf_ct_pending *p, int err, struct wf_ct_match **out, size_t *n)
+{
+	if (!err && !p->m)
+		p->m = malloc(sizeof(*p->m));
+	if (err || !p->m) {
+		wf_ct_pending_free(p);
+		return err ? err : -ENOMEM;
+	}
+	*out = p->m;
+	*n = p->n;
+	p->m = NULL;
+	p->n = p->cap = 0;
+	return 0;
+}

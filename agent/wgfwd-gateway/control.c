@@ -1,0 +1,473 @@
+#include "control.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/tcp.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <wgfwd/hostport.h>
+#include <wgfwd/log.h>
+#include <wgfwd/util.h>
+
+#include "host.h"
+
+/* Connections that have not finished the handshake cost little, but not nothing. */
+#define CLIENTS_MAX      64
+#define PENDING_PER_PEER 4
+
+/* A peer's next state waits at least this long after one was applied, or twice as long as that
+ * one took, whichever is longer: however fast states come, one peer holds the gateway for at
+ * most a third of its time. */
+#define STATE_TURN_MIN_S 0.01
+
+/* Event priorities: a peer's turn runs before the connections are read, unless that peer sends
+ * faster than its turns come. Then its turn runs with the reads, after those the loop found
+ * ready in the same round (libevent activates expired timers after the sockets it polled), so
+ * a state that came meanwhile from another peer is taken, at PRIO_TURN, and goes first; and the
+ * busy peer's turns still come, as a lower priority could starve them. */
+enum { PRIO_TURN, PRIO_READ, PRIO_N };
+
+static const char *const rejection_names[WF_GW_REJECT_MAX] = {
+    [WF_GW_REJECT_NOT_A_PEER] = "not_a_peer",
+    [WF_GW_REJECT_TOO_MANY] = "too_many",
+    [WF_GW_REJECT_IDENTITY] = "identity",
+};
+
+struct client {
+	struct wf_gw_control *ctl;
+	struct client *next;
+	struct wf_ctl_conn *conn;
+	size_t peer;
+	char remote[INET6_ADDRSTRLEN + 8];
+	bool established;
+};
+
+/* One per configured peer. */
+struct peer {
+	struct client *conn; /* the established connection; NULL when none */
+	double next_turn;    /* when its next state may be applied (now_seconds) */
+	/* The latest state that came before its turn; it goes with the connection. */
+	struct wf_ctl_state pending;
+	bool has_pending;
+	bool busy;          /* its last state came before its turn */
+	struct event *turn; /* the next turn, while a state waits */
+};
+
+struct wf_gw_control {
+	struct event_base *base;
+	const struct wf_gw_config *cfg;
+	const uint8_t (*keys)[WF_KEY_LEN];
+	struct wf_gw_control_ops ops;
+	void *ctx;
+	struct peer *peers;
+	struct client *clients;
+	size_t n_clients;
+	struct evconnlistener *listeners[16];
+	size_t n_listeners;
+	struct wf_gw_control_counters count;
+};
+
+const char *wf_gw_rejection_name(enum wf_gw_rejection r)
+{
+	return r < WF_GW_REJECT_MAX ? rejection_names[r] : "?";
+}
+
+static const char *peer_name(const struct wf_gw_control *c, size_t peer)
+{
+	return c->cfg->peers[peer].name;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void send_gateway_info(struct client *cl)
+{
+	struct wf_gw_control *c = cl->ctl;
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_GATEWAY_INFO};
+	int err;
+
+	c->ops.gateway_info(c->ctx, cl->peer, &m.gateway_info);
+	err = wf_ctl_conn_send(cl->conn, &m);
+	if (err)
+		log_warn("peer %s: cannot send gateway_info: %s", peer_name(c, cl->peer),
+		         strerror(-err));
+}
+
+static void drop_pending(struct peer *p)
+{
+	if (p->turn)
+		event_del(p->turn);
+	wf_ctl_state_clear(&p->pending);
+	p->has_pending = false;
+}
+
+static void client_unlink(struct client *cl)
+{
+	struct wf_gw_control *c = cl->ctl;
+	struct peer *p = &c->peers[cl->peer];
+
+	for (struct client **at = &c->clients; *at; at = &(*at)->next) {
+		if (*at == cl) {
+			*at = cl->next;
+			c->n_clients--;
+			break;
+		}
+	}
+	if (p->conn == cl) {
+		p->conn = NULL;
+		drop_pending(p);
+	}
+}
+
+/* Ends a connection the gateway no longer wants; reason goes to the peer when established. */
+static void client_drop(struct client *cl, const char *reason)
+{
+	client_unlink(cl);
+	wf_ctl_conn_close(cl->conn, reason);
+	free(cl);
+}
+
+static void send_ack(struct client *cl, const struct wf_ctl_msg *ack)
+{
+	int err = wf_ctl_conn_send(cl->conn, ack);
+
+	if (err) {
+		/* The agent retries on its next connection. */
+		log_warn("peer %s: cannot send state_ack: %s", peer_name(cl->ctl, cl->peer),
+		         strerror(-err));
+		client_drop(cl, "the gateway could not answer");
+	}
+}
+
+static void on_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct client *cl = p->conn;
+	struct wf_gw_control *c;
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	struct wf_ctl_state s;
+	double start = now_seconds(), took;
+
+	if (!cl || !p->has_pending)
+		return;
+	c = cl->ctl;
+	s = p->pending;
+	memset(&p->pending, 0, sizeof(p->pending));
+	p->has_pending = false;
+	ack.state_ack.generation = s.generation;
+	c->ops.state(c->ctx, cl->peer, &s, &ack.state_ack);
+	wf_ctl_state_clear(&s);
+	took = now_seconds() - start;
+	p->next_turn = now_seconds() + (2 * took > STATE_TURN_MIN_S ? 2 * took : STATE_TURN_MIN_S);
+	send_ack(cl, &ack);
+	wf_ctl_msg_clear(&ack);
+}
+
+static void supersede(struct client *cl, uint64_t by)
+{
+	struct peer *p = &cl->ctl->peers[cl->peer];
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	int err;
+
+	/* Acknowledged as not applied, which the agent ignores: it heeds only its latest. */
+	ack.state_ack.generation = p->pending.generation;
+	ack.state_ack.applied = false;
+	snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+	         "superseded by state %llu before its turn came", (unsigned long long)by);
+	cl->ctl->count.states_superseded++;
+	err = wf_ctl_conn_send(cl->conn, &ack);
+	if (err)
+		log_debug("peer %s: cannot acknowledge a superseded state: %s",
+		          peer_name(cl->ctl, cl->peer), strerror(-err));
+}
+
+/* Every state waits for its turn as an event, so that the connections the loop has ready are
+ * read first and a newer state of the same peer can still replace it. */
+static void take_state(struct client *cl, const struct wf_ctl_state *s)
+{
+	struct wf_gw_control *c = cl->ctl;
+	struct peer *p = &c->peers[cl->peer];
+	double wait = p->next_turn - now_seconds();
+	struct timeval tv = {0, 0};
+
+	p->busy = p->has_pending || wait > 0;
+	if (p->has_pending) {
+		supersede(cl, s->generation);
+		wf_ctl_state_clear(&p->pending);
+		p->has_pending = false;
+	}
+	if (wf_ctl_state_copy(&p->pending, s)) {
+		client_drop(cl, "the gateway is out of memory");
+		return;
+	}
+	p->has_pending = true;
+	/* A turn already due keeps its time, at the priority of now. */
+	event_del(p->turn);
+	event_priority_set(p->turn, p->busy ? PRIO_READ : PRIO_TURN);
+	if (wait > 0) {
+		tv.tv_sec = (time_t)wait;
+		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	}
+	evtimer_add(p->turn, &tv);
+}
+
+static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, void *arg)
+{
+	struct client *cl = arg;
+
+	if (m->type == WF_CTL_MSG_STATE && cl->established) {
+		take_state(cl, &m->state);
+		return;
+	}
+	log_warn("peer %s: unexpected %s message: closing", peer_name(cl->ctl, cl->peer),
+	         wf_ctl_msg_type_name(m->type));
+	client_drop(cl, "unexpected message");
+}
+
+static void on_established(struct wf_ctl_conn *conn, void *arg)
+{
+	struct client *cl = arg;
+	struct wf_gw_control *c = cl->ctl;
+	struct peer *p = &c->peers[cl->peer];
+	const char *identity = wf_ctl_conn_identity(conn);
+
+	/* The key proves the peer; its name must agree with the address it came from. */
+	if (wf_gw_config_find_peer_name(c->cfg, identity) != (int)cl->peer) {
+		log_warn("control connection from %s (peer %s) claims to be %s: closing",
+		         cl->remote, peer_name(c, cl->peer), identity);
+		c->count.rejected[WF_GW_REJECT_IDENTITY]++;
+		client_drop(cl, "identity does not match the source address");
+		return;
+	}
+	if (p->conn) {
+		log_info("peer %s: a new connection replaces the one from %s",
+		         peer_name(c, cl->peer), p->conn->remote);
+		client_drop(p->conn, "replaced by a newer connection");
+	}
+	cl->established = true;
+	p->conn = cl;
+	log_info("peer %s connected from %s", peer_name(c, cl->peer), cl->remote);
+	send_gateway_info(cl);
+}
+
+static void on_close(struct wf_ctl_conn *conn, int err, const char *reason, void *arg)
+{
+	struct client *cl = arg;
+	struct wf_gw_control *c = cl->ctl;
+
+	if (cl->established) {
+		log_info("peer %s (%s) disconnected: %s; its forwards stay", peer_name(c, cl->peer),
+		         cl->remote, reason);
+	} else {
+		log_warn("control connection from %s (peer %s) failed: %s", cl->remote,
+		         peer_name(c, cl->peer), reason);
+		c->count.handshake_failures++;
+	}
+	client_unlink(cl);
+	wf_ctl_conn_free(conn);
+	free(cl);
+}
+
+static const struct wf_ctl_conn_ops client_ops = {
+    .on_established = on_established,
+    .on_message = on_message,
+    .on_close = on_close,
+};
+
+static int peer_of(const struct wf_gw_control *c, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return wf_gw_config_find_peer(c->cfg, AF_INET,
+		                              &((const struct sockaddr_in *)sa)->sin_addr);
+	if (sa->sa_family == AF_INET6)
+		return wf_gw_config_find_peer(c->cfg, AF_INET6,
+		                              &((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return -1;
+}
+
+static void refuse(struct wf_gw_control *c, int fd, const char *remote, enum wf_gw_rejection r,
+                   const char *why)
+{
+	log_warn("refused control connection from %s: %s", remote, why);
+	c->count.rejected[r]++;
+	close(fd);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+	struct wf_gw_control *c = arg;
+	struct wf_ctl_conn_config cc = {.role = WF_CTL_SERVER};
+	char remote[INET6_ADDRSTRLEN + 8];
+	struct client *cl;
+	size_t handshaking = 0;
+	int peer, err;
+
+	wf_hostport_text(sa, remote, sizeof(remote));
+	/* Decided before a single byte is read: only configured peers get a handshake. */
+	peer = peer_of(c, sa);
+	if (peer < 0) {
+		refuse(c, fd, remote, WF_GW_REJECT_NOT_A_PEER, "not a configured peer");
+		return;
+	}
+	for (cl = c->clients; cl; cl = cl->next)
+		handshaking += cl->peer == (size_t)peer && !cl->established;
+	if (c->n_clients >= CLIENTS_MAX || handshaking >= PENDING_PER_PEER) {
+		refuse(c, fd, remote, WF_GW_REJECT_TOO_MANY, "too many connections");
+		return;
+	}
+	cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		close(fd);
+		return;
+	}
+	/* Small request/answer frames: waiting to coalesce them only adds latency. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	cl->ctl = c;
+	cl->peer = (size_t)peer;
+	WF_COPY(cl->remote, remote);
+	memcpy(cc.key, c->keys[peer], sizeof(cc.key));
+	/* Any identity passes the handshake; on_established compares it as an address. */
+	cc.identity[0] = '\0';
+	err = wf_ctl_conn_new(c->base, fd, &cc, &client_ops, cl, &cl->conn);
+	sodium_memzero(cc.key, sizeof(cc.key));
+	if (err) {
+		log_error("control connection from %s: %s", remote, strerror(-err));
+		close(fd);
+		free(cl);
+		return;
+	}
+	cl->next = c->clients;
+	c->clients = cl;
+	c->n_clients++;
+	log_debug("control connection from %s (peer %s)", remote, peer_name(c, cl->peer));
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	log_warn("accepting a control connection: %s", strerror(err));
+}
+
+int wf_gw_control_listen(struct wf_gw_control *c, const struct sockaddr_storage *ss, socklen_t len,
+                         size_t max_listeners)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	struct evconnlistener *l;
+	int fd;
+
+	wf_hostport_text((const struct sockaddr *)ss, text, sizeof(text));
+	if (c->n_listeners >= max_listeners || c->n_listeners >= WF_ARRAY_SIZE(c->listeners)) {
+		log_warn("not listening on %s: at most %zu addresses", text, max_listeners);
+		return 0;
+	}
+	fd = wf_gw_listen_socket(ss, len);
+	if (fd < 0) {
+		log_error("cannot listen on %s: %s", text, strerror(-fd));
+		return fd;
+	}
+	l = evconnlistener_new(c->base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                       -1, fd);
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(l, on_accept_error);
+	c->listeners[c->n_listeners++] = l;
+	log_info("listening for agents on %s", text);
+	return 0;
+}
+
+size_t wf_gw_control_socket_inodes(const struct wf_gw_control *c, uint32_t *ino, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_listeners && n < max; i++) {
+		struct stat st;
+
+		if (!fstat(evconnlistener_get_fd(c->listeners[i]), &st))
+			ino[n++] = (uint32_t)st.st_ino;
+	}
+	return n;
+}
+
+const char *wf_gw_control_remote(const struct wf_gw_control *c, size_t peer)
+{
+	return c->peers[peer].conn ? c->peers[peer].conn->remote : NULL;
+}
+
+int wf_gw_control_send(struct wf_gw_control *c, size_t peer, const struct wf_ctl_msg *m)
+{
+	return c->peers[peer].conn ? wf_ctl_conn_send(c->peers[peer].conn->conn, m) : -ENOTCONN;
+}
+
+void wf_gw_control_broadcast_info(struct wf_gw_control *c)
+{
+	for (size_t p = 0; p < c->cfg->n_peers; p++)
+		if (c->peers[p].conn)
+			send_gateway_info(c->peers[p].conn);
+}
+
+const struct wf_gw_control_counters *wf_gw_control_counters(const struct wf_gw_control *c)
+{
+	return &c->count;
+}
+
+int wf_gw_control_new(struct event_base *base, const struct wf_gw_config *cfg,
+                      const uint8_t (*keys)[WF_KEY_LEN], const struct wf_gw_control_ops *ops,
+                      void *ctx, struct wf_gw_control **out)
+{
+	struct wf_gw_control *c = calloc(1, sizeof(*c));
+	int err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->base = base;
+	c->cfg = cfg;
+	c->keys = keys;
+	c->ops = *ops;
+	c->ctx = ctx;
+	/* Events made from now on (connections, listeners) read at PRIO_READ. */
+	if (event_base_get_npriorities(base) < PRIO_N && event_base_priority_init(base, PRIO_N))
+		err = -EBUSY;
+	else if (!(c->peers = calloc(cfg->n_peers + 1, sizeof(*c->peers))))
+		err = -ENOMEM;
+	for (size_t p = 0; !err && p < cfg->n_peers; p++)
+		if (!(c->peers[p].turn = evtimer_new(base, on_turn, &c->peers[p])))
+			err = -ENOMEM;
+	if (err)
+		wf_gw_control_free(c);
+	else
+		*out = c;
+	return err;
+}
+
+void wf_gw_control_free(struct wf_gw_control *c)
+{
+	if (!c)
+		return;
+	while (c->clients)
+		client_drop(c->clients, NULL);
+	for (size_t i = 0; i < c->n_listeners; i++)
+		evconnlistener_free(c->listeners[i]);
+	for (size_t p = 0; c->peers && p < c->cfg->n_peers; p++) {
+		drop_pending(&c->peers[p]);
+		if (c->peers[p].turn)
+			event_free(c->peers[p].turn);
+	}
+	free(c->peers);
+	free(c);
+}

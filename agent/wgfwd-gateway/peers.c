@@ -1,0 +1,340 @@
+/* What the daemon does with each peer's states when their turn comes (control.h): decides them
+ * (policy.h), applies the result (daemon.c), saves it, answers, and notes the conntrack entries
+ * the change leaves stale (ct_flush.h); and grants again what was refused only because this
+ * host listened on the port. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wgfwd/ct_stale.h>
+#include <wgfwd/log.h>
+#include <wgfwd/rtnl.h>
+#include <wgfwd/util.h>
+#include <wgfwd/version.h>
+
+#include "ct_flush.h"
+#include "daemon.h"
+
+#define FALLBACK_TUNNEL_MTU 1420
+
+static void gateway_info(void *arg, size_t peer, struct wf_ctl_gateway_info *gi)
+{
+	struct wf_gw_daemon *d = arg;
+	uint32_t mtu = 0;
+	int err;
+
+	for (size_t i = 0; i < d->s.params.n_public_ip4 && i < WF_CTL_ADDRS_MAX; i++)
+		gi->ipv4[gi->n_ipv4++] = d->s.params.public_ip4[i];
+	for (size_t i = 0; i < d->s.params.n_public_ip6 && i < WF_CTL_ADDRS_MAX; i++)
+		gi->ipv6[gi->n_ipv6++] = d->s.params.public_ip6[i];
+	err = wf_rtnl_link_mtu(d->rtnl, d->s.params.tunnel_ifname, &mtu);
+	if (err || mtu < WF_CTL_MTU_MIN || mtu > WF_CTL_MTU_MAX) {
+		log_warn("cannot read the MTU of %s (%s): telling peer %s it is %u",
+		         d->s.params.tunnel_ifname, err ? strerror(-err) : "out of range",
+		         wf_gw_peer_name(d, peer), FALLBACK_TUNNEL_MTU);
+		mtu = FALLBACK_TUNNEL_MTU;
+	}
+	gi->mtu = mtu;
+	if (wf_ctl_version_valid(wf_version))
+		WF_COPY(gi->gateway_version, wf_version);
+}
+
+/* The message's entries are the policy's: one type from the wire to the kernel. */
+static int entries_from_message(const struct wf_ctl_state *s, struct wf_gw_entries *e)
+{
+	const struct wf_gw_entries asked = {.forwards = s->forwards,
+	                                    .n_forwards = s->n_forwards,
+	                                    .egress = s->egress,
+	                                    .n_egress = s->n_egress};
+
+	return wf_gw_entries_copy(e, &asked);
+}
+
+static void fill_results(struct wf_ctl_result *out, const struct wf_gw_result *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i].accepted = in[i].status == WF_GW_ACCEPTED;
+		if (!out[i].accepted)
+			WF_COPY(out[i].reason, in[i].reason);
+	}
+}
+
+static void count_refusals(struct wf_gw_daemon *d, const struct wf_gw_decision *dec)
+{
+	for (size_t i = 0; i < dec->n_forwards; i++)
+		d->refused[dec->forwards[i].status]++;
+	for (size_t i = 0; i < dec->n_egress; i++)
+		d->refused[dec->egress[i].status]++;
+}
+
+/* How many refused entries a log line names; the rest are counted by kind. */
+#define REFUSALS_NAMED 3
+
+/* One line per state however much of it was refused: a peer sending 65,536 refused entries a
+ * message must not be able to write 65,536 lines (the ack carries every reason to the agent). */
+static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct wf_ctl_state *s,
+                         const struct wf_gw_decision *dec)
+{
+	size_t by_kind[WF_GW_STATUS_MAX] = {0}, named = 0, len = 0;
+	char kinds[256] = "", first[3 * (WF_GW_REASON_MAX + 32)] = "";
+
+	if (!dec->n_refused)
+		return;
+	for (size_t i = 0; i < dec->n_forwards + dec->n_egress; i++) {
+		bool fw = i < dec->n_forwards;
+		const struct wf_gw_result *r =
+		    fw ? &dec->forwards[i] : &dec->egress[i - dec->n_forwards];
+
+		if (r->status == WF_GW_ACCEPTED)
+			continue;
+		by_kind[r->status]++;
+		if (named++ >= REFUSALS_NAMED || len >= sizeof(first))
+			continue;
+		if (fw)
+			len += (size_t)snprintf(first + len, sizeof(first) - len,
+			                        "%sforward %s/%u: %s", len ? "; " : "",
+			                        wf_gw_proto_name(s->forwards[i].proto),
+			                        s->forwards[i].public_port, r->reason);
+		else
+			len += (size_t)snprintf(first + len, sizeof(first) - len, "%segress: %s",
+			                        len ? "; " : "", r->reason);
+	}
+	len = 0;
+	for (int k = 0; k < WF_GW_STATUS_MAX; k++)
+		if (by_kind[k] && len < sizeof(kinds))
+			len += (size_t)snprintf(kinds + len, sizeof(kinds) - len, "%s%s %zu",
+			                        len ? ", " : "", wf_gw_status_name(k), by_kind[k]);
+	log_info("peer %s: state %llu: refused %zu of %zu entries (%s): %s%s",
+	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation, dec->n_refused,
+	         dec->n_forwards + dec->n_egress, kinds, first,
+	         dec->n_refused > REFUSALS_NAMED ? "; ..." : "");
+}
+
+/* Flows keep the path their conntrack entry took: once the kernel holds the next state, the
+ * entries of the forwards that changed go, so their next packet meets the new rules. The search
+ * walks the kernel's whole conntrack hash (milliseconds even when it is empty), so it runs
+ * after the agent has its answer, once for all the changes of a burst. */
+static size_t prune_stale_flows(void *arg, struct wf_ct_match *m, size_t n)
+{
+	const struct wf_gw_daemon *d = arg;
+
+	return wf_gw_ct_prune(d->cfg, &d->state, m, n);
+}
+
+static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
+{
+	struct wf_gw_daemon *d = arg;
+	char peers[256] = "";
+	size_t len = 0, n = 0;
+
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		if (!d->peers[p].ct_changed)
+			continue;
+		if (len < sizeof(peers))
+			len += (size_t)snprintf(peers + len, sizeof(peers) - len, "%s%s",
+			                        n ? ", " : "", wf_gw_peer_name(d, p));
+		d->peers[p].ct_changed = false;
+		n++;
+	}
+	if (looked_for < 0)
+		log_warn("peer%s %s: cannot delete the conntrack entries of changed forwards (%s): "
+		         "their flows keep the old path until they go idle",
+		         n > 1 ? "s" : "", peers, strerror(-looked_for));
+	else if (deleted)
+		log_info("peer%s %s: deleted %zu conntrack entr%s of changed forwards",
+		         n > 1 ? "s" : "", peers, deleted, deleted == 1 ? "y" : "ies");
+	else if (looked_for)
+		log_debug("peer%s %s: no conntrack entries of changed forwards to delete",
+		          n > 1 ? "s" : "", peers);
+}
+
+const struct wf_ct_stale_ops wf_gw_stale_flow_ops = {.prune = prune_stale_flows,
+                                                     .flushed = stale_flows_flushed};
+
+static void note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
+                             const struct wf_gw_state *to)
+{
+	struct wf_ct_match *m;
+	size_t n;
+	int err;
+
+	if (!d->ct)
+		return;
+	err = wf_gw_ct_matches(&d->s.params, d->cfg, from, to, &m, &n);
+	if (!err) {
+		err = wf_ct_stale_note(d->ct, m, n);
+		free(m);
+	}
+	if (err < 0) {
+		log_warn("peer %s: cannot note the changed forwards (%s): their flows keep the old "
+		         "path until they go idle",
+		         wf_gw_peer_name(d, peer), strerror(-err));
+		return;
+	}
+	if (n)
+		d->peers[peer].ct_changed = true;
+}
+
+static bool host_port_refused(const struct wf_gw_decision *dec)
+{
+	for (size_t i = 0; i < dec->n_forwards; i++)
+		if (dec->forwards[i].status == WF_GW_HOST_PORT)
+			return true;
+	return false;
+}
+
+/* The results of an applied decision, for the agent's status. 0 or -ENOMEM. */
+static int fill_ack(struct wf_ctl_state_ack *a, const struct wf_gw_decision *dec)
+{
+	a->applied = true;
+	a->n_forwards = dec->n_forwards;
+	a->n_egress = dec->n_egress;
+	a->forwards = calloc(dec->n_forwards ? dec->n_forwards : 1, sizeof(*a->forwards));
+	a->egress = calloc(dec->n_egress ? dec->n_egress : 1, sizeof(*a->egress));
+	if (!a->forwards || !a->egress)
+		return -ENOMEM;
+	fill_results(a->forwards, dec->forwards, dec->n_forwards);
+	fill_results(a->egress, dec->egress, dec->n_egress);
+	return 0;
+}
+
+/* A port refused because this host listened on it is granted once the host's service is gone,
+ * without waiting for the peer to ask again: its last request is decided anew, and the agent
+ * gets the new results under the same generation. Only ever adds: what a peer holds stays. */
+void wf_gw_retry_host_port_refusals(struct wf_gw_daemon *d)
+{
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		struct wf_gw_state next;
+		struct wf_gw_decision dec;
+		struct wf_gw_apply_result res;
+		char why[1024], change[96];
+		struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+		int err;
+
+		if (!d->peers[p].retry)
+			continue;
+		err = wf_gw_policy_decide(d->cfg, &d->state, p, &d->peers[p].asked, &next, &dec);
+		if (err)
+			continue;
+		if (wf_gw_entries_equal(&d->state.peers[p], &next.peers[p]))
+			goto next_peer;
+		err = wf_gw_daemon_apply(d, &next, &res, why, sizeof(why));
+		if (err) {
+			log_error("peer %s: forwards freed by this host cannot be applied: %s",
+			          wf_gw_peer_name(d, p), why);
+			goto next_peer;
+		}
+		note_stale_flows(d, p, &d->state, &next);
+		log_info("peer %s: %zu more forward%s granted, this host no longer listening on "
+		         "their ports; %s",
+		         wf_gw_peer_name(d, p),
+		         next.peers[p].n_forwards - d->state.peers[p].n_forwards,
+		         next.peers[p].n_forwards - d->state.peers[p].n_forwards == 1 ? "" : "s",
+		         wf_gw_change_text(&res, change, sizeof(change)));
+		wf_gw_state_free(&d->state);
+		d->state = next;
+		memset(&next, 0, sizeof(next));
+		wf_gw_daemon_save_peer(d, p);
+		d->peers[p].retry = host_port_refused(&dec);
+		ack.state_ack.generation = d->peers[p].generation;
+		err = fill_ack(&ack.state_ack, &dec);
+		if (!err)
+			err = wf_gw_control_send(d->control, p, &ack);
+		wf_ctl_msg_clear(&ack);
+		if (err && err != -ENOTCONN)
+			log_warn("peer %s: cannot send the new results: %s", wf_gw_peer_name(d, p),
+			         strerror(-err));
+	next_peer:
+		wf_gw_state_free(&next);
+		wf_gw_decision_free(&dec);
+	}
+}
+
+/* A peer may send states of up to 65,536 entries, and what deciding and rendering one takes
+ * goes back to malloc's free lists, not to the system: the process would keep the peak of the
+ * largest state ever seen. After a large state, it goes back. */
+#define LARGE_STATE_ENTRIES 1024
+
+static void return_memory(const struct wf_ctl_state *s)
+{
+	if (s->n_forwards + s->n_egress >= LARGE_STATE_ENTRIES)
+		malloc_trim(0);
+}
+
+/* A peer's state whose turn has come (control.h). */
+static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
+                       struct wf_ctl_state_ack *a)
+{
+	struct wf_gw_daemon *d = arg;
+	struct wf_gw_peer_run *run = &d->peers[peer];
+	struct wf_gw_entries want = {0};
+	struct wf_gw_state next = {0};
+	struct wf_gw_decision dec = {0};
+	struct wf_gw_apply_result res;
+	char why[1024] = "", change[96];
+	bool same;
+	int err;
+
+	if (strcmp(run->agent_version, s->agent_version)) {
+		log_info("peer %s: wgfwd-agent %s", wf_gw_peer_name(d, peer),
+		         s->agent_version[0] ? s->agent_version : "(version not sent)");
+		WF_COPY(run->agent_version, s->agent_version);
+	}
+	/* This peer asks anew and is decided below; others may have a refusal to retry. */
+	run->retry = false;
+	wf_gw_daemon_refresh_host_ports(d, true);
+	err = entries_from_message(s, &want);
+	if (!err)
+		err = wf_gw_policy_decide(d->cfg, &d->state, peer, &want, &next, &dec);
+	if (err) {
+		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
+		goto refuse;
+	}
+	err = wf_gw_daemon_apply(d, &next, &res, why, sizeof(why));
+	if (err)
+		goto refuse;
+
+	same = wf_gw_entries_equal(&d->state.peers[peer], &next.peers[peer]);
+	if (!same)
+		note_stale_flows(d, peer, &d->state, &next);
+	wf_gw_state_free(&d->state);
+	d->state = next;
+	memset(&next, 0, sizeof(next));
+	run->generation = s->generation;
+	wf_gw_entries_free(&run->asked);
+	run->asked = want;
+	memset(&want, 0, sizeof(want));
+	run->retry = host_port_refused(&dec);
+	if (!same || run->unsaved)
+		wf_gw_daemon_save_peer(d, peer);
+	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
+	         "%s",
+	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation,
+	         d->state.peers[peer].n_forwards, s->n_forwards, d->state.peers[peer].n_egress,
+	         s->n_egress, wf_gw_change_text(&res, change, sizeof(change)));
+	log_refusals(d, peer, s, &dec);
+	count_refusals(d, &dec);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+	if (fill_ack(a, &dec))
+		/* Applied, but no results to say so: the agent tries again. */
+		WF_COPY(a->reason, "the gateway is out of memory");
+	goto out;
+
+refuse:
+	log_error("peer %s: state %llu not applied: %s", wf_gw_peer_name(d, peer),
+	          (unsigned long long)s->generation, why);
+	d->states_refused++;
+	a->applied = false;
+	WF_COPY(a->reason, why);
+out:
+	wf_gw_entries_free(&want);
+	wf_gw_state_free(&next);
+	wf_gw_decision_free(&dec);
+	return_memory(s);
+}
+
+const struct wf_gw_control_ops wf_gw_peer_ops = {
+    .state = take_state,
+    .gateway_info = gateway_info,
+};
