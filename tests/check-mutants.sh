@@ -202,6 +202,11 @@ catches() {
 }
 
 run_mutant() {
+	judge_mutant "$1"
+	[ "${MUTANTS_KEEP:-0}" = 1 ] || rm -rf "${MUTANTS_DIR:?}/$1"
+}
+
+judge_mutant() {
 	local name=$1 check why caught=() survived=() broken=() skipped_checks=() result
 	log "=== mutant $name: ${m_what[$name]} removed"
 	if ! why=$(make_mutant "$name"); then

@@ -19,7 +19,9 @@
 #   no_duplicates                 one DOCKER-USER accept, no ip rule twice, one table each
 #   gateway_pid / agent_pid       the daemons' process ids
 #   rss PID / fds PID             VmRSS in kB, open file descriptors
-#   logs_clean                    no error lines in either daemon's log since logs_mark
+#   log_errors                    error lines of either daemon's log since logs_mark (fails
+#                                 when a log is missing); logs_clean: there are none
+#   within SECONDS CMD...         CMD succeeds, retried, within SECONDS of wall time
 # shellcheck shell=bash
 
 STREAM_PORT=9001
@@ -261,7 +263,7 @@ fds() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l
 }
 
-# Error lines logged since logs_mark (or since the daemons started).
+# Error lines logged since logs_mark (or since the daemons started); fails when a log is missing.
 _log_from_agent=0
 _log_from_gateway=0
 logs_mark() {
@@ -270,12 +272,21 @@ logs_mark() {
 }
 
 log_errors() {
-	tail -n +$((_log_from_agent + 1)) "$LAB_RUN/bg/agent.log" | grep -E ' (error|fatal):'
-	tail -n +$((_log_from_gateway + 1)) "$LAB_RUN/bg/gateway.log" | grep -E ' (error|fatal):'
+	local log from
+	for log in agent gateway; do
+		[ -r "$LAB_RUN/bg/$log.log" ] || {
+			echo "no $log log at $LAB_RUN/bg/$log.log"
+			return 1
+		}
+	done
+	tail -n +$((_log_from_agent + 1)) "$LAB_RUN/bg/agent.log" | grep_lines -E ' (error|fatal):' &&
+		tail -n +$((_log_from_gateway + 1)) "$LAB_RUN/bg/gateway.log" |
+		grep_lines -E ' (error|fatal):'
 }
 
 logs_clean() {
-	! log_errors
+	local out
+	out=$(log_errors) && [ -z "$out" ]
 }
 
 # ---- time ----
@@ -284,20 +295,23 @@ _now_us() {
 	echo "${EPOCHREALTIME//[.,]/}"
 }
 
-# Runs CMD until it succeeds and prints its last output; succeeds when an attempt that started
-# within SECONDS of the call succeeded (the attempt's own run time is not held against it).
+# Runs CMD until it succeeds and prints its last output; succeeds when an attempt succeeded and
+# ended within SECONDS (wall time, each attempt's own run time counted) of the call.
 within() {
-	local limit=$(($1 * 1000000)) start began out
+	local limit=$(($1 * 1000000)) start now out rc
 	shift
 	start=$(_now_us)
 	while :; do
-		began=$(_now_us)
-		if out=$("$@" 2>&1); then
+		out=$("$@" 2>&1)
+		rc=$?
+		now=$(_now_us)
+		if [ "$rc" -eq 0 ] && [ $((now - start)) -le "$limit" ]; then
 			printf '%s\n' "$out"
 			return 0
 		fi
-		if [ $((began - start)) -ge "$limit" ]; then
+		if [ $((now - start)) -ge "$limit" ]; then
 			printf '%s\n' "$out"
+			[ "$rc" -eq 0 ] && echo "within: CMD succeeded only after $(((now - start) / 1000)) ms"
 			return 1
 		fi
 		sleep 0.1
