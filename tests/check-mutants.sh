@@ -19,6 +19,7 @@
 #                                  failed check (the scenarios pass on the real build in make
 #                                  check-e2e)
 # Ends with "mutants: N passed, N failed, N skipped": passed means caught.
+# shellcheck disable=SC2016 # perl code in single quotes
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
