@@ -21,7 +21,7 @@
 #   rss PID / fds PID             VmRSS in kB, open file descriptors
 #   log_errors                    error lines of either daemon's log since logs_mark (fails
 #                                 when a log is missing); logs_clean: there are none
-#   within SECONDS CMD...         CMD succeeds, retried, within SECONDS of wall time
+#   within SECONDS CMD...         CMD succeeds, retried, in an attempt started within SECONDS
 # shellcheck shell=bash
 
 STREAM_PORT=9001
@@ -295,23 +295,20 @@ _now_us() {
 	echo "${EPOCHREALTIME//[.,]/}"
 }
 
-# Runs CMD until it succeeds and prints its last output; succeeds when an attempt succeeded and
-# ended within SECONDS (wall time, each attempt's own run time counted) of the call.
+# Runs CMD until it succeeds and prints its last output; succeeds when an attempt that started
+# within SECONDS of the call succeeded (the attempt's own run time is not held against it).
 within() {
-	local limit=$(($1 * 1000000)) start now out rc
+	local limit=$(($1 * 1000000)) start began out
 	shift
 	start=$(_now_us)
 	while :; do
-		out=$("$@" 2>&1)
-		rc=$?
-		now=$(_now_us)
-		if [ "$rc" -eq 0 ] && [ $((now - start)) -le "$limit" ]; then
+		began=$(_now_us)
+		if out=$("$@" 2>&1); then
 			printf '%s\n' "$out"
 			return 0
 		fi
-		if [ $((now - start)) -ge "$limit" ]; then
+		if [ $((began - start)) -ge "$limit" ]; then
 			printf '%s\n' "$out"
-			[ "$rc" -eq 0 ] && echo "within: CMD succeeded only after $(((now - start) / 1000)) ms"
 			return 1
 		fi
 		sleep 0.1
