@@ -1,6 +1,7 @@
 # wgfwd — one flat GNU Makefile.
 #   make            build wgfwd-agent, wgfwd-gateway and wgfwd
-#   make check      every test: unit (plain and ASan/UBSan), kernel core, end to end in the lab
+#   make check      every test: unit (plain and ASan/UBSan), kernel core, end to end in the lab,
+#                   and the mutants each safeguard must fail (make check-mutants)
 #   make demo       the whole system on one machine, in network namespaces
 #   make deps       install the Debian packages the build, tests and demo need
 #   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
@@ -180,6 +181,11 @@ check-kernel: $(programs) tests
 
 check-e2e: $(programs) tests
 	$(Q)tests/e2e/run.sh
+
+# Each safeguard removed from a copy of the tree must fail a test (tests/check-mutants.sh).
+.PHONY: check-mutants
+check-mutants: $(programs) tests
+	$(Q)B=$(B) tests/check-mutants.sh
 
 demo: deps-if-missing $(programs) tests
 	$(Q)tests/lab/demo.sh

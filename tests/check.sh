@@ -43,6 +43,8 @@ run_suite tests/check-setup.sh
 if [ "$(id -u)" -eq 0 ]; then
 	run_suite make --no-print-directory check-kernel
 	run_suite make --no-print-directory check-e2e
+	# Each safeguard removed in turn: a test must fail.
+	run_suite make --no-print-directory check-mutants
 	# The demo once, with the machine's own network state compared before and after.
 	run_suite tests/check-host.sh
 else

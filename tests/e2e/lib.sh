@@ -5,14 +5,21 @@
 # Checks (each one is one test, printed as a PASS or FAIL line):
 #   check DESC CMD...              passes when CMD exits 0
 #   check_fails DESC CMD...        passes when CMD exits non-zero
-#   check_eq DESC EXPECTED CMD...  passes when CMD's output is EXPECTED (trailing newlines aside)
-#   check_match DESC REGEX CMD...  passes when CMD's output matches the extended REGEX
+#   check_eq DESC EXPECTED CMD...  passes when CMD exits 0 and its output is EXPECTED (trailing
+#                                  newlines aside)
+#   check_match DESC REGEX CMD...  passes when CMD exits 0 and its output matches the extended
+#                                  REGEX
+#   check_eq --status N ..., check_match --status N ...
+#                                  the same, for a CMD that must exit with status N
 # CMD runs in a subshell (variables it sets do not survive); on failure its output is shown.
 # Predicates to build checks from:
 #   wait_until SECONDS CMD...      runs CMD until it succeeds, at most SECONDS; prints the output
 #                                  of the last attempt and returns its status
 #   output_is EXPECTED CMD...      prints CMD's output; succeeds when it is EXPECTED
 #   output_matches REGEX CMD...    prints CMD's output; succeeds when it matches REGEX
+#   grep_lines GREP-ARGS...        grep that prints what it finds and succeeds whether or not it
+#                                  found anything, failing only when grep could not read (a
+#                                  missing file): for "nothing of the kind" checks with check_eq ""
 # e.g.  check "the client's address reaches the container" \
 #               wait_until 5 output_is "$LAB_CLIENT4" lab_http_get client "$LAB_GW_PUB4"
 #   on_exit CMD...                 runs CMD when the script ends, last registered first
@@ -41,6 +48,10 @@
 #   lab_container_ip NAME [NETWORK], lab_container_ip6 NAME [NETWORK], lab_container_pid NAME
 #   lab_in_netns CONTAINER CMD...  run a host tool (ip, nft, ss...) in a container's namespace
 #   lab_mail_peers                 addresses that connected to the mail host's tcp/25
+#   lab_route_tunnel               the internet routes the tunnel's subnets to the gateway's
+#                                  public address, as a neighbour of the VPS could (undone when
+#                                  the script ends, and by the reset): probes of the tunnel
+#                                  addresses from the internet then reach the gateway
 #   lab_nft_counter HOST FAMILY TABLE COUNTER   packets counted by a named nft counter
 # Between scripts run.sh resets the lab: containers, user networks, volumes and listeners go.
 # shellcheck shell=bash
@@ -90,6 +101,8 @@ _e2e_record() {
 		printf 'FAIL  %s: %s\n' "$E2E_TEST" "$desc"
 		printf '%s\n' "$detail" | grep -v '^$' | head -n 40 | sed 's/^/      /'
 		printf 'FAIL\t%s\t%s\n' "$E2E_TEST" "$desc" >>"$E2E_RESULTS"
+		# The mutation check needs only the first failure.
+		[ "${E2E_STOP_AT_FAIL:-0}" = 1 ] && exit 1
 	fi
 }
 
@@ -127,33 +140,48 @@ _e2e_capture() {
 	rm -f "$errfile"
 }
 
+# Sets _e2e_want_rc from a leading "--status N" (default 0) and _e2e_nargs to the number of
+# arguments it took.
+_e2e_want_status() {
+	_e2e_want_rc=0
+	_e2e_nargs=0
+	if [ "${1:-}" = --status ]; then
+		_e2e_want_rc=$2
+		_e2e_nargs=2
+	fi
+}
+
 check_eq() {
+	_e2e_want_status "$@"
+	shift "$_e2e_nargs"
 	local desc=$1 expected=$2
 	shift 2
 	_e2e_capture "$@"
-	if [ "$_e2e_out" = "$expected" ]; then
+	if [ "$_e2e_rc" -eq "$_e2e_want_rc" ] && [ "$_e2e_out" = "$expected" ]; then
 		_e2e_record 1 "$desc"
 	else
 		_e2e_record 0 "$desc" "\$ $*
 expected: $expected
 got:      $_e2e_out
 $_e2e_err
-(exit status $_e2e_rc)"
+(exit status $_e2e_rc, expected $_e2e_want_rc)"
 	fi
 }
 
 check_match() {
+	_e2e_want_status "$@"
+	shift "$_e2e_nargs"
 	local desc=$1 regex=$2
 	shift 2
 	_e2e_capture "$@"
-	if printf '%s\n' "$_e2e_out" | grep -Eq -- "$regex"; then
+	if [ "$_e2e_rc" -eq "$_e2e_want_rc" ] && printf '%s\n' "$_e2e_out" | grep -Eq -- "$regex"; then
 		_e2e_record 1 "$desc"
 	else
 		_e2e_record 0 "$desc" "\$ $*
 expected a match for: $regex
 got: $_e2e_out
 $_e2e_err
-(exit status $_e2e_rc)"
+(exit status $_e2e_rc, expected $_e2e_want_rc)"
 	fi
 }
 
@@ -178,6 +206,11 @@ output_is() {
 	out=$("$@")
 	printf '%s\n' "$out"
 	[ "$out" = "$expected" ]
+}
+
+grep_lines() {
+	grep "$@"
+	[ $? -le 1 ]
 }
 
 output_matches() {
@@ -351,7 +384,15 @@ lab_in_netns() {
 }
 
 lab_mail_peers() {
+	[ -r "$LAB_MAIL_LOG" ] || return 1
 	awk '$2 == "CONNECT" {print $1}' "$LAB_MAIL_LOG" | sort -u
+}
+
+lab_route_tunnel() {
+	on_exit on inet ip route del "$LAB_WG_NET4"
+	on_exit on inet ip -6 route del "$LAB_WG_NET6"
+	on inet ip route replace "$LAB_WG_NET4" via "$LAB_GW_PUB4" &&
+		on inet ip -6 route replace "$LAB_WG_NET6" via "$LAB_GW_PUB6"
 }
 
 lab_nft_counter() {

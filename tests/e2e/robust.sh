@@ -19,7 +19,9 @@
 #   no_duplicates                 one DOCKER-USER accept, no ip rule twice, one table each
 #   gateway_pid / agent_pid       the daemons' process ids
 #   rss PID / fds PID             VmRSS in kB, open file descriptors
-#   logs_clean                    no error lines in either daemon's log since logs_mark
+#   log_errors                    error lines of either daemon's log since logs_mark (fails
+#                                 when a log is missing); logs_clean: there are none
+#   within SECONDS CMD...         CMD succeeds, retried, in an attempt started within SECONDS
 # shellcheck shell=bash
 
 STREAM_PORT=9001
@@ -261,7 +263,7 @@ fds() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l
 }
 
-# Error lines logged since logs_mark (or since the daemons started).
+# Error lines logged since logs_mark (or since the daemons started); fails when a log is missing.
 _log_from_agent=0
 _log_from_gateway=0
 logs_mark() {
@@ -270,12 +272,21 @@ logs_mark() {
 }
 
 log_errors() {
-	tail -n +$((_log_from_agent + 1)) "$LAB_RUN/bg/agent.log" | grep -E ' (error|fatal):'
-	tail -n +$((_log_from_gateway + 1)) "$LAB_RUN/bg/gateway.log" | grep -E ' (error|fatal):'
+	local log from
+	for log in agent gateway; do
+		[ -r "$LAB_RUN/bg/$log.log" ] || {
+			echo "no $log log at $LAB_RUN/bg/$log.log"
+			return 1
+		}
+	done
+	tail -n +$((_log_from_agent + 1)) "$LAB_RUN/bg/agent.log" | grep_lines -E ' (error|fatal):' &&
+		tail -n +$((_log_from_gateway + 1)) "$LAB_RUN/bg/gateway.log" |
+		grep_lines -E ' (error|fatal):'
 }
 
 logs_clean() {
-	! log_errors
+	local out
+	out=$(log_errors) && [ -z "$out" ]
 }
 
 # ---- time ----

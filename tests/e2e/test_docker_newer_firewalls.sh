@@ -95,11 +95,12 @@ check_match "the agent says once what daemon.json needs" \
 	"Docker uses its nftables backend.*\"bridge-accept-fwmark\": \"$MARK\"" agent_log
 check_eq "only once" 1 sh -c "grep -c 'Docker uses its nftables backend' $LAB_RUN/bg/agent.log"
 check_match "wgfwd status says it too" 'WARNING: Docker uses its nftables backend' agent_status
-check_match "wgfwd doctor names the engine and the backend" \
+# doctor exits 1 when a check fails.
+check_match --status 1 "wgfwd doctor names the engine and the backend" \
 	'^\[ok  \] engine: Docker [0-9.]+.*firewall backend nftables' \
 	on srv "$WGFWD_BIN/wgfwd" doctor --interface "$LAB_SRV_WG_IF" --docker-host \
 	"$LAB_DOCKER_HOST" --socket "$AGENT_SOCK"
-check_match "and fails the agent's missing mark" \
+check_match --status 1 "and fails the agent's missing mark" \
 	'^\[FAIL\] the agent runs without --bridge-accept-fwmark' \
 	on srv "$WGFWD_BIN/wgfwd" doctor --interface "$LAB_SRV_WG_IF" --docker-host \
 	"$LAB_DOCKER_HOST" --socket "$AGENT_SOCK"

@@ -48,10 +48,9 @@ gw_rules_gone() {
 
 # How many of the gateway's rules (they name the tunnel interface) iptables and ip6tables list.
 our_rules() {
-	{
-		on gw iptables -S
-		on gw ip6tables -S
-	} | grep -c -- "-[io] $LAB_GW_WG_IF "
+	local rules
+	rules=$(on gw iptables -S && on gw ip6tables -S) || return 1
+	printf '%s\n' "$rules" | grep_lines -c -- "-[io] $LAB_GW_WG_IF "
 }
 
 # What iptables prints besides the rules (a warning such as "incompatible"), and any rule it

@@ -107,14 +107,23 @@ check_eq "the agent's own connection stayed up through it all" true agent_jq .ga
 # ---- from anywhere else ----
 check_match "from the gateway's own tunnel address (not a peer): closed at once" '^closed after' \
 	on gw "$ATTACK" -s "$LAB_GW_WG4" -w 3 "$LAB_GW_WG4" "$CTL_PORT" garbage
-check_match "from the internet, the control port on the public address does not answer" \
+check_match --status 1 "from the internet, the control port on the public address does not answer" \
 	'^no connection' on client "$ATTACK" -w 3 "$LAB_GW_PUB4" "$CTL_PORT" garbage
-check_match "from the internet, the tunnel address cannot be reached" '^no connection' \
-	on client "$ATTACK" -w 3 "$LAB_GW_WG4" "$CTL_PORT" garbage
-check_match "from the internet over IPv6, the control port does not answer" '^no connection' \
-	on client "$ATTACK" -w 3 "$LAB_GW_PUB6" "$CTL_PORT" garbage
-check_match "nor from the mail host on the internet" '^no connection' \
-	on mail "$ATTACK" -w 3 "$LAB_GW_PUB4" "$CTL_PORT" garbage
+# A neighbour of the VPS that routes the tunnel's subnets to it: the tunnel addresses, where the
+# control port listens, are then kept from the internet by the gateway's rules, not by routing.
+lab_route_tunnel
+lab_listen gw 7000
+check_eq "a host on the internet that routes the tunnel reaches the gateway's tunnel address" \
+	"$LAB_CLIENT4" lab_tcp_get client "$LAB_GW_WG4" 7000
+check_eq "and its IPv6 tunnel address" "$LAB_CLIENT6" \
+	lab_tcp_get client -s "$LAB_CLIENT6" "$LAB_GW_WG6" 7000
+check_eq "and so does the mail host" "$LAB_MAIL4" lab_tcp_get mail "$LAB_GW_WG4" 7000
+check_match --status 1 "from there, the control port on the tunnel address does not answer" \
+	'^no connection' on client "$ATTACK" -w 3 "$LAB_GW_WG4" "$CTL_PORT" garbage
+check_match --status 1 "nor on the IPv6 tunnel address" '^no connection' \
+	on client "$ATTACK" -w 3 "$LAB_GW_WG6" "$CTL_PORT" garbage
+check_match --status 1 "nor from the mail host" '^no connection' \
+	on mail "$ATTACK" -w 3 "$LAB_GW_WG4" "$CTL_PORT" garbage
 
 # ---- after all of it ----
 gw_after=$(gateway_pid)
@@ -143,12 +152,26 @@ check_eq "a scan of the gateway's public IPv4 address finds only the forwarded p
 check_eq "and of its public IPv6 address" \
 	"$(printf '%s\n' 80 8080 8443)" \
 	on client "$HELPERS/tcp_scan" -t 3000 "$LAB_GW_PUB6" "${scan_ports[@]}"
+# Each address first shown reachable from the client (the route above, a listener on the
+# server's home line) or listening behind the ports scanned (the server's tunnel address
+# forwards 80 to the web container), so that silence is the rules' doing.
+lab_listen srv 7000
+check_eq "the client reaches the server's home line over IPv4" "$LAB_CLIENT4" \
+	lab_tcp_get client "$LAB_SRV_HOME4" 7000
+check_eq "and over IPv6" "$LAB_CLIENT6" lab_tcp_get client -s "$LAB_CLIENT6" "$LAB_SRV_HOME6" 7000
+check_eq "the server's tunnel address answers on a forwarded port from the gateway" \
+	"$LAB_GW_WG4" lab_http_get gw "$LAB_SRV_WG4" 80
 for addr in "$LAB_GW_WG4" "$LAB_SRV_WG4" "$LAB_SRV_HOME4" "$LAB_SRV_HOME6"; do
 	check_eq "nothing answers on $addr from the internet" "" \
 		on client "$HELPERS/tcp_scan" -t 2000 "$addr" "${scan_ports[@]}"
 done
-check_fails "a UDP port that is not forwarded gets no answer" \
-	lab_udp_send client -t 1 "$LAB_GW_PUB4" $((LAB_UDP_PORT + 1)) probe
+# A UDP port the server listens on, which the gateway does not forward.
+UNFORWARDED_UDP=$((LAB_UDP_PORT + 1))
+lab_spawn udp-unforwarded srv "$HELPERS/udp_echo" serve -p "$UNFORWARDED_UDP" -n srv
+check_match "the server answers on udp/$UNFORWARDED_UDP through the tunnel" \
+	"^$LAB_GW_WG4 [0-9]+ srv probe" wait_until 3 lab_udp_send gw -t 1 "$LAB_SRV_WG4" "$UNFORWARDED_UDP" probe
+check_match --status 1 "from the internet, that UDP port, not forwarded, gets no answer" \
+	'no answer from|recv: Connection refused' both lab_udp_send client -t 1 "$LAB_GW_PUB4" "$UNFORWARDED_UDP" probe
 check "the stream still flows after the scans" stream_flowing
 
 # ---- least privilege ----
@@ -167,28 +190,39 @@ rules_before=$(gw_rules)
 loose=$LAB_RUN/loose.key
 cp "$WGFWD_KEY" "$loose"
 chmod 0640 "$loose"
-check_match "the gateway refuses a key file others can read, and says why" \
+check_match --status 1 "the gateway refuses a key file others can read, and says why" \
 	'mode 0640: group and others must have no access' \
 	both on gw timeout 10 "$WGFWD_BIN/wgfwd-gateway" --foreground --interface "$LAB_GW_WG_IF" \
 	--public-interface "$LAB_GW_PUB_IF" --peer "$LAB_SRV_WG4=$loose" \
 	--state-dir "$LAB_RUN/loose-state" --status-socket none
-check_match "the agent refuses it too" 'mode 0640: group and others must have no access' \
+check_match --status 1 "the agent refuses it too" 'mode 0640: group and others must have no access' \
 	both on srv timeout 5 "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" \
 	--docker-host "$LAB_DOCKER_HOST" --status-socket "$LAB_RUN/loose.sock" \
 	--gateway "$LAB_GW_WG4" --key "$loose"
 chmod 0604 "$loose"
-check_match "world-readable as well" 'mode 0604' \
+check_match --status 1 "world-readable as well" 'mode 0604' \
 	both on gw timeout 10 "$WGFWD_BIN/wgfwd-gateway" --foreground --interface "$LAB_GW_WG_IF" \
 	--public-interface "$LAB_GW_PUB_IF" --peer "$LAB_SRV_WG4=$loose" \
 	--state-dir "$LAB_RUN/loose-state" --status-socket none
 check_eq "the gateway in service was not disturbed" "$rules_before" gw_rules
 
+# Files under the log directories and the daemons' status that hold a key; fails when a key,
+# a log or a status cannot be read, so that silence means the search was made.
 keys_in_logs() {
-	local k
-	for k in "$WGFWD_KEY" "$PEER2_KEY"; do
-		grep -rlF -- "$(cat "$k")" "$LAB_RUN/bg/" "$LAB_RUN/logs/" 2>/dev/null
+	local log k key agent gateway
+	for log in "$LAB_RUN/bg/agent.log" "$LAB_RUN/bg/gateway.log" "$LAB_RUN/logs/dockerd.log"; do
+		[ -s "$log" ] || {
+			echo "no log $log"
+			return 1
+		}
 	done
-	agent_status --json | grep -F -- "$(cat "$WGFWD_KEY")"
-	gateway_status --json | grep -F -- "$(cat "$WGFWD_KEY")"
+	agent=$(agent_status --json) || return 1
+	gateway=$(gateway_status --json) || return 1
+	for k in "$WGFWD_KEY" "$PEER2_KEY"; do
+		key=$(cat "$k") && [ -n "$key" ] || return 1
+		grep_lines -rlF -- "$key" "$LAB_RUN/bg/" "$LAB_RUN/logs/" || return 1
+		printf '%s\n' "$agent" | grep_lines -F -- "$key" || return 1
+		printf '%s\n' "$gateway" | grep_lines -F -- "$key" || return 1
+	done
 }
 check_eq "no key appears in any log or status" "" keys_in_logs

@@ -63,9 +63,10 @@ agent_start --no-fix-sysctls
 check_match "with --no-fix-sysctls the agent reports accept_ra instead of changing it" \
 	'eth0/accept_ra is 1; router advertisements are heard with IPv6 forwarding on' agent_log
 check_eq "and eth0's accept_ra stays 1" 1 on srv sysctl -n net.ipv6.conf.eth0.accept_ra
-check_match "wgfwd doctor fails eth0's accept_ra while forwarding is on" \
+# doctor exits 1 when a check fails.
+check_match --status 1 "wgfwd doctor fails eth0's accept_ra while forwarding is on" \
 	'^\[FAIL\] eth0: accept_ra is 1, router advertisements are ignored' doctor
-check_match "wgfwd doctor says what to set" 'sysctl -w net\.ipv6\.conf\.eth0\.accept_ra=2' doctor
+check_match --status 1 "wgfwd doctor says what to set" 'sysctl -w net\.ipv6\.conf\.eth0\.accept_ra=2' doctor
 sleep $((RA_LIFETIME + 3))
 check_fails "without accept_ra=2 the RA default route is gone after its lifetime" ra_route
 check_match "status warns about the settings" 'WARNING: forwarding, rp_filter or accept_ra' \

@@ -41,8 +41,12 @@ check_fails "the ISP blocks SMTP from the home line (IPv4)" lab_tcp_connect srv 
 check_fails "the ISP blocks SMTP from the home line (IPv6)" lab_tcp_connect srv "$LAB_MAIL6" 25
 check "the blocked connections were refused by the ISP's rule" \
 	test "$(lab_nft_counter inet inet wf-isp smtp_blocked)" -ge $((smtp_blocked_before + 2))
-check_eq "no SMTP from the home line reached the mail host" "" \
-	eval "lab_mail_peers | grep -Fx -e '$LAB_SRV_HOME4' -e '$LAB_SRV_HOME6'"
+home_line_mail_peers() {
+	local peers
+	peers=$(lab_mail_peers) || return 1
+	printf '%s\n' "$peers" | grep_lines -Fx -e "$LAB_SRV_HOME4" -e "$LAB_SRV_HOME6"
+}
+check_eq "no SMTP from the home line reached the mail host" "" home_line_mail_peers
 
 lab_listen mail 80
 check_eq "the home line reaches tcp/80 on the mail host, seen from its own address (IPv4)" \

@@ -12,7 +12,8 @@
 #   nft_table HOST FAMILY NAME    the table as `nft -a list table` prints it (handles included)
 # shellcheck shell=bash
 
-WGFWD_BIN=$ROOT/build
+# The programs under test (tests/check-mutants.sh points it at a mutant's build).
+WGFWD_BIN=${WGFWD_BIN:-$ROOT/build}
 AGENT_SOCK=$LAB_RUN/agent.sock
 GATEWAY_SOCK=$LAB_RUN/gateway.sock
 GATEWAY_STATE=$LAB_RUN/gateway-state

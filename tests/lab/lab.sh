@@ -890,6 +890,9 @@ cmd_reset() {
 			ip netns exec "$1" nft delete table "$2" "$3" 2>/dev/null
 		fi
 	done
+	# The tunnel's subnets routed from the internet to the gateway (lib.sh lab_route_tunnel).
+	ip netns exec "$LAB_NS_INET" ip route del "$LAB_WG_NET4" 2>/dev/null
+	ip netns exec "$LAB_NS_INET" ip -6 route del "$LAB_WG_NET6" 2>/dev/null
 	# A flow left by one scenario must not steer the next one's packets.
 	for ns in $LAB_NS_INET $LAB_NS_GW $LAB_NS_SRV $LAB_NS_CLIENT $LAB_NS_MAIL; do
 		ip netns exec "$ns" conntrack -F >/dev/null 2>&1

@@ -1,0 +1,301 @@
+#!/bin/bash
+# make check-mutants: each safeguard wgfwd relies on, removed from a copy of the source (a
+# mutant), must make at least one of the checks listed for it fail. A mutant that every check
+# survives is a safeguard no test would miss: it counts as a failure that names the checks.
+#
+#   tests/check-mutants.sh                every mutant
+#   tests/check-mutants.sh NAME...        only these
+#   MUTANTS_ALL=1                         run every check of a mutant, not only up to the first
+#                                         that catches it
+#   MUTANTS_KEEP=1                        keep the mutants' trees (under $MUTANTS_DIR)
+#
+# A mutant is the tree (agent/ include/ tests/ Makefile) copied to $MUTANTS_DIR/NAME, one perl
+# substitution applied to the files under agent/ that contain a marker string (found by content,
+# so files may move), and built there beside a copy of build/ (only what changed is rebuilt).
+# Checks, tried in the order given:
+#   unit:BINARY / kernel:BINARY    a cmocka binary of tests/unit or tests/kernel, which must pass
+#                                  on the real build first (else the mutant is not judged)
+#   e2e:SCENARIO                   a scenario of tests/e2e, in the lab, with the mutant's
+#                                  programs (WGFWD_BIN), stopped at its first failed check (the
+#                                  scenarios pass on the real build in make check-e2e)
+# Ends with "mutants: N passed, N failed, N skipped": passed means caught.
+# shellcheck disable=SC2016 # perl code in single quotes
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+B=${B:-build}
+MUTANTS_DIR=${MUTANTS_DIR:-$(mktemp -d /tmp/wgfwd-mutants.XXXXXX)}
+TIMEOUT=${TEST_TIMEOUT:-300}
+VERSION=$(make --no-print-directory -s print-version)
+LAB=$ROOT/tests/lab/lab.sh
+
+# ---- the mutants --------------------------------------------------------------------------
+# mutant NAME WHAT MARKER PERL CHECK...
+
+mutants=()
+declare -A m_what m_marker m_perl m_checks
+
+mutant() {
+	local name=$1
+	mutants+=("$name")
+	m_what[$name]=$2
+	m_marker[$name]=$3
+	m_perl[$name]=$4
+	shift 4
+	m_checks[$name]="$*"
+}
+
+# The rule keeps its match and loses its statement: SYNs pass with the MSS they carry.
+mutant agent-mss-clamp "the agent's MSS clamp" 'WF_SERVER_HAIRPIN4' \
+	's/^[ \t]*wf_nft_add_simple\([^;]*WF_NFT_MSS_CLAMP\);\n//mg' \
+	e2e:test_agent_dataplane
+mutant gateway-mss-clamp "the gateway's MSS clamp" 'WF_GW_MAP4' \
+	's/^[ \t]*wf_nft_add_simple\([^;]*WF_NFT_MSS_CLAMP\);\n//mg' \
+	kernel:test_gateway_ruleset e2e:test_system
+# Replies to flows from the tunnel are no longer marked for the tunnel's routing table.
+mutant ct-mark-reply-routing "the agent's ct mark reply routing" 'WF_SERVER_HAIRPIN4' \
+	's/^[ \t]*wf_nft_add_mark\(&r, WF_NFT_META_MARK_SET,[^;]*\);\n//mg' \
+	e2e:test_agent_dataplane
+mutant docker-user-accept "the agent's DOCKER-USER accept" 'WF_DOCKER_USER_CHAIN' \
+	's/if \(!p->docker_user\)(\s*return;)/if (1)$1/' \
+	e2e:test_agent_dataplane
+# Docker's masquerade then rewrites the source of hairpin flows.
+mutant hairpin-keep-source "the agent's hairpin keep-source SNAT" 'WF_SERVER_HAIRPIN4' \
+	's/^[ \t]*wf_nft_add_nat\(&r, WF_NFT_SNAT_KEEP_SOURCE,[^;]*\);\n//mg' \
+	e2e:test_agent_dataplane
+mutant gateway-reserved-ports "the gateway's reserved ports" 'is_reserved(' \
+	's/(static bool is_reserved\([^)]*\)\s*\{)/$1\n\treturn false;/' \
+	unit:test_gateway_policy kernel:test_gateway_daemon e2e:test_system
+# The forward chain's last word on the tunnel: what was not let in or out is dropped.
+mutant gateway-lockdown "the gateway's lockdown of the tunnel" 'WF_GW_MAP4' \
+	's/("nothing else (?:enters|leaves) the tunnel"\);.*?)wf_nft_add_verdict\(&r, WF_NFT_DROP\);/$1/sg' \
+	kernel:test_gateway_ruleset e2e:test_system
+mutant gateway-control-port-guard "the gateway's guard of the control port" 'WF_GW_MAP4' \
+	's/("the control port answers only on the tunnel"\);.*?)wf_nft_add_verdict\(&r, WF_NFT_DROP\);/$1/s' \
+	kernel:test_gateway_ruleset e2e:test_system
+# Every entry a flush finds is counted as deleted and left in the kernel.
+mutant stale-conntrack-flush "the stale-conntrack flush" 'wf_conntrack_flush_forwards' \
+	's/=\s*wf_conntrack_delete\([^;]*\);/= 0;/g' \
+	kernel:test_conntrack_kernel e2e:test_conntrack
+mutant ctl-client-proof "the gateway's check of the agent's handshake MAC" 'crypto_verify_32' \
+	's/if \(crypto_verify_32\([^)]*\) != 0\)(\s*\{\s*snprintf\([^;]*client proof does not verify)/if (0)$1/s' \
+	unit:test_ctl_auth unit:test_ctl_conn kernel:test_gateway_daemon
+mutant ctl-server-proof "the agent's check of the gateway's handshake MAC" 'crypto_verify_32' \
+	's/if \(crypto_verify_32\([^)]*\) != 0\)(\s*\{\s*snprintf\([^;]*server proof does not verify)/if (0)$1/s' \
+	unit:test_ctl_auth unit:test_ctl_conn
+
+# ---- running them -------------------------------------------------------------------------
+
+passed=0
+failed=0
+skipped=0
+failures=()
+lab_was_up=1
+lab_used=0
+
+log() {
+	printf '%s\n' "$*"
+}
+
+# The names of the cmocka tests that failed in OUT.
+cmocka_failed() {
+	sed -n 's/^\[  FAILED  \] \([^0-9 ][^ ]*\)$/\1/p' "$1" | sort -u | paste -sd ' '
+}
+
+binary_of() { # KIND NAME -> path of the test binary under DIR/B
+	echo "$1/$B/tests/$2"
+}
+
+# Runs a unit or kernel binary; succeeds when it passes. Its output lands in OUT.
+run_binary() {
+	local bin=$1 out=$2
+	CMOCKA_MESSAGE_OUTPUT=stdout timeout -k 10 "$TIMEOUT" "$bin" >"$out" 2>&1
+}
+
+# The checks that pass on the real build: judging a mutant by a failing check proves nothing.
+declare -A baseline
+baseline_ok() {
+	local check=$1 kind=${1%%:*} name=${1#*:} out
+	[ -n "${baseline[$check]:-}" ] && { [ "${baseline[$check]}" = ok ]; return; }
+	out=$(mktemp)
+	if run_binary "$(binary_of "$ROOT" "$name")" "$out"; then
+		baseline[$check]=ok
+	else
+		baseline[$check]=failed
+		log "mutants: $kind $name fails on the real build: $(cmocka_failed "$out")"
+	fi
+	rm -f "$out"
+	[ "${baseline[$check]}" = ok ]
+}
+
+# Copies the tree, applies the mutation, builds. Prints why not, on failure.
+make_mutant() {
+	local name=$1 dir=$MUTANTS_DIR/$1 f changed=0
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp -a agent include tests Makefile "$dir"/ || return 1
+	[ -d "$B" ] && cp -a "$B" "$dir/$B"
+	while IFS= read -r f; do
+		cp -p "$dir/$f" "$dir/$f.orig"
+		perl -0pi -e "${m_perl[$name]}" "$dir/$f" || return 1
+		if ! cmp -s "$dir/$f" "$dir/$f.orig"; then
+			changed=$((changed + 1))
+			log "  mutated $f"
+			diff -u "$dir/$f.orig" "$dir/$f" | grep '^[-+][^-+]' | head -n 8 | sed 's/^/    /'
+		fi
+		rm -f "$dir/$f.orig"
+	done < <(grep -rlF --include='*.c' -- "${m_marker[$name]}" agent/)
+	if [ "$changed" -eq 0 ]; then
+		echo "the safeguard was not found (no file under agent/ with \`${m_marker[$name]}' changed): update tests/check-mutants.sh"
+		return 1
+	fi
+	# The mutated file alone must compile; the binaries a check needs are linked before it.
+	if ! build_mutant "$name" all; then
+		echo "the mutant does not build:"
+		tail -n 20 "$dir/build.log"
+		return 1
+	fi
+}
+
+build_mutant() {
+	local dir=$MUTANTS_DIR/$1
+	shift
+	make -C "$dir" --no-print-directory -j"$(nproc)" B="$B" WGFWD_VERSION="$VERSION" "$@" \
+		>>"$dir/build.log" 2>&1
+}
+
+# Runs one check against the mutant; succeeds when the check FAILS (the mutant is caught) and
+# prints what failed; 2 when what the check needs does not build.
+catches() {
+	local name=$1 check=$2 kind=${2%%:*} what=${2#*:} dir=$MUTANTS_DIR/$1 out rc
+	out=$(mktemp)
+	case "$kind" in
+	unit | kernel)
+		if ! build_mutant "$name" "$B/tests/$what"; then
+			echo "$what does not build"
+			rc=2
+		elif ! run_binary "$(binary_of "$dir" "$what")" "$out"; then
+			rc=0
+			echo "$(cmocka_failed "$out")$(grep -q '^\[  FAILED  \]' "$out" || echo "exited early")"
+		else
+			rc=1
+		fi
+		;;
+	e2e)
+		if ! build_mutant "$name" all; then
+			echo "the programs do not build"
+			rc=2
+		elif ! WGFWD_BIN=$dir/$B KEEP_LAB=1 E2E_STOP_AT_FAIL=1 tests/e2e/run.sh "$what" \
+			>"$out" 2>&1; then
+			rc=0
+			sed -n "s/^FAIL  [a-z0-9_]*: //p" "$out" | head -n 3 | paste -sd ';'
+		else
+			rc=1
+		fi
+		;;
+	*)
+		echo "unknown check kind \`$kind'"
+		rc=2
+		;;
+	esac
+	cp "$out" "$dir/check-$kind-$what.log" 2>/dev/null
+	rm -f "$out"
+	return "$rc"
+}
+
+run_mutant() {
+	judge_mutant "$1"
+	[ "${MUTANTS_KEEP:-0}" = 1 ] || rm -rf "${MUTANTS_DIR:?}/$1"
+}
+
+judge_mutant() {
+	local name=$1 check why caught=() survived=() broken=() skipped_checks=() result
+	log "=== mutant $name: ${m_what[$name]} removed"
+	if ! why=$(make_mutant "$name"); then
+		log "$why" | sed 's/^/  /'
+		failures+=("$name: $why")
+		failed=$((failed + 1))
+		return
+	fi
+	printf '%s\n' "$why" | grep -v '^$'
+	for check in ${m_checks[$name]}; do
+		case "$check" in
+		unit:* | kernel:*)
+			if [ "${check%%:*}" = kernel ] && [ "$(id -u)" -ne 0 ]; then
+				skipped_checks+=("$check (needs root)")
+				continue
+			fi
+			if ! baseline_ok "$check"; then
+				skipped_checks+=("$check (fails on the real build)")
+				continue
+			fi
+			;;
+		e2e:*)
+			if [ "$(id -u)" -ne 0 ]; then
+				skipped_checks+=("$check (needs root)")
+				continue
+			fi
+			if [ "$lab_used" = 0 ]; then
+				"$LAB" status >/dev/null 2>&1 || lab_was_up=0
+				lab_used=1
+			fi
+			;;
+		esac
+		result=$(catches "$name" "$check")
+		case $? in
+		0)
+			caught+=("$check: ${result:-failed}")
+			log "  caught by $check: ${result:-failed}"
+			[ "${MUTANTS_ALL:-0}" = 1 ] && continue
+			break
+			;;
+		2)
+			broken+=("$check: $result")
+			log "  $check: $result"
+			;;
+		*)
+			survived+=("$check")
+			log "  survived $check"
+			;;
+		esac
+	done
+	if [ ${#broken[@]} -gt 0 ]; then
+		failures+=("$name: ${broken[*]}")
+		failed=$((failed + 1))
+	elif [ ${#caught[@]} -gt 0 ]; then
+		passed=$((passed + 1))
+	elif [ ${#survived[@]} -eq 0 ]; then
+		log "  not judged: ${skipped_checks[*]}"
+		skipped=$((skipped + 1))
+	else
+		log "  SURVIVED: no check fails without ${m_what[$name]}; a test is missing (ran: ${survived[*]})"
+		failures+=("$name: survived ${survived[*]}: a test of ${m_what[$name]} is missing")
+		failed=$((failed + 1))
+	fi
+}
+
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=("${mutants[@]}")
+for name in "${wanted[@]}"; do
+	if [ -z "${m_what[$name]:-}" ]; then
+		log "mutants: no mutant \`$name' (one of: ${mutants[*]})"
+		failed=$((failed + 1))
+		continue
+	fi
+	run_mutant "$name"
+done
+
+if [ "$lab_used" = 1 ] && [ "$lab_was_up" = 0 ]; then
+	"$LAB" down >/dev/null 2>&1
+fi
+if [ "${MUTANTS_KEEP:-0}" = 1 ]; then
+	log "mutants: trees kept in $MUTANTS_DIR"
+else
+	rm -rf "$MUTANTS_DIR"
+fi
+if [ ${#failures[@]} -gt 0 ]; then
+	log "mutants failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "mutants: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
