@@ -224,6 +224,8 @@ static void link_connect(evutil_socket_t fd, short what, void *arg)
 	int err;
 
 	memcpy(cfg.key, l->cfg.key, sizeof(cfg.key));
+	cfg.ping_interval_ms = l->cfg.ping_interval_ms;
+	cfg.dead_after_ms = l->cfg.dead_after_ms;
 	parse_sockaddr(l->gateway, l->cfg.port ? l->cfg.port : WF_CTL_PORT, &remote, &remote_len);
 	if (l->local[0]) {
 		parse_sockaddr(l->local, 0, &local, &local_len);

@@ -178,6 +178,11 @@ static int render_chains(struct wf_nft_table *t)
 	return err ? -ENOMEM : 0;
 }
 
+static uint32_t egress_mark(const struct wf_server_gateway *g)
+{
+	return g->fwmark + WF_GATEWAY_EGRESS_MARK;
+}
+
 static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p,
                         const struct wf_server_gateway *gws, size_t n)
 {
@@ -207,6 +212,16 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 		wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
 		wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, gws[g].fwmark);
 		wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, gws[g].fwmark);
+		err |= wf_nft_add_rule(t, &r);
+	}
+
+	/* With a choice of gateways, an egress flow stays on the one it started by: a new
+	 * gateway would change its source address and break it. */
+	for (size_t g = 0; g < n && n > 1; g++) {
+		wf_nft_rule_begin(&r, "mark_in", "egress flows: keep the gateway they started by");
+		wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_ORIGINAL);
+		wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, egress_mark(&gws[g]));
+		wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, egress_mark(&gws[g]));
 		err |= wf_nft_add_rule(t, &r);
 	}
 
@@ -275,6 +290,8 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 		wf_nft_rule_begin(&r, "snat_out",
 		                  "egress into the tunnel: source becomes the tunnel address");
 		wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, gws[g].ifname);
+		if (n > 1)
+			wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, egress_mark(&gws[g]));
 		wf_nft_add_simple(&r, WF_NFT_MASQUERADE);
 		err |= wf_nft_add_rule(t, &r);
 	}
@@ -370,6 +387,13 @@ static int render_policy_rules(const struct wf_server_params *p,
 			                         .fwmark = gws[g].fwmark,
 			                         .fwmask = 0xffffffffu,
 			                         .protocol = WF_RTPROT};
+			if (n > 1) {
+				rule = plan_rule(plan, &cap);
+				if (!rule)
+					return -ENOMEM;
+				*rule = plan->rules[plan->n_rules - 2];
+				rule->fwmark = egress_mark(&gws[g]);
+			}
 
 			if (!(v6 ? gws[g].has_tunnel_ip6 : gws[g].has_tunnel_ip4))
 				continue;

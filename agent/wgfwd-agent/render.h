@@ -69,11 +69,14 @@ struct wf_server_params {
  * interface, routing table and mark: a flow is marked on arrival by the interface it came in
  * on and its replies go back into that interface, whichever gateways are up. Egress of a
  * container leaves by the first gateway it may use that is not down (by the first it may use
- * when all are). A gateway's public addresses, configured or learnt from it, feed the hairpin
- * set; they are input here, never written back into the parameters. */
+ * when all are); a flow that started by one keeps it. A gateway's public addresses, configured or
+ * learnt from it, feed the hairpin set; they are input here, never written back into the
+ * parameters. */
 #define WF_GATEWAYS_MAX 8
 /* Gateway i (0-based, configured order) uses table + i and fwmark + i * this step. */
 #define WF_GATEWAY_MARK_STEP 0x10
+/* ...and, with several, fwmark + this for the egress flows that started by it. */
+#define WF_GATEWAY_EGRESS_MARK 0x8
 
 struct wf_server_gateway {
 	char name[WF_GATEWAY_NAME_MAX];

@@ -360,9 +360,33 @@ static void each_gateway_marks_its_flows_and_routes_their_replies_back(void **st
 	assert_contains(text, "ip route add default dev wg2 table 51821 protocol 207");
 	assert_contains(text, "ip -6 route add default dev wg2 table 51821 protocol 207");
 	assert_contains(text, "ip route add 192.168.161.1/32 dev wg2");
-	assert_contains(text, "oifname \"wg2\" masquerade");
+	assert_contains(text, "oifname \"wg2\" ct mark set 0x77660019 masquerade");
 	assert_contains(text, "oifname \"wg2\" meta l4proto tcp tcp flags syn tcp option maxseg");
 	assert_contains(text, "iifname \"wg2\" ct status dnat counter accept");
+	free(text);
+}
+
+static void egress_flows_keep_the_gateway_they_started_by(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	struct wf_server_gateway g[2];
+	char *text;
+
+	two_gateways(&p, g);
+	text = render_gateways_text(&p, g, 2, &d);
+	assert_contains(text, "oifname \"wg0\" ct mark set 0x77660009 masquerade");
+	assert_contains(text, "oifname \"wg2\" ct mark set 0x77660019 masquerade");
+	assert_contains(text, "ct direction original ct mark 0x77660019 meta mark set 0x77660019");
+	assert_contains(text, "ip rule add priority 10000 fwmark 0x77660019/0xffffffff lookup "
+	                      "51821 protocol 207");
+	assert_contains(text, "ip -6 rule add priority 10000 fwmark 0x77660009/0xffffffff lookup "
+	                      "51820 protocol 207");
+	free(text);
+
+	/* One gateway has nothing to keep a flow from: no such marks. */
+	text = render_gateways_text(&p, g, 1, &d);
+	assert_null(strstr(text, "0x77660009"));
 	free(text);
 }
 
@@ -458,6 +482,7 @@ int main(void)
 	    cmocka_unit_test(one_gateway_from_the_parameters_renders_as_before),
 	    cmocka_unit_test(each_gateway_marks_its_flows_and_routes_their_replies_back),
 	    cmocka_unit_test(hairpin_knows_every_gateways_public_addresses),
+	    cmocka_unit_test(egress_flows_keep_the_gateway_they_started_by),
 	    cmocka_unit_test(egress_leaves_by_the_first_gateway_not_down),
 	    cmocka_unit_test(egress_gateway_choice),
 	};
