@@ -57,8 +57,7 @@ static int parse_address(char *text, struct wf_gateway_spec *out)
 	return 0;
 }
 
-int wf_gateway_spec_parse(const char *text, struct wf_gateway_spec *out, char *err,
-                          size_t err_len)
+int wf_gateway_spec_parse(const char *text, struct wf_gateway_spec *out, char *err, size_t err_len)
 {
 	const char *rest = text;
 	char addr[INET6_ADDRSTRLEN + 16], check[WF_GATEWAY_LIST_MAX], why[256];

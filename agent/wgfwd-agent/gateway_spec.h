@@ -21,7 +21,6 @@ struct wf_gateway_spec {
 };
 
 /* 0, or -EINVAL with what was wrong in err. */
-int wf_gateway_spec_parse(const char *text, struct wf_gateway_spec *out, char *err,
-                          size_t err_len);
+int wf_gateway_spec_parse(const char *text, struct wf_gateway_spec *out, char *err, size_t err_len);
 
 #endif

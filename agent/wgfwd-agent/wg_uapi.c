@@ -42,8 +42,7 @@ int wf_wg_last_handshake(const char *ifname, int64_t *sec)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    write(fd, "get=1\n\n", 7) != 7) {
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) || write(fd, "get=1\n\n", 7) != 7) {
 		err = errno == ECONNREFUSED ? -ENOENT : -errno;
 		goto out;
 	}

@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#define WF_WG_UAPI_DIR           "/var/run/wireguard"
-#define WF_WG_HANDSHAKE_STALE_S  180
+#define WF_WG_UAPI_DIR          "/var/run/wireguard"
+#define WF_WG_HANDSHAKE_STALE_S 180
 
 /* Pure: the latest last_handshake_time_sec of every peer in a UAPI `get' answer; 0 when no
  * peer ever completed one. -EINVAL when the answer is not one (no errno=0 line). */

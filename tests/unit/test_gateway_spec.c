@@ -36,8 +36,7 @@ static void port_and_key_may_be_left_out(void **state)
 	assert_int_equal(wf_gateway_spec_parse("b,wg2,fc00:0:0:161::1", &g, err, sizeof(err)), 0);
 	assert_string_equal(g.address, "fc00:0:0:161::1");
 	assert_int_equal(g.port, 0);
-	assert_int_equal(
-	    wf_gateway_spec_parse("b,wg2,[fc00::1]:7000,/k", &g, err, sizeof(err)), 0);
+	assert_int_equal(wf_gateway_spec_parse("b,wg2,[fc00::1]:7000,/k", &g, err, sizeof(err)), 0);
 	assert_string_equal(g.address, "fc00::1");
 	assert_int_equal(g.port, 7000);
 	assert_string_equal(g.key_file, "/k");
