@@ -26,7 +26,7 @@
 #include "docker.h"
 #include "gateway_link.h"
 #include "state.h"
-#include "wg_uapi.h"
+#include "wg_handshake.h"
 
 /* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
  * the burst is enough. */
