@@ -1281,7 +1281,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 			goto fail;
 		a->n_gws++;
 	}
-	if (a->n_gws) {
+	/* One gateway has nothing to fail over to. */
+	if (a->n_gws > 1) {
 		struct timeval tick = {0, 250000};
 
 		a->health_ev = event_new(base, -1, EV_PERSIST, check_health, a);

@@ -61,8 +61,9 @@ check_eq "the agent's control channels to both gateways come up" "true true" \
 check_eq "status names both gateways, in order, with their own interfaces" \
 	"vps1 $LAB_SRV_WG_IF 51820 vps2 $LAB_SRV_WG2_IF 51821" \
 	agent_jq '[.gateways[] | .name, .interface, (.table | tostring)] | join(" ")'
-check_eq "each gateway told its public addresses" "$LAB_GW_PUB4 $LAB_GW_PUB6 $LAB_GW2_PUB4 $LAB_GW2_PUB6" \
-	wait_until 10 agent_jq '[.gateways[] | .public_ipv4[], .public_ipv6[]] | join(" ")'
+PUBLIC="$LAB_GW_PUB4 $LAB_GW_PUB6 $LAB_GW2_PUB4 $LAB_GW2_PUB6"
+check_eq "each gateway told its public addresses" "$PUBLIC" wait_until 10 output_is "$PUBLIC" \
+	agent_jq '[.gateways[] | .public_ipv4[], .public_ipv6[]] | join(" ")'
 
 # ---- forwards through either gateway ----
 for addr in "$LAB_GW_PUB4" "$LAB_GW2_PUB4"; do

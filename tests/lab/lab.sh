@@ -313,8 +313,8 @@ gw_tunnel_addresses() {
 }
 
 # A VPS's WireGuard stopped (its interface goes with it) and started again with the same keys.
-# Started again, it knows the server's endpoint and sends a keepalive at once, so the
-# handshake does not wait for the server's next one.
+# Started again, it knows the server's endpoint and pings the server's tunnel address, so the
+# handshake does not wait for the server's next keepalive.
 cmd_tunnel_stop() {
 	local name ns ifname _
 	read -r name ns ifname _ <<<"$(gw_side "$1")"
@@ -330,9 +330,10 @@ cmd_tunnel_start() {
 	start_wireguard_go "$name" "$ns" "$ifname"
 	wait_for 5 test -S "$WG_SOCK_DIR/$ifname.sock" || die "wireguard-go did not create $ifname"
 	in_ns "$ns" wg set "$ifname" listen-port "$LAB_WG_PORT" private-key "$key" \
-		peer "$(cat "$peer")" allowed-ips "$s4/32,$s6/128" endpoint "$endpoint" \
-		persistent-keepalive 25
+		peer "$(cat "$peer")" allowed-ips "$s4/32,$s6/128" endpoint "$endpoint"
 	gw_tunnel_addresses "$1"
+	wait_for 10 in_ns "$ns" ping -c 1 -W 1 -q "$s4" >/dev/null 2>&1 ||
+		die "no ping from $ns through its tunnel to the server"
 }
 
 gw2_tunnel_works() {
@@ -357,7 +358,6 @@ cmd_gw2_up() {
 	(umask 077 && wg genkey >"$LAB_GW2_WG_KEY" && wg genkey >"$LAB_SRV_WG2_KEY")
 	wg pubkey <"$LAB_GW2_WG_KEY" >"$LAB_GW2_WG_PUB"
 	wg pubkey <"$LAB_SRV_WG2_KEY" >"$LAB_SRV_WG2_PUB"
-	cmd_tunnel_start gw2
 	start_wireguard_go wg-srv2 "$LAB_NS_SRV" "$LAB_SRV_WG2_IF"
 	wait_for 5 test -S "$WG_SOCK_DIR/$LAB_SRV_WG2_IF.sock" || die "wireguard-go did not create $LAB_SRV_WG2_IF"
 	in_ns "$LAB_NS_SRV" wg set "$LAB_SRV_WG2_IF" listen-port "$LAB_SRV_WG2_PORT" \
@@ -367,6 +367,7 @@ cmd_gw2_up() {
 	ip -n "$LAB_NS_SRV" address add "$LAB_SRV_WG2_4/24" dev "$LAB_SRV_WG2_IF"
 	ip -n "$LAB_NS_SRV" address add "$LAB_SRV_WG2_6/64" dev "$LAB_SRV_WG2_IF" nodad
 	ip -n "$LAB_NS_SRV" link set "$LAB_SRV_WG2_IF" mtu "$LAB_WG_MTU" up
+	cmd_tunnel_start gw2
 	set +eE
 	trap - ERR
 	wait_for 10 gw2_tunnel_works || die "no ping through the second tunnel (see $LAB_RUN/logs/wg-*2.log)"
