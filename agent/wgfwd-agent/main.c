@@ -231,6 +231,7 @@ static int parse_gateway_links(struct wf_server_params *p, struct wf_agent_confi
 struct dry_run {
 	struct event_base *base;
 	const struct wf_server_params *params;
+	const struct wf_agent_config *cfg; /* its gateways, when there are several */
 	int result;
 };
 
@@ -243,7 +244,16 @@ static void dry_run_synced(void *ctx, const struct wf_container *list, size_t n)
 	dr->result = wf_desired_build(list, n, &d);
 	if (dr->result)
 		goto out;
-	dr->result = wf_server_render(dr->params, &d, &plan);
+	if (dr->cfg->n_gateways > 1) {
+		struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+
+		for (size_t i = 0; i < dr->cfg->n_gateways; i++)
+			planes[i] = dr->cfg->gateways[i].plane;
+		dr->result =
+		    wf_server_render_gateways(dr->params, planes, dr->cfg->n_gateways, &d, &plan);
+	} else {
+		dr->result = wf_server_render(dr->params, &d, &plan);
+	}
 	if (dr->result) {
 		wf_desired_free(&d);
 		goto out;
@@ -282,11 +292,12 @@ static void dry_run_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(dr->base);
 }
 
-static int run_dry(struct event_base *base, const struct wf_server_params *params)
+static int run_dry(struct event_base *base, const struct wf_server_params *params,
+                   const struct wf_agent_config *cfg)
 {
 	static const struct wf_docker_ops ops = {.connection = dry_run_connection,
 	                                         .synced = dry_run_synced};
-	struct dry_run dr = {.base = base, .params = params, .result = -EINTR};
+	struct dry_run dr = {.base = base, .params = params, .cfg = cfg, .result = -EINTR};
 	struct timeval limit = {10, 0};
 	struct event *timer = evtimer_new(base, dry_run_timeout, &dr);
 	struct wf_docker *docker;
@@ -418,7 +429,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (opt.dry_run) {
-		ret = run_dry(base, &params) ? 1 : 0;
+		ret = run_dry(base, &params, &cfg) ? 1 : 0;
 		goto out;
 	}
 	if (opt.cleanup) {
