@@ -24,6 +24,7 @@
 #include "container.h"
 #include "ct_flush.h"
 #include "docker.h"
+#include "gateway_health.h"
 #include "gateway_link.h"
 #include "state.h"
 #include "wg_handshake.h"
@@ -51,8 +52,6 @@ struct gateway_view {
 	size_t egress_refused;
 };
 
-#define FAILOVER_AFTER_MS 15000
-
 /* One gateway as the agent follows it. */
 struct gateway {
 	struct wf_agent *a;
@@ -65,9 +64,8 @@ struct gateway {
 	struct in6_addr learnt_ip6[WF_GATEWAY_ADDRS_MAX];
 	size_t n_learnt_ip6;
 	uint64_t reconnects;
-	double last_up_ms; /* when the control channel was last seen up */
-	int64_t handshake; /* the tunnel's last handshake (epoch seconds), 0: unknown */
-	bool down;         /* egress avoids it */
+	struct wf_gateway_seen seen;
+	bool down; /* egress avoids it */
 };
 
 struct wf_agent {
@@ -609,7 +607,7 @@ static void on_gateway_connection(void *ctx, bool up)
 
 	if (!up)
 		g->reconnects++;
-	g->last_up_ms = now_ms();
+	g->seen.last_up_ms = now_ms();
 }
 
 /* The server's own addresses, read when the gateway speaks: a gateway that advertises one of
@@ -732,14 +730,6 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	         (unsigned long long)ack->generation);
 }
 
-/* Health: a gateway is down for egress when its control channel has been down for the
- * failover time (the channel itself gives up on a silent peer after that time), or when its
- * tunnel's last handshake is older than WireGuard's limit. */
-static unsigned failover_after(const struct wf_agent *a)
-{
-	return a->cfg.failover_after_ms ? a->cfg.failover_after_ms : FAILOVER_AFTER_MS;
-}
-
 static void check_health(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
@@ -754,12 +744,12 @@ static void check_health(evutil_socket_t fd, short what, void *arg)
 		bool up = wf_gateway_link_up(g->link), down;
 		int64_t hs = 0;
 
+		g->seen.link_up = up;
 		if (up)
-			g->last_up_ms = now;
+			g->seen.last_up_ms = now;
 		if (wf_wg_last_handshake(g->cfg.plane.ifname, &hs) == 0)
-			g->handshake = hs;
-		down = (!up && now - g->last_up_ms >= failover_after(a) / 3.0) ||
-		       (g->handshake && wall - g->handshake > WF_WG_HANDSHAKE_STALE_S);
+			g->seen.handshake = hs;
+		down = wf_gateway_is_down(&g->seen, now, wall, a->cfg.failover_after_ms);
 		if (down == g->down)
 			continue;
 		g->down = down;
@@ -913,9 +903,10 @@ static struct json_object *gateway_json(const struct wf_agent *a, const struct g
 	json_object_object_add(gw, "healthy", json_object_new_boolean(!g->down));
 	json_object_object_add(
 	    gw, "egress", json_object_new_boolean(a->egress_gw >= 0 && &a->gws[a->egress_gw] == g));
-	if (g->handshake)
-		json_object_object_add(gw, "last_handshake_age",
-		                       json_object_new_int64((int64_t)(time(NULL) - g->handshake)));
+	if (g->seen.handshake)
+		json_object_object_add(
+		    gw, "last_handshake_age",
+		    json_object_new_int64((int64_t)(time(NULL) - g->seen.handshake)));
 	json_object_object_add(gw, "reconnects", json_object_new_int64((int64_t)g->reconnects));
 	json_object_object_add(
 	    gw, "generation_sent",
@@ -1187,13 +1178,11 @@ bool wf_agent_healthy(const struct wf_agent *a)
 
 static int gateway_start(struct wf_agent *a, struct gateway *g, const struct wf_agent_gateway *cfg)
 {
-	unsigned failover = a->cfg.failover_after_ms ? a->cfg.failover_after_ms : FAILOVER_AFTER_MS;
-	/* A silent peer is given up after two thirds of the failover time, a channel that is
-	 * down counts after the last third: a quick restart of the gateway moves nothing. */
-	struct wf_gateway_link_config lc = {.gateway = cfg->address,
-	                                    .port = cfg->port,
-	                                    .dead_after_ms = failover * 2 / 3,
-	                                    .ping_interval_ms = failover / 6 ? failover / 6 : 1};
+	struct wf_gateway_link_config lc = {
+	    .gateway = cfg->address,
+	    .port = cfg->port,
+	    .dead_after_ms = wf_gateway_dead_after_ms(a->cfg.failover_after_ms),
+	    .ping_interval_ms = wf_gateway_ping_interval_ms(a->cfg.failover_after_ms)};
 	const struct wf_server_gateway *p = &cfg->plane;
 	char ferr[1024];
 	char local[INET6_ADDRSTRLEN];
@@ -1201,7 +1190,7 @@ static int gateway_start(struct wf_agent *a, struct gateway *g, const struct wf_
 
 	g->a = a;
 	g->cfg = *cfg;
-	g->last_up_ms = now_ms();
+	g->seen.last_up_ms = now_ms();
 	/* One gateway has nothing to fail over to: its channel keeps the protocol's pace. */
 	if (a->cfg.n_gateways == 1 && !a->cfg.failover_after_ms)
 		lc.dead_after_ms = lc.ping_interval_ms = 0;
