@@ -30,9 +30,8 @@ static void a_channel_down_counts_after_a_third_of_the_failover_time(void **stat
 
 static void a_stale_handshake_is_down_whatever_the_channel_says(void **state)
 {
-	struct wf_gateway_seen s = {.link_up = true,
-	                            .last_up_ms = 0,
-	                            .handshake = NOW_S - WF_WG_HANDSHAKE_STALE_S};
+	struct wf_gateway_seen s = {
+	    .link_up = true, .last_up_ms = 0, .handshake = NOW_S - WF_WG_HANDSHAKE_STALE_S};
 
 	assert_false(wf_gateway_is_down(&s, 0, NOW_S, 3000));
 	s.handshake--;
