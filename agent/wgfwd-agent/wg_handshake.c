@@ -38,13 +38,14 @@ int wf_wg_uapi_last_handshake(const char *answer, int64_t *sec)
 static int peer_attr(const struct nlattr *attr, void *data)
 {
 	int64_t *sec = data;
-	const int64_t *ts;
+	int64_t ts[2];
 
 	if (mnl_attr_get_type(attr) != WGPEER_A_LAST_HANDSHAKE_TIME)
 		return 0;
-	if (mnl_attr_get_payload_len(attr) != 2 * sizeof(int64_t))
+	if (mnl_attr_get_payload_len(attr) != sizeof(ts))
 		return -1;
-	ts = mnl_attr_get_payload(attr);
+	/* netlink aligns attributes to 4 bytes only */
+	memcpy(ts, mnl_attr_get_payload(attr), sizeof(ts));
 	if (ts[0] > *sec)
 		*sec = ts[0];
 	return 0;
