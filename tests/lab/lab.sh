@@ -21,7 +21,7 @@
 #                             (reset and down do this too)
 #   lab.sh gw-docker ARGS...  its docker client
 #   lab.sh gw2-up             add a second VPS (wf-gw2, on demand: the one-gateway lab does
-#                             without it): public 198.18.0.1 and 2001:db8:3::1, its tunnel
+#                             without it): public 192.0.2.65 and 2001:db8:3::1, its tunnel
 #                             wg20 (192.168.161.1) to the server's wg21 (192.168.161.2)
 #   lab.sh gw2-down           remove it again (reset and down do this too)
 #   lab.sh tunnel-stop HOST   stop the WireGuard of a VPS (gw or gw2), as when it goes down
@@ -354,7 +354,10 @@ cmd_gw2_up() {
 	ip -n "$LAB_NS_GW2" link set lo up
 	in_ns "$LAB_NS_GW2" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	in_ns "$LAB_NS_GW2" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	make_links "to-gw2 gw2 198.18.0.254/24 2001:db8:3::fe/64 $LAB_GW2_PUB4/24 $LAB_GW2_PUB6/64"
+	make_links "to-gw2 gw2 198.18.0.254/24 2001:db8:3::fe/64 $LAB_GW2_LINK4/24 $LAB_GW2_PUB6/64"
+	ip -n "$LAB_NS_GW2" address add "$LAB_GW2_PUB4/32" dev eth0
+	ip -n "$LAB_NS_GW2" route replace default via 198.18.0.254 src "$LAB_GW2_PUB4"
+	ip -n "$LAB_NS_INET" route add "$LAB_GW2_PUB4/32" via "$LAB_GW2_LINK4" dev to-gw2
 	(umask 077 && wg genkey >"$LAB_GW2_WG_KEY" && wg genkey >"$LAB_SRV_WG2_KEY")
 	wg pubkey <"$LAB_GW2_WG_KEY" >"$LAB_GW2_WG_PUB"
 	wg pubkey <"$LAB_SRV_WG2_KEY" >"$LAB_SRV_WG2_PUB"
