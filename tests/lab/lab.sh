@@ -354,10 +354,19 @@ cmd_gw2_up() {
 	ip -n "$LAB_NS_GW2" link set lo up
 	in_ns "$LAB_NS_GW2" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	in_ns "$LAB_NS_GW2" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	make_links "to-gw2 gw2 198.18.0.254/24 2001:db8:3::fe/64 $LAB_GW2_LINK4/24 $LAB_GW2_PUB6/64"
+	# Its IPv4 is one /32 with an on-link router, so that egress masqueraded there leaves
+	# with it.
+	ip -n "$LAB_NS_INET" link add to-gw2 type veth peer name eth0 netns "$LAB_NS_GW2"
+	ip -n "$LAB_NS_INET" address add "$LAB_GW2_ROUTER4/24" dev to-gw2
+	ip -n "$LAB_NS_INET" address add 2001:db8:3::fe/64 dev to-gw2 nodad
+	ip -n "$LAB_NS_INET" link set to-gw2 up
+	ip -n "$LAB_NS_INET" route add "$LAB_GW2_PUB4/32" dev to-gw2
 	ip -n "$LAB_NS_GW2" address add "$LAB_GW2_PUB4/32" dev eth0
-	ip -n "$LAB_NS_GW2" route replace default via 198.18.0.254 src "$LAB_GW2_PUB4"
-	ip -n "$LAB_NS_INET" route add "$LAB_GW2_PUB4/32" via "$LAB_GW2_LINK4" dev to-gw2
+	ip -n "$LAB_NS_GW2" address add "$LAB_GW2_PUB6/64" dev eth0 nodad
+	ip -n "$LAB_NS_GW2" link set eth0 up
+	ip -n "$LAB_NS_GW2" route add "$LAB_GW2_ROUTER4/32" dev eth0
+	ip -n "$LAB_NS_GW2" route add default via "$LAB_GW2_ROUTER4"
+	ip -n "$LAB_NS_GW2" -6 route add default via 2001:db8:3::fe
 	(umask 077 && wg genkey >"$LAB_GW2_WG_KEY" && wg genkey >"$LAB_SRV_WG2_KEY")
 	wg pubkey <"$LAB_GW2_WG_KEY" >"$LAB_GW2_WG_PUB"
 	wg pubkey <"$LAB_SRV_WG2_KEY" >"$LAB_SRV_WG2_PUB"

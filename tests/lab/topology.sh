@@ -56,10 +56,9 @@ LAB_SRV_WG6=fc00:0:0:160::2
 # The second VPS (lab.sh gw2-up): its own public addresses, tunnel and server interface.
 LAB_GW2_PUB_IF=eth0
 # The agent takes only addresses that can be internet hosts as a gateway's public ones, so the
-# second VPS's public IPv4 is a documentation address routed to it (/32); its link to the
-# "internet" router is in 198.18.0.0/24.
+# second VPS's public IPv4 is a documentation address routed to it (/32), its router on-link.
 LAB_GW2_PUB4=192.0.2.65
-LAB_GW2_LINK4=198.18.0.1
+LAB_GW2_ROUTER4=198.18.0.254
 LAB_GW2_PUB6=2001:db8:3::1
 LAB_GW2_WG_IF=wg20
 LAB_GW2_WG4=192.168.161.1
