@@ -34,7 +34,7 @@ expect_ok() {
 		fail "$what: exit $rc: $out"
 }
 
-for name in gateway-docker gateway.conf gateway-command agent-docker agent.conf; do
+for name in gateway-docker gateway.conf gateway-command agent-docker agent.conf agent-two-gateways.conf; do
 	[ -n "$(example "$name")" ] || fail "README.md has no example \`$name'"
 done
 
@@ -42,6 +42,8 @@ example gateway.conf >"$tmp/gateway.conf"
 expect_ok "README's gateway.conf" env -i "$bin/wgfwd-gateway" --config "$tmp/gateway.conf" --check-config
 example agent.conf >"$tmp/agent.conf"
 expect_ok "README's agent.conf" env -i "$bin/wgfwd-agent" --config "$tmp/agent.conf" --check-config
+example agent-two-gateways.conf >"$tmp/agent2.conf"
+expect_ok "README's agent-two-gateways.conf" env -i "$bin/wgfwd-agent" --config "$tmp/agent2.conf" --check-config
 
 # The command line, word for word, with the built program and --check-config.
 cmd=$(joined gateway-command | grep '^wgfwd-gateway ')
@@ -65,6 +67,9 @@ sed 's/^public-interface = .*/public-interface = eth0\npeer = 192.168.160.2,fc00
 	"$tmp/gateway.conf" >"$tmp/bad-gateway.conf"
 env -i "$bin/wgfwd-gateway" --config "$tmp/bad-gateway.conf" --check-config >/dev/null 2>&1 &&
 	fail "a gateway.conf with a bad peer passes --check-config"
+printf 'gateway-link = vps3,wg2,gateway.example\n' >>"$tmp/agent2.conf"
+env -i "$bin/wgfwd-agent" --config "$tmp/agent2.conf" --check-config >/dev/null 2>&1 &&
+	fail "an agent.conf with a gateway-link naming no address passes --check-config"
 printf 'gateway-port = 70000\n' >>"$tmp/agent.conf"
 env -i "$bin/wgfwd-agent" --config "$tmp/agent.conf" --check-config >/dev/null 2>&1 &&
 	fail "an agent.conf with gateway-port 70000 passes --check-config"

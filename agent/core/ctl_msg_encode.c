@@ -327,7 +327,7 @@ int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char
 	if (o.len > WF_CTL_MSG_MAX) {
 		free(o.buf);
 		return wf_ctl_fail(-EMSGSIZE, err, errlen, "%s message is %zu bytes, at most %d",
-		            wf_ctl_msg_type_name(m->type), o.len, WF_CTL_MSG_MAX);
+		                   wf_ctl_msg_type_name(m->type), o.len, WF_CTL_MSG_MAX);
 	}
 	*json = o.buf;
 	*len = o.len;

@@ -19,8 +19,8 @@ struct name_value {
 };
 
 /* NULL-terminated tables of the wire's names. */
-extern const struct name_value wf_ctl_msg_types[], wf_ctl_forward_protos[],
-    wf_ctl_egress_protos[], wf_ctl_families[];
+extern const struct name_value wf_ctl_msg_types[], wf_ctl_forward_protos[], wf_ctl_egress_protos[],
+    wf_ctl_families[];
 
 const char *wf_ctl_value_name(const struct name_value *table, int value);
 /* Writes the message into err and returns ret. */

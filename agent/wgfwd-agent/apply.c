@@ -252,6 +252,15 @@ int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *pla
 
 int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params *p)
 {
+	struct wf_server_gateway g;
+
+	wf_server_gateway_from_params(p, &g);
+	return wf_dataplane_cleanup_gateways(dp, p, &g, 1);
+}
+
+int wf_dataplane_cleanup_gateways(struct wf_dataplane *dp, const struct wf_server_params *p,
+                                  const struct wf_server_gateway *gws, size_t n)
+{
 	struct wf_desired empty = {0};
 	struct wf_server_plan plan;
 	struct wf_apply_result res = {0};
@@ -259,7 +268,7 @@ int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params 
 	struct wf_nft_table *have = NULL;
 	int err, ret;
 
-	err = wf_server_render(p, &empty, &plan);
+	err = wf_server_render_gateways(p, gws, n, &empty, &plan);
 	if (err)
 		return err;
 	b = wf_nft_batch_new();

@@ -36,6 +36,9 @@ int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *pla
                        struct wf_apply_result *result);
 /* Removes everything the agent owns: its table, its DOCKER-USER rules, rules and routes. */
 int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params *p);
+/* The same, for several gateways: every tunnel's DOCKER-USER rules go too. */
+int wf_dataplane_cleanup_gateways(struct wf_dataplane *dp, const struct wf_server_params *p,
+                                  const struct wf_server_gateway *gws, size_t n);
 /* Forwarding and reverse-path settings the data plane depends on; fixes them when `fix`. */
 int wf_dataplane_check_sysctls(const struct wf_server_params *p, bool fix, bool quiet);
 

@@ -24,8 +24,10 @@
 #include "container.h"
 #include "ct_flush.h"
 #include "docker.h"
+#include "gateway_health.h"
 #include "gateway_link.h"
 #include "state.h"
+#include "wg_handshake.h"
 
 /* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
  * the burst is enough. */
@@ -50,6 +52,22 @@ struct gateway_view {
 	size_t egress_refused;
 };
 
+/* One gateway as the agent follows it. */
+struct gateway {
+	struct wf_agent *a;
+	struct wf_agent_gateway cfg;
+	struct wf_gateway_link *link;
+	struct gateway_view gw;
+	/* What the gateway told, kept beside the configuration (never written into it). */
+	struct in_addr learnt_ip4[WF_GATEWAY_ADDRS_MAX];
+	size_t n_learnt_ip4;
+	struct in6_addr learnt_ip6[WF_GATEWAY_ADDRS_MAX];
+	size_t n_learnt_ip6;
+	uint64_t reconnects;
+	struct wf_gateway_seen seen;
+	bool down; /* egress avoids it */
+};
+
 struct wf_agent {
 	struct event_base *base;
 	struct wf_agent_config cfg;
@@ -59,7 +77,11 @@ struct wf_agent {
 	struct wf_dataplane *dp;
 	struct wf_ct_flush *ct_flush; /* NULL: no conntrack access, stale entries stay */
 	struct wf_nlwatch *watch;
-	struct wf_gateway_link *link;
+	struct gateway gws[WF_GATEWAYS_MAX];
+	size_t n_gws;
+	int egress_gw; /* the gateway unrestricted egress leaves by, -1: none */
+	uint64_t egress_switches;
+	struct event *health_ev;
 	struct wf_status_socket *status;
 	struct event *apply_ev, *reconcile_ev;
 	struct event *ct_flush_ev; /* the search for stale conntrack entries, due after a burst */
@@ -72,9 +94,8 @@ struct wf_agent {
 
 	struct wf_desired desired;
 	bool have_desired;
-	struct gateway_view gw;
 
-	uint64_t applies, apply_errors, docker_reconnects, gateway_reconnects;
+	uint64_t applies, apply_errors, docker_reconnects;
 	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */
 	struct wf_histogram apply_seconds;
 	bool last_apply_ok;
@@ -275,7 +296,7 @@ static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 	wf_desired_diff_free(&diff);
 }
 
-static int gateway_state_from(const struct wf_agent *a, const struct wf_desired *d,
+static int gateway_state_from(const struct gateway *g, const struct wf_desired *d,
                               struct wf_ctl_state *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -288,8 +309,11 @@ static int gateway_state_from(const struct wf_agent *a, const struct wf_desired 
 	}
 	for (size_t i = 0; i < d->n_forwards; i++) {
 		const struct wf_forward *f = &d->forwards[i];
-		bool v4 = f->to_host ? a->params.has_tunnel_ip4 : f->has_ip4;
-		bool v6 = f->to_host ? a->params.has_tunnel_ip6 : f->has_ip6;
+		bool v4 = f->to_host ? g->cfg.plane.has_tunnel_ip4 : f->has_ip4;
+		bool v6 = f->to_host ? g->cfg.plane.has_tunnel_ip6 : f->has_ip6;
+
+		if (!wf_gateways_allow(f->gateways, g->cfg.name))
+			continue;
 
 		/* The gateway keeps the port: this server maps it to the container's. */
 		if (v4)
@@ -307,7 +331,7 @@ static int gateway_state_from(const struct wf_agent *a, const struct wf_desired 
 	}
 	for (size_t i = 0; i < d->n_egress; i++) {
 		const struct wf_egress *e = &d->egress[i];
-		bool dup = false;
+		bool dup = !wf_gateways_allow(e->gateways, g->cfg.name);
 
 		for (size_t k = 0; k < s->n_egress && !dup; k++)
 			dup = s->egress[k].proto == e->proto &&
@@ -320,16 +344,59 @@ static int gateway_state_from(const struct wf_agent *a, const struct wf_desired 
 	return 0;
 }
 
+/* Every gateway gets its own part: what the labels let it carry. A refusal by one of them
+ * changes nothing on the others. */
 static void push_gateway_state(struct wf_agent *a)
 {
-	struct wf_ctl_state s;
+	for (size_t i = 0; i < a->n_gws; i++) {
+		struct gateway *g = &a->gws[i];
+		struct wf_ctl_state s;
 
-	if (!a->link || gateway_state_from(a, &a->desired, &s))
+		if (gateway_state_from(g, &a->desired, &s))
+			return;
+		if (wf_gateway_link_set_state(g->link, &s))
+			log_error("gateway %s: out of memory queueing the state", g->cfg.name);
+		free(s.forwards);
+		free(s.egress);
+	}
+}
+
+/* The render input: each gateway's configuration, the public addresses it told (unless
+ * configured) and whether egress avoids it. */
+static void gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out)
+{
+	for (size_t i = 0; i < a->n_gws; i++) {
+		const struct gateway *g = &a->gws[i];
+
+		out[i] = g->cfg.plane;
+		if (!out[i].n_public_ip4 && !out[i].n_public_ip6) {
+			memcpy(out[i].public_ip4, g->learnt_ip4, sizeof(out[i].public_ip4));
+			out[i].n_public_ip4 = g->n_learnt_ip4;
+			memcpy(out[i].public_ip6, g->learnt_ip6, sizeof(out[i].public_ip6));
+			out[i].n_public_ip6 = g->n_learnt_ip6;
+		}
+		out[i].down = g->down;
+	}
+}
+
+/* The conntrack search knows one set of gateway addresses: every gateway's. */
+static void flush_params(const struct wf_agent *a, struct wf_server_params *p)
+{
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+
+	*p = a->params;
+	if (!a->n_gws)
 		return;
-	if (wf_gateway_link_set_state(a->link, &s))
-		log_error("gateway: out of memory queueing the state");
-	free(s.forwards);
-	free(s.egress);
+	gateway_planes(a, planes);
+	p->n_gateway_ip4 = p->n_gateway_ip6 = 0;
+	for (size_t i = 0; i < a->n_gws; i++) {
+		for (size_t k = 0; k < planes[i].n_public_ip4; k++)
+			if (p->n_gateway_ip4 < WF_GATEWAY_ADDRS_MAX)
+				p->gateway_ip4[p->n_gateway_ip4++] = planes[i].public_ip4[k];
+		for (size_t k = 0; k < planes[i].n_public_ip6; k++)
+			if (p->n_gateway_ip6 < WF_GATEWAY_ADDRS_MAX)
+				p->gateway_ip6[p->n_gateway_ip6++] = planes[i].public_ip6[k];
+	}
 }
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the new forwards, the
@@ -340,10 +407,12 @@ static void push_gateway_state(struct wf_agent *a)
 static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
+	struct wf_server_params p;
 	size_t deleted = 0;
 	int looked_for;
 
-	looked_for = wf_ct_flush_run(a->ct_flush, &a->params, &deleted);
+	flush_params(a, &p);
+	looked_for = wf_ct_flush_run(a->ct_flush, &p, &deleted);
 	if (looked_for < 0)
 		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
 		         "flows keep the old path until they go idle",
@@ -358,11 +427,13 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 static void note_stale_flows(struct wf_agent *a, const struct wf_desired *d)
 {
 	struct timeval tv = {0, WF_CT_COALESCE_MS * 1000};
+	struct wf_server_params p;
 	int pending;
 
 	if (!a->ct_flush)
 		return;
-	pending = wf_ct_flush_note(a->ct_flush, &a->params, d);
+	flush_params(a, &p);
+	pending = wf_ct_flush_note(a->ct_flush, &p, d);
 	if (pending < 0)
 		log_warn("conntrack: cannot note the changed forwards (%s): their flows keep the "
 		         "old path until they go idle",
@@ -398,7 +469,14 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	log_new_problems(a, &d);
 	log_forward_changes(a, &d);
 
-	err = wf_server_render(&a->params, &d, &plan);
+	if (a->n_gws) {
+		struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+
+		gateway_planes(a, planes);
+		err = wf_server_render_gateways(&a->params, planes, a->n_gws, &d, &plan);
+	} else {
+		err = wf_server_render(&a->params, &d, &plan);
+	}
 	if (err) {
 		wf_desired_free(&d);
 		goto oom;
@@ -427,10 +505,17 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 		memcpy(before, a->last_error, sizeof(before));
 		a->apply_errors++;
 		a->last_apply_ok = false;
+		const char *missing = NULL;
+
 		if (err == -ENODEV && !if_nametoindex(a->params.tunnel_ifname))
+			missing = a->params.tunnel_ifname;
+		for (size_t i = 0; err == -ENODEV && !missing && i < a->n_gws; i++)
+			if (!if_nametoindex(a->gws[i].cfg.plane.ifname))
+				missing = a->gws[i].cfg.plane.ifname;
+		if (missing)
 			snprintf(a->last_error, sizeof(a->last_error),
-			         "interface %s does not exist (--interface)",
-			         a->params.tunnel_ifname);
+			         "interface %s does not exist (%s)", missing,
+			         a->n_gws > 1 ? "--gateway-link" : "--interface");
 		else if (res.nft_error.what[0])
 			snprintf(a->last_error, sizeof(a->last_error), "%s: %s%s%s",
 			         res.nft_error.what, strerror(-err),
@@ -480,12 +565,25 @@ oom:
 	schedule_apply(a, 1000);
 }
 
+/* Every tunnel needs loose reverse-path filtering, not only the first. */
+static bool check_sysctls(const struct wf_agent *a, bool quiet)
+{
+	struct wf_server_params p = a->params;
+	bool ok = wf_dataplane_check_sysctls(&p, a->cfg.fix_sysctls, quiet) == 0;
+
+	for (size_t i = 1; i < a->cfg.n_gateways; i++) {
+		WF_COPY(p.tunnel_ifname, a->cfg.gateways[i].plane.ifname);
+		ok &= wf_dataplane_check_sysctls(&p, a->cfg.fix_sysctls, quiet) == 0;
+	}
+	return ok;
+}
+
 /* Forwarding can be switched off by someone else, and an interface created again comes back
  * with the default rp_filter or accept_ra: checked again whenever drift is looked for. What is
  * wrong is said when it goes wrong, not every time. */
 static void recheck_sysctls(struct wf_agent *a)
 {
-	bool ok = wf_dataplane_check_sysctls(&a->params, a->cfg.fix_sysctls, !a->sysctls_ok) == 0;
+	bool ok = check_sysctls(a, !a->sysctls_ok);
 
 	if (ok && !a->sysctls_ok)
 		log_info(
@@ -515,10 +613,11 @@ static void on_kernel_change(void *ctx)
 
 static void on_gateway_connection(void *ctx, bool up)
 {
-	struct wf_agent *a = ctx;
+	struct gateway *g = ctx;
 
 	if (!up)
-		a->gateway_reconnects++;
+		g->reconnects++;
+	g->seen.last_up_ms = now_ms();
 }
 
 /* The server's own addresses, read when the gateway speaks: a gateway that advertises one of
@@ -562,33 +661,32 @@ static void log_refused_gateway_addr(void *ctx, int family, const void *addr, co
 
 static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
 {
-	struct wf_agent *a = ctx;
+	struct gateway *g = ctx;
 	size_t n4 = info->n_ipv4 < WF_CTL_ADDRS_MAX ? info->n_ipv4 : WF_CTL_ADDRS_MAX;
 	size_t n6 = info->n_ipv6 < WF_CTL_ADDRS_MAX ? info->n_ipv6 : WF_CTL_ADDRS_MAX;
 
-	a->gw.info = *info;
-	a->gw.have_info = true;
-	/* Configured addresses win; otherwise learn them for the hairpin, but only those that
-	 * can be a host on the internet. */
-	if (!a->cfg.params.n_gateway_ip4 && !a->cfg.params.n_gateway_ip6) {
+	g->gw.info = *info;
+	g->gw.have_info = true;
+	/* Configured addresses win (gateway_planes); learnt ones serve the hairpin, but only
+	 * those that can be a host on the internet. */
+	if (!g->cfg.plane.n_public_ip4 && !g->cfg.plane.n_public_ip6) {
 		struct own_addrs own;
 
 		own_addrs_read(&own);
-		wf_addrs_keep_global(info->ipv4, n4, info->ipv6, n6, &own.view,
-		                     a->params.gateway_ip4, &a->params.n_gateway_ip4,
-		                     a->params.gateway_ip6, &a->params.n_gateway_ip6,
+		wf_addrs_keep_global(info->ipv4, n4, info->ipv6, n6, &own.view, g->learnt_ip4,
+		                     &g->n_learnt_ip4, g->learnt_ip6, &g->n_learnt_ip6,
 		                     WF_GATEWAY_ADDRS_MAX, log_refused_gateway_addr, NULL);
 	}
-	log_info("gateway: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u", info->n_ipv4,
-	         info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
-	schedule_apply(a, 0);
+	log_info("gateway %s: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u",
+	         g->cfg.name, info->n_ipv4, info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
+	schedule_apply(g->a, 0);
 }
 
 static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
                          const struct wf_ctl_state_ack *ack)
 {
-	struct wf_agent *a = ctx;
-	struct gateway_view *gw = &a->gw;
+	struct gateway *g = ctx;
+	struct gateway_view *gw = &g->gw;
 
 	free(gw->forwards);
 	free(gw->results);
@@ -604,7 +702,7 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	gw->applied = ack->applied;
 	WF_COPY(gw->reason, ack->reason);
 	if (!ack->applied) {
-		log_warn("gateway did not apply generation %llu: %s",
+		log_warn("gateway %s did not apply generation %llu: %s", g->cfg.name,
 		         (unsigned long long)ack->generation, ack->reason);
 		return;
 	}
@@ -616,7 +714,7 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		gw->forwards[i] = state->forwards[i];
 		gw->results[i] = ack->forwards[i];
 		if (!ack->forwards[i].accepted)
-			log_warn("gateway refused %s/%u (%s): %s",
+			log_warn("gateway %s refused %s/%u (%s): %s", g->cfg.name,
 			         wf_proto_name(state->forwards[i].proto),
 			         state->forwards[i].public_port,
 			         state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
@@ -634,11 +732,57 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		if (ack->egress[i].accepted)
 			continue;
 		gw->egress_refused++;
-		log_warn("gateway refused egress %s %u-%u: %s",
+		log_warn("gateway %s refused egress %s %u-%u: %s", g->cfg.name,
 		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
 		         state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
 	}
-	log_info("gateway applied generation %llu", (unsigned long long)ack->generation);
+	log_info("gateway %s applied generation %llu", g->cfg.name,
+	         (unsigned long long)ack->generation);
+}
+
+static void check_health(evutil_socket_t fd, short what, void *arg)
+{
+	struct wf_agent *a = arg;
+	double now = now_ms();
+	time_t wall = time(NULL);
+	bool changed = false;
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+	int egress;
+
+	for (size_t i = 0; i < a->n_gws; i++) {
+		struct gateway *g = &a->gws[i];
+		bool up = wf_gateway_link_up(g->link), down;
+		int64_t hs = 0;
+
+		g->seen.link_up = up;
+		if (up)
+			g->seen.last_up_ms = now;
+		if (wf_wg_last_handshake(g->cfg.plane.ifname, &hs) == 0)
+			g->seen.handshake = hs;
+		down = wf_gateway_is_down(&g->seen, now, wall, a->cfg.failover_after_ms);
+		if (down == g->down)
+			continue;
+		g->down = down;
+		changed = true;
+		if (down)
+			log_warn("gateway %s: down (%s)", g->cfg.name,
+			         !up ? "control channel down"
+			             : "no WireGuard handshake for minutes");
+		else
+			log_info("gateway %s: up again", g->cfg.name);
+	}
+	if (!changed)
+		return;
+	gateway_planes(a, planes);
+	egress = wf_server_egress_gateway(planes, a->n_gws, "");
+	if (egress != a->egress_gw) {
+		a->egress_switches++;
+		log_info("egress: now through gateway %s (was %s)",
+		         egress >= 0 ? a->gws[egress].cfg.name : "none",
+		         a->egress_gw >= 0 ? a->gws[a->egress_gw].cfg.name : "none");
+		a->egress_gw = egress;
+	}
+	schedule_apply(a, 0);
 }
 
 static const struct wf_gateway_link_ops link_ops = {
@@ -649,24 +793,27 @@ static const struct wf_gateway_link_ops link_ops = {
 
 /* Status. */
 
-static const char *gateway_state_of(const struct wf_agent *a, const struct wf_forward *f,
+/* gw NULL: no gateway, the data plane alone. */
+static const char *gateway_state_of(const struct gateway *gw, const struct wf_forward *f,
                                     int family, const char **reason)
 {
 	*reason = NULL;
-	if (!a->link)
+	if (!gw)
 		return "applied";
-	for (size_t i = 0; i < a->gw.n; i++) {
-		const struct wf_ctl_forward *g = &a->gw.forwards[i];
+	if (!wf_gateways_allow(f->gateways, gw->cfg.name))
+		return "not on this gateway (" WF_LABEL_GATEWAYS ")";
+	for (size_t i = 0; i < gw->gw.n; i++) {
+		const struct wf_ctl_forward *g = &gw->gw.forwards[i];
 
 		if (g->proto != f->proto || g->public_port != f->public_port || g->family != family)
 			continue;
-		if (a->gw.results[i].accepted)
+		if (gw->gw.results[i].accepted)
 			return "applied";
-		*reason = a->gw.results[i].reason;
+		*reason = gw->gw.results[i].reason;
 		return "refused";
 	}
-	if (wf_gateway_link_state_error(a->link)[0]) {
-		*reason = wf_gateway_link_state_error(a->link);
+	if (wf_gateway_link_state_error(gw->link)[0]) {
+		*reason = wf_gateway_link_state_error(gw->link);
 		return "not sent to the gateway";
 	}
 	return "waiting for the gateway";
@@ -674,24 +821,24 @@ static const char *gateway_state_of(const struct wf_agent *a, const struct wf_fo
 
 /* A refused egress entry is still routed into the tunnel here, and the gateway drops it: the
  * status says so rather than "applied". */
-static const char *gateway_egress_state_of(const struct wf_agent *a, const struct wf_egress *e,
+static const char *gateway_egress_state_of(const struct gateway *gw, const struct wf_egress *e,
                                            const char **reason)
 {
 	*reason = NULL;
-	if (!a->link)
+	if (!gw)
 		return "applied";
-	for (size_t i = 0; i < a->gw.n_egress; i++) {
-		const struct wf_ctl_egress *g = &a->gw.egress[i];
+	for (size_t i = 0; i < gw->gw.n_egress; i++) {
+		const struct wf_ctl_egress *g = &gw->gw.egress[i];
 
 		if (g->proto != e->proto || g->port_lo != e->port_lo || g->port_hi != e->port_hi)
 			continue;
-		if (a->gw.egress_results[i].accepted)
+		if (gw->gw.egress_results[i].accepted)
 			return "applied";
-		*reason = a->gw.egress_results[i].reason;
+		*reason = gw->gw.egress_results[i].reason;
 		return "refused";
 	}
-	if (wf_gateway_link_state_error(a->link)[0]) {
-		*reason = wf_gateway_link_state_error(a->link);
+	if (wf_gateway_link_state_error(gw->link)[0]) {
+		*reason = wf_gateway_link_state_error(gw->link);
 		return "not sent to the gateway";
 	}
 	return "waiting for the gateway";
@@ -713,6 +860,89 @@ static struct json_object *addr_array(int family, const void *addrs, size_t n)
 	return arr;
 }
 
+static uint64_t gateway_reconnects(const struct wf_agent *a)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < a->n_gws; i++)
+		n += a->gws[i].reconnects;
+	return n;
+}
+
+/* The gateway whose answer a forward's "state" shows: the first it may use. */
+static const struct gateway *first_gateway_of(const struct wf_agent *a, const char *allowed)
+{
+	for (size_t i = 0; i < a->n_gws; i++)
+		if (wf_gateways_allow(allowed, a->gws[i].cfg.name))
+			return &a->gws[i];
+	return a->n_gws ? &a->gws[0] : NULL;
+}
+
+static struct json_object *forward_by_gateway(const struct wf_agent *a, const struct wf_forward *f,
+                                              int family)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; arr && i < a->n_gws; i++) {
+		struct json_object *o = json_object_new_object();
+		const char *reason;
+		const char *state = gateway_state_of(&a->gws[i], f, family, &reason);
+
+		json_object_object_add(o, "gateway", json_object_new_string(a->gws[i].cfg.name));
+		json_object_object_add(o, "state", json_object_new_string(state));
+		if (reason)
+			json_object_object_add(o, "reason", json_object_new_string(reason));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static struct json_object *gateway_json(const struct wf_agent *a, const struct gateway *g)
+{
+	struct json_object *gw = json_object_new_object();
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+	const struct wf_server_gateway *plane = &planes[g - a->gws];
+
+	gateway_planes(a, planes);
+	json_object_object_add(gw, "name", json_object_new_string(g->cfg.name));
+	json_object_object_add(gw, "interface", json_object_new_string(g->cfg.plane.ifname));
+	json_object_object_add(gw, "table", json_object_new_int64(g->cfg.plane.table));
+	json_object_object_add(gw, "address", json_object_new_string(g->cfg.address));
+	json_object_object_add(gw, "connected",
+	                       json_object_new_boolean(wf_gateway_link_up(g->link)));
+	json_object_object_add(gw, "healthy", json_object_new_boolean(!g->down));
+	json_object_object_add(
+	    gw, "egress", json_object_new_boolean(a->egress_gw >= 0 && &a->gws[a->egress_gw] == g));
+	if (g->seen.handshake)
+		json_object_object_add(
+		    gw, "last_handshake_age",
+		    json_object_new_int64((int64_t)(time(NULL) - g->seen.handshake)));
+	json_object_object_add(gw, "reconnects", json_object_new_int64((int64_t)g->reconnects));
+	json_object_object_add(
+	    gw, "generation_sent",
+	    json_object_new_int64((int64_t)wf_gateway_link_generation_sent(g->link)));
+	json_object_object_add(
+	    gw, "generation_acked",
+	    json_object_new_int64((int64_t)wf_gateway_link_generation_acked(g->link)));
+	if (wf_gateway_link_last_error(g->link)[0])
+		json_object_object_add(gw, "last_error",
+		                       json_object_new_string(wf_gateway_link_last_error(g->link)));
+	if (wf_gateway_link_state_error(g->link)[0])
+		json_object_object_add(
+		    gw, "state_error",
+		    json_object_new_string(wf_gateway_link_state_error(g->link)));
+	json_object_object_add(gw, "public_ipv4",
+	                       addr_array(AF_INET, plane->public_ip4, plane->n_public_ip4));
+	json_object_object_add(gw, "public_ipv6",
+	                       addr_array(AF_INET6, plane->public_ip6, plane->n_public_ip6));
+	if (g->gw.have_info)
+		json_object_object_add(gw, "mtu", json_object_new_int64(g->gw.info.mtu));
+	if (g->gw.have_info && g->gw.info.gateway_version[0])
+		json_object_object_add(gw, "version",
+		                       json_object_new_string(g->gw.info.gateway_version));
+	return gw;
+}
+
 struct json_object *wf_agent_status(struct wf_agent *a)
 {
 	struct wf_desired empty = {0};
@@ -731,24 +961,44 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 			                 ? AF_INET
 			                 : AF_INET6;
 			const char *reason;
-			const char *state = gateway_state_of(a, f, family, &reason);
+			const char *state =
+			    gateway_state_of(first_gateway_of(a, f->gateways), f, family, &reason);
 
 			json_object_object_add(fo, "state", json_object_new_string(state));
 			if (reason)
 				json_object_object_add(fo, "reason",
 				                       json_object_new_string(reason));
+			if (a->n_gws > 1)
+				json_object_object_add(fo, "by_gateway",
+				                       forward_by_gateway(a, f, family));
 		}
 	}
 	if (json_object_object_get_ex(doc, "egress", &egress)) {
 		for (size_t i = 0; i < d->n_egress && i < json_object_array_length(egress); i++) {
 			struct json_object *eo = json_object_array_get_idx(egress, i);
+			const struct wf_egress *e = &d->egress[i];
+			struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+			int by = -1;
 			const char *reason;
-			const char *state = gateway_egress_state_of(a, &d->egress[i], &reason);
+			const char *state;
 
+			if (a->n_gws) {
+				gateway_planes(a, planes);
+				by = wf_server_egress_gateway(planes, a->n_gws, e->gateways);
+			}
+			state = gateway_egress_state_of(by >= 0 ? &a->gws[by] : NULL, e, &reason);
+			if (a->n_gws && by < 0) {
+				state = "refused";
+				reason =
+				    "no configured gateway has a name " WF_LABEL_GATEWAYS " lists";
+			}
 			json_object_object_add(eo, "state", json_object_new_string(state));
 			if (reason)
 				json_object_object_add(eo, "reason",
 				                       json_object_new_string(reason));
+			if (by >= 0)
+				json_object_object_add(eo, "gateway",
+				                       json_object_new_string(a->gws[by].cfg.name));
 		}
 	}
 	agent = json_object_new_object();
@@ -765,7 +1015,7 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	json_object_object_add(agent, "last_apply_at", json_object_new_int64(a->last_apply_at));
 	json_object_object_add(
 	    agent, "reconnects",
-	    json_object_new_int64((int64_t)(a->docker_reconnects + a->gateway_reconnects)));
+	    json_object_new_int64((int64_t)(a->docker_reconnects + gateway_reconnects(a))));
 	if (a->last_error[0])
 		json_object_object_add(agent, "last_error", json_object_new_string(a->last_error));
 	json_object_object_add(agent, "interface", json_object_new_string(a->params.tunnel_ifname));
@@ -790,36 +1040,30 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	    json_object_new_boolean(a->last_result.docker_nftables && !a->params.has_accept_mark));
 	json_object_object_add(doc, "agent", agent);
 
-	gw = json_object_new_object();
-	if (a->link) {
-		json_object_object_add(gw, "address", json_object_new_string(a->cfg.gateway));
-		json_object_object_add(gw, "connected",
-		                       json_object_new_boolean(wf_gateway_link_up(a->link)));
+	/* "gateway": the first one (or the data plane's configuration when there is none);
+	 * "gateways": every one, in the configured order. */
+	if (a->n_gws) {
+		struct json_object *all = json_object_new_array();
+
+		gw = gateway_json(a, &a->gws[0]);
+		for (size_t i = 0; i < a->n_gws; i++)
+			json_object_array_add(all, gateway_json(a, &a->gws[i]));
+		json_object_object_add(doc, "gateways", all);
+		json_object_object_add(agent, "egress_gateway",
+		                       a->egress_gw >= 0
+		                           ? json_object_new_string(a->gws[a->egress_gw].cfg.name)
+		                           : NULL);
+		json_object_object_add(agent, "egress_switches",
+		                       json_object_new_int64((int64_t)a->egress_switches));
+	} else {
+		gw = json_object_new_object();
 		json_object_object_add(
-		    gw, "generation_sent",
-		    json_object_new_int64((int64_t)wf_gateway_link_generation_sent(a->link)));
+		    gw, "public_ipv4",
+		    addr_array(AF_INET, a->params.gateway_ip4, a->params.n_gateway_ip4));
 		json_object_object_add(
-		    gw, "generation_acked",
-		    json_object_new_int64((int64_t)wf_gateway_link_generation_acked(a->link)));
-		if (wf_gateway_link_last_error(a->link)[0])
-			json_object_object_add(
-			    gw, "last_error",
-			    json_object_new_string(wf_gateway_link_last_error(a->link)));
-		if (wf_gateway_link_state_error(a->link)[0])
-			json_object_object_add(
-			    gw, "state_error",
-			    json_object_new_string(wf_gateway_link_state_error(a->link)));
+		    gw, "public_ipv6",
+		    addr_array(AF_INET6, a->params.gateway_ip6, a->params.n_gateway_ip6));
 	}
-	json_object_object_add(gw, "public_ipv4",
-	                       addr_array(AF_INET, a->params.gateway_ip4, a->params.n_gateway_ip4));
-	json_object_object_add(
-	    gw, "public_ipv6",
-	    addr_array(AF_INET6, a->params.gateway_ip6, a->params.n_gateway_ip6));
-	if (a->gw.have_info)
-		json_object_object_add(gw, "mtu", json_object_new_int64(a->gw.info.mtu));
-	if (a->gw.have_info && a->gw.info.gateway_version[0])
-		json_object_object_add(gw, "version",
-		                       json_object_new_string(a->gw.info.gateway_version));
 	json_object_object_add(doc, "gateway", gw);
 	return doc;
 }
@@ -827,6 +1071,39 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 static struct json_object *status_cb(void *ctx)
 {
 	return wf_agent_status(ctx);
+}
+
+/* The first gateway's numbers, under the names a single gateway always had. */
+static void gateway_metrics(const struct wf_agent *a, const struct gateway *g, struct wf_metrics *m)
+{
+	size_t refused = 0;
+
+	for (size_t i = 0; i < g->gw.n; i++)
+		refused += !g->gw.results[i].accepted;
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_link_up",
+	                 "1 while the control channel to the gateway is up.",
+	                 wf_gateway_link_up(g->link));
+	wf_metrics_counter(m, "wgfwd_agent_gateway_reconnects_total",
+	                   "Times the control channel to the gateway went down.",
+	                   (double)gateway_reconnects(a));
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_sent",
+	                 "Generation of the latest state sent to the gateway.",
+	                 (double)wf_gateway_link_generation_sent(g->link));
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_acked",
+	                 "Generation of the latest state the gateway acknowledged.",
+	                 (double)wf_gateway_link_generation_acked(g->link));
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_applied",
+	                 "1 when the gateway applied the last state it acknowledged.",
+	                 g->gw.applied);
+	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_unsendable",
+	                 "1 when the latest state cannot be sent (more entries than a state "
+	                 "holds).",
+	                 wf_gateway_link_state_error(g->link)[0] != '\0');
+	wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE,
+	               "Entries of the last acknowledged state the gateway refused.",
+	               WF_LABEL("entry", "forward"), (double)refused);
+	wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE, NULL,
+	               WF_LABEL("entry", "egress"), (double)g->gw.egress_refused);
 }
 
 /* Metrics: the numbers behind the status document, one sample each. */
@@ -837,7 +1114,7 @@ int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m)
 	                                        [WF_NFT_REPLACED] = "replaced"};
 	struct wf_desired empty = {0};
 	const struct wf_desired *d = a->have_desired ? &a->desired : &empty;
-	size_t waiting = 0, refused = 0;
+	size_t waiting = 0;
 
 	for (size_t i = 0; i < d->n_problems; i++)
 		waiting += d->problems[i].waiting;
@@ -878,39 +1155,83 @@ int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m)
 		wf_metrics_add(m, "wgfwd_agent_nft_changes_total", WF_METRIC_COUNTER,
 		               "Successful applies by what they changed in the nftables table.",
 		               WF_LABEL("kind", nft_kinds[k]), (double)a->nft_changes[k]);
-	if (!a->link)
+	if (!a->n_gws)
 		return 0;
-	for (size_t i = 0; i < a->gw.n; i++)
-		refused += !a->gw.results[i].accepted;
-	wf_metrics_gauge(m, "wgfwd_agent_gateway_link_up",
-	                 "1 while the control channel to the gateway is up.",
-	                 wf_gateway_link_up(a->link));
-	wf_metrics_counter(m, "wgfwd_agent_gateway_reconnects_total",
-	                   "Times the control channel to the gateway went down.",
-	                   (double)a->gateway_reconnects);
-	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_sent",
-	                 "Generation of the latest state sent to the gateway.",
-	                 (double)wf_gateway_link_generation_sent(a->link));
-	wf_metrics_gauge(m, "wgfwd_agent_gateway_generation_acked",
-	                 "Generation of the latest state the gateway acknowledged.",
-	                 (double)wf_gateway_link_generation_acked(a->link));
-	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_applied",
-	                 "1 when the gateway applied the last state it acknowledged.",
-	                 a->gw.applied);
-	wf_metrics_gauge(m, "wgfwd_agent_gateway_state_unsendable",
-	                 "1 when the latest state cannot be sent (more entries than a state "
-	                 "holds).",
-	                 wf_gateway_link_state_error(a->link)[0] != '\0');
-	wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE,
-	               "Entries of the last acknowledged state the gateway refused.",
-	               WF_LABEL("entry", "forward"), (double)refused);
-	return wf_metrics_add(m, "wgfwd_agent_gateway_refused", WF_METRIC_GAUGE, NULL,
-	                      WF_LABEL("entry", "egress"), (double)a->gw.egress_refused);
+	gateway_metrics(a, &a->gws[0], m);
+	wf_metrics_counter(m, "wgfwd_agent_egress_switches_total",
+	                   "Times unrestricted egress moved to another gateway.",
+	                   (double)a->egress_switches);
+	for (size_t i = 0; i < a->n_gws; i++) {
+		const struct gateway *g = &a->gws[i];
+		const char *name = g->cfg.name;
+
+		wf_metrics_add(m, "wgfwd_agent_gateway_up", WF_METRIC_GAUGE,
+		               "1 while the control channel to this gateway is up.",
+		               WF_LABEL("gateway", name), wf_gateway_link_up(g->link));
+		wf_metrics_add(m, "wgfwd_agent_gateway_healthy", WF_METRIC_GAUGE,
+		               "1 while egress may use this gateway (its channel and tunnel live).",
+		               WF_LABEL("gateway", name), !g->down);
+		wf_metrics_add(m, "wgfwd_agent_gateway_egress", WF_METRIC_GAUGE,
+		               "1 for the gateway unrestricted egress leaves by.",
+		               WF_LABEL("gateway", name), a->egress_gw == (int)i);
+		wf_metrics_add(m, "wgfwd_agent_gateway_link_reconnects_total", WF_METRIC_COUNTER,
+		               "Times the control channel to this gateway went down.",
+		               WF_LABEL("gateway", name), (double)g->reconnects);
+	}
+	return 0;
 }
 
 bool wf_agent_healthy(const struct wf_agent *a)
 {
 	return a->last_apply_ok;
+}
+
+static int gateway_start(struct wf_agent *a, struct gateway *g, const struct wf_agent_gateway *cfg)
+{
+	struct wf_gateway_link_config lc = {
+	    .gateway = cfg->address,
+	    .port = cfg->port,
+	    .dead_after_ms = wf_gateway_dead_after_ms(a->cfg.failover_after_ms),
+	    .ping_interval_ms = wf_gateway_ping_interval_ms(a->cfg.failover_after_ms)};
+	const struct wf_server_gateway *p = &cfg->plane;
+	char ferr[1024];
+	char local[INET6_ADDRSTRLEN];
+	int err;
+
+	g->a = a;
+	g->cfg = *cfg;
+	g->seen.last_up_ms = now_ms();
+	/* One gateway has nothing to fail over to: its channel keeps the protocol's pace. */
+	if (a->cfg.n_gateways == 1 && !a->cfg.failover_after_ms)
+		lc.dead_after_ms = lc.ping_interval_ms = 0;
+	err = wf_keyfile_read(cfg->key_file, lc.key, ferr, sizeof(ferr));
+	if (err < 0) {
+		log_error("%s", ferr);
+		return err;
+	}
+	if (err == WF_KEYFILE_LEGACY)
+		log_warn("%s", ferr);
+	if (p->has_tunnel_ip4 && strchr(cfg->address, '.')) {
+		inet_ntop(AF_INET, &p->tunnel_ip4, local, sizeof(local));
+		lc.local = local;
+	} else if (p->has_tunnel_ip6 && strchr(cfg->address, ':')) {
+		inet_ntop(AF_INET6, &p->tunnel_ip6, local, sizeof(local));
+		lc.local = local;
+	}
+	err = wf_gateway_link_new(&g->link, a->base, &lc, &link_ops, g);
+	sodium_memzero(lc.key, sizeof(lc.key));
+	if (err)
+		log_error("gateway %s: %s", cfg->address, strerror(-err));
+	return err;
+}
+
+static void gateway_free(struct gateway *g)
+{
+	wf_gateway_link_free(g->link);
+	free(g->gw.forwards);
+	free(g->gw.results);
+	free(g->gw.egress);
+	free(g->gw.egress_results);
 }
 
 int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf_agent_config *cfg)
@@ -929,7 +1250,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	interval.tv_sec = (cfg->reconcile_interval_ms ? cfg->reconcile_interval_ms : 30000) / 1000;
 	interval.tv_usec = (cfg->reconcile_interval_ms % 1000) * 1000;
 
-	a->sysctls_ok = wf_dataplane_check_sysctls(&a->params, cfg->fix_sysctls, false) == 0;
+	a->sysctls_ok = check_sysctls(a, false);
 	err = wf_dataplane_open(&a->dp);
 	if (err) {
 		log_error("cannot open netlink: %s", strerror(-err));
@@ -952,32 +1273,23 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	if (err)
 		log_warn("no kernel change notifications (%s): drift is repaired only every %u ms",
 		         strerror(-err), cfg->reconcile_interval_ms);
-	if (cfg->gateway) {
-		struct wf_gateway_link_config lc = {.gateway = cfg->gateway,
-		                                    .port = cfg->gateway_port};
-		char ferr[1024];
-		char local[INET6_ADDRSTRLEN];
+	a->egress_gw = cfg->n_gateways ? 0 : -1;
+	for (size_t i = 0; i < cfg->n_gateways && i < WF_GATEWAYS_MAX; i++) {
+		err = gateway_start(a, &a->gws[i], &cfg->gateways[i]);
+		if (err)
+			goto fail;
+		a->n_gws++;
+	}
+	/* One gateway has nothing to fail over to. */
+	if (a->n_gws > 1) {
+		struct timeval tick = {0, 250000};
 
-		err = wf_keyfile_read(cfg->key_file, lc.key, ferr, sizeof(ferr));
-		if (err < 0) {
-			log_error("%s", ferr);
+		a->health_ev = event_new(base, -1, EV_PERSIST, check_health, a);
+		if (!a->health_ev) {
+			err = -ENOMEM;
 			goto fail;
 		}
-		if (err == WF_KEYFILE_LEGACY)
-			log_warn("%s", ferr);
-		if (a->params.has_tunnel_ip4 && strchr(cfg->gateway, '.')) {
-			inet_ntop(AF_INET, &a->params.tunnel_ip4, local, sizeof(local));
-			lc.local = local;
-		} else if (a->params.has_tunnel_ip6 && strchr(cfg->gateway, ':')) {
-			inet_ntop(AF_INET6, &a->params.tunnel_ip6, local, sizeof(local));
-			lc.local = local;
-		}
-		err = wf_gateway_link_new(&a->link, base, &lc, &link_ops, a);
-		sodium_memzero(lc.key, sizeof(lc.key));
-		if (err) {
-			log_error("gateway %s: %s", cfg->gateway, strerror(-err));
-			goto fail;
-		}
+		event_add(a->health_ev, &tick);
 	}
 	if (cfg->status_socket) {
 		err =
@@ -1004,7 +1316,10 @@ void wf_agent_free(struct wf_agent *a)
 	if (!a)
 		return;
 	wf_docker_free(a->docker);
-	wf_gateway_link_free(a->link);
+	for (size_t i = 0; i < a->n_gws; i++)
+		gateway_free(&a->gws[i]);
+	if (a->health_ev)
+		event_free(a->health_ev);
 	wf_status_socket_close(a->status);
 	wf_nlwatch_free(a->watch);
 	if (a->apply_ev)
@@ -1023,9 +1338,5 @@ void wf_agent_free(struct wf_agent *a)
 	free(a->containers);
 	if (a->have_desired)
 		wf_desired_free(&a->desired);
-	free(a->gw.forwards);
-	free(a->gw.results);
-	free(a->gw.egress);
-	free(a->gw.egress_results);
 	free(a);
 }

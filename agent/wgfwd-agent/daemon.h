@@ -14,15 +14,29 @@ struct json_object;
 struct wf_agent;
 struct wf_metrics;
 
+/* One gateway: its control channel and its part of the data plane. */
+struct wf_agent_gateway {
+	char name[WF_GATEWAY_NAME_MAX];
+	const char *address; /* the gateway's tunnel address */
+	uint16_t port;
+	const char *key_file;
+	/* Interface, table, mark, addresses; public addresses configured here win over those
+	 * the gateway tells. */
+	struct wf_server_gateway plane;
+};
+
 struct wf_agent_config {
 	struct wf_server_params params;
 	const char *docker_host;   /* NULL: $DOCKER_HOST or the default socket */
 	const char *status_socket; /* NULL: none */
 	unsigned reconcile_interval_ms;
-	/* Control channel; gateway NULL means no gateway (the data plane alone). */
-	const char *gateway; /* gateway tunnel address */
-	uint16_t gateway_port;
-	const char *key_file;
+	/* In the configured order, which is egress's order of preference; none: the data plane
+	 * alone, on params' interface. */
+	struct wf_agent_gateway gateways[WF_GATEWAYS_MAX];
+	size_t n_gateways;
+	/* Egress leaves a gateway whose control channel was silent or down this long (0: 15 s),
+	 * or whose tunnel's last handshake is older than WF_WG_HANDSHAKE_STALE_S. */
+	unsigned failover_after_ms;
 	bool fix_sysctls;
 };
 

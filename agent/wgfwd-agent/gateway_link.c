@@ -188,6 +188,8 @@ static void link_connect(evutil_socket_t fd, short what, void *arg)
 	int err;
 
 	memcpy(cfg.key, l->cfg.key, sizeof(cfg.key));
+	cfg.ping_interval_ms = l->cfg.ping_interval_ms;
+	cfg.dead_after_ms = l->cfg.dead_after_ms;
 	wf_sockaddr_from(l->gateway, l->cfg.port ? l->cfg.port : WF_CTL_PORT, &remote, &remote_len);
 	if (l->local[0]) {
 		wf_sockaddr_from(l->local, 0, &local, &local_len);

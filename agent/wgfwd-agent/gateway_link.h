@@ -26,7 +26,8 @@ struct wf_gateway_link_config {
 	uint16_t port;       /* 0: WF_CTL_PORT */
 	const char *local;   /* our tunnel address (bound, and our identity); NULL: chosen */
 	uint8_t key[WF_CTL_KEY_LEN];
-	unsigned backoff_min_ms, backoff_max_ms; /* 0: 200 ms and 10 s */
+	unsigned backoff_min_ms, backoff_max_ms;  /* 0: 200 ms and 10 s */
+	unsigned ping_interval_ms, dead_after_ms; /* 0: the protocol's defaults */
 };
 
 int wf_gateway_link_new(struct wf_gateway_link **out, struct event_base *base,

@@ -19,6 +19,7 @@
 #include "apply.h"
 #include "daemon.h"
 #include "docker.h"
+#include "gateway_spec.h"
 #include "plan_print.h"
 #include "render.h"
 #include "state.h"
@@ -29,7 +30,8 @@ static struct {
 	char *config, *interface, *docker_host, *gateway, *key, *status_socket, *log_level;
 	char *metrics, *bridge_accept_fwmark;
 	uint32_t gateway_port, table, fwmark, hairpin_mark, rule_priority, reconcile_ms;
-	struct wf_strlist gateway_public, tunnel_address;
+	uint32_t failover_ms;
+	struct wf_strlist gateway_public, tunnel_address, gateway_link;
 	bool no_docker_user, no_fix_sysctls, dry_run, json, cleanup, log_json, check_config;
 	bool metrics_allow_remote;
 } opt = {
@@ -50,6 +52,12 @@ static const struct wf_opt options[] = {
      "gateway's tunnel address for the control channel (none: data plane only)"},
     {"gateway-port", WF_OPT_PORT, &opt.gateway_port, "PORT", "control channel port (51821)"},
     {"key", WF_OPT_STRING, &opt.key, "FILE", "shared key file made by `wgfwd genkey'"},
+    {"gateway-link", WF_OPT_LIST_SPACED, &opt.gateway_link, "NAME,IFNAME,ADDR[:PORT][,KEYFILE]",
+     "one of several gateways, repeated in egress's order of preference (instead of "
+     "--gateway and --interface; KEYFILE defaults to --key, PORT to --gateway-port)"},
+    {"failover-after", WF_OPT_MSEC, &opt.failover_ms, "DURATION",
+     "with several gateways: egress leaves one whose control channel is silent or down this "
+     "long (default 15s)"},
     {"tunnel-address", WF_OPT_LIST, &opt.tunnel_address, "ADDR",
      "this server's tunnel address (repeat for IPv6; default: read from the interface)"},
     {"gateway-public", WF_OPT_LIST, &opt.gateway_public, "ADDR",
@@ -112,34 +120,112 @@ static int parse_addresses(struct wf_server_params *p)
 	return 0;
 }
 
-/* The tunnel's own addresses, when not configured: the first global ones on the interface. */
-static void read_tunnel_addresses(struct wf_server_params *p)
+/* A tunnel's own addresses, when not configured: the first global ones on the interface. */
+static void read_interface_addresses(const char *ifname, bool *has4, struct in_addr *ip4,
+                                     bool *has6, struct in6_addr *ip6)
 {
 	struct ifaddrs *ifs, *i;
 
-	if (p->has_tunnel_ip4 || p->has_tunnel_ip6 || getifaddrs(&ifs))
+	if (*has4 || *has6 || getifaddrs(&ifs))
 		return;
 	for (i = ifs; i; i = i->ifa_next) {
-		if (!i->ifa_addr || strcmp(i->ifa_name, p->tunnel_ifname))
+		if (!i->ifa_addr || strcmp(i->ifa_name, ifname))
 			continue;
-		if (i->ifa_addr->sa_family == AF_INET && !p->has_tunnel_ip4) {
-			p->tunnel_ip4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-			p->has_tunnel_ip4 = true;
-		} else if (i->ifa_addr->sa_family == AF_INET6 && !p->has_tunnel_ip6) {
+		if (i->ifa_addr->sa_family == AF_INET && !*has4) {
+			*ip4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			*has4 = true;
+		} else if (i->ifa_addr->sa_family == AF_INET6 && !*has6) {
 			const struct in6_addr *a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
 
 			if (IN6_IS_ADDR_LINKLOCAL(a))
 				continue;
-			p->tunnel_ip6 = *a;
-			p->has_tunnel_ip6 = true;
+			*ip6 = *a;
+			*has6 = true;
 		}
 	}
 	freeifaddrs(ifs);
 }
 
+static void read_tunnel_addresses(struct wf_server_params *p)
+{
+	read_interface_addresses(p->tunnel_ifname, &p->has_tunnel_ip4, &p->tunnel_ip4,
+	                         &p->has_tunnel_ip6, &p->tunnel_ip6);
+}
+
+static struct wf_gateway_spec specs[WF_GATEWAYS_MAX];
+
+/* --gateway-link, each in its own interface, table and mark; the first one's are the
+ * parameters' (so --table and --fwmark keep their meaning). */
+static int parse_gateway_links(struct wf_server_params *p, struct wf_agent_config *cfg)
+{
+	char err[512];
+
+	if (opt.gateway_link.n > WF_GATEWAYS_MAX) {
+		log_error("--gateway-link: at most %d gateways", WF_GATEWAYS_MAX);
+		return -EINVAL;
+	}
+	if (opt.gateway || opt.interface || opt.gateway_public.n || opt.tunnel_address.n) {
+		log_error("--gateway-link names each gateway's interface and address, and each "
+		          "gateway tells its public addresses: drop --gateway, --interface, "
+		          "--gateway-public and --tunnel-address");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < opt.gateway_link.n; i++) {
+		struct wf_gateway_spec *s = &specs[i];
+		struct wf_agent_gateway *g = &cfg->gateways[i];
+		struct wf_server_gateway *pl = &g->plane;
+
+		if (wf_gateway_spec_parse(opt.gateway_link.v[i], s, err, sizeof(err))) {
+			log_error("--gateway-link: %s", err);
+			return -EINVAL;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(specs[k].name, s->name) ||
+			    !strcmp(specs[k].ifname, s->ifname)) {
+				log_error(
+				    "--gateway-link: `%s' and `%s' share a name or an interface",
+				    opt.gateway_link.v[k], opt.gateway_link.v[i]);
+				return -EINVAL;
+			}
+		if (!s->key_file[0] && !opt.key) {
+			log_error("--gateway-link: `%s' names no key file and there is no --key",
+			          opt.gateway_link.v[i]);
+			return -EINVAL;
+		}
+		WF_COPY(g->name, s->name);
+		g->address = s->address;
+		g->port = s->port ? s->port : (uint16_t)opt.gateway_port;
+		g->key_file = s->key_file[0] ? s->key_file : opt.key;
+		WF_COPY(pl->name, s->name);
+		WF_COPY(pl->ifname, s->ifname);
+		pl->table = p->table + (uint32_t)i;
+		pl->fwmark = p->fwmark + (uint32_t)i * WF_GATEWAY_MARK_STEP;
+		if (i && (pl->fwmark == p->hairpin_mark ||
+		          (p->has_accept_mark && pl->fwmark == p->accept_mark))) {
+			log_error(
+			    "--gateway-link: gateway %s's mark 0x%08x (--fwmark + 0x%x for each "
+			    "gateway before it) is taken: pick another --fwmark",
+			    s->name, pl->fwmark, WF_GATEWAY_MARK_STEP);
+			return -EINVAL;
+		}
+		if (inet_pton(AF_INET, s->address, &pl->peer_ip4) == 1)
+			pl->has_peer_ip4 = true;
+		else if (inet_pton(AF_INET6, s->address, &pl->peer_ip6) == 1)
+			pl->has_peer_ip6 = true;
+		read_interface_addresses(pl->ifname, &pl->has_tunnel_ip4, &pl->tunnel_ip4,
+		                         &pl->has_tunnel_ip6, &pl->tunnel_ip6);
+	}
+	cfg->n_gateways = opt.gateway_link.n;
+	/* The first gateway's interface carries host forwards and the sysctl checks' name. */
+	WF_COPY(p->tunnel_ifname, specs[0].ifname);
+	read_tunnel_addresses(p);
+	return 0;
+}
+
 struct dry_run {
 	struct event_base *base;
 	const struct wf_server_params *params;
+	const struct wf_agent_config *cfg; /* its gateways, when there are several */
 	int result;
 };
 
@@ -152,7 +238,16 @@ static void dry_run_synced(void *ctx, const struct wf_container *list, size_t n)
 	dr->result = wf_desired_build(list, n, &d);
 	if (dr->result)
 		goto out;
-	dr->result = wf_server_render(dr->params, &d, &plan);
+	if (dr->cfg->n_gateways > 1) {
+		struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+
+		for (size_t i = 0; i < dr->cfg->n_gateways; i++)
+			planes[i] = dr->cfg->gateways[i].plane;
+		dr->result =
+		    wf_server_render_gateways(dr->params, planes, dr->cfg->n_gateways, &d, &plan);
+	} else {
+		dr->result = wf_server_render(dr->params, &d, &plan);
+	}
 	if (dr->result) {
 		wf_desired_free(&d);
 		goto out;
@@ -191,11 +286,12 @@ static void dry_run_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(dr->base);
 }
 
-static int run_dry(struct event_base *base, const struct wf_server_params *params)
+static int run_dry(struct event_base *base, const struct wf_server_params *params,
+                   const struct wf_agent_config *cfg)
 {
 	static const struct wf_docker_ops ops = {.connection = dry_run_connection,
 	                                         .synced = dry_run_synced};
-	struct dry_run dr = {.base = base, .params = params, .result = -EINTR};
+	struct dry_run dr = {.base = base, .params = params, .cfg = cfg, .result = -EINTR};
 	struct timeval limit = {10, 0};
 	struct event *timer = evtimer_new(base, dry_run_timeout, &dr);
 	struct wf_docker *docker;
@@ -273,6 +369,10 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	if (opt.gateway_link.n && parse_gateway_links(&params, &cfg)) {
+		ret = 2;
+		goto out;
+	}
 	read_tunnel_addresses(&params);
 	if (opt.gateway) {
 		if (inet_pton(AF_INET, opt.gateway, &params.gateway_tunnel_ip4) == 1)
@@ -303,7 +403,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (opt.dry_run) {
-		ret = run_dry(base, &params) ? 1 : 0;
+		ret = run_dry(base, &params, &cfg) ? 1 : 0;
 		goto out;
 	}
 	if (opt.cleanup) {
@@ -311,7 +411,13 @@ int main(int argc, char **argv)
 
 		ret = wf_dataplane_open(&dp);
 		if (!ret) {
-			ret = wf_dataplane_cleanup(dp, &params);
+			struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+
+			for (size_t i = 0; i < cfg.n_gateways; i++)
+				planes[i] = cfg.gateways[i].plane;
+			ret = cfg.n_gateways ? wf_dataplane_cleanup_gateways(dp, &params, planes,
+			                                                     cfg.n_gateways)
+			                     : wf_dataplane_cleanup(dp, &params);
 			wf_dataplane_close(dp);
 		}
 		if (ret)
@@ -326,9 +432,19 @@ int main(int argc, char **argv)
 	cfg.docker_host = opt.docker_host;
 	cfg.status_socket = opt.status_socket ? opt.status_socket : DEFAULT_STATUS_SOCKET;
 	cfg.reconcile_interval_ms = opt.reconcile_ms;
-	cfg.gateway = opt.gateway;
-	cfg.gateway_port = (uint16_t)opt.gateway_port;
-	cfg.key_file = opt.key;
+	cfg.failover_after_ms = opt.failover_ms;
+	if (opt.gateway) {
+		/* One gateway, as it always was: named by its address. */
+		struct wf_agent_gateway *g = &cfg.gateways[0];
+
+		WF_COPY(g->name, opt.gateway);
+		g->address = opt.gateway;
+		g->port = (uint16_t)opt.gateway_port;
+		g->key_file = opt.key;
+		wf_server_gateway_from_params(&params, &g->plane);
+		WF_COPY(g->plane.name, opt.gateway);
+		cfg.n_gateways = 1;
+	}
 	cfg.fix_sysctls = !opt.no_fix_sysctls;
 	signal(SIGPIPE, SIG_IGN);
 	if (wf_agent_new(&agent, base, &cfg)) {
@@ -345,8 +461,17 @@ int main(int argc, char **argv)
 		}
 		log_info("metrics at http://%s/metrics", wf_metrics_server_address(metrics));
 	}
+	if (cfg.n_gateways > 1)
+		for (size_t i = 0; i < cfg.n_gateways; i++)
+			log_info("gateway %s: interface %s, table %u, mark 0x%08x, control channel "
+			         "%s port %u",
+			         cfg.gateways[i].name, cfg.gateways[i].plane.ifname,
+			         cfg.gateways[i].plane.table, cfg.gateways[i].plane.fwmark,
+			         cfg.gateways[i].address, cfg.gateways[i].port);
 	log_info("started: interface %s, table %u, gateway %s", params.tunnel_ifname, params.table,
-	         opt.gateway ? opt.gateway : "none (data plane only)");
+	         cfg.n_gateways > 1 ? "several (above)"
+	         : opt.gateway      ? opt.gateway
+	                            : "none (data plane only)");
 	ret = wf_daemon_run(base, "forwards stay in place (use --cleanup to remove them)",
 	                    on_sighup, agent)
 	          ? 1

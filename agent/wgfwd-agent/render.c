@@ -120,6 +120,49 @@ static int fill_maps(struct wf_nft_table *t, const struct wf_server_params *p,
 	return 0;
 }
 
+static bool seen4(const struct wf_server_gateway *gws, size_t g, size_t i)
+{
+	for (size_t k = 0; k <= g; k++)
+		for (size_t j = 0; j < (k == g ? i : gws[k].n_public_ip4); j++)
+			if (gws[k].public_ip4[j].s_addr == gws[g].public_ip4[i].s_addr)
+				return true;
+	return false;
+}
+
+static bool seen6(const struct wf_server_gateway *gws, size_t g, size_t i)
+{
+	for (size_t k = 0; k <= g; k++)
+		for (size_t j = 0; j < (k == g ? i : gws[k].n_public_ip6); j++)
+			if (IN6_ARE_ADDR_EQUAL(&gws[k].public_ip6[j], &gws[g].public_ip6[i]))
+				return true;
+	return false;
+}
+
+/* Hairpin knows every gateway's public addresses, each once. */
+static int fill_gateway_sets(struct wf_nft_table *t, const struct wf_server_gateway *gws, size_t n)
+{
+	struct wf_nft_set *s4 = wf_nft_table_find_set(t, WF_SERVER_HAIRPIN4);
+	struct wf_nft_set *s6 = wf_nft_table_find_set(t, WF_SERVER_HAIRPIN6);
+
+	for (size_t g = 0; g < n; g++) {
+		for (size_t i = 0; i < gws[g].n_public_ip4; i++) {
+			struct wf_nft_elem e = {
+			    .key[0] = {.type = WF_NFT_T_IPV4_ADDR, .ip4 = gws[g].public_ip4[i]}};
+
+			if (!seen4(gws, g, i) && wf_nft_set_add_elem(s4, &e))
+				return -ENOMEM;
+		}
+		for (size_t i = 0; i < gws[g].n_public_ip6; i++) {
+			struct wf_nft_elem e = {
+			    .key[0] = {.type = WF_NFT_T_IPV6_ADDR, .ip6 = gws[g].public_ip6[i]}};
+
+			if (!seen6(gws, g, i) && wf_nft_set_add_elem(s6, &e))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* Chains, in hook order. Priorities sit just before the standard ones (and so before Docker's
  * iptables-nft chains at the same hooks), because the first NAT chain that binds a flow wins. */
 static const struct wf_nft_chain_spec chains[] = {
@@ -131,38 +174,61 @@ static const struct wf_nft_chain_spec chains[] = {
     {"snat_out", "nat", NF_INET_POST_ROUTING, 90},
 };
 
-static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p)
+static uint32_t egress_mark(const struct wf_server_gateway *g)
+{
+	return g->fwmark + WF_GATEWAY_EGRESS_MARK;
+}
+
+static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p,
+                        const struct wf_server_gateway *gws, size_t n)
 {
 	static const enum wf_nft_field daddr4[] = {WF_NFT_F_IP_DADDR};
 	static const enum wf_nft_field daddr6[] = {WF_NFT_F_IP6_DADDR};
-	const char *tun = p->tunnel_ifname;
 	struct wf_nft_rule r;
 	struct wf_nft_value local = {.type = WF_NFT_T_MARK, .mark = RTN_LOCAL};
 	int err = 0;
 
-	/* Return path: remember which flows came through the tunnel, then steer their replies. */
-	wf_nft_rule_begin(&r, "mark_in", "flows from the tunnel: mark their conntrack entry");
-	wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS, NF_CT_STATE_BIT(IP_CT_NEW));
-	wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, p->fwmark);
-	if (p->has_accept_mark)
-		wf_nft_add_meta_mark_masked(&r, p->accept_mark, p->accept_mask);
-	err |= wf_nft_add_rule(t, &r);
+	/* Return path: remember which tunnel a flow came through, then steer its replies back
+	 * into that one. */
+	for (size_t g = 0; g < n; g++) {
+		wf_nft_rule_begin(&r, "mark_in",
+		                  "flows from the tunnel: mark their conntrack entry");
+		wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, gws[g].ifname);
+		wf_nft_match_u32(&r, WF_NFT_F_CT_STATE, WF_NFT_OP_ANY_BITS,
+		                 NF_CT_STATE_BIT(IP_CT_NEW));
+		wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, gws[g].fwmark);
+		if (p->has_accept_mark)
+			wf_nft_add_meta_mark_masked(&r, p->accept_mark, p->accept_mask);
+		err |= wf_nft_add_rule(t, &r);
 
-	/* Only the reply direction: marking requests too would loop them back into the tunnel. */
-	wf_nft_rule_begin(&r, "mark_in",
-	                  "replies to tunnel flows: route them back into the tunnel");
-	wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
-	wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->fwmark);
-	wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, p->fwmark);
-	err |= wf_nft_add_rule(t, &r);
+		/* Only the reply direction: marking requests too would loop them back into the
+		 * tunnel. */
+		wf_nft_rule_begin(&r, "mark_in",
+		                  "replies to tunnel flows: route them back into the tunnel");
+		wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
+		wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, gws[g].fwmark);
+		wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, gws[g].fwmark);
+		err |= wf_nft_add_rule(t, &r);
+	}
 
-	wf_nft_rule_begin(&r, "reroute_local",
-	                  "host replies to tunnel flows: back into the tunnel");
-	wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
-	wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, p->fwmark);
-	wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, p->fwmark);
-	err |= wf_nft_add_rule(t, &r);
+	/* With a choice of gateways, an egress flow stays on the one it started by: a new
+	 * gateway would change its source address and break it. */
+	for (size_t g = 0; g < n && n > 1; g++) {
+		wf_nft_rule_begin(&r, "mark_in", "egress flows: keep the gateway they started by");
+		wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_ORIGINAL);
+		wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, egress_mark(&gws[g]));
+		wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, egress_mark(&gws[g]));
+		err |= wf_nft_add_rule(t, &r);
+	}
+
+	for (size_t g = 0; g < n; g++) {
+		wf_nft_rule_begin(&r, "reroute_local",
+		                  "host replies to tunnel flows: back into the tunnel");
+		wf_nft_match_u32(&r, WF_NFT_F_CT_DIRECTION, WF_NFT_OP_EQ, IP_CT_DIR_REPLY);
+		wf_nft_match_u32(&r, WF_NFT_F_CT_MARK, WF_NFT_OP_EQ, gws[g].fwmark);
+		wf_nft_add_mark(&r, WF_NFT_META_MARK_SET, gws[g].fwmark);
+		err |= wf_nft_add_rule(t, &r);
+	}
 
 	/* Inbound: only traffic addressed to this host, so routed traffic is never translated. */
 	for (int v6 = 0; v6 <= 1; v6++) {
@@ -170,20 +236,23 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 		const char *map = v6 ? WF_SERVER_MAP6 : WF_SERVER_MAP4;
 		const char *gw_set = v6 ? WF_SERVER_HAIRPIN6 : WF_SERVER_HAIRPIN4;
 
-		wf_nft_rule_begin(&r, "dnat_in",
-		                  v6 ? "forwards from the tunnel (IPv6)"
-		                     : "forwards from the tunnel (IPv4)");
-		wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, tun);
-		wf_nft_match_nfproto(&r, fam);
-		wf_nft_rule_match(&r, WF_NFT_F_FIB_DADDR_TYPE, WF_NFT_OP_EQ, &local);
-		wf_nft_add_dnat_map(&r, fam, map);
-		err |= wf_nft_add_rule(t, &r);
+		for (size_t g = 0; g < n; g++) {
+			wf_nft_rule_begin(&r, "dnat_in",
+			                  v6 ? "forwards from the tunnel (IPv6)"
+			                     : "forwards from the tunnel (IPv4)");
+			wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, gws[g].ifname);
+			wf_nft_match_nfproto(&r, fam);
+			wf_nft_rule_match(&r, WF_NFT_F_FIB_DADDR_TYPE, WF_NFT_OP_EQ, &local);
+			wf_nft_add_dnat_map(&r, fam, map);
+			err |= wf_nft_add_rule(t, &r);
+		}
 
-		/* Hairpin: containers reaching the gateway's public address stay on the server. */
+		/* Hairpin: containers reaching a gateway's public address stay on the server. */
 		wf_nft_rule_begin(&r, "dnat_in",
 		                  v6 ? "hairpin from local containers (IPv6)"
 		                     : "hairpin from local containers (IPv4)");
-		wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, tun);
+		for (size_t g = 0; g < n; g++)
+			wf_nft_match_ifname(&r, WF_NFT_F_IIFNAME, WF_NFT_OP_NEQ, gws[g].ifname);
 		wf_nft_match_nfproto(&r, fam);
 		wf_nft_match_set(&r, gw_set, 1, v6 ? daddr6 : daddr4);
 		wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, p->hairpin_mark);
@@ -213,19 +282,26 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 	}
 
 	/* Egress picked by policy rules leaves with the tunnel address, whatever the bridge. */
-	wf_nft_rule_begin(&r, "snat_out",
-	                  "egress into the tunnel: source becomes the tunnel address");
-	wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, tun);
-	wf_nft_add_simple(&r, WF_NFT_MASQUERADE);
-	err |= wf_nft_add_rule(t, &r);
+	for (size_t g = 0; g < n; g++) {
+		wf_nft_rule_begin(&r, "snat_out",
+		                  "egress into the tunnel: source becomes the tunnel address");
+		wf_nft_match_ifname(&r, WF_NFT_F_OIFNAME, WF_NFT_OP_EQ, gws[g].ifname);
+		if (n > 1)
+			wf_nft_add_mark(&r, WF_NFT_CT_MARK_SET, egress_mark(&gws[g]));
+		wf_nft_add_simple(&r, WF_NFT_MASQUERADE);
+		err |= wf_nft_add_rule(t, &r);
+	}
 
-	/* The tunnel's MTU is below the bridges'. */
-	err |= wf_nft_add_mss_clamp(t, "clamp", tun);
+	/* The tunnels' MTU is below the bridges'. */
+	for (size_t g = 0; g < n; g++)
+		err |= wf_nft_add_mss_clamp(t, "clamp", gws[g].ifname);
 
 	return err ? -ENOMEM : 0;
 }
 
-static void render_docker_user(const struct wf_server_params *p, struct wf_server_plan *plan)
+static void render_docker_user(const struct wf_server_params *p,
+                               const struct wf_server_gateway *gws, size_t n,
+                               struct wf_server_plan *plan)
 {
 	struct wf_nft_rule *r;
 
@@ -237,13 +313,15 @@ static void render_docker_user(const struct wf_server_params *p, struct wf_serve
 	for (int v6 = 0; v6 <= 1; v6++) {
 		uint8_t family = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 
-		r = wf_nft_rule_begin(&plan->docker_user[plan->n_docker_user++],
-		                      WF_DOCKER_USER_CHAIN, "");
-		r->family = family;
-		wf_nft_match_ifname(r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, p->tunnel_ifname);
-		wf_nft_match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
-		wf_nft_add_simple(r, WF_NFT_COUNTER);
-		wf_nft_add_verdict(r, WF_NFT_ACCEPT);
+		for (size_t g = 0; g < n; g++) {
+			r = wf_nft_rule_begin(&plan->docker_user[plan->n_docker_user++],
+			                      WF_DOCKER_USER_CHAIN, "");
+			r->family = family;
+			wf_nft_match_ifname(r, WF_NFT_F_IIFNAME, WF_NFT_OP_EQ, gws[g].ifname);
+			wf_nft_match_u32(r, WF_NFT_F_CT_STATUS, WF_NFT_OP_ANY_BITS, IPS_DST_NAT);
+			wf_nft_add_simple(r, WF_NFT_COUNTER);
+			wf_nft_add_verdict(r, WF_NFT_ACCEPT);
+		}
 
 		r = wf_nft_rule_begin(&plan->docker_user[plan->n_docker_user++],
 		                      WF_DOCKER_USER_CHAIN, "");
@@ -270,8 +348,9 @@ static struct wf_rule *plan_rule(struct wf_server_plan *plan, size_t *cap)
 	return &plan->rules[plan->n_rules++];
 }
 
-static int render_policy_rules(const struct wf_server_params *p, const struct wf_desired *d,
-                               struct wf_server_plan *plan)
+static int render_policy_rules(const struct wf_server_params *p,
+                               const struct wf_server_gateway *gws, size_t n,
+                               const struct wf_desired *d, struct wf_server_plan *plan)
 {
 	size_t cap = 0;
 	struct wf_rule *rule;
@@ -280,48 +359,60 @@ static int render_policy_rules(const struct wf_server_params *p, const struct wf
 		int family = v6 ? AF_INET6 : AF_INET;
 		uint32_t prio = p->rule_priority;
 
-		rule = plan_rule(plan, &cap);
-		if (!rule)
-			return -ENOMEM;
-		*rule = (struct wf_rule){.family = family,
-		                         .priority = prio++,
-		                         .table = p->table,
-		                         .has_fwmark = true,
-		                         .fwmark = p->fwmark,
-		                         .fwmask = 0xffffffffu,
-		                         .protocol = WF_RTPROT};
-
-		if (v6 ? p->has_tunnel_ip6 : p->has_tunnel_ip4) {
+		for (size_t g = 0; g < n; g++) {
 			rule = plan_rule(plan, &cap);
 			if (!rule)
 				return -ENOMEM;
 			*rule = (struct wf_rule){.family = family,
 			                         .priority = prio,
-			                         .table = p->table,
+			                         .table = gws[g].table,
+			                         .has_fwmark = true,
+			                         .fwmark = gws[g].fwmark,
+			                         .fwmask = 0xffffffffu,
+			                         .protocol = WF_RTPROT};
+			if (n > 1) {
+				rule = plan_rule(plan, &cap);
+				if (!rule)
+					return -ENOMEM;
+				*rule = plan->rules[plan->n_rules - 2];
+				rule->fwmark = egress_mark(&gws[g]);
+			}
+
+			if (!(v6 ? gws[g].has_tunnel_ip6 : gws[g].has_tunnel_ip4))
+				continue;
+			rule = plan_rule(plan, &cap);
+			if (!rule)
+				return -ENOMEM;
+			*rule = (struct wf_rule){.family = family,
+			                         .priority = prio + 1,
+			                         .table = gws[g].table,
 			                         .protocol = WF_RTPROT};
 			if (v6) {
-				rule->src.ip6 = p->tunnel_ip6;
+				rule->src.ip6 = gws[g].tunnel_ip6;
 				rule->src_len = 128;
 			} else {
-				rule->src.ip4 = p->tunnel_ip4;
+				rule->src.ip4 = gws[g].tunnel_ip4;
 				rule->src_len = 32;
 			}
 		}
-		prio++;
+		prio += 2;
 
 		/* Scoped by input bridge and source, so inbound connections to the same port
-		 * on this host are never routed away. */
+		 * on this host are never routed away. Established egress flows keep going by the
+		 * table they started in only as long as it routes: a source address change
+		 * would break them anyway. */
 		for (size_t i = 0; i < d->n_egress; i++) {
 			const struct wf_egress *e = &d->egress[i];
+			int g = wf_server_egress_gateway(gws, n, e->gateways);
 
-			if (e->to_host || !e->bridge[0] || !(v6 ? e->has_ip6 : e->has_ip4))
+			if (e->to_host || !e->bridge[0] || !(v6 ? e->has_ip6 : e->has_ip4) || g < 0)
 				continue;
 			rule = plan_rule(plan, &cap);
 			if (!rule)
 				return -ENOMEM;
 			*rule = (struct wf_rule){.family = family,
 			                         .priority = prio,
-			                         .table = p->table,
+			                         .table = gws[g].table,
 			                         .ipproto = e->proto,
 			                         .dport_lo = e->port_lo,
 			                         .dport_hi = e->port_hi,
@@ -339,49 +430,97 @@ static int render_policy_rules(const struct wf_server_params *p, const struct wf
 	return 0;
 }
 
-static int render_routes(const struct wf_server_params *p, struct wf_server_plan *plan)
+static int render_routes(const struct wf_server_gateway *gws, size_t n, struct wf_server_plan *plan)
 {
-	plan->routes = calloc(4, sizeof(*plan->routes));
+	plan->routes = calloc(4 * n, sizeof(*plan->routes));
 	if (!plan->routes)
 		return -ENOMEM;
-	for (int v6 = 0; v6 <= 1; v6++) {
-		struct wf_route *rt = &plan->routes[plan->n_routes++];
+	for (size_t g = 0; g < n; g++)
+		for (int v6 = 0; v6 <= 1; v6++) {
+			struct wf_route *rt = &plan->routes[plan->n_routes++];
 
-		rt->family = v6 ? AF_INET6 : AF_INET;
-		rt->table = p->table;
-		rt->type = RTN_UNICAST;
-		rt->protocol = WF_RTPROT;
-		WF_COPY(rt->oifname, p->tunnel_ifname);
-	}
-	for (int v6 = 0; v6 <= 1; v6++) {
-		struct wf_route *rt;
-
-		if (!(v6 ? p->has_gateway_tunnel_ip6 : p->has_gateway_tunnel_ip4))
-			continue;
-		rt = &plan->routes[plan->n_routes++];
-		rt->family = v6 ? AF_INET6 : AF_INET;
-		rt->table = RT_TABLE_MAIN;
-		rt->type = RTN_UNICAST;
-		rt->protocol = WF_RTPROT;
-		if (v6) {
-			rt->dst.ip6 = p->gateway_tunnel_ip6;
-			rt->dst_len = 128;
-		} else {
-			rt->dst.ip4 = p->gateway_tunnel_ip4;
-			rt->dst_len = 32;
+			rt->family = v6 ? AF_INET6 : AF_INET;
+			rt->table = gws[g].table;
+			rt->type = RTN_UNICAST;
+			rt->protocol = WF_RTPROT;
+			WF_COPY(rt->oifname, gws[g].ifname);
 		}
-		WF_COPY(rt->oifname, p->tunnel_ifname);
-	}
+	for (size_t g = 0; g < n; g++)
+		for (int v6 = 0; v6 <= 1; v6++) {
+			struct wf_route *rt;
+
+			if (!(v6 ? gws[g].has_peer_ip6 : gws[g].has_peer_ip4))
+				continue;
+			rt = &plan->routes[plan->n_routes++];
+			rt->family = v6 ? AF_INET6 : AF_INET;
+			rt->table = RT_TABLE_MAIN;
+			rt->type = RTN_UNICAST;
+			rt->protocol = WF_RTPROT;
+			if (v6) {
+				rt->dst.ip6 = gws[g].peer_ip6;
+				rt->dst_len = 128;
+			} else {
+				rt->dst.ip4 = gws[g].peer_ip4;
+				rt->dst_len = 32;
+			}
+			WF_COPY(rt->oifname, gws[g].ifname);
+		}
 	return 0;
+}
+
+void wf_server_gateway_from_params(const struct wf_server_params *p, struct wf_server_gateway *g)
+{
+	memset(g, 0, sizeof(*g));
+	WF_COPY(g->ifname, p->tunnel_ifname);
+	g->table = p->table;
+	g->fwmark = p->fwmark;
+	g->has_tunnel_ip4 = p->has_tunnel_ip4;
+	g->has_tunnel_ip6 = p->has_tunnel_ip6;
+	g->tunnel_ip4 = p->tunnel_ip4;
+	g->tunnel_ip6 = p->tunnel_ip6;
+	g->has_peer_ip4 = p->has_gateway_tunnel_ip4;
+	g->has_peer_ip6 = p->has_gateway_tunnel_ip6;
+	g->peer_ip4 = p->gateway_tunnel_ip4;
+	g->peer_ip6 = p->gateway_tunnel_ip6;
+	memcpy(g->public_ip4, p->gateway_ip4, sizeof(g->public_ip4));
+	g->n_public_ip4 = p->n_gateway_ip4;
+	memcpy(g->public_ip6, p->gateway_ip6, sizeof(g->public_ip6));
+	g->n_public_ip6 = p->n_gateway_ip6;
+}
+
+int wf_server_egress_gateway(const struct wf_server_gateway *gws, size_t n, const char *allowed)
+{
+	int first = -1;
+
+	for (size_t g = 0; g < n; g++) {
+		if (!wf_gateways_allow(allowed, gws[g].name))
+			continue;
+		if (!gws[g].down)
+			return (int)g;
+		if (first < 0)
+			first = (int)g;
+	}
+	return first;
 }
 
 int wf_server_render(const struct wf_server_params *p, const struct wf_desired *d,
                      struct wf_server_plan *out)
 {
+	struct wf_server_gateway g;
+
+	wf_server_gateway_from_params(p, &g);
+	return wf_server_render_gateways(p, &g, 1, d, out);
+}
+
+int wf_server_render_gateways(const struct wf_server_params *p, const struct wf_server_gateway *gws,
+                              size_t n, const struct wf_desired *d, struct wf_server_plan *out)
+{
 	static const enum wf_nft_type addr4 = WF_NFT_T_IPV4_ADDR, addr6 = WF_NFT_T_IPV6_ADDR;
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (!n || n > WF_GATEWAYS_MAX)
+		return -EINVAL;
 	out->table = wf_nft_table_new(NFPROTO_INET, WF_SERVER_TABLE);
 	if (!out->table)
 		return -ENOMEM;
@@ -397,20 +536,18 @@ int wf_server_render(const struct wf_server_params *p, const struct wf_desired *
 	if (!err)
 		err = fill_maps(out->table, p, d);
 	if (!err)
-		err = wf_nft_fill_addr_sets(out->table, WF_SERVER_HAIRPIN4, p->gateway_ip4,
-		                            p->n_gateway_ip4, WF_SERVER_HAIRPIN6, p->gateway_ip6,
-		                            p->n_gateway_ip6);
+		err = fill_gateway_sets(out->table, gws, n);
 	if (!err)
-		err = render_rules(out->table, p);
+		err = render_rules(out->table, p, gws, n);
 	if (!err)
-		err = render_policy_rules(p, d, out);
+		err = render_policy_rules(p, gws, n, d, out);
 	if (!err)
-		err = render_routes(p, out);
+		err = render_routes(gws, n, out);
 	if (err) {
 		wf_server_plan_free(out);
 		return err;
 	}
-	render_docker_user(p, out);
+	render_docker_user(p, gws, n, out);
 	return 0;
 }
 

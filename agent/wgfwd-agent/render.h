@@ -65,8 +65,46 @@ struct wf_server_params {
 	size_t n_gateway_ip6;
 };
 
-/* Room for our rules in Docker's chains, both families. */
-#define WF_SERVER_DOCKER_USER_MAX 4
+/* Several gateways (render input, per gateway in configured order). Each has its own tunnel
+ * interface, routing table and mark: a flow is marked on arrival by the interface it came in
+ * on and its replies go back into that interface, whichever gateways are up. Egress of a
+ * container leaves by the first gateway it may use that is not down (by the first it may use
+ * when all are); a flow that started by one keeps it. A gateway's public addresses, configured or
+ * learnt from it, feed the hairpin set; they are input here, never written back into the
+ * parameters. */
+#define WF_GATEWAYS_MAX 8
+/* Gateway i (0-based, configured order) uses table + i and fwmark + i * this step. */
+#define WF_GATEWAY_MARK_STEP 0x10
+/* ...and, with several, fwmark + this for the egress flows that started by it. */
+#define WF_GATEWAY_EGRESS_MARK 0x8
+
+struct wf_server_gateway {
+	char name[WF_GATEWAY_NAME_MAX];
+	char ifname[IF_NAMESIZE];
+	uint32_t table, fwmark;
+	/* This server's addresses on ifname (host replies: `from ADDR lookup table'). */
+	bool has_tunnel_ip4, has_tunnel_ip6;
+	struct in_addr tunnel_ip4;
+	struct in6_addr tunnel_ip6;
+	/* The gateway's tunnel address, routed through ifname in the main table. */
+	bool has_peer_ip4, has_peer_ip6;
+	struct in_addr peer_ip4;
+	struct in6_addr peer_ip6;
+	struct in_addr public_ip4[WF_GATEWAY_ADDRS_MAX];
+	size_t n_public_ip4;
+	struct in6_addr public_ip6[WF_GATEWAY_ADDRS_MAX];
+	size_t n_public_ip6;
+	bool down; /* egress avoids it while another one may be used */
+};
+
+/* The one gateway the parameters alone describe: interface, table, mark, addresses. */
+void wf_server_gateway_from_params(const struct wf_server_params *p, struct wf_server_gateway *g);
+/* Pure: the index of the gateway egress limited to `allowed' (a wgfwd.gateways list, "" for
+ * all) leaves by, or -1 when it names none of them. */
+int wf_server_egress_gateway(const struct wf_server_gateway *gws, size_t n, const char *allowed);
+
+/* Room for our rules in Docker's chains, both families: one per tunnel and one for hairpin. */
+#define WF_SERVER_DOCKER_USER_MAX (2 * (WF_GATEWAYS_MAX + 1))
 
 struct wf_server_plan {
 	struct wf_nft_table *table;
@@ -88,8 +126,13 @@ void wf_server_params_default(struct wf_server_params *p);
  * -EINVAL with the reason in err. */
 int wf_server_parse_accept_mark(const char *s, const struct wf_server_params *p, uint32_t *mark,
                                 uint32_t *mask, char *err, size_t err_len);
+/* One gateway, as the parameters describe it. */
 int wf_server_render(const struct wf_server_params *p, const struct wf_desired *d,
                      struct wf_server_plan *out);
+/* Several (1..WF_GATEWAYS_MAX); with one made by wf_server_gateway_from_params, the same plan
+ * as wf_server_render. Host forwards go to p's tunnel addresses. */
+int wf_server_render_gateways(const struct wf_server_params *p, const struct wf_server_gateway *gws,
+                              size_t n, const struct wf_desired *d, struct wf_server_plan *out);
 void wf_server_plan_free(struct wf_server_plan *plan);
 
 /* Docker's chain and the table it lives in (iptables-nft's `ip filter` / `ip6 filter`). */

@@ -323,7 +323,7 @@ static void fill_target(const struct target *t, bool *to_host, bool *has_ip4, bo
 /* ---- one container ---- */
 
 static void add_forwards(struct builder *b, const struct wf_container *c, const struct target *t,
-                         const struct wf_port_entry *entries, size_t n)
+                         const char *gateways, const struct wf_port_entry *entries, size_t n)
 {
 	static const uint8_t bits[] = {WF_PROTO_TCP, WF_PROTO_UDP};
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
@@ -349,6 +349,7 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 				fc->f.target_port = (uint16_t)(e->target_lo + (p - e->public_lo));
 				fill_target(t, &fc->f.to_host, &fc->f.has_ip4, &fc->f.has_ip6,
 				            &fc->f.ip4, &fc->f.ip6, fc->f.bridge);
+				memcpy(fc->f.gateways, gateways, sizeof(fc->f.gateways));
 				copy_str(fc->f.container_id, sizeof(fc->f.container_id), c->id);
 				copy_str(fc->f.container_name, sizeof(fc->f.container_name),
 				         c->name);
@@ -358,7 +359,7 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 }
 
 static void add_egress(struct builder *b, const struct wf_container *c, const struct target *t,
-                       const struct wf_egress_entry *entries, size_t n)
+                       const char *gateways, const struct wf_egress_entry *entries, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct egress_candidate *ec;
@@ -375,6 +376,7 @@ static void add_egress(struct builder *b, const struct wf_container *c, const st
 		ec->e.port_hi = entries[i].port_hi;
 		fill_target(t, &ec->e.to_host, &ec->e.has_ip4, &ec->e.has_ip6, &ec->e.ip4,
 		            &ec->e.ip6, ec->e.bridge);
+		memcpy(ec->e.gateways, gateways, sizeof(ec->e.gateways));
 		copy_str(ec->e.container_id, sizeof(ec->e.container_id), c->id);
 		copy_str(ec->e.container_name, sizeof(ec->e.container_name), c->name);
 	}
@@ -384,7 +386,7 @@ static void add_egress(struct builder *b, const struct wf_container *c, const st
 static void report_unknown_labels(struct builder *b, const struct wf_container *c)
 {
 	static const char *const known[] = {WF_LABEL_PORTS, WF_LABEL_EGRESS, WF_LABEL_NETWORK,
-	                                    WF_LABEL_ENABLE};
+	                                    WF_LABEL_ENABLE, WF_LABEL_GATEWAYS};
 
 	for (size_t i = 0; i < c->n_labels; i++) {
 		const char *key = c->labels[i].key;
@@ -395,7 +397,8 @@ static void report_unknown_labels(struct builder *b, const struct wf_container *
 		if (!ok)
 			add_problem(b, c, key, false,
 			            "unknown label (known: " WF_LABEL_PORTS ", " WF_LABEL_EGRESS
-			            ", " WF_LABEL_NETWORK ", " WF_LABEL_ENABLE ")");
+			            ", " WF_LABEL_NETWORK ", " WF_LABEL_ENABLE
+			            ", " WF_LABEL_GATEWAYS ")");
 	}
 }
 
@@ -404,6 +407,8 @@ static void build_container(struct builder *b, const struct wf_container *c)
 	const char *ports = wf_container_label(c, WF_LABEL_PORTS);
 	const char *egress = wf_container_label(c, WF_LABEL_EGRESS);
 	const char *enable = wf_container_label(c, WF_LABEL_ENABLE);
+	const char *gw_label = wf_container_label(c, WF_LABEL_GATEWAYS);
+	char gateways[WF_GATEWAY_LIST_MAX] = "";
 	struct label_ctx ports_ctx = {b, c, WF_LABEL_PORTS};
 	struct label_ctx egress_ctx = {b, c, WF_LABEL_EGRESS};
 	struct wf_port_entry *pe = NULL;
@@ -424,6 +429,10 @@ static void build_container(struct builder *b, const struct wf_container *c)
 	}
 	if (!on)
 		return;
+	if (gw_label && wf_gateways_parse(gw_label, gateways, err, sizeof(err))) {
+		add_problem(b, c, WF_LABEL_GATEWAYS, false, "%s", err);
+		return;
+	}
 	if (ports && wf_parse_ports(ports, &pe, &n_pe, on_label_error, &ports_ctx) < 0)
 		b->err = -ENOMEM;
 	if (egress && !b->err &&
@@ -431,8 +440,8 @@ static void build_container(struct builder *b, const struct wf_container *c)
 	                    &egress_ctx) < 0)
 		b->err = -ENOMEM;
 	if (!b->err && (n_pe || n_ee) && resolve_target(b, c, &t)) {
-		add_forwards(b, c, &t, pe, n_pe);
-		add_egress(b, c, &t, ee, n_ee);
+		add_forwards(b, c, &t, gateways, pe, n_pe);
+		add_egress(b, c, &t, gateways, ee, n_ee);
 	}
 	free(pe);
 	free(ee);
@@ -465,9 +474,10 @@ static int forward_plane_cmp(const struct wf_forward *a, const struct wf_forward
 	    (r = cmp_num(a->target_port, b->target_port)) || (r = cmp_num(a->to_host, b->to_host)))
 		return r;
 	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
-	                   b->has_ip6, &b->ip6)))
+	                   b->has_ip6, &b->ip6)) ||
+	    (r = cmp_strn(a->bridge, b->bridge, sizeof(a->bridge))))
 		return r;
-	return cmp_strn(a->bridge, b->bridge, sizeof(a->bridge));
+	return cmp_strn(a->gateways, b->gateways, sizeof(a->gateways));
 }
 
 static int forward_full_cmp(const struct wf_forward *a, const struct wf_forward *b)
@@ -488,9 +498,10 @@ static int egress_plane_cmp(const struct wf_egress *a, const struct wf_egress *b
 	    (r = cmp_num(a->port_hi, b->port_hi)) || (r = cmp_num(a->to_host, b->to_host)))
 		return r;
 	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
-	                   b->has_ip6, &b->ip6)))
+	                   b->has_ip6, &b->ip6)) ||
+	    (r = cmp_strn(a->bridge, b->bridge, sizeof(a->bridge))))
 		return r;
-	return cmp_strn(a->bridge, b->bridge, sizeof(a->bridge));
+	return cmp_strn(a->gateways, b->gateways, sizeof(a->gateways));
 }
 
 /* The state's order: by container, then what it renders to. */
@@ -873,7 +884,8 @@ static struct json_object *forward_json(const struct wf_forward *f)
 	    json_add(o, "target_port", json_object_new_int(f->target_port)) ||
 	    json_add_str(o, "container", f->container_name, sizeof(f->container_name)) ||
 	    json_add_str(o, "container_id", f->container_id, sizeof(f->container_id)) ||
-	    json_add_target(o, f->to_host, f->has_ip4, &f->ip4, f->has_ip6, &f->ip6, f->bridge)) {
+	    json_add_target(o, f->to_host, f->has_ip4, &f->ip4, f->has_ip6, &f->ip6, f->bridge) ||
+	    (f->gateways[0] && json_add_str(o, "gateways", f->gateways, sizeof(f->gateways)))) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -891,7 +903,8 @@ static struct json_object *egress_json(const struct wf_egress *e)
 	    json_add(o, "proto", json_object_new_string(wf_proto_name(e->proto))) ||
 	    (e->port_lo && (json_add(o, "port_lo", json_object_new_int(e->port_lo)) ||
 	                    json_add(o, "port_hi", json_object_new_int(e->port_hi)))) ||
-	    json_add_target(o, e->to_host, e->has_ip4, &e->ip4, e->has_ip6, &e->ip6, e->bridge)) {
+	    json_add_target(o, e->to_host, e->has_ip4, &e->ip4, e->has_ip6, &e->ip6, e->bridge) ||
+	    (e->gateways[0] && json_add_str(o, "gateways", e->gateways, sizeof(e->gateways)))) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -966,4 +979,68 @@ fail:
 	json_object_put(problems);
 	json_object_put(o);
 	return NULL;
+}
+
+static bool gateway_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+int wf_gateways_parse(const char *value, char out[WF_GATEWAY_LIST_MAX], char *err, size_t err_len)
+{
+	size_t len = 0;
+	const char *s = value;
+
+	memset(out, 0, WF_GATEWAY_LIST_MAX);
+	for (;;) {
+		const char *start;
+		size_t n;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		start = s;
+		while (gateway_name_char(*s))
+			s++;
+		n = (size_t)(s - start);
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!n || (*s && *s != ',')) {
+			snprintf(err, err_len,
+			         "`%s' is not a list of gateway names (letters, digits, `.', `_', "
+			         "`-', separated by commas)",
+			         value);
+			return -EINVAL;
+		}
+		if (n >= WF_GATEWAY_NAME_MAX || len + n + 1 >= WF_GATEWAY_LIST_MAX) {
+			snprintf(err, err_len,
+			         "`%s': too long (names up to %d characters, %d in all)", value,
+			         WF_GATEWAY_NAME_MAX - 1, WF_GATEWAY_LIST_MAX - 1);
+			return -EINVAL;
+		}
+		if (len)
+			out[len++] = ',';
+		memcpy(out + len, start, n);
+		len += n;
+		if (!*s)
+			return 0;
+		s++;
+	}
+}
+
+bool wf_gateways_allow(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!list[0])
+		return true;
+	for (const char *p = list; p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
 }

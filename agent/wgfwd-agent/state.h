@@ -42,6 +42,10 @@
 #define WF_LABEL_EGRESS  "wgfwd.egress"
 #define WF_LABEL_NETWORK "wgfwd.network"
 #define WF_LABEL_ENABLE  "wgfwd.enable"
+/* Names of the gateways a container's forwards and egress use ("vps1,vps2"); absent: all. */
+#define WF_LABEL_GATEWAYS "wgfwd.gateways"
+
+#define WF_GATEWAY_LIST_MAX 128
 
 #define WF_NAME_MAX 128
 #define WF_ID_MAX   65
@@ -57,6 +61,7 @@ struct wf_forward {
 	struct in_addr ip4;
 	struct in6_addr ip6;
 	char bridge[IF_NAMESIZE];
+	char gateways[WF_GATEWAY_LIST_MAX]; /* wgfwd.gateways, normalised; "": every gateway */
 	char container_id[WF_ID_MAX];
 	char container_name[WF_NAME_MAX];
 };
@@ -71,6 +76,7 @@ struct wf_egress {
 	struct in_addr ip4;
 	struct in6_addr ip6;
 	char bridge[IF_NAMESIZE];
+	char gateways[WF_GATEWAY_LIST_MAX]; /* as in wf_forward */
 	char container_id[WF_ID_MAX];
 	char container_name[WF_NAME_MAX];
 };
@@ -101,6 +107,14 @@ int wf_desired_build(const struct wf_container *containers, size_t n, struct wf_
 int wf_desired_build_with(const struct wf_container *containers, size_t n,
                           wf_service_resolver resolve, void *resolve_ctx, struct wf_desired *out);
 void wf_desired_free(struct wf_desired *d);
+
+/* Parses a wgfwd.gateways value: names of letters, digits, `.', `_', `-' (at most
+ * WF_GATEWAY_NAME_MAX - 1 each), separated by commas and optional blanks. Writes them to out
+ * joined by single commas. 0, or -EINVAL with the reason in err. */
+#define WF_GATEWAY_NAME_MAX 32
+int wf_gateways_parse(const char *value, char out[WF_GATEWAY_LIST_MAX], char *err, size_t err_len);
+/* Whether a normalised list ("" meaning every gateway) names `name'. */
+bool wf_gateways_allow(const char *list, const char *name);
 
 /* Everything equal: forwards, egress and problems. */
 bool wf_desired_equal(const struct wf_desired *a, const struct wf_desired *b);

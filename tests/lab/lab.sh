@@ -20,6 +20,13 @@
 #   lab.sh gw-docker-stop     stop it, remove its containers and the rules it left in wf-gw
 #                             (reset and down do this too)
 #   lab.sh gw-docker ARGS...  its docker client
+#   lab.sh gw2-up             add a second VPS (wf-gw2, on demand: the one-gateway lab does
+#                             without it): public 192.0.2.65 and 2001:db8:3::1, its tunnel
+#                             wg20 (192.168.161.1) to the server's wg21 (192.168.161.2)
+#   lab.sh gw2-down           remove it again (reset and down do this too)
+#   lab.sh tunnel-stop HOST   stop the WireGuard of a VPS (gw or gw2), as when it goes down
+#   lab.sh tunnel-start HOST  start it again with the same keys and addresses (reset restarts
+#                             the first VPS's when a scenario left it stopped)
 #
 # Topology. Names and addresses are in tests/lab/topology.sh (LAB_* variables). Nothing of it
 # exists in the root namespace.
@@ -176,7 +183,7 @@ check_tools() {
 }
 
 lab_namespaces() {
-	ip netns list 2>/dev/null | awk '$1 ~ /^wf-(inet|gw|srv|client|mail)$/ {print $1}'
+	ip netns list 2>/dev/null | awk '$1 ~ /^wf-(inet|gw|gw2|srv|client|mail)$/ {print $1}'
 }
 
 lab_cgroups() {
@@ -232,7 +239,7 @@ make_links() {
 		ip -n "$ns" link set eth0 up
 		ip -n "$ns" route add default via "${r4%/*}"
 		ip -n "$ns" -6 route add default via "${r6%/*}"
-	done <<<"$LINKS"
+	done <<<"${1:-$LINKS}"
 }
 
 isp_rules() {
@@ -277,17 +284,123 @@ start_tunnel() {
 	in_ns "$LAB_NS_GW" wg set "$LAB_GW_WG_IF" listen-port "$LAB_WG_PORT" \
 		private-key "$LAB_GW_WG_KEY" peer "$(cat "$LAB_SRV_WG_PUB")" \
 		allowed-ips "$LAB_SRV_WG4/32,$LAB_SRV_WG6/128"
+	gw_tunnel_addresses gw
 	in_ns "$LAB_NS_SRV" wg set "$LAB_SRV_WG_IF" listen-port "$LAB_WG_PORT" \
 		private-key "$LAB_SRV_WG_KEY" peer "$(cat "$LAB_GW_WG_PUB")" \
 		endpoint "$LAB_GW_PUB4:$LAB_WG_PORT" allowed-ips 0.0.0.0/0,::/0 \
 		persistent-keepalive 25
 
-	ip -n "$LAB_NS_GW" address add "$LAB_GW_WG4/24" dev "$LAB_GW_WG_IF"
-	ip -n "$LAB_NS_GW" address add "$LAB_GW_WG6/64" dev "$LAB_GW_WG_IF" nodad
-	ip -n "$LAB_NS_GW" link set "$LAB_GW_WG_IF" mtu "$LAB_WG_MTU" up
 	ip -n "$LAB_NS_SRV" address add "$LAB_SRV_WG4/24" dev "$LAB_SRV_WG_IF"
 	ip -n "$LAB_NS_SRV" address add "$LAB_SRV_WG6/64" dev "$LAB_SRV_WG_IF" nodad
 	ip -n "$LAB_NS_SRV" link set "$LAB_SRV_WG_IF" mtu "$LAB_WG_MTU" up
+}
+
+# A VPS's side of its tunnel: name of its wireguard-go, namespace, interface, keys, addresses.
+gw_side() {
+	case "$1" in
+	gw) echo "wg-gw $LAB_NS_GW $LAB_GW_WG_IF $LAB_GW_WG_KEY $LAB_SRV_WG_PUB $LAB_GW_WG4 $LAB_GW_WG6 $LAB_SRV_WG4 $LAB_SRV_WG6 $LAB_SRV_HOME4:$LAB_WG_PORT" ;;
+	gw2) echo "wg-gw2 $LAB_NS_GW2 $LAB_GW2_WG_IF $LAB_GW2_WG_KEY $LAB_SRV_WG2_PUB $LAB_GW2_WG4 $LAB_GW2_WG6 $LAB_SRV_WG2_4 $LAB_SRV_WG2_6 $LAB_SRV_HOME4:$LAB_SRV_WG2_PORT" ;;
+	*) die "no VPS \`$1' (gw or gw2)" ;;
+	esac
+}
+
+gw_tunnel_addresses() {
+	local name ns ifname key peer a4 a6 _
+	read -r name ns ifname key peer a4 a6 _ <<<"$(gw_side "$1")"
+	ip -n "$ns" address add "$a4/24" dev "$ifname"
+	ip -n "$ns" address add "$a6/64" dev "$ifname" nodad
+	ip -n "$ns" link set "$ifname" mtu "$LAB_WG_MTU" up
+}
+
+# A VPS's WireGuard stopped (its interface goes with it) and started again with the same keys.
+# Started again, it knows the server's endpoint and pings the server's tunnel address, so the
+# handshake does not wait for the server's next keepalive.
+cmd_tunnel_stop() {
+	local name ns ifname _
+	read -r name ns ifname _ <<<"$(gw_side "$1")"
+	stop_spawned "$LAB_RUN/pids/$name.pid"
+	wait_for 5 sh -c "! ip -n $ns link show $ifname >/dev/null 2>&1" ||
+		die "$ifname in $ns is still there"
+}
+
+cmd_tunnel_start() {
+	local name ns ifname key peer a4 a6 s4 s6 endpoint
+	read -r name ns ifname key peer a4 a6 s4 s6 endpoint <<<"$(gw_side "$1")"
+	pid_of "$name" >/dev/null && return 0
+	start_wireguard_go "$name" "$ns" "$ifname"
+	wait_for 5 test -S "$WG_SOCK_DIR/$ifname.sock" || die "wireguard-go did not create $ifname"
+	in_ns "$ns" wg set "$ifname" listen-port "$LAB_WG_PORT" private-key "$key" \
+		peer "$(cat "$peer")" allowed-ips "$s4/32,$s6/128" endpoint "$endpoint"
+	gw_tunnel_addresses "$1"
+	wait_for 10 in_ns "$ns" ping -c 1 -W 1 -q "$s4" >/dev/null 2>&1 ||
+		die "no ping from $ns through its tunnel to the server"
+}
+
+gw2_tunnel_works() {
+	in_ns "$LAB_NS_SRV" ping -c 1 -W 1 -q "$LAB_GW2_WG4" >/dev/null 2>&1 &&
+		in_ns "$LAB_NS_SRV" ping -c 1 -W 1 -q "$LAB_GW2_WG6" >/dev/null 2>&1
+}
+
+cmd_gw2_up() {
+	[ -d "$LAB_RUN/pids" ] || die "the lab is not up"
+	if [ -e "/run/netns/$LAB_NS_GW2" ] && pid_of wg-gw2 >/dev/null && pid_of wg-srv2 >/dev/null &&
+		gw2_tunnel_works; then
+		return 0
+	fi
+	cmd_gw2_down
+	trap 'echo "lab: gw2-up failed; see $LAB_RUN/logs" >&2' ERR
+	set -eE
+	ip netns add "$LAB_NS_GW2"
+	ip -n "$LAB_NS_GW2" link set lo up
+	in_ns "$LAB_NS_GW2" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	in_ns "$LAB_NS_GW2" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# Its IPv4 is one /32 with an on-link router, so that egress masqueraded there leaves
+	# with it.
+	ip -n "$LAB_NS_INET" link add to-gw2 type veth peer name eth0 netns "$LAB_NS_GW2"
+	ip -n "$LAB_NS_INET" address add "$LAB_GW2_ROUTER4/24" dev to-gw2
+	ip -n "$LAB_NS_INET" address add 2001:db8:3::fe/64 dev to-gw2 nodad
+	ip -n "$LAB_NS_INET" link set to-gw2 up
+	ip -n "$LAB_NS_INET" route add "$LAB_GW2_PUB4/32" dev to-gw2
+	ip -n "$LAB_NS_GW2" address add "$LAB_GW2_PUB4/32" dev eth0
+	ip -n "$LAB_NS_GW2" address add "$LAB_GW2_PUB6/64" dev eth0 nodad
+	ip -n "$LAB_NS_GW2" link set eth0 up
+	ip -n "$LAB_NS_GW2" route add "$LAB_GW2_ROUTER4/32" dev eth0
+	ip -n "$LAB_NS_GW2" route add default via "$LAB_GW2_ROUTER4"
+	ip -n "$LAB_NS_GW2" -6 route add default via 2001:db8:3::fe
+	(umask 077 && wg genkey >"$LAB_GW2_WG_KEY" && wg genkey >"$LAB_SRV_WG2_KEY")
+	wg pubkey <"$LAB_GW2_WG_KEY" >"$LAB_GW2_WG_PUB"
+	wg pubkey <"$LAB_SRV_WG2_KEY" >"$LAB_SRV_WG2_PUB"
+	start_wireguard_go wg-srv2 "$LAB_NS_SRV" "$LAB_SRV_WG2_IF"
+	wait_for 5 test -S "$WG_SOCK_DIR/$LAB_SRV_WG2_IF.sock" || die "wireguard-go did not create $LAB_SRV_WG2_IF"
+	in_ns "$LAB_NS_SRV" wg set "$LAB_SRV_WG2_IF" listen-port "$LAB_SRV_WG2_PORT" \
+		private-key "$LAB_SRV_WG2_KEY" peer "$(cat "$LAB_GW2_WG_PUB")" \
+		endpoint "$LAB_GW2_PUB4:$LAB_WG_PORT" allowed-ips 0.0.0.0/0,::/0 \
+		persistent-keepalive 25
+	ip -n "$LAB_NS_SRV" address add "$LAB_SRV_WG2_4/24" dev "$LAB_SRV_WG2_IF"
+	ip -n "$LAB_NS_SRV" address add "$LAB_SRV_WG2_6/64" dev "$LAB_SRV_WG2_IF" nodad
+	ip -n "$LAB_NS_SRV" link set "$LAB_SRV_WG2_IF" mtu "$LAB_WG_MTU" up
+	cmd_tunnel_start gw2
+	set +eE
+	trap - ERR
+	wait_for 10 gw2_tunnel_works || die "no ping through the second tunnel (see $LAB_RUN/logs/wg-*2.log)"
+}
+
+cmd_gw2_down() {
+	local ifname
+	stop_spawned "$LAB_RUN/pids/wg-gw2.pid"
+	stop_spawned "$LAB_RUN/pids/wg-srv2.pid"
+	if [ -e "/run/netns/$LAB_NS_GW2" ]; then
+		# shellcheck disable=SC2046
+		stop_pids 3 $(ip netns pids "$LAB_NS_GW2" 2>/dev/null)
+		ip netns delete "$LAB_NS_GW2"
+	fi
+	[ -e "/run/netns/$LAB_NS_SRV" ] && ip -n "$LAB_NS_SRV" link delete "$LAB_SRV_WG2_IF" 2>/dev/null
+	for ifname in "$LAB_GW2_WG_IF" "$LAB_SRV_WG2_IF"; do
+		if [ -S "$WG_SOCK_DIR/$ifname.sock" ] && ! wg show "$ifname" >/dev/null 2>&1; then
+			rm -f "$WG_SOCK_DIR/$ifname.sock"
+		fi
+	done
+	return 0
 }
 
 tunnel_works() {
@@ -769,7 +882,7 @@ teardown() {
 	for ns in $(lab_namespaces); do
 		ip netns delete "$ns"
 	done
-	for ifname in "$LAB_GW_WG_IF" "$LAB_SRV_WG_IF"; do
+	for ifname in "$LAB_GW_WG_IF" "$LAB_SRV_WG_IF" "$LAB_GW2_WG_IF" "$LAB_SRV_WG2_IF"; do
 		if [ -S "$WG_SOCK_DIR/$ifname.sock" ] && ! wg show "$ifname" >/dev/null 2>&1; then
 			rm -f "$WG_SOCK_DIR/$ifname.sock"
 		fi
@@ -880,6 +993,11 @@ cmd_reset() {
 	for f in "$LAB_RUN"/bg/*.pid; do
 		stop_spawned "$f"
 	done
+	cmd_gw2_down
+	if [ -d "$LAB_RUN/pids" ] && ! pid_of wg-gw >/dev/null; then
+		say "reset: starting the VPS's WireGuard a scenario left stopped"
+		cmd_tunnel_start gw
+	fi
 	[ -e "$LAB_MAIL_LOG" ] && : >"$LAB_MAIL_LOG"
 	# A daemon's table left by a scenario (they stay when the daemon stops, by design) would
 	# meet the next scenario's traffic; said, so that the scenario gets its clean-up.
@@ -941,6 +1059,19 @@ gw-docker-stop)
 	cmd_gw_docker_stop
 	;;
 gw-docker) DOCKER_HOST=$LAB_GW_DOCKER_HOST exec "$LAB_DOCKER_CLI" "$@" ;;
+gw2-up)
+	lab_lock
+	cmd_gw2_up
+	;;
+gw2-down)
+	lab_lock
+	cmd_gw2_down
+	;;
+tunnel-stop | tunnel-start)
+	[ $# -eq 1 ] || usage
+	lab_lock
+	"cmd_${cmd//-/_}" "$1"
+	;;
 spawn)
 	[ $# -ge 3 ] || usage
 	cmd_spawn "$@"

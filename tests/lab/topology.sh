@@ -33,6 +33,9 @@ LAB_NS_GW=wf-gw                 # the gateway VPS
 LAB_NS_SRV=wf-srv               # the home server, running Docker
 LAB_NS_CLIENT=wf-client         # someone on the internet
 LAB_NS_MAIL=wf-mail             # a mail server on the internet (listens on tcp/25)
+# A second VPS, only on demand (lab.sh gw2-up) for the scenarios with several gateways; not in
+# LAB_HOSTS, so the one-gateway lab neither builds nor checks it.
+LAB_NS_GW2=wf-gw2
 
 # Gateway: public interface and the tunnel.
 LAB_GW_PUB_IF=eth0
@@ -49,6 +52,21 @@ LAB_SRV_HOME6=2001:db8:2::2
 LAB_SRV_WG_IF=wg1
 LAB_SRV_WG4=192.168.160.2
 LAB_SRV_WG6=fc00:0:0:160::2
+
+# The second VPS (lab.sh gw2-up): its own public addresses, tunnel and server interface.
+LAB_GW2_PUB_IF=eth0
+# The agent takes only addresses that can be internet hosts as a gateway's public ones, so the
+# second VPS's public IPv4 is a documentation address routed to it (/32), its router on-link.
+LAB_GW2_PUB4=192.0.2.65
+LAB_GW2_ROUTER4=198.18.0.254
+LAB_GW2_PUB6=2001:db8:3::1
+LAB_GW2_WG_IF=wg20
+LAB_GW2_WG4=192.168.161.1
+LAB_GW2_WG6=fc00:0:0:161::1
+LAB_SRV_WG2_IF=wg21
+LAB_SRV_WG2_4=192.168.161.2
+LAB_SRV_WG2_6=fc00:0:0:161::2
+LAB_SRV_WG2_PORT=51821          # the server's second tunnel listens beside the first
 
 LAB_WG_NET4=192.168.160.0/24
 LAB_WG_NET6=fc00:0:0:160::/64
@@ -74,6 +92,10 @@ LAB_GW_WG_KEY=$LAB_RUN/wg/gw.key
 LAB_GW_WG_PUB=$LAB_RUN/wg/gw.pub
 LAB_SRV_WG_KEY=$LAB_RUN/wg/srv.key
 LAB_SRV_WG_PUB=$LAB_RUN/wg/srv.pub
+LAB_GW2_WG_KEY=$LAB_RUN/wg/gw2.key
+LAB_GW2_WG_PUB=$LAB_RUN/wg/gw2.pub
+LAB_SRV_WG2_KEY=$LAB_RUN/wg/srv2.key
+LAB_SRV_WG2_PUB=$LAB_RUN/wg/srv2.pub
 
 # What the mail host received: one line per connection "<peer> CONNECT" and per line sent
 # "<peer> <line>"; <peer> is the source address it saw.
@@ -84,11 +106,12 @@ lab_ns() {
 	case "$1" in
 	inet | wf-inet) echo "$LAB_NS_INET" ;;
 	gw | gateway | wf-gw) echo "$LAB_NS_GW" ;;
+	gw2 | wf-gw2) echo "$LAB_NS_GW2" ;;
 	srv | server | wf-srv) echo "$LAB_NS_SRV" ;;
 	client | wf-client) echo "$LAB_NS_CLIENT" ;;
 	mail | wf-mail) echo "$LAB_NS_MAIL" ;;
 	*)
-		echo "lab: unknown host \`$1' (one of: $LAB_HOSTS)" >&2
+		echo "lab: unknown host \`$1' (one of: $LAB_HOSTS gw2)" >&2
 		return 1
 		;;
 	esac

@@ -286,6 +286,170 @@ static void bridge_accept_fwmark_parses_as_dockerd_does(void **state)
 	assert_non_null(strstr(err, "--fwmark"));
 }
 
+static void two_gateways(const struct wf_server_params *p, struct wf_server_gateway g[2])
+{
+	wf_server_gateway_from_params(p, &g[0]);
+	strcpy(g[0].name, "vps1");
+	memset(&g[1], 0, sizeof(g[1]));
+	strcpy(g[1].name, "vps2");
+	strcpy(g[1].ifname, "wg2");
+	g[1].table = p->table + 1;
+	g[1].fwmark = p->fwmark + WF_GATEWAY_MARK_STEP;
+	g[1].has_tunnel_ip4 = true;
+	inet_pton(AF_INET, "192.168.161.2", &g[1].tunnel_ip4);
+	g[1].has_peer_ip4 = true;
+	inet_pton(AF_INET, "192.168.161.1", &g[1].peer_ip4);
+	g[1].n_public_ip4 = 2;
+	inet_pton(AF_INET, "198.18.0.1", &g[1].public_ip4[0]);
+	inet_pton(AF_INET, "192.0.2.1", &g[1].public_ip4[1]); /* also vps1's: once in the set */
+	g[1].n_public_ip6 = 1;
+	inet_pton(AF_INET6, "2001:db8:3::1", &g[1].public_ip6[0]);
+}
+
+static char *render_gateways_text(const struct wf_server_params *p,
+                                  const struct wf_server_gateway *g, size_t n,
+                                  const struct wf_desired *d)
+{
+	struct wf_server_plan plan;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_int_equal(wf_server_render_gateways(p, g, n, d, &plan), 0);
+	assert_int_equal(wf_server_plan_print(f, &plan), 0);
+	fclose(f);
+	wf_server_plan_free(&plan);
+	return buf;
+}
+
+static void one_gateway_from_the_parameters_renders_as_before(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_forward f = web_forward();
+	struct wf_egress e = smtp_egress();
+	struct wf_desired d = {.forwards = &f, .n_forwards = 1, .egress = &e, .n_egress = 1};
+	struct wf_server_gateway g;
+	char *a, *b;
+
+	wf_server_gateway_from_params(&p, &g);
+	a = render_text(&p, &d);
+	b = render_gateways_text(&p, &g, 1, &d);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+static void each_gateway_marks_its_flows_and_routes_their_replies_back(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	struct wf_server_gateway g[2];
+	char *text;
+
+	two_gateways(&p, g);
+	text = render_gateways_text(&p, g, 2, &d);
+	assert_contains(text, "iifname \"wg0\" ct state new ct mark set 0x77660001");
+	assert_contains(text, "iifname \"wg2\" ct state new ct mark set 0x77660011");
+	assert_contains(text, "ct direction reply ct mark 0x77660011 meta mark set 0x77660011");
+	assert_contains(text, "iifname \"wg2\" meta nfproto ipv4 fib daddr type local dnat ip to "
+	                      "meta l4proto . th dport map @fwd4");
+	assert_contains(text, "iifname \"wg2\" meta nfproto ipv6 fib daddr type local dnat ip6");
+	assert_contains(text, "ip rule add priority 10000 fwmark 0x77660011/0xffffffff lookup "
+	                      "51821 protocol 207");
+	assert_contains(text, "ip rule add priority 10001 from 192.168.161.2/32 lookup 51821");
+	assert_contains(text, "ip route add default dev wg2 table 51821 protocol 207");
+	assert_contains(text, "ip -6 route add default dev wg2 table 51821 protocol 207");
+	assert_contains(text, "ip route add 192.168.161.1/32 dev wg2");
+	assert_contains(text, "oifname \"wg2\" ct mark set 0x77660019 masquerade");
+	assert_contains(text, "oifname \"wg2\" meta l4proto tcp tcp flags syn tcp option maxseg");
+	assert_contains(text, "iifname \"wg2\" ct status dnat counter accept");
+	free(text);
+}
+
+static void egress_flows_keep_the_gateway_they_started_by(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	struct wf_server_gateway g[2];
+	char *text;
+
+	two_gateways(&p, g);
+	text = render_gateways_text(&p, g, 2, &d);
+	assert_contains(text, "oifname \"wg0\" ct mark set 0x77660009 masquerade");
+	assert_contains(text, "oifname \"wg2\" ct mark set 0x77660019 masquerade");
+	assert_contains(text, "ct direction original ct mark 0x77660019 meta mark set 0x77660019");
+	assert_contains(text, "ip rule add priority 10000 fwmark 0x77660019/0xffffffff lookup "
+	                      "51821 protocol 207");
+	assert_contains(text, "ip -6 rule add priority 10000 fwmark 0x77660009/0xffffffff lookup "
+	                      "51820 protocol 207");
+	free(text);
+
+	/* One gateway has nothing to keep a flow from: no such marks. */
+	text = render_gateways_text(&p, g, 1, &d);
+	assert_null(strstr(text, "0x77660009"));
+	free(text);
+}
+
+static void hairpin_knows_every_gateways_public_addresses(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	struct wf_server_gateway g[2];
+	char *text;
+
+	two_gateways(&p, g);
+	text = render_gateways_text(&p, g, 2, &d);
+	assert_contains(text, "elements = { 192.0.2.1,\n\t\t\t     198.18.0.1 }");
+	assert_contains(text, "elements = { 2001:db8:3::1 }");
+	assert_contains(text, "iifname != \"wg0\" iifname != \"wg2\" meta nfproto ipv4");
+	free(text);
+}
+
+static void egress_leaves_by_the_first_gateway_not_down(void **state)
+{
+	struct wf_server_params p = params();
+	struct wf_egress e = smtp_egress();
+	struct wf_desired d = {.egress = &e, .n_egress = 1};
+	struct wf_server_gateway g[2];
+	char *text;
+
+	two_gateways(&p, g);
+	text = render_gateways_text(&p, g, 2, &d);
+	assert_contains(text, "ip rule add priority 10002 iif br-mail from 172.19.0.3/32 ipproto "
+	                      "tcp dport 25 lookup 51820 protocol 207");
+	free(text);
+
+	g[0].down = true;
+	text = render_gateways_text(&p, g, 2, &d);
+	assert_contains(text, "ip rule add priority 10002 iif br-mail from 172.19.0.3/32 ipproto "
+	                      "tcp dport 25 lookup 51821 protocol 207");
+	free(text);
+
+	/* Restricted to vps1, it stays there even while vps1 is down. */
+	strcpy(e.gateways, "vps1");
+	text = render_gateways_text(&p, g, 2, &d);
+	assert_contains(text, "ip rule add priority 10002 iif br-mail from 172.19.0.3/32 ipproto "
+	                      "tcp dport 25 lookup 51820 protocol 207");
+	free(text);
+}
+
+static void egress_gateway_choice(void **state)
+{
+	struct wf_server_gateway g[3] = {{.name = "a"}, {.name = "b"}, {.name = "c"}};
+
+	assert_int_equal(wf_server_egress_gateway(g, 3, ""), 0);
+	g[0].down = true;
+	assert_int_equal(wf_server_egress_gateway(g, 3, ""), 1);
+	assert_int_equal(wf_server_egress_gateway(g, 3, "c,a"), 2);
+	g[1].down = g[2].down = true;
+	/* all down: the first allowed, so egress comes back by itself with it */
+	assert_int_equal(wf_server_egress_gateway(g, 3, ""), 0);
+	assert_int_equal(wf_server_egress_gateway(g, 3, "c,b"), 1);
+	assert_int_equal(wf_server_egress_gateway(g, 3, "x"), -1);
+	g[0].down = false;
+	assert_int_equal(wf_server_egress_gateway(g, 3, ""), 0);
+}
+
 static void same_input_renders_the_same_text(void **state)
 {
 	struct wf_server_params p = params();
@@ -315,6 +479,12 @@ int main(void)
 	    cmocka_unit_test(bridge_accept_fwmark_marks_new_tunnel_and_hairpin_flows),
 	    cmocka_unit_test(bridge_accept_fwmark_parses_as_dockerd_does),
 	    cmocka_unit_test(same_input_renders_the_same_text),
+	    cmocka_unit_test(one_gateway_from_the_parameters_renders_as_before),
+	    cmocka_unit_test(each_gateway_marks_its_flows_and_routes_their_replies_back),
+	    cmocka_unit_test(hairpin_knows_every_gateways_public_addresses),
+	    cmocka_unit_test(egress_flows_keep_the_gateway_they_started_by),
+	    cmocka_unit_test(egress_leaves_by_the_first_gateway_not_down),
+	    cmocka_unit_test(egress_gateway_choice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -975,7 +975,62 @@ static void mistyped_label_is_reported_and_the_rest_still_applies(void **state)
 	assert_int_equal(d->n_problems, 1);
 	assert_problem(&d->problems[0], "web", "wgfwd.egres", false,
 	               "unknown label (known: wgfwd.ports, wgfwd.egress, wgfwd.network, "
-	               "wgfwd.enable)");
+	               "wgfwd.enable, wgfwd.gateways)");
+}
+
+static void gateways_label_restricts_forwards_and_egress(void **state)
+{
+	struct wf_container *c = web();
+	struct wf_desired *d;
+
+	label(c, "wgfwd.egress", "smtp");
+	label(c, "wgfwd.gateways", " vps2 , vps1");
+	d = build();
+	assert_int_equal(d->n_problems, 0);
+	assert_int_equal(d->n_forwards, 1);
+	assert_string_equal(d->forwards[0].gateways, "vps2,vps1");
+	assert_int_equal(d->n_egress, 1);
+	assert_string_equal(d->egress[0].gateways, "vps2,vps1");
+}
+
+static void bad_gateways_label_is_a_problem_of_that_container_only(void **state)
+{
+	struct wf_container *c = web();
+	struct wf_container *other = add("other", "aaaa0002", 200);
+	struct wf_desired *d;
+
+	label(other, WF_LABEL_PORTS, "80");
+	net(other, "web_default", "br-web", "172.18.0.3", NULL);
+	label(c, "wgfwd.gateways", "vps1,,vps2");
+	d = build();
+	assert_int_equal(d->n_problems, 1);
+	assert_string_equal(d->problems[0].label, "wgfwd.gateways");
+	assert_non_null(strstr(d->problems[0].message, "not a list of gateway names"));
+	/* the other container keeps its forward; the bad one has none */
+	assert_int_equal(d->n_forwards, 1);
+	assert_int_equal(d->forwards[0].public_port, 80);
+}
+
+static void gateways_list_parses_and_matches_names(void **state)
+{
+	char out[WF_GATEWAY_LIST_MAX], err[256];
+	static const char *const bad[] = {"", ",", "a,", "a b", "a;b", "vps 1", "-x,/"};
+
+	assert_int_equal(wf_gateways_parse("vps1", out, err, sizeof(err)), 0);
+	assert_string_equal(out, "vps1");
+	assert_int_equal(wf_gateways_parse("a.b_c-1,\tZ", out, err, sizeof(err)), 0);
+	assert_string_equal(out, "a.b_c-1,Z");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (wf_gateways_parse(bad[i], out, err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted `%s'", bad[i]);
+	assert_int_equal(
+	    wf_gateways_parse("0123456789012345678901234567890123456789", out, err, sizeof(err)),
+	    -EINVAL);
+	assert_true(wf_gateways_allow("", "anything"));
+	assert_true(wf_gateways_allow("vps1,vps2", "vps2"));
+	assert_true(wf_gateways_allow("vps1,vps2", "vps1"));
+	assert_false(wf_gateways_allow("vps1,vps2", "vps"));
+	assert_false(wf_gateways_allow("vps10", "vps1"));
 }
 
 static void only_a_mistyped_label_is_still_reported(void **state)
@@ -1022,6 +1077,9 @@ int main(void)
 	    T(enable_false_switches_a_container_off),
 	    T(bad_enable_value_switches_the_container_off_with_a_problem),
 	    T(bad_entries_keep_the_other_entries),
+	    T(gateways_label_restricts_forwards_and_egress),
+	    T(bad_gateways_label_is_a_problem_of_that_container_only),
+	    T(gateways_list_parses_and_matches_names),
 	    T(mistyped_label_is_reported_and_the_rest_still_applies),
 	    T(only_a_mistyped_label_is_still_reported),
 	    T(only_bad_entries_give_no_network_problem),
