@@ -45,12 +45,12 @@ mutant() {
 	m_checks[$name]="$*"
 }
 
-# The rule keeps its match and loses its statement: SYNs pass with the MSS they carry.
+# The renderer no longer asks for the clamp rules: SYNs pass with the MSS they carry.
 mutant agent-mss-clamp "the agent's MSS clamp" 'WF_SERVER_HAIRPIN4' \
-	's/^[ \t]*wf_nft_add_simple\([^;]*WF_NFT_MSS_CLAMP\);\n//mg' \
+	's/^[ \t]*err \|= wf_nft_add_mss_clamp\([^;]*\);\n//mg' \
 	e2e:test_agent_dataplane
 mutant gateway-mss-clamp "the gateway's MSS clamp" 'WF_GW_MAP4' \
-	's/^[ \t]*wf_nft_add_simple\([^;]*WF_NFT_MSS_CLAMP\);\n//mg' \
+	's/^[ \t]*err \|= wf_nft_add_mss_clamp\([^;]*\);\n//mg' \
 	kernel:test_gateway_ruleset e2e:test_system
 # Replies to flows from the tunnel are no longer marked for the tunnel's routing table.
 mutant ct-mark-reply-routing "the agent's ct mark reply routing" 'WF_SERVER_HAIRPIN4' \

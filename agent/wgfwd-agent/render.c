@@ -293,8 +293,9 @@ static int render_rules(struct wf_nft_table *t, const struct wf_server_params *p
 	}
 
 	/* The tunnels' MTU is below the bridges'. */
-	for (size_t g = 0; g < n; g++)
+	for (size_t g = 0; g < n; g++) {
 		err |= wf_nft_add_mss_clamp(t, "clamp", gws[g].ifname);
+	}
 
 	return err ? -ENOMEM : 0;
 }
