@@ -1,0 +1,98 @@
+/* Shared by the agent's daemon.c (containers, applies, gateways) and status.c (what it shows),
+ * and by no one else: the agent's running state. */
+#ifndef WGFWD_AGENT_DAEMON_INTERNAL_H
+#define WGFWD_AGENT_DAEMON_INTERNAL_H
+
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <wgfwd/ctl.h>
+#include <wgfwd/metrics.h>
+#include <wgfwd/nlwatch.h>
+#include <wgfwd/status_socket.h>
+
+#include "apply.h"
+#include "container.h"
+#include "ct_flush.h"
+#include "daemon.h"
+#include "docker.h"
+#include "gateway_health.h"
+#include "gateway_link.h"
+#include "state.h"
+
+struct gateway_view {
+	bool have_info;
+	struct wf_ctl_gateway_info info;
+	/* The last acknowledged state and its per-entry results, for status. */
+	struct wf_ctl_forward *forwards;
+	struct wf_ctl_result *results;
+	size_t n;
+	struct wf_ctl_egress *egress;
+	struct wf_ctl_result *egress_results;
+	size_t n_egress;
+	bool applied;
+	char reason[WF_CTL_REASON_MAX];
+	size_t egress_refused;
+};
+
+/* One gateway as the agent follows it. */
+struct gateway {
+	struct wf_agent *a;
+	struct wf_agent_gateway cfg;
+	struct wf_gateway_link *link;
+	struct gateway_view gw;
+	/* What the gateway told, kept beside the configuration (never written into it). */
+	struct in_addr learnt_ip4[WF_GATEWAY_ADDRS_MAX];
+	size_t n_learnt_ip4;
+	struct in6_addr learnt_ip6[WF_GATEWAY_ADDRS_MAX];
+	size_t n_learnt_ip6;
+	uint64_t reconnects;
+	struct wf_gateway_seen seen;
+	bool down; /* egress avoids it */
+};
+
+struct wf_agent {
+	struct event_base *base;
+	struct wf_agent_config cfg;
+	struct wf_server_params params;
+
+	struct wf_docker *docker;
+	struct wf_dataplane *dp;
+	struct wf_ct_flush *ct_flush; /* NULL: no conntrack access, stale entries stay */
+	struct wf_nlwatch *watch;
+	struct gateway gws[WF_GATEWAYS_MAX];
+	size_t n_gws;
+	int egress_gw; /* the gateway unrestricted egress leaves by, -1: none */
+	uint64_t egress_switches;
+	struct event *health_ev;
+	struct wf_status_socket *status;
+	struct event *apply_ev, *reconcile_ev;
+	struct event *ct_flush_ev; /* the search for stale conntrack entries, due after a burst */
+
+	struct wf_container **containers;
+	size_t n_containers, cap_containers;
+	bool docker_up, synced;
+	bool sysctls_ok; /* forwarding, rp_filter, accept_ra as the data plane needs them */
+	bool accept_mark_advised; /* said once that Docker's nftables backend needs the mark */
+
+	struct wf_desired desired;
+	bool have_desired;
+
+	uint64_t applies, apply_errors, docker_reconnects;
+	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */
+	struct wf_histogram apply_seconds;
+	bool last_apply_ok;
+	char last_error[1024];
+	unsigned retry_ms; /* after a failed apply: doubles up to APPLY_RETRY_MAX_MS */
+	double last_apply_ms;
+	time_t last_apply_at;
+	struct wf_apply_result last_result;
+};
+
+/* Each gateway's part of the data plane: its tunnel, table, marks and public addresses. */
+void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out);
+
+#endif
