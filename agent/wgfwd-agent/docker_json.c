@@ -11,11 +11,9 @@
 
 #include <json-c/json.h>
 
-#define TOKENER_FLAGS (JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS)
+#include "docker_json_internal.h"
 
-static int fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(char *err, const char *fmt, ...)
+int wf_dj_fail(char *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -27,7 +25,7 @@ static int fail(char *err, const char *fmt, ...)
 	return -EBADMSG;
 }
 
-static bool is_space(char c)
+bool wf_dj_is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -52,27 +50,27 @@ static int parse_document(const char *json, size_t len, struct json_object **out
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (jerr == json_tokener_continue)
-		return fail(err, "truncated JSON (%zu bytes)", len);
+		return wf_dj_fail(err, "truncated JSON (%zu bytes)", len);
 	if (jerr != json_tokener_success)
-		return fail(err, "invalid JSON at byte %zu: %s", end,
-		            json_tokener_error_desc(jerr));
+		return wf_dj_fail(err, "invalid JSON at byte %zu: %s", end,
+		                  json_tokener_error_desc(jerr));
 	for (size_t i = end; i < len; i++) {
-		if (!is_space(json[i])) {
+		if (!wf_dj_is_space(json[i])) {
 			json_object_put(obj);
-			return fail(err, "trailing data after JSON at byte %zu", i);
+			return wf_dj_fail(err, "trailing data after JSON at byte %zu", i);
 		}
 	}
 	*out = obj;
 	return 0;
 }
 
-static const char *type_name(struct json_object *o)
+const char *wf_dj_type_name(struct json_object *o)
 {
 	return json_type_to_name(json_object_get_type(o));
 }
 
 /* Member `key` of object o; NULL when o is not an object, the key is absent or null. */
-static struct json_object *member(struct json_object *o, const char *key)
+struct json_object *wf_dj_member(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 
@@ -85,16 +83,16 @@ static struct json_object *member(struct json_object *o, const char *key)
 
 /* The string at o.key: NULL with no error when absent or null, -EBADMSG when of
  * another type. `path` names the member in messages. */
-static int opt_string(struct json_object *o, const char *key, const char *path, const char **out,
-                      char *err)
+int wf_dj_opt_string(struct json_object *o, const char *key, const char *path, const char **out,
+                     char *err)
 {
-	struct json_object *v = member(o, key);
+	struct json_object *v = wf_dj_member(o, key);
 
 	*out = NULL;
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return fail(err, "%s: expected a string, got %s", path, type_name(v));
+		return wf_dj_fail(err, "%s: expected a string, got %s", path, wf_dj_type_name(v));
 	*out = json_object_get_string(v);
 	return 0;
 }
@@ -102,42 +100,42 @@ static int opt_string(struct json_object *o, const char *key, const char *path, 
 static int req_string(struct json_object *o, const char *key, const char *path, const char **out,
                       char *err)
 {
-	int ret = opt_string(o, key, path, out, err);
+	int ret = wf_dj_opt_string(o, key, path, out, err);
 
 	if (!ret && !*out)
-		return fail(err, "%s: missing", path);
+		return wf_dj_fail(err, "%s: missing", path);
 	return ret;
 }
 
 static int opt_bool(struct json_object *o, const char *key, const char *path, bool *out, char *err)
 {
-	struct json_object *v = member(o, key);
+	struct json_object *v = wf_dj_member(o, key);
 
 	*out = false;
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
-		return fail(err, "%s: expected a boolean, got %s", path, type_name(v));
+		return wf_dj_fail(err, "%s: expected a boolean, got %s", path, wf_dj_type_name(v));
 	*out = json_object_get_boolean(v);
 	return 0;
 }
 
 /* An object member that may be absent or null (NULL out), but nothing else. */
-static int opt_object(struct json_object *o, const char *key, const char *path,
-                      struct json_object **out, char *err)
+int wf_dj_opt_object(struct json_object *o, const char *key, const char *path,
+                     struct json_object **out, char *err)
 {
-	struct json_object *v = member(o, key);
+	struct json_object *v = wf_dj_member(o, key);
 
 	*out = NULL;
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_object))
-		return fail(err, "%s: expected an object, got %s", path, type_name(v));
+		return wf_dj_fail(err, "%s: expected an object, got %s", path, wf_dj_type_name(v));
 	*out = v;
 	return 0;
 }
 
-static bool is_container_id(const char *s)
+bool wf_dj_is_container_id(const char *s)
 {
 	size_t i;
 
@@ -148,7 +146,7 @@ static bool is_container_id(const char *s)
 	return i == 64;
 }
 
-static bool has_wgfwd_key(struct json_object *labels)
+bool wf_dj_has_wgfwd_key(struct json_object *labels)
 {
 	if (!labels)
 		return false;
@@ -171,7 +169,7 @@ static int copy_bounded(char *dst, size_t size, const char *src, const char *pat
 	size_t n = strlen(src);
 
 	if (n >= size)
-		return fail(err, "%s: `%s' is longer than %zu bytes", path, src, size - 1);
+		return wf_dj_fail(err, "%s: `%s' is longer than %zu bytes", path, src, size - 1);
 	memcpy(dst, src, n + 1);
 	return 0;
 }
@@ -206,22 +204,22 @@ int wf_docker_parse_version(const char *json, size_t len, struct wf_docker_versi
 	if (ret)
 		return ret;
 	if (!json_object_is_type(root, json_type_object)) {
-		ret = fail(err, "version: expected an object, got %s", type_name(root));
+		ret = wf_dj_fail(err, "version: expected an object, got %s", wf_dj_type_name(root));
 		goto out;
 	}
 	ret = req_string(root, "ApiVersion", "ApiVersion", &api, err);
 	if (!ret)
-		ret = opt_string(root, "MinAPIVersion", "MinAPIVersion", &min_api, err);
+		ret = wf_dj_opt_string(root, "MinAPIVersion", "MinAPIVersion", &min_api, err);
 	if (!ret)
-		ret = opt_string(root, "Version", "Version", &engine, err);
+		ret = wf_dj_opt_string(root, "Version", "Version", &engine, err);
 	if (ret)
 		goto out;
 	if (api_key(api) < 0) {
-		ret = fail(err, "ApiVersion: `%.32s' is not <major>.<minor>", api);
+		ret = wf_dj_fail(err, "ApiVersion: `%.32s' is not <major>.<minor>", api);
 		goto out;
 	}
 	if (min_api && min_api[0] && api_key(min_api) < 0) {
-		ret = fail(err, "MinAPIVersion: `%.32s' is not <major>.<minor>", min_api);
+		ret = wf_dj_fail(err, "MinAPIVersion: `%.32s' is not <major>.<minor>", min_api);
 		goto out;
 	}
 	ret = copy_bounded(out->api, sizeof(out->api), api, "ApiVersion", err);
@@ -283,33 +281,33 @@ static int parse_summary(struct json_object *row, size_t idx, struct wf_docker_s
 	int ret;
 
 	if (!json_object_is_type(row, json_type_object))
-		return fail(err, "containers[%zu]: expected an object, got %s", idx,
-		            type_name(row));
+		return wf_dj_fail(err, "containers[%zu]: expected an object, got %s", idx,
+		                  wf_dj_type_name(row));
 	snprintf(path, sizeof(path), "containers[%zu].Id", idx);
 	ret = req_string(row, "Id", path, &id, err);
 	if (ret)
 		return ret;
-	if (!is_container_id(id))
-		return fail(err, "%s: `%.80s' is not a container id", path, id);
+	if (!wf_dj_is_container_id(id))
+		return wf_dj_fail(err, "%s: `%.80s' is not a container id", path, id);
 	snprintf(path, sizeof(path), "containers[%zu].Labels", idx);
-	ret = opt_object(row, "Labels", path, &labels, err);
+	ret = wf_dj_opt_object(row, "Labels", path, &labels, err);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "containers[%zu].HostConfig", idx);
-	ret = opt_object(row, "HostConfig", path, &host_config, err);
+	ret = wf_dj_opt_object(row, "HostConfig", path, &host_config, err);
 	if (!ret) {
 		snprintf(path, sizeof(path), "containers[%zu].HostConfig.NetworkMode", idx);
-		ret = opt_string(host_config, "NetworkMode", path, &mode, err);
+		ret = wf_dj_opt_string(host_config, "NetworkMode", path, &mode, err);
 	}
 	if (ret)
 		return ret;
 	if (netmode_target(mode, &target))
-		return fail(err, "%s: `container:' without a container", path);
+		return wf_dj_fail(err, "%s: `container:' without a container", path);
 
 	s->id = strdup(id);
 	if (!s->id)
 		return -ENOMEM;
-	names = member(row, "Names");
+	names = wf_dj_member(row, "Names");
 	if (json_object_is_type(names, json_type_array) && json_object_array_length(names) > 0 &&
 	    json_object_is_type(json_object_array_get_idx(names, 0), json_type_string)) {
 		s->name =
@@ -317,7 +315,7 @@ static int parse_summary(struct json_object *row, size_t idx, struct wf_docker_s
 		if (!s->name)
 			return -ENOMEM;
 	}
-	s->has_wgfwd_label = has_wgfwd_key(labels);
+	s->has_wgfwd_label = wf_dj_has_wgfwd_key(labels);
 	if (target) {
 		s->netmode_target = strdup(target);
 		if (!s->netmode_target)
@@ -343,7 +341,7 @@ static int parse_array(const char *json, size_t len, const char *what, size_t it
 	if (ret)
 		return ret;
 	if (!json_object_is_type(root, json_type_array)) {
-		ret = fail(err, "%s: expected an array, got %s", what, type_name(root));
+		ret = wf_dj_fail(err, "%s: expected an array, got %s", what, wf_dj_type_name(root));
 		goto out;
 	}
 	count = json_object_array_length(root);
@@ -482,8 +480,8 @@ static int parse_labels(struct json_object *labels, struct wf_container *c, char
 		struct wf_label *l = &c->labels[c->n_labels];
 
 		if (!json_object_is_type(val, json_type_string))
-			return fail(err, "Config.Labels.%s: expected a string, got %s", key,
-			            type_name(val));
+			return wf_dj_fail(err, "Config.Labels.%s: expected a string, got %s", key,
+			                  wf_dj_type_name(val));
 		l->key = strdup(key);
 		l->value = strdup(json_object_get_string(val));
 		c->n_labels++;
@@ -505,10 +503,11 @@ static int parse_network(const char *name, struct json_object *val, struct wf_ne
 	if (!net->name)
 		return -ENOMEM;
 	if (!json_object_is_type(val, json_type_object))
-		return fail(err, "NetworkSettings.Networks.%.200s: expected an object, got %s",
-		            name, type_name(val));
+		return wf_dj_fail(err,
+		                  "NetworkSettings.Networks.%.200s: expected an object, got %s",
+		                  name, wf_dj_type_name(val));
 	snprintf(path, sizeof(path), "NetworkSettings.Networks.%.200s.NetworkID", name);
-	ret = opt_string(val, "NetworkID", path, &id, err);
+	ret = wf_dj_opt_string(val, "NetworkID", path, &id, err);
 	if (ret)
 		return ret;
 	net->id = strdup(id ? id : "");
@@ -516,21 +515,21 @@ static int parse_network(const char *name, struct json_object *val, struct wf_ne
 		return -ENOMEM;
 
 	snprintf(path, sizeof(path), "NetworkSettings.Networks.%.200s.IPAddress", name);
-	ret = opt_string(val, "IPAddress", path, &ip4, err);
+	ret = wf_dj_opt_string(val, "IPAddress", path, &ip4, err);
 	if (ret)
 		return ret;
 	if (ip4 && ip4[0]) {
 		if (inet_pton(AF_INET, ip4, &net->ip4) != 1)
-			return fail(err, "%s: `%.64s' is not an IPv4 address", path, ip4);
+			return wf_dj_fail(err, "%s: `%.64s' is not an IPv4 address", path, ip4);
 		net->has_ip4 = true;
 	}
 	snprintf(path, sizeof(path), "NetworkSettings.Networks.%.200s.GlobalIPv6Address", name);
-	ret = opt_string(val, "GlobalIPv6Address", path, &ip6, err);
+	ret = wf_dj_opt_string(val, "GlobalIPv6Address", path, &ip6, err);
 	if (ret)
 		return ret;
 	if (ip6 && ip6[0]) {
 		if (inet_pton(AF_INET6, ip6, &net->ip6) != 1)
-			return fail(err, "%s: `%.64s' is not an IPv6 address", path, ip6);
+			return wf_dj_fail(err, "%s: `%.64s' is not an IPv6 address", path, ip6);
 		net->has_ip6 = true;
 	}
 	return 0;
@@ -571,8 +570,8 @@ static int parse_netmode(const char *mode, struct wf_container *c, char *err)
 		c->netmode = WF_NETMODE_NONE;
 	} else if (!strncmp(mode, "container:", 10)) {
 		if (netmode_target(mode, &target))
-			return fail(err,
-			            "HostConfig.NetworkMode: `container:' without a container");
+			return wf_dj_fail(
+			    err, "HostConfig.NetworkMode: `container:' without a container");
 		c->netmode = WF_NETMODE_CONTAINER;
 		c->netmode_target = strdup(target);
 		if (!c->netmode_target)
@@ -591,12 +590,13 @@ static int parse_inspect_object(struct json_object *root, struct wf_container *c
 	int ret;
 
 	if (!json_object_is_type(root, json_type_object))
-		return fail(err, "container: expected an object, got %s", type_name(root));
+		return wf_dj_fail(err, "container: expected an object, got %s",
+		                  wf_dj_type_name(root));
 	ret = req_string(root, "Id", "Id", &id, err);
 	if (ret)
 		return ret;
-	if (!is_container_id(id))
-		return fail(err, "Id: `%.80s' is not a container id", id);
+	if (!wf_dj_is_container_id(id))
+		return wf_dj_fail(err, "Id: `%.80s' is not a container id", id);
 	ret = req_string(root, "Name", "Name", &name, err);
 	if (!ret)
 		ret = req_string(root, "Created", "Created", &created, err);
@@ -607,29 +607,31 @@ static int parse_inspect_object(struct json_object *root, struct wf_container *c
 	if (!c->id || !c->name)
 		return -ENOMEM;
 	if (parse_rfc3339_ns(created, &c->created_ns))
-		return fail(err, "Created: `%.64s' is not an RFC 3339 time", created);
+		return wf_dj_fail(err, "Created: `%.64s' is not an RFC 3339 time", created);
 
-	ret = opt_object(root, "State", "State", &state, err);
+	ret = wf_dj_opt_object(root, "State", "State", &state, err);
 	if (!ret)
 		ret = opt_bool(state, "Running", "State.Running", &c->running, err);
 	if (!ret)
 		ret = opt_bool(state, "Paused", "State.Paused", &c->paused, err);
 	if (!ret)
-		ret = opt_object(root, "HostConfig", "HostConfig", &host_config, err);
+		ret = wf_dj_opt_object(root, "HostConfig", "HostConfig", &host_config, err);
 	if (!ret)
-		ret = opt_string(host_config, "NetworkMode", "HostConfig.NetworkMode", &mode, err);
+		ret = wf_dj_opt_string(host_config, "NetworkMode", "HostConfig.NetworkMode", &mode,
+		                       err);
 	if (!ret)
 		ret = parse_netmode(mode, c, err);
 	if (!ret)
-		ret = opt_object(root, "Config", "Config", &config, err);
+		ret = wf_dj_opt_object(root, "Config", "Config", &config, err);
 	if (!ret)
-		ret = opt_object(config, "Labels", "Config.Labels", &labels, err);
+		ret = wf_dj_opt_object(config, "Labels", "Config.Labels", &labels, err);
 	if (!ret)
 		ret = parse_labels(labels, c, err);
 	if (!ret)
-		ret = opt_object(root, "NetworkSettings", "NetworkSettings", &settings, err);
+		ret = wf_dj_opt_object(root, "NetworkSettings", "NetworkSettings", &settings, err);
 	if (!ret)
-		ret = opt_object(settings, "Networks", "NetworkSettings.Networks", &networks, err);
+		ret = wf_dj_opt_object(settings, "Networks", "NetworkSettings.Networks", &networks,
+		                       err);
 	if (!ret)
 		ret = parse_networks_of(networks, c, err);
 	return ret;
@@ -692,7 +694,8 @@ static int parse_net(struct json_object *o, size_t idx, struct wf_docker_net *ne
 	int ret;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(err, "networks[%zu]: expected an object, got %s", idx, type_name(o));
+		return wf_dj_fail(err, "networks[%zu]: expected an object, got %s", idx,
+		                  wf_dj_type_name(o));
 	snprintf(path, sizeof(path), "networks[%zu].Name", idx);
 	ret = req_string(o, "Name", path, &name, err);
 	if (ret)
@@ -702,21 +705,21 @@ static int parse_net(struct json_object *o, size_t idx, struct wf_docker_net *ne
 	if (ret)
 		return ret;
 	if (strlen(id) < 12)
-		return fail(err, "%s: `%s' is not a network id", path, id);
+		return wf_dj_fail(err, "%s: `%s' is not a network id", path, id);
 	snprintf(path, sizeof(path), "networks[%zu].Driver", idx);
-	ret = opt_string(o, "Driver", path, &driver, err);
+	ret = wf_dj_opt_string(o, "Driver", path, &driver, err);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "networks[%zu].Options", idx);
-	ret = opt_object(o, "Options", path, &options, err);
+	ret = wf_dj_opt_object(o, "Options", path, &options, err);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "networks[%zu].Options[com.docker.network.bridge.name]", idx);
-	ret = opt_string(options, "com.docker.network.bridge.name", path, &bridge, err);
+	ret = wf_dj_opt_string(options, "com.docker.network.bridge.name", path, &bridge, err);
 	if (ret)
 		return ret;
-	ret =
-	    opt_string(options, "com.docker.network.bridge.default_bridge", path, &is_default, err);
+	ret = wf_dj_opt_string(options, "com.docker.network.bridge.default_bridge", path,
+	                       &is_default, err);
 	if (ret)
 		return ret;
 
@@ -792,167 +795,6 @@ size_t wf_docker_networks_resolve(const struct wf_docker_networks *n, struct wf_
 	return unknown;
 }
 
-struct wf_docker_events {
-	struct json_tokener *tok;
-	size_t object_bytes; /* fed into the object being parsed; 0 between objects */
-	size_t max_object;
-	bool broken;
-};
-
-struct wf_docker_events *wf_docker_events_new(size_t max_object)
-{
-	struct wf_docker_events *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	p->tok = json_tokener_new();
-	if (!p->tok) {
-		free(p);
-		return NULL;
-	}
-	json_tokener_set_flags(p->tok, TOKENER_FLAGS);
-	p->max_object = max_object ? max_object : WF_DOCKER_EVENT_MAX;
-	if (p->max_object > INT_MAX - 1)
-		p->max_object = INT_MAX - 1;
-	return p;
-}
-
-void wf_docker_events_free(struct wf_docker_events *p)
-{
-	if (!p)
-		return;
-	json_tokener_free(p->tok);
-	free(p);
-}
-
-void wf_docker_events_reset(struct wf_docker_events *p)
-{
-	json_tokener_reset(p->tok);
-	p->object_bytes = 0;
-	p->broken = false;
-}
-
-static void copy_trunc(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
-/* Shapes the client does not understand become WF_DOCKER_EVENT_OTHER, never an error: the
- * engine may add event types, and a stream that is valid JSON is not broken. */
-static void reduce_event(struct json_object *o, struct wf_docker_event *ev)
-{
-	struct json_object *actor, *attrs, *v;
-	const char *type = NULL, *action = NULL, *id = NULL;
-
-	memset(ev, 0, sizeof(*ev));
-	opt_string(o, "Type", "Type", &type, NULL);
-	opt_string(o, "Action", "Action", &action, NULL);
-	opt_object(o, "Actor", "Actor", &actor, NULL);
-	opt_string(actor, "ID", "Actor.ID", &id, NULL);
-	opt_object(actor, "Attributes", "Actor.Attributes", &attrs, NULL);
-	v = member(o, "timeNano");
-	if (json_object_is_type(v, json_type_int))
-		ev->time_ns = json_object_get_int64(v);
-	if (!type || !action || !id)
-		return;
-	copy_trunc(ev->action, sizeof(ev->action), action);
-	copy_trunc(ev->actor_id, sizeof(ev->actor_id), id);
-	if (attrs) {
-		const char *name = NULL, *container = NULL;
-
-		opt_string(attrs, "name", "name", &name, NULL);
-		opt_string(attrs, "container", "container", &container, NULL);
-		copy_trunc(ev->name, sizeof(ev->name), name);
-		if (container && is_container_id(container))
-			copy_trunc(ev->container_id, sizeof(ev->container_id), container);
-	}
-	if (!strcmp(type, "container") && is_container_id(id)) {
-		ev->type = WF_DOCKER_EVENT_CONTAINER;
-		ev->has_wgfwd_label = has_wgfwd_key(attrs);
-	} else if (!strcmp(type, "network")) {
-		ev->type = WF_DOCKER_EVENT_NETWORK;
-	}
-}
-
-static int broken(struct wf_docker_events *p, int ret)
-{
-	p->broken = true;
-	return ret;
-}
-
-int wf_docker_events_feed(struct wf_docker_events *p, const char *buf, size_t len,
-                          wf_docker_event_fn fn, void *ctx, char err[WF_DOCKER_ERR_MAX])
-{
-	size_t off = 0;
-
-	if (p->broken)
-		return fail(err, "event stream already broken");
-	while (off < len) {
-		struct json_object *obj;
-		enum json_tokener_error jerr;
-		struct wf_docker_event ev;
-		size_t room, n, used, tail;
-		int ret;
-
-		/* Whitespace between objects belongs to none: json-c eats some of it after an
-		 * object or not, depending on where the stream was cut. */
-		if (!p->object_bytes) {
-			while (off < len && is_space(buf[off]))
-				off++;
-			if (off == len)
-				break;
-		}
-		/* Never hand the tokener more than one byte past the limit: a huge object is
-		 * refused before it is held in memory. */
-		room = p->max_object + 1 - p->object_bytes;
-		n = len - off < room ? len - off : room;
-		obj = json_tokener_parse_ex(p->tok, buf + off, (int)n);
-		jerr = json_tokener_get_error(p->tok);
-		if (jerr == json_tokener_continue) {
-			p->object_bytes += n;
-			off += n;
-			if (p->object_bytes > p->max_object) {
-				fail(err, "event object larger than %zu bytes", p->max_object);
-				return broken(p, -EMSGSIZE);
-			}
-			continue;
-		}
-		used = json_tokener_get_parse_end(p->tok);
-		if (jerr != json_tokener_success) {
-			json_object_put(obj);
-			fail(err, "invalid JSON in event stream at object byte %zu: %s",
-			     p->object_bytes + used, json_tokener_error_desc(jerr));
-			return broken(p, -EBADMSG);
-		}
-		if (!used || used > n) {
-			json_object_put(obj);
-			fail(err, "event stream parser made no progress");
-			return broken(p, -EBADMSG);
-		}
-		for (tail = 0; tail < used && is_space(buf[off + used - 1 - tail]); tail++)
-			;
-		off += used;
-		if (p->object_bytes + used - tail > p->max_object) {
-			json_object_put(obj);
-			fail(err, "event object larger than %zu bytes", p->max_object);
-			return broken(p, -EMSGSIZE);
-		}
-		p->object_bytes = 0;
-		if (!json_object_is_type(obj, json_type_object)) {
-			fail(err, "event stream: expected an object, got %s",
-			     obj ? type_name(obj) : "null");
-			json_object_put(obj);
-			return broken(p, -EBADMSG);
-		}
-		reduce_event(obj, &ev);
-		json_object_put(obj);
-		ret = fn(&ev, ctx);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 void wf_docker_error_message(const char *body, size_t len, char *out, size_t out_len)
 {
 	struct json_object *root = NULL;
@@ -962,11 +804,11 @@ void wf_docker_error_message(const char *body, size_t len, char *out, size_t out
 	if (!out_len)
 		return;
 	if (len && !parse_document(body, len, &root, NULL))
-		opt_string(root, "message", "message", &msg, NULL);
+		wf_dj_opt_string(root, "message", "message", &msg, NULL);
 	if (msg) {
 		snprintf(out, out_len, "%s", msg);
 	} else {
-		while (len && is_space(body[len - 1]))
+		while (len && wf_dj_is_space(body[len - 1]))
 			len--;
 		n = len < out_len - 1 ? len : out_len - 1;
 		for (size_t i = 0; i < n; i++)
