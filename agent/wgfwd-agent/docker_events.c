@@ -130,7 +130,8 @@ int wf_docker_events_feed(struct wf_docker_events *p, const char *buf, size_t le
 			p->object_bytes += n;
 			off += n;
 			if (p->object_bytes > p->max_object) {
-				wf_dj_fail(err, "event object larger than %zu bytes", p->max_object);
+				wf_dj_fail(err, "event object larger than %zu bytes",
+				           p->max_object);
 				return broken(p, -EMSGSIZE);
 			}
 			continue;
@@ -139,7 +140,7 @@ int wf_docker_events_feed(struct wf_docker_events *p, const char *buf, size_t le
 		if (jerr != json_tokener_success) {
 			json_object_put(obj);
 			wf_dj_fail(err, "invalid JSON in event stream at object byte %zu: %s",
-			     p->object_bytes + used, json_tokener_error_desc(jerr));
+			           p->object_bytes + used, json_tokener_error_desc(jerr));
 			return broken(p, -EBADMSG);
 		}
 		if (!used || used > n) {
@@ -158,7 +159,7 @@ int wf_docker_events_feed(struct wf_docker_events *p, const char *buf, size_t le
 		p->object_bytes = 0;
 		if (!json_object_is_type(obj, json_type_object)) {
 			wf_dj_fail(err, "event stream: expected an object, got %s",
-			     obj ? wf_dj_type_name(obj) : "null");
+			           obj ? wf_dj_type_name(obj) : "null");
 			json_object_put(obj);
 			return broken(p, -EBADMSG);
 		}

@@ -14,9 +14,9 @@ bool wf_dj_is_space(char c);
 const char *wf_dj_type_name(struct json_object *o);
 struct json_object *wf_dj_member(struct json_object *o, const char *key);
 int wf_dj_opt_string(struct json_object *o, const char *key, const char *path, const char **out,
-                      char *err);
+                     char *err);
 int wf_dj_opt_object(struct json_object *o, const char *key, const char *path,
-                      struct json_object **out, char *err);
+                     struct json_object **out, char *err);
 bool wf_dj_is_container_id(const char *s);
 bool wf_dj_has_wgfwd_key(struct json_object *labels);
 

@@ -56,6 +56,48 @@ static void print_list(const char *label, struct json_object *a)
 	printf("%s\n", n ? "" : " none");
 }
 
+/* With several gateways: each one's line, and which one egress leaves by. */
+static void print_gateways(struct json_object *doc, struct json_object *agent)
+{
+	struct json_object *all = arr(doc, "gateways");
+	size_t n = all ? json_object_array_length(all) : 0;
+
+	if (n < 2)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *g = json_object_array_get_idx(all, i);
+
+		printf("gateway %s: %s on %s, table %lld: control channel %s, %s%s",
+		       str(g, "name", "?"), str(g, "address", "?"), str(g, "interface", "?"),
+		       (long long)num(g, "table"), flag(g, "connected") ? "up" : "DOWN",
+		       flag(g, "healthy") ? "healthy" : "UNHEALTHY",
+		       flag(g, "egress") ? ", egress leaves here" : "");
+		if (json_object_object_get_ex(g, "last_handshake_age", NULL))
+			printf(", WireGuard handshake %llds ago",
+			       (long long)num(g, "last_handshake_age"));
+		printf("\n");
+		print_list("  public addresses:", arr(g, "public_ipv4"));
+		print_list("                   ", arr(g, "public_ipv6"));
+	}
+	printf("egress through gateway %s (%lld switches)\n", str(agent, "egress_gateway", "none"),
+	       (long long)num(agent, "egress_switches"));
+}
+
+/* Each gateway's answer for one forward, when there are several. */
+static void print_by_gateway(struct json_object *by)
+{
+	size_t n = by ? json_object_array_length(by) : 0;
+
+	if (n < 2)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *g = json_object_array_get_idx(by, i);
+
+		printf("      %-10s %s%s%s\n", str(g, "gateway", "?"), str(g, "state", "?"),
+		       str(g, "reason", NULL) ? ": " : "", str(g, "reason", ""));
+	}
+}
+
 static void print_agent(struct json_object *doc)
 {
 	struct json_object *agent = NULL, *gw = NULL, *a;
@@ -104,6 +146,7 @@ static void print_agent(struct json_object *doc)
 	}
 	print_list("  public addresses:", arr(gw, "public_ipv4"));
 	print_list("                   ", arr(gw, "public_ipv6"));
+	print_gateways(doc, agent);
 
 	a = arr(doc, "forwards");
 	n = a ? json_object_array_length(a) : 0;
@@ -123,6 +166,7 @@ static void print_agent(struct json_object *doc)
 		       (long long)num(f, "public_port"), str(f, "container", "?"), target,
 		       str(f, "state", "?"), str(f, "reason", NULL) ? ": " : "",
 		       str(f, "reason", ""));
+		print_by_gateway(arr(f, "by_gateway"));
 	}
 	if (!n)
 		printf("(no forwards)\n");

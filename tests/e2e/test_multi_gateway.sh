@@ -156,6 +156,12 @@ check_eq "status says egress uses B and counts the switch" "vps2 1" \
 	agent_jq '"\(.agent.egress_gateway) \(.agent.egress_switches)"'
 check_eq "status shows A unhealthy, B healthy" "false true" \
 	agent_jq '[.gateways[].healthy] | map(tostring) | join(" ")'
+check_match "wgfwd status says it in words: B carries egress, A is unhealthy" \
+	"gateway vps1: .*UNHEALTHY" on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK"
+check_match "and names the gateway egress leaves by, with the switch" \
+	"^egress through gateway vps2 \\(1 switches\\)$" on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK"
+check_match "and each gateway's answer under a forward" "^ +vps1 +refused" \
+	on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK"
 metrics() {
 	on srv curl -sf "http://$METRICS/metrics"
 }
