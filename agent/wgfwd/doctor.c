@@ -519,6 +519,43 @@ static void check_gateway_user(struct doctor *d, const char *socket_path)
 	}
 }
 
+/* With several gateways the agent's status names each one's tunnel and table: each is checked
+ * as the single one is, and its control channel and health are said. */
+static void check_agent_gateways(struct doctor *d, struct wf_rtnl *rt, const char *status_socket)
+{
+	struct json_object *doc = NULL, *all;
+	char err[256], what[256];
+	size_t n;
+
+	if (wf_status_fetch(status_socket, &doc, err, sizeof(err)))
+		return;
+	n = json_object_object_get_ex(doc, "gateways", &all) ? json_object_array_length(all) : 0;
+	for (size_t i = 0; n > 1 && i < n; i++) {
+		struct json_object *g = json_object_array_get_idx(all, i), *v;
+		const char *name =
+		    json_object_object_get_ex(g, "name", &v) ? json_object_get_string(v) : "?";
+		const char *ifname =
+		    json_object_object_get_ex(g, "interface", &v) ? json_object_get_string(v) : "";
+		bool up =
+		    json_object_object_get_ex(g, "connected", &v) && json_object_get_boolean(v);
+		bool healthy =
+		    json_object_object_get_ex(g, "healthy", &v) && json_object_get_boolean(v);
+
+		if (ifname[0]) {
+			check_interface(d, rt, ifname);
+			check_allowed_ips(d, ifname, true);
+		}
+		if (json_object_object_get_ex(g, "table", &v))
+			check_routing(d, rt, (uint32_t)json_object_get_int64(v));
+		snprintf(what, sizeof(what), "gateway %s: control channel %s, %s", name,
+		         up ? "up" : "down", healthy ? "healthy" : "unhealthy (egress avoids it)");
+		report(d, up && healthy ? 0 : 1, what,
+		       "check its tunnel (`wg show`) and that wgfwd-gateway runs on that VPS; its "
+		       "forwards still answer through the other gateways");
+	}
+	json_object_put(doc);
+}
+
 int wf_cmd_doctor(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -614,6 +651,7 @@ int wf_cmd_doctor(int argc, char **argv)
 		check_routing(&d, rt, table);
 		check_docker_forward(&d);
 		check_engine(&d, docker_host, status_socket);
+		check_agent_gateways(&d, rt, status_socket);
 	} else {
 		check_host_firewalls(&d, ifname, public_if, (uint16_t)control_port);
 		check_gateway_user(&d, socket_given ? status_socket : WF_GATEWAY_STATUS_SOCKET);

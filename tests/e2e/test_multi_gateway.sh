@@ -162,6 +162,16 @@ check_match "and names the gateway egress leaves by, with the switch" \
 	"^egress through gateway vps2 \\(1 switches\\)$" on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK"
 check_match "and each gateway's answer under a forward" "^ +vps1 +refused" \
 	on srv "$WGFWD_BIN/wgfwd" status --socket "$AGENT_SOCK"
+# doctor exits 0 or 1 (failures found) when it ran; 2 is a usage error.
+doctor_ran() {
+	local rc=0
+	on srv "$WGFWD_BIN/wgfwd" doctor --socket "$AGENT_SOCK" || rc=$?
+	[ "$rc" -le 1 ]
+}
+check_match "wgfwd doctor warns of A and checks B's tunnel and table" \
+	"WARN\\] gateway vps1: control channel down" doctor_ran
+check_match "and finds B well" "ok  \\] gateway vps2: control channel up, healthy" doctor_ran
+check_match "and B's routing table" "routing table 51821: [1-9][0-9]* wgfwd route" doctor_ran
 metrics() {
 	on srv curl -sf "http://$METRICS/metrics"
 }
