@@ -180,10 +180,10 @@ commit=$(git -C "$BENCH_DIR/.." rev-parse --short HEAD 2>/dev/null)
 {
 	echo "# Failover with two gateways"
 	echo
-	echo "Written by \`bench/failover.sh\` (edit the script, not this file): one run of commit"
-	echo "$commit$(git -C "$BENCH_DIR/.." diff --quiet HEAD 2>/dev/null || echo ' with local changes'),"
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), RUNS=$RUNS, the agent's \`--failover-after $FAILOVER\`, load average"
-	echo "$(cut -d' ' -f1-3 /proc/loadavg) at the end, on $(nproc) CPUs."
+	echo "Written by \`bench/failover.sh\` (edit the script, not this file). One run of commit"
+	echo "$commit$(git -C "$BENCH_DIR/.." diff --quiet HEAD 2>/dev/null || echo ' with local changes')" \
+		"on $(date -u '+%Y-%m-%d at %H:%M UTC'), RUNS=$RUNS, the agent's \`--failover-after $FAILOVER\`;"
+	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, on $(nproc) CPUs."
 	echo
 	echo "Gateway A is stopped whole (\`wgfwd-gateway\` and its WireGuard), then started again."
 	echo "Probes every ${PROBE_MS} ms with a 250 ms connect timeout, so each figure includes up to"
