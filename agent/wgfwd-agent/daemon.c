@@ -321,7 +321,17 @@ static void flush_params(const struct wf_agent *a, struct wf_server_params *p)
 		return;
 	wf_agent_gateway_planes(a, planes);
 	p->n_gateway_ip4 = p->n_gateway_ip6 = 0;
+	/* The addresses a forwarded flow's original destination may be, besides this server's
+	 * first tunnel address: every other tunnel's own address (flows through that gateway)
+	 * and every public address (hairpin). The stale-flow search looks for each. */
 	for (size_t i = 0; i < a->n_gws; i++) {
+		if (planes[i].has_tunnel_ip4 && p->n_gateway_ip4 < WF_GATEWAY_ADDRS_MAX &&
+		    !(p->has_tunnel_ip4 && p->tunnel_ip4.s_addr == planes[i].tunnel_ip4.s_addr))
+			p->gateway_ip4[p->n_gateway_ip4++] = planes[i].tunnel_ip4;
+		if (planes[i].has_tunnel_ip6 && p->n_gateway_ip6 < WF_GATEWAY_ADDRS_MAX &&
+		    !(p->has_tunnel_ip6 &&
+		      IN6_ARE_ADDR_EQUAL(&p->tunnel_ip6, &planes[i].tunnel_ip6)))
+			p->gateway_ip6[p->n_gateway_ip6++] = planes[i].tunnel_ip6;
 		for (size_t k = 0; k < planes[i].n_public_ip4; k++)
 			if (p->n_gateway_ip4 < WF_GATEWAY_ADDRS_MAX)
 				p->gateway_ip4[p->n_gateway_ip4++] = planes[i].public_ip4[k];
