@@ -322,6 +322,18 @@ static char *render_gateways_text(const struct wf_server_params *p,
 	return buf;
 }
 
+/* The rules of the first n of two gateways with no forwards or egress: what every gateway gets
+ * whatever it carries. */
+static char *two_gateways_text(size_t n)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	struct wf_server_gateway g[2];
+
+	two_gateways(&p, g);
+	return render_gateways_text(&p, g, n, &d);
+}
+
 static void one_gateway_from_the_parameters_renders_as_before(void **state)
 {
 	struct wf_server_params p = params();
@@ -341,13 +353,8 @@ static void one_gateway_from_the_parameters_renders_as_before(void **state)
 
 static void each_gateway_marks_its_flows_and_routes_their_replies_back(void **state)
 {
-	struct wf_server_params p = params();
-	struct wf_desired d = {0};
-	struct wf_server_gateway g[2];
-	char *text;
+	char *text = two_gateways_text(2);
 
-	two_gateways(&p, g);
-	text = render_gateways_text(&p, g, 2, &d);
 	assert_contains(text, "iifname \"wg0\" ct state new ct mark set 0x77660001");
 	assert_contains(text, "iifname \"wg2\" ct state new ct mark set 0x77660011");
 	assert_contains(text, "ct direction reply ct mark 0x77660011 meta mark set 0x77660011");
@@ -368,13 +375,8 @@ static void each_gateway_marks_its_flows_and_routes_their_replies_back(void **st
 
 static void egress_flows_keep_the_gateway_they_started_by(void **state)
 {
-	struct wf_server_params p = params();
-	struct wf_desired d = {0};
-	struct wf_server_gateway g[2];
-	char *text;
+	char *text = two_gateways_text(2);
 
-	two_gateways(&p, g);
-	text = render_gateways_text(&p, g, 2, &d);
 	assert_contains(text, "oifname \"wg0\" ct mark set 0x77660009 masquerade");
 	assert_contains(text, "oifname \"wg2\" ct mark set 0x77660019 masquerade");
 	assert_contains(text, "ct direction original ct mark 0x77660019 meta mark set 0x77660019");
@@ -385,20 +387,15 @@ static void egress_flows_keep_the_gateway_they_started_by(void **state)
 	free(text);
 
 	/* One gateway has nothing to keep a flow from: no such marks. */
-	text = render_gateways_text(&p, g, 1, &d);
+	text = two_gateways_text(1);
 	assert_null(strstr(text, "0x77660009"));
 	free(text);
 }
 
 static void hairpin_knows_every_gateways_public_addresses(void **state)
 {
-	struct wf_server_params p = params();
-	struct wf_desired d = {0};
-	struct wf_server_gateway g[2];
-	char *text;
+	char *text = two_gateways_text(2);
 
-	two_gateways(&p, g);
-	text = render_gateways_text(&p, g, 2, &d);
 	assert_contains(text, "elements = { 192.0.2.1,\n\t\t\t     198.18.0.1 }");
 	assert_contains(text, "elements = { 2001:db8:3::1 }");
 	assert_contains(text, "iifname != \"wg0\" iifname != \"wg2\" meta nfproto ipv4");
