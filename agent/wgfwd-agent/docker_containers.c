@@ -106,8 +106,8 @@ int wf_docker_parse_list(const char *json, size_t len, struct wf_docker_summarie
                          char err[WF_DOCKER_ERR_MAX])
 {
 	void *v;
-	int ret = wf_dj_parse_array(json, len, "containers", sizeof(*out->v), parse_summary_item, &v,
-	                      &out->n, err);
+	int ret = wf_dj_parse_array(json, len, "containers", sizeof(*out->v), parse_summary_item,
+	                            &v, &out->n, err);
 
 	out->v = v;
 	if (ret)

@@ -108,8 +108,8 @@ int wf_docker_parse_networks(const char *json, size_t len, struct wf_docker_netw
                              char err[WF_DOCKER_ERR_MAX])
 {
 	void *v;
-	int ret =
-	    wf_dj_parse_array(json, len, "networks", sizeof(*out->v), parse_net_item, &v, &out->n, err);
+	int ret = wf_dj_parse_array(json, len, "networks", sizeof(*out->v), parse_net_item, &v,
+	                            &out->n, err);
 
 	out->v = v;
 	if (ret)

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,20 +63,31 @@ struct server_change {
 	size_t n_removed, n_added;
 };
 
-static size_t server_matches(const struct wf_server_params *p, struct server_change *c,
-                             struct wf_ct_match **m)
+/* The matches of one change, the flows' original destinations gathered from the n gateways
+ * (none: the one p describes). */
+static size_t server_matches_through(const struct wf_server_params *p,
+                                     const struct wf_server_gateway *g, size_t n_g,
+                                     struct server_change *c, struct wf_ct_match **m)
 {
 	struct wf_desired_diff diff = {.forwards_removed = c->removed,
 	                               .n_forwards_removed = c->n_removed,
 	                               .forwards_added = c->added,
 	                               .n_forwards_added = c->n_added};
+	struct wf_ct_orig_dsts dsts;
 	size_t n = 99;
 
-	assert_int_equal(wf_server_ct_matches(p, &diff, m, &n), 0);
+	wf_server_ct_orig_dsts(p, g, n_g, &dsts);
+	assert_int_equal(wf_server_ct_matches(p, &dsts, &diff, m, &n), 0);
 	assert_non_null(*m);
 	for (size_t i = 0; i < n; i++)
 		assert_true(wf_ct_match_valid(&(*m)[i]));
 	return n;
+}
+
+static size_t server_matches(const struct wf_server_params *p, struct server_change *c,
+                             struct wf_ct_match **m)
+{
+	return server_matches_through(p, NULL, 0, c, m);
 }
 
 static void test_removed_forward_deletes_flows_translated_to_its_target(void **state)
@@ -171,6 +183,94 @@ static void test_added_forward_deletes_unanswered_untranslated_flows_to_it(void 
 	assert_addr(AF_INET, &m[0].orig_dst, "192.168.160.2");
 	assert_addr(AF_INET, &m[1].orig_dst, "192.0.2.1");
 	free(m);
+}
+
+/* A second gateway, vps2, with its own tunnel and a public address of its own besides one it
+ * shares with the first. */
+static void second_gateway(struct wf_server_gateway *g)
+{
+	memset(g, 0, sizeof(*g));
+	strcpy(g->name, "vps2");
+	strcpy(g->ifname, "wg2");
+	g->has_tunnel_ip4 = g->has_tunnel_ip6 = true;
+	g->tunnel_ip4 = addr(AF_INET, "192.168.161.2").ip4;
+	g->tunnel_ip6 = addr(AF_INET6, "fc00:0:0:161::2").ip6;
+	g->public_ip4[g->n_public_ip4++] = addr(AF_INET, "198.18.0.1").ip4;
+	g->public_ip4[g->n_public_ip4++] = addr(AF_INET, "192.0.2.1").ip4;
+	g->public_ip6[g->n_public_ip6++] = addr(AF_INET6, "2001:db8:3::1").ip6;
+}
+
+/* Flows through the second gateway arrive at this server's address on its tunnel: an added
+ * forward looks for them there too, apart from the public addresses. */
+static void test_added_forward_looks_where_each_gateway_sends_its_flows(void **state)
+{
+	static const char *const want4[] = {"192.168.160.2", "192.168.161.2", "192.0.2.1",
+	                                    "198.18.0.1"};
+	static const char *const want6[] = {"fc00:0:0:160::2", "fc00:0:0:161::2", "2001:db8:3::1"};
+	struct wf_server_params p = server_params();
+	struct server_change c = {.added = {container_forward("172.17.0.6", 5353, 5353)},
+	                          .n_added = 1};
+	struct wf_server_gateway g[2];
+	struct wf_ct_match *m;
+
+	c.added[0].has_ip6 = true;
+	c.added[0].ip6 = addr(AF_INET6, "fd00:d0c::6").ip6;
+	wf_server_gateway_from_params(&p, &g[0]);
+	second_gateway(&g[1]);
+	assert_int_equal(server_matches_through(&p, g, 2, &c, &m), 4 + 3);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(m[i].family, AF_INET);
+		assert_addr(AF_INET, &m[i].orig_dst, want4[i]);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(m[4 + i].family, AF_INET6);
+		assert_addr(AF_INET6, &m[4 + i].orig_dst, want6[i]);
+	}
+	/* The public-address lists keep public addresses only. */
+	assert_int_equal(p.n_gateway_ip4, 1);
+	assert_int_equal(p.n_gateway_ip6, 0);
+	free(m);
+}
+
+/* Every gateway at its limits: each tunnel address and each public address is looked for, none
+ * crowded out by another gateway's. */
+static void test_original_destinations_hold_every_gateways_addresses(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_server_gateway g[WF_GATEWAYS_MAX];
+	struct wf_ct_orig_dsts dsts;
+	char text[64];
+
+	memset(g, 0, sizeof(g));
+	for (size_t i = 0; i < WF_GATEWAYS_MAX; i++) {
+		snprintf(text, sizeof(text), "10.%zu.0.2", i);
+		g[i].has_tunnel_ip4 = true;
+		g[i].tunnel_ip4 = addr(AF_INET, text).ip4;
+		snprintf(text, sizeof(text), "fd00:%zu::2", i);
+		g[i].has_tunnel_ip6 = true;
+		g[i].tunnel_ip6 = addr(AF_INET6, text).ip6;
+		for (size_t k = 0; k < WF_GATEWAY_ADDRS_MAX; k++) {
+			snprintf(text, sizeof(text), "198.18.%zu.%zu", i, k + 1);
+			g[i].public_ip4[g[i].n_public_ip4++] = addr(AF_INET, text).ip4;
+			snprintf(text, sizeof(text), "2001:db8:%zu::%zu", i, k + 1);
+			g[i].public_ip6[g[i].n_public_ip6++] = addr(AF_INET6, text).ip6;
+		}
+	}
+	/* This server's own first tunnel address is the first gateway's. */
+	p.tunnel_ip4 = g[0].tunnel_ip4;
+	p.tunnel_ip6 = g[0].tunnel_ip6;
+	wf_server_ct_orig_dsts(&p, g, WF_GATEWAYS_MAX, &dsts);
+	assert_int_equal(dsts.n_ip4, WF_CT_ORIG_DSTS_MAX);
+	assert_int_equal(dsts.n_ip6, WF_CT_ORIG_DSTS_MAX);
+	assert_int_equal(WF_CT_ORIG_DSTS_MAX, WF_GATEWAYS_MAX * (1 + WF_GATEWAY_ADDRS_MAX));
+	assert_addr(AF_INET, &(union wf_addr){.ip4 = dsts.ip4[WF_GATEWAYS_MAX - 1]}, "10.7.0.2");
+	assert_addr(AF_INET, &(union wf_addr){.ip4 = dsts.ip4[WF_CT_ORIG_DSTS_MAX - 1]},
+	            "198.18.7.8");
+	assert_addr(AF_INET6, &(union wf_addr){.ip6 = dsts.ip6[WF_CT_ORIG_DSTS_MAX - 1]},
+	            "2001:db8:7::8");
+	for (size_t i = 0; i < dsts.n_ip4; i++)
+		for (size_t k = i + 1; k < dsts.n_ip4; k++)
+			assert_int_not_equal(dsts.ip4[i].s_addr, dsts.ip4[k].s_addr);
 }
 
 static void test_added_tcp_forward_searches_nothing(void **state)
@@ -273,8 +373,10 @@ static size_t server_burst(const struct wf_server_params *p, struct wf_forward *
                            const size_t *n_states, size_t steps, struct wf_ct_match *out,
                            size_t cap)
 {
+	struct wf_ct_orig_dsts dsts;
 	size_t n = 0;
 
+	wf_server_ct_orig_dsts(p, NULL, 0, &dsts);
 	for (size_t i = 1; i < steps; i++) {
 		struct wf_desired from = {.forwards = states[i - 1], .n_forwards = n_states[i - 1]};
 		struct wf_desired to = {.forwards = states[i], .n_forwards = n_states[i]};
@@ -283,7 +385,7 @@ static size_t server_burst(const struct wf_server_params *p, struct wf_forward *
 		size_t k;
 
 		assert_int_equal(wf_desired_diff(&from, &to, &diff), 0);
-		assert_int_equal(wf_server_ct_matches(p, &diff, &m, &k), 0);
+		assert_int_equal(wf_server_ct_matches(p, &dsts, &diff, &m, &k), 0);
 		wf_desired_diff_free(&diff);
 		assert_true(n + k <= cap);
 		memcpy(&out[n], m, k * sizeof(*m));
@@ -595,6 +697,8 @@ int main(void)
 	    cmocka_unit_test(test_removed_host_forward_to_the_same_port_needs_no_translation),
 	    cmocka_unit_test(test_removed_host_forward_to_another_port_was_translated),
 	    cmocka_unit_test(test_added_forward_deletes_unanswered_untranslated_flows_to_it),
+	    cmocka_unit_test(test_added_forward_looks_where_each_gateway_sends_its_flows),
+	    cmocka_unit_test(test_original_destinations_hold_every_gateways_addresses),
 	    cmocka_unit_test(test_added_tcp_forward_searches_nothing),
 	    cmocka_unit_test(test_moved_tcp_forward_deletes_only_old_target_flows),
 	    cmocka_unit_test(test_moved_forward_deletes_old_target_flows_and_unanswered_ones),
