@@ -14,14 +14,28 @@
 #   udp_flowing                   answers to the UDP flow keep arriving
 #   udp_lost                      datagrams of the flow lost so far
 #   forwards_correct              what Docker runs, the agent's status, the server's maps and
-#                                 the gateway's maps agree (prints the difference when not)
+#                                 the gateway's maps agree (prints the difference when not;
+#                                 about a second: too slow to time a repair with)
+#   maps_want / maps_are WANT     the maps' contents Docker's forwards call for, and the cheap
+#                                 probe that the maps hold exactly that now
+#   dataplane_now / dataplane_is WANT
+#                                 what both daemons own in the kernel (maps, tables, ip rules,
+#                                 tunnel routes, the DOCKER-USER accept), and the probe that
+#                                 it is WANT again (a snapshot taken before a fault)
 #   egress_correct                one egress ip rule per running container labelled for it
 #   no_duplicates                 one DOCKER-USER accept, no ip rule twice, one table each
 #   gateway_pid / agent_pid       the daemons' process ids
 #   rss PID / fds PID             VmRSS in kB, open file descriptors
 #   log_errors                    error lines of either daemon's log since logs_mark (fails
 #                                 when a log is missing); logs_clean: there are none
-#   within SECONDS CMD...         CMD succeeds, retried, in an attempt started within SECONDS
+#   fault_mark NAME               the clock of `within' starts: fault NAME was just made
+#   fault_mark_when NAME SECONDS CMD...
+#                                 the clock starts when CMD (polled) first succeeds, e.g. a
+#                                 reconnection, at the latest moment known to be before it
+#   within SECONDS CMD...         CMD succeeds, retried, and its successful attempt ended within
+#                                 SECONDS (decimals allowed) of wall time since fault_mark;
+#                                 prints how long it took, and logs it for recovery_times
+#   recovery_times                every `within' of the scenario so far, in ms
 # shellcheck shell=bash
 
 STREAM_PORT=9001
@@ -69,7 +83,7 @@ robust_setup() {
 	on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
 	on_exit agent_stop
 	on_exit gateway_stop
-	rm -rf "$GATEWAY_STATE"
+	rm -rf "$GATEWAY_STATE" "$LAB_RUN/recovery.times"
 	gateway_start "$@" || return 1
 	agent_start "${AGENT_ARGS[@]}" || return 1
 	wait_until 10 output_is true agent_jq .gateway.connected >/dev/null
@@ -189,23 +203,71 @@ nft_map() {
 		sort
 }
 
+# The server's and the gateway's maps as their contents should be for docker_forwards' lines
+# ($1), in the form maps_now prints.
+_maps_of() {
+	echo "server fwd4:"
+	echo "$1" | awk 'NF {print $1, $2, $4}' | sort
+	echo "gateway fwd4:"
+	echo "$1" | awk -v t="$LAB_SRV_WG4" 'NF {print $1, $2, t}' | sort
+	echo "gateway fwd6:"
+	echo "$1" | awk '$5 == "v6" {print $1, $2}' | sort
+}
+
+maps_now() {
+	echo "server fwd4:"
+	nft_map srv wgfwd fwd4
+	echo "gateway fwd4:"
+	nft_map gw wgfwd_gateway fwd4
+	echo "gateway fwd6:"
+	nft_map gw wgfwd_gateway fwd6 | awk '{print $1, $2}'
+}
+
+maps_want() {
+	_maps_of "$(docker_forwards)"
+}
+
+# $1 and what $2 prints, line by line where they differ.
+_same() {
+	local have
+	have=$("$2")
+	[ "$have" = "$1" ] && return 0
+	diff <(printf '%s\n' "$1") <(printf '%s\n' "$have") | grep '^[<>]' |
+		sed 's/^</want/; s/^>/have/'
+	return 1
+}
+
+maps_are() {
+	_same "$1" maps_now
+}
+
 forwards_correct() {
-	local want agent server gw gw6 ok=0
+	local want agent ok=0
 	want=$(docker_forwards)
 	agent=$(agent_forwards)
-	server=$(nft_map srv wgfwd fwd4)
-	gw=$(nft_map gw wgfwd_gateway fwd4)
-	gw6=$(nft_map gw wgfwd_gateway fwd6 | awk '{print $1, $2}')
-	[ "$agent" = "$(echo "$want" | awk 'NF {print $1, $2, $3, $4, "applied"}')" ] || ok=1
-	[ "$server" = "$(echo "$want" | awk 'NF {print $1, $2, $4}' | sort)" ] || ok=1
-	[ "$gw" = "$(echo "$want" | awk -v t="$LAB_SRV_WG4" 'NF {print $1, $2, t}' | sort)" ] || ok=1
-	[ "$gw6" = "$(echo "$want" | awk '$5 == "v6" {print $1, $2}' | sort)" ] || ok=1
-	if [ "$ok" = 1 ]; then
-		printf 'docker:\n%s\nagent status:\n%s\nserver fwd4:\n%s\ngateway fwd4:\n%s\ngateway fwd6:\n%s\n' \
-			"$want" "$agent" "$server" "$gw" "$gw6"
-		return 1
-	fi
-	echo "$(echo "$want" | grep -c .) forwards agree"
+	[ "$agent" = "$(echo "$want" | awk 'NF {print $1, $2, $3, $4, "applied"}')" ] || {
+		printf 'docker:\n%s\nagent status:\n%s\n' "$want" "$agent"
+		ok=1
+	}
+	maps_are "$(_maps_of "$want")" || ok=1
+	[ "$ok" = 0 ] && echo "$(echo "$want" | grep -c .) forwards agree"
+	return $ok
+}
+
+# One round trip per host: the owned tables and what the agent puts in the routing policy and
+# Docker's chain.
+dataplane_now() {
+	maps_now
+	echo "gateway tables:"
+	on gw nft list tables | grep -E ' wgfwd'
+	on srv sh -c "echo 'server tables:'; nft list tables | grep -E ' wgfwd'
+		echo 'server rules:'; { ip -4 rule show; ip -6 rule show; } | grep 'proto 207'
+		echo 'server routes:'; ip -4 route show table 51820; ip -6 route show table 51820
+		echo 'DOCKER-USER:'; iptables -S DOCKER-USER | grep -- '-i $LAB_SRV_WG_IF '"
+}
+
+dataplane_is() {
+	_same "$1" dataplane_now
 }
 
 # The agent's egress rules (ip rules from a container's address) are exactly those of the
@@ -295,22 +357,73 @@ _now_us() {
 	echo "${EPOCHREALTIME//[.,]/}"
 }
 
-# Runs CMD until it succeeds and prints its last output; succeeds when an attempt that started
-# within SECONDS of the call succeeded (the attempt's own run time is not held against it).
-within() {
-	local limit=$(($1 * 1000000)) start began out
-	shift
-	start=$(_now_us)
+_us_of() { # SECONDS (decimals allowed) in microseconds
+	awk -v s="$1" 'BEGIN {printf "%d\n", s * 1000000}'
+}
+
+_fault_at=
+_fault_name=
+# NAME: the fault, as recovery_times lists it.
+fault_mark() {
+	_fault_at=$(_now_us)
+	_fault_name=$1
+}
+
+# Polls CMD with no pause but its own run time. The clock starts at the beginning of the last
+# attempt that failed: what CMD waits for happened after that, so no time is left out.
+fault_mark_when() {
+	local name=$1 end began last
+	end=$(($(_now_us) + $(_us_of "$2")))
+	shift 2
+	last=$(_now_us)
+	_fault_name=$name
 	while :; do
 		began=$(_now_us)
-		if out=$("$@" 2>&1); then
-			printf '%s\n' "$out"
+		if "$@" >/dev/null 2>&1; then
+			_fault_at=$last
 			return 0
 		fi
-		if [ $((began - start)) -ge "$limit" ]; then
-			printf '%s\n' "$out"
+		last=$began
+		if [ "$began" -ge "$end" ]; then
+			echo "fault_mark_when: \`$*' did not succeed in time" >&2
+			_fault_at=$last
 			return 1
 		fi
-		sleep 0.1
 	done
+}
+
+# Wall time from the fault to the end of the attempt that succeeded: the probe's own run time
+# counts, so a slow probe cannot hide a slow repair. A repair seen only after SECONDS fails;
+# the time is printed either way.
+within() {
+	local bound=$1 limit out rc now took
+	limit=$(_us_of "$bound")
+	shift
+	if [ -z "$_fault_at" ]; then
+		echo "within: no fault_mark before \`$1'"
+		return 1
+	fi
+	while :; do
+		out=$("$@" 2>&1)
+		rc=$?
+		now=$(_now_us)
+		took=$(((now - _fault_at) / 1000))
+		if [ "$rc" -eq 0 ] && [ $((now - _fault_at)) -le "$limit" ]; then
+			printf '%s\n%d ms after the fault\n' "$out" "$took"
+			printf '%6d ms  %s: %s\n' "$took" "$_fault_name" "$1" >>"$LAB_RUN/recovery.times"
+			return 0
+		fi
+		if [ $((now - _fault_at)) -gt "$limit" ]; then
+			printf '%s\n%s %d ms after the fault, over the bound of %s s\n' "$out" \
+				"$([ "$rc" -eq 0 ] && echo right only || echo still wrong)" "$took" "$bound"
+			printf '%6d ms  %s: %s (over %s s)\n' "$took" "$_fault_name" "$1" "$bound" \
+				>>"$LAB_RUN/recovery.times"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+recovery_times() {
+	cat "$LAB_RUN/recovery.times" 2>/dev/null
 }

@@ -5,6 +5,7 @@
 # keeps its entries.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
+. "$(dirname "$0")/conntrack.sh"
 
 on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
 on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
@@ -19,26 +20,7 @@ ldocker network create --ipv6 --subnet 172.31.0.0/24 --subnet fd00:31::/64 apps 
 # A source port no other scenario uses, and no entries left of it from an earlier run: the lab's
 # reset between scenarios leaves conntrack alone.
 SPORT=41053
-for host in gw srv; do
-	on "$host" conntrack -D -f ipv4 -p udp --sport "$SPORT" >/dev/null 2>&1
-	on "$host" conntrack -D -f ipv6 -p udp --sport "$SPORT" >/dev/null 2>&1
-done
-
-# Datagrams a container received from the client's flows ("ADDR PORT NAME seq N" lines): one
-# count per family.
-received() {
-	local log
-	log=$(ldocker logs "$1" 2>/dev/null)
-	echo "$(grep -c "^$LAB_CLIENT4 $SPORT $1 seq " <<<"$log")" \
-		"$(grep -c "^$LAB_CLIENT6 $SPORT $1 seq " <<<"$log")"
-}
-
-# Both flows reach the container.
-receives() {
-	local n4 n6
-	read -r n4 n6 < <(received "$1")
-	[ "$n4" -gt 0 ] && [ "$n6" -gt 0 ]
-}
+ct_forget gw srv
 
 gateway_stopped_forwarding() {
 	! on gw nft get element inet wgfwd_gateway fwd4 '{ udp . 5353 }' >/dev/null 2>&1
@@ -76,13 +58,6 @@ check "a TCP stream flows through the gateway to another forward" \
 	wait_until 5 stream_grew_past 0
 gw_ids=$(ct_ids gw)
 srv_ids=$(ct_ids srv)
-
-# One-way senders: a datagram every 0.1 s, always from the same source port.
-udp_sender() {
-	lab_spawn "udpsender-$1" client sh -c "i=0; while :; do i=\$((i + 1)); \
-		$HELPERS/udp_echo send -s $2 -p $SPORT -t 0 $3 5353 \"seq \$i\" >/dev/null 2>&1; \
-		sleep 0.1; done"
-}
 
 # (a) The client sends before anything forwards the port. Every container gets addresses of its
 # own: an IPv6 address handed on from a stopped container would still be bound to that

@@ -9,8 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
 
-GATEWAY2_SOCK=$LAB_RUN/gateway2.sock
-GATEWAY2_STATE=$LAB_RUN/gateway2-state
 STREAM_PORT=9001
 STREAM_OUT=$LAB_RUN/stream-b.out
 FAILOVER=3s
@@ -29,16 +27,6 @@ on_exit lab_kill stream-b
 rm -rf "$GATEWAY_STATE" "$GATEWAY2_STATE"
 
 check "the lab's second VPS comes up with its own tunnel" "$LAB" gw2-up
-
-gateway2_start() {
-	mkdir -p "$GATEWAY2_STATE"
-	lab_spawn gateway2 gw2 "$WGFWD_BIN/wgfwd-gateway" --foreground \
-		--interface "$LAB_GW2_WG_IF" --public-interface "$LAB_GW2_PUB_IF" \
-		--peer "$LAB_SRV_WG2_4,$LAB_SRV_WG2_6=$WGFWD_KEY" --peer-egress "$LAB_SRV_WG2_4=smtp" \
-		--state-dir "$GATEWAY2_STATE" --status-socket "$GATEWAY2_SOCK" --log-level debug ||
-		return 1
-	wait_until 10 on gw2 "$WGFWD_BIN/wgfwd" status --socket "$GATEWAY2_SOCK" >/dev/null
-}
 
 # Gateway A allows public port 80 only: 8080 is refused there, and B grants every port.
 gateway_start --peer-ports "$LAB_SRV_WG4=80"
