@@ -15,6 +15,8 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
+#include "gateway_fixture.h"
+
 static union wf_addr addr(int family, const char *text)
 {
 	union wf_addr a;
@@ -88,6 +90,18 @@ static size_t server_matches(const struct wf_server_params *p, struct server_cha
                              struct wf_ct_match **m)
 {
 	return server_matches_through(p, NULL, 0, c, m);
+}
+
+/* A UDP forward of port, to the same port, that moved from one container address to another
+ * (or, given the same one twice, changed in something else). */
+static struct server_change moved(const char *from, const char *to, uint16_t port)
+{
+	struct server_change c = {.removed = {container_forward(from, port, port)},
+	                          .added = {container_forward(to, port, port)},
+	                          .n_removed = 1,
+	                          .n_added = 1};
+
+	return c;
 }
 
 static void test_removed_forward_deletes_flows_translated_to_its_target(void **state)
@@ -185,21 +199,6 @@ static void test_added_forward_deletes_unanswered_untranslated_flows_to_it(void 
 	free(m);
 }
 
-/* A second gateway, vps2, with its own tunnel and a public address of its own besides one it
- * shares with the first. */
-static void second_gateway(struct wf_server_gateway *g)
-{
-	memset(g, 0, sizeof(*g));
-	strcpy(g->name, "vps2");
-	strcpy(g->ifname, "wg2");
-	g->has_tunnel_ip4 = g->has_tunnel_ip6 = true;
-	g->tunnel_ip4 = addr(AF_INET, "192.168.161.2").ip4;
-	g->tunnel_ip6 = addr(AF_INET6, "fc00:0:0:161::2").ip6;
-	g->public_ip4[g->n_public_ip4++] = addr(AF_INET, "198.18.0.1").ip4;
-	g->public_ip4[g->n_public_ip4++] = addr(AF_INET, "192.0.2.1").ip4;
-	g->public_ip6[g->n_public_ip6++] = addr(AF_INET6, "2001:db8:3::1").ip6;
-}
-
 /* Flows through the second gateway arrive at this server's address on its tunnel: an added
  * forward looks for them there too, apart from the public addresses. */
 static void test_added_forward_looks_where_each_gateway_sends_its_flows(void **state)
@@ -216,7 +215,12 @@ static void test_added_forward_looks_where_each_gateway_sends_its_flows(void **s
 	c.added[0].has_ip6 = true;
 	c.added[0].ip6 = addr(AF_INET6, "fd00:d0c::6").ip6;
 	wf_server_gateway_from_params(&p, &g[0]);
-	second_gateway(&g[1]);
+	/* vps2 has IPv6 too, and shares a public address with vps1. */
+	second_gateway(&p, "wg2", &g[1]);
+	g[1].has_tunnel_ip6 = true;
+	g[1].tunnel_ip6 = addr(AF_INET6, "fc00:0:0:161::2").ip6;
+	g[1].public_ip4[g[1].n_public_ip4++] = addr(AF_INET, "192.0.2.1").ip4;
+	g[1].public_ip6[g[1].n_public_ip6++] = addr(AF_INET6, "2001:db8:3::1").ip6;
 	assert_int_equal(server_matches_through(&p, g, 2, &c, &m), 4 + 3);
 	for (size_t i = 0; i < 4; i++) {
 		assert_int_equal(m[i].family, AF_INET);
@@ -294,10 +298,7 @@ static void test_added_tcp_forward_searches_nothing(void **state)
 static void test_moved_tcp_forward_deletes_only_old_target_flows(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 443, 443)},
-	                          .added = {container_forward("172.17.0.6", 443, 443)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.6", 443);
 	struct wf_ct_match *m;
 
 	c.removed[0].proto = c.added[0].proto = IPPROTO_TCP;
@@ -310,10 +311,7 @@ static void test_moved_tcp_forward_deletes_only_old_target_flows(void **state)
 static void test_moved_forward_deletes_old_target_flows_and_unanswered_ones(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .added = {container_forward("172.17.0.6", 5353, 5353)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.6", 5353);
 	struct wf_ct_match *m;
 	size_t n = server_matches(&p, &c, &m);
 
@@ -327,10 +325,7 @@ static void test_moved_forward_deletes_old_target_flows_and_unanswered_ones(void
 static void test_family_whose_target_stays_is_left_alone(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .added = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.5", 5353);
 	struct wf_ct_match *m;
 
 	/* IPv4 stays where it was; only the IPv6 target is new. */
@@ -346,10 +341,7 @@ static void test_family_whose_target_stays_is_left_alone(void **state)
 static void test_forward_changed_only_in_bridge_name_deletes_nothing(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .added = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.5", 5353);
 	struct wf_ct_match *m;
 
 	strcpy(c.added[0].bridge, "br-apps");

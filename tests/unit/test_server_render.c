@@ -13,6 +13,8 @@
 #include <wgfwd-agent/plan_print.h>
 #include <wgfwd-agent/render.h>
 
+#include "gateway_fixture.h"
+
 static struct wf_server_params params(void)
 {
 	struct wf_server_params p;
@@ -290,18 +292,9 @@ static void two_gateways(const struct wf_server_params *p, struct wf_server_gate
 {
 	wf_server_gateway_from_params(p, &g[0]);
 	strcpy(g[0].name, "vps1");
-	memset(&g[1], 0, sizeof(g[1]));
-	strcpy(g[1].name, "vps2");
-	strcpy(g[1].ifname, "wg2");
-	g[1].table = p->table + 1;
-	g[1].fwmark = p->fwmark + WF_GATEWAY_MARK_STEP;
-	g[1].has_tunnel_ip4 = true;
-	inet_pton(AF_INET, "192.168.161.2", &g[1].tunnel_ip4);
-	g[1].has_peer_ip4 = true;
-	inet_pton(AF_INET, "192.168.161.1", &g[1].peer_ip4);
-	g[1].n_public_ip4 = 2;
-	inet_pton(AF_INET, "198.18.0.1", &g[1].public_ip4[0]);
-	inet_pton(AF_INET, "192.0.2.1", &g[1].public_ip4[1]); /* also vps1's: once in the set */
+	second_gateway(p, "wg2", &g[1]);
+	/* also vps1's: once in the set */
+	inet_pton(AF_INET, "192.0.2.1", &g[1].public_ip4[g[1].n_public_ip4++]);
 	g[1].n_public_ip6 = 1;
 	inet_pton(AF_INET6, "2001:db8:3::1", &g[1].public_ip6[0]);
 }
