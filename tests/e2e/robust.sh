@@ -41,6 +41,7 @@
 STREAM_PORT=9001
 UDP_SRC_PORT=40053
 STREAM_OUT=$LAB_RUN/stream.out
+STREAM_ADDR=$LAB_GW_PUB4 # where the client's stream goes
 UDP_LOG=$LAB_RUN/bg/udpflow.log
 AGENT_ARGS=(--gateway "$LAB_GW_WG4" --key "$WGFWD_KEY")
 
@@ -112,11 +113,11 @@ flows_start() {
 stream_connect() {
 	lab_kill stream >/dev/null 2>&1
 	: >"$STREAM_OUT"
-	lab_spawn stream client sh -c "exec nc $LAB_GW_PUB4 $STREAM_PORT > $STREAM_OUT"
+	lab_spawn stream client sh -c "exec nc $STREAM_ADDR $STREAM_PORT > $STREAM_OUT"
 }
 
 _stream_nc_alive() {
-	pgrep -f "^nc $LAB_GW_PUB4 $STREAM_PORT\$" >/dev/null
+	pgrep -f "^nc $STREAM_ADDR $STREAM_PORT\$" >/dev/null
 }
 
 # Grows within a second, on the connection opened first (its first line is 1 and the client
@@ -326,24 +327,16 @@ fds() {
 }
 
 # Error lines logged since logs_mark (or since the daemons started); fails when a log is missing.
-_log_from_agent=0
-_log_from_gateway=0
-logs_mark() {
-	_log_from_agent=$(wc -l <"$LAB_RUN/bg/agent.log")
-	_log_from_gateway=$(wc -l <"$LAB_RUN/bg/gateway.log")
-}
-
 log_errors() {
-	local log from
+	local log
 	for log in agent gateway; do
 		[ -r "$LAB_RUN/bg/$log.log" ] || {
 			echo "no $log log at $LAB_RUN/bg/$log.log"
 			return 1
 		}
 	done
-	tail -n +$((_log_from_agent + 1)) "$LAB_RUN/bg/agent.log" | grep_lines -E ' (error|fatal):' &&
-		tail -n +$((_log_from_gateway + 1)) "$LAB_RUN/bg/gateway.log" |
-		grep_lines -E ' (error|fatal):'
+	agent_log_since | grep_lines -E ' (error|fatal):' &&
+		gateway_log_since | grep_lines -E ' (error|fatal):'
 }
 
 logs_clean() {

@@ -67,34 +67,26 @@ udp_sender 4 "$LAB_CLIENT4" "$LAB_GW_PUB4"
 udp_sender 6 "$LAB_CLIENT6" "$LAB_GW_PUB6"
 check "before the forward exists, the gateway refuses the flows and tracks them" \
 	wait_until 5 gateway_flows_refused
-gateway_log_from=$(gateway_log | wc -l)
-# What the gateway logged since the first container started.
-gateway_log_since_start() {
-	gateway_log | tail -n +$((gateway_log_from + 1))
-}
+logs_mark
 lab_udp_start one --network apps --ip 172.31.0.11 --ip6 fd00:31::11 --label wgfwd.ports=5353/udp
 check "once the container starts, the flows that were refused reach it" \
 	wait_until 3 receives one
 check_match "the gateway says it deleted the refused flows' entries" 'deleted [0-9]+ conntrack entr' \
-	wait_until 2 output_matches 'deleted [0-9]+ conntrack entr' gateway_log_since_start
+	wait_until 2 output_matches 'deleted [0-9]+ conntrack entr' gateway_log_since
 
 # (b) The forward moves on the server: a second container waits for the port (the first holds
 # it) and takes it when the first stops. The gateway's forward does not change at all.
 lab_udp_start two --network apps --ip 172.31.0.12 --ip6 fd00:31::12 --label wgfwd.ports=5353/udp
 check "the second container waits while the first holds the port" \
 	wait_until 5 output_matches "taken by container .one'" agent_jq '.problems[] | select(.container == "two") | .message'
-agent_log_from=$(agent_log | wc -l)
-# What the agent logged since the first container stopped.
-agent_log_since_stop() {
-	agent_log | tail -n +$((agent_log_from + 1))
-}
+logs_mark
 ldocker stop -t 0 one >/dev/null
 check "when the first stops, the flows move to the second" wait_until 3 receives two
 # Docker's own teardown of the first container may delete its UDP entries before the
 # agent's search (50 ms after the change) gets to them: either way the agent looked.
 found='conntrack: (deleted [0-9]+ entr|no entries of changed forwards to delete)'
 check_match "the agent searched conntrack for the old target's entries" "$found" \
-	wait_until 2 output_matches "$found" agent_log_since_stop
+	wait_until 2 output_matches "$found" agent_log_since
 
 # (b') The forward goes and comes back to another container: the gateway refuses the flows in
 # between, then forwards them again.

@@ -84,10 +84,7 @@ check "with B's daemon killed, B still forwards" \
 ldocker stop -t 0 two >/dev/null
 check "with the forward gone from the server only, the server tracks B's flows untranslated" \
 	wait_until 5 server_untranslated
-agent_log_from=$(agent_log | wc -l)
-agent_log_since() {
-	agent_log | tail -n +$((agent_log_from + 1))
-}
+logs_mark
 # The forward comes back, to a new container: the server's untranslated entries must go, or
 # the flows stay on the server's own stack for as long as they keep sending.
 lab_udp_start three --network apps --ip 172.31.0.23 --ip6 fd00:31::23 --label wgfwd.ports=5353/udp

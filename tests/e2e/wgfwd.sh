@@ -3,6 +3,8 @@
 #   agent_stop / agent_kill       SIGTERM / SIGKILL it (forwards stay in place)
 #   agent_status [--json]         `wgfwd status` of the running agent
 #   agent_log                     what it logged
+#   logs_mark                     agent_log_since / gateway_log_since print only what the
+#                                 daemons log after this (everything until it is called)
 #   gateway_static                a few static DNAT/forward/masquerade rules on the gateway in
 #                                 place of wgfwd-gateway, for data-plane scenarios
 #   gateway_start [options...]    wgfwd-gateway on the gateway, with the server as its peer,
@@ -142,6 +144,21 @@ gateway_status() {
 
 gateway_log() {
 	cat "$LAB_RUN/bg/gateway.log"
+}
+
+_log_from_agent=0
+_log_from_gateway=0
+logs_mark() {
+	_log_from_agent=$(agent_log 2>/dev/null | wc -l)
+	_log_from_gateway=$(gateway_log 2>/dev/null | wc -l)
+}
+
+agent_log_since() {
+	agent_log | tail -n +$((_log_from_agent + 1))
+}
+
+gateway_log_since() {
+	gateway_log | tail -n +$((_log_from_gateway + 1))
 }
 
 nft_table() {
