@@ -22,7 +22,10 @@
 #                                 what both daemons own in the kernel (maps, tables, ip rules,
 #                                 tunnel routes, the DOCKER-USER accept), and the probe that
 #                                 it is WANT again (a snapshot taken before a fault)
-#   egress_correct                one egress ip rule per running container labelled for it
+#   egress_want / egress_are WANT / egress_correct
+#                                 the addresses of the containers labelled for egress, the probe
+#                                 that the agent's egress ip rules are for exactly those, one
+#                                 each, and both in one
 #   no_duplicates                 one DOCKER-USER accept, no ip rule twice, one table each
 #   gateway_pid / agent_pid       the daemons' process ids
 #   rss PID / fds PID             VmRSS in kB, open file descriptors
@@ -198,10 +201,34 @@ agent_forwards() {
 }
 
 # "proto port address" of a map's elements (proto . port : address . port).
+_map_elems='.nftables[] | select(.map) | .map.elem[]? | "\(.[0].concat[0]) \(.[0].concat[1]) \(.[1].concat[0])"'
+
 nft_map() {
-	on "$1" nft -j list map inet "$2" "$3" |
-		jq -r '.nftables[] | select(.map) | .map.elem[]? | "\(.[0].concat[0]) \(.[0].concat[1]) \(.[1].concat[0])"' |
-		sort
+	on "$1" nft -j list map inet "$2" "$3" | jq -r "$_map_elems" | sort
+}
+
+# Runs the reads CMD... in HOST's network namespace in one process (a probe that starts fewer
+# processes sees a repair sooner), then prints each output in turn and "read-at US": when the
+# last read had ended, so the state was so at that moment at the latest.
+_read_on() {
+	local host=$1
+	shift
+	on "$host" bash -c 'outs=()
+		for c in "$@"; do outs+=("$(eval "$c" 2>/dev/null)"); done
+		t=$(date +%s%6N)
+		printf "%s\n" "${outs[@]}"
+		echo "read-at $t"' _ "$@"
+}
+
+# A map's JSON (what `nft -j list map' prints, one line) as "proto port address" lines.
+_map_lines() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		'{"nftables"'*) jq -r "$_map_elems" <<<"$line" | sort ;;
+		*) printf '%s\n' "$line" ;;
+		esac
+	done
 }
 
 # The server's and the gateway's maps as their contents should be for docker_forwards' lines
@@ -216,23 +243,28 @@ _maps_of() {
 }
 
 maps_now() {
-	echo "server fwd4:"
-	nft_map srv wgfwd fwd4
-	echo "gateway fwd4:"
-	nft_map gw wgfwd_gateway fwd4
-	echo "gateway fwd6:"
-	nft_map gw wgfwd_gateway fwd6 | awk '{print $1, $2}'
+	{
+		_read_on srv "echo 'server fwd4:'" "nft -j list map inet wgfwd fwd4"
+		_read_on gw "echo 'gateway fwd4:'" "nft -j list map inet wgfwd_gateway fwd4" \
+			"echo 'gateway fwd6:'" "nft -j list map inet wgfwd_gateway fwd6"
+	} | _map_lines | awk '$1 == "gateway" && $2 == "fwd6:" {v6 = 1; print; next}
+		/^(server|gateway) / {v6 = 0} v6 && !/^read-at / {print $1, $2; next} {print}'
 }
 
 maps_want() {
 	_maps_of "$(docker_forwards)"
 }
 
-# $1 and what $2 prints, line by line where they differ.
+# Succeeds when what $2 prints, but for its read-at lines, is $1; then prints the latest
+# read-at (for `within'). Prints the lines that differ otherwise.
 _same() {
-	local have
-	have=$("$2")
-	[ "$have" = "$1" ] && return 0
+	local raw have
+	raw=$("$2")
+	have=$(grep -v '^read-at ' <<<"$raw")
+	if [ "$have" = "$1" ]; then
+		grep '^read-at ' <<<"$raw" | sort -k2,2n | tail -n 1
+		return 0
+	fi
 	diff <(printf '%s\n' "$1") <(printf '%s\n' "$have") | grep '^[<>]' |
 		sed 's/^</want/; s/^>/have/'
 	return 1
@@ -250,43 +282,59 @@ forwards_correct() {
 		printf 'docker:\n%s\nagent status:\n%s\n' "$want" "$agent"
 		ok=1
 	}
-	maps_are "$(_maps_of "$want")" || ok=1
+	maps_are "$(_maps_of "$want")" >/dev/null || {
+		maps_are "$(_maps_of "$want")"
+		ok=1
+	}
 	[ "$ok" = 0 ] && echo "$(echo "$want" | grep -c .) forwards agree"
 	return $ok
 }
 
-# One round trip per host: the owned tables and what the agent puts in the routing policy and
-# Docker's chain.
+# What both daemons own in the kernel, one read per host: their maps and tables, and the
+# agent's ip rules, tunnel routes and DOCKER-USER accept.
 dataplane_now() {
-	maps_now
-	echo "gateway tables:"
-	on gw nft list tables | grep -E ' wgfwd'
-	on srv sh -c "echo 'server tables:'; nft list tables | grep -E ' wgfwd'
-		echo 'server rules:'; { ip -4 rule show; ip -6 rule show; } | grep 'proto 207'
-		echo 'server routes:'; ip -4 route show table 51820; ip -6 route show table 51820
-		echo 'DOCKER-USER:'; iptables -S DOCKER-USER | grep -- '-i $LAB_SRV_WG_IF '"
+	{
+		_read_on srv "echo 'server fwd4:'" "nft -j list map inet wgfwd fwd4" \
+			"echo 'server tables:'" "nft list tables" \
+			"echo 'server rules:'" "ip -4 rule show" "ip -6 rule show" \
+			"echo 'server routes:'" "ip -4 route show table 51820" "ip -6 route show table 51820" \
+			"echo 'DOCKER-USER:'" "iptables -S DOCKER-USER"
+		_read_on gw "echo 'gateway fwd4:'" "nft -j list map inet wgfwd_gateway fwd4" \
+			"echo 'gateway fwd6:'" "nft -j list map inet wgfwd_gateway fwd6" \
+			"echo 'gateway tables:'" "nft list tables"
+	} | _map_lines | grep -v -e '^table ip6\? \(filter\|nat\|raw\|mangle\)$' \
+		-e '^table inet docker' -e 'lookup \(main\|default\|local\)' -e '^-P DOCKER-USER' \
+		-e '^-A DOCKER-USER -j RETURN$'
 }
 
 dataplane_is() {
 	_same "$1" dataplane_now
 }
 
-# The agent's egress rules (ip rules from a container's address) are exactly those of the
-# running containers labelled wgfwd.egress=smtp, one each.
-egress_correct() {
-	local want have ids
+# The addresses of the running containers labelled wgfwd.egress=smtp, and the containers' ip
+# rules for egress (what egress_are compares them with, and when it read them).
+egress_want() {
+	local ids
 	ids=$(ldocker ps -q --filter label=wgfwd.egress)
-	want=""
-	if [ -n "$ids" ]; then
-		# shellcheck disable=SC2086
-		want=$(ldocker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' $ids |
-			awk 'NF {print $1}' | sort)
-	fi
-	have=$(on srv ip -4 rule show | awk '/proto 207/ && / dport 25 / {for (i = 1; i < NF; i++) if ($i == "from") print $(i + 1)}' | sort)
-	if [ "$want" != "$have" ]; then
-		printf 'egress containers:\n%s\nip rules from:\n%s\n' "$want" "$have"
-		return 1
-	fi
+	[ -n "$ids" ] || return 0
+	# shellcheck disable=SC2086
+	ldocker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' $ids |
+		awk 'NF {print $1}' | sort
+}
+
+egress_now() {
+	_read_on srv "ip -4 rule show" |
+		awk '/^read-at / {print; next} /proto 207/ && / dport 25 / {for (i = 1; i < NF; i++) if ($i == "from") print $(i + 1)}' |
+		sort
+}
+
+# The agent's egress rules are exactly WANT: one per container, no other.
+egress_are() {
+	_same "$(printf '%s\n' "$1" | grep -v '^$' | sort)" egress_now
+}
+
+egress_correct() {
+	egress_are "$(egress_want)"
 }
 
 no_duplicates() {
@@ -385,11 +433,12 @@ fault_mark_when() {
 	done
 }
 
-# Wall time from the fault to the end of the attempt that succeeded: the probe's own run time
-# counts, so a slow probe cannot hide a slow repair. A repair seen only after SECONDS fails;
-# the time is printed either way.
+# Wall time from the fault to the moment the successful attempt saw the state right: its last
+# read (a probe's "read-at US" line) or, for a probe that does not say, the attempt's end. So
+# a probe's own run time counts up to its reads, and a slow repair cannot hide behind it. An
+# attempt that ends past SECONDS without success fails; the time is printed either way.
 within() {
-	local bound=$1 limit out rc now took
+	local bound=$1 limit out rc now seen took
 	limit=$(_us_of "$bound")
 	shift
 	if [ -z "$_fault_at" ]; then
@@ -400,13 +449,18 @@ within() {
 		out=$("$@" 2>&1)
 		rc=$?
 		now=$(_now_us)
-		took=$(((now - _fault_at) / 1000))
-		if [ "$rc" -eq 0 ] && [ $((now - _fault_at)) -le "$limit" ]; then
+		seen=$now
+		if [ "$rc" -eq 0 ]; then
+			seen=$(sed -n 's/^read-at \([0-9]*\)$/\1/p' <<<"$out" | sort -n | tail -n 1)
+			[ -n "$seen" ] || seen=$now
+		fi
+		took=$(((seen - _fault_at) / 1000))
+		if [ "$rc" -eq 0 ] && [ $((seen - _fault_at)) -le "$limit" ]; then
 			printf '%s\n%d ms after the fault\n' "$out" "$took"
 			printf '%6d ms  %s: %s\n' "$took" "$_fault_name" "$1" >>"$LAB_RUN/recovery.times"
 			return 0
 		fi
-		if [ $((now - _fault_at)) -gt "$limit" ]; then
+		if [ "$rc" -eq 0 ] || [ $((now - _fault_at)) -gt "$limit" ]; then
 			printf '%s\n%s %d ms after the fault, over the bound of %s s\n' "$out" \
 				"$([ "$rc" -eq 0 ] && echo right only || echo still wrong)" "$took" "$bound"
 			printf '%6d ms  %s: %s (over %s s)\n' "$took" "$_fault_name" "$1" "$bound" \

@@ -12,9 +12,10 @@
 # longer than TCP's retransmissions last (net.ipv4.tcp_retries2, about 15 minutes) or than the
 # application's own timeout ends its connections too; the scenario holds it down for 1 s.
 #
-# Each repair is timed on the wall clock from its fault (robust.sh: fault_mark, within) with a
-# probe of the kernel's state that takes milliseconds, and the full comparison follows it; the
-# times are listed at the end.
+# Each repair is timed on the wall clock from its fault (robust.sh: fault_mark, within) to the
+# moment a cheap probe read the kernel's state right, and the full comparison follows it; the
+# times are listed at the end. Where Docker changed, what the maps should hold is asked of
+# Docker after the fault, and that time counts too: those bounds are 2 s, the others 1 s.
 #
 # SOAK=1 kills the agent 100 times instead of 10 and the gateway 20 times instead of 3 (a
 # hand run: SOAK=1 E2E_TIMEOUT=3600 tests/e2e/run.sh test_faults).
@@ -71,10 +72,10 @@ for ((k = 1; k <= AGENT_KILLS; k++)); do
 done
 churn_stop
 fault_mark "agent kills amid churn, from the last change"
-check "after $AGENT_KILLS agent kills, the maps are right within a second of the last change" \
-	within 1 maps_are "$(maps_want)"
-check "the churned containers' egress rules are exactly those of the running ones, as soon" \
-	within 1 egress_correct
+check "after $AGENT_KILLS agent kills, the maps are right within 2 s of the last change" \
+	within 2 maps_are "$(maps_want)"
+check "and the churned containers' egress rules are exactly those of the running ones" \
+	within 2 egress_are "$(egress_want)"
 check_eq "the TCP stream flowed through $AGENT_KILLS agent kills amid container churn" "" \
 	printf '%s\n' "${stalls[@]}"
 check "every forward is correct" forwards_correct
@@ -87,11 +88,12 @@ lost_before=$(udp_lost)
 gateway_kill
 check "with the gateway killed, the TCP stream flows" wait_until 3 stream_flowing
 ldocker run -d --name while-gw-down --label wgfwd.ports=7300 "$LAB_IMAGE" sleep 600 >/dev/null
+want=$(maps_want)
 gateway_start
 fault_mark_when "gateway killed, from the reconnection" 15 output_is true agent_jq .gateway.connected
 check_eq "the agent reconnects to the restarted gateway" 0 echo $?
 check "the maps are right within a second of the reconnection, the change made meanwhile included" \
-	within 1 maps_are "$(maps_want)"
+	within 1 maps_are "$want"
 check "every forward is correct" forwards_correct
 check "the stream survived the gateway's kill" stream_flowing
 check_eq "and the UDP flow lost nothing" "$lost_before" udp_lost
@@ -102,10 +104,11 @@ for ((k = 1; k <= GATEWAY_KILLS; k++)); do
 	ldocker rm -f "while-gw-down-$((k - 1))" >/dev/null 2>&1
 	ldocker run -d --name "while-gw-down-$k" --label wgfwd.ports=$((7310 + k % 5)) "$LAB_IMAGE" \
 		sleep 600 >/dev/null
+	want=$(maps_want)
 	gateway_start || failed+=("kill $k: the gateway did not come back")
 	fault_mark_when "gateway kill $k, from the reconnection" 15 \
 		output_is true agent_jq .gateway.connected || failed+=("kill $k: the agent did not reconnect")
-	out=$(within 1 maps_are "$(maps_want)") || failed+=("kill $k: $out")
+	out=$(within 1 maps_are "$want") || failed+=("kill $k: $out")
 	out=$(forwards_correct) || failed+=("kill $k: $out")
 done
 check_eq "$GATEWAY_KILLS more gateway kills, containers changed while it was down: each time the maps right within a second of the reconnection, and every forward correct" \
@@ -216,8 +219,8 @@ ldocker create --name late --network apps --label wgfwd.ports=7400 --label wgfwd
 ldocker network connect apps2 late
 ldocker start late >/dev/null
 fault_mark "a container's network connected before its start"
-check "a container connected to its network between create and start is forwarded within a second" \
-	within 1 maps_are "$(maps_want)"
+check "a container connected to its network between create and start is forwarded within 2 s" \
+	within 2 maps_are "$(maps_want)"
 check "every forward is correct" forwards_correct
 check_eq "from that network's address" "$(lab_container_ip late apps2)" \
 	agent_jq '.forwards[] | select(.container == "late") | .ip4'
@@ -239,8 +242,8 @@ check_eq "the agent holds no forward without an address" "" \
 ldocker network connect apps late
 ldocker network connect apps2 late
 fault_mark "its networks connected again"
-check "reconnected, its forward comes back with the new address within a second" \
-	within 1 maps_are "$(maps_want)"
+check "reconnected, its forward comes back with the new address within 2 s" \
+	within 2 maps_are "$(maps_want)"
 check "every forward is correct" forwards_correct
 check "the stream never noticed" stream_flowing
 
@@ -260,8 +263,8 @@ wait_until 30 running_with_address stream >/dev/null
 wait_until 30 running_with_address echo >/dev/null
 fault_mark_when "Docker restarted, from the agent's reconnection" 25 output_is connected agent_jq .agent.docker
 check_eq "the agent reconnects to Docker" 0 echo $?
-check "the maps are right within a second of the agent's reconnection to Docker" \
-	within 1 maps_are "$(maps_want)"
+check "the maps are right within 2 s of the agent's reconnection to Docker" \
+	within 2 maps_are "$(maps_want)"
 check "every forward is correct" forwards_correct
 # Docker stopped the stream's container as it came back: that connection cannot survive; a new one
 # must work, and the UDP flow (same client port throughout) must come back by itself.
@@ -276,13 +279,14 @@ agent_stop
 gateway_stop
 ldocker rm -f churn0 churn1 while-gw-down $(ldocker ps -aq --filter name=while-gw-down-) >/dev/null 2>&1
 ldocker run -d --name while-both-down --label wgfwd.ports=7500,7501/udp "$LAB_IMAGE" sleep 600 >/dev/null
+want=$(maps_want)
 gateway_start
 agent_start "${AGENT_ARGS[@]}"
 fault_mark_when "both daemons restarted, from their connection" 15 \
 	output_is true agent_jq .gateway.connected
 check_eq "the restarted agent connects to the restarted gateway" 0 echo $?
 check "after both daemons restart, the maps are right within a second of their connection" \
-	within 1 maps_are "$(maps_want)"
+	within 1 maps_are "$want"
 check "every forward is correct" forwards_correct
 check_fails "no stale forward of a removed container remains on the gateway" \
 	on gw nft get element inet wgfwd_gateway fwd4 '{ tcp . 7300 }'
