@@ -18,10 +18,11 @@
 #                                 about a second: too slow to time a repair with)
 #   maps_want / maps_are WANT     the maps' contents Docker's forwards call for, and the cheap
 #                                 probe that the maps hold exactly that now
-#   dataplane_now / dataplane_is WANT
+#   dataplane_now [HOST] / dataplane_is WANT [HOST]
 #                                 what both daemons own in the kernel (maps, tables, ip rules,
-#                                 tunnel routes, the DOCKER-USER accept), and the probe that
-#                                 it is WANT again (a snapshot taken before a fault)
+#                                 tunnel routes, the DOCKER-USER accept), or only what HOST (srv
+#                                 or gw) holds of it, and the probe that it is WANT again (a
+#                                 snapshot taken before a fault)
 #   egress_want / egress_are WANT / egress_correct
 #                                 the addresses of the containers labelled for egress, the probe
 #                                 that the agent's egress ip rules are for exactly those, one
@@ -220,15 +221,60 @@ _read_on() {
 		echo "read-at $t"' _ "$@"
 }
 
-# A map's JSON (what `nft -j list map' prints, one line) as "proto port address" lines.
-_map_lines() {
-	local line
-	while IFS= read -r line; do
-		case "$line" in
-		'{"nftables"'*) jq -r "$_map_elems" <<<"$line" | sort ;;
-		*) printf '%s\n' "$line" ;;
-		esac
+# The reads of a map for _read_on: a header and `nft list map' of inet TABLE MAP, which
+# _sections turns into "proto port address" lines ("proto port" with FIELDS 2).
+_map_read() { # NAME TABLE MAP [FIELDS]
+	printf '%s\n' "echo '== $1: ${4:-3}'" "nft list map inet $2 $3"
+}
+
+# Orders what _read_on printed, so that two reads of one state print the same: each map's
+# elements a line each, and every section's lines sorted. Headers: "== NAME: FIELDS" before
+# a map, "-- NAME" before anything else.
+_sections() {
+	awk -v OFS='\t' '
+		function flush() {
+			if (!inmap) return
+			inmap = 0
+			if (els !~ /elements = \{/) {
+				els = ""
+				return
+			}
+			sub(/.*elements = \{/, "", els)
+			sub(/\}.*/, "", els)
+			n = split(els, e, ",")
+			for (i = 1; i <= n; i++) {
+				if (split(e[i], f, " ") < 5) continue
+				print sec, 1, fields == 2 ? f[1] " " f[3] : f[1] " " f[3] " " f[5]
+			}
+			els = ""
+		}
+		/^== / { flush(); sec++; inmap = 1; fields = $NF; sub(/ [0-9]+$/, ""); print sec, 0, substr($0, 4); next }
+		/^-- / { flush(); sec++; print sec, 0, substr($0, 4); next }
+		/^read-at / { flush(); print 999999, 0, $0; next }
+		inmap { els = els " " $0; next }
+		NF { print sec, 1, $0 }
+		END { flush() }' | sort -t "$(printf '\t')" -k1,1n -k2,2n -k3 | cut -f3-
+}
+
+# The server's reads and the gateway's, run at once.
+_read_both() { # SRV_READS... -- GW_READS...
+	local srv=() gw=() side=srv a gw_out
+	for a in "$@"; do
+		if [ "$a" = -- ]; then
+			side=gw
+		elif [ "$side" = srv ]; then
+			srv+=("$a")
+		else
+			gw+=("$a")
+		fi
 	done
+	exec 3< <(_read_on srv "${srv[@]}")
+	gw_out=$(_read_on gw "${gw[@]}")
+	{
+		cat <&3
+		printf '%s\n' "$gw_out"
+	} | _sections
+	exec 3<&-
 }
 
 # The server's and the gateway's maps as their contents should be for docker_forwards' lines
@@ -243,29 +289,29 @@ _maps_of() {
 }
 
 maps_now() {
-	{
-		_read_on srv "echo 'server fwd4:'" "nft -j list map inet wgfwd fwd4"
-		_read_on gw "echo 'gateway fwd4:'" "nft -j list map inet wgfwd_gateway fwd4" \
-			"echo 'gateway fwd6:'" "nft -j list map inet wgfwd_gateway fwd6"
-	} | _map_lines | awk '$1 == "gateway" && $2 == "fwd6:" {v6 = 1; print; next}
-		/^(server|gateway) / {v6 = 0} v6 && !/^read-at / {print $1, $2; next} {print}'
+	local srv gw
+	mapfile -t srv < <(_map_read "server fwd4" wgfwd fwd4)
+	mapfile -t gw < <(_map_read "gateway fwd4" wgfwd_gateway fwd4
+		_map_read "gateway fwd6" wgfwd_gateway fwd6 2)
+	_read_both "${srv[@]}" -- "${gw[@]}"
 }
 
 maps_want() {
 	_maps_of "$(docker_forwards)"
 }
 
-# Succeeds when what $2 prints, but for its read-at lines, is $1; then prints the latest
-# read-at (for `within'). Prints the lines that differ otherwise.
+# Succeeds when what CMD ($2...) prints is $1, read-at lines aside (a snapshot may hold them); then
+# prints the latest read-at (for `within'). Prints the lines that differ otherwise.
 _same() {
-	local raw have
-	raw=$("$2")
+	local want raw have
+	want=$(grep -v '^read-at ' <<<"$1")
+	raw=$("${@:2}")
 	have=$(grep -v '^read-at ' <<<"$raw")
-	if [ "$have" = "$1" ]; then
+	if [ "$have" = "$want" ]; then
 		grep '^read-at ' <<<"$raw" | sort -k2,2n | tail -n 1
 		return 0
 	fi
-	diff <(printf '%s\n' "$1") <(printf '%s\n' "$have") | grep '^[<>]' |
+	diff <(printf '%s\n' "$want") <(printf '%s\n' "$have") | grep '^[<>]' |
 		sed 's/^</want/; s/^>/have/'
 	return 1
 }
@@ -290,25 +336,30 @@ forwards_correct() {
 	return $ok
 }
 
-# What both daemons own in the kernel, one read per host: their maps and tables, and the
-# agent's ip rules, tunnel routes and DOCKER-USER accept.
+# What both daemons own in the kernel, one read per host, the hosts at once: their maps and
+# tables, and the agent's ip rules, tunnel routes and DOCKER-USER accept. HOST (srv or gw):
+# only that host's part, for a fault that touched only it.
 dataplane_now() {
-	{
-		_read_on srv "echo 'server fwd4:'" "nft -j list map inet wgfwd fwd4" \
-			"echo 'server tables:'" "nft list tables" \
-			"echo 'server rules:'" "ip -4 rule show" "ip -6 rule show" \
-			"echo 'server routes:'" "ip -4 route show table 51820" "ip -6 route show table 51820" \
-			"echo 'DOCKER-USER:'" "iptables -S DOCKER-USER"
-		_read_on gw "echo 'gateway fwd4:'" "nft -j list map inet wgfwd_gateway fwd4" \
-			"echo 'gateway fwd6:'" "nft -j list map inet wgfwd_gateway fwd6" \
-			"echo 'gateway tables:'" "nft list tables"
-	} | _map_lines | grep -v -e '^table ip6\? \(filter\|nat\|raw\|mangle\)$' \
-		-e '^table inet docker' -e 'lookup \(main\|default\|local\)' -e '^-P DOCKER-USER' \
-		-e '^-A DOCKER-USER -j RETURN$'
+	local srv gw
+	mapfile -t srv < <(_map_read "server fwd4" wgfwd fwd4
+		printf '%s\n' "echo '-- server tables:'" "nft list tables | grep ' wgfwd'" \
+			"echo '-- server rules:'" "ip -4 rule show | grep 'proto 207'" \
+			"ip -6 rule show | grep 'proto 207'" \
+			"echo '-- server routes:'" "ip -4 route show table 51820" \
+			"ip -6 route show table 51820" \
+			"echo '-- DOCKER-USER:'" "iptables -S DOCKER-USER | grep -- '-i $LAB_SRV_WG_IF '")
+	mapfile -t gw < <(_map_read "gateway fwd4" wgfwd_gateway fwd4
+		_map_read "gateway fwd6" wgfwd_gateway fwd6
+		printf '%s\n' "echo '-- gateway tables:'" "nft list tables | grep ' wgfwd'")
+	case "${1:-}" in
+	srv) _read_on srv "${srv[@]}" | _sections ;;
+	gw) _read_on gw "${gw[@]}" | _sections ;;
+	*) _read_both "${srv[@]}" -- "${gw[@]}" ;;
+	esac
 }
 
-dataplane_is() {
-	_same "$1" dataplane_now
+dataplane_is() { # WANT [HOST]
+	_same "$1" dataplane_now "${2:-}"
 }
 
 # The addresses of the running containers labelled wgfwd.egress=smtp, and the containers' ip

@@ -15,7 +15,8 @@
 # Each repair is timed on the wall clock from its fault (robust.sh: fault_mark, within) to the
 # moment a cheap probe read the kernel's state right, and the full comparison follows it; the
 # times are listed at the end. Where Docker changed, what the maps should hold is asked of
-# Docker after the fault, and that time counts too: those bounds are 2 s, the others 1 s.
+# Docker after the fault (want_from_docker), and that time counts too: those bounds are 3 s,
+# the others 1 s.
 #
 # SOAK=1 kills the agent 100 times instead of 10 and the gateway 20 times instead of 3 (a
 # hand run: SOAK=1 E2E_TIMEOUT=3600 tests/e2e/run.sh test_faults).
@@ -26,6 +27,15 @@
 AGENT_KILLS=$(soak 10 100)
 GATEWAY_KILLS=$(soak 3 20)
 CHURN_STOP=$LAB_RUN/churn.stop
+
+# Sets want to what the maps should hold for what Docker runs now, and names in the fault how
+# long Docker took to say.
+want_from_docker() {
+	local t0
+	t0=$(_now_us)
+	want=$(maps_want)
+	_fault_name+=" (Docker answered in $((($(_now_us) - t0) / 1000)) ms)"
+}
 SRV_WG_PUB=$(cat "$LAB_SRV_WG_PUB")
 
 on_exit rm -f "$CHURN_STOP"
@@ -72,10 +82,12 @@ for ((k = 1; k <= AGENT_KILLS; k++)); do
 done
 churn_stop
 fault_mark "agent kills amid churn, from the last change"
-check "after $AGENT_KILLS agent kills, the maps are right within 2 s of the last change" \
-	within 2 maps_are "$(maps_want)"
+want_from_docker
+egress=$(egress_want)
+check "after $AGENT_KILLS agent kills, the maps are right within 3 s of the last change" \
+	within 3 maps_are "$want"
 check "and the churned containers' egress rules are exactly those of the running ones" \
-	within 2 egress_are "$(egress_want)"
+	within 3 egress_are "$egress"
 check_eq "the TCP stream flowed through $AGENT_KILLS agent kills amid container churn" "" \
 	printf '%s\n' "${stalls[@]}"
 check "every forward is correct" forwards_correct
@@ -149,12 +161,12 @@ echo "      (UDP datagrams lost while the endpoint moved: $(($(udp_lost) - lost_
 # Each: the daemon puts all of it back within a second of the removal, the stream never
 # breaks, nothing doubles.
 by_hand() {
-	local desc=$1 before
-	shift
-	before=$(dataplane_now)
+	local desc=$1 host=$2 before
+	shift 2
+	before=$(dataplane_now "$host")
 	"$@"
 	fault_mark "$desc"
-	check "$desc: repaired within a second" within 1 dataplane_is "$before"
+	check "$desc: repaired within a second" within 1 dataplane_is "$before" "$host"
 	check "$desc: every forward correct" forwards_correct
 	check "$desc: the stream survives" wait_until 5 stream_flowing
 	check "$desc: nothing doubled" no_duplicates
@@ -168,27 +180,27 @@ del_agent_rules() {
 	done
 }
 lost_before=$(udp_lost)
-by_hand "server: nft delete table inet wgfwd" on srv nft delete table inet wgfwd
-by_hand "server: nft flush table inet wgfwd" on srv nft flush table inet wgfwd
-by_hand "server: the agent's ip rules deleted" del_agent_rules
+by_hand "server: nft delete table inet wgfwd" srv on srv nft delete table inet wgfwd
+by_hand "server: nft flush table inet wgfwd" srv on srv nft flush table inet wgfwd
+by_hand "server: the agent's ip rules deleted" srv del_agent_rules
 check "server: the ip rules are back" \
 	sh -c "$LAB exec srv ip rule show | grep -q 'fwmark 0x77660001 lookup 51820'"
-by_hand "server: the DOCKER-USER accept deleted" \
+by_hand "server: the DOCKER-USER accept deleted" srv \
 	on srv iptables -D DOCKER-USER -i "$LAB_SRV_WG_IF" -m conntrack --ctstate DNAT -j ACCEPT
-by_hand "server: the tunnel routes flushed" on srv ip route flush table 51820
+by_hand "server: the tunnel routes flushed" srv on srv ip route flush table 51820
 check "server: the tunnel route is back" \
 	sh -c "$LAB exec srv ip route show table 51820 | grep -q '^default dev $LAB_SRV_WG_IF'"
-by_hand "gateway: nft delete table inet wgfwd_gateway" on gw nft delete table inet wgfwd_gateway
-by_hand "gateway: nft flush table inet wgfwd_gateway" on gw nft flush table inet wgfwd_gateway
-by_hand "gateway: nft delete table inet wgfwd_anchor" on gw nft delete table inet wgfwd_anchor
-by_hand "gateway: both tables deleted in one transaction" \
+by_hand "gateway: nft delete table inet wgfwd_gateway" gw on gw nft delete table inet wgfwd_gateway
+by_hand "gateway: nft flush table inet wgfwd_gateway" gw on gw nft flush table inet wgfwd_gateway
+by_hand "gateway: nft delete table inet wgfwd_anchor" gw on gw nft delete table inet wgfwd_anchor
+by_hand "gateway: both tables deleted in one transaction" gw \
 	on gw nft 'delete table inet wgfwd_gateway; delete table inet wgfwd_anchor'
 check "the UDP flow kept flowing" udp_flowing
 echo "      (UDP datagrams lost while tables and rules were removed: $(($(udp_lost) - lost_before)))"
 
 # ---- the gateway's NAT anchor: --cleanup and a restart under a live stream ----
 lost_before=$(udp_lost)
-before=$(dataplane_now)
+before=$(dataplane_now gw)
 gateway_stop
 on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup >/dev/null 2>&1
 check_fails "gateway --cleanup removes its table" on gw nft list table inet wgfwd_gateway
@@ -197,7 +209,7 @@ check "and so does the UDP flow" udp_flowing
 fault_mark "gateway --cleanup, from its start"
 gateway_start
 check "the restarted gateway restores all it owned within a second of its start" \
-	within 1 dataplane_is "$before"
+	within 1 dataplane_is "$before" gw
 check "every forward is correct" forwards_correct
 check "the stream survived --cleanup and the restart" stream_flowing
 check_eq "the UDP flow lost nothing" "$lost_before" udp_lost
@@ -219,8 +231,9 @@ ldocker create --name late --network apps --label wgfwd.ports=7400 --label wgfwd
 ldocker network connect apps2 late
 ldocker start late >/dev/null
 fault_mark "a container's network connected before its start"
-check "a container connected to its network between create and start is forwarded within 2 s" \
-	within 2 maps_are "$(maps_want)"
+want_from_docker
+check "a container connected to its network between create and start is forwarded within 3 s" \
+	within 3 maps_are "$want"
 check "every forward is correct" forwards_correct
 check_eq "from that network's address" "$(lab_container_ip late apps2)" \
 	agent_jq '.forwards[] | select(.container == "late") | .ip4'
@@ -242,8 +255,9 @@ check_eq "the agent holds no forward without an address" "" \
 ldocker network connect apps late
 ldocker network connect apps2 late
 fault_mark "its networks connected again"
-check "reconnected, its forward comes back with the new address within 2 s" \
-	within 2 maps_are "$(maps_want)"
+want_from_docker
+check "reconnected, its forward comes back with the new address within 3 s" \
+	within 3 maps_are "$want"
 check "every forward is correct" forwards_correct
 check "the stream never noticed" stream_flowing
 
@@ -263,8 +277,9 @@ wait_until 30 running_with_address stream >/dev/null
 wait_until 30 running_with_address echo >/dev/null
 fault_mark_when "Docker restarted, from the agent's reconnection" 25 output_is connected agent_jq .agent.docker
 check_eq "the agent reconnects to Docker" 0 echo $?
-check "the maps are right within 2 s of the agent's reconnection to Docker" \
-	within 2 maps_are "$(maps_want)"
+want_from_docker
+check "the maps are right within 3 s of the agent's reconnection to Docker" \
+	within 3 maps_are "$want"
 check "every forward is correct" forwards_correct
 # Docker stopped the stream's container as it came back: that connection cannot survive; a new one
 # must work, and the UDP flow (same client port throughout) must come back by itself.
