@@ -279,30 +279,60 @@ _read_both() { # SRV_READS... -- GW_READS...
 
 # The server's and the gateway's maps as their contents should be for docker_forwards' lines
 # ($1), in the form maps_now prints.
-_maps_of() {
+_maps_of() { # DOCKER_FORWARDS [--egress ADDRESSES]
 	echo "server fwd4:"
 	echo "$1" | awk 'NF {print $1, $2, $4}' | sort
+	if [ "${2:-}" = --egress ]; then
+		echo "egress:"
+		printf '%s\n' "$3" | grep -v '^$' | sort
+	fi
 	echo "gateway fwd4:"
 	echo "$1" | awk -v t="$LAB_SRV_WG4" 'NF {print $1, $2, t}' | sort
 	echo "gateway fwd6:"
 	echo "$1" | awk '$5 == "v6" {print $1, $2}' | sort
 }
 
-maps_now() {
-	local srv gw
-	mapfile -t srv < <(_map_read "server fwd4" wgfwd fwd4)
-	mapfile -t gw < <(_map_read "gateway fwd4" wgfwd_gateway fwd4
-		_map_read "gateway fwd6" wgfwd_gateway fwd6 2)
-	_read_both "${srv[@]}" -- "${gw[@]}"
+# Reads for state_now: the server's and the gateway's forward maps, the owned tables, the
+# agent's ip rules, tunnel routes, DOCKER-USER accept and egress rules (their sources).
+READ_SRV_MAP=("echo '== server fwd4: 3'" "nft list map inet wgfwd fwd4")
+READ_GW_MAPS=("echo '== gateway fwd4: 3'" "nft list map inet wgfwd_gateway fwd4"
+	"echo '== gateway fwd6: 3'" "nft list map inet wgfwd_gateway fwd6")
+READ_TABLES=("echo '-- tables:'" "nft list tables | grep ' wgfwd'")
+READ_RULES=("echo '-- rules:'" "ip -4 rule show | grep 'proto 207'"
+	"ip -6 rule show | grep 'proto 207'")
+READ_ROUTES=("echo '-- routes:'" "ip -4 route show table 51820" "ip -6 route show table 51820")
+READ_DOCKER_USER=("echo '-- DOCKER-USER:'" "iptables -S DOCKER-USER | grep -- '-i $LAB_SRV_WG_IF '")
+READ_EGRESS=("echo '-- egress:'"
+	"ip -4 rule show | awk '/proto 207/ && / dport 25 / {for (i = 1; i < NF; i++) if (\$i == \"from\") print \$(i + 1)}'")
+
+# HOST's answer to the reads READ..., in order (_sections): a snapshot, or a probe's reading.
+state_now() { # HOST READ...
+	_read_on "$@" | _sections
 }
 
-maps_want() {
-	_maps_of "$(docker_forwards)"
+state_is() { # WANT HOST READ...
+	_same "$1" state_now "${@:2}"
+}
+
+# --egress: the egress rules' sources too, read with the server's map.
+maps_now() {
+	local srv=("${READ_SRV_MAP[@]}")
+	[ "${1:-}" = --egress ] && srv+=("${READ_EGRESS[@]}")
+	_read_both "${srv[@]}" -- "echo '== gateway fwd4: 3'" "nft list map inet wgfwd_gateway fwd4" \
+		"echo '== gateway fwd6: 2'" "nft list map inet wgfwd_gateway fwd6"
+}
+
+maps_want() { # [--egress]
+	if [ "${1:-}" = --egress ]; then
+		_maps_of "$(docker_forwards)" --egress "$(egress_want)"
+	else
+		_maps_of "$(docker_forwards)"
+	fi
 }
 
 # Succeeds when what CMD ($2...) prints is $1, read-at lines aside (a snapshot may hold them); then
 # prints the latest read-at (for `within'). Prints the lines that differ otherwise.
-_same() {
+_same() { # WANT CMD...
 	local want raw have
 	want=$(grep -v '^read-at ' <<<"$1")
 	raw=$("${@:2}")
@@ -316,8 +346,8 @@ _same() {
 	return 1
 }
 
-maps_are() {
-	_same "$1" maps_now
+maps_are() { # WANT [--egress]
+	_same "$1" maps_now "${2:-}"
 }
 
 forwards_correct() {
@@ -340,20 +370,12 @@ forwards_correct() {
 # tables, and the agent's ip rules, tunnel routes and DOCKER-USER accept. HOST (srv or gw):
 # only that host's part, for a fault that touched only it.
 dataplane_now() {
-	local srv gw
-	mapfile -t srv < <(_map_read "server fwd4" wgfwd fwd4
-		printf '%s\n' "echo '-- server tables:'" "nft list tables | grep ' wgfwd'" \
-			"echo '-- server rules:'" "ip -4 rule show | grep 'proto 207'" \
-			"ip -6 rule show | grep 'proto 207'" \
-			"echo '-- server routes:'" "ip -4 route show table 51820" \
-			"ip -6 route show table 51820" \
-			"echo '-- DOCKER-USER:'" "iptables -S DOCKER-USER | grep -- '-i $LAB_SRV_WG_IF '")
-	mapfile -t gw < <(_map_read "gateway fwd4" wgfwd_gateway fwd4
-		_map_read "gateway fwd6" wgfwd_gateway fwd6
-		printf '%s\n' "echo '-- gateway tables:'" "nft list tables | grep ' wgfwd'")
+	local srv=("${READ_SRV_MAP[@]}" "${READ_TABLES[@]}" "${READ_RULES[@]}" "${READ_ROUTES[@]}"
+		"${READ_DOCKER_USER[@]}")
+	local gw=("${READ_GW_MAPS[@]}" "${READ_TABLES[@]}")
 	case "${1:-}" in
-	srv) _read_on srv "${srv[@]}" | _sections ;;
-	gw) _read_on gw "${gw[@]}" | _sections ;;
+	srv) state_now srv "${srv[@]}" ;;
+	gw) state_now gw "${gw[@]}" ;;
 	*) _read_both "${srv[@]}" -- "${gw[@]}" ;;
 	esac
 }

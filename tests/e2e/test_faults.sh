@@ -14,9 +14,12 @@
 #
 # Each repair is timed on the wall clock from its fault (robust.sh: fault_mark, within) to the
 # moment a cheap probe read the kernel's state right, and the full comparison follows it; the
-# times are listed at the end. Where Docker changed, what the maps should hold is asked of
-# Docker after the fault (want_from_docker), and that time counts too: those bounds are 3 s,
-# the others 1 s.
+# times are listed at the end. A probe reads only what its fault touched, in one process on
+# one host, and the full comparison follows it. Bounds: 1 s for what is removed by hand; 2 s
+# from a reconnection (its mark is taken from a poll of the agent's status, at the latest
+# moment known to be before it); 3 s where Docker changed, since what the maps should hold is
+# asked of Docker after the fault (want_from_docker) and that answer's time counts too (4 s
+# after the churn, whose egress rules are asked of Docker as well).
 #
 # SOAK=1 kills the agent 100 times instead of 10 and the gateway 20 times instead of 3 (a
 # hand run: SOAK=1 E2E_TIMEOUT=3600 tests/e2e/run.sh test_faults).
@@ -30,10 +33,10 @@ CHURN_STOP=$LAB_RUN/churn.stop
 
 # Sets want to what the maps should hold for what Docker runs now, and names in the fault how
 # long Docker took to say.
-want_from_docker() {
+want_from_docker() { # [--egress]
 	local t0
 	t0=$(_now_us)
-	want=$(maps_want)
+	want=$(maps_want "$@")
 	_fault_name+=" (Docker answered in $((($(_now_us) - t0) / 1000)) ms)"
 }
 SRV_WG_PUB=$(cat "$LAB_SRV_WG_PUB")
@@ -82,12 +85,9 @@ for ((k = 1; k <= AGENT_KILLS; k++)); do
 done
 churn_stop
 fault_mark "agent kills amid churn, from the last change"
-want_from_docker
-egress=$(egress_want)
-check "after $AGENT_KILLS agent kills, the maps are right within 3 s of the last change" \
-	within 3 maps_are "$want"
-check "and the churned containers' egress rules are exactly those of the running ones" \
-	within 3 egress_are "$egress"
+want_from_docker --egress
+check "after $AGENT_KILLS agent kills, the maps and the churned containers' egress rules are right within 4 s of the last change" \
+	within 4 maps_are "$want" --egress
 check_eq "the TCP stream flowed through $AGENT_KILLS agent kills amid container churn" "" \
 	printf '%s\n' "${stalls[@]}"
 check "every forward is correct" forwards_correct
@@ -104,8 +104,8 @@ want=$(maps_want)
 gateway_start
 fault_mark_when "gateway killed, from the reconnection" 15 output_is true agent_jq .gateway.connected
 check_eq "the agent reconnects to the restarted gateway" 0 echo $?
-check "the maps are right within a second of the reconnection, the change made meanwhile included" \
-	within 1 maps_are "$want"
+check "the maps are right within 2 s of the reconnection, the change made meanwhile included" \
+	within 2 maps_are "$want"
 check "every forward is correct" forwards_correct
 check "the stream survived the gateway's kill" stream_flowing
 check_eq "and the UDP flow lost nothing" "$lost_before" udp_lost
@@ -120,16 +120,17 @@ for ((k = 1; k <= GATEWAY_KILLS; k++)); do
 	gateway_start || failed+=("kill $k: the gateway did not come back")
 	fault_mark_when "gateway kill $k, from the reconnection" 15 \
 		output_is true agent_jq .gateway.connected || failed+=("kill $k: the agent did not reconnect")
-	out=$(within 1 maps_are "$want") || failed+=("kill $k: $out")
+	out=$(within 2 maps_are "$want") || failed+=("kill $k: $out")
 	out=$(forwards_correct) || failed+=("kill $k: $out")
 done
-check_eq "$GATEWAY_KILLS more gateway kills, containers changed while it was down: each time the maps right within a second of the reconnection, and every forward correct" \
+check_eq "$GATEWAY_KILLS more gateway kills, containers changed while it was down: each time the maps right within 2 s of the reconnection, and every forward correct" \
 	"" printf '%s\n' "${failed[@]}"
 check "the stream survived every gateway kill" stream_flowing
 check_eq "the UDP flow lost nothing" "$lost_before" udp_lost
 
 # ---- the tunnel flaps; its endpoint moves ----
 before=$(dataplane_now)
+before_maps=$(maps_now)
 on gw ip link set "$LAB_GW_WG_IF" down
 sleep 1
 on gw ip link set "$LAB_GW_WG_IF" up
@@ -140,8 +141,9 @@ check "a TCP stream survives the tunnel down for a second" wait_until 10 stream_
 check "the UDP flow resumes after the flap" wait_until 5 udp_flowing
 fault_mark_when "tunnel flap, from the control channel up" 15 output_is true agent_jq .gateway.connected
 check_eq "the control channel is up after the flap" 0 echo $?
-check "what both daemons own is as before the flap, within a second" \
-	within 1 dataplane_is "$before"
+check "the maps are as before the flap within 2 s of the reconnection" \
+	within 2 maps_are "$before_maps"
+check "and all the daemons own" dataplane_is "$before"
 check "every forward is correct after the flap" forwards_correct
 
 lost_before=$(udp_lost)
@@ -160,13 +162,20 @@ echo "      (UDP datagrams lost while the endpoint moved: $(($(udp_lost) - lost_
 # ---- owned state removed by hand ----
 # Each: the daemon puts all of it back within a second of the removal, the stream never
 # breaks, nothing doubles.
-by_hand() {
-	local desc=$1 host=$2 before
+by_hand() { # DESC HOST READ... -- CMD...: CMD removes on HOST what the reads READ... show
+	local desc=$1 host=$2 reads=() before all
 	shift 2
-	before=$(dataplane_now "$host")
+	while [ "$1" != -- ]; do
+		reads+=("$1")
+		shift
+	done
+	shift
+	all=$(dataplane_now)
+	before=$(state_now "$host" "${reads[@]}")
 	"$@"
 	fault_mark "$desc"
-	check "$desc: repaired within a second" within 1 dataplane_is "$before" "$host"
+	check "$desc: repaired within a second" within 1 state_is "$before" "$host" "${reads[@]}"
+	check "$desc: all the daemons own is as before" dataplane_is "$all"
 	check "$desc: every forward correct" forwards_correct
 	check "$desc: the stream survives" wait_until 5 stream_flowing
 	check "$desc: nothing doubled" no_duplicates
@@ -180,21 +189,27 @@ del_agent_rules() {
 	done
 }
 lost_before=$(udp_lost)
-by_hand "server: nft delete table inet wgfwd" srv on srv nft delete table inet wgfwd
-by_hand "server: nft flush table inet wgfwd" srv on srv nft flush table inet wgfwd
-by_hand "server: the agent's ip rules deleted" srv del_agent_rules
+by_hand "server: nft delete table inet wgfwd" srv "${READ_SRV_MAP[@]}" "${READ_TABLES[@]}" -- \
+	on srv nft delete table inet wgfwd
+by_hand "server: nft flush table inet wgfwd" srv "${READ_SRV_MAP[@]}" -- \
+	on srv nft flush table inet wgfwd
+by_hand "server: the agent's ip rules deleted" srv "${READ_RULES[@]}" -- del_agent_rules
 check "server: the ip rules are back" \
 	sh -c "$LAB exec srv ip rule show | grep -q 'fwmark 0x77660001 lookup 51820'"
-by_hand "server: the DOCKER-USER accept deleted" srv \
+by_hand "server: the DOCKER-USER accept deleted" srv "${READ_DOCKER_USER[@]}" -- \
 	on srv iptables -D DOCKER-USER -i "$LAB_SRV_WG_IF" -m conntrack --ctstate DNAT -j ACCEPT
-by_hand "server: the tunnel routes flushed" srv on srv ip route flush table 51820
+by_hand "server: the tunnel routes flushed" srv "${READ_ROUTES[@]}" -- \
+	on srv ip route flush table 51820
 check "server: the tunnel route is back" \
 	sh -c "$LAB exec srv ip route show table 51820 | grep -q '^default dev $LAB_SRV_WG_IF'"
-by_hand "gateway: nft delete table inet wgfwd_gateway" gw on gw nft delete table inet wgfwd_gateway
-by_hand "gateway: nft flush table inet wgfwd_gateway" gw on gw nft flush table inet wgfwd_gateway
-by_hand "gateway: nft delete table inet wgfwd_anchor" gw on gw nft delete table inet wgfwd_anchor
-by_hand "gateway: both tables deleted in one transaction" gw \
-	on gw nft 'delete table inet wgfwd_gateway; delete table inet wgfwd_anchor'
+by_hand "gateway: nft delete table inet wgfwd_gateway" gw "${READ_GW_MAPS[@]}" "${READ_TABLES[@]}" -- \
+	on gw nft delete table inet wgfwd_gateway
+by_hand "gateway: nft flush table inet wgfwd_gateway" gw "${READ_GW_MAPS[@]}" -- \
+	on gw nft flush table inet wgfwd_gateway
+by_hand "gateway: nft delete table inet wgfwd_anchor" gw "${READ_TABLES[@]}" -- \
+	on gw nft delete table inet wgfwd_anchor
+by_hand "gateway: both tables deleted in one transaction" gw "${READ_GW_MAPS[@]}" \
+	"${READ_TABLES[@]}" -- on gw nft 'delete table inet wgfwd_gateway; delete table inet wgfwd_anchor'
 check "the UDP flow kept flowing" udp_flowing
 echo "      (UDP datagrams lost while tables and rules were removed: $(($(udp_lost) - lost_before)))"
 
@@ -208,8 +223,8 @@ check "with the gateway's table gone, the stream flows on the anchor" wait_until
 check "and so does the UDP flow" udp_flowing
 fault_mark "gateway --cleanup, from its start"
 gateway_start
-check "the restarted gateway restores all it owned within a second of its start" \
-	within 1 dataplane_is "$before" gw
+check "the restarted gateway restores all it owned within 2 s of its start" \
+	within 2 dataplane_is "$before" gw
 check "every forward is correct" forwards_correct
 check "the stream survived --cleanup and the restart" stream_flowing
 check_eq "the UDP flow lost nothing" "$lost_before" udp_lost
@@ -300,8 +315,8 @@ agent_start "${AGENT_ARGS[@]}"
 fault_mark_when "both daemons restarted, from their connection" 15 \
 	output_is true agent_jq .gateway.connected
 check_eq "the restarted agent connects to the restarted gateway" 0 echo $?
-check "after both daemons restart, the maps are right within a second of their connection" \
-	within 1 maps_are "$want"
+check "after both daemons restart, the maps are right within 2 s of their connection" \
+	within 2 maps_are "$want"
 check "every forward is correct" forwards_correct
 check_fails "no stale forward of a removed container remains on the gateway" \
 	on gw nft get element inet wgfwd_gateway fwd4 '{ tcp . 7300 }'
