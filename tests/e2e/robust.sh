@@ -10,14 +10,22 @@
 #                                 and "echo" (udp/5353), restarted by Docker; the client opens a
 #                                 TCP stream and a UDP flow (one source port) to both through
 #                                 the gateway's public address
-#   stream_flowing                the client's stream grows and its first connection is alive
+#   stream_flowing                the client's stream (to $STREAM_ADDR, into $STREAM_OUT) grows
+#                                 and its first connection is alive
 #   udp_flowing                   answers to the UDP flow keep arriving
 #   udp_lost                      datagrams of the flow lost so far
 #   forwards_correct              what Docker runs, the agent's status, the server's maps and
 #                                 the gateway's maps agree (prints the difference when not;
 #                                 about a second: too slow to time a repair with)
-#   maps_want / maps_are WANT     the maps' contents Docker's forwards call for, and the cheap
-#                                 probe that the maps hold exactly that now
+#   maps_want [--egress] / maps_are WANT [--egress]
+#                                 the maps' contents Docker's forwards call for (and the egress
+#                                 rules' sources, its egress labels), and the probe that the
+#                                 maps (and rules) hold exactly that now, both hosts read at once
+#   state_now HOST READ... / state_is WANT HOST READ...
+#                                 what the reads READ... ($READ_SRV_MAP, $READ_GW_MAPS,
+#                                 $READ_TABLES, $READ_RULES, $READ_ROUTES, $READ_DOCKER_USER,
+#                                 $READ_EGRESS) show on HOST, in one process, and the probe that
+#                                 it is WANT again: one fault's own probe
 #   dataplane_now [HOST] / dataplane_is WANT [HOST]
 #                                 what both daemons own in the kernel (maps, tables, ip rules,
 #                                 tunnel routes, the DOCKER-USER accept), or only what HOST (srv
@@ -35,9 +43,10 @@
 #   fault_mark NAME               the clock of `within' starts: fault NAME was just made
 #   fault_mark_when NAME SECONDS CMD...
 #                                 the clock starts when CMD (polled) first succeeds, e.g. a
-#                                 reconnection, at the latest moment known to be before it
-#   within SECONDS CMD...         CMD succeeds, retried, and its successful attempt ended within
-#                                 SECONDS (decimals allowed) of wall time since fault_mark;
+#                                 reconnection: at the start of the last poll that failed
+#   within SECONDS CMD...         CMD succeeds, retried, and saw the state right within SECONDS
+#                                 (decimals allowed) of wall time since the fault: at its last
+#                                 read (a probe's "read-at" line) or, without one, at its end;
 #                                 prints how long it took, and logs it for recovery_times
 #   recovery_times                every `within' of the scenario so far, in ms
 # shellcheck shell=bash
