@@ -348,10 +348,18 @@ err:
 	return ret;
 }
 
+static struct wf_nft_reads reads;
+
+void wf_nft_reads_get(struct wf_nft_reads *out)
+{
+	*out = reads;
+}
+
 int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct wf_nft_table **out)
 {
 	int ret;
 
+	reads.tables++;
 	/* a dump that raced with a change is flagged: read it again, giving the kernel's
 	 * deferred hash resizing a moment to finish */
 	for (int i = 0; i < DUMP_RETRIES; i++) {
@@ -371,6 +379,7 @@ int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, 
 	struct rules_ctx rc;
 	int ret;
 
+	reads.chains++;
 	/* a rule dump of a missing chain is merely empty */
 	ret = exists(n, family, table, chain);
 	if (ret)

@@ -121,7 +121,7 @@ int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
 	err = table_cache_build(want, &wanted);
 	if (err)
 		return err;
-	if (cache && wf_nft_known_current(&cache->at, b)) {
+	if (cache && wf_nft_known_current_table(&cache->at, b, want->family, want->name)) {
 		have = &cache->applied;
 	} else {
 		struct wf_nft_table *kernel = NULL;

@@ -2,15 +2,20 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include <wgfwd/netlink.h>
+#include <wgfwd/nft_notify.h>
 #include <wgfwd/util.h>
 
-/* Notifications are counted, never parsed: any buffer drains them. */
-#define WATCH_RECV_SIZE 16384
+/* rtnetlink notifications are counted, never parsed: any buffer drains them. nftables ones are
+ * read whole: the kernel packs them into datagrams of up to a couple of pages. */
+#define ROUTE_RECV_SIZE 16384
+#define NFT_RECV_SIZE   65536
 
 /* One socket a bus: nftables changes, and policy rules, routes, links and addresses. */
 static const unsigned nft_groups[] = {NFNLGRP_NFTABLES};
@@ -19,13 +24,16 @@ static const unsigned route_groups[] = {
     RTNLGRP_LINK,      RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
 };
 
+enum { BUS_NFT, BUS_ROUTE };
+
 static const struct {
 	int bus;
 	const unsigned *groups;
 	size_t n_groups;
+	size_t recv_size;
 } buses[] = {
-    {NETLINK_NETFILTER, nft_groups, WF_ARRAY_SIZE(nft_groups)},
-    {NETLINK_ROUTE, route_groups, WF_ARRAY_SIZE(route_groups)},
+    [BUS_NFT] = {NETLINK_NETFILTER, nft_groups, WF_ARRAY_SIZE(nft_groups), NFT_RECV_SIZE},
+    [BUS_ROUTE] = {NETLINK_ROUTE, route_groups, WF_ARRAY_SIZE(route_groups), ROUTE_RECV_SIZE},
 };
 
 #define N_BUSES WF_ARRAY_SIZE(buses)
@@ -40,14 +48,72 @@ struct wf_nlwatch {
 	struct watch watches[N_BUSES];
 	void (*changed)(void *ctx);
 	void *ctx;
+	struct wf_nft_ledger ledger;
+	bool pending; /* a change read outside the loop (by the ledger's user), to be said in it */
+	uint64_t lost;
 };
+
+/* Reads what the nftables socket holds, without waiting, into the ledger: true when a watched
+ * table may have changed (or, with none named, when anything came). */
+static bool read_nft(struct wf_nlwatch *w)
+{
+	struct wf_nl *nl = &w->watches[BUS_NFT].nl;
+	bool said = false;
+
+	for (;;) {
+		ssize_t got = recv(wf_nl_fd(nl), nl->buf, nl->buf_size, MSG_DONTWAIT | MSG_TRUNC);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->buf;
+		int left;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if ((got < 0 && errno == ENOBUFS) || (got > 0 && (size_t)got > nl->buf_size)) {
+			wf_nft_ledger_lost(&w->ledger);
+			w->lost++;
+			said = true;
+			continue;
+		}
+		if (got <= 0) {
+			wf_nft_ledger_drained(&w->ledger);
+			return said;
+		}
+		if (!w->ledger.n_tables)
+			said = true;
+		left = (int)got;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			if (wf_nft_ledger_feed(&w->ledger, nlh) == WF_NFT_NOTE_TOUCHED)
+				said = true;
+	}
+}
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *wt = arg;
+	struct wf_nlwatch *w = wt->w;
+	bool said;
 
-	if (wf_nl_drain(&wt->nl))
-		wt->w->changed(wt->w->ctx);
+	if (wt == &w->watches[BUS_NFT]) {
+		said = read_nft(w) || w->pending;
+		w->pending = false;
+	} else {
+		said = wf_nl_drain(&wt->nl);
+	}
+	if (said)
+		w->changed(w->ctx);
+}
+
+/* Asked before a cache is trusted: what is queued is read first, so that a commit that just
+ * returned is accounted for; a change found is said from the loop, not from inside the
+ * caller's apply. */
+static bool followed_quiet(void *ctx, uint32_t from, uint32_t to, uint8_t family, const char *name)
+{
+	struct wf_nlwatch *w = ctx;
+
+	if (read_nft(w)) {
+		w->pending = true;
+		event_active(w->watches[BUS_NFT].ev, EV_READ, 0);
+	}
+	return wf_nft_ledger_quiet(&w->ledger, from, to, family, name);
 }
 
 int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*changed)(void *ctx),
@@ -60,12 +126,13 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*chan
 		return -ENOMEM;
 	w->changed = changed;
 	w->ctx = ctx;
+	wf_nft_ledger_init(&w->ledger);
 	for (size_t i = 0; i < N_BUSES && !err; i++) {
 		struct watch *wt = &w->watches[i];
 
 		wt->w = w;
 		err = wf_nl_open_groups(&wt->nl, buses[i].bus, buses[i].groups, buses[i].n_groups,
-		                        WATCH_RECV_SIZE);
+		                        buses[i].recv_size);
 		if (!err)
 			wt->ev = event_new(base, wf_nl_fd(&wt->nl), EV_READ | EV_PERSIST,
 			                   on_readable, wt);
@@ -76,14 +143,36 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*chan
 		wf_nlwatch_free(w);
 		return err;
 	}
+	/* A daemon's own large commits (thousands of elements at start) notify in bulk: room for
+	 * them spares a read-back after each. */
+	wf_nl_reserve(&w->watches[BUS_NFT].nl, 0, 16u << 20);
+	wf_nft_follow(&(struct wf_nft_follower){.quiet = followed_quiet, .ctx = w});
 	*out = w;
 	return 0;
+}
+
+int wf_nlwatch_watch_nft(struct wf_nlwatch *w, uint8_t family, const char *table)
+{
+	return wf_nft_ledger_watch(&w->ledger, family, table);
+}
+
+void wf_nlwatch_counts(const struct wf_nlwatch *w, struct wf_nlwatch_counts *out)
+{
+	out->nft_commits = w->ledger.commits;
+	out->nft_quiet = w->ledger.quiet;
+	out->lost = w->lost;
+}
+
+int wf_nlwatch_nft_fd(const struct wf_nlwatch *w)
+{
+	return wf_nl_fd(&w->watches[BUS_NFT].nl);
 }
 
 void wf_nlwatch_free(struct wf_nlwatch *w)
 {
 	if (!w)
 		return;
+	wf_nft_unfollow(w);
 	for (size_t i = 0; i < N_BUSES; i++) {
 		if (w->watches[i].ev)
 			event_free(w->watches[i].ev);
