@@ -51,7 +51,8 @@ int wf_nft_ledger_watch(struct wf_nft_ledger *l, uint8_t family, const char *nam
 }
 
 /* The first attribute of type `type`, NULL when absent or not what it should be. */
-static const struct nlattr *find_attr(const struct nlmsghdr *nlh, uint16_t type, enum mnl_attr_data_type t)
+static const struct nlattr *find_attr(const struct nlmsghdr *nlh, uint16_t type,
+                                      enum mnl_attr_data_type t)
 {
 	const struct nlattr *attr;
 
@@ -135,7 +136,7 @@ enum wf_nft_note wf_nft_ledger_feed(struct wf_nft_ledger *l, const struct nlmsgh
 	/* Said at once, not only at the commit's end: a change of ours is looked at as soon as
 	 * possible, even one the kernel makes outside a commit. */
 	return l->cur_mask != before || l->cur_unknown != unknown ? WF_NFT_NOTE_TOUCHED
-	                                                           : WF_NFT_NOTE_NONE;
+	                                                          : WF_NFT_NOTE_NONE;
 }
 
 void wf_nft_ledger_lost(struct wf_nft_ledger *l)

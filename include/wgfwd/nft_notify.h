@@ -37,11 +37,11 @@ struct wf_nft_ledger {
 	struct wf_nft_watched tables[WF_NFT_WATCHED_MAX];
 	size_t n_tables;
 	enum wf_nft_ledger_state state;
-	uint32_t last;       /* generation of the last commit seen (SYNCED) */
-	uint32_t cur_mask;   /* watched tables the commit being read touched so far */
-	bool cur_unknown;    /* ... or something that cannot be told apart */
-	uint64_t commits;    /* commits seen end (NEWGEN) */
-	uint64_t quiet;      /* of which touched no watched table and were accounted for */
+	uint32_t last;     /* generation of the last commit seen (SYNCED) */
+	uint32_t cur_mask; /* watched tables the commit being read touched so far */
+	bool cur_unknown;  /* ... or something that cannot be told apart */
+	uint64_t commits;  /* commits seen end (NEWGEN) */
+	uint64_t quiet;    /* of which touched no watched table and were accounted for */
 };
 
 enum wf_nft_note {

@@ -4,6 +4,7 @@
  * the tools an operator would use. A commit elsewhere is not said and costs no read-back; one
  * touching the table is said, read back and repaired; lost notifications fall back to a
  * read-back. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <linux/netfilter.h>
@@ -23,8 +24,8 @@
 
 #include "kernel_test.h"
 
-#define TABLE "wftest"
-#define N_PORTS 2000
+#define TABLE   "wftest"
+#define N_PEERS 2000
 
 struct follow {
 	struct event_base *base;
@@ -42,8 +43,9 @@ static void on_changed(void *ctx)
 	t->changes++;
 }
 
-/* inet wftest: a set of ports and an input chain accepting them. */
-static struct wf_nft_table *ports_table(size_t n)
+/* inet wftest: a set of addresses (hashed: the kernel lists them in no order) and an input
+ * chain accepting them. */
+static struct wf_nft_table *peers_table(size_t n)
 {
 	struct wf_nft_table *t = wf_nft_table_new(NFPROTO_INET, TABLE);
 	struct wf_nft_chain c = {.name = "input",
@@ -52,7 +54,7 @@ static struct wf_nft_table *ports_table(size_t n)
 	                         .hook = NF_INET_LOCAL_IN,
 	                         .priority = 0,
 	                         .policy = NF_ACCEPT};
-	struct wf_nft_set s = {.name = "ports", .key = {WF_NFT_T_INET_SERVICE}, .n_key = 1};
+	struct wf_nft_set s = {.name = "peers", .key = {WF_NFT_T_IPV4_ADDR}, .n_key = 1};
 	struct wf_nft_rule r = {.chain = "input"};
 	struct wf_nft_set *ps;
 
@@ -62,15 +64,16 @@ static struct wf_nft_table *ports_table(size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct wf_nft_elem e = {0};
 
-		e.key[0] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE,
-		                                 .port = (uint16_t)(10000 + i)};
+		e.key[0] = (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR};
+		e.key[0].ip4.s_addr = htonl(0x0a000000u + (uint32_t)i);
 		assert_int_equal(wf_nft_set_add_elem(ps, &e), 0);
 	}
 	wf_nft_rule_item(&r, &(struct wf_nft_item){.kind = WF_NFT_MATCH_SET,
-	                                           .keys = {WF_NFT_F_TH_DPORT},
+	                                           .keys = {WF_NFT_F_IP_SADDR},
 	                                           .n_keys = 1,
-	                                           .set = "ports"});
-	wf_nft_rule_item(&r, &(struct wf_nft_item){.kind = WF_NFT_VERDICT, .verdict = WF_NFT_ACCEPT});
+	                                           .set = "peers"});
+	wf_nft_rule_item(&r,
+	                 &(struct wf_nft_item){.kind = WF_NFT_VERDICT, .verdict = WF_NFT_ACCEPT});
 	assert_non_null(wf_nft_table_add_rule(t, &r));
 	return t;
 }
@@ -139,7 +142,7 @@ static int setup(void **state)
 	}
 	wf_nlwatch_watch_nft(t->w, NFPROTO_INET, TABLE);
 	wf_nlwatch_watch_nft(t->w, 0, "filter");
-	t->want = ports_table(N_PORTS);
+	t->want = peers_table(N_PEERS);
 	*state = t;
 	return 0;
 }
@@ -211,7 +214,7 @@ static void an_element_deleted_from_our_table_is_read_back_and_repaired(void **s
 	struct follow *t = committed(state);
 	struct wf_nft_sync res;
 
-	sh("nft delete element inet " TABLE " ports '{ 10007 }'");
+	sh("nft delete element inet " TABLE " peers '{ 10.0.0.7 }'");
 	assert_int_equal(run_for(t, 300), 1);
 	res = apply(t);
 	assert_true(res.read_back);
@@ -292,9 +295,8 @@ static void lost_notifications_fall_back_to_a_read_back(void **state)
 	struct wf_nft_sync res;
 
 	/* the kernel's floor for a receive buffer: a few kilobytes */
-	assert_int_equal(setsockopt(wf_nlwatch_nft_fd(t->w), SOL_SOCKET, SO_RCVBUF, &small,
-	                            sizeof(small)),
-	                 0);
+	assert_int_equal(
+	    setsockopt(wf_nlwatch_nft_fd(t->w), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
 	sh("nft add table ip foo");
 	sh("nft add set ip foo big '{ type inet_service; }'");
 	sh("for i in $(seq 1 300); do echo \"add element ip foo big { $i }\"; done | nft -f -");

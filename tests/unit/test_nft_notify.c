@@ -115,8 +115,7 @@ static void a_rule_in_dockers_filter_table_touches_that_family_only(void **state
 	struct wf_nft_ledger l;
 
 	agent_ledger(&l);
-	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV4, "filter"),
-	                 WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV4, "filter"), WF_NFT_NOTE_TOUCHED);
 	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_TOUCHED);
 	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV4, "filter"));
 	assert_true(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV6, "filter"));
@@ -147,8 +146,7 @@ static void flush_ruleset_deletes_our_table(void **state)
 	agent_ledger(&l);
 	object(&l, NFT_MSG_DELRULE, NFPROTO_IPV4, "foo");
 	object(&l, NFT_MSG_DELTABLE, NFPROTO_IPV4, "foo");
-	assert_int_equal(object(&l, NFT_MSG_DELTABLE, NFPROTO_INET, "wgfwd"),
-	                 WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(object(&l, NFT_MSG_DELTABLE, NFPROTO_INET, "wgfwd"), WF_NFT_NOTE_TOUCHED);
 	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_TOUCHED);
 	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_INET, "wgfwd"));
 }
