@@ -5,10 +5,14 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
+#include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include <wgfwd/metrics.h>
 #include <wgfwd/netlink.h>
+#include <wgfwd/nft_kernel.h>
 #include <wgfwd/nft_notify.h>
 #include <wgfwd/util.h>
 
@@ -161,6 +165,48 @@ void wf_nlwatch_counts(const struct wf_nlwatch *w, struct wf_nlwatch_counts *out
 	out->nft_commits = w->ledger.commits;
 	out->nft_quiet = w->ledger.quiet;
 	out->lost = w->lost;
+}
+
+void wf_nlwatch_status_add(struct json_object *doc, const struct wf_nlwatch *w)
+{
+	struct wf_nlwatch_counts c = {0};
+	struct wf_nft_reads r;
+	json_object *reads = json_object_new_object(), *commits = json_object_new_object();
+
+	wf_nft_reads_get(&r);
+	if (w)
+		wf_nlwatch_counts(w, &c);
+	json_object_object_add(reads, "tables", json_object_new_int64((int64_t)r.tables));
+	json_object_object_add(reads, "chains", json_object_new_int64((int64_t)r.chains));
+	json_object_object_add(doc, "readbacks", reads);
+	json_object_object_add(commits, "seen", json_object_new_int64((int64_t)c.nft_commits));
+	json_object_object_add(commits, "passed", json_object_new_int64((int64_t)c.nft_quiet));
+	json_object_object_add(commits, "notifications_lost",
+	                       json_object_new_int64((int64_t)c.lost));
+	json_object_object_add(doc, "nft_commits", commits);
+}
+
+int wf_nlwatch_metrics(struct wf_metrics *m, const char *prefix, const struct wf_nlwatch *w)
+{
+	struct wf_nlwatch_counts c = {0};
+	struct wf_nft_reads r;
+	char name[96];
+
+	wf_nft_reads_get(&r);
+	if (w)
+		wf_nlwatch_counts(w, &c);
+	snprintf(name, sizeof(name), "%s_nft_readbacks_total", prefix);
+	wf_metrics_add(m, name, WF_METRIC_COUNTER,
+	               "Reads of nftables state from the kernel (what was committed last was not "
+	               "known to stand).",
+	               WF_LABEL("what", "table"), (double)r.tables);
+	wf_metrics_add(m, name, WF_METRIC_COUNTER, NULL, WF_LABEL("what", "chain"),
+	               (double)r.chains);
+	snprintf(name, sizeof(name), "%s_nft_commits_passed_total", prefix);
+	return wf_metrics_counter(m, name,
+	                          "nftables commits of other processes that touched none of the "
+	                          "tables read, and so were no drift.",
+	                          (double)c.nft_quiet);
 }
 
 int wf_nlwatch_nft_fd(const struct wf_nlwatch *w)

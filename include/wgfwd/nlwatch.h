@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 struct event_base;
+struct json_object;
+struct wf_metrics;
 struct wf_nlwatch;
 
 int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*changed)(void *ctx),
@@ -28,6 +30,12 @@ struct wf_nlwatch_counts {
 	uint64_t lost;        /* times notifications were lost */
 };
 void wf_nlwatch_counts(const struct wf_nlwatch *w, struct wf_nlwatch_counts *out);
+/* What the watcher and the caches saved, in a daemon's status document (adds "readbacks":
+ * whole tables and single chains read back from the kernel, and "nft_commits": seen, passed
+ * over as touching none of the watched tables, times notifications were lost) and metrics
+ * (prefix_nft_readbacks_total, prefix_nft_commits_passed_total). w may be NULL. */
+void wf_nlwatch_status_add(struct json_object *doc, const struct wf_nlwatch *w);
+int wf_nlwatch_metrics(struct wf_metrics *m, const char *prefix, const struct wf_nlwatch *w);
 /* The nftables socket, for tests that starve it of buffer space. */
 int wf_nlwatch_nft_fd(const struct wf_nlwatch *w);
 
