@@ -46,7 +46,8 @@ int wf_nft_ledger_watch(struct wf_nft_ledger *l, uint8_t family, const char *nam
 	WF_COPY(t->name, name);
 	t->touched = l->last;
 	/* Whatever the commit being read did to it went unnoticed. */
-	l->cur_unknown = true;
+	if (l->cur_open)
+		l->cur_unknown = true;
 	return 0;
 }
 
@@ -71,6 +72,7 @@ static void touch_object(struct wf_nft_ledger *l, const struct nlmsghdr *nlh)
 	const struct nlattr *attr = find_attr(nlh, ATTR_TABLE, MNL_TYPE_NUL_STRING);
 	const char *name;
 
+	l->cur_open = true;
 	if (!attr) {
 		l->cur_unknown = true;
 		return;
@@ -94,6 +96,7 @@ static enum wf_nft_note end_commit(struct wf_nft_ledger *l, const struct nlmsghd
 	l->commits++;
 	if (l->state == WF_NFT_LEDGER_LOST) {
 		l->cur_mask = 0;
+		l->cur_open = false;
 		return WF_NFT_NOTE_TOUCHED;
 	}
 	if (!attr) {
@@ -101,6 +104,7 @@ static enum wf_nft_note end_commit(struct wf_nft_ledger *l, const struct nlmsghd
 		l->state = WF_NFT_LEDGER_UNSYNCED;
 		l->cur_mask = 0;
 		l->cur_unknown = false;
+		l->cur_open = false;
 		return WF_NFT_NOTE_TOUCHED;
 	}
 	gen = ntohl(mnl_attr_get_u32(attr));
@@ -116,6 +120,7 @@ static enum wf_nft_note end_commit(struct wf_nft_ledger *l, const struct nlmsghd
 	l->last = gen;
 	l->cur_mask = 0;
 	l->cur_unknown = false;
+	l->cur_open = false;
 	return note;
 }
 
@@ -139,11 +144,23 @@ enum wf_nft_note wf_nft_ledger_feed(struct wf_nft_ledger *l, const struct nlmsgh
 	                                                          : WF_NFT_NOTE_NONE;
 }
 
+void wf_nft_ledger_start(struct wf_nft_ledger *l, uint32_t genid)
+{
+	for (size_t i = 0; i < l->n_tables; i++)
+		l->tables[i].touched = genid;
+	l->state = WF_NFT_LEDGER_SYNCED;
+	l->last = genid;
+	l->cur_mask = 0;
+	l->cur_unknown = false;
+	l->cur_open = false;
+}
+
 void wf_nft_ledger_lost(struct wf_nft_ledger *l)
 {
 	l->state = WF_NFT_LEDGER_LOST;
 	l->cur_mask = 0;
 	l->cur_unknown = false;
+	l->cur_open = false;
 }
 
 void wf_nft_ledger_drained(struct wf_nft_ledger *l)

@@ -120,6 +120,21 @@ static bool followed_quiet(void *ctx, uint32_t from, uint32_t to, uint8_t family
 	return wf_nft_ledger_quiet(&w->ledger, from, to, family, name);
 }
 
+/* The kernel advances the generation before it sends a commit's notifications: asked once the
+ * socket listens, the generation says from where on every commit is seen whole. Without an
+ * answer, the first commit seen does that. */
+static void sync_ledger(struct wf_nlwatch *w)
+{
+	struct wf_nft *nft;
+	uint32_t genid;
+
+	if (wf_nft_open(&nft))
+		return;
+	if (!wf_nft_genid(nft, &genid))
+		wf_nft_ledger_start(&w->ledger, genid);
+	wf_nft_close(nft);
+}
+
 int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*changed)(void *ctx),
                    void *ctx)
 {
@@ -150,6 +165,7 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*chan
 	/* A daemon's own large commits (thousands of elements at start) notify in bulk: room for
 	 * them spares a read-back after each. */
 	wf_nl_reserve(&w->watches[BUS_NFT].nl, 0, 16u << 20);
+	sync_ledger(w);
 	wf_nft_follow(&(struct wf_nft_follower){.quiet = followed_quiet, .ctx = w});
 	*out = w;
 	return 0;

@@ -40,6 +40,7 @@ struct wf_nft_ledger {
 	uint32_t last;     /* generation of the last commit seen (SYNCED) */
 	uint32_t cur_mask; /* watched tables the commit being read touched so far */
 	bool cur_unknown;  /* ... or something that cannot be told apart */
+	bool cur_open;     /* some message of it was read */
 	uint64_t commits;  /* commits seen end (NEWGEN) */
 	uint64_t quiet;    /* of which touched no watched table and were accounted for */
 };
@@ -52,10 +53,14 @@ enum wf_nft_note {
 
 /* Zeroed is an empty, unsynced ledger. */
 void wf_nft_ledger_init(struct wf_nft_ledger *l);
-/* Adds a table to the watched ones: -ENOSPC when full. Commits before it count as touching it. */
+/* Adds a table to the watched ones: -ENOSPC when full. Commits before it, and one partly read,
+ * count as touching it. */
 int wf_nft_ledger_watch(struct wf_nft_ledger *l, uint8_t family, const char *name);
 /* One message of the nftables group (other subsystems' messages are ignored). */
 enum wf_nft_note wf_nft_ledger_feed(struct wf_nft_ledger *l, const struct nlmsghdr *nlh);
+/* The generation the kernel reported once the watcher listened: the commits after it are all
+ * seen from their start; itself, it counts as touching every table. */
+void wf_nft_ledger_start(struct wf_nft_ledger *l, uint32_t genid);
 /* Notifications were lost (ENOBUFS, a truncated datagram): nothing queued can be trusted until
  * the socket has been read empty (wf_nft_ledger_drained), and the commit after that is taken
  * as unaccounted. */

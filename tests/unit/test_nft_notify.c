@@ -76,6 +76,34 @@ static void the_first_commit_seen_is_not_vouched_for(void **state)
 	assert_true(wf_nft_ledger_quiet(&l, 7, 7, NFPROTO_INET, "wgfwd"));
 }
 
+static void a_ledger_started_at_a_generation_vouches_for_the_commits_after(void **state)
+{
+	struct wf_nft_ledger l;
+
+	wf_nft_ledger_init(&l);
+	assert_int_equal(wf_nft_ledger_watch(&l, NFPROTO_INET, "wgfwd"), 0);
+	wf_nft_ledger_start(&l, 7);
+	/* what was committed at 7 is known; before it, nothing is */
+	assert_int_equal(newgen(&l, 8), WF_NFT_NOTE_QUIET);
+	assert_true(wf_nft_ledger_quiet(&l, 7, 8, NFPROTO_INET, "wgfwd"));
+	assert_false(wf_nft_ledger_quiet(&l, 6, 8, NFPROTO_INET, "wgfwd"));
+}
+
+static void a_table_watched_while_a_commit_is_half_read(void **state)
+{
+	struct wf_nft_ledger l;
+
+	agent_ledger(&l);
+	object(&l, NFT_MSG_NEWRULE, NFPROTO_INET, "later");
+	assert_int_equal(wf_nft_ledger_watch(&l, NFPROTO_INET, "later"), 0);
+	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_TOUCHED);
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_INET, "later"));
+	/* between commits, nothing was missed */
+	assert_int_equal(wf_nft_ledger_watch(&l, NFPROTO_INET, "later2"), 0);
+	assert_int_equal(newgen(&l, 12), WF_NFT_NOTE_QUIET);
+	assert_true(wf_nft_ledger_quiet(&l, 11, 12, NFPROTO_INET, "later2"));
+}
+
 static void a_foreign_table_is_quiet_for_every_watched_table(void **state)
 {
 	struct wf_nft_ledger l;
@@ -131,7 +159,8 @@ static void a_table_watched_in_any_family(void **state)
 
 	agent_ledger(&l);
 	assert_int_equal(wf_nft_ledger_watch(&l, 0, "docker-bridges"), 0);
-	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_TOUCHED); /* watched mid-commit */
+	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_QUIET);
+	assert_true(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV4, "docker-bridges"));
 	assert_int_equal(object(&l, NFT_MSG_NEWCHAIN, NFPROTO_IPV6, "docker-bridges"),
 	                 WF_NFT_NOTE_TOUCHED);
 	assert_int_equal(newgen(&l, 12), WF_NFT_NOTE_TOUCHED);
@@ -247,6 +276,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(the_first_commit_seen_is_not_vouched_for),
+	    cmocka_unit_test(a_ledger_started_at_a_generation_vouches_for_the_commits_after),
+	    cmocka_unit_test(a_table_watched_while_a_commit_is_half_read),
 	    cmocka_unit_test(a_foreign_table_is_quiet_for_every_watched_table),
 	    cmocka_unit_test(an_element_deleted_from_ours_touches_ours_alone),
 	    cmocka_unit_test(a_rule_in_dockers_filter_table_touches_that_family_only),
