@@ -86,6 +86,34 @@ static void touch_object(struct wf_nft_ledger *l, const struct nlmsghdr *nlh)
 	}
 }
 
+static uint32_t own_ports[WF_NFT_OWN_MAX];
+
+void wf_nft_own_port_add(uint32_t portid)
+{
+	for (size_t i = 0; i < WF_NFT_OWN_MAX; i++) {
+		if (!own_ports[i]) {
+			own_ports[i] = portid;
+			return;
+		}
+	}
+}
+
+void wf_nft_own_port_remove(uint32_t portid)
+{
+	for (size_t i = 0; i < WF_NFT_OWN_MAX; i++)
+		if (own_ports[i] == portid)
+			own_ports[i] = 0;
+}
+
+/* The kernel numbers a commit's notifications with the committing socket's port id. */
+static bool own_port(uint32_t portid)
+{
+	for (size_t i = 0; portid && i < WF_NFT_OWN_MAX; i++)
+		if (own_ports[i] == portid)
+			return true;
+	return false;
+}
+
 static enum wf_nft_note end_commit(struct wf_nft_ledger *l, const struct nlmsghdr *nlh)
 {
 	const struct nlattr *attr = find_attr(nlh, NFTA_GEN_ID, MNL_TYPE_U32);
@@ -115,6 +143,10 @@ static enum wf_nft_note end_commit(struct wf_nft_ledger *l, const struct nlmsghd
 	if (whole && !l->cur_mask) {
 		note = WF_NFT_NOTE_QUIET;
 		l->quiet++;
+	} else if (whole && own_port(nlh->nlmsg_pid)) {
+		/* The tables it touched are marked all the same: what the process knew of them
+		 * before stands only where the commit itself settled it. */
+		note = WF_NFT_NOTE_OWN;
 	}
 	l->state = WF_NFT_LEDGER_SYNCED;
 	l->last = gen;
@@ -139,7 +171,10 @@ enum wf_nft_note wf_nft_ledger_feed(struct wf_nft_ledger *l, const struct nlmsgh
 		return end_commit(l, nlh);
 	touch_object(l, nlh);
 	/* Said at once, not only at the commit's end: a change of ours is looked at as soon as
-	 * possible, even one the kernel makes outside a commit. */
+	 * possible, even one the kernel makes outside a commit. The process's own commits are
+	 * told apart at their end. */
+	if (own_port(nlh->nlmsg_pid))
+		return WF_NFT_NOTE_NONE;
 	return l->cur_mask != before || l->cur_unknown != unknown ? WF_NFT_NOTE_TOUCHED
 	                                                          : WF_NFT_NOTE_NONE;
 }

@@ -49,6 +49,7 @@ enum wf_nft_note {
 	WF_NFT_NOTE_NONE,    /* nothing to act on (yet) */
 	WF_NFT_NOTE_QUIET,   /* a commit ended that touched none of the watched tables */
 	WF_NFT_NOTE_TOUCHED, /* a watched table may have changed: look at the kernel */
+	WF_NFT_NOTE_OWN,     /* a commit of this process's own ended: it holds what was written */
 };
 
 /* Zeroed is an empty, unsynced ledger. */
@@ -71,6 +72,12 @@ void wf_nft_ledger_drained(struct wf_nft_ledger *l);
  * quiet. from == to is trivially quiet. */
 bool wf_nft_ledger_quiet(const struct wf_nft_ledger *l, uint32_t from, uint32_t to, uint8_t family,
                          const char *name);
+
+/* The netlink port ids of this process's nftables sockets (wf_nft_open registers them): a
+ * commit whose notifications carry one is the process's own. Up to WF_NFT_OWN_MAX at once. */
+#define WF_NFT_OWN_MAX 8
+void wf_nft_own_port_add(uint32_t portid);
+void wf_nft_own_port_remove(uint32_t portid);
 
 /* The process's ledger, kept by its change watcher (nlwatch.h) and consulted by
  * wf_nft_known_current (nft_kernel.h): a daemon has one watcher and one nftables context in

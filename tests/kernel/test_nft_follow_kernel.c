@@ -197,6 +197,25 @@ static void a_foreign_commit_is_no_change_and_costs_no_read_back(void **state)
 	kernel_holds_want(t);
 }
 
+/* This process's own commit holds what it wrote: not said, and trusted after. */
+static void our_own_commit_is_not_said(void **state)
+{
+	struct follow *t = committed(state);
+	struct wf_nft_set *s = wf_nft_table_find_set(t->want, "peers");
+	struct wf_nft_elem e = {0};
+	struct wf_nft_sync res;
+
+	e.key[0] = (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR};
+	e.key[0].ip4.s_addr = htonl(0x0b000001u);
+	assert_int_equal(wf_nft_set_add_elem(s, &e), 0);
+	res = apply(t);
+	assert_int_equal(res.change, WF_NFT_ELEMENTS);
+	assert_int_equal(run_for(t, 300), 0);
+	res = apply(t);
+	assert_false(res.read_back);
+	assert_int_equal(res.change, WF_NFT_UNCHANGED);
+}
+
 /* A commit not yet read by the loop: the apply reads what is queued before it trusts. */
 static void a_foreign_commit_just_made_is_accounted_before_the_apply(void **state)
 {
@@ -324,6 +343,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    NS_TEST(a_foreign_commit_is_no_change_and_costs_no_read_back),
 	    NS_TEST(a_foreign_commit_just_made_is_accounted_before_the_apply),
+	    NS_TEST(our_own_commit_is_not_said),
 	    NS_TEST(an_element_deleted_from_our_table_is_read_back_and_repaired),
 	    NS_TEST(a_rule_inserted_into_our_chain_is_read_back_and_removed),
 	    NS_TEST(flush_ruleset_is_read_back_and_rebuilt),

@@ -104,6 +104,36 @@ static void a_table_watched_while_a_commit_is_half_read(void **state)
 	assert_true(wf_nft_ledger_quiet(&l, 11, 12, NFPROTO_INET, "later2"));
 }
 
+/* A commit of ours and one of someone else's, each touching our table. */
+static enum wf_nft_note commit_from(struct wf_nft_ledger *l, uint32_t portid, uint32_t gen)
+{
+	struct nlmsghdr *nlh = msg(NFT_MSG_NEWSETELEM, NFPROTO_INET);
+
+	nlh->nlmsg_pid = portid;
+	mnl_attr_put_strz(nlh, 1, "wgfwd");
+	assert_int_equal(wf_nft_ledger_feed(l, nlh),
+	                 portid == 4242 ? WF_NFT_NOTE_NONE : WF_NFT_NOTE_TOUCHED);
+	nlh = msg(NFT_MSG_NEWGEN, NFPROTO_UNSPEC);
+	nlh->nlmsg_pid = portid;
+	mnl_attr_put_u32(nlh, NFTA_GEN_ID, htonl(gen));
+	return wf_nft_ledger_feed(l, nlh);
+}
+
+static void our_own_commit_is_told_apart_and_still_touches_our_table(void **state)
+{
+	struct wf_nft_ledger l;
+
+	agent_ledger(&l);
+	wf_nft_own_port_add(4242);
+	assert_int_equal(commit_from(&l, 4242, 11), WF_NFT_NOTE_OWN);
+	/* what was known before our commit does not stand past it */
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_INET, "wgfwd"));
+	assert_true(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV4, "filter"));
+	assert_int_equal(commit_from(&l, 999, 12), WF_NFT_NOTE_TOUCHED);
+	wf_nft_own_port_remove(4242);
+	assert_int_equal(commit_from(&l, 4243, 13), WF_NFT_NOTE_TOUCHED);
+}
+
 static void a_foreign_table_is_quiet_for_every_watched_table(void **state)
 {
 	struct wf_nft_ledger l;
@@ -279,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(a_ledger_started_at_a_generation_vouches_for_the_commits_after),
 	    cmocka_unit_test(a_table_watched_while_a_commit_is_half_read),
 	    cmocka_unit_test(a_foreign_table_is_quiet_for_every_watched_table),
+	    cmocka_unit_test(our_own_commit_is_told_apart_and_still_touches_our_table),
 	    cmocka_unit_test(an_element_deleted_from_ours_touches_ours_alone),
 	    cmocka_unit_test(a_rule_in_dockers_filter_table_touches_that_family_only),
 	    cmocka_unit_test(a_table_watched_in_any_family),
