@@ -216,7 +216,7 @@ bool wf_nft_ledger_quiet(const struct wf_nft_ledger *l, uint32_t from, uint32_t 
 	for (size_t i = 0; i < l->n_tables; i++) {
 		const struct wf_nft_watched *t = &l->tables[i];
 
-		if (name && ((t->family && t->family != family) || strcmp(t->name, name)))
+		if (name && ((family && t->family && t->family != family) || strcmp(t->name, name)))
 			continue;
 		found = true;
 		if (!gen_le(t->touched, from))

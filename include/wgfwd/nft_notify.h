@@ -68,8 +68,8 @@ void wf_nft_ledger_start(struct wf_nft_ledger *l, uint32_t genid);
 void wf_nft_ledger_lost(struct wf_nft_ledger *l);
 void wf_nft_ledger_drained(struct wf_nft_ledger *l);
 /* Whether every commit after generation `from` up to `to` was seen whole and none touched the
- * watched table family/name (name NULL: any watched table). A table not watched is never
- * quiet. from == to is trivially quiet. */
+ * watched table family/name (family 0: of any family; name NULL: any watched table). A table
+ * not watched is never quiet. from == to is trivially quiet. */
 bool wf_nft_ledger_quiet(const struct wf_nft_ledger *l, uint32_t from, uint32_t to, uint8_t family,
                          const char *name);
 

@@ -595,6 +595,36 @@ static void a_foreign_commit_reads_nothing_back_and_ours_is_repaired(void **stat
 	assert_true(status_count("readbacks", "tables") > reads);
 }
 
+static bool wait_for_iptables(const char *what)
+{
+	for (int i = 0; i < WAIT_LIMIT * 20; i++) {
+		char *text = output_of("iptables -w -S FORWARD 2>&1");
+		bool found = strstr(text, what) != NULL;
+
+		free(text);
+		if (found)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+/* iptables' filter table holds the gateway's accept rules once a host firewall is there: a
+ * change to it is read back, and the rules put back. */
+static void a_host_firewall_change_is_read_back_and_repaired(void **state)
+{
+	int64_t chains = status_count("readbacks", "chains");
+
+	sh("iptables -w -P FORWARD DROP");
+	assert_true(wait_for_iptables("--ctstate DNAT -j ACCEPT"));
+	assert_true(status_count("readbacks", "chains") > chains);
+	chains = status_count("readbacks", "chains");
+	sh("iptables -w -F FORWARD");
+	assert_true(wait_for_iptables("--ctstate DNAT -j ACCEPT"));
+	assert_true(status_count("readbacks", "chains") > chains);
+	sh("nft delete table ip filter");
+}
+
 static void a_new_public_address_is_followed(void **state)
 {
 	struct agent a;
@@ -1021,6 +1051,7 @@ int main(void)
 	    cmocka_unit_test(status_shows_each_peer_and_what_it_holds),
 	    cmocka_unit_test(a_flushed_chain_is_repaired),
 	    cmocka_unit_test(a_foreign_commit_reads_nothing_back_and_ours_is_repaired),
+	    cmocka_unit_test(a_host_firewall_change_is_read_back_and_repaired),
 	    cmocka_unit_test(a_new_public_address_is_followed),
 	    cmocka_unit_test(restart_restores_forwards_before_any_agent_connects),
 	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),

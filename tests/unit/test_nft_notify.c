@@ -178,6 +178,8 @@ static void a_rule_in_dockers_filter_table_touches_that_family_only(void **state
 	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV4, "filter"));
 	assert_true(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV6, "filter"));
 	assert_true(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_INET, "wgfwd"));
+	/* asked of every family, the one touched counts */
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, 0, "filter"));
 	/* a table called filter of another family is someone else's */
 	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_INET, "filter"), WF_NFT_NOTE_NONE);
 	assert_int_equal(newgen(&l, 12), WF_NFT_NOTE_QUIET);
