@@ -88,6 +88,21 @@ mutant ctl-client-proof "the gateway's check of the agent's handshake MAC" 'cryp
 mutant ctl-server-proof "the agent's check of the gateway's handshake MAC" 'crypto_verify_32' \
 	's/if \(crypto_verify_32\([^)]*\) != 0\)(\s*\{\s*snprintf\([^;]*server proof does not verify)/if (0)$1/s' \
 	unit:test_ctl_auth unit:test_ctl_conn
+# A commit that touched a watched nftables table passes for someone else's: drift goes unseen
+# and stale records of the kernel are trusted.
+mutant nft-notify-touch "the change watcher's match of the tables a commit touched" \
+	'wf_nft_ledger_quiet(const struct' \
+	's/\bl->cur_mask \|= 1u << i;/(void)0;/' \
+	unit:test_nft_notify kernel:test_nft_follow_kernel
+# Lost notifications and a gap in the generations no longer void what the ledger vouches for.
+mutant nft-notify-lost "the change watcher's fallback after lost notifications" \
+	'wf_nft_ledger_quiet(const struct' \
+	's/(void wf_nft_ledger_lost\(struct wf_nft_ledger \*l\)\s*\{)/$1 return;/' \
+	unit:test_nft_notify
+mutant nft-notify-gap "the change watcher's check for a gap in the generations" \
+	'wf_nft_ledger_quiet(const struct' \
+	's/whole = whole && gen == gen_next\(l->last\);/whole = whole && gen_next(gen);/' \
+	unit:test_nft_notify
 
 # ---- running them -------------------------------------------------------------------------
 

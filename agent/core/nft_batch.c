@@ -16,6 +16,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <wgfwd/nft_notify.h>
 #include <wgfwd/util.h>
 
 #include "nft_internal.h"
@@ -88,7 +89,15 @@ bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid)
 
 bool wf_nft_known_current(const struct wf_nft_known *k, const struct wf_nft_batch *b)
 {
-	return k->valid && b->guarded && b->genid == k->genid;
+	return wf_nft_known_current_table(k, b, 0, NULL);
+}
+
+bool wf_nft_known_current_table(const struct wf_nft_known *k, const struct wf_nft_batch *b,
+                                uint8_t family, const char *table)
+{
+	if (!k->valid || !b->guarded)
+		return false;
+	return b->genid == k->genid || wf_nft_followed_quiet(k->genid, b->genid, family, table);
 }
 
 void wf_nft_known_settle(struct wf_nft_known *k, const struct wf_nft_batch *b, int commit_err)

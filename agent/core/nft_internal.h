@@ -10,6 +10,7 @@
 #include <libnftnl/rule.h>
 
 #include <wgfwd/netlink.h>
+#include <wgfwd/nft_diff.h>
 #include <wgfwd/nft_kernel.h>
 
 /* nft's datatype numbers (enum datatypes in nftables' datatype.h); a concatenation packs
@@ -82,6 +83,12 @@ void wf_nft_rule_fprint(FILE *f, const struct wf_nft_rule *r);
 struct wf_nft {
 	struct wf_nl nl;
 };
+
+/* A table read back as wf_nft_table_get does, but its sets' elements as sorted indexes
+ * (*sets, one per (*shape)->sets[i], which hold none): what a sync compares, with no element
+ * decoded. Free each index with wf_nft_elem_index_free, then the array. */
+int wf_nft_table_get_indexed(struct wf_nft *n, uint8_t family, const char *name,
+                             struct wf_nft_table **shape, struct wf_nft_elem_index **sets);
 
 /* Sends a request built by the caller and runs cb (a libmnl callback: libnftnl's parsers are)
  * on every answer until the dump ends; an interrupted dump gives -EAGAIN (wf_nl_talk). */

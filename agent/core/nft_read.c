@@ -157,79 +157,172 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* Elements of one set read straight into its index (nft_diff.h): the key and data bytes the
+ * kernel sends are the index's records as they come, so nothing is allocated, decoded or
+ * encoded again per element. */
+struct elems_ctx {
+	struct wf_nft_elem_index *ix;
+	size_t cap;
+	int err;
+};
+
+/* The bytes of an NFTA_SET_ELEM_KEY or _DATA nest: its NFTA_DATA_VALUE. */
+static const struct nlattr *data_value(const struct nlattr *nest)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest)
+	{
+		if (mnl_attr_get_type(a) == NFTA_DATA_VALUE)
+			return a;
+	}
+	return NULL;
+}
+
+static int elem_add(struct elems_ctx *c, const struct nlattr *elem)
+{
+	struct wf_nft_elem_index *ix = c->ix;
+	const struct nlattr *a, *key = NULL, *val = NULL;
+	size_t data_len = ix->rec_len - ix->key_len;
+	uint8_t *rec;
+
+	mnl_attr_for_each_nested(a, elem)
+	{
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_KEY)
+			key = data_value(a);
+		else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_DATA)
+			val = data_value(a);
+	}
+	if (!key || mnl_attr_get_payload_len(key) != ix->key_len)
+		return -EPROTO;
+	if (data_len && (!val || mnl_attr_get_payload_len(val) != data_len))
+		return -EPROTO;
+	if (ix->n == c->cap && wf_array_reserve(&ix->recs, &c->cap, ix->n, 1, ix->rec_len))
+		return -ENOMEM;
+	rec = ix->recs + ix->n++ * ix->rec_len;
+	memcpy(rec, mnl_attr_get_payload(key), ix->key_len);
+	if (data_len)
+		memcpy(rec + ix->key_len, mnl_attr_get_payload(val), data_len);
+	return 0;
+}
+
 static int elems_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nftnl_set *ns = data;
+	struct elems_ctx *c = data;
+	const struct nlattr *list, *elem;
 
-	nftnl_set_elems_nlmsg_parse(nlh, ns);
+	mnl_attr_for_each(list, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(elem, list)
+		{
+			if (c->err)
+				return MNL_CB_OK;
+			if (mnl_attr_get_type(elem) == NFTA_LIST_ELEM)
+				c->err = elem_add(c, elem);
+		}
+	}
 	return MNL_CB_OK;
 }
 
-/* An element dump resumes each message by skipping as many elements as were sent; when the
- * kernel's hash table resizes between two messages (it does after large inserts), some
- * elements come twice and as many never. Duplicates are the tell: the caller reads again. */
-static bool has_duplicates(const struct wf_nft_set *s)
+/* Least significant byte first, one pass per byte that differs between records (padding,
+ * protocol and address prefixes mostly do not): a few linear passes where a comparison sort
+ * of 10,000 records costs several times more. */
+static int recs_sort(uint8_t *recs, size_t n, size_t len)
 {
-	uint8_t *enc;
-	size_t len;
-	bool dup = false;
+	size_t(*count)[256] = calloc(len, sizeof(*count));
+	uint8_t *tmp = malloc(n * len), *from = recs, *to = tmp;
 
-	if (s->n_elems < 2 || wf_nft_set_sorted_elems(s, &enc, &len))
-		return false;
-	for (size_t i = 1; i < s->n_elems && !dup; i++)
-		dup = !memcmp(enc + (i - 1) * len, enc + i * len, len);
-	free(enc);
-	return dup;
+	if (!count || !tmp) {
+		free(count);
+		free(tmp);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t b = 0; b < len; b++)
+			count[b][recs[i * len + b]]++;
+	for (size_t b = len; b-- > 0;) {
+		size_t pos = 0;
+
+		if (count[b][recs[b]] == n)
+			continue; /* every record has this byte */
+		for (size_t v = 0; v < 256; v++) {
+			size_t c = count[b][v];
+
+			count[b][v] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const uint8_t *r = from + i * len;
+
+			memcpy(to + count[b][r[b]]++ * len, r, len);
+		}
+		uint8_t *t = from;
+
+		from = to;
+		to = t;
+	}
+	if (from != recs)
+		memcpy(recs, from, n * len);
+	free(count);
+	free(tmp);
+	return 0;
 }
 
-static int read_elems(struct wf_nft *n, uint8_t family, const char *table, struct wf_nft_set *s)
+/* Sorted, as an index is. An element dump resumes each message by skipping as many elements as
+ * were sent; when the kernel's hash table resizes between two messages (it does after large
+ * inserts), some elements come twice and as many never. Duplicates are the tell: the caller
+ * reads again. */
+static int index_sort(struct wf_nft_elem_index *ix)
+{
+	size_t len = ix->rec_len;
+	bool sorted = true;
+	int ret;
+
+	for (size_t i = 1; i < ix->n && sorted; i++)
+		sorted = memcmp(ix->recs + (i - 1) * len, ix->recs + i * len, len) < 0;
+	if (sorted)
+		return 0;
+	ret = recs_sort(ix->recs, ix->n, len);
+	for (size_t i = 1; !ret && i < ix->n; i++)
+		if (!memcmp(ix->recs + (i - 1) * len, ix->recs + i * len, len))
+			return -EAGAIN;
+	return ret;
+}
+
+static int read_elems(struct wf_nft *n, uint8_t family, const char *table,
+                      const struct wf_nft_set *s, struct wf_nft_elem_index *ix)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nftnl_set *ns = nftnl_set_alloc();
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *e;
+	struct elems_ctx c = {.ix = ix};
+	uint32_t id, key_len, data_len = 0;
 	struct nlmsghdr *nlh;
 	int ret;
 
-	if (!ns)
-		return -ENOMEM;
-	nftnl_set_set_u32(ns, NFTNL_SET_FAMILY, family);
-	nftnl_set_set_str(ns, NFTNL_SET_TABLE, table);
-	nftnl_set_set_str(ns, NFTNL_SET_NAME, s->name);
+	memset(ix, 0, sizeof(*ix));
+	memcpy(ix->set.name, s->name, sizeof(ix->set.name));
+	memcpy(ix->set.key, s->key, sizeof(ix->set.key));
+	memcpy(ix->set.data, s->data, sizeof(ix->set.data));
+	ix->set.n_key = s->n_key;
+	ix->set.n_data = s->n_data;
+	/* a set of types this model cannot hold compares unequal by its header alone */
+	if (!s->n_key || wf_nft_concat_encode_type(s->key, s->n_key, &id, &key_len))
+		return 0;
+	if (s->n_data && wf_nft_concat_encode_type(s->data, s->n_data, &id, &data_len))
+		return 0;
+	ix->key_len = key_len;
+	ix->rec_len = key_len + data_len;
 	nlh = request_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP);
-	nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-	ret = wf_nft_request(n, nlh, elems_cb, ns);
-	if (ret || !s->n_key)
-		goto out;
-	it = nftnl_set_elems_iter_create(ns);
-	if (!it) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (e = nftnl_set_elems_iter_next(it); e && !ret; e = nftnl_set_elems_iter_next(it)) {
-		struct wf_nft_elem we = {0};
-		const void *key, *val;
-		uint32_t len;
-
-		key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-		if (!key || wf_nft_concat_decode(s->key, s->n_key, key, len, we.key)) {
-			ret = -EPROTO;
-			break;
-		}
-		if (s->n_data) {
-			val = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len);
-			if (!val || wf_nft_concat_decode(s->data, s->n_data, val, len, we.data)) {
-				ret = -EPROTO;
-				break;
-			}
-		}
-		ret = wf_nft_set_add_elem(s, &we);
-	}
-	nftnl_set_elems_iter_destroy(it);
-	if (!ret && has_duplicates(s))
-		ret = -EAGAIN;
-out:
-	nftnl_set_free(ns);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
+	ret = wf_nft_request(n, nlh, elems_cb, &c);
+	if (!ret)
+		ret = c.err;
+	if (!ret)
+		ret = index_sort(ix);
+	if (ret)
+		wf_nft_elem_index_free(ix);
 	return ret;
 }
 
@@ -308,10 +401,18 @@ static int dump_into(struct wf_nft *n, uint8_t family, uint16_t cmd, mnl_cb_t cb
 	return ret ? ret : c->err;
 }
 
+static void indexes_free(struct wf_nft_elem_index *sets, size_t n)
+{
+	for (size_t i = 0; sets && i < n; i++)
+		wf_nft_elem_index_free(&sets[i]);
+	free(sets);
+}
+
 static int table_get_once(struct wf_nft *n, uint8_t family, const char *name,
-                          struct wf_nft_table **out)
+                          struct wf_nft_table **out, struct wf_nft_elem_index **out_sets)
 {
 	struct rules_ctx rc = {.table = name};
+	struct wf_nft_elem_index *sets = NULL;
 	struct table_ctx tc;
 	struct wf_nft_table *t;
 	int ret;
@@ -328,8 +429,13 @@ static int table_get_once(struct wf_nft *n, uint8_t family, const char *name,
 		ret = dump_into(n, family, NFT_MSG_GETSET, set_cb, &tc);
 	if (ret)
 		goto err;
+	sets = calloc(t->n_sets ? t->n_sets : 1, sizeof(*sets));
+	if (!sets) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	for (size_t i = 0; i < t->n_sets; i++) {
-		ret = read_elems(n, family, name, &t->sets[i]);
+		ret = read_elems(n, family, name, &t->sets[i], &sets[i]);
 		if (ret)
 			goto err;
 	}
@@ -341,28 +447,80 @@ static int table_get_once(struct wf_nft *n, uint8_t family, const char *name,
 	t->n_rules = rc.n_rules;
 	t->cap_rules = rc.cap_rules;
 	*out = t;
+	*out_sets = sets;
 	return 0;
 err:
+	indexes_free(sets, t->n_sets);
 	free(rc.rules);
 	wf_nft_table_free(t);
 	return ret;
 }
 
-int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct wf_nft_table **out)
+static struct wf_nft_reads reads;
+
+void wf_nft_reads_get(struct wf_nft_reads *out)
+{
+	*out = reads;
+}
+
+int wf_nft_table_get_indexed(struct wf_nft *n, uint8_t family, const char *name,
+                             struct wf_nft_table **shape, struct wf_nft_elem_index **sets)
 {
 	int ret;
 
+	reads.tables++;
 	/* a dump that raced with a change is flagged: read it again, giving the kernel's
 	 * deferred hash resizing a moment to finish */
 	for (int i = 0; i < DUMP_RETRIES; i++) {
 		struct timespec pause = {0, 10000000L * i};
 
 		nanosleep(&pause, NULL);
-		ret = table_get_once(n, family, name, out);
+		ret = table_get_once(n, family, name, shape, sets);
 		if (ret != -EAGAIN)
 			break;
 	}
 	return ret;
+}
+
+/* An index's records back into elements of its set. */
+static int index_decode(const struct wf_nft_elem_index *ix, struct wf_nft_set *s)
+{
+	size_t data_len = ix->rec_len - ix->key_len;
+
+	if (!ix->n)
+		return 0;
+	if (WF_ARRAY_RESERVE(s->elems, s->n_elems, s->cap_elems, ix->n))
+		return -ENOMEM;
+	for (size_t i = 0; i < ix->n; i++) {
+		const uint8_t *rec = ix->recs + i * ix->rec_len;
+		struct wf_nft_elem *e = &s->elems[s->n_elems]; /* zeroed when reserved */
+
+		if (wf_nft_concat_decode(s->key, s->n_key, rec, (uint32_t)ix->key_len, e->key))
+			return -EPROTO;
+		if (data_len && wf_nft_concat_decode(s->data, s->n_data, rec + ix->key_len,
+		                                     (uint32_t)data_len, e->data))
+			return -EPROTO;
+		s->n_elems++;
+	}
+	return 0;
+}
+
+int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct wf_nft_table **out)
+{
+	struct wf_nft_elem_index *sets = NULL;
+	struct wf_nft_table *t = NULL;
+	int ret = wf_nft_table_get_indexed(n, family, name, &t, &sets);
+
+	for (size_t i = 0; !ret && i < t->n_sets; i++)
+		ret = index_decode(&sets[i], &t->sets[i]);
+	if (t)
+		indexes_free(sets, t->n_sets);
+	if (ret) {
+		wf_nft_table_free(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
 }
 
 int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, const char *chain,
@@ -371,6 +529,7 @@ int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, 
 	struct rules_ctx rc;
 	int ret;
 
+	reads.chains++;
 	/* a rule dump of a missing chain is merely empty */
 	ret = exists(n, family, table, chain);
 	if (ret)

@@ -5,6 +5,8 @@
 
 #include <linux/netlink.h>
 
+#include <wgfwd/nft_notify.h>
+
 #include "nft_internal.h"
 
 #define RECV_BUF_SIZE 65536 /* a dump message is at most 32 KiB */
@@ -14,11 +16,18 @@
  * and errors are still mapped by seq. */
 int wf_nft_open(struct wf_nft **out)
 {
-	return wf_nl_handle_new(out, sizeof(**out), NETLINK_NETFILTER, RECV_BUF_SIZE);
+	int err = wf_nl_handle_new(out, sizeof(**out), NETLINK_NETFILTER, RECV_BUF_SIZE);
+
+	/* its commits are told apart from other processes' (nft_notify.h) */
+	if (!err)
+		wf_nft_own_port_add((*out)->nl.portid);
+	return err;
 }
 
 void wf_nft_close(struct wf_nft *n)
 {
+	if (n)
+		wf_nft_own_port_remove(n->nl.portid);
 	wf_nl_handle_free(n);
 }
 

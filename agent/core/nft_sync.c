@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nft_internal.h"
+
 static void table_cache_clear(struct wf_nft_table_cache *tc)
 {
 	if (tc->shape && tc->sets)
@@ -121,18 +123,14 @@ int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
 	err = table_cache_build(want, &wanted);
 	if (err)
 		return err;
-	if (cache && wf_nft_known_current(&cache->at, b)) {
+	if (cache && wf_nft_known_current_table(&cache->at, b, want->family, want->name)) {
 		have = &cache->applied;
 	} else {
-		struct wf_nft_table *kernel = NULL;
-
 		res->read_back = true;
-		err = wf_nft_table_get(nft, want->family, want->name, &kernel);
-		if (!err) {
-			err = table_cache_build(kernel, &read);
+		err = wf_nft_table_get_indexed(nft, want->family, want->name, &read.shape,
+		                               &read.sets);
+		if (!err)
 			have = &read;
-		}
-		wf_nft_table_free(kernel);
 		if (err == -ENOENT)
 			have = NULL;
 		else if (err)

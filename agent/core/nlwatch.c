@@ -2,15 +2,24 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
+#include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
+#include <wgfwd/metrics.h>
 #include <wgfwd/netlink.h>
+#include <wgfwd/nft_kernel.h>
+#include <wgfwd/nft_notify.h>
 #include <wgfwd/util.h>
 
-/* Notifications are counted, never parsed: any buffer drains them. */
-#define WATCH_RECV_SIZE 16384
+/* rtnetlink notifications are counted, never parsed: any buffer drains them. nftables ones are
+ * read whole: the kernel packs them into datagrams of up to a couple of pages. */
+#define ROUTE_RECV_SIZE 16384
+#define NFT_RECV_SIZE   65536
 
 /* One socket a bus: nftables changes, and policy rules, routes, links and addresses. */
 static const unsigned nft_groups[] = {NFNLGRP_NFTABLES};
@@ -19,13 +28,16 @@ static const unsigned route_groups[] = {
     RTNLGRP_LINK,      RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
 };
 
+enum { BUS_NFT, BUS_ROUTE };
+
 static const struct {
 	int bus;
 	const unsigned *groups;
 	size_t n_groups;
+	size_t recv_size;
 } buses[] = {
-    {NETLINK_NETFILTER, nft_groups, WF_ARRAY_SIZE(nft_groups)},
-    {NETLINK_ROUTE, route_groups, WF_ARRAY_SIZE(route_groups)},
+    [BUS_NFT] = {NETLINK_NETFILTER, nft_groups, WF_ARRAY_SIZE(nft_groups), NFT_RECV_SIZE},
+    [BUS_ROUTE] = {NETLINK_ROUTE, route_groups, WF_ARRAY_SIZE(route_groups), ROUTE_RECV_SIZE},
 };
 
 #define N_BUSES WF_ARRAY_SIZE(buses)
@@ -40,14 +52,87 @@ struct wf_nlwatch {
 	struct watch watches[N_BUSES];
 	void (*changed)(void *ctx);
 	void *ctx;
+	struct wf_nft_ledger ledger;
+	bool pending; /* a change read outside the loop (by the ledger's user), to be said in it */
+	uint64_t lost;
 };
+
+/* Reads what the nftables socket holds, without waiting, into the ledger: true when a watched
+ * table may have changed (or, with none named, when anything came). */
+static bool read_nft(struct wf_nlwatch *w)
+{
+	struct wf_nl *nl = &w->watches[BUS_NFT].nl;
+	bool said = false;
+
+	for (;;) {
+		ssize_t got = recv(wf_nl_fd(nl), nl->buf, nl->buf_size, MSG_DONTWAIT | MSG_TRUNC);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->buf;
+		int left;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if ((got < 0 && errno == ENOBUFS) || (got > 0 && (size_t)got > nl->buf_size)) {
+			wf_nft_ledger_lost(&w->ledger);
+			w->lost++;
+			said = true;
+			continue;
+		}
+		if (got <= 0) {
+			wf_nft_ledger_drained(&w->ledger);
+			return said;
+		}
+		if (!w->ledger.n_tables)
+			said = true;
+		left = (int)got;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			if (wf_nft_ledger_feed(&w->ledger, nlh) == WF_NFT_NOTE_TOUCHED)
+				said = true;
+	}
+}
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *wt = arg;
+	struct wf_nlwatch *w = wt->w;
+	bool said;
 
-	if (wf_nl_drain(&wt->nl))
-		wt->w->changed(wt->w->ctx);
+	if (wt == &w->watches[BUS_NFT]) {
+		said = read_nft(w) || w->pending;
+		w->pending = false;
+	} else {
+		said = wf_nl_drain(&wt->nl);
+	}
+	if (said)
+		w->changed(w->ctx);
+}
+
+/* Asked before a cache is trusted: what is queued is read first, so that a commit that just
+ * returned is accounted for; a change found is said from the loop, not from inside the
+ * caller's apply. */
+static bool followed_quiet(void *ctx, uint32_t from, uint32_t to, uint8_t family, const char *name)
+{
+	struct wf_nlwatch *w = ctx;
+
+	if (read_nft(w)) {
+		w->pending = true;
+		event_active(w->watches[BUS_NFT].ev, EV_READ, 0);
+	}
+	return wf_nft_ledger_quiet(&w->ledger, from, to, family, name);
+}
+
+/* The kernel advances the generation before it sends a commit's notifications: asked once the
+ * socket listens, the generation says from where on every commit is seen whole. Without an
+ * answer, the first commit seen does that. */
+static void sync_ledger(struct wf_nlwatch *w)
+{
+	struct wf_nft *nft;
+	uint32_t genid;
+
+	if (wf_nft_open(&nft))
+		return;
+	if (!wf_nft_genid(nft, &genid))
+		wf_nft_ledger_start(&w->ledger, genid);
+	wf_nft_close(nft);
 }
 
 int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*changed)(void *ctx),
@@ -60,12 +145,13 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*chan
 		return -ENOMEM;
 	w->changed = changed;
 	w->ctx = ctx;
+	wf_nft_ledger_init(&w->ledger);
 	for (size_t i = 0; i < N_BUSES && !err; i++) {
 		struct watch *wt = &w->watches[i];
 
 		wt->w = w;
 		err = wf_nl_open_groups(&wt->nl, buses[i].bus, buses[i].groups, buses[i].n_groups,
-		                        WATCH_RECV_SIZE);
+		                        buses[i].recv_size);
 		if (!err)
 			wt->ev = event_new(base, wf_nl_fd(&wt->nl), EV_READ | EV_PERSIST,
 			                   on_readable, wt);
@@ -76,14 +162,79 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*chan
 		wf_nlwatch_free(w);
 		return err;
 	}
+	/* A daemon's own large commits (thousands of elements at start) notify in bulk: room for
+	 * them spares a read-back after each. */
+	wf_nl_reserve(&w->watches[BUS_NFT].nl, 0, 16u << 20);
+	sync_ledger(w);
+	wf_nft_follow(&(struct wf_nft_follower){.quiet = followed_quiet, .ctx = w});
 	*out = w;
 	return 0;
+}
+
+int wf_nlwatch_watch_nft(struct wf_nlwatch *w, uint8_t family, const char *table)
+{
+	return wf_nft_ledger_watch(&w->ledger, family, table);
+}
+
+void wf_nlwatch_counts(const struct wf_nlwatch *w, struct wf_nlwatch_counts *out)
+{
+	out->nft_commits = w->ledger.commits;
+	out->nft_quiet = w->ledger.quiet;
+	out->lost = w->lost;
+}
+
+void wf_nlwatch_status_add(struct json_object *doc, const struct wf_nlwatch *w)
+{
+	struct wf_nlwatch_counts c = {0};
+	struct wf_nft_reads r;
+	json_object *reads = json_object_new_object(), *commits = json_object_new_object();
+
+	wf_nft_reads_get(&r);
+	if (w)
+		wf_nlwatch_counts(w, &c);
+	json_object_object_add(reads, "tables", json_object_new_int64((int64_t)r.tables));
+	json_object_object_add(reads, "chains", json_object_new_int64((int64_t)r.chains));
+	json_object_object_add(doc, "readbacks", reads);
+	json_object_object_add(commits, "seen", json_object_new_int64((int64_t)c.nft_commits));
+	json_object_object_add(commits, "passed", json_object_new_int64((int64_t)c.nft_quiet));
+	json_object_object_add(commits, "notifications_lost",
+	                       json_object_new_int64((int64_t)c.lost));
+	json_object_object_add(doc, "nft_commits", commits);
+}
+
+int wf_nlwatch_metrics(struct wf_metrics *m, const char *prefix, const struct wf_nlwatch *w)
+{
+	struct wf_nlwatch_counts c = {0};
+	struct wf_nft_reads r;
+	char name[96];
+
+	wf_nft_reads_get(&r);
+	if (w)
+		wf_nlwatch_counts(w, &c);
+	snprintf(name, sizeof(name), "%s_nft_readbacks_total", prefix);
+	wf_metrics_add(m, name, WF_METRIC_COUNTER,
+	               "Reads of nftables state from the kernel (what was committed last was not "
+	               "known to stand).",
+	               WF_LABEL("what", "table"), (double)r.tables);
+	wf_metrics_add(m, name, WF_METRIC_COUNTER, NULL, WF_LABEL("what", "chain"),
+	               (double)r.chains);
+	snprintf(name, sizeof(name), "%s_nft_commits_passed_total", prefix);
+	return wf_metrics_counter(m, name,
+	                          "nftables commits of other processes that touched none of the "
+	                          "tables read, and so were no drift.",
+	                          (double)c.nft_quiet);
+}
+
+int wf_nlwatch_nft_fd(const struct wf_nlwatch *w)
+{
+	return wf_nl_fd(&w->watches[BUS_NFT].nl);
 }
 
 void wf_nlwatch_free(struct wf_nlwatch *w)
 {
 	if (!w)
 		return;
+	wf_nft_unfollow(w);
 	for (size_t i = 0; i < N_BUSES; i++) {
 		if (w->watches[i].ev)
 			event_free(w->watches[i].ev);

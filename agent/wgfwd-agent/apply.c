@@ -154,7 +154,10 @@ static void docker_user_digests(const struct wf_server_plan *plan, uint64_t *out
 static bool docker_user_known(const struct docker_user_cache *c, const struct wf_server_plan *plan,
                               const uint64_t *digests, const struct wf_nft_batch *b)
 {
-	return wf_nft_known_current(&c->at, b) && c->n == plan->n_docker_user &&
+	/* Docker's chains live in its filter tables, or its nftables backend's table */
+	return wf_nft_known_current_table(&c->at, b, 0, WF_DOCKER_USER_TABLE) &&
+	       wf_nft_known_current_table(&c->at, b, 0, WF_DOCKER_NFT_TABLE) &&
+	       c->n == plan->n_docker_user &&
 	       !memcmp(digests, c->digests, c->n * sizeof(digests[0]));
 }
 

@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <json-c/json.h>
+#include <linux/netfilter.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,6 +525,16 @@ void wf_agent_reconcile(struct wf_agent *a)
 	schedule_apply(a, 0);
 }
 
+/* The tables an apply reads: its own, Docker's filter tables (DOCKER-USER, or FORWARD for
+ * IPv6) and Docker's nftables backend. Commits touching none of them are no drift. */
+static void watch_nft_tables(struct wf_nlwatch *w)
+{
+	wf_nlwatch_watch_nft(w, NFPROTO_INET, WF_SERVER_TABLE);
+	wf_nlwatch_watch_nft(w, NFPROTO_IPV4, WF_DOCKER_USER_TABLE);
+	wf_nlwatch_watch_nft(w, NFPROTO_IPV6, WF_DOCKER_USER_TABLE);
+	wf_nlwatch_watch_nft(w, 0, WF_DOCKER_NFT_TABLE);
+}
+
 static void on_kernel_change(void *ctx)
 {
 	recheck_sysctls(ctx);
@@ -806,6 +817,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	if (err)
 		log_warn("no kernel change notifications (%s): drift is repaired only every %u ms",
 		         strerror(-err), cfg->reconcile_interval_ms);
+	else
+		watch_nft_tables(a->watch);
 	a->egress_gw = cfg->n_gateways ? 0 : -1;
 	for (size_t i = 0; i < cfg->n_gateways && i < WF_GATEWAYS_MAX; i++) {
 		err = gateway_start(a, &a->gws[i], &cfg->gateways[i]);

@@ -12,7 +12,8 @@ static int batch_anchor(struct wf_nft *nft, struct wf_nft_batch *b, struct wf_gw
 	struct wf_nft_table *want = NULL, *have = NULL;
 	int err;
 
-	if (cache && wf_nft_known_current(&cache->anchor, b))
+	if (cache &&
+	    wf_nft_known_current_table(&cache->anchor, b, NFPROTO_INET, WF_GW_ANCHOR_TABLE))
 		return 0;
 	err = wf_gw_render_anchor(&want);
 	if (err)

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
 #include <dirent.h>
 #include <event2/event.h>
 #include <malloc.h>
@@ -256,6 +257,15 @@ static void on_drift_timer(evutil_socket_t fd, short what, void *arg)
 	wf_gw_daemon_reconcile(arg, "kernel change");
 }
 
+/* The tables a reconcile reads: its own, the anchor, and the host firewall's chains in
+ * iptables' filter tables. Commits touching none of them are no drift. */
+static void watch_nft_tables(struct wf_nlwatch *w)
+{
+	wf_nlwatch_watch_nft(w, NFPROTO_INET, WF_GW_TABLE);
+	wf_nlwatch_watch_nft(w, NFPROTO_INET, WF_GW_ANCHOR_TABLE);
+	wf_nlwatch_watch_nft(w, 0, WF_GW_HOSTFW_TABLE);
+}
+
 /* Kernel notifications come in bursts (and our own commits cause some): look once they settle. */
 static void on_kernel_change(void *arg)
 {
@@ -462,6 +472,8 @@ static int start_events(struct wf_gw_daemon *d)
 	if (err)
 		log_warn("no kernel change notifications (%s): drift is repaired every %u ms only",
 		         strerror(-err), d->s.reconcile_interval_ms);
+	else
+		watch_nft_tables(d->watch);
 	return 0;
 }
 

@@ -21,7 +21,8 @@ static void digests(const struct wf_gw_hostfw *hf, uint64_t *out)
 static bool known(const struct wf_gw_hostfw_cache *c, const struct wf_gw_hostfw *hf,
                   const uint64_t *d, const struct wf_nft_batch *b)
 {
-	return wf_nft_known_current(&c->at, b) && c->enabled == hf->enabled && c->n == hf->n &&
+	return wf_nft_known_current_table(&c->at, b, 0, WF_GW_HOSTFW_TABLE) &&
+	       c->enabled == hf->enabled && c->n == hf->n &&
 	       !memcmp(d, c->digests, hf->n * sizeof(d[0]));
 }
 

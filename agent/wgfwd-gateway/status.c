@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <wgfwd/metrics.h>
+#include <wgfwd/nlwatch.h>
 #include <wgfwd/version.h>
 
 #include "daemon.h"
@@ -115,6 +116,7 @@ json_object *wf_gw_status_document(void *arg)
 	                       json_object_new_int64((int64_t)d->apply_errors));
 	if (d->last_error[0])
 		json_object_object_add(doc, "last_error", json_object_new_string(d->last_error));
+	wf_nlwatch_status_add(doc, d->watch);
 	json_object_object_add(doc, "host_firewall", host_firewall_status(d));
 	json_object_object_add(doc, "peers", peers);
 	wf_gw_host_watch_status(&d->host, d->cfg, doc);
@@ -196,6 +198,7 @@ int wf_gw_collect_metrics(void *arg, struct wf_metrics *m)
 		               "Control connections turned away, by reason.",
 		               WF_LABEL("reason", wf_gw_rejection_name((enum wf_gw_rejection)r)),
 		               (double)cc->rejected[r]);
+	wf_nlwatch_metrics(m, "wgfwd_gateway", d->watch);
 	return wf_metrics_counter(m, "wgfwd_gateway_drift_repairs_total",
 	                          "Times the kernel's ruleset had drifted and was repaired.",
 	                          (double)d->drift_repairs);

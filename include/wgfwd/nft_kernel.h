@@ -54,8 +54,13 @@ struct wf_nft_known {
 	bool valid;
 	uint32_t genid;
 };
-/* Whether b is guarded by the generation k was committed at: then nobody changed it since. */
+/* Whether b is guarded by the generation k was committed at, or by a later one whose commits
+ * the process's change watcher saw whole and found touching none of its watched tables
+ * (nft_notify.h): then nobody changed what k stands for since. */
 bool wf_nft_known_current(const struct wf_nft_known *k, const struct wf_nft_batch *b);
+/* The same for what lives in one table alone: only commits touching that table count. */
+bool wf_nft_known_current_table(const struct wf_nft_known *k, const struct wf_nft_batch *b,
+                                uint8_t family, const char *table);
 /* After the commit of b (commit_err its outcome): known at the generation it left, when b was
  * guarded and went through; unknown otherwise. */
 void wf_nft_known_settle(struct wf_nft_known *k, const struct wf_nft_batch *b, int commit_err);
@@ -84,6 +89,12 @@ int wf_nft_commit(struct wf_nft *n, struct wf_nft_batch *b, struct wf_nft_error 
 int wf_nft_table_get(struct wf_nft *n, uint8_t family, const char *name, struct wf_nft_table **out);
 /* The ruleset generation: the kernel advances it with every committed transaction, anyone's. */
 int wf_nft_genid(struct wf_nft *n, uint32_t *genid);
+/* What this process has read back from the kernel since it started: whole tables
+ * (wf_nft_table_get) and single chains (wf_nft_chain_rules_get). What the caches save. */
+struct wf_nft_reads {
+	uint64_t tables, chains;
+};
+void wf_nft_reads_get(struct wf_nft_reads *out);
 /* Rules of one chain of any table, e.g. to find our rule in DOCKER-USER. -ENOENT if absent.
  * *rules is one allocation: free() it. Read-back rules carry handle, comment and digest only. */
 int wf_nft_chain_rules_get(struct wf_nft *n, uint8_t family, const char *table, const char *chain,

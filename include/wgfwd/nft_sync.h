@@ -4,9 +4,11 @@
  *
  * Reading a table of 10,000 elements back costs tens of milliseconds, a commit a tenth of
  * one. So a daemon keeps what it last wrote (struct wf_nft_cache) and compares with that
- * while the ruleset generation says nobody committed anything since; its batches are
- * guarded by that generation (wf_nft_batch_new_at), so a change slipped in between makes
- * the kernel refuse the batch rather than apply element updates to a table that moved. */
+ * while the ruleset generation says nobody committed anything since, or the process's change
+ * watcher saw every commit since whole and none touched the table (nft_notify.h); its
+ * batches are guarded by the generation (wf_nft_batch_new_at), so a change slipped in
+ * between makes the kernel refuse the batch rather than apply element updates to a table
+ * that moved. */
 #ifndef WGFWD_NFT_SYNC_H
 #define WGFWD_NFT_SYNC_H
 

@@ -558,6 +558,73 @@ static void a_flushed_chain_is_repaired(void **state)
 	assert_true(wait_for_ruleset("ct status dnat accept"));
 }
 
+static int64_t status_count(const char *group, const char *key)
+{
+	char path[128], err[256];
+	json_object *doc;
+	int64_t v;
+
+	snprintf(path, sizeof(path), "%s/gateway.sock", dir);
+	assert_int_equal(wf_status_fetch(path, &doc, err, sizeof(err)), 0);
+	v = json_object_get_int64(get(get(doc, group), key));
+	json_object_put(doc);
+	return v;
+}
+
+/* Someone else's table is no drift and nothing is read back for it; an element deleted from
+ * the gateway's own map is read back and put back. */
+static void a_foreign_commit_reads_nothing_back_and_ours_is_repaired(void **state)
+{
+	int64_t reads, passed;
+
+	usleep(500000); /* whatever repairs the tests before caused are done */
+	reads = status_count("readbacks", "tables");
+	passed = status_count("nft_commits", "passed");
+	sh("nft add table ip wfgw_foreign");
+	sh("nft add chain ip wfgw_foreign c");
+	sh("nft delete table ip wfgw_foreign");
+	for (int i = 0; i < WAIT_LIMIT * 20 && status_count("nft_commits", "passed") < passed + 3;
+	     i++)
+		usleep(50000);
+	assert_int_equal(status_count("nft_commits", "passed"), passed + 3);
+	usleep(400000); /* past the drift check's debounce */
+	assert_int_equal(status_count("readbacks", "tables"), reads);
+
+	sh("nft delete element inet " WF_GW_TABLE " " WF_GW_MAP4 " '{ tcp . 443 }'");
+	assert_true(wait_for_ruleset("tcp . 443 : " PEER_A " . 8443"));
+	assert_true(status_count("readbacks", "tables") > reads);
+}
+
+static bool wait_for_iptables(const char *what)
+{
+	for (int i = 0; i < WAIT_LIMIT * 20; i++) {
+		char *text = output_of("iptables -w -S FORWARD 2>&1");
+		bool found = strstr(text, what) != NULL;
+
+		free(text);
+		if (found)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+/* iptables' filter table holds the gateway's accept rules once a host firewall is there: a
+ * change to it is read back, and the rules put back. */
+static void a_host_firewall_change_is_read_back_and_repaired(void **state)
+{
+	int64_t chains = status_count("readbacks", "chains");
+
+	sh("iptables -w -P FORWARD DROP");
+	assert_true(wait_for_iptables("--ctstate DNAT -j ACCEPT"));
+	assert_true(status_count("readbacks", "chains") > chains);
+	chains = status_count("readbacks", "chains");
+	sh("iptables -w -F FORWARD");
+	assert_true(wait_for_iptables("--ctstate DNAT -j ACCEPT"));
+	assert_true(status_count("readbacks", "chains") > chains);
+	sh("nft delete table ip filter");
+}
+
 static void a_new_public_address_is_followed(void **state)
 {
 	struct agent a;
@@ -983,6 +1050,8 @@ int main(void)
 	    cmocka_unit_test(forwards_stay_after_the_agent_disconnects),
 	    cmocka_unit_test(status_shows_each_peer_and_what_it_holds),
 	    cmocka_unit_test(a_flushed_chain_is_repaired),
+	    cmocka_unit_test(a_foreign_commit_reads_nothing_back_and_ours_is_repaired),
+	    cmocka_unit_test(a_host_firewall_change_is_read_back_and_repaired),
 	    cmocka_unit_test(a_new_public_address_is_followed),
 	    cmocka_unit_test(restart_restores_forwards_before_any_agent_connects),
 	    cmocka_unit_test(cleanup_removes_the_table_and_keeps_the_anchor),
