@@ -244,8 +244,131 @@ static bool same_peer(const char *a, const char *b)
 	return !strcmp(a, b);
 }
 
-int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
-                       char *err, size_t errlen)
+/* ---- the canonical text, read without a JSON tree ---- */
+
+/* A restart reads every peer's file before the first forward is back; building json-c's tree
+ * of a file costs ten times what its entries do. What wf_gw_store_encode wrote (its key order,
+ * no spaces, no escapes, numbers in range) is read here directly; anything else, valid or not,
+ * goes to the strict reader below, which alone decides what is wrong with it. */
+struct scan {
+	const char *p, *end;
+};
+
+static bool lit(struct scan *s, const char *text, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, text, n))
+		return false;
+	s->p += n;
+	return true;
+}
+
+#define LIT(s, text) lit(s, text, sizeof(text) - 1)
+
+static bool number(struct scan *s, unsigned min, unsigned max, uint16_t *out)
+{
+	const char *start = s->p;
+	unsigned v = 0;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && s->p - start < 6)
+		v = v * 10 + (unsigned)(*s->p++ - '0');
+	if (s->p == start || s->p - start > 5 || (*start == '0' && s->p - start > 1) || v < min ||
+	    v > max)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static bool canonical_proto(struct scan *s, bool all_ok, uint8_t *proto)
+{
+	if (LIT(s, "tcp\""))
+		*proto = IPPROTO_TCP;
+	else if (LIT(s, "udp\""))
+		*proto = IPPROTO_UDP;
+	else if (all_ok && LIT(s, "all\""))
+		*proto = 0;
+	else
+		return false;
+	return true;
+}
+
+static bool canonical_forward(struct scan *s, struct wf_ctl_forward *f)
+{
+	if (!LIT(s, "{\"family\":\""))
+		return false;
+	if (LIT(s, "ipv4\""))
+		f->family = AF_INET;
+	else if (LIT(s, "ipv6\""))
+		f->family = AF_INET6;
+	else
+		return false;
+	return LIT(s, ",\"proto\":\"") && canonical_proto(s, false, &f->proto) &&
+	       LIT(s, ",\"public_port\":") && number(s, 1, 65535, &f->public_port) &&
+	       LIT(s, ",\"target_port\":") && number(s, 1, 65535, &f->target_port) && LIT(s, "}");
+}
+
+static bool canonical_egress(struct scan *s, struct wf_ctl_egress *g)
+{
+	return LIT(s, "{\"proto\":\"") && canonical_proto(s, true, &g->proto) &&
+	       LIT(s, ",\"port_lo\":") && number(s, 0, 65535, &g->port_lo) &&
+	       LIT(s, ",\"port_hi\":") && number(s, 0, 65535, &g->port_hi) && LIT(s, "}");
+}
+
+static bool canonical_peer(struct scan *s, const char *peer_name)
+{
+	char name[INET6_ADDRSTRLEN];
+	size_t n = 0;
+
+	while (s->p < s->end && *s->p != '"') {
+		if (n + 1 >= sizeof(name) || !strchr("0123456789abcdefABCDEF.:", *s->p))
+			return false;
+		name[n++] = *s->p++;
+	}
+	name[n] = '\0';
+	return LIT(s, "\"") && same_peer(name, peer_name);
+}
+
+static bool decode_canonical(const char *json, size_t len, const char *peer_name,
+                             struct wf_gw_entries *e)
+{
+	struct scan s = {json, json + len};
+	uint16_t version;
+
+	memset(e, 0, sizeof(*e));
+	if (!LIT(&s, "{\"version\":") || !number(&s, 0, 65535, &version) ||
+	    version != WF_GW_STORE_VERSION || !LIT(&s, ",\"peer\":\"") ||
+	    !canonical_peer(&s, peer_name) || !LIT(&s, ",\"forwards\":["))
+		return false;
+	if (!LIT(&s, "]")) {
+		do {
+			struct wf_ctl_forward f = {0};
+
+			if (!canonical_forward(&s, &f) || wf_gw_entries_add_forward(e, &f))
+				goto no;
+		} while (LIT(&s, ","));
+		if (!LIT(&s, "]"))
+			goto no;
+	}
+	if (!LIT(&s, ",\"egress\":["))
+		goto no;
+	if (!LIT(&s, "]")) {
+		do {
+			struct wf_ctl_egress g = {0};
+
+			if (!canonical_egress(&s, &g) || wf_gw_entries_add_egress(e, &g))
+				goto no;
+		} while (LIT(&s, ","));
+		if (!LIT(&s, "]"))
+			goto no;
+	}
+	if (LIT(&s, "}") && s.p == s.end)
+		return true;
+no:
+	wf_gw_entries_free(e);
+	return false;
+}
+
+int wf_gw_store_decode_strict(const char *json, size_t len, const char *peer_name,
+                              struct wf_gw_entries *e, char *err, size_t errlen)
 {
 	struct json_tokener *tok = json_tokener_new_ex(8);
 	json_object *root = NULL, *v;
@@ -303,6 +426,14 @@ out:
 	json_object_put(root);
 	json_tokener_free(tok);
 	return ret;
+}
+
+int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
+                       char *err, size_t errlen)
+{
+	if (decode_canonical(json, len, peer_name, e))
+		return 0;
+	return wf_gw_store_decode_strict(json, len, peer_name, e, err, errlen);
 }
 
 /* ---- files ---- */
