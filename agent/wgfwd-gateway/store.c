@@ -57,7 +57,107 @@ static json_object *egress_json(const struct wf_ctl_egress *g)
 	return o;
 }
 
+/* ---- the canonical text, written without a JSON tree ---- */
+
+/* Each change of a peer writes its whole file; json-c's tree of a largest state took longer to
+ * build than the rest of the change together. The text is what json-c writes (JSON_C_TO_STRING_
+ * PLAIN, the keys in this order), built directly; a name with a character JSON might escape
+ * goes through json-c instead. */
+#define FORWARD_TEXT_MAX                                                                       \
+	sizeof("{\"family\":\"ipv4\",\"proto\":\"tcp\",\"public_port\":65535,\"target_port\":" \
+	       "65535},")
+#define EGRESS_TEXT_MAX sizeof("{\"proto\":\"tcp\",\"port_lo\":65535,\"port_hi\":65535},")
+
+static char *put(char *at, const char *text, size_t n)
+{
+	memcpy(at, text, n);
+	return at + n;
+}
+
+#define PUT(at, text) put(at, text, sizeof(text) - 1)
+
+static char *put_number(char *at, unsigned v)
+{
+	char digits[8];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*at++ = digits[--n];
+	return at;
+}
+
+static char *put_string(char *at, const char *s)
+{
+	*at++ = '"';
+	at = put(at, s, strlen(s));
+	*at++ = '"';
+	return at;
+}
+
+static bool plain_name(const char *name)
+{
+	return strlen(name) < 256 && strspn(name, "0123456789abcdefABCDEF.:") == strlen(name);
+}
+
+static int encode_canonical(const char *peer_name, const struct wf_gw_entries *e, char **json)
+{
+	size_t max = 64 + strlen(peer_name) + e->n_forwards * FORWARD_TEXT_MAX +
+	             e->n_egress * EGRESS_TEXT_MAX;
+	char *buf = malloc(max), *at = buf;
+
+	if (!buf)
+		return -ENOMEM;
+	at = PUT(at, "{\"version\":");
+	at = put_number(at, WF_GW_STORE_VERSION);
+	at = PUT(at, ",\"peer\":");
+	at = put_string(at, peer_name);
+	at = PUT(at, ",\"forwards\":[");
+	for (size_t i = 0; i < e->n_forwards; i++) {
+		const struct wf_ctl_forward *f = &e->forwards[i];
+
+		if (i)
+			*at++ = ',';
+		at = PUT(at, "{\"family\":");
+		at = put_string(at, f->family == AF_INET6 ? "ipv6" : "ipv4");
+		at = PUT(at, ",\"proto\":");
+		at = put_string(at, wf_gw_proto_name(f->proto));
+		at = PUT(at, ",\"public_port\":");
+		at = put_number(at, f->public_port);
+		at = PUT(at, ",\"target_port\":");
+		at = put_number(at, f->target_port);
+		*at++ = '}';
+	}
+	at = PUT(at, "],\"egress\":[");
+	for (size_t i = 0; i < e->n_egress; i++) {
+		const struct wf_ctl_egress *g = &e->egress[i];
+
+		if (i)
+			*at++ = ',';
+		at = PUT(at, "{\"proto\":");
+		at = put_string(at, wf_gw_proto_name(g->proto));
+		at = PUT(at, ",\"port_lo\":");
+		at = put_number(at, g->port_lo);
+		at = PUT(at, ",\"port_hi\":");
+		at = put_number(at, g->port_hi);
+		*at++ = '}';
+	}
+	at = PUT(at, "]}");
+	*at = '\0';
+	*json = buf;
+	return 0;
+}
+
 int wf_gw_store_encode(const char *peer_name, const struct wf_gw_entries *e, char **json)
+{
+	if (plain_name(peer_name))
+		return encode_canonical(peer_name, e, json);
+	return wf_gw_store_encode_json_c(peer_name, e, json);
+}
+
+int wf_gw_store_encode_json_c(const char *peer_name, const struct wf_gw_entries *e, char **json)
 {
 	json_object *root = json_object_new_object(), *fwd = json_object_new_array(),
 	            *egr = json_object_new_array();

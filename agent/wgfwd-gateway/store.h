@@ -44,6 +44,8 @@ int wf_gw_store_read(const char *dir, const char *peer_name, struct wf_gw_entrie
  * wf_gw_store_decode_strict, which reads any JSON spelling of a state and says what is wrong
  * with the rest. Both give the same entries for every text the fast path accepts. */
 int wf_gw_store_encode(const char *peer_name, const struct wf_gw_entries *e, char **json);
+/* The same text built as a json-c tree: what the encoder's own form is checked against. */
+int wf_gw_store_encode_json_c(const char *peer_name, const struct wf_gw_entries *e, char **json);
 int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
                        char *err, size_t errlen);
 int wf_gw_store_decode_strict(const char *json, size_t len, const char *peer_name,

@@ -363,6 +363,28 @@ static void canonical_looking_but_wrong_texts_get_the_strict_reason(void **state
 	}
 }
 
+static void encoder_writes_what_json_c_writes(void **state)
+{
+	const char *names[] = {"192.168.160.2", "fc00:0:0:160::2", "peer/\"odd\""};
+	struct wf_gw_entries e, empty = {0};
+	char *fast, *tree;
+
+	sample(&e);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(wf_gw_store_encode(names[i], &e, &fast), 0);
+		assert_int_equal(wf_gw_store_encode_json_c(names[i], &e, &tree), 0);
+		assert_string_equal(fast, tree);
+		free(fast);
+		free(tree);
+		assert_int_equal(wf_gw_store_encode(names[i], &empty, &fast), 0);
+		assert_int_equal(wf_gw_store_encode_json_c(names[i], &empty, &tree), 0);
+		assert_string_equal(fast, tree);
+		free(fast);
+		free(tree);
+	}
+	wf_gw_entries_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(decoder_names_the_wrong_field),
 	    cmocka_unit_test(peer_names_compare_as_addresses),
 	    cmocka_unit_test(encoded_text_reads_back_alike_on_both_readers),
+	    cmocka_unit_test(encoder_writes_what_json_c_writes),
 	    cmocka_unit_test(other_spellings_of_a_state_still_read),
 	    cmocka_unit_test(canonical_looking_but_wrong_texts_get_the_strict_reason),
 	};
