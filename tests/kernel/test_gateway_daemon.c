@@ -853,7 +853,7 @@ static char *largest_state_json(uint64_t generation, uint16_t first_port)
  * given back). */
 static void another_peer_is_answered_quickly_during_a_flood(void **state)
 {
-	enum { FLOOD = 40, CHANGES = 20, BOUND_MS = 2000, RSS_MARGIN_KB = 32 * 1024 };
+	enum { FLOOD = 400, CHANGES = 20, BOUND_MS = 2000, RSS_MARGIN_KB = 32 * 1024 };
 	struct flood fl = {.n = FLOOD};
 	struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, 4403, 4403};
 	struct wf_ctl_msg ack;
