@@ -382,8 +382,9 @@ static int restore(struct wf_gw_daemon *d, bool move_bad_files)
 	if (!ret) {
 		wf_gw_state_free(&d->state);
 		d->state = next;
-		log_info("restored %zu forwards and %zu egress entries of %zu peers from %s",
-		         forwards, egress, peers, d->s.state_dir);
+		log_info("restored %zu forwards and %zu egress entries from %s (state files of %zu "
+		         "of %zu peers)",
+		         forwards, egress, d->s.state_dir, peers, n);
 	}
 	for (size_t p = 0; p < n; p++) {
 		if (want)
