@@ -52,6 +52,7 @@ struct client {
 
 /* One per configured peer. */
 struct peer {
+	struct wf_gw_control *ctl;
 	struct client *conn; /* the established connection; NULL when none */
 	double next_turn;    /* when its next state may be applied (now_seconds) */
 	/* The latest state that came before its turn, as the text that came: only the one whose
@@ -64,7 +65,7 @@ struct peer {
 	struct event *turn; /* the next turn, while a state waits */
 	/* A turn goes in steps, each its own callback, so that between them the loop runs
 	 * whatever else is ready, another peer's turn first: decode, apply, answer. */
-	enum { STEP_NONE, STEP_APPLY, STEP_ANSWER } step;
+	enum { STEP_NONE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
 	struct event *next_step;
 	struct wf_ctl_msg msg; /* the decoded state, then its ack */
 	double worked;         /* the time the turn's steps took, without what ran between */
@@ -121,6 +122,9 @@ static void send_gateway_info(struct client *cl)
 
 static void drop_pending(struct peer *p)
 {
+	/* What was applied is saved all the same. */
+	if (p->step == STEP_SETTLE && p->ctl->ops.settle)
+		p->ctl->ops.settle(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->turn)
 		event_del(p->turn);
 	free(p->pending);
@@ -276,8 +280,8 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	step_soon(p, STEP_APPLY);
 }
 
-/* Decide, apply and save (ops->state), then, as the last step, answer. A kernel change stays
- * one transaction: it is all in the one step that applies. */
+/* Decide and apply (ops->state), save (ops->settle), then, as the last step, answer. A kernel
+ * change stays one transaction: it is all in the one step that applies. */
 static void on_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
@@ -294,6 +298,12 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 		c->ops.state(c->ctx, cl->peer, &p->msg.state, &ack.state_ack);
 		wf_ctl_msg_clear(&p->msg);
 		p->msg = ack;
+		p->worked += now_seconds() - start;
+		step_soon(p, c->ops.settle ? STEP_SETTLE : STEP_ANSWER);
+		return;
+	}
+	if (p->step == STEP_SETTLE) {
+		c->ops.settle(c->ctx, cl->peer);
 		p->worked += now_seconds() - start;
 		step_soon(p, STEP_ANSWER);
 		return;
@@ -687,6 +697,8 @@ int wf_gw_control_new(struct event_base *base, const struct wf_gw_config *cfg,
 		err = -EBUSY;
 	else if (!(c->peers = calloc(cfg->n_peers + 1, sizeof(*c->peers))))
 		err = -ENOMEM;
+	for (size_t p = 0; !err && p < cfg->n_peers; p++)
+		c->peers[p].ctl = c;
 	for (size_t p = 0; !err && p < cfg->n_peers; p++)
 		if (!(c->peers[p].turn = evtimer_new(base, on_turn, &c->peers[p])) ||
 		    !(c->peers[p].next_step = evtimer_new(base, on_step, &c->peers[p])))

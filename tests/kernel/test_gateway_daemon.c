@@ -870,13 +870,13 @@ static void time_changes(struct agent *a, uint64_t first_generation, double *too
  * step of B under way. What the flood adds to A's changes is what is asserted: their median
  * during the flood against their median once it is over, B still holding its largest state
  * (so A's own work, which grows with the table, is the same in both), within 100 ms; the
- * slowest within 1.5 s, one step of B's on a busy 2-core machine (0.35-0.8 s seen; tens of
- * milliseconds on an idle one). The memory B's states took goes back to the system afterwards
- * (it stayed, about 57 MB, before it was given back). */
+ * slowest within 2 s, one step of B's on a busy 2-core machine (0.3-1 s seen at a load of 6-8;
+ * tens of milliseconds on an idle one). The memory B's states took goes back to the system
+ * afterwards (it stayed, about 57 MB, before it was given back). */
 static void another_peer_is_answered_quickly_during_a_flood(void **state)
 {
 	/* FLOOD: enough states that the flood outlasts A's changes, superseded ones being cheap */
-	enum { FLOOD = 400, CHANGES = 40, ADDED_MS = 100, BOUND_MS = 1500 };
+	enum { FLOOD = 400, CHANGES = 40, ADDED_MS = 100, BOUND_MS = 2000 };
 	enum { RSS_MARGIN_KB = 32 * 1024 };
 	struct flood fl = {.n = FLOOD};
 	struct wf_ctl_msg ack;
