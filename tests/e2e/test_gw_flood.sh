@@ -9,7 +9,7 @@
 . "$(dirname "$0")/robust.sh"
 
 ATTACK=$HELPERS/ctl_attack
-FLOOD_STATES=$(soak 200 1000)
+FLOOD_STATES=$(soak 600 2000)
 FLOOD_LOG=$LAB_RUN/bg/flood.log
 
 # A third peer, beside the flooding one on the server's tunnel: it times its own changes.
