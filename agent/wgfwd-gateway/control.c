@@ -194,8 +194,7 @@ static void send_superseded(struct client *cl, uint64_t generation, uint64_t by)
 }
 
 /* Acks go in the order the states came: while a turn's steps run, those of the states
- * superseded meanwhile wait for its own. */
-/* Returns false when the connection was dropped. */
+ * superseded meanwhile wait for its own. Returns false when the connection was dropped. */
 static bool supersede(struct client *cl, uint64_t by)
 {
 	struct peer *p = &cl->ctl->peers[cl->peer];
