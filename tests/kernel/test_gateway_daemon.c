@@ -844,6 +844,23 @@ static char *largest_state_json(uint64_t generation, uint16_t first_port)
 	return json;
 }
 
+/* How many times over the machine's CPUs are asked for (1-minute load average per CPU, at
+ * least 1): on a shared machine running more than it has CPUs for, every step waits for a CPU
+ * that long, and a wall-clock bound that holds with a CPU free scales by it. */
+static double oversubscription(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double load = 0;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = 0;
+		fclose(f);
+	}
+	return cpus > 0 && load / (double)cpus > 1 ? load / (double)cpus : 1;
+}
+
 /* Times n of peer A's changes, each from sending it to its ack, into took[] (sorted). */
 static void time_changes(struct agent *a, uint64_t first_generation, double *took, int n)
 {
@@ -870,8 +887,10 @@ static void time_changes(struct agent *a, uint64_t first_generation, double *too
  * step of B under way. What the flood adds to A's changes is what is asserted: their median
  * during the flood against their median once it is over, B still holding its largest state
  * (so A's own work, which grows with the table, is the same in both), within 100 ms; the
- * slowest within 2 s, one step of B's on a busy 2-core machine (0.3-1 s seen at a load of 6-8;
- * tens of milliseconds on an idle one). The memory B's states took goes back to the system
+ * slowest within 2 s, one step of B's (0.3-1 s seen at a load of 6-8 on 2 CPUs, tens of
+ * milliseconds on an idle machine). Both bounds hold with a CPU free: on a machine asked for
+ * more CPUs than it has, they scale by how many times over (oversubscription), and the test
+ * says by how much. The memory B's states took goes back to the system
  * afterwards (it stayed, about 57 MB, before it was given back). */
 static void another_peer_is_answered_quickly_during_a_flood(void **state)
 {
@@ -882,7 +901,7 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	struct wf_ctl_msg ack;
 	struct agent a, b;
 	pthread_t sender, reader;
-	double during[CHANGES], after[CHANGES];
+	double during[CHANGES], after[CHANGES], over;
 	unsigned acked_then;
 	long rss_idle, rss_after;
 
@@ -912,19 +931,21 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	/* B's last state is held */
 	assert_true(ruleset_contains("tcp . 53767 : " PEER_B " . 53767"));
 	time_changes(&a, 600, after, CHANGES);
+	over = oversubscription();
 	print_message(
 	    "      peer A's changes during the flood: median %.1f ms, p90 %.1f ms, slowest "
 	    "%.1f ms; after it: median %.1f ms, slowest %.1f ms; the flood had %u of %u "
 	    "states answered by then, %u applied in all\n",
 	    during[CHANGES / 2 - 1], during[CHANGES * 9 / 10 - 1], during[CHANGES - 1],
 	    after[CHANGES / 2 - 1], after[CHANGES - 1], acked_then, FLOOD, fl.applied);
-	print_message("      gateway VmRSS: %ld kB fresh, %ld kB after the flood\n", rss_idle,
-	              rss_after);
+	print_message("      gateway VmRSS: %ld kB fresh, %ld kB after the flood; bounds x %.1f "
+	              "(load per CPU)\n",
+	              rss_idle, rss_after, over);
 	/* the flood went on while A was timed */
 	assert_true(acked_then < FLOOD);
 	/* medians by nearest rank */
-	assert_true(during[CHANGES / 2 - 1] < after[CHANGES / 2 - 1] + ADDED_MS);
-	assert_true(during[CHANGES - 1] < BOUND_MS);
+	assert_true(during[CHANGES / 2 - 1] < after[CHANGES / 2 - 1] + ADDED_MS * over);
+	assert_true(during[CHANGES - 1] < BOUND_MS * over);
 	assert_true(rss_after > 0 && rss_after <= rss_idle + RSS_MARGIN_KB);
 	send_state(&b, 2000, NULL, 0, NULL, 0, &ack);
 	wf_ctl_msg_clear(&ack);
