@@ -77,7 +77,7 @@ check "the flood is under way: the gateway applied one of its states" wait_until
 read -r flood_ms flood_median < <(latency_ms)
 # The bounds hold with a CPU free; on a machine asked for more CPUs than it has, every step
 # waits that many times over for one, and they scale by it (1-minute load per CPU, at least 1).
-over=$(awk -v cpus="$(nproc)" '{ f = $1 / cpus; printf "%.2f", f > 1 ? f : 1 }' /proc/loadavg)
+over=$(awk -v cpus="$(nproc)" '{ f = $1 / cpus; printf "%.2f", (f > 1 ? f : 1) }' /proc/loadavg)
 echo "      bounds x $over (load per CPU)"
 check "while the flood goes on, another peer's changes apply within 2 s each" \
 	awk -v ms="${flood_ms:-99999}" -v f="$over" 'BEGIN { exit !(ms < 2000 * f) }'
