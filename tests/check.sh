@@ -42,6 +42,8 @@ run_suite make --no-print-directory -j"$(nproc)" fuzz FUZZ_SECONDS="${CHECK_FUZZ
 run_suite tests/check-setup.sh
 if [ "$(id -u)" -eq 0 ]; then
 	run_suite make --no-print-directory check-kernel
+	# The gateway's unit under a real systemd as PID 1 (systemd-nspawn).
+	run_suite tests/check-systemd.sh
 	run_suite make --no-print-directory check-e2e
 	# Each safeguard removed in turn: a test must fail.
 	run_suite make --no-print-directory check-mutants

@@ -341,7 +341,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 			break;
 		}
 		c->last_heard_ms = now_ms();
-		handle_message(c, (const char *)plain, plain_len);
+		if (!c->ops.on_text || !c->ops.on_text(c, (const char *)plain, plain_len, c->arg))
+			handle_message(c, (const char *)plain, plain_len);
 		free(plain);
 	}
 	release(c);

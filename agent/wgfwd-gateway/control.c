@@ -27,11 +27,12 @@
  * most a third of its time. */
 #define STATE_TURN_MIN_S 0.01
 
-/* Event priorities: a peer's turn runs before the connections are read, unless that peer sends
- * faster than its turns come. Then its turn runs with the reads, after those the loop found
- * ready in the same round (libevent activates expired timers after the sockets it polled), so
- * a state that came meanwhile from another peer is taken, at PRIO_TURN, and goes first; and the
- * busy peer's turns still come, as a lower priority could starve them. */
+/* Event priorities: a peer's turn and its steps run before the connections are read, unless
+ * that peer sends faster than its turns come. Then they run with the reads, so a state that
+ * came meanwhile from another peer is taken, its turn made active at PRIO_TURN, and it goes
+ * before the busy peer's next step (libevent runs a higher priority made active during a
+ * callback as soon as that callback returns); and the busy peer's steps still come, as a lower
+ * priority than the reads could starve them. */
 enum { PRIO_TURN, PRIO_READ, PRIO_N };
 
 static const char *const rejection_names[WF_GW_REJECT_MAX] = {
@@ -51,13 +52,27 @@ struct client {
 
 /* One per configured peer. */
 struct peer {
+	struct wf_gw_control *ctl;
 	struct client *conn; /* the established connection; NULL when none */
 	double next_turn;    /* when its next state may be applied (now_seconds) */
-	/* The latest state that came before its turn; it goes with the connection. */
-	struct wf_ctl_state pending;
+	/* The latest state that came before its turn, as the text that came: only the one whose
+	 * turn comes is decoded, those superseded first never are. It goes with the connection. */
+	char *pending;
+	size_t pending_len;
+	uint64_t pending_generation;
 	bool has_pending;
 	bool busy;          /* its last state came before its turn */
 	struct event *turn; /* the next turn, while a state waits */
+	/* A turn goes in steps, each its own callback, so that between them the loop runs
+	 * whatever else is ready, another peer's turn first: decode, apply, answer. */
+	enum { STEP_NONE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
+	struct event *next_step;
+	struct wf_ctl_msg msg; /* the decoded state, then its ack */
+	double worked;         /* the time the turn's steps took, without what ran between */
+	struct superseded {
+		uint64_t generation, by;
+	} * held; /* acks of states superseded during the steps, sent after the turn's own */
+	size_t n_held;
 };
 
 struct wf_gw_control {
@@ -107,10 +122,21 @@ static void send_gateway_info(struct client *cl)
 
 static void drop_pending(struct peer *p)
 {
+	/* What was applied is saved all the same. */
+	if (p->step == STEP_SETTLE && p->ctl->ops.settle)
+		p->ctl->ops.settle(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->turn)
 		event_del(p->turn);
-	wf_ctl_state_clear(&p->pending);
+	free(p->pending);
+	p->pending = NULL;
 	p->has_pending = false;
+	if (p->next_step)
+		event_del(p->next_step);
+	wf_ctl_msg_clear(&p->msg);
+	p->step = STEP_NONE;
+	free(p->held);
+	p->held = NULL;
+	p->n_held = 0;
 }
 
 static void client_unlink(struct client *cl)
@@ -151,84 +177,308 @@ static void send_ack(struct client *cl, const struct wf_ctl_msg *ack)
 	}
 }
 
-static void on_turn(evutil_socket_t fd, short what, void *arg)
+static void send_superseded(struct client *cl, uint64_t generation, uint64_t by)
 {
-	struct peer *p = arg;
-	struct client *cl = p->conn;
-	struct wf_gw_control *c;
-	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
-	struct wf_ctl_state s;
-	double start = now_seconds(), took;
-
-	if (!cl || !p->has_pending)
-		return;
-	c = cl->ctl;
-	s = p->pending;
-	memset(&p->pending, 0, sizeof(p->pending));
-	p->has_pending = false;
-	ack.state_ack.generation = s.generation;
-	c->ops.state(c->ctx, cl->peer, &s, &ack.state_ack);
-	wf_ctl_state_clear(&s);
-	took = now_seconds() - start;
-	p->next_turn = now_seconds() + (2 * took > STATE_TURN_MIN_S ? 2 * took : STATE_TURN_MIN_S);
-	send_ack(cl, &ack);
-	wf_ctl_msg_clear(&ack);
-}
-
-static void supersede(struct client *cl, uint64_t by)
-{
-	struct peer *p = &cl->ctl->peers[cl->peer];
 	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
 	int err;
 
 	/* Acknowledged as not applied, which the agent ignores: it heeds only its latest. */
-	ack.state_ack.generation = p->pending.generation;
+	ack.state_ack.generation = generation;
 	ack.state_ack.applied = false;
 	snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
 	         "superseded by state %llu before its turn came", (unsigned long long)by);
-	cl->ctl->count.states_superseded++;
 	err = wf_ctl_conn_send(cl->conn, &ack);
 	if (err)
 		log_debug("peer %s: cannot acknowledge a superseded state: %s",
 		          peer_name(cl->ctl, cl->peer), strerror(-err));
 }
 
+/* Acks go in the order the states came: while a turn's steps run, those of the states
+ * superseded meanwhile wait for its own. Returns false when the connection was dropped. */
+static bool supersede(struct client *cl, uint64_t by)
+{
+	struct peer *p = &cl->ctl->peers[cl->peer];
+	struct superseded *grown;
+
+	cl->ctl->count.states_superseded++;
+	if (p->step == STEP_NONE) {
+		send_superseded(cl, p->pending_generation, by);
+		return true;
+	}
+	grown = realloc(p->held, (p->n_held + 1) * sizeof(*grown));
+	if (!grown) {
+		client_drop(cl, "the gateway is out of memory");
+		return false;
+	}
+	p->held = grown;
+	p->held[p->n_held++] = (struct superseded){p->pending_generation, by};
+	return true;
+}
+
+static void send_held(struct client *cl)
+{
+	struct peer *p = &cl->ctl->peers[cl->peer];
+
+	for (size_t i = 0; i < p->n_held; i++)
+		send_superseded(cl, p->held[i].generation, p->held[i].by);
+	free(p->held);
+	p->held = NULL;
+	p->n_held = 0;
+}
+
+/* The peer's next step runs once the callback under way returns: before the reads of the
+ * connections when the peer is not busy, with them when it is. */
+static void step_soon(struct peer *p, int step)
+{
+	p->step = step;
+	event_priority_set(p->next_step, p->busy ? PRIO_READ : PRIO_TURN);
+	event_active(p->next_step, EV_TIMEOUT, 1);
+}
+
+static void schedule_turn(struct peer *p, double wait)
+{
+	struct timeval tv = {0, 0};
+
+	event_del(p->turn);
+	event_priority_set(p->turn, p->busy ? PRIO_READ : PRIO_TURN);
+	if (wait <= 0) {
+		/* Active at once: the loop runs it as soon as the callback under way returns,
+		 * ahead of a busy peer's next step already waiting. */
+		event_active(p->turn, EV_TIMEOUT, 1);
+		return;
+	}
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	evtimer_add(p->turn, &tv);
+}
+
+/* The first step: the latest state that came is decoded (only it: those it superseded never
+ * are). */
+static void on_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct client *cl = p->conn;
+	char err[WF_CTL_REASON_MAX], reason[WF_CTL_REASON_MAX + 16];
+	double start = now_seconds();
+	int ret;
+
+	if (!cl || !p->has_pending || p->step != STEP_NONE)
+		return;
+	ret = wf_ctl_msg_decode(p->pending, p->pending_len, &p->msg, err, sizeof(err));
+	free(p->pending);
+	p->pending = NULL;
+	p->has_pending = false;
+	if (ret < 0 || p->msg.type != WF_CTL_MSG_STATE) {
+		/* As the connection answers a message it cannot decode. */
+		snprintf(reason, sizeof(reason), "bad message: %s", ret < 0 ? err : "not a state");
+		log_warn("peer %s: %s: closing", peer_name(cl->ctl, cl->peer), reason);
+		client_drop(cl, reason);
+		return;
+	}
+	p->worked = now_seconds() - start;
+	step_soon(p, STEP_APPLY);
+}
+
+/* Decide and apply (ops->state), save (ops->settle), then, as the last step, answer. A kernel
+ * change stays one transaction: it is all in the one step that applies. */
+static void on_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct client *cl = p->conn;
+	struct wf_gw_control *c;
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	double start = now_seconds();
+
+	if (!cl)
+		return;
+	c = cl->ctl;
+	if (p->step == STEP_APPLY) {
+		ack.state_ack.generation = p->msg.state.generation;
+		c->ops.state(c->ctx, cl->peer, &p->msg.state, &ack.state_ack);
+		wf_ctl_msg_clear(&p->msg);
+		p->msg = ack;
+		p->worked += now_seconds() - start;
+		step_soon(p, c->ops.settle ? STEP_SETTLE : STEP_ANSWER);
+		return;
+	}
+	if (p->step == STEP_SETTLE) {
+		c->ops.settle(c->ctx, cl->peer);
+		p->worked += now_seconds() - start;
+		step_soon(p, STEP_ANSWER);
+		return;
+	}
+	if (p->step != STEP_ANSWER)
+		return;
+	ack = p->msg;
+	memset(&p->msg, 0, sizeof(p->msg));
+	p->step = STEP_NONE;
+	p->worked += now_seconds() - start;
+	p->next_turn =
+	    now_seconds() + (2 * p->worked > STATE_TURN_MIN_S ? 2 * p->worked : STATE_TURN_MIN_S);
+	send_ack(cl, &ack); /* may drop the connection, and with it p's pending state */
+	wf_ctl_msg_clear(&ack);
+	if (p->conn != cl)
+		return;
+	send_held(cl);
+	/* A state that came during the steps waited for them: its turn is next. */
+	if (p->has_pending) {
+		p->busy = true;
+		schedule_turn(p, p->next_turn - now_seconds());
+	}
+}
+
 /* Every state waits for its turn as an event, so that the connections the loop has ready are
- * read first and a newer state of the same peer can still replace it. */
-static void take_state(struct client *cl, const struct wf_ctl_state *s)
+ * read first and a newer state of the same peer can still replace it. json is the state's text,
+ * generation its generation. Returns false when the connection was dropped. */
+static bool take_state(struct client *cl, const char *json, size_t len, uint64_t generation)
 {
 	struct wf_gw_control *c = cl->ctl;
 	struct peer *p = &c->peers[cl->peer];
 	double wait = p->next_turn - now_seconds();
-	struct timeval tv = {0, 0};
+	char *copy = malloc(len ? len : 1);
 
-	p->busy = p->has_pending || wait > 0;
+	p->busy = p->has_pending || wait > 0 || p->step != STEP_NONE;
 	if (p->has_pending) {
-		supersede(cl, s->generation);
-		wf_ctl_state_clear(&p->pending);
+		if (!supersede(cl, generation)) {
+			free(copy);
+			return false;
+		}
+		free(p->pending);
+		p->pending = NULL;
 		p->has_pending = false;
 	}
-	if (wf_ctl_state_copy(&p->pending, s)) {
+	if (!copy) {
 		client_drop(cl, "the gateway is out of memory");
-		return;
+		return false;
 	}
+	memcpy(copy, json, len);
+	p->pending = copy;
+	p->pending_len = len;
+	p->pending_generation = generation;
 	p->has_pending = true;
-	/* A turn already due keeps its time, at the priority of now. */
-	event_del(p->turn);
-	event_priority_set(p->turn, p->busy ? PRIO_READ : PRIO_TURN);
-	if (wait > 0) {
-		tv.tv_sec = (time_t)wait;
-		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	/* A turn already due keeps its time, at the priority of now; during a turn's steps, the
+	 * last of them schedules the next. */
+	if (p->step == STEP_NONE)
+		schedule_turn(p, wait);
+	return true;
+}
+
+static bool is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+/* Whether json is a state, and its generation, without decoding it: under a flood most states
+ * are superseded before their turn, and decoding each took most of the gateway's time. Only
+ * plain members of the top-level object count; anything unusual (an escaped or repeated key,
+ * a generation that is not a plain integer, bytes after the object) answers false, and the
+ * message is decoded as any other. */
+static bool peek_state(const char *json, size_t len, uint64_t *generation)
+{
+	size_t i = 0, depth = 0;
+	bool expect_key = false, state = false, have_gen = false;
+
+	while (i < len && is_space(json[i]))
+		i++;
+	if (i == len || json[i] != '{')
+		return false;
+	while (i < len) {
+		char ch = json[i];
+
+		if (ch == '"') {
+			size_t start = ++i, end;
+			bool escaped = false;
+
+			for (; i < len && json[i] != '"'; i++) {
+				if (json[i] == '\\') {
+					escaped = true;
+					i++;
+				}
+			}
+			if (i >= len)
+				return false;
+			end = i++;
+			if (depth != 1 || !expect_key)
+				continue;
+			expect_key = false;
+			if (escaped)
+				return false;
+			while (i < len && is_space(json[i]))
+				i++;
+			if (i == len || json[i] != ':')
+				return false;
+			for (i++; i < len && is_space(json[i]);)
+				i++;
+			if (end - start == 4 && !memcmp(json + start, "type", 4)) {
+				if (state || len - i < 7 || memcmp(json + i, "\"state\"", 7))
+					return false;
+				state = true;
+				i += 7;
+			} else if (end - start == 10 && !memcmp(json + start, "generation", 10)) {
+				uint64_t g = 0;
+				size_t digits = 0;
+
+				if (have_gen)
+					return false;
+				for (; i < len && json[i] >= '0' && json[i] <= '9'; i++, digits++) {
+					if (g > (UINT64_MAX - 9) / 10)
+						return false;
+					g = g * 10 + (uint64_t)(json[i] - '0');
+				}
+				if (!digits || (i < len && (json[i] == '.' || json[i] == 'e' ||
+				                            json[i] == 'E')))
+					return false;
+				*generation = g;
+				have_gen = true;
+			}
+			continue;
+		}
+		if (ch == '{' || ch == '[') {
+			depth++;
+			expect_key = depth == 1;
+		} else if (ch == '}' || ch == ']') {
+			if (depth-- == 0)
+				return false;
+			if (depth == 0)
+				break;
+		} else if (ch == ',') {
+			expect_key = depth == 1;
+		}
+		i++;
 	}
-	evtimer_add(p->turn, &tv);
+	if (i == len || depth != 0)
+		return false;
+	for (i++; i < len && is_space(json[i]);)
+		i++;
+	return i == len && state && have_gen;
+}
+
+static bool on_text(struct wf_ctl_conn *conn, const char *json, size_t len, void *arg)
+{
+	struct client *cl = arg;
+	uint64_t generation = 0;
+
+	if (!cl->established || !peek_state(json, len, &generation))
+		return false;
+	take_state(cl, json, len, generation);
+	return true;
 }
 
 static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, void *arg)
 {
 	struct client *cl = arg;
+	char err[WF_CTL_REASON_MAX], *json;
+	size_t len;
 
+	/* A state peek_state could not read: rare enough to be encoded again, so that what waits
+	 * is always text. */
 	if (m->type == WF_CTL_MSG_STATE && cl->established) {
-		take_state(cl, &m->state);
+		if (wf_ctl_msg_encode(m, &json, &len, err, sizeof(err)) < 0) {
+			client_drop(cl, "the gateway is out of memory");
+			return;
+		}
+		take_state(cl, json, len, m->state.generation);
+		free(json);
 		return;
 	}
 	log_warn("peer %s: unexpected %s message: closing", peer_name(cl->ctl, cl->peer),
@@ -283,6 +533,7 @@ static void on_close(struct wf_ctl_conn *conn, int err, const char *reason, void
 static const struct wf_ctl_conn_ops client_ops = {
     .on_established = on_established,
     .on_message = on_message,
+    .on_text = on_text,
     .on_close = on_close,
 };
 
@@ -446,7 +697,10 @@ int wf_gw_control_new(struct event_base *base, const struct wf_gw_config *cfg,
 	else if (!(c->peers = calloc(cfg->n_peers + 1, sizeof(*c->peers))))
 		err = -ENOMEM;
 	for (size_t p = 0; !err && p < cfg->n_peers; p++)
-		if (!(c->peers[p].turn = evtimer_new(base, on_turn, &c->peers[p])))
+		c->peers[p].ctl = c;
+	for (size_t p = 0; !err && p < cfg->n_peers; p++)
+		if (!(c->peers[p].turn = evtimer_new(base, on_turn, &c->peers[p])) ||
+		    !(c->peers[p].next_step = evtimer_new(base, on_step, &c->peers[p])))
 			err = -ENOMEM;
 	if (err)
 		wf_gw_control_free(c);
@@ -467,6 +721,8 @@ void wf_gw_control_free(struct wf_gw_control *c)
 		drop_pending(&c->peers[p]);
 		if (c->peers[p].turn)
 			event_free(c->peers[p].turn);
+		if (c->peers[p].next_step)
+			event_free(c->peers[p].next_step);
 	}
 	free(c->peers);
 	free(c);

@@ -4,13 +4,15 @@
  *
  *   accept (peer by source address, connection limits) -> handshake (the peer's key)
  *     -> identity == peer of the source address -> gateway_info
- *   state -> the peer's pending state (a newer one supersedes it, acknowledged as not applied)
- *     -> its turn -> ops->state (decide, apply, save: peers.c) -> state_ack
+ *   state (its text) -> the peer's pending state (a newer one supersedes it, acknowledged as
+ *     not applied, never decoded) -> its turn, in steps with the loop's other work between:
+ *     decode -> ops->state (decide, apply: peers.c) -> ops->settle (save) -> state_ack
  *
  * Turns bound what one peer can cost the others: after a state of a peer is applied, its next
- * waits at least a minimum interval or twice as long as that one took; meanwhile only its latest
- * state is kept. The turns of a peer that sends faster than that run after the event loop has
- * read every other connection, so another peer's state is applied first. */
+ * waits at least a minimum interval or twice as long as that one's steps took; meanwhile only
+ * its latest state is kept. The steps of a peer that sends faster than that run with the reads
+ * of the connections, those of any other peer before them, so another peer's state waits at
+ * most for the one step under way. */
 #ifndef WGFWD_GATEWAY_CONTROL_H
 #define WGFWD_GATEWAY_CONTROL_H
 
@@ -47,6 +49,9 @@ struct wf_gw_control_ops {
 	 * server sends it. */
 	void (*state)(void *ctx, size_t peer, const struct wf_ctl_state *s,
 	              struct wf_ctl_state_ack *ack);
+	/* Optional: what is left of that state's work once the kernel holds it (saving it), as a
+	 * step of its own before the ack goes; it runs even when the peer has gone meanwhile. */
+	void (*settle)(void *ctx, size_t peer);
 	/* What a peer is told once its connection is established. */
 	void (*gateway_info)(void *ctx, size_t peer, struct wf_ctl_gateway_info *gi);
 };

@@ -318,57 +318,93 @@ static int read_keys(struct wf_gw_daemon *d)
 	return 0;
 }
 
+/* What a peer's persisted entries lost to today's policy: one line per peer, the first few
+ * entries with their reasons and how many more, however many were dropped. */
+#define DROPPED_NAMED 3
+
+static void log_dropped(const struct wf_gw_daemon *d, size_t p, const struct wf_gw_entries *e,
+                        const struct wf_gw_decision *dec)
+{
+	char text[DROPPED_NAMED * (WF_GW_REASON_MAX + 32)] = "";
+	size_t len = 0, named = 0;
+
+	for (size_t i = 0; i < dec->n_forwards + dec->n_egress; i++) {
+		bool fwd = i < dec->n_forwards;
+		const struct wf_gw_result *r =
+		    fwd ? &dec->forwards[i] : &dec->egress[i - dec->n_forwards];
+
+		if (r->status == WF_GW_ACCEPTED || named++ >= DROPPED_NAMED)
+			continue;
+		if (fwd)
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+			                        "%sforward %s/%u: %s", len ? "; " : "",
+			                        wf_gw_proto_name(e->forwards[i].proto),
+			                        e->forwards[i].public_port, r->reason);
+		else
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%segress: %s",
+			                        len ? "; " : "", r->reason);
+		if (len >= sizeof(text))
+			len = sizeof(text) - 1;
+	}
+	log_warn("peer %s: %zu persisted entries dropped: %s%s", wf_gw_peer_name(d, p),
+	         dec->n_refused, text, dec->n_refused > DROPPED_NAMED ? "; ..." : "");
+}
+
 /* The persisted state goes through today's policy again: reserved ports or peers may have
  * changed since it was written, and the first peer in configuration order keeps a port. */
 static int restore(struct wf_gw_daemon *d, bool move_bad_files)
 {
+	size_t n = d->cfg->n_peers, peers = 0, forwards = 0, egress = 0;
+	struct wf_gw_entries *want = calloc(n + 1, sizeof(*want));
+	struct wf_gw_decision *dec = calloc(n + 1, sizeof(*dec));
+	struct wf_gw_state next;
 	char err[1024];
+	int ret = want && dec ? 0 : -ENOMEM;
 
-	for (size_t p = 0; p < d->cfg->n_peers; p++) {
-		struct wf_gw_entries e;
-		struct wf_gw_state next;
-		struct wf_gw_decision dec;
-		int ret = move_bad_files ? wf_gw_store_load(d->s.state_dir, wf_gw_peer_name(d, p),
-		                                            &e, err, sizeof(err))
-		                         : wf_gw_store_read(d->s.state_dir, wf_gw_peer_name(d, p),
-		                                            &e, err, sizeof(err));
-
-		if (ret == -ENOENT)
-			continue;
-		if (ret == -EBADMSG) {
+	for (size_t p = 0; !ret && p < n; p++) {
+		ret = move_bad_files ? wf_gw_store_load(d->s.state_dir, wf_gw_peer_name(d, p),
+		                                        &want[p], err, sizeof(err))
+		                     : wf_gw_store_read(d->s.state_dir, wf_gw_peer_name(d, p),
+		                                        &want[p], err, sizeof(err));
+		if (ret == -EBADMSG)
 			log_error("peer %s: persisted state unreadable, starting empty: %s",
 			          wf_gw_peer_name(d, p), err);
-			continue;
-		}
-		if (ret) {
+		else if (ret && ret != -ENOENT)
 			log_error("peer %s: %s", wf_gw_peer_name(d, p), err);
-			return ret;
-		}
-		ret = wf_gw_policy_decide(d->cfg, &d->state, p, &e, &next, &dec);
-		if (ret) {
-			wf_gw_entries_free(&e);
-			return ret;
-		}
-		for (size_t i = 0; i < dec.n_forwards; i++)
-			if (dec.forwards[i].status != WF_GW_ACCEPTED)
-				log_warn("peer %s: persisted forward %s/%u dropped: %s",
-				         wf_gw_peer_name(d, p),
-				         wf_gw_proto_name(e.forwards[i].proto),
-				         e.forwards[i].public_port, dec.forwards[i].reason);
-		for (size_t i = 0; i < dec.n_egress; i++)
-			if (dec.egress[i].status != WF_GW_ACCEPTED)
-				log_warn("peer %s: persisted egress dropped: %s",
-				         wf_gw_peer_name(d, p), dec.egress[i].reason);
-		d->peers[p].unsaved = dec.n_refused > 0;
+		else
+			peers += !ret;
+		if (ret == -ENOENT || ret == -EBADMSG)
+			ret = 0;
+	}
+	if (!ret)
+		ret = wf_gw_policy_decide_all(d->cfg, want, &next, dec);
+	for (size_t p = 0; !ret && p < n; p++) {
+		if (dec[p].n_refused)
+			log_dropped(d, p, &want[p], &dec[p]);
+		d->peers[p].unsaved = dec[p].n_refused > 0;
+		forwards += next.peers[p].n_forwards;
+		egress += next.peers[p].n_egress;
+		if (next.peers[p].n_forwards + next.peers[p].n_egress)
+			log_debug("peer %s: restored %zu forwards and %zu egress entries",
+			          wf_gw_peer_name(d, p), next.peers[p].n_forwards,
+			          next.peers[p].n_egress);
+	}
+	if (!ret) {
 		wf_gw_state_free(&d->state);
 		d->state = next;
-		log_info("peer %s: restored %zu forwards and %zu egress entries",
-		         wf_gw_peer_name(d, p), d->state.peers[p].n_forwards,
-		         d->state.peers[p].n_egress);
-		wf_gw_decision_free(&dec);
-		wf_gw_entries_free(&e);
+		log_info("restored %zu forwards and %zu egress entries from %s (state files of %zu "
+		         "of %zu peers)",
+		         forwards, egress, d->s.state_dir, peers, n);
 	}
-	return 0;
+	for (size_t p = 0; p < n; p++) {
+		if (want)
+			wf_gw_entries_free(&want[p]);
+		if (dec)
+			wf_gw_decision_free(&dec[p]);
+	}
+	free(want);
+	free(dec);
+	return ret;
 }
 
 static int start_listening(struct wf_gw_daemon *d)

@@ -306,8 +306,8 @@ static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
 	run->asked = want;
 	memset(&want, 0, sizeof(want));
 	run->retry = host_port_refused(&dec);
-	if (!same || run->unsaved)
-		wf_gw_daemon_save_peer(d, peer);
+	/* saved in the next step (settle_state) */
+	run->unsaved |= !same;
 	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
 	         "%s",
 	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation,
@@ -334,7 +334,18 @@ out:
 	return_memory(s);
 }
 
+/* The state take_state applied is written in a step of its own: for a largest state, as long
+ * as deciding and applying it, and another peer's turn may come between the two. */
+static void settle_state(void *arg, size_t peer)
+{
+	struct wf_gw_daemon *d = arg;
+
+	if (d->peers[peer].unsaved)
+		wf_gw_daemon_save_peer(d, peer);
+}
+
 const struct wf_gw_control_ops wf_gw_peer_ops = {
     .state = take_state,
+    .settle = settle_state,
     .gateway_info = gateway_info,
 };

@@ -112,6 +112,11 @@ struct wf_gw_decision {
 int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
                         size_t peer, const struct wf_gw_entries *want, struct wf_gw_state *next,
                         struct wf_gw_decision *decision);
+/* Every peer's entries at once (want[] and decisions[]: one per configured peer), as deciding
+ * them one after another in configuration order from an empty state would, so the first peer
+ * keeps a port; O(n log n) in all entries, for the start-up. */
+int wf_gw_policy_decide_all(const struct wf_gw_config *cfg, const struct wf_gw_entries *want,
+                            struct wf_gw_state *next, struct wf_gw_decision *decisions);
 void wf_gw_decision_free(struct wf_gw_decision *d);
 const char *wf_gw_status_name(enum wf_gw_status s);
 

@@ -57,7 +57,107 @@ static json_object *egress_json(const struct wf_ctl_egress *g)
 	return o;
 }
 
+/* ---- the canonical text, written without a JSON tree ---- */
+
+/* Each change of a peer writes its whole file; json-c's tree of a largest state took longer to
+ * build than the rest of the change together. The text is what json-c writes (JSON_C_TO_STRING_
+ * PLAIN, the keys in this order), built directly; a name with a character JSON might escape
+ * goes through json-c instead. */
+#define FORWARD_TEXT_MAX                                                                       \
+	sizeof("{\"family\":\"ipv4\",\"proto\":\"tcp\",\"public_port\":65535,\"target_port\":" \
+	       "65535},")
+#define EGRESS_TEXT_MAX sizeof("{\"proto\":\"tcp\",\"port_lo\":65535,\"port_hi\":65535},")
+
+static char *put(char *at, const char *text, size_t n)
+{
+	memcpy(at, text, n);
+	return at + n;
+}
+
+#define PUT(at, text) put(at, text, sizeof(text) - 1)
+
+static char *put_number(char *at, unsigned v)
+{
+	char digits[8];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*at++ = digits[--n];
+	return at;
+}
+
+static char *put_string(char *at, const char *s)
+{
+	*at++ = '"';
+	at = put(at, s, strlen(s));
+	*at++ = '"';
+	return at;
+}
+
+static bool plain_name(const char *name)
+{
+	return strlen(name) < 256 && strspn(name, "0123456789abcdefABCDEF.:") == strlen(name);
+}
+
+static int encode_canonical(const char *peer_name, const struct wf_gw_entries *e, char **json)
+{
+	size_t max = 64 + strlen(peer_name) + e->n_forwards * FORWARD_TEXT_MAX +
+	             e->n_egress * EGRESS_TEXT_MAX;
+	char *buf = malloc(max), *at = buf;
+
+	if (!buf)
+		return -ENOMEM;
+	at = PUT(at, "{\"version\":");
+	at = put_number(at, WF_GW_STORE_VERSION);
+	at = PUT(at, ",\"peer\":");
+	at = put_string(at, peer_name);
+	at = PUT(at, ",\"forwards\":[");
+	for (size_t i = 0; i < e->n_forwards; i++) {
+		const struct wf_ctl_forward *f = &e->forwards[i];
+
+		if (i)
+			*at++ = ',';
+		at = PUT(at, "{\"family\":");
+		at = put_string(at, f->family == AF_INET6 ? "ipv6" : "ipv4");
+		at = PUT(at, ",\"proto\":");
+		at = put_string(at, wf_gw_proto_name(f->proto));
+		at = PUT(at, ",\"public_port\":");
+		at = put_number(at, f->public_port);
+		at = PUT(at, ",\"target_port\":");
+		at = put_number(at, f->target_port);
+		*at++ = '}';
+	}
+	at = PUT(at, "],\"egress\":[");
+	for (size_t i = 0; i < e->n_egress; i++) {
+		const struct wf_ctl_egress *g = &e->egress[i];
+
+		if (i)
+			*at++ = ',';
+		at = PUT(at, "{\"proto\":");
+		at = put_string(at, wf_gw_proto_name(g->proto));
+		at = PUT(at, ",\"port_lo\":");
+		at = put_number(at, g->port_lo);
+		at = PUT(at, ",\"port_hi\":");
+		at = put_number(at, g->port_hi);
+		*at++ = '}';
+	}
+	at = PUT(at, "]}");
+	*at = '\0';
+	*json = buf;
+	return 0;
+}
+
 int wf_gw_store_encode(const char *peer_name, const struct wf_gw_entries *e, char **json)
+{
+	if (plain_name(peer_name))
+		return encode_canonical(peer_name, e, json);
+	return wf_gw_store_encode_json_c(peer_name, e, json);
+}
+
+int wf_gw_store_encode_json_c(const char *peer_name, const struct wf_gw_entries *e, char **json)
 {
 	json_object *root = json_object_new_object(), *fwd = json_object_new_array(),
 	            *egr = json_object_new_array();
@@ -244,8 +344,131 @@ static bool same_peer(const char *a, const char *b)
 	return !strcmp(a, b);
 }
 
-int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
-                       char *err, size_t errlen)
+/* ---- the canonical text, read without a JSON tree ---- */
+
+/* A restart reads every peer's file before the first forward is back; building json-c's tree
+ * of a file costs ten times what its entries do. What wf_gw_store_encode wrote (its key order,
+ * no spaces, no escapes, numbers in range) is read here directly; anything else, valid or not,
+ * goes to the strict reader below, which alone decides what is wrong with it. */
+struct scan {
+	const char *p, *end;
+};
+
+static bool lit(struct scan *s, const char *text, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, text, n))
+		return false;
+	s->p += n;
+	return true;
+}
+
+#define LIT(s, text) lit(s, text, sizeof(text) - 1)
+
+static bool number(struct scan *s, unsigned min, unsigned max, uint16_t *out)
+{
+	const char *start = s->p;
+	unsigned v = 0;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && s->p - start < 6)
+		v = v * 10 + (unsigned)(*s->p++ - '0');
+	if (s->p == start || s->p - start > 5 || (*start == '0' && s->p - start > 1) || v < min ||
+	    v > max)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static bool canonical_proto(struct scan *s, bool all_ok, uint8_t *proto)
+{
+	if (LIT(s, "tcp\""))
+		*proto = IPPROTO_TCP;
+	else if (LIT(s, "udp\""))
+		*proto = IPPROTO_UDP;
+	else if (all_ok && LIT(s, "all\""))
+		*proto = 0;
+	else
+		return false;
+	return true;
+}
+
+static bool canonical_forward(struct scan *s, struct wf_ctl_forward *f)
+{
+	if (!LIT(s, "{\"family\":\""))
+		return false;
+	if (LIT(s, "ipv4\""))
+		f->family = AF_INET;
+	else if (LIT(s, "ipv6\""))
+		f->family = AF_INET6;
+	else
+		return false;
+	return LIT(s, ",\"proto\":\"") && canonical_proto(s, false, &f->proto) &&
+	       LIT(s, ",\"public_port\":") && number(s, 1, 65535, &f->public_port) &&
+	       LIT(s, ",\"target_port\":") && number(s, 1, 65535, &f->target_port) && LIT(s, "}");
+}
+
+static bool canonical_egress(struct scan *s, struct wf_ctl_egress *g)
+{
+	return LIT(s, "{\"proto\":\"") && canonical_proto(s, true, &g->proto) &&
+	       LIT(s, ",\"port_lo\":") && number(s, 0, 65535, &g->port_lo) &&
+	       LIT(s, ",\"port_hi\":") && number(s, 0, 65535, &g->port_hi) && LIT(s, "}");
+}
+
+static bool canonical_peer(struct scan *s, const char *peer_name)
+{
+	char name[INET6_ADDRSTRLEN];
+	size_t n = 0;
+
+	while (s->p < s->end && *s->p != '"') {
+		if (n + 1 >= sizeof(name) || !strchr("0123456789abcdefABCDEF.:", *s->p))
+			return false;
+		name[n++] = *s->p++;
+	}
+	name[n] = '\0';
+	return LIT(s, "\"") && same_peer(name, peer_name);
+}
+
+static bool decode_canonical(const char *json, size_t len, const char *peer_name,
+                             struct wf_gw_entries *e)
+{
+	struct scan s = {json, json + len};
+	uint16_t version;
+
+	memset(e, 0, sizeof(*e));
+	if (!LIT(&s, "{\"version\":") || !number(&s, 0, 65535, &version) ||
+	    version != WF_GW_STORE_VERSION || !LIT(&s, ",\"peer\":\"") ||
+	    !canonical_peer(&s, peer_name) || !LIT(&s, ",\"forwards\":["))
+		return false;
+	if (!LIT(&s, "]")) {
+		do {
+			struct wf_ctl_forward f = {0};
+
+			if (!canonical_forward(&s, &f) || wf_gw_entries_add_forward(e, &f))
+				goto no;
+		} while (LIT(&s, ","));
+		if (!LIT(&s, "]"))
+			goto no;
+	}
+	if (!LIT(&s, ",\"egress\":["))
+		goto no;
+	if (!LIT(&s, "]")) {
+		do {
+			struct wf_ctl_egress g = {0};
+
+			if (!canonical_egress(&s, &g) || wf_gw_entries_add_egress(e, &g))
+				goto no;
+		} while (LIT(&s, ","));
+		if (!LIT(&s, "]"))
+			goto no;
+	}
+	if (LIT(&s, "}") && s.p == s.end)
+		return true;
+no:
+	wf_gw_entries_free(e);
+	return false;
+}
+
+int wf_gw_store_decode_strict(const char *json, size_t len, const char *peer_name,
+                              struct wf_gw_entries *e, char *err, size_t errlen)
 {
 	struct json_tokener *tok = json_tokener_new_ex(8);
 	json_object *root = NULL, *v;
@@ -303,6 +526,14 @@ out:
 	json_object_put(root);
 	json_tokener_free(tok);
 	return ret;
+}
+
+int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
+                       char *err, size_t errlen)
+{
+	if (decode_canonical(json, len, peer_name, e))
+		return 0;
+	return wf_gw_store_decode_strict(json, len, peer_name, e, err, errlen);
 }
 
 /* ---- files ---- */

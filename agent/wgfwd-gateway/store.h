@@ -39,9 +39,16 @@ int wf_gw_store_load(const char *dir, const char *peer_name, struct wf_gw_entrie
 int wf_gw_store_read(const char *dir, const char *peer_name, struct wf_gw_entries *e, char *err,
                      size_t errlen);
 
-/* The JSON text of one peer's entries, and its strict reader (no I/O). */
+/* The JSON text of one peer's entries, and its strict reader (no I/O). The reader takes the
+ * encoder's own form on a fast path that builds no JSON tree; any other text goes through
+ * wf_gw_store_decode_strict, which reads any JSON spelling of a state and says what is wrong
+ * with the rest. Both give the same entries for every text the fast path accepts. */
 int wf_gw_store_encode(const char *peer_name, const struct wf_gw_entries *e, char **json);
+/* The same text built as a json-c tree: what the encoder's own form is checked against. */
+int wf_gw_store_encode_json_c(const char *peer_name, const struct wf_gw_entries *e, char **json);
 int wf_gw_store_decode(const char *json, size_t len, const char *peer_name, struct wf_gw_entries *e,
                        char *err, size_t errlen);
+int wf_gw_store_decode_strict(const char *json, size_t len, const char *peer_name,
+                              struct wf_gw_entries *e, char *err, size_t errlen);
 
 #endif

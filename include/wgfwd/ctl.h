@@ -340,6 +340,10 @@ struct wf_ctl_conn_ops {
 	void (*on_established)(struct wf_ctl_conn *c, void *arg);
 	/* m is only valid during the call. */
 	void (*on_message)(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *arg);
+	/* Optional: each message's text, before it is decoded (only valid during the call).
+	 * true: the owner took it and decodes it when it needs it (wf_ctl_msg_decode); false: it
+	 * is decoded and goes to on_message. */
+	bool (*on_text)(struct wf_ctl_conn *c, const char *json, size_t len, void *arg);
 	/* err: -ECONNREFUSED (connect failed), -ECONNRESET (peer closed or reset), -ETIMEDOUT
 	 * (handshake deadline or silent peer), -EMSGSIZE (frame over the cap), -EBADMSG (frame
 	 * failed to open or decode), -EACCES (handshake authentication), -EPROTO (protocol

@@ -1,15 +1,16 @@
 #!/bin/bash
 # A hostile peer sends the largest states a message holds, as fast as its connection takes
 # them. The gateway applies only the latest of those that arrive during each of that peer's
-# turns, another peer's changes still go live meanwhile (each waits for at most the one turn of
-# the flooding peer under way), the memory a largest state took goes back, and the gateway's
+# turns, another peer's changes still go live meanwhile (each waits for at most the one step of
+# the flooding peer's turn under way; their median within 100 ms of what it is with no flood,
+# with a CPU free), the memory a largest state took goes back, and the gateway's
 # memory, descriptors and log stay bounded. Prints what it measured.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
 . "$(dirname "$0")/robust.sh"
 
 ATTACK=$HELPERS/ctl_attack
-FLOOD_STATES=$(soak 200 1000)
+FLOOD_STATES=$(soak 600 2000)
 FLOOD_LOG=$LAB_RUN/bg/flood.log
 
 # A third peer, beside the flooding one on the server's tunnel: it times its own changes.
@@ -32,11 +33,11 @@ attack2() {
 attack3() {
 	on srv "$ATTACK" -s "$PEER3_WG4" -k "$PEER3_KEY" -w 10 "$LAB_GW_WG4" 51821 "$@"
 }
-latency_ms() { # the slowest of 20 changes, sent and acknowledged one after the other
+latency_ms() { # "slowest median" of 40 changes, sent and acknowledged one after the other
 	local out
-	out=$(attack3 state-latency 20 tcp/4403) || return 1
+	out=$(attack3 state-latency 40 tcp/4403) || return 1
 	echo "      the third peer's changes: $out" >&2
-	sed -nE 's/^state-latency: 20 states, 20 applied; slowest ([0-9]+)\..*/\1/p' <<<"$out"
+	sed -nE 's/^state-latency: 40 states, 40 applied; slowest ([0-9]+)\.[0-9]+ ms, median ([0-9]+)\..*/\1 \2/p' <<<"$out"
 }
 quiet_ms=$(latency_ms)
 check "with no flood, the third peer's changes are applied and answered" test -n "$quiet_ms"
@@ -46,6 +47,12 @@ rss_idle=$(rss "$gw")
 check_match "a few of the largest states, acknowledged" \
 	'^state-flood: 4 states sent in [0-9]+ ms, 4 answered' attack2 state-flood 4
 rss_before=$(rss "$gw")
+# The third peer's changes with the flooding peer holding a largest state, before the flood:
+# what the flood adds is measured against these (the third peer's own work grows with the
+# table, the flood does not change that).
+read -r _ held_median < <(latency_ms)
+check "with a largest state held, the third peer's changes are applied and answered" \
+	test -n "$held_median"
 echo "      gateway: VmRSS $rss_idle kB before the largest states, $rss_before kB after them"
 check "the memory the largest states took went back: under 32 MB more than before any" \
 	test "$rss_before" -le $((rss_idle + 32768))
@@ -67,9 +74,16 @@ check "the flood is under way: the gateway applied one of its states" wait_until
 
 # The third peer's changes, made while the flood goes on, each timed from sending it to its ack
 # (sent once the kernel holds it).
-flood_ms=$(latency_ms)
+read -r flood_ms flood_median < <(latency_ms)
+# The bounds hold with a CPU free; on a machine asked for more CPUs than it has, every step
+# waits that many times over for one, and they scale by it (1-minute load per CPU, at least 1).
+over=$(awk -v cpus="$(nproc)" '{ f = $1 / cpus; printf "%.2f", (f > 1 ? f : 1) }' /proc/loadavg)
+echo "      bounds x $over (load per CPU)"
 check "while the flood goes on, another peer's changes apply within 2 s each" \
-	test -n "$flood_ms" -a "${flood_ms:-99999}" -lt 2000
+	awk -v ms="${flood_ms:-99999}" -v f="$over" 'BEGIN { exit !(ms < 2000 * f) }'
+check "and their median is within 100 ms of what it is with no flood ($held_median ms)" \
+	awk -v ms="${flood_median:-99999}" -v base="${held_median:-0}" -v f="$over" \
+	'BEGIN { exit !(ms < base + 100 * f) }'
 check "and the flood was still going then" flood_running
 
 # The first peer's change, through the agent, made while the flood goes on.

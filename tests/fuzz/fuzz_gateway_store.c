@@ -1,6 +1,7 @@
 /* The gateway's persisted state as the decoder sees it from disk, then through the policy and
  * the ruleset renderer: whatever a file holds, decoding either fails cleanly or yields entries
- * that encode back to the same thing, and the policy never lets the renderer see a conflict. */
+ * that encode back to the same thing (and that the strict reader reads alike), and the policy never
+ * lets the renderer see a conflict. */
 #include <wgfwd-gateway/render.h>
 #include <wgfwd-gateway/store.h>
 
@@ -28,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (wf_gw_store_decode((const char *)data, size, PEER, &e, err, sizeof(err)))
 		return 0;
+	/* The fast path may take a text only as the strict reader reads it. */
+	if (wf_gw_store_decode_strict((const char *)data, size, PEER, &again, err, sizeof(err)) ||
+	    !wf_gw_entries_equal(&e, &again))
+		abort();
+	wf_gw_entries_free(&again);
 	if (wf_gw_store_encode(PEER, &e, &json) == 0) {
 		if (wf_gw_store_decode(json, strlen(json), PEER, &again, err, sizeof(err)) ||
 		    !wf_gw_entries_equal(&e, &again))

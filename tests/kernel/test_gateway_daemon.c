@@ -911,22 +911,64 @@ static char *largest_state_json(uint64_t generation, uint16_t first_port)
 	return json;
 }
 
+/* How many times over the machine's CPUs are asked for (1-minute load average per CPU, at
+ * least 1): on a shared machine running more than it has CPUs for, every step waits for a CPU
+ * that long, and a wall-clock bound that holds with a CPU free scales by it. */
+static double oversubscription(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double load = 0;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = 0;
+		fclose(f);
+	}
+	return cpus > 0 && load / (double)cpus > 1 ? load / (double)cpus : 1;
+}
+
+/* Times n of peer A's changes, each from sending it to its ack, into took[] (sorted). */
+static void time_changes(struct agent *a, uint64_t first_generation, double *took, int n)
+{
+	struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, 4403, 4403};
+	struct wf_ctl_msg ack;
+
+	for (int i = 0; i < n; i++) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		send_state(a, first_generation + (uint64_t)i, &f, i % 2 ? 0 : 1, NULL, 0, &ack);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_true(ack.state_ack.applied);
+		wf_ctl_msg_clear(&ack);
+		took[i] = ms_between(&t0, &t1);
+	}
+	qsort(took, (size_t)n, sizeof(took[0]), cmp_double);
+}
+
 /* Peer B sends the largest states a message holds (32,768 forwards and 32,768 egress entries)
  * as fast as its connection takes them. Meanwhile each of peer A's changes is applied and
- * acknowledged: its states go ahead of B's turns, so one waits at most for the one turn of B
- * under way (tens of milliseconds on an idle machine; up to about a second measured on a
- * busy 2-core one, hence the bound), and of B's states only the latest is applied. The memory
- * B's states took goes back to the system afterwards (it stayed, about 57 MB, before it was
- * given back). */
+ * acknowledged: B's states wait as their text and only the latest is decoded and applied, B's
+ * turn goes in steps, and A's state goes before B's next step, so A waits at most for the one
+ * step of B under way. What the flood adds to A's changes is what is asserted: their median
+ * during the flood against their median once it is over, B still holding its largest state
+ * (so A's own work, which grows with the table, is the same in both), within 100 ms; the
+ * slowest within 2 s, one step of B's (0.3-1 s seen at a load of 6-8 on 2 CPUs, tens of
+ * milliseconds on an idle machine). Both bounds hold with a CPU free: on a machine asked for
+ * more CPUs than it has, they scale by how many times over (oversubscription), and the test
+ * says by how much. The memory B's states took goes back to the system
+ * afterwards (it stayed, about 57 MB, before it was given back). */
 static void another_peer_is_answered_quickly_during_a_flood(void **state)
 {
-	enum { FLOOD = 40, CHANGES = 20, BOUND_MS = 2000, RSS_MARGIN_KB = 32 * 1024 };
+	/* FLOOD: enough states that the flood outlasts A's changes, superseded ones being cheap */
+	enum { FLOOD = 400, CHANGES = 40, ADDED_MS = 100, BOUND_MS = 2000 };
+	enum { RSS_MARGIN_KB = 32 * 1024 };
 	struct flood fl = {.n = FLOOD};
-	struct wf_ctl_forward f = {IPPROTO_TCP, AF_INET, 4403, 4403};
 	struct wf_ctl_msg ack;
 	struct agent a, b;
 	pthread_t sender, reader;
-	double worst = 0, took[CHANGES], sorted[CHANGES];
+	double during[CHANGES], after[CHANGES], over;
 	unsigned acked_then;
 	long rss_idle, rss_after;
 
@@ -946,37 +988,32 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	for (int i = 0; i < WAIT_LIMIT * 100 && !fl.applied && !fl.failed; i++)
 		usleep(10000);
 	assert_true(fl.applied > 0); /* the flood is under way */
-	for (int i = 0; i < CHANGES; i++) {
-		struct timespec t0, t1;
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		send_state(&a, (uint64_t)(500 + i), &f, i % 2 ? 0 : 1, NULL, 0, &ack);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		assert_true(ack.state_ack.applied);
-		wf_ctl_msg_clear(&ack);
-		took[i] = ms_between(&t0, &t1);
-		if (took[i] > worst)
-			worst = took[i];
-	}
+	time_changes(&a, 500, during, CHANGES);
 	acked_then = fl.acked;
 	pthread_join(sender, NULL);
 	pthread_join(reader, NULL);
 	assert_false(fl.failed);
 	assert_int_equal(fl.acked, FLOOD);
 	rss_after = rss_kb(gateway_pid);
-	memcpy(sorted, took, sizeof(sorted));
-	qsort(sorted, CHANGES, sizeof(sorted[0]), cmp_double);
-	print_message("      peer A's changes during the flood: median %.1f ms, slowest %.1f ms; "
-	              "the flood had %u of %u states answered by then, %u applied in all\n",
-	              sorted[CHANGES / 2], worst, acked_then, FLOOD, fl.applied);
-	print_message("      gateway VmRSS: %ld kB fresh, %ld kB after the flood\n", rss_idle,
-	              rss_after);
-	/* the flood went on while A was timed */
-	assert_true(acked_then < FLOOD);
-	assert_true(worst < BOUND_MS);
-	assert_true(rss_after > 0 && rss_after <= rss_idle + RSS_MARGIN_KB);
 	/* B's last state is held */
 	assert_true(ruleset_contains("tcp . 53767 : " PEER_B " . 53767"));
+	time_changes(&a, 600, after, CHANGES);
+	over = oversubscription();
+	print_message(
+	    "      peer A's changes during the flood: median %.1f ms, p90 %.1f ms, slowest "
+	    "%.1f ms; after it: median %.1f ms, slowest %.1f ms; the flood had %u of %u "
+	    "states answered by then, %u applied in all\n",
+	    during[CHANGES / 2 - 1], during[CHANGES * 9 / 10 - 1], during[CHANGES - 1],
+	    after[CHANGES / 2 - 1], after[CHANGES - 1], acked_then, FLOOD, fl.applied);
+	print_message("      gateway VmRSS: %ld kB fresh, %ld kB after the flood; bounds x %.1f "
+	              "(load per CPU)\n",
+	              rss_idle, rss_after, over);
+	/* the flood went on while A was timed */
+	assert_true(acked_then < FLOOD);
+	/* medians by nearest rank */
+	assert_true(during[CHANGES / 2 - 1] < after[CHANGES / 2 - 1] + ADDED_MS * over);
+	assert_true(during[CHANGES - 1] < BOUND_MS * over);
+	assert_true(rss_after > 0 && rss_after <= rss_idle + RSS_MARGIN_KB);
 	send_state(&b, 2000, NULL, 0, NULL, 0, &ack);
 	wf_ctl_msg_clear(&ack);
 	agent_close(&a);

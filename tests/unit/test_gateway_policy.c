@@ -502,6 +502,58 @@ static void two_peers_cannot_share_an_address(void **state)
 	assert_int_equal(wf_gw_config_find_peer_name(&cfg, "192.168.160.3"), 1);
 }
 
+/* The start-up decides every peer at once; it must answer as deciding them one after another
+ * in configuration order would: the first keeps a port, limits count what came before. */
+static void deciding_all_at_once_equals_deciding_in_order(void **state)
+{
+	struct wf_ctl_forward a[] = {fwd(TCP, 80, 80),    fwd(TCP, 22, 22),  fwd(TCP, 443, 443),
+	                             fwd(TCP, 443, 8443), fwd6(UDP, 53, 53), fwd(TCP, 81, 81)};
+	struct wf_ctl_forward b[] = {fwd(TCP, 80, 8080), fwd(UDP, 443, 443), fwd(TCP, 82, 82),
+	                             fwd6(TCP, 82, 82),  fwd(TCP, 83, 83),   fwd(TCP, 84, 84)};
+	struct wf_ctl_egress g[] = {egr(TCP, 25, 25), egr(UDP, 1000, 1001)};
+	struct wf_gw_entries want[2] = {
+	    {.forwards = a, .n_forwards = 6},
+	    {.forwards = b, .n_forwards = 6, .egress = g, .n_egress = 2}};
+	const size_t limits[] = {0, 7, 9};
+
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+		struct wf_gw_state cur, all;
+		struct wf_gw_decision one[2], both[2];
+
+		cfg.max_total_entries = limits[l];
+		assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+		decide(&cur, 0, &want[0], &one[0]);
+		decide(&cur, 1, &want[1], &one[1]);
+		assert_int_equal(wf_gw_policy_decide_all(&cfg, want, &all, both), 0);
+		assert_true(wf_gw_state_equal(&cur, &all));
+		for (size_t p = 0; p < 2; p++) {
+			assert_int_equal(both[p].n_refused, one[p].n_refused);
+			assert_int_equal(both[p].n_forwards, one[p].n_forwards);
+			for (size_t i = 0; i < one[p].n_forwards; i++) {
+				assert_int_equal(both[p].forwards[i].status,
+				                 one[p].forwards[i].status);
+				assert_string_equal(both[p].forwards[i].reason,
+				                    one[p].forwards[i].reason);
+			}
+			for (size_t i = 0; i < one[p].n_egress; i++)
+				assert_int_equal(both[p].egress[i].status, one[p].egress[i].status);
+			wf_gw_decision_free(&one[p]);
+			wf_gw_decision_free(&both[p]);
+		}
+		/* the cases this covers */
+		assert_int_equal(all.peers[1].n_forwards + all.peers[0].n_forwards,
+		                 cur.peers[0].n_forwards + cur.peers[1].n_forwards);
+		if (!limits[l]) {
+			assert_int_equal(all.peers[0].n_forwards, 4);
+			assert_null(wf_gw_entries_find_forward(&all.peers[1], &b[0]));
+			assert_non_null(wf_gw_entries_find_forward(&all.peers[1], &b[1]));
+		}
+		wf_gw_state_free(&cur);
+		wf_gw_state_free(&all);
+	}
+	cfg.max_total_entries = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +585,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(decision_does_not_depend_on_request_order, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(unknown_peer_index_is_an_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(deciding_all_at_once_equals_deciding_in_order, setup,
+	                                    teardown),
 	    cmocka_unit_test(peer_spec_names_the_peer_by_its_first_address),
 	    cmocka_unit_test(peer_spec_errors_say_what_is_wrong),
 	    cmocka_unit_test_setup_teardown(two_peers_cannot_share_an_address, setup, teardown),

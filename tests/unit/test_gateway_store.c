@@ -284,6 +284,107 @@ static void peer_names_compare_as_addresses(void **state)
 	wf_gw_entries_free(&e);
 }
 
+static void encoded_text_reads_back_alike_on_both_readers(void **state)
+{
+	struct wf_gw_entries e, fast, strict;
+	char err[256] = "", *json;
+
+	sample(&e);
+	assert_int_equal(wf_gw_store_encode("192.168.160.2", &e, &json), 0);
+	assert_int_equal(
+	    wf_gw_store_decode(json, strlen(json), "192.168.160.2", &fast, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_decode_strict(json, strlen(json), "192.168.160.2", &strict,
+	                                           err, sizeof(err)),
+	                 0);
+	assert_true(wf_gw_entries_equal(&e, &fast));
+	assert_true(wf_gw_entries_equal(&e, &strict));
+	wf_gw_entries_free(&fast);
+	wf_gw_entries_free(&strict);
+	wf_gw_entries_free(&e);
+	free(json);
+}
+
+static void other_spellings_of_a_state_still_read(void **state)
+{
+	/* Spaces, another key order, an escaped character: not the encoder's form, valid all
+	 * the same. */
+	const char *json =
+	    "{ \"peer\": \"192.168.160.2\", \"version\": 1,\n"
+	    "  \"egress\": [{\"port_hi\": 25, \"port_lo\": 25, \"proto\": \"tcp\"}],\n"
+	    "  \"forwards\": [{\"target_port\": 8443, \"public_port\": 443,\n"
+	    "                \"proto\": \"t\\u0063p\", \"family\": \"ipv4\"}]}";
+	struct wf_gw_entries e;
+	char err[256] = "";
+
+	assert_int_equal(
+	    wf_gw_store_decode(json, strlen(json), "192.168.160.2", &e, err, sizeof(err)), 0);
+	assert_int_equal(e.n_forwards, 1);
+	assert_int_equal(e.forwards[0].proto, IPPROTO_TCP);
+	assert_int_equal(e.forwards[0].public_port, 443);
+	assert_int_equal(e.forwards[0].target_port, 8443);
+	assert_int_equal(e.n_egress, 1);
+	assert_int_equal(e.egress[0].port_hi, 25);
+	wf_gw_entries_free(&e);
+}
+
+static void canonical_looking_but_wrong_texts_get_the_strict_reason(void **state)
+{
+	const struct {
+		const char *json, *expect;
+	} bad[] = {
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[{\"family\":\"ipv4\","
+	     "\"proto\":\"tcp\",\"public_port\":0,\"target_port\":1}],\"egress\":[]}",
+	     "forwards[0].public_port: 0 is not a port"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[{\"family\":\"ipv4\","
+	     "\"proto\":\"tcp\",\"public_port\":1,\"target_port\":065535}],\"egress\":[]}",
+	     "not JSON"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[{\"family\":\"ipv4\","
+	     "\"proto\":\"tcp\",\"public_port\":1,\"target_port\":165535}],\"egress\":[]}",
+	     "forwards[0].target_port: 165535 is not a port"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[],\"egress\":[{\"proto\":\"all\","
+	     "\"port_lo\":0,\"port_hi\":70000}]}",
+	     "egress[0].port_hi: 70000 is not a port"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[],\"egress\":[]}x", "not JSON"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.1\",\"forwards\":[],\"egress\":[]",
+	     "ends in the middle"},
+	    {"{\"version\":1,\"peer\":\"10.0.0.3\",\"forwards\":[],\"egress\":[]}",
+	     "belongs to peer `10.0.0.3'"},
+	};
+	struct wf_gw_entries e;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(wf_gw_store_decode(bad[i].json, strlen(bad[i].json), "10.0.0.1",
+		                                    &e, err, sizeof(err)),
+		                 -EBADMSG);
+		if (!strstr(err, bad[i].expect))
+			fail_msg("case %zu: `%s' does not say `%s'", i, err, bad[i].expect);
+	}
+}
+
+static void encoder_writes_what_json_c_writes(void **state)
+{
+	const char *names[] = {"192.168.160.2", "fc00:0:0:160::2", "peer/\"odd\""};
+	struct wf_gw_entries e, empty = {0};
+	char *fast, *tree;
+
+	sample(&e);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(wf_gw_store_encode(names[i], &e, &fast), 0);
+		assert_int_equal(wf_gw_store_encode_json_c(names[i], &e, &tree), 0);
+		assert_string_equal(fast, tree);
+		free(fast);
+		free(tree);
+		assert_int_equal(wf_gw_store_encode(names[i], &empty, &fast), 0);
+		assert_int_equal(wf_gw_store_encode_json_c(names[i], &empty, &tree), 0);
+		assert_string_equal(fast, tree);
+		free(fast);
+		free(tree);
+	}
+	wf_gw_entries_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +408,10 @@ int main(void)
 	                                    remove_dir),
 	    cmocka_unit_test(decoder_names_the_wrong_field),
 	    cmocka_unit_test(peer_names_compare_as_addresses),
+	    cmocka_unit_test(encoded_text_reads_back_alike_on_both_readers),
+	    cmocka_unit_test(encoder_writes_what_json_c_writes),
+	    cmocka_unit_test(other_spellings_of_a_state_still_read),
+	    cmocka_unit_test(canonical_looking_but_wrong_texts_get_the_strict_reason),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
