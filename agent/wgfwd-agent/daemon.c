@@ -4,14 +4,11 @@
 #include <errno.h>
 #include <net/if.h>
 #include <event2/event.h>
-#include <ifaddrs.h>
 #include <json-c/json.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <wgfwd/keyfile.h>
 #include <wgfwd/log.h>
 #include <wgfwd/metrics.h>
 #include <wgfwd/nlwatch.h>
@@ -19,7 +16,6 @@
 #include <wgfwd/util.h>
 #include <wgfwd/version.h>
 
-#include "addr_scope.h"
 #include "apply.h"
 #include "container.h"
 #include "ct_flush.h"
@@ -28,7 +24,6 @@
 #include "gateway_link.h"
 #include "state.h"
 #include "daemon_internal.h"
-#include "wg_handshake.h"
 
 /* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
  * the burst is enough. */
@@ -38,7 +33,7 @@
 static const double apply_seconds_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
                                               0.025,  0.05,  0.1,    0.25,  1};
 
-static double now_ms(void)
+double wf_agent_now_ms(void)
 {
 	struct timespec ts;
 
@@ -49,7 +44,7 @@ static double now_ms(void)
 #define APPLY_RETRY_MIN_MS 1000
 #define APPLY_RETRY_MAX_MS 30000
 
-static void schedule_apply(struct wf_agent *a, unsigned delay_ms)
+void wf_agent_schedule_apply(struct wf_agent *a, unsigned delay_ms)
 {
 	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
 
@@ -127,7 +122,7 @@ static void on_docker_synced(void *ctx, const struct wf_container *list, size_t 
 			log_error("out of memory keeping container %s", list[i].name);
 	log_info("docker: %zu container%s of interest", n, n == 1 ? "" : "s");
 	a->synced = true;
-	schedule_apply(a, 0);
+	wf_agent_schedule_apply(a, 0);
 }
 
 static void on_docker_changed(void *ctx, const struct wf_container *c)
@@ -136,7 +131,7 @@ static void on_docker_changed(void *ctx, const struct wf_container *c)
 
 	if (put_container(a, c))
 		log_error("out of memory keeping container %s", c->name);
-	schedule_apply(a, 0);
+	wf_agent_schedule_apply(a, 0);
 }
 
 static void on_docker_removed(void *ctx, const char *id)
@@ -148,7 +143,7 @@ static void on_docker_removed(void *ctx, const char *id)
 		return;
 	wf_container_free(a->containers[i]);
 	a->containers[i] = a->containers[--a->n_containers];
-	schedule_apply(a, 0);
+	wf_agent_schedule_apply(a, 0);
 }
 
 static const struct wf_docker_ops docker_ops = {
@@ -226,89 +221,6 @@ static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 		         e->proto ? wf_proto_name(e->proto) : "all", e->port_lo, e->port_hi);
 	}
 	wf_desired_diff_free(&diff);
-}
-
-static int gateway_state_from(const struct gateway *g, const struct wf_desired *d,
-                              struct wf_ctl_state *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->forwards = calloc(2 * d->n_forwards + 1, sizeof(*s->forwards));
-	s->egress = calloc(d->n_egress + 1, sizeof(*s->egress));
-	if (!s->forwards || !s->egress) {
-		free(s->forwards);
-		free(s->egress);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < d->n_forwards; i++) {
-		const struct wf_forward *f = &d->forwards[i];
-		bool v4 = f->to_host ? g->cfg.plane.has_tunnel_ip4 : f->has_ip4;
-		bool v6 = f->to_host ? g->cfg.plane.has_tunnel_ip6 : f->has_ip6;
-
-		if (!wf_gateways_allow(f->gateways, g->cfg.name))
-			continue;
-
-		/* The gateway keeps the port: this server maps it to the container's. */
-		if (v4)
-			s->forwards[s->n_forwards++] =
-			    (struct wf_ctl_forward){.proto = f->proto,
-			                            .family = AF_INET,
-			                            .public_port = f->public_port,
-			                            .target_port = f->public_port};
-		if (v6)
-			s->forwards[s->n_forwards++] =
-			    (struct wf_ctl_forward){.proto = f->proto,
-			                            .family = AF_INET6,
-			                            .public_port = f->public_port,
-			                            .target_port = f->public_port};
-	}
-	for (size_t i = 0; i < d->n_egress; i++) {
-		const struct wf_egress *e = &d->egress[i];
-		bool dup = !wf_gateways_allow(e->gateways, g->cfg.name);
-
-		for (size_t k = 0; k < s->n_egress && !dup; k++)
-			dup = s->egress[k].proto == e->proto &&
-			      s->egress[k].port_lo == e->port_lo &&
-			      s->egress[k].port_hi == e->port_hi;
-		if (!dup)
-			s->egress[s->n_egress++] = (struct wf_ctl_egress){
-			    .proto = e->proto, .port_lo = e->port_lo, .port_hi = e->port_hi};
-	}
-	return 0;
-}
-
-/* Every gateway gets its own part: what the labels let it carry. A refusal by one of them
- * changes nothing on the others. */
-static void push_gateway_state(struct wf_agent *a)
-{
-	for (size_t i = 0; i < a->n_gws; i++) {
-		struct gateway *g = &a->gws[i];
-		struct wf_ctl_state s;
-
-		if (gateway_state_from(g, &a->desired, &s))
-			return;
-		if (wf_gateway_link_set_state(g->link, &s))
-			log_error("gateway %s: out of memory queueing the state", g->cfg.name);
-		free(s.forwards);
-		free(s.egress);
-	}
-}
-
-/* The render input: each gateway's configuration, the public addresses it told (unless
- * configured) and whether egress avoids it. */
-void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out)
-{
-	for (size_t i = 0; i < a->n_gws; i++) {
-		const struct gateway *g = &a->gws[i];
-
-		out[i] = g->cfg.plane;
-		if (!out[i].n_public_ip4 && !out[i].n_public_ip6) {
-			memcpy(out[i].public_ip4, g->learnt_ip4, sizeof(out[i].public_ip4));
-			out[i].n_public_ip4 = g->n_learnt_ip4;
-			memcpy(out[i].public_ip6, g->learnt_ip6, sizeof(out[i].public_ip6));
-			out[i].n_public_ip6 = g->n_learnt_ip6;
-		}
-		out[i].down = g->down;
-	}
 }
 
 /* The conntrack search knows one set of gateway addresses: every gateway's. */
@@ -398,7 +310,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	 * would drop every forward a previous run left in place. */
 	if (!a->synced)
 		return;
-	start = now_ms();
+	start = wf_agent_now_ms();
 	flat = calloc(a->n_containers + 1, sizeof(*flat));
 	if (!flat)
 		goto oom;
@@ -426,7 +338,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	err = wf_dataplane_apply(a->dp, &plan, &res);
 	wf_server_plan_free(&plan);
 	a->applies++;
-	a->last_apply_ms = now_ms() - start;
+	a->last_apply_ms = wf_agent_now_ms() - start;
 	wf_histogram_observe(&a->apply_seconds, a->last_apply_ms / 1e3);
 	a->last_apply_at = time(NULL);
 	/* The engine says so itself from API 1.49; before, its table tells. */
@@ -475,7 +387,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 		else
 			log_debug("apply failed again: %s; next try in %u ms", a->last_error,
 			          a->retry_ms);
-		schedule_apply(a, a->retry_ms);
+		wf_agent_schedule_apply(a, a->retry_ms);
 	} else {
 		a->retry_ms = 0;
 		if (!a->last_apply_ok && a->apply_errors)
@@ -500,11 +412,11 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 		wf_desired_free(&a->desired);
 	a->desired = d;
 	a->have_desired = true;
-	push_gateway_state(a);
+	wf_agent_push_gateway_state(a);
 	return;
 oom:
 	log_error("out of memory building the desired state; retrying");
-	schedule_apply(a, 1000);
+	wf_agent_schedule_apply(a, 1000);
 }
 
 /* Every tunnel needs loose reverse-path filtering, not only the first. */
@@ -536,256 +448,26 @@ static void recheck_sysctls(struct wf_agent *a)
 static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 {
 	recheck_sysctls(arg);
-	schedule_apply(arg, 0);
+	wf_agent_schedule_apply(arg, 0);
 }
 
 void wf_agent_reconcile(struct wf_agent *a)
 {
 	recheck_sysctls(a);
-	schedule_apply(a, 0);
+	wf_agent_schedule_apply(a, 0);
 }
 
 static void on_kernel_change(void *ctx)
 {
 	recheck_sysctls(ctx);
-	schedule_apply(ctx, DRIFT_SETTLE_MS);
+	wf_agent_schedule_apply(ctx, DRIFT_SETTLE_MS);
 }
-
-/* Gateway link callbacks. */
-
-static void on_gateway_connection(void *ctx, bool up)
-{
-	struct gateway *g = ctx;
-
-	if (!up)
-		g->reconnects++;
-	g->seen.last_up_ms = now_ms();
-}
-
-/* The server's own addresses, read when the gateway speaks: a gateway that advertises one of
- * them would capture the server's connections to itself. */
-#define OWN_ADDRS_MAX 64
-struct own_addrs {
-	struct in_addr ip4[OWN_ADDRS_MAX];
-	struct in6_addr ip6[OWN_ADDRS_MAX];
-	struct wf_own_addrs view;
-};
-
-static void own_addrs_read(struct own_addrs *o)
-{
-	struct ifaddrs *ifs;
-
-	memset(o, 0, sizeof(*o));
-	o->view.ip4 = o->ip4;
-	o->view.ip6 = o->ip6;
-	if (getifaddrs(&ifs))
-		return;
-	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-		if (!i->ifa_addr)
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET && o->view.n_ip4 < OWN_ADDRS_MAX)
-			o->ip4[o->view.n_ip4++] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-		else if (i->ifa_addr->sa_family == AF_INET6 && o->view.n_ip6 < OWN_ADDRS_MAX)
-			o->ip6[o->view.n_ip6++] = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-	}
-	freeifaddrs(ifs);
-}
-
-static void log_refused_gateway_addr(void *ctx, int family, const void *addr, const char *why)
-{
-	char text[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(family, addr, text, sizeof(text));
-	log_warn("gateway: ignoring advertised public address %s: %s (pin the gateway's "
-	         "addresses with --gateway-public if it is right)",
-	         text, why);
-}
-
-static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
-{
-	struct gateway *g = ctx;
-	size_t n4 = info->n_ipv4 < WF_CTL_ADDRS_MAX ? info->n_ipv4 : WF_CTL_ADDRS_MAX;
-	size_t n6 = info->n_ipv6 < WF_CTL_ADDRS_MAX ? info->n_ipv6 : WF_CTL_ADDRS_MAX;
-
-	g->gw.info = *info;
-	g->gw.have_info = true;
-	/* Configured addresses win (wf_agent_gateway_planes); learnt ones serve the hairpin, but
-	 * only those that can be a host on the internet. */
-	if (!g->cfg.plane.n_public_ip4 && !g->cfg.plane.n_public_ip6) {
-		struct own_addrs own;
-
-		own_addrs_read(&own);
-		wf_addrs_keep_global(info->ipv4, n4, info->ipv6, n6, &own.view, g->learnt_ip4,
-		                     &g->n_learnt_ip4, g->learnt_ip6, &g->n_learnt_ip6,
-		                     WF_GATEWAY_ADDRS_MAX, log_refused_gateway_addr, NULL);
-	}
-	log_info("gateway %s: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u",
-	         g->cfg.name, info->n_ipv4, info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
-	schedule_apply(g->a, 0);
-}
-
-static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
-                         const struct wf_ctl_state_ack *ack)
-{
-	struct gateway *g = ctx;
-	struct gateway_view *gw = &g->gw;
-
-	free(gw->forwards);
-	free(gw->results);
-	free(gw->egress);
-	free(gw->egress_results);
-	gw->forwards = NULL;
-	gw->results = NULL;
-	gw->egress = NULL;
-	gw->egress_results = NULL;
-	gw->n = 0;
-	gw->n_egress = 0;
-	gw->egress_refused = 0;
-	gw->applied = ack->applied;
-	WF_COPY(gw->reason, ack->reason);
-	if (!ack->applied) {
-		log_warn("gateway %s did not apply generation %llu: %s", g->cfg.name,
-		         (unsigned long long)ack->generation, ack->reason);
-		return;
-	}
-	gw->forwards = malloc((state->n_forwards + 1) * sizeof(*gw->forwards));
-	gw->results = malloc((state->n_forwards + 1) * sizeof(*gw->results));
-	if (!gw->forwards || !gw->results)
-		return;
-	for (size_t i = 0; i < state->n_forwards && i < ack->n_forwards; i++) {
-		gw->forwards[i] = state->forwards[i];
-		gw->results[i] = ack->forwards[i];
-		if (!ack->forwards[i].accepted)
-			log_warn("gateway %s refused %s/%u (%s): %s", g->cfg.name,
-			         wf_proto_name(state->forwards[i].proto),
-			         state->forwards[i].public_port,
-			         state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
-			         ack->forwards[i].reason);
-		gw->n++;
-	}
-	gw->egress = malloc((state->n_egress + 1) * sizeof(*gw->egress));
-	gw->egress_results = malloc((state->n_egress + 1) * sizeof(*gw->egress_results));
-	if (!gw->egress || !gw->egress_results)
-		return;
-	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++) {
-		gw->egress[i] = state->egress[i];
-		gw->egress_results[i] = ack->egress[i];
-		gw->n_egress++;
-		if (ack->egress[i].accepted)
-			continue;
-		gw->egress_refused++;
-		log_warn("gateway %s refused egress %s %u-%u: %s", g->cfg.name,
-		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
-		         state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
-	}
-	log_info("gateway %s applied generation %llu", g->cfg.name,
-	         (unsigned long long)ack->generation);
-}
-
-static void check_health(evutil_socket_t fd, short what, void *arg)
-{
-	struct wf_agent *a = arg;
-	double now = now_ms();
-	time_t wall = time(NULL);
-	bool changed = false;
-	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
-	int egress;
-
-	for (size_t i = 0; i < a->n_gws; i++) {
-		struct gateway *g = &a->gws[i];
-		bool up = wf_gateway_link_up(g->link), down;
-		int64_t hs = 0;
-
-		g->seen.link_up = up;
-		if (up)
-			g->seen.last_up_ms = now;
-		if (wf_wg_last_handshake(g->cfg.plane.ifname, &hs) == 0)
-			g->seen.handshake = hs;
-		down = wf_gateway_is_down(&g->seen, now, wall, a->cfg.failover_after_ms);
-		if (down == g->down)
-			continue;
-		g->down = down;
-		changed = true;
-		if (down)
-			log_warn("gateway %s: down (%s)", g->cfg.name,
-			         !up ? "control channel down"
-			             : "no WireGuard handshake for minutes");
-		else
-			log_info("gateway %s: up again", g->cfg.name);
-	}
-	if (!changed)
-		return;
-	wf_agent_gateway_planes(a, planes);
-	egress = wf_server_egress_gateway(planes, a->n_gws, "");
-	if (egress != a->egress_gw) {
-		a->egress_switches++;
-		log_info("egress: now through gateway %s (was %s)",
-		         egress >= 0 ? a->gws[egress].cfg.name : "none",
-		         a->egress_gw >= 0 ? a->gws[a->egress_gw].cfg.name : "none");
-		a->egress_gw = egress;
-	}
-	schedule_apply(a, 0);
-}
-
-static const struct wf_gateway_link_ops link_ops = {
-    .connection = on_gateway_connection,
-    .gateway_info = on_gateway_info,
-    .state_ack = on_state_ack,
-};
 
 /* Status. */
 
 static struct json_object *status_cb(void *ctx)
 {
 	return wf_agent_status(ctx);
-}
-
-static int gateway_start(struct wf_agent *a, struct gateway *g, const struct wf_agent_gateway *cfg)
-{
-	struct wf_gateway_link_config lc = {
-	    .gateway = cfg->address,
-	    .port = cfg->port,
-	    .dead_after_ms = wf_gateway_dead_after_ms(a->cfg.failover_after_ms),
-	    .ping_interval_ms = wf_gateway_ping_interval_ms(a->cfg.failover_after_ms)};
-	const struct wf_server_gateway *p = &cfg->plane;
-	char ferr[1024];
-	char local[INET6_ADDRSTRLEN];
-	int err;
-
-	g->a = a;
-	g->cfg = *cfg;
-	g->seen.last_up_ms = now_ms();
-	/* One gateway has nothing to fail over to: its channel keeps the protocol's pace. */
-	if (a->cfg.n_gateways == 1 && !a->cfg.failover_after_ms)
-		lc.dead_after_ms = lc.ping_interval_ms = 0;
-	err = wf_keyfile_read(cfg->key_file, lc.key, ferr, sizeof(ferr));
-	if (err < 0) {
-		log_error("%s", ferr);
-		return err;
-	}
-	if (err == WF_KEYFILE_LEGACY)
-		log_warn("%s", ferr);
-	if (p->has_tunnel_ip4 && strchr(cfg->address, '.')) {
-		inet_ntop(AF_INET, &p->tunnel_ip4, local, sizeof(local));
-		lc.local = local;
-	} else if (p->has_tunnel_ip6 && strchr(cfg->address, ':')) {
-		inet_ntop(AF_INET6, &p->tunnel_ip6, local, sizeof(local));
-		lc.local = local;
-	}
-	err = wf_gateway_link_new(&g->link, a->base, &lc, &link_ops, g);
-	sodium_memzero(lc.key, sizeof(lc.key));
-	if (err)
-		log_error("gateway %s: %s", cfg->address, strerror(-err));
-	return err;
-}
-
-static void gateway_free(struct gateway *g)
-{
-	wf_gateway_link_free(g->link);
-	free(g->gw.forwards);
-	free(g->gw.results);
-	free(g->gw.egress);
-	free(g->gw.egress_results);
 }
 
 int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf_agent_config *cfg)
@@ -829,7 +511,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 		         strerror(-err), cfg->reconcile_interval_ms);
 	a->egress_gw = cfg->n_gateways ? 0 : -1;
 	for (size_t i = 0; i < cfg->n_gateways && i < WF_GATEWAYS_MAX; i++) {
-		err = gateway_start(a, &a->gws[i], &cfg->gateways[i]);
+		err = wf_agent_gateway_start(a, &a->gws[i], &cfg->gateways[i]);
 		if (err)
 			goto fail;
 		a->n_gws++;
@@ -838,7 +520,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	if (a->n_gws > 1) {
 		struct timeval tick = {0, 250000};
 
-		a->health_ev = event_new(base, -1, EV_PERSIST, check_health, a);
+		a->health_ev = event_new(base, -1, EV_PERSIST, wf_agent_check_health, a);
 		if (!a->health_ev) {
 			err = -ENOMEM;
 			goto fail;
@@ -871,7 +553,7 @@ void wf_agent_free(struct wf_agent *a)
 		return;
 	wf_docker_free(a->docker);
 	for (size_t i = 0; i < a->n_gws; i++)
-		gateway_free(&a->gws[i]);
+		wf_agent_gateway_free(&a->gws[i]);
 	if (a->health_ev)
 		event_free(a->health_ev);
 	wf_status_socket_close(a->status);

@@ -95,4 +95,17 @@ struct wf_agent {
 /* Each gateway's part of the data plane: its tunnel, table, marks and public addresses. */
 void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out);
 
+/* daemon.c: the monotonic clock in ms, and an apply due in delay_ms (an earlier one stays). */
+double wf_agent_now_ms(void);
+void wf_agent_schedule_apply(struct wf_agent *a, unsigned delay_ms);
+
+/* daemon_gateways.c: the gateway links and what they tell. */
+int wf_agent_gateway_start(struct wf_agent *a, struct gateway *g,
+                           const struct wf_agent_gateway *cfg);
+void wf_agent_gateway_free(struct gateway *g);
+/* Sends each gateway its part of a->desired. */
+void wf_agent_push_gateway_state(struct wf_agent *a);
+/* Every 250 ms with several gateways: which are down, and which one egress leaves by. */
+void wf_agent_check_health(evutil_socket_t fd, short what, void *arg);
+
 #endif
