@@ -332,4 +332,3 @@ void wf_agent_gateway_free(struct gateway *g)
 	free(g->gw.egress);
 	free(g->gw.egress_results);
 }
-

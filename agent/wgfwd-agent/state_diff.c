@@ -18,7 +18,6 @@ static int egress_plane_qcmp(const void *a, const void *b)
 	return wf_egress_plane_cmp(a, b);
 }
 
-
 static int cmp_addrs(bool a_has4, const struct in_addr *a4, bool a_has6, const struct in6_addr *a6,
                      bool b_has4, const struct in_addr *b4, bool b_has6, const struct in6_addr *b6)
 {
