@@ -112,6 +112,17 @@ static void on_docker_connection(void *ctx, bool up)
 	a->docker_up = up;
 }
 
+/* Which containers changed since the desired state was last brought up to date: one can be
+ * applied to it in place (wf_desired_update); more, or a new list, rebuild it whole. */
+static void note_changed(struct wf_agent *a, const char *id)
+{
+	if (a->n_changed == 0)
+		WF_COPY(a->changed_id, id);
+	else if (a->n_changed == 1 && !strcmp(a->changed_id, id))
+		return;
+	a->n_changed = a->n_changed ? CHANGED_MANY : 1;
+}
+
 static void on_docker_synced(void *ctx, const struct wf_container *list, size_t n)
 {
 	struct wf_agent *a = ctx;
@@ -122,6 +133,7 @@ static void on_docker_synced(void *ctx, const struct wf_container *list, size_t 
 			log_error("out of memory keeping container %s", list[i].name);
 	log_info("docker: %zu container%s of interest", n, n == 1 ? "" : "s");
 	a->synced = true;
+	a->n_changed = CHANGED_MANY;
 	wf_agent_schedule_apply(a, 0);
 }
 
@@ -131,6 +143,7 @@ static void on_docker_changed(void *ctx, const struct wf_container *c)
 
 	if (put_container(a, c))
 		log_error("out of memory keeping container %s", c->name);
+	note_changed(a, c->id);
 	wf_agent_schedule_apply(a, 0);
 }
 
@@ -141,6 +154,7 @@ static void on_docker_removed(void *ctx, const char *id)
 
 	if (i < 0)
 		return;
+	note_changed(a, id);
 	wf_container_free(a->containers[i]);
 	a->containers[i] = a->containers[--a->n_containers];
 	wf_agent_schedule_apply(a, 0);
@@ -154,22 +168,22 @@ static const struct wf_docker_ops docker_ops = {
 };
 
 /* Problems are logged when they appear, not at every apply. */
-static bool has_problem(const struct wf_desired *d, const struct wf_problem *p)
+static bool has_problem(const struct wf_problem *list, size_t n, const struct wf_problem *p)
 {
-	for (size_t i = 0; i < d->n_problems; i++)
-		if (!strcmp(d->problems[i].container_id, p->container_id) &&
-		    !strcmp(d->problems[i].label, p->label) &&
-		    !strcmp(d->problems[i].message, p->message))
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].container_id, p->container_id) &&
+		    !strcmp(list[i].label, p->label) && !strcmp(list[i].message, p->message))
 			return true;
 	return false;
 }
 
-static void log_new_problems(struct wf_agent *a, const struct wf_desired *d)
+static void log_new_problems(const struct wf_problem *before, size_t n_before,
+                             const struct wf_desired *d)
 {
 	for (size_t i = 0; i < d->n_problems; i++) {
 		char line[512];
 
-		if (a->have_desired && has_problem(&a->desired, &d->problems[i]))
+		if (has_problem(before, n_before, &d->problems[i]))
 			continue;
 		wf_problem_format(&d->problems[i], line, sizeof(line));
 		if (d->problems[i].waiting)
@@ -181,14 +195,11 @@ static void log_new_problems(struct wf_agent *a, const struct wf_desired *d)
 
 #define LOG_EACH_FORWARD_MAX 16
 
-static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
+static void log_forward_changes(const struct wf_desired_diff *diffp)
 {
-	struct wf_desired empty = {0};
-	struct wf_desired_diff diff;
+	const struct wf_desired_diff diff = *diffp;
 	bool each;
 
-	if (wf_desired_diff(a->have_desired ? &a->desired : &empty, d, &diff))
-		return;
 	/* A few changes are named one by one; many (a start-up, a port range) are summed up
 	 * at info and named at debug, so that logging does not cost more than applying. */
 	each = diff.n_forwards_removed + diff.n_forwards_added <= LOG_EACH_FORWARD_MAX;
@@ -220,7 +231,56 @@ static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 		log_info("egress: %s %s ports %u-%u through the tunnel", e->container_name,
 		         e->proto ? wf_proto_name(e->proto) : "all", e->port_lo, e->port_hi);
 	}
-	wf_desired_diff_free(&diff);
+}
+
+/* Brings a->desired up to date with the containers, in place when one container changed, and
+ * says what changed in *diff. 0 or -ENOMEM (a->desired as it was, the changes still due). */
+static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff)
+{
+	struct wf_desired empty = {0}, d;
+	struct wf_container *flat;
+	struct wf_problem *before = NULL;
+	size_t n_before = a->desired.n_problems;
+	int err = 1;
+
+	memset(diff, 0, sizeof(*diff));
+	if (a->have_desired && !a->n_changed)
+		return 0;
+	flat = calloc(a->n_containers + 1, sizeof(*flat));
+	if (n_before)
+		before = malloc(n_before * sizeof(*before));
+	if (!flat || (n_before && !before)) {
+		free(flat);
+		free(before);
+		return -ENOMEM;
+	}
+	if (n_before)
+		memcpy(before, a->desired.problems, n_before * sizeof(*before));
+	for (size_t i = 0; i < a->n_containers; i++)
+		flat[i] = *a->containers[i];
+	if (a->have_desired && a->n_changed == 1)
+		err = wf_desired_update(&a->desired, flat, a->n_containers, a->changed_id, diff);
+	if (err == 1) {
+		err = wf_desired_build(flat, a->n_containers, &d);
+		if (!err)
+			err = wf_desired_diff(a->have_desired ? &a->desired : &empty, &d, diff);
+		if (!err) {
+			if (a->have_desired)
+				wf_desired_free(&a->desired);
+			a->desired = d;
+			a->have_desired = true;
+		} else {
+			wf_desired_free(&d);
+		}
+	}
+	free(flat);
+	if (!err) {
+		a->n_changed = 0;
+		log_new_problems(before, n_before, &a->desired);
+		log_forward_changes(diff);
+	}
+	free(before);
+	return err;
 }
 
 /* The conntrack search knows one set of gateway addresses: every gateway's. */
@@ -266,6 +326,7 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 	int looked_for;
 
 	flush_params(a, &p);
+	a->ct_pending = false;
 	looked_for = wf_ct_flush_run(a->ct_flush, &p, &deleted);
 	if (looked_for < 0)
 		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
@@ -278,29 +339,30 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 		log_debug("conntrack: no entries of changed forwards to delete");
 }
 
-static void note_stale_flows(struct wf_agent *a, const struct wf_desired *d)
+/* Changes are noted as the desired state takes them, and searched for once the kernel holds
+ * them (after a successful apply): what a failed apply left pending waits for the next. */
+static void note_stale_flows(struct wf_agent *a, const struct wf_desired_diff *diff)
 {
-	struct timeval tv = {0, WF_CT_COALESCE_MS * 1000};
 	struct wf_server_params p;
 	int pending;
 
-	if (!a->ct_flush)
+	if (!a->ct_flush || wf_desired_diff_empty(diff))
 		return;
 	flush_params(a, &p);
-	pending = wf_ct_flush_note(a->ct_flush, &p, d);
+	pending = wf_ct_flush_note_changes(a->ct_flush, &p, diff, &a->desired);
 	if (pending < 0)
 		log_warn("conntrack: cannot note the changed forwards (%s): their flows keep the "
 		         "old path until they go idle",
 		         strerror(-pending));
-	else if (pending && !evtimer_pending(a->ct_flush_ev, NULL))
-		evtimer_add(a->ct_flush_ev, &tv);
+	else if (pending)
+		a->ct_pending = true;
 }
 
 static void apply_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
-	struct wf_container *flat = NULL;
-	struct wf_desired d;
+	const struct wf_desired *d = &a->desired;
+	struct wf_desired_diff diff;
 	struct wf_server_plan plan;
 	struct wf_apply_result res;
 	double start;
@@ -311,30 +373,21 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	if (!a->synced)
 		return;
 	start = wf_agent_now_ms();
-	flat = calloc(a->n_containers + 1, sizeof(*flat));
-	if (!flat)
+	if (update_desired(a, &diff))
 		goto oom;
-	for (size_t i = 0; i < a->n_containers; i++)
-		flat[i] = *a->containers[i];
-	err = wf_desired_build(flat, a->n_containers, &d);
-	free(flat);
-	if (err)
-		goto oom;
-	log_new_problems(a, &d);
-	log_forward_changes(a, &d);
+	note_stale_flows(a, &diff);
+	wf_desired_diff_free(&diff);
 
 	if (a->n_gws) {
 		struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 
 		wf_agent_gateway_planes(a, planes);
-		err = wf_server_render_gateways(&a->params, planes, a->n_gws, &d, &plan);
+		err = wf_server_render_gateways(&a->params, planes, a->n_gws, d, &plan);
 	} else {
-		err = wf_server_render(&a->params, &d, &plan);
+		err = wf_server_render(&a->params, d, &plan);
 	}
-	if (err) {
-		wf_desired_free(&d);
+	if (err)
 		goto oom;
-	}
 	err = wf_dataplane_apply(a->dp, &plan, &res);
 	wf_server_plan_free(&plan);
 	a->applies++;
@@ -394,7 +447,11 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			log_info("apply succeeded again");
 		a->last_apply_ok = true;
 		a->last_error[0] = '\0';
-		note_stale_flows(a, &d);
+		if (a->ct_pending && !evtimer_pending(a->ct_flush_ev, NULL)) {
+			struct timeval tv = {0, WF_CT_COALESCE_MS * 1000};
+
+			evtimer_add(a->ct_flush_ev, &tv);
+		}
 		a->nft_changes[res.nft]++;
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
@@ -408,10 +465,6 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			    res.elements_added, res.elements_removed, res.docker_user_changes,
 			    res.rule_changes, res.route_changes);
 	}
-	if (a->have_desired)
-		wf_desired_free(&a->desired);
-	a->desired = d;
-	a->have_desired = true;
 	wf_agent_push_gateway_state(a);
 	return;
 oom:

@@ -71,6 +71,7 @@ struct wf_agent {
 	struct wf_status_socket *status;
 	struct event *apply_ev, *reconcile_ev;
 	struct event *ct_flush_ev; /* the search for stale conntrack entries, due after a burst */
+	bool ct_pending;           /* changes noted, to search for once the kernel holds them */
 
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;
@@ -80,6 +81,10 @@ struct wf_agent {
 
 	struct wf_desired desired;
 	bool have_desired;
+	/* Containers changed since desired was brought up to date: 0, 1 (changed_id), or more. */
+#define CHANGED_MANY 2
+	unsigned n_changed;
+	char changed_id[WF_ID_MAX];
 
 	uint64_t applies, apply_errors, docker_reconnects;
 	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */

@@ -118,18 +118,28 @@ bool wf_desired_equal(const struct wf_desired *a, const struct wf_desired *b)
 
 /* ---- diff ---- */
 
-static void *sorted_copy(const void *v, size_t n, size_t size,
-                         int (*cmp)(const void *, const void *))
+static bool is_sorted(const char *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
-	void *copy = malloc(n ? n * size : 1);
+	for (size_t i = 1; i < n; i++)
+		if (cmp(v + (i - 1) * size, v + i * size) > 0)
+			return false;
+	return true;
+}
 
-	if (!copy)
+/* The list itself when it is in order already (a state's forwards always are), else a sorted
+ * copy in *copy. */
+static const char *in_order(const void *v, size_t n, size_t size,
+                            int (*cmp)(const void *, const void *), char **copy)
+{
+	*copy = NULL;
+	if (is_sorted(v, n, size, cmp))
+		return v;
+	*copy = malloc(n * size);
+	if (!*copy)
 		return NULL;
-	if (n)
-		memcpy(copy, v, n * size);
-	if (n > 1)
-		qsort(copy, n, size, cmp);
-	return copy;
+	memcpy(*copy, v, n * size);
+	qsort(*copy, n, size, cmp);
+	return *copy;
 }
 
 /* Merge of two sorted lists: what only `from' has is removed, what only `to' has is added. */
@@ -137,21 +147,31 @@ static int diff_lists(const void *from, size_t n_from, const void *to, size_t n_
                       int (*cmp)(const void *, const void *), void *addedp, size_t *n_added,
                       void *removedp, size_t *n_removed)
 {
-	char *a = sorted_copy(from, n_from, size, cmp);
-	char *b = sorted_copy(to, n_to, size, cmp);
-	char *added = malloc(n_to ? n_to * size : 1);
-	char *removed = malloc(n_from ? n_from * size : 1);
-	size_t i = 0, j = 0;
+	char *copy_a, *copy_b;
+	const char *a = in_order(from, n_from, size, cmp, &copy_a);
+	const char *b = in_order(to, n_to, size, cmp, &copy_b);
+	char *added = NULL, *removed = NULL;
+	size_t i = 0, j = 0, n_add = 0, n_rm = 0;
 
 	*n_added = *n_removed = 0;
-	if (!a || !b || !added || !removed) {
-		free(a);
-		free(b);
-		free(added);
-		free(removed);
-		return -ENOMEM;
-	}
+	if ((n_from && !a) || (n_to && !b))
+		goto oom;
+	/* Counted first: a change of one entry among many needs room for one, not for all. */
 	while (i < n_from || j < n_to) {
+		int r = i == n_from ? 1 : j == n_to ? -1 : cmp(a + i * size, b + j * size);
+
+		if (r < 0)
+			n_rm++, i++;
+		else if (r > 0)
+			n_add++, j++;
+		else
+			i++, j++;
+	}
+	added = malloc(n_add ? n_add * size : 1);
+	removed = malloc(n_rm ? n_rm * size : 1);
+	if (!added || !removed)
+		goto oom;
+	for (i = j = 0; i < n_from || j < n_to;) {
 		int r = i == n_from ? 1 : j == n_to ? -1 : cmp(a + i * size, b + j * size);
 
 		if (r < 0)
@@ -161,11 +181,18 @@ static int diff_lists(const void *from, size_t n_from, const void *to, size_t n_
 		else
 			i++, j++;
 	}
-	free(a);
-	free(b);
+	free(copy_a);
+	free(copy_b);
 	*(void **)addedp = added;
 	*(void **)removedp = removed;
 	return 0;
+oom:
+	free(copy_a);
+	free(copy_b);
+	free(added);
+	free(removed);
+	*n_added = *n_removed = 0;
+	return -ENOMEM;
 }
 
 int wf_desired_diff(const struct wf_desired *from, const struct wf_desired *to,

@@ -54,8 +54,8 @@ static bool shares_address(const struct wf_container *c, const struct wf_egress 
  * the cases where the whole build would give other containers' entries as they are. Ports won
  * and lost are told by the problems they leave; egress kept once for two containers only
  * happens where they share an address (host network, one container's network namespace). */
-static bool independent(const struct wf_desired *d, const struct wf_container *containers,
-                        size_t n, const char *id, const struct wf_desired *sub)
+static bool independent(const struct wf_desired *d, const struct wf_container *containers, size_t n,
+                        const char *id, const struct wf_desired *sub)
 {
 	for (size_t i = 0; i < n; i++)
 		if (containers[i].netmode == WF_NETMODE_CONTAINER)
@@ -90,21 +90,21 @@ static bool independent(const struct wf_desired *d, const struct wf_container *c
 }
 
 /* Copies what `id' owns in a list to old. */
-#define COPY_OWNED(list, n, id, old, n_old)                                                        \
-	do {                                                                                       \
-		for (size_t i_ = 0; i_ < (n); i_++)                                                \
-			if (owned_by((list)[i_].container_id, id))                                 \
-				(old)[(n_old)++] = (list)[i_];                                     \
+#define COPY_OWNED(list, n, id, old, n_old)                        \
+	do {                                                       \
+		for (size_t i_ = 0; i_ < (n); i_++)                \
+			if (owned_by((list)[i_].container_id, id)) \
+				(old)[(n_old)++] = (list)[i_];     \
 	} while (0)
 
 /* Drops what `id' owns from a list, keeping the order of the rest. */
-#define DROP_OWNED(list, n, id)                                                                    \
-	do {                                                                                       \
-		size_t keep_ = 0;                                                                  \
-		for (size_t i_ = 0; i_ < (n); i_++)                                                \
-			if (!owned_by((list)[i_].container_id, id))                                \
-				(list)[keep_++] = (list)[i_];                                      \
-		(n) = keep_;                                                                       \
+#define DROP_OWNED(list, n, id)                                     \
+	do {                                                        \
+		size_t keep_ = 0;                                   \
+		for (size_t i_ = 0; i_ < (n); i_++)                 \
+			if (!owned_by((list)[i_].container_id, id)) \
+				(list)[keep_++] = (list)[i_];       \
+		(n) = keep_;                                        \
 	} while (0)
 
 static int count_owned_forwards(const struct wf_desired *d, const char *id)

@@ -41,11 +41,11 @@ static uint16_t resolve(const char *name, uint8_t proto, void *ctx)
 }
 
 static const char *const port_specs[] = {
-    "80",        "8080:80", "1000-1099", "1050-1060/udp", "443,53/udp", "9000-9003:80-83",
-    "70000",     "80/tcp",  "2000-2999", "5000-5001/tcp+udp",
+    "80",    "8080:80", "1000-1099", "1050-1060/udp",     "443,53/udp", "9000-9003:80-83",
+    "70000", "80/tcp",  "2000-2999", "5000-5001/tcp+udp",
 };
-static const char *const egress_specs[] = {"smtp", "tcp/25", "udp/123", "all", "tcp/6000-6010",
-                                           "bogus"};
+static const char *const egress_specs[] = {"smtp", "tcp/25",        "udp/123",
+                                           "all",  "tcp/6000-6010", "bogus"};
 
 /* A random container in slot i: mostly a bridge with its own address, sometimes one another
  * container has too, none yet, host network or another container's network. */
@@ -66,13 +66,16 @@ static void randomize(size_t i)
 	c->paused = rnd(8) == 0;
 	c->labels = s->labels;
 	if (rnd(4))
-		s->labels[c->n_labels++] =
-		    (struct wf_label){WF_LABEL_PORTS, (char *)port_specs[rnd(sizeof(port_specs) / sizeof(port_specs[0]))]};
+		s->labels[c->n_labels++] = (struct wf_label){
+		    WF_LABEL_PORTS,
+		    (char *)port_specs[rnd(sizeof(port_specs) / sizeof(port_specs[0]))]};
 	if (rnd(3) == 0)
-		s->labels[c->n_labels++] =
-		    (struct wf_label){WF_LABEL_EGRESS, (char *)egress_specs[rnd(sizeof(egress_specs) / sizeof(egress_specs[0]))]};
+		s->labels[c->n_labels++] = (struct wf_label){
+		    WF_LABEL_EGRESS,
+		    (char *)egress_specs[rnd(sizeof(egress_specs) / sizeof(egress_specs[0]))]};
 	if (rnd(10) == 0)
-		s->labels[c->n_labels++] = (struct wf_label){WF_LABEL_ENABLE, rnd(2) ? "false" : "x"};
+		s->labels[c->n_labels++] =
+		    (struct wf_label){WF_LABEL_ENABLE, rnd(2) ? "false" : "x"};
 	if (rnd(10) == 0)
 		s->labels[c->n_labels++] = (struct wf_label){"wgfwd.port", "80"};
 	if (mode == 0) {
@@ -128,7 +131,8 @@ static void assert_diff_equal(const struct wf_desired_diff *a, const struct wf_d
 		assert_memory_equal(&a->forwards_removed[i], &b->forwards_removed[i],
 		                    sizeof(struct wf_forward));
 	for (size_t i = 0; i < a->n_egress_added; i++)
-		assert_memory_equal(&a->egress_added[i], &b->egress_added[i], sizeof(struct wf_egress));
+		assert_memory_equal(&a->egress_added[i], &b->egress_added[i],
+		                    sizeof(struct wf_egress));
 	for (size_t i = 0; i < a->n_egress_removed; i++)
 		assert_memory_equal(&a->egress_removed[i], &b->egress_removed[i],
 		                    sizeof(struct wf_egress));
@@ -270,7 +274,8 @@ static void update_declines_egress_kept_once_for_two(void **state)
 		slots[i].c.netmode = WF_NETMODE_BRIDGE;
 		slots[i].c.networks = &slots[i].net;
 		slots[i].c.n_networks = 1;
-		slots[i].net = (struct wf_network){.name = "web", .bridge = "br-web", .has_ip4 = true};
+		slots[i].net =
+		    (struct wf_network){.name = "web", .bridge = "br-web", .has_ip4 = true};
 		slots[i].net.ip4.s_addr = htonl(0xac120010);
 		slots[i].c.running = true;
 		slots[i].c.paused = false;
