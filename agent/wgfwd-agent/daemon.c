@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -235,7 +236,7 @@ static void log_forward_changes(const struct wf_desired_diff *diffp)
 
 /* Brings a->desired up to date with the containers, in place when one container changed, and
  * says what changed in *diff. 0 or -ENOMEM (a->desired as it was, the changes still due). */
-static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff)
+static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool *whole)
 {
 	struct wf_desired empty = {0}, d;
 	struct wf_container *flat;
@@ -244,6 +245,7 @@ static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff)
 	int err = 1;
 
 	memset(diff, 0, sizeof(*diff));
+	*whole = false;
 	if (a->have_desired && !a->n_changed)
 		return 0;
 	flat = calloc(a->n_containers + 1, sizeof(*flat));
@@ -261,6 +263,7 @@ static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff)
 	if (a->have_desired && a->n_changed == 1)
 		err = wf_desired_update(&a->desired, flat, a->n_containers, a->changed_id, diff);
 	if (err == 1) {
+		*whole = true;
 		err = wf_desired_build(flat, a->n_containers, &d);
 		if (!err)
 			err = wf_desired_diff(a->have_desired ? &a->desired : &empty, &d, diff);
@@ -365,6 +368,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	struct wf_desired_diff diff;
 	struct wf_server_plan plan;
 	struct wf_apply_result res;
+	bool whole;
 	double start;
 	int err;
 
@@ -373,7 +377,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	if (!a->synced)
 		return;
 	start = wf_agent_now_ms();
-	if (update_desired(a, &diff))
+	if (update_desired(a, &diff, &whole))
 		goto oom;
 	note_stale_flows(a, &diff);
 	wf_desired_diff_free(&diff);
@@ -466,6 +470,10 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			    res.rule_changes, res.route_changes);
 	}
 	wf_agent_push_gateway_state(a);
+	/* A whole build leaves its peak (candidates, plan, messages) in the heap; given back, the
+	 * agent's memory follows its state rather than its busiest moment. */
+	if (whole)
+		malloc_trim(0);
 	return;
 oom:
 	log_error("out of memory building the desired state; retrying");

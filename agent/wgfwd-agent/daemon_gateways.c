@@ -175,23 +175,88 @@ static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
 	wf_agent_schedule_apply(g->a, 0);
 }
 
+static int ctl_forward_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
+{
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->public_port != b->public_port)
+		return a->public_port < b->public_port ? -1 : 1;
+	return (a->family > b->family) - (a->family < b->family);
+}
+
+bool wf_gateway_view_find(const struct gateway_view *gw, uint8_t proto, uint16_t port, int family,
+                          size_t *i)
+{
+	struct wf_ctl_forward key = {
+	    .proto = proto, .family = (uint8_t)family, .public_port = port};
+	size_t lo = 0, hi = gw->n;
+
+	if (!gw->sorted) {
+		for (*i = 0; *i < gw->n; (*i)++)
+			if (!ctl_forward_cmp(&gw->forwards[*i], &key))
+				return true;
+		return false;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = ctl_forward_cmp(&gw->forwards[mid], &key);
+
+		if (!r) {
+			*i = mid;
+			return true;
+		}
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+const char *wf_gateway_view_refusal(const struct gateway_view *gw, size_t i)
+{
+	size_t lo = 0, hi = gw->n_refused;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (gw->refused[mid].index == i)
+			return gw->refused[mid].reason;
+		if (gw->refused[mid].index < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void gateway_view_clear(struct gateway_view *gw)
+{
+	free(gw->forwards);
+	free(gw->refused);
+	free(gw->egress);
+	free(gw->egress_results);
+	gw->forwards = NULL;
+	gw->refused = NULL;
+	gw->egress = NULL;
+	gw->egress_results = NULL;
+	gw->n = gw->n_refused = gw->n_egress = 0;
+	gw->egress_refused = 0;
+	gw->sorted = true;
+}
+
+/* Refusals are named one by one up to this many; beyond, counted. */
+#define LOG_EACH_REFUSAL_MAX 16
+
 static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
                          const struct wf_ctl_state_ack *ack)
 {
 	struct gateway *g = ctx;
 	struct gateway_view *gw = &g->gw;
+	size_t n = state->n_forwards < ack->n_forwards ? state->n_forwards : ack->n_forwards;
+	size_t n_refused = 0;
 
-	free(gw->forwards);
-	free(gw->results);
-	free(gw->egress);
-	free(gw->egress_results);
-	gw->forwards = NULL;
-	gw->results = NULL;
-	gw->egress = NULL;
-	gw->egress_results = NULL;
-	gw->n = 0;
-	gw->n_egress = 0;
-	gw->egress_refused = 0;
+	gateway_view_clear(gw);
 	gw->applied = ack->applied;
 	WF_COPY(gw->reason, ack->reason);
 	if (!ack->applied) {
@@ -199,21 +264,31 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		         (unsigned long long)ack->generation, ack->reason);
 		return;
 	}
-	gw->forwards = malloc((state->n_forwards + 1) * sizeof(*gw->forwards));
-	gw->results = malloc((state->n_forwards + 1) * sizeof(*gw->results));
-	if (!gw->forwards || !gw->results)
+	for (size_t i = 0; i < n; i++)
+		n_refused += !ack->forwards[i].accepted;
+	gw->forwards = malloc((n + 1) * sizeof(*gw->forwards));
+	gw->refused = malloc((n_refused + 1) * sizeof(*gw->refused));
+	if (!gw->forwards || !gw->refused)
 		return;
-	for (size_t i = 0; i < state->n_forwards && i < ack->n_forwards; i++) {
+	for (size_t i = 0; i < n; i++) {
 		gw->forwards[i] = state->forwards[i];
-		gw->results[i] = ack->forwards[i];
-		if (!ack->forwards[i].accepted)
+		if (i && ctl_forward_cmp(&gw->forwards[i - 1], &gw->forwards[i]) >= 0)
+			gw->sorted = false;
+		gw->n++;
+		if (ack->forwards[i].accepted)
+			continue;
+		gw->refused[gw->n_refused].index = i;
+		WF_COPY(gw->refused[gw->n_refused].reason, ack->forwards[i].reason);
+		if (++gw->n_refused <= LOG_EACH_REFUSAL_MAX)
 			log_warn("gateway %s refused %s/%u (%s): %s", g->cfg.name,
 			         wf_proto_name(state->forwards[i].proto),
 			         state->forwards[i].public_port,
 			         state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
 			         ack->forwards[i].reason);
-		gw->n++;
 	}
+	if (n_refused > LOG_EACH_REFUSAL_MAX)
+		log_warn("gateway %s refused %zu more forwards (wgfwd status names them)",
+		         g->cfg.name, n_refused - LOG_EACH_REFUSAL_MAX);
 	gw->egress = malloc((state->n_egress + 1) * sizeof(*gw->egress));
 	gw->egress_results = malloc((state->n_egress + 1) * sizeof(*gw->egress_results));
 	if (!gw->egress || !gw->egress_results)
@@ -327,8 +402,5 @@ int wf_agent_gateway_start(struct wf_agent *a, struct gateway *g,
 void wf_agent_gateway_free(struct gateway *g)
 {
 	wf_gateway_link_free(g->link);
-	free(g->gw.forwards);
-	free(g->gw.results);
-	free(g->gw.egress);
-	free(g->gw.egress_results);
+	gateway_view_clear(&g->gw);
 }

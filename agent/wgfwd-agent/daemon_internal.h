@@ -23,13 +23,22 @@
 #include "gateway_link.h"
 #include "state.h"
 
+/* A forward the gateway refused: its index in the acknowledged state, and why. */
+struct gateway_refusal {
+	size_t index;
+	char reason[WF_CTL_REASON_MAX];
+};
+
 struct gateway_view {
 	bool have_info;
 	struct wf_ctl_gateway_info info;
-	/* The last acknowledged state and its per-entry results, for status. */
+	/* The last acknowledged state and its refusals (by index, in order), for status: every
+	 * forward is kept, a reason only for those refused, which are few. */
 	struct wf_ctl_forward *forwards;
-	struct wf_ctl_result *results;
 	size_t n;
+	bool sorted; /* forwards by (proto, public_port, family): looked up by bisection */
+	struct gateway_refusal *refused;
+	size_t n_refused;
 	struct wf_ctl_egress *egress;
 	struct wf_ctl_result *egress_results;
 	size_t n_egress;
@@ -96,6 +105,13 @@ struct wf_agent {
 	time_t last_apply_at;
 	struct wf_apply_result last_result;
 };
+
+/* The acknowledged forward (proto, public_port, family) at index *i, and whether the gateway
+ * took it; false when the gateway was not sent it. */
+bool wf_gateway_view_find(const struct gateway_view *gw, uint8_t proto, uint16_t port, int family,
+                          size_t *i);
+/* NULL when the gateway accepted forward i. */
+const char *wf_gateway_view_refusal(const struct gateway_view *gw, size_t i);
 
 /* Each gateway's part of the data plane: its tunnel, table, marks and public addresses. */
 void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out);

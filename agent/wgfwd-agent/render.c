@@ -86,7 +86,16 @@ static int fill_maps(struct wf_nft_table *t, const struct wf_server_params *p,
 {
 	struct wf_nft_set *map4 = wf_nft_table_find_set(t, WF_SERVER_MAP4);
 	struct wf_nft_set *map6 = wf_nft_table_find_set(t, WF_SERVER_MAP6);
+	size_t n4 = 0, n6 = 0;
 
+	/* Sized once: doubling would copy the elements again and again. */
+	for (size_t i = 0; i < d->n_forwards; i++) {
+		n4 += d->forwards[i].to_host ? p->has_tunnel_ip4 : d->forwards[i].has_ip4;
+		n6 += d->forwards[i].to_host ? p->has_tunnel_ip6 : d->forwards[i].has_ip6;
+	}
+	if (WF_ARRAY_RESERVE(map4->elems, map4->n_elems, map4->cap_elems, n4) ||
+	    WF_ARRAY_RESERVE(map6->elems, map6->n_elems, map6->cap_elems, n6))
+		return -ENOMEM;
 	for (size_t i = 0; i < d->n_forwards; i++) {
 		const struct wf_forward *f = &d->forwards[i];
 		struct wf_nft_elem e = {0};

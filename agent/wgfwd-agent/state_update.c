@@ -9,7 +9,7 @@
 
 static bool owned_by(const char *entry_id, const char *id)
 {
-	return !cmp_strn(entry_id, id, WF_ID_MAX - 1);
+	return entry_id[0] == id[0] && !cmp_strn(entry_id, id, WF_ID_MAX - 1);
 }
 
 static int key_cmp(const struct wf_forward *a, const struct wf_forward *b)
