@@ -318,7 +318,16 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 {
 	static const uint8_t bits[] = {WF_PROTO_TCP, WF_PROTO_UDP};
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+	size_t count = 0;
 
+	/* Room for all at once: a range of thousands would otherwise be copied as it grows. */
+	for (size_t i = 0; i < n; i++)
+		count += (size_t)(entries[i].public_hi - entries[i].public_lo + 1) *
+		         (!!(entries[i].protos & bits[0]) + !!(entries[i].protos & bits[1]));
+	if (WF_ARRAY_RESERVE(b->fwd, b->n_fwd, b->cap_fwd, count)) {
+		b->err = -ENOMEM;
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct wf_port_entry *e = &entries[i];
 
@@ -527,7 +536,13 @@ static int settle_forwards(struct builder *b, struct wf_desired *out)
 	struct port_loss *losses = NULL;
 	size_t n_losses = 0, cap_losses = 0;
 
-	sort(b->fwd, b->n_fwd, sizeof(*b->fwd), fwd_candidate_qcmp);
+	/* One container's ranges, or containers listed by port, come in order already. */
+	for (size_t i = 1; i < b->n_fwd; i++) {
+		if (fwd_candidate_qcmp(&b->fwd[i - 1], &b->fwd[i]) > 0) {
+			sort(b->fwd, b->n_fwd, sizeof(*b->fwd), fwd_candidate_qcmp);
+			break;
+		}
+	}
 	if (b->n_fwd) {
 		out->forwards = calloc(b->n_fwd, sizeof(*out->forwards));
 		if (!out->forwards)
