@@ -195,6 +195,8 @@ static void log_new_problems(const struct wf_problem *before, size_t n_before,
 }
 
 #define LOG_EACH_FORWARD_MAX 16
+/* Forwards added or removed by one apply beyond which the heap is trimmed after it. */
+#define TRIM_AFTER_CHANGES 1024
 
 static void log_forward_changes(const struct wf_desired_diff *diffp)
 {
@@ -379,6 +381,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	start = wf_agent_now_ms();
 	if (update_desired(a, &diff, &whole))
 		goto oom;
+	whole |= diff.n_forwards_added + diff.n_forwards_removed >= TRIM_AFTER_CHANGES;
 	note_stale_flows(a, &diff);
 	wf_desired_diff_free(&diff);
 
@@ -470,8 +473,9 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			    res.rule_changes, res.route_changes);
 	}
 	wf_agent_push_gateway_state(a);
-	/* A whole build leaves its peak (candidates, plan, messages) in the heap; given back, the
-	 * agent's memory follows its state rather than its busiest moment. */
+	/* A whole build or a big change leaves its peak (candidates, diff, plan, messages) in
+	 * the heap; given back, the agent's memory follows its state rather than its busiest
+	 * moment. */
 	if (whole)
 		malloc_trim(0);
 	return;

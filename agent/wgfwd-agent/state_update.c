@@ -107,9 +107,9 @@ static bool independent(const struct wf_desired *d, const struct wf_container *c
 		(n) = keep_;                                        \
 	} while (0)
 
-static int count_owned_forwards(const struct wf_desired *d, const char *id)
+static size_t count_owned_forwards(const struct wf_desired *d, const char *id)
 {
-	int k = 0;
+	size_t k = 0;
 
 	for (size_t i = 0; i < d->n_forwards; i++)
 		k += owned_by(d->forwards[i].container_id, id);
@@ -149,8 +149,9 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 		wf_desired_free(&sub);
 		return 1;
 	}
-	n_fwd = d->n_forwards - (size_t)count_owned_forwards(d, id) + sub.n_forwards;
-	old.forwards = malloc((d->n_forwards + 1) * sizeof(*old.forwards));
+	k = count_owned_forwards(d, id);
+	n_fwd = d->n_forwards - k + sub.n_forwards;
+	old.forwards = malloc((k + 1) * sizeof(*old.forwards));
 	old.egress = malloc((d->n_egress + 1) * sizeof(*old.egress));
 	old.problems = malloc((d->n_problems + 1) * sizeof(*old.problems));
 	egress = malloc((d->n_egress + sub.n_egress + 1) * sizeof(*egress));
