@@ -370,7 +370,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	struct wf_desired_diff diff;
 	struct wf_server_plan plan;
 	struct wf_apply_result res;
-	bool whole;
+	bool whole, push;
 	double start;
 	int err;
 
@@ -382,6 +382,9 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	if (update_desired(a, &diff, &whole))
 		goto oom;
 	whole |= diff.n_forwards_added + diff.n_forwards_removed >= TRIM_AFTER_CHANGES;
+	/* The links keep the last state and send it again after a reconnect: a look for drift,
+	 * which changes nothing here, has nothing new for them. */
+	push = whole || !wf_desired_diff_empty(&diff) || !a->pushed;
 	note_stale_flows(a, &diff);
 	wf_desired_diff_free(&diff);
 
@@ -472,7 +475,10 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			    res.elements_added, res.elements_removed, res.docker_user_changes,
 			    res.rule_changes, res.route_changes);
 	}
-	wf_agent_push_gateway_state(a);
+	if (push) {
+		wf_agent_push_gateway_state(a);
+		a->pushed = true;
+	}
 	/* A whole build or a big change leaves its peak (candidates, diff, plan, messages) in
 	 * the heap; given back, the agent's memory follows its state rather than its busiest
 	 * moment. */

@@ -94,6 +94,7 @@ struct wf_agent {
 #define CHANGED_MANY 2
 	unsigned n_changed;
 	char changed_id[WF_ID_MAX];
+	bool pushed; /* the gateway links have been given the desired state */
 
 	uint64_t applies, apply_errors, docker_reconnects;
 	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */
