@@ -200,7 +200,7 @@ static void log_new_problems(const struct wf_problem *before, size_t n_before,
 
 static void log_forward_changes(const struct wf_desired_diff *diffp)
 {
-	const struct wf_desired_diff diff = *diffp;
+	struct wf_desired_diff diff = *diffp;
 	bool each;
 
 	/* A few changes are named one by one; many (a start-up, a port range) are summed up
@@ -209,6 +209,9 @@ static void log_forward_changes(const struct wf_desired_diff *diffp)
 	if (!each)
 		log_info("forwards: %zu added, %zu removed", diff.n_forwards_added,
 		         diff.n_forwards_removed);
+	/* Not even formatted when nobody reads them. */
+	if (!each && !wf_log_enabled(WF_LOG_DEBUG))
+		diff.n_forwards_removed = diff.n_forwards_added = 0;
 	for (size_t i = 0; i < diff.n_forwards_removed; i++) {
 		const struct wf_forward *f = &diff.forwards_removed[i];
 
