@@ -1,5 +1,10 @@
-/* Shared by the agent's daemon.c (containers, applies, gateways) and status.c (what it shows),
- * and by no one else: the agent's running state. */
+/* Shared by the agent's daemon.c (containers, applies), daemon_gateways.c (the gateway links)
+ * and status.c (what it shows), and by no one else: the agent's running state.
+ *
+ * One container's change costs that container: the Docker client reports it, daemon.c
+ * updates the desired state in place (wf_desired_update) and gets the diff once, for the log
+ * and the stale-flow search; the whole build is for start-up, a new list from Docker and
+ * changes that reach other containers. Render and apply still take the whole state. */
 #ifndef WGFWD_AGENT_DAEMON_INTERNAL_H
 #define WGFWD_AGENT_DAEMON_INTERNAL_H
 

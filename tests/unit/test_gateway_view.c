@@ -38,12 +38,10 @@ static void forwards_are_found_sorted_or_not(void **state)
 	    fwd(IPPROTO_TCP, 80, AF_INET), fwd(IPPROTO_TCP, 443, AF_INET),
 	    fwd(IPPROTO_TCP, 443, AF_INET6), fwd(IPPROTO_UDP, 53, AF_INET),
 	    fwd(IPPROTO_UDP, 9000, AF_INET)};
-	struct gateway_refusal refused[1] = {{.index = 3, .reason = "port 53 is the gateway's own"}};
-	struct gateway_view gw = {.forwards = sorted,
-	                          .n = 5,
-	                          .sorted = true,
-	                          .refused = refused,
-	                          .n_refused = 1};
+	struct gateway_refusal refused[1] = {
+	    {.index = 3, .reason = "port 53 is the gateway's own"}};
+	struct gateway_view gw = {
+	    .forwards = sorted, .n = 5, .sorted = true, .refused = refused, .n_refused = 1};
 	struct wf_ctl_forward shuffled[] = {sorted[4], sorted[3], sorted[0], sorted[2], sorted[1]};
 
 	check_lookups(&gw);
