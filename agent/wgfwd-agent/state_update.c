@@ -116,6 +116,13 @@ static size_t count_owned_forwards(const struct wf_desired *d, const char *id)
 	return k;
 }
 
+/* memcpy, which must not be given a NULL source even for nothing. */
+static void append(void *dst, const void *src, size_t n, size_t size)
+{
+	if (n)
+		memcpy(dst, src, n * size);
+}
+
 static int egress_full_qcmp(const void *a, const void *b)
 {
 	return wf_egress_full_cmp(a, b);
@@ -185,15 +192,15 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 			d->forwards[--k] = sub.forwards[--j];
 	}
 	d->n_forwards = n_fwd;
-	memcpy(egress, d->egress, d->n_egress * sizeof(*egress));
-	memcpy(egress + d->n_egress, sub.egress, sub.n_egress * sizeof(*egress));
+	append(egress, d->egress, d->n_egress, sizeof(*egress));
+	append(egress + d->n_egress, sub.egress, sub.n_egress, sizeof(*egress));
 	free(d->egress);
 	d->egress = egress;
 	d->n_egress += sub.n_egress;
 	if (d->n_egress > 1)
 		qsort(d->egress, d->n_egress, sizeof(*d->egress), egress_full_qcmp);
-	memcpy(problems, d->problems, d->n_problems * sizeof(*problems));
-	memcpy(problems + d->n_problems, sub.problems, sub.n_problems * sizeof(*problems));
+	append(problems, d->problems, d->n_problems, sizeof(*problems));
+	append(problems + d->n_problems, sub.problems, sub.n_problems, sizeof(*problems));
 	free(d->problems);
 	d->problems = problems;
 	d->n_problems += sub.n_problems;
