@@ -366,6 +366,8 @@ static void note_stale_flows(struct wf_agent *a, const struct wf_desired_diff *d
 		a->ct_pending = true;
 }
 
+static void recheck_sysctls(struct wf_agent *a);
+
 static void apply_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
@@ -379,6 +381,10 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 
 	/* Before the first list from Docker the agent knows nothing: touching the kernel then
 	 * would drop every forward a previous run left in place. */
+	if (a->sysctls_due) {
+		a->sysctls_due = false;
+		recheck_sysctls(a);
+	}
 	if (!a->synced)
 		return;
 	start = wf_agent_now_ms();
@@ -531,10 +537,14 @@ void wf_agent_reconcile(struct wf_agent *a)
 	wf_agent_schedule_apply(a, 0);
 }
 
+/* A container start brings a burst of notifications (links, addresses, routes, commits): the
+ * settings are read again once, with the apply after it. */
 static void on_kernel_change(void *ctx)
 {
-	recheck_sysctls(ctx);
-	wf_agent_schedule_apply(ctx, DRIFT_SETTLE_MS);
+	struct wf_agent *a = ctx;
+
+	a->sysctls_due = true;
+	wf_agent_schedule_apply(a, DRIFT_SETTLE_MS);
 }
 
 /* Status. */

@@ -90,7 +90,8 @@ struct wf_agent {
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;
 	bool docker_up, synced;
-	bool sysctls_ok; /* forwarding, rp_filter, accept_ra as the data plane needs them */
+	bool sysctls_ok;  /* forwarding, rp_filter, accept_ra as the data plane needs them */
+	bool sysctls_due; /* a kernel change since they were last read */
 	bool accept_mark_advised; /* said once that Docker's nftables backend needs the mark */
 
 	struct wf_desired desired;
