@@ -490,9 +490,12 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	}
 	/* A whole build or a big change leaves its peak (candidates, diff, plan, messages) in
 	 * the heap; given back, the agent's memory follows its state rather than its busiest
-	 * moment. */
-	if (whole)
+	 * moment. The gateways' answers to it (as big) are trimmed after too. */
+	if (whole) {
 		malloc_trim(0);
+		for (size_t i = 0; i < a->n_gws; i++)
+			a->gws[i].trim_after_ack = push;
+	}
 	return;
 oom:
 	log_error("out of memory building the desired state; retrying");

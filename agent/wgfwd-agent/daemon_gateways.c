@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,10 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	}
 	log_info("gateway %s applied generation %llu", g->cfg.name,
 	         (unsigned long long)ack->generation);
+	if (g->trim_after_ack) {
+		g->trim_after_ack = false;
+		malloc_trim(0);
+	}
 }
 
 void wf_agent_check_health(evutil_socket_t fd, short what, void *arg)

@@ -65,7 +65,8 @@ struct gateway {
 	size_t n_learnt_ip6;
 	uint64_t reconnects;
 	struct wf_gateway_seen seen;
-	bool down; /* egress avoids it */
+	bool down;           /* egress avoids it */
+	bool trim_after_ack; /* its answer to a big change leaves a big heap behind */
 };
 
 struct wf_agent {
