@@ -526,6 +526,8 @@ static void report_losses(struct builder *b, struct port_loss *losses, size_t n)
 		            first->winner->created_ns == first->loser->created_ns
 		                ? "has the same creation time and a lower id"
 		                : "is older");
+		if (!b->err)
+			b->problems[b->n_problems - 1].contested = true;
 		i = j;
 	}
 }

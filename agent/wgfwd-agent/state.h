@@ -89,7 +89,8 @@ struct wf_problem {
 	char container_name[WF_NAME_MAX];
 	char label[32];
 	char message[256];
-	bool waiting; /* not an error: e.g. running but no address yet */
+	bool waiting;   /* not an error: e.g. running but no address yet */
+	bool contested; /* a port another container holds: the two depend on each other */
 };
 
 struct wf_desired {

@@ -93,7 +93,9 @@ int wf_problem_cmp(const struct wf_problem *a, const struct wf_problem *b)
 	    (r = cmp_strn(a->label, b->label, sizeof(a->label))) ||
 	    (r = cmp_strn(a->message, b->message, sizeof(a->message))))
 		return r;
-	return cmp_num(a->waiting, b->waiting);
+	if ((r = cmp_num(a->waiting, b->waiting)))
+		return r;
+	return cmp_num(a->contested, b->contested);
 }
 
 bool wf_desired_equal(const struct wf_desired *a, const struct wf_desired *b)

@@ -61,8 +61,7 @@ static bool independent(const struct wf_desired *d, const struct wf_container *c
 		if (containers[i].netmode == WF_NETMODE_CONTAINER)
 			return false;
 	for (size_t i = 0; i < d->n_problems; i++)
-		if (!strcmp(d->problems[i].label, WF_LABEL_PORTS) &&
-		    strstr(d->problems[i].message, " taken by container "))
+		if (d->problems[i].contested)
 			return false;
 	for (size_t i = 0; i < d->n_forwards; i++)
 		if (d->forwards[i].to_host && owned_by(d->forwards[i].container_id, id))
