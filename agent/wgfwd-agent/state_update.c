@@ -106,6 +106,42 @@ static bool independent(const struct wf_desired *d, const struct wf_container *c
 		(n) = keep_;                                        \
 	} while (0)
 
+/* The forwards move in runs: each is hundreds of bytes, and a state holds thousands. */
+static void drop_owned_forwards(struct wf_desired *d, const char *id)
+{
+	struct wf_forward *f = d->forwards;
+	size_t keep = 0, i = 0;
+
+	while (i < d->n_forwards) {
+		size_t run = i;
+
+		while (i < d->n_forwards && !owned_by(f[i].container_id, id))
+			i++;
+		if (keep != run && i > run)
+			memmove(&f[keep], &f[run], (i - run) * sizeof(*f));
+		keep += i - run;
+		while (i < d->n_forwards && owned_by(f[i].container_id, id))
+			i++;
+	}
+	d->n_forwards = keep;
+}
+
+/* The first of f[0..n) whose key is above key's (n when none is). */
+static size_t first_after(const struct wf_forward *f, size_t n, const struct wf_forward *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (key_cmp(&f[mid], key) > 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
 static size_t count_owned_forwards(const struct wf_desired *d, const char *id)
 {
 	size_t k = 0;
@@ -177,18 +213,23 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	err = wf_desired_diff(&old, &sub, diff);
 	if (err)
 		goto out;
-	DROP_OWNED(d->forwards, d->n_forwards, id);
+	drop_owned_forwards(d, id);
 	DROP_OWNED(d->egress, d->n_egress, id);
 	DROP_OWNED(d->problems, d->n_problems, id);
 
-	/* Both lists are sorted by key: merged from the back, nothing is overwritten unread. */
+	/* Both lists are sorted by key: merged from the back, nothing is overwritten unread, and
+	 * what lies between two new entries moves in one piece. */
 	i = d->n_forwards;
 	j = sub.n_forwards;
-	for (k = n_fwd; j;) {
-		if (i && key_cmp(&d->forwards[i - 1], &sub.forwards[j - 1]) > 0)
-			d->forwards[--k] = d->forwards[--i];
-		else
-			d->forwards[--k] = sub.forwards[--j];
+	for (k = n_fwd; j; j--) {
+		size_t lo = first_after(d->forwards, i, &sub.forwards[j - 1]);
+
+		if (lo < i)
+			memmove(&d->forwards[k - (i - lo)], &d->forwards[lo],
+			        (i - lo) * sizeof(*d->forwards));
+		k -= i - lo;
+		i = lo;
+		d->forwards[--k] = sub.forwards[j - 1];
 	}
 	d->n_forwards = n_fwd;
 	append(egress, d->egress, d->n_egress, sizeof(*egress));
