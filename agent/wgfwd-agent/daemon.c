@@ -552,9 +552,21 @@ static void on_kernel_change(void *ctx)
 
 /* Status. */
 
+static void trim_heap(evutil_socket_t fd, short what, void *arg)
+{
+	malloc_trim(0);
+}
+
+/* The document of a big state is megabytes of small objects, freed as soon as it is written
+ * out: the heap they leave is given back a little later. */
 static struct json_object *status_cb(void *ctx)
 {
-	return wf_agent_status(ctx);
+	struct wf_agent *a = ctx;
+	struct timeval later = {0, 100000};
+
+	if (a->desired.n_forwards >= TRIM_AFTER_CHANGES && !evtimer_pending(a->trim_ev, NULL))
+		evtimer_add(a->trim_ev, &later);
+	return wf_agent_status(a);
 }
 
 int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf_agent_config *cfg)
@@ -587,7 +599,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	a->apply_ev = evtimer_new(base, apply_now, a);
 	a->reconcile_ev = event_new(base, -1, EV_PERSIST, on_reconcile, a);
 	a->ct_flush_ev = evtimer_new(base, flush_stale_flows, a);
-	if (!a->apply_ev || !a->reconcile_ev || !a->ct_flush_ev) {
+	a->trim_ev = evtimer_new(base, trim_heap, a);
+	if (!a->apply_ev || !a->reconcile_ev || !a->ct_flush_ev || !a->trim_ev) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -647,6 +660,8 @@ void wf_agent_free(struct wf_agent *a)
 	wf_nlwatch_free(a->watch);
 	if (a->apply_ev)
 		event_free(a->apply_ev);
+	if (a->trim_ev)
+		event_free(a->trim_ev);
 	if (a->reconcile_ev)
 		event_free(a->reconcile_ev);
 	if (a->ct_flush_ev) {
