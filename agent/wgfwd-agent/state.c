@@ -545,27 +545,33 @@ static int settle_forwards(struct builder *b, struct wf_desired *out)
 			break;
 		}
 	}
-	if (b->n_fwd) {
-		out->forwards = calloc(b->n_fwd, sizeof(*out->forwards));
-		if (!out->forwards)
-			return -ENOMEM;
-	}
+	/* The winners are written over the candidates, behind the one being read: a state of
+	 * thousands of forwards then touches no fresh memory. */
 	for (size_t i = 0; i < b->n_fwd;) {
-		const struct fwd_candidate *win = &b->fwd[i];
+		const struct fwd_candidate win = b->fwd[i];
 		size_t j = i + 1;
 
-		memcpy(&out->forwards[out->n_forwards++], &win->f, sizeof(win->f));
-		for (; j < b->n_fwd && b->fwd[j].f.proto == win->f.proto &&
-		       b->fwd[j].f.public_port == win->f.public_port;
+		memcpy((struct wf_forward *)(void *)b->fwd + out->n_forwards++, &win.f,
+		       sizeof(win.f));
+		for (; j < b->n_fwd && b->fwd[j].f.proto == win.f.proto &&
+		       b->fwd[j].f.public_port == win.f.public_port;
 		     j++) {
 			if (WF_ARRAY_RESERVE(losses, n_losses, cap_losses, 1)) {
 				free(losses);
 				return -ENOMEM;
 			}
-			losses[n_losses++] = (struct port_loss){b->fwd[j].owner, win->owner,
-			                                        win->f.proto, win->f.public_port};
+			losses[n_losses++] = (struct port_loss){b->fwd[j].owner, win.owner,
+			                                        win.f.proto, win.f.public_port};
 		}
 		i = j;
+	}
+	if (out->n_forwards) {
+		struct wf_forward *shrunk =
+		    realloc(b->fwd, out->n_forwards * sizeof(*out->forwards));
+
+		out->forwards = shrunk ? shrunk : (struct wf_forward *)(void *)b->fwd;
+		b->fwd = NULL;
+		b->n_fwd = b->cap_fwd = 0;
 	}
 	report_losses(b, losses, n_losses);
 	free(losses);
