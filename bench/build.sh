@@ -21,3 +21,7 @@ for try in 1 2 3; do
 done
 # shellcheck disable=SC2086
 cc -std=gnu11 -D_GNU_SOURCE -O2 -g $WARN -static -o "$OUT/wfb_net" bench/wfb_net.c
+# The agent's libraries alone, linked whole as the agent's own link line loads them.
+# shellcheck disable=SC2046,SC2086
+cc -std=gnu11 -D_GNU_SOURCE -O2 -g $WARN $(pkg-config --cflags $PKGS) -o "$OUT/wfb_floor" \
+	bench/wfb_floor.c -Wl,--no-as-needed $(pkg-config --libs $PKGS)

@@ -402,6 +402,18 @@ mem_vals() {
 	done
 }
 
+# mem_floor: the memory of the agent's libraries alone (bench/wfb_floor, linked and initialised
+# as the agent links and initialises them) as mem_floor_{rss,anon,pss}.
+mem_floor() {
+	local rss anon pss
+	read -r rss anon pss < <("$BIN/wfb_floor") || return 0
+	val mem_floor_rss "$rss"
+	val mem_floor_anon "$anon"
+	val mem_floor_pss "$pss"
+	printf '%-28s %-8s RSS %6d kB  RssAnon %6d kB  PSS %6d kB\n' "memory, libraries alone:" \
+		"" "$rss" "$anon" "$pss"
+}
+
 # cpu_start / cpu_stop KEY COUNT WHAT: each daemon's CPU over what ran between them, less its
 # idle rate over as long, per one of COUNT events (ms, 3 decimals).
 cpu_idle_rate() {
@@ -505,6 +517,7 @@ section_daemons() {
 	restart_daemons || return 1
 	sleep 1
 	mem_vals 0
+	mem_floor
 	ldocker run -d --name wfb-m1k --label wgfwd.ports=30000-30999 "$LAB_IMAGE" sleep 3600 >/dev/null
 	wait_applied 1000 60 || say "daemons: 1,000 forwards not applied in 60 s"
 	sleep 1
