@@ -77,6 +77,10 @@ mutant gateway-control-port-guard "the gateway's guard of the control port" 'WF_
 mutant stale-conntrack-flush "the stale-conntrack flush" 'wf_conntrack_flush_forwards' \
 	's/=\s*wf_conntrack_delete\([^;]*\);/= 0;/g' \
 	kernel:test_conntrack_kernel e2e:test_conntrack
+# One container's change applied in place although another container holds one of its ports.
+mutant desired-update-contested "the in-place update's refusal of contested ports" 'problems[i].contested' \
+	's/if \(d->problems\[i\]\.contested\)/if (0)/' \
+	unit:test_state_update
 mutant ctl-client-proof "the gateway's check of the agent's handshake MAC" 'crypto_verify_32' \
 	's/if \(crypto_verify_32\([^)]*\) != 0\)(\s*\{\s*snprintf\([^;]*client proof does not verify)/if (0)$1/s' \
 	unit:test_ctl_auth unit:test_ctl_conn kernel:test_gateway_daemon
