@@ -77,6 +77,11 @@ mutant gateway-control-port-guard "the gateway's guard of the control port" 'WF_
 mutant stale-conntrack-flush "the stale-conntrack flush" 'wf_conntrack_flush_forwards' \
 	's/=\s*wf_conntrack_delete\([^;]*\);/= 0;/g' \
 	kernel:test_conntrack_kernel e2e:test_conntrack
+# Flows that came in through another gateway reach this server at its address on that
+# gateway's tunnel: the search for untranslated ones no longer looks there.
+mutant stale-conntrack-other-tunnels "the stale-conntrack search at each gateway's tunnel" \
+	'wf_server_ct_orig_dsts' 's/add_ip([46])\(out, &g\[i\]\.tunnel_ip\1\);/(void)0;/g' \
+	unit:test_ct_flush e2e:test_conntrack_gateways
 # One container's change applied in place although another container holds one of its ports.
 mutant desired-update-contested "the in-place update's refusal of contested ports" 'problems[i].contested' \
 	's/if \(d->problems\[i\]\.contested\)/if (0)/' \

@@ -56,11 +56,37 @@ static int split(const char *text, char *host, size_t size, const char **port, b
 	return 0;
 }
 
-int wf_hostport_parse(const char *text, uint16_t default_port, bool allow_zero,
-                      struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
+/* One address of the families allowed, and the port, into ss. */
+static int fill(const char *host, uint16_t port, bool v4, bool v6, struct sockaddr_storage *ss,
+                socklen_t *len)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (v4 && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (v6 && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int wf_sockaddr_from(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	return fill(addr, port, true, true, ss, len);
+}
+
+int wf_hostport_parse(const char *text, uint16_t default_port, bool allow_zero,
+                      struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
+{
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port_text;
 	uint16_t port = default_port;
@@ -79,18 +105,8 @@ int wf_hostport_parse(const char *text, uint16_t default_port, bool allow_zero,
 		snprintf(err, errlen, "`%s': `%s' is not a port", text, port_text);
 		return -EINVAL;
 	}
-	if (!bracketed && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
+	if (!fill(host, port, !bracketed, bracketed || !port_text, ss, len))
 		return 0;
-	}
-	if ((bracketed || !port_text) && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
 	snprintf(err, errlen, "`%s': `%s' is not a numeric IP address", text, host);
 	return -EINVAL;
 }

@@ -1,8 +1,6 @@
 #include <wgfwd/util.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -36,25 +34,5 @@ int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size
 	memset((char *)v + *cap * size, 0, (new_cap - *cap) * size);
 	memcpy(arrp, &v, sizeof(v));
 	*cap = new_cap;
-	return 0;
-}
-
-int wf_sockaddr_from(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-	} else {
-		return -EINVAL;
-	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "ct_flush.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,43 +88,79 @@ static bool unanswered_flows_can_linger(uint8_t proto)
 	return proto != IPPROTO_TCP;
 }
 
-static int added_matches(const struct wf_server_params *p, const struct wf_forward *f, int family,
-                         struct wf_ct_pending *ms)
+static int added_matches(const struct wf_server_params *p, const struct wf_ct_orig_dsts *dsts,
+                         const struct wf_forward *f, int family, struct wf_ct_pending *ms)
 {
 	struct wf_ct_match m = {.family = (uint8_t)family,
 	                        .l4proto = f->proto,
 	                        .orig_dport = f->public_port,
 	                        .has_orig_dst = true,
 	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	size_t n = family == AF_INET ? dsts->n_ip4 : dsts->n_ip6;
 	union wf_addr target;
 	int err = 0;
 
 	if (!unanswered_flows_can_linger(f->proto) || !target_of(p, f, family, &target))
 		return 0;
-	if (family == AF_INET) {
-		if (p->has_tunnel_ip4) {
-			m.orig_dst.ip4 = p->tunnel_ip4;
-			err = wf_ct_pending_add(ms, &m, 1);
-		}
-		for (size_t i = 0; i < p->n_gateway_ip4 && !err; i++) {
-			m.orig_dst.ip4 = p->gateway_ip4[i];
-			err = wf_ct_pending_add(ms, &m, 1);
-		}
-	} else {
-		if (p->has_tunnel_ip6) {
-			m.orig_dst.ip6 = p->tunnel_ip6;
-			err = wf_ct_pending_add(ms, &m, 1);
-		}
-		for (size_t i = 0; i < p->n_gateway_ip6 && !err; i++) {
-			m.orig_dst.ip6 = p->gateway_ip6[i];
-			err = wf_ct_pending_add(ms, &m, 1);
-		}
+	for (size_t i = 0; i < n && !err; i++) {
+		if (family == AF_INET)
+			m.orig_dst.ip4 = dsts->ip4[i];
+		else
+			m.orig_dst.ip6 = dsts->ip6[i];
+		err = wf_ct_pending_add(ms, &m, 1);
 	}
 	return err;
 }
 
-int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desired_diff *diff,
-                         struct wf_ct_match **out, size_t *n)
+static void add_ip4(struct wf_ct_orig_dsts *o, const struct in_addr *a)
+{
+	for (size_t i = 0; i < o->n_ip4; i++)
+		if (o->ip4[i].s_addr == a->s_addr)
+			return;
+	if (o->n_ip4 < WF_CT_ORIG_DSTS_MAX)
+		o->ip4[o->n_ip4++] = *a;
+}
+
+static void add_ip6(struct wf_ct_orig_dsts *o, const struct in6_addr *a)
+{
+	for (size_t i = 0; i < o->n_ip6; i++)
+		if (IN6_ARE_ADDR_EQUAL(&o->ip6[i], a))
+			return;
+	if (o->n_ip6 < WF_CT_ORIG_DSTS_MAX)
+		o->ip6[o->n_ip6++] = *a;
+}
+
+void wf_server_ct_orig_dsts(const struct wf_server_params *p, const struct wf_server_gateway *g,
+                            size_t n, struct wf_ct_orig_dsts *out)
+{
+	struct wf_server_gateway one;
+
+	out->n_ip4 = out->n_ip6 = 0;
+	if (!n) {
+		wf_server_gateway_from_params(p, &one);
+		g = &one;
+		n = 1;
+	}
+	if (p->has_tunnel_ip4)
+		add_ip4(out, &p->tunnel_ip4);
+	if (p->has_tunnel_ip6)
+		add_ip6(out, &p->tunnel_ip6);
+	for (size_t i = 0; i < n && i < WF_GATEWAYS_MAX; i++) {
+		if (g[i].has_tunnel_ip4)
+			add_ip4(out, &g[i].tunnel_ip4);
+		if (g[i].has_tunnel_ip6)
+			add_ip6(out, &g[i].tunnel_ip6);
+	}
+	for (size_t i = 0; i < n && i < WF_GATEWAYS_MAX; i++) {
+		for (size_t k = 0; k < g[i].n_public_ip4 && k < WF_GATEWAY_ADDRS_MAX; k++)
+			add_ip4(out, &g[i].public_ip4[k]);
+		for (size_t k = 0; k < g[i].n_public_ip6 && k < WF_GATEWAY_ADDRS_MAX; k++)
+			add_ip6(out, &g[i].public_ip6[k]);
+	}
+}
+
+int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_ct_orig_dsts *dsts,
+                         const struct wf_desired_diff *diff, struct wf_ct_match **out, size_t *n)
 {
 	static const int families[] = {AF_INET, AF_INET6};
 	struct wf_ct_pending ms = {0};
@@ -146,7 +183,7 @@ int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desir
 
 			if (!same_target_in(p, f, family, diff->forwards_removed,
 			                    diff->n_forwards_removed))
-				err = added_matches(p, f, family, &ms);
+				err = added_matches(p, dsts, f, family, &ms);
 		}
 	}
 	return wf_ct_pending_take(&ms, err, out, n);
@@ -248,7 +285,7 @@ static int remember(struct wf_ct_flush *f, const struct wf_desired *d)
 }
 
 int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
-                     const struct wf_desired *d)
+                     const struct wf_ct_orig_dsts *dsts, const struct wf_desired *d)
 {
 	struct wf_desired before = {.forwards = f->applied, .n_forwards = f->n_applied};
 	struct wf_desired now = {.forwards = d->forwards, .n_forwards = d->n_forwards};
@@ -261,7 +298,7 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 	err = wf_desired_diff(&before, &now, &diff);
 	if (err)
 		return err;
-	err = wf_server_ct_matches(p, &diff, &m, &n);
+	err = wf_server_ct_matches(p, dsts, &diff, &m, &n);
 	wf_desired_diff_free(&diff);
 	if (!err)
 		err = remember(f, d);
@@ -272,7 +309,8 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 }
 
 int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_params *p,
-                             const struct wf_desired_diff *diff, const struct wf_desired *now)
+                             const struct wf_ct_orig_dsts *dsts, const struct wf_desired_diff *diff,
+                             const struct wf_desired *now)
 {
 	struct wf_ct_match *m = NULL;
 	size_t n = 0;
@@ -282,7 +320,7 @@ int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_param
 	f->applied = NULL;
 	f->n_applied = 0;
 	f->now = now;
-	err = wf_server_ct_matches(p, diff, &m, &n);
+	err = wf_server_ct_matches(p, dsts, diff, &m, &n);
 	if (!err)
 		err = wf_ct_stale_note(f->engine, m, n);
 	free(m);

@@ -12,8 +12,9 @@
  *    target (answers come from the old address and port), from the tunnel and hairpin alike.
  *    A host forward to the same port translates nothing, so there the answer's source alone
  *    tells its flows;
- *  - a UDP forward added, or moved: flows to its public port at the server's tunnel address
- *    or at a gateway public address (hairpin) that nothing translated and nothing answered.
+ *  - a UDP forward added, or moved: flows to its public port at one of the original
+ *    destinations (wf_ct_orig_dsts: the server's tunnel address on each gateway's tunnel, each
+ *    gateway's public addresses for the hairpin) that nothing translated and nothing answered.
  *    They started before the forward (the gateway still forwarding while the server had
  *    none) and would keep going nowhere; a flow that was answered has a listener, and stays.
  *    A TCP forward added has none to look for (see wf_server_ct_matches).
@@ -29,6 +30,24 @@
 #include "render.h"
 #include "state.h"
 
+/* The addresses a forwarded flow may have been sent to before anything translated it: this
+ * server's own address on each gateway's tunnel (flows through that gateway) and each gateway's
+ * public addresses (hairpin), each once. Room for every address of every gateway, so that no
+ * gateway's crowd out another's. */
+#define WF_CT_ORIG_DSTS_MAX (WF_GATEWAYS_MAX * (1 + WF_GATEWAY_ADDRS_MAX))
+
+struct wf_ct_orig_dsts {
+	struct in_addr ip4[WF_CT_ORIG_DSTS_MAX];
+	size_t n_ip4;
+	struct in6_addr ip6[WF_CT_ORIG_DSTS_MAX];
+	size_t n_ip6;
+};
+
+/* Pure: the original destinations of p's own tunnel and of the n gateways (n 0: the one
+ * gateway p describes, public addresses from p). */
+void wf_server_ct_orig_dsts(const struct wf_server_params *p, const struct wf_server_gateway *g,
+                            size_t n, struct wf_ct_orig_dsts *out);
+
 struct wf_ct_flush;
 
 int wf_ct_flush_new(struct wf_ct_flush **out);
@@ -39,13 +58,14 @@ void wf_ct_flush_free(struct wf_ct_flush *f);
  * remembers d's forwards. Returns how many matches are pending (0: nothing to search for) or
  * -ENOMEM. */
 int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
-                     const struct wf_desired *d);
+                     const struct wf_ct_orig_dsts *dsts, const struct wf_desired *d);
 
 /* The same for a caller that keeps the state and knows what changed: diff is what changed since
  * the previous note, `now' the state after it, read (not copied) when the search runs, so it
  * must stay valid until then (its contents may change: the search prunes against them). */
 int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_params *p,
-                             const struct wf_desired_diff *diff, const struct wf_desired *now);
+                             const struct wf_ct_orig_dsts *dsts, const struct wf_desired_diff *diff,
+                             const struct wf_desired *now);
 
 /* Searches conntrack once for everything pending, less what the forwards remembered last make
  * right again, deletes it and counts it in *deleted. Returns how many matches were looked for
@@ -54,8 +74,8 @@ int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, siz
 
 /* Pure: the matches for one set of changes. *out is one allocation for free() (also when n is
  * 0). 0 or -ENOMEM. */
-int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_desired_diff *diff,
-                         struct wf_ct_match **out, size_t *n);
+int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_ct_orig_dsts *dsts,
+                         const struct wf_desired_diff *diff, struct wf_ct_match **out, size_t *n);
 
 /* Pure: drops the matches that select only entries the forwards `now' (sorted as a
  * wf_desired keeps them) would make again: flows translated to the target a forward still

@@ -291,34 +291,15 @@ static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool
 	return err;
 }
 
-/* The conntrack search knows one set of gateway addresses: every gateway's. */
-static void flush_params(const struct wf_agent *a, struct wf_server_params *p)
+/* Where a forwarded flow may have been sent before anything translated it: every gateway's
+ * tunnel and public addresses, learnt ones included. */
+static void flush_dsts(const struct wf_agent *a, struct wf_ct_orig_dsts *o)
 {
 	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 
-	*p = a->params;
-	if (!a->n_gws)
-		return;
-	wf_agent_gateway_planes(a, planes);
-	p->n_gateway_ip4 = p->n_gateway_ip6 = 0;
-	/* The addresses a forwarded flow's original destination may be, besides this server's
-	 * first tunnel address: every other tunnel's own address (flows through that gateway)
-	 * and every public address (hairpin). The stale-flow search looks for each. */
-	for (size_t i = 0; i < a->n_gws; i++) {
-		if (planes[i].has_tunnel_ip4 && p->n_gateway_ip4 < WF_GATEWAY_ADDRS_MAX &&
-		    !(p->has_tunnel_ip4 && p->tunnel_ip4.s_addr == planes[i].tunnel_ip4.s_addr))
-			p->gateway_ip4[p->n_gateway_ip4++] = planes[i].tunnel_ip4;
-		if (planes[i].has_tunnel_ip6 && p->n_gateway_ip6 < WF_GATEWAY_ADDRS_MAX &&
-		    !(p->has_tunnel_ip6 &&
-		      IN6_ARE_ADDR_EQUAL(&p->tunnel_ip6, &planes[i].tunnel_ip6)))
-			p->gateway_ip6[p->n_gateway_ip6++] = planes[i].tunnel_ip6;
-		for (size_t k = 0; k < planes[i].n_public_ip4; k++)
-			if (p->n_gateway_ip4 < WF_GATEWAY_ADDRS_MAX)
-				p->gateway_ip4[p->n_gateway_ip4++] = planes[i].public_ip4[k];
-		for (size_t k = 0; k < planes[i].n_public_ip6; k++)
-			if (p->n_gateway_ip6 < WF_GATEWAY_ADDRS_MAX)
-				p->gateway_ip6[p->n_gateway_ip6++] = planes[i].public_ip6[k];
-	}
+	if (a->n_gws)
+		wf_agent_gateway_planes(a, planes);
+	wf_server_ct_orig_dsts(&a->params, planes, a->n_gws, o);
 }
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the new forwards, the
@@ -329,13 +310,11 @@ static void flush_params(const struct wf_agent *a, struct wf_server_params *p)
 static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
-	struct wf_server_params p;
 	size_t deleted = 0;
 	int looked_for;
 
-	flush_params(a, &p);
 	a->ct_pending = false;
-	looked_for = wf_ct_flush_run(a->ct_flush, &p, &deleted);
+	looked_for = wf_ct_flush_run(a->ct_flush, &a->params, &deleted);
 	if (looked_for < 0)
 		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
 		         "flows keep the old path until they go idle",
@@ -351,13 +330,13 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
  * them (after a successful apply): what a failed apply left pending waits for the next. */
 static void note_stale_flows(struct wf_agent *a, const struct wf_desired_diff *diff)
 {
-	struct wf_server_params p;
+	struct wf_ct_orig_dsts dsts;
 	int pending;
 
 	if (!a->ct_flush || wf_desired_diff_empty(diff))
 		return;
-	flush_params(a, &p);
-	pending = wf_ct_flush_note_changes(a->ct_flush, &p, diff, &a->desired);
+	flush_dsts(a, &dsts);
+	pending = wf_ct_flush_note_changes(a->ct_flush, &a->params, &dsts, diff, &a->desired);
 	if (pending < 0)
 		log_warn("conntrack: cannot note the changed forwards (%s): their flows keep the "
 		         "old path until they go idle",

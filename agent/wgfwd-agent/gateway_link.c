@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include <wgfwd/log.h>
+#include <wgfwd/hostport.h>
 #include <wgfwd/util.h>
 #include <wgfwd/version.h>
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <wgfwd/netlink.h>
+#include <wgfwd/util.h>
 
 /* ---- building ---- */
 
@@ -294,15 +295,8 @@ static int host_port_cmp(const void *pa, const void *pb)
 static int add_port(struct wf_gw_host_ports *hp, size_t *cap, uint8_t family, uint8_t proto,
                     uint16_t port)
 {
-	if (hp->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		struct wf_gw_host_port *grown = realloc(hp->v, ncap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		hp->v = grown;
-		*cap = ncap;
-	}
+	if (WF_ARRAY_RESERVE(hp->v, hp->n, *cap, 1))
+		return -ENOMEM;
 	hp->v[hp->n++] = (struct wf_gw_host_port){family, proto, port};
 	return 0;
 }
@@ -390,17 +384,10 @@ int wf_gw_host_clashes(const struct wf_gw_state *s, const struct wf_gw_host_port
 
 			if (!wf_gw_host_ports_has(hp, f->family, f->proto, f->public_port))
 				continue;
-			if (*n == cap) {
-				struct wf_gw_clash *grown;
-
-				cap = cap ? cap * 2 : 4;
-				grown = realloc(v, cap * sizeof(*v));
-				if (!grown) {
-					free(v);
-					*n = 0;
-					return -ENOMEM;
-				}
-				v = grown;
+			if (WF_ARRAY_RESERVE(v, *n, cap, 1)) {
+				free(v);
+				*n = 0;
+				return -ENOMEM;
 			}
 			v[(*n)++] = (struct wf_gw_clash){.peer = p, .forward = *f};
 		}
@@ -446,15 +433,8 @@ static int listener_reply(const struct nlmsghdr *nlh, void *data)
 	 */
 	if (wf_gw_diag_parse(nlh, nlh->nlmsg_len, ls->proto, &l))
 		return 0;
-	if (ls->n == ls->cap) {
-		size_t ncap = ls->cap ? ls->cap * 2 : 32;
-		struct wf_gw_listener *grown = realloc(ls->v, ncap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		ls->v = grown;
-		ls->cap = ncap;
-	}
+	if (WF_ARRAY_RESERVE(ls->v, ls->n, ls->cap, 1))
+		return -ENOMEM;
 	ls->v[ls->n++] = l;
 	return 0;
 }
@@ -530,7 +510,7 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 	char req[WF_GW_NL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct if_nameindex *ifs = NULL;
 	uint16_t id = 0, *v = NULL;
-	size_t count = 0;
+	size_t count = 0, cap = 0;
 	struct wf_nl nl;
 	int err, len;
 
@@ -552,7 +532,6 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 	}
 	for (struct if_nameindex *i = ifs; i->if_index; i++) {
 		struct port_reply r = {0};
-		uint16_t *grown;
 
 		len = wf_gw_wg_device_request_build(req, sizeof(req), id, i->if_index);
 		if (len < 0) {
@@ -568,12 +547,10 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 			break;
 		if (!r.has_port || !r.port)
 			continue;
-		grown = realloc(v, (count + 1) * sizeof(*v));
-		if (!grown) {
+		if (WF_ARRAY_RESERVE(v, count, cap, 1)) {
 			err = -ENOMEM;
 			break;
 		}
-		v = grown;
 		v[count++] = r.port;
 	}
 out:

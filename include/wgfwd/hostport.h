@@ -23,6 +23,10 @@ int wf_port_parse(const char *text, bool allow_zero, uint16_t *port);
 int wf_hostport_parse(const char *text, uint16_t default_port, bool allow_zero,
                       struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen);
 
+/* A bare IPv4 or IPv6 address (no port, no brackets, as a config field holds one) and a port
+ * as a socket address. 0 or -EINVAL. */
+int wf_sockaddr_from(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+
 /* "IPv4:PORT" / "[IPv6]:PORT", what wf_hostport_parse reads back. */
 void wf_hostport_text(const struct sockaddr *sa, char *out, size_t len);
 

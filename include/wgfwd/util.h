@@ -1,11 +1,10 @@
-/* Small helpers every module needs: bounded string copies, growable arrays, socket addresses. */
+/* Small helpers every module needs: bounded string copies and growable arrays. */
 #ifndef WGFWD_UTIL_H
 #define WGFWD_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #define WF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -27,9 +26,5 @@ int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size
 
 #define WF_ARRAY_RESERVE(arr, n, cap, more) \
 	wf_array_reserve(&(arr), &(cap), (n), (more), sizeof(*(arr)))
-
-/* A bare IPv4 or IPv6 address (no port, no brackets) and a port as a socket address. 0 or
- * -EINVAL. */
-int wf_sockaddr_from(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -5,6 +5,7 @@
 # keeps its entries.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
+. "$(dirname "$0")/conntrack.sh"
 
 on_exit on gw "$WGFWD_BIN/wgfwd-gateway" --public-interface "$LAB_GW_PUB_IF" --cleanup
 on_exit on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup
@@ -19,26 +20,7 @@ ldocker network create --ipv6 --subnet 172.31.0.0/24 --subnet fd00:31::/64 apps 
 # A source port no other scenario uses, and no entries left of it from an earlier run: the lab's
 # reset between scenarios leaves conntrack alone.
 SPORT=41053
-for host in gw srv; do
-	on "$host" conntrack -D -f ipv4 -p udp --sport "$SPORT" >/dev/null 2>&1
-	on "$host" conntrack -D -f ipv6 -p udp --sport "$SPORT" >/dev/null 2>&1
-done
-
-# Datagrams a container received from the client's flows ("ADDR PORT NAME seq N" lines): one
-# count per family.
-received() {
-	local log
-	log=$(ldocker logs "$1" 2>/dev/null)
-	echo "$(grep -c "^$LAB_CLIENT4 $SPORT $1 seq " <<<"$log")" \
-		"$(grep -c "^$LAB_CLIENT6 $SPORT $1 seq " <<<"$log")"
-}
-
-# Both flows reach the container.
-receives() {
-	local n4 n6
-	read -r n4 n6 < <(received "$1")
-	[ "$n4" -gt 0 ] && [ "$n6" -gt 0 ]
-}
+ct_forget gw srv
 
 gateway_stopped_forwarding() {
 	! on gw nft get element inet wgfwd_gateway fwd4 '{ udp . 5353 }' >/dev/null 2>&1
@@ -77,13 +59,6 @@ check "a TCP stream flows through the gateway to another forward" \
 gw_ids=$(ct_ids gw)
 srv_ids=$(ct_ids srv)
 
-# One-way senders: a datagram every 0.1 s, always from the same source port.
-udp_sender() {
-	lab_spawn "udpsender-$1" client sh -c "i=0; while :; do i=\$((i + 1)); \
-		$HELPERS/udp_echo send -s $2 -p $SPORT -t 0 $3 5353 \"seq \$i\" >/dev/null 2>&1; \
-		sleep 0.1; done"
-}
-
 # (a) The client sends before anything forwards the port. Every container gets addresses of its
 # own: an IPv6 address handed on from a stopped container would still be bound to that
 # container's MAC in the server's neighbour cache for a while (Docker derives the MAC from the
@@ -92,34 +67,26 @@ udp_sender 4 "$LAB_CLIENT4" "$LAB_GW_PUB4"
 udp_sender 6 "$LAB_CLIENT6" "$LAB_GW_PUB6"
 check "before the forward exists, the gateway refuses the flows and tracks them" \
 	wait_until 5 gateway_flows_refused
-gateway_log_from=$(gateway_log | wc -l)
-# What the gateway logged since the first container started.
-gateway_log_since_start() {
-	gateway_log | tail -n +$((gateway_log_from + 1))
-}
+logs_mark
 lab_udp_start one --network apps --ip 172.31.0.11 --ip6 fd00:31::11 --label wgfwd.ports=5353/udp
 check "once the container starts, the flows that were refused reach it" \
 	wait_until 3 receives one
 check_match "the gateway says it deleted the refused flows' entries" 'deleted [0-9]+ conntrack entr' \
-	wait_until 2 output_matches 'deleted [0-9]+ conntrack entr' gateway_log_since_start
+	wait_until 2 output_matches 'deleted [0-9]+ conntrack entr' gateway_log_since
 
 # (b) The forward moves on the server: a second container waits for the port (the first holds
 # it) and takes it when the first stops. The gateway's forward does not change at all.
 lab_udp_start two --network apps --ip 172.31.0.12 --ip6 fd00:31::12 --label wgfwd.ports=5353/udp
 check "the second container waits while the first holds the port" \
 	wait_until 5 output_matches "taken by container .one'" agent_jq '.problems[] | select(.container == "two") | .message'
-agent_log_from=$(agent_log | wc -l)
-# What the agent logged since the first container stopped.
-agent_log_since_stop() {
-	agent_log | tail -n +$((agent_log_from + 1))
-}
+logs_mark
 ldocker stop -t 0 one >/dev/null
 check "when the first stops, the flows move to the second" wait_until 3 receives two
 # Docker's own teardown of the first container may delete its UDP entries before the
 # agent's search (50 ms after the change) gets to them: either way the agent looked.
 found='conntrack: (deleted [0-9]+ entr|no entries of changed forwards to delete)'
 check_match "the agent searched conntrack for the old target's entries" "$found" \
-	wait_until 2 output_matches "$found" agent_log_since_stop
+	wait_until 2 output_matches "$found" agent_log_since
 
 # (b') The forward goes and comes back to another container: the gateway refuses the flows in
 # between, then forwards them again.

@@ -8,11 +8,11 @@
 # when A's tunnel dies (the switch time is printed) and comes back when A returns.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
+. "$(dirname "$0")/robust.sh"
 
-GATEWAY2_SOCK=$LAB_RUN/gateway2.sock
-GATEWAY2_STATE=$LAB_RUN/gateway2-state
-STREAM_PORT=9001
 STREAM_OUT=$LAB_RUN/stream-b.out
+# shellcheck disable=SC2034 # read by robust.sh's stream functions
+STREAM_ADDR=$LAB_GW2_PUB4
 FAILOVER=3s
 METRICS=127.0.0.1:9479
 LINKS=(--gateway-link "vps1,$LAB_SRV_WG_IF,$LAB_GW_WG4"
@@ -29,16 +29,6 @@ on_exit lab_kill stream-b
 rm -rf "$GATEWAY_STATE" "$GATEWAY2_STATE"
 
 check "the lab's second VPS comes up with its own tunnel" "$LAB" gw2-up
-
-gateway2_start() {
-	mkdir -p "$GATEWAY2_STATE"
-	lab_spawn gateway2 gw2 "$WGFWD_BIN/wgfwd-gateway" --foreground \
-		--interface "$LAB_GW2_WG_IF" --public-interface "$LAB_GW2_PUB_IF" \
-		--peer "$LAB_SRV_WG2_4,$LAB_SRV_WG2_6=$WGFWD_KEY" --peer-egress "$LAB_SRV_WG2_4=smtp" \
-		--state-dir "$GATEWAY2_STATE" --status-socket "$GATEWAY2_SOCK" --log-level debug ||
-		return 1
-	wait_until 10 on gw2 "$WGFWD_BIN/wgfwd" status --socket "$GATEWAY2_SOCK" >/dev/null
-}
 
 # Gateway A allows public port 80 only: 8080 is refused there, and B grants every port.
 gateway_start --peer-ports "$LAB_SRV_WG4=80"
@@ -105,21 +95,6 @@ check_eq "egress leaves by A, the first gateway" "$LAB_GW_PUB4" \
 check_eq "status says egress uses A" vps1 agent_jq .agent.egress_gateway
 
 # ---- A stops whole: B keeps answering, and a stream through B never notices ----
-stream_flowing() {
-	local a b
-	a=$(stat -c %s "$STREAM_OUT")
-	sleep 0.5
-	b=$(stat -c %s "$STREAM_OUT")
-	if [ "$b" -le "$a" ]; then
-		echo "stream stalled at $b bytes (last line $(tail -n 1 "$STREAM_OUT"))"
-		return 1
-	fi
-	pgrep -f "^nc $LAB_GW2_PUB4 $STREAM_PORT\$" >/dev/null || {
-		echo "the client's stream connection through B ended"
-		return 1
-	}
-	[ "$(head -n 1 "$STREAM_OUT")" = 1 ]
-}
 # Every line there, in order, from 1: nothing lost, no reconnection (the last line may be
 # still on its way).
 stream_whole() {

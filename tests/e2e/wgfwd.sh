@@ -3,12 +3,17 @@
 #   agent_stop / agent_kill       SIGTERM / SIGKILL it (forwards stay in place)
 #   agent_status [--json]         `wgfwd status` of the running agent
 #   agent_log                     what it logged
+#   logs_mark                     agent_log_since / gateway_log_since print only what the
+#                                 daemons log after this (everything until it is called)
 #   gateway_static                a few static DNAT/forward/masquerade rules on the gateway in
 #                                 place of wgfwd-gateway, for data-plane scenarios
 #   gateway_start [options...]    wgfwd-gateway on the gateway, with the server as its peer,
 #                                 granted the egress in $GATEWAY_EGRESS (default smtp, what the
 #                                 scenarios ask for; empty: no --peer-egress, so none)
 #   gateway_stop / gateway_kill
+#   gateway2_start / gateway2_kill
+#                                 wgfwd-gateway on the second VPS (lab.sh gw2-up), the server's
+#                                 second tunnel address its peer, granted smtp
 #   nft_table HOST FAMILY NAME    the table as `nft -a list table` prints it (handles included)
 # shellcheck shell=bash
 
@@ -17,6 +22,8 @@ WGFWD_BIN=${WGFWD_BIN:-$ROOT/build}
 AGENT_SOCK=$LAB_RUN/agent.sock
 GATEWAY_SOCK=$LAB_RUN/gateway.sock
 GATEWAY_STATE=$LAB_RUN/gateway-state
+GATEWAY2_SOCK=$LAB_RUN/gateway2.sock
+GATEWAY2_STATE=$LAB_RUN/gateway2-state
 WGFWD_KEY=$LAB_RUN/wgfwd.key
 
 wgfwd_key() {
@@ -111,12 +118,47 @@ _no_gateway() {
 	! _gateway_pids >/dev/null
 }
 
+gateway2_start() {
+	wgfwd_key
+	mkdir -p "$GATEWAY2_STATE"
+	lab_spawn gateway2 gw2 "$WGFWD_BIN/wgfwd-gateway" --foreground \
+		--interface "$LAB_GW2_WG_IF" --public-interface "$LAB_GW2_PUB_IF" \
+		--peer "$LAB_SRV_WG2_4,$LAB_SRV_WG2_6=$WGFWD_KEY" --peer-egress "$LAB_SRV_WG2_4=smtp" \
+		--state-dir "$GATEWAY2_STATE" --status-socket "$GATEWAY2_SOCK" --log-level debug ||
+		return 1
+	wait_until 10 on gw2 "$WGFWD_BIN/wgfwd" status --socket "$GATEWAY2_SOCK" >/dev/null
+}
+
+# SIGKILL: what it put in the kernel stays and keeps forwarding.
+gateway2_kill() {
+	local pid
+	for pid in $(pgrep -f -- "--status-socket $GATEWAY2_SOCK"); do
+		kill -9 "$pid"
+	done
+	wait_until 5 sh -c "! pgrep -f -- '--status-socket $GATEWAY2_SOCK'" >/dev/null
+}
+
 gateway_status() {
 	on gw "$WGFWD_BIN/wgfwd" status --socket "$GATEWAY_SOCK" "$@"
 }
 
 gateway_log() {
 	cat "$LAB_RUN/bg/gateway.log"
+}
+
+_log_from_agent=0
+_log_from_gateway=0
+logs_mark() {
+	_log_from_agent=$(agent_log 2>/dev/null | wc -l)
+	_log_from_gateway=$(gateway_log 2>/dev/null | wc -l)
+}
+
+agent_log_since() {
+	agent_log | tail -n +$((_log_from_agent + 1))
+}
+
+gateway_log_since() {
+	gateway_log | tail -n +$((_log_from_gateway + 1))
 }
 
 nft_table() {

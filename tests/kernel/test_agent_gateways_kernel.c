@@ -18,6 +18,7 @@
 #include <wgfwd-agent/render.h>
 #include <wgfwd/util.h>
 
+#include "../unit/gateway_fixture.h"
 #include "kernel_test.h"
 
 static struct wf_dataplane *dp;
@@ -54,17 +55,7 @@ static void two_gateways(struct wf_server_params *p, struct wf_server_gateway g[
 	g[0].n_public_ip4 = 1;
 	inet_pton(AF_INET, "192.0.2.1", &g[0].public_ip4[0]);
 
-	memset(&g[1], 0, sizeof(g[1]));
-	WF_COPY(g[1].name, "vps2");
-	WF_COPY(g[1].ifname, "wg21");
-	g[1].table = p->table + 1;
-	g[1].fwmark = p->fwmark + WF_GATEWAY_MARK_STEP;
-	g[1].has_tunnel_ip4 = true;
-	inet_pton(AF_INET, "192.168.161.2", &g[1].tunnel_ip4);
-	g[1].has_peer_ip4 = true;
-	inet_pton(AF_INET, "192.168.161.1", &g[1].peer_ip4);
-	g[1].n_public_ip4 = 1;
-	inet_pton(AF_INET, "198.18.0.1", &g[1].public_ip4[0]);
+	second_gateway(p, "wg21", &g[1]);
 }
 
 static int apply(const struct wf_server_params *p, const struct wf_server_gateway *g,

@@ -492,8 +492,10 @@ static void server_applied(struct wf_ct_flush *f, const struct wf_server_params 
                            struct wf_forward *fw, size_t n, int pending)
 {
 	struct wf_desired d = {.forwards = fw, .n_forwards = n};
+	struct wf_ct_orig_dsts dsts;
 
-	assert_int_equal(wf_ct_flush_note(f, p, &d), pending);
+	wf_server_ct_orig_dsts(p, NULL, 0, &dsts);
+	assert_int_equal(wf_ct_flush_note(f, p, &dsts, &d), pending);
 }
 
 /* The agent's path: a forward moves to another container and back within one burst. The flows
@@ -559,11 +561,13 @@ static void noted(struct wf_ct_flush *f, const struct wf_server_params *p, struc
 {
 	struct wf_desired now = {.forwards = fw, .n_forwards = n};
 	struct wf_desired_diff diff;
+	struct wf_ct_orig_dsts dsts;
 
 	assert_int_equal(wf_desired_diff(held, &now, &diff), 0);
 	held->forwards = fw;
 	held->n_forwards = n;
-	assert_int_equal(wf_ct_flush_note_changes(f, p, &diff, held), pending);
+	wf_server_ct_orig_dsts(p, NULL, 0, &dsts);
+	assert_int_equal(wf_ct_flush_note_changes(f, p, &dsts, &diff, held), pending);
 	wf_desired_diff_free(&diff);
 }
 

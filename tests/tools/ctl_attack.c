@@ -48,6 +48,7 @@
 
 #include <wgfwd/ctl.h>
 #include <wgfwd/ctl_proto.h>
+#include <wgfwd/hostport.h>
 #include <wgfwd/util.h>
 #include <wgfwd/keyfile.h>
 

@@ -7,12 +7,15 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <cmocka.h>
+
+#include "gateway_fixture.h"
 
 static union wf_addr addr(int family, const char *text)
 {
@@ -62,20 +65,43 @@ struct server_change {
 	size_t n_removed, n_added;
 };
 
-static size_t server_matches(const struct wf_server_params *p, struct server_change *c,
-                             struct wf_ct_match **m)
+/* The matches of one change, the flows' original destinations gathered from the n gateways
+ * (none: the one p describes). */
+static size_t server_matches_through(const struct wf_server_params *p,
+                                     const struct wf_server_gateway *g, size_t n_g,
+                                     struct server_change *c, struct wf_ct_match **m)
 {
 	struct wf_desired_diff diff = {.forwards_removed = c->removed,
 	                               .n_forwards_removed = c->n_removed,
 	                               .forwards_added = c->added,
 	                               .n_forwards_added = c->n_added};
+	struct wf_ct_orig_dsts dsts;
 	size_t n = 99;
 
-	assert_int_equal(wf_server_ct_matches(p, &diff, m, &n), 0);
+	wf_server_ct_orig_dsts(p, g, n_g, &dsts);
+	assert_int_equal(wf_server_ct_matches(p, &dsts, &diff, m, &n), 0);
 	assert_non_null(*m);
 	for (size_t i = 0; i < n; i++)
 		assert_true(wf_ct_match_valid(&(*m)[i]));
 	return n;
+}
+
+static size_t server_matches(const struct wf_server_params *p, struct server_change *c,
+                             struct wf_ct_match **m)
+{
+	return server_matches_through(p, NULL, 0, c, m);
+}
+
+/* A UDP forward of port, to the same port, that moved from one container address to another
+ * (or, given the same one twice, changed in something else). */
+static struct server_change moved(const char *from, const char *to, uint16_t port)
+{
+	struct server_change c = {.removed = {container_forward(from, port, port)},
+	                          .added = {container_forward(to, port, port)},
+	                          .n_removed = 1,
+	                          .n_added = 1};
+
+	return c;
 }
 
 static void test_removed_forward_deletes_flows_translated_to_its_target(void **state)
@@ -173,6 +199,84 @@ static void test_added_forward_deletes_unanswered_untranslated_flows_to_it(void 
 	free(m);
 }
 
+/* Flows through the second gateway arrive at this server's address on its tunnel: an added
+ * forward looks for them there too, apart from the public addresses. */
+static void test_added_forward_looks_where_each_gateway_sends_its_flows(void **state)
+{
+	static const char *const want4[] = {"192.168.160.2", "192.168.161.2", "192.0.2.1",
+	                                    "198.18.0.1"};
+	static const char *const want6[] = {"fc00:0:0:160::2", "fc00:0:0:161::2", "2001:db8:3::1"};
+	struct wf_server_params p = server_params();
+	struct server_change c = {.added = {container_forward("172.17.0.6", 5353, 5353)},
+	                          .n_added = 1};
+	struct wf_server_gateway g[2];
+	struct wf_ct_match *m;
+
+	c.added[0].has_ip6 = true;
+	c.added[0].ip6 = addr(AF_INET6, "fd00:d0c::6").ip6;
+	wf_server_gateway_from_params(&p, &g[0]);
+	/* vps2 has IPv6 too, and shares a public address with vps1. */
+	second_gateway(&p, "wg2", &g[1]);
+	g[1].has_tunnel_ip6 = true;
+	g[1].tunnel_ip6 = addr(AF_INET6, "fc00:0:0:161::2").ip6;
+	g[1].public_ip4[g[1].n_public_ip4++] = addr(AF_INET, "192.0.2.1").ip4;
+	g[1].public_ip6[g[1].n_public_ip6++] = addr(AF_INET6, "2001:db8:3::1").ip6;
+	assert_int_equal(server_matches_through(&p, g, 2, &c, &m), 4 + 3);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(m[i].family, AF_INET);
+		assert_addr(AF_INET, &m[i].orig_dst, want4[i]);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(m[4 + i].family, AF_INET6);
+		assert_addr(AF_INET6, &m[4 + i].orig_dst, want6[i]);
+	}
+	/* The public-address lists keep public addresses only. */
+	assert_int_equal(p.n_gateway_ip4, 1);
+	assert_int_equal(p.n_gateway_ip6, 0);
+	free(m);
+}
+
+/* Every gateway at its limits: each tunnel address and each public address is looked for, none
+ * crowded out by another gateway's. */
+static void test_original_destinations_hold_every_gateways_addresses(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_server_gateway g[WF_GATEWAYS_MAX];
+	struct wf_ct_orig_dsts dsts;
+	char text[64];
+
+	memset(g, 0, sizeof(g));
+	for (size_t i = 0; i < WF_GATEWAYS_MAX; i++) {
+		snprintf(text, sizeof(text), "10.%zu.0.2", i);
+		g[i].has_tunnel_ip4 = true;
+		g[i].tunnel_ip4 = addr(AF_INET, text).ip4;
+		snprintf(text, sizeof(text), "fd00:%zu::2", i);
+		g[i].has_tunnel_ip6 = true;
+		g[i].tunnel_ip6 = addr(AF_INET6, text).ip6;
+		for (size_t k = 0; k < WF_GATEWAY_ADDRS_MAX; k++) {
+			snprintf(text, sizeof(text), "198.18.%zu.%zu", i, k + 1);
+			g[i].public_ip4[g[i].n_public_ip4++] = addr(AF_INET, text).ip4;
+			snprintf(text, sizeof(text), "2001:db8:%zu::%zu", i, k + 1);
+			g[i].public_ip6[g[i].n_public_ip6++] = addr(AF_INET6, text).ip6;
+		}
+	}
+	/* This server's own first tunnel address is the first gateway's. */
+	p.tunnel_ip4 = g[0].tunnel_ip4;
+	p.tunnel_ip6 = g[0].tunnel_ip6;
+	wf_server_ct_orig_dsts(&p, g, WF_GATEWAYS_MAX, &dsts);
+	assert_int_equal(dsts.n_ip4, WF_CT_ORIG_DSTS_MAX);
+	assert_int_equal(dsts.n_ip6, WF_CT_ORIG_DSTS_MAX);
+	assert_int_equal(WF_CT_ORIG_DSTS_MAX, WF_GATEWAYS_MAX * (1 + WF_GATEWAY_ADDRS_MAX));
+	assert_addr(AF_INET, &(union wf_addr){.ip4 = dsts.ip4[WF_GATEWAYS_MAX - 1]}, "10.7.0.2");
+	assert_addr(AF_INET, &(union wf_addr){.ip4 = dsts.ip4[WF_CT_ORIG_DSTS_MAX - 1]},
+	            "198.18.7.8");
+	assert_addr(AF_INET6, &(union wf_addr){.ip6 = dsts.ip6[WF_CT_ORIG_DSTS_MAX - 1]},
+	            "2001:db8:7::8");
+	for (size_t i = 0; i < dsts.n_ip4; i++)
+		for (size_t k = i + 1; k < dsts.n_ip4; k++)
+			assert_int_not_equal(dsts.ip4[i].s_addr, dsts.ip4[k].s_addr);
+}
+
 static void test_added_tcp_forward_searches_nothing(void **state)
 {
 	struct wf_server_params p = server_params();
@@ -194,10 +298,7 @@ static void test_added_tcp_forward_searches_nothing(void **state)
 static void test_moved_tcp_forward_deletes_only_old_target_flows(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 443, 443)},
-	                          .added = {container_forward("172.17.0.6", 443, 443)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.6", 443);
 	struct wf_ct_match *m;
 
 	c.removed[0].proto = c.added[0].proto = IPPROTO_TCP;
@@ -210,10 +311,7 @@ static void test_moved_tcp_forward_deletes_only_old_target_flows(void **state)
 static void test_moved_forward_deletes_old_target_flows_and_unanswered_ones(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .added = {container_forward("172.17.0.6", 5353, 5353)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.6", 5353);
 	struct wf_ct_match *m;
 	size_t n = server_matches(&p, &c, &m);
 
@@ -227,10 +325,7 @@ static void test_moved_forward_deletes_old_target_flows_and_unanswered_ones(void
 static void test_family_whose_target_stays_is_left_alone(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .added = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.5", 5353);
 	struct wf_ct_match *m;
 
 	/* IPv4 stays where it was; only the IPv6 target is new. */
@@ -246,10 +341,7 @@ static void test_family_whose_target_stays_is_left_alone(void **state)
 static void test_forward_changed_only_in_bridge_name_deletes_nothing(void **state)
 {
 	struct wf_server_params p = server_params();
-	struct server_change c = {.removed = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .added = {container_forward("172.17.0.5", 5353, 5353)},
-	                          .n_removed = 1,
-	                          .n_added = 1};
+	struct server_change c = moved("172.17.0.5", "172.17.0.5", 5353);
 	struct wf_ct_match *m;
 
 	strcpy(c.added[0].bridge, "br-apps");
@@ -273,8 +365,10 @@ static size_t server_burst(const struct wf_server_params *p, struct wf_forward *
                            const size_t *n_states, size_t steps, struct wf_ct_match *out,
                            size_t cap)
 {
+	struct wf_ct_orig_dsts dsts;
 	size_t n = 0;
 
+	wf_server_ct_orig_dsts(p, NULL, 0, &dsts);
 	for (size_t i = 1; i < steps; i++) {
 		struct wf_desired from = {.forwards = states[i - 1], .n_forwards = n_states[i - 1]};
 		struct wf_desired to = {.forwards = states[i], .n_forwards = n_states[i]};
@@ -283,7 +377,7 @@ static size_t server_burst(const struct wf_server_params *p, struct wf_forward *
 		size_t k;
 
 		assert_int_equal(wf_desired_diff(&from, &to, &diff), 0);
-		assert_int_equal(wf_server_ct_matches(p, &diff, &m, &k), 0);
+		assert_int_equal(wf_server_ct_matches(p, &dsts, &diff, &m, &k), 0);
 		wf_desired_diff_free(&diff);
 		assert_true(n + k <= cap);
 		memcpy(&out[n], m, k * sizeof(*m));
@@ -595,6 +689,8 @@ int main(void)
 	    cmocka_unit_test(test_removed_host_forward_to_the_same_port_needs_no_translation),
 	    cmocka_unit_test(test_removed_host_forward_to_another_port_was_translated),
 	    cmocka_unit_test(test_added_forward_deletes_unanswered_untranslated_flows_to_it),
+	    cmocka_unit_test(test_added_forward_looks_where_each_gateway_sends_its_flows),
+	    cmocka_unit_test(test_original_destinations_hold_every_gateways_addresses),
 	    cmocka_unit_test(test_added_tcp_forward_searches_nothing),
 	    cmocka_unit_test(test_moved_tcp_forward_deletes_only_old_target_flows),
 	    cmocka_unit_test(test_moved_forward_deletes_old_target_flows_and_unanswered_ones),

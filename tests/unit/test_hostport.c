@@ -136,6 +136,23 @@ static void port_parse_alone(void **state)
 	assert_int_equal(p, 7);
 }
 
+static void a_socket_address_from_an_address_and_a_port(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+
+	assert_int_equal(wf_sockaddr_from("192.0.2.1", 51821, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 51821);
+	assert_int_equal(wf_sockaddr_from("fc00::1", 0, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	/* bare addresses only: brackets and ports are the callers' grammar */
+	assert_int_equal(wf_sockaddr_from("[fc00::1]", 0, &ss, &len), -EINVAL);
+	assert_int_equal(wf_sockaddr_from("192.0.2.1:80", 0, &ss, &len), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +164,7 @@ int main(void)
 	    cmocka_unit_test(brackets_hold_ipv6_only_and_must_close),
 	    cmocka_unit_test(names_and_broken_addresses_are_not_addresses),
 	    cmocka_unit_test(port_parse_alone),
+	    cmocka_unit_test(a_socket_address_from_an_address_and_a_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,8 @@
 #include <wgfwd-agent/plan_print.h>
 #include <wgfwd-agent/render.h>
 
+#include "gateway_fixture.h"
+
 static struct wf_server_params params(void)
 {
 	struct wf_server_params p;
@@ -290,18 +292,9 @@ static void two_gateways(const struct wf_server_params *p, struct wf_server_gate
 {
 	wf_server_gateway_from_params(p, &g[0]);
 	strcpy(g[0].name, "vps1");
-	memset(&g[1], 0, sizeof(g[1]));
-	strcpy(g[1].name, "vps2");
-	strcpy(g[1].ifname, "wg2");
-	g[1].table = p->table + 1;
-	g[1].fwmark = p->fwmark + WF_GATEWAY_MARK_STEP;
-	g[1].has_tunnel_ip4 = true;
-	inet_pton(AF_INET, "192.168.161.2", &g[1].tunnel_ip4);
-	g[1].has_peer_ip4 = true;
-	inet_pton(AF_INET, "192.168.161.1", &g[1].peer_ip4);
-	g[1].n_public_ip4 = 2;
-	inet_pton(AF_INET, "198.18.0.1", &g[1].public_ip4[0]);
-	inet_pton(AF_INET, "192.0.2.1", &g[1].public_ip4[1]); /* also vps1's: once in the set */
+	second_gateway(p, "wg2", &g[1]);
+	/* also vps1's: once in the set */
+	inet_pton(AF_INET, "192.0.2.1", &g[1].public_ip4[g[1].n_public_ip4++]);
 	g[1].n_public_ip6 = 1;
 	inet_pton(AF_INET6, "2001:db8:3::1", &g[1].public_ip6[0]);
 }
@@ -320,6 +313,18 @@ static char *render_gateways_text(const struct wf_server_params *p,
 	fclose(f);
 	wf_server_plan_free(&plan);
 	return buf;
+}
+
+/* The rules of the first n of two gateways with no forwards or egress: what every gateway gets
+ * whatever it carries. */
+static char *two_gateways_text(size_t n)
+{
+	struct wf_server_params p = params();
+	struct wf_desired d = {0};
+	struct wf_server_gateway g[2];
+
+	two_gateways(&p, g);
+	return render_gateways_text(&p, g, n, &d);
 }
 
 static void one_gateway_from_the_parameters_renders_as_before(void **state)
@@ -341,13 +346,8 @@ static void one_gateway_from_the_parameters_renders_as_before(void **state)
 
 static void each_gateway_marks_its_flows_and_routes_their_replies_back(void **state)
 {
-	struct wf_server_params p = params();
-	struct wf_desired d = {0};
-	struct wf_server_gateway g[2];
-	char *text;
+	char *text = two_gateways_text(2);
 
-	two_gateways(&p, g);
-	text = render_gateways_text(&p, g, 2, &d);
 	assert_contains(text, "iifname \"wg0\" ct state new ct mark set 0x77660001");
 	assert_contains(text, "iifname \"wg2\" ct state new ct mark set 0x77660011");
 	assert_contains(text, "ct direction reply ct mark 0x77660011 meta mark set 0x77660011");
@@ -368,13 +368,8 @@ static void each_gateway_marks_its_flows_and_routes_their_replies_back(void **st
 
 static void egress_flows_keep_the_gateway_they_started_by(void **state)
 {
-	struct wf_server_params p = params();
-	struct wf_desired d = {0};
-	struct wf_server_gateway g[2];
-	char *text;
+	char *text = two_gateways_text(2);
 
-	two_gateways(&p, g);
-	text = render_gateways_text(&p, g, 2, &d);
 	assert_contains(text, "oifname \"wg0\" ct mark set 0x77660009 masquerade");
 	assert_contains(text, "oifname \"wg2\" ct mark set 0x77660019 masquerade");
 	assert_contains(text, "ct direction original ct mark 0x77660019 meta mark set 0x77660019");
@@ -385,20 +380,15 @@ static void egress_flows_keep_the_gateway_they_started_by(void **state)
 	free(text);
 
 	/* One gateway has nothing to keep a flow from: no such marks. */
-	text = render_gateways_text(&p, g, 1, &d);
+	text = two_gateways_text(1);
 	assert_null(strstr(text, "0x77660009"));
 	free(text);
 }
 
 static void hairpin_knows_every_gateways_public_addresses(void **state)
 {
-	struct wf_server_params p = params();
-	struct wf_desired d = {0};
-	struct wf_server_gateway g[2];
-	char *text;
+	char *text = two_gateways_text(2);
 
-	two_gateways(&p, g);
-	text = render_gateways_text(&p, g, 2, &d);
 	assert_contains(text, "elements = { 192.0.2.1,\n\t\t\t     198.18.0.1 }");
 	assert_contains(text, "elements = { 2001:db8:3::1 }");
 	assert_contains(text, "iifname != \"wg0\" iifname != \"wg2\" meta nfproto ipv4");
