@@ -195,8 +195,9 @@ static void log_new_problems(const struct wf_problem *before, size_t n_before,
 }
 
 #define LOG_EACH_FORWARD_MAX 16
-/* Forwards added or removed by one apply beyond which the heap is trimmed after it. */
-#define TRIM_AFTER_CHANGES 1024
+/* Forwards (added or removed by one apply, or in a status document) from which the heap is
+ * trimmed after it: a thousand leave megabytes of garbage behind. */
+#define TRIM_AFTER_CHANGES 256
 
 static void log_forward_changes(const struct wf_desired_diff *diffp)
 {
