@@ -548,35 +548,44 @@ static void fleet_free(struct fleet *f)
 	free(f->c);
 }
 
-/* What the agent's apply_now does for one event: desired state from every container, the
- * diff it logs, render, apply. */
+/* What the agent's apply_now does for one event: the desired state brought up to date (one
+ * container changed: in place, else built whole and diffed), render, apply. */
 static int pipeline_once(struct wf_dataplane *dp, const struct wf_server_params *p,
-                         const struct fleet *f, struct wf_desired *prev, double ms[5])
+                         const struct fleet *f, const char *changed, struct wf_desired *prev,
+                         double ms[5])
 {
 	struct wf_desired d;
 	struct wf_desired_diff diff;
 	struct wf_server_plan plan;
 	struct wf_apply_result res;
 	double t0 = now_ms(), t1, t2, t3, t4;
-	int err = wf_desired_build_with(f->c, f->n, wf_service_lookup_builtin, NULL, &d);
+	int err = changed ? wf_desired_update_with(prev, f->c, f->n, changed,
+	                                           wf_service_lookup_builtin, NULL, &diff)
+	                  : 1;
 
-	if (err)
+	if (err < 0)
 		return err;
 	t1 = now_ms();
-	err = wf_desired_diff(prev, &d, &diff);
-	if (err)
-		return err;
+	if (err == 1) {
+		err = wf_desired_build_with(f->c, f->n, wf_service_lookup_builtin, NULL, &d);
+		if (err)
+			return err;
+		t1 = now_ms();
+		err = wf_desired_diff(prev, &d, &diff);
+		if (err)
+			return err;
+		wf_desired_free(prev);
+		*prev = d;
+	}
 	wf_desired_diff_free(&diff);
 	t2 = now_ms();
-	err = wf_server_render(p, &d, &plan);
+	err = wf_server_render(p, prev, &plan);
 	if (err)
 		return err;
 	t3 = now_ms();
 	err = wf_dataplane_apply(dp, &plan, &res);
 	t4 = now_ms();
 	wf_server_plan_free(&plan);
-	wf_desired_free(prev);
-	*prev = d;
 	ms[0] = t1 - t0;
 	ms[1] = t2 - t1;
 	ms[2] = t3 - t2;
@@ -605,14 +614,14 @@ static void mode_pipeline(size_t n, size_t reps)
 		die("dataplane", err);
 	fleet_make(&f, n);
 	wf_dataplane_cleanup(dp, &p);
-	err = pipeline_once(dp, &p, &f, &prev, ms);
+	err = pipeline_once(dp, &p, &f, NULL, &prev, ms);
 	if (err)
 		die("initial apply", err);
 	pause_ms(300);
 	for (size_t i = 0; i < 2 * reps; i++) {
 		/* stop one container, then start it again */
 		f.c[n / 2].running = i % 2;
-		err = pipeline_once(dp, &p, &f, &prev, ms);
+		err = pipeline_once(dp, &p, &f, f.c[n / 2].id, &prev, ms);
 		if (err)
 			die("apply", err);
 		for (int k = 0; k < 5; k++)

@@ -82,6 +82,10 @@ mutant stale-conntrack-flush "the stale-conntrack flush" 'wf_conntrack_flush_for
 mutant stale-conntrack-other-tunnels "the stale-conntrack search at each gateway's tunnel" \
 	'wf_server_ct_orig_dsts' 's/add_ip([46])\(out, &g\[i\]\.tunnel_ip\1\);/(void)0;/g' \
 	unit:test_ct_flush e2e:test_conntrack_gateways
+# One container's change applied in place although another container holds one of its ports.
+mutant desired-update-contested "the in-place update's refusal of contested ports" 'problems[i].contested' \
+	's/if \(d->problems\[i\]\.contested\)/if (0)/' \
+	unit:test_state_update
 mutant ctl-client-proof "the gateway's check of the agent's handshake MAC" 'crypto_verify_32' \
 	's/if \(crypto_verify_32\([^)]*\) != 0\)(\s*\{\s*snprintf\([^;]*client proof does not verify)/if (0)$1/s' \
 	unit:test_ctl_auth unit:test_ctl_conn kernel:test_gateway_daemon

@@ -13,6 +13,7 @@ struct wf_ct_flush {
 	struct wf_ct_stale *engine;
 	struct wf_forward *applied; /* as last noted: what the kernel holds */
 	size_t n_applied;
+	const struct wf_desired *now; /* the caller's, when it notes changes: read at search time */
 	const struct wf_server_params *params; /* for the prune of the search under way */
 };
 
@@ -238,6 +239,8 @@ static size_t prune(void *ctx, struct wf_ct_match *m, size_t n)
 {
 	struct wf_ct_flush *f = ctx;
 
+	if (f->now)
+		return wf_server_ct_prune(f->params, f->now->forwards, f->now->n_forwards, m, n);
 	return wf_server_ct_prune(f->params, f->applied, f->n_applied, m, n);
 }
 
@@ -291,6 +294,7 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 	size_t n = 0;
 	int err;
 
+	f->now = NULL;
 	err = wf_desired_diff(&before, &now, &diff);
 	if (err)
 		return err;
@@ -298,6 +302,25 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 	wf_desired_diff_free(&diff);
 	if (!err)
 		err = remember(f, d);
+	if (!err)
+		err = wf_ct_stale_note(f->engine, m, n);
+	free(m);
+	return err;
+}
+
+int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_params *p,
+                             const struct wf_ct_orig_dsts *dsts, const struct wf_desired_diff *diff,
+                             const struct wf_desired *now)
+{
+	struct wf_ct_match *m = NULL;
+	size_t n = 0;
+	int err;
+
+	free(f->applied);
+	f->applied = NULL;
+	f->n_applied = 0;
+	f->now = now;
+	err = wf_server_ct_matches(p, dsts, diff, &m, &n);
 	if (!err)
 		err = wf_ct_stale_note(f->engine, m, n);
 	free(m);

@@ -60,6 +60,13 @@ void wf_ct_flush_free(struct wf_ct_flush *f);
 int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
                      const struct wf_ct_orig_dsts *dsts, const struct wf_desired *d);
 
+/* The same for a caller that keeps the state and knows what changed: diff is what changed since
+ * the previous note, `now' the state after it, read (not copied) when the search runs, so it
+ * must stay valid until then (its contents may change: the search prunes against them). */
+int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_params *p,
+                             const struct wf_ct_orig_dsts *dsts, const struct wf_desired_diff *diff,
+                             const struct wf_desired *now);
+
 /* Searches conntrack once for everything pending, less what the forwards remembered last make
  * right again, deletes it and counts it in *deleted. Returns how many matches were looked for
  * (0: the kernel was not asked) or -errno. Nothing stays pending either way. */

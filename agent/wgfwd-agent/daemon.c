@@ -4,15 +4,13 @@
 #include <errno.h>
 #include <net/if.h>
 #include <event2/event.h>
-#include <ifaddrs.h>
 #include <json-c/json.h>
 #include <linux/netfilter.h>
-#include <sodium.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <wgfwd/keyfile.h>
 #include <wgfwd/log.h>
 #include <wgfwd/metrics.h>
 #include <wgfwd/nlwatch.h>
@@ -20,7 +18,6 @@
 #include <wgfwd/util.h>
 #include <wgfwd/version.h>
 
-#include "addr_scope.h"
 #include "apply.h"
 #include "container.h"
 #include "ct_flush.h"
@@ -29,7 +26,6 @@
 #include "gateway_link.h"
 #include "state.h"
 #include "daemon_internal.h"
-#include "wg_handshake.h"
 
 /* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
  * the burst is enough. */
@@ -39,7 +35,7 @@
 static const double apply_seconds_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
                                               0.025,  0.05,  0.1,    0.25,  1};
 
-static double now_ms(void)
+double wf_agent_now_ms(void)
 {
 	struct timespec ts;
 
@@ -50,7 +46,7 @@ static double now_ms(void)
 #define APPLY_RETRY_MIN_MS 1000
 #define APPLY_RETRY_MAX_MS 30000
 
-static void schedule_apply(struct wf_agent *a, unsigned delay_ms)
+void wf_agent_schedule_apply(struct wf_agent *a, unsigned delay_ms)
 {
 	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
 
@@ -118,6 +114,17 @@ static void on_docker_connection(void *ctx, bool up)
 	a->docker_up = up;
 }
 
+/* Which containers changed since the desired state was last brought up to date: one can be
+ * applied to it in place (wf_desired_update); more, or a new list, rebuild it whole. */
+static void note_changed(struct wf_agent *a, const char *id)
+{
+	if (a->n_changed == 0)
+		WF_COPY(a->changed_id, id);
+	else if (a->n_changed == 1 && !strcmp(a->changed_id, id))
+		return;
+	a->n_changed = a->n_changed ? CHANGED_MANY : 1;
+}
+
 static void on_docker_synced(void *ctx, const struct wf_container *list, size_t n)
 {
 	struct wf_agent *a = ctx;
@@ -128,7 +135,8 @@ static void on_docker_synced(void *ctx, const struct wf_container *list, size_t 
 			log_error("out of memory keeping container %s", list[i].name);
 	log_info("docker: %zu container%s of interest", n, n == 1 ? "" : "s");
 	a->synced = true;
-	schedule_apply(a, 0);
+	a->n_changed = CHANGED_MANY;
+	wf_agent_schedule_apply(a, 0);
 }
 
 static void on_docker_changed(void *ctx, const struct wf_container *c)
@@ -137,7 +145,8 @@ static void on_docker_changed(void *ctx, const struct wf_container *c)
 
 	if (put_container(a, c))
 		log_error("out of memory keeping container %s", c->name);
-	schedule_apply(a, 0);
+	note_changed(a, c->id);
+	wf_agent_schedule_apply(a, 0);
 }
 
 static void on_docker_removed(void *ctx, const char *id)
@@ -147,9 +156,10 @@ static void on_docker_removed(void *ctx, const char *id)
 
 	if (i < 0)
 		return;
+	note_changed(a, id);
 	wf_container_free(a->containers[i]);
 	a->containers[i] = a->containers[--a->n_containers];
-	schedule_apply(a, 0);
+	wf_agent_schedule_apply(a, 0);
 }
 
 static const struct wf_docker_ops docker_ops = {
@@ -160,22 +170,22 @@ static const struct wf_docker_ops docker_ops = {
 };
 
 /* Problems are logged when they appear, not at every apply. */
-static bool has_problem(const struct wf_desired *d, const struct wf_problem *p)
+static bool has_problem(const struct wf_problem *list, size_t n, const struct wf_problem *p)
 {
-	for (size_t i = 0; i < d->n_problems; i++)
-		if (!strcmp(d->problems[i].container_id, p->container_id) &&
-		    !strcmp(d->problems[i].label, p->label) &&
-		    !strcmp(d->problems[i].message, p->message))
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].container_id, p->container_id) &&
+		    !strcmp(list[i].label, p->label) && !strcmp(list[i].message, p->message))
 			return true;
 	return false;
 }
 
-static void log_new_problems(struct wf_agent *a, const struct wf_desired *d)
+static void log_new_problems(const struct wf_problem *before, size_t n_before,
+                             const struct wf_desired *d)
 {
 	for (size_t i = 0; i < d->n_problems; i++) {
 		char line[512];
 
-		if (a->have_desired && has_problem(&a->desired, &d->problems[i]))
+		if (has_problem(before, n_before, &d->problems[i]))
 			continue;
 		wf_problem_format(&d->problems[i], line, sizeof(line));
 		if (d->problems[i].waiting)
@@ -186,21 +196,24 @@ static void log_new_problems(struct wf_agent *a, const struct wf_desired *d)
 }
 
 #define LOG_EACH_FORWARD_MAX 16
+/* Forwards (added or removed by one apply, or in a status document) from which the heap is
+ * trimmed after it: a thousand leave megabytes of garbage behind. */
+#define TRIM_AFTER_CHANGES 256
 
-static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
+static void log_forward_changes(const struct wf_desired_diff *diffp)
 {
-	struct wf_desired empty = {0};
-	struct wf_desired_diff diff;
+	struct wf_desired_diff diff = *diffp;
 	bool each;
 
-	if (wf_desired_diff(a->have_desired ? &a->desired : &empty, d, &diff))
-		return;
 	/* A few changes are named one by one; many (a start-up, a port range) are summed up
 	 * at info and named at debug, so that logging does not cost more than applying. */
 	each = diff.n_forwards_removed + diff.n_forwards_added <= LOG_EACH_FORWARD_MAX;
 	if (!each)
 		log_info("forwards: %zu added, %zu removed", diff.n_forwards_added,
 		         diff.n_forwards_removed);
+	/* Not even formatted when nobody reads them. */
+	if (!each && !wf_log_enabled(WF_LOG_DEBUG))
+		diff.n_forwards_removed = diff.n_forwards_added = 0;
 	for (size_t i = 0; i < diff.n_forwards_removed; i++) {
 		const struct wf_forward *f = &diff.forwards_removed[i];
 
@@ -226,90 +239,58 @@ static void log_forward_changes(struct wf_agent *a, const struct wf_desired *d)
 		log_info("egress: %s %s ports %u-%u through the tunnel", e->container_name,
 		         e->proto ? wf_proto_name(e->proto) : "all", e->port_lo, e->port_hi);
 	}
-	wf_desired_diff_free(&diff);
 }
 
-static int gateway_state_from(const struct gateway *g, const struct wf_desired *d,
-                              struct wf_ctl_state *s)
+/* Brings a->desired up to date with the containers, in place when one container changed, and
+ * says what changed in *diff. 0 or -ENOMEM (a->desired as it was, the changes still due). */
+static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool *whole)
 {
-	memset(s, 0, sizeof(*s));
-	s->forwards = calloc(2 * d->n_forwards + 1, sizeof(*s->forwards));
-	s->egress = calloc(d->n_egress + 1, sizeof(*s->egress));
-	if (!s->forwards || !s->egress) {
-		free(s->forwards);
-		free(s->egress);
+	struct wf_desired empty = {0}, d;
+	struct wf_container *flat;
+	struct wf_problem *before = NULL;
+	size_t n_before = a->desired.n_problems;
+	int err = 1;
+
+	memset(diff, 0, sizeof(*diff));
+	*whole = false;
+	if (a->have_desired && !a->n_changed)
+		return 0;
+	flat = calloc(a->n_containers + 1, sizeof(*flat));
+	if (n_before)
+		before = malloc(n_before * sizeof(*before));
+	if (!flat || (n_before && !before)) {
+		free(flat);
+		free(before);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < d->n_forwards; i++) {
-		const struct wf_forward *f = &d->forwards[i];
-		bool v4 = f->to_host ? g->cfg.plane.has_tunnel_ip4 : f->has_ip4;
-		bool v6 = f->to_host ? g->cfg.plane.has_tunnel_ip6 : f->has_ip6;
-
-		if (!wf_gateways_allow(f->gateways, g->cfg.name))
-			continue;
-
-		/* The gateway keeps the port: this server maps it to the container's. */
-		if (v4)
-			s->forwards[s->n_forwards++] =
-			    (struct wf_ctl_forward){.proto = f->proto,
-			                            .family = AF_INET,
-			                            .public_port = f->public_port,
-			                            .target_port = f->public_port};
-		if (v6)
-			s->forwards[s->n_forwards++] =
-			    (struct wf_ctl_forward){.proto = f->proto,
-			                            .family = AF_INET6,
-			                            .public_port = f->public_port,
-			                            .target_port = f->public_port};
-	}
-	for (size_t i = 0; i < d->n_egress; i++) {
-		const struct wf_egress *e = &d->egress[i];
-		bool dup = !wf_gateways_allow(e->gateways, g->cfg.name);
-
-		for (size_t k = 0; k < s->n_egress && !dup; k++)
-			dup = s->egress[k].proto == e->proto &&
-			      s->egress[k].port_lo == e->port_lo &&
-			      s->egress[k].port_hi == e->port_hi;
-		if (!dup)
-			s->egress[s->n_egress++] = (struct wf_ctl_egress){
-			    .proto = e->proto, .port_lo = e->port_lo, .port_hi = e->port_hi};
-	}
-	return 0;
-}
-
-/* Every gateway gets its own part: what the labels let it carry. A refusal by one of them
- * changes nothing on the others. */
-static void push_gateway_state(struct wf_agent *a)
-{
-	for (size_t i = 0; i < a->n_gws; i++) {
-		struct gateway *g = &a->gws[i];
-		struct wf_ctl_state s;
-
-		if (gateway_state_from(g, &a->desired, &s))
-			return;
-		if (wf_gateway_link_set_state(g->link, &s))
-			log_error("gateway %s: out of memory queueing the state", g->cfg.name);
-		free(s.forwards);
-		free(s.egress);
-	}
-}
-
-/* The render input: each gateway's configuration, the public addresses it told (unless
- * configured) and whether egress avoids it. */
-void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out)
-{
-	for (size_t i = 0; i < a->n_gws; i++) {
-		const struct gateway *g = &a->gws[i];
-
-		out[i] = g->cfg.plane;
-		if (!out[i].n_public_ip4 && !out[i].n_public_ip6) {
-			memcpy(out[i].public_ip4, g->learnt_ip4, sizeof(out[i].public_ip4));
-			out[i].n_public_ip4 = g->n_learnt_ip4;
-			memcpy(out[i].public_ip6, g->learnt_ip6, sizeof(out[i].public_ip6));
-			out[i].n_public_ip6 = g->n_learnt_ip6;
+	if (n_before)
+		memcpy(before, a->desired.problems, n_before * sizeof(*before));
+	for (size_t i = 0; i < a->n_containers; i++)
+		flat[i] = *a->containers[i];
+	if (a->have_desired && a->n_changed == 1)
+		err = wf_desired_update(&a->desired, flat, a->n_containers, a->changed_id, diff);
+	if (err == 1) {
+		*whole = true;
+		err = wf_desired_build(flat, a->n_containers, &d);
+		if (!err)
+			err = wf_desired_diff(a->have_desired ? &a->desired : &empty, &d, diff);
+		if (!err) {
+			if (a->have_desired)
+				wf_desired_free(&a->desired);
+			a->desired = d;
+			a->have_desired = true;
+		} else {
+			wf_desired_free(&d);
 		}
-		out[i].down = g->down;
 	}
+	free(flat);
+	if (!err) {
+		a->n_changed = 0;
+		log_new_problems(before, n_before, &a->desired);
+		log_forward_changes(diff);
+	}
+	free(before);
+	return err;
 }
 
 /* Where a forwarded flow may have been sent before anything translated it: every gateway's
@@ -334,6 +315,7 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 	size_t deleted = 0;
 	int looked_for;
 
+	a->ct_pending = false;
 	looked_for = wf_ct_flush_run(a->ct_flush, &a->params, &deleted);
 	if (looked_for < 0)
 		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
@@ -346,67 +328,70 @@ static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
 		log_debug("conntrack: no entries of changed forwards to delete");
 }
 
-static void note_stale_flows(struct wf_agent *a, const struct wf_desired *d)
+/* Changes are noted as the desired state takes them, and searched for once the kernel holds
+ * them (after a successful apply): what a failed apply left pending waits for the next. */
+static void note_stale_flows(struct wf_agent *a, const struct wf_desired_diff *diff)
 {
-	struct timeval tv = {0, WF_CT_COALESCE_MS * 1000};
 	struct wf_ct_orig_dsts dsts;
 	int pending;
 
-	if (!a->ct_flush)
+	if (!a->ct_flush || wf_desired_diff_empty(diff))
 		return;
 	flush_dsts(a, &dsts);
-	pending = wf_ct_flush_note(a->ct_flush, &a->params, &dsts, d);
+	pending = wf_ct_flush_note_changes(a->ct_flush, &a->params, &dsts, diff, &a->desired);
 	if (pending < 0)
 		log_warn("conntrack: cannot note the changed forwards (%s): their flows keep the "
 		         "old path until they go idle",
 		         strerror(-pending));
-	else if (pending && !evtimer_pending(a->ct_flush_ev, NULL))
-		evtimer_add(a->ct_flush_ev, &tv);
+	else if (pending)
+		a->ct_pending = true;
 }
+
+static void recheck_sysctls(struct wf_agent *a);
 
 static void apply_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
-	struct wf_container *flat = NULL;
-	struct wf_desired d;
+	const struct wf_desired *d = &a->desired;
+	struct wf_desired_diff diff;
 	struct wf_server_plan plan;
 	struct wf_apply_result res;
+	bool whole, push;
 	double start;
 	int err;
 
 	/* Before the first list from Docker the agent knows nothing: touching the kernel then
 	 * would drop every forward a previous run left in place. */
+	if (a->sysctls_due) {
+		a->sysctls_due = false;
+		recheck_sysctls(a);
+	}
 	if (!a->synced)
 		return;
-	start = now_ms();
-	flat = calloc(a->n_containers + 1, sizeof(*flat));
-	if (!flat)
+	start = wf_agent_now_ms();
+	if (update_desired(a, &diff, &whole))
 		goto oom;
-	for (size_t i = 0; i < a->n_containers; i++)
-		flat[i] = *a->containers[i];
-	err = wf_desired_build(flat, a->n_containers, &d);
-	free(flat);
-	if (err)
-		goto oom;
-	log_new_problems(a, &d);
-	log_forward_changes(a, &d);
+	whole |= diff.n_forwards_added + diff.n_forwards_removed >= TRIM_AFTER_CHANGES;
+	/* The links keep the last state and send it again after a reconnect: a look for drift,
+	 * which changes nothing here, has nothing new for them. */
+	push = whole || !wf_desired_diff_empty(&diff) || !a->pushed;
+	note_stale_flows(a, &diff);
+	wf_desired_diff_free(&diff);
 
 	if (a->n_gws) {
 		struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 
 		wf_agent_gateway_planes(a, planes);
-		err = wf_server_render_gateways(&a->params, planes, a->n_gws, &d, &plan);
+		err = wf_server_render_gateways(&a->params, planes, a->n_gws, d, &plan);
 	} else {
-		err = wf_server_render(&a->params, &d, &plan);
+		err = wf_server_render(&a->params, d, &plan);
 	}
-	if (err) {
-		wf_desired_free(&d);
+	if (err)
 		goto oom;
-	}
 	err = wf_dataplane_apply(a->dp, &plan, &res);
 	wf_server_plan_free(&plan);
 	a->applies++;
-	a->last_apply_ms = now_ms() - start;
+	a->last_apply_ms = wf_agent_now_ms() - start;
 	wf_histogram_observe(&a->apply_seconds, a->last_apply_ms / 1e3);
 	a->last_apply_at = time(NULL);
 	/* The engine says so itself from API 1.49; before, its table tells. */
@@ -455,14 +440,18 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 		else
 			log_debug("apply failed again: %s; next try in %u ms", a->last_error,
 			          a->retry_ms);
-		schedule_apply(a, a->retry_ms);
+		wf_agent_schedule_apply(a, a->retry_ms);
 	} else {
 		a->retry_ms = 0;
 		if (!a->last_apply_ok && a->apply_errors)
 			log_info("apply succeeded again");
 		a->last_apply_ok = true;
 		a->last_error[0] = '\0';
-		note_stale_flows(a, &d);
+		if (a->ct_pending && !evtimer_pending(a->ct_flush_ev, NULL)) {
+			struct timeval tv = {0, WF_CT_COALESCE_MS * 1000};
+
+			evtimer_add(a->ct_flush_ev, &tv);
+		}
 		a->nft_changes[res.nft]++;
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
@@ -476,15 +465,22 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			    res.elements_added, res.elements_removed, res.docker_user_changes,
 			    res.rule_changes, res.route_changes);
 	}
-	if (a->have_desired)
-		wf_desired_free(&a->desired);
-	a->desired = d;
-	a->have_desired = true;
-	push_gateway_state(a);
+	if (push) {
+		wf_agent_push_gateway_state(a);
+		a->pushed = true;
+	}
+	/* A whole build or a big change leaves its peak (candidates, diff, plan, messages) in
+	 * the heap; given back, the agent's memory follows its state rather than its busiest
+	 * moment. The gateways' answers to it (as big) are trimmed after too. */
+	if (whole) {
+		malloc_trim(0);
+		for (size_t i = 0; i < a->n_gws; i++)
+			a->gws[i].trim_after_ack = push;
+	}
 	return;
 oom:
 	log_error("out of memory building the desired state; retrying");
-	schedule_apply(a, 1000);
+	wf_agent_schedule_apply(a, 1000);
 }
 
 /* Every tunnel needs loose reverse-path filtering, not only the first. */
@@ -516,13 +512,13 @@ static void recheck_sysctls(struct wf_agent *a)
 static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 {
 	recheck_sysctls(arg);
-	schedule_apply(arg, 0);
+	wf_agent_schedule_apply(arg, 0);
 }
 
 void wf_agent_reconcile(struct wf_agent *a)
 {
 	recheck_sysctls(a);
-	schedule_apply(a, 0);
+	wf_agent_schedule_apply(a, 0);
 }
 
 /* The tables an apply reads: its own, Docker's filter tables (DOCKER-USER, or FORWARD for
@@ -535,247 +531,33 @@ static void watch_nft_tables(struct wf_nlwatch *w)
 	wf_nlwatch_watch_nft(w, 0, WF_DOCKER_NFT_TABLE);
 }
 
+/* A container start brings a burst of notifications (links, addresses, routes, commits): the
+ * settings are read again once, with the apply after it. */
 static void on_kernel_change(void *ctx)
 {
-	recheck_sysctls(ctx);
-	schedule_apply(ctx, DRIFT_SETTLE_MS);
+	struct wf_agent *a = ctx;
+
+	a->sysctls_due = true;
+	wf_agent_schedule_apply(a, DRIFT_SETTLE_MS);
 }
-
-/* Gateway link callbacks. */
-
-static void on_gateway_connection(void *ctx, bool up)
-{
-	struct gateway *g = ctx;
-
-	if (!up)
-		g->reconnects++;
-	g->seen.last_up_ms = now_ms();
-}
-
-/* The server's own addresses, read when the gateway speaks: a gateway that advertises one of
- * them would capture the server's connections to itself. */
-#define OWN_ADDRS_MAX 64
-struct own_addrs {
-	struct in_addr ip4[OWN_ADDRS_MAX];
-	struct in6_addr ip6[OWN_ADDRS_MAX];
-	struct wf_own_addrs view;
-};
-
-static void own_addrs_read(struct own_addrs *o)
-{
-	struct ifaddrs *ifs;
-
-	memset(o, 0, sizeof(*o));
-	o->view.ip4 = o->ip4;
-	o->view.ip6 = o->ip6;
-	if (getifaddrs(&ifs))
-		return;
-	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-		if (!i->ifa_addr)
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET && o->view.n_ip4 < OWN_ADDRS_MAX)
-			o->ip4[o->view.n_ip4++] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-		else if (i->ifa_addr->sa_family == AF_INET6 && o->view.n_ip6 < OWN_ADDRS_MAX)
-			o->ip6[o->view.n_ip6++] = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-	}
-	freeifaddrs(ifs);
-}
-
-static void log_refused_gateway_addr(void *ctx, int family, const void *addr, const char *why)
-{
-	char text[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(family, addr, text, sizeof(text));
-	log_warn("gateway: ignoring advertised public address %s: %s (pin the gateway's "
-	         "addresses with --gateway-public if it is right)",
-	         text, why);
-}
-
-static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
-{
-	struct gateway *g = ctx;
-	size_t n4 = info->n_ipv4 < WF_CTL_ADDRS_MAX ? info->n_ipv4 : WF_CTL_ADDRS_MAX;
-	size_t n6 = info->n_ipv6 < WF_CTL_ADDRS_MAX ? info->n_ipv6 : WF_CTL_ADDRS_MAX;
-
-	g->gw.info = *info;
-	g->gw.have_info = true;
-	/* Configured addresses win (wf_agent_gateway_planes); learnt ones serve the hairpin, but
-	 * only those that can be a host on the internet. */
-	if (!g->cfg.plane.n_public_ip4 && !g->cfg.plane.n_public_ip6) {
-		struct own_addrs own;
-
-		own_addrs_read(&own);
-		wf_addrs_keep_global(info->ipv4, n4, info->ipv6, n6, &own.view, g->learnt_ip4,
-		                     &g->n_learnt_ip4, g->learnt_ip6, &g->n_learnt_ip6,
-		                     WF_GATEWAY_ADDRS_MAX, log_refused_gateway_addr, NULL);
-	}
-	log_info("gateway %s: %zu public IPv4, %zu public IPv6 address%s, tunnel MTU %u",
-	         g->cfg.name, info->n_ipv4, info->n_ipv6, info->n_ipv6 == 1 ? "" : "es", info->mtu);
-	schedule_apply(g->a, 0);
-}
-
-static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
-                         const struct wf_ctl_state_ack *ack)
-{
-	struct gateway *g = ctx;
-	struct gateway_view *gw = &g->gw;
-
-	free(gw->forwards);
-	free(gw->results);
-	free(gw->egress);
-	free(gw->egress_results);
-	gw->forwards = NULL;
-	gw->results = NULL;
-	gw->egress = NULL;
-	gw->egress_results = NULL;
-	gw->n = 0;
-	gw->n_egress = 0;
-	gw->egress_refused = 0;
-	gw->applied = ack->applied;
-	WF_COPY(gw->reason, ack->reason);
-	if (!ack->applied) {
-		log_warn("gateway %s did not apply generation %llu: %s", g->cfg.name,
-		         (unsigned long long)ack->generation, ack->reason);
-		return;
-	}
-	gw->forwards = malloc((state->n_forwards + 1) * sizeof(*gw->forwards));
-	gw->results = malloc((state->n_forwards + 1) * sizeof(*gw->results));
-	if (!gw->forwards || !gw->results)
-		return;
-	for (size_t i = 0; i < state->n_forwards && i < ack->n_forwards; i++) {
-		gw->forwards[i] = state->forwards[i];
-		gw->results[i] = ack->forwards[i];
-		if (!ack->forwards[i].accepted)
-			log_warn("gateway %s refused %s/%u (%s): %s", g->cfg.name,
-			         wf_proto_name(state->forwards[i].proto),
-			         state->forwards[i].public_port,
-			         state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
-			         ack->forwards[i].reason);
-		gw->n++;
-	}
-	gw->egress = malloc((state->n_egress + 1) * sizeof(*gw->egress));
-	gw->egress_results = malloc((state->n_egress + 1) * sizeof(*gw->egress_results));
-	if (!gw->egress || !gw->egress_results)
-		return;
-	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++) {
-		gw->egress[i] = state->egress[i];
-		gw->egress_results[i] = ack->egress[i];
-		gw->n_egress++;
-		if (ack->egress[i].accepted)
-			continue;
-		gw->egress_refused++;
-		log_warn("gateway %s refused egress %s %u-%u: %s", g->cfg.name,
-		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
-		         state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
-	}
-	log_info("gateway %s applied generation %llu", g->cfg.name,
-	         (unsigned long long)ack->generation);
-}
-
-static void check_health(evutil_socket_t fd, short what, void *arg)
-{
-	struct wf_agent *a = arg;
-	double now = now_ms();
-	time_t wall = time(NULL);
-	bool changed = false;
-	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
-	int egress;
-
-	for (size_t i = 0; i < a->n_gws; i++) {
-		struct gateway *g = &a->gws[i];
-		bool up = wf_gateway_link_up(g->link), down;
-		int64_t hs = 0;
-
-		g->seen.link_up = up;
-		if (up)
-			g->seen.last_up_ms = now;
-		if (wf_wg_last_handshake(g->cfg.plane.ifname, &hs) == 0)
-			g->seen.handshake = hs;
-		down = wf_gateway_is_down(&g->seen, now, wall, a->cfg.failover_after_ms);
-		if (down == g->down)
-			continue;
-		g->down = down;
-		changed = true;
-		if (down)
-			log_warn("gateway %s: down (%s)", g->cfg.name,
-			         !up ? "control channel down"
-			             : "no WireGuard handshake for minutes");
-		else
-			log_info("gateway %s: up again", g->cfg.name);
-	}
-	if (!changed)
-		return;
-	wf_agent_gateway_planes(a, planes);
-	egress = wf_server_egress_gateway(planes, a->n_gws, "");
-	if (egress != a->egress_gw) {
-		a->egress_switches++;
-		log_info("egress: now through gateway %s (was %s)",
-		         egress >= 0 ? a->gws[egress].cfg.name : "none",
-		         a->egress_gw >= 0 ? a->gws[a->egress_gw].cfg.name : "none");
-		a->egress_gw = egress;
-	}
-	schedule_apply(a, 0);
-}
-
-static const struct wf_gateway_link_ops link_ops = {
-    .connection = on_gateway_connection,
-    .gateway_info = on_gateway_info,
-    .state_ack = on_state_ack,
-};
 
 /* Status. */
 
+static void trim_heap(evutil_socket_t fd, short what, void *arg)
+{
+	malloc_trim(0);
+}
+
+/* The document of a big state is megabytes of small objects, freed as soon as it is written
+ * out: the heap they leave is given back a little later. */
 static struct json_object *status_cb(void *ctx)
 {
-	return wf_agent_status(ctx);
-}
+	struct wf_agent *a = ctx;
+	struct timeval later = {0, 100000};
 
-static int gateway_start(struct wf_agent *a, struct gateway *g, const struct wf_agent_gateway *cfg)
-{
-	struct wf_gateway_link_config lc = {
-	    .gateway = cfg->address,
-	    .port = cfg->port,
-	    .dead_after_ms = wf_gateway_dead_after_ms(a->cfg.failover_after_ms),
-	    .ping_interval_ms = wf_gateway_ping_interval_ms(a->cfg.failover_after_ms)};
-	const struct wf_server_gateway *p = &cfg->plane;
-	char ferr[1024];
-	char local[INET6_ADDRSTRLEN];
-	int err;
-
-	g->a = a;
-	g->cfg = *cfg;
-	g->seen.last_up_ms = now_ms();
-	/* One gateway has nothing to fail over to: its channel keeps the protocol's pace. */
-	if (a->cfg.n_gateways == 1 && !a->cfg.failover_after_ms)
-		lc.dead_after_ms = lc.ping_interval_ms = 0;
-	err = wf_keyfile_read(cfg->key_file, lc.key, ferr, sizeof(ferr));
-	if (err < 0) {
-		log_error("%s", ferr);
-		return err;
-	}
-	if (err == WF_KEYFILE_LEGACY)
-		log_warn("%s", ferr);
-	if (p->has_tunnel_ip4 && strchr(cfg->address, '.')) {
-		inet_ntop(AF_INET, &p->tunnel_ip4, local, sizeof(local));
-		lc.local = local;
-	} else if (p->has_tunnel_ip6 && strchr(cfg->address, ':')) {
-		inet_ntop(AF_INET6, &p->tunnel_ip6, local, sizeof(local));
-		lc.local = local;
-	}
-	err = wf_gateway_link_new(&g->link, a->base, &lc, &link_ops, g);
-	sodium_memzero(lc.key, sizeof(lc.key));
-	if (err)
-		log_error("gateway %s: %s", cfg->address, strerror(-err));
-	return err;
-}
-
-static void gateway_free(struct gateway *g)
-{
-	wf_gateway_link_free(g->link);
-	free(g->gw.forwards);
-	free(g->gw.results);
-	free(g->gw.egress);
-	free(g->gw.egress_results);
+	if (a->desired.n_forwards >= TRIM_AFTER_CHANGES && !evtimer_pending(a->trim_ev, NULL))
+		evtimer_add(a->trim_ev, &later);
+	return wf_agent_status(a);
 }
 
 int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf_agent_config *cfg)
@@ -808,7 +590,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	a->apply_ev = evtimer_new(base, apply_now, a);
 	a->reconcile_ev = event_new(base, -1, EV_PERSIST, on_reconcile, a);
 	a->ct_flush_ev = evtimer_new(base, flush_stale_flows, a);
-	if (!a->apply_ev || !a->reconcile_ev || !a->ct_flush_ev) {
+	a->trim_ev = evtimer_new(base, trim_heap, a);
+	if (!a->apply_ev || !a->reconcile_ev || !a->ct_flush_ev || !a->trim_ev) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -821,7 +604,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 		watch_nft_tables(a->watch);
 	a->egress_gw = cfg->n_gateways ? 0 : -1;
 	for (size_t i = 0; i < cfg->n_gateways && i < WF_GATEWAYS_MAX; i++) {
-		err = gateway_start(a, &a->gws[i], &cfg->gateways[i]);
+		err = wf_agent_gateway_start(a, &a->gws[i], &cfg->gateways[i]);
 		if (err)
 			goto fail;
 		a->n_gws++;
@@ -830,7 +613,7 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	if (a->n_gws > 1) {
 		struct timeval tick = {0, 250000};
 
-		a->health_ev = event_new(base, -1, EV_PERSIST, check_health, a);
+		a->health_ev = event_new(base, -1, EV_PERSIST, wf_agent_check_health, a);
 		if (!a->health_ev) {
 			err = -ENOMEM;
 			goto fail;
@@ -863,13 +646,15 @@ void wf_agent_free(struct wf_agent *a)
 		return;
 	wf_docker_free(a->docker);
 	for (size_t i = 0; i < a->n_gws; i++)
-		gateway_free(&a->gws[i]);
+		wf_agent_gateway_free(&a->gws[i]);
 	if (a->health_ev)
 		event_free(a->health_ev);
 	wf_status_socket_close(a->status);
 	wf_nlwatch_free(a->watch);
 	if (a->apply_ev)
 		event_free(a->apply_ev);
+	if (a->trim_ev)
+		event_free(a->trim_ev);
 	if (a->reconcile_ev)
 		event_free(a->reconcile_ev);
 	if (a->ct_flush_ev) {

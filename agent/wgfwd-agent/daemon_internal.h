@@ -1,5 +1,10 @@
-/* Shared by the agent's daemon.c (containers, applies, gateways) and status.c (what it shows),
- * and by no one else: the agent's running state. */
+/* Shared by the agent's daemon.c (containers, applies), daemon_gateways.c (the gateway links)
+ * and status.c (what it shows), and by no one else: the agent's running state.
+ *
+ * One container's change costs that container: the Docker client reports it, daemon.c
+ * updates the desired state in place (wf_desired_update) and gets the diff once, for the log
+ * and the stale-flow search; the whole build is for start-up, a new list from Docker and
+ * changes that reach other containers. Render and apply still take the whole state. */
 #ifndef WGFWD_AGENT_DAEMON_INTERNAL_H
 #define WGFWD_AGENT_DAEMON_INTERNAL_H
 
@@ -23,13 +28,22 @@
 #include "gateway_link.h"
 #include "state.h"
 
+/* A forward the gateway refused: its index in the acknowledged state, and why. */
+struct gateway_refusal {
+	size_t index;
+	char reason[WF_CTL_REASON_MAX];
+};
+
 struct gateway_view {
 	bool have_info;
 	struct wf_ctl_gateway_info info;
-	/* The last acknowledged state and its per-entry results, for status. */
+	/* The last acknowledged state and its refusals (by index, in order), for status: every
+	 * forward is kept, a reason only for those refused, which are few. */
 	struct wf_ctl_forward *forwards;
-	struct wf_ctl_result *results;
 	size_t n;
+	bool sorted; /* forwards by (proto, public_port, family): looked up by bisection */
+	struct gateway_refusal *refused;
+	size_t n_refused;
 	struct wf_ctl_egress *egress;
 	struct wf_ctl_result *egress_results;
 	size_t n_egress;
@@ -51,7 +65,8 @@ struct gateway {
 	size_t n_learnt_ip6;
 	uint64_t reconnects;
 	struct wf_gateway_seen seen;
-	bool down; /* egress avoids it */
+	bool down;           /* egress avoids it */
+	bool trim_after_ack; /* its answer to a big change leaves a big heap behind */
 };
 
 struct wf_agent {
@@ -71,15 +86,23 @@ struct wf_agent {
 	struct wf_status_socket *status;
 	struct event *apply_ev, *reconcile_ev;
 	struct event *ct_flush_ev; /* the search for stale conntrack entries, due after a burst */
+	bool ct_pending;           /* changes noted, to search for once the kernel holds them */
+	struct event *trim_ev;     /* the heap given back after a big status document */
 
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;
 	bool docker_up, synced;
-	bool sysctls_ok; /* forwarding, rp_filter, accept_ra as the data plane needs them */
+	bool sysctls_ok;  /* forwarding, rp_filter, accept_ra as the data plane needs them */
+	bool sysctls_due; /* a kernel change since they were last read */
 	bool accept_mark_advised; /* said once that Docker's nftables backend needs the mark */
 
 	struct wf_desired desired;
 	bool have_desired;
+	/* Containers changed since desired was brought up to date: 0, 1 (changed_id), or more. */
+#define CHANGED_MANY 2
+	unsigned n_changed;
+	char changed_id[WF_ID_MAX];
+	bool pushed; /* the gateway links have been given the desired state */
 
 	uint64_t applies, apply_errors, docker_reconnects;
 	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */
@@ -92,7 +115,27 @@ struct wf_agent {
 	struct wf_apply_result last_result;
 };
 
+/* The acknowledged forward (proto, public_port, family) at index *i, and whether the gateway
+ * took it; false when the gateway was not sent it. */
+bool wf_gateway_view_find(const struct gateway_view *gw, uint8_t proto, uint16_t port, int family,
+                          size_t *i);
+/* NULL when the gateway accepted forward i. */
+const char *wf_gateway_view_refusal(const struct gateway_view *gw, size_t i);
+
 /* Each gateway's part of the data plane: its tunnel, table, marks and public addresses. */
 void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out);
+
+/* daemon.c: the monotonic clock in ms, and an apply due in delay_ms (an earlier one stays). */
+double wf_agent_now_ms(void);
+void wf_agent_schedule_apply(struct wf_agent *a, unsigned delay_ms);
+
+/* daemon_gateways.c: the gateway links and what they tell. */
+int wf_agent_gateway_start(struct wf_agent *a, struct gateway *g,
+                           const struct wf_agent_gateway *cfg);
+void wf_agent_gateway_free(struct gateway *g);
+/* Sends each gateway its part of a->desired. */
+void wf_agent_push_gateway_state(struct wf_agent *a);
+/* Every 250 ms with several gateways: which are down, and which one egress leaves by. */
+void wf_agent_check_health(evutil_socket_t fd, short what, void *arg);
 
 #endif

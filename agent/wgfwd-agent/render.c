@@ -81,41 +81,45 @@ static int add_map(struct wf_nft_table *t, const char *name, enum wf_nft_type ad
 	return wf_nft_add_set(t, name, 2, key, 2, data);
 }
 
+/* l4proto . port -> address . port */
+static void put_elem(struct wf_nft_elem *e, const struct wf_forward *f, struct wf_nft_value addr)
+{
+	e->key[0] = (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = f->proto};
+	e->key[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = f->public_port};
+	e->data[0] = addr;
+	e->data[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = f->target_port};
+}
+
 static int fill_maps(struct wf_nft_table *t, const struct wf_server_params *p,
                      const struct wf_desired *d)
 {
 	struct wf_nft_set *map4 = wf_nft_table_find_set(t, WF_SERVER_MAP4);
 	struct wf_nft_set *map6 = wf_nft_table_find_set(t, WF_SERVER_MAP6);
+	size_t n4 = 0, n6 = 0;
 
+	/* Sized once: doubling would copy the elements again and again. */
+	for (size_t i = 0; i < d->n_forwards; i++) {
+		n4 += d->forwards[i].to_host ? p->has_tunnel_ip4 : d->forwards[i].has_ip4;
+		n6 += d->forwards[i].to_host ? p->has_tunnel_ip6 : d->forwards[i].has_ip6;
+	}
+	if (WF_ARRAY_RESERVE(map4->elems, map4->n_elems, map4->cap_elems, n4) ||
+	    WF_ARRAY_RESERVE(map6->elems, map6->n_elems, map6->cap_elems, n6))
+		return -ENOMEM;
+	/* Written in place: the room is there, and zeroed. */
 	for (size_t i = 0; i < d->n_forwards; i++) {
 		const struct wf_forward *f = &d->forwards[i];
-		struct wf_nft_elem e = {0};
-		bool ip4 = f->has_ip4, ip6 = f->has_ip6;
-		struct in_addr a4 = f->ip4;
-		struct in6_addr a6 = f->ip6;
+		bool ip4 = f->to_host ? p->has_tunnel_ip4 : f->has_ip4;
+		bool ip6 = f->to_host ? p->has_tunnel_ip6 : f->has_ip6;
 
-		if (f->to_host) {
-			/* A host-network service listens on the server's own addresses. */
-			ip4 = p->has_tunnel_ip4;
-			ip6 = p->has_tunnel_ip6;
-			a4 = p->tunnel_ip4;
-			a6 = p->tunnel_ip6;
-		}
-		e.key[0] = (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = f->proto};
-		e.key[1] =
-		    (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = f->public_port};
-		e.data[1] =
-		    (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = f->target_port};
-		if (ip4) {
-			e.data[0] = (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR, .ip4 = a4};
-			if (wf_nft_set_add_elem(map4, &e))
-				return -ENOMEM;
-		}
-		if (ip6) {
-			e.data[0] = (struct wf_nft_value){.type = WF_NFT_T_IPV6_ADDR, .ip6 = a6};
-			if (wf_nft_set_add_elem(map6, &e))
-				return -ENOMEM;
-		}
+		/* A host-network service listens on the server's own addresses. */
+		if (ip4)
+			put_elem(&map4->elems[map4->n_elems++], f,
+			         (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR,
+			                               .ip4 = f->to_host ? p->tunnel_ip4 : f->ip4});
+		if (ip6)
+			put_elem(&map6->elems[map6->n_elems++], f,
+			         (struct wf_nft_value){.type = WF_NFT_T_IPV6_ADDR,
+			                               .ip6 = f->to_host ? p->tunnel_ip6 : f->ip6});
 	}
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include "state.h"
+#include "state_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,16 +76,6 @@ static void copy_str(char *dst, size_t size, const char *src)
 static void quote_str(char buf[QUOTE_SIZE], const char *s)
 {
 	wf_label_quote(buf, QUOTE_SIZE, str(s), strlen(str(s)));
-}
-
-static int cmp_num(int64_t a, int64_t b)
-{
-	return (a > b) - (a < b);
-}
-
-static int cmp_strn(const char *a, const char *b, size_t n)
-{
-	return strncmp(a, b, n);
 }
 
 static void add_problem(struct builder *b, const struct wf_container *c, const char *label,
@@ -327,7 +318,16 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 {
 	static const uint8_t bits[] = {WF_PROTO_TCP, WF_PROTO_UDP};
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+	size_t count = 0;
 
+	/* Room for all at once: a range of thousands would otherwise be copied as it grows. */
+	for (size_t i = 0; i < n; i++)
+		count += (size_t)(entries[i].public_hi - entries[i].public_lo + 1) *
+		         (!!(entries[i].protos & bits[0]) + !!(entries[i].protos & bits[1]));
+	if (WF_ARRAY_RESERVE(b->fwd, b->n_fwd, b->cap_fwd, count)) {
+		b->err = -ENOMEM;
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct wf_port_entry *e = &entries[i];
 
@@ -448,85 +448,6 @@ static void build_container(struct builder *b, const struct wf_container *c)
 }
 
 /* ---- ordering ---- */
-
-static int cmp_addrs(bool a_has4, const struct in_addr *a4, bool a_has6, const struct in6_addr *a6,
-                     bool b_has4, const struct in_addr *b4, bool b_has6, const struct in6_addr *b6)
-{
-	int r;
-
-	if ((r = cmp_num(a_has4, b_has4)))
-		return r;
-	if (a_has4 && (r = memcmp(a4, b4, sizeof(*a4))))
-		return r;
-	if ((r = cmp_num(a_has6, b_has6)))
-		return r;
-	if (a_has6 && (r = memcmp(a6, b6, sizeof(*a6))))
-		return r;
-	return 0;
-}
-
-/* What a forward renders to. */
-static int forward_plane_cmp(const struct wf_forward *a, const struct wf_forward *b)
-{
-	int r;
-
-	if ((r = cmp_num(a->proto, b->proto)) || (r = cmp_num(a->public_port, b->public_port)) ||
-	    (r = cmp_num(a->target_port, b->target_port)) || (r = cmp_num(a->to_host, b->to_host)))
-		return r;
-	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
-	                   b->has_ip6, &b->ip6)) ||
-	    (r = cmp_strn(a->bridge, b->bridge, sizeof(a->bridge))))
-		return r;
-	return cmp_strn(a->gateways, b->gateways, sizeof(a->gateways));
-}
-
-static int forward_full_cmp(const struct wf_forward *a, const struct wf_forward *b)
-{
-	int r;
-
-	if ((r = forward_plane_cmp(a, b)) ||
-	    (r = cmp_strn(a->container_id, b->container_id, sizeof(a->container_id))))
-		return r;
-	return cmp_strn(a->container_name, b->container_name, sizeof(a->container_name));
-}
-
-static int egress_plane_cmp(const struct wf_egress *a, const struct wf_egress *b)
-{
-	int r;
-
-	if ((r = cmp_num(a->proto, b->proto)) || (r = cmp_num(a->port_lo, b->port_lo)) ||
-	    (r = cmp_num(a->port_hi, b->port_hi)) || (r = cmp_num(a->to_host, b->to_host)))
-		return r;
-	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
-	                   b->has_ip6, &b->ip6)) ||
-	    (r = cmp_strn(a->bridge, b->bridge, sizeof(a->bridge))))
-		return r;
-	return cmp_strn(a->gateways, b->gateways, sizeof(a->gateways));
-}
-
-/* The state's order: by container, then what it renders to. */
-static int egress_full_cmp(const struct wf_egress *a, const struct wf_egress *b)
-{
-	int r;
-
-	if ((r = cmp_strn(a->container_name, b->container_name, sizeof(a->container_name))) ||
-	    (r = cmp_strn(a->container_id, b->container_id, sizeof(a->container_id))))
-		return r;
-	return egress_plane_cmp(a, b);
-}
-
-static int problem_cmp(const struct wf_problem *a, const struct wf_problem *b)
-{
-	int r;
-
-	if ((r = cmp_strn(a->container_name, b->container_name, sizeof(a->container_name))) ||
-	    (r = cmp_strn(a->container_id, b->container_id, sizeof(a->container_id))) ||
-	    (r = cmp_strn(a->label, b->label, sizeof(a->label))) ||
-	    (r = cmp_strn(a->message, b->message, sizeof(a->message))))
-		return r;
-	return cmp_num(a->waiting, b->waiting);
-}
-
 /* Older first; the id breaks ties so that the outcome never depends on the input order. */
 static int seniority_cmp(const struct wf_container *a, const struct wf_container *b)
 {
@@ -546,7 +467,7 @@ static int fwd_candidate_qcmp(const void *pa, const void *pb)
 	    (r = cmp_num(a->f.public_port, b->f.public_port)) ||
 	    (r = seniority_cmp(a->owner, b->owner)))
 		return r;
-	return forward_full_cmp(&a->f, &b->f);
+	return wf_forward_full_cmp(&a->f, &b->f);
 }
 
 static int egress_candidate_qcmp(const void *pa, const void *pb)
@@ -554,9 +475,9 @@ static int egress_candidate_qcmp(const void *pa, const void *pb)
 	const struct egress_candidate *a = pa, *b = pb;
 	int r;
 
-	if ((r = egress_plane_cmp(&a->e, &b->e)) || (r = seniority_cmp(a->owner, b->owner)))
+	if ((r = wf_egress_plane_cmp(&a->e, &b->e)) || (r = seniority_cmp(a->owner, b->owner)))
 		return r;
-	return egress_full_cmp(&a->e, &b->e);
+	return wf_egress_full_cmp(&a->e, &b->e);
 }
 
 static int port_loss_qcmp(const void *pa, const void *pb)
@@ -570,26 +491,15 @@ static int port_loss_qcmp(const void *pa, const void *pb)
 	return cmp_num(a->port, b->port);
 }
 
-static int forward_plane_qcmp(const void *a, const void *b)
-{
-	return forward_plane_cmp(a, b);
-}
-
-static int egress_plane_qcmp(const void *a, const void *b)
-{
-	return egress_plane_cmp(a, b);
-}
-
 static int egress_full_qcmp(const void *a, const void *b)
 {
-	return egress_full_cmp(a, b);
+	return wf_egress_full_cmp(a, b);
 }
 
 static int problem_qcmp(const void *a, const void *b)
 {
-	return problem_cmp(a, b);
+	return wf_problem_cmp(a, b);
 }
-
 /* ---- assembling the state ---- */
 
 static void report_losses(struct builder *b, struct port_loss *losses, size_t n)
@@ -616,6 +526,8 @@ static void report_losses(struct builder *b, struct port_loss *losses, size_t n)
 		            first->winner->created_ns == first->loser->created_ns
 		                ? "has the same creation time and a lower id"
 		                : "is older");
+		if (!b->err)
+			b->problems[b->n_problems - 1].contested = true;
 		i = j;
 	}
 }
@@ -626,28 +538,40 @@ static int settle_forwards(struct builder *b, struct wf_desired *out)
 	struct port_loss *losses = NULL;
 	size_t n_losses = 0, cap_losses = 0;
 
-	sort(b->fwd, b->n_fwd, sizeof(*b->fwd), fwd_candidate_qcmp);
-	if (b->n_fwd) {
-		out->forwards = calloc(b->n_fwd, sizeof(*out->forwards));
-		if (!out->forwards)
-			return -ENOMEM;
+	/* One container's ranges, or containers listed by port, come in order already. */
+	for (size_t i = 1; i < b->n_fwd; i++) {
+		if (fwd_candidate_qcmp(&b->fwd[i - 1], &b->fwd[i]) > 0) {
+			sort(b->fwd, b->n_fwd, sizeof(*b->fwd), fwd_candidate_qcmp);
+			break;
+		}
 	}
+	/* The winners are written over the candidates, behind the one being read: a state of
+	 * thousands of forwards then touches no fresh memory. */
 	for (size_t i = 0; i < b->n_fwd;) {
-		const struct fwd_candidate *win = &b->fwd[i];
+		const struct fwd_candidate win = b->fwd[i];
 		size_t j = i + 1;
 
-		memcpy(&out->forwards[out->n_forwards++], &win->f, sizeof(win->f));
-		for (; j < b->n_fwd && b->fwd[j].f.proto == win->f.proto &&
-		       b->fwd[j].f.public_port == win->f.public_port;
+		memcpy((struct wf_forward *)(void *)b->fwd + out->n_forwards++, &win.f,
+		       sizeof(win.f));
+		for (; j < b->n_fwd && b->fwd[j].f.proto == win.f.proto &&
+		       b->fwd[j].f.public_port == win.f.public_port;
 		     j++) {
 			if (WF_ARRAY_RESERVE(losses, n_losses, cap_losses, 1)) {
 				free(losses);
 				return -ENOMEM;
 			}
-			losses[n_losses++] = (struct port_loss){b->fwd[j].owner, win->owner,
-			                                        win->f.proto, win->f.public_port};
+			losses[n_losses++] = (struct port_loss){b->fwd[j].owner, win.owner,
+			                                        win.f.proto, win.f.public_port};
 		}
 		i = j;
+	}
+	if (out->n_forwards) {
+		struct wf_forward *shrunk =
+		    realloc(b->fwd, out->n_forwards * sizeof(*out->forwards));
+
+		out->forwards = shrunk ? shrunk : (struct wf_forward *)(void *)b->fwd;
+		b->fwd = NULL;
+		b->n_fwd = b->cap_fwd = 0;
 	}
 	report_losses(b, losses, n_losses);
 	free(losses);
@@ -664,7 +588,7 @@ static int settle_egress(struct builder *b, struct wf_desired *out)
 	}
 	for (size_t i = 0; i < b->n_egress; i++) {
 		if (out->n_egress &&
-		    !egress_plane_cmp(&out->egress[out->n_egress - 1], &b->egress[i].e))
+		    !wf_egress_plane_cmp(&out->egress[out->n_egress - 1], &b->egress[i].e))
 			continue;
 		memcpy(&out->egress[out->n_egress++], &b->egress[i].e, sizeof(b->egress[i].e));
 	}
@@ -717,121 +641,4 @@ void wf_desired_free(struct wf_desired *d)
 	free(d->egress);
 	free(d->problems);
 	memset(d, 0, sizeof(*d));
-}
-
-bool wf_desired_equal(const struct wf_desired *a, const struct wf_desired *b)
-{
-	if (a->n_forwards != b->n_forwards || a->n_egress != b->n_egress ||
-	    a->n_problems != b->n_problems)
-		return false;
-	for (size_t i = 0; i < a->n_forwards; i++) {
-		if (forward_full_cmp(&a->forwards[i], &b->forwards[i]))
-			return false;
-	}
-	for (size_t i = 0; i < a->n_egress; i++) {
-		if (egress_full_cmp(&a->egress[i], &b->egress[i]))
-			return false;
-	}
-	for (size_t i = 0; i < a->n_problems; i++) {
-		if (problem_cmp(&a->problems[i], &b->problems[i]))
-			return false;
-	}
-	return true;
-}
-
-/* ---- diff ---- */
-
-static void *sorted_copy(const void *v, size_t n, size_t size,
-                         int (*cmp)(const void *, const void *))
-{
-	void *copy = malloc(n ? n * size : 1);
-
-	if (!copy)
-		return NULL;
-	if (n)
-		memcpy(copy, v, n * size);
-	sort(copy, n, size, cmp);
-	return copy;
-}
-
-/* Merge of two sorted lists: what only `from' has is removed, what only `to' has is added. */
-static int diff_lists(const void *from, size_t n_from, const void *to, size_t n_to, size_t size,
-                      int (*cmp)(const void *, const void *), void *addedp, size_t *n_added,
-                      void *removedp, size_t *n_removed)
-{
-	char *a = sorted_copy(from, n_from, size, cmp);
-	char *b = sorted_copy(to, n_to, size, cmp);
-	char *added = malloc(n_to ? n_to * size : 1);
-	char *removed = malloc(n_from ? n_from * size : 1);
-	size_t i = 0, j = 0;
-
-	*n_added = *n_removed = 0;
-	if (!a || !b || !added || !removed) {
-		free(a);
-		free(b);
-		free(added);
-		free(removed);
-		return -ENOMEM;
-	}
-	while (i < n_from || j < n_to) {
-		int r = i == n_from ? 1 : j == n_to ? -1 : cmp(a + i * size, b + j * size);
-
-		if (r < 0)
-			memcpy(removed + (*n_removed)++ * size, a + i++ * size, size);
-		else if (r > 0)
-			memcpy(added + (*n_added)++ * size, b + j++ * size, size);
-		else
-			i++, j++;
-	}
-	free(a);
-	free(b);
-	*(void **)addedp = added;
-	*(void **)removedp = removed;
-	return 0;
-}
-
-int wf_desired_diff(const struct wf_desired *from, const struct wf_desired *to,
-                    struct wf_desired_diff *out)
-{
-	int r;
-
-	memset(out, 0, sizeof(*out));
-	r = diff_lists(from->forwards, from->n_forwards, to->forwards, to->n_forwards,
-	               sizeof(struct wf_forward), forward_plane_qcmp, &out->forwards_added,
-	               &out->n_forwards_added, &out->forwards_removed, &out->n_forwards_removed);
-	if (!r)
-		r = diff_lists(from->egress, from->n_egress, to->egress, to->n_egress,
-		               sizeof(struct wf_egress), egress_plane_qcmp, &out->egress_added,
-		               &out->n_egress_added, &out->egress_removed, &out->n_egress_removed);
-	if (r < 0)
-		wf_desired_diff_free(out);
-	return r;
-}
-
-bool wf_desired_diff_empty(const struct wf_desired_diff *d)
-{
-	return !d->n_forwards_added && !d->n_forwards_removed && !d->n_egress_added &&
-	       !d->n_egress_removed;
-}
-
-void wf_desired_diff_free(struct wf_desired_diff *d)
-{
-	if (!d)
-		return;
-	free(d->forwards_added);
-	free(d->forwards_removed);
-	free(d->egress_added);
-	free(d->egress_removed);
-	memset(d, 0, sizeof(*d));
-}
-
-void wf_problem_format(const struct wf_problem *p, char *buf, size_t size)
-{
-	if (p->label[0])
-		snprintf(buf, size, "%.*s: %.*s: %.*s", (int)sizeof(p->container_name),
-		         p->container_name, (int)sizeof(p->label), p->label,
-		         (int)sizeof(p->message), p->message);
-	else
-		snprintf(buf, size, "%.*s: %.*s", (int)sizeof(p->container_name), p->container_name,
-		         (int)sizeof(p->message), p->message);
 }

@@ -89,7 +89,8 @@ struct wf_problem {
 	char container_name[WF_NAME_MAX];
 	char label[32];
 	char message[256];
-	bool waiting; /* not an error: e.g. running but no address yet */
+	bool waiting;   /* not an error: e.g. running but no address yet */
+	bool contested; /* a port another container holds: the two depend on each other */
 };
 
 struct wf_desired {
@@ -140,6 +141,19 @@ int wf_desired_diff(const struct wf_desired *from, const struct wf_desired *to,
                     struct wf_desired_diff *out);
 bool wf_desired_diff_empty(const struct wf_desired_diff *d);
 void wf_desired_diff_free(struct wf_desired_diff *d);
+
+/* One container's change (started, stopped, removed, labels or addresses changed) applied to d
+ * in place: containers is the whole set after the change, id the container that changed. Costs
+ * that container's entries plus a pass over d's, not a build of every container. Where the
+ * change can reach other containers' entries (a port two containers claim, network_mode
+ * container:, host network, a shared address) it does nothing and returns 1: the caller builds
+ * the whole state. Otherwise 0, d equal to what wf_desired_build gives for containers, and
+ * *diff what changed (as wf_desired_diff would say); -ENOMEM with d untouched. */
+int wf_desired_update(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                      const char *id, struct wf_desired_diff *diff);
+int wf_desired_update_with(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                           const char *id, wf_service_resolver resolve, void *resolve_ctx,
+                           struct wf_desired_diff *diff);
 
 /* One line for the log: "web: wgfwd.ports: bad port `70000' in entry `70000/tcp'". */
 void wf_problem_format(const struct wf_problem *p, char *buf, size_t size);

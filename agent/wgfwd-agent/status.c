@@ -18,15 +18,11 @@ static const char *gateway_state_of(const struct gateway *gw, const struct wf_fo
 		return "applied";
 	if (!wf_gateways_allow(f->gateways, gw->cfg.name))
 		return "not on this gateway (" WF_LABEL_GATEWAYS ")";
-	for (size_t i = 0; i < gw->gw.n; i++) {
-		const struct wf_ctl_forward *g = &gw->gw.forwards[i];
+	size_t i;
 
-		if (g->proto != f->proto || g->public_port != f->public_port || g->family != family)
-			continue;
-		if (gw->gw.results[i].accepted)
-			return "applied";
-		*reason = gw->gw.results[i].reason;
-		return "refused";
+	if (wf_gateway_view_find(&gw->gw, f->proto, f->public_port, family, &i)) {
+		*reason = wf_gateway_view_refusal(&gw->gw, i);
+		return *reason ? "refused" : "applied";
 	}
 	if (wf_gateway_link_state_error(gw->link)[0]) {
 		*reason = wf_gateway_link_state_error(gw->link);
@@ -288,10 +284,8 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 /* The first gateway's numbers, under the names a single gateway always had. */
 static void gateway_metrics(const struct wf_agent *a, const struct gateway *g, struct wf_metrics *m)
 {
-	size_t refused = 0;
+	size_t refused = g->gw.n_refused;
 
-	for (size_t i = 0; i < g->gw.n; i++)
-		refused += !g->gw.results[i].accepted;
 	wf_metrics_gauge(m, "wgfwd_agent_gateway_link_up",
 	                 "1 while the control channel to the gateway is up.",
 	                 wf_gateway_link_up(g->link));

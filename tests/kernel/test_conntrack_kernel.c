@@ -554,6 +554,58 @@ static void test_server_tcp_forward_that_appears_asks_the_kernel_nothing(void **
 	wf_ct_flush_free(f);
 }
 
+/* The same burst as the agent notes it: each change as its diff, against the state it keeps
+ * and changes in place; the search prunes against that state as it is when it runs. */
+static void noted(struct wf_ct_flush *f, const struct wf_server_params *p, struct wf_desired *held,
+                  struct wf_forward *fw, size_t n, int pending)
+{
+	struct wf_desired now = {.forwards = fw, .n_forwards = n};
+	struct wf_desired_diff diff;
+	struct wf_ct_orig_dsts dsts;
+
+	assert_int_equal(wf_desired_diff(held, &now, &diff), 0);
+	held->forwards = fw;
+	held->n_forwards = n;
+	wf_server_ct_orig_dsts(p, NULL, 0, &dsts);
+	assert_int_equal(wf_ct_flush_note_changes(f, p, &dsts, &diff, held), pending);
+	wf_desired_diff_free(&diff);
+}
+
+static void test_server_noted_changes_spare_the_target_the_state_has_again(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward old_fw = server_forward(IPPROTO_UDP, OLD_TGT),
+	                  new_fw = server_forward(IPPROTO_UDP, NEW_TGT), both[2];
+	struct wf_desired held = {0};
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+
+	wf_server_params_default(&p);
+	p.has_tunnel_ip4 = true;
+	p.tunnel_ip4 = addr(AF_INET, TUNNEL).ip4;
+	assert_int_equal(wf_ct_flush_new(&f), 0);
+	noted(f, &p, &held, &old_fw, 1, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(deleted, 0);
+
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.2", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+	ct_insert("udp", "203.0.113.3", 40053, TUNNEL, 5353, "");
+	noted(f, &p, &held, &new_fw, 1, 2);
+	noted(f, &p, &held, &old_fw, 1, 4);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 2);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 0);
+	/* A change with nothing to look for (a TCP forward appearing) asks the kernel nothing. */
+	both[0] = server_forward(IPPROTO_TCP, OLD_TGT);
+	both[1] = old_fw;
+	noted(f, &p, &held, both, 2, 0);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 0);
+	wf_ct_flush_free(f);
+}
+
 /* The gateway's path: peer 0 lets a UDP port go, and takes it back within one burst. */
 /* The engine's view of the gateway: the state in place when the search runs. */
 struct gateway_now {
@@ -655,6 +707,7 @@ int main(void)
 	    NS_TEST(test_flush_of_flows_the_kernel_tracked_from_real_traffic),
 	    NS_TEST(test_server_burst_spares_the_target_a_forward_has_again),
 	    NS_TEST(test_server_tcp_forward_that_appears_asks_the_kernel_nothing),
+	    NS_TEST(test_server_noted_changes_spare_the_target_the_state_has_again),
 	    NS_TEST(test_gateway_burst_searches_once_for_what_the_state_left_stale),
 	};
 
