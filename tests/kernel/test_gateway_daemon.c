@@ -484,7 +484,7 @@ static void bad_message_closes_the_connection_and_changes_nothing(void **state)
 	struct agent a;
 
 	agent_up(&a, PEER_A, key_a);
-	agent_send_json(&a, "{\"v\":2,\"type\":\"state\",\"generation\":2,\"forwards\":{\"tcp\":"
+	agent_send_json(&a, "{\"v\":3,\"type\":\"state\",\"generation\":2,\"forwards\":{\"tcp\":"
 	                    "{\"ipv4\":[9999,9999],\"ipv6\":[],\"target\":\"10.0.0.1\"},\"udp\":"
 	                    "{\"ipv4\":[],\"ipv6\":[]}},\"egress\":{\"tcp\":[],\"udp\":[],"
 	                    "\"any\":false}}");
