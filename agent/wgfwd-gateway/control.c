@@ -58,6 +58,10 @@ struct peer {
 	bool has_pending;
 	bool busy;          /* its last state came before its turn */
 	struct event *turn; /* the next turn, while a state waits */
+	/* The generation of the last state or delta applied on this connection: the only base a
+	 * delta may build on. */
+	uint64_t held;
+	bool holds;
 };
 
 struct wf_gw_control {
@@ -168,6 +172,8 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	p->has_pending = false;
 	ack.state_ack.generation = s.generation;
 	c->ops.state(c->ctx, cl->peer, &s, &ack.state_ack);
+	p->holds = ack.state_ack.applied;
+	p->held = s.generation;
 	wf_ctl_state_clear(&s);
 	took = now_seconds() - start;
 	p->next_turn = now_seconds() + (2 * took > STATE_TURN_MIN_S ? 2 * took : STATE_TURN_MIN_S);
@@ -223,12 +229,56 @@ static void take_state(struct client *cl, const struct wf_ctl_state *s)
 	evtimer_add(p->turn, &tv);
 }
 
+/* A delta up to this size costs less than the turns are there to bound: it goes at once even
+ * when its peer's turn has not come. */
+#define DELTA_SMALL 64
+
+/* A delta is applied as it arrives, without waiting for a turn: one change is cheap, and a
+ * newer state could not supersede it anyway (it builds on the one before). One that cannot
+ * build on what the gateway holds (another base, a state still waiting), or a large one
+ * before its peer's turn, is answered resend: the agent sends its whole state, which waits
+ * for its turn as any state does. */
+static void take_delta(struct client *cl, const struct wf_ctl_state_delta *dl)
+{
+	struct wf_gw_control *c = cl->ctl;
+	struct peer *p = &c->peers[cl->peer];
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_DELTA_ACK};
+	double start = now_seconds(), took;
+
+	ack.state_ack.generation = dl->generation;
+	if (!p->holds || p->held != dl->base || p->has_pending ||
+	    (start < p->next_turn && wf_ctl_delta_entries(dl) > DELTA_SMALL)) {
+		ack.state_ack.resend = true;
+		snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+		         !p->holds || p->held != dl->base
+		             ? "the gateway does not hold generation %llu: send the whole state"
+		             : "state %llu is not the latest the gateway took: send the whole "
+		               "state",
+		         (unsigned long long)dl->base);
+		p->holds = false;
+		send_ack(cl, &ack);
+		return;
+	}
+	c->ops.state_delta(c->ctx, cl->peer, dl, &ack.state_ack);
+	p->holds = ack.state_ack.applied;
+	p->held = dl->generation;
+	took = now_seconds() - start;
+	if (now_seconds() + 2 * took > p->next_turn)
+		p->next_turn = now_seconds() + 2 * took;
+	send_ack(cl, &ack);
+	wf_ctl_msg_clear(&ack);
+}
+
 static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, void *arg)
 {
 	struct client *cl = arg;
 
 	if (m->type == WF_CTL_MSG_STATE && cl->established) {
 		take_state(cl, &m->state);
+		return;
+	}
+	if (m->type == WF_CTL_MSG_STATE_DELTA && cl->established) {
+		take_delta(cl, &m->state_delta);
 		return;
 	}
 	log_warn("peer %s: unexpected %s message: closing", peer_name(cl->ctl, cl->peer),
@@ -258,6 +308,7 @@ static void on_established(struct wf_ctl_conn *conn, void *arg)
 	}
 	cl->established = true;
 	p->conn = cl;
+	p->holds = false;
 	log_info("peer %s connected from %s", peer_name(c, cl->peer), cl->remote);
 	send_gateway_info(cl);
 }

@@ -47,6 +47,10 @@ struct wf_gw_control_ops {
 	 * server sends it. */
 	void (*state)(void *ctx, size_t peer, const struct wf_ctl_state *s,
 	              struct wf_ctl_state_ack *ack);
+	/* A peer's state_delta whose base it holds (see take_delta in control.c). Fills the
+	 * delta_ack; resend when the delta does not fit what the peer asked for last. */
+	void (*state_delta)(void *ctx, size_t peer, const struct wf_ctl_state_delta *dl,
+	                    struct wf_ctl_state_ack *ack);
 	/* What a peer is told once its connection is established. */
 	void (*gateway_info)(void *ctx, size_t peer, struct wf_ctl_gateway_info *gi);
 };

@@ -334,7 +334,194 @@ out:
 	return_memory(s);
 }
 
+/* The wire's order of forwards (ctl.h: tcp ipv4, tcp ipv6, udp ipv4, udp ipv6), then by
+ * public port: wf_ctl_state_sort's, which the agent keeps and a delta's state has. */
+static int wire_cmp(const void *pa, const void *pb)
+{
+	const struct wf_ctl_forward *a = pa, *b = pb;
+	int ka = (a->proto == IPPROTO_UDP) * 2 + (a->family == AF_INET6);
+	int kb = (b->proto == IPPROTO_UDP) * 2 + (b->family == AF_INET6);
+
+	if (ka != kb)
+		return ka - kb;
+	return (int)a->public_port - (int)b->public_port;
+}
+
+static bool egress_same(const struct wf_ctl_egress *a, const struct wf_ctl_egress *b)
+{
+	return a->proto == b->proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi;
+}
+
+/* The request a delta makes of the one before (asked, put in the wire's sorted order): -ESRCH
+ * when the delta does not fit it (a removed entry it does not hold, an added key it still
+ * holds), -ENOMEM. O(n) copying, O(log n) per removed forward. */
+static int delta_request(struct wf_gw_entries *asked, const struct wf_ctl_state_delta *dl,
+                         struct wf_gw_entries *out)
+{
+	struct wf_ctl_state view = {.forwards = asked->forwards,
+	                            .n_forwards = asked->n_forwards,
+	                            .egress = asked->egress,
+	                            .n_egress = asked->n_egress};
+	const struct wf_ctl_state *add = &dl->add, *del = &dl->del;
+	struct wf_ctl_forward *added = NULL;
+	bool *gone = NULL;
+	size_t n = asked->n_forwards, i = 0, j = 0;
+	int err = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	wf_ctl_state_sort(&view);
+	gone = calloc(n + asked->n_egress + 1, sizeof(*gone));
+	added = malloc((add->n_forwards + 1) * sizeof(*added));
+	out->forwards = malloc((n + add->n_forwards + 1) * sizeof(*out->forwards));
+	out->egress = malloc((asked->n_egress + add->n_egress + 1) * sizeof(*out->egress));
+	if (!gone || !added || !out->forwards || !out->egress)
+		goto fail;
+	err = -ESRCH;
+	for (size_t k = 0; k < del->n_forwards; k++) {
+		const struct wf_ctl_forward *f =
+		    n ? bsearch(&del->forwards[k], asked->forwards, n, sizeof(*f), wire_cmp) : NULL;
+
+		if (!f || f->target_port != del->forwards[k].target_port)
+			goto fail;
+		gone[f - asked->forwards] = true;
+	}
+	for (size_t k = 0; k < del->n_egress; k++) {
+		size_t e = 0;
+
+		while (e < asked->n_egress &&
+		       (gone[n + e] || !egress_same(&asked->egress[e], &del->egress[k])))
+			e++;
+		if (e == asked->n_egress)
+			goto fail;
+		gone[n + e] = true;
+	}
+	/* A delta's lists need only be in the wire's kinds; sorted, they merge in one pass. */
+	memcpy(added, add->forwards, add->n_forwards * sizeof(*added));
+	qsort(added, add->n_forwards, sizeof(*added), wire_cmp);
+	while (i < n || j < add->n_forwards) {
+		int c;
+
+		if (i < n && gone[i]) {
+			i++;
+			continue;
+		}
+		c = i >= n                 ? 1
+		    : j >= add->n_forwards ? -1
+		                           : wire_cmp(&asked->forwards[i], &added[j]);
+		if (c == 0)
+			goto fail;
+		out->forwards[out->n_forwards++] = c < 0 ? asked->forwards[i++] : added[j++];
+	}
+	for (size_t e = 0; e < asked->n_egress; e++)
+		if (!gone[n + e])
+			out->egress[out->n_egress++] = asked->egress[e];
+	for (size_t e = 0; e < add->n_egress; e++)
+		out->egress[out->n_egress++] = add->egress[e];
+	view = (struct wf_ctl_state){.egress = out->egress, .n_egress = out->n_egress};
+	wf_ctl_state_sort(&view);
+	free(gone);
+	free(added);
+	return 0;
+fail:
+	free(gone);
+	free(added);
+	wf_gw_entries_free(out);
+	return err;
+}
+
+/* A peer's state_delta whose base the control server found held (control.h). */
+static void take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *dl,
+                       struct wf_ctl_state_ack *a)
+{
+	struct wf_gw_daemon *d = arg;
+	struct wf_gw_peer_run *run = &d->peers[peer];
+	const struct wf_gw_entries add = {.forwards = dl->add.forwards,
+	                                  .n_forwards = dl->add.n_forwards,
+	                                  .egress = dl->add.egress,
+	                                  .n_egress = dl->add.n_egress};
+	const struct wf_gw_entries del = {.forwards = dl->del.forwards,
+	                                  .n_forwards = dl->del.n_forwards,
+	                                  .egress = dl->del.egress,
+	                                  .n_egress = dl->del.n_egress};
+	struct wf_gw_entries want = {0}, mine = {0};
+	struct wf_gw_state next = {0};
+	struct wf_gw_decision dec = {0};
+	struct wf_gw_apply_result res;
+	struct wf_ctl_state named = dl->add;
+	char why[1024] = "", change[96];
+	int err;
+
+	wf_gw_daemon_refresh_host_ports(d, true);
+	err = delta_request(&run->asked, dl, &want);
+	if (err == -ESRCH) {
+		log_warn("peer %s: delta %llu does not fit state %llu as the gateway holds it: "
+		         "asking for the whole state",
+		         wf_gw_peer_name(d, peer), (unsigned long long)dl->generation,
+		         (unsigned long long)dl->base);
+		a->resend = true;
+		snprintf(
+		    a->reason, sizeof(a->reason),
+		    "the delta does not fit state %llu as the gateway holds it: send the whole "
+		    "state",
+		    (unsigned long long)dl->base);
+		return;
+	}
+	if (!err)
+		err = wf_gw_policy_decide_delta(d->cfg, &d->state, peer, &del, &add, &want, &mine,
+		                                &dec);
+	/* The others' entries as they are: only this peer's array is new. */
+	if (!err && !(next.peers = malloc(d->state.n_peers * sizeof(*next.peers))))
+		err = -ENOMEM;
+	if (err) {
+		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
+		goto refuse;
+	}
+	next.n_peers = d->state.n_peers;
+	memcpy(next.peers, d->state.peers, next.n_peers * sizeof(*next.peers));
+	next.peers[peer] = mine;
+	err = wf_gw_daemon_apply(d, &next, &res, why, sizeof(why));
+	if (err)
+		goto refuse;
+	note_stale_flows(d, peer, &d->state, &next);
+	wf_gw_entries_free(&d->state.peers[peer]);
+	d->state.peers[peer] = mine;
+	memset(&mine, 0, sizeof(mine));
+	run->generation = dl->generation;
+	wf_gw_entries_free(&run->asked);
+	run->asked = want;
+	memset(&want, 0, sizeof(want));
+	/* Refusals of the base stay as they were, a host port among them too. */
+	run->retry = run->retry || host_port_refused(&dec);
+	wf_gw_daemon_save_peer(d, peer);
+	log_info("peer %s: delta %llu on %llu: %zu forwards and %zu egress entries added, %zu and "
+	         "%zu removed; %zu forwards and %zu egress entries held; %s",
+	         wf_gw_peer_name(d, peer), (unsigned long long)dl->generation,
+	         (unsigned long long)dl->base, dl->add.n_forwards, dl->add.n_egress,
+	         dl->del.n_forwards, dl->del.n_egress, d->state.peers[peer].n_forwards,
+	         d->state.peers[peer].n_egress, wf_gw_change_text(&res, change, sizeof(change)));
+	named.generation = dl->generation;
+	log_refusals(d, peer, &named, &dec);
+	count_refusals(d, &dec);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+	if (fill_ack(a, &dec))
+		WF_COPY(a->reason, "the gateway is out of memory");
+	goto out;
+
+refuse:
+	log_error("peer %s: delta %llu not applied: %s", wf_gw_peer_name(d, peer),
+	          (unsigned long long)dl->generation, why);
+	d->states_refused++;
+	a->applied = false;
+	WF_COPY(a->reason, why);
+out:
+	free(next.peers);
+	wf_gw_entries_free(&want);
+	wf_gw_entries_free(&mine);
+	wf_gw_decision_free(&dec);
+}
+
 const struct wf_gw_control_ops wf_gw_peer_ops = {
     .state = take_state,
+    .state_delta = take_delta,
     .gateway_info = gateway_info,
 };

@@ -918,6 +918,100 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	free(fl.json[1]);
 }
 
+static void send_delta(struct agent *a, uint64_t generation, uint64_t base,
+                       struct wf_ctl_forward *add, size_t n_add, struct wf_ctl_forward *del,
+                       size_t n_del, struct wf_ctl_msg *ack)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE_DELTA};
+
+	m.state_delta.generation = generation;
+	m.state_delta.base = base;
+	m.state_delta.add = (struct wf_ctl_state){.forwards = add, .n_forwards = n_add};
+	m.state_delta.del = (struct wf_ctl_state){.forwards = del, .n_forwards = n_del};
+	agent_send(a, &m);
+	assert_int_equal(agent_recv(a, ack), 0);
+	assert_int_equal(ack->type, WF_CTL_MSG_DELTA_ACK);
+	assert_int_equal(ack->state_ack.generation, generation);
+}
+
+/* A delta changes the peer's entries it names and nothing else; one on a base the gateway
+ * does not hold on this connection (another generation, a refused delta before it, an
+ * earlier connection) changes nothing and asks for the whole state. */
+static void a_delta_applies_its_change_and_a_stale_base_asks_for_the_state(void **state)
+{
+	struct wf_ctl_forward base[] = {{IPPROTO_TCP, AF_INET, 5001, 5001},
+	                                {IPPROTO_TCP, AF_INET, 5002, 5002}};
+	struct wf_ctl_forward add[] = {{IPPROTO_TCP, AF_INET, 22, 22},
+	                               {IPPROTO_TCP, AF_INET, 5003, 6003}};
+	struct wf_ctl_forward del[] = {{IPPROTO_TCP, AF_INET, 5001, 5001}};
+	struct wf_ctl_forward missing[] = {{IPPROTO_TCP, AF_INET, 5999, 5999}};
+	struct wf_ctl_forward more[] = {{IPPROTO_TCP, AF_INET, 5004, 5004}};
+	struct wf_ctl_msg ack;
+	struct agent b;
+	char path[256], *text;
+
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 100, base, 2, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+
+	send_delta(&b, 101, 100, add, 2, del, 1, &ack);
+	assert_true(ack.state_ack.applied);
+	assert_false(ack.state_ack.resend);
+	/* one result per added forward, in add's order */
+	assert_int_equal(ack.state_ack.n_forwards, 2);
+	assert_false(ack.state_ack.forwards[0].accepted);
+	assert_non_null(strstr(ack.state_ack.forwards[0].reason, "reserved"));
+	assert_true(ack.state_ack.forwards[1].accepted);
+	wf_ctl_msg_clear(&ack);
+	assert_true(ruleset_contains("tcp . 5003 : " PEER_B " . 6003"));
+	assert_true(ruleset_contains("tcp . 5002 : " PEER_B " . 5002"));
+	assert_false(ruleset_contains("tcp . 5001 :"));
+	snprintf(path, sizeof(path), "cat %s/state/peer-" PEER_B ".json", dir);
+	text = output_of(path);
+	assert_non_null(strstr(text, "\"public_port\":5003"));
+	assert_null(strstr(text, "\"public_port\":5001"));
+	free(text);
+
+	/* a base the gateway does not hold */
+	send_delta(&b, 102, 100, more, 1, NULL, 0, &ack);
+	assert_false(ack.state_ack.applied);
+	assert_true(ack.state_ack.resend);
+	assert_non_null(strstr(ack.state_ack.reason, "send the whole state"));
+	wf_ctl_msg_clear(&ack);
+	/* ...after which no delta is taken until a whole state */
+	send_delta(&b, 103, 101, more, 1, NULL, 0, &ack);
+	assert_true(ack.state_ack.resend);
+	wf_ctl_msg_clear(&ack);
+	assert_false(ruleset_contains("tcp . 5004 :"));
+
+	send_state(&b, 104, base, 2, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	/* a removal of what the base does not hold */
+	send_delta(&b, 105, 104, NULL, 0, missing, 1, &ack);
+	assert_true(ack.state_ack.resend);
+	assert_non_null(strstr(ack.state_ack.reason, "does not fit"));
+	wf_ctl_msg_clear(&ack);
+
+	send_state(&b, 106, base, 2, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	send_delta(&b, 107, 106, more, 1, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	assert_true(ruleset_contains("tcp . 5004 : " PEER_B " . 5004"));
+	assert_true(ruleset_contains("tcp . 5001 : " PEER_B " . 5001"));
+	agent_close(&b);
+
+	/* a new connection holds no base */
+	agent_up(&b, PEER_B, key_b);
+	send_delta(&b, 108, 107, NULL, 0, more, 1, &ack);
+	assert_true(ack.state_ack.resend);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	assert_true(ruleset_contains("tcp . 5004 : " PEER_B " . 5004"));
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -990,6 +1084,7 @@ int main(void)
 	    cmocka_unit_test(two_peers_with_one_key_are_refused),
 	    cmocka_unit_test(states_sent_faster_than_applied_are_coalesced),
 	    cmocka_unit_test(another_peer_is_answered_quickly_during_a_flood),
+	    cmocka_unit_test(a_delta_applies_its_change_and_a_stale_base_asks_for_the_state),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

@@ -15,9 +15,9 @@
 
 #include <wgfwd/ctl.h>
 
-#define TCP4(p, t)                                                                             \
-	(struct wf_ctl_forward)                                                                \
-	{                                                                                      \
+#define TCP4(p, t)                                                                              \
+	(struct wf_ctl_forward)                                                                 \
+	{                                                                                       \
 		.proto = IPPROTO_TCP, .family = AF_INET, .public_port = (p), .target_port = (t) \
 	}
 
@@ -137,14 +137,13 @@ static void delta_ack_carries_resend(void **state)
 	assert_string_equal(err, "resend: only in a delta_ack");
 }
 
-#define NOFWD "\"forwards\":{\"tcp\":{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"
-#define NOEGR "\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}"
-#define EMPTY "{" NOFWD "," NOEGR "}"
-#define DELTA(x)                                                                              \
-	"{\"v\":3,\"type\":\"state_delta\",\"generation\":2,\"base\":1," x "}"
-#define TCP4LIST(l)                                                                           \
-	"{\"forwards\":{\"tcp\":{\"ipv4\":" l ",\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}," \
-	    NOEGR "}"
+#define NOFWD    "\"forwards\":{\"tcp\":{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"
+#define NOEGR    "\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}"
+#define EMPTY    "{" NOFWD "," NOEGR "}"
+#define DELTA(x) "{\"v\":3,\"type\":\"state_delta\",\"generation\":2,\"base\":1," x "}"
+#define TCP4LIST(l)                           \
+	"{\"forwards\":{\"tcp\":{\"ipv4\":" l \
+	",\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}," NOEGR "}"
 
 static void every_strict_delta_error_is_refused_and_named(void **state)
 {
@@ -185,8 +184,8 @@ static void every_strict_delta_error_is_refused_and_named(void **state)
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct wf_ctl_msg m;
 		char err[256] = "";
-		int ret = wf_ctl_msg_decode(cases[c].json, strlen(cases[c].json), &m, err,
-		                            sizeof(err));
+		int ret =
+		    wf_ctl_msg_decode(cases[c].json, strlen(cases[c].json), &m, err, sizeof(err));
 
 		if (!cases[c].error) {
 			if (ret != 0)
@@ -218,8 +217,10 @@ static void largest_delta_fits_and_the_limit_counts_both_lists(void **state)
 		assert_non_null(lists[l]->egress);
 		for (size_t i = 0; i <= half; i++) {
 			lists[l]->forwards[i] = TCP4((uint16_t)(10000 + i), 65535);
-			lists[l]->egress[i] = (struct wf_ctl_egress){
-			    .proto = IPPROTO_TCP, .port_lo = 10000, .port_hi = (uint16_t)(10000 + i)};
+			lists[l]->egress[i] =
+			    (struct wf_ctl_egress){.proto = IPPROTO_TCP,
+			                           .port_lo = 10000,
+			                           .port_hi = (uint16_t)(10000 + i)};
 		}
 		lists[l]->n_forwards = half;
 		lists[l]->n_egress = half;
@@ -252,8 +253,8 @@ static void diff_names_what_changed(void **state)
 	struct wf_ctl_forward to_f[] = {TCP4(80, 8080), TCP4(443, 8443), TCP4(993, 993)};
 	struct wf_ctl_egress from_e[] = {{IPPROTO_TCP, 25, 25}, {IPPROTO_TCP, 25, 25}};
 	struct wf_ctl_egress to_e[] = {{IPPROTO_TCP, 25, 25}, {IPPROTO_UDP, 53, 53}, {0, 0, 0}};
-	struct wf_ctl_state from = {.forwards = from_f, .n_forwards = 3, .egress = from_e,
-	                            .n_egress = 2};
+	struct wf_ctl_state from = {
+	    .forwards = from_f, .n_forwards = 3, .egress = from_e, .n_egress = 2};
 	struct wf_ctl_state to = {.forwards = to_f, .n_forwards = 3, .egress = to_e, .n_egress = 3};
 	struct wf_ctl_forward want_add[] = {TCP4(443, 8443), TCP4(993, 993)};
 	struct wf_ctl_forward want_del[] = {TCP4(22, 22), TCP4(443, 443)};
@@ -291,8 +292,8 @@ static int apply_delta(const struct wf_ctl_state *base, const struct wf_ctl_stat
 		size_t j = 0;
 
 		while (j < base->n_forwards &&
-		       (gone[j] || !wf_ctl_forwards_equal(&base->forwards[j], 1,
-		                                          &d->del.forwards[i], 1)))
+		       (gone[j] ||
+		        !wf_ctl_forwards_equal(&base->forwards[j], 1, &d->del.forwards[i], 1)))
 			j++;
 		if (j == base->n_forwards)
 			return -1;
@@ -342,18 +343,19 @@ static void random_state(struct wf_ctl_state *s, unsigned *seed)
 		if (used[p][f][port])
 			continue;
 		used[p][f][port] = true;
-		s->forwards[s->n_forwards++] = (struct wf_ctl_forward){
-		    .proto = protos[p],
-		    .family = families[f],
-		    .public_port = (uint16_t)port,
-		    .target_port = (uint16_t)(1 + rand_r(seed) % 3)};
+		s->forwards[s->n_forwards++] =
+		    (struct wf_ctl_forward){.proto = protos[p],
+		                            .family = families[f],
+		                            .public_port = (uint16_t)port,
+		                            .target_port = (uint16_t)(1 + rand_r(seed) % 3)};
 	}
 	for (size_t i = 0; i < ne; i++) {
 		int lo = 1 + rand_r(seed) % 3;
 
-		s->egress[s->n_egress++] = (struct wf_ctl_egress){
-		    .proto = protos[rand_r(seed) % 2], .port_lo = (uint16_t)lo,
-		    .port_hi = (uint16_t)(lo + rand_r(seed) % 2)};
+		s->egress[s->n_egress++] =
+		    (struct wf_ctl_egress){.proto = protos[rand_r(seed) % 2],
+		                           .port_lo = (uint16_t)lo,
+		                           .port_hi = (uint16_t)(lo + rand_r(seed) % 2)};
 	}
 	assert_int_equal(wf_ctl_state_sort(s), 0);
 }
@@ -376,8 +378,8 @@ static void diff_applied_to_its_base_gives_the_target(void **state)
 		assert_int_equal(wf_ctl_msg_encode(&m, &json, &len, err, sizeof(err)), 0);
 		assert_int_equal(wf_ctl_msg_decode(json, len, &out, err, sizeof(err)), 0);
 		assert_int_equal(apply_delta(&a, &out.state_delta, &c), 0);
-		assert_true(wf_ctl_forwards_equal(c.forwards, c.n_forwards, b.forwards,
-		                                  b.n_forwards));
+		assert_true(
+		    wf_ctl_forwards_equal(c.forwards, c.n_forwards, b.forwards, b.n_forwards));
 		assert_true(wf_ctl_egress_equal(c.egress, c.n_egress, b.egress, b.n_egress));
 		wf_ctl_msg_clear(&out);
 		wf_ctl_msg_clear(&m);
@@ -394,8 +396,8 @@ static void sort_orders_by_kind_then_port(void **state)
 	    {IPPROTO_UDP, AF_INET, 5, 5}, TCP4(9, 9), {IPPROTO_TCP, AF_INET6, 1, 1}, TCP4(3, 3)};
 	struct wf_ctl_forward want[] = {
 	    TCP4(3, 3), TCP4(9, 9), {IPPROTO_TCP, AF_INET6, 1, 1}, {IPPROTO_UDP, AF_INET, 5, 5}};
-	struct wf_ctl_egress e[] = {{0, 0, 0}, {IPPROTO_UDP, 1, 1}, {IPPROTO_TCP, 9, 9},
-	                            {IPPROTO_TCP, 2, 3}};
+	struct wf_ctl_egress e[] = {
+	    {0, 0, 0}, {IPPROTO_UDP, 1, 1}, {IPPROTO_TCP, 9, 9}, {IPPROTO_TCP, 2, 3}};
 	struct wf_ctl_egress want_e[] = {
 	    {IPPROTO_TCP, 2, 3}, {IPPROTO_TCP, 9, 9}, {IPPROTO_UDP, 1, 1}, {0, 0, 0}};
 	struct wf_ctl_state s = {.forwards = f, .n_forwards = 4, .egress = e, .n_egress = 4};
