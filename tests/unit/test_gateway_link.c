@@ -36,8 +36,8 @@ struct gateway {
 	uint16_t port;
 	struct wf_ctl_state held;
 	bool holds;
-	bool forget;     /* answer the next delta with resend */
-	bool hold_acks;  /* keep answers back */
+	bool forget;    /* answer the next delta with resend */
+	bool hold_acks; /* keep answers back */
 	struct wf_ctl_msg waiting[8];
 	size_t n_waiting;
 	/* what came */
@@ -331,8 +331,8 @@ static void changes_in_flight_go_as_one_delta_on_the_answer(void **state)
 	assert_int_equal(gw.last.state_delta.add.n_forwards, 2); /* 1005, 1006 */
 	assert_int_equal(gw.last.state_delta.del.n_forwards, 1); /* 1000 */
 	assert_int_equal(own.n_forwards, 6);
-	assert_true(wf_ctl_forwards_equal(gw.held.forwards, gw.held.n_forwards,
-	                                  own.state.forwards, own.state.n_forwards));
+	assert_true(wf_ctl_forwards_equal(gw.held.forwards, gw.held.n_forwards, own.state.forwards,
+	                                  own.state.n_forwards));
 	wf_gateway_link_free(l);
 }
 
@@ -389,10 +389,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(connect_sends_the_state_and_a_change_sends_a_delta,
 	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(a_gateway_without_the_base_gets_the_whole_state,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(changes_in_flight_go_as_one_delta_on_the_answer,
-	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_gateway_without_the_base_gets_the_whole_state, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(changes_in_flight_go_as_one_delta_on_the_answer, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(a_delta_no_smaller_than_the_state_is_not_sent, setup,
 	                                    teardown),
 	};
