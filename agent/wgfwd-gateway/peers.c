@@ -16,6 +16,7 @@
 
 #include "ct_flush.h"
 #include "daemon.h"
+#include "store.h"
 
 #define FALLBACK_TUNNEL_MTU 1420
 
@@ -373,9 +374,8 @@ static int delta_request(struct wf_gw_entries *asked, const struct wf_ctl_state_
 	wf_ctl_state_sort(&view);
 	gone = calloc(n + asked->n_egress + 1, sizeof(*gone));
 	added = malloc((add->n_forwards + 1) * sizeof(*added));
-	out->forwards = malloc((n + add->n_forwards + 1) * sizeof(*out->forwards));
-	out->egress = malloc((asked->n_egress + add->n_egress + 1) * sizeof(*out->egress));
-	if (!gone || !added || !out->forwards || !out->egress)
+	if (!gone || !added ||
+	    wf_gw_entries_alloc(out, n + add->n_forwards, asked->n_egress + add->n_egress))
 		goto fail;
 	err = -ESRCH;
 	for (size_t k = 0; k < del->n_forwards; k++) {
@@ -492,6 +492,35 @@ static int apply_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_s
 	return 0;
 }
 
+/* The journal is started anew (the whole file written) once it passes this plus two bytes a
+ * forward held: a change costs a line, and a restart replays a few thousand at most. */
+#define JOURNAL_BASE_BYTES 16384
+
+/* What a delta changed, onto the disk: appended to the peer's journal when only forwards
+ * changed, the whole file otherwise or when the journal has grown. */
+static void save_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *gone,
+                       const struct wf_gw_state *came, bool egress_changed)
+{
+	struct wf_gw_peer_run *run = &d->peers[peer];
+	size_t size = 0;
+	char err[512];
+
+	if (!egress_changed && !run->unsaved) {
+		if (!gone->peers[peer].n_forwards && !came->peers[peer].n_forwards)
+			return;
+		if (!wf_gw_store_append(d->s.state_dir, wf_gw_peer_name(d, peer),
+		                        &gone->peers[peer], &came->peers[peer], &size, err,
+		                        sizeof(err))) {
+			if (size <= JOURNAL_BASE_BYTES + 2 * d->state.peers[peer].n_forwards)
+				return;
+		} else {
+			log_warn("peer %s: %s: writing its whole file instead",
+			         wf_gw_peer_name(d, peer), err);
+		}
+	}
+	wf_gw_daemon_save_peer(d, peer);
+}
+
 /* A peer's state_delta whose base the control server found held (control.h). */
 static void take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *dl,
                        struct wf_ctl_state_ack *a)
@@ -512,9 +541,12 @@ static void take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *
 	struct wf_gw_apply_result res;
 	struct wf_ctl_state named = dl->add;
 	char why[1024] = "", change[96];
+	bool egress_changed;
 	int err;
 
-	wf_gw_daemon_refresh_host_ports(d, true);
+	/* Only a forward to grant can meet a port this host listens on. */
+	if (dl->add.n_forwards)
+		wf_gw_daemon_refresh_host_ports(d, true);
 	err = delta_request(&run->asked, dl, &want);
 	if (err == -ESRCH) {
 		log_warn("peer %s: delta %llu does not fit state %llu as the gateway holds it: "
@@ -552,6 +584,8 @@ static void take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *
 		goto refuse;
 	/* Only what went or came can have flows on a path that changed. */
 	note_stale_flows(d, peer, &gone, &came);
+	egress_changed = !wf_ctl_egress_equal(
+	    d->state.peers[peer].egress, d->state.peers[peer].n_egress, mine.egress, mine.n_egress);
 	wf_gw_entries_free(&d->state.peers[peer]);
 	d->state.peers[peer] = mine;
 	memset(&mine, 0, sizeof(mine));
@@ -561,7 +595,7 @@ static void take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *
 	memset(&want, 0, sizeof(want));
 	/* Refusals of the base stay as they were, a host port among them too. */
 	run->retry = run->retry || host_port_refused(&dec);
-	wf_gw_daemon_save_peer(d, peer);
+	save_delta(d, peer, &gone, &came, egress_changed);
 	log_info("peer %s: delta %llu on %llu: %zu forwards and %zu egress entries added, %zu and "
 	         "%zu removed; %zu forwards and %zu egress entries held; %s",
 	         wf_gw_peer_name(d, peer), (unsigned long long)dl->generation,

@@ -59,6 +59,27 @@ static bool needs_growth(size_t n)
 	return n == 0 || (n >= 4 && !(n & (n - 1)));
 }
 
+static size_t capacity_for(size_t n)
+{
+	size_t c = 4;
+
+	while (c < n)
+		c *= 2;
+	return c;
+}
+
+int wf_gw_entries_alloc(struct wf_gw_entries *e, size_t n_forwards, size_t n_egress)
+{
+	memset(e, 0, sizeof(*e));
+	e->forwards = malloc(capacity_for(n_forwards) * sizeof(*e->forwards));
+	e->egress = malloc(capacity_for(n_egress) * sizeof(*e->egress));
+	if (!e->forwards || !e->egress) {
+		wf_gw_entries_free(e);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_ctl_forward *f)
 {
 	struct wf_ctl_forward *grown;
@@ -569,9 +590,9 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
 	d->forwards = calloc(add->n_forwards ? add->n_forwards : 1, sizeof(*d->forwards));
 	d->egress = calloc(add->n_egress ? add->n_egress : 1, sizeof(*d->egress));
 	gone = calloc(held->n_forwards + held->n_egress + 1, sizeof(*gone));
-	mine->forwards = malloc((held->n_forwards + add->n_forwards + 1) * sizeof(*mine->forwards));
-	mine->egress = malloc((held->n_egress + add->n_egress + 1) * sizeof(*mine->egress));
-	if (!d->forwards || !d->egress || !gone || !mine->forwards || !mine->egress)
+	if (!d->forwards || !d->egress || !gone ||
+	    wf_gw_entries_alloc(mine, held->n_forwards + add->n_forwards,
+	                        held->n_egress + add->n_egress))
 		goto fail;
 	/* What goes: each removed forward the peer held, found in O(log n). */
 	for (size_t i = 0; i < del->n_forwards; i++) {

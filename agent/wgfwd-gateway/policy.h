@@ -136,6 +136,8 @@ bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entri
  * port, or NULL: O(log n). */
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
                                                         const struct wf_ctl_forward *key);
+/* Empty entries with room for this many, the arrays sized as the adders below grow them. */
+int wf_gw_entries_alloc(struct wf_gw_entries *e, size_t n_forwards, size_t n_egress);
 /* Adds one entry (for message parsers and the store). */
 int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_ctl_forward *f);
 int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_ctl_egress *g);

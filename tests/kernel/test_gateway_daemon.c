@@ -3,6 +3,7 @@
  * result. The test speaks the control protocol itself (blocking sockets, the core's handshake
  * and sealing), so it can also send what a correct agent never would. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -967,11 +968,28 @@ static void a_delta_applies_its_change_and_a_stale_base_asks_for_the_state(void 
 	assert_true(ruleset_contains("tcp . 5003 : " PEER_B " . 6003"));
 	assert_true(ruleset_contains("tcp . 5002 : " PEER_B " . 5002"));
 	assert_false(ruleset_contains("tcp . 5001 :"));
+	/* journaled, not the whole file written again */
+	snprintf(path, sizeof(path), "cat %s/state/peer-" PEER_B ".journal", dir);
+	text = output_of(path);
+	assert_string_equal(text, "- ipv4 tcp 5001 5001\n+ ipv4 tcp 5003 6003\n");
+	free(text);
 	snprintf(path, sizeof(path), "cat %s/state/peer-" PEER_B ".json", dir);
 	text = output_of(path);
-	assert_non_null(strstr(text, "\"public_port\":5003"));
-	assert_null(strstr(text, "\"public_port\":5001"));
+	assert_non_null(strstr(text, "\"public_port\":5001"));
 	free(text);
+	/* and a restart replays it */
+	agent_close(&b);
+	gateway_stop();
+	sh("nft delete table inet " WF_GW_TABLE);
+	gateway_start();
+	assert_true(ruleset_contains("tcp . 5003 : " PEER_B " . 6003"));
+	assert_false(ruleset_contains("tcp . 5001 :"));
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 100, base, 2, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	send_delta(&b, 101, 100, add, 2, del, 1, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
 
 	/* a base the gateway does not hold */
 	send_delta(&b, 102, 100, more, 1, NULL, 0, &ack);
@@ -1010,6 +1028,103 @@ static void a_delta_applies_its_change_and_a_stale_base_asks_for_the_state(void 
 	wf_ctl_msg_clear(&ack);
 	agent_close(&b);
 	assert_true(ruleset_contains("tcp . 5004 : " PEER_B " . 5004"));
+}
+
+/* The CPU time the gateway's threads have had, in nanoseconds (schedstat: exact, not ticks). */
+static unsigned long long gateway_cpu_ns(void)
+{
+	char path[320], line[128];
+	unsigned long long sum = 0, ns;
+	struct dirent *e;
+	DIR *tasks;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)gateway_pid);
+	tasks = opendir(path);
+	assert_non_null(tasks);
+	while ((e = readdir(tasks))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)gateway_pid,
+		         e->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(line, sizeof(line), f) && sscanf(line, "%llu", &ns) == 1)
+			sum += ns;
+		if (f)
+			fclose(f);
+	}
+	closedir(tasks);
+	return sum;
+}
+
+#define CHANGE_N    10000
+#define CHANGE_REPS 100
+
+/* One forward added and removed among 10,000 of one peer, from the message's arrival to its
+ * answer (the gateway's CPU over many changes, each answered before the next): as deltas it
+ * costs a fraction of what whole states cost, and under a millisecond. */
+static void one_change_among_10000_costs_the_gateway_little(void **state)
+{
+	struct wf_ctl_forward *f = calloc(CHANGE_N + 1, sizeof(*f));
+	struct wf_ctl_forward extra = {IPPROTO_TCP, AF_INET, 60000, 60000};
+	unsigned long long t0, t1, t2;
+	double per_delta, per_state;
+	struct wf_ctl_msg ack;
+	struct agent a, b;
+	uint64_t gen = 1000;
+
+	assert_non_null(f);
+	/* A gives up what earlier tests left it, so every port is B's to take. */
+	agent_up(&a, PEER_A, key_a);
+	send_state(&a, 1, NULL, 0, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&a);
+	for (size_t i = 0; i < CHANGE_N; i++)
+		f[i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, (uint16_t)(20000 + i),
+		                               (uint16_t)(20000 + i)};
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, gen, f, CHANGE_N, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	for (size_t i = 0; i < CHANGE_N; i++)
+		assert_true(ack.state_ack.forwards[i].accepted);
+	wf_ctl_msg_clear(&ack);
+
+	t0 = gateway_cpu_ns();
+	for (int r = 0; r < CHANGE_REPS; r++) {
+		gen++;
+		send_delta(&b, gen, gen - 1, &extra, 1, NULL, 0, &ack);
+		assert_true(ack.state_ack.applied);
+		assert_true(ack.state_ack.forwards[0].accepted);
+		wf_ctl_msg_clear(&ack);
+		gen++;
+		send_delta(&b, gen, gen - 1, NULL, 0, &extra, 1, &ack);
+		assert_true(ack.state_ack.applied);
+		wf_ctl_msg_clear(&ack);
+	}
+	t1 = gateway_cpu_ns();
+	/* the same changes as whole states */
+	for (int r = 0; r < CHANGE_REPS / 10; r++) {
+		f[CHANGE_N] = extra;
+		send_state(&b, ++gen, f, CHANGE_N + 1, NULL, 0, &ack);
+		assert_true(ack.state_ack.applied);
+		wf_ctl_msg_clear(&ack);
+		send_state(&b, ++gen, f, CHANGE_N, NULL, 0, &ack);
+		assert_true(ack.state_ack.applied);
+		wf_ctl_msg_clear(&ack);
+	}
+	t2 = gateway_cpu_ns();
+	agent_close(&b);
+	per_delta = (double)(t1 - t0) / 1e6 / (2 * CHANGE_REPS);
+	per_state = (double)(t2 - t1) / 1e6 / (2 * (CHANGE_REPS / 10));
+	print_message("gateway CPU per change among %d forwards (message in -> answer out, "
+	              "debug logging): delta %.3f ms, whole state %.3f ms\n",
+	              CHANGE_N, per_delta, per_state);
+	assert_true(per_delta * 4 < per_state);
+	assert_true(per_delta < 1.0);
+	assert_true(ruleset_contains("tcp . 29999 : " PEER_B " . 29999"));
+	assert_false(ruleset_contains("tcp . 60000 :"));
+	free(f);
 }
 
 static int setup(void **state)
@@ -1085,6 +1200,7 @@ int main(void)
 	    cmocka_unit_test(states_sent_faster_than_applied_are_coalesced),
 	    cmocka_unit_test(another_peer_is_answered_quickly_during_a_flood),
 	    cmocka_unit_test(a_delta_applies_its_change_and_a_stale_base_asks_for_the_state),
+	    cmocka_unit_test(one_change_among_10000_costs_the_gateway_little),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */
