@@ -1058,6 +1058,23 @@ static unsigned long long gateway_cpu_ns(void)
 	return sum;
 }
 
+static long rss_anon_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 #define CHANGE_N    10000
 #define CHANGE_REPS 100
 
@@ -1070,16 +1087,25 @@ static void one_change_among_10000_costs_the_gateway_little(void **state)
 	struct wf_ctl_forward extra = {IPPROTO_TCP, AF_INET, 60000, 60000};
 	unsigned long long t0, t1, t2;
 	double per_delta, per_state;
+	long anon_empty, anon_full, anon_deltas;
 	struct wf_ctl_msg ack;
 	struct agent a, b;
 	uint64_t gen = 1000;
 
 	assert_non_null(f);
-	/* A gives up what earlier tests left it, so every port is B's to take. */
+	/* A and B give up what earlier tests left them, so every port is B's to take, and a
+	 * fresh gateway starts from that. */
 	agent_up(&a, PEER_A, key_a);
 	send_state(&a, 1, NULL, 0, NULL, 0, &ack);
 	wf_ctl_msg_clear(&ack);
 	agent_close(&a);
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 1, NULL, 0, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	gateway_stop();
+	gateway_start();
+	anon_empty = rss_anon_kb(gateway_pid);
 	for (size_t i = 0; i < CHANGE_N; i++)
 		f[i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, (uint16_t)(20000 + i),
 		                               (uint16_t)(20000 + i)};
@@ -1089,6 +1115,7 @@ static void one_change_among_10000_costs_the_gateway_little(void **state)
 	for (size_t i = 0; i < CHANGE_N; i++)
 		assert_true(ack.state_ack.forwards[i].accepted);
 	wf_ctl_msg_clear(&ack);
+	anon_full = rss_anon_kb(gateway_pid);
 
 	t0 = gateway_cpu_ns();
 	for (int r = 0; r < CHANGE_REPS; r++) {
@@ -1103,6 +1130,7 @@ static void one_change_among_10000_costs_the_gateway_little(void **state)
 		wf_ctl_msg_clear(&ack);
 	}
 	t1 = gateway_cpu_ns();
+	anon_deltas = rss_anon_kb(gateway_pid);
 	/* the same changes as whole states */
 	for (int r = 0; r < CHANGE_REPS / 10; r++) {
 		f[CHANGE_N] = extra;
@@ -1120,6 +1148,10 @@ static void one_change_among_10000_costs_the_gateway_little(void **state)
 	print_message("gateway CPU per change among %d forwards (message in -> answer out, "
 	              "debug logging): delta %.3f ms, whole state %.3f ms\n",
 	              CHANGE_N, per_delta, per_state);
+	print_message("gateway RssAnon: %ld kB empty, %ld kB holding %d forwards, %ld kB after "
+	              "%d deltas: %.0f bytes a forward\n",
+	              anon_empty, anon_full, CHANGE_N, anon_deltas, 2 * CHANGE_REPS,
+	              (double)(anon_deltas - anon_empty) * 1024 / CHANGE_N);
 	assert_true(per_delta * 4 < per_state);
 	assert_true(per_delta < 1.0);
 	assert_true(ruleset_contains("tcp . 29999 : " PEER_B " . 29999"));
