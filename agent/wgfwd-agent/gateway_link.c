@@ -14,6 +14,16 @@
 #include <wgfwd/util.h>
 #include <wgfwd/version.h>
 
+/* Per-entry results as the link keeps them: a number per entry, 0 accepted, K refused for
+ * reasons[K-1], each text once (an entry's full result is 257 bytes; most are the same). */
+struct results {
+	uint32_t *fw, *eg;
+	char (*reasons)[WF_CTL_REASON_MAX];
+	size_t n_reasons, cap_reasons;
+	uint32_t *slot; /* open addressing over the texts: index + 1, 0 empty */
+	size_t n_slots;
+};
+
 struct wf_gateway_link {
 	struct event_base *base;
 	struct wf_gateway_link_config cfg;
@@ -39,7 +49,7 @@ struct wf_gateway_link {
 	/* What the gateway acknowledged as applied on this connection, with its results: the
 	 * base of the next delta. */
 	struct wf_ctl_state acked;
-	struct wf_ctl_result *acked_forwards, *acked_egress;
+	struct results acked_results;
 	bool acked_valid;
 	uint64_t next_generation;
 	uint64_t generation_acked;
@@ -101,12 +111,102 @@ static void check_state(struct wf_gateway_link *l)
 	l->state_error[0] = '\0';
 }
 
+static void results_free(struct results *r)
+{
+	free(r->fw);
+	free(r->eg);
+	free(r->reasons);
+	free(r->slot);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Room for n_fw and n_eg entries, of which at most `refused` distinct texts. */
+static int results_init(struct results *r, size_t n_fw, size_t n_eg, size_t refused)
+{
+	memset(r, 0, sizeof(*r));
+	r->n_slots = 16;
+	while (r->n_slots < 2 * refused + 2)
+		r->n_slots *= 2;
+	r->fw = malloc((n_fw + 1) * sizeof(*r->fw));
+	r->eg = malloc((n_eg + 1) * sizeof(*r->eg));
+	r->slot = calloc(r->n_slots, sizeof(*r->slot));
+	if (!r->fw || !r->eg || !r->slot) {
+		results_free(r);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* What one entry's result becomes: 0, or the number of its text, added when new. */
+static int results_code(struct results *r, const struct wf_ctl_result *res, uint32_t *code)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	*code = 0;
+	if (res->accepted)
+		return 0;
+	for (const char *c = res->reason; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (i = h & (r->n_slots - 1); r->slot[i]; i = (i + 1) & (r->n_slots - 1)) {
+		if (!strcmp(r->reasons[r->slot[i] - 1], res->reason)) {
+			*code = r->slot[i];
+			return 0;
+		}
+	}
+	if (r->n_reasons == r->cap_reasons) {
+		size_t cap = r->cap_reasons ? 2 * r->cap_reasons : 4;
+		char(*grown)[WF_CTL_REASON_MAX] = realloc(r->reasons, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		r->reasons = grown;
+		r->cap_reasons = cap;
+	}
+	WF_COPY(r->reasons[r->n_reasons], res->reason);
+	r->slot[i] = (uint32_t)++r->n_reasons;
+	*code = r->slot[i];
+	return 0;
+}
+
+static void results_entry(const struct results *r, uint32_t code, struct wf_ctl_result *out)
+{
+	out->accepted = !code;
+	if (code)
+		WF_COPY(out->reason, r->reasons[code - 1]);
+	else
+		out->reason[0] = '\0';
+}
+
+static size_t refused_in(const struct wf_ctl_state_ack *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_forwards; i++)
+		n += !a->forwards[i].accepted;
+	for (size_t i = 0; i < a->n_egress; i++)
+		n += !a->egress[i].accepted;
+	return n;
+}
+
+/* The results of a whole state's ack, kept compact. */
+static int results_from_ack(struct results *r, const struct wf_ctl_state_ack *a)
+{
+	int err = results_init(r, a->n_forwards, a->n_egress, refused_in(a));
+
+	for (size_t i = 0; !err && i < a->n_forwards; i++)
+		err = results_code(r, &a->forwards[i], &r->fw[i]);
+	for (size_t i = 0; !err && i < a->n_egress; i++)
+		err = results_code(r, &a->egress[i], &r->eg[i]);
+	if (err)
+		results_free(r);
+	return err;
+}
+
 static void forget_acked(struct wf_gateway_link *l)
 {
 	wf_ctl_state_clear(&l->acked);
-	free(l->acked_forwards);
-	free(l->acked_egress);
-	l->acked_forwards = l->acked_egress = NULL;
+	results_free(&l->acked_results);
 	l->acked_valid = false;
 }
 
@@ -204,78 +304,96 @@ static int egress_value_cmp(const struct wf_ctl_egress *a, const struct wf_ctl_e
 /* The results of the state a delta made: the added entries' from its ack, the others' from
  * the base's. All lists are sorted, so one walk each: O(n). */
 static int merge_results(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack,
-                         struct wf_ctl_result **fw, struct wf_ctl_result **eg)
+                         struct results *out)
 {
 	const struct wf_ctl_state *s = &l->sent, *base = &l->acked, *add = &l->delta.add;
+	const struct results *had = &l->acked_results;
+	struct wf_ctl_result r;
 	size_t b = 0, a = 0;
+	int err;
 
-	*fw = calloc(s->n_forwards + 1, sizeof(**fw));
-	*eg = calloc(s->n_egress + 1, sizeof(**eg));
-	if (!*fw || !*eg || ack->n_forwards != add->n_forwards || ack->n_egress != add->n_egress)
+	if (ack->n_forwards != add->n_forwards || ack->n_egress != add->n_egress)
 		return -EPROTO;
-	for (size_t i = 0; i < s->n_forwards; i++) {
+	err = results_init(out, s->n_forwards, s->n_egress, had->n_reasons + refused_in(ack));
+	for (size_t i = 0; !err && i < s->n_forwards; i++) {
 		const struct wf_ctl_forward *f = &s->forwards[i];
 
 		while (a < add->n_forwards && forward_key_cmp(&add->forwards[a], f) < 0)
 			a++;
 		if (a < add->n_forwards && forward_key_cmp(&add->forwards[a], f) == 0) {
-			(*fw)[i] = ack->forwards[a++];
+			err = results_code(out, &ack->forwards[a++], &out->fw[i]);
 			continue;
 		}
 		while (b < base->n_forwards && forward_key_cmp(&base->forwards[b], f) < 0)
 			b++;
-		if (b < base->n_forwards && forward_key_cmp(&base->forwards[b], f) == 0)
-			(*fw)[i] = l->acked_forwards[b++];
-		else
-			return -EPROTO;
+		if (b < base->n_forwards && forward_key_cmp(&base->forwards[b], f) == 0) {
+			results_entry(had, had->fw[b++], &r);
+			err = results_code(out, &r, &out->fw[i]);
+		} else {
+			err = -EPROTO;
+		}
 	}
 	a = b = 0;
-	for (size_t i = 0; i < s->n_egress; i++) {
+	for (size_t i = 0; !err && i < s->n_egress; i++) {
 		const struct wf_ctl_egress *e = &s->egress[i];
 
 		while (b < base->n_egress && egress_value_cmp(&base->egress[b], e) < 0)
 			b++;
 		if (b < base->n_egress && egress_value_cmp(&base->egress[b], e) == 0) {
-			(*eg)[i] = l->acked_egress[b++];
+			results_entry(had, had->eg[b++], &r);
+			err = results_code(out, &r, &out->eg[i]);
 			continue;
 		}
 		while (a < add->n_egress && egress_value_cmp(&add->egress[a], e) < 0)
 			a++;
 		if (a < add->n_egress && egress_value_cmp(&add->egress[a], e) == 0)
-			(*eg)[i] = ack->egress[a++];
+			err = results_code(out, &ack->egress[a++], &out->eg[i]);
 		else
-			return -EPROTO;
+			err = -EPROTO;
 	}
-	return 0;
+	if (err)
+		results_free(out);
+	return err;
 }
 
 /* The state in flight is now what the gateway holds, with these results (taken over). */
-static void now_acked(struct wf_gateway_link *l, struct wf_ctl_result *fw, struct wf_ctl_result *eg)
+static void now_acked(struct wf_gateway_link *l, struct results *r)
 {
 	forget_acked(l);
 	l->acked = l->sent;
 	memset(&l->sent, 0, sizeof(l->sent));
-	l->acked_forwards = fw;
-	l->acked_egress = eg;
+	l->acked_results = *r;
 	l->acked_valid = true;
 }
 
-static struct wf_ctl_result *copy_results(const struct wf_ctl_result *r, size_t n)
+/* The whole ack of what the gateway holds, for the owner: built for the call only. */
+static void tell_acked(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
 {
-	struct wf_ctl_result *c = malloc((n + 1) * sizeof(*c));
+	const struct results *r = &l->acked_results;
+	struct wf_ctl_state_ack whole = *ack;
 
-	if (c && n)
-		memcpy(c, r, n * sizeof(*c));
-	return c;
+	whole.n_forwards = l->acked.n_forwards;
+	whole.n_egress = l->acked.n_egress;
+	whole.forwards = malloc((whole.n_forwards + 1) * sizeof(*whole.forwards));
+	whole.egress = malloc((whole.n_egress + 1) * sizeof(*whole.egress));
+	if (whole.forwards && whole.egress) {
+		for (size_t i = 0; i < whole.n_forwards; i++)
+			results_entry(r, r->fw[i], &whole.forwards[i]);
+		for (size_t i = 0; i < whole.n_egress; i++)
+			results_entry(r, r->eg[i], &whole.egress[i]);
+		l->ops.state_ack(l->ctx, &l->acked, &whole);
+	}
+	free(whole.forwards);
+	free(whole.egress);
 }
 
 /* The answer to the message in flight. */
 static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 {
 	const struct wf_ctl_state_ack *ack = &m->state_ack;
-	struct wf_ctl_state_ack whole;
-	struct wf_ctl_result *fw = NULL, *eg = NULL;
+	struct results r;
 	bool delta = m->type == WF_CTL_MSG_DELTA_ACK;
+	int err;
 
 	if (delta != l->sent_delta) {
 		log_warn("gateway %s: a %s answered a %s: sending the whole state", l->gateway,
@@ -297,40 +415,31 @@ static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 			l->attempted = 0;
 		return;
 	}
-	if (delta) {
-		if (merge_results(l, ack, &fw, &eg)) {
-			log_warn("gateway %s: delta %llu acknowledged with results that do not fit "
-			         "it: sending the whole state",
-			         l->gateway, (unsigned long long)ack->generation);
-			free(fw);
-			free(eg);
-			forget_acked(l);
-			forget_sent(l);
-			l->attempted = 0;
-			return;
-		}
-	} else {
-		fw = copy_results(ack->forwards, ack->n_forwards);
-		eg = copy_results(ack->egress, ack->n_egress);
-		if (!fw || !eg || ack->n_forwards != l->sent.n_forwards ||
-		    ack->n_egress != l->sent.n_egress) {
-			free(fw);
-			free(eg);
-			forget_acked(l);
-			forget_sent(l);
-			return;
-		}
+	if (delta)
+		err = merge_results(l, ack, &r);
+	else if (ack->n_forwards != l->sent.n_forwards || ack->n_egress != l->sent.n_egress)
+		err = -EPROTO;
+	else
+		err = results_from_ack(&r, ack);
+	if (err) {
+		log_warn("gateway %s: %s %llu acknowledged with results that do not fit it: "
+		         "sending the whole state",
+		         l->gateway, delta ? "delta" : "state",
+		         (unsigned long long)ack->generation);
+		forget_acked(l);
+		forget_sent(l);
+		l->attempted = 0;
+		return;
 	}
-	now_acked(l, fw, eg);
+	now_acked(l, &r);
 	forget_sent(l);
 	l->generation_acked = ack->generation;
-	whole = *ack;
-	whole.forwards = l->acked_forwards;
-	whole.n_forwards = l->acked.n_forwards;
-	whole.egress = l->acked_egress;
-	whole.n_egress = l->acked.n_egress;
-	if (l->ops.state_ack)
-		l->ops.state_ack(l->ctx, &l->acked, &whole);
+	if (!l->ops.state_ack)
+		return;
+	if (delta)
+		tell_acked(l, ack);
+	else
+		l->ops.state_ack(l->ctx, &l->acked, ack);
 }
 
 static void on_established(struct wf_ctl_conn *c, void *arg)
@@ -374,10 +483,12 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 		    m->state_ack.generation == l->acked.generation &&
 		    m->state_ack.n_forwards == l->acked.n_forwards &&
 		    m->state_ack.n_egress == l->acked.n_egress) {
-			memcpy(l->acked_forwards, m->state_ack.forwards,
-			       m->state_ack.n_forwards * sizeof(*l->acked_forwards));
-			memcpy(l->acked_egress, m->state_ack.egress,
-			       m->state_ack.n_egress * sizeof(*l->acked_egress));
+			struct results r;
+
+			if (results_from_ack(&r, &m->state_ack))
+				break;
+			results_free(&l->acked_results);
+			l->acked_results = r;
 			if (l->ops.state_ack)
 				l->ops.state_ack(l->ctx, &l->acked, &m->state_ack);
 		}
