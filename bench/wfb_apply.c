@@ -935,18 +935,26 @@ static void mode_gwbig(size_t peers, size_t per, size_t reps, const char *dir)
 	report(what, peers * per, add, reps * 4);
 	snprintf(what, sizeof(what), "gwbig %zux%zu change: remove one", peers, per);
 	report(what, peers * per, del, reps * 4);
-	/* The same change as the daemon applies a state_delta: the elements of what went and
-	 * came, rendered alone and sent on the cached table. */
+	/* The same change as the daemon applies a state_delta: the policy on the added forward
+	 * alone, then the elements of what went and came, rendered alone and sent on the cached
+	 * table. */
 	for (size_t r = 0; r < reps * 4; r++) {
 		struct wf_ctl_forward f = {.family = AF_INET,
 		                           .proto = IPPROTO_TCP,
 		                           .public_port = 60000,
 		                           .target_port = 60000};
+		struct wf_gw_entries added = {.forwards = &f, .n_forwards = 1}, nothing = {0}, mine;
+		struct wf_gw_decision dec;
 		struct wf_gw_state one, none;
 		struct wf_gw_apply_result res;
 		struct wf_nft_table *with, *without;
 		double t0 = now_ms();
 
+		if (wf_gw_policy_decide_delta(&g.cfg, &g.state, 0, &nothing, &added, &added, &mine,
+		                              &dec))
+			die("decide", -ENOMEM);
+		wf_gw_entries_free(&mine);
+		wf_gw_decision_free(&dec);
 		if (wf_gw_state_init(&one, peers) || wf_gw_state_init(&none, peers) ||
 		    wf_gw_entries_add_forward(&one.peers[0], &f))
 			die("state", -ENOMEM);
