@@ -162,8 +162,11 @@
  *                 state_ack). The fields of state_ack, where forwards and egress hold one
  *                 result per added entry (add's, in its order), and:
  *       resend       true when nothing was applied because the gateway does not hold the
- *                    base (applied is then false): the agent sends its whole state next.
- *                    Always false when applied is true.
+ *                    base, or would rather take the change as a state (one of the agent's
+ *                    states still waits for its turn, or a large delta came before the
+ *                    peer's turn: whole states are what the gateway paces); applied is then
+ *                    false and the agent sends its whole state next. Always false when
+ *                    applied is true.
  *   gateway_info  gateway -> agent, first thing after the handshake.
  *       ipv4, ipv6   the gateway's public addresses (at most 16 of each, may be empty)
  *       mtu          the tunnel MTU, 576..65535
