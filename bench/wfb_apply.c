@@ -14,7 +14,8 @@
  *   wfb_apply gwpeers  PEERS N REPS           gateway render of N forwards spread over PEERS
  *   wfb_apply gwbig    PEERS PER REPS DIR     PEERS peers with PER forwards each: the restart
  *                                              (load every peer's file from DIR, render,
- *                                              apply into an empty kernel) and one peer's change
+ *                                              apply into an empty kernel) and one peer's change,
+ *                                              whole and as a delta's elements
  *   wfb_apply mem      N                      heap and RSS of N containers/forwards (no kernel)
  *
  * Every timing line reads: what, n, median, min, max, p90 in milliseconds (nearest rank), and
@@ -942,6 +943,55 @@ static void mode_gwbig(size_t peers, size_t per, size_t reps, const char *dir)
 	snprintf(what, sizeof(what), "gwbig %zux%zu change: add one", peers, per);
 	report(what, peers * per, add, reps * 4);
 	snprintf(what, sizeof(what), "gwbig %zux%zu change: remove one", peers, per);
+	report(what, peers * per, del, reps * 4);
+	/* The same change as the daemon applies a state_delta: the policy on the added forward
+	 * alone, then the elements of what went and came, rendered alone and sent on the cached
+	 * table. */
+	for (size_t r = 0; r < reps * 4; r++) {
+		struct wf_ctl_forward f = {.family = AF_INET,
+		                           .proto = IPPROTO_TCP,
+		                           .public_port = 60000,
+		                           .target_port = 60000};
+		struct wf_gw_entries added = {.forwards = &f, .n_forwards = 1}, nothing = {0}, mine;
+		struct wf_gw_decision dec;
+		struct wf_gw_state one, none;
+		struct wf_gw_apply_result res;
+		struct wf_nft_table *with, *without;
+		double t0 = now_ms();
+
+		if (wf_gw_policy_decide_delta(&g.cfg, &g.state, 0, &nothing, &added, &added, &mine,
+		                              &dec))
+			die("decide", -ENOMEM);
+		wf_gw_entries_free(&mine);
+		wf_gw_decision_free(&dec);
+		if (wf_gw_state_init(&one, peers) || wf_gw_state_init(&none, peers) ||
+		    wf_gw_entries_add_forward(&one.peers[0], &f))
+			die("state", -ENOMEM);
+		if (wf_gw_render(&g.params, &g.cfg, &one, &with) ||
+		    wf_gw_render(&g.params, &g.cfg, &none, &without))
+			die("render", -EINVAL);
+		e = wf_gw_apply_elements(nft, &g.cache, with, without, &res);
+		if (e)
+			die("gateway elements", e);
+		add[r] = now_ms() - t0;
+		wf_nft_table_free(with);
+		wf_nft_table_free(without);
+		t0 = now_ms();
+		if (wf_gw_render(&g.params, &g.cfg, &none, &with) ||
+		    wf_gw_render(&g.params, &g.cfg, &one, &without))
+			die("render", -EINVAL);
+		e = wf_gw_apply_elements(nft, &g.cache, with, without, &res);
+		if (e)
+			die("gateway elements", e);
+		del[r] = now_ms() - t0;
+		wf_nft_table_free(with);
+		wf_nft_table_free(without);
+		wf_gw_state_free(&one);
+		wf_gw_state_free(&none);
+	}
+	snprintf(what, sizeof(what), "gwbig %zux%zu delta: add one", peers, per);
+	report(what, peers * per, add, reps * 4);
+	snprintf(what, sizeof(what), "gwbig %zux%zu delta: remove one", peers, per);
 	report(what, peers * per, del, reps * 4);
 	gw_remove(nft);
 	wf_nft_close(nft);

@@ -16,6 +16,8 @@
  * these worst cases and checks the arithmetic. */
 _Static_assert(WF_CTL_STATE_WORST <= WF_CTL_MSG_MAX, "the largest state must fit in a frame");
 _Static_assert(WF_CTL_ACK_WORST <= WF_CTL_MSG_MAX, "the largest state_ack must fit in a frame");
+_Static_assert(WF_CTL_DELTA_WORST <= WF_CTL_MSG_MAX, "the largest state_delta must fit");
+_Static_assert(WF_CTL_DELTA_ACK_WORST <= WF_CTL_MSG_MAX, "the largest delta_ack must fit");
 _Static_assert(WF_CTL_ACK_REASONS_MAX <= 9999, "an ack result is at most 4 digits");
 /* ...and the receiver's counts let them through. */
 _Static_assert(2 * 2 * WF_CTL_ENTRIES_MAX + 16 <= WF_CTL_JSON_COMMAS_MAX, "state commas");
@@ -29,6 +31,8 @@ const struct name_value wf_ctl_msg_types[] = {
     {"ping", WF_CTL_MSG_PING},
     {"pong", WF_CTL_MSG_PONG},
     {"error", WF_CTL_MSG_ERROR},
+    {"state_delta", WF_CTL_MSG_STATE_DELTA},
+    {"delta_ack", WF_CTL_MSG_DELTA_ACK},
     {NULL, 0},
 };
 const struct name_value wf_ctl_forward_protos[] = {
@@ -56,8 +60,10 @@ bool wf_ctl_msg_sent_by(enum wf_ctl_msg_type type, enum wf_ctl_role role)
 {
 	switch (type) {
 	case WF_CTL_MSG_STATE:
+	case WF_CTL_MSG_STATE_DELTA:
 		return role == WF_CTL_CLIENT;
 	case WF_CTL_MSG_STATE_ACK:
+	case WF_CTL_MSG_DELTA_ACK:
 	case WF_CTL_MSG_GATEWAY_INFO:
 		return role == WF_CTL_SERVER;
 	case WF_CTL_MSG_PING:
@@ -76,8 +82,13 @@ void wf_ctl_msg_clear(struct wf_ctl_msg *m)
 		free(m->state.egress);
 		break;
 	case WF_CTL_MSG_STATE_ACK:
+	case WF_CTL_MSG_DELTA_ACK:
 		free(m->state_ack.forwards);
 		free(m->state_ack.egress);
+		break;
+	case WF_CTL_MSG_STATE_DELTA:
+		wf_ctl_state_clear(&m->state_delta.add);
+		wf_ctl_state_clear(&m->state_delta.del);
 		break;
 	default:
 		break;
@@ -419,6 +430,44 @@ out:
 	return ret;
 }
 
+/* The entries of one side of a delta follow a state's rules, with the message's path. */
+static int validate_delta_list(const struct wf_ctl_state *l, const char *name, char *err,
+                               size_t errlen)
+{
+	char inner[WF_CTL_REASON_MAX];
+	int ret;
+
+	if (l->generation || l->agent_version[0])
+		return wf_ctl_fail(-EINVAL, err, errlen, "%s: a list of entries, not a state",
+		                   name);
+	ret = validate_state(l, inner, sizeof(inner));
+	if (ret < 0)
+		return wf_ctl_fail(ret, err, errlen, "%s.%s", name, inner);
+	return 0;
+}
+
+static int validate_state_delta(const struct wf_ctl_state_delta *d, char *err, size_t errlen)
+{
+	int ret;
+
+	if (d->generation > GENERATION_MAX || d->base > GENERATION_MAX)
+		return wf_ctl_fail(
+		    -EINVAL, err, errlen, "%s: %" PRIu64 " is out of range 0..%" PRIu64,
+		    d->generation > GENERATION_MAX ? "generation" : "base",
+		    d->generation > GENERATION_MAX ? d->generation : d->base, GENERATION_MAX);
+	if ((ret = validate_delta_list(&d->add, "add", err, errlen)) < 0 ||
+	    (ret = validate_delta_list(&d->del, "del", err, errlen)) < 0)
+		return ret;
+	if (d->add.n_forwards + d->del.n_forwards > WF_CTL_ENTRIES_MAX ||
+	    d->add.n_egress + d->del.n_egress > WF_CTL_ENTRIES_MAX)
+		return wf_ctl_fail(-EINVAL, err, errlen, "add and del: more than %d %s together",
+		                   WF_CTL_ENTRIES_MAX,
+		                   d->add.n_forwards + d->del.n_forwards > WF_CTL_ENTRIES_MAX
+		                       ? "forwards"
+		                       : "egress entries");
+	return 0;
+}
+
 static int validate_results(const struct wf_ctl_result *r, size_t n, const char *list, char *err,
                             size_t errlen)
 {
@@ -442,9 +491,14 @@ static int validate_results(const struct wf_ctl_result *r, size_t n, const char 
 	return 0;
 }
 
-static int validate_state_ack(const struct wf_ctl_state_ack *a, char *err, size_t errlen)
+static int validate_state_ack(const struct wf_ctl_state_ack *a, bool delta, char *err,
+                              size_t errlen)
 {
 	int ret;
+
+	if (a->resend && (!delta || a->applied))
+		return wf_ctl_fail(-EINVAL, err, errlen, "resend: %s",
+		                   delta ? "only when applied is false" : "only in a delta_ack");
 
 	if (a->generation > GENERATION_MAX)
 		return wf_ctl_fail(-EINVAL, err, errlen,
@@ -469,7 +523,11 @@ int wf_ctl_msg_validate(const struct wf_ctl_msg *m, char *err, size_t errlen)
 	case WF_CTL_MSG_STATE:
 		return validate_state(&m->state, err, errlen);
 	case WF_CTL_MSG_STATE_ACK:
-		return validate_state_ack(&m->state_ack, err, errlen);
+	case WF_CTL_MSG_DELTA_ACK:
+		return validate_state_ack(&m->state_ack, m->type == WF_CTL_MSG_DELTA_ACK, err,
+		                          errlen);
+	case WF_CTL_MSG_STATE_DELTA:
+		return validate_state_delta(&m->state_delta, err, errlen);
 	case WF_CTL_MSG_GATEWAY_INFO:
 		if (m->gateway_info.n_ipv4 > WF_CTL_ADDRS_MAX ||
 		    m->gateway_info.n_ipv6 > WF_CTL_ADDRS_MAX)
@@ -490,4 +548,106 @@ int wf_ctl_msg_validate(const struct wf_ctl_msg *m, char *err, size_t errlen)
 		return check_reason(m->error.reason, true, "reason", err, errlen);
 	}
 	return wf_ctl_fail(-EINVAL, err, errlen, "message type %d is unknown", (int)m->type);
+}
+
+/* The order wf_ctl_state_diff walks: kind first (the wire's), then ports. */
+static int forward_cmp(const void *pa, const void *pb)
+{
+	const struct wf_ctl_forward *a = pa, *b = pb;
+	int ka = forward_kind(a), kb = forward_kind(b);
+
+	if (ka != kb)
+		return ka - kb;
+	return (int)a->public_port - (int)b->public_port;
+}
+
+static int egress_cmp(const void *pa, const void *pb)
+{
+	const struct wf_ctl_egress *a = pa, *b = pb;
+	int ka = egress_kind(a), kb = egress_kind(b);
+
+	if (ka != kb)
+		return ka - kb;
+	if (a->port_lo != b->port_lo)
+		return (int)a->port_lo - (int)b->port_lo;
+	return (int)a->port_hi - (int)b->port_hi;
+}
+
+static bool sorted(const void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp((const char *)base + (i - 1) * size, (const char *)base + i * size) > 0)
+			return false;
+	return true;
+}
+
+int wf_ctl_state_sort(struct wf_ctl_state *s)
+{
+	if (!sorted(s->forwards, s->n_forwards, sizeof(*s->forwards), forward_cmp))
+		qsort(s->forwards, s->n_forwards, sizeof(*s->forwards), forward_cmp);
+	if (!sorted(s->egress, s->n_egress, sizeof(*s->egress), egress_cmp))
+		qsort(s->egress, s->n_egress, sizeof(*s->egress), egress_cmp);
+	return 0;
+}
+
+size_t wf_ctl_delta_entries(const struct wf_ctl_state_delta *d)
+{
+	return d->add.n_forwards + d->add.n_egress + d->del.n_forwards + d->del.n_egress;
+}
+
+static bool forward_same(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
+{
+	return forward_cmp(a, b) == 0 && a->target_port == b->target_port;
+}
+
+int wf_ctl_state_diff(const struct wf_ctl_state *from, const struct wf_ctl_state *to,
+                      struct wf_ctl_state_delta *d)
+{
+	size_t i = 0, j = 0;
+	struct wf_ctl_state *add = &d->add, *del = &d->del;
+
+	memset(d, 0, sizeof(*d));
+	/* At most everything on each side: sized once, no growth in the walk. */
+	add->forwards = malloc((to->n_forwards + 1) * sizeof(*add->forwards));
+	del->forwards = malloc((from->n_forwards + 1) * sizeof(*del->forwards));
+	add->egress = malloc((to->n_egress + 1) * sizeof(*add->egress));
+	del->egress = malloc((from->n_egress + 1) * sizeof(*del->egress));
+	if (!add->forwards || !del->forwards || !add->egress || !del->egress) {
+		wf_ctl_state_clear(add);
+		wf_ctl_state_clear(del);
+		return -ENOMEM;
+	}
+	while (i < from->n_forwards || j < to->n_forwards) {
+		const struct wf_ctl_forward *a = i < from->n_forwards ? &from->forwards[i] : NULL;
+		const struct wf_ctl_forward *b = j < to->n_forwards ? &to->forwards[j] : NULL;
+		int c = !a ? 1 : !b ? -1 : forward_cmp(a, b);
+
+		if (c < 0) {
+			del->forwards[del->n_forwards++] = *a;
+			i++;
+		} else if (c > 0) {
+			add->forwards[add->n_forwards++] = *b;
+			j++;
+		} else {
+			if (!forward_same(a, b)) {
+				del->forwards[del->n_forwards++] = *a;
+				add->forwards[add->n_forwards++] = *b;
+			}
+			i++;
+			j++;
+		}
+	}
+	for (i = 0, j = 0; i < from->n_egress || j < to->n_egress;) {
+		const struct wf_ctl_egress *a = i < from->n_egress ? &from->egress[i] : NULL;
+		const struct wf_ctl_egress *b = j < to->n_egress ? &to->egress[j] : NULL;
+		int c = !a ? 1 : !b ? -1 : egress_cmp(a, b);
+
+		if (c < 0)
+			del->egress[del->n_egress++] = from->egress[i++];
+		else if (c > 0)
+			add->egress[add->n_egress++] = to->egress[j++];
+		else
+			i++, j++;
+	}
+	return 0;
 }

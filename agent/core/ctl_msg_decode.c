@@ -266,7 +266,9 @@ static void *alloc_entries(size_t n, size_t size)
 	return calloc(n ? n : 1, size);
 }
 
-static int decode_forwards(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
+/* A state's forwards member, in root (at: its path, "" for the message itself). */
+static int decode_forwards(struct decoder *d, struct json_object *root, const char *at,
+                           struct wf_ctl_state *s)
 {
 	static const char *const keys[] = {"tcp", "udp", NULL};
 	static const char *const family_keys[] = {"ipv4", "ipv6", NULL};
@@ -281,14 +283,15 @@ static int decode_forwards(struct decoder *d, struct json_object *root, struct w
 	};
 	struct json_object *forwards, *per_proto, *lists[4];
 	size_t pairs[4], total = 0, n = 0;
-	char prefix[PATH_MAX_LEN], list[PATH_MAX_LEN];
+	char prefix[PATH_MAX_LEN], list[PATH_MAX_LEN], name[16];
 	int ret;
 
-	ret = get_object(d, root, "", "forwards", keys, &forwards);
+	snprintf(name, sizeof(name), "%s%sforwards", at, *at ? "." : "");
+	ret = get_object(d, root, at, "forwards", keys, &forwards);
 	for (size_t k = 0; ret == 0 && k < 4; k++) {
-		snprintf(prefix, sizeof(prefix), "forwards.%s", kinds[k].proto_name);
+		snprintf(prefix, sizeof(prefix), "%s.%s", name, kinds[k].proto_name);
 		if (k % 2 == 0)
-			ret = get_object(d, forwards, "forwards", kinds[k].proto_name, family_keys,
+			ret = get_object(d, forwards, name, kinds[k].proto_name, family_keys,
 			                 &per_proto);
 		if (ret == 0)
 			ret = get_pairs(d, per_proto, prefix, kinds[k].family_name, &lists[k],
@@ -298,13 +301,13 @@ static int decode_forwards(struct decoder *d, struct json_object *root, struct w
 	if (ret < 0)
 		return ret;
 	if (total > WF_CTL_ENTRIES_MAX)
-		return bad(d, "forwards: %zu entries, at most %d", total, WF_CTL_ENTRIES_MAX);
+		return bad(d, "%s: %zu entries, at most %d", name, total, WF_CTL_ENTRIES_MAX);
 	s->forwards = alloc_entries(total, sizeof(*s->forwards));
 	if (!s->forwards)
 		return -ENOMEM;
 	s->n_forwards = total;
 	for (size_t k = 0; k < 4; k++) {
-		snprintf(list, sizeof(list), "forwards.%s.%s", kinds[k].proto_name,
+		snprintf(list, sizeof(list), "%s.%s.%s", name, kinds[k].proto_name,
 		         kinds[k].family_name);
 		for (size_t i = 0; i < pairs[k]; i++, n++) {
 			uint64_t public_port, target_port;
@@ -324,31 +327,33 @@ static int decode_forwards(struct decoder *d, struct json_object *root, struct w
 	return 0;
 }
 
-static int decode_egress(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
+static int decode_egress(struct decoder *d, struct json_object *root, const char *at,
+                         struct wf_ctl_state *s)
 {
 	static const char *const keys[] = {"tcp", "udp", "any", NULL};
 	static const char *const names[] = {"tcp", "udp"};
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
 	struct json_object *egress, *lists[2];
 	size_t pairs[2], total, n = 0;
-	char list[PATH_MAX_LEN];
+	char list[PATH_MAX_LEN], name[16];
 	bool any = false;
 	int ret;
 
-	if ((ret = get_object(d, root, "", "egress", keys, &egress)) < 0 ||
-	    (ret = get_pairs(d, egress, "egress", "tcp", &lists[0], &pairs[0])) < 0 ||
-	    (ret = get_pairs(d, egress, "egress", "udp", &lists[1], &pairs[1])) < 0 ||
-	    (ret = get_bool(d, egress, "egress", "any", &any)) < 0)
+	snprintf(name, sizeof(name), "%s%segress", at, *at ? "." : "");
+	if ((ret = get_object(d, root, at, "egress", keys, &egress)) < 0 ||
+	    (ret = get_pairs(d, egress, name, "tcp", &lists[0], &pairs[0])) < 0 ||
+	    (ret = get_pairs(d, egress, name, "udp", &lists[1], &pairs[1])) < 0 ||
+	    (ret = get_bool(d, egress, name, "any", &any)) < 0)
 		return ret;
 	total = pairs[0] + pairs[1] + any;
 	if (total > WF_CTL_ENTRIES_MAX)
-		return bad(d, "egress: %zu entries, at most %d", total, WF_CTL_ENTRIES_MAX);
+		return bad(d, "%s: %zu entries, at most %d", name, total, WF_CTL_ENTRIES_MAX);
 	s->egress = alloc_entries(total, sizeof(*s->egress));
 	if (!s->egress)
 		return -ENOMEM;
 	s->n_egress = total;
 	for (size_t k = 0; k < 2; k++) {
-		snprintf(list, sizeof(list), "egress.%s", names[k]);
+		snprintf(list, sizeof(list), "%s.%s", name, names[k]);
 		for (size_t i = 0; i < pairs[k]; i++, n++) {
 			uint64_t lo, hi;
 
@@ -383,9 +388,36 @@ static int decode_state(struct decoder *d, struct json_object *root, struct wf_c
 	    (ret = get_optional_string(d, root, "agent_version", s->agent_version,
 	                               sizeof(s->agent_version))) < 0 ||
 	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &s->generation)) < 0 ||
-	    (ret = decode_forwards(d, root, s)) < 0)
+	    (ret = decode_forwards(d, root, "", s)) < 0)
 		return ret;
-	return decode_egress(d, root, s);
+	return decode_egress(d, root, "", s);
+}
+
+static int decode_delta_list(struct decoder *d, struct json_object *root, const char *name,
+                             struct wf_ctl_state *l)
+{
+	static const char *const keys[] = {"forwards", "egress", NULL};
+	struct json_object *obj;
+	int ret;
+
+	if ((ret = get_object(d, root, "", name, keys, &obj)) < 0 ||
+	    (ret = decode_forwards(d, obj, name, l)) < 0)
+		return ret;
+	return decode_egress(d, obj, name, l);
+}
+
+static int decode_state_delta(struct decoder *d, struct json_object *root,
+                              struct wf_ctl_state_delta *s)
+{
+	static const char *const keys[] = {"v", "type", "generation", "base", "add", "del", NULL};
+	int ret;
+
+	if ((ret = check_keys(d, root, "", keys)) < 0 ||
+	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &s->generation)) < 0 ||
+	    (ret = get_uint(d, root, "", "base", 0, GENERATION_MAX, &s->base)) < 0 ||
+	    (ret = decode_delta_list(d, root, "add", &s->add)) < 0)
+		return ret;
+	return decode_delta_list(d, root, "del", &s->del);
 }
 
 /* One result per entry: 0 accepted, K refused for reasons[K-1]. */
@@ -423,19 +455,24 @@ static int decode_results(struct decoder *d, struct json_object *root, const cha
 	return 0;
 }
 
-static int decode_state_ack(struct decoder *d, struct json_object *root, struct wf_ctl_state_ack *a)
+static int decode_state_ack(struct decoder *d, struct json_object *root, bool delta,
+                            struct wf_ctl_state_ack *a)
 {
 	static const char *const keys[] = {"v",       "type",     "generation", "applied", "reason",
 	                                   "reasons", "forwards", "egress",     NULL};
+	static const char *const delta_keys[] = {"v",      "type",   "generation", "applied",
+	                                         "resend", "reason", "reasons",    "forwards",
+	                                         "egress", NULL};
 	bool used[WF_CTL_ACK_REASONS_MAX] = {false};
 	struct json_object *reason, *reasons;
 	char path[PATH_MAX_LEN], scratch[WF_CTL_REASON_MAX];
 	size_t n_reasons;
 	int ret;
 
-	if ((ret = check_keys(d, root, "", keys)) < 0 ||
+	if ((ret = check_keys(d, root, "", delta ? delta_keys : keys)) < 0 ||
 	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &a->generation)) < 0 ||
-	    (ret = get_bool(d, root, "", "applied", &a->applied)) < 0)
+	    (ret = get_bool(d, root, "", "applied", &a->applied)) < 0 ||
+	    (delta && (ret = get_bool(d, root, "", "resend", &a->resend)) < 0))
 		return ret;
 	if (a->applied) {
 		if (json_object_object_get_ex(root, "reason", &reason))
@@ -567,7 +604,11 @@ static int decode_root(struct decoder *d, struct json_object *root, struct wf_ct
 	case WF_CTL_MSG_STATE:
 		return decode_state(d, root, &out->state);
 	case WF_CTL_MSG_STATE_ACK:
-		return decode_state_ack(d, root, &out->state_ack);
+	case WF_CTL_MSG_DELTA_ACK:
+		return decode_state_ack(d, root, out->type == WF_CTL_MSG_DELTA_ACK,
+		                        &out->state_ack);
+	case WF_CTL_MSG_STATE_DELTA:
+		return decode_state_delta(d, root, &out->state_delta);
 	case WF_CTL_MSG_GATEWAY_INFO:
 		return decode_gateway_info(d, root, &out->gateway_info);
 	case WF_CTL_MSG_PING:

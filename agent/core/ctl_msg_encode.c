@@ -131,15 +131,14 @@ static void put_egress(struct out *o, const struct wf_ctl_state *s, int proto)
 	put_n(o, "]", 1);
 }
 
-static void encode_state(struct out *o, const struct wf_ctl_state *s)
+/* A state's "forwards" and "egress" members, after a separator of the caller's. */
+static void put_entries(struct out *o, const struct wf_ctl_state *s)
 {
 	bool any = false;
 
 	for (size_t i = 0; i < s->n_egress; i++)
 		any = any || s->egress[i].proto == 0;
-	put(o, ",\"generation\":");
-	put_uint(o, s->generation);
-	put(o, ",\"forwards\":{\"tcp\":{\"ipv4\":");
+	put(o, "\"forwards\":{\"tcp\":{\"ipv4\":");
 	put_forwards(o, s, IPPROTO_TCP, AF_INET);
 	put(o, ",\"ipv6\":");
 	put_forwards(o, s, IPPROTO_TCP, AF_INET6);
@@ -152,10 +151,31 @@ static void encode_state(struct out *o, const struct wf_ctl_state *s)
 	put(o, ",\"udp\":");
 	put_egress(o, s, IPPROTO_UDP);
 	put(o, any ? ",\"any\":true}" : ",\"any\":false}");
+}
+
+static void encode_state(struct out *o, const struct wf_ctl_state *s)
+{
+	put(o, ",\"generation\":");
+	put_uint(o, s->generation);
+	put_n(o, ",", 1);
+	put_entries(o, s);
 	if (s->agent_version[0]) {
 		put(o, ",\"agent_version\":");
 		put_string(o, s->agent_version);
 	}
+}
+
+static void encode_state_delta(struct out *o, const struct wf_ctl_state_delta *d)
+{
+	put(o, ",\"generation\":");
+	put_uint(o, d->generation);
+	put(o, ",\"base\":");
+	put_uint(o, d->base);
+	put(o, ",\"add\":{");
+	put_entries(o, &d->add);
+	put(o, "},\"del\":{");
+	put_entries(o, &d->del);
+	put_n(o, "}", 1);
 }
 
 /* The distinct reasons of an ack's refusals, in the order they first appear, found through
@@ -226,7 +246,7 @@ static void put_results(struct out *o, struct reason_table *t, const struct wf_c
 	put_n(o, "]", 1);
 }
 
-static int encode_state_ack(struct out *o, const struct wf_ctl_state_ack *a)
+static int encode_state_ack(struct out *o, const struct wf_ctl_state_ack *a, bool delta)
 {
 	struct reason_table *t = calloc(1, sizeof(*t));
 
@@ -241,6 +261,8 @@ static int encode_state_ack(struct out *o, const struct wf_ctl_state_ack *a)
 	put(o, ",\"generation\":");
 	put_uint(o, a->generation);
 	put(o, a->applied ? ",\"applied\":true" : ",\"applied\":false");
+	if (delta)
+		put(o, a->resend ? ",\"resend\":true" : WF_CTL_DELTA_ACK_FIELD);
 	if (!a->applied) {
 		put(o, ",\"reason\":");
 		put_string(o, a->reason);
@@ -305,8 +327,12 @@ int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char
 		encode_state(&o, &m->state);
 		break;
 	case WF_CTL_MSG_STATE_ACK:
-		if (encode_state_ack(&o, &m->state_ack) < 0)
+	case WF_CTL_MSG_DELTA_ACK:
+		if (encode_state_ack(&o, &m->state_ack, m->type == WF_CTL_MSG_DELTA_ACK) < 0)
 			o.failed = true;
+		break;
+	case WF_CTL_MSG_STATE_DELTA:
+		encode_state_delta(&o, &m->state_delta);
 		break;
 	case WF_CTL_MSG_GATEWAY_INFO:
 		encode_gateway_info(&o, &m->gateway_info);

@@ -82,6 +82,58 @@ int wf_nft_elem_index_build(const struct wf_nft_set *s, struct wf_nft_elem_index
 	return 0;
 }
 
+/* The first record of ix not below rec. */
+static size_t lower_bound(const struct wf_nft_elem_index *ix, const uint8_t *rec)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(ix->recs + mid * ix->rec_len, rec, ix->rec_len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int wf_nft_elem_index_apply(struct wf_nft_elem_index *ix, const struct wf_nft_elem_index *del,
+                            const struct wf_nft_elem_index *add)
+{
+	size_t len = ix->rec_len;
+	uint8_t *recs;
+
+	if ((del->n && del->rec_len != len) || (add->n && add->rec_len != len))
+		return -EINVAL;
+	for (size_t i = 0; i < del->n; i++) {
+		const uint8_t *rec = del->recs + i * len;
+		size_t at = lower_bound(ix, rec);
+
+		if (at == ix->n || memcmp(ix->recs + at * len, rec, len))
+			return -ENOENT;
+		memmove(ix->recs + at * len, ix->recs + (at + 1) * len, (ix->n - at - 1) * len);
+		ix->n--;
+	}
+	if (!add->n)
+		return 0;
+	recs = realloc(ix->recs, (ix->n + add->n) * len);
+	if (!recs)
+		return -ENOMEM;
+	ix->recs = recs;
+	for (size_t i = 0; i < add->n; i++) {
+		const uint8_t *rec = add->recs + i * len;
+		size_t at = lower_bound(ix, rec);
+
+		if (at < ix->n && !memcmp(ix->recs + at * len, rec, len))
+			return -EEXIST;
+		memmove(ix->recs + (at + 1) * len, ix->recs + at * len, (ix->n - at) * len);
+		memcpy(ix->recs + at * len, rec, len);
+		ix->n++;
+	}
+	return 0;
+}
+
 static int add_decoded(struct wf_nft_set *to, const struct wf_nft_elem_index *ix, size_t i)
 {
 	const uint8_t *rec = ix->recs + i * ix->rec_len;

@@ -15,6 +15,16 @@
 #include <wgfwd/util.h>
 #include <wgfwd/version.h>
 
+/* Per-entry results as the link keeps them: a number per entry, 0 accepted, K refused for
+ * reasons[K-1], each text once (an entry's full result is 257 bytes; most are the same). */
+struct results {
+	uint32_t *fw, *eg;
+	char (*reasons)[WF_CTL_REASON_MAX];
+	size_t n_reasons, cap_reasons;
+	uint32_t *slot; /* open addressing over the texts: index + 1, 0 empty */
+	size_t n_slots;
+};
+
 struct wf_gateway_link {
 	struct event_base *base;
 	struct wf_gateway_link_config cfg;
@@ -28,9 +38,20 @@ struct wf_gateway_link {
 	struct event *retry;
 	unsigned backoff_ms;
 
-	struct wf_ctl_state state; /* latest, owned */
+	struct wf_ctl_state state; /* latest, owned, sorted (wf_ctl_state_sort) */
 	bool have_state;
-	bool state_sent_on_conn; /* sent on the current connection */
+	/* The generation last sent on this connection (0: none), and what is on its way: one
+	 * message at a time, so that the next can be a delta on what the gateway acknowledged. */
+	uint64_t attempted;
+	bool inflight;
+	struct wf_ctl_state sent;        /* the state the message in flight makes */
+	struct wf_ctl_state_delta delta; /* when it is a delta: its lists */
+	bool sent_delta;
+	/* What the gateway acknowledged as applied on this connection, with its results: the
+	 * base of the next delta. */
+	struct wf_ctl_state acked;
+	struct results acked_results;
+	bool acked_valid;
 	uint64_t next_generation;
 	uint64_t generation_acked;
 	char last_error[256];
@@ -91,29 +112,335 @@ static void check_state(struct wf_gateway_link *l)
 	l->state_error[0] = '\0';
 }
 
+static void results_free(struct results *r)
+{
+	free(r->fw);
+	free(r->eg);
+	free(r->reasons);
+	free(r->slot);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Room for n_fw and n_eg entries, of which at most `refused` distinct texts. */
+static int results_init(struct results *r, size_t n_fw, size_t n_eg, size_t refused)
+{
+	memset(r, 0, sizeof(*r));
+	r->n_slots = 16;
+	while (r->n_slots < 2 * refused + 2)
+		r->n_slots *= 2;
+	r->fw = malloc((n_fw + 1) * sizeof(*r->fw));
+	r->eg = malloc((n_eg + 1) * sizeof(*r->eg));
+	r->slot = calloc(r->n_slots, sizeof(*r->slot));
+	if (!r->fw || !r->eg || !r->slot) {
+		results_free(r);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* What one entry's result becomes: 0, or the number of its text, added when new. */
+static int results_code(struct results *r, const struct wf_ctl_result *res, uint32_t *code)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	*code = 0;
+	if (res->accepted)
+		return 0;
+	for (const char *c = res->reason; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (i = h & (r->n_slots - 1); r->slot[i]; i = (i + 1) & (r->n_slots - 1)) {
+		if (!strcmp(r->reasons[r->slot[i] - 1], res->reason)) {
+			*code = r->slot[i];
+			return 0;
+		}
+	}
+	if (r->n_reasons == r->cap_reasons) {
+		size_t cap = r->cap_reasons ? 2 * r->cap_reasons : 4;
+		char(*grown)[WF_CTL_REASON_MAX] = realloc(r->reasons, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		r->reasons = grown;
+		r->cap_reasons = cap;
+	}
+	WF_COPY(r->reasons[r->n_reasons], res->reason);
+	r->slot[i] = (uint32_t)++r->n_reasons;
+	*code = r->slot[i];
+	return 0;
+}
+
+static void results_entry(const struct results *r, uint32_t code, struct wf_ctl_result *out)
+{
+	out->accepted = !code;
+	if (code)
+		WF_COPY(out->reason, r->reasons[code - 1]);
+	else
+		out->reason[0] = '\0';
+}
+
+static size_t refused_in(const struct wf_ctl_state_ack *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_forwards; i++)
+		n += !a->forwards[i].accepted;
+	for (size_t i = 0; i < a->n_egress; i++)
+		n += !a->egress[i].accepted;
+	return n;
+}
+
+/* The results of a whole state's ack, kept compact. */
+static int results_from_ack(struct results *r, const struct wf_ctl_state_ack *a)
+{
+	int err = results_init(r, a->n_forwards, a->n_egress, refused_in(a));
+
+	for (size_t i = 0; !err && i < a->n_forwards; i++)
+		err = results_code(r, &a->forwards[i], &r->fw[i]);
+	for (size_t i = 0; !err && i < a->n_egress; i++)
+		err = results_code(r, &a->egress[i], &r->eg[i]);
+	if (err)
+		results_free(r);
+	return err;
+}
+
+static void forget_acked(struct wf_gateway_link *l)
+{
+	wf_ctl_state_clear(&l->acked);
+	results_free(&l->acked_results);
+	l->acked_valid = false;
+}
+
+static void forget_sent(struct wf_gateway_link *l)
+{
+	wf_ctl_state_clear(&l->sent);
+	wf_ctl_state_clear(&l->delta.add);
+	wf_ctl_state_clear(&l->delta.del);
+	l->inflight = false;
+	l->sent_delta = false;
+}
+
+/* A delta goes when it holds fewer entries than the state: its lists cost what a state's do
+ * per entry. */
+static bool delta_smaller(const struct wf_ctl_state_delta *d, const struct wf_ctl_state *s)
+{
+	return wf_ctl_delta_entries(d) < s->n_forwards + s->n_egress;
+}
+
+/* Sends the latest state, as a delta on what the gateway acknowledged when that is smaller,
+ * unless a message is on its way (its ack brings the next turn) or it went already. */
 static void send_state(struct wf_gateway_link *l)
 {
 	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE};
 	int err;
 
-	if (!l->up || !l->have_state || l->state_sent_on_conn || l->state_error[0])
+	if (!l->up || !l->have_state || l->inflight || l->state_error[0] ||
+	    l->attempted == l->state.generation)
 		return;
-	m.state = l->state;
-	if (wf_ctl_version_valid(wf_version))
-		WF_COPY(m.state.agent_version, wf_version);
+	if (wf_ctl_state_copy(&l->sent, &l->state))
+		return;
+	if (l->acked_valid && !wf_ctl_state_diff(&l->acked, &l->state, &l->delta)) {
+		if (delta_smaller(&l->delta, &l->state)) {
+			m.type = WF_CTL_MSG_STATE_DELTA;
+			m.state_delta = l->delta;
+			m.state_delta.generation = l->state.generation;
+			m.state_delta.base = l->acked.generation;
+			l->sent_delta = true;
+		} else {
+			wf_ctl_state_clear(&l->delta.add);
+			wf_ctl_state_clear(&l->delta.del);
+		}
+	}
+	if (!l->sent_delta) {
+		m.state = l->state;
+		if (wf_ctl_version_valid(wf_version))
+			WF_COPY(m.state.agent_version, wf_version);
+	}
 	err = wf_ctl_conn_send(l->conn, &m);
 	if (err == -EINVAL || err == -EMSGSIZE) {
+		forget_sent(l);
 		state_cannot_be_sent(l, strerror(-err));
 		return;
 	}
 	if (err) {
+		forget_sent(l);
 		log_error("gateway %s: cannot send state generation %llu: %s", l->gateway,
 		          (unsigned long long)l->state.generation, strerror(-err));
 		return;
 	}
-	l->state_sent_on_conn = true;
-	log_debug("gateway %s: sent state generation %llu (%zu forwards, %zu egress)", l->gateway,
-	          (unsigned long long)l->state.generation, l->state.n_forwards, l->state.n_egress);
+	l->inflight = true;
+	l->attempted = l->state.generation;
+	if (l->sent_delta)
+		log_debug("gateway %s: sent delta %llu on %llu (%zu forwards and %zu egress "
+		          "entries added, %zu and %zu removed)",
+		          l->gateway, (unsigned long long)l->state.generation,
+		          (unsigned long long)l->acked.generation, l->delta.add.n_forwards,
+		          l->delta.add.n_egress, l->delta.del.n_forwards, l->delta.del.n_egress);
+	else
+		log_debug("gateway %s: sent state generation %llu (%zu forwards, %zu egress)",
+		          l->gateway, (unsigned long long)l->state.generation, l->state.n_forwards,
+		          l->state.n_egress);
+}
+
+static int forward_key_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
+{
+	int ka = (a->proto == IPPROTO_UDP) * 2 + (a->family == AF_INET6);
+	int kb = (b->proto == IPPROTO_UDP) * 2 + (b->family == AF_INET6);
+
+	return ka != kb ? ka - kb : (int)a->public_port - (int)b->public_port;
+}
+
+static int egress_value_cmp(const struct wf_ctl_egress *a, const struct wf_ctl_egress *b)
+{
+	int ka = a->proto == IPPROTO_TCP ? 0 : a->proto == IPPROTO_UDP ? 1 : 2;
+	int kb = b->proto == IPPROTO_TCP ? 0 : b->proto == IPPROTO_UDP ? 1 : 2;
+
+	if (ka != kb)
+		return ka - kb;
+	if (a->port_lo != b->port_lo)
+		return (int)a->port_lo - (int)b->port_lo;
+	return (int)a->port_hi - (int)b->port_hi;
+}
+
+/* The results of the state a delta made: the added entries' from its ack, the others' from
+ * the base's. All lists are sorted, so one walk each: O(n). */
+static int merge_results(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack,
+                         struct results *out)
+{
+	const struct wf_ctl_state *s = &l->sent, *base = &l->acked, *add = &l->delta.add;
+	const struct results *had = &l->acked_results;
+	struct wf_ctl_result r;
+	size_t b = 0, a = 0;
+	int err;
+
+	if (ack->n_forwards != add->n_forwards || ack->n_egress != add->n_egress)
+		return -EPROTO;
+	err = results_init(out, s->n_forwards, s->n_egress, had->n_reasons + refused_in(ack));
+	for (size_t i = 0; !err && i < s->n_forwards; i++) {
+		const struct wf_ctl_forward *f = &s->forwards[i];
+
+		while (a < add->n_forwards && forward_key_cmp(&add->forwards[a], f) < 0)
+			a++;
+		if (a < add->n_forwards && forward_key_cmp(&add->forwards[a], f) == 0) {
+			err = results_code(out, &ack->forwards[a++], &out->fw[i]);
+			continue;
+		}
+		while (b < base->n_forwards && forward_key_cmp(&base->forwards[b], f) < 0)
+			b++;
+		if (b < base->n_forwards && forward_key_cmp(&base->forwards[b], f) == 0) {
+			results_entry(had, had->fw[b++], &r);
+			err = results_code(out, &r, &out->fw[i]);
+		} else {
+			err = -EPROTO;
+		}
+	}
+	a = b = 0;
+	for (size_t i = 0; !err && i < s->n_egress; i++) {
+		const struct wf_ctl_egress *e = &s->egress[i];
+
+		while (b < base->n_egress && egress_value_cmp(&base->egress[b], e) < 0)
+			b++;
+		if (b < base->n_egress && egress_value_cmp(&base->egress[b], e) == 0) {
+			results_entry(had, had->eg[b++], &r);
+			err = results_code(out, &r, &out->eg[i]);
+			continue;
+		}
+		while (a < add->n_egress && egress_value_cmp(&add->egress[a], e) < 0)
+			a++;
+		if (a < add->n_egress && egress_value_cmp(&add->egress[a], e) == 0)
+			err = results_code(out, &ack->egress[a++], &out->eg[i]);
+		else
+			err = -EPROTO;
+	}
+	if (err)
+		results_free(out);
+	return err;
+}
+
+/* The state in flight is now what the gateway holds, with these results (taken over). */
+static void now_acked(struct wf_gateway_link *l, struct results *r)
+{
+	forget_acked(l);
+	l->acked = l->sent;
+	memset(&l->sent, 0, sizeof(l->sent));
+	l->acked_results = *r;
+	l->acked_valid = true;
+}
+
+/* The whole ack of what the gateway holds, for the owner: built for the call only. */
+static void tell_acked(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
+{
+	const struct results *r = &l->acked_results;
+	struct wf_ctl_state_ack whole = *ack;
+
+	whole.n_forwards = l->acked.n_forwards;
+	whole.n_egress = l->acked.n_egress;
+	whole.forwards = malloc((whole.n_forwards + 1) * sizeof(*whole.forwards));
+	whole.egress = malloc((whole.n_egress + 1) * sizeof(*whole.egress));
+	if (whole.forwards && whole.egress) {
+		for (size_t i = 0; i < whole.n_forwards; i++)
+			results_entry(r, r->fw[i], &whole.forwards[i]);
+		for (size_t i = 0; i < whole.n_egress; i++)
+			results_entry(r, r->eg[i], &whole.egress[i]);
+		l->ops.state_ack(l->ctx, &l->acked, &whole);
+	}
+	free(whole.forwards);
+	free(whole.egress);
+}
+
+/* The answer to the message in flight. */
+static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
+{
+	const struct wf_ctl_state_ack *ack = &m->state_ack;
+	struct results r;
+	bool delta = m->type == WF_CTL_MSG_DELTA_ACK;
+	int err;
+
+	if (delta != l->sent_delta) {
+		log_warn("gateway %s: a %s answered a %s: sending the whole state", l->gateway,
+		         wf_ctl_msg_type_name(m->type), l->sent_delta ? "state_delta" : "state");
+		forget_acked(l);
+		forget_sent(l);
+		l->attempted = 0;
+		return;
+	}
+	if (ack->resend || !ack->applied) {
+		if (ack->resend)
+			log_info("gateway %s: %s", l->gateway, ack->reason);
+		else if (l->ops.state_ack && l->sent.generation == l->state.generation)
+			l->ops.state_ack(l->ctx, &l->sent, ack);
+		forget_acked(l);
+		forget_sent(l);
+		/* resend: the whole state goes at once; refused: with the next change */
+		if (ack->resend)
+			l->attempted = 0;
+		return;
+	}
+	if (delta)
+		err = merge_results(l, ack, &r);
+	else if (ack->n_forwards != l->sent.n_forwards || ack->n_egress != l->sent.n_egress)
+		err = -EPROTO;
+	else
+		err = results_from_ack(&r, ack);
+	if (err) {
+		log_warn("gateway %s: %s %llu acknowledged with results that do not fit it: "
+		         "sending the whole state",
+		         l->gateway, delta ? "delta" : "state",
+		         (unsigned long long)ack->generation);
+		forget_acked(l);
+		forget_sent(l);
+		l->attempted = 0;
+		return;
+	}
+	now_acked(l, &r);
+	forget_sent(l);
+	l->generation_acked = ack->generation;
+	if (!l->ops.state_ack)
+		return;
+	if (delta)
+		tell_acked(l, ack);
+	else
+		l->ops.state_ack(l->ctx, &l->acked, ack);
 }
 
 static void on_established(struct wf_ctl_conn *c, void *arg)
@@ -122,7 +449,10 @@ static void on_established(struct wf_ctl_conn *c, void *arg)
 
 	l->up = true;
 	l->backoff_ms = 0;
-	l->state_sent_on_conn = false;
+	/* A new connection holds nothing: the first message is the whole state. */
+	l->attempted = 0;
+	forget_sent(l);
+	forget_acked(l);
 	l->last_error[0] = '\0';
 	log_info("gateway %s: control channel up", l->gateway);
 	if (l->ops.connection)
@@ -143,12 +473,26 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 			l->ops.gateway_info(l->ctx, &m->gateway_info);
 		break;
 	case WF_CTL_MSG_STATE_ACK:
-		/* Acks of states replaced since are history: only the latest one counts. */
-		if (!l->have_state || m->state_ack.generation != l->state.generation)
+	case WF_CTL_MSG_DELTA_ACK:
+		if (l->inflight && m->state_ack.generation == l->sent.generation) {
+			take_ack(l, m);
+			send_state(l);
 			break;
-		l->generation_acked = m->state_ack.generation;
-		if (l->ops.state_ack)
-			l->ops.state_ack(l->ctx, &l->state, &m->state_ack);
+		}
+		/* New results for what the gateway holds (it granted a port it had refused). */
+		if (m->type == WF_CTL_MSG_STATE_ACK && l->acked_valid && m->state_ack.applied &&
+		    m->state_ack.generation == l->acked.generation &&
+		    m->state_ack.n_forwards == l->acked.n_forwards &&
+		    m->state_ack.n_egress == l->acked.n_egress) {
+			struct results r;
+
+			if (results_from_ack(&r, &m->state_ack))
+				break;
+			results_free(&l->acked_results);
+			l->acked_results = r;
+			if (l->ops.state_ack)
+				l->ops.state_ack(l->ctx, &l->acked, &m->state_ack);
+		}
 		break;
 	default:
 		break;
@@ -169,6 +513,7 @@ static void on_close(struct wf_ctl_conn *c, int err, const char *reason, void *a
 	wf_ctl_conn_free(c);
 	l->conn = NULL;
 	l->up = false;
+	forget_sent(l);
 	if (was_up && l->ops.connection)
 		l->ops.connection(l->ctx, false);
 	schedule_retry(l);
@@ -252,6 +597,8 @@ void wf_gateway_link_free(struct wf_gateway_link *l)
 	wf_ctl_conn_free(l->conn);
 	event_free(l->retry);
 	wf_ctl_state_clear(&l->state);
+	forget_sent(l);
+	forget_acked(l);
 	sodium_munlock(l->cfg.key, sizeof(l->cfg.key));
 	free(l);
 }
@@ -264,8 +611,8 @@ int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_sta
 	err = wf_ctl_state_copy(&copy, state);
 	if (err)
 		return err;
-	/* in the order of the wire, which the gateway's ack follows */
-	err = wf_ctl_state_order(&copy);
+	/* in the order of the wire, which the gateway's ack follows, sorted for the deltas */
+	err = wf_ctl_state_sort(&copy);
 	if (err || (l->have_state && same_entries(&l->state, &copy))) {
 		wf_ctl_state_clear(&copy);
 		return err;
@@ -274,7 +621,6 @@ int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_sta
 	wf_ctl_state_clear(&l->state);
 	l->state = copy;
 	l->have_state = true;
-	l->state_sent_on_conn = false;
 	check_state(l);
 	send_state(l);
 	return 0;

@@ -1,6 +1,10 @@
 /* The agent's end of the control channel: keeps one authenticated connection to the gateway,
  * reconnecting with capped backoff and jitter, and makes the gateway hold the agent's latest
- * full gateway state (re-sent after every reconnect, so the gateway heals by itself). */
+ * full gateway state (re-sent whole after every reconnect, so the gateway heals by itself).
+ * Between, one message is on its way at a time: each change goes, once the last message is
+ * answered, as a state_delta on what the gateway acknowledged (O(n) over the sorted lists)
+ * when that is smaller than the state, and the ack's results for the added entries are
+ * merged into the per-entry results the owner gets. */
 #ifndef WGFWD_GATEWAY_LINK_H
 #define WGFWD_GATEWAY_LINK_H
 
@@ -16,7 +20,8 @@ struct wf_gateway_link;
 struct wf_gateway_link_ops {
 	void (*connection)(void *ctx, bool up);
 	void (*gateway_info)(void *ctx, const struct wf_ctl_gateway_info *info);
-	/* The ack of the latest state sent (acks of states since replaced are dropped). */
+	/* The results of every entry of a state the gateway answered (the one in flight, or
+	 * the one it holds when it grants more of it later), or its refusal of the latest. */
 	void (*state_ack)(void *ctx, const struct wf_ctl_state *state,
 	                  const struct wf_ctl_state_ack *ack);
 };

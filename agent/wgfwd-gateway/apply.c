@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/netfilter.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "render.h"
@@ -154,6 +155,113 @@ int wf_gw_remove_hostfw(struct wf_nft *nft, const struct wf_gw_hostfw *ours, siz
 		err = wf_nft_commit(nft, b, error);
 	if (!err)
 		*removed = res.deleted;
+	wf_nft_batch_free(b);
+	return err;
+}
+
+static struct wf_nft_elem_index *cached_set(struct wf_nft_table_cache *tc, const char *name)
+{
+	for (size_t i = 0; i < tc->shape->n_sets; i++)
+		if (!strcmp(tc->shape->sets[i].name, name))
+			return &tc->sets[i];
+	return NULL;
+}
+
+/* Adds to b what turns the cached set's elements by `del` and `add` (elements both name
+ * cancel), and indexes what it sends in *out_del / *out_add for the cache. */
+static int batch_set_change(struct wf_nft_batch *b, const struct wf_nft_table *shape,
+                            const struct wf_nft_set *add, const struct wf_nft_set *del,
+                            struct wf_nft_elem_index *out_add, struct wf_nft_elem_index *out_del,
+                            struct wf_gw_apply_result *res)
+{
+	struct wf_nft_elem_index a, d;
+	struct wf_nft_set to_add, to_del;
+	int err;
+
+	memset(&to_add, 0, sizeof(to_add));
+	memset(&to_del, 0, sizeof(to_del));
+	err = wf_nft_elem_index_build(add, &a);
+	if (!err) {
+		err = wf_nft_elem_index_build(del, &d);
+		if (!err) {
+			err = wf_nft_elem_index_diff(&d, &a, &to_add, &to_del);
+			wf_nft_elem_index_free(&d);
+		}
+		wf_nft_elem_index_free(&a);
+	}
+	if (!err)
+		err = wf_nft_elem_index_build(&to_add, out_add);
+	if (!err)
+		err = wf_nft_elem_index_build(&to_del, out_del);
+	/* Deletions first: a map key that changes target is deleted and added again. */
+	if (!err && to_del.n_elems)
+		err = wf_nft_batch_delete_elems(b, shape->family, shape->name, &to_del);
+	if (!err && to_add.n_elems)
+		err = wf_nft_batch_add_elems(b, shape->family, shape->name, &to_add);
+	res->elements_added += to_add.n_elems;
+	res->elements_removed += to_del.n_elems;
+	wf_nft_set_clear_elems(&to_add);
+	wf_nft_set_clear_elems(&to_del);
+	return err;
+}
+
+int wf_gw_apply_elements(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                         const struct wf_nft_table *add, const struct wf_nft_table *del,
+                         struct wf_gw_apply_result *res)
+{
+	struct wf_nft_table_cache *tc = &cache->table.applied;
+	struct wf_nft_elem_index *adds = NULL, *dels = NULL;
+	struct wf_nft_batch *b = NULL;
+	bool hostfw_known;
+	uint32_t genid;
+	size_t n = add->n_sets;
+	int err = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (!tc->shape || !cache->table.at.valid || !cache->anchor.valid || del->n_sets != n ||
+	    wf_nft_genid(nft, &genid) || genid != cache->table.at.genid ||
+	    genid != cache->anchor.genid)
+		return -ESTALE;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(add->sets[i].name, del->sets[i].name) ||
+		    !cached_set(tc, add->sets[i].name))
+			return -ESTALE;
+	hostfw_known = cache->hostfw.at.valid && cache->hostfw.at.genid == genid;
+	b = wf_nft_batch_new_at(genid);
+	adds = calloc(n + 1, sizeof(*adds));
+	dels = calloc(n + 1, sizeof(*dels));
+	if (!b || !adds || !dels) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !err; i++)
+		if (add->sets[i].n_elems || del->sets[i].n_elems)
+			err = batch_set_change(b, tc->shape, &add->sets[i], &del->sets[i], &adds[i],
+			                       &dels[i], res);
+	if (!err && wf_nft_batch_size(b))
+		err = wf_nft_commit(nft, b, &res->error);
+	if (err || !wf_nft_batch_size(b))
+		goto out;
+	/* The kernel now holds the cached table with these changes, at the generation the
+	 * commit left; what was known of the anchor and the host's chains stands as well. */
+	wf_nft_known_settle(&cache->table.at, b, 0);
+	wf_nft_known_settle(&cache->anchor, b, 0);
+	if (hostfw_known)
+		wf_nft_known_settle(&cache->hostfw.at, b, 0);
+	for (size_t i = 0; i < n && !err; i++)
+		err =
+		    wf_nft_elem_index_apply(cached_set(tc, add->sets[i].name), &dels[i], &adds[i]);
+out:
+	if (err)
+		wf_gw_apply_cache_free(cache);
+	res->table =
+	    res->elements_added || res->elements_removed ? WF_NFT_ELEMENTS : WF_NFT_UNCHANGED;
+	for (size_t i = 0; adds && dels && i < n; i++) {
+		wf_nft_elem_index_free(&adds[i]);
+		wf_nft_elem_index_free(&dels[i]);
+	}
+	free(adds);
+	free(dels);
 	wf_nft_batch_free(b);
 	return err;
 }

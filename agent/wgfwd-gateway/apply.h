@@ -42,6 +42,15 @@ int wf_gw_apply(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 int wf_gw_apply_hostfw(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
                        const struct wf_nft_table *want, const struct wf_gw_hostfw *hostfw,
                        struct wf_gw_apply_result *res);
+/* Element updates alone, for one peer's change: the sets of `del` lose their elements and
+ * those of `add` gain theirs (two tables rendered from the entries that went and came, the
+ * same shape; elements both hold cancel out), committed guarded on the table the cache
+ * knows, without rendering or reading the rest. -ESTALE when the cache does not know the
+ * kernel's table as it is now (someone committed since, the last apply failed, another
+ * shape): apply the whole table instead. On any failure the cache is forgotten. */
+int wf_gw_apply_elements(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                         const struct wf_nft_table *add, const struct wf_nft_table *del,
+                         struct wf_gw_apply_result *res);
 /* Deletes the owned table if it exists (the anchor stays). */
 int wf_gw_remove_table(struct wf_nft *nft, struct wf_nft_error *err);
 /* Deletes every rule of `ours` (rendered with or without enabled) from the host's iptables

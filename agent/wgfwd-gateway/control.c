@@ -73,6 +73,10 @@ struct peer {
 		uint64_t generation, by;
 	} * held; /* acks of states superseded during the steps, sent after the turn's own */
 	size_t n_held;
+	/* The generation of the last state or delta applied on this connection: the only base a
+	 * delta may build on. */
+	uint64_t base;
+	bool holds_base;
 };
 
 struct wf_gw_control {
@@ -137,6 +141,7 @@ static void drop_pending(struct peer *p)
 	free(p->held);
 	p->held = NULL;
 	p->n_held = 0;
+	p->holds_base = false;
 }
 
 static void client_unlink(struct client *cl)
@@ -295,6 +300,8 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	if (p->step == STEP_APPLY) {
 		ack.state_ack.generation = p->msg.state.generation;
 		c->ops.state(c->ctx, cl->peer, &p->msg.state, &ack.state_ack);
+		p->holds_base = ack.state_ack.applied;
+		p->base = ack.state_ack.generation;
 		wf_ctl_msg_clear(&p->msg);
 		p->msg = ack;
 		p->worked += now_seconds() - start;
@@ -464,6 +471,46 @@ static bool on_text(struct wf_ctl_conn *conn, const char *json, size_t len, void
 	return true;
 }
 
+/* A delta up to this size costs less than the turns are there to bound: it goes at once even
+ * when its peer's turn has not come. */
+#define DELTA_SMALL 64
+
+/* A delta is applied as it arrives, without waiting for a turn: one change is cheap, and a
+ * newer state could not supersede it anyway (it builds on the one before). One that cannot
+ * build on what the gateway holds (another base, a state still waiting), or a large one
+ * before its peer's turn, is answered resend: the agent sends its whole state, which waits
+ * for its turn as any state does. */
+static void take_delta(struct client *cl, const struct wf_ctl_state_delta *dl)
+{
+	struct wf_gw_control *c = cl->ctl;
+	struct peer *p = &c->peers[cl->peer];
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_DELTA_ACK};
+	double start = now_seconds(), took;
+
+	ack.state_ack.generation = dl->generation;
+	if (!p->holds_base || p->base != dl->base || p->has_pending || p->step != STEP_NONE ||
+	    (start < p->next_turn && wf_ctl_delta_entries(dl) > DELTA_SMALL)) {
+		ack.state_ack.resend = true;
+		snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+		         !p->holds_base || p->base != dl->base
+		             ? "the gateway does not hold generation %llu: send the whole state"
+		             : "state %llu is not the latest the gateway took: send the whole "
+		               "state",
+		         (unsigned long long)dl->base);
+		p->holds_base = false;
+		send_ack(cl, &ack);
+		return;
+	}
+	c->ops.state_delta(c->ctx, cl->peer, dl, &ack.state_ack);
+	p->holds_base = ack.state_ack.applied;
+	p->base = dl->generation;
+	took = now_seconds() - start;
+	if (now_seconds() + 2 * took > p->next_turn)
+		p->next_turn = now_seconds() + 2 * took;
+	send_ack(cl, &ack);
+	wf_ctl_msg_clear(&ack);
+}
+
 static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, void *arg)
 {
 	struct client *cl = arg;
@@ -479,6 +526,10 @@ static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, voi
 		}
 		take_state(cl, json, len, m->state.generation);
 		free(json);
+		return;
+	}
+	if (m->type == WF_CTL_MSG_STATE_DELTA && cl->established) {
+		take_delta(cl, &m->state_delta);
 		return;
 	}
 	log_warn("peer %s: unexpected %s message: closing", peer_name(cl->ctl, cl->peer),
@@ -508,6 +559,7 @@ static void on_established(struct wf_ctl_conn *conn, void *arg)
 	}
 	cl->established = true;
 	p->conn = cl;
+	p->holds_base = false;
 	log_info("peer %s connected from %s", peer_name(c, cl->peer), cl->remote);
 	send_gateway_info(cl);
 }

@@ -52,6 +52,10 @@ struct wf_gw_control_ops {
 	/* Optional: what is left of that state's work once the kernel holds it (saving it), as a
 	 * step of its own before the ack goes; it runs even when the peer has gone meanwhile. */
 	void (*settle)(void *ctx, size_t peer);
+	/* A peer's state_delta whose base it holds (see take_delta in control.c). Fills the
+	 * delta_ack; resend when the delta does not fit what the peer asked for last. */
+	void (*state_delta)(void *ctx, size_t peer, const struct wf_ctl_state_delta *dl,
+	                    struct wf_ctl_state_ack *ack);
 	/* What a peer is told once its connection is established. */
 	void (*gateway_info)(void *ctx, size_t peer, struct wf_ctl_gateway_info *gi);
 };

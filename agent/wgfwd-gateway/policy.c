@@ -59,6 +59,27 @@ static bool needs_growth(size_t n)
 	return n == 0 || (n >= 4 && !(n & (n - 1)));
 }
 
+static size_t capacity_for(size_t n)
+{
+	size_t c = 4;
+
+	while (c < n)
+		c *= 2;
+	return c;
+}
+
+int wf_gw_entries_alloc(struct wf_gw_entries *e, size_t n_forwards, size_t n_egress)
+{
+	memset(e, 0, sizeof(*e));
+	e->forwards = malloc(capacity_for(n_forwards) * sizeof(*e->forwards));
+	e->egress = malloc(capacity_for(n_egress) * sizeof(*e->egress));
+	if (!e->forwards || !e->egress) {
+		wf_gw_entries_free(e);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_ctl_forward *f)
 {
 	struct wf_ctl_forward *grown;
@@ -303,89 +324,100 @@ static bool held_by_other_peer(const struct wf_gw_state *cur, struct port_holder
 	return h && h - 1 != peer;
 }
 
+/* One forward of the peer's request, against everything held now; granted, it goes to out
+ * (unless NULL). holders as for decide_forwards; granted is NULL when no repeat can come (a delta's
+ * keys are new to the peer). 0 or -ENOMEM. */
+static int decide_forward(const struct wf_gw_config *cfg, const struct wf_gw_state *cur,
+                          struct port_holders *holders, size_t peer, const struct wf_ctl_forward *f,
+                          struct wf_gw_result *r, struct wf_gw_entries *out,
+                          struct wf_gw_decision *d, struct granted_targets *granted, size_t *used,
+                          size_t room)
+{
+	const struct wf_gw_peer *self = &cfg->peers[peer];
+	const char *pn = wf_gw_proto_name(f->proto);
+	uint16_t *dup = NULL;
+
+	if (f->family != AF_INET && f->family != AF_INET6) {
+		refuse(d, r, WF_GW_INVALID, "address family %u is neither IPv4 nor IPv6",
+		       f->family);
+		return 0;
+	}
+	/* The target is the peer's own address of the family: without one, nothing. */
+	if (f->family == AF_INET ? !self->has_ip4 : !self->has_ip6) {
+		refuse(d, r, WF_GW_INVALID, "peer %s has no %s tunnel address", self->name,
+		       f->family == AF_INET ? "IPv4" : "IPv6");
+		return 0;
+	}
+	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP) {
+		refuse(d, r, WF_GW_INVALID, "protocol %u cannot be forwarded (tcp or udp)",
+		       f->proto);
+		return 0;
+	}
+	if (!f->public_port || !f->target_port) {
+		refuse(d, r, WF_GW_INVALID, "port 0 in %s %u -> %u", pn, f->public_port,
+		       f->target_port);
+		return 0;
+	}
+	if (is_reserved(cfg, f->proto, f->public_port)) {
+		refuse(d, r, WF_GW_RESERVED, "%s/%u is reserved on the gateway", pn,
+		       f->public_port);
+		return 0;
+	}
+	if (!wf_gw_grants_allow_port(&self->grants, f->proto, f->public_port)) {
+		char allowed[WF_GW_REASON_MAX];
+
+		wf_gw_grants_ports_text(&self->grants, allowed, 64);
+		refuse(d, r, WF_GW_NOT_GRANTED,
+		       "public port %s/%u not in this peer's allowed ports %s", pn, f->public_port,
+		       allowed);
+		return 0;
+	}
+	if (wf_gw_host_ports_has(cfg->host_ports, f->family, f->proto, f->public_port) &&
+	    !held_by_self(cur, peer, f)) {
+		r->status = WF_GW_HOST_PORT;
+		wf_gw_host_port_reason(r->reason, sizeof(r->reason), f->proto, f->public_port);
+		d->n_refused++;
+		return 0;
+	}
+	if (held_by_other_peer(cur, holders, peer, f)) {
+		refuse(d, r, WF_GW_TAKEN, "%s/%u (%s) is held by another peer", pn, f->public_port,
+		       family_name(f->family));
+		return 0;
+	}
+	if (granted) {
+		dup = granted_target(granted, f);
+		if (*dup == f->target_port)
+			return 0; /* the same forward again: already granted */
+		if (*dup) {
+			refuse(d, r, WF_GW_DUPLICATE,
+			       "%s/%u (%s) is already asked for with target port %u", pn,
+			       f->public_port, family_name(f->family), *dup);
+			return 0;
+		}
+	}
+	if (over_limit(cfg, self, *used, 1, room, d, r))
+		return 0;
+	if (out && wf_gw_entries_add_forward(out, f))
+		return -ENOMEM;
+	if (dup)
+		*dup = f->target_port;
+	(*used)++;
+	return 0;
+}
+
 static int decide_forwards(const struct wf_gw_config *cfg, const struct wf_gw_state *cur,
                            struct port_holders *holders, size_t peer,
                            const struct wf_gw_entries *want, struct wf_gw_entries *out,
                            struct wf_gw_decision *d, size_t *used, size_t room)
 {
-	const struct wf_gw_peer *self = &cfg->peers[peer];
 	struct granted_targets *granted = calloc(1, sizeof(*granted));
 	int err = 0;
 
 	if (!granted)
 		return -ENOMEM;
-	for (size_t i = 0; i < want->n_forwards; i++) {
-		const struct wf_ctl_forward *f = &want->forwards[i];
-		struct wf_gw_result *r = &d->forwards[i];
-		const char *pn = wf_gw_proto_name(f->proto);
-		uint16_t *dup;
-
-		if (f->family != AF_INET && f->family != AF_INET6) {
-			refuse(d, r, WF_GW_INVALID, "address family %u is neither IPv4 nor IPv6",
-			       f->family);
-			continue;
-		}
-		/* The target is the peer's own address of the family: without one, nothing. */
-		if (f->family == AF_INET ? !self->has_ip4 : !self->has_ip6) {
-			refuse(d, r, WF_GW_INVALID, "peer %s has no %s tunnel address", self->name,
-			       f->family == AF_INET ? "IPv4" : "IPv6");
-			continue;
-		}
-		if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP) {
-			refuse(d, r, WF_GW_INVALID, "protocol %u cannot be forwarded (tcp or udp)",
-			       f->proto);
-			continue;
-		}
-		if (!f->public_port || !f->target_port) {
-			refuse(d, r, WF_GW_INVALID, "port 0 in %s %u -> %u", pn, f->public_port,
-			       f->target_port);
-			continue;
-		}
-		if (is_reserved(cfg, f->proto, f->public_port)) {
-			refuse(d, r, WF_GW_RESERVED, "%s/%u is reserved on the gateway", pn,
-			       f->public_port);
-			continue;
-		}
-		if (!wf_gw_grants_allow_port(&self->grants, f->proto, f->public_port)) {
-			char allowed[WF_GW_REASON_MAX];
-
-			wf_gw_grants_ports_text(&self->grants, allowed, 64);
-			refuse(d, r, WF_GW_NOT_GRANTED,
-			       "public port %s/%u not in this peer's allowed ports %s", pn,
-			       f->public_port, allowed);
-			continue;
-		}
-		if (wf_gw_host_ports_has(cfg->host_ports, f->family, f->proto, f->public_port) &&
-		    !held_by_self(cur, peer, f)) {
-			r->status = WF_GW_HOST_PORT;
-			wf_gw_host_port_reason(r->reason, sizeof(r->reason), f->proto,
-			                       f->public_port);
-			d->n_refused++;
-			continue;
-		}
-		if (held_by_other_peer(cur, holders, peer, f)) {
-			refuse(d, r, WF_GW_TAKEN, "%s/%u (%s) is held by another peer", pn,
-			       f->public_port, family_name(f->family));
-			continue;
-		}
-		dup = granted_target(granted, f);
-		if (*dup == f->target_port)
-			continue; /* the same forward again: already granted */
-		if (*dup) {
-			refuse(d, r, WF_GW_DUPLICATE,
-			       "%s/%u (%s) is already asked for with target port %u", pn,
-			       f->public_port, family_name(f->family), *dup);
-			continue;
-		}
-		if (over_limit(cfg, self, *used, 1, room, d, r))
-			continue;
-		if (wf_gw_entries_add_forward(out, f)) {
-			err = -ENOMEM;
-			break;
-		}
-		*dup = f->target_port;
-		(*used)++;
-	}
+	for (size_t i = 0; i < want->n_forwards && !err; i++)
+		err = decide_forward(cfg, cur, holders, peer, &want->forwards[i], &d->forwards[i],
+		                     out, d, granted, used, room);
 	free(granted);
 	return err;
 }
@@ -454,21 +486,52 @@ static size_t *first_identical_egress(const struct wf_gw_entries *want)
 	return first;
 }
 
+/* One egress entry, not a repeat of one decided before: granted, it goes to out (unless
+ * NULL). */
+static int decide_one_egress(const struct wf_gw_config *cfg, size_t peer,
+                             const struct wf_ctl_egress *g, struct wf_gw_result *r,
+                             struct wf_gw_entries *out, struct wf_gw_decision *d, size_t *used,
+                             size_t room)
+{
+	const struct wf_gw_peer *self = &cfg->peers[peer];
+	char why[WF_GW_REASON_MAX];
+	size_t cost;
+
+	if (!egress_valid(g, why, sizeof(why))) {
+		refuse(d, r, WF_GW_INVALID, "%s", why);
+		return 0;
+	}
+	/* Default none: the VPS's address is the owner's to lend, not the peer's to take. */
+	if (!wf_gw_grants_cover_egress(&self->grants, g)) {
+		char asked[32], granted[WF_GW_REASON_MAX];
+
+		wf_gw_egress_text(g, asked, sizeof(asked));
+		wf_gw_grants_egress_text(&self->grants, granted, 64);
+		refuse(d, r, WF_GW_NOT_GRANTED,
+		       "egress %s not granted to this peer by the gateway (granted: %s)", asked,
+		       granted);
+		return 0;
+	}
+	cost = egress_cost(g);
+	if (over_limit(cfg, self, *used, cost, room, d, r))
+		return 0;
+	if (out && wf_gw_entries_add_egress(out, g))
+		return -ENOMEM;
+	*used += cost;
+	return 0;
+}
+
 static int decide_egress(const struct wf_gw_config *cfg, size_t peer,
                          const struct wf_gw_entries *want, struct wf_gw_entries *out,
                          struct wf_gw_decision *d, size_t *used, size_t room)
 {
-	const struct wf_gw_peer *self = &cfg->peers[peer];
 	size_t *first = first_identical_egress(want);
-	char why[WF_GW_REASON_MAX];
 	int err = 0;
 
 	if (!first)
 		return -ENOMEM;
-	for (size_t i = 0; i < want->n_egress; i++) {
-		const struct wf_ctl_egress *g = &want->egress[i];
+	for (size_t i = 0; i < want->n_egress && !err; i++) {
 		struct wf_gw_result *r = &d->egress[i];
-		size_t cost;
 
 		/* The same entry again has the same answer; granted, it costs nothing more. */
 		if (first[i] != i) {
@@ -477,32 +540,135 @@ static int decide_egress(const struct wf_gw_config *cfg, size_t peer,
 				d->n_refused++;
 			continue;
 		}
-		if (!egress_valid(g, why, sizeof(why))) {
-			refuse(d, r, WF_GW_INVALID, "%s", why);
-			continue;
-		}
-		/* Default none: the VPS's address is the owner's to lend, not the peer's to take.
-		 */
-		if (!wf_gw_grants_cover_egress(&self->grants, g)) {
-			char asked[32], granted[WF_GW_REASON_MAX];
-
-			wf_gw_egress_text(g, asked, sizeof(asked));
-			wf_gw_grants_egress_text(&self->grants, granted, 64);
-			refuse(d, r, WF_GW_NOT_GRANTED,
-			       "egress %s not granted to this peer by the gateway (granted: %s)",
-			       asked, granted);
-			continue;
-		}
-		cost = egress_cost(g);
-		if (over_limit(cfg, self, *used, cost, room, d, r))
-			continue;
-		if (wf_gw_entries_add_egress(out, g)) {
-			err = -ENOMEM;
-			break;
-		}
-		*used += cost;
+		err = decide_one_egress(cfg, peer, &want->egress[i], r, out, d, used, room);
 	}
 	free(first);
+	return err;
+}
+
+/* Room the other peers leave of the gateway's limit for all. */
+static size_t room_left(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                        size_t peer)
+{
+	size_t others = 0;
+
+	if (!cfg->max_total_entries)
+		return SIZE_MAX;
+	for (size_t p = 0; p < current->n_peers; p++)
+		if (p != peer)
+			others += entries_cost(&current->peers[p]);
+	return others < cfg->max_total_entries ? cfg->max_total_entries - others : 0;
+}
+
+/* Merges the few entries appended at the end of a sorted array (from `at' on) into it: their
+ * sort and one pass, not a sort of everything. */
+static int merge_tail(void *base, size_t n, size_t at, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+	char *a = base, *tmp;
+	size_t i = 0, j = at, k = 0;
+
+	if (at >= n)
+		return 0;
+	qsort(a + at * size, n - at, size, cmp);
+	if (!at || cmp(a + (at - 1) * size, a + at * size) <= 0)
+		return 0;
+	tmp = malloc(n * size);
+	if (!tmp)
+		return -ENOMEM;
+	while (i < at || j < n) {
+		bool left = j >= n || (i < at && cmp(a + i * size, a + j * size) <= 0);
+
+		memcpy(tmp + k++ * size, a + (left ? i++ : j++) * size, size);
+	}
+	memcpy(a, tmp, n * size);
+	free(tmp);
+	return 0;
+}
+
+static bool egress_in(const struct wf_gw_entries *e, const struct wf_ctl_egress *g)
+{
+	for (size_t i = 0; i < e->n_egress; i++)
+		if (!egress_cmp(&e->egress[i], g))
+			return true;
+	return false;
+}
+
+int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                              size_t peer, const struct wf_gw_entries *del,
+                              const struct wf_gw_entries *add, const struct wf_gw_entries *asked,
+                              struct wf_gw_entries *mine, struct wf_gw_decision *d)
+{
+	const struct wf_gw_entries *held;
+	bool *gone = NULL;
+	size_t used, room, n;
+	int err = -ENOMEM;
+
+	memset(mine, 0, sizeof(*mine));
+	memset(d, 0, sizeof(*d));
+	if (peer >= cfg->n_peers || current->n_peers != cfg->n_peers)
+		return -EINVAL;
+	held = &current->peers[peer];
+	d->n_forwards = add->n_forwards;
+	d->n_egress = add->n_egress;
+	d->forwards = calloc(add->n_forwards ? add->n_forwards : 1, sizeof(*d->forwards));
+	d->egress = calloc(add->n_egress ? add->n_egress : 1, sizeof(*d->egress));
+	gone = calloc(held->n_forwards + held->n_egress + 1, sizeof(*gone));
+	if (!d->forwards || !d->egress || !gone ||
+	    wf_gw_entries_alloc(mine, held->n_forwards + add->n_forwards,
+	                        held->n_egress + add->n_egress))
+		goto fail;
+	/* What goes: each removed forward the peer held, found in O(log n). */
+	for (size_t i = 0; i < del->n_forwards; i++) {
+		const struct wf_ctl_forward *f =
+		    wf_gw_entries_find_forward(held, &del->forwards[i]);
+
+		if (f && f->target_port == del->forwards[i].target_port)
+			gone[f - held->forwards] = true;
+	}
+	/* Egress held once for entries asked for more than once: it goes with the last. */
+	for (size_t i = 0; i < held->n_egress; i++)
+		gone[held->n_forwards + i] =
+		    egress_in(del, &held->egress[i]) && !egress_in(asked, &held->egress[i]);
+	for (size_t i = 0; i < held->n_forwards; i++)
+		if (!gone[i])
+			mine->forwards[mine->n_forwards++] = held->forwards[i];
+	for (size_t i = 0; i < held->n_egress; i++)
+		if (!gone[held->n_forwards + i])
+			mine->egress[mine->n_egress++] = held->egress[i];
+	used = entries_cost(mine);
+	room = room_left(cfg, current, peer);
+	/* Only the added entries are decided; the arrays have room for every one. */
+	n = mine->n_forwards;
+	for (size_t i = 0; i < add->n_forwards; i++) {
+		const struct wf_ctl_forward *f = &add->forwards[i];
+		struct wf_gw_result *r = &d->forwards[i];
+
+		decide_forward(cfg, current, NULL, peer, f, r, NULL, d, NULL, &used, room);
+		if (r->status == WF_GW_ACCEPTED)
+			mine->forwards[mine->n_forwards++] = *f;
+	}
+	if (merge_tail(mine->forwards, mine->n_forwards, n, sizeof(*mine->forwards), forward_cmp))
+		goto fail;
+	n = mine->n_egress;
+	for (size_t i = 0; i < add->n_egress; i++) {
+		const struct wf_ctl_egress *g = &add->egress[i];
+		struct wf_gw_result *r = &d->egress[i];
+
+		if (egress_in(mine, g))
+			continue; /* held already: granted, at no cost */
+		decide_one_egress(cfg, peer, g, r, NULL, d, &used, room);
+		if (r->status == WF_GW_ACCEPTED)
+			mine->egress[mine->n_egress++] = *g;
+	}
+	if (merge_tail(mine->egress, mine->n_egress, n, sizeof(*mine->egress), egress_cmp))
+		goto fail;
+	free(gone);
+	return 0;
+fail:
+	free(gone);
+	wf_gw_entries_free(mine);
+	wf_gw_decision_free(d);
 	return err;
 }
 
@@ -526,14 +692,7 @@ int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state
 		err = -ENOMEM;
 		goto fail;
 	}
-	if (cfg->max_total_entries) {
-		size_t others = 0;
-
-		for (size_t p = 0; p < current->n_peers; p++)
-			if (p != peer)
-				others += entries_cost(&current->peers[p]);
-		room = others < cfg->max_total_entries ? cfg->max_total_entries - others : 0;
-	}
+	room = room_left(cfg, current, peer);
 	err = decide_forwards(cfg, current, NULL, peer, want, &mine, d, &used, room);
 	if (!err)
 		err = decide_egress(cfg, peer, want, &mine, d, &used, room);

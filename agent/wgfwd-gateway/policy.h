@@ -117,6 +117,16 @@ int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state
  * keeps a port; O(n log n) in all entries, for the start-up. */
 int wf_gw_policy_decide_all(const struct wf_gw_config *cfg, const struct wf_gw_entries *want,
                             struct wf_gw_state *next, struct wf_gw_decision *decisions);
+/* One change of peer's request, decided without deciding again what it keeps: `mine' gets
+ * what the peer held in `current' less the removed entries (`del'), plus those of `add' the
+ * policy grants now; `decision' has one verdict per added entry, in add's order. `asked' is
+ * the peer's whole request after the change: an egress entry it still asks for stays however
+ * many equal ones went. O(n) copying the peer's entries, O(log n) checks per added forward.
+ * 0, -ENOMEM, -EINVAL (peer index out of range). */
+int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                              size_t peer, const struct wf_gw_entries *del,
+                              const struct wf_gw_entries *add, const struct wf_gw_entries *asked,
+                              struct wf_gw_entries *mine, struct wf_gw_decision *decision);
 void wf_gw_decision_free(struct wf_gw_decision *d);
 const char *wf_gw_status_name(enum wf_gw_status s);
 
@@ -131,6 +141,8 @@ bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entri
  * port, or NULL: O(log n). */
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
                                                         const struct wf_ctl_forward *key);
+/* Empty entries with room for this many, the arrays sized as the adders below grow them. */
+int wf_gw_entries_alloc(struct wf_gw_entries *e, size_t n_forwards, size_t n_egress);
 /* Adds one entry (for message parsers and the store). */
 int wf_gw_entries_add_forward(struct wf_gw_entries *e, const struct wf_ctl_forward *f);
 int wf_gw_entries_add_egress(struct wf_gw_entries *e, const struct wf_ctl_egress *g);

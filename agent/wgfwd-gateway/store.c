@@ -23,6 +23,13 @@ int wf_gw_store_path(const char *dir, const char *peer_name, char *out, size_t l
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+static int journal_path(const char *dir, const char *peer_name, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/peer-%s.journal", dir, peer_name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 static json_object *forward_json(const struct wf_ctl_forward *f)
 {
 	json_object *o = json_object_new_object();
@@ -654,12 +661,176 @@ int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_
 	if (fsync(dirfd) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot sync directory %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	/* The file holds what the journal said: it starts anew. Should this not happen, the
+	 * journal's lines only say again what the file holds. */
+	if (!journal_path(dir, peer_name, path, sizeof(path)) && unlink(path) < 0 &&
+	    errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
 	}
 out:
 	if (dirfd >= 0)
 		close(dirfd);
 	free(json);
 	return ret;
+}
+
+static void journal_line(char *buf, size_t *len, char op, const struct wf_ctl_forward *f)
+{
+	*len += (size_t)sprintf(
+	    buf + *len, "%c %s %s %u %u\n", op, f->family == AF_INET6 ? "ipv6" : "ipv4",
+	    f->proto == IPPROTO_UDP ? "udp" : "tcp", f->public_port, f->target_port);
+}
+
+#define JOURNAL_LINE_MAX 32 /* "- ipv6 udp 65535 65535\n" and room */
+
+int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_gw_entries *gone,
+                       const struct wf_gw_entries *came, size_t *size, char *err, size_t errlen)
+{
+	size_t n = gone->n_forwards + came->n_forwards, len = 0;
+	char path[4096], *buf;
+	struct stat st = {0};
+	int fd, ret = 0;
+
+	*size = 0;
+	if (journal_path(dir, peer_name, path, sizeof(path))) {
+		snprintf(err, errlen, "journal file name for %s in %s is too long", peer_name, dir);
+		return -ENAMETOOLONG;
+	}
+	buf = malloc(n * JOURNAL_LINE_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < gone->n_forwards; i++)
+		journal_line(buf, &len, '-', &gone->forwards[i]);
+	for (size_t i = 0; i < came->n_forwards; i++)
+		journal_line(buf, &len, '+', &came->forwards[i]);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		free(buf);
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		ret = -EBADF;
+	/* One write: a crash leaves whole lines and at most a torn last one, which is skipped. */
+	if (!ret)
+		ret = write_all(fd, buf, len);
+	if (!ret && fdatasync(fd) < 0)
+		ret = -errno;
+	if (!ret && st.st_size == 0) {
+		/* A new file is durable once its directory is. */
+		int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dirfd < 0 || fsync(dirfd) < 0)
+			ret = -errno;
+		if (dirfd >= 0)
+			close(dirfd);
+	}
+	if (ret)
+		snprintf(err, errlen, "cannot append to %s: %s", path, strerror(-ret));
+	*size = (size_t)st.st_size + len;
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+/* The order the policy keeps a peer's forwards in (family, protocol, public port). */
+static int held_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	return (int)a->public_port - (int)b->public_port;
+}
+
+/* Where f's key is in e's sorted forwards, or where it would go. */
+static size_t held_at(const struct wf_gw_entries *e, const struct wf_ctl_forward *f)
+{
+	size_t lo = 0, hi = e->n_forwards;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (held_cmp(&e->forwards[mid], f) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* One journal line onto the entries: each says what one key maps to, or that it maps to
+ * nothing, so lines said twice change nothing more. 1 when it applied, 0 when it is not a
+ * line of a journal, -ENOMEM. */
+static int journal_apply(struct wf_gw_entries *e, const char *line)
+{
+	char op, family[8], proto[8];
+	unsigned pub, target;
+	struct wf_ctl_forward f;
+	size_t at;
+	int end = 0;
+
+	if (sscanf(line, "%c %7s %7s %u %u%n", &op, family, proto, &pub, &target, &end) != 5 ||
+	    (line[end] != '\n' && line[end] != '\0') || (op != '+' && op != '-') ||
+	    (strcmp(family, "ipv4") && strcmp(family, "ipv6")) ||
+	    (strcmp(proto, "tcp") && strcmp(proto, "udp")) || !pub || pub > 65535 || !target ||
+	    target > 65535)
+		return 0;
+	f = (struct wf_ctl_forward){.family = strcmp(family, "ipv6") ? AF_INET : AF_INET6,
+	                            .proto = strcmp(proto, "udp") ? IPPROTO_TCP : IPPROTO_UDP,
+	                            .public_port = (uint16_t)pub,
+	                            .target_port = (uint16_t)target};
+	at = held_at(e, &f);
+	if (at < e->n_forwards && !held_cmp(&e->forwards[at], &f)) {
+		if (op == '+') {
+			e->forwards[at] = f;
+		} else if (e->forwards[at].target_port == f.target_port) {
+			memmove(&e->forwards[at], &e->forwards[at + 1],
+			        (e->n_forwards - at - 1) * sizeof(f));
+			e->n_forwards--;
+		}
+		return 1;
+	}
+	if (op == '-')
+		return 1;
+	/* Grown the adder's way, then moved into place. */
+	if (wf_gw_entries_add_forward(e, &f))
+		return -ENOMEM;
+	memmove(&e->forwards[at + 1], &e->forwards[at], (e->n_forwards - 1 - at) * sizeof(f));
+	e->forwards[at] = f;
+	return 1;
+}
+
+static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen);
+
+/* Replays the peer's journal, if any, onto what its file held; it stops at the first line
+ * that is not whole (a write a crash cut short). */
+static int journal_replay(const char *dir, const char *peer_name, struct wf_gw_entries *e,
+                          bool *found)
+{
+	char path[4096], why[256], *buf = NULL, *line, *nl;
+	size_t len = 0;
+	int ret;
+
+	*found = false;
+	if (journal_path(dir, peer_name, path, sizeof(path)))
+		return 0;
+	ret = read_file(path, &buf, &len, why, sizeof(why));
+	if (ret)
+		return ret == -ENOMEM ? ret : 0;
+	*found = true;
+	for (line = buf; (nl = memchr(line, '\n', len - (size_t)(line - buf))); line = nl + 1) {
+		*nl = '\0';
+		ret = journal_apply(e, line);
+		if (ret <= 0)
+			break;
+	}
+	free(buf);
+	return ret < 0 ? ret : 0;
 }
 
 static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
@@ -736,6 +907,15 @@ static int store_read(const char *dir, const char *peer_name, struct wf_gw_entri
 		ret = wf_gw_store_decode(buf, len, peer_name, e, why, whylen);
 	}
 	free(buf);
+	if (!ret || ret == -ENOENT) {
+		bool found;
+		int jret = journal_replay(dir, peer_name, e, &found);
+
+		if (jret)
+			ret = jret;
+		else if (found)
+			ret = 0;
+	}
 	return ret;
 }
 

@@ -10,6 +10,19 @@
  *   {"version":1,"peer":"192.168.160.2",
  *    "forwards":[{"family":"ipv4","proto":"tcp","public_port":443,"target_port":443}],
  *    "egress":[{"proto":"tcp","port_lo":25,"port_hi":25}]}
+ *
+ * One peer's change among many forwards does not rewrite its file: it is appended to
+ * DIR/peer-NAME.journal, one line per forward that went or came, in order,
+ *
+ *   - ipv4 tcp 80 8080
+ *   + ipv4 tcp 443 8443
+ *
+ * and reading the file replays the journal onto it. Each line says what one key (family,
+ * protocol, public port) maps to, or that it no longer maps to that target, so replaying a
+ * line twice changes nothing more: a crash between a whole save and the removal of the
+ * journal it covers is harmless. Replay stops at the first line that is not whole (a crash in
+ * the middle of an append). Saving the whole file removes the journal; the daemon does so
+ * once the journal is larger than the file would be.
  */
 #ifndef WGFWD_GATEWAY_STORE_H
 #define WGFWD_GATEWAY_STORE_H
@@ -30,6 +43,11 @@ int wf_gw_store_path(const char *dir, const char *peer_name, char *out, size_t l
 int wf_gw_store_prepare_dir(const char *dir, uid_t user, char *err, size_t errlen);
 int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_entries *e,
                      char *err, size_t errlen);
+/* Appends one change of what the peer holds to its journal: the forwards that went, then those
+ * that came (egress changes go by wf_gw_store_save). *size is the journal's length after it:
+ * save the whole file when it grows large, which starts the journal anew. */
+int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_gw_entries *gone,
+                       const struct wf_gw_entries *came, size_t *size, char *err, size_t errlen);
 /* Returns 0 with *e filled (free with wf_gw_entries_free), -ENOENT when the peer has no file,
  * -EBADMSG when the file is not a valid state (then it was moved aside, and err says what was
  * wrong and where the file is now), or another -errno with err filled. */

@@ -10,13 +10,17 @@
  * below are version 2 (WF_CTL_HANDSHAKE_VERSION: the byte in the hellos, and the "v2" in the
  * labels). Handshake version 1 (until the change that made 2) had no ephemeral keys: its
  * session keys came from K and the transcript alone, so whoever stole K could open every
- * recorded session. The messages are version 2 (WF_CTL_MSG_VERSION: the "v" of every message). A
+ * recorded session. The messages are version 3 (WF_CTL_MSG_VERSION: the "v" of every message). A
  * change to either layer is a new version of that layer. Message version 1 (until the change
  * that made 2) wrote every entry of a state as an object with named fields, about 72 bytes
  * each, so a frame held only ~14,500 entries; version 2 writes the entries as plain port
- * lists and every state the limits allow fits in one frame. A peer speaking another message
- * version passes the handshake and is then told so: its first message is answered with
- * `error` "v: protocol version 1, this side speaks 2", and both sides log it.
+ * lists and every state the limits allow fits in one frame. Version 3 adds `state_delta` and
+ * `delta_ack` (one change without the whole state) and nothing else: its other messages are
+ * version 2's. A peer speaking another message version passes the handshake and is then told
+ * so: its first message is answered with `error` "v: protocol version 2, this side speaks 3",
+ * and both sides log it. A version 2 agent therefore cannot talk to a version 3 gateway, nor
+ * the other way round; the gateway keeps every peer's forwards meanwhile (they are in its
+ * store), so upgrading both, in either order, loses no traffic that was flowing.
  *
  * Transport. TCP. The gateway listens on its tunnel address, port 51821 (WF_CTL_PORT). When it
  * accepts a connection it maps the TCP source address to a configured peer (one whose tunnel
@@ -80,20 +84,21 @@
  * nonces (XChaCha) are needed.
  *
  * Messages. A JSON object of at most 1 MiB - 16 bytes (WF_CTL_MSG_MAX), UTF-8:
- * {"v":2,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing (except
+ * {"v":3,"type":TYPE,...fields}. The fields are exactly those listed; none may be missing (except
  * those marked optional, which a receiver takes as absent when missing) and none may be added
  * (a new field is a new version). An unknown type, a missing or unknown
  * field, a wrong JSON type, a number out of range, a second forward for the same key, a
- * message of the other direction or a version other than 2 is an error: the receiver sends
+ * message of the other direction or a version other than 3 is an error: the receiver sends
  * `error` and closes, and nothing of that message takes effect. Outside its
- * strings a message has at most 16 '{' and '[' (objects and arrays), 64 ':' (object members)
+ * strings a message has at most 32 '{' and '[' (objects and arrays), 64 ':' (object members)
  * and 4 * WF_CTL_ENTRIES_MAX + 64 ',' (WF_CTL_JSON_*_MAX); the receiver counts them before it
  * parses, so no message can make it build a large document.
  *
  *   state         agent -> gateway. The whole gateway part of the agent's desired state (not a
  *                 difference); it replaces the previous one. The agent sends it after every
- *                 connect and on every change; the gateway applies states in the order they
- *                 arrive and does not compare generations.
+ *                 connect, when the gateway asks for it (`delta_ack` resend) and on a change
+ *                 whose `state_delta` would not be smaller; the gateway applies states and
+ *                 deltas in the order they arrive and does not compare generations.
  *       generation   integer 0..2^63-1, chosen by the agent and echoed in the ack
  *       forwards     {"tcp":{"ipv4":L,"ipv6":L},"udp":{"ipv4":L,"ipv6":L}}: per protocol and
  *                    family, L is a flat list of public and target port pairs,
@@ -125,6 +130,43 @@
  *       egress       the same for the egress entries
  *                    A gateway with more distinct reasons than an ack carries sends the first
  *                    1023 and, for the rest, WF_CTL_REASON_OVERFLOW (its log has every one).
+ *   state_delta   agent -> gateway. One change: the state of generation `base` with some
+ *                 entries removed and some added, which the gateway applies as if it were that
+ *                 whole state, except that what it held of the base stays decided as it was:
+ *                 only the added entries go through its policy (so a limit reached refuses
+ *                 added entries, never held ones), and an entry refused in the base stays
+ *                 refused until a whole state asks for it again.
+ *       generation   as in state
+ *       base         the generation of the last state or delta this connection carried that
+ *                    the gateway acknowledged as applied. The gateway holds only that one: for
+ *                    any other base (it restarted, the connection is new, the base was refused
+ *                    or superseded) it applies nothing and answers `delta_ack` with resend
+ *                    true, and the agent sends its whole state.
+ *       add, del     each {"forwards":F,"egress":E}, F and E exactly as a state's forwards and
+ *                    egress. The gateway removes del, then adds add. A removed forward is named
+ *                    by its key (proto, family, public port) and its target must be the one
+ *                    held; a changed target is the old forward in del and the new one in add.
+ *                    A removed egress entry takes away one equal entry. Each list is in a
+ *                    state's order with at most one forward per key; add and del together hold
+ *                    at most WF_CTL_ENTRIES_MAX forwards and WF_CTL_ENTRIES_MAX egress entries.
+ *                    A del the base does not hold, or an add of a key the base still holds
+ *                    after del, makes the gateway answer resend true (nothing applied): the
+ *                    agent's idea of the base was wrong, and a whole state mends it.
+ *                    For example, 443 to 8443 instead of 443, and 80 gone: {"v":3,"type":
+ *                    "state_delta","generation":8,"base":7,"add":{"forwards":{"tcp":{"ipv4":
+ *                    [443,8443],"ipv6":[]},"udp":{"ipv4":[],"ipv6":[]}},"egress":{"tcp":[],
+ *                    "udp":[],"any":false}},"del":{"forwards":{"tcp":{"ipv4":[443,443,80,
+ *                    8080],"ipv6":[]},"udp":{"ipv4":[],"ipv6":[]}},"egress":{"tcp":[],"udp":
+ *                    [],"any":false}}}
+ *   delta_ack     gateway -> agent, one per state_delta, in order (a state is answered with
+ *                 state_ack). The fields of state_ack, where forwards and egress hold one
+ *                 result per added entry (add's, in its order), and:
+ *       resend       true when nothing was applied because the gateway does not hold the
+ *                    base, or would rather take the change as a state (one of the agent's
+ *                    states still waits for its turn, or a large delta came before the
+ *                    peer's turn: whole states are what the gateway paces); applied is then
+ *                    false and the agent sends its whole state next. Always false when
+ *                    applied is true.
  *   gateway_info  gateway -> agent, first thing after the handshake.
  *       ipv4, ipv6   the gateway's public addresses (at most 16 of each, may be empty)
  *       mtu          the tunnel MTU, 576..65535
@@ -145,7 +187,11 @@
  *              (12 bytes each) and the largest generation: 786,595 bytes (75% of a frame)
  *   state_ack  WF_CTL_ACK_WORST: 1024 reasons of 255 bytes that all need escaping (513 bytes
  *              each) and 2 * WF_CTL_ENTRIES_MAX results of 5 bytes each: 853,105 bytes (81%)
- * The agent sends every state the limits allow; one beyond them (more than
+ *   state_delta  WF_CTL_DELTA_WORST: as many entries as a state and two empty lists more:
+ *              786,816 bytes (75%)
+ *   delta_ack  the largest state_ack and ","resend":false": 853,120 bytes (81%)
+ * The agent sends every state the limits allow (a delta only when it is smaller than the
+ * state, so always within them); one beyond them (more than
  * WF_CTL_ENTRIES_MAX forwards or egress entries) is not sent at all, and the agent logs why
  * and shows it in its status.
  */
@@ -161,7 +207,7 @@
 #include <wgfwd/keyfile.h>
 
 #define WF_CTL_HANDSHAKE_VERSION   2
-#define WF_CTL_MSG_VERSION         2
+#define WF_CTL_MSG_VERSION         3
 #define WF_CTL_PORT                51821
 #define WF_CTL_KEY_LEN             WF_KEY_LEN
 #define WF_CTL_HANDSHAKE_FRAME_MAX 160
@@ -179,7 +225,7 @@
 	"refused for a reason the acknowledgement had no room for (more than 1023 different " \
 	"ones); the gateway's log has it"
 /* What a message may hold, counted before it is parsed. */
-#define WF_CTL_JSON_CONTAINERS_MAX 16
+#define WF_CTL_JSON_CONTAINERS_MAX 32
 #define WF_CTL_JSON_MEMBERS_MAX    64
 #define WF_CTL_JSON_COMMAS_MAX     (4 * WF_CTL_ENTRIES_MAX + 64)
 /* The longest messages the limits allow: these skeletons (the largest generation, every list
@@ -187,19 +233,30 @@
  * 12 bytes); an ack's results are numbers up to 1024 ("1024,", 5 bytes) and its reasons 255
  * bytes of '"' or '\' (each escaped, so 510 bytes, quoted and separated: 513). */
 #define WF_CTL_STATE_SKELETON                                                                   \
-	"{\"v\":2,\"type\":\"state\",\"generation\":9223372036854775807,\"forwards\":{\"tcp\":" \
+	"{\"v\":3,\"type\":\"state\",\"generation\":9223372036854775807,\"forwards\":{\"tcp\":" \
 	"{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}},\"egress\":{\"tcp\":[],"  \
 	"\"udp\":[],\"any\":false}}"
 #define WF_CTL_ACK_SKELETON                                                                    \
-	"{\"v\":2,\"type\":\"state_ack\",\"generation\":9223372036854775807,\"applied\":true," \
+	"{\"v\":3,\"type\":\"state_ack\",\"generation\":9223372036854775807,\"applied\":true," \
 	"\"reasons\":[],\"forwards\":[],\"egress\":[]}"
+#define WF_CTL_DELTA_SKELETON                                                                   \
+	"{\"v\":3,\"type\":\"state_delta\",\"generation\":9223372036854775807,\"base\":"        \
+	"9223372036854775807,\"add\":{\"forwards\":{\"tcp\":{\"ipv4\":[],\"ipv6\":[]},\"udp\":" \
+	"{\"ipv4\":[],\"ipv6\":[]}},\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}},\"del\":" \
+	"{\"forwards\":{\"tcp\":{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":"       \
+	"[]}},\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}}}"
+#define WF_CTL_DELTA_ACK_FIELD     ",\"resend\":false"
 #define WF_CTL_STATE_VERSION_FIELD ",\"agent_version\":\"\""
 #define WF_CTL_STATE_WORST                                                            \
 	(sizeof(WF_CTL_STATE_SKELETON) - 1 + sizeof(WF_CTL_STATE_VERSION_FIELD) - 1 + \
 	 (WF_CTL_VERSION_MAX - 1) + 2 * (12 * (size_t)WF_CTL_ENTRIES_MAX - 1))
+#define WF_CTL_DELTA_WORST \
+	(sizeof(WF_CTL_DELTA_SKELETON) - 1 + 2 * (12 * (size_t)WF_CTL_ENTRIES_MAX - 1))
 #define WF_CTL_ACK_WORST                                                          \
 	(sizeof(WF_CTL_ACK_SKELETON) - 1 + WF_CTL_ACK_REASONS_MAX * (size_t)513 + \
 	 2 * 5 * (size_t)WF_CTL_ENTRIES_MAX)
+/* "delta_ack" is shorter than "state_ack": the same worst case and the field is a bound. */
+#define WF_CTL_DELTA_ACK_WORST (WF_CTL_ACK_WORST + sizeof(WF_CTL_DELTA_ACK_FIELD) - 1)
 
 #define WF_CTL_HANDSHAKE_TIMEOUT_MS 5000
 #define WF_CTL_PING_INTERVAL_MS     10000
@@ -217,6 +274,8 @@ enum wf_ctl_msg_type {
 	WF_CTL_MSG_PING,
 	WF_CTL_MSG_PONG,
 	WF_CTL_MSG_ERROR,
+	WF_CTL_MSG_STATE_DELTA,
+	WF_CTL_MSG_DELTA_ACK,
 };
 
 /* One entry type from the message through the gateway's policy, store, ruleset and conntrack.
@@ -245,6 +304,14 @@ struct wf_ctl_state {
 	char agent_version[WF_CTL_VERSION_MAX]; /* optional: "" when not sent */
 };
 
+/* A state_delta: add and del are two lists of entries (their generation and agent_version
+ * unused, "" and 0). */
+struct wf_ctl_state_delta {
+	uint64_t generation;
+	uint64_t base;
+	struct wf_ctl_state add, del;
+};
+
 struct wf_ctl_result {
 	bool accepted;
 	char reason[WF_CTL_REASON_MAX]; /* "" when accepted */
@@ -258,6 +325,7 @@ struct wf_ctl_state_ack {
 	size_t n_forwards;
 	struct wf_ctl_result *egress;
 	size_t n_egress;
+	bool resend; /* delta_ack only: the gateway does not hold the base */
 };
 
 struct wf_ctl_gateway_info {
@@ -277,7 +345,8 @@ struct wf_ctl_msg {
 	enum wf_ctl_msg_type type;
 	union {
 		struct wf_ctl_state state;
-		struct wf_ctl_state_ack state_ack;
+		struct wf_ctl_state_ack state_ack; /* also a delta_ack's */
+		struct wf_ctl_state_delta state_delta;
 		struct wf_ctl_gateway_info gateway_info;
 		struct wf_ctl_error error;
 	};
@@ -298,6 +367,18 @@ const char *wf_ctl_msg_type_name(enum wf_ctl_msg_type type);
 /* True when role may send messages of this type. */
 bool wf_ctl_msg_sent_by(enum wf_ctl_msg_type type, enum wf_ctl_role role);
 
+/* The delta that turns `from` into `to`, both in the protocol's order (wf_ctl_state_order)
+ * with their forwards sorted by public port within each kind (as wf_ctl_state_sort leaves
+ * them): O(n). Egress entries are matched as a multiset. d's generation and base are left
+ * 0 for the caller. 0 or -ENOMEM; on failure d is zeroed. */
+int wf_ctl_state_diff(const struct wf_ctl_state *from, const struct wf_ctl_state *to,
+                      struct wf_ctl_state_delta *d);
+/* What state_delta carries of d: its entries, added and removed. */
+size_t wf_ctl_delta_entries(const struct wf_ctl_state_delta *d);
+/* Sorts a state into the protocol's order with the forwards of each kind by public port and
+ * the egress of each kind by ports: the order wf_ctl_state_diff wants. O(n) when it already
+ * is. -ENOMEM. */
+int wf_ctl_state_sort(struct wf_ctl_state *s);
 /* Puts a state's entries in the order the protocol sends them (forwards tcp ipv4, tcp ipv6,
  * udp ipv4, udp ipv6; egress tcp, udp, any), keeping the order within each kind. The results
  * of the state's ack come in this order. -ENOMEM. */

@@ -15,11 +15,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t key[WF_CTL_KEY_LEN] = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz";
 
+static bool same_entries(const struct wf_ctl_state *a, const struct wf_ctl_state *b)
+{
+	return wf_ctl_forwards_equal(a->forwards, a->n_forwards, b->forwards, b->n_forwards) &&
+	       wf_ctl_egress_equal(a->egress, a->n_egress, b->egress, b->n_egress);
+}
+
 /* What a round trip must keep: every entry, in its order. */
 static bool same_message(const struct wf_ctl_msg *a, const struct wf_ctl_msg *b)
 {
 	if (a->type != b->type)
 		return false;
+	if (a->type == WF_CTL_MSG_STATE_DELTA)
+		return a->state_delta.generation == b->state_delta.generation &&
+		       a->state_delta.base == b->state_delta.base &&
+		       same_entries(&a->state_delta.add, &b->state_delta.add) &&
+		       same_entries(&a->state_delta.del, &b->state_delta.del);
 	if (a->type == WF_CTL_MSG_STATE)
 		return a->state.generation == b->state.generation &&
 		       !strcmp(a->state.agent_version, b->state.agent_version) &&
@@ -29,12 +40,12 @@ static bool same_message(const struct wf_ctl_msg *a, const struct wf_ctl_msg *b)
 		               a->state.n_forwards * sizeof(*a->state.forwards)) &&
 		       !memcmp(a->state.egress, b->state.egress,
 		               a->state.n_egress * sizeof(*a->state.egress));
-	if (a->type == WF_CTL_MSG_STATE_ACK) {
+	if (a->type == WF_CTL_MSG_STATE_ACK || a->type == WF_CTL_MSG_DELTA_ACK) {
 		const struct wf_ctl_state_ack *x = &a->state_ack, *y = &b->state_ack;
 
 		if (x->generation != y->generation || x->applied != y->applied ||
-		    strcmp(x->reason, y->reason) || x->n_forwards != y->n_forwards ||
-		    x->n_egress != y->n_egress)
+		    x->resend != y->resend || strcmp(x->reason, y->reason) ||
+		    x->n_forwards != y->n_forwards || x->n_egress != y->n_egress)
 			return false;
 		for (size_t i = 0; i < x->n_forwards; i++)
 			if (x->forwards[i].accepted != y->forwards[i].accepted ||

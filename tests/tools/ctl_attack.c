@@ -700,7 +700,7 @@ static int after_handshake(struct session *x, int argc, char **argv)
 		randombytes_buf(junk, sizeof(junk));
 		ret = send_frame(x->fd, junk, sizeof(junk));
 	} else if (!strcmp(o.mode, "bad-json")) {
-		ret = seal_frame(x, NULL, "{\"v\":2,\"type\":\"state\",\"generation\":", &a, &alen);
+		ret = seal_frame(x, NULL, "{\"v\":3,\"type\":\"state\",\"generation\":", &a, &alen);
 		if (!ret)
 			ret = send_all(x->fd, a, alen);
 	} else if (!strcmp(o.mode, "wrong-direction")) {

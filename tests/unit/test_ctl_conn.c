@@ -668,7 +668,7 @@ static void replayed_sealed_frame_closes_the_connection(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	len = raw_seal("{\"v\":2,\"type\":\"pong\"}", sealed);
+	len = raw_seal("{\"v\":3,\"type\":\"pong\"}", sealed);
 	raw_write_frame(sealed, len);
 	raw_write_frame(sealed, len);
 	run_loop();
@@ -686,7 +686,7 @@ static void tampered_sealed_frame_closes_the_connection(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	len = raw_seal("{\"v\":2,\"type\":\"pong\"}", sealed);
+	len = raw_seal("{\"v\":3,\"type\":\"pong\"}", sealed);
 	sealed[5] ^= 1;
 	raw_write_frame(sealed, len);
 	run_loop();
@@ -702,7 +702,7 @@ static void malformed_message_is_answered_with_error_and_closed(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	raw_send_sealed("{\"v\":2,\"type\":\"state\",\"generation\":1,\"forwards\":{\"tcp\":{"
+	raw_send_sealed("{\"v\":3,\"type\":\"state\",\"generation\":1,\"forwards\":{\"tcp\":{"
 	                "\"ipv4\":[70000,1],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}},"
 	                "\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}}");
 	run_loop();
@@ -727,11 +727,11 @@ static void message_version_1_is_answered_with_the_versions(void **state)
 	run_loop();
 	assert_int_equal(w.server.close_err, -EBADMSG);
 	assert_int_equal(w.server.messages, 0);
-	assert_non_null(strstr(w.server.close_reason, "v: protocol version 1, this side speaks 2"));
+	assert_non_null(strstr(w.server.close_reason, "v: protocol version 1, this side speaks 3"));
 	/* this side's software version too: the peer (an old agent) sent none */
 	assert_non_null(strstr(w.server.close_reason, "(peer: version unknown; this side: wgfwd "));
 	raw_drain_to_eof();
-	assert_non_null(strstr(raw.error, "v: protocol version 1, this side speaks 2"));
+	assert_non_null(strstr(raw.error, "v: protocol version 1, this side speaks 3"));
 	assert_non_null(strstr(raw.error, "(peer: version unknown; this side: wgfwd "));
 	raw_free();
 }
@@ -742,7 +742,7 @@ static void message_of_the_other_direction_closes_the_connection(void **state)
 
 	server_against_raw_client(&cfg);
 	raw_handshake();
-	raw_send_sealed("{\"v\":2,\"type\":\"gateway_info\",\"ipv4\":[],\"ipv6\":[],\"mtu\":1420}");
+	raw_send_sealed("{\"v\":3,\"type\":\"gateway_info\",\"ipv4\":[],\"ipv6\":[],\"mtu\":1420}");
 	run_loop();
 	assert_int_equal(w.server.close_err, -EPROTO);
 	assert_int_equal(w.server.messages, 0);

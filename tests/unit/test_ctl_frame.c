@@ -194,7 +194,7 @@ static void state_is_written_as_port_lists(void **state)
 	                                 .n_egress = 2}};
 
 	/* the example of the specification in ctl.h */
-	encode_text(&m, "{\"v\":2,\"type\":\"state\",\"generation\":7,\"forwards\":{\"tcp\":{"
+	encode_text(&m, "{\"v\":3,\"type\":\"state\",\"generation\":7,\"forwards\":{\"tcp\":{"
 	                "\"ipv4\":[443,443,80,8080],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":"
 	                "[53,53]}},\"egress\":{\"tcp\":[25,25,587,587],\"udp\":[],\"any\":false}}");
 }
@@ -216,7 +216,7 @@ static void ack_lists_each_reason_once(void **state)
 	                                     .n_egress = 2}},
 	                  out;
 
-	encode_text(&m, "{\"v\":2,\"type\":\"state_ack\",\"generation\":9,\"applied\":true,"
+	encode_text(&m, "{\"v\":3,\"type\":\"state_ack\",\"generation\":9,\"applied\":true,"
 	                "\"reasons\":[\"no IPv6\",\"tcp/22 is \\\"reserved\\\"\"],\"forwards\":"
 	                "[1,0,2,1],\"egress\":[2,0]}");
 	round_trip(&m, &out);
@@ -566,8 +566,8 @@ static void message_shapes_beyond_any_message_are_refused_unparsed(void **state)
 	static const struct {
 		const char *unit, *error;
 	} cases[] = {
-	    {"{}", "objects and arrays, at most 16"},
-	    {"[]", "objects and arrays, at most 16"},
+	    {"{}", "objects and arrays, at most 32"},
+	    {"[]", "objects and arrays, at most 32"},
 	    {"1", "commas, at most"},
 	    {"\"\"", "commas, at most"},
 	    {"\"a\":1", "object members, at most 64"},
@@ -579,7 +579,7 @@ static void message_shapes_beyond_any_message_are_refused_unparsed(void **state)
 		struct wf_ctl_msg m;
 
 		assert_non_null(json);
-		n += (size_t)sprintf(json, "{\"v\":2,\"type\":\"ping\",\"x\":[");
+		n += (size_t)sprintf(json, "{\"v\":3,\"type\":\"ping\",\"x\":[");
 		while (n + u + 3 < cap) {
 			memcpy(json + n, cases[c].unit, u);
 			n += u;
@@ -602,51 +602,52 @@ struct bad_case {
 /* A state with the forwards' and the egress' members as given. */
 #define NOFWD    "\"forwards\":{\"tcp\":{\"ipv4\":[],\"ipv6\":[]},\"udp\":{\"ipv4\":[],\"ipv6\":[]}}"
 #define NOEGR    "\"egress\":{\"tcp\":[],\"udp\":[],\"any\":false}"
-#define STATE(x) "{\"v\":2,\"type\":\"state\",\"generation\":1," x "}"
+#define STATE(x) "{\"v\":3,\"type\":\"state\",\"generation\":1," x "}"
 #define FWD(tcp4)                                                                           \
 	STATE("\"forwards\":{\"tcp\":{\"ipv4\":" tcp4 ",\"ipv6\":[]},\"udp\":{\"ipv4\":[]," \
 	      "\"ipv6\":[]}}," NOEGR)
 #define FWDS(x) STATE("\"forwards\":" x "," NOEGR)
 #define EGR(x)  STATE(NOFWD ",\"egress\":" x)
-#define ACK(x)  "{\"v\":2,\"type\":\"state_ack\",\"generation\":1," x "}"
-#define INFO(x) "{\"v\":2,\"type\":\"gateway_info\"," x "}"
+#define ACK(x)  "{\"v\":3,\"type\":\"state_ack\",\"generation\":1," x "}"
+#define INFO(x) "{\"v\":3,\"type\":\"gateway_info\"," x "}"
 
 static const struct bad_case bad_cases[] = {
     /* not a message at all */
-    {"{\"v\":2,\"type\":\"ping\"", "not JSON: unexpected end of data"},
-    {"{\"v\":2,\"type\":\"ping\"} {}", "not JSON"},
-    {"{\"v\":2,\"type\":'ping'}", "not JSON"},
-    {"{\"v\":2,\"type\":\"ping\",}", "not JSON"},
+    {"{\"v\":3,\"type\":\"ping\"", "not JSON: unexpected end of data"},
+    {"{\"v\":3,\"type\":\"ping\"} {}", "not JSON"},
+    {"{\"v\":3,\"type\":'ping'}", "not JSON"},
+    {"{\"v\":3,\"type\":\"ping\",}", "not JSON"},
     {"[]", "an array, want an object"},
     {"null", "null, want an object"},
     {"\"ping\"", "a string, want an object"},
-    {"{\"v\":2,\"type\":\"error\",\"reason\":\"\xff\"}", "not JSON"},
-    {"{\"v\":2,\"type\":\"ping\",\"x\":[[[[[[[[[]]]]]]]]]}", "not JSON"},
+    {"{\"v\":3,\"type\":\"error\",\"reason\":\"\xff\"}", "not JSON"},
+    {"{\"v\":3,\"type\":\"ping\",\"x\":[[[[[[[[[]]]]]]]]]}", "not JSON"},
     /* counted before parsing */
     /* 16 is let through, to the parser */
     {FWD("[[[[[[]]]]]]"), "not JSON: nesting too deep"},
-    {FWD("[[[[[[[]]]]]]]"), "17 objects and arrays, at most 16"},
+    {FWD("[[],[],[],[],[],[],[],[],[],[],[],[],[],[],[],[],[],[],[],[],[],[]]"),
+     "33 objects and arrays, at most 32"},
     /* version and type */
     {"{\"type\":\"ping\"}", "v: missing"},
     {"{\"v\":\"2\",\"type\":\"ping\"}", "v: want an integer, got a string"},
-    {"{\"v\":2.0,\"type\":\"ping\"}", "v: want an integer, got a fraction"},
-    {"{\"v\":1,\"type\":\"ping\"}", "v: protocol version 1, this side speaks 2"},
-    {"{\"v\":3,\"type\":\"ping\"}", "v: protocol version 3, this side speaks 2"},
+    {"{\"v\":3.0,\"type\":\"ping\"}", "v: want an integer, got a fraction"},
+    {"{\"v\":1,\"type\":\"ping\"}", "v: protocol version 1, this side speaks 3"},
+    {"{\"v\":4,\"type\":\"ping\"}", "v: protocol version 4, this side speaks 3"},
     {"{\"v\":0,\"type\":\"ping\"}", "v: protocol version 0"},
-    {"{\"v\":2}", "type: missing"},
-    {"{\"v\":2,\"type\":7}", "type: want a string, got an integer"},
-    {"{\"v\":2,\"type\":\"hello\"}", "type: \"hello\" is not one of state, state_ack"},
-    {"{\"v\":2,\"type\":\"ping\",\"seq\":1}", "unknown field \"seq\""},
-    {"{\"v\":2,\"type\":\"pong\",\"x\":null}", "unknown field \"x\""},
+    {"{\"v\":3}", "type: missing"},
+    {"{\"v\":3,\"type\":7}", "type: want a string, got an integer"},
+    {"{\"v\":3,\"type\":\"hello\"}", "type: \"hello\" is not one of state, state_ack"},
+    {"{\"v\":3,\"type\":\"ping\",\"seq\":1}", "unknown field \"seq\""},
+    {"{\"v\":3,\"type\":\"pong\",\"x\":null}", "unknown field \"x\""},
     /* a version 1 state: every entry an object */
     {"{\"v\":1,\"type\":\"state\",\"generation\":1,\"forwards\":[{\"proto\":\"tcp\",\"family\":"
      "\"ipv4\",\"public_port\":443,\"target_port\":443}],\"egress\":[]}",
-     "v: protocol version 1, this side speaks 2"},
+     "v: protocol version 1, this side speaks 3"},
     /* a peer of another message version is told both sides' versions */
-    {"{\"v\":3,\"type\":\"state\",\"agent_version\":\"9.0.0\"}",
-     "v: protocol version 3, this side speaks 2 (peer: wgfwd 9.0.0; this side: wgfwd "},
+    {"{\"v\":4,\"type\":\"state\",\"agent_version\":\"9.0.0\"}",
+     "v: protocol version 4, this side speaks 3 (peer: wgfwd 9.0.0; this side: wgfwd "},
     {"{\"v\":1,\"type\":\"gateway_info\",\"gateway_version\":\"0.0.1\"}",
-     "this side speaks 2 (peer: wgfwd 0.0.1; this side: wgfwd "},
+     "this side speaks 3 (peer: wgfwd 0.0.1; this side: wgfwd "},
     {"{\"v\":1,\"type\":\"state\",\"agent_version\":\"a\\nb\"}",
      "(peer: version unknown; this side: wgfwd "},
     /* state */
@@ -660,14 +661,14 @@ static const struct bad_case bad_cases[] = {
      "agent_version: 64 bytes, at most 63"},
     {INFO("\"ipv4\":[],\"ipv6\":[],\"mtu\":1420,\"gateway_version\":\"\\u00e9\""),
      "gateway_version: want 1..63 printable characters without spaces"},
-    {"{\"v\":2,\"type\":\"state\"," NOFWD "," NOEGR "}", "generation: missing"},
+    {"{\"v\":3,\"type\":\"state\"," NOFWD "," NOEGR "}", "generation: missing"},
     {STATE(NOEGR), "forwards: missing"},
     {STATE(NOFWD), "egress: missing"},
-    {"{\"v\":2,\"type\":\"state\",\"generation\":-1," NOFWD "," NOEGR "}",
+    {"{\"v\":3,\"type\":\"state\",\"generation\":-1," NOFWD "," NOEGR "}",
      "generation: -1 is out of range"},
-    {"{\"v\":2,\"type\":\"state\",\"generation\":9223372036854775808," NOFWD "," NOEGR "}",
+    {"{\"v\":3,\"type\":\"state\",\"generation\":9223372036854775808," NOFWD "," NOEGR "}",
      "generation: 9223372036854775808 is out of range 0..9223372036854775807"},
-    {"{\"v\":2,\"type\":\"state\",\"generation\":1.5," NOFWD "," NOEGR "}",
+    {"{\"v\":3,\"type\":\"state\",\"generation\":1.5," NOFWD "," NOEGR "}",
      "generation: want an integer, got a fraction"},
     {STATE("\"forwards\":[]," NOEGR), "forwards: want an object, got an array"},
     {FWDS("{\"tcp\":{\"ipv4\":[],\"ipv6\":[]}}"), "forwards.udp: missing"},
@@ -748,11 +749,11 @@ static const struct bad_case bad_cases[] = {
     {INFO("\"ipv4\":[],\"ipv6\":[]"), "mtu: missing"},
     {INFO("\"ipv4\":[],\"mtu\":1420"), "ipv6: missing"},
     /* error */
-    {"{\"v\":2,\"type\":\"error\"}", "reason: missing"},
-    {"{\"v\":2,\"type\":\"error\",\"reason\":\"\"}", "reason: must not be empty"},
-    {"{\"v\":2,\"type\":\"error\",\"reason\":\"a\\nb\"}", "reason: holds control characters"},
-    {"{\"v\":2,\"type\":\"error\",\"reason\":\"a\\u0000b\"}", "reason: holds control characters"},
-    {"{\"v\":2,\"type\":\"error\",\"reason\":\"a\\u001bb\"}", "reason: holds control characters"},
+    {"{\"v\":3,\"type\":\"error\"}", "reason: missing"},
+    {"{\"v\":3,\"type\":\"error\",\"reason\":\"\"}", "reason: must not be empty"},
+    {"{\"v\":3,\"type\":\"error\",\"reason\":\"a\\nb\"}", "reason: holds control characters"},
+    {"{\"v\":3,\"type\":\"error\",\"reason\":\"a\\u0000b\"}", "reason: holds control characters"},
+    {"{\"v\":3,\"type\":\"error\",\"reason\":\"a\\u001bb\"}", "reason: holds control characters"},
 };
 
 static void every_strict_decode_error_is_refused_and_named(void **state)
@@ -784,7 +785,7 @@ static void overlong_reason_is_refused(void **state)
 {
 	char json[600], err[256];
 	struct wf_ctl_msg m;
-	int n = snprintf(json, sizeof(json), "{\"v\":2,\"type\":\"error\",\"reason\":\"");
+	int n = snprintf(json, sizeof(json), "{\"v\":3,\"type\":\"error\",\"reason\":\"");
 
 	memset(json + n, 'x', 300);
 	strcpy(json + n + 300, "\"}");
@@ -808,12 +809,12 @@ static void message_over_the_cap_is_refused_unread(void **state)
 
 static void decoder_needs_no_terminating_nul(void **state)
 {
-	const char text[] = "{\"v\":2,\"type\":\"ping\"}garbage";
+	const char text[] = "{\"v\":3,\"type\":\"ping\"}garbage";
 	struct wf_ctl_msg m;
 	char err[256];
 
 	assert_int_equal(
-	    wf_ctl_msg_decode(text, strlen("{\"v\":2,\"type\":\"ping\"}"), &m, err, sizeof(err)),
+	    wf_ctl_msg_decode(text, strlen("{\"v\":3,\"type\":\"ping\"}"), &m, err, sizeof(err)),
 	    0);
 	assert_int_equal(m.type, WF_CTL_MSG_PING);
 }

@@ -442,6 +442,108 @@ static void decision_does_not_depend_on_request_order(void **state)
 	wf_gw_state_free(&cur2);
 }
 
+/* A random forward of a small space (so keys meet): either family, either protocol, ports
+ * 20..40 (22/tcp reserved), targets 1..3. */
+static struct wf_ctl_forward random_forward(unsigned *seed)
+{
+	struct wf_ctl_forward f =
+	    fwd(rand_r(seed) % 2 ? TCP : UDP, (uint16_t)(20 + rand_r(seed) % 21),
+	        (uint16_t)(1 + rand_r(seed) % 3));
+
+	if (rand_r(seed) % 2)
+		f.family = AF_INET6;
+	return f;
+}
+
+static bool same_key(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
+{
+	return a->family == b->family && a->proto == b->proto && a->public_port == b->public_port;
+}
+
+static ssize_t key_in(const struct wf_gw_entries *e, const struct wf_ctl_forward *f)
+{
+	for (size_t i = 0; i < e->n_forwards; i++)
+		if (same_key(&e->forwards[i], f))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* On random sequences of changes to a's request, with b holding some of the ports all along
+ * and no limit reached: deciding only each change gives what a holds when its whole request
+ * is decided anew, and each added forward the verdict the whole decision gives it. */
+static void deciding_changes_equals_deciding_the_whole_request(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_entries asked = {0}, b = {0};
+	struct wf_gw_decision d;
+	unsigned seed = 18;
+
+	assert_int_equal(wf_gw_state_init(&cur, 2), 0);
+	for (int i = 0; i < 12; i++) {
+		struct wf_ctl_forward f = random_forward(&seed);
+
+		f.family = AF_INET;
+		if (key_in(&b, &f) < 0)
+			assert_int_equal(wf_gw_entries_add_forward(&b, &f), 0);
+	}
+	decide(&cur, 1, &b, &d);
+	wf_gw_decision_free(&d);
+	for (int step = 0; step < 500; step++) {
+		struct wf_gw_entries del = {0}, add = {0}, next_asked = {0}, mine;
+		struct wf_gw_decision inc, whole;
+		struct wf_gw_state next;
+
+		/* del: some of what a asks for; add: keys it does not ask for after that */
+		for (size_t i = 0; i < asked.n_forwards; i++) {
+			if (rand_r(&seed) % 4 == 0)
+				assert_int_equal(
+				    wf_gw_entries_add_forward(&del, &asked.forwards[i]), 0);
+			else
+				assert_int_equal(
+				    wf_gw_entries_add_forward(&next_asked, &asked.forwards[i]), 0);
+		}
+		for (int i = rand_r(&seed) % 4; i > 0; i--) {
+			struct wf_ctl_forward f = random_forward(&seed);
+
+			if (key_in(&next_asked, &f) >= 0)
+				continue;
+			assert_int_equal(wf_gw_entries_add_forward(&add, &f), 0);
+			assert_int_equal(wf_gw_entries_add_forward(&next_asked, &f), 0);
+		}
+		assert_int_equal(
+		    wf_gw_policy_decide_delta(&cfg, &cur, 0, &del, &add, &next_asked, &mine, &inc),
+		    0);
+		assert_int_equal(wf_gw_policy_decide(&cfg, &cur, 0, &next_asked, &next, &whole), 0);
+		if (!wf_gw_entries_equal(&mine, &next.peers[0]))
+			fail_msg("step %d: the change's decision holds %zu forwards, the whole "
+			         "request's %zu",
+			         step, mine.n_forwards, next.peers[0].n_forwards);
+		assert_int_equal(inc.n_forwards, add.n_forwards);
+		for (size_t i = 0; i < add.n_forwards; i++) {
+			ssize_t at = key_in(&next_asked, &add.forwards[i]);
+
+			assert_true(at >= 0);
+			assert_int_equal(inc.forwards[i].status, whole.forwards[at].status);
+			assert_string_equal(inc.forwards[i].reason, whole.forwards[at].reason);
+		}
+		/* b's entries are untouched by a's change */
+		assert_true(wf_gw_entries_equal(&next.peers[1], &cur.peers[1]));
+		wf_gw_entries_free(&cur.peers[0]);
+		cur.peers[0] = mine;
+		wf_gw_entries_free(&asked);
+		asked = next_asked;
+		wf_gw_entries_free(&del);
+		wf_gw_entries_free(&add);
+		wf_gw_state_free(&next);
+		wf_gw_decision_free(&inc);
+		wf_gw_decision_free(&whole);
+	}
+	assert_true(cur.peers[0].n_forwards > 0);
+	wf_gw_entries_free(&asked);
+	wf_gw_entries_free(&b);
+	wf_gw_state_free(&cur);
+}
+
 static void unknown_peer_index_is_an_error(void **state)
 {
 	struct wf_gw_state cur, next;
@@ -584,6 +686,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(decision_does_not_depend_on_request_order, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(deciding_changes_equals_deciding_the_whole_request,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_peer_index_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(deciding_all_at_once_equals_deciding_in_order, setup,
 	                                    teardown),

@@ -273,6 +273,63 @@ static void decoder_names_the_wrong_field(void **state)
 	}
 }
 
+#define TCP4(p, t)                                                                              \
+	{                                                                                       \
+		.family = AF_INET, .proto = IPPROTO_TCP, .public_port = (p), .target_port = (t) \
+	}
+
+/* Changes append lines; reading replays them onto the file, stops at a torn last line, and
+ * a whole save starts the journal anew; lines replayed onto a file that holds them already
+ * change nothing. */
+static void journal_replays_changes_onto_the_file(void **state)
+{
+	struct wf_ctl_forward held[] = {TCP4(80, 80), TCP4(443, 443), TCP4(993, 993)};
+	struct wf_ctl_forward went[] = {TCP4(80, 80), TCP4(443, 443)};
+	struct wf_ctl_forward came[] = {TCP4(443, 8443), TCP4(25, 25)};
+	struct wf_ctl_forward want[] = {TCP4(25, 25), TCP4(443, 8443), TCP4(993, 993)};
+	struct wf_gw_entries e = {0}, g = {.forwards = went, .n_forwards = 2},
+	                     c = {.forwards = came, .n_forwards = 2}, back;
+	char err[256] = "", path[512], text[256];
+	size_t size = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(wf_gw_entries_add_forward(&e, &held[i]), 0);
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &e, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_append(dir, "192.168.160.2", &g, &c, &size, err, sizeof(err)),
+	                 0);
+	snprintf(path, sizeof(path), "%s/peer-192.168.160.2.journal", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), size);
+	fclose(f);
+	text[size] = '\0';
+	assert_string_equal(text, "- ipv4 tcp 80 80\n- ipv4 tcp 443 443\n+ ipv4 tcp 443 8443\n"
+	                          "+ ipv4 tcp 25 25\n");
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_true(wf_ctl_forwards_equal(back.forwards, back.n_forwards, want, 3));
+	wf_gw_entries_free(&back);
+
+	/* a torn last line and anything after a bad line are not applied */
+	f = fopen(path, "a");
+	fputs("- ipv4 tcp 993 993\n+ ipv4 tcp 7", f);
+	fclose(f);
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_true(wf_ctl_forwards_equal(back.forwards, back.n_forwards, want, 2));
+
+	/* saving the whole file removes the journal... */
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_int_equal(count_files("peer-192.168.160.2.journal"), 0);
+	/* ...and had it stayed, its lines would say only what the file holds */
+	write_text(path, "- ipv4 tcp 80 80\n- ipv4 tcp 443 443\n+ ipv4 tcp 443 8443\n"
+	                 "+ ipv4 tcp 25 25\n- ipv4 tcp 993 993\n");
+	wf_gw_entries_free(&back);
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_true(wf_ctl_forwards_equal(back.forwards, back.n_forwards, want, 2));
+	wf_gw_entries_free(&back);
+	wf_gw_entries_free(&e);
+}
+
 static void peer_names_compare_as_addresses(void **state)
 {
 	const char *json = "{\"version\":1,\"peer\":\"fc00:0::2\",\"forwards\":[],\"egress\":[]}";
@@ -405,6 +462,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(state_directory_symlink_or_file_is_refused, make_dir,
 	                                    remove_dir),
 	    cmocka_unit_test_setup_teardown(state_directory_of_another_user_is_refused, make_dir,
+	                                    remove_dir),
+	    cmocka_unit_test_setup_teardown(journal_replays_changes_onto_the_file, make_dir,
 	                                    remove_dir),
 	    cmocka_unit_test(decoder_names_the_wrong_field),
 	    cmocka_unit_test(peer_names_compare_as_addresses),

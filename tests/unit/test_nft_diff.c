@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,6 +164,46 @@ static void index_diff_returns_the_elements_themselves(void **state)
 	wf_nft_set_clear_elems(&want);
 }
 
+/* What a commit of element updates did to a set: the index of the set before, with the
+ * deleted records out and the added ones in, equals the index of the set after. */
+static void index_apply_equals_the_index_of_the_new_set(void **state)
+{
+	struct wf_nft_set before = map4(), after = map4(), gone = map4(), came = map4();
+	struct wf_nft_elem_index ix, want, g, c;
+
+	put(&before, 80, "172.18.0.2", 80);
+	put(&before, 443, "172.18.0.2", 443);
+	put(&before, 993, "172.18.0.3", 993);
+	put(&after, 443, "172.18.0.2", 8443);
+	put(&after, 993, "172.18.0.3", 993);
+	put(&after, 25, "172.18.0.4", 25);
+	put(&after, 65535, "172.18.0.4", 1);
+	put(&gone, 80, "172.18.0.2", 80);
+	put(&gone, 443, "172.18.0.2", 443);
+	put(&came, 443, "172.18.0.2", 8443);
+	put(&came, 65535, "172.18.0.4", 1);
+	put(&came, 25, "172.18.0.4", 25);
+	assert_int_equal(wf_nft_elem_index_build(&before, &ix), 0);
+	assert_int_equal(wf_nft_elem_index_build(&after, &want), 0);
+	assert_int_equal(wf_nft_elem_index_build(&gone, &g), 0);
+	assert_int_equal(wf_nft_elem_index_build(&came, &c), 0);
+	assert_int_equal(wf_nft_elem_index_apply(&ix, &g, &c), 0);
+	assert_int_equal(ix.n, want.n);
+	assert_memory_equal(ix.recs, want.recs, want.n * want.rec_len);
+	/* a record to delete that is not there, one to add that is */
+	assert_int_equal(wf_nft_elem_index_apply(&ix, &g, &(struct wf_nft_elem_index){0}), -ENOENT);
+	assert_int_equal(wf_nft_elem_index_apply(&want, &(struct wf_nft_elem_index){0}, &c),
+	                 -EEXIST);
+	wf_nft_elem_index_free(&ix);
+	wf_nft_elem_index_free(&want);
+	wf_nft_elem_index_free(&g);
+	wf_nft_elem_index_free(&c);
+	wf_nft_set_clear_elems(&before);
+	wf_nft_set_clear_elems(&after);
+	wf_nft_set_clear_elems(&gone);
+	wf_nft_set_clear_elems(&came);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +214,7 @@ int main(void)
 	    cmocka_unit_test(values_compare_by_their_type_only),
 	    cmocka_unit_test(index_is_in_numeric_key_order),
 	    cmocka_unit_test(index_diff_returns_the_elements_themselves),
+	    cmocka_unit_test(index_apply_equals_the_index_of_the_new_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
