@@ -70,7 +70,7 @@ derive() {
 			goal("perfwd", a + g, 1.5)
 		} else
 			goal("perfwd", "", 1.5)
-		goal("gw_change", v["gwbig_100x1000_change_add_one_100000"], 1)
+		goal("gw_change", v["gwbig_100x1000_delta_add_one_100000"], 1)
 		goal("gw_restart", v["gateway_daemon_restart_100x1000_100000"], 1000)
 		goal("prog10k_gw", v["prog_gw_10000"], 100)
 		goal("prog10k_srv", v["prog_srv_10000"], 100)
