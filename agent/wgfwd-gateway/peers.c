@@ -264,6 +264,29 @@ static void return_memory(const struct wf_ctl_state *s)
 		malloc_trim(0);
 }
 
+/* What follows an applied state or delta: its refusals logged and counted, clashes with the
+ * host's ports looked for again, the acknowledgement filled. */
+static void answer_applied(struct wf_gw_daemon *d, size_t peer, const struct wf_ctl_state *s,
+                           const struct wf_gw_decision *dec, struct wf_ctl_state_ack *a)
+{
+	log_refusals(d, peer, s, dec);
+	count_refusals(d, dec);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+	if (fill_ack(a, dec))
+		/* Applied, but no results to say so: the agent tries again. */
+		WF_COPY(a->reason, "the gateway is out of memory");
+}
+
+static void answer_refused(struct wf_gw_daemon *d, size_t peer, const char *what,
+                           uint64_t generation, const char *why, struct wf_ctl_state_ack *a)
+{
+	log_error("peer %s: %s %llu not applied: %s", wf_gw_peer_name(d, peer), what,
+	          (unsigned long long)generation, why);
+	d->states_refused++;
+	a->applied = false;
+	WF_COPY(a->reason, why);
+}
+
 /* A peer's state whose turn has come (control.h). */
 static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
                        struct wf_ctl_state_ack *a)
@@ -315,20 +338,11 @@ static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
 	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation,
 	         d->state.peers[peer].n_forwards, s->n_forwards, d->state.peers[peer].n_egress,
 	         s->n_egress, wf_gw_change_text(&res, change, sizeof(change)));
-	log_refusals(d, peer, s, &dec);
-	count_refusals(d, &dec);
-	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-	if (fill_ack(a, &dec))
-		/* Applied, but no results to say so: the agent tries again. */
-		WF_COPY(a->reason, "the gateway is out of memory");
+	answer_applied(d, peer, s, &dec, a);
 	goto out;
 
 refuse:
-	log_error("peer %s: state %llu not applied: %s", wf_gw_peer_name(d, peer),
-	          (unsigned long long)s->generation, why);
-	d->states_refused++;
-	a->applied = false;
-	WF_COPY(a->reason, why);
+	answer_refused(d, peer, "state", s->generation, why, a);
 out:
 	wf_gw_entries_free(&want);
 	wf_gw_state_free(&next);
@@ -613,19 +627,11 @@ static void take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *
 	         dl->del.n_forwards, dl->del.n_egress, d->state.peers[peer].n_forwards,
 	         d->state.peers[peer].n_egress, wf_gw_change_text(&res, change, sizeof(change)));
 	named.generation = dl->generation;
-	log_refusals(d, peer, &named, &dec);
-	count_refusals(d, &dec);
-	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
-	if (fill_ack(a, &dec))
-		WF_COPY(a->reason, "the gateway is out of memory");
+	answer_applied(d, peer, &named, &dec, a);
 	goto out;
 
 refuse:
-	log_error("peer %s: delta %llu not applied: %s", wf_gw_peer_name(d, peer),
-	          (unsigned long long)dl->generation, why);
-	d->states_refused++;
-	a->applied = false;
-	WF_COPY(a->reason, why);
+	answer_refused(d, peer, "delta", dl->generation, why, a);
 out:
 	free(next.peers);
 	wf_gw_state_free(&gone);
