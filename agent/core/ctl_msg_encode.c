@@ -93,22 +93,24 @@ static void put_string(struct out *o, const char *s)
 	put_n(o, "\"", 1);
 }
 
+/* One flat list of number pairs: [A1,B1,A2,B2,...]. */
+static void put_pair(struct out *o, const char **sep, unsigned a, unsigned b)
+{
+	put(o, *sep);
+	put_uint(o, a);
+	put_n(o, ",", 1);
+	put_uint(o, b);
+	*sep = ",";
+}
+
 static void put_forwards(struct out *o, const struct wf_ctl_state *s, int proto, int family)
 {
 	const char *sep = "";
 
 	put_n(o, "[", 1);
-	for (size_t i = 0; i < s->n_forwards; i++) {
-		const struct wf_ctl_forward *f = &s->forwards[i];
-
-		if (f->proto != proto || f->family != family)
-			continue;
-		put(o, sep);
-		put_uint(o, f->public_port);
-		put_n(o, ",", 1);
-		put_uint(o, f->target_port);
-		sep = ",";
-	}
+	for (size_t i = 0; i < s->n_forwards; i++)
+		if (s->forwards[i].proto == proto && s->forwards[i].family == family)
+			put_pair(o, &sep, s->forwards[i].public_port, s->forwards[i].target_port);
 	put_n(o, "]", 1);
 }
 
@@ -117,17 +119,9 @@ static void put_egress(struct out *o, const struct wf_ctl_state *s, int proto)
 	const char *sep = "";
 
 	put_n(o, "[", 1);
-	for (size_t i = 0; i < s->n_egress; i++) {
-		const struct wf_ctl_egress *e = &s->egress[i];
-
-		if (e->proto != proto)
-			continue;
-		put(o, sep);
-		put_uint(o, e->port_lo);
-		put_n(o, ",", 1);
-		put_uint(o, e->port_hi);
-		sep = ",";
-	}
+	for (size_t i = 0; i < s->n_egress; i++)
+		if (s->egress[i].proto == proto)
+			put_pair(o, &sep, s->egress[i].port_lo, s->egress[i].port_hi);
 	put_n(o, "]", 1);
 }
 

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int wf_port_parse(const char *text, bool allow_zero, uint16_t *port)
 {
@@ -128,4 +129,24 @@ void wf_hostport_text(const struct sockaddr *sa, char *out, size_t len)
 	} else {
 		snprintf(out, len, "(family %u)", sa->sa_family);
 	}
+}
+
+int wf_tcp_listen(const struct sockaddr_storage *ss, socklen_t len, bool freebind)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, err;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (freebind)
+		setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 16) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }

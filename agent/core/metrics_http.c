@@ -103,24 +103,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 	free(text);
 }
 
-static int listen_socket(const struct sockaddr_storage *ss, socklen_t len)
-{
-	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1, err;
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss->ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 16) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 int wf_metrics_server_open(struct event_base *base, const struct sockaddr_storage *ss,
                            socklen_t len, wf_metrics_collect_fn collect, void *ctx,
                            struct wf_metrics_server **out)
@@ -134,7 +116,7 @@ int wf_metrics_server_open(struct event_base *base, const struct sockaddr_storag
 		return -ENOMEM;
 	s->collect = collect;
 	s->ctx = ctx;
-	fd = listen_socket(ss, len);
+	fd = wf_tcp_listen(ss, len, false);
 	if (fd < 0) {
 		err = fd;
 		goto fail;

@@ -677,7 +677,8 @@ int wf_gw_control_listen(struct wf_gw_control *c, const struct sockaddr_storage 
 		log_warn("not listening on %s: at most %zu addresses", text, max_listeners);
 		return 0;
 	}
-	fd = wf_gw_listen_socket(ss, len);
+	/* The tunnel address may come up after the daemon (WireGuard restarting). */
+	fd = wf_tcp_listen(ss, len, true);
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", text, strerror(-fd));
 		return fd;

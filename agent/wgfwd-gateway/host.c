@@ -92,23 +92,3 @@ int wf_gw_interface_addresses(const char *ifname, struct in_addr *ip4, size_t *n
 	qsort(ip6, *n6, sizeof(*ip6), cmp6);
 	return 0;
 }
-
-int wf_gw_listen_socket(const struct sockaddr_storage *ss, socklen_t len)
-{
-	int one = 1, fd, err;
-
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* The tunnel address may come up after the daemon (WireGuard restarting). */
-	setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof(one));
-	if (ss->ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 16) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}

@@ -24,8 +24,4 @@ int wf_gw_enable_forwarding(const char *public_ifname);
 int wf_gw_interface_addresses(const char *ifname, struct in_addr *ip4, size_t *n4,
                               struct in6_addr *ip6, size_t *n6);
 
-/* A listening TCP socket (non-blocking, close-on-exec, IPv6-only for IPv6) bound to ss, even
- * before the address exists on an interface. Returns the descriptor or -errno. */
-int wf_gw_listen_socket(const struct sockaddr_storage *ss, socklen_t len);
-
 #endif

@@ -27,6 +27,11 @@ int wf_hostport_parse(const char *text, uint16_t default_port, bool allow_zero,
  * as a socket address. 0 or -EINVAL. */
 int wf_sockaddr_from(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
 
+/* A listening TCP socket (non-blocking, close-on-exec, IPv6 only for an IPv6 address) on a
+ * socket address; freebind lets it bind an address not (yet) on any interface. The descriptor,
+ * or -errno. */
+int wf_tcp_listen(const struct sockaddr_storage *ss, socklen_t len, bool freebind);
+
 /* "IPv4:PORT" / "[IPv6]:PORT", what wf_hostport_parse reads back. */
 void wf_hostport_text(const struct sockaddr *sa, char *out, size_t len);
 
