@@ -34,19 +34,24 @@ static int cmp_addrs(bool a_has4, const struct in_addr *a4, bool a_has6, const s
 	return 0;
 }
 
+/* Where a forward or an egress entry leads, compared alike for both: the fields share their
+ * names and types. */
+#define CMP_DESTINATION(a, b) \
+	(cmp_num((a)->to_host, (b)->to_host)                                                  \
+	     ?: cmp_addrs((a)->has_ip4, &(a)->ip4, (a)->has_ip6, &(a)->ip6, (b)->has_ip4,        \
+	                  &(b)->ip4, (b)->has_ip6, &(b)->ip6)                                     \
+	     ?: cmp_strn((a)->bridge, (b)->bridge, sizeof((a)->bridge))                        \
+	     ?: cmp_strn((a)->gateways, (b)->gateways, sizeof((a)->gateways)))
+
 /* What a forward renders to. */
 int wf_forward_plane_cmp(const struct wf_forward *a, const struct wf_forward *b)
 {
 	int r;
 
 	if ((r = cmp_num(a->proto, b->proto)) || (r = cmp_num(a->public_port, b->public_port)) ||
-	    (r = cmp_num(a->target_port, b->target_port)) || (r = cmp_num(a->to_host, b->to_host)))
+	    (r = cmp_num(a->target_port, b->target_port)))
 		return r;
-	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
-	                   b->has_ip6, &b->ip6)) ||
-	    (r = cmp_strn(a->bridge, b->bridge, sizeof(a->bridge))))
-		return r;
-	return cmp_strn(a->gateways, b->gateways, sizeof(a->gateways));
+	return CMP_DESTINATION(a, b);
 }
 
 int wf_forward_full_cmp(const struct wf_forward *a, const struct wf_forward *b)
@@ -64,13 +69,9 @@ int wf_egress_plane_cmp(const struct wf_egress *a, const struct wf_egress *b)
 	int r;
 
 	if ((r = cmp_num(a->proto, b->proto)) || (r = cmp_num(a->port_lo, b->port_lo)) ||
-	    (r = cmp_num(a->port_hi, b->port_hi)) || (r = cmp_num(a->to_host, b->to_host)))
+	    (r = cmp_num(a->port_hi, b->port_hi)))
 		return r;
-	if ((r = cmp_addrs(a->has_ip4, &a->ip4, a->has_ip6, &a->ip6, b->has_ip4, &b->ip4,
-	                   b->has_ip6, &b->ip6)) ||
-	    (r = cmp_strn(a->bridge, b->bridge, sizeof(a->bridge))))
-		return r;
-	return cmp_strn(a->gateways, b->gateways, sizeof(a->gateways));
+	return CMP_DESTINATION(a, b);
 }
 
 /* The state's order: by container, then what it renders to. */
