@@ -2,7 +2,11 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <wgfwd/metrics.h>
 
 struct wf_ct_stale {
 	struct wf_conntrack *ct;
@@ -78,6 +82,38 @@ int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t 
 	if (s->pending.n && s->timer && !evtimer_pending(s->timer, NULL))
 		evtimer_add(s->timer, &tv);
 	return (int)s->pending.n;
+}
+
+void wf_ct_stale_stats(const struct wf_ct_stale *s, struct wf_ct_stats *out)
+{
+	wf_conntrack_stats(s->ct, out);
+}
+
+void wf_ct_stats_status_add(struct json_object *obj, const struct wf_ct_stats *st)
+{
+	struct json_object *o;
+
+	if (!st)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "run", json_object_new_int64((int64_t)st->searched));
+	json_object_object_add(o, "skipped", json_object_new_int64((int64_t)st->skipped));
+	json_object_object_add(obj, "conntrack_searches", o);
+}
+
+int wf_ct_stats_metrics(struct wf_metrics *m, const char *prefix, const struct wf_ct_stats *st)
+{
+	char name[96];
+
+	if (!st)
+		return 0;
+	snprintf(name, sizeof(name), "%s_conntrack_searches_total", prefix);
+	wf_metrics_add(m, name, WF_METRIC_COUNTER,
+	               "Searches for the conntrack entries of changed forwards: run (a walk of the "
+	               "kernel's conntrack hash) or skipped (the namespace held no entry).",
+	               WF_LABEL("result", "run"), (double)st->searched);
+	return wf_metrics_add(m, name, WF_METRIC_COUNTER, NULL, WF_LABEL("result", "skipped"),
+	                      (double)st->skipped);
 }
 
 int wf_ct_pending_take(struct wf_ct_pending *p, int err, struct wf_ct_match **out, size_t *n)

@@ -332,3 +332,8 @@ int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, siz
 	f->params = p;
 	return wf_ct_stale_run(f->engine, deleted);
 }
+
+void wf_ct_flush_stats(const struct wf_ct_flush *f, struct wf_ct_stats *out)
+{
+	wf_ct_stale_stats(f->engine, out);
+}

@@ -69,8 +69,11 @@ int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_param
 
 /* Searches conntrack once for everything pending, less what the forwards remembered last make
  * right again, deletes it and counts it in *deleted. Returns how many matches were looked for
- * (0: the kernel was not asked) or -errno. Nothing stays pending either way. */
+ * (0: none, and the kernel was not asked) or -errno. Nothing stays pending either way. */
 int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, size_t *deleted);
+
+/* The searches made and skipped so far (conntrack.h). */
+void wf_ct_flush_stats(const struct wf_ct_flush *f, struct wf_ct_stats *out);
 
 /* Pure: the matches for one set of changes. *out is one allocation for free() (also when n is
  * 0). 0 or -ENOMEM. */

@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include <wgfwd/ct_stale.h>
 #include <wgfwd/metrics.h>
 #include <wgfwd/util.h>
 #include <wgfwd/version.h>
@@ -223,6 +224,12 @@ struct json_object *wf_agent_status(struct wf_agent *a)
 	json_object_object_add(agent, "apply_errors",
 	                       json_object_new_int64((int64_t)a->apply_errors));
 	wf_nlwatch_status_add(agent, a->watch);
+	if (a->ct_flush) {
+		struct wf_ct_stats st;
+
+		wf_ct_flush_stats(a->ct_flush, &st);
+		wf_ct_stats_status_add(agent, &st);
+	}
 	json_object_object_add(agent, "last_apply_ok", json_object_new_boolean(a->last_apply_ok));
 	json_object_object_add(agent, "last_apply_ms", json_object_new_double(a->last_apply_ms));
 	json_object_object_add(agent, "last_apply_at", json_object_new_int64(a->last_apply_at));
@@ -347,6 +354,12 @@ int wf_agent_metrics(struct wf_agent *a, struct wf_metrics *m)
 	wf_metrics_counter(m, "wgfwd_agent_apply_errors_total", "Applies that failed.",
 	                   (double)a->apply_errors);
 	wf_nlwatch_metrics(m, "wgfwd_agent", a->watch);
+	if (a->ct_flush) {
+		struct wf_ct_stats st;
+
+		wf_ct_flush_stats(a->ct_flush, &st);
+		wf_ct_stats_metrics(m, "wgfwd_agent", &st);
+	}
 	wf_metrics_gauge(m, "wgfwd_agent_last_apply_success", "1 when the last apply succeeded.",
 	                 a->last_apply_ok);
 	wf_metrics_gauge(m, "wgfwd_agent_last_apply_duration_seconds",

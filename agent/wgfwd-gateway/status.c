@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include <wgfwd/ct_stale.h>
 #include <wgfwd/metrics.h>
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/version.h>
@@ -117,6 +118,12 @@ json_object *wf_gw_status_document(void *arg)
 	if (d->last_error[0])
 		json_object_object_add(doc, "last_error", json_object_new_string(d->last_error));
 	wf_nlwatch_status_add(doc, d->watch);
+	if (d->ct) {
+		struct wf_ct_stats st;
+
+		wf_ct_stale_stats(d->ct, &st);
+		wf_ct_stats_status_add(doc, &st);
+	}
 	json_object_object_add(doc, "host_firewall", host_firewall_status(d));
 	json_object_object_add(doc, "peers", peers);
 	wf_gw_host_watch_status(&d->host, d->cfg, doc);
@@ -199,6 +206,12 @@ int wf_gw_collect_metrics(void *arg, struct wf_metrics *m)
 		               WF_LABEL("reason", wf_gw_rejection_name((enum wf_gw_rejection)r)),
 		               (double)cc->rejected[r]);
 	wf_nlwatch_metrics(m, "wgfwd_gateway", d->watch);
+	if (d->ct) {
+		struct wf_ct_stats st;
+
+		wf_ct_stale_stats(d->ct, &st);
+		wf_ct_stats_metrics(m, "wgfwd_gateway", &st);
+	}
 	return wf_metrics_counter(m, "wgfwd_gateway_drift_repairs_total",
 	                          "Times the kernel's ruleset had drifted and was repaired.",
 	                          (double)d->drift_repairs);

@@ -16,6 +16,14 @@
  * matches allow; the daemons gather the matches of a burst of changes and search once
  * (WF_CT_COALESCE_MS).
  *
+ * The rule for not searching at all: the kernel keeps a count of each namespace's entries
+ * (WF_CT_COUNT_PATH, read in microseconds). It is read after the change is in the kernel; when
+ * it is 0 nothing can be stale, since an entry made after that read met the rules of now, and
+ * the walk is skipped. Any other count, or one that cannot be read, means a search: the count
+ * is the only thing the kernel tells without a walk, and on a host whose tunnel is up it is
+ * rarely 0 (the tunnel's own UDP flow and the control connection are entries too), so a change
+ * while flows live pays the walk. Searches run and skipped are counted (wf_conntrack_stats).
+ *
  * Conventions as in rtnl.h: every call returns 0 (or a count) or -errno and logs nothing.
  * Addresses are in network byte order, ports and everything else in host byte order. */
 #ifndef WGFWD_CONNTRACK_H
@@ -88,6 +96,22 @@ struct wf_conntrack;
 int wf_conntrack_open(struct wf_conntrack **out);
 void wf_conntrack_close(struct wf_conntrack *ct);
 
+/* The kernel's count of this network namespace's entries. */
+#define WF_CT_COUNT_PATH "/proc/sys/net/netfilter/nf_conntrack_count"
+
+struct wf_ct_stats {
+	uint64_t searched; /* searches that asked the kernel for a dump */
+	uint64_t skipped;  /* searches not made: the namespace held no entry */
+};
+
+/* The number of entries the kernel holds in this namespace: 0 or -errno (not loaded, no /proc).
+ * Reads WF_CT_COUNT_PATH unless a test set another file. */
+int wf_conntrack_count(struct wf_conntrack *ct, unsigned long *count);
+void wf_conntrack_set_count_path(struct wf_conntrack *ct, const char *path);
+/* False only when the count says the namespace holds no entry at all. */
+bool wf_ct_search_needed(struct wf_conntrack *ct);
+void wf_conntrack_stats(const struct wf_conntrack *ct, struct wf_ct_stats *out);
+
 /* Calls fn for each entry of one family, or of both for AF_UNSPEC (filter may be NULL). A
  * non-zero return from fn stops the calls; the dump is still read to its end and that value is
  * returned. */
@@ -98,9 +122,9 @@ int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_fi
  * is none (any more). */
 int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
 /* Deletes every entry that any of the n matches selects, and counts what it deleted: one dump
- * for all of them (wf_ct_matches_dump). Entries that vanish meanwhile are not an error. -EINVAL
- * (and nothing deleted) when a match is not valid; otherwise the first error met, after trying
- * the rest. n == 0 asks the kernel nothing. */
+ * for all of them (wf_ct_matches_dump), none when the namespace holds no entry. Entries that vanish
+ * meanwhile are not an error. -EINVAL (and nothing deleted) when a match is not valid; otherwise
+ * the first error met, after trying the rest. n == 0 asks the kernel nothing. */
 int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
                                 size_t *deleted);
 
@@ -127,8 +151,8 @@ struct wf_ct_pending {
 /* Appends n matches: 0 or -ENOMEM (and nothing added). */
 int wf_ct_pending_add(struct wf_ct_pending *p, const struct wf_ct_match *m, size_t n);
 /* Searches once for the first n pending matches (the caller has pruned the rest), each once,
- * and empties p. Returns how many matches were looked for (0: the kernel was not asked) or
- * -errno; *deleted counts what went. */
+ * and empties p. Returns how many matches were looked for (0: none, and the kernel was not asked)
+ * or -errno; *deleted counts what went. */
 int wf_ct_pending_flush(struct wf_conntrack *ct, struct wf_ct_pending *p, size_t n,
                         size_t *deleted);
 void wf_ct_pending_free(struct wf_ct_pending *p);

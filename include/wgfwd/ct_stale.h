@@ -18,14 +18,17 @@
 #include <wgfwd/conntrack.h>
 
 struct event_base;
+struct json_object;
 struct wf_ct_stale;
+struct wf_metrics;
 
 struct wf_ct_stale_ops {
 	/* Pure: drops the matches that select only entries the state in place now would make
 	 * again, keeping the rest in order at the front of m; returns how many are left. */
 	size_t (*prune)(void *ctx, struct wf_ct_match *m, size_t n);
-	/* After a search that was due: looked_for is how many matches were searched for (0: the
-	 * kernel was not asked) or -errno; deleted counts the entries that went. May be NULL. */
+	/* After a search that was due: looked_for is how many matches were searched for (0: none,
+	 * and the kernel was not asked) or -errno; deleted counts the entries that went. May be
+	 * NULL. */
 	void (*flushed)(void *ctx, int looked_for, size_t deleted);
 };
 
@@ -42,9 +45,17 @@ void wf_ct_stale_free(struct wf_ct_stale *s);
 int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n);
 
 /* Searches now for everything pending, less what prune drops, deletes it and counts it in
- * *deleted. Returns how many matches were looked for (0: the kernel was not asked) or -errno.
- * Nothing stays pending either way. Does not call flushed. */
+ * *deleted. Returns how many matches were looked for (0: none, and the kernel was not asked) or
+ * -errno. Nothing stays pending either way. Does not call flushed. */
 int wf_ct_stale_run(struct wf_ct_stale *s, size_t *deleted);
+
+/* The searches made and skipped so far (conntrack.h: when a search is skipped). */
+void wf_ct_stale_stats(const struct wf_ct_stale *s, struct wf_ct_stats *out);
+/* Shows them: "conntrack_searches": {"run", "skipped"} in obj, and the counter
+ * <prefix>_conntrack_searches_total{result="run"|"skipped"}. st NULL: no conntrack access,
+ * shown as nothing. */
+void wf_ct_stats_status_add(struct json_object *obj, const struct wf_ct_stats *st);
+int wf_ct_stats_metrics(struct wf_metrics *m, const char *prefix, const struct wf_ct_stats *st);
 
 /* For the daemons' pure functions, which gather their matches in a wf_ct_pending: hands p's
  * matches over as one allocation for free() (also when there are none) and empties p, or, when

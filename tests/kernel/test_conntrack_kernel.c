@@ -407,6 +407,68 @@ static void test_flush_refuses_a_match_without_a_port_and_deletes_nothing(void *
 	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
 }
 
+/* ---- when the kernel is not walked ---- */
+
+static void test_the_count_is_what_the_namespace_holds(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	unsigned long count = 99;
+
+	assert_int_equal(wf_conntrack_count(ct, &count), 0);
+	assert_int_equal(count, 0);
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "");
+	ct_insert("tcp", "2001:db8:c::10", 51000, "fc00:0:0:160::2", 443, "");
+	assert_int_equal(wf_conntrack_count(ct, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(ct_listed("src=", NULL), 2);
+}
+
+static void test_a_search_in_an_empty_namespace_is_skipped_and_one_with_a_flow_is_run(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = old_target(AF_INET, OLD_TGT);
+	struct wf_ct_stats st;
+	size_t deleted = 99;
+
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 0);
+	wf_conntrack_stats(ct, &st);
+	assert_int_equal(st.skipped, 1);
+	assert_int_equal(st.searched, 0);
+
+	/* One stale flow is enough for the walk, and it goes. */
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	wf_conntrack_stats(ct, &st);
+	assert_int_equal(st.skipped, 1);
+	assert_int_equal(st.searched, 1);
+
+	/* An entry of no forward is no proof either: searched, and left. */
+	ct_insert("tcp", "203.0.113.2", 40053, TUNNEL, 443, "");
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
+	wf_conntrack_stats(ct, &st);
+	assert_int_equal(st.searched, 2);
+}
+
+static void test_a_count_that_cannot_be_read_means_a_search(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = old_target(AF_INET, OLD_TGT);
+	struct wf_ct_stats st;
+	size_t deleted = 99;
+
+	wf_conntrack_set_count_path(ct, "/proc/sys/net/netfilter/no_such_count");
+	assert_true(wf_ct_search_needed(ct));
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	wf_conntrack_stats(ct, &st);
+	assert_int_equal(st.searched, 1);
+	assert_int_equal(st.skipped, 0);
+}
+
 /* ---- real traffic ---- */
 
 static int udp_socket(const char *addr_text, int port)
@@ -704,6 +766,9 @@ int main(void)
 	    NS_TEST(test_flush_of_both_families_deletes_the_flows_of_each),
 	    NS_TEST(test_flush_of_no_matches_deletes_nothing),
 	    NS_TEST(test_flush_refuses_a_match_without_a_port_and_deletes_nothing),
+	    NS_TEST(test_the_count_is_what_the_namespace_holds),
+	    NS_TEST(test_a_search_in_an_empty_namespace_is_skipped_and_one_with_a_flow_is_run),
+	    NS_TEST(test_a_count_that_cannot_be_read_means_a_search),
 	    NS_TEST(test_flush_of_flows_the_kernel_tracked_from_real_traffic),
 	    NS_TEST(test_server_burst_spares_the_target_a_forward_has_again),
 	    NS_TEST(test_server_tcp_forward_that_appears_asks_the_kernel_nothing),
