@@ -15,7 +15,7 @@ static const char *family_name(uint8_t family)
 
 static void read_wireguard(struct wf_gw_host_watch *w, uint16_t **ports, size_t *n)
 {
-	int err = wf_gw_wireguard_ports(ports, n);
+	int err = wf_gw_wireguard_ports_on(&w->socks, ports, n);
 
 	/* wireguard-go and other userspace implementations have no generic netlink family:
 	 * their listen socket is an ordinary UDP socket, and sock_diag lists it. */
@@ -40,7 +40,7 @@ bool wf_gw_host_watch_read(struct wf_gw_host_watch *w, const struct wf_gw_params
 	uint16_t *wg = NULL;
 	size_t n = 0, n_wg = 0;
 	bool changed;
-	int err = wf_gw_listeners_read(&l, &n);
+	int err = wf_gw_listeners_read_on(&w->socks, &l, &n);
 
 	if (!err) {
 		read_wireguard(w, &wg, &n_wg);
@@ -171,5 +171,6 @@ void wf_gw_host_watch_free(struct wf_gw_host_watch *w)
 {
 	wf_gw_host_ports_free(&w->ports);
 	free(w->clashes);
+	wf_gw_nl_socks_close(&w->socks);
 	memset(w, 0, sizeof(*w));
 }

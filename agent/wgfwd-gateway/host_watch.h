@@ -23,6 +23,7 @@ struct wf_gw_host_watch {
 	int read_err; /* of the last read: 0 or -errno */
 	int wg_err;   /* of the last WireGuard query: 0, -ENOENT (no kernel WireGuard) or -errno */
 	uint64_t reads, read_errors;
+	struct wf_gw_nl_socks socks;
 };
 
 /* Reads the host's listeners and WireGuard's ports again (sockets whose inode is in skip[] left

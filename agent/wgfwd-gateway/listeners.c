@@ -439,7 +439,34 @@ static int listener_reply(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n)
+/* A socket kept from one read to the next, opened when first needed; one that failed is
+ * closed, so the next read starts on a fresh one. */
+static int sock_get(struct wf_nl *nl, bool *open, int bus)
+{
+	int err;
+
+	if (*open)
+		return 0;
+	err = wf_nl_open(nl, bus, DIAG_RECV_SIZE);
+	*open = !err;
+	return err;
+}
+
+static void sock_put(struct wf_nl *nl, bool *open, int err)
+{
+	if (*open && err) {
+		wf_nl_close(nl);
+		*open = false;
+	}
+}
+
+void wf_gw_nl_socks_close(struct wf_gw_nl_socks *s)
+{
+	sock_put(&s->diag, &s->has_diag, -1);
+	sock_put(&s->genl, &s->has_genl, -1);
+}
+
+int wf_gw_listeners_read_on(struct wf_gw_nl_socks *s, struct wf_gw_listener **out, size_t *n)
 {
 	static const struct {
 		int family;
@@ -450,10 +477,9 @@ int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n)
 	             {AF_INET6, IPPROTO_UDP}};
 	char req[WF_GW_NL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct listeners ls = {0};
-	struct wf_nl nl;
 	int err;
 
-	err = wf_nl_open(&nl, NETLINK_SOCK_DIAG, DIAG_RECV_SIZE);
+	err = sock_get(&s->diag, &s->has_diag, NETLINK_SOCK_DIAG);
 	for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && !err; i++) {
 		int len =
 		    wf_gw_diag_request_build(req, sizeof(req), dumps[i].family, dumps[i].proto);
@@ -463,12 +489,12 @@ int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n)
 			break;
 		}
 		ls.proto = dumps[i].proto;
-		err = wf_nl_talk(&nl, (struct nlmsghdr *)req, listener_reply, &ls);
+		err = wf_nl_talk(&s->diag, (struct nlmsghdr *)req, listener_reply, &ls);
 		/* A host without IPv6 has no IPv6 sockets to list. */
 		if (err == -EAFNOSUPPORT || (err == -ENOENT && dumps[i].family == AF_INET6))
 			err = 0;
 	}
-	wf_nl_close(&nl);
+	sock_put(&s->diag, &s->has_diag, err);
 	if (err) {
 		free(ls.v);
 		return err;
@@ -476,6 +502,15 @@ int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n)
 	*out = ls.v;
 	*n = ls.n;
 	return 0;
+}
+
+int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n)
+{
+	struct wf_gw_nl_socks s = {0};
+	int err = wf_gw_listeners_read_on(&s, out, n);
+
+	wf_gw_nl_socks_close(&s);
+	return err;
 }
 
 static int family_reply(const struct nlmsghdr *nlh, void *data)
@@ -505,22 +540,21 @@ static int device_reply(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
+int wf_gw_wireguard_ports_on(struct wf_gw_nl_socks *s, uint16_t **ports, size_t *n)
 {
 	char req[WF_GW_NL_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct if_nameindex *ifs = NULL;
 	uint16_t id = 0, *v = NULL;
 	size_t count = 0, cap = 0;
-	struct wf_nl nl;
 	int err, len;
 
 	*ports = NULL;
 	*n = 0;
-	err = wf_nl_open(&nl, NETLINK_GENERIC, DIAG_RECV_SIZE);
+	err = sock_get(&s->genl, &s->has_genl, NETLINK_GENERIC);
 	if (err)
 		return err;
 	len = wf_gw_genl_family_request_build(req, sizeof(req), WG_GENL_NAME);
-	err = len < 0 ? len : wf_nl_talk(&nl, (struct nlmsghdr *)req, family_reply, &id);
+	err = len < 0 ? len : wf_nl_talk(&s->genl, (struct nlmsghdr *)req, family_reply, &id);
 	if (err)
 		goto out; /* -ENOENT: no kernel WireGuard */
 	/* The family has no "list devices": ask every interface, and the ones that are not
@@ -538,7 +572,7 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 			err = len;
 			break;
 		}
-		err = wf_nl_talk(&nl, (struct nlmsghdr *)req, device_reply, &r);
+		err = wf_nl_talk(&s->genl, (struct nlmsghdr *)req, device_reply, &r);
 		if (err == -EOPNOTSUPP || err == -ENODEV) {
 			err = 0;
 			continue;
@@ -556,7 +590,8 @@ int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
 out:
 	if (ifs)
 		if_freenameindex(ifs);
-	wf_nl_close(&nl);
+	/* -ENOENT is the kernel's answer, not the socket's fault. */
+	sock_put(&s->genl, &s->has_genl, err == -ENOENT ? 0 : err);
 	if (err) {
 		free(v);
 		return err;
@@ -564,4 +599,13 @@ out:
 	*ports = v;
 	*n = count;
 	return 0;
+}
+
+int wf_gw_wireguard_ports(uint16_t **ports, size_t *n)
+{
+	struct wf_gw_nl_socks s = {0};
+	int err = wf_gw_wireguard_ports_on(&s, ports, n);
+
+	wf_gw_nl_socks_close(&s);
+	return err;
 }

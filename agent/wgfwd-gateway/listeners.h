@@ -15,8 +15,10 @@
  * prerouting the gateway programs. It sends no notification when a socket starts listening, so
  * the daemon reads again on a timer and just before it decides on a peer's new state.
  *
- * Building and parsing are pure (tests, fuzzing); the readers open a netlink socket per call
- * and log nothing. Addresses are in network byte order, ports in host byte order. */
+ * Building and parsing are pure (tests, fuzzing); the readers log nothing, and either open a
+ * netlink socket per call or keep theirs open between calls (the daemon reads before every
+ * decision, and opening two sockets cost as much as the dumps of an idle host). Addresses are
+ * in network byte order, ports in host byte order. */
 #ifndef WGFWD_GATEWAY_LISTENERS_H
 #define WGFWD_GATEWAY_LISTENERS_H
 
@@ -24,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <wgfwd/netlink.h>
 #include <wgfwd/rtnl.h> /* union wf_addr */
 
 #include "policy.h"
@@ -115,12 +118,21 @@ int wf_gw_wg_device_parse(const void *msg, size_t len, uint16_t *port);
 
 /* ---- the kernel ---- */
 
+/* The sockets the readers keep open from one call to the next (zeroed: none yet). */
+struct wf_gw_nl_socks {
+	struct wf_nl diag, genl;
+	bool has_diag, has_genl;
+};
+void wf_gw_nl_socks_close(struct wf_gw_nl_socks *s);
+
 /* Every TCP listener and unconnected UDP socket of this network namespace, both families.
  * *out is malloc'ed (free it); 0 or -errno. */
 int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n);
+int wf_gw_listeners_read_on(struct wf_gw_nl_socks *s, struct wf_gw_listener **out, size_t *n);
 /* The listen ports of every WireGuard interface the kernel's WireGuard runs (0 ports left
  * out). -ENOENT when the kernel has no WireGuard family (no module, or a userspace
  * implementation, whose socket sock_diag lists as any other). *ports is malloc'ed. */
 int wf_gw_wireguard_ports(uint16_t **ports, size_t *n);
+int wf_gw_wireguard_ports_on(struct wf_gw_nl_socks *s, uint16_t **ports, size_t *n);
 
 #endif

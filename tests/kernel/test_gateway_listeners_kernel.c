@@ -170,6 +170,56 @@ static void sockets_are_followed_as_they_come_and_go(void **state)
 	close(b);
 }
 
+static bool listed(const struct wf_gw_listener *l, size_t n, uint8_t family, uint8_t proto,
+                   uint16_t port)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i].family == family && l[i].proto == proto && l[i].port == port)
+			return true;
+	return false;
+}
+
+/* The daemon keeps its sockets open between reads: each read still asks the kernel afresh. */
+static void sockets_kept_open_see_every_listener_come_and_go(void **state)
+{
+	struct wf_gw_nl_socks socks = {0};
+	struct wf_gw_listener *l = NULL;
+	uint16_t *wg = NULL;
+	size_t n = 0, n_wg = 0;
+	int a, b, c, err;
+
+	assert_int_equal(wf_gw_listeners_read_on(&socks, &l, &n), 0);
+	assert_false(listed(l, n, AF_INET, IPPROTO_TCP, 2231));
+	free(l);
+	assert_true(socks.has_diag);
+	a = open_sock(SOCK_STREAM, "0.0.0.0", 2231, -1, true, NULL);
+	b = open_sock(SOCK_DGRAM, "0.0.0.0", 3231, -1, false, NULL);
+	c = open_sock(SOCK_STREAM, "::", 2232, 1, true, NULL);
+	assert_int_equal(wf_gw_listeners_read_on(&socks, &l, &n), 0);
+	assert_true(listed(l, n, AF_INET, IPPROTO_TCP, 2231));
+	assert_true(listed(l, n, AF_INET, IPPROTO_UDP, 3231));
+	assert_true(listed(l, n, AF_INET6, IPPROTO_TCP, 2232));
+	free(l);
+	close(a);
+	close(b);
+	close(c);
+	assert_int_equal(wf_gw_listeners_read_on(&socks, &l, &n), 0);
+	assert_false(listed(l, n, AF_INET, IPPROTO_TCP, 2231));
+	assert_false(listed(l, n, AF_INET, IPPROTO_UDP, 3231));
+	assert_false(listed(l, n, AF_INET6, IPPROTO_TCP, 2232));
+	free(l);
+	/* The same answer twice from one socket, and no WireGuard module is no broken socket. */
+	err = wf_gw_wireguard_ports_on(&socks, &wg, &n_wg);
+	free(wg);
+	assert_int_equal(wf_gw_wireguard_ports_on(&socks, &wg, &n_wg), err);
+	free(wg);
+	if (err == -ENOENT || !err)
+		assert_true(socks.has_genl);
+	wf_gw_nl_socks_close(&socks);
+	assert_false(socks.has_diag);
+	assert_false(socks.has_genl);
+}
+
 static void many_sockets_span_several_dump_messages(void **state)
 {
 	struct wf_gw_host_ports hp;
@@ -219,6 +269,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(exactly_the_sockets_a_forward_could_take),
 	    cmocka_unit_test(sockets_are_followed_as_they_come_and_go),
+	    cmocka_unit_test(sockets_kept_open_see_every_listener_come_and_go),
 	    cmocka_unit_test(many_sockets_span_several_dump_messages),
 	    cmocka_unit_test(wireguard_ports_come_from_the_kernel_or_are_absent),
 	};
