@@ -383,6 +383,24 @@ static void test_flush_of_both_families_deletes_the_flows_of_each(void **state)
 	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
 }
 
+/* More entries than one send of deletes carries: every one goes, and only those. */
+static void test_flush_of_many_flows_deletes_each(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = old_target(AF_INET, OLD_TGT);
+	size_t deleted = 0;
+
+	sh("for i in $(seq 1 150); do conntrack -I -p udp -s 203.0.113.$((i %% 100 + 1)) "
+	   "--sport $((30000 + i)) -d " TUNNEL " --dport 5353 -t 300 --dst-nat " OLD_TGT
+	   " >/dev/null 2>&1; done");
+	ct_insert("udp", "203.0.113.200", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+	assert_int_equal(ct_listed("dport=5353 ", "src=" OLD_TGT " "), 150);
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 150);
+	assert_int_equal(ct_listed("dport=5353 ", "src=" OLD_TGT " "), 0);
+	assert_int_equal(ct_listed("src=203.0.113.200 ", NULL), 1);
+}
+
 static void test_flush_of_no_matches_deletes_nothing(void **state)
 {
 	struct wf_conntrack *ct = *state;
@@ -764,6 +782,7 @@ int main(void)
 	    NS_TEST(test_flush_reaches_entries_in_other_zones),
 	    NS_TEST(test_flush_of_ipv6_flows_leaves_ipv4_alone),
 	    NS_TEST(test_flush_of_both_families_deletes_the_flows_of_each),
+	    NS_TEST(test_flush_of_many_flows_deletes_each),
 	    NS_TEST(test_flush_of_no_matches_deletes_nothing),
 	    NS_TEST(test_flush_refuses_a_match_without_a_port_and_deletes_nothing),
 	    NS_TEST(test_the_count_is_what_the_namespace_holds),
