@@ -99,33 +99,25 @@ struct held {
 	size_t peer;
 };
 
-static int cmp_key(uint8_t family_a, uint8_t proto_a, uint16_t port_a, uint8_t family_b,
-                   uint8_t proto_b, uint16_t port_b)
+/* A public port is one peer's at a time (policy.h), and each peer's entries are sorted: a
+ * binary search in each, never a sort of everything held. A search at 10,000 forwards sorted
+ * them all for each prune: 0.7 ms with one peer, 14 ms with 100 peers of 1,000. */
+static bool held_now(const struct wf_gw_state *now, size_t n_peers, const struct wf_ct_match *m,
+                     struct held *out)
 {
-	if (family_a != family_b)
-		return family_a < family_b ? -1 : 1;
-	if (proto_a != proto_b)
-		return proto_a < proto_b ? -1 : 1;
-	if (port_a != port_b)
-		return port_a < port_b ? -1 : 1;
-	return 0;
-}
+	const struct wf_ctl_forward key = {
+	    .proto = m->l4proto, .family = m->family, .public_port = m->orig_dport};
 
-static int cmp_held(const void *pa, const void *pb)
-{
-	const struct held *a = pa, *b = pb;
+	for (size_t peer = 0; peer < n_peers; peer++) {
+		const struct wf_ctl_forward *f =
+		    wf_gw_entries_find_forward(&now->peers[peer], &key);
 
-	return cmp_key(a->f->family, a->f->proto, a->f->public_port, b->f->family, b->f->proto,
-	               b->f->public_port);
-}
-
-static int cmp_match_held(const void *key, const void *elem)
-{
-	const struct wf_ct_match *m = key;
-	const struct held *h = elem;
-
-	return cmp_key(m->family, m->l4proto, m->orig_dport, h->f->family, h->f->proto,
-	               h->f->public_port);
+		if (f) {
+			*out = (struct held){.f = f, .peer = peer};
+			return true;
+		}
+	}
+	return false;
 }
 
 /* True when every entry m selects is one that h, held now, would make the same way. */
@@ -144,24 +136,13 @@ size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *
                       struct wf_ct_match *m, size_t n)
 {
 	size_t n_peers = cfg->n_peers < now->n_peers ? cfg->n_peers : now->n_peers;
-	size_t n_held = 0, kept = 0;
-	struct held *h;
+	size_t kept = 0;
 
-	for (size_t peer = 0; peer < n_peers; peer++)
-		n_held += now->peers[peer].n_forwards;
-	h = malloc((n_held + 1) * sizeof(*h));
-	if (!h)
-		return n;
-	n_held = 0;
-	for (size_t peer = 0; peer < n_peers; peer++)
-		for (size_t i = 0; i < now->peers[peer].n_forwards; i++)
-			h[n_held++] =
-			    (struct held){.f = &now->peers[peer].forwards[i], .peer = peer};
-	qsort(h, n_held, sizeof(*h), cmp_held);
-	for (size_t i = 0; i < n; i++)
-		if (!made_again_by(cfg, bsearch(&m[i], h, n_held, sizeof(*h), cmp_match_held),
-		                   &m[i]))
+	for (size_t i = 0; i < n; i++) {
+		struct held h;
+
+		if (!made_again_by(cfg, held_now(now, n_peers, &m[i], &h) ? &h : NULL, &m[i]))
 			m[kept++] = m[i];
-	free(h);
+	}
 	return kept;
 }

@@ -36,7 +36,7 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
 /* Pure: drops the matches that select only entries the state `now' would make again: flows
  * translated to a peer that still holds the forward with the same target port, flows that
  * nothing translated to a port that no peer holds. Returns how many are left, kept in order at
- * the front of m (all of them when there is no memory to look them up). */
+ * the front of m. */
 size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
                       struct wf_ct_match *m, size_t n);
 

@@ -681,10 +681,67 @@ static void test_gateway_prune_spares_what_the_state_makes_again(void **state)
 	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, all, 2), 0);
 }
 
+/* Among many forwards of several peers, each match meets the one peer that holds its port. */
+static void test_gateway_prune_finds_the_holder_among_many_forwards(void **state)
+{
+	static struct wf_ctl_forward a[1000], b[1000];
+	struct gateway g;
+	struct wf_ct_match m[4];
+
+	gateway_init(&g);
+	for (int i = 0; i < 1000; i++) {
+		a[i] = (struct wf_ctl_forward){.family = AF_INET,
+		                               .proto = IPPROTO_TCP,
+		                               .public_port = (uint16_t)(1000 + i),
+		                               .target_port = (uint16_t)(1000 + i)};
+		b[i] = (struct wf_ctl_forward){.family = AF_INET,
+		                               .proto = IPPROTO_UDP,
+		                               .public_port = (uint16_t)(5000 + i),
+		                               .target_port = 53};
+	}
+	g.after[0] = (struct wf_gw_entries){.forwards = a, .n_forwards = 1000};
+	g.after[1] = (struct wf_gw_entries){.forwards = b, .n_forwards = 1000};
+	/* Peer 1's udp/5500 to port 53: made again, as its removal match says. */
+	m[0] = (struct wf_ct_match){.family = AF_INET,
+	                            .l4proto = IPPROTO_UDP,
+	                            .orig_dport = 5500,
+	                            .has_reply_src = true,
+	                            .reply_sport = 53,
+	                            .status_set = IPS_DST_NAT};
+	m[0].reply_src = addr(AF_INET, "192.168.160.3");
+	/* The same to peer 0's address: peer 0 does not hold it, so those flows are stale. */
+	m[1] = m[0];
+	m[1].reply_src = addr(AF_INET, "192.168.160.2");
+	/* Peer 0's tcp/1999 moved from port 80 to 1999: flows to port 80 are stale. */
+	m[2] = (struct wf_ct_match){.family = AF_INET,
+	                            .l4proto = IPPROTO_TCP,
+	                            .orig_dport = 1999,
+	                            .has_reply_src = true,
+	                            .reply_sport = 80,
+	                            .status_set = IPS_DST_NAT};
+	m[2].reply_src = addr(AF_INET, "192.168.160.2");
+	/* Unanswered flows to udp/5999, which peer 1 holds now: they must go. */
+	m[3] = (struct wf_ct_match){.family = AF_INET,
+	                            .l4proto = IPPROTO_UDP,
+	                            .orig_dport = 5999,
+	                            .has_orig_dst = true,
+	                            .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	m[3].orig_dst = addr(AF_INET, "192.0.2.1");
+	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, m, 4), 3);
+	assert_addr(AF_INET, &m[0].reply_src, "192.168.160.2");
+	assert_int_equal(m[1].orig_dport, 1999);
+	assert_int_equal(m[2].orig_dport, 5999);
+	/* No one holds udp/6000: its unanswered flows are right as they are. */
+	m[0] = m[2];
+	m[0].orig_dport = 6000;
+	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, m, 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_removed_forward_deletes_flows_translated_to_its_target),
+	    cmocka_unit_test(test_gateway_prune_finds_the_holder_among_many_forwards),
 	    cmocka_unit_test(test_removed_dual_stack_forward_deletes_both_families),
 	    cmocka_unit_test(test_removed_host_forward_to_the_same_port_needs_no_translation),
 	    cmocka_unit_test(test_removed_host_forward_to_another_port_was_translated),
