@@ -368,29 +368,55 @@ void wf_gw_host_ports_free(struct wf_gw_host_ports *hp)
 	memset(hp, 0, sizeof(*hp));
 }
 
+static int add_clash(struct wf_gw_clash **v, size_t *n, size_t *cap, size_t peer,
+                     const struct wf_ctl_forward *f)
+{
+	if (WF_ARRAY_RESERVE(*v, *n, *cap, 1))
+		return -ENOMEM;
+	(*v)[(*n)++] = (struct wf_gw_clash){.peer = peer, .forward = *f};
+	return 0;
+}
+
+/* Host ports and a peer's forwards are sorted alike (family, protocol, port), so whichever is
+ * shorter is looked up in the other, and the clashes come in forward order either way: a few
+ * host ports against 10,000 forwards are a few binary searches, not 10,000 (this runs after
+ * every change). */
 int wf_gw_host_clashes(const struct wf_gw_state *s, const struct wf_gw_host_ports *hp,
                        struct wf_gw_clash **out, size_t *n)
 {
 	struct wf_gw_clash *v = NULL;
-	size_t cap = 0;
+	size_t cap = 0, n_hp = hp ? hp->n : 0;
+	int err = 0;
 
 	*out = NULL;
 	*n = 0;
-	for (size_t p = 0; p < s->n_peers; p++) {
+	for (size_t p = 0; p < s->n_peers && n_hp && !err; p++) {
 		const struct wf_gw_entries *e = &s->peers[p];
 
-		for (size_t i = 0; i < e->n_forwards; i++) {
+		if (n_hp < e->n_forwards) {
+			for (size_t k = 0; k < n_hp && !err; k++) {
+				const struct wf_ctl_forward key = {.proto = hp->v[k].proto,
+				                                   .family = hp->v[k].family,
+				                                   .public_port = hp->v[k].port};
+				const struct wf_ctl_forward *f =
+				    wf_gw_entries_find_forward(e, &key);
+
+				if (f)
+					err = add_clash(&v, n, &cap, p, f);
+			}
+			continue;
+		}
+		for (size_t i = 0; i < e->n_forwards && !err; i++) {
 			const struct wf_ctl_forward *f = &e->forwards[i];
 
-			if (!wf_gw_host_ports_has(hp, f->family, f->proto, f->public_port))
-				continue;
-			if (WF_ARRAY_RESERVE(v, *n, cap, 1)) {
-				free(v);
-				*n = 0;
-				return -ENOMEM;
-			}
-			v[(*n)++] = (struct wf_gw_clash){.peer = p, .forward = *f};
+			if (wf_gw_host_ports_has(hp, f->family, f->proto, f->public_port))
+				err = add_clash(&v, n, &cap, p, f);
 		}
+	}
+	if (err) {
+		free(v);
+		*n = 0;
+		return err;
 	}
 	*out = v;
 	return 0;

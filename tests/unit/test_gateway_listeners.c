@@ -421,6 +421,43 @@ static void reserved_still_wins_over_host_port(void **state)
 	cfg.host_ports = NULL;
 }
 
+/* A few host ports against many forwards and many host ports against a few find the same
+ * clashes, in peer then forward order. */
+static void clashes_are_found_whichever_side_is_longer(void **state)
+{
+	static struct wf_ctl_forward many[600];
+	struct wf_ctl_forward few[] = {fwd(AF_INET, TCP, 22), fwd(AF_INET, UDP, 53),
+	                               fwd(AF_INET6, TCP, 22)};
+	struct wf_gw_host_port v[] = {{AF_INET, TCP, 22},    {AF_INET, TCP, 1100},
+	                              {AF_INET, TCP, 1599},  {AF_INET, UDP, 53},
+	                              {AF_INET6, TCP, 1100}, {AF_INET6, UDP, 53}};
+	struct wf_gw_host_ports hp = {v, 6};
+	struct wf_gw_entries peers[2] = {{.forwards = many, .n_forwards = 600},
+	                                 {.forwards = few, .n_forwards = 3}};
+	struct wf_gw_state cur = {.peers = peers, .n_peers = 2};
+	struct wf_gw_clash *c;
+	size_t n;
+
+	for (int i = 0; i < 600; i++)
+		many[i] = fwd(AF_INET, TCP, (uint16_t)(1000 + i));
+	assert_int_equal(wf_gw_host_clashes(&cur, &hp, &c, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(c[0].peer, 0);
+	assert_int_equal(c[0].forward.public_port, 1100);
+	assert_int_equal(c[1].peer, 0);
+	assert_int_equal(c[1].forward.public_port, 1599);
+	assert_int_equal(c[2].peer, 1);
+	assert_int_equal(c[2].forward.family, AF_INET);
+	assert_int_equal(c[2].forward.proto, TCP);
+	assert_int_equal(c[3].peer, 1);
+	assert_int_equal(c[3].forward.proto, UDP);
+	free(c);
+	hp.n = 0;
+	assert_int_equal(wf_gw_host_clashes(&cur, &hp, &c, &n), 0);
+	assert_int_equal(n, 0);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +467,7 @@ int main(void)
 	    cmocka_unit_test(a_socket_bound_to_another_device_does_not_count),
 	    cmocka_unit_test(host_ports_are_sorted_unique_and_skip_own_sockets),
 	    cmocka_unit_test(wireguard_answers_parse),
+	    cmocka_unit_test(clashes_are_found_whichever_side_is_longer),
 	    cmocka_unit_test(requests_are_built_as_the_kernel_wants_them),
 	    cmocka_unit_test_setup_teardown(new_forward_of_a_host_port_is_refused_with_the_reason,
 	                                    setup, teardown),
