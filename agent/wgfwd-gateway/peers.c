@@ -115,8 +115,9 @@ static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the next state, the
  * entries of the forwards that changed go, so their next packet meets the new rules. The search
- * walks the kernel's whole conntrack hash (milliseconds even when it is empty), so it runs
- * after the agent has its answer, once for all the changes of a burst. */
+ * walks the kernel's whole conntrack hash (milliseconds even when it is nearly empty; no walk
+ * when this namespace holds no entry at all), so it runs after the agent has its answer, once
+ * for all the changes of a burst. */
 static size_t prune_stale_flows(void *arg, struct wf_ct_match *m, size_t n)
 {
 	const struct wf_gw_daemon *d = arg;
