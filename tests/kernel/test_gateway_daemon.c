@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include <wgfwd-gateway/render.h>
+#include <wgfwd/conntrack.h>
 #include <wgfwd/ctl.h>
 #include <wgfwd/ctl_proto.h>
 #include <wgfwd/keyfile.h>
@@ -1261,6 +1262,10 @@ static void one_change_among_10000_costs_the_gateway_little(void **state)
 	assert_true(per_delta < 2.5);
 	assert_true(ruleset_contains("tcp . 29999 : " PEER_B " . 29999"));
 	assert_false(ruleset_contains("tcp . 60000 :"));
+	/* The removals were searched for: this namespace holds entries (the agents' own
+	 * connections), so the kernel was walked, after the coalescing delay. */
+	usleep(3 * WF_CT_COALESCE_MS * 1000);
+	assert_true(status_count("conntrack_searches", "run") >= 1);
 	free(f);
 }
 
