@@ -287,6 +287,33 @@ static void answer_refused(struct wf_gw_daemon *d, size_t peer, const char *what
 	WF_COPY(a->reason, why);
 }
 
+static int apply_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
+                       const struct wf_gw_state *gone, const struct wf_gw_state *came,
+                       struct wf_gw_apply_result *res, char *why, size_t whylen);
+
+/* A state changes only its peer's entries: the elements of what went and came are its change
+ * in the kernel (apply_delta), so a peer's small change costs as much beside a peer holding
+ * 32,768 forwards as beside none. */
+static int apply_state(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
+                       struct wf_gw_apply_result *res, char *why, size_t whylen)
+{
+	struct wf_gw_state gone = {0}, came = {0};
+	int err = wf_gw_state_init(&gone, d->state.n_peers);
+
+	if (!err)
+		err = wf_gw_state_init(&came, d->state.n_peers);
+	if (!err)
+		err = wf_gw_entries_forward_diff(&d->state.peers[peer], &next->peers[peer],
+		                                 &gone.peers[peer], &came.peers[peer]);
+	if (!err)
+		err = apply_delta(d, peer, next, &gone, &came, res, why, whylen);
+	else
+		err = wf_gw_daemon_apply(d, next, res, why, whylen);
+	wf_gw_state_free(&gone);
+	wf_gw_state_free(&came);
+	return err;
+}
+
 /* A peer's state whose turn has come (control.h). */
 static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
                        struct wf_ctl_state_ack *a)
@@ -316,7 +343,7 @@ static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
 		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
 		goto refuse;
 	}
-	err = wf_gw_daemon_apply(d, &next, &res, why, sizeof(why));
+	err = apply_state(d, peer, &next, &res, why, sizeof(why));
 	if (err)
 		goto refuse;
 

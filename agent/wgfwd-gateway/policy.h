@@ -141,6 +141,11 @@ bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entri
  * port, or NULL: O(log n). */
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
                                                         const struct wf_ctl_forward *key);
+/* The forwards of `from' that `to' lacks or leads to another target port (gone), and those of
+ * `to' that `from' lacks or leads elsewhere (came); both sorted, as states keep them: one pass,
+ * O(n). 0 or -ENOMEM. */
+int wf_gw_entries_forward_diff(const struct wf_gw_entries *from, const struct wf_gw_entries *to,
+                               struct wf_gw_entries *gone, struct wf_gw_entries *came);
 /* Empty entries with room for this many, the arrays sized as the adders below grow them. */
 int wf_gw_entries_alloc(struct wf_gw_entries *e, size_t n_forwards, size_t n_egress);
 /* Adds one entry (for message parsers and the store). */

@@ -1347,5 +1347,7 @@ int main(void)
 		fprintf(stderr, "unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
 		return 1;
 	}
+	if (getenv("WF_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("WF_TEST_FILTER"));
 	return cmocka_run_group_tests_name("gateway_daemon", tests, setup, teardown);
 }

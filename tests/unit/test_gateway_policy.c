@@ -544,6 +544,38 @@ static void deciding_changes_equals_deciding_the_whole_request(void **state)
 	wf_gw_state_free(&cur);
 }
 
+/* A state's change in the kernel is what its peer's entries lost and gained: a forward that
+ * stays is neither, one whose target moved is both. */
+static void a_change_of_entries_is_what_went_and_what_came(void **state)
+{
+	struct wf_ctl_forward from_f[] = {fwd(TCP, 80, 80), fwd(TCP, 443, 443), fwd(UDP, 53, 53)};
+	struct wf_ctl_forward to_f[] = {fwd(TCP, 443, 8443), fwd(TCP, 8080, 80), fwd(UDP, 53, 53)};
+	struct wf_gw_entries from = {0}, to = {0}, gone, came;
+
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(wf_gw_entries_add_forward(&from, &from_f[i]), 0);
+		assert_int_equal(wf_gw_entries_add_forward(&to, &to_f[i]), 0);
+	}
+	assert_int_equal(wf_gw_entries_forward_diff(&from, &to, &gone, &came), 0);
+	assert_int_equal(gone.n_forwards, 2);
+	assert_int_equal(gone.forwards[0].public_port, 80);
+	assert_int_equal(gone.forwards[1].public_port, 443);
+	assert_int_equal(gone.forwards[1].target_port, 443);
+	assert_int_equal(came.n_forwards, 2);
+	assert_int_equal(came.forwards[0].public_port, 443);
+	assert_int_equal(came.forwards[0].target_port, 8443);
+	assert_int_equal(came.forwards[1].public_port, 8080);
+	wf_gw_entries_free(&gone);
+	wf_gw_entries_free(&came);
+	/* the same entries: nothing */
+	assert_int_equal(wf_gw_entries_forward_diff(&to, &to, &gone, &came), 0);
+	assert_int_equal(gone.n_forwards + came.n_forwards, 0);
+	wf_gw_entries_free(&gone);
+	wf_gw_entries_free(&came);
+	wf_gw_entries_free(&from);
+	wf_gw_entries_free(&to);
+}
+
 static void unknown_peer_index_is_an_error(void **state)
 {
 	struct wf_gw_state cur, next;
@@ -688,6 +720,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(deciding_changes_equals_deciding_the_whole_request,
 	                                    setup, teardown),
+	    cmocka_unit_test(a_change_of_entries_is_what_went_and_what_came),
 	    cmocka_unit_test_setup_teardown(unknown_peer_index_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(deciding_all_at_once_equals_deciding_in_order, setup,
 	                                    teardown),
