@@ -68,6 +68,7 @@ struct peer {
 	enum { STEP_NONE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
 	struct event *next_step;
 	struct wf_ctl_msg msg; /* the decoded state, then its ack */
+	struct wf_ctl_msg ack; /* the ack, while ops->state's steps fill it */
 	double worked;         /* the time the turn's steps took, without what ran between */
 	struct superseded {
 		uint64_t generation, by;
@@ -127,6 +128,8 @@ static void send_gateway_info(struct client *cl)
 static void drop_pending(struct peer *p)
 {
 	/* What was applied is saved all the same. */
+	if (p->step == STEP_APPLY && p->ctl->ops.abandon)
+		p->ctl->ops.abandon(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->step == STEP_SETTLE && p->ctl->ops.settle)
 		p->ctl->ops.settle(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->turn)
@@ -137,6 +140,7 @@ static void drop_pending(struct peer *p)
 	if (p->next_step)
 		event_del(p->next_step);
 	wf_ctl_msg_clear(&p->msg);
+	wf_ctl_msg_clear(&p->ack);
 	p->step = STEP_NONE;
 	free(p->held);
 	p->held = NULL;
@@ -280,12 +284,14 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 		client_drop(cl, reason);
 		return;
 	}
+	p->ack.type = WF_CTL_MSG_STATE_ACK;
+	p->ack.state_ack.generation = p->msg.state.generation;
 	p->worked = now_seconds() - start;
 	step_soon(p, STEP_APPLY);
 }
 
-/* Decide and apply (ops->state), save (ops->settle), then, as the last step, answer. A kernel
- * change stays one transaction: it is all in the one step that applies. */
+/* Decide and apply (ops->state, in as many steps as it asks), save (ops->settle), then, as the
+ * last step, answer. A kernel change stays one transaction: it is all in one of the steps. */
 static void on_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
@@ -298,12 +304,16 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 		return;
 	c = cl->ctl;
 	if (p->step == STEP_APPLY) {
-		ack.state_ack.generation = p->msg.state.generation;
-		c->ops.state(c->ctx, cl->peer, &p->msg.state, &ack.state_ack);
-		p->holds_base = ack.state_ack.applied;
-		p->base = ack.state_ack.generation;
+		if (c->ops.state(c->ctx, cl->peer, &p->msg.state, &p->ack.state_ack)) {
+			p->worked += now_seconds() - start;
+			step_soon(p, STEP_APPLY);
+			return;
+		}
+		p->holds_base = p->ack.state_ack.applied;
+		p->base = p->ack.state_ack.generation;
 		wf_ctl_msg_clear(&p->msg);
-		p->msg = ack;
+		p->msg = p->ack;
+		memset(&p->ack, 0, sizeof(p->ack));
 		p->worked += now_seconds() - start;
 		step_soon(p, c->ops.settle ? STEP_SETTLE : STEP_ANSWER);
 		return;

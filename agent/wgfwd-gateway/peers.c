@@ -287,94 +287,292 @@ static void answer_refused(struct wf_gw_daemon *d, size_t peer, const char *what
 	WF_COPY(a->reason, why);
 }
 
-static int apply_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
-                       const struct wf_gw_state *gone, const struct wf_gw_state *came,
-                       struct wf_gw_apply_result *res, char *why, size_t whylen);
+static int render_change(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
+                         const struct wf_gw_state *gone, const struct wf_gw_state *came,
+                         struct wf_nft_table **add, struct wf_nft_table **del);
+static int apply_rendered(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
+                          const struct wf_nft_table *add, const struct wf_nft_table *del,
+                          struct wf_gw_apply_result *res, char *why, size_t whylen);
 
-/* A state changes only its peer's entries: the elements of what went and came are its change
- * in the kernel (apply_delta), so a peer's small change costs as much beside a peer holding
- * 32,768 forwards as beside none. */
-static int apply_state(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
-                       struct wf_gw_apply_result *res, char *why, size_t whylen)
+static double seconds_now(void);
+
+/* A state's turn goes in steps (control.h), so that no step of a largest state holds the loop
+ * for long: decide; the elements of what the peer's entries lost and gained, rendered; their
+ * batch, built; the kernel's one transaction and what the daemon keeps of it; the results for
+ * the ack, a slice at a time. Another peer's turn may come between them and change what it
+ * holds: when that takes nothing this decision grants, only the batch is built again (it was
+ * guarded on a ruleset generation that has passed); otherwise the turn starts again from
+ * deciding. After a few such restarts the steps up to the commit run back to back, so that a
+ * peer among busy ones is not kept waiting for ever. */
+
+enum turn_phase { TURN_DECIDE, TURN_RENDER, TURN_PREPARE, TURN_COMMIT, TURN_FILL };
+
+#define TURN_RESTARTS_MAX 2
+/* Results filled for the ack per step: each costs a reason's copy into fresh memory. */
+#define TURN_FILL_SLICE 8192
+
+struct wf_gw_turn {
+	enum turn_phase phase;
+	unsigned restarts;
+	struct wf_gw_entries want, held; /* held: what the peer held when it was decided */
+	struct wf_gw_state next, gone, came;
+	struct wf_gw_decision dec;
+	struct wf_nft_table *add, *del; /* NULL: the whole ruleset is written */
+	struct wf_gw_elements *batch;   /* their batch, built; NULL: the whole ruleset */
+	size_t filled;
+};
+
+static void turn_reset(struct wf_gw_turn *t)
 {
-	struct wf_gw_state gone = {0}, came = {0};
-	int err = wf_gw_state_init(&gone, d->state.n_peers);
+	wf_gw_entries_free(&t->want);
+	wf_gw_entries_free(&t->held);
+	wf_gw_state_free(&t->next);
+	wf_gw_state_free(&t->gone);
+	wf_gw_state_free(&t->came);
+	wf_gw_decision_free(&t->dec);
+	wf_nft_table_free(t->add);
+	wf_nft_table_free(t->del);
+	t->add = t->del = NULL;
+	wf_gw_elements_free(t->batch);
+	t->batch = NULL;
+	t->phase = TURN_DECIDE;
+	t->filled = 0;
+}
+
+static void turn_end(struct wf_gw_daemon *d, size_t peer)
+{
+	if (!d->peers[peer].turn)
+		return;
+	turn_reset(d->peers[peer].turn);
+	free(d->peers[peer].turn);
+	d->peers[peer].turn = NULL;
+}
+
+/* Whether the turn's decision still stands against what the peers hold now: 0 nothing changed,
+ * 1 others changed but not what it grants (their entries in the turn's next state are taken
+ * anew), -1 it must be decided again. O(n log n). */
+static int turn_check(const struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t)
+{
+	bool moved = false;
+
+	if (!wf_gw_entries_equal(&d->state.peers[peer], &t->held))
+		return -1;
+	for (size_t p = 0; p < d->state.n_peers; p++)
+		moved = moved ||
+		        (p != peer && !wf_gw_entries_equal(&d->state.peers[p], &t->next.peers[p]));
+	if (!moved)
+		return 0;
+	if (!wf_gw_policy_still_grantable(d->cfg, &d->state, peer, &t->next.peers[peer]))
+		return -1;
+	for (size_t p = 0; p < d->state.n_peers; p++) {
+		if (p == peer || wf_gw_entries_equal(&d->state.peers[p], &t->next.peers[p]))
+			continue;
+		wf_gw_entries_free(&t->next.peers[p]);
+		if (wf_gw_entries_copy(&t->next.peers[p], &d->state.peers[p]))
+			return -1;
+	}
+	return 1;
+}
+
+static int turn_decide(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
+                       const struct wf_ctl_state *s)
+{
+	/* This peer asks anew and is decided below; others may have a refusal to retry. */
+	d->peers[peer].retry = false;
+	wf_gw_daemon_refresh_host_ports(d, true);
+	int err = entries_from_message(s, &t->want);
 
 	if (!err)
-		err = wf_gw_state_init(&came, d->state.n_peers);
+		err = wf_gw_entries_copy(&t->held, &d->state.peers[peer]);
 	if (!err)
-		err = wf_gw_entries_forward_diff(&d->state.peers[peer], &next->peers[peer],
-		                                 &gone.peers[peer], &came.peers[peer]);
-	if (!err)
-		err = apply_delta(d, peer, next, &gone, &came, res, why, whylen);
-	else
-		err = wf_gw_daemon_apply(d, next, res, why, whylen);
-	wf_gw_state_free(&gone);
-	wf_gw_state_free(&came);
+		err = wf_gw_policy_decide(d->cfg, &d->state, peer, &t->want, &t->next, &t->dec);
 	return err;
 }
 
-/* A peer's state whose turn has come (control.h). */
-static void take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
-                       struct wf_ctl_state_ack *a)
+/* The elements of what went and came, rendered; a change they cannot carry (of egress, or one
+ * that cannot be rendered alone) leaves them NULL and the whole ruleset goes instead. */
+static void turn_render(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t)
 {
-	struct wf_gw_daemon *d = arg;
+	if (wf_gw_state_init(&t->gone, d->state.n_peers) ||
+	    wf_gw_state_init(&t->came, d->state.n_peers) ||
+	    wf_gw_entries_forward_diff(&t->held, &t->next.peers[peer], &t->gone.peers[peer],
+	                               &t->came.peers[peer]) ||
+	    render_change(d, peer, &t->next, &t->gone, &t->came, &t->add, &t->del)) {
+		wf_nft_table_free(t->add);
+		wf_nft_table_free(t->del);
+		t->add = t->del = NULL;
+	}
+}
+
+/* The kernel's change and what the daemon keeps of it; the ack's arrays, to be filled. */
+static int turn_commit(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
+                       const struct wf_ctl_state *s, struct wf_ctl_state_ack *a, char *why,
+                       size_t whylen)
+{
 	struct wf_gw_peer_run *run = &d->peers[peer];
-	struct wf_gw_entries want = {0};
-	struct wf_gw_state next = {0};
-	struct wf_gw_decision dec = {0};
 	struct wf_gw_apply_result res;
-	char why[1024] = "", change[96];
+	char change[96];
 	bool same;
-	int err;
+	double start = seconds_now();
+	int err =
+	    t->batch ? wf_gw_elements_commit(d->nft, &d->apply_cache, t->batch, &res) : -ESTALE;
 
-	if (strcmp(run->agent_version, s->agent_version)) {
-		log_info("peer %s: wgfwd-agent %s", wf_gw_peer_name(d, peer),
-		         s->agent_version[0] ? s->agent_version : "(version not sent)");
-		WF_COPY(run->agent_version, s->agent_version);
+	if (!err) {
+		wf_histogram_observe(&d->apply_seconds, seconds_now() - start);
+		d->applies++;
+		d->last_apply_ok = true;
+	} else {
+		if (err != -ESTALE)
+			log_info("peer %s: element updates failed (%s): writing the whole ruleset",
+			         wf_gw_peer_name(d, peer), strerror(-err));
+		err = wf_gw_daemon_apply(d, &t->next, &res, why, whylen);
 	}
-	/* This peer asks anew and is decided below; others may have a refusal to retry. */
-	run->retry = false;
-	wf_gw_daemon_refresh_host_ports(d, true);
-	err = entries_from_message(s, &want);
-	if (!err)
-		err = wf_gw_policy_decide(d->cfg, &d->state, peer, &want, &next, &dec);
-	if (err) {
-		snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
-		goto refuse;
-	}
-	err = apply_state(d, peer, &next, &res, why, sizeof(why));
 	if (err)
-		goto refuse;
-
-	same = wf_gw_entries_equal(&d->state.peers[peer], &next.peers[peer]);
+		return err;
+	same = wf_gw_entries_equal(&d->state.peers[peer], &t->next.peers[peer]);
 	if (!same)
-		note_stale_flows(d, peer, &d->state, &next);
+		note_stale_flows(d, peer, &d->state, &t->next);
 	wf_gw_state_free(&d->state);
-	d->state = next;
-	memset(&next, 0, sizeof(next));
+	d->state = t->next;
+	memset(&t->next, 0, sizeof(t->next));
 	run->generation = s->generation;
 	wf_gw_entries_free(&run->asked);
-	run->asked = want;
-	memset(&want, 0, sizeof(want));
-	run->retry = host_port_refused(&dec);
-	/* saved in the next step (settle_state) */
+	run->asked = t->want;
+	memset(&t->want, 0, sizeof(t->want));
+	run->retry = host_port_refused(&t->dec);
+	/* saved in a step of its own (settle_state) */
 	run->unsaved |= !same;
 	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
 	         "%s",
 	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation,
 	         d->state.peers[peer].n_forwards, s->n_forwards, d->state.peers[peer].n_egress,
 	         s->n_egress, wf_gw_change_text(&res, change, sizeof(change)));
-	answer_applied(d, peer, s, &dec, a);
-	goto out;
+	log_refusals(d, peer, s, &t->dec);
+	count_refusals(d, &t->dec);
+	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+	a->applied = true;
+	a->n_forwards = t->dec.n_forwards;
+	a->n_egress = t->dec.n_egress;
+	a->forwards = calloc(a->n_forwards ? a->n_forwards : 1, sizeof(*a->forwards));
+	a->egress = calloc(a->n_egress ? a->n_egress : 1, sizeof(*a->egress));
+	if (!a->forwards || !a->egress)
+		/* Applied, but no results to say so: the agent tries again. */
+		WF_COPY(a->reason, "the gateway is out of memory");
+	return 0;
+}
 
-refuse:
+/* One slice of the ack's results; true when all are in. */
+static bool turn_fill(struct wf_gw_turn *t, struct wf_ctl_state_ack *a)
+{
+	size_t n = t->dec.n_forwards + t->dec.n_egress, end = t->filled + TURN_FILL_SLICE;
+
+	if (!a->forwards || !a->egress)
+		return true;
+	for (; t->filled < n && t->filled < end; t->filled++) {
+		size_t i = t->filled;
+
+		if (i < t->dec.n_forwards)
+			fill_results(&a->forwards[i], &t->dec.forwards[i], 1);
+		else
+			fill_results(&a->egress[i - t->dec.n_forwards],
+			             &t->dec.egress[i - t->dec.n_forwards], 1);
+	}
+	return t->filled == n;
+}
+
+/* One step of the turn; true while more are to come. */
+static bool turn_step(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
+                      const struct wf_ctl_state *s, struct wf_ctl_state_ack *a)
+{
+	char why[1024] = "";
+	int err;
+
+	if (t->phase != TURN_DECIDE && t->phase != TURN_FILL) {
+		int check = turn_check(d, peer, t);
+
+		if (check < 0) {
+			t->restarts++;
+			turn_reset(t);
+		} else if (check > 0 && t->batch) {
+			/* Built on a ruleset generation that has passed. */
+			t->restarts++;
+			wf_gw_elements_free(t->batch);
+			t->batch = NULL;
+			t->phase = TURN_PREPARE;
+		}
+	}
+	switch (t->phase) {
+	case TURN_DECIDE:
+		err = turn_decide(d, peer, t, s);
+		if (err) {
+			snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
+			break;
+		}
+		t->phase = TURN_RENDER;
+		return true;
+	case TURN_RENDER:
+		turn_render(d, peer, t);
+		t->phase = TURN_PREPARE;
+		return true;
+	case TURN_PREPARE:
+		if (t->add &&
+		    wf_gw_elements_prepare(d->nft, &d->apply_cache, t->add, t->del, &t->batch))
+			t->batch = NULL;
+		t->phase = TURN_COMMIT;
+		return true;
+	case TURN_COMMIT:
+		err = turn_commit(d, peer, t, s, a, why, sizeof(why));
+		if (err)
+			break;
+		t->phase = TURN_FILL;
+		return true;
+	case TURN_FILL:
+		return !turn_fill(t, a);
+	}
 	answer_refused(d, peer, "state", s->generation, why, a);
-out:
-	wf_gw_entries_free(&want);
-	wf_gw_state_free(&next);
-	wf_gw_decision_free(&dec);
-	return_memory(s);
+	return false;
+}
+
+/* A peer's state whose turn has come (control.h): one step each call. */
+static bool take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
+                       struct wf_ctl_state_ack *a)
+{
+	struct wf_gw_daemon *d = arg;
+	struct wf_gw_peer_run *run = &d->peers[peer];
+	struct wf_gw_turn *t = run->turn;
+	bool more;
+
+	if (!t) {
+		t = run->turn = calloc(1, sizeof(*t));
+		if (!t) {
+			answer_refused(d, peer, "state", s->generation,
+			               "the gateway is out of memory", a);
+			return false;
+		}
+		if (strcmp(run->agent_version, s->agent_version)) {
+			log_info("peer %s: wgfwd-agent %s", wf_gw_peer_name(d, peer),
+			         s->agent_version[0] ? s->agent_version : "(version not sent)");
+			WF_COPY(run->agent_version, s->agent_version);
+		}
+	}
+	do
+		more = turn_step(d, peer, t, s, a);
+	while (more && t->restarts > TURN_RESTARTS_MAX && t->phase != TURN_FILL);
+	if (!more) {
+		turn_end(d, peer);
+		return_memory(s);
+	}
+	return more;
+}
+
+/* A turn left before its end (the peer went): what the kernel holds is kept and saved. */
+static void abandon_state(void *arg, size_t peer)
+{
+	struct wf_gw_daemon *d = arg;
+
+	turn_end(d, peer);
+	if (d->peers[peer].unsaved)
+		wf_gw_daemon_save_peer(d, peer);
 }
 
 /* The state take_state applied is written in a step of its own: for a largest state, as long
@@ -513,24 +711,36 @@ static int delta_forwards(const struct wf_gw_daemon *d, size_t peer,
 	return err;
 }
 
-/* One peer's change into the kernel: the elements of what went and came when its egress
- * stays and the table is the one last written (no rendering of the others); the whole
- * ruleset otherwise. */
-static int apply_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
-                       const struct wf_gw_state *gone, const struct wf_gw_state *came,
-                       struct wf_gw_apply_result *res, char *why, size_t whylen)
+/* The elements of what went and came as two tables of the same shape, when only forwards
+ * change (egress elements need the whole ruleset). -ESTALE otherwise. */
+static int render_change(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
+                         const struct wf_gw_state *gone, const struct wf_gw_state *came,
+                         struct wf_nft_table **add, struct wf_nft_table **del)
 {
 	const struct wf_gw_entries *from = &d->state.peers[peer], *to = &next->peers[peer];
-	struct wf_nft_table *add = NULL, *del = NULL;
-	double start = seconds_now();
-	int err = -ESTALE;
 
-	if (wf_ctl_egress_equal(from->egress, from->n_egress, to->egress, to->n_egress) &&
-	    !wf_gw_render(&d->s.params, d->cfg, came, &add) &&
-	    !wf_gw_render(&d->s.params, d->cfg, gone, &del))
-		err = wf_gw_apply_elements(d->nft, &d->apply_cache, add, del, res);
-	wf_nft_table_free(add);
-	wf_nft_table_free(del);
+	*add = *del = NULL;
+	if (!wf_ctl_egress_equal(from->egress, from->n_egress, to->egress, to->n_egress))
+		return -ESTALE;
+	if (wf_gw_render(&d->s.params, d->cfg, came, add) ||
+	    wf_gw_render(&d->s.params, d->cfg, gone, del)) {
+		wf_nft_table_free(*add);
+		wf_nft_table_free(*del);
+		*add = *del = NULL;
+		return -ESTALE;
+	}
+	return 0;
+}
+
+/* One peer's change into the kernel: the rendered elements of what went and came when the
+ * table is the one last written (no rendering of the others); the whole ruleset otherwise. */
+static int apply_rendered(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
+                          const struct wf_nft_table *add, const struct wf_nft_table *del,
+                          struct wf_gw_apply_result *res, char *why, size_t whylen)
+{
+	double start = seconds_now();
+	int err = wf_gw_apply_elements(d->nft, &d->apply_cache, add, del, res);
+
 	if (err) {
 		if (err != -ESTALE)
 			log_info("peer %s: element updates failed (%s): writing the whole ruleset",
@@ -541,6 +751,20 @@ static int apply_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_s
 	d->applies++;
 	d->last_apply_ok = true;
 	return 0;
+}
+
+static int apply_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *next,
+                       const struct wf_gw_state *gone, const struct wf_gw_state *came,
+                       struct wf_gw_apply_result *res, char *why, size_t whylen)
+{
+	struct wf_nft_table *add = NULL, *del = NULL;
+	int err = render_change(d, peer, next, gone, came, &add, &del);
+
+	err = err ? wf_gw_daemon_apply(d, next, res, why, whylen)
+	          : apply_rendered(d, peer, next, add, del, res, why, whylen);
+	wf_nft_table_free(add);
+	wf_nft_table_free(del);
+	return err;
 }
 
 /* The journal is started anew (the whole file written) once it passes this plus two bytes a
@@ -670,6 +894,7 @@ out:
 
 const struct wf_gw_control_ops wf_gw_peer_ops = {
     .state = take_state,
+    .abandon = abandon_state,
     .settle = settle_state,
     .state_delta = take_delta,
     .gateway_info = gateway_info,

@@ -591,6 +591,21 @@ static size_t room_left(const struct wf_gw_config *cfg, const struct wf_gw_state
 	return others < cfg->max_total_entries ? cfg->max_total_entries - others : 0;
 }
 
+bool wf_gw_policy_still_grantable(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                                  size_t peer, const struct wf_gw_entries *mine)
+{
+	if (peer >= current->n_peers || entries_cost(mine) > room_left(cfg, current, peer))
+		return false;
+	for (size_t p = 0; p < current->n_peers; p++) {
+		const struct wf_gw_entries *e = &current->peers[p];
+
+		for (size_t i = 0; p != peer && i < e->n_forwards; i++)
+			if (wf_gw_entries_find_forward(mine, &e->forwards[i]))
+				return false;
+	}
+	return true;
+}
+
 /* Merges the few entries appended at the end of a sorted array (from `at' on) into it: their
  * sort and one pass, not a sort of everything. */
 static int merge_tail(void *base, size_t n, size_t at, size_t size,

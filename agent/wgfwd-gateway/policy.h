@@ -127,6 +127,11 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
                               size_t peer, const struct wf_gw_entries *del,
                               const struct wf_gw_entries *add, const struct wf_gw_entries *asked,
                               struct wf_gw_entries *mine, struct wf_gw_decision *decision);
+/* Whether `mine' (what `peer' was granted against an earlier state) may still be held against
+ * `current': none of its public ports held by another peer now, and the gateway's limit for all
+ * peers not passed. Ports refused then that are free now stay refused. O(n log n). */
+bool wf_gw_policy_still_grantable(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                                  size_t peer, const struct wf_gw_entries *mine);
 void wf_gw_decision_free(struct wf_gw_decision *d);
 const char *wf_gw_status_name(enum wf_gw_status s);
 

@@ -576,6 +576,31 @@ static void a_change_of_entries_is_what_went_and_what_came(void **state)
 	wf_gw_entries_free(&to);
 }
 
+/* A decision made against an earlier state stands while nobody took one of its ports since. */
+static void a_grant_stands_until_another_peer_takes_its_port(void **state)
+{
+	struct wf_gw_entries mine = {0};
+	struct wf_gw_state cur;
+	struct wf_ctl_forward f80 = fwd(TCP, 80, 80), f81 = fwd(TCP, 81, 81);
+
+	assert_int_equal(wf_gw_state_init(&cur, 2), 0);
+	assert_int_equal(wf_gw_entries_add_forward(&mine, &f80), 0);
+	assert_true(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	/* the other peer takes 81 meanwhile: 80 stands */
+	assert_int_equal(wf_gw_entries_add_forward(&cur.peers[1], &f81), 0);
+	assert_true(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	/* but not within a gateway-wide limit that 81 filled */
+	cfg.max_total_entries = 1;
+	assert_false(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	cfg.max_total_entries = 2;
+	assert_true(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	/* and not once the other peer holds 80 (entries sorted: 80 first) */
+	cur.peers[1].forwards[0] = f80;
+	assert_false(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	wf_gw_entries_free(&mine);
+	wf_gw_state_free(&cur);
+}
+
 static void unknown_peer_index_is_an_error(void **state)
 {
 	struct wf_gw_state cur, next;
@@ -721,6 +746,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(deciding_changes_equals_deciding_the_whole_request,
 	                                    setup, teardown),
 	    cmocka_unit_test(a_change_of_entries_is_what_went_and_what_came),
+	    cmocka_unit_test_setup_teardown(a_grant_stands_until_another_peer_takes_its_port, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(unknown_peer_index_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(deciding_all_at_once_equals_deciding_in_order, setup,
 	                                    teardown),
