@@ -290,14 +290,21 @@ int wf_gw_elements_commit(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
-	/* Whatever changed the cache since (a whole apply, a failure) changed what the batch
-	 * rests on. */
-	if (!tc->shape || !cache->table.at.valid || cache->table.at.genid != e->genid ||
-	    !cache->anchor.valid || cache->anchor.genid != e->genid)
+	/* The daemon's own commits since (another peer's change, a whole apply) left this
+	 * peer's elements as they were: the batch stands on the generation the cache knows now,
+	 * and the kernel refuses it if anyone else committed after that. */
+	if (!tc->shape || !cache->table.at.valid || !cache->anchor.valid ||
+	    cache->anchor.genid != cache->table.at.genid)
 		return -ESTALE;
 	for (size_t i = 0; i < e->n; i++)
 		if (!cached_set(tc, e->names[i]))
 			return -ESTALE;
+	if (cache->table.at.genid != e->genid) {
+		if (wf_nft_batch_guard_at(e->b, cache->table.at.genid))
+			return -ESTALE;
+		e->genid = cache->table.at.genid;
+		e->hostfw_known = cache->hostfw.at.valid && cache->hostfw.at.genid == e->genid;
+	}
 	if (wf_nft_batch_size(e->b))
 		err = wf_nft_commit(nft, e->b, &res->error);
 	if (err || !wf_nft_batch_size(e->b))

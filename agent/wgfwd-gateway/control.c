@@ -27,6 +27,13 @@
  * most a third of its time. */
 #define STATE_TURN_MIN_S 0.01
 
+/* A peer that sends faster than its turns come is not read while it waits for one, nor during
+ * one: reading and opening a largest state costs milliseconds, and a peer sending them as fast
+ * as it can would keep the gateway busy reading. When its turn comes, its connection is read
+ * for this long (or half as long as its last turn's steps took, whichever is longer) first, so
+ * that the turn takes the latest state of those that waited. */
+#define STATE_READ_WINDOW_S 0.01
+
 /* Event priorities: a peer's turn and its steps run before the connections are read, unless
  * that peer sends faster than its turns come. Then they run with the reads, so a state that
  * came meanwhile from another peer is taken, its turn made active at PRIO_TURN, and it goes
@@ -62,6 +69,8 @@ struct peer {
 	uint64_t pending_generation;
 	bool has_pending;
 	bool busy;          /* its last state came before its turn */
+	bool paused;        /* its connection is not read (busy) */
+	bool window;        /* read again before its turn, which waits for the window's end */
 	struct event *turn; /* the next turn, while a state waits */
 	/* A turn goes in steps, each its own callback, so that between them the loop runs
 	 * whatever else is ready, another peer's turn first: decode, apply, answer. */
@@ -142,6 +151,7 @@ static void drop_pending(struct peer *p)
 	wf_ctl_msg_clear(&p->msg);
 	wf_ctl_msg_clear(&p->ack);
 	p->step = STEP_NONE;
+	p->paused = p->window = false;
 	free(p->held);
 	p->held = NULL;
 	p->n_held = 0;
@@ -244,6 +254,14 @@ static void step_soon(struct peer *p, int step)
 	event_active(p->next_step, EV_TIMEOUT, 1);
 }
 
+static void pause_reading(struct peer *p, bool pause)
+{
+	if (!p->conn || p->paused == pause)
+		return;
+	p->paused = pause;
+	wf_ctl_conn_read_pause(p->conn->conn, pause);
+}
+
 static void schedule_turn(struct peer *p, double wait)
 {
 	struct timeval tv = {0, 0};
@@ -273,6 +291,16 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 
 	if (!cl || !p->has_pending || p->step != STEP_NONE)
 		return;
+	if (p->paused) {
+		double window =
+		    p->worked / 2 > STATE_READ_WINDOW_S ? p->worked / 2 : STATE_READ_WINDOW_S;
+
+		pause_reading(p, false);
+		p->window = true;
+		schedule_turn(p, window);
+		return;
+	}
+	p->window = false;
 	ret = wf_ctl_msg_decode(p->pending, p->pending_len, &p->msg, err, sizeof(err));
 	free(p->pending);
 	p->pending = NULL;
@@ -355,6 +383,8 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	char *copy = malloc(len ? len : 1);
 
 	p->busy = p->has_pending || wait > 0 || p->step != STEP_NONE;
+	if (p->busy && !p->window)
+		pause_reading(p, true);
 	if (p->has_pending) {
 		if (!supersede(cl, generation)) {
 			free(copy);
@@ -375,7 +405,7 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	p->has_pending = true;
 	/* A turn already due keeps its time, at the priority of now; during a turn's steps, the
 	 * last of them schedules the next. */
-	if (p->step == STEP_NONE)
+	if (p->step == STEP_NONE && !p->window)
 		schedule_turn(p, wait);
 	return true;
 }

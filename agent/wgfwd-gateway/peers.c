@@ -300,10 +300,10 @@ static double seconds_now(void);
  * for long: decide; the elements of what the peer's entries lost and gained, rendered; their
  * batch, built; the kernel's one transaction and what the daemon keeps of it; the results for
  * the ack, a slice at a time. Another peer's turn may come between them and change what it
- * holds: when that takes nothing this decision grants, only the batch is built again (it was
- * guarded on a ruleset generation that has passed); otherwise the turn starts again from
- * deciding. After a few such restarts the steps up to the commit run back to back, so that a
- * peer among busy ones is not kept waiting for ever. */
+ * holds: when that takes nothing this decision grants, the turn goes on (its elements are its
+ * peer's alone; apply.h guards the batch on the generation that change left); otherwise it
+ * starts again from deciding. After a few such restarts the steps up to the commit run back
+ * to back, so that a peer among busy ones is not kept waiting for ever. */
 
 enum turn_phase { TURN_DECIDE, TURN_RENDER, TURN_PREPARE, TURN_COMMIT, TURN_FILL };
 
@@ -493,12 +493,6 @@ static bool turn_step(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
 		if (check < 0) {
 			t->restarts++;
 			turn_reset(t);
-		} else if (check > 0 && t->batch) {
-			/* Built on a ruleset generation that has passed. */
-			t->restarts++;
-			wf_gw_elements_free(t->batch);
-			t->batch = NULL;
-			t->phase = TURN_PREPARE;
 		}
 	}
 	switch (t->phase) {
