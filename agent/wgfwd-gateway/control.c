@@ -76,9 +76,11 @@ struct peer {
 	 * whatever else is ready, another peer's turn first: decode, apply, answer. */
 	enum { STEP_NONE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
 	struct event *next_step;
-	struct wf_ctl_msg msg; /* the decoded state, then its ack */
-	struct wf_ctl_msg ack; /* the ack, while ops->state's steps fill it */
-	double worked;         /* the time the turn's steps took, without what ran between */
+	struct wf_ctl_msg msg;   /* the decoded state, then its ack */
+	struct wf_ctl_msg ack;   /* the ack, while ops->state's steps fill it */
+	double worked;           /* the time the turn's steps took, without what ran between */
+	double cpu, cpu_longest; /* their CPU time, and that of the longest */
+	unsigned steps;
 	struct superseded {
 		uint64_t generation, by;
 	} * held; /* acks of states superseded during the steps, sent after the turn's own */
@@ -119,6 +121,27 @@ static double now_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One step of a turn is over: what it took counts against its peer (and is logged with the
+ * turn's answer, so that how long the loop was held shows). */
+static void step_took(struct peer *p, double start, double cpu_start)
+{
+	double cpu = cpu_seconds() - cpu_start;
+
+	p->worked += now_seconds() - start;
+	p->cpu += cpu;
+	if (cpu > p->cpu_longest)
+		p->cpu_longest = cpu;
+	p->steps++;
 }
 
 static void send_gateway_info(struct client *cl)
@@ -286,7 +309,7 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	struct peer *p = arg;
 	struct client *cl = p->conn;
 	char err[WF_CTL_REASON_MAX], reason[WF_CTL_REASON_MAX + 16];
-	double start = now_seconds();
+	double start = now_seconds(), cpu_start = cpu_seconds();
 	int ret;
 
 	if (!cl || !p->has_pending || p->step != STEP_NONE)
@@ -314,7 +337,9 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	}
 	p->ack.type = WF_CTL_MSG_STATE_ACK;
 	p->ack.state_ack.generation = p->msg.state.generation;
-	p->worked = now_seconds() - start;
+	p->worked = p->cpu = p->cpu_longest = 0;
+	p->steps = 0;
+	step_took(p, start, cpu_start);
 	step_soon(p, STEP_APPLY);
 }
 
@@ -326,14 +351,14 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	struct client *cl = p->conn;
 	struct wf_gw_control *c;
 	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
-	double start = now_seconds();
+	double start = now_seconds(), cpu_start = cpu_seconds();
 
 	if (!cl)
 		return;
 	c = cl->ctl;
 	if (p->step == STEP_APPLY) {
 		if (c->ops.state(c->ctx, cl->peer, &p->msg.state, &p->ack.state_ack)) {
-			p->worked += now_seconds() - start;
+			step_took(p, start, cpu_start);
 			step_soon(p, STEP_APPLY);
 			return;
 		}
@@ -342,13 +367,13 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 		wf_ctl_msg_clear(&p->msg);
 		p->msg = p->ack;
 		memset(&p->ack, 0, sizeof(p->ack));
-		p->worked += now_seconds() - start;
+		step_took(p, start, cpu_start);
 		step_soon(p, c->ops.settle ? STEP_SETTLE : STEP_ANSWER);
 		return;
 	}
 	if (p->step == STEP_SETTLE) {
 		c->ops.settle(c->ctx, cl->peer);
-		p->worked += now_seconds() - start;
+		step_took(p, start, cpu_start);
 		step_soon(p, STEP_ANSWER);
 		return;
 	}
@@ -357,7 +382,10 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	ack = p->msg;
 	memset(&p->msg, 0, sizeof(p->msg));
 	p->step = STEP_NONE;
-	p->worked += now_seconds() - start;
+	step_took(p, start, cpu_start);
+	log_debug("peer %s: state %llu: %u steps, %.1f ms of CPU, the longest %.1f ms",
+	          peer_name(c, cl->peer), (unsigned long long)ack.state_ack.generation, p->steps,
+	          p->cpu * 1e3, p->cpu_longest * 1e3);
 	p->next_turn =
 	    now_seconds() + (2 * p->worked > STATE_TURN_MIN_S ? 2 * p->worked : STATE_TURN_MIN_S);
 	send_ack(cl, &ack); /* may drop the connection, and with it p's pending state */
