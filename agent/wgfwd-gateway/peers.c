@@ -78,39 +78,15 @@ static void count_refusals(struct wf_gw_daemon *d, const struct wf_gw_decision *
 static void log_refusals(const struct wf_gw_daemon *d, size_t peer, const struct wf_ctl_state *s,
                          const struct wf_gw_decision *dec)
 {
-	size_t by_kind[WF_GW_STATUS_MAX] = {0}, named = 0, len = 0;
-	char kinds[256] = "", first[3 * (WF_GW_REASON_MAX + 32)] = "";
+	char kinds[256], first[REFUSALS_NAMED * (WF_GW_REASON_MAX + 32)];
 
 	if (!dec->n_refused)
 		return;
-	for (size_t i = 0; i < dec->n_forwards + dec->n_egress; i++) {
-		bool fw = i < dec->n_forwards;
-		const struct wf_gw_result *r =
-		    fw ? &dec->forwards[i] : &dec->egress[i - dec->n_forwards];
-
-		if (r->status == WF_GW_ACCEPTED)
-			continue;
-		by_kind[r->status]++;
-		if (named++ >= REFUSALS_NAMED || len >= sizeof(first))
-			continue;
-		if (fw)
-			len += (size_t)snprintf(first + len, sizeof(first) - len,
-			                        "%sforward %s/%u: %s", len ? "; " : "",
-			                        wf_gw_proto_name(s->forwards[i].proto),
-			                        s->forwards[i].public_port, r->reason);
-		else
-			len += (size_t)snprintf(first + len, sizeof(first) - len, "%segress: %s",
-			                        len ? "; " : "", r->reason);
-	}
-	len = 0;
-	for (int k = 0; k < WF_GW_STATUS_MAX; k++)
-		if (by_kind[k] && len < sizeof(kinds))
-			len += (size_t)snprintf(kinds + len, sizeof(kinds) - len, "%s%s %zu",
-			                        len ? ", " : "", wf_gw_status_name(k), by_kind[k]);
-	log_info("peer %s: state %llu: refused %zu of %zu entries (%s): %s%s",
+	log_info("peer %s: state %llu: refused %zu of %zu entries (%s): %s",
 	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation, dec->n_refused,
-	         dec->n_forwards + dec->n_egress, kinds, first,
-	         dec->n_refused > REFUSALS_NAMED ? "; ..." : "");
+	         dec->n_forwards + dec->n_egress,
+	         wf_gw_refusal_kinds_text(dec, kinds, sizeof(kinds)),
+	         wf_gw_refusals_text(dec, s->forwards, REFUSALS_NAMED, first, sizeof(first)));
 }
 
 /* Flows keep the path their conntrack entry took: once the kernel holds the next state, the

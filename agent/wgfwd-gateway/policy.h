@@ -133,6 +133,14 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
 bool wf_gw_policy_still_grantable(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
                                   size_t peer, const struct wf_gw_entries *mine);
 void wf_gw_decision_free(struct wf_gw_decision *d);
+/* A decision's refusals for a log line, however many there are: the first `named' refused
+ * entries with their reasons ("forward tcp/22: ...; egress: ..."), "..." after them when more
+ * were refused; `forwards' are the requested forwards the decision answers, in its order. */
+const char *wf_gw_refusals_text(const struct wf_gw_decision *dec,
+                                const struct wf_ctl_forward *forwards, size_t named, char *buf,
+                                size_t size);
+/* How many entries were refused by kind: "reserved 1, not_granted 3". */
+const char *wf_gw_refusal_kinds_text(const struct wf_gw_decision *dec, char *buf, size_t size);
 const char *wf_gw_status_name(enum wf_gw_status s);
 
 int wf_gw_state_init(struct wf_gw_state *s, size_t n_peers);

@@ -103,6 +103,45 @@ static void reserved_ports_are_refused_for_their_protocol_only(void **state)
 	wf_gw_state_free(&cur);
 }
 
+/* A log line of refusals names the first few with their reasons, counts them all by kind,
+ * and stays one short line however many were refused. */
+static void refusals_are_summed_up_in_one_short_text(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_ctl_forward f[] = {fwd(TCP, 80, 80), fwd(TCP, 22, 22), fwd(UDP, 51820, 1),
+	                             fwd6(TCP, 443, 443)};
+	struct wf_ctl_egress g[] = {egr(99, 25, 25)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 4, .egress = g, .n_egress = 1};
+	char text[512], kinds[128], small[24];
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	/* peer b: two reserved ports, no IPv6 address, a bad egress protocol */
+	decide(&cur, 1, &want, &d);
+	assert_int_equal(d.n_refused, 4);
+	assert_string_equal(wf_gw_refusal_kinds_text(&d, kinds, sizeof(kinds)),
+	                    "invalid 2, reserved 2");
+	wf_gw_refusals_text(&d, f, 2, text, sizeof(text));
+	assert_string_equal(text, "forward tcp/22: tcp/22 is reserved on the gateway; forward "
+	                          "udp/51820: udp/51820 is reserved on the gateway; ...");
+	wf_gw_refusals_text(&d, f, 10, text, sizeof(text));
+	assert_non_null(strstr(text, "forward tcp/443: peer 192.168.160.3 has no IPv6"));
+	assert_non_null(strstr(text, "; egress: "));
+	assert_null(strstr(text, "..."));
+	/* cut at the buffer, never past it */
+	wf_gw_refusals_text(&d, f, 10, small, sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	wf_gw_decision_free(&d);
+	/* nothing refused: nothing said */
+	want.n_forwards = 1;
+	want.n_egress = 0;
+	decide(&cur, 1, &want, &d);
+	assert_string_equal(wf_gw_refusals_text(&d, f, 3, text, sizeof(text)), "");
+	assert_string_equal(wf_gw_refusal_kinds_text(&d, kinds, sizeof(kinds)), "");
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
 static void reserved_list_without_protocol_covers_tcp_and_udp(void **state)
 {
 	char err[256] = "";
@@ -721,6 +760,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reserved_list_without_protocol_covers_tcp_and_udp,
 	                                    setup, teardown),
 	    cmocka_unit_test(reserved_list_errors_name_the_bad_item),
+	    cmocka_unit_test_setup_teardown(refusals_are_summed_up_in_one_short_text, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(first_peer_keeps_a_public_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(same_port_of_the_other_family_is_a_separate_key, setup,
 	                                    teardown),
