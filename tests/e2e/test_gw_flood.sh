@@ -69,8 +69,9 @@ flood_running() {
 peer2_applied() { # one of the flood's states (generations past the warm-up's 4)
 	grep -qE "peer $PEER2_WG4: state ([5-9]|[0-9]{2,}):" "$LAB_RUN/bg/gateway.log"
 }
-cpu_ms() { # the gateway's time on a CPU (schedstat), in ms
-	cat /proc/"$gw"/task/*/schedstat | awk '{ ns += $1 } END { printf "%.0f\n", ns / 1e6 }'
+cpu_ms() { # the gateway's time on a CPU and waiting for one (schedstat), in ms: what it
+	# asked of the CPUs, however busy the machine was with others
+	cat /proc/"$gw"/task/*/schedstat | awk '{ ns += $1 + $2 } END { printf "%.0f\n", ns / 1e6 }'
 }
 cpu_start=$(cpu_ms)
 wall_start=$EPOCHREALTIME
@@ -110,8 +111,8 @@ cpu_flood=$(($(cpu_ms) - cpu_start))
 wall_flood=$(awk -v a="$wall_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }')
 flood=$(grep '^state-flood:' "$FLOOD_LOG")
 echo "      $flood"
-echo "      gateway: $cpu_flood ms of CPU in the $wall_flood ms of the flood"
-check "the gateway's CPU time during the flood is under 3/4 of the time that passed" \
+echo "      gateway: $cpu_flood ms on or waiting for a CPU in the $wall_flood ms of the flood"
+check "the gateway asked for a CPU less than 3/4 of the time the flood lasted" \
 	test "$cpu_flood" -gt 0 -a $((cpu_flood * 4)) -lt $((wall_flood * 3))
 applied=$(sed -E 's/.* ([0-9]+) applied.*/\1/' <<<"$flood")
 superseded=$(sed -E 's/.* ([0-9]+) superseded.*/\1/' <<<"$flood")
