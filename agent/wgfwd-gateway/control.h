@@ -13,7 +13,9 @@
  * waits at least a minimum interval or twice as long as that one's steps took; meanwhile only
  * its latest state is kept. The steps of a peer that sends faster than that run with the reads
  * of the connections, those of any other peer before them, so another peer's state waits at
- * most for the one step under way. */
+ * most for the one step under way; and its connection is not read while it waits for a turn
+ * or takes one, but for a short window before each turn, so that reading its states does not
+ * take the gateway's time either. */
 #ifndef WGFWD_GATEWAY_CONTROL_H
 #define WGFWD_GATEWAY_CONTROL_H
 
