@@ -111,6 +111,12 @@ mutant nft-notify-gap "the change watcher's check for a gap in the generations" 
 	'wf_nft_ledger_quiet(const struct' \
 	's/whole = whole && gen == gen_next\(l->last\);/whole = whole && gen_next(gen);/' \
 	unit:test_nft_notify
+# A peer sending states faster than its turns come is read all the time: reading a flood of
+# the largest states takes most of the gateway's CPU.
+mutant gateway-read-pause "the gateway's rest for the connection of a peer waiting for its turn" \
+	'STATE_READ_WINDOW_S' \
+	's/(static void pause_reading\(struct peer \*p, bool pause\)\s*\{)/$1\n\treturn;/' \
+	kernel:test_gateway_daemon
 
 # ---- running them -------------------------------------------------------------------------
 

@@ -558,6 +558,19 @@ bool wf_ctl_conn_established(const struct wf_ctl_conn *c)
 	return c->phase == PHASE_ESTABLISHED;
 }
 
+void wf_ctl_conn_read_pause(struct wf_ctl_conn *c, bool pause)
+{
+	if (!c->bev || c->phase != PHASE_ESTABLISHED)
+		return;
+	if (pause) {
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	/* A whole frame may wait in the buffer with nothing more coming to announce it. */
+	bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
 const char *wf_ctl_conn_identity(const struct wf_ctl_conn *c)
 {
 	return c->identity;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <libnftnl/batch.h>
@@ -73,6 +74,25 @@ struct wf_nft_batch *wf_nft_batch_new(void)
 struct wf_nft_batch *wf_nft_batch_new_at(uint32_t genid)
 {
 	return batch_new(true, genid);
+}
+
+int wf_nft_batch_guard_at(struct wf_nft_batch *b, uint32_t genid)
+{
+	struct iovec first;
+	struct nlattr *attr;
+
+	if (!b->guarded || b->committed)
+		return -EINVAL;
+	nftnl_batch_iovec(b->nb, &first, 1);
+	mnl_attr_for_each(attr, (struct nlmsghdr *)first.iov_base, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(attr) == NFNL_BATCH_GENID) {
+			*(uint32_t *)mnl_attr_get_payload(attr) = htonl(genid);
+			b->genid = genid;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid)

@@ -98,6 +98,56 @@ static size_t lower_bound(const struct wf_nft_elem_index *ix, const uint8_t *rec
 	return lo;
 }
 
+/* From this many records deleted and added on, the index is written anew in one pass rather
+ * than moved once per record: a peer's largest change moves tens of thousands of records. */
+#define INDEX_MERGE_AT 64
+
+static int apply_merged(struct wf_nft_elem_index *ix, const struct wf_nft_elem_index *del,
+                        const struct wf_nft_elem_index *add)
+{
+	size_t len = ix->rec_len, i = 0, d = 0, a = 0, n = 0;
+	uint8_t *out;
+
+	if (del->n > ix->n)
+		return -ENOENT;
+	out = malloc((ix->n - del->n + add->n) * len + 1);
+	if (!out)
+		return -ENOMEM;
+	while (i < ix->n || a < add->n) {
+		const uint8_t *have = i < ix->n ? ix->recs + i * len : NULL;
+		const uint8_t *gone = d < del->n ? del->recs + d * len : NULL;
+		const uint8_t *came = a < add->n ? add->recs + a * len : NULL;
+		int c;
+
+		if (gone && (!have || memcmp(gone, have, len) < 0))
+			goto missing;
+		if (gone && !memcmp(gone, have, len)) {
+			i++;
+			d++;
+			continue;
+		}
+		c = !have ? 1 : !came ? -1 : memcmp(have, came, len);
+		if (!c) {
+			free(out);
+			return -EEXIST;
+		}
+		memcpy(out + n++ * len, c < 0 ? have : came, len);
+		if (c < 0)
+			i++;
+		else
+			a++;
+	}
+	if (d < del->n)
+		goto missing;
+	free(ix->recs);
+	ix->recs = out;
+	ix->n = n;
+	return 0;
+missing:
+	free(out);
+	return -ENOENT;
+}
+
 int wf_nft_elem_index_apply(struct wf_nft_elem_index *ix, const struct wf_nft_elem_index *del,
                             const struct wf_nft_elem_index *add)
 {
@@ -106,6 +156,8 @@ int wf_nft_elem_index_apply(struct wf_nft_elem_index *ix, const struct wf_nft_el
 
 	if ((del->n && del->rec_len != len) || (add->n && add->rec_len != len))
 		return -EINVAL;
+	if (del->n + add->n >= INDEX_MERGE_AT)
+		return apply_merged(ix, del, add);
 	for (size_t i = 0; i < del->n; i++) {
 		const uint8_t *rec = del->recs + i * len;
 		size_t at = lower_bound(ix, rec);

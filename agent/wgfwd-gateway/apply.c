@@ -205,19 +205,44 @@ static int batch_set_change(struct wf_nft_batch *b, const struct wf_nft_table *s
 	return err;
 }
 
-int wf_gw_apply_elements(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
-                         const struct wf_nft_table *add, const struct wf_nft_table *del,
-                         struct wf_gw_apply_result *res)
+struct wf_gw_elements {
+	struct wf_nft_batch *b;
+	struct wf_nft_elem_index *adds, *dels; /* one per set of add, for the cache */
+	size_t n;
+	char **names;      /* the sets' names, as add has them */
+	uint32_t genid;    /* the generation the batch is guarded on */
+	bool hostfw_known; /* the host's chains were known at that generation */
+	size_t added, removed;
+};
+
+void wf_gw_elements_free(struct wf_gw_elements *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; e->adds && e->dels && e->names && i < e->n; i++) {
+		wf_nft_elem_index_free(&e->adds[i]);
+		wf_nft_elem_index_free(&e->dels[i]);
+		free(e->names[i]);
+	}
+	free(e->adds);
+	free(e->dels);
+	free(e->names);
+	wf_nft_batch_free(e->b);
+	free(e);
+}
+
+int wf_gw_elements_prepare(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                           const struct wf_nft_table *add, const struct wf_nft_table *del,
+                           struct wf_gw_elements **out)
 {
 	struct wf_nft_table_cache *tc = &cache->table.applied;
-	struct wf_nft_elem_index *adds = NULL, *dels = NULL;
-	struct wf_nft_batch *b = NULL;
-	bool hostfw_known;
+	struct wf_gw_apply_result res;
+	struct wf_gw_elements *e;
 	uint32_t genid;
 	size_t n = add->n_sets;
 	int err = 0;
 
-	memset(res, 0, sizeof(*res));
+	*out = NULL;
 	if (!tc->shape || !cache->table.at.valid || !cache->anchor.valid || del->n_sets != n ||
 	    wf_nft_genid(nft, &genid) || genid != cache->table.at.genid ||
 	    genid != cache->anchor.genid)
@@ -226,42 +251,97 @@ int wf_gw_apply_elements(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 		if (strcmp(add->sets[i].name, del->sets[i].name) ||
 		    !cached_set(tc, add->sets[i].name))
 			return -ESTALE;
-	hostfw_known = cache->hostfw.at.valid && cache->hostfw.at.genid == genid;
-	b = wf_nft_batch_new_at(genid);
-	adds = calloc(n + 1, sizeof(*adds));
-	dels = calloc(n + 1, sizeof(*dels));
-	if (!b || !adds || !dels) {
-		err = -ENOMEM;
-		goto out;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->n = n;
+	e->genid = genid;
+	e->hostfw_known = cache->hostfw.at.valid && cache->hostfw.at.genid == genid;
+	e->b = wf_nft_batch_new_at(genid);
+	e->adds = calloc(n + 1, sizeof(*e->adds));
+	e->dels = calloc(n + 1, sizeof(*e->dels));
+	e->names = calloc(n + 1, sizeof(*e->names));
+	if (!e->b || !e->adds || !e->dels || !e->names) {
+		wf_gw_elements_free(e);
+		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n && !err; i++)
-		if (add->sets[i].n_elems || del->sets[i].n_elems)
-			err = batch_set_change(b, tc->shape, &add->sets[i], &del->sets[i], &adds[i],
-			                       &dels[i], res);
-	if (!err && wf_nft_batch_size(b))
-		err = wf_nft_commit(nft, b, &res->error);
-	if (err || !wf_nft_batch_size(b))
+	memset(&res, 0, sizeof(res));
+	for (size_t i = 0; i < n && !err; i++) {
+		if (!(e->names[i] = strdup(add->sets[i].name)))
+			err = -ENOMEM;
+		else if (add->sets[i].n_elems || del->sets[i].n_elems)
+			err = batch_set_change(e->b, tc->shape, &add->sets[i], &del->sets[i],
+			                       &e->adds[i], &e->dels[i], &res);
+	}
+	e->added = res.elements_added;
+	e->removed = res.elements_removed;
+	if (err) {
+		wf_gw_elements_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+int wf_gw_elements_commit(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                          struct wf_gw_elements *e, struct wf_gw_apply_result *res)
+{
+	struct wf_nft_table_cache *tc = &cache->table.applied;
+	int err = 0;
+
+	memset(res, 0, sizeof(*res));
+	/* The daemon's own commits since (another peer's change, a whole apply) left this
+	 * peer's elements as they were: the batch stands on the generation the cache knows now,
+	 * and the kernel refuses it if anyone else committed after that. */
+	if (!tc->shape || !cache->table.at.valid || !cache->anchor.valid ||
+	    cache->anchor.genid != cache->table.at.genid)
+		return -ESTALE;
+	for (size_t i = 0; i < e->n; i++)
+		if (!cached_set(tc, e->names[i]))
+			return -ESTALE;
+	if (cache->table.at.genid != e->genid) {
+		if (wf_nft_batch_guard_at(e->b, cache->table.at.genid))
+			return -ESTALE;
+		e->genid = cache->table.at.genid;
+		e->hostfw_known = cache->hostfw.at.valid && cache->hostfw.at.genid == e->genid;
+	}
+	if (wf_nft_batch_size(e->b))
+		err = wf_nft_commit(nft, e->b, &res->error);
+	if (err || !wf_nft_batch_size(e->b))
 		goto out;
 	/* The kernel now holds the cached table with these changes, at the generation the
 	 * commit left; what was known of the anchor and the host's chains stands as well. */
-	wf_nft_known_settle(&cache->table.at, b, 0);
-	wf_nft_known_settle(&cache->anchor, b, 0);
-	if (hostfw_known)
-		wf_nft_known_settle(&cache->hostfw.at, b, 0);
-	for (size_t i = 0; i < n && !err; i++)
+	wf_nft_known_settle(&cache->table.at, e->b, 0);
+	wf_nft_known_settle(&cache->anchor, e->b, 0);
+	if (e->hostfw_known)
+		wf_nft_known_settle(&cache->hostfw.at, e->b, 0);
+	for (size_t i = 0; i < e->n && !err; i++)
 		err =
-		    wf_nft_elem_index_apply(cached_set(tc, add->sets[i].name), &dels[i], &adds[i]);
+		    wf_nft_elem_index_apply(cached_set(tc, e->names[i]), &e->dels[i], &e->adds[i]);
+	res->elements_added = e->added;
+	res->elements_removed = e->removed;
 out:
 	if (err)
 		wf_gw_apply_cache_free(cache);
 	res->table =
 	    res->elements_added || res->elements_removed ? WF_NFT_ELEMENTS : WF_NFT_UNCHANGED;
-	for (size_t i = 0; adds && dels && i < n; i++) {
-		wf_nft_elem_index_free(&adds[i]);
-		wf_nft_elem_index_free(&dels[i]);
+	return err;
+}
+
+int wf_gw_apply_elements(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                         const struct wf_nft_table *add, const struct wf_nft_table *del,
+                         struct wf_gw_apply_result *res)
+{
+	struct wf_gw_elements *e;
+	int err = wf_gw_elements_prepare(nft, cache, add, del, &e);
+
+	if (err) {
+		memset(res, 0, sizeof(*res));
+		if (err != -ESTALE)
+			wf_gw_apply_cache_free(cache);
+		return err;
 	}
-	free(adds);
-	free(dels);
-	wf_nft_batch_free(b);
+	err = wf_gw_elements_commit(nft, cache, e, res);
+	wf_gw_elements_free(e);
 	return err;
 }

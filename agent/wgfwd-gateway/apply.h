@@ -51,6 +51,16 @@ int wf_gw_apply_hostfw(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 int wf_gw_apply_elements(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
                          const struct wf_nft_table *add, const struct wf_nft_table *del,
                          struct wf_gw_apply_result *res);
+/* The same in two steps, so that building the batch and committing it need not be one stretch
+ * of work: prepare builds it (-ESTALE as above), commit sends it, -ESTALE when the cache moved
+ * meanwhile (nothing sent). Free what prepare made with wf_gw_elements_free. */
+struct wf_gw_elements;
+int wf_gw_elements_prepare(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                           const struct wf_nft_table *add, const struct wf_nft_table *del,
+                           struct wf_gw_elements **out);
+int wf_gw_elements_commit(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
+                          struct wf_gw_elements *e, struct wf_gw_apply_result *res);
+void wf_gw_elements_free(struct wf_gw_elements *e);
 /* Deletes the owned table if it exists (the anchor stays). */
 int wf_gw_remove_table(struct wf_nft *nft, struct wf_nft_error *err);
 /* Deletes every rule of `ours` (rendered with or without enabled) from the host's iptables

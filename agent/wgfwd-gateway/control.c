@@ -27,6 +27,13 @@
  * most a third of its time. */
 #define STATE_TURN_MIN_S 0.01
 
+/* A peer that sends faster than its turns come is not read while it waits for one, nor during
+ * one: reading and opening a largest state costs milliseconds, and a peer sending them as fast
+ * as it can would keep the gateway busy reading. When its turn comes, its connection is read
+ * for this long (or half as long as its last turn's steps took, whichever is longer) first, so
+ * that the turn takes the latest state of those that waited. */
+#define STATE_READ_WINDOW_S 0.01
+
 /* Event priorities: a peer's turn and its steps run before the connections are read, unless
  * that peer sends faster than its turns come. Then they run with the reads, so a state that
  * came meanwhile from another peer is taken, its turn made active at PRIO_TURN, and it goes
@@ -62,13 +69,18 @@ struct peer {
 	uint64_t pending_generation;
 	bool has_pending;
 	bool busy;          /* its last state came before its turn */
+	bool paused;        /* its connection is not read (busy) */
+	bool window;        /* read again before its turn, which waits for the window's end */
 	struct event *turn; /* the next turn, while a state waits */
 	/* A turn goes in steps, each its own callback, so that between them the loop runs
 	 * whatever else is ready, another peer's turn first: decode, apply, answer. */
 	enum { STEP_NONE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
 	struct event *next_step;
-	struct wf_ctl_msg msg; /* the decoded state, then its ack */
-	double worked;         /* the time the turn's steps took, without what ran between */
+	struct wf_ctl_msg msg;   /* the decoded state, then its ack */
+	struct wf_ctl_msg ack;   /* the ack, while ops->state's steps fill it */
+	double worked;           /* the time the turn's steps took, without what ran between */
+	double cpu, cpu_longest; /* their CPU time, and that of the longest */
+	unsigned steps;
 	struct superseded {
 		uint64_t generation, by;
 	} * held; /* acks of states superseded during the steps, sent after the turn's own */
@@ -111,6 +123,27 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One step of a turn is over: what it took counts against its peer (and is logged with the
+ * turn's answer, so that how long the loop was held shows). */
+static void step_took(struct peer *p, double start, double cpu_start)
+{
+	double cpu = cpu_seconds() - cpu_start;
+
+	p->worked += now_seconds() - start;
+	p->cpu += cpu;
+	if (cpu > p->cpu_longest)
+		p->cpu_longest = cpu;
+	p->steps++;
+}
+
 static void send_gateway_info(struct client *cl)
 {
 	struct wf_gw_control *c = cl->ctl;
@@ -127,6 +160,8 @@ static void send_gateway_info(struct client *cl)
 static void drop_pending(struct peer *p)
 {
 	/* What was applied is saved all the same. */
+	if (p->step == STEP_APPLY && p->ctl->ops.abandon)
+		p->ctl->ops.abandon(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->step == STEP_SETTLE && p->ctl->ops.settle)
 		p->ctl->ops.settle(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->turn)
@@ -137,7 +172,9 @@ static void drop_pending(struct peer *p)
 	if (p->next_step)
 		event_del(p->next_step);
 	wf_ctl_msg_clear(&p->msg);
+	wf_ctl_msg_clear(&p->ack);
 	p->step = STEP_NONE;
+	p->paused = p->window = false;
 	free(p->held);
 	p->held = NULL;
 	p->n_held = 0;
@@ -240,6 +277,14 @@ static void step_soon(struct peer *p, int step)
 	event_active(p->next_step, EV_TIMEOUT, 1);
 }
 
+static void pause_reading(struct peer *p, bool pause)
+{
+	if (!p->conn || p->paused == pause)
+		return;
+	p->paused = pause;
+	wf_ctl_conn_read_pause(p->conn->conn, pause);
+}
+
 static void schedule_turn(struct peer *p, double wait)
 {
 	struct timeval tv = {0, 0};
@@ -264,11 +309,21 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	struct peer *p = arg;
 	struct client *cl = p->conn;
 	char err[WF_CTL_REASON_MAX], reason[WF_CTL_REASON_MAX + 16];
-	double start = now_seconds();
+	double start = now_seconds(), cpu_start = cpu_seconds();
 	int ret;
 
 	if (!cl || !p->has_pending || p->step != STEP_NONE)
 		return;
+	if (p->paused) {
+		double window =
+		    p->worked / 2 > STATE_READ_WINDOW_S ? p->worked / 2 : STATE_READ_WINDOW_S;
+
+		pause_reading(p, false);
+		p->window = true;
+		schedule_turn(p, window);
+		return;
+	}
+	p->window = false;
 	ret = wf_ctl_msg_decode(p->pending, p->pending_len, &p->msg, err, sizeof(err));
 	free(p->pending);
 	p->pending = NULL;
@@ -280,37 +335,45 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 		client_drop(cl, reason);
 		return;
 	}
-	p->worked = now_seconds() - start;
+	p->ack.type = WF_CTL_MSG_STATE_ACK;
+	p->ack.state_ack.generation = p->msg.state.generation;
+	p->worked = p->cpu = p->cpu_longest = 0;
+	p->steps = 0;
+	step_took(p, start, cpu_start);
 	step_soon(p, STEP_APPLY);
 }
 
-/* Decide and apply (ops->state), save (ops->settle), then, as the last step, answer. A kernel
- * change stays one transaction: it is all in the one step that applies. */
+/* Decide and apply (ops->state, in as many steps as it asks), save (ops->settle), then, as the
+ * last step, answer. A kernel change stays one transaction: it is all in one of the steps. */
 static void on_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
 	struct client *cl = p->conn;
 	struct wf_gw_control *c;
 	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
-	double start = now_seconds();
+	double start = now_seconds(), cpu_start = cpu_seconds();
 
 	if (!cl)
 		return;
 	c = cl->ctl;
 	if (p->step == STEP_APPLY) {
-		ack.state_ack.generation = p->msg.state.generation;
-		c->ops.state(c->ctx, cl->peer, &p->msg.state, &ack.state_ack);
-		p->holds_base = ack.state_ack.applied;
-		p->base = ack.state_ack.generation;
+		if (c->ops.state(c->ctx, cl->peer, &p->msg.state, &p->ack.state_ack)) {
+			step_took(p, start, cpu_start);
+			step_soon(p, STEP_APPLY);
+			return;
+		}
+		p->holds_base = p->ack.state_ack.applied;
+		p->base = p->ack.state_ack.generation;
 		wf_ctl_msg_clear(&p->msg);
-		p->msg = ack;
-		p->worked += now_seconds() - start;
+		p->msg = p->ack;
+		memset(&p->ack, 0, sizeof(p->ack));
+		step_took(p, start, cpu_start);
 		step_soon(p, c->ops.settle ? STEP_SETTLE : STEP_ANSWER);
 		return;
 	}
 	if (p->step == STEP_SETTLE) {
 		c->ops.settle(c->ctx, cl->peer);
-		p->worked += now_seconds() - start;
+		step_took(p, start, cpu_start);
 		step_soon(p, STEP_ANSWER);
 		return;
 	}
@@ -319,7 +382,10 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	ack = p->msg;
 	memset(&p->msg, 0, sizeof(p->msg));
 	p->step = STEP_NONE;
-	p->worked += now_seconds() - start;
+	step_took(p, start, cpu_start);
+	log_debug("peer %s: state %llu: %u steps, %.1f ms of CPU, the longest %.1f ms",
+	          peer_name(c, cl->peer), (unsigned long long)ack.state_ack.generation, p->steps,
+	          p->cpu * 1e3, p->cpu_longest * 1e3);
 	p->next_turn =
 	    now_seconds() + (2 * p->worked > STATE_TURN_MIN_S ? 2 * p->worked : STATE_TURN_MIN_S);
 	send_ack(cl, &ack); /* may drop the connection, and with it p's pending state */
@@ -345,6 +411,8 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	char *copy = malloc(len ? len : 1);
 
 	p->busy = p->has_pending || wait > 0 || p->step != STEP_NONE;
+	if (p->busy && !p->window)
+		pause_reading(p, true);
 	if (p->has_pending) {
 		if (!supersede(cl, generation)) {
 			free(copy);
@@ -365,7 +433,7 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	p->has_pending = true;
 	/* A turn already due keeps its time, at the priority of now; during a turn's steps, the
 	 * last of them schedules the next. */
-	if (p->step == STEP_NONE)
+	if (p->step == STEP_NONE && !p->window)
 		schedule_turn(p, wait);
 	return true;
 }

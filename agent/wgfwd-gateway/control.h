@@ -6,13 +6,16 @@
  *     -> identity == peer of the source address -> gateway_info
  *   state (its text) -> the peer's pending state (a newer one supersedes it, acknowledged as
  *     not applied, never decoded) -> its turn, in steps with the loop's other work between:
- *     decode -> ops->state (decide, apply: peers.c) -> ops->settle (save) -> state_ack
+ *     decode -> ops->state, as many steps as it asks (decide, render, apply, results:
+ *     peers.c) -> ops->settle (save) -> state_ack
  *
  * Turns bound what one peer can cost the others: after a state of a peer is applied, its next
  * waits at least a minimum interval or twice as long as that one's steps took; meanwhile only
  * its latest state is kept. The steps of a peer that sends faster than that run with the reads
  * of the connections, those of any other peer before them, so another peer's state waits at
- * most for the one step under way. */
+ * most for the one step under way; and its connection is not read while it waits for a turn
+ * or takes one, but for a short window before each turn, so that reading its states does not
+ * take the gateway's time either. */
 #ifndef WGFWD_GATEWAY_CONTROL_H
 #define WGFWD_GATEWAY_CONTROL_H
 
@@ -45,10 +48,13 @@ struct wf_gw_control_counters {
 };
 
 struct wf_gw_control_ops {
-	/* A peer's state whose turn has come. Fills the ack (its generation is set); the control
-	 * server sends it. */
-	void (*state)(void *ctx, size_t peer, const struct wf_ctl_state *s,
+	/* A peer's state whose turn has come, one step a call: true while it wants another (the
+	 * loop's other work, other peers' turns first, runs between them). The last fills the
+	 * ack (its generation is set); the control server sends it. */
+	bool (*state)(void *ctx, size_t peer, const struct wf_ctl_state *s,
 	              struct wf_ctl_state_ack *ack);
+	/* The peer went while its state's steps were under way: none comes any more. */
+	void (*abandon)(void *ctx, size_t peer);
 	/* Optional: what is left of that state's work once the kernel holds it (saving it), as a
 	 * step of its own before the ack goes; it runs even when the peer has gone meanwhile. */
 	void (*settle)(void *ctx, size_t peer);

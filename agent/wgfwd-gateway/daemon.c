@@ -325,29 +325,11 @@ static int read_keys(struct wf_gw_daemon *d)
 static void log_dropped(const struct wf_gw_daemon *d, size_t p, const struct wf_gw_entries *e,
                         const struct wf_gw_decision *dec)
 {
-	char text[DROPPED_NAMED * (WF_GW_REASON_MAX + 32)] = "";
-	size_t len = 0, named = 0;
+	char text[DROPPED_NAMED * (WF_GW_REASON_MAX + 32)];
 
-	for (size_t i = 0; i < dec->n_forwards + dec->n_egress; i++) {
-		bool fwd = i < dec->n_forwards;
-		const struct wf_gw_result *r =
-		    fwd ? &dec->forwards[i] : &dec->egress[i - dec->n_forwards];
-
-		if (r->status == WF_GW_ACCEPTED || named++ >= DROPPED_NAMED)
-			continue;
-		if (fwd)
-			len += (size_t)snprintf(text + len, sizeof(text) - len,
-			                        "%sforward %s/%u: %s", len ? "; " : "",
-			                        wf_gw_proto_name(e->forwards[i].proto),
-			                        e->forwards[i].public_port, r->reason);
-		else
-			len += (size_t)snprintf(text + len, sizeof(text) - len, "%segress: %s",
-			                        len ? "; " : "", r->reason);
-		if (len >= sizeof(text))
-			len = sizeof(text) - 1;
-	}
-	log_warn("peer %s: %zu persisted entries dropped: %s%s", wf_gw_peer_name(d, p),
-	         dec->n_refused, text, dec->n_refused > DROPPED_NAMED ? "; ..." : "");
+	log_warn("peer %s: %zu persisted entries dropped: %s", wf_gw_peer_name(d, p),
+	         dec->n_refused,
+	         wf_gw_refusals_text(dec, e->forwards, DROPPED_NAMED, text, sizeof(text)));
 }
 
 /* The persisted state goes through today's policy again: reserved ports or peers may have

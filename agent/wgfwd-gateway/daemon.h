@@ -71,8 +71,9 @@ struct wf_gw_peer_run {
 	char agent_version[WF_CTL_VERSION_MAX]; /* "" until it said */
 	struct wf_gw_entries asked;             /* what it last asked for, in its order */
 	bool unsaved;                           /* its state could not be written yet */
-	bool retry;      /* its last decision refused a port this host listened on */
-	bool ct_changed; /* the pending conntrack search is for its changes too */
+	bool retry;              /* its last decision refused a port this host listened on */
+	bool ct_changed;         /* the pending conntrack search is for its changes too */
+	struct wf_gw_turn *turn; /* its state's turn under way (peers.c); NULL when none */
 };
 
 /* The daemon's state; status.c reads it. */

@@ -118,17 +118,17 @@ void wf_gw_entries_free(struct wf_gw_entries *e)
 
 int wf_gw_entries_copy(struct wf_gw_entries *dst, const struct wf_gw_entries *src)
 {
-	memset(dst, 0, sizeof(*dst));
-	for (size_t i = 0; i < src->n_forwards; i++)
-		if (wf_gw_entries_add_forward(dst, &src->forwards[i]))
-			goto oom;
-	for (size_t i = 0; i < src->n_egress; i++)
-		if (wf_gw_entries_add_egress(dst, &src->egress[i]))
-			goto oom;
+	int err = wf_gw_entries_alloc(dst, src->n_forwards, src->n_egress);
+
+	if (err)
+		return err;
+	if (src->n_forwards)
+		memcpy(dst->forwards, src->forwards, src->n_forwards * sizeof(*dst->forwards));
+	if (src->n_egress)
+		memcpy(dst->egress, src->egress, src->n_egress * sizeof(*dst->egress));
+	dst->n_forwards = src->n_forwards;
+	dst->n_egress = src->n_egress;
 	return 0;
-oom:
-	wf_gw_entries_free(dst);
-	return -ENOMEM;
 }
 
 bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entries *b)
@@ -168,6 +168,37 @@ const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entri
 {
 	return e->n_forwards ? bsearch(key, e->forwards, e->n_forwards, sizeof(*key), forward_cmp)
 	                     : NULL;
+}
+
+int wf_gw_entries_forward_diff(const struct wf_gw_entries *from, const struct wf_gw_entries *to,
+                               struct wf_gw_entries *gone, struct wf_gw_entries *came)
+{
+	size_t i = 0, j = 0;
+	int err = 0;
+
+	memset(gone, 0, sizeof(*gone));
+	memset(came, 0, sizeof(*came));
+	while (!err && (i < from->n_forwards || j < to->n_forwards)) {
+		const struct wf_ctl_forward *a = i < from->n_forwards ? &from->forwards[i] : NULL;
+		const struct wf_ctl_forward *b = j < to->n_forwards ? &to->forwards[j] : NULL;
+		int c = !a ? 1 : !b ? -1 : forward_cmp(a, b);
+
+		if (c == 0 && a->target_port == b->target_port) {
+			i++;
+			j++;
+			continue;
+		}
+		/* A key whose target moved goes and comes again. */
+		if (c <= 0)
+			err = wf_gw_entries_add_forward(gone, &from->forwards[i++]);
+		if (!err && c >= 0)
+			err = wf_gw_entries_add_forward(came, &to->forwards[j++]);
+	}
+	if (err) {
+		wf_gw_entries_free(gone);
+		wf_gw_entries_free(came);
+	}
+	return err;
 }
 
 /* ---- state ---- */
@@ -558,6 +589,21 @@ static size_t room_left(const struct wf_gw_config *cfg, const struct wf_gw_state
 		if (p != peer)
 			others += entries_cost(&current->peers[p]);
 	return others < cfg->max_total_entries ? cfg->max_total_entries - others : 0;
+}
+
+bool wf_gw_policy_still_grantable(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                                  size_t peer, const struct wf_gw_entries *mine)
+{
+	if (peer >= current->n_peers || entries_cost(mine) > room_left(cfg, current, peer))
+		return false;
+	for (size_t p = 0; p < current->n_peers; p++) {
+		const struct wf_gw_entries *e = &current->peers[p];
+
+		for (size_t i = 0; p != peer && i < e->n_forwards; i++)
+			if (wf_gw_entries_find_forward(mine, &e->forwards[i]))
+				return false;
+	}
+	return true;
 }
 
 /* Merges the few entries appended at the end of a sorted array (from `at' on) into it: their

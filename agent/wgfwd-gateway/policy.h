@@ -127,7 +127,20 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
                               size_t peer, const struct wf_gw_entries *del,
                               const struct wf_gw_entries *add, const struct wf_gw_entries *asked,
                               struct wf_gw_entries *mine, struct wf_gw_decision *decision);
+/* Whether `mine' (what `peer' was granted against an earlier state) may still be held against
+ * `current': none of its public ports held by another peer now, and the gateway's limit for all
+ * peers not passed. Ports refused then that are free now stay refused. O(n log n). */
+bool wf_gw_policy_still_grantable(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                                  size_t peer, const struct wf_gw_entries *mine);
 void wf_gw_decision_free(struct wf_gw_decision *d);
+/* A decision's refusals for a log line, however many there are: the first `named' refused
+ * entries with their reasons ("forward tcp/22: ...; egress: ..."), "..." after them when more
+ * were refused; `forwards' are the requested forwards the decision answers, in its order. */
+const char *wf_gw_refusals_text(const struct wf_gw_decision *dec,
+                                const struct wf_ctl_forward *forwards, size_t named, char *buf,
+                                size_t size);
+/* How many entries were refused by kind: "reserved 1, not_granted 3". */
+const char *wf_gw_refusal_kinds_text(const struct wf_gw_decision *dec, char *buf, size_t size);
 const char *wf_gw_status_name(enum wf_gw_status s);
 
 int wf_gw_state_init(struct wf_gw_state *s, size_t n_peers);
@@ -141,6 +154,11 @@ bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entri
  * port, or NULL: O(log n). */
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
                                                         const struct wf_ctl_forward *key);
+/* The forwards of `from' that `to' lacks or leads to another target port (gone), and those of
+ * `to' that `from' lacks or leads elsewhere (came); both sorted, as states keep them: one pass,
+ * O(n). 0 or -ENOMEM. */
+int wf_gw_entries_forward_diff(const struct wf_gw_entries *from, const struct wf_gw_entries *to,
+                               struct wf_gw_entries *gone, struct wf_gw_entries *came);
 /* Empty entries with room for this many, the arrays sized as the adders below grow them. */
 int wf_gw_entries_alloc(struct wf_gw_entries *e, size_t n_forwards, size_t n_egress);
 /* Adds one entry (for message parsers and the store). */

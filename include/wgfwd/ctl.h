@@ -459,6 +459,9 @@ int wf_ctl_conn_connect(struct event_base *base, const struct sockaddr *remote,
  * does not end the connection. */
 int wf_ctl_conn_send(struct wf_ctl_conn *c, const struct wf_ctl_msg *m);
 bool wf_ctl_conn_established(const struct wf_ctl_conn *c);
+/* Stops reading from the peer (TCP then slows it down) or starts again; what waits in the
+ * buffer is handled when reading starts again. Only for an established connection. */
+void wf_ctl_conn_read_pause(struct wf_ctl_conn *c, bool pause);
 /* The identity the client claimed (server) or claims (client). */
 const char *wf_ctl_conn_identity(const struct wf_ctl_conn *c);
 /* Ends the connection and frees it, without on_close. When established and reason is not

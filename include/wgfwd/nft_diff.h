@@ -23,8 +23,9 @@ int wf_nft_elem_index_build(const struct wf_nft_set *s, struct wf_nft_elem_index
 void wf_nft_elem_index_free(struct wf_nft_elem_index *ix);
 /* Takes del's records out of ix and puts add's in, keeping it sorted: what a commit of those
  * element updates did to the set ix stands for. O(log n) to find each, a move of the records
- * after it. -ENOENT for a record to delete that ix lacks, -EEXIST for one to add it has
- * (ix is then partly updated: rebuild it), -EINVAL for other types, -ENOMEM. */
+ * after it; many at once, in one pass over all, O(n + changes). -ENOENT for a record to delete
+ * that ix lacks, -EEXIST for one to add it has (ix is then partly updated: rebuild it),
+ * -EINVAL for other types, -ENOMEM. */
 int wf_nft_elem_index_apply(struct wf_nft_elem_index *ix, const struct wf_nft_elem_index *del,
                             const struct wf_nft_elem_index *add);
 /* As wf_nft_set_diff, between indexes of sets with the same types. */

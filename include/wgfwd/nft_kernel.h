@@ -44,6 +44,10 @@ struct wf_nft_batch *wf_nft_batch_new(void);
  * wf_nft_genid) is no longer `genid` when it commits: so a batch built on what was read at
  * that generation cannot land on top of someone else's change. */
 struct wf_nft_batch *wf_nft_batch_new_at(uint32_t genid);
+/* Guards a built batch on another generation: for a batch whose messages stay right on the
+ * ruleset at `genid` (a change of elements nobody else's commit since touched). 0 or -EINVAL
+ * (not guarded, or committed). */
+int wf_nft_batch_guard_at(struct wf_nft_batch *b, uint32_t genid);
 /* The generation the ruleset is at once a guarded batch committed (or, empty, was not sent):
  * false for an unguarded or uncommitted batch. */
 bool wf_nft_batch_genid_after(const struct wf_nft_batch *b, uint32_t *genid);

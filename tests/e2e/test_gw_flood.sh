@@ -1,16 +1,17 @@
 #!/bin/bash
-# A hostile peer sends the largest states a message holds, as fast as its connection takes
-# them. The gateway applies only the latest of those that arrive during each of that peer's
-# turns, another peer's changes still go live meanwhile (each waits for at most the one step of
-# the flooding peer's turn under way; their median within 100 ms of what it is with no flood,
-# with a CPU free), the memory a largest state took goes back, and the gateway's
-# memory, descriptors and log stay bounded. Prints what it measured.
+# A hostile peer sends 1,000 of the largest states a message holds, as fast as its connection
+# takes them. The gateway applies only the latest of those it read before each of that peer's
+# turns (it does not read that peer while it waits for one), another peer's changes still go
+# live meanwhile (each waits for at most the one step of the flooding peer's turn under way:
+# their median under 100 ms, the slowest under 1 s, with a CPU free), the memory a largest
+# state took goes back, and the gateway's CPU, memory, descriptors and log stay bounded.
+# Prints what it measured.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
 . "$(dirname "$0")/robust.sh"
 
 ATTACK=$HELPERS/ctl_attack
-FLOOD_STATES=$(soak 600 2000)
+FLOOD_STATES=$(soak 1000 2000)
 FLOOD_LOG=$LAB_RUN/bg/flood.log
 
 # A third peer, beside the flooding one on the server's tunnel: it times its own changes.
@@ -68,6 +69,12 @@ flood_running() {
 peer2_applied() { # one of the flood's states (generations past the warm-up's 4)
 	grep -qE "peer $PEER2_WG4: state ([5-9]|[0-9]{2,}):" "$LAB_RUN/bg/gateway.log"
 }
+cpu_ms() { # the gateway's time on a CPU and waiting for one (schedstat), in ms: what it
+	# asked of the CPUs, however busy the machine was with others
+	cat /proc/"$gw"/task/*/schedstat | awk '{ ns += $1 + $2 } END { printf "%.0f\n", ns / 1e6 }'
+}
+cpu_start=$(cpu_ms)
+wall_start=$EPOCHREALTIME
 lab_spawn flood srv "$ATTACK" -s "$PEER2_WG4" -k "$PEER2_KEY" -w 120 "$LAB_GW_WG4" 51821 \
 	state-flood "$FLOOD_STATES"
 check "the flood is under way: the gateway applied one of its states" wait_until 20 peer2_applied
@@ -79,11 +86,10 @@ read -r flood_ms flood_median < <(latency_ms)
 # waits that many times over for one, and they scale by it (1-minute load per CPU, at least 1).
 over=$(awk -v cpus="$(nproc)" '{ f = $1 / cpus; printf "%.2f", (f > 1 ? f : 1) }' /proc/loadavg)
 echo "      bounds x $over (load per CPU)"
-check "while the flood goes on, another peer's changes apply within 2 s each" \
-	awk -v ms="${flood_ms:-99999}" -v f="$over" 'BEGIN { exit !(ms < 2000 * f) }'
-check "and their median is within 100 ms of what it is with no flood ($held_median ms)" \
-	awk -v ms="${flood_median:-99999}" -v base="${held_median:-0}" -v f="$over" \
-	'BEGIN { exit !(ms < base + 100 * f) }'
+check "while the flood goes on, another peer's changes apply within 1 s each" \
+	awk -v ms="${flood_ms:-99999}" -v f="$over" 'BEGIN { exit !(ms < 1000 * f) }'
+check "and their median is under 100 ms (with no flood: $held_median ms)" \
+	awk -v ms="${flood_median:-99999}" -v f="$over" 'BEGIN { exit !(ms < 100 * f) }'
 check "and the flood was still going then" flood_running
 
 # The first peer's change, through the agent, made while the flood goes on.
@@ -101,8 +107,13 @@ check "while the flood goes on, the agent's new forward answers within 2 s" \
 check "and the flood was still going then" flood_running
 
 check "the flood ends with every state answered" wait_until 300 grep -q '^state-flood:' "$FLOOD_LOG"
+cpu_flood=$(($(cpu_ms) - cpu_start))
+wall_flood=$(awk -v a="$wall_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }')
 flood=$(grep '^state-flood:' "$FLOOD_LOG")
 echo "      $flood"
+echo "      gateway: $cpu_flood ms on or waiting for a CPU in the $wall_flood ms of the flood"
+check "the gateway asked for a CPU less than 3/4 of the time the flood lasted" \
+	test "$cpu_flood" -gt 0 -a $((cpu_flood * 4)) -lt $((wall_flood * 3))
 applied=$(sed -E 's/.* ([0-9]+) applied.*/\1/' <<<"$flood")
 superseded=$(sed -E 's/.* ([0-9]+) superseded.*/\1/' <<<"$flood")
 check_match "every state got its acknowledgement, none refused otherwise" \
@@ -119,7 +130,7 @@ check "and the first peer's forward" on gw nft get element inet wgfwd_gateway fw
 log_lines=$(($(peer2_lines) - log_before))
 echo "      gateway log: $log_lines lines about the flooding peer for $FLOOD_STATES states of 65,536 entries"
 check "its log grew by a few lines per applied state, not one per refused entry" \
-	test "$log_lines" -le $((applied * 3 + 10))
+	test "$log_lines" -le $((applied * 4 + 10))
 check "the gateway is the same process" test "$(gateway_pid)" = "$gw"
 rss_after=$(rss "$gw")
 fds_after=$(fds "$gw")

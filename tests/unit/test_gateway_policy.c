@@ -103,6 +103,45 @@ static void reserved_ports_are_refused_for_their_protocol_only(void **state)
 	wf_gw_state_free(&cur);
 }
 
+/* A log line of refusals names the first few with their reasons, counts them all by kind,
+ * and stays one short line however many were refused. */
+static void refusals_are_summed_up_in_one_short_text(void **state)
+{
+	struct wf_gw_state cur;
+	struct wf_gw_decision d;
+	struct wf_ctl_forward f[] = {fwd(TCP, 80, 80), fwd(TCP, 22, 22), fwd(UDP, 51820, 1),
+	                             fwd6(TCP, 443, 443)};
+	struct wf_ctl_egress g[] = {egr(99, 25, 25)};
+	struct wf_gw_entries want = {.forwards = f, .n_forwards = 4, .egress = g, .n_egress = 1};
+	char text[512], kinds[128], small[24];
+
+	assert_int_equal(wf_gw_state_init(&cur, cfg.n_peers), 0);
+	/* peer b: two reserved ports, no IPv6 address, a bad egress protocol */
+	decide(&cur, 1, &want, &d);
+	assert_int_equal(d.n_refused, 4);
+	assert_string_equal(wf_gw_refusal_kinds_text(&d, kinds, sizeof(kinds)),
+	                    "invalid 2, reserved 2");
+	wf_gw_refusals_text(&d, f, 2, text, sizeof(text));
+	assert_string_equal(text, "forward tcp/22: tcp/22 is reserved on the gateway; forward "
+	                          "udp/51820: udp/51820 is reserved on the gateway; ...");
+	wf_gw_refusals_text(&d, f, 10, text, sizeof(text));
+	assert_non_null(strstr(text, "forward tcp/443: peer 192.168.160.3 has no IPv6"));
+	assert_non_null(strstr(text, "; egress: "));
+	assert_null(strstr(text, "..."));
+	/* cut at the buffer, never past it */
+	wf_gw_refusals_text(&d, f, 10, small, sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	wf_gw_decision_free(&d);
+	/* nothing refused: nothing said */
+	want.n_forwards = 1;
+	want.n_egress = 0;
+	decide(&cur, 1, &want, &d);
+	assert_string_equal(wf_gw_refusals_text(&d, f, 3, text, sizeof(text)), "");
+	assert_string_equal(wf_gw_refusal_kinds_text(&d, kinds, sizeof(kinds)), "");
+	wf_gw_decision_free(&d);
+	wf_gw_state_free(&cur);
+}
+
 static void reserved_list_without_protocol_covers_tcp_and_udp(void **state)
 {
 	char err[256] = "";
@@ -544,6 +583,63 @@ static void deciding_changes_equals_deciding_the_whole_request(void **state)
 	wf_gw_state_free(&cur);
 }
 
+/* A state's change in the kernel is what its peer's entries lost and gained: a forward that
+ * stays is neither, one whose target moved is both. */
+static void a_change_of_entries_is_what_went_and_what_came(void **state)
+{
+	struct wf_ctl_forward from_f[] = {fwd(TCP, 80, 80), fwd(TCP, 443, 443), fwd(UDP, 53, 53)};
+	struct wf_ctl_forward to_f[] = {fwd(TCP, 443, 8443), fwd(TCP, 8080, 80), fwd(UDP, 53, 53)};
+	struct wf_gw_entries from = {0}, to = {0}, gone, came;
+
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(wf_gw_entries_add_forward(&from, &from_f[i]), 0);
+		assert_int_equal(wf_gw_entries_add_forward(&to, &to_f[i]), 0);
+	}
+	assert_int_equal(wf_gw_entries_forward_diff(&from, &to, &gone, &came), 0);
+	assert_int_equal(gone.n_forwards, 2);
+	assert_int_equal(gone.forwards[0].public_port, 80);
+	assert_int_equal(gone.forwards[1].public_port, 443);
+	assert_int_equal(gone.forwards[1].target_port, 443);
+	assert_int_equal(came.n_forwards, 2);
+	assert_int_equal(came.forwards[0].public_port, 443);
+	assert_int_equal(came.forwards[0].target_port, 8443);
+	assert_int_equal(came.forwards[1].public_port, 8080);
+	wf_gw_entries_free(&gone);
+	wf_gw_entries_free(&came);
+	/* the same entries: nothing */
+	assert_int_equal(wf_gw_entries_forward_diff(&to, &to, &gone, &came), 0);
+	assert_int_equal(gone.n_forwards + came.n_forwards, 0);
+	wf_gw_entries_free(&gone);
+	wf_gw_entries_free(&came);
+	wf_gw_entries_free(&from);
+	wf_gw_entries_free(&to);
+}
+
+/* A decision made against an earlier state stands while nobody took one of its ports since. */
+static void a_grant_stands_until_another_peer_takes_its_port(void **state)
+{
+	struct wf_gw_entries mine = {0};
+	struct wf_gw_state cur;
+	struct wf_ctl_forward f80 = fwd(TCP, 80, 80), f81 = fwd(TCP, 81, 81);
+
+	assert_int_equal(wf_gw_state_init(&cur, 2), 0);
+	assert_int_equal(wf_gw_entries_add_forward(&mine, &f80), 0);
+	assert_true(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	/* the other peer takes 81 meanwhile: 80 stands */
+	assert_int_equal(wf_gw_entries_add_forward(&cur.peers[1], &f81), 0);
+	assert_true(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	/* but not within a gateway-wide limit that 81 filled */
+	cfg.max_total_entries = 1;
+	assert_false(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	cfg.max_total_entries = 2;
+	assert_true(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	/* and not once the other peer holds 80 (entries sorted: 80 first) */
+	cur.peers[1].forwards[0] = f80;
+	assert_false(wf_gw_policy_still_grantable(&cfg, &cur, 0, &mine));
+	wf_gw_entries_free(&mine);
+	wf_gw_state_free(&cur);
+}
+
 static void unknown_peer_index_is_an_error(void **state)
 {
 	struct wf_gw_state cur, next;
@@ -664,6 +760,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reserved_list_without_protocol_covers_tcp_and_udp,
 	                                    setup, teardown),
 	    cmocka_unit_test(reserved_list_errors_name_the_bad_item),
+	    cmocka_unit_test_setup_teardown(refusals_are_summed_up_in_one_short_text, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(first_peer_keeps_a_public_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(same_port_of_the_other_family_is_a_separate_key, setup,
 	                                    teardown),
@@ -688,6 +786,9 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(deciding_changes_equals_deciding_the_whole_request,
 	                                    setup, teardown),
+	    cmocka_unit_test(a_change_of_entries_is_what_went_and_what_came),
+	    cmocka_unit_test_setup_teardown(a_grant_stands_until_another_peer_takes_its_port, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(unknown_peer_index_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(deciding_all_at_once_equals_deciding_in_order, setup,
 	                                    teardown),

@@ -204,6 +204,51 @@ static void index_apply_equals_the_index_of_the_new_set(void **state)
 	wf_nft_set_clear_elems(&came);
 }
 
+/* The same for a change of many records at once (written anew in one pass). */
+static void index_apply_of_many_equals_the_index_of_the_new_set(void **state)
+{
+	struct wf_nft_set before = map4(), after = map4(), gone = map4(), came = map4();
+	struct wf_nft_elem_index ix, want, g, c;
+
+	for (uint16_t port = 1000; port < 1200; port++) {
+		put(&before, port, "172.18.0.2", port);
+		/* every third one goes, every fifth leads elsewhere, and some come */
+		if (port % 3 == 0) {
+			put(&gone, port, "172.18.0.2", port);
+		} else if (port % 5 == 0) {
+			put(&gone, port, "172.18.0.2", port);
+			put(&came, port, "172.18.0.3", port);
+			put(&after, port, "172.18.0.3", port);
+		} else {
+			put(&after, port, "172.18.0.2", port);
+		}
+		if (port % 7 == 0) {
+			put(&came, (uint16_t)(port + 1000), "172.18.0.4", 1);
+			put(&after, (uint16_t)(port + 1000), "172.18.0.4", 1);
+		}
+	}
+	assert_int_equal(wf_nft_elem_index_build(&before, &ix), 0);
+	assert_int_equal(wf_nft_elem_index_build(&after, &want), 0);
+	assert_int_equal(wf_nft_elem_index_build(&gone, &g), 0);
+	assert_int_equal(wf_nft_elem_index_build(&came, &c), 0);
+	assert_true(g.n + c.n >= 64);
+	assert_int_equal(wf_nft_elem_index_apply(&ix, &g, &c), 0);
+	assert_int_equal(ix.n, want.n);
+	assert_memory_equal(ix.recs, want.recs, want.n * want.rec_len);
+	/* the deleted ones are not there any more, the added ones are */
+	assert_int_equal(wf_nft_elem_index_apply(&ix, &g, &(struct wf_nft_elem_index){0}), -ENOENT);
+	assert_int_equal(wf_nft_elem_index_apply(&ix, &(struct wf_nft_elem_index){0}, &c), -EEXIST);
+	assert_int_equal(ix.n, want.n);
+	wf_nft_elem_index_free(&ix);
+	wf_nft_elem_index_free(&want);
+	wf_nft_elem_index_free(&g);
+	wf_nft_elem_index_free(&c);
+	wf_nft_set_clear_elems(&before);
+	wf_nft_set_clear_elems(&after);
+	wf_nft_set_clear_elems(&gone);
+	wf_nft_set_clear_elems(&came);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +260,7 @@ int main(void)
 	    cmocka_unit_test(index_is_in_numeric_key_order),
 	    cmocka_unit_test(index_diff_returns_the_elements_themselves),
 	    cmocka_unit_test(index_apply_equals_the_index_of_the_new_set),
+	    cmocka_unit_test(index_apply_of_many_equals_the_index_of_the_new_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
