@@ -211,6 +211,11 @@ static void report_synced(struct wf_docker *d)
 		d->ops.synced(d->ctx, list, n);
 	free(list);
 	start_events(d);
+	/* Only a hint (the firewall backend, API 1.49 and later): never fails the session. Asked
+	 * after the list, since Docker takes tens of milliseconds over /info, which it would
+	 * otherwise spend beside the list and inspects the first apply waits for. */
+	if (d->phase == PHASE_FOLLOWING)
+		wf_docker_request(d, REQ_INFO, "/info", NULL);
 }
 
 /* Answers */
@@ -268,9 +273,7 @@ static void engine_known(struct wf_docker *d, const struct wf_docker_version *v)
 		wf_docker_fail(d, "cannot list networks");
 		return;
 	}
-	/* Only a hint (the firewall backend, API 1.49 and later): never fails the session. */
 	d->firewall[0] = '\0';
-	wf_docker_request(d, REQ_INFO, "/info", NULL);
 }
 
 static void finish_version(struct wf_docker *d, const struct wf_docker_reply *reply)
