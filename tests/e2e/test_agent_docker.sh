@@ -105,7 +105,7 @@ check_eq "containers running before the agent started are forwarded" "early earl
 check "their forwards are in the kernel's map" \
 	on srv nft get element inet wgfwd fwd4 '{ tcp . 84, tcp . 85 }'
 check_match "the engine and its API come from its ping" 'docker: engine [0-9.]+.* API 1\.[0-9]+' agent_log
-check_eq "and /version is not asked" 0 sh -c "grep -c 'docker: GET /version' $LAB_RUN/bg/agent.log"
+check_eq "and /version is not asked" "" grep_lines 'docker: GET /version' "$LAB_RUN/bg/agent.log"
 check_match "/info is asked once the list is read" 'docker: GET /v1\.[0-9]+/info' \
 	wait_until 2 agent_log
 lab_web_start late --label wgfwd.ports=86:80
