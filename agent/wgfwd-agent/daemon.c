@@ -241,11 +241,32 @@ static void log_forward_changes(const struct wf_desired_diff *diffp)
 	}
 }
 
+/* The first state against none: everything in it was added. A view of its own arrays, not a
+ * copy (at start-up that would be megabytes touched for nothing): free it with diff_free. */
+static void first_diff(const struct wf_desired *d, struct wf_desired_diff *diff)
+{
+	memset(diff, 0, sizeof(*diff));
+	diff->forwards_added = d->forwards;
+	diff->n_forwards_added = d->n_forwards;
+	diff->egress_added = d->egress;
+	diff->n_egress_added = d->n_egress;
+}
+
+static void diff_free(const struct wf_agent *a, struct wf_desired_diff *diff)
+{
+	if ((diff->forwards_added && diff->forwards_added == a->desired.forwards) ||
+	    (diff->egress_added && diff->egress_added == a->desired.egress))
+		memset(diff, 0, sizeof(*diff));
+	else
+		wf_desired_diff_free(diff);
+}
+
 /* Brings a->desired up to date with the containers, in place when one container changed, and
- * says what changed in *diff. 0 or -ENOMEM (a->desired as it was, the changes still due). */
+ * says what changed in *diff (diff_free it). 0 or -ENOMEM (a->desired as it was, the changes still
+ * due). */
 static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool *whole)
 {
-	struct wf_desired empty = {0}, d;
+	struct wf_desired d;
 	struct wf_container *flat;
 	struct wf_problem *before = NULL;
 	size_t n_before = a->desired.n_problems;
@@ -272,8 +293,10 @@ static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool
 	if (err == 1) {
 		*whole = true;
 		err = wf_desired_build(flat, a->n_containers, &d);
-		if (!err)
-			err = wf_desired_diff(a->have_desired ? &a->desired : &empty, &d, diff);
+		if (!err && a->have_desired)
+			err = wf_desired_diff(&a->desired, &d, diff);
+		else if (!err)
+			first_diff(&d, diff);
 		if (!err) {
 			if (a->have_desired)
 				wf_desired_free(&a->desired);
@@ -376,7 +399,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	 * which changes nothing here, has nothing new for them. */
 	push = whole || !wf_desired_diff_empty(&diff) || !a->pushed;
 	note_stale_flows(a, &diff);
-	wf_desired_diff_free(&diff);
+	diff_free(a, &diff);
 
 	if (a->n_gws) {
 		struct wf_server_gateway planes[WF_GATEWAYS_MAX];

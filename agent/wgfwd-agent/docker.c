@@ -35,9 +35,13 @@
 	"\"died\",\"remove\"]}"
 
 static const char *const request_names[] = {
-    [REQ_VERSION] = "/version",   [REQ_LIST] = "/containers/json",
-    [REQ_NETWORKS] = "/networks", [REQ_INSPECT] = "/containers/{id}/json",
-    [REQ_EVENTS] = "/events",     [REQ_INFO] = "/info",
+    [REQ_PING] = "/_ping",
+    [REQ_VERSION] = "/version",
+    [REQ_LIST] = "/containers/json",
+    [REQ_NETWORKS] = "/networks",
+    [REQ_INSPECT] = "/containers/{id}/json",
+    [REQ_EVENTS] = "/events",
+    [REQ_INFO] = "/info",
 };
 
 int wf_docker_host_socket(const char *docker_host, char *path, size_t size)
@@ -123,9 +127,10 @@ struct request *wf_docker_request(struct wf_docker *d, enum request_kind kind, c
 		r->networks_seq = ++d->networks_seq;
 	if (key && !(r->key = strdup(key)))
 		goto fail;
-	/* /version is unversioned: the version is what it tells. */
-	if (asprintf(&versioned, "%s%s%s", kind == REQ_VERSION ? "" : "/v",
-	             kind == REQ_VERSION ? "" : d->api, path) < 0) {
+	bool bare = kind == REQ_VERSION || kind == REQ_PING;
+
+	/* /_ping and /version are unversioned: the version is what they tell. */
+	if (asprintf(&versioned, "%s%s%s", bare ? "" : "/v", bare ? "" : d->api, path) < 0) {
 		versioned = NULL;
 		goto fail;
 	}
@@ -206,6 +211,11 @@ static void report_synced(struct wf_docker *d)
 		d->ops.synced(d->ctx, list, n);
 	free(list);
 	start_events(d);
+	/* Only a hint (the firewall backend, API 1.49 and later): never fails the session. Asked
+	 * after the list, since Docker takes tens of milliseconds over /info, which it would
+	 * otherwise spend beside the list and inspects the first apply waits for. */
+	if (d->phase == PHASE_FOLLOWING)
+		wf_docker_request(d, REQ_INFO, "/info", NULL);
 }
 
 /* Answers */
@@ -239,22 +249,16 @@ static void finish_list_and_networks(struct wf_docker *d)
 	wf_docker_kick(d);
 }
 
-static void finish_version(struct wf_docker *d, const struct wf_docker_reply *reply)
+/* The engine and its API are known: the list, the networks and /info. */
+static void engine_known(struct wf_docker *d, const struct wf_docker_version *v)
 {
-	struct wf_docker_version v;
-	char err[WF_DOCKER_ERR_MAX] = "";
-	int ret;
-
-	ret = wf_docker_parse_version(reply->body, reply->len, &v, err);
-	if (!parsed(d, REQ_VERSION, ret, err))
-		return;
-	if (wf_docker_api_pick(&v, d->api)) {
+	if (wf_docker_api_pick(v, d->api)) {
 		wf_docker_fail(d, "engine %s speaks API %s (minimum %s); wgfwd needs %s to %s",
-		               v.engine, v.api, v.min_api[0] ? v.min_api : "?",
+		               v->engine, v->api, v->min_api[0] ? v->min_api : "?",
 		               WF_DOCKER_API_OLDEST, WF_DOCKER_API_NEWEST);
 		return;
 	}
-	log_info("docker: engine %s at %s, API %s (using %s)", v.engine, d->socket_path, v.api,
+	log_info("docker: engine %s at %s, API %s (using %s)", v->engine, d->socket_path, v->api,
 	         d->api);
 	/* Taken before the list: the event stream starts here. */
 	clock_gettime(CLOCK_REALTIME, &d->list_time);
@@ -269,9 +273,39 @@ static void finish_version(struct wf_docker *d, const struct wf_docker_reply *re
 		wf_docker_fail(d, "cannot list networks");
 		return;
 	}
-	/* Only a hint (the firewall backend, API 1.49 and later): never fails the session. */
 	d->firewall[0] = '\0';
-	wf_docker_request(d, REQ_INFO, "/info", NULL);
+}
+
+static void finish_version(struct wf_docker *d, const struct wf_docker_reply *reply)
+{
+	struct wf_docker_version v;
+	char err[WF_DOCKER_ERR_MAX] = "";
+	int ret;
+
+	ret = wf_docker_parse_version(reply->body, reply->len, &v, err);
+	if (!parsed(d, REQ_VERSION, ret, err))
+		return;
+	engine_known(d, &v);
+}
+
+/* The engine and its API from /_ping's headers, as Docker's own client negotiates: /version
+ * costs Docker tens of milliseconds (it asks containerd, and runs runc and docker-init for
+ * their versions), /_ping one. An engine whose ping does not say is asked /version. */
+static void finish_ping(struct wf_docker *d, const struct wf_docker_reply *reply)
+{
+	struct wf_docker_version v = {0};
+	const char *slash = strchr(reply->server, '/');
+	size_t n;
+
+	if (reply->status == 200 && reply->api_version[0] && slash && slash[1] != ' ' && slash[1]) {
+		snprintf(v.api, sizeof(v.api), "%s", reply->api_version);
+		n = strcspn(slash + 1, " ");
+		snprintf(v.engine, sizeof(v.engine), "%.*s", (int)n, slash + 1);
+		engine_known(d, &v);
+		return;
+	}
+	if (!wf_docker_request(d, REQ_VERSION, "/version", NULL))
+		wf_docker_fail(d, "cannot start a request");
 }
 
 static void finish_info(struct wf_docker *d, const struct wf_docker_reply *reply)
@@ -365,6 +399,10 @@ static void finish(struct wf_docker *d, struct request *r, const struct wf_docke
 			finish_info(d, reply);
 		return;
 	}
+	if (r->kind == REQ_PING && !reply->error) {
+		finish_ping(d, reply);
+		return;
+	}
 	if (reply->cannot_connect) {
 		wf_docker_fail(d, "cannot connect to %s: %s", d->socket_path, reply->error);
 		return;
@@ -387,6 +425,7 @@ static void finish(struct wf_docker *d, struct request *r, const struct wf_docke
 		case REQ_INSPECT:
 			wf_docker_mirror_inspected(d, r, reply);
 			break;
+		case REQ_PING:
 		case REQ_EVENTS:
 		case REQ_INFO:
 			break;
@@ -458,7 +497,7 @@ static int on_event(const struct wf_docker_event *ev, void *ctx)
 static void session_start(struct wf_docker *d)
 {
 	d->phase = PHASE_VERSION;
-	if (!wf_docker_request(d, REQ_VERSION, "/version", NULL))
+	if (!wf_docker_request(d, REQ_PING, "/_ping", NULL))
 		wf_docker_fail(d, "cannot start a request");
 }
 

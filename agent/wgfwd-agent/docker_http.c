@@ -154,12 +154,27 @@ fail:
 	return NULL;
 }
 
+/* Copies the value of a header of the final response ("" when it had none): what
+ * curl_easy_header points to lasts only until its next call. */
+static const char *header_value(struct wf_docker_get *g, const char *name, char *buf, size_t size)
+{
+	struct curl_header *hdr;
+
+	buf[0] = '\0';
+	if (curl_easy_header(g->easy, name, 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
+		snprintf(buf, size, "%s", hdr->value);
+	return buf;
+}
+
 static void finished(struct wf_docker_http *h, struct wf_docker_get *g, CURLcode res)
 {
+	char api_version[16], server[128];
 	struct wf_docker_reply reply = {
 	    .status = response_code(g),
 	    .body = g->body ? g->body : "",
 	    .len = g->len,
+	    .api_version = header_value(g, "Api-Version", api_version, sizeof(api_version)),
+	    .server = header_value(g, "Server", server, sizeof(server)),
 	};
 	long os_errno = 0;
 

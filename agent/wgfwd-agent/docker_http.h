@@ -25,6 +25,10 @@ struct wf_docker_reply {
 	size_t len;
 	const char *error;   /* why the transfer failed; NULL when it did not */
 	bool cannot_connect; /* the engine's socket refused: error says why (ENOENT, …) */
+	/* Headers that name the engine: Api-Version ("1.41") and Server ("Docker/20.10.24
+	 * (linux)"); "" when absent. */
+	const char *api_version;
+	const char *server;
 };
 
 struct wf_docker_http_ops {

@@ -15,6 +15,7 @@
 #include "docker_json.h"
 
 enum request_kind {
+	REQ_PING,
 	REQ_VERSION,
 	REQ_LIST,
 	REQ_NETWORKS,
@@ -52,7 +53,7 @@ struct entry {
 
 enum phase {
 	PHASE_WAITING, /* for the next attempt */
-	PHASE_VERSION,
+	PHASE_VERSION, /* /_ping, then /version if the ping did not say */
 	PHASE_LISTING,
 	PHASE_INSPECTING,
 	PHASE_FOLLOWING,

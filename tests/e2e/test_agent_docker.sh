@@ -86,3 +86,29 @@ check_eq "a container that came back keeps its forward" keeper wait_until 5 forw
 check_eq "with its new address" "$(lab_container_ip keeper)" wait_until 5 output_is \
 	"$(lab_container_ip keeper)" forward_ip_of 83
 ldocker rm -f keeper >/dev/null
+
+# A cold start: the engine holds labelled containers before the agent starts and the kernel
+# holds nothing of wgfwd's. The first apply has them all; the engine is known from its ping
+# (Docker's /version costs it tens of milliseconds); what start-up leaves for later, /info, is
+# still asked, and the event stream is followed from the list on.
+agent_stop
+wait_until 10 _no_agent >/dev/null
+on srv "$WGFWD_BIN/wgfwd-agent" --interface "$LAB_SRV_WG_IF" --cleanup >/dev/null 2>&1
+lab_web_start early --label wgfwd.ports=84:80
+lab_web_start early2 --label wgfwd.ports=85:80
+agent_start
+early_forwards() {
+	agent_jq '[.forwards[] | select(.public_port == 84 or .public_port == 85) | .container] | sort | join(" ")'
+}
+check_eq "containers running before the agent started are forwarded" "early early2" \
+	wait_until 2 output_is "early early2" early_forwards
+check "their forwards are in the kernel's map" \
+	on srv nft get element inet wgfwd fwd4 '{ tcp . 84, tcp . 85 }'
+check_match "the engine and its API come from its ping" 'docker: engine [0-9.]+.* API 1\.[0-9]+' agent_log
+check_eq "and /version is not asked" "" grep_lines 'docker: GET /version' "$LAB_RUN/bg/agent.log"
+check_match "/info is asked once the list is read" 'docker: GET /v1\.[0-9]+/info' \
+	wait_until 2 agent_log
+lab_web_start late --label wgfwd.ports=86:80
+check_eq "a container started after the cold start is followed" late wait_until 1 forward_of 86
+check "and its forward is in the kernel's map" \
+	wait_until 1 on srv nft get element inet wgfwd fwd4 '{ tcp . 86 }'

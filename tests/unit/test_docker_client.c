@@ -75,8 +75,9 @@ struct fake {
 	int fail_list_times; /* answer /containers/json with HTTP 500 that many times */
 	unsigned networks_delay_ms;
 	struct timespec list_time; /* when the last list was served */
-	int versions, lists, streams, network_lists;
-	int delayed; /* answers held back, not sent yet */
+	int versions, lists, streams, network_lists, pings;
+	bool ping_says; /* /_ping names the engine and its API in its headers, as Docker's does */
+	int delayed;    /* answers held back, not sent yet */
 	char last_events_path[2048];
 	char last_list_path[2048];
 	const char *info; /* body of /info; NULL: 404, as an engine that does not serve it */
@@ -200,6 +201,15 @@ static void handle_request(struct conn *c, const char *path)
 	char prefix[32];
 	const char *p;
 
+	if (!strcmp(path, "/_ping") && f->ping_says) {
+		f->pings++;
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+		                    "HTTP/1.1 200 OK\r\nApi-Version: %s\r\nServer: Docker/20.10.24 "
+		                    "(linux)\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+		                    f->api);
+		c->closing = true;
+		return;
+	}
 	if (!strcmp(path, "/version")) {
 		char body[256];
 
@@ -1147,6 +1157,35 @@ static void engine_speaking_too_old_an_api_is_refused(void **state)
 	assert_int_equal(w->rec.downs, 1);
 }
 
+static void engine_named_by_its_ping_is_not_asked_its_version(void **state)
+{
+	struct world *w = *state;
+
+	add_usual_containers(&w->f);
+	w->f.ping_says = true;
+	fake_listen(&w->f);
+	client_start(w);
+	RUN_UNTIL(w, w->rec.synced == 1);
+	assert_int_equal(w->f.pings, 1);
+	assert_int_equal(w->f.versions, 0);
+	assert_string_equal(w->f.last_list_path, "/v" API "/containers/json");
+}
+
+static void engine_too_old_by_its_ping_is_refused(void **state)
+{
+	struct world *w = *state;
+
+	add_usual_containers(&w->f);
+	w->f.ping_says = true;
+	snprintf(w->f.api, sizeof(w->f.api), "1.18");
+	fake_listen(&w->f);
+	client_start(w);
+	RUN_UNTIL(w, w->f.pings >= 3);
+	assert_int_equal(w->f.versions, 0);
+	assert_int_equal(w->f.lists, 0);
+	assert_int_equal(w->rec.synced, 0);
+}
+
 static void newer_engine_is_spoken_to_in_the_newest_known_api(void **state)
 {
 	struct world *w = *state;
@@ -1225,6 +1264,8 @@ int main(void)
 	    T(engine_absent_at_start_is_waited_for),
 	    T(http_error_from_engine_is_retried),
 	    T(engine_speaking_too_old_an_api_is_refused),
+	    T(engine_named_by_its_ping_is_not_asked_its_version),
+	    T(engine_too_old_by_its_ping_is_refused),
 	    T(newer_engine_is_spoken_to_in_the_newest_known_api),
 	    cmocka_unit_test(docker_host_names_a_unix_socket),
 #undef T
