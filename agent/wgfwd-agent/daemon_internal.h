@@ -103,6 +103,9 @@ struct wf_agent {
 	unsigned n_changed;
 	char changed_id[WF_ID_MAX];
 	bool pushed; /* the gateway links have been given the desired state */
+	/* The gateways as the last whole apply rendered them: while they stay, a change of
+	 * forwards alone goes by the element-only path. */
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 
 	uint64_t applies, apply_errors, docker_reconnects;
 	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */
