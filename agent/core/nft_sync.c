@@ -223,10 +223,9 @@ int wf_nft_batch_sync_elements(struct wf_nft_batch *b, uint8_t family, const cha
 		wf_nft_cache_free(cache);
 		return err;
 	}
-	if (res->elements_added || res->elements_removed) {
+	if (res->elements_added || res->elements_removed)
 		res->change = WF_NFT_ELEMENTS;
-		cache->elements_pending = true;
-	}
+	cache->elements_pending = true;
 	return 0;
 }
 

@@ -42,7 +42,8 @@ struct wf_nft_table_cache {
 struct wf_nft_cache {
 	struct wf_nft_table_cache applied, pending;
 	struct wf_nft_known at;
-	bool elements_pending; /* `applied' already holds what the batch's element updates do */
+	/* The batch holds element updates (or none) that `applied' already took in place. */
+	bool elements_pending;
 };
 
 /* Forgets everything: the next sync reads the kernel. */

@@ -122,12 +122,12 @@ static void render_maps(const struct wf_server_params *p, const struct wf_desire
 	assert_int_equal(wf_server_render(p, d, &plan), 0);
 	for (size_t i = 0; i < 2; i++)
 		assert_int_equal(
-		    wf_nft_elem_index_build(wf_nft_table_find_set(plan.table, names[i]), &ix[i]), 0);
+		    wf_nft_elem_index_build(wf_nft_table_find_set(plan.table, names[i]), &ix[i]),
+		    0);
 	wf_server_plan_free(&plan);
 }
 
-static void assert_index_equal(const struct wf_nft_elem_index *a,
-                               const struct wf_nft_elem_index *b)
+static void assert_index_equal(const struct wf_nft_elem_index *a, const struct wf_nft_elem_index *b)
 {
 	assert_int_equal(a->n, b->n);
 	assert_int_equal(a->rec_len, b->rec_len);
@@ -181,8 +181,8 @@ static void element_path_equals_whole_table_path_on_random_changes(void **state)
 
 			assert_int_equal(wf_nft_elem_index_build(&ch.del[k], &del), 0);
 			assert_int_equal(wf_nft_elem_index_build(&ch.add[k], &add), 0);
-			assert_int_equal(wf_nft_elem_index_diff(&cached[k], &whole[k], &wadd, &wdel),
-			                 0);
+			assert_int_equal(
+			    wf_nft_elem_index_diff(&cached[k], &whole[k], &wadd, &wdel), 0);
 			/* the same updates, give or take an element deleted and added again */
 			assert_true(del.n >= wdel.n_elems && add.n >= wadd.n_elems);
 			assert_int_equal(del.n - wdel.n_elems, add.n - wadd.n_elems);
@@ -213,7 +213,8 @@ static void element_path_equals_whole_table_path_on_random_changes(void **state)
 static void one_small_container_is_one_element(void **state)
 {
 	struct wf_server_params p;
-	struct wf_forward f = {.proto = 6, .public_port = 18090, .target_port = 80, .has_ip4 = true};
+	struct wf_forward f = {
+	    .proto = 6, .public_port = 18090, .target_port = 80, .has_ip4 = true};
 	struct wf_desired_diff diff = {.forwards_added = &f, .n_forwards_added = 1};
 	struct wf_server_elem_changes ch;
 	struct wf_nft_value addr = {.type = WF_NFT_T_IPV4_ADDR};
