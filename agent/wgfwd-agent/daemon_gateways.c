@@ -250,23 +250,24 @@ static void gateway_view_clear(struct gateway_view *gw)
 #define LOG_EACH_REFUSAL_MAX 16
 
 static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
-                         const struct wf_ctl_state_ack *ack)
+                         const struct wf_ctl_state_ack *ack,
+                         const struct wf_gateway_link_results *r)
 {
 	struct gateway *g = ctx;
 	struct gateway_view *gw = &g->gw;
-	size_t n = state->n_forwards < ack->n_forwards ? state->n_forwards : ack->n_forwards;
+	size_t n = state->n_forwards;
 	size_t n_refused = 0;
 
 	gateway_view_clear(gw);
 	gw->applied = ack->applied;
 	WF_COPY(gw->reason, ack->reason);
-	if (!ack->applied) {
+	if (!ack->applied || !r) {
 		log_warn("gateway %s did not apply generation %llu: %s", g->cfg.name,
 		         (unsigned long long)ack->generation, ack->reason);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		n_refused += !ack->forwards[i].accepted;
+		n_refused += r->fw[i] != 0;
 	gw->forwards = malloc((n + 1) * sizeof(*gw->forwards));
 	gw->refused = malloc((n_refused + 1) * sizeof(*gw->refused));
 	if (!gw->forwards || !gw->refused)
@@ -276,16 +277,16 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		if (i && ctl_forward_cmp(&gw->forwards[i - 1], &gw->forwards[i]) >= 0)
 			gw->sorted = false;
 		gw->n++;
-		if (ack->forwards[i].accepted)
+		if (!r->fw[i])
 			continue;
 		gw->refused[gw->n_refused].index = i;
-		WF_COPY(gw->refused[gw->n_refused].reason, ack->forwards[i].reason);
+		WF_COPY(gw->refused[gw->n_refused].reason, r->reasons[r->fw[i] - 1]);
 		if (++gw->n_refused <= LOG_EACH_REFUSAL_MAX)
 			log_warn("gateway %s refused %s/%u (%s): %s", g->cfg.name,
 			         wf_proto_name(state->forwards[i].proto),
 			         state->forwards[i].public_port,
 			         state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
-			         ack->forwards[i].reason);
+			         r->reasons[r->fw[i] - 1]);
 	}
 	if (n_refused > LOG_EACH_REFUSAL_MAX)
 		log_warn("gateway %s refused %zu more forwards (wgfwd status names them)",
@@ -294,16 +295,21 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	gw->egress_results = malloc((state->n_egress + 1) * sizeof(*gw->egress_results));
 	if (!gw->egress || !gw->egress_results)
 		return;
-	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++) {
+	for (size_t i = 0; i < state->n_egress; i++) {
+		struct wf_ctl_result *res = &gw->egress_results[i];
+
 		gw->egress[i] = state->egress[i];
-		gw->egress_results[i] = ack->egress[i];
+		res->accepted = !r->eg[i];
+		res->reason[0] = '\0';
+		if (r->eg[i])
+			WF_COPY(res->reason, r->reasons[r->eg[i] - 1]);
 		gw->n_egress++;
-		if (ack->egress[i].accepted)
+		if (res->accepted)
 			continue;
 		gw->egress_refused++;
 		log_warn("gateway %s refused egress %s %u-%u: %s", g->cfg.name,
 		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
-		         state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
+		         state->egress[i].port_lo, state->egress[i].port_hi, res->reason);
 	}
 	log_info("gateway %s applied generation %llu", g->cfg.name,
 	         (unsigned long long)ack->generation);
@@ -361,7 +367,7 @@ void wf_agent_check_health(evutil_socket_t fd, short what, void *arg)
 static const struct wf_gateway_link_ops link_ops = {
     .connection = on_gateway_connection,
     .gateway_info = on_gateway_info,
-    .state_ack = on_state_ack,
+    .state_results = on_state_ack,
 };
 
 int wf_agent_gateway_start(struct wf_agent *a, struct gateway *g,

@@ -367,6 +367,16 @@ static void now_acked(struct wf_gateway_link *l, struct results *r)
 	l->acked_valid = true;
 }
 
+/* The results of the state the gateway holds, as they are kept. */
+static void tell_results(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
+{
+	const struct results *r = &l->acked_results;
+	const struct wf_gateway_link_results v = {r->fw, r->eg,
+	                                          (const char(*)[WF_CTL_REASON_MAX])r->reasons};
+
+	l->ops.state_results(l->ctx, &l->acked, ack, &v);
+}
+
 /* The whole ack of what the gateway holds, for the owner: built for the call only. */
 static void tell_acked(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
 {
@@ -407,6 +417,8 @@ static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 	if (ack->resend || !ack->applied) {
 		if (ack->resend)
 			log_info("gateway %s: %s", l->gateway, ack->reason);
+		else if (l->ops.state_results && l->sent.generation == l->state.generation)
+			l->ops.state_results(l->ctx, &l->sent, ack, NULL);
 		else if (l->ops.state_ack && l->sent.generation == l->state.generation)
 			l->ops.state_ack(l->ctx, &l->sent, ack);
 		forget_acked(l);
@@ -435,6 +447,10 @@ static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 	now_acked(l, &r);
 	forget_sent(l);
 	l->generation_acked = ack->generation;
+	if (l->ops.state_results) {
+		tell_results(l, ack);
+		return;
+	}
 	if (!l->ops.state_ack)
 		return;
 	if (delta)
@@ -490,7 +506,9 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 				break;
 			results_free(&l->acked_results);
 			l->acked_results = r;
-			if (l->ops.state_ack)
+			if (l->ops.state_results)
+				tell_results(l, &m->state_ack);
+			else if (l->ops.state_ack)
 				l->ops.state_ack(l->ctx, &l->acked, &m->state_ack);
 		}
 		break;

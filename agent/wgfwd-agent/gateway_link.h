@@ -17,6 +17,13 @@ struct event_base;
 struct json_object;
 struct wf_gateway_link;
 
+/* The results of an acknowledged state: for each forward and egress entry (in the state's
+ * order) 0 when accepted, or K when refused for reasons[K - 1]. */
+struct wf_gateway_link_results {
+	const uint32_t *fw, *eg;
+	const char (*reasons)[WF_CTL_REASON_MAX];
+};
+
 struct wf_gateway_link_ops {
 	void (*connection)(void *ctx, bool up);
 	void (*gateway_info)(void *ctx, const struct wf_ctl_gateway_info *info);
@@ -24,6 +31,12 @@ struct wf_gateway_link_ops {
 	 * the one it holds when it grants more of it later), or its refusal of the latest. */
 	void (*state_ack)(void *ctx, const struct wf_ctl_state *state,
 	                  const struct wf_ctl_state_ack *ack);
+	/* Instead of state_ack, when set: the same answers with the results as the link keeps
+	 * them (NULL when the gateway applied nothing), so that an answer to a delta does not
+	 * spell out a result for each of the state's entries. */
+	void (*state_results)(void *ctx, const struct wf_ctl_state *state,
+	                      const struct wf_ctl_state_ack *ack,
+	                      const struct wf_gateway_link_results *results);
 };
 
 struct wf_gateway_link_config {

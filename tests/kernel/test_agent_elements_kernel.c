@@ -154,7 +154,8 @@ static void element_updates_leave_the_table_a_whole_apply_would(void **state)
 			moved ^= 1u << i; /* recreated elsewhere: another address and port */
 		desired(&next, small, moved);
 		if (apply_elements(&d, &next, &res))
-			fail_msg("step %d (small %08x moved %08x) nft %d", step, small, moved, res.nft);
+			fail_msg("step %d (small %08x moved %08x) nft %d", step, small, moved,
+			         res.nft);
 		assert_true(res.element_path);
 		elements += res.elements_added + res.elements_removed;
 		if (step % 6 == 0)

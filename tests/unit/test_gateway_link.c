@@ -217,7 +217,29 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	memcpy(own.forwards, ack->forwards, own.n_forwards * sizeof(*ack->forwards));
 }
 
+/* The same answers, as the link keeps them: spelt out here as state_ack would. */
+static void on_state_results(void *ctx, const struct wf_ctl_state *state,
+                             const struct wf_ctl_state_ack *ack,
+                             const struct wf_gateway_link_results *r)
+{
+	own.acks++;
+	own.applied = ack->applied;
+	wf_ctl_state_clear(&own.state);
+	wf_ctl_state_copy(&own.state, state);
+	own.n_forwards = 0;
+	if (!r)
+		return;
+	own.n_forwards = state->n_forwards < 16 ? state->n_forwards : 16;
+	for (size_t i = 0; i < own.n_forwards; i++) {
+		own.forwards[i].accepted = !r->fw[i];
+		snprintf(own.forwards[i].reason, sizeof(own.forwards[i].reason), "%s",
+		         r->fw[i] ? r->reasons[r->fw[i] - 1] : "");
+	}
+}
+
 static const struct wf_gateway_link_ops link_ops = {.state_ack = on_state_ack};
+static const struct wf_gateway_link_ops results_ops = {.state_results = on_state_results};
+static bool use_results;
 
 static struct wf_gateway_link *link_up(void)
 {
@@ -226,7 +248,9 @@ static struct wf_gateway_link *link_up(void)
 
 	cfg.port = gw.port;
 	memcpy(cfg.key, key, sizeof(key));
-	assert_int_equal(wf_gateway_link_new(&l, gw.base, &cfg, &link_ops, NULL), 0);
+	assert_int_equal(
+	    wf_gateway_link_new(&l, gw.base, &cfg, use_results ? &results_ops : &link_ops, NULL),
+	    0);
 	return l;
 }
 
@@ -282,6 +306,14 @@ static void connect_sends_the_state_and_a_change_sends_a_delta(void **state)
 	assert_true(result_of(443)->accepted);
 	assert_int_equal(wf_gateway_link_generation_acked(l), 2);
 	wf_gateway_link_free(l);
+}
+
+/* The results as the link keeps them name the same refusals, after a state and a delta. */
+static void results_as_kept_say_what_the_acks_said(void **state)
+{
+	use_results = true;
+	connect_sends_the_state_and_a_change_sends_a_delta(state);
+	use_results = false;
 }
 
 static void a_gateway_without_the_base_gets_the_whole_state(void **state)
@@ -389,6 +421,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(connect_sends_the_state_and_a_change_sends_a_delta,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(results_as_kept_say_what_the_acks_said, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(a_gateway_without_the_base_gets_the_whole_state, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(changes_in_flight_go_as_one_delta_on_the_answer, setup,
