@@ -418,8 +418,10 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	if (!a->synced)
 		return;
 	start = wf_agent_now_ms();
-	if (update_desired(a, &diff, &whole))
+	if (update_desired(a, &diff, &whole)) {
+		memset(&diff, 0, sizeof(diff));
 		goto oom;
+	}
 	whole |= diff.n_forwards_added + diff.n_forwards_removed >= TRIM_AFTER_CHANGES;
 	/* The links keep the last state and send it again after a reconnect: a look for drift,
 	 * which changes nothing here, has nothing new for them. */
@@ -428,7 +430,6 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	render_planes(a, planes);
 	/* A whole build (start-up, a resync, several containers at once) goes the whole way. */
 	err = whole ? -ESTALE : apply_elements(a, &diff, planes, &res);
-	wf_desired_diff_free(&diff);
 	/* Whatever stopped the element-only path, the whole one knows how to recover. */
 	if (err) {
 		if (err != -ESTALE)
@@ -513,10 +514,12 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			    res.elements_added, res.elements_removed, res.docker_user_changes,
 			    res.rule_changes, res.route_changes);
 	}
-	if (push) {
+	if (push && a->pushed && !whole)
+		wf_agent_push_gateway_diff(a, &diff);
+	else if (push)
 		wf_agent_push_gateway_state(a);
-		a->pushed = true;
-	}
+	a->pushed |= push;
+	wf_desired_diff_free(&diff);
 	/* A whole build or a big change leaves its peak (candidates, diff, plan, messages) in
 	 * the heap; given back, the agent's memory follows its state rather than its busiest
 	 * moment. The gateways' answers to it (as big) are trimmed after too. */
@@ -527,6 +530,11 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	}
 	return;
 oom:
+	wf_desired_diff_free(&diff);
+	/* The state may have moved on without the kernel or the gateways: the retry, which
+	 * finds no change left, gives them the whole of it. */
+	a->last_apply_ok = false;
+	a->pushed = false;
 	log_error("out of memory building the desired state; retrying");
 	wf_agent_schedule_apply(a, 1000);
 }

@@ -85,6 +85,87 @@ void wf_agent_push_gateway_state(struct wf_agent *a)
 	}
 }
 
+/* A gateway's entries for a few forwards (as gateway_state_from makes them), appended. */
+static int gateway_forwards_from(const struct gateway *g, const struct wf_forward *f, size_t n,
+                                 struct wf_ctl_forward **out, size_t *n_out)
+{
+	*out = calloc(2 * n + 1, sizeof(**out));
+	*n_out = 0;
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bool v4 = f[i].to_host ? g->cfg.plane.has_tunnel_ip4 : f[i].has_ip4;
+		bool v6 = f[i].to_host ? g->cfg.plane.has_tunnel_ip6 : f[i].has_ip6;
+
+		if (!wf_gateways_allow(f[i].gateways, g->cfg.name))
+			continue;
+		for (int v = 0; v <= 1; v++)
+			if (v ? v6 : v4)
+				(*out)[(*n_out)++] =
+				    (struct wf_ctl_forward){.proto = f[i].proto,
+				                            .family = v ? AF_INET6 : AF_INET,
+				                            .public_port = f[i].public_port,
+				                            .target_port = f[i].public_port};
+	}
+	return 0;
+}
+
+/* Entries both deleted and added again (a forward that moved to another container address:
+ * the gateway sends it to this server all the same) are no change for the gateway. */
+static void cancel_same(struct wf_ctl_forward *del, size_t *n_del, struct wf_ctl_forward *add,
+                        size_t *n_add)
+{
+	for (size_t i = 0; i < *n_del; i++)
+		for (size_t k = 0; k < *n_add; k++)
+			if (!memcmp(&del[i], &add[k], sizeof(del[i]))) {
+				del[i--] = del[--*n_del];
+				add[k] = add[--*n_add];
+				break;
+			}
+}
+
+static int push_gateway_diff(struct gateway *g, const struct wf_desired_diff *diff)
+{
+	struct wf_ctl_forward *del = NULL, *add = NULL;
+	size_t n_del, n_add;
+	int err;
+
+	err = gateway_forwards_from(g, diff->forwards_removed, diff->n_forwards_removed, &del,
+	                            &n_del);
+	if (!err)
+		err = gateway_forwards_from(g, diff->forwards_added, diff->n_forwards_added, &add,
+		                            &n_add);
+	if (!err) {
+		cancel_same(del, &n_del, add, &n_add);
+		err = wf_gateway_link_change_forwards(g->link, del, n_del, add, n_add);
+	}
+	free(del);
+	free(add);
+	return err;
+}
+
+void wf_agent_push_gateway_diff(struct wf_agent *a, const struct wf_desired_diff *diff)
+{
+	/* Egress entries are kept once for every container that asks: the whole list tells. */
+	if (diff->n_egress_added || diff->n_egress_removed) {
+		wf_agent_push_gateway_state(a);
+		return;
+	}
+	for (size_t i = 0; i < a->n_gws; i++) {
+		struct gateway *g = &a->gws[i];
+		struct wf_ctl_state s;
+
+		if (!push_gateway_diff(g, diff))
+			continue;
+		if (gateway_state_from(g, &a->desired, &s))
+			return;
+		if (wf_gateway_link_set_state(g->link, &s))
+			log_error("gateway %s: out of memory queueing the state", g->cfg.name);
+		free(s.forwards);
+		free(s.egress);
+	}
+}
+
 /* The render input: each gateway's configuration, the public addresses it told (unless
  * configured) and whether egress avoids it. */
 void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out)

@@ -138,6 +138,9 @@ int wf_agent_gateway_start(struct wf_agent *a, struct gateway *g,
 void wf_agent_gateway_free(struct gateway *g);
 /* Sends each gateway its part of a->desired. */
 void wf_agent_push_gateway_state(struct wf_agent *a);
+/* The same for one change of a->desired, sent as the entries it changes where each link holds
+ * the state before it (the whole state where not, or where egress changed). */
+void wf_agent_push_gateway_diff(struct wf_agent *a, const struct wf_desired_diff *diff);
 /* Every 250 ms with several gateways: which are down, and which one egress leaves by. */
 void wf_agent_check_health(evutil_socket_t fd, short what, void *arg);
 

@@ -644,6 +644,80 @@ int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_sta
 	return 0;
 }
 
+/* Where forward f is, or would go, in the latest state (sorted): bisection. */
+static size_t state_forward_at(const struct wf_ctl_state *s, const struct wf_ctl_forward *f)
+{
+	size_t lo = 0, hi = s->n_forwards;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (forward_key_cmp(&s->forwards[mid], f) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_ctl_forward *del,
+                                    size_t n_del, const struct wf_ctl_forward *add, size_t n_add)
+{
+	struct wf_ctl_state *s = &l->state;
+	struct wf_ctl_forward *grown;
+
+	if (!l->have_state)
+		return -ESTALE;
+	/* All checked before anything moves: a change that does not fit leaves the state. */
+	for (size_t i = 0; i < n_del; i++) {
+		size_t at = state_forward_at(s, &del[i]);
+
+		if (at == s->n_forwards || forward_key_cmp(&s->forwards[at], &del[i]) ||
+		    s->forwards[at].target_port != del[i].target_port)
+			return -ESTALE;
+		for (size_t k = 0; k < i; k++)
+			if (!forward_key_cmp(&del[k], &del[i]))
+				return -ESTALE;
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		size_t at = state_forward_at(s, &add[i]);
+		bool deleted = false;
+
+		for (size_t k = 0; k < n_del && !deleted; k++)
+			deleted = !forward_key_cmp(&del[k], &add[i]);
+		for (size_t k = 0; k < i; k++)
+			if (!forward_key_cmp(&add[k], &add[i]))
+				return -ESTALE;
+		if (!deleted && at < s->n_forwards && !forward_key_cmp(&s->forwards[at], &add[i]))
+			return -ESTALE;
+	}
+	if (!n_del && !n_add)
+		return 0;
+	grown = realloc(s->forwards, (s->n_forwards + n_add + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	s->forwards = grown;
+	for (size_t i = 0; i < n_del; i++) {
+		size_t at = state_forward_at(s, &del[i]);
+
+		memmove(&s->forwards[at], &s->forwards[at + 1],
+		        (s->n_forwards - at - 1) * sizeof(*grown));
+		s->n_forwards--;
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		size_t at = state_forward_at(s, &add[i]);
+
+		memmove(&s->forwards[at + 1], &s->forwards[at],
+		        (s->n_forwards - at) * sizeof(*grown));
+		s->forwards[at] = add[i];
+		s->n_forwards++;
+	}
+	s->generation = l->next_generation++;
+	check_state(l);
+	send_state(l);
+	return 0;
+}
+
 bool wf_gateway_link_up(const struct wf_gateway_link *l)
 {
 	return l->up;

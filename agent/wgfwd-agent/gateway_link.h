@@ -57,6 +57,12 @@ void wf_gateway_link_free(struct wf_gateway_link *l);
  * identical state is not sent again. One the protocol cannot carry is not sent at all: see
  * wf_gateway_link_state_error. The state passed to the state_ack callback is the copy. */
 int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_state *state);
+/* The latest state changed by a few forwards (del's go, add's come; a key in both is
+ * replaced), sent as set_state sends it, at a cost that follows the change rather than the
+ * state. -ESTALE, with nothing changed, when there is no state yet or the change does not fit
+ * it (a forward to delete that it lacks, one to add that it has): give the whole state then. */
+int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_ctl_forward *del,
+                                    size_t n_del, const struct wf_ctl_forward *add, size_t n_add);
 bool wf_gateway_link_up(const struct wf_gateway_link *l);
 uint64_t wf_gateway_link_generation_sent(const struct wf_gateway_link *l);
 uint64_t wf_gateway_link_generation_acked(const struct wf_gateway_link *l);

@@ -316,6 +316,41 @@ static void results_as_kept_say_what_the_acks_said(void **state)
 	use_results = false;
 }
 
+/* A change handed over as the forwards it changes goes as the same delta as the whole state
+ * would; one that does not fit the state is refused and changes nothing. */
+static void changed_forwards_go_as_the_delta_the_whole_state_makes(void **state)
+{
+	struct wf_gateway_link *l = link_up();
+	const uint16_t first[] = {443, 80, 22, 25, 993};
+	const struct wf_ctl_forward f80 = {IPPROTO_TCP, AF_INET, 80, 80},
+	                            f8080 = {IPPROTO_TCP, AF_INET, 8080, 8080},
+	                            f25 = {IPPROTO_TCP, AF_INET, 25, 25};
+
+	assert_int_equal(wf_gateway_link_change_forwards(l, NULL, 0, &f8080, 1), -ESTALE);
+	set(l, first, 5);
+	run_until(&own.acks, 1);
+	assert_int_equal(wf_gateway_link_change_forwards(l, &f80, 1, &f8080, 1), 0);
+	run_until(&own.acks, 2);
+	assert_int_equal(gw.deltas, 1);
+	assert_int_equal(gw.last.state_delta.add.n_forwards, 1);
+	assert_int_equal(gw.last.state_delta.add.forwards[0].public_port, 8080);
+	assert_int_equal(gw.last.state_delta.del.n_forwards, 1);
+	assert_int_equal(gw.last.state_delta.del.forwards[0].public_port, 80);
+	assert_int_equal(own.state.n_forwards, 5);
+	assert_true(result_of(8080)->accepted);
+	assert_false(result_of(22)->accepted);
+
+	/* 80 is gone, 25 is there: neither fits, and the state stays */
+	assert_int_equal(wf_gateway_link_change_forwards(l, &f80, 1, NULL, 0), -ESTALE);
+	assert_int_equal(wf_gateway_link_change_forwards(l, NULL, 0, &f25, 1), -ESTALE);
+	assert_int_equal(wf_gateway_link_generation_sent(l), 2);
+	/* the same forward given and taken: 25 moved */
+	assert_int_equal(wf_gateway_link_change_forwards(l, &f25, 1, &f25, 1), 0);
+	run_until(&own.acks, 3);
+	assert_int_equal(own.state.n_forwards, 5);
+	wf_gateway_link_free(l);
+}
+
 static void a_gateway_without_the_base_gets_the_whole_state(void **state)
 {
 	struct wf_gateway_link *l = link_up();
@@ -423,6 +458,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(results_as_kept_say_what_the_acks_said, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(changed_forwards_go_as_the_delta_the_whole_state_makes,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(a_gateway_without_the_base_gets_the_whole_state, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(changes_in_flight_go_as_one_delta_on_the_answer, setup,
