@@ -107,6 +107,12 @@ mutant nft-notify-gap "the change watcher's check for a gap in the generations" 
 	'wf_nft_ledger_quiet(const struct' \
 	's/whole = whole && gen == gen_next\(l->last\);/whole = whole && gen_next(gen);/' \
 	unit:test_nft_notify
+# Element updates no longer ask whether anyone committed to the table since it was cached:
+# they go onto a table that drifted, and what drifted stays.
+mutant nft-elements-drift "the element-only path's fall-back to a whole sync on drift" \
+	'int wf_nft_batch_sync_elements(' \
+	's/!wf_nft_known_current_table\(&cache->at, b, family, table\)/false/' \
+	kernel:test_agent_elements_kernel
 
 # ---- running them -------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-/* The agent's element-only path against the kernel, in a private network namespace: on a
- * random sequence of forwards coming and going beside a big container, element updates leave
- * the kernel's table exactly as a whole render describes it; a change someone else made to the
- * table (drift) stops the element path, and the whole path then repairs it. Needs root, ip and
- * nft. */
+/* The agent's element-only path against the kernel, in a private network namespace, with the
+ * change watcher the agent runs: on a random sequence of forwards coming and going beside a big
+ * container, element updates leave the kernel's table exactly as a whole render describes it;
+ * another process's commit elsewhere leaves the element path working, a change someone else
+ * made to the table (drift) stops it, and the whole path then repairs the table. Needs root, ip
+ * and nft. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <linux/netfilter.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -19,6 +21,7 @@
 #include <wgfwd-agent/apply.h>
 #include <wgfwd-agent/render.h>
 #include <wgfwd/nft_kernel.h>
+#include <wgfwd/nlwatch.h>
 #include <wgfwd/util.h>
 
 #include "kernel_test.h"
@@ -27,6 +30,8 @@
 
 static struct wf_dataplane *dp;
 static struct wf_nft *nft;
+static struct event_base *base;
+static struct wf_nlwatch *watch;
 static struct wf_server_params params;
 static unsigned rng = 777;
 
@@ -34,6 +39,10 @@ static unsigned rnd(unsigned n)
 {
 	rng = rng * 1103515245u + 12345u;
 	return (rng >> 16) % n;
+}
+
+static void on_kernel_change(void *ctx)
+{
 }
 
 static int setup(void **state)
@@ -46,8 +55,14 @@ static int setup(void **state)
 	inet_pton(AF_INET, "192.168.160.2", &params.tunnel_ip4);
 	params.n_gateway_ip4 = 1;
 	inet_pton(AF_INET, "203.0.113.1", &params.gateway_ip4[0]);
-	if (wf_nft_open(&nft))
+	base = event_base_new();
+	if (!base || wf_nlwatch_new(&watch, base, on_kernel_change, NULL) || wf_nft_open(&nft))
 		return -1;
+	/* the tables the agent watches (daemon.c) */
+	wf_nlwatch_watch_nft(watch, NFPROTO_INET, WF_SERVER_TABLE);
+	wf_nlwatch_watch_nft(watch, NFPROTO_IPV4, WF_DOCKER_USER_TABLE);
+	wf_nlwatch_watch_nft(watch, NFPROTO_IPV6, WF_DOCKER_USER_TABLE);
+	wf_nlwatch_watch_nft(watch, 0, WF_DOCKER_NFT_TABLE);
 	return wf_dataplane_open(&dp) ? -1 : 0;
 }
 
@@ -55,7 +70,18 @@ static int teardown(void **state)
 {
 	wf_dataplane_close(dp);
 	wf_nft_close(nft);
+	wf_nlwatch_free(watch);
+	event_base_free(base);
 	return 0;
+}
+
+/* The watcher reads what the kernel said meanwhile, as the agent's loop would. */
+static void settle(void)
+{
+	struct timeval tv = {0, 50000};
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
 }
 
 /* The state: the big container's forwards and, for each bit of `small' set, one small
@@ -168,25 +194,38 @@ static void element_updates_leave_the_table_a_whole_apply_would(void **state)
 	wf_desired_free(&d);
 }
 
-/* Someone deletes one of the table's elements: the element path declines (it no longer knows
- * the table), the whole path puts the element back, and the element path works again. */
+/* Someone commits elsewhere: the element path goes on. Someone deletes one of the table's
+ * elements: the element path declines (it no longer knows the table), the whole path puts the
+ * element back, and the element path works again. */
 static void drift_in_the_table_falls_back_to_a_whole_apply(void **state)
 {
 	struct wf_desired d, next;
 	struct wf_apply_result res;
 
-	desired(&d, 1, 0);
+	desired(&d, 2, 0);
 	apply_whole(&d);
+	settle();
+	sh("nft add table ip someone_else");
+	settle();
+	desired(&next, 2, 2);
+	assert_int_equal(apply_elements(&d, &next, &res), 0);
+	assert_int_equal(res.elements_added, 1);
+	assert_kernel_holds(&next);
+	wf_desired_free(&d);
+	d = next;
+
+	settle();
 	sh("nft delete element inet " WF_SERVER_TABLE " " WF_SERVER_MAP4 " '{ tcp . 20007 }'");
-	desired(&next, 3, 0);
+	settle();
+	desired(&next, 3, 2);
 	assert_int_equal(apply_elements(&d, &next, &res), -ESTALE);
-	sh("! nft list map inet " WF_SERVER_TABLE " " WF_SERVER_MAP4 " | grep -q '18001 :'");
+	sh("! nft list map inet " WF_SERVER_TABLE " " WF_SERVER_MAP4 " | grep -q '18000 :'");
 	apply_whole(&next);
 	assert_kernel_holds(&next);
 	wf_desired_free(&d);
 	d = next;
 
-	desired(&next, 7, 0);
+	desired(&next, 7, 2);
 	assert_int_equal(apply_elements(&d, &next, &res), 0);
 	assert_int_equal(res.nft, WF_NFT_ELEMENTS);
 	assert_int_equal(res.elements_added, 1);
