@@ -660,6 +660,29 @@ static size_t state_forward_at(const struct wf_ctl_state *s, const struct wf_ctl
 	return lo;
 }
 
+/* A state that passed the checks, changed by a few forwards, passes them when the forwards
+ * that came do (and the count stays within bounds): only they are checked, in the wire's
+ * order. Nonzero when they do not, or cannot be checked. */
+static int check_added(const struct wf_ctl_forward *add, size_t n_add)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE};
+	char err[256];
+	int ret;
+
+	if (!n_add)
+		return 0;
+	m.state.forwards = malloc(n_add * sizeof(*add));
+	if (!m.state.forwards)
+		return -ENOMEM;
+	memcpy(m.state.forwards, add, n_add * sizeof(*add));
+	m.state.n_forwards = n_add;
+	ret = wf_ctl_state_sort(&m.state);
+	if (!ret)
+		ret = wf_ctl_msg_validate(&m, err, sizeof(err));
+	free(m.state.forwards);
+	return ret;
+}
+
 int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_ctl_forward *del,
                                     size_t n_del, const struct wf_ctl_forward *add, size_t n_add)
 {
@@ -713,7 +736,8 @@ int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_c
 		s->n_forwards++;
 	}
 	s->generation = l->next_generation++;
-	check_state(l);
+	if (l->state_error[0] || s->n_forwards > WF_CTL_ENTRIES_MAX || check_added(add, n_add))
+		check_state(l);
 	send_state(l);
 	return 0;
 }

@@ -348,6 +348,15 @@ static void changed_forwards_go_as_the_delta_the_whole_state_makes(void **state)
 	assert_int_equal(wf_gateway_link_change_forwards(l, &f25, 1, &f25, 1), 0);
 	run_until(&own.acks, 3);
 	assert_int_equal(own.state.n_forwards, 5);
+	/* a forward the protocol cannot carry is checked as a whole state would be */
+	assert_int_equal(wf_gateway_link_change_forwards(
+	                     l, NULL, 0, &(struct wf_ctl_forward){IPPROTO_TCP, AF_INET, 0, 0}, 1),
+	                 0);
+	assert_non_null(strstr(wf_gateway_link_state_error(l), "0 is out of range"));
+	assert_int_equal(wf_gateway_link_change_forwards(
+	                     l, &(struct wf_ctl_forward){IPPROTO_TCP, AF_INET, 0, 0}, 1, NULL, 0),
+	                 0);
+	assert_string_equal(wf_gateway_link_state_error(l), "");
 	wf_gateway_link_free(l);
 }
 
