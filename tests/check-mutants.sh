@@ -117,6 +117,12 @@ mutant gateway-read-pause "the gateway's rest for the connection of a peer waiti
 	'STATE_READ_WINDOW_S' \
 	's/(static void pause_reading\(struct peer \*p, bool pause\)\s*\{)/$1\n\treturn;/' \
 	kernel:test_gateway_daemon
+# Element updates no longer ask whether anyone committed to the table since it was cached:
+# they go onto a table that drifted, and what drifted stays.
+mutant nft-elements-drift "the element-only path's fall-back to a whole sync on drift" \
+	'int wf_nft_batch_sync_elements(' \
+	's/!wf_nft_known_current_table\(&cache->at, b, family, table\)/false/' \
+	kernel:test_agent_elements_kernel
 
 # ---- running them -------------------------------------------------------------------------
 

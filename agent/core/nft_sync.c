@@ -21,16 +21,20 @@ void wf_nft_cache_free(struct wf_nft_cache *c)
 	table_cache_clear(&c->applied);
 	table_cache_clear(&c->pending);
 	c->at.valid = false;
+	c->elements_pending = false;
 }
 
 void wf_nft_cache_settle(struct wf_nft_cache *c, const struct wf_nft_batch *b, int commit_err)
 {
 	wf_nft_known_settle(&c->at, b, commit_err);
 	/* No pending table: the batch replaced the table without a sync, or the sync failed. */
-	if (!c->at.valid || !c->pending.shape) {
+	if (!c->at.valid || (!c->pending.shape && !c->elements_pending)) {
 		wf_nft_cache_free(c);
 		return;
 	}
+	c->elements_pending = false;
+	if (!c->pending.shape)
+		return; /* element updates: `applied' took them already */
 	table_cache_clear(&c->applied);
 	c->applied = c->pending;
 	memset(&c->pending, 0, sizeof(c->pending));
@@ -154,6 +158,75 @@ out:
 		table_cache_clear(&wanted);
 	}
 	return err;
+}
+
+static struct wf_nft_elem_index *find_index_rw(struct wf_nft_table_cache *tc, const char *name)
+{
+	return (struct wf_nft_elem_index *)find_index(tc, name);
+}
+
+/* One set's updates, on the index and into the batch. */
+static int sync_set_elements(struct wf_nft_batch *b, uint8_t family, const char *table,
+                             const struct wf_nft_set *del, const struct wf_nft_set *add,
+                             struct wf_nft_elem_index *ix, struct wf_nft_sync *res)
+{
+	struct wf_nft_elem_index d, a;
+	int err;
+
+	err = wf_nft_elem_index_build(del, &d);
+	if (!err)
+		err = wf_nft_elem_index_build(add, &a);
+	else
+		memset(&a, 0, sizeof(a));
+	if (!err) {
+		err = wf_nft_elem_index_apply(ix, &d, &a);
+		if (err == -ENOENT || err == -EEXIST || err == -EINVAL)
+			err = -ESTALE;
+	}
+	if (!err && del->n_elems)
+		err = wf_nft_batch_delete_elems(b, family, table, del);
+	if (!err && add->n_elems)
+		err = wf_nft_batch_add_elems(b, family, table, add);
+	if (!err) {
+		res->elements_removed += del->n_elems;
+		res->elements_added += add->n_elems;
+	}
+	wf_nft_elem_index_free(&d);
+	wf_nft_elem_index_free(&a);
+	return err;
+}
+
+int wf_nft_batch_sync_elements(struct wf_nft_batch *b, uint8_t family, const char *table,
+                               const struct wf_nft_set *del, const struct wf_nft_set *add, size_t n,
+                               struct wf_nft_cache *cache, struct wf_nft_sync *res)
+{
+	int err = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->change = WF_NFT_UNCHANGED;
+	if (!cache->applied.shape || cache->pending.shape || cache->elements_pending ||
+	    cache->applied.shape->family != family || strcmp(cache->applied.shape->name, table) ||
+	    !wf_nft_known_current_table(&cache->at, b, family, table)) {
+		wf_nft_cache_free(cache);
+		return -ESTALE;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		struct wf_nft_elem_index *ix = find_index_rw(&cache->applied, add[i].name);
+
+		if (!ix || strcmp(del[i].name, add[i].name))
+			err = -ESTALE;
+		else
+			err = sync_set_elements(b, family, table, &del[i], &add[i], ix, res);
+	}
+	if (err) {
+		/* the index may be half updated: it stands for nothing now */
+		wf_nft_cache_free(cache);
+		return err;
+	}
+	if (res->elements_added || res->elements_removed)
+		res->change = WF_NFT_ELEMENTS;
+	cache->elements_pending = true;
+	return 0;
 }
 
 int wf_nft_apply_retrying(wf_nft_attempt_fn attempt, void *ctx)

@@ -25,6 +25,10 @@ struct wf_dataplane {
 	struct wf_rtnl *rtnl;
 	struct wf_nft_cache table_cache;
 	struct docker_user_cache docker_user;
+	/* The last whole plan that went through, without its table: what the element-only path
+	 * keeps in place (DOCKER-USER rules, policy rules, routes). */
+	struct wf_server_plan standing;
+	bool have_standing;
 };
 
 int wf_dataplane_open(struct wf_dataplane **out)
@@ -54,7 +58,31 @@ void wf_dataplane_close(struct wf_dataplane *dp)
 	if (dp->rtnl)
 		wf_rtnl_close(dp->rtnl);
 	wf_nft_cache_free(&dp->table_cache);
+	wf_server_plan_free(&dp->standing);
 	free(dp);
+}
+
+/* The plan's parts besides the table, kept for the element-only path. */
+static int keep_standing(struct wf_dataplane *dp, const struct wf_server_plan *plan)
+{
+	struct wf_server_plan *s = &dp->standing;
+
+	wf_server_plan_free(s);
+	dp->have_standing = false;
+	memcpy(s->docker_user, plan->docker_user, sizeof(s->docker_user));
+	s->n_docker_user = plan->n_docker_user;
+	s->rules = malloc((plan->n_rules ? plan->n_rules : 1) * sizeof(*s->rules));
+	s->routes = malloc((plan->n_routes ? plan->n_routes : 1) * sizeof(*s->routes));
+	if (!s->rules || !s->routes) {
+		wf_server_plan_free(s);
+		return -ENOMEM;
+	}
+	memcpy(s->rules, plan->rules, plan->n_rules * sizeof(*s->rules));
+	memcpy(s->routes, plan->routes, plan->n_routes * sizeof(*s->routes));
+	s->n_rules = plan->n_rules;
+	s->n_routes = plan->n_routes;
+	dp->have_standing = true;
+	return 0;
 }
 
 /* Where our rules for one family go: DOCKER-USER, or for IPv6 on a Docker that made none,
@@ -227,15 +255,10 @@ static int nft_attempt(void *ctx, bool whole, enum wf_nft_change *change)
 	return err;
 }
 
-int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
-                       struct wf_apply_result *res)
+/* Routes and policy rules as the plan has them. */
+static int apply_rtnl(struct wf_dataplane *dp, const struct wf_server_plan *plan,
+                      struct wf_apply_result *res)
 {
-	struct nft_attempt a = {dp, plan, res};
-	int err = wf_nft_apply_retrying(nft_attempt, &a);
-
-	if (err)
-		return err;
-
 	/* Routes before rules: a rule pointing at an empty table would blackhole replies. A
 	 * route slot held by another owner (-EEXIST) leaves the rest synced, rules included. */
 	res->route_changes = wf_rtnl_sync_routes(dp->rtnl, plan->routes, plan->n_routes);
@@ -251,6 +274,65 @@ int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *pla
 		return res->route_changes;
 	}
 	return 0;
+}
+
+int wf_dataplane_apply(struct wf_dataplane *dp, const struct wf_server_plan *plan,
+                       struct wf_apply_result *res)
+{
+	struct nft_attempt a = {dp, plan, res};
+	int err;
+
+	dp->have_standing = false;
+	err = wf_nft_apply_retrying(nft_attempt, &a);
+	if (!err)
+		err = apply_rtnl(dp, plan, res);
+	if (!err)
+		err = keep_standing(dp, plan);
+	return err;
+}
+
+int wf_dataplane_apply_elements(struct wf_dataplane *dp, const struct wf_server_elem_changes *ch,
+                                bool rtnl, struct wf_apply_result *res)
+{
+	const struct wf_server_plan *plan = &dp->standing;
+	uint64_t docker_user[WF_SERVER_DOCKER_USER_MAX];
+	struct wf_nft_sync sync;
+	struct wf_nft_batch *b;
+	uint32_t genid;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	res->element_path = true;
+	/* Without a generation to guard the batch, nothing is known of the kernel's table. */
+	if (!dp->have_standing || wf_nft_genid(dp->nft, &genid))
+		return -ESTALE;
+	b = wf_nft_batch_new_at(genid);
+	if (!b)
+		return -ENOMEM;
+	err = wf_nft_batch_sync_elements(b, NFPROTO_INET, WF_SERVER_TABLE, ch->del, ch->add,
+	                                 WF_ARRAY_SIZE(ch->del), &dp->table_cache, &sync);
+	res->nft = sync.change;
+	res->elements_added = sync.elements_added;
+	res->elements_removed = sync.elements_removed;
+	docker_user_digests(plan, docker_user);
+	/* Someone committed to Docker's tables: the whole path looks at our rules there. */
+	if (!err && !docker_user_known(&dp->docker_user, plan, docker_user, b))
+		err = -ESTALE;
+	if (!err) {
+		res->docker_user_missing = dp->docker_user.missing;
+		res->docker_nftables = dp->docker_user.nftables;
+	}
+	if (!err && wf_nft_batch_size(b))
+		err = wf_nft_commit(dp->nft, b, &res->nft_error);
+	wf_nft_cache_settle(&dp->table_cache, b, err);
+	if (err != -ESTALE)
+		docker_user_settle(&dp->docker_user, plan, docker_user, b, err, res);
+	wf_nft_batch_free(b);
+	if (!err && rtnl)
+		err = apply_rtnl(dp, plan, res);
+	if (err)
+		dp->have_standing = false;
+	return err;
 }
 
 int wf_dataplane_cleanup(struct wf_dataplane *dp, const struct wf_server_params *p)
@@ -271,6 +353,8 @@ int wf_dataplane_cleanup_gateways(struct wf_dataplane *dp, const struct wf_serve
 	struct wf_nft_table *have = NULL;
 	int err, ret;
 
+	dp->have_standing = false;
+	wf_nft_cache_free(&dp->table_cache);
 	err = wf_server_render_gateways(p, gws, n, &empty, &plan);
 	if (err)
 		return err;

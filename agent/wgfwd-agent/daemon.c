@@ -372,12 +372,61 @@ static void note_stale_flows(struct wf_agent *a, const struct wf_desired_diff *d
 
 static void recheck_sysctls(struct wf_agent *a);
 
+/* The render input: each gateway's plane, zeroed around it so that two compare whole. */
+static void render_planes(const struct wf_agent *a, struct wf_server_gateway *planes)
+{
+	memset(planes, 0, WF_GATEWAYS_MAX * sizeof(*planes));
+	if (a->n_gws)
+		wf_agent_gateway_planes(a, planes);
+}
+
+/* A change of forwards alone, on what the last whole apply left: its map elements, without a
+ * plan. A look for drift (no change) checks the policy rules and routes too, which a container
+ * change leaves as they were. -ESTALE when the whole path must go instead. */
+static int apply_elements(struct wf_agent *a, const struct wf_desired_diff *diff,
+                          const struct wf_server_gateway *planes, struct wf_apply_result *res)
+{
+	struct wf_server_elem_changes ch = {0};
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	if (!a->last_apply_ok || diff->n_egress_added || diff->n_egress_removed ||
+	    memcmp(planes, a->planes, sizeof(a->planes)))
+		return -ESTALE;
+	err = wf_server_render_elements(&a->params, diff, &ch);
+	if (err)
+		return err;
+	err = wf_dataplane_apply_elements(a->dp, &ch, wf_desired_diff_empty(diff), res);
+	wf_server_elem_changes_free(&ch);
+	return err;
+}
+
+/* The whole path: the plan rendered from the whole desired state, compared with the kernel's
+ * table as cached (or read back) and applied. */
+static int apply_whole(struct wf_agent *a, const struct wf_server_gateway *planes,
+                       struct wf_apply_result *res)
+{
+	struct wf_server_plan plan;
+	int err;
+
+	if (a->n_gws)
+		err = wf_server_render_gateways(&a->params, planes, a->n_gws, &a->desired, &plan);
+	else
+		err = wf_server_render(&a->params, &a->desired, &plan);
+	if (err)
+		return err;
+	err = wf_dataplane_apply(a->dp, &plan, res);
+	wf_server_plan_free(&plan);
+	if (!err)
+		memcpy(a->planes, planes, sizeof(a->planes));
+	return err;
+}
+
 static void apply_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
-	const struct wf_desired *d = &a->desired;
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 	struct wf_desired_diff diff;
-	struct wf_server_plan plan;
 	struct wf_apply_result res;
 	bool whole, push;
 	double start;
@@ -392,27 +441,27 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	if (!a->synced)
 		return;
 	start = wf_agent_now_ms();
-	if (update_desired(a, &diff, &whole))
+	if (update_desired(a, &diff, &whole)) {
+		memset(&diff, 0, sizeof(diff));
 		goto oom;
+	}
 	whole |= diff.n_forwards_added + diff.n_forwards_removed >= TRIM_AFTER_CHANGES;
 	/* The links keep the last state and send it again after a reconnect: a look for drift,
 	 * which changes nothing here, has nothing new for them. */
 	push = whole || !wf_desired_diff_empty(&diff) || !a->pushed;
 	note_stale_flows(a, &diff);
-	diff_free(a, &diff);
-
-	if (a->n_gws) {
-		struct wf_server_gateway planes[WF_GATEWAYS_MAX];
-
-		wf_agent_gateway_planes(a, planes);
-		err = wf_server_render_gateways(&a->params, planes, a->n_gws, d, &plan);
-	} else {
-		err = wf_server_render(&a->params, d, &plan);
+	render_planes(a, planes);
+	/* A whole build (start-up, a resync, several containers at once) goes the whole way. */
+	err = whole ? -ESTALE : apply_elements(a, &diff, planes, &res);
+	/* Whatever stopped the element-only path, the whole one knows how to recover. */
+	if (err) {
+		if (err != -ESTALE)
+			log_debug("element updates failed (%s): applying the whole state",
+			          strerror(-err));
+		err = apply_whole(a, planes, &res);
+		if (err == -ENOMEM)
+			goto oom;
 	}
-	if (err)
-		goto oom;
-	err = wf_dataplane_apply(a->dp, &plan, &res);
-	wf_server_plan_free(&plan);
 	a->applies++;
 	a->last_apply_ms = wf_agent_now_ms() - start;
 	wf_histogram_observe(&a->apply_seconds, a->last_apply_ms / 1e3);
@@ -488,10 +537,12 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			    res.elements_added, res.elements_removed, res.docker_user_changes,
 			    res.rule_changes, res.route_changes);
 	}
-	if (push) {
+	if (push && a->pushed && !whole)
+		wf_agent_push_gateway_diff(a, &diff);
+	else if (push)
 		wf_agent_push_gateway_state(a);
-		a->pushed = true;
-	}
+	a->pushed |= push;
+	diff_free(a, &diff);
 	/* A whole build or a big change leaves its peak (candidates, diff, plan, messages) in
 	 * the heap; given back, the agent's memory follows its state rather than its busiest
 	 * moment. The gateways' answers to it (as big) are trimmed after too. */
@@ -502,6 +553,11 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	}
 	return;
 oom:
+	diff_free(a, &diff);
+	/* The state may have moved on without the kernel or the gateways: the retry, which
+	 * finds no change left, gives them the whole of it. */
+	a->last_apply_ok = false;
+	a->pushed = false;
 	log_error("out of memory building the desired state; retrying");
 	wf_agent_schedule_apply(a, 1000);
 }

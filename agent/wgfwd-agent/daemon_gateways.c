@@ -85,6 +85,87 @@ void wf_agent_push_gateway_state(struct wf_agent *a)
 	}
 }
 
+/* A gateway's entries for a few forwards (as gateway_state_from makes them), appended. */
+static int gateway_forwards_from(const struct gateway *g, const struct wf_forward *f, size_t n,
+                                 struct wf_ctl_forward **out, size_t *n_out)
+{
+	*out = calloc(2 * n + 1, sizeof(**out));
+	*n_out = 0;
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bool v4 = f[i].to_host ? g->cfg.plane.has_tunnel_ip4 : f[i].has_ip4;
+		bool v6 = f[i].to_host ? g->cfg.plane.has_tunnel_ip6 : f[i].has_ip6;
+
+		if (!wf_gateways_allow(f[i].gateways, g->cfg.name))
+			continue;
+		for (int v = 0; v <= 1; v++)
+			if (v ? v6 : v4)
+				(*out)[(*n_out)++] =
+				    (struct wf_ctl_forward){.proto = f[i].proto,
+				                            .family = v ? AF_INET6 : AF_INET,
+				                            .public_port = f[i].public_port,
+				                            .target_port = f[i].public_port};
+	}
+	return 0;
+}
+
+/* Entries both deleted and added again (a forward that moved to another container address:
+ * the gateway sends it to this server all the same) are no change for the gateway. */
+static void cancel_same(struct wf_ctl_forward *del, size_t *n_del, struct wf_ctl_forward *add,
+                        size_t *n_add)
+{
+	for (size_t i = 0; i < *n_del; i++)
+		for (size_t k = 0; k < *n_add; k++)
+			if (!memcmp(&del[i], &add[k], sizeof(del[i]))) {
+				del[i--] = del[--*n_del];
+				add[k] = add[--*n_add];
+				break;
+			}
+}
+
+static int push_gateway_diff(struct gateway *g, const struct wf_desired_diff *diff)
+{
+	struct wf_ctl_forward *del = NULL, *add = NULL;
+	size_t n_del, n_add;
+	int err;
+
+	err = gateway_forwards_from(g, diff->forwards_removed, diff->n_forwards_removed, &del,
+	                            &n_del);
+	if (!err)
+		err = gateway_forwards_from(g, diff->forwards_added, diff->n_forwards_added, &add,
+		                            &n_add);
+	if (!err) {
+		cancel_same(del, &n_del, add, &n_add);
+		err = wf_gateway_link_change_forwards(g->link, del, n_del, add, n_add);
+	}
+	free(del);
+	free(add);
+	return err;
+}
+
+void wf_agent_push_gateway_diff(struct wf_agent *a, const struct wf_desired_diff *diff)
+{
+	/* Egress entries are kept once for every container that asks: the whole list tells. */
+	if (diff->n_egress_added || diff->n_egress_removed) {
+		wf_agent_push_gateway_state(a);
+		return;
+	}
+	for (size_t i = 0; i < a->n_gws; i++) {
+		struct gateway *g = &a->gws[i];
+		struct wf_ctl_state s;
+
+		if (!push_gateway_diff(g, diff))
+			continue;
+		if (gateway_state_from(g, &a->desired, &s))
+			return;
+		if (wf_gateway_link_set_state(g->link, &s))
+			log_error("gateway %s: out of memory queueing the state", g->cfg.name);
+		free(s.forwards);
+		free(s.egress);
+	}
+}
+
 /* The render input: each gateway's configuration, the public addresses it told (unless
  * configured) and whether egress avoids it. */
 void wf_agent_gateway_planes(const struct wf_agent *a, struct wf_server_gateway *out)
@@ -250,23 +331,24 @@ static void gateway_view_clear(struct gateway_view *gw)
 #define LOG_EACH_REFUSAL_MAX 16
 
 static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
-                         const struct wf_ctl_state_ack *ack)
+                         const struct wf_ctl_state_ack *ack,
+                         const struct wf_gateway_link_results *r)
 {
 	struct gateway *g = ctx;
 	struct gateway_view *gw = &g->gw;
-	size_t n = state->n_forwards < ack->n_forwards ? state->n_forwards : ack->n_forwards;
+	size_t n = state->n_forwards;
 	size_t n_refused = 0;
 
 	gateway_view_clear(gw);
 	gw->applied = ack->applied;
 	WF_COPY(gw->reason, ack->reason);
-	if (!ack->applied) {
+	if (!ack->applied || !r) {
 		log_warn("gateway %s did not apply generation %llu: %s", g->cfg.name,
 		         (unsigned long long)ack->generation, ack->reason);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		n_refused += !ack->forwards[i].accepted;
+		n_refused += r->fw[i] != 0;
 	gw->forwards = malloc((n + 1) * sizeof(*gw->forwards));
 	gw->refused = malloc((n_refused + 1) * sizeof(*gw->refused));
 	if (!gw->forwards || !gw->refused)
@@ -276,16 +358,16 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		if (i && ctl_forward_cmp(&gw->forwards[i - 1], &gw->forwards[i]) >= 0)
 			gw->sorted = false;
 		gw->n++;
-		if (ack->forwards[i].accepted)
+		if (!r->fw[i])
 			continue;
 		gw->refused[gw->n_refused].index = i;
-		WF_COPY(gw->refused[gw->n_refused].reason, ack->forwards[i].reason);
+		WF_COPY(gw->refused[gw->n_refused].reason, r->reasons[r->fw[i] - 1]);
 		if (++gw->n_refused <= LOG_EACH_REFUSAL_MAX)
 			log_warn("gateway %s refused %s/%u (%s): %s", g->cfg.name,
 			         wf_proto_name(state->forwards[i].proto),
 			         state->forwards[i].public_port,
 			         state->forwards[i].family == AF_INET6 ? "IPv6" : "IPv4",
-			         ack->forwards[i].reason);
+			         r->reasons[r->fw[i] - 1]);
 	}
 	if (n_refused > LOG_EACH_REFUSAL_MAX)
 		log_warn("gateway %s refused %zu more forwards (wgfwd status names them)",
@@ -294,16 +376,21 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	gw->egress_results = malloc((state->n_egress + 1) * sizeof(*gw->egress_results));
 	if (!gw->egress || !gw->egress_results)
 		return;
-	for (size_t i = 0; i < state->n_egress && i < ack->n_egress; i++) {
+	for (size_t i = 0; i < state->n_egress; i++) {
+		struct wf_ctl_result *res = &gw->egress_results[i];
+
 		gw->egress[i] = state->egress[i];
-		gw->egress_results[i] = ack->egress[i];
+		res->accepted = !r->eg[i];
+		res->reason[0] = '\0';
+		if (r->eg[i])
+			WF_COPY(res->reason, r->reasons[r->eg[i] - 1]);
 		gw->n_egress++;
-		if (ack->egress[i].accepted)
+		if (res->accepted)
 			continue;
 		gw->egress_refused++;
 		log_warn("gateway %s refused egress %s %u-%u: %s", g->cfg.name,
 		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
-		         state->egress[i].port_lo, state->egress[i].port_hi, ack->egress[i].reason);
+		         state->egress[i].port_lo, state->egress[i].port_hi, res->reason);
 	}
 	log_info("gateway %s applied generation %llu", g->cfg.name,
 	         (unsigned long long)ack->generation);
@@ -361,7 +448,7 @@ void wf_agent_check_health(evutil_socket_t fd, short what, void *arg)
 static const struct wf_gateway_link_ops link_ops = {
     .connection = on_gateway_connection,
     .gateway_info = on_gateway_info,
-    .state_ack = on_state_ack,
+    .state_results = on_state_ack,
 };
 
 int wf_agent_gateway_start(struct wf_agent *a, struct gateway *g,

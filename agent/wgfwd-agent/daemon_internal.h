@@ -103,6 +103,9 @@ struct wf_agent {
 	unsigned n_changed;
 	char changed_id[WF_ID_MAX];
 	bool pushed; /* the gateway links have been given the desired state */
+	/* The gateways as the last whole apply rendered them: while they stay, a change of
+	 * forwards alone goes by the element-only path. */
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 
 	uint64_t applies, apply_errors, docker_reconnects;
 	uint64_t nft_changes[WF_NFT_REPLACED + 1]; /* successful applies, by enum wf_nft_change */
@@ -135,6 +138,9 @@ int wf_agent_gateway_start(struct wf_agent *a, struct gateway *g,
 void wf_agent_gateway_free(struct gateway *g);
 /* Sends each gateway its part of a->desired. */
 void wf_agent_push_gateway_state(struct wf_agent *a);
+/* The same for one change of a->desired, sent as the entries it changes where each link holds
+ * the state before it (the whole state where not, or where egress changed). */
+void wf_agent_push_gateway_diff(struct wf_agent *a, const struct wf_desired_diff *diff);
 /* Every 250 ms with several gateways: which are down, and which one egress leaves by. */
 void wf_agent_check_health(evutil_socket_t fd, short what, void *arg);
 

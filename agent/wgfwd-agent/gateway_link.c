@@ -367,6 +367,16 @@ static void now_acked(struct wf_gateway_link *l, struct results *r)
 	l->acked_valid = true;
 }
 
+/* The results of the state the gateway holds, as they are kept. */
+static void tell_results(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
+{
+	const struct results *r = &l->acked_results;
+	const struct wf_gateway_link_results v = {r->fw, r->eg,
+	                                          (const char(*)[WF_CTL_REASON_MAX])r->reasons};
+
+	l->ops.state_results(l->ctx, &l->acked, ack, &v);
+}
+
 /* The whole ack of what the gateway holds, for the owner: built for the call only. */
 static void tell_acked(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
 {
@@ -407,6 +417,8 @@ static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 	if (ack->resend || !ack->applied) {
 		if (ack->resend)
 			log_info("gateway %s: %s", l->gateway, ack->reason);
+		else if (l->ops.state_results && l->sent.generation == l->state.generation)
+			l->ops.state_results(l->ctx, &l->sent, ack, NULL);
 		else if (l->ops.state_ack && l->sent.generation == l->state.generation)
 			l->ops.state_ack(l->ctx, &l->sent, ack);
 		forget_acked(l);
@@ -435,6 +447,10 @@ static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 	now_acked(l, &r);
 	forget_sent(l);
 	l->generation_acked = ack->generation;
+	if (l->ops.state_results) {
+		tell_results(l, ack);
+		return;
+	}
 	if (!l->ops.state_ack)
 		return;
 	if (delta)
@@ -490,7 +506,9 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 				break;
 			results_free(&l->acked_results);
 			l->acked_results = r;
-			if (l->ops.state_ack)
+			if (l->ops.state_results)
+				tell_results(l, &m->state_ack);
+			else if (l->ops.state_ack)
 				l->ops.state_ack(l->ctx, &l->acked, &m->state_ack);
 		}
 		break;
@@ -622,6 +640,104 @@ int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_sta
 	l->state = copy;
 	l->have_state = true;
 	check_state(l);
+	send_state(l);
+	return 0;
+}
+
+/* Where forward f is, or would go, in the latest state (sorted): bisection. */
+static size_t state_forward_at(const struct wf_ctl_state *s, const struct wf_ctl_forward *f)
+{
+	size_t lo = 0, hi = s->n_forwards;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (forward_key_cmp(&s->forwards[mid], f) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A state that passed the checks, changed by a few forwards, passes them when the forwards
+ * that came do (and the count stays within bounds): only they are checked, in the wire's
+ * order. Nonzero when they do not, or cannot be checked. */
+static int check_added(const struct wf_ctl_forward *add, size_t n_add)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE};
+	char err[256];
+	int ret;
+
+	if (!n_add)
+		return 0;
+	m.state.forwards = malloc(n_add * sizeof(*add));
+	if (!m.state.forwards)
+		return -ENOMEM;
+	memcpy(m.state.forwards, add, n_add * sizeof(*add));
+	m.state.n_forwards = n_add;
+	ret = wf_ctl_state_sort(&m.state);
+	if (!ret)
+		ret = wf_ctl_msg_validate(&m, err, sizeof(err));
+	free(m.state.forwards);
+	return ret;
+}
+
+int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_ctl_forward *del,
+                                    size_t n_del, const struct wf_ctl_forward *add, size_t n_add)
+{
+	struct wf_ctl_state *s = &l->state;
+	struct wf_ctl_forward *grown;
+
+	if (!l->have_state)
+		return -ESTALE;
+	/* All checked before anything moves: a change that does not fit leaves the state. */
+	for (size_t i = 0; i < n_del; i++) {
+		size_t at = state_forward_at(s, &del[i]);
+
+		if (at == s->n_forwards || forward_key_cmp(&s->forwards[at], &del[i]) ||
+		    s->forwards[at].target_port != del[i].target_port)
+			return -ESTALE;
+		for (size_t k = 0; k < i; k++)
+			if (!forward_key_cmp(&del[k], &del[i]))
+				return -ESTALE;
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		size_t at = state_forward_at(s, &add[i]);
+		bool deleted = false;
+
+		for (size_t k = 0; k < n_del && !deleted; k++)
+			deleted = !forward_key_cmp(&del[k], &add[i]);
+		for (size_t k = 0; k < i; k++)
+			if (!forward_key_cmp(&add[k], &add[i]))
+				return -ESTALE;
+		if (!deleted && at < s->n_forwards && !forward_key_cmp(&s->forwards[at], &add[i]))
+			return -ESTALE;
+	}
+	if (!n_del && !n_add)
+		return 0;
+	grown = realloc(s->forwards, (s->n_forwards + n_add + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	s->forwards = grown;
+	for (size_t i = 0; i < n_del; i++) {
+		size_t at = state_forward_at(s, &del[i]);
+
+		memmove(&s->forwards[at], &s->forwards[at + 1],
+		        (s->n_forwards - at - 1) * sizeof(*grown));
+		s->n_forwards--;
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		size_t at = state_forward_at(s, &add[i]);
+
+		memmove(&s->forwards[at + 1], &s->forwards[at],
+		        (s->n_forwards - at) * sizeof(*grown));
+		s->forwards[at] = add[i];
+		s->n_forwards++;
+	}
+	s->generation = l->next_generation++;
+	if (l->state_error[0] || s->n_forwards > WF_CTL_ENTRIES_MAX || check_added(add, n_add))
+		check_state(l);
 	send_state(l);
 	return 0;
 }

@@ -17,6 +17,13 @@ struct event_base;
 struct json_object;
 struct wf_gateway_link;
 
+/* The results of an acknowledged state: for each forward and egress entry (in the state's
+ * order) 0 when accepted, or K when refused for reasons[K - 1]. */
+struct wf_gateway_link_results {
+	const uint32_t *fw, *eg;
+	const char (*reasons)[WF_CTL_REASON_MAX];
+};
+
 struct wf_gateway_link_ops {
 	void (*connection)(void *ctx, bool up);
 	void (*gateway_info)(void *ctx, const struct wf_ctl_gateway_info *info);
@@ -24,6 +31,12 @@ struct wf_gateway_link_ops {
 	 * the one it holds when it grants more of it later), or its refusal of the latest. */
 	void (*state_ack)(void *ctx, const struct wf_ctl_state *state,
 	                  const struct wf_ctl_state_ack *ack);
+	/* Instead of state_ack, when set: the same answers with the results as the link keeps
+	 * them (NULL when the gateway applied nothing), so that an answer to a delta does not
+	 * spell out a result for each of the state's entries. */
+	void (*state_results)(void *ctx, const struct wf_ctl_state *state,
+	                      const struct wf_ctl_state_ack *ack,
+	                      const struct wf_gateway_link_results *results);
 };
 
 struct wf_gateway_link_config {
@@ -44,6 +57,12 @@ void wf_gateway_link_free(struct wf_gateway_link *l);
  * identical state is not sent again. One the protocol cannot carry is not sent at all: see
  * wf_gateway_link_state_error. The state passed to the state_ack callback is the copy. */
 int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_state *state);
+/* The latest state changed by a few forwards (del's go, add's come; a key in both is
+ * replaced), sent as set_state sends it, at a cost that follows the change rather than the
+ * state. -ESTALE, with nothing changed, when there is no state yet or the change does not fit
+ * it (a forward to delete that it lacks, one to add that it has): give the whole state then. */
+int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_ctl_forward *del,
+                                    size_t n_del, const struct wf_ctl_forward *add, size_t n_add);
 bool wf_gateway_link_up(const struct wf_gateway_link *l);
 uint64_t wf_gateway_link_generation_sent(const struct wf_gateway_link *l);
 uint64_t wf_gateway_link_generation_acked(const struct wf_gateway_link *l);

@@ -73,12 +73,24 @@ int wf_server_parse_accept_mark(const char *s, const struct wf_server_params *p,
 	return 0;
 }
 
+/* A forward map's header: l4proto . port -> address . port. */
+static void map_header(struct wf_nft_set *s, const char *name, enum wf_nft_type addr_type)
+{
+	memset(s, 0, sizeof(*s));
+	WF_COPY(s->name, name);
+	s->n_key = s->n_data = 2;
+	s->key[0] = WF_NFT_T_INET_PROTO;
+	s->key[1] = WF_NFT_T_INET_SERVICE;
+	s->data[0] = addr_type;
+	s->data[1] = WF_NFT_T_INET_SERVICE;
+}
+
 static int add_map(struct wf_nft_table *t, const char *name, enum wf_nft_type addr_type)
 {
-	static const enum wf_nft_type key[] = {WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE};
-	const enum wf_nft_type data[] = {addr_type, WF_NFT_T_INET_SERVICE};
+	struct wf_nft_set s;
 
-	return wf_nft_add_set(t, name, 2, key, 2, data);
+	map_header(&s, name, addr_type);
+	return wf_nft_table_add_set(t, &s) ? 0 : -ENOMEM;
 }
 
 /* l4proto . port -> address . port */
@@ -122,6 +134,57 @@ static int fill_maps(struct wf_nft_table *t, const struct wf_server_params *p,
 			                               .ip6 = f->to_host ? p->tunnel_ip6 : f->ip6});
 	}
 	return 0;
+}
+
+/* A forward's elements, as fill_maps renders them, appended to map4/map6. */
+static int put_forward_elems(struct wf_nft_set *map4, struct wf_nft_set *map6,
+                             const struct wf_server_params *p, const struct wf_forward *f)
+{
+	struct wf_nft_elem e;
+
+	if (f->to_host ? p->has_tunnel_ip4 : f->has_ip4) {
+		memset(&e, 0, sizeof(e));
+		put_elem(&e, f,
+		         (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR,
+		                               .ip4 = f->to_host ? p->tunnel_ip4 : f->ip4});
+		if (wf_nft_set_add_elem(map4, &e))
+			return -ENOMEM;
+	}
+	if (f->to_host ? p->has_tunnel_ip6 : f->has_ip6) {
+		memset(&e, 0, sizeof(e));
+		put_elem(&e, f,
+		         (struct wf_nft_value){.type = WF_NFT_T_IPV6_ADDR,
+		                               .ip6 = f->to_host ? p->tunnel_ip6 : f->ip6});
+		if (wf_nft_set_add_elem(map6, &e))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int wf_server_render_elements(const struct wf_server_params *p, const struct wf_desired_diff *diff,
+                              struct wf_server_elem_changes *out)
+{
+	int err = 0;
+
+	map_header(&out->del[0], WF_SERVER_MAP4, WF_NFT_T_IPV4_ADDR);
+	map_header(&out->del[1], WF_SERVER_MAP6, WF_NFT_T_IPV6_ADDR);
+	out->add[0] = out->del[0];
+	out->add[1] = out->del[1];
+	for (size_t i = 0; i < diff->n_forwards_removed && !err; i++)
+		err = put_forward_elems(&out->del[0], &out->del[1], p, &diff->forwards_removed[i]);
+	for (size_t i = 0; i < diff->n_forwards_added && !err; i++)
+		err = put_forward_elems(&out->add[0], &out->add[1], p, &diff->forwards_added[i]);
+	if (err)
+		wf_server_elem_changes_free(out);
+	return err;
+}
+
+void wf_server_elem_changes_free(struct wf_server_elem_changes *c)
+{
+	for (size_t i = 0; i < 2; i++) {
+		wf_nft_set_clear_elems(&c->del[i]);
+		wf_nft_set_clear_elems(&c->add[i]);
+	}
 }
 
 static bool seen4(const struct wf_server_gateway *gws, size_t g, size_t i)

@@ -135,6 +135,17 @@ int wf_server_render_gateways(const struct wf_server_params *p, const struct wf_
                               size_t n, const struct wf_desired *d, struct wf_server_plan *out);
 void wf_server_plan_free(struct wf_server_plan *plan);
 
+/* The element-only path: what one desired-state change (wf_desired_diff) deletes from and adds
+ * to the forward maps, for wf_nft_batch_sync_elements. Applied to the maps of the state before,
+ * the same maps a whole render of the state after has. Nothing else of a plan depends on the
+ * forwards: a change of egress entries, parameters or gateways takes the whole path. */
+struct wf_server_elem_changes {
+	struct wf_nft_set del[2], add[2]; /* WF_SERVER_MAP4, WF_SERVER_MAP6 */
+};
+int wf_server_render_elements(const struct wf_server_params *p, const struct wf_desired_diff *diff,
+                              struct wf_server_elem_changes *out);
+void wf_server_elem_changes_free(struct wf_server_elem_changes *c);
+
 /* Docker's chain and the table it lives in (iptables-nft's `ip filter` / `ip6 filter`). */
 #define WF_DOCKER_USER_TABLE    "filter"
 #define WF_DOCKER_USER_CHAIN    "DOCKER-USER"

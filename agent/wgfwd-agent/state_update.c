@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wgfwd/util.h>
+
 static bool owned_by(const char *entry_id, const char *id)
 {
 	return entry_id[0] == id[0] && !cmp_strn(entry_id, id, WF_ID_MAX - 1);
@@ -63,9 +65,6 @@ static bool independent(const struct wf_desired *d, const struct wf_container *c
 	for (size_t i = 0; i < d->n_problems; i++)
 		if (d->problems[i].contested)
 			return false;
-	for (size_t i = 0; i < d->n_forwards; i++)
-		if (d->forwards[i].to_host && owned_by(d->forwards[i].container_id, id))
-			return false;
 	for (size_t i = 0; i < sub->n_forwards; i++) {
 		const struct wf_forward *h = holder(d, &sub->forwards[i]);
 
@@ -106,22 +105,41 @@ static bool independent(const struct wf_desired *d, const struct wf_container *c
 		(n) = keep_;                                        \
 	} while (0)
 
-/* The forwards move in runs: each is hundreds of bytes, and a state holds thousands. */
-static void drop_owned_forwards(struct wf_desired *d, const char *id)
+/* The forwards `id' owns, found in one pass over a state's: copied to old, their places in
+ * at (ascending). A state holds thousands of forwards of hundreds of bytes each, so the
+ * passes over it are what an update costs. 0 or -ENOMEM. */
+static int find_owned_forwards(const struct wf_desired *d, const char *id, struct wf_desired *old,
+                               size_t **at, bool *to_host)
+{
+	size_t cap = 0, cap_at = 0;
+
+	*at = NULL;
+	*to_host = false;
+	for (size_t i = 0; i < d->n_forwards; i++) {
+		if (!owned_by(d->forwards[i].container_id, id))
+			continue;
+		if (WF_ARRAY_RESERVE(old->forwards, old->n_forwards, cap, 1) ||
+		    WF_ARRAY_RESERVE(*at, old->n_forwards, cap_at, 1))
+			return -ENOMEM;
+		(*at)[old->n_forwards] = i;
+		old->forwards[old->n_forwards++] = d->forwards[i];
+		*to_host |= d->forwards[i].to_host;
+	}
+	return 0;
+}
+
+/* The forwards at those places go; the rest move in runs. */
+static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k)
 {
 	struct wf_forward *f = d->forwards;
-	size_t keep = 0, i = 0;
+	size_t keep = k ? at[0] : d->n_forwards;
 
-	while (i < d->n_forwards) {
-		size_t run = i;
+	for (size_t j = 0; j < k; j++) {
+		size_t run = at[j] + 1, end = j + 1 < k ? at[j + 1] : d->n_forwards;
 
-		while (i < d->n_forwards && !owned_by(f[i].container_id, id))
-			i++;
-		if (keep != run && i > run)
-			memmove(&f[keep], &f[run], (i - run) * sizeof(*f));
-		keep += i - run;
-		while (i < d->n_forwards && owned_by(f[i].container_id, id))
-			i++;
+		if (end > run)
+			memmove(&f[keep], &f[run], (end - run) * sizeof(*f));
+		keep += end - run;
 	}
 	d->n_forwards = keep;
 }
@@ -140,15 +158,6 @@ static size_t first_after(const struct wf_forward *f, size_t n, const struct wf_
 			lo = mid + 1;
 	}
 	return lo;
-}
-
-static size_t count_owned_forwards(const struct wf_desired *d, const char *id)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < d->n_forwards; i++)
-		k += owned_by(d->forwards[i].container_id, id);
-	return k;
 }
 
 /* memcpy, which must not be given a NULL source even for nothing. */
@@ -175,9 +184,10 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	const struct wf_container *c = NULL;
 	struct wf_desired sub, old = {0};
 	struct wf_forward *grown;
-	struct wf_egress *egress;
-	struct wf_problem *problems;
-	size_t n_fwd, i, j, k;
+	struct wf_egress *egress = NULL;
+	struct wf_problem *problems = NULL;
+	size_t n_fwd, i, j, k, *at = NULL;
+	bool to_host;
 	int err;
 
 	memset(diff, 0, sizeof(*diff));
@@ -187,13 +197,15 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	err = wf_desired_build_with(c, c ? 1 : 0, resolve, resolve_ctx, &sub);
 	if (err)
 		return err;
-	if (!independent(d, containers, n, id, &sub)) {
-		wf_desired_free(&sub);
-		return 1;
+	err = find_owned_forwards(d, id, &old, &at, &to_host);
+	if (err)
+		goto out;
+	if (to_host || !independent(d, containers, n, id, &sub)) {
+		err = 1;
+		goto out;
 	}
-	k = count_owned_forwards(d, id);
+	k = old.n_forwards;
 	n_fwd = d->n_forwards - k + sub.n_forwards;
-	old.forwards = malloc((k + 1) * sizeof(*old.forwards));
 	old.egress = malloc((d->n_egress + 1) * sizeof(*old.egress));
 	old.problems = malloc((d->n_problems + 1) * sizeof(*old.problems));
 	egress = malloc((d->n_egress + sub.n_egress + 1) * sizeof(*egress));
@@ -201,19 +213,18 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	grown = n_fwd > d->n_forwards ? realloc(d->forwards, n_fwd * sizeof(*grown)) : d->forwards;
 	if (grown)
 		d->forwards = grown;
-	if (!old.forwards || !old.egress || !old.problems || !egress || !problems ||
+	if (!old.egress || !old.problems || !egress || !problems ||
 	    (!grown && n_fwd > d->n_forwards)) {
 		err = -ENOMEM;
 		goto out;
 	}
 	/* Everything that can fail is done before d changes. */
-	COPY_OWNED(d->forwards, d->n_forwards, id, old.forwards, old.n_forwards);
 	COPY_OWNED(d->egress, d->n_egress, id, old.egress, old.n_egress);
 	COPY_OWNED(d->problems, d->n_problems, id, old.problems, old.n_problems);
 	err = wf_desired_diff(&old, &sub, diff);
 	if (err)
 		goto out;
-	drop_owned_forwards(d, id);
+	drop_forwards_at(d, at, k);
 	DROP_OWNED(d->egress, d->n_egress, id);
 	DROP_OWNED(d->problems, d->n_problems, id);
 
@@ -249,6 +260,7 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	egress = NULL;
 	problems = NULL;
 out:
+	free(at);
 	free(egress);
 	free(problems);
 	wf_desired_free(&old);

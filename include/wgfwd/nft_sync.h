@@ -42,6 +42,8 @@ struct wf_nft_table_cache {
 struct wf_nft_cache {
 	struct wf_nft_table_cache applied, pending;
 	struct wf_nft_known at;
+	/* The batch holds element updates (or none) that `applied' already took in place. */
+	bool elements_pending;
 };
 
 /* Forgets everything: the next sync reads the kernel. */
@@ -58,6 +60,19 @@ void wf_nft_cache_settle(struct wf_nft_cache *c, const struct wf_nft_batch *b, i
 int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
                             const struct wf_nft_table *want, struct wf_nft_cache *cache,
                             struct wf_nft_sync *res);
+
+/* The element-only path: one container's change is a few elements, and rendering, indexing
+ * and comparing the whole table for it would cost what the table's size costs. Adds to `b` the
+ * deletion of del[i]'s elements and the addition of add[i]'s (n sets of `table', deletions
+ * first) and applies them to the cached index in place, so the cost follows the change, not
+ * the table. Only where the cache stands for the kernel's table as `b` will find it (its
+ * generation guard, as wf_nft_batch_sync_table); otherwise, and when the cache disagrees with
+ * the changes (an element to delete that it lacks, one to add that it has), -ESTALE with the
+ * cache forgotten: the caller then syncs the whole table. A failed commit forgets the cache
+ * too (wf_nft_cache_settle). */
+int wf_nft_batch_sync_elements(struct wf_nft_batch *b, uint8_t family, const char *table,
+                               const struct wf_nft_set *del, const struct wf_nft_set *add, size_t n,
+                               struct wf_nft_cache *cache, struct wf_nft_sync *res);
 
 /* One attempt of a daemon's apply: `whole` asks it to replace the table rather than sync it;
  * it says in *change which way it went. */

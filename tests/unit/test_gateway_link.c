@@ -217,7 +217,29 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	memcpy(own.forwards, ack->forwards, own.n_forwards * sizeof(*ack->forwards));
 }
 
+/* The same answers, as the link keeps them: spelt out here as state_ack would. */
+static void on_state_results(void *ctx, const struct wf_ctl_state *state,
+                             const struct wf_ctl_state_ack *ack,
+                             const struct wf_gateway_link_results *r)
+{
+	own.acks++;
+	own.applied = ack->applied;
+	wf_ctl_state_clear(&own.state);
+	wf_ctl_state_copy(&own.state, state);
+	own.n_forwards = 0;
+	if (!r)
+		return;
+	own.n_forwards = state->n_forwards < 16 ? state->n_forwards : 16;
+	for (size_t i = 0; i < own.n_forwards; i++) {
+		own.forwards[i].accepted = !r->fw[i];
+		snprintf(own.forwards[i].reason, sizeof(own.forwards[i].reason), "%s",
+		         r->fw[i] ? r->reasons[r->fw[i] - 1] : "");
+	}
+}
+
 static const struct wf_gateway_link_ops link_ops = {.state_ack = on_state_ack};
+static const struct wf_gateway_link_ops results_ops = {.state_results = on_state_results};
+static bool use_results;
 
 static struct wf_gateway_link *link_up(void)
 {
@@ -226,7 +248,9 @@ static struct wf_gateway_link *link_up(void)
 
 	cfg.port = gw.port;
 	memcpy(cfg.key, key, sizeof(key));
-	assert_int_equal(wf_gateway_link_new(&l, gw.base, &cfg, &link_ops, NULL), 0);
+	assert_int_equal(
+	    wf_gateway_link_new(&l, gw.base, &cfg, use_results ? &results_ops : &link_ops, NULL),
+	    0);
 	return l;
 }
 
@@ -281,6 +305,58 @@ static void connect_sends_the_state_and_a_change_sends_a_delta(void **state)
 	assert_true(result_of(8080)->accepted);
 	assert_true(result_of(443)->accepted);
 	assert_int_equal(wf_gateway_link_generation_acked(l), 2);
+	wf_gateway_link_free(l);
+}
+
+/* The results as the link keeps them name the same refusals, after a state and a delta. */
+static void results_as_kept_say_what_the_acks_said(void **state)
+{
+	use_results = true;
+	connect_sends_the_state_and_a_change_sends_a_delta(state);
+	use_results = false;
+}
+
+/* A change handed over as the forwards it changes goes as the same delta as the whole state
+ * would; one that does not fit the state is refused and changes nothing. */
+static void changed_forwards_go_as_the_delta_the_whole_state_makes(void **state)
+{
+	struct wf_gateway_link *l = link_up();
+	const uint16_t first[] = {443, 80, 22, 25, 993};
+	const struct wf_ctl_forward f80 = {IPPROTO_TCP, AF_INET, 80, 80},
+	                            f8080 = {IPPROTO_TCP, AF_INET, 8080, 8080},
+	                            f25 = {IPPROTO_TCP, AF_INET, 25, 25};
+
+	assert_int_equal(wf_gateway_link_change_forwards(l, NULL, 0, &f8080, 1), -ESTALE);
+	set(l, first, 5);
+	run_until(&own.acks, 1);
+	assert_int_equal(wf_gateway_link_change_forwards(l, &f80, 1, &f8080, 1), 0);
+	run_until(&own.acks, 2);
+	assert_int_equal(gw.deltas, 1);
+	assert_int_equal(gw.last.state_delta.add.n_forwards, 1);
+	assert_int_equal(gw.last.state_delta.add.forwards[0].public_port, 8080);
+	assert_int_equal(gw.last.state_delta.del.n_forwards, 1);
+	assert_int_equal(gw.last.state_delta.del.forwards[0].public_port, 80);
+	assert_int_equal(own.state.n_forwards, 5);
+	assert_true(result_of(8080)->accepted);
+	assert_false(result_of(22)->accepted);
+
+	/* 80 is gone, 25 is there: neither fits, and the state stays */
+	assert_int_equal(wf_gateway_link_change_forwards(l, &f80, 1, NULL, 0), -ESTALE);
+	assert_int_equal(wf_gateway_link_change_forwards(l, NULL, 0, &f25, 1), -ESTALE);
+	assert_int_equal(wf_gateway_link_generation_sent(l), 2);
+	/* the same forward given and taken: 25 moved */
+	assert_int_equal(wf_gateway_link_change_forwards(l, &f25, 1, &f25, 1), 0);
+	run_until(&own.acks, 3);
+	assert_int_equal(own.state.n_forwards, 5);
+	/* a forward the protocol cannot carry is checked as a whole state would be */
+	assert_int_equal(wf_gateway_link_change_forwards(
+	                     l, NULL, 0, &(struct wf_ctl_forward){IPPROTO_TCP, AF_INET, 0, 0}, 1),
+	                 0);
+	assert_non_null(strstr(wf_gateway_link_state_error(l), "0 is out of range"));
+	assert_int_equal(wf_gateway_link_change_forwards(
+	                     l, &(struct wf_ctl_forward){IPPROTO_TCP, AF_INET, 0, 0}, 1, NULL, 0),
+	                 0);
+	assert_string_equal(wf_gateway_link_state_error(l), "");
 	wf_gateway_link_free(l);
 }
 
@@ -388,6 +464,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(connect_sends_the_state_and_a_change_sends_a_delta,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(results_as_kept_say_what_the_acks_said, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(changed_forwards_go_as_the_delta_the_whole_state_makes,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(a_gateway_without_the_base_gets_the_whole_state, setup,
 	                                    teardown),
