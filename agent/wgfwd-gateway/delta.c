@@ -215,7 +215,7 @@ static void save_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_s
 
 /* A peer's state_delta whose base the control server found held (control.h). */
 void wf_gw_take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *dl,
-                       struct wf_ctl_state_ack *a)
+                      struct wf_ctl_state_ack *a)
 {
 	struct wf_gw_daemon *d = arg;
 	struct wf_gw_peer_run *run = &d->peers[peer];

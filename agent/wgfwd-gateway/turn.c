@@ -217,7 +217,7 @@ static bool turn_fill(struct wf_gw_turn *t, struct wf_ctl_state_ack *a)
 			wf_gw_fill_results(&a->forwards[i], &t->dec.forwards[i], 1);
 		else
 			wf_gw_fill_results(&a->egress[i - t->dec.n_forwards],
-			             &t->dec.egress[i - t->dec.n_forwards], 1);
+			                   &t->dec.egress[i - t->dec.n_forwards], 1);
 	}
 	return t->filled == n;
 }
@@ -271,7 +271,7 @@ static bool turn_step(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
 
 /* A peer's state whose turn has come (control.h): one step each call. */
 bool wf_gw_take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
-                       struct wf_ctl_state_ack *a)
+                      struct wf_ctl_state_ack *a)
 {
 	struct wf_gw_daemon *d = arg;
 	struct wf_gw_peer_run *run = &d->peers[peer];
@@ -282,7 +282,7 @@ bool wf_gw_take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
 		t = run->turn = calloc(1, sizeof(*t));
 		if (!t) {
 			wf_gw_answer_refused(d, peer, "state", s->generation,
-			               "the gateway is out of memory", a);
+			                     "the gateway is out of memory", a);
 			return false;
 		}
 		if (strcmp(run->agent_version, s->agent_version)) {
