@@ -123,8 +123,9 @@ int wf_gw_egress_cmp(const void *pa, const void *pb)
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
                                                         const struct wf_ctl_forward *key)
 {
-	return e->n_forwards ? bsearch(key, e->forwards, e->n_forwards, sizeof(*key), wf_gw_forward_cmp)
-	                     : NULL;
+	return e->n_forwards
+	           ? bsearch(key, e->forwards, e->n_forwards, sizeof(*key), wf_gw_forward_cmp)
+	           : NULL;
 }
 
 int wf_gw_entries_forward_diff(const struct wf_gw_entries *from, const struct wf_gw_entries *to,
