@@ -1,7 +1,6 @@
 /* Why a peer's whole state is taken in steps, and the steps themselves: a largest state must
  * not hold the loop for long, and another peer's turn may come between two steps (the comment
- * on the steps says how that is met). Split from peers.c, which keeps what turns and deltas
- * share. */
+ * on the steps says how that is met). What turns and deltas share is peers.h's. */
 #include "turn.h"
 
 #include <errno.h>
