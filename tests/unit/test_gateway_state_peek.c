@@ -21,7 +21,8 @@ static void plain_state_gives_its_generation(void **state)
 	uint64_t g;
 
 	(void)state;
-	assert_true(peek("{\"type\":\"state\",\"generation\":42,\"forwards\":[],\"egress\":[]}", &g));
+	assert_true(
+	    peek("{\"type\":\"state\",\"generation\":42,\"forwards\":[],\"egress\":[]}", &g));
 	assert_int_equal(g, 42);
 }
 
@@ -87,17 +88,15 @@ static void unusual_text_is_left_to_the_decoder(void **state)
 	assert_false(peek("{\"type\":\"state\",\"generation\":1,\"s\":\"unterminated}", &g));
 }
 
-#define T(f) cmocka_unit_test(f)
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(plain_state_gives_its_generation),
-	    T(members_in_any_order_and_spacing),
-	    T(strings_and_nested_members_do_not_count),
-	    T(largest_generation_that_fits_is_read),
-	    T(other_messages_are_not_states),
-	    T(unusual_text_is_left_to_the_decoder),
+	    cmocka_unit_test(plain_state_gives_its_generation),
+	    cmocka_unit_test(members_in_any_order_and_spacing),
+	    cmocka_unit_test(strings_and_nested_members_do_not_count),
+	    cmocka_unit_test(largest_generation_that_fits_is_read),
+	    cmocka_unit_test(other_messages_are_not_states),
+	    cmocka_unit_test(unusual_text_is_left_to_the_decoder),
 	};
 
 	return cmocka_run_group_tests_name("gateway_state_peek", tests, NULL, NULL);
