@@ -1,26 +1,17 @@
 #include "control.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <netinet/tcp.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <wgfwd/hostport.h>
 #include <wgfwd/log.h>
 #include <wgfwd/util.h>
 
-#include "host.h"
-
-/* Connections that have not finished the handshake cost little, but not nothing. */
-#define CLIENTS_MAX      64
-#define PENDING_PER_PEER 4
+#include "clients.h"
+#include "state_peek.h"
 
 /* A peer's next state waits at least this long after one was applied, or twice as long as that
  * one took, whichever is longer: however fast states come, one peer holds the gateway for at
@@ -46,15 +37,6 @@ static const char *const rejection_names[WF_GW_REJECT_MAX] = {
     [WF_GW_REJECT_NOT_A_PEER] = "not_a_peer",
     [WF_GW_REJECT_TOO_MANY] = "too_many",
     [WF_GW_REJECT_IDENTITY] = "identity",
-};
-
-struct client {
-	struct wf_gw_control *ctl;
-	struct client *next;
-	struct wf_ctl_conn *conn;
-	size_t peer;
-	char remote[INET6_ADDRSTRLEN + 8];
-	bool established;
 };
 
 /* One per configured peer. */
@@ -91,28 +73,9 @@ struct peer {
 	bool holds_base;
 };
 
-struct wf_gw_control {
-	struct event_base *base;
-	const struct wf_gw_config *cfg;
-	const uint8_t (*keys)[WF_KEY_LEN];
-	struct wf_gw_control_ops ops;
-	void *ctx;
-	struct peer *peers;
-	struct client *clients;
-	size_t n_clients;
-	struct evconnlistener *listeners[16];
-	size_t n_listeners;
-	struct wf_gw_control_counters count;
-};
-
 const char *wf_gw_rejection_name(enum wf_gw_rejection r)
 {
 	return r < WF_GW_REJECT_MAX ? rejection_names[r] : "?";
-}
-
-static const char *peer_name(const struct wf_gw_control *c, size_t peer)
-{
-	return c->cfg->peers[peer].name;
 }
 
 static double now_seconds(void)
@@ -438,102 +401,12 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	return true;
 }
 
-static bool is_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
-
-/* Whether json is a state, and its generation, without decoding it: under a flood most states
- * are superseded before their turn, and decoding each took most of the gateway's time. Only
- * plain members of the top-level object count; anything unusual (an escaped or repeated key,
- * a generation that is not a plain integer, bytes after the object) answers false, and the
- * message is decoded as any other. */
-static bool peek_state(const char *json, size_t len, uint64_t *generation)
-{
-	size_t i = 0, depth = 0;
-	bool expect_key = false, state = false, have_gen = false;
-
-	while (i < len && is_space(json[i]))
-		i++;
-	if (i == len || json[i] != '{')
-		return false;
-	while (i < len) {
-		char ch = json[i];
-
-		if (ch == '"') {
-			size_t start = ++i, end;
-			bool escaped = false;
-
-			for (; i < len && json[i] != '"'; i++) {
-				if (json[i] == '\\') {
-					escaped = true;
-					i++;
-				}
-			}
-			if (i >= len)
-				return false;
-			end = i++;
-			if (depth != 1 || !expect_key)
-				continue;
-			expect_key = false;
-			if (escaped)
-				return false;
-			while (i < len && is_space(json[i]))
-				i++;
-			if (i == len || json[i] != ':')
-				return false;
-			for (i++; i < len && is_space(json[i]);)
-				i++;
-			if (end - start == 4 && !memcmp(json + start, "type", 4)) {
-				if (state || len - i < 7 || memcmp(json + i, "\"state\"", 7))
-					return false;
-				state = true;
-				i += 7;
-			} else if (end - start == 10 && !memcmp(json + start, "generation", 10)) {
-				uint64_t g = 0;
-				size_t digits = 0;
-
-				if (have_gen)
-					return false;
-				for (; i < len && json[i] >= '0' && json[i] <= '9'; i++, digits++) {
-					if (g > (UINT64_MAX - 9) / 10)
-						return false;
-					g = g * 10 + (uint64_t)(json[i] - '0');
-				}
-				if (!digits || (i < len && (json[i] == '.' || json[i] == 'e' ||
-				                            json[i] == 'E')))
-					return false;
-				*generation = g;
-				have_gen = true;
-			}
-			continue;
-		}
-		if (ch == '{' || ch == '[') {
-			depth++;
-			expect_key = depth == 1;
-		} else if (ch == '}' || ch == ']') {
-			if (depth-- == 0)
-				return false;
-			if (depth == 0)
-				break;
-		} else if (ch == ',') {
-			expect_key = depth == 1;
-		}
-		i++;
-	}
-	if (i == len || depth != 0)
-		return false;
-	for (i++; i < len && is_space(json[i]);)
-		i++;
-	return i == len && state && have_gen;
-}
-
 static bool on_text(struct wf_ctl_conn *conn, const char *json, size_t len, void *arg)
 {
 	struct client *cl = arg;
 	uint64_t generation = 0;
 
-	if (!cl->established || !peek_state(json, len, &generation))
+	if (!cl->established || !wf_gw_peek_state(json, len, &generation))
 		return false;
 	take_state(cl, json, len, generation);
 	return true;
@@ -585,8 +458,8 @@ static void on_message(struct wf_ctl_conn *conn, const struct wf_ctl_msg *m, voi
 	char err[WF_CTL_REASON_MAX], *json;
 	size_t len;
 
-	/* A state peek_state could not read: rare enough to be encoded again, so that what waits
-	 * is always text. */
+	/* A state wf_gw_peek_state could not read: rare enough to be encoded again, so that what
+	 * waits is always text. */
 	if (m->type == WF_CTL_MSG_STATE && cl->established) {
 		if (wf_ctl_msg_encode(m, &json, &len, err, sizeof(err)) < 0) {
 			client_drop(cl, "the gateway is out of memory");
@@ -650,131 +523,12 @@ static void on_close(struct wf_ctl_conn *conn, int err, const char *reason, void
 	free(cl);
 }
 
-static const struct wf_ctl_conn_ops client_ops = {
+const struct wf_ctl_conn_ops wf_gw_client_ops = {
     .on_established = on_established,
     .on_message = on_message,
     .on_text = on_text,
     .on_close = on_close,
 };
-
-static int peer_of(const struct wf_gw_control *c, const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return wf_gw_config_find_peer(c->cfg, AF_INET,
-		                              &((const struct sockaddr_in *)sa)->sin_addr);
-	if (sa->sa_family == AF_INET6)
-		return wf_gw_config_find_peer(c->cfg, AF_INET6,
-		                              &((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return -1;
-}
-
-static void refuse(struct wf_gw_control *c, int fd, const char *remote, enum wf_gw_rejection r,
-                   const char *why)
-{
-	log_warn("refused control connection from %s: %s", remote, why);
-	c->count.rejected[r]++;
-	close(fd);
-}
-
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
-{
-	struct wf_gw_control *c = arg;
-	struct wf_ctl_conn_config cc = {.role = WF_CTL_SERVER};
-	char remote[INET6_ADDRSTRLEN + 8];
-	struct client *cl;
-	size_t handshaking = 0;
-	int peer, err;
-
-	wf_hostport_text(sa, remote, sizeof(remote));
-	/* Decided before a single byte is read: only configured peers get a handshake. */
-	peer = peer_of(c, sa);
-	if (peer < 0) {
-		refuse(c, fd, remote, WF_GW_REJECT_NOT_A_PEER, "not a configured peer");
-		return;
-	}
-	for (cl = c->clients; cl; cl = cl->next)
-		handshaking += cl->peer == (size_t)peer && !cl->established;
-	if (c->n_clients >= CLIENTS_MAX || handshaking >= PENDING_PER_PEER) {
-		refuse(c, fd, remote, WF_GW_REJECT_TOO_MANY, "too many connections");
-		return;
-	}
-	cl = calloc(1, sizeof(*cl));
-	if (!cl) {
-		close(fd);
-		return;
-	}
-	/* Small request/answer frames: waiting to coalesce them only adds latency. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-	cl->ctl = c;
-	cl->peer = (size_t)peer;
-	WF_COPY(cl->remote, remote);
-	memcpy(cc.key, c->keys[peer], sizeof(cc.key));
-	/* Any identity passes the handshake; on_established compares it as an address. */
-	cc.identity[0] = '\0';
-	err = wf_ctl_conn_new(c->base, fd, &cc, &client_ops, cl, &cl->conn);
-	sodium_memzero(cc.key, sizeof(cc.key));
-	if (err) {
-		log_error("control connection from %s: %s", remote, strerror(-err));
-		close(fd);
-		free(cl);
-		return;
-	}
-	cl->next = c->clients;
-	c->clients = cl;
-	c->n_clients++;
-	log_debug("control connection from %s (peer %s)", remote, peer_name(c, cl->peer));
-}
-
-static void on_accept_error(struct evconnlistener *l, void *arg)
-{
-	int err = EVUTIL_SOCKET_ERROR();
-
-	log_warn("accepting a control connection: %s", strerror(err));
-}
-
-int wf_gw_control_listen(struct wf_gw_control *c, const struct sockaddr_storage *ss, socklen_t len,
-                         size_t max_listeners)
-{
-	char text[INET6_ADDRSTRLEN + 8];
-	struct evconnlistener *l;
-	int fd;
-
-	wf_hostport_text((const struct sockaddr *)ss, text, sizeof(text));
-	if (c->n_listeners >= max_listeners || c->n_listeners >= WF_ARRAY_SIZE(c->listeners)) {
-		log_warn("not listening on %s: at most %zu addresses", text, max_listeners);
-		return 0;
-	}
-	/* The tunnel address may come up after the daemon (WireGuard restarting). */
-	fd = wf_tcp_listen(ss, len, true);
-	if (fd < 0) {
-		log_error("cannot listen on %s: %s", text, strerror(-fd));
-		return fd;
-	}
-	l = evconnlistener_new(c->base, on_accept, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	                       -1, fd);
-	if (!l) {
-		close(fd);
-		return -ENOMEM;
-	}
-	evconnlistener_set_error_cb(l, on_accept_error);
-	c->listeners[c->n_listeners++] = l;
-	log_info("listening for agents on %s", text);
-	return 0;
-}
-
-size_t wf_gw_control_socket_inodes(const struct wf_gw_control *c, uint32_t *ino, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->n_listeners && n < max; i++) {
-		struct stat st;
-
-		if (!fstat(evconnlistener_get_fd(c->listeners[i]), &st))
-			ino[n++] = (uint32_t)st.st_ino;
-	}
-	return n;
-}
 
 const char *wf_gw_control_remote(const struct wf_gw_control *c, size_t peer)
 {

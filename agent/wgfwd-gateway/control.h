@@ -7,7 +7,7 @@
  *   state (its text) -> the peer's pending state (a newer one supersedes it, acknowledged as
  *     not applied, never decoded) -> its turn, in steps with the loop's other work between:
  *     decode -> ops->state, as many steps as it asks (decide, render, apply, results:
- *     peers.c) -> ops->settle (save) -> state_ack
+ *     turn.c) -> ops->settle (save) -> state_ack
  *
  * Turns bound what one peer can cost the others: after a state of a peer is applied, its next
  * waits at least a minimum interval or twice as long as that one's steps took; meanwhile only

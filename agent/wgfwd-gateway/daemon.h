@@ -73,7 +73,7 @@ struct wf_gw_peer_run {
 	bool unsaved;                           /* its state could not be written yet */
 	bool retry;              /* its last decision refused a port this host listened on */
 	bool ct_changed;         /* the pending conntrack search is for its changes too */
-	struct wf_gw_turn *turn; /* its state's turn under way (peers.c); NULL when none */
+	struct wf_gw_turn *turn; /* its state's turn under way (turn.c); NULL when none */
 };
 
 /* The daemon's state; status.c reads it. */
@@ -123,7 +123,7 @@ int wf_gw_daemon_print_ruleset(struct wf_gw_daemon *d, FILE *out);
  * chains. */
 int wf_gw_daemon_cleanup(struct wf_gw_daemon *d);
 
-/* For the daemon's parts (peers.c, status.c). */
+/* For the daemon's parts (peers.c, turn.c, delta.c, status.c). */
 static inline const char *wf_gw_peer_name(const struct wf_gw_daemon *d, size_t peer)
 {
 	return d->cfg->peers[peer].name;

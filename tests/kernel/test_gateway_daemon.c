@@ -995,7 +995,7 @@ static void time_changes(struct agent *a, uint64_t first_generation, double *too
 /* Peer B sends 1,000 of the largest states a message holds (32,768 forwards and 32,768 egress
  * entries), two that differ in 25,000 forwards each way by turns, as fast as its connection
  * takes them. Meanwhile each of peer A's changes is applied and acknowledged: B's states wait
- * as their text and only the latest is decoded and applied, in steps (peers.c: decide, render,
+ * as their text and only the latest is decoded and applied, in steps (turn.c: decide, render,
  * build the batch, commit, results), and A's state goes before B's next step, so A waits at
  * most for the one step of B under way. Asserted: A's changes during the flood, median and
  * p90 under 100 ms, the slowest under 1 s; the gateway's CPU time during the flood under 3/4
