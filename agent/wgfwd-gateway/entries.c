@@ -120,12 +120,28 @@ int wf_gw_egress_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
+size_t wf_gw_entries_forward_at(const struct wf_gw_entries *e, const struct wf_ctl_forward *key)
+{
+	size_t lo = 0, hi = e->n_forwards;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (wf_gw_forward_cmp(&e->forwards[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,
                                                         const struct wf_ctl_forward *key)
 {
-	return e->n_forwards
-	           ? bsearch(key, e->forwards, e->n_forwards, sizeof(*key), wf_gw_forward_cmp)
-	           : NULL;
+	size_t at = wf_gw_entries_forward_at(e, key);
+
+	return at < e->n_forwards && !wf_gw_forward_cmp(&e->forwards[at], key) ? &e->forwards[at]
+	                                                                       : NULL;
 }
 
 int wf_gw_entries_forward_diff(const struct wf_gw_entries *from, const struct wf_gw_entries *to,

@@ -150,6 +150,9 @@ bool wf_gw_state_equal(const struct wf_gw_state *a, const struct wf_gw_state *b)
 int wf_gw_entries_copy(struct wf_gw_entries *dst, const struct wf_gw_entries *src);
 void wf_gw_entries_free(struct wf_gw_entries *e);
 bool wf_gw_entries_equal(const struct wf_gw_entries *a, const struct wf_gw_entries *b);
+/* Where key's family, protocol and public port stand, or would go, among e's forwards
+ * (sorted, as states keep them): O(log n). */
+size_t wf_gw_entries_forward_at(const struct wf_gw_entries *e, const struct wf_ctl_forward *key);
 /* The forward of e (sorted, as states keep them) with key's family, protocol and public
  * port, or NULL: O(log n). */
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,

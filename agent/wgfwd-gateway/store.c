@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "entries.h"
+
 /* Far above what WF_GW_DEFAULT_MAX_ENTRIES entries take; anything bigger is not ours. */
 #define STORE_FILE_MAX (64u << 20)
 
@@ -222,32 +224,6 @@ int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_g
 	return ret;
 }
 
-/* The order the policy keeps a peer's forwards in (family, protocol, public port). */
-static int held_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
-{
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	return (int)a->public_port - (int)b->public_port;
-}
-
-/* Where f's key is in e's sorted forwards, or where it would go. */
-static size_t held_at(const struct wf_gw_entries *e, const struct wf_ctl_forward *f)
-{
-	size_t lo = 0, hi = e->n_forwards;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (held_cmp(&e->forwards[mid], f) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* One journal line onto the entries: each says what one key maps to, or that it maps to
  * nothing, so lines said twice change nothing more. 1 when it applied, 0 when it is not a
  * line of a journal, -ENOMEM. */
@@ -269,8 +245,8 @@ static int journal_apply(struct wf_gw_entries *e, const char *line)
 	                            .proto = strcmp(proto, "udp") ? IPPROTO_TCP : IPPROTO_UDP,
 	                            .public_port = (uint16_t)pub,
 	                            .target_port = (uint16_t)target};
-	at = held_at(e, &f);
-	if (at < e->n_forwards && !held_cmp(&e->forwards[at], &f)) {
+	at = wf_gw_entries_forward_at(e, &f);
+	if (at < e->n_forwards && !wf_gw_forward_cmp(&e->forwards[at], &f)) {
 		if (op == '+') {
 			e->forwards[at] = f;
 		} else if (e->forwards[at].target_port == f.target_port) {
