@@ -68,21 +68,28 @@ static int gateway_state_from(const struct gateway *g, const struct wf_desired *
 	return 0;
 }
 
+/* Hands gateway g its whole part of the desired state. -ENOMEM when even that part cannot be
+ * made (the caller stops: the next apply pushes again). */
+static int push_whole_state(const struct wf_agent *a, struct gateway *g)
+{
+	struct wf_ctl_state s;
+
+	if (gateway_state_from(g, &a->desired, &s))
+		return -ENOMEM;
+	if (wf_gateway_link_set_state(g->link, &s))
+		log_error("gateway %s: out of memory queueing the state", g->cfg.name);
+	free(s.forwards);
+	free(s.egress);
+	return 0;
+}
+
 /* Every gateway gets its own part: what the labels let it carry. A refusal by one of them
  * changes nothing on the others. */
 void wf_agent_push_gateway_state(struct wf_agent *a)
 {
-	for (size_t i = 0; i < a->n_gws; i++) {
-		struct gateway *g = &a->gws[i];
-		struct wf_ctl_state s;
-
-		if (gateway_state_from(g, &a->desired, &s))
+	for (size_t i = 0; i < a->n_gws; i++)
+		if (push_whole_state(a, &a->gws[i]))
 			return;
-		if (wf_gateway_link_set_state(g->link, &s))
-			log_error("gateway %s: out of memory queueing the state", g->cfg.name);
-		free(s.forwards);
-		free(s.egress);
-	}
 }
 
 /* A gateway's entries for a few forwards (as gateway_state_from makes them), appended. */
@@ -151,19 +158,9 @@ void wf_agent_push_gateway_diff(struct wf_agent *a, const struct wf_desired_diff
 		wf_agent_push_gateway_state(a);
 		return;
 	}
-	for (size_t i = 0; i < a->n_gws; i++) {
-		struct gateway *g = &a->gws[i];
-		struct wf_ctl_state s;
-
-		if (!push_gateway_diff(g, diff))
-			continue;
-		if (gateway_state_from(g, &a->desired, &s))
+	for (size_t i = 0; i < a->n_gws; i++)
+		if (push_gateway_diff(&a->gws[i], diff) && push_whole_state(a, &a->gws[i]))
 			return;
-		if (wf_gateway_link_set_state(g->link, &s))
-			log_error("gateway %s: out of memory queueing the state", g->cfg.name);
-		free(s.forwards);
-		free(s.egress);
-	}
 }
 
 /* The render input: each gateway's configuration, the public addresses it told (unless
