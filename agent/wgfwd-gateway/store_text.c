@@ -408,7 +408,8 @@ static bool canonical_peer(struct scan *s, const char *peer_name)
 	size_t n = 0;
 
 	while (s->p < s->end && *s->p != '"') {
-		if (n + 1 >= sizeof(name) || !strchr("0123456789abcdefABCDEF.:", *s->p))
+		/* strchr finds a NUL too: the text's own bytes must not end the name early. */
+		if (n + 1 >= sizeof(name) || !*s->p || !strchr("0123456789abcdefABCDEF.:", *s->p))
 			return false;
 		name[n++] = *s->p++;
 	}
