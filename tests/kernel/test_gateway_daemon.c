@@ -995,10 +995,12 @@ static void time_changes(struct agent *a, uint64_t first_generation, double *too
 /* Peer B sends 1,000 of the largest states a message holds (32,768 forwards and 32,768 egress
  * entries), two that differ in 25,000 forwards each way by turns, as fast as its connection
  * takes them. Meanwhile each of peer A's changes is applied and acknowledged: B's states wait
- * as their text and only the latest is decoded and applied, in steps (turn.c: decide, render,
- * build the batch, commit, results), and A's state goes before B's next step, so A waits at
- * most for the one step of B under way. Asserted: A's changes during the flood, median and
- * p90 under 100 ms, the slowest under 1 s; the gateway's CPU time during the flood under 3/4
+ * as their text and only the latest is decoded and applied, in steps (turn.c: decide, then a
+ * slice of at most a few thousand element changes at a time, each rendered, built and committed
+ * as its own transaction, then the results), and A's state goes before B's next step, so A
+ * waits for a step or two of B, never for a whole commit of 50,000 element changes. Asserted:
+ * A's changes during the flood, median, p90 and the slowest, each under 100 ms; the gateway's
+ * CPU time during the flood under 3/4
  * of the time that passed (B's turns wait twice as long as their steps took); its memory back
  * to what it was fresh (within 32 MB), its log a few lines per applied state, not one per
  * state sent. The time bounds hold with a CPU free: on a machine asked for more CPUs than it
@@ -1006,7 +1008,7 @@ static void time_changes(struct agent *a, uint64_t first_generation, double *too
 static void another_peer_is_answered_quickly_during_a_flood(void **state)
 {
 	/* FLOOD: enough states that the flood outlasts A's changes, superseded ones being cheap */
-	enum { FLOOD = 1000, CHANGES = 40, WITHIN_MS = 100, SLOWEST_MS = 1000 };
+	enum { FLOOD = 1000, CHANGES = 40, WITHIN_MS = 100 };
 	enum { RSS_MARGIN_KB = 32 * 1024, LOG_LINES_PER_APPLIED = 4, LOG_LINES_MORE = 40 };
 	const double cpu_share_max = 0.75;
 	struct flood fl = {.n = FLOOD};
@@ -1068,7 +1070,7 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	/* median and p90 by nearest rank */
 	assert_true(during[CHANGES / 2 - 1] < WITHIN_MS * over);
 	assert_true(during[CHANGES * 9 / 10 - 1] < WITHIN_MS * over);
-	assert_true(during[CHANGES - 1] < SLOWEST_MS * over);
+	assert_true(during[CHANGES - 1] < WITHIN_MS * over);
 	assert_true(cpu_flood > 0 && busy_flood < cpu_share_max * flood_ms);
 	assert_true(rss_after > 0 && rss_after <= rss_idle + RSS_MARGIN_KB);
 	assert_true(lines_flood <
