@@ -41,8 +41,7 @@ const struct wf_ctl_forward *wf_gw_slice_key(const struct wf_gw_entries *gone,
 }
 
 int wf_gw_slice_holds(const struct wf_gw_entries *held, const struct wf_gw_entries *next,
-                      const struct wf_ctl_forward *from, bool promised,
-                      struct wf_gw_entries *out)
+                      const struct wf_ctl_forward *from, bool promised, struct wf_gw_entries *out)
 {
 	size_t i = 0, j = 0;
 	int err = wf_gw_entries_alloc(out, held->n_forwards + next->n_forwards, next->n_egress);

@@ -37,7 +37,6 @@ const struct wf_ctl_forward *wf_gw_slice_key(const struct wf_gw_entries *gone,
  * the ports the decision granted the peer, not yet in the kernel but no one else's to take.
  * Sorted as states keep them; 0 or -ENOMEM. */
 int wf_gw_slice_holds(const struct wf_gw_entries *held, const struct wf_gw_entries *next,
-                      const struct wf_ctl_forward *from, bool promised,
-                      struct wf_gw_entries *out);
+                      const struct wf_ctl_forward *from, bool promised, struct wf_gw_entries *out);
 
 #endif
