@@ -78,13 +78,14 @@ enum turn_phase { TURN_DECIDE, TURN_PREPARE, TURN_COMMIT, TURN_WHOLE, TURN_FILL 
 /* Results filled for the ack per step: each costs a reason's copy into fresh memory. */
 #define TURN_FILL_SLICE 8192
 
-/* Element changes per slice: WGFWD_GATEWAY_SLICE (for measuring) or slices.h's default. */
+/* Element changes per slice: slices.h's, or WFGW_SLICE_ELEMENTS from the environment (tests
+ * and measurements compare bounds; a large one makes a change one transaction again). */
 static size_t slice_max(void)
 {
 	static size_t max;
 
 	if (!max) {
-		const char *env = getenv("WGFWD_GATEWAY_SLICE");
+		const char *env = getenv("WFGW_SLICE_ELEMENTS");
 		long v = env ? strtol(env, NULL, 10) : 0;
 
 		max = v > 0 ? (size_t)v : WF_GW_SLICE_MAX;
@@ -305,8 +306,12 @@ static int turn_whole(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
                       const struct wf_ctl_state *s, struct wf_ctl_state_ack *a, char *why,
                       size_t whylen)
 {
+	struct wf_gw_apply_result sliced = t->res;
 	int err = wf_gw_daemon_apply(d, &t->next, &t->res, why, whylen);
 
+	/* the log's count of elements: the slices' and the rest's */
+	t->res.elements_added += sliced.elements_added;
+	t->res.elements_removed += sliced.elements_removed;
 	if (err) {
 		d->peers[peer].unsaved |= t->sliced;
 		return err;

@@ -212,17 +212,19 @@ static void random_changes_slice_into_the_change_within_bounds(void **state)
 			changes = (gi - g0) + (ci - c0);
 			/* each slice moves, within its bound (a lone move may take two) */
 			assert_true(changes > 0);
-			assert_true(changes <= max || (changes == 2 && gi - g0 == 1 && ci - c0 == 1));
+			assert_true(changes <= max ||
+			            (changes == 2 && gi - g0 == 1 && ci - c0 == 1));
 			/* a key of this slice is in no later one: moves are never split */
 			key = wf_gw_slice_key(&gone, &came, gi, ci);
 			if (key && gi > g0)
 				assert_true(wf_gw_forward_cmp(&gone.forwards[gi - 1], key) < 0);
 			if (key && ci > c0)
 				assert_true(wf_gw_forward_cmp(&came.forwards[ci - 1], key) < 0);
-			/* the kernel: deletions of keys it holds as they are, then additions of keys
-			 * it lacks, as one transaction would refuse otherwise */
+			/* the kernel: deletions of keys it holds as they are, then additions of
+			 * keys it lacks, as one transaction would refuse otherwise */
 			for (size_t i = g0; i < gi; i++) {
-				assert_int_equal(*slot(m, &gone.forwards[i]), gone.forwards[i].target_port);
+				assert_int_equal(*slot(m, &gone.forwards[i]),
+				                 gone.forwards[i].target_port);
 				*slot(m, &gone.forwards[i]) = 0;
 			}
 			for (size_t i = c0; i < ci; i++) {
@@ -235,11 +237,13 @@ static void random_changes_slice_into_the_change_within_bounds(void **state)
 			/* and what it is promised: every key of next, and those of held still in */
 			assert_int_equal(wf_gw_slice_holds(&held, &next, key, true, &promised), 0);
 			for (size_t i = 0; i < next.n_forwards; i++)
-				assert_non_null(wf_gw_entries_find_forward(&promised, &next.forwards[i]));
+				assert_non_null(
+				    wf_gw_entries_find_forward(&promised, &next.forwards[i]));
 			for (size_t i = 0; i < now.n_forwards; i++)
-				assert_non_null(wf_gw_entries_find_forward(&promised, &now.forwards[i]));
-			assert_int_equal(promised.n_forwards,
-			                 now.n_forwards + next.n_forwards - common_keys(&now, &next));
+				assert_non_null(
+				    wf_gw_entries_find_forward(&promised, &now.forwards[i]));
+			assert_int_equal(promised.n_forwards, now.n_forwards + next.n_forwards -
+			                                          common_keys(&now, &next));
 			wf_gw_entries_free(&now);
 			wf_gw_entries_free(&promised);
 			slices++;
@@ -248,8 +252,10 @@ static void random_changes_slice_into_the_change_within_bounds(void **state)
 		assert_int_equal(gi, gone.n_forwards);
 		assert_int_equal(ci, came.n_forwards);
 		assert_map_holds(m, &next);
-		/* as few as the bound allows: a slice stops short only of a key that does not fit */
-		assert_true(slices <= 1 + (gone.n_forwards + came.n_forwards) / (max > 1 ? max - 1 : 1));
+		/* as few as the bound allows: a slice stops short only of a key that does not fit
+		 */
+		assert_true(slices <=
+		            1 + (gone.n_forwards + came.n_forwards) / (max > 1 ? max - 1 : 1));
 		wf_gw_entries_free(&held);
 		wf_gw_entries_free(&next);
 		wf_gw_entries_free(&gone);
