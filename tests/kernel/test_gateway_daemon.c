@@ -1159,7 +1159,8 @@ static void gateway_restart_slicing(const char *max_elements)
 		setenv("WFGW_SLICE_ELEMENTS", max_elements, 1);
 	else
 		unsetenv("WFGW_SLICE_ELEMENTS");
-	gateway_stop();
+	if (gateway_pid > 0)
+		gateway_stop();
 	gateway_start();
 }
 
@@ -1314,6 +1315,56 @@ static void a_foreign_commit_between_slices_leaves_the_decided_state(void **stat
 	wf_ctl_msg_clear(&ack);
 	agent_close(&b);
 	gateway_restart_slicing(NULL);
+	free(before);
+	free(after);
+}
+
+/* The gateway killed while a change goes in slices (some in, the rest not): started again, it
+ * writes what its state file says whole, the state before the change, so the kernel holds that
+ * and none of the slices' work (the peer was never answered, and sends its state again). */
+static void a_gateway_killed_between_slices_restores_the_state_before(void **state)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack;
+	struct wf_ctl_forward *before, *after;
+	size_t n_before, n_after;
+	struct wf_nft *n;
+	uint32_t start, now;
+	struct agent b;
+
+	before = sliced_state(false, &n_before);
+	after = sliced_state(true, &n_after);
+	gateway_restart_slicing("8");
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 400, before, n_before, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	assert_int_equal(wf_nft_open(&n), 0);
+	start = now = kernel_generation();
+	m.state = (struct wf_ctl_state){401, after, n_after, NULL, 0, "0.0.0-test"};
+	agent_send(&b, &m);
+	for (int i = 0; i < WAIT_LIMIT * 1000 && now - start < 10; i++) {
+		assert_int_equal(wf_nft_genid(n, &now), 0);
+		usleep(1000);
+	}
+	assert_true(now - start >= 10);
+	assert_int_equal(kill(gateway_pid, SIGKILL), 0);
+	assert_int_equal(waitpid(gateway_pid, NULL, 0), gateway_pid);
+	gateway_pid = 0;
+	wf_nft_close(n);
+	agent_close(&b);
+	/* some of the slices were in when it died */
+	assert_true(ruleset_contains("tcp . 10000 : " PEER_B " . 10001"));
+	assert_false(ruleset_contains("tcp . 19999 :"));
+	gateway_restart_slicing(NULL);
+	assert_true(ruleset_contains("tcp . 10000 : " PEER_B " . 10000"));
+	assert_true(ruleset_contains("tcp . 15999 : " PEER_B " . 15999"));
+	assert_false(ruleset_contains("tcp . 10000 : " PEER_B " . 10001"));
+	assert_false(ruleset_contains("tcp . 16000 :"));
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 402, NULL, 0, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
 	free(before);
 	free(after);
 }
@@ -1639,6 +1690,7 @@ int main(void)
 	    cmocka_unit_test(another_peer_is_answered_quickly_during_a_flood),
 	    cmocka_unit_test(a_change_in_slices_leaves_the_table_one_transaction_does),
 	    cmocka_unit_test(a_foreign_commit_between_slices_leaves_the_decided_state),
+	    cmocka_unit_test(a_gateway_killed_between_slices_restores_the_state_before),
 	    cmocka_unit_test(a_delta_applies_its_change_and_a_stale_base_asks_for_the_state),
 	    cmocka_unit_test(one_change_among_10000_costs_the_gateway_little),
 	};
