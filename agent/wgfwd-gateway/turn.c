@@ -62,9 +62,10 @@ static void return_memory(const struct wf_ctl_state *s)
  *  - the ack goes once the whole state is in; the peer's connection is not read during its
  *    turn, so a newer state it sends meanwhile waits, and only the latest of those is taken
  *    next (control.h).
- * The state file is written at the end (settle), or when the peer goes mid-way; until then it
- * holds the state before, and a restart writes that whole, so the kernel always ends as the
- * file says.
+ * The state file is written at the end (settle); mid-way only as what the kernel holds then
+ * (the peer went, or a repair saved every peer not saved). Until then it holds the state
+ * before, and a restart writes what it holds whole, so the kernel always ends as the file
+ * says.
  *
  * When another peer's turn changes what it holds but takes nothing this decision grants, the
  * turn goes on (its elements are its peer's alone; apply.h guards each batch on the generation
