@@ -117,6 +117,12 @@ mutant gateway-read-pause "the gateway's rest for the connection of a peer waiti
 	'STATE_READ_WINDOW_S' \
 	's/(static void pause_reading\(struct peer \*p, bool pause\)\s*\{)/$1\n\treturn;/' \
 	kernel:test_gateway_daemon
+# A peer's change goes in one transaction again, however large: another peer's state waits for
+# the whole commit of a largest change, and it is the longest step of the flooding peer's turns.
+mutant gateway-change-slices "the gateway's slicing of a peer's change into bounded transactions" \
+	'WF_GW_SLICE_MAX;' \
+	's/: WF_GW_SLICE_MAX;/: (size_t)-1;/' \
+	kernel:test_gateway_daemon e2e:test_gw_flood
 # Element updates no longer ask whether anyone committed to the table since it was cached:
 # they go onto a table that drifted, and what drifted stays.
 mutant nft-elements-drift "the element-only path's fall-back to a whole sync on drift" \

@@ -235,9 +235,18 @@ static void send_held(struct client *cl)
  * connections when the peer is not busy, with them when it is. */
 static void step_soon(struct peer *p, int step)
 {
+	static const struct timeval at_once = {0, 0};
+
 	p->step = step;
 	event_priority_set(p->next_step, p->busy ? PRIO_READ : PRIO_TURN);
-	event_active(p->next_step, EV_TIMEOUT, 1);
+	/* Made active from its own callback, a busy peer's next step would run before the loop
+	 * looks at the sockets and timers again (libevent runs a priority's queue to its end):
+	 * its whole turn would go back to back, and another peer's state wait for all of it. As
+	 * a timer due now, it comes after what the loop finds ready meanwhile. */
+	if (p->busy)
+		evtimer_add(p->next_step, &at_once);
+	else
+		event_active(p->next_step, EV_TIMEOUT, 1);
 }
 
 static void pause_reading(struct peer *p, bool pause)
@@ -373,7 +382,9 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	double wait = p->next_turn - now_seconds();
 	char *copy = malloc(len ? len : 1);
 
-	p->busy = p->has_pending || wait > 0 || p->step != STEP_NONE;
+	/* A state within the rest after the last one keeps a peer busy, but does not make it so:
+	 * a peer that sends its next change as soon as the last is answered still goes first. */
+	p->busy = p->has_pending || p->step != STEP_NONE || (wait > 0 && p->busy);
 	if (p->busy && !p->window)
 		pause_reading(p, true);
 	if (p->has_pending) {

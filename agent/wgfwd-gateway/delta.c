@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "peers.h"
 #include "store.h"
+#include "turn.h"
 
 /* What follows an applied state or delta: its refusals logged and counted, clashes with the
  * host's ports looked for again, the acknowledgement filled. */
@@ -228,7 +229,7 @@ void wf_gw_take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *d
 	                                  .egress = dl->del.egress,
 	                                  .n_egress = dl->del.n_egress};
 	struct wf_gw_entries want = {0}, mine = {0};
-	struct wf_gw_state next = {0}, gone = {0}, came = {0};
+	struct wf_gw_state next = {0}, gone = {0}, came = {0}, view = {0};
 	struct wf_gw_decision dec = {0};
 	struct wf_gw_apply_result res;
 	struct wf_ctl_state named = dl->add;
@@ -254,8 +255,12 @@ void wf_gw_take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *d
 		return;
 	}
 	if (!err)
-		err = wf_gw_policy_decide_delta(d->cfg, &d->state, peer, &del, &add, &want, &mine,
-		                                &dec);
+		err = wf_gw_turns_view(d, peer, &view);
+	/* Against the ports others' turns under way were promised, not only those they hold. */
+	if (!err)
+		err =
+		    wf_gw_policy_decide_delta(d->cfg, &view, peer, &del, &add, &want, &mine, &dec);
+	free(view.peers);
 	/* The others' entries as they are: only this peer's array is new. */
 	if (!err && !(next.peers = malloc(d->state.n_peers * sizeof(*next.peers))))
 		err = -ENOMEM;

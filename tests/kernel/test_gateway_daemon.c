@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <libgen.h>
+#include <linux/netfilter.h>
 #include <pthread.h>
 #include <limits.h>
 #include <sched.h>
@@ -30,6 +31,8 @@
 #include <wgfwd/ctl.h>
 #include <wgfwd/ctl_proto.h>
 #include <wgfwd/keyfile.h>
+#include <wgfwd/nft.h>
+#include <wgfwd/nft_kernel.h>
 #include <wgfwd/status_socket.h>
 
 #include "kernel_test.h"
@@ -973,6 +976,28 @@ static double oversubscription(void)
 	return cpus > 0 && load / (double)cpus > 1 ? load / (double)cpus : 1;
 }
 
+/* The median of the longest step of each of peer's turns (the gateway's debug line per
+ * answered state says how much CPU it took) logged after line `from'. */
+static double longest_steps_median(const char *peer, long from)
+{
+	char cmd[512], *text, *line, *save = NULL;
+	double v[4096];
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd),
+	         "tail -n +%ld %s/gateway.log | sed -n 's/.*peer %s: state [0-9]*: [0-9]* steps, .*"
+	         "the longest \\([0-9.]*\\) ms.*/\\1/p'",
+	         from + 1, dir, peer);
+	text = output_of(cmd);
+	for (line = strtok_r(text, "\n", &save); line && n < 4096;
+	     line = strtok_r(NULL, "\n", &save))
+		v[n++] = strtod(line, NULL);
+	free(text);
+	assert_true(n > 0);
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
 /* Times n of peer A's changes, each from sending it to its ack, into took[] (sorted). */
 static void time_changes(struct agent *a, uint64_t first_generation, double *took, int n)
 {
@@ -995,10 +1020,12 @@ static void time_changes(struct agent *a, uint64_t first_generation, double *too
 /* Peer B sends 1,000 of the largest states a message holds (32,768 forwards and 32,768 egress
  * entries), two that differ in 25,000 forwards each way by turns, as fast as its connection
  * takes them. Meanwhile each of peer A's changes is applied and acknowledged: B's states wait
- * as their text and only the latest is decoded and applied, in steps (turn.c: decide, render,
- * build the batch, commit, results), and A's state goes before B's next step, so A waits at
- * most for the one step of B under way. Asserted: A's changes during the flood, median and
- * p90 under 100 ms, the slowest under 1 s; the gateway's CPU time during the flood under 3/4
+ * as their text and only the latest is decoded and applied, in steps (turn.c: decide, then a
+ * slice of at most a few thousand element changes at a time, each rendered, built and committed
+ * as its own transaction, then the results), and A's state goes before B's next step, so A
+ * waits for a step or two of B, never for a whole commit of 50,000 element changes. Asserted:
+ * A's changes during the flood, median, p90 and the slowest, each under 100 ms; the gateway's
+ * CPU time during the flood under 3/4
  * of the time that passed (B's turns wait twice as long as their steps took); its memory back
  * to what it was fresh (within 32 MB), its log a few lines per applied state, not one per
  * state sent. The time bounds hold with a CPU free: on a machine asked for more CPUs than it
@@ -1006,14 +1033,18 @@ static void time_changes(struct agent *a, uint64_t first_generation, double *too
 static void another_peer_is_answered_quickly_during_a_flood(void **state)
 {
 	/* FLOOD: enough states that the flood outlasts A's changes, superseded ones being cheap */
-	enum { FLOOD = 1000, CHANGES = 40, WITHIN_MS = 100, SLOWEST_MS = 1000 };
+	enum { FLOOD = 1000, CHANGES = 40, WITHIN_MS = 100 };
 	enum { RSS_MARGIN_KB = 32 * 1024, LOG_LINES_PER_APPLIED = 4, LOG_LINES_MORE = 40 };
+	/* CPU time, which a busy machine stretches less than wall time: decoding or deciding a
+	 * largest state takes 35-50 ms, committing it whole 80-150 ms */
+	enum { LONGEST_STEP_MS = 70 };
 	const double cpu_share_max = 0.75;
 	struct flood fl = {.n = FLOOD};
 	struct wf_ctl_msg ack;
 	struct agent a, b;
 	pthread_t sender, reader;
 	double during[CHANGES], over, cpu_before, cpu_flood, busy_before, busy_flood, flood_ms;
+	double longest_median;
 	struct timespec t0, t1;
 	unsigned acked_then;
 	long rss_idle, rss_after, lines_before, lines_flood;
@@ -1050,6 +1081,7 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	assert_false(fl.failed);
 	assert_int_equal(fl.acked, FLOOD);
 	rss_after = rss_kb(gateway_pid);
+	longest_median = longest_steps_median(PEER_B, lines_before);
 	/* B's last state is held */
 	assert_true(ruleset_contains("tcp . 37767 : " PEER_B " . 37767"));
 	over = oversubscription();
@@ -1060,16 +1092,18 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	              during[CHANGES * 9 / 10 - 1], during[CHANGES - 1], acked_then);
 	print_message("      gateway: CPU %.0f ms in %.0f ms, %.0f ms with its waits for one "
 	              "(%.0f%%); VmRSS %ld kB fresh, %ld kB after, %ld log lines; time bounds x "
-	              "%.1f (load per CPU)\n",
+	              "%.1f (load per CPU); the longest step of B's turns, median %.1f ms of CPU\n",
 	              cpu_flood, flood_ms, busy_flood, 100 * busy_flood / flood_ms, rss_idle,
-	              rss_after, lines_flood, over);
+	              rss_after, lines_flood, over, longest_median);
 	/* the flood went on while A was timed */
 	assert_true(acked_then < FLOOD);
 	/* median and p90 by nearest rank */
 	assert_true(during[CHANGES / 2 - 1] < WITHIN_MS * over);
 	assert_true(during[CHANGES * 9 / 10 - 1] < WITHIN_MS * over);
-	assert_true(during[CHANGES - 1] < SLOWEST_MS * over);
+	assert_true(during[CHANGES - 1] < WITHIN_MS * over);
 	assert_true(cpu_flood > 0 && busy_flood < cpu_share_max * flood_ms);
+	/* what held the loop: no single step of B's turns is a whole largest commit */
+	assert_true(longest_median < LONGEST_STEP_MS);
 	assert_true(rss_after > 0 && rss_after <= rss_idle + RSS_MARGIN_KB);
 	assert_true(lines_flood <
 	            LOG_LINES_PER_APPLIED * (long)(fl.applied + CHANGES) + LOG_LINES_MORE);
@@ -1079,6 +1113,260 @@ static void another_peer_is_answered_quickly_during_a_flood(void **state)
 	agent_close(&b);
 	free(fl.json[0]);
 	free(fl.json[1]);
+}
+
+/* ---- a change in slices ---- */
+
+static uint32_t kernel_generation(void)
+{
+	struct wf_nft *n;
+	uint32_t genid = 0;
+
+	assert_int_equal(wf_nft_open(&n), 0);
+	assert_int_equal(wf_nft_genid(n, &genid), 0);
+	wf_nft_close(n);
+	return genid;
+}
+
+/* Peer B's two states of the slice tests: before, tcp/10000-15999 each to its own port; after,
+ * tcp/10000-12999 each to the next port (3,000 moves), tcp/13000-15999 gone, tcp/16000-19999
+ * new: 13,000 element changes. */
+enum { SLICED_KEPT = 3000, SLICED_GONE = 3000, SLICED_NEW = 4000 };
+
+static struct wf_ctl_forward *sliced_state(bool after, size_t *n)
+{
+	struct wf_ctl_forward *f = calloc(SLICED_KEPT + SLICED_GONE + SLICED_NEW, sizeof(*f));
+
+	assert_non_null(f);
+	*n = 0;
+	for (int i = 0; i < SLICED_KEPT + SLICED_GONE + SLICED_NEW; i++) {
+		uint16_t port = (uint16_t)(10000 + i);
+
+		if (!after && i < SLICED_KEPT + SLICED_GONE)
+			f[(*n)++] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port, port};
+		else if (after && i < SLICED_KEPT)
+			f[(*n)++] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port,
+			                                    (uint16_t)(port + 1)};
+		else if (after && i >= SLICED_KEPT + SLICED_GONE)
+			f[(*n)++] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, port, port};
+	}
+	return f;
+}
+
+static void gateway_restart_slicing(const char *max_elements)
+{
+	if (max_elements)
+		setenv("WFGW_SLICE_ELEMENTS", max_elements, 1);
+	else
+		unsetenv("WFGW_SLICE_ELEMENTS");
+	if (gateway_pid > 0)
+		gateway_stop();
+	gateway_start();
+}
+
+/* The same change of peer B's, applied by a gateway that commits it in slices of 64 element
+ * changes and by one whose bound is larger than the change (one transaction, as before slices),
+ * leaves the kernel's table the same, peer A's forward in it; the slices were commits of their
+ * own (the ruleset's generation moved once per slice), the one transaction one commit. */
+static void a_change_in_slices_leaves_the_table_one_transaction_does(void **state)
+{
+	const char *bounds[] = {"1000000", "64"};
+	struct wf_ctl_forward fa = {IPPROTO_TCP, AF_INET, 4403, 4403};
+	struct wf_ctl_forward *before, *after;
+	size_t n_before, n_after;
+	char *table[2];
+	uint32_t commits[2];
+	struct wf_ctl_msg ack;
+	struct agent a, b;
+
+	before = sliced_state(false, &n_before);
+	after = sliced_state(true, &n_after);
+	for (int k = 0; k < 2; k++) {
+		uint32_t generation;
+
+		gateway_restart_slicing(bounds[k]);
+		agent_up(&a, PEER_A, key_a);
+		send_state(&a, (uint64_t)(10 + k), &fa, 1, NULL, 0, &ack);
+		assert_true(ack.state_ack.applied);
+		wf_ctl_msg_clear(&ack);
+		agent_up(&b, PEER_B, key_b);
+		send_state(&b, (uint64_t)(100 + 10 * k), before, n_before, NULL, 0, &ack);
+		assert_true(ack.state_ack.applied);
+		wf_ctl_msg_clear(&ack);
+		generation = kernel_generation();
+		send_state(&b, (uint64_t)(101 + 10 * k), after, n_after, NULL, 0, &ack);
+		commits[k] = kernel_generation() - generation;
+		assert_true(ack.state_ack.applied);
+		assert_int_equal(ack.state_ack.n_forwards, n_after);
+		for (size_t i = 0; i < n_after; i++)
+			assert_true(ack.state_ack.forwards[i].accepted);
+		wf_ctl_msg_clear(&ack);
+		table[k] = output_of("nft list table inet " WF_GW_TABLE " 2>&1");
+		agent_close(&a);
+		agent_close(&b);
+	}
+	print_message("      13,000 element changes: %u commit(s) in one transaction, %u in slices "
+	              "of 64\n",
+	              commits[0], commits[1]);
+	assert_non_null(strstr(table[0], "tcp . 12999 : " PEER_B " . 13000"));
+	assert_non_null(strstr(table[0], "tcp . 19999 : " PEER_B " . 19999"));
+	assert_non_null(strstr(table[0], "tcp . 4403 : " PEER_A " . 4403"));
+	assert_null(strstr(table[0], "tcp . 13000 :"));
+	assert_string_equal(table[0], table[1]);
+	assert_true(commits[0] <= 2);
+	assert_true(commits[1] >= 13000 / 64);
+	free(table[0]);
+	free(table[1]);
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 200, NULL, 0, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	agent_up(&a, PEER_A, key_a);
+	send_state(&a, 200, NULL, 0, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&a);
+	gateway_restart_slicing(NULL);
+	free(before);
+	free(after);
+}
+
+/* An element of the gateway's map committed by someone else, in a transaction of its own not
+ * guarded by any generation (nft(8) would wait for the gateway's commits to pause, as its cache
+ * must stand on one generation). */
+static void foreign_element(struct wf_nft *n, const struct wf_nft_set *shape, uint16_t port)
+{
+	struct wf_nft_set one = *shape;
+	struct wf_nft_elem e = {0};
+	struct wf_nft_batch *b = wf_nft_batch_new();
+	struct wf_nft_error error;
+
+	one.elems = NULL;
+	one.n_elems = one.cap_elems = 0;
+	e.key[0] = (struct wf_nft_value){.type = WF_NFT_T_INET_PROTO, .proto = IPPROTO_TCP};
+	e.key[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = port};
+	e.data[0] = (struct wf_nft_value){.type = WF_NFT_T_IPV4_ADDR};
+	assert_int_equal(inet_pton(AF_INET, PEER_B, &e.data[0].ip4), 1);
+	e.data[1] = (struct wf_nft_value){.type = WF_NFT_T_INET_SERVICE, .port = 9};
+	assert_non_null(b);
+	assert_int_equal(wf_nft_set_add_elem(&one, &e), 0);
+	assert_int_equal(wf_nft_batch_add_elems(b, NFPROTO_INET, WF_GW_TABLE, &one), 0);
+	assert_int_equal(wf_nft_commit(n, b, &error), 0);
+	wf_nft_set_clear_elems(&one);
+	wf_nft_batch_free(b);
+}
+
+/* Someone else commits to the gateway's table while a change goes in slices (an element put in
+ * its map, after ten slices are in and before the last): the next slice's guard fails, or a
+ * repair writes the table whole from what the slices left; either way the gateway goes on, the
+ * peer is answered applied, and the kernel ends holding the decided state and nothing else. */
+static void a_foreign_commit_between_slices_leaves_the_decided_state(void **state)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack;
+	struct wf_ctl_forward *before, *after;
+	size_t n_before, n_after;
+	struct wf_nft_table *table = NULL;
+	struct wf_nft *n;
+	uint32_t start, now, foreign, end;
+	struct agent b;
+	bool gone = false;
+
+	before = sliced_state(false, &n_before);
+	after = sliced_state(true, &n_after);
+	gateway_restart_slicing("8");
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 300, before, n_before, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	assert_int_equal(wf_nft_open(&n), 0);
+	assert_int_equal(wf_nft_table_get(n, NFPROTO_INET, WF_GW_TABLE, &table), 0);
+	assert_non_null(wf_nft_table_find_set(table, WF_GW_MAP4));
+	start = now = kernel_generation();
+	m.state = (struct wf_ctl_state){301, after, n_after, NULL, 0, "0.0.0-test"};
+	agent_send(&b, &m);
+	for (int i = 0; i < WAIT_LIMIT * 1000 && now - start < 10; i++) {
+		assert_int_equal(wf_nft_genid(n, &now), 0);
+		usleep(1000);
+	}
+	assert_true(now - start >= 10);
+	foreign_element(n, wf_nft_table_find_set(table, WF_GW_MAP4), 29999);
+	assert_int_equal(wf_nft_genid(n, &foreign), 0);
+	assert_int_equal(agent_recv(&b, &ack), 0);
+	assert_int_equal(ack.type, WF_CTL_MSG_STATE_ACK);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	assert_int_equal(wf_nft_genid(n, &end), 0);
+	print_message("      commits: %u slices before the foreign one, %u after\n",
+	              foreign - 1 - start, end - foreign);
+	/* the gateway committed after it: the change was under way */
+	assert_true(end > foreign);
+	for (int i = 0; i < WAIT_LIMIT * 20 && !gone; i++) {
+		gone = !ruleset_contains("tcp . 29999 :");
+		if (!gone)
+			usleep(50000);
+	}
+	assert_true(gone);
+	assert_true(ruleset_contains("tcp . 12999 : " PEER_B " . 13000"));
+	assert_true(ruleset_contains("tcp . 19999 : " PEER_B " . 19999"));
+	assert_false(ruleset_contains("tcp . 13000 :"));
+	assert_false(ruleset_contains("tcp . 10000 : " PEER_B " . 10000"));
+	wf_nft_table_free(table);
+	wf_nft_close(n);
+	send_state(&b, 302, NULL, 0, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	gateway_restart_slicing(NULL);
+	free(before);
+	free(after);
+}
+
+/* The gateway killed while a change goes in slices (some in, the rest not): started again, it
+ * writes what its state file says whole, the state before the change, so the kernel holds that
+ * and none of the slices' work (the peer was never answered, and sends its state again). */
+static void a_gateway_killed_between_slices_restores_the_state_before(void **state)
+{
+	struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE}, ack;
+	struct wf_ctl_forward *before, *after;
+	size_t n_before, n_after;
+	struct wf_nft *n;
+	uint32_t start, now;
+	struct agent b;
+
+	before = sliced_state(false, &n_before);
+	after = sliced_state(true, &n_after);
+	gateway_restart_slicing("8");
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 400, before, n_before, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	assert_int_equal(wf_nft_open(&n), 0);
+	start = now = kernel_generation();
+	m.state = (struct wf_ctl_state){401, after, n_after, NULL, 0, "0.0.0-test"};
+	agent_send(&b, &m);
+	for (int i = 0; i < WAIT_LIMIT * 1000 && now - start < 10; i++) {
+		assert_int_equal(wf_nft_genid(n, &now), 0);
+		usleep(1000);
+	}
+	assert_true(now - start >= 10);
+	assert_int_equal(kill(gateway_pid, SIGKILL), 0);
+	assert_int_equal(waitpid(gateway_pid, NULL, 0), gateway_pid);
+	gateway_pid = 0;
+	wf_nft_close(n);
+	agent_close(&b);
+	/* some of the slices were in when it died */
+	assert_true(ruleset_contains("tcp . 10000 : " PEER_B " . 10001"));
+	assert_false(ruleset_contains("tcp . 19999 :"));
+	gateway_restart_slicing(NULL);
+	assert_true(ruleset_contains("tcp . 10000 : " PEER_B " . 10000"));
+	assert_true(ruleset_contains("tcp . 15999 : " PEER_B " . 15999"));
+	assert_false(ruleset_contains("tcp . 10000 : " PEER_B " . 10001"));
+	assert_false(ruleset_contains("tcp . 16000 :"));
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 402, NULL, 0, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	free(before);
+	free(after);
 }
 
 static void send_delta(struct agent *a, uint64_t generation, uint64_t base,
@@ -1400,6 +1688,9 @@ int main(void)
 	    cmocka_unit_test(two_peers_with_one_key_are_refused),
 	    cmocka_unit_test(states_sent_faster_than_applied_are_coalesced),
 	    cmocka_unit_test(another_peer_is_answered_quickly_during_a_flood),
+	    cmocka_unit_test(a_change_in_slices_leaves_the_table_one_transaction_does),
+	    cmocka_unit_test(a_foreign_commit_between_slices_leaves_the_decided_state),
+	    cmocka_unit_test(a_gateway_killed_between_slices_restores_the_state_before),
 	    cmocka_unit_test(a_delta_applies_its_change_and_a_stale_base_asks_for_the_state),
 	    cmocka_unit_test(one_change_among_10000_costs_the_gateway_little),
 	};
