@@ -3,11 +3,16 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netconf.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <wgfwd/metrics.h>
@@ -16,8 +21,9 @@
 #include <wgfwd/nft_notify.h>
 #include <wgfwd/util.h>
 
-/* rtnetlink notifications are counted, never parsed: any buffer drains them. nftables ones are
- * read whole: the kernel packs them into datagrams of up to a couple of pages. */
+/* rtnetlink notifications come one to a datagram (a link's, the largest, a few kilobytes);
+ * without a filter they are only counted. nftables ones are read whole: the kernel packs them
+ * into datagrams of up to a couple of pages. */
 #define ROUTE_RECV_SIZE 16384
 #define NFT_RECV_SIZE   65536
 
@@ -42,6 +48,9 @@ static const struct {
 
 #define N_BUSES WF_ARRAY_SIZE(buses)
 
+/* Joined once a filter judges what comes: unfiltered, a new veth's would be one more wake-up. */
+static const unsigned netconf_groups[] = {RTNLGRP_IPV4_NETCONF, RTNLGRP_IPV6_NETCONF};
+
 struct watch {
 	struct wf_nl nl;
 	struct event *ev;
@@ -55,7 +64,171 @@ struct wf_nlwatch {
 	struct wf_nft_ledger ledger;
 	bool pending; /* a change read outside the loop (by the ledger's user), to be said in it */
 	uint64_t lost;
+	wf_nlwatch_filter_fn filter;
+	void *filter_ctx;
+	uint64_t rtnl_notes, rtnl_quiet;
 };
+
+struct note_attrs {
+	struct wf_nlwatch_note *n;
+	int bad;
+};
+
+static int note_attr(const struct nlattr *a, void *data)
+{
+	struct note_attrs *na = data;
+	struct wf_nlwatch_note *n = na->n;
+	uint16_t type = mnl_attr_get_type(a);
+	size_t len = mnl_attr_get_payload_len(a);
+
+	switch (n->kind) {
+	case WF_NLWATCH_RULE:
+		if (type == FRA_TABLE && len >= 4)
+			n->table = mnl_attr_get_u32(a);
+		else if (type == FRA_PROTOCOL && len >= 1)
+			n->protocol = mnl_attr_get_u8(a);
+		break;
+	case WF_NLWATCH_ROUTE:
+		if (type == RTA_TABLE && len >= 4)
+			n->table = mnl_attr_get_u32(a);
+		else if (type == RTA_OIF && len >= 4)
+			n->ifindex = (int)mnl_attr_get_u32(a);
+		break;
+	case WF_NLWATCH_LINK:
+		if (type == IFLA_IFNAME && len) {
+			const char *name = mnl_attr_get_payload(a);
+			size_t l = strnlen(name, len);
+
+			if (l >= IF_NAMESIZE) {
+				na->bad = 1;
+				break;
+			}
+			memcpy(n->ifname, name, l);
+			n->ifname[l] = '\0';
+		} else if (type == IFLA_MASTER && len >= 4) {
+			n->master = mnl_attr_get_u32(a) != 0;
+		}
+		break;
+	case WF_NLWATCH_NETCONF:
+		if (type == NETCONFA_IFINDEX && len >= 4)
+			n->ifindex = (int)mnl_attr_get_u32(a);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int wf_nlwatch_note_parse(const struct nlmsghdr *nlh, struct wf_nlwatch_note *out)
+{
+	struct note_attrs na = {out, 0};
+	size_t hdr;
+
+	memset(out, 0, sizeof(*out));
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
+		out->kind = WF_NLWATCH_RULE;
+		hdr = sizeof(struct fib_rule_hdr);
+		break;
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		out->kind = WF_NLWATCH_ROUTE;
+		hdr = sizeof(struct rtmsg);
+		break;
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		out->kind = WF_NLWATCH_LINK;
+		hdr = sizeof(struct ifinfomsg);
+		break;
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		out->kind = WF_NLWATCH_ADDR;
+		hdr = sizeof(struct ifaddrmsg);
+		break;
+	case RTM_NEWNETCONF:
+	case RTM_DELNETCONF:
+		out->kind = WF_NLWATCH_NETCONF;
+		hdr = sizeof(struct netconfmsg);
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (nlh->nlmsg_len < NLMSG_LENGTH(hdr))
+		return -EINVAL;
+	out->removed = nlh->nlmsg_type == RTM_DELRULE || nlh->nlmsg_type == RTM_DELROUTE ||
+	               nlh->nlmsg_type == RTM_DELLINK || nlh->nlmsg_type == RTM_DELADDR ||
+	               nlh->nlmsg_type == RTM_DELNETCONF;
+	/* Every header begins with its family byte. */
+	out->family = *(const uint8_t *)mnl_nlmsg_get_payload(nlh);
+	if (out->kind == WF_NLWATCH_RULE) {
+		const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+
+		out->table = frh->table;
+	} else if (out->kind == WF_NLWATCH_ROUTE) {
+		const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+
+		out->table = rtm->rtm_table;
+		out->protocol = rtm->rtm_protocol;
+	} else if (out->kind == WF_NLWATCH_LINK) {
+		out->ifindex = ((const struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index;
+	} else if (out->kind == WF_NLWATCH_ADDR) {
+		out->ifindex =
+		    (int)((const struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_index;
+	}
+	if (wf_nl_attrs_walk((const char *)mnl_nlmsg_get_payload(nlh) + MNL_ALIGN(hdr),
+	                     (const char *)nlh + nlh->nlmsg_len, note_attr, &na) ||
+	    na.bad)
+		return -EINVAL;
+	return 0;
+}
+
+/* Reads what the rtnetlink socket holds, each notification judged by the filter: true when
+ * one may touch what the daemon owns. */
+static bool read_rtnl(struct wf_nlwatch *w)
+{
+	struct wf_nl *nl = &w->watches[BUS_ROUTE].nl;
+	bool said = false;
+
+	for (;;) {
+		ssize_t got = recv(wf_nl_fd(nl), nl->buf, nl->buf_size, MSG_DONTWAIT | MSG_TRUNC);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->buf;
+		struct wf_nlwatch_note note;
+		int left;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if ((got < 0 && errno == ENOBUFS) || (got > 0 && (size_t)got > nl->buf_size)) {
+			w->lost++;
+			memset(&note, 0, sizeof(note));
+			note.kind = WF_NLWATCH_LOST;
+			said |= w->filter(w->filter_ctx, &note);
+			continue;
+		}
+		if (got <= 0)
+			return said;
+		left = (int)got;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			int err = wf_nlwatch_note_parse(nlh, &note);
+
+			if (err == -EOPNOTSUPP)
+				continue;
+			w->rtnl_notes++;
+			if (err) {
+				memset(&note, 0, sizeof(note));
+				note.kind = WF_NLWATCH_LOST;
+			} else if (!note.ifname[0] && note.ifindex > 0 &&
+			           note.kind != WF_NLWATCH_LINK) {
+				if (!if_indextoname((unsigned)note.ifindex, note.ifname))
+					note.ifname[0] = '\0';
+			}
+			if (w->filter(w->filter_ctx, &note))
+				said = true;
+			else
+				w->rtnl_quiet++;
+		}
+	}
+}
 
 /* Reads what the nftables socket holds, without waiting, into the ledger: true when a watched
  * table may have changed (or, with none named, when anything came). */
@@ -99,6 +272,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	if (wt == &w->watches[BUS_NFT]) {
 		said = read_nft(w) || w->pending;
 		w->pending = false;
+	} else if (w->filter) {
+		said = read_rtnl(w);
 	} else {
 		said = wf_nl_drain(&wt->nl);
 	}
@@ -176,11 +351,27 @@ int wf_nlwatch_watch_nft(struct wf_nlwatch *w, uint8_t family, const char *table
 	return wf_nft_ledger_watch(&w->ledger, family, table);
 }
 
+int wf_nlwatch_filter_rtnl(struct wf_nlwatch *w, wf_nlwatch_filter_fn fn, void *ctx)
+{
+	struct wf_nl *nl = &w->watches[BUS_ROUTE].nl;
+
+	for (size_t i = 0; i < WF_ARRAY_SIZE(netconf_groups); i++)
+		if (mnl_socket_setsockopt(nl->sock, NETLINK_ADD_MEMBERSHIP,
+		                          (void *)&netconf_groups[i],
+		                          sizeof(netconf_groups[i])) < 0)
+			return -errno;
+	w->filter = fn;
+	w->filter_ctx = ctx;
+	return 0;
+}
+
 void wf_nlwatch_counts(const struct wf_nlwatch *w, struct wf_nlwatch_counts *out)
 {
 	out->nft_commits = w->ledger.commits;
 	out->nft_quiet = w->ledger.quiet;
 	out->lost = w->lost;
+	out->rtnl_notes = w->rtnl_notes;
+	out->rtnl_quiet = w->rtnl_quiet;
 }
 
 void wf_nlwatch_status_add(struct json_object *doc, const struct wf_nlwatch *w)
