@@ -217,8 +217,8 @@ static bool read_rtnl(struct wf_nlwatch *w)
 			if (err) {
 				memset(&note, 0, sizeof(note));
 				note.kind = WF_NLWATCH_LOST;
-			} else if (!note.ifname[0] && note.ifindex > 0 &&
-			           note.kind != WF_NLWATCH_LINK) {
+			} else if (note.ifindex > 0 && (note.kind == WF_NLWATCH_ADDR ||
+			                                note.kind == WF_NLWATCH_NETCONF)) {
 				if (!if_indextoname((unsigned)note.ifindex, note.ifname))
 					note.ifname[0] = '\0';
 			}

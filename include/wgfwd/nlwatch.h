@@ -48,8 +48,8 @@ struct wf_nlwatch_note {
 	bool removed;   /* RTM_DEL* */
 	uint8_t family; /* AF_INET, AF_INET6; AF_BRIDGE for a bridge port's own link message */
 	int ifindex; /* link, address, netconf (< 0: all or default), a route's RTA_OIF; 0: none */
-	char ifname[IF_NAMESIZE]; /* link: IFLA_IFNAME; others: filled by the watcher from ifindex
-	                             while that interface exists, else "" */
+	char ifname[IF_NAMESIZE]; /* link: IFLA_IFNAME; address, netconf: filled by the watcher
+	                             from ifindex while that interface exists; else "" */
 	uint32_t table;           /* rule, route: FRA_TABLE / RTA_TABLE over the header's byte */
 	uint8_t protocol;         /* rule: FRA_PROTOCOL, route: rtm_protocol */
 	bool master;              /* link: IFLA_MASTER set (a bridge port) */

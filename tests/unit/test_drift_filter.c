@@ -51,8 +51,12 @@ static unsigned looks(const struct nlmsghdr *nlh, const char *resolved_ifname)
 
 static struct nlmsghdr *rule_msg(uint16_t type, uint32_t table, uint8_t protocol)
 {
-	struct wf_rule r = {.family = AF_INET, .priority = 10000, .table = table,
-	                    .has_fwmark = true, .fwmark = 0x77660001, .protocol = protocol};
+	struct wf_rule r = {.family = AF_INET,
+	                    .priority = 10000,
+	                    .table = table,
+	                    .has_fwmark = true,
+	                    .fwmark = 0x77660001,
+	                    .protocol = protocol};
 
 	assert_true(wf_rtnl_rule_build(buf, sizeof(buf), type, 0, &r) > 0);
 	return (struct nlmsghdr *)buf;
@@ -124,9 +128,8 @@ static void notes_are_read_as_the_kernel_writes_them(void **state)
 	assert_int_equal(n.table, TABLE);
 	assert_int_equal(n.protocol, 3);
 	assert_int_equal(n.ifindex, 7);
-	assert_int_equal(wf_nlwatch_note_parse(link_msg(RTM_NEWLINK, AF_UNSPEC, 5, "veth1a2b3c4", 3),
-	                                       &n),
-	                 0);
+	assert_int_equal(
+	    wf_nlwatch_note_parse(link_msg(RTM_NEWLINK, AF_UNSPEC, 5, "veth1a2b3c4", 3), &n), 0);
 	assert_int_equal(n.kind, WF_NLWATCH_LINK);
 	assert_int_equal(n.ifindex, 5);
 	assert_string_equal(n.ifname, "veth1a2b3c4");
@@ -203,8 +206,7 @@ static void dockers_veths_and_bridges_wake_nothing(void **state)
 	assert_int_equal(looks(link_msg(RTM_DELLINK, AF_UNSPEC, 12, "veth1a2b3c4", 3), NULL), 0);
 	assert_int_equal(looks(link_msg(RTM_NEWLINK, AF_BRIDGE, 12, "veth1a2b3c4", 3), NULL), 0);
 	assert_int_equal(looks(link_msg(RTM_NEWLINK, AF_UNSPEC, 3, "docker0", 0), NULL), 0);
-	assert_int_equal(looks(link_msg(RTM_NEWLINK, AF_UNSPEC, 4, "br-0123456789ab", 0), NULL),
-	                 0);
+	assert_int_equal(looks(link_msg(RTM_NEWLINK, AF_UNSPEC, 4, "br-0123456789ab", 0), NULL), 0);
 	assert_int_equal(looks(addr_msg(RTM_NEWADDR, 12), "veth1a2b3c4"), 0);
 	assert_int_equal(looks(addr_msg(RTM_NEWADDR, 3), "docker0"), 0);
 	/* an address of an interface gone by the time it is read */
