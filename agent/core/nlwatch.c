@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <libmnl/libmnl.h>
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -363,6 +365,187 @@ int wf_nlwatch_filter_rtnl(struct wf_nlwatch *w, wf_nlwatch_filter_fn fn, void *
 	w->filter = fn;
 	w->filter_ctx = ctx;
 	return 0;
+}
+
+/* A classic BPF program over one rtnetlink notification (the kernel sends them one to a
+ * datagram), built forward only: jumps name a label, resolved once all is emitted. */
+#define PROG_MAX 128
+enum { L_KEEP, L_DROP, L_ROUTE, L_LINK, L_ADDR, L_NETCONF, L_NEXT0, L_MAX = L_NEXT0 + 4 };
+
+struct prog {
+	struct sock_filter ins[PROG_MAX];
+	int jt[PROG_MAX], jf[PROG_MAX]; /* label, or -1: the next instruction */
+	size_t n;
+	int at[L_MAX];
+	bool full;
+};
+
+static void emit(struct prog *p, uint16_t code, uint32_t k, int jt, int jf)
+{
+	if (p->n == PROG_MAX) {
+		p->full = true;
+		return;
+	}
+	p->ins[p->n] = (struct sock_filter){code, 0, 0, k};
+	p->jt[p->n] = jt;
+	p->jf[p->n] = jf;
+	p->n++;
+}
+
+static void label(struct prog *p, int l)
+{
+	p->at[l] = (int)p->n;
+}
+
+static int resolve(struct prog *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		int t[2] = {p->jt[i], p->jf[i]};
+
+		for (int k = 0; k < 2; k++) {
+			int off = t[k] < 0 ? 0 : p->at[t[k]] - (int)i - 1;
+
+			if (off < 0 || off > 255)
+				return -E2BIG;
+			if (p->ins[i].code == (BPF_JMP | BPF_JA)) {
+				p->ins[i].k = (uint32_t)off;
+				break;
+			}
+			if (k)
+				p->ins[i].jf = (uint8_t)off;
+			else
+				p->ins[i].jt = (uint8_t)off;
+		}
+	}
+	return p->full ? -E2BIG : 0;
+}
+
+/* Loads are in network order: a host-order field is compared with its htons/htonl. */
+#define LD_B(off)       emit(p, BPF_LD | BPF_B | BPF_ABS, (off), -1, -1)
+#define LD_H(off)       emit(p, BPF_LD | BPF_H | BPF_ABS, (off), -1, -1)
+#define LD_W(off)       emit(p, BPF_LD | BPF_W | BPF_ABS, (off), -1, -1)
+#define JEQ(k, l)       emit(p, BPF_JMP | BPF_JEQ | BPF_K, (k), (l), -1)
+#define JNE(k, l)       emit(p, BPF_JMP | BPF_JEQ | BPF_K, (k), -1, (l))
+#define AND(k)          emit(p, BPF_ALU | BPF_AND | BPF_K, (k), -1, -1)
+#define RET(l)          emit(p, BPF_JMP | BPF_JA, 0, (l), (l))
+#define HDR             NLMSG_HDRLEN
+#define FIRST_ATTR(hdr) (HDR + NLMSG_ALIGN(hdr))
+
+static bool prefix_kept(const struct wf_nlwatch_scope *s, const struct wf_nlwatch_prefix *x)
+{
+	for (size_t i = 0; i < s->n_keep_names; i++)
+		if (!strncmp(s->keep_names[i], x->bytes,
+		             x->len < IF_NAMESIZE ? x->len : IF_NAMESIZE))
+			return true;
+	return false;
+}
+
+/* Drops the link when its name (the first attribute, as the kernel writes it) begins with x;
+ * goes to `next' when it does not. */
+static void skip_prefix(struct prog *p, const struct wf_nlwatch_prefix *x, int next)
+{
+	for (size_t w = 0; w * 4 < x->len; w++) {
+		size_t n = x->len - w * 4 < 4 ? x->len - w * 4 : 4;
+		uint32_t want = 0, mask = 0;
+
+		for (size_t b = 0; b < 4; b++) {
+			want = want << 8 | (b < n ? (uint8_t)x->bytes[w * 4 + b] : 0);
+			mask = mask << 8 | (b < n ? 0xff : 0);
+		}
+		LD_W(FIRST_ATTR(sizeof(struct ifinfomsg)) + NLA_HDRLEN + w * 4);
+		if (mask != 0xffffffff)
+			AND(mask);
+		JNE(want, next);
+	}
+	RET(L_DROP);
+}
+
+static int build_scope(const struct wf_nlwatch_scope *s, struct prog *p)
+{
+	static const uint16_t types[][2] = {
+	    {RTM_NEWROUTE, L_ROUTE},     {RTM_DELROUTE, L_ROUTE},     {RTM_NEWLINK, L_LINK},
+	    {RTM_DELLINK, L_LINK},       {RTM_NEWADDR, L_ADDR},       {RTM_DELADDR, L_ADDR},
+	    {RTM_NEWNETCONF, L_NETCONF}, {RTM_DELNETCONF, L_NETCONF},
+	};
+	const size_t ifname_at = FIRST_ATTR(sizeof(struct ifinfomsg));
+	const size_t ifindex_at = FIRST_ATTR(sizeof(struct netconfmsg));
+
+	memset(p, 0, sizeof(*p));
+	LD_H(offsetof(struct nlmsghdr, nlmsg_type));
+	for (size_t i = 0; i < WF_ARRAY_SIZE(types); i++)
+		JEQ(htons(types[i][0]), types[i][1]);
+	RET(L_KEEP);
+
+	label(p, L_ROUTE);
+	LD_B(HDR + offsetof(struct rtmsg, rtm_protocol));
+	JEQ(s->protocol, L_KEEP);
+	LD_B(HDR + offsetof(struct rtmsg, rtm_table));
+	JEQ(RT_TABLE_COMPAT, L_KEEP);
+	for (size_t i = 0; i < s->n_tables; i++)
+		if (s->tables[i] < 256)
+			JEQ(s->tables[i], L_KEEP);
+	RET(L_DROP);
+
+	label(p, L_LINK);
+	LD_B(HDR + offsetof(struct ifinfomsg, ifi_family));
+	JEQ(AF_BRIDGE, L_DROP);
+	LD_H(ifname_at + offsetof(struct nlattr, nla_type));
+	JNE(htons(IFLA_IFNAME), L_KEEP);
+	for (size_t i = 0; i < s->n_skip_links && i < WF_ARRAY_SIZE(s->skip_links); i++) {
+		const struct wf_nlwatch_prefix *x = &s->skip_links[i];
+
+		if (x->len && x->len <= sizeof(x->bytes) && !prefix_kept(s, x))
+			skip_prefix(p, x, L_NEXT0 + (int)i);
+		label(p, L_NEXT0 + (int)i);
+	}
+	RET(L_KEEP);
+
+	label(p, L_ADDR);
+	LD_B(HDR + offsetof(struct ifaddrmsg, ifa_scope));
+	JEQ(RT_SCOPE_LINK, L_DROP);
+	JEQ(RT_SCOPE_HOST, L_DROP);
+	LD_W(HDR + offsetof(struct ifaddrmsg, ifa_index));
+	for (size_t i = 0; i < s->n_ifindex; i++)
+		JEQ(htonl((uint32_t)s->ifindex[i]), L_KEEP);
+	RET(L_DROP);
+
+	label(p, L_NETCONF);
+	LD_H(ifindex_at + offsetof(struct nlattr, nla_type));
+	JNE(htons(NETCONFA_IFINDEX), L_KEEP);
+	LD_W(ifindex_at + NLA_HDRLEN);
+	JEQ(htonl((uint32_t)NETCONFA_IFINDEX_ALL), L_KEEP);
+	JEQ(htonl((uint32_t)NETCONFA_IFINDEX_DEFAULT), L_KEEP);
+	for (size_t i = 0; i < s->n_ifindex; i++)
+		JEQ(htonl((uint32_t)s->ifindex[i]), L_KEEP);
+	RET(L_DROP);
+
+	label(p, L_KEEP);
+	emit(p, BPF_RET | BPF_K, 0xffffffff, -1, -1);
+	label(p, L_DROP);
+	emit(p, BPF_RET | BPF_K, 0, -1, -1);
+	return resolve(p);
+}
+
+int wf_nlwatch_scope_rtnl(struct wf_nlwatch *w, const struct wf_nlwatch_scope *scope)
+{
+	int fd = wf_nl_fd(&w->watches[BUS_ROUTE].nl);
+	struct sock_fprog fprog;
+	struct prog *p = malloc(sizeof(*p));
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	err = build_scope(scope, p);
+	if (!err) {
+		fprog.len = (unsigned short)p->n;
+		fprog.filter = p->ins;
+		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)))
+			err = -errno;
+	}
+	if (err)
+		setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+	free(p);
+	return err;
 }
 
 void wf_nlwatch_counts(const struct wf_nlwatch *w, struct wf_nlwatch_counts *out)

@@ -615,22 +615,53 @@ static void watch_nft_tables(struct wf_nlwatch *w)
 	wf_nlwatch_watch_nft(w, 0, WF_DOCKER_NFT_TABLE);
 }
 
+static void owned(const struct wf_agent *a, struct wf_agent_owned *own)
+{
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+
+	if (a->n_gws)
+		wf_agent_gateway_planes(a, planes);
+	wf_agent_owned_from(&a->params, planes, a->n_gws, own);
+}
+
+/* The kernel keeps Docker's own notifications from waking the agent at all; it needs the
+ * tunnels' indexes for that, so this runs again whenever a tunnel's link changes. A scope
+ * that cannot be set costs wake-ups, not correctness: the filter still judges. */
+static void scope_notes(struct wf_agent *a)
+{
+	struct wf_agent_owned own;
+	struct wf_nlwatch_scope scope;
+	int ifindex[WF_GATEWAYS_MAX] = {0};
+	int err;
+
+	owned(a, &own);
+	for (size_t i = 0; i < own.n; i++)
+		ifindex[i] = (int)if_nametoindex(own.tunnels[i]);
+	wf_agent_scope(&own, ifindex, &scope);
+	err = wf_nlwatch_scope_rtnl(a->watch, &scope);
+	if (err && !a->scope_failed)
+		log_debug("kernel notifications are not narrowed in the kernel (%s)",
+		          strerror(-err));
+	a->scope_failed = err != 0;
+}
+
 /* Each rtnetlink notification, judged by what it can touch: what it can have changed is
  * looked at again with the next apply, and what it cannot (Docker's veths, their addresses
  * and routes) wakes nothing. */
 static bool on_kernel_note(void *ctx, const struct wf_nlwatch_note *note)
 {
 	struct wf_agent *a = ctx;
-	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 	struct wf_agent_owned own;
 	unsigned looks;
 
-	if (a->n_gws)
-		wf_agent_gateway_planes(a, planes);
-	wf_agent_owned_from(&a->params, planes, a->n_gws, &own);
+	owned(a, &own);
 	looks = wf_agent_note_looks(&own, note);
 	a->rtnl_due |= (looks & WF_LOOK_RTNL) != 0;
 	a->sysctls_due |= (looks & WF_LOOK_SYSCTLS) != 0;
+	/* a tunnel made again has a new index */
+	if ((note->kind == WF_NLWATCH_LINK && (looks & WF_LOOK_RTNL)) ||
+	    note->kind == WF_NLWATCH_LOST)
+		scope_notes(a);
 	return looks != 0;
 }
 
@@ -708,6 +739,8 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	} else {
 		watch_nft_tables(a->watch);
 		a->notes_filtered = wf_nlwatch_filter_rtnl(a->watch, on_kernel_note, a) == 0;
+		if (a->notes_filtered)
+			scope_notes(a);
 	}
 	a->egress_gw = cfg->n_gateways ? 0 : -1;
 	for (size_t i = 0; i < cfg->n_gateways && i < WF_GATEWAYS_MAX; i++) {

@@ -97,6 +97,7 @@ struct wf_agent {
 	/* Notifications are judged by what they can touch (drift_filter.h); rtnl_due: one that
 	 * can have touched the rules or routes, or a periodic look, since they were last synced. */
 	bool notes_filtered, rtnl_due;
+	bool scope_failed;        /* the kernel could not be asked to narrow them */
 	bool accept_mark_advised; /* said once that Docker's nftables backend needs the mark */
 
 	struct wf_desired desired;

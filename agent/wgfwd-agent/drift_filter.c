@@ -65,3 +65,20 @@ unsigned wf_agent_note_looks(const struct wf_agent_owned *own, const struct wf_n
 		return WF_LOOK_RTNL | WF_LOOK_SYSCTLS;
 	}
 }
+
+void wf_agent_scope(const struct wf_agent_owned *own, const int *ifindex,
+                    struct wf_nlwatch_scope *out)
+{
+	static const struct wf_nlwatch_prefix docker_links[] = {{"veth", 4}, {"docker0", 8}};
+
+	memset(out, 0, sizeof(*out));
+	out->protocol = WF_RTPROT;
+	for (size_t i = 0; i < own->n && i < WF_NLWATCH_SCOPE_MAX; i++) {
+		out->tables[out->n_tables++] = own->tables[i];
+		WF_COPY(out->keep_names[out->n_keep_names++], own->tunnels[i]);
+		if (ifindex[i] > 0)
+			out->ifindex[out->n_ifindex++] = ifindex[i];
+	}
+	memcpy(out->skip_links, docker_links, sizeof(docker_links));
+	out->n_skip_links = WF_ARRAY_SIZE(docker_links);
+}

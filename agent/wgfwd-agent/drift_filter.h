@@ -47,4 +47,11 @@ enum {
 /* WF_LOOK_* bits: what a note can have changed of what the agent owns; 0 for nothing. */
 unsigned wf_agent_note_looks(const struct wf_agent_owned *own, const struct wf_nlwatch_note *n);
 
+/* What the kernel may drop before it wakes the agent (wf_nlwatch_scope_rtnl): whatever the
+ * filter above would pass over anyway, as far as a message's fixed places tell. ifindex[i] is
+ * the index of own->tunnels[i] (0: it does not exist). Docker's veths and docker0 are skipped
+ * by name, unless a tunnel's name begins the same way. */
+void wf_agent_scope(const struct wf_agent_owned *own, const int *ifindex,
+                    struct wf_nlwatch_scope *out);
+
 #endif

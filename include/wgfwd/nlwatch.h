@@ -66,6 +66,33 @@ int wf_nlwatch_note_parse(const struct nlmsghdr *nlh, struct wf_nlwatch_note *ou
 typedef bool (*wf_nlwatch_filter_fn)(void *ctx, const struct wf_nlwatch_note *note);
 int wf_nlwatch_filter_rtnl(struct wf_nlwatch *w, wf_nlwatch_filter_fn fn, void *ctx);
 
+/* Lets the kernel drop, before they wake the daemon, the rtnetlink notifications that can
+ * concern none of what a scope names, so that a filter (above) sees only the few that might.
+ * Kept: every rule; routes of `protocol' or in one of `tables' (the header of a route in a table
+ * above 255 does not say which: all those are kept); addresses of the interfaces `ifindex'
+ * (link and host scope aside); forwarding and rp_filter of all/default and of those
+ * interfaces; every link but bridges' views of their ports and those whose name begins with
+ * one of `skip_links' (a prefix that is also the beginning of a name in `keep_names' is not
+ * applied). A scope again replaces the one before: the daemon sets one whenever an
+ * interface's index may have changed. 0 or -errno (the kernel then drops nothing). */
+#define WF_NLWATCH_SCOPE_MAX 8
+struct wf_nlwatch_prefix {
+	char bytes[8]; /* a NUL among them matches the end of the name */
+	size_t len;
+};
+struct wf_nlwatch_scope {
+	uint8_t protocol;
+	uint32_t tables[WF_NLWATCH_SCOPE_MAX];
+	size_t n_tables;
+	int ifindex[WF_NLWATCH_SCOPE_MAX];
+	size_t n_ifindex;
+	char keep_names[WF_NLWATCH_SCOPE_MAX][IF_NAMESIZE];
+	size_t n_keep_names;
+	struct wf_nlwatch_prefix skip_links[4];
+	size_t n_skip_links;
+};
+int wf_nlwatch_scope_rtnl(struct wf_nlwatch *w, const struct wf_nlwatch_scope *scope);
+
 struct wf_nlwatch_counts {
 	uint64_t nft_commits; /* nftables commits seen end */
 	uint64_t nft_quiet;   /* of which touched no watched table and were not said */

@@ -3,6 +3,7 @@
  * that it stays quiet while nothing changes. With the agent's filter (drift_filter.h), what
  * Docker does on a container start is no change, and what touches the agent's own still is. */
 #include <errno.h>
+#include <net/if.h>
 #include <event2/event.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ struct watched {
 	struct wf_agent_owned own;
 	unsigned looks; /* WF_LOOK_* of the notes since the last run */
 	int notes;
+	int veth_notes; /* of links named veth* */
 };
 
 static void on_changed(void *ctx)
@@ -66,6 +68,7 @@ static bool agent_filter(void *ctx, const struct wf_nlwatch_note *note)
 	unsigned looks = wf_agent_note_looks(&t->own, note);
 
 	t->notes++;
+	t->veth_notes += note->kind == WF_NLWATCH_LINK && !strncmp(note->ifname, "veth", 4);
 	t->looks |= looks;
 	return looks != 0;
 }
@@ -92,6 +95,23 @@ static int setup_filtered(void **state)
 	return 0;
 }
 
+/* ... and with the kernel narrowing them as the agent asks it to. */
+static int setup_scoped(void **state)
+{
+	struct wf_nlwatch_scope scope;
+	struct watched *t;
+	int ifindex;
+
+	if (setup_filtered(state))
+		return -1;
+	t = *state;
+	ifindex = (int)if_nametoindex(OWN_TUNNEL);
+	wf_agent_scope(&t->own, &ifindex, &scope);
+	if (wf_nlwatch_scope_rtnl(t->w, &scope))
+		return -1;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct watched *t = *state;
@@ -110,6 +130,7 @@ static int run_for(struct watched *t, int ms)
 	t->changes = 0;
 	t->looks = 0;
 	t->notes = 0;
+	t->veth_notes = 0;
 	event_base_loopexit(t->base, &tv);
 	event_base_dispatch(t->base);
 	return t->changes;
@@ -162,9 +183,26 @@ static void dockers_veths_are_no_change(void **state)
 	sh("ip link del veth1a2b3c4");
 	assert_int_equal(run_for(t, 500), 0);
 	assert_true(t->notes > 5);
+	assert_true(t->veth_notes > 0);
 	wf_nlwatch_counts(t->w, &c);
 	assert_true(c.rtnl_notes >= (uint64_t)t->notes);
 	assert_true(c.rtnl_quiet >= (uint64_t)t->notes);
+}
+
+/* Scoped, the kernel keeps the veths' notifications, their addresses and routes to itself:
+ * the agent is not even woken for them. */
+static void dockers_veths_do_not_wake_the_agent(void **state)
+{
+	struct watched *t = *state;
+
+	sh("ip link add veth1a2b3c4 type veth peer name veth5d6e7f8");
+	sh("ip link set veth5d6e7f8 up && ip addr add 172.18.0.2/16 dev veth5d6e7f8");
+	sh("ip route add 172.19.0.0/16 dev veth5d6e7f8");
+	sh("sysctl -qw net.ipv4.conf.veth5d6e7f8.rp_filter=1");
+	sh("ip link del veth1a2b3c4");
+	assert_int_equal(run_for(t, 500), 0);
+	assert_int_equal(t->veth_notes, 0);
+	assert_int_equal(t->notes, 0);
 }
 
 static void a_rule_of_the_agents_is_a_change(void **state)
@@ -229,6 +267,32 @@ static void filtered_an_nft_table_is_still_a_change(void **state)
 	an_nft_table_is_a_change(state);
 }
 
+static void scoped_an_nft_table_is_still_a_change(void **state)
+{
+	an_nft_table_is_a_change(state);
+}
+
+static void scoped_a_rule_of_the_agents_is_a_change(void **state)
+{
+	a_rule_of_the_agents_is_a_change(state);
+}
+
+static void scoped_a_route_in_the_agents_table_is_a_change(void **state)
+{
+	a_route_in_the_agents_table_is_a_change(state);
+}
+
+static void scoped_the_tunnel_going_down_is_a_change(void **state)
+{
+	the_tunnel_going_down_is_a_change(state);
+}
+
+static void scoped_forwarding_and_rp_filter_are_a_change(void **state)
+{
+	forwarding_and_rp_filter_are_a_change(state);
+}
+
+#define SCOPED_TEST(f)   cmocka_unit_test_setup_teardown(f, setup_scoped, teardown)
 #define NS_TEST(f)       cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define FILTERED_TEST(f) cmocka_unit_test_setup_teardown(f, setup_filtered, teardown)
 
@@ -247,6 +311,12 @@ int main(void)
 	    FILTERED_TEST(a_route_in_the_agents_table_is_a_change),
 	    FILTERED_TEST(the_tunnel_going_down_is_a_change),
 	    FILTERED_TEST(forwarding_and_rp_filter_are_a_change),
+	    SCOPED_TEST(dockers_veths_do_not_wake_the_agent),
+	    SCOPED_TEST(scoped_an_nft_table_is_still_a_change),
+	    SCOPED_TEST(scoped_a_rule_of_the_agents_is_a_change),
+	    SCOPED_TEST(scoped_a_route_in_the_agents_table_is_a_change),
+	    SCOPED_TEST(scoped_the_tunnel_going_down_is_a_change),
+	    SCOPED_TEST(scoped_forwarding_and_rp_filter_are_a_change),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */
