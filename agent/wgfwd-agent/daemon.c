@@ -739,8 +739,6 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	} else {
 		watch_nft_tables(a->watch);
 		a->notes_filtered = wf_nlwatch_filter_rtnl(a->watch, on_kernel_note, a) == 0;
-		if (a->notes_filtered)
-			scope_notes(a);
 	}
 	a->egress_gw = cfg->n_gateways ? 0 : -1;
 	for (size_t i = 0; i < cfg->n_gateways && i < WF_GATEWAYS_MAX; i++) {
@@ -749,6 +747,9 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 			goto fail;
 		a->n_gws++;
 	}
+	/* Every gateway's tunnel and table in it. */
+	if (a->notes_filtered)
+		scope_notes(a);
 	/* One gateway has nothing to fail over to. */
 	if (a->n_gws > 1) {
 		struct timeval tick = {0, 250000};
