@@ -229,6 +229,10 @@ static void a_route_in_the_agents_table_is_a_change(void **state)
 	assert_int_equal(t->looks, WF_LOOK_RTNL);
 	sh("ip route add 10.9.9.0/24 dev " OWN_TUNNEL " table 100");
 	assert_int_equal(run_for(t, 300), 0);
+	/* the agent's own route to the gateway, in the main table */
+	sh("ip route add 10.9.8.1/32 dev " OWN_TUNNEL " proto 207");
+	assert_int_equal(run_for(t, 2000), 1);
+	assert_int_equal(t->looks, WF_LOOK_RTNL);
 }
 
 /* The kernel drops IPv4 routes through a link that goes down without a word of its own. */
