@@ -129,6 +129,24 @@ mutant nft-elements-drift "the element-only path's fall-back to a whole sync on 
 	'int wf_nft_batch_sync_elements(' \
 	's/!wf_nft_known_current_table\(&cache->at, b, family, table\)/false/' \
 	kernel:test_agent_elements_kernel
+# The agent's filter of kernel notifications passes over those of its own rules and routes: one
+# that someone else deleted stays deleted until the periodic reconcile.
+mutant agent-drift-own-routes "the agent's look after a change to its own rules and routes" \
+	'wf_agent_note_looks(const' \
+	's/(is_owned_table\(own, n->table\)) \? WF_LOOK_RTNL : 0;/$1 ? 0 : 0;/' \
+	unit:test_drift_filter kernel:test_nlwatch_kernel e2e:test_agent_dataplane
+# ... and over its tunnel's link: the routes the kernel drops, without a word, with a link that
+# goes down stay gone when it comes back.
+mutant agent-drift-tunnel-link "the agent's look after a change to its tunnel's link" \
+	'wf_agent_note_looks(const' \
+	's/if \(is_tunnel\(own, n->ifname\)\)\s*return WF_LOOK_RTNL \| WF_LOOK_SYSCTLS;//' \
+	unit:test_drift_filter kernel:test_nlwatch_kernel e2e:test_agent_dataplane
+# The kernel's scope of routing notifications drops the routes of the agent's protocol outside
+# its tables: its route to the gateway, deleted by someone else, is not seen.
+mutant nlwatch-scope-protocol "the kernel scope's routes of the daemon's protocol" \
+	'wf_nlwatch_scope_rtnl(struct' \
+	's/JEQ\(s->protocol, L_KEEP\);//' \
+	kernel:test_nlwatch_kernel
 
 # ---- running them -------------------------------------------------------------------------
 

@@ -22,13 +22,14 @@
 #include "container.h"
 #include "ct_flush.h"
 #include "docker.h"
+#include "drift_filter.h"
 #include "gateway_health.h"
 #include "gateway_link.h"
 #include "state.h"
 #include "daemon_internal.h"
 
-/* Kernel notifications come in bursts (Docker adding a veth, our own commit): one look after
- * the burst is enough. */
+/* Kernel notifications come in bursts (a tunnel recreated, an operator's script): one look
+ * after the burst is enough. */
 #define DRIFT_SETTLE_MS 50
 
 /* Applies take about a millisecond when one container changes; seconds mean trouble. */
@@ -381,10 +382,12 @@ static void render_planes(const struct wf_agent *a, struct wf_server_gateway *pl
 }
 
 /* A change of forwards alone, on what the last whole apply left: its map elements, without a
- * plan. A look for drift (no change) checks the policy rules and routes too, which a container
- * change leaves as they were. -ESTALE when the whole path must go instead. */
+ * plan. With `rtnl' (a notification that can have touched them, a periodic look) the policy
+ * rules and routes are synced too, which a container change leaves as they were. -ESTALE when
+ * the whole path must go instead. */
 static int apply_elements(struct wf_agent *a, const struct wf_desired_diff *diff,
-                          const struct wf_server_gateway *planes, struct wf_apply_result *res)
+                          const struct wf_server_gateway *planes, bool rtnl,
+                          struct wf_apply_result *res)
 {
 	struct wf_server_elem_changes ch = {0};
 	int err;
@@ -396,7 +399,7 @@ static int apply_elements(struct wf_agent *a, const struct wf_desired_diff *diff
 	err = wf_server_render_elements(&a->params, diff, &ch);
 	if (err)
 		return err;
-	err = wf_dataplane_apply_elements(a->dp, &ch, wf_desired_diff_empty(diff), res);
+	err = wf_dataplane_apply_elements(a->dp, &ch, rtnl, res);
 	wf_server_elem_changes_free(&ch);
 	return err;
 }
@@ -428,7 +431,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
 	struct wf_desired_diff diff;
 	struct wf_apply_result res;
-	bool whole, push;
+	bool whole, push, rtnl;
 	double start;
 	int err;
 
@@ -440,6 +443,8 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!a->synced)
 		return;
+	rtnl = a->rtnl_due || !a->notes_filtered;
+	a->rtnl_due = false;
 	start = wf_agent_now_ms();
 	if (update_desired(a, &diff, &whole)) {
 		memset(&diff, 0, sizeof(diff));
@@ -452,7 +457,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	note_stale_flows(a, &diff);
 	render_planes(a, planes);
 	/* A whole build (start-up, a resync, several containers at once) goes the whole way. */
-	err = whole ? -ESTALE : apply_elements(a, &diff, planes, &res);
+	err = whole ? -ESTALE : apply_elements(a, &diff, planes, rtnl, &res);
 	/* Whatever stopped the element-only path, the whole one knows how to recover. */
 	if (err) {
 		if (err != -ESTALE)
@@ -588,16 +593,16 @@ static void recheck_sysctls(struct wf_agent *a)
 	a->sysctls_ok = ok;
 }
 
-static void on_reconcile(evutil_socket_t fd, short what, void *arg)
-{
-	recheck_sysctls(arg);
-	wf_agent_schedule_apply(arg, 0);
-}
-
 void wf_agent_reconcile(struct wf_agent *a)
 {
 	recheck_sysctls(a);
+	a->rtnl_due = true;
 	wf_agent_schedule_apply(a, 0);
+}
+
+static void on_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	wf_agent_reconcile(arg);
 }
 
 /* The tables an apply reads: its own, Docker's filter tables (DOCKER-USER, or FORWARD for
@@ -610,13 +615,65 @@ static void watch_nft_tables(struct wf_nlwatch *w)
 	wf_nlwatch_watch_nft(w, 0, WF_DOCKER_NFT_TABLE);
 }
 
-/* A container start brings a burst of notifications (links, addresses, routes, commits): the
- * settings are read again once, with the apply after it. */
+static void owned(const struct wf_agent *a, struct wf_agent_owned *own)
+{
+	struct wf_server_gateway planes[WF_GATEWAYS_MAX];
+
+	if (a->n_gws)
+		wf_agent_gateway_planes(a, planes);
+	wf_agent_owned_from(&a->params, planes, a->n_gws, own);
+}
+
+/* The kernel keeps Docker's own notifications from waking the agent at all; it needs the
+ * tunnels' indexes for that, so this runs again whenever a tunnel's link changes. A scope
+ * that cannot be set costs wake-ups, not correctness: the filter still judges. */
+static void scope_notes(struct wf_agent *a)
+{
+	struct wf_agent_owned own;
+	struct wf_nlwatch_scope scope;
+	int ifindex[WF_GATEWAYS_MAX] = {0};
+	int err;
+
+	owned(a, &own);
+	for (size_t i = 0; i < own.n; i++)
+		ifindex[i] = (int)if_nametoindex(own.tunnels[i]);
+	wf_agent_scope(&own, ifindex, &scope);
+	err = wf_nlwatch_scope_rtnl(a->watch, &scope);
+	if (err && !a->scope_failed)
+		log_debug("kernel notifications are not narrowed in the kernel (%s)",
+		          strerror(-err));
+	a->scope_failed = err != 0;
+}
+
+/* Each rtnetlink notification, judged by what it can touch: what it can have changed is
+ * looked at again with the next apply, and what it cannot (Docker's veths, their addresses
+ * and routes) wakes nothing. */
+static bool on_kernel_note(void *ctx, const struct wf_nlwatch_note *note)
+{
+	struct wf_agent *a = ctx;
+	struct wf_agent_owned own;
+	unsigned looks;
+
+	owned(a, &own);
+	looks = wf_agent_note_looks(&own, note);
+	a->rtnl_due |= (looks & WF_LOOK_RTNL) != 0;
+	a->sysctls_due |= (looks & WF_LOOK_SYSCTLS) != 0;
+	/* a tunnel made again has a new index */
+	if ((note->kind == WF_NLWATCH_LINK && (looks & WF_LOOK_RTNL)) ||
+	    note->kind == WF_NLWATCH_LOST)
+		scope_notes(a);
+	return looks != 0;
+}
+
+/* After a burst of notifications that can have touched what the agent owns (its table in a
+ * commit of someone else's, its rules or routes, the tunnel): one look. Unfiltered, every
+ * notification is a reason to read everything again. */
 static void on_kernel_change(void *ctx)
 {
 	struct wf_agent *a = ctx;
 
-	a->sysctls_due = true;
+	if (!a->notes_filtered)
+		a->sysctls_due = true;
 	wf_agent_schedule_apply(a, DRIFT_SETTLE_MS);
 }
 
@@ -676,11 +733,13 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 	}
 	event_add(a->reconcile_ev, &interval);
 	err = wf_nlwatch_new(&a->watch, base, on_kernel_change, a);
-	if (err)
+	if (err) {
 		log_warn("no kernel change notifications (%s): drift is repaired only every %u ms",
 		         strerror(-err), cfg->reconcile_interval_ms);
-	else
+	} else {
 		watch_nft_tables(a->watch);
+		a->notes_filtered = wf_nlwatch_filter_rtnl(a->watch, on_kernel_note, a) == 0;
+	}
 	a->egress_gw = cfg->n_gateways ? 0 : -1;
 	for (size_t i = 0; i < cfg->n_gateways && i < WF_GATEWAYS_MAX; i++) {
 		err = wf_agent_gateway_start(a, &a->gws[i], &cfg->gateways[i]);
@@ -688,6 +747,9 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 			goto fail;
 		a->n_gws++;
 	}
+	/* Every gateway's tunnel and table in it. */
+	if (a->notes_filtered)
+		scope_notes(a);
 	/* One gateway has nothing to fail over to. */
 	if (a->n_gws > 1) {
 		struct timeval tick = {0, 250000};

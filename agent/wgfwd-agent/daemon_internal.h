@@ -94,6 +94,10 @@ struct wf_agent {
 	bool docker_up, synced;
 	bool sysctls_ok;  /* forwarding, rp_filter, accept_ra as the data plane needs them */
 	bool sysctls_due; /* a kernel change since they were last read */
+	/* Notifications are judged by what they can touch (drift_filter.h); rtnl_due: one that
+	 * can have touched the rules or routes, or a periodic look, since they were last synced. */
+	bool notes_filtered, rtnl_due;
+	bool scope_failed;        /* the kernel could not be asked to narrow them */
 	bool accept_mark_advised; /* said once that Docker's nftables backend needs the mark */
 
 	struct wf_desired desired;

@@ -145,6 +145,27 @@ check_eq "strict rp_filter set on the tunnel meanwhile is loosened again" 2 \
 	wait_until 2 output_is 2 on srv sysctl -n "net.ipv4.conf.$LAB_SRV_WG_IF.rp_filter"
 check_eq "and the client reaches the container again" "$LAB_CLIENT4" \
 	wait_until 5 lab_http_get client "$LAB_GW_PUB4" 80
+# The kernel tells when forwarding or rp_filter change: that alone is drift to repair.
+on srv sysctl -qw "net.ipv4.conf.$LAB_SRV_WG_IF.rp_filter=1"
+check_eq "strict rp_filter set on the tunnel, and nothing else, is loosened again" 2 \
+	wait_until 2 output_is 2 on srv sysctl -n "net.ipv4.conf.$LAB_SRV_WG_IF.rp_filter"
+on srv sysctl -qw net.ipv4.ip_forward=0
+check_eq "forwarding switched off is switched on again" 1 \
+	wait_until 2 output_is 1 on srv sysctl -n net.ipv4.ip_forward
+on srv ip route del default table 51820
+check_match "a deleted route in the agent's table is restored" "default dev $LAB_SRV_WG_IF" \
+	wait_until 2 output_matches 'default' on srv ip route show table 51820
+# A link that goes down takes its IPv4 routes with it, and the kernel says nothing of them.
+# (Its IPv6 addresses, which the lab made and the agent does not, are kept through it.)
+keep=$(on srv sysctl -n "net.ipv6.conf.$LAB_SRV_WG_IF.keep_addr_on_down")
+on srv sysctl -qw "net.ipv6.conf.$LAB_SRV_WG_IF.keep_addr_on_down=1"
+on srv ip link set "$LAB_SRV_WG_IF" down
+on srv ip link set "$LAB_SRV_WG_IF" up
+on srv sysctl -qw "net.ipv6.conf.$LAB_SRV_WG_IF.keep_addr_on_down=$keep"
+check_match "the tunnel's routes are back after it went down and up" "default dev $LAB_SRV_WG_IF" \
+	wait_until 2 output_matches 'default' on srv ip route show table 51820
+check_eq "and the client reaches the container through it" "$LAB_CLIENT4" \
+	wait_until 10 lab_http_get client "$LAB_GW_PUB4" 80
 
 # Cleanup removes exactly what the agent owns.
 agent_stop
