@@ -89,10 +89,10 @@ static void zero_padding(uint8_t *p, uint8_t *end, int depth, bool elems)
 		uint16_t type = a->nla_type & NLA_TYPE_MASK;
 		size_t len = a->nla_len, aligned = NLA_ALIGN(len);
 		/* an element list: ELEMENTS > LIST_ELEM > KEY or DATA > DATA_VALUE */
-		bool nest = elems && ((depth == 0 && type == NFTA_SET_ELEM_LIST_ELEMENTS) ||
-		                      depth == 1 ||
-		                      (depth == 2 && (type == NFTA_SET_ELEM_KEY ||
-		                                      type == NFTA_SET_ELEM_DATA)));
+		bool nest =
+		    elems &&
+		    ((depth == 0 && type == NFTA_SET_ELEM_LIST_ELEMENTS) || depth == 1 ||
+		     (depth == 2 && (type == NFTA_SET_ELEM_KEY || type == NFTA_SET_ELEM_DATA)));
 
 		assert_true(len >= sizeof(*a) && p + len <= end);
 		if (p + aligned > end)
@@ -143,8 +143,11 @@ static uint8_t *batch_bytes(const struct wf_nft_batch *b, size_t *len)
 static struct wf_nft_table *random_table(size_t n4, size_t n6, size_t nset)
 {
 	struct wf_nft_table *t = wf_nft_table_new(NFPROTO_INET, "wgfwd_test");
-	struct wf_nft_chain c = {.name = "pre", .base = true, .type = "nat",
-	                         .hook = NF_INET_PRE_ROUTING, .priority = -100,
+	struct wf_nft_chain c = {.name = "pre",
+	                         .base = true,
+	                         .type = "nat",
+	                         .hook = NF_INET_PRE_ROUTING,
+	                         .priority = -100,
 	                         .policy = NF_ACCEPT};
 	struct wf_nft_set s;
 
