@@ -340,6 +340,27 @@ static void put_data(struct nlmsghdr *nlh, uint16_t type, const uint8_t *data, u
 	mnl_attr_nest_end(nlh, nest);
 }
 
+/* One element's attributes as libmnl wrote them: every element of a set has the same nesting
+ * and lengths, so the rest are this with their own key and data (put_data's value attribute
+ * sits 8 bytes into its nest). */
+struct elem_layout {
+	uint8_t bytes[256];
+	size_t len, key_off, data_off;
+};
+
+static void layout_keep(struct elem_layout *l, const uint8_t *start, const uint8_t *end,
+                        const uint8_t *data_at)
+{
+	size_t len = (size_t)(end - start);
+
+	if (l->len || len > sizeof(l->bytes))
+		return;
+	memcpy(l->bytes, start, len);
+	l->len = len;
+	l->key_off = MNL_ATTR_HDRLEN + 2 * MNL_ATTR_HDRLEN;
+	l->data_off = (size_t)(data_at - start) + 2 * MNL_ATTR_HDRLEN;
+}
+
 /* Elements go in as many messages as their size needs, all in this batch: s's own, or (ix not
  * NULL) the records of s's index, already encoded. */
 static int add_elems_msgs(struct wf_nft_batch *b, uint16_t cmd, uint8_t family, const char *table,
@@ -351,7 +372,10 @@ static int add_elems_msgs(struct wf_nft_batch *b, uint16_t cmd, uint8_t family, 
 	uint32_t key_len, data_len = 0, id;
 	bool with_data = s->n_data && cmd == NFT_MSG_NEWSETELEM;
 	size_t i = 0, n = ix ? ix->n : s->n_elems;
+	struct elem_layout layout;
 	int ret;
+
+	layout.len = 0;
 
 	id = set_id_lookup(&ctx, s->name);
 	while (i < n) {
@@ -392,11 +416,26 @@ static int add_elems_msgs(struct wf_nft_batch *b, uint16_t cmd, uint8_t family, 
 				if (ret)
 					return ret;
 			}
-			elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-			put_data(nlh, NFTA_SET_ELEM_KEY, key, key_len);
-			if (with_data)
-				put_data(nlh, NFTA_SET_ELEM_DATA, data, data_len);
-			mnl_attr_nest_end(nlh, elem);
+			if (ix && layout.len) {
+				uint8_t *at = mnl_nlmsg_get_payload_tail(nlh);
+
+				memcpy(at, layout.bytes, layout.len);
+				memcpy(at + layout.key_off, key, key_len);
+				if (with_data)
+					memcpy(at + layout.data_off, data, data_len);
+				nlh->nlmsg_len += (uint32_t)layout.len;
+			} else {
+				uint8_t *start = mnl_nlmsg_get_payload_tail(nlh), *data_at;
+
+				elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+				put_data(nlh, NFTA_SET_ELEM_KEY, key, key_len);
+				data_at = mnl_nlmsg_get_payload_tail(nlh);
+				if (with_data)
+					put_data(nlh, NFTA_SET_ELEM_DATA, data, data_len);
+				mnl_attr_nest_end(nlh, elem);
+				layout_keep(&layout, start, mnl_nlmsg_get_payload_tail(nlh),
+				            data_at);
+			}
 			if (nlh->nlmsg_len >= ELEMS_MSG_BUDGET) {
 				i++;
 				break;
