@@ -72,20 +72,24 @@
 # Behind a proxy, pass --build-arg http_proxy=...; Docker keeps it out of the image.
 ARG BASE=debian:bookworm
 
+# The agent's libcurl is built from Debian's curl source for HTTP over a Unix socket alone
+# (contrib/libcurl-minimal), so the runtime needs no libcurl and none of its TLS libraries.
 FROM ${BASE} AS build
+WORKDIR /src
+COPY contrib/libcurl-minimal ./contrib/
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      gcc libc6-dev make pkg-config \
+      gcc libc6-dev make pkg-config dpkg-dev \
       libnftnl-dev libmnl-dev libcurl4-openssl-dev libjson-c-dev libevent-dev libsodium-dev \
+ && contrib/libcurl-minimal build-libcurl \
  && rm -rf /var/lib/apt/lists/*
-WORKDIR /src
 COPY Makefile ./
 COPY include ./include
 COPY agent ./agent
 # Declared here, after apt, so that a new version does not fetch the packages again.
 ARG WGFWD_VERSION=unknown
 # The Makefile's hardening flags, without debug information: the image carries stripped programs.
-RUN make -j"$(nproc)" all WGFWD_VERSION="$WGFWD_VERSION" CFLAGS="-O2" LDFLAGS="-s" \
+RUN make -j"$(nproc)" all LIBCURL=minimal WGFWD_VERSION="$WGFWD_VERSION" CFLAGS="-O2" LDFLAGS="-s" \
  && install -D -m 0755 build/wgfwd-agent /out/agent/usr/sbin/wgfwd-agent \
  && install -D -m 0755 build/wgfwd-gateway /out/gateway/usr/sbin/wgfwd-gateway \
  && install -D -m 0755 build/wgfwd /out/cli/usr/bin/wgfwd
@@ -94,7 +98,7 @@ FROM ${BASE} AS runtime
 # The libraries the programs link against; netbase for service names in labels (/etc/services).
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libnftnl11 libmnl0 libcurl4 libjson-c5 libevent-2.1-7 libsodium23 netbase \
+      libnftnl11 libmnl0 libjson-c5 libevent-2.1-7 libsodium23 netbase \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=build /out/cli/ /
 

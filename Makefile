@@ -37,9 +37,26 @@ endif
 endif
 endif
 
-PKGS       := libnftnl libmnl libcurl json-c libevent libsodium
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl: the one contrib/libcurl-minimal builds from Debian's curl source into $(CURL_DIR)
+# (HTTP over a Unix socket only, static: what the agent asks of it, without the thirty-odd
+# libraries of the system's) when it is there, else the system's. `make libcurl' (and `make
+# deps') builds it; `make LIBCURL=system' links the system's whatever.
+CURL_DIR   ?= build-libcurl
+LIBCURL    ?= $(if $(wildcard $(CURL_DIR)/lib/libcurl.a),minimal,system)
+ifeq ($(LIBCURL),minimal)
+CURL_CFLAGS := -I$(CURL_DIR)/include
+CURL_LIBS   := $(CURL_DIR)/lib/libcurl.a
+CURL_DEP    := $(CURL_DIR)/lib/libcurl.a
+else ifeq ($(LIBCURL),system)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null)
+CURL_DEP    :=
+else
+$(error LIBCURL must be minimal or system, not $(LIBCURL))
+endif
+PKGS       := libnftnl libmnl json-c libevent libsodium
+PKG_CFLAGS := $(CURL_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(CURL_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -92,7 +109,7 @@ docker_bins := $(patsubst tests/docker/%.c,$(B)/tests/%,$(docker_src))
 helper_bins := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(helper_src))
 tool_bins := $(patsubst tests/tools/%.c,$(B)/tests/%,$(tool_src))
 
-.PHONY: all tests check dist print-version FORCE check-unit check-san check-kernel check-e2e demo deps fuzz bench \
+.PHONY: all tests check dist distclean print-version print-libcurl FORCE check-unit check-san check-kernel check-e2e demo deps fuzz bench \
 	format format-check install clean lab-up lab-down
 
 all: $(programs)
@@ -129,9 +146,9 @@ $(libs):
 $(B)/wgfwd-agent: $(B)/agent/wgfwd-agent/main.o $(B)/libwgfwd-agent.a $(B)/libwgfwd-core.a
 $(B)/wgfwd-gateway: $(B)/agent/wgfwd-gateway/main.o $(B)/libwgfwd-gateway.a $(B)/libwgfwd-core.a
 $(B)/wgfwd: $(B)/agent/wgfwd/main.o $(B)/libwgfwd-cli.a $(B)/libwgfwd-core.a
-$(programs):
+$(programs): $(CURL_DEP)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter-out $(CURL_DEP),$^) $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(libs)
 	@mkdir -p $(dir $@)
@@ -196,12 +213,22 @@ lab-up: $(programs) tests
 lab-down:
 	$(Q)tests/lab/lab.sh down
 
+# The minimal libcurl is built after the packages; where it cannot be (no network, no
+# deb-src), the system's is linked and tests/check-hardening.sh says so.
 deps:
 	$(Q)contrib/install-deps
+	$(Q)contrib/libcurl-minimal --if-missing $(CURL_DIR) || true
 
-.PHONY: deps-if-missing
+.PHONY: deps-if-missing libcurl
 deps-if-missing:
 	$(Q)contrib/install-deps --if-missing
+	$(Q)contrib/libcurl-minimal --if-missing $(CURL_DIR) || true
+
+libcurl:
+	$(Q)contrib/libcurl-minimal $(CURL_DIR)
+
+print-libcurl:
+	@echo '$(LIBCURL) $(CURL_CFLAGS) $(CURL_LIBS)'
 
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -265,5 +292,9 @@ dist:
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# What clean keeps: the minimal libcurl, which takes a download and minutes to make again.
+distclean: clean
+	rm -rf $(CURL_DIR)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -6,7 +6,9 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${1:-build/bench}
-PKGS="libnftnl libmnl libcurl json-c libevent libsodium"
+PKGS="libnftnl libmnl json-c libevent libsodium"
+# The libcurl the programs link (the minimal one when it is built): "KIND CFLAGS... LIBS..."
+read -r _ CURL_FLAGS < <(make -s --no-print-directory print-libcurl)
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
 mkdir -p "$OUT"
 # Someone else's build may be rewriting an archive for a moment: retry.
@@ -15,7 +17,7 @@ for try in 1 2 3; do
 	cc -std=gnu11 -D_GNU_SOURCE -Iinclude -Iagent -O2 -g $WARN -Wno-unused-parameter \
 		$(pkg-config --cflags $PKGS) -o "$OUT/wfb_apply" bench/wfb_apply.c \
 		build/libwgfwd-agent.a build/libwgfwd-gateway.a build/libwgfwd-cli.a \
-		build/libwgfwd-core.a $(pkg-config --libs $PKGS) && break
+		build/libwgfwd-core.a $CURL_FLAGS $(pkg-config --libs $PKGS) && break
 	[ "$try" = 3 ] && exit 1
 	sleep 3
 done
@@ -24,4 +26,4 @@ cc -std=gnu11 -D_GNU_SOURCE -O2 -g $WARN -static -o "$OUT/wfb_net" bench/wfb_net
 # The agent's libraries alone, linked whole as the agent's own link line loads them.
 # shellcheck disable=SC2046,SC2086
 cc -std=gnu11 -D_GNU_SOURCE -O2 -g $WARN $(pkg-config --cflags $PKGS) -o "$OUT/wfb_floor" \
-	bench/wfb_floor.c -Wl,--no-as-needed $(pkg-config --libs $PKGS)
+	bench/wfb_floor.c $CURL_FLAGS -Wl,--no-as-needed $(pkg-config --libs $PKGS)

@@ -1,9 +1,9 @@
 /* The memory floor of the agent's libraries: a program linked against the same libraries as
- * wgfwd-agent that initialises them the way the agent does (libcurl's global and multi state,
- * a libevent base, libsodium) and holds nothing of its own, then prints its VmRSS, RssAnon
- * and PSS in kB. bench/lab_bench.sh sets the running agent's memory beside it, so what the
- * agent holds itself is told apart from what loading libcurl and its TLS, SSH, LDAP and
- * Kerberos libraries costs any program on this machine.
+ * wgfwd-agent (the libcurl it links too: the minimal one built in, or the system's with its
+ * TLS, SSH, LDAP and Kerberos libraries) that initialises them the way the agent does (libcurl's
+ * global and multi state, a libevent base, libsodium) and holds nothing of its own, then prints
+ * its VmRSS, RssAnon and PSS in kB. bench/lab_bench.sh sets the running agent's memory beside
+ * it, so what the agent holds itself is told apart from what loading its libraries costs.
  *   wfb_floor */
 #include <curl/curl.h>
 #include <event2/event.h>

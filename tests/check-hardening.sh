@@ -8,6 +8,9 @@
 # and, on x86, every object of wgfwd's own libraries carries the CET (IBT, SHSTK) property. The
 # programs themselves carry it only when the C library's start files do, which Debian 12's do
 # not, so the objects are what can be checked.
+# The agent and the CLI link libcurl built in (contrib/libcurl-minimal: HTTP over a Unix socket,
+# hardened the same way) and load none of the system libcurl's TLS, SSH, LDAP or Kerberos
+# libraries.
 # Ends with one line:  hardening: N passed, N failed
 #
 #   tests/check-hardening.sh              build/
@@ -45,6 +48,17 @@ calls() {
 	nm -D "$1" | grep -qE "$2"
 }
 
+# The program holds libcurl itself and names no libcurl, TLS, SSH, LDAP or GSSAPI library.
+curl_built_in() {
+	local needed
+	needed=$(readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+	if grep -E '^lib(curl|ssl|crypto|gnutls|ssh2|ldap|lber|gssapi|krb5|nghttp2|rtmp|psl|idn2)' <<<"$needed"; then
+		echo "      loads the libraries above: built with the system's libcurl (\`make libcurl', then rebuild)"
+		return 1
+	fi
+	nm "$1" 2>/dev/null | grep -q ' [Tt] curl_easy_init$'
+}
+
 cet_objects() {
 	local lib=$1 abs obj dir bad=0
 	abs=$(readlink -f "$lib")
@@ -72,9 +86,13 @@ for prog in wgfwd-agent wgfwd-gateway wgfwd; do
 	check "$prog: stack protector (__stack_chk_fail)" calls "$f" ' __stack_chk_fail'
 	check "$prog: _FORTIFY_SOURCE (__*_chk calls)" calls "$f" ' __[a-z]+_chk@'
 done
+for prog in wgfwd-agent wgfwd; do
+	[ -x "$BUILD/$prog" ] &&
+		check "$prog: libcurl built in, no TLS, SSH, LDAP or Kerberos library loaded" curl_built_in "$BUILD/$prog"
+done
 case "$(uname -m)" in
 x86_64 | i?86)
-	for lib in "$BUILD"/libwgfwd-*.a; do
+	for lib in "$BUILD"/libwgfwd-*.a "${CURL_DIR:-build-libcurl}/lib/libcurl.a"; do
 		check "$(basename "$lib"): CET property on every object" cet_objects "$lib"
 	done
 	;;

@@ -20,29 +20,7 @@
 
 #include <cmocka.h>
 
-#define SLOTS 7
-
-struct slot {
-	bool present;
-	struct wf_container c;
-	struct wf_label labels[4];
-	struct wf_network net;
-	char id[WF_ID_MAX], name[16], target[WF_ID_MAX];
-};
-
-static struct slot slots[SLOTS];
-static unsigned rng = 4242;
-
-static unsigned rnd(unsigned n)
-{
-	rng = rng * 1103515245u + 12345u;
-	return (rng >> 16) % n;
-}
-
-static uint16_t resolve(const char *name, uint8_t proto, void *ctx)
-{
-	return !strcmp(name, "smtp") ? 25 : 0;
-}
+#include "container_slots.h"
 
 static const char *const port_specs[] = {
     "80", "8080:80", "1000-1019", "1010-1012/udp", "443,53/udp", "9000-9003:80-83", "80/tcp",
@@ -76,30 +54,10 @@ static void randomize(size_t i)
 		c->netmode = WF_NETMODE_HOST;
 		return;
 	}
-	c->netmode = WF_NETMODE_BRIDGE;
-	c->networks = &s->net;
-	c->n_networks = 1;
-	s->net.name = "web";
-	snprintf(s->net.bridge, sizeof(s->net.bridge), rnd(2) ? "br-web" : "br-web2");
+	slot_on_bridge(i, rnd(2) ? "br-web" : "br-web2");
 	if (mode == 1)
 		return;
-	s->net.has_ip4 = true;
-	s->net.ip4.s_addr = htonl(0xac120002 + (mode == 2 ? 0 : (uint32_t)i + rnd(2)));
-	if (rnd(3) == 0) {
-		s->net.has_ip6 = true;
-		inet_pton(AF_INET6, "fd00::2", &s->net.ip6);
-		s->net.ip6.s6_addr[15] = (uint8_t)(i + 3);
-	}
-}
-
-static size_t gather(struct wf_container *out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < SLOTS; i++)
-		if (slots[i].present)
-			out[n++] = slots[i].c;
-	return n;
+	slot_address(i, mode == 2 ? 0 : (uint32_t)i + rnd(2));
 }
 
 static void params(struct wf_server_params *p)
@@ -143,24 +101,16 @@ static void element_path_equals_whole_table_path_on_random_changes(void **state)
 	struct wf_nft_elem_index cached[2];
 	size_t updates = 0, empty = 0, churn = 0;
 
+	rng = 4242;
 	params(&p);
 	render_maps(&p, &held, cached);
 	for (int step = 0; step < 3000; step++) {
-		size_t i = rnd(SLOTS), n;
+		size_t i = slot_step(), n;
 		struct wf_desired_diff diff;
 		struct wf_server_elem_changes ch;
 		struct wf_nft_elem_index whole[2];
-		unsigned what = rnd(4);
 		int r;
 
-		if (what == 0)
-			slots[i].present = false;
-		else if (what == 1 && slots[i].present)
-			slots[i].c.running = !slots[i].c.running;
-		else {
-			randomize(i);
-			slots[i].present = true;
-		}
 		n = gather(list);
 		/* as the agent brings its state up to date: in place, or built whole and diffed */
 		r = wf_desired_update_with(&held, list, n, slots[i].id, resolve, NULL, &diff);

@@ -16,29 +16,7 @@
 
 #include <cmocka.h>
 
-#define SLOTS 7
-
-struct slot {
-	bool present;
-	struct wf_container c;
-	struct wf_label labels[4];
-	struct wf_network net;
-	char id[WF_ID_MAX], name[16], target[WF_ID_MAX];
-};
-
-static struct slot slots[SLOTS];
-static unsigned rng = 12345;
-
-static unsigned rnd(unsigned n)
-{
-	rng = rng * 1103515245u + 12345u;
-	return (rng >> 16) % n;
-}
-
-static uint16_t resolve(const char *name, uint8_t proto, void *ctx)
-{
-	return !strcmp(name, "smtp") ? 25 : 0;
-}
+#include "container_slots.h"
 
 static const char *const port_specs[] = {
     "80",    "8080:80", "1000-1099", "1050-1060/udp",     "443,53/udp", "9000-9003:80-83",
@@ -88,34 +66,10 @@ static void randomize(size_t i)
 		c->netmode_target = s->target;
 		return;
 	}
-	c->netmode = WF_NETMODE_BRIDGE;
-	c->networks = &s->net;
-	c->n_networks = 1;
-	s->net.name = "web";
-	snprintf(s->net.bridge, sizeof(s->net.bridge), "br-web");
+	slot_on_bridge(i, "br-web");
 	if (mode == 2)
 		return;
-	s->net.has_ip4 = true;
-	s->net.ip4.s_addr = htonl(0xac120002 + (mode == 3 ? 0 : (uint32_t)i + 1));
-	if (rnd(3) == 0) {
-		s->net.has_ip6 = true;
-		inet_pton(AF_INET6, "fd00::2", &s->net.ip6);
-		s->net.ip6.s6_addr[15] = (uint8_t)(i + 3);
-	}
-}
-
-static size_t gather(struct wf_container *out)
-{
-	size_t n = 0;
-
-	/* The agent's list changes order as containers come and go. */
-	for (size_t k = 0; k < SLOTS; k++) {
-		size_t i = (k + rng) % SLOTS;
-
-		if (slots[i].present)
-			out[n++] = slots[i].c;
-	}
-	return n;
+	slot_address(i, mode == 3 ? 0 : (uint32_t)i + 1);
 }
 
 static void assert_diff_equal(const struct wf_desired_diff *a, const struct wf_desired_diff *b)
@@ -144,21 +98,13 @@ static void update_equals_build_on_random_changes(void **state)
 	struct wf_desired held = {0};
 	size_t updated = 0, declined = 0;
 
+	rng = 12345;
 	for (int step = 0; step < 5000; step++) {
-		size_t i = rnd(SLOTS), n;
+		size_t i = slot_step(), n;
 		struct wf_desired built;
 		struct wf_desired_diff want, got;
-		unsigned what = rnd(4);
 		int r;
 
-		if (what == 0)
-			slots[i].present = false;
-		else if (what == 1 && slots[i].present)
-			slots[i].c.running = !slots[i].c.running;
-		else {
-			randomize(i);
-			slots[i].present = true;
-		}
 		n = gather(list);
 		assert_int_equal(wf_desired_build_with(list, n, resolve, NULL, &built), 0);
 		assert_int_equal(wf_desired_diff(&held, &built, &want), 0);
