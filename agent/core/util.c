@@ -16,10 +16,12 @@ void wf_copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* An array this big is backed by transparent huge pages where the kernel allows it (the
- * `madvise' setting): a start-up's 10,000 forwards fill megabytes at once, and a fault per
- * 4 KiB page (microseconds each in a virtual machine) costs more than filling them. */
-#define HUGE_PAGE ((uintptr_t)2 << 20)
+/* An array of half a huge page or more is backed by transparent huge pages where the kernel
+ * allows it (the `madvise' setting): a start-up's 10,000 forwards fill megabytes at once, and
+ * a fault per 4 KiB page (microseconds each in a virtual machine) costs more than filling
+ * them. Fresh ones are rounded up to whole huge pages, so half of one is the most wasted. */
+#define HUGE_PAGE  ((uintptr_t)2 << 20)
+#define HUGE_ARRAY (HUGE_PAGE / 2)
 
 static void advise_huge_pages(void *v, size_t len)
 {
@@ -52,7 +54,7 @@ int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size
 	if (!v) {
 		/* Fresh memory from the kernel is already zero, and calloc knows it: the pages are
 		 * touched only as the caller fills them. */
-		if (new_cap * size >= HUGE_PAGE) {
+		if (new_cap * size >= HUGE_ARRAY) {
 			/* aligned, so that all of it can be huge pages, not only its middle */
 			size_t bytes = (new_cap * size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 
@@ -70,7 +72,7 @@ int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size
 		v = reallocarray(v, new_cap, size);
 		if (!v)
 			return -ENOMEM;
-		if (new_cap * size >= HUGE_PAGE)
+		if (new_cap * size >= HUGE_ARRAY)
 			advise_huge_pages(v, new_cap * size);
 		memset((char *)v + *cap * size, 0, (new_cap - *cap) * size);
 	}
