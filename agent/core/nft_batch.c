@@ -340,19 +340,45 @@ static void put_data(struct nlmsghdr *nlh, uint16_t type, const uint8_t *data, u
 	mnl_attr_nest_end(nlh, nest);
 }
 
-/* Elements go in as many messages as their size needs, all in this batch. */
+/* One element's attributes as libmnl wrote them: every element of a set has the same nesting
+ * and lengths, so the rest are this with their own key and data (put_data's value attribute
+ * sits 8 bytes into its nest). */
+struct elem_layout {
+	uint8_t bytes[256];
+	size_t len, key_off, data_off;
+};
+
+static void layout_keep(struct elem_layout *l, const uint8_t *start, const uint8_t *end,
+                        const uint8_t *data_at)
+{
+	size_t len = (size_t)(end - start);
+
+	if (l->len || len > sizeof(l->bytes))
+		return;
+	memcpy(l->bytes, start, len);
+	l->len = len;
+	l->key_off = MNL_ATTR_HDRLEN + 2 * MNL_ATTR_HDRLEN;
+	l->data_off = (size_t)(data_at - start) + 2 * MNL_ATTR_HDRLEN;
+}
+
+/* Elements go in as many messages as their size needs, all in this batch: s's own, or (ix not
+ * NULL) the records of s's index, already encoded. */
 static int add_elems_msgs(struct wf_nft_batch *b, uint16_t cmd, uint8_t family, const char *table,
-                          const struct wf_nft_set *s)
+                          const struct wf_nft_set *s, const struct wf_nft_elem_index *ix)
 {
 	struct set_id_ctx ctx = {b, family, table};
-	uint8_t key[WF_NFT_KEY_MAX], data[WF_NFT_KEY_MAX];
+	uint8_t key_buf[WF_NFT_KEY_MAX], data_buf[WF_NFT_KEY_MAX];
+	const uint8_t *key = key_buf, *data = data_buf;
 	uint32_t key_len, data_len = 0, id;
 	bool with_data = s->n_data && cmd == NFT_MSG_NEWSETELEM;
-	size_t i = 0;
+	size_t i = 0, n = ix ? ix->n : s->n_elems;
+	struct elem_layout layout;
 	int ret;
 
+	layout.len = 0;
+
 	id = set_id_lookup(&ctx, s->name);
-	while (i < s->n_elems) {
+	while (i < n) {
 		struct nlattr *list;
 		struct wf_nft_batch_msg *m;
 		struct nlmsghdr *nlh;
@@ -372,21 +398,44 @@ static int add_elems_msgs(struct wf_nft_batch *b, uint16_t cmd, uint8_t family, 
 		if (id)
 			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(id));
 		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-		for (; i < s->n_elems; i++) {
+		for (; i < n; i++) {
 			struct nlattr *elem;
 
-			ret =
-			    wf_nft_concat_encode(s->key, s->n_key, s->elems[i].key, key, &key_len);
-			if (!ret && with_data)
-				ret = wf_nft_concat_encode(s->data, s->n_data, s->elems[i].data,
-				                           data, &data_len);
-			if (ret)
-				return ret;
-			elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-			put_data(nlh, NFTA_SET_ELEM_KEY, key, key_len);
-			if (with_data)
-				put_data(nlh, NFTA_SET_ELEM_DATA, data, data_len);
-			mnl_attr_nest_end(nlh, elem);
+			if (ix) {
+				key = ix->recs + i * ix->rec_len;
+				key_len = (uint32_t)ix->key_len;
+				data = key + key_len;
+				data_len = (uint32_t)(ix->rec_len - ix->key_len);
+			} else {
+				ret = wf_nft_concat_encode(s->key, s->n_key, s->elems[i].key,
+				                           key_buf, &key_len);
+				if (!ret && with_data)
+					ret = wf_nft_concat_encode(s->data, s->n_data,
+					                           s->elems[i].data, data_buf,
+					                           &data_len);
+				if (ret)
+					return ret;
+			}
+			if (ix && layout.len) {
+				uint8_t *at = mnl_nlmsg_get_payload_tail(nlh);
+
+				memcpy(at, layout.bytes, layout.len);
+				memcpy(at + layout.key_off, key, key_len);
+				if (with_data)
+					memcpy(at + layout.data_off, data, data_len);
+				nlh->nlmsg_len += (uint32_t)layout.len;
+			} else {
+				uint8_t *start = mnl_nlmsg_get_payload_tail(nlh), *data_at;
+
+				elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+				put_data(nlh, NFTA_SET_ELEM_KEY, key, key_len);
+				data_at = mnl_nlmsg_get_payload_tail(nlh);
+				if (with_data)
+					put_data(nlh, NFTA_SET_ELEM_DATA, data, data_len);
+				mnl_attr_nest_end(nlh, elem);
+				layout_keep(&layout, start, mnl_nlmsg_get_payload_tail(nlh),
+				            data_at);
+			}
 			if (nlh->nlmsg_len >= ELEMS_MSG_BUDGET) {
 				i++;
 				break;
@@ -446,7 +495,8 @@ static int add_rule_msg(struct wf_nft_batch *b, uint8_t family, const char *tabl
 	return msg_end(b);
 }
 
-int wf_nft_batch_replace_table(struct wf_nft_batch *b, const struct wf_nft_table *t)
+static int replace_table(struct wf_nft_batch *b, const struct wf_nft_table *t,
+                         const struct wf_nft_elem_index *sets)
 {
 	int ret;
 
@@ -463,11 +513,26 @@ int wf_nft_batch_replace_table(struct wf_nft_batch *b, const struct wf_nft_table
 	for (size_t i = 0; !ret && i < t->n_sets; i++)
 		ret = add_set_msg(b, t->family, t->name, &t->sets[i]);
 	for (size_t i = 0; !ret && i < t->n_sets; i++)
-		ret = add_elems_msgs(b, NFT_MSG_NEWSETELEM, t->family, t->name, &t->sets[i]);
+		ret = add_elems_msgs(b, NFT_MSG_NEWSETELEM, t->family, t->name, &t->sets[i],
+		                     sets ? &sets[i] : NULL);
 	for (size_t i = 0; !ret && i < t->n_rules; i++)
 		ret = add_rule_msg(b, t->family, t->name, &t->rules[i], NLM_F_CREATE | NLM_F_APPEND,
 		                   false);
 	return fail(b, ret);
+}
+
+int wf_nft_batch_replace_table(struct wf_nft_batch *b, const struct wf_nft_table *t)
+{
+	return replace_table(b, t, NULL);
+}
+
+int wf_nft_batch_replace_table_indexed(struct wf_nft_batch *b, const struct wf_nft_table *shape,
+                                       const struct wf_nft_elem_index *sets)
+{
+	for (size_t i = 0; i < shape->n_sets; i++)
+		if (sets[i].n && (sets[i].rec_len < sets[i].key_len || !sets[i].recs))
+			return fail(b, -EINVAL);
+	return replace_table(b, shape, sets);
 }
 
 int wf_nft_batch_delete_table(struct wf_nft_batch *b, uint8_t family, const char *name)
@@ -488,7 +553,7 @@ int wf_nft_batch_add_elems(struct wf_nft_batch *b, uint8_t family, const char *t
 {
 	if (b->ended)
 		return -EINVAL;
-	return fail(b, add_elems_msgs(b, NFT_MSG_NEWSETELEM, family, table, set_with_elems));
+	return fail(b, add_elems_msgs(b, NFT_MSG_NEWSETELEM, family, table, set_with_elems, NULL));
 }
 
 int wf_nft_batch_delete_elems(struct wf_nft_batch *b, uint8_t family, const char *table,
@@ -496,7 +561,7 @@ int wf_nft_batch_delete_elems(struct wf_nft_batch *b, uint8_t family, const char
 {
 	if (b->ended)
 		return -EINVAL;
-	return fail(b, add_elems_msgs(b, NFT_MSG_DELSETELEM, family, table, set_with_elems));
+	return fail(b, add_elems_msgs(b, NFT_MSG_DELSETELEM, family, table, set_with_elems, NULL));
 }
 
 int wf_nft_batch_insert_rule(struct wf_nft_batch *b, uint8_t family, const char *table,

@@ -180,8 +180,9 @@ int wf_nft_concat_decode(const enum wf_nft_type *types, size_t n, const uint8_t 
 
 int wf_nft_set_encode_elems(const struct wf_nft_set *s, uint8_t **out, size_t *kv_len)
 {
-	uint32_t key_len, data_len = 0, id, len;
-	uint8_t tmp[WF_NFT_KEY_MAX];
+	uint32_t key_len, data_len = 0, id;
+	/* where each field of a record starts: key fields, then data fields */
+	uint32_t off[2 * WF_NFT_CONCAT_MAX];
 	uint8_t *buf;
 	int ret;
 
@@ -193,19 +194,23 @@ int wf_nft_set_encode_elems(const struct wf_nft_set *s, uint8_t **out, size_t *k
 		if (ret)
 			return ret;
 	}
+	for (size_t k = 0, at = 0; k < s->n_key; at += field_len(s->key[k], s->n_key), k++)
+		off[k] = (uint32_t)at;
+	for (size_t k = 0, at = key_len; k < s->n_data; at += field_len(s->data[k], s->n_data), k++)
+		off[WF_NFT_CONCAT_MAX + k] = (uint32_t)at;
 	*kv_len = key_len + data_len;
+	/* zeroed: the padding of each field, and what a short value leaves */
 	buf = calloc(s->n_elems ? s->n_elems : 1, *kv_len);
 	if (!buf)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_elems; i++) {
 		uint8_t *p = buf + i * *kv_len;
 
-		wf_nft_concat_encode(s->key, s->n_key, s->elems[i].key, tmp, &len);
-		memcpy(p, tmp, key_len);
-		if (s->n_data) {
-			wf_nft_concat_encode(s->data, s->n_data, s->elems[i].data, tmp, &len);
-			memcpy(p + key_len, tmp, data_len);
-		}
+		for (size_t k = 0; k < s->n_key; k++)
+			wf_nft_value_encode(s->key[k], &s->elems[i].key[k], p + off[k]);
+		for (size_t k = 0; k < s->n_data; k++)
+			wf_nft_value_encode(s->data[k], &s->elems[i].data[k],
+			                    p + off[WF_NFT_CONCAT_MAX + k]);
 	}
 	*out = buf;
 	return 0;

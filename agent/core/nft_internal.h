@@ -90,6 +90,12 @@ struct wf_nft {
 int wf_nft_table_get_indexed(struct wf_nft *n, uint8_t family, const char *name,
                              struct wf_nft_table **shape, struct wf_nft_elem_index **sets);
 
+/* wf_nft_batch_replace_table with each set's elements taken from sets[i] (one per
+ * shape->sets[i], whose own elements are ignored): records a sync has encoded and sorted
+ * already go into the batch as they are, rather than encoded a second time. */
+int wf_nft_batch_replace_table_indexed(struct wf_nft_batch *b, const struct wf_nft_table *shape,
+                                       const struct wf_nft_elem_index *sets);
+
 /* Sends a request built by the caller and runs cb (a libmnl callback: libnftnl's parsers are)
  * on every answer until the dump ends; an interrupted dump gives -EAGAIN (wf_nl_talk). */
 int wf_nft_request(struct wf_nft *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);

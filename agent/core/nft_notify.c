@@ -26,6 +26,11 @@ static bool gen_le(uint32_t a, uint32_t b)
 	return (int32_t)(b - a) >= 0;
 }
 
+static void forget_last_table(struct wf_nft_ledger *l)
+{
+	l->last_len = 0;
+}
+
 void wf_nft_ledger_init(struct wf_nft_ledger *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -66,18 +71,44 @@ static const struct nlattr *find_attr(const struct nlmsghdr *nlh, uint16_t type,
 	return NULL;
 }
 
+/* Whether the message names, as its first attribute, the table the one before it in the
+ * same commit named: it then touches nothing the ledger has not counted already (a table
+ * watched since made the commit unknown as a whole). */
+static bool same_table_as_last(const struct wf_nft_ledger *l, const struct nlmsghdr *nlh)
+{
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr = mnl_nlmsg_get_payload_offset(nlh, sizeof(*g));
+	size_t room = nlh->nlmsg_len - MNL_NLMSG_HDRLEN - MNL_ALIGN(sizeof(*g));
+
+	return l->cur_open && l->last_len && g->nfgen_family == l->last_family &&
+	       room >= MNL_ATTR_HDRLEN + l->last_len && attr->nla_len <= room &&
+	       mnl_attr_get_type(attr) == ATTR_TABLE &&
+	       mnl_attr_get_payload_len(attr) == l->last_len &&
+	       !memcmp(mnl_attr_get_payload(attr), l->last_table, l->last_len);
+}
+
 static void touch_object(struct wf_nft_ledger *l, const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *attr = find_attr(nlh, ATTR_TABLE, MNL_TYPE_NUL_STRING);
 	const char *name;
+	size_t len;
 
 	l->cur_open = true;
+	forget_last_table(l);
 	if (!attr) {
 		l->cur_unknown = true;
 		return;
 	}
 	name = mnl_attr_get_str(attr);
+	len = mnl_attr_get_payload_len(attr);
+	/* the first attribute only: what same_table_as_last compares */
+	if ((const void *)attr == mnl_nlmsg_get_payload_offset(nlh, sizeof(*g)) &&
+	    len <= sizeof(l->last_table)) {
+		memcpy(l->last_table, name, len);
+		l->last_len = (uint16_t)len;
+		l->last_family = g->nfgen_family;
+	}
 	for (size_t i = 0; i < l->n_tables; i++) {
 		const struct wf_nft_watched *t = &l->tables[i];
 
@@ -169,6 +200,8 @@ enum wf_nft_note wf_nft_ledger_feed(struct wf_nft_ledger *l, const struct nlmsgh
 	}
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWGEN)
 		return end_commit(l, nlh);
+	if (same_table_as_last(l, nlh))
+		return WF_NFT_NOTE_NONE;
 	touch_object(l, nlh);
 	/* Said at once, not only at the commit's end: a change of ours is looked at as soon as
 	 * possible, even one the kernel makes outside a commit. The process's own commits are

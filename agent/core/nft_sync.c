@@ -147,7 +147,7 @@ int wf_nft_batch_sync_table(struct wf_nft *nft, struct wf_nft_batch *b,
 		                                                           : WF_NFT_UNCHANGED;
 	} else {
 		res->change = WF_NFT_REPLACED;
-		err = wf_nft_batch_replace_table(b, want);
+		err = wf_nft_batch_replace_table_indexed(b, wanted.shape, wanted.sets);
 	}
 out:
 	table_cache_clear(&read);

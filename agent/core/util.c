@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 /* Out of line on purpose: inlined, gcc's bound checks misread the cut as an overread. */
 void wf_copy_str(char *dst, size_t size, const char *src)
@@ -13,6 +14,24 @@ void wf_copy_str(char *dst, size_t size, const char *src)
 		n++;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+/* An array of half a huge page or more is backed by transparent huge pages where the kernel
+ * allows it (the `madvise' setting): a start-up's 10,000 forwards fill megabytes at once, and
+ * a fault per 4 KiB page (microseconds each in a virtual machine) costs more than filling
+ * them. Fresh ones are rounded up to whole huge pages, so half of one is the most wasted. */
+#define HUGE_PAGE  ((uintptr_t)2 << 20)
+#define HUGE_ARRAY (HUGE_PAGE / 2)
+
+static void advise_huge_pages(void *v, size_t len)
+{
+	uintptr_t lo = ((uintptr_t)v + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	uintptr_t hi = ((uintptr_t)v + len) & ~(HUGE_PAGE - 1);
+
+	/* Only whole huge pages inside the array: nothing beyond it is backed. Advice only:
+	 * where it is refused, the pages come one by one as before. */
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
 int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size)
@@ -35,13 +54,26 @@ int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size
 	if (!v) {
 		/* Fresh memory from the kernel is already zero, and calloc knows it: the pages are
 		 * touched only as the caller fills them. */
-		v = calloc(new_cap, size);
-		if (!v)
-			return -ENOMEM;
+		if (new_cap * size >= HUGE_ARRAY) {
+			/* aligned, so that all of it can be huge pages, not only its middle */
+			size_t bytes = (new_cap * size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+
+			v = aligned_alloc(HUGE_PAGE, bytes);
+			if (!v)
+				return -ENOMEM;
+			advise_huge_pages(v, bytes);
+			memset(v, 0, new_cap * size);
+		} else {
+			v = calloc(new_cap, size);
+			if (!v)
+				return -ENOMEM;
+		}
 	} else {
 		v = reallocarray(v, new_cap, size);
 		if (!v)
 			return -ENOMEM;
+		if (new_cap * size >= HUGE_ARRAY)
+			advise_huge_pages(v, new_cap * size);
 		memset((char *)v + *cap * size, 0, (new_cap - *cap) * size);
 	}
 	memcpy(arrp, &v, sizeof(v));

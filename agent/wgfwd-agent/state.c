@@ -318,6 +318,7 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 {
 	static const uint8_t bits[] = {WF_PROTO_TCP, WF_PROTO_UDP};
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+	struct fwd_candidate model;
 	size_t count = 0;
 
 	/* Room for all at once: a range of thousands would otherwise be copied as it grows. */
@@ -328,6 +329,18 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 		b->err = -ENOMEM;
 		return;
 	}
+	if (!count)
+		return;
+	/* What all of the container's forwards share is filled once; each forward is a copy of
+	 * it with its ports (a range of thousands would otherwise fill every field thousands of
+	 * times). */
+	memset(&model, 0, sizeof(model));
+	model.owner = c;
+	fill_target(t, &model.f.to_host, &model.f.has_ip4, &model.f.has_ip6, &model.f.ip4,
+	            &model.f.ip6, model.f.bridge);
+	memcpy(model.f.gateways, gateways, sizeof(model.f.gateways));
+	copy_str(model.f.container_id, sizeof(model.f.container_id), c->id);
+	copy_str(model.f.container_name, sizeof(model.f.container_name), c->name);
 	for (size_t i = 0; i < n; i++) {
 		const struct wf_port_entry *e = &entries[i];
 
@@ -335,24 +348,12 @@ static void add_forwards(struct builder *b, const struct wf_container *c, const 
 			if (!(e->protos & bits[k]))
 				continue;
 			for (unsigned p = e->public_lo; p <= e->public_hi; p++) {
-				struct fwd_candidate *fc;
+				struct fwd_candidate *fc = &b->fwd[b->n_fwd++];
 
-				if (WF_ARRAY_RESERVE(b->fwd, b->n_fwd, b->cap_fwd, 1)) {
-					b->err = -ENOMEM;
-					return;
-				}
-				fc = &b->fwd[b->n_fwd++];
-				memset(fc, 0, sizeof(*fc));
-				fc->owner = c;
+				memcpy(fc, &model, sizeof(*fc));
 				fc->f.proto = protos[k];
 				fc->f.public_port = (uint16_t)p;
 				fc->f.target_port = (uint16_t)(e->target_lo + (p - e->public_lo));
-				fill_target(t, &fc->f.to_host, &fc->f.has_ip4, &fc->f.has_ip6,
-				            &fc->f.ip4, &fc->f.ip6, fc->f.bridge);
-				memcpy(fc->f.gateways, gateways, sizeof(fc->f.gateways));
-				copy_str(fc->f.container_id, sizeof(fc->f.container_id), c->id);
-				copy_str(fc->f.container_name, sizeof(fc->f.container_name),
-				         c->name);
 			}
 		}
 	}
@@ -548,20 +549,23 @@ static int settle_forwards(struct builder *b, struct wf_desired *out)
 	/* The winners are written over the candidates, behind the one being read: a state of
 	 * thousands of forwards then touches no fresh memory. */
 	for (size_t i = 0; i < b->n_fwd;) {
-		const struct fwd_candidate win = b->fwd[i];
+		const struct wf_container *winner = b->fwd[i].owner;
+		uint8_t proto = b->fwd[i].f.proto;
+		uint16_t port = b->fwd[i].f.public_port;
 		size_t j = i + 1;
 
-		memcpy((struct wf_forward *)(void *)b->fwd + out->n_forwards++, &win.f,
-		       sizeof(win.f));
-		for (; j < b->n_fwd && b->fwd[j].f.proto == win.f.proto &&
-		       b->fwd[j].f.public_port == win.f.public_port;
+		/* memmove: the first winners land on themselves */
+		memmove((struct wf_forward *)(void *)b->fwd + out->n_forwards++, &b->fwd[i].f,
+		        sizeof(b->fwd[i].f));
+		for (;
+		     j < b->n_fwd && b->fwd[j].f.proto == proto && b->fwd[j].f.public_port == port;
 		     j++) {
 			if (WF_ARRAY_RESERVE(losses, n_losses, cap_losses, 1)) {
 				free(losses);
 				return -ENOMEM;
 			}
-			losses[n_losses++] = (struct port_loss){b->fwd[j].owner, win.owner,
-			                                        win.f.proto, win.f.public_port};
+			losses[n_losses++] =
+			    (struct port_loss){b->fwd[j].owner, winner, proto, port};
 		}
 		i = j;
 	}

@@ -41,8 +41,13 @@ struct wf_nft_ledger {
 	uint32_t cur_mask; /* watched tables the commit being read touched so far */
 	bool cur_unknown;  /* ... or something that cannot be told apart */
 	bool cur_open;     /* some message of it was read */
-	uint64_t commits;  /* commits seen end (NEWGEN) */
-	uint64_t quiet;    /* of which touched no watched table and were accounted for */
+	/* The table the commit's last message named (family, attribute bytes): a commit of
+	 * thousands of elements names one table thousands of times over. */
+	uint8_t last_family;
+	uint16_t last_len; /* 0: none */
+	char last_table[WF_NFT_NAME_MAX];
+	uint64_t commits; /* commits seen end (NEWGEN) */
+	uint64_t quiet;   /* of which touched no watched table and were accounted for */
 };
 
 enum wf_nft_note {

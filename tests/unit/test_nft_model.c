@@ -431,6 +431,98 @@ static struct wf_nft_table *sample_table(void)
 	return t;
 }
 
+static uint32_t rnd_state = 42;
+
+static uint32_t rnd(void)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return rnd_state >> 8;
+}
+
+static struct wf_nft_value random_value(enum wf_nft_type t)
+{
+	struct wf_nft_value v;
+
+	memset(&v, 0, sizeof(v));
+	v.type = t;
+	switch (t) {
+	case WF_NFT_T_IPV4_ADDR:
+		v.ip4.s_addr = rnd();
+		break;
+	case WF_NFT_T_IPV6_ADDR:
+		for (size_t k = 0; k < 16; k++)
+			v.ip6.s6_addr[k] = (uint8_t)rnd();
+		break;
+	case WF_NFT_T_INET_PROTO:
+		v.proto = (uint8_t)rnd();
+		break;
+	case WF_NFT_T_INET_SERVICE:
+		v.port = (uint16_t)rnd();
+		break;
+	case WF_NFT_T_MARK:
+		v.mark = rnd();
+		break;
+	case WF_NFT_T_IFNAME:
+		for (size_t k = 0, n = rnd() % IFNAMSIZ; k < n; k++)
+			v.ifname[k] = (char)('a' + rnd() % 26);
+		break;
+	case WF_NFT_T_NONE:
+		break;
+	}
+	return v;
+}
+
+/* A set's records, encoded field by field in place, are each element's key and data as
+ * wf_nft_concat_encode lays them out: for every type, alone and concatenated. */
+static void set_records_are_the_concatenated_encodings(void **state)
+{
+	static const enum wf_nft_type types[] = {WF_NFT_T_IPV4_ADDR,  WF_NFT_T_IPV6_ADDR,
+	                                         WF_NFT_T_INET_PROTO, WF_NFT_T_INET_SERVICE,
+	                                         WF_NFT_T_MARK,       WF_NFT_T_IFNAME};
+
+	for (int round = 0; round < 300; round++) {
+		struct wf_nft_set s;
+		uint8_t *recs, key[WF_NFT_KEY_MAX], data[WF_NFT_KEY_MAX];
+		uint32_t key_len, data_len = 0;
+		size_t rec_len;
+
+		memset(&s, 0, sizeof(s));
+		strcpy(s.name, "m");
+		s.n_key = 1 + rnd() % WF_NFT_CONCAT_MAX;
+		s.n_data = rnd() % (WF_NFT_CONCAT_MAX + 1);
+		for (size_t k = 0; k < s.n_key; k++)
+			s.key[k] = types[rnd() % 6];
+		for (size_t k = 0; k < s.n_data; k++)
+			s.data[k] = types[rnd() % 6];
+		for (size_t i = 0, n = rnd() % 20; i < n; i++) {
+			struct wf_nft_elem e;
+
+			memset(&e, 0, sizeof(e));
+			for (size_t k = 0; k < s.n_key; k++)
+				e.key[k] = random_value(s.key[k]);
+			for (size_t k = 0; k < s.n_data; k++)
+				e.data[k] = random_value(s.data[k]);
+			assert_int_equal(wf_nft_set_add_elem(&s, &e), 0);
+		}
+		assert_int_equal(wf_nft_set_encode_elems(&s, &recs, &rec_len), 0);
+		for (size_t i = 0; i < s.n_elems; i++) {
+			assert_int_equal(
+			    wf_nft_concat_encode(s.key, s.n_key, s.elems[i].key, key, &key_len), 0);
+			if (s.n_data)
+				assert_int_equal(wf_nft_concat_encode(s.data, s.n_data,
+				                                      s.elems[i].data, data,
+				                                      &data_len),
+				                 0);
+			assert_int_equal(rec_len, key_len + data_len);
+			assert_memory_equal(recs + i * rec_len, key, key_len);
+			if (s.n_data)
+				assert_memory_equal(recs + i * rec_len + key_len, data, data_len);
+		}
+		free(recs);
+		wf_nft_set_clear_elems(&s);
+	}
+}
+
 static void table_prints_sets_then_chains_with_sorted_elements(void **state)
 {
 	struct wf_nft_table *t = sample_table();
@@ -549,6 +641,7 @@ int main(void)
 	    cmocka_unit_test(dnat_map_takes_the_port_from_the_register_after_the_address),
 	    cmocka_unit_test(mss_clamp_converts_the_mtu_to_network_order_before_writing),
 	    cmocka_unit_test(ct_mark_rules_print_and_encode_like_nft),
+	    cmocka_unit_test(set_records_are_the_concatenated_encodings),
 	    cmocka_unit_test(docker_user_rule_is_encoded_as_iptables_writes_it),
 	    cmocka_unit_test(masquerade_and_nat_items_print_their_family),
 	    cmocka_unit_test(address_matches_check_the_family_only_in_inet_tables),

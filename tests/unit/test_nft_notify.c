@@ -168,6 +168,80 @@ static void an_element_deleted_from_ours_touches_ours_alone(void **state)
 	assert_true(wf_nft_ledger_quiet(&l, 11, 12, NFPROTO_INET, "wgfwd"));
 }
 
+/* A commit of thousands of elements names one table thousands of times; what follows them in
+ * the same commit is still read for itself. */
+static void a_table_after_many_elements_of_another_is_still_counted(void **state)
+{
+	struct wf_nft_ledger l;
+
+	agent_ledger(&l);
+	assert_int_equal(object(&l, NFT_MSG_NEWSETELEM, NFPROTO_INET, "wgfwd"),
+	                 WF_NFT_NOTE_TOUCHED);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(object(&l, NFT_MSG_NEWSETELEM, NFPROTO_INET, "wgfwd"),
+		                 WF_NFT_NOTE_NONE);
+	/* the same name in another family, a longer name it begins, then the family's own */
+	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV6, "wgfwd"), WF_NFT_NOTE_NONE);
+	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV4, "filter2"), WF_NFT_NOTE_NONE);
+	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV4, "filter"), WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV4, "filter"), WF_NFT_NOTE_NONE);
+	assert_int_equal(object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV6, "filter"), WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(object(&l, NFT_MSG_NEWSETELEM, NFPROTO_INET, "wgfwd"), WF_NFT_NOTE_NONE);
+	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_TOUCHED);
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_INET, "wgfwd"));
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV4, "filter"));
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_IPV6, "filter"));
+	/* the next commit starts afresh: its first element of ours touches ours again */
+	assert_int_equal(object(&l, NFT_MSG_DELSETELEM, NFPROTO_INET, "wgfwd"),
+	                 WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(newgen(&l, 12), WF_NFT_NOTE_TOUCHED);
+	assert_false(wf_nft_ledger_quiet(&l, 11, 12, NFPROTO_INET, "wgfwd"));
+	assert_true(wf_nft_ledger_quiet(&l, 11, 12, NFPROTO_IPV4, "filter"));
+	/* after a message naming no table, the table named before is named anew */
+	assert_int_equal(object(&l, NFT_MSG_NEWTABLE, NFPROTO_IPV4, "foo"), WF_NFT_NOTE_NONE);
+	assert_int_equal(object(&l, NFT_MSG_NEWTABLE, NFPROTO_IPV4, NULL), WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(object(&l, NFT_MSG_NEWTABLE, NFPROTO_IPV4, "foo"), WF_NFT_NOTE_NONE);
+	assert_int_equal(newgen(&l, 13), WF_NFT_NOTE_TOUCHED);
+	assert_false(wf_nft_ledger_quiet(&l, 12, 13, NFPROTO_IPV4, "filter"));
+}
+
+/* The table is the first attribute only when it is: one named further on is looked for. */
+static void a_table_named_after_another_attribute_is_found(void **state)
+{
+	struct wf_nft_ledger l;
+	struct nlmsghdr *nlh;
+
+	agent_ledger(&l);
+	assert_int_equal(object(&l, NFT_MSG_NEWSETELEM, NFPROTO_IPV4, "filter"),
+	                 WF_NFT_NOTE_TOUCHED);
+	nlh = msg(NFT_MSG_NEWSETELEM, NFPROTO_INET);
+	mnl_attr_put_strz(nlh, 2, "filter");
+	mnl_attr_put_strz(nlh, 1, "wgfwd");
+	assert_int_equal(wf_nft_ledger_feed(&l, nlh), WF_NFT_NOTE_TOUCHED);
+	nlh = msg(NFT_MSG_NEWSETELEM, NFPROTO_IPV6);
+	mnl_attr_put_strz(nlh, 2, "x");
+	mnl_attr_put_strz(nlh, 1, "filter");
+	assert_int_equal(wf_nft_ledger_feed(&l, nlh), WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_TOUCHED);
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_INET, "wgfwd"));
+}
+
+/* A table watched in the middle of a commit whose messages named it already. */
+static void a_table_watched_after_its_elements_began(void **state)
+{
+	struct wf_nft_ledger l;
+
+	wf_nft_ledger_init(&l);
+	assert_int_equal(wf_nft_ledger_watch(&l, NFPROTO_IPV4, "filter"), 0);
+	object(&l, NFT_MSG_NEWRULE, NFPROTO_IPV4, "filter");
+	assert_int_equal(newgen(&l, 10), WF_NFT_NOTE_TOUCHED);
+	assert_int_equal(object(&l, NFT_MSG_NEWSETELEM, NFPROTO_INET, "wgfwd"), WF_NFT_NOTE_NONE);
+	assert_int_equal(wf_nft_ledger_watch(&l, NFPROTO_INET, "wgfwd"), 0);
+	object(&l, NFT_MSG_NEWSETELEM, NFPROTO_INET, "wgfwd");
+	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_TOUCHED);
+	assert_false(wf_nft_ledger_quiet(&l, 10, 11, NFPROTO_INET, "wgfwd"));
+}
+
 static void a_rule_in_dockers_filter_table_touches_that_family_only(void **state)
 {
 	struct wf_nft_ledger l;
@@ -313,6 +387,9 @@ int main(void)
 	    cmocka_unit_test(a_foreign_table_is_quiet_for_every_watched_table),
 	    cmocka_unit_test(our_own_commit_is_told_apart_and_still_touches_our_table),
 	    cmocka_unit_test(an_element_deleted_from_ours_touches_ours_alone),
+	    cmocka_unit_test(a_table_after_many_elements_of_another_is_still_counted),
+	    cmocka_unit_test(a_table_named_after_another_attribute_is_found),
+	    cmocka_unit_test(a_table_watched_after_its_elements_began),
 	    cmocka_unit_test(a_rule_in_dockers_filter_table_touches_that_family_only),
 	    cmocka_unit_test(a_table_watched_in_any_family),
 	    cmocka_unit_test(flush_ruleset_deletes_our_table),

@@ -760,6 +760,42 @@ static void build_is_byte_equal_for_every_input_order(void **state)
 
 /* ---- equality and diff ---- */
 
+/* Each forward of a range, on both protocols, is byte for byte the one its fields describe,
+ * padding and unused bytes zero. */
+static void every_forward_of_a_range_is_filled_whole(void **state)
+{
+	struct wf_container *c = add("web", "0123abcd", 1);
+	const struct wf_desired *d;
+
+	label(c, "wgfwd.ports", "8000-8002:9000-9002/tcp+udp,53/udp");
+	label(c, "wgfwd.gateways", "vps1");
+	net(c, "appnet", "br-app", "172.18.0.5", "fd00:18::5");
+	d = build();
+	assert_int_equal(d->n_forwards, 7);
+	for (size_t i = 0; i < d->n_forwards; i++) {
+		const struct wf_forward *f = &d->forwards[i];
+		struct wf_forward want;
+
+		memset(&want, 0, sizeof(want));
+		want.proto = f->proto;
+		want.public_port = f->public_port;
+		want.target_port =
+		    f->public_port == 53 ? 53 : (uint16_t)(9000 + f->public_port - 8000);
+		want.has_ip4 = want.has_ip6 = true;
+		assert_int_equal(inet_pton(AF_INET, "172.18.0.5", &want.ip4), 1);
+		assert_int_equal(inet_pton(AF_INET6, "fd00:18::5", &want.ip6), 1);
+		strcpy(want.bridge, "br-app");
+		strcpy(want.gateways, "vps1");
+		strcpy(want.container_id, "0123abcd");
+		strcpy(want.container_name, "web");
+		assert_memory_equal(f, &want, sizeof(want));
+	}
+	assert_forward(&d->forwards[0], IPPROTO_TCP, 8000, 9000, "web");
+	assert_forward(&d->forwards[2], IPPROTO_TCP, 8002, 9002, "web");
+	assert_forward(&d->forwards[3], IPPROTO_UDP, 53, 53, "web");
+	assert_forward(&d->forwards[6], IPPROTO_UDP, 8002, 9002, "web");
+}
+
 static void equal_states_compare_equal_and_changed_ones_do_not(void **state)
 {
 	struct wf_desired a, b;
@@ -1092,6 +1128,7 @@ int main(void)
 	    T(egress_of_containers_sharing_a_namespace_is_kept_once),
 	    T(output_is_sorted),
 	    T(build_is_byte_equal_for_every_input_order),
+	    T(every_forward_of_a_range_is_filled_whole),
 	    T(equal_states_compare_equal_and_changed_ones_do_not),
 	    T(diff_of_a_state_with_itself_is_empty),
 	    T(diff_lists_added_and_removed_forwards),

@@ -57,6 +57,34 @@ static void new_room_is_zeroed(void **state)
 	free(v);
 }
 
+/* A start-up's reservation of megabytes (huge pages, aligned) is zeroed as a small one is, and
+ * keeps what it holds as it grows and is freed as any other. */
+static void a_large_reservation_is_zeroed_aligned_and_grows(void **state)
+{
+	struct rec {
+		char bytes[384];
+	} *a = NULL;
+	size_t n = 0, cap = 0;
+
+	(void)state;
+	assert_int_equal(WF_ARRAY_RESERVE(a, n, cap, 10000), 0);
+	assert_int_equal(cap, 10000);
+	assert_int_equal((uintptr_t)a % (2u << 20), 0);
+	for (size_t i = 0; i < cap; i++)
+		for (size_t k = 0; k < sizeof(a[i].bytes); k++)
+			if (a[i].bytes[k])
+				fail_msg("byte %zu of record %zu is not zero", k, i);
+	for (; n < cap; n++)
+		memset(a[n].bytes, (int)(n % 251) + 1, sizeof(a[n].bytes));
+	assert_int_equal(WF_ARRAY_RESERVE(a, n, cap, 1), 0);
+	assert_int_equal(cap, 20000);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(a[i].bytes[383], (char)(i % 251 + 1));
+	for (size_t i = n; i < cap; i++)
+		assert_int_equal(a[i].bytes[0] | a[i].bytes[383], 0);
+	free(a);
+}
+
 static void reserving_nothing_on_an_empty_array_succeeds(void **state)
 {
 	struct point *v = NULL;
@@ -95,6 +123,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(growing_one_at_a_time_keeps_every_element),
 	    cmocka_unit_test(new_room_is_zeroed),
+	    cmocka_unit_test(a_large_reservation_is_zeroed_aligned_and_grows),
 	    cmocka_unit_test(reserving_nothing_on_an_empty_array_succeeds),
 	    cmocka_unit_test(an_impossible_size_fails_and_leaves_the_array),
 	    cmocka_unit_test(copies_are_cut_and_terminated),
