@@ -13,8 +13,9 @@
  *   wfb_net bulk ADDR PORT SECONDS
  *       send for SECONDS, then count until the receiver has read everything
  *   wfb_net probe up|down ADDR TIMEOUT_S INTERVAL_MS PORT...
- *       try each port every INTERVAL_MS until it answers (up) or refuses (down); prints
- *       "PORT <CLOCK_REALTIME ns>" as each one gets there, "PORT timeout" for the others */
+ *       try each port every INTERVAL_MS, attempts overlapping, until it answers (up) or
+ *       refuses (down); prints "PORT <CLOCK_REALTIME ns>" as each one gets there, "PORT
+ *       timeout" for the others */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -343,54 +344,73 @@ static int mode_bulk(const char *addr, unsigned port, double seconds)
 
 /* ---- convergence probe ---- */
 
+/* Attempts overlap: a new one starts every interval whether or not the last was answered, so
+ * that a port that comes up while SYNs are being lost (a forward whose replies do not yet find
+ * their way back) is seen within one interval, not once a lost attempt is given up. */
 struct target {
 	unsigned port;
-	int fd;
-	double next, started;
+	double next;
 	long long reached;
+};
+
+struct attempt {
+	int fd;
+	unsigned target;
+	double started;
 };
 
 static int mode_probe(bool up, const char *addr, double timeout, double interval_ms, int n,
                       char **ports)
 {
-	struct target *t = calloc((size_t)n, sizeof(*t));
-	int ep = epoll_create1(EPOLL_CLOEXEC), left = n;
 	double interval = interval_ms / 1e3, deadline = mono_s() + timeout;
-	/* an attempt that gets no answer at all is abandoned: the next one is a fresh SYN */
+	/* an attempt that gets no answer at all is abandoned: later ones are fresh SYNs */
 	double attempt_timeout = interval * 20 > 0.05 ? interval * 20 : 0.05;
+	size_t per_target = (size_t)(attempt_timeout / interval) + 2;
+	size_t n_att = (size_t)n * per_target;
+	struct target *t = calloc((size_t)n, sizeof(*t));
+	struct attempt *a = calloc(n_att, sizeof(*a));
+	struct rlimit rl = {n_att + 64, n_att + 64};
+	int ep = epoll_create1(EPOLL_CLOEXEC), left = n;
 	bool trace = getenv("WFB_PROBE_TRACE") != NULL; /* every attempt's outcome, to stderr */
 
-	if (!t || ep < 0)
+	if (!t || !a || ep < 0)
 		die("setup");
+	if (n_att + 64 > 1024)
+		setrlimit(RLIMIT_NOFILE, &rl);
+	for (size_t j = 0; j < n_att; j++)
+		a[j].fd = -1;
 	for (int i = 0; i < n; i++) {
 		t[i].port = (unsigned)num(ports[i]);
-		t[i].fd = -1;
 		/* spread the first attempts over one interval */
 		t[i].next = mono_s() + interval * i / n;
 	}
 	while (left && mono_s() < deadline) {
 		struct epoll_event evs[256];
 		double now = mono_s();
+		size_t free_slot = 0;
 		int k;
 
-		for (int i = 0; i < n; i++) {
-			struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
-
-			if (t[i].reached)
-				continue;
-			if (t[i].fd >= 0 && now - t[i].started > attempt_timeout) {
+		for (size_t j = 0; j < n_att; j++)
+			if (a[j].fd >= 0 && now - a[j].started > attempt_timeout) {
 				if (trace)
 					fprintf(stderr, "%lld %u no answer\n", real_ns(),
-					        t[i].port);
-				close_reset(t[i].fd);
-				t[i].fd = -1;
+					        t[a[j].target].port);
+				close_reset(a[j].fd);
+				a[j].fd = -1;
 			}
-			if (t[i].fd >= 0 || now < t[i].next)
+		for (int i = 0; i < n; i++) {
+			struct epoll_event ev = {.events = EPOLLOUT};
+			int fd;
+
+			if (t[i].reached || now < t[i].next)
 				continue;
+			while (free_slot < n_att && a[free_slot].fd >= 0)
+				free_slot++;
+			if (free_slot == n_att)
+				break;
 			t[i].next = now + interval;
-			t[i].started = now;
-			t[i].fd = connect_nb(addr, t[i].port);
-			if (t[i].fd < 0) {
+			fd = connect_nb(addr, t[i].port);
+			if (fd < 0) {
 				if (!up && errno == ECONNREFUSED) {
 					t[i].reached = real_ns();
 					left--;
@@ -399,34 +419,46 @@ static int mode_probe(bool up, const char *addr, double timeout, double interval
 				}
 				continue;
 			}
-			epoll_ctl(ep, EPOLL_CTL_ADD, t[i].fd, &ev);
+			a[free_slot] = (struct attempt){fd, (unsigned)i, now};
+			ev.data.u64 = free_slot;
+			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 		}
 		k = epoll_wait(ep, evs, 256, 1);
-		for (int j = 0; j < k; j++) {
-			struct target *x = &t[evs[j].data.u32];
+		for (int e = 0; e < k; e++) {
+			struct attempt *x = &a[evs[e].data.u64];
+			struct target *tt = &t[x->target];
 			int err = 0;
 			socklen_t len = sizeof(err);
 
+			if (x->fd < 0)
+				continue;
 			getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 			if (trace)
-				fprintf(stderr, "%lld %u %s\n", real_ns(), x->port,
+				fprintf(stderr, "%lld %u %s\n", real_ns(), tt->port,
 				        err ? strerror(err) : "connected");
-			if ((up && !err) || (!up && err == ECONNREFUSED)) {
-				x->reached = real_ns();
+			if (!tt->reached && ((up && !err) || (!up && err == ECONNREFUSED))) {
+				tt->reached = real_ns();
 				left--;
-				printf("%u %lld\n", x->port, x->reached);
+				printf("%u %lld\n", tt->port, tt->reached);
 				fflush(stdout);
 			}
 			close_reset(x->fd);
 			x->fd = -1;
 		}
+		/* a port reached needs none of its other attempts */
+		for (size_t j = 0; j < n_att; j++)
+			if (a[j].fd >= 0 && t[a[j].target].reached) {
+				close_reset(a[j].fd);
+				a[j].fd = -1;
+			}
 	}
-	for (int i = 0; i < n; i++) {
-		if (t[i].fd >= 0)
-			close_reset(t[i].fd);
+	for (size_t j = 0; j < n_att; j++)
+		if (a[j].fd >= 0)
+			close_reset(a[j].fd);
+	for (int i = 0; i < n; i++)
 		if (!t[i].reached)
 			printf("%u timeout\n", t[i].port);
-	}
+	free(a);
 	free(t);
 	return left ? 1 : 0;
 }
