@@ -747,6 +747,9 @@ static void mode_ctflush(size_t k, size_t reps)
 	time_ctflush("ct as before: IPv4 dump", k, reps, ct, NULL, 0, 1);
 	time_ctflush("ct as before: IPv4 + IPv6 dumps", k, reps, ct, NULL, 0, 2);
 	time_ctflush("conntrack flush, one forward", k, reps, ct, m, 1, 0);
+	wf_conntrack_set_kernel_flush(ct, false);
+	time_ctflush("ct flush, one forward, by a dump", k, reps, ct, m, 1, 0);
+	wf_conntrack_set_kernel_flush(ct, true);
 	time_ctflush("ct flush, one dual-stack forward", k, reps, ct, m, 2, 0);
 	time_ctflush("ct flush, 10 dual-stack forwards", k, reps, ct, m, 20, 0);
 	wf_conntrack_close(ct);

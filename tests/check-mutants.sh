@@ -77,6 +77,14 @@ mutant gateway-control-port-guard "the gateway's guard of the control port" 'WF_
 mutant stale-conntrack-flush "the stale-conntrack flush" 'wf_conntrack_flush_forwards' \
 	's/=\s*wf_conntrack_delete\([^;]*\);/= 0;/g' \
 	kernel:test_conntrack_kernel e2e:test_conntrack
+# The kernel's filtered deletes are asked for and deleted nothing.
+mutant stale-conntrack-kernel-flush "the stale-conntrack flush in the kernel" 'flush_in_kernel(' \
+	's/int err = len < 0 \? len : wf_nl_talk\([^;]*\);/int err = len < 0 ? len : 0;/' \
+	kernel:test_conntrack_kernel
+# IPv6 matches go to the kernel's filtered delete, whose IPv6 address filter is inverted.
+mutant stale-conntrack-kernel-ipv6 "the stale-conntrack flush's IPv6 matches kept from the kernel" \
+	'kernel_can_flush(' 's/if \(m\[i\]\.family != AF_INET\)/if (0)/' \
+	kernel:test_conntrack_kernel
 # The search no longer asks whether the namespace holds any entry: it is always skipped.
 mutant stale-conntrack-skip "the stale-conntrack search's empty-namespace rule" \
 	'wf_ct_search_needed' 's/return wf_conntrack_count\(ct, &count\) \|\| count;/return (void)count, false;/' \

@@ -21,6 +21,7 @@
 #include <wgfwd-agent/ct_flush.h>
 #include <wgfwd-gateway/ct_flush.h>
 #include <wgfwd/conntrack.h>
+#include <wgfwd/util.h>
 
 #include "kernel_test.h"
 
@@ -399,6 +400,47 @@ static void test_flush_of_many_flows_deletes_each(void **state)
 	assert_int_equal(deleted, 150);
 	assert_int_equal(ct_listed("dport=5353 ", "src=" OLD_TGT " "), 0);
 	assert_int_equal(ct_listed("src=203.0.113.200 ", NULL), 1);
+}
+
+/* The same search by one dump, as a kernel that refuses filtered deletes gets it, and as more
+ * matches than WF_CT_KERNEL_FLUSH_MAX get it. */
+static void test_flush_by_a_dump_deletes_the_same_flows(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = old_target(AF_INET, OLD_TGT);
+	size_t deleted = 99;
+
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.3", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+	ct_insert("udp", "203.0.113.4", 40053, TUNNEL, 5354, "--dst-nat " OLD_TGT);
+	wf_conntrack_set_kernel_flush(ct, false);
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.4 ", NULL), 1);
+}
+
+static void test_flush_of_more_matches_than_the_kernel_takes_deletes_each(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m[WF_CT_KERNEL_FLUSH_MAX + 1];
+	size_t deleted = 0;
+
+	for (size_t i = 0; i < WF_ARRAY_SIZE(m); i++) {
+		m[i] = old_target(AF_INET, OLD_TGT);
+		m[i].orig_dport = (uint16_t)(6000 + i);
+		m[i].reply_sport = m[i].orig_dport;
+		sh("conntrack -I -p udp -s 203.0.113.1 --sport 40053 -d " TUNNEL
+		   " --dport %zu -t 300 --dst-nat " OLD_TGT ":%zu >/dev/null 2>&1",
+		   6000 + i, 6000 + i);
+	}
+	ct_insert("udp", "203.0.113.2", 40053, TUNNEL, 6000, "--dst-nat " NEW_TGT);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), (int)WF_ARRAY_SIZE(m));
+	assert_int_equal(wf_conntrack_flush_forwards(ct, m, WF_ARRAY_SIZE(m), &deleted), 0);
+	assert_int_equal(deleted, WF_ARRAY_SIZE(m));
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
 }
 
 static void test_flush_of_no_matches_deletes_nothing(void **state)
@@ -783,6 +825,8 @@ int main(void)
 	    NS_TEST(test_flush_of_ipv6_flows_leaves_ipv4_alone),
 	    NS_TEST(test_flush_of_both_families_deletes_the_flows_of_each),
 	    NS_TEST(test_flush_of_many_flows_deletes_each),
+	    NS_TEST(test_flush_by_a_dump_deletes_the_same_flows),
+	    NS_TEST(test_flush_of_more_matches_than_the_kernel_takes_deletes_each),
 	    NS_TEST(test_flush_of_no_matches_deletes_nothing),
 	    NS_TEST(test_flush_refuses_a_match_without_a_port_and_deletes_nothing),
 	    NS_TEST(test_the_count_is_what_the_namespace_holds),
