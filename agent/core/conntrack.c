@@ -28,10 +28,17 @@
 #define CT_FILTER_PROTO_SRC_PORT (1u << 4)
 #define CT_FILTER_PROTO_DST_PORT (1u << 5)
 
+enum { V6_FILTER_UNKNOWN, V6_FILTER_RIGHT, V6_FILTER_WRONG };
+
+/* The probe's own entry: addresses of the discard prefix (RFC 6666), never seen on a wire. */
+#define PROBE_MARK 0x77667066u
+#define PROBE_PORT 9
+
 struct wf_conntrack {
 	struct wf_nl nl;
 	bool plain_dumps; /* the kernel refused a filtered dump once: ask unfiltered from then on */
 	bool no_kernel_flush; /* the kernel refused a filtered delete once: dump from then on */
+	int v6_filter;        /* V6_FILTER_*: what a probe found of the kernel's IPv6 filter */
 	struct wf_ct_stats stats;
 	const char *count_path; /* WF_CT_COUNT_PATH, or a test's stand-in */
 };
@@ -750,15 +757,90 @@ static int flush_in_kernel(struct wf_conntrack *ct, const struct wf_ct_match *m,
 	return 0;
 }
 
-/* The kernel's IPv6 address filter is inverted (it selects the entries whose address differs:
- * seen on 6.18), so only IPv4 matches are left to it. */
-static bool kernel_can_flush(const struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
+/* ---- what the kernel's IPv6 filter selects ---- */
+
+static void probe_tuple(struct wf_ct_tuple *t, bool reply)
+{
+	memset(t, 0, sizeof(*t));
+	t->src.ip6.s6_addr[0] = t->dst.ip6.s6_addr[0] = 0x01;
+	t->src.ip6.s6_addr[15] = reply ? 2 : 1;
+	t->dst.ip6.s6_addr[15] = reply ? 1 : 2;
+	t->sport = t->dport = PROBE_PORT;
+}
+
+/* The probe's entry, made by the gateway itself: its mark keeps every delete of the probe to
+ * it alone, whatever the kernel makes of the addresses. */
+static int probe_talk(struct wf_conntrack *ct, int step)
+{
+	char req[WF_CT_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct wf_ct_tuple orig, reply;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	probe_tuple(&orig, false);
+	probe_tuple(&reply, true);
+	if (step == 0) {
+		nlh = put_header(req, CT_TYPE(IPCTNL_MSG_CT_NEW), NLM_F_CREATE | NLM_F_EXCL,
+		                 AF_INET6);
+		put_tuple(nlh, CTA_TUPLE_ORIG, AF_INET6, IPPROTO_UDP, &orig);
+		put_tuple(nlh, CTA_TUPLE_REPLY, AF_INET6, IPPROTO_UDP, &reply);
+		mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(5));
+	} else if (step == 1) {
+		/* every entry of this source the filter selects, among the probe's own */
+		nlh = put_header(req, CT_TYPE(IPCTNL_MSG_CT_DELETE), 0, AF_INET6);
+		put_filter_tuple(nlh, CTA_TUPLE_ORIG, AF_INET6, IPPROTO_UDP, &orig.src, NULL, 0,
+		                 PROBE_PORT);
+		nest = mnl_attr_nest_start(nlh, CTA_FILTER);
+		mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS,
+		                 CT_FILTER_IP_SRC | CT_FILTER_PROTO_NUM | CT_FILTER_PROTO_DST_PORT);
+		mnl_attr_nest_end(nlh, nest);
+	} else {
+		nlh = put_header(req, CT_TYPE(IPCTNL_MSG_CT_DELETE), 0, AF_INET6);
+		put_tuple(nlh, CTA_TUPLE_ORIG, AF_INET6, IPPROTO_UDP, &orig);
+	}
+	if (step < 2) {
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(PROBE_MARK));
+		if (step == 1)
+			mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(UINT32_MAX));
+	}
+	return wf_nl_talk(&ct->nl, nlh, NULL, NULL);
+}
+
+/* Some kernels select with an IPv6 address filter the entries whose address differs (seen on
+ * 6.18: the comparison is inverted), others those whose address is the one given. Which one
+ * this kernel is, an entry of the daemon's own tells: made, filtered for by its own source
+ * address, then looked for. */
+static int probe_v6_filter(struct wf_conntrack *ct)
+{
+	int err = probe_talk(ct, 0);
+
+	if (err == -EEXIST) {
+		/* left by a probe that did not finish */
+		probe_talk(ct, 2);
+		err = probe_talk(ct, 0);
+	}
+	if (err)
+		return V6_FILTER_WRONG;
+	err = probe_talk(ct, 1);
+	if (err) {
+		probe_talk(ct, 2);
+		return V6_FILTER_WRONG;
+	}
+	err = probe_talk(ct, 2);
+	return err == -ENOENT ? V6_FILTER_RIGHT : V6_FILTER_WRONG;
+}
+
+static bool kernel_can_flush(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
 {
 	if (ct->no_kernel_flush || n > WF_CT_KERNEL_FLUSH_MAX)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (m[i].family != AF_INET)
-			return false;
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].family != AF_INET6)
+			continue;
+		if (ct->v6_filter == V6_FILTER_UNKNOWN)
+			ct->v6_filter = probe_v6_filter(ct);
+		return ct->v6_filter == V6_FILTER_RIGHT;
+	}
 	return true;
 }
 

@@ -40,9 +40,13 @@ int wf_ct_stale_new(struct event_base *base, const struct wf_ct_stale_ops *ops, 
 /* A search still due runs first. */
 void wf_ct_stale_free(struct wf_ct_stale *s);
 
-/* Adds n matches to the pending search. Returns how many are pending or -ENOMEM (nothing
- * added). */
+/* Adds n matches to the pending search, due WF_CT_COALESCE_MS from now unless it is due sooner.
+ * Returns how many are pending or -ENOMEM (nothing added). */
 int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n);
+/* The same, due within ms: a search already due sooner keeps its time, one due later runs at
+ * now + ms. */
+int wf_ct_stale_note_within(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n,
+                            unsigned ms);
 
 /* Searches now for everything pending, less what prune drops, deletes it and counts it in
  * *deleted. Returns how many matches were looked for (0: none, and the kernel was not asked) or
