@@ -360,6 +360,9 @@ static void test_flush_of_ipv6_flows_leaves_ipv4_alone(void **state)
 	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 0);
 	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 1);
 	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+	/* the entry that probed the kernel's IPv6 filter is gone */
+	assert_int_equal(ct_listed("src=100::1 ", NULL), 0);
+	assert_int_equal(ct_listed("mark=2003202150", NULL), 0);
 }
 
 static void test_flush_of_both_families_deletes_the_flows_of_each(void **state)
