@@ -86,6 +86,10 @@ mutant stale-conntrack-kernel-flush "the stale-conntrack flush in the kernel" 'f
 mutant stale-conntrack-kernel-ipv6 "the probe of the kernel's IPv6 conntrack filter" \
 	'probe_v6_filter(' 's/return err == -ENOENT \? V6_FILTER_RIGHT : V6_FILTER_WRONG;/return V6_FILTER_RIGHT;/' \
 	kernel:test_conntrack_kernel
+# A UDP forward that came waits as long as a removal: its refused flows stay refused a second.
+mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refused flows" \
+	'wf_gw_ct_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_GW_CT_REMOVED_DELAY_MS;/' \
+	unit:test_ct_flush kernel:test_conntrack_kernel
 # The search no longer asks whether the namespace holds any entry: it is always skipped.
 mutant stale-conntrack-skip "the stale-conntrack search's empty-namespace rule" \
 	'wf_ct_search_needed' 's/return wf_conntrack_count\(ct, &count\) \|\| count;/return (void)count, false;/' \

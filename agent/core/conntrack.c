@@ -37,6 +37,7 @@ enum { V6_FILTER_UNKNOWN, V6_FILTER_RIGHT, V6_FILTER_WRONG };
 struct wf_conntrack {
 	struct wf_nl nl;
 	bool plain_dumps; /* the kernel refused a filtered dump once: ask unfiltered from then on */
+	bool kernel_flush;    /* filtered deletes asked for (wf_conntrack_set_kernel_flush) */
 	bool no_kernel_flush; /* the kernel refused a filtered delete once: dump from then on */
 	int v6_filter;        /* V6_FILTER_*: what a probe found of the kernel's IPv6 filter */
 	struct wf_ct_stats stats;
@@ -832,7 +833,7 @@ static int probe_v6_filter(struct wf_conntrack *ct)
 
 static bool kernel_can_flush(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
 {
-	if (ct->no_kernel_flush || n > WF_CT_KERNEL_FLUSH_MAX)
+	if (!ct->kernel_flush || ct->no_kernel_flush || n > WF_CT_KERNEL_FLUSH_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].family != AF_INET6)
@@ -846,7 +847,7 @@ static bool kernel_can_flush(struct wf_conntrack *ct, const struct wf_ct_match *
 
 void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on)
 {
-	ct->no_kernel_flush = !on;
+	ct->kernel_flush = on;
 }
 
 int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,

@@ -108,6 +108,11 @@ int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t 
 	return wf_ct_stale_note_within(s, m, n, WF_CT_COALESCE_MS);
 }
 
+void wf_ct_stale_set_kernel_flush(struct wf_ct_stale *s, bool on)
+{
+	wf_conntrack_set_kernel_flush(s->ct, on);
+}
+
 void wf_ct_stale_stats(const struct wf_ct_stale *s, struct wf_ct_stats *out)
 {
 	wf_conntrack_stats(s->ct, out);

@@ -130,8 +130,10 @@ int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_fi
  * is none (any more). */
 int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
 /* Deletes every entry that any of the n matches selects, and counts what it deleted; asks the
- * kernel nothing when the namespace holds no entry. Up to WF_CT_KERNEL_FLUSH_MAX matches, all
- * IPv4 (the kernel's IPv6 address filter selects the wrong entries), are one filtered delete each,
+ * kernel nothing when the namespace holds no entry. With filtered deletes on, up to
+ * WF_CT_KERNEL_FLUSH_MAX matches, IPv4 ones, or IPv6 ones where a probe found the kernel's IPv6
+ * address filter right (on 6.18 it selects the entries whose address differs), are one filtered
+ * delete each,
  * matched and deleted in the kernel, which looks only into the buckets of its hash that hold an
  * entry (a tenth of a dump's cost at 262,144 buckets); the count is then how much the namespace's
  * count fell, exact unless other entries came or went meanwhile. More matches, or a kernel that
@@ -142,7 +144,8 @@ int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
 #define WF_CT_KERNEL_FLUSH_MAX 8
 int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
                                 size_t *deleted);
-/* Filtered deletes on (the default) or off: off, every search is a dump. */
+/* Filtered deletes on, or off (the default: every search is a dump, each entry deleted counted
+ * exactly). */
 void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on);
 
 bool wf_ct_match_valid(const struct wf_ct_match *m);
