@@ -746,7 +746,12 @@ static void mode_ctflush(size_t k, size_t reps)
 		die("conntrack", err);
 	time_ctflush("ct as before: IPv4 dump", k, reps, ct, NULL, 0, 1);
 	time_ctflush("ct as before: IPv4 + IPv6 dumps", k, reps, ct, NULL, 0, 2);
+	/* as the gateway searches: filtered deletes where the kernel can */
+	wf_conntrack_set_kernel_flush(ct, true);
 	time_ctflush("conntrack flush, one forward", k, reps, ct, m, 1, 0);
+	wf_conntrack_set_kernel_flush(ct, false);
+	time_ctflush("ct flush, one forward, by a dump", k, reps, ct, m, 1, 0);
+	wf_conntrack_set_kernel_flush(ct, true);
 	time_ctflush("ct flush, one dual-stack forward", k, reps, ct, m, 2, 0);
 	time_ctflush("ct flush, 10 dual-stack forwards", k, reps, ct, m, 20, 0);
 	wf_conntrack_close(ct);

@@ -77,6 +77,19 @@ mutant gateway-control-port-guard "the gateway's guard of the control port" 'WF_
 mutant stale-conntrack-flush "the stale-conntrack flush" 'wf_conntrack_flush_forwards' \
 	's/=\s*wf_conntrack_delete\([^;]*\);/= 0;/g' \
 	kernel:test_conntrack_kernel e2e:test_conntrack
+# The kernel's filtered deletes are asked for and deleted nothing.
+mutant stale-conntrack-kernel-flush "the stale-conntrack flush in the kernel" 'flush_in_kernel(' \
+	's/int err = len < 0 \? len : wf_nl_talk\([^;]*\);/int err = len < 0 ? len : 0;/' \
+	kernel:test_conntrack_kernel
+# IPv6 matches go to the kernel's filtered delete whatever its probe found (on 6.18 the kernel's
+# IPv6 address filter selects the entries whose address differs).
+mutant stale-conntrack-kernel-ipv6 "the probe of the kernel's IPv6 conntrack filter" \
+	'probe_v6_filter(' 's/return err == -ENOENT \? V6_FILTER_RIGHT : V6_FILTER_WRONG;/return V6_FILTER_RIGHT;/' \
+	kernel:test_conntrack_kernel
+# A UDP forward that came waits as long as a removal: its refused flows stay refused a second.
+mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refused flows" \
+	'wf_gw_ct_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_GW_CT_REMOVED_DELAY_MS;/' \
+	unit:test_ct_flush kernel:test_conntrack_kernel
 # The search no longer asks whether the namespace holds any entry: it is always skipped.
 mutant stale-conntrack-skip "the stale-conntrack search's empty-namespace rule" \
 	'wf_ct_search_needed' 's/return wf_conntrack_count\(ct, &count\) \|\| count;/return (void)count, false;/' \

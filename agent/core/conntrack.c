@@ -22,12 +22,24 @@
 #define CT_TYPE(msg) ((uint16_t)((NFNL_SUBSYS_CTNETLINK << 8) | (msg)))
 
 /* CTA_FILTER_ORIG_FLAGS bits (the kernel's CTA_FILTER_F_*, which no uapi header carries). */
+#define CT_FILTER_IP_SRC         (1u << 0)
+#define CT_FILTER_IP_DST         (1u << 1)
 #define CT_FILTER_PROTO_NUM      (1u << 3)
+#define CT_FILTER_PROTO_SRC_PORT (1u << 4)
 #define CT_FILTER_PROTO_DST_PORT (1u << 5)
+
+enum { V6_FILTER_UNKNOWN, V6_FILTER_RIGHT, V6_FILTER_WRONG };
+
+/* The probe's own entry: addresses of the discard prefix (RFC 6666), never seen on a wire. */
+#define PROBE_MARK 0x77667066u
+#define PROBE_PORT 9
 
 struct wf_conntrack {
 	struct wf_nl nl;
 	bool plain_dumps; /* the kernel refused a filtered dump once: ask unfiltered from then on */
+	bool kernel_flush;    /* filtered deletes asked for (wf_conntrack_set_kernel_flush) */
+	bool no_kernel_flush; /* the kernel refused a filtered delete once: dump from then on */
+	int v6_filter;        /* V6_FILTER_*: what a probe found of the kernel's IPv6 filter */
 	struct wf_ct_stats stats;
 	const char *count_path; /* WF_CT_COUNT_PATH, or a test's stand-in */
 };
@@ -295,6 +307,70 @@ int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e)
 		mnl_attr_put_u16(nlh, CTA_ZONE, htons(e->zone));
 	if (e->has_id)
 		mnl_attr_put_u32(nlh, CTA_ID, htonl(e->id));
+	return (int)nlh->nlmsg_len;
+}
+
+/* A tuple of a filter: only the fields its flags name. */
+static void put_filter_tuple(struct nlmsghdr *nlh, uint16_t type, int family, uint8_t proto,
+                             const union wf_addr *src, const union wf_addr *dst, uint16_t sport,
+                             uint16_t dport)
+{
+	bool v6 = family == AF_INET6;
+	struct nlattr *tuple = mnl_attr_nest_start(nlh, type), *nest;
+
+	if (src || dst) {
+		nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+		if (src)
+			mnl_attr_put(nlh, v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, addr_size(family),
+			             src);
+		if (dst)
+			mnl_attr_put(nlh, v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, addr_size(family),
+			             dst);
+		mnl_attr_nest_end(nlh, nest);
+	}
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, proto);
+	if (sport)
+		mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(sport));
+	if (dport)
+		mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(dport));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_nest_end(nlh, tuple);
+}
+
+/* The original tuple always goes along, and never whole (no source): a kernel that does not
+ * know a filtered delete takes it for the delete of one entry, finds the tuple incomplete and
+ * refuses the message. Without a tuple, such a kernel would read the message as a flush of
+ * the whole table. */
+int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m)
+{
+	uint32_t orig = CT_FILTER_PROTO_NUM | CT_FILTER_PROTO_DST_PORT, reply = 0;
+	uint32_t mask = m->status_set | m->status_clear;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m))
+		return -EINVAL;
+	if (m->has_orig_dst)
+		orig |= CT_FILTER_IP_DST;
+	if (m->has_reply_src)
+		reply = CT_FILTER_IP_SRC | CT_FILTER_PROTO_NUM |
+		        (m->reply_sport ? CT_FILTER_PROTO_SRC_PORT : 0);
+	nlh = put_header(buf, CT_TYPE(IPCTNL_MSG_CT_DELETE), 0, m->family);
+	put_filter_tuple(nlh, CTA_TUPLE_ORIG, m->family, m->l4proto, NULL,
+	                 m->has_orig_dst ? &m->orig_dst : NULL, 0, m->orig_dport);
+	if (reply)
+		put_filter_tuple(nlh, CTA_TUPLE_REPLY, m->family, m->l4proto, &m->reply_src, NULL,
+		                 m->reply_sport, 0);
+	nest = mnl_attr_nest_start(nlh, CTA_FILTER);
+	mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, orig);
+	if (reply)
+		mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, reply);
+	mnl_attr_nest_end(nlh, nest);
+	if (mask) {
+		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(m->status_set));
+		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(mask));
+	}
 	return (int)nlh->nlmsg_len;
 }
 
@@ -665,11 +741,122 @@ static int flush_matching(struct wf_conntrack *ct, int family, const struct wf_c
 	return first_err ? first_err : err;
 }
 
+/* One filtered delete a match, the kernel matching and deleting as it goes: it looks only into
+ * the buckets of its hash that hold an entry, where a dump takes each bucket's lock. The kernel
+ * does not say how many entries went; the namespace's count before and after does. */
+static int flush_in_kernel(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
+{
+	char req[WF_CT_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+
+	for (size_t i = 0; i < n; i++) {
+		int len = wf_ct_flush_build(req, sizeof(req), &m[i]);
+		int err = len < 0 ? len : wf_nl_talk(&ct->nl, (struct nlmsghdr *)req, NULL, NULL);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- what the kernel's IPv6 filter selects ---- */
+
+static void probe_tuple(struct wf_ct_tuple *t, bool reply)
+{
+	memset(t, 0, sizeof(*t));
+	t->src.ip6.s6_addr[0] = t->dst.ip6.s6_addr[0] = 0x01;
+	t->src.ip6.s6_addr[15] = reply ? 2 : 1;
+	t->dst.ip6.s6_addr[15] = reply ? 1 : 2;
+	t->sport = t->dport = PROBE_PORT;
+}
+
+/* The probe's entry, made by the gateway itself: its mark keeps every delete of the probe to
+ * it alone, whatever the kernel makes of the addresses. */
+static int probe_talk(struct wf_conntrack *ct, int step)
+{
+	char req[WF_CT_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct wf_ct_tuple orig, reply;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	probe_tuple(&orig, false);
+	probe_tuple(&reply, true);
+	if (step == 0) {
+		nlh = put_header(req, CT_TYPE(IPCTNL_MSG_CT_NEW), NLM_F_CREATE | NLM_F_EXCL,
+		                 AF_INET6);
+		put_tuple(nlh, CTA_TUPLE_ORIG, AF_INET6, IPPROTO_UDP, &orig);
+		put_tuple(nlh, CTA_TUPLE_REPLY, AF_INET6, IPPROTO_UDP, &reply);
+		mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(5));
+	} else if (step == 1) {
+		/* every entry of this source the filter selects, among the probe's own */
+		nlh = put_header(req, CT_TYPE(IPCTNL_MSG_CT_DELETE), 0, AF_INET6);
+		put_filter_tuple(nlh, CTA_TUPLE_ORIG, AF_INET6, IPPROTO_UDP, &orig.src, NULL, 0,
+		                 PROBE_PORT);
+		nest = mnl_attr_nest_start(nlh, CTA_FILTER);
+		mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS,
+		                 CT_FILTER_IP_SRC | CT_FILTER_PROTO_NUM | CT_FILTER_PROTO_DST_PORT);
+		mnl_attr_nest_end(nlh, nest);
+	} else {
+		nlh = put_header(req, CT_TYPE(IPCTNL_MSG_CT_DELETE), 0, AF_INET6);
+		put_tuple(nlh, CTA_TUPLE_ORIG, AF_INET6, IPPROTO_UDP, &orig);
+	}
+	if (step < 2) {
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(PROBE_MARK));
+		if (step == 1)
+			mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(UINT32_MAX));
+	}
+	return wf_nl_talk(&ct->nl, nlh, NULL, NULL);
+}
+
+/* Some kernels select with an IPv6 address filter the entries whose address differs (seen on
+ * 6.18: the comparison is inverted), others those whose address is the one given. Which one
+ * this kernel is, an entry of the daemon's own tells: made, filtered for by its own source
+ * address, then looked for. */
+static int probe_v6_filter(struct wf_conntrack *ct)
+{
+	int err = probe_talk(ct, 0);
+
+	if (err == -EEXIST) {
+		/* left by a probe that did not finish */
+		probe_talk(ct, 2);
+		err = probe_talk(ct, 0);
+	}
+	if (err)
+		return V6_FILTER_WRONG;
+	err = probe_talk(ct, 1);
+	if (err) {
+		probe_talk(ct, 2);
+		return V6_FILTER_WRONG;
+	}
+	err = probe_talk(ct, 2);
+	return err == -ENOENT ? V6_FILTER_RIGHT : V6_FILTER_WRONG;
+}
+
+static bool kernel_can_flush(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
+{
+	if (!ct->kernel_flush || ct->no_kernel_flush || n > WF_CT_KERNEL_FLUSH_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].family != AF_INET6)
+			continue;
+		if (ct->v6_filter == V6_FILTER_UNKNOWN)
+			ct->v6_filter = probe_v6_filter(ct);
+		return ct->v6_filter == V6_FILTER_RIGHT;
+	}
+	return true;
+}
+
+void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on)
+{
+	ct->kernel_flush = on;
+}
+
 int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
                                 size_t *deleted)
 {
 	struct wf_ct_filter filter;
 	struct wf_ct_match *sorted;
+	unsigned long before, after;
+	bool counted;
 	int family, err;
 
 	*deleted = 0;
@@ -682,12 +869,24 @@ int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_matc
 		ct->stats.skipped++;
 		return 0;
 	}
+	counted = !wf_conntrack_count(ct, &before);
 	ct->stats.searched++;
 	sorted = malloc(n * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
 	memcpy(sorted, m, n * sizeof(*sorted));
 	n = wf_ct_matches_unique(sorted, n);
+	if (kernel_can_flush(ct, sorted, n)) {
+		err = flush_in_kernel(ct, sorted, n);
+		if (!err || (err != -EOPNOTSUPP && err != -EINVAL)) {
+			if (!err && counted && !wf_conntrack_count(ct, &after) && after < before)
+				*deleted = before - after;
+			free(sorted);
+			return err;
+		}
+		/* A kernel before Linux 6.15 refuses a filtered delete. */
+		ct->no_kernel_flush = true;
+	}
 	family = wf_ct_matches_dump(sorted, n, &filter);
 	err = flush_matching(ct, family, &filter, sorted, n, deleted);
 	free(sorted);

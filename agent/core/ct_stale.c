@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <wgfwd/metrics.h>
 
@@ -12,6 +13,7 @@ struct wf_ct_stale {
 	struct wf_conntrack *ct;
 	struct wf_ct_pending pending;
 	struct event *timer; /* NULL without a base */
+	double due;          /* CLOCK_MONOTONIC seconds at which the pending search runs */
 	struct wf_ct_stale_ops ops;
 	void *ctx;
 };
@@ -72,16 +74,43 @@ void wf_ct_stale_free(struct wf_ct_stale *s)
 	free(s);
 }
 
-int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n)
+static double mono_seconds(void)
 {
-	const struct timeval tv = {.tv_sec = 0, .tv_usec = WF_CT_COALESCE_MS * 1000};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int wf_ct_stale_note_within(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n,
+                            unsigned ms)
+{
 	int err = wf_ct_pending_add(&s->pending, m, n);
+	double due;
 
 	if (err)
 		return err;
-	if (s->pending.n && s->timer && !evtimer_pending(s->timer, NULL))
+	if (!s->pending.n || !s->timer)
+		return (int)s->pending.n;
+	due = mono_seconds() + ms / 1e3;
+	/* A search already due sooner serves these matches too; one due later comes forward. */
+	if (!evtimer_pending(s->timer, NULL) || due < s->due) {
+		const struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+		s->due = due;
 		evtimer_add(s->timer, &tv);
+	}
 	return (int)s->pending.n;
+}
+
+int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n)
+{
+	return wf_ct_stale_note_within(s, m, n, WF_CT_COALESCE_MS);
+}
+
+void wf_ct_stale_set_kernel_flush(struct wf_ct_stale *s, bool on)
+{
+	wf_conntrack_set_kernel_flush(s->ct, on);
 }
 
 void wf_ct_stale_stats(const struct wf_ct_stale *s, struct wf_ct_stats *out)

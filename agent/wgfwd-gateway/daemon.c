@@ -187,7 +187,7 @@ void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer)
 
 /* sock_diag tells of no socket that starts listening: the ports are read again on a timer and
  * before each decision, one dump of each protocol and family (a few hundred microseconds). */
-void wf_gw_daemon_refresh_host_ports(struct wf_gw_daemon *d, bool retry)
+static void refresh_host_ports(struct wf_gw_daemon *d, bool retry, unsigned protos)
 {
 	uint32_t skip[WF_GW_LISTEN_MAX];
 	/* The control sockets sit on the tunnel and are reserved anyway; left out by identity
@@ -196,11 +196,28 @@ void wf_gw_daemon_refresh_host_ports(struct wf_gw_daemon *d, bool retry)
 	    d->control ? wf_gw_control_socket_inodes(d->control, skip, WF_ARRAY_SIZE(skip)) : 0;
 
 	d->cfg->host_ports = &d->host.ports;
-	if (!wf_gw_host_watch_read(&d->host, &d->s.params, skip, n_skip))
+	if (!wf_gw_host_watch_read_protos(&d->host, &d->s.params, skip, n_skip, protos))
 		return;
 	if (retry)
 		wf_gw_retry_host_port_refusals(d);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
+}
+
+void wf_gw_daemon_refresh_host_ports(struct wf_gw_daemon *d, bool retry)
+{
+	refresh_host_ports(d, retry, WF_GW_TCP | WF_GW_UDP);
+}
+
+/* Only a forward's own protocol can clash with it: a TCP forward needs the two TCP dumps, not
+ * the UDP ones and WireGuard's. */
+void wf_gw_daemon_refresh_host_ports_for(struct wf_gw_daemon *d, const struct wf_ctl_state *add)
+{
+	unsigned protos = 0;
+
+	for (size_t i = 0; i < add->n_forwards; i++)
+		protos |= wf_gw_proto_bit(add->forwards[i].proto);
+	if (protos)
+		refresh_host_ports(d, true, protos);
 }
 
 static void on_host_ports_timer(evutil_socket_t fd, short what, void *arg)
@@ -520,6 +537,11 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
 		         "until they go idle",
 		         strerror(-err));
+	else
+		/* A dump locks each of the kernel's 262,144 conntrack buckets (2 ms); a filtered
+		 * delete looks only where entries are (0.2 ms). The count of what went is then the
+		 * namespace's, which only the log line shows. */
+		wf_ct_stale_set_kernel_flush(d->ct, true);
 	err = wf_gw_enable_forwarding(d->s.params.public_ifname);
 	if (err)
 		return err;

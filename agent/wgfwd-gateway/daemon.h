@@ -138,6 +138,8 @@ const char *wf_gw_change_text(const struct wf_gw_apply_result *res, char *buf, s
 void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer);
 /* Reads the ports the host listens on again; with retry, grants what they no longer block. */
 void wf_gw_daemon_refresh_host_ports(struct wf_gw_daemon *d, bool retry);
+/* Before a decision on forwards to add: the host's ports of their protocols only. */
+void wf_gw_daemon_refresh_host_ports_for(struct wf_gw_daemon *d, const struct wf_ctl_state *add);
 
 /* peers.c */
 extern const struct wf_gw_control_ops wf_gw_peer_ops;

@@ -238,8 +238,7 @@ void wf_gw_take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *d
 	int err;
 
 	/* Only a forward to grant can meet a port this host listens on. */
-	if (dl->add.n_forwards)
-		wf_gw_daemon_refresh_host_ports(d, true);
+	wf_gw_daemon_refresh_host_ports_for(d, &dl->add);
 	err = delta_request(&run->asked, dl, &want);
 	if (err == -ESRCH) {
 		log_warn("peer %s: delta %llu does not fit state %llu as the gateway holds it: "

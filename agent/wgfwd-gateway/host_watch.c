@@ -35,17 +35,29 @@ static void read_wireguard(struct wf_gw_host_watch *w, uint16_t **ports, size_t 
 bool wf_gw_host_watch_read(struct wf_gw_host_watch *w, const struct wf_gw_params *p,
                            const uint32_t *skip, size_t n_skip)
 {
+	return wf_gw_host_watch_read_protos(w, p, skip, n_skip, WF_GW_TCP | WF_GW_UDP);
+}
+
+bool wf_gw_host_watch_read_protos(struct wf_gw_host_watch *w, const struct wf_gw_params *p,
+                                  const uint32_t *skip, size_t n_skip, unsigned protos)
+{
 	struct wf_gw_listener *l = NULL;
-	struct wf_gw_host_ports next;
+	struct wf_gw_host_ports next, fresh;
 	uint16_t *wg = NULL;
 	size_t n = 0, n_wg = 0;
 	bool changed;
-	int err = wf_gw_listeners_read_on(&w->socks, &l, &n);
+	int err = wf_gw_listeners_read_protos_on(&w->socks, protos, &l, &n);
 
 	if (!err) {
-		read_wireguard(w, &wg, &n_wg);
+		/* WireGuard listens on UDP only */
+		if (protos & WF_GW_UDP)
+			read_wireguard(w, &wg, &n_wg);
 		err = wf_gw_host_ports_build(l, n, wg, n_wg, p, if_nametoindex(p->public_ifname),
-		                             skip, n_skip, &next);
+		                             skip, n_skip, &fresh);
+	}
+	if (!err) {
+		err = wf_gw_host_ports_join(&fresh, protos, &w->ports, &next);
+		wf_gw_host_ports_free(&fresh);
 	}
 	free(l);
 	free(wg);

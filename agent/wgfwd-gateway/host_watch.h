@@ -30,6 +30,10 @@ struct wf_gw_host_watch {
  * out: the gateway's own). Returns true when the set of host ports changed. */
 bool wf_gw_host_watch_read(struct wf_gw_host_watch *w, const struct wf_gw_params *p,
                            const uint32_t *skip, size_t n_skip);
+/* The same for the protocols protos only (WF_GW_TCP, WF_GW_UDP); the ports of the others stay
+ * as the last read found them. */
+bool wf_gw_host_watch_read_protos(struct wf_gw_host_watch *w, const struct wf_gw_params *p,
+                                  const uint32_t *skip, size_t n_skip, unsigned protos);
 /* Finds the forwards of s on host ports again; logs each clash that is new and each that
  * ended. */
 void wf_gw_host_watch_clashes(struct wf_gw_host_watch *w, const struct wf_gw_config *cfg,

@@ -349,6 +349,34 @@ int wf_gw_host_ports_build(const struct wf_gw_listener *l, size_t n, const uint1
 	return 0;
 }
 
+unsigned wf_gw_proto_bit(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? WF_GW_TCP : proto == IPPROTO_UDP ? WF_GW_UDP : 0;
+}
+
+int wf_gw_host_ports_join(const struct wf_gw_host_ports *fresh, unsigned fresh_protos,
+                          const struct wf_gw_host_ports *old, struct wf_gw_host_ports *out)
+{
+	size_t cap = 0;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < fresh->n && !err; i++)
+		err = add_port(out, &cap, fresh->v[i].family, fresh->v[i].proto, fresh->v[i].port);
+	for (size_t i = 0; i < old->n && !err; i++)
+		if (!(wf_gw_proto_bit(old->v[i].proto) & fresh_protos))
+			err =
+			    add_port(out, &cap, old->v[i].family, old->v[i].proto, old->v[i].port);
+	if (err) {
+		wf_gw_host_ports_free(out);
+		return err;
+	}
+	/* each part sorted and unique, and no port in both */
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), host_port_cmp);
+	return 0;
+}
+
 bool wf_gw_host_ports_has(const struct wf_gw_host_ports *hp, uint8_t family, uint8_t proto,
                           uint16_t port)
 {
@@ -494,6 +522,12 @@ void wf_gw_nl_socks_close(struct wf_gw_nl_socks *s)
 
 int wf_gw_listeners_read_on(struct wf_gw_nl_socks *s, struct wf_gw_listener **out, size_t *n)
 {
+	return wf_gw_listeners_read_protos_on(s, WF_GW_TCP | WF_GW_UDP, out, n);
+}
+
+int wf_gw_listeners_read_protos_on(struct wf_gw_nl_socks *s, unsigned protos,
+                                   struct wf_gw_listener **out, size_t *n)
+{
 	static const struct {
 		int family;
 		uint8_t proto;
@@ -507,9 +541,11 @@ int wf_gw_listeners_read_on(struct wf_gw_nl_socks *s, struct wf_gw_listener **ou
 
 	err = sock_get(&s->diag, &s->has_diag, NETLINK_SOCK_DIAG);
 	for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && !err; i++) {
-		int len =
-		    wf_gw_diag_request_build(req, sizeof(req), dumps[i].family, dumps[i].proto);
+		int len;
 
+		if (!(wf_gw_proto_bit(dumps[i].proto) & protos))
+			continue;
+		len = wf_gw_diag_request_build(req, sizeof(req), dumps[i].family, dumps[i].proto);
 		if (len < 0) {
 			err = len;
 			break;

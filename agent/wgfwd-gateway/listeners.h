@@ -95,6 +95,15 @@ int wf_gw_listener_families(const struct wf_gw_listener *l, const struct wf_gw_p
 int wf_gw_host_ports_build(const struct wf_gw_listener *l, size_t n, const uint16_t *wg_ports,
                            size_t n_wg, const struct wf_gw_params *p, uint32_t public_ifindex,
                            const uint32_t *skip, size_t n_skip, struct wf_gw_host_ports *out);
+/* Protocols as bits, for reads of some of them. */
+#define WF_GW_TCP 1u
+#define WF_GW_UDP 2u
+unsigned wf_gw_proto_bit(uint8_t proto);
+/* The ports of a read of the protocols fresh_protos (fresh) with those of the other protocols
+ * kept from an earlier read (old): sorted and unique as wf_gw_host_ports_build makes them. out
+ * is overwritten. 0 or -ENOMEM. */
+int wf_gw_host_ports_join(const struct wf_gw_host_ports *fresh, unsigned fresh_protos,
+                          const struct wf_gw_host_ports *old, struct wf_gw_host_ports *out);
 bool wf_gw_host_ports_has(const struct wf_gw_host_ports *hp, uint8_t family, uint8_t proto,
                           uint16_t port);
 bool wf_gw_host_ports_equal(const struct wf_gw_host_ports *a, const struct wf_gw_host_ports *b);
@@ -129,6 +138,10 @@ void wf_gw_nl_socks_close(struct wf_gw_nl_socks *s);
  * *out is malloc'ed (free it); 0 or -errno. */
 int wf_gw_listeners_read(struct wf_gw_listener **out, size_t *n);
 int wf_gw_listeners_read_on(struct wf_gw_nl_socks *s, struct wf_gw_listener **out, size_t *n);
+/* Those of some protocols only (WF_GW_TCP, WF_GW_UDP): two dumps where a forward of one
+ * protocol is decided, not four. */
+int wf_gw_listeners_read_protos_on(struct wf_gw_nl_socks *s, unsigned protos,
+                                   struct wf_gw_listener **out, size_t *n);
 /* The listen ports of every WireGuard interface the kernel's WireGuard runs (0 ports left
  * out). -ENOENT when the kernel has no WireGuard family (no module, or a userspace
  * implementation, whose socket sock_diag lists as any other). *ports is malloc'ed. */

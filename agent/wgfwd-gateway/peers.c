@@ -133,7 +133,7 @@ void wf_gw_note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf
 		return;
 	err = wf_gw_ct_matches(&d->s.params, d->cfg, from, to, &m, &n);
 	if (!err) {
-		err = wf_ct_stale_note(d->ct, m, n);
+		err = wf_ct_stale_note_within(d->ct, m, n, wf_gw_ct_delay_ms(m, n));
 		free(m);
 	}
 	if (err < 0) {

@@ -9,12 +9,15 @@
  * all: every packet refreshes it); a flow whose first packet came before the forward existed
  * keeps going nowhere. Deleting the entry makes the next packet meet the rules of today.
  *
- * A dump costs the kernel a walk of every bucket of the machine-wide conntrack hash, however
- * few entries it holds (262,144 buckets: 2 ms of CPU on a 2-core VM, 12 ms on another host),
- * a few microseconds more for each entry it writes out, and each delete about 7 us. So a search for
- * stale entries is one dump for every match at once, of both families when it must be, narrowed in
- * the kernel as far as the matches allow; the daemons gather the matches of a burst of changes and
- * search once (WF_CT_COALESCE_MS).
+ * A dump costs the kernel a walk of every bucket of the machine-wide conntrack hash, each under
+ * its lock, however few entries it holds (262,144 buckets: 2 ms of CPU on a 2-core VM, 12 ms on
+ * another host), a few microseconds more for each entry it writes out, and each delete about
+ * 7 us. A filtered delete (Linux 6.15) walks the same hash in the kernel but locks only the
+ * buckets that hold an entry, and deletes what matches where it finds it. So a search for the
+ * stale entries of a few IPv4 matches is one filtered delete each; of more, or of IPv6 ones, one
+ * dump for every match at once, of both families when it must be, narrowed in the kernel as far
+ * as the matches allow. The daemons gather the matches of a burst of changes and search once
+ * (WF_CT_COALESCE_MS).
  *
  * The rule for not searching at all: the kernel keeps a count of each namespace's entries
  * (WF_CT_COUNT_PATH, read in microseconds). It is read after the change is in the kernel; when
@@ -126,12 +129,24 @@ int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_fi
 /* Deletes the entry with e's original tuple, zone and (when it has one) id; -ENOENT when there
  * is none (any more). */
 int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
-/* Deletes every entry that any of the n matches selects, and counts what it deleted: one dump
- * for all of them (wf_ct_matches_dump), none when the namespace holds no entry. Entries that vanish
+/* Deletes every entry that any of the n matches selects, and counts what it deleted; asks the
+ * kernel nothing when the namespace holds no entry. With filtered deletes on, up to
+ * WF_CT_KERNEL_FLUSH_MAX matches, IPv4 ones, or IPv6 ones where a probe found the kernel's IPv6
+ * address filter right (on 6.18 it selects the entries whose address differs), are one filtered
+ * delete each,
+ * matched and deleted in the kernel, which looks only into the buckets of its hash that hold an
+ * entry (a tenth of a dump's cost at 262,144 buckets); the count is then how much the namespace's
+ * count fell, exact unless other entries came or went meanwhile. More matches, or a kernel that
+ * refuses a filtered delete (before 6.15: it is then not asked again), take one dump for all of
+ * them (wf_ct_matches_dump) and a delete of each entry found, counted exactly. Entries that vanish
  * meanwhile are not an error. -EINVAL (and nothing deleted) when a match is not valid; otherwise
  * the first error met, after trying the rest. n == 0 asks the kernel nothing. */
+#define WF_CT_KERNEL_FLUSH_MAX 8
 int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
                                 size_t *deleted);
+/* Filtered deletes on, or off (the default: every search is a dump, each entry deleted counted
+ * exactly). */
+void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on);
 
 bool wf_ct_match_valid(const struct wf_ct_match *m);
 bool wf_ct_match_equal(const struct wf_ct_match *a, const struct wf_ct_match *b);
@@ -172,6 +187,9 @@ void wf_ct_pending_free(struct wf_ct_pending *p);
 #define WF_CT_MSG_SIZE 256
 int wf_ct_dump_build(void *buf, size_t size, int family, const struct wf_ct_filter *filter);
 int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e);
+/* The filtered delete of every entry m selects (a valid match, else -EINVAL): its original
+ * tuple is never whole, so a kernel that knows no filtered delete refuses it. */
+int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m);
 int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e);
 
 #endif

@@ -13,6 +13,7 @@
 #ifndef WGFWD_CT_STALE_H
 #define WGFWD_CT_STALE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <wgfwd/conntrack.h>
@@ -39,10 +40,18 @@ int wf_ct_stale_new(struct event_base *base, const struct wf_ct_stale_ops *ops, 
                     struct wf_ct_stale **out);
 /* A search still due runs first. */
 void wf_ct_stale_free(struct wf_ct_stale *s);
+/* Searches by filtered deletes where the kernel can (wf_conntrack_set_kernel_flush): what they
+ * deleted is then counted from the namespace's count, exact only while nothing else comes or
+ * goes. */
+void wf_ct_stale_set_kernel_flush(struct wf_ct_stale *s, bool on);
 
-/* Adds n matches to the pending search. Returns how many are pending or -ENOMEM (nothing
- * added). */
+/* Adds n matches to the pending search, due WF_CT_COALESCE_MS from now unless it is due sooner.
+ * Returns how many are pending or -ENOMEM (nothing added). */
 int wf_ct_stale_note(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n);
+/* The same, due within ms: a search already due sooner keeps its time, one due later runs at
+ * now + ms. */
+int wf_ct_stale_note_within(struct wf_ct_stale *s, const struct wf_ct_match *m, size_t n,
+                            unsigned ms);
 
 /* Searches now for everything pending, less what prune drops, deletes it and counts it in
  * *deleted. Returns how many matches were looked for (0: none, and the kernel was not asked) or

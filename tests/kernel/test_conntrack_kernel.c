@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include <wgfwd-agent/ct_flush.h>
 #include <wgfwd-gateway/ct_flush.h>
 #include <wgfwd/conntrack.h>
+#include <wgfwd/util.h>
 
 #include "kernel_test.h"
 
@@ -65,6 +67,8 @@ static int setup_namespace(void **state)
 		return -1;
 	if (wf_conntrack_open(&ct))
 		return -1;
+	/* as the gateway searches: test_flush_by_a_dump_deletes_the_same_flows turns it off */
+	wf_conntrack_set_kernel_flush(ct, true);
 	*state = ct;
 	return 0;
 }
@@ -135,6 +139,14 @@ static struct wf_ct_match new_forward(int family, const char *dst)
 
 	m.orig_dst = addr(family, dst);
 	return m;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ---- dumps ---- */
@@ -359,6 +371,9 @@ static void test_flush_of_ipv6_flows_leaves_ipv4_alone(void **state)
 	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 0);
 	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 1);
 	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+	/* the entry that probed the kernel's IPv6 filter is gone */
+	assert_int_equal(ct_listed("src=100::1 ", NULL), 0);
+	assert_int_equal(ct_listed("mark=2003202150", NULL), 0);
 }
 
 static void test_flush_of_both_families_deletes_the_flows_of_each(void **state)
@@ -399,6 +414,47 @@ static void test_flush_of_many_flows_deletes_each(void **state)
 	assert_int_equal(deleted, 150);
 	assert_int_equal(ct_listed("dport=5353 ", "src=" OLD_TGT " "), 0);
 	assert_int_equal(ct_listed("src=203.0.113.200 ", NULL), 1);
+}
+
+/* The same search by one dump, as a kernel that refuses filtered deletes gets it, and as more
+ * matches than WF_CT_KERNEL_FLUSH_MAX get it. */
+static void test_flush_by_a_dump_deletes_the_same_flows(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m = old_target(AF_INET, OLD_TGT);
+	size_t deleted = 99;
+
+	ct_insert("udp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	ct_insert("udp", "203.0.113.3", 40053, TUNNEL, 5353, "--dst-nat " NEW_TGT);
+	ct_insert("udp", "203.0.113.4", 40053, TUNNEL, 5354, "--dst-nat " OLD_TGT);
+	wf_conntrack_set_kernel_flush(ct, false);
+	assert_int_equal(wf_conntrack_flush_forwards(ct, &m, 1, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
+	assert_int_equal(ct_listed("src=203.0.113.4 ", NULL), 1);
+}
+
+static void test_flush_of_more_matches_than_the_kernel_takes_deletes_each(void **state)
+{
+	struct wf_conntrack *ct = *state;
+	struct wf_ct_match m[WF_CT_KERNEL_FLUSH_MAX + 1];
+	size_t deleted = 0;
+
+	for (size_t i = 0; i < WF_ARRAY_SIZE(m); i++) {
+		m[i] = old_target(AF_INET, OLD_TGT);
+		m[i].orig_dport = (uint16_t)(6000 + i);
+		m[i].reply_sport = m[i].orig_dport;
+		sh("conntrack -I -p udp -s 203.0.113.1 --sport 40053 -d " TUNNEL
+		   " --dport %zu -t 300 --dst-nat " OLD_TGT ":%zu >/dev/null 2>&1",
+		   6000 + i, 6000 + i);
+	}
+	ct_insert("udp", "203.0.113.2", 40053, TUNNEL, 6000, "--dst-nat " NEW_TGT);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), (int)WF_ARRAY_SIZE(m));
+	assert_int_equal(wf_conntrack_flush_forwards(ct, m, WF_ARRAY_SIZE(m), &deleted), 0);
+	assert_int_equal(deleted, WF_ARRAY_SIZE(m));
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
 }
 
 static void test_flush_of_no_matches_deletes_nothing(void **state)
@@ -730,25 +786,31 @@ static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void 
 	struct wf_ct_match *m;
 	size_t n;
 	int pending;
+	double t0;
 
 	(void)state;
 	assert_non_null(now.base);
 	assert_int_equal(wf_ct_stale_new(now.base, &ops, &now, &engine), 0);
+	wf_ct_stale_set_kernel_flush(engine, true);
 	peer.ip4 = addr(AF_INET, TUNNEL).ip4;
 	p.public_ip4[0] = addr(AF_INET, "192.0.2.1").ip4;
 	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
 	ct_insert("udp", "203.0.113.2", 40053, "192.0.2.1", 5353, "");
 	ct_insert("udp", "203.0.113.3", 40053, "192.0.2.1", 5354, "");
+	t0 = now_ms();
+	/* The forward goes (a search due in WF_GW_CT_REMOVED_DELAY_MS), then comes back: the
+	 * refused flows' search is due sooner, and takes the removal's along. */
 	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
-	assert_int_equal(wf_ct_stale_note(engine, m, n), 1);
+	assert_int_equal(wf_ct_stale_note_within(engine, m, n, wf_gw_ct_delay_ms(m, n)), 1);
 	free(m);
 	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &without, &with, &m, &n), 0);
-	pending = wf_ct_stale_note(engine, m, n);
+	pending = wf_ct_stale_note_within(engine, m, n, wf_gw_ct_delay_ms(m, n));
 	assert_int_equal(pending, 2);
 	free(m);
 	/* Nothing is searched for until the burst has had its time. */
 	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
 	assert_int_equal(event_base_dispatch(now.base), 0);
+	assert_true(now_ms() - t0 < WF_GW_CT_REMOVED_DELAY_MS / 2);
 
 	/* One search; translated flows are right again, refused ones get their chance. */
 	assert_int_equal(now.searches, 1);
@@ -761,6 +823,47 @@ static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void 
 	assert_int_equal(wf_ct_stale_note(engine, NULL, 0), 0);
 	wf_ct_stale_free(engine);
 	assert_int_equal(now.searches, 1);
+	event_base_free(now.base);
+}
+
+/* A removal alone waits for a restart to take the forward back: when none comes, the search
+ * runs after WF_GW_CT_REMOVED_DELAY_MS and deletes the flows. */
+static void test_gateway_removal_alone_is_searched_for_after_its_delay(void **state)
+{
+	static const struct wf_ct_stale_ops ops = {.prune = gateway_prune,
+	                                           .flushed = gateway_flushed};
+	struct wf_ctl_forward udp = {
+	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct wf_gw_peer peer = {.has_ip4 = true};
+	struct wf_gw_config cfg = {.peers = &peer, .n_peers = 1};
+	struct wf_gw_params p = {.n_public_ip4 = 1};
+	struct wf_gw_entries held = {.forwards = &udp, .n_forwards = 1}, none = {0};
+	struct wf_gw_state with = {.peers = &held, .n_peers = 1},
+	                   without = {.peers = &none, .n_peers = 1};
+	struct gateway_now now = {.cfg = &cfg, .state = &without, .base = event_base_new()};
+	struct wf_ct_stale *engine;
+	struct wf_ct_match *m;
+	size_t n;
+	double t0;
+
+	(void)state;
+	assert_non_null(now.base);
+	assert_int_equal(wf_ct_stale_new(now.base, &ops, &now, &engine), 0);
+	wf_ct_stale_set_kernel_flush(engine, true);
+	peer.ip4 = addr(AF_INET, TUNNEL).ip4;
+	p.public_ip4[0] = addr(AF_INET, "192.0.2.1").ip4;
+	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
+	t0 = now_ms();
+	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
+	assert_int_equal(wf_ct_stale_note_within(engine, m, n, wf_gw_ct_delay_ms(m, n)), 1);
+	free(m);
+	assert_int_equal(event_base_dispatch(now.base), 0);
+	assert_true(now_ms() - t0 >= WF_GW_CT_REMOVED_DELAY_MS - 10);
+	assert_int_equal(now.searches, 1);
+	assert_int_equal(now.looked_for, 1);
+	assert_int_equal(now.deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	wf_ct_stale_free(engine);
 	event_base_free(now.base);
 }
 
@@ -783,6 +886,8 @@ int main(void)
 	    NS_TEST(test_flush_of_ipv6_flows_leaves_ipv4_alone),
 	    NS_TEST(test_flush_of_both_families_deletes_the_flows_of_each),
 	    NS_TEST(test_flush_of_many_flows_deletes_each),
+	    NS_TEST(test_flush_by_a_dump_deletes_the_same_flows),
+	    NS_TEST(test_flush_of_more_matches_than_the_kernel_takes_deletes_each),
 	    NS_TEST(test_flush_of_no_matches_deletes_nothing),
 	    NS_TEST(test_flush_refuses_a_match_without_a_port_and_deletes_nothing),
 	    NS_TEST(test_the_count_is_what_the_namespace_holds),
@@ -793,6 +898,7 @@ int main(void)
 	    NS_TEST(test_server_tcp_forward_that_appears_asks_the_kernel_nothing),
 	    NS_TEST(test_server_noted_changes_spare_the_target_the_state_has_again),
 	    NS_TEST(test_gateway_burst_searches_once_for_what_the_state_left_stale),
+	    NS_TEST(test_gateway_removal_alone_is_searched_for_after_its_delay),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

@@ -426,6 +426,90 @@ static void test_dump_request_that_cannot_be_made_is_refused(void **state)
 	assert_int_equal(wf_ct_dump_build(buf, sizeof(buf), AF_INET, &port), -EINVAL);
 }
 
+/* A filtered delete names the tuple fields it filters on and never a whole original tuple: a
+ * kernel that knows no filtered delete must refuse it, not read it as a flush of everything. */
+static void test_filtered_delete_of_a_removed_forward_names_what_it_filters(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	const struct nlmsghdr *nlh = (const void *)buf;
+	struct wf_ct_match m = {.family = AF_INET,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_reply_src = true,
+	                        .reply_sport = 53,
+	                        .status_set = IPS_DST_NAT};
+	struct attrs a, nest, ip, proto;
+
+	m.reply_src.ip4.s_addr = htonl(0xc0a8a002);
+	assert_true(wf_ct_flush_build(buf, sizeof(buf), &m) > 0);
+	assert_int_equal(nlh->nlmsg_type, CT_DELETE);
+	assert_int_equal(nlh->nlmsg_flags & NLM_F_DUMP, 0);
+	assert_int_equal(((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family,
+	                 AF_INET);
+	collect(buf, &a);
+	collect_nested(a.tb[CTA_FILTER], &nest);
+	/* protocol number and destination port; reply: source address, protocol, source port */
+	assert_int_equal(mnl_attr_get_u32(nest.tb[CTA_FILTER_ORIG_FLAGS]), (1u << 3) | (1u << 5));
+	assert_int_equal(mnl_attr_get_u32(nest.tb[CTA_FILTER_REPLY_FLAGS]),
+	                 (1u << 0) | (1u << 3) | (1u << 4));
+	assert_non_null(a.tb[CTA_TUPLE_ORIG]);
+	collect_nested(a.tb[CTA_TUPLE_ORIG], &nest);
+	assert_null(nest.tb[CTA_TUPLE_IP]);
+	collect_nested(nest.tb[CTA_TUPLE_PROTO], &proto);
+	assert_int_equal(mnl_attr_get_u8(proto.tb[CTA_PROTO_NUM]), IPPROTO_UDP);
+	assert_int_equal(ntohs(mnl_attr_get_u16(proto.tb[CTA_PROTO_DST_PORT])), 5353);
+	assert_null(proto.tb[CTA_PROTO_SRC_PORT]);
+	collect_nested(a.tb[CTA_TUPLE_REPLY], &nest);
+	collect_nested(nest.tb[CTA_TUPLE_IP], &ip);
+	assert_int_equal(mnl_attr_get_u32(ip.tb[CTA_IP_V4_SRC]), htonl(0xc0a8a002));
+	assert_null(ip.tb[CTA_IP_V4_DST]);
+	collect_nested(nest.tb[CTA_TUPLE_PROTO], &proto);
+	assert_int_equal(ntohs(mnl_attr_get_u16(proto.tb[CTA_PROTO_SRC_PORT])), 53);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_STATUS])), IPS_DST_NAT);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_STATUS_MASK])), IPS_DST_NAT);
+	assert_null(a.tb[CTA_ID]);
+}
+
+static void test_filtered_delete_of_an_added_forward_names_the_public_address(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_match m = {.family = AF_INET,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_orig_dst = true,
+	                        .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	struct attrs a, nest, ip;
+
+	m.orig_dst.ip4.s_addr = htonl(0xcb00710a);
+	assert_true(wf_ct_flush_build(buf, sizeof(buf), &m) > 0);
+	collect(buf, &a);
+	collect_nested(a.tb[CTA_FILTER], &nest);
+	assert_int_equal(mnl_attr_get_u32(nest.tb[CTA_FILTER_ORIG_FLAGS]),
+	                 (1u << 1) | (1u << 3) | (1u << 5));
+	assert_null(nest.tb[CTA_FILTER_REPLY_FLAGS]);
+	assert_null(a.tb[CTA_TUPLE_REPLY]);
+	collect_nested(a.tb[CTA_TUPLE_ORIG], &nest);
+	collect_nested(nest.tb[CTA_TUPLE_IP], &ip);
+	assert_int_equal(mnl_attr_get_u32(ip.tb[CTA_IP_V4_DST]), htonl(0xcb00710a));
+	/* no source: the tuple is never one a plain delete could use */
+	assert_null(ip.tb[CTA_IP_V4_SRC]);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_STATUS])), 0);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_STATUS_MASK])),
+	                 IPS_DST_NAT | IPS_SEEN_REPLY);
+}
+
+static void test_filtered_delete_of_an_invalid_match_is_refused(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_match m = {.family = AF_INET, .l4proto = IPPROTO_ICMP, .orig_dport = 1};
+
+	assert_int_equal(wf_ct_flush_build(buf, sizeof(buf), &m), -EINVAL);
+	m.l4proto = IPPROTO_UDP;
+	assert_int_equal(wf_ct_flush_build(buf, 16, &m), -EINVAL);
+	m.orig_dport = 0;
+	assert_int_equal(wf_ct_flush_build(buf, sizeof(buf), &m), -EINVAL);
+}
+
 static void test_delete_names_the_original_tuple_zone_and_id(void **state)
 {
 	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
@@ -795,6 +879,9 @@ int main(void)
 	    cmocka_unit_test(test_untranslated_unanswered_entry_to_the_public_address_matches),
 	    cmocka_unit_test(test_ipv6_match_compares_whole_addresses),
 	    cmocka_unit_test(test_match_must_name_a_protocol_with_ports_and_a_port),
+	    cmocka_unit_test(test_filtered_delete_of_a_removed_forward_names_what_it_filters),
+	    cmocka_unit_test(test_filtered_delete_of_an_added_forward_names_the_public_address),
+	    cmocka_unit_test(test_filtered_delete_of_an_invalid_match_is_refused),
 	    cmocka_unit_test(test_matches_of_both_families_make_one_dump_of_both),
 	    cmocka_unit_test(test_matches_of_one_family_and_port_narrow_the_dump_to_it),
 	    cmocka_unit_test(test_matches_that_disagree_on_a_status_bit_leave_it_unfiltered),

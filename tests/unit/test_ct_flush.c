@@ -681,6 +681,33 @@ static void test_gateway_prune_spares_what_the_state_makes_again(void **state)
 	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, all, 2), 0);
 }
 
+/* Removals wait for a restart to take them back; a UDP forward that came is searched for at
+ * once. */
+static void test_gateway_search_waits_for_a_restart_unless_a_udp_forward_came(void **state)
+{
+	struct wf_ctl_forward udp = {
+	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct wf_ctl_forward tcp = {
+	    .family = AF_INET, .proto = IPPROTO_TCP, .public_port = 80, .target_port = 80};
+	struct gateway g;
+	struct wf_ct_match *m;
+	size_t n;
+
+	gateway_init(&g);
+	g.before[1] = (struct wf_gw_entries){.forwards = &tcp, .n_forwards = 1};
+	n = gateway_matches(&g, &m);
+	assert_int_equal(n, 1);
+	assert_int_equal(wf_gw_ct_delay_ms(m, n), WF_GW_CT_REMOVED_DELAY_MS);
+	free(m);
+	/* ... and udp/5353 came: one match at each public address */
+	g.after[1] = (struct wf_gw_entries){.forwards = &udp, .n_forwards = 1};
+	n = gateway_matches(&g, &m);
+	assert_int_equal(n, 3);
+	assert_int_equal(wf_gw_ct_delay_ms(m, n), WF_CT_COALESCE_MS);
+	free(m);
+	assert_true(WF_GW_CT_REMOVED_DELAY_MS > WF_CT_COALESCE_MS);
+}
+
 /* Among many forwards of several peers, each match meets the one peer that holds its port. */
 static void test_gateway_prune_finds_the_holder_among_many_forwards(void **state)
 {
@@ -767,6 +794,7 @@ int main(void)
 	    cmocka_unit_test(test_gateway_forwards_that_stay_are_left_alone),
 	    cmocka_unit_test(test_gateway_added_tcp_forward_searches_nothing),
 	    cmocka_unit_test(test_gateway_prune_spares_what_the_state_makes_again),
+	    cmocka_unit_test(test_gateway_search_waits_for_a_restart_unless_a_udp_forward_came),
 	};
 
 	return cmocka_run_group_tests_name("ct_flush", tests, NULL, NULL);

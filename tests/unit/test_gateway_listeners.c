@@ -211,6 +211,35 @@ static void host_ports_are_sorted_unique_and_skip_own_sockets(void **state)
 	wf_gw_host_ports_free(&hp);
 }
 
+/* A read of TCP alone keeps the UDP ports of the read before, and drops its TCP ones. */
+static void a_read_of_one_protocol_keeps_the_others_ports(void **state)
+{
+	const struct wf_gw_host_port was[] = {
+	    {AF_INET, TCP, 22}, {AF_INET, UDP, 53}, {AF_INET6, TCP, 22}, {AF_INET6, UDP, 51820}};
+	const struct wf_gw_host_port tcp[] = {{AF_INET, TCP, 2222}, {AF_INET6, TCP, 80}};
+	const struct wf_gw_host_port want[] = {
+	    {AF_INET, TCP, 2222}, {AF_INET, UDP, 53}, {AF_INET6, TCP, 80}, {AF_INET6, UDP, 51820}};
+	struct wf_gw_host_ports old = {.v = (struct wf_gw_host_port *)was, .n = 4};
+	struct wf_gw_host_ports fresh = {.v = (struct wf_gw_host_port *)tcp, .n = 2};
+	struct wf_gw_host_ports out, none = {0};
+
+	assert_int_equal(wf_gw_host_ports_join(&fresh, WF_GW_TCP, &old, &out), 0);
+	assert_int_equal(out.n, 4);
+	assert_memory_equal(out.v, want, sizeof(want));
+	wf_gw_host_ports_free(&out);
+	/* both read: nothing is kept */
+	assert_int_equal(wf_gw_host_ports_join(&fresh, WF_GW_TCP | WF_GW_UDP, &old, &out), 0);
+	assert_int_equal(out.n, 2);
+	assert_memory_equal(out.v, tcp, sizeof(tcp));
+	wf_gw_host_ports_free(&out);
+	assert_int_equal(wf_gw_host_ports_join(&none, WF_GW_UDP, &none, &out), 0);
+	assert_int_equal(out.n, 0);
+	wf_gw_host_ports_free(&out);
+	assert_int_equal(wf_gw_proto_bit(TCP), WF_GW_TCP);
+	assert_int_equal(wf_gw_proto_bit(UDP), WF_GW_UDP);
+	assert_int_equal(wf_gw_proto_bit(IPPROTO_ICMP), 0);
+}
+
 static size_t genl_msg(uint16_t type, uint8_t cmd)
 {
 	struct nlmsghdr *nlh;
@@ -466,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(wildcard_and_public_sockets_count_loopback_and_tunnel_do_not),
 	    cmocka_unit_test(a_socket_bound_to_another_device_does_not_count),
 	    cmocka_unit_test(host_ports_are_sorted_unique_and_skip_own_sockets),
+	    cmocka_unit_test(a_read_of_one_protocol_keeps_the_others_ports),
 	    cmocka_unit_test(wireguard_answers_parse),
 	    cmocka_unit_test(clashes_are_found_whichever_side_is_longer),
 	    cmocka_unit_test(requests_are_built_as_the_kernel_wants_them),
