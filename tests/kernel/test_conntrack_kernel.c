@@ -742,7 +742,6 @@ static void test_server_noted_changes_spare_the_target_the_state_has_again(void 
 	wf_ct_flush_free(f);
 }
 
-/* The gateway's path: peer 0 lets a UDP port go, and takes it back within one burst. */
 /* The engine's view of the gateway: the state in place when the search runs. */
 struct gateway_now {
 	const struct wf_gw_config *cfg;
@@ -769,102 +768,110 @@ static void gateway_flushed(void *arg, int looked_for, size_t deleted)
 	event_base_loopbreak(now->base);
 }
 
-static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void **state)
+/* A gateway whose peer 0 forwards UDP 5353 of 192.0.2.1 (state `with') or nothing (`without'),
+ * its search engine deleting in the kernel, and one flow translated to the peer. */
+struct udp_gateway {
+	struct wf_ctl_forward udp;
+	struct wf_gw_peer peer;
+	struct wf_gw_config cfg;
+	struct wf_gw_params p;
+	struct wf_gw_entries held, none;
+	struct wf_gw_state with, without;
+	struct gateway_now now;
+	struct wf_ct_stale *engine;
+};
+
+static void udp_gateway_start(struct udp_gateway *g, bool forwarding)
 {
 	static const struct wf_ct_stale_ops ops = {.prune = gateway_prune,
 	                                           .flushed = gateway_flushed};
-	struct wf_ctl_forward udp = {
+
+	memset(g, 0, sizeof(*g));
+	g->udp = (struct wf_ctl_forward){
 	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
-	struct wf_gw_peer peer = {.has_ip4 = true};
-	struct wf_gw_config cfg = {.peers = &peer, .n_peers = 1};
-	struct wf_gw_params p = {.n_public_ip4 = 1};
-	struct wf_gw_entries held = {.forwards = &udp, .n_forwards = 1}, none = {0};
-	struct wf_gw_state with = {.peers = &held, .n_peers = 1},
-	                   without = {.peers = &none, .n_peers = 1};
-	struct gateway_now now = {.cfg = &cfg, .state = &with, .base = event_base_new()};
-	struct wf_ct_stale *engine;
+	g->peer = (struct wf_gw_peer){.has_ip4 = true, .ip4 = addr(AF_INET, TUNNEL).ip4};
+	g->cfg = (struct wf_gw_config){.peers = &g->peer, .n_peers = 1};
+	g->p.n_public_ip4 = 1;
+	g->p.public_ip4[0] = addr(AF_INET, "192.0.2.1").ip4;
+	g->held = (struct wf_gw_entries){.forwards = &g->udp, .n_forwards = 1};
+	g->with = (struct wf_gw_state){.peers = &g->held, .n_peers = 1};
+	g->without = (struct wf_gw_state){.peers = &g->none, .n_peers = 1};
+	g->now.cfg = &g->cfg;
+	g->now.state = forwarding ? &g->with : &g->without;
+	g->now.base = event_base_new();
+	assert_non_null(g->now.base);
+	assert_int_equal(wf_ct_stale_new(g->now.base, &ops, &g->now, &g->engine), 0);
+	wf_ct_stale_set_kernel_flush(g->engine, true);
+	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
+}
+
+/* Notes the change from state A to B as the gateway does; returns what is pending. */
+static int udp_gateway_change(struct udp_gateway *g, const struct wf_gw_state *a,
+                              const struct wf_gw_state *b)
+{
 	struct wf_ct_match *m;
 	size_t n;
 	int pending;
+
+	assert_int_equal(wf_gw_ct_matches(&g->p, &g->cfg, a, b, &m, &n), 0);
+	pending = wf_ct_stale_note_within(g->engine, m, n, wf_gw_ct_delay_ms(m, n));
+	free(m);
+	return pending;
+}
+
+/* The gateway's path: peer 0 lets a UDP port go, and takes it back within one burst. */
+static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void **state)
+{
+	struct udp_gateway g;
 	double t0;
 
 	(void)state;
-	assert_non_null(now.base);
-	assert_int_equal(wf_ct_stale_new(now.base, &ops, &now, &engine), 0);
-	wf_ct_stale_set_kernel_flush(engine, true);
-	peer.ip4 = addr(AF_INET, TUNNEL).ip4;
-	p.public_ip4[0] = addr(AF_INET, "192.0.2.1").ip4;
-	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
+	udp_gateway_start(&g, true);
 	ct_insert("udp", "203.0.113.2", 40053, "192.0.2.1", 5353, "");
 	ct_insert("udp", "203.0.113.3", 40053, "192.0.2.1", 5354, "");
 	t0 = now_ms();
 	/* The forward goes (a search due in WF_GW_CT_REMOVED_DELAY_MS), then comes back: the
 	 * refused flows' search is due sooner, and takes the removal's along. */
-	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
-	assert_int_equal(wf_ct_stale_note_within(engine, m, n, wf_gw_ct_delay_ms(m, n)), 1);
-	free(m);
-	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &without, &with, &m, &n), 0);
-	pending = wf_ct_stale_note_within(engine, m, n, wf_gw_ct_delay_ms(m, n));
-	assert_int_equal(pending, 2);
-	free(m);
+	assert_int_equal(udp_gateway_change(&g, &g.with, &g.without), 1);
+	assert_int_equal(udp_gateway_change(&g, &g.without, &g.with), 2);
 	/* Nothing is searched for until the burst has had its time. */
 	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
-	assert_int_equal(event_base_dispatch(now.base), 0);
+	assert_int_equal(event_base_dispatch(g.now.base), 0);
 	assert_true(now_ms() - t0 < WF_GW_CT_REMOVED_DELAY_MS / 2);
 
 	/* One search; translated flows are right again, refused ones get their chance. */
-	assert_int_equal(now.searches, 1);
-	assert_int_equal(now.looked_for, 1);
-	assert_int_equal(now.deleted, 1);
+	assert_int_equal(g.now.searches, 1);
+	assert_int_equal(g.now.looked_for, 1);
+	assert_int_equal(g.now.deleted, 1);
 	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 1);
 	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 0);
 	assert_int_equal(ct_listed("src=203.0.113.3 ", NULL), 1);
 	/* Nothing stays pending: the next note starts a new burst. */
-	assert_int_equal(wf_ct_stale_note(engine, NULL, 0), 0);
-	wf_ct_stale_free(engine);
-	assert_int_equal(now.searches, 1);
-	event_base_free(now.base);
+	assert_int_equal(wf_ct_stale_note(g.engine, NULL, 0), 0);
+	wf_ct_stale_free(g.engine);
+	assert_int_equal(g.now.searches, 1);
+	event_base_free(g.now.base);
 }
 
 /* A removal alone waits for a restart to take the forward back: when none comes, the search
  * runs after WF_GW_CT_REMOVED_DELAY_MS and deletes the flows. */
 static void test_gateway_removal_alone_is_searched_for_after_its_delay(void **state)
 {
-	static const struct wf_ct_stale_ops ops = {.prune = gateway_prune,
-	                                           .flushed = gateway_flushed};
-	struct wf_ctl_forward udp = {
-	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
-	struct wf_gw_peer peer = {.has_ip4 = true};
-	struct wf_gw_config cfg = {.peers = &peer, .n_peers = 1};
-	struct wf_gw_params p = {.n_public_ip4 = 1};
-	struct wf_gw_entries held = {.forwards = &udp, .n_forwards = 1}, none = {0};
-	struct wf_gw_state with = {.peers = &held, .n_peers = 1},
-	                   without = {.peers = &none, .n_peers = 1};
-	struct gateway_now now = {.cfg = &cfg, .state = &without, .base = event_base_new()};
-	struct wf_ct_stale *engine;
-	struct wf_ct_match *m;
-	size_t n;
+	struct udp_gateway g;
 	double t0;
 
 	(void)state;
-	assert_non_null(now.base);
-	assert_int_equal(wf_ct_stale_new(now.base, &ops, &now, &engine), 0);
-	wf_ct_stale_set_kernel_flush(engine, true);
-	peer.ip4 = addr(AF_INET, TUNNEL).ip4;
-	p.public_ip4[0] = addr(AF_INET, "192.0.2.1").ip4;
-	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
+	udp_gateway_start(&g, false);
 	t0 = now_ms();
-	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
-	assert_int_equal(wf_ct_stale_note_within(engine, m, n, wf_gw_ct_delay_ms(m, n)), 1);
-	free(m);
-	assert_int_equal(event_base_dispatch(now.base), 0);
+	assert_int_equal(udp_gateway_change(&g, &g.with, &g.without), 1);
+	assert_int_equal(event_base_dispatch(g.now.base), 0);
 	assert_true(now_ms() - t0 >= WF_GW_CT_REMOVED_DELAY_MS - 10);
-	assert_int_equal(now.searches, 1);
-	assert_int_equal(now.looked_for, 1);
-	assert_int_equal(now.deleted, 1);
+	assert_int_equal(g.now.searches, 1);
+	assert_int_equal(g.now.looked_for, 1);
+	assert_int_equal(g.now.deleted, 1);
 	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
-	wf_ct_stale_free(engine);
-	event_base_free(now.base);
+	wf_ct_stale_free(g.engine);
+	event_base_free(g.now.base);
 }
 
 #define NS_TEST(f) cmocka_unit_test_setup_teardown(f, setup_namespace, teardown_namespace)
