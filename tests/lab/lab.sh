@@ -202,6 +202,7 @@ lab_healthy() {
 	for d in $DAEMONS; do
 		pid_of "$d" >/dev/null || return 1
 	done
+	[ -x "$SMTP_SESSION" ] || return 1
 	docker_answers || return 1
 	tunnel_works || return 1
 	ldocker image inspect "$LAB_IMAGE" >/dev/null 2>&1
@@ -408,13 +409,24 @@ tunnel_works() {
 		in_ns "$LAB_NS_SRV" ping -c 1 -W 1 -q "$LAB_GW_WG6" >/dev/null 2>&1
 }
 
+# The mail server's session runs a script of its own in the lab's run directory, not this file:
+# one lab serves every work tree on the machine and outlives the tree that built it.
+SMTP_SESSION=$LAB_RUN/smtp-session
+
 start_mail() {
 	mkdir -p "$(dirname "$LAB_MAIL_LOG")"
 	: >"$LAB_MAIL_LOG"
+	{
+		echo '#!/bin/bash'
+		printf 'LAB_MAIL_LOG=%q\n' "$LAB_MAIL_LOG"
+		declare -f socat_peer smtp_session
+		echo smtp_session
+	} >"$SMTP_SESSION"
+	chmod 755 "$SMTP_SESSION"
 	start_daemon mail4 nsenter --net="/run/netns/$LAB_NS_MAIL" \
-		socat TCP4-LISTEN:25,fork,reuseaddr EXEC:"$LAB_SH _smtp-session"
+		socat TCP4-LISTEN:25,fork,reuseaddr EXEC:"$SMTP_SESSION"
 	start_daemon mail6 nsenter --net="/run/netns/$LAB_NS_MAIL" \
-		socat TCP6-LISTEN:25,fork,reuseaddr,ipv6only=1 EXEC:"$LAB_SH _smtp-session"
+		socat TCP6-LISTEN:25,fork,reuseaddr,ipv6only=1 EXEC:"$SMTP_SESSION"
 }
 
 mail_listens() {
@@ -1080,7 +1092,6 @@ kill)
 	[ $# -eq 1 ] || usage
 	stop_spawned "$LAB_RUN/bg/$1.pid"
 	;;
-_smtp-session) smtp_session ;;
 _whoami) socat_peer ;;
 *) usage ;;
 esac
