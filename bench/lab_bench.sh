@@ -410,6 +410,8 @@ mem_floor() {
 	val mem_floor_rss "$rss"
 	val mem_floor_anon "$anon"
 	val mem_floor_pss "$pss"
+	# which libcurl the programs and the floor link: minimal (built in) or system
+	val libcurl_kind "$(make -s --no-print-directory -C "$ROOT" print-libcurl | cut -d' ' -f1)"
 	printf '%-28s %-8s RSS %6d kB  RssAnon %6d kB  PSS %6d kB\n' "memory, libraries alone:" \
 		"" "$rss" "$anon" "$pss"
 }
