@@ -489,6 +489,9 @@ cold_start() {
 	wait "$pid"
 	up=$(awk '{print $2}' "$OUT/probe")
 	wait_until 10 grep -qE -- "$re" "$LAB_RUN/bg/$who.log" >/dev/null
+	# a restored gateway answers before the agent hears its acknowledgement: wait for it too
+	[ "$who" = agent ] &&
+		wait_until 10 grep -q -- 'gateway applied generation' "$LAB_RUN/bg/$who.log" >/dev/null
 	t_log=$(log_time_ms "$LAB_RUN/bg/$who.log" "$re")
 	t_first=$(log_time_ms "$LAB_RUN/bg/$who.log" '.')
 	cp "$LAB_RUN/bg/$who.log" "$KEEP/cold-$who.log"
