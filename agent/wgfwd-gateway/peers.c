@@ -277,8 +277,7 @@ int wf_gw_render_change(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_
 	*add = *del = NULL;
 	if (!wf_ctl_egress_equal(from->egress, from->n_egress, to->egress, to->n_egress))
 		return -ESTALE;
-	if (wf_gw_render(&d->s.params, d->cfg, came, add) ||
-	    wf_gw_render(&d->s.params, d->cfg, gone, del)) {
+	if (wf_gw_render_elements(d->cfg, came, add) || wf_gw_render_elements(d->cfg, gone, del)) {
 		wf_nft_table_free(*add);
 		wf_nft_table_free(*del);
 		*add = *del = NULL;
