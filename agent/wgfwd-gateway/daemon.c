@@ -580,6 +580,9 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
 		         "until they go idle",
 		         strerror(-err));
+		/* both searches or neither */
+		wf_ct_stale_free(d->ct);
+		d->ct = NULL;
 	} else {
 		/* A dump locks each of the kernel's 262,144 conntrack buckets (2 ms); a filtered
 		 * delete looks only where entries are (0.2 ms). The count of what went is then the
