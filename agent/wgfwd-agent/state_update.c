@@ -128,6 +128,83 @@ static int find_owned_forwards(const struct wf_desired *d, const char *id, struc
 	return 0;
 }
 
+/* Above this many of the labels' ports for each forward of a state, the pass over the state is
+ * the cheaper way to find a container's forwards. */
+#define KEYS_PER_PASS 16
+
+static int cmp_index(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The same by key: every forward `id' holds in d came from the wgfwd.ports label of `was', the
+ * container as d last saw it (NULL: d did not see it, so it holds none), so each is found by a
+ * search of d for one of that label's ports, not by a pass over all of d. 1 when the label names
+ * so many ports that the pass is cheaper. */
+static int find_owned_forwards_by_key(const struct wf_desired *d, const char *id,
+                                      const struct wf_container *was, struct wf_desired *old,
+                                      size_t **at, bool *to_host)
+{
+	const char *ports = was ? wf_container_label(was, WF_LABEL_PORTS) : NULL;
+	struct wf_port_entry *pe = NULL;
+	size_t n_pe = 0, keys = 0, n = 0, cap = 0;
+	int err = 0;
+
+	*at = NULL;
+	*to_host = false;
+	if (!ports)
+		return 0;
+	if (wf_parse_ports(ports, &pe, &n_pe, NULL, NULL) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_pe; i++)
+		keys += (size_t)(pe[i].public_hi - pe[i].public_lo + 1) *
+		        (size_t)(!!(pe[i].protos & WF_PROTO_TCP) + !!(pe[i].protos & WF_PROTO_UDP));
+	if (keys > KEYS_PER_PASS && keys > d->n_forwards / KEYS_PER_PASS) {
+		free(pe);
+		return 1;
+	}
+	for (size_t i = 0; i < n_pe && !err; i++) {
+		for (unsigned p = 0; p < 2 && !err; p++) {
+			struct wf_forward key = {.proto = p ? IPPROTO_UDP : IPPROTO_TCP};
+
+			if (!(pe[i].protos & (p ? WF_PROTO_UDP : WF_PROTO_TCP)))
+				continue;
+			for (uint32_t port = pe[i].public_lo; port <= pe[i].public_hi && !err;
+			     port++) {
+				const struct wf_forward *h;
+
+				key.public_port = (uint16_t)port;
+				h = holder(d, &key);
+				if (!h || !owned_by(h->container_id, id))
+					continue;
+				if (WF_ARRAY_RESERVE(*at, n, cap, 1))
+					err = -ENOMEM;
+				else
+					(*at)[n++] = (size_t)(h - d->forwards);
+			}
+		}
+	}
+	free(pe);
+	if (err)
+		return err;
+	/* In d's order, each once (two entries of a label may name one port). */
+	if (n > 1)
+		qsort(*at, n, sizeof(**at), cmp_index);
+	old->forwards = malloc((n + 1) * sizeof(*old->forwards));
+	if (!old->forwards)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (i && (*at)[i] == (*at)[i - 1])
+			continue;
+		(*at)[old->n_forwards] = (*at)[i];
+		old->forwards[old->n_forwards++] = d->forwards[(*at)[i]];
+		*to_host |= d->forwards[(*at)[i]].to_host;
+	}
+	return 0;
+}
+
 /* The forwards at those places go; the rest move in runs. */
 static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k)
 {
@@ -177,9 +254,9 @@ static int problem_qcmp(const void *a, const void *b)
 	return wf_problem_cmp(a, b);
 }
 
-int wf_desired_update_with(struct wf_desired *d, const struct wf_container *containers, size_t n,
-                           const char *id, wf_service_resolver resolve, void *resolve_ctx,
-                           struct wf_desired_diff *diff)
+static int update(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                  const char *id, bool known, const struct wf_container *was,
+                  wf_service_resolver resolve, void *resolve_ctx, struct wf_desired_diff *diff)
 {
 	const struct wf_container *c = NULL;
 	struct wf_desired sub, old = {0};
@@ -197,7 +274,12 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	err = wf_desired_build_with(c, c ? 1 : 0, resolve, resolve_ctx, &sub);
 	if (err)
 		return err;
-	err = find_owned_forwards(d, id, &old, &at, &to_host);
+	err = known ? find_owned_forwards_by_key(d, id, was, &old, &at, &to_host) : 1;
+	if (err == 1) {
+		wf_desired_free(&old);
+		free(at);
+		err = find_owned_forwards(d, id, &old, &at, &to_host);
+	}
 	if (err)
 		goto out;
 	if (to_host || !independent(d, containers, n, id, &sub)) {
@@ -268,8 +350,30 @@ out:
 	return err;
 }
 
+int wf_desired_update_with(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                           const char *id, wf_service_resolver resolve, void *resolve_ctx,
+                           struct wf_desired_diff *diff)
+{
+	return update(d, containers, n, id, false, NULL, resolve, resolve_ctx, diff);
+}
+
 int wf_desired_update(struct wf_desired *d, const struct wf_container *containers, size_t n,
                       const char *id, struct wf_desired_diff *diff)
 {
-	return wf_desired_update_with(d, containers, n, id, NULL, NULL, diff);
+	return update(d, containers, n, id, false, NULL, NULL, NULL, diff);
+}
+
+int wf_desired_update_was_with(struct wf_desired *d, const struct wf_container *containers,
+                               size_t n, const char *id, const struct wf_container *was,
+                               wf_service_resolver resolve, void *resolve_ctx,
+                               struct wf_desired_diff *diff)
+{
+	return update(d, containers, n, id, true, was, resolve, resolve_ctx, diff);
+}
+
+int wf_desired_update_was(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                          const char *id, const struct wf_container *was,
+                          struct wf_desired_diff *diff)
+{
+	return update(d, containers, n, id, true, was, NULL, NULL, diff);
 }
