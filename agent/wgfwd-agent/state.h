@@ -96,6 +96,9 @@ struct wf_problem {
 struct wf_desired {
 	struct wf_forward *forwards;
 	size_t n_forwards;
+	/* The allocation forwards lies in, when an in-place update left room before it (NULL:
+	 * forwards itself). An update moves the forwards on the shorter side of a change. */
+	struct wf_forward *forwards_mem;
 	struct wf_egress *egress;
 	size_t n_egress;
 	struct wf_problem *problems;

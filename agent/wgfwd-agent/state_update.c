@@ -205,12 +205,36 @@ static int find_owned_forwards_by_key(const struct wf_desired *d, const char *id
 	return 0;
 }
 
-/* The forwards at those places go; the rest move in runs. */
-static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k)
+static size_t first_after(const struct wf_forward *f, size_t n, const struct wf_forward *key);
+
+static struct wf_forward *forwards_mem(const struct wf_desired *d)
+{
+	return d->forwards_mem ? d->forwards_mem : d->forwards;
+}
+
+/* The forwards at those places go; the rest move in runs, those after the first place toward
+ * the start or, where `to_end' allows and they are fewer, those before the last toward the end
+ * (a state holds thousands of forwards of hundreds of bytes: a change near one end moves few).
+ * Moved toward the end, they leave room before d->forwards, and none at its end. */
+static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k, bool to_end)
 {
 	struct wf_forward *f = d->forwards;
-	size_t keep = k ? at[0] : d->n_forwards;
+	size_t keep = k ? at[0] : d->n_forwards, dst;
 
+	if (to_end && k && at[k - 1] + 1 - k < d->n_forwards - at[0] - k) {
+		dst = at[k - 1] + 1;
+		for (size_t j = k; j-- > 0;) {
+			size_t lo = j ? at[j - 1] + 1 : 0;
+
+			dst -= at[j] - lo;
+			if (at[j] > lo)
+				memmove(&f[dst], &f[lo], (at[j] - lo) * sizeof(*f));
+		}
+		d->forwards_mem = forwards_mem(d);
+		d->forwards += k;
+		d->n_forwards -= k;
+		return;
+	}
 	for (size_t j = 0; j < k; j++) {
 		size_t run = at[j] + 1, end = j + 1 < k ? at[j + 1] : d->n_forwards;
 
@@ -219,6 +243,27 @@ static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k)
 		keep += end - run;
 	}
 	d->n_forwards = keep;
+}
+
+/* Merges the n sorted forwards of add into d (whose keys they do not share), into the room
+ * before d->forwards, which must hold n: only the forwards before the last new one move. */
+static void merge_to_front(struct wf_desired *d, const struct wf_forward *add, size_t n)
+{
+	struct wf_forward *f = d->forwards, *to = d->forwards - n;
+	size_t r = 0, w = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		size_t pos = first_after(f, d->n_forwards, &add[j]);
+
+		if (pos > r)
+			memmove(&to[w], &f[r], (pos - r) * sizeof(*f));
+		w += pos - r;
+		r = pos;
+		to[w++] = add[j];
+	}
+	/* the rest is where it belongs already: to + w == f + r */
+	d->forwards = to;
+	d->n_forwards += n;
 }
 
 /* The first of f[0..n) whose key is above key's (n when none is). */
@@ -263,7 +308,7 @@ static int update(struct wf_desired *d, const struct wf_container *containers, s
 	struct wf_forward *grown;
 	struct wf_egress *egress = NULL;
 	struct wf_problem *problems = NULL;
-	size_t n_fwd, i, j, k, *at = NULL;
+	size_t n_fwd, i, j, k, slack, *at = NULL;
 	bool to_host;
 	int err;
 
@@ -292,9 +337,13 @@ static int update(struct wf_desired *d, const struct wf_container *containers, s
 	old.problems = malloc((d->n_problems + 1) * sizeof(*old.problems));
 	egress = malloc((d->n_egress + sub.n_egress + 1) * sizeof(*egress));
 	problems = malloc((d->n_problems + sub.n_problems + 1) * sizeof(*problems));
-	grown = n_fwd > d->n_forwards ? realloc(d->forwards, n_fwd * sizeof(*grown)) : d->forwards;
-	if (grown)
-		d->forwards = grown;
+	slack = (size_t)(d->forwards - forwards_mem(d));
+	grown = n_fwd > d->n_forwards ? realloc(forwards_mem(d), (slack + n_fwd) * sizeof(*grown))
+	                              : forwards_mem(d);
+	if (grown) {
+		d->forwards = grown + slack;
+		d->forwards_mem = slack ? grown : NULL;
+	}
 	if (!old.egress || !old.problems || !egress || !problems ||
 	    (!grown && n_fwd > d->n_forwards)) {
 		err = -ENOMEM;
@@ -306,14 +355,26 @@ static int update(struct wf_desired *d, const struct wf_container *containers, s
 	err = wf_desired_diff(&old, &sub, diff);
 	if (err)
 		goto out;
-	drop_forwards_at(d, at, k);
+	/* Toward the end only when nothing is added after: the room at the end was counted for
+	 * the additions. */
+	drop_forwards_at(d, at, k, !sub.n_forwards);
 	DROP_OWNED(d->egress, d->n_egress, id);
 	DROP_OWNED(d->problems, d->n_problems, id);
 
 	/* Both lists are sorted by key: merged from the back, nothing is overwritten unread, and
-	 * what lies between two new entries moves in one piece. */
+	 * what lies between two new entries moves in one piece. From the front instead where
+	 * the drop left room there and fewer forwards lie before the last new one than after the
+	 * first. */
 	i = d->n_forwards;
 	j = sub.n_forwards;
+	if (j && (size_t)(d->forwards - forwards_mem(d)) >= j &&
+	    first_after(d->forwards, i, &sub.forwards[j - 1]) <
+	        i - first_after(d->forwards, i, &sub.forwards[0])) {
+		merge_to_front(d, sub.forwards, j);
+		j = 0;
+		n_fwd = d->n_forwards;
+		i = n_fwd;
+	}
 	for (k = n_fwd; j; j--) {
 		size_t lo = first_after(d->forwards, i, &sub.forwards[j - 1]);
 
