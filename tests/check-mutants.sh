@@ -86,6 +86,11 @@ mutant stale-conntrack-kernel-flush "the stale-conntrack flush in the kernel" 'f
 mutant stale-conntrack-kernel-ipv6 "the probe of the kernel's IPv6 conntrack filter" \
 	'probe_v6_filter(' 's/return err == -ENOENT \? V6_FILTER_RIGHT : V6_FILTER_WRONG;/return V6_FILTER_RIGHT;/' \
 	kernel:test_conntrack_kernel
+# The agent's IPv6 search leaves the addresses out for a port some forward still has: the
+# flows of that forward's new target go too.
+mutant stale-conntrack-ipv6-port-gone "the IPv6 search without addresses only where the port is gone" \
+	'wf_server_ct_narrow' 's/\|\| forward_of\(now, n_now, &m\[i\]\)\)/)/' \
+	kernel:test_conntrack_kernel
 # A UDP forward that came waits as long as a removal: its refused flows stay refused a second.
 mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refused flows" \
 	'wf_gw_ct_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_GW_CT_REMOVED_DELAY_MS;/' \

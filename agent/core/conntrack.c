@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
@@ -84,7 +85,19 @@ static bool proto_has_ports(uint8_t proto)
 bool wf_ct_match_valid(const struct wf_ct_match *m)
 {
 	return family_supported(m->family) && proto_has_ports(m->l4proto) && m->orig_dport &&
-	       !(m->status_set & m->status_clear);
+	       !(m->status_set & m->status_clear) && m->n_marks <= WF_CT_MARKS_MAX &&
+	       (!m->addrs_implied ||
+	        (m->n_marks && (m->status_set & IPS_DST_NAT) && m->reply_sport));
+}
+
+static bool mark_matches(const struct wf_ct_match *m, uint32_t mark)
+{
+	if (!m->n_marks)
+		return true;
+	for (size_t i = 0; i < m->n_marks; i++)
+		if (m->marks[i] == mark)
+			return true;
+	return false;
 }
 
 bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *e)
@@ -96,6 +109,8 @@ bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *
 	if (m->has_reply_src && !addr_equal(m->family, &e->reply.src, &m->reply_src))
 		return false;
 	if (m->reply_sport && e->reply.sport != m->reply_sport)
+		return false;
+	if (!mark_matches(m, e->mark))
 		return false;
 	return (e->status & m->status_set) == m->status_set && !(e->status & m->status_clear);
 }
@@ -138,6 +153,12 @@ static int cmp_match(const void *pa, const void *pb)
 		c = cmp_num(a->status_set, b->status_set);
 	if (!c)
 		c = cmp_num(a->status_clear, b->status_clear);
+	if (!c)
+		c = cmp_num(a->n_marks, b->n_marks);
+	for (size_t i = 0; !c && i < a->n_marks && i < WF_CT_MARKS_MAX; i++)
+		c = cmp_num(a->marks[i], b->marks[i]);
+	if (!c)
+		c = cmp_num(a->addrs_implied, b->addrs_implied);
 	return c;
 }
 
@@ -342,26 +363,29 @@ static void put_filter_tuple(struct nlmsghdr *nlh, uint16_t type, int family, ui
  * know a filtered delete takes it for the delete of one entry, finds the tuple incomplete and
  * refuses the message. Without a tuple, such a kernel would read the message as a flush of
  * the whole table. */
-int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m)
+int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, size_t mark,
+                           bool addrs)
 {
 	uint32_t orig = CT_FILTER_PROTO_NUM | CT_FILTER_PROTO_DST_PORT, reply = 0;
 	uint32_t mask = m->status_set | m->status_clear;
+	bool orig_dst = addrs && m->has_orig_dst, reply_src = addrs && m->has_reply_src;
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
-	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m))
+	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m) ||
+	    (m->n_marks ? mark >= m->n_marks : mark > 0) || (!addrs && !m->addrs_implied))
 		return -EINVAL;
-	if (m->has_orig_dst)
+	if (orig_dst)
 		orig |= CT_FILTER_IP_DST;
 	if (m->has_reply_src)
-		reply = CT_FILTER_IP_SRC | CT_FILTER_PROTO_NUM |
+		reply = (reply_src ? CT_FILTER_IP_SRC : 0) | CT_FILTER_PROTO_NUM |
 		        (m->reply_sport ? CT_FILTER_PROTO_SRC_PORT : 0);
 	nlh = put_header(buf, CT_TYPE(IPCTNL_MSG_CT_DELETE), 0, m->family);
 	put_filter_tuple(nlh, CTA_TUPLE_ORIG, m->family, m->l4proto, NULL,
-	                 m->has_orig_dst ? &m->orig_dst : NULL, 0, m->orig_dport);
+	                 orig_dst ? &m->orig_dst : NULL, 0, m->orig_dport);
 	if (reply)
-		put_filter_tuple(nlh, CTA_TUPLE_REPLY, m->family, m->l4proto, &m->reply_src, NULL,
-		                 m->reply_sport, 0);
+		put_filter_tuple(nlh, CTA_TUPLE_REPLY, m->family, m->l4proto,
+		                 reply_src ? &m->reply_src : NULL, NULL, m->reply_sport, 0);
 	nest = mnl_attr_nest_start(nlh, CTA_FILTER);
 	mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, orig);
 	if (reply)
@@ -371,7 +395,16 @@ int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m)
 		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(m->status_set));
 		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(mask));
 	}
+	if (m->n_marks) {
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(m->marks[mark]));
+		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(UINT32_MAX));
+	}
 	return (int)nlh->nlmsg_len;
+}
+
+int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m)
+{
+	return wf_ct_flush_build_mark(buf, size, m, 0, true);
 }
 
 /* ---- parsing ---- */
@@ -744,16 +777,28 @@ static int flush_matching(struct wf_conntrack *ct, int family, const struct wf_c
 /* One filtered delete a match, the kernel matching and deleting as it goes: it looks only into
  * the buckets of its hash that hold an entry, where a dump takes each bucket's lock. The kernel
  * does not say how many entries went; the namespace's count before and after does. */
-static int flush_in_kernel(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
+static int flush_one_in_kernel(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t mark,
+                               bool addrs)
 {
 	char req[WF_CT_MSG_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int len = wf_ct_flush_build_mark(req, sizeof(req), m, mark, addrs);
+	int err = len < 0 ? len : wf_nl_talk(&ct->nl, (struct nlmsghdr *)req, NULL, NULL);
 
+	return err;
+}
+
+static int flush_in_kernel(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
-		int len = wf_ct_flush_build(req, sizeof(req), &m[i]);
-		int err = len < 0 ? len : wf_nl_talk(&ct->nl, (struct nlmsghdr *)req, NULL, NULL);
+		/* What kernel_can_flush allowed: an IPv6 address filter only where it is right. */
+		bool addrs = m[i].family != AF_INET6 || ct->v6_filter == V6_FILTER_RIGHT;
 
-		if (err)
-			return err;
+		for (size_t k = 0; k < (m[i].n_marks ? m[i].n_marks : 1u); k++) {
+			int err = flush_one_in_kernel(ct, &m[i], k, addrs);
+
+			if (err)
+				return err;
+		}
 	}
 	return 0;
 }
@@ -831,16 +876,25 @@ static int probe_v6_filter(struct wf_conntrack *ct)
 	return err == -ENOENT ? V6_FILTER_RIGHT : V6_FILTER_WRONG;
 }
 
+/* Each mark of a match is a delete of its own; an IPv6 match needs a kernel whose address filter
+ * is right, or the caller's word that the addresses can be left out. */
 static bool kernel_can_flush(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
 {
-	if (!ct->kernel_flush || ct->no_kernel_flush || n > WF_CT_KERNEL_FLUSH_MAX)
+	size_t requests = 0;
+
+	if (!ct->kernel_flush || ct->no_kernel_flush)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		requests += m[i].n_marks ? m[i].n_marks : 1u;
+	if (requests > WF_CT_KERNEL_FLUSH_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].family != AF_INET6)
 			continue;
 		if (ct->v6_filter == V6_FILTER_UNKNOWN)
 			ct->v6_filter = probe_v6_filter(ct);
-		return ct->v6_filter == V6_FILTER_RIGHT;
+		if (ct->v6_filter != V6_FILTER_RIGHT && !m[i].addrs_implied)
+			return false;
 	}
 	return true;
 }

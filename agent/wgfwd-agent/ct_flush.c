@@ -15,7 +15,11 @@ struct wf_ct_flush {
 	size_t n_applied;
 	const struct wf_desired *now; /* the caller's, when it notes changes: read at search time */
 	const struct wf_server_params *params; /* for the prune of the search under way */
+	uint32_t marks[WF_CT_MARKS_MAX];       /* wf_ct_orig_dsts' as last noted */
+	size_t n_marks;
 };
+
+_Static_assert(WF_GATEWAYS_MAX + 1 <= WF_CT_MARKS_MAX, "a mark for each gateway and hairpin");
 
 /* Where a forward sends flows of one family, as fill_maps in render.c renders it. */
 static bool target_of(const struct wf_server_params *p, const struct wf_forward *f, int family,
@@ -130,6 +134,15 @@ static void add_ip6(struct wf_ct_orig_dsts *o, const struct in6_addr *a)
 		o->ip6[o->n_ip6++] = *a;
 }
 
+static void add_mark(struct wf_ct_orig_dsts *o, uint32_t mark)
+{
+	for (size_t i = 0; i < o->n_marks; i++)
+		if (o->marks[i] == mark)
+			return;
+	if (o->n_marks < WF_CT_MARKS_MAX)
+		o->marks[o->n_marks++] = mark;
+}
+
 void wf_server_ct_orig_dsts(const struct wf_server_params *p, const struct wf_server_gateway *g,
                             size_t n, struct wf_ct_orig_dsts *out)
 {
@@ -151,6 +164,9 @@ void wf_server_ct_orig_dsts(const struct wf_server_params *p, const struct wf_se
 		if (g[i].has_tunnel_ip6)
 			add_ip6(out, &g[i].tunnel_ip6);
 	}
+	out->n_marks = 0;
+	for (size_t i = 0; i <= n && i <= WF_GATEWAYS_MAX; i++)
+		add_mark(out, i < n && i < WF_GATEWAYS_MAX ? g[i].fwmark : p->hairpin_mark);
 	for (size_t i = 0; i < n && i < WF_GATEWAYS_MAX; i++) {
 		for (size_t k = 0; k < g[i].n_public_ip4 && k < WF_GATEWAY_ADDRS_MAX; k++)
 			add_ip4(out, &g[i].public_ip4[k]);
@@ -235,13 +251,30 @@ size_t wf_server_ct_prune(const struct wf_server_params *p, const struct wf_forw
 	return kept;
 }
 
+void wf_server_ct_narrow(const struct wf_forward *now, size_t n_now, const uint32_t *marks,
+                         size_t n_marks, struct wf_ct_match *m, size_t n)
+{
+	if (!n_marks || n_marks > WF_CT_MARKS_MAX)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].family != AF_INET6 || !m[i].has_reply_src || !m[i].reply_sport ||
+		    !(m[i].status_set & IPS_DST_NAT) || forward_of(now, n_now, &m[i]))
+			continue;
+		m[i].n_marks = (uint8_t)n_marks;
+		memcpy(m[i].marks, marks, n_marks * sizeof(*marks));
+		m[i].addrs_implied = true;
+	}
+}
+
 static size_t prune(void *ctx, struct wf_ct_match *m, size_t n)
 {
 	struct wf_ct_flush *f = ctx;
+	const struct wf_forward *now = f->now ? f->now->forwards : f->applied;
+	size_t n_now = f->now ? f->now->n_forwards : f->n_applied;
 
-	if (f->now)
-		return wf_server_ct_prune(f->params, f->now->forwards, f->now->n_forwards, m, n);
-	return wf_server_ct_prune(f->params, f->applied, f->n_applied, m, n);
+	n = wf_server_ct_prune(f->params, now, n_now, m, n);
+	wf_server_ct_narrow(now, n_now, f->marks, f->n_marks, m, n);
+	return n;
 }
 
 int wf_ct_flush_new(struct wf_ct_flush **out)
@@ -258,6 +291,8 @@ int wf_ct_flush_new(struct wf_ct_flush **out)
 		free(f);
 		return err;
 	}
+	/* A filtered delete looks only into the buckets that hold an entry; a dump locks each. */
+	wf_ct_stale_set_kernel_flush(f->engine, true);
 	*out = f;
 	return 0;
 }
@@ -270,6 +305,12 @@ void wf_ct_flush_free(struct wf_ct_flush *f)
 	free(f->applied);
 	free(f);
 }
+static void remember_marks(struct wf_ct_flush *f, const struct wf_ct_orig_dsts *dsts)
+{
+	f->n_marks = dsts->n_marks;
+	memcpy(f->marks, dsts->marks, sizeof(f->marks));
+}
+
 static int remember(struct wf_ct_flush *f, const struct wf_desired *d)
 {
 	struct wf_forward *copy = malloc((d->n_forwards + 1) * sizeof(*copy));
@@ -295,6 +336,7 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 	int err;
 
 	f->now = NULL;
+	remember_marks(f, dsts);
 	err = wf_desired_diff(&before, &now, &diff);
 	if (err)
 		return err;
@@ -320,6 +362,7 @@ int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_param
 	f->applied = NULL;
 	f->n_applied = 0;
 	f->now = now;
+	remember_marks(f, dsts);
 	err = wf_server_ct_matches(p, dsts, diff, &m, &n);
 	if (!err)
 		err = wf_ct_stale_note(f->engine, m, n);

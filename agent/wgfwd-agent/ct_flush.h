@@ -41,10 +41,14 @@ struct wf_ct_orig_dsts {
 	size_t n_ip4;
 	struct in6_addr ip6[WF_CT_ORIG_DSTS_MAX];
 	size_t n_ip6;
+	/* The conntrack marks the agent's rules give the flows they translate: each gateway's
+	 * fwmark (flows from its tunnel) and the hairpin mark, each once. */
+	uint32_t marks[WF_CT_MARKS_MAX];
+	size_t n_marks;
 };
 
 /* Pure: the original destinations of p's own tunnel and of the n gateways (n 0: the one
- * gateway p describes, public addresses from p). */
+ * gateway p describes, public addresses from p), and the marks of their flows. */
 void wf_server_ct_orig_dsts(const struct wf_server_params *p, const struct wf_server_gateway *g,
                             size_t n, struct wf_ct_orig_dsts *out);
 
@@ -86,5 +90,14 @@ int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_ct_or
  * left, kept in order at the front of m. */
 size_t wf_server_ct_prune(const struct wf_server_params *p, const struct wf_forward *now,
                           size_t n_now, struct wf_ct_match *m, size_t n);
+
+/* Pure: narrows the IPv6 matches of translated flows to a public port that no forward `now'
+ * has to the marks the agent's rules give such flows, and lets their addresses go
+ * (addrs_implied): every translated entry of that port and mark, answering from the old target
+ * port, is stale whatever its addresses. So the search is a filtered delete in the kernel even
+ * where the kernel's IPv6 address filter is wrong (conntrack.h), not a walk of the whole
+ * conntrack hash. A port some forward still has keeps its addresses. */
+void wf_server_ct_narrow(const struct wf_forward *now, size_t n_now, const uint32_t *marks,
+                         size_t n_marks, struct wf_ct_match *m, size_t n);
 
 #endif

@@ -74,7 +74,9 @@ static void drop_containers(struct wf_agent *a)
 	a->n_containers = 0;
 }
 
-static int put_container(struct wf_agent *a, const struct wf_container *c)
+/* The copy c replaces goes to *was (NULL when there was none), or is freed when was is NULL. */
+static int put_container(struct wf_agent *a, const struct wf_container *c,
+                         struct wf_container **was)
 {
 	struct wf_container *copy = wf_container_dup(c);
 	ssize_t i;
@@ -83,7 +85,10 @@ static int put_container(struct wf_agent *a, const struct wf_container *c)
 		return -ENOMEM;
 	i = find_container(a, c->id);
 	if (i >= 0) {
-		wf_container_free(a->containers[i]);
+		if (was)
+			*was = a->containers[i];
+		else
+			wf_container_free(a->containers[i]);
 		a->containers[i] = copy;
 		return 0;
 	}
@@ -117,13 +122,26 @@ static void on_docker_connection(void *ctx, bool up)
 
 /* Which containers changed since the desired state was last brought up to date: one can be
  * applied to it in place (wf_desired_update); more, or a new list, rebuild it whole. */
-static void note_changed(struct wf_agent *a, const char *id)
+static void forget_changes(struct wf_agent *a, unsigned n_changed)
 {
-	if (a->n_changed == 0)
+	wf_container_free(a->changed_was);
+	a->changed_was = NULL;
+	a->n_changed = n_changed;
+}
+
+/* Takes `was', the container as it was before this change (NULL: it was not there): the first
+ * change's is what the desired state last saw. */
+static void note_changed(struct wf_agent *a, const char *id, struct wf_container *was)
+{
+	if (a->n_changed == 0) {
 		WF_COPY(a->changed_id, id);
-	else if (a->n_changed == 1 && !strcmp(a->changed_id, id))
+		a->changed_was = was;
+		a->n_changed = 1;
 		return;
-	a->n_changed = a->n_changed ? CHANGED_MANY : 1;
+	}
+	wf_container_free(was);
+	if (a->n_changed != 1 || strcmp(a->changed_id, id))
+		forget_changes(a, CHANGED_MANY);
 }
 
 static void on_docker_synced(void *ctx, const struct wf_container *list, size_t n)
@@ -132,21 +150,25 @@ static void on_docker_synced(void *ctx, const struct wf_container *list, size_t 
 
 	drop_containers(a);
 	for (size_t i = 0; i < n; i++)
-		if (put_container(a, &list[i]))
+		if (put_container(a, &list[i], NULL))
 			log_error("out of memory keeping container %s", list[i].name);
 	log_info("docker: %zu container%s of interest", n, n == 1 ? "" : "s");
 	a->synced = true;
-	a->n_changed = CHANGED_MANY;
+	forget_changes(a, CHANGED_MANY);
 	wf_agent_schedule_apply(a, 0);
 }
 
 static void on_docker_changed(void *ctx, const struct wf_container *c)
 {
 	struct wf_agent *a = ctx;
+	struct wf_container *was = NULL;
 
-	if (put_container(a, c))
+	if (put_container(a, c, &was)) {
 		log_error("out of memory keeping container %s", c->name);
-	note_changed(a, c->id);
+		/* what the list holds is not what the state will be built from */
+		forget_changes(a, CHANGED_MANY);
+	}
+	note_changed(a, c->id, was);
 	wf_agent_schedule_apply(a, 0);
 }
 
@@ -157,8 +179,7 @@ static void on_docker_removed(void *ctx, const char *id)
 
 	if (i < 0)
 		return;
-	note_changed(a, id);
-	wf_container_free(a->containers[i]);
+	note_changed(a, id, a->containers[i]);
 	a->containers[i] = a->containers[--a->n_containers];
 	wf_agent_schedule_apply(a, 0);
 }
@@ -290,7 +311,8 @@ static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool
 	for (size_t i = 0; i < a->n_containers; i++)
 		flat[i] = *a->containers[i];
 	if (a->have_desired && a->n_changed == 1)
-		err = wf_desired_update(&a->desired, flat, a->n_containers, a->changed_id, diff);
+		err = wf_desired_update_was(&a->desired, flat, a->n_containers, a->changed_id,
+		                            a->changed_was, diff);
 	if (err == 1) {
 		*whole = true;
 		err = wf_desired_build(flat, a->n_containers, &d);
@@ -309,7 +331,7 @@ static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool
 	}
 	free(flat);
 	if (!err) {
-		a->n_changed = 0;
+		forget_changes(a, 0);
 		log_new_problems(before, n_before, &a->desired);
 		log_forward_changes(diff);
 	}
@@ -808,6 +830,7 @@ void wf_agent_free(struct wf_agent *a)
 	wf_ct_flush_free(a->ct_flush);
 	drop_containers(a);
 	free(a->containers);
+	forget_changes(a, 0);
 	if (a->have_desired)
 		wf_desired_free(&a->desired);
 	free(a);

@@ -106,6 +106,8 @@ struct wf_agent {
 #define CHANGED_MANY 2
 	unsigned n_changed;
 	char changed_id[WF_ID_MAX];
+	/* With one: that container as the desired state last saw it (NULL: not among them). */
+	struct wf_container *changed_was;
 	bool pushed; /* the gateway links have been given the desired state */
 	/* The gateways as the last whole apply rendered them: while they stay, a change of
 	 * forwards alone goes by the element-only path. */

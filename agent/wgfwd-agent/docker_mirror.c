@@ -345,9 +345,11 @@ void wf_docker_mirror_inspected(struct wf_docker *d, const struct request *r,
 }
 
 /* A container stopped (die) or went (destroy). An event newer than the list is news enough
- * to drop the container at once; one from before it (the stream starts a second before the
- * list) may be followed by a start the list already saw, so there the inspect decides. Either
- * way the inspect confirms, and answers asked for before the death are dropped (apply). */
+ * to drop the container at once, and asks no inspect: what the container does next comes as
+ * events of its own (a start asks its inspect), and Docker would answer this one only once
+ * its teardown is done, to say what the event said. One from before the list (the stream
+ * starts a second before it) may be followed by a start the list already saw, so there the
+ * inspect decides. Either way answers asked for before the death are dropped (apply). */
 int wf_docker_mirror_note_death(struct wf_docker *d, const struct wf_docker_event *ev)
 {
 	int64_t list_ns = (int64_t)d->list_time.tv_sec * 1000000000 + d->list_time.tv_nsec;
@@ -356,14 +358,17 @@ int wf_docker_mirror_note_death(struct wf_docker *d, const struct wf_docker_even
 	if (!e)
 		return -ENOMEM;
 	e->died = ++d->deaths;
-	if (ev->time_ns >= list_ns && e->c)
+	if (ev->time_ns >= list_ns && e->c) {
 		e->dead = true;
+		wf_docker_kick(d);
+		return 0;
+	}
 	return wf_docker_mirror_want_inspect(d, ev->actor_id);
 }
 
 bool wf_docker_mirror_work(struct wf_docker *d)
 {
-	bool busy = false;
+	bool busy = false, gone = false;
 	char path[300];
 
 	for (struct entry *e = d->entries; e; e = e->next) {
@@ -371,6 +376,7 @@ bool wf_docker_mirror_work(struct wf_docker *d)
 			e->dead = false;
 			log_debug("docker: %s stopped", e->c ? e->c->name : e->id);
 			report_gone(d, e);
+			gone = true;
 		}
 		if (e->want && !e->inflight) {
 			char *escaped = curl_easy_escape(NULL, e->id, 0);
@@ -390,5 +396,9 @@ bool wf_docker_mirror_work(struct wf_docker *d)
 		}
 		busy |= e->inflight || e->want || e->parked;
 	}
+	/* A stopped container is forgotten at once, so the network events of its teardown
+	 * (disconnect) find nothing to inspect. */
+	if (gone)
+		entries_forget_idle(d);
 	return busy;
 }

@@ -641,7 +641,7 @@ void wf_desired_free(struct wf_desired *d)
 {
 	if (!d)
 		return;
-	free(d->forwards);
+	free(d->forwards_mem ? d->forwards_mem : d->forwards);
 	free(d->egress);
 	free(d->problems);
 	memset(d, 0, sizeof(*d));

@@ -96,6 +96,9 @@ struct wf_problem {
 struct wf_desired {
 	struct wf_forward *forwards;
 	size_t n_forwards;
+	/* The allocation forwards lies in, when an in-place update left room before it (NULL:
+	 * forwards itself). An update moves the forwards on the shorter side of a change. */
+	struct wf_forward *forwards_mem;
 	struct wf_egress *egress;
 	size_t n_egress;
 	struct wf_problem *problems;
@@ -154,6 +157,18 @@ int wf_desired_update(struct wf_desired *d, const struct wf_container *container
 int wf_desired_update_with(struct wf_desired *d, const struct wf_container *containers, size_t n,
                            const char *id, wf_service_resolver resolve, void *resolve_ctx,
                            struct wf_desired_diff *diff);
+
+/* The same, where the caller knows the container as d last saw it: `was' (NULL when it was not
+ * among the containers d was last built or updated from). Its labels name every port it can
+ * hold in d, so its forwards there are found by key, at the cost of its own ports rather than
+ * of a pass over d. */
+int wf_desired_update_was(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                          const char *id, const struct wf_container *was,
+                          struct wf_desired_diff *diff);
+int wf_desired_update_was_with(struct wf_desired *d, const struct wf_container *containers,
+                               size_t n, const char *id, const struct wf_container *was,
+                               wf_service_resolver resolve, void *resolve_ctx,
+                               struct wf_desired_diff *diff);
 
 /* One line for the log: "web: wgfwd.ports: bad port `70000' in entry `70000/tcp'". */
 void wf_problem_format(const struct wf_problem *p, char *buf, size_t size);

@@ -128,12 +128,113 @@ static int find_owned_forwards(const struct wf_desired *d, const char *id, struc
 	return 0;
 }
 
-/* The forwards at those places go; the rest move in runs. */
-static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k)
+/* Above this many of the labels' ports for each forward of a state, the pass over the state is
+ * the cheaper way to find a container's forwards. */
+#define KEYS_PER_PASS 16
+
+static int cmp_index(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The same by key: every forward `id' holds in d came from the wgfwd.ports label of `was', the
+ * container as d last saw it (NULL: d did not see it, so it holds none), so each is found by a
+ * search of d for one of that label's ports, not by a pass over all of d. 1 when the label names
+ * so many ports that the pass is cheaper. */
+static int find_owned_forwards_by_key(const struct wf_desired *d, const char *id,
+                                      const struct wf_container *was, struct wf_desired *old,
+                                      size_t **at, bool *to_host)
+{
+	const char *ports = was ? wf_container_label(was, WF_LABEL_PORTS) : NULL;
+	struct wf_port_entry *pe = NULL;
+	size_t n_pe = 0, keys = 0, n = 0, cap = 0;
+	int err = 0;
+
+	*at = NULL;
+	*to_host = false;
+	if (!ports)
+		return 0;
+	if (wf_parse_ports(ports, &pe, &n_pe, NULL, NULL) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_pe; i++)
+		keys += (size_t)(pe[i].public_hi - pe[i].public_lo + 1) *
+		        (size_t)(!!(pe[i].protos & WF_PROTO_TCP) + !!(pe[i].protos & WF_PROTO_UDP));
+	if (keys > KEYS_PER_PASS && keys > d->n_forwards / KEYS_PER_PASS) {
+		free(pe);
+		return 1;
+	}
+	for (size_t i = 0; i < n_pe && !err; i++) {
+		for (unsigned p = 0; p < 2 && !err; p++) {
+			struct wf_forward key = {.proto = p ? IPPROTO_UDP : IPPROTO_TCP};
+
+			if (!(pe[i].protos & (p ? WF_PROTO_UDP : WF_PROTO_TCP)))
+				continue;
+			for (uint32_t port = pe[i].public_lo; port <= pe[i].public_hi && !err;
+			     port++) {
+				const struct wf_forward *h;
+
+				key.public_port = (uint16_t)port;
+				h = holder(d, &key);
+				if (!h || !owned_by(h->container_id, id))
+					continue;
+				if (WF_ARRAY_RESERVE(*at, n, cap, 1))
+					err = -ENOMEM;
+				else
+					(*at)[n++] = (size_t)(h - d->forwards);
+			}
+		}
+	}
+	free(pe);
+	if (err)
+		return err;
+	/* In d's order, each once (two entries of a label may name one port). */
+	if (n > 1)
+		qsort(*at, n, sizeof(**at), cmp_index);
+	old->forwards = malloc((n + 1) * sizeof(*old->forwards));
+	if (!old->forwards)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (i && (*at)[i] == (*at)[i - 1])
+			continue;
+		(*at)[old->n_forwards] = (*at)[i];
+		old->forwards[old->n_forwards++] = d->forwards[(*at)[i]];
+		*to_host |= d->forwards[(*at)[i]].to_host;
+	}
+	return 0;
+}
+
+static size_t first_after(const struct wf_forward *f, size_t n, const struct wf_forward *key);
+
+static struct wf_forward *forwards_mem(const struct wf_desired *d)
+{
+	return d->forwards_mem ? d->forwards_mem : d->forwards;
+}
+
+/* The forwards at those places go; the rest move in runs, those after the first place toward
+ * the start or, where `to_end' allows and they are fewer, those before the last toward the end
+ * (a state holds thousands of forwards of hundreds of bytes: a change near one end moves few).
+ * Moved toward the end, they leave room before d->forwards, and none at its end. */
+static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k, bool to_end)
 {
 	struct wf_forward *f = d->forwards;
-	size_t keep = k ? at[0] : d->n_forwards;
+	size_t keep = k ? at[0] : d->n_forwards, dst;
 
+	if (to_end && k && at[k - 1] + 1 - k < d->n_forwards - at[0] - k) {
+		dst = at[k - 1] + 1;
+		for (size_t j = k; j-- > 0;) {
+			size_t lo = j ? at[j - 1] + 1 : 0;
+
+			dst -= at[j] - lo;
+			if (at[j] > lo)
+				memmove(&f[dst], &f[lo], (at[j] - lo) * sizeof(*f));
+		}
+		d->forwards_mem = forwards_mem(d);
+		d->forwards += k;
+		d->n_forwards -= k;
+		return;
+	}
 	for (size_t j = 0; j < k; j++) {
 		size_t run = at[j] + 1, end = j + 1 < k ? at[j + 1] : d->n_forwards;
 
@@ -142,6 +243,27 @@ static void drop_forwards_at(struct wf_desired *d, const size_t *at, size_t k)
 		keep += end - run;
 	}
 	d->n_forwards = keep;
+}
+
+/* Merges the n sorted forwards of add into d (whose keys they do not share), into the room
+ * before d->forwards, which must hold n: only the forwards before the last new one move. */
+static void merge_to_front(struct wf_desired *d, const struct wf_forward *add, size_t n)
+{
+	struct wf_forward *f = d->forwards, *to = d->forwards - n;
+	size_t r = 0, w = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		size_t pos = first_after(f, d->n_forwards, &add[j]);
+
+		if (pos > r)
+			memmove(&to[w], &f[r], (pos - r) * sizeof(*f));
+		w += pos - r;
+		r = pos;
+		to[w++] = add[j];
+	}
+	/* the rest is where it belongs already: to + w == f + r */
+	d->forwards = to;
+	d->n_forwards += n;
 }
 
 /* The first of f[0..n) whose key is above key's (n when none is). */
@@ -177,16 +299,16 @@ static int problem_qcmp(const void *a, const void *b)
 	return wf_problem_cmp(a, b);
 }
 
-int wf_desired_update_with(struct wf_desired *d, const struct wf_container *containers, size_t n,
-                           const char *id, wf_service_resolver resolve, void *resolve_ctx,
-                           struct wf_desired_diff *diff)
+static int update(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                  const char *id, bool known, const struct wf_container *was,
+                  wf_service_resolver resolve, void *resolve_ctx, struct wf_desired_diff *diff)
 {
 	const struct wf_container *c = NULL;
 	struct wf_desired sub, old = {0};
 	struct wf_forward *grown;
 	struct wf_egress *egress = NULL;
 	struct wf_problem *problems = NULL;
-	size_t n_fwd, i, j, k, *at = NULL;
+	size_t n_fwd, i, j, k, slack, *at = NULL;
 	bool to_host;
 	int err;
 
@@ -197,7 +319,12 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	err = wf_desired_build_with(c, c ? 1 : 0, resolve, resolve_ctx, &sub);
 	if (err)
 		return err;
-	err = find_owned_forwards(d, id, &old, &at, &to_host);
+	err = known ? find_owned_forwards_by_key(d, id, was, &old, &at, &to_host) : 1;
+	if (err == 1) {
+		wf_desired_free(&old);
+		free(at);
+		err = find_owned_forwards(d, id, &old, &at, &to_host);
+	}
 	if (err)
 		goto out;
 	if (to_host || !independent(d, containers, n, id, &sub)) {
@@ -210,9 +337,13 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	old.problems = malloc((d->n_problems + 1) * sizeof(*old.problems));
 	egress = malloc((d->n_egress + sub.n_egress + 1) * sizeof(*egress));
 	problems = malloc((d->n_problems + sub.n_problems + 1) * sizeof(*problems));
-	grown = n_fwd > d->n_forwards ? realloc(d->forwards, n_fwd * sizeof(*grown)) : d->forwards;
-	if (grown)
-		d->forwards = grown;
+	slack = (size_t)(d->forwards - forwards_mem(d));
+	grown = n_fwd > d->n_forwards ? realloc(forwards_mem(d), (slack + n_fwd) * sizeof(*grown))
+	                              : forwards_mem(d);
+	if (grown) {
+		d->forwards = grown + slack;
+		d->forwards_mem = slack ? grown : NULL;
+	}
 	if (!old.egress || !old.problems || !egress || !problems ||
 	    (!grown && n_fwd > d->n_forwards)) {
 		err = -ENOMEM;
@@ -224,14 +355,26 @@ int wf_desired_update_with(struct wf_desired *d, const struct wf_container *cont
 	err = wf_desired_diff(&old, &sub, diff);
 	if (err)
 		goto out;
-	drop_forwards_at(d, at, k);
+	/* Toward the end only when nothing is added after: the room at the end was counted for
+	 * the additions. */
+	drop_forwards_at(d, at, k, !sub.n_forwards);
 	DROP_OWNED(d->egress, d->n_egress, id);
 	DROP_OWNED(d->problems, d->n_problems, id);
 
 	/* Both lists are sorted by key: merged from the back, nothing is overwritten unread, and
-	 * what lies between two new entries moves in one piece. */
+	 * what lies between two new entries moves in one piece. From the front instead where
+	 * the drop left room there and fewer forwards lie before the last new one than after the
+	 * first. */
 	i = d->n_forwards;
 	j = sub.n_forwards;
+	if (j && (size_t)(d->forwards - forwards_mem(d)) >= j &&
+	    first_after(d->forwards, i, &sub.forwards[j - 1]) <
+	        i - first_after(d->forwards, i, &sub.forwards[0])) {
+		merge_to_front(d, sub.forwards, j);
+		j = 0;
+		n_fwd = d->n_forwards;
+		i = n_fwd;
+	}
 	for (k = n_fwd; j; j--) {
 		size_t lo = first_after(d->forwards, i, &sub.forwards[j - 1]);
 
@@ -268,8 +411,30 @@ out:
 	return err;
 }
 
+int wf_desired_update_with(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                           const char *id, wf_service_resolver resolve, void *resolve_ctx,
+                           struct wf_desired_diff *diff)
+{
+	return update(d, containers, n, id, false, NULL, resolve, resolve_ctx, diff);
+}
+
 int wf_desired_update(struct wf_desired *d, const struct wf_container *containers, size_t n,
                       const char *id, struct wf_desired_diff *diff)
 {
-	return wf_desired_update_with(d, containers, n, id, NULL, NULL, diff);
+	return update(d, containers, n, id, false, NULL, NULL, NULL, diff);
+}
+
+int wf_desired_update_was_with(struct wf_desired *d, const struct wf_container *containers,
+                               size_t n, const char *id, const struct wf_container *was,
+                               wf_service_resolver resolve, void *resolve_ctx,
+                               struct wf_desired_diff *diff)
+{
+	return update(d, containers, n, id, true, was, resolve, resolve_ctx, diff);
+}
+
+int wf_desired_update_was(struct wf_desired *d, const struct wf_container *containers, size_t n,
+                          const char *id, const struct wf_container *was,
+                          struct wf_desired_diff *diff)
+{
+	return update(d, containers, n, id, true, was, NULL, NULL, diff);
 }

@@ -61,6 +61,10 @@ struct wf_ct_entry {
 	                entry that took the same tuple meanwhile */
 };
 
+/* Marks a match may name: one for each tunnel of a server with up to 8 gateways, one for its
+ * hairpin flows. */
+#define WF_CT_MARKS_MAX 9
+
 /* Which entries to delete. Every condition given must hold; l4proto and orig_dport are
  * required (a protocol with ports: tcp, udp, udplite, sctp, dccp), so a match never reaches
  * beyond one public port. */
@@ -75,6 +79,15 @@ struct wf_ct_match {
 	uint16_t reply_sport;  /* 0: any */
 	uint32_t status_set;   /* IPS_* bits that must all be set, e.g. IPS_DST_NAT */
 	uint32_t status_clear; /* IPS_* bits none of which may be set */
+	/* With n_marks, the entry's conntrack mark is one of marks. */
+	uint8_t n_marks;
+	uint32_t marks[WF_CT_MARKS_MAX];
+	/* The caller's word that every entry of this protocol, port, reply port, status and mark
+	 * is one to delete whatever its addresses (no forward has the public port any more, and
+	 * only the caller's own rules give these marks to translated flows): a filtered delete may
+	 * then leave the addresses out, where the kernel's address filter cannot be trusted.
+	 * Valid only with n_marks, IPS_DST_NAT in status_set and reply_sport. */
+	bool addrs_implied;
 };
 
 /* Narrows a dump in the kernel, so that it writes out fewer entries (the walk of the hash
@@ -138,7 +151,9 @@ int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
  * entry (a tenth of a dump's cost at 262,144 buckets); the count is then how much the namespace's
  * count fell, exact unless other entries came or went meanwhile. More matches, or a kernel that
  * refuses a filtered delete (before 6.15: it is then not asked again), take one dump for all of
- * them (wf_ct_matches_dump) and a delete of each entry found, counted exactly. Entries that vanish
+ * them (wf_ct_matches_dump) and a delete of each entry found, counted exactly. A match with
+ * marks is one filtered delete for each mark; an IPv6 one with addrs_implied leaves its
+ * addresses out of them on a kernel whose IPv6 address filter is wrong. Entries that vanish
  * meanwhile are not an error. -EINVAL (and nothing deleted) when a match is not valid; otherwise
  * the first error met, after trying the rest. n == 0 asks the kernel nothing. */
 #define WF_CT_KERNEL_FLUSH_MAX 8
@@ -190,6 +205,10 @@ int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e);
 /* The filtered delete of every entry m selects (a valid match, else -EINVAL): its original
  * tuple is never whole, so a kernel that knows no filtered delete refuses it. */
 int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m);
+/* The same for the mark-th of m's marks (0 without marks), its addresses left out when addrs
+ * is false (only for a match with addrs_implied). */
+int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, size_t mark,
+                           bool addrs);
 int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e);
 
 #endif

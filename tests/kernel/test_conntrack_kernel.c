@@ -742,6 +742,100 @@ static void test_server_noted_changes_spare_the_target_the_state_has_again(void 
 	wf_ct_flush_free(f);
 }
 
+static struct wf_forward server_forward6(uint8_t proto, const char *target)
+{
+	struct wf_forward f = {.proto = proto, .public_port = 5353, .target_port = 5353};
+
+	f.has_ip6 = true;
+	f.ip6 = addr(AF_INET6, target).ip6;
+	return f;
+}
+
+static void server_params6(struct wf_server_params *p)
+{
+	wf_server_params_default(p);
+	p->has_tunnel_ip6 = true;
+	p->tunnel_ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6;
+}
+
+/* A container stops and its IPv6 port goes with it: the search narrows to the agent's own
+ * marks and leaves the addresses out (this kernel's IPv6 address filter may be wrong), so what
+ * it deletes must still be only the translated flows of that port, answering from its old
+ * target port, that the agent's rules marked. */
+static void test_server_ipv6_port_gone_deletes_only_its_marked_translated_flows(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward fw = server_forward6(IPPROTO_UDP, "fd00:d0c::5");
+	struct wf_desired held = {0};
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+	char fwmark[64], hairpin[64];
+
+	(void)state;
+	server_params6(&p);
+	snprintf(fwmark, sizeof(fwmark), "--mark %u --dst-nat fd00:d0c::5", p.fwmark);
+	snprintf(hairpin, sizeof(hairpin), "--mark %u --dst-nat fd00:d0c::5", p.hairpin_mark);
+	assert_int_equal(wf_ct_flush_new(&f), 0);
+	noted(f, &p, &held, &fw, 1, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	ct_insert("udp", "2001:db8:c::10", 40053, "fc00:0:0:160::2", 5353, fwmark);
+	ct_insert("udp", "2001:db8:c::11", 40053, "2001:db8:1::1", 5353, hairpin);
+	/* another mark: not a flow the agent's rules translated */
+	ct_insert("udp", "2001:db8:c::12", 40053, "fc00:0:0:160::2", 5353,
+	          "--mark 4660 --dst-nat fd00:d0c::5");
+	/* another public port, and another target port */
+	ct_insert("udp", "2001:db8:c::13", 40053, "fc00:0:0:160::2", 5354, fwmark);
+	ct_insert("udp", "2001:db8:c::14", 40053, "fc00:0:0:160::2", 5353,
+	          "--dst-nat [fd00:d0c::5]:6000");
+	/* untranslated, and the same port of IPv4 */
+	ct_insert("udp", "2001:db8:c::15", 40053, "fc00:0:0:160::2", 5353, "");
+	ct_insert("udp", CLIENT, 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	assert_int_equal(ct_listed("src=2001:db8:c::1", NULL), 6);
+
+	noted(f, &p, &held, NULL, 0, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::13 ", NULL), 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::14 ", NULL), 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::15 ", NULL), 1);
+	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+	wf_ct_flush_free(f);
+}
+
+/* A forward that moves keeps its port: the flows of its new target, marked and answering from
+ * the same port as the old one's, are told apart by address alone, so they must stay. TCP, so
+ * that the move's only match is the old target's (a UDP forward's arrival would look for
+ * untranslated flows by address, which takes the dump anyway). */
+static void test_server_ipv6_forward_still_in_place_keeps_its_flows(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward old_fw = server_forward6(IPPROTO_TCP, "fd00:d0c::5"),
+	                  new_fw = server_forward6(IPPROTO_TCP, "fd00:d0c::6");
+	struct wf_desired held = {0};
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+	char old_nat[64], new_nat[64];
+
+	(void)state;
+	server_params6(&p);
+	snprintf(old_nat, sizeof(old_nat), "--mark %u --dst-nat fd00:d0c::5", p.fwmark);
+	snprintf(new_nat, sizeof(new_nat), "--mark %u --dst-nat fd00:d0c::6", p.fwmark);
+	assert_int_equal(wf_ct_flush_new(&f), 0);
+	noted(f, &p, &held, &old_fw, 1, 0);
+	ct_insert("tcp", "2001:db8:c::10", 40053, "fc00:0:0:160::2", 5353, old_nat);
+	ct_insert("tcp", "2001:db8:c::11", 40053, "fc00:0:0:160::2", 5353, new_nat);
+
+	noted(f, &p, &held, &new_fw, 1, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 1);
+	wf_ct_flush_free(f);
+}
+
 /* The engine's view of the gateway: the state in place when the search runs. */
 struct gateway_now {
 	const struct wf_gw_config *cfg;
@@ -904,6 +998,8 @@ int main(void)
 	    NS_TEST(test_server_burst_spares_the_target_a_forward_has_again),
 	    NS_TEST(test_server_tcp_forward_that_appears_asks_the_kernel_nothing),
 	    NS_TEST(test_server_noted_changes_spare_the_target_the_state_has_again),
+	    NS_TEST(test_server_ipv6_port_gone_deletes_only_its_marked_translated_flows),
+	    NS_TEST(test_server_ipv6_forward_still_in_place_keeps_its_flows),
 	    NS_TEST(test_gateway_burst_searches_once_for_what_the_state_left_stale),
 	    NS_TEST(test_gateway_removal_alone_is_searched_for_after_its_delay),
 	};

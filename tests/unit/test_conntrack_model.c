@@ -498,6 +498,41 @@ static void test_filtered_delete_of_an_added_forward_names_the_public_address(vo
 	                 IPS_DST_NAT | IPS_SEEN_REPLY);
 }
 
+/* The addresses left out (an IPv6 port gone, on a kernel whose address filter is wrong): the
+ * reply filter keeps protocol and source port, and each delete names one mark exactly. */
+static void test_filtered_delete_without_addresses_names_one_mark(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_match m = {.family = AF_INET6,
+	                        .l4proto = IPPROTO_TCP,
+	                        .orig_dport = 443,
+	                        .has_reply_src = true,
+	                        .reply_sport = 80,
+	                        .status_set = IPS_DST_NAT,
+	                        .n_marks = 2,
+	                        .marks = {0x77660001, 0x77660002}};
+	struct attrs a, nest;
+
+	m.reply_src.ip6.s6_addr[0] = 0xfd;
+	/* not without the caller's word that the addresses may go */
+	assert_int_equal(wf_ct_flush_build_mark(buf, sizeof(buf), &m, 1, false), -EINVAL);
+	m.addrs_implied = true;
+	assert_int_equal(wf_ct_flush_build_mark(buf, sizeof(buf), &m, 2, false), -EINVAL);
+	assert_true(wf_ct_flush_build_mark(buf, sizeof(buf), &m, 1, false) > 0);
+	collect(buf, &a);
+	collect_nested(a.tb[CTA_FILTER], &nest);
+	assert_int_equal(mnl_attr_get_u32(nest.tb[CTA_FILTER_ORIG_FLAGS]), (1u << 3) | (1u << 5));
+	assert_int_equal(mnl_attr_get_u32(nest.tb[CTA_FILTER_REPLY_FLAGS]), (1u << 3) | (1u << 4));
+	collect_nested(a.tb[CTA_TUPLE_REPLY], &nest);
+	assert_null(nest.tb[CTA_TUPLE_IP]);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK])), 0x77660002);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK_MASK])), UINT32_MAX);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_STATUS])), IPS_DST_NAT);
+	/* a match that could select translated flows by port alone is not valid */
+	m.status_set = 0;
+	assert_false(wf_ct_match_valid(&m));
+}
+
 static void test_filtered_delete_of_an_invalid_match_is_refused(void **state)
 {
 	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
@@ -881,6 +916,7 @@ int main(void)
 	    cmocka_unit_test(test_match_must_name_a_protocol_with_ports_and_a_port),
 	    cmocka_unit_test(test_filtered_delete_of_a_removed_forward_names_what_it_filters),
 	    cmocka_unit_test(test_filtered_delete_of_an_added_forward_names_the_public_address),
+	    cmocka_unit_test(test_filtered_delete_without_addresses_names_one_mark),
 	    cmocka_unit_test(test_filtered_delete_of_an_invalid_match_is_refused),
 	    cmocka_unit_test(test_matches_of_both_families_make_one_dump_of_both),
 	    cmocka_unit_test(test_matches_of_one_family_and_port_narrow_the_dump_to_it),

@@ -277,6 +277,66 @@ static void test_original_destinations_hold_every_gateways_addresses(void **stat
 			assert_int_not_equal(dsts.ip4[i].s_addr, dsts.ip4[k].s_addr);
 }
 
+static void test_marks_are_each_gateways_and_the_hairpin_mark_once(void **state)
+{
+	struct wf_server_params p = server_params();
+	struct wf_server_gateway g[3];
+	struct wf_ct_orig_dsts dsts;
+
+	memset(g, 0, sizeof(g));
+	g[0].fwmark = 0x10;
+	g[1].fwmark = 0x20;
+	g[2].fwmark = 0x10;
+	p.hairpin_mark = 0x30;
+	wf_server_ct_orig_dsts(&p, g, 3, &dsts);
+	assert_int_equal(dsts.n_marks, 3);
+	assert_int_equal(dsts.marks[0], 0x10);
+	assert_int_equal(dsts.marks[1], 0x20);
+	assert_int_equal(dsts.marks[2], 0x30);
+	/* the one gateway the parameters describe */
+	wf_server_ct_orig_dsts(&p, NULL, 0, &dsts);
+	assert_int_equal(dsts.n_marks, 2);
+	assert_int_equal(dsts.marks[0], p.fwmark);
+	assert_int_equal(dsts.marks[1], p.hairpin_mark);
+}
+
+/* Only the IPv6 matches of translated flows to a port no forward has lose their addresses, and
+ * they are narrowed to the marks. */
+static void test_narrow_lets_addresses_go_only_where_the_port_is_gone(void **state)
+{
+	static const uint32_t marks[] = {0x77660001, 0x77660002};
+	struct wf_forward held = container_forward("172.17.0.6", 8080, 80);
+	struct wf_ct_match m[4], gone6 = {.family = AF_INET6,
+	                                  .l4proto = IPPROTO_UDP,
+	                                  .orig_dport = 9090,
+	                                  .has_reply_src = true,
+	                                  .reply_sport = 90,
+	                                  .status_set = IPS_DST_NAT};
+
+	gone6.reply_src = addr(AF_INET6, "fd00:d0c::5");
+	m[0] = gone6;
+	m[1] = gone6;
+	m[1].orig_dport = 8080; /* a forward still has it */
+	m[2] = gone6;
+	m[2].family = AF_INET;
+	m[2].reply_src = addr(AF_INET, "172.17.0.5");
+	m[3] = (struct wf_ct_match){.family = AF_INET6,
+	                            .l4proto = IPPROTO_UDP,
+	                            .orig_dport = 9090,
+	                            .has_orig_dst = true,
+	                            .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	wf_server_ct_narrow(&held, 1, marks, 2, m, 4);
+	assert_true(m[0].addrs_implied);
+	assert_int_equal(m[0].n_marks, 2);
+	assert_int_equal(m[0].marks[0], marks[0]);
+	assert_int_equal(m[0].marks[1], marks[1]);
+	assert_true(wf_ct_match_valid(&m[0]));
+	for (size_t i = 1; i < 4; i++) {
+		assert_false(m[i].addrs_implied);
+		assert_int_equal(m[i].n_marks, 0);
+	}
+}
+
 static void test_added_tcp_forward_searches_nothing(void **state)
 {
 	struct wf_server_params p = server_params();
@@ -798,6 +858,8 @@ int main(void)
 	    cmocka_unit_test(test_added_forward_deletes_unanswered_untranslated_flows_to_it),
 	    cmocka_unit_test(test_added_forward_looks_where_each_gateway_sends_its_flows),
 	    cmocka_unit_test(test_original_destinations_hold_every_gateways_addresses),
+	    cmocka_unit_test(test_marks_are_each_gateways_and_the_hairpin_mark_once),
+	    cmocka_unit_test(test_narrow_lets_addresses_go_only_where_the_port_is_gone),
 	    cmocka_unit_test(test_added_tcp_forward_searches_nothing),
 	    cmocka_unit_test(test_moved_tcp_forward_deletes_only_old_target_flows),
 	    cmocka_unit_test(test_moved_forward_deletes_old_target_flows_and_unanswered_ones),
