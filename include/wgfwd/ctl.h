@@ -400,6 +400,17 @@ int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char
  * what was wrong, e.g. "forwards[2].public_port: 70000 is out of range 1..65535". */
 int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char *err,
                       size_t errlen);
+/* The same decoding in steps, each of a bounded cost, so that a largest message does not hold
+ * an event loop for long: the text checked, parsed about `bytes' at a time, a state's entries
+ * read as many at a time as that many bytes hold, then the whole validated. json must stay as
+ * it is until the decoder is freed. A step returns 1 while more are to come; then, once, what
+ * wf_ctl_msg_decode would have returned for the text, with out and err as it fills them. */
+struct wf_ctl_decoder;
+#define WF_CTL_DECODE_STEP (64 * 1024)
+int wf_ctl_decoder_new(const char *json, size_t len, struct wf_ctl_decoder **out);
+int wf_ctl_decoder_step(struct wf_ctl_decoder *dc, size_t bytes, struct wf_ctl_msg *out, char *err,
+                        size_t errlen);
+void wf_ctl_decoder_free(struct wf_ctl_decoder *dc);
 
 /* One control connection on a libevent event loop.
  *
