@@ -56,8 +56,12 @@ struct peer {
 	struct event *turn; /* the next turn, while a state waits */
 	/* A turn goes in steps, each its own callback, so that between them the loop runs
 	 * whatever else is ready, another peer's turn first: decode, apply, answer. */
-	enum { STEP_NONE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
+	enum { STEP_NONE, STEP_DECODE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
 	struct event *next_step;
+	/* The state whose turn it is, while it is decoded: its text and generation. */
+	struct wf_ctl_decoder *decoder;
+	char *text;
+	uint64_t generation;
 	struct wf_ctl_msg msg;   /* the decoded state, then its ack */
 	struct wf_ctl_msg ack;   /* the ack, while ops->state's steps fill it */
 	double worked;           /* the time the turn's steps took, without what ran between */
@@ -134,6 +138,10 @@ static void drop_pending(struct peer *p)
 	p->has_pending = false;
 	if (p->next_step)
 		event_del(p->next_step);
+	wf_ctl_decoder_free(p->decoder);
+	p->decoder = NULL;
+	free(p->text);
+	p->text = NULL;
 	wf_ctl_msg_clear(&p->msg);
 	wf_ctl_msg_clear(&p->ack);
 	p->step = STEP_NONE;
@@ -274,15 +282,13 @@ static void schedule_turn(struct peer *p, double wait)
 	evtimer_add(p->turn, &tv);
 }
 
-/* The first step: the latest state that came is decoded (only it: those it superseded never
- * are). */
+/* The first step: the latest state that came is taken, to be decoded (only it: those it
+ * superseded never are), a piece at a time. */
 static void on_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
 	struct client *cl = p->conn;
-	char err[WF_CTL_REASON_MAX], reason[WF_CTL_REASON_MAX + 16];
 	double start = now_seconds(), cpu_start = cpu_seconds();
-	int ret;
 
 	if (!cl || !p->has_pending || p->step != STEP_NONE)
 		return;
@@ -296,10 +302,34 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	p->window = false;
-	ret = wf_ctl_msg_decode(p->pending, p->pending_len, &p->msg, err, sizeof(err));
-	free(p->pending);
+	if (wf_ctl_decoder_new(p->pending, p->pending_len, &p->decoder)) {
+		client_drop(cl, "the gateway is out of memory");
+		return;
+	}
+	p->text = p->pending;
+	p->generation = p->pending_generation;
 	p->pending = NULL;
 	p->has_pending = false;
+	p->worked = p->cpu = p->cpu_longest = 0;
+	p->steps = 0;
+	step_took(p, start, cpu_start);
+	step_soon(p, STEP_DECODE);
+}
+
+/* A piece of the state's text decoded; once all of it is, its steps of applying come. */
+static void decode_step(struct peer *p, struct client *cl)
+{
+	char err[WF_CTL_REASON_MAX], reason[WF_CTL_REASON_MAX + 16];
+	int ret = wf_ctl_decoder_step(p->decoder, WF_CTL_DECODE_STEP, &p->msg, err, sizeof(err));
+
+	if (ret == 1) {
+		step_soon(p, STEP_DECODE);
+		return;
+	}
+	wf_ctl_decoder_free(p->decoder);
+	p->decoder = NULL;
+	free(p->text);
+	p->text = NULL;
 	if (ret < 0 || p->msg.type != WF_CTL_MSG_STATE) {
 		/* As the connection answers a message it cannot decode. */
 		snprintf(reason, sizeof(reason), "bad message: %s", ret < 0 ? err : "not a state");
@@ -309,10 +339,49 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	}
 	p->ack.type = WF_CTL_MSG_STATE_ACK;
 	p->ack.state_ack.generation = p->msg.state.generation;
-	p->worked = p->cpu = p->cpu_longest = 0;
-	p->steps = 0;
-	step_took(p, start, cpu_start);
 	step_soon(p, STEP_APPLY);
+}
+
+/* A newer state came while this one's turn was under way: only the latest matters, so the turn
+ * ends where it stands unless its state is in whole already (then it is answered as usual).
+ * What its slices put in stays, as the daemon's state says, and the newer state's turn goes on
+ * from there; the ports it was granted and not yet given are anyone's again. Its ack says it
+ * was not applied, as for a state superseded before its turn. Returns true when cut short. */
+static bool cut_short(struct peer *p, struct client *cl)
+{
+	struct wf_gw_control *c = cl->ctl;
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	uint64_t generation = p->step == STEP_DECODE ? p->generation : p->msg.state.generation;
+
+	if (p->step == STEP_APPLY && (!c->ops.cut || !c->ops.cut(c->ctx, cl->peer)))
+		return false;
+	c->count.states_superseded++;
+	wf_ctl_decoder_free(p->decoder);
+	p->decoder = NULL;
+	free(p->text);
+	p->text = NULL;
+	wf_ctl_msg_clear(&p->msg);
+	wf_ctl_msg_clear(&p->ack);
+	p->step = STEP_NONE;
+	p->holds_base = false;
+	log_debug("peer %s: state %llu cut short by state %llu after %u steps, %.1f ms of CPU, "
+	          "the longest %.1f ms",
+	          peer_name(c, cl->peer), (unsigned long long)generation,
+	          (unsigned long long)p->pending_generation, p->steps, p->cpu * 1e3,
+	          p->cpu_longest * 1e3);
+	p->next_turn =
+	    now_seconds() + (2 * p->worked > STATE_TURN_MIN_S ? 2 * p->worked : STATE_TURN_MIN_S);
+	ack.state_ack.generation = generation;
+	snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+	         "superseded by state %llu while it was applied",
+	         (unsigned long long)p->pending_generation);
+	send_ack(cl, &ack); /* may drop the connection */
+	if (p->conn != cl)
+		return true;
+	send_held(cl);
+	p->busy = true;
+	schedule_turn(p, p->next_turn - now_seconds());
+	return true;
 }
 
 /* Decide and apply (ops->state, in as many steps as it asks), save (ops->settle), then, as the
@@ -328,6 +397,14 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	if (!cl)
 		return;
 	c = cl->ctl;
+	if (p->has_pending && (p->step == STEP_DECODE || p->step == STEP_APPLY) && cut_short(p, cl))
+		return;
+	if (p->step == STEP_DECODE) {
+		decode_step(p, cl);
+		if (p->conn == cl)
+			step_took(p, start, cpu_start);
+		return;
+	}
 	if (p->step == STEP_APPLY) {
 		if (c->ops.state(c->ctx, cl->peer, &p->msg.state, &p->ack.state_ack)) {
 			step_took(p, start, cpu_start);

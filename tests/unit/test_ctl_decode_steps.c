@@ -73,8 +73,7 @@ static void decode_in_steps(const char *json, size_t len, size_t bytes, struct o
 	*steps = 0;
 	do {
 		memset(&m, 0x5a, sizeof(m));
-		ret = wf_ctl_decoder_step(dc, bytes ? bytes : 1 + below(300), &m, err,
-		                          sizeof(err));
+		ret = wf_ctl_decoder_step(dc, bytes ? bytes : 1 + below(300), &m, err, sizeof(err));
 		(*steps)++;
 		if (ret == 1) {
 			/* nothing is handed out before the end */
@@ -101,8 +100,9 @@ static void assert_same(const char *json, size_t len, size_t bytes)
 	decode_in_steps(json, len, bytes, &stepped, &steps);
 	if (whole.ret != stepped.ret || strcmp(whole.err, stepped.err) ||
 	    (whole.text && strcmp(whole.text, stepped.text)))
-		fail_msg("%.*s\nin steps of %zu: %d \"%s\", whole: %d \"%s\"", (int)(len < 300 ? len : 300),
-		         json, bytes, stepped.ret, stepped.err, whole.ret, whole.err);
+		fail_msg("%.*s\nin steps of %zu: %d \"%s\", whole: %d \"%s\"",
+		         (int)(len < 300 ? len : 300), json, bytes, stepped.ret, stepped.err,
+		         whole.ret, whole.err);
 	free(whole.text);
 	free(stepped.text);
 }
@@ -268,8 +268,8 @@ static void any_text_decodes_the_same_in_steps_as_whole(void **state)
  * had been parsed whole. */
 static void text_after_the_value_is_judged_at_any_step_boundary(void **state)
 {
-	static const char *const tails[] = {"", " ", " \n\t\r ", "x", " x", "{}", " \0", "\0 ",
-	                                    "  ]"};
+	static const char *const tails[] = {"",   " ",   " \n\t\r ", "x",  " x",
+	                                    "{}", " \0", "\0 ",      "  ]"};
 	const char *value = "{\"v\":3,\"type\":\"ping\"}";
 	char buf[64];
 
