@@ -580,8 +580,11 @@ int wf_gw_decider_new(const struct wf_gw_config *cfg, const struct wf_gw_state *
 	dc->want = want;
 	dc->d.n_forwards = want->n_forwards;
 	dc->d.n_egress = want->n_egress;
-	dc->d.forwards = calloc(want->n_forwards ? want->n_forwards : 1, sizeof(*dc->d.forwards));
-	dc->d.egress = calloc(want->n_egress ? want->n_egress : 1, sizeof(*dc->d.egress));
+	/* Zeroed a run at a time as they are decided: the first touch of a largest request's
+	 * verdicts (megabytes the process may have given back) is a step's, not the first's. */
+	dc->d.forwards =
+	    malloc((want->n_forwards ? want->n_forwards : 1) * sizeof(*dc->d.forwards));
+	dc->d.egress = malloc((want->n_egress ? want->n_egress : 1) * sizeof(*dc->d.egress));
 	dc->granted = calloc(1, sizeof(*dc->granted));
 	dc->first = first_identical_egress(want);
 	if (!dc->d.forwards || !dc->d.egress || !dc->granted || !dc->first) {
@@ -604,6 +607,16 @@ int wf_gw_decider_step(struct wf_gw_decider *dc, const struct wf_gw_state *curre
 	if (current->n_peers != dc->cfg->n_peers)
 		return -EINVAL;
 	end = n - dc->at < max ? n : dc->at + max;
+	if (dc->at < want->n_forwards)
+		memset(&dc->d.forwards[dc->at], 0,
+		       ((end < want->n_forwards ? end : want->n_forwards) - dc->at) *
+		           sizeof(*dc->d.forwards));
+	if (end > want->n_forwards) {
+		size_t from = dc->at > want->n_forwards ? dc->at - want->n_forwards : 0;
+
+		memset(&dc->d.egress[from], 0,
+		       (end - want->n_forwards - from) * sizeof(*dc->d.egress));
+	}
 	for (; dc->at < end && !err; dc->at++) {
 		size_t i = dc->at;
 
