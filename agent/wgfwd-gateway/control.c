@@ -126,10 +126,11 @@ static void send_gateway_info(struct client *cl)
 
 static void drop_pending(struct peer *p)
 {
-	/* What was applied is saved all the same. */
+	/* What was applied is saved all the same (a turn cut short or one that left its saving to
+	 * the next, too). */
 	if (p->step == STEP_APPLY && p->ctl->ops.abandon)
 		p->ctl->ops.abandon(p->ctl->ctx, (size_t)(p - p->ctl->peers));
-	if (p->step == STEP_SETTLE && p->ctl->ops.settle)
+	else if (p->step != STEP_ANSWER && p->ctl->ops.settle)
 		p->ctl->ops.settle(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->turn)
 		event_del(p->turn);
@@ -239,19 +240,24 @@ static void send_held(struct client *cl)
 	p->n_held = 0;
 }
 
+/* A turn whose steps have taken this long yields as a busy peer's does: a small change goes
+ * back to back, a largest state lets the loop read and take others' states between its steps. */
+#define STEP_YIELD_AFTER_S 0.01
+
 /* The peer's next step runs once the callback under way returns: before the reads of the
- * connections when the peer is not busy, with them when it is. */
+ * connections when the peer is not busy and its turn short so far, with them otherwise. */
 static void step_soon(struct peer *p, int step)
 {
 	static const struct timeval at_once = {0, 0};
+	bool yield = p->busy || p->worked > STEP_YIELD_AFTER_S;
 
 	p->step = step;
-	event_priority_set(p->next_step, p->busy ? PRIO_READ : PRIO_TURN);
-	/* Made active from its own callback, a busy peer's next step would run before the loop
-	 * looks at the sockets and timers again (libevent runs a priority's queue to its end):
-	 * its whole turn would go back to back, and another peer's state wait for all of it. As
-	 * a timer due now, it comes after what the loop finds ready meanwhile. */
-	if (p->busy)
+	event_priority_set(p->next_step, yield ? PRIO_READ : PRIO_TURN);
+	/* Made active from its own callback, the next step would run before the loop looks at
+	 * the sockets and timers again (libevent runs a priority's queue to its end): the whole
+	 * turn would go back to back, and another peer's state wait for all of it. As a timer
+	 * due now, it comes after what the loop finds ready meanwhile. */
+	if (yield)
 		evtimer_add(p->next_step, &at_once);
 	else
 		event_active(p->next_step, EV_TIMEOUT, 1);
@@ -421,7 +427,10 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (p->step == STEP_SETTLE) {
-		c->ops.settle(c->ctx, cl->peer);
+		/* With a newer state waiting, its own settle step saves what the kernel holds then:
+		 * until that, a restart writes the state before whole, as after a cut. */
+		if (!p->has_pending)
+			c->ops.settle(c->ctx, cl->peer);
 		step_took(p, start, cpu_start);
 		step_soon(p, STEP_ANSWER);
 		return;
