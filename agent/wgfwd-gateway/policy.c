@@ -664,7 +664,7 @@ int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state
                         size_t peer, const struct wf_gw_entries *want, struct wf_gw_state *next,
                         struct wf_gw_decision *d)
 {
-	struct wf_gw_decider *dc;
+	struct wf_gw_decider *dc = NULL;
 	int err;
 
 	memset(next, 0, sizeof(*next));
