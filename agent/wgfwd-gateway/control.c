@@ -498,14 +498,51 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	return true;
 }
 
+/* A message the connection decodes at once, in the read's own step: up to this size, that costs
+ * about what a step of a turn does (a state's 1 MiB took 35-50 ms of CPU). */
+#define TEXT_AT_ONCE_MAX (256 * 1024)
+
+/* A larger delta is not decoded: the agent is asked for its whole state, whose turn goes in
+ * steps. A larger text that is neither a plain state nor a plain delta (an escaped or repeated
+ * key: nothing an agent writes) is refused, as a message that cannot be decoded is. */
+static void refuse_large(struct client *cl, const char *json, size_t len)
+{
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_DELTA_ACK};
+	struct peer *p = &cl->ctl->peers[cl->peer];
+	char reason[WF_CTL_REASON_MAX];
+
+	if (!wf_gw_peek_message(json, len, "state_delta", &ack.state_ack.generation)) {
+		snprintf(
+		    reason, sizeof(reason),
+		    "bad message: %zu bytes, over %d, and not a state or delta written plainly",
+		    len, TEXT_AT_ONCE_MAX);
+		log_warn("peer %s: %s: closing", peer_name(cl->ctl, cl->peer), reason);
+		client_drop(cl, reason);
+		return;
+	}
+	ack.state_ack.resend = true;
+	snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+	         "a delta of %zu bytes is more than the gateway decodes at once (%d): send the "
+	         "whole state",
+	         len, TEXT_AT_ONCE_MAX);
+	p->holds_base = false;
+	send_ack(cl, &ack);
+}
+
 static bool on_text(struct wf_ctl_conn *conn, const char *json, size_t len, void *arg)
 {
 	struct client *cl = arg;
 	uint64_t generation = 0;
 
-	if (!cl->established || !wf_gw_peek_state(json, len, &generation))
+	if (!cl->established)
 		return false;
-	take_state(cl, json, len, generation);
+	if (wf_gw_peek_state(json, len, &generation)) {
+		take_state(cl, json, len, generation);
+		return true;
+	}
+	if (len <= TEXT_AT_ONCE_MAX)
+		return false;
+	refuse_large(cl, json, len);
 	return true;
 }
 

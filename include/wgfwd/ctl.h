@@ -163,8 +163,10 @@
  *                 result per added entry (add's, in its order), and:
  *       resend       true when nothing was applied because the gateway does not hold the
  *                    base, or would rather take the change as a state (one of the agent's
- *                    states still waits for its turn, or a large delta came before the
- *                    peer's turn: whole states are what the gateway paces); applied is then
+ *                    states still waits for its turn, a large delta came before the peer's
+ *                    turn, or the delta's text is over 256 KiB, more than the gateway decodes
+ *                    at once: whole states are what the gateway paces and decodes in steps);
+ *                    applied is then
  *                    false and the agent sends its whole state next. Always false when
  *                    applied is true.
  *   gateway_info  gateway -> agent, first thing after the handshake.
@@ -175,6 +177,10 @@
  *                 pong; a side that hears nothing for 30 s closes the connection.
  *   error         either way, then the sender closes.
  *       reason       1..255 bytes of UTF-8, no control characters
+ *
+ * A state or state_delta over 256 KiB names its "type" and "generation" plainly (no escape in
+ * the key, neither repeated): the gateway reads them without decoding the text, which it
+ * decodes in steps, and refuses a larger text it cannot read so (error, then close).
  *
  * Strings ("reason", "reasons", identity) never carry control characters, so they can be
  * logged as they are. Each list of entries (forwards; egress) holds at most

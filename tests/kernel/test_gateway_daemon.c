@@ -1534,6 +1534,53 @@ static void a_delta_applies_its_change_and_a_stale_base_asks_for_the_state(void 
 	assert_true(ruleset_contains("tcp . 5004 : " PEER_B " . 5004"));
 }
 
+/* A message larger than the gateway decodes at once (256 KiB) is only taken in steps, as a
+ * state: a larger delta is answered resend without being decoded (the agent sends its whole
+ * state), and a larger text that is not a state or delta written plainly (here a key escaped,
+ * which json-c would have read) is refused, the connection closed. */
+static void a_large_delta_asks_for_the_state_and_an_unplain_large_text_is_refused(void **state)
+{
+	enum { N = 30000 };
+	struct wf_ctl_forward *add = calloc(N, sizeof(*add));
+	struct wf_ctl_msg ack;
+	char *json = largest_state_json(8000, 20000), *key, *unplain;
+	struct agent b;
+
+	assert_non_null(add);
+	for (int i = 0; i < N; i++)
+		add[i] = (struct wf_ctl_forward){IPPROTO_TCP, AF_INET, (uint16_t)(20000 + i),
+		                                 (uint16_t)(20000 + i)};
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 7999, NULL, 0, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	send_delta(&b, 8001, 7999, add, N, NULL, 0, &ack);
+	assert_false(ack.state_ack.applied);
+	assert_true(ack.state_ack.resend);
+	assert_non_null(strstr(ack.state_ack.reason, "more than the gateway decodes at once"));
+	wf_ctl_msg_clear(&ack);
+	assert_false(ruleset_contains("tcp . 20000 : " PEER_B));
+	/* {"v":3,"type":"state",... with "type" written "\u0074ype" */
+	key = strstr(json, "\"type\"");
+	assert_non_null(key);
+	unplain = malloc(strlen(json) + 6);
+	assert_non_null(unplain);
+	memcpy(unplain, json, (size_t)(key - json));
+	strcpy(unplain + (key - json), "\"\\u0074ype\"");
+	strcat(unplain, key + strlen("\"type\""));
+	agent_send_json(&b, unplain);
+	assert_int_equal(agent_recv(&b, &ack), 0);
+	assert_int_equal(ack.type, WF_CTL_MSG_ERROR);
+	assert_non_null(strstr(ack.error.reason, "not a state or delta written plainly"));
+	wf_ctl_msg_clear(&ack);
+	assert_int_equal(agent_recv(&b, &ack), -ECONNRESET);
+	assert_false(ruleset_contains("tcp . 20000 : " PEER_B));
+	agent_close(&b);
+	free(unplain);
+	free(json);
+	free(add);
+}
+
 /* The CPU time the gateway's threads have had, in nanoseconds (schedstat: exact, not ticks). */
 static unsigned long long gateway_cpu_ns(void)
 {
@@ -1747,6 +1794,7 @@ int main(void)
 	    cmocka_unit_test(a_foreign_commit_between_slices_leaves_the_decided_state),
 	    cmocka_unit_test(a_gateway_killed_between_slices_restores_the_state_before),
 	    cmocka_unit_test(a_delta_applies_its_change_and_a_stale_base_asks_for_the_state),
+	    cmocka_unit_test(a_large_delta_asks_for_the_state_and_an_unplain_large_text_is_refused),
 	    cmocka_unit_test(one_change_among_10000_costs_the_gateway_little),
 	};
 
