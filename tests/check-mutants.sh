@@ -152,6 +152,12 @@ mutant gateway-decide-steps "the gateway's deciding of a state a run of entries 
 	'TURN_DECIDE_SLICE,' \
 	's/TURN_DECIDE_SLICE,/SIZE_MAX,/' \
 	kernel:test_gateway_daemon
+# Any message is decoded in one piece again, however large: a 1 MiB delta, or a state the
+# peek cannot read, holds the loop for all of its decoding.
+mutant gateway-large-text "the gateway's refusal to decode a large message in one piece" \
+	'TEXT_AT_ONCE_MAX)' \
+	's/if \(len <= TEXT_AT_ONCE_MAX\)/if (1)/' \
+	kernel:test_gateway_daemon
 # Element updates no longer ask whether anyone committed to the table since it was cached:
 # they go onto a table that drifted, and what drifted stays.
 mutant nft-elements-drift "the element-only path's fall-back to a whole sync on drift" \
