@@ -142,22 +142,27 @@ for ((r = 1; r <= REPS; r++)); do
 	done
 done
 
-# CPU spent in nftables per new connection, from perf samples (all CPUs, 4 kHz): robust to the
-# load of other users of this machine, which the rates above are not.
+# CPU spent in nftables per new connection, from perf samples of all CPUs (10 kHz) during a run
+# of the traffic tool: the `nft_*' functions' samples over the connections made. Less sensitive
+# to the load of other users of this machine than the rates above, though their own nftables work
+# counts too. A 5% difference needs a few thousand samples a configuration (a count's own spread
+# is its square root), so run.sh pools CPU_ROUNDS rounds of CPU_SECONDS each.
+CPU_ROUNDS=${CPU_ROUNDS:-4}
+CPU_SECONDS=${CPU_SECONDS:-3}
 if command -v perf >/dev/null; then
-	echo "# per-packet: nftables CPU per connection (perf record -a -F 4000 during a 2 s connrate)"
-	for ((r = 1; r <= 2; r++)); do
+	echo "# per-packet: nftables CPU per connection (perf record -a -F 10000 during a ${CPU_SECONDS} s connrate)"
+	for ((r = 1; r <= CPU_ROUNDS; r++)); do
 		for c in map1 map10k1 chain10k; do
 			read -r addr lo hi < <(configure "$c") || exit 1
 			in_ns wfb-cli "$BIN/wfb_net" connrate "$addr" "$lo" "$hi" 1 16 >/dev/null
-			perf record -q -a -F 4000 -o "$CHAIN_FILE.perf" -- ip netns exec wfb-cli \
-				"$BIN/wfb_net" connrate "$addr" "$lo" "$hi" 2 16 >"$CHAIN_FILE.out" 2>/dev/null
+			perf record -q -a -F 10000 -o "$CHAIN_FILE.perf" -- ip netns exec wfb-cli \
+				"$BIN/wfb_net" connrate "$addr" "$lo" "$hi" "$CPU_SECONDS" 16 >"$CHAIN_FILE.out" 2>/dev/null
 			conns=$(awk '{print $2}' "$CHAIN_FILE.out")
 			perf report -i "$CHAIN_FILE.perf" --sort sym --stdio -F sample,sym 2>/dev/null |
 				awk -v c="$c" -v r="$r" -v n="$conns" '
 					/^ +[0-9]/ { all += $1 } /nft_/ { nft += $1 }
-					END { printf "packet-cpu %s round %d: %d connections, nft_* %.2f us per connection (%d of %d samples)\n",
-						c, r, n, nft * 250 / n, nft, all }'
+					END { printf "packet-cpu %s round %d: %d connections, nft_* %.3f us per connection (%d of %d samples)\n",
+						c, r, n, nft * 100 / n, nft, all }'
 			rm -f "$CHAIN_FILE.perf" "$CHAIN_FILE.out"
 		done
 	done

@@ -115,7 +115,12 @@ run_packet() {
 summarize_packet() {
 	echo
 	echo "# packet: medians over the rounds"
-	awk '/^packet-cpu / { cpu[$2] = cpu[$2] " " $8 }
+	awk '/^packet-cpu / {
+		# pooled over the rounds: all their samples over all their connections
+		s = $0; sub(/.*\(/, "", s); sub(/ .*/, "", s)
+		conns[$2] += $5; samples[$2] += s; rounds[$2] = rounds[$2] " " $8
+		if (s > 0) per_sample = $8 * $5 / s
+	}
 	/^packet / {
 		c = $2
 		if ($5 == "connrate") { for (i = 1; i <= NF; i++) if ($i == "second") rate[c] = rate[c] " " $(i - 2) }
@@ -136,8 +141,9 @@ summarize_packet() {
 			printf "%-10s %8.0f connections/s (%5.1f%% of map1)  handshake p50 %7.1f us  bulk %8.0f Mbit/s\n",
 				c, r, base ? 100 * r / base : 0, median(lat[c]), median(bulk[c])
 		}
-		for (c in cpu)
-			printf "%-10s nftables CPU per new connection %.2f us (median over rounds:%s)\n", c, median(cpu[c]), cpu[c]
+		for (c in conns)
+			printf "%-10s nftables CPU per new connection %.3f us (%d samples over %d connections; rounds:%s)\n",
+				c, conns[c] ? samples[c] * per_sample / conns[c] : 0, samples[c], conns[c], rounds[c]
 	}' "$1"
 }
 
@@ -175,7 +181,10 @@ driver_values() {
 		bulk = $0; sub(/.*bulk +/, "", bulk); sub(/ .*/, "", bulk)
 		printf "pkt_%s_rate=%s\npkt_%s_pct=%s\npkt_%s_hs=%s\npkt_%s_bulk=%s\n", $1, $2, $1, pct, $1, hs, $1, bulk
 	}
-	/nftables CPU per new connection/ { printf "pkt_%s_cpu=%s\n", $1, $7 }
+	/nftables CPU per new connection/ {
+		n = $0; sub(/.*\(/, "", n); sub(/ .*/, "", n)
+		printf "pkt_%s_cpu=%s\npkt_%s_cpu_samples=%s\n", $1, $7, $1, n
+	}
 	' data="$BENCH_DATA" "$1"
 }
 
