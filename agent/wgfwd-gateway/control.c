@@ -19,10 +19,10 @@
 #define STATE_TURN_MIN_S 0.01
 
 /* A peer that sends faster than its turns come is not read while it waits for one, nor during
- * one: reading and opening a largest state costs milliseconds, and a peer sending them as fast
- * as it can would keep the gateway busy reading. When its turn comes, its connection is read
- * for this long (or half as long as its last turn's steps took, whichever is longer) first, so
- * that the turn takes the latest state of those that waited. */
+ * one once a newer state came: reading and opening a largest state costs milliseconds, and a
+ * peer sending them as fast as it can would keep the gateway busy reading. When its turn comes,
+ * its connection is read for this long (or half as long as its last turn's steps took,
+ * whichever is longer) first, so that the turn takes the latest state of those that waited. */
 #define STATE_READ_WINDOW_S 0.01
 
 /* Event priorities: a peer's turn and its steps run before the connections are read, unless

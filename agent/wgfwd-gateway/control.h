@@ -15,9 +15,11 @@
  * waits at least a minimum interval or twice as long as that one's steps took; meanwhile only
  * its latest state is kept. The steps of a peer that sends faster than that run with the reads
  * of the connections, those of any other peer before them, so another peer's state waits at
- * most for the one step under way; and its connection is not read while it waits for a turn
- * or takes one, but for a short window before each turn, so that reading its states does not
- * take the gateway's time either. */
+ * most for the one step under way (so do those of a turn that has run 10 ms, busy or not); and
+ * its connection is not read while it waits for a turn, but for a short window before it and
+ * during it until one more state comes (which cuts it short), so that reading its states does
+ * not take the gateway's time either. A text over 256 KiB that is not a plain state is not
+ * decoded in one piece: a delta is answered resend, anything else refused. */
 #ifndef WGFWD_GATEWAY_CONTROL_H
 #define WGFWD_GATEWAY_CONTROL_H
 
