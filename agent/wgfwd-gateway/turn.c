@@ -59,13 +59,14 @@ static void return_memory(const struct wf_ctl_state *s)
  *    written instead; if that fails too, the peer holds (in the daemon's state, the kernel and,
  *    at the settle step, its file) what the slices in so far left, and is told its state
  *    failed;
- *  - the ack goes once the whole state is in; the peer's connection is not read during its
- *    turn, so a newer state it sends meanwhile waits, and only the latest of those is taken
- *    next (control.h).
- * The state file is written at the end (settle); mid-way only as what the kernel holds then
- * (the peer went, or a repair saved every peer not saved). Until then it holds the state
- * before, and a restart writes what it holds whole, so the kernel always ends as the file
- * says.
+ *  - the ack goes once the whole state is in; a newer state that comes before (control.h)
+ *    cuts the turn short where it stands (wf_gw_cut_state): the slices in stay, the promise
+ *    goes, the ack says the state was not applied, and the newer one's turn decides from
+ *    what the kernel holds.
+ * The state file is written at the end (settle; the next turn's, when one waits); mid-way only
+ * as what the kernel holds then (the peer went, or a repair saved every peer not saved). Until
+ * then it holds the state before, and a restart writes what it holds whole, so the kernel
+ * always ends as the file says.
  *
  * When another peer's turn changes what it holds but takes nothing this decision grants, the
  * turn goes on (its elements are its peer's alone; apply.h guards each batch on the generation
