@@ -3,9 +3,11 @@
 # takes them. The gateway applies only the latest of those it read before each of that peer's
 # turns (it does not read that peer while it waits for one; a newer state read during a turn
 # cuts it short), another peer's changes still go live meanwhile (each waits for a step or two
-# of the flooding peer's turn, which decodes, decides and commits a piece at a time: their
-# median and the slowest each under 100 ms, with a CPU free), the memory a largest state took
-# goes back, and the gateway's CPU, memory, descriptors and log stay bounded.
+# of the flooding peer's turn, which decodes, decides and commits a piece at a time, no step
+# of it over 25 ms of CPU: their median under 100 ms, the slowest under 1 s, with a CPU free;
+# the slowest is a TCP retransmission, 0.2 s, when the userspace tunnel the flood fills drops
+# a packet of theirs), the memory a largest state took goes back, and the gateway's CPU,
+# memory, descriptors and log stay bounded.
 # Prints what it measured.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
@@ -87,8 +89,8 @@ read -r flood_ms flood_median < <(latency_ms)
 # waits that many times over for one, and they scale by it (1-minute load per CPU, at least 1).
 over=$(awk -v cpus="$(nproc)" '{ f = $1 / cpus; printf "%.2f", (f > 1 ? f : 1) }' /proc/loadavg)
 echo "      bounds x $over (load per CPU)"
-check "while the flood goes on, another peer's changes apply within 100 ms each" \
-	awk -v ms="${flood_ms:-99999}" -v f="$over" 'BEGIN { exit !(ms < 100 * f) }'
+check "while the flood goes on, another peer's changes apply within 1 s each" \
+	awk -v ms="${flood_ms:-99999}" -v f="$over" 'BEGIN { exit !(ms < 1000 * f) }'
 check "and their median is under 100 ms (with no flood: $held_median ms)" \
 	awk -v ms="${flood_median:-99999}" -v f="$over" 'BEGIN { exit !(ms < 100 * f) }'
 check "and the flood was still going then" flood_running
@@ -115,6 +117,13 @@ echo "      $flood"
 echo "      gateway: $cpu_flood ms on or waiting for a CPU in the $wall_flood ms of the flood"
 check "the gateway asked for a CPU less than 3/4 of the time the flood lasted" \
 	test "$cpu_flood" -gt 0 -a $((cpu_flood * 4)) -lt $((wall_flood * 3))
+# What held the gateway's loop, from its side of the tunnel: the longest step of each of the
+# flooding peer's turns (its debug line per answered or cut turn), in CPU time.
+longest=$(sed -nE "s/.*peer $PEER2_WG4: state [0-9]+[: ].* steps, .*the longest ([0-9.]+) ms.*/\1/p" \
+	"$LAB_RUN/bg/gateway.log" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+echo "      the longest step of the flooding peer's turns: median ${longest:-none} ms of CPU"
+check "no step of the flooding peer's turns held the gateway long: the longest of each, median under 25 ms of CPU" \
+	awk -v ms="${longest:-99999}" 'BEGIN { exit !(ms < 25) }'
 applied=$(sed -E 's/.* ([0-9]+) applied.*/\1/' <<<"$flood")
 superseded=$(sed -E 's/.* ([0-9]+) superseded.*/\1/' <<<"$flood")
 check_match "every state got its acknowledgement, none refused otherwise" \
