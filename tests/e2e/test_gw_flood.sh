@@ -5,9 +5,9 @@
 # cuts it short), another peer's changes still go live meanwhile (each waits for a step or two
 # of the flooding peer's turn, which decodes, decides and commits a piece at a time, no step
 # of it over 25 ms of CPU: their median under 100 ms, the slowest under 1 s, with a CPU free;
-# the slowest is a TCP retransmission, 0.2 s, when the userspace tunnel the flood fills drops
-# a packet of theirs), the memory a largest state took goes back, and the gateway's CPU,
-# memory, descriptors and log stay bounded.
+# the userspace tunnel the flood fills drops packets, and a retransmission can cost one of them
+# 0.2 s), the memory a largest state took goes back, and the gateway's CPU, memory,
+# descriptors and log stay bounded.
 # Prints what it measured.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/wgfwd.sh"
