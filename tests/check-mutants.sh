@@ -90,6 +90,11 @@ mutant stale-conntrack-kernel-ipv6 "the probe of the kernel's IPv6 conntrack fil
 mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refused flows" \
 	'wf_gw_ct_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_GW_CT_REMOVED_DELAY_MS;/' \
 	unit:test_ct_flush kernel:test_conntrack_kernel
+# The gateway's IPv6 matches join the IPv4 ones' search: one IPv6 forward in a change makes its
+# IPv4 flows a walk of the conntrack hash and a delete each where the IPv6 filter is wrong.
+mutant stale-conntrack-by-family "the gateway's search of IPv4 and IPv6 flows apart" \
+	'wf_gw_ct_by_family(' 's/if \(m\[i\]\.family == AF_INET6\)\s*continue;//' \
+	unit:test_ct_flush
 # The search no longer asks whether the namespace holds any entry: it is always skipped.
 mutant stale-conntrack-skip "the stale-conntrack search's empty-namespace rule" \
 	'wf_ct_search_needed' 's/return wf_conntrack_count\(ct, &count\) \|\| count;/return (void)count, false;/' \

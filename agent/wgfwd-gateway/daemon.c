@@ -181,6 +181,46 @@ void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer)
 		return;
 	}
 	d->peers[peer].unsaved = false;
+	/* The file, synced, holds what the journal said; the next append makes a new journal. */
+	d->peers[peer].unsynced = false;
+	d->peers[peer].journal_named = false;
+}
+
+static void sync_journals(struct wf_gw_daemon *d)
+{
+	char err[512];
+
+	for (size_t p = 0; p < d->cfg->n_peers; p++) {
+		if (!d->peers[p].unsynced)
+			continue;
+		d->peers[p].unsynced = false;
+		if (!wf_gw_store_sync(d->s.state_dir, wf_gw_peer_name(d, p),
+		                      !d->peers[p].journal_named, err, sizeof(err))) {
+			d->peers[p].journal_named = true;
+			continue;
+		}
+		log_warn("peer %s: %s: writing its whole file instead", wf_gw_peer_name(d, p), err);
+		wf_gw_daemon_save_peer(d, p);
+	}
+}
+
+static void on_sync_timer(evutil_socket_t fd, short what, void *arg)
+{
+	sync_journals(arg);
+}
+
+void wf_gw_daemon_journal_written(struct wf_gw_daemon *d, size_t peer)
+{
+	const struct timeval tv = {.tv_sec = WF_GW_JOURNAL_SYNC_MS / 1000,
+	                           .tv_usec = (WF_GW_JOURNAL_SYNC_MS % 1000) * 1000};
+
+	d->peers[peer].unsynced = true;
+	if (!d->sync_timer) {
+		sync_journals(d);
+		return;
+	}
+	if (!evtimer_pending(d->sync_timer, NULL))
+		evtimer_add(d->sync_timer, &tv);
 }
 
 /* ---- the host's own ports ---- */
@@ -476,7 +516,8 @@ static int start_events(struct wf_gw_daemon *d)
 	d->reconcile_timer = event_new(d->base, -1, EV_PERSIST, on_reconcile_timer, d);
 	d->drift_timer = evtimer_new(d->base, on_drift_timer, d);
 	d->host_ports_timer = event_new(d->base, -1, EV_PERSIST, on_host_ports_timer, d);
-	if (!d->reconcile_timer || !d->drift_timer || !d->host_ports_timer)
+	d->sync_timer = evtimer_new(d->base, on_sync_timer, d);
+	if (!d->reconcile_timer || !d->drift_timer || !d->host_ports_timer || !d->sync_timer)
 		return -ENOMEM;
 	if (d->s.reconcile_interval_ms)
 		event_add(d->reconcile_timer, &tv);
@@ -533,15 +574,22 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		return err;
 	}
 	err = wf_ct_stale_new(d->base, &wf_gw_stale_flow_ops, d, &d->ct);
-	if (err)
+	if (!err)
+		err = wf_ct_stale_new(d->base, &wf_gw_stale_flow6_ops, d, &d->ct6);
+	if (err) {
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
 		         "until they go idle",
 		         strerror(-err));
-	else
+		/* both searches or neither */
+		wf_ct_stale_free(d->ct);
+		d->ct = NULL;
+	} else {
 		/* A dump locks each of the kernel's 262,144 conntrack buckets (2 ms); a filtered
 		 * delete looks only where entries are (0.2 ms). The count of what went is then the
 		 * namespace's, which only the log line shows. */
 		wf_ct_stale_set_kernel_flush(d->ct, true);
+		wf_ct_stale_set_kernel_flush(d->ct6, true);
+	}
 	err = wf_gw_enable_forwarding(d->s.params.public_ifname);
 	if (err)
 		return err;
@@ -677,13 +725,17 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct event_base *base, struct w
 
 void wf_gw_daemon_free(struct wf_gw_daemon *d)
 {
-	struct event *timers[3];
+	struct event *timers[4];
 
 	if (!d)
 		return;
+	/* What the journals were told goes to the disk before the gateway does. */
+	if (d->peers)
+		sync_journals(d);
 	timers[0] = d->reconcile_timer;
 	timers[1] = d->drift_timer;
 	timers[2] = d->host_ports_timer;
+	timers[3] = d->sync_timer;
 	for (size_t i = 0; i < WF_ARRAY_SIZE(timers); i++)
 		if (timers[i])
 			event_free(timers[i]);
@@ -693,6 +745,7 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	wf_metrics_server_close(d->metrics);
 	/* A search still due runs before the gateway goes. */
 	wf_ct_stale_free(d->ct);
+	wf_ct_stale_free(d->ct6);
 	wf_nlwatch_free(d->watch);
 	wf_nft_close(d->nft);
 	wf_rtnl_close(d->rtnl);

@@ -71,8 +71,11 @@ struct wf_gw_peer_run {
 	char agent_version[WF_CTL_VERSION_MAX]; /* "" until it said */
 	struct wf_gw_entries asked;             /* what it last asked for, in its order */
 	bool unsaved;                           /* its state could not be written yet */
-	bool retry;              /* its last decision refused a port this host listened on */
-	bool ct_changed;         /* the pending conntrack search is for its changes too */
+	bool unsynced;                          /* its journal has lines not yet on the disk */
+	bool journal_named;                     /* the journal's name is on the disk */
+	bool retry; /* its last decision refused a port this host listened on */
+	/* which pending conntrack searches are for its changes too: WF_GW_CT_V4, WF_GW_CT_V6 */
+	unsigned ct_changed;
 	struct wf_gw_turn *turn; /* its state's turn under way (turn.c); NULL when none */
 };
 
@@ -102,11 +105,13 @@ struct wf_gw_daemon {
 	struct wf_gw_apply_cache apply_cache;
 	struct wf_gw_hostfw hostfw;             /* rules for the host's iptables chains */
 	struct wf_gw_hostfw_result hostfw_last; /* where they stood after the last apply */
-	struct wf_ct_stale *ct;                 /* NULL: no conntrack access, stale entries stay */
+	/* The searches for stale conntrack entries, IPv4's and IPv6's (wf_gw_ct_by_family); NULL:
+	 * no conntrack access, stale entries stay. */
+	struct wf_ct_stale *ct, *ct6;
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
 	struct wf_gw_host_watch host; /* the ports the VPS serves itself */
-	struct event *reconcile_timer, *drift_timer, *host_ports_timer;
+	struct event *reconcile_timer, *drift_timer, *host_ports_timer, *sync_timer;
 };
 
 /* Takes the settings over (s->policy is emptied). base must outlive the daemon. */
@@ -136,6 +141,13 @@ int wf_gw_daemon_apply(struct wf_gw_daemon *d, const struct wf_gw_state *state,
 const char *wf_gw_change_text(const struct wf_gw_apply_result *res, char *buf, size_t len);
 /* Writes the peer's state; a failure is logged and the peer marked unsaved. */
 void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer);
+/* The peer's journal has lines not yet on the disk: they go within WF_GW_JOURNAL_SYNC_MS,
+ * one sync for all the changes of a burst. An acknowledgement says the kernel holds a change;
+ * a restart of the gateway finds every change the file and journal were written with, and
+ * after a power loss the state of a change at most this much older, which the agent's whole
+ * state, sent when it reconnects, mends. */
+#define WF_GW_JOURNAL_SYNC_MS 1000
+void wf_gw_daemon_journal_written(struct wf_gw_daemon *d, size_t peer);
 /* Reads the ports the host listens on again; with retry, grants what they no longer block. */
 void wf_gw_daemon_refresh_host_ports(struct wf_gw_daemon *d, bool retry);
 /* Before a decision on forwards to add: the host's ports of their protocols only. */
@@ -143,7 +155,9 @@ void wf_gw_daemon_refresh_host_ports_for(struct wf_gw_daemon *d, const struct wf
 
 /* peers.c */
 extern const struct wf_gw_control_ops wf_gw_peer_ops;
-extern const struct wf_ct_stale_ops wf_gw_stale_flow_ops;
+#define WF_GW_CT_V4 1u
+#define WF_GW_CT_V6 2u
+extern const struct wf_ct_stale_ops wf_gw_stale_flow_ops, wf_gw_stale_flow6_ops;
 /* Decides anew the last request of each peer that a port this host listened on refused. */
 void wf_gw_retry_host_port_refusals(struct wf_gw_daemon *d);
 

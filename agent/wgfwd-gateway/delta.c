@@ -201,9 +201,11 @@ static void save_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_s
 	if (!egress_changed && !run->unsaved) {
 		if (!gone->peers[peer].n_forwards && !came->peers[peer].n_forwards)
 			return;
+		/* Synced a little later, with the changes that follow (daemon.h). */
 		if (!wf_gw_store_append(d->s.state_dir, wf_gw_peer_name(d, peer),
-		                        &gone->peers[peer], &came->peers[peer], &size, err,
+		                        &gone->peers[peer], &came->peers[peer], false, &size, err,
 		                        sizeof(err))) {
+			wf_gw_daemon_journal_written(d, peer);
 			if (size <= JOURNAL_BASE_BYTES + 2 * d->state.peers[peer].n_forwards)
 				return;
 		} else {

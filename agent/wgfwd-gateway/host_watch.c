@@ -5,12 +5,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <wgfwd/log.h>
 
 static const char *family_name(uint8_t family)
 {
 	return family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+/* The public interface's index, read at each read (it may be made again under its name): on a
+ * socket kept open, where if_nametoindex makes and closes one each time. */
+static unsigned public_ifindex(struct wf_gw_host_watch *w, const char *name)
+{
+	struct ifreq ifr;
+
+	if (!w->has_ifr_fd) {
+		w->ifr_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		w->has_ifr_fd = w->ifr_fd >= 0;
+	}
+	if (!w->has_ifr_fd || strlen(name) >= sizeof(ifr.ifr_name))
+		return if_nametoindex(name);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, strlen(name));
+	return ioctl(w->ifr_fd, SIOCGIFINDEX, &ifr) < 0 ? 0 : (unsigned)ifr.ifr_ifindex;
 }
 
 static void read_wireguard(struct wf_gw_host_watch *w, uint16_t **ports, size_t *n)
@@ -52,7 +72,7 @@ bool wf_gw_host_watch_read_protos(struct wf_gw_host_watch *w, const struct wf_gw
 		/* WireGuard listens on UDP only */
 		if (protos & WF_GW_UDP)
 			read_wireguard(w, &wg, &n_wg);
-		err = wf_gw_host_ports_build(l, n, wg, n_wg, p, if_nametoindex(p->public_ifname),
+		err = wf_gw_host_ports_build(l, n, wg, n_wg, p, public_ifindex(w, p->public_ifname),
 		                             skip, n_skip, &fresh);
 	}
 	if (!err) {
@@ -184,5 +204,7 @@ void wf_gw_host_watch_free(struct wf_gw_host_watch *w)
 	wf_gw_host_ports_free(&w->ports);
 	free(w->clashes);
 	wf_gw_nl_socks_close(&w->socks);
+	if (w->has_ifr_fd)
+		close(w->ifr_fd);
 	memset(w, 0, sizeof(*w));
 }

@@ -24,6 +24,8 @@ struct wf_gw_host_watch {
 	int wg_err;   /* of the last WireGuard query: 0, -ENOENT (no kernel WireGuard) or -errno */
 	uint64_t reads, read_errors;
 	struct wf_gw_nl_socks socks;
+	int ifr_fd; /* asks for the public interface's index; has_ifr_fd when open */
+	bool has_ifr_fd;
 };
 
 /* Reads the host's listeners and WireGuard's ports again (sockets whose inode is in skip[] left

@@ -62,6 +62,10 @@ struct wf_gw_params {
  * forward of a family the peer has no address of (the policy lets neither happen), -ENOMEM. */
 int wf_gw_render(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
                  const struct wf_gw_state *s, struct wf_nft_table **out);
+/* The sets and maps of that table alone, with the elements of s (the public address sets
+ * left empty): the shape a change's elements need (apply.h), without the chains and rules. */
+int wf_gw_render_elements(const struct wf_gw_config *cfg, const struct wf_gw_state *s,
+                          struct wf_nft_table **out);
 int wf_gw_render_anchor(struct wf_nft_table **out);
 
 #endif

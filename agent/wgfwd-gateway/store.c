@@ -173,8 +173,55 @@ static void journal_line(char *buf, size_t *len, char op, const struct wf_ctl_fo
 
 #define JOURNAL_LINE_MAX 32 /* "- ipv6 udp 65535 65535\n" and room */
 
+/* A journal's data, and its name once it is new (a new file is durable once its directory
+ * is). */
+static int sync_journal(int fd, const char *dir, bool created)
+{
+	int dirfd;
+
+	if (fdatasync(fd) < 0)
+		return -errno;
+	if (!created)
+		return 0;
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || fsync(dirfd) < 0) {
+		int ret = -errno;
+
+		if (dirfd >= 0)
+			close(dirfd);
+		return ret;
+	}
+	close(dirfd);
+	return 0;
+}
+
+int wf_gw_store_sync(const char *dir, const char *peer_name, bool name, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd, ret;
+
+	if (journal_path(dir, peer_name, path, sizeof(path))) {
+		snprintf(err, errlen, "journal file name for %s in %s is too long", peer_name, dir);
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return ret;
+	}
+	ret = sync_journal(fd, dir, name);
+	close(fd);
+	if (ret)
+		snprintf(err, errlen, "cannot sync %s: %s", path, strerror(-ret));
+	return ret;
+}
+
 int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_gw_entries *gone,
-                       const struct wf_gw_entries *came, size_t *size, char *err, size_t errlen)
+                       const struct wf_gw_entries *came, bool sync, size_t *size, char *err,
+                       size_t errlen)
 {
 	size_t n = gone->n_forwards + came->n_forwards, len = 0;
 	char path[4096], *buf;
@@ -205,17 +252,8 @@ int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_g
 	/* One write: a crash leaves whole lines and at most a torn last one, which is skipped. */
 	if (!ret)
 		ret = write_all(fd, buf, len);
-	if (!ret && fdatasync(fd) < 0)
-		ret = -errno;
-	if (!ret && st.st_size == 0) {
-		/* A new file is durable once its directory is. */
-		int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dirfd < 0 || fsync(dirfd) < 0)
-			ret = -errno;
-		if (dirfd >= 0)
-			close(dirfd);
-	}
+	if (!ret && sync)
+		ret = sync_journal(fd, dir, st.st_size == 0);
 	if (ret)
 		snprintf(err, errlen, "cannot append to %s: %s", path, strerror(-ret));
 	*size = (size_t)st.st_size + len;

@@ -27,6 +27,7 @@
 #ifndef WGFWD_GATEWAY_STORE_H
 #define WGFWD_GATEWAY_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -45,9 +46,17 @@ int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_
                      char *err, size_t errlen);
 /* Appends one change of what the peer holds to its journal: the forwards that went, then those
  * that came (egress changes go by wf_gw_store_save). *size is the journal's length after it:
- * save the whole file when it grows large, which starts the journal anew. */
+ * save the whole file when it grows large, which starts the journal anew. Without sync the
+ * lines are written (a crash of the process loses none) but reach the disk only with
+ * wf_gw_store_sync: until then a power loss may take the last of them, which leaves the state
+ * of an earlier change (replay stops at the first line that is not whole). */
 int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_gw_entries *gone,
-                       const struct wf_gw_entries *came, size_t *size, char *err, size_t errlen);
+                       const struct wf_gw_entries *came, bool sync, size_t *size, char *err,
+                       size_t errlen);
+/* Onto the disk: what was appended to the peer's journal and, with name, the journal's name in
+ * its directory (needed once after the journal is made). 0 also when there is no journal (a
+ * whole save has taken its place). */
+int wf_gw_store_sync(const char *dir, const char *peer_name, bool name, char *err, size_t errlen);
 /* Returns 0 with *e filled (free with wf_gw_entries_free), -ENOENT when the peer has no file,
  * -EBADMSG when the file is not a valid state (then it was moved aside, and err says what was
  * wrong and where the file is now), or another -errno with err filled. */

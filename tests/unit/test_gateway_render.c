@@ -259,6 +259,45 @@ static void forwards_target_the_peers_own_tunnel_address(void **state)
 	wf_nft_table_free(t);
 }
 
+/* A change's tables hold the whole table's sets, in its order and with its elements, but for
+ * the public addresses (the same in both tables of a change), and no chain or rule. */
+static void elements_alone_are_the_sets_of_the_whole_table(void **state)
+{
+	struct wf_ctl_forward fa[] = {{TCP, AF_INET, 443, 443}, {TCP, AF_INET6, 443, 8443}};
+	struct wf_ctl_forward fb[] = {{UDP, AF_INET, 53, 5353}};
+	struct wf_ctl_egress ga[] = {{TCP, 25, 25}};
+	struct wf_nft_table *whole, *t = NULL;
+
+	grant(0, fa, 2, ga, 1);
+	grant(1, fb, 1, NULL, 0);
+	whole = render();
+	assert_int_equal(wf_gw_render_elements(&cfg, &st, &t), 0);
+	assert_non_null(t);
+	assert_int_equal(t->n_chains, 0);
+	assert_int_equal(t->n_rules, 0);
+	assert_int_equal(t->n_sets, whole->n_sets);
+	for (size_t i = 0; i < t->n_sets; i++) {
+		const struct wf_nft_set *a = &t->sets[i], *b = &whole->sets[i];
+		bool public = !strcmp(b->name, WF_GW_PUBLIC4) || !strcmp(b->name, WF_GW_PUBLIC6);
+
+		assert_string_equal(a->name, b->name);
+		assert_int_equal(a->n_key, b->n_key);
+		assert_int_equal(a->n_data, b->n_data);
+		assert_int_equal(a->n_elems, public ? 0 : b->n_elems);
+		if (!public && b->n_elems)
+			assert_memory_equal(a->elems, b->elems, b->n_elems * sizeof(*b->elems));
+	}
+	assert_int_equal(wf_nft_table_find_set(t, WF_GW_MAP4)->n_elems, 2);
+	assert_int_equal(wf_nft_table_find_set(t, WF_GW_MAP6)->n_elems, 1);
+	wf_nft_table_free(t);
+	wf_nft_table_free(whole);
+	/* a state the config does not describe is refused, as by the whole render */
+	st.n_peers--;
+	assert_int_equal(wf_gw_render_elements(&cfg, &st, &t), -EINVAL);
+	assert_null(t);
+	st.n_peers++;
+}
+
 static void egress_everything_covers_the_narrower_entries(void **state)
 {
 	struct wf_ctl_egress g[] = {{TCP, 25, 25}, {0, 0, 0}, {UDP, 0, 0}};
@@ -395,6 +434,7 @@ int main(void)
 	    T(representative_state_prints_as_the_expected_ruleset),
 	    T(empty_state_keeps_every_chain_and_set_and_forward_policy_accept),
 	    T(forwards_target_the_peers_own_tunnel_address),
+	    T(elements_alone_are_the_sets_of_the_whole_table),
 	    T(egress_everything_covers_the_narrower_entries),
 	    T(egress_of_a_whole_protocol_covers_its_ports),
 	    T(only_egress_to_the_public_interface_is_translated_at_the_source),

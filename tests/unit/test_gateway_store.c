@@ -296,8 +296,10 @@ static void journal_replays_changes_onto_the_file(void **state)
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(wf_gw_entries_add_forward(&e, &held[i]), 0);
 	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &e, err, sizeof(err)), 0);
-	assert_int_equal(wf_gw_store_append(dir, "192.168.160.2", &g, &c, &size, err, sizeof(err)),
-	                 0);
+	/* written without a sync, as the daemon does: the lines are there for a restart */
+	assert_int_equal(
+	    wf_gw_store_append(dir, "192.168.160.2", &g, &c, false, &size, err, sizeof(err)), 0);
+	assert_int_equal(wf_gw_store_sync(dir, "192.168.160.2", true, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/peer-192.168.160.2.journal", dir);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -317,8 +319,10 @@ static void journal_replays_changes_onto_the_file(void **state)
 	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
 	assert_true(wf_ctl_forwards_equal(back.forwards, back.n_forwards, want, 2));
 
-	/* saving the whole file removes the journal... */
+	/* saving the whole file removes the journal, and a sync then has nothing to do... */
 	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_int_equal(count_files("peer-192.168.160.2.journal"), 0);
+	assert_int_equal(wf_gw_store_sync(dir, "192.168.160.2", true, err, sizeof(err)), 0);
 	assert_int_equal(count_files("peer-192.168.160.2.journal"), 0);
 	/* ...and had it stayed, its lines would say only what the file holds */
 	write_text(path, "- ipv4 tcp 80 80\n- ipv4 tcp 443 443\n+ ipv4 tcp 443 8443\n"
