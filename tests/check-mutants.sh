@@ -146,6 +146,28 @@ mutant gateway-change-slices "the gateway's slicing of a peer's change into boun
 	'WF_GW_SLICE_MAX;' \
 	's/: WF_GW_SLICE_MAX;/: (size_t)-1;/' \
 	kernel:test_gateway_daemon e2e:test_gw_flood
+# A newer state no longer cuts a running turn short: the rest of the older one goes in first, and
+# the ports it was granted stay promised to it meanwhile.
+mutant gateway-turn-cut "the gateway's cutting short of a turn a newer state made stale" \
+	'static bool cut_short(' \
+	's/(static bool cut_short\([^)]*\)\s*\{)/$1\n\treturn false;/' \
+	kernel:test_gateway_daemon
+# A largest state is decoded, or decided, in one step again: another peer's state waits for
+# all of it, and it is the longest step of the flooding peer's turns.
+mutant gateway-decode-steps "the gateway's decoding of a state a piece at a time" \
+	'wf_ctl_decoder_step(p->decoder, WF_CTL_DECODE_STEP' \
+	's/wf_ctl_decoder_step\(p->decoder, WF_CTL_DECODE_STEP/wf_ctl_decoder_step(p->decoder, SIZE_MAX/' \
+	kernel:test_gateway_daemon
+mutant gateway-decide-steps "the gateway's deciding of a state a run of entries at a time" \
+	'TURN_DECIDE_SLICE,' \
+	's/TURN_DECIDE_SLICE,/SIZE_MAX,/' \
+	kernel:test_gateway_daemon
+# Any message is decoded in one piece again, however large: a 1 MiB delta, or a state the
+# peek cannot read, holds the loop for all of its decoding.
+mutant gateway-large-text "the gateway's refusal to decode a large message in one piece" \
+	'TEXT_AT_ONCE_MAX)' \
+	's/if \(len <= TEXT_AT_ONCE_MAX\)/if (1)/' \
+	kernel:test_gateway_daemon
 # Element updates no longer ask whether anyone committed to the table since it was cached:
 # they go onto a table that drifted, and what drifted stays.
 mutant nft-elements-drift "the element-only path's fall-back to a whole sync on drift" \

@@ -266,37 +266,54 @@ static void *alloc_entries(size_t n, size_t size)
 	return calloc(n ? n : 1, size);
 }
 
-/* A state's forwards member, in root (at: its path, "" for the message itself). */
-static int decode_forwards(struct decoder *d, struct json_object *root, const char *at,
-                           struct wf_ctl_state *s)
+/* The number lists of a state's forwards (four: per protocol and family) or egress (two: per
+ * protocol), read a pair at a time, so that a largest state's can be read in steps. */
+struct pair_lists {
+	bool egress, any;
+	size_t n_lists;
+	struct json_object *arr[4];
+	size_t pairs[4];
+	char name[4][PATH_MAX_LEN];
+	size_t k, i, n; /* the next pair: list k, pair i, entry n */
+};
+
+static const struct {
+	const char *proto_name, *family_name;
+	uint8_t proto, family;
+} forward_kinds[] = {
+    {"tcp", "ipv4", IPPROTO_TCP, AF_INET},
+    {"tcp", "ipv6", IPPROTO_TCP, AF_INET6},
+    {"udp", "ipv4", IPPROTO_UDP, AF_INET},
+    {"udp", "ipv6", IPPROTO_UDP, AF_INET6},
+};
+
+static const uint8_t egress_protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+
+/* A state's forwards member, in root (at: its path, "" for the message itself): its shape
+ * checked and its entries allocated, to be read by read_pairs. */
+static int forwards_start(struct decoder *d, struct json_object *root, const char *at,
+                          struct wf_ctl_state *s, struct pair_lists *pl)
 {
 	static const char *const keys[] = {"tcp", "udp", NULL};
 	static const char *const family_keys[] = {"ipv4", "ipv6", NULL};
-	static const struct {
-		const char *proto_name, *family_name;
-		uint8_t proto, family;
-	} kinds[] = {
-	    {"tcp", "ipv4", IPPROTO_TCP, AF_INET},
-	    {"tcp", "ipv6", IPPROTO_TCP, AF_INET6},
-	    {"udp", "ipv4", IPPROTO_UDP, AF_INET},
-	    {"udp", "ipv6", IPPROTO_UDP, AF_INET6},
-	};
-	struct json_object *forwards, *per_proto, *lists[4];
-	size_t pairs[4], total = 0, n = 0;
-	char prefix[PATH_MAX_LEN], list[PATH_MAX_LEN], name[16];
+	struct json_object *forwards, *per_proto;
+	size_t total = 0;
+	char prefix[PATH_MAX_LEN], name[16];
 	int ret;
 
+	memset(pl, 0, sizeof(*pl));
+	pl->n_lists = 4;
 	snprintf(name, sizeof(name), "%s%sforwards", at, *at ? "." : "");
 	ret = get_object(d, root, at, "forwards", keys, &forwards);
 	for (size_t k = 0; ret == 0 && k < 4; k++) {
-		snprintf(prefix, sizeof(prefix), "%s.%s", name, kinds[k].proto_name);
+		snprintf(prefix, sizeof(prefix), "%s.%s", name, forward_kinds[k].proto_name);
 		if (k % 2 == 0)
-			ret = get_object(d, forwards, name, kinds[k].proto_name, family_keys,
-			                 &per_proto);
+			ret = get_object(d, forwards, name, forward_kinds[k].proto_name,
+			                 family_keys, &per_proto);
 		if (ret == 0)
-			ret = get_pairs(d, per_proto, prefix, kinds[k].family_name, &lists[k],
-			                &pairs[k]);
-		total += ret == 0 ? pairs[k] : 0;
+			ret = get_pairs(d, per_proto, prefix, forward_kinds[k].family_name,
+			                &pl->arr[k], &pl->pairs[k]);
+		total += ret == 0 ? pl->pairs[k] : 0;
 	}
 	if (ret < 0)
 		return ret;
@@ -306,67 +323,96 @@ static int decode_forwards(struct decoder *d, struct json_object *root, const ch
 	if (!s->forwards)
 		return -ENOMEM;
 	s->n_forwards = total;
-	for (size_t k = 0; k < 4; k++) {
-		snprintf(list, sizeof(list), "%s.%s.%s", name, kinds[k].proto_name,
-		         kinds[k].family_name);
-		for (size_t i = 0; i < pairs[k]; i++, n++) {
-			uint64_t public_port, target_port;
-
-			if ((ret = get_element(d, lists[k], list, 2 * i, 1, 65535, &public_port)) <
-			        0 ||
-			    (ret = get_element(d, lists[k], list, 2 * i + 1, 1, 65535,
-			                       &target_port)) < 0)
-				return ret;
-			s->forwards[n] =
-			    (struct wf_ctl_forward){.proto = kinds[k].proto,
-			                            .family = kinds[k].family,
-			                            .public_port = (uint16_t)public_port,
-			                            .target_port = (uint16_t)target_port};
-		}
-	}
+	for (size_t k = 0; k < 4; k++)
+		snprintf(pl->name[k], sizeof(pl->name[k]), "%s.%s.%s", name,
+		         forward_kinds[k].proto_name, forward_kinds[k].family_name);
 	return 0;
 }
 
-static int decode_egress(struct decoder *d, struct json_object *root, const char *at,
-                         struct wf_ctl_state *s)
+static int egress_start(struct decoder *d, struct json_object *root, const char *at,
+                        struct wf_ctl_state *s, struct pair_lists *pl)
 {
 	static const char *const keys[] = {"tcp", "udp", "any", NULL};
 	static const char *const names[] = {"tcp", "udp"};
-	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
-	struct json_object *egress, *lists[2];
-	size_t pairs[2], total, n = 0;
-	char list[PATH_MAX_LEN], name[16];
-	bool any = false;
+	struct json_object *egress;
+	size_t total;
+	char name[16];
 	int ret;
 
+	memset(pl, 0, sizeof(*pl));
+	pl->egress = true;
+	pl->n_lists = 2;
 	snprintf(name, sizeof(name), "%s%segress", at, *at ? "." : "");
 	if ((ret = get_object(d, root, at, "egress", keys, &egress)) < 0 ||
-	    (ret = get_pairs(d, egress, name, "tcp", &lists[0], &pairs[0])) < 0 ||
-	    (ret = get_pairs(d, egress, name, "udp", &lists[1], &pairs[1])) < 0 ||
-	    (ret = get_bool(d, egress, name, "any", &any)) < 0)
+	    (ret = get_pairs(d, egress, name, "tcp", &pl->arr[0], &pl->pairs[0])) < 0 ||
+	    (ret = get_pairs(d, egress, name, "udp", &pl->arr[1], &pl->pairs[1])) < 0 ||
+	    (ret = get_bool(d, egress, name, "any", &pl->any)) < 0)
 		return ret;
-	total = pairs[0] + pairs[1] + any;
+	total = pl->pairs[0] + pl->pairs[1] + pl->any;
 	if (total > WF_CTL_ENTRIES_MAX)
 		return bad(d, "%s: %zu entries, at most %d", name, total, WF_CTL_ENTRIES_MAX);
 	s->egress = alloc_entries(total, sizeof(*s->egress));
 	if (!s->egress)
 		return -ENOMEM;
 	s->n_egress = total;
-	for (size_t k = 0; k < 2; k++) {
-		snprintf(list, sizeof(list), "%s.%s", name, names[k]);
-		for (size_t i = 0; i < pairs[k]; i++, n++) {
-			uint64_t lo, hi;
+	for (size_t k = 0; k < 2; k++)
+		snprintf(pl->name[k], sizeof(pl->name[k]), "%s.%s", name, names[k]);
+	return 0;
+}
 
-			if ((ret = get_element(d, lists[k], list, 2 * i, 0, 65535, &lo)) < 0 ||
-			    (ret = get_element(d, lists[k], list, 2 * i + 1, 0, 65535, &hi)) < 0)
+/* Reads up to max pairs of the lists into s's entries: 1 while more are left, 0 when all are
+ * read, or the first error, in the lists' order. */
+static int read_pairs(struct decoder *d, struct pair_lists *pl, struct wf_ctl_state *s, size_t max)
+{
+	uint64_t min = pl->egress ? 0 : 1;
+	int ret;
+
+	for (; pl->k < pl->n_lists; pl->k++, pl->i = 0) {
+		for (; pl->i < pl->pairs[pl->k]; pl->i++, pl->n++) {
+			struct json_object *arr = pl->arr[pl->k];
+			uint64_t a, b;
+
+			if (!max--)
+				return 1;
+			if ((ret = get_element(d, arr, pl->name[pl->k], 2 * pl->i, min, 65535,
+			                       &a)) < 0 ||
+			    (ret = get_element(d, arr, pl->name[pl->k], 2 * pl->i + 1, min, 65535,
+			                       &b)) < 0)
 				return ret;
-			s->egress[n] = (struct wf_ctl_egress){
-			    .proto = protos[k], .port_lo = (uint16_t)lo, .port_hi = (uint16_t)hi};
+			if (pl->egress)
+				s->egress[pl->n] =
+				    (struct wf_ctl_egress){.proto = egress_protos[pl->k],
+				                           .port_lo = (uint16_t)a,
+				                           .port_hi = (uint16_t)b};
+			else
+				s->forwards[pl->n] =
+				    (struct wf_ctl_forward){.proto = forward_kinds[pl->k].proto,
+				                            .family = forward_kinds[pl->k].family,
+				                            .public_port = (uint16_t)a,
+				                            .target_port = (uint16_t)b};
 		}
 	}
-	if (any)
-		s->egress[n] = (struct wf_ctl_egress){.proto = 0};
+	if (pl->any)
+		s->egress[pl->n] = (struct wf_ctl_egress){.proto = 0};
 	return 0;
+}
+
+static int decode_forwards(struct decoder *d, struct json_object *root, const char *at,
+                           struct wf_ctl_state *s)
+{
+	struct pair_lists pl;
+	int ret = forwards_start(d, root, at, s, &pl);
+
+	return ret < 0 ? ret : read_pairs(d, &pl, s, SIZE_MAX);
+}
+
+static int decode_egress(struct decoder *d, struct json_object *root, const char *at,
+                         struct wf_ctl_state *s)
+{
+	struct pair_lists pl;
+	int ret = egress_start(d, root, at, s, &pl);
+
+	return ret < 0 ? ret : read_pairs(d, &pl, s, SIZE_MAX);
 }
 
 /* An optional string field: absent leaves buf empty. */
@@ -378,7 +424,9 @@ static int get_optional_string(struct decoder *d, struct json_object *obj, const
 	return get_string(d, obj, "", name, buf, bufsize);
 }
 
-static int decode_state(struct decoder *d, struct json_object *root, struct wf_ctl_state *s)
+/* A state's members up to its forwards' lists, which read_pairs reads (and then egress). */
+static int state_start(struct decoder *d, struct json_object *root, struct wf_ctl_state *s,
+                       struct pair_lists *pl)
 {
 	static const char *const keys[] = {"v",      "type",          "generation", "forwards",
 	                                   "egress", "agent_version", NULL};
@@ -387,10 +435,9 @@ static int decode_state(struct decoder *d, struct json_object *root, struct wf_c
 	if ((ret = check_keys(d, root, "", keys)) < 0 ||
 	    (ret = get_optional_string(d, root, "agent_version", s->agent_version,
 	                               sizeof(s->agent_version))) < 0 ||
-	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &s->generation)) < 0 ||
-	    (ret = decode_forwards(d, root, "", s)) < 0)
+	    (ret = get_uint(d, root, "", "generation", 0, GENERATION_MAX, &s->generation)) < 0)
 		return ret;
-	return decode_egress(d, root, "", s);
+	return forwards_start(d, root, "", s, pl);
 }
 
 static int decode_delta_list(struct decoder *d, struct json_object *root, const char *name,
@@ -580,7 +627,9 @@ static int version_mismatch(struct decoder *d, struct json_object *root, int64_t
 	           peer[0] ? peer : "version unknown", wf_version);
 }
 
-static int decode_root(struct decoder *d, struct json_object *root, struct wf_ctl_msg *out)
+/* The message's members; a state's only up to its forwards' lists (pl, for read_pairs). */
+static int decode_root(struct decoder *d, struct json_object *root, struct wf_ctl_msg *out,
+                       struct pair_lists *pl)
 {
 	static const char *const bare_keys[] = {"v", "type", NULL};
 	static const char *const error_keys[] = {"v", "type", "reason", NULL};
@@ -602,7 +651,7 @@ static int decode_root(struct decoder *d, struct json_object *root, struct wf_ct
 	out->type = (enum wf_ctl_msg_type)type;
 	switch (out->type) {
 	case WF_CTL_MSG_STATE:
-		return decode_state(d, root, &out->state);
+		return state_start(d, root, &out->state, pl);
 	case WF_CTL_MSG_STATE_ACK:
 	case WF_CTL_MSG_DELTA_ACK:
 		return decode_state_ack(d, root, out->type == WF_CTL_MSG_DELTA_ACK,
@@ -668,60 +717,218 @@ static int check_shape(struct decoder *d, const char *json, size_t len)
 	return 0;
 }
 
-int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char *err,
-                      size_t errlen)
+/* A message decoded in steps: the text checked, parsed a piece at a time, its entries read a
+ * run at a time, then validated. */
+struct wf_ctl_decoder {
+	const char *json;
+	size_t len, at; /* parsed up to at */
+	enum { DEC_START, DEC_PARSE, DEC_FORWARDS, DEC_EGRESS, DEC_VALIDATE, DEC_END } phase;
+	struct json_tokener *tok;
+	struct json_object *root;
+	struct pair_lists lists;
+	struct wf_ctl_msg msg;
+};
+
+int wf_ctl_decoder_new(const char *json, size_t len, struct wf_ctl_decoder **out)
+{
+	struct wf_ctl_decoder *dc = calloc(1, sizeof(*dc));
+
+	if (!dc)
+		return -ENOMEM;
+	dc->json = json;
+	dc->len = len;
+	*out = dc;
+	return 0;
+}
+
+void wf_ctl_decoder_free(struct wf_ctl_decoder *dc)
+{
+	if (!dc)
+		return;
+	wf_ctl_msg_clear(&dc->msg);
+	json_object_put(dc->root);
+	if (dc->tok)
+		json_tokener_free(dc->tok);
+	free(dc);
+}
+
+/* The value ended at `end' with text left after it, where parsing it whole would have gone on:
+ * white space is taken, anything else is an error. The tail is parsed after an empty object,
+ * as json-c would have parsed it after the value, so that the answer is its. */
+static int parse_tail(struct decoder *d, struct wf_ctl_decoder *dc, size_t end)
+{
+	size_t tail = dc->len - end;
+	char *text = malloc(tail + 2);
+	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+	struct json_object *obj = NULL;
+	enum json_tokener_error jerr;
+	int ret = 0;
+
+	if (!text || !tok) {
+		ret = wf_ctl_fail(-ENOMEM, d->err, d->errlen, "out of memory");
+		goto out;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	memcpy(text, "{}", 2);
+	memcpy(text + 2, dc->json + end, tail);
+	obj = json_tokener_parse_ex(tok, text, (int)(tail + 2));
+	jerr = json_tokener_get_error(tok);
+	if (jerr != json_tokener_success)
+		ret = bad(d, "message is not JSON: %s", json_tokener_error_desc(jerr));
+	else if (json_tokener_get_parse_end(tok) != tail + 2)
+		ret = bad(d, "message has %zu bytes after its JSON value",
+		          tail + 2 - json_tokener_get_parse_end(tok));
+out:
+	json_object_put(obj);
+	if (tok)
+		json_tokener_free(tok);
+	free(text);
+	return ret;
+}
+
+/* Up to `bytes' more of the text parsed: 1 while more is left, 0 when the value is whole. */
+/* How far back from its end a piece of the text looks for a comma to end after. */
+#define CUT_SEARCH 256
+
+static bool ends_token(char c)
+{
+	return strchr(",:[]{} \t\n\r", c) && c != '\0';
+}
+
+static int parse_some(struct decoder *d, struct wf_ctl_decoder *dc, size_t bytes)
+{
+	size_t n = dc->len - dc->at < bytes ? dc->len - dc->at : bytes, k = n;
+	enum json_tokener_error jerr;
+
+	/* json-c parses a text cut anywhere, but not always as it parses it whole: its UTF-8 check
+	 * takes a character cut by the end of the input as invalid, and a number cut in two may
+	 * be taken for two numbers, or refused with other words. A piece ends after a comma, a
+	 * bracket, a colon or white space, the way json-c has ended every token before it (in a
+	 * string, the string goes on): the last one within CUT_SEARCH bytes of its end, else the
+	 * first one after. */
+	if (dc->at + n < dc->len) {
+		while (k > 0 && n - k < CUT_SEARCH && !ends_token(dc->json[dc->at + k - 1]))
+			k--;
+		if (k > 0 && ends_token(dc->json[dc->at + k - 1]))
+			n = k;
+		else
+			while (dc->at + n < dc->len && !ends_token(dc->json[dc->at + n - 1]))
+				n++;
+	}
+	dc->root = json_tokener_parse_ex(dc->tok, dc->json + dc->at, (int)n);
+	jerr = json_tokener_get_error(dc->tok);
+	if (jerr == json_tokener_continue) {
+		dc->at += n;
+		if (dc->at < dc->len)
+			return 1;
+		/* a bare literal or number is only known to end at the end of input */
+		dc->root = json_tokener_parse_ex(dc->tok, "", 1);
+		jerr = json_tokener_get_error(dc->tok);
+		if (jerr == json_tokener_continue)
+			return bad(d, "message is not whole JSON: it ends early");
+		if (jerr != json_tokener_success)
+			return bad(d, "message is not JSON: %s", json_tokener_error_desc(jerr));
+		return 0;
+	}
+	if (jerr != json_tokener_success)
+		return bad(d, "message is not JSON: %s", json_tokener_error_desc(jerr));
+	dc->at += json_tokener_get_parse_end(dc->tok);
+	if (dc->at == dc->len)
+		return 0;
+	/* Parsed whole, json-c would have seen the rest in this same call. */
+	if (json_tokener_get_parse_end(dc->tok) < n)
+		return bad(d, "message has %zu bytes after its JSON value", dc->len - dc->at);
+	return parse_tail(d, dc, dc->at);
+}
+
+/* Reading a pair costs about what parsing this many bytes does. */
+#define PAIR_BYTES 8
+
+static int decoder_step(struct decoder *d, struct wf_ctl_decoder *dc, size_t bytes)
+{
+	int ret;
+
+	switch (dc->phase) {
+	case DEC_START:
+		if (dc->len > WF_CTL_MSG_MAX)
+			return bad(d, "message is %zu bytes, at most %d", dc->len, WF_CTL_MSG_MAX);
+		if (dc->len == 0)
+			return bad(d, "message is empty");
+		if ((ret = check_shape(d, dc->json, dc->len)) < 0)
+			return ret;
+		dc->tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+		if (!dc->tok)
+			return -ENOMEM;
+		json_tokener_set_flags(dc->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+		dc->phase = DEC_PARSE;
+		return 1;
+	case DEC_PARSE:
+		if ((ret = parse_some(d, dc, bytes)) != 0)
+			return ret;
+		ret = decode_root(d, dc->root, &dc->msg, &dc->lists);
+		if (ret < 0)
+			return ret;
+		dc->phase = dc->msg.type == WF_CTL_MSG_STATE ? DEC_FORWARDS : DEC_VALIDATE;
+		return 1;
+	case DEC_FORWARDS:
+	case DEC_EGRESS:
+		ret = read_pairs(d, &dc->lists, &dc->msg.state, bytes / PAIR_BYTES + 1);
+		if (ret != 0)
+			return ret;
+		if (dc->phase == DEC_FORWARDS &&
+		    (ret = egress_start(d, dc->root, "", &dc->msg.state, &dc->lists)) < 0)
+			return ret;
+		dc->phase = dc->phase == DEC_FORWARDS ? DEC_EGRESS : DEC_VALIDATE;
+		return 1;
+	case DEC_VALIDATE:
+		json_object_put(dc->root);
+		dc->root = NULL;
+		ret = wf_ctl_msg_validate(&dc->msg, d->err, d->errlen);
+		if (ret < 0)
+			return ret == -ENOMEM ? ret : -EBADMSG;
+		dc->phase = DEC_END;
+		return 0;
+	case DEC_END:
+		break;
+	}
+	return bad(d, "nothing left to decode");
+}
+
+int wf_ctl_decoder_step(struct wf_ctl_decoder *dc, size_t bytes, struct wf_ctl_msg *out, char *err,
+                        size_t errlen)
 {
 	struct decoder d = {.err = err, .errlen = errlen};
-	struct json_tokener *tok = NULL;
-	struct json_object *root = NULL;
-	enum json_tokener_error jerr;
-	bool end_known = false;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if (len > WF_CTL_MSG_MAX)
-		return bad(&d, "message is %zu bytes, at most %d", len, WF_CTL_MSG_MAX);
-	if (len == 0)
-		return bad(&d, "message is empty");
-	if ((ret = check_shape(&d, json, len)) < 0)
-		return ret;
-	tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-	if (!tok)
-		return wf_ctl_fail(-ENOMEM, err, errlen, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	root = json_tokener_parse_ex(tok, json, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_continue) {
-		/* a bare literal or number is only known to end at the end of input */
-		root = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-		if (jerr == json_tokener_continue) {
-			ret = bad(&d, "message is not whole JSON: it ends early");
-			goto out;
-		}
-		end_known = true;
-	}
-	if (jerr != json_tokener_success) {
-		ret = bad(&d, "message is not JSON: %s", json_tokener_error_desc(jerr));
-		goto out;
-	}
-	if (!end_known && json_tokener_get_parse_end(tok) != len) {
-		ret = bad(&d, "message has %zu bytes after its JSON value",
-		          len - json_tokener_get_parse_end(tok));
-		goto out;
-	}
-	ret = decode_root(&d, root, out);
-	if (ret == 0) {
-		ret = wf_ctl_msg_validate(out, err, errlen);
-		if (ret < 0)
-			ret = ret == -ENOMEM ? ret : -EBADMSG;
-	} else if (ret == -ENOMEM) {
+	if (dc->phase == DEC_END)
+		return bad(&d, "nothing left to decode");
+	ret = decoder_step(&d, dc, bytes ? bytes : 1);
+	if (ret == 1)
+		return 1;
+	if (ret == -ENOMEM)
 		wf_ctl_fail(ret, err, errlen, "out of memory");
-	}
-out:
 	if (ret < 0)
-		wf_ctl_msg_clear(out);
-	json_object_put(root);
-	json_tokener_free(tok);
+		wf_ctl_msg_clear(&dc->msg);
+	else
+		*out = dc->msg;
+	memset(&dc->msg, 0, sizeof(dc->msg));
+	dc->phase = DEC_END;
+	return ret;
+}
+
+int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char *err,
+                      size_t errlen)
+{
+	struct wf_ctl_decoder *dc;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (wf_ctl_decoder_new(json, len, &dc))
+		return wf_ctl_fail(-ENOMEM, err, errlen, "out of memory");
+	do
+		ret = wf_ctl_decoder_step(dc, SIZE_MAX, out, err, errlen);
+	while (ret == 1);
+	wf_ctl_decoder_free(dc);
 	return ret;
 }

@@ -19,10 +19,10 @@
 #define STATE_TURN_MIN_S 0.01
 
 /* A peer that sends faster than its turns come is not read while it waits for one, nor during
- * one: reading and opening a largest state costs milliseconds, and a peer sending them as fast
- * as it can would keep the gateway busy reading. When its turn comes, its connection is read
- * for this long (or half as long as its last turn's steps took, whichever is longer) first, so
- * that the turn takes the latest state of those that waited. */
+ * one once a newer state came: reading and opening a largest state costs milliseconds, and a
+ * peer sending them as fast as it can would keep the gateway busy reading. When its turn comes,
+ * its connection is read for this long (or half as long as its last turn's steps took,
+ * whichever is longer) first, so that the turn takes the latest state of those that waited. */
 #define STATE_READ_WINDOW_S 0.01
 
 /* Event priorities: a peer's turn and its steps run before the connections are read, unless
@@ -56,8 +56,12 @@ struct peer {
 	struct event *turn; /* the next turn, while a state waits */
 	/* A turn goes in steps, each its own callback, so that between them the loop runs
 	 * whatever else is ready, another peer's turn first: decode, apply, answer. */
-	enum { STEP_NONE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
+	enum { STEP_NONE, STEP_DECODE, STEP_APPLY, STEP_SETTLE, STEP_ANSWER } step;
 	struct event *next_step;
+	/* The state whose turn it is, while it is decoded: its text and generation. */
+	struct wf_ctl_decoder *decoder;
+	char *text;
+	uint64_t generation;
 	struct wf_ctl_msg msg;   /* the decoded state, then its ack */
 	struct wf_ctl_msg ack;   /* the ack, while ops->state's steps fill it */
 	double worked;           /* the time the turn's steps took, without what ran between */
@@ -122,10 +126,11 @@ static void send_gateway_info(struct client *cl)
 
 static void drop_pending(struct peer *p)
 {
-	/* What was applied is saved all the same. */
+	/* What was applied is saved all the same (a turn cut short or one that left its saving to
+	 * the next, too). */
 	if (p->step == STEP_APPLY && p->ctl->ops.abandon)
 		p->ctl->ops.abandon(p->ctl->ctx, (size_t)(p - p->ctl->peers));
-	if (p->step == STEP_SETTLE && p->ctl->ops.settle)
+	else if (p->step != STEP_ANSWER && p->ctl->ops.settle)
 		p->ctl->ops.settle(p->ctl->ctx, (size_t)(p - p->ctl->peers));
 	if (p->turn)
 		event_del(p->turn);
@@ -134,6 +139,10 @@ static void drop_pending(struct peer *p)
 	p->has_pending = false;
 	if (p->next_step)
 		event_del(p->next_step);
+	wf_ctl_decoder_free(p->decoder);
+	p->decoder = NULL;
+	free(p->text);
+	p->text = NULL;
 	wf_ctl_msg_clear(&p->msg);
 	wf_ctl_msg_clear(&p->ack);
 	p->step = STEP_NONE;
@@ -231,19 +240,24 @@ static void send_held(struct client *cl)
 	p->n_held = 0;
 }
 
+/* A turn whose steps have taken this long yields as a busy peer's does: a small change goes
+ * back to back, a largest state lets the loop read and take others' states between its steps. */
+#define STEP_YIELD_AFTER_S 0.01
+
 /* The peer's next step runs once the callback under way returns: before the reads of the
- * connections when the peer is not busy, with them when it is. */
+ * connections when the peer is not busy and its turn short so far, with them otherwise. */
 static void step_soon(struct peer *p, int step)
 {
 	static const struct timeval at_once = {0, 0};
+	bool yield = p->busy || p->worked > STEP_YIELD_AFTER_S;
 
 	p->step = step;
-	event_priority_set(p->next_step, p->busy ? PRIO_READ : PRIO_TURN);
-	/* Made active from its own callback, a busy peer's next step would run before the loop
-	 * looks at the sockets and timers again (libevent runs a priority's queue to its end):
-	 * its whole turn would go back to back, and another peer's state wait for all of it. As
-	 * a timer due now, it comes after what the loop finds ready meanwhile. */
-	if (p->busy)
+	event_priority_set(p->next_step, yield ? PRIO_READ : PRIO_TURN);
+	/* Made active from its own callback, the next step would run before the loop looks at
+	 * the sockets and timers again (libevent runs a priority's queue to its end): the whole
+	 * turn would go back to back, and another peer's state wait for all of it. As a timer
+	 * due now, it comes after what the loop finds ready meanwhile. */
+	if (yield)
 		evtimer_add(p->next_step, &at_once);
 	else
 		event_active(p->next_step, EV_TIMEOUT, 1);
@@ -274,15 +288,13 @@ static void schedule_turn(struct peer *p, double wait)
 	evtimer_add(p->turn, &tv);
 }
 
-/* The first step: the latest state that came is decoded (only it: those it superseded never
- * are). */
+/* The first step: the latest state that came is taken, to be decoded (only it: those it
+ * superseded never are), a piece at a time. */
 static void on_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
 	struct client *cl = p->conn;
-	char err[WF_CTL_REASON_MAX], reason[WF_CTL_REASON_MAX + 16];
 	double start = now_seconds(), cpu_start = cpu_seconds();
-	int ret;
 
 	if (!cl || !p->has_pending || p->step != STEP_NONE)
 		return;
@@ -296,10 +308,34 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	p->window = false;
-	ret = wf_ctl_msg_decode(p->pending, p->pending_len, &p->msg, err, sizeof(err));
-	free(p->pending);
+	if (wf_ctl_decoder_new(p->pending, p->pending_len, &p->decoder)) {
+		client_drop(cl, "the gateway is out of memory");
+		return;
+	}
+	p->text = p->pending;
+	p->generation = p->pending_generation;
 	p->pending = NULL;
 	p->has_pending = false;
+	p->worked = p->cpu = p->cpu_longest = 0;
+	p->steps = 0;
+	step_took(p, start, cpu_start);
+	step_soon(p, STEP_DECODE);
+}
+
+/* A piece of the state's text decoded; once all of it is, its steps of applying come. */
+static void decode_step(struct peer *p, struct client *cl)
+{
+	char err[WF_CTL_REASON_MAX], reason[WF_CTL_REASON_MAX + 16];
+	int ret = wf_ctl_decoder_step(p->decoder, WF_CTL_DECODE_STEP, &p->msg, err, sizeof(err));
+
+	if (ret == 1) {
+		step_soon(p, STEP_DECODE);
+		return;
+	}
+	wf_ctl_decoder_free(p->decoder);
+	p->decoder = NULL;
+	free(p->text);
+	p->text = NULL;
 	if (ret < 0 || p->msg.type != WF_CTL_MSG_STATE) {
 		/* As the connection answers a message it cannot decode. */
 		snprintf(reason, sizeof(reason), "bad message: %s", ret < 0 ? err : "not a state");
@@ -309,10 +345,49 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	}
 	p->ack.type = WF_CTL_MSG_STATE_ACK;
 	p->ack.state_ack.generation = p->msg.state.generation;
-	p->worked = p->cpu = p->cpu_longest = 0;
-	p->steps = 0;
-	step_took(p, start, cpu_start);
 	step_soon(p, STEP_APPLY);
+}
+
+/* A newer state came while this one's turn was under way: only the latest matters, so the turn
+ * ends where it stands unless its state is in whole already (then it is answered as usual).
+ * What its slices put in stays, as the daemon's state says, and the newer state's turn goes on
+ * from there; the ports it was granted and not yet given are anyone's again. Its ack says it
+ * was not applied, as for a state superseded before its turn. Returns true when cut short. */
+static bool cut_short(struct peer *p, struct client *cl)
+{
+	struct wf_gw_control *c = cl->ctl;
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
+	uint64_t generation = p->step == STEP_DECODE ? p->generation : p->msg.state.generation;
+
+	if (p->step == STEP_APPLY && (!c->ops.cut || !c->ops.cut(c->ctx, cl->peer)))
+		return false;
+	c->count.states_superseded++;
+	wf_ctl_decoder_free(p->decoder);
+	p->decoder = NULL;
+	free(p->text);
+	p->text = NULL;
+	wf_ctl_msg_clear(&p->msg);
+	wf_ctl_msg_clear(&p->ack);
+	p->step = STEP_NONE;
+	p->holds_base = false;
+	log_debug("peer %s: state %llu cut short by state %llu after %u steps, %.1f ms of CPU, "
+	          "the longest %.1f ms",
+	          peer_name(c, cl->peer), (unsigned long long)generation,
+	          (unsigned long long)p->pending_generation, p->steps, p->cpu * 1e3,
+	          p->cpu_longest * 1e3);
+	p->next_turn =
+	    now_seconds() + (2 * p->worked > STATE_TURN_MIN_S ? 2 * p->worked : STATE_TURN_MIN_S);
+	ack.state_ack.generation = generation;
+	snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+	         "superseded by state %llu while it was applied",
+	         (unsigned long long)p->pending_generation);
+	send_ack(cl, &ack); /* may drop the connection */
+	if (p->conn != cl)
+		return true;
+	send_held(cl);
+	p->busy = true;
+	schedule_turn(p, p->next_turn - now_seconds());
+	return true;
 }
 
 /* Decide and apply (ops->state, in as many steps as it asks), save (ops->settle), then, as the
@@ -328,6 +403,14 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	if (!cl)
 		return;
 	c = cl->ctl;
+	if (p->has_pending && (p->step == STEP_DECODE || p->step == STEP_APPLY) && cut_short(p, cl))
+		return;
+	if (p->step == STEP_DECODE) {
+		decode_step(p, cl);
+		if (p->conn == cl)
+			step_took(p, start, cpu_start);
+		return;
+	}
 	if (p->step == STEP_APPLY) {
 		if (c->ops.state(c->ctx, cl->peer, &p->msg.state, &p->ack.state_ack)) {
 			step_took(p, start, cpu_start);
@@ -344,7 +427,10 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (p->step == STEP_SETTLE) {
-		c->ops.settle(c->ctx, cl->peer);
+		/* With a newer state waiting, its own settle step saves what the kernel holds then:
+		 * until that, a restart writes the state before whole, as after a cut. */
+		if (!p->has_pending)
+			c->ops.settle(c->ctx, cl->peer);
 		step_took(p, start, cpu_start);
 		step_soon(p, STEP_ANSWER);
 		return;
@@ -412,14 +498,51 @@ static bool take_state(struct client *cl, const char *json, size_t len, uint64_t
 	return true;
 }
 
+/* A message the connection decodes at once, in the read's own step: up to this size, that costs
+ * about what a step of a turn does (a state's 1 MiB took 35-50 ms of CPU). */
+#define TEXT_AT_ONCE_MAX (256 * 1024)
+
+/* A larger delta is not decoded: the agent is asked for its whole state, whose turn goes in
+ * steps. A larger text that is neither a plain state nor a plain delta (an escaped or repeated
+ * key: nothing an agent writes) is refused, as a message that cannot be decoded is. */
+static void refuse_large(struct client *cl, const char *json, size_t len)
+{
+	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_DELTA_ACK};
+	struct peer *p = &cl->ctl->peers[cl->peer];
+	char reason[WF_CTL_REASON_MAX];
+
+	if (!wf_gw_peek_message(json, len, "state_delta", &ack.state_ack.generation)) {
+		snprintf(
+		    reason, sizeof(reason),
+		    "bad message: %zu bytes, over %d, and not a state or delta written plainly",
+		    len, TEXT_AT_ONCE_MAX);
+		log_warn("peer %s: %s: closing", peer_name(cl->ctl, cl->peer), reason);
+		client_drop(cl, reason);
+		return;
+	}
+	ack.state_ack.resend = true;
+	snprintf(ack.state_ack.reason, sizeof(ack.state_ack.reason),
+	         "a delta of %zu bytes is more than the gateway decodes at once (%d): send the "
+	         "whole state",
+	         len, TEXT_AT_ONCE_MAX);
+	p->holds_base = false;
+	send_ack(cl, &ack);
+}
+
 static bool on_text(struct wf_ctl_conn *conn, const char *json, size_t len, void *arg)
 {
 	struct client *cl = arg;
 	uint64_t generation = 0;
 
-	if (!cl->established || !wf_gw_peek_state(json, len, &generation))
+	if (!cl->established)
 		return false;
-	take_state(cl, json, len, generation);
+	if (wf_gw_peek_state(json, len, &generation)) {
+		take_state(cl, json, len, generation);
+		return true;
+	}
+	if (len <= TEXT_AT_ONCE_MAX)
+		return false;
+	refuse_large(cl, json, len);
 	return true;
 }
 

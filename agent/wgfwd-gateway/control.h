@@ -6,16 +6,20 @@
  *     -> identity == peer of the source address -> gateway_info
  *   state (its text) -> the peer's pending state (a newer one supersedes it, acknowledged as
  *     not applied, never decoded) -> its turn, in steps with the loop's other work between:
- *     decode -> ops->state, as many steps as it asks (decide, render, apply, results:
- *     turn.c) -> ops->settle (save) -> state_ack
+ *     decode, a piece of the text at a time -> ops->state, as many steps as it asks (decide,
+ *     render, apply, results: turn.c) -> ops->settle (save) -> state_ack
+ *   A newer state that comes during the decode or ops->state's steps cuts the turn short
+ *   (ops->cut): only the latest state matters, and its turn comes next.
  *
  * Turns bound what one peer can cost the others: after a state of a peer is applied, its next
  * waits at least a minimum interval or twice as long as that one's steps took; meanwhile only
  * its latest state is kept. The steps of a peer that sends faster than that run with the reads
  * of the connections, those of any other peer before them, so another peer's state waits at
- * most for the one step under way; and its connection is not read while it waits for a turn
- * or takes one, but for a short window before each turn, so that reading its states does not
- * take the gateway's time either. */
+ * most for the one step under way (so do those of a turn that has run 10 ms, busy or not); and
+ * its connection is not read while it waits for a turn, but for a short window before it and
+ * during it until one more state comes (which cuts it short), so that reading its states does
+ * not take the gateway's time either. A text over 256 KiB that is not a plain state is not
+ * decoded in one piece: a delta is answered resend, anything else refused. */
 #ifndef WGFWD_GATEWAY_CONTROL_H
 #define WGFWD_GATEWAY_CONTROL_H
 
@@ -55,6 +59,10 @@ struct wf_gw_control_ops {
 	              struct wf_ctl_state_ack *ack);
 	/* The peer went while its state's steps were under way: none comes any more. */
 	void (*abandon)(void *ctx, size_t peer);
+	/* Optional: a newer state of the peer came while its state's steps were under way. True
+	 * when the steps end there (none comes any more, what they put in the kernel stays);
+	 * false when the state is in whole already, and its last steps come as usual. */
+	bool (*cut)(void *ctx, size_t peer);
 	/* Optional: what is left of that state's work once the kernel holds it (saving it), as a
 	 * step of its own before the ack goes; it runs even when the peer has gone meanwhile. */
 	void (*settle)(void *ctx, size_t peer);

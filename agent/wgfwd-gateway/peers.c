@@ -289,6 +289,7 @@ int wf_gw_render_change(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_
 const struct wf_gw_control_ops wf_gw_peer_ops = {
     .state = wf_gw_take_state,
     .abandon = wf_gw_abandon_state,
+    .cut = wf_gw_cut_state,
     .settle = wf_gw_settle_state,
     .state_delta = wf_gw_take_delta,
     .gateway_info = gateway_info,

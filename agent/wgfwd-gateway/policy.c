@@ -542,55 +542,137 @@ fail:
 	return err;
 }
 
+/* A decision taken a run of entries at a time: what wf_gw_policy_decide keeps between them. */
+struct wf_gw_decider {
+	const struct wf_gw_config *cfg;
+	size_t peer;
+	const struct wf_gw_entries *want;
+	struct wf_gw_decision d;
+	struct wf_gw_entries mine;
+	struct granted_targets *granted;
+	size_t *first;         /* first_identical_egress */
+	size_t used, room, at; /* entries decided: forwards, then egress */
+};
+
+void wf_gw_decider_free(struct wf_gw_decider *dc)
+{
+	if (!dc)
+		return;
+	wf_gw_decision_free(&dc->d);
+	wf_gw_entries_free(&dc->mine);
+	free(dc->granted);
+	free(dc->first);
+	free(dc);
+}
+
+int wf_gw_decider_new(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                      size_t peer, const struct wf_gw_entries *want, struct wf_gw_decider **out)
+{
+	struct wf_gw_decider *dc;
+
+	if (peer >= cfg->n_peers || current->n_peers != cfg->n_peers)
+		return -EINVAL;
+	dc = calloc(1, sizeof(*dc));
+	if (!dc)
+		return -ENOMEM;
+	dc->cfg = cfg;
+	dc->peer = peer;
+	dc->want = want;
+	dc->d.n_forwards = want->n_forwards;
+	dc->d.n_egress = want->n_egress;
+	/* Zeroed a run at a time as they are decided: the first touch of a largest request's
+	 * verdicts (megabytes the process may have given back) is a step's, not the first's. */
+	dc->d.forwards =
+	    malloc((want->n_forwards ? want->n_forwards : 1) * sizeof(*dc->d.forwards));
+	dc->d.egress = malloc((want->n_egress ? want->n_egress : 1) * sizeof(*dc->d.egress));
+	dc->granted = calloc(1, sizeof(*dc->granted));
+	dc->first = first_identical_egress(want);
+	if (!dc->d.forwards || !dc->d.egress || !dc->granted || !dc->first) {
+		wf_gw_decider_free(dc);
+		return -ENOMEM;
+	}
+	dc->room = room_left(cfg, current, peer);
+	*out = dc;
+	return 0;
+}
+
+/* Up to max entries decided; the last step sorts what is granted and fills next. */
+int wf_gw_decider_step(struct wf_gw_decider *dc, const struct wf_gw_state *current, size_t max,
+                       struct wf_gw_state *next, struct wf_gw_decision *d)
+{
+	const struct wf_gw_entries *want = dc->want;
+	size_t n = want->n_forwards + want->n_egress, end;
+	int err = 0;
+
+	if (current->n_peers != dc->cfg->n_peers)
+		return -EINVAL;
+	end = n - dc->at < max ? n : dc->at + max;
+	if (dc->at < want->n_forwards)
+		memset(&dc->d.forwards[dc->at], 0,
+		       ((end < want->n_forwards ? end : want->n_forwards) - dc->at) *
+		           sizeof(*dc->d.forwards));
+	if (end > want->n_forwards) {
+		size_t from = dc->at > want->n_forwards ? dc->at - want->n_forwards : 0;
+
+		memset(&dc->d.egress[from], 0,
+		       (end - want->n_forwards - from) * sizeof(*dc->d.egress));
+	}
+	for (; dc->at < end && !err; dc->at++) {
+		size_t i = dc->at;
+
+		if (i < want->n_forwards) {
+			err = decide_forward(dc->cfg, current, NULL, dc->peer, &want->forwards[i],
+			                     &dc->d.forwards[i], &dc->mine, &dc->d, dc->granted,
+			                     &dc->used, dc->room);
+			continue;
+		}
+		i -= want->n_forwards;
+		/* The same entry again has the same answer; granted, it costs nothing more. */
+		if (dc->first[i] != i) {
+			dc->d.egress[i] = dc->d.egress[dc->first[i]];
+			if (dc->d.egress[i].status != WF_GW_ACCEPTED)
+				dc->d.n_refused++;
+			continue;
+		}
+		err = decide_one_egress(dc->cfg, dc->peer, &want->egress[i], &dc->d.egress[i],
+		                        &dc->mine, &dc->d, &dc->used, dc->room);
+	}
+	if (err || dc->at < n)
+		return err ? err : 1;
+	if (dc->mine.n_forwards)
+		qsort(dc->mine.forwards, dc->mine.n_forwards, sizeof(*dc->mine.forwards),
+		      wf_gw_forward_cmp);
+	if (dc->mine.n_egress)
+		qsort(dc->mine.egress, dc->mine.n_egress, sizeof(*dc->mine.egress),
+		      wf_gw_egress_cmp);
+	err = wf_gw_state_init(next, dc->cfg->n_peers);
+	for (size_t p = 0; p < dc->cfg->n_peers && !err; p++)
+		if (p != dc->peer)
+			err = wf_gw_entries_copy(&next->peers[p], &current->peers[p]);
+	if (err) {
+		wf_gw_state_free(next);
+		return err;
+	}
+	next->peers[dc->peer] = dc->mine;
+	memset(&dc->mine, 0, sizeof(dc->mine));
+	*d = dc->d;
+	memset(&dc->d, 0, sizeof(dc->d));
+	return 0;
+}
+
 int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
                         size_t peer, const struct wf_gw_entries *want, struct wf_gw_state *next,
                         struct wf_gw_decision *d)
 {
-	struct wf_gw_entries mine = {0};
-	size_t used = 0, room = SIZE_MAX;
+	struct wf_gw_decider *dc = NULL;
 	int err;
 
 	memset(next, 0, sizeof(*next));
 	memset(d, 0, sizeof(*d));
-	if (peer >= cfg->n_peers || current->n_peers != cfg->n_peers)
-		return -EINVAL;
-	d->n_forwards = want->n_forwards;
-	d->n_egress = want->n_egress;
-	d->forwards = calloc(want->n_forwards ? want->n_forwards : 1, sizeof(*d->forwards));
-	d->egress = calloc(want->n_egress ? want->n_egress : 1, sizeof(*d->egress));
-	if (!d->forwards || !d->egress) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	room = room_left(cfg, current, peer);
-	err = decide_forwards(cfg, current, NULL, peer, want, &mine, d, &used, room);
+	err = wf_gw_decider_new(cfg, current, peer, want, &dc);
 	if (!err)
-		err = decide_egress(cfg, peer, want, &mine, d, &used, room);
-	if (err)
-		goto fail;
-	if (mine.n_forwards)
-		qsort(mine.forwards, mine.n_forwards, sizeof(*mine.forwards), wf_gw_forward_cmp);
-	if (mine.n_egress)
-		qsort(mine.egress, mine.n_egress, sizeof(*mine.egress), wf_gw_egress_cmp);
-
-	err = wf_gw_state_init(next, cfg->n_peers);
-	if (err)
-		goto fail;
-	for (size_t p = 0; p < cfg->n_peers; p++) {
-		if (p == peer) {
-			next->peers[p] = mine;
-			memset(&mine, 0, sizeof(mine));
-			continue;
-		}
-		err = wf_gw_entries_copy(&next->peers[p], &current->peers[p]);
-		if (err)
-			goto fail;
-	}
-	return 0;
-fail:
-	wf_gw_entries_free(&mine);
-	wf_gw_state_free(next);
-	wf_gw_decision_free(d);
+		err = wf_gw_decider_step(dc, current, SIZE_MAX, next, d);
+	wf_gw_decider_free(dc);
 	return err;
 }
 

@@ -112,6 +112,17 @@ struct wf_gw_decision {
 int wf_gw_policy_decide(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
                         size_t peer, const struct wf_gw_entries *want, struct wf_gw_state *next,
                         struct wf_gw_decision *decision);
+/* The same decision in steps, so that a largest request does not hold the loop for long: each
+ * step decides up to max more entries (forwards, then egress) against `current' as it is then,
+ * and the last (returning 0 rather than 1) fills next and the decision as wf_gw_policy_decide
+ * would have against the last step's `current', had it stood from the first. want must
+ * outlive the decider. */
+struct wf_gw_decider;
+int wf_gw_decider_new(const struct wf_gw_config *cfg, const struct wf_gw_state *current,
+                      size_t peer, const struct wf_gw_entries *want, struct wf_gw_decider **out);
+int wf_gw_decider_step(struct wf_gw_decider *dc, const struct wf_gw_state *current, size_t max,
+                       struct wf_gw_state *next, struct wf_gw_decision *decision);
+void wf_gw_decider_free(struct wf_gw_decider *dc);
 /* Every peer's entries at once (want[] and decisions[]: one per configured peer), as deciding
  * them one after another in configuration order from an empty state would, so the first peer
  * keeps a port; O(n log n) in all entries, for the start-up. */

@@ -17,7 +17,12 @@ static bool is_space(char ch)
  * message is decoded as any other. */
 bool wf_gw_peek_state(const char *json, size_t len, uint64_t *generation)
 {
-	size_t i = 0, depth = 0;
+	return wf_gw_peek_message(json, len, "state", generation);
+}
+
+bool wf_gw_peek_message(const char *json, size_t len, const char *type, uint64_t *generation)
+{
+	size_t i = 0, depth = 0, type_len = strlen(type);
 	bool expect_key = false, state = false, have_gen = false;
 
 	while (i < len && is_space(json[i]))
@@ -52,10 +57,12 @@ bool wf_gw_peek_state(const char *json, size_t len, uint64_t *generation)
 			for (i++; i < len && is_space(json[i]);)
 				i++;
 			if (end - start == 4 && !memcmp(json + start, "type", 4)) {
-				if (state || len - i < 7 || memcmp(json + i, "\"state\"", 7))
+				if (state || len - i < type_len + 2 || json[i] != '"' ||
+				    memcmp(json + i + 1, type, type_len) ||
+				    json[i + 1 + type_len] != '"')
 					return false;
 				state = true;
-				i += 7;
+				i += type_len + 2;
 			} else if (end - start == 10 && !memcmp(json + start, "generation", 10)) {
 				uint64_t g = 0;
 				size_t digits = 0;

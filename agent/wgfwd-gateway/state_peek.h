@@ -10,5 +10,7 @@
 /* Only plain members of the top-level object count; anything unusual answers false, and the
  * message is decoded as any other. */
 bool wf_gw_peek_state(const char *json, size_t len, uint64_t *generation);
+/* The same for a message of another type that has a generation (state_delta). */
+bool wf_gw_peek_message(const char *json, size_t len, const char *type, uint64_t *generation);
 
 #endif

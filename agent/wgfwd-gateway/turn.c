@@ -59,13 +59,14 @@ static void return_memory(const struct wf_ctl_state *s)
  *    written instead; if that fails too, the peer holds (in the daemon's state, the kernel and,
  *    at the settle step, its file) what the slices in so far left, and is told its state
  *    failed;
- *  - the ack goes once the whole state is in; the peer's connection is not read during its
- *    turn, so a newer state it sends meanwhile waits, and only the latest of those is taken
- *    next (control.h).
- * The state file is written at the end (settle); mid-way only as what the kernel holds then
- * (the peer went, or a repair saved every peer not saved). Until then it holds the state
- * before, and a restart writes what it holds whole, so the kernel always ends as the file
- * says.
+ *  - the ack goes once the whole state is in; a newer state that comes before (control.h)
+ *    cuts the turn short where it stands (wf_gw_cut_state): the slices in stay, the promise
+ *    goes, the ack says the state was not applied, and the newer one's turn decides from
+ *    what the kernel holds.
+ * The state file is written at the end (settle; the next turn's, when one waits); mid-way only
+ * as what the kernel holds then (the peer went, or a repair saved every peer not saved). Until
+ * then it holds the state before, and a restart writes what it holds whole, so the kernel
+ * always ends as the file says.
  *
  * When another peer's turn changes what it holds but takes nothing this decision grants, the
  * turn goes on (its elements are its peer's alone; apply.h guards each batch on the generation
@@ -73,11 +74,21 @@ static void return_memory(const struct wf_ctl_state *s)
  * a few such restarts the steps up to the first slice's commit run back to back, so that a peer
  * among busy ones is not kept waiting for ever; from then on, its promise keeps its ports. */
 
-enum turn_phase { TURN_DECIDE, TURN_PREPARE, TURN_COMMIT, TURN_WHOLE, TURN_FILL };
+enum turn_phase {
+	TURN_DECIDE,
+	TURN_DECIDING,
+	TURN_PREPARE,
+	TURN_COMMIT,
+	TURN_WHOLE,
+	TURN_FINISH,
+	TURN_FILL
+};
 
 #define TURN_RESTARTS_MAX 2
 /* Results filled for the ack per step: each costs a reason's copy into fresh memory. */
-#define TURN_FILL_SLICE 8192
+#define TURN_FILL_SLICE 4096
+/* Entries decided per step: a refused one costs the formatting of its reason. */
+#define TURN_DECIDE_SLICE 8192
 
 /* Element changes per slice: slices.h's, or WFGW_SLICE_ELEMENTS from the environment (tests
  * and measurements compare bounds; a large one makes a change one transaction again). */
@@ -98,6 +109,7 @@ struct wf_gw_turn {
 	enum turn_phase phase;
 	unsigned restarts;
 	bool sliced;                     /* a slice is in: the steps go one at a time */
+	bool whole;                      /* the state went in as the whole ruleset */
 	struct wf_gw_entries want, held; /* held: what the peer held when it was decided */
 	struct wf_gw_entries now;      /* what the kernel holds of it: held, then slice by slice */
 	struct wf_gw_entries promised; /* now and the ports granted that are not in yet */
@@ -106,6 +118,8 @@ struct wf_gw_turn {
 	struct wf_gw_state next;
 	struct wf_gw_state slice_gone, slice_came; /* the slice's forwards, for rendering */
 	struct wf_gw_decision dec;
+	struct wf_gw_decider *decider; /* while deciding */
+	unsigned decide_steps;
 	struct wf_gw_elements *batch;
 	struct wf_gw_apply_result res; /* over all slices */
 	double apply_seconds;
@@ -133,10 +147,13 @@ static void turn_reset(struct wf_gw_turn *t, size_t peer)
 	wf_gw_state_free(&t->slice_gone);
 	wf_gw_state_free(&t->slice_came);
 	wf_gw_decision_free(&t->dec);
+	wf_gw_decider_free(t->decider);
+	t->decider = NULL;
+	t->decide_steps = 0;
 	wf_gw_elements_free(t->batch);
 	t->batch = NULL;
 	t->phase = TURN_DECIDE;
-	t->sliced = false;
+	t->sliced = t->whole = false;
 	t->gone_at = t->came_at = t->gone_end = t->came_end = 0;
 	memset(&t->res, 0, sizeof(t->res));
 	t->apply_seconds = 0;
@@ -152,6 +169,12 @@ static void turn_end(struct wf_gw_daemon *d, size_t peer)
 	d->peers[peer].turn = NULL;
 }
 
+/* Decided, and not yet in whole: others see what it was granted. */
+static bool turn_promises(const struct wf_gw_turn *t)
+{
+	return t && t->phase != TURN_DECIDE && t->phase != TURN_DECIDING && t->phase != TURN_FILL;
+}
+
 int wf_gw_turns_view(const struct wf_gw_daemon *d, size_t peer, struct wf_gw_state *view)
 {
 	view->n_peers = d->state.n_peers;
@@ -161,9 +184,7 @@ int wf_gw_turns_view(const struct wf_gw_daemon *d, size_t peer, struct wf_gw_sta
 	for (size_t p = 0; p < view->n_peers; p++) {
 		const struct wf_gw_turn *t = d->peers[p].turn;
 
-		view->peers[p] = p != peer && t && t->phase != TURN_DECIDE && t->phase != TURN_FILL
-		                     ? t->promised
-		                     : d->state.peers[p];
+		view->peers[p] = p != peer && turn_promises(t) ? t->promised : d->state.peers[p];
 	}
 	return 0;
 }
@@ -199,12 +220,12 @@ static int turn_check(const struct wf_gw_daemon *d, size_t peer, struct wf_gw_tu
 	return 1;
 }
 
-/* The decision, what it changes of the peer's forwards, and the promise others see from now. */
-static int turn_decide(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
-                       const struct wf_ctl_state *s)
+/* The decision begun: what the peer asks and holds, and the decider (policy.h), which takes a
+ * run of entries a step against what the others hold (or were promised) then. */
+static int turn_decide_start(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
+                             const struct wf_ctl_state *s)
 {
 	struct wf_gw_state view = {0};
-	const struct wf_gw_entries *mine;
 	int err;
 
 	/* This peer asks anew and is decided below; others may have a refusal to retry. */
@@ -218,10 +239,31 @@ static int turn_decide(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t
 	if (!err)
 		err = wf_gw_turns_view(d, peer, &view);
 	if (!err)
-		err = wf_gw_policy_decide(d->cfg, &view, peer, &t->want, &t->next, &t->dec);
+		err = wf_gw_decider_new(d->cfg, &view, peer, &t->want, &t->decider);
+	free(view.peers);
+	return err;
+}
+
+/* A run of the decision; once it is whole, what it changes of the peer's forwards and the
+ * promise others see from now. 1 while more is to decide, -EAGAIN when it must be taken again
+ * (another peer took a port it granted between two of its steps). */
+static int turn_decide(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t)
+{
+	struct wf_gw_state view = {0};
+	const struct wf_gw_entries *mine;
+	int err = wf_gw_turns_view(d, peer, &view);
+
+	if (!err)
+		err = wf_gw_decider_step(t->decider, &view, TURN_DECIDE_SLICE, &t->next, &t->dec);
+	t->decide_steps++;
+	if (err == 0 && t->decide_steps > 1 &&
+	    !wf_gw_policy_still_grantable(d->cfg, &view, peer, &t->next.peers[peer]))
+		err = -EAGAIN;
 	free(view.peers);
 	if (err)
 		return err;
+	wf_gw_decider_free(t->decider);
+	t->decider = NULL;
 	/* The others as they hold, not as promised: what a whole ruleset would write of them. */
 	for (size_t p = 0; p < d->state.n_peers && !err; p++) {
 		if (p == peer || wf_gw_entries_equal(&d->state.peers[p], &t->next.peers[p]))
@@ -293,8 +335,9 @@ static void turn_finish(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *
 	a->applied = true;
 	a->n_forwards = t->dec.n_forwards;
 	a->n_egress = t->dec.n_egress;
-	a->forwards = calloc(a->n_forwards ? a->n_forwards : 1, sizeof(*a->forwards));
-	a->egress = calloc(a->n_egress ? a->n_egress : 1, sizeof(*a->egress));
+	/* zeroed by turn_fill, a slice a step: megabytes first touched */
+	a->forwards = malloc((a->n_forwards ? a->n_forwards : 1) * sizeof(*a->forwards));
+	a->egress = malloc((a->n_egress ? a->n_egress : 1) * sizeof(*a->egress));
 	if (!a->forwards || !a->egress)
 		/* Applied, but no results to say so: the agent tries again. */
 		WF_COPY(a->reason, "the gateway is out of memory");
@@ -303,8 +346,7 @@ static void turn_finish(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *
 /* The decided state as the whole ruleset, in one transaction (turn_check took the others'
  * entries anew this step). On failure the kernel and the daemon's state keep what the slices
  * in so far left, to be saved in the settle step. */
-static int turn_whole(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
-                      const struct wf_ctl_state *s, struct wf_ctl_state_ack *a, char *why,
+static int turn_whole(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t, char *why,
                       size_t whylen)
 {
 	struct wf_gw_apply_result sliced = t->res;
@@ -322,7 +364,7 @@ static int turn_whole(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
 	wf_gw_state_free(&d->state);
 	d->state = t->next;
 	memset(&t->next, 0, sizeof(t->next));
-	turn_finish(d, peer, t, s, a);
+	t->whole = true;
 	return 0;
 }
 
@@ -382,12 +424,14 @@ static bool turn_fill(struct wf_gw_turn *t, struct wf_ctl_state_ack *a)
 		return true;
 	for (; t->filled < n && t->filled < end; t->filled++) {
 		size_t i = t->filled;
+		struct wf_ctl_result *r =
+		    i < t->dec.n_forwards ? &a->forwards[i] : &a->egress[i - t->dec.n_forwards];
 
+		memset(r, 0, sizeof(*r));
 		if (i < t->dec.n_forwards)
-			wf_gw_fill_results(&a->forwards[i], &t->dec.forwards[i], 1);
+			wf_gw_fill_results(r, &t->dec.forwards[i], 1);
 		else
-			wf_gw_fill_results(&a->egress[i - t->dec.n_forwards],
-			                   &t->dec.egress[i - t->dec.n_forwards], 1);
+			wf_gw_fill_results(r, &t->dec.egress[i - t->dec.n_forwards], 1);
 	}
 	return t->filled == n;
 }
@@ -399,7 +443,7 @@ static bool turn_step(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
 	char why[1024] = "";
 	int err;
 
-	if (t->phase != TURN_DECIDE && t->phase != TURN_FILL) {
+	if (turn_promises(t) && t->phase != TURN_FINISH) {
 		int check = turn_check(d, peer, t);
 
 		if (check < 0) {
@@ -409,7 +453,22 @@ static bool turn_step(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
 	}
 	switch (t->phase) {
 	case TURN_DECIDE:
-		err = turn_decide(d, peer, t, s);
+		err = turn_decide_start(d, peer, t, s);
+		if (err) {
+			snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
+			break;
+		}
+		t->phase = TURN_DECIDING;
+		return true;
+	case TURN_DECIDING:
+		err = turn_decide(d, peer, t);
+		if (err == 1)
+			return true;
+		if (err == -EAGAIN) {
+			t->restarts++;
+			turn_reset(t, peer);
+			return true;
+		}
 		if (err) {
 			snprintf(why, sizeof(why), "the gateway cannot decide: %s", strerror(-err));
 			break;
@@ -428,26 +487,29 @@ static bool turn_step(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *t,
 			t->phase = TURN_WHOLE;
 			/* Straight on: the peer's slices in so far are in the others' view already.
 			 */
-			err = turn_whole(d, peer, t, s, a, why, sizeof(why));
+			err = turn_whole(d, peer, t, why, sizeof(why));
 			if (err)
 				break;
-			t->phase = TURN_FILL;
+			t->phase = TURN_FINISH;
 			return true;
 		}
-		if (wf_gw_slice_key(&t->gone, &t->came, t->gone_at, t->came_at)) {
-			t->phase = TURN_PREPARE;
-			return true;
-		}
-		wf_histogram_observe(&d->apply_seconds, t->apply_seconds);
-		d->applies++;
-		d->last_apply_ok = true;
-		turn_finish(d, peer, t, s, a);
-		t->phase = TURN_FILL;
+		t->phase = wf_gw_slice_key(&t->gone, &t->came, t->gone_at, t->came_at)
+		               ? TURN_PREPARE
+		               : TURN_FINISH;
 		return true;
 	case TURN_WHOLE:
-		err = turn_whole(d, peer, t, s, a, why, sizeof(why));
+		err = turn_whole(d, peer, t, why, sizeof(why));
 		if (err)
 			break;
+		t->phase = TURN_FINISH;
+		return true;
+	case TURN_FINISH:
+		if (!t->whole) {
+			wf_histogram_observe(&d->apply_seconds, t->apply_seconds);
+			d->applies++;
+			d->last_apply_ok = true;
+		}
+		turn_finish(d, peer, t, s, a);
 		t->phase = TURN_FILL;
 		return true;
 	case TURN_FILL:
@@ -497,6 +559,21 @@ void wf_gw_abandon_state(void *arg, size_t peer)
 	turn_end(d, peer);
 	if (d->peers[peer].unsaved)
 		wf_gw_daemon_save_peer(d, peer);
+}
+
+/* A newer state came (control.h): unless this one is in whole already, the turn ends where it
+ * stands. The kernel and the daemon's state keep what its slices put in (saved by the next
+ * turn's settle step, or when the peer goes); its promise goes with it, so the ports granted
+ * and not yet in are anyone's again. */
+bool wf_gw_cut_state(void *arg, size_t peer)
+{
+	struct wf_gw_daemon *d = arg;
+	struct wf_gw_turn *t = d->peers[peer].turn;
+
+	if (t && (t->phase == TURN_FINISH || t->phase == TURN_FILL))
+		return false;
+	turn_end(d, peer);
+	return true;
 }
 
 /* The state take_state applied is written in a step of its own: for a largest state, as long

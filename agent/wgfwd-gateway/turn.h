@@ -17,6 +17,7 @@ struct wf_gw_daemon;
 bool wf_gw_take_state(void *arg, size_t peer, const struct wf_ctl_state *s,
                       struct wf_ctl_state_ack *a);
 void wf_gw_abandon_state(void *arg, size_t peer);
+bool wf_gw_cut_state(void *arg, size_t peer);
 void wf_gw_settle_state(void *arg, size_t peer);
 /* What every peer holds as another peer's decision must see it: a peer whose state's turn is
  * under way holds, besides what the kernel has of it, the ports its decision granted (a slice

@@ -163,8 +163,10 @@
  *                 result per added entry (add's, in its order), and:
  *       resend       true when nothing was applied because the gateway does not hold the
  *                    base, or would rather take the change as a state (one of the agent's
- *                    states still waits for its turn, or a large delta came before the
- *                    peer's turn: whole states are what the gateway paces); applied is then
+ *                    states still waits for its turn, a large delta came before the peer's
+ *                    turn, or the delta's text is over 256 KiB, more than the gateway decodes
+ *                    at once: whole states are what the gateway paces and decodes in steps);
+ *                    applied is then
  *                    false and the agent sends its whole state next. Always false when
  *                    applied is true.
  *   gateway_info  gateway -> agent, first thing after the handshake.
@@ -175,6 +177,10 @@
  *                 pong; a side that hears nothing for 30 s closes the connection.
  *   error         either way, then the sender closes.
  *       reason       1..255 bytes of UTF-8, no control characters
+ *
+ * A state or state_delta over 256 KiB names its "type" and "generation" plainly (no escape in
+ * the key, neither repeated): the gateway reads them without decoding the text, which it
+ * decodes in steps, and refuses a larger text it cannot read so (error, then close).
  *
  * Strings ("reason", "reasons", identity) never carry control characters, so they can be
  * logged as they are. Each list of entries (forwards; egress) holds at most
@@ -400,6 +406,17 @@ int wf_ctl_msg_encode(const struct wf_ctl_msg *m, char **json, size_t *len, char
  * what was wrong, e.g. "forwards[2].public_port: 70000 is out of range 1..65535". */
 int wf_ctl_msg_decode(const char *json, size_t len, struct wf_ctl_msg *out, char *err,
                       size_t errlen);
+/* The same decoding in steps, each of a bounded cost, so that a largest message does not hold
+ * an event loop for long: the text checked, parsed about `bytes' at a time, a state's entries
+ * read as many at a time as that many bytes hold, then the whole validated. json must stay as
+ * it is until the decoder is freed. A step returns 1 while more are to come; then, once, what
+ * wf_ctl_msg_decode would have returned for the text, with out and err as it fills them. */
+struct wf_ctl_decoder;
+#define WF_CTL_DECODE_STEP (64 * 1024)
+int wf_ctl_decoder_new(const char *json, size_t len, struct wf_ctl_decoder **out);
+int wf_ctl_decoder_step(struct wf_ctl_decoder *dc, size_t bytes, struct wf_ctl_msg *out, char *err,
+                        size_t errlen);
+void wf_ctl_decoder_free(struct wf_ctl_decoder *dc);
 
 /* One control connection on a libevent event loop.
  *

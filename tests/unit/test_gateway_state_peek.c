@@ -88,6 +88,23 @@ static void unusual_text_is_left_to_the_decoder(void **state)
 	assert_false(peek("{\"type\":\"state\",\"generation\":1,\"s\":\"unterminated}", &g));
 }
 
+/* A delta's type and generation, read as a state's are; the one type asked for only. */
+static void a_delta_is_read_by_its_own_type(void **state)
+{
+	const char *delta = "{\"v\":3,\"type\":\"state_delta\",\"generation\":9,\"base\":8}";
+	uint64_t g = 0;
+
+	(void)state;
+	assert_true(wf_gw_peek_message(delta, strlen(delta), "state_delta", &g));
+	assert_true(g == 9);
+	assert_false(wf_gw_peek_message(delta, strlen(delta), "state", &g));
+	assert_false(wf_gw_peek_message(delta, strlen(delta), "state_delt", &g));
+	delta = "{\"type\":\"state\",\"generation\":1}";
+	assert_false(wf_gw_peek_message(delta, strlen(delta), "state_delta", &g));
+	delta = "{\"type\":\"state_delta\"";
+	assert_false(wf_gw_peek_message(delta, strlen(delta), "state_delta", &g));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +114,7 @@ int main(void)
 	    cmocka_unit_test(largest_generation_that_fits_is_read),
 	    cmocka_unit_test(other_messages_are_not_states),
 	    cmocka_unit_test(unusual_text_is_left_to_the_decoder),
+	    cmocka_unit_test(a_delta_is_read_by_its_own_type),
 	};
 
 	return cmocka_run_group_tests_name("gateway_state_peek", tests, NULL, NULL);
