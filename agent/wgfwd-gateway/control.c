@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -348,6 +349,18 @@ static void decode_step(struct peer *p, struct client *cl)
 	step_soon(p, STEP_APPLY);
 }
 
+/* A large state's text, its decoding and its ack (a result with a reason for every entry: megabytes
+ * for a largest one) go back to malloc's free lists when freed, not to the system, and the last of
+ * them is freed here, after the turn: the process would keep the peak of the largest state it was
+ * ever sent. Once such a message is gone, what is free goes back. */
+#define LARGE_MESSAGE_ENTRIES 1024
+
+static void give_back_after(size_t entries)
+{
+	if (entries >= LARGE_MESSAGE_ENTRIES)
+		malloc_trim(0);
+}
+
 /* A newer state came while this one's turn was under way: only the latest matters, so the turn
  * ends where it stands unless its state is in whole already (then it is answered as usual).
  * What its slices put in stays, as the daemon's state says, and the newer state's turn goes on
@@ -358,6 +371,9 @@ static bool cut_short(struct peer *p, struct client *cl)
 	struct wf_gw_control *c = cl->ctl;
 	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
 	uint64_t generation = p->step == STEP_DECODE ? p->generation : p->msg.state.generation;
+	/* a state still being decoded is one too large to decode at once */
+	size_t entries = p->step == STEP_DECODE ? LARGE_MESSAGE_ENTRIES
+	                                        : p->msg.state.n_forwards + p->msg.state.n_egress;
 
 	if (p->step == STEP_APPLY && (!c->ops.cut || !c->ops.cut(c->ctx, cl->peer)))
 		return false;
@@ -368,6 +384,7 @@ static bool cut_short(struct peer *p, struct client *cl)
 	p->text = NULL;
 	wf_ctl_msg_clear(&p->msg);
 	wf_ctl_msg_clear(&p->ack);
+	give_back_after(entries);
 	p->step = STEP_NONE;
 	p->holds_base = false;
 	log_debug("peer %s: state %llu cut short by state %llu after %u steps, %.1f ms of CPU, "
@@ -399,6 +416,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	struct wf_gw_control *c;
 	struct wf_ctl_msg ack = {.type = WF_CTL_MSG_STATE_ACK};
 	double start = now_seconds(), cpu_start = cpu_seconds();
+	size_t entries;
 
 	if (!cl)
 		return;
@@ -447,7 +465,9 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	p->next_turn =
 	    now_seconds() + (2 * p->worked > STATE_TURN_MIN_S ? 2 * p->worked : STATE_TURN_MIN_S);
 	send_ack(cl, &ack); /* may drop the connection, and with it p's pending state */
+	entries = ack.state_ack.n_forwards + ack.state_ack.n_egress;
 	wf_ctl_msg_clear(&ack);
+	give_back_after(entries);
 	if (p->conn != cl)
 		return;
 	send_held(cl);
