@@ -491,7 +491,7 @@ cold_start() {
 	wait_until 10 grep -qE -- "$re" "$LAB_RUN/bg/$who.log" >/dev/null
 	# a restored gateway answers before the agent hears its acknowledgement: wait for it too
 	[ "$who" = agent ] &&
-		wait_until 10 grep -q -- 'gateway applied generation' "$LAB_RUN/bg/$who.log" >/dev/null
+		wait_until 10 grep -qE -- 'gateway .* applied generation' "$LAB_RUN/bg/$who.log" >/dev/null
 	t_log=$(log_time_ms "$LAB_RUN/bg/$who.log" "$re")
 	t_first=$(log_time_ms "$LAB_RUN/bg/$who.log" '.')
 	cp "$LAB_RUN/bg/$who.log" "$KEEP/cold-$who.log"
@@ -500,7 +500,7 @@ cold_start() {
 		val "cold_${who}_applied" $((t_log - t0 / 1000))
 		say "cold start, $who: its first log line -> 10,000 forwards applied: $((t_log - t_first)) ms"
 		val "cold_${who}_first" $((t_log - t_first))
-		t_log=$(log_time_ms "$LAB_RUN/bg/$who.log" 'gateway applied generation')
+		t_log=$(log_time_ms "$LAB_RUN/bg/$who.log" 'gateway .* applied generation')
 		[ -n "$t_log" ] && val "cold_${who}_gwacked" $((t_log - t0 / 1000))
 	else
 		say "cold start, $who: no log line /$re/"
