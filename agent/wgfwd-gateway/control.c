@@ -125,6 +125,24 @@ static void send_gateway_info(struct client *cl)
 		         strerror(-err));
 }
 
+/* The text of the state whose turn it is, once decoded or given up. */
+static void forget_text(struct peer *p)
+{
+	wf_ctl_decoder_free(p->decoder);
+	p->decoder = NULL;
+	free(p->text);
+	p->text = NULL;
+}
+
+/* The state whose turn it is, and its ack, once the turn is over. */
+static void forget_turn(struct peer *p)
+{
+	forget_text(p);
+	wf_ctl_msg_clear(&p->msg);
+	wf_ctl_msg_clear(&p->ack);
+	p->step = STEP_NONE;
+}
+
 static void drop_pending(struct peer *p)
 {
 	/* What was applied is saved all the same (a turn cut short or one that left its saving to
@@ -140,13 +158,7 @@ static void drop_pending(struct peer *p)
 	p->has_pending = false;
 	if (p->next_step)
 		event_del(p->next_step);
-	wf_ctl_decoder_free(p->decoder);
-	p->decoder = NULL;
-	free(p->text);
-	p->text = NULL;
-	wf_ctl_msg_clear(&p->msg);
-	wf_ctl_msg_clear(&p->ack);
-	p->step = STEP_NONE;
+	forget_turn(p);
 	p->paused = p->window = false;
 	free(p->held);
 	p->held = NULL;
@@ -333,10 +345,7 @@ static void decode_step(struct peer *p, struct client *cl)
 		step_soon(p, STEP_DECODE);
 		return;
 	}
-	wf_ctl_decoder_free(p->decoder);
-	p->decoder = NULL;
-	free(p->text);
-	p->text = NULL;
+	forget_text(p);
 	if (ret < 0 || p->msg.type != WF_CTL_MSG_STATE) {
 		/* As the connection answers a message it cannot decode. */
 		snprintf(reason, sizeof(reason), "bad message: %s", ret < 0 ? err : "not a state");
@@ -378,14 +387,8 @@ static bool cut_short(struct peer *p, struct client *cl)
 	if (p->step == STEP_APPLY && (!c->ops.cut || !c->ops.cut(c->ctx, cl->peer)))
 		return false;
 	c->count.states_superseded++;
-	wf_ctl_decoder_free(p->decoder);
-	p->decoder = NULL;
-	free(p->text);
-	p->text = NULL;
-	wf_ctl_msg_clear(&p->msg);
-	wf_ctl_msg_clear(&p->ack);
+	forget_turn(p);
 	give_back_after(entries);
-	p->step = STEP_NONE;
 	p->holds_base = false;
 	log_debug("peer %s: state %llu cut short by state %llu after %u steps, %.1f ms of CPU, "
 	          "the longest %.1f ms",

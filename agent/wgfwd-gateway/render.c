@@ -335,6 +335,23 @@ static int fill_egress(struct wf_nft_table *t, const struct wf_gw_config *cfg,
 	return err;
 }
 
+/* The peers' forwards and egress into t's sets, after the steps before them (err); *out is t
+ * when all went in, else t is freed. */
+static int fill_entries(int err, struct wf_nft_table *t, const struct wf_gw_config *cfg,
+                        const struct wf_gw_state *s, struct wf_nft_table **out)
+{
+	if (!err)
+		err = fill_forwards(t, cfg, s);
+	if (!err)
+		err = fill_egress(t, cfg, s);
+	if (err) {
+		wf_nft_table_free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
 int wf_gw_render(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
                  const struct wf_gw_state *s, struct wf_nft_table **out)
 {
@@ -355,16 +372,7 @@ int wf_gw_render(const struct wf_gw_params *p, const struct wf_gw_config *cfg,
 	if (!err)
 		err = wf_nft_fill_addr_sets(t, WF_GW_PUBLIC4, p->public_ip4, p->n_public_ip4,
 		                            WF_GW_PUBLIC6, p->public_ip6, p->n_public_ip6);
-	if (!err)
-		err = fill_forwards(t, cfg, s);
-	if (!err)
-		err = fill_egress(t, cfg, s);
-	if (err) {
-		wf_nft_table_free(t);
-		return err;
-	}
-	*out = t;
-	return 0;
+	return fill_entries(err, t, cfg, s, out);
 }
 
 int wf_gw_render_elements(const struct wf_gw_config *cfg, const struct wf_gw_state *s,
@@ -380,16 +388,7 @@ int wf_gw_render_elements(const struct wf_gw_config *cfg, const struct wf_gw_sta
 	if (!t)
 		return -ENOMEM;
 	err = render_sets(t);
-	if (!err)
-		err = fill_forwards(t, cfg, s);
-	if (!err)
-		err = fill_egress(t, cfg, s);
-	if (err) {
-		wf_nft_table_free(t);
-		return err;
-	}
-	*out = t;
-	return 0;
+	return fill_entries(err, t, cfg, s, out);
 }
 
 int wf_gw_render_anchor(struct wf_nft_table **out)
