@@ -13,7 +13,7 @@
 #              MSS clamp (tunnel MTU 1420) against the tunnel MTU raised to 1500 (fragments)
 #
 #   bench/lab_bench.sh [converge] [burst] [daemons] [tunnel]        (default: all)
-#   RUNS=200 PAIRS=100 BURST=100 CHANGES=20 TPUT_REPS=2 TPUT_SECONDS=3
+#   RUNS=200 PAIRS=100 BURST=100 CHANGES=20 GONE=5 TPUT_REPS=2 TPUT_SECONDS=3
 #
 # Each figure is also written as KEY=VALUE to $BENCH_VALUES, each sample set to
 # $BENCH_DATA/KEY.dat (bench/run.sh turns them into bench/RESULTS.md and the plots).
@@ -37,6 +37,7 @@ RUNS=${RUNS:-200}
 PAIRS=${PAIRS:-100}
 BURST=${BURST:-100}
 CHANGES=${CHANGES:-20}
+GONE=${GONE:-5}
 TPUT_REPS=${TPUT_REPS:-2}
 TPUT_SECONDS=${TPUT_SECONDS:-3}
 SECTIONS=${*:-converge burst daemons tunnel}
@@ -562,6 +563,17 @@ section_daemons() {
 	cp "$OUT/runs" "$KEEP/change10k.txt"
 	awk '$4 != "timeout" && $7 != "none" {print ($4 - $7) / 1e6}' "$OUT/runs" |
 		quantiles change10k_event "at 10,000: start event -> answering at the gateway"
+
+	# The loop above starts the container again a few hundred ms after each stop, as a restart
+	# does. Here each stop stays stopped for 3 s, past the daemons' wait before they search for
+	# a removed forward's stale conntrack entries, so that search is in each stop's cost.
+	cpu_start
+	for ((i = 0; i < GONE; i++)); do
+		converge_once gone wfb-chg "$LAB_GW_PUB4" 18090
+		sleep 3
+	done
+	val cpu_gone_n "$GONE"
+	cpu_stop cpu_gone $((2 * GONE)) "one container change, each stop staying stopped 3 s (its stale-conntrack search included)"
 
 	# foreign commits: a table of someone else's added in each daemon's namespace
 	cpu_start

@@ -45,6 +45,8 @@ derive() {
 		}
 		goal("change_cpu_agent", v["cpu_change_agent"], 1)
 		goal("change_cpu_gateway", v["cpu_change_gateway"], 1)
+		goal("gone_cpu_agent", v["cpu_gone_agent"], 1)
+		goal("gone_cpu_gateway", v["cpu_gone_gateway"], 1)
 		goal("foreign_agent", v["cpu_foreign_srv_agent"], 1)
 		goal("foreign_gateway", v["cpu_foreign_gw_gateway"], 1)
 		goal("readback_srv", v["change_server_read_back_alone_10000"], 10)
