@@ -322,6 +322,19 @@ static int check_version(const char *v, const char *path, char *err, size_t errl
 	return 0;
 }
 
+/* A list this short (a delta's, an ack's worth) finds a repeated key by looking back; a
+ * longer one marks a bitmap of every key, 32 KiB to clear. */
+#define SEEN_SCAN_MAX 64
+
+static bool key_before(const struct wf_ctl_forward *f, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (f[j].proto == f[i].proto && f[j].family == f[i].family &&
+		    f[j].public_port == f[i].public_port)
+			return true;
+	return false;
+}
+
 static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen)
 {
 	/* one bit per (proto, family, public_port): 2 * 2 * 65536 bits */
@@ -338,7 +351,7 @@ static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen
 		return wf_ctl_fail(-EINVAL, err, errlen, "%s: more than %d entries",
 		                   s->n_forwards > WF_CTL_ENTRIES_MAX ? "forwards" : "egress",
 		                   WF_CTL_ENTRIES_MAX);
-	if (s->n_forwards) {
+	if (s->n_forwards > SEEN_SCAN_MAX) {
 		seen = calloc(1, 4 * 65536 / 8);
 		if (!seen)
 			return wf_ctl_fail(-ENOMEM, err, errlen, "out of memory");
@@ -378,7 +391,7 @@ static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen
 		}
 		bit = ((size_t)(f->proto == IPPROTO_UDP) << 17) |
 		      ((size_t)(f->family == AF_INET6) << 16) | f->public_port;
-		if (seen[bit / 8] & (1u << (bit % 8))) {
+		if (seen ? seen[bit / 8] & (1u << (bit % 8)) : key_before(s->forwards, i)) {
 			ret = wf_ctl_fail(-EINVAL, err, errlen,
 			                  "forwards[%zu]: a second forward for %s %s port %u", i,
 			                  wf_ctl_value_name(wf_ctl_forward_protos, f->proto),
@@ -386,7 +399,8 @@ static int validate_state(const struct wf_ctl_state *s, char *err, size_t errlen
 			                  f->public_port);
 			goto out;
 		}
-		seen[bit / 8] |= (uint8_t)(1u << (bit % 8));
+		if (seen)
+			seen[bit / 8] |= (uint8_t)(1u << (bit % 8));
 	}
 	for (size_t i = 0; i < s->n_egress; i++) {
 		const struct wf_ctl_egress *e = &s->egress[i];

@@ -21,9 +21,28 @@ struct decoder {
 	size_t errlen;
 };
 
+/* "prefix.name", or "name" for an empty prefix, cut to size - 1 bytes as snprintf would: a
+ * message's every field has its path made, and snprintf's would cost more than its parsing. */
+static void path_join(char *out, size_t size, const char *prefix, const char *name)
+{
+	size_t n = 0, len = strlen(prefix);
+
+	if (len) {
+		n = len < size - 1 ? len : size - 1;
+		memcpy(out, prefix, n);
+		if (n < size - 1)
+			out[n++] = '.';
+	}
+	len = strlen(name);
+	if (len > size - 1 - n)
+		len = size - 1 - n;
+	memcpy(out + n, name, len);
+	out[n + len] = '\0';
+}
+
 static void field_path(char *out, const char *prefix, const char *name)
 {
-	snprintf(out, PATH_MAX_LEN, "%s%s%s", prefix, *prefix ? "." : "", name);
+	path_join(out, PATH_MAX_LEN, prefix, name);
 }
 
 static const char *json_type_desc(enum json_type type)
@@ -184,9 +203,10 @@ static int get_enum(struct decoder *d, struct json_object *obj, const char *pref
 			*out = t->value;
 			return 0;
 		}
+	}
+	for (const struct name_value *t = table; t->name; t++)
 		snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices), "%s%s",
 		         t == table ? "" : ", ", t->name);
-	}
 	field_path(path, prefix, name);
 	wf_ctl_printable(shown, sizeof(shown), s);
 	return bad(d, "%s: \"%s\" is not one of %s", path, shown, choices);
@@ -303,10 +323,10 @@ static int forwards_start(struct decoder *d, struct json_object *root, const cha
 
 	memset(pl, 0, sizeof(*pl));
 	pl->n_lists = 4;
-	snprintf(name, sizeof(name), "%s%sforwards", at, *at ? "." : "");
+	path_join(name, sizeof(name), at, "forwards");
 	ret = get_object(d, root, at, "forwards", keys, &forwards);
 	for (size_t k = 0; ret == 0 && k < 4; k++) {
-		snprintf(prefix, sizeof(prefix), "%s.%s", name, forward_kinds[k].proto_name);
+		path_join(prefix, sizeof(prefix), name, forward_kinds[k].proto_name);
 		if (k % 2 == 0)
 			ret = get_object(d, forwards, name, forward_kinds[k].proto_name,
 			                 family_keys, &per_proto);
@@ -323,9 +343,10 @@ static int forwards_start(struct decoder *d, struct json_object *root, const cha
 	if (!s->forwards)
 		return -ENOMEM;
 	s->n_forwards = total;
-	for (size_t k = 0; k < 4; k++)
-		snprintf(pl->name[k], sizeof(pl->name[k]), "%s.%s.%s", name,
-		         forward_kinds[k].proto_name, forward_kinds[k].family_name);
+	for (size_t k = 0; k < 4; k++) {
+		path_join(prefix, sizeof(prefix), name, forward_kinds[k].proto_name);
+		path_join(pl->name[k], sizeof(pl->name[k]), prefix, forward_kinds[k].family_name);
+	}
 	return 0;
 }
 
@@ -342,7 +363,7 @@ static int egress_start(struct decoder *d, struct json_object *root, const char 
 	memset(pl, 0, sizeof(*pl));
 	pl->egress = true;
 	pl->n_lists = 2;
-	snprintf(name, sizeof(name), "%s%segress", at, *at ? "." : "");
+	path_join(name, sizeof(name), at, "egress");
 	if ((ret = get_object(d, root, at, "egress", keys, &egress)) < 0 ||
 	    (ret = get_pairs(d, egress, name, "tcp", &pl->arr[0], &pl->pairs[0])) < 0 ||
 	    (ret = get_pairs(d, egress, name, "udp", &pl->arr[1], &pl->pairs[1])) < 0 ||
@@ -356,7 +377,7 @@ static int egress_start(struct decoder *d, struct json_object *root, const char 
 		return -ENOMEM;
 	s->n_egress = total;
 	for (size_t k = 0; k < 2; k++)
-		snprintf(pl->name[k], sizeof(pl->name[k]), "%s.%s", name, names[k]);
+		path_join(pl->name[k], sizeof(pl->name[k]), name, names[k]);
 	return 0;
 }
 

@@ -238,13 +238,14 @@ int wf_gw_elements_prepare(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 	struct wf_nft_table_cache *tc = &cache->table.applied;
 	struct wf_gw_apply_result res;
 	struct wf_gw_elements *e;
-	uint32_t genid;
+	uint32_t genid = cache->table.at.genid;
 	size_t n = add->n_sets;
 	int err = 0;
 
 	*out = NULL;
+	/* Guarded on the generation the cache knows, without asking the kernel for its own: a
+	 * commit of someone else's since makes the kernel refuse the batch (commit below). */
 	if (!tc->shape || !cache->table.at.valid || !cache->anchor.valid || del->n_sets != n ||
-	    wf_nft_genid(nft, &genid) || genid != cache->table.at.genid ||
 	    genid != cache->anchor.genid)
 		return -ESTALE;
 	for (size_t i = 0; i < n; i++)
@@ -307,6 +308,13 @@ int wf_gw_elements_commit(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
 	}
 	if (wf_nft_batch_size(e->b))
 		err = wf_nft_commit(nft, e->b, &res->error);
+	if (err == -ERESTART) {
+		/* Someone else committed after the cache's generation: nothing of the batch went
+		 * in, and the cache still says what the daemon committed (the whole apply that
+		 * follows asks the change watcher whether that commit touched it). */
+		memset(res, 0, sizeof(*res));
+		return -ESTALE;
+	}
 	if (err || !wf_nft_batch_size(e->b))
 		goto out;
 	/* The kernel now holds the cached table with these changes, at the generation the

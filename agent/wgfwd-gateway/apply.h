@@ -47,7 +47,8 @@ int wf_gw_apply_hostfw(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
  * same shape; elements both hold cancel out), committed guarded on the table the cache
  * knows, without rendering or reading the rest. -ESTALE when the cache does not know the
  * kernel's table as it is now (someone committed since, the last apply failed, another
- * shape): apply the whole table instead. On any failure the cache is forgotten. */
+ * shape): apply the whole table instead. On any other failure the cache is forgotten; after
+ * someone else's commit it stays, for the whole apply to judge. */
 int wf_gw_apply_elements(struct wf_nft *nft, struct wf_gw_apply_cache *cache,
                          const struct wf_nft_table *add, const struct wf_nft_table *del,
                          struct wf_gw_apply_result *res);

@@ -169,6 +169,13 @@ const char *wf_gw_change_text(const struct wf_gw_apply_result *res, char *buf, s
 	return buf;
 }
 
+static void close_journal(struct wf_gw_daemon *d, size_t peer)
+{
+	if (d->peers[peer].journal_fd >= 0)
+		close(d->peers[peer].journal_fd);
+	d->peers[peer].journal_fd = -1;
+}
+
 void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer)
 {
 	char err[512];
@@ -184,6 +191,7 @@ void wf_gw_daemon_save_peer(struct wf_gw_daemon *d, size_t peer)
 	/* The file, synced, holds what the journal said; the next append makes a new journal. */
 	d->peers[peer].unsynced = false;
 	d->peers[peer].journal_named = false;
+	close_journal(d, peer);
 }
 
 static void sync_journals(struct wf_gw_daemon *d)
@@ -194,8 +202,9 @@ static void sync_journals(struct wf_gw_daemon *d)
 		if (!d->peers[p].unsynced)
 			continue;
 		d->peers[p].unsynced = false;
-		if (!wf_gw_store_sync(d->s.state_dir, wf_gw_peer_name(d, p),
-		                      !d->peers[p].journal_named, err, sizeof(err))) {
+		if (!wf_gw_store_sync_open(d->s.state_dir, wf_gw_peer_name(d, p),
+		                           d->peers[p].journal_fd, !d->peers[p].journal_named, err,
+		                           sizeof(err))) {
 			d->peers[p].journal_named = true;
 			continue;
 		}
@@ -267,7 +276,33 @@ static void on_host_ports_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- drift repair ---- */
 
-void wf_gw_daemon_reconcile(struct wf_gw_daemon *d, const char *trigger)
+/* Whether the kernel provably holds what the last apply committed: nobody has committed since,
+ * or the change watcher saw every commit since touch none of the tables the ruleset lives in
+ * (nft_sync.h). Then rendering the whole ruleset to compare would find nothing: at 10,000
+ * forwards that costs milliseconds, each periodic check. */
+static bool kernel_as_committed(struct wf_gw_daemon *d)
+{
+	const struct wf_gw_apply_cache *c = &d->apply_cache;
+	struct wf_nft_batch *b;
+	uint32_t genid;
+	bool same;
+
+	if (!d->last_apply_ok || !c->table.applied.shape || c->table.pending.shape ||
+	    c->table.elements_pending || !c->table.at.valid || !c->anchor.valid ||
+	    !c->hostfw.at.valid || c->hostfw.enabled != d->hostfw.enabled ||
+	    c->hostfw.n != d->hostfw.n || wf_nft_genid(d->nft, &genid))
+		return false;
+	b = wf_nft_batch_new_at(genid);
+	same = b && wf_nft_known_current_table(&c->table.at, b, NFPROTO_INET, WF_GW_TABLE) &&
+	       wf_nft_known_current_table(&c->anchor, b, NFPROTO_INET, WF_GW_ANCHOR_TABLE) &&
+	       wf_nft_known_current_table(&c->hostfw.at, b, 0, WF_GW_HOSTFW_TABLE);
+	wf_nft_batch_free(b);
+	return same;
+}
+
+/* trust_generation: a look that finds the kernel as last committed goes no further (the
+ * periodic check; a kernel change or SIGHUP compares all the same). */
+static void check_kernel(struct wf_gw_daemon *d, const char *trigger, bool trust_generation)
 {
 	struct wf_gw_apply_result res;
 	char why[1024], change[96];
@@ -280,6 +315,10 @@ void wf_gw_daemon_reconcile(struct wf_gw_daemon *d, const char *trigger)
 		         strerror(-err));
 	if (moved)
 		log_public_addresses(d);
+	if (!moved && trust_generation && kernel_as_committed(d)) {
+		log_debug("%s: the ruleset is as last committed", trigger);
+		goto saves;
+	}
 	err = wf_gw_daemon_apply(d, &d->state, &res, why, sizeof(why));
 	if (err)
 		log_error("drift repair (%s) failed: %s", trigger, why);
@@ -299,14 +338,20 @@ void wf_gw_daemon_reconcile(struct wf_gw_daemon *d, const char *trigger)
 	}
 	if (moved && d->control)
 		wf_gw_control_broadcast_info(d->control);
+saves:
 	for (size_t p = 0; p < d->cfg->n_peers; p++)
 		if (d->peers[p].unsaved)
 			wf_gw_daemon_save_peer(d, p);
 }
 
+void wf_gw_daemon_reconcile(struct wf_gw_daemon *d, const char *trigger)
+{
+	check_kernel(d, trigger, false);
+}
+
 static void on_reconcile_timer(evutil_socket_t fd, short what, void *arg)
 {
-	wf_gw_daemon_reconcile(arg, "periodic check");
+	check_kernel(arg, "periodic check", true);
 }
 
 static void on_drift_timer(evutil_socket_t fd, short what, void *arg)
@@ -719,6 +764,8 @@ int wf_gw_daemon_new(struct wf_gw_settings *s, struct event_base *base, struct w
 		wf_gw_daemon_free(d);
 		return -ENOMEM;
 	}
+	for (size_t p = 0; p < d->cfg->n_peers; p++)
+		d->peers[p].journal_fd = -1;
 	*out = d;
 	return 0;
 }
@@ -751,8 +798,10 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	wf_rtnl_close(d->rtnl);
 	wf_gw_apply_cache_free(&d->apply_cache);
 	sodium_free(d->keys);
-	for (size_t p = 0; d->peers && p < d->cfg->n_peers; p++)
+	for (size_t p = 0; d->peers && p < d->cfg->n_peers; p++) {
 		wf_gw_entries_free(&d->peers[p].asked);
+		close_journal(d, p);
+	}
 	free(d->peers);
 	wf_gw_state_free(&d->state);
 	wf_gw_host_watch_free(&d->host);

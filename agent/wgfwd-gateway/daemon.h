@@ -70,10 +70,12 @@ struct wf_gw_peer_run {
 	uint64_t generation;                    /* of the last state applied */
 	char agent_version[WF_CTL_VERSION_MAX]; /* "" until it said */
 	struct wf_gw_entries asked;             /* what it last asked for, in its order */
-	bool unsaved;                           /* its state could not be written yet */
-	bool unsynced;                          /* its journal has lines not yet on the disk */
-	bool journal_named;                     /* the journal's name is on the disk */
-	bool retry; /* its last decision refused a port this host listened on */
+	bool asked_sorted;  /* asked is in the wire's sorted order (a delta left it so) */
+	bool unsaved;       /* its state could not be written yet */
+	bool unsynced;      /* its journal has lines not yet on the disk */
+	bool journal_named; /* the journal's name is on the disk */
+	int journal_fd;     /* the journal, held open while it lasts; -1: closed */
+	bool retry;         /* its last decision refused a port this host listened on */
 	/* which pending conntrack searches are for its changes too: WF_GW_CT_V4, WF_GW_CT_V6 */
 	unsigned ct_changed;
 	struct wf_gw_turn *turn; /* its state's turn under way (turn.c); NULL when none */

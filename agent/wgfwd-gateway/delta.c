@@ -50,11 +50,11 @@ static bool egress_same(const struct wf_ctl_egress *a, const struct wf_ctl_egres
 	return a->proto == b->proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi;
 }
 
-/* The request a delta makes of the one before (asked, put in the wire's sorted order): -ESRCH
- * when the delta does not fit it (a removed entry it does not hold, an added key it still
- * holds), -ENOMEM. O(n) copying, O(log n) per removed forward. */
-static int delta_request(struct wf_gw_entries *asked, const struct wf_ctl_state_delta *dl,
-                         struct wf_gw_entries *out)
+/* The request a delta makes of the one before (asked, put in the wire's sorted order unless
+ * `sorted` says it is): -ESRCH when the delta does not fit it (a removed entry it does not
+ * hold, an added key it still holds), -ENOMEM. O(n) copying, O(log n) per removed forward. */
+static int delta_request(struct wf_gw_entries *asked, bool sorted,
+                         const struct wf_ctl_state_delta *dl, struct wf_gw_entries *out)
 {
 	struct wf_ctl_state view = {.forwards = asked->forwards,
 	                            .n_forwards = asked->n_forwards,
@@ -67,7 +67,9 @@ static int delta_request(struct wf_gw_entries *asked, const struct wf_ctl_state_
 	int err = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	wf_ctl_state_sort(&view);
+	/* A whole state's order is the agent's; a delta's request is merged in the wire's. */
+	if (!sorted)
+		wf_ctl_state_sort(&view);
 	gone = calloc(n + asked->n_egress + 1, sizeof(*gone));
 	added = malloc((add->n_forwards + 1) * sizeof(*added));
 	if (!gone || !added ||
@@ -202,9 +204,9 @@ static void save_delta(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_s
 		if (!gone->peers[peer].n_forwards && !came->peers[peer].n_forwards)
 			return;
 		/* Synced a little later, with the changes that follow (daemon.h). */
-		if (!wf_gw_store_append(d->s.state_dir, wf_gw_peer_name(d, peer),
-		                        &gone->peers[peer], &came->peers[peer], false, &size, err,
-		                        sizeof(err))) {
+		if (!wf_gw_store_append_open(d->s.state_dir, wf_gw_peer_name(d, peer),
+		                             &run->journal_fd, &gone->peers[peer],
+		                             &came->peers[peer], false, &size, err, sizeof(err))) {
 			wf_gw_daemon_journal_written(d, peer);
 			if (size <= JOURNAL_BASE_BYTES + 2 * d->state.peers[peer].n_forwards)
 				return;
@@ -241,7 +243,7 @@ void wf_gw_take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *d
 
 	/* Only a forward to grant can meet a port this host listens on. */
 	wf_gw_daemon_refresh_host_ports_for(d, &dl->add);
-	err = delta_request(&run->asked, dl, &want);
+	err = delta_request(&run->asked, run->asked_sorted, dl, &want);
 	if (err == -ESRCH) {
 		log_warn("peer %s: delta %llu does not fit state %llu as the gateway holds it: "
 		         "asking for the whole state",
@@ -290,6 +292,7 @@ void wf_gw_take_delta(void *arg, size_t peer, const struct wf_ctl_state_delta *d
 	run->generation = dl->generation;
 	wf_gw_entries_free(&run->asked);
 	run->asked = want;
+	run->asked_sorted = true;
 	memset(&want, 0, sizeof(want));
 	/* Refusals of the base stay as they were, a host port among them too. */
 	run->retry = run->retry || wf_gw_host_port_refused(&dec);

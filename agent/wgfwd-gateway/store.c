@@ -197,14 +197,22 @@ static int sync_journal(int fd, const char *dir, bool created)
 
 int wf_gw_store_sync(const char *dir, const char *peer_name, bool name, char *err, size_t errlen)
 {
+	return wf_gw_store_sync_open(dir, peer_name, -1, name, err, errlen);
+}
+
+int wf_gw_store_sync_open(const char *dir, const char *peer_name, int fd, bool name, char *err,
+                          size_t errlen)
+{
 	char path[4096];
-	int fd, ret;
+	bool opened = fd < 0;
+	int ret;
 
 	if (journal_path(dir, peer_name, path, sizeof(path))) {
 		snprintf(err, errlen, "journal file name for %s in %s is too long", peer_name, dir);
 		return -ENAMETOOLONG;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (opened)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -213,7 +221,8 @@ int wf_gw_store_sync(const char *dir, const char *peer_name, bool name, char *er
 		return ret;
 	}
 	ret = sync_journal(fd, dir, name);
-	close(fd);
+	if (opened)
+		close(fd);
 	if (ret)
 		snprintf(err, errlen, "cannot sync %s: %s", path, strerror(-ret));
 	return ret;
@@ -223,10 +232,22 @@ int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_g
                        const struct wf_gw_entries *came, bool sync, size_t *size, char *err,
                        size_t errlen)
 {
+	int fd = -1,
+	    ret = wf_gw_store_append_open(dir, peer_name, &fd, gone, came, sync, size, err, errlen);
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int wf_gw_store_append_open(const char *dir, const char *peer_name, int *fd,
+                            const struct wf_gw_entries *gone, const struct wf_gw_entries *came,
+                            bool sync, size_t *size, char *err, size_t errlen)
+{
 	size_t n = gone->n_forwards + came->n_forwards, len = 0;
 	char path[4096], *buf;
 	struct stat st = {0};
-	int fd, ret = 0;
+	int ret = 0;
 
 	*size = 0;
 	if (journal_path(dir, peer_name, path, sizeof(path))) {
@@ -240,24 +261,28 @@ int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_g
 		journal_line(buf, &len, '-', &gone->forwards[i]);
 	for (size_t i = 0; i < came->n_forwards; i++)
 		journal_line(buf, &len, '+', &came->forwards[i]);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	if (*fd < 0)
+		*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		free(buf);
 		return ret;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode))
 		ret = -EBADF;
 	/* One write: a crash leaves whole lines and at most a torn last one, which is skipped. */
 	if (!ret)
-		ret = write_all(fd, buf, len);
+		ret = write_all(*fd, buf, len);
 	if (!ret && sync)
-		ret = sync_journal(fd, dir, st.st_size == 0);
+		ret = sync_journal(*fd, dir, st.st_size == 0);
 	if (ret)
 		snprintf(err, errlen, "cannot append to %s: %s", path, strerror(-ret));
 	*size = (size_t)st.st_size + len;
-	close(fd);
+	if (ret) {
+		close(*fd);
+		*fd = -1;
+	}
 	free(buf);
 	return ret;
 }

@@ -53,10 +53,19 @@ int wf_gw_store_save(const char *dir, const char *peer_name, const struct wf_gw_
 int wf_gw_store_append(const char *dir, const char *peer_name, const struct wf_gw_entries *gone,
                        const struct wf_gw_entries *came, bool sync, size_t *size, char *err,
                        size_t errlen);
+/* The same with the journal held open in *fd between calls (-1: none yet; left -1 after a
+ * failure): a change then costs one write, not an open and a close. The caller closes it, and
+ * must once a whole save has removed the journal. */
+int wf_gw_store_append_open(const char *dir, const char *peer_name, int *fd,
+                            const struct wf_gw_entries *gone, const struct wf_gw_entries *came,
+                            bool sync, size_t *size, char *err, size_t errlen);
 /* Onto the disk: what was appended to the peer's journal and, with name, the journal's name in
  * its directory (needed once after the journal is made). 0 also when there is no journal (a
  * whole save has taken its place). */
 int wf_gw_store_sync(const char *dir, const char *peer_name, bool name, char *err, size_t errlen);
+/* The same through the journal wf_gw_store_append_open holds open (fd -1: by its name). */
+int wf_gw_store_sync_open(const char *dir, const char *peer_name, int fd, bool name, char *err,
+                          size_t errlen);
 /* Returns 0 with *e filled (free with wf_gw_entries_free), -ENOENT when the peer has no file,
  * -EBADMSG when the file is not a valid state (then it was moved aside, and err says what was
  * wrong and where the file is now), or another -errno with err filled. */

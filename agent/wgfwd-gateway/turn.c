@@ -320,6 +320,7 @@ static void turn_finish(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *
 	run->generation = s->generation;
 	wf_gw_entries_free(&run->asked);
 	run->asked = t->want;
+	run->asked_sorted = false;
 	memset(&t->want, 0, sizeof(t->want));
 	run->retry = wf_gw_host_port_refused(&t->dec);
 	/* saved in a step of its own (settle_state) */

@@ -390,6 +390,34 @@ static void diff_applied_to_its_base_gives_the_target(void **state)
 	}
 }
 
+/* A short list looks back for a repeated key, a long one marks a bitmap: both find the same
+ * repeat, wherever it is, and pass a list of distinct keys. */
+static void a_repeated_key_is_found_in_short_and_long_lists(void **state)
+{
+	static const size_t sizes[] = {2, 3, 64, 65, 200};
+	struct wf_ctl_forward f[200];
+	char err[256], want[128];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		struct wf_ctl_msg m = {.type = WF_CTL_MSG_STATE_DELTA};
+
+		for (size_t i = 0; i < n; i++)
+			f[i] = TCP4((uint16_t)(1000 + i), 80);
+		m.state_delta.add = (struct wf_ctl_state){.forwards = f, .n_forwards = n};
+		assert_int_equal(wf_ctl_msg_validate(&m, err, sizeof(err)), 0);
+		/* the last repeats the first; the same port of another family is no repeat */
+		f[n - 1].public_port = 1000;
+		snprintf(want, sizeof(want),
+		         "add.forwards[%zu]: a second forward for tcp ipv4 port 1000", n - 1);
+		assert_int_equal(wf_ctl_msg_validate(&m, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, want);
+		f[n - 1].family = AF_INET6;
+		assert_int_equal(wf_ctl_msg_validate(&m, err, sizeof(err)), 0);
+	}
+}
+
 static void sort_orders_by_kind_then_port(void **state)
 {
 	struct wf_ctl_forward f[] = {
@@ -417,6 +445,7 @@ int main(void)
 	    cmocka_unit_test(largest_delta_fits_and_the_limit_counts_both_lists),
 	    cmocka_unit_test(diff_names_what_changed),
 	    cmocka_unit_test(diff_applied_to_its_base_gives_the_target),
+	    cmocka_unit_test(a_repeated_key_is_found_in_short_and_long_lists),
 	    cmocka_unit_test(sort_orders_by_kind_then_port),
 	};
 

@@ -334,6 +334,49 @@ static void journal_replays_changes_onto_the_file(void **state)
 	wf_gw_entries_free(&e);
 }
 
+/* Appends through a journal held open write to the one file, opened once; a sync through it
+ * reaches the same file; once a whole save removed it, an append through a new descriptor
+ * starts it anew. */
+static void journal_held_open_takes_each_change(void **state)
+{
+	struct wf_ctl_forward first[] = {TCP4(80, 80)}, second[] = {TCP4(443, 443)};
+	struct wf_ctl_forward want[] = {TCP4(80, 80), TCP4(443, 443)};
+	struct wf_gw_entries none = {0}, a = {.forwards = first, .n_forwards = 1},
+	                     b = {.forwards = second, .n_forwards = 1}, back;
+	char err[256] = "";
+	size_t size = 0;
+	int fd = -1, held;
+
+	assert_int_equal(wf_gw_store_append_open(dir, "192.168.160.2", &fd, &none, &a, false, &size,
+	                                         err, sizeof(err)),
+	                 0);
+	assert_true(fd >= 0);
+	held = fd;
+	assert_int_equal(wf_gw_store_append_open(dir, "192.168.160.2", &fd, &none, &b, false, &size,
+	                                         err, sizeof(err)),
+	                 0);
+	assert_int_equal(fd, held);
+	assert_int_equal(size, strlen("+ ipv4 tcp 80 80\n+ ipv4 tcp 443 443\n"));
+	assert_int_equal(wf_gw_store_sync_open(dir, "192.168.160.2", fd, true, err, sizeof(err)),
+	                 0);
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_true(wf_ctl_forwards_equal(back.forwards, back.n_forwards, want, 2));
+	assert_int_equal(wf_gw_store_save(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_int_equal(count_files("peer-192.168.160.2.journal"), 0);
+	close(fd);
+	fd = -1;
+	wf_gw_entries_free(&back);
+	assert_int_equal(wf_gw_store_append_open(dir, "192.168.160.2", &fd, &a, &none, false, &size,
+	                                         err, sizeof(err)),
+	                 0);
+	assert_int_equal(count_files("peer-192.168.160.2.journal"), 1);
+	assert_int_equal(size, strlen("- ipv4 tcp 80 80\n"));
+	close(fd);
+	assert_int_equal(wf_gw_store_load(dir, "192.168.160.2", &back, err, sizeof(err)), 0);
+	assert_true(wf_ctl_forwards_equal(back.forwards, back.n_forwards, &want[1], 1));
+	wf_gw_entries_free(&back);
+}
+
 static void peer_names_compare_as_addresses(void **state)
 {
 	const char *json = "{\"version\":1,\"peer\":\"fc00:0::2\",\"forwards\":[],\"egress\":[]}";
@@ -466,6 +509,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(state_directory_symlink_or_file_is_refused, make_dir,
 	                                    remove_dir),
 	    cmocka_unit_test_setup_teardown(state_directory_of_another_user_is_refused, make_dir,
+	                                    remove_dir),
+	    cmocka_unit_test_setup_teardown(journal_held_open_takes_each_change, make_dir,
 	                                    remove_dir),
 	    cmocka_unit_test_setup_teardown(journal_replays_changes_onto_the_file, make_dir,
 	                                    remove_dir),
