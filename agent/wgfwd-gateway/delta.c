@@ -50,9 +50,33 @@ static bool egress_same(const struct wf_ctl_egress *a, const struct wf_ctl_egres
 	return a->proto == b->proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi;
 }
 
+static int index_cmp(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+
+	return (a > b) - (a < b);
+}
+
+/* The first of the n sorted forwards not before f. */
+static size_t lower_bound(const struct wf_ctl_forward *a, size_t n, const struct wf_ctl_forward *f)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (wire_cmp(&a[mid], f) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The request a delta makes of the one before (asked, put in the wire's sorted order unless
  * `sorted` says it is): -ESRCH when the delta does not fit it (a removed entry it does not
- * hold, an added key it still holds), -ENOMEM. O(n) copying, O(log n) per removed forward. */
+ * hold, an added key it still holds), -ENOMEM. O(log n) per forward removed or added; what
+ * stays is copied in runs. */
 static int delta_request(struct wf_gw_entries *asked, bool sorted,
                          const struct wf_ctl_state_delta *dl, struct wf_gw_entries *out)
 {
@@ -62,17 +86,19 @@ static int delta_request(struct wf_gw_entries *asked, bool sorted,
 	                            .n_egress = asked->n_egress};
 	const struct wf_ctl_state *add = &dl->add, *del = &dl->del;
 	struct wf_ctl_forward *added = NULL;
+	size_t *went = NULL, *at = NULL, n = asked->n_forwards, from = 0, g = 0, j = 0;
 	bool *gone = NULL;
-	size_t n = asked->n_forwards, i = 0, j = 0;
 	int err = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
 	/* A whole state's order is the agent's; a delta's request is merged in the wire's. */
 	if (!sorted)
 		wf_ctl_state_sort(&view);
-	gone = calloc(n + asked->n_egress + 1, sizeof(*gone));
+	gone = calloc(asked->n_egress + 1, sizeof(*gone));
+	went = malloc((del->n_forwards + 1) * sizeof(*went));
+	at = malloc((add->n_forwards + 1) * sizeof(*at));
 	added = malloc((add->n_forwards + 1) * sizeof(*added));
-	if (!gone || !added ||
+	if (!gone || !went || !at || !added ||
 	    wf_gw_entries_alloc(out, n + add->n_forwards, asked->n_egress + add->n_egress))
 		goto fail;
 	err = -ESRCH;
@@ -82,47 +108,63 @@ static int delta_request(struct wf_gw_entries *asked, bool sorted,
 
 		if (!f || f->target_port != del->forwards[k].target_port)
 			goto fail;
-		gone[f - asked->forwards] = true;
+		went[k] = (size_t)(f - asked->forwards);
 	}
+	qsort(went, del->n_forwards, sizeof(*went), index_cmp);
 	for (size_t k = 0; k < del->n_egress; k++) {
 		size_t e = 0;
 
 		while (e < asked->n_egress &&
-		       (gone[n + e] || !egress_same(&asked->egress[e], &del->egress[k])))
+		       (gone[e] || !egress_same(&asked->egress[e], &del->egress[k])))
 			e++;
 		if (e == asked->n_egress)
 			goto fail;
-		gone[n + e] = true;
+		gone[e] = true;
 	}
-	/* A delta's lists need only be in the wire's kinds; sorted, they merge in one pass. */
+	/* A delta's lists need only be in the wire's kinds; sorted, each goes in where it
+	 * belongs, unless a forward of its key stays. */
 	memcpy(added, add->forwards, add->n_forwards * sizeof(*added));
 	qsort(added, add->n_forwards, sizeof(*added), wire_cmp);
-	while (i < n || j < add->n_forwards) {
-		int c;
-
-		if (i < n && gone[i]) {
-			i++;
-			continue;
-		}
-		c = i >= n                 ? 1
-		    : j >= add->n_forwards ? -1
-		                           : wire_cmp(&asked->forwards[i], &added[j]);
-		if (c == 0)
+	for (size_t k = 0; k < add->n_forwards; k++) {
+		at[k] = lower_bound(asked->forwards, n, &added[k]);
+		if (at[k] < n && !wire_cmp(&asked->forwards[at[k]], &added[k]) &&
+		    !bsearch(&at[k], went, del->n_forwards, sizeof(*went), index_cmp))
 			goto fail;
-		out->forwards[out->n_forwards++] = c < 0 ? asked->forwards[i++] : added[j++];
+	}
+	/* The runs of asked between the places where a forward went or came. */
+	while (from < n || j < add->n_forwards) {
+		size_t to = n;
+
+		if (g < del->n_forwards && went[g] < to)
+			to = went[g];
+		if (j < add->n_forwards && at[j] < to)
+			to = at[j];
+		if (to > from)
+			memcpy(out->forwards + out->n_forwards, asked->forwards + from,
+			       (to - from) * sizeof(*out->forwards));
+		out->n_forwards += to - from;
+		from = to;
+		if (j < add->n_forwards && at[j] == from)
+			out->forwards[out->n_forwards++] = added[j++];
+		else if (g < del->n_forwards && went[g] == from)
+			from = went[g++] + 1;
 	}
 	for (size_t e = 0; e < asked->n_egress; e++)
-		if (!gone[n + e])
+		if (!gone[e])
 			out->egress[out->n_egress++] = asked->egress[e];
 	for (size_t e = 0; e < add->n_egress; e++)
 		out->egress[out->n_egress++] = add->egress[e];
 	view = (struct wf_ctl_state){.egress = out->egress, .n_egress = out->n_egress};
 	wf_ctl_state_sort(&view);
 	free(gone);
+	free(went);
+	free(at);
 	free(added);
 	return 0;
 fail:
 	free(gone);
+	free(went);
+	free(at);
 	free(added);
 	wf_gw_entries_free(out);
 	return err;

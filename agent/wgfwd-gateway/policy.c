@@ -431,6 +431,16 @@ bool wf_gw_policy_still_grantable(const struct wf_gw_config *cfg, const struct w
 
 /* Merges the few entries appended at the end of a sorted array (from `at' on) into it: their
  * sort and one pass, not a sort of everything. */
+static int index_cmp(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+
+	return (a > b) - (a < b);
+}
+
+#define MERGE_INSERT_MAX 16
+#define MERGE_ENTRY_MAX  32
+
 static int merge_tail(void *base, size_t n, size_t at, size_t size,
                       int (*cmp)(const void *, const void *))
 {
@@ -442,6 +452,31 @@ static int merge_tail(void *base, size_t n, size_t at, size_t size,
 	qsort(a + at * size, n - at, size, cmp);
 	if (!at || cmp(a + (at - 1) * size, a + at * size) <= 0)
 		return 0;
+	/* A change's few entries go in by binary search and one move each: the held ones move
+	 * as one block, not one comparison and copy at a time. */
+	if (n - at <= MERGE_INSERT_MAX && size <= MERGE_ENTRY_MAX) {
+		char one[MERGE_ENTRY_MAX];
+
+		for (size_t t = at; t < n; t++) {
+			size_t lo = 0, hi = t;
+
+			/* after the equal ones, as the merge below takes the head's first */
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (cmp(a + mid * size, a + t * size) <= 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo == t)
+				continue;
+			memcpy(one, a + t * size, size);
+			memmove(a + (lo + 1) * size, a + lo * size, (t - lo) * size);
+			memcpy(a + lo * size, one, size);
+		}
+		return 0;
+	}
 	tmp = malloc(n * size);
 	if (!tmp)
 		return -ENOMEM;
@@ -470,7 +505,7 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
 {
 	const struct wf_gw_entries *held;
 	bool *gone = NULL;
-	size_t used, room, n;
+	size_t *went = NULL, n_went = 0, used, room, n, from = 0;
 	int err = -ENOMEM;
 
 	memset(mine, 0, sizeof(*mine));
@@ -482,8 +517,9 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
 	d->n_egress = add->n_egress;
 	d->forwards = calloc(add->n_forwards ? add->n_forwards : 1, sizeof(*d->forwards));
 	d->egress = calloc(add->n_egress ? add->n_egress : 1, sizeof(*d->egress));
-	gone = calloc(held->n_forwards + held->n_egress + 1, sizeof(*gone));
-	if (!d->forwards || !d->egress || !gone ||
+	gone = calloc(held->n_egress + 1, sizeof(*gone));
+	went = malloc((del->n_forwards + 1) * sizeof(*went));
+	if (!d->forwards || !d->egress || !gone || !went ||
 	    wf_gw_entries_alloc(mine, held->n_forwards + add->n_forwards,
 	                        held->n_egress + add->n_egress))
 		goto fail;
@@ -493,17 +529,24 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
 		    wf_gw_entries_find_forward(held, &del->forwards[i]);
 
 		if (f && f->target_port == del->forwards[i].target_port)
-			gone[f - held->forwards] = true;
+			went[n_went++] = (size_t)(f - held->forwards);
 	}
+	qsort(went, n_went, sizeof(*went), index_cmp);
 	/* Egress held once for entries asked for more than once: it goes with the last. */
 	for (size_t i = 0; i < held->n_egress; i++)
-		gone[held->n_forwards + i] =
-		    egress_in(del, &held->egress[i]) && !egress_in(asked, &held->egress[i]);
-	for (size_t i = 0; i < held->n_forwards; i++)
-		if (!gone[i])
-			mine->forwards[mine->n_forwards++] = held->forwards[i];
+		gone[i] = egress_in(del, &held->egress[i]) && !egress_in(asked, &held->egress[i]);
+	/* The rest stays, copied in the runs between what went. */
+	for (size_t k = 0; k <= n_went; k++) {
+		size_t to = k < n_went ? went[k] : held->n_forwards;
+
+		if (to > from)
+			memcpy(mine->forwards + mine->n_forwards, held->forwards + from,
+			       (to - from) * sizeof(*mine->forwards));
+		mine->n_forwards += to - from;
+		from = to + 1;
+	}
 	for (size_t i = 0; i < held->n_egress; i++)
-		if (!gone[held->n_forwards + i])
+		if (!gone[i])
 			mine->egress[mine->n_egress++] = held->egress[i];
 	used = entries_cost(mine);
 	room = room_left(cfg, current, peer);
@@ -534,9 +577,11 @@ int wf_gw_policy_decide_delta(const struct wf_gw_config *cfg, const struct wf_gw
 	if (merge_tail(mine->egress, mine->n_egress, n, sizeof(*mine->egress), wf_gw_egress_cmp))
 		goto fail;
 	free(gone);
+	free(went);
 	return 0;
 fail:
 	free(gone);
+	free(went);
 	wf_gw_entries_free(mine);
 	wf_gw_decision_free(d);
 	return err;

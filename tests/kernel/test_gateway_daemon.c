@@ -48,6 +48,8 @@
 #define WAIT_LIMIT 10 /* seconds: a bound against hanging, not a measurement */
 
 static char dir[64], gateway_bin[PATH_MAX], key_a_path[128], key_b_path[128];
+/* Options the next gateway_start adds (NULL-terminated; none by default). */
+static const char *gateway_extra[3];
 static uint8_t key_a[WF_KEY_LEN], key_b[WF_KEY_LEN];
 static pid_t gateway_pid;
 
@@ -138,7 +140,8 @@ static void gateway_start(void)
 		execl(gateway_bin, gateway_bin, "--foreground", "--interface", TUN,
 		      "--public-interface", PUB, "--peer", peer_a, "--peer", peer_b,
 		      "--peer-egress", PEER_A "=all", "--state-dir", state, "--reserved-ports",
-		      "8000-8099/tcp", "--status-socket", sock, "--log-level", "debug", NULL);
+		      "8000-8099/tcp", "--status-socket", sock, "--log-level", "debug",
+		      gateway_extra[0], gateway_extra[1], NULL);
 		_exit(127);
 	}
 	/* Ready once it accepts connections (this one, from no peer, is closed at once). */
@@ -1542,6 +1545,71 @@ static void a_delta_applies_its_change_and_a_stale_base_asks_for_the_state(void 
 	assert_true(ruleset_contains("tcp . 5004 : " PEER_B " . 5004"));
 }
 
+/* Whether a line of the log after its first `from' lines holds `what'. */
+static bool log_since_contains(long from, const char *what)
+{
+	char cmd[512], *text;
+	bool found;
+
+	snprintf(cmd, sizeof(cmd), "tail -n +%ld %s/gateway.log", from + 1, dir);
+	text = output_of(cmd);
+	found = strstr(text, what) != NULL;
+	free(text);
+	return found;
+}
+
+static bool log_shows_within(long from, const char *what)
+{
+	for (int i = 0; i < WAIT_LIMIT * 20; i++) {
+		if (log_since_contains(from, what))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+/* The periodic check renders nothing while the ruleset's generation shows that nobody has
+ * committed since the gateway did, or only commits that touched none of its tables; a commit
+ * that did is repaired. */
+static void a_periodic_check_trusts_an_unmoved_generation(void **state)
+{
+	static const char trusted[] = "periodic check: the ruleset is as last committed";
+	struct wf_ctl_forward f[] = {{IPPROTO_TCP, AF_INET, 5101, 5101}};
+	struct wf_ctl_msg ack;
+	struct agent b;
+	long from;
+
+	gateway_stop();
+	gateway_extra[0] = "--reconcile-interval";
+	gateway_extra[1] = "200";
+	gateway_start();
+	gateway_extra[0] = gateway_extra[1] = NULL;
+	agent_up(&b, PEER_B, key_b);
+	send_state(&b, 1, f, 1, NULL, 0, &ack);
+	assert_true(ack.state_ack.applied);
+	wf_ctl_msg_clear(&ack);
+	from = log_lines();
+	assert_true(log_shows_within(from, trusted));
+	assert_false(log_since_contains(from, "ruleset differed"));
+
+	/* someone else's table: the watcher saw that commit touch nothing of the gateway's */
+	sh("nft add table inet wfgw-someone-else");
+	from = log_lines();
+	assert_true(log_shows_within(from, trusted));
+	sh("nft delete table inet wfgw-someone-else");
+
+	/* its own table changed behind its back is put back */
+	from = log_lines();
+	sh("nft delete table inet " WF_GW_TABLE);
+	assert_true(log_shows_within(from, "ruleset differed"));
+	assert_true(ruleset_contains("tcp . 5101 : " PEER_B " . 5101"));
+	send_state(&b, 2, NULL, 0, NULL, 0, &ack);
+	wf_ctl_msg_clear(&ack);
+	agent_close(&b);
+	gateway_stop();
+	gateway_start();
+}
+
 /* A message larger than the gateway decodes at once (256 KiB) is only taken in steps, as a
  * state: a larger delta is answered resend without being decoded (the agent sends its whole
  * state), and a larger text that is not a state or delta written plainly (here a key escaped,
@@ -1803,6 +1871,7 @@ int main(void)
 	    cmocka_unit_test(a_gateway_killed_between_slices_restores_the_state_before),
 	    cmocka_unit_test(a_delta_applies_its_change_and_a_stale_base_asks_for_the_state),
 	    cmocka_unit_test(a_large_delta_asks_for_the_state_and_an_unplain_large_text_is_refused),
+	    cmocka_unit_test(a_periodic_check_trusts_an_unmoved_generation),
 	    cmocka_unit_test(one_change_among_10000_costs_the_gateway_little),
 	};
 
