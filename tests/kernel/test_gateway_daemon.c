@@ -1581,7 +1581,7 @@ static void a_periodic_check_trusts_an_unmoved_generation(void **state)
 
 	gateway_stop();
 	gateway_extra[0] = "--reconcile-interval";
-	gateway_extra[1] = "200";
+	gateway_extra[1] = "200ms";
 	gateway_start();
 	gateway_extra[0] = gateway_extra[1] = NULL;
 	agent_up(&b, PEER_B, key_b);
