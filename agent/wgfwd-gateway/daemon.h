@@ -6,7 +6,9 @@
  *   start:  keys, forwarding, persisted state -> policy -> ruleset -> kernel, then listen
  *   state:  policy -> ruleset -> kernel (only what changed) -> store -> state_ack
  *   always: drift repair when the kernel or the public addresses change, and periodically
- *   every few seconds, and before each decision: the ports the host itself listens on
+ *   (a look at the ruleset generation: the whole ruleset is compared only when a commit since
+ *   the gateway's own may have touched its tables); every few seconds, and before each
+ *   decision: the ports the host itself listens on
  *           (host_watch.h), an input of the policy; forwards that clash with one are flagged
  *
  * Forwards stay when an agent goes away; they change only when that agent says so. */
