@@ -93,8 +93,13 @@ mutant stale-conntrack-ipv6-port-gone "the IPv6 search without addresses only wh
 	kernel:test_conntrack_kernel
 # A UDP forward that came waits as long as a removal: its refused flows stay refused a second.
 mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refused flows" \
-	'wf_gw_ct_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_GW_CT_REMOVED_DELAY_MS;/' \
+	'wf_ct_matches_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_CT_REMOVED_DELAY_MS;/' \
 	unit:test_ct_flush kernel:test_conntrack_kernel
+# A restart's start no longer makes the stop's pending search moot: the kernel is walked for
+# flows that are right again.
+mutant stale-conntrack-settle "the stale-conntrack prune at each change" 'wf_ct_stale_settle(' \
+	's/\tq->n = s->ops\.prune\(s->ctx, q->m, q->n\);\n//' \
+	kernel:test_conntrack_kernel e2e:test_conntrack
 # The gateway's IPv6 matches join the IPv4 ones' search: one IPv6 forward in a change makes its
 # IPv4 flows a walk of the conntrack hash and a delete each where the IPv6 filter is wrong.
 mutant stale-conntrack-by-family "the gateway's search of IPv4 and IPv6 flows apart" \

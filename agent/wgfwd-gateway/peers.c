@@ -134,16 +134,17 @@ const struct wf_ct_stale_ops wf_gw_stale_flow_ops = {.prune = prune_stale_flows,
 const struct wf_ct_stale_ops wf_gw_stale_flow6_ops = {.prune = prune_stale_flows,
                                                       .flushed = stale_flows6_flushed};
 
-/* A family's matches onto its search; the bit of the family when there were any. */
+/* A family's matches onto its search; the bit of the family when there were any. Noted even
+ * when there are none: the change may make the pending ones right again (a restart). */
 static int note_family(struct wf_ct_stale *ct, const struct wf_ct_match *m, size_t n,
                        unsigned family, unsigned *noted)
 {
 	int err;
 
-	if (!n || !ct)
+	if (!ct)
 		return 0;
-	err = wf_ct_stale_note_within(ct, m, n, wf_gw_ct_delay_ms(m, n));
-	if (err >= 0)
+	err = wf_ct_stale_note(ct, m, n);
+	if (err >= 0 && n)
 		*noted |= family;
 	return err < 0 ? err : 0;
 }

@@ -21,6 +21,7 @@ static void ct_stats(const struct wf_gw_daemon *d, struct wf_ct_stats *out)
 		wf_ct_stale_stats(d->ct6, &v6);
 	out->searched += v6.searched;
 	out->skipped += v6.skipped;
+	out->moot += v6.moot;
 }
 
 static json_object *addr_text(int family, const void *addr)

@@ -123,6 +123,8 @@ void wf_conntrack_close(struct wf_conntrack *ct);
 struct wf_ct_stats {
 	uint64_t searched; /* searches that asked the kernel for a dump */
 	uint64_t skipped;  /* searches not made: the namespace held no entry */
+	uint64_t moot;     /* searches cancelled: the state made every pending match right again
+	                      (wf_ct_stale_settle) */
 };
 
 /* The number of entries the kernel holds in this namespace: 0 or -errno (not loaded, no /proc).

@@ -647,7 +647,7 @@ static void test_server_burst_spares_the_target_a_forward_has_again(void **state
 	wf_server_params_default(&p);
 	p.has_tunnel_ip4 = true;
 	p.tunnel_ip4 = addr(AF_INET, TUNNEL).ip4;
-	assert_int_equal(wf_ct_flush_new(&f), 0);
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
 	server_applied(f, &p, &old_fw, 1, 1);
 	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
 	assert_int_equal(deleted, 0);
@@ -678,7 +678,7 @@ static void test_server_tcp_forward_that_appears_asks_the_kernel_nothing(void **
 	wf_server_params_default(&p);
 	p.has_tunnel_ip4 = true;
 	p.tunnel_ip4 = addr(AF_INET, TUNNEL).ip4;
-	assert_int_equal(wf_ct_flush_new(&f), 0);
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
 	server_applied(f, &p, &tcp, 1, 0);
 	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 0);
 	/* When it goes, its flows do. */
@@ -719,7 +719,7 @@ static void test_server_noted_changes_spare_the_target_the_state_has_again(void 
 	wf_server_params_default(&p);
 	p.has_tunnel_ip4 = true;
 	p.tunnel_ip4 = addr(AF_INET, TUNNEL).ip4;
-	assert_int_equal(wf_ct_flush_new(&f), 0);
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
 	noted(f, &p, &held, &old_fw, 1, 1);
 	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
 	assert_int_equal(deleted, 0);
@@ -775,7 +775,7 @@ static void test_server_ipv6_port_gone_deletes_only_its_marked_translated_flows(
 	server_params6(&p);
 	snprintf(fwmark, sizeof(fwmark), "--mark %u --dst-nat fd00:d0c::5", p.fwmark);
 	snprintf(hairpin, sizeof(hairpin), "--mark %u --dst-nat fd00:d0c::5", p.hairpin_mark);
-	assert_int_equal(wf_ct_flush_new(&f), 0);
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
 	noted(f, &p, &held, &fw, 1, 1);
 	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
 	ct_insert("udp", "2001:db8:c::10", 40053, "fc00:0:0:160::2", 5353, fwmark);
@@ -823,7 +823,7 @@ static void test_server_ipv6_forward_still_in_place_keeps_its_flows(void **state
 	server_params6(&p);
 	snprintf(old_nat, sizeof(old_nat), "--mark %u --dst-nat fd00:d0c::5", p.fwmark);
 	snprintf(new_nat, sizeof(new_nat), "--mark %u --dst-nat fd00:d0c::6", p.fwmark);
-	assert_int_equal(wf_ct_flush_new(&f), 0);
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
 	noted(f, &p, &held, &old_fw, 1, 0);
 	ct_insert("tcp", "2001:db8:c::10", 40053, "fc00:0:0:160::2", 5353, old_nat);
 	ct_insert("tcp", "2001:db8:c::11", 40053, "fc00:0:0:160::2", 5353, new_nat);
@@ -833,6 +833,86 @@ static void test_server_ipv6_forward_still_in_place_keeps_its_flows(void **state
 	assert_int_equal(deleted, 1);
 	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
 	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 1);
+	wf_ct_flush_free(f);
+}
+
+/* A restart: the container stops (its removal's match pending, the search due) and starts
+ * again with the forward the same way. The settle after that apply drops the match and the
+ * search is moot: the kernel is not asked, and the flow stays. */
+static void test_server_restart_the_same_way_asks_the_kernel_nothing(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward fw = server_forward(IPPROTO_TCP, OLD_TGT);
+	struct wf_desired held = {0};
+	struct wf_ct_stats st;
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+
+	(void)state;
+	wf_server_params_default(&p);
+	p.has_tunnel_ip4 = true;
+	p.tunnel_ip4 = addr(AF_INET, TUNNEL).ip4;
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
+	noted(f, &p, &held, &fw, 1, 0);
+	assert_int_equal(wf_ct_flush_settle(f, &p), 0);
+	ct_insert("tcp", "203.0.113.1", 40053, TUNNEL, 5353, "--dst-nat " OLD_TGT);
+	noted(f, &p, &held, NULL, 0, 1);
+	assert_int_equal(wf_ct_flush_settle(f, &p), 1);
+	noted(f, &p, &held, &fw, 1, 1);
+	assert_int_equal(wf_ct_flush_settle(f, &p), 0);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 0);
+	assert_int_equal(deleted, 0);
+	wf_ct_flush_stats(f, &st);
+	assert_int_equal(st.searched, 0);
+	assert_int_equal(st.skipped, 0);
+	assert_int_equal(st.moot, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 1);
+
+	/* The same stop, staying: its search runs and the flow goes. */
+	noted(f, &p, &held, NULL, 0, 1);
+	assert_int_equal(wf_ct_flush_settle(f, &p), 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	wf_ct_flush_stats(f, &st);
+	assert_int_equal(st.searched, 1);
+	assert_int_equal(st.moot, 1);
+	wf_ct_flush_free(f);
+}
+
+/* The container comes back with its IPv6 port at another address. At the stop's settle the
+ * port was gone, so the search could have left the addresses out; it runs after the start,
+ * with the port held again, and must still tell the old target's flows from the new one's by
+ * address. */
+static void test_server_forward_back_at_another_target_loses_only_its_old_flows(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward old_fw = server_forward6(IPPROTO_TCP, "fd00:d0c::5"),
+	                  new_fw = server_forward6(IPPROTO_TCP, "fd00:d0c::6");
+	struct wf_desired held = {0};
+	struct wf_ct_stats st;
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+	char old_nat[64], new_nat[64];
+
+	(void)state;
+	server_params6(&p);
+	snprintf(old_nat, sizeof(old_nat), "--mark %u --dst-nat fd00:d0c::5", p.fwmark);
+	snprintf(new_nat, sizeof(new_nat), "--mark %u --dst-nat fd00:d0c::6", p.fwmark);
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
+	noted(f, &p, &held, &old_fw, 1, 0);
+	ct_insert("tcp", "2001:db8:c::10", 40053, "fc00:0:0:160::2", 5353, old_nat);
+	ct_insert("tcp", "2001:db8:c::11", 40053, "fc00:0:0:160::2", 5353, new_nat);
+	noted(f, &p, &held, NULL, 0, 1);
+	assert_int_equal(wf_ct_flush_settle(f, &p), 1);
+	noted(f, &p, &held, &new_fw, 1, 1);
+	assert_int_equal(wf_ct_flush_settle(f, &p), 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 1);
+	wf_ct_flush_stats(f, &st);
+	assert_int_equal(st.moot, 0);
 	wf_ct_flush_free(f);
 }
 
@@ -875,14 +955,14 @@ struct udp_gateway {
 	struct wf_ct_stale *engine;
 };
 
-static void udp_gateway_start(struct udp_gateway *g, bool forwarding)
+static void gateway_start(struct udp_gateway *g, bool forwarding, uint8_t proto)
 {
 	static const struct wf_ct_stale_ops ops = {.prune = gateway_prune,
 	                                           .flushed = gateway_flushed};
 
 	memset(g, 0, sizeof(*g));
 	g->udp = (struct wf_ctl_forward){
-	    .family = AF_INET, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	    .family = AF_INET, .proto = proto, .public_port = 5353, .target_port = 5353};
 	g->peer = (struct wf_gw_peer){.has_ip4 = true, .ip4 = addr(AF_INET, TUNNEL).ip4};
 	g->cfg = (struct wf_gw_config){.peers = &g->peer, .n_peers = 1};
 	g->p.n_public_ip4 = 1;
@@ -896,10 +976,17 @@ static void udp_gateway_start(struct udp_gateway *g, bool forwarding)
 	assert_non_null(g->now.base);
 	assert_int_equal(wf_ct_stale_new(g->now.base, &ops, &g->now, &g->engine), 0);
 	wf_ct_stale_set_kernel_flush(g->engine, true);
-	ct_insert("udp", "203.0.113.1", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
+	ct_insert(proto == IPPROTO_TCP ? "tcp" : "udp", "203.0.113.1", 40053, "192.0.2.1", 5353,
+	          "--dst-nat " TUNNEL);
 }
 
-/* Notes the change from state A to B as the gateway does; returns what is pending. */
+static void udp_gateway_start(struct udp_gateway *g, bool forwarding)
+{
+	gateway_start(g, forwarding, IPPROTO_UDP);
+}
+
+/* Notes the change from state A to B as the gateway does, before its state holds B; returns
+ * what is pending. */
 static int udp_gateway_change(struct udp_gateway *g, const struct wf_gw_state *a,
                               const struct wf_gw_state *b)
 {
@@ -908,7 +995,7 @@ static int udp_gateway_change(struct udp_gateway *g, const struct wf_gw_state *a
 	int pending;
 
 	assert_int_equal(wf_gw_ct_matches(&g->p, &g->cfg, a, b, &m, &n), 0);
-	pending = wf_ct_stale_note_within(g->engine, m, n, wf_gw_ct_delay_ms(m, n));
+	pending = wf_ct_stale_note(g->engine, m, n);
 	free(m);
 	return pending;
 }
@@ -924,14 +1011,14 @@ static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void 
 	ct_insert("udp", "203.0.113.2", 40053, "192.0.2.1", 5353, "");
 	ct_insert("udp", "203.0.113.3", 40053, "192.0.2.1", 5354, "");
 	t0 = now_ms();
-	/* The forward goes (a search due in WF_GW_CT_REMOVED_DELAY_MS), then comes back: the
+	/* The forward goes (a search due in WF_CT_REMOVED_DELAY_MS), then comes back: the
 	 * refused flows' search is due sooner, and takes the removal's along. */
 	assert_int_equal(udp_gateway_change(&g, &g.with, &g.without), 1);
 	assert_int_equal(udp_gateway_change(&g, &g.without, &g.with), 2);
 	/* Nothing is searched for until the burst has had its time. */
 	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
 	assert_int_equal(event_base_dispatch(g.now.base), 0);
-	assert_true(now_ms() - t0 < WF_GW_CT_REMOVED_DELAY_MS / 2);
+	assert_true(now_ms() - t0 < WF_CT_REMOVED_DELAY_MS / 2);
 
 	/* One search; translated flows are right again, refused ones get their chance. */
 	assert_int_equal(g.now.searches, 1);
@@ -948,7 +1035,7 @@ static void test_gateway_burst_searches_once_for_what_the_state_left_stale(void 
 }
 
 /* A removal alone waits for a restart to take the forward back: when none comes, the search
- * runs after WF_GW_CT_REMOVED_DELAY_MS and deletes the flows. */
+ * runs after WF_CT_REMOVED_DELAY_MS and deletes the flows. */
 static void test_gateway_removal_alone_is_searched_for_after_its_delay(void **state)
 {
 	struct udp_gateway g;
@@ -959,11 +1046,88 @@ static void test_gateway_removal_alone_is_searched_for_after_its_delay(void **st
 	t0 = now_ms();
 	assert_int_equal(udp_gateway_change(&g, &g.with, &g.without), 1);
 	assert_int_equal(event_base_dispatch(g.now.base), 0);
-	assert_true(now_ms() - t0 >= WF_GW_CT_REMOVED_DELAY_MS - 10);
+	assert_true(now_ms() - t0 >= WF_CT_REMOVED_DELAY_MS - 10);
 	assert_int_equal(g.now.searches, 1);
 	assert_int_equal(g.now.looked_for, 1);
 	assert_int_equal(g.now.deleted, 1);
 	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	wf_ct_stale_free(g.engine);
+	event_base_free(g.now.base);
+}
+
+/* A gateway's state moves to `to' as it does after a change is in: the settle noted with it
+ * runs once the loop turns. */
+static void gateway_changed(struct udp_gateway *g, const struct wf_gw_state *to)
+{
+	g->now.state = to;
+	assert_int_equal(event_base_loop(g->now.base, EVLOOP_NONBLOCK), 0);
+}
+
+/* A peer's container restarts: its TCP forward goes, then comes back the same way. The start's
+ * settle drops the removal's match; the search due in WF_CT_REMOVED_DELAY_MS is cancelled, and
+ * the kernel is never asked. */
+static void test_gateway_restart_the_same_way_asks_the_kernel_nothing(void **state)
+{
+	struct udp_gateway g;
+	struct wf_ct_stats st;
+	double t0;
+
+	(void)state;
+	gateway_start(&g, true, IPPROTO_TCP);
+	t0 = now_ms();
+	assert_int_equal(udp_gateway_change(&g, &g.with, &g.without), 1);
+	gateway_changed(&g, &g.without);
+	assert_int_equal(g.now.searches, 0);
+	assert_int_equal(udp_gateway_change(&g, &g.without, &g.with), 1);
+	gateway_changed(&g, &g.with);
+	/* Nothing is left to wait for. */
+	assert_int_equal(event_base_dispatch(g.now.base), 1);
+	assert_true(now_ms() - t0 < WF_CT_REMOVED_DELAY_MS / 2);
+	wf_ct_stale_stats(g.engine, &st);
+	assert_int_equal(st.searched, 0);
+	assert_int_equal(st.skipped, 0);
+	assert_int_equal(st.moot, 1);
+	/* told that the pending search went without a look */
+	assert_int_equal(g.now.searches, 1);
+	assert_int_equal(g.now.looked_for, 0);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 1);
+	wf_ct_stale_free(g.engine);
+	event_base_free(g.now.base);
+}
+
+/* The forward comes back to another target port: the old one's flows still go, after the
+ * removal's delay. */
+static void test_gateway_forward_back_at_another_target_still_loses_its_flows(void **state)
+{
+	struct udp_gateway g;
+	struct wf_ctl_forward moved;
+	struct wf_gw_entries held_moved;
+	struct wf_gw_state with_moved;
+	struct wf_ct_stats st;
+	double t0;
+
+	(void)state;
+	gateway_start(&g, true, IPPROTO_TCP);
+	moved = g.udp;
+	moved.target_port = 6000;
+	held_moved = (struct wf_gw_entries){.forwards = &moved, .n_forwards = 1};
+	with_moved = (struct wf_gw_state){.peers = &held_moved, .n_peers = 1};
+	ct_insert("tcp", "203.0.113.2", 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL ":6000");
+	t0 = now_ms();
+	assert_int_equal(udp_gateway_change(&g, &g.with, &g.without), 1);
+	gateway_changed(&g, &g.without);
+	assert_int_equal(udp_gateway_change(&g, &g.without, &with_moved), 1);
+	gateway_changed(&g, &with_moved);
+	assert_int_equal(event_base_dispatch(g.now.base), 0);
+	assert_true(now_ms() - t0 >= WF_CT_REMOVED_DELAY_MS - 10);
+	assert_int_equal(g.now.searches, 1);
+	assert_int_equal(g.now.looked_for, 1);
+	assert_int_equal(g.now.deleted, 1);
+	assert_int_equal(ct_listed("src=203.0.113.1 ", NULL), 0);
+	assert_int_equal(ct_listed("src=203.0.113.2 ", NULL), 1);
+	wf_ct_stale_stats(g.engine, &st);
+	assert_int_equal(st.searched, 1);
+	assert_int_equal(st.moot, 0);
 	wf_ct_stale_free(g.engine);
 	event_base_free(g.now.base);
 }
@@ -1000,8 +1164,12 @@ int main(void)
 	    NS_TEST(test_server_noted_changes_spare_the_target_the_state_has_again),
 	    NS_TEST(test_server_ipv6_port_gone_deletes_only_its_marked_translated_flows),
 	    NS_TEST(test_server_ipv6_forward_still_in_place_keeps_its_flows),
+	    NS_TEST(test_server_restart_the_same_way_asks_the_kernel_nothing),
+	    NS_TEST(test_server_forward_back_at_another_target_loses_only_its_old_flows),
 	    NS_TEST(test_gateway_burst_searches_once_for_what_the_state_left_stale),
 	    NS_TEST(test_gateway_removal_alone_is_searched_for_after_its_delay),
+	    NS_TEST(test_gateway_restart_the_same_way_asks_the_kernel_nothing),
+	    NS_TEST(test_gateway_forward_back_at_another_target_still_loses_its_flows),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include <wgfwd-gateway/ct_flush.h>
+#include <wgfwd/ct_stale.h>
 #include <wgfwd-gateway/render.h>
 #include <wgfwd/conntrack.h>
 #include <wgfwd/ctl.h>
@@ -1718,7 +1719,7 @@ static void one_change_among_10000_costs_the_gateway_little(void **state)
 	assert_false(ruleset_contains("tcp . 60000 :"));
 	/* The removals were searched for: this namespace holds entries (the agents' own
 	 * connections), so the kernel was walked, after the coalescing delay. */
-	usleep((WF_GW_CT_REMOVED_DELAY_MS + 3 * WF_CT_COALESCE_MS) * 1000);
+	usleep((WF_CT_REMOVED_DELAY_MS + 3 * WF_CT_COALESCE_MS) * 1000);
 	assert_true(status_count("conntrack_searches", "run") >= 1);
 	free(f);
 }

@@ -4,6 +4,7 @@
  * place. */
 #include <wgfwd-agent/ct_flush.h>
 #include <wgfwd-gateway/ct_flush.h>
+#include <wgfwd/ct_stale.h>
 
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -757,15 +758,15 @@ static void test_gateway_search_waits_for_a_restart_unless_a_udp_forward_came(vo
 	g.before[1] = (struct wf_gw_entries){.forwards = &tcp, .n_forwards = 1};
 	n = gateway_matches(&g, &m);
 	assert_int_equal(n, 1);
-	assert_int_equal(wf_gw_ct_delay_ms(m, n), WF_GW_CT_REMOVED_DELAY_MS);
+	assert_int_equal(wf_ct_matches_delay_ms(m, n), WF_CT_REMOVED_DELAY_MS);
 	free(m);
 	/* ... and udp/5353 came: one match at each public address */
 	g.after[1] = (struct wf_gw_entries){.forwards = &udp, .n_forwards = 1};
 	n = gateway_matches(&g, &m);
 	assert_int_equal(n, 3);
-	assert_int_equal(wf_gw_ct_delay_ms(m, n), WF_CT_COALESCE_MS);
+	assert_int_equal(wf_ct_matches_delay_ms(m, n), WF_CT_COALESCE_MS);
 	free(m);
-	assert_true(WF_GW_CT_REMOVED_DELAY_MS > WF_CT_COALESCE_MS);
+	assert_true(WF_CT_REMOVED_DELAY_MS > WF_CT_COALESCE_MS);
 }
 
 /* IPv4's matches come first, each match once: one IPv6 match must not make the IPv4 ones
