@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -11,9 +12,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <wgfwd/netlink.h>
-#include <wgfwd/sysctl.h>
 #include <wgfwd/util.h>
 
 /* The kernel sizes dump messages to the largest read it has seen, up to 32 KiB. */
@@ -43,6 +44,9 @@ struct wf_conntrack {
 	int v6_filter;        /* V6_FILTER_*: what a probe found of the kernel's IPv6 filter */
 	struct wf_ct_stats stats;
 	const char *count_path; /* WF_CT_COUNT_PATH, or a test's stand-in */
+	/* count_path kept open (-1: not yet, or it failed): the count is read before and after
+	 * every search, and an open of a /proc file costs several times its read. */
+	int count_fd;
 };
 
 static bool family_supported(int family)
@@ -583,23 +587,55 @@ int wf_conntrack_open(struct wf_conntrack **out)
 {
 	int err = wf_nl_handle_new(out, sizeof(**out), NETLINK_NETFILTER, CT_RECV_SIZE);
 
-	if (!err)
+	if (!err) {
 		(*out)->count_path = WF_CT_COUNT_PATH;
+		(*out)->count_fd = -1;
+	}
 	return err;
+}
+
+static void count_file_close(struct wf_conntrack *ct)
+{
+	if (ct->count_fd >= 0)
+		close(ct->count_fd);
+	ct->count_fd = -1;
 }
 
 void wf_conntrack_set_count_path(struct wf_conntrack *ct, const char *path)
 {
+	count_file_close(ct);
 	ct->count_path = path;
+}
+
+/* A /proc/sys file reads its value anew at offset 0. A file that cannot be read (the module
+ * went and came back) is opened again, once. */
+static ssize_t count_file_read(struct wf_conntrack *ct, char *buf, size_t len)
+{
+	ssize_t n = -1;
+
+	for (int tries = 0; tries < 2 && n < 0; tries++) {
+		if (ct->count_fd < 0)
+			ct->count_fd = open(ct->count_path, O_RDONLY | O_CLOEXEC);
+		if (ct->count_fd < 0)
+			return -errno;
+		n = pread(ct->count_fd, buf, len, 0);
+		if (n < 0) {
+			n = -errno;
+			count_file_close(ct);
+		}
+	}
+	return n;
 }
 
 int wf_conntrack_count(struct wf_conntrack *ct, unsigned long *count)
 {
 	char buf[32], *end;
-	int err = wf_sysctl_read(ct->count_path, buf, sizeof(buf));
+	ssize_t n = count_file_read(ct, buf, sizeof(buf) - 1);
 
-	if (err)
-		return err;
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 	errno = 0;
 	*count = strtoul(buf, &end, 10);
 	if (errno || end == buf || *end)
@@ -614,6 +650,8 @@ void wf_conntrack_stats(const struct wf_conntrack *ct, struct wf_ct_stats *out)
 
 void wf_conntrack_close(struct wf_conntrack *ct)
 {
+	if (ct)
+		count_file_close(ct);
 	wf_nl_handle_free(ct);
 }
 

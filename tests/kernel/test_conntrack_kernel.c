@@ -2,7 +2,9 @@
  * entries with the conntrack tool or with real traffic over loopback, and checks what is left
  * through `conntrack -L`, the tool an operator would use. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -483,6 +485,30 @@ static void test_flush_refuses_a_match_without_a_port_and_deletes_nothing(void *
 
 /* ---- when the kernel is not walked ---- */
 
+/* How many of this process's file descriptors are open to a path ending in `tail'. */
+static int fds_open_to(const char *tail)
+{
+	char link[300], target[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		ssize_t len;
+		size_t tl = strlen(tail);
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		n += (size_t)len >= tl && !strcmp(target + len - tl, tail);
+	}
+	closedir(d);
+	return n;
+}
+
 static void test_the_count_is_what_the_namespace_holds(void **state)
 {
 	struct wf_conntrack *ct = *state;
@@ -495,6 +521,11 @@ static void test_the_count_is_what_the_namespace_holds(void **state)
 	assert_int_equal(wf_conntrack_count(ct, &count), 0);
 	assert_int_equal(count, 2);
 	assert_int_equal(ct_listed("src=", NULL), 2);
+	sh("conntrack -F >/dev/null 2>&1");
+	assert_int_equal(wf_conntrack_count(ct, &count), 0);
+	assert_int_equal(count, 0);
+	/* each read from the one file kept open */
+	assert_int_equal(fds_open_to("/nf_conntrack_count"), 1);
 }
 
 static void test_a_search_in_an_empty_namespace_is_skipped_and_one_with_a_flow_is_run(void **state)
