@@ -914,27 +914,44 @@ static int probe_v6_filter(struct wf_conntrack *ct)
 	return err == -ENOENT ? V6_FILTER_RIGHT : V6_FILTER_WRONG;
 }
 
-/* Each mark of a match is a delete of its own; an IPv6 match needs a kernel whose address filter
- * is right, or the caller's word that the addresses can be left out. */
-static bool kernel_can_flush(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
+/* An IPv6 match needs a kernel whose address filter is right, or the caller's word that the
+ * addresses can be left out. */
+static bool kernel_takes(struct wf_conntrack *ct, const struct wf_ct_match *m)
 {
-	size_t requests = 0;
+	if (m->family != AF_INET6)
+		return true;
+	if (ct->v6_filter == V6_FILTER_UNKNOWN)
+		ct->v6_filter = probe_v6_filter(ct);
+	return ct->v6_filter == V6_FILTER_RIGHT || m->addrs_implied;
+}
 
+/* Puts the matches the kernel's filtered delete takes (kernel_takes) before the rest, each part
+ * in the order it had, into out, and returns how many it takes: none when their requests (one
+ * for each mark of a match) come to more than WF_CT_KERNEL_FLUSH_MAX, since the rest then pay
+ * a dump anyway. */
+static size_t kernel_split(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
+                           struct wf_ct_match *out)
+{
+	size_t requests = 0, k = 0, rest;
+
+	memcpy(out, m, n * sizeof(*m));
 	if (!ct->kernel_flush || ct->no_kernel_flush)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		requests += m[i].n_marks ? m[i].n_marks : 1u;
-	if (requests > WF_CT_KERNEL_FLUSH_MAX)
-		return false;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].family != AF_INET6)
+		if (!kernel_takes(ct, &m[i]))
 			continue;
-		if (ct->v6_filter == V6_FILTER_UNKNOWN)
-			ct->v6_filter = probe_v6_filter(ct);
-		if (ct->v6_filter != V6_FILTER_RIGHT && !m[i].addrs_implied)
-			return false;
+		requests += m[i].n_marks ? m[i].n_marks : 1u;
+		out[k++] = m[i];
 	}
-	return true;
+	if (requests > WF_CT_KERNEL_FLUSH_MAX) {
+		memcpy(out, m, n * sizeof(*m));
+		return 0;
+	}
+	rest = k;
+	for (size_t i = 0; i < n; i++)
+		if (!kernel_takes(ct, &m[i]))
+			out[rest++] = m[i];
+	return k;
 }
 
 void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on)
@@ -948,8 +965,9 @@ int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_matc
 	struct wf_ct_filter filter;
 	struct wf_ct_match *sorted;
 	unsigned long before, after;
+	size_t k, dumped = 0;
 	bool counted;
-	int family, err;
+	int family, err = 0, dump_err;
 
 	*deleted = 0;
 	for (size_t i = 0; i < n; i++)
@@ -963,24 +981,36 @@ int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_matc
 	}
 	counted = !wf_conntrack_count(ct, &before);
 	ct->stats.searched++;
-	sorted = malloc(n * sizeof(*sorted));
+	sorted = malloc(2 * n * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
 	memcpy(sorted, m, n * sizeof(*sorted));
 	n = wf_ct_matches_unique(sorted, n);
-	if (kernel_can_flush(ct, sorted, n)) {
-		err = flush_in_kernel(ct, sorted, n);
-		if (!err || (err != -EOPNOTSUPP && err != -EINVAL)) {
+	/* Each part stays sorted: the dump's lookup relies on it. */
+	k = kernel_split(ct, sorted, n, sorted + n);
+	memmove(sorted, sorted + n, n * sizeof(*sorted));
+	if (k) {
+		err = flush_in_kernel(ct, sorted, k);
+		if (err == -EOPNOTSUPP || err == -EINVAL) {
+			/* A kernel before Linux 6.15 refuses a filtered delete: all go by the dump.
+			 */
+			ct->no_kernel_flush = true;
+			k = 0;
+			err = 0;
+		} else {
+			ct->stats.kernel_deletes++;
 			if (!err && counted && !wf_conntrack_count(ct, &after) && after < before)
 				*deleted = before - after;
-			free(sorted);
-			return err;
 		}
-		/* A kernel before Linux 6.15 refuses a filtered delete. */
-		ct->no_kernel_flush = true;
 	}
-	family = wf_ct_matches_dump(sorted, n, &filter);
-	err = flush_matching(ct, family, &filter, sorted, n, deleted);
+	if (k < n) {
+		family = wf_ct_matches_dump(sorted + k, n - k, &filter);
+		dump_err = flush_matching(ct, family, &filter, sorted + k, n - k, &dumped);
+		ct->stats.dumps++;
+		*deleted += dumped;
+		if (!err)
+			err = dump_err;
+	}
 	free(sorted);
 	return err;
 }

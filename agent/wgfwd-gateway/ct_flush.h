@@ -40,11 +40,4 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
 size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
                       struct wf_ct_match *m, size_t n);
 
-/* Pure: puts the IPv4 matches before the IPv6 ones (in no particular order within each) and
- * returns how many are IPv4. Each family is a search of its own: IPv4 entries go by a filtered
- * delete in the kernel, while IPv6 ones take a walk of the whole conntrack hash where the
- * kernel's IPv6 address filter is wrong (6.18), and one IPv6 match in a search makes all of it
- * the walk, and every IPv4 entry found one delete request more. */
-size_t wf_gw_ct_by_family(struct wf_ct_match *m, size_t n);
-
 #endif

@@ -14,10 +14,11 @@
  * another host), a few microseconds more for each entry it writes out, and each delete about
  * 7 us. A filtered delete (Linux 6.15) walks the same hash in the kernel but locks only the
  * buckets that hold an entry, and deletes what matches where it finds it. So a search for the
- * stale entries of a few IPv4 matches is one filtered delete each; of more, or of IPv6 ones, one
- * dump for every match at once, of both families when it must be, narrowed in the kernel as far
- * as the matches allow. The daemons gather the matches of a burst of changes and search once
- * (WF_CT_COALESCE_MS).
+ * stale entries of a few matches is one filtered delete each, where the kernel can take them
+ * (IPv4 ones; IPv6 ones only where its address filter is right or the addresses may be left
+ * out); of more, or of the rest, one dump for all of them at once, of both families when it
+ * must be, narrowed in the kernel as far as the matches allow. The daemons gather the matches of a
+ * burst of changes and search once (WF_CT_COALESCE_MS).
  *
  * The rule for not searching at all: the kernel keeps a count of each namespace's entries
  * (WF_CT_COUNT_PATH, read in microseconds). It is read after the change is in the kernel; when
@@ -125,6 +126,8 @@ struct wf_ct_stats {
 	uint64_t skipped;  /* searches not made: the namespace held no entry */
 	uint64_t moot;     /* searches cancelled: the state made every pending match right again
 	                      (wf_ct_stale_settle) */
+	/* searches run that made filtered deletes, that made a dump (a search may do both) */
+	uint64_t kernel_deletes, dumps;
 };
 
 /* The number of entries the kernel holds in this namespace: 0 or -errno (not loaded, no /proc).
@@ -145,17 +148,18 @@ int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_fi
  * is none (any more). */
 int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
 /* Deletes every entry that any of the n matches selects, and counts what it deleted; asks the
- * kernel nothing when the namespace holds no entry. With filtered deletes on, up to
- * WF_CT_KERNEL_FLUSH_MAX matches, IPv4 ones, or IPv6 ones where a probe found the kernel's IPv6
- * address filter right (on 6.18 it selects the entries whose address differs), are one filtered
- * delete each,
- * matched and deleted in the kernel, which looks only into the buckets of its hash that hold an
- * entry (a tenth of a dump's cost at 262,144 buckets); the count is then how much the namespace's
- * count fell, exact unless other entries came or went meanwhile. More matches, or a kernel that
- * refuses a filtered delete (before 6.15: it is then not asked again), take one dump for all of
- * them (wf_ct_matches_dump) and a delete of each entry found, counted exactly. A match with
- * marks is one filtered delete for each mark; an IPv6 one with addrs_implied leaves its
- * addresses out of them on a kernel whose IPv6 address filter is wrong. Entries that vanish
+ * kernel nothing when the namespace holds no entry. With filtered deletes on, each match the
+ * kernel can take is one filtered delete: IPv4 ones, and IPv6 ones where a probe found the
+ * kernel's IPv6 address filter right (on 6.18 it selects the entries whose address differs) or
+ * whose addresses may be left out (addrs_implied), matched and deleted in the kernel, which
+ * looks only into the buckets of its hash that hold an entry (a tenth of a dump's cost at
+ * 262,144 buckets); what they deleted is how much the namespace's count fell, exact unless other
+ * entries came or went meanwhile. The rest share one dump (wf_ct_matches_dump) and a delete of
+ * each entry found, counted exactly: a search of both kinds walks the hash once, and the
+ * entries of the matches the kernel took are not each a request of their own. More than
+ * WF_CT_KERNEL_FLUSH_MAX filtered deletes, or a kernel that refuses one (before 6.15: it is
+ * then not asked again), make all of them the dump. A match with marks is one filtered delete
+ * for each mark. Entries that vanish
  * meanwhile are not an error. -EINVAL (and nothing deleted) when a match is not valid; otherwise
  * the first error met, after trying the rest. n == 0 asks the kernel nothing. */
 #define WF_CT_KERNEL_FLUSH_MAX 8

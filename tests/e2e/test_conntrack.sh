@@ -121,8 +121,9 @@ check_eq "the TCP stream keeps its conntrack entry on the server" "$srv_ids" ct_
 bytes=$(stream_bytes)
 check "and still flows" wait_until 3 stream_grew_past "$bytes"
 
-# (d) A restart: the container stops and starts again with its forward the same way. The start
-# makes the stop's pending search moot in both daemons, and neither asks the kernel.
+# (d) A restart: the container stops and starts again with its forward the same way, and both
+# daemons see the forward go and come back. The start makes the stop's pending search moot in
+# each, and neither asks the kernel.
 searches() {
 	echo "$(agent_jq ".agent.conntrack_searches.$1") $(gateway_status --json | jq -r ".conntrack_searches.$1")"
 }
@@ -136,11 +137,10 @@ check "the gateway forwards the restarting container's port" wait_until 5 gatewa
 sleep 3
 runs=$(searches run)
 moot=$(searches moot)
-ldocker stop -t 0 again >/dev/null
-check "when it stops, the gateway stops forwarding its port" \
-	wait_until 2 eval '! gateway_forwards_9100'
-ldocker start again >/dev/null
-check "when it starts again, the gateway forwards its port" wait_until 2 gateway_forwards_9100
+logs_mark
+ldocker restart -t 0 again >/dev/null
+check "the agent saw it go" wait_until 2 output_matches 'forward removed: tcp/9100' agent_log_since
+check "when it is back, the gateway forwards its port" wait_until 2 gateway_forwards_9100
 sleep 3
 check_eq "neither daemon searched conntrack for the restart" "$runs" searches run
 read -r agent_moot gateway_moot <<<"$moot"
