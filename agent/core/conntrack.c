@@ -86,6 +86,37 @@ static bool proto_has_ports(uint8_t proto)
 
 /* ---- matching ---- */
 
+bool wf_ct_marks_cover(const uint32_t *marks, size_t n, uint32_t *value, uint32_t *mask)
+{
+	uint32_t differ = 0;
+	int bits;
+
+	if (!n)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		differ |= marks[i] ^ marks[0];
+	bits = __builtin_popcount(differ);
+	/* n distinct values among the 2^bits that share every other bit: all of them. */
+	if (bits > 4 || (size_t)1 << bits != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (marks[i] == marks[j])
+				return false;
+	*mask = ~differ;
+	*value = marks[0] & ~differ;
+	return true;
+}
+
+size_t wf_ct_match_requests(const struct wf_ct_match *m)
+{
+	uint32_t value, mask;
+
+	if (m->n_marks > 1 && wf_ct_marks_cover(m->marks, m->n_marks, &value, &mask))
+		return 1;
+	return m->n_marks ? m->n_marks : 1u;
+}
+
 bool wf_ct_match_valid(const struct wf_ct_match *m)
 {
 	return family_supported(m->family) && proto_has_ports(m->l4proto) && m->orig_dport &&
@@ -376,9 +407,15 @@ int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, 
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
-	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m) ||
-	    (m->n_marks ? mark >= m->n_marks : mark > 0) || (!addrs && !m->addrs_implied))
+	uint32_t mark_value = 0, mark_mask = UINT32_MAX;
+
+	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m) || mark >= wf_ct_match_requests(m) ||
+	    (!addrs && !m->addrs_implied))
 		return -EINVAL;
+	if (m->n_marks && (m->n_marks == 1 || wf_ct_match_requests(m) > 1))
+		mark_value = m->marks[mark];
+	else if (m->n_marks)
+		wf_ct_marks_cover(m->marks, m->n_marks, &mark_value, &mark_mask);
 	if (orig_dst)
 		orig |= CT_FILTER_IP_DST;
 	if (m->has_reply_src)
@@ -400,8 +437,8 @@ int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, 
 		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(mask));
 	}
 	if (m->n_marks) {
-		mnl_attr_put_u32(nlh, CTA_MARK, htonl(m->marks[mark]));
-		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(UINT32_MAX));
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(mark_value));
+		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mark_mask));
 	}
 	return (int)nlh->nlmsg_len;
 }
@@ -831,7 +868,7 @@ static int flush_in_kernel(struct wf_conntrack *ct, const struct wf_ct_match *m,
 		/* What kernel_can_flush allowed: an IPv6 address filter only where it is right. */
 		bool addrs = m[i].family != AF_INET6 || ct->v6_filter == V6_FILTER_RIGHT;
 
-		for (size_t k = 0; k < (m[i].n_marks ? m[i].n_marks : 1u); k++) {
+		for (size_t k = 0; k < wf_ct_match_requests(&m[i]); k++) {
 			int err = flush_one_in_kernel(ct, &m[i], k, addrs);
 
 			if (err)
@@ -940,7 +977,7 @@ static size_t kernel_split(struct wf_conntrack *ct, const struct wf_ct_match *m,
 	for (size_t i = 0; i < n; i++) {
 		if (!kernel_takes(ct, &m[i]))
 			continue;
-		requests += m[i].n_marks ? m[i].n_marks : 1u;
+		requests += wf_ct_match_requests(&m[i]);
 		out[k++] = m[i];
 	}
 	if (requests > WF_CT_KERNEL_FLUSH_MAX) {

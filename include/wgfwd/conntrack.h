@@ -169,6 +169,14 @@ int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_matc
  * exactly). */
 void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on);
 
+/* Pure: whether one mark filter, (mark & *mask) == *value, selects exactly the n marks and no
+ * other mark: 2^k distinct marks that differ only in the same k bits (0x10, 0x11, 0x18, 0x19).
+ * Never a superset: other marks may be anyone's. */
+bool wf_ct_marks_cover(const uint32_t *marks, size_t n, uint32_t *value, uint32_t *mask);
+/* How many filtered deletes m makes: one for each of its marks, or one for all of them when a
+ * single filter covers them (wf_ct_marks_cover); one without marks. */
+size_t wf_ct_match_requests(const struct wf_ct_match *m);
+
 bool wf_ct_match_valid(const struct wf_ct_match *m);
 bool wf_ct_match_equal(const struct wf_ct_match *a, const struct wf_ct_match *b);
 bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *e);
@@ -211,8 +219,9 @@ int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e);
 /* The filtered delete of every entry m selects (a valid match, else -EINVAL): its original
  * tuple is never whole, so a kernel that knows no filtered delete refuses it. */
 int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m);
-/* The same for the mark-th of m's marks (0 without marks), its addresses left out when addrs
- * is false (only for a match with addrs_implied). */
+/* The same for the mark-th of m's marks (0 without marks, and 0 alone for all of them when one
+ * filter covers them: wf_ct_match_requests), its addresses left out when addrs is false (only
+ * for a match with addrs_implied). */
 int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, size_t mark,
                            bool addrs);
 int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e);

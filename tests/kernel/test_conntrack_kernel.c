@@ -866,6 +866,46 @@ static void test_server_ipv6_port_gone_deletes_only_its_marked_translated_flows(
 	wf_ct_flush_free(f);
 }
 
+/* Marks one filter covers (a hairpin mark one bit from the fwmark): the same search is one
+ * filtered delete by value and mask, and still leaves the flows of every other mark. */
+static void test_server_ipv6_port_gone_with_covered_marks_is_one_delete(void **state)
+{
+	struct wf_server_params p;
+	struct wf_forward fw = server_forward6(IPPROTO_UDP, "fd00:d0c::5");
+	struct wf_desired held = {0};
+	struct wf_ct_stats st;
+	struct wf_ct_flush *f;
+	size_t deleted = 99;
+	char nat[4][64];
+
+	(void)state;
+	server_params6(&p);
+	p.hairpin_mark = p.fwmark | 2;
+	for (int i = 0; i < 4; i++)
+		snprintf(nat[i], sizeof(nat[i]), "--mark %u --dst-nat fd00:d0c::5",
+		         (p.fwmark & ~3u) | (unsigned)i);
+	assert_int_equal(wf_ct_flush_new(NULL, &f), 0);
+	noted(f, &p, &held, &fw, 1, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	for (int i = 0; i < 4; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "2001:db8:c::%d", 10 + i);
+		ct_insert("udp", src, 40053, "fc00:0:0:160::2", 5353, nat[i]);
+	}
+	assert_int_equal(ct_listed("src=2001:db8:c::1", NULL), 4);
+	noted(f, &p, &held, NULL, 0, 1);
+	assert_int_equal(wf_ct_flush_run(f, &p, &deleted), 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::13 ", NULL), 0);
+	assert_int_equal(deleted, 2);
+	wf_ct_flush_stats(f, &st);
+	assert_int_equal(st.dumps, 0);
+	wf_ct_flush_free(f);
+}
+
 /* A forward that moves keeps its port: the flows of its new target, marked and answering from
  * the same port as the old one's, are told apart by address alone, so they must stay. TCP, so
  * that the move's only match is the old target's (a UDP forward's arrival would look for
@@ -1226,6 +1266,7 @@ int main(void)
 	    NS_TEST(test_server_noted_changes_spare_the_target_the_state_has_again),
 	    NS_TEST(test_server_ipv6_port_gone_deletes_only_its_marked_translated_flows),
 	    NS_TEST(test_server_ipv6_forward_still_in_place_keeps_its_flows),
+	    NS_TEST(test_server_ipv6_port_gone_with_covered_marks_is_one_delete),
 	    NS_TEST(test_server_restart_the_same_way_asks_the_kernel_nothing),
 	    NS_TEST(test_server_forward_back_at_another_target_loses_only_its_old_flows),
 	    NS_TEST(test_gateway_burst_searches_once_for_what_the_state_left_stale),
