@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -498,6 +499,28 @@ static void test_filtered_delete_of_an_added_forward_names_the_public_address(vo
 	                 IPS_DST_NAT | IPS_SEEN_REPLY);
 }
 
+/* The status shows the searches cancelled by a change beside those run and skipped. */
+static void test_status_shows_searches_run_skipped_and_moot(void **state)
+{
+	const struct wf_ct_stats st = {.searched = 1, .skipped = 2, .moot = 3};
+	struct json_object *doc = json_object_new_object(), *o, *v;
+
+	(void)state;
+	wf_ct_stats_status_add(doc, &st);
+	assert_true(json_object_object_get_ex(doc, "conntrack_searches", &o));
+	assert_true(json_object_object_get_ex(o, "run", &v));
+	assert_int_equal(json_object_get_int64(v), 1);
+	assert_true(json_object_object_get_ex(o, "skipped", &v));
+	assert_int_equal(json_object_get_int64(v), 2);
+	assert_true(json_object_object_get_ex(o, "moot", &v));
+	assert_int_equal(json_object_get_int64(v), 3);
+	json_object_put(doc);
+	doc = json_object_new_object();
+	wf_ct_stats_status_add(doc, NULL);
+	assert_false(json_object_object_get_ex(doc, "conntrack_searches", &o));
+	json_object_put(doc);
+}
+
 /* One mark filter for a set of marks only where it selects those marks and no other: checked
  * against every set of marks below 16, and every mark below 64. */
 static void test_a_mark_filter_covers_exactly_its_marks_or_is_not_used(void **state)
@@ -986,6 +1009,7 @@ int main(void)
 	    cmocka_unit_test(test_filtered_delete_of_an_added_forward_names_the_public_address),
 	    cmocka_unit_test(test_filtered_delete_without_addresses_names_one_mark),
 	    cmocka_unit_test(test_a_mark_filter_covers_exactly_its_marks_or_is_not_used),
+	    cmocka_unit_test(test_status_shows_searches_run_skipped_and_moot),
 	    cmocka_unit_test(test_filtered_delete_of_covered_marks_is_one),
 	    cmocka_unit_test(test_filtered_delete_of_an_invalid_match_is_refused),
 	    cmocka_unit_test(test_matches_of_both_families_make_one_dump_of_both),
