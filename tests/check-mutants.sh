@@ -106,6 +106,11 @@ mutant stale-conntrack-settle "the stale-conntrack prune at each change" 'wf_ct_
 mutant stale-conntrack-split "the search of each match by filtered delete where the kernel can" \
 	'kernel_split(' 's/if \(!kernel_takes\(ct, &m\[i\]\)\)\s*continue;/if (!kernel_takes(ct, \&m[i]))\n\t\t\treturn 0;/' \
 	kernel:test_conntrack_kernel
+# One mark filter for marks that differ in more bits than their number fills: it selects marks
+# no forward of this agent gave (0x77660000 and 0x77660003 beside 0x77660001 and 0x77660002).
+mutant stale-conntrack-marks-cover "the exact cover of a set of marks by one filter" \
+	'wf_ct_marks_cover(' 's/if \(bits > 4 \|\| \(size_t\)1 << bits != n\)/if (bits > 4)/' \
+	unit:test_conntrack_model kernel:test_conntrack_kernel
 # The search no longer asks whether the namespace holds any entry: it is always skipped.
 mutant stale-conntrack-skip "the stale-conntrack search's empty-namespace rule" \
 	'wf_ct_search_needed' 's/return wf_conntrack_count\(ct, &count\) \|\| count;/return (void)count, false;/' \
