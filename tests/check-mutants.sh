@@ -99,7 +99,7 @@ mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refus
 # flows that are right again.
 mutant stale-conntrack-settle "the stale-conntrack prune at each change" 'wf_ct_stale_settle(' \
 	's/\tq->n = s->ops\.prune\(s->ctx, q->m, q->n\);\n//' \
-	kernel:test_conntrack_kernel e2e:test_conntrack
+	kernel:test_conntrack_kernel kernel:test_gateway_daemon e2e:test_conntrack
 # The matches the kernel can take join the dump as soon as one cannot: one IPv6 match (where the
 # kernel's IPv6 address filter is wrong) makes the IPv4 ones' flows a walk too, and each entry
 # found a delete request of its own.
