@@ -93,13 +93,24 @@ mutant stale-conntrack-ipv6-port-gone "the IPv6 search without addresses only wh
 	kernel:test_conntrack_kernel
 # A UDP forward that came waits as long as a removal: its refused flows stay refused a second.
 mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refused flows" \
-	'wf_gw_ct_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_GW_CT_REMOVED_DELAY_MS;/' \
+	'wf_ct_matches_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_CT_REMOVED_DELAY_MS;/' \
 	unit:test_ct_flush kernel:test_conntrack_kernel
-# The gateway's IPv6 matches join the IPv4 ones' search: one IPv6 forward in a change makes its
-# IPv4 flows a walk of the conntrack hash and a delete each where the IPv6 filter is wrong.
-mutant stale-conntrack-by-family "the gateway's search of IPv4 and IPv6 flows apart" \
-	'wf_gw_ct_by_family(' 's/if \(m\[i\]\.family == AF_INET6\)\s*continue;//' \
-	unit:test_ct_flush
+# A restart's start no longer makes the stop's pending search moot: the kernel is walked for
+# flows that are right again.
+mutant stale-conntrack-settle "the stale-conntrack prune at each change" 'wf_ct_stale_settle(' \
+	's/\tq->n = s->ops\.prune\(s->ctx, q->m, q->n\);\n//' \
+	kernel:test_conntrack_kernel kernel:test_gateway_daemon e2e:test_conntrack
+# The matches the kernel can take join the dump as soon as one cannot: one IPv6 match (where the
+# kernel's IPv6 address filter is wrong) makes the IPv4 ones' flows a walk too, and each entry
+# found a delete request of its own.
+mutant stale-conntrack-split "the search of each match by filtered delete where the kernel can" \
+	'kernel_split(' 's/if \(!kernel_takes\(ct, &m\[i\]\)\)\s*continue;/if (!kernel_takes(ct, \&m[i]))\n\t\t\treturn 0;/' \
+	kernel:test_conntrack_kernel
+# One mark filter for marks that differ in more bits than their number fills: it selects marks
+# no forward of this agent gave (0x77660000 and 0x77660003 beside 0x77660001 and 0x77660002).
+mutant stale-conntrack-marks-cover "the exact cover of a set of marks by one filter" \
+	'wf_ct_marks_cover(' 's/if \(bits > 4 \|\| \(size_t\)1 << bits != n\)/if (bits > 4)/' \
+	unit:test_conntrack_model kernel:test_conntrack_kernel
 # The search no longer asks whether the namespace holds any entry: it is always skipped.
 mutant stale-conntrack-skip "the stale-conntrack search's empty-namespace rule" \
 	'wf_ct_search_needed' 's/return wf_conntrack_count\(ct, &count\) \|\| count;/return (void)count, false;/' \

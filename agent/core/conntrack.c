@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -11,9 +12,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <wgfwd/netlink.h>
-#include <wgfwd/sysctl.h>
 #include <wgfwd/util.h>
 
 /* The kernel sizes dump messages to the largest read it has seen, up to 32 KiB. */
@@ -43,6 +44,9 @@ struct wf_conntrack {
 	int v6_filter;        /* V6_FILTER_*: what a probe found of the kernel's IPv6 filter */
 	struct wf_ct_stats stats;
 	const char *count_path; /* WF_CT_COUNT_PATH, or a test's stand-in */
+	/* count_path kept open (-1: not yet, or it failed): the count is read before and after
+	 * every search, and an open of a /proc file costs several times its read. */
+	int count_fd;
 };
 
 static bool family_supported(int family)
@@ -81,6 +85,37 @@ static bool proto_has_ports(uint8_t proto)
 }
 
 /* ---- matching ---- */
+
+bool wf_ct_marks_cover(const uint32_t *marks, size_t n, uint32_t *value, uint32_t *mask)
+{
+	uint32_t differ = 0;
+	int bits;
+
+	if (!n)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		differ |= marks[i] ^ marks[0];
+	bits = __builtin_popcount(differ);
+	/* n distinct values among the 2^bits that share every other bit: all of them. */
+	if (bits > 4 || (size_t)1 << bits != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (marks[i] == marks[j])
+				return false;
+	*mask = ~differ;
+	*value = marks[0] & ~differ;
+	return true;
+}
+
+size_t wf_ct_match_requests(const struct wf_ct_match *m)
+{
+	uint32_t value, mask;
+
+	if (m->n_marks > 1 && wf_ct_marks_cover(m->marks, m->n_marks, &value, &mask))
+		return 1;
+	return m->n_marks ? m->n_marks : 1u;
+}
 
 bool wf_ct_match_valid(const struct wf_ct_match *m)
 {
@@ -372,9 +407,15 @@ int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, 
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
-	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m) ||
-	    (m->n_marks ? mark >= m->n_marks : mark > 0) || (!addrs && !m->addrs_implied))
+	uint32_t mark_value = 0, mark_mask = UINT32_MAX;
+
+	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m) || mark >= wf_ct_match_requests(m) ||
+	    (!addrs && !m->addrs_implied))
 		return -EINVAL;
+	if (m->n_marks && (m->n_marks == 1 || wf_ct_match_requests(m) > 1))
+		mark_value = m->marks[mark];
+	else if (m->n_marks)
+		wf_ct_marks_cover(m->marks, m->n_marks, &mark_value, &mark_mask);
 	if (orig_dst)
 		orig |= CT_FILTER_IP_DST;
 	if (m->has_reply_src)
@@ -396,8 +437,8 @@ int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, 
 		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(mask));
 	}
 	if (m->n_marks) {
-		mnl_attr_put_u32(nlh, CTA_MARK, htonl(m->marks[mark]));
-		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(UINT32_MAX));
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(mark_value));
+		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mark_mask));
 	}
 	return (int)nlh->nlmsg_len;
 }
@@ -583,23 +624,55 @@ int wf_conntrack_open(struct wf_conntrack **out)
 {
 	int err = wf_nl_handle_new(out, sizeof(**out), NETLINK_NETFILTER, CT_RECV_SIZE);
 
-	if (!err)
+	if (!err) {
 		(*out)->count_path = WF_CT_COUNT_PATH;
+		(*out)->count_fd = -1;
+	}
 	return err;
+}
+
+static void count_file_close(struct wf_conntrack *ct)
+{
+	if (ct->count_fd >= 0)
+		close(ct->count_fd);
+	ct->count_fd = -1;
 }
 
 void wf_conntrack_set_count_path(struct wf_conntrack *ct, const char *path)
 {
+	count_file_close(ct);
 	ct->count_path = path;
+}
+
+/* A /proc/sys file reads its value anew at offset 0. A file that cannot be read (the module
+ * went and came back) is opened again, once. */
+static ssize_t count_file_read(struct wf_conntrack *ct, char *buf, size_t len)
+{
+	ssize_t n = -1;
+
+	for (int tries = 0; tries < 2 && n < 0; tries++) {
+		if (ct->count_fd < 0)
+			ct->count_fd = open(ct->count_path, O_RDONLY | O_CLOEXEC);
+		if (ct->count_fd < 0)
+			return -errno;
+		n = pread(ct->count_fd, buf, len, 0);
+		if (n < 0) {
+			n = -errno;
+			count_file_close(ct);
+		}
+	}
+	return n;
 }
 
 int wf_conntrack_count(struct wf_conntrack *ct, unsigned long *count)
 {
 	char buf[32], *end;
-	int err = wf_sysctl_read(ct->count_path, buf, sizeof(buf));
+	ssize_t n = count_file_read(ct, buf, sizeof(buf) - 1);
 
-	if (err)
-		return err;
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 	errno = 0;
 	*count = strtoul(buf, &end, 10);
 	if (errno || end == buf || *end)
@@ -614,6 +687,8 @@ void wf_conntrack_stats(const struct wf_conntrack *ct, struct wf_ct_stats *out)
 
 void wf_conntrack_close(struct wf_conntrack *ct)
 {
+	if (ct)
+		count_file_close(ct);
 	wf_nl_handle_free(ct);
 }
 
@@ -793,7 +868,7 @@ static int flush_in_kernel(struct wf_conntrack *ct, const struct wf_ct_match *m,
 		/* What kernel_can_flush allowed: an IPv6 address filter only where it is right. */
 		bool addrs = m[i].family != AF_INET6 || ct->v6_filter == V6_FILTER_RIGHT;
 
-		for (size_t k = 0; k < (m[i].n_marks ? m[i].n_marks : 1u); k++) {
+		for (size_t k = 0; k < wf_ct_match_requests(&m[i]); k++) {
 			int err = flush_one_in_kernel(ct, &m[i], k, addrs);
 
 			if (err)
@@ -876,27 +951,44 @@ static int probe_v6_filter(struct wf_conntrack *ct)
 	return err == -ENOENT ? V6_FILTER_RIGHT : V6_FILTER_WRONG;
 }
 
-/* Each mark of a match is a delete of its own; an IPv6 match needs a kernel whose address filter
- * is right, or the caller's word that the addresses can be left out. */
-static bool kernel_can_flush(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n)
+/* An IPv6 match needs a kernel whose address filter is right, or the caller's word that the
+ * addresses can be left out. */
+static bool kernel_takes(struct wf_conntrack *ct, const struct wf_ct_match *m)
 {
-	size_t requests = 0;
+	if (m->family != AF_INET6)
+		return true;
+	if (ct->v6_filter == V6_FILTER_UNKNOWN)
+		ct->v6_filter = probe_v6_filter(ct);
+	return ct->v6_filter == V6_FILTER_RIGHT || m->addrs_implied;
+}
 
+/* Puts the matches the kernel's filtered delete takes (kernel_takes) before the rest, each part
+ * in the order it had, into out, and returns how many it takes: none when their requests (one
+ * for each mark of a match) come to more than WF_CT_KERNEL_FLUSH_MAX, since the rest then pay
+ * a dump anyway. */
+static size_t kernel_split(struct wf_conntrack *ct, const struct wf_ct_match *m, size_t n,
+                           struct wf_ct_match *out)
+{
+	size_t requests = 0, k = 0, rest;
+
+	memcpy(out, m, n * sizeof(*m));
 	if (!ct->kernel_flush || ct->no_kernel_flush)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		requests += m[i].n_marks ? m[i].n_marks : 1u;
-	if (requests > WF_CT_KERNEL_FLUSH_MAX)
-		return false;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].family != AF_INET6)
+		if (!kernel_takes(ct, &m[i]))
 			continue;
-		if (ct->v6_filter == V6_FILTER_UNKNOWN)
-			ct->v6_filter = probe_v6_filter(ct);
-		if (ct->v6_filter != V6_FILTER_RIGHT && !m[i].addrs_implied)
-			return false;
+		requests += wf_ct_match_requests(&m[i]);
+		out[k++] = m[i];
 	}
-	return true;
+	if (requests > WF_CT_KERNEL_FLUSH_MAX) {
+		memcpy(out, m, n * sizeof(*m));
+		return 0;
+	}
+	rest = k;
+	for (size_t i = 0; i < n; i++)
+		if (!kernel_takes(ct, &m[i]))
+			out[rest++] = m[i];
+	return k;
 }
 
 void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on)
@@ -910,8 +1002,9 @@ int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_matc
 	struct wf_ct_filter filter;
 	struct wf_ct_match *sorted;
 	unsigned long before, after;
+	size_t k, dumped = 0;
 	bool counted;
-	int family, err;
+	int family, err = 0, dump_err;
 
 	*deleted = 0;
 	for (size_t i = 0; i < n; i++)
@@ -925,24 +1018,36 @@ int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_matc
 	}
 	counted = !wf_conntrack_count(ct, &before);
 	ct->stats.searched++;
-	sorted = malloc(n * sizeof(*sorted));
+	sorted = malloc(2 * n * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
 	memcpy(sorted, m, n * sizeof(*sorted));
 	n = wf_ct_matches_unique(sorted, n);
-	if (kernel_can_flush(ct, sorted, n)) {
-		err = flush_in_kernel(ct, sorted, n);
-		if (!err || (err != -EOPNOTSUPP && err != -EINVAL)) {
+	/* Each part stays sorted: the dump's lookup relies on it. */
+	k = kernel_split(ct, sorted, n, sorted + n);
+	memmove(sorted, sorted + n, n * sizeof(*sorted));
+	if (k) {
+		err = flush_in_kernel(ct, sorted, k);
+		if (err == -EOPNOTSUPP || err == -EINVAL) {
+			/* A kernel before Linux 6.15 refuses a filtered delete: all go by the dump.
+			 */
+			ct->no_kernel_flush = true;
+			k = 0;
+			err = 0;
+		} else {
+			ct->stats.kernel_deletes++;
 			if (!err && counted && !wf_conntrack_count(ct, &after) && after < before)
 				*deleted = before - after;
-			free(sorted);
-			return err;
 		}
-		/* A kernel before Linux 6.15 refuses a filtered delete. */
-		ct->no_kernel_flush = true;
 	}
-	family = wf_ct_matches_dump(sorted, n, &filter);
-	err = flush_matching(ct, family, &filter, sorted, n, deleted);
+	if (k < n) {
+		family = wf_ct_matches_dump(sorted + k, n - k, &filter);
+		dump_err = flush_matching(ct, family, &filter, sorted + k, n - k, &dumped);
+		ct->stats.dumps++;
+		*deleted += dumped;
+		if (!err)
+			err = dump_err;
+	}
 	free(sorted);
 	return err;
 }

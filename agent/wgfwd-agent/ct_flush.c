@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <wgfwd/ct_stale.h>
+#include <wgfwd/log.h>
 
 struct wf_ct_flush {
 	struct wf_ct_stale *engine;
@@ -272,21 +273,42 @@ static size_t prune(void *ctx, struct wf_ct_match *m, size_t n)
 	const struct wf_forward *now = f->now ? f->now->forwards : f->applied;
 	size_t n_now = f->now ? f->now->n_forwards : f->n_applied;
 
-	n = wf_server_ct_prune(f->params, now, n_now, m, n);
-	wf_server_ct_narrow(now, n_now, f->marks, f->n_marks, m, n);
-	return n;
+	return wf_server_ct_prune(f->params, now, n_now, m, n);
 }
 
-int wf_ct_flush_new(struct wf_ct_flush **out)
+static void narrow(void *ctx, struct wf_ct_match *m, size_t n)
 {
-	static const struct wf_ct_stale_ops ops = {.prune = prune};
+	struct wf_ct_flush *f = ctx;
+	const struct wf_forward *now = f->now ? f->now->forwards : f->applied;
+	size_t n_now = f->now ? f->now->n_forwards : f->n_applied;
+
+	wf_server_ct_narrow(now, n_now, f->marks, f->n_marks, m, n);
+}
+
+static void flushed(void *ctx, int looked_for, size_t deleted)
+{
+	(void)ctx;
+	if (looked_for < 0)
+		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
+		         "flows keep the old path until they go idle",
+		         strerror(-looked_for));
+	else if (deleted)
+		log_info("conntrack: deleted %zu entr%s of changed forwards", deleted,
+		         deleted == 1 ? "y" : "ies");
+	else if (looked_for)
+		log_debug("conntrack: no entries of changed forwards to delete");
+}
+
+int wf_ct_flush_new(struct event_base *base, struct wf_ct_flush **out)
+{
+	static const struct wf_ct_stale_ops ops = {
+	    .prune = prune, .narrow = narrow, .flushed = flushed};
 	struct wf_ct_flush *f = calloc(1, sizeof(*f));
 	int err;
 
 	if (!f)
 		return -ENOMEM;
-	/* The daemon's own timer calls wf_ct_flush_run. */
-	err = wf_ct_stale_new(NULL, &ops, f, &f->engine);
+	err = wf_ct_stale_new(base, &ops, f, &f->engine);
 	if (err) {
 		free(f);
 		return err;
@@ -345,7 +367,7 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 	if (!err)
 		err = remember(f, d);
 	if (!err)
-		err = wf_ct_stale_note(f->engine, m, n);
+		err = wf_ct_stale_add(f->engine, m, n);
 	free(m);
 	return err;
 }
@@ -365,9 +387,15 @@ int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_param
 	remember_marks(f, dsts);
 	err = wf_server_ct_matches(p, dsts, diff, &m, &n);
 	if (!err)
-		err = wf_ct_stale_note(f->engine, m, n);
+		err = wf_ct_stale_add(f->engine, m, n);
 	free(m);
 	return err;
+}
+
+int wf_ct_flush_settle(struct wf_ct_flush *f, const struct wf_server_params *p)
+{
+	f->params = p;
+	return wf_ct_stale_settle(f->engine);
 }
 
 int wf_ct_flush_run(struct wf_ct_flush *f, const struct wf_server_params *p, size_t *deleted)

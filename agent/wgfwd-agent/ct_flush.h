@@ -4,8 +4,10 @@
  * that just appeared, and no others.
  *
  *   forwards last applied + forwards applied now --wf_desired_diff--> changes
- *     --wf_server_ct_matches--> pending matches ... (a burst of changes later)
- *     --wf_server_ct_prune--> matches --wf_conntrack_flush_forwards--> kernel
+ *     --wf_server_ct_matches--> pending matches --each apply: wf_server_ct_prune--> pending
+ *     ... (WF_CT_COALESCE_MS, or WF_CT_REMOVED_DELAY_MS for removals only, later)
+ *     --wf_server_ct_prune, wf_server_ct_narrow--> matches --wf_conntrack_flush_forwards-->
+ *     kernel
  *
  * Which entries a change concerns, per address family (packet path: render.h):
  *  - a forward removed, or whose target moved: flows to its public port translated to the old
@@ -52,15 +54,18 @@ struct wf_ct_orig_dsts {
 void wf_server_ct_orig_dsts(const struct wf_server_params *p, const struct wf_server_gateway *g,
                             size_t n, struct wf_ct_orig_dsts *out);
 
+struct event_base;
 struct wf_ct_flush;
 
-int wf_ct_flush_new(struct wf_ct_flush **out);
+/* With a base, the search runs on its own once a settle has made it due, and logs what it
+ * deleted; without one, only at wf_ct_flush_run. */
+int wf_ct_flush_new(struct event_base *base, struct wf_ct_flush **out);
 void wf_ct_flush_free(struct wf_ct_flush *f);
 
 /* After a successful apply of d: adds what the forwards' changes since the previous call can
- * leave stale to the pending search (the first call counts every forward as added), and
- * remembers d's forwards. Returns how many matches are pending (0: nothing to search for) or
- * -ENOMEM. */
+ * leave stale to the pending search (due at the next settle) (the first call counts every forward
+ * as added), and remembers d's forwards. Returns how many matches are pending (0: nothing to search
+ * for) or -ENOMEM. */
 int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
                      const struct wf_ct_orig_dsts *dsts, const struct wf_desired *d);
 
@@ -70,6 +75,12 @@ int wf_ct_flush_note(struct wf_ct_flush *f, const struct wf_server_params *p,
 int wf_ct_flush_note_changes(struct wf_ct_flush *f, const struct wf_server_params *p,
                              const struct wf_ct_orig_dsts *dsts, const struct wf_desired_diff *diff,
                              const struct wf_desired *now);
+
+/* After each apply that put the forwards the last note saw into the kernel: drops the pending
+ * matches those forwards make again (a restart's) and cancels the search when none is left;
+ * else the search is due (wf_ct_matches_delay_ms). p must stay valid until it runs. Returns
+ * how many matches are pending. */
+int wf_ct_flush_settle(struct wf_ct_flush *f, const struct wf_server_params *p);
 
 /* Searches conntrack once for everything pending, less what the forwards remembered last make
  * right again, deletes it and counts it in *deleted. Returns how many matches were looked for

@@ -350,30 +350,6 @@ static void flush_dsts(const struct wf_agent *a, struct wf_ct_orig_dsts *o)
 	wf_server_ct_orig_dsts(&a->params, planes, a->n_gws, o);
 }
 
-/* Flows keep the path their conntrack entry took: once the kernel holds the new forwards, the
- * entries of the forwards that changed go, so their next packet takes the new path. The search
- * walks the kernel's whole conntrack hash (milliseconds even when it is empty), so it runs off
- * the convergence path: after the state has gone to the gateway, once for all the changes of a
- * burst. */
-static void flush_stale_flows(evutil_socket_t fd, short what, void *arg)
-{
-	struct wf_agent *a = arg;
-	size_t deleted = 0;
-	int looked_for;
-
-	a->ct_pending = false;
-	looked_for = wf_ct_flush_run(a->ct_flush, &a->params, &deleted);
-	if (looked_for < 0)
-		log_warn("conntrack: cannot delete the entries of changed forwards (%s): their "
-		         "flows keep the old path until they go idle",
-		         strerror(-looked_for));
-	else if (deleted)
-		log_info("conntrack: deleted %zu entr%s of changed forwards", deleted,
-		         deleted == 1 ? "y" : "ies");
-	else if (looked_for)
-		log_debug("conntrack: no entries of changed forwards to delete");
-}
-
 /* Changes are noted as the desired state takes them, and searched for once the kernel holds
  * them (after a successful apply): what a failed apply left pending waits for the next. */
 static void note_stale_flows(struct wf_agent *a, const struct wf_desired_diff *diff)
@@ -389,8 +365,6 @@ static void note_stale_flows(struct wf_agent *a, const struct wf_desired_diff *d
 		log_warn("conntrack: cannot note the changed forwards (%s): their flows keep the "
 		         "old path until they go idle",
 		         strerror(-pending));
-	else if (pending)
-		a->ct_pending = true;
 }
 
 static void recheck_sysctls(struct wf_agent *a);
@@ -546,11 +520,10 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 			log_info("apply succeeded again");
 		a->last_apply_ok = true;
 		a->last_error[0] = '\0';
-		if (a->ct_pending && !evtimer_pending(a->ct_flush_ev, NULL)) {
-			struct timeval tv = {0, WF_CT_COALESCE_MS * 1000};
-
-			evtimer_add(a->ct_flush_ev, &tv);
-		}
+		/* Flows keep the path their conntrack entry took: the search runs off the
+		 * convergence path, once for a burst, and not at all after a restart. */
+		if (a->ct_flush)
+			wf_ct_flush_settle(a->ct_flush, &a->params);
 		a->nft_changes[res.nft]++;
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
@@ -740,16 +713,15 @@ int wf_agent_new(struct wf_agent **out, struct event_base *base, const struct wf
 		log_error("cannot open netlink: %s", strerror(-err));
 		goto fail;
 	}
-	err = wf_ct_flush_new(&a->ct_flush);
+	err = wf_ct_flush_new(base, &a->ct_flush);
 	if (err)
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
 		         "until they go idle",
 		         strerror(-err));
 	a->apply_ev = evtimer_new(base, apply_now, a);
 	a->reconcile_ev = event_new(base, -1, EV_PERSIST, on_reconcile, a);
-	a->ct_flush_ev = evtimer_new(base, flush_stale_flows, a);
 	a->trim_ev = evtimer_new(base, trim_heap, a);
-	if (!a->apply_ev || !a->reconcile_ev || !a->ct_flush_ev || !a->trim_ev) {
+	if (!a->apply_ev || !a->reconcile_ev || !a->trim_ev) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -820,14 +792,9 @@ void wf_agent_free(struct wf_agent *a)
 		event_free(a->trim_ev);
 	if (a->reconcile_ev)
 		event_free(a->reconcile_ev);
-	if (a->ct_flush_ev) {
-		/* A search still due runs before the agent goes. */
-		if (evtimer_pending(a->ct_flush_ev, NULL))
-			flush_stale_flows(-1, 0, a);
-		event_free(a->ct_flush_ev);
-	}
-	wf_dataplane_close(a->dp);
+	/* A search still due runs before the agent goes. */
 	wf_ct_flush_free(a->ct_flush);
+	wf_dataplane_close(a->dp);
 	drop_containers(a);
 	free(a->containers);
 	forget_changes(a, 0);

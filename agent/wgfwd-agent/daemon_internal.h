@@ -85,9 +85,7 @@ struct wf_agent {
 	struct event *health_ev;
 	struct wf_status_socket *status;
 	struct event *apply_ev, *reconcile_ev;
-	struct event *ct_flush_ev; /* the search for stale conntrack entries, due after a burst */
-	bool ct_pending;           /* changes noted, to search for once the kernel holds them */
-	struct event *trim_ev;     /* the heap given back after a big status document */
+	struct event *trim_ev; /* the heap given back after a big status document */
 
 	struct wf_container **containers;
 	size_t n_containers, cap_containers;

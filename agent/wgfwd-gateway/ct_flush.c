@@ -146,29 +146,3 @@ size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *
 	}
 	return kept;
 }
-
-unsigned wf_gw_ct_delay_ms(const struct wf_ct_match *m, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!m[i].has_reply_src)
-			return WF_CT_COALESCE_MS;
-	return WF_GW_CT_REMOVED_DELAY_MS;
-}
-
-size_t wf_gw_ct_by_family(struct wf_ct_match *m, size_t n)
-{
-	size_t n4 = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (m[i].family == AF_INET6)
-			continue;
-		if (i != n4) {
-			struct wf_ct_match t = m[n4];
-
-			m[n4] = m[i];
-			m[i] = t;
-		}
-		n4++;
-	}
-	return n4;
-}

@@ -40,23 +40,4 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
 size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
                       struct wf_ct_match *m, size_t n);
 
-/* How long the search for the entries of removed forwards waits, unless the change also let a
- * UDP forward in (its refused flows must get through at once: WF_CT_COALESCE_MS then). A
- * restart's start (docker restart, compose recreating a container, an update) comes within it,
- * and a forward held again the same way leaves nothing stale (wf_gw_ct_prune): a restart asks
- * the kernel nothing (in the lab a stop and a start of a small container came about a second
- * apart: 1 s was too short). The flows of a removed forward keep its old path at most this
- * long. */
-#define WF_GW_CT_REMOVED_DELAY_MS 2000
-
-/* Pure: how soon to search for the matches of one change. */
-unsigned wf_gw_ct_delay_ms(const struct wf_ct_match *m, size_t n);
-
-/* Pure: puts the IPv4 matches before the IPv6 ones (in no particular order within each) and
- * returns how many are IPv4. Each family is a search of its own: IPv4 entries go by a filtered
- * delete in the kernel, while IPv6 ones take a walk of the whole conntrack hash where the
- * kernel's IPv6 address filter is wrong (6.18), and one IPv6 match in a search makes all of it
- * the walk, and every IPv4 entry found one delete request more. */
-size_t wf_gw_ct_by_family(struct wf_ct_match *m, size_t n);
-
 #endif

@@ -619,22 +619,15 @@ int wf_gw_daemon_start(struct wf_gw_daemon *d)
 		return err;
 	}
 	err = wf_ct_stale_new(d->base, &wf_gw_stale_flow_ops, d, &d->ct);
-	if (!err)
-		err = wf_ct_stale_new(d->base, &wf_gw_stale_flow6_ops, d, &d->ct6);
-	if (err) {
+	if (err)
 		log_warn("no conntrack access (%s): flows of a changed forward keep their old path "
 		         "until they go idle",
 		         strerror(-err));
-		/* both searches or neither */
-		wf_ct_stale_free(d->ct);
-		d->ct = NULL;
-	} else {
+	else
 		/* A dump locks each of the kernel's 262,144 conntrack buckets (2 ms); a filtered
 		 * delete looks only where entries are (0.2 ms). The count of what went is then the
 		 * namespace's, which only the log line shows. */
 		wf_ct_stale_set_kernel_flush(d->ct, true);
-		wf_ct_stale_set_kernel_flush(d->ct6, true);
-	}
 	err = wf_gw_enable_forwarding(d->s.params.public_ifname);
 	if (err)
 		return err;
@@ -792,7 +785,6 @@ void wf_gw_daemon_free(struct wf_gw_daemon *d)
 	wf_metrics_server_close(d->metrics);
 	/* A search still due runs before the gateway goes. */
 	wf_ct_stale_free(d->ct);
-	wf_ct_stale_free(d->ct6);
 	wf_nlwatch_free(d->watch);
 	wf_nft_close(d->nft);
 	wf_rtnl_close(d->rtnl);

@@ -72,14 +72,13 @@ struct wf_gw_peer_run {
 	uint64_t generation;                    /* of the last state applied */
 	char agent_version[WF_CTL_VERSION_MAX]; /* "" until it said */
 	struct wf_gw_entries asked;             /* what it last asked for, in its order */
-	bool asked_sorted;  /* asked is in the wire's sorted order (a delta left it so) */
-	bool unsaved;       /* its state could not be written yet */
-	bool unsynced;      /* its journal has lines not yet on the disk */
-	bool journal_named; /* the journal's name is on the disk */
-	int journal_fd;     /* the journal, held open while it lasts; -1: closed */
-	bool retry;         /* its last decision refused a port this host listened on */
-	/* which pending conntrack searches are for its changes too: WF_GW_CT_V4, WF_GW_CT_V6 */
-	unsigned ct_changed;
+	bool asked_sorted;       /* asked is in the wire's sorted order (a delta left it so) */
+	bool unsaved;            /* its state could not be written yet */
+	bool unsynced;           /* its journal has lines not yet on the disk */
+	bool journal_named;      /* the journal's name is on the disk */
+	int journal_fd;          /* the journal, held open while it lasts; -1: closed */
+	bool retry;              /* its last decision refused a port this host listened on */
+	bool ct_changed;         /* the pending conntrack search is for its changes too */
 	struct wf_gw_turn *turn; /* its state's turn under way (turn.c); NULL when none */
 };
 
@@ -109,9 +108,8 @@ struct wf_gw_daemon {
 	struct wf_gw_apply_cache apply_cache;
 	struct wf_gw_hostfw hostfw;             /* rules for the host's iptables chains */
 	struct wf_gw_hostfw_result hostfw_last; /* where they stood after the last apply */
-	/* The searches for stale conntrack entries, IPv4's and IPv6's (wf_gw_ct_by_family); NULL:
-	 * no conntrack access, stale entries stay. */
-	struct wf_ct_stale *ct, *ct6;
+	/* The search for stale conntrack entries; NULL: no conntrack access, stale entries stay. */
+	struct wf_ct_stale *ct;
 	struct wf_rtnl *rtnl;
 	struct wf_nlwatch *watch;
 	struct wf_gw_host_watch host; /* the ports the VPS serves itself */
@@ -159,9 +157,7 @@ void wf_gw_daemon_refresh_host_ports_for(struct wf_gw_daemon *d, const struct wf
 
 /* peers.c */
 extern const struct wf_gw_control_ops wf_gw_peer_ops;
-#define WF_GW_CT_V4 1u
-#define WF_GW_CT_V6 2u
-extern const struct wf_ct_stale_ops wf_gw_stale_flow_ops, wf_gw_stale_flow6_ops;
+extern const struct wf_ct_stale_ops wf_gw_stale_flow_ops;
 /* Decides anew the last request of each peer that a port this host listened on refused. */
 void wf_gw_retry_host_port_refusals(struct wf_gw_daemon *d);
 

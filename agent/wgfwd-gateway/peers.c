@@ -92,19 +92,19 @@ static size_t prune_stale_flows(void *arg, struct wf_ct_match *m, size_t n)
 	return wf_gw_ct_prune(d->cfg, &d->state, m, n);
 }
 
-static void stale_flows_flushed_of(struct wf_gw_daemon *d, unsigned family, int looked_for,
-                                   size_t deleted)
+static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
 {
+	struct wf_gw_daemon *d = arg;
 	char peers[256] = "";
 	size_t len = 0, n = 0;
 
 	for (size_t p = 0; p < d->cfg->n_peers; p++) {
-		if (!(d->peers[p].ct_changed & family))
+		if (!d->peers[p].ct_changed)
 			continue;
 		if (len < sizeof(peers))
 			len += (size_t)snprintf(peers + len, sizeof(peers) - len, "%s%s",
 			                        n ? ", " : "", wf_gw_peer_name(d, p));
-		d->peers[p].ct_changed &= ~family;
+		d->peers[p].ct_changed = false;
 		n++;
 	}
 	if (looked_for < 0)
@@ -119,54 +119,27 @@ static void stale_flows_flushed_of(struct wf_gw_daemon *d, unsigned family, int 
 		          n > 1 ? "s" : "", peers);
 }
 
-static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
-{
-	stale_flows_flushed_of(arg, WF_GW_CT_V4, looked_for, deleted);
-}
-
-static void stale_flows6_flushed(void *arg, int looked_for, size_t deleted)
-{
-	stale_flows_flushed_of(arg, WF_GW_CT_V6, looked_for, deleted);
-}
-
 const struct wf_ct_stale_ops wf_gw_stale_flow_ops = {.prune = prune_stale_flows,
                                                      .flushed = stale_flows_flushed};
-const struct wf_ct_stale_ops wf_gw_stale_flow6_ops = {.prune = prune_stale_flows,
-                                                      .flushed = stale_flows6_flushed};
 
-/* A family's matches onto its search; the bit of the family when there were any. */
-static int note_family(struct wf_ct_stale *ct, const struct wf_ct_match *m, size_t n,
-                       unsigned family, unsigned *noted)
-{
-	int err;
-
-	if (!n || !ct)
-		return 0;
-	err = wf_ct_stale_note_within(ct, m, n, wf_gw_ct_delay_ms(m, n));
-	if (err >= 0)
-		*noted |= family;
-	return err < 0 ? err : 0;
-}
-
+/* Noted even when the change makes no match: it may make the pending ones right again (a
+ * restart). */
 void wf_gw_note_stale_flows(struct wf_gw_daemon *d, size_t peer, const struct wf_gw_state *from,
                             const struct wf_gw_state *to)
 {
 	struct wf_ct_match *m;
-	size_t n, n4;
-	unsigned noted = 0;
+	size_t n = 0;
 	int err;
 
-	if (!d->ct && !d->ct6)
+	if (!d->ct)
 		return;
 	err = wf_gw_ct_matches(&d->s.params, d->cfg, from, to, &m, &n);
 	if (!err) {
-		n4 = wf_gw_ct_by_family(m, n);
-		err = note_family(d->ct, m, n4, WF_GW_CT_V4, &noted);
-		if (!err)
-			err = note_family(d->ct6, m + n4, n - n4, WF_GW_CT_V6, &noted);
+		err = wf_ct_stale_note(d->ct, m, n);
 		free(m);
 	}
-	d->peers[peer].ct_changed |= noted;
+	if (err >= 0 && n)
+		d->peers[peer].ct_changed = true;
 	if (err < 0)
 		log_warn("peer %s: cannot note the changed forwards (%s): their flows keep the old "
 		         "path until they go idle",

@@ -11,18 +11,6 @@
 #include "daemon.h"
 #include "grants.h"
 
-/* IPv4's search and IPv6's, counted as one. */
-static void ct_stats(const struct wf_gw_daemon *d, struct wf_ct_stats *out)
-{
-	struct wf_ct_stats v6 = {0};
-
-	wf_ct_stale_stats(d->ct, out);
-	if (d->ct6)
-		wf_ct_stale_stats(d->ct6, &v6);
-	out->searched += v6.searched;
-	out->skipped += v6.skipped;
-}
-
 static json_object *addr_text(int family, const void *addr)
 {
 	char text[INET6_ADDRSTRLEN];
@@ -133,7 +121,7 @@ json_object *wf_gw_status_document(void *arg)
 	if (d->ct) {
 		struct wf_ct_stats st;
 
-		ct_stats(d, &st);
+		wf_ct_stale_stats(d->ct, &st);
 		wf_ct_stats_status_add(doc, &st);
 	}
 	json_object_object_add(doc, "host_firewall", host_firewall_status(d));
@@ -221,7 +209,7 @@ int wf_gw_collect_metrics(void *arg, struct wf_metrics *m)
 	if (d->ct) {
 		struct wf_ct_stats st;
 
-		ct_stats(d, &st);
+		wf_ct_stale_stats(d->ct, &st);
 		wf_ct_stats_metrics(m, "wgfwd_gateway", &st);
 	}
 	return wf_metrics_counter(m, "wgfwd_gateway_drift_repairs_total",

@@ -14,10 +14,11 @@
  * another host), a few microseconds more for each entry it writes out, and each delete about
  * 7 us. A filtered delete (Linux 6.15) walks the same hash in the kernel but locks only the
  * buckets that hold an entry, and deletes what matches where it finds it. So a search for the
- * stale entries of a few IPv4 matches is one filtered delete each; of more, or of IPv6 ones, one
- * dump for every match at once, of both families when it must be, narrowed in the kernel as far
- * as the matches allow. The daemons gather the matches of a burst of changes and search once
- * (WF_CT_COALESCE_MS).
+ * stale entries of a few matches is one filtered delete each, where the kernel can take them
+ * (IPv4 ones; IPv6 ones only where its address filter is right or the addresses may be left
+ * out); of more, or of the rest, one dump for all of them at once, of both families when it
+ * must be, narrowed in the kernel as far as the matches allow. The daemons gather the matches of a
+ * burst of changes and search once (WF_CT_COALESCE_MS).
  *
  * The rule for not searching at all: the kernel keeps a count of each namespace's entries
  * (WF_CT_COUNT_PATH, read in microseconds). It is read after the change is in the kernel; when
@@ -123,6 +124,10 @@ void wf_conntrack_close(struct wf_conntrack *ct);
 struct wf_ct_stats {
 	uint64_t searched; /* searches that asked the kernel for a dump */
 	uint64_t skipped;  /* searches not made: the namespace held no entry */
+	uint64_t moot;     /* searches cancelled: the state made every pending match right again
+	                      (wf_ct_stale_settle) */
+	/* searches run that made filtered deletes, that made a dump (a search may do both) */
+	uint64_t kernel_deletes, dumps;
 };
 
 /* The number of entries the kernel holds in this namespace: 0 or -errno (not loaded, no /proc).
@@ -143,17 +148,18 @@ int wf_conntrack_dump(struct wf_conntrack *ct, int family, const struct wf_ct_fi
  * is none (any more). */
 int wf_conntrack_delete(struct wf_conntrack *ct, const struct wf_ct_entry *e);
 /* Deletes every entry that any of the n matches selects, and counts what it deleted; asks the
- * kernel nothing when the namespace holds no entry. With filtered deletes on, up to
- * WF_CT_KERNEL_FLUSH_MAX matches, IPv4 ones, or IPv6 ones where a probe found the kernel's IPv6
- * address filter right (on 6.18 it selects the entries whose address differs), are one filtered
- * delete each,
- * matched and deleted in the kernel, which looks only into the buckets of its hash that hold an
- * entry (a tenth of a dump's cost at 262,144 buckets); the count is then how much the namespace's
- * count fell, exact unless other entries came or went meanwhile. More matches, or a kernel that
- * refuses a filtered delete (before 6.15: it is then not asked again), take one dump for all of
- * them (wf_ct_matches_dump) and a delete of each entry found, counted exactly. A match with
- * marks is one filtered delete for each mark; an IPv6 one with addrs_implied leaves its
- * addresses out of them on a kernel whose IPv6 address filter is wrong. Entries that vanish
+ * kernel nothing when the namespace holds no entry. With filtered deletes on, each match the
+ * kernel can take is one filtered delete: IPv4 ones, and IPv6 ones where a probe found the
+ * kernel's IPv6 address filter right (on 6.18 it selects the entries whose address differs) or
+ * whose addresses may be left out (addrs_implied), matched and deleted in the kernel, which
+ * looks only into the buckets of its hash that hold an entry (a tenth of a dump's cost at
+ * 262,144 buckets); what they deleted is how much the namespace's count fell, exact unless other
+ * entries came or went meanwhile. The rest share one dump (wf_ct_matches_dump) and a delete of
+ * each entry found, counted exactly: a search of both kinds walks the hash once, and the
+ * entries of the matches the kernel took are not each a request of their own. More than
+ * WF_CT_KERNEL_FLUSH_MAX filtered deletes, or a kernel that refuses one (before 6.15: it is
+ * then not asked again), make all of them the dump. A match with marks is one filtered delete
+ * for each mark. Entries that vanish
  * meanwhile are not an error. -EINVAL (and nothing deleted) when a match is not valid; otherwise
  * the first error met, after trying the rest. n == 0 asks the kernel nothing. */
 #define WF_CT_KERNEL_FLUSH_MAX 8
@@ -162,6 +168,14 @@ int wf_conntrack_flush_forwards(struct wf_conntrack *ct, const struct wf_ct_matc
 /* Filtered deletes on, or off (the default: every search is a dump, each entry deleted counted
  * exactly). */
 void wf_conntrack_set_kernel_flush(struct wf_conntrack *ct, bool on);
+
+/* Pure: whether one mark filter, (mark & *mask) == *value, selects exactly the n marks and no
+ * other mark: 2^k distinct marks that differ only in the same k bits (0x10, 0x11, 0x18, 0x19).
+ * Never a superset: other marks may be anyone's. */
+bool wf_ct_marks_cover(const uint32_t *marks, size_t n, uint32_t *value, uint32_t *mask);
+/* How many filtered deletes m makes: one for each of its marks, or one for all of them when a
+ * single filter covers them (wf_ct_marks_cover); one without marks. */
+size_t wf_ct_match_requests(const struct wf_ct_match *m);
 
 bool wf_ct_match_valid(const struct wf_ct_match *m);
 bool wf_ct_match_equal(const struct wf_ct_match *a, const struct wf_ct_match *b);
@@ -205,8 +219,9 @@ int wf_ct_delete_build(void *buf, size_t size, const struct wf_ct_entry *e);
 /* The filtered delete of every entry m selects (a valid match, else -EINVAL): its original
  * tuple is never whole, so a kernel that knows no filtered delete refuses it. */
 int wf_ct_flush_build(void *buf, size_t size, const struct wf_ct_match *m);
-/* The same for the mark-th of m's marks (0 without marks), its addresses left out when addrs
- * is false (only for a match with addrs_implied). */
+/* The same for the mark-th of m's marks (0 without marks, and 0 alone for all of them when one
+ * filter covers them: wf_ct_match_requests), its addresses left out when addrs is false (only
+ * for a match with addrs_implied). */
 int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, size_t mark,
                            bool addrs);
 int wf_ct_entry_parse(const void *msg, size_t len, struct wf_ct_entry *e);

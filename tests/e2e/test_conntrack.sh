@@ -107,7 +107,9 @@ check "the forward to a shared network namespace gets the flows" wait_until 3 re
 ldocker stop -t 0 four-label >/dev/null
 check "removing the label's container removes the gateway's forward" \
 	wait_until 5 gateway_stopped_forwarding
-sleep 1
+# Both daemons search for a removal's flows two seconds later (a restart would have come back
+# by then): until then the old entries still steer the flows to `four'.
+sleep 3
 before=$(received four)
 sleep 2
 check_eq "the old target, still listening, receives nothing more" "$before" received four
@@ -118,3 +120,29 @@ check_eq "the TCP stream keeps its conntrack entry on the gateway" "$gw_ids" ct_
 check_eq "the TCP stream keeps its conntrack entry on the server" "$srv_ids" ct_ids srv
 bytes=$(stream_bytes)
 check "and still flows" wait_until 3 stream_grew_past "$bytes"
+
+# (d) A restart: the container stops and starts again with its forward the same way, and both
+# daemons see the forward go and come back. The start makes the stop's pending search moot in
+# each, and neither asks the kernel.
+searches() {
+	echo "$(agent_jq ".agent.conntrack_searches.$1") $(gateway_status --json | jq -r ".conntrack_searches.$1")"
+}
+gateway_forwards_9100() {
+	on gw nft get element inet wgfwd_gateway fwd4 '{ tcp . 9100 }' >/dev/null 2>&1
+}
+ldocker run -d --name again --network apps --ip 172.31.0.16 --ip6 fd00:31::16 \
+	--label wgfwd.ports=9100 "$LAB_IMAGE" httpd -f -p 9100 -h /www >/dev/null
+check "the gateway forwards the restarting container's port" wait_until 5 gateway_forwards_9100
+# past every search the changes before left due
+sleep 3
+runs=$(searches run)
+moot=$(searches moot)
+logs_mark
+ldocker restart -t 0 again >/dev/null
+check "the agent saw it go" wait_until 2 output_matches 'forward removed: tcp/9100' agent_log_since
+check "when it is back, the gateway forwards its port" wait_until 2 gateway_forwards_9100
+sleep 3
+check_eq "neither daemon searched conntrack for the restart" "$runs" searches run
+read -r agent_moot gateway_moot <<<"$moot"
+check_eq "both counted the stop's search moot" "$((agent_moot + 1)) $((gateway_moot + 1))" \
+	searches moot

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -498,6 +499,96 @@ static void test_filtered_delete_of_an_added_forward_names_the_public_address(vo
 	                 IPS_DST_NAT | IPS_SEEN_REPLY);
 }
 
+/* The status shows the searches cancelled by a change beside those run and skipped. */
+static void test_status_shows_searches_run_skipped_and_moot(void **state)
+{
+	const struct wf_ct_stats st = {.searched = 1, .skipped = 2, .moot = 3};
+	struct json_object *doc = json_object_new_object(), *o, *v;
+
+	(void)state;
+	wf_ct_stats_status_add(doc, &st);
+	assert_true(json_object_object_get_ex(doc, "conntrack_searches", &o));
+	assert_true(json_object_object_get_ex(o, "run", &v));
+	assert_int_equal(json_object_get_int64(v), 1);
+	assert_true(json_object_object_get_ex(o, "skipped", &v));
+	assert_int_equal(json_object_get_int64(v), 2);
+	assert_true(json_object_object_get_ex(o, "moot", &v));
+	assert_int_equal(json_object_get_int64(v), 3);
+	json_object_put(doc);
+	doc = json_object_new_object();
+	wf_ct_stats_status_add(doc, NULL);
+	assert_false(json_object_object_get_ex(doc, "conntrack_searches", &o));
+	json_object_put(doc);
+}
+
+/* One mark filter for a set of marks only where it selects those marks and no other: checked
+ * against every set of marks below 16, and every mark below 64. */
+static void test_a_mark_filter_covers_exactly_its_marks_or_is_not_used(void **state)
+{
+	static const uint32_t cube[] = {0x10, 0x11, 0x18, 0x19}, agent[] = {0x77660001, 0x77660002},
+	                      twice[] = {0x7, 0x7};
+	uint32_t value, mask, marks[16];
+
+	(void)state;
+	assert_true(wf_ct_marks_cover(cube, 4, &value, &mask));
+	assert_int_equal(value, 0x10);
+	assert_int_equal(mask, ~0x9u);
+	/* 0x77660000 and 0x77660003 too: no */
+	assert_false(wf_ct_marks_cover(agent, 2, &value, &mask));
+	assert_false(wf_ct_marks_cover(twice, 2, &value, &mask));
+	assert_false(wf_ct_marks_cover(cube, 3, &value, &mask));
+	assert_false(wf_ct_marks_cover(cube, 0, &value, &mask));
+	assert_true(wf_ct_marks_cover(agent, 1, &value, &mask));
+	assert_int_equal(value, 0x77660001);
+	assert_int_equal(mask, UINT32_MAX);
+	for (unsigned set = 1; set < 1u << 16; set++) {
+		size_t n = 0;
+		bool covered;
+
+		for (uint32_t v = 0; v < 16; v++)
+			if (set & (1u << v))
+				marks[n++] = v;
+		if (n > WF_CT_MARKS_MAX)
+			continue;
+		covered = wf_ct_marks_cover(marks, n, &value, &mask);
+		/* a cube of 2^k marks is always covered */
+		if (n == 1 || (n == 2 && __builtin_popcount(marks[0] ^ marks[1]) == 1))
+			assert_true(covered);
+		if (!covered)
+			continue;
+		for (uint32_t x = 0; x < 64; x++)
+			assert_int_equal((x & mask) == value, x < 16 && (set & (1u << x)));
+	}
+}
+
+/* Marks one filter covers are one filtered delete, by value and mask. */
+static void test_filtered_delete_of_covered_marks_is_one(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_match m = {.family = AF_INET6,
+	                        .l4proto = IPPROTO_TCP,
+	                        .orig_dport = 443,
+	                        .has_reply_src = true,
+	                        .reply_sport = 80,
+	                        .status_set = IPS_DST_NAT,
+	                        .n_marks = 2,
+	                        .marks = {0x77660003, 0x77660001},
+	                        .addrs_implied = true};
+	struct attrs a;
+
+	(void)state;
+	assert_int_equal(wf_ct_match_requests(&m), 1);
+	assert_int_equal(wf_ct_flush_build_mark(buf, sizeof(buf), &m, 1, false), -EINVAL);
+	assert_true(wf_ct_flush_build_mark(buf, sizeof(buf), &m, 0, false) > 0);
+	collect(buf, &a);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK])), 0x77660001);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK_MASK])), ~0x2u);
+	m.marks[0] = 0x77660002;
+	assert_int_equal(wf_ct_match_requests(&m), 2);
+	m.n_marks = 0;
+	assert_int_equal(wf_ct_match_requests(&m), 1);
+}
+
 /* The addresses left out (an IPv6 port gone, on a kernel whose address filter is wrong): the
  * reply filter keeps protocol and source port, and each delete names one mark exactly. */
 static void test_filtered_delete_without_addresses_names_one_mark(void **state)
@@ -917,6 +1008,9 @@ int main(void)
 	    cmocka_unit_test(test_filtered_delete_of_a_removed_forward_names_what_it_filters),
 	    cmocka_unit_test(test_filtered_delete_of_an_added_forward_names_the_public_address),
 	    cmocka_unit_test(test_filtered_delete_without_addresses_names_one_mark),
+	    cmocka_unit_test(test_a_mark_filter_covers_exactly_its_marks_or_is_not_used),
+	    cmocka_unit_test(test_status_shows_searches_run_skipped_and_moot),
+	    cmocka_unit_test(test_filtered_delete_of_covered_marks_is_one),
 	    cmocka_unit_test(test_filtered_delete_of_an_invalid_match_is_refused),
 	    cmocka_unit_test(test_matches_of_both_families_make_one_dump_of_both),
 	    cmocka_unit_test(test_matches_of_one_family_and_port_narrow_the_dump_to_it),

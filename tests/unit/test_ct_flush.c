@@ -4,6 +4,7 @@
  * place. */
 #include <wgfwd-agent/ct_flush.h>
 #include <wgfwd-gateway/ct_flush.h>
+#include <wgfwd/ct_stale.h>
 
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -757,39 +758,19 @@ static void test_gateway_search_waits_for_a_restart_unless_a_udp_forward_came(vo
 	g.before[1] = (struct wf_gw_entries){.forwards = &tcp, .n_forwards = 1};
 	n = gateway_matches(&g, &m);
 	assert_int_equal(n, 1);
-	assert_int_equal(wf_gw_ct_delay_ms(m, n), WF_GW_CT_REMOVED_DELAY_MS);
+	assert_int_equal(wf_ct_matches_delay_ms(m, n), WF_CT_REMOVED_DELAY_MS);
 	free(m);
 	/* ... and udp/5353 came: one match at each public address */
 	g.after[1] = (struct wf_gw_entries){.forwards = &udp, .n_forwards = 1};
 	n = gateway_matches(&g, &m);
 	assert_int_equal(n, 3);
-	assert_int_equal(wf_gw_ct_delay_ms(m, n), WF_CT_COALESCE_MS);
+	assert_int_equal(wf_ct_matches_delay_ms(m, n), WF_CT_COALESCE_MS);
 	free(m);
-	assert_true(WF_GW_CT_REMOVED_DELAY_MS > WF_CT_COALESCE_MS);
+	assert_true(WF_CT_REMOVED_DELAY_MS > WF_CT_COALESCE_MS);
 }
 
 /* IPv4's matches come first, each match once: one IPv6 match must not make the IPv4 ones
  * part of its search. */
-static void test_gateway_matches_split_by_family(void **state)
-{
-	struct wf_ct_match m[5] = {{.family = AF_INET6, .orig_dport = 1},
-	                           {.family = AF_INET, .orig_dport = 2},
-	                           {.family = AF_INET6, .orig_dport = 3},
-	                           {.family = AF_INET, .orig_dport = 4},
-	                           {.family = AF_INET, .orig_dport = 5}};
-	unsigned seen = 0;
-
-	assert_int_equal(wf_gw_ct_by_family(m, 5), 3);
-	for (size_t i = 0; i < 5; i++) {
-		assert_int_equal(m[i].family, i < 3 ? AF_INET : AF_INET6);
-		seen |= 1u << m[i].orig_dport;
-	}
-	assert_int_equal(seen, 0x3e);
-	assert_int_equal(wf_gw_ct_by_family(m + 3, 2), 0);
-	assert_int_equal(wf_gw_ct_by_family(m, 3), 3);
-	assert_int_equal(wf_gw_ct_by_family(m, 0), 0);
-}
-
 /* Among many forwards of several peers, each match meets the one peer that holds its port. */
 static void test_gateway_prune_finds_the_holder_among_many_forwards(void **state)
 {
@@ -851,7 +832,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_removed_forward_deletes_flows_translated_to_its_target),
 	    cmocka_unit_test(test_gateway_prune_finds_the_holder_among_many_forwards),
-	    cmocka_unit_test(test_gateway_matches_split_by_family),
 	    cmocka_unit_test(test_removed_dual_stack_forward_deletes_both_families),
 	    cmocka_unit_test(test_removed_host_forward_to_the_same_port_needs_no_translation),
 	    cmocka_unit_test(test_removed_host_forward_to_another_port_was_translated),
