@@ -41,7 +41,8 @@ struct gateway_view {
 	 * forward is kept, a reason only for those refused, which are few. */
 	struct wf_ctl_forward *forwards;
 	size_t n;
-	bool sorted; /* forwards by (proto, public_port, family): looked up by bisection */
+	bool sorted;      /* forwards by (proto, public_port, family): looked up by bisection */
+	bool wire_sorted; /* in the control protocol's order, as the link keeps states: the same */
 	struct gateway_refusal *refused;
 	size_t n_refused;
 	struct wf_ctl_egress *egress;

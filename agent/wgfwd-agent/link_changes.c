@@ -190,7 +190,8 @@ static int list_insert(struct wf_ctl_state *s, size_t *cap, size_t at,
 		s->forwards = grown;
 		*cap = n;
 	}
-	memmove(&s->forwards[at + 1], &s->forwards[at], (s->n_forwards - at) * sizeof(*s->forwards));
+	memmove(&s->forwards[at + 1], &s->forwards[at],
+	        (s->n_forwards - at) * sizeof(*s->forwards));
 	s->forwards[at] = *f;
 	s->n_forwards++;
 	return 0;
