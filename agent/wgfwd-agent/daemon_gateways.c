@@ -190,6 +190,7 @@ static void on_gateway_connection(void *ctx, bool up)
 
 	if (!up)
 		g->reconnects++;
+	g->acked_since_up = false;
 	g->seen.last_up_ms = wf_agent_now_ms();
 }
 
@@ -396,8 +397,12 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
 		         state->egress[i].port_lo, state->egress[i].port_hi, res->reason);
 	}
-	log_info("gateway %s applied generation %llu", g->cfg.name,
-	         (unsigned long long)ack->generation);
+	/* Each change's own line says it applied here; the gateway's answer is news when it is
+	 * the first on a connection, or refuses something (said above). */
+	wf_log(g->acked_since_up && !n_refused && !gw->egress_refused ? WF_LOG_DEBUG : WF_LOG_INFO,
+	       "gateway %s applied generation %llu", g->cfg.name,
+	       (unsigned long long)ack->generation);
+	g->acked_since_up = true;
 	if (g->trim_after_ack) {
 		g->trim_after_ack = false;
 		malloc_trim(0);

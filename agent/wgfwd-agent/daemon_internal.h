@@ -68,6 +68,8 @@ struct gateway {
 	struct wf_gateway_seen seen;
 	bool down;           /* egress avoids it */
 	bool trim_after_ack; /* its answer to a big change leaves a big heap behind */
+	bool acked_since_up; /* its first answer on a connection is said at info, later ones at
+	                        debug */
 };
 
 struct wf_agent {
@@ -119,6 +121,8 @@ struct wf_agent {
 	struct wf_histogram apply_seconds;
 	bool last_apply_ok;
 	char last_error[1024];
+	/* The last forward a change names, said with the apply's outcome: one line a change. */
+	char change_line[512];
 	unsigned retry_ms; /* after a failed apply: doubles up to APPLY_RETRY_MAX_MS */
 	double last_apply_ms;
 	time_t last_apply_at;
