@@ -252,6 +252,69 @@ static void copy_run(const struct wf_ctl_state *s, const struct link_results *r,
 	*from = to;
 }
 
+/* A few changes are moved in place, each shifting what follows it: no new arrays to fill. */
+#define PATCH_IN_PLACE_MAX 8
+
+static int patch_in_place(struct wf_ctl_state *s, struct link_results *r,
+                          const struct wf_ctl_state_delta *d, const struct wf_ctl_state_ack *ack)
+{
+	const struct wf_ctl_state *add = &d->add, *del = &d->del;
+	size_t n = s->n_forwards;
+	int err = 0;
+
+	/* All checked before anything moves: what does not fit leaves s and r as they were. */
+	for (size_t k = 0; k < del->n_forwards; k++) {
+		size_t at = link_forward_at(s->forwards, 0, n, &del->forwards[k]);
+
+		if (!has_key(s, at, &del->forwards[k]) ||
+		    memcmp(&s->forwards[at], &del->forwards[k], sizeof(*s->forwards)))
+			return -EPROTO;
+	}
+	for (size_t a = 0; a < add->n_forwards; a++) {
+		size_t at = link_forward_at(s->forwards, 0, n, &add->forwards[a]);
+		bool deleted = false;
+
+		for (size_t k = 0; k < del->n_forwards && !deleted; k++)
+			deleted = !link_forward_cmp(&del->forwards[k], &add->forwards[a]);
+		if (!deleted && has_key(s, at, &add->forwards[a]))
+			return -EPROTO;
+	}
+	if (add->n_forwards > del->n_forwards) {
+		size_t grown_n = n - del->n_forwards + add->n_forwards + 1;
+		struct wf_ctl_forward *f = realloc(s->forwards, grown_n * sizeof(*f));
+		uint32_t *fw;
+
+		if (f)
+			s->forwards = f;
+		fw = f ? realloc(r->fw, grown_n * sizeof(*fw)) : NULL;
+		if (!fw)
+			return -ENOMEM;
+		r->fw = fw;
+	}
+	if (results_reserve(r, link_refused_in(ack)))
+		return -ENOMEM;
+	for (size_t k = 0; k < del->n_forwards; k++) {
+		size_t at = link_forward_at(s->forwards, 0, s->n_forwards, &del->forwards[k]);
+
+		memmove(&s->forwards[at], &s->forwards[at + 1],
+		        (s->n_forwards - at - 1) * sizeof(*s->forwards));
+		memmove(&r->fw[at], &r->fw[at + 1], (s->n_forwards - at - 1) * sizeof(*r->fw));
+		s->n_forwards--;
+	}
+	for (size_t a = 0; a < add->n_forwards && !err; a++) {
+		size_t at = link_forward_at(s->forwards, 0, s->n_forwards, &add->forwards[a]);
+
+		memmove(&s->forwards[at + 1], &s->forwards[at],
+		        (s->n_forwards - at) * sizeof(*s->forwards));
+		memmove(&r->fw[at + 1], &r->fw[at], (s->n_forwards - at) * sizeof(*r->fw));
+		s->forwards[at] = add->forwards[a];
+		s->n_forwards++;
+		/* -ENOMEM here leaves a wrong code: the caller forgets s and r on any error */
+		err = link_results_code(r, &ack->forwards[a], &r->fw[at]);
+	}
+	return err;
+}
+
 int link_patch(struct wf_ctl_state *s, struct link_results *r, const struct wf_ctl_state_delta *d,
                const struct wf_ctl_state_ack *ack)
 {
@@ -264,6 +327,8 @@ int link_patch(struct wf_ctl_state *s, struct link_results *r, const struct wf_c
 	if (add->n_egress || del->n_egress || ack->n_egress || ack->n_forwards != add->n_forwards ||
 	    del->n_forwards > s->n_forwards)
 		return -EPROTO;
+	if (add->n_forwards + del->n_forwards <= PATCH_IN_PLACE_MAX)
+		return patch_in_place(s, r, d, ack);
 	n = s->n_forwards - del->n_forwards + add->n_forwards;
 	out = malloc((n + 1) * sizeof(*out));
 	out_fw = malloc((n + 1) * sizeof(*out_fw));

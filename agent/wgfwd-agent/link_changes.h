@@ -5,8 +5,8 @@
  *   pending   the forwards changed since the base of the next delta (the state in flight, else
  *             the acknowledged one), kept sorted: that delta without a walk over the state;
  *   patch     the acknowledged state and its results moved on by a delta the gateway applied,
- *             in place: the unchanged runs copied whole, the changed entries found by
- *             bisection.
+ *             in place: a few entries moved in by bisection, more in one merge that copies
+ *             the unchanged runs whole.
  *
  * Forwards are ordered as wf_ctl_state_sort orders them (the wire's order). */
 #ifndef WGFWD_AGENT_LINK_CHANGES_H
@@ -59,7 +59,7 @@ int link_pending_add(struct link_pending *p, const struct wf_ctl_forward *f);
 
 /* The acknowledged state s and its results r, moved on by the forwards-only delta d the
  * gateway applied with these results (one per added forward). -EPROTO, with nothing changed,
- * when d does not fit s or the ack does not fit d. */
+ * when d does not fit s or the ack does not fit d; after -ENOMEM s and r stand for nothing. */
 int link_patch(struct wf_ctl_state *s, struct link_results *r, const struct wf_ctl_state_delta *d,
                const struct wf_ctl_state_ack *ack);
 
