@@ -124,6 +124,10 @@ mutant stale-conntrack-other-tunnels "the stale-conntrack search at each gateway
 mutant desired-update-contested "the in-place update's refusal of contested ports" 'problems[i].contested' \
 	's/if \(d->problems\[i\]\.contested\)/if (0)/' \
 	unit:test_state_update
+# The gateway link's book of changed forwards forgets the ones that came: its next delta lacks them.
+mutant gateway-link-pending-add "the gateway link's booking of forwards that came" \
+	'int link_pending_add(struct' 's/(int link_pending_add\([^)]*\)\s*\{)/$1\n\treturn 0;/' \
+	unit:test_gateway_link
 mutant ctl-client-proof "the gateway's check of the agent's handshake MAC" 'crypto_verify_32' \
 	's/if \(crypto_verify_32\([^)]*\) != 0\)(\s*\{\s*snprintf\([^;]*client proof does not verify)/if (0)$1/s' \
 	unit:test_ctl_auth unit:test_ctl_conn kernel:test_gateway_daemon

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *log_program = "wgfwd";
 static enum wf_log_level log_min_level = WF_LOG_INFO;
@@ -73,6 +74,8 @@ static void json_escape(char *out, size_t size, const char *s)
 void wf_log(enum wf_log_level level, const char *fmt, ...)
 {
 	char message[2048], stamp[64], escaped[6 * sizeof(message) + 1];
+	char line[sizeof(escaped) + 256];
+	int n;
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
@@ -102,15 +105,29 @@ void wf_log(enum wf_log_level level, const char *fmt, ...)
 	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	         now.tv_nsec / 1000000);
 
-	flockfile(stderr);
 	if (log_json) {
 		json_escape(escaped, sizeof(escaped), message);
-		fprintf(stderr,
-		        "{\"time\":\"%s\",\"program\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
-		        stamp, log_program, level_names[level], escaped);
+		n = snprintf(
+		    line, sizeof(line),
+		    "{\"time\":\"%s\",\"program\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
+		    log_program, level_names[level], escaped);
 	} else {
-		fprintf(stderr, "%s %s %s: %s\n", stamp, log_program, level_names[level], message);
+		n = snprintf(line, sizeof(line), "%s %s %s: %s\n", stamp, log_program,
+		             level_names[level], message);
 	}
-	funlockfile(stderr);
+	/* One write of the line as made: stderr's stream would format it again into a buffer
+	 * of its own first. A line cut at the buffer's end still ends the line. */
+	if (n >= (int)sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	fflush(stderr);
+	for (ssize_t off = 0, w; n > 0 && off < n; off += w) {
+		w = write(STDERR_FILENO, line + off, (size_t)(n - off));
+		if (w < 0 && errno == EINTR)
+			w = 0;
+		else if (w <= 0)
+			break;
+	}
 	errno = saved_errno;
 }

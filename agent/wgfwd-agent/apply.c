@@ -29,6 +29,8 @@ struct wf_dataplane {
 	 * keeps in place (DOCKER-USER rules, policy rules, routes). */
 	struct wf_server_plan standing;
 	bool have_standing;
+	/* its DOCKER-USER rules' digests: worked out once, not at every element change */
+	uint64_t standing_digests[WF_SERVER_DOCKER_USER_MAX];
 };
 
 int wf_dataplane_open(struct wf_dataplane **out)
@@ -62,6 +64,8 @@ void wf_dataplane_close(struct wf_dataplane *dp)
 	free(dp);
 }
 
+static void docker_user_digests(const struct wf_server_plan *plan, uint64_t *out);
+
 /* The plan's parts besides the table, kept for the element-only path. */
 static int keep_standing(struct wf_dataplane *dp, const struct wf_server_plan *plan)
 {
@@ -81,6 +85,7 @@ static int keep_standing(struct wf_dataplane *dp, const struct wf_server_plan *p
 	memcpy(s->routes, plan->routes, plan->n_routes * sizeof(*s->routes));
 	s->n_rules = plan->n_rules;
 	s->n_routes = plan->n_routes;
+	docker_user_digests(s, dp->standing_digests);
 	dp->have_standing = true;
 	return 0;
 }
@@ -295,7 +300,7 @@ int wf_dataplane_apply_elements(struct wf_dataplane *dp, const struct wf_server_
                                 bool rtnl, struct wf_apply_result *res)
 {
 	const struct wf_server_plan *plan = &dp->standing;
-	uint64_t docker_user[WF_SERVER_DOCKER_USER_MAX];
+	const uint64_t *docker_user = dp->standing_digests;
 	struct wf_nft_sync sync;
 	struct wf_nft_batch *b;
 	uint32_t genid;
@@ -314,7 +319,6 @@ int wf_dataplane_apply_elements(struct wf_dataplane *dp, const struct wf_server_
 	res->nft = sync.change;
 	res->elements_added = sync.elements_added;
 	res->elements_removed = sync.elements_removed;
-	docker_user_digests(plan, docker_user);
 	/* Someone committed to Docker's tables: the whole path looks at our rules there. */
 	if (!err && !docker_user_known(&dp->docker_user, plan, docker_user, b))
 		err = -ESTALE;

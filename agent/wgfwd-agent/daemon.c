@@ -222,9 +222,10 @@ static void log_new_problems(const struct wf_problem *before, size_t n_before,
  * trimmed after it: a thousand leave megabytes of garbage behind. */
 #define TRIM_AFTER_CHANGES 256
 
-static void log_forward_changes(const struct wf_desired_diff *diffp)
+static void log_forward_changes(struct wf_agent *a, const struct wf_desired_diff *diffp)
 {
 	struct wf_desired_diff diff = *diffp;
+	size_t left;
 	bool each;
 
 	/* A few changes are named one by one; many (a start-up, a port range) are summed up
@@ -236,13 +237,19 @@ static void log_forward_changes(const struct wf_desired_diff *diffp)
 	/* Not even formatted when nobody reads them. */
 	if (!each && !wf_log_enabled(WF_LOG_DEBUG))
 		diff.n_forwards_removed = diff.n_forwards_added = 0;
-	for (size_t i = 0; i < diff.n_forwards_removed; i++) {
+	/* The last one named waits for the apply's outcome and goes with it (say_change). */
+	left = each ? diff.n_forwards_removed + diff.n_forwards_added : 0;
+	a->change_line[0] = '\0';
+	for (size_t i = 0; i < diff.n_forwards_removed; i++, left--) {
 		const struct wf_forward *f = &diff.forwards_removed[i];
 
-		wf_log(each ? WF_LOG_INFO : WF_LOG_DEBUG, "forward removed: %s/%u (container %s)",
-		       wf_proto_name(f->proto), f->public_port, f->container_name);
+		snprintf(a->change_line, sizeof(a->change_line),
+		         "forward removed: %s/%u (container %s)", wf_proto_name(f->proto),
+		         f->public_port, f->container_name);
+		if (left != 1)
+			wf_log(each ? WF_LOG_INFO : WF_LOG_DEBUG, "%s", a->change_line);
 	}
-	for (size_t i = 0; i < diff.n_forwards_added; i++) {
+	for (size_t i = 0; i < diff.n_forwards_added; i++, left--) {
 		const struct wf_forward *f = &diff.forwards_added[i];
 		char ip4[INET_ADDRSTRLEN] = "", ip6[INET6_ADDRSTRLEN] = "";
 
@@ -250,11 +257,15 @@ static void log_forward_changes(const struct wf_desired_diff *diffp)
 			inet_ntop(AF_INET, &f->ip4, ip4, sizeof(ip4));
 		if (f->has_ip6)
 			inet_ntop(AF_INET6, &f->ip6, ip6, sizeof(ip6));
-		wf_log(each ? WF_LOG_INFO : WF_LOG_DEBUG, "forward: %s/%u -> %s %s%s%s port %u",
-		       wf_proto_name(f->proto), f->public_port, f->container_name,
-		       f->to_host ? "(host)" : ip4, ip4[0] && ip6[0] ? " " : "", ip6,
-		       f->target_port);
+		snprintf(a->change_line, sizeof(a->change_line),
+		         "forward: %s/%u -> %s %s%s%s port %u", wf_proto_name(f->proto),
+		         f->public_port, f->container_name, f->to_host ? "(host)" : ip4,
+		         ip4[0] && ip6[0] ? " " : "", ip6, f->target_port);
+		if (left != 1)
+			wf_log(each ? WF_LOG_INFO : WF_LOG_DEBUG, "%s", a->change_line);
 	}
+	if (left != 0 || !each)
+		a->change_line[0] = '\0';
 	for (size_t i = 0; i < diff.n_egress_added; i++) {
 		const struct wf_egress *e = &diff.egress_added[i];
 
@@ -333,7 +344,7 @@ static int update_desired(struct wf_agent *a, struct wf_desired_diff *diff, bool
 	if (!err) {
 		forget_changes(a, 0);
 		log_new_problems(before, n_before, &a->desired);
-		log_forward_changes(diff);
+		log_forward_changes(a, diff);
 	}
 	free(before);
 	return err;
@@ -421,6 +432,14 @@ static int apply_whole(struct wf_agent *a, const struct wf_server_gateway *plane
 	return err;
 }
 
+/* The change's last forward line when the apply did nothing to say it with. */
+static void say_change_alone(struct wf_agent *a)
+{
+	if (a->change_line[0])
+		log_info("%s", a->change_line);
+	a->change_line[0] = '\0';
+}
+
 static void apply_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct wf_agent *a = arg;
@@ -482,6 +501,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	if (err) {
 		char before[sizeof(a->last_error)];
 
+		say_change_alone(a);
 		memcpy(before, a->last_error, sizeof(before));
 		a->apply_errors++;
 		a->last_apply_ok = false;
@@ -528,14 +548,16 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 		if (res.nft != WF_NFT_UNCHANGED || res.rule_changes || res.route_changes ||
 		    res.docker_user_changes)
 			log_info(
-			    "applied in %.2f ms: nft %s (+%zu -%zu elements), %zu DOCKER-USER, "
+			    "%s%sapplied in %.2f ms: nft %s (+%zu -%zu elements), %zu DOCKER-USER, "
 			    "%d rules, %d routes",
-			    a->last_apply_ms,
+			    a->change_line, a->change_line[0] ? "; " : "", a->last_apply_ms,
 			    res.nft == WF_NFT_REPLACED   ? "table replaced"
 			    : res.nft == WF_NFT_ELEMENTS ? "elements"
 			                                 : "unchanged",
 			    res.elements_added, res.elements_removed, res.docker_user_changes,
 			    res.rule_changes, res.route_changes);
+		a->change_line[0] = '\0';
+		say_change_alone(a);
 	}
 	if (push && a->pushed && !whole)
 		wf_agent_push_gateway_diff(a, &diff);
@@ -553,6 +575,7 @@ static void apply_now(evutil_socket_t fd, short what, void *arg)
 	}
 	return;
 oom:
+	say_change_alone(a);
 	diff_free(a, &diff);
 	/* The state may have moved on without the kernel or the gateways: the retry, which
 	 * finds no change left, gives them the whole of it. */

@@ -18,6 +18,7 @@
 
 #include "addr_scope.h"
 #include "daemon_internal.h"
+#include "link_changes.h"
 #include "wg_handshake.h"
 
 static int gateway_state_from(const struct gateway *g, const struct wf_desired *d,
@@ -189,6 +190,7 @@ static void on_gateway_connection(void *ctx, bool up)
 
 	if (!up)
 		g->reconnects++;
+	g->acked_since_up = false;
 	g->seen.last_up_ms = wf_agent_now_ms();
 }
 
@@ -270,6 +272,10 @@ bool wf_gateway_view_find(const struct gateway_view *gw, uint8_t proto, uint16_t
 	    .proto = proto, .family = (uint8_t)family, .public_port = port};
 	size_t lo = 0, hi = gw->n;
 
+	if (gw->wire_sorted) {
+		*i = link_forward_at(gw->forwards, 0, gw->n, &key);
+		return *i < gw->n && !ctl_forward_cmp(&gw->forwards[*i], &key);
+	}
 	if (!gw->sorted) {
 		for (*i = 0; *i < gw->n; (*i)++)
 			if (!ctl_forward_cmp(&gw->forwards[*i], &key))
@@ -322,6 +328,7 @@ static void gateway_view_clear(struct gateway_view *gw)
 	gw->n = gw->n_refused = gw->n_egress = 0;
 	gw->egress_refused = 0;
 	gw->sorted = true;
+	gw->wire_sorted = false;
 }
 
 /* Refusals are named one by one up to this many; beyond, counted. */
@@ -350,11 +357,12 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	gw->refused = malloc((n_refused + 1) * sizeof(*gw->refused));
 	if (!gw->forwards || !gw->refused)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		gw->forwards[i] = state->forwards[i];
-		if (i && ctl_forward_cmp(&gw->forwards[i - 1], &gw->forwards[i]) >= 0)
-			gw->sorted = false;
-		gw->n++;
+	/* the link keeps its states in the wire's order: copied whole, looked up in it */
+	memcpy(gw->forwards, state->forwards, n * sizeof(*gw->forwards));
+	gw->n = n;
+	gw->sorted = false;
+	gw->wire_sorted = true;
+	for (size_t i = 0; i < n && gw->n_refused < n_refused; i++) {
 		if (!r->fw[i])
 			continue;
 		gw->refused[gw->n_refused].index = i;
@@ -389,8 +397,12 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 		         state->egress[i].proto ? wf_proto_name(state->egress[i].proto) : "all",
 		         state->egress[i].port_lo, state->egress[i].port_hi, res->reason);
 	}
-	log_info("gateway %s applied generation %llu", g->cfg.name,
-	         (unsigned long long)ack->generation);
+	/* Each change's own line says it applied here; the gateway's answer is news when it is
+	 * the first on a connection, or refuses something (said above). */
+	wf_log(g->acked_since_up && !n_refused && !gw->egress_refused ? WF_LOG_DEBUG : WF_LOG_INFO,
+	       "gateway %s applied generation %llu", g->cfg.name,
+	       (unsigned long long)ack->generation);
+	g->acked_since_up = true;
 	if (g->trim_after_ack) {
 		g->trim_after_ack = false;
 		malloc_trim(0);

@@ -41,7 +41,8 @@ struct gateway_view {
 	 * forward is kept, a reason only for those refused, which are few. */
 	struct wf_ctl_forward *forwards;
 	size_t n;
-	bool sorted; /* forwards by (proto, public_port, family): looked up by bisection */
+	bool sorted;      /* forwards by (proto, public_port, family): looked up by bisection */
+	bool wire_sorted; /* in the control protocol's order, as the link keeps states: the same */
 	struct gateway_refusal *refused;
 	size_t n_refused;
 	struct wf_ctl_egress *egress;
@@ -67,6 +68,8 @@ struct gateway {
 	struct wf_gateway_seen seen;
 	bool down;           /* egress avoids it */
 	bool trim_after_ack; /* its answer to a big change leaves a big heap behind */
+	bool acked_since_up; /* its first answer on a connection is said at info, later ones at
+	                        debug */
 };
 
 struct wf_agent {
@@ -116,6 +119,8 @@ struct wf_agent {
 	struct wf_histogram apply_seconds;
 	bool last_apply_ok;
 	char last_error[1024];
+	/* The last forward a change names, said with the apply's outcome: one line a change. */
+	char change_line[512];
 	unsigned retry_ms; /* after a failed apply: doubles up to APPLY_RETRY_MAX_MS */
 	double last_apply_ms;
 	time_t last_apply_at;

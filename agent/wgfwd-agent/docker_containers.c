@@ -228,11 +228,27 @@ static int parse_labels(struct json_object *labels, struct wf_container *c, char
 	return 0;
 }
 
+/* A network's string member; its path is spelt out only for an error, not at every inspect. */
+static int network_string(struct json_object *val, const char *name, const char *key,
+                          const char **out, char *err)
+{
+	struct json_object *v = wf_dj_member(val, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return wf_dj_fail(err,
+		                  "NetworkSettings.Networks.%.200s.%s: expected a string, got %s",
+		                  name, key, wf_dj_type_name(v));
+	*out = json_object_get_string(v);
+	return 0;
+}
+
 static int parse_network(const char *name, struct json_object *val, struct wf_network *net,
                          char *err)
 {
 	const char *id, *ip4, *ip6;
-	char path[300];
 	int ret;
 
 	net->name = strdup(name);
@@ -242,30 +258,35 @@ static int parse_network(const char *name, struct json_object *val, struct wf_ne
 		return wf_dj_fail(err,
 		                  "NetworkSettings.Networks.%.200s: expected an object, got %s",
 		                  name, wf_dj_type_name(val));
-	snprintf(path, sizeof(path), "NetworkSettings.Networks.%.200s.NetworkID", name);
-	ret = wf_dj_opt_string(val, "NetworkID", path, &id, err);
+	ret = network_string(val, name, "NetworkID", &id, err);
 	if (ret)
 		return ret;
 	net->id = strdup(id ? id : "");
 	if (!net->id)
 		return -ENOMEM;
 
-	snprintf(path, sizeof(path), "NetworkSettings.Networks.%.200s.IPAddress", name);
-	ret = wf_dj_opt_string(val, "IPAddress", path, &ip4, err);
+	ret = network_string(val, name, "IPAddress", &ip4, err);
 	if (ret)
 		return ret;
 	if (ip4 && ip4[0]) {
 		if (inet_pton(AF_INET, ip4, &net->ip4) != 1)
-			return wf_dj_fail(err, "%s: `%.64s' is not an IPv4 address", path, ip4);
+			return wf_dj_fail(
+			    err,
+			    "NetworkSettings.Networks.%.200s.IPAddress: `%.64s' is not "
+			    "an IPv4 address",
+			    name, ip4);
 		net->has_ip4 = true;
 	}
-	snprintf(path, sizeof(path), "NetworkSettings.Networks.%.200s.GlobalIPv6Address", name);
-	ret = wf_dj_opt_string(val, "GlobalIPv6Address", path, &ip6, err);
+	ret = network_string(val, name, "GlobalIPv6Address", &ip6, err);
 	if (ret)
 		return ret;
 	if (ip6 && ip6[0]) {
 		if (inet_pton(AF_INET6, ip6, &net->ip6) != 1)
-			return wf_dj_fail(err, "%s: `%.64s' is not an IPv6 address", path, ip6);
+			return wf_dj_fail(
+			    err,
+			    "NetworkSettings.Networks.%.200s.GlobalIPv6Address: `%.64s' "
+			    "is not an IPv6 address",
+			    name, ip6);
 		net->has_ip6 = true;
 	}
 	return 0;

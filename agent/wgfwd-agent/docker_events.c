@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wgfwd/util.h>
+
 #include "docker_json.h"
 #include "docker_json_internal.h"
 
@@ -50,9 +52,10 @@ void wf_docker_events_reset(struct wf_docker_events *p)
 	p->broken = false;
 }
 
+/* Four fields an event: a copy, not a formatted print each. */
 static void copy_trunc(char *dst, size_t size, const char *src)
 {
-	snprintf(dst, size, "%s", src ? src : "");
+	wf_copy_str(dst, size, src ? src : "");
 }
 
 /* Shapes the client does not understand become WF_DOCKER_EVENT_OTHER, never an error: the

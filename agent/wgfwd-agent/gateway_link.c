@@ -1,4 +1,5 @@
 #include "gateway_link.h"
+#include "link_changes.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,16 +15,6 @@
 #include <wgfwd/hostport.h>
 #include <wgfwd/util.h>
 #include <wgfwd/version.h>
-
-/* Per-entry results as the link keeps them: a number per entry, 0 accepted, K refused for
- * reasons[K-1], each text once (an entry's full result is 257 bytes; most are the same). */
-struct results {
-	uint32_t *fw, *eg;
-	char (*reasons)[WF_CTL_REASON_MAX];
-	size_t n_reasons, cap_reasons;
-	uint32_t *slot; /* open addressing over the texts: index + 1, 0 empty */
-	size_t n_slots;
-};
 
 struct wf_gateway_link {
 	struct event_base *base;
@@ -44,13 +35,17 @@ struct wf_gateway_link {
 	 * message at a time, so that the next can be a delta on what the gateway acknowledged. */
 	uint64_t attempted;
 	bool inflight;
-	struct wf_ctl_state sent;        /* the state the message in flight makes */
+	struct wf_ctl_state sent;        /* the state the message in flight makes, unless made of
+	                                  * the pending changes (sent_pending): then acked + delta */
 	struct wf_ctl_state_delta delta; /* when it is a delta: its lists */
-	bool sent_delta;
+	bool sent_delta, sent_pending;
+	uint64_t sent_generation;
+	/* The forwards changed since the state in flight, else the acknowledged one. */
+	struct link_pending pending;
 	/* What the gateway acknowledged as applied on this connection, with its results: the
 	 * base of the next delta. */
 	struct wf_ctl_state acked;
-	struct results acked_results;
+	struct link_results acked_results;
 	bool acked_valid;
 	uint64_t next_generation;
 	uint64_t generation_acked;
@@ -112,102 +107,10 @@ static void check_state(struct wf_gateway_link *l)
 	l->state_error[0] = '\0';
 }
 
-static void results_free(struct results *r)
-{
-	free(r->fw);
-	free(r->eg);
-	free(r->reasons);
-	free(r->slot);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Room for n_fw and n_eg entries, of which at most `refused` distinct texts. */
-static int results_init(struct results *r, size_t n_fw, size_t n_eg, size_t refused)
-{
-	memset(r, 0, sizeof(*r));
-	r->n_slots = 16;
-	while (r->n_slots < 2 * refused + 2)
-		r->n_slots *= 2;
-	r->fw = malloc((n_fw + 1) * sizeof(*r->fw));
-	r->eg = malloc((n_eg + 1) * sizeof(*r->eg));
-	r->slot = calloc(r->n_slots, sizeof(*r->slot));
-	if (!r->fw || !r->eg || !r->slot) {
-		results_free(r);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* What one entry's result becomes: 0, or the number of its text, added when new. */
-static int results_code(struct results *r, const struct wf_ctl_result *res, uint32_t *code)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	*code = 0;
-	if (res->accepted)
-		return 0;
-	for (const char *c = res->reason; *c; c++)
-		h = (h ^ (unsigned char)*c) * 16777619u;
-	for (i = h & (r->n_slots - 1); r->slot[i]; i = (i + 1) & (r->n_slots - 1)) {
-		if (!strcmp(r->reasons[r->slot[i] - 1], res->reason)) {
-			*code = r->slot[i];
-			return 0;
-		}
-	}
-	if (r->n_reasons == r->cap_reasons) {
-		size_t cap = r->cap_reasons ? 2 * r->cap_reasons : 4;
-		char(*grown)[WF_CTL_REASON_MAX] = realloc(r->reasons, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		r->reasons = grown;
-		r->cap_reasons = cap;
-	}
-	WF_COPY(r->reasons[r->n_reasons], res->reason);
-	r->slot[i] = (uint32_t)++r->n_reasons;
-	*code = r->slot[i];
-	return 0;
-}
-
-static void results_entry(const struct results *r, uint32_t code, struct wf_ctl_result *out)
-{
-	out->accepted = !code;
-	if (code)
-		WF_COPY(out->reason, r->reasons[code - 1]);
-	else
-		out->reason[0] = '\0';
-}
-
-static size_t refused_in(const struct wf_ctl_state_ack *a)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < a->n_forwards; i++)
-		n += !a->forwards[i].accepted;
-	for (size_t i = 0; i < a->n_egress; i++)
-		n += !a->egress[i].accepted;
-	return n;
-}
-
-/* The results of a whole state's ack, kept compact. */
-static int results_from_ack(struct results *r, const struct wf_ctl_state_ack *a)
-{
-	int err = results_init(r, a->n_forwards, a->n_egress, refused_in(a));
-
-	for (size_t i = 0; !err && i < a->n_forwards; i++)
-		err = results_code(r, &a->forwards[i], &r->fw[i]);
-	for (size_t i = 0; !err && i < a->n_egress; i++)
-		err = results_code(r, &a->egress[i], &r->eg[i]);
-	if (err)
-		results_free(r);
-	return err;
-}
-
 static void forget_acked(struct wf_gateway_link *l)
 {
 	wf_ctl_state_clear(&l->acked);
-	results_free(&l->acked_results);
+	link_results_free(&l->acked_results);
 	l->acked_valid = false;
 }
 
@@ -217,7 +120,8 @@ static void forget_sent(struct wf_gateway_link *l)
 	wf_ctl_state_clear(&l->delta.add);
 	wf_ctl_state_clear(&l->delta.del);
 	l->inflight = false;
-	l->sent_delta = false;
+	l->sent_delta = l->sent_pending = false;
+	l->sent_generation = 0;
 }
 
 /* A delta goes when it holds fewer entries than the state: its lists cost what a state's do
@@ -225,6 +129,28 @@ static void forget_sent(struct wf_gateway_link *l)
 static bool delta_smaller(const struct wf_ctl_state_delta *d, const struct wf_ctl_state *s)
 {
 	return wf_ctl_delta_entries(d) < s->n_forwards + s->n_egress;
+}
+
+/* The delta the changes since the acknowledged state make, taken from the pending book: no
+ * copy of the state and no walk over it. False when the book does not know them or the state
+ * would be smaller. */
+static bool delta_from_pending(struct wf_gateway_link *l)
+{
+	struct link_pending *p = &l->pending;
+
+	if (!p->valid || !l->acked_valid ||
+	    p->add.n_forwards + p->del.n_forwards >= l->state.n_forwards + l->state.n_egress)
+		return false;
+	memset(&l->delta, 0, sizeof(l->delta));
+	l->delta.add.forwards = p->add.forwards;
+	l->delta.add.n_forwards = p->add.n_forwards;
+	l->delta.del.forwards = p->del.forwards;
+	l->delta.del.n_forwards = p->del.n_forwards;
+	memset(&p->add, 0, sizeof(p->add));
+	memset(&p->del, 0, sizeof(p->del));
+	p->cap_add = p->cap_del = 0;
+	l->sent_pending = true;
+	return true;
 }
 
 /* Sends the latest state, as a delta on what the gateway acknowledged when that is smaller,
@@ -237,21 +163,26 @@ static void send_state(struct wf_gateway_link *l)
 	if (!l->up || !l->have_state || l->inflight || l->state_error[0] ||
 	    l->attempted == l->state.generation)
 		return;
-	if (wf_ctl_state_copy(&l->sent, &l->state))
-		return;
-	if (l->acked_valid && !wf_ctl_state_diff(&l->acked, &l->state, &l->delta)) {
-		if (delta_smaller(&l->delta, &l->state)) {
-			m.type = WF_CTL_MSG_STATE_DELTA;
-			m.state_delta = l->delta;
-			m.state_delta.generation = l->state.generation;
-			m.state_delta.base = l->acked.generation;
-			l->sent_delta = true;
-		} else {
-			wf_ctl_state_clear(&l->delta.add);
-			wf_ctl_state_clear(&l->delta.del);
+	if (delta_from_pending(l)) {
+		l->sent_delta = true;
+	} else {
+		if (wf_ctl_state_copy(&l->sent, &l->state))
+			return;
+		if (l->acked_valid && !wf_ctl_state_diff(&l->acked, &l->state, &l->delta)) {
+			if (delta_smaller(&l->delta, &l->state)) {
+				l->sent_delta = true;
+			} else {
+				wf_ctl_state_clear(&l->delta.add);
+				wf_ctl_state_clear(&l->delta.del);
+			}
 		}
 	}
-	if (!l->sent_delta) {
+	if (l->sent_delta) {
+		m.type = WF_CTL_MSG_STATE_DELTA;
+		m.state_delta = l->delta;
+		m.state_delta.generation = l->state.generation;
+		m.state_delta.base = l->acked.generation;
+	} else {
 		m.state = l->state;
 		if (wf_ctl_version_valid(wf_version))
 			WF_COPY(m.state.agent_version, wf_version);
@@ -259,17 +190,21 @@ static void send_state(struct wf_gateway_link *l)
 	err = wf_ctl_conn_send(l->conn, &m);
 	if (err == -EINVAL || err == -EMSGSIZE) {
 		forget_sent(l);
+		link_pending_forget(&l->pending);
 		state_cannot_be_sent(l, strerror(-err));
 		return;
 	}
 	if (err) {
 		forget_sent(l);
+		link_pending_forget(&l->pending);
 		log_error("gateway %s: cannot send state generation %llu: %s", l->gateway,
 		          (unsigned long long)l->state.generation, strerror(-err));
 		return;
 	}
 	l->inflight = true;
-	l->attempted = l->state.generation;
+	l->attempted = l->sent_generation = l->state.generation;
+	/* what changes from here on is on top of what just went */
+	link_pending_start(&l->pending);
 	if (l->sent_delta)
 		log_debug("gateway %s: sent delta %llu on %llu (%zu forwards and %zu egress "
 		          "entries added, %zu and %zu removed)",
@@ -280,14 +215,6 @@ static void send_state(struct wf_gateway_link *l)
 		log_debug("gateway %s: sent state generation %llu (%zu forwards, %zu egress)",
 		          l->gateway, (unsigned long long)l->state.generation, l->state.n_forwards,
 		          l->state.n_egress);
-}
-
-static int forward_key_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
-{
-	int ka = (a->proto == IPPROTO_UDP) * 2 + (a->family == AF_INET6);
-	int kb = (b->proto == IPPROTO_UDP) * 2 + (b->family == AF_INET6);
-
-	return ka != kb ? ka - kb : (int)a->public_port - (int)b->public_port;
 }
 
 static int egress_value_cmp(const struct wf_ctl_egress *a, const struct wf_ctl_egress *b)
@@ -305,31 +232,32 @@ static int egress_value_cmp(const struct wf_ctl_egress *a, const struct wf_ctl_e
 /* The results of the state a delta made: the added entries' from its ack, the others' from
  * the base's. All lists are sorted, so one walk each: O(n). */
 static int merge_results(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack,
-                         struct results *out)
+                         struct link_results *out)
 {
 	const struct wf_ctl_state *s = &l->sent, *base = &l->acked, *add = &l->delta.add;
-	const struct results *had = &l->acked_results;
+	const struct link_results *had = &l->acked_results;
 	struct wf_ctl_result r;
 	size_t b = 0, a = 0;
 	int err;
 
 	if (ack->n_forwards != add->n_forwards || ack->n_egress != add->n_egress)
 		return -EPROTO;
-	err = results_init(out, s->n_forwards, s->n_egress, had->n_reasons + refused_in(ack));
+	err = link_results_init(out, s->n_forwards, s->n_egress,
+	                        had->n_reasons + link_refused_in(ack));
 	for (size_t i = 0; !err && i < s->n_forwards; i++) {
 		const struct wf_ctl_forward *f = &s->forwards[i];
 
-		while (a < add->n_forwards && forward_key_cmp(&add->forwards[a], f) < 0)
+		while (a < add->n_forwards && link_forward_cmp(&add->forwards[a], f) < 0)
 			a++;
-		if (a < add->n_forwards && forward_key_cmp(&add->forwards[a], f) == 0) {
-			err = results_code(out, &ack->forwards[a++], &out->fw[i]);
+		if (a < add->n_forwards && link_forward_cmp(&add->forwards[a], f) == 0) {
+			err = link_results_code(out, &ack->forwards[a++], &out->fw[i]);
 			continue;
 		}
-		while (b < base->n_forwards && forward_key_cmp(&base->forwards[b], f) < 0)
+		while (b < base->n_forwards && link_forward_cmp(&base->forwards[b], f) < 0)
 			b++;
-		if (b < base->n_forwards && forward_key_cmp(&base->forwards[b], f) == 0) {
-			results_entry(had, had->fw[b++], &r);
-			err = results_code(out, &r, &out->fw[i]);
+		if (b < base->n_forwards && link_forward_cmp(&base->forwards[b], f) == 0) {
+			link_results_entry(had, had->fw[b++], &r);
+			err = link_results_code(out, &r, &out->fw[i]);
 		} else {
 			err = -EPROTO;
 		}
@@ -341,24 +269,24 @@ static int merge_results(struct wf_gateway_link *l, const struct wf_ctl_state_ac
 		while (b < base->n_egress && egress_value_cmp(&base->egress[b], e) < 0)
 			b++;
 		if (b < base->n_egress && egress_value_cmp(&base->egress[b], e) == 0) {
-			results_entry(had, had->eg[b++], &r);
-			err = results_code(out, &r, &out->eg[i]);
+			link_results_entry(had, had->eg[b++], &r);
+			err = link_results_code(out, &r, &out->eg[i]);
 			continue;
 		}
 		while (a < add->n_egress && egress_value_cmp(&add->egress[a], e) < 0)
 			a++;
 		if (a < add->n_egress && egress_value_cmp(&add->egress[a], e) == 0)
-			err = results_code(out, &ack->egress[a++], &out->eg[i]);
+			err = link_results_code(out, &ack->egress[a++], &out->eg[i]);
 		else
 			err = -EPROTO;
 	}
 	if (err)
-		results_free(out);
+		link_results_free(out);
 	return err;
 }
 
 /* The state in flight is now what the gateway holds, with these results (taken over). */
-static void now_acked(struct wf_gateway_link *l, struct results *r)
+static void now_acked(struct wf_gateway_link *l, struct link_results *r)
 {
 	forget_acked(l);
 	l->acked = l->sent;
@@ -370,7 +298,7 @@ static void now_acked(struct wf_gateway_link *l, struct results *r)
 /* The results of the state the gateway holds, as they are kept. */
 static void tell_results(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
 {
-	const struct results *r = &l->acked_results;
+	const struct link_results *r = &l->acked_results;
 	const struct wf_gateway_link_results v = {r->fw, r->eg,
 	                                          (const char(*)[WF_CTL_REASON_MAX])r->reasons};
 
@@ -380,7 +308,7 @@ static void tell_results(struct wf_gateway_link *l, const struct wf_ctl_state_ac
 /* The whole ack of what the gateway holds, for the owner: built for the call only. */
 static void tell_acked(struct wf_gateway_link *l, const struct wf_ctl_state_ack *ack)
 {
-	const struct results *r = &l->acked_results;
+	const struct link_results *r = &l->acked_results;
 	struct wf_ctl_state_ack whole = *ack;
 
 	whole.n_forwards = l->acked.n_forwards;
@@ -389,9 +317,9 @@ static void tell_acked(struct wf_gateway_link *l, const struct wf_ctl_state_ack 
 	whole.egress = malloc((whole.n_egress + 1) * sizeof(*whole.egress));
 	if (whole.forwards && whole.egress) {
 		for (size_t i = 0; i < whole.n_forwards; i++)
-			results_entry(r, r->fw[i], &whole.forwards[i]);
+			link_results_entry(r, r->fw[i], &whole.forwards[i]);
 		for (size_t i = 0; i < whole.n_egress; i++)
-			results_entry(r, r->eg[i], &whole.egress[i]);
+			link_results_entry(r, r->eg[i], &whole.egress[i]);
 		l->ops.state_ack(l->ctx, &l->acked, &whole);
 	}
 	free(whole.forwards);
@@ -402,7 +330,9 @@ static void tell_acked(struct wf_gateway_link *l, const struct wf_ctl_state_ack 
 static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 {
 	const struct wf_ctl_state_ack *ack = &m->state_ack;
-	struct results r;
+	/* what went, when it is the latest state: a state made of pending changes is no copy */
+	const struct wf_ctl_state *sent = l->sent_pending ? &l->state : &l->sent;
+	struct link_results r;
 	bool delta = m->type == WF_CTL_MSG_DELTA_ACK;
 	int err;
 
@@ -411,29 +341,35 @@ static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 		         wf_ctl_msg_type_name(m->type), l->sent_delta ? "state_delta" : "state");
 		forget_acked(l);
 		forget_sent(l);
+		link_pending_forget(&l->pending);
 		l->attempted = 0;
 		return;
 	}
 	if (ack->resend || !ack->applied) {
 		if (ack->resend)
 			log_info("gateway %s: %s", l->gateway, ack->reason);
-		else if (l->ops.state_results && l->sent.generation == l->state.generation)
-			l->ops.state_results(l->ctx, &l->sent, ack, NULL);
-		else if (l->ops.state_ack && l->sent.generation == l->state.generation)
-			l->ops.state_ack(l->ctx, &l->sent, ack);
+		else if (l->ops.state_results && l->sent_generation == l->state.generation)
+			l->ops.state_results(l->ctx, sent, ack, NULL);
+		else if (l->ops.state_ack && l->sent_generation == l->state.generation)
+			l->ops.state_ack(l->ctx, sent, ack);
 		forget_acked(l);
 		forget_sent(l);
+		link_pending_forget(&l->pending);
 		/* resend: the whole state goes at once; refused: with the next change */
 		if (ack->resend)
 			l->attempted = 0;
 		return;
 	}
-	if (delta)
+	if (l->sent_pending) {
+		err = link_patch(&l->acked, &l->acked_results, &l->delta, ack);
+		if (!err)
+			l->acked.generation = l->sent_generation;
+	} else if (delta)
 		err = merge_results(l, ack, &r);
 	else if (ack->n_forwards != l->sent.n_forwards || ack->n_egress != l->sent.n_egress)
 		err = -EPROTO;
 	else
-		err = results_from_ack(&r, ack);
+		err = link_results_from_ack(&r, ack);
 	if (err) {
 		log_warn("gateway %s: %s %llu acknowledged with results that do not fit it: "
 		         "sending the whole state",
@@ -441,10 +377,12 @@ static void take_ack(struct wf_gateway_link *l, const struct wf_ctl_msg *m)
 		         (unsigned long long)ack->generation);
 		forget_acked(l);
 		forget_sent(l);
+		link_pending_forget(&l->pending);
 		l->attempted = 0;
 		return;
 	}
-	now_acked(l, &r);
+	if (!l->sent_pending)
+		now_acked(l, &r);
 	forget_sent(l);
 	l->generation_acked = ack->generation;
 	if (l->ops.state_results) {
@@ -469,6 +407,7 @@ static void on_established(struct wf_ctl_conn *c, void *arg)
 	l->attempted = 0;
 	forget_sent(l);
 	forget_acked(l);
+	link_pending_forget(&l->pending);
 	l->last_error[0] = '\0';
 	log_info("gateway %s: control channel up", l->gateway);
 	if (l->ops.connection)
@@ -490,7 +429,7 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 		break;
 	case WF_CTL_MSG_STATE_ACK:
 	case WF_CTL_MSG_DELTA_ACK:
-		if (l->inflight && m->state_ack.generation == l->sent.generation) {
+		if (l->inflight && m->state_ack.generation == l->sent_generation) {
 			take_ack(l, m);
 			send_state(l);
 			break;
@@ -500,11 +439,11 @@ static void on_message(struct wf_ctl_conn *c, const struct wf_ctl_msg *m, void *
 		    m->state_ack.generation == l->acked.generation &&
 		    m->state_ack.n_forwards == l->acked.n_forwards &&
 		    m->state_ack.n_egress == l->acked.n_egress) {
-			struct results r;
+			struct link_results r;
 
-			if (results_from_ack(&r, &m->state_ack))
+			if (link_results_from_ack(&r, &m->state_ack))
 				break;
-			results_free(&l->acked_results);
+			link_results_free(&l->acked_results);
 			l->acked_results = r;
 			if (l->ops.state_results)
 				tell_results(l, &m->state_ack);
@@ -617,6 +556,7 @@ void wf_gateway_link_free(struct wf_gateway_link *l)
 	wf_ctl_state_clear(&l->state);
 	forget_sent(l);
 	forget_acked(l);
+	link_pending_forget(&l->pending);
 	sodium_munlock(l->cfg.key, sizeof(l->cfg.key));
 	free(l);
 }
@@ -636,28 +576,14 @@ int wf_gateway_link_set_state(struct wf_gateway_link *l, const struct wf_ctl_sta
 		return err;
 	}
 	copy.generation = l->next_generation++;
+	/* a state given whole is diffed whole */
+	link_pending_forget(&l->pending);
 	wf_ctl_state_clear(&l->state);
 	l->state = copy;
 	l->have_state = true;
 	check_state(l);
 	send_state(l);
 	return 0;
-}
-
-/* Where forward f is, or would go, in the latest state (sorted): bisection. */
-static size_t state_forward_at(const struct wf_ctl_state *s, const struct wf_ctl_forward *f)
-{
-	size_t lo = 0, hi = s->n_forwards;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (forward_key_cmp(&s->forwards[mid], f) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 /* A state that passed the checks, changed by a few forwards, passes them when the forwards
@@ -693,25 +619,25 @@ int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_c
 		return -ESTALE;
 	/* All checked before anything moves: a change that does not fit leaves the state. */
 	for (size_t i = 0; i < n_del; i++) {
-		size_t at = state_forward_at(s, &del[i]);
+		size_t at = link_forward_at(s->forwards, 0, s->n_forwards, &del[i]);
 
-		if (at == s->n_forwards || forward_key_cmp(&s->forwards[at], &del[i]) ||
+		if (at == s->n_forwards || link_forward_cmp(&s->forwards[at], &del[i]) ||
 		    s->forwards[at].target_port != del[i].target_port)
 			return -ESTALE;
 		for (size_t k = 0; k < i; k++)
-			if (!forward_key_cmp(&del[k], &del[i]))
+			if (!link_forward_cmp(&del[k], &del[i]))
 				return -ESTALE;
 	}
 	for (size_t i = 0; i < n_add; i++) {
-		size_t at = state_forward_at(s, &add[i]);
+		size_t at = link_forward_at(s->forwards, 0, s->n_forwards, &add[i]);
 		bool deleted = false;
 
 		for (size_t k = 0; k < n_del && !deleted; k++)
-			deleted = !forward_key_cmp(&del[k], &add[i]);
+			deleted = !link_forward_cmp(&del[k], &add[i]);
 		for (size_t k = 0; k < i; k++)
-			if (!forward_key_cmp(&add[k], &add[i]))
+			if (!link_forward_cmp(&add[k], &add[i]))
 				return -ESTALE;
-		if (!deleted && at < s->n_forwards && !forward_key_cmp(&s->forwards[at], &add[i]))
+		if (!deleted && at < s->n_forwards && !link_forward_cmp(&s->forwards[at], &add[i]))
 			return -ESTALE;
 	}
 	if (!n_del && !n_add)
@@ -721,19 +647,21 @@ int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_c
 		return -ENOMEM;
 	s->forwards = grown;
 	for (size_t i = 0; i < n_del; i++) {
-		size_t at = state_forward_at(s, &del[i]);
+		size_t at = link_forward_at(s->forwards, 0, s->n_forwards, &del[i]);
 
 		memmove(&s->forwards[at], &s->forwards[at + 1],
 		        (s->n_forwards - at - 1) * sizeof(*grown));
 		s->n_forwards--;
+		link_pending_del(&l->pending, &del[i]);
 	}
 	for (size_t i = 0; i < n_add; i++) {
-		size_t at = state_forward_at(s, &add[i]);
+		size_t at = link_forward_at(s->forwards, 0, s->n_forwards, &add[i]);
 
 		memmove(&s->forwards[at + 1], &s->forwards[at],
 		        (s->n_forwards - at) * sizeof(*grown));
 		s->forwards[at] = add[i];
 		s->n_forwards++;
+		link_pending_add(&l->pending, &add[i]);
 	}
 	s->generation = l->next_generation++;
 	if (l->state_error[0] || s->n_forwards > WF_CTL_ENTRIES_MAX || check_added(add, n_add))

@@ -2,9 +2,11 @@
  * reconnecting with capped backoff and jitter, and makes the gateway hold the agent's latest
  * full gateway state (re-sent whole after every reconnect, so the gateway heals by itself).
  * Between, one message is on its way at a time: each change goes, once the last message is
- * answered, as a state_delta on what the gateway acknowledged (O(n) over the sorted lists)
- * when that is smaller than the state, and the ack's results for the added entries are
- * merged into the per-entry results the owner gets. */
+ * answered, as a state_delta on what the gateway acknowledged when that is smaller than the
+ * state, and the ack's results for the added entries are merged into the per-entry results
+ * the owner gets. Forwards changed by wf_gateway_link_change_forwards are booked as they
+ * change (link_changes.h), so that such a delta and its ack cost what the change does plus
+ * one copy of the acknowledged state; a whole state given is diffed whole (O(n)). */
 #ifndef WGFWD_GATEWAY_LINK_H
 #define WGFWD_GATEWAY_LINK_H
 

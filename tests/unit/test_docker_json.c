@@ -223,6 +223,9 @@ static void inspect_says_which_field_is_wrong(void **state)
 	expect_inspect_error(inspect_with(OK_ID, OK_CREATED, OK_STATE, "{}",
 	                                  "{\"n\":{\"GlobalIPv6Address\":\"fd00::g\"}}"),
 	                     "GlobalIPv6Address");
+	expect_inspect_error(
+	    inspect_with(OK_ID, OK_CREATED, OK_STATE, "{}", "{\"n\":{\"NetworkID\":5}}"),
+	    "NetworkSettings.Networks.n.NetworkID: expected a string");
 	expect_inspect_error(strdup("{\"Id\":\"" OK_ID "\""), "truncated");
 	expect_inspect_error(strdup("{\"Id\":\"" OK_ID "\"} x"), "trailing");
 	expect_inspect_error(strdup("[1]"), "expected an object");

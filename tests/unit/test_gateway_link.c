@@ -27,7 +27,7 @@ static const uint8_t key[WF_CTL_KEY_LEN] = "0123456789abcdef0123456789abcdef";
 
 #define GUARD_MS 10000
 
-/* The scripted gateway: holds what it applied, refuses port 22, answers at once unless
+/* The scripted gateway: holds what it applied, refuses ports 22 and 33, answers at once unless
  * told to hold its answers or to forget what it holds. */
 struct gateway {
 	struct event_base *base;
@@ -46,10 +46,11 @@ struct gateway {
 };
 
 /* What the link told its owner. */
+#define OWN_MAX 128
 struct owner {
 	int acks;
 	struct wf_ctl_state state;
-	struct wf_ctl_result forwards[16];
+	struct wf_ctl_result forwards[OWN_MAX];
 	size_t n_forwards;
 	bool applied;
 };
@@ -84,10 +85,11 @@ static void results_for(const struct wf_ctl_forward *f, size_t n, struct wf_ctl_
 	a->forwards = calloc(n + 1, sizeof(*a->forwards));
 	a->egress = calloc(1, sizeof(*a->egress));
 	for (size_t i = 0; i < n; i++) {
-		a->forwards[i].accepted = f[i].public_port != 22;
+		a->forwards[i].accepted = f[i].public_port != 22 && f[i].public_port != 33;
 		if (!a->forwards[i].accepted)
 			snprintf(a->forwards[i].reason, sizeof(a->forwards[i].reason),
-			         "tcp/22 is reserved on the gateway");
+			         f[i].public_port == 22 ? "tcp/22 is reserved on the gateway"
+			                                : "33 is taken");
 	}
 }
 
@@ -213,7 +215,7 @@ static void on_state_ack(void *ctx, const struct wf_ctl_state *state,
 	own.applied = ack->applied;
 	wf_ctl_state_clear(&own.state);
 	wf_ctl_state_copy(&own.state, state);
-	own.n_forwards = ack->n_forwards < 16 ? ack->n_forwards : 16;
+	own.n_forwards = ack->n_forwards < OWN_MAX ? ack->n_forwards : OWN_MAX;
 	memcpy(own.forwards, ack->forwards, own.n_forwards * sizeof(*ack->forwards));
 }
 
@@ -229,7 +231,7 @@ static void on_state_results(void *ctx, const struct wf_ctl_state *state,
 	own.n_forwards = 0;
 	if (!r)
 		return;
-	own.n_forwards = state->n_forwards < 16 ? state->n_forwards : 16;
+	own.n_forwards = state->n_forwards < OWN_MAX ? state->n_forwards : OWN_MAX;
 	for (size_t i = 0; i < own.n_forwards; i++) {
 		own.forwards[i].accepted = !r->fw[i];
 		snprintf(own.forwards[i].reason, sizeof(own.forwards[i].reason), "%s",
@@ -427,6 +429,141 @@ static void a_delta_no_smaller_than_the_state_is_not_sent(void **state)
 	wf_gateway_link_free(l);
 }
 
+/* Runs the loop until the gateway acknowledged the latest state. */
+static void run_until_acked(struct wf_gateway_link *l)
+{
+	struct timeval tv = {.tv_sec = GUARD_MS / 1000};
+	struct event *guard = evtimer_new(gw.base, on_guard, NULL);
+
+	evtimer_add(guard, &tv);
+	while (wf_gateway_link_generation_acked(l) != wf_gateway_link_generation_sent(l) &&
+	       !guard_fired)
+		event_base_loop(gw.base, EVLOOP_ONCE);
+	event_free(guard);
+	assert_false(guard_fired);
+}
+
+#define KEYS 80 /* 20 ports of each protocol and family */
+
+static struct wf_ctl_forward key_forward(unsigned k, uint16_t target)
+{
+	return (struct wf_ctl_forward){.proto = k / 40 ? IPPROTO_UDP : IPPROTO_TCP,
+	                               .family = k / 20 % 2 ? AF_INET6 : AF_INET,
+	                               .public_port = (uint16_t)(20 + k % 20),
+	                               .target_port = target};
+}
+
+/* The model's forwards as a state (target 0: absent). */
+static void model_state(const uint16_t *target, struct wf_ctl_forward *f, struct wf_ctl_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->forwards = f;
+	for (unsigned k = 0; k < KEYS; k++)
+		if (target[k])
+			f[s->n_forwards++] = key_forward(k, target[k]);
+}
+
+/* Changes handed over a few forwards at a time, many while a message is on its way, some as a
+ * whole state, leave the owner with the state and the results that the same state sent whole
+ * on a new connection brings. */
+static void random_changes_end_where_the_whole_state_does(void **state)
+{
+	use_results = true;
+	for (unsigned seed = 1; seed <= 40; seed++) {
+		struct wf_gateway_link *l = link_up();
+		uint16_t target[KEYS] = {0};
+		struct wf_ctl_forward f[KEYS];
+		struct wf_ctl_state s, kept = {0};
+		struct wf_ctl_result results[OWN_MAX];
+		size_t n_results;
+
+		srandom(seed);
+		for (unsigned k = 0; k < KEYS; k++)
+			target[k] = random() % 2 ? (uint16_t)(1000 + k) : 0;
+		model_state(target, f, &s);
+		assert_int_equal(wf_gateway_link_set_state(l, &s), 0);
+		run_until_acked(l);
+		for (int step = 0; step < 60; step++) {
+			struct wf_ctl_forward del[4], add[4];
+			size_t n_del = 0, n_add = 0;
+			unsigned n = 1 + (unsigned)(random() % 4), picked[4];
+
+			if (random() % 3 == 0)
+				gw.hold_acks = true;
+			else if (gw.hold_acks)
+				release_acks();
+			if (random() % 12 == 0) {
+				for (unsigned i = 0; i < n; i++) {
+					unsigned k = (unsigned)(random() % KEYS);
+
+					target[k] = target[k] ? 0 : (uint16_t)(2000 + k);
+				}
+				model_state(target, f, &s);
+				assert_int_equal(wf_gateway_link_set_state(l, &s), 0);
+				event_base_loop(gw.base, EVLOOP_NONBLOCK);
+				continue;
+			}
+			for (unsigned i = 0; i < n; i++) {
+				unsigned k = (unsigned)(random() % KEYS);
+				bool again = false;
+
+				for (unsigned j = 0; j < i; j++)
+					again = again || picked[j] == k;
+				picked[i] = k;
+				if (again)
+					continue;
+				if (target[k])
+					del[n_del++] = key_forward(k, target[k]);
+				/* absent: comes; present: goes, or is replaced, or moves (the same)
+				 */
+				switch (target[k] ? random() % 3 : 0) {
+				case 0:
+					target[k] = target[k] ? 0 : (uint16_t)(1000 + k);
+					break;
+				case 1:
+					target[k] = target[k] == 1000 + k ? (uint16_t)(3000 + k)
+					                                  : (uint16_t)(1000 + k);
+					break;
+				default:
+					break;
+				}
+				if (target[k])
+					add[n_add++] = key_forward(k, target[k]);
+			}
+			assert_int_equal(wf_gateway_link_change_forwards(l, del, n_del, add, n_add),
+			                 0);
+			event_base_loop(gw.base, EVLOOP_NONBLOCK);
+		}
+		release_acks();
+		run_until_acked(l);
+		assert_true(gw.deltas > 10);
+		model_state(target, f, &s);
+		/* the gateway holds the model, and the owner was told it with its results */
+		assert_true(
+		    wf_ctl_forwards_equal(gw.held.forwards, gw.held.n_forwards, f, s.n_forwards));
+		assert_true(wf_ctl_forwards_equal(own.state.forwards, own.state.n_forwards, f,
+		                                  s.n_forwards));
+		wf_ctl_state_copy(&kept, &own.state);
+		n_results = own.n_forwards;
+		memcpy(results, own.forwards, sizeof(results));
+		wf_gateway_link_free(l);
+
+		l = link_up();
+		assert_int_equal(wf_gateway_link_set_state(l, &s), 0);
+		run_until_acked(l);
+		assert_true(wf_ctl_forwards_equal(own.state.forwards, own.state.n_forwards,
+		                                  kept.forwards, kept.n_forwards));
+		assert_int_equal(own.n_forwards, n_results);
+		for (size_t i = 0; i < n_results; i++) {
+			assert_int_equal(own.forwards[i].accepted, results[i].accepted);
+			assert_string_equal(own.forwards[i].reason, results[i].reason);
+		}
+		wf_ctl_state_clear(&kept);
+		wf_gateway_link_free(l);
+	}
+	use_results = false;
+}
+
 static int setup(void **state)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -474,6 +611,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(changes_in_flight_go_as_one_delta_on_the_answer, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(a_delta_no_smaller_than_the_state_is_not_sent, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(random_changes_end_where_the_whole_state_does, setup,
 	                                    teardown),
 	};
 

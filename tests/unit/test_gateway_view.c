@@ -44,11 +44,22 @@ static void forwards_are_found_sorted_or_not(void **state)
 	    .forwards = sorted, .n = 5, .sorted = true, .refused = refused, .n_refused = 1};
 	struct wf_ctl_forward shuffled[] = {sorted[4], sorted[3], sorted[0], sorted[2], sorted[1]};
 
+	struct wf_ctl_forward wire[] = {sorted[0], sorted[1], sorted[2], sorted[3], sorted[4]};
+
 	check_lookups(&gw);
 	/* In another order, found all the same, by looking at each. */
 	gw.forwards = shuffled;
 	gw.sorted = false;
 	refused[0].index = 1;
+	check_lookups(&gw);
+	/* In the wire's order (each protocol and family by port), as acknowledged states come:
+	 * by bisection too. */
+	wire[2] = fwd(IPPROTO_TCP, 8080, AF_INET); /* before tcp/443 IPv6 here */
+	wire[3] = sorted[2];
+	wire[4] = sorted[3];
+	gw.forwards = wire;
+	gw.wire_sorted = true;
+	refused[0].index = 4;
 	check_lookups(&gw);
 }
 
