@@ -133,14 +133,29 @@ gateway_forwards_9100() {
 ldocker run -d --name again --network apps --ip 172.31.0.16 --ip6 fd00:31::16 \
 	--label wgfwd.ports=9100 "$LAB_IMAGE" httpd -f -p 9100 -h /www >/dev/null
 check "the gateway forwards the restarting container's port" wait_until 5 gateway_forwards_9100
-# past every search the changes before left due
-sleep 3
-runs=$(searches run)
-moot=$(searches moot)
-logs_mark
-ldocker restart -t 0 again >/dev/null
-check "the agent saw it go" wait_until 2 output_matches 'forward removed: tcp/9100' agent_log_since
-check "when it is back, the gateway forwards its port" wait_until 2 gateway_forwards_9100
+# A restart is moot only when the container is back within the daemons' 2 s wait; on a
+# loaded machine `docker restart` itself can take longer, so a slow one is tried again (up to
+# three restarts). One that came back in time and was searched for fails at once.
+restart_moot() {
+	local attempt t0 took
+	for attempt in 1 2 3; do
+		# past every search the changes before left due
+		sleep 3
+		runs=$(searches run)
+		moot=$(searches moot)
+		logs_mark
+		t0=${EPOCHREALTIME/./}
+		ldocker restart -t 0 again >/dev/null
+		took=$(((${EPOCHREALTIME/./} - t0) / 1000))
+		wait_until 2 output_matches 'forward removed: tcp/9100' agent_log_since || return 1
+		wait_until 2 gateway_forwards_9100 || return 1
+		[ "$took" -lt 1500 ] && return 0
+		echo "docker restart took $took ms (attempt $attempt): past the daemons' wait, again" >&2
+	done
+	return 0
+}
+restart_moot
+check_eq "the container restarts, its forward going and coming back" 0 echo "$?"
 sleep 3
 check_eq "neither daemon searched conntrack for the restart" "$runs" searches run
 read -r agent_moot gateway_moot <<<"$moot"
