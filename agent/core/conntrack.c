@@ -763,22 +763,18 @@ struct found {
 	size_t n, cap;
 };
 
+static int match_entry_cmp(const void *element, const void *key)
+{
+	const struct wf_ct_match *m = element;
+	const struct wf_ct_entry *e = key;
+
+	return cmp_key(m->family, m->l4proto, m->orig_dport, e->family, e->l4proto, e->orig.dport);
+}
+
 /* The first match of the entry's family, protocol and port, or n_matches. */
 static size_t first_of_key(const struct found *f, const struct wf_ct_entry *e)
 {
-	size_t lo = 0, hi = f->n_matches;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct wf_ct_match *m = &f->m[mid];
-
-		if (cmp_key(m->family, m->l4proto, m->orig_dport, e->family, e->l4proto,
-		            e->orig.dport) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return wf_lower_bound(f->m, f->n_matches, sizeof(*f->m), e, match_entry_cmp);
 }
 
 static int collect_matching(const struct wf_ct_entry *e, void *data)

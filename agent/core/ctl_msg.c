@@ -575,6 +575,15 @@ static int forward_cmp(const void *pa, const void *pb)
 	return (int)a->public_port - (int)b->public_port;
 }
 
+int wf_ctl_forward_wire_cmp(const void *pa, const void *pb)
+{
+	const struct wf_ctl_forward *a = pa, *b = pb;
+	int ka = (a->proto == IPPROTO_UDP) * 2 + (a->family == AF_INET6);
+	int kb = (b->proto == IPPROTO_UDP) * 2 + (b->family == AF_INET6);
+
+	return ka != kb ? ka - kb : (int)a->public_port - (int)b->public_port;
+}
+
 static int egress_cmp(const void *pa, const void *pb)
 {
 	const struct wf_ctl_egress *a = pa, *b = pb;

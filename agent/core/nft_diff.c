@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wgfwd/util.h>
+
 #include "nft_internal.h"
 
 /* Values compare by their type's bytes only: the rest of the union is not meaningful. */
@@ -82,20 +84,24 @@ int wf_nft_elem_index_build(const struct wf_nft_set *s, struct wf_nft_elem_index
 	return 0;
 }
 
+struct rec_key {
+	const uint8_t *rec;
+	size_t len;
+};
+
+static int rec_cmp(const void *element, const void *key)
+{
+	const struct rec_key *k = key;
+
+	return memcmp(element, k->rec, k->len);
+}
+
 /* The first record of ix not below rec. */
 static size_t lower_bound(const struct wf_nft_elem_index *ix, const uint8_t *rec)
 {
-	size_t lo = 0, hi = ix->n;
+	const struct rec_key key = {.rec = rec, .len = ix->rec_len};
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (memcmp(ix->recs + mid * ix->rec_len, rec, ix->rec_len) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return wf_lower_bound(ix->recs, ix->n, ix->rec_len, &key, rec_cmp);
 }
 
 /* From this many records deleted and added on, the index is written anew in one pass rather

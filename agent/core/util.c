@@ -80,3 +80,31 @@ int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size
 	*cap = new_cap;
 	return 0;
 }
+
+/* The first element e with cmp(e, key) >= at_least: along a sorted array those are a tail. */
+static size_t first_where(const void *base, size_t n, size_t size, const void *key, wf_key_cmp cmp,
+                          int at_least)
+{
+	const char *a = base;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(a + mid * size, key) < at_least)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+size_t wf_lower_bound(const void *base, size_t n, size_t size, const void *key, wf_key_cmp cmp)
+{
+	return first_where(base, n, size, key, cmp, 0);
+}
+
+size_t wf_upper_bound(const void *base, size_t n, size_t size, const void *key, wf_key_cmp cmp)
+{
+	return first_where(base, n, size, key, cmp, 1);
+}

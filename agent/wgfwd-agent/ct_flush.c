@@ -9,6 +9,7 @@
 
 #include <wgfwd/ct_stale.h>
 #include <wgfwd/log.h>
+#include <wgfwd/util.h>
 
 struct wf_ct_flush {
 	struct wf_ct_stale *engine;
@@ -206,25 +207,24 @@ int wf_server_ct_matches(const struct wf_server_params *p, const struct wf_ct_or
 	return wf_ct_pending_take(&ms, err, out, n);
 }
 
+/* A forward against a match, by protocol and public port: the order of the desired state's. */
+static int forward_match_cmp(const void *element, const void *key)
+{
+	const struct wf_forward *f = element;
+	const struct wf_ct_match *m = key;
+
+	if (f->proto != m->l4proto)
+		return f->proto < m->l4proto ? -1 : 1;
+	return (f->public_port > m->orig_dport) - (f->public_port < m->orig_dport);
+}
+
 /* The forward of now with m's protocol and public port, or NULL. */
 static const struct wf_forward *forward_of(const struct wf_forward *now, size_t n,
                                            const struct wf_ct_match *m)
 {
-	size_t lo = 0, hi = n;
+	size_t at = wf_lower_bound(now, n, sizeof(*now), m, forward_match_cmp);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct wf_forward *f = &now[mid];
-
-		if (f->proto == m->l4proto && f->public_port == m->orig_dport)
-			return f;
-		if (f->proto < m->l4proto ||
-		    (f->proto == m->l4proto && f->public_port < m->orig_dport))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return at < n && !forward_match_cmp(&now[at], m) ? &now[at] : NULL;
 }
 
 /* True when every entry m selects is one that f, in place now, would make the same way. */

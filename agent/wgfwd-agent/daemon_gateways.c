@@ -256,8 +256,10 @@ static void on_gateway_info(void *ctx, const struct wf_ctl_gateway_info *info)
 	wf_agent_schedule_apply(g->a, 0);
 }
 
-static int ctl_forward_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
+static int ctl_forward_cmp(const void *pa, const void *pb)
 {
+	const struct wf_ctl_forward *a = pa, *b = pb;
+
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
 	if (a->public_port != b->public_port)
@@ -270,49 +272,32 @@ bool wf_gateway_view_find(const struct gateway_view *gw, uint8_t proto, uint16_t
 {
 	struct wf_ctl_forward key = {
 	    .proto = proto, .family = (uint8_t)family, .public_port = port};
-	size_t lo = 0, hi = gw->n;
 
-	if (gw->wire_sorted) {
-		*i = link_forward_at(gw->forwards, 0, gw->n, &key);
-		return *i < gw->n && !ctl_forward_cmp(&gw->forwards[*i], &key);
-	}
-	if (!gw->sorted) {
+	if (!gw->wire_sorted && !gw->sorted) {
 		for (*i = 0; *i < gw->n; (*i)++)
 			if (!ctl_forward_cmp(&gw->forwards[*i], &key))
 				return true;
 		return false;
 	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = ctl_forward_cmp(&gw->forwards[mid], &key);
+	*i = gw->wire_sorted ? link_forward_at(gw->forwards, 0, gw->n, &key)
+	                     : wf_lower_bound(gw->forwards, gw->n, sizeof(*gw->forwards), &key,
+	                                      ctl_forward_cmp);
+	return *i < gw->n && !ctl_forward_cmp(&gw->forwards[*i], &key);
+}
 
-		if (!r) {
-			*i = mid;
-			return true;
-		}
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+static int refusal_index_cmp(const void *element, const void *key)
+{
+	size_t a = ((const struct gateway_refusal *)element)->index, b = *(const size_t *)key;
+
+	return (a > b) - (a < b);
 }
 
 const char *wf_gateway_view_refusal(const struct gateway_view *gw, size_t i)
 {
-	size_t lo = 0, hi = gw->n_refused;
+	size_t at =
+	    wf_lower_bound(gw->refused, gw->n_refused, sizeof(*gw->refused), &i, refusal_index_cmp);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (gw->refused[mid].index == i)
-			return gw->refused[mid].reason;
-		if (gw->refused[mid].index < i)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return at < gw->n_refused && gw->refused[at].index == i ? gw->refused[at].reason : NULL;
 }
 
 static void gateway_view_clear(struct gateway_view *gw)

@@ -247,15 +247,15 @@ static int merge_results(struct wf_gateway_link *l, const struct wf_ctl_state_ac
 	for (size_t i = 0; !err && i < s->n_forwards; i++) {
 		const struct wf_ctl_forward *f = &s->forwards[i];
 
-		while (a < add->n_forwards && link_forward_cmp(&add->forwards[a], f) < 0)
+		while (a < add->n_forwards && wf_ctl_forward_wire_cmp(&add->forwards[a], f) < 0)
 			a++;
-		if (a < add->n_forwards && link_forward_cmp(&add->forwards[a], f) == 0) {
+		if (a < add->n_forwards && wf_ctl_forward_wire_cmp(&add->forwards[a], f) == 0) {
 			err = link_results_code(out, &ack->forwards[a++], &out->fw[i]);
 			continue;
 		}
-		while (b < base->n_forwards && link_forward_cmp(&base->forwards[b], f) < 0)
+		while (b < base->n_forwards && wf_ctl_forward_wire_cmp(&base->forwards[b], f) < 0)
 			b++;
-		if (b < base->n_forwards && link_forward_cmp(&base->forwards[b], f) == 0) {
+		if (b < base->n_forwards && wf_ctl_forward_wire_cmp(&base->forwards[b], f) == 0) {
 			link_results_entry(had, had->fw[b++], &r);
 			err = link_results_code(out, &r, &out->fw[i]);
 		} else {
@@ -621,11 +621,11 @@ int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_c
 	for (size_t i = 0; i < n_del; i++) {
 		size_t at = link_forward_at(s->forwards, 0, s->n_forwards, &del[i]);
 
-		if (at == s->n_forwards || link_forward_cmp(&s->forwards[at], &del[i]) ||
+		if (at == s->n_forwards || wf_ctl_forward_wire_cmp(&s->forwards[at], &del[i]) ||
 		    s->forwards[at].target_port != del[i].target_port)
 			return -ESTALE;
 		for (size_t k = 0; k < i; k++)
-			if (!link_forward_cmp(&del[k], &del[i]))
+			if (!wf_ctl_forward_wire_cmp(&del[k], &del[i]))
 				return -ESTALE;
 	}
 	for (size_t i = 0; i < n_add; i++) {
@@ -633,11 +633,12 @@ int wf_gateway_link_change_forwards(struct wf_gateway_link *l, const struct wf_c
 		bool deleted = false;
 
 		for (size_t k = 0; k < n_del && !deleted; k++)
-			deleted = !link_forward_cmp(&del[k], &add[i]);
+			deleted = !wf_ctl_forward_wire_cmp(&del[k], &add[i]);
 		for (size_t k = 0; k < i; k++)
-			if (!link_forward_cmp(&add[k], &add[i]))
+			if (!wf_ctl_forward_wire_cmp(&add[k], &add[i]))
 				return -ESTALE;
-		if (!deleted && at < s->n_forwards && !link_forward_cmp(&s->forwards[at], &add[i]))
+		if (!deleted && at < s->n_forwards &&
+		    !wf_ctl_forward_wire_cmp(&s->forwards[at], &add[i]))
 			return -ESTALE;
 	}
 	if (!n_del && !n_add)

@@ -8,26 +8,11 @@
 
 #include <wgfwd/util.h>
 
-int link_forward_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b)
-{
-	int ka = (a->proto == IPPROTO_UDP) * 2 + (a->family == AF_INET6);
-	int kb = (b->proto == IPPROTO_UDP) * 2 + (b->family == AF_INET6);
-
-	return ka != kb ? ka - kb : (int)a->public_port - (int)b->public_port;
-}
-
 size_t link_forward_at(const struct wf_ctl_forward *forwards, size_t lo, size_t hi,
                        const struct wf_ctl_forward *f)
 {
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (link_forward_cmp(&forwards[mid], f) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return lo + wf_lower_bound(forwards + lo, hi - lo, sizeof(*forwards), f,
+	                           wf_ctl_forward_wire_cmp);
 }
 
 void link_results_free(struct link_results *r)
@@ -199,7 +184,7 @@ static int list_insert(struct wf_ctl_state *s, size_t *cap, size_t at,
 
 static bool has_key(const struct wf_ctl_state *s, size_t at, const struct wf_ctl_forward *f)
 {
-	return at < s->n_forwards && !link_forward_cmp(&s->forwards[at], f);
+	return at < s->n_forwards && !wf_ctl_forward_wire_cmp(&s->forwards[at], f);
 }
 
 int link_pending_del(struct link_pending *p, const struct wf_ctl_forward *f)
@@ -275,7 +260,7 @@ static int patch_in_place(struct wf_ctl_state *s, struct link_results *r,
 		bool deleted = false;
 
 		for (size_t k = 0; k < del->n_forwards && !deleted; k++)
-			deleted = !link_forward_cmp(&del->forwards[k], &add->forwards[a]);
+			deleted = !wf_ctl_forward_wire_cmp(&del->forwards[k], &add->forwards[a]);
 		if (!deleted && has_key(s, at, &add->forwards[a]))
 			return -EPROTO;
 	}
@@ -339,9 +324,10 @@ int link_patch(struct wf_ctl_state *s, struct link_results *r, const struct wf_c
 	}
 	/* In key order; a key in both lists goes, then comes back. */
 	while (!err && (k < del->n_forwards || a < add->n_forwards)) {
-		bool take_del = k < del->n_forwards &&
-		                (a == add->n_forwards ||
-		                 link_forward_cmp(&del->forwards[k], &add->forwards[a]) <= 0);
+		bool take_del =
+		    k < del->n_forwards &&
+		    (a == add->n_forwards ||
+		     wf_ctl_forward_wire_cmp(&del->forwards[k], &add->forwards[a]) <= 0);
 		const struct wf_ctl_forward *f = take_del ? &del->forwards[k] : &add->forwards[a];
 		size_t at = link_forward_at(s->forwards, i, s->n_forwards, f);
 

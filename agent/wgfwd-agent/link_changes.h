@@ -34,7 +34,6 @@ struct link_pending {
 	bool valid; /* false: the base is not known, the next message is worked out whole */
 };
 
-int link_forward_cmp(const struct wf_ctl_forward *a, const struct wf_ctl_forward *b);
 /* Where forward f is, or would go, in the sorted forwards[lo, hi). */
 size_t link_forward_at(const struct wf_ctl_forward *forwards, size_t lo, size_t hi,
                        const struct wf_ctl_forward *f);

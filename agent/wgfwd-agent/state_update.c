@@ -14,8 +14,9 @@ static bool owned_by(const char *entry_id, const char *id)
 	return entry_id[0] == id[0] && !cmp_strn(entry_id, id, WF_ID_MAX - 1);
 }
 
-static int key_cmp(const struct wf_forward *a, const struct wf_forward *b)
+static int key_cmp(const void *pa, const void *pb)
 {
+	const struct wf_forward *a = pa, *b = pb;
 	int r = cmp_num(a->proto, b->proto);
 
 	return r ? r : cmp_num(a->public_port, b->public_port);
@@ -24,20 +25,9 @@ static int key_cmp(const struct wf_forward *a, const struct wf_forward *b)
 /* The forward holding (proto, public_port) in d, sorted by that key; NULL when none does. */
 static const struct wf_forward *holder(const struct wf_desired *d, const struct wf_forward *key)
 {
-	size_t lo = 0, hi = d->n_forwards;
+	size_t at = wf_lower_bound(d->forwards, d->n_forwards, sizeof(*d->forwards), key, key_cmp);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = key_cmp(&d->forwards[mid], key);
-
-		if (!r)
-			return &d->forwards[mid];
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return at < d->n_forwards && !key_cmp(&d->forwards[at], key) ? &d->forwards[at] : NULL;
 }
 
 static bool shares_address(const struct wf_container *c, const struct wf_egress *e)
@@ -269,17 +259,7 @@ static void merge_to_front(struct wf_desired *d, const struct wf_forward *add, s
 /* The first of f[0..n) whose key is above key's (n when none is). */
 static size_t first_after(const struct wf_forward *f, size_t n, const struct wf_forward *key)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (key_cmp(&f[mid], key) > 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
+	return wf_upper_bound(f, n, sizeof(*f), key, key_cmp);
 }
 
 /* memcpy, which must not be given a NULL source even for nothing. */

@@ -32,19 +32,6 @@ static void answer_applied(struct wf_gw_daemon *d, size_t peer, const struct wf_
 		WF_COPY(a->reason, "the gateway is out of memory");
 }
 
-/* The wire's order of forwards (ctl.h: tcp ipv4, tcp ipv6, udp ipv4, udp ipv6), then by
- * public port: wf_ctl_state_sort's, which the agent keeps and a delta's state has. */
-static int wire_cmp(const void *pa, const void *pb)
-{
-	const struct wf_ctl_forward *a = pa, *b = pb;
-	int ka = (a->proto == IPPROTO_UDP) * 2 + (a->family == AF_INET6);
-	int kb = (b->proto == IPPROTO_UDP) * 2 + (b->family == AF_INET6);
-
-	if (ka != kb)
-		return ka - kb;
-	return (int)a->public_port - (int)b->public_port;
-}
-
 static bool egress_same(const struct wf_ctl_egress *a, const struct wf_ctl_egress *b)
 {
 	return a->proto == b->proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi;
@@ -55,22 +42,6 @@ static int index_cmp(const void *pa, const void *pb)
 	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
 
 	return (a > b) - (a < b);
-}
-
-/* The first of the n sorted forwards not before f. */
-static size_t lower_bound(const struct wf_ctl_forward *a, size_t n, const struct wf_ctl_forward *f)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (wire_cmp(&a[mid], f) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 /* The request a delta makes of the one before (asked, put in the wire's sorted order unless
@@ -103,8 +74,9 @@ static int delta_request(struct wf_gw_entries *asked, bool sorted,
 		goto fail;
 	err = -ESRCH;
 	for (size_t k = 0; k < del->n_forwards; k++) {
-		const struct wf_ctl_forward *f =
-		    n ? bsearch(&del->forwards[k], asked->forwards, n, sizeof(*f), wire_cmp) : NULL;
+		const struct wf_ctl_forward *f = n ? bsearch(&del->forwards[k], asked->forwards, n,
+		                                             sizeof(*f), wf_ctl_forward_wire_cmp)
+		                                   : NULL;
 
 		if (!f || f->target_port != del->forwards[k].target_port)
 			goto fail;
@@ -124,10 +96,11 @@ static int delta_request(struct wf_gw_entries *asked, bool sorted,
 	/* A delta's lists need only be in the wire's kinds; sorted, each goes in where it
 	 * belongs, unless a forward of its key stays. */
 	memcpy(added, add->forwards, add->n_forwards * sizeof(*added));
-	qsort(added, add->n_forwards, sizeof(*added), wire_cmp);
+	qsort(added, add->n_forwards, sizeof(*added), wf_ctl_forward_wire_cmp);
 	for (size_t k = 0; k < add->n_forwards; k++) {
-		at[k] = lower_bound(asked->forwards, n, &added[k]);
-		if (at[k] < n && !wire_cmp(&asked->forwards[at[k]], &added[k]) &&
+		at[k] = wf_lower_bound(asked->forwards, n, sizeof(*asked->forwards), &added[k],
+		                       wf_ctl_forward_wire_cmp);
+		if (at[k] < n && !wf_ctl_forward_wire_cmp(&asked->forwards[at[k]], &added[k]) &&
 		    !bsearch(&at[k], went, del->n_forwards, sizeof(*went), index_cmp))
 			goto fail;
 	}

@@ -122,17 +122,8 @@ int wf_gw_egress_cmp(const void *pa, const void *pb)
 
 size_t wf_gw_entries_forward_at(const struct wf_gw_entries *e, const struct wf_ctl_forward *key)
 {
-	size_t lo = 0, hi = e->n_forwards;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (wf_gw_forward_cmp(&e->forwards[mid], key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return wf_lower_bound(e->forwards, e->n_forwards, sizeof(*e->forwards), key,
+	                      wf_gw_forward_cmp);
 }
 
 const struct wf_ctl_forward *wf_gw_entries_find_forward(const struct wf_gw_entries *e,

@@ -458,17 +458,9 @@ static int merge_tail(void *base, size_t n, size_t at, size_t size,
 		char one[MERGE_ENTRY_MAX];
 
 		for (size_t t = at; t < n; t++) {
-			size_t lo = 0, hi = t;
-
 			/* after the equal ones, as the merge below takes the head's first */
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
+			size_t lo = wf_upper_bound(a, t, size, a + t * size, cmp);
 
-				if (cmp(a + mid * size, a + t * size) <= 0)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
 			if (lo == t)
 				continue;
 			memcpy(one, a + t * size, size);

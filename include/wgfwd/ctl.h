@@ -385,6 +385,9 @@ size_t wf_ctl_delta_entries(const struct wf_ctl_state_delta *d);
  * the egress of each kind by ports: the order wf_ctl_state_diff wants. O(n) when it already
  * is. -ENOMEM. */
 int wf_ctl_state_sort(struct wf_ctl_state *s);
+/* That order of two valid forwards (kind, then public port) without looking their protocol and
+ * family up by name: for the searches of a change's few forwards among many. */
+int wf_ctl_forward_wire_cmp(const void *a, const void *b);
 /* Puts a state's entries in the order the protocol sends them (forwards tcp ipv4, tcp ipv6,
  * udp ipv4, udp ipv6; egress tcp, udp, any), keeping the order within each kind. The results
  * of the state's ack come in this order. -ENOMEM. */

@@ -27,4 +27,13 @@ int wf_array_reserve(void *arrp, size_t *cap, size_t n, size_t more, size_t size
 #define WF_ARRAY_RESERVE(arr, n, cap, more) \
 	wf_array_reserve(&(arr), &(cap), (n), (more), sizeof(*(arr)))
 
+/* Binary search of n elements of size bytes at base, sorted so that cmp(element, key) does not
+ * fall along them (cmp compares an element with the key, which need not be an element):
+ * wf_lower_bound gives the first element not below the key, wf_upper_bound the first above it,
+ * n when there is none. So [lower, upper) are the key's equals, and a key put in at lower goes
+ * before them, at upper after them. */
+typedef int (*wf_key_cmp)(const void *element, const void *key);
+size_t wf_lower_bound(const void *base, size_t n, size_t size, const void *key, wf_key_cmp cmp);
+size_t wf_upper_bound(const void *base, size_t n, size_t size, const void *key, wf_key_cmp cmp);
+
 #endif

@@ -118,6 +118,40 @@ static void copies_are_cut_and_terminated(void **state)
 	assert_string_equal(buf, "x");
 }
 
+static int int_cmp(const void *element, const void *key)
+{
+	int a = *(const int *)element, b = *(const int *)key;
+
+	return (a > b) - (a < b);
+}
+
+/* Against a scan, on every sorted array of up to 12 values from 0-4 and every key around them:
+ * duplicates, the ends and the empty array included. */
+static void bounds_are_where_a_scan_finds_them(void **state)
+{
+	int a[12];
+
+	(void)state;
+	for (unsigned seed = 1; seed < 3000; seed++) {
+		size_t n = seed % 13;
+
+		srand(seed);
+		a[0] = rand() % 3;
+		for (size_t i = 1; i < n; i++)
+			a[i] = a[i - 1] + rand() % 2;
+		for (int key = -1; key <= 14; key++) {
+			size_t lower = 0, upper = 0;
+
+			while (lower < n && a[lower] < key)
+				lower++;
+			while (upper < n && a[upper] <= key)
+				upper++;
+			assert_int_equal(wf_lower_bound(a, n, sizeof(*a), &key, int_cmp), lower);
+			assert_int_equal(wf_upper_bound(a, n, sizeof(*a), &key, int_cmp), upper);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -127,6 +161,7 @@ int main(void)
 	    cmocka_unit_test(reserving_nothing_on_an_empty_array_succeeds),
 	    cmocka_unit_test(an_impossible_size_fails_and_leaves_the_array),
 	    cmocka_unit_test(copies_are_cut_and_terminated),
+	    cmocka_unit_test(bounds_are_where_a_scan_finds_them),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
