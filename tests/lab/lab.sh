@@ -95,6 +95,20 @@ die() {
 	exit 1
 }
 
+# What a failed set-up step prints where CI's log shows it: the command and where it ran, and
+# the end of every daemon's log (the lab's own files are gone by the time anyone could look).
+step_failed() {
+	local rc=$1 what=$2 line=$3 log
+	echo "lab: $what failed (exit $rc) at lab.sh:$line: $BASH_COMMAND" >&2
+	[ "${BASH_SUBSHELL:-0}" -gt 0 ] && return
+	echo "lab:   in ${FUNCNAME[*]:1}" >&2
+	for log in "$LAB_RUN"/logs/*.log; do
+		[ -s "$log" ] || continue
+		echo "lab: --- last lines of $log" >&2
+		tail -n 15 "$log" | sed 's/^/lab:   /' >&2
+	done
+}
+
 in_ns() {
 	local ns=$1
 	shift
@@ -349,7 +363,7 @@ cmd_gw2_up() {
 		return 0
 	fi
 	cmd_gw2_down
-	trap 'echo "lab: gw2-up failed; see $LAB_RUN/logs" >&2' ERR
+	trap 'step_failed $? gw2-up $LINENO' ERR
 	set -eE
 	ip netns add "$LAB_NS_GW2"
 	ip -n "$LAB_NS_GW2" link set lo up
@@ -801,7 +815,7 @@ cmd_up() {
 	fi
 	started=$(date +%s%N)
 	mkdir -p "$LAB_RUN/pids" "$LAB_RUN/logs" "$LAB_RUN/bg" "$LAB_DATA"
-	trap 'echo "lab: up failed; see $LAB_RUN/logs" >&2' ERR
+	trap 'step_failed $? up $LINENO' ERR
 	set -eE
 	make_hosts
 	make_links
