@@ -9,6 +9,8 @@
 #   daemons    the running daemons at 0, 1,000 and 10,000 forwards: memory (RssAnon, PSS), CPU
 #              of one container change and of a foreign nftables commit at 10,000, one change
 #              all-in at 10,000, cold start of each daemon to 10,000 forwards answering
+#   change     only the CPU of one container change at 10,000 forwards (not in the default
+#              set; PERF=agent|gateway records that daemon with perf meanwhile)
 #   tunnel     bulk TCP from the internet client to a container through the gateway: wgfwd's
 #              MSS clamp (tunnel MTU 1420) against the tunnel MTU raised to 1500 (fragments)
 #
@@ -515,6 +517,76 @@ cold_start() {
 	fi
 }
 
+# At 10,000 forwards: the CPU of one container change in each daemon, first in a restart-like
+# loop (CHANGES starts and stops), then with each stop staying stopped (GONE). With
+# PERF=agent|gateway, that daemon runs under `perf record` for both loops (PERF_OUT, default
+# $KEEP/perf.data): the CPU figures then include perf's own share.
+change_cpu() {
+	local i
+	# one change at 10,000: a small labelled container started and stopped
+	ldocker create --name wfb-chg --label wgfwd.ports=18090:80 "$LAB_IMAGE" \
+		httpd -f -p 80 -h /www >/dev/null || return 1
+	converge_once warmup wfb-chg "$LAB_GW_PUB4" 18090
+	# one whole reconcile interval (30 s by default): the idle rate then holds one reconcile
+	# (a read-back of the table) at its true share, where a shorter window held one or none
+	cpu_idle_rate 31
+	perf_start
+	cpu_start
+	change_runs "$CHANGES"
+	val cpu_change_n "$CHANGES"
+	cpu_stop cpu_change $((2 * CHANGES)) "one container change (a start or a stop) at 10,000 forwards"
+	cp "$OUT/runs" "$KEEP/change10k.txt"
+	awk '$4 != "timeout" && $7 != "none" {print ($4 - $7) / 1e6}' "$OUT/runs" |
+		quantiles change10k_event "at 10,000: start event -> answering at the gateway"
+
+	# The loop above starts the container again a few hundred ms after each stop, as a restart
+	# does. Here each stop stays stopped for 3 s, past the daemons' wait before they search for
+	# a removed forward's stale conntrack entries, so that search is in each stop's cost.
+	cpu_start
+	for ((i = 0; i < GONE; i++)); do
+		converge_once gone wfb-chg "$LAB_GW_PUB4" 18090
+		sleep 3
+	done
+	val cpu_gone_n "$GONE"
+	cpu_stop cpu_gone $((2 * GONE)) "one container change, each stop staying stopped 3 s (its stale-conntrack search included)"
+
+	perf_stop
+}
+
+perf_start() {
+	local pid
+	[ -n "${PERF:-}" ] || return 0
+	pid=$("${PERF}_pid")
+	perf record -q -e cpu-clock -g -p "$pid" -o "${PERF_OUT:-$KEEP/perf.data}" >/dev/null 2>&1 &
+	PERF_PID=$!
+	sleep 0.5
+}
+
+perf_stop() {
+	[ -n "${PERF_PID:-}" ] || return 0
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID" 2>/dev/null
+	PERF_PID=""
+	say "perf: ${PERF_OUT:-$KEEP/perf.data} (perf report -i ...)"
+}
+
+# Only the per-change CPU at 10,000 forwards, for work on it: the daemons' own set-up left out.
+section_change() {
+	local i ranges=""
+	for ((i = 0; i < 10; i++)); do
+		ranges="$ranges${ranges:+,}$((20000 + i * 1000))-$((20999 + i * 1000))"
+	done
+	ldocker network create wfb-v4 >/dev/null
+	ldocker run -d --name wfb-m10k --network wfb-v4 --label "wgfwd.ports=$ranges" "$LAB_IMAGE" \
+		sleep 3600 >/dev/null || return 1
+	wait_applied 10000 120 || say "change: 10,000 forwards not applied in 120 s"
+	sleep 2
+	change_cpu
+	ldocker rm -f wfb-m10k wfb-chg >/dev/null
+	ldocker network rm wfb-v4 >/dev/null
+	wait_applied 0 120
+}
+
 section_daemons() {
 	local ranges="" i t0 up
 	say "# daemons: memory at 0, 1,000 and 10,000 forwards; at 10,000, one change ($CHANGES starts and" \
@@ -549,31 +621,7 @@ section_daemons() {
 	sleep 2
 	mem_vals 10000
 
-	# one change at 10,000: a small labelled container started and stopped
-	ldocker create --name wfb-chg --label wgfwd.ports=18090:80 "$LAB_IMAGE" \
-		httpd -f -p 80 -h /www >/dev/null || return 1
-	converge_once warmup wfb-chg "$LAB_GW_PUB4" 18090
-	# one whole reconcile interval (30 s by default): the idle rate then holds one reconcile
-	# (a read-back of the table) at its true share, where a shorter window held one or none
-	cpu_idle_rate 31
-	cpu_start
-	change_runs "$CHANGES"
-	val cpu_change_n "$CHANGES"
-	cpu_stop cpu_change $((2 * CHANGES)) "one container change (a start or a stop) at 10,000 forwards"
-	cp "$OUT/runs" "$KEEP/change10k.txt"
-	awk '$4 != "timeout" && $7 != "none" {print ($4 - $7) / 1e6}' "$OUT/runs" |
-		quantiles change10k_event "at 10,000: start event -> answering at the gateway"
-
-	# The loop above starts the container again a few hundred ms after each stop, as a restart
-	# does. Here each stop stays stopped for 3 s, past the daemons' wait before they search for
-	# a removed forward's stale conntrack entries, so that search is in each stop's cost.
-	cpu_start
-	for ((i = 0; i < GONE; i++)); do
-		converge_once gone wfb-chg "$LAB_GW_PUB4" 18090
-		sleep 3
-	done
-	val cpu_gone_n "$GONE"
-	cpu_stop cpu_gone $((2 * GONE)) "one container change, each stop staying stopped 3 s (its stale-conntrack search included)"
+	change_cpu
 
 	# foreign commits: a table of someone else's added in each daemon's namespace
 	cpu_start
