@@ -37,13 +37,13 @@ attack2() {
 attack3() {
 	on srv "$ATTACK" -s "$PEER3_WG4" -k "$PEER3_KEY" -w 10 "$LAB_GW_WG4" 51821 "$@"
 }
-# "slowest median sent-once slowest-of-those" of 40 changes, sent and acknowledged one after
-# the other; sent once: this end sent none of the change's segments again
+# "slowest median sent-once slowest-of-those next-of-those" of 40 changes, sent and
+# acknowledged one after the other; sent once: this end sent none of the change's segments again
 latency_ms() {
 	local out
 	out=$(attack3 state-latency 40 tcp/4403) || return 1
 	echo "      the third peer's changes: $out" >&2
-	sed -nE 's/^state-latency: 40 states, 40 applied; slowest ([0-9]+)\.[0-9]+ ms, median ([0-9]+)\.[0-9]+ ms; ([0-9]+) sent once, slowest of them ([0-9]+)\..*/\1 \2 \3 \4/p' <<<"$out"
+	sed -nE 's/^state-latency: 40 states, 40 applied; slowest ([0-9]+)\.[0-9]+ ms, median ([0-9]+)\.[0-9]+ ms; ([0-9]+) sent once, slowest of them ([0-9]+)\.[0-9]+ ms, next ([0-9]+)\..*/\1 \2 \3 \4 \5/p' <<<"$out"
 }
 quiet_ms=$(latency_ms)
 check "with no flood, the third peer's changes are applied and answered" test -n "$quiet_ms"
@@ -86,7 +86,7 @@ check "the flood is under way: the gateway applied one of its states" wait_until
 
 # The third peer's changes, made while the flood goes on, each timed from sending it to its ack
 # (sent once the kernel holds it).
-read -r flood_ms flood_median flood_once flood_once_ms < <(latency_ms)
+read -r flood_ms flood_median flood_once flood_once_ms flood_once_next < <(latency_ms)
 # The bounds hold with a CPU free; on a machine asked for more CPUs than it has, every step
 # waits that many times over for one, and they scale by it (1-minute load per CPU, at least 1).
 over=$(awk -v cpus="$(nproc)" '{ f = $1 / cpus; printf "%.2f", (f > 1 ? f : 1) }' /proc/loadavg)
@@ -97,10 +97,13 @@ check "while the flood goes on, another peer's changes apply within 3 s each" \
 check "and their median is under 100 ms (with no flood: $held_median ms)" \
 	awk -v ms="${flood_median:-99999}" -v f="$over" 'BEGIN { exit !(ms < 100 * f) }'
 # A segment the full tunnel dropped waits for TCP's retransmission timeout (200 ms at least):
-# the tunnel's, not the gateway's. Every change this end did not send again must be in by 100 ms.
-check "and each of those sent once (${flood_once:-0} of 40) applied within 100 ms" \
-	awk -v ms="${flood_once_ms:-99999}" -v n="${flood_once:-0}" -v f="$over" \
-	'BEGIN { exit !(n >= 20 && ms < 100 * f) }'
+# the tunnel's, not the gateway's. Every change this end did not send again must be in by 100 ms,
+# but for one that waited a timeout's length: an ack the tunnel dropped, which the gateway sent
+# again, is a retransmission this end cannot count. A gateway that stalls delays more than one.
+check "and each of those sent once (${flood_once:-0} of 40) applied within 100 ms, one at most after a lost ack (slowest ${flood_once_ms:-none} ms, next ${flood_once_next:-none} ms)" \
+	awk -v ms="${flood_once_ms:-99999}" -v nx="${flood_once_next:-99999}" \
+	-v n="${flood_once:-0}" -v f="$over" \
+	'BEGIN { exit !(n >= 20 && nx < 100 * f && (ms < 100 * f || (ms >= 200 && ms < 3000 * f))) }'
 check "and the flood was still going then" flood_running
 
 # The first peer's change, through the agent, made while the flood goes on.
