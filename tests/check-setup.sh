@@ -101,12 +101,15 @@ base_tarball() {
 	mkdir -p "$SETUP_CACHE"
 	(
 		flock -w 900 7 || exit 1
-		[ -s "$tar" ] && exit 0
+		[ -f "$tar" ] && [ -s "$tar" ] && exit 0
+		# mmdebstrap takes a target name it does not know the ending of for a directory: what
+		# an earlier version of this test left here is one.
+		rm -rf "$tar" "$tar.tmp"
 		started=$(now_ms)
 		echo "setup: making a Debian $suite root for the install-deps test (once per machine)" >&2
-		mmdebstrap --quiet --variant=apt --mode=root "$suite" "$tar.tmp" "$(debian_mirror)" >&2 &&
-			mv "$tar.tmp" "$tar" || {
-			rm -f "$tar.tmp"
+		mmdebstrap --quiet --variant=apt --mode=root --format=tar "$suite" "$tar.tmp" \
+			"$(debian_mirror)" >&2 && [ -f "$tar.tmp" ] && mv "$tar.tmp" "$tar" || {
+			rm -rf "$tar.tmp"
 			exit 1
 		}
 		echo "setup: $tar made in $(($(now_ms) - started)) ms" >&2
