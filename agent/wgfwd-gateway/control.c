@@ -63,11 +63,11 @@ struct peer {
 	struct wf_ctl_decoder *decoder;
 	char *text;
 	uint64_t generation;
-	struct wf_ctl_msg msg;   /* the decoded state, then its ack */
-	struct wf_ctl_msg ack;   /* the ack, while ops->state's steps fill it */
-	double worked;           /* the time the turn's steps took, without what ran between */
-	double cpu, cpu_longest; /* their CPU time, and that of the longest */
-	unsigned steps;
+	struct wf_ctl_msg msg;        /* the decoded state, then its ack */
+	struct wf_ctl_msg ack;        /* the ack, while ops->state's steps fill it */
+	double worked;                /* the time the turn's steps took, without what ran between */
+	double cpu, cpu_longest;      /* their CPU time, and that of the longest */
+	unsigned steps, decode_steps; /* decode_steps: how many of them decoded its text */
 	struct superseded {
 		uint64_t generation, by;
 	} * held; /* acks of states superseded during the steps, sent after the turn's own */
@@ -330,7 +330,7 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	p->pending = NULL;
 	p->has_pending = false;
 	p->worked = p->cpu = p->cpu_longest = 0;
-	p->steps = 0;
+	p->steps = p->decode_steps = 0;
 	step_took(p, start, cpu_start);
 	step_soon(p, STEP_DECODE);
 }
@@ -427,6 +427,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	if (p->has_pending && (p->step == STEP_DECODE || p->step == STEP_APPLY) && cut_short(p, cl))
 		return;
 	if (p->step == STEP_DECODE) {
+		p->decode_steps++;
 		decode_step(p, cl);
 		if (p->conn == cl)
 			step_took(p, start, cpu_start);
@@ -462,9 +463,10 @@ static void on_step(evutil_socket_t fd, short what, void *arg)
 	memset(&p->msg, 0, sizeof(p->msg));
 	p->step = STEP_NONE;
 	step_took(p, start, cpu_start);
-	log_debug("peer %s: state %llu: %u steps, %.1f ms of CPU, the longest %.1f ms",
+	log_debug("peer %s: state %llu: %u steps, %.1f ms of CPU, the longest %.1f ms; %u of "
+	          "them decoding",
 	          peer_name(c, cl->peer), (unsigned long long)ack.state_ack.generation, p->steps,
-	          p->cpu * 1e3, p->cpu_longest * 1e3);
+	          p->cpu * 1e3, p->cpu_longest * 1e3, p->decode_steps);
 	p->next_turn =
 	    now_seconds() + (2 * p->worked > STATE_TURN_MIN_S ? 2 * p->worked : STATE_TURN_MIN_S);
 	send_ack(cl, &ack); /* may drop the connection, and with it p's pending state */

@@ -315,7 +315,7 @@ static void turn_finish(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *
                         const struct wf_ctl_state *s, struct wf_ctl_state_ack *a)
 {
 	struct wf_gw_peer_run *run = &d->peers[peer];
-	char change[96];
+	char change[96], steps[40] = "";
 
 	run->generation = s->generation;
 	wf_gw_entries_free(&run->asked);
@@ -325,11 +325,14 @@ static void turn_finish(struct wf_gw_daemon *d, size_t peer, struct wf_gw_turn *
 	run->retry = wf_gw_host_port_refused(&t->dec);
 	/* saved in a step of its own (settle_state) */
 	run->unsaved |= !wf_gw_entries_equal(&t->held, &d->state.peers[peer]);
+	/* A state decided in more than one step is one large enough to say so. */
+	if (t->decide_steps > 1)
+		snprintf(steps, sizeof(steps), "; decided in %u steps", t->decide_steps);
 	log_info("peer %s: state %llu: %zu of %zu forwards and %zu of %zu egress entries held; "
-	         "%s",
+	         "%s%s",
 	         wf_gw_peer_name(d, peer), (unsigned long long)s->generation,
 	         d->state.peers[peer].n_forwards, s->n_forwards, d->state.peers[peer].n_egress,
-	         s->n_egress, wf_gw_change_text(&t->res, change, sizeof(change)));
+	         s->n_egress, wf_gw_change_text(&t->res, change, sizeof(change)), steps);
 	wf_gw_log_refusals(d, peer, s, &t->dec);
 	wf_gw_count_refusals(d, &t->dec);
 	wf_gw_host_watch_clashes(&d->host, d->cfg, &d->state);
