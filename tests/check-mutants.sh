@@ -168,7 +168,7 @@ mutant gateway-turn-cut "the gateway's cutting short of a turn a newer state mad
 	's/(static bool cut_short\([^)]*\)\s*\{)/$1\n\treturn false;/' \
 	kernel:test_gateway_daemon
 # A largest state is decoded, or decided, in one step again: another peer's state waits for
-# all of it, and the flooding peer's turns are decoded, or decided, in fewer steps than its size takes.
+# all of it, and the flooding peer's turns take fewer steps than the state's size does.
 mutant gateway-decode-steps "the gateway's decoding of a state a piece at a time" \
 	'wf_ctl_decoder_step(p->decoder, WF_CTL_DECODE_STEP' \
 	's/wf_ctl_decoder_step\(p->decoder, WF_CTL_DECODE_STEP/wf_ctl_decoder_step(p->decoder, SIZE_MAX/' \
