@@ -249,8 +249,10 @@ static void nft_prints_the_rules_as_rendered(void **state)
 	struct fixture *f = *state;
 	struct wf_gw_apply_result res;
 	const char *expect[] = {
-	    "ip daddr @public4 dnat ip to meta l4proto . th dport map @fwd4",
-	    "ip6 daddr @public6 dnat ip6 to meta l4proto . th dport map @fwd6",
+	    "ip daddr @public4 ct mark set ct mark | 0x08000000 dnat ip to meta l4proto . th dport "
+	    "map @fwd4",
+	    "ip6 daddr @public6 ct mark set ct mark | 0x08000000 dnat ip6 to meta l4proto . th "
+	    "dport map @fwd6",
 	    "tcp dport 51821 iifname != \"" TUN "\" iifname != \"lo\" drop",
 	    "oifname \"" TUN "\" tcp flags syn tcp option maxseg size set rt mtu",
 	    "ct state established,related accept",
