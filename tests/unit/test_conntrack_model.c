@@ -3,6 +3,7 @@
  * make. */
 #include <wgfwd/conntrack.h>
 #include <wgfwd/ct_stale.h>
+#include <wgfwd/metrics.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -499,10 +500,12 @@ static void test_filtered_delete_of_an_added_forward_names_the_public_address(vo
 	                 IPS_DST_NAT | IPS_SEEN_REPLY);
 }
 
-/* The status shows the searches cancelled by a change beside those run and skipped. */
+/* The status shows the searches cancelled by a change beside those run and skipped, and how the
+ * ones run went: by filtered delete, by dump. */
 static void test_status_shows_searches_run_skipped_and_moot(void **state)
 {
-	const struct wf_ct_stats st = {.searched = 1, .skipped = 2, .moot = 3};
+	const struct wf_ct_stats st = {
+	    .searched = 1, .skipped = 2, .moot = 3, .kernel_deletes = 4, .dumps = 5};
 	struct json_object *doc = json_object_new_object(), *o, *v;
 
 	(void)state;
@@ -514,11 +517,37 @@ static void test_status_shows_searches_run_skipped_and_moot(void **state)
 	assert_int_equal(json_object_get_int64(v), 2);
 	assert_true(json_object_object_get_ex(o, "moot", &v));
 	assert_int_equal(json_object_get_int64(v), 3);
+	assert_true(json_object_object_get_ex(o, "filtered_deletes", &v));
+	assert_int_equal(json_object_get_int64(v), 4);
+	assert_true(json_object_object_get_ex(o, "dumps", &v));
+	assert_int_equal(json_object_get_int64(v), 5);
 	json_object_put(doc);
 	doc = json_object_new_object();
 	wf_ct_stats_status_add(doc, NULL);
 	assert_false(json_object_object_get_ex(doc, "conntrack_searches", &o));
 	json_object_put(doc);
+}
+
+static void test_metrics_show_how_the_searches_went(void **state)
+{
+	const struct wf_ct_stats st = {
+	    .searched = 1, .skipped = 2, .moot = 3, .kernel_deletes = 4, .dumps = 5};
+	struct wf_metrics *m = wf_metrics_new();
+	char *text = NULL;
+	size_t len;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(wf_ct_stats_metrics(m, "wgfwd_gateway", &st), 0);
+	assert_int_equal(wf_metrics_render(m, &text, &len), 0);
+	assert_non_null(
+	    strstr(text, "wgfwd_gateway_conntrack_searches_total{result=\"moot\"} 3\n"));
+	assert_non_null(strstr(
+	    text, "wgfwd_gateway_conntrack_search_walks_total{how=\"filtered_delete\"} 4\n"));
+	assert_non_null(
+	    strstr(text, "wgfwd_gateway_conntrack_search_walks_total{how=\"dump\"} 5\n"));
+	free(text);
+	wf_metrics_free(m);
 }
 
 /* One mark filter for a set of marks only where it selects those marks and no other: checked
@@ -1081,6 +1110,7 @@ int main(void)
 	    cmocka_unit_test(test_filtered_delete_of_covered_marks_is_one),
 	    cmocka_unit_test(test_filtered_delete_of_an_invalid_match_is_refused),
 	    cmocka_unit_test(test_a_mark_mask_selects_by_those_bits_alone),
+	    cmocka_unit_test(test_metrics_show_how_the_searches_went),
 	    cmocka_unit_test(test_matches_of_both_families_make_one_dump_of_both),
 	    cmocka_unit_test(test_matches_of_one_family_and_port_narrow_the_dump_to_it),
 	    cmocka_unit_test(test_matches_that_disagree_on_a_status_bit_leave_it_unfiltered),
