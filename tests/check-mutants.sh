@@ -101,6 +101,10 @@ mutant gateway-ct-mark "the gateway's conntrack mark bit on translated flows" 'W
 mutant gateway-ct-ipv6-port-gone "the gateway's IPv6 search without addresses only where the port is gone" \
 	'wf_gw_ct_narrow' 's/\|\|\s*(held_now\(now, n_peers, &m\[i\], &h\))\)/|| ($1 \&\& false))/' \
 	unit:test_ct_flush kernel:test_conntrack_kernel
+# The gateway's engine no longer narrows: each IPv6 removal's search is a dump again.
+mutant gateway-ct-narrow "the gateway's narrowed IPv6 search by its mark" 'narrow_stale_flows(' \
+	's/\twf_gw_ct_narrow\(d->cfg, &d->state, m, n\);/\t(void)d, (void)m, (void)n;/' \
+	e2e:test_conntrack
 # A match's mark mask is ignored: the gateway's bit is compared with the whole mark, and its
 # flows that carry other bits too stay.
 mutant stale-conntrack-mark-mask "the mark mask of a conntrack match" 'match_mark_mask(' \
