@@ -91,6 +91,25 @@ mutant stale-conntrack-kernel-ipv6 "the probe of the kernel's IPv6 conntrack fil
 mutant stale-conntrack-ipv6-port-gone "the IPv6 search without addresses only where the port is gone" \
 	'wf_server_ct_narrow' 's/\|\| forward_of\(now, n_now, &m\[i\]\)\)/)/' \
 	kernel:test_conntrack_kernel
+# The gateway's DNAT rules no longer mark the flows they translate: its narrowed IPv6 search
+# then finds none of them.
+mutant gateway-ct-mark "the gateway's conntrack mark bit on translated flows" 'WF_GW_MAP4' \
+	's/wf_nft_add_dnat_map_ct_mark\(&r, fam, map, WF_GW_CT_MARK\)/wf_nft_add_dnat_map(\&r, fam, map)/' \
+	unit:test_gateway_render kernel:test_gateway_ruleset
+# The gateway's IPv6 search leaves the addresses out for a port another peer holds now: the
+# flows of the port's new peer go too.
+mutant gateway-ct-ipv6-port-gone "the gateway's IPv6 search without addresses only where the port is gone" \
+	'wf_gw_ct_narrow' 's/\|\|\s*(held_now\(now, n_peers, &m\[i\], &h\))\)/|| ($1 \&\& false))/' \
+	unit:test_ct_flush kernel:test_conntrack_kernel
+# The gateway's engine no longer narrows: each IPv6 removal's search is a dump again.
+mutant gateway-ct-narrow "the gateway's narrowed IPv6 search by its mark" 'narrow_stale_flows(' \
+	's/\twf_gw_ct_narrow\(d->cfg, &d->state, m, n\);/\t(void)d, (void)m, (void)n;/' \
+	e2e:test_conntrack
+# A match's mark mask is ignored: the gateway's bit is compared with the whole mark, and its
+# flows that carry other bits too stay.
+mutant stale-conntrack-mark-mask "the mark mask of a conntrack match" 'match_mark_mask(' \
+	's/return m->mark_mask \? m->mark_mask : UINT32_MAX;/return UINT32_MAX;/' \
+	unit:test_conntrack_model kernel:test_conntrack_kernel
 # A UDP forward that came waits as long as a removal: its refused flows stay refused a second.
 mutant stale-conntrack-udp-soon "the prompt search for a new UDP forward's refused flows" \
 	'wf_ct_matches_delay_ms(' 's/return WF_CT_COALESCE_MS;/return WF_CT_REMOVED_DELAY_MS;/' \

@@ -108,6 +108,12 @@ bool wf_ct_marks_cover(const uint32_t *marks, size_t n, uint32_t *value, uint32_
 	return true;
 }
 
+/* The bits of an entry's mark that m looks at. */
+static uint32_t match_mark_mask(const struct wf_ct_match *m)
+{
+	return m->mark_mask ? m->mark_mask : UINT32_MAX;
+}
+
 size_t wf_ct_match_requests(const struct wf_ct_match *m)
 {
 	uint32_t value, mask;
@@ -117,10 +123,22 @@ size_t wf_ct_match_requests(const struct wf_ct_match *m)
 	return m->n_marks ? m->n_marks : 1u;
 }
 
+/* A mark outside the mask could never match: a match that names one selects nothing, which
+ * is a mistake of the caller's and not a search to make. */
+static bool marks_in_mask(const struct wf_ct_match *m)
+{
+	if (m->n_marks > WF_CT_MARKS_MAX)
+		return false;
+	for (size_t i = 0; i < m->n_marks; i++)
+		if (m->marks[i] & ~match_mark_mask(m))
+			return false;
+	return true;
+}
+
 bool wf_ct_match_valid(const struct wf_ct_match *m)
 {
 	return family_supported(m->family) && proto_has_ports(m->l4proto) && m->orig_dport &&
-	       !(m->status_set & m->status_clear) && m->n_marks <= WF_CT_MARKS_MAX &&
+	       !(m->status_set & m->status_clear) && marks_in_mask(m) &&
 	       (!m->addrs_implied ||
 	        (m->n_marks && (m->status_set & IPS_DST_NAT) && m->reply_sport));
 }
@@ -130,7 +148,7 @@ static bool mark_matches(const struct wf_ct_match *m, uint32_t mark)
 	if (!m->n_marks)
 		return true;
 	for (size_t i = 0; i < m->n_marks; i++)
-		if (m->marks[i] == mark)
+		if (m->marks[i] == (mark & match_mark_mask(m)))
 			return true;
 	return false;
 }
@@ -192,6 +210,8 @@ static int cmp_match(const void *pa, const void *pb)
 		c = cmp_num(a->n_marks, b->n_marks);
 	for (size_t i = 0; !c && i < a->n_marks && i < WF_CT_MARKS_MAX; i++)
 		c = cmp_num(a->marks[i], b->marks[i]);
+	if (!c && a->n_marks)
+		c = cmp_num(match_mark_mask(a), match_mark_mask(b));
 	if (!c)
 		c = cmp_num(a->addrs_implied, b->addrs_implied);
 	return c;
@@ -412,10 +432,14 @@ int wf_ct_flush_build_mark(void *buf, size_t size, const struct wf_ct_match *m, 
 	if (size < WF_CT_MSG_SIZE || !wf_ct_match_valid(m) || mark >= wf_ct_match_requests(m) ||
 	    (!addrs && !m->addrs_implied))
 		return -EINVAL;
-	if (m->n_marks && (m->n_marks == 1 || wf_ct_match_requests(m) > 1))
+	if (m->n_marks && (m->n_marks == 1 || wf_ct_match_requests(m) > 1)) {
 		mark_value = m->marks[mark];
-	else if (m->n_marks)
+		mark_mask = match_mark_mask(m);
+	} else if (m->n_marks) {
+		/* the marks lie inside the match's mask, and so do the bits they differ in */
 		wf_ct_marks_cover(m->marks, m->n_marks, &mark_value, &mark_mask);
+		mark_mask &= match_mark_mask(m);
+	}
 	if (orig_dst)
 		orig |= CT_FILTER_IP_DST;
 	if (m->has_reply_src)

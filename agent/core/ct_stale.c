@@ -186,6 +186,9 @@ void wf_ct_stats_status_add(struct json_object *obj, const struct wf_ct_stats *s
 	json_object_object_add(o, "run", json_object_new_int64((int64_t)st->searched));
 	json_object_object_add(o, "skipped", json_object_new_int64((int64_t)st->skipped));
 	json_object_object_add(o, "moot", json_object_new_int64((int64_t)st->moot));
+	json_object_object_add(o, "filtered_deletes",
+	                       json_object_new_int64((int64_t)st->kernel_deletes));
+	json_object_object_add(o, "dumps", json_object_new_int64((int64_t)st->dumps));
 	json_object_object_add(obj, "conntrack_searches", o);
 }
 
@@ -203,8 +206,17 @@ int wf_ct_stats_metrics(struct wf_metrics *m, const char *prefix, const struct w
 	               WF_LABEL("result", "run"), (double)st->searched);
 	wf_metrics_add(m, name, WF_METRIC_COUNTER, NULL, WF_LABEL("result", "skipped"),
 	               (double)st->skipped);
-	return wf_metrics_add(m, name, WF_METRIC_COUNTER, NULL, WF_LABEL("result", "moot"),
-	                      (double)st->moot);
+	wf_metrics_add(m, name, WF_METRIC_COUNTER, NULL, WF_LABEL("result", "moot"),
+	               (double)st->moot);
+	/* A search run may do both: how the searches went, not how many there were. */
+	snprintf(name, sizeof(name), "%s_conntrack_search_walks_total", prefix);
+	wf_metrics_add(m, name, WF_METRIC_COUNTER,
+	               "Searches run that made the kernel's filtered deletes (Linux 6.15 and "
+	               "later: a walk of the buckets that hold entries), and that made a dump (a "
+	               "walk of every bucket under its lock).",
+	               WF_LABEL("how", "filtered_delete"), (double)st->kernel_deletes);
+	return wf_metrics_add(m, name, WF_METRIC_COUNTER, NULL, WF_LABEL("how", "dump"),
+	                      (double)st->dumps);
 }
 
 int wf_ct_pending_take(struct wf_ct_pending *p, int err, struct wf_ct_match **out, size_t *n)

@@ -95,14 +95,24 @@ void wf_nft_add_nat(struct wf_nft_rule *r, enum wf_nft_item_kind kind, uint8_t f
 	wf_nft_rule_item(r, &it);
 }
 
-void wf_nft_add_dnat_map(struct wf_nft_rule *r, uint8_t family, const char *map)
+void wf_nft_add_dnat_map_ct_mark(struct wf_nft_rule *r, uint8_t family, const char *map,
+                                 uint32_t bits)
 {
 	static const enum wf_nft_field keys[] = {WF_NFT_F_L4PROTO, WF_NFT_F_TH_DPORT};
-	struct wf_nft_item it = {.kind = WF_NFT_DNAT_MAP, .family = family, .n_keys = 2};
+	struct wf_nft_item it = {.kind = WF_NFT_DNAT_MAP,
+	                         .family = family,
+	                         .n_keys = 2,
+	                         .mark = bits,
+	                         .mark_mask = bits};
 
 	memcpy(it.keys, keys, sizeof(keys));
 	WF_COPY(it.set, map);
 	wf_nft_rule_item(r, &it);
+}
+
+void wf_nft_add_dnat_map(struct wf_nft_rule *r, uint8_t family, const char *map)
+{
+	wf_nft_add_dnat_map_ct_mark(r, family, map, 0);
 }
 
 int wf_nft_add_base_chain(struct wf_nft_table *t, const char *name, const char *type, int hook,

@@ -224,6 +224,22 @@ static void immediate_data(struct lin *l, uint32_t dreg, const void *data, uint3
 	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
 }
 
+/* As nft does `mark set mark & ~mask | bits': one bitwise on the mark in reg, setting the
+ * bits of the item's mark_mask to those of its mark and keeping the others. */
+static void mark_bits(struct lin *l, const struct wf_nft_item *it, uint32_t reg)
+{
+	struct nftnl_expr *e = expr_new(l, "bitwise");
+	uint32_t keep = ~it->mark_mask, set = it->mark & it->mark_mask;
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &keep, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &set, 4);
+}
+
 static void immediate_verdict(struct lin *l, int verdict, const char *chain)
 {
 	struct nftnl_expr *e = expr_new(l, "immediate");
@@ -583,18 +599,8 @@ static void lin_item(struct lin *l, const struct wf_nft_item *it)
 		break;
 	case WF_NFT_META_MARK_SET:
 		if (it->mark_mask && it->mark_mask != 0xffffffffu) {
-			/* as nft: meta mark set meta mark & ~mask | mark, one bitwise */
-			uint32_t keep = ~it->mark_mask, set = it->mark & it->mark_mask;
-
 			meta_load(l, NFT_META_MARK, NFT_REG_1);
-			e = expr_new(l, "bitwise");
-			if (!e)
-				break;
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &keep, 4);
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &set, 4);
+			mark_bits(l, it, NFT_REG_1);
 		} else {
 			immediate_data(l, NFT_REG_1, &it->mark, 4);
 		}
@@ -608,6 +614,13 @@ static void lin_item(struct lin *l, const struct wf_nft_item *it)
 		family = nat_family(l, it);
 		load_keys(l, it->keys, it->n_keys);
 		lookup(l, it->set, true, false);
+		/* Only a flow the map translates: a failed lookup ends the rule here. Register 3
+		 * lies beyond the map's data (an IPv6 address and a port take 1 and 2). */
+		if (it->mark_mask) {
+			ct_load(l, NFT_CT_MARK, NFT_REG_3);
+			mark_bits(l, it, NFT_REG_3);
+			ct_set(l, NFT_CT_MARK, NFT_REG_3);
+		}
 		/* map data is addr . port: the port starts in the register after the address */
 		nat(l, NFT_NAT_DNAT, family, NFT_REG_1, reg(addr_len(family) / 4), 0);
 		break;

@@ -213,6 +213,17 @@ static void print_keys(FILE *f, const enum wf_nft_field *keys, size_t n)
 	}
 }
 
+/* `what mark set what mark ...' with only the bits of the item's mask, as nft lists it: a mask
+ * whose bits are all set reads as a plain or. */
+static void print_mark_bits(FILE *f, const char *what, const struct wf_nft_item *it)
+{
+	if ((it->mark & it->mark_mask) == it->mark_mask)
+		fprintf(f, "%s mark set %s mark | 0x%08x", what, what, it->mark_mask);
+	else
+		fprintf(f, "%s mark set %s mark & 0x%08x | 0x%08x", what, what, ~it->mark_mask,
+		        it->mark & it->mark_mask);
+}
+
 static const char *nat_family_name(const struct wf_nft_item *it)
 {
 	if (it->family == NFPROTO_IPV4 || it->nat_addr.type == WF_NFT_T_IPV4_ADDR)
@@ -277,13 +288,8 @@ void wf_nft_item_fprint(FILE *f, const struct wf_nft_item *it)
 		fprintf(f, "ct mark set 0x%08x", it->mark);
 		break;
 	case WF_NFT_META_MARK_SET:
-		/* as nft lists it: a mask whose bits are all set reads as a plain or */
-		if (it->mark_mask && it->mark_mask != 0xffffffffu &&
-		    (it->mark & it->mark_mask) == it->mark_mask)
-			fprintf(f, "meta mark set meta mark | 0x%08x", it->mark_mask);
-		else if (it->mark_mask && it->mark_mask != 0xffffffffu)
-			fprintf(f, "meta mark set meta mark & 0x%08x | 0x%08x", ~it->mark_mask,
-			        it->mark & it->mark_mask);
+		if (it->mark_mask && it->mark_mask != 0xffffffffu)
+			print_mark_bits(f, "meta", it);
 		else
 			fprintf(f, "meta mark set 0x%08x", it->mark);
 		break;
@@ -291,6 +297,12 @@ void wf_nft_item_fprint(FILE *f, const struct wf_nft_item *it)
 		fputs("meta mark set ct mark", f);
 		break;
 	case WF_NFT_DNAT_MAP:
+		/* nft lists the statement before the dnat, though the kernel runs it after the
+		 * map's lookup */
+		if (it->mark_mask) {
+			print_mark_bits(f, "ct", it);
+			fputc(' ', f);
+		}
 		fprintf(f, "dnat %sto ", nat_family_name(it));
 		print_keys(f, it->keys, it->n_keys);
 		fprintf(f, " map @%s", it->set);

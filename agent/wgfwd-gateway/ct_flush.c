@@ -132,6 +132,33 @@ static bool made_again_by(const struct wf_gw_config *cfg, const struct held *h,
 	return h && removed_match(&cfg->peers[h->peer], h->f, &own) && wf_ct_match_equal(&own, m);
 }
 
+/* Every entry of the port, reply port and status that carries the mark is one the gateway
+ * translated to that public port (render.h: only a map that found a target sets the bit), and
+ * with no peer holding the port, every one of them is stale whichever peer it went to. An entry
+ * of someone else's DNAT to the same ports (Docker on the VPS) has no such mark and stays.
+ * Flows made before the gateway marked its flows have no mark either: the narrowed search
+ * leaves them, and they keep the old path until they go idle (or end, as a TCP flow whose
+ * peer answers with a reset does), as they did before any search existed. A move to another
+ * peer keeps the address match, whose search by dump takes marked and unmarked flows alike. */
+void wf_gw_ct_narrow(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
+                     struct wf_ct_match *m, size_t n)
+{
+	size_t n_peers = cfg->n_peers < now->n_peers ? cfg->n_peers : now->n_peers;
+
+	for (size_t i = 0; i < n; i++) {
+		struct held h;
+
+		if (m[i].family != AF_INET6 || !m[i].has_reply_src || !m[i].reply_sport ||
+		    !(m[i].status_set & IPS_DST_NAT) || m[i].n_marks ||
+		    held_now(now, n_peers, &m[i], &h))
+			continue;
+		m[i].n_marks = 1;
+		m[i].marks[0] = WF_GW_CT_MARK;
+		m[i].mark_mask = WF_GW_CT_MARK;
+		m[i].addrs_implied = true;
+	}
+}
+
 size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
                       struct wf_ct_match *m, size_t n)
 {

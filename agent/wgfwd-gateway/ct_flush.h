@@ -40,4 +40,12 @@ int wf_gw_ct_matches(const struct wf_gw_params *p, const struct wf_gw_config *cf
 size_t wf_gw_ct_prune(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
                       struct wf_ct_match *m, size_t n);
 
+/* Pure, at search time, on what the prune left: the IPv6 match of a removed forward whose
+ * public port no peer holds in `now' names the gateway's mark bit (WF_GW_CT_MARK) and leaves
+ * its addresses to the mark, so the kernel's filtered delete takes it, where its IPv6 address
+ * filter cannot be trusted (<wgfwd/conntrack.h>). A port that moved to another peer keeps its
+ * address match. */
+void wf_gw_ct_narrow(const struct wf_gw_config *cfg, const struct wf_gw_state *now,
+                     struct wf_ct_match *m, size_t n);
+
 #endif

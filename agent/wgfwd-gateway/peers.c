@@ -92,6 +92,13 @@ static size_t prune_stale_flows(void *arg, struct wf_ct_match *m, size_t n)
 	return wf_gw_ct_prune(d->cfg, &d->state, m, n);
 }
 
+static void narrow_stale_flows(void *arg, struct wf_ct_match *m, size_t n)
+{
+	const struct wf_gw_daemon *d = arg;
+
+	wf_gw_ct_narrow(d->cfg, &d->state, m, n);
+}
+
 static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
 {
 	struct wf_gw_daemon *d = arg;
@@ -119,8 +126,8 @@ static void stale_flows_flushed(void *arg, int looked_for, size_t deleted)
 		          n > 1 ? "s" : "", peers);
 }
 
-const struct wf_ct_stale_ops wf_gw_stale_flow_ops = {.prune = prune_stale_flows,
-                                                     .flushed = stale_flows_flushed};
+const struct wf_ct_stale_ops wf_gw_stale_flow_ops = {
+    .prune = prune_stale_flows, .narrow = narrow_stale_flows, .flushed = stale_flows_flushed};
 
 /* Noted even when the change makes no match: it may make the pending ones right again (a
  * restart). */

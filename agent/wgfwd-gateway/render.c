@@ -70,7 +70,7 @@ static int render_rules(struct wf_nft_table *t, const struct wf_gw_params *p)
 			wf_nft_rule_begin(&r, dnat[k].chain, dnat[k].comment[v6]);
 			wf_nft_match_nfproto(&r, fam);
 			wf_nft_match_set(&r, public, 1, &daddr);
-			wf_nft_add_dnat_map(&r, fam, map);
+			wf_nft_add_dnat_map_ct_mark(&r, fam, map, WF_GW_CT_MARK);
 			err |= wf_nft_add_rule(t, &r);
 		}
 	}

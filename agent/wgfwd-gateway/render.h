@@ -6,7 +6,8 @@
  *  - inbound: traffic addressed to one of the gateway's public addresses is DNAT'd through the
  *    maps fwd4/fwd6 (l4proto . port -> peer tunnel address . port), from outside and from the
  *    tunnel alike (a peer reaching another's forward keeps its own source); nothing is
- *    SNAT'd on its way into the tunnel, so the server sees the client's address;
+ *    SNAT'd on its way into the tunnel, so the server sees the client's address. Each flow
+ *    the maps translate gets WF_GW_CT_MARK in its conntrack mark;
  *  - forward: governs only what enters or leaves the tunnel interface. The chain's policy is
  *    accept, because a drop in any base chain is final and the VPS forwards for others too
  *    (Docker, other VPNs, bridges). Into the tunnel: replies and DNAT'd flows, then drop.
@@ -33,19 +34,26 @@
 
 #include "policy.h"
 
-#define WF_GW_TABLE                "wgfwd_gateway"
-#define WF_GW_ANCHOR_TABLE         "wgfwd_anchor"
-#define WF_GW_MAP4                 "fwd4"
-#define WF_GW_MAP6                 "fwd6"
-#define WF_GW_PUBLIC4              "public4"
-#define WF_GW_PUBLIC6              "public6"
-#define WF_GW_EGRESS4              "egress4" /* saddr . l4proto . dport */
-#define WF_GW_EGRESS6              "egress6"
-#define WF_GW_EGRESS4_PROTO        "egress4_proto" /* saddr . l4proto: every port of a protocol */
-#define WF_GW_EGRESS6_PROTO        "egress6_proto"
-#define WF_GW_EGRESS4_ALL          "egress4_all" /* saddr: everything */
-#define WF_GW_EGRESS6_ALL          "egress6_all"
-#define WF_GW_PUBLIC_MAX           16
+#define WF_GW_TABLE         "wgfwd_gateway"
+#define WF_GW_ANCHOR_TABLE  "wgfwd_anchor"
+#define WF_GW_MAP4          "fwd4"
+#define WF_GW_MAP6          "fwd6"
+#define WF_GW_PUBLIC4       "public4"
+#define WF_GW_PUBLIC6       "public6"
+#define WF_GW_EGRESS4       "egress4" /* saddr . l4proto . dport */
+#define WF_GW_EGRESS6       "egress6"
+#define WF_GW_EGRESS4_PROTO "egress4_proto" /* saddr . l4proto: every port of a protocol */
+#define WF_GW_EGRESS6_PROTO "egress6_proto"
+#define WF_GW_EGRESS4_ALL   "egress4_all" /* saddr: everything */
+#define WF_GW_EGRESS6_ALL   "egress6_all"
+#define WF_GW_PUBLIC_MAX    16
+/* The conntrack mark bit of the flows the gateway translates, set beside whatever else the
+ * mark holds: with it, the search for the flows of a removed forward names its own flows by
+ * mark, port and reply port, and needs no address (ct_flush.c). One bit that the usual owners
+ * of marks leave alone: not Docker's suggested bridge-accept-fwmark (0x4000000), Tailscale's
+ * 0xff0000, Kubernetes' 0xc000, wg-quick's 0xca6c, nor any bit of the agent's 0x7766xxxx
+ * marks (should both run on one host). */
+#define WF_GW_CT_MARK              0x08000000u
 #define WF_GW_DEFAULT_CONTROL_PORT 51821
 
 struct wf_gw_params {

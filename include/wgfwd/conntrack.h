@@ -80,9 +80,13 @@ struct wf_ct_match {
 	uint16_t reply_sport;  /* 0: any */
 	uint32_t status_set;   /* IPS_* bits that must all be set, e.g. IPS_DST_NAT */
 	uint32_t status_clear; /* IPS_* bits none of which may be set */
-	/* With n_marks, the entry's conntrack mark is one of marks. */
+	/* With n_marks, the entry's conntrack mark, less the bits outside mark_mask, is one of
+	 * marks (each inside mark_mask). mark_mask 0 is every bit: the whole mark. A mask lets a
+	 * match name one bit that the caller's rules set while keeping whatever else the mark
+	 * holds. */
 	uint8_t n_marks;
 	uint32_t marks[WF_CT_MARKS_MAX];
+	uint32_t mark_mask;
 	/* The caller's word that every entry of this protocol, port, reply port, status and mark
 	 * is one to delete whatever its addresses (no forward has the public port any more, and
 	 * only the caller's own rules give these marks to translated flows): a filtered delete may

@@ -92,8 +92,9 @@ int wf_ct_stale_run(struct wf_ct_stale *s, size_t *deleted);
 
 /* The searches made, skipped (conntrack.h: when a search is skipped) and moot so far. */
 void wf_ct_stale_stats(const struct wf_ct_stale *s, struct wf_ct_stats *out);
-/* Shows them: "conntrack_searches": {"run", "skipped", "moot"} in obj, and the counter
- * <prefix>_conntrack_searches_total{result="run"|"skipped"|"moot"}. st NULL: no conntrack
+/* Shows them: "conntrack_searches": {"run", "skipped", "moot", "filtered_deletes", "dumps"} in
+ * obj, and the counters <prefix>_conntrack_searches_total{result="run"|"skipped"|"moot"} and
+ * <prefix>_conntrack_search_walks_total{how="filtered_delete"|"dump"}. st NULL: no conntrack
  * access, shown as nothing. */
 void wf_ct_stats_status_add(struct json_object *obj, const struct wf_ct_stats *st);
 int wf_ct_stats_metrics(struct wf_metrics *m, const char *prefix, const struct wf_ct_stats *st);

@@ -84,7 +84,9 @@ enum wf_nft_item_kind {
 	WF_NFT_CT_MARK_SET,       /* ct mark set mark */
 	WF_NFT_META_MARK_SET,     /* meta mark set mark; with mark_mask, only those bits */
 	WF_NFT_META_MARK_FROM_CT, /* meta mark set ct mark */
-	WF_NFT_DNAT_MAP,          /* dnat <family> to keys[] map @set (data: addr . port) */
+	WF_NFT_DNAT_MAP,          /* dnat <family> to keys[] map @set (data: addr . port); with
+	                             mark_mask, ct mark gets mark's bits of it once the lookup
+	                             found the target */
 	WF_NFT_DNAT,              /* dnat <family> to addr[:port] */
 	WF_NFT_SNAT,              /* snat <family> to addr */
 	WF_NFT_SNAT_KEEP_SOURCE,  /* snat <family> to <family> saddr: settle the binding, change
@@ -105,7 +107,8 @@ struct wf_nft_item {
 	bool negate;
 	uint8_t family; /* NFPROTO_IPV4 / NFPROTO_IPV6 for the NAT kinds */
 	uint32_t mark;
-	uint32_t mark_mask; /* WF_NFT_META_MARK_SET: bits it sets, the others kept; 0: all */
+	uint32_t mark_mask; /* WF_NFT_META_MARK_SET: bits it sets, the others kept; 0: all.
+	                       WF_NFT_DNAT_MAP: ct mark bits it sets; 0: none */
 	enum wf_nft_verdict verdict;
 	char chain[WF_NFT_NAME_MAX];
 	struct wf_nft_value nat_addr; /* WF_NFT_DNAT / WF_NFT_SNAT */

@@ -30,6 +30,10 @@ void wf_nft_add_verdict(struct wf_nft_rule *r, enum wf_nft_verdict v);
 void wf_nft_add_nat(struct wf_nft_rule *r, enum wf_nft_item_kind kind, uint8_t family);
 /* dnat <family> to meta l4proto . th dport map @map */
 void wf_nft_add_dnat_map(struct wf_nft_rule *r, uint8_t family, const char *map);
+/* The same, and ct mark set ct mark | bits for each flow the map translates (and only those:
+ * the mark follows the lookup in the kernel), the mark's other bits kept. */
+void wf_nft_add_dnat_map_ct_mark(struct wf_nft_rule *r, uint8_t family, const char *map,
+                                 uint32_t bits);
 
 /* Table adders returning 0 or -ENOMEM, for render code that sums their results. */
 int wf_nft_add_base_chain(struct wf_nft_table *t, const char *name, const char *type, int hook,

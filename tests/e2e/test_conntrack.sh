@@ -104,6 +104,11 @@ lab_udp_start four --network apps --ip 172.31.0.14 --ip6 fd00:31::14
 ldocker run -d --name four-label --network container:four --label wgfwd.ports=5353/udp \
 	"$LAB_IMAGE" sleep 3600 >/dev/null
 check "the forward to a shared network namespace gets the flows" wait_until 3 receives four
+# How the gateway's searches went so far: by filtered delete, by dump.
+gateway_walks() {
+	gateway_status --json | jq -r '"\(.conntrack_searches.filtered_deletes) \(.conntrack_searches.dumps)"'
+}
+read -r gw_filtered gw_dumps <<<"$(gateway_walks)"
 ldocker stop -t 0 four-label >/dev/null
 check "removing the label's container removes the gateway's forward" \
 	wait_until 5 gateway_stopped_forwarding
@@ -114,6 +119,12 @@ before=$(received four)
 sleep 2
 check_eq "the old target, still listening, receives nothing more" "$before" received four
 check "the gateway refuses the flows" wait_until 3 gateway_flows_refused
+# No peer holds the port any more: the IPv6 flows, marked by the gateway's rules, are found by
+# mark and ports without their addresses, and the search is filtered deletes alone (Linux
+# 6.15 and later), never a walk of every bucket.
+read -r filtered_now dumps_now <<<"$(gateway_walks)"
+check_eq "the gateway's search for the removed forward made no dump" "$gw_dumps" echo "$dumps_now"
+check "and was a filtered delete" [ "$filtered_now" -gt "$gw_filtered" ]
 
 # The stream through the other forward kept its entries all along.
 check_eq "the TCP stream keeps its conntrack entry on the gateway" "$gw_ids" ct_ids gw

@@ -1233,6 +1233,136 @@ static void test_gateway_forward_back_at_another_target_still_loses_its_flows(vo
 	event_base_free(g.now.base);
 }
 
+static void gateway_narrow(void *arg, struct wf_ct_match *m, size_t n)
+{
+	struct gateway_now *now = arg;
+
+	wf_gw_ct_narrow(now->cfg, now->state, m, n);
+}
+
+/* A peer lets an IPv6 port go that no other peer holds: the gateway's search names its own mark
+ * bit and leaves the addresses out (this kernel's IPv6 address filter may be wrong), so it is
+ * one filtered delete and no dump, and what it deletes is still only the flows the gateway's
+ * rules translated to that port, answering from its old target port: not an unmarked flow of
+ * the same ports (Docker's DNAT on the VPS, or a flow from before the gateway marked its own). */
+static void test_gateway_ipv6_port_gone_deletes_only_its_marked_flows_without_a_dump(void **state)
+{
+	static const struct wf_ct_stale_ops ops = {
+	    .prune = gateway_prune, .narrow = gateway_narrow, .flushed = gateway_flushed};
+	struct wf_ctl_forward udp = {
+	    .family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct wf_gw_peer peers[2] = {
+	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6},
+	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::3").ip6}};
+	struct wf_gw_config cfg = {.peers = peers, .n_peers = 2};
+	struct wf_gw_params p = {.n_public_ip6 = 1};
+	struct wf_gw_entries held[2] = {{.forwards = &udp, .n_forwards = 1}}, none[2] = {{0}};
+	struct wf_gw_state with = {.peers = held, .n_peers = 2},
+	                   without = {.peers = none, .n_peers = 2};
+	struct gateway_now now = {.cfg = &cfg, .state = &without};
+	struct wf_ct_stale *engine;
+	struct wf_ct_match *m;
+	struct wf_ct_stats st;
+	size_t n, deleted = 99;
+	char mark[64], mark_more[64], mark_other_peer[64], mark_other_port[64], not_ours[64];
+
+	(void)state;
+	p.public_ip6[0] = addr(AF_INET6, "2001:db8:1::1").ip6;
+	snprintf(mark, sizeof(mark), "--mark %u --dst-nat [fc00:0:0:160::2]:5353", WF_GW_CT_MARK);
+	snprintf(mark_more, sizeof(mark_more), "--mark %u --dst-nat [fc00:0:0:160::2]:5353",
+	         WF_GW_CT_MARK | 0x5);
+	snprintf(mark_other_peer, sizeof(mark_other_peer),
+	         "--mark %u --dst-nat [fc00:0:0:160::3]:5353", WF_GW_CT_MARK);
+	snprintf(mark_other_port, sizeof(mark_other_port),
+	         "--mark %u --dst-nat [fc00:0:0:160::2]:6000", WF_GW_CT_MARK);
+	snprintf(not_ours, sizeof(not_ours), "--mark %u --dst-nat [fc00:0:0:160::2]:5353",
+	         ~WF_GW_CT_MARK);
+	ct_insert("udp", "2001:db8:c::10", 40053, "2001:db8:1::1", 5353, mark);
+	ct_insert("udp", "2001:db8:c::11", 40053, "2001:db8:1::1", 5353, mark_more);
+	/* the gateway's flow to another peer: no peer holds the port, so it is stale too */
+	ct_insert("udp", "2001:db8:c::12", 40053, "2001:db8:1::1", 5353, mark_other_peer);
+	/* unmarked, or marked by everything but the gateway's bit: not the gateway's */
+	ct_insert("udp", "2001:db8:c::13", 40053, "2001:db8:1::1", 5353,
+	          "--dst-nat [fc00:0:0:160::2]:5353");
+	ct_insert("udp", "2001:db8:c::14", 40053, "2001:db8:1::1", 5353, not_ours);
+	/* another target port, another public port, and untranslated */
+	ct_insert("udp", "2001:db8:c::15", 40053, "2001:db8:1::1", 5353, mark_other_port);
+	ct_insert("udp", "2001:db8:c::16", 40053, "2001:db8:1::1", 5354, mark);
+	ct_insert("udp", "2001:db8:c::17", 40053, "2001:db8:1::1", 5353, "");
+	/* the same port of IPv4 */
+	ct_insert("udp", CLIENT, 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
+	assert_int_equal(ct_listed("src=2001:db8:c::1", NULL), 8);
+
+	assert_int_equal(wf_ct_stale_new(NULL, &ops, &now, &engine), 0);
+	wf_ct_stale_set_kernel_flush(engine, true);
+	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(wf_ct_stale_add(engine, m, n), 1);
+	free(m);
+	assert_int_equal(wf_ct_stale_run(engine, &deleted), 1);
+	assert_int_equal(deleted, 3);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 0);
+	for (int i = 13; i <= 17; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "src=2001:db8:c::%d ", i);
+		assert_int_equal(ct_listed(src, NULL), 1);
+	}
+	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
+	wf_ct_stale_stats(engine, &st);
+	assert_int_equal(st.kernel_deletes, 1);
+	assert_int_equal(st.dumps, 0);
+	wf_ct_stale_free(engine);
+}
+
+/* The port moved to another peer: the search keeps the old peer's address (by dump, on a kernel
+ * whose IPv6 address filter is wrong), and the new peer's marked flows stay. */
+static void test_gateway_ipv6_port_moved_keeps_the_new_peers_flows(void **state)
+{
+	static const struct wf_ct_stale_ops ops = {
+	    .prune = gateway_prune, .narrow = gateway_narrow, .flushed = gateway_flushed};
+	struct wf_ctl_forward udp = {
+	    .family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
+	struct wf_gw_peer peers[2] = {
+	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6},
+	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::3").ip6}};
+	struct wf_gw_config cfg = {.peers = peers, .n_peers = 2};
+	struct wf_gw_params p = {0};
+	struct wf_gw_entries first[2] = {{.forwards = &udp, .n_forwards = 1}},
+	                     second[2] = {{0}, {.forwards = &udp, .n_forwards = 1}};
+	struct wf_gw_state before = {.peers = first, .n_peers = 2},
+	                   after = {.peers = second, .n_peers = 2};
+	struct gateway_now now = {.cfg = &cfg, .state = &after};
+	struct wf_ct_stale *engine;
+	struct wf_ct_match *m;
+	size_t n, deleted = 99;
+	char old_peer[64], new_peer[64];
+
+	(void)state;
+	snprintf(old_peer, sizeof(old_peer), "--mark %u --dst-nat [fc00:0:0:160::2]:5353",
+	         WF_GW_CT_MARK);
+	snprintf(new_peer, sizeof(new_peer), "--mark %u --dst-nat [fc00:0:0:160::3]:5353",
+	         WF_GW_CT_MARK);
+	ct_insert("udp", "2001:db8:c::10", 40053, "2001:db8:1::1", 5353, old_peer);
+	ct_insert("udp", "2001:db8:c::11", 40053, "2001:db8:1::1", 5353, new_peer);
+	/* from before the gateway marked its flows */
+	ct_insert("udp", "2001:db8:c::12", 40053, "2001:db8:1::1", 5353,
+	          "--dst-nat [fc00:0:0:160::2]:5353");
+	assert_int_equal(wf_ct_stale_new(NULL, &ops, &now, &engine), 0);
+	wf_ct_stale_set_kernel_flush(engine, true);
+	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &before, &after, &m, &n), 0);
+	assert_int_equal(wf_ct_stale_add(engine, m, n), (int)n);
+	free(m);
+	assert_true(wf_ct_stale_run(engine, &deleted) >= 1);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
+	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 1);
+	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 0);
+	wf_ct_stale_free(engine);
+}
+
 #define NS_TEST(f) cmocka_unit_test_setup_teardown(f, setup_namespace, teardown_namespace)
 
 int main(void)
@@ -1273,6 +1403,8 @@ int main(void)
 	    NS_TEST(test_gateway_removal_alone_is_searched_for_after_its_delay),
 	    NS_TEST(test_gateway_restart_the_same_way_asks_the_kernel_nothing),
 	    NS_TEST(test_gateway_forward_back_at_another_target_still_loses_its_flows),
+	    NS_TEST(test_gateway_ipv6_port_gone_deletes_only_its_marked_flows_without_a_dump),
+	    NS_TEST(test_gateway_ipv6_port_moved_keeps_the_new_peers_flows),
 	};
 
 	/* Never the machine's own namespace, whatever a test does. */

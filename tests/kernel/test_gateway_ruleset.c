@@ -249,8 +249,10 @@ static void nft_prints_the_rules_as_rendered(void **state)
 	struct fixture *f = *state;
 	struct wf_gw_apply_result res;
 	const char *expect[] = {
-	    "ip daddr @public4 dnat ip to meta l4proto . th dport map @fwd4",
-	    "ip6 daddr @public6 dnat ip6 to meta l4proto . th dport map @fwd6",
+	    "ip daddr @public4 ct mark set ct mark | 0x08000000 dnat ip to meta l4proto . th dport "
+	    "map @fwd4",
+	    "ip6 daddr @public6 ct mark set ct mark | 0x08000000 dnat ip6 to meta l4proto . th "
+	    "dport map @fwd6",
 	    "tcp dport 51821 iifname != \"" TUN "\" iifname != \"lo\" drop",
 	    "oifname \"" TUN "\" tcp flags syn tcp option maxseg size set rt mtu",
 	    "ct state established,related accept",
@@ -481,6 +483,75 @@ static void forwarding_is_switched_on_for_both_families(void **state)
 	assert_string_equal(read_sysctl("/proc/sys/net/ipv6/conf/" PUB "/accept_ra"), "2");
 }
 
+/* One datagram from the gateway itself to addr:port (its dnat_local chain translates it). */
+static void udp_send(int family, const char *addr, int port)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	int fd = socket(family, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr), 1);
+	}
+	assert_int_equal(sendto(fd, "x", 1, 0, (struct sockaddr *)&ss,
+	                        family == AF_INET ? sizeof(*sin) : sizeof(*sin6)),
+	                 1);
+	close(fd);
+}
+
+/* The conntrack lines (both families) with every needle in them. */
+static int ct_lines(const char *a, const char *b, const char *c)
+{
+	char cmd[512], *text;
+	int status, n;
+
+	snprintf(cmd, sizeof(cmd),
+	         "{ conntrack -L -f ipv4; conntrack -L -f ipv6; } 2>/dev/null | grep -F -e '%s' "
+	         "| grep -F -e '%s' | grep -F -c -e '%s'",
+	         a, b, c);
+	text = run(cmd, &status);
+	n = atoi(text);
+	free(text);
+	return n;
+}
+
+/* Each flow a map translates gets the gateway's bit in its conntrack mark, beside the bits
+ * something else gave it (here a table of another owner, between conntrack and NAT); a flow to
+ * a port no map holds keeps its mark as it was. */
+static void translated_flows_get_the_mark_bit_and_keep_the_others(void **state)
+{
+	struct fixture *f = *state;
+	struct wf_gw_apply_result res;
+	struct wf_ctl_forward fa[] = {{IPPROTO_UDP, AF_INET, 53, 5353},
+	                              {IPPROTO_UDP, AF_INET6, 53, 5353}};
+	char with_bit[32];
+
+	grant(f, 0, fa, 2, NULL, 0);
+	apply(f, &res);
+	sh("ip addr add 203.0.113.1/24 dev " PUB "; ip -6 addr add 2001:db8::1/64 dev " PUB
+	   " nodad; ip addr add 192.168.160.1/24 dev " TUN
+	   "; ip -6 addr add fc00:0:0:160::1/64 dev " TUN " nodad;"
+	   "nft add table inet other; nft add chain inet other out "
+	   "'{ type filter hook output priority -150; }';"
+	   "nft add rule inet other out meta l4proto udp ct mark set 0x5");
+	udp_send(AF_INET, "203.0.113.1", 53);
+	udp_send(AF_INET, "203.0.113.1", 54);
+	udp_send(AF_INET6, "2001:db8::1", 53);
+	snprintf(with_bit, sizeof(with_bit), "mark=%u ", WF_GW_CT_MARK | 5);
+	assert_int_equal(ct_lines("dport=53 ", "src=192.168.160.2 ", with_bit), 1);
+	assert_int_equal(ct_lines("dport=53 ", "src=fc00:0:0:160::2 ", with_bit), 1);
+	assert_int_equal(ct_lines("dport=54 ", "udp", "mark=5 "), 1);
+	assert_int_equal(ct_lines("udp", "udp", "mark="), 3);
+}
+
 static void public_addresses_are_read_from_the_interface(void **state)
 {
 	struct in_addr ip4[WF_GW_PUBLIC_MAX];
@@ -512,6 +583,7 @@ int main(void)
 	    NS_TEST(removing_the_table_keeps_the_anchor),
 	    NS_TEST(forwarding_is_switched_on_for_both_families),
 	    NS_TEST(public_addresses_are_read_from_the_interface),
+	    NS_TEST(translated_flows_get_the_mark_bit_and_keep_the_others),
 	    NS_TEST(forwarding_outside_the_tunnel_is_left_alone),
 	};
 

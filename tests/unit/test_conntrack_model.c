@@ -3,6 +3,7 @@
  * make. */
 #include <wgfwd/conntrack.h>
 #include <wgfwd/ct_stale.h>
+#include <wgfwd/metrics.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -499,10 +500,12 @@ static void test_filtered_delete_of_an_added_forward_names_the_public_address(vo
 	                 IPS_DST_NAT | IPS_SEEN_REPLY);
 }
 
-/* The status shows the searches cancelled by a change beside those run and skipped. */
+/* The status shows the searches cancelled by a change beside those run and skipped, and how the
+ * ones run went: by filtered delete, by dump. */
 static void test_status_shows_searches_run_skipped_and_moot(void **state)
 {
-	const struct wf_ct_stats st = {.searched = 1, .skipped = 2, .moot = 3};
+	const struct wf_ct_stats st = {
+	    .searched = 1, .skipped = 2, .moot = 3, .kernel_deletes = 4, .dumps = 5};
 	struct json_object *doc = json_object_new_object(), *o, *v;
 
 	(void)state;
@@ -514,11 +517,37 @@ static void test_status_shows_searches_run_skipped_and_moot(void **state)
 	assert_int_equal(json_object_get_int64(v), 2);
 	assert_true(json_object_object_get_ex(o, "moot", &v));
 	assert_int_equal(json_object_get_int64(v), 3);
+	assert_true(json_object_object_get_ex(o, "filtered_deletes", &v));
+	assert_int_equal(json_object_get_int64(v), 4);
+	assert_true(json_object_object_get_ex(o, "dumps", &v));
+	assert_int_equal(json_object_get_int64(v), 5);
 	json_object_put(doc);
 	doc = json_object_new_object();
 	wf_ct_stats_status_add(doc, NULL);
 	assert_false(json_object_object_get_ex(doc, "conntrack_searches", &o));
 	json_object_put(doc);
+}
+
+static void test_metrics_show_how_the_searches_went(void **state)
+{
+	const struct wf_ct_stats st = {
+	    .searched = 1, .skipped = 2, .moot = 3, .kernel_deletes = 4, .dumps = 5};
+	struct wf_metrics *m = wf_metrics_new();
+	char *text = NULL;
+	size_t len;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(wf_ct_stats_metrics(m, "wgfwd_gateway", &st), 0);
+	assert_int_equal(wf_metrics_render(m, &text, &len), 0);
+	assert_non_null(
+	    strstr(text, "wgfwd_gateway_conntrack_searches_total{result=\"moot\"} 3\n"));
+	assert_non_null(strstr(
+	    text, "wgfwd_gateway_conntrack_search_walks_total{how=\"filtered_delete\"} 4\n"));
+	assert_non_null(
+	    strstr(text, "wgfwd_gateway_conntrack_search_walks_total{how=\"dump\"} 5\n"));
+	free(text);
+	wf_metrics_free(m);
 }
 
 /* One mark filter for a set of marks only where it selects those marks and no other: checked
@@ -622,6 +651,74 @@ static void test_filtered_delete_without_addresses_names_one_mark(void **state)
 	/* a match that could select translated flows by port alone is not valid */
 	m.status_set = 0;
 	assert_false(wf_ct_match_valid(&m));
+}
+
+/* A match may name bits of the mark: its filtered delete sends them as value and mask, a dump
+ * selects the same entries, and the mask takes part in what makes two matches one. */
+static void test_a_mark_mask_selects_by_those_bits_alone(void **state)
+{
+	char buf[WF_CT_MSG_SIZE] __attribute__((aligned(4)));
+	struct wf_ct_match m = {.family = AF_INET6,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig_dport = 5353,
+	                        .has_reply_src = true,
+	                        .reply_sport = 53,
+	                        .status_set = IPS_DST_NAT,
+	                        .n_marks = 1,
+	                        .marks = {0x08000000},
+	                        .mark_mask = 0x08000000,
+	                        .addrs_implied = true},
+	                   whole;
+	struct wf_ct_entry e = {.family = AF_INET6,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig = {.dport = 5353},
+	                        .reply = {.sport = 53},
+	                        .status = IPS_DST_NAT,
+	                        .mark = 0x08000001};
+	struct attrs a;
+
+	(void)state;
+	assert_true(wf_ct_match_valid(&m));
+	assert_true(wf_ct_flush_build_mark(buf, sizeof(buf), &m, 0, false) > 0);
+	collect(buf, &a);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK])), 0x08000000);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK_MASK])), 0x08000000);
+	assert_true(wf_ct_entry_matches(&m, &e));
+	e.mark = 0x1;
+	assert_false(wf_ct_entry_matches(&m, &e));
+	/* the whole mark, as without a mask */
+	whole = m;
+	whole.mark_mask = UINT32_MAX;
+	e.mark = 0x08000001;
+	assert_false(wf_ct_entry_matches(&whole, &e));
+	assert_false(wf_ct_match_equal(&m, &whole));
+	whole.mark_mask = 0;
+	assert_false(wf_ct_entry_matches(&whole, &e));
+	e.mark = 0x08000000;
+	assert_true(wf_ct_entry_matches(&whole, &e));
+	whole.mark_mask = UINT32_MAX;
+	assert_true(wf_ct_match_equal(&whole, &(struct wf_ct_match){.family = AF_INET6,
+	                                                            .l4proto = IPPROTO_UDP,
+	                                                            .orig_dport = 5353,
+	                                                            .has_reply_src = true,
+	                                                            .reply_sport = 53,
+	                                                            .status_set = IPS_DST_NAT,
+	                                                            .n_marks = 1,
+	                                                            .marks = {0x08000000},
+	                                                            .addrs_implied = true}));
+	/* a mark outside its mask could never match */
+	m.marks[0] = 0x08000001;
+	assert_false(wf_ct_match_valid(&m));
+	/* marks a filter covers, within the mask: the mask less the bits they differ in */
+	m.n_marks = 2;
+	m.marks[0] = 0x08000000;
+	m.marks[1] = 0x08000010;
+	m.mark_mask = 0x08000010;
+	assert_int_equal(wf_ct_match_requests(&m), 1);
+	assert_true(wf_ct_flush_build_mark(buf, sizeof(buf), &m, 0, false) > 0);
+	collect(buf, &a);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK])), 0x08000000);
+	assert_int_equal(ntohl(mnl_attr_get_u32(a.tb[CTA_MARK_MASK])), 0x08000000);
 }
 
 static void test_filtered_delete_of_an_invalid_match_is_refused(void **state)
@@ -1012,6 +1109,8 @@ int main(void)
 	    cmocka_unit_test(test_status_shows_searches_run_skipped_and_moot),
 	    cmocka_unit_test(test_filtered_delete_of_covered_marks_is_one),
 	    cmocka_unit_test(test_filtered_delete_of_an_invalid_match_is_refused),
+	    cmocka_unit_test(test_a_mark_mask_selects_by_those_bits_alone),
+	    cmocka_unit_test(test_metrics_show_how_the_searches_went),
 	    cmocka_unit_test(test_matches_of_both_families_make_one_dump_of_both),
 	    cmocka_unit_test(test_matches_of_one_family_and_port_narrow_the_dump_to_it),
 	    cmocka_unit_test(test_matches_that_disagree_on_a_status_bit_leave_it_unfiltered),

@@ -827,6 +827,66 @@ static void test_gateway_prune_finds_the_holder_among_many_forwards(void **state
 	assert_int_equal(wf_gw_ct_prune(&g.cfg, &g.to, m, 1), 0);
 }
 
+/* Only the IPv6 match of a removed forward whose port no peer holds now is narrowed to the
+ * gateway's mark bit and lets its addresses go; a port that moved to another peer, IPv4 and
+ * the unanswered flows of an added forward keep their addresses. The mark is matched by its
+ * bit alone, whatever else the mark holds. */
+static void test_gateway_narrow_names_its_mark_only_where_no_peer_holds_the_port(void **state)
+{
+	struct wf_ctl_forward held = {
+	    .family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 8443, .target_port = 443};
+	struct wf_ct_match m[4], gone6 = {.family = AF_INET6,
+	                                  .l4proto = IPPROTO_UDP,
+	                                  .orig_dport = 9090,
+	                                  .has_reply_src = true,
+	                                  .reply_sport = 90,
+	                                  .status_set = IPS_DST_NAT};
+	struct wf_ct_entry e = {.family = AF_INET6,
+	                        .l4proto = IPPROTO_UDP,
+	                        .orig = {.dport = 9090},
+	                        .reply = {.sport = 90},
+	                        .status = IPS_DST_NAT | IPS_SEEN_REPLY,
+	                        .mark = WF_GW_CT_MARK | 0x5};
+	struct gateway g;
+
+	gateway_init(&g);
+	g.after[0] = (struct wf_gw_entries){.forwards = &held, .n_forwards = 1};
+	gone6.reply_src = addr(AF_INET6, "fc00:0:0:160::2");
+	e.reply.src = gone6.reply_src;
+	m[0] = gone6;
+	m[1] = gone6;
+	m[1].orig_dport = 8443; /* moved to peer 0 */
+	m[2] = gone6;
+	m[2].family = AF_INET;
+	m[2].reply_src = addr(AF_INET, "192.168.160.3");
+	m[3] = (struct wf_ct_match){.family = AF_INET6,
+	                            .l4proto = IPPROTO_UDP,
+	                            .orig_dport = 9090,
+	                            .has_orig_dst = true,
+	                            .status_clear = IPS_DST_NAT | IPS_SEEN_REPLY};
+	wf_gw_ct_narrow(&g.cfg, &g.to, m, 4);
+	assert_true(m[0].addrs_implied);
+	assert_int_equal(m[0].n_marks, 1);
+	assert_int_equal(m[0].marks[0], WF_GW_CT_MARK);
+	assert_int_equal(m[0].mark_mask, WF_GW_CT_MARK);
+	assert_true(wf_ct_match_valid(&m[0]));
+	assert_int_equal(wf_ct_match_requests(&m[0]), 1);
+	for (size_t i = 1; i < 4; i++) {
+		assert_false(m[i].addrs_implied);
+		assert_int_equal(m[i].n_marks, 0);
+	}
+	/* the search by dump selects what the filtered delete does: the bit, any other bits */
+	assert_true(wf_ct_entry_matches(&m[0], &e));
+	e.mark = 0x5;
+	assert_false(wf_ct_entry_matches(&m[0], &e));
+	e.mark = ~WF_GW_CT_MARK;
+	assert_false(wf_ct_entry_matches(&m[0], &e));
+	/* narrowed once, the same again */
+	gone6 = m[0];
+	wf_gw_ct_narrow(&g.cfg, &g.to, m, 1);
+	assert_true(wf_ct_match_equal(&gone6, &m[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -860,6 +920,7 @@ int main(void)
 	    cmocka_unit_test(test_gateway_added_tcp_forward_searches_nothing),
 	    cmocka_unit_test(test_gateway_prune_spares_what_the_state_makes_again),
 	    cmocka_unit_test(test_gateway_search_waits_for_a_restart_unless_a_udp_forward_came),
+	    cmocka_unit_test(test_gateway_narrow_names_its_mark_only_where_no_peer_holds_the_port),
 	};
 
 	return cmocka_run_group_tests_name("ct_flush", tests, NULL, NULL);

@@ -156,10 +156,10 @@ static void representative_state_prints_as_the_expected_ruleset(void **state)
 	    "\n"
 	    "\tchain dnat_in {\n"
 	    "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-	    "\t\tmeta nfproto ipv4 ip daddr @public4 dnat ip to meta l4proto . th dport map "
-	    "@fwd4 comment \"public ports to peers (IPv4)\"\n"
-	    "\t\tmeta nfproto ipv6 ip6 daddr @public6 dnat ip6 to meta l4proto . th dport map "
-	    "@fwd6 comment \"public ports to peers (IPv6)\"\n"
+	    "\t\tmeta nfproto ipv4 ip daddr @public4 ct mark set ct mark | 0x08000000 dnat ip to "
+	    "meta l4proto . th dport map @fwd4 comment \"public ports to peers (IPv4)\"\n"
+	    "\t\tmeta nfproto ipv6 ip6 daddr @public6 ct mark set ct mark | 0x08000000 dnat ip6 "
+	    "to meta l4proto . th dport map @fwd6 comment \"public ports to peers (IPv6)\"\n"
 	    "\t}\n"
 	    "\n"
 	    "\tchain guard_in {\n"
@@ -199,10 +199,12 @@ static void representative_state_prints_as_the_expected_ruleset(void **state)
 	    "\n"
 	    "\tchain dnat_local {\n"
 	    "\t\ttype nat hook output priority dstnat; policy accept;\n"
-	    "\t\tmeta nfproto ipv4 ip daddr @public4 dnat ip to meta l4proto . th dport map "
-	    "@fwd4 comment \"public ports from the gateway itself (IPv4)\"\n"
-	    "\t\tmeta nfproto ipv6 ip6 daddr @public6 dnat ip6 to meta l4proto . th dport map "
-	    "@fwd6 comment \"public ports from the gateway itself (IPv6)\"\n"
+	    "\t\tmeta nfproto ipv4 ip daddr @public4 ct mark set ct mark | 0x08000000 dnat ip to "
+	    "meta l4proto . th dport map @fwd4 comment \"public ports from the gateway itself "
+	    "(IPv4)\"\n"
+	    "\t\tmeta nfproto ipv6 ip6 daddr @public6 ct mark set ct mark | 0x08000000 dnat ip6 "
+	    "to meta l4proto . th dport map @fwd6 comment \"public ports from the gateway itself "
+	    "(IPv6)\"\n"
 	    "\t}\n"
 	    "\n"
 	    "\tchain snat_out {\n"
@@ -393,6 +395,30 @@ static void every_dnat_needs_a_public_destination_address(void **state)
 	wf_nft_table_free(t);
 }
 
+/* Every flow a map translates carries the gateway's mark bit, and only that bit is set: the
+ * search for a removed forward's IPv6 flows finds them by it (ct_flush.c), and other software
+ * may own the mark's other bits. */
+static void every_dnat_sets_the_gateway_mark_bit_keeping_the_others(void **state)
+{
+	struct wf_nft_table *t = render();
+	size_t marked = 0;
+
+	assert_int_equal(__builtin_popcount(WF_GW_CT_MARK), 1);
+	for (size_t i = 0; i < t->n_rules; i++)
+		for (size_t k = 0; k < t->rules[i].n_items; k++) {
+			const struct wf_nft_item *it = &t->rules[i].items[k];
+
+			assert_int_not_equal(it->kind, WF_NFT_CT_MARK_SET);
+			if (it->kind != WF_NFT_DNAT_MAP)
+				continue;
+			assert_int_equal(it->mark_mask, WF_GW_CT_MARK);
+			assert_int_equal(it->mark, WF_GW_CT_MARK);
+			marked++;
+		}
+	assert_int_equal(marked, 4);
+	wf_nft_table_free(t);
+}
+
 static void two_peers_on_one_public_port_is_refused(void **state)
 {
 	struct wf_ctl_forward f = {TCP, AF_INET, 443, 443};
@@ -439,6 +465,7 @@ int main(void)
 	    T(egress_of_a_whole_protocol_covers_its_ports),
 	    T(only_egress_to_the_public_interface_is_translated_at_the_source),
 	    T(every_dnat_needs_a_public_destination_address),
+	    T(every_dnat_sets_the_gateway_mark_bit_keeping_the_others),
 	    T(two_peers_on_one_public_port_is_refused),
 	    cmocka_unit_test(anchor_holds_nat_chains_and_a_conntrack_user_only),
 	};

@@ -139,6 +139,28 @@ static void dnat_map_takes_the_port_from_the_register_after_the_address(void **s
 	                "[ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]\n");
 }
 
+/* The mark only once the lookup found a target, in a register the map's data leaves alone:
+ * an IPv6 address and a port fill registers 1 and 2. */
+static void dnat_map_sets_ct_mark_bits_after_the_lookup_in_a_register_of_its_own(void **state)
+{
+	struct wf_nft_rule r = dnat_map_rule(NFPROTO_IPV6, "dnat6");
+
+	r.items[0].mark = r.items[0].mark_mask = 0x08000000;
+	assert_rule_prints(&r, "ct mark set ct mark | 0x08000000 dnat ip6 to meta l4proto . th "
+	                       "dport map @dnat6");
+	assert_bytecode(NFPROTO_INET, &r,
+	                "[ meta load l4proto => reg 1 ]\n"
+	                "[ payload load 2b @ transport header + 2 => reg 9 ]\n"
+	                "[ lookup reg 1 set dnat6 dreg 1 0x0 ]\n"
+	                "[ ct load mark => reg 3 ]\n"
+	                "[ bitwise reg 3 = ( reg 3 & 0xf7ffffff ) ^ 0x08000000 ]\n"
+	                "[ ct set mark with reg 3 ]\n"
+	                "[ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]\n");
+	r.items[0].mark = 0;
+	assert_rule_prints(&r, "ct mark set ct mark & 0xf7ffffff | 0x00000000 dnat ip6 to meta "
+	                       "l4proto . th dport map @dnat6");
+}
+
 static void mss_clamp_converts_the_mtu_to_network_order_before_writing(void **state)
 {
 	struct wf_nft_rule r = {.chain = "forward"};
@@ -639,6 +661,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(dnat_map_rule_prints_as_nft_writes_it),
 	    cmocka_unit_test(dnat_map_takes_the_port_from_the_register_after_the_address),
+	    cmocka_unit_test(dnat_map_sets_ct_mark_bits_after_the_lookup_in_a_register_of_its_own),
 	    cmocka_unit_test(mss_clamp_converts_the_mtu_to_network_order_before_writing),
 	    cmocka_unit_test(ct_mark_rules_print_and_encode_like_nft),
 	    cmocka_unit_test(set_records_are_the_concatenated_encodings),
