@@ -520,7 +520,8 @@ cold_start() {
 # At 10,000 forwards: the CPU of one container change in each daemon, first in a restart-like
 # loop (CHANGES starts and stops), then with each stop staying stopped (GONE). With
 # PERF=agent|gateway, that daemon runs under `perf record` for both loops (PERF_OUT, default
-# $KEEP/perf.data): the CPU figures then include perf's own share.
+# $KEEP/perf.data, PERF_OPTS perf record's options, default -g): the CPU figures then include
+# perf's own share.
 change_cpu() {
 	local i
 	# one change at 10,000: a small labelled container started and stopped
@@ -561,7 +562,8 @@ perf_start() {
 	local pid
 	[ -n "${PERF:-}" ] || return 0
 	pid=$("${PERF}_pid")
-	perf record -q -e cpu-clock -g -p "$pid" -o "${PERF_OUT:-$KEEP/perf.data}" >/dev/null 2>&1 &
+	# shellcheck disable=SC2086 # PERF_OPTS: perf's own words, e.g. "--call-graph dwarf -F 20000"
+	perf record -q -e cpu-clock ${PERF_OPTS:--g} -p "$pid" -o "${PERF_OUT:-$KEEP/perf.data}" >/dev/null 2>&1 &
 	PERF_PID=$!
 	sleep 0.5
 }
