@@ -237,6 +237,14 @@ void wf_nft_ledger_drained(struct wf_nft_ledger *l)
 		l->state = WF_NFT_LEDGER_UNSYNCED;
 }
 
+bool wf_nft_ledger_latest(const struct wf_nft_ledger *l, uint32_t *genid)
+{
+	if (l->state != WF_NFT_LEDGER_SYNCED)
+		return false;
+	*genid = l->last;
+	return true;
+}
+
 bool wf_nft_ledger_quiet(const struct wf_nft_ledger *l, uint32_t from, uint32_t to, uint8_t family,
                          const char *name)
 {
@@ -274,4 +282,13 @@ void wf_nft_unfollow(const void *ctx)
 bool wf_nft_followed_quiet(uint32_t from, uint32_t to, uint8_t family, const char *name)
 {
 	return follower.quiet && follower.quiet(follower.ctx, from, to, family, name);
+}
+
+uint32_t wf_nft_followed_latest(uint32_t mine)
+{
+	uint32_t seen;
+
+	if (follower.latest && follower.latest(follower.ctx, &seen) && !gen_le(seen, mine))
+		return seen;
+	return mine;
 }

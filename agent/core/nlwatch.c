@@ -297,6 +297,17 @@ static bool followed_quiet(void *ctx, uint32_t from, uint32_t to, uint8_t family
 	return wf_nft_ledger_quiet(&w->ledger, from, to, family, name);
 }
 
+static bool followed_latest(void *ctx, uint32_t *genid)
+{
+	struct wf_nlwatch *w = ctx;
+
+	if (read_nft(w)) {
+		w->pending = true;
+		event_active(w->watches[BUS_NFT].ev, EV_READ, 0);
+	}
+	return wf_nft_ledger_latest(&w->ledger, genid);
+}
+
 /* The kernel advances the generation before it sends a commit's notifications: asked once the
  * socket listens, the generation says from where on every commit is seen whole. Without an
  * answer, the first commit seen does that. */
@@ -343,7 +354,8 @@ int wf_nlwatch_new(struct wf_nlwatch **out, struct event_base *base, void (*chan
 	 * them spares a read-back after each. */
 	wf_nl_reserve(&w->watches[BUS_NFT].nl, 0, 16u << 20);
 	sync_ledger(w);
-	wf_nft_follow(&(struct wf_nft_follower){.quiet = followed_quiet, .ctx = w});
+	wf_nft_follow(&(struct wf_nft_follower){
+	    .quiet = followed_quiet, .latest = followed_latest, .ctx = w});
 	*out = w;
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <wgfwd/log.h>
+#include <wgfwd/nft_notify.h>
 #include <wgfwd/sysctl.h>
 #include <wgfwd/util.h>
 
@@ -308,9 +309,13 @@ int wf_dataplane_apply_elements(struct wf_dataplane *dp, const struct wf_server_
 
 	memset(res, 0, sizeof(*res));
 	res->element_path = true;
-	/* Without a generation to guard the batch, nothing is known of the kernel's table. */
-	if (!dp->have_standing || wf_nft_genid(dp->nft, &genid))
+	/* Without a generation to guard the batch, nothing is known of the kernel's table. The
+	 * cache's (this process's last commit), or a later one the change watcher followed, saves
+	 * asking the kernel at each change: a commit not read of yet makes it refuse the batch. */
+	if (!dp->have_standing || (!dp->table_cache.at.valid && wf_nft_genid(dp->nft, &genid)))
 		return -ESTALE;
+	if (dp->table_cache.at.valid)
+		genid = wf_nft_followed_latest(dp->table_cache.at.genid);
 	b = wf_nft_batch_new_at(genid);
 	if (!b)
 		return -ENOMEM;
@@ -328,6 +333,12 @@ int wf_dataplane_apply_elements(struct wf_dataplane *dp, const struct wf_server_
 	}
 	if (!err && wf_nft_batch_size(b))
 		err = wf_nft_commit(dp->nft, b, &res->nft_error);
+	if (err == -ERESTART) {
+		/* Someone committed after the generation guessed: nothing of the batch went in,
+		 * and the whole path asks the kernel where it is. */
+		memset(&res->nft_error, 0, sizeof(res->nft_error));
+		err = -ESTALE;
+	}
 	wf_nft_cache_settle(&dp->table_cache, b, err);
 	if (err != -ESTALE)
 		docker_user_settle(&dp->docker_user, plan, docker_user, b, err, res);

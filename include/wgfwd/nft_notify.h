@@ -72,6 +72,8 @@ void wf_nft_ledger_start(struct wf_nft_ledger *l, uint32_t genid);
  * as unaccounted. */
 void wf_nft_ledger_lost(struct wf_nft_ledger *l);
 void wf_nft_ledger_drained(struct wf_nft_ledger *l);
+/* The last generation seen, when the ledger accounts for every commit up to it. */
+bool wf_nft_ledger_latest(const struct wf_nft_ledger *l, uint32_t *genid);
 /* Whether every commit after generation `from` up to `to` was seen whole and none touched the
  * watched table family/name (family 0: of any family; name NULL: any watched table). A table
  * not watched is never quiet. from == to is trivially quiet. */
@@ -89,6 +91,7 @@ void wf_nft_own_port_remove(uint32_t portid);
  * one network namespace. quiet() may first read what notifications are queued. */
 struct wf_nft_follower {
 	bool (*quiet)(void *ctx, uint32_t from, uint32_t to, uint8_t family, const char *name);
+	bool (*latest)(void *ctx, uint32_t *genid); /* wf_nft_followed_latest */
 	void *ctx;
 };
 /* Replaces whoever followed before. Nobody following: what was committed is trusted only while
@@ -97,5 +100,10 @@ void wf_nft_follow(const struct wf_nft_follower *f);
 /* Nobody follows any more, if ctx was the one following. */
 void wf_nft_unfollow(const void *ctx);
 bool wf_nft_followed_quiet(uint32_t from, uint32_t to, uint8_t family, const char *name);
+/* The later of `mine' (a generation the caller knows the kernel reached) and the last one the
+ * follower saw, once what is queued has been read: the generation a batch can be guarded on
+ * without asking the kernel. A commit nobody has read of yet makes the kernel refuse the
+ * batch (-ERESTART). */
+uint32_t wf_nft_followed_latest(uint32_t mine);
 
 #endif

@@ -21,6 +21,7 @@
 #include <wgfwd-agent/apply.h>
 #include <wgfwd-agent/render.h>
 #include <wgfwd/nft_kernel.h>
+#include <wgfwd/nft_notify.h>
 #include <wgfwd/nlwatch.h>
 #include <wgfwd/util.h>
 
@@ -256,12 +257,44 @@ static void elements_the_cache_disagrees_with_are_refused(void **state)
 	wf_desired_free(&wrong);
 }
 
+/* The element path guards its batch on the generation it knows without asking the kernel: a
+ * commit nobody has read of (here: no watcher follows any more) makes the kernel refuse the
+ * batch, nothing of it goes in, and the whole path then applies the change. Runs last: it
+ * leaves nobody following. */
+static void a_commit_not_seen_makes_the_kernel_refuse_the_batch(void **state)
+{
+	struct wf_desired d, next;
+	struct wf_apply_result res;
+
+	desired(&d, 1, 0);
+	apply_whole(&d);
+	settle();
+	wf_nft_unfollow(watch);
+	sh("nft add table ip someone_unseen");
+	desired(&next, 3, 0);
+	assert_int_equal(apply_elements(&d, &next, &res), -ESTALE);
+	sh("! nft list map inet " WF_SERVER_TABLE " " WF_SERVER_MAP4 " | grep -q '18001 :'");
+	apply_whole(&next);
+	assert_kernel_holds(&next);
+	wf_desired_free(&d);
+	d = next;
+
+	/* with nothing committed since, the generation known is right */
+	desired(&next, 7, 0);
+	assert_int_equal(apply_elements(&d, &next, &res), 0);
+	assert_int_equal(res.elements_added, 1);
+	assert_kernel_holds(&next);
+	wf_desired_free(&d);
+	wf_desired_free(&next);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(element_updates_leave_the_table_a_whole_apply_would),
 	    cmocka_unit_test(drift_in_the_table_falls_back_to_a_whole_apply),
 	    cmocka_unit_test(elements_the_cache_disagrees_with_are_refused),
+	    cmocka_unit_test(a_commit_not_seen_makes_the_kernel_refuse_the_batch),
 	};
 
 	if (unshare(CLONE_NEWNET)) {
