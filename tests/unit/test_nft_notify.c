@@ -352,6 +352,44 @@ static void generations_wrap_past_zero(void **state)
 	assert_true(wf_nft_ledger_quiet(&l, UINT32_MAX - 1, 1, NFPROTO_INET, "wgfwd"));
 }
 
+static struct wf_nft_ledger *followed;
+
+static bool follower_latest(void *ctx, uint32_t *genid)
+{
+	return wf_nft_ledger_latest(ctx, genid);
+}
+
+/* The generation a batch is guarded on without asking the kernel: the later of the caller's
+ * own and the last one seen, never one from a ledger that lost count. */
+static void the_latest_generation_known_is_the_later_of_own_and_seen(void **state)
+{
+	struct wf_nft_ledger l;
+	uint32_t g = 0;
+
+	wf_nft_ledger_init(&l);
+	assert_false(wf_nft_ledger_latest(&l, &g));
+	agent_ledger(&l);
+	followed = &l;
+	wf_nft_follow(&(struct wf_nft_follower){.latest = follower_latest, .ctx = followed});
+	assert_true(wf_nft_ledger_latest(&l, &g));
+	assert_int_equal(g, 10);
+	/* own commit not read yet: the caller's */
+	assert_int_equal(wf_nft_followed_latest(11), 11);
+	/* someone else's seen: the ledger's */
+	assert_int_equal(newgen(&l, 11), WF_NFT_NOTE_QUIET);
+	assert_int_equal(newgen(&l, 12), WF_NFT_NOTE_QUIET);
+	assert_int_equal(wf_nft_followed_latest(11), 12);
+	/* across the wrap */
+	wf_nft_ledger_start(&l, 1);
+	assert_int_equal(wf_nft_followed_latest(UINT32_MAX), 1);
+	assert_int_equal(wf_nft_followed_latest(2), 2);
+	wf_nft_ledger_lost(&l);
+	assert_false(wf_nft_ledger_latest(&l, &g));
+	assert_int_equal(wf_nft_followed_latest(2), 2);
+	wf_nft_unfollow(followed);
+	assert_int_equal(wf_nft_followed_latest(5), 5);
+}
+
 static void other_subsystems_are_not_read(void **state)
 {
 	struct wf_nft_ledger l;
@@ -398,6 +436,7 @@ int main(void)
 	    cmocka_unit_test(lost_notifications_trust_nothing_until_a_commit_is_seen_whole),
 	    cmocka_unit_test(commits_not_seen_yet_are_not_quiet),
 	    cmocka_unit_test(generations_wrap_past_zero),
+	    cmocka_unit_test(the_latest_generation_known_is_the_later_of_own_and_seen),
 	    cmocka_unit_test(other_subsystems_are_not_read),
 	    cmocka_unit_test(a_full_ledger_refuses_more_tables),
 	};
