@@ -168,6 +168,17 @@ mutant nft-notify-gap "the change watcher's check for a gap in the generations" 
 	'wf_nft_ledger_quiet(const struct' \
 	's/whole = whole && gen == gen_next\(l->last\);/whole = whole && gen_next(gen);/' \
 	unit:test_nft_notify
+# The ledger's last generation is taken though it lost count: element updates are guarded on a
+# generation it cannot vouch for.
+mutant nft-followed-latest-lost "the change watcher's latest generation only while it accounts for every commit" \
+	'wf_nft_ledger_latest(const struct' \
+	's/if \(l->state != WF_NFT_LEDGER_SYNCED\)\s*return false;//' \
+	unit:test_nft_notify
+# The agent's element batch refused for a commit nobody had read of passes for a failed apply.
+mutant agent-elements-restart "the agent's element path giving way to the whole path when the kernel refuses its guess" \
+	'wf_dataplane_apply_elements(struct' \
+	's/if \(err == -ERESTART\) \{/if (0) {/' \
+	kernel:test_agent_elements_kernel
 # A peer sending states faster than its turns come is read all the time: reading a flood of
 # the largest states takes most of the gateway's CPU.
 mutant gateway-read-pause "the gateway's rest for the connection of a peer waiting for its turn" \
