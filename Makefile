@@ -109,7 +109,7 @@ docker_bins := $(patsubst tests/docker/%.c,$(B)/tests/%,$(docker_src))
 helper_bins := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(helper_src))
 tool_bins := $(patsubst tests/tools/%.c,$(B)/tests/%,$(tool_src))
 
-.PHONY: all tests check dist distclean print-version print-libcurl FORCE check-unit check-san check-kernel check-e2e demo deps fuzz bench \
+.PHONY: all tests check dist distclean print-version print-libcurl FORCE check-unit check-san check-kernel check-e2e demo demo-run deps fuzz bench bench-run \
 	format format-check install clean lab-up lab-down
 
 all: $(programs)
@@ -204,7 +204,10 @@ check-e2e: $(programs) tests
 check-mutants: $(programs) tests
 	$(Q)B=$(B) tests/check-mutants.sh
 
-demo: deps-if-missing $(programs) tests
+demo: deps-if-missing
+	$(Q)$(MAKE) --no-print-directory demo-run
+
+demo-run: $(programs) tests
 	$(Q)tests/lab/demo.sh
 
 lab-up: $(programs) tests
@@ -242,7 +245,11 @@ $(B)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(libs)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(libs) $(LDLIBS)
 
-bench: deps-if-missing $(programs) tests
+# After deps, a make of its own: this one chose its libcurl before deps built the minimal one.
+bench: deps-if-missing
+	$(Q)$(MAKE) --no-print-directory bench-run
+
+bench-run: $(programs) tests
 	$(Q)bench/run.sh
 
 format:

@@ -414,7 +414,13 @@ mem_floor() {
 	val mem_floor_anon "$anon"
 	val mem_floor_pss "$pss"
 	# which libcurl the programs and the floor link: minimal (built in) or system
-	val libcurl_kind "$(make -s --no-print-directory -C "$ROOT" print-libcurl | cut -d' ' -f1)"
+	# the running agent's, not what make would link now: a binary built before the minimal
+	# libcurl was there links the system's
+	if ldd "$WGFWD_BIN/wgfwd-agent" | grep -q 'libcurl\.so'; then
+		val libcurl_kind system
+	else
+		val libcurl_kind minimal
+	fi
 	printf '%-28s %-8s RSS %6d kB  RssAnon %6d kB  PSS %6d kB\n' "memory, libraries alone:" \
 		"" "$rss" "$anon" "$pss"
 }
