@@ -22,17 +22,23 @@ derive() {
 	awk -F= '{ k = $1; sub(/^[^=]*=/, ""); v[k] = $0 }
 	function has(k) { return (k in v) && v[k] != "" }
 	# goal KEY MEASURED LIMIT [STRICT]: below the limit is met; the ratio says by how much
+	# two decimals, three where two would print 1.00 for a verdict that is not even
+	function ratio(r,   t) {
+		if (r >= 10) return sprintf("%.0f", r)
+		t = sprintf("%.2f", r)
+		return t == "1.00" && r != 1 ? sprintf("%.3f", r) : t
+	}
 	function goal(key, m, limit,   r) {
 		if (m == "" || limit == "" || limit + 0 == 0) {
 			printf "goal_%s=**not measured**\n", key; return
 		}
 		r = m / limit
-		printf "goal_%s=%s (%s×)\n", key, r < 1 ? "**met**" : "**missed**", r < 10 ? sprintf("%.2f", r) : sprintf("%.0f", r)
+		printf "goal_%s=%s (%s×)\n", key, r < 1 ? "**met**" : "**missed**", ratio(r)
 	}
 	function atmost(key, m, limit,   r) {
 		if (m == "" || limit == "" || limit + 0 == 0) { printf "goal_%s=**not measured**\n", key; return }
 		r = m / limit
-		printf "goal_%s=%s (%.2f×)\n", key, r <= 1 ? "**met**" : "**missed**", r
+		printf "goal_%s=%s (%s×)\n", key, r <= 1 ? "**met**" : "**missed**", ratio(r)
 	}
 	function kb(x) { return x / 1024 }
 	END {
