@@ -1240,6 +1240,43 @@ static void gateway_narrow(void *arg, struct wf_ct_match *m, size_t n)
 	wf_gw_ct_narrow(now->cfg, now->state, m, n);
 }
 
+/* Two peers and one IPv6 UDP forward, for the gateway's narrowed search. */
+struct gateway_v6 {
+	struct wf_ctl_forward udp;
+	struct wf_gw_peer peers[2];
+	struct wf_gw_config cfg;
+	struct wf_ct_stale *engine;
+};
+
+static const struct wf_ct_stale_ops gateway_v6_ops = {
+    .prune = gateway_prune, .narrow = gateway_narrow, .flushed = gateway_flushed};
+
+static void gateway_v6_start(struct gateway_v6 *g, struct gateway_now *now)
+{
+	*g = (struct gateway_v6){
+	    .udp = {.family = AF_INET6,
+	            .proto = IPPROTO_UDP,
+	            .public_port = 5353,
+	            .target_port = 5353},
+	    .peers = {{.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6},
+	              {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::3").ip6}}};
+	g->cfg = (struct wf_gw_config){.peers = g->peers, .n_peers = 2};
+	now->cfg = &g->cfg;
+	assert_int_equal(wf_ct_stale_new(NULL, &gateway_v6_ops, now, &g->engine), 0);
+	wf_ct_stale_set_kernel_flush(g->engine, true);
+}
+
+/* An IPv6 flow from 2001:db8:c::CLIENT to the gateway's public 2001:db8:1::1 port DPORT,
+ * translated to peer fc00:0:0:160::PEER at port TARGET, with conntrack mark MARK. */
+static void gateway_v6_flow(int client, int dport, unsigned mark, int peer, int target)
+{
+	char src[32], nat[96];
+
+	snprintf(src, sizeof(src), "2001:db8:c::%d", client);
+	snprintf(nat, sizeof(nat), "--mark %u --dst-nat [fc00:0:0:160::%d]:%d", mark, peer, target);
+	ct_insert("udp", src, 40053, "2001:db8:1::1", dport, nat);
+}
+
 /* A peer lets an IPv6 port go that no other peer holds: the gateway's search names its own mark
  * bit and leaves the addresses out (this kernel's IPv6 address filter may be wrong), so it is
  * one filtered delete and no dump, and what it deletes is still only the flows the gateway's
@@ -1247,59 +1284,41 @@ static void gateway_narrow(void *arg, struct wf_ct_match *m, size_t n)
  * the same ports (Docker's DNAT on the VPS, or a flow from before the gateway marked its own). */
 static void test_gateway_ipv6_port_gone_deletes_only_its_marked_flows_without_a_dump(void **state)
 {
-	static const struct wf_ct_stale_ops ops = {
-	    .prune = gateway_prune, .narrow = gateway_narrow, .flushed = gateway_flushed};
-	struct wf_ctl_forward udp = {
-	    .family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
-	struct wf_gw_peer peers[2] = {
-	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6},
-	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::3").ip6}};
-	struct wf_gw_config cfg = {.peers = peers, .n_peers = 2};
+	struct gateway_v6 g;
+	struct gateway_now now;
 	struct wf_gw_params p = {.n_public_ip6 = 1};
-	struct wf_gw_entries held[2] = {{.forwards = &udp, .n_forwards = 1}}, none[2] = {{0}};
+	struct wf_gw_entries held[2] = {{.n_forwards = 1}}, none[2] = {{0}};
 	struct wf_gw_state with = {.peers = held, .n_peers = 2},
 	                   without = {.peers = none, .n_peers = 2};
-	struct gateway_now now = {.cfg = &cfg, .state = &without};
-	struct wf_ct_stale *engine;
 	struct wf_ct_match *m;
 	struct wf_ct_stats st;
 	size_t n, deleted = 99;
-	char mark[64], mark_more[64], mark_other_peer[64], mark_other_port[64], not_ours[64];
 
 	(void)state;
+	now = (struct gateway_now){.state = &without};
+	gateway_v6_start(&g, &now);
+	held[0].forwards = &g.udp;
 	p.public_ip6[0] = addr(AF_INET6, "2001:db8:1::1").ip6;
-	snprintf(mark, sizeof(mark), "--mark %u --dst-nat [fc00:0:0:160::2]:5353", WF_GW_CT_MARK);
-	snprintf(mark_more, sizeof(mark_more), "--mark %u --dst-nat [fc00:0:0:160::2]:5353",
-	         WF_GW_CT_MARK | 0x5);
-	snprintf(mark_other_peer, sizeof(mark_other_peer),
-	         "--mark %u --dst-nat [fc00:0:0:160::3]:5353", WF_GW_CT_MARK);
-	snprintf(mark_other_port, sizeof(mark_other_port),
-	         "--mark %u --dst-nat [fc00:0:0:160::2]:6000", WF_GW_CT_MARK);
-	snprintf(not_ours, sizeof(not_ours), "--mark %u --dst-nat [fc00:0:0:160::2]:5353",
-	         ~WF_GW_CT_MARK);
-	ct_insert("udp", "2001:db8:c::10", 40053, "2001:db8:1::1", 5353, mark);
-	ct_insert("udp", "2001:db8:c::11", 40053, "2001:db8:1::1", 5353, mark_more);
+	gateway_v6_flow(10, 5353, WF_GW_CT_MARK, 2, 5353);
+	gateway_v6_flow(11, 5353, WF_GW_CT_MARK | 0x5, 2, 5353);
 	/* the gateway's flow to another peer: no peer holds the port, so it is stale too */
-	ct_insert("udp", "2001:db8:c::12", 40053, "2001:db8:1::1", 5353, mark_other_peer);
+	gateway_v6_flow(12, 5353, WF_GW_CT_MARK, 3, 5353);
 	/* unmarked, or marked by everything but the gateway's bit: not the gateway's */
-	ct_insert("udp", "2001:db8:c::13", 40053, "2001:db8:1::1", 5353,
-	          "--dst-nat [fc00:0:0:160::2]:5353");
-	ct_insert("udp", "2001:db8:c::14", 40053, "2001:db8:1::1", 5353, not_ours);
+	gateway_v6_flow(13, 5353, 0, 2, 5353);
+	gateway_v6_flow(14, 5353, ~WF_GW_CT_MARK, 2, 5353);
 	/* another target port, another public port, and untranslated */
-	ct_insert("udp", "2001:db8:c::15", 40053, "2001:db8:1::1", 5353, mark_other_port);
-	ct_insert("udp", "2001:db8:c::16", 40053, "2001:db8:1::1", 5354, mark);
+	gateway_v6_flow(15, 5353, WF_GW_CT_MARK, 2, 6000);
+	gateway_v6_flow(16, 5354, WF_GW_CT_MARK, 2, 5353);
 	ct_insert("udp", "2001:db8:c::17", 40053, "2001:db8:1::1", 5353, "");
 	/* the same port of IPv4 */
 	ct_insert("udp", CLIENT, 40053, "192.0.2.1", 5353, "--dst-nat " TUNNEL);
 	assert_int_equal(ct_listed("src=2001:db8:c::1", NULL), 8);
 
-	assert_int_equal(wf_ct_stale_new(NULL, &ops, &now, &engine), 0);
-	wf_ct_stale_set_kernel_flush(engine, true);
-	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &with, &without, &m, &n), 0);
+	assert_int_equal(wf_gw_ct_matches(&p, &g.cfg, &with, &without, &m, &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(wf_ct_stale_add(engine, m, n), 1);
+	assert_int_equal(wf_ct_stale_add(g.engine, m, n), 1);
 	free(m);
-	assert_int_equal(wf_ct_stale_run(engine, &deleted), 1);
+	assert_int_equal(wf_ct_stale_run(g.engine, &deleted), 1);
 	assert_int_equal(deleted, 3);
 	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
 	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 0);
@@ -1311,56 +1330,42 @@ static void test_gateway_ipv6_port_gone_deletes_only_its_marked_flows_without_a_
 		assert_int_equal(ct_listed(src, NULL), 1);
 	}
 	assert_int_equal(ct_listed("src=" CLIENT " ", NULL), 1);
-	wf_ct_stale_stats(engine, &st);
+	wf_ct_stale_stats(g.engine, &st);
 	assert_int_equal(st.kernel_deletes, 1);
 	assert_int_equal(st.dumps, 0);
-	wf_ct_stale_free(engine);
+	wf_ct_stale_free(g.engine);
 }
 
 /* The port moved to another peer: the search keeps the old peer's address (by dump, on a kernel
  * whose IPv6 address filter is wrong), and the new peer's marked flows stay. */
 static void test_gateway_ipv6_port_moved_keeps_the_new_peers_flows(void **state)
 {
-	static const struct wf_ct_stale_ops ops = {
-	    .prune = gateway_prune, .narrow = gateway_narrow, .flushed = gateway_flushed};
-	struct wf_ctl_forward udp = {
-	    .family = AF_INET6, .proto = IPPROTO_UDP, .public_port = 5353, .target_port = 5353};
-	struct wf_gw_peer peers[2] = {
-	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::2").ip6},
-	    {.has_ip6 = true, .ip6 = addr(AF_INET6, "fc00:0:0:160::3").ip6}};
-	struct wf_gw_config cfg = {.peers = peers, .n_peers = 2};
+	struct gateway_v6 g;
+	struct gateway_now now;
 	struct wf_gw_params p = {0};
-	struct wf_gw_entries first[2] = {{.forwards = &udp, .n_forwards = 1}},
-	                     second[2] = {{0}, {.forwards = &udp, .n_forwards = 1}};
+	struct wf_gw_entries first[2] = {{.n_forwards = 1}}, second[2] = {{0}, {.n_forwards = 1}};
 	struct wf_gw_state before = {.peers = first, .n_peers = 2},
 	                   after = {.peers = second, .n_peers = 2};
-	struct gateway_now now = {.cfg = &cfg, .state = &after};
-	struct wf_ct_stale *engine;
 	struct wf_ct_match *m;
 	size_t n, deleted = 99;
-	char old_peer[64], new_peer[64];
 
 	(void)state;
-	snprintf(old_peer, sizeof(old_peer), "--mark %u --dst-nat [fc00:0:0:160::2]:5353",
-	         WF_GW_CT_MARK);
-	snprintf(new_peer, sizeof(new_peer), "--mark %u --dst-nat [fc00:0:0:160::3]:5353",
-	         WF_GW_CT_MARK);
-	ct_insert("udp", "2001:db8:c::10", 40053, "2001:db8:1::1", 5353, old_peer);
-	ct_insert("udp", "2001:db8:c::11", 40053, "2001:db8:1::1", 5353, new_peer);
+	now = (struct gateway_now){.state = &after};
+	gateway_v6_start(&g, &now);
+	first[0].forwards = second[1].forwards = &g.udp;
+	gateway_v6_flow(10, 5353, WF_GW_CT_MARK, 2, 5353);
+	gateway_v6_flow(11, 5353, WF_GW_CT_MARK, 3, 5353);
 	/* from before the gateway marked its flows */
-	ct_insert("udp", "2001:db8:c::12", 40053, "2001:db8:1::1", 5353,
-	          "--dst-nat [fc00:0:0:160::2]:5353");
-	assert_int_equal(wf_ct_stale_new(NULL, &ops, &now, &engine), 0);
-	wf_ct_stale_set_kernel_flush(engine, true);
-	assert_int_equal(wf_gw_ct_matches(&p, &cfg, &before, &after, &m, &n), 0);
-	assert_int_equal(wf_ct_stale_add(engine, m, n), (int)n);
+	gateway_v6_flow(12, 5353, 0, 2, 5353);
+	assert_int_equal(wf_gw_ct_matches(&p, &g.cfg, &before, &after, &m, &n), 0);
+	assert_int_equal(wf_ct_stale_add(g.engine, m, n), (int)n);
 	free(m);
-	assert_true(wf_ct_stale_run(engine, &deleted) >= 1);
+	assert_true(wf_ct_stale_run(g.engine, &deleted) >= 1);
 	assert_int_equal(deleted, 2);
 	assert_int_equal(ct_listed("src=2001:db8:c::10 ", NULL), 0);
 	assert_int_equal(ct_listed("src=2001:db8:c::11 ", NULL), 1);
 	assert_int_equal(ct_listed("src=2001:db8:c::12 ", NULL), 0);
-	wf_ct_stale_free(engine);
+	wf_ct_stale_free(g.engine);
 }
 
 #define NS_TEST(f) cmocka_unit_test_setup_teardown(f, setup_namespace, teardown_namespace)
