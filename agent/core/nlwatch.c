@@ -286,14 +286,19 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 /* Asked before a cache is trusted: what is queued is read first, so that a commit that just
  * returned is accounted for; a change found is said from the loop, not from inside the
  * caller's apply. */
-static bool followed_quiet(void *ctx, uint32_t from, uint32_t to, uint8_t family, const char *name)
+static void read_queued(struct wf_nlwatch *w)
 {
-	struct wf_nlwatch *w = ctx;
-
 	if (read_nft(w)) {
 		w->pending = true;
 		event_active(w->watches[BUS_NFT].ev, EV_READ, 0);
 	}
+}
+
+static bool followed_quiet(void *ctx, uint32_t from, uint32_t to, uint8_t family, const char *name)
+{
+	struct wf_nlwatch *w = ctx;
+
+	read_queued(w);
 	return wf_nft_ledger_quiet(&w->ledger, from, to, family, name);
 }
 
@@ -301,10 +306,7 @@ static bool followed_latest(void *ctx, uint32_t *genid)
 {
 	struct wf_nlwatch *w = ctx;
 
-	if (read_nft(w)) {
-		w->pending = true;
-		event_active(w->watches[BUS_NFT].ev, EV_READ, 0);
-	}
+	read_queued(w);
 	return wf_nft_ledger_latest(&w->ledger, genid);
 }
 
