@@ -309,13 +309,16 @@ int wf_dataplane_apply_elements(struct wf_dataplane *dp, const struct wf_server_
 
 	memset(res, 0, sizeof(*res));
 	res->element_path = true;
-	/* Without a generation to guard the batch, nothing is known of the kernel's table. The
-	 * cache's (this process's last commit), or a later one the change watcher followed, saves
-	 * asking the kernel at each change: a commit not read of yet makes it refuse the batch. */
-	if (!dp->have_standing || (!dp->table_cache.at.valid && wf_nft_genid(dp->nft, &genid)))
+	if (!dp->have_standing)
 		return -ESTALE;
+	/* The cache's generation (this process's last commit), or a later one the change watcher
+	 * followed, saves asking the kernel at each change: a commit not read of yet makes it
+	 * refuse the batch. Without any generation to guard the batch, nothing is known of the
+	 * kernel's table. */
 	if (dp->table_cache.at.valid)
 		genid = wf_nft_followed_latest(dp->table_cache.at.genid);
+	else if (wf_nft_genid(dp->nft, &genid))
+		return -ESTALE;
 	b = wf_nft_batch_new_at(genid);
 	if (!b)
 		return -ENOMEM;
