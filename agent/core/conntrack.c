@@ -143,6 +143,12 @@ bool wf_ct_match_valid(const struct wf_ct_match *m)
 	        (m->n_marks && (m->status_set & IPS_DST_NAT) && m->reply_sport));
 }
 
+bool wf_ct_match_narrowable(const struct wf_ct_match *m)
+{
+	return m->family == AF_INET6 && m->has_reply_src && m->reply_sport &&
+	       (m->status_set & IPS_DST_NAT) && !m->n_marks;
+}
+
 static bool mark_matches(const struct wf_ct_match *m, uint32_t mark)
 {
 	if (!m->n_marks)

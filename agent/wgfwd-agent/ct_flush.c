@@ -258,8 +258,7 @@ void wf_server_ct_narrow(const struct wf_forward *now, size_t n_now, const uint3
 	if (!n_marks || n_marks > WF_CT_MARKS_MAX)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].family != AF_INET6 || !m[i].has_reply_src || !m[i].reply_sport ||
-		    !(m[i].status_set & IPS_DST_NAT) || forward_of(now, n_now, &m[i]))
+		if (!wf_ct_match_narrowable(&m[i]) || forward_of(now, n_now, &m[i]))
 			continue;
 		m[i].n_marks = (uint8_t)n_marks;
 		memcpy(m[i].marks, marks, n_marks * sizeof(*marks));

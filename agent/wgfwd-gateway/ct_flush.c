@@ -148,9 +148,7 @@ void wf_gw_ct_narrow(const struct wf_gw_config *cfg, const struct wf_gw_state *n
 	for (size_t i = 0; i < n; i++) {
 		struct held h;
 
-		if (m[i].family != AF_INET6 || !m[i].has_reply_src || !m[i].reply_sport ||
-		    !(m[i].status_set & IPS_DST_NAT) || m[i].n_marks ||
-		    held_now(now, n_peers, &m[i], &h))
+		if (!wf_ct_match_narrowable(&m[i]) || held_now(now, n_peers, &m[i], &h))
 			continue;
 		m[i].n_marks = 1;
 		m[i].marks[0] = WF_GW_CT_MARK;

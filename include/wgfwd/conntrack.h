@@ -182,6 +182,10 @@ bool wf_ct_marks_cover(const uint32_t *marks, size_t n, uint32_t *value, uint32_
 size_t wf_ct_match_requests(const struct wf_ct_match *m);
 
 bool wf_ct_match_valid(const struct wf_ct_match *m);
+/* Whether m may be narrowed to the caller's marks with its addresses left out (addrs_implied):
+ * an IPv6 match of translated flows by their reply port that names no mark yet. That no
+ * forward has its port any more is the caller's to know. */
+bool wf_ct_match_narrowable(const struct wf_ct_match *m);
 bool wf_ct_match_equal(const struct wf_ct_match *a, const struct wf_ct_match *b);
 bool wf_ct_entry_matches(const struct wf_ct_match *m, const struct wf_ct_entry *e);
 
